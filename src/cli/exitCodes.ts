@@ -1,0 +1,29 @@
+import type { ErrorCode } from '../ops/errors.js';
+
+/**
+ * Exit codes, documented in the README. Scripts can tell a mistake in the command (2) from a
+ * problem with the input data (3) and from a place the job cannot write to (4).
+ */
+export const EXIT = {
+  ok: 0,
+  failed: 1,
+  usage: 2,
+  input: 3,
+  output: 4,
+} as const;
+
+const BY_CODE: Record<ErrorCode, number> = {
+  usage: EXIT.usage,
+  bad_date: EXIT.usage,
+  logs_not_found: EXIT.input,
+  no_logs: EXIT.input,
+  no_logs_in_window: EXIT.input,
+  missing_days: EXIT.input,
+  output_not_writable: EXIT.output,
+  state_not_writable: EXIT.output,
+  corrupt_state: EXIT.output,
+};
+
+export function exitCodeFor(code: ErrorCode): number {
+  return BY_CODE[code];
+}

@@ -1,0 +1,51 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { Command, CommanderError } from 'commander';
+import { PlaytallyError } from '../ops/errors.js';
+import { demoCommand } from './commands/demo.js';
+import { generateCommand } from './commands/generate.js';
+import { top50Command } from './commands/top50.js';
+import { EXIT, exitCodeFor } from './exitCodes.js';
+
+const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+  version: string;
+};
+
+function program(): Command {
+  const root = new Command('playtally')
+    .description('Rolling top-50 charts per country and per user from daily listen logs.')
+    .version(pkg.version)
+    .showHelpAfterError('(run with --help for usage)')
+    .addHelpText(
+      'after',
+      `
+Exit codes: 0 ok, 1 failed run (unexpected error), 2 usage error, 3 input problem
+(logs missing, no logs, missing days with --strict), 4 output or state folder not writable.`,
+    );
+  for (const command of [top50Command(), generateCommand(), demoCommand()]) {
+    root.addCommand(command.showHelpAfterError('(run with --help for usage)'));
+  }
+  root.exitOverride();
+  for (const command of root.commands) command.exitOverride();
+  return root;
+}
+
+async function main(argv: string[]): Promise<number> {
+  try {
+    await program().parseAsync(argv);
+    return EXIT.ok;
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // Commander has printed the message (or the help text) already.
+      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
+    }
+    if (error instanceof PlaytallyError) {
+      process.stderr.write(`playtally: error: ${error.message}\n`);
+      return exitCodeFor(error.code);
+    }
+    process.stderr.write(`playtally: internal error: ${(error as Error).stack ?? String(error)}\n`);
+    return EXIT.failed;
+  }
+}
+
+process.exitCode = await main(process.argv);

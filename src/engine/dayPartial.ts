@@ -1,0 +1,193 @@
+import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { compactDay, isoDay } from '../ops/dates.js';
+import type { DayRecord, StateStore } from '../ops/stateStore.js';
+import { emptyRejectCounts, REJECT_REASONS, type RejectExample } from '../parse/rejects.js';
+import type { SpillIndex } from '../partials/pairSpill.js';
+import {
+  type PartialDirectory,
+  PartialFileError,
+  PartialWriter,
+  readPartialDirectory,
+} from '../partials/partialFile.js';
+import type { LogFile } from '../sources/logFiles.js';
+import { combineUnitHashes, hashLogFile, logUnits } from '../sources/logUnits.js';
+import { type MemoryPlan, partitionsFor } from './memoryPlan.js';
+import type { AggregatePartitionResult, FinishSpillResult, ParseUnitResult } from './tasks.js';
+import type { WorkerPool } from './workerPool.js';
+
+/** Rejected lines kept as examples per day. */
+export const MAX_EXAMPLES = 10;
+
+export interface DayPartial {
+  record: DayRecord;
+  directory: PartialDirectory<DayRecord>;
+  path: string;
+  /** Built in this run (false: reused from the state directory). */
+  built: boolean;
+}
+
+/**
+ * The partial for one log day: reused when the manifest says it was built from this very file
+ * (same size and mtime, or, if the mtime moved, the same content hash), built otherwise.
+ */
+export async function ensureDayPartial(
+  log: LogFile,
+  state: StateStore,
+  pool: WorkerPool,
+  plan: MemoryPlan,
+  runTmpDir: string,
+): Promise<DayPartial> {
+  const key = compactDay(log.day);
+  const known = state.day(key);
+  if (known && known.file === log.name && known.size === log.size) {
+    const reusable = readIfWhole(state.partialPath(known));
+    if (reusable) {
+      if (known.mtimeMs === log.mtimeMs)
+        return { record: known, directory: reusable, path: state.partialPath(known), built: false };
+      // Touched but maybe unchanged: a hash pass costs a fraction of a rebuild.
+      if (hashLogFile(log.path, log.size) === known.hash) {
+        const record = { ...known, mtimeMs: log.mtimeMs };
+        state.putDay(key, record);
+        return { record, directory: reusable, path: state.partialPath(record), built: false };
+      }
+    }
+  }
+  return buildDayPartial(log, state, pool, plan, runTmpDir);
+}
+
+function readIfWhole(path: string): PartialDirectory<DayRecord> | undefined {
+  if (!existsSync(path)) return undefined;
+  try {
+    return readPartialDirectory<DayRecord>(path);
+  } catch (error) {
+    if (error instanceof PartialFileError) return undefined;
+    throw error;
+  }
+}
+
+async function buildDayPartial(
+  log: LogFile,
+  state: StateStore,
+  pool: WorkerPool,
+  plan: MemoryPlan,
+  runTmpDir: string,
+): Promise<DayPartial> {
+  const started = Date.now();
+  const key = compactDay(log.day);
+  const partitions = partitionsFor(log.size, plan);
+  const spillDir = join(runTmpDir, `spill-${key}`);
+  mkdirSync(spillDir, { recursive: true });
+  try {
+    // Phase 1: parse units in parallel, radix-partitioning valid rows into spill files.
+    const units = logUnits(log.size);
+    const parsed = await Promise.all(
+      units.map((unit) =>
+        pool.run<ParseUnitResult>({
+          kind: 'parseUnit',
+          path: log.path,
+          unit,
+          spillDir,
+          partitions,
+          spillBufferBytes: plan.spillBufferBytes,
+          readBufferBytes: plan.readBufferBytes,
+          maxExamples: MAX_EXAMPLES,
+        }),
+      ),
+    );
+    const spills = (await pool.runOnEach<FinishSpillResult>({ kind: 'finishSpill' })).filter(
+      (s): s is SpillIndex => s !== null,
+    );
+
+    // Phase 2: aggregate each partition, written in partition order for a deterministic file.
+    const hash = combineUnitHashes(
+      log.size,
+      parsed.map((p) => p.digest),
+    );
+    const partialName = `partials/listen-${key}-${hash.slice(0, 16)}.ptp`;
+    const writer = new PartialWriter(join(state.dir, partialName), partitions);
+    let users = 0;
+    let userSongPairs = 0;
+    let countrySongPairs = 0;
+    try {
+      const ready = new Map<number, AggregatePartitionResult>();
+      let next = 0;
+      await Promise.all(
+        Array.from({ length: partitions }, (_, partition) =>
+          pool
+            .run<AggregatePartitionResult>({ kind: 'aggregatePartition', partition, spills })
+            .then((result) => {
+              ready.set(result.partition, result);
+              for (let r = ready.get(next); r !== undefined; r = ready.get(next)) {
+                ready.delete(next);
+                writer.writePartition(r.users.bytes, r.users.stats, r.countries.bytes, r.countries.stats);
+                users += r.users.stats.keys;
+                userSongPairs += r.users.stats.pairs;
+                countrySongPairs += r.countries.stats.pairs;
+                next++;
+              }
+            }),
+        ),
+      );
+      const record = dayRecord(log, hash, partialName, partitions, parsed, {
+        users,
+        userSongPairs,
+        countrySongPairs,
+        started,
+      });
+      const directory = writer.commit(record);
+      state.putDay(key, record);
+      return { record, directory, path: join(state.dir, partialName), built: true };
+    } catch (error) {
+      rmSync(writer.abort(), { force: true });
+      throw error;
+    }
+  } finally {
+    rmSync(spillDir, { recursive: true, force: true });
+  }
+}
+
+function dayRecord(
+  log: LogFile,
+  hash: string,
+  partial: string,
+  partitions: number,
+  parsed: ParseUnitResult[],
+  sizes: { users: number; userSongPairs: number; countrySongPairs: number; started: number },
+): DayRecord {
+  const rejects = emptyRejectCounts();
+  const examples: RejectExample[] = [];
+  let lines = 0;
+  let valid = 0;
+  for (const unit of parsed) {
+    unit.rejects.forEach((n, reason) => {
+      rejects[REJECT_REASONS[reason]!] += n;
+    });
+    for (const e of unit.examples) {
+      if (examples.length < MAX_EXAMPLES) {
+        examples.push({ line: lines + e.line, reason: REJECT_REASONS[e.reason]!, text: e.text });
+      }
+    }
+    lines += unit.lines;
+    valid += unit.valid;
+  }
+  return {
+    date: isoDay(log.day),
+    file: log.name,
+    size: log.size,
+    mtimeMs: log.mtimeMs,
+    hash,
+    partial,
+    partitions,
+    lines,
+    valid,
+    rejected: lines - valid,
+    rejects,
+    examples,
+    users: sizes.users,
+    userSongPairs: sizes.userSongPairs,
+    countrySongPairs: sizes.countrySongPairs,
+    builtAt: new Date().toISOString(),
+    buildMs: Date.now() - sizes.started,
+  };
+}

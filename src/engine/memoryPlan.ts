@@ -1,0 +1,48 @@
+/**
+ * How a memory budget (--memory) is shared out. The process's peak RSS is roughly the base cost of
+ * Node and its worker isolates, plus per worker: a read buffer, the partition buffers of phase 1,
+ * and the working set of one partition in phase 2 or one window partition. The only size that
+ * grows with the input is the partition, so the number of partitions is chosen from the input
+ * size to keep one partition within its share.
+ */
+export interface MemoryPlan {
+  memoryBytes: number;
+  threads: number;
+  /** Bytes a worker may spend on one partition's aggregation or window merge. */
+  partitionBytes: number;
+  /** Phase-1 partition buffers per worker. */
+  spillBufferBytes: number;
+  /** Read buffer per worker. */
+  readBufferBytes: number;
+}
+
+/** Node itself, the main thread's state and each worker isolate, measured at about 40 MB each. */
+const BASE_BYTES = 96 * 1024 * 1024;
+const PER_WORKER_BASE_BYTES = 40 * 1024 * 1024;
+/** Phase-2 working set per (key, song) pair: input, dense ids, grouping, hash table, output. */
+const BYTES_PER_PAIR = 48;
+/** The shortest valid row, `0|0|AD\n`, bounds how many pairs a file of a given size can hold. */
+const MIN_ROW_BYTES = 7;
+export const MIN_PARTITIONS = 16;
+export const MAX_PARTITIONS = 1 << 16;
+export const MIN_MEMORY_BYTES = 256 * 1024 * 1024;
+
+export function planMemory(memoryBytes: number, threads: number, partitionBytes?: number): MemoryPlan {
+  const perWorker = Math.max(16 * 1024 * 1024, (memoryBytes - BASE_BYTES) / threads - PER_WORKER_BASE_BYTES);
+  return {
+    memoryBytes,
+    threads,
+    partitionBytes: partitionBytes ?? Math.floor(perWorker / 3),
+    spillBufferBytes: Math.min(16 * 1024 * 1024, Math.floor(perWorker / 8)),
+    readBufferBytes: 1024 * 1024,
+  };
+}
+
+/** Partitions for a log of `fileBytes`, so that one partition fits `plan.partitionBytes`. */
+export function partitionsFor(fileBytes: number, plan: MemoryPlan): number {
+  const maxPairs = Math.ceil(fileBytes / MIN_ROW_BYTES);
+  const pairsPerPartition = Math.max(1, Math.floor(plan.partitionBytes / BYTES_PER_PAIR));
+  let partitions = MIN_PARTITIONS;
+  while (partitions < MAX_PARTITIONS && partitions * pairsPerPartition < maxPairs) partitions *= 2;
+  return partitions;
+}

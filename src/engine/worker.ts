@@ -1,0 +1,211 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import { join } from 'node:path';
+import { parentPort, threadId } from 'node:worker_threads';
+import { ListenParser } from '../parse/listenParser.js';
+import { exampleText } from '../parse/rejects.js';
+import { aggregatePairs } from '../partials/aggregatePairs.js';
+import { COUNTRIES, PairSpill, type SpillIndex, USERS } from '../partials/pairSpill.js';
+import { readBlock } from '../partials/partialFile.js';
+import { ByteWriter } from '../partials/varint.js';
+import { readUnitLines, unitHash } from '../sources/logUnits.js';
+import { writeChartLine } from '../window/chartLines.js';
+import { mergeTopK } from '../window/mergeTopK.js';
+import type {
+  AggregatedBlock,
+  AggregatePartitionResult,
+  AggregatePartitionTask,
+  CountryChart,
+  FinishSpillResult,
+  MergeWindowResult,
+  MergeWindowTask,
+  ParseUnitResult,
+  ParseUnitTask,
+  ProgressMessage,
+  Task,
+  UnitExample,
+} from './tasks.js';
+import { writeAllSync } from './writeAll.js';
+
+/**
+ * A worker thread: runs one task at a time for the job on the main thread. The only state it
+ * keeps between tasks is the current day's spill file (phase 1 appends to it unit after unit).
+ */
+let spill: PairSpill | undefined;
+let readBuffer: Buffer | undefined;
+
+const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
+
+function parseUnit(task: ParseUnitTask): ParseUnitResult {
+  const spillPath = join(task.spillDir, `worker-${threadId}.spill`);
+  if (spill === undefined || spill.path !== spillPath) {
+    spill = new PairSpill(spillPath, task.partitions, task.spillBufferBytes);
+  }
+  if (readBuffer === undefined || readBuffer.length !== task.readBufferBytes) {
+    readBuffer = Buffer.allocUnsafe(task.readBufferBytes);
+  }
+  const target = spill;
+  const examples: UnitExample[] = [];
+  const parser = new ListenParser({
+    onBatch: (batch) => target.add(batch),
+    onReject: (reason, line, bytes) => {
+      if (examples.length < task.maxExamples) examples.push({ line, reason, text: exampleText(bytes) });
+    },
+  });
+  const hash = unitHash();
+  const fd = openSync(task.path, 'r');
+  let unreported = 0;
+  let reportedRows = 0;
+  const report = (): void => {
+    parentPort!.postMessage({
+      type: 'progress',
+      bytes: unreported,
+      rows: parser.lines - reportedRows,
+    } satisfies ProgressMessage);
+    unreported = 0;
+    reportedRows = parser.lines;
+  };
+  try {
+    readUnitLines(fd, task.unit, readBuffer, hash, (chunk) => {
+      parser.push(chunk);
+      unreported += chunk.length;
+      if (unreported >= PROGRESS_EVERY_BYTES) report();
+    });
+    parser.end();
+  } finally {
+    closeSync(fd);
+  }
+  if (unreported > 0) report();
+  return {
+    unit: task.unit.index,
+    lines: parser.lines,
+    valid: parser.valid,
+    rejects: Array.from(parser.rejects),
+    examples,
+    digest: hash.digest('hex'),
+  };
+}
+
+function finishSpill(): FinishSpillResult {
+  const index = spill?.finish() ?? null;
+  spill = undefined;
+  return index;
+}
+
+function aggregatePartition(task: AggregatePartitionTask): AggregatePartitionResult {
+  return {
+    partition: task.partition,
+    users: aggregateTable(task.spills, USERS, task.partition),
+    countries: aggregateTable(task.spills, COUNTRIES, task.partition),
+  };
+}
+
+/** Load one (table, partition) from every spill file and aggregate it into a block. */
+function aggregateTable(spills: SpillIndex[], table: number, partition: number): AggregatedBlock {
+  let n = 0;
+  for (const s of spills)
+    for (const c of s.chunks) if (c.table === table && c.partition === partition) n += c.pairs;
+  const keys = new Float64Array(n);
+  const songs = new Float64Array(n);
+  let at = 0;
+  for (const s of spills) {
+    const mine = s.chunks.filter((c) => c.table === table && c.partition === partition);
+    if (mine.length === 0) continue;
+    const fd = openSync(s.path, 'r');
+    try {
+      for (const c of mine) {
+        const bytes = c.pairs * (c.wide ? 16 : 8);
+        const raw = new Uint8Array(bytes);
+        let done = 0;
+        while (done < bytes) {
+          const r = readSync(fd, raw, done, bytes - done, c.offset + done);
+          if (r === 0) throw new Error(`${s.path}: spill file truncated`);
+          done += r;
+        }
+        const values = c.wide ? new Float64Array(raw.buffer) : new Uint32Array(raw.buffer);
+        for (let i = 0; i < c.pairs; i++) {
+          keys[at] = values[2 * i]!;
+          songs[at] = values[2 * i + 1]!;
+          at++;
+        }
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  const out = new ByteWriter(Math.max(1024, n * 4));
+  const stats = aggregatePairs(keys, songs, n, out);
+  return { bytes: out.result().slice(), stats };
+}
+
+function mergeWindow(task: MergeWindowTask): MergeWindowResult {
+  const userBlocks: Uint8Array[] = [];
+  const countryBlocks: Uint8Array[] = [];
+  for (const source of task.sources) {
+    const fd = openSync(source.path, 'r');
+    try {
+      for (const ref of source.users) userBlocks.push(readBlock(fd, ref, source.path));
+      for (const ref of source.countries) countryBlocks.push(readBlock(fd, ref, source.path));
+    } finally {
+      closeSync(fd);
+    }
+  }
+
+  const out = new ByteWriter(1 << 20);
+  const fd = openSync(task.usersPath, 'w');
+  let users: { keys: number; pairs: number };
+  try {
+    users = mergeTopK(userBlocks, task.top, (user, songs, plays, n) => {
+      writeChartLine(out, user, songs, plays, n);
+      if (out.length >= 1 << 20) {
+        writeAllSync(fd, out.result());
+        out.length = 0;
+      }
+    });
+    writeAllSync(fd, out.result());
+  } finally {
+    closeSync(fd);
+  }
+
+  const countries: CountryChart[] = [];
+  mergeTopK(countryBlocks, task.top, (country, songs, plays, n) => {
+    countries.push({
+      country,
+      songs: Array.from(songs.subarray(0, n)),
+      plays: Array.from(plays.subarray(0, n)),
+    });
+  });
+  return { partition: task.partition, users: users.keys, userPairs: users.pairs, countries };
+}
+
+function run(task: Task): { result: unknown; transfer: ArrayBuffer[] } {
+  switch (task.kind) {
+    case 'parseUnit':
+      return { result: parseUnit(task), transfer: [] };
+    case 'finishSpill':
+      return { result: finishSpill(), transfer: [] };
+    case 'aggregatePartition': {
+      const result = aggregatePartition(task);
+      return {
+        result,
+        transfer: [result.users.bytes.buffer as ArrayBuffer, result.countries.bytes.buffer as ArrayBuffer],
+      };
+    }
+    case 'mergeWindow':
+      return { result: mergeWindow(task), transfer: [] };
+  }
+}
+
+parentPort!.on('message', (task: Task) => {
+  try {
+    const { result, transfer } = run(task);
+    parentPort!.postMessage({ type: 'done', result }, transfer);
+  } catch (error) {
+    const e = error instanceof Error ? error : new Error(String(error));
+    parentPort!.postMessage({
+      type: 'error',
+      message: e.message,
+      stack: e.stack,
+      code: (e as { code?: string }).code,
+    });
+  }
+});

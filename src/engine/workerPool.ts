@@ -1,0 +1,125 @@
+import { existsSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { Worker } from 'node:worker_threads';
+import type { ProgressMessage, Task } from './tasks.js';
+
+interface Job {
+  task: Task;
+  transfer: ArrayBuffer[];
+  resolve: (value: unknown) => void;
+  reject: (error: Error) => void;
+}
+
+interface Slot {
+  worker: Worker;
+  /** Tasks that must run on this worker (its spill file lives there). */
+  pinned: Job[];
+  current: Job | undefined;
+}
+
+/** The compiled worker script; from TypeScript sources (tests) the build output is used. */
+function workerScript(): string {
+  const here = fileURLToPath(import.meta.url);
+  if (here.endsWith('.js')) return join(dirname(here), 'worker.js');
+  const built = resolve(dirname(here), '../../dist/src/engine/worker.js');
+  if (!existsSync(built)) throw new Error(`worker script ${built} is missing: run \`npm run build\` first`);
+  return built;
+}
+
+/**
+ * A fixed set of worker threads running tasks from one queue. `run` gives a task to whichever
+ * worker is free; `runOnEach` gives one task to every worker (to close per-worker state).
+ */
+export class WorkerPool {
+  private readonly slots: Slot[] = [];
+  private readonly queue: Job[] = [];
+  private closed = false;
+  private failure: Error | undefined;
+
+  constructor(
+    readonly size: number,
+    private readonly onProgress: (progress: ProgressMessage) => void = () => {},
+  ) {
+    const script = workerScript();
+    for (let i = 0; i < size; i++) {
+      const worker = new Worker(script);
+      const slot: Slot = { worker, pinned: [], current: undefined };
+      worker.on('message', (message: { type: string } & Record<string, unknown>) =>
+        this.onMessage(slot, message),
+      );
+      worker.on('error', (error) => this.fail(error));
+      worker.on('exit', (code) => {
+        if (!this.closed) this.fail(new Error(`worker thread exited unexpectedly (code ${code})`));
+      });
+      this.slots.push(slot);
+    }
+  }
+
+  run<R>(task: Task, transfer: ArrayBuffer[] = []): Promise<R> {
+    return new Promise<R>((resolve, reject) => {
+      this.queue.push({ task, transfer, resolve: resolve as (v: unknown) => void, reject });
+      this.dispatch();
+    });
+  }
+
+  runOnEach<R>(task: Task): Promise<R[]> {
+    return Promise.all(
+      this.slots.map(
+        (slot) =>
+          new Promise<R>((resolve, reject) => {
+            slot.pinned.push({ task, transfer: [], resolve: resolve as (v: unknown) => void, reject });
+            this.dispatch();
+          }),
+      ),
+    );
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+  }
+
+  private dispatch(): void {
+    for (const slot of this.slots) {
+      if (slot.current !== undefined) continue;
+      const job = slot.pinned.shift() ?? this.queue.shift();
+      if (job === undefined) continue;
+      if (this.failure) {
+        job.reject(this.failure);
+        continue;
+      }
+      slot.current = job;
+      slot.worker.postMessage(job.task, job.transfer);
+    }
+  }
+
+  private onMessage(slot: Slot, message: { type: string } & Record<string, unknown>): void {
+    if (message.type === 'progress') {
+      this.onProgress(message as unknown as ProgressMessage);
+      return;
+    }
+    const job = slot.current;
+    slot.current = undefined;
+    if (job !== undefined) {
+      if (message.type === 'done') job.resolve(message.result);
+      else {
+        const error = new Error(String(message.message)) as Error & { code?: unknown };
+        error.stack = String(message.stack ?? error.stack);
+        if (message.code !== undefined) error.code = message.code;
+        job.reject(error);
+      }
+    }
+    this.dispatch();
+  }
+
+  private fail(error: Error): void {
+    this.failure ??= error;
+    for (const slot of this.slots) {
+      slot.current?.reject(error);
+      slot.current = undefined;
+      for (const job of slot.pinned.splice(0)) job.reject(error);
+    }
+    for (const job of this.queue.splice(0)) job.reject(error);
+  }
+}

@@ -1,0 +1,292 @@
+import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempPathFor } from '../ops/atomicFile.js';
+import { compactDay } from '../ops/dates.js';
+import { COUNTRY_CODES } from '../parse/countries.js';
+import { mix32, permute, Random } from './random.js';
+
+export interface ListenGeneratorOptions {
+  /** Valid-looking rows per day (corrupt rows are part of this count). */
+  rows: number;
+  /** Number of distinct users (default: rows / 10, at least 1,000). */
+  users?: number;
+  /** Songs in the catalogue (default 80 million), spread over ids 1..2^27. */
+  songs?: number;
+  /** Fraction of rows that are corrupt, 0..1 (default 0.001). */
+  corruptRate?: number;
+  /** Fraction of valid rows ending in \r\n (default 0.01). */
+  crlfRate?: number;
+  seed?: number;
+}
+
+/** The kinds of corrupt rows the generator writes, in the order of `--corrupt-kinds`. */
+export const CORRUPTIONS = [
+  'empty',
+  'missing_field',
+  'extra_field',
+  'non_numeric',
+  'negative_id',
+  'huge_id',
+  'lowercase_country',
+  'unknown_country',
+  'wrong_length_country',
+  'whitespace',
+  'non_ascii',
+  'long_line',
+  'double_cr',
+] as const;
+
+// Countries by listening share: a few big markets, then a long tail over all 249 codes.
+const BIG_MARKETS = [
+  'US',
+  'BR',
+  'GB',
+  'DE',
+  'FR',
+  'MX',
+  'IN',
+  'JP',
+  'ES',
+  'IT',
+  'CA',
+  'AU',
+  'NL',
+  'PL',
+  'SE',
+  'AR',
+];
+const COUNTRY_TABLE_BITS = 14;
+
+/**
+ * Song popularity is Zipf-like with exponent 0.9: rank = (u * ((N + 1)^0.1 - 1) + 1)^10 - 1 is
+ * the inverse of its continuous CDF. The power 10 is done by multiplications (Math.pow was a
+ * third of the generator's time).
+ */
+const SONG_EXPONENT = 0.9;
+/** Share of a user's plays that go to their personal favourites. */
+const FAVOURITE_SHARE = 0.35;
+/** Share of plays away from the user's home country. */
+const TRAVEL_SHARE = 0.03;
+
+/**
+ * Deterministic synthetic listen logs: for a seed and a day the bytes are always the same, and a
+ * user's home country and favourites are the same on every day. Writes straight into a byte
+ * buffer (no strings per row), which is what makes millions of rows a second possible.
+ */
+export class ListenGenerator {
+  readonly users: number;
+  readonly songs: number;
+  private readonly corruptRate: number;
+  private readonly crlfRate: number;
+  private readonly seed: number;
+  private readonly countryTable: Uint8Array;
+  private readonly songScale: number;
+
+  constructor(readonly options: ListenGeneratorOptions) {
+    this.users = options.users ?? Math.max(1000, Math.floor(options.rows / 10));
+    this.songs = options.songs ?? 80_000_000;
+    if (this.songs > 2 ** 27) throw new RangeError('songs must be at most 2^27');
+    this.corruptRate = options.corruptRate ?? 0.001;
+    this.crlfRate = options.crlfRate ?? 0.01;
+    this.seed = options.seed ?? 1;
+    this.countryTable = countryTable();
+    this.songScale = (this.songs + 1) ** (1 - SONG_EXPONENT) - 1;
+  }
+
+  /** Write the log of `day` into `dir` (through a temporary name); returns its path. */
+  writeDay(dir: string, day: number): string {
+    const path = join(dir, `listen-${compactDay(day)}.log`);
+    const temp = tempPathFor(path);
+    const fd = openSync(temp, 'w');
+    try {
+      this.generate(day, (bytes) => {
+        let done = 0;
+        while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
+      });
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+    return path;
+  }
+
+  /** Generate the day's rows, handing them out in chunks of about 1 MB. */
+  generate(day: number, onChunk: (bytes: Uint8Array) => void): void {
+    const random = new Random(this.seed, day, 0x11571);
+    const out = new Uint8Array(1 << 20);
+    const limit = out.length - 4096;
+    let pos = 0;
+    for (let row = 0; row < this.options.rows; row++) {
+      if (pos > limit) {
+        onChunk(out.subarray(0, pos));
+        pos = 0;
+      }
+      if (this.corruptRate > 0 && random.next() < this.corruptRate) {
+        pos = this.writeCorrupt(out, pos, random);
+        continue;
+      }
+      // Users' activity: rank = users * u^1.5, a heavy tail of very active users.
+      const a = random.next();
+      const userRank = Math.floor(this.users * a * Math.sqrt(a));
+      const user = this.userId(userRank);
+      const userHash = mix32(userRank ^ mix32(this.seed));
+      let song: number;
+      if (random.next() < FAVOURITE_SHARE) {
+        const favourites = 5 + (userHash % 20);
+        const pick = random.below(favourites);
+        song = this.songId(this.songRankFromUniform(mix32(userHash + pick * 0x9e3779b9) / 4294967296));
+      } else song = this.songId(this.songRankFromUniform(random.next()));
+      const country =
+        random.next() < TRAVEL_SHARE
+          ? this.countryTable[random.uint32() >>> (32 - COUNTRY_TABLE_BITS)]!
+          : this.countryTable[userHash >>> (32 - COUNTRY_TABLE_BITS)]!;
+      pos = writeNumber(out, pos, song);
+      out[pos++] = 124;
+      pos = writeNumber(out, pos, user);
+      out[pos++] = 124;
+      const code = COUNTRY_CODES[country]!;
+      out[pos++] = code.charCodeAt(0);
+      out[pos++] = code.charCodeAt(1);
+      if (this.crlfRate > 0 && random.next() < this.crlfRate) out[pos++] = 13;
+      out[pos++] = 10;
+    }
+    if (pos > 0) onChunk(out.subarray(0, pos));
+  }
+
+  /** User ids: a fixed permutation of the rank over 32 bits, plus one (a few land above 2^32 - 1). */
+  userId(rank: number): number {
+    return permute(rank, 32, this.seed) + 1;
+  }
+
+  /** Song ids: a permutation of the popularity rank over 27 bits, so 80M songs are sparse in 134M ids. */
+  songId(rank: number): number {
+    return permute(rank, 27, mix32(this.seed + 7)) + 1;
+  }
+
+  private songRankFromUniform(u: number): number {
+    const x = u * this.songScale + 1;
+    const x2 = x * x;
+    const x5 = x2 * x2 * x;
+    const rank = Math.floor(x5 * x5) - 1;
+    return rank < this.songs ? rank : this.songs - 1;
+  }
+
+  private writeCorrupt(out: Uint8Array, pos: number, random: Random): number {
+    const song = this.songId(this.songRankFromUniform(random.next()));
+    const user = this.userId(random.below(this.users));
+    const kind = CORRUPTIONS[random.below(CORRUPTIONS.length)]!;
+    const text = (s: string): number => {
+      for (let i = 0; i < s.length; i++) out[pos++] = s.charCodeAt(i) & 0xff;
+      return pos;
+    };
+    switch (kind) {
+      case 'empty':
+        break;
+      case 'missing_field':
+        text(`${song}|${user}`);
+        break;
+      case 'extra_field':
+        text(`${song}|${user}|US|${random.below(100)}`);
+        break;
+      case 'non_numeric':
+        text(`${song}x|${user}|FR`);
+        break;
+      case 'negative_id':
+        text(`-${song}|${user}|DE`);
+        break;
+      case 'huge_id':
+        text(`${song}|9007199254740992${random.below(10)}|GB`);
+        break;
+      case 'lowercase_country':
+        text(`${song}|${user}|us`);
+        break;
+      case 'unknown_country':
+        text(`${song}|${user}|${random.next() < 0.5 ? 'UK' : 'ZZ'}`);
+        break;
+      case 'wrong_length_country':
+        text(`${song}|${user}|${random.next() < 0.5 ? 'USA' : 'F'}`);
+        break;
+      case 'whitespace':
+        text(random.next() < 0.5 ? ` ${song}|${user}|BR` : `${song}|${user}\t|BR`);
+        break;
+      case 'non_ascii':
+        text(`${song}|${user}|`);
+        for (let i = 0; i < 4; i++) out[pos++] = 0x80 + random.below(0x80);
+        break;
+      case 'long_line':
+        for (let i = 0, n = 1100 + random.below(1000); i < n; i++) out[pos++] = 48 + (i % 10);
+        break;
+      case 'double_cr':
+        text(`${song}|${user}|JP\r\r`);
+        break;
+    }
+    out[pos++] = 10;
+    return pos;
+  }
+}
+
+/** 2^14 slots mapping a uniform draw to a country, big markets first, every code present. */
+function countryTable(): Uint8Array {
+  const weights = COUNTRY_CODES.map((code) => {
+    const big = BIG_MARKETS.indexOf(code);
+    return big >= 0 ? 400 / (big + 1) : 1;
+  });
+  const total = weights.reduce((a, b) => a + b, 0);
+  const size = 1 << COUNTRY_TABLE_BITS;
+  const table = new Uint8Array(size);
+  let slot = 0;
+  let cumulative = 0;
+  weights.forEach((w, country) => {
+    cumulative += w;
+    const end =
+      country === weights.length - 1 ? size : Math.max(slot + 1, Math.round((cumulative / total) * size));
+    while (slot < end && slot < size) table[slot++] = country;
+  });
+  return table;
+}
+
+function writeNumber(out: Uint8Array, pos: number, value: number): number {
+  // Ids here are below 2^33; split so that the digit loop works on small integers.
+  if (value >= 1e9) {
+    const high = Math.floor(value / 1e9);
+    pos = writeSmall(out, pos, high);
+    let low = value - high * 1e9;
+    for (let i = pos + 8; i >= pos; i--) {
+      const q = (low / 10) | 0;
+      out[i] = 48 + low - q * 10;
+      low = q;
+    }
+    return pos + 9;
+  }
+  return writeSmall(out, pos, value);
+}
+
+/** Decimal digits of 0 <= value < 1e9. */
+function writeSmall(out: Uint8Array, pos: number, value: number): number {
+  const digits =
+    value < 1e4
+      ? value < 10
+        ? 1
+        : value < 100
+          ? 2
+          : value < 1000
+            ? 3
+            : 4
+      : value < 1e6
+        ? value < 1e5
+          ? 5
+          : 6
+        : value < 1e7
+          ? 7
+          : value < 1e8
+            ? 8
+            : 9;
+  let v = value;
+  for (let i = pos + digits - 1; i > pos; i--) {
+    const q = (v / 10) | 0;
+    out[i] = 48 + v - q * 10;
+    v = q;
+  }
+  out[pos] = 48 + v;
+  return pos + digits;
+}

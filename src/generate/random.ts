@@ -1,0 +1,61 @@
+/**
+ * sfc32: a small, fast, well-tested 32-bit PRNG (PractRand-clean), seeded from four words. The
+ * generator must be deterministic for a seed, so Math.random is never used.
+ */
+export class Random {
+  private a: number;
+  private b: number;
+  private c: number;
+  private d: number;
+
+  constructor(...seed: number[]) {
+    this.a = mix32(seed[0] ?? 0x9e3779b9);
+    this.b = mix32((seed[1] ?? 0) ^ 0x243f6a88);
+    this.c = mix32((seed[2] ?? 0) ^ 0xb7e15162);
+    this.d = 1;
+    for (let i = 0; i < 16; i++) this.uint32();
+  }
+
+  uint32(): number {
+    const t = (((this.a + this.b) | 0) + this.d) | 0;
+    this.d = (this.d + 1) | 0;
+    this.a = this.b ^ (this.b >>> 9);
+    this.b = (this.c + (this.c << 3)) | 0;
+    this.c = (this.c << 21) | (this.c >>> 11);
+    this.c = (this.c + t) | 0;
+    return t >>> 0;
+  }
+
+  /** Uniform in [0, 1). */
+  next(): number {
+    return this.uint32() / 4294967296;
+  }
+
+  /** Uniform integer in [0, n). */
+  below(n: number): number {
+    return Math.floor(this.next() * n);
+  }
+}
+
+/** A 32-bit avalanche of an integer (murmur3 fmix32). */
+export function mix32(x: number): number {
+  let h = x | 0;
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h >>> 0;
+}
+
+/** A bijection of [0, 2^bits) (bits <= 32): odd multiplications and xor-shifts, masked. */
+export function permute(x: number, bits: number, key: number): number {
+  const mask = bits === 32 ? 0xffffffff : (1 << bits) - 1;
+  const shift = bits >>> 1;
+  let v = (x ^ key) & mask;
+  v = Math.imul(v, 0x2c1b3c6d | 1) & mask;
+  v ^= v >>> shift;
+  v = Math.imul(v, 0x297a2d39 | 1) & mask;
+  v ^= v >>> shift;
+  return v >>> 0;
+}

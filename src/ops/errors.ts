@@ -1,0 +1,26 @@
+/**
+ * Every failure the user can act on is a PlaytallyError with a stable code. The CLI maps codes to
+ * exit codes in one place (cli/exitCodes.ts); anything else is an internal error.
+ */
+export type ErrorCode =
+  | 'usage'
+  | 'bad_date'
+  | 'logs_not_found'
+  | 'no_logs'
+  | 'no_logs_in_window'
+  | 'missing_days'
+  | 'output_not_writable'
+  | 'state_not_writable'
+  | 'corrupt_state';
+
+export class PlaytallyError extends Error {
+  override readonly name = 'PlaytallyError';
+
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly details: Record<string, unknown> = {},
+  ) {
+    super(message);
+  }
+}

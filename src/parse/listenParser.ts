@@ -1,0 +1,296 @@
+import { COUNTRY_BY_LETTERS } from './countries.js';
+import { MAX_LINE_BYTES, REJECT_REASONS, Reject } from './rejects.js';
+
+/** Largest id a row may carry: 2^53 - 1, the largest integer a double holds exactly. */
+export const MAX_ID = Number.MAX_SAFE_INTEGER;
+
+/** Valid rows handed over together; the arrays are reused after `onBatch` returns. */
+export interface ListenBatch {
+  readonly songs: Float64Array;
+  readonly users: Float64Array;
+  readonly countries: Uint8Array;
+  length: number;
+}
+
+export interface ListenParserOptions {
+  /** Receives each full batch of valid rows, and the last partial one at `end()`. */
+  onBatch: (batch: ListenBatch) => void;
+  /** Receives each rejected row: reason index (see REJECT_REASONS), 1-based line, the line's bytes. */
+  onReject?: (reason: number, line: number, bytes: Uint8Array) => void;
+  /** Rows per batch (default 65,536). */
+  batchSize?: number;
+}
+
+const NEWLINE = 10;
+const CARRIAGE_RETURN = 13;
+const PIPE = 124;
+const DIGIT_0 = 48;
+const LETTER_A = 65;
+
+/**
+ * Streaming parser for `sng_id|user_id|country` listen rows: a pure function of the bytes it is
+ * given, with no I/O. Feed it chunks with `push` (a row may be split anywhere, even inside a
+ * `\r\n`), then call `end()`. Valid rows come out in typed-array batches; every other line is
+ * counted under the first reject reason that applies and never stops the parse.
+ *
+ * Memory is bounded: the only state carried between chunks is the unfinished line, and a line
+ * longer than MAX_LINE_BYTES is skipped to its end without being buffered.
+ *
+ * @example
+ * const parser = new ListenParser({ onBatch: (b) => console.log(b.length, b.songs[0]) });
+ * parser.push(Buffer.from('42|7|FR\n43|7|F'));
+ * parser.push(Buffer.from('R\n'));
+ * parser.end(); // logs "2 42"
+ */
+export class ListenParser {
+  /** Lines seen so far (valid and rejected). */
+  lines = 0;
+  /** Valid rows emitted so far. */
+  valid = 0;
+  /** Rejected rows per reason, indexed like REJECT_REASONS. */
+  readonly rejects = new Float64Array(REJECT_REASONS.length);
+
+  private readonly batch: ListenBatch;
+  private readonly batchSize: number;
+  private readonly onBatch: ListenParserOptions['onBatch'];
+  private readonly onReject: ListenParserOptions['onReject'];
+  /** The unfinished line of the previous chunk; one extra byte holds a trailing `\r`. */
+  private readonly carry = new Uint8Array(MAX_LINE_BYTES + 2);
+  private carryLength = 0;
+  /** The carried line is longer than the carry buffer: its bytes past the buffer are dropped. */
+  private carryOverflow = false;
+  // Fields of the last line that classifyLine found valid.
+  private slowSong = 0;
+  private slowUser = 0;
+  private slowCountry = 0;
+
+  constructor(options: ListenParserOptions) {
+    this.batchSize = options.batchSize ?? 65_536;
+    this.onBatch = options.onBatch;
+    this.onReject = options.onReject;
+    this.batch = {
+      songs: new Float64Array(this.batchSize),
+      users: new Float64Array(this.batchSize),
+      countries: new Uint8Array(this.batchSize),
+      length: 0,
+    };
+  }
+
+  /** Parse the complete lines of `chunk`; an unfinished last line waits for the next chunk. */
+  push(chunk: Uint8Array): void {
+    let start = 0;
+    if (this.carryLength > 0 || this.carryOverflow) {
+      const newline = chunk.indexOf(NEWLINE);
+      if (newline < 0) {
+        this.appendCarry(chunk, 0, chunk.length);
+        return;
+      }
+      this.appendCarry(chunk, 0, newline);
+      this.finishCarriedLine();
+      start = newline + 1;
+    }
+    const tail = this.parseLines(chunk, start, chunk.length);
+    if (tail < chunk.length) this.appendCarry(chunk, tail, chunk.length);
+  }
+
+  /** Parse the last line (a file need not end with a newline) and emit the last batch. */
+  end(): void {
+    if (this.carryLength > 0 || this.carryOverflow) this.finishCarriedLine();
+    this.flush();
+  }
+
+  /** Total rejected rows. */
+  get rejected(): number {
+    let total = 0;
+    for (const n of this.rejects) total += n;
+    return total;
+  }
+
+  private flush(): void {
+    if (this.batch.length > 0) {
+      this.onBatch(this.batch);
+      this.batch.length = 0;
+    }
+  }
+
+  private appendCarry(chunk: Uint8Array, from: number, to: number): void {
+    const room = this.carry.length - this.carryLength;
+    const n = to - from;
+    if (n > room) {
+      this.carry.set(chunk.subarray(from, from + room), this.carryLength);
+      this.carryLength += room;
+      this.carryOverflow = true;
+    } else {
+      this.carry.set(chunk.subarray(from, to), this.carryLength);
+      this.carryLength += n;
+    }
+  }
+
+  private finishCarriedLine(): void {
+    const line = this.carry.subarray(0, this.carryLength);
+    if (this.carryOverflow) this.reject(Reject.lineTooLong, line);
+    else this.acceptOrReject(line, 0, line.length);
+    this.carryLength = 0;
+    this.carryOverflow = false;
+  }
+
+  private acceptOrReject(buf: Uint8Array, start: number, end: number): void {
+    const reason = this.classifyLine(buf, start, end);
+    if (reason >= 0) {
+      this.reject(reason, buf.subarray(start, end));
+      return;
+    }
+    this.lines++;
+    this.valid++;
+    const batch = this.batch;
+    const n = batch.length;
+    batch.songs[n] = this.slowSong;
+    batch.users[n] = this.slowUser;
+    batch.countries[n] = this.slowCountry;
+    batch.length = n + 1;
+    if (batch.length === this.batchSize) this.flush();
+  }
+
+  private reject(reason: number, bytes: Uint8Array): void {
+    this.lines++;
+    this.rejects[reason]!++;
+    this.onReject?.(reason, this.lines, bytes);
+  }
+
+  /**
+   * The hot loop. Accepts the common well-formed row inline, byte by byte, with every field in
+   * a local; any deviation (and any line it cannot finish) goes to classifyLine, which is slow and
+   * exact. Returns the offset of the first line that is not complete in `buf`.
+   */
+  private parseLines(buf: Uint8Array, start: number, end: number): number {
+    const batch = this.batch;
+    const songs = batch.songs;
+    const users = batch.users;
+    const countries = batch.countries;
+    const batchSize = this.batchSize;
+    let n = batch.length;
+    let lines = this.lines;
+    let valid = this.valid;
+    let i = start;
+    while (i < end) {
+      const lineStart = i;
+      let c = 0;
+      let song = 0;
+      let user = 0;
+      let country = -1;
+      // biome-ignore lint/suspicious/noConfusingLabels: one labelled block is the cheapest way out of the accept path
+      fast: {
+        // sng_id
+        while (i < end && (c = buf[i]! - DIGIT_0) >= 0 && c <= 9) {
+          song = song * 10 + c;
+          i++;
+        }
+        if (i === lineStart || i >= end || buf[i] !== PIPE || song > MAX_ID) break fast;
+        const userStart = ++i;
+        // user_id
+        while (i < end && (c = buf[i]! - DIGIT_0) >= 0 && c <= 9) {
+          user = user * 10 + c;
+          i++;
+        }
+        if (i === userStart || i >= end || buf[i] !== PIPE || user > MAX_ID) break fast;
+        i++;
+        // country: two upper-case letters, then \n or \r\n
+        if (end - i < 3) break fast;
+        const a = buf[i]! - LETTER_A;
+        const b = buf[i + 1]! - LETTER_A;
+        if (a < 0 || a > 25 || b < 0 || b > 25) break fast;
+        country = COUNTRY_BY_LETTERS[a * 26 + b]!;
+        if (country < 0) break fast;
+        c = buf[i + 2]!;
+        if (c === NEWLINE) i += 3;
+        else if (c === CARRIAGE_RETURN && i + 3 < end && buf[i + 3] === NEWLINE) i += 4;
+        else break fast;
+        // Only ids with many leading zeros make a well-formed line this long.
+        if (i - lineStart > MAX_LINE_BYTES + 1) {
+          i = lineStart;
+          break fast;
+        }
+        songs[n] = song;
+        users[n] = user;
+        countries[n] = country;
+        lines++;
+        valid++;
+        if (++n === batchSize) {
+          batch.length = n;
+          this.onBatch(batch);
+          n = 0;
+        }
+        continue;
+      }
+      // Slow path: find the line's end, then classify it exactly.
+      const newline = buf.indexOf(NEWLINE, lineStart);
+      if (newline < 0 || newline >= end) {
+        i = lineStart;
+        break;
+      }
+      batch.length = n;
+      this.lines = lines;
+      this.valid = valid;
+      this.acceptOrReject(buf, lineStart, newline);
+      n = batch.length;
+      lines = this.lines;
+      valid = this.valid;
+      i = newline + 1;
+    }
+    batch.length = n;
+    this.lines = lines;
+    this.valid = valid;
+    return i;
+  }
+
+  /**
+   * Returns -1 for a valid line (its fields left in slowSong, slowUser, slowCountry) or the index
+   * of the first reject reason that applies. `end` excludes the `\n`; one `\r` before it is allowed.
+   */
+  private classifyLine(buf: Uint8Array, start: number, end: number): number {
+    if (end > start && buf[end - 1] === CARRIAGE_RETURN) end--;
+    if (end - start > MAX_LINE_BYTES) return Reject.lineTooLong;
+    for (let k = start; k < end; k++) if (buf[k]! >= 0x80) return Reject.nonAscii;
+    if (end === start) return Reject.empty;
+    let firstPipe = -1;
+    let secondPipe = -1;
+    for (let k = start; k < end; k++) {
+      if (buf[k] !== PIPE) continue;
+      if (firstPipe < 0) firstPipe = k;
+      else if (secondPipe < 0) secondPipe = k;
+      else return Reject.fieldCount;
+    }
+    if (secondPipe < 0) return Reject.fieldCount;
+    const song = parseId(buf, start, firstPipe);
+    if (song === BAD_ID) return Reject.badId;
+    const user = parseId(buf, firstPipe + 1, secondPipe);
+    if (user === BAD_ID) return Reject.badId;
+    if (song === TOO_LARGE || user === TOO_LARGE) return Reject.idTooLarge;
+    if (end - secondPipe - 1 !== 2) return Reject.malformedCountry;
+    const a = buf[secondPipe + 1]! - LETTER_A;
+    const b = buf[secondPipe + 2]! - LETTER_A;
+    if (a < 0 || a > 25 || b < 0 || b > 25) return Reject.malformedCountry;
+    const country = COUNTRY_BY_LETTERS[a * 26 + b]!;
+    if (country < 0) return Reject.unknownCountry;
+    this.slowSong = song;
+    this.slowUser = user;
+    this.slowCountry = country;
+    return -1;
+  }
+}
+
+const BAD_ID = -1;
+const TOO_LARGE = -2;
+
+/** An id's value, BAD_ID when it is empty or has a non-digit, TOO_LARGE above MAX_ID. */
+function parseId(buf: Uint8Array, start: number, end: number): number {
+  if (end === start) return BAD_ID;
+  let value = 0;
+  for (let k = start; k < end; k++) {
+    const d = buf[k]! - DIGIT_0;
+    if (d < 0 || d > 9) return BAD_ID;
+    value = value * 10 + d;
+  }
+  // Past 2^53 the double rounds, but never below 2^53, so the comparison stays exact.
+  return value > MAX_ID ? TOO_LARGE : value;
+}

@@ -1,0 +1,172 @@
+import type { ByteWriter } from './varint.js';
+
+/** Counts of what one aggregated block holds. */
+export interface BlockStats {
+  /** Distinct keys (users or countries). */
+  keys: number;
+  /** Distinct (key, song) pairs. */
+  pairs: number;
+  /** Plays, the sum of all counts. */
+  plays: number;
+}
+
+/**
+ * Aggregates (key, song) pairs into per-(key, song) play counts and encodes them as a block:
+ * keys ascending, songs ascending within a key. The encoding, repeated per key:
+ *
+ *     varint(key - previousKey) varint(songCount) { varint(song - previousSong) varint(plays) }*
+ *
+ * with previousKey starting at 0 for the block and previousSong at 0 for each key.
+ *
+ * Sorting is done without comparators: keys are mapped to dense ids, the distinct keys are sorted
+ * natively (Float64Array#sort), pairs are placed by counting sort on the key's rank, and each
+ * key's songs are sorted in place (insertion sort for short runs). A comparator sort over
+ * millions of pairs was the slow part of the first prototype.
+ */
+export function aggregatePairs(
+  keys: Float64Array,
+  songs: Float64Array,
+  n: number,
+  out: ByteWriter,
+): BlockStats {
+  if (n === 0) return { keys: 0, pairs: 0, plays: n };
+  const dense = new Int32Array(n);
+  const distinct = denseIds(keys, n, dense);
+  const keyCount = distinct.length;
+
+  // rankOfDense[d]: position of dense key d in ascending key order.
+  const sortedKeys = distinct.slice().sort();
+  const rankOfDense = new Int32Array(keyCount);
+  if (keyCount === 1) rankOfDense[0] = 0;
+  else {
+    const lookup = new Map<number, number>();
+    for (let d = 0; d < keyCount; d++) lookup.set(distinct[d]!, d);
+    for (let r = 0; r < keyCount; r++) rankOfDense[lookup.get(sortedKeys[r]!)!] = r;
+  }
+
+  // Counting sort of songs by key rank.
+  const starts = new Int32Array(keyCount + 1);
+  for (let i = 0; i < n; i++) starts[rankOfDense[dense[i]!]! + 1]!++;
+  for (let r = 0; r < keyCount; r++) starts[r + 1]! += starts[r]!;
+  const cursor = starts.slice(0, keyCount);
+  const grouped = new Float64Array(n);
+  for (let i = 0; i < n; i++) grouped[cursor[rankOfDense[dense[i]!]!]!++] = songs[i]!;
+
+  let pairs = 0;
+  let previousKey = 0;
+  for (let r = 0; r < keyCount; r++) {
+    const from = starts[r]!;
+    const to = starts[r + 1]!;
+    sortRange(grouped, from, to);
+    let songCount = 1;
+    for (let i = from + 1; i < to; i++) if (grouped[i] !== grouped[i - 1]) songCount++;
+    const key = sortedKeys[r]!;
+    out.reserve(16 + songCount * 16);
+    out.varint(key - previousKey);
+    out.varint(songCount);
+    previousKey = key;
+    let previousSong = 0;
+    let i = from;
+    while (i < to) {
+      const song = grouped[i]!;
+      let j = i + 1;
+      while (j < to && grouped[j] === song) j++;
+      out.varint(song - previousSong);
+      out.varint(j - i);
+      previousSong = song;
+      i = j;
+    }
+    pairs += songCount;
+  }
+  return { keys: keyCount, pairs, plays: n };
+}
+
+/** Sort `values[from, to)` ascending. */
+function sortRange(values: Float64Array, from: number, to: number): void {
+  if (to - from <= 16) {
+    for (let i = from + 1; i < to; i++) {
+      const v = values[i]!;
+      let j = i - 1;
+      while (j >= from && values[j]! > v) {
+        values[j + 1] = values[j]!;
+        j--;
+      }
+      values[j + 1] = v;
+    }
+  } else values.subarray(from, to).sort();
+}
+
+/**
+ * Fills dense[i] with a small id for keys[i] and returns the distinct keys by id. Small keys
+ * (country indexes) are looked up directly; others go through an open-addressing table.
+ */
+function denseIds(keys: Float64Array, n: number, dense: Int32Array): Float64Array {
+  let max = 0;
+  for (let i = 0; i < n; i++) if (keys[i]! > max) max = keys[i]!;
+  if (max < 4096) {
+    const idOf = new Int32Array(max + 1).fill(-1);
+    const distinct: number[] = [];
+    for (let i = 0; i < n; i++) {
+      const k = keys[i]!;
+      let d = idOf[k]!;
+      if (d < 0) {
+        d = idOf[k] = distinct.length;
+        distinct.push(k);
+      }
+      dense[i] = d;
+    }
+    return Float64Array.from(distinct);
+  }
+  let capacity = 1024;
+  while (capacity < n * 2) capacity *= 2;
+  // Distinct keys are usually far fewer than pairs; start smaller and grow when half full.
+  capacity = Math.max(1024, capacity >>> 2);
+  let mask = capacity - 1;
+  let slotKey = new Float64Array(capacity);
+  let slotId = new Int32Array(capacity).fill(-1);
+  let distinct = new Float64Array(Math.max(16, capacity >>> 1));
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    const k = keys[i]!;
+    let s = mix(k) & mask;
+    let d: number;
+    for (;;) {
+      d = slotId[s]!;
+      if (d < 0 || slotKey[s] === k) break;
+      s = (s + 1) & mask;
+    }
+    if (d < 0) {
+      d = count++;
+      slotId[s] = d;
+      slotKey[s] = k;
+      if (count > distinct.length) {
+        const grown = new Float64Array(distinct.length * 2);
+        grown.set(distinct);
+        distinct = grown;
+      }
+      distinct[d] = k;
+      if (count * 2 > capacity) {
+        capacity *= 2;
+        mask = capacity - 1;
+        slotKey = new Float64Array(capacity);
+        slotId = new Int32Array(capacity).fill(-1);
+        for (let e = 0; e < count; e++) {
+          const ek = distinct[e]!;
+          let es = mix(ek) & mask;
+          while (slotId[es]! >= 0) es = (es + 1) & mask;
+          slotId[es] = e;
+          slotKey[es] = ek;
+        }
+      }
+    }
+    dense[i] = d;
+  }
+  return distinct.slice(0, count);
+}
+
+function mix(k: number): number {
+  let h = k < 4294967296 ? k | 0 : (k >>> 0) ^ Math.floor(k / 4294967296);
+  h = Math.imul(h ^ (h >>> 16), 0x7feb352d);
+  h = Math.imul(h ^ (h >>> 15), 0x846ca68b);
+  return (h ^ (h >>> 16)) >>> 0;
+}

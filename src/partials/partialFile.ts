@@ -1,0 +1,177 @@
+import { closeSync, fsyncSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
+import type { BlockStats } from './aggregatePairs.js';
+
+/**
+ * A day's partial: the day's log aggregated once, kept in the state directory and reused by every
+ * later window that covers the day.
+ *
+ * Layout (little endian):
+ *
+ *     0   8  magic "PTPART\r\n" (the \r\n catches text-mode mangling)
+ *     8   4  format version
+ *     12  4  partitions P (a power of two)
+ *     16  8  file length
+ *     24  8  directory offset
+ *     32  4  directory length
+ *     36  4  CRC-32 of the directory
+ *     40 24  reserved (zero)
+ *     64  .. blocks: for p in 0..P-1, the users block then the countries block
+ *     ..     directory: JSON (PartialDirectory)
+ *
+ * Every block carries its own CRC-32 in the directory and is checked when read, so a damaged file
+ * is detected before its numbers are used. Files are written under a temporary name and renamed.
+ */
+export const PARTIAL_MAGIC = Buffer.from('PTPART\r\n', 'latin1');
+export const PARTIAL_VERSION = 1;
+const HEADER_BYTES = 64;
+
+export interface BlockRef extends BlockStats {
+  offset: number;
+  length: number;
+  crc: number;
+}
+
+export interface PartialDirectory<Meta = unknown> {
+  version: number;
+  partitions: number;
+  /** Indexed by partition. */
+  users: BlockRef[];
+  /** Indexed by partition. */
+  countries: BlockRef[];
+  meta: Meta;
+}
+
+export class PartialFileError extends Error {
+  override readonly name = 'PartialFileError';
+}
+
+/** Writes a partial block by block, in partition order, then commits it with a rename. */
+export class PartialWriter {
+  private readonly fd: number;
+  private offset = HEADER_BYTES;
+  private readonly users: BlockRef[] = [];
+  private readonly countries: BlockRef[] = [];
+  private readonly tempPath: string;
+
+  constructor(
+    readonly path: string,
+    readonly partitions: number,
+  ) {
+    this.tempPath = `${path}.tmp-${process.pid}`;
+    this.fd = openSync(this.tempPath, 'w');
+  }
+
+  /** Append the two blocks of the next partition. */
+  writePartition(
+    users: Uint8Array,
+    userStats: BlockStats,
+    countries: Uint8Array,
+    countryStats: BlockStats,
+  ): void {
+    this.users.push(this.writeBlock(users, userStats));
+    this.countries.push(this.writeBlock(countries, countryStats));
+  }
+
+  /** Write the directory and header, flush to disk and rename into place. */
+  commit<Meta>(meta: Meta): PartialDirectory<Meta> {
+    if (this.users.length !== this.partitions) {
+      throw new Error(`partial has ${this.users.length} of ${this.partitions} partitions`);
+    }
+    const directory: PartialDirectory<Meta> = {
+      version: PARTIAL_VERSION,
+      partitions: this.partitions,
+      users: this.users,
+      countries: this.countries,
+      meta,
+    };
+    const json = Buffer.from(JSON.stringify(directory));
+    const directoryOffset = this.offset;
+    this.writeAt(json, directoryOffset);
+    const header = Buffer.alloc(HEADER_BYTES);
+    PARTIAL_MAGIC.copy(header, 0);
+    header.writeUInt32LE(PARTIAL_VERSION, 8);
+    header.writeUInt32LE(this.partitions, 12);
+    header.writeBigUInt64LE(BigInt(directoryOffset + json.length), 16);
+    header.writeBigUInt64LE(BigInt(directoryOffset), 24);
+    header.writeUInt32LE(json.length, 32);
+    header.writeUInt32LE(crc32(json), 36);
+    this.writeAt(header, 0);
+    fsyncSync(this.fd);
+    closeSync(this.fd);
+    renameSync(this.tempPath, this.path);
+    return directory;
+  }
+
+  /** Give up: close and leave the temporary file for the caller to remove. */
+  abort(): string {
+    try {
+      closeSync(this.fd);
+    } catch {
+      // already closed
+    }
+    return this.tempPath;
+  }
+
+  private writeBlock(bytes: Uint8Array, stats: BlockStats): BlockRef {
+    const ref: BlockRef = { offset: this.offset, length: bytes.length, crc: crc32(bytes), ...stats };
+    this.writeAt(bytes, this.offset);
+    this.offset += bytes.length;
+    return ref;
+  }
+
+  private writeAt(bytes: Uint8Array, position: number): void {
+    let done = 0;
+    while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done, position + done);
+  }
+}
+
+/** Read and check a partial's header and directory; throws PartialFileError when it is not whole. */
+export function readPartialDirectory<Meta = unknown>(path: string): PartialDirectory<Meta> {
+  const fd = openSync(path, 'r');
+  try {
+    const header = Buffer.alloc(HEADER_BYTES);
+    if (
+      readSync(fd, header, 0, HEADER_BYTES, 0) !== HEADER_BYTES ||
+      !header.subarray(0, 8).equals(PARTIAL_MAGIC)
+    ) {
+      throw new PartialFileError(`${path}: not a playtally partial (bad magic)`);
+    }
+    const version = header.readUInt32LE(8);
+    if (version !== PARTIAL_VERSION) {
+      throw new PartialFileError(`${path}: partial format version ${version}, expected ${PARTIAL_VERSION}`);
+    }
+    const fileLength = Number(header.readBigUInt64LE(16));
+    const directoryOffset = Number(header.readBigUInt64LE(24));
+    const directoryLength = header.readUInt32LE(32);
+    const json = Buffer.alloc(directoryLength);
+    if (readSync(fd, json, 0, directoryLength, directoryOffset) !== directoryLength) {
+      throw new PartialFileError(`${path}: truncated (directory missing)`);
+    }
+    if (
+      readSync(fd, Buffer.alloc(1), 0, 1, fileLength) !== 0 ||
+      directoryOffset + directoryLength !== fileLength
+    ) {
+      throw new PartialFileError(`${path}: length does not match its header`);
+    }
+    if (crc32(json) !== header.readUInt32LE(36))
+      throw new PartialFileError(`${path}: directory checksum mismatch`);
+    return JSON.parse(json.toString('utf8')) as PartialDirectory<Meta>;
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** Read one block and check its CRC. */
+export function readBlock(fd: number, ref: BlockRef, path: string): Uint8Array {
+  const bytes = Buffer.allocUnsafe(ref.length);
+  let done = 0;
+  while (done < ref.length) {
+    const n = readSync(fd, bytes, done, ref.length - done, ref.offset + done);
+    if (n === 0) throw new PartialFileError(`${path}: truncated block at ${ref.offset}`);
+    done += n;
+  }
+  if (crc32(bytes) !== ref.crc)
+    throw new PartialFileError(`${path}: block checksum mismatch at ${ref.offset}`);
+  return bytes;
+}

@@ -1,0 +1,82 @@
+import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import type { CountryChart } from '../engine/tasks.js';
+import { writeAllSync } from '../engine/writeAll.js';
+import { tempPathFor } from '../ops/atomicFile.js';
+import { compactDay } from '../ops/dates.js';
+import { COUNTRY_CODES } from '../parse/countries.js';
+import { ByteWriter } from '../partials/varint.js';
+import { writeChartLine } from '../window/chartLines.js';
+import { worse } from '../window/topK.js';
+import { mergeSortedCharts } from './mergeSortedCharts.js';
+
+export function countryChartName(day: number): string {
+  return `country_top50_${compactDay(day)}.txt`;
+}
+
+export function userChartName(day: number): string {
+  return `user_top50_${compactDay(day)}.txt`;
+}
+
+/** Write a file through a temporary name: `fill` writes to the fd; rename only when it returns. */
+export function writeThroughTemp<T>(path: string, fill: (fd: number) => T): T {
+  const temp = tempPathFor(path);
+  const fd = openSync(temp, 'w');
+  try {
+    const result = fill(fd);
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(temp, path);
+    return result;
+  } catch (error) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
+    rmSync(temp, { force: true });
+    throw error;
+  }
+}
+
+/**
+ * The country chart file: each window partition holds the top songs of every country among its
+ * songs (a (country, song) total lives in exactly one partition), so a country's chart is the
+ * best `top` of the union of its partition charts.
+ */
+export function writeCountryChart(path: string, partitionCharts: CountryChart[][], top: number): number {
+  const byCountry: CountryChart[][] = COUNTRY_CODES.map(() => []);
+  for (const charts of partitionCharts) for (const c of charts) byCountry[c.country]!.push(c);
+  const out = new ByteWriter(1 << 16);
+  const songs = new Float64Array(top);
+  const plays = new Float64Array(top);
+  let rows = 0;
+  byCountry.forEach((charts, country) => {
+    if (charts.length === 0) return;
+    const entries: { song: number; plays: number }[] = [];
+    for (const c of charts) {
+      for (let i = 0; i < c.songs.length; i++) entries.push({ song: c.songs[i]!, plays: c.plays[i]! });
+    }
+    entries.sort((a, b) =>
+      worse(a.song, a.plays, b.song, b.plays) ? 1 : worse(b.song, b.plays, a.song, a.plays) ? -1 : 0,
+    );
+    const n = Math.min(top, entries.length);
+    for (let i = 0; i < n; i++) {
+      songs[i] = entries[i]!.song;
+      plays[i] = entries[i]!.plays;
+    }
+    writeChartLine(out, COUNTRY_CODES[country]!, songs, plays, n);
+    rows++;
+  });
+  writeThroughTemp(path, (fd) => writeAllSync(fd, out.result()));
+  return rows;
+}
+
+/** The user chart file: a streaming merge of the window partitions' files, sorted by user. */
+export function writeUserChart(path: string, partitionFiles: string[]): number {
+  return writeThroughTemp(path, (fd) => mergeSortedCharts(partitionFiles, fd));
+}
+
+export function chartPaths(outDir: string, day: number): { country: string; user: string } {
+  return { country: join(outDir, countryChartName(day)), user: join(outDir, userChartName(day)) };
+}

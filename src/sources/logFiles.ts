@@ -1,0 +1,61 @@
+import { readdirSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseDay } from '../ops/dates.js';
+
+/** A daily listen log found in the logs folder. */
+export interface LogFile {
+  day: number;
+  name: string;
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/** A file that looks like a log but cannot be used, and why. */
+export interface IgnoredFile {
+  name: string;
+  reason: string;
+}
+
+export interface LogScan {
+  logs: LogFile[];
+  ignored: IgnoredFile[];
+}
+
+const LOG_NAME = /^listen-(\d{8})\.log$/;
+
+/**
+ * Lists `listen-YYYYMMDD.log` files in `dir`, oldest day first. Dotfiles and temporary names are
+ * skipped silently; names that look like logs but are not usable are returned in `ignored`.
+ */
+export function scanLogs(dir: string): LogScan {
+  const logs: LogFile[] = [];
+  const ignored: IgnoredFile[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const name = entry.name;
+    if (name.startsWith('.') || !name.startsWith('listen-')) continue;
+    if (name.endsWith('.tmp') || name.endsWith('.part')) continue;
+    const match = LOG_NAME.exec(name);
+    if (!match) {
+      ignored.push({
+        name,
+        reason: name.endsWith('.gz') ? 'gzip logs are not supported yet' : 'name is not listen-YYYYMMDD.log',
+      });
+      continue;
+    }
+    const day = parseDay(match[1]!);
+    if (day === undefined) {
+      ignored.push({ name, reason: `${match[1]} is not a valid date` });
+      continue;
+    }
+    const path = join(dir, name);
+    const stat = statSync(path);
+    if (!stat.isFile()) {
+      ignored.push({ name, reason: 'not a regular file' });
+      continue;
+    }
+    logs.push({ day, name, path, size: stat.size, mtimeMs: stat.mtimeMs });
+  }
+  logs.sort((a, b) => a.day - b.day);
+  return { logs, ignored };
+}
