@@ -30,6 +30,13 @@ Exit codes: 0 ok, 1 failed run (unexpected error), 2 usage error, 3 input proble
   return root;
 }
 
+// A reader that goes away (`playtally ... | head`) is the end of our output, not a failure.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on('error', (error: NodeJS.ErrnoException) => {
+    if (error.code !== 'EPIPE') throw error;
+  });
+}
+
 async function main(argv: string[]): Promise<number> {
   try {
     await program().parseAsync(argv);
@@ -40,7 +47,8 @@ async function main(argv: string[]): Promise<number> {
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
     }
     if (error instanceof PlaytallyError) {
-      process.stderr.write(`playtally: error: ${error.message}\n`);
+      const hint = error.code === 'usage' ? '\n(run with --help for usage)' : '';
+      process.stderr.write(`playtally: error: ${error.message}${hint}\n`);
       return exitCodeFor(error.code);
     }
     process.stderr.write(`playtally: internal error: ${(error as Error).stack ?? String(error)}\n`);

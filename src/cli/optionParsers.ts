@@ -1,6 +1,7 @@
 import bytes from 'bytes';
 import { InvalidArgumentError } from 'commander';
 import { parseDay } from '../ops/dates.js';
+import { PlaytallyError } from '../ops/errors.js';
 
 /** Option value parsers for commander; each rejects bad input with a message naming the value. */
 
@@ -43,4 +44,11 @@ export function rateOption(value: string): number {
     throw new InvalidArgumentError(`"${value}" is not a rate between 0 and 1`);
   }
   return n;
+}
+
+/** A required option's value, or a usage error naming it. */
+export function requireOption(value: string | undefined, flag: string): string {
+  if (value === undefined || value === '')
+    throw new PlaytallyError('usage', `required option '${flag}' not specified`);
+  return value;
 }

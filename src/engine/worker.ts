@@ -3,8 +3,8 @@ import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
 import { ListenParser } from '../parse/listenParser.js';
 import { exampleText } from '../parse/rejects.js';
-import { aggregatePairs } from '../partials/aggregatePairs.js';
-import { COUNTRIES, PairSpill, type SpillIndex, USERS } from '../partials/pairSpill.js';
+import { aggregatePacked, aggregatePairs } from '../partials/aggregatePairs.js';
+import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../partials/pairSpill.js';
 import { readBlock } from '../partials/partialFile.js';
 import { ByteWriter } from '../partials/varint.js';
 import { readUnitLines, unitHash } from '../sources/logUnits.js';
@@ -101,40 +101,82 @@ function aggregatePartition(task: AggregatePartitionTask): AggregatePartitionRes
 
 /** Load one (table, partition) from every spill file and aggregate it into a block. */
 function aggregateTable(spills: SpillIndex[], table: number, partition: number): AggregatedBlock {
+  const runs: { path: string; chunk: SpillChunk }[] = [];
   let n = 0;
-  for (const s of spills)
-    for (const c of s.chunks) if (c.table === table && c.partition === partition) n += c.pairs;
+  let wide = false;
+  for (const s of spills) {
+    for (const chunk of s.chunks) {
+      if (chunk.table !== table || chunk.partition !== partition) continue;
+      runs.push({ path: s.path, chunk });
+      n += chunk.pairs;
+      wide ||= chunk.wide;
+    }
+  }
+  const out = new ByteWriter(Math.max(1024, n * 5));
+  if (!wide) {
+    // Every pair is narrow: read them back to back as uint64 keys, no conversion.
+    const packed = new BigUint64Array(n);
+    const bytes = new Uint8Array(packed.buffer);
+    let at = 0;
+    forEachRun(runs, (fd, chunk) => {
+      readFully(fd, bytes, at, chunk.pairs * 8, chunk.offset);
+      at += chunk.pairs * 8;
+    });
+    const stats = aggregatePacked(packed, out);
+    return { bytes: out.result().slice(), stats };
+  }
   const keys = new Float64Array(n);
   const songs = new Float64Array(n);
   let at = 0;
-  for (const s of spills) {
-    const mine = s.chunks.filter((c) => c.table === table && c.partition === partition);
-    if (mine.length === 0) continue;
-    const fd = openSync(s.path, 'r');
-    try {
-      for (const c of mine) {
-        const bytes = c.pairs * (c.wide ? 16 : 8);
-        const raw = new Uint8Array(bytes);
-        let done = 0;
-        while (done < bytes) {
-          const r = readSync(fd, raw, done, bytes - done, c.offset + done);
-          if (r === 0) throw new Error(`${s.path}: spill file truncated`);
-          done += r;
-        }
-        const values = c.wide ? new Float64Array(raw.buffer) : new Uint32Array(raw.buffer);
-        for (let i = 0; i < c.pairs; i++) {
-          keys[at] = values[2 * i]!;
-          songs[at] = values[2 * i + 1]!;
-          at++;
-        }
+  forEachRun(runs, (fd, chunk) => {
+    const raw = new Uint8Array(chunk.pairs * (chunk.wide ? 16 : 8));
+    readFully(fd, raw, 0, raw.length, chunk.offset);
+    if (chunk.wide) {
+      const values = new Float64Array(raw.buffer);
+      for (let i = 0; i < chunk.pairs; i++, at++) {
+        keys[at] = values[2 * i]!;
+        songs[at] = values[2 * i + 1]!;
       }
-    } finally {
-      closeSync(fd);
+    } else {
+      const values = new Uint32Array(raw.buffer);
+      for (let i = 0; i < chunk.pairs; i++, at++) {
+        songs[at] = values[2 * i]!;
+        keys[at] = values[2 * i + 1]!;
+      }
     }
-  }
-  const out = new ByteWriter(Math.max(1024, n * 4));
+  });
   const stats = aggregatePairs(keys, songs, n, out);
   return { bytes: out.result().slice(), stats };
+}
+
+/** Open each spill file once and visit its runs in order. */
+function forEachRun(
+  runs: { path: string; chunk: SpillChunk }[],
+  visit: (fd: number, chunk: SpillChunk) => void,
+): void {
+  let path = '';
+  let fd = -1;
+  try {
+    for (const run of runs) {
+      if (run.path !== path) {
+        if (fd >= 0) closeSync(fd);
+        fd = openSync(run.path, 'r');
+        path = run.path;
+      }
+      visit(fd, run.chunk);
+    }
+  } finally {
+    if (fd >= 0) closeSync(fd);
+  }
+}
+
+function readFully(fd: number, into: Uint8Array, at: number, length: number, position: number): void {
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, into, at + done, length - done, position + done);
+    if (n === 0) throw new Error('spill file truncated');
+    done += n;
+  }
 }
 
 function mergeWindow(task: MergeWindowTask): MergeWindowResult {

@@ -16,6 +16,8 @@ export interface ListenGeneratorOptions {
   corruptRate?: number;
   /** Fraction of valid rows ending in \r\n (default 0.01). */
   crlfRate?: number;
+  /** Kinds of corrupt rows to write (default: all of CORRUPTIONS). */
+  corruptKinds?: readonly Corruption[];
   seed?: number;
 }
 
@@ -35,6 +37,8 @@ export const CORRUPTIONS = [
   'long_line',
   'double_cr',
 ] as const;
+
+export type Corruption = (typeof CORRUPTIONS)[number];
 
 // Countries by listening share: a few big markets, then a long tail over all 249 codes.
 const BIG_MARKETS = [
@@ -79,6 +83,7 @@ export class ListenGenerator {
   private readonly corruptRate: number;
   private readonly crlfRate: number;
   private readonly seed: number;
+  private readonly corruptKinds: readonly Corruption[];
   private readonly countryTable: Uint8Array;
   private readonly songScale: number;
 
@@ -89,6 +94,8 @@ export class ListenGenerator {
     this.corruptRate = options.corruptRate ?? 0.001;
     this.crlfRate = options.crlfRate ?? 0.01;
     this.seed = options.seed ?? 1;
+    this.corruptKinds = options.corruptKinds ?? CORRUPTIONS;
+    if (this.corruptKinds.length === 0) throw new RangeError('corruptKinds must not be empty');
     this.countryTable = countryTable();
     this.songScale = (this.songs + 1) ** (1 - SONG_EXPONENT) - 1;
   }
@@ -174,7 +181,7 @@ export class ListenGenerator {
   private writeCorrupt(out: Uint8Array, pos: number, random: Random): number {
     const song = this.songId(this.songRankFromUniform(random.next()));
     const user = this.userId(random.below(this.users));
-    const kind = CORRUPTIONS[random.below(CORRUPTIONS.length)]!;
+    const kind = this.corruptKinds[random.below(this.corruptKinds.length)]!;
     const text = (s: string): number => {
       for (let i = 0; i < s.length; i++) out[pos++] = s.charCodeAt(i) & 0xff;
       return pos;

@@ -10,8 +10,10 @@ export function parseDay(text: string): number | undefined {
   if (!m) return undefined;
   if (text.includes('-') && !/^\d{4}-\d{2}-\d{2}$/.test(text.trim())) return undefined;
   const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
-  const ms = Date.UTC(year, month - 1, day);
-  const back = new Date(ms);
+  // setUTCFullYear, not Date.UTC, which maps years 0..99 to 1900..1999.
+  const back = new Date(0);
+  back.setUTCFullYear(year, month - 1, day);
+  const ms = back.getTime();
   if (back.getUTCFullYear() !== year || back.getUTCMonth() !== month - 1 || back.getUTCDate() !== day) {
     return undefined;
   }

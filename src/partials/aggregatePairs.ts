@@ -81,6 +81,50 @@ export function aggregatePairs(
   return { keys: keyCount, pairs, plays: n };
 }
 
+/**
+ * The fast path of aggregatePairs for a partition whose ids all fit 32 bits: `packed` holds
+ * `key * 2^32 + song` per pair and is sorted natively (V8 sorts a BigUint64Array with std::sort,
+ * about 55 ns a pair here, against about 200 ns for the general path), then run-length encoded
+ * into the same block format.
+ */
+export function aggregatePacked(packed: BigUint64Array, out: ByteWriter): BlockStats {
+  const n = packed.length;
+  packed.sort();
+  const v = new Uint32Array(packed.buffer, packed.byteOffset, n * 2);
+  let keys = 0;
+  let pairs = 0;
+  let previousKey = 0;
+  let i = 0;
+  while (i < n) {
+    const key = v[2 * i + 1]!;
+    let end = i + 1;
+    let songCount = 1;
+    while (end < n && v[2 * end + 1] === key) {
+      if (v[2 * end] !== v[2 * end - 2]) songCount++;
+      end++;
+    }
+    out.reserve(16 + songCount * 16);
+    out.varint(key - previousKey);
+    out.varint(songCount);
+    previousKey = key;
+    let previousSong = 0;
+    let k = i;
+    while (k < end) {
+      const song = v[2 * k]!;
+      let m = k + 1;
+      while (m < end && v[2 * m] === song) m++;
+      out.varint(song - previousSong);
+      out.varint(m - k);
+      previousSong = song;
+      k = m;
+    }
+    keys++;
+    pairs += songCount;
+    i = end;
+  }
+  return { keys, pairs, plays: n };
+}
+
 /** Sort `values[from, to)` ascending. */
 function sortRange(values: Float64Array, from: number, to: number): void {
   if (to - from <= 16) {

@@ -13,7 +13,11 @@ export type TableName = (typeof TABLES)[number];
 export const USERS = 0;
 export const COUNTRIES = 1;
 
-/** One run of pairs in a spill file. Narrow pairs are two uint32, wide pairs two float64. */
+/**
+ * One run of pairs in a spill file. A narrow pair is two uint32, song first then key, which read
+ * as one little-endian uint64 is `key * 2^32 + song`: a partition of narrow pairs is loaded
+ * straight into a BigUint64Array and sorted natively. A wide pair is two float64, key then song.
+ */
 export interface SpillChunk {
   table: number;
   partition: number;
@@ -80,21 +84,21 @@ export class PairSpill {
       if (song < TWO_32 && user < TWO_32) {
         let f = fill[ub]!;
         let buf = narrow[ub]!;
-        buf[f * 2] = user;
-        buf[f * 2 + 1] = song;
+        buf[f * 2] = song;
+        buf[f * 2 + 1] = user;
         if ((fill[ub] = f + 1) === capacity) this.flushNarrow(ub);
         f = fill[cb]!;
         buf = narrow[cb]!;
-        buf[f * 2] = countries[r]!;
-        buf[f * 2 + 1] = song;
+        buf[f * 2] = song;
+        buf[f * 2 + 1] = countries[r]!;
         if ((fill[cb] = f + 1) === capacity) this.flushNarrow(cb);
       } else {
         this.addWide(ub, user, song);
         if (song < TWO_32) {
           const f = fill[cb]!;
           const buf = narrow[cb]!;
-          buf[f * 2] = countries[r]!;
-          buf[f * 2 + 1] = song;
+          buf[f * 2] = song;
+          buf[f * 2 + 1] = countries[r]!;
           if ((fill[cb] = f + 1) === capacity) this.flushNarrow(cb);
         } else this.addWide(cb, countries[r]!, song);
       }

@@ -30,7 +30,15 @@ export function writeChartLine(
   out.bytes[out.length++] = NEWLINE;
 }
 
-const scratch = new Uint8Array(20);
+/** "00".."99" as pairs of ASCII bytes: two digits per division. */
+const DIGIT_PAIRS = (() => {
+  const pairs = new Uint8Array(200);
+  for (let i = 0; i < 100; i++) {
+    pairs[2 * i] = 48 + Math.floor(i / 10);
+    pairs[2 * i + 1] = 48 + (i % 10);
+  }
+  return pairs;
+})();
 
 /** Append a non-negative integer (up to 2^53) in decimal; capacity is reserved by the caller. */
 export function writeDecimal(out: ByteWriter, value: number): void {
@@ -39,23 +47,41 @@ export function writeDecimal(out: ByteWriter, value: number): void {
     bytes[out.length++] = 48 + value;
     return;
   }
-  let n = 0;
-  if (value < 0x80000000) {
-    let v = value | 0;
-    while (v > 0) {
-      const q = (v / 10) | 0;
-      scratch[n++] = 48 + v - q * 10;
-      v = q;
-    }
-  } else {
-    let v = value;
-    while (v > 0) {
-      const q = Math.floor(v / 10);
-      scratch[n++] = 48 + (v - q * 10);
-      v = q;
-    }
+  if (value >= 0x80000000) {
+    const text = String(value);
+    for (let i = 0; i < text.length; i++) bytes[out.length++] = text.charCodeAt(i);
+    return;
   }
-  let pos = out.length;
-  while (n > 0) bytes[pos++] = scratch[--n]!;
+  const digits =
+    value < 100
+      ? 2
+      : value < 1000
+        ? 3
+        : value < 10000
+          ? 4
+          : value < 100000
+            ? 5
+            : value < 1000000
+              ? 6
+              : value < 10000000
+                ? 7
+                : value < 100000000
+                  ? 8
+                  : value < 1000000000
+                    ? 9
+                    : 10;
+  let v = value | 0;
+  let pos = out.length + digits;
   out.length = pos;
+  while (v >= 100) {
+    const q = (v / 100) | 0;
+    const r = (v - q * 100) << 1;
+    bytes[--pos] = DIGIT_PAIRS[r + 1]!;
+    bytes[--pos] = DIGIT_PAIRS[r]!;
+    v = q;
+  }
+  if (v >= 10) {
+    bytes[--pos] = DIGIT_PAIRS[(v << 1) + 1]!;
+    bytes[--pos] = DIGIT_PAIRS[v << 1]!;
+  } else bytes[--pos] = 48 + v;
 }

@@ -1,11 +1,17 @@
 import { mkdirSync } from 'node:fs';
-import { Command } from 'commander';
-import { ListenGenerator } from '../../generate/listenGenerator.js';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { CORRUPTIONS, type Corruption, ListenGenerator } from '../../generate/listenGenerator.js';
 import { isoDay, parseDay } from '../../ops/dates.js';
-import { dayOption, nonNegativeIntOption, positiveIntOption, rateOption } from '../optionParsers.js';
+import {
+  dayOption,
+  nonNegativeIntOption,
+  positiveIntOption,
+  rateOption,
+  requireOption,
+} from '../optionParsers.js';
 
 interface GenerateCliOptions {
-  out: string;
+  out?: string;
   start: number;
   days: number;
   rows: number;
@@ -13,6 +19,7 @@ interface GenerateCliOptions {
   songs: number;
   corruptRate: number;
   crlfRate: number;
+  corruptKinds?: Corruption[];
   seed: number;
   json?: boolean;
   quiet?: boolean;
@@ -40,6 +47,7 @@ export function generateLogs(options: {
   songs?: number;
   corruptRate?: number;
   crlfRate?: number;
+  corruptKinds?: readonly Corruption[];
   seed?: number;
   onFile?: (path: string) => void;
 }): GenerateSummary {
@@ -71,14 +79,23 @@ export function generateCommand(): Command {
     .description(
       'write deterministic synthetic listen logs (listen-YYYYMMDD.log) for demos, tests and benchmarks',
     )
-    .requiredOption('--out <dir>', 'folder for the logs (created if missing)')
-    .option('--start <date>', 'first day, YYYYMMDD or YYYY-MM-DD', dayOption, parseDay('2024-01-01'))
+    .option('--out <dir>', 'folder for the logs, created if missing (required)')
+    .addOption(
+      new Option('--start <date>', 'first day, YYYYMMDD or YYYY-MM-DD')
+        .argParser(dayOption)
+        .default(parseDay('2024-01-01'), '2024-01-01'),
+    )
     .option('--days <n>', 'number of daily files', positiveIntOption, 7)
     .option('--rows <n>', 'rows per day, corrupt rows included', nonNegativeIntOption, 1_000_000)
     .option('--users <n>', 'distinct users (default: rows / 10, at least 1,000)', positiveIntOption)
     .option('--songs <n>', 'songs in the catalogue (ids spread over 1..2^27)', positiveIntOption, 80_000_000)
     .option('--corrupt-rate <rate>', 'fraction of corrupt rows, 0..1', rateOption, 0.001)
     .option('--crlf-rate <rate>', 'fraction of valid rows ending in \\r\\n, 0..1', rateOption, 0.01)
+    .option(
+      '--corrupt-kinds <list>',
+      `comma-separated kinds of corrupt rows (default: all): ${CORRUPTIONS.join(', ')}`,
+      corruptKindsOption,
+    )
     .option('--seed <n>', 'random seed', nonNegativeIntOption, 1)
     .option('--json', 'print a machine-readable summary on stdout')
     .option('-q, --quiet', 'print nothing on stderr')
@@ -95,8 +112,9 @@ Example:
   playtally generate --out sample/logs --days 7 --rows 20000000`,
     )
     .action((options: GenerateCliOptions) => {
+      const out = requireOption(options.out, '--out <dir>');
       const summary = generateLogs({
-        dir: options.out,
+        dir: out,
         start: options.start,
         days: options.days,
         rows: options.rows,
@@ -104,6 +122,7 @@ Example:
         songs: options.songs,
         corruptRate: options.corruptRate,
         crlfRate: options.crlfRate,
+        corruptKinds: options.corruptKinds,
         seed: options.seed,
         onFile: (path) => {
           if (!options.quiet) process.stderr.write(`  wrote ${path}\n`);
@@ -118,4 +137,14 @@ Example:
       }
       if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     });
+}
+
+function corruptKindsOption(value: string): Corruption[] {
+  const kinds = value.split(',').map((k) => k.trim());
+  for (const kind of kinds) {
+    if (!(CORRUPTIONS as readonly string[]).includes(kind)) {
+      throw new InvalidArgumentError(`"${kind}" is not a corruption kind (${CORRUPTIONS.join(', ')})`);
+    }
+  }
+  return kinds as Corruption[];
 }

@@ -3,7 +3,7 @@ import { Command, Option } from 'commander';
 import { MIN_MEMORY_BYTES } from '../../engine/memoryPlan.js';
 import { DEFAULT_MEMORY_BYTES, runTop50, type Top50Summary } from '../../engine/top50Job.js';
 import { PlaytallyError } from '../../ops/errors.js';
-import { dayOption, positiveIntOption, sizeOption } from '../optionParsers.js';
+import { dayOption, positiveIntOption, requireOption, sizeOption } from '../optionParsers.js';
 import { progressReporter } from '../progress.js';
 
 interface Top50CliOptions {
@@ -21,30 +21,33 @@ interface Top50CliOptions {
 }
 
 export function top50Command(): Command {
-  return new Command('top50')
-    .description('write the 7-day top-50 charts per country and per user for one date')
-    .requiredOption('--logs <dir>', 'folder of daily listen-YYYYMMDD.log files')
-    .requiredOption('--out <dir>', 'folder for the chart files and quality report (created if missing)')
-    .option('--state <dir>', 'folder for per-day partials reused by later runs (default: <out>/.playtally)')
-    .option('--date <date>', 'chart date, YYYYMMDD or YYYY-MM-DD (default: newest log day)', dayOption)
-    .option('--window <days>', 'days in the window, ending on the chart date', positiveIntOption, 7)
-    .option('--top <n>', 'songs per chart row', positiveIntOption, 50)
-    .addOption(
-      new Option('--memory <size>', 'memory budget for the whole process, e.g. 512MB, 1GB')
-        .argParser(sizeOption)
-        .default(DEFAULT_MEMORY_BYTES, '1GB'),
-    )
-    .addOption(
-      new Option('--threads <n>', 'worker threads')
-        .argParser(positiveIntOption)
-        .default(availableParallelism(), 'number of cores'),
-    )
-    .option('--strict', 'fail (exit 3) when a day of the window has no log')
-    .option('--json', 'print a machine-readable summary on stdout')
-    .option('-q, --quiet', 'print only warnings and errors on stderr')
-    .addHelpText(
-      'after',
-      `
+  return (
+    new Command('top50')
+      .description('write the 7-day top-50 charts per country and per user for one date')
+      // Required, but checked in the action: commander checks required options before unknown
+      // ones, so a misspelt --logs would be reported as a missing --logs.
+      .option('--logs <dir>', 'folder of daily listen-YYYYMMDD.log files (required)')
+      .option('--out <dir>', 'folder for the chart files and quality report, created if missing (required)')
+      .option('--state <dir>', 'folder for per-day partials reused by later runs (default: <out>/.playtally)')
+      .option('--date <date>', 'chart date, YYYYMMDD or YYYY-MM-DD (default: newest log day)', dayOption)
+      .option('--window <days>', 'days in the window, ending on the chart date', positiveIntOption, 7)
+      .option('--top <n>', 'songs per chart row', positiveIntOption, 50)
+      .addOption(
+        new Option('--memory <size>', 'memory budget for the whole process, e.g. 512MB, 1GB')
+          .argParser(sizeOption)
+          .default(DEFAULT_MEMORY_BYTES, '1GB'),
+      )
+      .addOption(
+        new Option('--threads <n>', 'worker threads')
+          .argParser(positiveIntOption)
+          .default(availableParallelism(), 'number of cores'),
+      )
+      .option('--strict', 'fail (exit 3) when a day of the window has no log')
+      .option('--json', 'print a machine-readable summary on stdout')
+      .option('-q, --quiet', 'print only warnings and errors on stderr')
+      .addHelpText(
+        'after',
+        `
 Output (in --out):
   country_top50_YYYYMMDD.txt  one row per country: CC|sng_id:plays,... (at most --top songs)
   user_top50_YYYYMMDD.txt     one row per user:    user_id|sng_id:plays,...
@@ -52,26 +55,29 @@ Output (in --out):
 
 Example:
   playtally top50 --logs /data/logs --out /data/charts --date 2024-01-07`,
-    )
-    .action(async (options: Top50CliOptions) => {
-      if (options.memory < MIN_MEMORY_BYTES) {
-        throw new PlaytallyError('usage', '--memory must be at least 256MB');
-      }
-      const summary = await runTop50({
-        logsDir: options.logs,
-        outDir: options.out,
-        stateDir: options.state,
-        day: options.date,
-        window: options.window,
-        top: options.top,
-        memoryBytes: options.memory,
-        threads: options.threads,
-        strict: options.strict ?? false,
-        onEvent: progressReporter(process.stderr, options.quiet ?? false),
-      });
-      process.stderr.write(`${summaryLine(summary)}\n`);
-      if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-    });
+      )
+      .action(async (options: Partial<Top50CliOptions> & Omit<Top50CliOptions, 'logs' | 'out'>) => {
+        const logs = requireOption(options.logs, '--logs <dir>');
+        const out = requireOption(options.out, '--out <dir>');
+        if (options.memory < MIN_MEMORY_BYTES) {
+          throw new PlaytallyError('usage', '--memory must be at least 256MB');
+        }
+        const summary = await runTop50({
+          logsDir: logs,
+          outDir: out,
+          stateDir: options.state,
+          day: options.date,
+          window: options.window,
+          top: options.top,
+          memoryBytes: options.memory,
+          threads: options.threads,
+          strict: options.strict ?? false,
+          onEvent: progressReporter(process.stderr, options.quiet ?? false),
+        });
+        process.stderr.write(`${summaryLine(summary)}\n`);
+        if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      })
+  );
 }
 
 /** The one-line summary printed on stderr after a run. */

@@ -1,0 +1,778 @@
+import { spawnSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { generateLogs } from '../src/cli/commands/generate.js';
+import { parseDay } from '../src/ops/dates.js';
+import { COUNTRY_CODES } from '../src/parse/countries.js';
+import { REJECT_REASONS } from '../src/parse/rejects.js';
+import { referenceCharts, referenceRows } from './support/reference.js';
+
+/**
+ * The compiled CLI, run as a user runs it: a child process, exit codes, stdout and stderr.
+ * Needs `npm run build` first.
+ */
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
+
+interface Run {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+function cli(args: string[], cwd = ROOT): Run {
+  const r = spawnSync(process.execPath, [CLI, ...args], {
+    cwd,
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+    timeout: 60_000,
+    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
+  });
+  if (r.error) throw r.error;
+  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+let tmp: string;
+/** A week of generated logs, 2024-01-01 .. 2024-01-07. */
+let logs: string;
+/** The same week without 2024-01-04. */
+let gapLogs: string;
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  tmp = mkdtempSync(join(tmpdir(), 'playtally-cli-'));
+  logs = join(tmp, 'logs');
+  // 2,000 users over 140k rows: heavy users have more than 50 distinct songs, so rows get cut.
+  generateLogs({ dir: logs, start: parseDay('2024-01-01')!, days: 7, rows: 20_000, seed: 3 });
+  gapLogs = join(tmp, 'gap-logs');
+  mkdirSync(gapLogs);
+  for (const name of readdirSync(logs)) {
+    if (name !== 'listen-20240104.log') copyFileSync(join(logs, name), join(gapLogs, name));
+  }
+});
+
+afterAll(() => {
+  if (tmp) rmSync(tmp, { recursive: true, force: true });
+});
+
+let outCounter = 0;
+/** A fresh output folder path (not created). */
+function freshOut(): string {
+  return join(tmp, `out-${++outCounter}`);
+}
+
+function allFiles(dir: string): string[] {
+  const found: string[] = [];
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const path = join(dir, entry.name);
+    if (entry.isDirectory()) found.push(...allFiles(path));
+    else found.push(path);
+  }
+  return found;
+}
+
+describe('help and version', () => {
+  it('--help on the root lists every command and exits 0', () => {
+    for (const flag of ['--help', '-h']) {
+      const r = cli([flag]);
+      expect(r.status).toBe(0);
+      expect(r.stdout).toMatch(/^Usage: playtally/);
+      for (const command of ['top50', 'generate', 'demo'])
+        expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
+      expect(r.stdout).toMatch(/Exit codes: 0 ok/);
+    }
+  });
+
+  it.each([
+    [
+      'top50',
+      [
+        '--logs',
+        '--out',
+        '--state',
+        '--date',
+        '--window',
+        '--top',
+        '--memory',
+        '--threads',
+        '--strict',
+        '--json',
+        '--quiet',
+      ],
+    ],
+    [
+      'generate',
+      [
+        '--out',
+        '--start',
+        '--days',
+        '--rows',
+        '--users',
+        '--songs',
+        '--corrupt-rate',
+        '--crlf-rate',
+        '--seed',
+        '--json',
+      ],
+    ],
+    ['demo', ['--dir', '--rows']],
+  ])('%s --help documents its options and exits 0', (command, options) => {
+    for (const args of [
+      [command, '--help'],
+      ['help', command],
+    ]) {
+      const r = cli(args);
+      expect(r.status, args.join(' ')).toBe(0);
+      expect(r.stdout).toMatch(new RegExp(`^Usage: playtally ${command} \\[options\\]`));
+      for (const option of options) expect(r.stdout, option).toContain(option);
+      expect(r.stderr).toBe('');
+    }
+  });
+
+  it('--version prints the package.json version', () => {
+    for (const flag of ['--version', '-V']) {
+      const r = cli([flag]);
+      expect(r.status).toBe(0);
+      expect(r.stdout.trim()).toBe(VERSION);
+    }
+  });
+
+  it('no command at all prints the help on stderr and exits 2', () => {
+    const r = cli([]);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toMatch(/Usage: playtally/);
+    expect(r.stdout).toBe('');
+  });
+});
+
+describe('usage errors exit 2', () => {
+  // Functions, because `logs` is only known once beforeAll has run.
+  const cases: [string, () => string[], RegExp][] = [
+    ['unknown command', () => ['bogus'], /unknown command 'bogus'/],
+    [
+      'unknown option',
+      () => ['top50', '--logs', logs, '--out', freshOut(), '--bogus'],
+      /unknown option '--bogus'/,
+    ],
+    [
+      'unknown option of generate',
+      () => ['generate', '--out', freshOut(), '--bogus'],
+      /unknown option '--bogus'/,
+    ],
+    ['unknown option of demo', () => ['demo', '--bogus'], /unknown option '--bogus'/],
+    ['missing --logs', () => ['top50', '--out', freshOut()], /required option '--logs <dir>' not specified/],
+    ['missing --out', () => ['top50', '--logs', logs], /required option '--out <dir>' not specified/],
+    ['missing generate --out', () => ['generate'], /required option '--out <dir>' not specified/],
+    [
+      'impossible --date',
+      () => ['top50', '--logs', logs, '--out', freshOut(), '--date', '2024-02-30'],
+      /2024-02-30.*not a date/,
+    ],
+    [
+      'impossible compact --date',
+      () => ['top50', '--logs', logs, '--out', freshOut(), '--date', '20230229'],
+      /20230229.*not a date/,
+    ],
+    [
+      'word --date',
+      () => ['top50', '--logs', logs, '--out', freshOut(), '--date', 'yesterday'],
+      /yesterday.*not a date/,
+    ],
+    [
+      'half-dashed --date',
+      () => ['top50', '--logs', logs, '--out', freshOut(), '--date', '2024-0105'],
+      /2024-0105.*not a date/,
+    ],
+    [
+      'word --memory',
+      () => ['top50', '--logs', logs, '--out', freshOut(), '--memory', 'lots'],
+      /lots.*not a size/,
+    ],
+    [
+      '--memory below 256MB',
+      () => ['top50', '--logs', logs, '--out', freshOut(), '--memory', '100MB'],
+      /--memory must be at least 256MB/,
+    ],
+    [
+      'zero --threads',
+      () => ['top50', '--logs', logs, '--out', freshOut(), '--threads', '0'],
+      /--threads.*"0" is not a positive integer/,
+    ],
+    [
+      'word --threads',
+      () => ['top50', '--logs', logs, '--out', freshOut(), '--threads', 'x'],
+      /--threads.*"x" is not a positive integer/,
+    ],
+    [
+      'zero --top',
+      () => ['top50', '--logs', logs, '--out', freshOut(), '--top', '0'],
+      /--top.*"0" is not a positive integer/,
+    ],
+    [
+      'negative --top',
+      () => ['top50', '--logs', logs, '--out', freshOut(), '--top=-5'],
+      /--top.*"-5" is not a positive integer/,
+    ],
+    [
+      'fractional --top',
+      () => ['top50', '--logs', logs, '--out', freshOut(), '--top', '2.5'],
+      /--top.*"2.5" is not a positive integer/,
+    ],
+    [
+      'word --top',
+      () => ['top50', '--logs', logs, '--out', freshOut(), '--top', 'many'],
+      /--top.*"many" is not a positive integer/,
+    ],
+    ['extra argument', () => ['top50', '--logs', logs, '--out', freshOut(), 'extra'], /too many arguments/],
+    [
+      'bad generate --rows',
+      () => ['generate', '--out', freshOut(), '--rows', '-1'],
+      /--rows.*not a non-negative integer/,
+    ],
+    [
+      'bad generate --corrupt-rate',
+      () => ['generate', '--out', freshOut(), '--corrupt-rate', '2'],
+      /--corrupt-rate.*not a rate/,
+    ],
+    [
+      'bad generate --start',
+      () => ['generate', '--out', freshOut(), '--start', '2024-13-01'],
+      /2024-13-01.*not a date/,
+    ],
+    ['bad demo --rows', () => ['demo', '--dir', freshOut(), '--rows', '0'], /--rows.*not a positive integer/],
+  ];
+
+  it.each(cases)('%s', (_name, args, message) => {
+    const argv = args();
+    const r = cli(argv);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(message);
+    expect(r.stdout).toBe('');
+    // Nothing was written: a usage error is caught before any work.
+    const outIndex = argv.findIndex((a) => a === '--out' || a === '--dir');
+    if (outIndex >= 0) expect(existsSync(argv[outIndex + 1]!)).toBe(false);
+  });
+});
+
+describe('input errors exit 3', () => {
+  it('--logs folder that does not exist', () => {
+    const missing = join(tmp, 'no-such-folder');
+    const out = freshOut();
+    const r = cli(['top50', '--logs', missing, '--out', out]);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toContain(missing);
+    expect(r.stderr).toMatch(/^playtally: error: .*does not exist/m);
+    expect(existsSync(out)).toBe(false);
+  });
+
+  it('--logs that is a file, not a folder', () => {
+    const r = cli(['top50', '--logs', join(logs, 'listen-20240101.log'), '--out', freshOut()]);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/not a folder/);
+  });
+
+  it('folder with no logs (only unrelated files)', () => {
+    const dir = join(tmp, 'no-logs');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, 'README.txt'), 'not a log\n');
+    writeFileSync(join(dir, 'listen-2024.log'), '1|2|FR\n');
+    const r = cli(['top50', '--logs', dir, '--out', freshOut()]);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/^playtally: error: no listen-YYYYMMDD\.log files in /m);
+  });
+
+  it('--date whose window has no logs', () => {
+    const out = freshOut();
+    const r = cli(['top50', '--logs', logs, '--out', out, '--date', '2023-06-01']);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/no logs for the window 2023-05-26\.\.2023-06-01/);
+    expect(existsSync(join(out, 'country_top50_20230601.txt'))).toBe(false);
+  });
+
+  it('--strict with a missing day fails, naming the day, and writes no charts', () => {
+    const out = freshOut();
+    const r = cli(['top50', '--logs', gapLogs, '--out', out, '--strict']);
+    expect(r.status).toBe(3);
+    expect(r.stderr).toMatch(/^playtally: error: .*2024-01-04/m);
+    expect(existsSync(join(out, 'country_top50_20240107.txt'))).toBe(false);
+    expect(existsSync(join(out, 'user_top50_20240107.txt'))).toBe(false);
+  });
+
+  it('without --strict the same run succeeds, warns about the day and reports it', () => {
+    const out = freshOut();
+    const r = cli(['top50', '--logs', gapLogs, '--out', out]);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toMatch(/^playtally: warning: .*missing.*2024-01-04/m);
+    const quality = JSON.parse(readFileSync(join(out, 'quality_20240107.json'), 'utf8'));
+    expect(quality.window.missing).toEqual(['2024-01-04']);
+    expect(quality.window.present).toHaveLength(6);
+    expect(quality.window.present).not.toContain('2024-01-04');
+    expect(quality.days.map((d: { date: string }) => d.date)).not.toContain('2024-01-04');
+    expect(existsSync(join(out, 'country_top50_20240107.txt'))).toBe(true);
+  });
+});
+
+describe('output errors exit 4', () => {
+  it('--out under a regular file', () => {
+    const file = join(tmp, 'file.txt');
+    writeFileSync(file, 'x');
+    const out = join(file, 'out');
+    const r = cli(['top50', '--logs', logs, '--out', out]);
+    expect(r.status).toBe(4);
+    expect(r.stderr).toMatch(/^playtally: error: output folder .*not writable/m);
+    expect(r.stderr).toContain(out);
+    expect(r.stderr).not.toMatch(/internal error/);
+  });
+
+  it('--out that is a regular file', () => {
+    const file = join(tmp, 'file2.txt');
+    writeFileSync(file, 'x');
+    const r = cli(['top50', '--logs', logs, '--out', file]);
+    expect(r.status).toBe(4);
+    expect(readFileSync(file, 'utf8')).toBe('x');
+  });
+
+  it('--state under a regular file', () => {
+    const file = join(tmp, 'file3.txt');
+    writeFileSync(file, 'x');
+    const r = cli(['top50', '--logs', logs, '--out', freshOut(), '--state', join(file, 'state')]);
+    expect(r.status).toBe(4);
+    expect(r.stderr).toMatch(/^playtally: error: .*state/m);
+  });
+});
+
+interface ChartRow {
+  key: string;
+  songs: [bigint, number][];
+}
+
+/**
+ * Checks a chart file against the contract of DESIGN.md: one `key|song:plays,...` row per key, keys
+ * ascending (countries alphabetically, users numerically), at most `top` songs ordered by plays
+ * descending then song id ascending, a final newline. Returns the rows and every problem found.
+ */
+function chartProblems(
+  text: string,
+  kind: 'country' | 'user',
+  top = 50,
+): { rows: ChartRow[]; problems: string[] } {
+  const problems: string[] = [];
+  if (text === '') return { rows: [], problems };
+  if (!text.endsWith('\n')) problems.push('no final newline');
+  const rows: ChartRow[] = [];
+  for (const line of text.replace(/\n$/, '').split('\n')) {
+    if (!/^[0-9A-Z]+\|\d+:\d+(,\d+:\d+)*$/.test(line)) {
+      problems.push(`malformed row ${JSON.stringify(line.slice(0, 80))}`);
+      continue;
+    }
+    const [key, list] = line.split('|') as [string, string];
+    const songs = list.split(',').map((pair) => {
+      const [song, plays] = pair.split(':');
+      return [BigInt(song!), Number(plays)] as [bigint, number];
+    });
+    rows.push({ key, songs });
+  }
+  const countries = new Set(COUNTRY_CODES);
+  for (const [i, row] of rows.entries()) {
+    if (kind === 'country' && !countries.has(row.key)) problems.push(`${row.key}: not a country code`);
+    if (kind === 'user' && !/^[1-9]\d*$|^0$/.test(row.key)) problems.push(`${row.key}: not a user id`);
+    if (i > 0) {
+      const prev = rows[i - 1]!.key;
+      const ascending = kind === 'country' ? prev < row.key : BigInt(prev) < BigInt(row.key);
+      if (!ascending) problems.push(`key ${prev} before ${row.key}`);
+    }
+    if (row.songs.length > top) problems.push(`${row.key}: ${row.songs.length} songs`);
+    for (let j = 0; j < row.songs.length; j++) {
+      const [song, plays] = row.songs[j]!;
+      if (plays < 1) problems.push(`${row.key}: ${song} has ${plays} plays`);
+      if (j === 0) continue;
+      const [prevSong, prevPlays] = row.songs[j - 1]!;
+      if (!(prevPlays > plays || (prevPlays === plays && prevSong < song))) {
+        problems.push(`${row.key}: ${prevSong}:${prevPlays} before ${song}:${plays}`);
+      }
+    }
+  }
+  return { rows, problems };
+}
+
+function checkChart(text: string, kind: 'country' | 'user', top = 50): ChartRow[] {
+  const { rows, problems } = chartProblems(text, kind, top);
+  expect(problems.slice(0, 10)).toEqual([]);
+  return rows;
+}
+
+describe('the chart checker used below', () => {
+  it('accepts a well-formed chart', () => {
+    expect(chartProblems('FR|5:3,2:1,9:1\nUS|1:1\n', 'country').problems).toEqual([]);
+    expect(chartProblems('9|5:3\n10|5:1\n', 'user').problems).toEqual([]);
+  });
+
+  it.each([
+    ['unsorted countries', 'US|1:1\nFR|1:1\n', 'country'],
+    ['users sorted as text', '10|5:1\n9|5:3\n', 'user'],
+    ['duplicate key', 'FR|1:1\nFR|2:1\n', 'country'],
+    ['plays ascending', 'FR|1:1,2:3\n', 'country'],
+    ['tie not by song id', 'FR|9:2,2:2\n', 'country'],
+    ['tie compared as text', '7|10:2,9:2\n', 'user'],
+    ['unknown country', 'ZZ|1:1\n', 'country'],
+    ['no final newline', 'FR|1:1', 'country'],
+    ['malformed row', 'FR|1:1,\n', 'country'],
+    ['too many songs', `FR|${Array.from({ length: 51 }, (_, i) => `${i + 1}:1`).join(',')}\n`, 'country'],
+  ] as const)('rejects %s', (_name, text, kind) => {
+    expect(chartProblems(text, kind).problems.length).toBeGreaterThan(0);
+  });
+});
+
+describe('a normal run', () => {
+  let out: string;
+  let run: Run;
+  let summary: {
+    date: string;
+    window: { from: string; to: string; present: string[]; missing: string[] };
+    totals: { rows: number; valid: number; rejected: number };
+    outputs: {
+      country: { path: string; rows: number };
+      user: { path: string; rows: number };
+      quality: string;
+    };
+  };
+
+  beforeAll(() => {
+    out = freshOut();
+    run = cli(['top50', '--logs', logs, '--out', out, '--json']);
+    summary = JSON.parse(run.stdout);
+  });
+
+  it('exits 0 and writes the three files of the newest day', () => {
+    expect(run.status, run.stderr).toBe(0);
+    const names = readdirSync(out).filter((n) => !n.startsWith('.'));
+    expect(names.sort()).toEqual([
+      'country_top50_20240107.txt',
+      'quality_20240107.json',
+      'user_top50_20240107.txt',
+    ]);
+  });
+
+  it('prints a summary line starting with "playtally:" on stderr and nothing but JSON on stdout', () => {
+    const lines = run.stderr.trimEnd().split('\n');
+    const summaryLine = lines.find((l) => l.startsWith('playtally: 2024-01-07'));
+    expect(summaryLine).toBeDefined();
+    expect(summaryLine).toMatch(/^playtally: 2024-01-07: window 2024-01-01\.\.2024-01-07, 7 day\(s\)/);
+    expect(summaryLine).toContain('140,000 rows');
+    expect(run.stderr).not.toMatch(/warning|error/);
+  });
+
+  it('--json describes the outputs', () => {
+    expect(summary.date).toBe('2024-01-07');
+    expect(summary.window).toMatchObject({ from: '2024-01-01', to: '2024-01-07', missing: [] });
+    expect(summary.window.present).toHaveLength(7);
+    expect(summary.outputs.country.path).toBe(join(out, 'country_top50_20240107.txt'));
+    expect(summary.outputs.user.path).toBe(join(out, 'user_top50_20240107.txt'));
+    expect(summary.outputs.quality).toBe(join(out, 'quality_20240107.json'));
+    const countryLines = readFileSync(summary.outputs.country.path, 'utf8').split('\n').length - 1;
+    const userLines = readFileSync(summary.outputs.user.path, 'utf8').split('\n').length - 1;
+    expect(summary.outputs.country.rows).toBe(countryLines);
+    expect(summary.outputs.user.rows).toBe(userLines);
+    expect(summary.totals.rows).toBe(140_000);
+    expect(summary.totals.valid + summary.totals.rejected).toBe(summary.totals.rows);
+    expect(summary.totals.rejected).toBeGreaterThan(0); // the generator's default 0.1% corrupt rows
+  });
+
+  it('writes a quality report that agrees with the summary', () => {
+    const quality = JSON.parse(readFileSync(summary.outputs.quality, 'utf8'));
+    expect(quality.date).toBe('2024-01-07');
+    expect(quality.totals.rows).toBe(summary.totals.rows);
+    expect(quality.totals.valid).toBe(summary.totals.valid);
+    expect(quality.totals.rejected).toBe(summary.totals.rejected);
+    const byReason = REJECT_REASONS.reduce((sum, r) => sum + quality.totals.rejectedByReason[r], 0);
+    expect(byReason).toBe(quality.totals.rejected);
+    expect(quality.days).toHaveLength(7);
+    expect(quality.day.date).toBe('2024-01-07');
+    expect(quality.day.rows).toBe(20_000);
+  });
+
+  it('leaves no temporary files and ends every file with a newline', () => {
+    const files = allFiles(out);
+    expect(files.filter((f) => /\.tmp-/.test(f))).toEqual([]);
+    for (const name of ['country_top50_20240107.txt', 'user_top50_20240107.txt', 'quality_20240107.json']) {
+      const text = readFileSync(join(out, name), 'utf8');
+      expect(text.length).toBeGreaterThan(0);
+      expect(text.endsWith('\n'), name).toBe(true);
+    }
+  });
+
+  it('orders rows as DESIGN.md says, with at most 50 songs per row', () => {
+    const countries = checkChart(readFileSync(summary.outputs.country.path, 'utf8'), 'country');
+    const users = checkChart(readFileSync(summary.outputs.user.path, 'utf8'), 'user');
+    expect(countries.length).toBeGreaterThan(100);
+    expect(users.length).toBeGreaterThan(1_000);
+    // The cap is exercised: some rows are full, and some have fewer songs.
+    expect(countries.some((r) => r.songs.length === 50)).toBe(true);
+    expect(users.some((r) => r.songs.length === 50)).toBe(true);
+    expect(users.some((r) => r.songs.length < 50)).toBe(true);
+    // Repeats exist, so the ordering by plays is really tested.
+    expect(users.some((r) => r.songs[0]![1] > 1)).toBe(true);
+  });
+
+  it('matches an independent reference implementation byte for byte', () => {
+    const rows = readdirSync(logs)
+      .sort()
+      .flatMap((name) => referenceRows(readFileSync(join(logs, name))));
+    expect(rows.length).toBe(summary.totals.valid);
+    const expected = referenceCharts(rows);
+    expect(readFileSync(summary.outputs.country.path, 'utf8')).toBe(expected.country);
+    expect(readFileSync(summary.outputs.user.path, 'utf8')).toBe(expected.user);
+  });
+
+  it('gives the same bytes with 1 thread and the minimum memory budget', () => {
+    const other = freshOut();
+    const r = cli([
+      'top50',
+      '--logs',
+      logs,
+      '--out',
+      other,
+      '--threads',
+      '1',
+      '--memory',
+      '256MB',
+      '--quiet',
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    for (const name of ['country_top50_20240107.txt', 'user_top50_20240107.txt']) {
+      expect(readFileSync(join(other, name)).equals(readFileSync(join(out, name))), name).toBe(true);
+    }
+  });
+
+  it('a second run into the same folder reuses every day and rewrites the same bytes', () => {
+    const before = readFileSync(summary.outputs.user.path);
+    const r = cli(['top50', '--logs', logs, '--out', out, '--json', '--quiet']);
+    expect(r.status, r.stderr).toBe(0);
+    const again = JSON.parse(r.stdout) as { days: { reused: boolean }[] };
+    expect(again.days).toHaveLength(7);
+    expect(again.days.every((d) => d.reused)).toBe(true);
+    expect(r.stderr).toMatch(/\(0 parsed, 7 reused\)/);
+    expect(readFileSync(summary.outputs.user.path).equals(before)).toBe(true);
+  });
+
+  it('--top limits the songs per row', () => {
+    const other = freshOut();
+    const r = cli(['top50', '--logs', logs, '--out', other, '--top', '3', '--quiet']);
+    expect(r.status, r.stderr).toBe(0);
+    const users = checkChart(readFileSync(join(other, 'user_top50_20240107.txt'), 'utf8'), 'user', 3);
+    expect(users.some((row) => row.songs.length === 3)).toBe(true);
+  });
+
+  it('accepts --date as YYYYMMDD and as YYYY-MM-DD, with the same result', () => {
+    const a = freshOut();
+    const b = freshOut();
+    const ra = cli(['top50', '--logs', logs, '--out', a, '--date', '20240105', '--quiet']);
+    const rb = cli(['top50', '--logs', logs, '--out', b, '--date', '2024-01-05', '--quiet']);
+    expect(ra.status, ra.stderr).toBe(0);
+    expect(rb.status, rb.stderr).toBe(0);
+    // The window 2023-12-30..2024-01-05 has two days before the first log.
+    expect(ra.stderr).toMatch(/2023-12-30, 2023-12-31/);
+    for (const name of ['country_top50_20240105.txt', 'user_top50_20240105.txt']) {
+      const bytesA = readFileSync(join(a, name));
+      expect(bytesA.length).toBeGreaterThan(0);
+      expect(bytesA.equals(readFileSync(join(b, name))), name).toBe(true);
+    }
+    expect(existsSync(join(a, 'country_top50_20240107.txt'))).toBe(false);
+    // And it differs from the 7-day chart of 2024-01-07.
+    expect(
+      readFileSync(join(a, 'user_top50_20240105.txt')).equals(
+        readFileSync(join(out, 'user_top50_20240107.txt')),
+      ),
+    ).toBe(false);
+  });
+});
+
+/** Deterministic pseudo-random bytes (xorshift32). */
+function randomBytes(n: number, seed: number): Buffer {
+  const out = Buffer.alloc(n);
+  let x = seed >>> 0 || 1;
+  for (let i = 0; i < n; i++) {
+    x ^= x << 13;
+    x >>>= 0;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    x >>>= 0;
+    out[i] = x & 0xff;
+  }
+  return out;
+}
+
+describe('garbage input never crashes', () => {
+  it('random bytes, NULs, 0xff, huge lines and no final newline give exit 0 and consistent totals', () => {
+    const dir = join(tmp, 'garbage');
+    mkdirSync(dir);
+    const files: Record<string, Buffer> = {
+      // Pure noise: mostly non-ASCII, some newlines, NULs and pipes by chance.
+      'listen-20240301.log': randomBytes(300_000, 7),
+      // One line of 3 MB and no newline at all.
+      'listen-20240302.log': Buffer.concat([Buffer.from('1|2|FR'), Buffer.alloc(3_000_000, 0x39)]),
+      // A few valid rows among NULs, 0xff, a CRLF row, a \r\r row, a line of 2,000 bytes, no final newline.
+      'listen-20240303.log': Buffer.concat([
+        Buffer.alloc(1000, 0),
+        Buffer.from('\n'),
+        Buffer.alloc(3000, 0xff),
+        Buffer.from('\n10|20|FR\n11|21|DE\r\n12|22|US\r\r\n\x00|1|FR\n13|23|fr\n'),
+        Buffer.alloc(2000, 0x37),
+        Buffer.from('\n|||\n\n\n14|24|NL\n15|25|JP\n'),
+        randomBytes(5000, 99),
+        Buffer.from('\n16|26|BR'),
+      ]),
+      // Nothing at all.
+      'listen-20240304.log': Buffer.alloc(0),
+    };
+    for (const [name, bytes] of Object.entries(files)) writeFileSync(join(dir, name), bytes);
+    const out = freshOut();
+    const r = cli(['top50', '--logs', dir, '--out', out, '--json', '--quiet']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).not.toMatch(/internal error/);
+    const summary = JSON.parse(r.stdout);
+    const quality = JSON.parse(readFileSync(join(out, 'quality_20240304.json'), 'utf8'));
+    expect(quality.days).toHaveLength(4);
+    for (const day of [...quality.days, quality.totals]) {
+      expect(day.valid + day.rejected).toBe(day.rows);
+      expect(REJECT_REASONS.reduce((sum, reason) => sum + day.rejectedByReason[reason], 0)).toBe(
+        day.rejected,
+      );
+    }
+    expect(summary.totals).toMatchObject({
+      rows: quality.totals.rows,
+      valid: quality.totals.valid,
+      rejected: quality.totals.rejected,
+    });
+    const byDate = Object.fromEntries(quality.days.map((d: { date: string }) => [d.date, d]));
+    expect(byDate['2024-03-02']).toMatchObject({ rows: 1, valid: 0, rejected: 1 });
+    expect(byDate['2024-03-02'].rejectedByReason.line_too_long).toBe(1);
+    expect(byDate['2024-03-04']).toMatchObject({ rows: 0, valid: 0, rejected: 0 });
+    // 10|20|FR, 11|21|DE (CRLF), 14|24|NL, 15|25|JP, 16|26|BR (no newline) and whatever the noise holds.
+    const expectedRows = Object.keys(files)
+      .sort()
+      .flatMap((name) => referenceRows(files[name]!));
+    expect(expectedRows.length).toBeGreaterThanOrEqual(5);
+    expect(quality.totals.valid).toBe(expectedRows.length);
+    const expected = referenceCharts(expectedRows);
+    const country = readFileSync(join(out, 'country_top50_20240304.txt'), 'utf8');
+    const user = readFileSync(join(out, 'user_top50_20240304.txt'), 'utf8');
+    expect(country).toBe(expected.country);
+    expect(user).toBe(expected.user);
+    expect(user).toContain('26|16:1\n');
+    checkChart(country, 'country');
+    checkChart(user, 'user');
+  });
+
+  it('a log of noise only gives exit 0 and empty charts', () => {
+    const dir = join(tmp, 'noise-only');
+    mkdirSync(dir);
+    // High bytes only (0x80..0xff) with NULs and newlines: no row can be valid.
+    const noise = randomBytes(200_000, 5);
+    for (let i = 0; i < noise.length; i++)
+      noise[i] = i % 997 === 0 ? 10 : i % 101 === 0 ? 0 : noise[i]! | 0x80;
+    writeFileSync(join(dir, 'listen-20240110.log'), noise);
+    const out = freshOut();
+    const r = cli(['top50', '--logs', dir, '--out', out, '--quiet']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readFileSync(join(out, 'country_top50_20240110.txt'), 'utf8')).toBe('');
+    expect(readFileSync(join(out, 'user_top50_20240110.txt'), 'utf8')).toBe('');
+    const quality = JSON.parse(readFileSync(join(out, 'quality_20240110.json'), 'utf8'));
+    expect(quality.totals.valid).toBe(0);
+    expect(quality.totals.rows).toBe(quality.totals.rejected);
+    const lines = noise.filter((b) => b === 10).length + (noise[noise.length - 1] === 10 ? 0 : 1);
+    expect(quality.totals.rows).toBe(lines);
+    expect(quality.totals.rejectedByReason.non_ascii).toBeGreaterThan(0);
+  });
+});
+
+function newlines(path: string): number {
+  let n = 0;
+  for (const b of readFileSync(path)) if (b === 10) n++;
+  return n;
+}
+
+describe('generate and demo', () => {
+  it('generate writes the requested files with the requested rows', () => {
+    const dir = join(tmp, 'gen');
+    const r = cli([
+      'generate',
+      '--out',
+      dir,
+      '--days',
+      '3',
+      '--rows',
+      '12345',
+      '--start',
+      '2024-02-28',
+      '--json',
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const names = ['listen-20240228.log', 'listen-20240229.log', 'listen-20240301.log'];
+    expect(readdirSync(dir).sort()).toEqual(names);
+    for (const name of names) expect(newlines(join(dir, name)), name).toBe(12345);
+    const summary = JSON.parse(r.stdout);
+    expect(summary.files.map((f: string) => resolve(ROOT, f))).toEqual(names.map((n) => join(dir, n)));
+    expect(summary).toMatchObject({ days: 3, rowsPerDay: 12345, seed: 1 });
+    expect(r.stderr).toMatch(/^playtally: generated 3 day\(s\) from 2024-02-28/m);
+  });
+
+  it('generate is deterministic and accepts --start in both forms', () => {
+    const a = join(tmp, 'gen-a');
+    const b = join(tmp, 'gen-b');
+    expect(
+      cli(['generate', '--out', a, '--days', '1', '--rows', '5000', '--start', '20240228', '-q']).status,
+    ).toBe(0);
+    const rb = cli([
+      'generate',
+      '--out',
+      b,
+      '--days',
+      '1',
+      '--rows',
+      '5000',
+      '--start',
+      '2024-02-28',
+      '--quiet',
+    ]);
+    expect(rb.status).toBe(0);
+    expect(rb.stderr).toBe('');
+    const fileA = readFileSync(join(a, 'listen-20240228.log'));
+    expect(fileA.equals(readFileSync(join(b, 'listen-20240228.log')))).toBe(true);
+    // The same bytes as the generator in-process with the same options.
+    const c = join(tmp, 'gen-c');
+    generateLogs({ dir: c, start: parseDay('2024-02-28')!, days: 1, rows: 5000 });
+    expect(fileA.equals(readFileSync(join(c, 'listen-20240228.log')))).toBe(true);
+  });
+
+  it('demo --rows 20000 exits 0 and prints the chart paths', () => {
+    const dir = join(tmp, 'demo');
+    const r = cli(['demo', '--dir', dir, '--rows', '20000'], tmp);
+    expect(r.status, r.stderr).toBe(0);
+    expect(readdirSync(join(dir, 'logs'))).toHaveLength(7);
+    for (const file of ['country_top50_20240107.txt', 'user_top50_20240107.txt', 'quality_20240107.json']) {
+      const printed = r.stdout.match(new RegExp(`(\\S*${file.replace('.', '\\.')})`));
+      expect(printed, file).not.toBeNull();
+      // Printed relative to the working folder; it names the real file.
+      const path = resolve(tmp, printed![1]!);
+      expect(path).toBe(join(dir, 'out', file));
+      expect(statSync(path).size).toBeGreaterThan(0);
+    }
+    expect(r.stderr).toMatch(/^playtally: 2024-01-07: window 2024-01-01\.\.2024-01-07/m);
+    expect(r.stderr).toContain('140,000 rows');
+  });
+});
