@@ -42,7 +42,16 @@ export type Top50Event =
 export interface Top50Summary {
   date: string;
   window: QualityReport['window'];
-  days: { date: string; file: string; reused: boolean; rows: number; valid: number; rejected: number }[];
+  /** Every log day of the window; `ms` is the time this run spent on it (parse or reuse). */
+  days: {
+    date: string;
+    file: string;
+    reused: boolean;
+    rows: number;
+    valid: number;
+    rejected: number;
+    ms: number;
+  }[];
   totals: QualityReport['totals'];
   outputs: {
     country: { path: string; rows: number };
@@ -52,6 +61,8 @@ export interface Top50Summary {
   threads: number;
   memoryBytes: number;
   elapsedMs: number;
+  /** CPU time of the whole process (all threads), user + system. */
+  cpuMs: number;
   peakRssBytes: number;
 }
 
@@ -118,11 +129,13 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
   const pool = new WorkerPool(threads, ({ bytes, rows }) => emit({ type: 'progress', bytes, rows }));
   try {
     const partials: DayPartial[] = [];
+    const dayMs: number[] = [];
     for (const log of logs) {
       const dayStarted = Date.now();
       emit({ type: 'dayStart', date: isoDay(log.day), file: log.name, bytes: log.size });
       const partial = await ensureDayPartial(log, state, pool, plan, runTmpDir);
       partials.push(partial);
+      dayMs.push(Date.now() - dayStarted);
       emit({
         type: 'dayDone',
         date: isoDay(log.day),
@@ -154,6 +167,7 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
         rows: partials[i]!.record.lines,
         valid: partials[i]!.record.valid,
         rejected: partials[i]!.record.rejected,
+        ms: dayMs[i]!,
       })),
       totals: report.totals,
       outputs: {
@@ -164,6 +178,7 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
       threads,
       memoryBytes,
       elapsedMs: Date.now() - started,
+      cpuMs: cpuMs(),
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
     };
   } finally {
@@ -231,4 +246,9 @@ function removeStaleRunDirs(tmpDir: string): void {
       rmSync(join(tmpDir, name), { recursive: true, force: true });
     }
   }
+}
+
+function cpuMs(): number {
+  const usage = process.cpuUsage();
+  return Math.round((usage.user + usage.system) / 1000);
 }
