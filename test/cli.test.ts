@@ -560,7 +560,7 @@ describe('a normal run', () => {
 
   it('a second run into the same folder reuses every day and rewrites the same bytes', () => {
     const before = readFileSync(summary.outputs.user.path);
-    const r = cli(['top50', '--logs', logs, '--out', out, '--json', '--quiet']);
+    const r = cli(['top50', '--logs', logs, '--out', out, '--json']);
     expect(r.status, r.stderr).toBe(0);
     const again = JSON.parse(r.stdout) as { days: { reused: boolean }[] };
     expect(again.days).toHaveLength(7);

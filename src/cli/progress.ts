@@ -57,6 +57,11 @@ export function progressReporter(stream: NodeJS.WriteStream, quiet: boolean): (e
           stream.write(`  ${file}: ${what}\n`);
         }
         break;
+      case 'damaged':
+        stream.write(
+          `playtally: warning: partial of ${event.date} is damaged (${event.problem}); rebuilding it\n`,
+        );
+        break;
       case 'mergeStart':
         if (!quiet) stream.write(`  merging ${event.days} day(s) in ${event.partitions} partitions\n`);
         break;

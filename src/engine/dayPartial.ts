@@ -4,12 +4,7 @@ import { compactDay, isoDay } from '../ops/dates.js';
 import type { DayRecord, StateStore } from '../ops/stateStore.js';
 import { emptyRejectCounts, REJECT_REASONS, type RejectExample } from '../parse/rejects.js';
 import type { SpillIndex } from '../partials/pairSpill.js';
-import {
-  type PartialDirectory,
-  PartialFileError,
-  PartialWriter,
-  readPartialDirectory,
-} from '../partials/partialFile.js';
+import { type PartialDirectory, PartialWriter, readPartialDirectory } from '../partials/partialFile.js';
 import type { LogFile } from '../sources/logFiles.js';
 import { combineUnitHashes, hashLogFile, logUnits } from '../sources/logUnits.js';
 import { type MemoryPlan, partitionsFor } from './memoryPlan.js';
@@ -29,7 +24,8 @@ export interface DayPartial {
 
 /**
  * The partial for one log day: reused when the manifest says it was built from this very file
- * (same size and mtime, or, if the mtime moved, the same content hash), built otherwise.
+ * (same size and mtime, or, if the mtime moved, the same content hash) and its header and
+ * directory check out; built otherwise, or when `force` says it was found damaged.
  */
 export async function ensureDayPartial(
   log: LogFile,
@@ -37,10 +33,11 @@ export async function ensureDayPartial(
   pool: WorkerPool,
   plan: MemoryPlan,
   runTmpDir: string,
+  force = false,
 ): Promise<DayPartial> {
   const key = compactDay(log.day);
   const known = state.day(key);
-  if (known && known.file === log.name && known.size === log.size) {
+  if (!force && known && known.file === log.name && known.size === log.size) {
     const reusable = readIfWhole(state.partialPath(known));
     if (reusable) {
       if (known.mtimeMs === log.mtimeMs)
@@ -60,9 +57,9 @@ function readIfWhole(path: string): PartialDirectory<DayRecord> | undefined {
   if (!existsSync(path)) return undefined;
   try {
     return readPartialDirectory<DayRecord>(path);
-  } catch (error) {
-    if (error instanceof PartialFileError) return undefined;
-    throw error;
+  } catch {
+    // Damaged, truncated, unreadable, not even a file: the log is still there to rebuild it.
+    return undefined;
   }
 }
 

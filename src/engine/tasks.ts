@@ -67,8 +67,13 @@ export interface MergeWindowTask {
   partition: number;
   top: number;
   sources: WindowSource[];
-  /** Where the users' chart rows of this partition go (sorted by user). */
-  usersPath: string;
+  /**
+   * The users' chart rows of this partition go, sorted by user, into `${usersPrefix}-${r}.txt`
+   * for each user range r: range r holds users below boundaries[r] (and at or above
+   * boundaries[r - 1]); the last range has no upper bound.
+   */
+  usersPrefix: string;
+  boundaries: number[];
 }
 
 export interface CountryChart {
@@ -81,10 +86,30 @@ export interface MergeWindowResult {
   partition: number;
   users: number;
   userPairs: number;
+  /** Bytes written per user range (0: no file). */
+  rangeBytes: number[];
   countries: CountryChart[];
 }
 
-export type Task = ParseUnitTask | FinishSpillTask | AggregatePartitionTask | MergeWindowTask;
+/** Merge one user range's files from every window partition into the output at `position`. */
+export interface MergeUserRangeTask {
+  kind: 'mergeUserRange';
+  inputs: string[];
+  outputPath: string;
+  position: number;
+}
+
+export interface MergeUserRangeResult {
+  rows: number;
+  bytes: number;
+}
+
+export type Task =
+  | ParseUnitTask
+  | FinishSpillTask
+  | AggregatePartitionTask
+  | MergeWindowTask
+  | MergeUserRangeTask;
 
 /** Progress a worker reports while parsing: bytes and lines read since its last report. */
 export interface ProgressMessage {

@@ -5,12 +5,12 @@ import { processAlive, removeStaleTempFiles } from '../ops/atomicFile.js';
 import { isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { type DayRecord, StateStore } from '../ops/stateStore.js';
-import { chartPaths, writeCountryChart, writeUserChart } from '../sinks/chartFiles.js';
+import { chartPaths, type UserRange, writeCountryChart, writeUserChart } from '../sinks/chartFiles.js';
 import { buildQualityReport, type QualityReport, writeQualityReport } from '../sinks/qualityReport.js';
 import { type IgnoredFile, scanLogs } from '../sources/logFiles.js';
 import { type DayPartial, ensureDayPartial } from './dayPartial.js';
 import { planMemory } from './memoryPlan.js';
-import type { MergeWindowResult, WindowSource } from './tasks.js';
+import type { MergeUserRangeResult, MergeWindowResult, WindowSource } from './tasks.js';
 import { WorkerPool } from './workerPool.js';
 
 export interface Top50Options {
@@ -36,6 +36,7 @@ export type Top50Event =
   | { type: 'dayStart'; date: string; file: string; bytes: number }
   | { type: 'progress'; bytes: number; rows: number }
   | { type: 'dayDone'; date: string; reused: boolean; rows: number; ms: number }
+  | { type: 'damaged'; date: string; problem: string }
   | { type: 'mergeStart'; days: number; partitions: number }
   | { type: 'mergeDone'; ms: number };
 
@@ -63,6 +64,8 @@ export interface Top50Summary {
   elapsedMs: number;
   /** CPU time of the whole process (all threads), user + system. */
   cpuMs: number;
+  /** Wall time of each stage: bringing the days' partials up to date, merging the window, writing. */
+  stagesMs: { partials: number; merge: number; countryChart: number; userChart: number };
   peakRssBytes: number;
 }
 
@@ -145,14 +148,36 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
       });
     }
 
+    const partialsDone = Date.now();
     const paths = chartPaths(outDir, day);
-    const merged = await mergeWindow(partials, pool, top, runTmpDir, emit);
+    // Block checksums are checked as the merge reads them: a partial found damaged there is
+    // rebuilt from its log and the merge run again.
+    let merged: Awaited<ReturnType<typeof mergeWindow>>;
+    for (let attempt = 0; ; attempt++) {
+      try {
+        merged = await mergeWindow(partials, pool, top, runTmpDir, emit);
+        break;
+      } catch (error) {
+        const { code, path } = error as { code?: unknown; path?: unknown };
+        const damaged = partials.findIndex((p) => p.path === path);
+        if (code !== 'PARTIAL_CORRUPT' || damaged < 0 || attempt >= partials.length) throw error;
+        emit({ type: 'damaged', date: partials[damaged]!.record.date, problem: (error as Error).message });
+        const rebuildStarted = Date.now();
+        partials[damaged] = await ensureDayPartial(logs[damaged]!, state, pool, plan, runTmpDir, true);
+        dayMs[damaged]! += Date.now() - rebuildStarted;
+      }
+    }
+    const mergeDone = Date.now();
     const countryRows = writeCountryChart(
       paths.country,
       merged.results.map((r) => r.countries),
       top,
     );
-    const userRows = writeUserChart(paths.user, merged.userFiles);
+    const countryDone = Date.now();
+    const userRows = await writeUserChart(paths.user, merged.userRanges, (inputs, outputPath, position) =>
+      pool.run<MergeUserRangeResult>({ kind: 'mergeUserRange', inputs, outputPath, position }),
+    );
+    const userDone = Date.now();
 
     const records = new Map<number, DayRecord>(logs.map((l, i) => [l.day, partials[i]!.record]));
     const report = buildQualityReport(day, windowDays, records);
@@ -179,6 +204,12 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
       memoryBytes,
       elapsedMs: Date.now() - started,
       cpuMs: cpuMs(),
+      stagesMs: {
+        partials: partialsDone - started,
+        merge: mergeDone - partialsDone,
+        countryChart: countryDone - mergeDone,
+        userChart: userDone - countryDone,
+      },
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
     };
   } finally {
@@ -190,7 +221,9 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
 /**
  * Merge the window's partials. Days may have been split into different partition counts (all
  * powers of two); window partition q of the smallest count P gathers every finer partition
- * p with p mod P = q, which holds exactly the same keys.
+ * p with p mod P = q, which holds exactly the same keys. Each window partition writes its user
+ * rows split into user ranges (chosen from the partials' key samples), so that the user chart
+ * can then be assembled range by range in parallel.
  */
 async function mergeWindow(
   partials: DayPartial[],
@@ -198,11 +231,11 @@ async function mergeWindow(
   top: number,
   runTmpDir: string,
   emit: (event: Top50Event) => void,
-): Promise<{ results: MergeWindowResult[]; userFiles: string[] }> {
+): Promise<{ results: MergeWindowResult[]; userRanges: UserRange[] }> {
   const started = Date.now();
   const partitions = Math.min(...partials.map((p) => p.directory.partitions));
   emit({ type: 'mergeStart', days: partials.length, partitions });
-  const userFiles: string[] = [];
+  const boundaries = userRangeBoundaries(partials, pool.size * 4);
   const tasks: Promise<MergeWindowResult>[] = [];
   for (let q = 0; q < partitions; q++) {
     const sources: WindowSource[] = partials.map((p) => {
@@ -214,13 +247,48 @@ async function mergeWindow(
       }
       return source;
     });
-    const usersPath = join(runTmpDir, `users-${q}.txt`);
-    userFiles.push(usersPath);
-    tasks.push(pool.run<MergeWindowResult>({ kind: 'mergeWindow', partition: q, top, sources, usersPath }));
+    const usersPrefix = join(runTmpDir, `users-${q}`);
+    tasks.push(
+      pool.run<MergeWindowResult>({
+        kind: 'mergeWindow',
+        partition: q,
+        top,
+        sources,
+        usersPrefix,
+        boundaries,
+      }),
+    );
   }
-  const results = await Promise.all(tasks);
+  // Every task settles before a failure is reported, so a retry never races a task still writing.
+  const settled = await Promise.allSettled(tasks);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw failed.reason;
+  const results = settled.map((s) => (s as PromiseFulfilledResult<MergeWindowResult>).value);
+  const userRanges: UserRange[] = [];
+  for (let r = 0; r <= boundaries.length; r++) {
+    const range: UserRange = { inputs: [], bytes: 0 };
+    for (const result of results) {
+      if (result.rangeBytes[r]! === 0) continue;
+      range.inputs.push(join(runTmpDir, `users-${result.partition}-${r}.txt`));
+      range.bytes += result.rangeBytes[r]!;
+    }
+    userRanges.push(range);
+  }
   emit({ type: 'mergeDone', ms: Date.now() - started });
-  return { results, userFiles };
+  return { results, userRanges };
+}
+
+/** Up to `ranges - 1` ascending user ids that split the window's users into ranges of similar size. */
+function userRangeBoundaries(partials: DayPartial[], ranges: number): number[] {
+  const sample: number[] = [];
+  for (const p of partials) for (const block of p.directory.users) sample.push(...(block.sample ?? []));
+  sample.sort((a, b) => a - b);
+  const boundaries: number[] = [];
+  for (let r = 1; r < ranges; r++) {
+    const value = sample[Math.floor((r * sample.length) / ranges)];
+    if (value !== undefined && value > (boundaries[boundaries.length - 1] ?? -1)) boundaries.push(value);
+  }
+  return boundaries;
 }
 
 function ensureWritable(dir: string, code: 'output_not_writable' | 'state_not_writable', what: string): void {

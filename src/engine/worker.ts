@@ -7,6 +7,7 @@ import { aggregatePacked, aggregatePairs } from '../partials/aggregatePairs.js';
 import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../partials/pairSpill.js';
 import { readBlock } from '../partials/partialFile.js';
 import { ByteWriter } from '../partials/varint.js';
+import { mergeSortedCharts } from '../sinks/mergeSortedCharts.js';
 import { readUnitLines, unitHash } from '../sources/logUnits.js';
 import { writeChartLine } from '../window/chartLines.js';
 import { mergeTopK } from '../window/mergeTopK.js';
@@ -16,6 +17,8 @@ import type {
   AggregatePartitionTask,
   CountryChart,
   FinishSpillResult,
+  MergeUserRangeResult,
+  MergeUserRangeTask,
   MergeWindowResult,
   MergeWindowTask,
   ParseUnitResult,
@@ -192,20 +195,34 @@ function mergeWindow(task: MergeWindowTask): MergeWindowResult {
     }
   }
 
+  // Keys arrive ascending, so the user ranges are filled one after the other.
+  const rangeBytes = new Array<number>(task.boundaries.length + 1).fill(0);
   const out = new ByteWriter(1 << 20);
-  const fd = openSync(task.usersPath, 'w');
+  let range = -1;
+  let fd = -1;
+  const flush = (): void => {
+    writeAllSync(fd, out.result());
+    rangeBytes[range]! += out.length;
+    out.length = 0;
+  };
   let users: { keys: number; pairs: number };
   try {
     users = mergeTopK(userBlocks, task.top, (user, songs, plays, n) => {
-      writeChartLine(out, user, songs, plays, n);
-      if (out.length >= 1 << 20) {
-        writeAllSync(fd, out.result());
-        out.length = 0;
+      if (range < 0 || (range < task.boundaries.length && user >= task.boundaries[range]!)) {
+        if (fd >= 0) {
+          flush();
+          closeSync(fd);
+        }
+        range = Math.max(range, 0);
+        while (range < task.boundaries.length && user >= task.boundaries[range]!) range++;
+        fd = openSync(`${task.usersPrefix}-${range}.txt`, 'w');
       }
+      writeChartLine(out, user, songs, plays, n);
+      if (out.length >= 1 << 20) flush();
     });
-    writeAllSync(fd, out.result());
+    if (fd >= 0) flush();
   } finally {
-    closeSync(fd);
+    if (fd >= 0) closeSync(fd);
   }
 
   const countries: CountryChart[] = [];
@@ -216,7 +233,16 @@ function mergeWindow(task: MergeWindowTask): MergeWindowResult {
       plays: Array.from(plays.subarray(0, n)),
     });
   });
-  return { partition: task.partition, users: users.keys, userPairs: users.pairs, countries };
+  return { partition: task.partition, users: users.keys, userPairs: users.pairs, rangeBytes, countries };
+}
+
+function mergeUserRange(task: MergeUserRangeTask): MergeUserRangeResult {
+  const fd = openSync(task.outputPath, 'r+');
+  try {
+    return mergeSortedCharts(task.inputs, fd, task.position);
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function run(task: Task): { result: unknown; transfer: ArrayBuffer[] } {
@@ -234,6 +260,8 @@ function run(task: Task): { result: unknown; transfer: ArrayBuffer[] } {
     }
     case 'mergeWindow':
       return { result: mergeWindow(task), transfer: [] };
+    case 'mergeUserRange':
+      return { result: mergeUserRange(task), transfer: [] };
   }
 }
 
@@ -243,11 +271,7 @@ parentPort!.on('message', (task: Task) => {
     parentPort!.postMessage({ type: 'done', result }, transfer);
   } catch (error) {
     const e = error instanceof Error ? error : new Error(String(error));
-    parentPort!.postMessage({
-      type: 'error',
-      message: e.message,
-      stack: e.stack,
-      code: (e as { code?: string }).code,
-    });
+    const { code, path } = e as { code?: string; path?: string };
+    parentPort!.postMessage({ type: 'error', message: e.message, stack: e.stack, code, path });
   }
 });

@@ -104,9 +104,10 @@ export class WorkerPool {
     if (job !== undefined) {
       if (message.type === 'done') job.resolve(message.result);
       else {
-        const error = new Error(String(message.message)) as Error & { code?: unknown };
+        const error = new Error(String(message.message)) as Error & { code?: unknown; path?: unknown };
         error.stack = String(message.stack ?? error.stack);
         if (message.code !== undefined) error.code = message.code;
+        if (message.path !== undefined) error.path = message.path;
         job.reject(error);
       }
     }

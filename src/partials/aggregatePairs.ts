@@ -8,7 +8,14 @@ export interface BlockStats {
   pairs: number;
   /** Plays, the sum of all counts. */
   plays: number;
+  /**
+   * Every SAMPLE_EVERY-th key, ascending: the window stage picks user ranges from these so that
+   * its output can be written in user order by several workers at once.
+   */
+  sample: number[];
 }
+
+export const SAMPLE_EVERY = 256;
 
 /**
  * Aggregates (key, song) pairs into per-(key, song) play counts and encodes them as a block:
@@ -29,7 +36,7 @@ export function aggregatePairs(
   n: number,
   out: ByteWriter,
 ): BlockStats {
-  if (n === 0) return { keys: 0, pairs: 0, plays: n };
+  if (n === 0) return { keys: 0, pairs: 0, plays: n, sample: [] };
   const dense = new Int32Array(n);
   const distinct = denseIds(keys, n, dense);
   const keyCount = distinct.length;
@@ -54,7 +61,9 @@ export function aggregatePairs(
 
   let pairs = 0;
   let previousKey = 0;
+  const sample: number[] = [];
   for (let r = 0; r < keyCount; r++) {
+    if (r % SAMPLE_EVERY === 0) sample.push(sortedKeys[r]!);
     const from = starts[r]!;
     const to = starts[r + 1]!;
     sortRange(grouped, from, to);
@@ -78,7 +87,7 @@ export function aggregatePairs(
     }
     pairs += songCount;
   }
-  return { keys: keyCount, pairs, plays: n };
+  return { keys: keyCount, pairs, plays: n, sample };
 }
 
 /**
@@ -94,9 +103,11 @@ export function aggregatePacked(packed: BigUint64Array, out: ByteWriter): BlockS
   let keys = 0;
   let pairs = 0;
   let previousKey = 0;
+  const sample: number[] = [];
   let i = 0;
   while (i < n) {
     const key = v[2 * i + 1]!;
+    if (keys % SAMPLE_EVERY === 0) sample.push(key);
     let end = i + 1;
     let songCount = 1;
     while (end < n && v[2 * end + 1] === key) {
@@ -122,7 +133,7 @@ export function aggregatePacked(packed: BigUint64Array, out: ByteWriter): BlockS
     pairs += songCount;
     i = end;
   }
-  return { keys, pairs, plays: n };
+  return { keys, pairs, plays: n, sample };
 }
 
 /** Sort `values[from, to)` ascending. */

@@ -1,4 +1,14 @@
-import { closeSync, fsyncSync, openSync, readSync, renameSync, writeSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  fsyncSync,
+  openSync,
+  readSync,
+  renameSync,
+  rmSync,
+  statSync,
+  writeSync,
+} from 'node:fs';
 import { crc32 } from 'node:zlib';
 import type { BlockStats } from './aggregatePairs.js';
 
@@ -42,8 +52,17 @@ export interface PartialDirectory<Meta = unknown> {
   meta: Meta;
 }
 
+/** A partial that is not whole (truncated, damaged, another format): rebuild it from its log. */
 export class PartialFileError extends Error {
   override readonly name = 'PartialFileError';
+  readonly code = 'PARTIAL_CORRUPT';
+
+  constructor(
+    readonly path: string,
+    problem: string,
+  ) {
+    super(`${path}: ${problem}`);
+  }
 }
 
 /** Writes a partial block by block, in partition order, then commits it with a rename. */
@@ -99,6 +118,9 @@ export class PartialWriter {
     this.writeAt(header, 0);
     fsyncSync(this.fd);
     closeSync(this.fd);
+    // Whatever is in the way (a damaged partial, even a folder) is replaced.
+    if (existsSync(this.path) && statSync(this.path).isDirectory())
+      rmSync(this.path, { recursive: true, force: true });
     renameSync(this.tempPath, this.path);
     return directory;
   }
@@ -135,27 +157,27 @@ export function readPartialDirectory<Meta = unknown>(path: string): PartialDirec
       readSync(fd, header, 0, HEADER_BYTES, 0) !== HEADER_BYTES ||
       !header.subarray(0, 8).equals(PARTIAL_MAGIC)
     ) {
-      throw new PartialFileError(`${path}: not a playtally partial (bad magic)`);
+      throw new PartialFileError(path, 'not a playtally partial (bad magic)');
     }
     const version = header.readUInt32LE(8);
     if (version !== PARTIAL_VERSION) {
-      throw new PartialFileError(`${path}: partial format version ${version}, expected ${PARTIAL_VERSION}`);
+      throw new PartialFileError(path, `partial format version ${version}, expected ${PARTIAL_VERSION}`);
     }
     const fileLength = Number(header.readBigUInt64LE(16));
     const directoryOffset = Number(header.readBigUInt64LE(24));
     const directoryLength = header.readUInt32LE(32);
     const json = Buffer.alloc(directoryLength);
     if (readSync(fd, json, 0, directoryLength, directoryOffset) !== directoryLength) {
-      throw new PartialFileError(`${path}: truncated (directory missing)`);
+      throw new PartialFileError(path, 'truncated (directory missing)');
     }
     if (
       readSync(fd, Buffer.alloc(1), 0, 1, fileLength) !== 0 ||
       directoryOffset + directoryLength !== fileLength
     ) {
-      throw new PartialFileError(`${path}: length does not match its header`);
+      throw new PartialFileError(path, 'length does not match its header');
     }
     if (crc32(json) !== header.readUInt32LE(36))
-      throw new PartialFileError(`${path}: directory checksum mismatch`);
+      throw new PartialFileError(path, 'directory checksum mismatch');
     return JSON.parse(json.toString('utf8')) as PartialDirectory<Meta>;
   } finally {
     closeSync(fd);
@@ -168,10 +190,9 @@ export function readBlock(fd: number, ref: BlockRef, path: string): Uint8Array {
   let done = 0;
   while (done < ref.length) {
     const n = readSync(fd, bytes, done, ref.length - done, ref.offset + done);
-    if (n === 0) throw new PartialFileError(`${path}: truncated block at ${ref.offset}`);
+    if (n === 0) throw new PartialFileError(path, `truncated block at ${ref.offset}`);
     done += n;
   }
-  if (crc32(bytes) !== ref.crc)
-    throw new PartialFileError(`${path}: block checksum mismatch at ${ref.offset}`);
+  if (crc32(bytes) !== ref.crc) throw new PartialFileError(path, `block checksum mismatch at ${ref.offset}`);
   return bytes;
 }

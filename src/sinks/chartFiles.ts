@@ -8,7 +8,6 @@ import { COUNTRY_CODES } from '../parse/countries.js';
 import { ByteWriter } from '../partials/varint.js';
 import { writeChartLine } from '../window/chartLines.js';
 import { worse } from '../window/topK.js';
-import { mergeSortedCharts } from './mergeSortedCharts.js';
 
 export function countryChartName(day: number): string {
   return `country_top50_${compactDay(day)}.txt`;
@@ -72,9 +71,57 @@ export function writeCountryChart(path: string, partitionCharts: CountryChart[][
   return rows;
 }
 
-/** The user chart file: a streaming merge of the window partitions' files, sorted by user. */
-export function writeUserChart(path: string, partitionFiles: string[]): number {
-  return writeThroughTemp(path, (fd) => mergeSortedCharts(partitionFiles, fd));
+/** One user range of the user chart: its rows are in these files, `bytes` in all. */
+export interface UserRange {
+  inputs: string[];
+  bytes: number;
+}
+
+/**
+ * The user chart file. The window stage wrote each user range's rows into one sorted file per
+ * window partition; a range's bytes are known, so every range's place in the output is known
+ * before merging, and `mergeRange` (run on the workers) merges each range straight into its
+ * place, in parallel. Returns the number of rows.
+ */
+export async function writeUserChart(
+  path: string,
+  ranges: UserRange[],
+  mergeRange: (
+    inputs: string[],
+    outputPath: string,
+    position: number,
+  ) => Promise<{ rows: number; bytes: number }>,
+): Promise<number> {
+  const temp = tempPathFor(path);
+  closeSync(openSync(temp, 'w'));
+  try {
+    let position = 0;
+    const merges: Promise<{ rows: number; bytes: number }>[] = [];
+    for (const range of ranges) {
+      if (range.bytes === 0) continue;
+      const expected = range.bytes;
+      merges.push(
+        mergeRange(range.inputs, temp, position).then((done) => {
+          if (done.bytes !== expected)
+            throw new Error(`user range merged to ${done.bytes} bytes, expected ${expected}`);
+          return done;
+        }),
+      );
+      position += range.bytes;
+    }
+    const rows = (await Promise.all(merges)).reduce((sum, done) => sum + done.rows, 0);
+    const fd = openSync(temp, 'r+');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, path);
+    return rows;
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
 }
 
 export function chartPaths(outDir: string, day: number): { country: string; user: string } {

@@ -67,10 +67,15 @@ class ChartLineReader {
 
 /**
  * Merge chart files whose rows are sorted by their numeric key (one per window partition, each
- * holding different keys) into one file sorted by key, streaming through small buffers.
- * Returns the number of rows written.
+ * holding different keys) into `outputFd` at `position`, sorted by key, streaming through small
+ * buffers. Returns the rows and bytes written.
  */
-export function mergeSortedCharts(inputs: string[], outputFd: number, bufferBytes = 256 * 1024): number {
+export function mergeSortedCharts(
+  inputs: string[],
+  outputFd: number,
+  position = 0,
+  bufferBytes = 256 * 1024,
+): { rows: number; bytes: number } {
   const fds = inputs.map((path) => openSync(path, 'r'));
   try {
     const heap: ChartLineReader[] = [];
@@ -81,6 +86,12 @@ export function mergeSortedCharts(inputs: string[], outputFd: number, bufferByte
     for (let i = (heap.length >> 1) - 1; i >= 0; i--) siftDown(heap, i);
     const out = new ByteWriter(1 << 20);
     let rows = 0;
+    let at = position;
+    const flush = (): void => {
+      writeAllSync(outputFd, out.result(), at);
+      at += out.length;
+      out.length = 0;
+    };
     while (heap.length > 0) {
       const top = heap[0]!;
       const length = top.lineEnd - top.lineStart;
@@ -88,18 +99,15 @@ export function mergeSortedCharts(inputs: string[], outputFd: number, bufferByte
       out.bytes.set(top.bytes.subarray(top.lineStart, top.lineEnd), out.length);
       out.length += length;
       rows++;
-      if (out.length >= 1 << 20) {
-        writeAllSync(outputFd, out.result());
-        out.length = 0;
-      }
+      if (out.length >= 1 << 20) flush();
       if (!top.next()) {
         const last = heap.pop()!;
         if (heap.length > 0) heap[0] = last;
       }
       if (heap.length > 0) siftDown(heap, 0);
     }
-    writeAllSync(outputFd, out.result());
-    return rows;
+    flush();
+    return { rows, bytes: at - position };
   } finally {
     for (const fd of fds) closeSync(fd);
   }

@@ -74,7 +74,7 @@ Example:
           strict: options.strict ?? false,
           onEvent: progressReporter(process.stderr, options.quiet ?? false),
         });
-        process.stderr.write(`${summaryLine(summary)}\n`);
+        if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
         if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       })
   );
