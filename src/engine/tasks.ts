@@ -56,24 +56,17 @@ export interface AggregatePartitionResult {
   countries: AggregatedBlock;
 }
 
+/** A partial and the blocks of it that one window task reads whole. */
 export interface WindowSource {
   path: string;
-  users: BlockRef[];
-  countries: BlockRef[];
+  blocks: BlockRef[];
 }
 
-export interface MergeWindowTask {
-  kind: 'mergeWindow';
+export interface MergeCountriesTask {
+  kind: 'mergeCountries';
   partition: number;
   top: number;
   sources: WindowSource[];
-  /**
-   * The users' chart rows of this partition go, sorted by user, into `${usersPrefix}-${r}.txt`
-   * for each user range r: range r holds users below boundaries[r] (and at or above
-   * boundaries[r - 1]); the last range has no upper bound.
-   */
-  usersPrefix: string;
-  boundaries: number[];
 }
 
 export interface CountryChart {
@@ -82,34 +75,46 @@ export interface CountryChart {
   plays: number[];
 }
 
-export interface MergeWindowResult {
+export interface MergeCountriesResult {
   partition: number;
-  users: number;
-  userPairs: number;
-  /** Bytes written per user range (0: no file). */
-  rangeBytes: number[];
   countries: CountryChart[];
 }
 
-/** Merge one user range's files from every window partition into the output at `position`. */
-export interface MergeUserRangeTask {
-  kind: 'mergeUserRange';
-  inputs: string[];
-  outputPath: string;
-  position: number;
+/** A run of whole segments of one users block: file bytes [offset, offset + length). */
+export interface UserSpan {
+  offset: number;
+  length: number;
+  /** The key the span's first key delta counts from. */
+  base: number;
+  /** Where each segment starts, relative to the span, and its CRC-32. */
+  segmentStarts: number[];
+  crcs: number[];
 }
 
-export interface MergeUserRangeResult {
+export interface MergeUsersTask {
+  kind: 'mergeUsers';
+  range: number;
+  /** Users in [low, high). */
+  low: number;
+  high: number;
+  top: number;
+  sources: { path: string; spans: UserSpan[] }[];
+}
+
+export interface MergeUsersResult {
+  range: number;
+  /** The range's chart rows, in user order. */
+  bytes: Uint8Array;
   rows: number;
-  bytes: number;
+  pairs: number;
 }
 
 export type Task =
   | ParseUnitTask
   | FinishSpillTask
   | AggregatePartitionTask
-  | MergeWindowTask
-  | MergeUserRangeTask;
+  | MergeCountriesTask
+  | MergeUsersTask;
 
 /** Progress a worker reports while parsing: bytes and lines read since its last report. */
 export interface ProgressMessage {

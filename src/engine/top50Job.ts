@@ -5,12 +5,18 @@ import { processAlive, removeStaleTempFiles } from '../ops/atomicFile.js';
 import { isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { type DayRecord, StateStore } from '../ops/stateStore.js';
-import { chartPaths, type UserRange, writeCountryChart, writeUserChart } from '../sinks/chartFiles.js';
+import { chartPaths, writeCountryChart, writeUserChart } from '../sinks/chartFiles.js';
 import { buildQualityReport, type QualityReport, writeQualityReport } from '../sinks/qualityReport.js';
 import { type IgnoredFile, scanLogs } from '../sources/logFiles.js';
 import { type DayPartial, ensureDayPartial } from './dayPartial.js';
-import { planMemory } from './memoryPlan.js';
-import type { MergeUserRangeResult, MergeWindowResult, WindowSource } from './tasks.js';
+import { type MemoryPlan, planMemory } from './memoryPlan.js';
+import type {
+  MergeCountriesResult,
+  MergeUsersResult,
+  MergeUsersTask,
+  UserSpan,
+  WindowSource,
+} from './tasks.js';
 import { WorkerPool } from './workerPool.js';
 
 export interface Top50Options {
@@ -64,8 +70,8 @@ export interface Top50Summary {
   elapsedMs: number;
   /** CPU time of the whole process (all threads), user + system. */
   cpuMs: number;
-  /** Wall time of each stage: bringing the days' partials up to date, merging the window, writing. */
-  stagesMs: { partials: number; merge: number; countryChart: number; userChart: number };
+  /** Wall time of each stage: bringing the days' partials up to date, then each chart (merge and write). */
+  stagesMs: { partials: number; countryChart: number; userChart: number };
   peakRssBytes: number;
 }
 
@@ -152,10 +158,35 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
     const paths = chartPaths(outDir, day);
     // Block checksums are checked as the merge reads them: a partial found damaged there is
     // rebuilt from its log and the merge run again.
-    let merged: Awaited<ReturnType<typeof mergeWindow>>;
+    let countryRows = 0;
+    let userRows = 0;
+    let mergeDone = 0;
+    let countryDone = 0;
     for (let attempt = 0; ; attempt++) {
       try {
-        merged = await mergeWindow(partials, pool, top, runTmpDir, emit);
+        const window = planWindow(partials, plan, threads);
+        emit({ type: 'mergeStart', days: partials.length, partitions: window.countryPartitions });
+        const countryCharts = await settleAll(
+          Array.from({ length: window.countryPartitions }, (_, q) =>
+            pool.run<MergeCountriesResult>({
+              kind: 'mergeCountries',
+              partition: q,
+              top,
+              sources: countrySources(partials, q, window.countryPartitions),
+            }),
+          ),
+        );
+        countryRows = writeCountryChart(
+          paths.country,
+          countryCharts.map((r) => r.countries),
+          top,
+        );
+        countryDone = Date.now();
+        userRows = await writeUserChart(paths.user, window.userRanges.length, threads + 1, (r) =>
+          pool.run<MergeUsersResult>({ kind: 'mergeUsers', top, ...window.userRanges[r]! }),
+        );
+        mergeDone = Date.now();
+        emit({ type: 'mergeDone', ms: mergeDone - partialsDone });
         break;
       } catch (error) {
         const { code, path } = error as { code?: unknown; path?: unknown };
@@ -167,17 +198,6 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
         dayMs[damaged]! += Date.now() - rebuildStarted;
       }
     }
-    const mergeDone = Date.now();
-    const countryRows = writeCountryChart(
-      paths.country,
-      merged.results.map((r) => r.countries),
-      top,
-    );
-    const countryDone = Date.now();
-    const userRows = await writeUserChart(paths.user, merged.userRanges, (inputs, outputPath, position) =>
-      pool.run<MergeUserRangeResult>({ kind: 'mergeUserRange', inputs, outputPath, position }),
-    );
-    const userDone = Date.now();
 
     const records = new Map<number, DayRecord>(logs.map((l, i) => [l.day, partials[i]!.record]));
     const report = buildQualityReport(day, windowDays, records);
@@ -206,9 +226,8 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
       cpuMs: cpuMs(),
       stagesMs: {
         partials: partialsDone - started,
-        merge: mergeDone - partialsDone,
-        countryChart: countryDone - mergeDone,
-        userChart: userDone - countryDone,
+        countryChart: countryDone - partialsDone,
+        userChart: mergeDone - countryDone,
       },
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
     };
@@ -218,77 +237,91 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
   }
 }
 
-/**
- * Merge the window's partials. Days may have been split into different partition counts (all
- * powers of two); window partition q of the smallest count P gathers every finer partition
- * p with p mod P = q, which holds exactly the same keys. Each window partition writes its user
- * rows split into user ranges (chosen from the partials' key samples), so that the user chart
- * can then be assembled range by range in parallel.
- */
-async function mergeWindow(
-  partials: DayPartial[],
-  pool: WorkerPool,
-  top: number,
-  runTmpDir: string,
-  emit: (event: Top50Event) => void,
-): Promise<{ results: MergeWindowResult[]; userRanges: UserRange[] }> {
-  const started = Date.now();
-  const partitions = Math.min(...partials.map((p) => p.directory.partitions));
-  emit({ type: 'mergeStart', days: partials.length, partitions });
-  const boundaries = userRangeBoundaries(partials, pool.size * 4);
-  const tasks: Promise<MergeWindowResult>[] = [];
-  for (let q = 0; q < partitions; q++) {
-    const sources: WindowSource[] = partials.map((p) => {
-      const fine = p.directory.partitions;
-      const source: WindowSource = { path: p.path, users: [], countries: [] };
-      for (let f = q; f < fine; f += partitions) {
-        source.users.push(p.directory.users[f]!);
-        source.countries.push(p.directory.countries[f]!);
-      }
-      return source;
-    });
-    const usersPrefix = join(runTmpDir, `users-${q}`);
-    tasks.push(
-      pool.run<MergeWindowResult>({
-        kind: 'mergeWindow',
-        partition: q,
-        top,
-        sources,
-        usersPrefix,
-        boundaries,
-      }),
-    );
-  }
-  // Every task settles before a failure is reported, so a retry never races a task still writing.
-  const settled = await Promise.allSettled(tasks);
-  const failed = settled.find((s) => s.status === 'rejected');
-  if (failed) throw failed.reason;
-  const results = settled.map((s) => (s as PromiseFulfilledResult<MergeWindowResult>).value);
-  const userRanges: UserRange[] = [];
-  for (let r = 0; r <= boundaries.length; r++) {
-    const range: UserRange = { inputs: [], bytes: 0 };
-    for (const result of results) {
-      if (result.rangeBytes[r]! === 0) continue;
-      range.inputs.push(join(runTmpDir, `users-${result.partition}-${r}.txt`));
-      range.bytes += result.rangeBytes[r]!;
-    }
-    userRanges.push(range);
-  }
-  emit({ type: 'mergeDone', ms: Date.now() - started });
-  return { results, userRanges };
+interface WindowPlan {
+  /** Country charts are merged per partition of the smallest partition count of the window. */
+  countryPartitions: number;
+  /** User charts are merged per user range, each from every users block of every day. */
+  userRanges: Omit<MergeUsersTask, 'kind' | 'top'>[];
 }
 
-/** Up to `ranges - 1` ascending user ids that split the window's users into ranges of similar size. */
-function userRangeBoundaries(partials: DayPartial[], ranges: number): number[] {
-  const sample: number[] = [];
-  for (const p of partials) for (const block of p.directory.users) sample.push(...(block.sample ?? []));
-  sample.sort((a, b) => a - b);
-  const boundaries: number[] = [];
-  for (let r = 1; r < ranges; r++) {
-    const value = sample[Math.floor((r * sample.length) / ranges)];
-    if (value !== undefined && value > (boundaries[boundaries.length - 1] ?? -1)) boundaries.push(value);
+/**
+ * How the window is merged. Countries: days may have been split into different partition counts
+ * (all powers of two); window partition q of the smallest count P gathers every finer partition p
+ * with p mod P = q, which holds exactly the same (country, song) totals. Users: the user chart must
+ * be in user order, so it is cut into user ranges (from the blocks' segment keys, about equal in
+ * size, each small enough for one worker's share of memory); range r reads, from every block, the
+ * segments that hold its users, and its rows go to the file right after range r - 1's.
+ */
+function planWindow(partials: DayPartial[], plan: MemoryPlan, threads: number): WindowPlan {
+  const countryPartitions = Math.min(...partials.map((p) => p.directory.partitions));
+  let userBytes = 0;
+  const keys: number[] = [];
+  for (const p of partials) {
+    for (const block of p.directory.users) {
+      userBytes += block.length;
+      keys.push(...block.segments.keys);
+    }
   }
-  return boundaries;
+  keys.sort((a, b) => a - b);
+  // A range's worker holds its share of the blocks and the range's text (about twice that, in a
+  // buffer that grows by doubling), and the job holds a few finished ranges: about 7x the input.
+  const count = Math.max(threads * 4, Math.ceil((userBytes * 7) / plan.partitionBytes));
+  const bounds: number[] = [];
+  for (let r = 1; r < count; r++) {
+    const key = keys[Math.floor((r * keys.length) / count)];
+    if (key !== undefined && key > (bounds[bounds.length - 1] ?? Number.NEGATIVE_INFINITY)) bounds.push(key);
+  }
+  const lows = [Number.NEGATIVE_INFINITY, ...bounds];
+  const userRanges = lows.map((low, r) => {
+    const high = bounds[r] ?? Number.POSITIVE_INFINITY;
+    return {
+      range: r,
+      low,
+      high,
+      sources: partials.map((p) => ({ path: p.path, spans: userSpans(p, low, high) })),
+    };
+  });
+  return { countryPartitions, userRanges };
+}
+
+/** The runs of whole segments of each users block of `partial` that hold users in [low, high). */
+function userSpans(partial: DayPartial, low: number, high: number): UserSpan[] {
+  const spans: UserSpan[] = [];
+  for (const block of partial.directory.users) {
+    const { keys, bases, offsets, crcs } = block.segments;
+    // First segment: the last one starting at or before `low`; end: the first starting at `high`.
+    let first = 0;
+    while (first + 1 < keys.length && keys[first + 1]! <= low) first++;
+    let end = first;
+    while (end < keys.length && keys[end]! < high) end++;
+    if (end === first) continue;
+    const start = offsets[first]!;
+    const stop = offsets[end] ?? block.length;
+    spans.push({
+      offset: block.offset + start,
+      length: stop - start,
+      base: bases[first]!,
+      segmentStarts: offsets.slice(first, end).map((o) => o - start),
+      crcs: crcs.slice(first, end),
+    });
+  }
+  return spans;
+}
+
+function countrySources(partials: DayPartial[], q: number, partitions: number): WindowSource[] {
+  return partials.map((p) => {
+    const blocks = [];
+    for (let f = q; f < p.directory.partitions; f += partitions) blocks.push(p.directory.countries[f]!);
+    return { path: p.path, blocks };
+  });
+}
+
+/** Like Promise.all, but every task settles before a failure is reported, so a retry never races one still running. */
+async function settleAll<T>(tasks: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(tasks);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
 }
 
 function ensureWritable(dir: string, code: 'output_not_writable' | 'state_not_writable', what: string): void {

@@ -1,33 +1,32 @@
 import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
+import { crc32 } from 'node:zlib';
 import { ListenParser } from '../parse/listenParser.js';
 import { exampleText } from '../parse/rejects.js';
-import { aggregatePacked, aggregatePairs } from '../partials/aggregatePairs.js';
+import { aggregatePacked, aggregatePairs, checksumSegments } from '../partials/aggregatePairs.js';
 import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../partials/pairSpill.js';
-import { readBlock } from '../partials/partialFile.js';
+import { PartialFileError, readBlock } from '../partials/partialFile.js';
 import { ByteWriter } from '../partials/varint.js';
-import { mergeSortedCharts } from '../sinks/mergeSortedCharts.js';
 import { readUnitLines, unitHash } from '../sources/logUnits.js';
 import { writeChartLine } from '../window/chartLines.js';
-import { mergeTopK } from '../window/mergeTopK.js';
+import { type BlockSpan, mergeSpans, mergeTopK } from '../window/mergeTopK.js';
 import type {
   AggregatedBlock,
   AggregatePartitionResult,
   AggregatePartitionTask,
   CountryChart,
   FinishSpillResult,
-  MergeUserRangeResult,
-  MergeUserRangeTask,
-  MergeWindowResult,
-  MergeWindowTask,
+  MergeCountriesResult,
+  MergeCountriesTask,
+  MergeUsersResult,
+  MergeUsersTask,
   ParseUnitResult,
   ParseUnitTask,
   ProgressMessage,
   Task,
   UnitExample,
 } from './tasks.js';
-import { writeAllSync } from './writeAll.js';
 
 /**
  * A worker thread: runs one task at a time for the job on the main thread. The only state it
@@ -119,14 +118,16 @@ function aggregateTable(spills: SpillIndex[], table: number, partition: number):
   if (!wide) {
     // Every pair is narrow: read them back to back as uint64 keys, no conversion.
     const packed = new BigUint64Array(n);
-    const bytes = new Uint8Array(packed.buffer);
+    const raw = new Uint8Array(packed.buffer);
     let at = 0;
     forEachRun(runs, (fd, chunk) => {
-      readFully(fd, bytes, at, chunk.pairs * 8, chunk.offset);
+      readFully(fd, raw, at, chunk.pairs * 8, chunk.offset);
       at += chunk.pairs * 8;
     });
     const stats = aggregatePacked(packed, out);
-    return { bytes: out.result().slice(), stats };
+    const bytes = out.result().slice();
+    checksumSegments(stats.segments, bytes);
+    return { bytes, stats };
   }
   const keys = new Float64Array(n);
   const songs = new Float64Array(n);
@@ -149,7 +150,9 @@ function aggregateTable(spills: SpillIndex[], table: number, partition: number):
     }
   });
   const stats = aggregatePairs(keys, songs, n, out);
-  return { bytes: out.result().slice(), stats };
+  const bytes = out.result().slice();
+  checksumSegments(stats.segments, bytes);
+  return { bytes, stats };
 }
 
 /** Open each spill file once and visit its runs in order. */
@@ -182,67 +185,58 @@ function readFully(fd: number, into: Uint8Array, at: number, length: number, pos
   }
 }
 
-function mergeWindow(task: MergeWindowTask): MergeWindowResult {
-  const userBlocks: Uint8Array[] = [];
-  const countryBlocks: Uint8Array[] = [];
+/** The window's country charts of one partition: its blocks of every day, merged. */
+function mergeCountries(task: MergeCountriesTask): MergeCountriesResult {
+  const blocks: Uint8Array[] = [];
   for (const source of task.sources) {
     const fd = openSync(source.path, 'r');
     try {
-      for (const ref of source.users) userBlocks.push(readBlock(fd, ref, source.path));
-      for (const ref of source.countries) countryBlocks.push(readBlock(fd, ref, source.path));
+      for (const ref of source.blocks) blocks.push(readBlock(fd, ref, source.path));
     } finally {
       closeSync(fd);
     }
   }
-
-  // Keys arrive ascending, so the user ranges are filled one after the other.
-  const rangeBytes = new Array<number>(task.boundaries.length + 1).fill(0);
-  const out = new ByteWriter(1 << 20);
-  let range = -1;
-  let fd = -1;
-  const flush = (): void => {
-    writeAllSync(fd, out.result());
-    rangeBytes[range]! += out.length;
-    out.length = 0;
-  };
-  let users: { keys: number; pairs: number };
-  try {
-    users = mergeTopK(userBlocks, task.top, (user, songs, plays, n) => {
-      if (range < 0 || (range < task.boundaries.length && user >= task.boundaries[range]!)) {
-        if (fd >= 0) {
-          flush();
-          closeSync(fd);
-        }
-        range = Math.max(range, 0);
-        while (range < task.boundaries.length && user >= task.boundaries[range]!) range++;
-        fd = openSync(`${task.usersPrefix}-${range}.txt`, 'w');
-      }
-      writeChartLine(out, user, songs, plays, n);
-      if (out.length >= 1 << 20) flush();
-    });
-    if (fd >= 0) flush();
-  } finally {
-    if (fd >= 0) closeSync(fd);
-  }
-
   const countries: CountryChart[] = [];
-  mergeTopK(countryBlocks, task.top, (country, songs, plays, n) => {
+  mergeTopK(blocks, task.top, (country, songs, plays, n) => {
     countries.push({
       country,
       songs: Array.from(songs.subarray(0, n)),
       plays: Array.from(plays.subarray(0, n)),
     });
   });
-  return { partition: task.partition, users: users.keys, userPairs: users.pairs, rangeBytes, countries };
+  return { partition: task.partition, countries };
 }
 
-function mergeUserRange(task: MergeUserRangeTask): MergeUserRangeResult {
-  const fd = openSync(task.outputPath, 'r+');
-  try {
-    return mergeSortedCharts(task.inputs, fd, task.position);
-  } finally {
-    closeSync(fd);
+/**
+ * The user chart rows of one user range: the range's segments of every users block of every day,
+ * merged into text rows (returned as bytes, in user order, for the job to write in place).
+ */
+function mergeUsers(task: MergeUsersTask): MergeUsersResult {
+  const spans: BlockSpan[] = [];
+  for (const source of task.sources) {
+    const fd = openSync(source.path, 'r');
+    try {
+      for (const span of source.spans) {
+        const bytes = new Uint8Array(span.length);
+        readFully(fd, bytes, 0, span.length, span.offset);
+        span.segmentStarts.forEach((start, i) => {
+          const segment = bytes.subarray(start, span.segmentStarts[i + 1] ?? span.length);
+          if (crc32(segment) !== span.crcs[i]) {
+            throw new PartialFileError(source.path, `segment checksum mismatch at ${span.offset + start}`);
+          }
+        });
+        spans.push({ bytes, start: 0, end: span.length, base: span.base });
+      }
+    } finally {
+      closeSync(fd);
+    }
   }
+  const out = new ByteWriter(1 << 20);
+  const merged = mergeSpans(spans, task.top, task.low, task.high, (user, songs, plays, n) => {
+    writeChartLine(out, user, songs, plays, n);
+  });
+  // Handed over without a copy: the job receives a view of this buffer.
+  return { range: task.range, bytes: out.result(), rows: merged.keys, pairs: merged.pairs };
 }
 
 function run(task: Task): { result: unknown; transfer: ArrayBuffer[] } {
@@ -258,10 +252,12 @@ function run(task: Task): { result: unknown; transfer: ArrayBuffer[] } {
         transfer: [result.users.bytes.buffer as ArrayBuffer, result.countries.bytes.buffer as ArrayBuffer],
       };
     }
-    case 'mergeWindow':
-      return { result: mergeWindow(task), transfer: [] };
-    case 'mergeUserRange':
-      return { result: mergeUserRange(task), transfer: [] };
+    case 'mergeCountries':
+      return { result: mergeCountries(task), transfer: [] };
+    case 'mergeUsers': {
+      const result = mergeUsers(task);
+      return { result, transfer: [result.bytes.buffer as ArrayBuffer] };
+    }
   }
 }
 

@@ -1,3 +1,4 @@
+import { crc32 } from 'node:zlib';
 import type { ByteWriter } from './varint.js';
 
 /** Counts of what one aggregated block holds. */
@@ -9,13 +10,29 @@ export interface BlockStats {
   /** Plays, the sum of all counts. */
   plays: number;
   /**
-   * Every SAMPLE_EVERY-th key, ascending: the window stage picks user ranges from these so that
-   * its output can be written in user order by several workers at once.
+   * The block cut into segments of SEGMENT_KEYS keys, for random access: the window stage reads
+   * one user range from every block, starting at the segment that holds the range's first key.
    */
-  sample: number[];
+  segments: Segments;
 }
 
-export const SAMPLE_EVERY = 256;
+/**
+ * Segment i starts at byte offsets[i] of the block with the group of key keys[i]; bases[i] is the
+ * key before it (0 for the first segment), from which its first key delta counts; crcs[i] is the
+ * CRC-32 of its bytes (filled in by the caller once the block is encoded).
+ */
+export interface Segments {
+  keys: number[];
+  bases: number[];
+  offsets: number[];
+  crcs: number[];
+}
+
+export const SEGMENT_KEYS = 1024;
+
+export function emptySegments(): Segments {
+  return { keys: [], bases: [], offsets: [], crcs: [] };
+}
 
 /**
  * Aggregates (key, song) pairs into per-(key, song) play counts and encodes them as a block:
@@ -36,7 +53,7 @@ export function aggregatePairs(
   n: number,
   out: ByteWriter,
 ): BlockStats {
-  if (n === 0) return { keys: 0, pairs: 0, plays: n, sample: [] };
+  if (n === 0) return { keys: 0, pairs: 0, plays: n, segments: emptySegments() };
   const dense = new Int32Array(n);
   const distinct = denseIds(keys, n, dense);
   const keyCount = distinct.length;
@@ -61,9 +78,9 @@ export function aggregatePairs(
 
   let pairs = 0;
   let previousKey = 0;
-  const sample: number[] = [];
+  const segments = emptySegments();
   for (let r = 0; r < keyCount; r++) {
-    if (r % SAMPLE_EVERY === 0) sample.push(sortedKeys[r]!);
+    if (r % SEGMENT_KEYS === 0) startSegment(segments, sortedKeys[r]!, previousKey, out.length);
     const from = starts[r]!;
     const to = starts[r + 1]!;
     sortRange(grouped, from, to);
@@ -87,7 +104,7 @@ export function aggregatePairs(
     }
     pairs += songCount;
   }
-  return { keys: keyCount, pairs, plays: n, sample };
+  return { keys: keyCount, pairs, plays: n, segments };
 }
 
 /**
@@ -103,11 +120,11 @@ export function aggregatePacked(packed: BigUint64Array, out: ByteWriter): BlockS
   let keys = 0;
   let pairs = 0;
   let previousKey = 0;
-  const sample: number[] = [];
+  const segments = emptySegments();
   let i = 0;
   while (i < n) {
     const key = v[2 * i + 1]!;
-    if (keys % SAMPLE_EVERY === 0) sample.push(key);
+    if (keys % SEGMENT_KEYS === 0) startSegment(segments, key, previousKey, out.length);
     let end = i + 1;
     let songCount = 1;
     while (end < n && v[2 * end + 1] === key) {
@@ -133,7 +150,19 @@ export function aggregatePacked(packed: BigUint64Array, out: ByteWriter): BlockS
     pairs += songCount;
     i = end;
   }
-  return { keys, pairs, plays: n, sample };
+  return { keys, pairs, plays: n, segments };
+}
+
+function startSegment(segments: Segments, key: number, base: number, offset: number): void {
+  segments.keys.push(key);
+  segments.bases.push(base);
+  segments.offsets.push(offset);
+}
+
+/** Fill in each segment's CRC-32 once the block's bytes are final. */
+export function checksumSegments(segments: Segments, block: Uint8Array): void {
+  const { offsets } = segments;
+  segments.crcs = offsets.map((start, i) => crc32(block.subarray(start, offsets[i + 1] ?? block.length)));
 }
 
 /** Sort `values[from, to)` ascending. */

@@ -33,7 +33,7 @@ import type { BlockStats } from './aggregatePairs.js';
  * is detected before its numbers are used. Files are written under a temporary name and renamed.
  */
 export const PARTIAL_MAGIC = Buffer.from('PTPART\r\n', 'latin1');
-export const PARTIAL_VERSION = 1;
+export const PARTIAL_VERSION = 2;
 const HEADER_BYTES = 64;
 
 export interface BlockRef extends BlockStats {

@@ -10,7 +10,8 @@ export class ByteWriter {
   length = 0;
 
   constructor(initialCapacity = 1 << 16) {
-    this.bytes = new Uint8Array(initialCapacity);
+    // At least one byte, so that doubling always grows.
+    this.bytes = new Uint8Array(Math.max(1, initialCapacity));
   }
 
   /** Make room for `n` more bytes (doubling). */

@@ -71,54 +71,46 @@ export function writeCountryChart(path: string, partitionCharts: CountryChart[][
   return rows;
 }
 
-/** One user range of the user chart: its rows are in these files, `bytes` in all. */
-export interface UserRange {
-  inputs: string[];
-  bytes: number;
-}
-
 /**
- * The user chart file. The window stage wrote each user range's rows into one sorted file per
- * window partition; a range's bytes are known, so every range's place in the output is known
- * before merging, and `mergeRange` (run on the workers) merges each range straight into its
- * place, in parallel. Returns the number of rows.
+ * The user chart file, assembled from `ranges` consecutive user ranges: `mergeRange(r)` produces
+ * range r's rows (on a worker). Up to `lookahead` ranges are in flight; they are written in range
+ * order as they complete, so memory holds a few ranges, never the file. Returns the number of rows.
  */
 export async function writeUserChart(
   path: string,
-  ranges: UserRange[],
-  mergeRange: (
-    inputs: string[],
-    outputPath: string,
-    position: number,
-  ) => Promise<{ rows: number; bytes: number }>,
+  ranges: number,
+  lookahead: number,
+  mergeRange: (range: number) => Promise<{ bytes: Uint8Array; rows: number }>,
 ): Promise<number> {
   const temp = tempPathFor(path);
-  closeSync(openSync(temp, 'w'));
+  const fd = openSync(temp, 'w');
   try {
-    let position = 0;
-    const merges: Promise<{ rows: number; bytes: number }>[] = [];
-    for (const range of ranges) {
-      if (range.bytes === 0) continue;
-      const expected = range.bytes;
-      merges.push(
-        mergeRange(range.inputs, temp, position).then((done) => {
-          if (done.bytes !== expected)
-            throw new Error(`user range merged to ${done.bytes} bytes, expected ${expected}`);
-          return done;
-        }),
-      );
-      position += range.bytes;
+    let rows = 0;
+    const inFlight = new Map<number, Promise<{ bytes: Uint8Array; rows: number }>>();
+    let next = 0;
+    for (let r = 0; r < ranges; r++) {
+      while (next < ranges && next < r + lookahead) {
+        const pending = mergeRange(next);
+        // Failures surface when awaited, in order; this only keeps Node from calling them unhandled.
+        pending.catch(() => {});
+        inFlight.set(next, pending);
+        next++;
+      }
+      const done = await inFlight.get(r)!;
+      inFlight.delete(r);
+      writeAllSync(fd, done.bytes);
+      rows += done.rows;
     }
-    const rows = (await Promise.all(merges)).reduce((sum, done) => sum + done.rows, 0);
-    const fd = openSync(temp, 'r+');
-    try {
-      fsyncSync(fd);
-    } finally {
-      closeSync(fd);
-    }
+    fsyncSync(fd);
+    closeSync(fd);
     renameSync(temp, path);
     return rows;
   } catch (error) {
+    try {
+      closeSync(fd);
+    } catch {
+      // already closed
+    }
     rmSync(temp, { force: true });
     throw error;
   }

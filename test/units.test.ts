@@ -1,0 +1,293 @@
+import { createHash } from 'node:crypto';
+import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  combineUnitHashes,
+  hashLogFile,
+  type LogUnit,
+  logUnits,
+  readUnitLines,
+  UNIT_BYTES,
+  unitHash,
+} from '../src/sources/logUnits.js';
+
+let dir: string;
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'playtally-units-'));
+});
+afterAll(() => {
+  rmSync(dir, { recursive: true, force: true });
+});
+
+let fileCounter = 0;
+function writeTemp(content: Uint8Array): string {
+  const path = join(dir, `listen-${fileCounter++}.log`);
+  writeFileSync(path, content);
+  return path;
+}
+
+const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * Lines of many lengths: empty lines, CRLF, a line far longer than any small unit, and lines
+ * placed so that some end exactly at multiples of 64 (and so of 1, 2, 16).
+ */
+function sampleContent(endWithNewline: boolean): Uint8Array {
+  const lines: string[] = [];
+  let length = 0;
+  const add = (line: string): void => {
+    lines.push(line);
+    length += line.length + 1;
+  };
+  for (let i = 0; i < 40; i++) add(`${i * 7919}|${i}|US`);
+  // Pad so that the next line ends exactly at a 64-byte boundary.
+  const pad = (target: number): void => {
+    const need = ((target - ((length + 1) % target)) % target) + 1; // bytes incl. '\n'
+    add('9'.repeat(need - 1));
+  };
+  pad(64);
+  add('x'.repeat(150)); // longer than 64-byte units
+  pad(64);
+  add('');
+  add('');
+  add('1|2|FR\r');
+  add('y'.repeat(300));
+  for (let i = 0; i < 30; i++) add('z'.repeat((i * 13) % 23));
+  pad(64);
+  add('last|line|DE');
+  let text = lines.join('\n') + '\n';
+  if (!endWithNewline) text = text + 'no|newline|GB';
+  return new Uint8Array(Buffer.from(text, 'latin1'));
+}
+
+/** Offsets at which lines start: 0 and after every '\n' (except at the very end). */
+function lineStarts(content: Uint8Array): number[] {
+  const starts = content.length > 0 ? [0] : [];
+  for (let i = 0; i < content.length; i++)
+    if (content[i] === 10 && i + 1 < content.length) starts.push(i + 1);
+  return starts;
+}
+
+/** The bytes readUnitLines must feed for `unit`: every line whose first byte lies in it. */
+function expectedUnitBytes(content: Uint8Array, unit: LogUnit): Uint8Array {
+  const starts = lineStarts(content).filter((s) => s >= unit.start && s < unit.end);
+  if (starts.length === 0) return new Uint8Array(0);
+  const first = starts[0]!;
+  const lastStart = starts[starts.length - 1]!;
+  let end = content.indexOf(10, lastStart);
+  end = end < 0 ? content.length : end + 1;
+  return content.subarray(first, end);
+}
+
+interface UnitRead {
+  fed: Uint8Array;
+  digest: string;
+  chunkCount: number;
+}
+
+function readUnits(path: string, size: number, unitBytes: number, bufferBytes: number): UnitRead[] {
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.alloc(bufferBytes);
+    return logUnits(size, unitBytes).map((unit) => {
+      const parts: Buffer[] = [];
+      const hash = unitHash();
+      readUnitLines(fd, unit, buffer, hash, (chunk) => {
+        // The buffer is reused by the next read: copy.
+        parts.push(Buffer.from(chunk));
+      });
+      return {
+        fed: new Uint8Array(Buffer.concat(parts)),
+        digest: hash.digest('hex'),
+        chunkCount: parts.length,
+      };
+    });
+  } finally {
+    closeSync(fd);
+  }
+}
+
+describe('logUnits', () => {
+  it('cuts a size into contiguous units of unitBytes, the last one shorter', () => {
+    expect(logUnits(10, 3)).toEqual([
+      { index: 0, start: 0, end: 3 },
+      { index: 1, start: 3, end: 6 },
+      { index: 2, start: 6, end: 9 },
+      { index: 3, start: 9, end: 10 },
+    ]);
+    expect(logUnits(9, 3)).toEqual([
+      { index: 0, start: 0, end: 3 },
+      { index: 1, start: 3, end: 6 },
+      { index: 2, start: 6, end: 9 },
+    ]);
+    expect(logUnits(5, 1).map((u) => [u.start, u.end])).toEqual([
+      [0, 1],
+      [1, 2],
+      [2, 3],
+      [3, 4],
+      [4, 5],
+    ]);
+  });
+
+  it('gives an empty file one empty unit', () => {
+    expect(logUnits(0, 7)).toEqual([{ index: 0, start: 0, end: 0 }]);
+    expect(logUnits(0)).toEqual([{ index: 0, start: 0, end: 0 }]);
+  });
+
+  it('uses 32 MiB units by default', () => {
+    expect(UNIT_BYTES).toBe(32 * 1024 * 1024);
+    expect(logUnits(UNIT_BYTES)).toEqual([{ index: 0, start: 0, end: UNIT_BYTES }]);
+    expect(logUnits(UNIT_BYTES + 1)).toEqual([
+      { index: 0, start: 0, end: UNIT_BYTES },
+      { index: 1, start: UNIT_BYTES, end: UNIT_BYTES + 1 },
+    ]);
+  });
+
+  it('covers [0, size) exactly for many sizes', () => {
+    for (let size = 1; size < 200; size += 7) {
+      for (const unitBytes of [1, 2, 3, 7, 16, 64, 1000]) {
+        const expected = Array.from({ length: Math.ceil(size / unitBytes) }, (_, i) => ({
+          index: i,
+          start: i * unitBytes,
+          end: Math.min(size, (i + 1) * unitBytes),
+        }));
+        expect(logUnits(size, unitBytes)).toEqual(expected);
+      }
+    }
+  });
+});
+
+describe('readUnitLines', () => {
+  for (const endWithNewline of [true, false]) {
+    describe(endWithNewline ? 'file ending with a newline' : 'file without a final newline', () => {
+      const content = sampleContent(endWithNewline);
+      let path: string;
+      beforeAll(() => {
+        path = writeTemp(content);
+      });
+
+      it('has lines ending on 64-byte boundaries and a line longer than 64 bytes', () => {
+        const ends = [];
+        for (let i = 0; i < content.length; i++) if (content[i] === 10) ends.push(i + 1);
+        expect(ends.filter((e) => e % 64 === 0).length).toBeGreaterThanOrEqual(3);
+        const starts = lineStarts(content);
+        const longest = Math.max(...starts.map((s, i) => (starts[i + 1] ?? content.length) - s));
+        expect(longest).toBeGreaterThan(200);
+      });
+
+      for (const unitBytes of [1, 2, 3, 7, 16, 64, 100_000]) {
+        for (const bufferBytes of [1, 3, 64]) {
+          it(`units of ${unitBytes} B, buffer of ${bufferBytes} B: every line exactly once, in order`, () => {
+            const units = logUnits(content.length, unitBytes);
+            const reads = readUnits(path, content.length, unitBytes, bufferBytes);
+            // Each unit feeds exactly the lines that begin in it.
+            reads.forEach((r, i) => {
+              expect(
+                Buffer.from(r.fed).equals(Buffer.from(expectedUnitBytes(content, units[i]!))),
+                `unit ${i}`,
+              ).toBe(true);
+            });
+            // Together they are the whole file.
+            const all = Buffer.concat(reads.map((r) => r.fed));
+            expect(all.length).toBe(content.length);
+            expect(all.equals(Buffer.from(content))).toBe(true);
+            // Each unit's digest covers exactly its own bytes [start, end).
+            reads.forEach((r, i) => {
+              const u = units[i]!;
+              expect(r.digest, `unit ${i}`).toBe(sha256(content.subarray(u.start, u.end)));
+            });
+          });
+        }
+      }
+
+      it('per-unit digests with default units combine to hashLogFile', () => {
+        const reads = readUnits(path, content.length, UNIT_BYTES, 64);
+        expect(reads.length).toBe(1);
+        expect(
+          combineUnitHashes(
+            content.length,
+            reads.map((r) => r.digest),
+          ),
+        ).toBe(hashLogFile(path, content.length));
+      });
+    });
+  }
+
+  it('works without a hash', () => {
+    const content = new Uint8Array(Buffer.from('1|1|US\n22|2|FR\n333|3|DE\n'));
+    const path = writeTemp(content);
+    const fd = openSync(path, 'r');
+    try {
+      const parts: Buffer[] = [];
+      for (const unit of logUnits(content.length, 5))
+        readUnitLines(fd, unit, Buffer.alloc(4), undefined, (c) => parts.push(Buffer.from(c)));
+      expect(Buffer.concat(parts).toString()).toBe('1|1|US\n22|2|FR\n333|3|DE\n');
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  it('feeds nothing for a unit inside a line that started earlier', () => {
+    const content = new Uint8Array(Buffer.from('a'.repeat(50) + '\nb\n'));
+    const path = writeTemp(content);
+    const reads = readUnits(path, content.length, 10, 3);
+    expect(Buffer.from(reads[0]!.fed).toString()).toBe('a'.repeat(50) + '\n');
+    for (let i = 1; i < 5; i++) expect(reads[i]!.fed.length, `unit ${i}`).toBe(0);
+    // Unit 5 starts at byte 50, the '\n' of the long line: the 'b' line starts in it.
+    expect(Buffer.from(reads[5]!.fed).toString()).toBe('b\n');
+  });
+
+  it('handles an empty file', () => {
+    const path = writeTemp(new Uint8Array(0));
+    const reads = readUnits(path, 0, 16, 8);
+    expect(reads.length).toBe(1);
+    expect(reads[0]!.fed.length).toBe(0);
+    expect(reads[0]!.digest).toBe(sha256(new Uint8Array(0)));
+    expect(combineUnitHashes(0, [reads[0]!.digest])).toBe(hashLogFile(path, 0));
+  });
+});
+
+describe('content hash', () => {
+  it('is the documented sha256 over the size and the unit digests', () => {
+    const content = sampleContent(true);
+    const path = writeTemp(content);
+    const expected = createHash('sha256')
+      .update(`playtally-log-v1:${content.length}:`)
+      .update(sha256(content))
+      .digest('hex');
+    expect(hashLogFile(path, content.length)).toBe(expected);
+  });
+
+  it('changes when any one byte changes, and is stable otherwise', () => {
+    const content = sampleContent(false);
+    const base = hashLogFile(writeTemp(content), content.length);
+    expect(hashLogFile(writeTemp(content), content.length)).toBe(base);
+    const seen = new Set([base]);
+    for (const at of [0, 1, Math.floor(content.length / 2), content.length - 1]) {
+      const changed = content.slice();
+      changed[at] = changed[at]! ^ 0x01;
+      const h = hashLogFile(writeTemp(changed), changed.length);
+      expect(h, `byte ${at}`).not.toBe(base);
+      seen.add(h);
+    }
+    expect(seen.size).toBe(5);
+  });
+
+  it('depends on the size and on the order of unit digests', () => {
+    const a = sha256(new Uint8Array([1]));
+    const b = sha256(new Uint8Array([2]));
+    expect(combineUnitHashes(2, [a, b])).not.toBe(combineUnitHashes(2, [b, a]));
+    expect(combineUnitHashes(2, [a, b])).not.toBe(combineUnitHashes(3, [a, b]));
+    expect(combineUnitHashes(2, [a, b])).toMatch(/^[0-9a-f]{64}$/);
+  });
+
+  it('hashes only the first `size` bytes', () => {
+    const content = new Uint8Array(Buffer.from('1|1|US\n2|2|US\n'));
+    const path = writeTemp(content);
+    const prefix = writeTemp(content.subarray(0, 7));
+    expect(hashLogFile(path, 7)).toBe(hashLogFile(prefix, 7));
+    expect(hashLogFile(path, 7)).not.toBe(hashLogFile(path, content.length));
+  });
+});
