@@ -10,13 +10,8 @@ import { buildQualityReport, type QualityReport, writeQualityReport } from '../s
 import { type IgnoredFile, scanLogs } from '../sources/logFiles.js';
 import { type DayPartial, ensureDayPartial } from './dayPartial.js';
 import { type MemoryPlan, planMemory } from './memoryPlan.js';
-import type {
-  MergeCountriesResult,
-  MergeUsersResult,
-  MergeUsersTask,
-  UserSpan,
-  WindowSource,
-} from './tasks.js';
+import type { MergeCountriesResult, MergeUsersResult } from './tasks.js';
+import { countrySources, planWindow } from './windowPlan.js';
 import { WorkerPool } from './workerPool.js';
 
 export interface Top50Options {
@@ -79,8 +74,8 @@ export const DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024;
 
 /**
  * The top-50 job: bring every log day of the window into a partial (reusing the ones already
- * built), merge the partials partition by partition into chart rows, and write the two chart files
- * and the quality report, each through a temporary name.
+ * built), merge the window's partials into chart rows (countries by partition, users by user
+ * range), and write the two chart files and the quality report, each through a temporary name.
  */
 export async function runTop50(options: Top50Options): Promise<Top50Summary> {
   const started = Date.now();
@@ -156,48 +151,11 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
 
     const partialsDone = Date.now();
     const paths = chartPaths(outDir, day);
-    // Block checksums are checked as the merge reads them: a partial found damaged there is
-    // rebuilt from its log and the merge run again.
-    let countryRows = 0;
-    let userRows = 0;
-    let mergeDone = 0;
-    let countryDone = 0;
-    for (let attempt = 0; ; attempt++) {
-      try {
-        const window = planWindow(partials, plan, threads);
-        emit({ type: 'mergeStart', days: partials.length, partitions: window.countryPartitions });
-        const countryCharts = await settleAll(
-          Array.from({ length: window.countryPartitions }, (_, q) =>
-            pool.run<MergeCountriesResult>({
-              kind: 'mergeCountries',
-              partition: q,
-              top,
-              sources: countrySources(partials, q, window.countryPartitions),
-            }),
-          ),
-        );
-        countryRows = writeCountryChart(
-          paths.country,
-          countryCharts.map((r) => r.countries),
-          top,
-        );
-        countryDone = Date.now();
-        userRows = await writeUserChart(paths.user, window.userRanges.length, threads + 1, (r) =>
-          pool.run<MergeUsersResult>({ kind: 'mergeUsers', top, ...window.userRanges[r]! }),
-        );
-        mergeDone = Date.now();
-        emit({ type: 'mergeDone', ms: mergeDone - partialsDone });
-        break;
-      } catch (error) {
-        const { code, path } = error as { code?: unknown; path?: unknown };
-        const damaged = partials.findIndex((p) => p.path === path);
-        if (code !== 'PARTIAL_CORRUPT' || damaged < 0 || attempt >= partials.length) throw error;
-        emit({ type: 'damaged', date: partials[damaged]!.record.date, problem: (error as Error).message });
-        const rebuildStarted = Date.now();
-        partials[damaged] = await ensureDayPartial(logs[damaged]!, state, pool, plan, runTmpDir, true);
-        dayMs[damaged]! += Date.now() - rebuildStarted;
-      }
-    }
+    const charts = await writeCharts({ paths, partials, top, threads, plan, pool, emit }, async (damaged) => {
+      const rebuildStarted = Date.now();
+      partials[damaged] = await ensureDayPartial(logs[damaged]!, state, pool, plan, runTmpDir, true);
+      dayMs[damaged]! += Date.now() - rebuildStarted;
+    });
 
     const records = new Map<number, DayRecord>(logs.map((l, i) => [l.day, partials[i]!.record]));
     const report = buildQualityReport(day, windowDays, records);
@@ -216,8 +174,8 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
       })),
       totals: report.totals,
       outputs: {
-        country: { path: paths.country, rows: countryRows },
-        user: { path: paths.user, rows: userRows },
+        country: { path: paths.country, rows: charts.countryRows },
+        user: { path: paths.user, rows: charts.userRows },
         quality: qualityPath,
       },
       threads,
@@ -226,8 +184,8 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
       cpuMs: cpuMs(),
       stagesMs: {
         partials: partialsDone - started,
-        countryChart: countryDone - partialsDone,
-        userChart: mergeDone - countryDone,
+        countryChart: charts.countryDone - partialsDone,
+        userChart: charts.userDone - charts.countryDone,
       },
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
     };
@@ -237,83 +195,60 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
   }
 }
 
-interface WindowPlan {
-  /** Country charts are merged per partition of the smallest partition count of the window. */
-  countryPartitions: number;
-  /** User charts are merged per user range, each from every users block of every day. */
-  userRanges: Omit<MergeUsersTask, 'kind' | 'top'>[];
+interface ChartsContext {
+  paths: { country: string; user: string };
+  partials: DayPartial[];
+  top: number;
+  threads: number;
+  plan: MemoryPlan;
+  pool: WorkerPool;
+  emit: (event: Top50Event) => void;
 }
 
 /**
- * How the window is merged. Countries: days may have been split into different partition counts
- * (all powers of two); window partition q of the smallest count P gathers every finer partition p
- * with p mod P = q, which holds exactly the same (country, song) totals. Users: the user chart must
- * be in user order, so it is cut into user ranges (from the blocks' segment keys, about equal in
- * size, each small enough for one worker's share of memory); range r reads, from every block, the
- * segments that hold its users, and its rows go to the file right after range r - 1's.
+ * Merge the window and write both chart files. Block and segment checksums are checked as the
+ * merge reads them: a partial found damaged there is rebuilt from its log (`rebuild`, which
+ * replaces it in `partials`) and the merge is run again.
  */
-function planWindow(partials: DayPartial[], plan: MemoryPlan, threads: number): WindowPlan {
-  const countryPartitions = Math.min(...partials.map((p) => p.directory.partitions));
-  let userBytes = 0;
-  const keys: number[] = [];
-  for (const p of partials) {
-    for (const block of p.directory.users) {
-      userBytes += block.length;
-      keys.push(...block.segments.keys);
+async function writeCharts(
+  { paths, partials, top, threads, plan, pool, emit }: ChartsContext,
+  rebuild: (day: number) => Promise<void>,
+): Promise<{ countryRows: number; userRows: number; countryDone: number; userDone: number }> {
+  const started = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const window = planWindow(partials, plan, threads);
+      emit({ type: 'mergeStart', days: partials.length, partitions: window.countryPartitions });
+      const countryCharts = await settleAll(
+        Array.from({ length: window.countryPartitions }, (_, q) =>
+          pool.run<MergeCountriesResult>({
+            kind: 'mergeCountries',
+            partition: q,
+            top,
+            sources: countrySources(partials, q, window.countryPartitions),
+          }),
+        ),
+      );
+      const countryRows = await writeCountryChart(
+        paths.country,
+        countryCharts.map((r) => r.countries),
+        top,
+      );
+      const countryDone = Date.now();
+      const userRows = await writeUserChart(paths.user, window.userRanges.length, threads + 1, (r) =>
+        pool.run<MergeUsersResult>({ kind: 'mergeUsers', top, ...window.userRanges[r]! }),
+      );
+      const userDone = Date.now();
+      emit({ type: 'mergeDone', ms: userDone - started });
+      return { countryRows, userRows, countryDone, userDone };
+    } catch (error) {
+      const { code, path } = error as { code?: unknown; path?: unknown };
+      const damaged = partials.findIndex((p) => p.path === path);
+      if (code !== 'PARTIAL_CORRUPT' || damaged < 0 || attempt >= partials.length) throw error;
+      emit({ type: 'damaged', date: partials[damaged]!.record.date, problem: (error as Error).message });
+      await rebuild(damaged);
     }
   }
-  keys.sort((a, b) => a - b);
-  // A range's worker holds its share of the blocks and the range's text (about twice that, in a
-  // buffer that grows by doubling), and the job holds a few finished ranges: about 7x the input.
-  const count = Math.max(threads * 4, Math.ceil((userBytes * 7) / plan.partitionBytes));
-  const bounds: number[] = [];
-  for (let r = 1; r < count; r++) {
-    const key = keys[Math.floor((r * keys.length) / count)];
-    if (key !== undefined && key > (bounds[bounds.length - 1] ?? Number.NEGATIVE_INFINITY)) bounds.push(key);
-  }
-  const lows = [Number.NEGATIVE_INFINITY, ...bounds];
-  const userRanges = lows.map((low, r) => {
-    const high = bounds[r] ?? Number.POSITIVE_INFINITY;
-    return {
-      range: r,
-      low,
-      high,
-      sources: partials.map((p) => ({ path: p.path, spans: userSpans(p, low, high) })),
-    };
-  });
-  return { countryPartitions, userRanges };
-}
-
-/** The runs of whole segments of each users block of `partial` that hold users in [low, high). */
-function userSpans(partial: DayPartial, low: number, high: number): UserSpan[] {
-  const spans: UserSpan[] = [];
-  for (const block of partial.directory.users) {
-    const { keys, bases, offsets, crcs } = block.segments;
-    // First segment: the last one starting at or before `low`; end: the first starting at `high`.
-    let first = 0;
-    while (first + 1 < keys.length && keys[first + 1]! <= low) first++;
-    let end = first;
-    while (end < keys.length && keys[end]! < high) end++;
-    if (end === first) continue;
-    const start = offsets[first]!;
-    const stop = offsets[end] ?? block.length;
-    spans.push({
-      offset: block.offset + start,
-      length: stop - start,
-      base: bases[first]!,
-      segmentStarts: offsets.slice(first, end).map((o) => o - start),
-      crcs: crcs.slice(first, end),
-    });
-  }
-  return spans;
-}
-
-function countrySources(partials: DayPartial[], q: number, partitions: number): WindowSource[] {
-  return partials.map((p) => {
-    const blocks = [];
-    for (let f = q; f < p.directory.partitions; f += partitions) blocks.push(p.directory.countries[f]!);
-    return { path: p.path, blocks };
-  });
 }
 
 /** Like Promise.all, but every task settles before a failure is reported, so a retry never races one still running. */

@@ -17,12 +17,15 @@ export function userChartName(day: number): string {
   return `user_top50_${compactDay(day)}.txt`;
 }
 
-/** Write a file through a temporary name: `fill` writes to the fd; rename only when it returns. */
-export function writeThroughTemp<T>(path: string, fill: (fd: number) => T): T {
+/**
+ * Write a file through a temporary name: `fill` writes to the fd; the file is flushed and renamed
+ * into place only when `fill` has finished, and removed if it fails.
+ */
+export async function writeThroughTemp<T>(path: string, fill: (fd: number) => T | Promise<T>): Promise<T> {
   const temp = tempPathFor(path);
   const fd = openSync(temp, 'w');
   try {
-    const result = fill(fd);
+    const result = await fill(fd);
     fsyncSync(fd);
     closeSync(fd);
     renameSync(temp, path);
@@ -43,7 +46,11 @@ export function writeThroughTemp<T>(path: string, fill: (fd: number) => T): T {
  * songs (a (country, song) total lives in exactly one partition), so a country's chart is the
  * best `top` of the union of its partition charts.
  */
-export function writeCountryChart(path: string, partitionCharts: CountryChart[][], top: number): number {
+export async function writeCountryChart(
+  path: string,
+  partitionCharts: CountryChart[][],
+  top: number,
+): Promise<number> {
   const byCountry: CountryChart[][] = COUNTRY_CODES.map(() => []);
   for (const charts of partitionCharts) for (const c of charts) byCountry[c.country]!.push(c);
   const out = new ByteWriter(1 << 16);
@@ -67,7 +74,7 @@ export function writeCountryChart(path: string, partitionCharts: CountryChart[][
     writeChartLine(out, COUNTRY_CODES[country]!, songs, plays, n);
     rows++;
   });
-  writeThroughTemp(path, (fd) => writeAllSync(fd, out.result()));
+  await writeThroughTemp(path, (fd) => writeAllSync(fd, out.result()));
   return rows;
 }
 
@@ -82,9 +89,7 @@ export async function writeUserChart(
   lookahead: number,
   mergeRange: (range: number) => Promise<{ bytes: Uint8Array; rows: number }>,
 ): Promise<number> {
-  const temp = tempPathFor(path);
-  const fd = openSync(temp, 'w');
-  try {
+  return writeThroughTemp(path, async (fd) => {
     let rows = 0;
     const inFlight = new Map<number, Promise<{ bytes: Uint8Array; rows: number }>>();
     let next = 0;
@@ -101,19 +106,8 @@ export async function writeUserChart(
       writeAllSync(fd, done.bytes);
       rows += done.rows;
     }
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(temp, path);
     return rows;
-  } catch (error) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
-    rmSync(temp, { force: true });
-    throw error;
-  }
+  });
 }
 
 export function chartPaths(outDir: string, day: number): { country: string; user: string } {

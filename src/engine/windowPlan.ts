@@ -1,0 +1,82 @@
+import type { DayPartial } from './dayPartial.js';
+import type { MemoryPlan } from './memoryPlan.js';
+import type { MergeUsersTask, UserSpan, WindowSource } from './tasks.js';
+
+export interface WindowPlan {
+  /** Country charts are merged per partition of the smallest partition count of the window. */
+  countryPartitions: number;
+  /** User charts are merged per user range, each from every users block of every day. */
+  userRanges: Omit<MergeUsersTask, 'kind' | 'top'>[];
+}
+
+/**
+ * How the window is merged. Countries: days may have been split into different partition counts
+ * (all powers of two); window partition q of the smallest count P gathers every finer partition p
+ * with p mod P = q, which holds exactly the same (country, song) totals. Users: the user chart must
+ * be in user order, so it is cut into user ranges (from the blocks' segment keys, about equal in
+ * size, each small enough for one worker's share of memory); range r reads, from every block, the
+ * segments that hold its users, and its rows go to the file right after range r - 1's.
+ */
+export function planWindow(partials: DayPartial[], plan: MemoryPlan, threads: number): WindowPlan {
+  const countryPartitions = Math.min(...partials.map((p) => p.directory.partitions));
+  let userBytes = 0;
+  const keys: number[] = [];
+  for (const p of partials) {
+    for (const block of p.directory.users) {
+      userBytes += block.length;
+      keys.push(...block.segments.keys);
+    }
+  }
+  keys.sort((a, b) => a - b);
+  // A range's worker holds its share of the blocks and the range's text (about twice that, in a
+  // buffer that grows by doubling), and the job holds a few finished ranges: about 7x the input.
+  const count = Math.max(threads * 4, Math.ceil((userBytes * 7) / plan.partitionBytes));
+  const bounds: number[] = [];
+  for (let r = 1; r < count; r++) {
+    const key = keys[Math.floor((r * keys.length) / count)];
+    if (key !== undefined && key > (bounds[bounds.length - 1] ?? Number.NEGATIVE_INFINITY)) bounds.push(key);
+  }
+  const lows = [Number.NEGATIVE_INFINITY, ...bounds];
+  const userRanges = lows.map((low, r) => {
+    const high = bounds[r] ?? Number.POSITIVE_INFINITY;
+    return {
+      range: r,
+      low,
+      high,
+      sources: partials.map((p) => ({ path: p.path, spans: userSpans(p, low, high) })),
+    };
+  });
+  return { countryPartitions, userRanges };
+}
+
+/** The runs of whole segments of each users block of `partial` that hold users in [low, high). */
+function userSpans(partial: DayPartial, low: number, high: number): UserSpan[] {
+  const spans: UserSpan[] = [];
+  for (const block of partial.directory.users) {
+    const { keys, bases, offsets, crcs } = block.segments;
+    // First segment: the last one starting at or before `low`; end: the first starting at `high`.
+    let first = 0;
+    while (first + 1 < keys.length && keys[first + 1]! <= low) first++;
+    let end = first;
+    while (end < keys.length && keys[end]! < high) end++;
+    if (end === first) continue;
+    const start = offsets[first]!;
+    const stop = offsets[end] ?? block.length;
+    spans.push({
+      offset: block.offset + start,
+      length: stop - start,
+      base: bases[first]!,
+      segmentStarts: offsets.slice(first, end).map((o) => o - start),
+      crcs: crcs.slice(first, end),
+    });
+  }
+  return spans;
+}
+
+export function countrySources(partials: DayPartial[], q: number, partitions: number): WindowSource[] {
+  return partials.map((p) => {
+    const blocks = [];
+    for (let f = q; f < p.directory.partitions; f += partitions) blocks.push(p.directory.countries[f]!);
+    return { path: p.path, blocks };
+  });
+}
