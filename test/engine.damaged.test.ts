@@ -1,4 +1,4 @@
-import { mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { generateLogs } from '../src/cli/commands/generate.js';
@@ -16,6 +16,7 @@ import { day, firstDifference, leftovers, readLog, TempDirs } from './support/te
  *    block CRC catches it when the merge reads the block, and the job rebuilds that day and merges
  *    again (this once failed every later run until the state folder was removed by hand).
  * 2. A folder in the partial's place is rebuilt too (it once ended the run with EISDIR).
+ * 3. An unreadable manifest is moved aside and the state rebuilt from the logs.
  */
 
 const FIRST = day('2024-05-01');
@@ -68,5 +69,17 @@ describe('damaged partials are rebuilt', () => {
     const summary = await run();
     expect(summary.days.map((d) => d.reused)).toEqual([true, true, true, false, true, true]);
     check();
+  });
+
+  it('an unreadable manifest is set aside and the state rebuilt, with a warning', async () => {
+    const { run, partial, check } = await setup();
+    const stateDir = join(partial, '..', '..');
+    writeFileSync(join(stateDir, 'manifest.json'), '{"version": 1, "days": ');
+    const summary = await run();
+    expect(summary.days.every((d) => !d.reused)).toBe(true);
+    check();
+    expect(readdirSync(stateDir).some((name) => name.startsWith('manifest.json.damaged-'))).toBe(true);
+    // The rebuilt manifest is whole again: the next run reuses every day.
+    expect((await run()).days.every((d) => d.reused)).toBe(true);
   });
 });

@@ -288,7 +288,7 @@ describe('incremental runs over a shared state folder', () => {
     const deadPid = 2 ** 22 + 12_345; // above Linux's pid_max default range: never a live process
     const stale = [
       join(f.outDir, `.country_top50_20240502.txt.tmp-${deadPid}`),
-      join(f.partialsDir, `listen-20240501-0000000000000000.ptp.tmp-${deadPid}`),
+      join(f.partialsDir, `.listen-20240501-0000000000000000.ptp.tmp-${deadPid}`),
       join(f.stateDir, `.manifest.json.tmp-${deadPid}`),
     ];
     for (const path of stale) writeFileSync(path, 'half');
@@ -296,12 +296,17 @@ describe('incremental runs over a shared state folder', () => {
     // A temporary file of a process that is alive (this one's parent) is not ours to remove.
     const live = join(f.outDir, `.user_top50_20240502.txt.tmp-${process.ppid}`);
     writeFileSync(live, 'busy');
+    // Nor is a file of the user's that merely ends like one of ours (ours are dotfiles).
+    const usersOwn = join(f.outDir, `notes.tmp-${deadPid}`);
+    writeFileSync(usersOwn, 'mine');
 
     await runTop50({ logsDir: f.logsDir, outDir: f.outDir, threads: 1 });
     for (const path of stale) expect(existsSync(path)).toBe(false);
     expect(readdirSync(join(f.stateDir, 'tmp'))).toEqual([]);
     expect(existsSync(live)).toBe(true);
+    expect(existsSync(usersOwn)).toBe(true);
     rmSync(live);
+    rmSync(usersOwn);
     expect(leftovers(f.outDir)).toEqual([]);
   });
 });

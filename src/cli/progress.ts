@@ -57,6 +57,9 @@ export function progressReporter(stream: NodeJS.WriteStream, quiet: boolean): (e
           stream.write(`  ${file}: ${what}\n`);
         }
         break;
+      case 'stateRecovered':
+        stream.write(`playtally: warning: ${event.problem}\n`);
+        break;
       case 'damaged':
         stream.write(
           `playtally: warning: partial of ${event.date} is damaged (${event.problem}); rebuilding it\n`,

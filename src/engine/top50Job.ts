@@ -38,6 +38,7 @@ export type Top50Event =
   | { type: 'progress'; bytes: number; rows: number }
   | { type: 'dayDone'; date: string; reused: boolean; rows: number; ms: number }
   | { type: 'damaged'; date: string; problem: string }
+  | { type: 'stateRecovered'; problem: string }
   | { type: 'mergeStart'; days: number; partitions: number }
   | { type: 'mergeDone'; ms: number };
 
@@ -121,6 +122,7 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
 
   ensureWritable(outDir, 'output_not_writable', 'output folder');
   const state = new StateStore(stateDir);
+  if (state.recovered) emit({ type: 'stateRecovered', problem: state.recovered });
   ensureWritable(stateDir, 'state_not_writable', 'state folder');
   removeStaleTempFiles(outDir);
   removeStaleTempFiles(state.partialsDir);

@@ -28,7 +28,8 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   renameSync(temp, path);
 }
 
-const TEMP_NAME = /\.tmp-(\d+)$/;
+/** Our temporary names only: dotfiles ending in `.tmp-<pid>` (see tempPathFor). */
+const TEMP_NAME = /^\..+\.tmp-(\d+)$/;
 
 /** Is a process with this pid still running? */
 export function processAlive(pid: number): boolean {

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RejectCounts, RejectExample } from '../parse/rejects.js';
 import { writeFileAtomic } from './atomicFile.js';
@@ -44,6 +44,8 @@ export class StateStore {
   readonly tmpDir: string;
   private readonly manifestPath: string;
   private manifest: Manifest;
+  /** Set when the manifest was unreadable and the state starts over: what happened. */
+  recovered: string | undefined;
 
   constructor(readonly dir: string) {
     this.partialsDir = join(dir, 'partials');
@@ -78,19 +80,31 @@ export class StateStore {
     return join(this.dir, record.partial);
   }
 
+  /**
+   * The manifest, or an empty one. An unreadable manifest is set aside (renamed, not deleted)
+   * and the state rebuilt from the logs: everything in it is derived data.
+   */
   private load(): Manifest {
     if (!existsSync(this.manifestPath)) return { version: 1, days: {} };
     try {
       const parsed = JSON.parse(readFileSync(this.manifestPath, 'utf8')) as Manifest;
-      if (parsed.version !== 1 || typeof parsed.days !== 'object')
+      if (parsed?.version !== 1 || typeof parsed.days !== 'object' || parsed.days === null) {
         throw new Error('unknown manifest version');
+      }
       return parsed;
     } catch (error) {
-      throw new PlaytallyError(
-        'corrupt_state',
-        `state manifest ${this.manifestPath} is unreadable (${(error as Error).message}); ` +
-          'remove the state directory to rebuild it from the logs',
-      );
+      const aside = `${this.manifestPath}.damaged-${Date.now()}`;
+      try {
+        renameSync(this.manifestPath, aside);
+      } catch (renameError) {
+        throw new PlaytallyError(
+          'corrupt_state',
+          `state manifest ${this.manifestPath} is unreadable and cannot be moved aside ` +
+            `(${(renameError as Error).message}); remove it to rebuild the state from the logs`,
+        );
+      }
+      this.recovered = `state manifest was unreadable (${(error as Error).message}); moved to ${aside}, rebuilding`;
+      return { version: 1, days: {} };
     }
   }
 

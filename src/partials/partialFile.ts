@@ -10,6 +10,7 @@ import {
   writeSync,
 } from 'node:fs';
 import { crc32 } from 'node:zlib';
+import { tempPathFor } from '../ops/atomicFile.js';
 import type { BlockStats } from './aggregatePairs.js';
 
 /**
@@ -77,7 +78,7 @@ export class PartialWriter {
     readonly path: string,
     readonly partitions: number,
   ) {
-    this.tempPath = `${path}.tmp-${process.pid}`;
+    this.tempPath = tempPathFor(path);
     this.fd = openSync(this.tempPath, 'w');
   }
 
