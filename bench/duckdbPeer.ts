@@ -1,4 +1,4 @@
-import { DuckDBInstance } from '@duckdb/node-api';
+import { DuckDBInstance, version } from '@duckdb/node-api';
 import { COUNTRY_CODES } from '../src/parse/countries.js';
 
 /**
@@ -86,6 +86,7 @@ async function main(argv: string[]): Promise<void> {
       cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
       peakRssBytes: usage.maxRSS * 1024,
       validRows: valid ? Number(valid.getRows()[0]![0]) : undefined,
+      version: version(),
     })}\n`,
   );
   connection.closeSync();

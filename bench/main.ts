@@ -24,6 +24,7 @@ import { compactDay, isoDay, parseDay } from '../src/ops/dates.js';
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
 const PEER = join(ROOT, 'dist/bench/duckdbPeer.js');
+let duckdbVersion = 'unknown';
 
 interface Measure {
   wallMs: number;
@@ -119,7 +120,8 @@ async function duckdb(files: string[], out: string, threads: number, memory: str
     join(out, 'user.txt'),
     ...files,
   ]);
-  const peer = JSON.parse(stdout) as { cpuMs: number; peakRssBytes: number };
+  const peer = JSON.parse(stdout) as { cpuMs: number; peakRssBytes: number; version: string };
+  duckdbVersion = peer.version;
   rmSync(join(out, 'duckdb-tmp'), { recursive: true, force: true });
   return { wallMs, cpuMs: peer.cpuMs, peakRssBytes: peer.peakRssBytes };
 }
@@ -255,7 +257,9 @@ async function main(): Promise<void> {
     '|---|---|---|---|---|',
     row('playtally cold (all days from raw logs)', results.cold!),
     row('playtally incremental (newest day added to partials)', results.incremental!),
-    ...(withDuckdb ? [row(`DuckDB from raw logs (memory_limit ${duckdbMemory})`, results.duckdb!)] : []),
+    ...(withDuckdb
+      ? [row(`DuckDB ${duckdbVersion} from raw logs (memory_limit ${duckdbMemory})`, results.duckdb!)]
+      : []),
     row('playtally cold, --memory 512MB (one run)', [small]),
     '',
     `Newest day parsed into its partial: median ${(median(incrementalDayMs) / 1000).toFixed(1)} s in the incremental run` +
