@@ -1,6 +1,6 @@
 import type { BlockStats } from '../partials/aggregatePairs.js';
 import type { SpillIndex } from '../partials/pairSpill.js';
-import type { BlockRef } from '../partials/partialFile.js';
+import type { BlockRef, SegmentRun } from '../partials/partialFile.js';
 import type { LogUnit } from '../sources/logUnits.js';
 
 /** Messages between the job (main thread) and its workers; all plain, structured-clonable data. */
@@ -80,15 +80,10 @@ export interface MergeCountriesResult {
   countries: CountryChart[];
 }
 
-/** A run of whole segments of one users block: file bytes [offset, offset + length). */
-export interface UserSpan {
-  offset: number;
-  length: number;
+/** A run of whole segments of one users block. */
+export interface UserSpan extends SegmentRun {
   /** The key the span's first key delta counts from. */
   base: number;
-  /** Where each segment starts, relative to the span, and its CRC-32. */
-  segmentStarts: number[];
-  crcs: number[];
 }
 
 export interface MergeUsersTask {

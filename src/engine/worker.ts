@@ -1,12 +1,12 @@
-import { closeSync, openSync, readSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
-import { crc32 } from 'node:zlib';
+import { readFullySync } from '../ops/fileIo.js';
 import { ListenParser } from '../parse/listenParser.js';
 import { exampleText } from '../parse/rejects.js';
 import { aggregatePacked, aggregatePairs, checksumSegments } from '../partials/aggregatePairs.js';
 import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../partials/pairSpill.js';
-import { PartialFileError, readBlock } from '../partials/partialFile.js';
+import { readBlock, readSegments } from '../partials/partialFile.js';
 import { ByteWriter } from '../partials/varint.js';
 import { readUnitLines, unitHash } from '../sources/logUnits.js';
 import { writeChartLine } from '../window/chartLines.js';
@@ -177,12 +177,7 @@ function forEachRun(
 }
 
 function readFully(fd: number, into: Uint8Array, at: number, length: number, position: number): void {
-  let done = 0;
-  while (done < length) {
-    const n = readSync(fd, into, at + done, length - done, position + done);
-    if (n === 0) throw new Error('spill file truncated');
-    done += n;
-  }
+  if (readFullySync(fd, into, at, length, position) < length) throw new Error('spill file truncated');
 }
 
 /** The window's country charts of one partition: its blocks of every day, merged. */
@@ -217,14 +212,7 @@ function mergeUsers(task: MergeUsersTask): MergeUsersResult {
     const fd = openSync(source.path, 'r');
     try {
       for (const span of source.spans) {
-        const bytes = new Uint8Array(span.length);
-        readFully(fd, bytes, 0, span.length, span.offset);
-        span.segmentStarts.forEach((start, i) => {
-          const segment = bytes.subarray(start, span.segmentStarts[i + 1] ?? span.length);
-          if (crc32(segment) !== span.crcs[i]) {
-            throw new PartialFileError(source.path, `segment checksum mismatch at ${span.offset + start}`);
-          }
-        });
+        const bytes = readSegments(fd, span, source.path);
         spans.push({ bytes, start: 0, end: span.length, base: span.base });
       }
     } finally {

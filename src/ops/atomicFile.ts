@@ -1,5 +1,6 @@
-import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync, writeSync } from 'node:fs';
+import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
+import { writeAllSync } from './fileIo.js';
 
 /**
  * Files are never written in place: they are written to `.<name>.tmp-<pid>` beside their final
@@ -15,17 +16,51 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const temp = tempPathFor(path);
   const fd = openSync(temp, 'w');
   try {
-    const bytes = typeof data === 'string' ? Buffer.from(data) : data;
-    let done = 0;
-    while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-    fsyncSync(fd);
+    writeAllSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
   } catch (error) {
-    closeSync(fd);
-    rmSync(temp, { force: true });
+    discard(fd, temp);
     throw error;
   }
-  closeSync(fd);
-  renameSync(temp, path);
+  commit(fd, temp, path);
+}
+
+/**
+ * Write a file through a temporary name: `fill` writes to the fd; the file is flushed and renamed
+ * into place only when `fill` has finished, and removed if it fails.
+ */
+export async function writeThroughTemp<T>(path: string, fill: (fd: number) => T | Promise<T>): Promise<T> {
+  const temp = tempPathFor(path);
+  const fd = openSync(temp, 'w');
+  let result: T;
+  try {
+    result = await fill(fd);
+  } catch (error) {
+    discard(fd, temp);
+    throw error;
+  }
+  commit(fd, temp, path);
+  return result;
+}
+
+/** Flush the temporary file to disk and rename it over `path`. */
+function commit(fd: number, temp: string, path: string): void {
+  try {
+    fsyncSync(fd);
+    closeSync(fd);
+    renameSync(temp, path);
+  } catch (error) {
+    discard(fd, temp);
+    throw error;
+  }
+}
+
+function discard(fd: number, temp: string): void {
+  try {
+    closeSync(fd);
+  } catch {
+    // already closed
+  }
+  rmSync(temp, { force: true });
 }
 
 /** Our temporary names only: dotfiles ending in `.tmp-<pid>` (see tempPathFor). */

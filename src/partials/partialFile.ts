@@ -11,6 +11,7 @@ import {
 } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { tempPathFor } from '../ops/atomicFile.js';
+import { readFullySync } from '../ops/fileIo.js';
 import type { BlockStats } from './aggregatePairs.js';
 
 /**
@@ -188,12 +189,33 @@ export function readPartialDirectory<Meta = unknown>(path: string): PartialDirec
 /** Read one block and check its CRC. */
 export function readBlock(fd: number, ref: BlockRef, path: string): Uint8Array {
   const bytes = Buffer.allocUnsafe(ref.length);
-  let done = 0;
-  while (done < ref.length) {
-    const n = readSync(fd, bytes, done, ref.length - done, ref.offset + done);
-    if (n === 0) throw new PartialFileError(path, `truncated block at ${ref.offset}`);
-    done += n;
+  if (readFullySync(fd, bytes, 0, ref.length, ref.offset) < ref.length) {
+    throw new PartialFileError(path, `truncated block at ${ref.offset}`);
   }
   if (crc32(bytes) !== ref.crc) throw new PartialFileError(path, `block checksum mismatch at ${ref.offset}`);
+  return bytes;
+}
+
+/** A run of whole segments of a block: file bytes [offset, offset + length). */
+export interface SegmentRun {
+  offset: number;
+  length: number;
+  /** Where each segment starts, relative to the run, and its CRC-32. */
+  segmentStarts: number[];
+  crcs: number[];
+}
+
+/** Read a run of segments and check each segment's CRC. */
+export function readSegments(fd: number, run: SegmentRun, path: string): Uint8Array {
+  const bytes = new Uint8Array(run.length);
+  if (readFullySync(fd, bytes, 0, run.length, run.offset) < run.length) {
+    throw new PartialFileError(path, `truncated segments at ${run.offset}`);
+  }
+  run.segmentStarts.forEach((start, i) => {
+    const segment = bytes.subarray(start, run.segmentStarts[i + 1] ?? run.length);
+    if (crc32(segment) !== run.crcs[i]) {
+      throw new PartialFileError(path, `segment checksum mismatch at ${run.offset + start}`);
+    }
+  });
   return bytes;
 }

@@ -1,9 +1,8 @@
-import { closeSync, fsyncSync, openSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { CountryChart } from '../engine/tasks.js';
-import { writeAllSync } from '../engine/writeAll.js';
-import { tempPathFor } from '../ops/atomicFile.js';
+import { writeThroughTemp } from '../ops/atomicFile.js';
 import { compactDay } from '../ops/dates.js';
+import { writeAllSync } from '../ops/fileIo.js';
 import { COUNTRY_CODES } from '../parse/countries.js';
 import { ByteWriter } from '../partials/varint.js';
 import { writeChartLine } from '../window/chartLines.js';
@@ -15,30 +14,6 @@ export function countryChartName(day: number): string {
 
 export function userChartName(day: number): string {
   return `user_top50_${compactDay(day)}.txt`;
-}
-
-/**
- * Write a file through a temporary name: `fill` writes to the fd; the file is flushed and renamed
- * into place only when `fill` has finished, and removed if it fails.
- */
-export async function writeThroughTemp<T>(path: string, fill: (fd: number) => T | Promise<T>): Promise<T> {
-  const temp = tempPathFor(path);
-  const fd = openSync(temp, 'w');
-  try {
-    const result = await fill(fd);
-    fsyncSync(fd);
-    closeSync(fd);
-    renameSync(temp, path);
-    return result;
-  } catch (error) {
-    try {
-      closeSync(fd);
-    } catch {
-      // already closed
-    }
-    rmSync(temp, { force: true });
-    throw error;
-  }
 }
 
 /**

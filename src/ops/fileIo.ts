@@ -1,0 +1,32 @@
+import { readSync, writeSync } from 'node:fs';
+
+/**
+ * writeSync until every byte is written (a single call may write fewer); at `position` when
+ * given, else at the file's current offset.
+ */
+export function writeAllSync(fd: number, bytes: Uint8Array, position?: number): void {
+  let done = 0;
+  while (done < bytes.length) {
+    done += writeSync(fd, bytes, done, bytes.length - done, position === undefined ? null : position + done);
+  }
+}
+
+/**
+ * readSync until `length` bytes from `position` are in `into` at `at` (a single call may read
+ * fewer); returns how many were read, less than `length` only at the end of the file.
+ */
+export function readFullySync(
+  fd: number,
+  into: Uint8Array,
+  at: number,
+  length: number,
+  position: number,
+): number {
+  let done = 0;
+  while (done < length) {
+    const n = readSync(fd, into, at + done, length - done, position + done);
+    if (n === 0) break;
+    done += n;
+  }
+  return done;
+}
