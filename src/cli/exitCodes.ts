@@ -19,6 +19,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   no_logs: EXIT.input,
   no_logs_in_window: EXIT.input,
   missing_days: EXIT.input,
+  unreadable_log: EXIT.input,
   output_not_writable: EXIT.output,
   state_not_writable: EXIT.output,
   corrupt_state: EXIT.output,

@@ -20,7 +20,8 @@ function program(): Command {
       'after',
       `
 Exit codes: 0 ok, 1 failed run (unexpected error), 2 usage error, 3 input problem
-(logs missing, no logs, missing days with --strict), 4 output or state folder not writable.`,
+(logs missing, no logs, missing days with --strict,
+an unreadable gzip log), 4 output or state folder not writable.`,
     );
   for (const command of [top50Command(), generateCommand(), demoCommand()]) {
     root.addCommand(command.showHelpAfterError('(run with --help for usage)'));

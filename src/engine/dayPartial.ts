@@ -1,14 +1,21 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { compactDay, isoDay } from '../ops/dates.js';
+import { PlaytallyError } from '../ops/errors.js';
 import type { DayRecord, StateStore } from '../ops/stateStore.js';
 import { emptyRejectCounts, REJECT_REASONS, type RejectExample } from '../parse/rejects.js';
 import type { SpillIndex } from '../partials/pairSpill.js';
 import { type PartialDirectory, PartialWriter, readPartialDirectory } from '../partials/partialFile.js';
+import { estimateGzipSize, GzipInputError, hashGzipFile, streamGzipChunks } from '../sources/gzipChunks.js';
 import type { LogFile } from '../sources/logFiles.js';
 import { combineUnitHashes, hashLogFile, logUnits } from '../sources/logUnits.js';
 import { type MemoryPlan, partitionsFor } from './memoryPlan.js';
-import type { AggregatePartitionResult, FinishSpillResult, ParseUnitResult } from './tasks.js';
+import type {
+  AggregatePartitionResult,
+  FinishSpillResult,
+  ParseChunkTask,
+  ParseUnitResult,
+} from './tasks.js';
 import type { WorkerPool } from './workerPool.js';
 
 /** Rejected lines kept as examples per day. */
@@ -43,7 +50,7 @@ export async function ensureDayPartial(
       if (known.mtimeMs === log.mtimeMs)
         return { record: known, directory: reusable, path: state.partialPath(known), built: false };
       // Touched but maybe unchanged: a hash pass costs a fraction of a rebuild.
-      if (hashLogFile(log.path, log.size) === known.hash) {
+      if (contentHash(log) === known.hash) {
         const record = { ...known, mtimeMs: log.mtimeMs };
         state.putDay(key, record);
         return { record, directory: reusable, path: state.partialPath(record), built: false };
@@ -51,6 +58,11 @@ export async function ensureDayPartial(
     }
   }
   return buildDayPartial(log, state, pool, plan, runTmpDir);
+}
+
+/** The log's content hash without parsing it (the value a build records). */
+export function contentHash(log: LogFile): string {
+  return log.compressed ? hashGzipFile(log.path) : hashLogFile(log.path, log.size);
 }
 
 function readIfWhole(path: string): PartialDirectory<DayRecord> | undefined {
@@ -72,35 +84,27 @@ async function buildDayPartial(
 ): Promise<DayPartial> {
   const started = Date.now();
   const key = compactDay(log.day);
-  const partitions = partitionsFor(log.size, plan);
+  const partitions = partitionsFor(log.compressed ? estimateGzipSize(log.path) : log.size, plan);
   const spillDir = join(runTmpDir, `spill-${key}`);
   mkdirSync(spillDir, { recursive: true });
   try {
-    // Phase 1: parse units in parallel, radix-partitioning valid rows into spill files.
-    const units = logUnits(log.size);
-    const parsed = await Promise.all(
-      units.map((unit) =>
-        pool.run<ParseUnitResult>({
-          kind: 'parseUnit',
-          path: log.path,
-          unit,
-          spillDir,
-          partitions,
-          spillBufferBytes: plan.spillBufferBytes,
-          readBufferBytes: plan.readBufferBytes,
-          maxExamples: MAX_EXAMPLES,
-        }),
-      ),
-    );
+    // Phase 1: parse in parallel, radix-partitioning valid rows into spill files.
+    let phase1: ParsedLog;
+    try {
+      phase1 = log.compressed
+        ? await parseGzipLog(log, pool, plan, spillDir, partitions)
+        : await parsePlainLog(log, pool, plan, spillDir, partitions);
+    } catch (error) {
+      // Close the workers' spill files, so that a run going on to other days starts them afresh.
+      await pool.runOnEach({ kind: 'finishSpill' }).catch(() => {});
+      throw error;
+    }
+    const { parsed, hash } = phase1;
     const spills = (await pool.runOnEach<FinishSpillResult>({ kind: 'finishSpill' })).filter(
       (s): s is SpillIndex => s !== null,
     );
 
     // Phase 2: aggregate each partition, written in partition order for a deterministic file.
-    const hash = combineUnitHashes(
-      log.size,
-      parsed.map((p) => p.digest),
-    );
     const partialName = `partials/listen-${key}-${hash.slice(0, 16)}.ptp`;
     const writer = new PartialWriter(join(state.dir, partialName), partitions);
     let users = 0;
@@ -141,6 +145,94 @@ async function buildDayPartial(
     }
   } finally {
     rmSync(spillDir, { recursive: true, force: true });
+  }
+}
+
+interface ParsedLog {
+  parsed: ParseUnitResult[];
+  hash: string;
+}
+
+/** A plain log: its 32 MB units, read and parsed by the workers directly. */
+async function parsePlainLog(
+  log: LogFile,
+  pool: WorkerPool,
+  plan: MemoryPlan,
+  spillDir: string,
+  partitions: number,
+): Promise<ParsedLog> {
+  const parsed = await Promise.all(
+    logUnits(log.size).map((unit) =>
+      pool.run<ParseUnitResult>({
+        kind: 'parseUnit',
+        path: log.path,
+        unit,
+        spillDir,
+        partitions,
+        spillBufferBytes: plan.spillBufferBytes,
+        readBufferBytes: plan.readBufferBytes,
+        maxExamples: MAX_EXAMPLES,
+      }),
+    ),
+  );
+  return {
+    parsed,
+    hash: combineUnitHashes(
+      log.size,
+      parsed.map((p) => p.digest),
+    ),
+  };
+}
+
+/**
+ * A gzip log: decompressed here, as a stream, and handed to the workers in chunks of whole lines.
+ * At most two chunks per worker are in flight, which bounds memory and keeps every worker busy.
+ */
+async function parseGzipLog(
+  log: LogFile,
+  pool: WorkerPool,
+  plan: MemoryPlan,
+  spillDir: string,
+  partitions: number,
+): Promise<ParsedLog> {
+  const parsed: ParseUnitResult[] = [];
+  const inFlight = new Set<Promise<void>>();
+  const limit = pool.size * 2;
+  try {
+    const { hash } = await streamGzipChunks(
+      log.path,
+      async (chunk) => {
+        const task: ParseChunkTask = {
+          kind: 'parseChunk',
+          index: chunk.index,
+          bytes: chunk.bytes,
+          skipFirstLine: chunk.skipFirstLine,
+          spillDir,
+          partitions,
+          spillBufferBytes: plan.spillBufferBytes,
+          maxExamples: MAX_EXAMPLES,
+        };
+        const done = pool.run<ParseUnitResult>(task, [chunk.bytes.buffer as ArrayBuffer]).then((result) => {
+          parsed[result.unit] = result;
+        });
+        const settled = (): void => {
+          inFlight.delete(done);
+        };
+        done.then(settled, settled);
+        inFlight.add(done);
+        while (inFlight.size >= limit) await Promise.race(inFlight);
+      },
+      (bytes) => pool.progress({ type: 'progress', bytes, rows: 0 }),
+    );
+    await Promise.all(inFlight);
+    return { parsed, hash };
+  } catch (error) {
+    // Let the chunks still on the workers finish before the spill folder goes.
+    await Promise.allSettled(inFlight);
+    if (error instanceof GzipInputError) {
+      throw new PlaytallyError('unreadable_log', error.message, { path: log.path, file: log.name });
+    }
+    throw error;
   }
 }
 

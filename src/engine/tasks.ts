@@ -17,6 +17,19 @@ export interface ParseUnitTask {
   maxExamples: number;
 }
 
+/** A chunk of whole lines of a decompressed gzip log; `bytes` is transferred, not copied. */
+export interface ParseChunkTask {
+  kind: 'parseChunk';
+  index: number;
+  bytes: Uint8Array;
+  /** The chunk begins inside a line an earlier chunk counted: skip to the first newline. */
+  skipFirstLine: boolean;
+  spillDir: string;
+  partitions: number;
+  spillBufferBytes: number;
+  maxExamples: number;
+}
+
 export interface UnitExample {
   /** Line number within the unit, 1-based. */
   line: number;
@@ -24,12 +37,14 @@ export interface UnitExample {
   text: string;
 }
 
+/** The result of a parseUnit or parseChunk task (`unit` is the unit's or chunk's index). */
 export interface ParseUnitResult {
   unit: number;
   lines: number;
   valid: number;
   rejects: number[];
   examples: UnitExample[];
+  /** sha256 of a plain log's unit; empty for a gzip chunk (the file is hashed whole). */
   digest: string;
 }
 
@@ -106,6 +121,7 @@ export interface MergeUsersResult {
 
 export type Task =
   | ParseUnitTask
+  | ParseChunkTask
   | FinishSpillTask
   | AggregatePartitionTask
   | MergeCountriesTask
@@ -117,3 +133,6 @@ export interface ProgressMessage {
   bytes: number;
   rows: number;
 }
+
+/** Sent by the pool when it closes: the worker closes its port and its thread ends by itself. */
+export const EXIT_MESSAGE = 'exit';

@@ -8,24 +8,27 @@ import { aggregatePacked, aggregatePairs, checksumSegments } from '../partials/a
 import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../partials/pairSpill.js';
 import { readBlock, readSegments } from '../partials/partialFile.js';
 import { ByteWriter } from '../partials/varint.js';
+import { chunkLines } from '../sources/gzipChunks.js';
 import { readUnitLines, unitHash } from '../sources/logUnits.js';
 import { writeChartLine } from '../window/chartLines.js';
 import { type BlockSpan, mergeSpans, mergeTopK } from '../window/mergeTopK.js';
-import type {
-  AggregatedBlock,
-  AggregatePartitionResult,
-  AggregatePartitionTask,
-  CountryChart,
-  FinishSpillResult,
-  MergeCountriesResult,
-  MergeCountriesTask,
-  MergeUsersResult,
-  MergeUsersTask,
-  ParseUnitResult,
-  ParseUnitTask,
-  ProgressMessage,
-  Task,
-  UnitExample,
+import {
+  type AggregatedBlock,
+  type AggregatePartitionResult,
+  type AggregatePartitionTask,
+  type CountryChart,
+  EXIT_MESSAGE,
+  type FinishSpillResult,
+  type MergeCountriesResult,
+  type MergeCountriesTask,
+  type MergeUsersResult,
+  type MergeUsersTask,
+  type ParseChunkTask,
+  type ParseUnitResult,
+  type ParseUnitTask,
+  type ProgressMessage,
+  type Task,
+  type UnitExample,
 } from './tasks.js';
 
 /**
@@ -37,13 +40,11 @@ let readBuffer: Buffer | undefined;
 
 const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
 
-function parseUnit(task: ParseUnitTask): ParseUnitResult {
+/** A parser writing valid rows into this worker's spill file for the day, with its reject examples. */
+function dayParser(task: ParseUnitTask | ParseChunkTask): { parser: ListenParser; examples: UnitExample[] } {
   const spillPath = join(task.spillDir, `worker-${threadId}.spill`);
   if (spill === undefined || spill.path !== spillPath) {
     spill = new PairSpill(spillPath, task.partitions, task.spillBufferBytes);
-  }
-  if (readBuffer === undefined || readBuffer.length !== task.readBufferBytes) {
-    readBuffer = Buffer.allocUnsafe(task.readBufferBytes);
   }
   const target = spill;
   const examples: UnitExample[] = [];
@@ -53,6 +54,30 @@ function parseUnit(task: ParseUnitTask): ParseUnitResult {
       if (examples.length < task.maxExamples) examples.push({ line, reason, text: exampleText(bytes) });
     },
   });
+  return { parser, examples };
+}
+
+function unitResult(
+  index: number,
+  parser: ListenParser,
+  examples: UnitExample[],
+  digest: string,
+): ParseUnitResult {
+  return {
+    unit: index,
+    lines: parser.lines,
+    valid: parser.valid,
+    rejects: Array.from(parser.rejects),
+    examples,
+    digest,
+  };
+}
+
+function parseUnit(task: ParseUnitTask): ParseUnitResult {
+  if (readBuffer === undefined || readBuffer.length !== task.readBufferBytes) {
+    readBuffer = Buffer.allocUnsafe(task.readBufferBytes);
+  }
+  const { parser, examples } = dayParser(task);
   const hash = unitHash();
   const fd = openSync(task.path, 'r');
   let unreported = 0;
@@ -77,14 +102,20 @@ function parseUnit(task: ParseUnitTask): ParseUnitResult {
     closeSync(fd);
   }
   if (unreported > 0) report();
-  return {
-    unit: task.unit.index,
-    lines: parser.lines,
-    valid: parser.valid,
-    rejects: Array.from(parser.rejects),
-    examples,
-    digest: hash.digest('hex'),
-  };
+  return unitResult(task.unit.index, parser, examples, hash.digest('hex'));
+}
+
+/**
+ * One chunk of a decompressed gzip log (see sources/gzipChunks.ts): whole lines, except that it
+ * may begin with the tail of a line an earlier chunk counted. The main thread reports progress
+ * (in compressed bytes); this reports only the rows.
+ */
+function parseChunk(task: ParseChunkTask): ParseUnitResult {
+  const { parser, examples } = dayParser(task);
+  parser.push(chunkLines(task.bytes, task.skipFirstLine));
+  parser.end();
+  parentPort!.postMessage({ type: 'progress', bytes: 0, rows: parser.lines } satisfies ProgressMessage);
+  return unitResult(task.index, parser, examples, '');
 }
 
 function finishSpill(): FinishSpillResult {
@@ -231,6 +262,8 @@ function run(task: Task): { result: unknown; transfer: ArrayBuffer[] } {
   switch (task.kind) {
     case 'parseUnit':
       return { result: parseUnit(task), transfer: [] };
+    case 'parseChunk':
+      return { result: parseChunk(task), transfer: [] };
     case 'finishSpill':
       return { result: finishSpill(), transfer: [] };
     case 'aggregatePartition': {
@@ -249,7 +282,11 @@ function run(task: Task): { result: unknown; transfer: ArrayBuffer[] } {
   }
 }
 
-parentPort!.on('message', (task: Task) => {
+parentPort!.on('message', (task: Task | typeof EXIT_MESSAGE) => {
+  if (task === EXIT_MESSAGE) {
+    parentPort!.close();
+    return;
+  }
   try {
     const { result, transfer } = run(task);
     parentPort!.postMessage({ type: 'done', result }, transfer);

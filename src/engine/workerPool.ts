@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { Worker } from 'node:worker_threads';
-import type { ProgressMessage, Task } from './tasks.js';
+import { EXIT_MESSAGE, type ProgressMessage, type Task } from './tasks.js';
 
 interface Job {
   task: Task;
@@ -75,9 +75,30 @@ export class WorkerPool {
     );
   }
 
+  /** Report progress made on the main thread (a gzip log is decompressed there). */
+  progress(message: ProgressMessage): void {
+    this.onProgress(message);
+  }
+
+  /**
+   * Stop the workers. Each is asked to leave on its own (it closes its port and its event loop
+   * ends), and terminated only if it has not within a few seconds: terminating a thread in the
+   * middle of V8's background compilation can abort the whole process (a Node bug).
+   */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all(this.slots.map((s) => s.worker.terminate()));
+    await Promise.all(
+      this.slots.map(async ({ worker }) => {
+        const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
+        worker.postMessage(EXIT_MESSAGE);
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), 5_000);
+        });
+        if ((await Promise.race([exited, late])) === 'late') await worker.terminate();
+        clearTimeout(timer);
+      }),
+    );
   }
 
   private dispatch(): void {

@@ -9,6 +9,7 @@ export type ErrorCode =
   | 'no_logs'
   | 'no_logs_in_window'
   | 'missing_days'
+  | 'unreadable_log'
   | 'output_not_writable'
   | 'state_not_writable'
   | 'corrupt_state';

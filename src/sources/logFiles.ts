@@ -9,6 +9,8 @@ export interface LogFile {
   path: string;
   size: number;
   mtimeMs: number;
+  /** `listen-YYYYMMDD.log.gz`: decompressed as a stream (see gzipChunks.ts). */
+  compressed: boolean;
 }
 
 /** A file that looks like a log but cannot be used, and why. */
@@ -22,11 +24,13 @@ export interface LogScan {
   ignored: IgnoredFile[];
 }
 
-const LOG_NAME = /^listen-(\d{8})\.log$/;
+const LOG_NAME = /^listen-(\d{8})\.log(\.gz)?$/;
 
 /**
- * Lists `listen-YYYYMMDD.log` files in `dir`, oldest day first. Dotfiles and temporary names are
- * skipped silently; names that look like logs but are not usable are returned in `ignored`.
+ * Lists `listen-YYYYMMDD.log` and `listen-YYYYMMDD.log.gz` files in `dir`, oldest day first.
+ * Dotfiles and temporary names are skipped silently; names that look like logs but are not usable
+ * are returned in `ignored`, and so is the `.gz` of a day that also has a plain log (the plain one
+ * is used: two files for one day is a mistake to report, not to guess about).
  */
 export function scanLogs(dir: string): LogScan {
   const logs: LogFile[] = [];
@@ -39,7 +43,7 @@ export function scanLogs(dir: string): LogScan {
     if (!match) {
       ignored.push({
         name,
-        reason: name.endsWith('.gz') ? 'gzip logs are not supported yet' : 'name is not listen-YYYYMMDD.log',
+        reason: 'name is not listen-YYYYMMDD.log or listen-YYYYMMDD.log.gz',
       });
       continue;
     }
@@ -54,8 +58,21 @@ export function scanLogs(dir: string): LogScan {
       ignored.push({ name, reason: 'not a regular file' });
       continue;
     }
-    logs.push({ day, name, path, size: stat.size, mtimeMs: stat.mtimeMs });
+    logs.push({
+      day,
+      name,
+      path,
+      size: stat.size,
+      mtimeMs: stat.mtimeMs,
+      compressed: match[2] !== undefined,
+    });
   }
-  logs.sort((a, b) => a.day - b.day);
-  return { logs, ignored };
+  logs.sort((a, b) => a.day - b.day || Number(a.compressed) - Number(b.compressed));
+  const unique = logs.filter((log, i) => {
+    const plain = logs[i - 1];
+    if (plain === undefined || plain.day !== log.day) return true;
+    ignored.push({ name: log.name, reason: `${plain.name} exists for the same day and is used instead` });
+    return false;
+  });
+  return { logs: unique, ignored };
 }

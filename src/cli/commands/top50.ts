@@ -26,7 +26,7 @@ export function top50Command(): Command {
       .description('write the 7-day top-50 charts per country and per user for one date')
       // Required, but checked in the action: commander checks required options before unknown
       // ones, so a misspelt --logs would be reported as a missing --logs.
-      .option('--logs <dir>', 'folder of daily listen-YYYYMMDD.log files (required)')
+      .option('--logs <dir>', 'folder of daily listen-YYYYMMDD.log (or .log.gz) files (required)')
       .option('--out <dir>', 'folder for the chart files and quality report, created if missing (required)')
       .option('--state <dir>', 'folder for per-day partials reused by later runs (default: <out>/.playtally)')
       .option('--date <date>', 'chart date, YYYYMMDD or YYYY-MM-DD (default: newest log day)', dayOption)
