@@ -2,7 +2,8 @@ import type { ErrorCode } from '../ops/errors.js';
 
 /**
  * Exit codes, documented in the README. Scripts can tell a mistake in the command (2) from a
- * problem with the input data (3) and from a place the job cannot write to (4).
+ * problem with the input data (3), from a place the job cannot write to (4), and from another
+ * run holding the state folder (5).
  */
 export const EXIT = {
   ok: 0,
@@ -10,6 +11,7 @@ export const EXIT = {
   usage: 2,
   input: 3,
   output: 4,
+  locked: 5,
 } as const;
 
 const BY_CODE: Record<ErrorCode, number> = {
@@ -23,6 +25,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   output_not_writable: EXIT.output,
   state_not_writable: EXIT.output,
   corrupt_state: EXIT.output,
+  locked: EXIT.locked,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

@@ -4,7 +4,9 @@ import { Command, CommanderError } from 'commander';
 import { PlaytallyError } from '../ops/errors.js';
 import { demoCommand } from './commands/demo.js';
 import { generateCommand } from './commands/generate.js';
+import { statusCommand } from './commands/status.js';
 import { top50Command } from './commands/top50.js';
+import { backfillCommand, runCommand, watchCommand } from './commands/unattended.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
@@ -13,7 +15,9 @@ const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta
 
 function program(): Command {
   const root = new Command('playtally')
-    .description('Rolling top-50 charts per country and per user from daily listen logs.')
+    .description(
+      'Rolling top-50 charts per country and per user from daily listen logs, by hand (top50) or unattended (run, watch, backfill, status).',
+    )
     .version(pkg.version)
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
@@ -21,9 +25,18 @@ function program(): Command {
       `
 Exit codes: 0 ok, 1 failed run (unexpected error), 2 usage error, 3 input problem
 (logs missing, no logs, missing days with --strict,
-an unreadable gzip log), 4 output or state folder not writable.`,
+an unreadable gzip log), 4 output or state folder not writable, 5 the state folder is
+locked by another run.`,
     );
-  for (const command of [top50Command(), generateCommand(), demoCommand()]) {
+  for (const command of [
+    top50Command(),
+    runCommand(),
+    backfillCommand(),
+    watchCommand(),
+    statusCommand(),
+    generateCommand(),
+    demoCommand(),
+  ]) {
     root.addCommand(command.showHelpAfterError('(run with --help for usage)'));
   }
   root.exitOverride();

@@ -52,3 +52,11 @@ export function requireOption(value: string | undefined, flag: string): string {
     throw new PlaytallyError('usage', `required option '${flag}' not specified`);
   return value;
 }
+
+/** A duration: `500ms`, `30s`, `5m`, `1h`, or a bare number of seconds. */
+export function durationOption(value: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*(ms|s|m|h)?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError(`"${value}" is not a duration (examples: 500ms, 30s, 5m)`);
+  const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
+  return Math.round(Number(m[1]) * unit);
+}

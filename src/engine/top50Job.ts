@@ -1,13 +1,13 @@
 import { accessSync, constants, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { processAlive, removeStaleTempFiles } from '../ops/atomicFile.js';
-import { isoDay } from '../ops/dates.js';
+import { compactDay, isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { type DayRecord, StateStore } from '../ops/stateStore.js';
 import { chartPaths, writeCountryChart, writeUserChart } from '../sinks/chartFiles.js';
 import { buildQualityReport, type QualityReport, writeQualityReport } from '../sinks/qualityReport.js';
-import { type IgnoredFile, scanLogs } from '../sources/logFiles.js';
+import { type IgnoredFile, type LogFile, scanLogs } from '../sources/logFiles.js';
 import { type DayPartial, ensureDayPartial } from './dayPartial.js';
 import { type MemoryPlan, planMemory } from './memoryPlan.js';
 import type { MergeCountriesResult, MergeUsersResult } from './tasks.js';
@@ -82,12 +82,7 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
   const windowLength = options.window ?? 7;
-  const top = options.top ?? 50;
-  const threads = options.threads ?? availableParallelism();
-  const memoryBytes = options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
   const logsDir = resolve(options.logsDir);
-  const outDir = resolve(options.outDir);
-  const stateDir = resolve(options.stateDir ?? join(outDir, '.playtally'));
 
   let isDir = false;
   try {
@@ -103,11 +98,10 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
     throw new PlaytallyError('no_logs', `no listen-YYYYMMDD.log files in ${logsDir}`);
   }
   const day = options.day ?? scan.logs[scan.logs.length - 1]!.day;
-  const windowDays = Array.from({ length: windowLength }, (_, i) => day - windowLength + 1 + i);
+  const windowDays = windowOf(day, windowLength);
   const logs = scan.logs.filter((l) => l.day >= windowDays[0]! && l.day <= day);
   const present = new Set(logs.map((l) => l.day));
   const missing = windowDays.filter((d) => !present.has(d)).map(isoDay);
-  if (missing.length > 0) emit({ type: 'missing', days: missing });
   if (logs.length === 0) {
     throw new PlaytallyError(
       'no_logs_in_window',
@@ -119,49 +113,120 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
       missing,
     });
   }
-
-  ensureWritable(outDir, 'output_not_writable', 'output folder');
-  const state = new StateStore(stateDir);
-  if (state.recovered) emit({ type: 'stateRecovered', problem: state.recovered });
-  ensureWritable(stateDir, 'state_not_writable', 'state folder');
-  removeStaleTempFiles(outDir);
-  removeStaleTempFiles(state.partialsDir);
-  removeStaleTempFiles(stateDir);
-  removeStaleRunDirs(state.tmpDir);
-
-  const plan = planMemory(memoryBytes, threads, options.partitionBytes);
-  const runTmpDir = join(state.tmpDir, `run-${process.pid}-${Date.now()}`);
-  mkdirSync(runTmpDir, { recursive: true });
-  const pool = new WorkerPool(threads, ({ bytes, rows }) => emit({ type: 'progress', bytes, rows }));
+  const session = ChartSession.open(options);
   try {
+    return await session.writeCharts(day, logs, started);
+  } finally {
+    await session.close();
+  }
+}
+
+/** The days of the window ending on `day`, oldest first. */
+export function windowOf(day: number, windowLength: number): number[] {
+  return Array.from({ length: windowLength }, (_, i) => day - windowLength + 1 + i);
+}
+
+export type SessionOptions = Omit<Top50Options, 'logsDir' | 'day' | 'strict'>;
+
+/**
+ * What one process needs to build partials and write charts, set up once for any number of chart
+ * dates: the state directory (cleaned of what killed runs left), the memory plan, a scratch folder
+ * and the worker pool. `run`, `watch` and `backfill` write many dates in one session.
+ */
+export class ChartSession {
+  readonly state: StateStore;
+  readonly outDir: string;
+  readonly window: number;
+  readonly top: number;
+  readonly threads: number;
+  readonly memoryBytes: number;
+  private readonly plan: MemoryPlan;
+  private readonly runTmpDir: string;
+  private readonly pool: WorkerPool;
+  private readonly emit: (event: Top50Event) => void;
+
+  private constructor(options: SessionOptions) {
+    this.emit = options.onEvent ?? (() => {});
+    this.window = options.window ?? 7;
+    this.top = options.top ?? 50;
+    this.threads = options.threads ?? availableParallelism();
+    this.memoryBytes = options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
+    this.outDir = resolve(options.outDir);
+    const stateDir = resolve(options.stateDir ?? join(this.outDir, '.playtally'));
+    ensureWritable(this.outDir, 'output_not_writable', 'output folder');
+    this.state = new StateStore(stateDir);
+    if (this.state.recovered) this.emit({ type: 'stateRecovered', problem: this.state.recovered });
+    ensureWritable(stateDir, 'state_not_writable', 'state folder');
+    removeStaleTempFiles(this.outDir);
+    removeStaleTempFiles(this.state.partialsDir);
+    removeStaleTempFiles(stateDir);
+    removeStaleRunDirs(this.state.tmpDir);
+    this.plan = planMemory(this.memoryBytes, this.threads, options.partitionBytes);
+    this.runTmpDir = join(this.state.tmpDir, `run-${process.pid}-${Date.now()}`);
+    mkdirSync(this.runTmpDir, { recursive: true });
+    this.pool = new WorkerPool(this.threads, ({ bytes, rows }) =>
+      this.emit({ type: 'progress', bytes, rows }),
+    );
+  }
+
+  static open(options: SessionOptions): ChartSession {
+    return new ChartSession(options);
+  }
+
+  /** The day's partial, reused or built (`force`: rebuilt, it was found damaged). */
+  async partial(log: LogFile, force = false): Promise<DayPartial> {
+    const started = Date.now();
+    this.emit({ type: 'dayStart', date: isoDay(log.day), file: log.name, bytes: log.size });
+    const partial = await ensureDayPartial(log, this.state, this.pool, this.plan, this.runTmpDir, force);
+    this.emit({
+      type: 'dayDone',
+      date: isoDay(log.day),
+      reused: !partial.built,
+      rows: partial.record.lines,
+      ms: Date.now() - started,
+    });
+    return partial;
+  }
+
+  /**
+   * Write the charts and the quality report of `day` from `logs`, the log days of its window (at
+   * least one), and record in the manifest which inputs they were computed from.
+   */
+  async writeCharts(day: number, logs: LogFile[], started = Date.now()): Promise<Top50Summary> {
+    const windowDays = windowOf(day, this.window);
+    const present = new Set(logs.map((l) => l.day));
+    const missing = windowDays.filter((d) => !present.has(d)).map(isoDay);
+    if (missing.length > 0) this.emit({ type: 'missing', days: missing });
     const partials: DayPartial[] = [];
     const dayMs: number[] = [];
     for (const log of logs) {
       const dayStarted = Date.now();
-      emit({ type: 'dayStart', date: isoDay(log.day), file: log.name, bytes: log.size });
-      const partial = await ensureDayPartial(log, state, pool, plan, runTmpDir);
-      partials.push(partial);
+      partials.push(await this.partial(log));
       dayMs.push(Date.now() - dayStarted);
-      emit({
-        type: 'dayDone',
-        date: isoDay(log.day),
-        reused: !partial.built,
-        rows: partial.record.lines,
-        ms: Date.now() - dayStarted,
-      });
     }
 
     const partialsDone = Date.now();
-    const paths = chartPaths(outDir, day);
+    const paths = chartPaths(this.outDir, day);
+    const { top, threads, plan, pool, emit } = this;
     const charts = await writeCharts({ paths, partials, top, threads, plan, pool, emit }, async (damaged) => {
       const rebuildStarted = Date.now();
-      partials[damaged] = await ensureDayPartial(logs[damaged]!, state, pool, plan, runTmpDir, true);
+      partials[damaged] = await this.partial(logs[damaged]!, true);
       dayMs[damaged]! += Date.now() - rebuildStarted;
     });
 
     const records = new Map<number, DayRecord>(logs.map((l, i) => [l.day, partials[i]!.record]));
     const report = buildQualityReport(day, windowDays, records);
-    const qualityPath = writeQualityReport(outDir, report, day);
+    const qualityPath = writeQualityReport(this.outDir, report, day);
+    this.state.putChart(compactDay(day), {
+      date: isoDay(day),
+      window: this.window,
+      top,
+      inputs: Object.fromEntries(logs.map((l, i) => [compactDay(l.day), partials[i]!.record.hash])),
+      outDir: this.outDir,
+      files: { country: basename(paths.country), user: basename(paths.user), quality: basename(qualityPath) },
+      rows: { country: charts.countryRows, user: charts.userRows },
+      writtenAt: new Date().toISOString(),
+    });
     return {
       date: isoDay(day),
       window: report.window,
@@ -181,7 +246,7 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
         quality: qualityPath,
       },
       threads,
-      memoryBytes,
+      memoryBytes: this.memoryBytes,
       elapsedMs: Date.now() - started,
       cpuMs: cpuMs(),
       stagesMs: {
@@ -191,9 +256,14 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
       },
       peakRssBytes: process.resourceUsage().maxRSS * 1024,
     };
-  } finally {
-    await pool.close();
-    rmSync(runTmpDir, { recursive: true, force: true });
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.pool.close();
+    } finally {
+      rmSync(this.runTmpDir, { recursive: true, force: true });
+    }
   }
 }
 

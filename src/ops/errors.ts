@@ -12,7 +12,8 @@ export type ErrorCode =
   | 'unreadable_log'
   | 'output_not_writable'
   | 'state_not_writable'
-  | 'corrupt_state';
+  | 'corrupt_state'
+  | 'locked';
 
 export class PlaytallyError extends Error {
   override readonly name = 'PlaytallyError';

@@ -26,18 +26,62 @@ export interface DayRecord {
   countrySongPairs: number;
   builtAt: string;
   buildMs: number;
+  /** Where the log was moved by `--archive` (absolute path); absent while it is in the logs folder. */
+  archived?: string;
+  /** The partial was removed by retention (`--keep-days`); rebuilt from the log if ever needed. */
+  pruned?: boolean;
+}
+
+/** A chart date whose files were written: which inputs they were computed from. */
+export interface ChartRecord {
+  /** YYYY-MM-DD */
+  date: string;
+  window: number;
+  top: number;
+  /** Content hash of each log day the charts were computed from, by YYYYMMDD. */
+  inputs: Record<string, string>;
+  /** The folder the files were written to, and their names. */
+  outDir: string;
+  files: { country: string; user: string; quality: string };
+  rows: { country: number; user: number };
+  writtenAt: string;
+}
+
+/** A log moved to the quarantine folder (by `run`, `watch` or `backfill`). */
+export interface QuarantineRecord {
+  date: string;
+  file: string;
+  size: number;
+  mtimeMs: number;
+  hash: string;
+  reason: 'reject_rate' | 'unreadable';
+  message: string;
+  /** For `reject_rate`: the share rejected, by reason, and the first rejected lines. */
+  rejectRate?: number;
+  rejects?: RejectCounts;
+  examples?: RejectExample[];
+  /** Where the log is (absolute path), once moved; the reason file lies beside it. */
+  movedTo?: string;
+  reasonFile?: string;
+  at: string;
 }
 
 interface Manifest {
-  version: 1;
+  version: 2;
   days: Record<string, DayRecord>;
+  charts: Record<string, ChartRecord>;
+  /** By YYYYMMDD: the last log of that day that was quarantined. */
+  quarantined: Record<string, QuarantineRecord>;
 }
+
+export const MANIFEST_VERSION = 2;
 
 /**
  * The state directory: `partials/` holds one partial per log day, `manifest.json` says which log
- * (name, size, mtime, content hash) each partial was built from, `tmp/` holds a run's scratch
- * files. The manifest is rewritten atomically after each day, so a killed run loses at most the
- * day it was building.
+ * (name, size, mtime, content hash) each partial was built from, which chart dates were written
+ * from which inputs, and which logs were quarantined; `tmp/` holds a run's scratch files. The
+ * manifest is rewritten atomically after each change, so a killed run loses at most the step it
+ * was in.
  */
 export class StateStore {
   readonly partialsDir: string;
@@ -67,13 +111,62 @@ export class StateStore {
     return this.manifest.days[compactDate];
   }
 
+  /** Every day record, by YYYYMMDD. */
+  days(): Readonly<Record<string, DayRecord>> {
+    return this.manifest.days;
+  }
+
   /** Record a day's new partial and remove the one it replaces. */
   putDay(compactDate: string, record: DayRecord): void {
     const previous = this.manifest.days[compactDate];
     this.manifest.days[compactDate] = record;
+    delete this.manifest.quarantined[compactDate];
     this.save();
     if (previous && previous.partial !== record.partial)
       rmSync(join(this.dir, previous.partial), { force: true });
+  }
+
+  /** Change a day's record in place (archived, pruned); the partial stays. */
+  patchDay(compactDate: string, patch: Partial<DayRecord>): DayRecord {
+    const record = { ...this.manifest.days[compactDate]!, ...patch };
+    for (const key of Object.keys(patch) as (keyof DayRecord)[]) {
+      if (patch[key] === undefined) delete record[key];
+    }
+    this.manifest.days[compactDate] = record;
+    this.save();
+    return record;
+  }
+
+  /** Drop the day's partial to save space; the record stays, marked `pruned`. */
+  prunePartial(compactDate: string): void {
+    const record = this.patchDay(compactDate, { pruned: true });
+    rmSync(this.partialPath(record), { force: true });
+  }
+
+  /** The day's log was quarantined: its record and partial go, the quarantine record stays. */
+  quarantine(compactDate: string, record: QuarantineRecord): void {
+    const previous = this.manifest.days[compactDate];
+    delete this.manifest.days[compactDate];
+    this.manifest.quarantined[compactDate] = record;
+    this.save();
+    if (previous) rmSync(join(this.dir, previous.partial), { force: true });
+  }
+
+  quarantined(): Readonly<Record<string, QuarantineRecord>> {
+    return this.manifest.quarantined;
+  }
+
+  chart(compactDate: string): ChartRecord | undefined {
+    return this.manifest.charts[compactDate];
+  }
+
+  charts(): Readonly<Record<string, ChartRecord>> {
+    return this.manifest.charts;
+  }
+
+  putChart(compactDate: string, record: ChartRecord): void {
+    this.manifest.charts[compactDate] = record;
+    this.save();
   }
 
   partialPath(record: DayRecord): string {
@@ -85,13 +178,18 @@ export class StateStore {
    * and the state rebuilt from the logs: everything in it is derived data.
    */
   private load(): Manifest {
-    if (!existsSync(this.manifestPath)) return { version: 1, days: {} };
+    if (!existsSync(this.manifestPath)) return emptyManifest();
     try {
-      const parsed = JSON.parse(readFileSync(this.manifestPath, 'utf8')) as Manifest;
-      if (parsed?.version !== 1 || typeof parsed.days !== 'object' || parsed.days === null) {
-        throw new Error('unknown manifest version');
-      }
-      return parsed;
+      const parsed = JSON.parse(readFileSync(this.manifestPath, 'utf8')) as {
+        version?: unknown;
+        days?: unknown;
+      };
+      if (typeof parsed?.days !== 'object' || parsed.days === null) throw new Error('no days in manifest');
+      // Version 1 (before unattended runs) held only the days.
+      if (parsed.version === 1) return { ...emptyManifest(), days: parsed.days as Manifest['days'] };
+      if (parsed.version !== MANIFEST_VERSION)
+        throw new Error(`unknown manifest version ${String(parsed.version)}`);
+      return { ...emptyManifest(), ...(parsed as Manifest) };
     } catch (error) {
       const aside = `${this.manifestPath}.damaged-${Date.now()}`;
       try {
@@ -104,7 +202,7 @@ export class StateStore {
         );
       }
       this.recovered = `state manifest was unreadable (${(error as Error).message}); moved to ${aside}, rebuilding`;
-      return { version: 1, days: {} };
+      return emptyManifest();
     }
   }
 
@@ -112,3 +210,17 @@ export class StateStore {
     writeFileAtomic(this.manifestPath, JSON.stringify(this.manifest, null, 1));
   }
 }
+
+function emptyManifest(): Manifest {
+  return { version: MANIFEST_VERSION, days: {}, charts: {}, quarantined: {} };
+}
+
+/** Read the manifest without taking the state over (for `status`): undefined if there is none. */
+export function readManifest(dir: string): Manifest | undefined {
+  const path = join(dir, 'manifest.json');
+  if (!existsSync(path)) return undefined;
+  const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<Manifest> & { version?: unknown };
+  return { ...emptyManifest(), ...parsed, version: MANIFEST_VERSION } as Manifest;
+}
+
+export type { Manifest };

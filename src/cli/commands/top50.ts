@@ -1,8 +1,10 @@
 import { availableParallelism } from 'node:os';
+import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { MIN_MEMORY_BYTES } from '../../engine/memoryPlan.js';
 import { DEFAULT_MEMORY_BYTES, runTop50, type Top50Summary } from '../../engine/top50Job.js';
 import { PlaytallyError } from '../../ops/errors.js';
+import { acquireLock } from '../../ops/runLock.js';
 import { dayOption, positiveIntOption, requireOption, sizeOption } from '../optionParsers.js';
 import { progressReporter } from '../progress.js';
 
@@ -16,6 +18,7 @@ interface Top50CliOptions {
   memory: number;
   threads: number;
   strict?: boolean;
+  wait?: boolean;
   json?: boolean;
   quiet?: boolean;
 }
@@ -43,6 +46,7 @@ export function top50Command(): Command {
           .default(availableParallelism(), 'number of cores'),
       )
       .option('--strict', 'fail (exit 3) when a day of the window has no log')
+      .option('--wait', 'wait for another run using the state folder instead of exiting with code 5')
       .option('--json', 'print a machine-readable summary on stdout')
       .option('-q, --quiet', 'print only warnings and errors on stderr')
       .addHelpText(
@@ -62,6 +66,10 @@ Example:
         if (options.memory < MIN_MEMORY_BYTES) {
           throw new PlaytallyError('usage', '--memory must be at least 256MB');
         }
+        // One process at a time per state folder (a `run` or `watch` may be using it).
+        const lock = await acquireLock(resolve(options.state ?? join(out, '.playtally')), 'playtally top50', {
+          wait: options.wait,
+        });
         const summary = await runTop50({
           logsDir: logs,
           outDir: out,
@@ -73,7 +81,7 @@ Example:
           threads: options.threads,
           strict: options.strict ?? false,
           onEvent: progressReporter(process.stderr, options.quiet ?? false),
-        });
+        }).finally(() => lock.release());
         if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
         if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       })

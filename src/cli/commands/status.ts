@@ -1,0 +1,99 @@
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { PlaytallyError } from '../../ops/errors.js';
+import { type StatusReport, statusReport } from '../../unattended/statusReport.js';
+import { positiveIntOption } from '../optionParsers.js';
+
+export function statusCommand(): Command {
+  return new Command('status')
+    .description('show processed days, missing days, charts, quarantined logs and the last runs')
+    .option('--out <dir>', 'output folder (its state folder is <out>/.playtally)')
+    .option('--state <dir>', 'state folder (instead of --out)')
+    .option('--logs <dir>', 'also list logs in this folder that are not processed yet')
+    .option('--runs <n>', 'how many recent runs to show', positiveIntOption, 10)
+    .option('--json', 'print the status as JSON (for scripts and monitoring)')
+    .action((options: { out?: string; state?: string; logs?: string; runs: number; json?: boolean }) => {
+      const stateDir =
+        options.state ?? (options.out === undefined ? undefined : join(options.out, '.playtally'));
+      if (stateDir === undefined) throw new PlaytallyError('usage', "give '--state <dir>' or '--out <dir>'");
+      const report = statusReport(stateDir, options.logs, options.runs);
+      process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report));
+    });
+}
+
+const n = (x: number): string => x.toLocaleString('en-US');
+const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
+
+/** Columns padded to their widest cell; numbers right-aligned. */
+function table(header: string[], rows: string[][], right: Set<number>): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string =>
+    `  ${cells
+      .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd()}\n`;
+  return line(header) + rows.map(line).join('');
+}
+
+export function renderStatus(s: StatusReport): string {
+  let out = `state: ${s.stateDir}\n`;
+  out += s.lock
+    ? `lock: held by ${s.lock.command} (pid ${s.lock.pid} on ${s.lock.host}, since ${s.lock.startedAt})\n`
+    : 'lock: free\n';
+  out += `\nprocessed days (${s.days.length}):\n`;
+  out +=
+    s.days.length === 0
+      ? '  none\n'
+      : table(
+          ['date', 'file', 'rows', 'rejected', 'rate', 'partial', 'log'],
+          s.days.map((d) => [
+            d.date,
+            d.file,
+            n(d.rows),
+            n(d.rejected),
+            pct(d.rejectRate),
+            d.partial,
+            d.archived ? `archived` : 'in logs folder',
+          ]),
+          new Set([2, 3, 4]),
+        );
+  out += `\nmissing days: ${s.missingDays.length === 0 ? 'none' : s.missingDays.join(', ')}\n`;
+  if (s.pending.length > 0) out += `not processed yet: ${s.pending.join(', ')}\n`;
+  out += `\ncharts: ${s.charts.count} date(s)${s.charts.count > 0 ? `, ${s.charts.first} .. ${s.charts.last}` : ''}\n`;
+  if (s.charts.recent.length > 0) {
+    out += table(
+      ['date', 'days', 'countries', 'users', 'written'],
+      s.charts.recent.map((c) => [c.date, String(c.days), n(c.countries), n(c.users), c.writtenAt]),
+      new Set([1, 2, 3]),
+    );
+  }
+  out += `\nquarantined (${s.quarantined.length}):\n`;
+  out +=
+    s.quarantined.length === 0
+      ? '  none\n'
+      : table(
+          ['date', 'file', 'reason', 'why', 'where'],
+          s.quarantined.map((q) => [q.date, q.file, q.reason, q.message, q.movedTo ?? '(not moved yet)']),
+          new Set(),
+        );
+  out += `\nlast runs (${s.runs.length}):\n`;
+  out +=
+    s.runs.length === 0
+      ? '  none\n'
+      : table(
+          ['started', 'command', 'result', 'parsed', 'rows', 'rejected', 'charts', 'quarantined', 'archived'],
+          s.runs.map((r) => [
+            r.startedAt,
+            r.command,
+            r.ok ? (r.stopped ? 'stopped' : 'ok') : `failed: ${r.error?.code ?? '?'}`,
+            String(r.days.length),
+            n(r.totals.rows),
+            r.totals.rows > 0 ? pct(r.totals.rejected / r.totals.rows) : '-',
+            String(r.charts.length),
+            String(r.quarantined.length),
+            String(r.archived.length),
+          ]),
+          new Set([3, 4, 5, 6, 7, 8]),
+        );
+  return out;
+}

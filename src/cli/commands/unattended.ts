@@ -1,0 +1,309 @@
+import { availableParallelism, hostname } from 'node:os';
+import { join, resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { MIN_MEMORY_BYTES } from '../../engine/memoryPlan.js';
+import { DEFAULT_MEMORY_BYTES } from '../../engine/top50Job.js';
+import { isoDay } from '../../ops/dates.js';
+import { PlaytallyError } from '../../ops/errors.js';
+import { acquireLock } from '../../ops/runLock.js';
+import { watchLanding } from '../../unattended/landingWatch.js';
+import { DEFAULT_MAX_REJECT_RATE, type RunOptions, runOnce } from '../../unattended/runOnce.js';
+import { onStopSignals, type StopSignals } from '../../unattended/stopSignals.js';
+import { postAlert } from '../../unattended/webhook.js';
+import {
+  dayOption,
+  durationOption,
+  positiveIntOption,
+  rateOption,
+  requireOption,
+  sizeOption,
+} from '../optionParsers.js';
+import { createRunLogger, type Logger, logRunDone, logRunEvent } from '../runLogger.js';
+
+interface UnattendedCliOptions {
+  logs?: string;
+  out?: string;
+  state?: string;
+  window: number;
+  top: number;
+  memory: number;
+  threads: number;
+  archive?: string;
+  quarantine?: string;
+  maxRejectRate: number;
+  keepDays?: number;
+  wait?: boolean;
+  waitTimeout?: number;
+  onFailureWebhook?: string;
+  logLevel: string;
+}
+
+/** Options shared by run, backfill and watch. */
+function withRunOptions(command: Command): Command {
+  return command
+    .option('--logs <dir>', 'landing folder of listen-YYYYMMDD.log / .log.gz files (required)')
+    .option('--out <dir>', 'folder for the chart files and quality reports (required)')
+    .option(
+      '--state <dir>',
+      'state folder: partials, manifest, run history, lock (default: <out>/.playtally)',
+    )
+    .option('--window <days>', 'days in each chart window', positiveIntOption, 7)
+    .option('--top <n>', 'songs per chart row', positiveIntOption, 50)
+    .addOption(
+      new Option('--memory <size>', 'memory budget for the whole process')
+        .argParser(sizeOption)
+        .default(DEFAULT_MEMORY_BYTES, '1GB'),
+    )
+    .addOption(
+      new Option('--threads <n>', 'worker threads')
+        .argParser(positiveIntOption)
+        .default(availableParallelism(), 'number of cores'),
+    )
+    .option(
+      '--archive <dir>',
+      'move each log here once every chart that needs it is written (default: logs stay)',
+    )
+    .option('--quarantine <dir>', 'where logs with too many rejected lines go (default: <logs>/quarantine)')
+    .option(
+      '--max-reject-rate <rate>',
+      'quarantine a log whose share of rejected lines is above this (0..1)',
+      rateOption,
+      DEFAULT_MAX_REJECT_RATE,
+    )
+    .option(
+      '--keep-days <n>',
+      'keep the partials of the newest N days; older ones are pruned (default and minimum: --window)',
+      positiveIntOption,
+    )
+    .option('--wait', 'wait for another run holding the state folder instead of exiting with code 5')
+    .option('--wait-timeout <duration>', 'with --wait: give up after this long (e.g. 10m)', durationOption)
+    .option('--on-failure-webhook <url>', 'POST a JSON alert here when a run fails')
+    .addOption(
+      new Option('--log-level <level>', 'log level')
+        .choices(['debug', 'info', 'warn', 'error'])
+        .default('info'),
+    );
+}
+
+function runOptions(
+  options: UnattendedCliOptions,
+  log: Logger,
+  stop: StopSignals,
+): Omit<RunOptions, 'command'> {
+  const logsDir = requireOption(options.logs, '--logs <dir>');
+  const outDir = requireOption(options.out, '--out <dir>');
+  if (options.memory < MIN_MEMORY_BYTES) throw new PlaytallyError('usage', '--memory must be at least 256MB');
+  if (options.keepDays !== undefined && options.keepDays < options.window) {
+    throw new PlaytallyError('usage', `--keep-days must be at least --window (${options.window})`);
+  }
+  return {
+    logsDir,
+    outDir,
+    stateDir: options.state,
+    window: options.window,
+    top: options.top,
+    memoryBytes: options.memory,
+    threads: options.threads,
+    archiveDir: options.archive,
+    quarantineDir: options.quarantine,
+    maxRejectRate: options.maxRejectRate,
+    keepDays: options.keepDays,
+    shouldStop: () => stop.requested(),
+    onRunEvent: (event) => logRunEvent(log, event),
+  };
+}
+
+function stateDirOf(options: UnattendedCliOptions): string {
+  return resolve(options.state ?? join(requireOption(options.out, '--out <dir>'), '.playtally'));
+}
+
+/**
+ * The frame of every unattended command: logger, stop signals, the state folder's lock, and on
+ * failure a log line and the webhook alert before the error goes on to set the exit code.
+ */
+async function unattended(
+  command: 'run' | 'backfill' | 'watch',
+  options: UnattendedCliOptions,
+  body: (log: Logger, stop: StopSignals) => Promise<void>,
+): Promise<void> {
+  const log = createRunLogger(options.logLevel);
+  const stop = onStopSignals((signal) =>
+    log.info(
+      { event: 'signal', signal },
+      `${signal}: stopping after the current step (again to stop at once)`,
+    ),
+  );
+  const startedAt = new Date().toISOString();
+  try {
+    requireOption(options.logs, '--logs <dir>');
+    const stateDir = stateDirOf(options);
+    const lock = await acquireLock(stateDir, `playtally ${command}`, {
+      wait: options.wait,
+      timeoutMs: options.waitTimeout,
+      onWait: (owner) =>
+        log.info(
+          { event: 'waiting_for_lock', owner },
+          `waiting for ${owner.command} (pid ${owner.pid}) to finish`,
+        ),
+      onStale: (owner) =>
+        log.warn(
+          { event: 'stale_lock', owner },
+          `took over the lock of ${owner.command} (pid ${owner.pid}), which is gone`,
+        ),
+    });
+    try {
+      await body(log, stop);
+    } finally {
+      lock.release();
+    }
+  } catch (error) {
+    await alert(log, command, options, startedAt, error);
+    throw error;
+  } finally {
+    stop.dispose();
+  }
+}
+
+async function alert(
+  log: Logger,
+  command: string,
+  options: UnattendedCliOptions,
+  startedAt: string,
+  error: unknown,
+): Promise<void> {
+  const e = error as Error & { code?: unknown };
+  const code = typeof e.code === 'string' ? e.code : 'internal';
+  log.error({ event: 'failed', code, error: e.message }, `failed: ${e.message}`);
+  if (!options.onFailureWebhook) return;
+  const problem = await postAlert(options.onFailureWebhook, {
+    source: 'playtally',
+    event: 'run_failed',
+    command,
+    host: hostname(),
+    pid: process.pid,
+    startedAt,
+    failedAt: new Date().toISOString(),
+    error: { code, message: e.message },
+    run: { logs: options.logs, out: options.out, state: options.out ? stateDirOf(options) : options.state },
+  });
+  if (problem)
+    log.error({ event: 'webhook_failed', problem }, `could not send the failure alert: ${problem}`);
+  else log.info({ event: 'webhook_sent' }, 'failure alert sent');
+}
+
+const EXIT_CODES_HELP = `
+Exit codes: 0 ok, 1 failed, 2 usage, 3 input problem, 4 output or state folder not writable,
+5 the state folder is locked by another run (see --wait).`;
+
+export function runCommand(): Command {
+  return withRunOptions(new Command('run'))
+    .description(
+      'one idempotent run for cron or a systemd timer: process what is new, write the charts that are due',
+    )
+    .addHelpText(
+      'after',
+      `
+Every new or changed log is parsed once (a log with too many rejected lines is quarantined);
+then the charts of every date whose window changed are written, logs whose charts are all
+written are archived (with --archive), and partials older than --keep-days are pruned.
+Logs go to stdout: JSON lines, or readable lines on a terminal.
+${EXIT_CODES_HELP}
+
+Example (crontab, every 15 minutes):
+  */15 * * * * playtally run --logs /data/landing --out /data/charts --archive /data/archive`,
+    )
+    .action(async (options: UnattendedCliOptions) => {
+      await unattended('run', options, async (log, stop) => {
+        const record = await runOnce({ ...runOptions(options, log, stop), command: 'run' });
+        logRunDone(log, record);
+      });
+    });
+}
+
+export function backfillCommand(): Command {
+  return withRunOptions(new Command('backfill'))
+    .description(
+      'write the charts of every date from --from to --to (those already current are kept unless --force)',
+    )
+    .option('--from <date>', 'first chart date, YYYYMMDD or YYYY-MM-DD (required)', dayOption)
+    .option('--to <date>', 'last chart date (required)', dayOption)
+    .option('--force', 'rewrite the charts even of dates that are current')
+    .addHelpText(
+      'after',
+      `${EXIT_CODES_HELP}\n\nExample:\n  playtally backfill --logs /data/landing --out /data/charts --from 2024-01-01 --to 2024-03-31`,
+    )
+    .action(async (options: UnattendedCliOptions & { from?: number; to?: number; force?: boolean }) => {
+      if (options.from === undefined)
+        throw new PlaytallyError('usage', "required option '--from <date>' not specified");
+      if (options.to === undefined)
+        throw new PlaytallyError('usage', "required option '--to <date>' not specified");
+      if (options.to < options.from) {
+        throw new PlaytallyError(
+          'usage',
+          `--to ${isoDay(options.to)} is before --from ${isoDay(options.from)}`,
+        );
+      }
+      const { from, to } = options;
+      await unattended('backfill', options, async (log, stop) => {
+        const record = await runOnce({
+          ...runOptions(options, log, stop),
+          command: 'backfill',
+          from,
+          to,
+          force: options.force,
+        });
+        logRunDone(log, record);
+      });
+    });
+}
+
+export function watchCommand(): Command {
+  return withRunOptions(new Command('watch'))
+    .description(
+      'watch the landing folder: process the logs present, then each new or replaced log as it lands',
+    )
+    .option('--poll-interval <duration>', 'how often to look at the landing folder', durationOption, 10_000)
+    .option(
+      '--settle <duration>',
+      'a log counts once unchanged this long (or renamed into place)',
+      durationOption,
+      30_000,
+    )
+    .addHelpText(
+      'after',
+      `
+A log counts only when complete: dotfiles, *.tmp and *.part are ignored, and a file must keep
+its size and mtime for --settle (a file renamed into place with an older mtime counts at once).
+All state is on disk: a restarted watcher goes on where it stopped. SIGINT or SIGTERM stops it
+after the current step; a second signal stops it at once.
+${EXIT_CODES_HELP}`,
+    )
+    .action(async (options: UnattendedCliOptions & { pollInterval: number; settle: number }) => {
+      await unattended('watch', options, async (log, stop) => {
+        log.info(
+          {
+            event: 'watching',
+            logs: resolve(requireOption(options.logs, '--logs <dir>')),
+            pollMs: options.pollInterval,
+            settleMs: options.settle,
+          },
+          `watching ${options.logs} (every ${options.pollInterval / 1000} s, settle ${options.settle / 1000} s)`,
+        );
+        await watchLanding({
+          ...runOptions(options, log, stop),
+          pollMs: options.pollInterval,
+          settleMs: options.settle,
+          stop,
+          onStep: (record) => {
+            if (
+              record.days.length + record.charts.length + record.quarantined.length + record.archived.length >
+              0
+            )
+              logRunDone(log, record);
+          },
+          onStepError: (error) => alert(log, 'watch', options, new Date().toISOString(), error),
+        });
+        log.info({ event: 'stopped' }, 'stopped');
+      });
+    });
+}

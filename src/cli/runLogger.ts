@@ -1,0 +1,175 @@
+import { hostname } from 'node:os';
+import { type Logger, pino } from 'pino';
+import pretty from 'pino-pretty';
+import type { Top50Event } from '../engine/top50Job.js';
+import type { RunRecord } from '../unattended/runHistory.js';
+import type { RunEvent } from '../unattended/runOnce.js';
+
+export type { Logger };
+
+/**
+ * The log of unattended commands, on stdout: one JSON object per line when stdout is not a
+ * terminal (for journald, CloudWatch, Loki...), readable coloured lines when it is.
+ */
+export function createRunLogger(
+  level = 'info',
+  stream: NodeJS.WriteStream & { fd: number } = process.stdout,
+): Logger {
+  const options = {
+    level,
+    base: { pid: process.pid, host: hostname() },
+    timestamp: pino.stdTimeFunctions.isoTime,
+  };
+  if (stream.isTTY) {
+    return pino(
+      options,
+      pretty({
+        destination: stream.fd,
+        sync: true,
+        colorize: true,
+        translateTime: 'SYS:HH:MM:ss',
+        ignore: 'pid,host',
+      }),
+    );
+  }
+  return pino(options, pino.destination({ fd: stream.fd, sync: true }));
+}
+
+const n = (x: number): string => x.toLocaleString('en-US');
+
+/** One log line per event worth a line (per-chunk progress is not). */
+export function logRunEvent(log: Logger, event: RunEvent): void {
+  switch (event.type) {
+    case 'engine':
+      logEngineEvent(log, event.event);
+      break;
+    case 'noLogs':
+      log.warn({ event: 'no_logs', logsDir: event.logsDir }, `no logs in ${event.logsDir} yet`);
+      break;
+    case 'quarantined': {
+      const r = event.record;
+      log.warn(
+        {
+          event: 'quarantined',
+          date: r.date,
+          file: r.file,
+          reason: r.reason,
+          movedTo: r.movedTo,
+          reasonFile: r.reasonFile,
+        },
+        `quarantined ${r.file}: ${r.message}`,
+      );
+      break;
+    }
+    case 'chartsDue':
+      log.info(
+        { event: 'charts_due', dates: event.dates, current: event.current },
+        event.dates.length === 0
+          ? `all ${event.current} chart date(s) are current`
+          : `${event.dates.length} chart date(s) to write (${event.current} current)`,
+      );
+      break;
+    case 'chartsWritten':
+      log.info(
+        {
+          event: 'charts_written',
+          date: event.date,
+          countries: event.countries,
+          users: event.users,
+          ms: event.ms,
+        },
+        `charts ${event.date}: ${n(event.countries)} countries, ${n(event.users)} users in ${(event.ms / 1000).toFixed(1)} s`,
+      );
+      break;
+    case 'unavailable':
+      log.warn(
+        { event: 'log_unavailable', date: event.date, file: event.file },
+        `${event.file} is gone (neither in the logs folder nor archived, and its partial was pruned): left out`,
+      );
+      break;
+    case 'archived':
+      log.info(
+        { event: 'archived', date: event.date, file: event.file, to: event.to },
+        `archived ${event.file}`,
+      );
+      break;
+    case 'pruned':
+      log.info({ event: 'pruned', date: event.date }, `pruned the partial of ${event.date}`);
+      break;
+    case 'retry':
+      log.warn(
+        {
+          event: 'retry',
+          step: event.step,
+          attempt: event.attempt,
+          delayMs: event.delayMs,
+          error: event.error,
+        },
+        `${event.step}: ${event.error}; retrying in ${event.delayMs} ms`,
+      );
+      break;
+    case 'stopped':
+      log.info({ event: 'stopping' }, 'stop requested: stopping after the current step');
+      break;
+  }
+}
+
+function logEngineEvent(log: Logger, event: Top50Event): void {
+  switch (event.type) {
+    case 'ignored':
+      log.warn(
+        { event: 'ignored', file: event.file.name, reason: event.file.reason },
+        `ignoring ${event.file.name}: ${event.file.reason}`,
+      );
+      break;
+    case 'missing':
+      log.warn(
+        { event: 'missing_days', days: event.days },
+        `${event.days.length} day(s) missing in the window: ${event.days.join(', ')}`,
+      );
+      break;
+    case 'dayDone':
+      if (!event.reused) {
+        log.info(
+          { event: 'day_parsed', date: event.date, rows: event.rows, ms: event.ms },
+          `parsed ${event.date}: ${n(event.rows)} rows in ${(event.ms / 1000).toFixed(1)} s`,
+        );
+      }
+      break;
+    case 'damaged':
+      log.warn(
+        { event: 'partial_damaged', date: event.date, problem: event.problem },
+        `partial of ${event.date} damaged: rebuilding`,
+      );
+      break;
+    case 'stateRecovered':
+      log.warn({ event: 'state_recovered', problem: event.problem }, event.problem);
+      break;
+    default:
+      break;
+  }
+}
+
+/** The closing line of a run. */
+export function logRunDone(log: Logger, record: RunRecord): void {
+  const rate =
+    record.totals.rows > 0 ? ((record.totals.rejected / record.totals.rows) * 100).toFixed(2) : '0.00';
+  log.info(
+    {
+      event: 'run_done',
+      run: record.id,
+      stopped: record.stopped,
+      parsed: record.days.length,
+      charts: record.charts,
+      quarantined: record.quarantined.length,
+      archived: record.archived.length,
+      pruned: record.pruned.length,
+      missing: record.missing,
+      totals: record.totals,
+    },
+    `${record.stopped ? 'stopped' : 'done'}: ${record.days.length} log(s) parsed (${n(record.totals.rows)} rows, ${rate}% rejected), ` +
+      `${record.charts.length} chart date(s) written, ${record.quarantined.length} quarantined, ` +
+      `${record.archived.length} archived, ${record.pruned.length} pruned` +
+      (record.missing.length > 0 ? `; missing days: ${record.missing.join(', ')}` : ''),
+  );
+}

@@ -1,0 +1,74 @@
+import {
+  closeSync,
+  copyFileSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  renameSync,
+  rmSync,
+  statSync,
+  utimesSync,
+} from 'node:fs';
+import { basename, dirname, join } from 'node:path';
+import { tempPathFor } from './atomicFile.js';
+
+/**
+ * Move `from` into folder `toDir` under its own name and return the new path. Nothing is lost:
+ * a file already there under that name is kept, renamed `<name>.replaced-<timestamp>`; across
+ * filesystems (EXDEV) the file is copied under a temporary name, flushed, renamed into place and
+ * only then removed from where it was.
+ */
+export function moveInto(from: string, toDir: string): string {
+  mkdirSync(toDir, { recursive: true });
+  const to = join(toDir, basename(from));
+  if (existsSync(to)) {
+    const stamp = new Date()
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z');
+    renameSync(to, `${to}.replaced-${stamp}`);
+  }
+  try {
+    renameSync(from, to);
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== 'EXDEV') throw error;
+    copyAcross(from, to);
+    rmSync(from);
+  }
+  syncDir(dirname(to));
+  return to;
+}
+
+function copyAcross(from: string, to: string): void {
+  const temp = tempPathFor(to);
+  try {
+    copyFileSync(from, temp);
+    const { atime, mtime } = statSync(from);
+    utimesSync(temp, atime, mtime);
+    const fd = openSync(temp, 'r+');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+    renameSync(temp, to);
+  } catch (error) {
+    rmSync(temp, { force: true });
+    throw error;
+  }
+}
+
+/** Flush a folder's entries, so that a rename survives a power cut. */
+function syncDir(dir: string): void {
+  try {
+    const fd = openSync(dir, 'r');
+    try {
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
+  } catch {
+    // not every filesystem allows fsync on a folder; the rename is still done
+  }
+}

@@ -1,0 +1,102 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { PlaytallyError } from '../ops/errors.js';
+import { isTransient } from '../ops/retry.js';
+import { type LogFile, scanLogs } from '../sources/logFiles.js';
+import type { RunRecord } from './runHistory.js';
+import { type RunOptions, runOnce } from './runOnce.js';
+
+export interface WatchOptions
+  extends Omit<RunOptions, 'command' | 'isReady' | 'shouldStop' | 'from' | 'to' | 'force'> {
+  pollMs: number;
+  /** A log counts once it has not changed for this long (or its mtime is that old: renamed in). */
+  settleMs: number;
+  stop: { requested(): boolean; stopped: Promise<void> };
+  onStep?: (record: RunRecord) => void;
+  /** A failed step; the watcher goes on with the next poll unless the error cannot pass by itself. */
+  onStepError?: (error: unknown) => Promise<void> | void;
+}
+
+/**
+ * Watches a landing folder: polls it, and whenever the set of complete logs changes (a new day,
+ * a replaced file, a file gone), runs one unattended step on it. Polling, not inotify: it works
+ * the same on network filesystems and mounted buckets, and costs one readdir per poll.
+ */
+export async function watchLanding(options: WatchOptions): Promise<void> {
+  const tracker = new StabilityTracker(options.settleMs);
+  let processed: string | undefined;
+  while (!options.stop.requested()) {
+    let ready: (log: LogFile) => boolean = () => false;
+    let signature = '';
+    try {
+      const now = Date.now();
+      const logs = scanLogs(options.logsDir).logs;
+      tracker.observe(logs, now);
+      ready = (log) => tracker.isReady(log, now);
+      signature = logs
+        .filter(ready)
+        .map((l) => `${l.name}:${l.size}:${l.mtimeMs}`)
+        .join('|');
+    } catch (error) {
+      if (processed === undefined || !isTransient(error)) throw error;
+    }
+    if (signature !== processed || processed === undefined) {
+      try {
+        const record = await runOnce({
+          ...options,
+          command: 'watch',
+          isReady: ready,
+          shouldStop: () => options.stop.requested(),
+        });
+        processed = signature;
+        options.onStep?.(record);
+      } catch (error) {
+        if (!recoverable(error)) throw error;
+        await options.onStepError?.(error);
+      }
+    }
+    await Promise.race([sleep(options.pollMs), options.stop.stopped]);
+  }
+}
+
+/** Errors that a later poll may not meet again; anything about the command or the folders ends the watch. */
+function recoverable(error: unknown): boolean {
+  if (!(error instanceof PlaytallyError)) return true;
+  return ![
+    'usage',
+    'bad_date',
+    'logs_not_found',
+    'output_not_writable',
+    'state_not_writable',
+    'corrupt_state',
+    'locked',
+  ].includes(error.code);
+}
+
+/**
+ * When is a file in the landing folder complete? A writer may still be appending to it. A file
+ * counts once its size and mtime have not changed for `settleMs` by our clock, or at once when
+ * its mtime is already that old (it was written elsewhere and renamed into place).
+ */
+export class StabilityTracker {
+  private readonly seen = new Map<string, { size: number; mtimeMs: number; since: number }>();
+
+  constructor(private readonly settleMs: number) {}
+
+  observe(logs: LogFile[], now: number): void {
+    const names = new Set<string>();
+    for (const log of logs) {
+      names.add(log.name);
+      const known = this.seen.get(log.name);
+      if (!known || known.size !== log.size || known.mtimeMs !== log.mtimeMs) {
+        this.seen.set(log.name, { size: log.size, mtimeMs: log.mtimeMs, since: now });
+      }
+    }
+    for (const name of this.seen.keys()) if (!names.has(name)) this.seen.delete(name);
+  }
+
+  isReady(log: LogFile, now: number): boolean {
+    const known = this.seen.get(log.name);
+    if (!known || known.size !== log.size || known.mtimeMs !== log.mtimeMs) return false;
+    return now - known.since >= this.settleMs || now - log.mtimeMs >= this.settleMs;
+  }
+}

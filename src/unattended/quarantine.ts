@@ -1,0 +1,61 @@
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../ops/atomicFile.js';
+import { moveInto } from '../ops/fileMoves.js';
+import type { QuarantineRecord, StateStore } from '../ops/stateStore.js';
+import type { LogFile } from '../sources/logFiles.js';
+
+/**
+ * Move a bad log out of the way, in an order that survives a kill at any point: the manifest
+ * records the quarantine first (so the day leaves the charts), then `<name>.reason.json` is
+ * written beside where the log goes, then the log is moved. A run that finds a quarantined log
+ * still in the logs folder finishes the move (`resume`). A quarantined file of the same name
+ * from before is kept, both it and its reason renamed `.replaced-<timestamp>`.
+ */
+export function quarantineLog(
+  state: StateStore,
+  log: LogFile,
+  record: QuarantineRecord,
+  quarantineDir: string,
+  resume: boolean,
+): QuarantineRecord {
+  const key = record.date.replaceAll('-', '');
+  state.quarantine(key, record);
+  const reasonFile = join(quarantineDir, `${log.name}.reason.json`);
+  const earlier = join(quarantineDir, log.name);
+  if (!resume && existsSync(earlier)) {
+    const stamp = new Date()
+      .toISOString()
+      .replace(/[-:]/g, '')
+      .replace(/\.\d+Z$/, 'Z');
+    renameSync(earlier, `${earlier}.replaced-${stamp}`);
+    if (existsSync(reasonFile)) renameSync(reasonFile, `${reasonFile}.replaced-${stamp}`);
+  }
+  const movedTo = join(quarantineDir, log.name);
+  const done: QuarantineRecord = { ...record, reasonFile, movedTo };
+  // The reason is there before the log arrives: a log in quarantine always has its reason beside it.
+  mkdirSync(quarantineDir, { recursive: true });
+  writeFileAtomic(reasonFile, `${JSON.stringify(reasonDocument(done), null, 2)}\n`);
+  moveInto(log.path, quarantineDir);
+  state.quarantine(key, done);
+  return done;
+}
+
+/** What `<name>.reason.json` holds: enough for a person to decide what to do with the file. */
+function reasonDocument(record: QuarantineRecord): Record<string, unknown> {
+  return {
+    file: record.file,
+    date: record.date,
+    reason: record.reason,
+    message: record.message,
+    rejectRate: record.rejectRate,
+    rejectedByReason: record.rejects,
+    examples: record.examples,
+    size: record.size,
+    sha256: record.hash || undefined,
+    quarantinedAt: record.at,
+    whatNext:
+      'fix or replace the file and put it back into the logs folder under its name; ' +
+      'the next run takes it in and rewrites the charts that need it',
+  };
+}

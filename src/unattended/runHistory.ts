@@ -1,0 +1,50 @@
+import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+/** One run of `run`, `backfill` or a `watch` step, as kept in `<state>/runs.jsonl`. */
+export interface RunRecord {
+  id: string;
+  command: 'run' | 'backfill' | 'watch';
+  startedAt: string;
+  finishedAt: string;
+  ok: boolean;
+  /** A signal asked it to stop before it was done (the next run goes on from there). */
+  stopped: boolean;
+  error?: { code: string; message: string };
+  logsDir: string;
+  outDir: string;
+  /** The logs parsed in this run and their quality figures. */
+  days: { date: string; file: string; rows: number; valid: number; rejected: number; rejectRate: number }[];
+  /** Chart dates written, and how many dates were already current. */
+  charts: string[];
+  chartsCurrent: number;
+  quarantined: { date: string; file: string; reason: string; message: string }[];
+  archived: string[];
+  pruned: string[];
+  /** Days between the first and the newest known day without a log. */
+  missing: string[];
+  totals: { rows: number; valid: number; rejected: number };
+}
+
+export const RUN_HISTORY = 'runs.jsonl';
+
+/** Append a run as one JSON line (one write, so a line is whole or, after a crash, cut short and skipped). */
+export function appendRunRecord(stateDir: string, record: RunRecord): void {
+  appendFileSync(join(stateDir, RUN_HISTORY), `${JSON.stringify(record)}\n`);
+}
+
+/** The last `limit` runs, newest last; lines that do not parse (a run killed mid-write) are skipped. */
+export function readRunHistory(stateDir: string, limit = 20): RunRecord[] {
+  const path = join(stateDir, RUN_HISTORY);
+  if (!existsSync(path)) return [];
+  const runs: RunRecord[] = [];
+  for (const line of readFileSync(path, 'utf8').split('\n')) {
+    if (line.trim() === '') continue;
+    try {
+      runs.push(JSON.parse(line) as RunRecord);
+    } catch {
+      // a line cut short by a crash
+    }
+  }
+  return runs.slice(-limit);
+}

@@ -1,0 +1,404 @@
+import { existsSync, statSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { ChartSession, type SessionOptions, type Top50Event, windowOf } from '../engine/top50Job.js';
+import { compactDay, isoDay, parseDay } from '../ops/dates.js';
+import { PlaytallyError } from '../ops/errors.js';
+import { moveInto } from '../ops/fileMoves.js';
+import { withRetry } from '../ops/retry.js';
+import type { ChartRecord, DayRecord, QuarantineRecord, StateStore } from '../ops/stateStore.js';
+import { type LogFile, scanLogs } from '../sources/logFiles.js';
+import { quarantineLog } from './quarantine.js';
+import { appendRunRecord, type RunRecord } from './runHistory.js';
+
+export const DEFAULT_MAX_REJECT_RATE = 0.05;
+
+export interface RunOptions extends SessionOptions {
+  logsDir: string;
+  command: 'run' | 'backfill' | 'watch';
+  /** Move each log here once every chart that needs it is written. */
+  archiveDir?: string;
+  /** Default: `<logs>/quarantine`. */
+  quarantineDir?: string;
+  /** A log whose rejected share of lines is above this is quarantined (default 0.05). */
+  maxRejectRate?: number;
+  /** Keep the partials of this many newest days (default and minimum: the window). */
+  keepDays?: number;
+  /** backfill: the chart dates to write (day numbers), and whether to rewrite current ones. */
+  from?: number;
+  to?: number;
+  force?: boolean;
+  /** watch: a log counts only once it is complete. */
+  isReady?: (log: LogFile) => boolean;
+  /** Checked between steps: a signal asked the run to stop. */
+  shouldStop?: () => boolean;
+  onRunEvent?: (event: RunEvent) => void;
+}
+
+export type RunEvent =
+  | { type: 'engine'; event: Top50Event }
+  | { type: 'noLogs'; logsDir: string }
+  | { type: 'quarantined'; record: QuarantineRecord }
+  | { type: 'chartsDue'; dates: string[]; current: number }
+  | { type: 'chartsWritten'; date: string; countries: number; users: number; ms: number }
+  | { type: 'unavailable'; date: string; file: string }
+  | { type: 'archived'; date: string; file: string; to: string }
+  | { type: 'pruned'; date: string }
+  | { type: 'retry'; step: string; attempt: number; delayMs: number; error: string }
+  | { type: 'stopped' };
+
+/**
+ * One unattended run: bring every new or changed log into a partial (quarantining the ones with
+ * too many rejected lines, or unreadable), write the charts of every date whose window changed
+ * (or, for a backfill, every date asked for), then archive the logs and prune the partials no
+ * chart needs any more. Idempotent: a second run with nothing new does nothing. Every run is
+ * appended to the run history, failed ones too.
+ */
+export async function runOnce(options: RunOptions): Promise<RunRecord> {
+  const started = new Date();
+  const emit = options.onRunEvent ?? (() => {});
+  const logsDir = resolve(options.logsDir);
+  requireFolder(logsDir);
+  const session = ChartSession.open({ ...options, onEvent: (event) => emit({ type: 'engine', event }) });
+  const record: RunRecord = {
+    id: `${started.toISOString()}-${process.pid}`,
+    command: options.command,
+    startedAt: started.toISOString(),
+    finishedAt: '',
+    ok: false,
+    stopped: false,
+    logsDir,
+    outDir: session.outDir,
+    days: [],
+    charts: [],
+    chartsCurrent: 0,
+    quarantined: [],
+    archived: [],
+    pruned: [],
+    missing: [],
+    totals: { rows: 0, valid: 0, rejected: 0 },
+  };
+  try {
+    await new Run(options, session, logsDir, record, emit).go();
+    record.ok = true;
+    return record;
+  } catch (error) {
+    const e = error as Error & { code?: unknown };
+    record.error = { code: typeof e.code === 'string' ? e.code : 'internal', message: e.message };
+    throw error;
+  } finally {
+    record.finishedAt = new Date().toISOString();
+    await session.close();
+    appendRunRecord(session.state.dir, record);
+  }
+}
+
+function requireFolder(dir: string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir)
+    throw new PlaytallyError('logs_not_found', `logs folder ${dir} does not exist or is not a folder`);
+}
+
+class Run {
+  private readonly state: StateStore;
+  private readonly window: number;
+  private readonly quarantineDir: string;
+  private readonly archiveDir: string | undefined;
+  /** Complete logs in the logs folder, by YYYYMMDD. */
+  private readonly landed = new Map<string, LogFile>();
+
+  constructor(
+    private readonly options: RunOptions,
+    private readonly session: ChartSession,
+    private readonly logsDir: string,
+    private readonly record: RunRecord,
+    private readonly emit: (event: RunEvent) => void,
+  ) {
+    this.state = session.state;
+    this.window = session.window;
+    this.quarantineDir = resolve(options.quarantineDir ?? join(logsDir, 'quarantine'));
+    this.archiveDir = options.archiveDir === undefined ? undefined : resolve(options.archiveDir);
+  }
+
+  private stopping(): boolean {
+    if (!this.options.shouldStop?.()) return false;
+    if (!this.record.stopped) this.emit({ type: 'stopped' });
+    this.record.stopped = true;
+    return true;
+  }
+
+  private retry<T>(step: string, run: () => T | Promise<T>): Promise<T> {
+    return withRetry(run, {
+      onRetry: (error, attempt, delayMs) =>
+        this.emit({ type: 'retry', step, attempt, delayMs, error: (error as Error).message }),
+    });
+  }
+
+  async go(): Promise<void> {
+    const scan = await this.retry('scan logs', () => scanLogs(this.logsDir));
+    for (const file of scan.ignored) this.emit({ type: 'engine', event: { type: 'ignored', file } });
+    const isReady = this.options.isReady ?? (() => true);
+    for (const log of scan.logs) if (isReady(log)) this.landed.set(compactDay(log.day), log);
+
+    for (const log of this.landed.values()) {
+      if (this.stopping()) return;
+      await this.takeIn(log);
+    }
+    this.adoptArchived();
+    await this.writeDueCharts();
+    if (this.stopping()) return;
+    if (this.archiveDir !== undefined) await this.archive(this.archiveDir);
+    this.prune();
+    this.record.missing = this.missingDays();
+  }
+
+  /** A landed log: skipped if unchanged since it was processed, else parsed (or quarantined). */
+  private async takeIn(log: LogFile): Promise<void> {
+    const key = compactDay(log.day);
+    const quarantined = this.state.quarantined()[key];
+    if (quarantined && sameFile(quarantined, log)) {
+      // A run stopped between recording the quarantine and moving the file: finish the move.
+      if (quarantined.movedTo === undefined) await this.quarantine(log, quarantined, true);
+      return;
+    }
+    const known = this.state.day(key);
+    if (known && sameFile(known, log) && known.archived === undefined) return;
+    let built: DayRecord;
+    try {
+      built = (await this.retry(`parse ${log.name}`, () => this.session.partial(log))).record;
+    } catch (error) {
+      if ((error as PlaytallyError).code !== 'unreadable_log') throw error;
+      await this.quarantine(log, {
+        ...quarantineBase(log, ''),
+        reason: 'unreadable',
+        message: (error as Error).message,
+      });
+      return;
+    }
+    if (built.archived !== undefined || built.pruned) {
+      // The same log landed again: it lives in the logs folder now, with its partial.
+      built = this.state.patchDay(key, { archived: undefined, pruned: undefined });
+    }
+    const rate = built.lines > 0 ? built.rejected / built.lines : 0;
+    this.record.days.push({
+      date: built.date,
+      file: built.file,
+      rows: built.lines,
+      valid: built.valid,
+      rejected: built.rejected,
+      rejectRate: rate,
+    });
+    this.record.totals.rows += built.lines;
+    this.record.totals.valid += built.valid;
+    this.record.totals.rejected += built.rejected;
+    const maxRate = this.options.maxRejectRate ?? DEFAULT_MAX_REJECT_RATE;
+    if (rate > maxRate) {
+      await this.quarantine(log, {
+        ...quarantineBase(log, built.hash),
+        reason: 'reject_rate',
+        message:
+          `${(rate * 100).toFixed(2)}% of ${built.lines} lines rejected, above --max-reject-rate ` +
+          `${(maxRate * 100).toFixed(2)}%`,
+        rejectRate: rate,
+        rejects: built.rejects,
+        examples: built.examples,
+      });
+    }
+  }
+
+  private async quarantine(log: LogFile, record: QuarantineRecord, resume = false): Promise<void> {
+    const done = await this.retry(`quarantine ${log.name}`, () =>
+      quarantineLog(this.state, log, record, this.quarantineDir, resume),
+    );
+    this.landed.delete(compactDay(log.day));
+    this.record.quarantined.push({
+      date: done.date,
+      file: done.file,
+      reason: done.reason,
+      message: done.message,
+    });
+    this.emit({ type: 'quarantined', record: done });
+  }
+
+  /** A log that a killed run moved to the archive before recording it there. */
+  private adoptArchived(): void {
+    if (this.archiveDir === undefined) return;
+    for (const [key, day] of Object.entries(this.state.days())) {
+      if (day.archived !== undefined || this.landed.has(key)) continue;
+      const path = join(this.archiveDir, day.file);
+      if (existsSync(path) && statSync(path).size === day.size) this.state.patchDay(key, { archived: path });
+    }
+  }
+
+  /** Where a day's data can be had from: its landed log, its archived log, or its partial alone. */
+  private sourceOf(key: string, day: DayRecord): LogFile | undefined {
+    const landed = this.landed.get(key);
+    if (landed) return landed;
+    const dayNumber = parseDay(key)!;
+    if (day.archived !== undefined && existsSync(day.archived)) {
+      const stat = statSync(day.archived);
+      return {
+        day: dayNumber,
+        name: day.file,
+        path: day.archived,
+        size: stat.size,
+        mtimeMs: stat.mtimeMs,
+        compressed: day.file.endsWith('.gz'),
+      };
+    }
+    if (!day.pruned && existsSync(this.state.partialPath(day))) {
+      // The log is gone but its partial is here: the record says what it was built from.
+      return {
+        day: dayNumber,
+        name: day.file,
+        path: join(this.logsDir, day.file),
+        size: day.size,
+        mtimeMs: day.mtimeMs,
+        compressed: day.file.endsWith('.gz'),
+      };
+    }
+    return undefined;
+  }
+
+  /** Every day that can go into a chart, by day number. */
+  private available(): Map<number, { key: string; day: DayRecord; source: LogFile }> {
+    const out = new Map<number, { key: string; day: DayRecord; source: LogFile }>();
+    for (const [key, day] of Object.entries(this.state.days())) {
+      const source = this.sourceOf(key, day);
+      if (source) out.set(source.day, { key, day, source });
+    }
+    return out;
+  }
+
+  private async writeDueCharts(): Promise<void> {
+    const available = this.available();
+    const days = [...available.keys()].sort((a, b) => a - b);
+    if (days.length === 0) {
+      this.emit({ type: 'noLogs', logsDir: this.logsDir });
+      return;
+    }
+    const from = this.options.from ?? days[0]!;
+    const to = this.options.to ?? days[days.length - 1]!;
+    const due: number[] = [];
+    let current = 0;
+    for (let date = from; date <= to; date++) {
+      const inputs = windowOf(date, this.window).filter((d) => available.has(d));
+      if (inputs.length === 0) continue;
+      if (this.options.force || !this.chartIsCurrent(date, inputs, available)) due.push(date);
+      else current++;
+    }
+    this.record.chartsCurrent = current;
+    this.emit({ type: 'chartsDue', dates: due.map(isoDay), current });
+    for (const date of due) {
+      if (this.stopping()) return;
+      const windowDays = windowOf(date, this.window);
+      for (const d of windowDays) {
+        const gone = this.state.day(compactDay(d));
+        // Processed once, but neither its log nor its partial is left: the chart goes without it.
+        if (gone && !available.has(d)) this.emit({ type: 'unavailable', date: gone.date, file: gone.file });
+      }
+      const logs = windowDays.filter((d) => available.has(d)).map((d) => available.get(d)!.source);
+      const summary = await this.retry(`charts ${isoDay(date)}`, () => this.session.writeCharts(date, logs));
+      this.record.charts.push(summary.date);
+      this.emit({
+        type: 'chartsWritten',
+        date: summary.date,
+        countries: summary.outputs.country.rows,
+        users: summary.outputs.user.rows,
+        ms: summary.elapsedMs,
+      });
+    }
+  }
+
+  /** Were the charts of `date` written, are their files there, and from exactly these inputs? */
+  private chartIsCurrent(
+    date: number,
+    inputs: number[],
+    available: Map<number, { key: string; day: DayRecord }>,
+  ): boolean {
+    const chart = this.state.chart(compactDay(date));
+    if (!chart || chart.window !== this.window || chart.top !== this.session.top) return false;
+    if (chart.outDir !== this.session.outDir || !filesExist(chart)) return false;
+    for (const d of inputs) {
+      const { key, day } = available.get(d)!;
+      if (chart.inputs[key] !== day.hash) return false;
+    }
+    // A day the charts were computed from and that has been quarantined since.
+    const quarantined = this.state.quarantined();
+    return Object.keys(chart.inputs).every((key) => quarantined[key] === undefined);
+  }
+
+  /** Is every chart that needs this day written, from this very log? */
+  private everyChartHas(key: string, day: DayRecord): boolean {
+    const dayNumber = parseDay(key)!;
+    for (let date = dayNumber; date < dayNumber + this.window; date++) {
+      const chart = this.state.chart(compactDay(date));
+      if (!chart || chart.inputs[key] !== day.hash || !filesExist(chart)) return false;
+    }
+    return true;
+  }
+
+  private async archive(archiveDir: string): Promise<void> {
+    for (const [key, log] of this.landed) {
+      const day = this.state.day(key);
+      if (!day || !sameFile(day, log) || !this.everyChartHas(key, day)) continue;
+      const to = await this.retry(`archive ${log.name}`, () => moveInto(log.path, archiveDir));
+      this.state.patchDay(key, { archived: to });
+      this.landed.delete(key);
+      this.record.archived.push(day.date);
+      this.emit({ type: 'archived', date: day.date, file: log.name, to });
+    }
+  }
+
+  /** Drop the partials of days older than the newest `keepDays`, once no chart to write needs them. */
+  private prune(): void {
+    const keep = Math.max(this.window, this.options.keepDays ?? this.window);
+    const days = Object.keys(this.state.days()).map((k) => parseDay(k)!);
+    if (days.length === 0) return;
+    const oldestKept = Math.max(...days) - keep + 1;
+    for (const [key, day] of Object.entries(this.state.days())) {
+      if (day.pruned || parseDay(key)! >= oldestKept || !this.everyChartHas(key, day)) continue;
+      // Only while the log itself is still there to rebuild the partial from, should a chart need it again.
+      const log = this.landed.get(key)?.path ?? day.archived;
+      if (log === undefined || !existsSync(log)) continue;
+      this.state.prunePartial(key);
+      this.record.pruned.push(day.date);
+      this.emit({ type: 'pruned', date: day.date });
+    }
+  }
+
+  /** Days between the first and the newest known day that have no usable log. */
+  private missingDays(): string[] {
+    const days = Object.keys(this.state.days())
+      .map((k) => parseDay(k)!)
+      .sort((a, b) => a - b);
+    const have = new Set(days);
+    const missing: string[] = [];
+    for (let d = days[0] ?? 0; d < (days[days.length - 1] ?? 0); d++)
+      if (!have.has(d)) missing.push(isoDay(d));
+    return missing;
+  }
+}
+
+function sameFile(known: { file: string; size: number; mtimeMs: number }, log: LogFile): boolean {
+  return known.file === log.name && known.size === log.size && known.mtimeMs === log.mtimeMs;
+}
+
+function filesExist(chart: ChartRecord): boolean {
+  return Object.values(chart.files).every((name) => existsSync(join(chart.outDir, name)));
+}
+
+function quarantineBase(log: LogFile, hash: string): Omit<QuarantineRecord, 'reason' | 'message'> {
+  return {
+    date: isoDay(log.day),
+    file: basename(log.path),
+    size: log.size,
+    mtimeMs: log.mtimeMs,
+    hash,
+    at: new Date().toISOString(),
+  };
+}
