@@ -1,8 +1,20 @@
 import { spawn } from 'node:child_process';
-import { cpSync, existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  cpSync,
+  createReadStream,
+  createWriteStream,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
 import { fileURLToPath } from 'node:url';
+import { createGzip } from 'node:zlib';
 import { CORRUPTIONS } from '../src/generate/listenGenerator.js';
 import { compactDay, isoDay, parseDay } from '../src/ops/dates.js';
 
@@ -13,13 +25,14 @@ import { compactDay, isoDay, parseDay } from '../src/ops/dates.js';
  *   - playtally cold: all days parsed from the raw logs into a fresh state directory;
  *   - playtally incremental: the last day added onto existing partials of the others;
  *   - DuckDB: the same two chart files from the raw logs, memory_limit 1GB, all threads;
+ *   - playtally incremental from gzip: the same, with the newest day as listen-YYYYMMDD.log.gz;
  *   - (once) playtally cold with --memory 512MB.
  *
  * Every run is a child process that reports its own CPU time and peak RSS; outputs are compared
  * byte for byte. Prints a Markdown table and, with --record, writes it into docs/BENCHMARKS.md.
  *
  *   npm run bench -- --days 7 --rows 20000000 --runs 3 [--dir bench-data] [--record] [--no-duckdb]
- *                    [--duckdb-fallback-memory 8GB]
+ *                    [--duckdb-fallback-memory 8GB] [--no-gzip]
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
@@ -126,6 +139,26 @@ async function duckdb(files: string[], out: string, threads: number, memory: str
   return { wallMs, cpuMs: peer.cpuMs, peakRssBytes: peer.peakRssBytes };
 }
 
+/**
+ * `logs-gz/`: the other days linked to the plain logs (same size and mtime, so their partials are
+ * reused) and the newest day gzip-compressed (zlib's default level, as `gzip` would).
+ */
+async function prepareGzipLogs(files: string[], gzLogs: string, params: string): Promise<void> {
+  const marker = join(gzLogs, '.params.json');
+  if (existsSync(marker) && readFileSync(marker, 'utf8') === params) return;
+  rmSync(gzLogs, { recursive: true, force: true });
+  mkdirSync(gzLogs, { recursive: true });
+  const newest = files[files.length - 1]!;
+  for (const file of files.slice(0, -1)) symlinkSync(file, join(gzLogs, basename(file)));
+  console.error(`bench: compressing ${basename(newest)}`);
+  await pipeline(
+    createReadStream(newest),
+    createGzip(),
+    createWriteStream(join(gzLogs, `${basename(newest)}.gz`)),
+  );
+  writeFileSync(marker, params);
+}
+
 function median(values: number[]): number {
   const s = [...values].sort((a, b) => a - b);
   const mid = s.length >> 1;
@@ -175,12 +208,17 @@ async function main(): Promise<void> {
   }
   const files = Array.from({ length: days }, (_, i) => join(logs, `listen-${compactDay(start + i)}.log`));
 
+  // The gzip case reads the same days, the newest one compressed (made once, reused).
+  const withGzip = !options.has('no-gzip');
+  const gzLogs = join(dir, 'logs-gz');
+  if (withGzip) await prepareGzipLogs(files, gzLogs, params);
+
   // The incremental case starts from partials of the first days, built once, untimed.
   const baseState = join(dir, 'state-base');
   rmSync(baseState, { recursive: true, force: true });
   if (days > 1) await playtally(logs, join(dir, 'out-base'), baseState, last - 1, '1GB');
 
-  const results: Record<string, Measure[]> = { cold: [], incremental: [], duckdb: [] };
+  const results: Record<string, Measure[]> = { cold: [], incremental: [], incrementalGz: [], duckdb: [] };
   for (let r = 0; r < runs; r++) {
     console.error(`bench: round ${r + 1} of ${runs}`);
     const coldState = join(dir, 'state-cold');
@@ -195,6 +233,14 @@ async function main(): Promise<void> {
       await playtally(logs, join(dir, 'out-incremental'), incrementalState, last, '1GB'),
     );
     rmSync(incrementalState, { recursive: true, force: true });
+
+    if (withGzip) {
+      if (days > 1) cpSync(baseState, incrementalState, { recursive: true });
+      results.incrementalGz!.push(
+        await playtally(gzLogs, join(dir, 'out-gz'), incrementalState, last, '1GB'),
+      );
+      rmSync(incrementalState, { recursive: true, force: true });
+    }
 
     if (withDuckdb) {
       // DuckDB gets the same 1 GB as playtally; when that is not enough it is recorded and the
@@ -229,7 +275,10 @@ async function main(): Promise<void> {
     sameFile(name('country'), join(dir, 'out-incremental', `country_top50_${compactDay(last)}.txt`)) &&
     sameFile(name('user'), join(dir, 'out-incremental', `user_top50_${compactDay(last)}.txt`)) &&
     sameFile(name('country'), join(dir, 'out-512', `country_top50_${compactDay(last)}.txt`)) &&
-    sameFile(name('user'), join(dir, 'out-512', `user_top50_${compactDay(last)}.txt`));
+    sameFile(name('user'), join(dir, 'out-512', `user_top50_${compactDay(last)}.txt`)) &&
+    (!withGzip ||
+      (sameFile(name('country'), join(dir, 'out-gz', `country_top50_${compactDay(last)}.txt`)) &&
+        sameFile(name('user'), join(dir, 'out-gz', `user_top50_${compactDay(last)}.txt`))));
   const duckdbIdentical = withDuckdb
     ? sameFile(name('country'), join(dir, 'out-duckdb', 'country.txt')) &&
       sameFile(name('user'), join(dir, 'out-duckdb', 'user.txt'))
@@ -243,6 +292,7 @@ async function main(): Promise<void> {
     )} MB | ${Number.isNaN(ratio) ? '-' : `${ratio.toFixed(1)}x`} |`;
   };
   const dayMs = results.cold!.map((m) => m.dayMs).filter((x): x is number => x !== undefined);
+  const gzDayMs = results.incrementalGz!.map((m) => m.dayMs).filter((x): x is number => x !== undefined);
   const incrementalDayMs = results
     .incremental!.map((m) => m.dayMs)
     .filter((x): x is number => x !== undefined);
@@ -257,6 +307,7 @@ async function main(): Promise<void> {
     '|---|---|---|---|---|',
     row('playtally cold (all days from raw logs)', results.cold!),
     row('playtally incremental (newest day added to partials)', results.incremental!),
+    ...(withGzip ? [row('playtally incremental, newest day as .log.gz', results.incrementalGz!)] : []),
     ...(withDuckdb
       ? [row(`DuckDB ${duckdbVersion} from raw logs (memory_limit ${duckdbMemory})`, results.duckdb!)]
       : []),
@@ -264,6 +315,7 @@ async function main(): Promise<void> {
     '',
     `Newest day parsed into its partial: median ${(median(incrementalDayMs) / 1000).toFixed(1)} s in the incremental run` +
       (dayMs.length ? ` (${(median(dayMs) / 1000).toFixed(1)} s in the cold run)` : '') +
+      (gzDayMs.length ? `; from gzip: ${(median(gzDayMs) / 1000).toFixed(1)} s` : '') +
       '.',
     ...(duckdbFailure
       ? [
@@ -271,7 +323,7 @@ async function main(): Promise<void> {
           '',
         ]
       : []),
-    `Outputs identical across cold, incremental and 512MB runs: ${identical ? 'yes' : 'NO'}` +
+    `Outputs identical across cold, incremental${withGzip ? ', gzip' : ''} and 512MB runs: ${identical ? 'yes' : 'NO'}` +
       (withDuckdb ? `; identical to DuckDB's: ${duckdbIdentical ? 'yes' : 'NO'}.` : '.'),
   ].join('\n');
   process.stdout.write(`${report}\n`);

@@ -1,7 +1,7 @@
 import { accessSync, constants, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { processAlive, removeStaleTempFiles } from '../ops/atomicFile.js';
+import { processAlive, removeStaleTempFiles, writeFileAtomic } from '../ops/atomicFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { type DayRecord, StateStore } from '../ops/stateStore.js';
@@ -208,11 +208,14 @@ export class ChartSession {
     const partialsDone = Date.now();
     const paths = chartPaths(this.outDir, day);
     const { top, threads, plan, pool, emit } = this;
-    const charts = await writeCharts({ paths, partials, top, threads, plan, pool, emit }, async (damaged) => {
-      const rebuildStarted = Date.now();
-      partials[damaged] = await this.partial(logs[damaged]!, true);
-      dayMs[damaged]! += Date.now() - rebuildStarted;
-    });
+    const charts =
+      partials.length === 0
+        ? await writeEmptyCharts(paths)
+        : await writeCharts({ paths, partials, top, threads, plan, pool, emit }, async (damaged) => {
+            const rebuildStarted = Date.now();
+            partials[damaged] = await this.partial(logs[damaged]!, true);
+            dayMs[damaged]! += Date.now() - rebuildStarted;
+          });
 
     const records = new Map<number, DayRecord>(logs.map((l, i) => [l.day, partials[i]!.record]));
     const report = buildQualityReport(day, windowDays, records);
@@ -321,6 +324,17 @@ async function writeCharts(
       await rebuild(damaged);
     }
   }
+}
+
+/** A window with no log left (its only days were quarantined since): charts with no rows. */
+async function writeEmptyCharts(paths: {
+  country: string;
+  user: string;
+}): Promise<{ countryRows: number; userRows: number; countryDone: number; userDone: number }> {
+  writeFileAtomic(paths.country, '');
+  writeFileAtomic(paths.user, '');
+  const done = Date.now();
+  return { countryRows: 0, userRows: 0, countryDone: done, userDone: done };
 }
 
 /** Like Promise.all, but every task settles before a failure is reported, so a retry never races one still running. */

@@ -22,13 +22,7 @@ import { tempPathFor } from './atomicFile.js';
 export function moveInto(from: string, toDir: string): string {
   mkdirSync(toDir, { recursive: true });
   const to = join(toDir, basename(from));
-  if (existsSync(to)) {
-    const stamp = new Date()
-      .toISOString()
-      .replace(/[-:]/g, '')
-      .replace(/\.\d+Z$/, 'Z');
-    renameSync(to, `${to}.replaced-${stamp}`);
-  }
+  if (existsSync(to)) setAside(to);
   try {
     renameSync(from, to);
   } catch (error) {
@@ -38,6 +32,18 @@ export function moveInto(from: string, toDir: string): string {
   }
   syncDir(dirname(to));
   return to;
+}
+
+/**
+ * Rename `path` to `<path>.replaced-<UTC timestamp>` (with `-2`, `-3`... if that name is taken,
+ * so that two files set aside within the same millisecond both stay); returns the new name.
+ */
+export function setAside(path: string): string {
+  const stamp = new Date().toISOString().replace(/[-:]/g, '');
+  let aside = `${path}.replaced-${stamp}`;
+  for (let n = 2; existsSync(aside); n++) aside = `${path}.replaced-${stamp}-${n}`;
+  renameSync(path, aside);
+  return aside;
 }
 
 function copyAcross(from: string, to: string): void {

@@ -42,7 +42,14 @@ export async function acquireLock(
   command: string,
   options: LockOptions = {},
 ): Promise<RunLock> {
-  mkdirSync(stateDir, { recursive: true });
+  try {
+    mkdirSync(stateDir, { recursive: true });
+  } catch (error) {
+    throw new PlaytallyError(
+      'state_not_writable',
+      `state folder ${stateDir} is not writable: ${(error as Error).message}`,
+    );
+  }
   const path = join(stateDir, 'lock');
   const me: LockOwner = { pid: process.pid, host: hostname(), command, startedAt: new Date().toISOString() };
   const deadline =

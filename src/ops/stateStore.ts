@@ -119,6 +119,10 @@ export class StateStore {
   /** Record a day's new partial and remove the one it replaces. */
   putDay(compactDate: string, record: DayRecord): void {
     const previous = this.manifest.days[compactDate];
+    // A partial rebuilt from the archived log: the log is still where the archive put it.
+    if (previous?.archived !== undefined && previous.file === record.file && previous.hash === record.hash) {
+      record = { ...record, archived: previous.archived };
+    }
     this.manifest.days[compactDate] = record;
     delete this.manifest.quarantined[compactDate];
     this.save();

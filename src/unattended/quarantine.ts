@@ -1,7 +1,7 @@
 import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../ops/atomicFile.js';
-import { moveInto } from '../ops/fileMoves.js';
+import { moveInto, setAside } from '../ops/fileMoves.js';
 import type { QuarantineRecord, StateStore } from '../ops/stateStore.js';
 import type { LogFile } from '../sources/logFiles.js';
 
@@ -24,12 +24,9 @@ export function quarantineLog(
   const reasonFile = join(quarantineDir, `${log.name}.reason.json`);
   const earlier = join(quarantineDir, log.name);
   if (!resume && existsSync(earlier)) {
-    const stamp = new Date()
-      .toISOString()
-      .replace(/[-:]/g, '')
-      .replace(/\.\d+Z$/, 'Z');
-    renameSync(earlier, `${earlier}.replaced-${stamp}`);
-    if (existsSync(reasonFile)) renameSync(reasonFile, `${reasonFile}.replaced-${stamp}`);
+    const aside = setAside(earlier);
+    // Its reason goes with it, under the matching name.
+    if (existsSync(reasonFile)) renameSync(reasonFile, `${aside}.reason.json`);
   }
   const movedTo = join(quarantineDir, log.name);
   const done: QuarantineRecord = { ...record, reasonFile, movedTo };

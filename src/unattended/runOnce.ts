@@ -144,6 +144,7 @@ class Run {
     const isReady = this.options.isReady ?? (() => true);
     for (const log of scan.logs) if (isReady(log)) this.landed.set(compactDay(log.day), log);
 
+    this.adoptQuarantined();
     for (const log of this.landed.values()) {
       if (this.stopping()) return;
       await this.takeIn(log);
@@ -224,6 +225,15 @@ class Run {
     this.emit({ type: 'quarantined', record: done });
   }
 
+  /** A log that a killed run moved to quarantine before recording where it went. */
+  private adoptQuarantined(): void {
+    for (const [key, q] of Object.entries(this.state.quarantined())) {
+      const path = join(this.quarantineDir, q.file);
+      if (q.movedTo !== undefined || this.landed.has(key) || !existsSync(path)) continue;
+      this.state.quarantine(key, { ...q, movedTo: path, reasonFile: `${path}.reason.json` });
+    }
+  }
+
   /** A log that a killed run moved to the archive before recording it there. */
   private adoptArchived(): void {
     if (this.archiveDir === undefined) return;
@@ -281,13 +291,17 @@ class Run {
       this.emit({ type: 'noLogs', logsDir: this.logsDir });
       return;
     }
-    const from = this.options.from ?? days[0]!;
-    const to = this.options.to ?? days[days.length - 1]!;
+    // Dates with charts already written count too: their only logs may have been quarantined since.
+    const written = Object.keys(this.state.charts()).map((k) => parseDay(k)!);
+    const from = this.options.from ?? Math.min(days[0]!, ...written);
+    const to = this.options.to ?? Math.max(days[days.length - 1]!, ...written);
     const due: number[] = [];
     let current = 0;
     for (let date = from; date <= to; date++) {
       const inputs = windowOf(date, this.window).filter((d) => available.has(d));
-      if (inputs.length === 0) continue;
+      // No data for this window: nothing to write, unless charts were written from a log that
+      // has been quarantined since (they are rewritten empty, not left standing on bad data).
+      if (inputs.length === 0 && this.state.chart(compactDay(date)) === undefined) continue;
       if (this.options.force || !this.chartIsCurrent(date, inputs, available)) due.push(date);
       else current++;
     }

@@ -1,0 +1,456 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer, type IncomingMessage, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { hostname } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { generateLogs } from '../src/cli/commands/generate.js';
+import { isoDay } from '../src/ops/dates.js';
+import { PlaytallyError } from '../src/ops/errors.js';
+import { moveInto } from '../src/ops/fileMoves.js';
+import { withRetry } from '../src/ops/retry.js';
+import { acquireLock } from '../src/ops/runLock.js';
+import { RUN_HISTORY } from '../src/unattended/runHistory.js';
+import { runOnce } from '../src/unattended/runOnce.js';
+import { statusReport } from '../src/unattended/statusReport.js';
+import { postAlert } from '../src/unattended/webhook.js';
+import { day, logName, TempDirs } from './support/tempDirs.js';
+
+/**
+ * Operations around the unattended run: the state folder lock (exit 5), `status`, the failure
+ * webhook, transient I/O retries, and moves that never lose a file.
+ */
+
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+const FIRST = day('2024-04-01');
+const GEN = { rows: 2_000, users: 100, songs: 300, seed: 3 };
+
+const temp = new TempDirs();
+const children: ChildProcess[] = [];
+afterEach(() => {
+  for (const child of children.splice(0)) if (child.exitCode === null) child.kill();
+  temp.cleanup();
+});
+
+beforeAll(() => {
+  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+});
+
+interface CliRun {
+  status: number | null;
+  stdout: string;
+  stderr: string;
+  events: Record<string, unknown>[];
+  ms: number;
+}
+
+/** The JSON log lines of stdout (other output, such as `status --json`, is left out). */
+function parseEvents(stdout: string): Record<string, unknown>[] {
+  const events: Record<string, unknown>[] = [];
+  for (const line of stdout.split('\n')) {
+    if (!line.startsWith('{"level"')) continue;
+    events.push(JSON.parse(line) as Record<string, unknown>);
+  }
+  return events;
+}
+
+const ENV = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
+
+/** The CLI, blocking (fine when nothing in this process has to answer it). */
+function cli(args: string[]): CliRun {
+  const started = Date.now();
+  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 50_000, env: ENV });
+  if (r.error) throw r.error;
+  return {
+    status: r.status,
+    stdout: r.stdout,
+    stderr: r.stderr,
+    events: parseEvents(r.stdout),
+    ms: Date.now() - started,
+  };
+}
+
+/** The CLI without blocking this process (a server in it has to answer the child). */
+function cliAsync(args: string[]): Promise<CliRun> {
+  const started = Date.now();
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, [CLI, ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
+    children.push(child);
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
+    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
+    child.on('error', reject);
+    child.on('close', (status) =>
+      resolve({ status, stdout, stderr, events: parseEvents(stdout), ms: Date.now() - started }),
+    );
+  });
+}
+
+/** Some small logs and an output folder (its state folder is `<out>/.playtally`). */
+function setup(days = 3): { logs: string; out: string; state: string } {
+  const logs = temp.make('playtally-ops-logs-');
+  generateLogs({ dir: logs, start: FIRST, days, ...GEN });
+  const out = temp.make('playtally-ops-out-');
+  return { logs, out, state: join(out, '.playtally') };
+}
+
+function runArgs(logs: string, out: string): string[] {
+  return ['run', '--logs', logs, '--out', out, '--window', '3', '--threads', '2'];
+}
+
+function writeLockFile(state: string, pid: number): void {
+  mkdirSync(state, { recursive: true });
+  const owner = { pid, host: hostname(), command: 'playtally run', startedAt: new Date().toISOString() };
+  writeFileSync(join(state, 'lock'), `${JSON.stringify(owner)}\n`);
+}
+
+/** A process that keeps running until the test ends. */
+function liveProcess(): number {
+  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
+  children.push(child);
+  return child.pid!;
+}
+
+/** The pid of a process that has exited. */
+function deadPid(): number {
+  const r = spawnSync(process.execPath, ['-e', '']);
+  expect(r.status).toBe(0);
+  return r.pid;
+}
+
+const charts = (out: string): string[] => readdirSync(out).filter((n) => n.startsWith('country_top50_'));
+
+describe('state folder lock', () => {
+  it('one holder at a time within a process; free again once released', async () => {
+    const dir = temp.make('playtally-ops-lock-');
+    const lock = await acquireLock(dir, 'first');
+    expect(existsSync(join(dir, 'lock'))).toBe(true);
+    const failure = await acquireLock(dir, 'second').catch((e: unknown) => e);
+    expect(failure).toBeInstanceOf(PlaytallyError);
+    expect((failure as PlaytallyError).code).toBe('locked');
+    expect((failure as Error).message).toContain(`pid ${process.pid}`);
+    expect((failure as PlaytallyError).details.owner).toMatchObject({ pid: process.pid, command: 'first' });
+    lock.release();
+    expect(existsSync(join(dir, 'lock'))).toBe(false);
+    const again = await acquireLock(dir, 'third');
+    again.release();
+    expect(existsSync(join(dir, 'lock'))).toBe(false);
+  });
+
+  it('CLI run: exit 5 naming the live holder; with --wait it gives up after --wait-timeout', () => {
+    const { logs, out, state } = setup(2);
+    const pid = liveProcess();
+    writeLockFile(state, pid);
+
+    const r = cli(runArgs(logs, out));
+    expect(r.status).toBe(5);
+    expect(r.stderr).toContain(`pid ${pid}`);
+    expect(r.stderr).toContain('--wait');
+    expect(charts(out)).toEqual([]);
+    // The holder's lock is left alone.
+    expect(JSON.parse(readFileSync(join(state, 'lock'), 'utf8')).pid).toBe(pid);
+
+    const waited = cli([...runArgs(logs, out), '--wait', '--wait-timeout', '500ms']);
+    expect(waited.status).toBe(5);
+    expect(waited.stderr).toContain('gave up waiting');
+    expect(waited.events.some((e) => e.event === 'waiting_for_lock')).toBe(true);
+    expect(waited.ms).toBeGreaterThanOrEqual(500);
+    expect(waited.ms).toBeLessThan(r.ms + 5_000);
+    expect(charts(out)).toEqual([]);
+    expect(JSON.parse(readFileSync(join(state, 'lock'), 'utf8')).pid).toBe(pid);
+  });
+
+  it('CLI run takes over the stale lock of a process that is gone, and leaves no lock behind', () => {
+    const { logs, out, state } = setup(2);
+    const pid = deadPid();
+    writeLockFile(state, pid);
+    const r = cli(runArgs(logs, out));
+    expect(r.status, r.stderr).toBe(0);
+    const stale = r.events.find((e) => e.event === 'stale_lock');
+    expect(stale).toMatchObject({ owner: { pid } });
+    expect(charts(out)).toHaveLength(2);
+    expect(existsSync(join(state, 'lock'))).toBe(false);
+    expect(readdirSync(state).filter((n) => n.startsWith('lock'))).toEqual([]);
+  });
+});
+
+describe('status', () => {
+  it('lists days, missing days, charts, quarantined logs and runs, as JSON and as text', async () => {
+    const { logs, out, state } = setup(3);
+    const BAD = FIRST + 3;
+    generateLogs({ dir: logs, start: BAD, days: 1, ...GEN, corruptRate: 0.3, seed: 9 });
+    generateLogs({ dir: logs, start: FIRST + 4, days: 1, ...GEN });
+    const options = { logsDir: logs, outDir: out, window: 3, threads: 2, command: 'run' as const };
+    const first = await runOnce(options);
+    expect(first.quarantined.map((q) => q.date)).toEqual([isoDay(BAD)]);
+    await runOnce(options);
+    // A day landed since: pending.
+    generateLogs({ dir: logs, start: FIRST + 5, days: 1, ...GEN });
+
+    const r = cli(['status', '--out', out, '--logs', logs, '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const s = JSON.parse(r.stdout) as ReturnType<typeof statusReport>;
+    expect(s.lock).toBeNull();
+    expect(s.days.map((d) => d.date)).toEqual([0, 1, 2, 4].map((i) => isoDay(FIRST + i)));
+    expect(s.days.every((d) => d.rows === GEN.rows && /^[0-9a-f]{64}$/.test(d.sha256))).toBe(true);
+    expect(s.missingDays).toEqual([isoDay(BAD)]);
+    expect(s.pending).toEqual([logName(FIRST + 5)]);
+    expect(s.charts.count).toBe(5);
+    expect(s.charts.first).toBe(isoDay(FIRST));
+    expect(s.charts.last).toBe(isoDay(FIRST + 4));
+    expect(s.quarantined).toEqual([
+      expect.objectContaining({
+        date: isoDay(BAD),
+        file: logName(BAD),
+        reason: 'reject_rate',
+        movedTo: join(logs, 'quarantine', logName(BAD)),
+      }),
+    ]);
+    expect(s.runs.map((run) => [run.command, run.ok, run.charts.length])).toEqual([
+      ['run', true, 5],
+      ['run', true, 0],
+    ]);
+
+    const text = cli(['status', '--out', out]);
+    expect(text.status, text.stderr).toBe(0);
+    for (const section of [
+      `state: ${state}`,
+      'lock: free',
+      'processed days (4):',
+      `missing days: ${isoDay(BAD)}`,
+      `charts: 5 date(s), ${isoDay(FIRST)} .. ${isoDay(FIRST + 4)}`,
+      'quarantined (1):',
+      'last runs (2):',
+    ]) {
+      expect(text.stdout).toContain(section);
+    }
+    expect(text.stdout).toContain(logName(BAD));
+
+    // A run history with lines cut short or garbled: those lines are skipped.
+    appendFileSync(join(state, RUN_HISTORY), '{"id":"cut short","command":"ru\nnot json at all\n\n');
+    expect(statusReport(state).runs).toHaveLength(2);
+    const after = cli(['status', '--state', state, '--json']);
+    expect(after.status, after.stderr).toBe(0);
+    expect((JSON.parse(after.stdout) as { runs: unknown[] }).runs).toHaveLength(2);
+    // And the next run appends after them.
+    await runOnce(options);
+    expect(statusReport(state).runs).toHaveLength(3);
+  });
+
+  it('a missing state folder is a usage error (exit 2)', () => {
+    const nowhere = join(temp.make('playtally-ops-none-'), 'out');
+    const r = cli(['status', '--out', nowhere, '--json']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain('does not exist');
+    expect(r.stdout).toBe('');
+    expect(cli(['status']).status).toBe(2);
+  });
+});
+
+interface Received {
+  method: string;
+  url: string;
+  contentType: string;
+  body: Record<string, unknown>;
+}
+
+/** A local HTTP server answering each request with the next status of `answers` (then 200). */
+async function alertServer(
+  answers: number[] = [],
+): Promise<{ url: string; received: Received[]; server: Server }> {
+  const received: Received[] = [];
+  const server = createServer((req: IncomingMessage, res) => {
+    let body = '';
+    req.setEncoding('utf8');
+    req.on('data', (s: string) => (body += s));
+    req.on('end', () => {
+      received.push({
+        method: req.method ?? '',
+        url: req.url ?? '',
+        contentType: String(req.headers['content-type']),
+        body: JSON.parse(body) as Record<string, unknown>,
+      });
+      res.statusCode = answers.shift() ?? 200;
+      res.end('ok');
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return { url: `http://127.0.0.1:${port}/hook`, received, server };
+}
+
+function closeServer(server: Server): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}
+
+describe('failure webhook', () => {
+  /** A run that fails because its output folder is a regular file (the state folder is fine). */
+  function failingRun(url: string): { args: string[]; out: string; logs: string } {
+    const logs = temp.make('playtally-ops-logs-');
+    const dir = temp.make('playtally-ops-out-');
+    const out = join(dir, 'not-a-folder');
+    writeFileSync(out, 'x');
+    const args = ['run', '--logs', logs, '--out', out, '--state', join(dir, 'state'), '--threads', '2'];
+    return { args: [...args, '--on-failure-webhook', url], out, logs };
+  }
+
+  it('POSTs one JSON alert about a failed run', async () => {
+    const { url, received, server } = await alertServer();
+    try {
+      const { args, out, logs } = failingRun(url);
+      const r = await cliAsync(args);
+      expect(r.status, r.stderr).toBe(4);
+      expect(received).toHaveLength(1);
+      const alert = received[0]!;
+      expect(alert.method).toBe('POST');
+      expect(alert.url).toBe('/hook');
+      expect(alert.contentType).toContain('application/json');
+      expect(alert.body).toMatchObject({
+        source: 'playtally',
+        event: 'run_failed',
+        command: 'run',
+        host: hostname(),
+        error: { code: 'output_not_writable', message: expect.stringContaining(out) },
+        run: { logs, out },
+      });
+      expect(typeof alert.body.pid).toBe('number');
+      expect(Date.parse(alert.body.startedAt as string)).toBeLessThanOrEqual(
+        Date.parse(alert.body.failedAt as string),
+      );
+      expect(r.events.some((e) => e.event === 'webhook_sent')).toBe(true);
+    } finally {
+      await closeServer(server);
+    }
+  });
+
+  it('retries the alert when the server answers 500 first', async () => {
+    const { url, received, server } = await alertServer([500]);
+    try {
+      const r = await cliAsync(failingRun(url).args);
+      expect(r.status, r.stderr).toBe(4);
+      expect(received).toHaveLength(2);
+      expect(received[1]!.body).toEqual(received[0]!.body);
+      expect(received[1]!.body.event).toBe('run_failed');
+      expect(r.events.some((e) => e.event === 'webhook_sent')).toBe(true);
+      expect(r.events.some((e) => e.event === 'webhook_failed')).toBe(false);
+    } finally {
+      await closeServer(server);
+    }
+  });
+
+  it('postAlert reports what went wrong instead of throwing', async () => {
+    const { url, received, server } = await alertServer([404]);
+    try {
+      expect(await postAlert(url, { a: 1 }, { attempts: 3, baseDelayMs: 1 })).toBe('HTTP 404');
+      expect(received).toHaveLength(1); // a 4xx is not retried
+      expect(await postAlert(url, { a: 2 }, { baseDelayMs: 1 })).toBeUndefined();
+      expect(received.map((r) => r.body)).toEqual([{ a: 1 }, { a: 2 }]);
+    } finally {
+      await closeServer(server);
+    }
+    // Nobody listens there any more.
+    const problem = await postAlert(url, { a: 3 }, { attempts: 2, baseDelayMs: 1, timeoutMs: 2_000 });
+    expect(typeof problem).toBe('string');
+    expect(problem!.length).toBeGreaterThan(0);
+  });
+
+  it('a run whose --out is a regular file fails as an output problem (exit 4), not an internal error', () => {
+    // BUG: with the default state folder (<out>/.playtally), acquireLock (src/ops/runLock.ts, the
+    // first line of acquireLock) calls mkdirSync on <out>/.playtally before ChartSession can check
+    // the output folder; the raw ENOTDIR escapes as "internal error" with exit 1, and the failure
+    // alert carries code 'ENOTDIR' instead of 'output_not_writable'/'state_not_writable'.
+    const logs = temp.make('playtally-ops-logs-');
+    const out = join(temp.make('playtally-ops-out-'), 'file');
+    writeFileSync(out, 'x');
+    const r = cli(['run', '--logs', logs, '--out', out, '--threads', '2']);
+    expect(r.stderr).not.toContain('internal error');
+    expect(r.stderr).toContain('not writable');
+    expect(r.status).toBe(4);
+  });
+});
+
+describe('withRetry', () => {
+  const busy = (): Error => Object.assign(new Error('resource busy'), { code: 'EBUSY' });
+
+  it('retries transient errors with a doubling delay, then returns the result', async () => {
+    let calls = 0;
+    const retries: [number, number, string][] = [];
+    const result = await withRetry(
+      () => {
+        calls++;
+        if (calls < 3) throw busy();
+        return 'done';
+      },
+      {
+        baseDelayMs: 2,
+        onRetry: (error, attempt, delayMs) => retries.push([attempt, delayMs, (error as Error).message]),
+      },
+    );
+    expect(result).toBe('done');
+    expect(calls).toBe(3);
+    expect(retries).toEqual([
+      [1, 2, 'resource busy'],
+      [2, 4, 'resource busy'],
+    ]);
+  });
+
+  it('throws a non-transient error at once', async () => {
+    let calls = 0;
+    const notFound = Object.assign(new Error('gone'), { code: 'ENOENT' });
+    await expect(
+      withRetry(
+        async () => {
+          calls++;
+          throw notFound;
+        },
+        { baseDelayMs: 1 },
+      ),
+    ).rejects.toBe(notFound);
+    expect(calls).toBe(1);
+    const plain = new Error('no code');
+    await expect(withRetry(() => Promise.reject(plain), { baseDelayMs: 1 })).rejects.toBe(plain);
+  });
+
+  it('gives up after `attempts`, throwing the last error', async () => {
+    let calls = 0;
+    const failure = withRetry(
+      () => {
+        calls++;
+        throw busy();
+      },
+      { attempts: 3, baseDelayMs: 1 },
+    );
+    await expect(failure).rejects.toMatchObject({ code: 'EBUSY' });
+    expect(calls).toBe(3);
+  });
+});
+
+describe('moves that keep every file', () => {
+  it('moveInto keeps every earlier file of the same name, even within one second', () => {
+    // BUG: the kept copy is named `<name>.replaced-<timestamp to the second>` (src/ops/fileMoves.ts,
+    // moveInto; the same in src/unattended/quarantine.ts); a third file of the same name moved in
+    // the same second renames over the second's `.replaced-` copy, which is lost.
+    const from = temp.make('playtally-ops-from-');
+    const to = join(temp.make('playtally-ops-to-'), 'archive');
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(new Date('2024-04-02T03:04:05.100Z'));
+      for (const content of ['one', 'two', 'three']) {
+        writeFileSync(join(from, logName(FIRST)), content);
+        moveInto(join(from, logName(FIRST)), to);
+        vi.setSystemTime(new Date(Date.now() + 200));
+      }
+    } finally {
+      vi.useRealTimers();
+    }
+    const kept = readdirSync(to)
+      .map((name) => readFileSync(join(to, name), 'utf8'))
+      .sort();
+    expect(readFileSync(join(to, logName(FIRST)), 'utf8')).toBe('three');
+    expect(kept).toEqual(['one', 'three', 'two']);
+  });
+});
