@@ -167,7 +167,12 @@ class Run {
       return;
     }
     const known = this.state.day(key);
-    if (known && sameFile(known, log) && known.archived === undefined) return;
+    if (known && sameFile(known, log) && known.archived === undefined) {
+      // Processed before; checked again, since a run killed between recording a day and
+      // quarantining it (or a lower --max-reject-rate) must not let a bad log into the charts.
+      await this.quarantineIfBad(log, known);
+      return;
+    }
     let built: DayRecord;
     try {
       built = (await this.retry(`parse ${log.name}`, () => this.session.partial(log))).record;
@@ -196,6 +201,11 @@ class Run {
     this.record.totals.rows += built.lines;
     this.record.totals.valid += built.valid;
     this.record.totals.rejected += built.rejected;
+    await this.quarantineIfBad(log, built);
+  }
+
+  private async quarantineIfBad(log: LogFile, built: DayRecord): Promise<void> {
+    const rate = built.lines > 0 ? built.rejected / built.lines : 0;
     const maxRate = this.options.maxRejectRate ?? DEFAULT_MAX_REJECT_RATE;
     if (rate > maxRate) {
       await this.quarantine(log, {
