@@ -160,6 +160,7 @@ export function logRunDone(log: Logger, record: RunRecord): void {
       run: record.id,
       stopped: record.stopped,
       parsed: record.days.length,
+      rebuilt: record.rebuilt,
       charts: record.charts,
       quarantined: record.quarantined.length,
       archived: record.archived.length,
@@ -168,6 +169,7 @@ export function logRunDone(log: Logger, record: RunRecord): void {
       totals: record.totals,
     },
     `${record.stopped ? 'stopped' : 'done'}: ${record.days.length} log(s) parsed (${n(record.totals.rows)} rows, ${rate}% rejected), ` +
+      (record.rebuilt.length > 0 ? `${record.rebuilt.length} partial(s) rebuilt from their logs, ` : '') +
       `${record.charts.length} chart date(s) written, ${record.quarantined.length} quarantined, ` +
       `${record.archived.length} archived, ${record.pruned.length} pruned` +
       (record.missing.length > 0 ? `; missing days: ${record.missing.join(', ')}` : ''),

@@ -1,9 +1,10 @@
-import { accessSync, constants, mkdirSync, readdirSync, rmSync, statSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { processAlive, removeStaleTempFiles, writeFileAtomic } from '../ops/atomicFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
+import { ensureWritable, requireLogsFolder } from '../ops/folders.js';
 import { type DayRecord, StateStore } from '../ops/stateStore.js';
 import { chartPaths, writeCountryChart, writeUserChart } from '../sinks/chartFiles.js';
 import { buildQualityReport, type QualityReport, writeQualityReport } from '../sinks/qualityReport.js';
@@ -84,14 +85,7 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
   const windowLength = options.window ?? 7;
   const logsDir = resolve(options.logsDir);
 
-  let isDir = false;
-  try {
-    isDir = statSync(logsDir).isDirectory();
-  } catch {
-    // reported below
-  }
-  if (!isDir)
-    throw new PlaytallyError('logs_not_found', `logs folder ${logsDir} does not exist or is not a folder`);
+  requireLogsFolder(logsDir);
   const scan = scanLogs(logsDir);
   for (const file of scan.ignored) emit({ type: 'ignored', file });
   if (scan.logs.length === 0) {
@@ -343,15 +337,6 @@ async function settleAll<T>(tasks: Promise<T>[]): Promise<T[]> {
   const failed = settled.find((s) => s.status === 'rejected');
   if (failed) throw (failed as PromiseRejectedResult).reason;
   return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
-}
-
-function ensureWritable(dir: string, code: 'output_not_writable' | 'state_not_writable', what: string): void {
-  try {
-    mkdirSync(dir, { recursive: true });
-    accessSync(dir, constants.W_OK);
-  } catch (error) {
-    throw new PlaytallyError(code, `${what} ${dir} is not writable: ${(error as Error).message}`);
-  }
 }
 
 /** Scratch folders of runs that were killed (their pid is gone). */

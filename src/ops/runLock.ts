@@ -21,6 +21,8 @@ export interface LockOptions {
   pollMs?: number;
   /** Told once when the lock is held by another process and we wait. */
   onWait?: (owner: LockOwner) => void;
+  /** Checked while waiting: a signal asked the command to stop. */
+  shouldStop?: () => boolean;
   /** Told when a dead process's lock is taken over. */
   onStale?: (owner: LockOwner) => void;
 }
@@ -70,17 +72,24 @@ export async function acquireLock(
       }
       continue;
     }
-    if (!options.wait || Date.now() >= deadline) {
+    const stopped = options.shouldStop?.() === true;
+    if (!options.wait || Date.now() >= deadline || stopped) {
       throw new PlaytallyError(
         'locked',
         `state folder ${stateDir} is in use by ${owner.command} (pid ${owner.pid} on ${owner.host}, ` +
-          `since ${owner.startedAt})${options.wait ? '; gave up waiting' : '; use --wait to wait for it'}`,
+          `since ${owner.startedAt})${
+            stopped
+              ? '; stopped while waiting'
+              : options.wait
+                ? '; gave up waiting'
+                : '; use --wait to wait for it'
+          }`,
         { owner },
       );
     }
     if (!told) options.onWait?.(owner);
     told = true;
-    await sleep(options.pollMs ?? 500);
+    await sleep(options.pollMs ?? 200);
   }
 }
 

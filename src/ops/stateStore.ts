@@ -223,7 +223,16 @@ function emptyManifest(): Manifest {
 export function readManifest(dir: string): Manifest | undefined {
   const path = join(dir, 'manifest.json');
   if (!existsSync(path)) return undefined;
-  const parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<Manifest> & { version?: unknown };
+  let parsed: Partial<Manifest> & { version?: unknown };
+  try {
+    parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<Manifest> & { version?: unknown };
+    if (typeof parsed?.days !== 'object' || parsed.days === null) throw new Error('no days in it');
+  } catch (error) {
+    throw new PlaytallyError(
+      'corrupt_state',
+      `state manifest ${path} is unreadable (${(error as Error).message}); the next run sets it aside and rebuilds the state`,
+    );
+  }
   return { ...emptyManifest(), ...parsed, version: MANIFEST_VERSION } as Manifest;
 }
 

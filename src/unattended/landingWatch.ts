@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PlaytallyError } from '../ops/errors.js';
-import { isTransient } from '../ops/retry.js';
+import { requireLogsFolder } from '../ops/folders.js';
 import { type LogFile, scanLogs } from '../sources/logFiles.js';
 import type { RunRecord } from './runHistory.js';
 import { type RunOptions, runOnce } from './runOnce.js';
@@ -22,11 +22,12 @@ export interface WatchOptions
  * the same on network filesystems and mounted buckets, and costs one readdir per poll.
  */
 export async function watchLanding(options: WatchOptions): Promise<void> {
+  requireLogsFolder(options.logsDir);
   const tracker = new StabilityTracker(options.settleMs);
   let processed: string | undefined;
   while (!options.stop.requested()) {
     let ready: (log: LogFile) => boolean = () => false;
-    let signature = '';
+    let signature: string | undefined;
     try {
       const now = Date.now();
       const logs = scanLogs(options.logsDir).logs;
@@ -37,9 +38,12 @@ export async function watchLanding(options: WatchOptions): Promise<void> {
         .map((l) => `${l.name}:${l.size}:${l.mtimeMs}`)
         .join('|');
     } catch (error) {
-      if (processed === undefined || !isTransient(error)) throw error;
+      // The landing folder went away or is briefly unreadable (a remount): report it, poll again.
+      await options.onStepError?.(
+        new PlaytallyError('logs_not_found', `cannot list ${options.logsDir}: ${(error as Error).message}`),
+      );
     }
-    if (signature !== processed || processed === undefined) {
+    if (signature !== undefined && (signature !== processed || processed === undefined)) {
       try {
         const record = await runOnce({
           ...options,

@@ -1,5 +1,6 @@
-import { appendFileSync, existsSync, readFileSync } from 'node:fs';
+import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../ops/atomicFile.js';
 
 /** One run of `run`, `backfill` or a `watch` step, as kept in `<state>/runs.jsonl`. */
 export interface RunRecord {
@@ -18,6 +19,8 @@ export interface RunRecord {
   /** Chart dates written, and how many dates were already current. */
   charts: string[];
   chartsCurrent: number;
+  /** Days parsed again from their (unchanged) logs because a chart needed a pruned or damaged partial. */
+  rebuilt: string[];
   quarantined: { date: string; file: string; reason: string; message: string }[];
   archived: string[];
   pruned: string[];
@@ -30,8 +33,20 @@ export const RUN_HISTORY = 'runs.jsonl';
 
 /** Append a run as one JSON line (one write, so a line is whole or, after a crash, cut short and skipped). */
 export function appendRunRecord(stateDir: string, record: RunRecord): void {
-  appendFileSync(join(stateDir, RUN_HISTORY), `${JSON.stringify(record)}\n`);
+  const path = join(stateDir, RUN_HISTORY);
+  appendFileSync(path, `${JSON.stringify(record)}\n`);
+  // Bounded: a watcher that runs for years appends a line per step.
+  if (statSync(path).size > MAX_HISTORY_BYTES) {
+    const lines = readFileSync(path, 'utf8')
+      .split('\n')
+      .filter((l) => l !== '');
+    writeFileAtomic(path, `${lines.slice(-KEEP_RUNS).join('\n')}\n`);
+  }
 }
+
+/** When the history grows past this, it is cut to its last KEEP_RUNS runs. */
+export const MAX_HISTORY_BYTES = 8 * 1024 * 1024;
+export const KEEP_RUNS = 2000;
 
 /** The last `limit` runs, newest last; lines that do not parse (a run killed mid-write) are skipped. */
 export function readRunHistory(stateDir: string, limit = 20): RunRecord[] {

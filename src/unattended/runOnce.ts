@@ -2,8 +2,9 @@ import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { ChartSession, type SessionOptions, type Top50Event, windowOf } from '../engine/top50Job.js';
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
-import { PlaytallyError } from '../ops/errors.js';
+import type { PlaytallyError } from '../ops/errors.js';
 import { moveInto } from '../ops/fileMoves.js';
+import { requireLogsFolder } from '../ops/folders.js';
 import { withRetry } from '../ops/retry.js';
 import type { ChartRecord, DayRecord, QuarantineRecord, StateStore } from '../ops/stateStore.js';
 import { type LogFile, scanLogs } from '../sources/logFiles.js';
@@ -57,8 +58,14 @@ export async function runOnce(options: RunOptions): Promise<RunRecord> {
   const started = new Date();
   const emit = options.onRunEvent ?? (() => {});
   const logsDir = resolve(options.logsDir);
-  requireFolder(logsDir);
-  const session = ChartSession.open({ ...options, onEvent: (event) => emit({ type: 'engine', event }) });
+  const parsed = new Set<string>();
+  const session = ChartSession.open({
+    ...options,
+    onEvent: (event) => {
+      if (event.type === 'dayDone' && !event.reused) parsed.add(event.date);
+      emit({ type: 'engine', event });
+    },
+  });
   const record: RunRecord = {
     id: `${started.toISOString()}-${process.pid}`,
     command: options.command,
@@ -71,6 +78,7 @@ export async function runOnce(options: RunOptions): Promise<RunRecord> {
     days: [],
     charts: [],
     chartsCurrent: 0,
+    rebuilt: [],
     quarantined: [],
     archived: [],
     pruned: [],
@@ -78,6 +86,7 @@ export async function runOnce(options: RunOptions): Promise<RunRecord> {
     totals: { rows: 0, valid: 0, rejected: 0 },
   };
   try {
+    requireLogsFolder(logsDir);
     await new Run(options, session, logsDir, record, emit).go();
     record.ok = true;
     return record;
@@ -86,21 +95,12 @@ export async function runOnce(options: RunOptions): Promise<RunRecord> {
     record.error = { code: typeof e.code === 'string' ? e.code : 'internal', message: e.message };
     throw error;
   } finally {
+    const taken = new Set(record.days.map((d) => d.date));
+    record.rebuilt = [...parsed].filter((date) => !taken.has(date)).sort();
     record.finishedAt = new Date().toISOString();
     await session.close();
     appendRunRecord(session.state.dir, record);
   }
-}
-
-function requireFolder(dir: string): void {
-  let isDir = false;
-  try {
-    isDir = statSync(dir).isDirectory();
-  } catch {
-    // reported below
-  }
-  if (!isDir)
-    throw new PlaytallyError('logs_not_found', `logs folder ${dir} does not exist or is not a folder`);
 }
 
 class Run {
@@ -150,6 +150,7 @@ class Run {
       await this.takeIn(log);
     }
     this.adoptArchived();
+    if (!(await this.takeInUnknownArchived())) return;
     await this.writeDueCharts();
     if (this.stopping()) return;
     if (this.archiveDir !== undefined) await this.archive(this.archiveDir);
@@ -212,7 +213,7 @@ class Run {
         ...quarantineBase(log, built.hash),
         reason: 'reject_rate',
         message:
-          `${(rate * 100).toFixed(2)}% of ${built.lines} lines rejected, above --max-reject-rate ` +
+          `${(rate * 100).toFixed(2)}% of ${built.lines.toLocaleString('en-US')} lines rejected, above --max-reject-rate ` +
           `${(maxRate * 100).toFixed(2)}%`,
         rejectRate: rate,
         rejects: built.rejects,
@@ -252,6 +253,34 @@ class Run {
       const path = join(this.archiveDir, day.file);
       if (existsSync(path) && statSync(path).size === day.size) this.state.patchDay(key, { archived: path });
     }
+  }
+
+  /**
+   * Archived logs the state does not know (the state folder was deleted or lost): parsed again
+   * from the archive, so that the charts of their dates are not rewritten without them. Returns
+   * false when a stop was requested.
+   */
+  private async takeInUnknownArchived(): Promise<boolean> {
+    if (this.archiveDir === undefined || !existsSync(this.archiveDir)) return true;
+    const archived = await this.retry('scan archive', () => scanLogs(this.archiveDir!));
+    for (const log of archived.logs) {
+      const key = compactDay(log.day);
+      // A day quarantined since stays out: its archived log is an older version.
+      if (this.landed.has(key) || this.state.day(key) !== undefined || this.state.quarantined()[key])
+        continue;
+      if (this.stopping()) return false;
+      const built = (await this.retry(`parse ${log.name}`, () => this.session.partial(log))).record;
+      this.state.patchDay(key, { archived: log.path });
+      this.record.days.push({
+        date: built.date,
+        file: built.file,
+        rows: built.lines,
+        valid: built.valid,
+        rejected: built.rejected,
+        rejectRate: built.lines > 0 ? built.rejected / built.lines : 0,
+      });
+    }
+    return true;
   }
 
   /** Where a day's data can be had from: its landed log, its archived log, or its partial alone. */

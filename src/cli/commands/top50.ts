@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { MIN_MEMORY_BYTES } from '../../engine/memoryPlan.js';
 import { DEFAULT_MEMORY_BYTES, runTop50, type Top50Summary } from '../../engine/top50Job.js';
 import { PlaytallyError } from '../../ops/errors.js';
+import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
 import { dayOption, positiveIntOption, requireOption, sizeOption } from '../optionParsers.js';
 import { progressReporter } from '../progress.js';
@@ -66,6 +67,9 @@ Example:
         if (options.memory < MIN_MEMORY_BYTES) {
           throw new PlaytallyError('usage', '--memory must be at least 256MB');
         }
+        // The folders are checked before the lock, which creates the state folder.
+        requireLogsFolder(resolve(logs));
+        ensureWritable(resolve(out), 'output_not_writable', 'output folder');
         // One process at a time per state folder (a `run` or `watch` may be using it).
         const lock = await acquireLock(resolve(options.state ?? join(out, '.playtally')), 'playtally top50', {
           wait: options.wait,

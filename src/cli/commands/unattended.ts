@@ -5,6 +5,7 @@ import { MIN_MEMORY_BYTES } from '../../engine/memoryPlan.js';
 import { DEFAULT_MEMORY_BYTES } from '../../engine/top50Job.js';
 import { isoDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
+import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
 import { watchLanding } from '../../unattended/landingWatch.js';
 import { DEFAULT_MAX_REJECT_RATE, type RunOptions, runOnce } from '../../unattended/runOnce.js';
@@ -76,7 +77,7 @@ function withRunOptions(command: Command): Command {
       positiveIntOption,
     )
     .option('--wait', 'wait for another run holding the state folder instead of exiting with code 5')
-    .option('--wait-timeout <duration>', 'with --wait: give up after this long (e.g. 10m)', durationOption)
+    .option('--wait-timeout <duration>', 'wait at most this long (e.g. 10m; implies --wait)', durationOption)
     .option('--on-failure-webhook <url>', 'POST a JSON alert here when a run fails')
     .addOption(
       new Option('--log-level <level>', 'log level')
@@ -135,11 +136,18 @@ async function unattended(
   );
   const startedAt = new Date().toISOString();
   try {
-    requireOption(options.logs, '--logs <dir>');
+    // The folders are checked before the lock, which creates the state folder.
+    requireLogsFolder(resolve(requireOption(options.logs, '--logs <dir>')));
+    ensureWritable(
+      resolve(requireOption(options.out, '--out <dir>')),
+      'output_not_writable',
+      'output folder',
+    );
     const stateDir = stateDirOf(options);
     const lock = await acquireLock(stateDir, `playtally ${command}`, {
-      wait: options.wait,
+      wait: waits(options),
       timeoutMs: options.waitTimeout,
+      shouldStop: () => stop.requested(),
       onWait: (owner) =>
         log.info(
           { event: 'waiting_for_lock', owner },
@@ -157,11 +165,27 @@ async function unattended(
       lock.release();
     }
   } catch (error) {
-    await alert(log, command, options, startedAt, error);
+    // Without --wait, finding the state folder in use is the expected overlap of a schedule
+    // with a long run: logged and exit 5, not alerted. A wait that ran out is alerted.
+    const overlap = (error as PlaytallyError).code === 'locked' && !waits(options);
+    if (overlap) logFailure(log, error);
+    else await alert(log, command, options, startedAt, error);
     throw error;
   } finally {
     stop.dispose();
   }
+}
+
+/** `--wait-timeout` alone means waiting too. */
+function waits(options: UnattendedCliOptions): boolean {
+  return options.wait === true || options.waitTimeout !== undefined;
+}
+
+function logFailure(log: Logger, error: unknown): string {
+  const e = error as Error & { code?: unknown };
+  const code = typeof e.code === 'string' ? e.code : 'internal';
+  log.error({ event: 'failed', code, error: e.message }, `failed: ${e.message}`);
+  return code;
 }
 
 async function alert(
@@ -171,9 +195,8 @@ async function alert(
   startedAt: string,
   error: unknown,
 ): Promise<void> {
-  const e = error as Error & { code?: unknown };
-  const code = typeof e.code === 'string' ? e.code : 'internal';
-  log.error({ event: 'failed', code, error: e.message }, `failed: ${e.message}`);
+  const code = logFailure(log, error);
+  const e = error as Error;
   if (!options.onFailureWebhook) return;
   const problem = await postAlert(options.onFailureWebhook, {
     source: 'playtally',
@@ -184,7 +207,11 @@ async function alert(
     startedAt,
     failedAt: new Date().toISOString(),
     error: { code, message: e.message },
-    run: { logs: options.logs, out: options.out, state: options.out ? stateDirOf(options) : options.state },
+    run: {
+      logs: options.logs && resolve(options.logs),
+      out: options.out && resolve(options.out),
+      state: options.out || options.state ? stateDirOf(options) : undefined,
+    },
   });
   if (problem)
     log.error({ event: 'webhook_failed', problem }, `could not send the failure alert: ${problem}`);
@@ -212,9 +239,23 @@ ${EXIT_CODES_HELP}
 Example (crontab, every 15 minutes):
   */15 * * * * playtally run --logs /data/landing --out /data/charts --archive /data/archive`,
     )
-    .action(async (options: UnattendedCliOptions) => {
+    .addOption(
+      new Option(
+        '--settle <duration>',
+        'take only logs whose mtime is at least this old (for upstreams that write in place)',
+      )
+        .argParser(durationOption)
+        .default(0, '0s: every log present'),
+    )
+    .action(async (options: UnattendedCliOptions & { settle: number }) => {
       await unattended('run', options, async (log, stop) => {
-        const record = await runOnce({ ...runOptions(options, log, stop), command: 'run' });
+        const settle = options.settle;
+        const record = await runOnce({
+          ...runOptions(options, log, stop),
+          command: 'run',
+          // A log still being written in place is left for the next run.
+          isReady: settle > 0 ? (l) => Date.now() - l.mtimeMs >= settle : undefined,
+        });
         logRunDone(log, record);
       });
     });
@@ -262,12 +303,15 @@ export function watchCommand(): Command {
     .description(
       'watch the landing folder: process the logs present, then each new or replaced log as it lands',
     )
-    .option('--poll-interval <duration>', 'how often to look at the landing folder', durationOption, 10_000)
-    .option(
-      '--settle <duration>',
-      'a log counts once unchanged this long (or renamed into place)',
-      durationOption,
-      30_000,
+    .addOption(
+      new Option('--poll-interval <duration>', 'how often to look at the landing folder')
+        .argParser(durationOption)
+        .default(10_000, '10s'),
+    )
+    .addOption(
+      new Option('--settle <duration>', 'a log counts once unchanged this long (or renamed into place)')
+        .argParser(durationOption)
+        .default(30_000, '30s'),
     )
     .addHelpText(
       'after',
@@ -280,6 +324,7 @@ ${EXIT_CODES_HELP}`,
     )
     .action(async (options: UnattendedCliOptions & { pollInterval: number; settle: number }) => {
       await unattended('watch', options, async (log, stop) => {
+        let failing: string | undefined;
         log.info(
           {
             event: 'watching',
@@ -295,13 +340,20 @@ ${EXIT_CODES_HELP}`,
           settleMs: options.settle,
           stop,
           onStep: (record) => {
+            failing = undefined;
             if (
               record.days.length + record.charts.length + record.quarantined.length + record.archived.length >
               0
             )
               logRunDone(log, record);
           },
-          onStepError: (error) => alert(log, 'watch', options, new Date().toISOString(), error),
+          // One alert per streak of the same failure, not one per poll; logged every time.
+          onStepError: async (error) => {
+            const message = (error as Error).message;
+            if (message === failing) logFailure(log, error);
+            else await alert(log, 'watch', options, new Date().toISOString(), error);
+            failing = message;
+          },
         });
         log.info({ event: 'stopped' }, 'stopped');
       });

@@ -1,0 +1,28 @@
+import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { PlaytallyError } from './errors.js';
+
+/** The logs folder must exist: a missing one is an input problem, named, never created. */
+export function requireLogsFolder(dir: string): void {
+  let isDir = false;
+  try {
+    isDir = statSync(dir).isDirectory();
+  } catch {
+    // reported below
+  }
+  if (!isDir)
+    throw new PlaytallyError('logs_not_found', `logs folder ${dir} does not exist or is not a folder`);
+}
+
+/** Create `dir` if needed and check that it can be written, or fail with `code`, naming it. */
+export function ensureWritable(
+  dir: string,
+  code: 'output_not_writable' | 'state_not_writable',
+  what: string,
+): void {
+  try {
+    mkdirSync(dir, { recursive: true });
+    accessSync(dir, constants.W_OK);
+  } catch (error) {
+    throw new PlaytallyError(code, `${what} ${dir} is not writable: ${(error as Error).message}`);
+  }
+}
