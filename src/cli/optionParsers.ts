@@ -1,5 +1,8 @@
+import { availableParallelism } from 'node:os';
 import bytes from 'bytes';
-import { InvalidArgumentError } from 'commander';
+import { InvalidArgumentError, Option } from 'commander';
+import { MIN_MEMORY_BYTES } from '../engine/memoryPlan.js';
+import { DEFAULT_MEMORY_BYTES } from '../engine/top50Job.js';
 import { parseDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 
@@ -59,4 +62,22 @@ export function durationOption(value: string): number {
   if (!m) throw new InvalidArgumentError(`"${value}" is not a duration (examples: 500ms, 30s, 5m)`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
   return Math.round(Number(m[1]) * unit);
+}
+
+/** `--memory`, shared by every command that runs the engine (checked with checkMemoryOption). */
+export function memoryOption(description = 'memory budget for the whole process, e.g. 512MB, 1GB'): Option {
+  return new Option('--memory <size>', description)
+    .argParser(sizeOption)
+    .default(DEFAULT_MEMORY_BYTES, '1GB');
+}
+
+export function threadsOption(): Option {
+  return new Option('--threads <n>', 'worker threads')
+    .argParser(positiveIntOption)
+    .default(availableParallelism(), 'number of cores');
+}
+
+/** The engine's floor, checked in the action so that the message names the option plainly. */
+export function checkMemoryOption(bytes: number): void {
+  if (bytes < MIN_MEMORY_BYTES) throw new PlaytallyError('usage', '--memory must be at least 256MB');
 }

@@ -85,22 +85,30 @@ export async function runOnce(options: RunOptions): Promise<RunRecord> {
     missing: [],
     totals: { rows: 0, valid: 0, rejected: 0 },
   };
+  let failure: unknown;
   try {
     requireLogsFolder(logsDir);
     await new Run(options, session, logsDir, record, emit).go();
     record.ok = true;
-    return record;
   } catch (error) {
+    failure = error;
     const e = error as Error & { code?: unknown };
     record.error = { code: typeof e.code === 'string' ? e.code : 'internal', message: e.message };
-    throw error;
-  } finally {
-    const taken = new Set(record.days.map((d) => d.date));
-    record.rebuilt = [...parsed].filter((date) => !taken.has(date)).sort();
-    record.finishedAt = new Date().toISOString();
+  }
+  const taken = new Set(record.days.map((d) => d.date));
+  record.rebuilt = [...parsed].filter((date) => !taken.has(date)).sort();
+  record.finishedAt = new Date().toISOString();
+  let closing: unknown;
+  try {
     await session.close();
     appendRunRecord(session.state.dir, record);
+  } catch (error) {
+    closing = error;
   }
+  // A run that failed reports its own error, not the history's (a full disk fails both).
+  if (failure !== undefined) throw failure;
+  if (closing !== undefined) throw closing;
+  return record;
 }
 
 class Run {
@@ -190,23 +198,27 @@ class Run {
       // The same log landed again: it lives in the logs folder now, with its partial.
       built = this.state.patchDay(key, { archived: undefined, pruned: undefined });
     }
-    const rate = built.lines > 0 ? built.rejected / built.lines : 0;
-    this.record.days.push({
-      date: built.date,
-      file: built.file,
-      rows: built.lines,
-      valid: built.valid,
-      rejected: built.rejected,
-      rejectRate: rate,
-    });
-    this.record.totals.rows += built.lines;
-    this.record.totals.valid += built.valid;
-    this.record.totals.rejected += built.rejected;
+    this.noteTakenIn(built);
     await this.quarantineIfBad(log, built);
   }
 
+  /** A log taken in by this run: its quality figures go into the run record. */
+  private noteTakenIn(day: DayRecord): void {
+    this.record.days.push({
+      date: day.date,
+      file: day.file,
+      rows: day.lines,
+      valid: day.valid,
+      rejected: day.rejected,
+      rejectRate: rejectRate(day),
+    });
+    this.record.totals.rows += day.lines;
+    this.record.totals.valid += day.valid;
+    this.record.totals.rejected += day.rejected;
+  }
+
   private async quarantineIfBad(log: LogFile, built: DayRecord): Promise<void> {
-    const rate = built.lines > 0 ? built.rejected / built.lines : 0;
+    const rate = rejectRate(built);
     const maxRate = this.options.maxRejectRate ?? DEFAULT_MAX_REJECT_RATE;
     if (rate > maxRate) {
       await this.quarantine(log, {
@@ -271,14 +283,7 @@ class Run {
       if (this.stopping()) return false;
       const built = (await this.retry(`parse ${log.name}`, () => this.session.partial(log))).record;
       this.state.patchDay(key, { archived: log.path });
-      this.record.days.push({
-        date: built.date,
-        file: built.file,
-        rows: built.lines,
-        valid: built.valid,
-        rejected: built.rejected,
-        rejectRate: built.lines > 0 ? built.rejected / built.lines : 0,
-      });
+      this.noteTakenIn(built);
     }
     return true;
   }
@@ -435,6 +440,10 @@ class Run {
       if (!have.has(d)) missing.push(isoDay(d));
     return missing;
   }
+}
+
+function rejectRate(day: DayRecord): number {
+  return day.lines > 0 ? day.rejected / day.lines : 0;
 }
 
 function sameFile(known: { file: string; size: number; mtimeMs: number }, log: LogFile): boolean {

@@ -1,12 +1,16 @@
-import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
-import { Command, Option } from 'commander';
-import { MIN_MEMORY_BYTES } from '../../engine/memoryPlan.js';
-import { DEFAULT_MEMORY_BYTES, runTop50, type Top50Summary } from '../../engine/top50Job.js';
-import { PlaytallyError } from '../../ops/errors.js';
+import { Command } from 'commander';
+import { runTop50, type Top50Summary } from '../../engine/top50Job.js';
 import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
-import { dayOption, positiveIntOption, requireOption, sizeOption } from '../optionParsers.js';
+import {
+  checkMemoryOption,
+  dayOption,
+  memoryOption,
+  positiveIntOption,
+  requireOption,
+  threadsOption,
+} from '../optionParsers.js';
 import { progressReporter } from '../progress.js';
 
 interface Top50CliOptions {
@@ -36,16 +40,8 @@ export function top50Command(): Command {
       .option('--date <date>', 'chart date, YYYYMMDD or YYYY-MM-DD (default: newest log day)', dayOption)
       .option('--window <days>', 'days in the window, ending on the chart date', positiveIntOption, 7)
       .option('--top <n>', 'songs per chart row', positiveIntOption, 50)
-      .addOption(
-        new Option('--memory <size>', 'memory budget for the whole process, e.g. 512MB, 1GB')
-          .argParser(sizeOption)
-          .default(DEFAULT_MEMORY_BYTES, '1GB'),
-      )
-      .addOption(
-        new Option('--threads <n>', 'worker threads')
-          .argParser(positiveIntOption)
-          .default(availableParallelism(), 'number of cores'),
-      )
+      .addOption(memoryOption())
+      .addOption(threadsOption())
       .option('--strict', 'fail (exit 3) when a day of the window has no log')
       .option('--wait', 'wait for another run using the state folder instead of exiting with code 5')
       .option('--json', 'print a machine-readable summary on stdout')
@@ -64,9 +60,7 @@ Example:
       .action(async (options: Partial<Top50CliOptions> & Omit<Top50CliOptions, 'logs' | 'out'>) => {
         const logs = requireOption(options.logs, '--logs <dir>');
         const out = requireOption(options.out, '--out <dir>');
-        if (options.memory < MIN_MEMORY_BYTES) {
-          throw new PlaytallyError('usage', '--memory must be at least 256MB');
-        }
+        checkMemoryOption(options.memory);
         // The folders are checked before the lock, which creates the state folder.
         requireLogsFolder(resolve(logs));
         ensureWritable(resolve(out), 'output_not_writable', 'output folder');

@@ -1,8 +1,6 @@
-import { availableParallelism, hostname } from 'node:os';
+import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { MIN_MEMORY_BYTES } from '../../engine/memoryPlan.js';
-import { DEFAULT_MEMORY_BYTES } from '../../engine/top50Job.js';
 import { isoDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
@@ -12,12 +10,14 @@ import { DEFAULT_MAX_REJECT_RATE, type RunOptions, runOnce } from '../../unatten
 import { onStopSignals, type StopSignals } from '../../unattended/stopSignals.js';
 import { postAlert } from '../../unattended/webhook.js';
 import {
+  checkMemoryOption,
   dayOption,
   durationOption,
+  memoryOption,
   positiveIntOption,
   rateOption,
   requireOption,
-  sizeOption,
+  threadsOption,
 } from '../optionParsers.js';
 import { createRunLogger, type Logger, logRunDone, logRunEvent } from '../runLogger.js';
 
@@ -50,16 +50,8 @@ function withRunOptions(command: Command): Command {
     )
     .option('--window <days>', 'days in each chart window', positiveIntOption, 7)
     .option('--top <n>', 'songs per chart row', positiveIntOption, 50)
-    .addOption(
-      new Option('--memory <size>', 'memory budget for the whole process')
-        .argParser(sizeOption)
-        .default(DEFAULT_MEMORY_BYTES, '1GB'),
-    )
-    .addOption(
-      new Option('--threads <n>', 'worker threads')
-        .argParser(positiveIntOption)
-        .default(availableParallelism(), 'number of cores'),
-    )
+    .addOption(memoryOption())
+    .addOption(threadsOption())
     .option(
       '--archive <dir>',
       'move each log here once every chart that needs it is written (default: logs stay)',
@@ -93,7 +85,7 @@ function runOptions(
 ): Omit<RunOptions, 'command'> {
   const logsDir = requireOption(options.logs, '--logs <dir>');
   const outDir = requireOption(options.out, '--out <dir>');
-  if (options.memory < MIN_MEMORY_BYTES) throw new PlaytallyError('usage', '--memory must be at least 256MB');
+  checkMemoryOption(options.memory);
   if (options.keepDays !== undefined && options.keepDays < options.window) {
     throw new PlaytallyError('usage', `--keep-days must be at least --window (${options.window})`);
   }
