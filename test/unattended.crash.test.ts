@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import {
   cpSync,
   existsSync,
@@ -10,11 +9,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogs } from '../src/cli/commands/generate.js';
 import { isoDay } from '../src/ops/dates.js';
+import { requireBuiltCli, spawnCli } from './support/cliRuns.js';
+import { mulberry32 } from './support/prng.js';
 import { day, firstDifference, leftovers, listTree, logName, TempDirs } from './support/tempDirs.js';
 
 /**
@@ -27,9 +27,6 @@ import { day, firstDifference, leftovers, listTree, logName, TempDirs } from './
  * The trials are drawn from a seeded generator: set PLAYTALLY_CRASH_SEED to replay another draw.
  * Needs `npm run build` first (the CLI and its worker threads run from dist/).
  */
-
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 
 const SEED = Number(process.env.PLAYTALLY_CRASH_SEED ?? 20240301);
 const TRIALS = 36;
@@ -62,19 +59,7 @@ function runArgs(root: string): string[] {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Seeded draw of the trials
-
-/** mulberry32: a small seeded generator, so that a failing draw can be replayed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+// Seeded draw of the trials (mulberry32, so that a failing draw can be replayed)
 
 /** Kill when this log event shows on stdout (`date` when given must match too). */
 interface EventTrigger {
@@ -119,7 +104,7 @@ const TRIGGERS: EventTrigger[] = [
 ];
 
 function drawTrials(): Trial[] {
-  const rnd = random(SEED);
+  const rnd = mulberry32(SEED);
   const trials: Trial[] = [];
   for (let i = 0; i < TRIALS; i++) {
     // Even trials: a random moment; odd trials: the next event of TRIGGERS, so every phase is hit.
@@ -163,11 +148,7 @@ interface CliRun {
 function runCli(args: string[], kill?: { afterMs?: number; on?: EventTrigger }): Promise<CliRun> {
   return new Promise((resolvePromise, reject) => {
     const started = performance.now();
-    const child = spawn(process.execPath, [CLI, ...args], {
-      cwd: ROOT,
-      stdio: ['ignore', 'pipe', 'pipe'],
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
-    });
+    const child = spawnCli(args);
     const result: CliRun = { code: null, signal: null, ms: 0, events: [], stdout: '', stderr: '' };
     let pending = '';
     let timer: NodeJS.Timeout | undefined;
@@ -350,7 +331,7 @@ function freshCopy(): string {
 }
 
 beforeAll(async () => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  requireBuiltCli();
   base = temp.make('playtally-crash-');
   landingDir = join(base, 'landing');
   generateLogs({ dir: landingDir, start: FIRST, days: DAYS, ...GENERATOR });

@@ -1,4 +1,3 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -11,12 +10,8 @@ import {
   utimesSync,
   writeFileSync,
 } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogs } from '../src/cli/commands/generate.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
@@ -29,6 +24,19 @@ import {
   type RunRecord,
   readRunHistory,
 } from '../src/unattended/runHistory.js';
+import { alertServer, closeServer, liveProcess, writeLockFile } from './support/alerts.js';
+import {
+  Children,
+  type CliChild,
+  type CliRun,
+  cliAsync,
+  cli as cliBlocking,
+  parseEvents,
+  requireBuiltCli,
+  runDone,
+  runFolders,
+  spawnCli,
+} from './support/cliRuns.js';
 import { day, logName, TempDirs } from './support/tempDirs.js';
 
 /**
@@ -39,82 +47,39 @@ import { day, logName, TempDirs } from './support/tempDirs.js';
  * Needs `npm run build` first (the CLI runs from dist/).
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const FIRST = day('2024-05-01');
 const GEN = { rows: 2_000, users: 100, songs: 300, seed: 11 };
-const ENV = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
 
 const temp = new TempDirs();
-const children: ChildProcess[] = [];
+const children = new Children();
 afterEach(async () => {
-  for (const child of children.splice(0)) {
-    if (child.exitCode === null && child.signalCode === null) {
-      const closed = new Promise((resolve) => child.once('close', resolve));
-      child.kill('SIGKILL');
-      await closed;
-    }
-  }
+  await children.stopAll();
   temp.cleanup();
 });
 
-beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-});
+beforeAll(requireBuiltCli);
 
 // ---------------------------------------------------------------------------------------------
 // Helpers
 
-interface CliRun {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  events: Record<string, unknown>[];
-  ms: number;
-}
-
-/** The JSON log lines of stdout. */
-function parseEvents(stdout: string): Record<string, unknown>[] {
-  const events: Record<string, unknown>[] = [];
-  for (const line of stdout.split('\n')) {
-    if (!line.startsWith('{"level"')) continue;
-    events.push(JSON.parse(line) as Record<string, unknown>);
-  }
-  return events;
-}
-
-/** The CLI, blocking (nothing in this process has to answer it). */
-function cli(args: string[], cwd = ROOT): CliRun {
-  const started = Date.now();
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 30_000, env: ENV, cwd });
-  if (r.error) throw r.error;
-  return {
-    status: r.status,
-    stdout: r.stdout,
-    stderr: r.stderr,
-    events: parseEvents(r.stdout),
-    ms: Date.now() - started,
-  };
+/** The CLI, blocking (nothing in this process has to answer it); killed after 30 s. */
+function cli(args: string[]): CliRun {
+  return cliBlocking(args, { timeoutMs: 30_000 });
 }
 
 /** A CLI child whose stdout lines can be waited for. */
 class Child {
-  readonly child: ChildProcess;
+  readonly child: CliChild;
   stdout = '';
   stderr = '';
   exit: { code: number | null; signal: NodeJS.Signals | null; at: number } | undefined;
   readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; at: number }>;
   readonly started = Date.now();
 
-  constructor(args: string[], cwd = ROOT) {
-    this.child = spawn(process.execPath, [CLI, ...args], {
-      env: ENV,
-      cwd,
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    children.push(this.child);
-    this.child.stdout!.setEncoding('utf8').on('data', (s: string) => (this.stdout += s));
-    this.child.stderr!.setEncoding('utf8').on('data', (s: string) => (this.stderr += s));
+  constructor(args: string[]) {
+    this.child = spawnCli(args, { children });
+    this.child.stdout.setEncoding('utf8').on('data', (s: string) => (this.stdout += s));
+    this.child.stderr.setEncoding('utf8').on('data', (s: string) => (this.stderr += s));
     this.exited = new Promise((resolve) =>
       this.child.on('close', (code, signal) => {
         this.exit = { code, signal, at: Date.now() };
@@ -150,73 +115,26 @@ class Child {
   }
 }
 
-function run(args: string[], cwd = ROOT): Promise<CliRun> {
-  const c = new Child(args, cwd);
-  return c.exited.then((exit) => ({
-    status: exit.code,
-    stdout: c.stdout,
-    stderr: c.stderr,
-    events: parseEvents(c.stdout),
-    ms: exit.at - c.started,
-  }));
-}
-
-/** A process that keeps running until the test ends. */
-function liveProcess(): number {
-  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
-  children.push(child);
-  return child.pid!;
-}
-
-function writeLockFile(state: string, pid: number): void {
-  mkdirSync(state, { recursive: true });
-  const owner = { pid, host: hostname(), command: 'playtally run', startedAt: new Date().toISOString() };
-  writeFileSync(join(state, 'lock'), `${JSON.stringify(owner)}\n`);
-}
-
-interface Received {
-  method: string;
-  body: Record<string, unknown>;
-}
-
-async function alertServer(): Promise<{ url: string; received: Received[]; server: Server }> {
-  const received: Received[] = [];
-  const server = createServer((req: IncomingMessage, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (s: string) => (body += s));
-    req.on('end', () => {
-      received.push({ method: req.method ?? '', body: JSON.parse(body) as Record<string, unknown> });
-      res.statusCode = 200;
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/hook`, received, server };
-}
-
-function closeServer(server: Server): Promise<void> {
-  server.closeAllConnections();
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
 function generate(dir: string, start: number, days: number, seed = GEN.seed): void {
   generateLogs({ dir, start, days, ...GEN, seed });
 }
 
 /** Logs of `days` days from FIRST, an output folder and its state folder. */
 function setup(days: number): { logs: string; out: string; state: string } {
-  const logs = temp.make('playtally-edge-logs-');
-  if (days > 0) generate(logs, FIRST, days);
-  const out = temp.make('playtally-edge-out-');
-  return { logs, out, state: join(out, '.playtally') };
+  return runFolders(temp, 'playtally-edge-', FIRST, days, GEN);
 }
 
 const OPTS = ['--window', '3', '--threads', '2'];
 
 function manifest(state: string): Manifest {
   return JSON.parse(readFileSync(join(state, 'manifest.json'), 'utf8')) as Manifest;
+}
+
+/** The dates of the days whose partial the manifest records as pruned. */
+function prunedDates(state: string): string[] {
+  return Object.values(manifest(state).days)
+    .filter((d) => d.pruned)
+    .map((d) => d.date);
 }
 
 /** The bytes of every chart file in `out`, by name. */
@@ -235,12 +153,6 @@ function dates(a: number, b: number): string[] {
   const out: string[] = [];
   for (let i = a; i <= b; i++) out.push(isoDay(FIRST + i));
   return out;
-}
-
-function runDone(r: { events: Record<string, unknown>[]; stdout: string; stderr: string }) {
-  const done = r.events.find((e) => e.event === 'run_done');
-  expect(done, `no run_done line in:\n${r.stdout}\n${r.stderr}`).toBeDefined();
-  return done as { parsed: number; rebuilt: string[]; charts: string[]; archived: number; pruned: number };
 }
 
 const STACK_FRAME = /^\s+at /m;
@@ -264,7 +176,7 @@ describe('watch: missing landing folder', () => {
 describe('lock waits', () => {
   it('--wait-timeout alone waits, then gives up with exit 5', () => {
     const { logs, out, state } = setup(1);
-    const pid = liveProcess();
+    const pid = liveProcess(children);
     writeLockFile(state, pid);
     const r = cli(['run', '--logs', logs, '--out', out, ...OPTS, '--wait-timeout', '400ms']);
     expect(r.status, r.stderr).toBe(5);
@@ -284,17 +196,17 @@ describe('lock waits', () => {
       const base = realpathSync(temp.make('playtally-edge-rel-'));
       generate(join(base, 'logs'), FIRST, 1);
       const state = join(base, 'out', '.playtally');
-      const pid = liveProcess();
+      const pid = liveProcess(children);
       writeLockFile(state, pid);
       const args = ['run', '--logs', 'logs', '--out', 'out', ...OPTS, '--on-failure-webhook', url];
 
-      const overlap = await run(args, base);
+      const overlap = await cliAsync(args, { cwd: base, children });
       expect(overlap.status, overlap.stderr).toBe(5);
       expect(overlap.stderr).toContain('--wait');
       expect(overlap.events.some((e) => e.event === 'failed' && e.code === 'locked')).toBe(true);
       expect(received).toHaveLength(0);
 
-      const waited = await run([...args, '--wait-timeout', '300ms'], base);
+      const waited = await cliAsync([...args, '--wait-timeout', '300ms'], { cwd: base, children });
       expect(waited.status, waited.stderr).toBe(5);
       expect(waited.stderr).toContain('gave up waiting');
       expect(received).toHaveLength(1);
@@ -313,7 +225,7 @@ describe('lock waits', () => {
 
   it('SIGTERM while waiting for the lock stops at once with exit 5', async () => {
     const { logs, out, state } = setup(1);
-    writeLockFile(state, liveProcess());
+    writeLockFile(state, liveProcess(children));
     const c = new Child(['run', '--logs', logs, '--out', out, ...OPTS, '--wait']);
     await c.waitForEvent((e) => e.event === 'waiting_for_lock', 'waiting_for_lock');
     const signalled = Date.now();
@@ -417,11 +329,7 @@ describe('state folder lost with --archive', () => {
     expect(archivedFiles).toEqual([0, 1, 2, 3].map((i) => logName(FIRST + i)));
     const landed = readdirSync(logs).sort();
     expect(landed).toEqual([4, 5].map((i) => logName(FIRST + i)));
-    expect(
-      Object.values(manifest(state).days)
-        .filter((d) => d.pruned)
-        .map((d) => d.date),
-    ).toEqual(dates(0, 2));
+    expect(prunedDates(state)).toEqual(dates(0, 2));
     const before = chartBytes(out);
     expect(Object.keys(before)).toHaveLength(12);
 
@@ -553,11 +461,7 @@ describe('backfill --force', () => {
     const { logs, out, state } = setup(6);
     const first = cli(['run', '--logs', logs, '--out', out, ...OPTS]);
     expect(first.status, first.stderr).toBe(0);
-    expect(
-      Object.values(manifest(state).days)
-        .filter((d) => d.pruned)
-        .map((d) => d.date),
-    ).toEqual(dates(0, 2));
+    expect(prunedDates(state)).toEqual(dates(0, 2));
     const before = chartBytes(out);
 
     const r = cli([

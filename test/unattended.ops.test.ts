@@ -1,10 +1,7 @@
-import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { createServer, type IncomingMessage, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { spawnSync } from 'node:child_process';
+import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateLogs } from '../src/cli/commands/generate.js';
 import { isoDay } from '../src/ops/dates.js';
@@ -16,6 +13,8 @@ import { RUN_HISTORY } from '../src/unattended/runHistory.js';
 import { runOnce } from '../src/unattended/runOnce.js';
 import { statusReport } from '../src/unattended/statusReport.js';
 import { postAlert } from '../src/unattended/webhook.js';
+import { alertServer, closeServer, liveProcess, writeLockFile } from './support/alerts.js';
+import { Children, cli, cliAsync, requireBuiltCli, runFolders } from './support/cliRuns.js';
 import { day, logName, TempDirs } from './support/tempDirs.js';
 
 /**
@@ -23,96 +22,25 @@ import { day, logName, TempDirs } from './support/tempDirs.js';
  * webhook, transient I/O retries, and moves that never lose a file.
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
 const FIRST = day('2024-04-01');
 const GEN = { rows: 2_000, users: 100, songs: 300, seed: 3 };
 
 const temp = new TempDirs();
-const children: ChildProcess[] = [];
-afterEach(() => {
-  for (const child of children.splice(0)) if (child.exitCode === null) child.kill();
+const children = new Children();
+afterEach(async () => {
+  await children.stopAll('SIGTERM');
   temp.cleanup();
 });
 
-beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-});
-
-interface CliRun {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  events: Record<string, unknown>[];
-  ms: number;
-}
-
-/** The JSON log lines of stdout (other output, such as `status --json`, is left out). */
-function parseEvents(stdout: string): Record<string, unknown>[] {
-  const events: Record<string, unknown>[] = [];
-  for (const line of stdout.split('\n')) {
-    if (!line.startsWith('{"level"')) continue;
-    events.push(JSON.parse(line) as Record<string, unknown>);
-  }
-  return events;
-}
-
-const ENV = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
-
-/** The CLI, blocking (fine when nothing in this process has to answer it). */
-function cli(args: string[]): CliRun {
-  const started = Date.now();
-  const r = spawnSync(process.execPath, [CLI, ...args], { encoding: 'utf8', timeout: 50_000, env: ENV });
-  if (r.error) throw r.error;
-  return {
-    status: r.status,
-    stdout: r.stdout,
-    stderr: r.stderr,
-    events: parseEvents(r.stdout),
-    ms: Date.now() - started,
-  };
-}
-
-/** The CLI without blocking this process (a server in it has to answer the child). */
-function cliAsync(args: string[]): Promise<CliRun> {
-  const started = Date.now();
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [CLI, ...args], { env: ENV, stdio: ['ignore', 'pipe', 'pipe'] });
-    children.push(child);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.setEncoding('utf8').on('data', (s: string) => (stdout += s));
-    child.stderr.setEncoding('utf8').on('data', (s: string) => (stderr += s));
-    child.on('error', reject);
-    child.on('close', (status) =>
-      resolve({ status, stdout, stderr, events: parseEvents(stdout), ms: Date.now() - started }),
-    );
-  });
-}
+beforeAll(requireBuiltCli);
 
 /** Some small logs and an output folder (its state folder is `<out>/.playtally`). */
 function setup(days = 3): { logs: string; out: string; state: string } {
-  const logs = temp.make('playtally-ops-logs-');
-  generateLogs({ dir: logs, start: FIRST, days, ...GEN });
-  const out = temp.make('playtally-ops-out-');
-  return { logs, out, state: join(out, '.playtally') };
+  return runFolders(temp, 'playtally-ops-', FIRST, days, GEN);
 }
 
 function runArgs(logs: string, out: string): string[] {
   return ['run', '--logs', logs, '--out', out, '--window', '3', '--threads', '2'];
-}
-
-function writeLockFile(state: string, pid: number): void {
-  mkdirSync(state, { recursive: true });
-  const owner = { pid, host: hostname(), command: 'playtally run', startedAt: new Date().toISOString() };
-  writeFileSync(join(state, 'lock'), `${JSON.stringify(owner)}\n`);
-}
-
-/** A process that keeps running until the test ends. */
-function liveProcess(): number {
-  const child = spawn('sleep', ['30'], { stdio: 'ignore' });
-  children.push(child);
-  return child.pid!;
 }
 
 /** The pid of a process that has exited. */
@@ -143,7 +71,7 @@ describe('state folder lock', () => {
 
   it('CLI run: exit 5 naming the live holder; with --wait it gives up after --wait-timeout', () => {
     const { logs, out, state } = setup(2);
-    const pid = liveProcess();
+    const pid = liveProcess(children);
     writeLockFile(state, pid);
 
     const r = cli(runArgs(logs, out));
@@ -251,42 +179,6 @@ describe('status', () => {
   });
 });
 
-interface Received {
-  method: string;
-  url: string;
-  contentType: string;
-  body: Record<string, unknown>;
-}
-
-/** A local HTTP server answering each request with the next status of `answers` (then 200). */
-async function alertServer(
-  answers: number[] = [],
-): Promise<{ url: string; received: Received[]; server: Server }> {
-  const received: Received[] = [];
-  const server = createServer((req: IncomingMessage, res) => {
-    let body = '';
-    req.setEncoding('utf8');
-    req.on('data', (s: string) => (body += s));
-    req.on('end', () => {
-      received.push({
-        method: req.method ?? '',
-        url: req.url ?? '',
-        contentType: String(req.headers['content-type']),
-        body: JSON.parse(body) as Record<string, unknown>,
-      });
-      res.statusCode = answers.shift() ?? 200;
-      res.end('ok');
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  return { url: `http://127.0.0.1:${port}/hook`, received, server };
-}
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => server.close(() => resolve()));
-}
-
 describe('failure webhook', () => {
   /** A run that fails because its output folder is a regular file (the state folder is fine). */
   function failingRun(url: string): { args: string[]; out: string; logs: string } {
@@ -302,7 +194,7 @@ describe('failure webhook', () => {
     const { url, received, server } = await alertServer();
     try {
       const { args, out, logs } = failingRun(url);
-      const r = await cliAsync(args);
+      const r = await cliAsync(args, { children });
       expect(r.status, r.stderr).toBe(4);
       expect(received).toHaveLength(1);
       const alert = received[0]!;
@@ -330,7 +222,7 @@ describe('failure webhook', () => {
   it('retries the alert when the server answers 500 first', async () => {
     const { url, received, server } = await alertServer([500]);
     try {
-      const r = await cliAsync(failingRun(url).args);
+      const r = await cliAsync(failingRun(url).args, { children });
       expect(r.status, r.stderr).toBe(4);
       expect(received).toHaveLength(2);
       expect(received[1]!.body).toEqual(received[0]!.body);

@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import {
   copyFileSync,
   existsSync,
@@ -9,7 +8,6 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogs } from '../src/cli/commands/generate.js';
@@ -19,6 +17,7 @@ import type { Manifest } from '../src/ops/stateStore.js';
 import type { RunRecord } from '../src/unattended/runHistory.js';
 import { type RunOptions, runOnce } from '../src/unattended/runOnce.js';
 import { statusReport } from '../src/unattended/statusReport.js';
+import { cli, requireBuiltCli, runDone } from './support/cliRuns.js';
 import { day, firstDifference, leftovers, listTree, logName, TempDirs } from './support/tempDirs.js';
 
 /**
@@ -29,9 +28,6 @@ import { day, firstDifference, leftovers, listTree, logName, TempDirs } from './
  * partials are pruned only once no chart needs them; nothing in the input is ever deleted.
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
-
 const FIRST = day('2024-03-01');
 const W = 3;
 const THREADS = 2;
@@ -41,9 +37,7 @@ const GEN = { rows: 3_000, users: 100, songs: 400, seed: 7 };
 const temp = new TempDirs();
 afterEach(() => temp.cleanup());
 
-beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-});
+beforeAll(requireBuiltCli);
 
 /** Write the logs of `days` consecutive days from `start` into `dir`. */
 function generate(
@@ -163,34 +157,6 @@ function copyLogs(from: string, without: number[] = []): string {
       copyFileSync(join(from, name), join(to, name));
   }
   return to;
-}
-
-interface CliRun {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-  /** The JSON log lines of stdout. */
-  events: Record<string, unknown>[];
-}
-
-function cli(args: string[]): CliRun {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    encoding: 'utf8',
-    timeout: 50_000,
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
-  });
-  if (r.error) throw r.error;
-  const events: Record<string, unknown>[] = [];
-  for (const line of r.stdout.split('\n')) {
-    if (line.startsWith('{')) events.push(JSON.parse(line) as Record<string, unknown>);
-  }
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr, events };
-}
-
-function runDone(r: CliRun): { charts: string[]; quarantined: number } {
-  const done = r.events.find((e) => e.event === 'run_done');
-  expect(done, `no run_done line in:\n${r.stdout}\n${r.stderr}`).toBeDefined();
-  return done as unknown as { charts: string[]; quarantined: number };
 }
 
 describe('run: idempotent, incremental, equal to the one-date job', () => {

@@ -1,4 +1,3 @@
-import { type ChildProcessWithoutNullStreams, spawn, spawnSync } from 'node:child_process';
 import {
   closeSync,
   existsSync,
@@ -13,10 +12,10 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { fileURLToPath } from 'node:url';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogs } from '../src/cli/commands/generate.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
+import { Children, type CliChild, cli, requireBuiltCli, spawnCli } from './support/cliRuns.js';
 import { day, firstDifference, leftovers, logName, TempDirs } from './support/tempDirs.js';
 
 /**
@@ -27,9 +26,6 @@ import { day, firstDifference, leftovers, logName, TempDirs } from './support/te
  * what `playtally run` writes from the same logs. Needs `npm run build` first.
  */
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
-
 const FIRST = day('2024-06-01');
 const DAYS = 5;
 const GENERATOR = { rows: 2_000, users: 300, songs: 2_000, seed: 21 };
@@ -38,12 +34,14 @@ const OPTIONS = ['--window', '3', '--threads', '2'];
 const WATCH_OPTIONS = [...OPTIONS, '--poll-interval', '200ms', '--settle', '1s'];
 
 const temp = new TempDirs();
+/** The watchers started by a test. */
+const children = new Children();
 /** The generated log of each day (FIRST .. FIRST + DAYS - 1), and another version of day 3. */
 const source = new Map<number, Buffer>();
 let otherDay3: Buffer;
 
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
+  requireBuiltCli();
   const dir = temp.make('playtally-watch-src-');
   generateLogs({ dir: join(dir, 'a'), start: FIRST, days: DAYS, ...GENERATOR });
   for (let d = FIRST; d < FIRST + DAYS; d++) source.set(d, readFileSync(join(dir, 'a', logName(d))));
@@ -67,7 +65,7 @@ interface LogLine {
 }
 
 class Watcher {
-  readonly child: ChildProcessWithoutNullStreams;
+  readonly child: CliChild;
   readonly lines: LogLine[] = [];
   stderr = '';
   exit: { code: number | null; signal: NodeJS.Signals | null } | undefined;
@@ -77,10 +75,7 @@ class Watcher {
     readonly logs: string,
     readonly out: string,
   ) {
-    this.child = spawn(process.execPath, [CLI, 'watch', '--logs', logs, '--out', out, ...WATCH_OPTIONS], {
-      cwd: ROOT,
-      env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
-    });
+    this.child = spawnCli(['watch', '--logs', logs, '--out', out, ...WATCH_OPTIONS], { children });
     let pending = '';
     this.child.stdout.setEncoding('utf8');
     this.child.stderr.setEncoding('utf8');
@@ -167,20 +162,12 @@ class Watcher {
   }
 }
 
-const watchers: Watcher[] = [];
-
+/** A watcher on `logs`, killed at the end of the test if still running. */
 function startWatcher(logs: string, out: string): Watcher {
-  const w = new Watcher(logs, out);
-  watchers.push(w);
-  return w;
+  return new Watcher(logs, out);
 }
 
-afterEach(async () => {
-  for (const w of watchers.splice(0)) {
-    if (w.exit === undefined) w.child.kill('SIGKILL');
-    await w.exited;
-  }
-});
+afterEach(() => children.stopAll());
 
 async function waitFor(predicate: () => boolean, timeoutMs: number, what: () => string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -250,12 +237,7 @@ function outputs(out: string): Map<string, string> {
 function runReference(files: Map<string, Buffer>): Map<string, string> {
   const { logs, out } = folders();
   for (const [name, bytes] of files) writeFileSync(join(logs, name), bytes);
-  const r = spawnSync(process.execPath, [CLI, 'run', '--logs', logs, '--out', out, ...OPTIONS], {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: 60_000,
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
-  });
+  const r = cli(['run', '--logs', logs, '--out', out, ...OPTIONS], { timeoutMs: 60_000 });
   if (r.status !== 0) throw new Error(`reference run failed (exit ${r.status}): ${r.stdout}\n${r.stderr}`);
   return outputs(out);
 }

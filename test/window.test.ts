@@ -11,6 +11,7 @@ import { ByteReader, ByteWriter } from '../src/partials/varint.js';
 import { writeChartLine, writeDecimal } from '../src/window/chartLines.js';
 import { type BlockSpan, mergeSpans, mergeTopK } from '../src/window/mergeTopK.js';
 import { TopK, worse } from '../src/window/topK.js';
+import { mulberry32 } from './support/prng.js';
 
 const MAX = Number.MAX_SAFE_INTEGER;
 const TWO_32 = 2 ** 32;
@@ -29,18 +30,6 @@ const idArb = fc.oneof(
   fc.integer({ min: MAX - 1000, max: MAX }),
   fc.integer({ min: 0, max: MAX }),
 );
-
-/** Deterministic PRNG (mulberry32) for the larger fixed-seed tests. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 function drainAll(top: TopK, k: number): Entry[] {
   const songs = new Float64Array(Math.max(k, 1));
@@ -574,7 +563,7 @@ describe('aggregatePairs', () => {
   });
 
   it('handles thousands of large distinct keys and long song runs', () => {
-    const rnd = prng(42);
+    const rnd = mulberry32(42);
     const keys: number[] = [];
     const songs: number[] = [];
     // 6000 distinct keys above 2^32 (the key table must grow several times) ...
@@ -652,7 +641,7 @@ describe('segments and mergeSpans', () => {
     seed: number,
     keyCount: number,
   ): { block: Uint8Array; stats: ReturnType<typeof aggregatePairs>; totals: Totals } {
-    const random = prng(seed);
+    const random = mulberry32(seed);
     const keys: number[] = [];
     const songs: number[] = [];
     for (let i = 0; i < keyCount * 3; i++) {
@@ -692,7 +681,7 @@ describe('segments and mergeSpans', () => {
     for (const d of days)
       for (const [key, m] of d.totals) for (const [song, n] of m) addPlays(all, key, song, n);
     const sorted = [...all.keys()].sort((a, b) => a - b);
-    const random = prng(9);
+    const random = mulberry32(9);
     for (let trial = 0; trial < 30; trial++) {
       const a = sorted[Math.floor(random() * sorted.length)]!;
       const b = sorted[Math.floor(random() * sorted.length)]! + Math.floor(random() * 3);
@@ -885,7 +874,7 @@ describe('mergeTopK', () => {
   });
 
   it('ranks a key with thousands of small songs over seven days, for several k', () => {
-    const rnd = prng(11);
+    const rnd = mulberry32(11);
     const totals: Totals = new Map();
     const days: BlockContent[] = [];
     for (let d = 0; d < 7; d++) {
@@ -912,7 +901,7 @@ describe('mergeTopK', () => {
   });
 
   it('equals a Map computation on seven larger days with top 50', () => {
-    const rnd = prng(7);
+    const rnd = mulberry32(7);
     const keyPool = Array.from({ length: 300 }, (_, i) =>
       i % 3 === 0 ? i : i % 3 === 1 ? TWO_32 + i * 977 : MAX - i * 31,
     );

@@ -40,7 +40,10 @@ export function demoCommand(): Command {
       show(summary.outputs.user.path, 5);
       process.stdout.write(`quality report: ${relative(process.cwd(), summary.outputs.quality)}\n`);
       process.stdout.write(
-        `\nNext: run it yourself, e.g.\n  node dist/src/cli/main.js top50 --logs ${relative(process.cwd(), logsDir)} --out ${relative(process.cwd(), outDir)} --date 2024-01-06\n`,
+        `\nNext: run it yourself, e.g.\n  node dist/src/cli/main.js top50 --logs ${relative(process.cwd(), logsDir)} --out ${relative(process.cwd(), outDir)} --date 2024-01-06\n` +
+          `or the way a schedule would (every chart date, then what was done):\n` +
+          `  node dist/src/cli/main.js run --logs ${relative(process.cwd(), logsDir)} --out ${relative(process.cwd(), outDir)}\n` +
+          `  node dist/src/cli/main.js status --out ${relative(process.cwd(), outDir)}\n`,
       );
     });
 }
