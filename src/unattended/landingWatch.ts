@@ -43,7 +43,7 @@ export async function watchLanding(options: WatchOptions): Promise<void> {
         new PlaytallyError('logs_not_found', `cannot list ${options.logsDir}: ${(error as Error).message}`),
       );
     }
-    if (signature !== undefined && (signature !== processed || processed === undefined)) {
+    if (signature !== undefined && signature !== processed) {
       try {
         const record = await runOnce({
           ...options,
@@ -62,13 +62,15 @@ export async function watchLanding(options: WatchOptions): Promise<void> {
   }
 }
 
-/** Errors that a later poll may not meet again; anything about the command or the folders ends the watch. */
+/**
+ * Errors a later poll may not meet again. What is wrong with the command, the output or the state
+ * ends the watch; a landing folder gone for a while (a remount) does not.
+ */
 function recoverable(error: unknown): boolean {
   if (!(error instanceof PlaytallyError)) return true;
   return ![
     'usage',
     'bad_date',
-    'logs_not_found',
     'output_not_writable',
     'state_not_writable',
     'corrupt_state',

@@ -158,8 +158,9 @@ async function unattended(
     }
   } catch (error) {
     // Without --wait, finding the state folder in use is the expected overlap of a schedule
-    // with a long run: logged and exit 5, not alerted. A wait that ran out is alerted.
-    const overlap = (error as PlaytallyError).code === 'locked' && !waits(options);
+    // with a long run, and a wait ended by a signal is a deliberate stop: logged and exit 5, not
+    // alerted. A wait that ran out is alerted.
+    const overlap = (error as PlaytallyError).code === 'locked' && (!waits(options) || stop.requested());
     if (overlap) logFailure(log, error);
     else await alert(log, command, options, startedAt, error);
     throw error;
