@@ -5,6 +5,7 @@ import {
   createWriteStream,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   rmSync,
   symlinkSync,
@@ -26,17 +27,21 @@ import { compactDay, isoDay, parseDay } from '../src/ops/dates.js';
  *   - playtally incremental: the last day added onto existing partials of the others;
  *   - DuckDB: the same two chart files from the raw logs, memory_limit 1GB, all threads;
  *   - playtally incremental from gzip: the same, with the newest day as listen-YYYYMMDD.log.gz;
- *   - (once) playtally cold with --memory 512MB.
+ *   - (once) playtally cold with --memory 512MB;
+ *
+ * then the genre KPI case (kpiBench): playtally kpis and the same KPIs in DuckDB SQL.
  *
  * Every run is a child process that reports its own CPU time and peak RSS; outputs are compared
  * byte for byte. Prints a Markdown table and, with --record, writes it into docs/BENCHMARKS.md.
  *
  *   npm run bench -- --days 7 --rows 20000000 --runs 3 [--dir bench-data] [--record] [--no-duckdb]
  *                    [--duckdb-fallback-memory 8GB] [--no-gzip]
+ *                    [--no-kpi | --kpi-only] [--kpi-days 1] [--kpi-streams 10000000]
  */
 const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const CLI = join(ROOT, 'dist/src/cli/main.js');
 const PEER = join(ROOT, 'dist/bench/duckdbPeer.js');
+const PEER_KPI = join(ROOT, 'dist/bench/duckdbKpiPeer.js');
 let duckdbVersion = 'unknown';
 
 interface Measure {
@@ -171,6 +176,14 @@ function sameFile(a: string, b: string): boolean {
 
 async function main(): Promise<void> {
   const options = args();
+  if (options.has('kpi-only')) {
+    await kpiBench(
+      options,
+      resolve(options.get('dir') ?? join(ROOT, 'bench-data')),
+      Number(options.get('runs') ?? 3),
+    );
+    return;
+  }
   const days = Number(options.get('days') ?? 7);
   const rows = Number(options.get('rows') ?? 20_000_000);
   const runs = Number(options.get('runs') ?? 3);
@@ -327,21 +340,116 @@ async function main(): Promise<void> {
       (withDuckdb ? `; identical to DuckDB's: ${duckdbIdentical ? 'yes' : 'NO'}.` : '.'),
   ].join('\n');
   process.stdout.write(`${report}\n`);
-  if (options.has('record')) {
-    const path = join(ROOT, 'docs/BENCHMARKS.md');
-    const text = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-    const begin = '<!-- bench:top50 -->';
-    const end = '<!-- /bench:top50 -->';
-    const block = `${begin}\n${report}\n${end}`;
-    writeFileSync(
-      path,
-      text.includes(begin)
-        ? text.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), block)
-        : `${text}\n${block}\n`,
-    );
-    console.error(`bench: recorded in ${path}`);
-  }
+  if (options.has('record')) record('top50', report);
   if (!identical || duckdbIdentical === false) process.exitCode = 1;
+  if (!options.has('no-kpi')) await kpiBench(options, dir, runs);
+}
+
+/** Write `report` into docs/BENCHMARKS.md between the markers of `name`, replacing what was there. */
+function record(name: string, report: string): void {
+  const path = join(ROOT, 'docs/BENCHMARKS.md');
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
+  const begin = `<!-- bench:${name} -->`;
+  const end = `<!-- /bench:${name} -->`;
+  const block = `${begin}\n${report}\n${end}`;
+  writeFileSync(
+    path,
+    text.includes(begin)
+      ? text.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), block)
+      : `${text}\n${block}\n`,
+  );
+  console.error(`bench: recorded in ${path}`);
+}
+
+/**
+ * The KPI case: a landing folder of `days` x `streams` rows (generated once), then R rounds of
+ * playtally kpis and the DuckDB peer side by side, outputs compared byte for byte.
+ */
+async function kpiBench(options: Map<string, string>, dir: string, runs: number): Promise<void> {
+  const days = Number(options.get('kpi-days') ?? 1);
+  const streams = Number(options.get('kpi-streams') ?? 10_000_000);
+  const threads = availableParallelism();
+  const landing = join(dir, 'kpi-landing');
+  const marker = join(landing, '.params.json');
+  const params = JSON.stringify({ days, streams, seed: 1 });
+  if (!existsSync(marker) || readFileSync(marker, 'utf8') !== params) {
+    rmSync(landing, { recursive: true, force: true });
+    console.error(
+      `bench: generating ${days} day(s) x ${streams.toLocaleString('en-US')} stream rows in ${landing}`,
+    );
+    await run(CLI, [
+      'generate',
+      'kpi-dataset',
+      '--out',
+      landing,
+      '--days',
+      String(days),
+      '--streams',
+      String(streams),
+      '--quiet',
+    ]);
+    writeFileSync(marker, params);
+  }
+  const ours: Measure[] = [];
+  const theirs: Measure[] = [];
+  for (let r = 0; r < runs; r++) {
+    console.error(`bench: KPI round ${r + 1} of ${runs}`);
+    const out = join(dir, 'kpi-out');
+    rmSync(out, { recursive: true, force: true });
+    const mine = await run(CLI, ['kpis', '--landing', landing, '--out', out, '--json', '--quiet']);
+    const summary = JSON.parse(mine.stdout) as { cpuMs: number; peakRssBytes: number };
+    ours.push({ wallMs: mine.wallMs, cpuMs: summary.cpuMs, peakRssBytes: summary.peakRssBytes });
+    const peerOut = join(dir, 'kpi-out-duckdb');
+    rmSync(peerOut, { recursive: true, force: true });
+    const peer = await run(PEER_KPI, [
+      '--landing',
+      landing,
+      '--out',
+      peerOut,
+      '--threads',
+      String(threads),
+      '--memory',
+      '1GB',
+      '--temp',
+      join(dir, 'kpi-duckdb-tmp'),
+    ]);
+    const p = JSON.parse(peer.stdout) as { cpuMs: number; peakRssBytes: number; version: string };
+    duckdbVersion = p.version;
+    theirs.push({ wallMs: peer.wallMs, cpuMs: p.cpuMs, peakRssBytes: p.peakRssBytes });
+  }
+  const out = join(dir, 'kpi-out');
+  const names = readdirSync(out)
+    .filter((n) => n.endsWith('.csv'))
+    .sort();
+  const identical =
+    names.length > 0 &&
+    names.join() ===
+      readdirSync(join(dir, 'kpi-out-duckdb'))
+        .filter((n) => n.endsWith('.csv'))
+        .sort()
+        .join() &&
+    names.every((n) => sameFile(join(out, n), join(dir, 'kpi-out-duckdb', n)));
+  const ratio = median(theirs.map((m) => m.wallMs)) / median(ours.map((m) => m.wallMs));
+  const line = (label: string, m: Measure[], x: string): string =>
+    `| ${label} | ${(median(m.map((v) => v.wallMs)) / 1000).toFixed(1)} s | ${(median(m.map((v) => v.cpuMs)) / 1000).toFixed(1)} s | ${Math.round(
+      median(m.map((v) => v.peakRssBytes)) / 2 ** 20,
+    )} MB | ${x} |`;
+  const report = [
+    `### Genre KPIs: ${days} day(s) x ${streams.toLocaleString('en-US')} stream rows, median of ${runs} (${new Date().toISOString().slice(0, 10)})`,
+    '',
+    `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${threads} cores, ${Math.round(totalmem() / 2 ** 30)} GB RAM, Node ${process.version}. ` +
+      `Command: \`npm run bench -- --kpi-only --kpi-days ${days} --kpi-streams ${streams} --runs ${runs}\`.`,
+    '',
+    '| run | wall | CPU | peak RSS | DuckDB wall / this |',
+    '|---|---|---|---|---|',
+    line('playtally kpis (all files from the raw CSVs)', ours, `${ratio.toFixed(2)}x`),
+    line(`DuckDB ${duckdbVersion} SQL (bench/kpiSql.ts, memory_limit 1GB)`, theirs, '1.00x'),
+    '',
+    `Output files identical (genre_kpis_*.csv, top_genres_*.csv): ${identical ? 'yes' : 'NO'}.`,
+  ].join('\n');
+  process.stdout.write(`${report}\n`);
+  if (options.has('record')) record('kpi', report);
+  if (!identical) process.exitCode = 1;
 }
 
 await main();

@@ -4,6 +4,7 @@ import { Command, CommanderError } from 'commander';
 import { PlaytallyError } from '../ops/errors.js';
 import { demoCommand } from './commands/demo.js';
 import { generateCommand } from './commands/generate.js';
+import { kpisCommand } from './commands/kpis.js';
 import { statusCommand } from './commands/status.js';
 import { top50Command } from './commands/top50.js';
 import { backfillCommand, runCommand, watchCommand } from './commands/unattended.js';
@@ -19,6 +20,8 @@ function program(): Command {
       'Rolling top-50 charts per country and per user from daily listen logs, by hand (top50) or unattended (run, watch, backfill, status).',
     )
     .version(pkg.version)
+    // Options after a command are that command's own (generate and generate kpi-dataset share names).
+    .enablePositionalOptions()
     .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
@@ -34,6 +37,7 @@ locked by another run.`,
     backfillCommand(),
     watchCommand(),
     statusCommand(),
+    kpisCommand(),
     generateCommand(),
     demoCommand(),
   ]) {

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'no_logs_in_window'
   | 'missing_days'
   | 'unreadable_log'
+  | 'no_songs'
   | 'output_not_writable'
   | 'state_not_writable'
   | 'corrupt_state'

@@ -11,7 +11,7 @@ import {
   utimesSync,
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
-import { tempPathFor } from './atomicFile.js';
+import { tempPathFor, writeFileAtomic } from './atomicFile.js';
 
 /**
  * Move `from` into folder `toDir` under its own name and return the new path. Nothing is lost:
@@ -77,4 +77,29 @@ function syncDir(dir: string): void {
   } catch {
     // not every filesystem allows fsync on a folder; the rename is still done
   }
+}
+
+/**
+ * Move a file that cannot be used into `toDir` with `<name>.reason.json` beside it, written first:
+ * a file there always has its reason. A file of the same name from before is kept, it and its
+ * reason renamed `.replaced-<timestamp>` (unless `resume`: finishing a move a killed run began).
+ * Returns where the file and its reason are.
+ */
+export function moveWithReason(
+  path: string,
+  toDir: string,
+  reason: unknown,
+  resume = false,
+): { movedTo: string; reasonFile: string } {
+  const name = basename(path);
+  const movedTo = join(toDir, name);
+  const reasonFile = `${movedTo}.reason.json`;
+  if (!resume && existsSync(movedTo)) {
+    const aside = setAside(movedTo);
+    if (existsSync(reasonFile)) renameSync(reasonFile, `${aside}.reason.json`);
+  }
+  mkdirSync(toDir, { recursive: true });
+  writeFileAtomic(reasonFile, `${JSON.stringify(reason, null, 2)}\n`);
+  moveInto(path, toDir);
+  return { movedTo, reasonFile };
 }

@@ -1,7 +1,5 @@
-import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../ops/atomicFile.js';
-import { moveInto, setAside } from '../ops/fileMoves.js';
+import { moveWithReason } from '../ops/fileMoves.js';
 import type { QuarantineRecord, StateStore } from '../ops/stateStore.js';
 import type { LogFile } from '../sources/logFiles.js';
 
@@ -21,19 +19,12 @@ export function quarantineLog(
 ): QuarantineRecord {
   const key = record.date.replaceAll('-', '');
   state.quarantine(key, record);
-  const reasonFile = join(quarantineDir, `${log.name}.reason.json`);
-  const earlier = join(quarantineDir, log.name);
-  if (!resume && existsSync(earlier)) {
-    const aside = setAside(earlier);
-    // Its reason goes with it, under the matching name.
-    if (existsSync(reasonFile)) renameSync(reasonFile, `${aside}.reason.json`);
-  }
-  const movedTo = join(quarantineDir, log.name);
-  const done: QuarantineRecord = { ...record, reasonFile, movedTo };
-  // The reason is there before the log arrives: a log in quarantine always has its reason beside it.
-  mkdirSync(quarantineDir, { recursive: true });
-  writeFileAtomic(reasonFile, `${JSON.stringify(reasonDocument(done), null, 2)}\n`);
-  moveInto(log.path, quarantineDir);
+  const paths = {
+    movedTo: join(quarantineDir, log.name),
+    reasonFile: join(quarantineDir, `${log.name}.reason.json`),
+  };
+  const done: QuarantineRecord = { ...record, ...paths };
+  moveWithReason(log.path, quarantineDir, reasonDocument(done), resume);
   state.quarantine(key, done);
   return done;
 }

@@ -1,0 +1,98 @@
+import { Command, Option } from 'commander';
+import { type KpiEvent, type KpiSummary, runKpis } from '../../engine/kpiJob.js';
+import type { Granularity } from '../../kpis/genreKpis.js';
+import { requireOption } from '../optionParsers.js';
+
+interface KpisCliOptions {
+  landing?: string;
+  out?: string;
+  granularity: Granularity;
+  json?: boolean;
+  quiet?: boolean;
+}
+
+export function kpisCommand(): Command {
+  return new Command('kpis')
+    .description('daily genre KPIs from the stream, song and user CSV drops of a landing folder')
+    .option(
+      '--landing <dir>',
+      'landing folder with streams/, songs/ and users/ subfolders of *.csv (required)',
+    )
+    .option('--out <dir>', 'folder for the KPI files and quality reports, created if missing (required)')
+    .addOption(
+      new Option('--granularity <unit>', 'one row per genre and day, or per genre and UTC hour')
+        .choices(['day', 'hour'])
+        .default('day'),
+    )
+    .option('--json', 'print a machine-readable summary on stdout')
+    .option('-q, --quiet', 'print only warnings and errors on stderr')
+    .addHelpText(
+      'after',
+      `
+Input (in --landing):
+  streams/*.csv  user_id,track_id,listen_time (ISO 8601; no offset = UTC), several files a day
+  songs/*.csv    track_id,track_name,artists,album_name,track_genre,duration_ms,popularity,explicit
+  users/*.csv    user_id,user_name,user_age,user_country,created_at
+Columns in any order; more columns are ignored. A file missing a column, or not a CSV, is moved
+to <landing>/error/<kind>/ with a .reason.json, and the run goes on.
+
+Output (in --out), per UTC day of listen_time:
+  genre_kpis_YYYYMMDD.csv   date,genre,listen_count,unique_listeners,total_listening_ms,
+                            avg_listening_ms_per_listener,top3_tracks (track_id:plays;...)
+  top_genres_YYYYMMDD.csv   date,rank,genre,listen_count (the 5 genres with most listens)
+  kpi_quality_YYYYMMDD.json rows, duplicates, unknown tracks and users, rejects by reason
+With --granularity hour, an hour column (00-23) follows date.`,
+    )
+    .action(async (options: KpisCliOptions) => {
+      const landing = requireOption(options.landing, '--landing <dir>');
+      const out = requireOption(options.out, '--out <dir>');
+      const summary = await runKpis({
+        landingDir: landing,
+        outDir: out,
+        granularity: options.granularity,
+        onEvent: options.quiet ? warningsOnly : report,
+      });
+      if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
+      if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+    });
+}
+
+const n = (x: number): string => x.toLocaleString('en-US');
+
+function warningsOnly(event: KpiEvent): void {
+  if (event.type === 'errorFile') {
+    process.stderr.write(
+      `playtally: warning: ${event.file.kind}/${event.file.file}: ${event.file.message}; moved to ${event.movedTo}\n`,
+    );
+  }
+}
+
+function report(event: KpiEvent): void {
+  switch (event.type) {
+    case 'catalog':
+      process.stderr.write(`  ${event.kind}: ${n(event.accepted)} rows from ${event.files} file(s)\n`);
+      break;
+    case 'streamsFile':
+      process.stderr.write(
+        `  streams/${event.file}: ${n(event.rows)} rows, ${n(event.rows - event.accepted)} rejected, ${(event.ms / 1000).toFixed(1)} s\n`,
+      );
+      break;
+    case 'dayDone':
+      process.stderr.write(
+        `  ${event.date}: ${n(event.counted)} streams counted in ${event.genres} genre rows\n`,
+      );
+      break;
+    case 'errorFile':
+      warningsOnly(event);
+      break;
+  }
+}
+
+export function summaryLine(s: KpiSummary): string {
+  const counted = s.days.reduce((a, d) => a + d.streams.counted, 0);
+  return (
+    `playtally: ${s.days.length} day(s) of genre KPIs, ${n(counted)} streams counted` +
+    `${s.errorFiles.length > 0 ? `, ${s.errorFiles.length} file(s) moved to error/` : ''}; ` +
+    `${(s.elapsedMs / 1000).toFixed(1)} s, peak ${Math.round(s.peakRssBytes / 1024 / 1024)} MB`
+  );
+}

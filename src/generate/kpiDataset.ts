@@ -1,0 +1,1498 @@
+import { closeSync, mkdirSync, openSync, renameSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
+import { tempPathFor } from '../ops/atomicFile.js';
+import { compactDay, isoDay } from '../ops/dates.js';
+import { writeAllSync } from '../ops/fileIo.js';
+import { COUNTRY_CODES } from '../parse/countries.js';
+import { mix32, permute, Random } from './random.js';
+
+/**
+ * Synthetic landing folder for the daily genre KPIs (issue 4): `songs/tracks.csv` in the shape of
+ * the public Spotify tracks dataset, `users/users.csv`, and several `streams/` batches a day, with
+ * counted dirt. Deterministic: the same options always give the same bytes.
+ */
+
+const DAY_MS = 86_400_000;
+
+/** The 114 values of `track_genre` in the Kaggle "Spotify Tracks Dataset", in its order. */
+export const SPOTIFY_GENRES: readonly string[] = [
+  'acoustic',
+  'afrobeat',
+  'alt-rock',
+  'alternative',
+  'ambient',
+  'anime',
+  'black-metal',
+  'bluegrass',
+  'blues',
+  'brazil',
+  'breakbeat',
+  'british',
+  'cantopop',
+  'chicago-house',
+  'children',
+  'chill',
+  'classical',
+  'club',
+  'comedy',
+  'country',
+  'dance',
+  'dancehall',
+  'death-metal',
+  'deep-house',
+  'detroit-techno',
+  'disco',
+  'disney',
+  'drum-and-bass',
+  'dub',
+  'dubstep',
+  'edm',
+  'electro',
+  'electronic',
+  'emo',
+  'folk',
+  'forro',
+  'french',
+  'funk',
+  'garage',
+  'german',
+  'gospel',
+  'goth',
+  'grindcore',
+  'groove',
+  'grunge',
+  'guitar',
+  'happy',
+  'hard-rock',
+  'hardcore',
+  'hardstyle',
+  'heavy-metal',
+  'hip-hop',
+  'honky-tonk',
+  'house',
+  'idm',
+  'indian',
+  'indie-pop',
+  'indie',
+  'industrial',
+  'iranian',
+  'j-dance',
+  'j-idol',
+  'j-pop',
+  'j-rock',
+  'jazz',
+  'k-pop',
+  'kids',
+  'latin',
+  'latino',
+  'malay',
+  'mandopop',
+  'metal',
+  'metalcore',
+  'minimal-techno',
+  'mpb',
+  'new-age',
+  'opera',
+  'pagode',
+  'party',
+  'piano',
+  'pop-film',
+  'pop',
+  'power-pop',
+  'progressive-house',
+  'psych-rock',
+  'punk-rock',
+  'punk',
+  'r-n-b',
+  'reggae',
+  'reggaeton',
+  'rock-n-roll',
+  'rock',
+  'rockabilly',
+  'romance',
+  'sad',
+  'salsa',
+  'samba',
+  'sertanejo',
+  'show-tunes',
+  'singer-songwriter',
+  'ska',
+  'sleep',
+  'songwriter',
+  'soul',
+  'spanish',
+  'study',
+  'swedish',
+  'synth-pop',
+  'tango',
+  'techno',
+  'trance',
+  'trip-hop',
+  'turkish',
+  'world-music',
+];
+
+/** The header of songs/*.csv: the dataset's, whose first column (a row index) has no name. */
+export const SONG_COLUMNS: readonly string[] = [
+  '',
+  'track_id',
+  'artists',
+  'album_name',
+  'track_name',
+  'popularity',
+  'duration_ms',
+  'explicit',
+  'danceability',
+  'energy',
+  'key',
+  'loudness',
+  'mode',
+  'speechiness',
+  'acousticness',
+  'instrumentalness',
+  'liveness',
+  'valence',
+  'tempo',
+  'time_signature',
+  'track_genre',
+];
+/** The columns of users/*.csv, in the documented order. */
+export const USER_COLUMNS: readonly string[] = [
+  'user_id',
+  'user_name',
+  'user_age',
+  'user_country',
+  'created_at',
+];
+/** The order users/users.csv is written in: another one, since readers map columns by header name. */
+export const USERS_FILE_COLUMNS: readonly string[] = [
+  'created_at',
+  'user_name',
+  'user_id',
+  'user_country',
+  'user_age',
+];
+/** The columns of streams/*.csv, in the documented order. */
+export const STREAM_COLUMNS: readonly string[] = ['user_id', 'track_id', 'listen_time'];
+/** The order of the one streams file written with its columns moved (the last day's `-01`). */
+export const REORDERED_STREAM_COLUMNS: readonly string[] = ['listen_time', 'user_id', 'track_id'];
+
+/**
+ * The kinds of dirty stream rows, drawn with equal chances at `dirtRate` of the rows:
+ * - `duplicate_in_file`: a copy of one of the last 256 clean rows of the same file;
+ * - `duplicate_across_files`: a copy of a clean row from the tail of an earlier file of the same
+ *   day (a batch re-sent in part);
+ * - `bad_timestamp`: listen_time `yesterday`, `YYYY-13-45T00:00:00Z` or empty;
+ * - `empty_user_id`, `empty_track_id`: that field empty;
+ * - `unknown_track`: a well-formed track_id that songs/ does not list (one of 64);
+ * - `unknown_user`: a well-formed user_id that users/ does not list (one of 64);
+ * - `quoted_fields`: a valid row with some fields in double quotes (`"u123456"`).
+ * A duplicate copies a row that exists (in a file's first row there is none: it falls back to a
+ * duplicate within the file, then to quoted fields), so the counts are exactly what was written.
+ */
+export const STREAM_DIRT = [
+  'duplicate_in_file',
+  'duplicate_across_files',
+  'bad_timestamp',
+  'empty_user_id',
+  'empty_track_id',
+  'unknown_track',
+  'unknown_user',
+  'quoted_fields',
+] as const;
+export type StreamDirt = (typeof STREAM_DIRT)[number];
+
+/**
+ * Names given to the first tracks of the catalogue, so that even a small catalogue has commas,
+ * double quotes, embedded newlines and non-ASCII text in quoted fields (more occur at random).
+ */
+export const TRICKY_TRACK_NAMES: readonly string[] = [
+  'Hello, Goodbye (Live, 1967)',
+  'The "Real" Thing',
+  'Intro\n(Reprise)',
+  'Café Über Alles',
+  '日本の夏',
+  'Say "Hi", Then\nLeave',
+  '"Quoted" At Start',
+  'Trailing Comma,',
+];
+
+export interface KpiDatasetOptions {
+  /** The landing folder: songs/, users/ and streams/ are made in it. */
+  dir: string;
+  /** First day (UTC day number, see ops/dates.ts). */
+  start: number;
+  days: number;
+  /** Stream rows per day over all its files, dirt included. */
+  streamsPerDay: number;
+  /** Streams files (batches) per day, 1..99 (default 3). */
+  filesPerDay?: number;
+  /** Distinct tracks, at least 114 (default 20,000); about 5% more rows list one under a second genre. */
+  songs?: number;
+  /** Users (default 50,000). */
+  users?: number;
+  /** Fraction of dirty stream rows, 0..1 (default 0.01). */
+  dirtRate?: number;
+  seed?: number;
+  /** Also write `streams/streams-<start>-bad.csv` (no listen_time column) and `streams/not-a-csv.csv`. */
+  bad?: boolean;
+  /** Called with each file's path once it is in place. */
+  onFile?: (path: string) => void;
+}
+
+export interface KpiDatasetSummary {
+  dir: string;
+  /** First day, YYYY-MM-DD. */
+  start: string;
+  days: number;
+  seed: number;
+  files: { songs: string[]; users: string[]; streams: string[]; bad: string[] };
+  /** Files written with \r\n line endings: one per dataset. */
+  crlfFiles: string[];
+  /** Files whose columns are not in the documented order: users.csv and one streams file. */
+  reorderedFiles: string[];
+  songs: {
+    /** Distinct track_ids. */
+    tracks: number;
+    /** Data rows of tracks.csv: tracks plus second-genre rows. */
+    rows: number;
+    genres: number;
+    /** Tracks listed twice, under two genres (same track_id and values, another track_genre). */
+    tracksUnderTwoGenres: number;
+    /** Rows with empty artists, album_name and track_name, as the real dataset has one. */
+    rowsWithoutNames: number;
+  };
+  users: {
+    rows: number;
+    /** user_id is `u` followed by this many digits (users not in users/ have one digit more). */
+    idDigits: number;
+  };
+  streams: {
+    /** Data rows over every streams file (the bad files excepted). */
+    rows: number;
+    rowsPerDay: number;
+    filesPerDay: number;
+    /** Rows with no dirt at all. */
+    clean: number;
+    /**
+     * listen_time formats of the rows with a valid one: `utc` 2024-01-01T13:45:12Z, `millis`
+     * 2024-01-01T13:45:12.345Z, `noOffset` 2024-01-01 13:45:12 (UTC), `offset` 2024-01-01T23:30:00-05:00.
+     */
+    timestamps: { utc: number; millis: number; noOffset: number; offset: number };
+    /** Rows with a valid listen_time on the UTC day before, or after, the day of their file. */
+    utcDayBefore: number;
+    utcDayAfter: number;
+    /**
+     * Rows written after MAX_DRAWS draws all found their (user, track, UTC second) taken, which
+     * happens only when songs and users are far too few for the rows asked (0 otherwise): they
+     * may repeat a key beyond the duplicates counted in `dirt`.
+     */
+    forcedRepeats: number;
+  };
+  /** Rows written per kind of dirt. */
+  dirt: Record<StreamDirt, number>;
+  /** The bad_timestamp rows by text: `yesterday`, `YYYY-13-45T00:00:00Z`, empty. */
+  badTimestamps: { yesterday: number; invalidDate: number; empty: number };
+  elapsedMs: number;
+  /** Stream rows per second of wall time, everything included. */
+  rowsPerSecond: number;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Catalogue (songs/tracks.csv)
+
+const BASE62 = '0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz';
+const TRACK_ID_LENGTH = 22;
+/** Share of tracks listed a second time under another genre. */
+const SECOND_GENRE_SHARE = 0.05;
+/** Popularity of genres (by a seeded rank) and of tracks within a genre: Zipf-like exponents. */
+const GENRE_EXPONENT = 0.9;
+const TRACK_EXPONENT = 1.1;
+
+const WORDS = [
+  'Love',
+  'Night',
+  'Dream',
+  'Fire',
+  'Heart',
+  'Summer',
+  'Rain',
+  'Blue',
+  'Gold',
+  'City',
+  'Dance',
+  'Light',
+  'Shadow',
+  'River',
+  'Moon',
+  'Sun',
+  'Star',
+  'Road',
+  'Home',
+  'Wild',
+  'Sweet',
+  'Dark',
+  'Electric',
+  'Lost',
+  'Forever',
+  'Midnight',
+  'Ocean',
+  'Paper',
+  'Silver',
+  'Broken',
+  'Young',
+  'Free',
+  'Higher',
+  'Slow',
+  'Little',
+  'Crazy',
+  'Magic',
+  'Echo',
+  'Velvet',
+  'Neon',
+  'Storm',
+  'Winter',
+  'Ghost',
+  'Angel',
+  'Diamond',
+  'Heaven',
+  'Tonight',
+  'Fever',
+  'Garden',
+  'Window',
+];
+const FOREIGN_WORDS = [
+  'Café',
+  'Über',
+  'Señorita',
+  'Mañana',
+  'Corazón',
+  'Zürich',
+  'Straße',
+  'Fête',
+  'Déjà Vu',
+  'Ça Va',
+  'Smörgåsbord',
+  '日本',
+  '東京',
+  '夜明け',
+  '사랑',
+  'Привет',
+];
+const FIRST_NAMES = [
+  'Ana',
+  'Léa',
+  'José',
+  'Jürgen',
+  'Zoë',
+  'Björn',
+  'Chloé',
+  'Sven',
+  'Yuki',
+  'Hiro',
+  'Maya',
+  'Liam',
+  'Noah',
+  'Emma',
+  'Olivia',
+  'Lucas',
+  'Mateo',
+  'Sofía',
+  'Amélie',
+  'Renée',
+  'Łukasz',
+  'Priya',
+  'Kwame',
+  'Aiko',
+];
+const LAST_NAMES = [
+  'Silva',
+  'Müller',
+  'García',
+  'Smith',
+  'Tanaka',
+  'Dubois',
+  'Rossi',
+  'Kowalski',
+  'Nakamura',
+  'Johansson',
+  'Novak',
+  'Pérez',
+  "O'Brien",
+  'Brontë',
+  'Søndergaard',
+  '山田',
+  'Okafor',
+  'Khan',
+  'Lee',
+  'Martin',
+];
+const BAND_NAMES = [
+  'Wind, Fire & Rain',
+  'Crosby, Stills & Friends',
+  'The "Late" Show',
+  'Motörkids',
+  'Sigur Rós Tribute',
+];
+
+interface Catalogue {
+  ids: string[];
+  /** The ids as bytes, TRACK_ID_LENGTH per track. */
+  idBytes: Uint8Array;
+  /** Alias table of the tracks' play probabilities (genre popularity x rank within the genre). */
+  prob: Float64Array;
+  alias: Int32Array;
+  /** Well-formed ids that are not in the catalogue (tracks missing from the songs drop). */
+  unknownIds: string[];
+  /** tracks.csv. */
+  bytes: Uint8Array;
+  rows: number;
+  tracksUnderTwoGenres: number;
+  rowsWithoutNames: number;
+}
+
+function buildCatalogue(songs: number, seed: number): Catalogue {
+  const random = new Random(seed, 0x50465, 1);
+  const genres = SPOTIFY_GENRES.length;
+  // The catalogue's ids, then 64 more that it does not list; all distinct.
+  const idBytes = Buffer.alloc((songs + 64) * TRACK_ID_LENGTH);
+  const known = new Set<string>();
+  const ids: string[] = [];
+  while (ids.length < songs + 64) {
+    // 22 base62 digits of a 128-bit number: the first one is 0..7, as in real Spotify ids.
+    const at = ids.length * TRACK_ID_LENGTH;
+    idBytes[at] = BASE62.charCodeAt(random.below(8));
+    for (let j = 1; j < TRACK_ID_LENGTH; j++) idBytes[at + j] = BASE62.charCodeAt(random.below(62));
+    const id = idBytes.toString('latin1', at, at + TRACK_ID_LENGTH);
+    if (known.has(id)) continue;
+    known.add(id);
+    ids.push(id);
+  }
+  const unknownIds = ids.splice(songs);
+
+  // Track i is in genre i % 114 (equal counts per genre, as in the dataset), the floor(i / 114)-th
+  // of it by popularity; genres are ranked by a seeded shuffle.
+  const genreRank = shuffled(genres, random);
+  const weights = new Float64Array(songs);
+  for (let i = 0; i < songs; i++) {
+    const genreWeight = (genreRank[i % genres]! + 1) ** -GENRE_EXPONENT;
+    weights[i] = genreWeight * (Math.floor(i / genres) + 1) ** -TRACK_EXPONENT;
+  }
+  const { prob, alias } = aliasTable(weights);
+
+  const artists: string[] = [];
+  for (let i = 0, n = Math.max(50, Math.floor(songs / 5)); i < n; i++) {
+    const r = random.next();
+    artists.push(
+      r < 0.01
+        ? BAND_NAMES[random.below(BAND_NAMES.length)]!
+        : r < 0.5
+          ? `${pick(FIRST_NAMES, random)} ${pick(LAST_NAMES, random)}`
+          : r < 0.75
+            ? `The ${pick(WORDS, random)} ${pick(WORDS, random)}s`
+            : `${pick(WORDS, random)}${random.next() < 0.2 ? ` ${pick(FOREIGN_WORDS, random)}` : ''}`,
+    );
+  }
+  const albums: string[] = [];
+  for (let i = 0, n = Math.max(20, Math.floor(songs / 8)); i < n; i++) {
+    const r = random.next();
+    albums.push(
+      r < 0.03
+        ? `Greatest Hits, Vol. ${1 + random.below(4)}`
+        : r < 0.06
+          ? `${pick(FOREIGN_WORDS, random)} ${pick(WORDS, random)}`
+          : `${pick(WORDS, random)} ${pick(WORDS, random)}`,
+    );
+  }
+
+  // Everything between the row index and track_genre, shared by a track's two rows.
+  const middles = new TextSink(songs * 200);
+  const middleEnds = new Int32Array(songs + 1);
+  const maxWeight = weights[0]!;
+  let rowsWithoutNames = 0;
+  for (let i = 0; i < songs; i++) {
+    let name = i < TRICKY_TRACK_NAMES.length ? TRICKY_TRACK_NAMES[i]! : trackName(random);
+    const artistCount = random.next() < 0.8 ? 1 : random.next() < 0.75 ? 2 : 3;
+    const names: string[] = [];
+    for (let a = 0; a < artistCount; a++) names.push(pick(artists, random));
+    let artistText = names.join(';');
+    let album = random.next() < 0.4 ? name : pick(albums, random);
+    if (i === songs - 1 && songs > TRICKY_TRACK_NAMES.length) {
+      // The real dataset has one row whose artists, album and name are missing (empty fields).
+      name = '';
+      artistText = '';
+      album = '';
+      rowsWithoutNames++;
+    }
+    const popularity = clamp(
+      Math.round(80 + 16 * Math.log10(weights[i]! / maxWeight)) + random.below(9) - 4,
+      0,
+      100,
+    );
+    // About 3.5 minutes, log-normal, within 1 to 10 minutes.
+    const duration = clamp(Math.round(210_000 * Math.exp(0.35 * gaussian(random))), 60_000, 600_000);
+    const explicit = random.next() < 0.085 ? 'True' : 'False';
+    const danceability = decimal(random.next() * 0.9 + 0.05);
+    const energy = decimal(random.next() * 0.95 + 0.04);
+    const key = random.below(12);
+    const loudness = decimal(-2 - 25 * random.next() ** 2);
+    const mode = random.next() < 0.63 ? 1 : 0;
+    const speechiness = pyFloat(0.022 + 0.5 * random.next() ** 6);
+    const acousticness = pyFloat(random.next() ** 3);
+    const instrumentalness = random.next() < 0.5 ? '0.0' : pyFloat(10 ** (-7 * random.next()));
+    const liveness = pyFloat(0.02 + 0.9 * random.next() ** 3);
+    const valence = decimal(random.next());
+    const tempo = decimal(60 + 140 * random.next());
+    const r = random.next();
+    const timeSignature = r < 0.9 ? 4 : r < 0.97 ? 3 : r < 0.99 ? 5 : r < 0.995 ? 1 : 0;
+    middles.write(
+      `${ids[i]!},${csvField(artistText)},${csvField(album)},${csvField(name)},${popularity},${duration},` +
+        `${explicit},${danceability},${energy},${key},${loudness},${mode},${speechiness},${acousticness},` +
+        `${instrumentalness},${liveness},${valence},${tempo},${timeSignature}`,
+    );
+    middleEnds[i + 1] = middles.size;
+  }
+
+  // Rows grouped by genre, as in the dataset; about 5% of the tracks get a row under a second genre.
+  const byGenre: number[][] = Array.from({ length: genres }, () => []);
+  for (let i = 0; i < songs; i++) byGenre[i % genres]!.push(i);
+  let tracksUnderTwoGenres = 0;
+  for (let i = 0; i < songs; i++) {
+    if (random.next() < SECOND_GENRE_SHARE) {
+      const other = (i % genres) + 1 + random.below(genres - 1);
+      byGenre[other % genres]!.push(i);
+      tracksUnderTwoGenres++;
+    }
+  }
+  // tracks.csv is the songs file written with \r\n line endings (names keep a bare \n inside quotes).
+  const out = new TextSink(middles.size * 1.1 + songs * 30);
+  out.write(`${SONG_COLUMNS.join(',')}\r\n`);
+  let row = 0;
+  byGenre.forEach((tracks, genre) => {
+    const end = `,${SPOTIFY_GENRES[genre]!}\r\n`;
+    for (const track of tracks) {
+      out.write(`${row++},`);
+      out.append(middles.bytes().subarray(middleEnds[track]!, middleEnds[track + 1]!));
+      out.write(end);
+    }
+  });
+  return {
+    ids,
+    idBytes,
+    prob,
+    alias,
+    unknownIds,
+    bytes: out.bytes(),
+    rows: row,
+    tracksUnderTwoGenres,
+    rowsWithoutNames,
+  };
+}
+
+function trackName(random: Random): string {
+  const r = random.next();
+  const words = 1 + random.below(3);
+  let name = pick(WORDS, random);
+  for (let i = 1; i < words; i++) name += ` ${pick(WORDS, random)}`;
+  if (r < 0.03) return `${name}, ${pick(WORDS, random)}`;
+  if (r < 0.045) return `${name} "${pick(WORDS, random)}"`;
+  if (r < 0.05) return `${name}\n${pick(WORDS, random)}`;
+  if (r < 0.08) return `${pick(FOREIGN_WORDS, random)} ${name}`;
+  if (r < 0.1) return `${name} (feat. ${pick(FIRST_NAMES, random)})`;
+  return name;
+}
+
+/** A CSV field: quoted when it holds a comma, a double quote or a line break, quotes doubled. */
+function csvField(text: string): string {
+  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
+}
+
+/** Three decimals at most, as Python writes a float (`0.5`, `-6.746`, `1.0`). */
+function decimal(x: number): string {
+  const v = Math.round(x * 1000) / 1000;
+  return Number.isInteger(v) ? `${v}.0` : String(v);
+}
+
+/** Three significant digits, in exponent form below 1e-4 as Python writes it (`1.01e-06`). */
+function pyFloat(x: number): string {
+  if (x >= 1e-4) {
+    const scale = 10 ** (2 - Math.floor(Math.log10(x)));
+    const v = Math.round(x * scale) / scale;
+    return Number.isInteger(v) ? `${v}.0` : String(v);
+  }
+  const [mantissa, exponent] = x.toExponential(2).split('e') as [string, string];
+  const m = mantissa.replace(/0+$/, '').replace(/\.$/, '');
+  const e = Number(exponent);
+  return `${m}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Users (users/users.csv)
+
+const BIG_MARKETS = [
+  'US',
+  'BR',
+  'GB',
+  'DE',
+  'FR',
+  'MX',
+  'IN',
+  'JP',
+  'ES',
+  'IT',
+  'CA',
+  'AU',
+  'NL',
+  'PL',
+  'SE',
+  'AR',
+];
+/** UTC offsets (minutes) of some countries' streaming clients in January; others draw one. */
+const COUNTRY_OFFSETS: Record<string, number[]> = {
+  US: [-300, -360, -480],
+  CA: [-300, -480],
+  MX: [-360],
+  BR: [-180],
+  AR: [-180],
+  GB: [0],
+  DE: [60],
+  FR: [60],
+  ES: [60],
+  IT: [60],
+  NL: [60],
+  PL: [60],
+  SE: [60],
+  IN: [330],
+  JP: [540],
+  AU: [600, 660],
+};
+const OTHER_OFFSETS = [-600, -300, -240, -180, 0, 60, 120, 180, 240, 330, 420, 480, 540, 720];
+
+interface Users {
+  count: number;
+  digits: number;
+  /** `u` and `digits` digits per user. */
+  idBytes: Uint8Array;
+  /** Each user's UTC offset in minutes, used by the rows written with an offset. */
+  offsets: Int16Array;
+  /** Well-formed ids that are not in users/ (one digit more). */
+  unknownIds: string[];
+  /** users.csv. */
+  bytes: Uint8Array;
+}
+
+function buildUsers(count: number, start: number, seed: number): Users {
+  const random = new Random(seed, 0x05e45, 2);
+  // Ids: `u` and `digits` digits, a permutation of the index over [10^(d-1), 10^d): a bijection
+  // of [0, 2^bits) applied until it lands in the range (cycle walking), so ids are all distinct.
+  const digits = Math.max(6, String(count).length + 1);
+  const low = 10 ** (digits - 1);
+  const range = 9 * low;
+  const bits = Math.ceil(Math.log2(range));
+  const key = mix32(seed ^ 0x1d);
+  const width = digits + 1;
+  const idBytes = Buffer.alloc(count * width);
+  for (let i = 0; i < count; i++) {
+    let v = permute(i, bits, key);
+    while (v >= range) v = permute(v, bits, key);
+    idBytes.write(`u${low + v}`, i * width, 'latin1');
+  }
+  const unknownIds: string[] = [];
+  for (let i = 0; i < 64; i++) unknownIds.push(`u${10 * low + random.below(90 * low)}`);
+
+  const countries = countryTable();
+  const offsets = new Int16Array(count);
+  const createdFrom = Date.UTC(2015, 0, 1);
+  const createdTo = start * DAY_MS - 1000;
+  // users.csv is the users file written with \r\n line endings.
+  const out = new TextSink(count * 64);
+  out.write(`${USERS_FILE_COLUMNS.join(',')}\r\n`);
+  const dates = new Map<number, string>();
+  for (let i = 0; i < count; i++) {
+    const country = COUNTRY_CODES[countries[random.uint32() >>> 18]!]!;
+    const choices = COUNTRY_OFFSETS[country] ?? OTHER_OFFSETS;
+    offsets[i] = choices[random.below(choices.length)]!;
+    const first = pick(FIRST_NAMES, random);
+    const last = pick(LAST_NAMES, random);
+    const r = random.next();
+    const name =
+      r < 0.03
+        ? `${last}, ${first}`
+        : r < 0.04
+          ? `${first} "${pick(WORDS, random)}" ${last}`
+          : `${first} ${last}`;
+    // Median about 28, few under 16, a long tail of older listeners.
+    const age = clamp(Math.round(13 + 15 * Math.exp(0.6 * gaussian(random))), 13, 90);
+    // Sign-ups skewed towards recent years.
+    const created =
+      createdFrom + Math.floor(((createdTo - createdFrom) * Math.sqrt(random.next())) / 1000) * 1000;
+    const day = Math.floor(created / DAY_MS);
+    let date = dates.get(day);
+    if (date === undefined) dates.set(day, (date = isoDay(day)));
+    const second = (created - day * DAY_MS) / 1000;
+    const createdAt = `${date}T${pad2(Math.floor(second / 3600))}:${pad2(Math.floor(second / 60) % 60)}:${pad2(second % 60)}Z`;
+    const id = idBytes.toString('latin1', i * width, (i + 1) * width);
+    // In the order of USERS_FILE_COLUMNS.
+    out.write(`${createdAt},${csvField(name)},${id},${country},${age}\r\n`);
+  }
+  return { count, digits, idBytes, offsets, unknownIds, bytes: out.bytes() };
+}
+
+/** 2^14 slots mapping a uniform draw to a country index, big markets first, every code present. */
+function countryTable(): Uint8Array {
+  const weights = COUNTRY_CODES.map((code) => {
+    const big = BIG_MARKETS.indexOf(code);
+    return big >= 0 ? 400 / (big + 1) : 1;
+  });
+  return slotTable(weights, 14, Uint8Array) as Uint8Array;
+}
+
+// ---------------------------------------------------------------------------------------------
+// Streams (streams/streams-YYYYMMDD-NN.csv)
+
+/** Share of a user's plays that go to their favourite tracks. */
+const FAVOURITE_SHARE = 0.3;
+/** Listen time formats, by cumulative share (the rest is written with the user's UTC offset). */
+const LATE_SHARE = 0.003; // Z, in the last hour of the day before: a late arrival
+const UTC_SHARE = 0.8;
+const NO_OFFSET_SHARE = 0.87;
+const MILLIS_SHARE = 0.92;
+const FORMAT_UTC = 0;
+const FORMAT_NO_OFFSET = 1;
+const FORMAT_MILLIS = 2;
+const FORMAT_OFFSET = 3;
+/** Clean rows remembered per file (for duplicates within it) and per day (across its files). */
+const RING = 256;
+const POOL = 4096;
+/**
+ * Bits per row of a day in the sets of keys taken (see StreamsWriter.taken): a small set stays in
+ * cache, and the rows drawn again for a false positive (about 1 in 5) cost less than cache misses.
+ */
+const BITS_PER_ROW = 4;
+/** Draws of a row before one whose (user, track, second) is taken is written anyway. */
+const MAX_DRAWS = 16;
+
+/** 2^12 slots (small enough to stay in cache) mapping a uniform draw to a minute of the day: quiet at 4-5 am, busiest in the evening. */
+let minuteTable: Uint16Array | undefined;
+function minutes(): Uint16Array {
+  if (!minuteTable) {
+    const weights: number[] = [];
+    for (let m = 0; m < 1440; m++) {
+      const h = m / 60;
+      weights.push(
+        0.1 +
+          0.45 * (0.5 - 0.5 * Math.cos((2 * Math.PI * (h - 4.5)) / 24)) +
+          Math.exp(-(((h - 20) / 3) ** 2)),
+      );
+    }
+    minuteTable = slotTable(weights, 12, Uint16Array) as Uint16Array;
+  }
+  return minuteTable;
+}
+
+interface KeyBits {
+  bits: Int32Array;
+  used: number;
+}
+
+interface StreamFile {
+  path: string;
+  day: number;
+  rows: number;
+  reordered: boolean;
+  crlf: boolean;
+  random: Random;
+}
+
+/** Rows remembered for duplicates: the fields of clean rows, in typed arrays. */
+class RowStore {
+  readonly user: Int32Array;
+  readonly track: Int32Array;
+  readonly ms: Float64Array;
+  readonly format: Uint8Array;
+  readonly offset: Int16Array;
+  size = 0;
+  private next = 0;
+
+  constructor(readonly capacity: number) {
+    this.user = new Int32Array(capacity);
+    this.track = new Int32Array(capacity);
+    this.ms = new Float64Array(capacity);
+    this.format = new Uint8Array(capacity);
+    this.offset = new Int16Array(capacity);
+  }
+
+  /** Keep a row, over the oldest (ring) or over slot `at` when full (pool). */
+  add(user: number, track: number, ms: number, format: number, offset: number, at = this.next): void {
+    const i = this.size < this.capacity ? this.size++ : at % this.capacity;
+    this.user[i] = user;
+    this.track[i] = track;
+    this.ms[i] = ms;
+    this.format[i] = format;
+    this.offset[i] = offset;
+    this.next = (i + 1) % this.capacity;
+  }
+
+  clear(): void {
+    this.size = 0;
+    this.next = 0;
+  }
+}
+
+/**
+ * Writes the streams files. Rows go straight into a byte buffer flushed in 1 MB writes. Every row
+ * that is not a planned duplicate takes its (user, track, UTC second) in a hash set per UTC day,
+ * and is drawn again when that key is taken, so that the only repeats are the dirt counted.
+ */
+class StreamsWriter {
+  readonly dirt: Record<StreamDirt, number> = Object.fromEntries(STREAM_DIRT.map((k) => [k, 0])) as Record<
+    StreamDirt,
+    number
+  >;
+  readonly badTimestamps = { yesterday: 0, invalidDate: 0, empty: 0 };
+  /** Rows per listen_time format (FORMAT_*). */
+  readonly formats = new Float64Array(4);
+  rows = 0;
+  clean = 0;
+  utcDayBefore = 0;
+  utcDayAfter = 0;
+  forcedRepeats = 0;
+
+  private readonly out = new Uint8Array(1 << 20);
+  private readonly limit = this.out.length - 1024;
+  private pos = 0;
+  private fd = -1;
+  private readonly minutes = minutes();
+  private readonly seedHash: number;
+  private readonly ring = new RowStore(RING);
+  private readonly pool = new RowStore(POOL);
+  /**
+   * Keys taken, per UTC day: one bit per hash of a key (a bitset of 4 to 8 bits per row). A key
+   * equal to a taken one always finds its bit set; a different key finds it set up to a fifth of
+   * the time, and is only drawn again.
+   */
+  private readonly taken = new Map<number, KeyBits>();
+  private readonly keyBits: number;
+  private readonly keyLimit: number;
+  private takenDay = Number.NaN;
+  private takenBits: KeyBits = { bits: new Int32Array(1), used: 0 };
+  private dateDay = Number.NaN;
+  private dateBytes: Uint8Array = new Uint8Array(10);
+  /** `YYYY-MM-DD` per day number, as bytes. */
+  private readonly dates = new Map<number, Uint8Array>();
+
+  // The row being written: a user index (or -1: `userText`), a track index (or -1: `trackText`).
+  private user = 0;
+  private track = 0;
+  private userText = '';
+  private trackText = '';
+  private ms = 0;
+  private format = 0;
+  private offset = 0;
+  /** listen_time as text instead of ms/format/offset (bad timestamps), when not undefined. */
+  private timeText: string | undefined;
+  private quote = 0;
+  private fileDay = 0;
+  private reordered = false;
+  private crlf = false;
+
+  constructor(
+    private readonly catalogue: Catalogue,
+    private readonly users: Users,
+    private readonly dirtRate: number,
+    rowsPerDay: number,
+    seed: number,
+  ) {
+    this.seedHash = mix32(seed ^ 0x2545f491);
+    this.keyBits = Math.min(30, Math.max(16, Math.ceil(Math.log2(rowsPerDay * BITS_PER_ROW + 1))));
+    this.keyLimit = 2 ** (this.keyBits - 1);
+  }
+
+  /** Start a day: forget rows of other days' files and keys of UTC days no later row can have. */
+  startDay(day: number): void {
+    this.pool.clear();
+    for (const utcDay of [...this.taken.keys()]) if (utcDay < day - 1) this.taken.delete(utcDay);
+    this.takenDay = Number.NaN;
+  }
+
+  writeFile(file: StreamFile): void {
+    this.fileDay = file.day;
+    this.reordered = file.reordered;
+    this.crlf = file.crlf;
+    this.ring.clear();
+    const temp = tempPathFor(file.path);
+    this.fd = openSync(temp, 'w');
+    try {
+      this.pos = 0;
+      this.ascii((file.reordered ? REORDERED_STREAM_COLUMNS : STREAM_COLUMNS).join(','));
+      this.endLine();
+      const random = file.random;
+      for (let row = 0; row < file.rows; row++) {
+        if (this.pos > this.limit) this.flush();
+        if (this.dirtRate > 0 && random.next() < this.dirtRate) this.dirtyRow(random);
+        else {
+          this.draw(random, -1, -1, -1);
+          this.writeRow();
+          this.clean++;
+          this.ring.add(this.user, this.track, this.ms, this.format, this.offset);
+        }
+      }
+      this.rows += file.rows;
+      this.flush();
+      closeSync(this.fd);
+    } catch (error) {
+      closeSync(this.fd);
+      rmSync(temp, { force: true });
+      throw error;
+    }
+    renameSync(temp, file.path);
+    // The tail of this file may be sent again in the day's later files.
+    for (let i = 0; i < this.ring.size; i++) {
+      this.pool.add(
+        this.ring.user[i]!,
+        this.ring.track[i]!,
+        this.ring.ms[i]!,
+        this.ring.format[i]!,
+        this.ring.offset[i]!,
+        file.random.below(POOL),
+      );
+    }
+  }
+
+  private dirtyRow(random: Random): void {
+    let kind = STREAM_DIRT[random.below(STREAM_DIRT.length)]!;
+    if (kind === 'duplicate_across_files' && this.pool.size === 0) kind = 'duplicate_in_file';
+    if (kind === 'duplicate_in_file' && this.ring.size === 0) kind = 'quoted_fields';
+    this.dirt[kind]++;
+    switch (kind) {
+      case 'duplicate_in_file':
+      case 'duplicate_across_files': {
+        const store = kind === 'duplicate_in_file' ? this.ring : this.pool;
+        const i = random.below(store.size);
+        this.user = store.user[i]!;
+        this.track = store.track[i]!;
+        this.ms = store.ms[i]!;
+        this.format = store.format[i]!;
+        this.offset = store.offset[i]!;
+        this.timeText = undefined;
+        this.quote = 0;
+        break;
+      }
+      case 'bad_timestamp': {
+        const variant = random.below(3);
+        this.draw(random, -1, -1, variant);
+        this.timeText =
+          variant === 0
+            ? 'yesterday'
+            : variant === 1
+              ? `${isoDay(this.fileDay).slice(0, 4)}-13-45T00:00:00Z`
+              : '';
+        if (variant === 0) this.badTimestamps.yesterday++;
+        else if (variant === 1) this.badTimestamps.invalidDate++;
+        else this.badTimestamps.empty++;
+        break;
+      }
+      case 'empty_user_id':
+        this.draw(random, 0x7ffffff0, -1, -1);
+        this.user = -1;
+        this.userText = '';
+        break;
+      case 'empty_track_id':
+        this.draw(random, -1, 0x7ffffff0, -1);
+        this.track = -1;
+        this.trackText = '';
+        break;
+      case 'unknown_user': {
+        const j = random.below(this.users.unknownIds.length);
+        this.draw(random, this.users.count + j, -1, -1);
+        this.user = -1;
+        this.userText = this.users.unknownIds[j]!;
+        break;
+      }
+      case 'unknown_track': {
+        const j = random.below(this.catalogue.unknownIds.length);
+        this.draw(random, -1, this.catalogue.ids.length + j, -1);
+        this.track = -1;
+        this.trackText = this.catalogue.unknownIds[j]!;
+        break;
+      }
+      case 'quoted_fields':
+        this.draw(random, -1, -1, -1);
+        this.quote = 1 + random.below(7);
+        break;
+    }
+    this.writeRow();
+  }
+
+  /**
+   * Draw the row's user, track and listen time, again while its key is taken. `userKey` and
+   * `trackKey` fix the key of a user or track not drawn (>= 0); `badTime` (>= 0) stands for the
+   * listen time of a bad-timestamp row, whose user and track are drawn again instead.
+   */
+  private draw(random: Random, userKey: number, trackKey: number, badTime: number): void {
+    for (let attempt = 1; ; attempt++) {
+      const a = random.next();
+      const user = Math.floor(this.users.count * a * Math.sqrt(a));
+      const userHash = mix32(user ^ this.seedHash);
+      if (random.next() < FAVOURITE_SHARE) {
+        // A user's favourites: 3 to 10 tracks drawn from the popularity by a hash of the user.
+        const j = random.below(3 + (userHash & 7));
+        const h = mix32(userHash + Math.imul(j + 1, 0x9e3779b9));
+        this.track = this.sampleTrack(h / 4294967296, mix32(h ^ 0x5bd1e995) / 4294967296);
+      } else this.track = this.sampleTrack(random.next(), random.next());
+      this.user = user;
+      this.timeText = undefined;
+      this.quote = 0;
+      let utcDay: number;
+      let second: number;
+      if (badTime >= 0) {
+        utcDay = this.fileDay;
+        second = 100_000 + badTime;
+      } else {
+        const f = random.next();
+        if (f < LATE_SHARE) {
+          this.format = FORMAT_UTC;
+          this.offset = 0;
+          this.ms = this.fileDay * DAY_MS - (1 + random.below(3600)) * 1000;
+        } else {
+          this.format =
+            f < UTC_SHARE
+              ? FORMAT_UTC
+              : f < NO_OFFSET_SHARE
+                ? FORMAT_NO_OFFSET
+                : f < MILLIS_SHARE
+                  ? FORMAT_MILLIS
+                  : FORMAT_OFFSET;
+          this.offset = this.format === FORMAT_OFFSET ? this.users.offsets[user]! : 0;
+          // The local time of day; with an offset the UTC instant may be on the day before or after.
+          const minute = this.minutes[random.uint32() >>> 20]!;
+          this.ms = this.fileDay * DAY_MS + (minute * 60 + random.below(60)) * 1000;
+          if (this.format === FORMAT_MILLIS) this.ms += random.below(1000);
+        }
+        const utcMs = this.ms - this.offset * 60_000;
+        utcDay = Math.floor(utcMs / DAY_MS);
+        second = Math.floor((utcMs - utcDay * DAY_MS) / 1000);
+      }
+      if (this.claim(utcDay, second, userKey >= 0 ? userKey : user, trackKey >= 0 ? trackKey : this.track))
+        return;
+      if (attempt === MAX_DRAWS) {
+        this.forcedRepeats++;
+        return;
+      }
+    }
+  }
+
+  private sampleTrack(u1: number, u2: number): number {
+    const slot = Math.floor(u1 * this.catalogue.prob.length);
+    return u2 < this.catalogue.prob[slot]! ? slot : this.catalogue.alias[slot]!;
+  }
+
+  /** Take the key (user, track, second of a UTC day); false when it was taken already. */
+  private claim(utcDay: number, second: number, user: number, track: number): boolean {
+    let table = this.takenBits;
+    if (utcDay !== this.takenDay) {
+      let found = this.taken.get(utcDay);
+      if (!found)
+        this.taken.set(utcDay, (found = { bits: new Int32Array(2 ** (this.keyBits - 5)), used: 0 }));
+      this.takenDay = utcDay;
+      this.takenBits = table = found;
+    }
+    // Half the bits set (far more rows on one UTC day than planned): keys are no longer taken.
+    if (table.used > this.keyLimit) return true;
+    const hash = mix32(
+      Math.imul(user, 0x9e3779b1) ^
+        Math.imul(track + 0x632be5ab, 0x85ebca77) ^
+        Math.imul(second + 1, 0xc2b2ae3d),
+    );
+    const i = hash >>> (32 - this.keyBits);
+    const word = table.bits[i >>> 5]!;
+    const bit = 1 << (i & 31);
+    if ((word & bit) !== 0) return false;
+    table.bits[i >>> 5] = word | bit;
+    table.used++;
+    return true;
+  }
+
+  private writeRow(): void {
+    if (this.reordered) {
+      this.writeTime();
+      this.out[this.pos++] = 44;
+      this.writeUser();
+      this.out[this.pos++] = 44;
+      this.writeTrack();
+    } else {
+      this.writeUser();
+      this.out[this.pos++] = 44;
+      this.writeTrack();
+      this.out[this.pos++] = 44;
+      this.writeTime();
+    }
+    this.endLine();
+  }
+
+  private writeUser(): void {
+    const quoted = (this.quote & 1) !== 0;
+    if (quoted) this.out[this.pos++] = 34;
+    if (this.user < 0) this.ascii(this.userText);
+    else {
+      const width = this.users.digits + 1;
+      const ids = this.users.idBytes;
+      const from = this.user * width;
+      for (let i = 0; i < width; i++) this.out[this.pos + i] = ids[from + i]!;
+      this.pos += width;
+    }
+    if (quoted) this.out[this.pos++] = 34;
+  }
+
+  private writeTrack(): void {
+    const quoted = (this.quote & 2) !== 0;
+    if (quoted) this.out[this.pos++] = 34;
+    if (this.track < 0) this.ascii(this.trackText);
+    else {
+      const ids = this.catalogue.idBytes;
+      const from = this.track * TRACK_ID_LENGTH;
+      for (let i = 0; i < TRACK_ID_LENGTH; i++) this.out[this.pos + i] = ids[from + i]!;
+      this.pos += TRACK_ID_LENGTH;
+    }
+    if (quoted) this.out[this.pos++] = 34;
+  }
+
+  private writeTime(): void {
+    const quoted = (this.quote & 4) !== 0;
+    if (quoted) this.out[this.pos++] = 34;
+    if (this.timeText !== undefined) this.ascii(this.timeText);
+    else {
+      this.countTime();
+      const out = this.out;
+      let pos = this.pos;
+      const day = Math.floor(this.ms / DAY_MS);
+      if (day !== this.dateDay) {
+        this.dateDay = day;
+        let bytes = this.dates.get(day);
+        if (!bytes) this.dates.set(day, (bytes = Buffer.from(isoDay(day), 'latin1')));
+        this.dateBytes = bytes;
+      }
+      for (let i = 0; i < 10; i++) out[pos + i] = this.dateBytes[i]!;
+      pos += 10;
+      out[pos++] = this.format === FORMAT_NO_OFFSET ? 32 : 84;
+      const inDay = this.ms - day * DAY_MS;
+      const millis = inDay % 1000;
+      let s = (inDay - millis) / 1000;
+      const h = (s / 3600) | 0;
+      s -= h * 3600;
+      const m = (s / 60) | 0;
+      s -= m * 60;
+      pos = twoDigits(out, pos, h);
+      out[pos++] = 58;
+      pos = twoDigits(out, pos, m);
+      out[pos++] = 58;
+      pos = twoDigits(out, pos, s);
+      if (this.format === FORMAT_MILLIS) {
+        out[pos++] = 46;
+        out[pos++] = 48 + Math.floor(millis / 100);
+        pos = twoDigits(out, pos, millis % 100);
+      }
+      if (this.format === FORMAT_OFFSET) {
+        const abs = Math.abs(this.offset);
+        out[pos++] = this.offset < 0 ? 45 : 43;
+        pos = twoDigits(out, pos, Math.floor(abs / 60));
+        out[pos++] = 58;
+        pos = twoDigits(out, pos, abs % 60);
+      } else if (this.format !== FORMAT_NO_OFFSET) out[pos++] = 90;
+      this.pos = pos;
+    }
+    if (quoted) this.out[this.pos++] = 34;
+  }
+
+  private countTime(): void {
+    this.formats[this.format]!++;
+    const utcDay = Math.floor((this.ms - this.offset * 60_000) / DAY_MS);
+    if (utcDay < this.fileDay) this.utcDayBefore++;
+    else if (utcDay > this.fileDay) this.utcDayAfter++;
+  }
+
+  private ascii(text: string): void {
+    for (let i = 0; i < text.length; i++) this.out[this.pos++] = text.charCodeAt(i);
+  }
+
+  private endLine(): void {
+    if (this.crlf) this.out[this.pos++] = 13;
+    this.out[this.pos++] = 10;
+  }
+
+  private flush(): void {
+    writeAllSync(this.fd, this.out.subarray(0, this.pos));
+    this.pos = 0;
+  }
+}
+
+/** The two ASCII digits of 0..99, at 2 * n. */
+const DIGIT_PAIRS = Uint8Array.from(
+  { length: 200 },
+  (_, i) => 48 + (i & 1 ? (i >> 1) % 10 : Math.floor(i / 20)),
+);
+
+function twoDigits(out: Uint8Array, pos: number, value: number): number {
+  out[pos] = DIGIT_PAIRS[2 * value]!;
+  out[pos + 1] = DIGIT_PAIRS[2 * value + 1]!;
+  return pos + 2;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+/**
+ * Write the landing folder: songs/tracks.csv, users/users.csv and `days` days of
+ * streams/streams-YYYYMMDD-NN.csv from `start`; the same options always give the same bytes.
+ */
+export function generateKpiDataset(options: KpiDatasetOptions): KpiDatasetSummary {
+  const started = performance.now();
+  const filesPerDay = options.filesPerDay ?? 3;
+  const songs = options.songs ?? 20_000;
+  const userCount = options.users ?? 50_000;
+  const dirtRate = options.dirtRate ?? 0.01;
+  const seed = options.seed ?? 1;
+  const { dir, start, days, streamsPerDay } = options;
+  if (!Number.isInteger(filesPerDay) || filesPerDay < 1 || filesPerDay > 99)
+    throw new RangeError('filesPerDay must be an integer in 1..99');
+  if (!Number.isInteger(songs) || songs < SPOTIFY_GENRES.length)
+    throw new RangeError(`songs must be at least ${SPOTIFY_GENRES.length} (one per genre)`);
+  if (!Number.isInteger(userCount) || userCount < 1) throw new RangeError('users must be at least 1');
+  if (!Number.isInteger(days) || days < 1) throw new RangeError('days must be at least 1');
+  if (!Number.isInteger(streamsPerDay) || streamsPerDay < 0)
+    throw new RangeError('streamsPerDay must be a non-negative integer');
+  if (!(dirtRate >= 0 && dirtRate <= 1)) throw new RangeError('dirtRate must be in 0..1');
+
+  const folders = { songs: join(dir, 'songs'), users: join(dir, 'users'), streams: join(dir, 'streams') };
+  for (const folder of Object.values(folders)) mkdirSync(folder, { recursive: true });
+  const files: KpiDatasetSummary['files'] = { songs: [], users: [], streams: [], bad: [] };
+  const crlfFiles: string[] = [];
+  const reorderedFiles: string[] = [];
+  const done = (list: string[], path: string): void => {
+    list.push(path);
+    options.onFile?.(path);
+  };
+
+  const catalogue = buildCatalogue(songs, seed);
+  const songsPath = join(folders.songs, 'tracks.csv');
+  writeWhole(songsPath, catalogue.bytes);
+  crlfFiles.push(songsPath);
+  done(files.songs, songsPath);
+
+  const users = buildUsers(userCount, start, seed);
+  const usersPath = join(folders.users, 'users.csv');
+  writeWhole(usersPath, users.bytes);
+  crlfFiles.push(usersPath);
+  reorderedFiles.push(usersPath);
+  done(files.users, usersPath);
+
+  const streams = new StreamsWriter(catalogue, users, dirtRate, streamsPerDay, seed);
+  for (let d = 0; d < days; d++) {
+    const day = start + d;
+    streams.startDay(day);
+    for (let f = 0; f < filesPerDay; f++) {
+      const path = join(folders.streams, `streams-${compactDay(day)}-${String(f + 1).padStart(2, '0')}.csv`);
+      const file: StreamFile = {
+        path,
+        day,
+        rows:
+          Math.floor((streamsPerDay * (f + 1)) / filesPerDay) - Math.floor((streamsPerDay * f) / filesPerDay),
+        // The first day's last file has \r\n line endings; the last day's first file moved columns.
+        crlf: d === 0 && f === filesPerDay - 1,
+        reordered: d === days - 1 && f === 0,
+        random: new Random(seed, day, 0x57e4000 + f),
+      };
+      streams.writeFile(file);
+      if (file.crlf) crlfFiles.push(path);
+      if (file.reordered) reorderedFiles.push(path);
+      done(files.streams, path);
+    }
+  }
+
+  if (options.bad) {
+    const random = new Random(seed, start, 0xbad);
+    const noTime = join(folders.streams, `streams-${compactDay(start)}-bad.csv`);
+    const lines = ['user_id,track_id'];
+    for (let i = 0; i < 100; i++) {
+      const user = random.below(users.count) * (users.digits + 1);
+      const userId = Buffer.from(users.idBytes.subarray(user, user + users.digits + 1)).toString('latin1');
+      lines.push(`${userId},${catalogue.ids[random.below(catalogue.ids.length)]!}`);
+    }
+    writeWhole(noTime, Buffer.from(`${lines.join('\n')}\n`, 'latin1'));
+    done(files.bad, noTime);
+    // PNG magic, then random bytes with NULs: not text at all.
+    const garbage = new Uint8Array(4096);
+    garbage.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00]);
+    for (let i = 10; i < garbage.length; i++) garbage[i] = random.next() < 0.1 ? 0 : random.below(256);
+    const notCsv = join(folders.streams, 'not-a-csv.csv');
+    writeWhole(notCsv, garbage);
+    done(files.bad, notCsv);
+  }
+
+  const elapsedMs = Math.round(performance.now() - started);
+  const streamRows = streams.rows;
+  return {
+    dir,
+    start: isoDay(start),
+    days,
+    seed,
+    files,
+    crlfFiles,
+    reorderedFiles,
+    songs: {
+      tracks: songs,
+      rows: catalogue.rows,
+      genres: SPOTIFY_GENRES.length,
+      tracksUnderTwoGenres: catalogue.tracksUnderTwoGenres,
+      rowsWithoutNames: catalogue.rowsWithoutNames,
+    },
+    users: { rows: userCount, idDigits: users.digits },
+    streams: {
+      rows: streamRows,
+      rowsPerDay: streamsPerDay,
+      filesPerDay,
+      clean: streams.clean,
+      timestamps: {
+        utc: streams.formats[FORMAT_UTC]!,
+        millis: streams.formats[FORMAT_MILLIS]!,
+        noOffset: streams.formats[FORMAT_NO_OFFSET]!,
+        offset: streams.formats[FORMAT_OFFSET]!,
+      },
+      utcDayBefore: streams.utcDayBefore,
+      utcDayAfter: streams.utcDayAfter,
+      forcedRepeats: streams.forcedRepeats,
+    },
+    dirt: { ...streams.dirt },
+    badTimestamps: { ...streams.badTimestamps },
+    elapsedMs,
+    rowsPerSecond: Math.round(streamRows / Math.max(0.001, (performance.now() - started) / 1000)),
+  };
+}
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+/** UTF-8 text appended to a growing buffer (cheaper than joining one big string). */
+class TextSink {
+  private buffer: Buffer;
+  private pos = 0;
+
+  constructor(capacity: number) {
+    this.buffer = Buffer.allocUnsafe(Math.max(1024, Math.ceil(capacity)));
+  }
+
+  get size(): number {
+    return this.pos;
+  }
+
+  write(text: string): void {
+    this.reserve(text.length * 3);
+    this.pos += this.buffer.write(text, this.pos, 'utf8');
+  }
+
+  append(bytes: Uint8Array): void {
+    this.reserve(bytes.length);
+    this.buffer.set(bytes, this.pos);
+    this.pos += bytes.length;
+  }
+
+  /** The bytes so far (a view: later writes may move the buffer). */
+  bytes(): Uint8Array {
+    return this.buffer.subarray(0, this.pos);
+  }
+
+  private reserve(bytes: number): void {
+    if (this.pos + bytes <= this.buffer.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.pos + bytes, this.buffer.length * 2));
+    this.buffer.copy(bigger, 0, 0, this.pos);
+    this.buffer = bigger;
+  }
+}
+
+/** Write a whole file through a temporary name. */
+function writeWhole(path: string, bytes: Uint8Array): void {
+  const temp = tempPathFor(path);
+  const fd = openSync(temp, 'w');
+  try {
+    writeAllSync(fd, bytes);
+  } finally {
+    closeSync(fd);
+  }
+  renameSync(temp, path);
+}
+
+function pad2(n: number): string {
+  return n < 10 ? `0${n}` : String(n);
+}
+
+function pick<T>(list: readonly T[], random: Random): T {
+  return list[random.below(list.length)]!;
+}
+
+function clamp(x: number, low: number, high: number): number {
+  return x < low ? low : x > high ? high : x;
+}
+
+/** A standard normal deviate (Box-Muller). */
+function gaussian(random: Random): number {
+  const u = 1 - random.next();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random.next());
+}
+
+/** 0..n-1 in a seeded random order (Fisher-Yates): element i is the rank of item i. */
+function shuffled(n: number, random: Random): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = random.below(i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
+
+/** Vose's alias table: draw slot = floor(u1 * n), then slot if u2 < prob[slot], else alias[slot]. */
+function aliasTable(weights: Float64Array): { prob: Float64Array; alias: Int32Array } {
+  const n = weights.length;
+  let total = 0;
+  for (const w of weights) total += w;
+  const scaled = new Float64Array(n);
+  const small: number[] = [];
+  const large: number[] = [];
+  for (let i = 0; i < n; i++) {
+    scaled[i] = (weights[i]! * n) / total;
+    (scaled[i]! < 1 ? small : large).push(i);
+  }
+  const prob = new Float64Array(n);
+  const alias = new Int32Array(n);
+  while (small.length > 0 && large.length > 0) {
+    const s = small.pop()!;
+    const l = large.pop()!;
+    prob[s] = scaled[s]!;
+    alias[s] = l;
+    scaled[l] = scaled[l]! + scaled[s]! - 1;
+    (scaled[l]! < 1 ? small : large).push(l);
+  }
+  for (const i of [...small, ...large]) {
+    prob[i] = 1;
+    alias[i] = i;
+  }
+  return { prob, alias };
+}
+
+/** 2^bits slots mapping a uniform draw to an index by weight; every index gets a slot. */
+function slotTable(
+  weights: readonly number[],
+  bits: number,
+  kind: Uint8ArrayConstructor | Uint16ArrayConstructor,
+): Uint8Array | Uint16Array {
+  const total = weights.reduce((a, b) => a + b, 0);
+  const size = 1 << bits;
+  const table = new kind(size);
+  let slot = 0;
+  let cumulative = 0;
+  weights.forEach((w, index) => {
+    cumulative += w;
+    const end =
+      index === weights.length - 1 ? size : Math.max(slot + 1, Math.round((cumulative / total) * size));
+    while (slot < end && slot < size) table[slot++] = index;
+  });
+  return table;
+}

@@ -1,0 +1,214 @@
+import type { TrackGenre } from '../parse/catalogs.js';
+import { utcHourOf } from '../parse/timestamps.js';
+import { type DayStreams, groupByUser, type Interner } from './streamDays.js';
+
+export type Granularity = 'day' | 'hour';
+
+export interface GenreKpi {
+  /** 0 for day granularity; the UTC hour (0-23) for hour granularity. */
+  hour: number;
+  genre: string;
+  listenCount: number;
+  uniqueListeners: number;
+  totalListeningMs: number;
+  /** total / unique, rounded half up to 2 decimals, as text (exact: computed on integers). */
+  avgListeningMsPerListener: string;
+  top3: { track: string; plays: number }[];
+}
+
+export interface TopGenre {
+  hour: number;
+  rank: number;
+  genre: string;
+  listenCount: number;
+}
+
+/** What happened to the valid rows of the day (their listen time is on it). */
+export interface DayStreamCounts {
+  /** Valid rows, duplicates included. */
+  rows: number;
+  /** Exact duplicates (same user, track and listen time), counted once across every file. */
+  duplicates: number;
+  /** Unique rows whose track is in no songs file: rejected. */
+  unknownTrack: number;
+  /** Unique rows of a known track whose user is in no users file: counted and kept. */
+  unknownUser: number;
+  /** Unique rows of known tracks: the rows the KPIs count. */
+  counted: number;
+}
+
+export interface DayKpis {
+  day: number;
+  granularity: Granularity;
+  /** Ordered by hour, then genre (byte order). */
+  genres: GenreKpi[];
+  /** Per hour (one group for day granularity): the 5 genres with most listens. */
+  topGenres: TopGenre[];
+  streams: DayStreamCounts;
+}
+
+export interface Catalog {
+  /** track_id -> its genres. */
+  tracks: Map<string, TrackGenre[]>;
+  users: Set<string>;
+}
+
+const TOP_TRACKS = 3;
+const TOP_GENRES = 5;
+
+/**
+ * The genre KPIs of one day from its valid rows. Rows are grouped by user and sorted by (track,
+ * time), so exact duplicates are adjacent and each user's genres are seen together: a user is one
+ * unique listener of every genre (and hour) they played, exactly, with no set of users kept. A
+ * track listed under several genres counts for each of them, as a join of streams and songs does.
+ */
+export function computeDayKpis(
+  day: number,
+  rows: DayStreams,
+  users: Interner,
+  tracks: Interner,
+  catalog: Catalog,
+  granularity: Granularity,
+): DayKpis {
+  const genreNames = [
+    ...new Set([...catalog.tracks.values()].flatMap((list) => list.map((g) => g.genre))),
+  ].sort(byteOrder);
+  const genreIndex = new Map(genreNames.map((g, i) => [g, i]));
+  const G = genreNames.length;
+  const buckets = granularity === 'hour' ? 24 : 1;
+  const T = tracks.size;
+  // Each interned track's genres, resolved once: [genre index, duration] pairs, or none if unknown.
+  const trackGenres: (Float64Array | null)[] = tracks.names.map((name) => {
+    const list = catalog.tracks.get(name);
+    if (list === undefined) return null;
+    const pairs = new Float64Array(list.length * 2);
+    list.forEach((g, i) => {
+      pairs[2 * i] = genreIndex.get(g.genre)!;
+      pairs[2 * i + 1] = g.durationMs;
+    });
+    return pairs;
+  });
+
+  const listen = new Float64Array(buckets * G);
+  const total = new Float64Array(buckets * G);
+  const unique = new Float64Array(buckets * G);
+  /** Which user last counted as a listener of (bucket, genre), plus one. */
+  const lastListener = new Uint32Array(buckets * G);
+  const plays = new Map<number, number>();
+  const counts: DayStreamCounts = {
+    rows: rows.length,
+    duplicates: 0,
+    unknownTrack: 0,
+    unknownUser: 0,
+    counted: 0,
+  };
+
+  const { order, starts } = groupByUser(rows, users.size);
+  for (let u = 0; u < users.size; u++) {
+    const end = starts[u + 1]!;
+    if (starts[u] === end) continue;
+    const knownUser = catalog.users.has(users.names[u]!);
+    let lastTrack = -1;
+    let lastTime = Number.NaN;
+    for (let i = starts[u]!; i < end; i++) {
+      const row = order[i]!;
+      const track = rows.tracks[row]!;
+      const time = rows.times[row]!;
+      if (track === lastTrack && time === lastTime) {
+        counts.duplicates++;
+        continue;
+      }
+      lastTrack = track;
+      lastTime = time;
+      const genres = trackGenres[track];
+      if (genres === null || genres === undefined) {
+        counts.unknownTrack++;
+        continue;
+      }
+      counts.counted++;
+      if (!knownUser) counts.unknownUser++;
+      const bucket = buckets === 1 ? 0 : utcHourOf(time);
+      for (let g = 0; g < genres.length; g += 2) {
+        const k = bucket * G + genres[g]!;
+        listen[k]!++;
+        total[k]! += genres[g + 1]!;
+        if (lastListener[k] !== u + 1) {
+          lastListener[k] = u + 1;
+          unique[k]!++;
+        }
+        const key = k * T + track;
+        plays.set(key, (plays.get(key) ?? 0) + 1);
+      }
+    }
+  }
+
+  const top = topTracks(plays, T, tracks.names);
+  const genres: GenreKpi[] = [];
+  const topGenres: TopGenre[] = [];
+  for (let b = 0; b < buckets; b++) {
+    const ranked: number[] = [];
+    for (let g = 0; g < G; g++) {
+      const k = b * G + g;
+      if (listen[k] === 0) continue;
+      ranked.push(g);
+      genres.push({
+        hour: b,
+        genre: genreNames[g]!,
+        listenCount: listen[k]!,
+        uniqueListeners: unique[k]!,
+        totalListeningMs: total[k]!,
+        avgListeningMsPerListener: roundedRatio(total[k]!, unique[k]!),
+        top3: (top.get(k) ?? []).map((t) => ({ track: tracks.names[t.track]!, plays: t.plays })),
+      });
+    }
+    // Genre indices follow byte order, so a stable sort on listens keeps ties in genre order.
+    ranked.sort((x, y) => listen[b * G + y]! - listen[b * G + x]!);
+    ranked.slice(0, TOP_GENRES).forEach((g, i) => {
+      topGenres.push({ hour: b, rank: i + 1, genre: genreNames[g]!, listenCount: listen[b * G + g]! });
+    });
+  }
+  return { day, granularity, genres, topGenres, streams: counts };
+}
+
+/** Each (bucket, genre)'s 3 most played tracks: plays descending, then track_id ascending. */
+function topTracks(
+  plays: Map<number, number>,
+  T: number,
+  names: string[],
+): Map<number, { track: number; plays: number }[]> {
+  const top = new Map<number, { track: number; plays: number }[]>();
+  const better = (a: { track: number; plays: number }, b: { track: number; plays: number }): boolean =>
+    a.plays > b.plays || (a.plays === b.plays && byteOrder(names[a.track]!, names[b.track]!) < 0);
+  for (const [key, n] of plays) {
+    const k = Math.floor(key / T);
+    const entry = { track: key - k * T, plays: n };
+    let list = top.get(k);
+    if (list === undefined) {
+      list = [];
+      top.set(k, list);
+    }
+    if (list.length === TOP_TRACKS && !better(entry, list[TOP_TRACKS - 1]!)) continue;
+    let at = list.length;
+    while (at > 0 && better(entry, list[at - 1]!)) at--;
+    list.splice(at, 0, entry);
+    if (list.length > TOP_TRACKS) list.pop();
+  }
+  return top;
+}
+
+/** `numerator / denominator` (whole numbers) rounded half up to 2 decimals, exactly (in BigInt). */
+export function roundedRatio(numerator: number, denominator: number): string {
+  const d = BigInt(denominator);
+  const hundredths = (BigInt(numerator) * 200n + d) / (2n * d);
+  return `${hundredths / 100n}.${String(hundredths % 100n).padStart(2, '0')}`;
+}
+
+/** Code units from U+D800 up, where UTF-16 order and UTF-8 byte order can disagree. */
+const HIGH_UNITS = /[\uD800-\uFFFF]/;
+
+/** Order of strings by their UTF-8 bytes, as SQL engines order VARCHAR (and `LC_ALL=C sort`). */
+export function byteOrder(a: string, b: string): number {
+  if (a === b) return 0;
+  if (!HIGH_UNITS.test(a) && !HIGH_UNITS.test(b)) return a < b ? -1 : 1;
+  return Buffer.compare(Buffer.from(a), Buffer.from(b));
+}

@@ -1,0 +1,223 @@
+import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { type CsvError, parse } from 'csv-parse';
+import { checkHeader, looksBinary } from './csvHeader.js';
+
+/**
+ * The songs and users catalogues, read with csv-parse (real CSV: quoted fields, doubled quotes,
+ * commas and newlines inside quotes, any column order, extra columns ignored). They are small next
+ * to the streams (the public Spotify tracks dataset has 114,000 rows), so a well-kept library is
+ * the right tool here; the streams use the hand-written scanner of parse/csvRecords.ts.
+ */
+export const SONG_COLUMNS = [
+  'track_id',
+  'track_name',
+  'artists',
+  'album_name',
+  'track_genre',
+  'duration_ms',
+  'popularity',
+  'explicit',
+] as const;
+export const USER_COLUMNS = ['user_id', 'user_name', 'user_age', 'user_country', 'created_at'] as const;
+
+export type CatalogKind = 'songs' | 'users';
+
+/** A file that cannot be read as its kind: it goes to `error/<kind>/` with this as its reason. */
+export interface BadFile {
+  kind: CatalogKind | 'streams';
+  file: string;
+  path: string;
+  reason: 'not_csv' | 'missing_columns' | 'unreadable';
+  message: string;
+  missing?: string[];
+  found?: string[];
+}
+
+export interface RowExample {
+  file: string;
+  /** 1-based record number in the file (the header is record 1). */
+  record: number;
+  reason: string;
+  text: string;
+}
+
+export interface FileReport {
+  kind: CatalogKind | 'streams';
+  file: string;
+  rows: number;
+  accepted: number;
+  rejects: Record<string, number>;
+}
+
+/** One genre a track is listed under, with the track's duration in that row. */
+export interface TrackGenre {
+  genre: string;
+  durationMs: number;
+}
+
+export interface SongCatalog {
+  /** track_id -> every genre it is listed under (a track may be in several, as in the Spotify dataset). */
+  tracks: Map<string, TrackGenre[]>;
+  files: FileReport[];
+  bad: BadFile[];
+  examples: RowExample[];
+}
+
+export interface UserCatalog {
+  users: Set<string>;
+  files: FileReport[];
+  bad: BadFile[];
+  examples: RowExample[];
+}
+
+export const MAX_ROW_EXAMPLES = 10;
+const SNIFF_BYTES = 64 * 1024;
+const DURATION = /^\d{1,12}$/;
+
+/**
+ * Songs from every file, in file order. A row is rejected (and counted by reason) when its
+ * track_id or track_genre is empty (`empty_id`, `empty_genre`), its duration_ms is not a whole
+ * number of milliseconds (`bad_duration`), it has fewer fields than the header (`field_count`) or
+ * it is not valid CSV (`malformed_csv`). A track listed twice under the same genre keeps its first
+ * row (`duplicate_song`); under another genre it is one more genre of the track.
+ */
+export async function readSongs(files: { name: string; path: string }[]): Promise<SongCatalog> {
+  const catalog: SongCatalog = { tracks: new Map(), files: [], bad: [], examples: [] };
+  for (const file of files) {
+    await readCatalogFile('songs', file, SONG_COLUMNS, catalog, (row, c, reject) => {
+      const id = row[c.track_id]!;
+      const genre = row[c.track_genre]!.trim();
+      const duration = row[c.duration_ms]!.trim();
+      if (id === '') return reject('empty_id');
+      if (genre === '') return reject('empty_genre');
+      if (!DURATION.test(duration)) return reject('bad_duration');
+      const genres = catalog.tracks.get(id);
+      if (genres === undefined) catalog.tracks.set(id, [{ genre, durationMs: Number(duration) }]);
+      else if (genres.some((g) => g.genre === genre)) return reject('duplicate_song');
+      else genres.push({ genre, durationMs: Number(duration) });
+      return true;
+    });
+  }
+  return catalog;
+}
+
+/** Users from every file: only the set of user_ids is needed (streams of unknown users are counted). */
+export async function readUsers(files: { name: string; path: string }[]): Promise<UserCatalog> {
+  const catalog: UserCatalog = { users: new Set(), files: [], bad: [], examples: [] };
+  for (const file of files) {
+    await readCatalogFile('users', file, USER_COLUMNS, catalog, (row, c, reject) => {
+      const id = row[c.user_id]!;
+      if (id === '') return reject('empty_id');
+      if (catalog.users.has(id)) return reject('duplicate_user');
+      catalog.users.add(id);
+      return true;
+    });
+  }
+  return catalog;
+}
+
+type RowHandler<C extends string> = (
+  row: string[],
+  columns: Record<C, number>,
+  reject: (reason: string) => false,
+) => boolean;
+
+async function readCatalogFile<C extends string>(
+  kind: CatalogKind,
+  file: { name: string; path: string },
+  required: readonly C[],
+  into: { files: FileReport[]; bad: BadFile[]; examples: RowExample[] },
+  onRow: RowHandler<C>,
+): Promise<void> {
+  const base = { kind, file: file.name, path: file.path };
+  let head: Uint8Array;
+  try {
+    head = sniff(file.path);
+  } catch (error) {
+    into.bad.push({ ...base, reason: 'unreadable', message: (error as Error).message });
+    return;
+  }
+  if (looksBinary(head)) {
+    into.bad.push({ ...base, reason: 'not_csv', message: `${file.name} is not a CSV file (binary content)` });
+    return;
+  }
+  const report: FileReport = { kind, file: file.name, rows: 0, accepted: 0, rejects: {} };
+  const reject = (reason: string, record: number, text: string): false => {
+    report.rejects[reason] = (report.rejects[reason] ?? 0) + 1;
+    if (into.examples.length < MAX_ROW_EXAMPLES) {
+      into.examples.push({ file: file.name, record, reason, text: text.slice(0, 200) });
+    }
+    return false;
+  };
+  const parser = createReadStream(file.path).pipe(
+    // relax_quotes: a stray quote (`ab"c`, `"ab"c`) is kept as text, and the rows after it are read;
+    // without it csv-parse loses the rest of the file after the first one.
+    parse({
+      bom: true,
+      relax_column_count: true,
+      relax_quotes: true,
+      skip_records_with_error: true,
+      info: true,
+    }),
+  );
+  parser.on('skip', (error: CsvError) => {
+    report.rows++;
+    reject(
+      'malformed_csv',
+      Number((error as CsvError & { records?: number }).records ?? 0) + 1,
+      error.message,
+    );
+  });
+  let columns: Record<C, number> | undefined;
+  let width = 0;
+  for await (const { record, info } of parser as AsyncIterable<{
+    record: string[];
+    info: { records: number };
+  }>) {
+    if (columns === undefined) {
+      const header = checkHeader(record, required);
+      if (!header.ok) {
+        parser.destroy();
+        into.bad.push({
+          ...base,
+          reason: 'missing_columns',
+          message: `${file.name} has no column ${header.missing.join(', ')} (found: ${header.found.join(', ')})`,
+          missing: header.missing,
+          found: header.found,
+        });
+        return;
+      }
+      columns = header.columns;
+      width = header.width;
+      continue;
+    }
+    // A blank line is no row at all.
+    if (record.length === 1 && record[0] === '') continue;
+    report.rows++;
+    if (record.length < width) {
+      reject('field_count', info.records, record.join(','));
+      continue;
+    }
+    if (onRow(record, columns, (reason) => reject(reason, info.records, record.join(',')))) report.accepted++;
+  }
+  if (columns === undefined) {
+    into.bad.push({
+      ...base,
+      reason: 'missing_columns',
+      message: `${file.name} is empty: no header`,
+      missing: [...required],
+    });
+    return;
+  }
+  into.files.push(report);
+}
+
+function sniff(path: string): Uint8Array {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(SNIFF_BYTES);
+    return head.subarray(0, readSync(fd, head, 0, SNIFF_BYTES, 0));
+  } finally {
+    closeSync(fd);
+  }
+}

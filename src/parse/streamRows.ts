@@ -1,0 +1,124 @@
+import { closeSync, openSync, readSync } from 'node:fs';
+import type { BadFile, FileReport, RowExample } from './catalogs.js';
+import { MAX_ROW_EXAMPLES } from './catalogs.js';
+import { checkHeader, looksBinary } from './csvHeader.js';
+import { CsvRecordScanner } from './csvRecords.js';
+import { parseListenTime } from './timestamps.js';
+
+export const STREAM_COLUMNS = ['user_id', 'track_id', 'listen_time'] as const;
+
+/** Why a stream row is rejected before any join: the reasons a file's rows alone can tell. */
+export const STREAM_ROW_REJECTS = ['malformed_csv', 'field_count', 'empty_id', 'bad_timestamp'] as const;
+
+export interface StreamFileResult {
+  report: FileReport;
+  /** Set when the file is not a usable streams CSV (it goes to the error folder). */
+  bad?: BadFile;
+  examples: RowExample[];
+}
+
+const READ_BYTES = 1024 * 1024;
+
+/**
+ * Read one streams file: its header maps the columns (any order, extra columns ignored); each row
+ * with both ids and a valid ISO 8601 listen time goes to `onRow` (time in microseconds since the
+ * epoch, UTC); other rows are counted by reason. Duplicates and unknown tracks or users are not
+ * decided here: that needs every file of the day and the catalogues.
+ */
+export function readStreamsFile(
+  file: { name: string; path: string },
+  onRow: (user: string, track: string, time: number) => void,
+): StreamFileResult {
+  const report: FileReport = { kind: 'streams', file: file.name, rows: 0, accepted: 0, rejects: {} };
+  const examples: RowExample[] = [];
+  const base = { kind: 'streams' as const, file: file.name, path: file.path };
+  const reject = (reason: string, record: number, text: string): void => {
+    report.rejects[reason] = (report.rejects[reason] ?? 0) + 1;
+    if (examples.length < MAX_ROW_EXAMPLES)
+      examples.push({ file: file.name, record, reason, text: text.slice(0, 200) });
+  };
+
+  let fd: number;
+  try {
+    fd = openSync(file.path, 'r');
+  } catch (error) {
+    return { report, examples, bad: { ...base, reason: 'unreadable', message: (error as Error).message } };
+  }
+  try {
+    const buffer = Buffer.allocUnsafe(READ_BYTES);
+    let n = readSync(fd, buffer, 0, READ_BYTES, null);
+    if (looksBinary(buffer.subarray(0, Math.min(n, 64 * 1024)))) {
+      return {
+        report,
+        examples,
+        bad: { ...base, reason: 'not_csv', message: `${file.name} is not a CSV file (binary content)` },
+      };
+    }
+    let user = -1;
+    let track = -1;
+    let time = -1;
+    let width = 0;
+    let bad: BadFile | undefined;
+    const scanner = new CsvRecordScanner({
+      onRecord: (fields, record) => {
+        if (bad !== undefined) return;
+        if (width === 0) {
+          const header = checkHeader(fields, STREAM_COLUMNS);
+          if (!header.ok) {
+            bad = {
+              ...base,
+              reason: 'missing_columns',
+              message: `${file.name} has no column ${header.missing.join(', ')} (found: ${header.found.join(', ')})`,
+              missing: header.missing,
+              found: header.found,
+            };
+            return;
+          }
+          ({ user_id: user, track_id: track, listen_time: time } = header.columns);
+          width = header.width;
+          return;
+        }
+        // A blank line is no row at all.
+        if (fields.length === 1 && fields[0] === '') return;
+        report.rows++;
+        if (fields.length < width) {
+          reject('field_count', record, fields.join(','));
+          return;
+        }
+        const u = fields[user]!;
+        const t = fields[track]!;
+        if (u === '' || t === '') {
+          reject('empty_id', record, fields.join(','));
+          return;
+        }
+        const at = parseListenTime(fields[time]!);
+        if (Number.isNaN(at)) {
+          reject('bad_timestamp', record, fields.join(','));
+          return;
+        }
+        report.accepted++;
+        onRow(u, t, at);
+      },
+      onMalformed: (problem, record, text) => {
+        report.rows++;
+        reject('malformed_csv', record, `${problem}: ${text}`);
+      },
+    });
+    while (n > 0 && bad === undefined) {
+      scanner.push(buffer.subarray(0, n));
+      n = readSync(fd, buffer, 0, READ_BYTES, null);
+    }
+    if (bad === undefined) scanner.end();
+    if (bad === undefined && width === 0) {
+      bad = {
+        ...base,
+        reason: 'missing_columns',
+        message: `${file.name} is empty: no header`,
+        missing: [...STREAM_COLUMNS],
+      };
+    }
+    return bad === undefined ? { report, examples } : { report, examples, bad };
+  } finally {
+    closeSync(fd);
+  }
+}
