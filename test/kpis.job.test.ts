@@ -2,9 +2,10 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runKpis } from '../src/engine/kpiJob.js';
+import { generateKpiDataset } from '../src/generate/kpiDataset.js';
 import { byteOrder, roundedRatio } from '../src/kpis/genreKpis.js';
 import { PlaytallyError } from '../src/ops/errors.js';
-import { TempDirs } from './support/tempDirs.js';
+import { day, TempDirs } from './support/tempDirs.js';
 
 /**
  * Contract of `kpis` on small hand-made drops, one rule per test: unique listeners are exact
@@ -241,6 +242,36 @@ describe('genre KPIs', () => {
     expect(failure).toBeInstanceOf(PlaytallyError);
     expect((failure as PlaytallyError).code).toBe('no_songs');
     expect(existsSync(out) ? readdirSync(out) : []).toEqual([]);
+  });
+});
+
+describe('parallel parsing', () => {
+  it('writes the same files whatever the number of worker threads', async () => {
+    const dir = temp.make('playtally-kpi-gen-');
+    generateKpiDataset({
+      dir,
+      start: day('2024-02-01'),
+      days: 2,
+      streamsPerDay: 20_000,
+      filesPerDay: 4,
+      songs: 500,
+      users: 800,
+    });
+    const outputs = async (threads: number): Promise<Record<string, string>> => {
+      const out = temp.make('playtally-kpi-out-');
+      await runKpis({ landingDir: dir, outDir: out, threads });
+      const files: Record<string, string> = {};
+      for (const name of readdirSync(out)) {
+        const text = readFileSync(join(out, name), 'utf8');
+        // The quality report's generatedAt is the time it was written.
+        files[name] = name.endsWith('.json') ? text.replace(/"generatedAt": "[^"]*"/, '') : text;
+      }
+      return files;
+    };
+    const one = await outputs(1);
+    expect(Object.keys(one).filter((n) => n.startsWith('genre_kpis_')).length).toBeGreaterThanOrEqual(2);
+    expect(await outputs(3)).toEqual(one);
+    expect(await outputs(2)).toEqual(one);
   });
 });
 

@@ -9,6 +9,9 @@ import { parseListenTime, utcDayOf, utcHourOf } from '../src/parse/timestamps.js
 
 const pad = (n: number, width = 2): string => String(n).padStart(width, '0');
 
+/** A broken common form that is still a valid listen time (a digit changed into another, a T into a space). */
+const ISO_LIKE = /^\d{4}-\d{2}-\d{2}[T ]\d{2}:\d{2}:\d{2}Z$/;
+
 describe('parseListenTime', () => {
   it('agrees with Date.UTC on every valid date, time and offset (to the microsecond)', () => {
     fc.assert(
@@ -47,6 +50,35 @@ describe('parseListenTime', () => {
         },
       ),
       { numRuns: 2000 },
+    );
+  });
+
+  it('reads the common form YYYY-MM-DDTHH:MM:SSZ (its fast path) exactly as Date.UTC, and rejects it broken', () => {
+    fc.assert(
+      fc.property(
+        fc.date({
+          min: new Date(Date.UTC(1000, 0, 1)),
+          max: new Date(Date.UTC(9999, 11, 31)),
+          noInvalidDate: true,
+        }),
+        fc.integer({ min: 0, max: 19 }),
+        fc.constantFrom('x', '/', ':', '9', ' '),
+        (date, at, junk) => {
+          const text = date.toISOString().replace(/\.\d{3}Z$/, 'Z');
+          expect(parseListenTime(text)).toBe(Math.floor(date.getTime() / 1000) * 1_000_000);
+          const broken = text.slice(0, at) + junk + text.slice(at + 1);
+          // Date.parse accepts 31 September: a date is valid only if it prints back the same.
+          const ms = ISO_LIKE.test(broken) ? Date.parse(broken.replace(' ', 'T')) : Number.NaN;
+          const valid =
+            !Number.isNaN(ms) &&
+            new Date(ms).toISOString().slice(0, 19) === broken.slice(0, 19).replace(' ', 'T');
+          const expected = valid ? ms * 1000 : Number.NaN;
+          const got = parseListenTime(broken);
+          if (Number.isNaN(expected)) expect(got).toBeNaN();
+          else expect(got).toBe(expected);
+        },
+      ),
+      { numRuns: 3000 },
     );
   });
 

@@ -1,4 +1,5 @@
 import { existsSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { join, resolve } from 'node:path';
 import { computeDayKpis, type DayKpis, type Granularity } from '../kpis/genreKpis.js';
 import { StreamDays } from '../kpis/streamDays.js';
@@ -6,15 +7,26 @@ import { isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { moveWithReason } from '../ops/fileMoves.js';
 import { ensureWritable } from '../ops/folders.js';
-import { type BadFile, type FileReport, type RowExample, readSongs, readUsers } from '../parse/catalogs.js';
-import { readStreamsFile } from '../parse/streamRows.js';
+import {
+  type BadFile,
+  type FileReport,
+  type RowExample,
+  readSongs,
+  readUsers,
+  type SongCatalog,
+  type UserCatalog,
+} from '../parse/catalogs.js';
 import { writeKpiFiles } from '../sinks/kpiFiles.js';
 import { type LandingFile, scanLanding } from '../sources/landingFiles.js';
+import type { ParseStreamsResult } from './tasks.js';
+import { WorkerPool } from './workerPool.js';
 
 export interface KpiOptions {
   landingDir: string;
   outDir: string;
   granularity?: Granularity;
+  /** Worker threads parsing streams files (default: number of cores). */
+  threads?: number;
   onEvent?: (event: KpiEvent) => void;
 }
 
@@ -69,40 +81,70 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
     emit({ type: 'errorFile', file: bad, movedTo });
   };
 
-  const songs = await readSongs(landing.songs);
-  songs.bad.forEach(setAside);
-  emit({ type: 'catalog', kind: 'songs', files: songs.files.length, accepted: accepted(songs.files) });
-  const users = await readUsers(landing.users);
-  users.bad.forEach(setAside);
-  emit({ type: 'catalog', kind: 'users', files: users.files.length, accepted: accepted(users.files) });
-  if (songs.tracks.size === 0) {
-    throw new PlaytallyError(
-      'no_songs',
-      `no songs in ${join(landingDir, 'songs')}: every stream would be an unknown track`,
-    );
-  }
-
+  // Streams files are parsed on the workers, in parallel; their rows are merged here in file
+  // order, with at most a few parsed files waiting, so memory holds the rows and little more.
   const streams = new StreamDays();
   const streamFiles: { file: LandingFile; report: FileReport; examples: RowExample[]; days: Set<number> }[] =
     [];
-  for (const file of landing.streams) {
-    const fileStarted = Date.now();
-    const days = new Set<number>();
-    const result = readStreamsFile(file, (user, track, time) => {
-      days.add(streams.add(user, track, time));
-    });
-    if (result.bad) {
-      setAside(result.bad);
-      continue;
+  const threads = options.threads ?? availableParallelism();
+  const pool = new WorkerPool(threads);
+  let songs: SongCatalog;
+  let users: UserCatalog;
+  try {
+    const started = landing.streams.map(() => 0);
+    const parse = (i: number): Promise<ParseStreamsResult> => {
+      started[i] = Date.now();
+      const file = landing.streams[i]!;
+      const pending = pool.run<ParseStreamsResult>({
+        kind: 'parseStreams',
+        name: file.name,
+        path: file.path,
+      });
+      pending.catch(() => {}); // awaited in order below
+      return pending;
+    };
+    const inFlight = new Map<number, Promise<ParseStreamsResult>>();
+    let next = 0;
+    while (next < landing.streams.length && next <= threads) inFlight.set(next, parse(next++));
+    // The catalogues are read here while the workers parse the first streams files.
+    songs = await readSongs(landing.songs);
+    songs.bad.forEach(setAside);
+    emit({ type: 'catalog', kind: 'songs', files: songs.files.length, accepted: accepted(songs.files) });
+    users = await readUsers(landing.users);
+    users.bad.forEach(setAside);
+    emit({ type: 'catalog', kind: 'users', files: users.files.length, accepted: accepted(users.files) });
+    if (songs.tracks.size === 0) {
+      throw new PlaytallyError(
+        'no_songs',
+        `no songs in ${join(landingDir, 'songs')}: every stream would be an unknown track`,
+      );
     }
-    streamFiles.push({ file, report: result.report, examples: result.examples, days });
-    emit({
-      type: 'streamsFile',
-      file: file.name,
-      rows: result.report.rows,
-      accepted: result.report.accepted,
-      ms: Date.now() - fileStarted,
-    });
+    for (let i = 0; i < landing.streams.length; i++) {
+      while (next < landing.streams.length && next <= i + threads) inFlight.set(next, parse(next++));
+      const parsed = await inFlight.get(i)!;
+      inFlight.delete(i);
+      const file = landing.streams[i]!;
+      if (parsed.result.bad) {
+        setAside(parsed.result.bad);
+        continue;
+      }
+      streams.merge(parsed.users, parsed.tracks, parsed.days);
+      streamFiles.push({
+        file,
+        report: parsed.result.report,
+        examples: parsed.result.examples,
+        days: new Set(parsed.days.map((d) => d.day)),
+      });
+      emit({
+        type: 'streamsFile',
+        file: file.name,
+        rows: parsed.result.report.rows,
+        accepted: parsed.result.report.accepted,
+        ms: Date.now() - started[i]!,
+      });
+    }
+  } finally {
+    await pool.close();
   }
 
   const catalog = { tracks: songs.tracks, users: users.users };

@@ -1,3 +1,4 @@
+import type { StreamFileResult } from '../parse/streamRows.js';
 import type { BlockStats } from '../partials/aggregatePairs.js';
 import type { SpillIndex } from '../partials/pairSpill.js';
 import type { BlockRef, SegmentRun } from '../partials/partialFile.js';
@@ -119,13 +120,29 @@ export interface MergeUsersResult {
   pairs: number;
 }
 
+/** Read one streams CSV of the KPI landing folder (see parse/streamRows.ts). */
+export interface ParseStreamsTask {
+  kind: 'parseStreams';
+  name: string;
+  path: string;
+}
+
+/** A file's valid rows by UTC day, with ids numbered within the file (`users[i]` is id i). */
+export interface ParseStreamsResult {
+  result: StreamFileResult;
+  users: string[];
+  tracks: string[];
+  days: { day: number; users: Uint32Array; tracks: Uint32Array; times: Float64Array }[];
+}
+
 export type Task =
   | ParseUnitTask
   | ParseChunkTask
   | FinishSpillTask
   | AggregatePartitionTask
   | MergeCountriesTask
-  | MergeUsersTask;
+  | MergeUsersTask
+  | ParseStreamsTask;
 
 /** Progress a worker reports while parsing: bytes and lines read since its last report. */
 export interface ProgressMessage {

@@ -1,9 +1,11 @@
 import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
+import { StreamDays } from '../kpis/streamDays.js';
 import { readFullySync } from '../ops/fileIo.js';
 import { ListenParser } from '../parse/listenParser.js';
 import { exampleText } from '../parse/rejects.js';
+import { readStreamsFile } from '../parse/streamRows.js';
 import { aggregatePacked, aggregatePairs, checksumSegments } from '../partials/aggregatePairs.js';
 import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../partials/pairSpill.js';
 import { readBlock, readSegments } from '../partials/partialFile.js';
@@ -24,6 +26,8 @@ import {
   type MergeUsersResult,
   type MergeUsersTask,
   type ParseChunkTask,
+  type ParseStreamsResult,
+  type ParseStreamsTask,
   type ParseUnitResult,
   type ParseUnitTask,
   type ProgressMessage,
@@ -258,6 +262,21 @@ function mergeUsers(task: MergeUsersTask): MergeUsersResult {
   return { range: task.range, bytes: out.result(), rows: merged.keys, pairs: merged.pairs };
 }
 
+/** A KPI streams file, parsed here so that files are read in parallel; ids stay local to the file. */
+function parseStreams(task: ParseStreamsTask): ParseStreamsResult {
+  const rows = new StreamDays();
+  const result = readStreamsFile(task, (user, track, time) => {
+    rows.add(user, track, time);
+  });
+  const days = [...rows.days].map(([day, d]) => ({
+    day,
+    users: d.users.slice(0, d.length),
+    tracks: d.tracks.slice(0, d.length),
+    times: d.times.slice(0, d.length),
+  }));
+  return { result, users: rows.users.names, tracks: rows.tracks.names, days };
+}
+
 function run(task: Task): { result: unknown; transfer: ArrayBuffer[] } {
   switch (task.kind) {
     case 'parseUnit':
@@ -278,6 +297,15 @@ function run(task: Task): { result: unknown; transfer: ArrayBuffer[] } {
     case 'mergeUsers': {
       const result = mergeUsers(task);
       return { result, transfer: [result.bytes.buffer as ArrayBuffer] };
+    }
+    case 'parseStreams': {
+      const result = parseStreams(task);
+      return {
+        result,
+        transfer: result.days.flatMap(
+          (d) => [d.users.buffer, d.tracks.buffer, d.times.buffer] as ArrayBuffer[],
+        ),
+      };
     }
   }
 }

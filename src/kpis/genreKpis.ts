@@ -94,7 +94,7 @@ export function computeDayKpis(
   const unique = new Float64Array(buckets * G);
   /** Which user last counted as a listener of (bucket, genre), plus one. */
   const lastListener = new Uint32Array(buckets * G);
-  const plays = new Map<number, number>();
+  const plays = playCounter(buckets * G * T);
   const counts: DayStreamCounts = {
     rows: rows.length,
     duplicates: 0,
@@ -136,8 +136,7 @@ export function computeDayKpis(
           lastListener[k] = u + 1;
           unique[k]!++;
         }
-        const key = k * T + track;
-        plays.set(key, (plays.get(key) ?? 0) + 1);
+        plays.add(k * T + track);
       }
     }
   }
@@ -170,16 +169,44 @@ export function computeDayKpis(
   return { day, granularity, genres, topGenres, streams: counts };
 }
 
+/** Plays per (bucket, genre, track) key. */
+interface PlayCounter {
+  add(key: number): void;
+  forEach(visit: (plays: number, key: number) => void): void;
+}
+
+/** Dense counts when the key space is small enough (a day: genres x tracks), else a Map. */
+function playCounter(keys: number): PlayCounter {
+  if (keys <= 1 << 24) {
+    const counts = new Uint32Array(keys);
+    return {
+      add: (key) => {
+        counts[key]!++;
+      },
+      forEach: (visit) => {
+        for (let key = 0; key < keys; key++) if (counts[key] !== 0) visit(counts[key]!, key);
+      },
+    };
+  }
+  const counts = new Map<number, number>();
+  return {
+    add: (key) => {
+      counts.set(key, (counts.get(key) ?? 0) + 1);
+    },
+    forEach: (visit) => counts.forEach(visit),
+  };
+}
+
 /** Each (bucket, genre)'s 3 most played tracks: plays descending, then track_id ascending. */
 function topTracks(
-  plays: Map<number, number>,
+  plays: PlayCounter,
   T: number,
   names: string[],
 ): Map<number, { track: number; plays: number }[]> {
   const top = new Map<number, { track: number; plays: number }[]>();
   const better = (a: { track: number; plays: number }, b: { track: number; plays: number }): boolean =>
     a.plays > b.plays || (a.plays === b.plays && byteOrder(names[a.track]!, names[b.track]!) < 0);
-  for (const [key, n] of plays) {
+  plays.forEach((n, key) => {
     const k = Math.floor(key / T);
     const entry = { track: key - k * T, plays: n };
     let list = top.get(k);
@@ -187,12 +214,12 @@ function topTracks(
       list = [];
       top.set(k, list);
     }
-    if (list.length === TOP_TRACKS && !better(entry, list[TOP_TRACKS - 1]!)) continue;
+    if (list.length === TOP_TRACKS && !better(entry, list[TOP_TRACKS - 1]!)) return;
     let at = list.length;
     while (at > 0 && better(entry, list[at - 1]!)) at--;
     list.splice(at, 0, entry);
     if (list.length > TOP_TRACKS) list.pop();
-  }
+  });
   return top;
 }
 

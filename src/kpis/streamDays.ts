@@ -44,6 +44,23 @@ export class DayStreams {
     this.length++;
   }
 
+  /** Append rows whose ids are numbered by another interner: `userIds[u]`, `trackIds[t]` are ours. */
+  append(
+    users: Uint32Array,
+    tracks: Uint32Array,
+    times: Float64Array,
+    userIds: Uint32Array,
+    trackIds: Uint32Array,
+  ): void {
+    while (this.length + users.length > this.users.length) this.grow();
+    for (let i = 0; i < users.length; i++) {
+      this.users[this.length + i] = userIds[users[i]!]!;
+      this.tracks[this.length + i] = trackIds[tracks[i]!]!;
+    }
+    this.times.set(times, this.length);
+    this.length += users.length;
+  }
+
   private grow(): void {
     const capacity = this.users.length * 2;
     const users = new Uint32Array(capacity);
@@ -63,6 +80,24 @@ export class StreamDays {
   readonly users = new Interner();
   readonly tracks = new Interner();
   readonly days = new Map<number, DayStreams>();
+
+  /** Merge a file's rows parsed elsewhere (a worker), with its own id numbering. */
+  merge(
+    users: string[],
+    tracks: string[],
+    days: { day: number; users: Uint32Array; tracks: Uint32Array; times: Float64Array }[],
+  ): void {
+    const userIds = Uint32Array.from(users, (name) => this.users.id(name));
+    const trackIds = Uint32Array.from(tracks, (name) => this.tracks.id(name));
+    for (const d of days) {
+      let rows = this.days.get(d.day);
+      if (rows === undefined) {
+        rows = new DayStreams(Math.max(1024, d.users.length));
+        this.days.set(d.day, rows);
+      }
+      rows.append(d.users, d.tracks, d.times, userIds, trackIds);
+    }
+  }
 
   add(user: string, track: string, time: number): number {
     const day = utcDayOf(time);

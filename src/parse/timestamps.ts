@@ -18,14 +18,55 @@ export const MICROS_PER_DAY = 86_400_000_000;
 export const MICROS_PER_HOUR = 3_600_000_000;
 
 export function parseListenTime(text: string): number {
+  return text.length === 20 && text.charCodeAt(19) === 90 /* Z */ ? parseCommonForm(text) : parseIso(text);
+}
+
+/** Two ASCII digits at `at`, or NaN. */
+function digits2(text: string, at: number): number {
+  const a = text.charCodeAt(at) - 48;
+  const b = text.charCodeAt(at + 1) - 48;
+  return a >= 0 && a <= 9 && b >= 0 && b <= 9 ? a * 10 + b : Number.NaN;
+}
+
+/**
+ * The form most rows have, `YYYY-MM-DDTHH:MM:SSZ`, without the regular expression (several times
+ * faster on the hot path); anything unexpected in it goes to the general parser.
+ */
+function parseCommonForm(text: string): number {
+  if (
+    text.charCodeAt(4) !== 45 ||
+    text.charCodeAt(7) !== 45 ||
+    (text.charCodeAt(10) !== 84 && text.charCodeAt(10) !== 32) ||
+    text.charCodeAt(13) !== 58 ||
+    text.charCodeAt(16) !== 58
+  ) {
+    return parseIso(text);
+  }
+  const year = digits2(text, 0) * 100 + digits2(text, 2);
+  const month = digits2(text, 5);
+  const day = digits2(text, 8);
+  const hour = digits2(text, 11);
+  const minute = digits2(text, 14);
+  const second = digits2(text, 17);
+  // NaN fails every comparison: a non-digit anywhere ends up rejected here.
+  if (!(month >= 1 && month <= 12 && day >= 1 && hour <= 23 && minute <= 59 && second <= 59))
+    return Number.NaN;
+  if (!(year >= 0) || day > daysInMonth(year, month)) return Number.NaN;
+  return ((daysFromCivil(year, month, day) * 24 + hour) * 60 + minute) * 60_000_000 + second * 1_000_000;
+}
+
+function daysInMonth(year: number, month: number): number {
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  return DAYS_IN_MONTH[month - 1]! + (month === 2 && leap ? 1 : 0);
+}
+
+function parseIso(text: string): number {
   const m = ISO.exec(text);
   if (m === null) return Number.NaN;
   const year = Number(m[1]);
   const month = Number(m[2]);
   const day = Number(m[3]);
-  if (month < 1 || month > 12 || day < 1) return Number.NaN;
-  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
-  if (day > DAYS_IN_MONTH[month - 1]! + (month === 2 && leap ? 1 : 0)) return Number.NaN;
+  if (month < 1 || month > 12 || day < 1 || day > daysInMonth(year, month)) return Number.NaN;
   const hour = m[4] === undefined ? 0 : Number(m[4]);
   const minute = m[5] === undefined ? 0 : Number(m[5]);
   const second = m[6] === undefined ? 0 : Number(m[6]);

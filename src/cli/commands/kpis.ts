@@ -1,12 +1,13 @@
 import { Command, Option } from 'commander';
 import { type KpiEvent, type KpiSummary, runKpis } from '../../engine/kpiJob.js';
 import type { Granularity } from '../../kpis/genreKpis.js';
-import { requireOption } from '../optionParsers.js';
+import { requireOption, threadsOption } from '../optionParsers.js';
 
 interface KpisCliOptions {
   landing?: string;
   out?: string;
   granularity: Granularity;
+  threads: number;
   json?: boolean;
   quiet?: boolean;
 }
@@ -24,6 +25,7 @@ export function kpisCommand(): Command {
         .choices(['day', 'hour'])
         .default('day'),
     )
+    .addOption(threadsOption())
     .option('--json', 'print a machine-readable summary on stdout')
     .option('-q, --quiet', 'print only warnings and errors on stderr')
     .addHelpText(
@@ -50,6 +52,7 @@ With --granularity hour, an hour column (00-23) follows date.`,
         landingDir: landing,
         outDir: out,
         granularity: options.granularity,
+        threads: options.threads,
         onEvent: options.quiet ? warningsOnly : report,
       });
       if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
