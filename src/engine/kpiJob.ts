@@ -1,16 +1,19 @@
-import { existsSync, statSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
+import { type FilePartialHeader, readDayColumns, readFilePartialHeader } from '../kpis/filePartials.js';
 import { computeDayKpis, type DayKpis, type Granularity } from '../kpis/genreKpis.js';
-import { StreamDays } from '../kpis/streamDays.js';
-import { isoDay } from '../ops/dates.js';
+import { type KpiFileRecord, KpiState } from '../kpis/kpiState.js';
+import { DayStreams, StreamDays } from '../kpis/streamDays.js';
+import { removeStaleTempFiles } from '../ops/atomicFile.js';
+import { compactDay, isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { moveWithReason } from '../ops/fileMoves.js';
-import { ensureWritable } from '../ops/folders.js';
+import { ensureWritable, requireLogsFolder } from '../ops/folders.js';
 import {
   type BadFile,
   type FileReport,
-  type RowExample,
   readSongs,
   readUsers,
   type SongCatalog,
@@ -18,13 +21,15 @@ import {
 } from '../parse/catalogs.js';
 import { writeKpiFiles } from '../sinks/kpiFiles.js';
 import { type LandingFile, scanLanding } from '../sources/landingFiles.js';
-import type { ParseStreamsResult } from './tasks.js';
+import type { ParseStreamsResult, ParseStreamsTask } from './tasks.js';
 import { WorkerPool } from './workerPool.js';
 
 export interface KpiOptions {
   landingDir: string;
   outDir: string;
   granularity?: Granularity;
+  /** Default: `<outDir>/.playtally-kpis`. */
+  stateDir?: string;
   /** Worker threads parsing streams files (default: number of cores). */
   threads?: number;
   onEvent?: (event: KpiEvent) => void;
@@ -34,10 +39,16 @@ export type KpiEvent =
   | { type: 'catalog'; kind: 'songs' | 'users'; files: number; accepted: number }
   | { type: 'streamsFile'; file: string; rows: number; accepted: number; ms: number }
   | { type: 'errorFile'; file: BadFile; movedTo: string }
-  | { type: 'dayDone'; date: string; genres: number; counted: number };
+  | { type: 'dayDone'; date: string; genres: number; counted: number }
+  | { type: 'stateRecovered'; problem: string };
 
 export interface KpiSummary {
+  /** The days written in this run. */
   days: { date: string; genres: number; streams: DayKpis['streams']; files: string[] }[];
+  /** Days whose files were already written from the same inputs. */
+  daysCurrent: number;
+  filesParsed: number;
+  filesReused: number;
   errorFiles: (BadFile & { movedTo: string })[];
   elapsedMs: number;
   /** CPU time of the whole process, user + system. */
@@ -46,10 +57,12 @@ export interface KpiSummary {
 }
 
 /**
- * The genre KPI job: read the songs and users catalogues, then every streams file of the landing
- * folder once, grouping valid rows by the UTC day of their listen time; then per day drop exact
- * duplicates (across files), reject unknown tracks, and write the day's KPI files and quality
- * report. A file that is not a usable CSV of its kind goes to `<landing>/error/<kind>/` with a
+ * The genre KPI job, incremental and exact. Each streams file is parsed once, on a worker, into a
+ * partial in the state folder: its valid rows by UTC day of listen time. A day's KPI files are
+ * (re)written when the set of files with rows on it, or their contents, or the catalogues, changed:
+ * the day is recomputed from its files' partials (no raw CSV read again), dropping exact
+ * duplicates across files and rejecting unknown tracks, with only that day's rows in memory.
+ * A file that is not a usable CSV of its kind goes to `<landing>/error/<kind>/` with a
  * `.reason.json`, and the run goes on with the others.
  */
 export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
@@ -58,12 +71,7 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   const landingDir = resolve(options.landingDir);
   const outDir = resolve(options.outDir);
   const granularity = options.granularity ?? 'day';
-  if (!existsSync(landingDir) || !statSync(landingDir).isDirectory()) {
-    throw new PlaytallyError(
-      'logs_not_found',
-      `landing folder ${landingDir} does not exist or is not a folder`,
-    );
-  }
+  requireLogsFolder(landingDir, 'landing folder');
   ensureWritable(outDir, 'output_not_writable', 'output folder');
   const landing = scanLanding(landingDir);
   const errorFiles: KpiSummary['errorFiles'] = [];
@@ -81,32 +89,41 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
     emit({ type: 'errorFile', file: bad, movedTo });
   };
 
-  // Streams files are parsed on the workers, in parallel; their rows are merged here in file
-  // order, with at most a few parsed files waiting, so memory holds the rows and little more.
-  const streams = new StreamDays();
-  const streamFiles: { file: LandingFile; report: FileReport; examples: RowExample[]; days: Set<number> }[] =
-    [];
+  const state = new KpiState(resolve(options.stateDir ?? join(outDir, '.playtally-kpis')));
+  if (state.recovered) emit({ type: 'stateRecovered', problem: state.recovered });
+  removeStaleTempFiles(state.partialsDir);
+  removeStaleTempFiles(state.dir);
+  removeStaleTempFiles(outDir);
+
+  // New and changed streams files are parsed on the workers, in parallel, each into its partial;
+  // the catalogues are read meanwhile on the main thread.
   const threads = options.threads ?? availableParallelism();
   const pool = new WorkerPool(threads);
   let songs: SongCatalog;
   let users: UserCatalog;
+  let parsedFiles = 0;
   try {
-    const started = landing.streams.map(() => 0);
-    const parse = (i: number): Promise<ParseStreamsResult> => {
-      started[i] = Date.now();
-      const file = landing.streams[i]!;
-      const pending = pool.run<ParseStreamsResult>({
+    const known = state.files();
+    const changed = landing.streams.filter((f) => {
+      const k = known[f.name];
+      return !(k && k.size === f.size && k.mtimeMs === f.mtimeMs && partialIsWhole(state.partialPath(k), k));
+    });
+    const parsing = changed.map((file) => {
+      const fileStarted = Date.now();
+      const task: ParseStreamsTask = {
         kind: 'parseStreams',
         name: file.name,
         path: file.path,
-      });
+        size: file.size,
+        mtimeMs: file.mtimeMs,
+        partialDir: state.partialsDir,
+      };
+      const pending = pool
+        .run<ParseStreamsResult>(task)
+        .then((parsed) => ({ parsed, ms: Date.now() - fileStarted }));
       pending.catch(() => {}); // awaited in order below
       return pending;
-    };
-    const inFlight = new Map<number, Promise<ParseStreamsResult>>();
-    let next = 0;
-    while (next < landing.streams.length && next <= threads) inFlight.set(next, parse(next++));
-    // The catalogues are read here while the workers parse the first streams files.
+    });
     songs = await readSongs(landing.songs);
     songs.bad.forEach(setAside);
     emit({ type: 'catalog', kind: 'songs', files: songs.files.length, accepted: accepted(songs.files) });
@@ -119,72 +136,171 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
         `no songs in ${join(landingDir, 'songs')}: every stream would be an unknown track`,
       );
     }
-    for (let i = 0; i < landing.streams.length; i++) {
-      while (next < landing.streams.length && next <= i + threads) inFlight.set(next, parse(next++));
-      const parsed = await inFlight.get(i)!;
-      inFlight.delete(i);
-      const file = landing.streams[i]!;
+    for (let i = 0; i < changed.length; i++) {
+      const file = changed[i]!;
+      const { parsed, ms } = await parsing[i]!;
       if (parsed.result.bad) {
         setAside(parsed.result.bad);
+        state.dropFile(file.name);
         continue;
       }
-      streams.merge(parsed.users, parsed.tracks, parsed.days);
-      streamFiles.push({
-        file,
+      state.putFile(file.name, {
+        file: file.name,
+        size: file.size,
+        mtimeMs: file.mtimeMs,
+        sha256: parsed.result.sha256,
+        partial: parsed.partial!,
+        partialBytes: parsed.partialBytes!,
+        days: parsed.days,
         report: parsed.result.report,
         examples: parsed.result.examples,
-        days: new Set(parsed.days.map((d) => d.day)),
+        parsedAt: new Date().toISOString(),
       });
+      parsedFiles++;
       emit({
         type: 'streamsFile',
         file: file.name,
         rows: parsed.result.report.rows,
         accepted: parsed.result.report.accepted,
-        ms: Date.now() - started[i]!,
+        ms,
       });
     }
   } finally {
     await pool.close();
   }
+  // A streams file gone from the landing folder takes its rows with it.
+  const present = new Set(landing.streams.map((f) => f.name));
+  for (const name of Object.keys(state.files())) if (!present.has(name)) state.dropFile(name);
 
+  // The days to write: every day some file has rows on, unless its files were written from these
+  // very inputs, catalogues, granularity and output folder, and are still there.
+  const catalogKey = catalogHash([...landing.songs, ...landing.users].filter((f) => existsSync(f.path)));
+  const inputs = new Map<number, Record<string, string>>();
+  for (const record of Object.values(state.files())) {
+    for (const { day } of record.days) {
+      const map = inputs.get(day) ?? {};
+      map[record.file] = record.sha256;
+      inputs.set(day, map);
+    }
+  }
   const catalog = { tracks: songs.tracks, users: users.users };
+  const headers = new Map<string, { header: FilePartialHeader; dataStart: number }>();
   const summary: KpiSummary['days'] = [];
-  for (const day of [...streams.days.keys()].sort((a, b) => a - b)) {
+  let current = 0;
+  for (const day of [...inputs.keys()].sort((a, b) => a - b)) {
+    const key = compactDay(day);
+    const dayInputs = inputs.get(day)!;
+    const written = state.day(key);
+    if (
+      written &&
+      written.granularity === granularity &&
+      written.catalog === catalogKey &&
+      written.outDir === outDir &&
+      sameInputs(written.inputs, dayInputs) &&
+      Object.values(written.files).every((name) => existsSync(join(outDir, name)))
+    ) {
+      current++;
+      continue;
+    }
+    // Only this day's rows are in memory: read from the partials of its files.
+    const rows = new StreamDays();
+    const contributing = Object.keys(dayInputs)
+      .sort()
+      .map((name) => state.files()[name]!);
+    for (const record of contributing) {
+      const path = state.partialPath(record);
+      let partial = headers.get(path);
+      if (partial === undefined) {
+        partial = readFilePartialHeader(path);
+        headers.set(path, partial);
+      }
+      const section = partial.header.days.find((d) => d.day === day)!;
+      rows.merge(partial.header.users, partial.header.tracks, [
+        readDayColumns(path, partial.dataStart, section),
+      ]);
+    }
     const kpis = computeDayKpis(
       day,
-      streams.days.get(day)!,
-      streams.users,
-      streams.tracks,
+      rows.days.get(day) ?? new DayStreams(),
+      rows.users,
+      rows.tracks,
       catalog,
       granularity,
     );
-    const contributing = streamFiles.filter((f) => f.days.has(day));
-    writeKpiFiles(outDir, kpis, {
+    const paths = writeKpiFiles(outDir, kpis, {
       date: isoDay(day),
       granularity,
       streams: kpis.streams,
-      files: contributing.map((f) => ({ ...f.report, examples: f.examples })),
+      files: contributing.map((f) => ({ ...f.report, sha256: f.sha256, examples: f.examples })),
       songs: { files: songs.files, examples: songs.examples },
       users: { files: users.files, examples: users.examples },
       errorFiles: errorFiles.map(({ path: _path, ...rest }) => rest),
       generatedAt: new Date().toISOString(),
     });
-    streams.days.delete(day);
+    state.putDay(key, {
+      date: isoDay(day),
+      granularity,
+      inputs: dayInputs,
+      catalog: catalogKey,
+      outDir,
+      files: {
+        genres: basename(paths.genres),
+        topGenres: basename(paths.topGenres),
+        quality: basename(paths.quality),
+      },
+      writtenAt: new Date().toISOString(),
+    });
     summary.push({
       date: isoDay(day),
       genres: new Set(kpis.genres.map((g) => g.genre)).size,
       streams: kpis.streams,
-      files: contributing.map((f) => f.file.name),
+      files: contributing.map((f) => f.file),
     });
     emit({ type: 'dayDone', date: isoDay(day), genres: kpis.genres.length, counted: kpis.streams.counted });
   }
   return {
     days: summary,
+    daysCurrent: current,
+    filesParsed: parsedFiles,
+    filesReused: landing.streams.length - parsedFiles - errorFiles.filter((f) => f.kind === 'streams').length,
     errorFiles,
     elapsedMs: Date.now() - started,
     cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
   };
+}
+
+/** A partial that is missing or has another size than written (truncated, replaced) is rebuilt. */
+function partialIsWhole(path: string, record: KpiFileRecord): boolean {
+  try {
+    return statSync(path).size === record.partialBytes;
+  } catch {
+    return false;
+  }
+}
+
+function sameInputs(a: Record<string, string>, b: Record<string, string>): boolean {
+  const keys = Object.keys(a);
+  return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+/** Content hash of the catalogue files, in name order: a changed songs file makes every day due. */
+function catalogHash(files: LandingFile[]): string {
+  const h = createHash('sha256');
+  for (const file of files) h.update(`${file.kind}/${file.name}:${hashFile(file.path)}\n`);
+  return h.digest('hex');
+}
+
+function hashFile(path: string): string {
+  const h = createHash('sha256');
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(1 << 20);
+    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) h.update(buffer.subarray(0, n));
+    return h.digest('hex');
+  } finally {
+    closeSync(fd);
+  }
 }
 
 function accepted(files: FileReport[]): number {

@@ -120,19 +120,26 @@ export interface MergeUsersResult {
   pairs: number;
 }
 
-/** Read one streams CSV of the KPI landing folder (see parse/streamRows.ts). */
+/**
+ * Read one streams CSV of the KPI landing folder (see parse/streamRows.ts) and write its partial
+ * (kpis/filePartials.ts) into `partialDir`, named after the file and its content hash.
+ */
 export interface ParseStreamsTask {
   kind: 'parseStreams';
   name: string;
   path: string;
+  size: number;
+  mtimeMs: number;
+  partialDir: string;
 }
 
-/** A file's valid rows by UTC day, with ids numbered within the file (`users[i]` is id i). */
 export interface ParseStreamsResult {
   result: StreamFileResult;
-  users: string[];
-  tracks: string[];
-  days: { day: number; users: Uint32Array; tracks: Uint32Array; times: Float64Array }[];
+  /** The partial written (absolute path) and its size; absent when the file is unusable (`result.bad`). */
+  partial?: string;
+  partialBytes?: number;
+  /** Valid rows per UTC day. */
+  days: { day: number; rows: number }[];
 }
 
 export type Task =

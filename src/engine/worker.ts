@@ -1,6 +1,7 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
+import { writeFilePartial } from '../kpis/filePartials.js';
 import { StreamDays } from '../kpis/streamDays.js';
 import { readFullySync } from '../ops/fileIo.js';
 import { ListenParser } from '../parse/listenParser.js';
@@ -262,19 +263,41 @@ function mergeUsers(task: MergeUsersTask): MergeUsersResult {
   return { range: task.range, bytes: out.result(), rows: merged.keys, pairs: merged.pairs };
 }
 
-/** A KPI streams file, parsed here so that files are read in parallel; ids stay local to the file. */
+/** A KPI streams file, parsed here (files are read in parallel) into its partial on disk. */
 function parseStreams(task: ParseStreamsTask): ParseStreamsResult {
   const rows = new StreamDays();
   const result = readStreamsFile(task, (user, track, time) => {
     rows.add(user, track, time);
   });
-  const days = [...rows.days].map(([day, d]) => ({
-    day,
-    users: d.users.slice(0, d.length),
-    tracks: d.tracks.slice(0, d.length),
-    times: d.times.slice(0, d.length),
-  }));
-  return { result, users: rows.users.names, tracks: rows.tracks.names, days };
+  if (result.bad) return { result, days: [] };
+  const days = [...rows.days].sort(([a], [b]) => a - b);
+  const safeName = task.name.replace(/[^A-Za-z0-9._-]/g, '_');
+  const partial = join(task.partialDir, `${safeName}-${result.sha256.slice(0, 16)}.kpf`);
+  writeFilePartial(
+    partial,
+    {
+      file: task.name,
+      size: task.size,
+      mtimeMs: task.mtimeMs,
+      sha256: result.sha256,
+      report: result.report,
+      examples: result.examples,
+      users: rows.users.names,
+      tracks: rows.tracks.names,
+    },
+    days.map(([day, d]) => ({
+      day,
+      users: d.users.subarray(0, d.length),
+      tracks: d.tracks.subarray(0, d.length),
+      times: d.times.subarray(0, d.length),
+    })),
+  );
+  return {
+    result,
+    partial,
+    partialBytes: statSync(partial).size,
+    days: days.map(([day, d]) => ({ day, rows: d.length })),
+  };
 }
 
 function run(task: Task): { result: unknown; transfer: ArrayBuffer[] } {
@@ -298,15 +321,8 @@ function run(task: Task): { result: unknown; transfer: ArrayBuffer[] } {
       const result = mergeUsers(task);
       return { result, transfer: [result.bytes.buffer as ArrayBuffer] };
     }
-    case 'parseStreams': {
-      const result = parseStreams(task);
-      return {
-        result,
-        transfer: result.days.flatMap(
-          (d) => [d.users.buffer, d.tracks.buffer, d.times.buffer] as ArrayBuffer[],
-        ),
-      };
-    }
+    case 'parseStreams':
+      return { result: parseStreams(task), transfer: [] };
   }
 }
 

@@ -95,3 +95,16 @@ export function removeStaleTempFiles(dir: string): string[] {
   }
   return removed;
 }
+
+/** Write `parts`, one after the other, to `path` atomically (synchronously: for worker threads). */
+export function writeFileAtomicParts(path: string, parts: Uint8Array[]): void {
+  const temp = tempPathFor(path);
+  const fd = openSync(temp, 'w');
+  try {
+    for (const part of parts) writeAllSync(fd, part);
+  } catch (error) {
+    discard(fd, temp);
+    throw error;
+  }
+  commit(fd, temp, path);
+}

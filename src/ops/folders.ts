@@ -1,16 +1,15 @@
 import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
 import { PlaytallyError } from './errors.js';
 
-/** The logs folder must exist: a missing one is an input problem, named, never created. */
-export function requireLogsFolder(dir: string): void {
+/** The logs (or landing) folder must exist: a missing one is an input problem, named, never created. */
+export function requireLogsFolder(dir: string, what = 'logs folder'): void {
   let isDir = false;
   try {
     isDir = statSync(dir).isDirectory();
   } catch {
     // reported below
   }
-  if (!isDir)
-    throw new PlaytallyError('logs_not_found', `logs folder ${dir} does not exist or is not a folder`);
+  if (!isDir) throw new PlaytallyError('logs_not_found', `${what} ${dir} does not exist or is not a folder`);
 }
 
 /** Create `dir` if needed and check that it can be written, or fail with `code`, naming it. */

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { BadFile, FileReport, RowExample } from './catalogs.js';
 import { MAX_ROW_EXAMPLES } from './catalogs.js';
@@ -12,6 +13,8 @@ export const STREAM_ROW_REJECTS = ['malformed_csv', 'field_count', 'empty_id', '
 
 export interface StreamFileResult {
   report: FileReport;
+  /** SHA-256 of the file's bytes (of those read, for a file found unusable). */
+  sha256: string;
   /** Set when the file is not a usable streams CSV (it goes to the error folder). */
   bad?: BadFile;
   examples: RowExample[];
@@ -42,15 +45,19 @@ export function readStreamsFile(
   try {
     fd = openSync(file.path, 'r');
   } catch (error) {
-    return { report, examples, bad: { ...base, reason: 'unreadable', message: (error as Error).message } };
+    const bad: BadFile = { ...base, reason: 'unreadable', message: (error as Error).message };
+    return { report, examples, sha256: '', bad };
   }
+  const hash = createHash('sha256');
   try {
     const buffer = Buffer.allocUnsafe(READ_BYTES);
     let n = readSync(fd, buffer, 0, READ_BYTES, null);
+    hash.update(buffer.subarray(0, n));
     if (looksBinary(buffer.subarray(0, Math.min(n, 64 * 1024)))) {
       return {
         report,
         examples,
+        sha256: hash.digest('hex'),
         bad: { ...base, reason: 'not_csv', message: `${file.name} is not a CSV file (binary content)` },
       };
     }
@@ -107,6 +114,7 @@ export function readStreamsFile(
     while (n > 0 && bad === undefined) {
       scanner.push(buffer.subarray(0, n));
       n = readSync(fd, buffer, 0, READ_BYTES, null);
+      hash.update(buffer.subarray(0, n));
     }
     if (bad === undefined) scanner.end();
     if (bad === undefined && width === 0) {
@@ -117,7 +125,8 @@ export function readStreamsFile(
         missing: [...STREAM_COLUMNS],
       };
     }
-    return bad === undefined ? { report, examples } : { report, examples, bad };
+    const sha256 = hash.digest('hex');
+    return bad === undefined ? { report, examples, sha256 } : { report, examples, sha256, bad };
   } finally {
     closeSync(fd);
   }

@@ -1,11 +1,16 @@
+import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { type KpiEvent, type KpiSummary, runKpis } from '../../engine/kpiJob.js';
 import type { Granularity } from '../../kpis/genreKpis.js';
+import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
+import { acquireLock } from '../../ops/runLock.js';
 import { requireOption, threadsOption } from '../optionParsers.js';
 
 interface KpisCliOptions {
   landing?: string;
   out?: string;
+  state?: string;
+  wait?: boolean;
   granularity: Granularity;
   threads: number;
   json?: boolean;
@@ -20,6 +25,11 @@ export function kpisCommand(): Command {
       'landing folder with streams/, songs/ and users/ subfolders of *.csv (required)',
     )
     .option('--out <dir>', 'folder for the KPI files and quality reports, created if missing (required)')
+    .option(
+      '--state <dir>',
+      'state folder: a partial per streams file, the manifest (default: <out>/.playtally-kpis)',
+    )
+    .option('--wait', 'wait for another run using the state folder instead of exiting with code 5')
     .addOption(
       new Option('--granularity <unit>', 'one row per genre and day, or per genre and UTC hour')
         .choices(['day', 'hour'])
@@ -43,18 +53,26 @@ Output (in --out), per UTC day of listen_time:
                             avg_listening_ms_per_listener,top3_tracks (track_id:plays;...)
   top_genres_YYYYMMDD.csv   date,rank,genre,listen_count (the 5 genres with most listens)
   kpi_quality_YYYYMMDD.json rows, duplicates, unknown tracks and users, rejects by reason
-With --granularity hour, an hour column (00-23) follows date.`,
+With --granularity hour, an hour column (00-23) follows date.
+
+Incremental: each streams file is parsed once into a partial in the state folder; a run rewrites
+only the days whose files, songs, users or granularity changed, exactly.`,
     )
     .action(async (options: KpisCliOptions) => {
       const landing = requireOption(options.landing, '--landing <dir>');
       const out = requireOption(options.out, '--out <dir>');
+      requireLogsFolder(resolve(landing), 'landing folder');
+      ensureWritable(resolve(out), 'output_not_writable', 'output folder');
+      const stateDir = resolve(options.state ?? join(out, '.playtally-kpis'));
+      const lock = await acquireLock(stateDir, 'playtally kpis', { wait: options.wait });
       const summary = await runKpis({
         landingDir: landing,
         outDir: out,
+        stateDir,
         granularity: options.granularity,
         threads: options.threads,
         onEvent: options.quiet ? warningsOnly : report,
-      });
+      }).finally(() => lock.release());
       if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
       if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     });
@@ -94,7 +112,8 @@ function report(event: KpiEvent): void {
 export function summaryLine(s: KpiSummary): string {
   const counted = s.days.reduce((a, d) => a + d.streams.counted, 0);
   return (
-    `playtally: ${s.days.length} day(s) of genre KPIs, ${n(counted)} streams counted` +
+    `playtally: ${s.days.length} day(s) of genre KPIs written (${s.daysCurrent} current), ` +
+    `${s.filesParsed} streams file(s) parsed (${s.filesReused} reused), ${n(counted)} streams counted` +
     `${s.errorFiles.length > 0 ? `, ${s.errorFiles.length} file(s) moved to error/` : ''}; ` +
     `${(s.elapsedMs / 1000).toFixed(1)} s, peak ${Math.round(s.peakRssBytes / 1024 / 1024)} MB`
   );

@@ -1,0 +1,121 @@
+import { closeSync, openSync } from 'node:fs';
+import { writeFileAtomicParts } from '../ops/atomicFile.js';
+import { readFullySync } from '../ops/fileIo.js';
+import type { FileReport, RowExample } from '../parse/catalogs.js';
+
+/**
+ * A streams file's partial: its valid rows by UTC day, parsed once and kept in the state folder,
+ * so that a later run (a new file for a day already computed, a new songs file) recomputes the
+ * day from the partials of its files without reading any raw CSV again. Ids are numbered within
+ * the file (`users[i]` is user id i); the day's files are merged through one interner.
+ *
+ * Layout: magic `PTKPF001`, a uint32 (LE) header length, the header as JSON, then per day three
+ * columns: user ids (uint32), track ids (uint32), listen times (float64 microseconds, UTC).
+ */
+export interface FilePartialHeader {
+  version: 1;
+  file: string;
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+  report: FileReport;
+  examples: RowExample[];
+  users: string[];
+  tracks: string[];
+  days: { day: number; rows: number; offset: number }[];
+}
+
+export interface DayColumns {
+  day: number;
+  users: Uint32Array;
+  tracks: Uint32Array;
+  times: Float64Array;
+}
+
+const MAGIC = Buffer.from('PTKPF001');
+
+export class FilePartialError extends Error {
+  override readonly name = 'FilePartialError';
+  readonly code = 'PARTIAL_CORRUPT';
+  constructor(
+    readonly path: string,
+    problem: string,
+  ) {
+    super(`${path}: ${problem}`);
+  }
+}
+
+export function writeFilePartial(
+  path: string,
+  header: Omit<FilePartialHeader, 'version' | 'days'>,
+  days: DayColumns[],
+): FilePartialHeader {
+  // Offsets are counted from the end of the header, whose length depends on them: two passes.
+  const sections: { day: number; rows: number; offset: number }[] = [];
+  let at = 0;
+  for (const d of days) {
+    sections.push({ day: d.day, rows: d.users.length, offset: at });
+    at += d.users.length * 16;
+  }
+  const full: FilePartialHeader = { version: 1, ...header, days: sections };
+  const json = Buffer.from(JSON.stringify(full));
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(json.length);
+  const parts: Uint8Array[] = [MAGIC, length, json];
+  for (const d of days) {
+    parts.push(new Uint8Array(d.users.buffer, d.users.byteOffset, d.users.byteLength));
+    parts.push(new Uint8Array(d.tracks.buffer, d.tracks.byteOffset, d.tracks.byteLength));
+    parts.push(new Uint8Array(d.times.buffer, d.times.byteOffset, d.times.byteLength));
+  }
+  writeFileAtomicParts(path, parts);
+  return full;
+}
+
+/** The header of a partial, and where its day sections begin. */
+export function readFilePartialHeader(path: string): { header: FilePartialHeader; dataStart: number } {
+  const fd = openSync(path, 'r');
+  try {
+    const head = Buffer.alloc(12);
+    if (readFullySync(fd, head, 0, 12, 0) < 12 || !head.subarray(0, 8).equals(MAGIC)) {
+      throw new FilePartialError(path, 'not a KPI file partial');
+    }
+    const length = head.readUInt32LE(8);
+    const json = Buffer.alloc(length);
+    if (readFullySync(fd, json, 0, length, 12) < length) throw new FilePartialError(path, 'truncated header');
+    const header = JSON.parse(json.toString('utf8')) as FilePartialHeader;
+    if (header.version !== 1) throw new FilePartialError(path, `unknown version ${String(header.version)}`);
+    return { header, dataStart: 12 + length };
+  } catch (error) {
+    if (error instanceof FilePartialError) throw error;
+    throw new FilePartialError(path, (error as Error).message);
+  } finally {
+    closeSync(fd);
+  }
+}
+
+/** One day's columns from a partial. */
+export function readDayColumns(
+  path: string,
+  dataStart: number,
+  section: { day: number; rows: number; offset: number },
+): DayColumns {
+  const fd = openSync(path, 'r');
+  try {
+    const n = section.rows;
+    const read = (bytes: number, at: number): ArrayBuffer => {
+      const buffer = new ArrayBuffer(bytes);
+      if (readFullySync(fd, new Uint8Array(buffer), 0, bytes, dataStart + section.offset + at) < bytes) {
+        throw new FilePartialError(path, `day ${section.day} is truncated`);
+      }
+      return buffer;
+    };
+    return {
+      day: section.day,
+      users: new Uint32Array(read(n * 4, 0)),
+      tracks: new Uint32Array(read(n * 4, n * 4)),
+      times: new Float64Array(read(n * 8, n * 8)),
+    };
+  } finally {
+    closeSync(fd);
+  }
+}

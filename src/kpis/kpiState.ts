@@ -1,0 +1,121 @@
+import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { join, relative } from 'node:path';
+import { writeFileAtomic } from '../ops/atomicFile.js';
+import { PlaytallyError } from '../ops/errors.js';
+import type { FileReport, RowExample } from '../parse/catalogs.js';
+
+/** A streams file parsed into its partial: what it was (name, size, mtime, content hash) and what it held. */
+export interface KpiFileRecord {
+  file: string;
+  size: number;
+  mtimeMs: number;
+  sha256: string;
+  /** The partial, relative to the state folder, and its size (a partial of another size is damaged). */
+  partial: string;
+  partialBytes: number;
+  days: { day: number; rows: number }[];
+  report: FileReport;
+  examples: RowExample[];
+  parsedAt: string;
+}
+
+/** A day whose KPI files were written: from which files' contents, catalogues and granularity. */
+export interface KpiDayRecord {
+  date: string;
+  granularity: string;
+  /** File name -> content hash, of every streams file with rows on the day. */
+  inputs: Record<string, string>;
+  /** Content hash of the songs and users files. */
+  catalog: string;
+  outDir: string;
+  files: { genres: string; topGenres: string; quality: string };
+  writtenAt: string;
+}
+
+interface KpiManifest {
+  version: 1;
+  files: Record<string, KpiFileRecord>;
+  days: Record<string, KpiDayRecord>;
+}
+
+/**
+ * The KPI state folder: `partials/` holds one partial per streams file, `manifest.json` what each
+ * was built from and which days were written from which inputs. The manifest is rewritten
+ * atomically after each change; everything here derives from the landing folder, so an
+ * unreadable manifest is set aside and the state rebuilt.
+ */
+export class KpiState {
+  readonly partialsDir: string;
+  private readonly manifestPath: string;
+  private manifest: KpiManifest;
+  recovered: string | undefined;
+
+  constructor(readonly dir: string) {
+    this.partialsDir = join(dir, 'partials');
+    this.manifestPath = join(dir, 'manifest.json');
+    try {
+      mkdirSync(this.partialsDir, { recursive: true });
+    } catch (error) {
+      throw new PlaytallyError(
+        'state_not_writable',
+        `cannot create state folder ${dir}: ${(error as Error).message}`,
+      );
+    }
+    this.manifest = this.load();
+  }
+
+  files(): Readonly<Record<string, KpiFileRecord>> {
+    return this.manifest.files;
+  }
+
+  partialPath(record: KpiFileRecord): string {
+    return join(this.dir, record.partial);
+  }
+
+  /** Record a file's new partial (an absolute path in the partials folder); the one it replaces goes. */
+  putFile(name: string, record: Omit<KpiFileRecord, 'partial'> & { partial: string }): void {
+    const previous = this.manifest.files[name];
+    const stored = { ...record, partial: relative(this.dir, record.partial) };
+    this.manifest.files[name] = stored;
+    this.save();
+    if (previous && previous.partial !== stored.partial)
+      rmSync(join(this.dir, previous.partial), { force: true });
+  }
+
+  dropFile(name: string): void {
+    const previous = this.manifest.files[name];
+    if (!previous) return;
+    delete this.manifest.files[name];
+    this.save();
+    rmSync(join(this.dir, previous.partial), { force: true });
+  }
+
+  day(key: string): KpiDayRecord | undefined {
+    return this.manifest.days[key];
+  }
+
+  putDay(key: string, record: KpiDayRecord): void {
+    this.manifest.days[key] = record;
+    this.save();
+  }
+
+  private load(): KpiManifest {
+    if (!existsSync(this.manifestPath)) return { version: 1, files: {}, days: {} };
+    try {
+      const parsed = JSON.parse(readFileSync(this.manifestPath, 'utf8')) as KpiManifest;
+      if (parsed?.version !== 1 || typeof parsed.files !== 'object' || typeof parsed.days !== 'object') {
+        throw new Error('unknown manifest version');
+      }
+      return parsed;
+    } catch (error) {
+      const aside = `${this.manifestPath}.damaged-${Date.now()}`;
+      renameSync(this.manifestPath, aside);
+      this.recovered = `KPI state manifest was unreadable (${(error as Error).message}); moved to ${aside}, rebuilding`;
+      return { version: 1, files: {}, days: {} };
+    }
+  }
+
+  private save(): void {
+    writeFileAtomic(this.manifestPath, JSON.stringify(this.manifest, null, 1));
+  }
+}

@@ -1,0 +1,147 @@
+import {
+  appendFileSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  truncateSync,
+  writeFileSync,
+} from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { type KpiSummary, runKpis } from '../src/engine/kpiJob.js';
+import { generateKpiDataset } from '../src/generate/kpiDataset.js';
+import { day, leftovers, TempDirs } from './support/tempDirs.js';
+
+/**
+ * Contract: each streams file is parsed once; a run recomputes exactly the days whose inputs
+ * changed (a new file, a changed or removed one, new songs, another granularity), from the
+ * partials, and its files always equal those of a run from scratch on the same landing folder.
+ */
+
+const temp = new TempDirs();
+afterEach(() => temp.cleanup());
+
+function landing(): string {
+  const dir = temp.make('playtally-kpi-inc-');
+  generateKpiDataset({
+    dir,
+    start: day('2024-05-01'),
+    days: 3,
+    streamsPerDay: 6_000,
+    filesPerDay: 2,
+    songs: 400,
+    users: 600,
+  });
+  return dir;
+}
+
+/** The output files, quality reports without their generatedAt. */
+function outputs(out: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const name of readdirSync(out)
+    .filter((n) => !n.startsWith('.'))
+    .sort()) {
+    const text = readFileSync(join(out, name), 'utf8');
+    files[name] = name.endsWith('.json') ? text.replace(/"generatedAt": "[^"]*"/, '') : text;
+  }
+  return files;
+}
+
+/** What a run from scratch (fresh output and state) writes for this landing folder. */
+async function fromScratch(
+  dir: string,
+  granularity: 'day' | 'hour' = 'day',
+): Promise<Record<string, string>> {
+  const out = temp.make('playtally-kpi-scratch-');
+  await runKpis({ landingDir: dir, outDir: out, granularity, threads: 2 });
+  return outputs(out);
+}
+
+function streamsFiles(dir: string): string[] {
+  return readdirSync(join(dir, 'streams')).sort();
+}
+
+describe('incremental genre KPIs', () => {
+  it('a second run parses nothing and writes nothing', async () => {
+    const dir = landing();
+    const out = temp.make();
+    const first = await runKpis({ landingDir: dir, outDir: out, threads: 2 });
+    expect(first.filesParsed).toBe(streamsFiles(dir).length);
+    const before = Object.fromEntries(
+      readdirSync(out)
+        .filter((n) => !n.startsWith('.'))
+        .map((n) => [n, statSync(join(out, n)).mtimeMs]),
+    );
+    const second = await runKpis({ landingDir: dir, outDir: out, threads: 2 });
+    expect(second.filesParsed).toBe(0);
+    expect(second.days).toEqual([]);
+    expect(second.daysCurrent).toBe(first.days.length);
+    for (const [n, mtime] of Object.entries(before)) expect(statSync(join(out, n)).mtimeMs, n).toBe(mtime);
+    expect(leftovers(out)).toEqual([]);
+  });
+
+  it('a new file for a computed day updates that day exactly, without parsing the others again', async () => {
+    const dir = landing();
+    const out = temp.make();
+    await runKpis({ landingDir: dir, outDir: out, threads: 2 });
+    // Another batch for 2024-05-02: some rows repeat earlier ones exactly (duplicates across runs).
+    const earlier = readFileSync(
+      join(dir, 'streams', streamsFiles(dir).find((n) => n.includes('20240502'))!),
+      'utf8',
+    )
+      .split('\n')
+      .slice(1, 200);
+    writeFileSync(
+      join(dir, 'streams', 'streams-20240502-99.csv'),
+      `user_id,track_id,listen_time\n${earlier.join('\n')}\nu999999,nosuch,2024-05-02T12:00:00Z\n`,
+    );
+    const run: KpiSummary = await runKpis({ landingDir: dir, outDir: out, threads: 2 });
+    expect(run.filesParsed).toBe(1);
+    expect(run.days.map((d) => d.date)).toContain('2024-05-02');
+    expect(run.days.map((d) => d.date)).not.toContain('2024-05-01');
+    expect(outputs(out)).toEqual(await fromScratch(dir));
+  });
+
+  it('a changed file replaces its contribution; a removed one takes it away', async () => {
+    const dir = landing();
+    const out = temp.make();
+    await runKpis({ landingDir: dir, outDir: out, threads: 2 });
+    const [first, second] = streamsFiles(dir);
+    appendFileSync(join(dir, 'streams', first!), 'u000001,nosuch2,2024-05-01T01:02:03Z\n');
+    const changed = await runKpis({ landingDir: dir, outDir: out, threads: 2 });
+    expect(changed.filesParsed).toBe(1);
+    expect(outputs(out)).toEqual(await fromScratch(dir));
+    rmSync(join(dir, 'streams', second!));
+    const removed = await runKpis({ landingDir: dir, outDir: out, threads: 2 });
+    expect(removed.filesParsed).toBe(0);
+    expect(removed.days.length).toBeGreaterThan(0);
+    expect(outputs(out)).toEqual(await fromScratch(dir));
+  });
+
+  it('new songs or another granularity recompute every day; a damaged partial is rebuilt', async () => {
+    const dir = landing();
+    const out = temp.make();
+    const first = await runKpis({ landingDir: dir, outDir: out, threads: 2 });
+    writeFileSync(
+      join(dir, 'songs', 'zz-more.csv'),
+      'track_id,track_name,artists,album_name,track_genre,duration_ms,popularity,explicit\nnosuch,N,A,B,pop,1000,1,False\n',
+    );
+    const songs = await runKpis({ landingDir: dir, outDir: out, threads: 2 });
+    expect(songs.filesParsed).toBe(0);
+    expect(songs.days.length).toBe(first.days.length);
+    expect(outputs(out)).toEqual(await fromScratch(dir));
+
+    const hourly = await runKpis({ landingDir: dir, outDir: out, threads: 2, granularity: 'hour' });
+    expect(hourly.days.length).toBe(first.days.length);
+    expect(outputs(out)).toEqual(await fromScratch(dir, 'hour'));
+
+    const partials = join(out, '.playtally-kpis', 'partials');
+    const victim = readdirSync(partials)[0]!;
+    truncateSync(join(partials, victim), 100);
+    rmSync(join(out, 'genre_kpis_20240501.csv'));
+    const repaired = await runKpis({ landingDir: dir, outDir: out, threads: 2, granularity: 'hour' });
+    expect(repaired.filesParsed).toBe(1);
+    expect(outputs(out)).toEqual(await fromScratch(dir, 'hour'));
+  });
+});
