@@ -396,7 +396,16 @@ async function kpiBench(options: Map<string, string>, dir: string, runs: number)
     console.error(`bench: KPI round ${r + 1} of ${runs}`);
     const out = join(dir, 'kpi-out');
     rmSync(out, { recursive: true, force: true });
-    const mine = await run(CLI, ['kpis', '--landing', landing, '--out', out, '--json', '--quiet']);
+    const mine = await run(CLI, [
+      'kpis',
+      '--landing',
+      landing,
+      '--out',
+      out,
+      '--no-archive',
+      '--json',
+      '--quiet',
+    ]);
     const summary = JSON.parse(mine.stdout) as { cpuMs: number; peakRssBytes: number };
     ours.push({ wallMs: mine.wallMs, cpuMs: summary.cpuMs, peakRssBytes: summary.peakRssBytes });
     const peerOut = join(dir, 'kpi-out-duckdb');

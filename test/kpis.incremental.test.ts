@@ -1,5 +1,6 @@
 import {
   appendFileSync,
+  cpSync,
   readdirSync,
   readFileSync,
   rmSync,
@@ -7,7 +8,7 @@ import {
   truncateSync,
   writeFileSync,
 } from 'node:fs';
-import { join } from 'node:path';
+import { basename, dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { type KpiSummary, runKpis } from '../src/engine/kpiJob.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
@@ -143,5 +144,44 @@ describe('incremental genre KPIs', () => {
     const repaired = await runKpis({ landingDir: dir, outDir: out, threads: 2, granularity: 'hour' });
     expect(repaired.filesParsed).toBe(1);
     expect(outputs(out)).toEqual(await fromScratch(dir, 'hour'));
+  });
+
+  it('archives each streams file once its days are written, and goes on from the partials', async () => {
+    const dir = landing();
+    const reference = temp.make('playtally-kpi-ref-');
+    cpSync(dir, reference, { recursive: true });
+    const out = temp.make();
+    const first = await runKpis({ landingDir: dir, outDir: out, threads: 2, archive: true });
+    expect(streamsFiles(dir)).toEqual([]);
+    expect(first.archived).toHaveLength(streamsFiles(reference).length);
+    // Each file under the day it has most rows on (the generator's files are named after it).
+    for (const path of first.archived) {
+      const name = basename(path);
+      expect(basename(dirname(path)), name).toBe(/streams-(\d{8})-/.exec(name)![1]);
+      expect(readFileSync(path)).toEqual(readFileSync(join(reference, 'streams', name)));
+    }
+    expect(outputs(out)).toEqual(await fromScratch(reference));
+
+    // Nothing new: nothing parsed or written, the archive stays as it is.
+    const again = await runKpis({ landingDir: dir, outDir: out, threads: 2, archive: true });
+    expect([again.filesParsed, again.days.length, again.archived.length]).toEqual([0, 0, 0]);
+
+    // A late batch for an archived day: the day is recomputed from the archived files' partials.
+    const late = 'user_id,track_id,listen_time\nu000001,nosuch,2024-05-01T05:00:00Z\n';
+    writeFileSync(join(dir, 'streams', 'late.csv'), late);
+    writeFileSync(join(reference, 'streams', 'late.csv'), late);
+    const third = await runKpis({ landingDir: dir, outDir: out, threads: 2, archive: true });
+    expect(third.filesParsed).toBe(1);
+    expect(third.days.map((d) => d.date)).toEqual(['2024-05-01']);
+    expect(outputs(out)).toEqual(await fromScratch(reference));
+
+    // An archived file's damaged partial is parsed again from the archive.
+    const partials = join(out, '.playtally-kpis', 'partials');
+    for (const name of readdirSync(partials)) truncateSync(join(partials, name), 10);
+    rmSync(join(out, 'genre_kpis_20240502.csv'));
+    const repaired = await runKpis({ landingDir: dir, outDir: out, threads: 2, archive: true });
+    expect(repaired.filesParsed).toBe(streamsFiles(reference).length);
+    expect(outputs(out)).toEqual(await fromScratch(reference));
+    expect(streamsFiles(dir)).toEqual([]);
   });
 });

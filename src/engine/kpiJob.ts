@@ -9,7 +9,7 @@ import { DayStreams, StreamDays } from '../kpis/streamDays.js';
 import { removeStaleTempFiles } from '../ops/atomicFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
-import { moveWithReason } from '../ops/fileMoves.js';
+import { moveInto, moveWithReason } from '../ops/fileMoves.js';
 import { ensureWritable, requireLogsFolder } from '../ops/folders.js';
 import {
   type BadFile,
@@ -30,6 +30,8 @@ export interface KpiOptions {
   granularity?: Granularity;
   /** Default: `<outDir>/.playtally-kpis`. */
   stateDir?: string;
+  /** Move each streams file to `<landing>/archive/YYYYMMDD/` once its days are written. */
+  archive?: boolean;
   /** Worker threads parsing streams files (default: number of cores). */
   threads?: number;
   onEvent?: (event: KpiEvent) => void;
@@ -40,7 +42,8 @@ export type KpiEvent =
   | { type: 'streamsFile'; file: string; rows: number; accepted: number; ms: number }
   | { type: 'errorFile'; file: BadFile; movedTo: string }
   | { type: 'dayDone'; date: string; genres: number; counted: number }
-  | { type: 'stateRecovered'; problem: string };
+  | { type: 'stateRecovered'; problem: string }
+  | { type: 'archived'; file: string; to: string };
 
 export interface KpiSummary {
   /** The days written in this run. */
@@ -49,6 +52,8 @@ export interface KpiSummary {
   daysCurrent: number;
   filesParsed: number;
   filesReused: number;
+  /** Streams files moved to the archive in this run (their new paths). */
+  archived: string[];
   errorFiles: (BadFile & { movedTo: string })[];
   elapsedMs: number;
   /** CPU time of the whole process, user + system. */
@@ -108,6 +113,25 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
       const k = known[f.name];
       return !(k && k.size === f.size && k.mtimeMs === f.mtimeMs && partialIsWhole(state.partialPath(k), k));
     });
+    for (const f of landing.streams) {
+      // The same file landed again after it was archived: it lives in the landing folder now.
+      if (known[f.name]?.archived !== undefined && !changed.includes(f))
+        state.patchFile(f.name, { archived: undefined });
+    }
+    for (const k of Object.values(known)) {
+      // An archived file whose partial is damaged is parsed again from the archive.
+      if (k.archived === undefined || landing.streams.some((f) => f.name === k.file)) continue;
+      if (!partialIsWhole(state.partialPath(k), k) && existsSync(k.archived)) {
+        const stat = statSync(k.archived);
+        changed.push({
+          kind: 'streams',
+          name: k.file,
+          path: k.archived,
+          size: stat.size,
+          mtimeMs: stat.mtimeMs,
+        });
+      }
+    }
     const parsing = changed.map((file) => {
       const fileStarted = Date.now();
       const task: ParseStreamsTask = {
@@ -144,7 +168,9 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
         state.dropFile(file.name);
         continue;
       }
+      const wasArchived = file.path !== join(landingDir, 'streams', file.name);
       state.putFile(file.name, {
+        ...(wasArchived ? { archived: file.path } : {}),
         file: file.name,
         size: file.size,
         mtimeMs: file.mtimeMs,
@@ -168,9 +194,11 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   } finally {
     await pool.close();
   }
-  // A streams file gone from the landing folder takes its rows with it.
+  // A streams file gone from the landing folder (not by our archiving) takes its rows with it.
   const present = new Set(landing.streams.map((f) => f.name));
-  for (const name of Object.keys(state.files())) if (!present.has(name)) state.dropFile(name);
+  for (const [name, record] of Object.entries(state.files())) {
+    if (!present.has(name) && record.archived === undefined) state.dropFile(name);
+  }
 
   // The days to write: every day some file has rows on, unless its files were written from these
   // very inputs, catalogues, granularity and output folder, and are still there.
@@ -258,8 +286,10 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
     });
     emit({ type: 'dayDone', date: isoDay(day), genres: kpis.genres.length, counted: kpis.streams.counted });
   }
+  const archived = options.archive ? archiveDone(state, landing.streams, landingDir, emit) : [];
   return {
     days: summary,
+    archived,
     daysCurrent: current,
     filesParsed: parsedFiles,
     filesReused: landing.streams.length - parsedFiles - errorFiles.filter((f) => f.kind === 'streams').length,
@@ -268,6 +298,42 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
     cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000),
     peakRssBytes: process.resourceUsage().maxRSS * 1024,
   };
+}
+
+/**
+ * Move each streams file whose every day was written from it (this very content) to
+ * `<landing>/archive/YYYYMMDD/`, the day it has most rows on (the earliest of a tie; a file with no
+ * valid row: the day it was archived). Its partial and record stay: the days can be recomputed
+ * without it in the landing folder. A file of the same name there already is kept, renamed.
+ */
+function archiveDone(
+  state: KpiState,
+  landed: LandingFile[],
+  landingDir: string,
+  emit: (event: KpiEvent) => void,
+): string[] {
+  const moved: string[] = [];
+  for (const file of landed) {
+    const record = state.files()[file.name];
+    if (
+      !record ||
+      record.archived !== undefined ||
+      record.size !== file.size ||
+      record.mtimeMs !== file.mtimeMs
+    )
+      continue;
+    const done = record.days.every(
+      ({ day }) => state.day(compactDay(day))?.inputs[file.name] === record.sha256,
+    );
+    if (!done || !existsSync(file.path)) continue;
+    const main = [...record.days].sort((a, b) => b.rows - a.rows || a.day - b.day)[0];
+    const folder = main ? compactDay(main.day) : compactDay(Math.floor(Date.now() / 86_400_000));
+    const to = moveInto(file.path, join(landingDir, 'archive', folder));
+    state.patchFile(file.name, { archived: to });
+    moved.push(to);
+    emit({ type: 'archived', file: file.name, to });
+  }
+  return moved;
 }
 
 /** A partial that is missing or has another size than written (truncated, replaced) is rebuilt. */

@@ -17,6 +17,8 @@ export interface KpiFileRecord {
   report: FileReport;
   examples: RowExample[];
   parsedAt: string;
+  /** Where the file was archived (absolute path), once every day it has rows on was written. */
+  archived?: string;
 }
 
 /** A day whose KPI files were written: from which files' contents, catalogues and granularity. */
@@ -80,6 +82,14 @@ export class KpiState {
     this.save();
     if (previous && previous.partial !== stored.partial)
       rmSync(join(this.dir, previous.partial), { force: true });
+  }
+
+  /** Change a file's record in place (archived or not); its partial stays. */
+  patchFile(name: string, patch: Partial<KpiFileRecord>): void {
+    const record: KpiFileRecord = { ...this.manifest.files[name]!, ...patch };
+    if (patch.archived === undefined && 'archived' in patch) delete record.archived;
+    this.manifest.files[name] = record;
+    this.save();
   }
 
   dropFile(name: string): void {

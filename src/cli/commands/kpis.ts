@@ -10,6 +10,7 @@ interface KpisCliOptions {
   landing?: string;
   out?: string;
   state?: string;
+  archive: boolean;
   wait?: boolean;
   granularity: Granularity;
   threads: number;
@@ -28,6 +29,10 @@ export function kpisCommand(): Command {
     .option(
       '--state <dir>',
       'state folder: a partial per streams file, the manifest (default: <out>/.playtally-kpis)',
+    )
+    .option(
+      '--no-archive',
+      'leave processed streams files in the landing folder (default: move to archive/YYYYMMDD/)',
     )
     .option('--wait', 'wait for another run using the state folder instead of exiting with code 5')
     .addOption(
@@ -56,7 +61,9 @@ Output (in --out), per UTC day of listen_time:
 With --granularity hour, an hour column (00-23) follows date.
 
 Incremental: each streams file is parsed once into a partial in the state folder; a run rewrites
-only the days whose files, songs, users or granularity changed, exactly.`,
+only the days whose files, songs, users or granularity changed, exactly. Once every day a
+streams file has rows on is written, the file is moved to <landing>/archive/YYYYMMDD/ (the day
+it has most rows on); --no-archive leaves it. Nothing is deleted.`,
     )
     .action(async (options: KpisCliOptions) => {
       const landing = requireOption(options.landing, '--landing <dir>');
@@ -69,6 +76,7 @@ only the days whose files, songs, users or granularity changed, exactly.`,
         landingDir: landing,
         outDir: out,
         stateDir,
+        archive: options.archive,
         granularity: options.granularity,
         threads: options.threads,
         onEvent: options.quiet ? warningsOnly : report,
@@ -106,6 +114,9 @@ function report(event: KpiEvent): void {
     case 'errorFile':
       warningsOnly(event);
       break;
+    case 'archived':
+      process.stderr.write(`  archived streams/${event.file} to ${event.to}\n`);
+      break;
   }
 }
 
@@ -114,7 +125,8 @@ export function summaryLine(s: KpiSummary): string {
   return (
     `playtally: ${s.days.length} day(s) of genre KPIs written (${s.daysCurrent} current), ` +
     `${s.filesParsed} streams file(s) parsed (${s.filesReused} reused), ${n(counted)} streams counted` +
-    `${s.errorFiles.length > 0 ? `, ${s.errorFiles.length} file(s) moved to error/` : ''}; ` +
+    `${s.errorFiles.length > 0 ? `, ${s.errorFiles.length} file(s) moved to error/` : ''}` +
+    `${s.archived.length > 0 ? `, ${s.archived.length} archived` : ''}; ` +
     `${(s.elapsedMs / 1000).toFixed(1)} s, peak ${Math.round(s.peakRssBytes / 1024 / 1024)} MB`
   );
 }
