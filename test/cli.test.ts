@@ -774,5 +774,12 @@ describe('generate and demo', () => {
     }
     expect(r.stderr).toMatch(/^playtally: 2024-01-07: window 2024-01-01\.\.2024-01-07/m);
     expect(r.stderr).toContain('140,000 rows');
+    // The KPI part: drops generated, KPIs written and shown.
+    expect(readdirSync(join(dir, 'kpi-landing', 'streams'))).toHaveLength(6);
+    for (const file of ['top_genres_20240101.csv', 'genre_kpis_20240101.csv', 'top_genres_20240102.csv']) {
+      expect(r.stdout, file).toContain(file);
+      expect(statSync(join(dir, 'kpi-out', file)).size).toBeGreaterThan(0);
+    }
+    expect(r.stdout).toContain('date,rank,genre,listen_count');
   });
 });

@@ -184,4 +184,22 @@ describe('incremental genre KPIs', () => {
     expect(outputs(out)).toEqual(await fromScratch(reference));
     expect(streamsFiles(dir)).toEqual([]);
   });
+
+  it('a file archived by a run killed before it recorded the move is found in the archive, not lost', async () => {
+    const dir = landing();
+    const out = temp.make();
+    await runKpis({ landingDir: dir, outDir: out, threads: 2, archive: true });
+    const before = outputs(out);
+    // As if killed between the move and the manifest write: the record does not know the archive.
+    const manifestPath = join(out, '.playtally-kpis', 'manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    const name = Object.keys(manifest.files)[0]!;
+    delete manifest.files[name].archived;
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+    const run = await runKpis({ landingDir: dir, outDir: out, threads: 2, archive: true });
+    expect(run.days).toEqual([]);
+    expect(outputs(out)).toEqual(before);
+    const after = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    expect(after.files[name].archived).toMatch(new RegExp(`archive/\\d{8}/${name.replaceAll('.', '\\.')}$`));
+  });
 });

@@ -194,10 +194,15 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   } finally {
     await pool.close();
   }
-  // A streams file gone from the landing folder (not by our archiving) takes its rows with it.
+  // A streams file gone from the landing folder (not by our archiving) takes its rows with it. One
+  // that a killed run moved to the archive before recording it there is recorded there now.
   const present = new Set(landing.streams.map((f) => f.name));
   for (const [name, record] of Object.entries(state.files())) {
-    if (!present.has(name) && record.archived === undefined) state.dropFile(name);
+    if (present.has(name) || record.archived !== undefined) continue;
+    const archivedTo = join(landingDir, 'archive', archiveFolder(record.days), name);
+    if (existsSync(archivedTo) && statSync(archivedTo).size === record.size)
+      state.patchFile(name, { archived: archivedTo });
+    else state.dropFile(name);
   }
 
   // The days to write: every day some file has rows on, unless its files were written from these
@@ -259,6 +264,8 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
       date: isoDay(day),
       granularity,
       streams: kpis.streams,
+      // The day's rejects named as the other reasons are (the per-file ones are under `files`).
+      rejectedByReason: { duplicate: kpis.streams.duplicates, unknown_track: kpis.streams.unknownTrack },
       files: contributing.map((f) => ({ ...f.report, sha256: f.sha256, examples: f.examples })),
       songs: { files: songs.files, examples: songs.examples },
       users: { files: users.files, examples: users.examples },
@@ -326,14 +333,18 @@ function archiveDone(
       ({ day }) => state.day(compactDay(day))?.inputs[file.name] === record.sha256,
     );
     if (!done || !existsSync(file.path)) continue;
-    const main = [...record.days].sort((a, b) => b.rows - a.rows || a.day - b.day)[0];
-    const folder = main ? compactDay(main.day) : compactDay(Math.floor(Date.now() / 86_400_000));
-    const to = moveInto(file.path, join(landingDir, 'archive', folder));
+    const to = moveInto(file.path, join(landingDir, 'archive', archiveFolder(record.days)));
     state.patchFile(file.name, { archived: to });
     moved.push(to);
     emit({ type: 'archived', file: file.name, to });
   }
   return moved;
+}
+
+/** `YYYYMMDD` of the day a file has most rows on (the earliest of a tie); with none, today (UTC). */
+function archiveFolder(days: { day: number; rows: number }[]): string {
+  const main = [...days].sort((a, b) => b.rows - a.rows || a.day - b.day)[0];
+  return compactDay(main ? main.day : Math.floor(Date.now() / 86_400_000));
 }
 
 /** A partial that is missing or has another size than written (truncated, replaced) is rebuilt. */

@@ -1,17 +1,23 @@
-import { readFileSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { Command } from 'commander';
+import { runKpis } from '../../engine/kpiJob.js';
 import { runTop50 } from '../../engine/top50Job.js';
+import { generateKpiDataset } from '../../generate/kpiDataset.js';
 import { parseDay } from '../../ops/dates.js';
+import { kpiPaths } from '../../sinks/kpiFiles.js';
 import { positiveIntOption } from '../optionParsers.js';
 import { progressReporter } from '../progress.js';
 import { generateLogs } from './generate.js';
+import { summaryLine as kpiSummaryLine } from './kpis.js';
 import { summaryLine } from './top50.js';
 
 export function demoCommand(): Command {
   return new Command('demo')
-    .description('generate a week of sample logs, compute the charts and show a few rows')
-    .option('--dir <dir>', 'folder for the sample (logs/ and out/ inside)', 'sample')
+    .description(
+      'generate a week of sample logs and two days of KPI drops, compute the charts and KPIs, show a few rows',
+    )
+    .option('--dir <dir>', 'folder for the sample (logs/, out/, kpi-landing/ and kpi-out/ inside)', 'sample')
     .option('--rows <n>', 'rows per day', positiveIntOption, 300_000)
     .action(async (options: { dir: string; rows: number }) => {
       const dir = resolve(options.dir);
@@ -38,12 +44,40 @@ export function demoCommand(): Command {
       };
       show(summary.outputs.country.path, 5);
       show(summary.outputs.user.path, 5);
-      process.stdout.write(`quality report: ${relative(process.cwd(), summary.outputs.quality)}\n`);
+      process.stdout.write(`quality report: ${relative(process.cwd(), summary.outputs.quality)}\n\n`);
+
+      // The second pipeline: genre KPIs from CSV drops of streams, songs and users.
+      const landing = join(dir, 'kpi-landing');
+      const kpiOut = join(dir, 'kpi-out');
+      const streams = Math.max(1_000, Math.floor(options.rows / 2));
+      process.stderr.write(
+        `playtally demo: generating KPI drops: 2 days x ${streams.toLocaleString('en-US')} stream rows in 3 files a day...\n`,
+      );
+      rmSync(landing, { recursive: true, force: true });
+      generateKpiDataset({ dir: landing, start, days: 2, streamsPerDay: streams, filesPerDay: 3 });
+      const kpis = await runKpis({ landingDir: landing, outDir: kpiOut, archive: false });
+      process.stderr.write(`${kpiSummaryLine(kpis)}\n\n`);
+      for (const d of kpis.days.filter((x) => x.streams.counted > 1_000)) {
+        const paths = kpiPaths(kpiOut, parseDay(d.date)!);
+        const head = (path: string, lines: number): void => {
+          process.stdout.write(`${relative(process.cwd(), path)} (first ${lines} rows):\n`);
+          for (const line of readFileSync(path, 'utf8')
+            .split('\n')
+            .slice(0, lines + 1)) {
+            process.stdout.write(`  ${line}\n`);
+          }
+          process.stdout.write('\n');
+        };
+        head(paths.topGenres, 5);
+        head(paths.genres, 3);
+      }
       process.stdout.write(
         `\nNext: run it yourself, e.g.\n  node dist/src/cli/main.js top50 --logs ${relative(process.cwd(), logsDir)} --out ${relative(process.cwd(), outDir)} --date 2024-01-06\n` +
           `or the way a schedule would (every chart date, then what was done):\n` +
           `  node dist/src/cli/main.js run --logs ${relative(process.cwd(), logsDir)} --out ${relative(process.cwd(), outDir)}\n` +
-          `  node dist/src/cli/main.js status --out ${relative(process.cwd(), outDir)}\n`,
+          `  node dist/src/cli/main.js status --out ${relative(process.cwd(), outDir)}\n` +
+          `and the genre KPIs:\n` +
+          `  node dist/src/cli/main.js kpis --landing ${relative(process.cwd(), landing)} --out ${relative(process.cwd(), kpiOut)} --granularity hour --no-archive\n`,
       );
     });
 }
