@@ -4,6 +4,7 @@ import { tempPathFor } from '../ops/atomicFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
 import { writeAllSync } from '../ops/fileIo.js';
 import { COUNTRY_CODES } from '../parse/countries.js';
+import { BIG_MARKETS } from './listenGenerator.js';
 import { mix32, permute, Random } from './random.js';
 
 /**
@@ -629,24 +630,6 @@ function pyFloat(x: number): string {
 // ---------------------------------------------------------------------------------------------
 // Users (users/users.csv)
 
-const BIG_MARKETS = [
-  'US',
-  'BR',
-  'GB',
-  'DE',
-  'FR',
-  'MX',
-  'IN',
-  'JP',
-  'ES',
-  'IT',
-  'CA',
-  'AU',
-  'NL',
-  'PL',
-  'SE',
-  'AR',
-];
 /** UTC offsets (minutes) of some countries' streaming clients in January; others draw one. */
 const COUNTRY_OFFSETS: Record<string, number[]> = {
   US: [-300, -360, -480],

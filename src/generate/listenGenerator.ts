@@ -41,7 +41,7 @@ export const CORRUPTIONS = [
 export type Corruption = (typeof CORRUPTIONS)[number];
 
 // Countries by listening share: a few big markets, then a long tail over all 249 codes.
-const BIG_MARKETS = [
+export const BIG_MARKETS = [
   'US',
   'BR',
   'GB',

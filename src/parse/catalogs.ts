@@ -1,6 +1,6 @@
 import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
 import { type CsvError, parse } from 'csv-parse';
-import { checkHeader, looksBinary } from './csvHeader.js';
+import { checkHeader, looksBinary, missingColumns } from './csvHeader.js';
 
 /**
  * The songs and users catalogues, read with csv-parse (real CSV: quoted fields, doubled quotes,
@@ -178,13 +178,7 @@ async function readCatalogFile<C extends string>(
       const header = checkHeader(record, required);
       if (!header.ok) {
         parser.destroy();
-        into.bad.push({
-          ...base,
-          reason: 'missing_columns',
-          message: `${file.name} has no column ${header.missing.join(', ')} (found: ${header.found.join(', ')})`,
-          missing: header.missing,
-          found: header.found,
-        });
+        into.bad.push({ ...base, ...missingColumns(file.name, header) });
         return;
       }
       columns = header.columns;

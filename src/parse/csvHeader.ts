@@ -50,3 +50,16 @@ function lastCompleteUtf8(bytes: Uint8Array): number {
   }
   return end;
 }
+
+/** The error-folder reason of a file whose header lacks required columns. */
+export function missingColumns(
+  fileName: string,
+  check: { missing: string[]; found: string[] },
+): { reason: 'missing_columns'; message: string; missing: string[]; found: string[] } {
+  return {
+    reason: 'missing_columns',
+    message: `${fileName} has no column ${check.missing.join(', ')} (found: ${check.found.join(', ')})`,
+    missing: check.missing,
+    found: check.found,
+  };
+}

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
 import type { BadFile, FileReport, RowExample } from './catalogs.js';
 import { MAX_ROW_EXAMPLES } from './catalogs.js';
-import { checkHeader, looksBinary } from './csvHeader.js';
+import { checkHeader, looksBinary, missingColumns } from './csvHeader.js';
 import { CsvRecordScanner } from './csvRecords.js';
 import { parseListenTime } from './timestamps.js';
 
@@ -72,13 +72,7 @@ export function readStreamsFile(
         if (width === 0) {
           const header = checkHeader(fields, STREAM_COLUMNS);
           if (!header.ok) {
-            bad = {
-              ...base,
-              reason: 'missing_columns',
-              message: `${file.name} has no column ${header.missing.join(', ')} (found: ${header.found.join(', ')})`,
-              missing: header.missing,
-              found: header.found,
-            };
+            bad = { ...base, ...missingColumns(file.name, header) };
             return;
           }
           ({ user_id: user, track_id: track, listen_time: time } = header.columns);
