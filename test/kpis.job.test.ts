@@ -247,7 +247,7 @@ describe('genre KPIs', () => {
 });
 
 describe('parallel parsing', () => {
-  it('writes the same files whatever the number of worker threads', async () => {
+  it('writes the same files whatever the number of worker threads, days cut by user or not', async () => {
     const dir = temp.make('playtally-kpi-gen-');
     generateKpiDataset({
       dir,
@@ -258,9 +258,9 @@ describe('parallel parsing', () => {
       songs: 500,
       users: 800,
     });
-    const outputs = async (threads: number): Promise<Record<string, string>> => {
+    const outputs = async (threads: number, parallelDayRows?: number): Promise<Record<string, string>> => {
       const out = temp.make('playtally-kpi-out-');
-      await runKpis({ landingDir: dir, outDir: out, threads });
+      await runKpis({ landingDir: dir, outDir: out, threads, parallelDayRows });
       const files: Record<string, string> = {};
       for (const name of readdirSync(out).filter((n) => !n.startsWith('.'))) {
         const text = readFileSync(join(out, name), 'utf8');
@@ -273,6 +273,9 @@ describe('parallel parsing', () => {
     expect(Object.keys(one).filter((n) => n.startsWith('genre_kpis_')).length).toBeGreaterThanOrEqual(2);
     expect(await outputs(3)).toEqual(one);
     expect(await outputs(2)).toEqual(one);
+    // Every day computed on the workers, cut by user: the same files.
+    expect(await outputs(2, 0)).toEqual(one);
+    expect(await outputs(3, 0)).toEqual(one);
   });
 });
 

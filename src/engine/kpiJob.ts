@@ -3,7 +3,14 @@ import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { type FilePartialHeader, readDayColumns, readFilePartialHeader } from '../kpis/filePartials.js';
-import { computeDayKpis, type DayKpis, type Granularity } from '../kpis/genreKpis.js';
+import {
+  computeDayKpis,
+  type DayAggregate,
+  type DayKpis,
+  finishDayKpis,
+  type Granularity,
+  mergeAggregates,
+} from '../kpis/genreKpis.js';
 import { type KpiFileRecord, KpiState } from '../kpis/kpiState.js';
 import { DayStreams, StreamDays } from '../kpis/streamDays.js';
 import { removeStaleTempFiles } from '../ops/atomicFile.js';
@@ -24,6 +31,9 @@ import { type LandingFile, scanLanding } from '../sources/landingFiles.js';
 import type { ParseStreamsResult, ParseStreamsTask } from './tasks.js';
 import { WorkerPool } from './workerPool.js';
 
+/** Days with at least this many rows are computed on the workers, cut by user. */
+export const PARALLEL_DAY_ROWS = 200_000;
+
 export interface KpiOptions {
   landingDir: string;
   outDir: string;
@@ -32,6 +42,8 @@ export interface KpiOptions {
   stateDir?: string;
   /** Move each streams file to `<landing>/archive/YYYYMMDD/` once its days are written. */
   archive?: boolean;
+  /** Days with at least this many rows are computed on the workers (default PARALLEL_DAY_ROWS). */
+  parallelDayRows?: number;
   /** Worker threads parsing streams files (default: number of cores). */
   threads?: number;
   onEvent?: (event: KpiEvent) => void;
@@ -220,78 +232,105 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   const headers = new Map<string, { header: FilePartialHeader; dataStart: number }>();
   const summary: KpiSummary['days'] = [];
   let current = 0;
-  for (const day of [...inputs.keys()].sort((a, b) => a - b)) {
-    const key = compactDay(day);
-    const dayInputs = inputs.get(day)!;
-    const written = state.day(key);
-    if (
-      written &&
-      written.granularity === granularity &&
-      written.catalog === catalogKey &&
-      written.outDir === outDir &&
-      sameInputs(written.inputs, dayInputs) &&
-      Object.values(written.files).every((name) => existsSync(join(outDir, name)))
-    ) {
-      current++;
-      continue;
-    }
-    // Only this day's rows are in memory: read from the partials of its files.
-    const rows = new StreamDays();
-    const contributing = Object.keys(dayInputs)
-      .sort()
-      .map((name) => state.files()[name]!);
-    for (const record of contributing) {
-      const path = state.partialPath(record);
-      let partial = headers.get(path);
-      if (partial === undefined) {
-        partial = readFilePartialHeader(path);
-        headers.set(path, partial);
+  let dayPool: WorkerPool | undefined;
+  try {
+    for (const day of [...inputs.keys()].sort((a, b) => a - b)) {
+      const key = compactDay(day);
+      const dayInputs = inputs.get(day)!;
+      const written = state.day(key);
+      if (
+        written &&
+        written.granularity === granularity &&
+        written.catalog === catalogKey &&
+        written.outDir === outDir &&
+        sameInputs(written.inputs, dayInputs) &&
+        Object.values(written.files).every((name) => existsSync(join(outDir, name)))
+      ) {
+        current++;
+        continue;
       }
-      const section = partial.header.days.find((d) => d.day === day)!;
-      rows.merge(partial.header.users, partial.header.tracks, [
-        readDayColumns(path, partial.dataStart, section),
-      ]);
+      const contributing = Object.keys(dayInputs)
+        .sort()
+        .map((name) => state.files()[name]!);
+      const dayRows = contributing.reduce((n, f) => n + (f.days.find((d) => d.day === day)?.rows ?? 0), 0);
+      let kpis: DayKpis;
+      if (threads > 1 && dayRows >= (options.parallelDayRows ?? PARALLEL_DAY_ROWS)) {
+        // A large day is cut by user into one part per worker; the parts' aggregates sum exactly.
+        dayPool ??= new WorkerPool(threads);
+        const pool = dayPool;
+        const shared = {
+          day,
+          granularity,
+          sources: contributing.map((f) => state.partialPath(f)),
+          catalogId: catalogKey,
+          tracks: [...songs.tracks],
+          users: [...users.users],
+        };
+        const parts = await Promise.all(
+          Array.from({ length: threads }, (_, part) =>
+            pool.run<DayAggregate>({ kind: 'kpiDayPart', part, parts: threads, ...shared }),
+          ),
+        );
+        kpis = finishDayKpis(day, granularity, mergeAggregates(parts));
+      } else {
+        // Only this day's rows are in memory: read from the partials of its files.
+        const rows = new StreamDays();
+        for (const record of contributing) {
+          const path = state.partialPath(record);
+          let partial = headers.get(path);
+          if (partial === undefined) {
+            partial = readFilePartialHeader(path);
+            headers.set(path, partial);
+          }
+          const section = partial.header.days.find((d) => d.day === day)!;
+          rows.merge(partial.header.users, partial.header.tracks, [
+            readDayColumns(path, partial.dataStart, section),
+          ]);
+        }
+        kpis = computeDayKpis(
+          day,
+          rows.days.get(day) ?? new DayStreams(),
+          rows.users,
+          rows.tracks,
+          catalog,
+          granularity,
+        );
+      }
+      const paths = writeKpiFiles(outDir, kpis, {
+        date: isoDay(day),
+        granularity,
+        streams: kpis.streams,
+        // The day's rejects named as the other reasons are (the per-file ones are under `files`).
+        rejectedByReason: { duplicate: kpis.streams.duplicates, unknown_track: kpis.streams.unknownTrack },
+        files: contributing.map((f) => ({ ...f.report, sha256: f.sha256, examples: f.examples })),
+        songs: { files: songs.files, examples: songs.examples },
+        users: { files: users.files, examples: users.examples },
+        errorFiles: errorFiles.map(({ path: _path, ...rest }) => rest),
+        generatedAt: new Date().toISOString(),
+      });
+      state.putDay(key, {
+        date: isoDay(day),
+        granularity,
+        inputs: dayInputs,
+        catalog: catalogKey,
+        outDir,
+        files: {
+          genres: basename(paths.genres),
+          topGenres: basename(paths.topGenres),
+          quality: basename(paths.quality),
+        },
+        writtenAt: new Date().toISOString(),
+      });
+      summary.push({
+        date: isoDay(day),
+        genres: new Set(kpis.genres.map((g) => g.genre)).size,
+        streams: kpis.streams,
+        files: contributing.map((f) => f.file),
+      });
+      emit({ type: 'dayDone', date: isoDay(day), genres: kpis.genres.length, counted: kpis.streams.counted });
     }
-    const kpis = computeDayKpis(
-      day,
-      rows.days.get(day) ?? new DayStreams(),
-      rows.users,
-      rows.tracks,
-      catalog,
-      granularity,
-    );
-    const paths = writeKpiFiles(outDir, kpis, {
-      date: isoDay(day),
-      granularity,
-      streams: kpis.streams,
-      // The day's rejects named as the other reasons are (the per-file ones are under `files`).
-      rejectedByReason: { duplicate: kpis.streams.duplicates, unknown_track: kpis.streams.unknownTrack },
-      files: contributing.map((f) => ({ ...f.report, sha256: f.sha256, examples: f.examples })),
-      songs: { files: songs.files, examples: songs.examples },
-      users: { files: users.files, examples: users.examples },
-      errorFiles: errorFiles.map(({ path: _path, ...rest }) => rest),
-      generatedAt: new Date().toISOString(),
-    });
-    state.putDay(key, {
-      date: isoDay(day),
-      granularity,
-      inputs: dayInputs,
-      catalog: catalogKey,
-      outDir,
-      files: {
-        genres: basename(paths.genres),
-        topGenres: basename(paths.topGenres),
-        quality: basename(paths.quality),
-      },
-      writtenAt: new Date().toISOString(),
-    });
-    summary.push({
-      date: isoDay(day),
-      genres: new Set(kpis.genres.map((g) => g.genre)).size,
-      streams: kpis.streams,
-      files: contributing.map((f) => f.file),
-    });
-    emit({ type: 'dayDone', date: isoDay(day), genres: kpis.genres.length, counted: kpis.streams.counted });
+  } finally {
+    await dayPool?.close();
   }
   const archived = options.archive ? archiveDone(state, landing.streams, landingDir, emit) : [];
   return {

@@ -142,6 +142,24 @@ export interface ParseStreamsResult {
   days: { day: number; rows: number }[];
 }
 
+/**
+ * One part of a day's genre KPIs: the rows of the users that hash to `part` of `parts`, from the
+ * day's sections of the file partials, aggregated (kpis/genreKpis.ts aggregateDay). The parts of
+ * a day sum to the whole day exactly, since each user falls in one part.
+ */
+export interface KpiDayPartTask {
+  kind: 'kpiDayPart';
+  day: number;
+  part: number;
+  parts: number;
+  granularity: 'day' | 'hour';
+  sources: string[];
+  /** The catalogue, and an id for it: a worker keeps the last one it was sent. */
+  catalogId: string;
+  tracks: [string, { genre: string; durationMs: number }[]][];
+  users: string[];
+}
+
 export type Task =
   | ParseUnitTask
   | ParseChunkTask
@@ -149,7 +167,8 @@ export type Task =
   | AggregatePartitionTask
   | MergeCountriesTask
   | MergeUsersTask
-  | ParseStreamsTask;
+  | ParseStreamsTask
+  | KpiDayPartTask;
 
 /** Progress a worker reports while parsing: bytes and lines read since its last report. */
 export interface ProgressMessage {

@@ -1,8 +1,9 @@
 import { closeSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
-import { writeFilePartial } from '../kpis/filePartials.js';
-import { StreamDays } from '../kpis/streamDays.js';
+import { readDayColumns, readFilePartialHeader, writeFilePartial } from '../kpis/filePartials.js';
+import { aggregateDay, type Catalog, catalogGenres, type DayAggregate } from '../kpis/genreKpis.js';
+import { DayStreams, StreamDays, userPart } from '../kpis/streamDays.js';
 import { readFullySync } from '../ops/fileIo.js';
 import { ListenParser } from '../parse/listenParser.js';
 import { exampleText } from '../parse/rejects.js';
@@ -22,6 +23,7 @@ import {
   type CountryChart,
   EXIT_MESSAGE,
   type FinishSpillResult,
+  type KpiDayPartTask,
   type MergeCountriesResult,
   type MergeCountriesTask,
   type MergeUsersResult,
@@ -300,6 +302,49 @@ function parseStreams(task: ParseStreamsTask): ParseStreamsResult {
   };
 }
 
+/** The catalogue of the last KPI task, kept while the next ones use the same. */
+let kpiCatalog: { id: string; catalog: Catalog; genres: string[] } | undefined;
+
+function kpiDayPart(task: KpiDayPartTask): DayAggregate {
+  if (kpiCatalog?.id !== task.catalogId) {
+    const catalog = { tracks: new Map(task.tracks), users: new Set(task.users) };
+    kpiCatalog = { id: task.catalogId, catalog, genres: catalogGenres(catalog) };
+  }
+  const rows = new StreamDays();
+  for (const path of task.sources) {
+    const { header, dataStart } = readFilePartialHeader(path);
+    const section = header.days.find((d) => d.day === task.day);
+    if (section === undefined) continue;
+    const columns = readDayColumns(path, dataStart, section);
+    const mine = Uint8Array.from(header.users, (name) => (userPart(name, task.parts) === task.part ? 1 : 0));
+    let n = 0;
+    for (let i = 0; i < columns.users.length; i++) {
+      if (mine[columns.users[i]!] === 0) continue;
+      columns.users[n] = columns.users[i]!;
+      columns.tracks[n] = columns.tracks[i]!;
+      columns.times[n] = columns.times[i]!;
+      n++;
+    }
+    rows.merge(header.users, header.tracks, [
+      {
+        day: task.day,
+        users: columns.users.subarray(0, n),
+        tracks: columns.tracks.subarray(0, n),
+        times: columns.times.subarray(0, n),
+      },
+    ]);
+  }
+  const { catalog, genres } = kpiCatalog!;
+  return aggregateDay(
+    rows.days.get(task.day) ?? new DayStreams(),
+    rows.users,
+    rows.tracks,
+    catalog,
+    task.granularity,
+    genres,
+  );
+}
+
 function run(task: Task): { result: unknown; transfer: ArrayBuffer[] } {
   switch (task.kind) {
     case 'parseUnit':
@@ -323,6 +368,8 @@ function run(task: Task): { result: unknown; transfer: ArrayBuffer[] } {
     }
     case 'parseStreams':
       return { result: parseStreams(task), transfer: [] };
+    case 'kpiDayPart':
+      return { result: kpiDayPart(task), transfer: [] };
   }
 }
 

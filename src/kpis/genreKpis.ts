@@ -70,9 +70,41 @@ export function computeDayKpis(
   catalog: Catalog,
   granularity: Granularity,
 ): DayKpis {
-  const genreNames = [
-    ...new Set([...catalog.tracks.values()].flatMap((list) => list.map((g) => g.genre))),
-  ].sort(byteOrder);
+  return finishDayKpis(day, granularity, aggregateDay(rows, users, tracks, catalog, granularity));
+}
+
+/**
+ * What a day's rows add up to, before ranking. Aggregates of days cut by user (each user's rows all
+ * in one part) sum exactly (see mergeAggregates): that is how workers share a day between them.
+ */
+export interface DayAggregate {
+  /** Every genre of the catalogue, in byte order: index g of the arrays below. */
+  genres: string[];
+  buckets: number;
+  /** By bucket * genres + g. */
+  listen: Float64Array;
+  total: Float64Array;
+  unique: Float64Array;
+  /** Plays of each (bucket * genres + g, track) with any: parallel lists. */
+  plays: { keys: number[]; tracks: string[]; counts: number[] };
+  counts: DayStreamCounts;
+}
+
+/** The catalogue's genres in byte order. */
+export function catalogGenres(catalog: Pick<Catalog, 'tracks'>): string[] {
+  return [...new Set([...catalog.tracks.values()].flatMap((list) => list.map((g) => g.genre)))].sort(
+    byteOrder,
+  );
+}
+
+export function aggregateDay(
+  rows: DayStreams,
+  users: Interner,
+  tracks: Interner,
+  catalog: Catalog,
+  granularity: Granularity,
+  genreNames = catalogGenres(catalog),
+): DayAggregate {
   const genreIndex = new Map(genreNames.map((g, i) => [g, i]));
   const G = genreNames.length;
   const buckets = granularity === 'hour' ? 24 : 1;
@@ -140,8 +172,72 @@ export function computeDayKpis(
       }
     }
   }
+  const keys: number[] = [];
+  const trackNames: string[] = [];
+  const playCounts: number[] = [];
+  plays.forEach((n, key) => {
+    const k = Math.floor(key / T);
+    keys.push(k);
+    trackNames.push(tracks.names[key - k * T]!);
+    playCounts.push(n);
+  });
+  return {
+    genres: genreNames,
+    buckets,
+    listen,
+    total,
+    unique,
+    plays: { keys, tracks: trackNames, counts: playCounts },
+    counts,
+  };
+}
 
-  const top = topTracks(plays, T, tracks.names);
+/** The sum of aggregates of disjoint sets of users (same catalogue and granularity). */
+export function mergeAggregates(parts: DayAggregate[]): DayAggregate {
+  const first = parts[0]!;
+  const sum = (pick: (a: DayAggregate) => Float64Array): Float64Array => {
+    const out = new Float64Array(pick(first).length);
+    for (const part of parts) {
+      const values = pick(part);
+      for (let i = 0; i < values.length; i++) out[i]! += values[i]!;
+    }
+    return out;
+  };
+  const plays = new Map<string, { k: number; track: string; n: number }>();
+  for (const part of parts) {
+    part.plays.keys.forEach((k, i) => {
+      const track = part.plays.tracks[i]!;
+      const id = `${k}\u0000${track}`;
+      const entry = plays.get(id);
+      if (entry) entry.n += part.plays.counts[i]!;
+      else plays.set(id, { k, track, n: part.plays.counts[i]! });
+    });
+  }
+  const counts: DayStreamCounts = { rows: 0, duplicates: 0, unknownTrack: 0, unknownUser: 0, counted: 0 };
+  for (const part of parts) {
+    for (const key of Object.keys(counts) as (keyof DayStreamCounts)[]) counts[key] += part.counts[key];
+  }
+  const entries = [...plays.values()];
+  return {
+    genres: first.genres,
+    buckets: first.buckets,
+    listen: sum((a) => a.listen),
+    total: sum((a) => a.total),
+    unique: sum((a) => a.unique),
+    plays: {
+      keys: entries.map((e) => e.k),
+      tracks: entries.map((e) => e.track),
+      counts: entries.map((e) => e.n),
+    },
+    counts,
+  };
+}
+
+/** Rank an aggregate into the day's KPI rows and top genres. */
+export function finishDayKpis(day: number, granularity: Granularity, agg: DayAggregate): DayKpis {
+  const { genres: genreNames, buckets, listen, total, unique } = agg;
+  const G = genreNames.length;
+  const top = topTracks(agg.plays);
   const genres: GenreKpi[] = [];
   const topGenres: TopGenre[] = [];
   for (let b = 0; b < buckets; b++) {
@@ -157,7 +253,7 @@ export function computeDayKpis(
         uniqueListeners: unique[k]!,
         totalListeningMs: total[k]!,
         avgListeningMsPerListener: roundedRatio(total[k]!, unique[k]!),
-        top3: (top.get(k) ?? []).map((t) => ({ track: tracks.names[t.track]!, plays: t.plays })),
+        top3: top.get(k) ?? [],
       });
     }
     // Genre indices follow byte order, so a stable sort on listens keeps ties in genre order.
@@ -166,7 +262,7 @@ export function computeDayKpis(
       topGenres.push({ hour: b, rank: i + 1, genre: genreNames[g]!, listenCount: listen[b * G + g]! });
     });
   }
-  return { day, granularity, genres, topGenres, streams: counts };
+  return { day, granularity, genres, topGenres, streams: agg.counts };
 }
 
 /** Plays per (bucket, genre, track) key. */
@@ -198,17 +294,12 @@ function playCounter(keys: number): PlayCounter {
 }
 
 /** Each (bucket, genre)'s 3 most played tracks: plays descending, then track_id ascending. */
-function topTracks(
-  plays: PlayCounter,
-  T: number,
-  names: string[],
-): Map<number, { track: number; plays: number }[]> {
-  const top = new Map<number, { track: number; plays: number }[]>();
-  const better = (a: { track: number; plays: number }, b: { track: number; plays: number }): boolean =>
-    a.plays > b.plays || (a.plays === b.plays && byteOrder(names[a.track]!, names[b.track]!) < 0);
-  plays.forEach((n, key) => {
-    const k = Math.floor(key / T);
-    const entry = { track: key - k * T, plays: n };
+function topTracks(plays: DayAggregate['plays']): Map<number, { track: string; plays: number }[]> {
+  const top = new Map<number, { track: string; plays: number }[]>();
+  const better = (a: { track: string; plays: number }, b: { track: string; plays: number }): boolean =>
+    a.plays > b.plays || (a.plays === b.plays && byteOrder(a.track, b.track) < 0);
+  plays.keys.forEach((k, i) => {
+    const entry = { track: plays.tracks[i]!, plays: plays.counts[i]! };
     let list = top.get(k);
     if (list === undefined) {
       list = [];

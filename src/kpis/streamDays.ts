@@ -151,3 +151,10 @@ export function groupByUser(rows: DayStreams, users: number): { order: Uint32Arr
   }
   return { order, starts };
 }
+
+/** Which of `parts` parts a user falls in: FNV-1a over the id's UTF-16 code units. */
+export function userPart(user: string, parts: number): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < user.length; i++) h = Math.imul(h ^ user.charCodeAt(i), 0x01000193);
+  return (h >>> 0) % parts;
+}
