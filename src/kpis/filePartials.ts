@@ -2,6 +2,7 @@ import { closeSync, openSync } from 'node:fs';
 import { writeFileAtomicParts } from '../ops/atomicFile.js';
 import { readFullySync } from '../ops/fileIo.js';
 import type { FileReport, RowExample } from '../parse/catalogs.js';
+import { PartialFileError } from '../partials/partialFile.js';
 
 /**
  * A streams file's partial: its valid rows by UTC day, parsed once and kept in the state folder,
@@ -33,17 +34,6 @@ export interface DayColumns {
 }
 
 const MAGIC = Buffer.from('PTKPF001');
-
-export class FilePartialError extends Error {
-  override readonly name = 'FilePartialError';
-  readonly code = 'PARTIAL_CORRUPT';
-  constructor(
-    readonly path: string,
-    problem: string,
-  ) {
-    super(`${path}: ${problem}`);
-  }
-}
 
 export function writeFilePartial(
   path: string,
@@ -77,17 +67,17 @@ export function readFilePartialHeader(path: string): { header: FilePartialHeader
   try {
     const head = Buffer.alloc(12);
     if (readFullySync(fd, head, 0, 12, 0) < 12 || !head.subarray(0, 8).equals(MAGIC)) {
-      throw new FilePartialError(path, 'not a KPI file partial');
+      throw new PartialFileError(path, 'not a KPI file partial');
     }
     const length = head.readUInt32LE(8);
     const json = Buffer.alloc(length);
-    if (readFullySync(fd, json, 0, length, 12) < length) throw new FilePartialError(path, 'truncated header');
+    if (readFullySync(fd, json, 0, length, 12) < length) throw new PartialFileError(path, 'truncated header');
     const header = JSON.parse(json.toString('utf8')) as FilePartialHeader;
-    if (header.version !== 1) throw new FilePartialError(path, `unknown version ${String(header.version)}`);
+    if (header.version !== 1) throw new PartialFileError(path, `unknown version ${String(header.version)}`);
     return { header, dataStart: 12 + length };
   } catch (error) {
-    if (error instanceof FilePartialError) throw error;
-    throw new FilePartialError(path, (error as Error).message);
+    if (error instanceof PartialFileError) throw error;
+    throw new PartialFileError(path, (error as Error).message);
   } finally {
     closeSync(fd);
   }
@@ -105,7 +95,7 @@ export function readDayColumns(
     const read = (bytes: number, at: number): ArrayBuffer => {
       const buffer = new ArrayBuffer(bytes);
       if (readFullySync(fd, new Uint8Array(buffer), 0, bytes, dataStart + section.offset + at) < bytes) {
-        throw new FilePartialError(path, `day ${section.day} is truncated`);
+        throw new PartialFileError(path, `day ${section.day} is truncated`);
       }
       return buffer;
     };
