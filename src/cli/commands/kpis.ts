@@ -89,6 +89,7 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
 const n = (x: number): string => x.toLocaleString('en-US');
 
 function warningsOnly(event: KpiEvent): void {
+  if (event.type === 'stateRecovered') process.stderr.write(`playtally: warning: ${event.problem}\n`);
   if (event.type === 'errorFile') {
     process.stderr.write(
       `playtally: warning: ${event.file.kind}/${event.file.file}: ${event.file.message}; moved to ${event.movedTo}\n`,
@@ -112,6 +113,7 @@ function report(event: KpiEvent): void {
       );
       break;
     case 'errorFile':
+    case 'stateRecovered':
       warningsOnly(event);
       break;
     case 'archived':
