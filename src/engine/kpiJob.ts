@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { closeSync, existsSync, openSync, readSync, statSync } from 'node:fs';
+import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { type FilePartialHeader, readDayColumns, readFilePartialHeader } from '../kpis/filePartials.js';
+import { type FilePartialHeader, loadDayRows } from '../kpis/filePartials.js';
 import {
   computeDayKpis,
   type DayAggregate,
@@ -12,10 +12,10 @@ import {
   mergeAggregates,
 } from '../kpis/genreKpis.js';
 import { type KpiFileRecord, KpiState } from '../kpis/kpiState.js';
-import { DayStreams, StreamDays } from '../kpis/streamDays.js';
 import { removeStaleTempFiles } from '../ops/atomicFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
+import { hashFileSync } from '../ops/fileIo.js';
 import { moveInto, moveWithReason } from '../ops/fileMoves.js';
 import { ensureWritable, requireLogsFolder } from '../ops/folders.js';
 import {
@@ -274,27 +274,13 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
         kpis = finishDayKpis(day, granularity, mergeAggregates(parts));
       } else {
         // Only this day's rows are in memory: read from the partials of its files.
-        const rows = new StreamDays();
-        for (const record of contributing) {
-          const path = state.partialPath(record);
-          let partial = headers.get(path);
-          if (partial === undefined) {
-            partial = readFilePartialHeader(path);
-            headers.set(path, partial);
-          }
-          const section = partial.header.days.find((d) => d.day === day)!;
-          rows.merge(partial.header.users, partial.header.tracks, [
-            readDayColumns(path, partial.dataStart, section),
-          ]);
-        }
-        kpis = computeDayKpis(
+        const loaded = loadDayRows(
+          contributing.map((f) => state.partialPath(f)),
           day,
-          rows.days.get(day) ?? new DayStreams(),
-          rows.users,
-          rows.tracks,
-          catalog,
-          granularity,
+          undefined,
+          headers,
         );
+        kpis = computeDayKpis(day, loaded.rows, loaded.users, loaded.tracks, catalog, granularity);
       }
       const paths = writeKpiFiles(outDir, kpis, {
         date: isoDay(day),
@@ -403,20 +389,8 @@ function sameInputs(a: Record<string, string>, b: Record<string, string>): boole
 /** Content hash of the catalogue files, in name order: a changed songs file makes every day due. */
 function catalogHash(files: LandingFile[]): string {
   const h = createHash('sha256');
-  for (const file of files) h.update(`${file.kind}/${file.name}:${hashFile(file.path)}\n`);
+  for (const file of files) h.update(`${file.kind}/${file.name}:${hashFileSync(file.path)}\n`);
   return h.digest('hex');
-}
-
-function hashFile(path: string): string {
-  const h = createHash('sha256');
-  const fd = openSync(path, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(1 << 20);
-    for (let n = readSync(fd, buffer); n > 0; n = readSync(fd, buffer)) h.update(buffer.subarray(0, n));
-    return h.digest('hex');
-  } finally {
-    closeSync(fd);
-  }
 }
 
 function accepted(files: FileReport[]): number {

@@ -1,9 +1,9 @@
 import { closeSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
-import { readDayColumns, readFilePartialHeader, writeFilePartial } from '../kpis/filePartials.js';
+import { loadDayRows, writeFilePartial } from '../kpis/filePartials.js';
 import { aggregateDay, type Catalog, catalogGenres, type DayAggregate } from '../kpis/genreKpis.js';
-import { DayStreams, StreamDays, userPart } from '../kpis/streamDays.js';
+import { StreamDays, userPart } from '../kpis/streamDays.js';
 import { readFullySync } from '../ops/fileIo.js';
 import { ListenParser } from '../parse/listenParser.js';
 import { exampleText } from '../parse/rejects.js';
@@ -310,39 +310,13 @@ function kpiDayPart(task: KpiDayPartTask): DayAggregate {
     const catalog = { tracks: new Map(task.tracks), users: new Set(task.users) };
     kpiCatalog = { id: task.catalogId, catalog, genres: catalogGenres(catalog) };
   }
-  const rows = new StreamDays();
-  for (const path of task.sources) {
-    const { header, dataStart } = readFilePartialHeader(path);
-    const section = header.days.find((d) => d.day === task.day);
-    if (section === undefined) continue;
-    const columns = readDayColumns(path, dataStart, section);
-    const mine = Uint8Array.from(header.users, (name) => (userPart(name, task.parts) === task.part ? 1 : 0));
-    let n = 0;
-    for (let i = 0; i < columns.users.length; i++) {
-      if (mine[columns.users[i]!] === 0) continue;
-      columns.users[n] = columns.users[i]!;
-      columns.tracks[n] = columns.tracks[i]!;
-      columns.times[n] = columns.times[i]!;
-      n++;
-    }
-    rows.merge(header.users, header.tracks, [
-      {
-        day: task.day,
-        users: columns.users.subarray(0, n),
-        tracks: columns.tracks.subarray(0, n),
-        times: columns.times.subarray(0, n),
-      },
-    ]);
-  }
-  const { catalog, genres } = kpiCatalog!;
-  return aggregateDay(
-    rows.days.get(task.day) ?? new DayStreams(),
-    rows.users,
-    rows.tracks,
-    catalog,
-    task.granularity,
-    genres,
+  const { rows, users, tracks } = loadDayRows(
+    task.sources,
+    task.day,
+    (user) => userPart(user, task.parts) === task.part,
   );
+  const { catalog, genres } = kpiCatalog!;
+  return aggregateDay(rows, users, tracks, catalog, task.granularity, genres);
 }
 
 function run(task: Task): { result: unknown; transfer: ArrayBuffer[] } {

@@ -3,6 +3,7 @@ import { writeFileAtomicParts } from '../ops/atomicFile.js';
 import { readFullySync } from '../ops/fileIo.js';
 import type { FileReport, RowExample } from '../parse/catalogs.js';
 import { PartialFileError } from '../partials/partialFile.js';
+import { DayStreams, type Interner, StreamDays } from './streamDays.js';
 
 /**
  * A streams file's partial: its valid rows by UTC day, parsed once and kept in the state folder,
@@ -108,4 +109,44 @@ export function readDayColumns(
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * The rows of `day` from the partials that have it, merged through one interner (ids are per file
+ * in a partial). `keep` selects users (a worker's part of a day); `headers` caches parsed headers
+ * between days of one run.
+ */
+export function loadDayRows(
+  sources: string[],
+  day: number,
+  keep?: (user: string) => boolean,
+  headers = new Map<string, { header: FilePartialHeader; dataStart: number }>(),
+): { rows: DayStreams; users: Interner; tracks: Interner } {
+  const all = new StreamDays();
+  for (const path of sources) {
+    let partial = headers.get(path);
+    if (partial === undefined) {
+      partial = readFilePartialHeader(path);
+      headers.set(path, partial);
+    }
+    const section = partial.header.days.find((d) => d.day === day);
+    if (section === undefined) continue;
+    const columns = readDayColumns(path, partial.dataStart, section);
+    if (keep !== undefined) {
+      const mine = Uint8Array.from(partial.header.users, (name) => (keep(name) ? 1 : 0));
+      let n = 0;
+      for (let i = 0; i < columns.users.length; i++) {
+        if (mine[columns.users[i]!] === 0) continue;
+        columns.users[n] = columns.users[i]!;
+        columns.tracks[n] = columns.tracks[i]!;
+        columns.times[n] = columns.times[i]!;
+        n++;
+      }
+      columns.users = columns.users.subarray(0, n);
+      columns.tracks = columns.tracks.subarray(0, n);
+      columns.times = columns.times.subarray(0, n);
+    }
+    all.merge(partial.header.users, partial.header.tracks, [columns]);
+  }
+  return { rows: all.days.get(day) ?? new DayStreams(), users: all.users, tracks: all.tracks };
 }

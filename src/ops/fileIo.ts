@@ -1,4 +1,5 @@
-import { readSync, writeSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { closeSync, openSync, readSync, writeSync } from 'node:fs';
 
 /**
  * writeSync until every byte is written (a single call may write fewer); at `position` when
@@ -29,4 +30,24 @@ export function readFullySync(
     done += n;
   }
   return done;
+}
+
+/** sha256 (hex) of `prefix` then the whole file, read in 4 MB pieces. */
+export function hashFileSync(path: string, prefix = ''): string {
+  const hash = createHash('sha256');
+  hash.update(prefix);
+  const fd = openSync(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
+    for (
+      let n = readSync(fd, buffer, 0, buffer.length, null);
+      n > 0;
+      n = readSync(fd, buffer, 0, buffer.length, null)
+    ) {
+      hash.update(buffer.subarray(0, n));
+    }
+    return hash.digest('hex');
+  } finally {
+    closeSync(fd);
+  }
 }

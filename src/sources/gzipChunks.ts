@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import { createGunzip } from 'node:zlib';
+import { hashFileSync } from '../ops/fileIo.js';
 
 /**
  * A gzip log cannot be cut into units by byte offset, so it is decompressed as a stream on the
@@ -118,28 +119,18 @@ interface GzipHasher {
   digest(): string;
 }
 
+const GZIP_HASH_PREFIX = 'playtally-gz-v1:';
+
 /** sha256 over the compressed bytes, in a namespace of its own (plain logs hash by units). */
 function gzipHasher(): GzipHasher {
   const h = createHash('sha256');
-  h.update('playtally-gz-v1:');
+  h.update(GZIP_HASH_PREFIX);
   return { update: (data) => h.update(data), digest: () => h.digest('hex') };
 }
 
 /** Content hash of a gzip log without decompressing it (same value as streamGzipChunks returns). */
 export function hashGzipFile(path: string): string {
-  const hash = gzipHasher();
-  const fd = openSync(path, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
-    for (;;) {
-      const n = readSync(fd, buffer, 0, buffer.length, null);
-      if (n === 0) break;
-      hash.update(buffer.subarray(0, n));
-    }
-    return hash.digest();
-  } finally {
-    closeSync(fd);
-  }
+  return hashFileSync(path, GZIP_HASH_PREFIX);
 }
 
 /**
