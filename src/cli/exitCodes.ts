@@ -27,6 +27,8 @@ const BY_CODE: Record<ErrorCode, number> = {
   state_not_writable: EXIT.output,
   corrupt_state: EXIT.output,
   locked: EXIT.locked,
+  bad_result_file: EXIT.input,
+  store_unusable: EXIT.output,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

@@ -5,6 +5,8 @@ import { PlaytallyError } from '../ops/errors.js';
 import { demoCommand } from './commands/demo.js';
 import { generateCommand } from './commands/generate.js';
 import { kpisCommand } from './commands/kpis.js';
+import { loadCommand } from './commands/load.js';
+import { serveCommand } from './commands/serve.js';
 import { statusCommand } from './commands/status.js';
 import { top50Command } from './commands/top50.js';
 import { backfillCommand, runCommand, watchCommand } from './commands/unattended.js';
@@ -17,7 +19,7 @@ const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta
 function program(): Command {
   const root = new Command('playtally')
     .description(
-      'Rolling top-50 charts per country and per user from daily listen logs, by hand (top50) or unattended (run, watch, backfill, status).',
+      'Rolling top-50 charts per country and per user from daily listen logs, by hand (top50) or unattended (run, watch, backfill, status); genre KPIs (kpis); a results store with an API and dashboard (load, serve).',
     )
     .version(pkg.version)
     // Options after a command are that command's own (generate and generate kpi-dataset share names).
@@ -38,6 +40,8 @@ locked by another run.`,
     watchCommand(),
     statusCommand(),
     kpisCommand(),
+    loadCommand(),
+    serveCommand(),
     generateCommand(),
     demoCommand(),
   ]) {

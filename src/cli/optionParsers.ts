@@ -33,6 +33,14 @@ export function positiveIntOption(value: string): number {
   return n;
 }
 
+export function portOption(value: string): number {
+  const n = Number(value);
+  if (!/^\d+$/.test(value.trim()) || n > 65535) {
+    throw new InvalidArgumentError(`"${value}" is not a port (0 to 65535)`);
+  }
+  return n;
+}
+
 export function nonNegativeIntOption(value: string): number {
   const n = Number(value);
   if (!/^\d+$/.test(value.trim()) || !Number.isSafeInteger(n)) {

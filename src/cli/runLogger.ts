@@ -81,6 +81,12 @@ export function logRunEvent(log: Logger, event: RunEvent): void {
         `charts ${event.date}: ${n(event.countries)} countries, ${n(event.users)} users in ${(event.ms / 1000).toFixed(1)} s`,
       );
       break;
+    case 'stored':
+      log.info(
+        { event: 'stored', dates: event.dates, users: event.users, ms: event.ms },
+        `results store: loaded ${event.dates.join(', ')} (${n(event.users)} user charts) in ${(event.ms / 1000).toFixed(1)} s`,
+      );
+      break;
     case 'unavailable':
       log.warn(
         { event: 'log_unavailable', date: event.date, file: event.file },

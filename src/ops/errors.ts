@@ -14,7 +14,9 @@ export type ErrorCode =
   | 'output_not_writable'
   | 'state_not_writable'
   | 'corrupt_state'
-  | 'locked';
+  | 'locked'
+  | 'bad_result_file'
+  | 'store_unusable';
 
 export class PlaytallyError extends Error {
   override readonly name = 'PlaytallyError';

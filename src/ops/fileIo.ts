@@ -51,3 +51,40 @@ export function hashFileSync(path: string, prefix = ''): string {
     closeSync(fd);
   }
 }
+
+/**
+ * Call `onLine` with each line of a file (UTF-8, without its `\n`; 1-based line numbers), read
+ * in 4 MB pieces so a file of any size takes one piece and one line of memory. A last line
+ * without `\n` is passed too.
+ */
+export function forEachLineSync(path: string, onLine: (line: string, lineNumber: number) => void): void {
+  const fd = openSync(path, 'r');
+  try {
+    let buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
+    let filled = 0;
+    let lineNumber = 0;
+    for (;;) {
+      if (filled === buffer.length) {
+        // One line longer than the buffer: grow it (doubling) rather than cut the line.
+        const bigger = Buffer.allocUnsafe(buffer.length * 2);
+        buffer.copy(bigger, 0, 0, filled);
+        buffer = bigger;
+      }
+      const n = readSync(fd, buffer, filled, buffer.length - filled, null);
+      const end = filled + n;
+      let start = 0;
+      for (let nl = buffer.indexOf(10, start); nl !== -1 && nl < end; nl = buffer.indexOf(10, start)) {
+        onLine(buffer.toString('utf8', start, nl), ++lineNumber);
+        start = nl + 1;
+      }
+      if (n === 0) {
+        if (start < end) onLine(buffer.toString('utf8', start, end), ++lineNumber);
+        return;
+      }
+      buffer.copy(buffer, 0, start, end);
+      filled = end - start;
+    }
+  } finally {
+    closeSync(fd);
+  }
+}

@@ -8,6 +8,7 @@ import { requireLogsFolder } from '../ops/folders.js';
 import { withRetry } from '../ops/retry.js';
 import type { ChartRecord, DayRecord, QuarantineRecord, StateStore } from '../ops/stateStore.js';
 import { type LogFile, scanLogs } from '../sources/logFiles.js';
+import type { ResultsStore } from '../store/resultsStore.js';
 import { quarantineLog } from './quarantine.js';
 import { appendRunRecord, type RunRecord } from './runHistory.js';
 
@@ -33,6 +34,8 @@ export interface RunOptions extends SessionOptions {
   /** Checked between steps: a signal asked the run to stop. */
   shouldStop?: () => boolean;
   onRunEvent?: (event: RunEvent) => void;
+  /** Load each chart date into this results store as it is written, and the run into its history. */
+  store?: ResultsStore;
 }
 
 export type RunEvent =
@@ -41,6 +44,7 @@ export type RunEvent =
   | { type: 'quarantined'; record: QuarantineRecord }
   | { type: 'chartsDue'; dates: string[]; current: number }
   | { type: 'chartsWritten'; date: string; countries: number; users: number; ms: number }
+  | { type: 'stored'; dates: string[]; users: number; ms: number }
   | { type: 'unavailable'; date: string; file: string }
   | { type: 'archived'; date: string; file: string; to: string }
   | { type: 'pruned'; date: string }
@@ -102,6 +106,7 @@ export async function runOnce(options: RunOptions): Promise<RunRecord> {
   try {
     await session.close();
     appendRunRecord(session.state.dir, record);
+    options.store?.addRun(record);
   } catch (error) {
     closing = error;
   }
@@ -147,6 +152,8 @@ class Run {
   }
 
   async go(): Promise<void> {
+    // Chart dates written without the store, or whose load failed, are loaded first.
+    this.store();
     const scan = await this.retry('scan logs', () => scanLogs(this.logsDir));
     for (const file of scan.ignored) this.emit({ type: 'engine', event: { type: 'ignored', file } });
     const isReady = this.options.isReady ?? (() => true);
@@ -368,6 +375,23 @@ class Run {
         countries: summary.outputs.country.rows,
         users: summary.outputs.user.rows,
         ms: summary.elapsedMs,
+      });
+      this.store([date]);
+    }
+  }
+
+  /** Sync the results store with the chart files of `days` (default: every chart date in the output folder). */
+  private store(days?: number[]): void {
+    const store = this.options.store;
+    if (!store) return;
+    const started = Date.now();
+    const loaded = store.syncCharts(this.session.outDir, days);
+    if (loaded.length > 0) {
+      this.emit({
+        type: 'stored',
+        dates: loaded.map((l) => l.date),
+        users: loaded.reduce((sum, l) => sum + (l.userChartsKept ? l.users : 0), 0),
+        ms: Date.now() - started,
       });
     }
   }

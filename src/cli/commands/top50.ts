@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { runTop50, type Top50Summary } from '../../engine/top50Job.js';
+import { parseDay } from '../../ops/dates.js';
 import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
 import {
@@ -12,6 +13,7 @@ import {
   threadsOption,
 } from '../optionParsers.js';
 import { progressReporter } from '../progress.js';
+import { dbOption, openStore, storedLine, userChartDatesOption } from '../storeOptions.js';
 
 interface Top50CliOptions {
   logs: string;
@@ -26,6 +28,8 @@ interface Top50CliOptions {
   wait?: boolean;
   json?: boolean;
   quiet?: boolean;
+  db?: string;
+  userChartDates: number;
 }
 
 export function top50Command(): Command {
@@ -44,6 +48,8 @@ export function top50Command(): Command {
       .addOption(threadsOption())
       .option('--strict', 'fail (exit 3) when a day of the window has no log')
       .option('--wait', 'wait for another run using the state folder instead of exiting with code 5')
+      .addOption(dbOption())
+      .addOption(userChartDatesOption())
       .option('--json', 'print a machine-readable summary on stdout')
       .option('-q, --quiet', 'print only warnings and errors on stderr')
       .addHelpText(
@@ -81,6 +87,21 @@ Example:
           onEvent: progressReporter(process.stderr, options.quiet ?? false),
         }).finally(() => lock.release());
         if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
+        const store = openStore(options);
+        if (store) {
+          try {
+            const loaded = store.syncCharts(out, [parseDay(summary.date)!]);
+            if (!options.quiet)
+              process.stderr.write(
+                `${storedLine(
+                  store.path,
+                  loaded.map((l) => l.date),
+                )}\n`,
+              );
+          } finally {
+            store.close();
+          }
+        }
         if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       })
   );

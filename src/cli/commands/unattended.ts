@@ -5,6 +5,7 @@ import { isoDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
+import type { ResultsStore } from '../../store/resultsStore.js';
 import { watchLanding } from '../../unattended/landingWatch.js';
 import { DEFAULT_MAX_REJECT_RATE, type RunOptions, runOnce } from '../../unattended/runOnce.js';
 import { onStopSignals, type StopSignals } from '../../unattended/stopSignals.js';
@@ -20,8 +21,9 @@ import {
   threadsOption,
 } from '../optionParsers.js';
 import { createRunLogger, type Logger, logRunDone, logRunEvent } from '../runLogger.js';
+import { dbOption, openStore, userChartDatesOption } from '../storeOptions.js';
 
-interface UnattendedCliOptions {
+export interface UnattendedCliOptions {
   logs?: string;
   out?: string;
   state?: string;
@@ -37,10 +39,12 @@ interface UnattendedCliOptions {
   waitTimeout?: number;
   onFailureWebhook?: string;
   logLevel: string;
+  db?: string;
+  userChartDates?: number;
 }
 
 /** Options shared by run, backfill and watch. */
-function withRunOptions(command: Command): Command {
+export function withRunOptions(command: Command): Command {
   return command
     .option('--logs <dir>', 'landing folder of listen-YYYYMMDD.log / .log.gz files (required)')
     .option('--out <dir>', 'folder for the chart files and quality reports (required)')
@@ -71,6 +75,8 @@ function withRunOptions(command: Command): Command {
     .option('--wait', 'wait for another run holding the state folder instead of exiting with code 5')
     .option('--wait-timeout <duration>', 'wait at most this long (e.g. 10m; implies --wait)', durationOption)
     .option('--on-failure-webhook <url>', 'POST a JSON alert here when a run fails')
+    .addOption(dbOption())
+    .addOption(userChartDatesOption())
     .addOption(
       new Option('--log-level <level>', 'log level')
         .choices(['debug', 'info', 'warn', 'error'])
@@ -82,6 +88,7 @@ function runOptions(
   options: UnattendedCliOptions,
   log: Logger,
   stop: StopSignals,
+  store: ResultsStore | undefined,
 ): Omit<RunOptions, 'command'> {
   const logsDir = requireOption(options.logs, '--logs <dir>');
   const outDir = requireOption(options.out, '--out <dir>');
@@ -103,6 +110,7 @@ function runOptions(
     keepDays: options.keepDays,
     shouldStop: () => stop.requested(),
     onRunEvent: (event) => logRunEvent(log, event),
+    store,
   };
 }
 
@@ -114,10 +122,10 @@ function stateDirOf(options: UnattendedCliOptions): string {
  * The frame of every unattended command: logger, stop signals, the state folder's lock, and on
  * failure a log line and the webhook alert before the error goes on to set the exit code.
  */
-async function unattended(
+export async function unattended(
   command: 'run' | 'backfill' | 'watch',
   options: UnattendedCliOptions,
-  body: (log: Logger, stop: StopSignals) => Promise<void>,
+  body: (log: Logger, stop: StopSignals, store: ResultsStore | undefined) => Promise<void>,
 ): Promise<void> {
   const log = createRunLogger(options.logLevel);
   const stop = onStopSignals((signal) =>
@@ -152,7 +160,12 @@ async function unattended(
         ),
     });
     try {
-      await body(log, stop);
+      const store = openStore(options);
+      try {
+        await body(log, stop, store);
+      } finally {
+        store?.close();
+      }
     } finally {
       lock.release();
     }
@@ -241,10 +254,10 @@ Example (crontab, every 15 minutes):
         .default(0, '0s: every log present'),
     )
     .action(async (options: UnattendedCliOptions & { settle: number }) => {
-      await unattended('run', options, async (log, stop) => {
+      await unattended('run', options, async (log, stop, store) => {
         const settle = options.settle;
         const record = await runOnce({
-          ...runOptions(options, log, stop),
+          ...runOptions(options, log, stop, store),
           command: 'run',
           // A log still being written in place is left for the next run.
           isReady: settle > 0 ? (l) => Date.now() - l.mtimeMs >= settle : undefined,
@@ -278,9 +291,9 @@ export function backfillCommand(): Command {
         );
       }
       const { from, to } = options;
-      await unattended('backfill', options, async (log, stop) => {
+      await unattended('backfill', options, async (log, stop, store) => {
         const record = await runOnce({
-          ...runOptions(options, log, stop),
+          ...runOptions(options, log, stop, store),
           command: 'backfill',
           from,
           to,
@@ -291,11 +304,9 @@ export function backfillCommand(): Command {
     });
 }
 
-export function watchCommand(): Command {
-  return withRunOptions(new Command('watch'))
-    .description(
-      'watch the landing folder: process the logs present, then each new or replaced log as it lands',
-    )
+/** Options of the watcher (watch, serve --watch). */
+export function withWatchOptions(command: Command): Command {
+  return command
     .addOption(
       new Option('--poll-interval <duration>', 'how often to look at the landing folder')
         .argParser(durationOption)
@@ -305,6 +316,13 @@ export function watchCommand(): Command {
       new Option('--settle <duration>', 'a log counts once unchanged this long (or renamed into place)')
         .argParser(durationOption)
         .default(30_000, '30s'),
+    );
+}
+
+export function watchCommand(): Command {
+  return withWatchOptions(withRunOptions(new Command('watch')))
+    .description(
+      'watch the landing folder: process the logs present, then each new or replaced log as it lands',
     )
     .addHelpText(
       'after',
@@ -315,40 +333,47 @@ All state is on disk: a restarted watcher goes on where it stopped. SIGINT or SI
 after the current step; a second signal stops it at once.
 ${EXIT_CODES_HELP}`,
     )
-    .action(async (options: UnattendedCliOptions & { pollInterval: number; settle: number }) => {
-      await unattended('watch', options, async (log, stop) => {
-        let failing: string | undefined;
-        log.info(
-          {
-            event: 'watching',
-            logs: resolve(requireOption(options.logs, '--logs <dir>')),
-            pollMs: options.pollInterval,
-            settleMs: options.settle,
-          },
-          `watching ${options.logs} (every ${options.pollInterval / 1000} s, settle ${options.settle / 1000} s)`,
-        );
-        await watchLanding({
-          ...runOptions(options, log, stop),
-          pollMs: options.pollInterval,
-          settleMs: options.settle,
-          stop,
-          onStep: (record) => {
-            failing = undefined;
-            if (
-              record.days.length + record.charts.length + record.quarantined.length + record.archived.length >
-              0
-            )
-              logRunDone(log, record);
-          },
-          // One alert per streak of the same failure, not one per poll; logged every time.
-          onStepError: async (error) => {
-            const message = (error as Error).message;
-            if (message === failing) logFailure(log, error);
-            else await alert(log, 'watch', options, new Date().toISOString(), error);
-            failing = message;
-          },
-        });
-        log.info({ event: 'stopped' }, 'stopped');
-      });
+    .action(async (options: WatchCliOptions) => {
+      await unattended('watch', options, (log, stop, store) => watchLoop(options, log, stop, store));
     });
+}
+
+export type WatchCliOptions = UnattendedCliOptions & { pollInterval: number; settle: number };
+
+/** The watcher of `watch` and `serve --watch`, inside the unattended frame (lock, signals, store). */
+export async function watchLoop(
+  options: WatchCliOptions,
+  log: Logger,
+  stop: StopSignals,
+  store: ResultsStore | undefined,
+): Promise<void> {
+  let failing: string | undefined;
+  log.info(
+    {
+      event: 'watching',
+      logs: resolve(requireOption(options.logs, '--logs <dir>')),
+      pollMs: options.pollInterval,
+      settleMs: options.settle,
+    },
+    `watching ${options.logs} (every ${options.pollInterval / 1000} s, settle ${options.settle / 1000} s)`,
+  );
+  await watchLanding({
+    ...runOptions(options, log, stop, store),
+    pollMs: options.pollInterval,
+    settleMs: options.settle,
+    stop,
+    onStep: (record) => {
+      failing = undefined;
+      if (record.days.length + record.charts.length + record.quarantined.length + record.archived.length > 0)
+        logRunDone(log, record);
+    },
+    // One alert per streak of the same failure, not one per poll; logged every time.
+    onStepError: async (error) => {
+      const message = (error as Error).message;
+      if (message === failing) logFailure(log, error);
+      else await alert(log, 'watch', options, new Date().toISOString(), error);
+      failing = message;
+    },
+  });
+  log.info({ event: 'stopped' }, 'stopped');
 }

@@ -1,0 +1,75 @@
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { Command } from 'commander';
+import { PlaytallyError } from '../../ops/errors.js';
+import { ResultsStore } from '../../store/resultsStore.js';
+import { userChartDatesOption } from '../storeOptions.js';
+import { DEFAULT_DB } from './serve.js';
+
+interface LoadCliOptions {
+  db?: string;
+  charts?: string;
+  kpis?: string;
+  state?: string;
+  userChartDates: number;
+  quiet?: boolean;
+}
+
+export function loadCommand(): Command {
+  return new Command('load')
+    .description(
+      'load existing output files (charts, quality reports, KPIs, run history) into the results store',
+    )
+    .option('--db <file>', `the results store, created if missing (default: ${DEFAULT_DB}, or $PLAYTALLY_DB)`)
+    .option('--charts <dir>', 'folder of chart files and quality reports (the --out of top50/run/watch)')
+    .option('--kpis <dir>', 'folder of KPI files (the --out of kpis)')
+    .option('--state <dir>', 'state folder whose runs.jsonl to load (default: <charts>/.playtally)')
+    .addOption(userChartDatesOption())
+    .option('-q, --quiet', 'print only errors')
+    .addHelpText(
+      'after',
+      `
+Loads every date whose files are new or changed since they were loaded (so it can run again and
+again), newest first; each date is one transaction. User charts are kept for the newest
+--user-chart-dates dates. A malformed file is an error (exit 3) and loads nothing of its date.
+
+Example:
+  playtally load --db /data/playtally.db --charts /data/charts --kpis /data/kpis`,
+    )
+    .action((options: LoadCliOptions) => {
+      if (!options.charts && !options.kpis) {
+        throw new PlaytallyError('usage', 'give --charts <dir>, --kpis <dir> or both');
+      }
+      for (const dir of [options.charts, options.kpis]) {
+        if (dir && !existsSync(dir)) throw new PlaytallyError('bad_result_file', `no such folder: ${dir}`);
+      }
+      const db = resolve(options.db ?? process.env.PLAYTALLY_DB ?? DEFAULT_DB);
+      const store = ResultsStore.open(db, { userChartDates: options.userChartDates });
+      const say = (line: string): void => {
+        if (!options.quiet) process.stderr.write(`playtally: ${line}\n`);
+      };
+      try {
+        if (options.charts) {
+          const loaded = store.syncCharts(options.charts);
+          say(
+            loaded.length === 0
+              ? `charts: every date already loaded`
+              : `charts: loaded ${loaded.length} date(s): ${loaded.map((l) => `${l.date} (${l.countries} countries, ${l.userChartsKept ? `${l.users} users` : 'user charts not kept'})`).join(', ')}`,
+          );
+          const stateDir = options.state ?? join(options.charts, '.playtally');
+          if (existsSync(stateDir)) say(`runs: ${store.syncRuns(stateDir)} run(s) from ${stateDir}`);
+        }
+        if (options.kpis) {
+          const loaded = store.syncKpis(options.kpis);
+          say(
+            loaded.length === 0
+              ? 'kpis: every day already loaded'
+              : `kpis: loaded ${loaded.length} day(s): ${loaded.map((l) => l.date).join(', ')}`,
+          );
+        }
+        say(`results store: ${db}`);
+      } finally {
+        store.close();
+      }
+    });
+}

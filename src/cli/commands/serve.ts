@@ -1,0 +1,112 @@
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { Command, Option } from 'commander';
+import { PlaytallyError } from '../../ops/errors.js';
+import { startServer } from '../../serve/server.js';
+import { onStopSignals } from '../../unattended/stopSignals.js';
+import { portOption } from '../optionParsers.js';
+import { createRunLogger } from '../runLogger.js';
+import {
+  unattended,
+  type WatchCliOptions,
+  watchLoop,
+  withRunOptions,
+  withWatchOptions,
+} from './unattended.js';
+
+interface ServeCliOptions extends WatchCliOptions {
+  host: string;
+  port: number;
+  token?: string;
+  allowUnauthenticated?: boolean;
+  watch?: boolean;
+}
+
+export const DEFAULT_DB = 'playtally.db';
+
+export function serveCommand(): Command {
+  const command = new Command('serve')
+    .description('serve the JSON API and the dashboard over the results store (read-only)')
+    .option('--host <address>', 'address to listen on', '127.0.0.1')
+    .addOption(
+      new Option('--port <port>', 'port to listen on (0: any free port)').argParser(portOption).default(8080),
+    )
+    .addOption(
+      new Option('--token <token>', 'require Authorization: Bearer <token> on /api and /metrics').env(
+        'PLAYTALLY_TOKEN',
+      ),
+    )
+    .option('--allow-unauthenticated', 'listen on a non-loopback address without --token')
+    .option('--watch', 'also watch --logs and write charts into --out and the store, in this process');
+  withWatchOptions(withRunOptions(command));
+  return command
+    .addHelpText(
+      'after',
+      `
+The store is --db (default: ${DEFAULT_DB}, or $PLAYTALLY_DB), written by runs given --db and by
+\`playtally load\`. The server only reads it; a run loading a date in another process is seen
+whole once it commits.
+
+Routes: / (dashboard), /api/openapi.json (the API's OpenAPI document), /api/dates,
+/api/charts/country/:cc, /api/charts/country/:cc/movement, /api/charts/user/:id,
+/api/kpis/genres, /api/kpis/genres/:genre, /api/kpis/top-genres, /api/quality,
+/api/quality/days, /api/runs, /healthz, /metrics (Prometheus).
+
+With --watch, the options of \`playtally watch\` apply (--logs and --out are then required).
+
+Examples:
+  playtally serve --db /data/playtally.db
+  playtally serve --watch --logs /data/landing --out /data/charts --db /data/playtally.db`,
+    )
+    .action(async (options: ServeCliOptions) => {
+      options.db = resolve(options.db ?? DEFAULT_DB);
+      if (!isLoopback(options.host) && !options.token && !options.allowUnauthenticated) {
+        throw new PlaytallyError(
+          'usage',
+          `--host ${options.host} is not a loopback address: give --token (or $PLAYTALLY_TOKEN), ` +
+            'or --allow-unauthenticated to serve without one',
+        );
+      }
+      if (options.watch) {
+        await unattended('watch', options, async (log, stop, store) => {
+          const server = await startServer(serverOptions(options, options.db!));
+          log.info(
+            { event: 'listening', url: server.url, db: options.db },
+            `serving ${server.url} (store ${options.db})`,
+          );
+          try {
+            await watchLoop(options, log, stop, store);
+          } finally {
+            await server.close();
+          }
+        });
+        return;
+      }
+      if (!existsSync(options.db)) {
+        throw new PlaytallyError(
+          'store_unusable',
+          `no results store at ${options.db}: create it with \`playtally load --db ${options.db} ...\` ` +
+            'or a run given --db, or give --watch',
+        );
+      }
+      const log = createRunLogger(options.logLevel);
+      const server = await startServer(serverOptions(options, options.db));
+      log.info(
+        { event: 'listening', url: server.url, db: options.db },
+        `serving ${server.url} (store ${options.db})`,
+      );
+      const stop = onStopSignals((signal) => log.info({ event: 'signal', signal }, `${signal}: stopping`));
+      await stop.stopped;
+      await server.close();
+      stop.dispose();
+      log.info({ event: 'stopped' }, 'stopped');
+    });
+}
+
+function serverOptions(options: ServeCliOptions, db: string) {
+  return { dbPath: db, host: options.host, port: options.port, token: options.token };
+}
+
+function isLoopback(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+}

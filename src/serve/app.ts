@@ -1,0 +1,173 @@
+import { Hono } from 'hono';
+import { bearerAuth } from 'hono/bearer-auth';
+import { isoDay, parseDay } from '../ops/dates.js';
+import type { ResultsReader } from '../store/resultsReader.js';
+import { ApiError, badParameter, notFound } from './apiErrors.js';
+import { dashboardRoutes } from './dashboardAssets.js';
+import { ServerMetrics } from './metrics.js';
+import { OPENAPI_DOCUMENT } from './openapi.js';
+import { countryParam, dateParam, limitParam, userIdParam } from './params.js';
+
+export interface AppOptions {
+  reader: ResultsReader;
+  /** When set, every route but /healthz and the dashboard's static files needs `Authorization: Bearer <token>`. */
+  token?: string;
+  /** Folder of the built dashboard (index.html and assets); absent: no dashboard routes. */
+  dashboardDir?: string;
+}
+
+/**
+ * The read-only JSON API over the results store (and the dashboard's files). Handlers validate
+ * their parameters and throw ApiError; one error handler shapes every error answer. Tested
+ * in-process with `app.request(path)`.
+ */
+export function createApp(options: AppOptions): { app: Hono; metrics: ServerMetrics } {
+  const { reader } = options;
+  const metrics = new ServerMetrics(reader);
+  const app = new Hono();
+
+  app.use(async (c, next) => {
+    const started = process.hrtime.bigint();
+    await next();
+    const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+    // The route pattern, not the path: one series per route, whatever ids are asked for.
+    metrics.observe(
+      c.req.method,
+      c.res.status === 404 && !c.req.routePath ? 'unmatched' : c.req.routePath,
+      c.res.status,
+      seconds,
+    );
+  });
+  if (options.token) {
+    const auth = bearerAuth({
+      token: options.token,
+      noAuthenticationHeader: {
+        message: { error: 'unauthorized', message: 'Authorization: Bearer <token> required' },
+      },
+      invalidToken: { message: { error: 'unauthorized', message: 'the bearer token is not valid' } },
+      invalidAuthenticationHeader: {
+        message: { error: 'unauthorized', message: 'Authorization must be: Bearer <token>' },
+      },
+    });
+    app.use('/api/*', auth);
+    app.use('/metrics', auth);
+  }
+
+  app.onError((error, c) => {
+    if (error instanceof ApiError) {
+      return c.json(
+        {
+          error: error.error,
+          message: error.message,
+          ...(error.parameter ? { parameter: error.parameter } : {}),
+        },
+        error.status,
+      );
+    }
+    // Hono's own HTTP errors (the bearer-auth middleware) carry their response.
+    if (typeof (error as { getResponse?: unknown }).getResponse === 'function') {
+      return (error as unknown as { getResponse(): Response }).getResponse();
+    }
+    process.emitWarning(`playtally serve: ${c.req.method} ${c.req.path}: ${(error as Error).stack ?? error}`);
+    return c.json({ error: 'internal', message: 'internal error' }, 500);
+  });
+  app.notFound((c) => c.json({ error: 'not_found', message: `no route ${c.req.method} ${c.req.path}` }, 404));
+
+  const chartDate = (text: string | undefined): string => {
+    const date = dateParam('date', text, reader.latestChartDate());
+    if (date === undefined) throw notFound('no charts in the store yet');
+    if (!reader.chartDateInfo(date)) throw notFound(`no charts for ${date}`);
+    return date;
+  };
+  const kpiDate = (text: string | undefined): string => {
+    const date = dateParam('date', text, reader.latestKpiDate());
+    if (date === undefined) throw notFound('no genre KPIs in the store yet');
+    return date;
+  };
+  /** `from`/`to` for series; defaults: the 30 days ending on the newest date of the kind. */
+  const range = (from: string | undefined, to: string | undefined, latest: string | undefined) => {
+    const end = dateParam('to', to, latest ?? isoDay(Math.floor(Date.now() / 86_400_000)))!;
+    const start = dateParam('from', from, isoDay(parseDay(end)! - 29))!;
+    if (start > end) throw badParameter('from', `${start} is after to=${end}`);
+    return { from: start, to: end };
+  };
+
+  app.get('/healthz', (c) => c.json({ ok: true, schemaVersion: reader.schemaVersion() }));
+  app.get('/metrics', async (c) =>
+    c.body(await metrics.text(), 200, { 'content-type': metrics.contentType() }),
+  );
+  app.get('/api/openapi.json', (c) => c.json(OPENAPI_DOCUMENT));
+
+  app.get('/api/dates', (c) => c.json(reader.dates()));
+
+  app.get('/api/charts/country', (c) => {
+    const date = chartDate(c.req.query('date'));
+    return c.json({ date, countries: reader.countries(date) });
+  });
+
+  app.get('/api/charts/country/:cc', (c) => {
+    const country = countryParam(c.req.param('cc'));
+    const date = chartDate(c.req.query('date'));
+    const songs = reader.countryChartOf(date, country);
+    if (songs.length === 0) throw notFound(`no chart for ${country} on ${date}`);
+    return c.json({ date, country, window: reader.chartDateInfo(date)!.window, songs });
+  });
+
+  app.get('/api/charts/country/:cc/movement', (c) => {
+    const country = countryParam(c.req.param('cc'));
+    const date = chartDate(c.req.query('date'));
+    const moved = reader.movement(date, country);
+    if (moved.songs.length === 0) throw notFound(`no chart for ${country} on ${date}`);
+    return c.json({ date, country, ...moved });
+  });
+
+  app.get('/api/charts/user/:id', (c) => {
+    const user = userIdParam(c.req.param('id'));
+    const date = chartDate(c.req.query('date'));
+    if (!reader.chartDateInfo(date)!.userChartsKept) {
+      throw notFound(`user charts of ${date} are not kept in the store (only the newest dates' are)`);
+    }
+    const songs = reader.userChartOf(date, user);
+    if (!songs) throw notFound(`no chart for user ${user} on ${date}`);
+    return c.json({ date, user, window: reader.chartDateInfo(date)!.window, songs });
+  });
+
+  app.get('/api/kpis/genres', (c) => {
+    const date = kpiDate(c.req.query('date'));
+    const day = reader.kpiDay(date);
+    if (!day) throw notFound(`no genre KPIs for ${date}`);
+    return c.json({ date, ...day });
+  });
+
+  app.get('/api/kpis/top-genres', (c) => {
+    const { from, to } = range(c.req.query('from'), c.req.query('to'), reader.latestKpiDate());
+    return c.json({ from, to, days: reader.topGenresSeries(from, to) });
+  });
+
+  app.get('/api/kpis/genres/:genre', (c) => {
+    const genre = c.req.param('genre');
+    const { from, to } = range(c.req.query('from'), c.req.query('to'), reader.latestKpiDate());
+    if (!reader.genreKnown(genre)) throw notFound(`no genre ${JSON.stringify(genre)} in the store`);
+    return c.json({ genre, from, to, days: reader.genreSeries(genre, from, to) });
+  });
+
+  app.get('/api/quality', (c) => {
+    const date = dateParam('date', c.req.query('date'), reader.latestChartDate() ?? reader.latestKpiDate());
+    if (date === undefined) throw notFound('no quality reports in the store yet');
+    const charts = reader.chartQuality(date);
+    const kpis = reader.kpiQuality(date);
+    const logDay = reader.logDays(date, date)[0] ?? null;
+    if (charts === null && kpis === null && logDay === null) throw notFound(`no quality reports for ${date}`);
+    return c.json({ date, logDay, charts, kpis });
+  });
+
+  app.get('/api/quality/days', (c) => {
+    const { from, to } = range(c.req.query('from'), c.req.query('to'), reader.dates().logDays[0]);
+    return c.json({ from, to, days: reader.logDays(from, to) });
+  });
+
+  app.get('/api/runs', (c) => c.json({ runs: reader.runs(limitParam(c.req.query('limit'), 20, 1000)) }));
+
+  if (options.dashboardDir) dashboardRoutes(app, options.dashboardDir);
+  return { app, metrics };
+}

@@ -1,0 +1,306 @@
+/**
+ * The API's OpenAPI 3.1 document, served at /api/openapi.json. Written by hand next to the routes
+ * (src/serve/app.ts); a test checks that every route here answers and every API route is here.
+ */
+const dateQuery = (description: string) => ({
+  name: 'date',
+  in: 'query',
+  required: false,
+  description: `${description} YYYY-MM-DD or YYYYMMDD.`,
+  schema: { type: 'string', example: '2024-01-07' },
+});
+const rangeQuery = [
+  {
+    name: 'from',
+    in: 'query',
+    required: false,
+    description: 'First day (default: 29 days before `to`).',
+    schema: { type: 'string' },
+  },
+  {
+    name: 'to',
+    in: 'query',
+    required: false,
+    description: 'Last day (default: the newest stored day).',
+    schema: { type: 'string' },
+  },
+];
+const cc = {
+  name: 'cc',
+  in: 'path',
+  required: true,
+  description: 'ISO 3166-1 alpha-2 country code (either case).',
+  schema: { type: 'string', example: 'FR' },
+};
+const errors = {
+  '400': {
+    description: 'A parameter is not valid; `parameter` names it.',
+    content: json({ $ref: '#/components/schemas/Error' }),
+  },
+  '404': {
+    description: 'The store holds nothing for that key or date.',
+    content: json({ $ref: '#/components/schemas/Error' }),
+  },
+};
+function json(schema: unknown) {
+  return { 'application/json': { schema } };
+}
+function ok(description: string, schema: unknown) {
+  return { '200': { description, content: json(schema) }, ...errors };
+}
+const chartSong = {
+  type: 'object',
+  properties: { rank: { type: 'integer' }, song: { type: 'integer' }, plays: { type: 'integer' } },
+};
+const window = { type: 'object', properties: { from: { type: 'string' }, to: { type: 'string' } } };
+
+export const OPENAPI_DOCUMENT = {
+  openapi: '3.1.0',
+  info: {
+    title: 'playtally API',
+    version: '1',
+    description:
+      'Read-only access to the results store: 7-day top-50 charts per country and per user, genre KPIs, data quality and run history.',
+  },
+  components: {
+    securitySchemes: {
+      bearer: { type: 'http', scheme: 'bearer', description: 'Only when the server runs with --token.' },
+    },
+    schemas: {
+      Error: {
+        type: 'object',
+        required: ['error', 'message'],
+        properties: {
+          error: { type: 'string', enum: ['bad_parameter', 'not_found', 'unauthorized', 'internal'] },
+          message: { type: 'string' },
+          parameter: { type: 'string' },
+        },
+      },
+      ChartSong: chartSong,
+      GenreKpi: {
+        type: 'object',
+        properties: {
+          date: { type: 'string' },
+          hour: {
+            type: ['integer', 'null'],
+            description: 'null for a whole day; 0-23 with hour granularity',
+          },
+          genre: { type: 'string' },
+          listenCount: { type: 'integer' },
+          uniqueListeners: { type: 'integer' },
+          totalListeningMs: { type: 'integer' },
+          avgListeningMsPerListener: { type: 'string', description: 'exact decimal, 2 places' },
+          top3: {
+            type: 'array',
+            items: { type: 'object', properties: { track: { type: 'string' }, plays: { type: 'integer' } } },
+          },
+        },
+      },
+    },
+  },
+  security: [{ bearer: [] }, {}],
+  paths: {
+    '/healthz': {
+      get: {
+        summary: 'Liveness: the store is readable',
+        security: [],
+        responses: ok('ok', { type: 'object' }),
+      },
+    },
+    '/metrics': {
+      get: {
+        summary: 'Prometheus metrics: request counts and latencies, last run time and rows',
+        responses: {
+          '200': {
+            description: 'Prometheus text format',
+            content: { 'text/plain': { schema: { type: 'string' } } },
+          },
+        },
+      },
+    },
+    '/api/openapi.json': {
+      get: { summary: 'This document', responses: ok('OpenAPI document', { type: 'object' }) },
+    },
+    '/api/dates': {
+      get: {
+        summary: 'Dates with results, newest first',
+        responses: ok('dates by kind', {
+          type: 'object',
+          properties: {
+            charts: { type: 'array', items: { type: 'string' } },
+            userCharts: {
+              type: 'array',
+              items: { type: 'string' },
+              description: 'dates whose user charts are kept',
+            },
+            kpis: { type: 'array', items: { type: 'string' } },
+            logDays: { type: 'array', items: { type: 'string' } },
+          },
+        }),
+      },
+    },
+    '/api/charts/country': {
+      get: {
+        summary: 'Countries with a chart on a date',
+        parameters: [dateQuery('Chart date (default: the newest).')],
+        responses: ok('countries', {
+          type: 'object',
+          properties: { date: { type: 'string' }, countries: { type: 'array', items: { type: 'string' } } },
+        }),
+      },
+    },
+    '/api/charts/country/{cc}': {
+      get: {
+        summary: "A country's top 50 over the 7 days ending on the date",
+        parameters: [cc, dateQuery('Chart date (default: the newest).')],
+        responses: ok('chart', {
+          type: 'object',
+          properties: {
+            date: { type: 'string' },
+            country: { type: 'string' },
+            window,
+            songs: { type: 'array', items: chartSong },
+          },
+        }),
+      },
+    },
+    '/api/charts/country/{cc}/movement': {
+      get: {
+        summary:
+          "Each song's rank change against the previous day's chart: new, re-entry, up N, down N, same",
+        parameters: [cc, dateQuery('Chart date (default: the newest).')],
+        responses: ok(
+          'movement; `movement` and `previousDate` are null when the previous day has no stored chart',
+          {
+            type: 'object',
+            properties: {
+              date: { type: 'string' },
+              country: { type: 'string' },
+              previousDate: { type: ['string', 'null'] },
+              songs: {
+                type: 'array',
+                items: {
+                  type: 'object',
+                  properties: {
+                    ...chartSong.properties,
+                    previousRank: { type: ['integer', 'null'] },
+                    movement: {
+                      type: ['object', 'null'],
+                      properties: {
+                        kind: { type: 'string', enum: ['new', 're-entry', 'up', 'down', 'same'] },
+                        by: { type: 'integer' },
+                      },
+                    },
+                  },
+                },
+              },
+              dropped: {
+                type: 'array',
+                items: { type: 'object' },
+                description: 'songs of the previous chart no longer in it',
+              },
+            },
+          },
+        ),
+      },
+    },
+    '/api/charts/user/{id}': {
+      get: {
+        summary: "A user's top 50 over the 7 days ending on the date (kept for the newest dates only)",
+        parameters: [
+          {
+            name: 'id',
+            in: 'path',
+            required: true,
+            description: 'User id: decimal digits, at most 2^53-1.',
+            schema: { type: 'string' },
+          },
+          dateQuery('Chart date (default: the newest).'),
+        ],
+        responses: ok('chart', {
+          type: 'object',
+          properties: {
+            date: { type: 'string' },
+            user: { type: 'integer' },
+            window,
+            songs: { type: 'array', items: chartSong },
+          },
+        }),
+      },
+    },
+    '/api/kpis/genres': {
+      get: {
+        summary: 'Genre KPIs and top genres of a day',
+        parameters: [dateQuery('Day (default: the newest).')],
+        responses: ok('KPIs', {
+          type: 'object',
+          properties: {
+            date: { type: 'string' },
+            granularity: { type: 'string', enum: ['day', 'hour'] },
+            genres: { type: 'array', items: { $ref: '#/components/schemas/GenreKpi' } },
+            topGenres: { type: 'array', items: { type: 'object' } },
+          },
+        }),
+      },
+    },
+    '/api/kpis/genres/{genre}': {
+      get: {
+        summary: "One genre's KPIs per day over a range",
+        parameters: [
+          { name: 'genre', in: 'path', required: true, schema: { type: 'string' } },
+          ...rangeQuery,
+        ],
+        responses: ok('series', {
+          type: 'object',
+          properties: {
+            genre: { type: 'string' },
+            from: { type: 'string' },
+            to: { type: 'string' },
+            days: { type: 'array', items: { $ref: '#/components/schemas/GenreKpi' } },
+          },
+        }),
+      },
+    },
+    '/api/kpis/top-genres': {
+      get: {
+        summary: 'The top 5 genres of each day over a range',
+        parameters: rangeQuery,
+        responses: ok('series', {
+          type: 'object',
+          properties: { days: { type: 'array', items: { type: 'object' } } },
+        }),
+      },
+    },
+    '/api/quality': {
+      get: {
+        summary: "A date's data quality: the listen log's rejects, the chart and KPI quality reports",
+        parameters: [dateQuery('Date (default: the newest chart date).')],
+        responses: ok('reports (each null when not stored)', { type: 'object' }),
+      },
+    },
+    '/api/quality/days': {
+      get: {
+        summary: 'Listen-log days over a range: rows, valid, rejected by reason',
+        parameters: rangeQuery,
+        responses: ok('days', { type: 'object' }),
+      },
+    },
+    '/api/runs': {
+      get: {
+        summary: 'The newest runs of run/backfill/watch, newest first',
+        parameters: [
+          {
+            name: 'limit',
+            in: 'query',
+            required: false,
+            schema: { type: 'integer', minimum: 1, maximum: 1000, default: 20 },
+          },
+        ],
+        responses: ok('runs', {
+          type: 'object',
+          properties: { runs: { type: 'array', items: { type: 'object' } } },
+        }),
+      },
+    },
+  },
+} as const;

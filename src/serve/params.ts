@@ -1,0 +1,42 @@
+import { isoDay, parseDay } from '../ops/dates.js';
+import { countryIndex } from '../parse/countries.js';
+import { badParameter, notFound } from './apiErrors.js';
+
+/** `date=YYYY-MM-DD` or `YYYYMMDD`; `fallback` when absent (undefined: nothing stored yet). */
+export function dateParam(name: string, text: string | undefined, fallback?: string): string | undefined {
+  if (text === undefined || text === '') return fallback;
+  const day = parseDay(text);
+  if (day === undefined) throw badParameter(name, `not a date (YYYY-MM-DD or YYYYMMDD): ${quote(text)}`);
+  return isoDay(day);
+}
+
+/**
+ * A country code: two letters, either case (400 otherwise). A pair that is not an assigned
+ * ISO 3166-1 code is well formed but names no key: 404.
+ */
+export function countryParam(text: string): string {
+  const code = text.toUpperCase();
+  if (!/^[A-Z]{2}$/.test(code)) throw badParameter('cc', `not a two-letter country code: ${quote(text)}`);
+  if (countryIndex(code) < 0) throw notFound(`no country ${code} (not an ISO 3166-1 alpha-2 code)`);
+  return code;
+}
+
+/** A user id as the logs hold it: decimal digits, at most 2^53-1. */
+export function userIdParam(text: string): number {
+  if (!/^\d{1,16}$/.test(text) || Number(text) > Number.MAX_SAFE_INTEGER) {
+    throw badParameter('id', `not a user id (decimal digits, at most 2^53-1): ${quote(text)}`);
+  }
+  return Number(text);
+}
+
+export function limitParam(text: string | undefined, fallback: number, max: number): number {
+  if (text === undefined || text === '') return fallback;
+  if (!/^\d{1,6}$/.test(text) || Number(text) < 1 || Number(text) > max) {
+    throw badParameter('limit', `not a whole number from 1 to ${max}: ${quote(text)}`);
+  }
+  return Number(text);
+}
+
+function quote(text: string): string {
+  return JSON.stringify(text.length > 40 ? `${text.slice(0, 40)}...` : text);
+}

@@ -1,0 +1,54 @@
+import { existsSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { serve } from '@hono/node-server';
+import { ResultsReader } from '../store/resultsReader.js';
+import { createApp } from './app.js';
+
+/** Where `npm run build` puts the dashboard bundle, relative to this module in dist/. */
+export const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard', import.meta.url));
+
+export interface ServerOptions {
+  dbPath: string;
+  host: string;
+  port: number;
+  token?: string;
+  dashboardDir?: string;
+}
+
+export interface RunningServer {
+  url: string;
+  /** Stop accepting connections, end idle ones, and close the store. */
+  close(): Promise<void>;
+}
+
+/** Serve the API and the dashboard over the store at `dbPath` until `close()`. */
+export async function startServer(options: ServerOptions): Promise<RunningServer> {
+  const reader = ResultsReader.open(options.dbPath);
+  const dashboardDir = options.dashboardDir ?? DASHBOARD_DIR;
+  const { app } = createApp({
+    reader,
+    token: options.token,
+    dashboardDir: existsSync(dashboardDir) ? dashboardDir : undefined,
+  });
+  const server = await new Promise<ReturnType<typeof serve>>((resolveListening, reject) => {
+    const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () =>
+      resolveListening(s),
+    );
+    s.once('error', reject);
+  });
+  const address = server.address() as AddressInfo;
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
+  return {
+    url: `http://${host}:${address.port}`,
+    close: () =>
+      new Promise<void>((done) => {
+        server.close(() => {
+          reader.close();
+          done();
+        });
+        // Keep-alive connections would hold close() open until they time out.
+        (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+      }),
+  };
+}

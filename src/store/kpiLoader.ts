@@ -1,0 +1,143 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { parse } from 'csv-parse/sync';
+import { isoDay } from '../ops/dates.js';
+import { PlaytallyError } from '../ops/errors.js';
+import { GENRE_KPI_HEADER, kpiPaths, TOP_GENRES_HEADER } from '../sinks/kpiFiles.js';
+import { fileSignature } from './chartLoader.js';
+import type { Db } from './resultsDb.js';
+
+export interface KpiLoadResult {
+  date: string;
+  granularity: 'day' | 'hour';
+  genres: number;
+}
+
+/**
+ * Load one day's KPI files from `outDir` (genre_kpis, top_genres, kpi_quality) into the store,
+ * replacing that day's rows, in one transaction. The files are checked against the formats
+ * playtally writes; a file that does not match loads nothing.
+ */
+export function loadKpiDay(db: Db, outDir: string, day: number): KpiLoadResult {
+  const date = isoDay(day);
+  const paths = kpiPaths(outDir, day);
+  const source = fileSignature([paths.genres, paths.topGenres, paths.quality]);
+  const genreRows = readCsv(paths.genres, GENRE_KPI_HEADER);
+  const topRows = readCsv(paths.topGenres, TOP_GENRES_HEADER);
+  const hourly = genreRows.hourly || topRows.hourly;
+  let quality: { granularity?: string };
+  try {
+    quality = JSON.parse(readFileSync(paths.quality, 'utf8')) as { granularity?: string };
+  } catch (error) {
+    throw bad(paths.quality, 0, `not a JSON KPI quality report (${(error as Error).message})`);
+  }
+
+  const insertGenre = db.prepare(
+    `INSERT INTO genre_kpis (date, hour, genre, listen_count, unique_listeners, total_listening_ms,
+       avg_listening_ms_per_listener, top3_tracks) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+  );
+  const insertTop = db.prepare(
+    'INSERT INTO top_genres (date, hour, rank, genre, listen_count) VALUES (?, ?, ?, ?, ?)',
+  );
+  db.transaction(() => {
+    for (const table of ['genre_kpis', 'top_genres', 'kpi_days']) {
+      db.prepare(`DELETE FROM ${table} WHERE date = ?`).run(date);
+    }
+    genreRows.records.forEach((r, i) => {
+      const line = i + 2;
+      checkDate(r, date, paths.genres, line);
+      insertGenre.run(
+        date,
+        hourOf(r, hourly, paths.genres, line),
+        r.genre,
+        count(r, 'listen_count', paths.genres, line),
+        count(r, 'unique_listeners', paths.genres, line),
+        count(r, 'total_listening_ms', paths.genres, line),
+        decimal(r, 'avg_listening_ms_per_listener', paths.genres, line),
+        JSON.stringify(top3(r.top3_tracks ?? '', paths.genres, line)),
+      );
+    });
+    topRows.records.forEach((r, i) => {
+      const line = i + 2;
+      checkDate(r, date, paths.topGenres, line);
+      insertTop.run(
+        date,
+        hourOf(r, hourly, paths.topGenres, line),
+        count(r, 'rank', paths.topGenres, line),
+        r.genre,
+        count(r, 'listen_count', paths.topGenres, line),
+      );
+    });
+    db.prepare(
+      'INSERT INTO kpi_days (date, granularity, quality, source, loaded_at) VALUES (?, ?, ?, ?, ?)',
+    ).run(date, hourly ? 'hour' : 'day', JSON.stringify(quality), source, new Date().toISOString());
+  }).immediate();
+  return { date, granularity: hourly ? 'hour' : 'day', genres: genreRows.records.length };
+}
+
+type Row = Record<string, string>;
+
+function readCsv(path: string, header: string[]): { records: Row[]; hourly: boolean } {
+  if (!existsSync(path)) throw bad(path, 0, 'missing');
+  let rows: string[][];
+  try {
+    rows = parse(readFileSync(path), { relax_column_count: false }) as string[][];
+  } catch (error) {
+    throw bad(path, 0, `not CSV (${(error as Error).message})`);
+  }
+  const got = rows[0] ?? [];
+  const hourly = got[1] === 'hour';
+  const expected = hourly ? [header[0]!, 'hour', ...header.slice(1)] : header;
+  if (got.join(',') !== expected.join(',')) {
+    throw bad(path, 1, `header is not ${expected.join(',')} (got ${got.join(',')})`);
+  }
+  const records = rows
+    .slice(1)
+    .map((cells) => Object.fromEntries(expected.map((name, i) => [name, cells[i]!])));
+  return { records, hourly };
+}
+
+function checkDate(r: Row, date: string, path: string, line: number): void {
+  if (r.date !== date) throw bad(path, line, `date is not ${date} (got ${JSON.stringify(r.date)})`);
+}
+
+function hourOf(r: Row, hourly: boolean, path: string, line: number): number {
+  if (!hourly) return -1;
+  const hour = r.hour ?? '';
+  if (!/^\d\d$/.test(hour) || Number(hour) > 23) throw bad(path, line, `hour is not 00..23 (got ${hour})`);
+  return Number(hour);
+}
+
+function count(r: Row, column: string, path: string, line: number): number {
+  const text = r[column] ?? '';
+  if (!/^\d{1,16}$/.test(text) || Number(text) > Number.MAX_SAFE_INTEGER) {
+    throw bad(path, line, `${column} is not a count (got ${JSON.stringify(text)})`);
+  }
+  return Number(text);
+}
+
+function decimal(r: Row, column: string, path: string, line: number): string {
+  const text = r[column] ?? '';
+  if (!/^\d+(?:\.\d+)?$/.test(text))
+    throw bad(path, line, `${column} is not a decimal (got ${JSON.stringify(text)})`);
+  return text;
+}
+
+/** `track:plays;track:plays` -> [{track, plays}]; a track id may itself hold a colon, plays never. */
+function top3(text: string, path: string, line: number): { track: string; plays: number }[] {
+  if (text === '') return [];
+  return text.split(';').map((entry) => {
+    const colon = entry.lastIndexOf(':');
+    const plays = entry.slice(colon + 1);
+    if (colon <= 0 || !/^\d+$/.test(plays))
+      throw bad(path, line, `top3_tracks entry is not track:plays (got ${entry})`);
+    return { track: entry.slice(0, colon), plays: Number(plays) };
+  });
+}
+
+/** `row` counts CSV records, the header being row 1 (a quoted field may span lines). */
+function bad(path: string, row: number, problem: string): PlaytallyError {
+  return new PlaytallyError('bad_result_file', `${path}${row > 0 ? ` row ${row}` : ''}: ${problem}`, {
+    path,
+    row,
+  });
+}

@@ -1,0 +1,99 @@
+import { mkdirSync } from 'node:fs';
+import { dirname, resolve } from 'node:path';
+import Database from 'libsql';
+import { PlaytallyError } from '../ops/errors.js';
+import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
+
+export type Db = InstanceType<typeof Database>;
+
+export interface OpenOptions {
+  /** Open for reading only (the server): no migrations, no writes; the file must exist. */
+  readonly?: boolean;
+}
+
+/**
+ * Open the results store: an SQLite file in WAL mode, so a run can write a date while a server in
+ * another process reads (readers see the last committed state; a load is one transaction).
+ * A writable open applies missing migrations; a store from a newer playtally is refused.
+ */
+export function openResultsDb(path: string, options: OpenOptions = {}): Db {
+  const file = resolve(path);
+  let db: Db;
+  try {
+    if (!options.readonly) mkdirSync(dirname(file), { recursive: true });
+    db = new Database(file, {
+      readonly: options.readonly ?? false,
+      fileMustExist: options.readonly ?? false,
+    });
+    // A writer holds the lock for one load; readers and a second writer wait rather than fail.
+    db.exec('PRAGMA busy_timeout = 10000');
+    if (!options.readonly) {
+      db.exec('PRAGMA journal_mode = WAL');
+      // WAL + NORMAL: a commit survives a process crash; a power cut may lose the last loads,
+      // which the next run loads again from the files.
+      db.exec('PRAGMA synchronous = NORMAL');
+    }
+  } catch (error) {
+    throw new PlaytallyError('store_unusable', `cannot open the results store ${file}: ${messageOf(error)}`, {
+      path: file,
+    });
+  }
+  try {
+    const version = schemaVersion(db);
+    if (version > SCHEMA_VERSION) {
+      throw new PlaytallyError(
+        'store_unusable',
+        `the results store ${file} has schema version ${version}, newer than this playtally knows ` +
+          `(${SCHEMA_VERSION}); upgrade playtally or use another --db`,
+        { path: file, version },
+      );
+    }
+    if (version < SCHEMA_VERSION) {
+      if (options.readonly) {
+        throw new PlaytallyError(
+          'store_unusable',
+          `the results store ${file} has schema version ${version}; run \`playtally load --db ${path}\` ` +
+            `(or any run with --db) to migrate it to version ${SCHEMA_VERSION}`,
+          { path: file, version },
+        );
+      }
+      migrate(db, version);
+    }
+  } catch (error) {
+    db.close();
+    if (error instanceof PlaytallyError) throw error;
+    throw new PlaytallyError('store_unusable', `the results store ${file} is unusable: ${messageOf(error)}`, {
+      path: file,
+    });
+  }
+  return db;
+}
+
+function migrate(db: Db, from: number): void {
+  for (let v = from; v < SCHEMA_VERSION; v++) {
+    db.transaction(() => {
+      db.exec(MIGRATIONS[v]!);
+      db.exec(`PRAGMA user_version = ${v + 1}`);
+    }).immediate();
+  }
+}
+
+export function schemaVersion(db: Db): number {
+  return Number(firstValue(db, 'PRAGMA user_version'));
+}
+
+/**
+ * The first column of the first row, or undefined. Through `raw()`: libsql's `get()` adds a
+ * `_metadata` member to row objects and ignores `pluck()`; raw rows are plain arrays.
+ */
+export function firstValue(db: Db, sql: string, ...params: unknown[]): unknown {
+  const row = db
+    .prepare(sql)
+    .raw()
+    .get(...params) as unknown[] | undefined;
+  return row?.[0];
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}

@@ -1,0 +1,306 @@
+import { isoDay, parseDay } from '../ops/dates.js';
+import { type Db, firstValue, openResultsDb, schemaVersion } from './resultsDb.js';
+
+export interface ChartSong {
+  rank: number;
+  song: number;
+  plays: number;
+}
+
+export type Movement =
+  | { kind: 'new' }
+  | { kind: 're-entry' }
+  | { kind: 'up'; by: number }
+  | { kind: 'down'; by: number }
+  | { kind: 'same' };
+
+export interface GenreKpiRow {
+  date: string;
+  /** null for a day's figures; 0..23 when the day was computed by hour. */
+  hour: number | null;
+  genre: string;
+  listenCount: number;
+  uniqueListeners: number;
+  totalListeningMs: number;
+  avgListeningMsPerListener: string;
+  top3: { track: string; plays: number }[];
+}
+
+export interface TopGenreRow {
+  date: string;
+  hour: number | null;
+  rank: number;
+  genre: string;
+  listenCount: number;
+}
+
+export interface LogDayQuality {
+  date: string;
+  file: string;
+  rows: number;
+  valid: number;
+  rejected: number;
+  rejectedByReason: Record<string, number>;
+}
+
+/**
+ * The reading side of the results store, for the API: a read-only connection with its statements
+ * prepared once. Every method answers from one SQLite read, so a run loading a date in another
+ * process is seen whole or not at all (WAL). Rows come back as plain arrays (`raw()`) and are
+ * named here, which keeps libsql's per-row `_metadata` out of the answers.
+ */
+export class ResultsReader {
+  private readonly userChart;
+  private readonly countryChart;
+  private readonly chartDate;
+
+  private constructor(readonly db: Db) {
+    this.userChart = db.prepare('SELECT chart FROM user_charts WHERE date = ? AND user_id = ?').raw();
+    this.countryChart = db
+      .prepare('SELECT rank, sng_id, plays FROM country_charts WHERE date = ? AND country = ? ORDER BY rank')
+      .raw();
+    this.chartDate = db
+      .prepare(
+        'SELECT window_from, window_to, countries, users, user_charts_kept FROM chart_dates WHERE date = ?',
+      )
+      .raw();
+  }
+
+  static open(path: string): ResultsReader {
+    return new ResultsReader(openResultsDb(path, { readonly: true }));
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  schemaVersion(): number {
+    return schemaVersion(this.db);
+  }
+
+  /** Every date with results, newest first, by kind. */
+  dates(): { charts: string[]; userCharts: string[]; kpis: string[]; logDays: string[] } {
+    const list = (sql: string): string[] => (this.db.prepare(sql).raw().all() as [string][]).map((r) => r[0]);
+    return {
+      charts: list('SELECT date FROM chart_dates ORDER BY date DESC'),
+      userCharts: list('SELECT date FROM chart_dates WHERE user_charts_kept = 1 ORDER BY date DESC'),
+      kpis: list('SELECT date FROM kpi_days ORDER BY date DESC'),
+      logDays: list('SELECT date FROM log_days ORDER BY date DESC'),
+    };
+  }
+
+  latestChartDate(): string | undefined {
+    return firstValue(this.db, 'SELECT max(date) FROM chart_dates') as string | undefined;
+  }
+
+  latestKpiDate(): string | undefined {
+    return firstValue(this.db, 'SELECT max(date) FROM kpi_days') as string | undefined;
+  }
+
+  chartDateInfo(
+    date: string,
+  ):
+    | { window: { from: string; to: string }; countries: number; users: number; userChartsKept: boolean }
+    | undefined {
+    const row = this.chartDate.get(date) as [string, string, number, number, number] | undefined;
+    if (!row) return undefined;
+    return {
+      window: { from: row[0], to: row[1] },
+      countries: row[2],
+      users: row[3],
+      userChartsKept: row[4] === 1,
+    };
+  }
+
+  /** The countries with a chart on `date`, alphabetically. */
+  countries(date: string): string[] {
+    return (
+      this.db
+        .prepare('SELECT DISTINCT country FROM country_charts WHERE date = ? ORDER BY country')
+        .raw()
+        .all(date) as [string][]
+    ).map((r) => r[0]);
+  }
+
+  countryChartOf(date: string, country: string): ChartSong[] {
+    return (this.countryChart.all(date, country) as [number, number, number][]).map(
+      ([rank, song, plays]) => ({
+        rank,
+        song,
+        plays,
+      }),
+    );
+  }
+
+  /** A user's chart on `date`, or undefined when the user has none (or the date's user charts are not kept). */
+  userChartOf(date: string, userId: number): ChartSong[] | undefined {
+    const row = this.userChart.get(date, userId) as [string] | undefined;
+    if (!row) return undefined;
+    const songs: ChartSong[] = [];
+    let rank = 0;
+    for (const entry of row[0].split(',')) {
+      const colon = entry.indexOf(':');
+      songs.push({
+        rank: ++rank,
+        song: Number(entry.slice(0, colon)),
+        plays: Number(entry.slice(colon + 1)),
+      });
+    }
+    return songs;
+  }
+
+  /**
+   * Each song's rank change on `date` against the previous day's chart of the same country:
+   * up/down by N, same, re-entry (in this country's chart on some earlier stored date, not the day
+   * before) or new. Without a stored chart for the day before, movement is unknown (null), and the
+   * songs that left the chart are listed with their previous rank.
+   */
+  movement(
+    date: string,
+    country: string,
+  ): {
+    previousDate: string | null;
+    songs: (ChartSong & { previousRank: number | null; movement: Movement | null })[];
+    dropped: { song: number; previousRank: number; previousPlays: number }[];
+  } {
+    const current = this.countryChartOf(date, country);
+    const previousDay = isoDay(parseDay(date)! - 1);
+    if (!this.chartDateInfo(previousDay)) {
+      return {
+        previousDate: null,
+        songs: current.map((s) => ({ ...s, previousRank: null, movement: null })),
+        dropped: [],
+      };
+    }
+    const before = new Map(this.countryChartOf(previousDay, country).map((s) => [s.song, s]));
+    const everBefore = this.db
+      .prepare('SELECT 1 FROM country_charts WHERE country = ? AND sng_id = ? AND date < ? LIMIT 1')
+      .raw();
+    const songs = current.map((s) => {
+      const prev = before.get(s.song);
+      before.delete(s.song);
+      let movement: Movement;
+      if (prev) {
+        const by = prev.rank - s.rank;
+        movement = by > 0 ? { kind: 'up', by } : by < 0 ? { kind: 'down', by: -by } : { kind: 'same' };
+      } else {
+        movement = everBefore.get(country, s.song, previousDay) ? { kind: 're-entry' } : { kind: 'new' };
+      }
+      return { ...s, previousRank: prev?.rank ?? null, movement };
+    });
+    const dropped = [...before.values()].map((s) => ({
+      song: s.song,
+      previousRank: s.rank,
+      previousPlays: s.plays,
+    }));
+    return { previousDate: previousDay, songs, dropped };
+  }
+
+  kpiDay(date: string): { granularity: string; genres: GenreKpiRow[]; topGenres: TopGenreRow[] } | undefined {
+    const granularity = firstValue(this.db, 'SELECT granularity FROM kpi_days WHERE date = ?', date) as
+      | string
+      | undefined;
+    if (granularity === undefined) return undefined;
+    const genres = this.genreRows('WHERE date = ? ORDER BY hour, genre', date);
+    const topGenres = this.topGenreRows('WHERE date = ? ORDER BY hour, rank', date);
+    return { granularity, genres, topGenres };
+  }
+
+  /** A genre's KPIs per day from `from` to `to` inclusive, oldest first. */
+  genreSeries(genre: string, from: string, to: string): GenreKpiRow[] {
+    return this.genreRows('WHERE genre = ? AND date BETWEEN ? AND ? ORDER BY date, hour', genre, from, to);
+  }
+
+  genreKnown(genre: string): boolean {
+    return firstValue(this.db, 'SELECT 1 FROM genre_kpis WHERE genre = ? LIMIT 1', genre) !== undefined;
+  }
+
+  /** Every day's top genres from `from` to `to`, oldest first. */
+  topGenresSeries(from: string, to: string): TopGenreRow[] {
+    return this.topGenreRows('WHERE date BETWEEN ? AND ? ORDER BY date, hour, rank', from, to);
+  }
+
+  chartQuality(date: string): unknown {
+    const text = firstValue(this.db, 'SELECT report FROM chart_quality WHERE date = ?', date) as
+      | string
+      | undefined;
+    return text === undefined ? null : JSON.parse(text);
+  }
+
+  kpiQuality(date: string): unknown {
+    const text = firstValue(this.db, 'SELECT quality FROM kpi_days WHERE date = ?', date) as
+      | string
+      | undefined;
+    return text === undefined ? null : JSON.parse(text);
+  }
+
+  /** Listen-log days from `from` to `to`, oldest first: rows and rejects by reason. */
+  logDays(from: string, to: string): LogDayQuality[] {
+    const rows = this.db
+      .prepare(
+        'SELECT date, file, rows, valid, rejected, rejected_by_reason FROM log_days WHERE date BETWEEN ? AND ? ORDER BY date',
+      )
+      .raw()
+      .all(from, to) as [string, string, number, number, number, string][];
+    return rows.map(([date, file, total, valid, rejected, reasons]) => ({
+      date,
+      file,
+      rows: total,
+      valid,
+      rejected,
+      rejectedByReason: JSON.parse(reasons) as Record<string, number>,
+    }));
+  }
+
+  /** The newest `limit` runs, newest first. */
+  runs(limit: number): unknown[] {
+    return (
+      this.db
+        .prepare('SELECT record FROM runs ORDER BY finished_at DESC, id DESC LIMIT ?')
+        .raw()
+        .all(limit) as [string][]
+    ).map((r) => JSON.parse(r[0]));
+  }
+
+  lastRun(): { finishedAt: string; ok: boolean; rows: number } | undefined {
+    const row = this.db
+      .prepare('SELECT finished_at, ok, rows FROM runs ORDER BY finished_at DESC, id DESC LIMIT 1')
+      .raw()
+      .get() as [string, number, number] | undefined;
+    return row ? { finishedAt: row[0], ok: row[1] === 1, rows: row[2] } : undefined;
+  }
+
+  private genreRows(where: string, ...params: unknown[]): GenreKpiRow[] {
+    const rows = this.db
+      .prepare(
+        `SELECT date, hour, genre, listen_count, unique_listeners, total_listening_ms,
+           avg_listening_ms_per_listener, top3_tracks FROM genre_kpis ${where}`,
+      )
+      .raw()
+      .all(...params) as [string, number, string, number, number, number, string, string][];
+    return rows.map(([date, hour, genre, listenCount, uniqueListeners, totalListeningMs, avg, top3]) => ({
+      date,
+      hour: hour < 0 ? null : hour,
+      genre,
+      listenCount,
+      uniqueListeners,
+      totalListeningMs,
+      avgListeningMsPerListener: avg,
+      top3: JSON.parse(top3) as { track: string; plays: number }[],
+    }));
+  }
+
+  private topGenreRows(where: string, ...params: unknown[]): TopGenreRow[] {
+    const rows = this.db
+      .prepare(`SELECT date, hour, rank, genre, listen_count FROM top_genres ${where}`)
+      .raw()
+      .all(...params) as [string, number, number, string, number][];
+    return rows.map(([date, hour, rank, genre, listenCount]) => ({
+      date,
+      hour: hour < 0 ? null : hour,
+      rank,
+      genre,
+      listenCount,
+    }));
+  }
+}

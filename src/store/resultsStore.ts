@@ -1,0 +1,105 @@
+import { existsSync, readdirSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { isoDay, parseDay } from '../ops/dates.js';
+import { kpiPaths } from '../sinks/kpiFiles.js';
+import { KEEP_RUNS, type RunRecord, readRunHistory } from '../unattended/runHistory.js';
+import {
+  type ChartLoadResult,
+  chartFilePaths,
+  DEFAULT_USER_CHART_DATES,
+  fileSignature,
+  loadChartDate,
+} from './chartLoader.js';
+import { type KpiLoadResult, loadKpiDay } from './kpiLoader.js';
+import { type Db, firstValue, openResultsDb } from './resultsDb.js';
+import { loadRuns } from './runLoader.js';
+
+export interface StoreOptions {
+  /** Keep user charts for this many of the newest chart dates (default 3). */
+  userChartDates?: number;
+}
+
+/**
+ * The writing side of the results store. Runs call `syncCharts` / `syncKpis` after writing their
+ * files, and `playtally load` calls them on existing output folders: both load the dates whose
+ * files changed since they were loaded (by size and mtime), so a load that failed, or files written
+ * without --db, are picked up by the next sync.
+ */
+export class ResultsStore {
+  readonly userChartDates: number;
+
+  private constructor(
+    readonly db: Db,
+    readonly path: string,
+    options: StoreOptions,
+  ) {
+    this.userChartDates = options.userChartDates ?? DEFAULT_USER_CHART_DATES;
+  }
+
+  static open(path: string, options: StoreOptions = {}): ResultsStore {
+    return new ResultsStore(openResultsDb(path), resolve(path), options);
+  }
+
+  /** Load the chart dates of `outDir` (all, or `days`) whose files are new or changed; newest first. */
+  syncCharts(outDir: string, days?: number[]): ChartLoadResult[] {
+    const dir = resolve(outDir);
+    const candidates = days ?? datesIn(dir, /^country_top50_(\d{8})\.txt$/);
+    const loaded: ChartLoadResult[] = [];
+    for (const day of [...candidates].sort((a, b) => b - a)) {
+      const paths = chartFilePaths(dir, day);
+      const stored = firstValue(this.db, 'SELECT source FROM chart_dates WHERE date = ?', isoDay(day));
+      if (stored !== undefined && stored === fileSignature(Object.values(paths))) continue;
+      loaded.push(loadChartDate(this.db, dir, day, this.userChartDates));
+    }
+    this.checkpoint(loaded.length);
+    return loaded;
+  }
+
+  /** Load the KPI days of `outDir` (all, or `days`) whose files are new or changed. */
+  syncKpis(outDir: string, days?: number[]): KpiLoadResult[] {
+    const dir = resolve(outDir);
+    const candidates = days ?? datesIn(dir, /^genre_kpis_(\d{8})\.csv$/);
+    const loaded: KpiLoadResult[] = [];
+    for (const day of [...candidates].sort((a, b) => b - a)) {
+      const p = kpiPaths(dir, day);
+      const stored = firstValue(this.db, 'SELECT source FROM kpi_days WHERE date = ?', isoDay(day));
+      if (stored !== undefined && stored === fileSignature([p.genres, p.topGenres, p.quality])) continue;
+      loaded.push(loadKpiDay(this.db, dir, day));
+    }
+    this.checkpoint(loaded.length);
+    return loaded;
+  }
+
+  /** Store the runs of a state folder's run history (runs already stored are replaced). */
+  syncRuns(stateDir: string): number {
+    return loadRuns(this.db, readRunHistory(resolve(stateDir), KEEP_RUNS));
+  }
+
+  addRun(run: RunRecord): void {
+    loadRuns(this.db, [run]);
+  }
+
+  close(): void {
+    this.db.close();
+  }
+
+  /**
+   * After a load, move the WAL's pages into the database and truncate it, so a 1 GB user-chart
+   * load does not leave a 1 GB WAL behind. With a reader in the middle of a query this does what
+   * it can and the next checkpoint finishes.
+   */
+  private checkpoint(loads: number): void {
+    if (loads > 0) this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+  }
+}
+
+function datesIn(dir: string, pattern: RegExp): number[] {
+  if (!existsSync(dir)) return [];
+  const days: number[] = [];
+  for (const name of readdirSync(dir)) {
+    const m = pattern.exec(name);
+    const day = m ? parseDay(m[1]!) : undefined;
+    if (day !== undefined) days.push(day);
+  }
+  return days;
+}
