@@ -12,12 +12,12 @@ import {
   writeFileSync,
 } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
-import { fileURLToPath } from 'node:url';
 import { createGzip } from 'node:zlib';
 import { CORRUPTIONS } from '../src/generate/listenGenerator.js';
 import { compactDay, isoDay, parseDay } from '../src/ops/dates.js';
+import { args, CLI, median, ROOT, record } from './benchSupport.js';
 
 /**
  * `npm run bench`: generates D days x N rows (once; reused while the parameters match), then runs
@@ -38,8 +38,6 @@ import { compactDay, isoDay, parseDay } from '../src/ops/dates.js';
  *                    [--duckdb-fallback-memory 8GB] [--no-gzip]
  *                    [--no-kpi | --kpi-only] [--kpi-days 1] [--kpi-streams 10000000]
  */
-const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-const CLI = join(ROOT, 'dist/src/cli/main.js');
 const PEER = join(ROOT, 'dist/bench/duckdbPeer.js');
 const PEER_KPI = join(ROOT, 'dist/bench/duckdbKpiPeer.js');
 let duckdbVersion = 'unknown';
@@ -50,19 +48,6 @@ interface Measure {
   peakRssBytes: number;
   /** ms to build the newest day's partial, when the run built it. */
   dayMs?: number;
-}
-
-function args(): Map<string, string> {
-  const out = new Map<string, string>();
-  const argv = process.argv.slice(2);
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
-    const next = argv[i + 1];
-    if (next === undefined || next.startsWith('--')) out.set(a.slice(2), 'true');
-    else out.set(a.slice(2), argv[++i]!);
-  }
-  return out;
 }
 
 function run(command: string, argv: string[]): Promise<{ stdout: string; wallMs: number }> {
@@ -162,12 +147,6 @@ async function prepareGzipLogs(files: string[], gzLogs: string, params: string):
     createWriteStream(join(gzLogs, `${basename(newest)}.gz`)),
   );
   writeFileSync(marker, params);
-}
-
-function median(values: number[]): number {
-  const s = [...values].sort((a, b) => a - b);
-  const mid = s.length >> 1;
-  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
 }
 
 function sameFile(a: string, b: string): boolean {
@@ -343,22 +322,6 @@ async function main(): Promise<void> {
   if (options.has('record')) record('top50', report);
   if (!identical || duckdbIdentical === false) process.exitCode = 1;
   if (!options.has('no-kpi')) await kpiBench(options, dir, runs);
-}
-
-/** Write `report` into docs/BENCHMARKS.md between the markers of `name`, replacing what was there. */
-function record(name: string, report: string): void {
-  const path = join(ROOT, 'docs/BENCHMARKS.md');
-  const text = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
-  const begin = `<!-- bench:${name} -->`;
-  const end = `<!-- /bench:${name} -->`;
-  const block = `${begin}\n${report}\n${end}`;
-  writeFileSync(
-    path,
-    text.includes(begin)
-      ? text.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), block)
-      : `${text}\n${block}\n`,
-  );
-  console.error(`bench: recorded in ${path}`);
 }
 
 /**

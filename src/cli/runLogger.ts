@@ -87,6 +87,12 @@ export function logRunEvent(log: Logger, event: RunEvent): void {
         `results store: loaded ${event.dates.join(', ')} (${n(event.users)} user charts) in ${(event.ms / 1000).toFixed(1)} s`,
       );
       break;
+    case 'storeSkipped':
+      log.warn(
+        { event: 'store_skipped', error: event.message },
+        `results store: not loaded: ${event.message}`,
+      );
+      break;
     case 'unavailable':
       log.warn(
         { event: 'log_unavailable', date: event.date, file: event.file },

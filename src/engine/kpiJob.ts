@@ -27,7 +27,7 @@ import {
   type UserCatalog,
 } from '../parse/catalogs.js';
 import { writeKpiFiles } from '../sinks/kpiFiles.js';
-import { type LandingFile, scanLanding } from '../sources/landingFiles.js';
+import { LANDING_KINDS, type LandingFile, scanLanding } from '../sources/landingFiles.js';
 import type { ParseStreamsResult, ParseStreamsTask } from './tasks.js';
 import { WorkerPool } from './workerPool.js';
 
@@ -111,6 +111,8 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   removeStaleTempFiles(state.partialsDir);
   removeStaleTempFiles(state.dir);
   removeStaleTempFiles(outDir);
+  // A run killed while writing a `.reason.json` leaves its temporary file beside the bad file.
+  for (const kind of LANDING_KINDS) removeStaleTempFiles(join(landingDir, 'error', kind));
 
   // New and changed streams files are parsed on the workers, in parallel, each into its partial;
   // the catalogues are read meanwhile on the main thread.

@@ -1,5 +1,6 @@
 import { Hono } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
+import { matchedRoutes } from 'hono/route';
 import { isoDay, parseDay } from '../ops/dates.js';
 import type { ResultsReader } from '../store/resultsReader.js';
 import { ApiError, badParameter, notFound } from './apiErrors.js';
@@ -7,6 +8,8 @@ import { dashboardRoutes } from './dashboardAssets.js';
 import { ServerMetrics } from './metrics.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 import { countryParam, dateParam, limitParam, userIdParam } from './params.js';
+
+const JSON_TYPE = { 'content-type': 'application/json' };
 
 export interface AppOptions {
   reader: ResultsReader;
@@ -30,13 +33,11 @@ export function createApp(options: AppOptions): { app: Hono; metrics: ServerMetr
     const started = process.hrtime.bigint();
     await next();
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    // The route pattern, not the path: one series per route, whatever ids are asked for.
-    metrics.observe(
-      c.req.method,
-      c.res.status === 404 && !c.req.routePath ? 'unmatched' : c.req.routePath,
-      c.res.status,
-      seconds,
-    );
+    // The route pattern, not the path: one series per route, whatever ids are asked for. The
+    // pattern of the route that matched, not of the last middleware run (this one's `/*`, or the
+    // bearer check's `/api/*` on a 401); a path no route matches is `unmatched`.
+    const route = matchedRoutes(c).findLast((r) => r.method !== 'ALL')?.path ?? 'unmatched';
+    metrics.observe(c.req.method, route, c.res.status, seconds);
   });
   if (options.token) {
     const auth = bearerAuth({
@@ -118,18 +119,20 @@ export function createApp(options: AppOptions): { app: Hono; metrics: ServerMetr
     const date = chartDate(c.req.query('date'));
     const moved = reader.movement(date, country);
     if (moved.songs.length === 0) throw notFound(`no chart for ${country} on ${date}`);
-    return c.json({ date, country, ...moved });
+    return c.json({ date, country, window: reader.chartDateInfo(date)!.window, ...moved });
   });
 
   app.get('/api/charts/user/:id', (c) => {
     const user = userIdParam(c.req.param('id'));
-    const date = chartDate(c.req.query('date'));
+    const asked = dateParam('date', c.req.query('date'));
+    // The hit is one query; the reasons for a miss are looked up only on a miss.
+    const found = reader.userChartJson(asked, user);
+    if (found !== undefined) return c.body(found, 200, JSON_TYPE);
+    const date = chartDate(asked);
     if (!reader.chartDateInfo(date)!.userChartsKept) {
       throw notFound(`user charts of ${date} are not kept in the store (only the newest dates' are)`);
     }
-    const songs = reader.userChartOf(date, user);
-    if (!songs) throw notFound(`no chart for user ${user} on ${date}`);
-    return c.json({ date, user, window: reader.chartDateInfo(date)!.window, songs });
+    throw notFound(`no chart for user ${user} on ${date}`);
   });
 
   app.get('/api/kpis/genres', (c) => {

@@ -31,7 +31,9 @@ export class ServerMetrics {
       registers: [this.registry],
       collect() {
         const run = lastRun();
+        // remove(): absent, not 0 ("last run failed in 1970"), while no run is stored.
         if (run) this.set(Date.parse(run.finishedAt) / 1000);
+        else this.remove();
       },
     });
     new Gauge({
@@ -41,6 +43,7 @@ export class ServerMetrics {
       collect() {
         const run = lastRun();
         if (run) this.set(run.rows);
+        else this.remove();
       },
     });
     new Gauge({
@@ -50,6 +53,7 @@ export class ServerMetrics {
       collect() {
         const run = lastRun();
         if (run) this.set(run.ok ? 1 : 0);
+        else this.remove();
       },
     });
     new Gauge({
@@ -59,6 +63,7 @@ export class ServerMetrics {
       collect() {
         const date = reader.latestChartDate();
         if (date) this.set(Date.parse(`${date}T00:00:00Z`) / 1000);
+        else this.remove();
       },
     });
   }

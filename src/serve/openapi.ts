@@ -176,6 +176,7 @@ export const OPENAPI_DOCUMENT = {
             properties: {
               date: { type: 'string' },
               country: { type: 'string' },
+              window,
               previousDate: { type: ['string', 'null'] },
               songs: {
                 type: 'array',

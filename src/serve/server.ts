@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { serve } from '@hono/node-server';
+import { PlaytallyError } from '../ops/errors.js';
 import { ResultsReader } from '../store/resultsReader.js';
 import { createApp } from './app.js';
 
@@ -31,12 +32,27 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     token: options.token,
     dashboardDir: existsSync(dashboardDir) ? dashboardDir : undefined,
   });
-  const server = await new Promise<ReturnType<typeof serve>>((resolveListening, reject) => {
-    const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () =>
-      resolveListening(s),
+  let server: ReturnType<typeof serve>;
+  try {
+    server = await new Promise<ReturnType<typeof serve>>((resolveListening, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () =>
+        resolveListening(s),
+      );
+      s.once('error', reject);
+    });
+  } catch (error) {
+    reader.close();
+    // A port in use or an address not on this host: the command line is what to change.
+    const e = error as NodeJS.ErrnoException;
+    throw new PlaytallyError(
+      'usage',
+      `cannot listen on ${options.host}:${options.port}: ${e.code ?? e.message}`,
+      {
+        host: options.host,
+        port: options.port,
+      },
     );
-    s.once('error', reject);
-  });
+  }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
   return {

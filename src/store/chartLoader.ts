@@ -21,8 +21,11 @@ export interface ChartLoadResult {
   prunedUserCharts: string[];
 }
 
-/** `sng:plays,sng:plays,...` as the chart files write it (at least one song). */
-const CHART_TEXT = /^\d{1,16}:\d{1,16}(?:,\d{1,16}:\d{1,16})*$/;
+/**
+ * `sng:plays,sng:plays,...` as the chart files write it (at least one song; numbers without
+ * leading zeros, so that the stored text reads as JSON numbers).
+ */
+const CHART_TEXT = /^(?:0|[1-9]\d{0,15}):[1-9]\d{0,15}(?:,(?:0|[1-9]\d{0,15}):[1-9]\d{0,15})*$/;
 const USER_ID = /^\d{1,16}$/;
 
 /**
@@ -59,9 +62,16 @@ export function loadChartDate(db: Db, outDir: string, day: number, userChartDate
     for (const table of ['country_charts', 'user_charts', 'chart_quality', 'chart_dates']) {
       db.prepare(`DELETE FROM ${table} WHERE date = ?`).run(date);
     }
+    // Keys must ascend, as the files are written: a repeated key would otherwise fail on the
+    // primary key as an SQLite error instead of naming the file and line.
+    let previousCountry = '';
     forEachLineSync(paths.country, (line, n) => {
       const { key, chart } = splitChartLine(line, paths.country, n);
       if (countryIndex(key) < 0) throw badLine(paths.country, n, 'not a country code', key);
+      if (key <= previousCountry) {
+        throw badLine(paths.country, n, `country not after the previous line's ${previousCountry}`, key);
+      }
+      previousCountry = key;
       let rank = 0;
       for (const entry of chart.split(',')) {
         const colon = entry.indexOf(':');
@@ -75,11 +85,16 @@ export function loadChartDate(db: Db, outDir: string, day: number, userChartDate
       .raw()
       .all(date) as [string][];
     result.userChartsKept = newer.length < userChartDates;
+    let previousUser = -1;
     forEachLineSync(paths.user, (line, n) => {
       const { key, chart } = splitChartLine(line, paths.user, n);
       if (!USER_ID.test(key) || Number(key) > Number.MAX_SAFE_INTEGER) {
         throw badLine(paths.user, n, 'not a user id', key);
       }
+      if (Number(key) <= previousUser) {
+        throw badLine(paths.user, n, `user not after the previous line's ${previousUser}`, key);
+      }
+      previousUser = Number(key);
       // Checked even when not kept, so that a damaged file is reported the same either way.
       if (result.userChartsKept) insertUser.run(date, Number(key), chart);
       result.users++;

@@ -42,12 +42,17 @@ export function loadKpiDay(db: Db, outDir: string, day: number): KpiLoadResult {
     for (const table of ['genre_kpis', 'top_genres', 'kpi_days']) {
       db.prepare(`DELETE FROM ${table} WHERE date = ?`).run(date);
     }
+    // A repeated key would otherwise fail on the primary key as an SQLite error, not naming the row.
+    const genresSeen = new Set<string>();
     genreRows.records.forEach((r, i) => {
       const line = i + 2;
       checkDate(r, date, paths.genres, line);
+      const hour = hourOf(r, hourly, paths.genres, line);
+      const genreKey = `genre ${JSON.stringify(r.genre)}${hourly ? ` in hour ${hour}` : ''}`;
+      once(genresSeen, genreKey, paths.genres, line);
       insertGenre.run(
         date,
-        hourOf(r, hourly, paths.genres, line),
+        hour,
         r.genre,
         count(r, 'listen_count', paths.genres, line),
         count(r, 'unique_listeners', paths.genres, line),
@@ -56,16 +61,14 @@ export function loadKpiDay(db: Db, outDir: string, day: number): KpiLoadResult {
         JSON.stringify(top3(r.top3_tracks ?? '', paths.genres, line)),
       );
     });
+    const ranksSeen = new Set<string>();
     topRows.records.forEach((r, i) => {
       const line = i + 2;
       checkDate(r, date, paths.topGenres, line);
-      insertTop.run(
-        date,
-        hourOf(r, hourly, paths.topGenres, line),
-        count(r, 'rank', paths.topGenres, line),
-        r.genre,
-        count(r, 'listen_count', paths.topGenres, line),
-      );
+      const hour = hourOf(r, hourly, paths.topGenres, line);
+      const rank = count(r, 'rank', paths.topGenres, line);
+      once(ranksSeen, `rank ${rank}${hourly ? ` in hour ${hour}` : ''}`, paths.topGenres, line);
+      insertTop.run(date, hour, rank, r.genre, count(r, 'listen_count', paths.topGenres, line));
     });
     db.prepare(
       'INSERT INTO kpi_days (date, granularity, quality, source, loaded_at) VALUES (?, ?, ?, ?, ?)',
@@ -94,6 +97,11 @@ function readCsv(path: string, header: string[]): { records: Row[]; hourly: bool
     .slice(1)
     .map((cells) => Object.fromEntries(expected.map((name, i) => [name, cells[i]!])));
   return { records, hourly };
+}
+
+function once(seen: Set<string>, key: string, path: string, line: number): void {
+  if (seen.has(key)) throw bad(path, line, `${key} appears twice`);
+  seen.add(key);
 }
 
 function checkDate(r: Row, date: string, path: string, line: number): void {

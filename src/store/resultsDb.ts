@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import Database from 'libsql';
 import { PlaytallyError } from '../ops/errors.js';
@@ -20,6 +20,9 @@ export function openResultsDb(path: string, options: OpenOptions = {}): Db {
   const file = resolve(path);
   let db: Db;
   try {
+    // libsql (0.5) ignores the `readonly` and `fileMustExist` options: it would create a missing
+    // file and open it for writing. Both are enforced here.
+    if (options.readonly && !existsSync(file)) throw new Error('no such file');
     if (!options.readonly) mkdirSync(dirname(file), { recursive: true });
     db = new Database(file, {
       readonly: options.readonly ?? false,
@@ -27,7 +30,8 @@ export function openResultsDb(path: string, options: OpenOptions = {}): Db {
     });
     // A writer holds the lock for one load; readers and a second writer wait rather than fail.
     db.exec('PRAGMA busy_timeout = 10000');
-    if (!options.readonly) {
+    if (options.readonly) db.exec('PRAGMA query_only = ON');
+    else {
       db.exec('PRAGMA journal_mode = WAL');
       // WAL + NORMAL: a commit survives a process crash; a power cut may lose the last loads,
       // which the next run loads again from the files.

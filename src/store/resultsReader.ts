@@ -43,6 +43,8 @@ export interface LogDayQuality {
   rejectedByReason: Record<string, number>;
 }
 
+const READER_MMAP_BYTES = 4 * 1024 ** 3;
+
 /**
  * The reading side of the results store, for the API: a read-only connection with its statements
  * prepared once. Every method answers from one SQLite read, so a run loading a date in another
@@ -55,7 +57,16 @@ export class ResultsReader {
   private readonly chartDate;
 
   private constructor(readonly db: Db) {
-    this.userChart = db.prepare('SELECT chart FROM user_charts WHERE date = ? AND user_id = ?').raw();
+    // One statement per user-chart answer (the route under load): the date defaults to the newest
+    // chart date inside the query, and the window comes along. Measured: each libsql call costs
+    // about 10 us, and a lookup made of five of them answered 7k req/s against 20k+ for one.
+    this.userChart = db
+      .prepare(
+        `SELECT u.date, d.window_from, d.window_to, u.chart FROM user_charts u
+         JOIN chart_dates d ON d.date = u.date
+         WHERE u.date = coalesce(?, (SELECT max(date) FROM chart_dates)) AND u.user_id = ?`,
+      )
+      .raw();
     this.countryChart = db
       .prepare('SELECT rank, sng_id, plays FROM country_charts WHERE date = ? AND country = ? ORDER BY rank')
       .raw();
@@ -67,7 +78,11 @@ export class ResultsReader {
   }
 
   static open(path: string): ResultsReader {
-    return new ResultsReader(openResultsDb(path, { readonly: true }));
+    const db = openResultsDb(path, { readonly: true });
+    // Reads through a memory map instead of a read() call per page: random user-chart lookups
+    // over a 1 GB store took 8 us instead of 12 (measured with libsql, 2M users).
+    db.exec(`PRAGMA mmap_size = ${READER_MMAP_BYTES}`);
+    return new ResultsReader(db);
   }
 
   close(): void {
@@ -89,12 +104,13 @@ export class ResultsReader {
     };
   }
 
+  // max() of an empty table is one row holding NULL: undefined here, as the type says.
   latestChartDate(): string | undefined {
-    return firstValue(this.db, 'SELECT max(date) FROM chart_dates') as string | undefined;
+    return (firstValue(this.db, 'SELECT max(date) FROM chart_dates') ?? undefined) as string | undefined;
   }
 
   latestKpiDate(): string | undefined {
-    return firstValue(this.db, 'SELECT max(date) FROM kpi_days') as string | undefined;
+    return (firstValue(this.db, 'SELECT max(date) FROM kpi_days') ?? undefined) as string | undefined;
   }
 
   chartDateInfo(
@@ -132,13 +148,19 @@ export class ResultsReader {
     );
   }
 
-  /** A user's chart on `date`, or undefined when the user has none (or the date's user charts are not kept). */
-  userChartOf(date: string, userId: number): ChartSong[] | undefined {
-    const row = this.userChart.get(date, userId) as [string] | undefined;
+  /**
+   * A user's chart on `date` (default: the newest chart date), or undefined when there is none
+   * (no such date, user charts of the date not kept, or no such user: see chartDateInfo for which).
+   */
+  userChartOf(
+    date: string | undefined,
+    userId: number,
+  ): { date: string; window: { from: string; to: string }; songs: ChartSong[] } | undefined {
+    const row = this.userChartRow(date, userId);
     if (!row) return undefined;
     const songs: ChartSong[] = [];
     let rank = 0;
-    for (const entry of row[0].split(',')) {
+    for (const entry of row[3].split(',')) {
       const colon = entry.indexOf(':');
       songs.push({
         rank: ++rank,
@@ -146,7 +168,36 @@ export class ResultsReader {
         plays: Number(entry.slice(colon + 1)),
       });
     }
-    return songs;
+    return { date: row[0], window: { from: row[1], to: row[2] }, songs };
+  }
+
+  /**
+   * The same answer as `userChartOf`, already as JSON text: the API's busiest route. The chart
+   * text holds only digits, `:` and `,` (checked when loaded), so it is rewritten into JSON
+   * without building an object per song and serialising them again.
+   */
+  userChartJson(date: string | undefined, userId: number): string | undefined {
+    const row = this.userChartRow(date, userId);
+    if (!row) return undefined;
+    const chart = row[3];
+    let songs = '';
+    let rank = 0;
+    let start = 0;
+    while (start < chart.length) {
+      let end = chart.indexOf(',', start);
+      if (end < 0) end = chart.length;
+      const colon = chart.indexOf(':', start);
+      songs += `${rank === 0 ? '' : ','}{"rank":${++rank},"song":${chart.slice(start, colon)},"plays":${chart.slice(colon + 1, end)}}`;
+      start = end + 1;
+    }
+    return `{"date":"${row[0]}","user":${userId},"window":{"from":"${row[1]}","to":"${row[2]}"},"songs":[${songs}]}`;
+  }
+
+  private userChartRow(
+    date: string | undefined,
+    userId: number,
+  ): [string, string, string, string] | undefined {
+    return this.userChart.get(date ?? null, userId) as [string, string, string, string] | undefined;
   }
 
   /**

@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { isoDay, parseDay } from '../ops/dates.js';
+import { PlaytallyError } from '../ops/errors.js';
 import { kpiPaths } from '../sinks/kpiFiles.js';
 import { KEEP_RUNS, type RunRecord, readRunHistory } from '../unattended/runHistory.js';
 import {
@@ -41,7 +42,11 @@ export class ResultsStore {
   }
 
   /** Load the chart dates of `outDir` (all, or `days`) whose files are new or changed; newest first. */
-  syncCharts(outDir: string, days?: number[]): ChartLoadResult[] {
+  syncCharts(
+    outDir: string,
+    days?: number[],
+    onBadDate?: (error: PlaytallyError) => void,
+  ): ChartLoadResult[] {
     const dir = resolve(outDir);
     const candidates = days ?? datesIn(dir, /^country_top50_(\d{8})\.txt$/);
     const loaded: ChartLoadResult[] = [];
@@ -49,7 +54,14 @@ export class ResultsStore {
       const paths = chartFilePaths(dir, day);
       const stored = firstValue(this.db, 'SELECT source FROM chart_dates WHERE date = ?', isoDay(day));
       if (stored !== undefined && stored === fileSignature(Object.values(paths))) continue;
-      loaded.push(loadChartDate(this.db, dir, day, this.userChartDates));
+      try {
+        loaded.push(loadChartDate(this.db, dir, day, this.userChartDates));
+      } catch (error) {
+        // With onBadDate, one damaged date (a file edited or removed by hand) is reported and the
+        // others are loaded; nothing of the damaged date is (its load is one transaction).
+        if (!onBadDate || !(error instanceof PlaytallyError) || error.code !== 'bad_result_file') throw error;
+        onBadDate(error);
+      }
     }
     this.checkpoint(loaded.length);
     return loaded;

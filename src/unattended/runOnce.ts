@@ -1,6 +1,7 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { ChartSession, type SessionOptions, type Top50Event, windowOf } from '../engine/top50Job.js';
+import { removeStaleTempFiles } from '../ops/atomicFile.js';
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import type { PlaytallyError } from '../ops/errors.js';
 import { moveInto } from '../ops/fileMoves.js';
@@ -45,6 +46,7 @@ export type RunEvent =
   | { type: 'chartsDue'; dates: string[]; current: number }
   | { type: 'chartsWritten'; date: string; countries: number; users: number; ms: number }
   | { type: 'stored'; dates: string[]; users: number; ms: number }
+  | { type: 'storeSkipped'; message: string }
   | { type: 'unavailable'; date: string; file: string }
   | { type: 'archived'; date: string; file: string; to: string }
   | { type: 'pruned'; date: string }
@@ -152,8 +154,11 @@ class Run {
   }
 
   async go(): Promise<void> {
-    // Chart dates written without the store, or whose load failed, are loaded first.
-    this.store();
+    // A run killed while writing a quarantined log's `.reason.json` leaves its temporary file.
+    removeStaleTempFiles(this.quarantineDir);
+    // Chart dates written without the store, or whose load failed, are loaded first; a damaged
+    // one among them is reported, and does not stop this run from writing and loading its own.
+    this.store(undefined, (error) => this.emit({ type: 'storeSkipped', message: error.message }));
     const scan = await this.retry('scan logs', () => scanLogs(this.logsDir));
     for (const file of scan.ignored) this.emit({ type: 'engine', event: { type: 'ignored', file } });
     const isReady = this.options.isReady ?? (() => true);
@@ -381,11 +386,11 @@ class Run {
   }
 
   /** Sync the results store with the chart files of `days` (default: every chart date in the output folder). */
-  private store(days?: number[]): void {
+  private store(days?: number[], onBadDate?: (error: PlaytallyError) => void): void {
     const store = this.options.store;
     if (!store) return;
     const started = Date.now();
-    const loaded = store.syncCharts(this.session.outDir, days);
+    const loaded = store.syncCharts(this.session.outDir, days, onBadDate);
     if (loaded.length > 0) {
       this.emit({
         type: 'stored',

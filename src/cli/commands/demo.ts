@@ -6,6 +6,8 @@ import { runTop50 } from '../../engine/top50Job.js';
 import { generateKpiDataset } from '../../generate/kpiDataset.js';
 import { parseDay } from '../../ops/dates.js';
 import { kpiPaths } from '../../sinks/kpiFiles.js';
+import { ResultsStore } from '../../store/resultsStore.js';
+import { runOnce } from '../../unattended/runOnce.js';
 import { positiveIntOption } from '../optionParsers.js';
 import { progressReporter } from '../progress.js';
 import { generateLogs } from './generate.js';
@@ -17,7 +19,11 @@ export function demoCommand(): Command {
     .description(
       'generate a week of sample logs and two days of KPI drops, compute the charts and KPIs, show a few rows',
     )
-    .option('--dir <dir>', 'folder for the sample (logs/, out/, kpi-landing/ and kpi-out/ inside)', 'sample')
+    .option(
+      '--dir <dir>',
+      'folder for the sample (logs/, out/, kpi-landing/, kpi-out/ and the results store playtally.db inside)',
+      'sample',
+    )
     .option('--rows <n>', 'rows per day', positiveIntOption, 300_000)
     .action(async (options: { dir: string; rows: number }) => {
       const dir = resolve(options.dir);
@@ -71,6 +77,21 @@ export function demoCommand(): Command {
         head(paths.topGenres, 5);
         head(paths.genres, 3);
       }
+      // The results store, so that `playtally serve` has something to show: every chart date of
+      // the week (movement needs the day before), the KPI days and the run history.
+      const dbPath = join(dir, 'playtally.db');
+      const store = ResultsStore.open(dbPath);
+      try {
+        await runOnce({ logsDir, outDir, command: 'run', store });
+        store.syncKpis(kpiOut);
+      } finally {
+        store.close();
+      }
+      const db = relative(process.cwd(), dbPath);
+      process.stdout.write(
+        `results store: ${db} (charts of every day of the week, KPIs, run history)\n` +
+          `  see them in a browser: node dist/src/cli/main.js serve --db ${db}   # then open http://127.0.0.1:8080\n`,
+      );
       process.stdout.write(
         `\nNext: run it yourself, e.g.\n  node dist/src/cli/main.js top50 --logs ${relative(process.cwd(), logsDir)} --out ${relative(process.cwd(), outDir)} --date 2024-01-06\n` +
           `or the way a schedule would (every chart date, then what was done):\n` +

@@ -2,9 +2,9 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { PlaytallyError } from '../../ops/errors.js';
-import { startServer } from '../../serve/server.js';
+import { startServers } from '../../serve/serverGroup.js';
 import { onStopSignals } from '../../unattended/stopSignals.js';
-import { portOption } from '../optionParsers.js';
+import { portOption, positiveIntOption } from '../optionParsers.js';
 import { createRunLogger } from '../runLogger.js';
 import {
   unattended,
@@ -20,6 +20,7 @@ interface ServeCliOptions extends WatchCliOptions {
   token?: string;
   allowUnauthenticated?: boolean;
   watch?: boolean;
+  workers: number;
 }
 
 export const DEFAULT_DB = 'playtally.db';
@@ -37,6 +38,14 @@ export function serveCommand(): Command {
       ),
     )
     .option('--allow-unauthenticated', 'listen on a non-loopback address without --token')
+    .addOption(
+      new Option(
+        '--workers <n>',
+        'server processes sharing the port (node:cluster; the watcher stays in one)',
+      )
+        .argParser(positiveIntOption)
+        .default(1),
+    )
     .option('--watch', 'also watch --logs and write charts into --out and the store, in this process');
   withWatchOptions(withRunOptions(command));
   return command
@@ -69,7 +78,7 @@ Examples:
       }
       if (options.watch) {
         await unattended('watch', options, async (log, stop, store) => {
-          const server = await startServer(serverOptions(options, options.db!));
+          const server = await startServers(serverOptions(options, options.db!), options.workers);
           log.info(
             { event: 'listening', url: server.url, db: options.db },
             `serving ${server.url} (store ${options.db})`,
@@ -90,7 +99,7 @@ Examples:
         );
       }
       const log = createRunLogger(options.logLevel);
-      const server = await startServer(serverOptions(options, options.db));
+      const server = await startServers(serverOptions(options, options.db), options.workers);
       log.info(
         { event: 'listening', url: server.url, db: options.db },
         `serving ${server.url} (store ${options.db})`,

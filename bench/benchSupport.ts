@@ -1,0 +1,43 @@
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file runs from dist/bench/). */
+export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
+export const CLI = join(ROOT, 'dist/src/cli/main.js');
+
+/** `--name value` and bare `--flag` (value 'true') arguments. */
+export function args(): Map<string, string> {
+  const out = new Map<string, string>();
+  const argv = process.argv.slice(2);
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i]!;
+    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
+    const next = argv[i + 1];
+    if (next === undefined || next.startsWith('--')) out.set(a.slice(2), 'true');
+    else out.set(a.slice(2), argv[++i]!);
+  }
+  return out;
+}
+
+export function median(values: number[]): number {
+  const s = [...values].sort((a, b) => a - b);
+  const mid = s.length >> 1;
+  return s.length % 2 ? s[mid]! : (s[mid - 1]! + s[mid]!) / 2;
+}
+
+/** Write `report` into docs/BENCHMARKS.md between the markers of `name`, replacing what was there. */
+export function record(name: string, report: string): void {
+  const path = join(ROOT, 'docs/BENCHMARKS.md');
+  const text = existsSync(path) ? readFileSync(path, 'utf8') : '# Benchmarks\n';
+  const begin = `<!-- bench:${name} -->`;
+  const end = `<!-- /bench:${name} -->`;
+  const block = `${begin}\n${report}\n${end}`;
+  writeFileSync(
+    path,
+    text.includes(begin)
+      ? text.replace(new RegExp(`${begin}[\\s\\S]*?${end}`), block)
+      : `${text}\n${block}\n`,
+  );
+  console.error(`bench: recorded in ${path}`);
+}

@@ -1,0 +1,67 @@
+import { api, errorText, type Run } from './api.js';
+import { byId, el, markLoading, setReady, showMessage, table } from './dom.js';
+import { count, duration, localTime } from './format.js';
+
+/** Runs shown, newest first. */
+const RUNS_SHOWN = 20;
+
+function result(run: Run): HTMLElement {
+  const [kind, text] = !run.ok ? ['failed', 'failed'] : run.stopped ? ['stopped', 'stopped'] : ['ok', 'ok'];
+  return el('span', { class: `badge badge--${kind}`, text });
+}
+
+/** Dates as a short list: `2024-03-01 … 2024-03-04 (4)` once there are more than two. */
+function dates(list: string[]): string {
+  if (list.length === 0) return '–';
+  if (list.length <= 2) return list.join(', ');
+  return `${list[0]} … ${list[list.length - 1]} (${list.length})`;
+}
+
+function notes(run: Run): string {
+  const parts: string[] = [];
+  if (run.error) parts.push(`${run.error.code}: ${run.error.message}`);
+  for (const q of run.quarantined) parts.push(`quarantined ${q.file}: ${q.reason}`);
+  if (run.missing.length > 0) parts.push(`missing days: ${dates(run.missing)}`);
+  if (run.chartsCurrent > 0) parts.push(`${run.chartsCurrent} chart dates already current`);
+  return parts.join('; ') || '–';
+}
+
+/** The run history of run/backfill/watch: when, what it took in, what it wrote, what went wrong. */
+export class RunsPanel {
+  private readonly container = byId('runs-table');
+
+  async show(): Promise<void> {
+    markLoading(this.container, 'Loading the run history…');
+    try {
+      const { runs } = await api.runs(RUNS_SHOWN);
+      if (runs.length === 0) {
+        showMessage(
+          this.container,
+          'empty',
+          'No runs yet: runs of `playtally run`, `backfill` or `watch` given --db appear here.',
+        );
+        return;
+      }
+      const rows = table(runs, [
+        { head: 'Finished', cell: (r) => localTime(r.finishedAt) },
+        { head: 'Command', cell: (r) => r.command },
+        { head: 'Result', cell: result },
+        {
+          head: 'Took',
+          cell: (r) => duration(Date.parse(r.finishedAt) - Date.parse(r.startedAt)),
+          numeric: true,
+        },
+        { head: 'Logs taken in', cell: (r) => dates(r.days.map((d) => d.date)) },
+        { head: 'Charts written', cell: (r) => dates(r.charts) },
+        { head: 'Rows', cell: (r) => count(r.totals.rows), numeric: true },
+        { head: 'Rejected', cell: (r) => count(r.totals.rejected), numeric: true },
+        { head: 'Notes', cell: notes },
+      ]);
+      this.container.replaceChildren(el('div', { class: 'table-scroll' }, rows));
+      this.container.dataset['runs'] = String(runs.length);
+      setReady(this.container);
+    } catch (error) {
+      showMessage(this.container, 'error', errorText(error));
+    }
+  }
+}

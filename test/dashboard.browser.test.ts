@@ -1,0 +1,442 @@
+import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runKpis } from '../src/engine/kpiJob.js';
+import { generateKpiDataset } from '../src/generate/kpiDataset.js';
+import { ListenGenerator } from '../src/generate/listenGenerator.js';
+import { compactDay } from '../src/ops/dates.js';
+import { type RunningServer, startServer } from '../src/serve/server.js';
+import { ResultsStore } from '../src/store/resultsStore.js';
+import { runOnce } from '../src/unattended/runOnce.js';
+import { day, TempDirs } from './support/tempDirs.js';
+
+/**
+ * The dashboard in a real browser: Debian's Chromium, driven by playwright-core, loads the built
+ * dashboard (dist/dashboard) from startServer over a store filled from generated logs and KPI
+ * drops, and what it draws is checked against the chart files and the API's answers. Screenshots
+ * of a laptop and a phone screen go to test-artifacts/.
+ */
+
+const CHROMIUM = '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+  '--no-first-run',
+];
+const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const DASHBOARD_DIR = join(ROOT, 'dist', 'dashboard');
+const ARTIFACTS = join(ROOT, 'test-artifacts');
+const DESKTOP = { width: 1366, height: 900 };
+const PHONE = { width: 390, height: 844 };
+
+const FIRST_DAY = day('2024-03-01');
+const NEWEST = '2024-03-06';
+const haveChromium = existsSync(CHROMIUM);
+
+if (!haveChromium && process.env.CI !== 'true') {
+  process.stderr.write(
+    `dashboard.browser.test: skipped, ${CHROMIUM} is absent (install it with \`apt-get install -y chromium\`)\n`,
+  );
+}
+
+describe.runIf(!haveChromium && process.env.CI === 'true')('dashboard in Chromium, in CI', () => {
+  it('has Chromium to run in', () => {
+    throw new Error(`${CHROMIUM} is absent: .ci/run installs it (apt-get install -y chromium)`);
+  });
+});
+
+/** `key|sng:n,sng:n` lines of a chart file, by key. */
+function chartFile(dir: string, kind: 'country' | 'user', date: string): Map<string, string> {
+  const text = readFileSync(join(dir, `${kind}_top50_${compactDay(day(date))}.txt`), 'utf8');
+  const lines = new Map<string, string>();
+  for (const line of text.split('\n')) {
+    if (line === '') continue;
+    const bar = line.indexOf('|');
+    lines.set(line.slice(0, bar), line.slice(bar + 1));
+  }
+  return lines;
+}
+
+/** The song ids of a chart line, in rank order. */
+function songsOf(line: string): string[] {
+  return line.split(',').map((entry) => entry.slice(0, entry.indexOf(':')));
+}
+
+/** The movement marker the dashboard draws for an API movement. */
+function marker(movement: { kind: string; by?: number }): string {
+  const texts: Record<string, string> = { new: 'NEW', 're-entry': 'RE', same: '=' };
+  if (movement.kind === 'up') return `▲${movement.by}`;
+  if (movement.kind === 'down') return `▼${movement.by}`;
+  return texts[movement.kind]!;
+}
+
+/** Fails the test when the built dashboard is missing or older than its source. */
+function requireBuiltDashboard(): void {
+  const index = join(DASHBOARD_DIR, 'index.html');
+  if (!existsSync(index)) throw new Error(`${index} is missing: run \`npm run build\` first`);
+  const built = statSync(index).mtimeMs;
+  const source = join(ROOT, 'src', 'dashboard');
+  const newer = readdirSync(source).filter((name) => statSync(join(source, name)).mtimeMs > built);
+  if (newer.length > 0) {
+    throw new Error(`dist/dashboard is older than src/dashboard/${newer[0]}: run \`npm run build\` first`);
+  }
+}
+
+describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
+  const temp = new TempDirs();
+  let outDir: string;
+  let dbPath: string;
+  let server: RunningServer;
+  let browser: Browser;
+  const contexts: BrowserContext[] = [];
+  /** Uncaught errors and console errors of every page, checked at the end. */
+  const pageErrors: string[] = [];
+
+  /** GET an API route of the test server, as JSON. */
+  async function apiJson<T>(path: string): Promise<T> {
+    const response = await fetch(server.url + path);
+    expect(response.status, path).toBe(200);
+    return (await response.json()) as T;
+  }
+
+  async function openPage(
+    url: string,
+    viewport = DESKTOP,
+    options: { isMobile?: boolean; deviceScaleFactor?: number } = {},
+  ): Promise<Page> {
+    const context = await browser.newContext({ viewport, ...options });
+    contexts.push(context);
+    const page = await context.newPage();
+    page.on('pageerror', (error) => pageErrors.push(`${url}: ${error.message}`));
+    page.on('console', (message) => {
+      if (message.type() === 'error' && !/status of 40[14]/.test(message.text())) {
+        pageErrors.push(`${url}: console: ${message.text()}`);
+      }
+    });
+    await page.goto(url);
+    return page;
+  }
+
+  /** The dashboard with its country chart drawn. */
+  async function dashboard(viewport = DESKTOP, options = {}): Promise<Page> {
+    const page = await openPage(server.url + '/', viewport, options);
+    await page.waitForSelector('#country-chart[data-state="ready"]');
+    return page;
+  }
+
+  async function ariaLabels(page: Page, selector: string): Promise<string[]> {
+    return page
+      .locator(selector)
+      .evaluateAll((nodes) => nodes.map((n) => n.getAttribute('aria-label') ?? ''));
+  }
+
+  /** The song ids of the drawn country chart, in rank order (from the bars' labels `3. song 123: ...`). */
+  async function drawnSongs(page: Page): Promise<string[]> {
+    return (await ariaLabels(page, '#country-chart g.country-bars rect')).map((label) => {
+      const match = /^\d+\. song (\d+):/.exec(label);
+      if (!match) throw new Error(`bar label ${JSON.stringify(label)}`);
+      return match[1]!;
+    });
+  }
+
+  beforeAll(async () => {
+    requireBuiltDashboard();
+    const dir = temp.make('playtally-dashboard-');
+    const logsDir = join(dir, 'logs');
+    mkdirSync(logsDir);
+    outDir = join(dir, 'out');
+    dbPath = join(dir, 'results.db');
+    const store = ResultsStore.open(dbPath);
+    try {
+      // Two runs (4 days, then 2 more) and a failed one: six chart dates and a run history.
+      const logs = new ListenGenerator({
+        rows: 12_000,
+        users: 400,
+        songs: 3_000,
+        corruptRate: 0.01,
+        seed: 7,
+      });
+      const run = (logs: string) => runOnce({ logsDir: logs, outDir, command: 'run', store, threads: 1 });
+      for (let i = 0; i < 4; i++) logs.writeDay(logsDir, FIRST_DAY + i);
+      await run(logsDir);
+      for (let i = 4; i < 6; i++) logs.writeDay(logsDir, FIRST_DAY + i);
+      await run(logsDir);
+      await expect(run(join(dir, 'no-such-folder'))).rejects.toThrow();
+
+      const landing = join(dir, 'landing');
+      generateKpiDataset({
+        dir: landing,
+        start: FIRST_DAY,
+        days: 6,
+        streamsPerDay: 3_000,
+        filesPerDay: 2,
+        songs: 400,
+        users: 1_000,
+        seed: 3,
+      });
+      const kpiOut = join(dir, 'kpi-out');
+      await runKpis({ landingDir: landing, outDir: kpiOut, archive: false, threads: 1 });
+      store.syncKpis(kpiOut);
+    } finally {
+      store.close();
+    }
+    server = await startServer({ dbPath, host: '127.0.0.1', port: 0, dashboardDir: DASHBOARD_DIR });
+    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
+    mkdirSync(ARTIFACTS, { recursive: true });
+  });
+
+  afterAll(async () => {
+    for (const context of contexts) await context.close().catch(() => {});
+    await browser?.close();
+    await server?.close();
+    temp.cleanup();
+  });
+
+  it("draws the newest date's chart of a country: every song of the chart file, with its movement", async () => {
+    const page = await dashboard();
+    expect(await page.inputValue('#date-select')).toBe(NEWEST);
+    const country = await page.inputValue('#country-select');
+    expect(country).toBe('US');
+    const file = chartFile(outDir, 'country', NEWEST);
+    const expected = songsOf(file.get(country)!);
+    expect(expected.length).toBe(50);
+    expect(await drawnSongs(page)).toEqual(expected);
+
+    const moved = await apiJson<{
+      previousDate: string;
+      songs: { movement: { kind: string; by?: number } }[];
+    }>(`/api/charts/country/${country}/movement?date=${NEWEST}`);
+    expect(moved.previousDate).toBe('2024-03-05');
+    const markers = await page.locator('#country-chart g.movement text').allTextContents();
+    expect(markers).toEqual(moved.songs.map((s) => marker(s.movement)));
+    expect(markers.some((m) => m.startsWith('▲'))).toBe(true);
+    expect(markers.some((m) => m.startsWith('▼'))).toBe(true);
+    expect(await page.textContent('#country-caption')).toContain('Movement against 2024-03-05');
+    // Every country with a chart that day is offered.
+    const offered = await page
+      .locator('#country-select option')
+      .evaluateAll((nodes) => nodes.map((n) => n.getAttribute('value')));
+    expect(offered).toEqual([...file.keys()]);
+  });
+
+  it("picking another country draws that country's songs", async () => {
+    const page = await dashboard();
+    const file = chartFile(outDir, 'country', NEWEST);
+    // The other country with the longest chart (the generator's second market or so).
+    const [other] = [...file.entries()]
+      .filter(([cc]) => cc !== 'US')
+      .sort((a, b) => songsOf(b[1]).length - songsOf(a[1]).length)[0]!;
+    await page.selectOption('#country-select', other);
+    await page.waitForSelector(`#country-chart[data-state="ready"][data-country="${other}"]`);
+    expect(await drawnSongs(page)).toEqual(songsOf(file.get(other)!));
+    expect(await page.textContent('#country-caption')).toMatch(/top \d+ songs/);
+  });
+
+  it('changing the date draws that date (and no movement on the first date, which has no day before)', async () => {
+    const page = await dashboard();
+    await page.selectOption('#date-select', '2024-03-03');
+    await page.waitForSelector('#country-chart[data-state="ready"][data-date="2024-03-03"]');
+    expect(await drawnSongs(page)).toEqual(songsOf(chartFile(outDir, 'country', '2024-03-03').get('US')!));
+    expect(await page.locator('#country-chart g.movement text').count()).toBeGreaterThan(0);
+
+    await page.selectOption('#date-select', '2024-03-01');
+    await page.waitForSelector('#country-chart[data-state="ready"][data-date="2024-03-01"]');
+    expect(await drawnSongs(page)).toEqual(songsOf(chartFile(outDir, 'country', '2024-03-01').get('US')!));
+    expect(await page.locator('#country-chart g.movement text').count()).toBe(0);
+    expect(await page.textContent('#country-caption')).toContain('movement is not shown');
+  });
+
+  it("looks a user up: the table holds the user chart file's line; unknown users and dropped dates are said so", async () => {
+    const page = await dashboard();
+    const users = chartFile(outDir, 'user', NEWEST);
+    // The user with the longest chart.
+    const [user, line] = [...users.entries()].sort((a, b) => songsOf(b[1]).length - songsOf(a[1]).length)[0]!;
+    await page.fill('#user-input', user);
+    await page.click('#user-form button[type="submit"]');
+    await page.waitForSelector(`#user-chart[data-state="ready"][data-user="${user}"]`);
+    const cells = await page
+      .locator('#user-chart table tbody tr')
+      .evaluateAll((rows) =>
+        rows.map((row) => [...row.querySelectorAll('td')].map((td) => (td.textContent ?? '').trim())),
+      );
+    expect(cells.map(([rank]) => rank)).toEqual(cells.map((_, i) => String(i + 1)));
+    expect(cells.map(([, song, plays]) => `${song}:${plays!.replace(/,/g, '')}`).join(',')).toBe(line);
+    expect(await page.textContent('#user-chart caption')).toContain(
+      `User ${user}: top ${cells.length} songs`,
+    );
+
+    // The date's user charts are dropped from the store (only the newest 3 dates keep them).
+    await page.selectOption('#date-select', '2024-03-01');
+    await page.waitForSelector('#user-chart[data-state="error"]');
+    expect(await page.textContent('#user-chart')).toContain('not kept');
+
+    await page.selectOption('#date-select', NEWEST);
+    await page.fill('#user-input', '987654321');
+    await page.click('#user-form button[type="submit"]');
+    await page.waitForSelector('#user-chart[data-state="error"]');
+    expect(await page.textContent('#user-chart')).toContain(`no chart for user 987654321 on ${NEWEST}`);
+  });
+
+  it('draws the genre KPIs of the day, a genre day by day, and the top 5 genres over time', async () => {
+    const page = await dashboard();
+    await page.waitForSelector('#genre-charts[data-state="ready"]');
+    await page.waitForSelector('#genre-series[data-state="ready"]');
+    await page.waitForSelector('#top-genres[data-state="ready"]');
+    const kpis = await apiJson<{ genres: { genre: string; listenCount: number }[] }>(
+      `/api/kpis/genres?date=${NEWEST}`,
+    );
+    const shown = Math.min(10, kpis.genres.length);
+    expect(shown).toBeGreaterThan(3);
+    const figures = page.locator('#genre-charts figure.metric');
+    expect(await figures.count()).toBe(3);
+    for (let i = 0; i < 3; i++) {
+      expect(await figures.nth(i).locator('g.genre-bars rect').count()).toBe(shown);
+    }
+    const busiest = [...kpis.genres].sort(
+      (a, b) => b.listenCount - a.listenCount || (a.genre < b.genre ? -1 : 1),
+    )[0]!;
+    const listenBars = await ariaLabels(
+      page,
+      '#genre-charts figure[data-metric="listenCount"] g.genre-bars rect',
+    );
+    expect(listenBars[0]).toBe(`${busiest.genre}: ${busiest.listenCount.toLocaleString('en-US')}`);
+
+    // The genre selector starts on the day's busiest genre; its series covers the 30 days to the date.
+    expect(await page.inputValue('#genre-select')).toBe(busiest.genre);
+    const series = await apiJson<{ days: unknown[] }>(
+      `/api/kpis/genres/${busiest.genre}?from=2024-02-06&to=${NEWEST}`,
+    );
+    expect(await page.locator('#genre-series g.series-dots circle').count()).toBe(3 * series.days.length);
+
+    const top = await apiJson<{ days: unknown[] }>(`/api/kpis/top-genres?from=2024-02-06&to=${NEWEST}`);
+    expect(top.days.length).toBeGreaterThanOrEqual(25);
+    expect(await page.locator('#top-genres g.top-genre-cells rect').count()).toBe(top.days.length);
+
+    // Another genre.
+    const second = await page.locator('#genre-select option').nth(1).getAttribute('value');
+    await page.selectOption('#genre-select', second!);
+    await page.waitForSelector(`#genre-series[data-state="ready"][data-genre="${second}"]`);
+    expect(await page.locator('#genre-series g.series-dots circle').count()).toBeGreaterThan(0);
+  });
+
+  it('shows rejected rows by reason per day and the run history', async () => {
+    const page = await dashboard();
+    await page.waitForSelector('#quality-chart[data-state="ready"]');
+    await page.waitForSelector('#runs-table[data-state="ready"]');
+    const quality = await apiJson<{ days: { date: string; rejectedByReason: Record<string, number> }[] }>(
+      `/api/quality/days?from=2024-02-06&to=${NEWEST}`,
+    );
+    expect(quality.days.length).toBe(6);
+    const segments = quality.days.reduce(
+      (sum, d) => sum + Object.values(d.rejectedByReason).filter((n) => n > 0).length,
+      0,
+    );
+    expect(await page.locator('#quality-chart g.quality-bars rect').count()).toBe(segments);
+    const days = await page.locator('#quality-table tbody tr td:first-child').allTextContents();
+    expect(days).toEqual(quality.days.map((d) => d.date).reverse());
+
+    const rows = page.locator('#runs-table tbody tr');
+    expect(await rows.count()).toBe(3);
+    expect(await page.locator('#runs-table .badge--ok').count()).toBe(2);
+    expect(await page.locator('#runs-table .badge--failed').count()).toBe(1);
+    expect(await rows.first().textContent()).toContain('no-such-folder');
+  });
+
+  it('fits a phone screen, and saves screenshots of a laptop and a phone', async () => {
+    const desktop = await dashboard();
+    await desktop.waitForSelector('#runs-table[data-state="ready"]');
+    await desktop.waitForSelector('#quality-chart[data-state="ready"]');
+    await desktop.waitForSelector('#genre-series[data-state="ready"]');
+    await desktop.fill('#user-input', [...chartFile(outDir, 'user', NEWEST).keys()][0]!);
+    await desktop.click('#user-form button[type="submit"]');
+    await desktop.waitForSelector('#user-chart[data-state="ready"]');
+    // Laptop: the panels side by side.
+    const country = await desktop.locator('#country-panel').boundingBox();
+    const user = await desktop.locator('#user-panel').boundingBox();
+    expect(user!.x).toBeGreaterThan(country!.x + country!.width - 1);
+    await desktop.screenshot({ path: join(ARTIFACTS, 'dashboard-desktop.png'), fullPage: true });
+
+    const phone = await dashboard(PHONE, { isMobile: true, deviceScaleFactor: 2 });
+    await phone.waitForSelector('#runs-table[data-state="ready"]');
+    await phone.waitForSelector('#quality-chart[data-state="ready"]');
+    await phone.waitForSelector('#genre-series[data-state="ready"]');
+    // One column, nothing wider than the screen (wide tables scroll inside their panel).
+    expect(await phone.evaluate('document.documentElement.scrollWidth')).toBeLessThanOrEqual(PHONE.width);
+    const countryBox = await phone.locator('#country-panel').boundingBox();
+    const userBox = await phone.locator('#user-panel').boundingBox();
+    expect(userBox!.y).toBeGreaterThan(countryBox!.y + countryBox!.height - 1);
+    const chartBox = await phone.locator('#country-chart svg').boundingBox();
+    expect(chartBox!.width).toBeLessThanOrEqual(PHONE.width);
+    expect(chartBox!.width).toBeGreaterThan(PHONE.width * 0.8);
+    await phone.screenshot({ path: join(ARTIFACTS, 'dashboard-phone.png'), fullPage: true });
+    expect(statSync(join(ARTIFACTS, 'dashboard-phone.png')).size).toBeGreaterThan(10_000);
+  });
+
+  it('asks for the token when the API wants one, keeps it for the tab, and takes one from #token=', async () => {
+    const guarded = await startServer({
+      dbPath,
+      host: '127.0.0.1',
+      port: 0,
+      token: 'sesame',
+      dashboardDir: DASHBOARD_DIR,
+    });
+    try {
+      const page = await openPage(guarded.url + '/');
+      await page.waitForSelector('#token-form:not([hidden])');
+      expect(await page.textContent('#token-message')).toContain('Authorization: Bearer <token> required');
+      await page.fill('#token-input', 'wrong');
+      await page.click('#token-form button[type="submit"]');
+      await page.waitForSelector('#token-form:not([hidden])');
+      await page.waitForFunction("/not valid/.test(document.getElementById('token-message').textContent)");
+      await page.fill('#token-input', 'sesame');
+      await page.click('#token-form button[type="submit"]');
+      await page.waitForSelector('#country-chart[data-state="ready"]');
+      expect(await page.isHidden('#token-form')).toBe(true);
+      // Kept for the tab: a reload needs no token.
+      await page.reload();
+      await page.waitForSelector('#country-chart[data-state="ready"]');
+      expect(await page.isHidden('#token-form')).toBe(true);
+
+      const linked = await openPage(guarded.url + '/#token=sesame');
+      await linked.waitForSelector('#runs-table[data-state="ready"]');
+      await linked.waitForSelector('#country-chart[data-state="ready"]');
+      expect(new URL(linked.url()).hash).toBe('');
+    } finally {
+      await guarded.close();
+    }
+  });
+
+  it('says so when the store is empty', async () => {
+    const emptyDb = join(temp.make('playtally-dashboard-empty-'), 'empty.db');
+    ResultsStore.open(emptyDb).close();
+    const empty = await startServer({
+      dbPath: emptyDb,
+      host: '127.0.0.1',
+      port: 0,
+      dashboardDir: DASHBOARD_DIR,
+    });
+    try {
+      const page = await openPage(empty.url + '/');
+      await page.waitForSelector('#country-chart[data-state="empty"]');
+      expect(await page.textContent('#country-chart')).toContain('No charts yet');
+      await page.waitForSelector('#genre-charts[data-state="empty"]');
+      expect(await page.textContent('#genre-charts')).toContain('No genre KPIs yet');
+      await page.waitForSelector('#runs-table[data-state="empty"]');
+      expect(await page.textContent('#runs-table')).toContain('No runs yet');
+      expect(await page.textContent('#status')).toContain('empty');
+    } finally {
+      await empty.close();
+    }
+  });
+
+  it('raised no page errors', () => {
+    expect(pageErrors).toEqual([]);
+  });
+});
