@@ -21,16 +21,32 @@ import { args, CLI, median, ROOT, record } from './benchSupport.js';
 /**
  * `npm run bench:serve`: the API under load. Fills a results store with one chart date of
  * `--users` users' charts (a synthetic user_top50 file of 1..50 songs per user, loaded with
- * `playtally load`; built once and reused), starts `playtally serve` as its own process, checks
- * sampled answers against the file, then runs autocannon in this process: `--connections`
- * connections for `--duration` seconds, each request a random user's chart, `--runs` times.
+ * `playtally load`; built once and reused), starts `playtally serve --workers N` as its own
+ * process, checks sampled answers against the file, then holds `--connections` connections for
+ * `--duration` seconds, each request a random user's chart, `--runs` times with each load tool:
+ * wrk (Debian's, C; when installed) and autocannon (npm; Node.js, in this process), interleaved.
  * Reports latency percentiles, throughput, errors and the server's peak RSS.
  *
- *   npm run bench:serve -- [--users 2000000] [--connections 100] [--duration 30] [--runs 3] [--workers 1]
- *                          [--dir bench-data] [--record]
+ *   npm run bench:serve -- [--users 2000000] [--connections 100] [--duration 30] [--runs 3] [--workers 2]
+ *                          [--tools wrk,autocannon] [--dir bench-data] [--record]
  */
 const DATE = '2024-01-07';
 const COMPACT = '20240107';
+const WRK = '/usr/bin/wrk';
+
+/** One load run, whatever the tool. Latencies in ms. */
+interface LoadResult {
+  tool: string;
+  requests: number;
+  rps: number;
+  p50: number;
+  p90: number;
+  p99: number;
+  max: number;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+}
 
 async function main(): Promise<void> {
   const options = args();
@@ -38,7 +54,12 @@ async function main(): Promise<void> {
   const connections = Number(options.get('connections') ?? 100);
   const duration = Number(options.get('duration') ?? 30);
   const runs = Number(options.get('runs') ?? 3);
-  const workers = Number(options.get('workers') ?? 1);
+  const workers = Number(options.get('workers') ?? 2);
+  const tools = (options.get('tools') ?? (existsSync(WRK) ? 'wrk,autocannon' : 'autocannon')).split(',');
+  for (const tool of tools) {
+    if (tool !== 'wrk' && tool !== 'autocannon') throw new Error(`unknown load tool ${tool}`);
+    if (tool === 'wrk' && !existsSync(WRK)) throw new Error(`${WRK} is missing: apt-get install -y wrk`);
+  }
   const dir = resolve(options.get('dir') ?? join(ROOT, 'bench-data'), `serve-${users}`);
   const db = join(dir, 'store.db');
 
@@ -46,36 +67,45 @@ async function main(): Promise<void> {
   const server = await startServe(db, workers);
   try {
     await checkAnswers(server.url, join(dir, 'charts', `user_top50_${COMPACT}.txt`), users);
-    // Warm-up: JIT, SQLite page cache, keep-alive connections.
-    await load(server.url, users, connections, 5);
-    const results: autocannon.Result[] = [];
+    // Warm-up: JIT, SQLite pages, keep-alive connections.
+    await load(tools[0]!, server.url, users, connections, 5, dir);
+    const results: LoadResult[] = [];
     for (let r = 0; r < runs; r++) {
-      const result = await load(server.url, users, connections, duration);
-      results.push(result);
-      console.error(
-        `bench: run ${r + 1}/${runs}: ${Math.round(result.requests.average)} req/s, p50 ${result.latency.p50} ms, ` +
-          `p99 ${result.latency.p99} ms, max ${result.latency.max} ms, errors ${result.errors}, non-2xx ${result.non2xx}`,
-      );
+      for (const tool of tools) {
+        const result = await load(tool, server.url, users, connections, duration, dir);
+        results.push(result);
+        console.error(
+          `bench: ${tool} run ${r + 1}/${runs}: ${Math.round(result.rps)} req/s, p50 ${result.p50} ms, ` +
+            `p99 ${result.p99} ms, max ${result.max} ms, errors ${result.errors}, non-2xx ${result.non2xx}`,
+        );
+      }
     }
     const peakRss = server.peakRssBytes();
+    const n = (x: number): string => Math.round(x).toLocaleString('en-US');
     const report = [
       `Machine: ${cpus().length} x ${cpus()[0]?.model.trim()}, ${Math.round(totalmem() / 2 ** 30)} GB, Node ${process.version}.`,
       `Command: \`npm run bench:serve -- --users ${users} --connections ${connections} --duration ${duration} --runs ${runs} --workers ${workers}\``,
       `Store: ${users.toLocaleString('en-US')} user charts of one date (1 to 50 songs each), loaded by \`playtally load\` in ${(loadMs / 1000).toFixed(1)} s.`,
       '',
-      '| run | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | timeouts | non-2xx |',
-      '|---|---|---|---|---|---|---|---|---|---|',
+      '| tool | run | requests | req/s | p50 ms | p90 ms | p99 ms | max ms | errors | timeouts | non-2xx |',
+      '|---|---|---|---|---|---|---|---|---|---|---|',
       ...results.map(
         (r, i) =>
-          `| ${i + 1} | ${r.requests.total.toLocaleString('en-US')} | ${Math.round(r.requests.average).toLocaleString('en-US')} | ` +
-          `${r.latency.p50} | ${r.latency.p90} | ${r.latency.p99} | ${r.latency.max} | ${r.errors} | ${r.timeouts} | ${r.non2xx} |`,
+          `| ${r.tool} | ${Math.floor(i / tools.length) + 1} | ${n(r.requests)} | ${n(r.rps)} | ${r.p50} | ${r.p90} | ` +
+          `${r.p99} | ${r.max} | ${r.errors} | ${r.timeouts} | ${r.non2xx} |`,
       ),
       '',
-      `Median p99: **${median(results.map((r) => r.latency.p99))} ms**; median throughput ` +
-        `${Math.round(median(results.map((r) => r.requests.average))).toLocaleString('en-US')} req/s; ` +
-        `server peak RSS ${Math.round(peakRss / 2 ** 20)} MB. Every request was a GET of ` +
-        '`/api/charts/user/:id` for a random stored user (a 200 with the chart); the load tool ran in ' +
-        'the benchmark process on the same machine, the server in its own.',
+      ...tools.map((tool) => {
+        const mine = results.filter((r) => r.tool === tool);
+        return (
+          `- ${tool}: median p99 **${median(mine.map((r) => r.p99))} ms**, median throughput ` +
+          `${n(median(mine.map((r) => r.rps)))} req/s.`
+        );
+      }),
+      '',
+      `Server peak RSS ${n(peakRss / 2 ** 20)} MB over its ${workers} process(es), the memory-mapped store pages ` +
+        'included. Every request was a GET of `/api/charts/user/:id` for a random stored user (a 200 with ' +
+        'the chart); the load tools ran on the same 2 cores as the server.',
     ].join('\n');
     process.stdout.write(`${report}\n`);
     if (options.has('record')) record('serve', report);
@@ -221,9 +251,27 @@ async function checkAnswers(url: string, file: string, users: number): Promise<v
   console.error(`bench: ${wanted.size} sampled answers equal the chart file`);
 }
 
-function load(url: string, users: number, connections: number, duration: number): Promise<autocannon.Result> {
+function load(
+  tool: string,
+  url: string,
+  users: number,
+  connections: number,
+  duration: number,
+  dir: string,
+): Promise<LoadResult> {
+  return tool === 'wrk'
+    ? wrk(url, users, connections, duration, dir)
+    : autocannonLoad(url, users, connections, duration);
+}
+
+async function autocannonLoad(
+  url: string,
+  users: number,
+  connections: number,
+  duration: number,
+): Promise<LoadResult> {
   const random = new Random(Date.now());
-  return autocannon({
+  const r = await autocannon({
     url,
     connections,
     duration,
@@ -234,6 +282,63 @@ function load(url: string, users: number, connections: number, duration: number)
       },
     ],
   });
+  return {
+    tool: 'autocannon',
+    requests: r.requests.total,
+    rps: r.requests.average,
+    p50: r.latency.p50,
+    p90: r.latency.p90,
+    p99: r.latency.p99,
+    max: r.latency.max,
+    errors: r.errors,
+    timeouts: r.timeouts,
+    non2xx: r.non2xx,
+  };
+}
+
+/** wrk with one thread (the other core is the server's) and a Lua script that asks for random users. */
+async function wrk(
+  url: string,
+  users: number,
+  connections: number,
+  duration: number,
+  dir: string,
+): Promise<LoadResult> {
+  const script = join(dir, 'users.lua');
+  writeFileSync(
+    script,
+    `math.randomseed(${Date.now() % 1_000_000})\nrequest = function()\n` +
+      `  return wrk.format("GET", "/api/charts/user/" .. math.random(1, ${users}))\nend\n`,
+  );
+  const child = spawn(WRK, ['-t1', `-c${connections}`, `-d${duration}s`, '--latency', '-s', script, url], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  let out = '';
+  child.stdout!.on('data', (chunk: Buffer) => {
+    out += chunk.toString();
+  });
+  const [code] = (await once(child, 'exit')) as [number];
+  if (code !== 0) throw new Error(`wrk exited with ${code}:\n${out}`);
+  const ms = (text: string | undefined): number => {
+    const m = /([\d.]+)(us|ms|s)/.exec(text ?? '');
+    if (!m) throw new Error(`wrk: cannot read a latency in ${JSON.stringify(text)}:\n${out}`);
+    const value = Number(m[1]);
+    return Number((m[2] === 'us' ? value / 1000 : m[2] === 's' ? value * 1000 : value).toFixed(2));
+  };
+  const percentile = (p: string): number => ms(new RegExp(`^\\s+${p}%\\s+(\\S+)`, 'm').exec(out)?.[1]);
+  const socket = /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/.exec(out);
+  return {
+    tool: 'wrk',
+    requests: Number(/(\d+) requests in/.exec(out)?.[1]),
+    rps: Number(/Requests\/sec:\s+([\d.]+)/.exec(out)?.[1]),
+    p50: percentile('50'),
+    p90: percentile('90'),
+    p99: percentile('99'),
+    max: ms(/Latency\s+\S+\s+\S+\s+(\S+)/.exec(out)?.[1]),
+    errors: socket ? Number(socket[1]) + Number(socket[2]) + Number(socket[3]) : 0,
+    timeouts: socket ? Number(socket[4]) : 0,
+    non2xx: Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0),
+  };
 }
 
 await main();

@@ -1,7 +1,7 @@
 import { rmSync, statSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
-import { args, median } from './benchSupport.js';
+import { args, median, record } from './benchSupport.js';
 
 /**
  * The measurement behind the results store's driver choice: `libsql` against `better-sqlite3`
@@ -83,6 +83,14 @@ for (const [name, ms] of results) {
     `| ${name} | ${median(ms.map((m) => m.insertS)).toFixed(1)} s | ${median(ms.map((m) => m.lookupUs)).toFixed(1)} us | ${median(ms.map((m) => m.mmapLookupUs)).toFixed(1)} us |`,
   );
 }
-process.stdout.write(
-  `${[`Insert ${users.toLocaleString('en-US')} user charts (50 songs) in one transaction, then 200k lookups; medians of ${runs} runs.`, '', '| driver | insert | lookup | lookup, mmap |', '|---|---|---|---|', ...rows].join('\n')}\n`,
-);
+const report = [
+  `Insert ${users.toLocaleString('en-US')} user charts (50 songs each) in one transaction into a WAL database, then ` +
+    `200k lookups by (date, user); medians of ${runs} runs, the drivers interleaved.`,
+  `Command: \`node dist/bench/sqliteDrivers.js --better-sqlite3 <path> --users ${users} --runs ${runs}\``,
+  '',
+  '| driver | insert | lookup | lookup, mmap |',
+  '|---|---|---|---|',
+  ...rows,
+].join('\n');
+process.stdout.write(`${report}\n`);
+if (options.has('record')) record('sqlite-drivers', report);

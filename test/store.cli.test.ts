@@ -277,6 +277,25 @@ describe('--db on top50, kpis and run', () => {
       expect(runs[0]!.chartsCurrent).toBe(3);
     });
   });
+
+  it('run --db: a chart date damaged by hand is reported and left out of the store; the run goes on', () => {
+    const f = runFolders(temp, 'playtally-scli-damaged-', FIRST, 3, GEN);
+    ok(['run', '--logs', f.logs, '--out', f.out, '--window', '2', '--log-level', 'warn']);
+    const dates = chartDatesIn(f.out);
+    const damaged = dates[dates.length - 1]!;
+    // A line the run does not check (its charts are current) but the store's loader does.
+    const country = join(f.out, `country_top50_${compactDay(day(damaged))}.txt`);
+    writeFileSync(country, `${readFileSync(country, 'utf8')}zz|1:1\n`);
+    const db = join(temp.make('playtally-scli-db-'), 'store.db');
+    const r = ok(['run', '--logs', f.logs, '--out', f.out, '--db', db, '--window', '2']);
+    const skipped = r.events.filter((e) => e.event === 'store_skipped');
+    expect(skipped).toHaveLength(1);
+    expect(String(skipped[0]!.error)).toContain(`${country}:`);
+    withReader(db, (reader) => {
+      expect(reader.dates().charts).toEqual(dates.filter((d) => d !== damaged));
+      expect((reader.runs(5) as RunRecord[])[0]).toMatchObject({ ok: true });
+    });
+  });
 });
 
 /** Resolves with the first JSON log line of `child` that `match` accepts; rejects if it exits first. */
@@ -359,6 +378,53 @@ describe('serve', () => {
     child.kill('SIGTERM');
     await stopped;
     expect(await exitOf(child)).toBe(0);
+  });
+
+  it('--workers 2: two processes answer on one port, and both stop on SIGTERM', async () => {
+    const child = spawnCli(['serve', '--db', db, '--port', '0', '--workers', '2'], { children });
+    const listening = await waitForEvent(child, (e) => e.event === 'listening');
+    const url = listening.url as string;
+    const date = chartDatesIn(charts)[0]!;
+    const users = readFileSync(join(charts, `user_top50_${compactDay(day(date))}.txt`), 'utf8')
+      .split('\n')
+      .filter((l) => l !== '')
+      .slice(0, 20);
+    // Answers over fresh connections, which the cluster hands out to its workers in turn.
+    for (const line of users) {
+      const id = line.slice(0, line.indexOf('|'));
+      const r = await fetch(`${url}/api/charts/user/${id}`, { headers: { connection: 'close' } });
+      expect(r.status).toBe(200);
+      const body = (await r.json()) as { songs: { song: number; plays: number }[] };
+      expect(body.songs.map((s) => `${s.song}:${s.plays}`).join(',')).toBe(line.slice(line.indexOf('|') + 1));
+    }
+    const workers = readdirSync('/proc').filter((p) => {
+      if (!/^\d+$/.test(p)) return false;
+      try {
+        const stat = readFileSync(`/proc/${p}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === child.pid;
+      } catch {
+        return false;
+      }
+    });
+    expect(workers).toHaveLength(2);
+    const stopped = waitForEvent(child, (e) => e.event === 'stopped');
+    child.kill('SIGTERM');
+    await stopped;
+    expect(await exitOf(child)).toBe(0);
+    for (const pid of workers) expect(existsSync(`/proc/${pid}`)).toBe(false);
+  });
+
+  it('a port in use is a usage error (exit 2) naming the address, with one process or several', async () => {
+    const first = spawnCli(['serve', '--db', db, '--port', '0'], { children });
+    const url = (await waitForEvent(first, (e) => e.event === 'listening')).url as string;
+    const port = url.slice(url.lastIndexOf(':') + 1);
+    for (const workers of ['1', '2']) {
+      const r = cli(['serve', '--db', db, '--port', port, '--workers', workers]);
+      expect(r.status).toBe(2);
+      expect(r.stderr).toContain(`cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
+    }
+    first.kill('SIGTERM');
+    expect(await exitOf(first)).toBe(0);
   });
 
   it('a non-loopback --host needs --token (exit 2); with it, /api needs the bearer', async () => {

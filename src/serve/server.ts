@@ -1,10 +1,12 @@
 import { existsSync } from 'node:fs';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { serve } from '@hono/node-server';
+import { getRequestListener } from '@hono/node-server';
 import { PlaytallyError } from '../ops/errors.js';
 import { ResultsReader } from '../store/resultsReader.js';
 import { createApp } from './app.js';
+import { userChartFastPath } from './userChartFastPath.js';
 
 /** Where `npm run build` puts the dashboard bundle, relative to this module in dist/. */
 export const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard', import.meta.url));
@@ -27,18 +29,21 @@ export interface RunningServer {
 export async function startServer(options: ServerOptions): Promise<RunningServer> {
   const reader = ResultsReader.open(options.dbPath);
   const dashboardDir = options.dashboardDir ?? DASHBOARD_DIR;
-  const { app } = createApp({
+  const { app, metrics } = createApp({
     reader,
     token: options.token,
     dashboardDir: existsSync(dashboardDir) ? dashboardDir : undefined,
   });
-  let server: ReturnType<typeof serve>;
+  let server: Server;
   try {
-    server = await new Promise<ReturnType<typeof serve>>((resolveListening, reject) => {
-      const s = serve({ fetch: app.fetch, hostname: options.host, port: options.port }, () =>
-        resolveListening(s),
-      );
+    server = await new Promise<Server>((resolveListening, reject) => {
+      const fastPath = userChartFastPath(reader, metrics, options.token);
+      const viaApp = getRequestListener(app.fetch);
+      const s = createServer((request, response) => {
+        if (!fastPath(request, response)) void viaApp(request, response);
+      });
       s.once('error', reject);
+      s.listen(options.port, options.host, () => resolveListening(s));
     });
   } catch (error) {
     reader.close();

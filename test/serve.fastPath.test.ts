@@ -1,0 +1,152 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createApp } from '../src/serve/app.js';
+import { type RunningServer, startServer } from '../src/serve/server.js';
+import { ResultsReader } from '../src/store/resultsReader.js';
+import { ResultsStore } from '../src/store/resultsStore.js';
+import { TempDirs } from './support/tempDirs.js';
+
+/**
+ * The user-chart fast path (src/serve/userChartFastPath.ts) answers found charts without the
+ * app; the answers must be the app's, byte for byte, and everything else (misses, bad
+ * parameters, tokens) must still get the app's documented answers. Compared here over a real
+ * server on loopback against `app.request` on the same store.
+ */
+const temp = new TempDirs();
+const TOKEN = 's3cret-token';
+let dbPath: string;
+let open: RunningServer;
+let guarded: RunningServer;
+let reader: ResultsReader;
+let appOf: ReturnType<typeof createApp>['app'];
+
+const DATES = ['20240106', '20240107'];
+const USERS: Record<string, string> = {
+  '20240106': '1|10:3,11:2\n7|10:9\n9007199254740991|12:1\n',
+  '20240107': '1|11:4,10:3,12:1\n7|10:10,13:2\n42|99999999:1\n9007199254740991|12:2\n',
+};
+
+beforeAll(async () => {
+  const dir = temp.make('playtally-fastpath-');
+  for (const d of DATES) {
+    const iso = `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}`;
+    writeFileSync(join(dir, `country_top50_${d}.txt`), 'FR|10:5\n');
+    writeFileSync(join(dir, `user_top50_${d}.txt`), USERS[d]!);
+    writeFileSync(
+      join(dir, `quality_${d}.json`),
+      JSON.stringify({
+        date: iso,
+        window: { from: '2024-01-01', to: iso, days: 7, present: [], missing: [] },
+        day: null,
+        days: [],
+        totals: { rows: 0, valid: 0, rejected: 0, rejectedByReason: {} },
+        generatedAt: '2024-01-08T00:00:00.000Z',
+      }),
+    );
+  }
+  dbPath = join(dir, 'store.db');
+  const store = ResultsStore.open(dbPath, { userChartDates: 1 });
+  store.syncCharts(dir);
+  store.close();
+  reader = ResultsReader.open(dbPath);
+  appOf = createApp({ reader }).app;
+  open = await startServer({ dbPath, host: '127.0.0.1', port: 0 });
+  guarded = await startServer({ dbPath, host: '127.0.0.1', port: 0, token: TOKEN });
+});
+
+afterAll(async () => {
+  await open?.close();
+  await guarded?.close();
+  reader?.close();
+  temp.cleanup();
+});
+
+async function both(path: string, headers: Record<string, string> = {}) {
+  const viaServer = await fetch(`${open.url}${path}`, { headers });
+  const viaApp = await appOf.request(path, { headers });
+  return {
+    server: {
+      status: viaServer.status,
+      body: await viaServer.text(),
+      type: viaServer.headers.get('content-type'),
+    },
+    app: { status: viaApp.status, body: await viaApp.text(), type: viaApp.headers.get('content-type') },
+  };
+}
+
+describe('user charts through the fast path', () => {
+  it('answers found charts with the bytes of the app route, for every date form', async () => {
+    const paths = [
+      '/api/charts/user/1',
+      '/api/charts/user/7',
+      '/api/charts/user/42',
+      '/api/charts/user/9007199254740991',
+      '/api/charts/user/1?date=2024-01-07',
+      '/api/charts/user/1?date=20240107',
+    ];
+    for (const path of paths) {
+      const { server, app } = await both(path);
+      expect(server.status, path).toBe(200);
+      expect(server.body, path).toBe(app.body);
+      expect(server.type, path).toBe('application/json');
+      expect(JSON.parse(server.body).date).toBe('2024-01-07');
+    }
+    const one = JSON.parse((await both('/api/charts/user/1')).server.body);
+    expect(one.songs).toEqual([
+      { rank: 1, song: 11, plays: 4 },
+      { rank: 2, song: 10, plays: 3 },
+      { rank: 3, song: 12, plays: 1 },
+    ]);
+    expect(one.window).toEqual({ from: '2024-01-01', to: '2024-01-07' });
+  });
+
+  it('leaves misses, bad parameters and other shapes to the app, which answers them as documented', async () => {
+    const cases: [string, number][] = [
+      ['/api/charts/user/2', 404], // no such user
+      ['/api/charts/user/1?date=2024-01-06', 404], // user charts of that date not kept (1 kept date)
+      ['/api/charts/user/1?date=2024-01-05', 404], // no charts that day
+      ['/api/charts/user/1?date=2024-02-30', 400],
+      ['/api/charts/user/9007199254740992', 400],
+      ['/api/charts/user/abc', 400],
+      ['/api/charts/user/1?date=2024-01-07&x=1', 200], // another query shape: the app answers
+    ];
+    for (const [path, status] of cases) {
+      const { server, app } = await both(path);
+      expect(server.status, path).toBe(status);
+      expect(server.body, path).toBe(app.body);
+    }
+  });
+
+  it('with a token: the right bearer gets the chart, a missing or wrong one a 401, another scheme a 400', async () => {
+    const get = (headers: Record<string, string>) => fetch(`${guarded.url}/api/charts/user/7`, { headers });
+    const ok = await get({ authorization: `Bearer ${TOKEN}` });
+    expect(ok.status).toBe(200);
+    expect(((await ok.json()) as { songs: unknown[] }).songs[0]).toEqual({ rank: 1, song: 10, plays: 10 });
+    const cases: [Record<string, string>, number][] = [
+      [{}, 401],
+      [{ authorization: `Bearer ${TOKEN}x` }, 401],
+      // Not the Bearer scheme at all: the app's bearer-auth answers 400 (a malformed header).
+      [{ authorization: `Basic ${TOKEN}` }, 400],
+    ];
+    for (const [headers, status] of cases) {
+      const denied = await get(headers);
+      expect(denied.status).toBe(status);
+      expect(((await denied.json()) as { error: string }).error).toBe('unauthorized');
+    }
+  });
+
+  it('counts its answers in /metrics under the route pattern', async () => {
+    const count = async (): Promise<number> => {
+      const text = await (await fetch(`${open.url}/metrics`)).text();
+      const m =
+        /playtally_http_requests_total\{method="GET",route="\/api\/charts\/user\/:id",status="200"\} (\d+)/.exec(
+          text,
+        );
+      return Number(m?.[1] ?? 0);
+    };
+    const before = await count();
+    for (let i = 0; i < 3; i++) expect((await fetch(`${open.url}/api/charts/user/7`)).status).toBe(200);
+    expect(await count()).toBe(before + 3);
+  });
+});
