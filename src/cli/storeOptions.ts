@@ -25,8 +25,26 @@ export function openStore(options: { db?: string; userChartDates?: number }): Re
   return ResultsStore.open(options.db, { userChartDates: options.userChartDates });
 }
 
-export function storedLine(path: string, dates: string[]): string {
-  return dates.length === 0
-    ? `playtally: results store ${path}: already current`
-    : `playtally: results store ${path}: loaded ${dates.join(', ')}`;
+/**
+ * After a command wrote its files: with --db, load them into the store (`sync` picks what) and
+ * say what was loaded on stderr (unless quiet).
+ */
+export function loadIntoStore(
+  options: { db?: string; userChartDates?: number; quiet?: boolean },
+  sync: (store: ResultsStore) => { date: string }[],
+): void {
+  const store = openStore(options);
+  if (!store) return;
+  try {
+    const dates = sync(store).map((l) => l.date);
+    if (!options.quiet) {
+      process.stderr.write(
+        dates.length === 0
+          ? `playtally: results store ${store.path}: already current\n`
+          : `playtally: results store ${store.path}: loaded ${dates.join(', ')}\n`,
+      );
+    }
+  } finally {
+    store.close();
+  }
 }

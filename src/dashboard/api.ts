@@ -3,83 +3,29 @@
  * src/serve/openapi.ts), its error answers turned into ApiError, and the bearer token.
  */
 
-export interface Dates {
-  charts: string[];
-  /** Chart dates whose user charts are kept in the store (the newest few). */
-  userCharts: string[];
-  kpis: string[];
-  logDays: string[];
-}
+import type {
+  ChartSong,
+  CountryMovement,
+  Dates,
+  GenreKpi,
+  KpiDay,
+  LogDay,
+  TopGenre,
+  UserChart,
+} from '../serve/apiTypes.js';
 
-export interface ChartSong {
-  rank: number;
-  song: number;
-  plays: number;
-}
-
-export type Movement =
-  | { kind: 'new' }
-  | { kind: 're-entry' }
-  | { kind: 'up'; by: number }
-  | { kind: 'down'; by: number }
-  | { kind: 'same' };
-
-export interface MovedSong extends ChartSong {
-  previousRank: number | null;
-  /** null when the day before has no stored chart. */
-  movement: Movement | null;
-}
-
-export interface CountryMovement {
-  date: string;
-  country: string;
-  previousDate: string | null;
-  songs: MovedSong[];
-  dropped: { song: number; previousRank: number; previousPlays: number }[];
-}
-
-export interface UserChart {
-  date: string;
-  user: number;
-  window: { from: string; to: string };
-  songs: ChartSong[];
-}
-
-export interface GenreKpi {
-  date: string;
-  /** null for a whole day; 0-23 when the KPIs were computed by hour. */
-  hour: number | null;
-  genre: string;
-  listenCount: number;
-  uniqueListeners: number;
-  totalListeningMs: number;
-  avgListeningMsPerListener: string;
-  top3: { track: string; plays: number }[];
-}
-
-export interface TopGenre {
-  date: string;
-  hour: number | null;
-  rank: number;
-  genre: string;
-  listenCount: number;
-}
-
-export interface KpiDay {
-  date: string;
-  granularity: 'day' | 'hour';
-  genres: GenreKpi[];
-  topGenres: TopGenre[];
-}
-
-export interface LogDay {
-  date: string;
-  file: string;
-  rows: number;
-  valid: number;
-  rejected: number;
-  rejectedByReason: Record<string, number>;
-}
+export type {
+  ChartSong,
+  CountryMovement,
+  Dates,
+  GenreKpi,
+  KpiDay,
+  LogDay,
+  MovedSong,
+  Movement,
+  TopGenre,
+  UserChart,
+} from '../serve/apiTypes.js';
 
 /** A run of run/backfill/watch as stored (src/unattended/runHistory.ts), the fields shown. */
 export interface Run {

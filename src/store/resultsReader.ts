@@ -1,47 +1,14 @@
 import { isoDay, parseDay } from '../ops/dates.js';
+import type {
+  ChartSong,
+  DroppedSong,
+  GenreKpi,
+  LogDay,
+  MovedSong,
+  Movement,
+  TopGenre,
+} from '../serve/apiTypes.js';
 import { type Db, firstValue, openResultsDb, schemaVersion } from './resultsDb.js';
-
-export interface ChartSong {
-  rank: number;
-  song: number;
-  plays: number;
-}
-
-export type Movement =
-  | { kind: 'new' }
-  | { kind: 're-entry' }
-  | { kind: 'up'; by: number }
-  | { kind: 'down'; by: number }
-  | { kind: 'same' };
-
-export interface GenreKpiRow {
-  date: string;
-  /** null for a day's figures; 0..23 when the day was computed by hour. */
-  hour: number | null;
-  genre: string;
-  listenCount: number;
-  uniqueListeners: number;
-  totalListeningMs: number;
-  avgListeningMsPerListener: string;
-  top3: { track: string; plays: number }[];
-}
-
-export interface TopGenreRow {
-  date: string;
-  hour: number | null;
-  rank: number;
-  genre: string;
-  listenCount: number;
-}
-
-export interface LogDayQuality {
-  date: string;
-  file: string;
-  rows: number;
-  valid: number;
-  rejected: number;
-  rejectedByReason: Record<string, number>;
-}
 
 const READER_MMAP_BYTES = 4 * 1024 ** 3;
 
@@ -211,8 +178,8 @@ export class ResultsReader {
     country: string,
   ): {
     previousDate: string | null;
-    songs: (ChartSong & { previousRank: number | null; movement: Movement | null })[];
-    dropped: { song: number; previousRank: number; previousPlays: number }[];
+    songs: MovedSong[];
+    dropped: DroppedSong[];
   } {
     const current = this.countryChartOf(date, country);
     const previousDay = isoDay(parseDay(date)! - 1);
@@ -247,7 +214,7 @@ export class ResultsReader {
     return { previousDate: previousDay, songs, dropped };
   }
 
-  kpiDay(date: string): { granularity: string; genres: GenreKpiRow[]; topGenres: TopGenreRow[] } | undefined {
+  kpiDay(date: string): { granularity: string; genres: GenreKpi[]; topGenres: TopGenre[] } | undefined {
     const granularity = firstValue(this.db, 'SELECT granularity FROM kpi_days WHERE date = ?', date) as
       | string
       | undefined;
@@ -258,7 +225,7 @@ export class ResultsReader {
   }
 
   /** A genre's KPIs per day from `from` to `to` inclusive, oldest first. */
-  genreSeries(genre: string, from: string, to: string): GenreKpiRow[] {
+  genreSeries(genre: string, from: string, to: string): GenreKpi[] {
     return this.genreRows('WHERE genre = ? AND date BETWEEN ? AND ? ORDER BY date, hour', genre, from, to);
   }
 
@@ -267,7 +234,7 @@ export class ResultsReader {
   }
 
   /** Every day's top genres from `from` to `to`, oldest first. */
-  topGenresSeries(from: string, to: string): TopGenreRow[] {
+  topGenresSeries(from: string, to: string): TopGenre[] {
     return this.topGenreRows('WHERE date BETWEEN ? AND ? ORDER BY date, hour, rank', from, to);
   }
 
@@ -286,7 +253,7 @@ export class ResultsReader {
   }
 
   /** Listen-log days from `from` to `to`, oldest first: rows and rejects by reason. */
-  logDays(from: string, to: string): LogDayQuality[] {
+  logDays(from: string, to: string): LogDay[] {
     const rows = this.db
       .prepare(
         'SELECT date, file, rows, valid, rejected, rejected_by_reason FROM log_days WHERE date BETWEEN ? AND ? ORDER BY date',
@@ -321,7 +288,7 @@ export class ResultsReader {
     return row ? { finishedAt: row[0], ok: row[1] === 1, rows: row[2] } : undefined;
   }
 
-  private genreRows(where: string, ...params: unknown[]): GenreKpiRow[] {
+  private genreRows(where: string, ...params: unknown[]): GenreKpi[] {
     const rows = this.db
       .prepare(
         `SELECT date, hour, genre, listen_count, unique_listeners, total_listening_ms,
@@ -341,7 +308,7 @@ export class ResultsReader {
     }));
   }
 
-  private topGenreRows(where: string, ...params: unknown[]): TopGenreRow[] {
+  private topGenreRows(where: string, ...params: unknown[]): TopGenre[] {
     const rows = this.db
       .prepare(`SELECT date, hour, rank, genre, listen_count FROM top_genres ${where}`)
       .raw()

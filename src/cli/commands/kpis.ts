@@ -5,7 +5,7 @@ import type { Granularity } from '../../kpis/genreKpis.js';
 import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
 import { requireOption, threadsOption } from '../optionParsers.js';
-import { dbOption, openStore, storedLine } from '../storeOptions.js';
+import { dbOption, loadIntoStore } from '../storeOptions.js';
 
 interface KpisCliOptions {
   landing?: string;
@@ -85,22 +85,8 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
         onEvent: options.quiet ? warningsOnly : report,
       }).finally(() => lock.release());
       if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
-      const store = openStore(options);
-      if (store) {
-        try {
-          // Every changed day, not only this run's: a day whose load failed before is loaded now.
-          const loaded = store.syncKpis(out);
-          if (!options.quiet)
-            process.stderr.write(
-              `${storedLine(
-                store.path,
-                loaded.map((l) => l.date),
-              )}\n`,
-            );
-        } finally {
-          store.close();
-        }
-      }
+      // Every changed day, not only this run's: a day whose load failed before is loaded now.
+      loadIntoStore(options, (store) => store.syncKpis(out));
       if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
     });
 }

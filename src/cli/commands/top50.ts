@@ -13,7 +13,7 @@ import {
   threadsOption,
 } from '../optionParsers.js';
 import { progressReporter } from '../progress.js';
-import { dbOption, openStore, storedLine, userChartDatesOption } from '../storeOptions.js';
+import { dbOption, loadIntoStore, userChartDatesOption } from '../storeOptions.js';
 
 interface Top50CliOptions {
   logs: string;
@@ -87,21 +87,7 @@ Example:
           onEvent: progressReporter(process.stderr, options.quiet ?? false),
         }).finally(() => lock.release());
         if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
-        const store = openStore(options);
-        if (store) {
-          try {
-            const loaded = store.syncCharts(out, [parseDay(summary.date)!]);
-            if (!options.quiet)
-              process.stderr.write(
-                `${storedLine(
-                  store.path,
-                  loaded.map((l) => l.date),
-                )}\n`,
-              );
-          } finally {
-            store.close();
-          }
-        }
+        loadIntoStore(options, (store) => store.syncCharts(out, [parseDay(summary.date)!]));
         if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
       })
   );

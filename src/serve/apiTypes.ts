@@ -1,0 +1,92 @@
+/**
+ * The shapes of the API's JSON answers, in one place: the store's read side returns them, the
+ * routes send them, and the dashboard (bundled for the browser) reads them. Types only, no
+ * imports, so the browser bundle can share this file. The OpenAPI document describes the same
+ * shapes (src/serve/openapi.ts).
+ */
+
+export interface Dates {
+  charts: string[];
+  /** Chart dates whose user charts are kept in the store (the newest few). */
+  userCharts: string[];
+  kpis: string[];
+  logDays: string[];
+}
+
+export interface ChartSong {
+  rank: number;
+  song: number;
+  plays: number;
+}
+
+export type Movement =
+  | { kind: 'new' }
+  | { kind: 're-entry' }
+  | { kind: 'up'; by: number }
+  | { kind: 'down'; by: number }
+  | { kind: 'same' };
+
+export interface MovedSong extends ChartSong {
+  previousRank: number | null;
+  /** null when the day before has no stored chart. */
+  movement: Movement | null;
+}
+
+export interface DroppedSong {
+  song: number;
+  previousRank: number;
+  previousPlays: number;
+}
+
+export interface CountryMovement {
+  date: string;
+  country: string;
+  window: { from: string; to: string };
+  previousDate: string | null;
+  songs: MovedSong[];
+  dropped: DroppedSong[];
+}
+
+export interface UserChart {
+  date: string;
+  user: number;
+  window: { from: string; to: string };
+  songs: ChartSong[];
+}
+
+export interface GenreKpi {
+  date: string;
+  /** null for a whole day; 0-23 when the KPIs were computed by hour. */
+  hour: number | null;
+  genre: string;
+  listenCount: number;
+  uniqueListeners: number;
+  totalListeningMs: number;
+  /** Exact decimal text, 2 places. */
+  avgListeningMsPerListener: string;
+  top3: { track: string; plays: number }[];
+}
+
+export interface TopGenre {
+  date: string;
+  hour: number | null;
+  rank: number;
+  genre: string;
+  listenCount: number;
+}
+
+export interface KpiDay {
+  date: string;
+  granularity: 'day' | 'hour';
+  genres: GenreKpi[];
+  topGenres: TopGenre[];
+}
+
+export interface LogDay {
+  date: string;
+  file: string;
+  rows: number;
+  valid: number;
+  rejected: number;
+  rejectedByReason: Record<string, number>;
+}
