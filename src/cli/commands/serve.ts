@@ -48,6 +48,12 @@ export function serveCommand(): Command {
     )
     .option('--watch', 'also watch --logs and write charts into --out and the store, in this process');
   withWatchOptions(withRunOptions(command));
+  // The shared watch options, described as they apply here.
+  for (const option of command.options) {
+    if (option.long === '--db') option.description = `the results store (default: ${DEFAULT_DB})`;
+    if (option.long === '--logs') option.description = 'with --watch (required): the landing folder of logs';
+    if (option.long === '--out') option.description = 'with --watch (required): the folder for chart files';
+  }
   return command
     .addHelpText(
       'after',
