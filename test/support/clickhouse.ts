@@ -1,0 +1,21 @@
+/**
+ * Where the ClickHouse integration tests find their cluster: CLICKHOUSE_URLS, comma-separated
+ * HTTP URLs of the shards (as `scripts/clickhouse-cluster.sh start` prints). Without it the tests
+ * skip with a message on a developer's machine; under CI=true they fail, since .ci/run starts the
+ * cluster.
+ */
+export const CLICKHOUSE_URLS: string[] = (process.env.CLICKHOUSE_URLS ?? '')
+  .split(',')
+  .map((u) => u.trim())
+  .filter((u) => u !== '');
+
+export const haveClickHouse = CLICKHOUSE_URLS.length > 0;
+
+/** Say why a suite is skipped, or fail when CI should have started the cluster. */
+export function requireClickHouse(suite: string): void {
+  if (haveClickHouse) return;
+  const hint =
+    'start one with `scripts/clickhouse-cluster.sh start` and export the CLICKHOUSE_URLS it prints';
+  if (process.env.CI === 'true') throw new Error(`${suite}: no ClickHouse cluster under CI=true (${hint})`);
+  process.stderr.write(`${suite}: skipped, no ClickHouse (${hint})\n`);
+}
