@@ -1,0 +1,61 @@
+import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { PlaytallyError } from '../ops/errors.js';
+
+/**
+ * The shards of a ClickHouse cluster, one HTTP client each (the URLs of `--clickhouse`, in the
+ * order of the cluster's shards). playtally talks to every shard itself: it drops and loads a
+ * day's partition on each, and reads each shard's part of the user charts, so it needs no
+ * distributed DDL (which needs ZooKeeper) and never waits on a Distributed table's async inserts.
+ */
+export class ClickHouseCluster {
+  readonly shards: ClickHouseClient[];
+
+  constructor(
+    readonly urls: string[],
+    readonly database: string,
+  ) {
+    if (urls.length === 0) throw new PlaytallyError('usage', '--clickhouse needs at least one URL');
+    for (const url of urls) {
+      if (!/^https?:\/\/[^\s/]+(?:\/.*)?$/.test(url)) {
+        throw new PlaytallyError('usage', `--clickhouse: not an http(s) URL: ${JSON.stringify(url)}`);
+      }
+    }
+    this.database = identifier(database, 'database');
+    this.shards = urls.map((url) =>
+      createClient({
+        url,
+        // A month of a busy shard can take minutes; progress headers keep the connection from
+        // looking idle to proxies and load balancers meanwhile.
+        request_timeout: 30 * 60_000,
+        clickhouse_settings: { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '10000' },
+        compression: { request: false, response: false },
+      }),
+    );
+  }
+
+  /** Run a statement on every shard, one after the other. */
+  async onEach(sql: string): Promise<void> {
+    for (const shard of this.shards) await shard.command({ query: sql });
+  }
+
+  async close(): Promise<void> {
+    await Promise.all(this.shards.map((s) => s.close()));
+  }
+}
+
+/**
+ * An identifier placed in SQL: ClickHouse 18.16 has no query parameters, so every value that
+ * goes into a statement is checked (identifiers, dates) or is a number playtally produced.
+ */
+export function identifier(name: string, what: string): string {
+  if (!/^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(name)) {
+    throw new PlaytallyError('usage', `${what} must be letters, digits and _ (got ${JSON.stringify(name)})`);
+  }
+  return name;
+}
+
+/** A date placed in SQL, checked to be YYYY-MM-DD. */
+export function sqlDate(iso: string): string {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(iso)) throw new Error(`not a YYYY-MM-DD date: ${JSON.stringify(iso)}`);
+  return `'${iso}'`;
+}
