@@ -81,10 +81,29 @@ export const DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024;
  */
 export async function runTop50(options: Top50Options): Promise<Top50Summary> {
   const started = Date.now();
+  const { day, logs } = planChartWindow(options);
+  const session = ChartSession.open(options);
+  try {
+    return await session.writeCharts(day, logs, started);
+  } finally {
+    await session.close();
+  }
+}
+
+/**
+ * The chart date and the logs of its window, whatever the engine: the newest log day unless
+ * `options.day` says; an error when there is no log at all, none in the window, or (with
+ * `strict`) a day of the window is missing.
+ */
+export function planChartWindow(options: Top50Options): {
+  day: number;
+  windowDays: number[];
+  logs: LogFile[];
+  missing: string[];
+} {
   const emit = options.onEvent ?? (() => {});
   const windowLength = options.window ?? 7;
   const logsDir = resolve(options.logsDir);
-
   requireLogsFolder(logsDir);
   const scan = scanLogs(logsDir);
   for (const file of scan.ignored) emit({ type: 'ignored', file });
@@ -107,12 +126,7 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
       missing,
     });
   }
-  const session = ChartSession.open(options);
-  try {
-    return await session.writeCharts(day, logs, started);
-  } finally {
-    await session.close();
-  }
+  return { day, windowDays, logs, missing };
 }
 
 /** The days of the window ending on `day`, oldest first. */

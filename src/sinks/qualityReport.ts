@@ -34,7 +34,13 @@ export function qualityReportName(day: number): string {
   return `quality_${compactDay(day)}.json`;
 }
 
-export function dayQuality(record: DayRecord): DayQuality {
+/** What a day's quality comes from, whichever engine parsed it. */
+export type DayFigures = Pick<
+  DayRecord,
+  'date' | 'file' | 'lines' | 'valid' | 'rejected' | 'rejects' | 'examples'
+>;
+
+export function dayQuality(record: DayFigures): DayQuality {
   return {
     date: record.date,
     file: record.file,
@@ -50,7 +56,7 @@ export function dayQuality(record: DayRecord): DayQuality {
 export function buildQualityReport(
   day: number,
   windowDays: number[],
-  records: Map<number, DayRecord>,
+  records: Map<number, DayFigures>,
 ): QualityReport {
   const days = windowDays.filter((d) => records.has(d)).map((d) => dayQuality(records.get(d)!));
   const totals = { rows: 0, valid: 0, rejected: 0, rejectedByReason: emptyRejectCounts() };

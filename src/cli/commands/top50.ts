@@ -1,9 +1,11 @@
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { runTop50, type Top50Summary } from '../../engine/top50Job.js';
+import { runTop50ClickHouse } from '../../clickhouse/clickhouseTop50.js';
+import { runTop50, type Top50Options, type Top50Summary } from '../../engine/top50Job.js';
 import { parseDay } from '../../ops/dates.js';
 import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
+import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
 import {
   checkMemoryOption,
   dayOption,
@@ -15,7 +17,7 @@ import {
 import { progressReporter } from '../progress.js';
 import { dbOption, loadIntoStore, userChartDatesOption } from '../storeOptions.js';
 
-interface Top50CliOptions {
+interface Top50CliOptions extends EngineCliOptions {
   logs: string;
   out: string;
   state?: string;
@@ -33,7 +35,7 @@ interface Top50CliOptions {
 }
 
 export function top50Command(): Command {
-  return (
+  return withEngineOptions(
     new Command('top50')
       .description('write the 7-day top-50 charts per country and per user for one date')
       // Required, but checked in the action: commander checks required options before unknown
@@ -74,7 +76,10 @@ Example:
         const lock = await acquireLock(resolve(options.state ?? join(out, '.playtally')), 'playtally top50', {
           wait: options.wait,
         });
-        const summary = await runTop50({
+        const clickhouse = clickhouseOptions(options);
+        const job = (o: Top50Options): Promise<Top50Summary> =>
+          clickhouse ? runTop50ClickHouse({ ...o, clickhouse }) : runTop50(o);
+        const summary = await job({
           logsDir: logs,
           outDir: out,
           stateDir: options.state,
@@ -89,7 +94,7 @@ Example:
         if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
         loadIntoStore(options, (store) => store.syncCharts(out, [parseDay(summary.date)!]));
         if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-      })
+      }),
   );
 }
 
