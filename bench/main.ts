@@ -18,6 +18,7 @@ import { createGzip } from 'node:zlib';
 import { CORRUPTIONS } from '../src/generate/listenGenerator.js';
 import { compactDay, isoDay, parseDay } from '../src/ops/dates.js';
 import { args, CLI, median, ROOT, record } from './benchSupport.js';
+import { clickhouseBench } from './clickhouseBench.js';
 
 /**
  * `npm run bench`: generates D days x N rows (once; reused while the parameters match), then runs
@@ -35,6 +36,7 @@ import { args, CLI, median, ROOT, record } from './benchSupport.js';
  * byte for byte. Prints a Markdown table and, with --record, writes it into docs/BENCHMARKS.md.
  *
  *   npm run bench -- --days 7 --rows 20000000 --runs 3 [--dir bench-data] [--record] [--no-duckdb]
+ *                    [--clickhouse URLS | $CLICKHOUSE_URLS] [--no-clickhouse | --clickhouse-only]
  *                    [--duckdb-fallback-memory 8GB] [--no-gzip]
  *                    [--no-kpi | --kpi-only] [--kpi-days 1] [--kpi-streams 10000000]
  */
@@ -167,6 +169,13 @@ async function main(): Promise<void> {
   const rows = Number(options.get('rows') ?? 20_000_000);
   const runs = Number(options.get('runs') ?? 3);
   const dir = resolve(options.get('dir') ?? join(ROOT, 'bench-data'));
+  // The scale-out case runs when a cluster is given and not declined (--no-clickhouse).
+  const clickhouseUrls = (options.get('clickhouse') ?? process.env.CLICKHOUSE_URLS ?? '')
+    .split(',')
+    .filter((u) => u !== '');
+  const withClickhouse = clickhouseUrls.length > 0 && !options.has('no-clickhouse');
+  if (options.has('clickhouse-only') && !withClickhouse)
+    throw new Error('--clickhouse-only needs CLICKHOUSE_URLS');
   const withDuckdb = !options.has('no-duckdb');
   const fallbackMemory = options.get('duckdb-fallback-memory') ?? '8GB';
   let duckdbMemory = '1GB';
@@ -199,6 +208,22 @@ async function main(): Promise<void> {
     writeFileSync(marker, params);
   }
   const files = Array.from({ length: days }, (_, i) => join(logs, `listen-${compactDay(start + i)}.log`));
+
+  const scaleOut = () =>
+    clickhouseBench({
+      urls: clickhouseUrls,
+      dir,
+      logs,
+      days,
+      last,
+      rows,
+      runs,
+      record: options.has('record'),
+    });
+  if (options.has('clickhouse-only')) {
+    if (!(await scaleOut())) process.exitCode = 1;
+    return;
+  }
 
   // The gzip case reads the same days, the newest one compressed (made once, reused).
   const withGzip = !options.has('no-gzip');
@@ -321,6 +346,7 @@ async function main(): Promise<void> {
   process.stdout.write(`${report}\n`);
   if (options.has('record')) record('top50', report);
   if (!identical || duckdbIdentical === false) process.exitCode = 1;
+  if (withClickhouse && !(await scaleOut())) process.exitCode = 1;
   if (!options.has('no-kpi')) await kpiBench(options, dir, runs);
 }
 
