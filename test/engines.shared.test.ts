@@ -142,6 +142,19 @@ describe.each(ENGINES)('engine %s', (_name, makeJob) => {
     expect(summary.totals.rejected).toBe(4);
   });
 
+  it('a damaged gzip log is an unreadable_log error naming the file', async () => {
+    const run = makeJob();
+    const logs = temp.make('playtally-shared-badgz-logs-');
+    const out = temp.make('playtally-shared-badgz-out-');
+    const gz = gzipSync(`${'1|2|FR\n'.repeat(50_000)}`);
+    const name = `listen-${compactDay(FIRST)}.log.gz`;
+    writeFileSync(join(logs, name), gz.subarray(0, gz.length >> 1));
+    await expect(run({ logsDir: logs, outDir: out, day: FIRST, threads: 1 })).rejects.toMatchObject({
+      code: 'unreadable_log',
+      message: expect.stringContaining(name),
+    });
+  });
+
   it('a log replaced between two runs is counted once, with its new rows', async () => {
     const run = makeJob();
     const f = runFolders(temp, 'playtally-shared-replaced-', FIRST, 3, {

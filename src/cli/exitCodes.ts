@@ -29,6 +29,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   locked: EXIT.locked,
   bad_result_file: EXIT.input,
   store_unusable: EXIT.output,
+  clickhouse_unavailable: EXIT.output,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

@@ -56,6 +56,7 @@ export async function runTop50ClickHouse(
   const target = `${options.clickhouse.urls.join(',')}/${cluster.database}`;
   if (missing.length > 0) emit({ type: 'missing', days: missing });
   try {
+    await cluster.ping();
     await ensureListenTables(cluster, clusterName);
     const state = readState(stateDir);
     const days: Top50Summary['days'] = [];

@@ -1,4 +1,4 @@
-import { type ClickHouseClient, createClient } from '@clickhouse/client';
+import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
 import { PlaytallyError } from '../ops/errors.js';
 
 /**
@@ -29,6 +29,8 @@ export class ClickHouseCluster {
         request_timeout: 30 * 60_000,
         clickhouse_settings: { send_progress_in_http_headers: 1, http_headers_progress_interval_ms: '10000' },
         compression: { request: false, response: false },
+        // Failures reach playtally as errors, which it reports once in its own words.
+        log: { level: ClickHouseLogLevel.OFF },
       }),
     );
   }
@@ -36,6 +38,21 @@ export class ClickHouseCluster {
   /** Run a statement on every shard, one after the other. */
   async onEach(sql: string): Promise<void> {
     for (const shard of this.shards) await shard.command({ query: sql });
+  }
+
+  /** Check every shard answers; a clear error (exit 4) naming the shard otherwise. */
+  async ping(): Promise<void> {
+    for (let i = 0; i < this.shards.length; i++) {
+      const result = await this.shards[i]!.ping();
+      if (!result.success) {
+        const e = result.error as Error & { code?: string };
+        throw new PlaytallyError(
+          'clickhouse_unavailable',
+          `ClickHouse shard ${i + 1} at ${this.urls[i]} does not answer: ${e.code ?? e.message}`,
+          { url: this.urls[i] },
+        );
+      }
+    }
   }
 
   async close(): Promise<void> {

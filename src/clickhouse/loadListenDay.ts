@@ -2,6 +2,7 @@ import { createReadStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { isoDay } from '../ops/dates.js';
+import { PlaytallyError } from '../ops/errors.js';
 import { COUNTRY_CODES } from '../parse/countries.js';
 import { ListenParser } from '../parse/listenParser.js';
 import {
@@ -90,9 +91,20 @@ export async function loadListenDay(cluster: ClickHouseCluster, log: LogFile): P
     parser.end();
     await flush(true);
   } catch (error) {
+    // An insert that failed first is the cause; ending the others now makes them fail too.
+    const insertFailure = failure;
     for (const stream of streams) stream.destroy();
     await Promise.allSettled(inserts);
-    throw failure ?? error;
+    // The day's partition stays dropped and the state does not record it: the next run loads it.
+    const e = error as NodeJS.ErrnoException;
+    if (insertFailure === undefined && e.code?.startsWith('Z_')) {
+      // The same error as the embedded engine's for a damaged gzip log (exit 3; run/watch quarantine it).
+      throw new PlaytallyError('unreadable_log', `${log.path} is not a readable gzip file (${e.message})`, {
+        path: log.path,
+        file: log.name,
+      });
+    }
+    throw insertFailure ?? error;
   }
   for (const stream of streams) stream.end();
   await Promise.all(inserts);

@@ -16,7 +16,8 @@ export type ErrorCode =
   | 'corrupt_state'
   | 'locked'
   | 'bad_result_file'
-  | 'store_unusable';
+  | 'store_unusable'
+  | 'clickhouse_unavailable';
 
 export class PlaytallyError extends Error {
   override readonly name = 'PlaytallyError';

@@ -1,0 +1,97 @@
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
+import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse } from './support/clickhouse.js';
+import { cli, runFolders } from './support/cliRuns.js';
+import { day, TempDirs } from './support/tempDirs.js';
+
+/** `top50 --engine clickhouse` through the CLI: its usage errors, an unreachable cluster, and a run. */
+requireClickHouse('clickhouse.cli.test');
+
+const temp = new TempDirs();
+const DATABASE = `playtally_cli_${process.pid}`;
+afterAll(async () => {
+  if (haveClickHouse) {
+    const cluster = new ClickHouseCluster(CLICKHOUSE_URLS, 'default');
+    await cluster.onEach(`DROP DATABASE IF EXISTS ${DATABASE}`);
+    await cluster.close();
+  }
+  temp.cleanup();
+});
+const FIRST = day('2024-06-01');
+
+describe('top50 --engine clickhouse: command-line checks (no cluster needed)', () => {
+  const f = runFolders(temp, 'playtally-chcli-', FIRST, 1, { rows: 1_000, seed: 2 });
+  const base = ['top50', '--logs', f.logs, '--out', f.out, '--quiet'];
+
+  it('needs --clickhouse (exit 2); --clickhouse needs --engine clickhouse (exit 2)', () => {
+    const noUrls = cli([...base, '--engine', 'clickhouse']);
+    expect(noUrls.status).toBe(2);
+    expect(noUrls.stderr).toContain('--engine clickhouse needs --clickhouse <urls>');
+    const noEngine = cli([...base, '--clickhouse', 'http://127.0.0.1:18123']);
+    expect(noEngine.status).toBe(2);
+    expect(noEngine.stderr).toContain('--clickhouse is for --engine clickhouse');
+  });
+
+  it('rejects a URL that is not http(s) and a database name that is not an identifier (exit 2)', () => {
+    const badUrl = cli([...base, '--engine', 'clickhouse', '--clickhouse', 'ftp://x']);
+    expect(badUrl.status).toBe(2);
+    expect(badUrl.stderr).toContain('not an http(s) URL');
+    const badDb = cli([
+      ...base,
+      '--engine',
+      'clickhouse',
+      '--clickhouse',
+      'http://127.0.0.1:1',
+      '--clickhouse-database',
+      'x; DROP TABLE y',
+    ]);
+    expect(badDb.status).toBe(2);
+    expect(badDb.stderr).toContain('must be letters, digits and _');
+  });
+
+  it('a cluster that does not answer is exit 4, naming the shard', () => {
+    const r = cli([...base, '--engine', 'clickhouse', '--clickhouse', 'http://127.0.0.1:1']);
+    expect(r.status).toBe(4);
+    expect(r.stderr).toContain('ClickHouse shard 1 at http://127.0.0.1:1 does not answer');
+  });
+});
+
+describe.runIf(haveClickHouse)('top50 --engine clickhouse on the cluster', () => {
+  it('writes the files of the embedded engine, and --json reports the days loaded then reused', () => {
+    const f = runFolders(temp, 'playtally-chcli-run-', FIRST, 3, {
+      rows: 4_000,
+      users: 300,
+      songs: 90,
+      seed: 4,
+    });
+    const embedded = temp.make('playtally-chcli-emb-');
+    expect(cli(['top50', '--logs', f.logs, '--out', embedded, '--quiet']).status).toBe(0);
+    const args = [
+      'top50',
+      '--logs',
+      f.logs,
+      '--out',
+      f.out,
+      '--engine',
+      'clickhouse',
+      '--clickhouse',
+      CLICKHOUSE_URLS.join(','),
+      '--clickhouse-database',
+      DATABASE,
+      '--json',
+      '--quiet',
+    ];
+    const first = cli(args);
+    expect(first.status, first.stderr).toBe(0);
+    const summary = JSON.parse(first.stdout) as { days: { reused: boolean }[]; date: string };
+    expect(summary.days.map((d) => d.reused)).toEqual([false, false, false]);
+    for (const kind of ['country', 'user']) {
+      const name = `${kind}_top50_${summary.date.replaceAll('-', '')}.txt`;
+      expect(readFileSync(join(f.out, name)).equals(readFileSync(join(embedded, name)))).toBe(true);
+    }
+    const second = JSON.parse(cli(args).stdout) as { days: { reused: boolean }[] };
+    expect(second.days.every((d) => d.reused)).toBe(true);
+  });
+});
