@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -40,4 +41,26 @@ export function record(name: string, report: string): void {
       : `${text}\n${block}\n`,
   );
   console.error(`bench: recorded in ${path}`);
+}
+
+/** Run a Node.js script as a child process; its stdout and wall time (an error with its stderr if it fails). */
+export function run(command: string, argv: string[]): Promise<{ stdout: string; wallMs: number }> {
+  return new Promise((resolvePromise, reject) => {
+    const started = process.hrtime.bigint();
+    const child = spawn(process.execPath, [command, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => {
+      stdout += d.toString();
+    });
+    child.stderr.on('data', (d: Buffer) => {
+      stderr += d.toString();
+    });
+    child.on('error', reject);
+    child.on('close', (code) => {
+      const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
+      if (code !== 0) reject(new Error(`${command} ${argv.join(' ')} exited ${code}:\n${stderr}`));
+      else resolvePromise({ stdout, wallMs });
+    });
+  });
 }

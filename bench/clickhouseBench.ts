@@ -1,8 +1,7 @@
-import { spawn } from 'node:child_process';
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { compactDay, isoDay } from '../src/ops/dates.js';
-import { CLI, median, record } from './benchSupport.js';
+import { CLI, median, record, run } from './benchSupport.js';
 
 /**
  * The scale-out case of `npm run bench` (issue 6), when a ClickHouse cluster is given
@@ -49,7 +48,7 @@ export async function clickhouseBench(options: {
         ? ['--engine', 'clickhouse', '--clickhouse', urls.join(','), '--clickhouse-database', database]
         : []),
     ]);
-  const dropDatabase = () => run(['-e', dropScript(urls, database)]);
+  const dropDatabase = () => dropOnEach(urls, database);
   for (let r = 0; r < runs; r++) {
     console.error(`bench: clickhouse round ${r + 1} of ${runs}`);
     const embeddedState = join(dir, 'state-ch-embedded');
@@ -112,7 +111,7 @@ interface Measure {
 
 async function measure(argv: string[]): Promise<Measure> {
   const before = serverCpuMs();
-  const { stdout, wallMs } = await run([CLI, ...argv]);
+  const { stdout, wallMs } = await run(CLI, argv);
   const summary = JSON.parse(stdout) as { cpuMs: number; peakRssBytes: number };
   return {
     wallMs,
@@ -139,31 +138,12 @@ function serverCpuMs(): number {
   return ticks * 10; // USER_HZ is 100 on Linux
 }
 
-function run(argv: string[]): Promise<{ stdout: string; wallMs: number }> {
-  return new Promise((resolvePromise, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, argv, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('close', (code) => {
-      if (code !== 0) reject(new Error(`${argv.join(' ')} exited ${code}:\n${stderr}`));
-      else resolvePromise({ stdout, wallMs: Number(process.hrtime.bigint() - started) / 1e6 });
-    });
-  });
-}
-
-/** A script for `node -e` that drops the benchmark's database on every shard. */
-function dropScript(urls: string[], database: string): string {
-  return `
-    const urls = ${JSON.stringify(urls)};
-    (async () => {
-      for (const url of urls) {
-        const r = await fetch(url, { method: 'POST', body: 'DROP DATABASE IF EXISTS ${database}' });
-        if (!r.ok) throw new Error(url + ': ' + (await r.text()));
-      }
-    })().catch((e) => { console.error(e.message); process.exit(1); });`;
+/** Drop the benchmark's database on every shard (over HTTP: the client is not needed for one statement). */
+async function dropOnEach(urls: string[], database: string): Promise<void> {
+  for (const url of urls) {
+    const r = await fetch(url, { method: 'POST', body: `DROP DATABASE IF EXISTS ${database}` });
+    if (!r.ok) throw new Error(`${url}: ${await r.text()}`);
+  }
 }
 
 async function serverVersion(url: string): Promise<string> {

@@ -1,4 +1,3 @@
-import { spawn } from 'node:child_process';
 import {
   cpSync,
   createReadStream,
@@ -17,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { CORRUPTIONS } from '../src/generate/listenGenerator.js';
 import { compactDay, isoDay, parseDay } from '../src/ops/dates.js';
-import { args, CLI, median, ROOT, record } from './benchSupport.js';
+import { args, CLI, median, ROOT, record, run } from './benchSupport.js';
 import { clickhouseBench } from './clickhouseBench.js';
 
 /**
@@ -50,27 +49,6 @@ interface Measure {
   peakRssBytes: number;
   /** ms to build the newest day's partial, when the run built it. */
   dayMs?: number;
-}
-
-function run(command: string, argv: string[]): Promise<{ stdout: string; wallMs: number }> {
-  return new Promise((resolvePromise, reject) => {
-    const started = process.hrtime.bigint();
-    const child = spawn(process.execPath, [command, ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => {
-      stdout += d.toString();
-    });
-    child.stderr.on('data', (d: Buffer) => {
-      stderr += d.toString();
-    });
-    child.on('error', reject);
-    child.on('close', (code) => {
-      const wallMs = Number(process.hrtime.bigint() - started) / 1e6;
-      if (code !== 0) reject(new Error(`${command} ${argv.join(' ')} exited ${code}:\n${stderr}`));
-      else resolvePromise({ stdout, wallMs });
-    });
-  });
 }
 
 /** One playtally run; its --json summary carries its own CPU time and peak RSS. */
