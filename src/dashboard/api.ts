@@ -4,7 +4,6 @@
  */
 
 import type {
-  ChartSong,
   CountryMovement,
   Dates,
   GenreKpi,
@@ -140,10 +139,6 @@ export const api = {
   dates: () => get<Dates>('/api/dates'),
   countries: (date: string) =>
     get<{ date: string; countries: string[] }>(`/api/charts/country?date=${q(date)}`),
-  countryChart: (country: string, date: string) =>
-    get<{ date: string; country: string; window: { from: string; to: string }; songs: ChartSong[] }>(
-      `/api/charts/country/${q(country)}?date=${q(date)}`,
-    ),
   movement: (country: string, date: string) =>
     get<CountryMovement>(`/api/charts/country/${q(country)}/movement?date=${q(date)}`),
   userChart: (user: string, date: string) => get<UserChart>(`/api/charts/user/${q(user)}?date=${q(date)}`),

@@ -157,13 +157,9 @@ export class CountryPanel {
     if (date === undefined || country === undefined) return;
     markLoading(this.chart, `Loading ${country}…`);
     try {
-      // The plain chart only for its window: the movement answer does not carry it.
-      const [chart, plain] = await Promise.all([
-        api.movement(country, date),
-        api.countryChart(country, date),
-      ]);
+      const chart = await api.movement(country, date);
       if (ticket !== this.ticket) return;
-      this.render(chart, plain.window);
+      this.render(chart, chart.window);
     } catch (error) {
       if (ticket !== this.ticket) return;
       this.caption.textContent = '';
