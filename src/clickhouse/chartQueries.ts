@@ -68,26 +68,25 @@ export async function writeUserChartFromCluster(
                GROUP BY user_id, sng_id
                ORDER BY user_id, plays DESC, sng_id
                LIMIT ${positive(top)} BY user_id`;
-  const cursors = await Promise.all(cluster.shards.map((shard) => LineCursor.open(shard, sql)));
+  const readers = await Promise.all(cluster.shards.map((shard) => TripleReader.open(shard, sql)));
   return writeThroughTemp(path, async (fd) => {
     const out = new ByteWriter(1 << 20);
     const chart = new ChartRow(top);
     let rows = 0;
     for (;;) {
       // The shard whose next user comes first (users are disjoint across shards).
-      let next: LineCursor | undefined;
-      for (const cursor of cursors) {
-        const user = await cursor.peekKey();
-        if (user === undefined) continue;
-        if (next === undefined || user < (await next.peekKey())!) next = cursor;
+      let next: TripleReader | undefined;
+      for (const reader of readers) {
+        if (!(await reader.ready())) continue;
+        if (next === undefined || reader.user < next.user) next = reader;
       }
       if (next === undefined) break;
-      const user = (await next.peekKey())!;
+      const user = next.user;
       chart.start(user);
-      while ((await next.peekKey()) === user) {
-        const [, song, plays] = (await next.take())!.split('\t');
-        chart.add(Number(song), Number(plays));
-      }
+      do {
+        chart.add(next.song, next.plays);
+        next.advance();
+      } while ((await next.ready()) && next.user === user);
       if (chart.write(out)) rows++;
       if (out.length > 1 << 20) {
         writeAllSync(fd, out.bytes.subarray(0, out.length));
@@ -131,47 +130,95 @@ class ChartRow {
   }
 }
 
-/** The lines of one shard's TabSeparated answer, read as they stream in, with a look at the next. */
-class LineCursor {
-  private lines: string[] = [];
+const TAB = 9;
+const NEWLINE = 10;
+const DIGIT_0 = 48;
+
+/**
+ * One shard's answer of `user_id \t sng_id \t plays` lines, read from the raw HTTP stream: the
+ * three numbers of the current line in `user`, `song`, `plays`. Measured on 7 days x 5M rows, the
+ * client's row objects (a string per line, then split) cost playtally 27 s of CPU for the user
+ * charts; the bytes are all digits, tabs and newlines, so they are read as such.
+ */
+export class TripleReader {
+  user = 0;
+  song = 0;
+  plays = 0;
+  private chunk: Uint8Array = new Uint8Array(0);
   private at = 0;
+  /** The current line is parsed into the fields and not yet consumed. */
+  private current = false;
   private done = false;
+  /** An unfinished line carried from the previous chunk. */
+  private carry: number[] = [];
 
-  private constructor(private readonly rows: AsyncIterator<{ text: string }[]>) {}
+  private constructor(private readonly chunks: AsyncIterator<Uint8Array>) {}
 
-  static async open(shard: ClickHouseClient, sql: string): Promise<LineCursor> {
-    const result = await shard.query({
-      query: sql,
-      format: 'TabSeparated',
+  static async open(shard: ClickHouseClient, sql: string): Promise<TripleReader> {
+    const result = await shard.exec({
+      query: `${sql} FORMAT TabSeparated`,
       clickhouse_settings: QUERY_SETTINGS,
     });
-    return new LineCursor(result.stream()[Symbol.asyncIterator]() as AsyncIterator<{ text: string }[]>);
+    return TripleReader.fromChunks(result.stream as AsyncIterable<Uint8Array>);
   }
 
-  /** The user id of the next line, or undefined at the end. */
-  async peekKey(): Promise<number | undefined> {
-    const line = await this.peek();
-    return line === undefined ? undefined : Number(line.slice(0, line.indexOf('\t')));
+  /** A reader over any byte chunks (the tests split answers at every byte). */
+  static fromChunks(chunks: AsyncIterable<Uint8Array>): TripleReader {
+    return new TripleReader(chunks[Symbol.asyncIterator]());
   }
 
-  async take(): Promise<string | undefined> {
-    const line = await this.peek();
-    this.at++;
-    return line;
-  }
-
-  private async peek(): Promise<string | undefined> {
-    while (this.at >= this.lines.length) {
-      if (this.done) return undefined;
-      const next = await this.rows.next();
+  /** Parse the next line into the fields, if there is one; false at the end of the answer. */
+  async ready(): Promise<boolean> {
+    if (this.current) return true;
+    for (;;) {
+      const end = this.chunk.indexOf(NEWLINE, this.at);
+      if (end >= 0) {
+        if (this.carry.length > 0) {
+          for (let i = this.at; i < end; i++) this.carry.push(this.chunk[i]!);
+          this.parse(Uint8Array.from(this.carry), 0, this.carry.length);
+          this.carry = [];
+        } else this.parse(this.chunk, this.at, end);
+        this.at = end + 1;
+        this.current = true;
+        return true;
+      }
+      for (let i = this.at; i < this.chunk.length; i++) this.carry.push(this.chunk[i]!);
+      if (this.done) {
+        if (this.carry.length > 0) throw new Error('ClickHouse answer ends inside a line');
+        return false;
+      }
+      const next = await this.chunks.next();
       if (next.done) {
         this.done = true;
-        return undefined;
-      }
-      this.lines = next.value.map((row) => row.text);
+        this.chunk = new Uint8Array(0);
+      } else this.chunk = next.value;
       this.at = 0;
     }
-    return this.lines[this.at];
+  }
+
+  /** Consume the current line. */
+  advance(): void {
+    this.current = false;
+  }
+
+  private parse(bytes: Uint8Array, start: number, end: number): void {
+    let field = 0;
+    let value = 0;
+    for (let i = start; i <= end; i++) {
+      const b = i < end ? bytes[i]! : TAB;
+      if (b === TAB) {
+        if (field === 0) this.user = value;
+        else if (field === 1) this.song = value;
+        else this.plays = value;
+        field++;
+        value = 0;
+      } else {
+        const digit = b - DIGIT_0;
+        if (digit < 0 || digit > 9) throw new Error(`unexpected byte ${b} in a ClickHouse answer line`);
+        value = value * 10 + digit;
+      }
+    }
+    if (field !== 3) throw new Error('a ClickHouse answer line without three fields');
   }
 }
 
