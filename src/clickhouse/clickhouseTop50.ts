@@ -4,6 +4,7 @@ import { planChartWindow, type Top50Options, type Top50Summary } from '../engine
 import { writeFileAtomic } from '../ops/atomicFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
 import { ensureWritable } from '../ops/folders.js';
+import { cpuMs, peakRssBytes } from '../ops/processUsage.js';
 import { chartPaths } from '../sinks/chartFiles.js';
 import { buildQualityReport, type DayFigures, writeQualityReport } from '../sinks/qualityReport.js';
 import type { LogFile } from '../sources/logFiles.js';
@@ -99,7 +100,6 @@ export async function runTop50ClickHouse(
     const userDone = Date.now();
     const report = buildQualityReport(day, windowDays, records);
     const quality = writeQualityReport(outDir, report, day);
-    const usage = process.resourceUsage();
     return {
       date: isoDay(day),
       window: report.window,
@@ -113,13 +113,13 @@ export async function runTop50ClickHouse(
       threads: 1,
       memoryBytes: 0,
       elapsedMs: Date.now() - started,
-      cpuMs: (usage.userCPUTime + usage.systemCPUTime) / 1000,
+      cpuMs: cpuMs(),
       stagesMs: {
         partials: loadsDone - started,
         countryChart: countryDone - loadsDone,
         userChart: userDone - countryDone,
       },
-      peakRssBytes: usage.maxRSS * 1024,
+      peakRssBytes: peakRssBytes(),
     };
   } finally {
     await cluster.close();

@@ -1,6 +1,7 @@
 import { createReadStream } from 'node:fs';
 import { PassThrough, type Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
+import { MAX_EXAMPLES } from '../engine/dayPartial.js';
 import { isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { COUNTRY_CODES } from '../parse/countries.js';
@@ -27,8 +28,6 @@ export interface LoadedDay {
   examples: RejectExample[];
 }
 
-/** Rejected lines kept as examples per day (as the embedded engine keeps). */
-const MAX_EXAMPLES = 10;
 /** Rows written to a shard's insert stream at a time. */
 const FLUSH_CHARS = 1 << 20;
 

@@ -18,6 +18,7 @@ import { PlaytallyError } from '../ops/errors.js';
 import { hashFileSync } from '../ops/fileIo.js';
 import { moveInto, moveWithReason } from '../ops/fileMoves.js';
 import { ensureWritable, requireLogsFolder } from '../ops/folders.js';
+import { cpuMs, peakRssBytes } from '../ops/processUsage.js';
 import {
   type BadFile,
   type FileReport,
@@ -329,8 +330,8 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
     filesReused: landing.streams.length - parsedFiles - errorFiles.filter((f) => f.kind === 'streams').length,
     errorFiles,
     elapsedMs: Date.now() - started,
-    cpuMs: Math.round((process.cpuUsage().user + process.cpuUsage().system) / 1000),
-    peakRssBytes: process.resourceUsage().maxRSS * 1024,
+    cpuMs: cpuMs(),
+    peakRssBytes: peakRssBytes(),
   };
 }
 

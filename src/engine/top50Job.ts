@@ -5,6 +5,7 @@ import { processAlive, removeStaleTempFiles, writeFileAtomic } from '../ops/atom
 import { compactDay, isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { ensureWritable, requireLogsFolder } from '../ops/folders.js';
+import { cpuMs, peakRssBytes } from '../ops/processUsage.js';
 import { type DayRecord, StateStore } from '../ops/stateStore.js';
 import { chartPaths, writeCountryChart, writeUserChart } from '../sinks/chartFiles.js';
 import { buildQualityReport, type QualityReport, writeQualityReport } from '../sinks/qualityReport.js';
@@ -265,7 +266,7 @@ export class ChartSession {
         countryChart: charts.countryDone - partialsDone,
         userChart: charts.userDone - charts.countryDone,
       },
-      peakRssBytes: process.resourceUsage().maxRSS * 1024,
+      peakRssBytes: peakRssBytes(),
     };
   }
 
@@ -367,9 +368,4 @@ function removeStaleRunDirs(tmpDir: string): void {
       rmSync(join(tmpDir, name), { recursive: true, force: true });
     }
   }
-}
-
-function cpuMs(): number {
-  const usage = process.cpuUsage();
-  return Math.round((usage.user + usage.system) / 1000);
 }

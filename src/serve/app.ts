@@ -165,7 +165,7 @@ export function createApp(options: AppOptions): { app: Hono; metrics: ServerMetr
   });
 
   app.get('/api/quality/days', (c) => {
-    const { from, to } = range(c.req.query('from'), c.req.query('to'), reader.dates().logDays[0]);
+    const { from, to } = range(c.req.query('from'), c.req.query('to'), reader.latestLogDay());
     return c.json({ from, to, days: reader.logDays(from, to) });
   });
 

@@ -22,6 +22,7 @@ export class ResultsReader {
   private readonly userChart;
   private readonly countryChart;
   private readonly chartDate;
+  private readonly everInChart;
 
   private constructor(readonly db: Db) {
     // One statement per user-chart answer (the route under load): the date defaults to the newest
@@ -41,6 +42,10 @@ export class ResultsReader {
       .prepare(
         'SELECT window_from, window_to, countries, users, user_charts_kept FROM chart_dates WHERE date = ?',
       )
+      .raw();
+    // Movement: was a song in a country's chart on any date before the given one.
+    this.everInChart = db
+      .prepare('SELECT 1 FROM country_charts WHERE country = ? AND sng_id = ? AND date < ? LIMIT 1')
       .raw();
   }
 
@@ -74,6 +79,10 @@ export class ResultsReader {
   // max() of an empty table is one row holding NULL: undefined here, as the type says.
   latestChartDate(): string | undefined {
     return (firstValue(this.db, 'SELECT max(date) FROM chart_dates') ?? undefined) as string | undefined;
+  }
+
+  latestLogDay(): string | undefined {
+    return (firstValue(this.db, 'SELECT max(date) FROM log_days') ?? undefined) as string | undefined;
   }
 
   latestKpiDate(): string | undefined {
@@ -191,9 +200,6 @@ export class ResultsReader {
       };
     }
     const before = new Map(this.countryChartOf(previousDay, country).map((s) => [s.song, s]));
-    const everBefore = this.db
-      .prepare('SELECT 1 FROM country_charts WHERE country = ? AND sng_id = ? AND date < ? LIMIT 1')
-      .raw();
     const songs = current.map((s) => {
       const prev = before.get(s.song);
       before.delete(s.song);
@@ -202,7 +208,9 @@ export class ResultsReader {
         const by = prev.rank - s.rank;
         movement = by > 0 ? { kind: 'up', by } : by < 0 ? { kind: 'down', by: -by } : { kind: 'same' };
       } else {
-        movement = everBefore.get(country, s.song, previousDay) ? { kind: 're-entry' } : { kind: 'new' };
+        movement = this.everInChart.get(country, s.song, previousDay)
+          ? { kind: 're-entry' }
+          : { kind: 'new' };
       }
       return { ...s, previousRank: prev?.rank ?? null, movement };
     });

@@ -48,35 +48,51 @@ export class ResultsStore {
     onBadDate?: (error: PlaytallyError) => void,
   ): ChartLoadResult[] {
     const dir = resolve(outDir);
-    const candidates = days ?? datesIn(dir, /^country_top50_(\d{8})\.txt$/);
-    const loaded: ChartLoadResult[] = [];
-    for (const day of [...candidates].sort((a, b) => b - a)) {
-      const paths = chartFilePaths(dir, day);
-      const stored = firstValue(this.db, 'SELECT source FROM chart_dates WHERE date = ?', isoDay(day));
-      if (stored !== undefined && stored === fileSignature(Object.values(paths))) continue;
-      try {
-        loaded.push(loadChartDate(this.db, dir, day, this.userChartDates));
-      } catch (error) {
-        // With onBadDate, one damaged date (a file edited or removed by hand) is reported and the
-        // others are loaded; nothing of the damaged date is (its load is one transaction).
-        if (!onBadDate || !(error instanceof PlaytallyError) || error.code !== 'bad_result_file') throw error;
-        onBadDate(error);
-      }
-    }
-    this.checkpoint(loaded.length);
-    return loaded;
+    return this.sync(
+      days ?? datesIn(dir, /^country_top50_(\d{8})\.txt$/),
+      'chart_dates',
+      (day) => Object.values(chartFilePaths(dir, day)),
+      (day) => loadChartDate(this.db, dir, day, this.userChartDates),
+      onBadDate,
+    );
   }
 
   /** Load the KPI days of `outDir` (all, or `days`) whose files are new or changed. */
   syncKpis(outDir: string, days?: number[]): KpiLoadResult[] {
     const dir = resolve(outDir);
-    const candidates = days ?? datesIn(dir, /^genre_kpis_(\d{8})\.csv$/);
-    const loaded: KpiLoadResult[] = [];
-    for (const day of [...candidates].sort((a, b) => b - a)) {
-      const p = kpiPaths(dir, day);
-      const stored = firstValue(this.db, 'SELECT source FROM kpi_days WHERE date = ?', isoDay(day));
-      if (stored !== undefined && stored === fileSignature([p.genres, p.topGenres, p.quality])) continue;
-      loaded.push(loadKpiDay(this.db, dir, day));
+    return this.sync(
+      days ?? datesIn(dir, /^genre_kpis_(\d{8})\.csv$/),
+      'kpi_days',
+      (day) => {
+        const p = kpiPaths(dir, day);
+        return [p.genres, p.topGenres, p.quality];
+      },
+      (day) => loadKpiDay(this.db, dir, day),
+    );
+  }
+
+  /**
+   * Load each of `days`, newest first, unless `table` holds it with the signature of its files
+   * now. With onBadDate, one damaged date (a file edited or removed by hand) is reported and the
+   * others are loaded; nothing of the damaged date is (its load is one transaction).
+   */
+  private sync<T>(
+    days: number[],
+    table: 'chart_dates' | 'kpi_days',
+    files: (day: number) => string[],
+    load: (day: number) => T,
+    onBadDate?: (error: PlaytallyError) => void,
+  ): T[] {
+    const loaded: T[] = [];
+    for (const day of [...days].sort((a, b) => b - a)) {
+      const stored = firstValue(this.db, `SELECT source FROM ${table} WHERE date = ?`, isoDay(day));
+      if (stored !== undefined && stored === fileSignature(files(day))) continue;
+      try {
+        loaded.push(load(day));
+      } catch (error) {
+        if (!onBadDate || !(error instanceof PlaytallyError) || error.code !== 'bad_result_file') throw error;
+        onBadDate(error);
+      }
     }
     this.checkpoint(loaded.length);
     return loaded;
