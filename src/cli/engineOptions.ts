@@ -9,13 +9,13 @@ export interface EngineCliOptions {
   clickhouseCluster: string;
 }
 
-/** `--engine` and the ClickHouse connection options, for the commands that compute charts. */
-export function withEngineOptions(command: Command): Command {
+/** `--engine` and the ClickHouse connection options, for the commands that compute charts or KPIs. */
+export function withEngineOptions(command: Command, what = 'the charts'): Command {
   return command
     .addOption(
       new Option(
         '--engine <engine>',
-        'where the charts are computed: in this process, or on a ClickHouse cluster',
+        `where ${what} are computed: in this process, or on a ClickHouse cluster`,
       )
         .choices(['embedded', 'clickhouse'])
         .default('embedded'),

@@ -4,6 +4,7 @@ import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { type FilePartialHeader, loadDayRows } from '../kpis/filePartials.js';
 import {
+  type Catalog,
   computeDayKpis,
   type DayAggregate,
   type DayKpis,
@@ -47,6 +48,8 @@ export interface KpiOptions {
   parallelDayRows?: number;
   /** Worker threads parsing streams files (default: number of cores). */
   threads?: number;
+  /** Where each due day is computed (default: in this process, see embeddedDayEngine); the caller closes it. */
+  dayEngine?: KpiDayEngine;
   onEvent?: (event: KpiEvent) => void;
 }
 
@@ -232,10 +235,11 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
     }
   }
   const catalog = { tracks: songs.tracks, users: users.users };
-  const headers = new Map<string, { header: FilePartialHeader; dataStart: number }>();
   const summary: KpiSummary['days'] = [];
   let current = 0;
-  let dayPool: WorkerPool | undefined;
+  const engine =
+    options.dayEngine ??
+    embeddedDayEngine({ threads, parallelDayRows: options.parallelDayRows ?? PARALLEL_DAY_ROWS });
   try {
     for (const day of [...inputs.keys()].sort((a, b) => a - b)) {
       const key = compactDay(day);
@@ -255,36 +259,18 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
       const contributing = Object.keys(dayInputs)
         .sort()
         .map((name) => state.files()[name]!);
-      const dayRows = contributing.reduce((n, f) => n + (f.days.find((d) => d.day === day)?.rows ?? 0), 0);
-      let kpis: DayKpis;
-      if (threads > 1 && dayRows >= (options.parallelDayRows ?? PARALLEL_DAY_ROWS)) {
-        // A large day is cut by user into one part per worker; the parts' aggregates sum exactly.
-        dayPool ??= new WorkerPool(threads);
-        const pool = dayPool;
-        const shared = {
-          day,
-          granularity,
-          sources: contributing.map((f) => state.partialPath(f)),
-          catalogId: catalogKey,
-          tracks: [...songs.tracks],
-          users: [...users.users],
-        };
-        const parts = await Promise.all(
-          Array.from({ length: threads }, (_, part) =>
-            pool.run<DayAggregate>({ kind: 'kpiDayPart', part, parts: threads, ...shared }),
-          ),
-        );
-        kpis = finishDayKpis(day, granularity, mergeAggregates(parts));
-      } else {
-        // Only this day's rows are in memory: read from the partials of its files.
-        const loaded = loadDayRows(
-          contributing.map((f) => state.partialPath(f)),
-          day,
-          undefined,
-          headers,
-        );
-        kpis = computeDayKpis(day, loaded.rows, loaded.users, loaded.tracks, catalog, granularity);
-      }
+      const kpis = await engine.computeDay({
+        day,
+        granularity,
+        sources: contributing.map((f) => ({
+          file: f.file,
+          sha256: f.sha256,
+          partial: state.partialPath(f),
+          rows: f.days.find((d) => d.day === day)?.rows ?? 0,
+        })),
+        catalog,
+        catalogKey,
+      });
       const paths = writeKpiFiles(outDir, kpis, {
         date: isoDay(day),
         granularity,
@@ -319,7 +305,7 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
       emit({ type: 'dayDone', date: isoDay(day), genres: kpis.genres.length, counted: kpis.streams.counted });
     }
   } finally {
-    await dayPool?.close();
+    if (engine !== options.dayEngine) await engine.close();
   }
   const archived = options.archive ? archiveDone(state, landing.streams, landingDir, emit) : [];
   return {
@@ -332,6 +318,65 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
     elapsedMs: Date.now() - started,
     cpuMs: cpuMs(),
     peakRssBytes: peakRssBytes(),
+  };
+}
+
+/** What a day's KPIs are computed from: the partials of its files, and the catalogue. */
+export interface KpiDayInput {
+  day: number;
+  granularity: Granularity;
+  /** Every streams file with rows on the day, in name order: its partial and its rows on the day. */
+  sources: { file: string; sha256: string; partial: string; rows: number }[];
+  catalog: Catalog;
+  /** Content hash of the songs and users files the catalogue was read from. */
+  catalogKey: string;
+}
+
+/**
+ * Computes the KPIs of one due day. The job around it (parsing, deciding which days are due,
+ * writing the files and the quality report, archiving) is the same for every engine.
+ */
+export interface KpiDayEngine {
+  computeDay(input: KpiDayInput): Promise<DayKpis>;
+  close(): Promise<void>;
+}
+
+/**
+ * The day engine of this process: a small day is computed on the main thread from its rows (only
+ * that day's rows in memory); a large one is cut by user into one part per worker, whose
+ * aggregates sum exactly.
+ */
+export function embeddedDayEngine(options: { threads: number; parallelDayRows: number }): KpiDayEngine {
+  const headers = new Map<string, { header: FilePartialHeader; dataStart: number }>();
+  let pool: WorkerPool | undefined;
+  return {
+    async computeDay({ day, granularity, sources, catalog, catalogKey }) {
+      const partials = sources.map((s) => s.partial);
+      const dayRows = sources.reduce((n, s) => n + s.rows, 0);
+      if (options.threads > 1 && dayRows >= options.parallelDayRows) {
+        pool ??= new WorkerPool(options.threads);
+        const workers = pool;
+        const shared = {
+          day,
+          granularity,
+          sources: partials,
+          catalogId: catalogKey,
+          tracks: [...catalog.tracks],
+          users: [...catalog.users],
+        };
+        const parts = await Promise.all(
+          Array.from({ length: options.threads }, (_, part) =>
+            workers.run<DayAggregate>({ kind: 'kpiDayPart', part, parts: options.threads, ...shared }),
+          ),
+        );
+        return finishDayKpis(day, granularity, mergeAggregates(parts));
+      }
+      const loaded = loadDayRows(partials, day, undefined, headers);
+      return computeDayKpis(day, loaded.rows, loaded.users, loaded.tracks, catalog, granularity);
+    },
+    async close() {
+      await pool?.close();
+    },
   };
 }
 

@@ -1,13 +1,15 @@
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { type KpiEvent, type KpiSummary, runKpis } from '../../engine/kpiJob.js';
+import { runKpisClickHouse } from '../../clickhouse/clickhouseKpis.js';
+import { type KpiEvent, type KpiOptions, type KpiSummary, runKpis } from '../../engine/kpiJob.js';
 import type { Granularity } from '../../kpis/genreKpis.js';
 import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
+import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
 import { requireOption, threadsOption } from '../optionParsers.js';
 import { dbOption, loadIntoStore } from '../storeOptions.js';
 
-interface KpisCliOptions {
+interface KpisCliOptions extends EngineCliOptions {
   landing?: string;
   out?: string;
   state?: string;
@@ -21,29 +23,32 @@ interface KpisCliOptions {
 }
 
 export function kpisCommand(): Command {
-  return new Command('kpis')
-    .description('daily genre KPIs from the stream, song and user CSV drops of a landing folder')
-    .option(
-      '--landing <dir>',
-      'landing folder with streams/, songs/ and users/ subfolders of *.csv (required)',
-    )
-    .option('--out <dir>', 'folder for the KPI files and quality reports, created if missing (required)')
-    .option(
-      '--state <dir>',
-      'state folder: a partial per streams file, the manifest (default: <out>/.playtally-kpis)',
-    )
-    .option(
-      '--no-archive',
-      'leave processed streams files in the landing folder (default: move to archive/YYYYMMDD/)',
-    )
-    .option('--wait', 'wait for another run using the state folder instead of exiting with code 5')
-    .addOption(
-      new Option('--granularity <unit>', 'one row per genre and day, or per genre and UTC hour')
-        .choices(['day', 'hour'])
-        .default('day'),
-    )
-    .addOption(threadsOption())
-    .addOption(dbOption())
+  return withEngineOptions(
+    new Command('kpis')
+      .description('daily genre KPIs from the stream, song and user CSV drops of a landing folder')
+      .option(
+        '--landing <dir>',
+        'landing folder with streams/, songs/ and users/ subfolders of *.csv (required)',
+      )
+      .option('--out <dir>', 'folder for the KPI files and quality reports, created if missing (required)')
+      .option(
+        '--state <dir>',
+        'state folder: a partial per streams file, the manifest (default: <out>/.playtally-kpis)',
+      )
+      .option(
+        '--no-archive',
+        'leave processed streams files in the landing folder (default: move to archive/YYYYMMDD/)',
+      )
+      .option('--wait', 'wait for another run using the state folder instead of exiting with code 5')
+      .addOption(
+        new Option('--granularity <unit>', 'one row per genre and day, or per genre and UTC hour')
+          .choices(['day', 'hour'])
+          .default('day'),
+      )
+      .addOption(threadsOption())
+      .addOption(dbOption()),
+    'the KPIs',
+  )
     .option('--json', 'print a machine-readable summary on stdout')
     .option('-q, --quiet', 'print only warnings and errors on stderr')
     .addHelpText(
@@ -74,8 +79,9 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
       requireLogsFolder(resolve(landing), 'landing folder');
       ensureWritable(resolve(out), 'output_not_writable', 'output folder');
       const stateDir = resolve(options.state ?? join(out, '.playtally-kpis'));
+      const clickhouse = clickhouseOptions(options);
       const lock = await acquireLock(stateDir, 'playtally kpis', { wait: options.wait });
-      const summary = await runKpis({
+      const job: KpiOptions = {
         landingDir: landing,
         outDir: out,
         stateDir,
@@ -83,7 +89,10 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
         granularity: options.granularity,
         threads: options.threads,
         onEvent: options.quiet ? warningsOnly : report,
-      }).finally(() => lock.release());
+      };
+      const summary = await (clickhouse ? runKpisClickHouse({ ...job, clickhouse }) : runKpis(job)).finally(
+        () => lock.release(),
+      );
       if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
       // Every changed day, not only this run's: a day whose load failed before is loaded now.
       loadIntoStore(options, (store) => store.syncKpis(out));

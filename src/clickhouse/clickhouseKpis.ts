@@ -1,0 +1,158 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import {
+  type KpiDayEngine,
+  type KpiDayInput,
+  type KpiOptions,
+  type KpiSummary,
+  runKpis,
+} from '../engine/kpiJob.js';
+import { writeFileAtomic } from '../ops/atomicFile.js';
+import { compactDay, isoDay } from '../ops/dates.js';
+import type { ClickHouseOptions } from './clickhouseTop50.js';
+import { ClickHouseCluster, identifier, sqlDate } from './cluster.js';
+import { buildKpiRows, queryDayKpis } from './kpiQueries.js';
+import { ensureKpiTables } from './kpiTables.js';
+import { loadCatalog, StreamDayLoader } from './loadKpiInputs.js';
+
+/** What the cluster holds, as this state folder loaded it; checked against row counts before use. */
+interface ClickHouseKpiState {
+  target: string;
+  catalog?: { key: string; songs: number; users: number };
+  /** YYYYMMDD -> the files (name:sha256, in name order) the day's rows were loaded from. */
+  days: Record<string, { inputs: string[]; rows: number }>;
+}
+
+const STATE_FILE = 'clickhouse-kpis.json';
+
+/**
+ * The genre KPI job with each due day computed on a ClickHouse cluster. Everything around the day
+ * is the embedded job's (runKpis): streams files are parsed by playtally's own parser into
+ * partials, so rejects are the same; error files, archiving and the quality report are the same.
+ * A due day's rows are loaded from the partials of its files (replacing the day's partition,
+ * skipped when the cluster already holds these very rows) and its KPIs computed in SQL.
+ */
+export async function runKpisClickHouse(
+  options: KpiOptions & { clickhouse: ClickHouseOptions },
+): Promise<KpiSummary> {
+  const engine = await clickhouseDayEngine(
+    options.clickhouse,
+    resolve(options.stateDir ?? join(options.outDir, '.playtally-kpis')),
+  );
+  try {
+    return await runKpis({ ...options, dayEngine: engine });
+  } finally {
+    await engine.close();
+  }
+}
+
+/**
+ * A day engine on the cluster: it checks every shard answers and creates the tables up front
+ * (so a cluster that is down fails the run before it moves any file), then per due day loads
+ * what changed and queries.
+ */
+export async function clickhouseDayEngine(
+  options: ClickHouseOptions,
+  stateDir: string,
+): Promise<KpiDayEngine> {
+  const clusterName = identifier(options.cluster ?? 'playtally', '--clickhouse-cluster');
+  const cluster = new ClickHouseCluster(options.urls, options.database ?? 'playtally');
+  const target = `${options.urls.join(',')}/${cluster.database}`;
+  try {
+    await cluster.ping();
+    await ensureKpiTables(cluster, clusterName);
+  } catch (error) {
+    await cluster.close();
+    throw error;
+  }
+  const statePath = join(stateDir, STATE_FILE);
+  const state = readState(statePath, target);
+  const save = (): void => writeFileAtomic(statePath, `${JSON.stringify(state, null, 2)}\n`);
+  const loader = new StreamDayLoader(cluster);
+  let catalogChecked = false;
+  let closed = false;
+
+  const ensureCatalog = async ({ catalog, catalogKey }: KpiDayInput): Promise<void> => {
+    if (catalogChecked) return;
+    const known = state.catalog;
+    const current =
+      known?.key === catalogKey &&
+      (await count(cluster, `${cluster.database}.users`)) === known.users &&
+      (await songsOnEveryShard(cluster)).every((n) => n === known.songs);
+    if (!current) {
+      state.catalog = undefined;
+      save();
+      state.catalog = { key: catalogKey, ...(await loadCatalog(cluster, catalog)) };
+      save();
+    }
+    catalogChecked = true;
+  };
+
+  return {
+    async computeDay(input) {
+      await ensureCatalog(input);
+      const key = compactDay(input.day);
+      const inputs = input.sources.map((s) => `${s.file}:${s.sha256}`);
+      const rows = input.sources.reduce((n, s) => n + s.rows, 0);
+      const known = state.days[key];
+      const loaded =
+        known !== undefined &&
+        known.rows === rows &&
+        known.inputs.join('\n') === inputs.join('\n') &&
+        (await count(cluster, `${cluster.database}.stream_rows`, input.day)) === rows;
+      if (!loaded) {
+        delete state.days[key];
+        save();
+        await loader.load(
+          input.day,
+          input.sources.map((s) => s.partial),
+        );
+        state.days[key] = { inputs, rows };
+        save();
+      }
+      await buildKpiRows(cluster, input.day);
+      return queryDayKpis(cluster, input.day, input.granularity);
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      await cluster.close();
+    },
+  };
+}
+
+/** Rows of a (Distributed) table, or of its partition of `day`. */
+async function count(cluster: ClickHouseCluster, table: string, day?: number): Promise<number> {
+  const where = day === undefined ? '' : ` WHERE day = ${sqlDate(isoDay(day))}`;
+  const result = await cluster.shards[0]!.query({
+    query: `SELECT count() AS n FROM ${table}${where}`,
+    format: 'JSONEachRow',
+  });
+  return Number(((await result.json()) as { n: string }[])[0]?.n ?? 0);
+}
+
+/** `songs` is a whole copy on each shard: its row count on each. */
+async function songsOnEveryShard(cluster: ClickHouseCluster): Promise<number[]> {
+  return Promise.all(
+    cluster.shards.map(async (shard) => {
+      const result = await shard.query({
+        query: `SELECT count() AS n FROM ${cluster.database}.songs`,
+        format: 'JSONEachRow',
+      });
+      return Number(((await result.json()) as { n: string }[])[0]?.n ?? 0);
+    }),
+  );
+}
+
+function readState(path: string, target: string): ClickHouseKpiState {
+  if (existsSync(path)) {
+    try {
+      const state = JSON.parse(readFileSync(path, 'utf8')) as ClickHouseKpiState;
+      // Another cluster or database: nothing loaded there is known.
+      if (state.target === target && typeof state.days === 'object') return state;
+    } catch {
+      // Unreadable: everything is loaded again (a load replaces what it loads).
+    }
+  }
+  return { target, days: {} };
+}

@@ -1,0 +1,118 @@
+import { type FilePartialHeader, readDayColumns, readFilePartialHeader } from '../kpis/filePartials.js';
+import type { Catalog } from '../kpis/genreKpis.js';
+import { isoDay } from '../ops/dates.js';
+import { type ClickHouseCluster, sqlDate } from './cluster.js';
+import { kpiShardOf } from './kpiTables.js';
+import { ShardInserts, tsvString } from './shardInserts.js';
+
+/** A streams file's partial as the loader needs it: its names escaped once, and each user's shard. */
+interface LoadablePartial {
+  path: string;
+  header: FilePartialHeader;
+  dataStart: number;
+  users: string[];
+  tracks: string[];
+  shards: Uint16Array;
+}
+
+/**
+ * Loads the valid stream rows of a day into `stream_rows_local`, replacing the day: its partition
+ * is dropped on every shard, then the day's section of each file's partial (the rows playtally's
+ * own parser accepted, so rejects are those of the embedded engine) is streamed to the shards,
+ * each row to its user's shard. Partials read once in a run are kept, names escaped.
+ */
+export class StreamDayLoader {
+  private readonly partials = new Map<string, LoadablePartial>();
+
+  constructor(private readonly cluster: ClickHouseCluster) {}
+
+  /** Load `day` from the partials at `paths`; resolves to the number of rows loaded. */
+  async load(day: number, paths: string[]): Promise<number> {
+    const date = isoDay(day);
+    const table = `${this.cluster.database}.stream_rows_local`;
+    await this.cluster.onEach(`ALTER TABLE ${table} DROP PARTITION ${sqlDate(date)}`);
+    const inserts = new ShardInserts(this.cluster, table);
+    const prefix = `${date}\t`;
+    let rows = 0;
+    try {
+      for (const path of paths) {
+        const partial = this.partial(path);
+        const section = partial.header.days.find((d) => d.day === day);
+        if (section === undefined) continue;
+        const columns = readDayColumns(path, partial.dataStart, section);
+        for (let i = 0; i < columns.users.length; i++) {
+          const user = columns.users[i]!;
+          inserts.add(
+            partial.shards[user]!,
+            `${prefix}${partial.users[user]}\t${partial.tracks[columns.tracks[i]!]}\t${columns.times[i]}\n`,
+          );
+          if ((i & 0xffff) === 0xffff) await inserts.flush();
+        }
+        rows += columns.users.length;
+        await inserts.flush();
+      }
+      await inserts.end();
+    } catch (error) {
+      throw (await inserts.abort()) ?? error;
+    }
+    return rows;
+  }
+
+  private partial(path: string): LoadablePartial {
+    let partial = this.partials.get(path);
+    if (partial === undefined) {
+      const { header, dataStart } = readFilePartialHeader(path);
+      const shards = this.cluster.shards.length;
+      partial = {
+        path,
+        header,
+        dataStart,
+        users: header.users.map(tsvString),
+        tracks: header.tracks.map(tsvString),
+        shards: Uint16Array.from(header.users, (user) => kpiShardOf(user, shards)),
+      };
+      this.partials.set(path, partial);
+    }
+    return partial;
+  }
+}
+
+/**
+ * Replace the catalogue on the cluster: every song (track, genre, duration) on every shard, each
+ * user on their shard. Resolves to the row counts written, to be checked later.
+ */
+export async function loadCatalog(
+  cluster: ClickHouseCluster,
+  catalog: Catalog,
+): Promise<{ songs: number; users: number }> {
+  const db = cluster.database;
+  await cluster.onEach(`TRUNCATE TABLE ${db}.songs`);
+  await cluster.onEach(`TRUNCATE TABLE ${db}.users_local`);
+  const shards = cluster.shards.length;
+  let songs = 0;
+  const songInserts = new ShardInserts(cluster, `${db}.songs`);
+  try {
+    for (const [track, genres] of catalog.tracks) {
+      const id = tsvString(track);
+      let lines = '';
+      for (const g of genres) lines += `${id}\t${tsvString(g.genre)}\t${g.durationMs}\n`;
+      songs += genres.length;
+      for (let s = 0; s < shards; s++) songInserts.add(s, lines);
+      await songInserts.flush();
+    }
+    await songInserts.end();
+  } catch (error) {
+    throw (await songInserts.abort()) ?? error;
+  }
+  const userInserts = new ShardInserts(cluster, `${db}.users_local`);
+  try {
+    for (const user of catalog.users) {
+      userInserts.add(kpiShardOf(user, shards), `${tsvString(user)}\n`);
+      await userInserts.flush();
+    }
+    await userInserts.end();
+  } catch (error) {
+    throw (await userInserts.abort()) ?? error;
+  }
+  return { songs, users: catalog.users.size };
+}
