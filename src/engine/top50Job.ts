@@ -1,4 +1,4 @@
-import { mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { processAlive, removeStaleTempFiles, writeFileAtomic } from '../ops/atomicFile.js';
@@ -137,29 +137,40 @@ export function windowOf(day: number, windowLength: number): number[] {
 
 export type SessionOptions = Omit<Top50Options, 'logsDir' | 'day' | 'strict'>;
 
+/** What computing charts from a day takes: its manifest record, and whether it was built just now. */
+export interface TakenDay {
+  record: DayRecord;
+  built: boolean;
+}
+
+/** The two chart files as written, with the times each was done. */
+export interface WrittenCharts {
+  countryRows: number;
+  userRows: number;
+  countryDone: number;
+  userDone: number;
+}
+
 /**
- * What one process needs to build partials and write charts, set up once for any number of chart
- * dates: the state directory (cleaned of what killed runs left), the memory plan, a scratch folder
- * and the worker pool. `run`, `watch` and `backfill` write many dates in one session.
+ * A session of one engine, set up once for any number of chart dates (`run`, `watch` and
+ * `backfill` write many dates in one session). The state folder (its manifest of days, charts and
+ * quarantined logs), the quality report and the record of each chart's inputs are the same for
+ * every engine; how a day is taken in and how the charts are computed is the engine's:
+ * partials in this process (ChartSession), or a ClickHouse cluster (ClickHouseChartSession).
  */
-export class ChartSession {
+export abstract class ChartSessionBase {
   readonly state: StateStore;
   readonly outDir: string;
   readonly window: number;
   readonly top: number;
-  readonly threads: number;
-  readonly memoryBytes: number;
-  private readonly plan: MemoryPlan;
-  private readonly runTmpDir: string;
-  private readonly pool: WorkerPool;
-  private readonly emit: (event: Top50Event) => void;
+  protected readonly emit: (event: Top50Event) => void;
+  /** Whether a day's data stays until `--keep-days` says otherwise (else: the window's days only). */
+  abstract readonly keepsHistory: boolean;
 
-  private constructor(options: SessionOptions) {
+  protected constructor(options: SessionOptions) {
     this.emit = options.onEvent ?? (() => {});
     this.window = options.window ?? 7;
     this.top = options.top ?? 50;
-    this.threads = options.threads ?? availableParallelism();
-    this.memoryBytes = options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
     this.outDir = resolve(options.outDir);
     const stateDir = resolve(options.stateDir ?? join(this.outDir, '.playtally'));
     ensureWritable(this.outDir, 'output_not_writable', 'output folder');
@@ -169,6 +180,115 @@ export class ChartSession {
     removeStaleTempFiles(this.outDir);
     removeStaleTempFiles(this.state.partialsDir);
     removeStaleTempFiles(stateDir);
+  }
+
+  /** Take a log day in: reused when the manifest says it is current, else parsed (`force`: again). */
+  abstract partial(log: LogFile, force?: boolean): Promise<TakenDay>;
+
+  /** Whether a day's data can go into a chart without its log (its partial, or its rows on the cluster). */
+  abstract holds(record: DayRecord): boolean;
+
+  /** Retention: drop a day's data, which its log can bring back. */
+  abstract prune(key: string): Promise<void>;
+
+  /** A day's log was quarantined (the manifest forgot the day): drop whatever the engine kept of it. */
+  abstract discard(day: number): Promise<void>;
+
+  /** Write both chart files of the window from its taken-in days (`taken[i]` is `logs[i]`'s). */
+  protected abstract computeCharts(
+    paths: { country: string; user: string },
+    logs: LogFile[],
+    taken: TakenDay[],
+    dayMs: number[],
+  ): Promise<WrittenCharts>;
+
+  /** Threads and memory budget reported in the summary. */
+  protected abstract readonly figures: { threads: number; memoryBytes: number };
+
+  abstract close(): Promise<void>;
+
+  /**
+   * Write the charts and the quality report of `day` from `logs`, the log days of its window (at
+   * least one), and record in the manifest which inputs they were computed from.
+   */
+  async writeCharts(day: number, logs: LogFile[], started = Date.now()): Promise<Top50Summary> {
+    const windowDays = windowOf(day, this.window);
+    const present = new Set(logs.map((l) => l.day));
+    const missing = windowDays.filter((d) => !present.has(d)).map(isoDay);
+    if (missing.length > 0) this.emit({ type: 'missing', days: missing });
+    const taken: TakenDay[] = [];
+    const dayMs: number[] = [];
+    for (const log of logs) {
+      const dayStarted = Date.now();
+      taken.push(await this.partial(log));
+      dayMs.push(Date.now() - dayStarted);
+    }
+
+    const partialsDone = Date.now();
+    const paths = chartPaths(this.outDir, day);
+    const charts =
+      logs.length === 0 ? await writeEmptyCharts(paths) : await this.computeCharts(paths, logs, taken, dayMs);
+
+    const records = new Map<number, DayRecord>(logs.map((l, i) => [l.day, taken[i]!.record]));
+    const report = buildQualityReport(day, windowDays, records);
+    const qualityPath = writeQualityReport(this.outDir, report, day);
+    this.state.putChart(compactDay(day), {
+      date: isoDay(day),
+      window: this.window,
+      top: this.top,
+      inputs: Object.fromEntries(logs.map((l, i) => [compactDay(l.day), taken[i]!.record.hash])),
+      outDir: this.outDir,
+      files: { country: basename(paths.country), user: basename(paths.user), quality: basename(qualityPath) },
+      rows: { country: charts.countryRows, user: charts.userRows },
+      writtenAt: new Date().toISOString(),
+    });
+    return {
+      date: isoDay(day),
+      window: report.window,
+      days: logs.map((l, i) => ({
+        date: isoDay(l.day),
+        file: l.name,
+        reused: !taken[i]!.built,
+        rows: taken[i]!.record.lines,
+        valid: taken[i]!.record.valid,
+        rejected: taken[i]!.record.rejected,
+        ms: dayMs[i]!,
+      })),
+      totals: report.totals,
+      outputs: {
+        country: { path: paths.country, rows: charts.countryRows },
+        user: { path: paths.user, rows: charts.userRows },
+        quality: qualityPath,
+      },
+      ...this.figures,
+      elapsedMs: Date.now() - started,
+      cpuMs: cpuMs(),
+      stagesMs: {
+        partials: partialsDone - started,
+        countryChart: charts.countryDone - partialsDone,
+        userChart: charts.userDone - charts.countryDone,
+      },
+      peakRssBytes: peakRssBytes(),
+    };
+  }
+}
+
+/**
+ * The embedded engine's session: each day parsed into a partial in the state folder, the window
+ * merged by the worker pool within the memory plan, in a scratch folder of this run.
+ */
+export class ChartSession extends ChartSessionBase {
+  readonly threads: number;
+  readonly memoryBytes: number;
+  readonly keepsHistory = false;
+  private readonly plan: MemoryPlan;
+  private readonly runTmpDir: string;
+  private readonly pool: WorkerPool;
+
+  private constructor(options: SessionOptions) {
+    super(options);
+    this.threads = options.threads ?? availableParallelism();
+    this.memoryBytes = options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
     removeStaleRunDirs(this.state.tmpDir);
     this.plan = planMemory(this.memoryBytes, this.threads, options.partitionBytes);
     this.runTmpDir = join(this.state.tmpDir, `run-${process.pid}-${Date.now()}`);
@@ -180,6 +300,10 @@ export class ChartSession {
 
   static open(options: SessionOptions): ChartSession {
     return new ChartSession(options);
+  }
+
+  protected get figures(): { threads: number; memoryBytes: number } {
+    return { threads: this.threads, memoryBytes: this.memoryBytes };
   }
 
   /** The day's partial, reused or built (`force`: rebuilt, it was found damaged). */
@@ -197,77 +321,31 @@ export class ChartSession {
     return partial;
   }
 
-  /**
-   * Write the charts and the quality report of `day` from `logs`, the log days of its window (at
-   * least one), and record in the manifest which inputs they were computed from.
-   */
-  async writeCharts(day: number, logs: LogFile[], started = Date.now()): Promise<Top50Summary> {
-    const windowDays = windowOf(day, this.window);
-    const present = new Set(logs.map((l) => l.day));
-    const missing = windowDays.filter((d) => !present.has(d)).map(isoDay);
-    if (missing.length > 0) this.emit({ type: 'missing', days: missing });
-    const partials: DayPartial[] = [];
-    const dayMs: number[] = [];
-    for (const log of logs) {
-      const dayStarted = Date.now();
-      partials.push(await this.partial(log));
-      dayMs.push(Date.now() - dayStarted);
-    }
+  holds(record: DayRecord): boolean {
+    return !record.pruned && record.partial !== '' && existsSync(this.state.partialPath(record));
+  }
 
-    const partialsDone = Date.now();
-    const paths = chartPaths(this.outDir, day);
+  async prune(key: string): Promise<void> {
+    this.state.prunePartial(key);
+  }
+
+  async discard(): Promise<void> {
+    // The manifest removed the day's partial with its record.
+  }
+
+  protected async computeCharts(
+    paths: { country: string; user: string },
+    logs: LogFile[],
+    taken: TakenDay[],
+    dayMs: number[],
+  ): Promise<WrittenCharts> {
+    const partials = taken as DayPartial[];
     const { top, threads, plan, pool, emit } = this;
-    const charts =
-      partials.length === 0
-        ? await writeEmptyCharts(paths)
-        : await writeCharts({ paths, partials, top, threads, plan, pool, emit }, async (damaged) => {
-            const rebuildStarted = Date.now();
-            partials[damaged] = await this.partial(logs[damaged]!, true);
-            dayMs[damaged]! += Date.now() - rebuildStarted;
-          });
-
-    const records = new Map<number, DayRecord>(logs.map((l, i) => [l.day, partials[i]!.record]));
-    const report = buildQualityReport(day, windowDays, records);
-    const qualityPath = writeQualityReport(this.outDir, report, day);
-    this.state.putChart(compactDay(day), {
-      date: isoDay(day),
-      window: this.window,
-      top,
-      inputs: Object.fromEntries(logs.map((l, i) => [compactDay(l.day), partials[i]!.record.hash])),
-      outDir: this.outDir,
-      files: { country: basename(paths.country), user: basename(paths.user), quality: basename(qualityPath) },
-      rows: { country: charts.countryRows, user: charts.userRows },
-      writtenAt: new Date().toISOString(),
+    return writeCharts({ paths, partials, top, threads, plan, pool, emit }, async (damaged) => {
+      const rebuildStarted = Date.now();
+      partials[damaged] = await this.partial(logs[damaged]!, true);
+      dayMs[damaged]! += Date.now() - rebuildStarted;
     });
-    return {
-      date: isoDay(day),
-      window: report.window,
-      days: logs.map((l, i) => ({
-        date: isoDay(l.day),
-        file: l.name,
-        reused: !partials[i]!.built,
-        rows: partials[i]!.record.lines,
-        valid: partials[i]!.record.valid,
-        rejected: partials[i]!.record.rejected,
-        ms: dayMs[i]!,
-      })),
-      totals: report.totals,
-      outputs: {
-        country: { path: paths.country, rows: charts.countryRows },
-        user: { path: paths.user, rows: charts.userRows },
-        quality: qualityPath,
-      },
-      threads,
-      memoryBytes: this.memoryBytes,
-      elapsedMs: Date.now() - started,
-      cpuMs: cpuMs(),
-      stagesMs: {
-        partials: partialsDone - started,
-        countryChart: charts.countryDone - partialsDone,
-        userChart: charts.userDone - charts.countryDone,
-      },
-      peakRssBytes: peakRssBytes(),
-    };
   }
 
   async close(): Promise<void> {
@@ -297,7 +375,7 @@ interface ChartsContext {
 async function writeCharts(
   { paths, partials, top, threads, plan, pool, emit }: ChartsContext,
   rebuild: (day: number) => Promise<void>,
-): Promise<{ countryRows: number; userRows: number; countryDone: number; userDone: number }> {
+): Promise<WrittenCharts> {
   const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {
@@ -336,10 +414,7 @@ async function writeCharts(
 }
 
 /** A window with no log left (its only days were quarantined since): charts with no rows. */
-async function writeEmptyCharts(paths: {
-  country: string;
-  user: string;
-}): Promise<{ countryRows: number; userRows: number; countryDone: number; userDone: number }> {
+async function writeEmptyCharts(paths: { country: string; user: string }): Promise<WrittenCharts> {
   writeFileAtomic(paths.country, '');
   writeFileAtomic(paths.user, '');
   const done = Date.now();

@@ -13,7 +13,7 @@ export interface DayRecord {
   mtimeMs: number;
   /** Content hash (see hashLogFile). */
   hash: string;
-  /** The partial, relative to the state directory. */
+  /** The partial, relative to the state directory; '' for a day loaded into ClickHouse instead. */
   partial: string;
   partitions: number;
   lines: number;
@@ -30,6 +30,8 @@ export interface DayRecord {
   archived?: string;
   /** The partial was removed by retention (`--keep-days`); rebuilt from the log if ever needed. */
   pruned?: boolean;
+  /** The engine clickhouse: the cluster and database (`url,url/db`) the day's rows were loaded into. */
+  clickhouse?: string;
 }
 
 /** A chart date whose files were written: which inputs they were computed from. */
@@ -126,8 +128,7 @@ export class StateStore {
     this.manifest.days[compactDate] = record;
     delete this.manifest.quarantined[compactDate];
     this.save();
-    if (previous && previous.partial !== record.partial)
-      rmSync(join(this.dir, previous.partial), { force: true });
+    if (previous && previous.partial !== record.partial) this.removePartial(previous);
   }
 
   /** Change a day's record in place (archived, pruned); the partial stays. */
@@ -143,8 +144,7 @@ export class StateStore {
 
   /** Drop the day's partial to save space; the record stays, marked `pruned`. */
   prunePartial(compactDate: string): void {
-    const record = this.patchDay(compactDate, { pruned: true });
-    rmSync(this.partialPath(record), { force: true });
+    this.removePartial(this.patchDay(compactDate, { pruned: true }));
   }
 
   /** The day's log was quarantined: its record and partial go, the quarantine record stays. */
@@ -153,7 +153,12 @@ export class StateStore {
     delete this.manifest.days[compactDate];
     this.manifest.quarantined[compactDate] = record;
     this.save();
-    if (previous) rmSync(join(this.dir, previous.partial), { force: true });
+    if (previous) this.removePartial(previous);
+  }
+
+  /** A day's partial file, if it has one (a day loaded into ClickHouse has none). */
+  private removePartial(record: DayRecord): void {
+    if (record.partial !== '') rmSync(join(this.dir, record.partial), { force: true });
   }
 
   quarantined(): Readonly<Record<string, QuarantineRecord>> {

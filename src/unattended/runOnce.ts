@@ -1,6 +1,12 @@
 import { existsSync, statSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
-import { ChartSession, type SessionOptions, type Top50Event, windowOf } from '../engine/top50Job.js';
+import {
+  ChartSession,
+  type ChartSessionBase,
+  type SessionOptions,
+  type Top50Event,
+  windowOf,
+} from '../engine/top50Job.js';
 import { removeStaleTempFiles } from '../ops/atomicFile.js';
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import type { PlaytallyError } from '../ops/errors.js';
@@ -24,7 +30,10 @@ export interface RunOptions extends SessionOptions {
   quarantineDir?: string;
   /** A log whose rejected share of lines is above this is quarantined (default 0.05). */
   maxRejectRate?: number;
-  /** Keep the partials of this many newest days (default and minimum: the window). */
+  /**
+   * Keep the data (partials, or rows on the cluster) of this many newest days; minimum the window.
+   * Default: the window, or every day for an engine that keeps history (ClickHouse).
+   */
   keepDays?: number;
   /** backfill: the chart dates to write (day numbers), and whether to rewrite current ones. */
   from?: number;
@@ -37,6 +46,8 @@ export interface RunOptions extends SessionOptions {
   onRunEvent?: (event: RunEvent) => void;
   /** Load each chart date into this results store as it is written, and the run into its history. */
   store?: ResultsStore;
+  /** The engine's session (default: the embedded engine's ChartSession). */
+  openSession?: (options: SessionOptions) => Promise<ChartSessionBase>;
 }
 
 export type RunEvent =
@@ -65,7 +76,8 @@ export async function runOnce(options: RunOptions): Promise<RunRecord> {
   const emit = options.onRunEvent ?? (() => {});
   const logsDir = resolve(options.logsDir);
   const parsed = new Set<string>();
-  const session = ChartSession.open({
+  const open = options.openSession ?? (async (o: SessionOptions) => ChartSession.open(o));
+  const session = await open({
     ...options,
     onEvent: (event) => {
       if (event.type === 'dayDone' && !event.reused) parsed.add(event.date);
@@ -128,7 +140,7 @@ class Run {
 
   constructor(
     private readonly options: RunOptions,
-    private readonly session: ChartSession,
+    private readonly session: ChartSessionBase,
     private readonly logsDir: string,
     private readonly record: RunRecord,
     private readonly emit: (event: RunEvent) => void,
@@ -174,7 +186,7 @@ class Run {
     await this.writeDueCharts();
     if (this.stopping()) return;
     if (this.archiveDir !== undefined) await this.archive(this.archiveDir);
-    this.prune();
+    await this.prune();
     this.record.missing = this.missingDays();
   }
 
@@ -250,6 +262,7 @@ class Run {
     const done = await this.retry(`quarantine ${log.name}`, () =>
       quarantineLog(this.state, log, record, this.quarantineDir, resume),
     );
+    await this.retry(`discard ${log.name}`, () => this.session.discard(log.day));
     this.landed.delete(compactDay(log.day));
     this.record.quarantined.push({
       date: done.date,
@@ -316,8 +329,8 @@ class Run {
         compressed: day.file.endsWith('.gz'),
       };
     }
-    if (!day.pruned && existsSync(this.state.partialPath(day))) {
-      // The log is gone but its partial is here: the record says what it was built from.
+    if (this.session.holds(day)) {
+      // The log is gone but its data is kept: the record says what it was built from.
       return {
         day: dayNumber,
         name: day.file,
@@ -441,8 +454,9 @@ class Run {
     }
   }
 
-  /** Drop the partials of days older than the newest `keepDays`, once no chart to write needs them. */
-  private prune(): void {
+  /** Drop the data of days older than the newest `keepDays`, once no chart to write needs them. */
+  private async prune(): Promise<void> {
+    if (this.options.keepDays === undefined && this.session.keepsHistory) return;
     const keep = Math.max(this.window, this.options.keepDays ?? this.window);
     const days = Object.keys(this.state.days()).map((k) => parseDay(k)!);
     if (days.length === 0) return;
@@ -452,7 +466,7 @@ class Run {
       // Only while the log itself is still there to rebuild the partial from, should a chart need it again.
       const log = this.landed.get(key)?.path ?? day.archived;
       if (log === undefined || !existsSync(log)) continue;
-      this.state.prunePartial(key);
+      await this.session.prune(key);
       this.record.pruned.push(day.date);
       this.emit({ type: 'pruned', date: day.date });
     }

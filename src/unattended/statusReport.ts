@@ -20,7 +20,7 @@ export interface StatusReport {
     valid: number;
     rejected: number;
     rejectRate: number;
-    partial: 'present' | 'pruned' | 'missing';
+    partial: 'present' | 'pruned' | 'missing' | 'clickhouse';
     /** Where the log is: the archive path, or null while in the logs folder. */
     archived: string | null;
     builtAt: string;
@@ -65,9 +65,11 @@ export function statusReport(stateDir: string, logsDir?: string, runs = 10): Sta
       rejectRate: d.lines > 0 ? d.rejected / d.lines : 0,
       partial: d.pruned
         ? ('pruned' as const)
-        : existsSync(join(dir, d.partial))
-          ? ('present' as const)
-          : ('missing' as const),
+        : d.clickhouse !== undefined
+          ? ('clickhouse' as const)
+          : existsSync(join(dir, d.partial))
+            ? ('present' as const)
+            : ('missing' as const),
       archived: d.archived ?? null,
       builtAt: d.builtAt,
     }));
