@@ -53,12 +53,11 @@ afterAll(async () => {
 });
 
 async function clusterCharts(dir: string): Promise<{ country: string; user: string }> {
-  const from = isoDay(DATE - 6);
-  const to = isoDay(DATE);
+  const days = Array.from({ length: 7 }, (_, i) => isoDay(DATE - 6 + i));
   const country = join(dir, `country_top50_${compactDay(DATE)}.txt`);
   const user = join(dir, `user_top50_${compactDay(DATE)}.txt`);
-  await writeCountryChartFromCluster(cluster, country, from, to, 50);
-  await writeUserChartFromCluster(cluster, user, from, to, 50);
+  await writeCountryChartFromCluster(cluster, country, days, 50);
+  await writeUserChartFromCluster(cluster, user, days, 50);
   return { country, user };
 }
 

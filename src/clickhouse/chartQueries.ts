@@ -12,7 +12,7 @@ const QUERY_SETTINGS = {
 };
 
 /**
- * The country chart file of the window [from, to] computed in ClickHouse: plays per (country,
+ * The country chart file of a window's days (the log days it has, in any order) computed in ClickHouse: plays per (country,
  * song) over all shards through the Distributed table, ranked by plays descending then song
  * ascending, `LIMIT top BY country`. Written with the embedded engine's line writer, so the bytes
  * are the same. Returns the number of rows (countries).
@@ -20,13 +20,12 @@ const QUERY_SETTINGS = {
 export async function writeCountryChartFromCluster(
   cluster: ClickHouseCluster,
   path: string,
-  from: string,
-  to: string,
+  days: string[],
   top: number,
 ): Promise<number> {
   const result = await cluster.shards[0]!.query({
     query: `SELECT country, sng_id, count() AS plays FROM ${cluster.database}.listens
-            WHERE day BETWEEN ${sqlDate(from)} AND ${sqlDate(to)}
+            WHERE day IN (${dayList(days)})
             GROUP BY country, sng_id
             ORDER BY country, plays DESC, sng_id
             LIMIT ${positive(top)} BY country`,
@@ -51,7 +50,7 @@ export async function writeCountryChartFromCluster(
 }
 
 /**
- * The user chart file of the window [from, to]: each shard ranks its own users (a user's rows all
+ * The user chart file of a window's days: each shard ranks its own users (a user's rows all
  * live on one shard) in user order, and the shards' streams are merged by user id as they arrive,
  * so neither ClickHouse's initiator nor this process holds the whole chart. Returns the number of
  * rows (users).
@@ -59,12 +58,11 @@ export async function writeCountryChartFromCluster(
 export async function writeUserChartFromCluster(
   cluster: ClickHouseCluster,
   path: string,
-  from: string,
-  to: string,
+  days: string[],
   top: number,
 ): Promise<number> {
   const sql = `SELECT user_id, sng_id, count() AS plays FROM ${cluster.database}.listens_local
-               WHERE day BETWEEN ${sqlDate(from)} AND ${sqlDate(to)}
+               WHERE day IN (${dayList(days)})
                GROUP BY user_id, sng_id
                ORDER BY user_id, plays DESC, sng_id
                LIMIT ${positive(top)} BY user_id`;
@@ -225,4 +223,13 @@ export class TripleReader {
 function positive(n: number): number {
   if (!Number.isSafeInteger(n) || n < 1) throw new Error(`not a positive integer: ${n}`);
   return n;
+}
+
+/**
+ * The days of a window as an SQL list: exactly the days whose logs go into the chart, so a day
+ * the cluster still holds but the chart must not count (its log gone, or quarantined) stays out.
+ */
+function dayList(days: string[]): string {
+  if (days.length === 0) throw new Error('a chart needs at least one day');
+  return days.map(sqlDate).join(', ');
 }

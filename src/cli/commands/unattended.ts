@@ -1,6 +1,7 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
+import { ClickHouseChartSession } from '../../clickhouse/clickhouseSession.js';
 import { isoDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
@@ -10,6 +11,7 @@ import { watchLanding } from '../../unattended/landingWatch.js';
 import { DEFAULT_MAX_REJECT_RATE, type RunOptions, runOnce } from '../../unattended/runOnce.js';
 import { onStopSignals, type StopSignals } from '../../unattended/stopSignals.js';
 import { postAlert } from '../../unattended/webhook.js';
+import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
 import {
   checkMemoryOption,
   dayOption,
@@ -23,7 +25,7 @@ import {
 import { createRunLogger, type Logger, logRunDone, logRunEvent } from '../runLogger.js';
 import { dbOption, openStore, userChartDatesOption } from '../storeOptions.js';
 
-export interface UnattendedCliOptions {
+export interface UnattendedCliOptions extends EngineCliOptions {
   logs?: string;
   out?: string;
   state?: string;
@@ -45,7 +47,7 @@ export interface UnattendedCliOptions {
 
 /** Options shared by run, backfill and watch. */
 export function withRunOptions(command: Command): Command {
-  return command
+  return withEngineOptions(command)
     .option('--logs <dir>', 'landing folder of listen-YYYYMMDD.log / .log.gz files (required)')
     .option('--out <dir>', 'folder for the chart files and quality reports (required)')
     .option(
@@ -69,7 +71,7 @@ export function withRunOptions(command: Command): Command {
     )
     .option(
       '--keep-days <n>',
-      'keep the partials of the newest N days; older ones are pruned (default and minimum: --window)',
+      'keep the data of the newest N days (partials, or rows on the cluster); older is pruned (default: --window; with --engine clickhouse: every day; minimum: --window)',
       positiveIntOption,
     )
     .option('--wait', 'wait for another run holding the state folder instead of exiting with code 5')
@@ -96,6 +98,7 @@ function runOptions(
   if (options.keepDays !== undefined && options.keepDays < options.window) {
     throw new PlaytallyError('usage', `--keep-days must be at least --window (${options.window})`);
   }
+  const clickhouse = clickhouseOptions(options);
   return {
     logsDir,
     outDir,
@@ -111,6 +114,7 @@ function runOptions(
     shouldStop: () => stop.requested(),
     onRunEvent: (event) => logRunEvent(log, event),
     store,
+    openSession: clickhouse ? (o) => ClickHouseChartSession.open({ ...o, clickhouse }) : undefined,
   };
 }
 

@@ -1,0 +1,176 @@
+import { existsSync } from 'node:fs';
+import { contentHash } from '../engine/dayPartial.js';
+import {
+  ChartSessionBase,
+  type SessionOptions,
+  type TakenDay,
+  type WrittenCharts,
+} from '../engine/top50Job.js';
+import { compactDay, isoDay } from '../ops/dates.js';
+import { PlaytallyError } from '../ops/errors.js';
+import type { DayRecord } from '../ops/stateStore.js';
+import type { LogFile } from '../sources/logFiles.js';
+import { writeCountryChartFromCluster, writeUserChartFromCluster } from './chartQueries.js';
+import { ClickHouseCluster, identifier, sqlDate } from './cluster.js';
+import { ensureListenTables } from './listenTables.js';
+import { loadListenDay } from './loadListenDay.js';
+
+export interface ClickHouseOptions {
+  /** The HTTP URLs of the cluster's shards, in shard order. */
+  urls: string[];
+  /** Database of playtally's tables (default `playtally`). */
+  database?: string;
+  /** The cluster's name in the servers' remote_servers config (default `playtally`). */
+  cluster?: string;
+}
+
+/**
+ * The ClickHouse engine's session, for `top50`, `run`, `backfill` and `watch`: a day is taken in
+ * by loading its log into the cluster (replacing the day's partition; playtally's own parser
+ * counts the rejects, recorded in the manifest as the embedded engine records them), and the
+ * charts are computed in ClickHouse SQL and written with the embedded engine's line writer, so
+ * the files are byte-identical. A day is loaded once: the manifest records the cluster it went to
+ * and from which log (size, mtime, content hash), checked against the cluster's row count before
+ * it is trusted. The cluster keeps every day (it is there for history) unless `--keep-days` says.
+ */
+export class ClickHouseChartSession extends ChartSessionBase {
+  readonly keepsHistory = true;
+  protected readonly figures = { threads: 1, memoryBytes: 0 };
+
+  private constructor(
+    options: SessionOptions,
+    private readonly cluster: ClickHouseCluster,
+    /** `url,url/database`: where this session's days are loaded. */
+    private readonly target: string,
+  ) {
+    super(options);
+  }
+
+  /** Check every shard answers and create the tables, then open the state folder. */
+  static async open(
+    options: SessionOptions & { clickhouse: ClickHouseOptions },
+  ): Promise<ClickHouseChartSession> {
+    const clusterName = identifier(options.clickhouse.cluster ?? 'playtally', '--clickhouse-cluster');
+    const cluster = new ClickHouseCluster(
+      options.clickhouse.urls,
+      options.clickhouse.database ?? 'playtally',
+    );
+    try {
+      await cluster.ping();
+      await ensureListenTables(cluster, clusterName);
+      return new ClickHouseChartSession(
+        options,
+        cluster,
+        `${options.clickhouse.urls.join(',')}/${cluster.database}`,
+      );
+    } catch (error) {
+      await cluster.close();
+      throw error;
+    }
+  }
+
+  async partial(log: LogFile, force = false): Promise<TakenDay> {
+    const started = Date.now();
+    const key = compactDay(log.day);
+    this.emit({ type: 'dayStart', date: isoDay(log.day), file: log.name, bytes: log.size });
+    let taken = force ? undefined : await this.loadedAlready(key, log);
+    if (taken === undefined) {
+      if (!existsSync(log.path)) {
+        throw new PlaytallyError(
+          'missing_days',
+          `the rows of ${isoDay(log.day)} are no longer on the cluster and its log ${log.path} is gone`,
+          { date: isoDay(log.day), file: log.path },
+        );
+      }
+      const hash = contentHash(log);
+      const loaded = await loadListenDay(this.cluster, log);
+      this.state.putDay(key, {
+        date: loaded.date,
+        file: log.name,
+        size: log.size,
+        mtimeMs: log.mtimeMs,
+        hash,
+        partial: '',
+        partitions: 0,
+        lines: loaded.lines,
+        valid: loaded.valid,
+        rejected: loaded.rejected,
+        rejects: loaded.rejects,
+        examples: loaded.examples,
+        users: 0,
+        userSongPairs: 0,
+        countrySongPairs: 0,
+        builtAt: new Date().toISOString(),
+        buildMs: Date.now() - started,
+        clickhouse: this.target,
+      });
+      taken = { record: this.state.day(key)!, built: true };
+    }
+    this.emit({
+      type: 'dayDone',
+      date: isoDay(log.day),
+      reused: !taken.built,
+      rows: taken.record.lines,
+      ms: Date.now() - started,
+    });
+    return taken;
+  }
+
+  /** The day as loaded before, if the cluster holds it from this very log. */
+  private async loadedAlready(key: string, log: LogFile): Promise<TakenDay | undefined> {
+    const known = this.state.day(key);
+    if (!known || known.clickhouse !== this.target || known.pruned) return undefined;
+    if (known.file !== log.name || known.size !== log.size) return undefined;
+    if ((await this.rowsOf(log.day)) !== known.valid) return undefined;
+    if (known.mtimeMs === log.mtimeMs) return { record: known, built: false };
+    // Touched but maybe unchanged: a hash pass costs a fraction of a load.
+    if (!existsSync(log.path) || contentHash(log) !== known.hash) return undefined;
+    const record = { ...known, mtimeMs: log.mtimeMs };
+    this.state.putDay(key, record);
+    return { record, built: false };
+  }
+
+  holds(record: DayRecord): boolean {
+    return !record.pruned && record.clickhouse === this.target;
+  }
+
+  async prune(key: string): Promise<void> {
+    const record = this.state.day(key);
+    if (record !== undefined) await this.dropDay(record.date);
+    this.state.patchDay(key, { pruned: true });
+  }
+
+  async discard(day: number): Promise<void> {
+    await this.dropDay(isoDay(day));
+  }
+
+  private async dropDay(date: string): Promise<void> {
+    await this.cluster.onEach(
+      `ALTER TABLE ${this.cluster.database}.listens_local DROP PARTITION ${sqlDate(date)}`,
+    );
+  }
+
+  protected async computeCharts(
+    paths: { country: string; user: string },
+    logs: LogFile[],
+  ): Promise<WrittenCharts> {
+    const days = logs.map((l) => isoDay(l.day));
+    const countryRows = await writeCountryChartFromCluster(this.cluster, paths.country, days, this.top);
+    const countryDone = Date.now();
+    const userRows = await writeUserChartFromCluster(this.cluster, paths.user, days, this.top);
+    return { countryRows, userRows, countryDone, userDone: Date.now() };
+  }
+
+  /** The rows the cluster holds for a day (all shards). */
+  private async rowsOf(day: number): Promise<number> {
+    const result = await this.cluster.shards[0]!.query({
+      query: `SELECT count() AS n FROM ${this.cluster.database}.listens WHERE day = ${sqlDate(isoDay(day))}`,
+      format: 'JSONEachRow',
+    });
+    return Number(((await result.json()) as { n: string }[])[0]?.n ?? 0);
+  }
+
+  async close(): Promise<void> {
+    await this.cluster.close();
+  }
+}
