@@ -139,7 +139,7 @@ function serverCpuMs(): number {
 }
 
 /** Drop the benchmark's database on every shard (over HTTP: the client is not needed for one statement). */
-async function dropOnEach(urls: string[], database: string): Promise<void> {
+export async function dropOnEach(urls: string[], database: string): Promise<void> {
   for (const url of urls) {
     const r = await fetch(url, { method: 'POST', body: `DROP DATABASE IF EXISTS ${database}` });
     if (!r.ok) throw new Error(`${url}: ${await r.text()}`);

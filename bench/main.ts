@@ -17,7 +17,7 @@ import { createGzip } from 'node:zlib';
 import { CORRUPTIONS } from '../src/generate/listenGenerator.js';
 import { compactDay, isoDay, parseDay } from '../src/ops/dates.js';
 import { args, CLI, median, ROOT, record, run } from './benchSupport.js';
-import { clickhouseBench } from './clickhouseBench.js';
+import { clickhouseBench, dropOnEach } from './clickhouseBench.js';
 
 /**
  * `npm run bench`: generates D days x N rows (once; reused while the parameters match), then runs
@@ -135,11 +135,17 @@ function sameFile(a: string, b: string): boolean {
 
 async function main(): Promise<void> {
   const options = args();
+  // The scale-out cases run when a cluster is given and not declined (--no-clickhouse).
+  const clickhouseUrls = (options.get('clickhouse') ?? process.env.CLICKHOUSE_URLS ?? '')
+    .split(',')
+    .filter((u) => u !== '');
+  const withClickhouse = clickhouseUrls.length > 0 && !options.has('no-clickhouse');
   if (options.has('kpi-only')) {
     await kpiBench(
       options,
       resolve(options.get('dir') ?? join(ROOT, 'bench-data')),
       Number(options.get('runs') ?? 3),
+      withClickhouse ? clickhouseUrls : [],
     );
     return;
   }
@@ -147,11 +153,6 @@ async function main(): Promise<void> {
   const rows = Number(options.get('rows') ?? 20_000_000);
   const runs = Number(options.get('runs') ?? 3);
   const dir = resolve(options.get('dir') ?? join(ROOT, 'bench-data'));
-  // The scale-out case runs when a cluster is given and not declined (--no-clickhouse).
-  const clickhouseUrls = (options.get('clickhouse') ?? process.env.CLICKHOUSE_URLS ?? '')
-    .split(',')
-    .filter((u) => u !== '');
-  const withClickhouse = clickhouseUrls.length > 0 && !options.has('no-clickhouse');
   if (options.has('clickhouse-only') && !withClickhouse)
     throw new Error('--clickhouse-only needs CLICKHOUSE_URLS');
   const withDuckdb = !options.has('no-duckdb');
@@ -325,14 +326,22 @@ async function main(): Promise<void> {
   if (options.has('record')) record('top50', report);
   if (!identical || duckdbIdentical === false) process.exitCode = 1;
   if (withClickhouse && !(await scaleOut())) process.exitCode = 1;
-  if (!options.has('no-kpi')) await kpiBench(options, dir, runs);
+  if (!options.has('no-kpi')) await kpiBench(options, dir, runs, withClickhouse ? clickhouseUrls : []);
 }
 
 /**
  * The KPI case: a landing folder of `days` x `streams` rows (generated once), then R rounds of
- * playtally kpis and the DuckDB peer side by side, outputs compared byte for byte.
+ * playtally kpis and the DuckDB peer side by side, outputs compared byte for byte. With a
+ * ClickHouse cluster, each round also runs `kpis --engine clickhouse` cold (a fresh state folder
+ * and database: everything parsed and loaded) and again with the rows on the cluster (the output
+ * files deleted, so every day is computed again from what the cluster holds).
  */
-async function kpiBench(options: Map<string, string>, dir: string, runs: number): Promise<void> {
+async function kpiBench(
+  options: Map<string, string>,
+  dir: string,
+  runs: number,
+  clickhouseUrls: string[],
+): Promise<void> {
   const days = Number(options.get('kpi-days') ?? 1);
   const streams = Number(options.get('kpi-streams') ?? 10_000_000);
   const threads = availableParallelism();
@@ -359,8 +368,41 @@ async function kpiBench(options: Map<string, string>, dir: string, runs: number)
   }
   const ours: Measure[] = [];
   const theirs: Measure[] = [];
+  const onCluster: Record<'cold' | 'loaded', Measure[]> = { cold: [], loaded: [] };
+  const clickhouseKpis = async (out: string, state: string): Promise<Measure> => {
+    const r = await run(CLI, [
+      'kpis',
+      '--landing',
+      landing,
+      '--out',
+      out,
+      '--state',
+      state,
+      '--no-archive',
+      '--json',
+      '--quiet',
+      '--engine',
+      'clickhouse',
+      '--clickhouse',
+      clickhouseUrls.join(','),
+      '--clickhouse-database',
+      'playtally_bench_kpis',
+    ]);
+    const summary = JSON.parse(r.stdout) as { cpuMs: number; peakRssBytes: number };
+    return { wallMs: r.wallMs, cpuMs: summary.cpuMs, peakRssBytes: summary.peakRssBytes };
+  };
   for (let r = 0; r < runs; r++) {
     console.error(`bench: KPI round ${r + 1} of ${runs}`);
+    if (clickhouseUrls.length > 0) {
+      const out = join(dir, 'kpi-out-clickhouse');
+      const state = join(dir, 'kpi-state-clickhouse');
+      rmSync(out, { recursive: true, force: true });
+      rmSync(state, { recursive: true, force: true });
+      await dropOnEach(clickhouseUrls, 'playtally_bench_kpis');
+      onCluster.cold.push(await clickhouseKpis(out, state));
+      for (const name of readdirSync(out)) rmSync(join(out, name), { recursive: true, force: true });
+      onCluster.loaded.push(await clickhouseKpis(out, state));
+    }
     const out = join(dir, 'kpi-out');
     rmSync(out, { recursive: true, force: true });
     const mine = await run(CLI, [
@@ -404,7 +446,9 @@ async function kpiBench(options: Map<string, string>, dir: string, runs: number)
         .filter((n) => n.endsWith('.csv'))
         .sort()
         .join() &&
-    names.every((n) => sameFile(join(out, n), join(dir, 'kpi-out-duckdb', n)));
+    names.every((n) => sameFile(join(out, n), join(dir, 'kpi-out-duckdb', n))) &&
+    (clickhouseUrls.length === 0 ||
+      names.every((n) => sameFile(join(out, n), join(dir, 'kpi-out-clickhouse', n))));
   const ratio = median(theirs.map((m) => m.wallMs)) / median(ours.map((m) => m.wallMs));
   const line = (label: string, m: Measure[], x: string): string =>
     `| ${label} | ${(median(m.map((v) => v.wallMs)) / 1000).toFixed(1)} s | ${(median(m.map((v) => v.cpuMs)) / 1000).toFixed(1)} s | ${Math.round(
@@ -414,14 +458,28 @@ async function kpiBench(options: Map<string, string>, dir: string, runs: number)
     `### Genre KPIs: ${days} day(s) x ${streams.toLocaleString('en-US')} stream rows, median of ${runs} (${new Date().toISOString().slice(0, 10)})`,
     '',
     `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${threads} cores, ${Math.round(totalmem() / 2 ** 30)} GB RAM, Node ${process.version}. ` +
-      `Command: \`npm run bench -- --kpi-only --kpi-days ${days} --kpi-streams ${streams} --runs ${runs}\`.`,
+      `Command: \`${clickhouseUrls.length > 0 ? 'CLICKHOUSE_URLS=... ' : ''}npm run bench -- --kpi-only --kpi-days ${days} --kpi-streams ${streams} --runs ${runs}\`.`,
     '',
     '| run | wall | CPU | peak RSS | DuckDB wall / this |',
     '|---|---|---|---|---|',
     line('playtally kpis (all files from the raw CSVs)', ours, `${ratio.toFixed(2)}x`),
     line(`DuckDB ${duckdbVersion} SQL (bench/kpiSql.ts, memory_limit 1GB)`, theirs, '1.00x'),
+    ...(clickhouseUrls.length > 0
+      ? [
+          line(
+            'playtally kpis --engine clickhouse, cold (parsed, loaded into a local two-shard cluster, queried)',
+            onCluster.cold,
+            `${(median(theirs.map((m) => m.wallMs)) / median(onCluster.cold.map((m) => m.wallMs))).toFixed(2)}x`,
+          ),
+          line(
+            'playtally kpis --engine clickhouse, rows already on the cluster (queried again)',
+            onCluster.loaded,
+            `${(median(theirs.map((m) => m.wallMs)) / median(onCluster.loaded.map((m) => m.wallMs))).toFixed(2)}x`,
+          ),
+        ]
+      : []),
     '',
-    `Output files identical (genre_kpis_*.csv, top_genres_*.csv): ${identical ? 'yes' : 'NO'}.`,
+    `Output files identical (genre_kpis_*.csv, top_genres_*.csv${clickhouseUrls.length > 0 ? ', both engines and DuckDB' : ''}): ${identical ? 'yes' : 'NO'}.`,
   ].join('\n');
   process.stdout.write(`${report}\n`);
   if (options.has('record')) record('kpi', report);
