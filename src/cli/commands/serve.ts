@@ -53,6 +53,7 @@ export function serveCommand(): Command {
     if (option.long === '--db') option.description = `the results store (default: ${DEFAULT_DB})`;
     if (option.long === '--logs') option.description = 'with --watch (required): the landing folder of logs';
     if (option.long === '--out') option.description = 'with --watch (required): the folder for chart files';
+    if (option.long === '--engine') option.description = `with --watch: ${option.description}`;
   }
   return command
     .addHelpText(
