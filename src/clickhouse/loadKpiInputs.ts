@@ -10,8 +10,9 @@ interface LoadablePartial {
   path: string;
   header: FilePartialHeader;
   dataStart: number;
-  users: string[];
-  tracks: string[];
+  /** Names escaped for TabSeparated, as UTF-8. */
+  users: Buffer[];
+  tracks: Buffer[];
   shards: Uint16Array;
 }
 
@@ -32,7 +33,7 @@ export class StreamDayLoader {
     const table = `${this.cluster.database}.stream_rows_local`;
     await this.cluster.onEach(`ALTER TABLE ${table} DROP PARTITION ${sqlDate(date)}`);
     const inserts = new ShardInserts(this.cluster, table);
-    const prefix = `${date}\t`;
+    const prefix = Buffer.from(`${date}\t`);
     let rows = 0;
     try {
       for (const path of paths) {
@@ -42,10 +43,15 @@ export class StreamDayLoader {
         const columns = readDayColumns(path, partial.dataStart, section);
         for (let i = 0; i < columns.users.length; i++) {
           const user = columns.users[i]!;
-          inserts.add(
-            partial.shards[user]!,
-            `${prefix}${partial.users[user]}\t${partial.tracks[columns.tracks[i]!]}\t${columns.times[i]}\n`,
-          );
+          inserts
+            .shard(partial.shards[user]!)
+            .bytes(prefix)
+            .bytes(partial.users[user]!)
+            .tab()
+            .bytes(partial.tracks[columns.tracks[i]!]!)
+            .tab()
+            .number(columns.times[i]!)
+            .newline();
           if ((i & 0xffff) === 0xffff) await inserts.flush();
         }
         rows += columns.users.length;
@@ -67,8 +73,8 @@ export class StreamDayLoader {
         path,
         header,
         dataStart,
-        users: header.users.map(tsvString),
-        tracks: header.tracks.map(tsvString),
+        users: header.users.map((name) => Buffer.from(tsvString(name))),
+        tracks: header.tracks.map((name) => Buffer.from(tsvString(name))),
         shards: Uint16Array.from(header.users, (user) => kpiShardOf(user, shards)),
       };
       this.partials.set(path, partial);
@@ -94,10 +100,11 @@ export async function loadCatalog(
   try {
     for (const [track, genres] of catalog.tracks) {
       const id = tsvString(track);
-      let lines = '';
-      for (const g of genres) lines += `${id}\t${tsvString(g.genre)}\t${g.durationMs}\n`;
       songs += genres.length;
-      for (let s = 0; s < shards; s++) songInserts.add(s, lines);
+      for (let s = 0; s < shards; s++) {
+        for (const g of genres)
+          songInserts.shard(s).text(id).tab().text(tsvString(g.genre)).tab().number(g.durationMs).newline();
+      }
       await songInserts.flush();
     }
     await songInserts.end();
@@ -107,7 +114,7 @@ export async function loadCatalog(
   const userInserts = new ShardInserts(cluster, `${db}.users_local`);
   try {
     for (const user of catalog.users) {
-      userInserts.add(kpiShardOf(user, shards), `${tsvString(user)}\n`);
+      userInserts.shard(kpiShardOf(user, shards)).text(tsvString(user)).newline();
       await userInserts.flush();
     }
     await userInserts.end();

@@ -43,14 +43,22 @@ export async function loadListenDay(cluster: ClickHouseCluster, log: LogFile): P
 
   const inserts = new ShardInserts(cluster, table);
   const shards = cluster.shards.length;
-  const prefix = `${date}\t`;
+  const prefix = Buffer.from(`${date}\t`);
+  const countries = COUNTRY_CODES.map((code) => Buffer.from(code));
   const examples: RejectExample[] = [];
   const parser = new ListenParser({
     onBatch: (batch) => {
       for (let i = 0; i < batch.length; i++) {
         const user = batch.users[i]!;
-        const s = shardOf(user, shards);
-        inserts.add(s, `${prefix}${user}\t${batch.songs[i]}\t${COUNTRY_CODES[batch.countries[i]!]}\n`);
+        inserts
+          .shard(shardOf(user, shards))
+          .bytes(prefix)
+          .number(user)
+          .tab()
+          .number(batch.songs[i]!)
+          .tab()
+          .bytes(countries[batch.countries[i]!]!)
+          .newline();
       }
     },
     onReject: (reason, line, bytes) => {

@@ -1,19 +1,93 @@
 import { PassThrough } from 'node:stream';
 import type { ClickHouseCluster } from './cluster.js';
 
-/** Text gathered for a shard before it is written to that shard's insert stream. */
-const FLUSH_CHARS = 1 << 20;
+/** Bytes gathered for a shard before they are handed to that shard's insert stream. */
+const CHUNK_BYTES = 1 << 20;
+
+/**
+ * TabSeparated rows written straight into byte chunks: numbers as digits, names as UTF-8 (escaped
+ * beforehand with tsvString). Building rows as strings cost more in garbage collection than the
+ * parse itself (a 5M-row day: 4.7 s of GC out of 6.8 s of CPU).
+ */
+export class RowWriter {
+  private chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+  private at = 0;
+  /** Chunks filled and not yet handed to the stream. */
+  full: Buffer[] = [];
+
+  /** Room for `n` more bytes in the current chunk (a full chunk is set aside). */
+  private room(n: number): void {
+    if (this.at + n <= this.chunk.length) return;
+    if (this.at > 0) this.full.push(this.chunk.subarray(0, this.at));
+    this.chunk = Buffer.allocUnsafe(Math.max(CHUNK_BYTES, n));
+    this.at = 0;
+  }
+
+  bytes(bytes: Uint8Array): this {
+    this.room(bytes.length);
+    this.chunk.set(bytes, this.at);
+    this.at += bytes.length;
+    return this;
+  }
+
+  /** Text already escaped for TabSeparated. */
+  text(text: string): this {
+    this.room(text.length * 3);
+    this.at += this.chunk.write(text, this.at, 'utf8');
+    return this;
+  }
+
+  /** An integer (|n| < 2^53) in decimal; anything else as JavaScript prints it. */
+  number(n: number): this {
+    if (!Number.isSafeInteger(n)) return this.text(String(n));
+    this.room(17);
+    const buf = this.chunk;
+    if (n < 0) {
+      buf[this.at++] = 45; // -
+      n = -n;
+    }
+    let digits = 1;
+    for (let p = 10; p <= n; p *= 10) digits++;
+    let at = this.at + digits;
+    this.at = at;
+    do {
+      const q = Math.floor(n / 10);
+      buf[--at] = 48 + (n - q * 10); // the digit first: 48 + n can pass 2^53
+      n = q;
+    } while (n > 0);
+    return this;
+  }
+
+  tab(): this {
+    this.room(1);
+    this.chunk[this.at++] = 9;
+    return this;
+  }
+
+  newline(): this {
+    this.room(1);
+    this.chunk[this.at++] = 10;
+    return this;
+  }
+
+  /** Set the current chunk aside too, to be handed over now. */
+  finish(): void {
+    if (this.at > 0) this.full.push(this.chunk.subarray(0, this.at));
+    this.chunk = Buffer.allocUnsafe(CHUNK_BYTES);
+    this.at = 0;
+  }
+}
 
 /**
  * One streamed TabSeparated insert per shard into `table` (a local table: playtally places each
- * row on its shard itself). Rows are gathered per shard and written a megabyte at a time; a
- * shard's stream that is full holds the caller back, so memory stays a buffer per shard whatever
- * the size of the load.
+ * row on its shard itself). Rows are written with `shard(s)`'s RowWriter; `flush` hands the full
+ * chunks to the streams, and a shard's stream that is full holds the caller back, so memory
+ * stays a few chunks per shard whatever the size of the load.
  */
 export class ShardInserts {
   private readonly streams: PassThrough[];
   private readonly inserts: Promise<unknown>[];
-  private readonly pending: string[];
+  private readonly writers: RowWriter[];
   /** The first insert that failed: feeding stops, and it is the error reported. */
   private failure: unknown;
 
@@ -23,22 +97,26 @@ export class ShardInserts {
       shard.insert({ table, values: this.streams[i]!, format: 'TabSeparated' }),
     );
     for (const insert of this.inserts) insert.catch((error) => (this.failure ??= error));
-    this.pending = cluster.shards.map(() => '');
+    this.writers = cluster.shards.map(() => new RowWriter());
   }
 
-  /** Append rows (whole TSV lines) for shard `shard`. */
-  add(shard: number, lines: string): void {
-    this.pending[shard] += lines;
+  /** Where the rows of shard `s` are written. */
+  shard(s: number): RowWriter {
+    return this.writers[s]!;
   }
 
-  /** Write the shards' gathered rows (only those past the threshold unless `force`). */
+  /** Hand the shards' full chunks to their streams (`force`: every byte written so far). */
   async flush(force = false): Promise<void> {
     if (this.failure !== undefined) throw this.failure;
     for (let s = 0; s < this.streams.length; s++) {
-      const text = this.pending[s]!;
-      if (text.length === 0 || (!force && text.length < FLUSH_CHARS)) continue;
-      this.pending[s] = '';
-      if (!this.streams[s]!.write(text)) await waitForDrain(this.streams[s]!, () => this.failure);
+      const writer = this.writers[s]!;
+      if (force) writer.finish();
+      if (writer.full.length === 0) continue;
+      const chunks = writer.full;
+      writer.full = [];
+      let ok = true;
+      for (const chunk of chunks) ok = this.streams[s]!.write(chunk);
+      if (!ok) await waitForDrain(this.streams[s]!, () => this.failure);
     }
   }
 
