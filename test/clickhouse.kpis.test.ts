@@ -1,0 +1,341 @@
+import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { Readable } from 'node:stream';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { runKpisClickHouse } from '../src/clickhouse/clickhouseKpis.js';
+import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
+import { kpiShardOf } from '../src/clickhouse/kpiTables.js';
+import { murmurHash3_32 } from '../src/clickhouse/murmurHash3.js';
+import { tsvString } from '../src/clickhouse/shardInserts.js';
+import { generateKpiDataset } from '../src/generate/kpiDataset.js';
+import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse } from './support/clickhouse.js';
+import { cli, requireBuiltCli } from './support/cliRuns.js';
+import { kpiLanding } from './support/kpiLanding.js';
+import { mulberry32 } from './support/prng.js';
+import { day, listTree, TempDirs } from './support/tempDirs.js';
+
+/**
+ * What the ClickHouse KPI engine stands on, and its command line: playtally places each user's
+ * rows on the shard ClickHouse's own `murmurHash3_32(user_id)` names (the Distributed tables'
+ * sharding key), so the JS hash must equal the server's on every string, and the TSV escaping
+ * must give the server back the very string; after a run every row is where the key says. Through
+ * the CLI: an unreachable shard is exit 4 before any file moves, `--clickhouse` needs
+ * `--engine clickhouse`, and a run on the cluster writes the embedded engine's files.
+ */
+requireClickHouse('clickhouse.kpis.test');
+
+const temp = new TempDirs();
+const databases: string[] = [];
+beforeAll(() => requireBuiltCli());
+afterAll(async () => {
+  if (haveClickHouse && databases.length > 0) {
+    const cluster = new ClickHouseCluster(CLICKHOUSE_URLS, 'default');
+    for (const db of databases) await cluster.onEach(`DROP DATABASE IF EXISTS ${db}`);
+    await cluster.close();
+  }
+  temp.cleanup();
+});
+
+function newDatabase(): string {
+  const database = `playtally_kpich_${process.pid}_${databases.length}`;
+  databases.push(database);
+  return database;
+}
+
+/** User ids that differ in what a hash over UTF-16 units, or a TSV without escapes, gets wrong. */
+const HARD_USERS = [
+  'u\tTab',
+  'u\\tTab',
+  'u\\',
+  'u"q"',
+  "u'q'",
+  'u,c',
+  'u\nLF',
+  'u\r\nCRLF',
+  'ü',
+  '日本語',
+  '\u{1F600}',
+  '\uFF5E',
+  '\\N',
+];
+
+/** Random strings from pools of what can go wrong, of every length 0..24 (every tail of 4). */
+function probeStrings(): string[] {
+  const random = mulberry32(31);
+  const pools = [
+    'abcXYZ019 ~-_.',
+    '\t\n\r\\',
+    '"\',;:',
+    '\u0001\u0007\u001b\u007f\u0000',
+    'éüßñ\u00ff\u0100',
+    '日本語\u4e00\u0800\u07ff',
+    '\uFF21\uFFE0\uFF5E\uFFFD\uFFEE',
+    '\u{1F600}\u{1F3B5}\u{10000}\u{10FFFF}',
+  ].map((pool) => [...pool]);
+  const strings = ['', 'a', 'ab', 'abc', 'abcd', 'abcde', '\\N', '\\', '\t', '\\t', ...HARD_USERS];
+  for (let i = 0; i < 300; i++) {
+    const length = Math.floor(random() * 25);
+    let s = '';
+    for (let j = 0; j < length; j++) {
+      const pool = pools[Math.floor(random() * pools.length)]!;
+      s += pool[Math.floor(random() * pool.length)]!;
+    }
+    strings.push(s);
+  }
+  return strings;
+}
+
+describe.runIf(haveClickHouse)('the sharding key: JS and ClickHouse agree', () => {
+  it('murmurHash3_32 equals the server on a few hundred strings, which tsvString brings over intact', async () => {
+    const cluster = new ClickHouseCluster(CLICKHOUSE_URLS, newDatabase());
+    try {
+      const db = cluster.database;
+      const strings = probeStrings();
+      // Each covered: a control character, a backslash, a tab, and characters of 2, 3 and 4 bytes.
+      const has = (test: (codePoint: number) => boolean) => (text: string) =>
+        [...text].some((c) => test(c.codePointAt(0)!));
+      const kinds: [string, (text: string) => boolean][] = [
+        [
+          'a control character other than \\t \\n \\r',
+          has((c) => c < 0x20 && c !== 9 && c !== 10 && c !== 13),
+        ],
+        ['a backslash', has((c) => c === 0x5c)],
+        ['a tab', has((c) => c === 9)],
+        ['a character of 2 bytes', has((c) => c >= 0x80 && c < 0x800)],
+        ['a character from U+F000', has((c) => c >= 0xf000 && c <= 0xffff)],
+        ['a character above U+FFFF', has((c) => c > 0xffff)],
+      ];
+      for (const [kind, holds] of kinds) expect(strings.filter(holds).length, kind).toBeGreaterThan(10);
+      await cluster.onEach(`CREATE DATABASE IF NOT EXISTS ${db}`);
+      for (let s = 0; s < cluster.shards.length; s++) {
+        const shard = cluster.shards[s]!;
+        await shard.command({ query: `CREATE TABLE ${db}.probe (id UInt32, s String) ENGINE = Memory` });
+        const tsv = strings.map((text, id) => `${id}\t${tsvString(text)}\n`).join('');
+        await shard.insert({
+          table: `${db}.probe`,
+          values: Readable.from([tsv], { objectMode: false }),
+          format: 'TabSeparated',
+        });
+        const result = await shard.query({
+          query: `SELECT id, s, length(s) AS bytes, murmurHash3_32(s) AS hash FROM ${db}.probe ORDER BY id`,
+          format: 'JSONEachRow',
+        });
+        const rows = (await result.json()) as { id: number; s: string; bytes: string; hash: string }[];
+        expect(rows.map((r) => Number(r.id))).toEqual(strings.map((_, i) => i));
+        for (const row of rows) {
+          const text = strings[Number(row.id)]!;
+          const label = `shard ${s + 1}, string ${JSON.stringify(text)}`;
+          expect(row.s, label).toBe(text);
+          expect(Number(row.bytes), label).toBe(Buffer.byteLength(text));
+          expect(Number(row.hash), label).toBe(murmurHash3_32(text));
+        }
+      }
+      // Known values of MurmurHash3_x86_32, seed 0, over the UTF-8 bytes.
+      expect(murmurHash3_32('')).toBe(0);
+      expect(murmurHash3_32('hello')).toBe(0x248bfa47);
+    } finally {
+      await cluster.close();
+    }
+  });
+
+  it("after a run each user's rows and catalogue entry are on the shard of the Distributed table's key", async () => {
+    const database = newDatabase();
+    const dir = kpiLanding(temp, 12, 600);
+    const random = mulberry32(5);
+    const lines: string[] = [];
+    for (let i = 0; i < 200; i++) {
+      const user = HARD_USERS[i % HARD_USERS.length]!;
+      const minute = String(Math.floor(random() * 60)).padStart(2, '0');
+      lines.push(`"${user.replaceAll('"', '""')}",trk0001A,2024-03-01T08:${minute}:0${i % 10}Z`);
+    }
+    writeFileSync(join(dir, 'streams', 'hard.csv'), `user_id,track_id,listen_time\n${lines.join('\n')}\n`);
+    writeFileSync(
+      join(dir, 'users', 'hard.csv'),
+      `user_id,user_name,user_age,user_country,created_at\n${HARD_USERS.map((u) => `"${u.replaceAll('"', '""')}",n,1,FR,2020-01-01`).join('\n')}\n`,
+    );
+    const out = temp.make('playtally-kpich-place-');
+    await runKpisClickHouse({
+      landingDir: dir,
+      outDir: out,
+      threads: 2,
+      clickhouse: { urls: CLICKHOUSE_URLS, database },
+    });
+    const cluster = new ClickHouseCluster(CLICKHOUSE_URLS, database);
+    try {
+      const shards = cluster.shards.length;
+      const everyUser = new Set<string>();
+      for (let s = 0; s < shards; s++) {
+        for (const table of ['stream_rows_local', 'users_local']) {
+          const result = await cluster.shards[s]!.query({
+            query: `SELECT DISTINCT user_id, murmurHash3_32(user_id) % ${shards} AS key FROM ${database}.${table}`,
+            format: 'JSONEachRow',
+          });
+          const rows = (await result.json()) as { user_id: string; key: number }[];
+          expect(rows.length, `${table} on shard ${s + 1}`).toBeGreaterThan(10);
+          for (const { user_id, key } of rows) {
+            expect(kpiShardOf(user_id, shards), `${JSON.stringify(user_id)} in ${table}`).toBe(s);
+            expect(Number(key), `${JSON.stringify(user_id)} in ${table}`).toBe(s);
+            if (table === 'stream_rows_local') everyUser.add(user_id);
+          }
+        }
+      }
+      // Every valid user's rows were loaded somewhere: u0..u39 and the hard ids.
+      expect([...everyUser].sort()).toEqual(
+        [...Array.from({ length: 40 }, (_, i) => `u${i}`), ...HARD_USERS].sort(),
+      );
+      // And the Distributed table itself sends rows by that key to those same shards.
+      const probe = HARD_USERS.map((u) => `2030-01-01\t${tsvString(u)}\tprobe\t0\n`).join('');
+      await cluster.shards[0]!.insert({
+        table: `${database}.stream_rows`,
+        values: Readable.from([probe], { objectMode: false }),
+        format: 'TabSeparated',
+        clickhouse_settings: { insert_distributed_sync: 1 },
+      });
+      for (let s = 0; s < shards; s++) {
+        const result = await cluster.shards[s]!.query({
+          query: `SELECT user_id FROM ${database}.stream_rows_local WHERE day = '2030-01-01' ORDER BY user_id`,
+          format: 'JSONEachRow',
+        });
+        const placed = ((await result.json()) as { user_id: string }[]).map((r) => r.user_id);
+        expect(placed, `shard ${s + 1}`).toEqual(
+          HARD_USERS.filter((u) => kpiShardOf(u, shards) === s).sort((a, b) =>
+            Buffer.compare(Buffer.from(a), Buffer.from(b)),
+          ),
+        );
+        expect(placed.length, `shard ${s + 1}`).toBeGreaterThan(0);
+      }
+    } finally {
+      await cluster.close();
+    }
+  });
+});
+
+/** The files of an output folder: CSVs as they are, quality reports without generatedAt and movedTo. */
+function outputs(out: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const name of readdirSync(out)
+    .filter((n) => !n.startsWith('.'))
+    .sort()) {
+    const text = readFileSync(join(out, name), 'utf8');
+    files[name] = name.endsWith('.json')
+      ? text.replace(/"generatedAt": "[^"]*"/, '').replace(/"movedTo": "[^"]*"/g, '')
+      : text;
+  }
+  return files;
+}
+
+/** A generated landing folder with a streams file missing a column and a binary `.csv`. */
+function badLanding(): string {
+  const dir = temp.make('playtally-kpich-landing-');
+  generateKpiDataset({
+    dir,
+    start: day('2024-08-01'),
+    days: 2,
+    streamsPerDay: 4_000,
+    filesPerDay: 2,
+    songs: 200,
+    users: 300,
+    dirtRate: 0.05,
+    seed: 3,
+    bad: true,
+  });
+  return dir;
+}
+
+describe('kpis --engine clickhouse through the CLI', () => {
+  it('--clickhouse without --engine clickhouse is a usage error (exit 2)', () => {
+    const dir = badLanding();
+    const before = listTree(dir);
+    const r = cli(['kpis', '--landing', dir, '--out', temp.make(), '--clickhouse', 'http://127.0.0.1:18123']);
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toContain('--clickhouse is for --engine clickhouse');
+    expect(listTree(dir)).toEqual(before);
+  });
+
+  it('a shard that does not answer is exit 4 naming it, and no file leaves the landing folder', () => {
+    const dir = badLanding();
+    const before = listTree(dir);
+    expect(before).toEqual(
+      expect.arrayContaining(['streams/not-a-csv.csv', 'streams/streams-20240801-bad.csv']),
+    );
+    const urls = [...(haveClickHouse ? [CLICKHOUSE_URLS[0]!] : []), 'http://127.0.0.1:1'];
+    const out = temp.make('playtally-kpich-down-');
+    const r = cli([
+      'kpis',
+      '--landing',
+      dir,
+      '--out',
+      out,
+      '--engine',
+      'clickhouse',
+      '--clickhouse',
+      urls.join(','),
+      '--clickhouse-database',
+      newDatabase(),
+    ]);
+    expect(r.status, r.stderr).toBe(4);
+    expect(r.stderr).toContain(`ClickHouse shard ${urls.length} at http://127.0.0.1:1 does not answer`);
+    expect(listTree(dir)).toEqual(before);
+    expect(readdirSync(out).filter((n) => !n.startsWith('.'))).toEqual([]);
+    // The same folder with the embedded engine: the bad files go to error/, the others to archive/.
+    const embedded = cli(['kpis', '--landing', dir, '--out', out, '--quiet']);
+    expect(embedded.status, embedded.stderr).toBe(0);
+    expect(listTree(join(dir, 'error'))).toEqual(
+      expect.arrayContaining(['streams/not-a-csv.csv', 'streams/streams-20240801-bad.csv']),
+    );
+    expect(readdirSync(join(dir, 'streams'))).toEqual([]);
+  });
+
+  it.runIf(haveClickHouse)('on the cluster it writes the files of the embedded engine', () => {
+    const a = badLanding();
+    const b = temp.make('playtally-kpich-landing-b-');
+    cpSync(a, b, { recursive: true });
+    const embeddedOut = temp.make('playtally-kpich-emb-');
+    const clickhouseOut = temp.make('playtally-kpich-ch-');
+    const embedded = cli(['kpis', '--landing', a, '--out', embeddedOut, '--quiet']);
+    expect(embedded.status, embedded.stderr).toBe(0);
+    const database = newDatabase();
+    const args = [
+      'kpis',
+      '--landing',
+      b,
+      '--out',
+      clickhouseOut,
+      '--engine',
+      'clickhouse',
+      '--clickhouse',
+      CLICKHOUSE_URLS.join(','),
+      '--clickhouse-database',
+      database,
+      '--json',
+      '--quiet',
+    ];
+    const r = cli(args);
+    expect(r.status, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as {
+      days: { date: string }[];
+      errorFiles: { file: string }[];
+      archived: string[];
+    };
+    expect(summary.days.map((d) => d.date)).toEqual(expect.arrayContaining(['2024-08-01', '2024-08-02']));
+    expect(summary.errorFiles.map((f) => f.file).sort()).toEqual([
+      'not-a-csv.csv',
+      'streams-20240801-bad.csv',
+    ]);
+    expect(summary.archived.length).toBe(4);
+    const files = outputs(clickhouseOut);
+    expect(Object.keys(files).length).toBe(3 * summary.days.length);
+    expect(files).toEqual(outputs(embeddedOut));
+    // The two landing folders ended the same: bad files in error/, the others in archive/.
+    expect(listTree(b)).toEqual(listTree(a));
+    const loaded = JSON.parse(
+      readFileSync(join(clickhouseOut, '.playtally-kpis', 'clickhouse-kpis.json'), 'utf8'),
+    ) as { target: string; days: Record<string, unknown> };
+    expect(loaded.target).toBe(`${CLICKHOUSE_URLS.join(',')}/${database}`);
+    expect(Object.keys(loaded.days).length).toBe(summary.days.length);
+    // Once more: nothing is due.
+    const again = cli(args);
+    expect(again.status, again.stderr).toBe(0);
+    expect((JSON.parse(again.stdout) as { days: unknown[] }).days).toEqual([]);
+  });
+});
