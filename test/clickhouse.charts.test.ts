@@ -53,7 +53,7 @@ afterAll(async () => {
 });
 
 async function clusterCharts(dir: string): Promise<{ country: string; user: string }> {
-  const days = Array.from({ length: 7 }, (_, i) => isoDay(DATE - 6 + i));
+  const days = Array.from({ length: 7 }, (_, i) => DATE - 6 + i);
   const country = join(dir, `country_top50_${compactDay(DATE)}.txt`);
   const user = join(dir, `user_top50_${compactDay(DATE)}.txt`);
   await writeCountryChartFromCluster(cluster, country, days, 50);

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
@@ -93,5 +93,53 @@ describe.runIf(haveClickHouse)('top50 --engine clickhouse on the cluster', () =>
     }
     const second = JSON.parse(cli(args).stdout) as { days: { reused: boolean }[] };
     expect(second.days.every((d) => d.reused)).toBe(true);
+  });
+
+  it('refuses tables of an older playtally (day as Date) with exit 4, saying what to drop, and changes nothing', async () => {
+    const f = runFolders(temp, 'playtally-chcli-old-', FIRST, 1, { rows: 500, seed: 6 });
+    const cluster = new ClickHouseCluster(CLICKHOUSE_URLS, `${DATABASE}_old`);
+    try {
+      await cluster.onEach(`CREATE DATABASE IF NOT EXISTS ${cluster.database}`);
+      await cluster.onEach(
+        `CREATE TABLE ${cluster.database}.listens_local (day Date, user_id UInt64, sng_id UInt64, country FixedString(2))
+         ENGINE = MergeTree() PARTITION BY day ORDER BY (user_id, sng_id)`,
+      );
+      await cluster.shards[0]!.command({
+        query: `INSERT INTO ${cluster.database}.listens_local VALUES ('2024-06-01', 1, 2, 'FR')`,
+      });
+      const r = cli([
+        'top50',
+        '--logs',
+        f.logs,
+        '--out',
+        f.out,
+        '--engine',
+        'clickhouse',
+        '--clickhouse',
+        CLICKHOUSE_URLS.join(','),
+        '--clickhouse-database',
+        cluster.database,
+        '--quiet',
+      ]);
+      expect(r.status).toBe(4);
+      expect(r.stderr).toContain(`${cluster.database}.listens_local on shard 1`);
+      // Nothing was created beside the old table either.
+      const tables = await cluster.shards[0]!.query({
+        query: `SELECT name FROM system.tables WHERE database = '${cluster.database}'`,
+        format: 'JSONEachRow',
+      });
+      expect(await tables.json()).toEqual([{ name: 'listens_local' }]);
+      expect(r.stderr).toContain('has day Date, from an older playtally');
+      expect(r.stderr).toContain(`DROP TABLE ${cluster.database}.listens, ${cluster.database}.listens_local`);
+      const kept = await cluster.shards[0]!.query({
+        query: `SELECT count() AS n FROM ${cluster.database}.listens_local`,
+        format: 'JSONEachRow',
+      });
+      expect(await kept.json()).toEqual([{ n: '1' }]);
+      expect(readdirSync(f.out).filter((n) => n.endsWith('.txt'))).toEqual([]);
+    } finally {
+      await cluster.onEach(`DROP DATABASE IF EXISTS ${cluster.database}`);
+      await cluster.close();
+    }
   });
 });

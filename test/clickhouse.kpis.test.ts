@@ -184,7 +184,7 @@ describe.runIf(haveClickHouse)('the sharding key: JS and ClickHouse agree', () =
         [...Array.from({ length: 40 }, (_, i) => `u${i}`), ...HARD_USERS].sort(),
       );
       // And the Distributed table itself sends rows by that key to those same shards.
-      const probe = HARD_USERS.map((u) => `2030-01-01\t${tsvString(u)}\tprobe\t0\n`).join('');
+      const probe = HARD_USERS.map((u) => `${day('2030-01-01')}\t${tsvString(u)}\tprobe\t0\n`).join('');
       await cluster.shards[0]!.insert({
         table: `${database}.stream_rows`,
         values: Readable.from([probe], { objectMode: false }),
@@ -193,7 +193,7 @@ describe.runIf(haveClickHouse)('the sharding key: JS and ClickHouse agree', () =
       });
       for (let s = 0; s < shards; s++) {
         const result = await cluster.shards[s]!.query({
-          query: `SELECT user_id FROM ${database}.stream_rows_local WHERE day = '2030-01-01' ORDER BY user_id`,
+          query: `SELECT user_id FROM ${database}.stream_rows_local WHERE day = ${day('2030-01-01')} ORDER BY user_id`,
           format: 'JSONEachRow',
         });
         const placed = ((await result.json()) as { user_id: string }[]).map((r) => r.user_id);

@@ -142,6 +142,27 @@ describe.each(ENGINES)('engine %s', (_name, makeJob) => {
     expect(summary.totals.rejected).toBe(4);
   });
 
+  it('keeps days outside 1970..2105 apart (1969-12-30 to 1970-01-01, and 2150-03-01)', async () => {
+    // ClickHouse 18.16's Date maps every day outside 1970-01-01..2105-12-31 to one value: the
+    // cluster's tables keep day numbers, so these days stay apart there as here.
+    const run = makeJob();
+    const logs = temp.make('playtally-shared-epoch-logs-');
+    const out = temp.make('playtally-shared-epoch-out-');
+    const days = [day('1969-12-30'), day('1969-12-31'), day('1970-01-01'), day('2150-03-01')];
+    days.forEach((d, i) => {
+      const rows = Array.from({ length: 40 }, (_, r) => `${1 + ((r * (i + 3)) % 7)}|${1 + (r % (i + 2))}|FR`);
+      writeFileSync(join(logs, `listen-${compactDay(d)}.log`), `${rows.join('\n')}\n`);
+    });
+    const epoch = () => run({ logsDir: logs, outDir: out, day: day('1970-01-01'), window: 3, threads: 1 });
+    expect(charts(await epoch())).toEqual(expected(logs, days.slice(0, 3)));
+    const later = await run({ logsDir: logs, outDir: out, day: day('2150-03-01'), window: 3, threads: 1 });
+    expect(charts(later)).toEqual(expected(logs, days.slice(3)));
+    // Loading 2150-03-01 left the 1969 and 1970 days alone: reused as they are, same charts.
+    const again = await epoch();
+    expect(again.days.map((d) => d.reused)).toEqual([true, true, true]);
+    expect(charts(again)).toEqual(expected(logs, days.slice(0, 3)));
+  });
+
   it('a damaged gzip log is an unreadable_log error naming the file', async () => {
     const run = makeJob();
     const logs = temp.make('playtally-shared-badgz-logs-');

@@ -435,6 +435,59 @@ describe.each(ENGINES)('engine %s', (_name, makeJob) => {
     },
   );
 
+  it.each(['day', 'hour'] as const)(
+    'listen times outside 1970..2105 stay on their own days (%s)',
+    async (granularity) => {
+      // ClickHouse 18.16's Date maps every day outside 1970-01-01..2105-12-31 to one value; an
+      // epoch-0 time with an offset is a listen on 1969-12-31 UTC, the kind of thing dirty data has.
+      const run = makeJob();
+      const dir = temp.make('playtally-kpish-epoch-');
+      for (const sub of ['streams', 'songs', 'users']) mkdirSync(join(dir, sub));
+      writeFileSync(
+        join(dir, 'songs', 'songs.csv'),
+        'track_id,track_name,artists,album_name,track_genre,duration_ms,popularity,explicit\n' +
+          't1,a,b,c,pop,1000,1,False\nt2,a,b,c,rock,2000,1,False\n',
+      );
+      writeFileSync(
+        join(dir, 'users', 'users.csv'),
+        'user_id,user_name,user_age,user_country,created_at\nu1,a,1,FR,x\n',
+      );
+      const streams = [
+        'u1,t1,1970-01-01T00:00:00+01:00', // 1969-12-31 23:00 UTC
+        'u2,t2,1969-12-31T22:00:00Z',
+        'u1,t2,1970-01-01T01:00:00Z',
+        'u3,t2,1970-01-01T02:00:00Z',
+        'u1,t1,2150-03-01T05:00:00Z',
+        'u1,t1,2200-03-01T06:00:00Z',
+        'u2,t2,2200-03-01T07:00:00Z',
+      ];
+      writeFileSync(join(dir, 'streams', 's.csv'), `user_id,track_id,listen_time\n${streams.join('\n')}\n`);
+      const out = temp.make('playtally-kpish-epoch-out-');
+      const first = await run({ landingDir: dir, outDir: out, granularity, threads: 1 });
+      expect(first.days.map((d) => [d.date, d.streams.counted])).toEqual([
+        ['1969-12-31', 2],
+        ['1970-01-01', 2],
+        ['2150-03-01', 1],
+        ['2200-03-01', 2],
+      ]);
+      expect(outputs(out)).toEqual(await embeddedFromScratch(dir, granularity));
+      expect(body(out, 'top_genres_19691231.csv')).toBe(
+        granularity === 'day'
+          ? '1969-12-31,1,pop,1\n1969-12-31,2,rock,1\n'
+          : '1969-12-31,22,1,rock,1\n1969-12-31,23,1,pop,1\n',
+      );
+      // The other granularity reuses the loaded rows, which must still be each day's own.
+      const other = await run({
+        landingDir: dir,
+        outDir: out,
+        granularity: granularity === 'day' ? 'hour' : 'day',
+        threads: 1,
+      });
+      expect(other.days).toHaveLength(4);
+      expect(outputs(out)).toEqual(await embeddedFromScratch(dir, granularity === 'day' ? 'hour' : 'day'));
+    },
+  );
+
   it('incremental and idempotent: added, replaced, changed and removed inputs, each run equal to a fresh one', async () => {
     const run = makeJob();
     const dir = kpiLanding(temp, 5, 500);
@@ -553,7 +606,9 @@ describe.runIf(haveClickHouse)('clickhouse engine: the rows it loaded', () => {
       const before = await parts(cluster);
       // Both shards hold rows of both main days.
       for (const shard of before)
-        expect(Object.keys(shard)).toEqual(expect.arrayContaining(['2024-03-01', '2024-03-02']));
+        expect(Object.keys(shard)).toEqual(
+          expect.arrayContaining([`${day('2024-03-01')}`, `${day('2024-03-02')}`]),
+        );
 
       // Another granularity: every day is written again, from the rows already on the cluster.
       const hourly = await run('hour');
@@ -566,21 +621,21 @@ describe.runIf(haveClickHouse)('clickhouse engine: the rows it loaded', () => {
 
       // Shard 2 loses 2024-03-02 behind playtally's back; the day's files are deleted, so it is due.
       await cluster.shards[1]!.command({
-        query: `ALTER TABLE ${database}.stream_rows_local DROP PARTITION '2024-03-02'`,
+        query: `ALTER TABLE ${database}.stream_rows_local DROP PARTITION ${day('2024-03-02')}`,
       });
-      expect(await count(cluster, "day = '2024-03-02'")).toBeLessThan(days['20240302']!.rows);
+      expect(await count(cluster, `day = ${day('2024-03-02')}`)).toBeLessThan(days['20240302']!.rows);
       rmSync(join(out, 'genre_kpis_20240302.csv'));
       const repaired = await run('hour');
       expect(repaired.days.map((d) => d.date)).toEqual(['2024-03-02']);
       expect(outputs(out)).toEqual(reference);
       expect(loaded().days).toEqual(days);
-      expect(await count(cluster, "day = '2024-03-02'")).toBe(days['20240302']!.rows);
+      expect(await count(cluster, `day = ${day('2024-03-02')}`)).toBe(days['20240302']!.rows);
       expect(await count(cluster)).toBe(total);
       const after = await parts(cluster);
       for (let s = 0; s < after.length; s++) {
         // The day was loaded again on every shard (new parts); the other days were left alone.
-        expect(after[s]!['2024-03-02'], `shard ${s + 1}`).not.toEqual(before[s]!['2024-03-02']);
-        expect({ ...after[s]!, '2024-03-02': [] }).toEqual({ ...before[s]!, '2024-03-02': [] });
+        expect(after[s]![day('2024-03-02')], `shard ${s + 1}`).not.toEqual(before[s]![day('2024-03-02')]);
+        expect({ ...after[s]!, [day('2024-03-02')]: [] }).toEqual({ ...before[s]!, [day('2024-03-02')]: [] });
       }
     } finally {
       await cluster.close();

@@ -30,6 +30,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   bad_result_file: EXIT.input,
   store_unusable: EXIT.output,
   clickhouse_unavailable: EXIT.output,
+  clickhouse_schema: EXIT.output,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

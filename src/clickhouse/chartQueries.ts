@@ -3,7 +3,7 @@ import { writeFileAtomic, writeThroughTemp } from '../ops/atomicFile.js';
 import { writeAllSync } from '../ops/fileIo.js';
 import { ByteWriter } from '../partials/varint.js';
 import { writeChartLine } from '../window/chartLines.js';
-import { type ClickHouseCluster, sqlDate } from './cluster.js';
+import { type ClickHouseCluster, sqlDay } from './cluster.js';
 
 /** Spill GROUP BY and ORDER BY to disk past these, so a month of a busy shard still runs. */
 const QUERY_SETTINGS = {
@@ -20,7 +20,7 @@ const QUERY_SETTINGS = {
 export async function writeCountryChartFromCluster(
   cluster: ClickHouseCluster,
   path: string,
-  days: string[],
+  days: number[],
   top: number,
 ): Promise<number> {
   const result = await cluster.shards[0]!.query({
@@ -58,7 +58,7 @@ export async function writeCountryChartFromCluster(
 export async function writeUserChartFromCluster(
   cluster: ClickHouseCluster,
   path: string,
-  days: string[],
+  days: number[],
   top: number,
 ): Promise<number> {
   const sql = `SELECT user_id, sng_id, count() AS plays FROM ${cluster.database}.listens_local
@@ -229,7 +229,7 @@ function positive(n: number): number {
  * The days of a window as an SQL list: exactly the days whose logs go into the chart, so a day
  * the cluster still holds but the chart must not count (its log gone, or quarantined) stays out.
  */
-function dayList(days: string[]): string {
+function dayList(days: number[]): string {
   if (days.length === 0) throw new Error('a chart needs at least one day');
-  return days.map(sqlDate).join(', ');
+  return days.map(sqlDay).join(', ');
 }

@@ -8,9 +8,9 @@ import {
   runKpis,
 } from '../engine/kpiJob.js';
 import { writeFileAtomic } from '../ops/atomicFile.js';
-import { compactDay, isoDay } from '../ops/dates.js';
+import { compactDay } from '../ops/dates.js';
 import type { ClickHouseOptions } from './clickhouseTop50.js';
-import { ClickHouseCluster, identifier, sqlDate } from './cluster.js';
+import { ClickHouseCluster, identifier, sqlDay } from './cluster.js';
 import { buildKpiRows, queryDayKpis } from './kpiQueries.js';
 import { ensureKpiTables } from './kpiTables.js';
 import { loadCatalog, StreamDayLoader } from './loadKpiInputs.js';
@@ -123,7 +123,7 @@ export async function clickhouseDayEngine(
 
 /** Rows of a (Distributed) table, or of its partition of `day`. */
 async function count(cluster: ClickHouseCluster, table: string, day?: number): Promise<number> {
-  const where = day === undefined ? '' : ` WHERE day = ${sqlDate(isoDay(day))}`;
+  const where = day === undefined ? '' : ` WHERE day = ${sqlDay(day)}`;
   const result = await cluster.shards[0]!.query({
     query: `SELECT count() AS n FROM ${table}${where}`,
     format: 'JSONEachRow',

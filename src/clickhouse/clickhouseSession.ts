@@ -6,12 +6,12 @@ import {
   type TakenDay,
   type WrittenCharts,
 } from '../engine/top50Job.js';
-import { compactDay, isoDay } from '../ops/dates.js';
+import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import type { DayRecord } from '../ops/stateStore.js';
 import type { LogFile } from '../sources/logFiles.js';
 import { writeCountryChartFromCluster, writeUserChartFromCluster } from './chartQueries.js';
-import { ClickHouseCluster, identifier, sqlDate } from './cluster.js';
+import { ClickHouseCluster, identifier, sqlDay } from './cluster.js';
 import { ensureListenTables } from './listenTables.js';
 import { loadListenDay } from './loadListenDay.js';
 
@@ -36,6 +36,8 @@ export interface ClickHouseOptions {
 export class ClickHouseChartSession extends ChartSessionBase {
   readonly keepsHistory = true;
   protected readonly figures = { threads: 1, memoryBytes: 0 };
+  /** Rows per day on the cluster, read once a session and kept in step with its loads and drops. */
+  private counts: Map<number, number> | undefined;
 
   private constructor(
     options: SessionOptions,
@@ -83,7 +85,9 @@ export class ClickHouseChartSession extends ChartSessionBase {
         );
       }
       const hash = contentHash(log);
+      this.counts?.delete(log.day);
       const loaded = await loadListenDay(this.cluster, log);
+      this.counts?.set(log.day, loaded.valid);
       this.state.putDay(key, {
         date: loaded.date,
         file: log.name,
@@ -130,23 +134,24 @@ export class ClickHouseChartSession extends ChartSessionBase {
     return { record, built: false };
   }
 
-  holds(record: DayRecord): boolean {
-    return !record.pruned && record.clickhouse === this.target;
+  async holds(record: DayRecord): Promise<boolean> {
+    if (record.pruned || record.clickhouse !== this.target) return false;
+    return (await this.rowsOf(parseDay(record.date.replaceAll('-', ''))!)) === record.valid;
   }
 
   async prune(key: string): Promise<void> {
-    const record = this.state.day(key);
-    if (record !== undefined) await this.dropDay(record.date);
+    await this.dropDay(parseDay(key)!);
     this.state.patchDay(key, { pruned: true });
   }
 
   async discard(day: number): Promise<void> {
-    await this.dropDay(isoDay(day));
+    await this.dropDay(day);
   }
 
-  private async dropDay(date: string): Promise<void> {
+  private async dropDay(day: number): Promise<void> {
+    this.counts?.delete(day);
     await this.cluster.onEach(
-      `ALTER TABLE ${this.cluster.database}.listens_local DROP PARTITION ${sqlDate(date)}`,
+      `ALTER TABLE ${this.cluster.database}.listens_local DROP PARTITION ${sqlDay(day)}`,
     );
   }
 
@@ -154,7 +159,7 @@ export class ClickHouseChartSession extends ChartSessionBase {
     paths: { country: string; user: string },
     logs: LogFile[],
   ): Promise<WrittenCharts> {
-    const days = logs.map((l) => isoDay(l.day));
+    const days = logs.map((l) => l.day);
     const countryRows = await writeCountryChartFromCluster(this.cluster, paths.country, days, this.top);
     const countryDone = Date.now();
     const userRows = await writeUserChartFromCluster(this.cluster, paths.user, days, this.top);
@@ -163,11 +168,16 @@ export class ClickHouseChartSession extends ChartSessionBase {
 
   /** The rows the cluster holds for a day (all shards). */
   private async rowsOf(day: number): Promise<number> {
-    const result = await this.cluster.shards[0]!.query({
-      query: `SELECT count() AS n FROM ${this.cluster.database}.listens WHERE day = ${sqlDate(isoDay(day))}`,
-      format: 'JSONEachRow',
-    });
-    return Number(((await result.json()) as { n: string }[])[0]?.n ?? 0);
+    if (this.counts === undefined) {
+      // Every day's count in one query: a run asks about every day it knows.
+      const result = await this.cluster.shards[0]!.query({
+        query: `SELECT day, count() AS n FROM ${this.cluster.database}.listens GROUP BY day`,
+        format: 'JSONEachRow',
+      });
+      const rows = (await result.json()) as { day: number; n: string }[];
+      this.counts = new Map(rows.map((r) => [Number(r.day), Number(r.n)]));
+    }
+    return this.counts.get(day) ?? 0;
   }
 
   async close(): Promise<void> {

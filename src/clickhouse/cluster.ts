@@ -71,8 +71,40 @@ export function identifier(name: string, what: string): string {
   return name;
 }
 
-/** A date placed in SQL, checked to be YYYY-MM-DD. */
-export function sqlDate(iso: string): string {
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(iso)) throw new Error(`not a YYYY-MM-DD date: ${JSON.stringify(iso)}`);
-  return `'${iso}'`;
+/**
+ * A day placed in SQL: the day number (days since 1970-01-01, negative before), as the `day`
+ * columns hold it. ClickHouse 18.16's Date holds only 1970-01-01 to 2105-12-31 and maps every
+ * other day to one value, while dirty data has listens in 1969 (an epoch-0 time with an offset)
+ * and logs can be named for any year: a Date column would merge such days into one partition.
+ */
+export function sqlDay(day: number): string {
+  if (!Number.isSafeInteger(day)) throw new Error(`not a day number: ${day}`);
+  return String(day);
+}
+
+/**
+ * Refuse tables made by another version of playtally: a `day` column that is not the day number
+ * (the first ClickHouse engine used Date). Their rows derive from the logs, which playtally does
+ * not delete for you: drop the tables, or use another database.
+ */
+export async function requireDayColumns(cluster: ClickHouseCluster, tables: string[]): Promise<void> {
+  for (let i = 0; i < cluster.shards.length; i++) {
+    const result = await cluster.shards[i]!.query({
+      query: `SELECT table, type FROM system.columns
+              WHERE database = '${cluster.database}' AND name = 'day'
+                AND table IN (${tables.map((t) => `'${identifier(t, 'table')}'`).join(', ')})`,
+      format: 'JSONEachRow',
+    });
+    for (const { table, type } of (await result.json()) as { table: string; type: string }[]) {
+      if (type === 'Int32') continue;
+      throw new PlaytallyError(
+        'clickhouse_schema',
+        `${cluster.database}.${table} on shard ${i + 1} (${cluster.urls[i]}) has day ${type}, from an older ` +
+          `playtally; this one keeps day numbers (Int32). Drop its tables on every shard ` +
+          `(DROP TABLE ${cluster.database}.${table.replace(/_local$/, '')}, ${cluster.database}.${table.replace(/_local$/, '')}_local) ` +
+          'and run again (the rows are loaded again from the logs), or use another --clickhouse-database',
+        { table, type, url: cluster.urls[i] },
+      );
+    }
+  }
 }

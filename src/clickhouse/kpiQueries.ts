@@ -1,6 +1,5 @@
 import { type DayKpis, type GenreKpi, type Granularity, roundedRatio } from '../kpis/genreKpis.js';
-import { isoDay } from '../ops/dates.js';
-import { type ClickHouseCluster, sqlDate } from './cluster.js';
+import { type ClickHouseCluster, sqlDay } from './cluster.js';
 
 /** The 3 most played tracks of a genre, and the 5 genres with most listens, per hour or day. */
 const TOP_TRACKS = 3;
@@ -18,7 +17,7 @@ const HOUR_OF_LISTEN =
  */
 export async function buildKpiRows(cluster: ClickHouseCluster, day: number): Promise<void> {
   const db = cluster.database;
-  const date = sqlDate(isoDay(day));
+  const date = sqlDay(day);
   await cluster.onEach(`ALTER TABLE ${db}.kpi_rows_local DROP PARTITION ${date}`);
   await cluster.onEach(
     `INSERT INTO ${db}.kpi_rows_local
@@ -43,7 +42,7 @@ export async function queryDayKpis(
   granularity: Granularity,
 ): Promise<DayKpis> {
   const db = cluster.database;
-  const date = sqlDate(isoDay(day));
+  const date = sqlDay(day);
   const bucket = granularity === 'hour' ? 'hour' : 'toUInt8(0)';
   const counted = `FROM ${db}.kpi_rows ALL INNER JOIN ${db}.songs USING track_id
      WHERE day = ${date} AND known_track = 1`;

@@ -1,4 +1,4 @@
-import type { ClickHouseCluster } from './cluster.js';
+import { type ClickHouseCluster, requireDayColumns } from './cluster.js';
 import { murmurHash3_32 } from './murmurHash3.js';
 
 /**
@@ -6,7 +6,7 @@ import { murmurHash3_32 } from './murmurHash3.js';
  * (`murmurHash3_32(user_id) % shards`, the Distributed tables' sharding key), so the exact
  * duplicates of a row and every listen of a user are on one shard:
  * - `stream_rows_local` / `stream_rows`: the valid stream rows (as playtally's parser read them),
- *   one partition per UTC day of listen time; a day is loaded again by replacing its partition.
+ *   one partition per UTC day of listen time (`day` the day number, see sqlDay); a day is loaded again by replacing its partition.
  * - `kpi_rows_local` / `kpi_rows`: each day's distinct rows (duplicates dropped), with their UTC
  *   hour and whether their track and user are in the catalogue; built on each shard from its
  *   `stream_rows_local` partition, then read through `kpi_rows` joined with `songs`.
@@ -16,6 +16,7 @@ import { murmurHash3_32 } from './murmurHash3.js';
 export async function ensureKpiTables(cluster: ClickHouseCluster, clusterName: string): Promise<void> {
   const db = cluster.database;
   await cluster.onEach(`CREATE DATABASE IF NOT EXISTS ${db}`);
+  await requireDayColumns(cluster, ['stream_rows_local', 'stream_rows', 'kpi_rows_local', 'kpi_rows']);
   const sharded = async (name: string, columns: string, engine: string): Promise<void> => {
     await cluster.onEach(`CREATE TABLE IF NOT EXISTS ${db}.${name}_local (${columns}) ENGINE = ${engine}`);
     await cluster.onEach(
@@ -25,12 +26,12 @@ export async function ensureKpiTables(cluster: ClickHouseCluster, clusterName: s
   };
   await sharded(
     'stream_rows',
-    'day Date, user_id String, track_id String, listened_at_us Float64',
+    'day Int32, user_id String, track_id String, listened_at_us Float64',
     'MergeTree() PARTITION BY day ORDER BY (user_id, track_id, listened_at_us)',
   );
   await sharded(
     'kpi_rows',
-    'day Date, hour UInt8, user_id String, track_id String, known_track UInt8, known_user UInt8',
+    'day Int32, hour UInt8, user_id String, track_id String, known_track UInt8, known_user UInt8',
     'MergeTree() PARTITION BY day ORDER BY (track_id, user_id)',
   );
   await sharded('users', 'user_id String', 'MergeTree() ORDER BY user_id');

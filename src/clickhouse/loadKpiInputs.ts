@@ -1,7 +1,6 @@
 import { type FilePartialHeader, readDayColumns, readFilePartialHeader } from '../kpis/filePartials.js';
 import type { Catalog } from '../kpis/genreKpis.js';
-import { isoDay } from '../ops/dates.js';
-import { type ClickHouseCluster, sqlDate } from './cluster.js';
+import { type ClickHouseCluster, sqlDay } from './cluster.js';
 import { kpiShardOf } from './kpiTables.js';
 import { ShardInserts, tsvString } from './shardInserts.js';
 
@@ -29,11 +28,10 @@ export class StreamDayLoader {
 
   /** Load `day` from the partials at `paths`; resolves to the number of rows loaded. */
   async load(day: number, paths: string[]): Promise<number> {
-    const date = isoDay(day);
     const table = `${this.cluster.database}.stream_rows_local`;
-    await this.cluster.onEach(`ALTER TABLE ${table} DROP PARTITION ${sqlDate(date)}`);
+    await this.cluster.onEach(`ALTER TABLE ${table} DROP PARTITION ${sqlDay(day)}`);
     const inserts = new ShardInserts(this.cluster, table);
-    const prefix = Buffer.from(`${date}\t`);
+    const prefix = Buffer.from(`${day}\t`);
     let rows = 0;
     try {
       for (const path of paths) {

@@ -14,7 +14,7 @@ import {
   type RejectExample,
 } from '../parse/rejects.js';
 import type { LogFile } from '../sources/logFiles.js';
-import { type ClickHouseCluster, sqlDate } from './cluster.js';
+import { type ClickHouseCluster, sqlDay } from './cluster.js';
 import { shardOf } from './listenTables.js';
 import { ShardInserts } from './shardInserts.js';
 
@@ -39,11 +39,11 @@ export interface LoadedDay {
 export async function loadListenDay(cluster: ClickHouseCluster, log: LogFile): Promise<LoadedDay> {
   const date = isoDay(log.day);
   const table = `${cluster.database}.listens_local`;
-  await cluster.onEach(`ALTER TABLE ${table} DROP PARTITION ${sqlDate(date)}`);
+  await cluster.onEach(`ALTER TABLE ${table} DROP PARTITION ${sqlDay(log.day)}`);
 
   const inserts = new ShardInserts(cluster, table);
   const shards = cluster.shards.length;
-  const prefix = Buffer.from(`${date}\t`);
+  const prefix = Buffer.from(`${log.day}\t`);
   const countries = COUNTRY_CODES.map((code) => Buffer.from(code));
   const examples: RejectExample[] = [];
   const parser = new ListenParser({

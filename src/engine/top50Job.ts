@@ -186,7 +186,7 @@ export abstract class ChartSessionBase {
   abstract partial(log: LogFile, force?: boolean): Promise<TakenDay>;
 
   /** Whether a day's data can go into a chart without its log (its partial, or its rows on the cluster). */
-  abstract holds(record: DayRecord): boolean;
+  abstract holds(record: DayRecord): Promise<boolean>;
 
   /** Retention: drop a day's data, which its log can bring back. */
   abstract prune(key: string): Promise<void>;
@@ -321,7 +321,7 @@ export class ChartSession extends ChartSessionBase {
     return partial;
   }
 
-  holds(record: DayRecord): boolean {
+  async holds(record: DayRecord): Promise<boolean> {
     return !record.pruned && record.partial !== '' && existsSync(this.state.partialPath(record));
   }
 

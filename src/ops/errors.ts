@@ -17,7 +17,8 @@ export type ErrorCode =
   | 'locked'
   | 'bad_result_file'
   | 'store_unusable'
-  | 'clickhouse_unavailable';
+  | 'clickhouse_unavailable'
+  | 'clickhouse_schema';
 
 export class PlaytallyError extends Error {
   override readonly name = 'PlaytallyError';

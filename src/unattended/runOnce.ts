@@ -314,7 +314,7 @@ class Run {
   }
 
   /** Where a day's data can be had from: its landed log, its archived log, or its partial alone. */
-  private sourceOf(key: string, day: DayRecord): LogFile | undefined {
+  private async sourceOf(key: string, day: DayRecord): Promise<LogFile | undefined> {
     const landed = this.landed.get(key);
     if (landed) return landed;
     const dayNumber = parseDay(key)!;
@@ -329,7 +329,7 @@ class Run {
         compressed: day.file.endsWith('.gz'),
       };
     }
-    if (this.session.holds(day)) {
+    if (await this.session.holds(day)) {
       // The log is gone but its data is kept: the record says what it was built from.
       return {
         day: dayNumber,
@@ -344,17 +344,17 @@ class Run {
   }
 
   /** Every day that can go into a chart, by day number. */
-  private available(): Map<number, { key: string; day: DayRecord; source: LogFile }> {
+  private async available(): Promise<Map<number, { key: string; day: DayRecord; source: LogFile }>> {
     const out = new Map<number, { key: string; day: DayRecord; source: LogFile }>();
     for (const [key, day] of Object.entries(this.state.days())) {
-      const source = this.sourceOf(key, day);
+      const source = await this.sourceOf(key, day);
       if (source) out.set(source.day, { key, day, source });
     }
     return out;
   }
 
   private async writeDueCharts(): Promise<void> {
-    const available = this.available();
+    const available = await this.available();
     const days = [...available.keys()].sort((a, b) => a - b);
     if (days.length === 0) {
       this.emit({ type: 'noLogs', logsDir: this.logsDir });
