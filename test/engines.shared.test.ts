@@ -203,3 +203,29 @@ describe.each(ENGINES)('engine %s', (_name, makeJob) => {
     expect(charts(again)).toEqual(charts(summary));
   });
 });
+
+describe.runIf(haveClickHouse)('engine clickhouse: two state folders on one database', () => {
+  it('a day another state folder loaded since, with as many rows, is loaded again', async () => {
+    const database = `playtally_shared_${process.pid}_${databases.length}`;
+    databases.push(database);
+    const run = (logsDir: string, outDir: string) =>
+      runTop50ClickHouse({
+        logsDir,
+        outDir,
+        day: FIRST,
+        window: 1,
+        clickhouse: { urls: CLICKHOUSE_URLS, database },
+      });
+    // Two logs of the same day with as many valid rows, of other songs.
+    const logs = [temp.make('playtally-shared-two-a-'), temp.make('playtally-shared-two-b-')];
+    const outs = [temp.make('playtally-shared-two-out-a-'), temp.make('playtally-shared-two-out-b-')];
+    writeFileSync(join(logs[0]!, `listen-${compactDay(FIRST)}.log`), '1|1|FR\n2|2|FR\n');
+    writeFileSync(join(logs[1]!, `listen-${compactDay(FIRST)}.log`), '7|1|DE\n8|2|DE\n');
+    await run(logs[0]!, outs[0]!);
+    await run(logs[1]!, outs[1]!);
+    const again = await run(logs[0]!, outs[0]!);
+    expect(again.days.map((d) => d.reused)).toEqual([false]);
+    expect(charts(again)).toEqual(expected(logs[0]!, [FIRST]));
+    expect(charts(again).country).toBe('FR|1:1,2:1\n');
+  });
+});

@@ -641,4 +641,47 @@ describe.runIf(haveClickHouse)('clickhouse engine: the rows it loaded', () => {
       await cluster.close();
     }
   });
+
+  it('two state folders on one database: a day another loaded since, with as many rows, is loaded again', async () => {
+    // Two landing folders, each one row on the same day (other tracks, other genres), and a
+    // songs file of their own: same row counts, other data.
+    const landing = (track: string, genre: string): string => {
+      const dir = temp.make('playtally-kpish-two-');
+      for (const sub of ['streams', 'songs', 'users']) mkdirSync(join(dir, sub));
+      writeFileSync(
+        join(dir, 'songs', 'songs.csv'),
+        `track_id,track_name,artists,album_name,track_genre,duration_ms,popularity,explicit\n${track},a,b,c,${genre},1000,1,False\n`,
+      );
+      writeFileSync(
+        join(dir, 'users', 'users.csv'),
+        'user_id,user_name,user_age,user_country,created_at\nu1,a,1,FR,x\n',
+      );
+      writeFileSync(
+        join(dir, 'streams', 's.csv'),
+        `user_id,track_id,listen_time\nu1,${track},2024-05-01T10:00:00Z\n`,
+      );
+      return dir;
+    };
+    const database = newDatabase();
+    const one = landing('t1', 'pop');
+    const two = landing('t2', 'rock');
+    const outOne = temp.make('playtally-kpish-two-out1-');
+    const outTwo = temp.make('playtally-kpish-two-out2-');
+    const run = (landingDir: string, outDir: string, granularity: 'day' | 'hour') =>
+      runKpisClickHouse({
+        landingDir,
+        outDir,
+        granularity,
+        archive: false,
+        threads: 1,
+        clickhouse: { urls: CLICKHOUSE_URLS, database },
+      });
+    await run(one, outOne, 'day');
+    await run(two, outTwo, 'day');
+    expect(body(outTwo, 'genre_kpis_20240501.csv')).toContain(',rock,');
+    // The first folder again, with the other granularity (so its day is due): its own rows.
+    await run(one, outOne, 'hour');
+    expect(outputs(outOne)).toEqual(await embeddedFromScratch(one, 'hour'));
+    expect(body(outOne, 'genre_kpis_20240501.csv')).toBe('2024-05-01,10,pop,1,1,1000,1000.00,t1:1\n');
+  });
 });

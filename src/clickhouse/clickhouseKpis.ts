@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import {
@@ -14,6 +15,7 @@ import { ClickHouseCluster, identifier, sqlDay } from './cluster.js';
 import { buildKpiRows, queryDayKpis } from './kpiQueries.js';
 import { ensureKpiTables } from './kpiTables.js';
 import { loadCatalog, StreamDayLoader } from './loadKpiInputs.js';
+import { ensureLoadRecords, LoadRecords } from './loadRecords.js';
 
 /** What the cluster holds, as this state folder loaded it; checked against row counts before use. */
 interface ClickHouseKpiState {
@@ -61,6 +63,7 @@ export async function clickhouseDayEngine(
   try {
     await cluster.ping();
     await ensureKpiTables(cluster, clusterName);
+    await ensureLoadRecords(cluster);
   } catch (error) {
     await cluster.close();
     throw error;
@@ -69,6 +72,10 @@ export async function clickhouseDayEngine(
   const state = readState(statePath, target);
   const save = (): void => writeFileAtomic(statePath, `${JSON.stringify(state, null, 2)}\n`);
   const loader = new StreamDayLoader(cluster);
+  // What the cluster's rows come from, checked beside the counts: another state folder on the
+  // same database may have loaded the same day (or catalogue) from other files since.
+  const sources = new LoadRecords(cluster, 'stream_rows');
+  const catalogSource = new LoadRecords(cluster, 'catalog');
   let catalogChecked = false;
   let closed = false;
 
@@ -77,12 +84,15 @@ export async function clickhouseDayEngine(
     const known = state.catalog;
     const current =
       known?.key === catalogKey &&
+      (await catalogSource.source(0)) === catalogKey &&
       (await count(cluster, `${cluster.database}.users`)) === known.users &&
       (await songsOnEveryShard(cluster)).every((n) => n === known.songs);
     if (!current) {
       state.catalog = undefined;
       save();
+      catalogSource.forget(0);
       state.catalog = { key: catalogKey, ...(await loadCatalog(cluster, catalog)) };
+      await catalogSource.set(0, catalogKey);
       save();
     }
     catalogChecked = true;
@@ -93,20 +103,24 @@ export async function clickhouseDayEngine(
       await ensureCatalog(input);
       const key = compactDay(input.day);
       const inputs = input.sources.map((s) => `${s.file}:${s.sha256}`);
+      const inputsKey = createHash('sha256').update(inputs.join('\n')).digest('hex');
       const rows = input.sources.reduce((n, s) => n + s.rows, 0);
       const known = state.days[key];
       const loaded =
         known !== undefined &&
         known.rows === rows &&
         known.inputs.join('\n') === inputs.join('\n') &&
-        (await count(cluster, `${cluster.database}.stream_rows`, input.day)) === rows;
+        (await count(cluster, `${cluster.database}.stream_rows`, input.day)) === rows &&
+        (await sources.source(input.day)) === inputsKey;
       if (!loaded) {
         delete state.days[key];
         save();
+        sources.forget(input.day);
         await loader.load(
           input.day,
           input.sources.map((s) => s.partial),
         );
+        await sources.set(input.day, inputsKey);
         state.days[key] = { inputs, rows };
         save();
       }

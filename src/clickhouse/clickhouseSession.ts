@@ -14,6 +14,7 @@ import { writeCountryChartFromCluster, writeUserChartFromCluster } from './chart
 import { ClickHouseCluster, identifier, sqlDay } from './cluster.js';
 import { ensureListenTables } from './listenTables.js';
 import { loadListenDay } from './loadListenDay.js';
+import { ensureLoadRecords, LoadRecords } from './loadRecords.js';
 
 export interface ClickHouseOptions {
   /** The HTTP URLs of the cluster's shards, in shard order. */
@@ -38,6 +39,8 @@ export class ClickHouseChartSession extends ChartSessionBase {
   protected readonly figures = { threads: 1, memoryBytes: 0 };
   /** Rows per day on the cluster, read once a session and kept in step with its loads and drops. */
   private counts: Map<number, number> | undefined;
+  /** Which log each day's rows on the cluster came from. */
+  private readonly sources: LoadRecords;
 
   private constructor(
     options: SessionOptions,
@@ -46,6 +49,7 @@ export class ClickHouseChartSession extends ChartSessionBase {
     private readonly target: string,
   ) {
     super(options);
+    this.sources = new LoadRecords(cluster, 'listens');
   }
 
   /** Check every shard answers and create the tables, then open the state folder. */
@@ -60,6 +64,7 @@ export class ClickHouseChartSession extends ChartSessionBase {
     try {
       await cluster.ping();
       await ensureListenTables(cluster, clusterName);
+      await ensureLoadRecords(cluster);
       return new ClickHouseChartSession(
         options,
         cluster,
@@ -86,7 +91,9 @@ export class ClickHouseChartSession extends ChartSessionBase {
       }
       const hash = contentHash(log);
       this.counts?.delete(log.day);
+      this.sources.forget(log.day);
       const loaded = await loadListenDay(this.cluster, log);
+      await this.sources.set(log.day, hash);
       this.counts?.set(log.day, loaded.valid);
       this.state.putDay(key, {
         date: loaded.date,
@@ -123,9 +130,8 @@ export class ClickHouseChartSession extends ChartSessionBase {
   /** The day as loaded before, if the cluster holds it from this very log. */
   private async loadedAlready(key: string, log: LogFile): Promise<TakenDay | undefined> {
     const known = this.state.day(key);
-    if (!known || known.clickhouse !== this.target || known.pruned) return undefined;
+    if (!known || !(await this.holds(known))) return undefined;
     if (known.file !== log.name || known.size !== log.size) return undefined;
-    if ((await this.rowsOf(log.day)) !== known.valid) return undefined;
     if (known.mtimeMs === log.mtimeMs) return { record: known, built: false };
     // Touched but maybe unchanged: a hash pass costs a fraction of a load.
     if (!existsSync(log.path) || contentHash(log) !== known.hash) return undefined;
@@ -134,9 +140,11 @@ export class ClickHouseChartSession extends ChartSessionBase {
     return { record, built: false };
   }
 
+  /** The cluster holds the day's rows as the manifest says: that many, from that log. */
   async holds(record: DayRecord): Promise<boolean> {
     if (record.pruned || record.clickhouse !== this.target) return false;
-    return (await this.rowsOf(parseDay(record.date.replaceAll('-', ''))!)) === record.valid;
+    const day = parseDay(record.date.replaceAll('-', ''))!;
+    return (await this.rowsOf(day)) === record.valid && (await this.sources.source(day)) === record.hash;
   }
 
   async prune(key: string): Promise<void> {
@@ -150,6 +158,7 @@ export class ClickHouseChartSession extends ChartSessionBase {
 
   private async dropDay(day: number): Promise<void> {
     this.counts?.delete(day);
+    this.sources.forget(day);
     await this.cluster.onEach(
       `ALTER TABLE ${this.cluster.database}.listens_local DROP PARTITION ${sqlDay(day)}`,
     );
