@@ -14,7 +14,9 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogs } from '../src/cli/commands/generate.js';
+import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
+import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse } from './support/clickhouse.js';
 import { Children, type CliChild, cli, requireBuiltCli, spawnCli } from './support/cliRuns.js';
 import { day, firstDifference, leftovers, logName, TempDirs } from './support/tempDirs.js';
 
@@ -49,7 +51,16 @@ beforeAll(() => {
   otherDay3 = readFileSync(join(dir, 'b', logName(FIRST + 2)));
 });
 
-afterAll(() => temp.cleanup());
+requireClickHouse('unattended.watch.test (its --engine clickhouse case)');
+const DATABASE = `playtally_watch_${process.pid}`;
+afterAll(async () => {
+  if (haveClickHouse) {
+    const cluster = new ClickHouseCluster(CLICKHOUSE_URLS, 'default');
+    await cluster.onEach(`DROP DATABASE IF EXISTS ${DATABASE}`);
+    await cluster.close();
+  }
+  temp.cleanup();
+});
 
 // ---------------------------------------------------------------------------------------------
 // The watcher as a child process
@@ -74,8 +85,9 @@ class Watcher {
   constructor(
     readonly logs: string,
     readonly out: string,
+    extra: string[] = [],
   ) {
-    this.child = spawnCli(['watch', '--logs', logs, '--out', out, ...WATCH_OPTIONS], { children });
+    this.child = spawnCli(['watch', '--logs', logs, '--out', out, ...WATCH_OPTIONS, ...extra], { children });
     let pending = '';
     this.child.stdout.setEncoding('utf8');
     this.child.stderr.setEncoding('utf8');
@@ -163,8 +175,8 @@ class Watcher {
 }
 
 /** A watcher on `logs`, killed at the end of the test if still running. */
-function startWatcher(logs: string, out: string): Watcher {
-  return new Watcher(logs, out);
+function startWatcher(logs: string, out: string, extra: string[] = []): Watcher {
+  return new Watcher(logs, out, extra);
 }
 
 afterEach(() => children.stopAll());
@@ -436,5 +448,34 @@ describe('playtally watch', () => {
     expect(outputs(out)).toEqual(charts);
     expect(await again.stop(), again.story()).toEqual({ code: 0, signal: null });
     expect(existsSync(join(state, 'lock'))).toBe(false);
+  });
+});
+
+describe.runIf(haveClickHouse)('playtally watch --engine clickhouse', () => {
+  it('loads the logs present and each one that lands into the cluster: the same charts as `run`', async () => {
+    const { logs, out } = folders();
+    landOld(logs, logsOf(range(FIRST, 2)));
+    const w = startWatcher(logs, out, [
+      '--engine',
+      'clickhouse',
+      '--clickhouse',
+      CLICKHOUSE_URLS.join(','),
+      '--clickhouse-database',
+      DATABASE,
+    ]);
+    await w.waitForCharts(range(FIRST, 2));
+    const mark = w.lines.length;
+    const d3 = FIRST + 2;
+    const part = join(logs, `${logName(d3)}.part`);
+    writeFileSync(part, source.get(d3)!);
+    renameSync(part, join(logs, logName(d3)));
+    await w.waitForCharts([d3], mark);
+    expect(w.events('day_parsed', undefined, mark).map((l) => l.date)).toEqual([isoDay(d3)]);
+    expect(differences(outputs(out), runReference(logsOf(range(FIRST, 3)))), w.story()).toEqual([]);
+    expect(await w.stop()).toEqual({ code: 0, signal: null });
+    // The days are on the cluster, and the manifest says so.
+    const status = cli(['status', '--out', out, '--json']);
+    const days = (JSON.parse(status.stdout) as { days: { partial: string }[] }).days;
+    expect(days.map((d) => d.partial)).toEqual(['clickhouse', 'clickhouse', 'clickhouse']);
   });
 });
