@@ -435,6 +435,7 @@ async function kpiBench(
     duckdbVersion = p.version;
     theirs.push({ wallMs: peer.wallMs, cpuMs: p.cpuMs, peakRssBytes: p.peakRssBytes });
   }
+  if (clickhouseUrls.length > 0) await dropOnEach(clickhouseUrls, 'playtally_bench_kpis');
   const out = join(dir, 'kpi-out');
   const names = readdirSync(out)
     .filter((n) => n.endsWith('.csv'))

@@ -8,7 +8,7 @@ import { kpiShardOf } from '../src/clickhouse/kpiTables.js';
 import { murmurHash3_32 } from '../src/clickhouse/murmurHash3.js';
 import { tsvString } from '../src/clickhouse/shardInserts.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
-import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse } from './support/clickhouse.js';
+import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
 import { cli, requireBuiltCli } from './support/cliRuns.js';
 import { kpiLanding } from './support/kpiLanding.js';
 import { mulberry32 } from './support/prng.js';
@@ -25,22 +25,13 @@ import { day, listTree, TempDirs } from './support/tempDirs.js';
 requireClickHouse('clickhouse.kpis.test');
 
 const temp = new TempDirs();
-const databases: string[] = [];
+const databases = new TestDatabases('playtally_kpich');
 beforeAll(() => requireBuiltCli());
 afterAll(async () => {
-  if (haveClickHouse && databases.length > 0) {
-    const cluster = new ClickHouseCluster(CLICKHOUSE_URLS, 'default');
-    for (const db of databases) await cluster.onEach(`DROP DATABASE IF EXISTS ${db}`);
-    await cluster.close();
-  }
+  await databases.dropAll();
   temp.cleanup();
 });
-
-function newDatabase(): string {
-  const database = `playtally_kpich_${process.pid}_${databases.length}`;
-  databases.push(database);
-  return database;
-}
+const newDatabase = (): string => databases.next();
 
 /** User ids that differ in what a hash over UTF-16 units, or a TSV without escapes, gets wrong. */
 const HARD_USERS = [

@@ -3,11 +3,10 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runTop50ClickHouse } from '../src/clickhouse/clickhouseTop50.js';
-import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
 import { runTop50, type Top50Options, type Top50Summary } from '../src/engine/top50Job.js';
 import { compactDay } from '../src/ops/dates.js';
 import type { QualityReport } from '../src/sinks/qualityReport.js';
-import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse } from './support/clickhouse.js';
+import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
 import { runFolders } from './support/cliRuns.js';
 import { mulberry32 } from './support/prng.js';
 import { referenceCharts, referenceRows } from './support/reference.js';
@@ -23,13 +22,9 @@ import { day, TempDirs } from './support/tempDirs.js';
 requireClickHouse('engines.shared.test');
 
 const temp = new TempDirs();
-const databases: string[] = [];
+const databases = new TestDatabases('playtally_shared');
 afterAll(async () => {
-  if (haveClickHouse && databases.length > 0) {
-    const cluster = new ClickHouseCluster(CLICKHOUSE_URLS, 'default');
-    for (const db of databases) await cluster.onEach(`DROP DATABASE IF EXISTS ${db}`);
-    await cluster.close();
-  }
+  await databases.dropAll();
   temp.cleanup();
 });
 
@@ -40,8 +35,7 @@ if (haveClickHouse) {
     'clickhouse',
     () => {
       // A database per test: the cases do not see each other's days.
-      const database = `playtally_shared_${process.pid}_${databases.length}`;
-      databases.push(database);
+      const database = databases.next();
       return (options) => runTop50ClickHouse({ ...options, clickhouse: { urls: CLICKHOUSE_URLS, database } });
     },
   ]);
@@ -206,8 +200,7 @@ describe.each(ENGINES)('engine %s', (_name, makeJob) => {
 
 describe.runIf(haveClickHouse)('engine clickhouse: two state folders on one database', () => {
   it('a day another state folder loaded since, with as many rows, is loaded again', async () => {
-    const database = `playtally_shared_${process.pid}_${databases.length}`;
-    databases.push(database);
+    const database = databases.next();
     const run = (logsDir: string, outDir: string) =>
       runTop50ClickHouse({
         logsDir,

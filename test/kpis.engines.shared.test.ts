@@ -7,7 +7,7 @@ import { runKpisClickHouse } from '../src/clickhouse/clickhouseKpis.js';
 import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
 import { type KpiOptions, type KpiSummary, runKpis } from '../src/engine/kpiJob.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
-import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse } from './support/clickhouse.js';
+import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
 import { kpiLanding } from './support/kpiLanding.js';
 import { mulberry32 } from './support/prng.js';
 import { day, TempDirs } from './support/tempDirs.js';
@@ -25,7 +25,7 @@ import { day, TempDirs } from './support/tempDirs.js';
 requireClickHouse('kpis.engines.shared.test');
 
 const temp = new TempDirs();
-const databases: string[] = [];
+const databases = new TestDatabases('playtally_kpish');
 let duck: DuckDBInstance;
 let conn: DuckDBConnection;
 
@@ -36,19 +36,13 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   conn?.closeSync();
-  if (haveClickHouse && databases.length > 0) {
-    const cluster = new ClickHouseCluster(CLICKHOUSE_URLS, 'default');
-    for (const db of databases) await cluster.onEach(`DROP DATABASE IF EXISTS ${db}`);
-    await cluster.close();
-  }
+  await databases.dropAll();
   temp.cleanup();
 });
 
 /** A database of our own per use: the cases do not see each other's days. */
 function newDatabase(): string {
-  const database = `playtally_kpish_${process.pid}_${databases.length}`;
-  databases.push(database);
-  return database;
+  return databases.next();
 }
 
 type Job = (options: KpiOptions) => Promise<KpiSummary>;

@@ -10,7 +10,7 @@ import { type Manifest, readManifest } from '../src/ops/stateStore.js';
 import type { RunRecord } from '../src/unattended/runHistory.js';
 import { type RunEvent, type RunOptions, runOnce } from '../src/unattended/runOnce.js';
 import type { StatusReport } from '../src/unattended/statusReport.js';
-import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse } from './support/clickhouse.js';
+import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
 import { cli, requireBuiltCli, runDone, runFolders } from './support/cliRuns.js';
 import { type ReferenceRow, referenceCharts, referenceRows } from './support/reference.js';
 import { day, firstDifference, listTree, logName, TempDirs } from './support/tempDirs.js';
@@ -33,24 +33,20 @@ const W = 3;
 const GEN = { rows: 3_000, users: 100, songs: 400 };
 
 const temp = new TempDirs();
-const databases: string[] = [];
+const databases = new TestDatabases('playtally_unatt');
 let cluster: ClickHouseCluster | undefined;
 beforeAll(() => {
   if (haveClickHouse) cluster = new ClickHouseCluster(CLICKHOUSE_URLS, 'default');
 });
 afterAll(async () => {
-  if (cluster) {
-    for (const db of databases) await cluster.onEach(`DROP DATABASE IF EXISTS ${db}`);
-    await cluster.close();
-  }
+  await cluster?.close();
+  await databases.dropAll();
   temp.cleanup();
 });
 
 /** A new database name of this file, dropped in afterAll. */
 function newDatabase(): string {
-  const database = `playtally_unatt_${process.pid}_${databases.length}`;
-  databases.push(database);
-  return database;
+  return databases.next();
 }
 
 interface Engine {

@@ -76,11 +76,10 @@ export class ClickHouseChartSession extends ChartSessionBase {
     }
   }
 
-  async partial(log: LogFile, force = false): Promise<TakenDay> {
+  protected async takeIn(log: LogFile, force: boolean): Promise<TakenDay> {
     const started = Date.now();
     const key = compactDay(log.day);
-    this.emit({ type: 'dayStart', date: isoDay(log.day), file: log.name, bytes: log.size });
-    let taken = force ? undefined : await this.loadedAlready(key, log);
+    const taken = force ? undefined : await this.loadedAlready(key, log);
     if (taken === undefined) {
       if (!existsSync(log.path)) {
         throw new PlaytallyError(
@@ -115,15 +114,8 @@ export class ClickHouseChartSession extends ChartSessionBase {
         buildMs: Date.now() - started,
         clickhouse: this.target,
       });
-      taken = { record: this.state.day(key)!, built: true };
+      return { record: this.state.day(key)!, built: true };
     }
-    this.emit({
-      type: 'dayDone',
-      date: isoDay(log.day),
-      reused: !taken.built,
-      rows: taken.record.lines,
-      ms: Date.now() - started,
-    });
     return taken;
   }
 

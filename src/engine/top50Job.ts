@@ -158,7 +158,7 @@ export interface WrittenCharts {
  * every engine; how a day is taken in and how the charts are computed is the engine's:
  * partials in this process (ChartSession), or a ClickHouse cluster (ClickHouseChartSession).
  */
-export abstract class ChartSessionBase {
+export abstract class ChartSessionBase<Taken extends TakenDay = TakenDay> {
   readonly state: StateStore;
   readonly outDir: string;
   readonly window: number;
@@ -183,7 +183,22 @@ export abstract class ChartSessionBase {
   }
 
   /** Take a log day in: reused when the manifest says it is current, else parsed (`force`: again). */
-  abstract partial(log: LogFile, force?: boolean): Promise<TakenDay>;
+  async partial(log: LogFile, force = false): Promise<Taken> {
+    const started = Date.now();
+    this.emit({ type: 'dayStart', date: isoDay(log.day), file: log.name, bytes: log.size });
+    const taken = await this.takeIn(log, force);
+    this.emit({
+      type: 'dayDone',
+      date: isoDay(log.day),
+      reused: !taken.built,
+      rows: taken.record.lines,
+      ms: Date.now() - started,
+    });
+    return taken;
+  }
+
+  /** The engine's part of `partial`. */
+  protected abstract takeIn(log: LogFile, force: boolean): Promise<Taken>;
 
   /** Whether a day's data can go into a chart without its log (its partial, or its rows on the cluster). */
   abstract holds(record: DayRecord): Promise<boolean>;
@@ -198,7 +213,7 @@ export abstract class ChartSessionBase {
   protected abstract computeCharts(
     paths: { country: string; user: string },
     logs: LogFile[],
-    taken: TakenDay[],
+    taken: Taken[],
     dayMs: number[],
   ): Promise<WrittenCharts>;
 
@@ -216,7 +231,7 @@ export abstract class ChartSessionBase {
     const present = new Set(logs.map((l) => l.day));
     const missing = windowDays.filter((d) => !present.has(d)).map(isoDay);
     if (missing.length > 0) this.emit({ type: 'missing', days: missing });
-    const taken: TakenDay[] = [];
+    const taken: Taken[] = [];
     const dayMs: number[] = [];
     for (const log of logs) {
       const dayStarted = Date.now();
@@ -277,7 +292,7 @@ export abstract class ChartSessionBase {
  * The embedded engine's session: each day parsed into a partial in the state folder, the window
  * merged by the worker pool within the memory plan, in a scratch folder of this run.
  */
-export class ChartSession extends ChartSessionBase {
+export class ChartSession extends ChartSessionBase<DayPartial> {
   readonly threads: number;
   readonly memoryBytes: number;
   readonly keepsHistory = false;
@@ -307,18 +322,8 @@ export class ChartSession extends ChartSessionBase {
   }
 
   /** The day's partial, reused or built (`force`: rebuilt, it was found damaged). */
-  async partial(log: LogFile, force = false): Promise<DayPartial> {
-    const started = Date.now();
-    this.emit({ type: 'dayStart', date: isoDay(log.day), file: log.name, bytes: log.size });
-    const partial = await ensureDayPartial(log, this.state, this.pool, this.plan, this.runTmpDir, force);
-    this.emit({
-      type: 'dayDone',
-      date: isoDay(log.day),
-      reused: !partial.built,
-      rows: partial.record.lines,
-      ms: Date.now() - started,
-    });
-    return partial;
+  protected takeIn(log: LogFile, force: boolean): Promise<DayPartial> {
+    return ensureDayPartial(log, this.state, this.pool, this.plan, this.runTmpDir, force);
   }
 
   async holds(record: DayRecord): Promise<boolean> {
@@ -336,10 +341,9 @@ export class ChartSession extends ChartSessionBase {
   protected async computeCharts(
     paths: { country: string; user: string },
     logs: LogFile[],
-    taken: TakenDay[],
+    partials: DayPartial[],
     dayMs: number[],
   ): Promise<WrittenCharts> {
-    const partials = taken as DayPartial[];
     const { top, threads, plan, pool, emit } = this;
     return writeCharts({ paths, partials, top, threads, plan, pool, emit }, async (damaged) => {
       const rebuildStarted = Date.now();

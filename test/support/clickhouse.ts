@@ -1,3 +1,5 @@
+import { ClickHouseCluster } from '../../src/clickhouse/cluster.js';
+
 /**
  * Where the ClickHouse integration tests find their cluster: CLICKHOUSE_URLS, comma-separated
  * HTTP URLs of the shards (as `scripts/clickhouse-cluster.sh start` prints). Without it the tests
@@ -18,4 +20,30 @@ export function requireClickHouse(suite: string): void {
     'start one with `scripts/clickhouse-cluster.sh start` and export the CLICKHOUSE_URLS it prints';
   if (process.env.CI === 'true') throw new Error(`${suite}: no ClickHouse cluster under CI=true (${hint})`);
   process.stderr.write(`${suite}: skipped, no ClickHouse (${hint})\n`);
+}
+
+/**
+ * The databases a test file makes on the cluster, one per case so that cases do not see each
+ * other's days; `dropAll` (in afterAll) drops them on every shard.
+ */
+export class TestDatabases {
+  private readonly names: string[] = [];
+
+  constructor(private readonly prefix: string) {}
+
+  next(): string {
+    const name = `${this.prefix}_${process.pid}_${this.names.length}`;
+    this.names.push(name);
+    return name;
+  }
+
+  async dropAll(): Promise<void> {
+    if (!haveClickHouse || this.names.length === 0) return;
+    const cluster = new ClickHouseCluster(CLICKHOUSE_URLS, 'default');
+    try {
+      for (const name of this.names) await cluster.onEach(`DROP DATABASE IF EXISTS ${name}`);
+    } finally {
+      await cluster.close();
+    }
+  }
 }
