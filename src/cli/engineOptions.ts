@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import type { ClickHouseOptions } from '../clickhouse/clickhouseTop50.js';
+import type { ClickHouseOptions } from '../clickhouse/clickhouseSession.js';
 import { PlaytallyError } from '../ops/errors.js';
 
 export interface EngineCliOptions {

@@ -10,7 +10,7 @@ import {
 } from '../engine/kpiJob.js';
 import { writeFileAtomic } from '../ops/atomicFile.js';
 import { compactDay } from '../ops/dates.js';
-import type { ClickHouseOptions } from './clickhouseTop50.js';
+import type { ClickHouseOptions } from './clickhouseSession.js';
 import { ClickHouseCluster, identifier, sqlDay } from './cluster.js';
 import { buildKpiRows, queryDayKpis } from './kpiQueries.js';
 import { ensureKpiTables } from './kpiTables.js';

@@ -1,8 +1,6 @@
 import { planChartWindow, type Top50Options, type Top50Summary } from '../engine/top50Job.js';
 import { ClickHouseChartSession, type ClickHouseOptions } from './clickhouseSession.js';
 
-export type { ClickHouseOptions } from './clickhouseSession.js';
-
 /**
  * The top-50 job on a ClickHouse cluster: the window's log days not yet on the cluster (or changed
  * since) are loaded, then the charts are computed there and written (ClickHouseChartSession).

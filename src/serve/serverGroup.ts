@@ -18,6 +18,9 @@ export async function startServers(options: ServerOptions, workers: number): Pro
   const urls: Promise<string>[] = [];
   for (let i = 0; i < workers; i++) {
     const worker = cluster.fork({ PLAYTALLY_SERVER_OPTIONS: JSON.stringify(options) });
+    // When every worker fails (a port in use), the first failure stops the others, whose IPC
+    // channel may then be written to after it closed (EPIPE): expected, and not a crash.
+    worker.on('error', () => {});
     forked.push(worker);
     urls.push(
       new Promise<string>((resolveUrl, reject) => {
@@ -38,7 +41,7 @@ export async function startServers(options: ServerOptions, workers: number): Pro
   try {
     url = (await Promise.all(urls))[0]!;
   } catch (error) {
-    for (const worker of forked) worker.kill();
+    for (const worker of forked) if (!worker.isDead()) worker.process.kill();
     throw error;
   }
   return {
