@@ -31,6 +31,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   store_unusable: EXIT.output,
   clickhouse_unavailable: EXIT.output,
   clickhouse_schema: EXIT.output,
+  sink_unavailable: EXIT.output,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

@@ -18,7 +18,8 @@ export type ErrorCode =
   | 'bad_result_file'
   | 'store_unusable'
   | 'clickhouse_unavailable'
-  | 'clickhouse_schema';
+  | 'clickhouse_schema'
+  | 'sink_unavailable';
 
 export class PlaytallyError extends Error {
   override readonly name = 'PlaytallyError';

@@ -12,12 +12,32 @@ export interface KpiLoadResult {
   genres: number;
 }
 
+/** A day's KPI files as read back and checked: what the store and the DynamoDB sink load. */
+export interface KpiDayFiles {
+  date: string;
+  granularity: 'day' | 'hour';
+  /** Size and mtime of the three files: what a sync compares. */
+  source: string;
+  /** `hour` is -1 with day granularity. */
+  genres: {
+    hour: number;
+    genre: string;
+    listenCount: number;
+    uniqueListeners: number;
+    totalListeningMs: number;
+    /** As written: a decimal with two places, exact. */
+    avgListeningMsPerListener: string;
+    top3: { track: string; plays: number }[];
+  }[];
+  topGenres: { hour: number; rank: number; genre: string; listenCount: number }[];
+  quality: { granularity?: string };
+}
+
 /**
- * Load one day's KPI files from `outDir` (genre_kpis, top_genres, kpi_quality) into the store,
- * replacing that day's rows, in one transaction. The files are checked against the formats
- * playtally writes; a file that does not match loads nothing.
+ * Read one day's KPI files from `outDir` (genre_kpis, top_genres, kpi_quality), checked against
+ * the formats playtally writes: a file that does not match is `bad_result_file`, naming the row.
  */
-export function loadKpiDay(db: Db, outDir: string, day: number): KpiLoadResult {
+export function readKpiDay(outDir: string, day: number): KpiDayFiles {
   const date = isoDay(day);
   const paths = kpiPaths(outDir, day);
   const source = fileSignature([paths.genres, paths.topGenres, paths.quality]);
@@ -30,7 +50,40 @@ export function loadKpiDay(db: Db, outDir: string, day: number): KpiLoadResult {
   } catch (error) {
     throw bad(paths.quality, 0, `not a JSON KPI quality report (${(error as Error).message})`);
   }
+  // A repeated key would otherwise fail later (on a primary key, a DynamoDB batch), not naming the row.
+  const genresSeen = new Set<string>();
+  const genres = genreRows.records.map((r, i) => {
+    const line = i + 2;
+    checkDate(r, date, paths.genres, line);
+    const hour = hourOf(r, hourly, paths.genres, line);
+    const genreKey = `genre ${JSON.stringify(r.genre)}${hourly ? ` in hour ${hour}` : ''}`;
+    once(genresSeen, genreKey, paths.genres, line);
+    return {
+      hour,
+      genre: r.genre!,
+      listenCount: count(r, 'listen_count', paths.genres, line),
+      uniqueListeners: count(r, 'unique_listeners', paths.genres, line),
+      totalListeningMs: count(r, 'total_listening_ms', paths.genres, line),
+      avgListeningMsPerListener: decimal(r, 'avg_listening_ms_per_listener', paths.genres, line),
+      top3: top3(r.top3_tracks ?? '', paths.genres, line),
+    };
+  });
+  const ranksSeen = new Set<string>();
+  const topGenres = topRows.records.map((r, i) => {
+    const line = i + 2;
+    checkDate(r, date, paths.topGenres, line);
+    const hour = hourOf(r, hourly, paths.topGenres, line);
+    const rank = count(r, 'rank', paths.topGenres, line);
+    once(ranksSeen, `rank ${rank}${hourly ? ` in hour ${hour}` : ''}`, paths.topGenres, line);
+    return { hour, rank, genre: r.genre!, listenCount: count(r, 'listen_count', paths.topGenres, line) };
+  });
+  return { date, granularity: hourly ? 'hour' : 'day', source, genres, topGenres, quality };
+}
 
+/** Load one day's KPI files into the store, replacing that day's rows, in one transaction. */
+export function loadKpiDay(db: Db, outDir: string, day: number): KpiLoadResult {
+  const files = readKpiDay(outDir, day);
+  const { date } = files;
   const insertGenre = db.prepare(
     `INSERT INTO genre_kpis (date, hour, genre, listen_count, unique_listeners, total_listening_ms,
        avg_listening_ms_per_listener, top3_tracks) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -42,39 +95,24 @@ export function loadKpiDay(db: Db, outDir: string, day: number): KpiLoadResult {
     for (const table of ['genre_kpis', 'top_genres', 'kpi_days']) {
       db.prepare(`DELETE FROM ${table} WHERE date = ?`).run(date);
     }
-    // A repeated key would otherwise fail on the primary key as an SQLite error, not naming the row.
-    const genresSeen = new Set<string>();
-    genreRows.records.forEach((r, i) => {
-      const line = i + 2;
-      checkDate(r, date, paths.genres, line);
-      const hour = hourOf(r, hourly, paths.genres, line);
-      const genreKey = `genre ${JSON.stringify(r.genre)}${hourly ? ` in hour ${hour}` : ''}`;
-      once(genresSeen, genreKey, paths.genres, line);
+    for (const g of files.genres) {
       insertGenre.run(
         date,
-        hour,
-        r.genre,
-        count(r, 'listen_count', paths.genres, line),
-        count(r, 'unique_listeners', paths.genres, line),
-        count(r, 'total_listening_ms', paths.genres, line),
-        decimal(r, 'avg_listening_ms_per_listener', paths.genres, line),
-        JSON.stringify(top3(r.top3_tracks ?? '', paths.genres, line)),
+        g.hour,
+        g.genre,
+        g.listenCount,
+        g.uniqueListeners,
+        g.totalListeningMs,
+        g.avgListeningMsPerListener,
+        JSON.stringify(g.top3),
       );
-    });
-    const ranksSeen = new Set<string>();
-    topRows.records.forEach((r, i) => {
-      const line = i + 2;
-      checkDate(r, date, paths.topGenres, line);
-      const hour = hourOf(r, hourly, paths.topGenres, line);
-      const rank = count(r, 'rank', paths.topGenres, line);
-      once(ranksSeen, `rank ${rank}${hourly ? ` in hour ${hour}` : ''}`, paths.topGenres, line);
-      insertTop.run(date, hour, rank, r.genre, count(r, 'listen_count', paths.topGenres, line));
-    });
+    }
+    for (const t of files.topGenres) insertTop.run(date, t.hour, t.rank, t.genre, t.listenCount);
     db.prepare(
       'INSERT INTO kpi_days (date, granularity, quality, source, loaded_at) VALUES (?, ?, ?, ?, ?)',
-    ).run(date, hourly ? 'hour' : 'day', JSON.stringify(quality), source, new Date().toISOString());
+    ).run(date, files.granularity, JSON.stringify(files.quality), files.source, new Date().toISOString());
   }).immediate();
-  return { date, granularity: hourly ? 'hour' : 'day', genres: genreRows.records.length };
+  return { date, granularity: files.granularity, genres: files.genres.length };
 }
 
 type Row = Record<string, string>;

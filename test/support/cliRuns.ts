@@ -76,6 +76,8 @@ export interface CliOptions {
   cwd?: string;
   /** Track the child here, so that afterEach can end it. */
   children?: Children;
+  /** More environment variables for the child (AWS settings of a local DynamoDB, say). */
+  env?: Record<string, string>;
 }
 
 /** A CLI child with stdout and stderr as pipes (stdin is /dev/null). */
@@ -85,7 +87,7 @@ export type CliChild = ChildProcessByStdio<null, Readable, Readable>;
 export function spawnCli(args: string[], options: CliOptions = {}): CliChild {
   const child = spawn(process.execPath, [CLI, ...args], {
     cwd: options.cwd ?? ROOT,
-    env: CLI_ENV,
+    env: { ...CLI_ENV, ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   options.children?.add(child);

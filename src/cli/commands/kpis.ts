@@ -1,15 +1,21 @@
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { runKpisClickHouse } from '../../clickhouse/clickhouseKpis.js';
+import { DynamoTable } from '../../cloud/dynamoTable.js';
 import { type KpiEvent, type KpiOptions, type KpiSummary, runKpis } from '../../engine/kpiJob.js';
 import type { Granularity } from '../../kpis/genreKpis.js';
+import { PlaytallyError } from '../../ops/errors.js';
 import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
+import { DynamoKpiSink } from '../../sinks/dynamoKpiSink.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
 import { requireOption, threadsOption } from '../optionParsers.js';
 import { dbOption, loadIntoStore } from '../storeOptions.js';
+import { kpisQueryCommand } from './kpisQuery.js';
 
 interface KpisCliOptions extends EngineCliOptions {
+  sink?: string;
+  createTable?: boolean;
   landing?: string;
   out?: string;
   state?: string;
@@ -46,7 +52,12 @@ export function kpisCommand(): Command {
           .default('day'),
       )
       .addOption(threadsOption())
-      .addOption(dbOption()),
+      .addOption(dbOption())
+      .option(
+        '--sink <uri>',
+        'also write the KPIs of every changed day to this DynamoDB table: dynamodb://TABLE',
+      )
+      .option('--create-table', 'with --sink: create the table (keys pk/sk, on-demand) if it does not exist'),
     'the KPIs',
   )
     .option('--json', 'print a machine-readable summary on stdout')
@@ -73,6 +84,9 @@ only the days whose files, songs, users or granularity changed, exactly. Once ev
 streams file has rows on is written, the file is moved to <landing>/archive/YYYYMMDD/ (the day
 it has most rows on); --no-archive leaves it. Nothing is deleted.`,
     )
+    // `kpis query --sink ...`: options after `query` are the subcommand's, not this command's.
+    .enablePositionalOptions()
+    .addCommand(kpisQueryCommand())
     .action(async (options: KpisCliOptions) => {
       const landing = requireOption(options.landing, '--landing <dir>');
       const out = requireOption(options.out, '--out <dir>');
@@ -80,23 +94,38 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
       ensureWritable(resolve(out), 'output_not_writable', 'output folder');
       const stateDir = resolve(options.state ?? join(out, '.playtally-kpis'));
       const clickhouse = clickhouseOptions(options);
-      const lock = await acquireLock(stateDir, 'playtally kpis', { wait: options.wait });
-      const job: KpiOptions = {
-        landingDir: landing,
-        outDir: out,
-        stateDir,
-        archive: options.archive,
-        granularity: options.granularity,
-        threads: options.threads,
-        onEvent: options.quiet ? warningsOnly : report,
-      };
-      const summary = await (clickhouse ? runKpisClickHouse({ ...job, clickhouse }) : runKpis(job)).finally(
-        () => lock.release(),
-      );
-      if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
-      // Every changed day, not only this run's: a day whose load failed before is loaded now.
-      loadIntoStore(options, (store) => store.syncKpis(out));
-      if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      if (options.createTable && options.sink === undefined) {
+        throw new PlaytallyError('usage', '--create-table is for --sink dynamodb://TABLE');
+      }
+      // The table is checked (or created) before any work: a wrong name fails at once.
+      const table =
+        options.sink === undefined ? undefined : await openSinkTable(options.sink, options.createTable);
+      try {
+        const lock = await acquireLock(stateDir, 'playtally kpis', { wait: options.wait });
+        const job: KpiOptions = {
+          landingDir: landing,
+          outDir: out,
+          stateDir,
+          archive: options.archive,
+          granularity: options.granularity,
+          threads: options.threads,
+          onEvent: options.quiet ? warningsOnly : report,
+        };
+        let summary: KpiSummary;
+        try {
+          summary = await (clickhouse ? runKpisClickHouse({ ...job, clickhouse }) : runKpis(job));
+          // The sink's record of what it wrote lives in the state folder: written under the lock.
+          if (table !== undefined) await writeToSink(table, stateDir, out, options.quiet);
+        } finally {
+          lock.release();
+        }
+        if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
+        // Every changed day, not only this run's: a day whose load failed before is loaded now.
+        loadIntoStore(options, (store) => store.syncKpis(out));
+        if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      } finally {
+        table?.close();
+      }
     });
 }
 
@@ -145,4 +174,38 @@ export function summaryLine(s: KpiSummary): string {
     `${s.archived.length > 0 ? `, ${s.archived.length} archived` : ''}; ` +
     `${(s.elapsedMs / 1000).toFixed(1)} s, peak ${Math.round(s.peakRssBytes / 1024 / 1024)} MB`
   );
+}
+
+/** The sink's table, created with --create-table, else checked to exist with playtally's keys. */
+async function openSinkTable(uri: string, create: boolean | undefined): Promise<DynamoTable> {
+  const table = DynamoTable.fromUri(uri);
+  try {
+    if (create) {
+      const made = await table.create();
+      process.stderr.write(
+        `playtally: DynamoDB table ${table.name} ${made === 'created' ? 'created' : 'exists'}\n`,
+      );
+    }
+    await table.check();
+    return table;
+  } catch (error) {
+    table.close();
+    throw error;
+  }
+}
+
+/** Write every day whose KPI files changed since the sink last had them (the whole folder). */
+async function writeToSink(
+  table: DynamoTable,
+  stateDir: string,
+  out: string,
+  quiet?: boolean,
+): Promise<void> {
+  const written = await new DynamoKpiSink(table, stateDir).syncKpis(out, (day) => {
+    if (!quiet)
+      process.stderr.write(
+        `  ${table.name}: ${day.date} written (${day.items} items, ${day.deleted} removed)\n`,
+      );
+  });
+  if (!quiet) process.stderr.write(`playtally: ${written.length} day(s) written to DynamoDB ${table.name}\n`);
 }

@@ -1,0 +1,323 @@
+import { readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { type BatchWriteItemCommand, CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import dynalite from 'dynalite';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { DynamoTable } from '../src/cloud/dynamoTable.js';
+import { readKpiAnswer } from '../src/cloud/kpiAnswers.js';
+import { runKpis } from '../src/engine/kpiJob.js';
+import { generateKpiDataset } from '../src/generate/kpiDataset.js';
+import { parseDay } from '../src/ops/dates.js';
+import { PlaytallyError } from '../src/ops/errors.js';
+import { DynamoKpiSink, kpiItems } from '../src/sinks/dynamoKpiSink.js';
+import { readKpiDay } from '../src/store/kpiLoader.js';
+import { cliAsync, requireBuiltCli } from './support/cliRuns.js';
+import { day, TempDirs } from './support/tempDirs.js';
+
+/**
+ * The DynamoDB sink of the genre KPIs against dynalite, a DynamoDB implementation started on
+ * loopback by this file (no server to install, so it runs everywhere, CI included): the items of
+ * a day hold exactly the files' figures; a rewritten day leaves exactly its new items; unprocessed
+ * items are sent again with backoff; `kpis --sink` and `kpis query` through the CLI.
+ */
+
+const temp = new TempDirs();
+let server: ReturnType<typeof dynalite>;
+let endpoint: string;
+let client: DynamoDBClient;
+let tables = 0;
+
+beforeAll(async () => {
+  requireBuiltCli();
+  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
+  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  client = new DynamoDBClient({
+    endpoint,
+    region: 'us-east-1',
+    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
+  });
+});
+afterAll(async () => {
+  client?.destroy();
+  await new Promise((resolve) => server?.close(resolve));
+  temp.cleanup();
+});
+
+/** The environment a CLI child reaches dynalite with: the standard AWS variables. */
+const awsEnv = (): Record<string, string> => ({
+  AWS_ENDPOINT_URL: endpoint,
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'test',
+  AWS_SECRET_ACCESS_KEY: 'test',
+});
+
+async function newTable(): Promise<DynamoTable> {
+  const table = new DynamoTable(`kpis-${process.pid}-${tables++}`, client);
+  expect(await table.create()).toBe('created');
+  return table;
+}
+
+/** Every item of a day's partition. */
+async function itemsOf(table: DynamoTable, date: string) {
+  return table.query(`DATE#${date}`, '');
+}
+
+/** A landing folder of generated streams (2 days), and its KPI files at `granularity`. */
+async function kpiFolder(granularity: 'day' | 'hour' = 'day', seed = 3) {
+  const landing = temp.make('playtally-dyn-landing-');
+  generateKpiDataset({
+    dir: landing,
+    start: day('2024-02-01'),
+    days: 2,
+    streamsPerDay: 4_000,
+    filesPerDay: 2,
+    songs: 400,
+    users: 600,
+    seed,
+  });
+  const out = temp.make('playtally-dyn-out-');
+  await runKpis({ landingDir: landing, outDir: out, granularity, archive: false, threads: 1 });
+  return { landing, out, state: join(out, '.playtally-kpis') };
+}
+
+describe('the items of a day', () => {
+  it('hold the figures of the files exactly, the average with its two decimals', async () => {
+    const { out } = await kpiFolder();
+    const files = readKpiDay(out, parseDay('20240201')!);
+    const items = kpiItems(files);
+    expect(items).toHaveLength(files.genres.length + 2);
+    const first = files.genres[0]!;
+    const item = items.find((i) => i.sk!.S === `GENRE#${first.genre}`)!;
+    expect(item).toMatchObject({
+      pk: { S: 'DATE#2024-02-01' },
+      date: { S: '2024-02-01' },
+      genre: { S: first.genre },
+      listen_count: { N: String(first.listenCount) },
+      unique_listeners: { N: String(first.uniqueListeners) },
+      total_listening_ms: { N: String(first.totalListeningMs) },
+      avg_listening_ms_per_listener: { N: first.avgListeningMsPerListener },
+    });
+    expect(item.top3_tracks!.L!.map((t) => [t.M!.track_id!.S, Number(t.M!.plays!.N)])).toEqual(
+      first.top3.map((t) => [t.track, t.plays]),
+    );
+    const top = items.find((i) => i.sk!.S === 'TOP_GENRES')!;
+    expect(top.genres!.L!.map((g) => g.M!.genre!.S)).toEqual(files.topGenres.map((t) => t.genre));
+    const dayItem = items.find((i) => i.sk!.S === 'DAY')!;
+    expect(dayItem.granularity).toEqual({ S: 'day' });
+    expect(Number(dayItem.streams!.M!.counted!.N)).toBeGreaterThan(1_000);
+  });
+});
+
+describe('DynamoKpiSink', () => {
+  it('writes every day; the answers read back are the files; a second sync writes nothing', async () => {
+    const table = await newTable();
+    const { out, state } = await kpiFolder();
+    const sink = new DynamoKpiSink(table, state);
+    const written = await sink.syncKpis(out);
+    expect(written.map((w) => w.date)).toEqual(['2024-01-31', '2024-02-01', '2024-02-02', '2024-02-03']);
+    for (const w of written) {
+      const files = readKpiDay(out, parseDay(w.date.replaceAll('-', ''))!);
+      expect(await itemsOf(table, w.date)).toHaveLength(files.genres.length + 2);
+      const answer = (await readKpiAnswer(table, w.date))!;
+      expect(answer.topGenres.map((t) => [t.rank, t.genre, t.listenCount])).toEqual(
+        files.topGenres.map((t) => [t.rank, t.genre, t.listenCount]),
+      );
+      expect(
+        answer.genres.map((g) => [
+          g.genre,
+          g.listenCount,
+          g.uniqueListeners,
+          g.avgListeningMsPerListener,
+          g.top3,
+        ]),
+      ).toEqual(
+        files.genres.map((g) => [
+          g.genre,
+          g.listenCount,
+          g.uniqueListeners,
+          g.avgListeningMsPerListener,
+          g.top3,
+        ]),
+      );
+    }
+    expect(await sink.syncKpis(out)).toEqual([]);
+    // Files rewritten (new mtime): written again, the same items, nothing left over.
+    const genres = join(out, 'genre_kpis_20240201.csv');
+    utimesSync(genres, new Date(), new Date(Date.now() + 5_000));
+    const again = await sink.syncKpis(out);
+    expect(again).toEqual([{ date: '2024-02-01', items: written[1]!.items, deleted: 0 }]);
+  });
+
+  it('a day rewritten at another granularity, or with a genre gone, leaves exactly its new items', async () => {
+    const table = await newTable();
+    const folder = await kpiFolder('day', 5);
+    const sink = new DynamoKpiSink(table, folder.state);
+    await sink.syncKpis(folder.out);
+    // The same landing at hour granularity: the day's items become hourly ones.
+    await runKpis({
+      landingDir: folder.landing,
+      outDir: folder.out,
+      granularity: 'hour',
+      archive: false,
+      threads: 1,
+    });
+    const hourly = await sink.syncKpis(folder.out);
+    const feb1 = hourly.find((w) => w.date === '2024-02-01')!;
+    expect(feb1.deleted).toBeGreaterThan(0);
+    const items = await itemsOf(table, '2024-02-01');
+    expect(items).toHaveLength(feb1.items);
+    expect(items.every((i) => i.sk!.S === 'DAY' || i.sk!.S!.includes('#HOUR#'))).toBe(true);
+    const answer = (await readKpiAnswer(table, '2024-02-01', 'pop'))!;
+    expect(answer.granularity).toBe('hour');
+    expect(answer.genres.every((g) => g.genre === 'pop' && g.hour !== null)).toBe(true);
+    expect(answer.genres.length).toBeGreaterThan(1);
+
+    // A KPI file edited down to one genre (as a later run with fewer genres writes): the others go.
+    const files = readKpiDay(folder.out, parseDay('20240202')!);
+    const lines = [
+      'date,genre,listen_count,unique_listeners,total_listening_ms,avg_listening_ms_per_listener,top3_tracks',
+      '2024-02-02,pop,3,2,3000,1500.00,t1:2;t2:1',
+    ];
+    writeFileSync(join(folder.out, 'genre_kpis_20240202.csv'), `${lines.join('\n')}\n`);
+    writeFileSync(
+      join(folder.out, 'top_genres_20240202.csv'),
+      'date,rank,genre,listen_count\n2024-02-02,1,pop,3\n',
+    );
+    expect(files.genres.length).toBeGreaterThan(1);
+    const shrunk = await sink.syncKpis(folder.out);
+    expect(shrunk.map((w) => w.date)).toEqual(['2024-02-02']);
+    const left = await itemsOf(table, '2024-02-02');
+    expect(left.map((i) => i.sk!.S).sort()).toEqual(['DAY', 'GENRE#pop', 'TOP_GENRES']);
+    const pop = (await readKpiAnswer(table, '2024-02-02', 'pop'))!.genres[0]!;
+    expect(pop.avgListeningMsPerListener).toBe('1500.00');
+  });
+
+  it('a damaged KPI file is bad_result_file naming it, and nothing of that day is written', async () => {
+    const table = await newTable();
+    const { out, state } = await kpiFolder();
+    writeFileSync(join(out, 'genre_kpis_20240202.csv'), 'not,the,header\n');
+    const sink = new DynamoKpiSink(table, state);
+    await expect(sink.syncKpis(out)).rejects.toMatchObject({ code: 'bad_result_file' });
+    expect(await itemsOf(table, '2024-02-02')).toEqual([]);
+    rmSync(join(out, 'genre_kpis_20240202.csv'));
+  });
+});
+
+describe('DynamoTable.write', () => {
+  /**
+   * A client whose BatchWriteItem takes only `taken` items of a batch (leaving the others
+   * unprocessed) `times` times, then takes whole batches.
+   */
+  function flakyClient(times: number, taken = 1) {
+    const batches: number[] = [];
+    let calls = 0;
+    const fake = {
+      send: async (command: BatchWriteItemCommand) => {
+        const requests = command.input.RequestItems!.t!;
+        batches.push(requests.length);
+        calls++;
+        if (calls <= times) return { UnprocessedItems: { t: requests.slice(taken) } };
+        return { UnprocessedItems: {} };
+      },
+      destroy: () => {},
+    };
+    return { client: fake as unknown as DynamoDBClient, batches };
+  }
+  const puts = (k: number) =>
+    Array.from({ length: k }, (_, i) => ({ PutRequest: { Item: { pk: { S: 'p' }, sk: { S: `s${i}` } } } }));
+
+  it('sends unprocessed items again, in batches of 25, until none is left', async () => {
+    const { client: fake, batches } = flakyClient(3);
+    await new DynamoTable('t', fake).write(puts(30), 10, 1);
+    // 25, then the 24, 23, 22 left unprocessed, then the second batch of 5.
+    expect(batches).toEqual([25, 24, 23, 22, 5]);
+  });
+
+  it('gives up after the attempts with a clear error naming the table', async () => {
+    const { client: fake } = flakyClient(1_000, 0);
+    const error = await new DynamoTable('t', fake).write(puts(3), 4, 1).catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(PlaytallyError);
+    expect((error as PlaytallyError).code).toBe('sink_unavailable');
+    expect((error as Error).message).toContain('unprocessed after 4 attempts');
+  });
+
+  it('refuses a table with other keys than pk/sk', async () => {
+    const name = `other-${process.pid}`;
+    await client.send(
+      new CreateTableCommand({
+        TableName: name,
+        KeySchema: [{ AttributeName: 'id', KeyType: 'HASH' }],
+        AttributeDefinitions: [{ AttributeName: 'id', AttributeType: 'S' }],
+        BillingMode: 'PAY_PER_REQUEST',
+      }),
+    );
+    await expect(new DynamoTable(name, client).check()).rejects.toThrow('not a playtally table');
+  });
+});
+
+describe('kpis --sink and kpis query through the CLI', () => {
+  it('a missing table is exit 4 before any work; --create-table creates it; query answers', async () => {
+    const { landing } = await kpiFolder('day', 7);
+    const out = temp.make('playtally-dyn-cli-out-');
+    const name = `cli-${process.pid}`;
+    const run = (args: string[]) => cliAsync(args, { env: awsEnv() });
+    const base = ['kpis', '--landing', landing, '--out', out, '--no-archive', '--sink', `dynamodb://${name}`];
+
+    const missing = await run(base);
+    expect(missing.status).toBe(4);
+    expect(missing.stderr).toContain(`DynamoDB table ${name} does not exist: create it with --create-table`);
+
+    const created = await run([...base, '--create-table']);
+    expect(created.status, created.stderr).toBe(0);
+    expect(created.stderr).toContain(`DynamoDB table ${name} created`);
+    expect(created.stderr).toMatch(/4 day\(s\) written to DynamoDB/);
+
+    const again = await run([...base, '--create-table']);
+    expect(again.status).toBe(0);
+    expect(again.stderr).toContain(`DynamoDB table ${name} exists`);
+    expect(again.stderr).toContain('0 day(s) written to DynamoDB');
+
+    const text = await run(['kpis', 'query', '--sink', `dynamodb://${name}`, '--date', '20240201']);
+    expect(text.status, text.stderr).toBe(0);
+    const files = readKpiDay(out, parseDay('20240201')!);
+    expect(text.stdout).toContain(`1. ${files.topGenres[0]!.genre} (`);
+    const json = await run([
+      'kpis',
+      'query',
+      '--sink',
+      `dynamodb://${name}`,
+      '--date',
+      '2024-02-01',
+      '--genre',
+      'pop',
+      '--json',
+    ]);
+    expect(json.status, json.stderr).toBe(0);
+    const answer = JSON.parse(json.stdout) as { genres: { genre: string; top3: unknown }[] };
+    const pop = files.genres.find((g) => g.genre === 'pop')!;
+    expect(answer.genres).toEqual([expect.objectContaining({ genre: 'pop', top3: pop.top3 })]);
+
+    const none = await run(['kpis', 'query', '--sink', `dynamodb://${name}`, '--date', '2023-01-01']);
+    expect(none.status).toBe(3);
+    expect(none.stderr).toContain(`${name} holds no genre KPIs of 2023-01-01`);
+  });
+
+  it('usage errors are exit 2: a sink that is not dynamodb://, --create-table without --sink', async () => {
+    const { landing } = await kpiFolder('day', 9);
+    const out = temp.make('playtally-dyn-cli-usage-');
+    const bad = await cliAsync(['kpis', '--landing', landing, '--out', out, '--sink', 's3://x'], {
+      env: awsEnv(),
+    });
+    expect(bad.status).toBe(2);
+    expect(bad.stderr).toContain('--sink must be dynamodb://TABLE');
+    const noSink = await cliAsync(['kpis', '--landing', landing, '--out', out, '--create-table'], {
+      env: awsEnv(),
+    });
+    expect(noSink.status).toBe(2);
+    expect(noSink.stderr).toContain('--create-table is for --sink dynamodb://TABLE');
+    // Both stopped before any work: no KPI file was written.
+    expect(readdirSync(out)).toEqual([]);
+  });
+});
