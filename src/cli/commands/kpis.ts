@@ -29,42 +29,46 @@ interface KpisCliOptions extends EngineCliOptions {
 }
 
 export function kpisCommand(): Command {
-  return withEngineOptions(
-    new Command('kpis')
-      .description('daily genre KPIs from the stream, song and user CSV drops of a landing folder')
-      .option(
-        '--landing <dir>',
-        'landing folder with streams/, songs/ and users/ subfolders of *.csv (required)',
-      )
-      .option('--out <dir>', 'folder for the KPI files and quality reports, created if missing (required)')
-      .option(
-        '--state <dir>',
-        'state folder: a partial per streams file, the manifest (default: <out>/.playtally-kpis)',
-      )
-      .option(
-        '--no-archive',
-        'leave processed streams files in the landing folder (default: move to archive/YYYYMMDD/)',
-      )
-      .option('--wait', 'wait for another run using the state folder instead of exiting with code 5')
-      .addOption(
-        new Option('--granularity <unit>', 'one row per genre and day, or per genre and UTC hour')
-          .choices(['day', 'hour'])
-          .default('day'),
-      )
-      .addOption(threadsOption())
-      .addOption(dbOption())
-      .option(
-        '--sink <uri>',
-        'also write the KPIs of every changed day to this DynamoDB table: dynamodb://TABLE',
-      )
-      .option('--create-table', 'with --sink: create the table (keys pk/sk, on-demand) if it does not exist'),
-    'the KPIs',
-  )
-    .option('--json', 'print a machine-readable summary on stdout')
-    .option('-q, --quiet', 'print only warnings and errors on stderr')
-    .addHelpText(
-      'after',
-      `
+  return (
+    withEngineOptions(
+      new Command('kpis')
+        .description('daily genre KPIs from the stream, song and user CSV drops of a landing folder')
+        .option(
+          '--landing <dir>',
+          'landing folder with streams/, songs/ and users/ subfolders of *.csv (required)',
+        )
+        .option('--out <dir>', 'folder for the KPI files and quality reports, created if missing (required)')
+        .option(
+          '--state <dir>',
+          'state folder: a partial per streams file, the manifest (default: <out>/.playtally-kpis)',
+        )
+        .option(
+          '--no-archive',
+          'leave processed streams files in the landing folder (default: move to archive/YYYYMMDD/)',
+        )
+        .option('--wait', 'wait for another run using the state folder instead of exiting with code 5')
+        .addOption(
+          new Option('--granularity <unit>', 'one row per genre and day, or per genre and UTC hour')
+            .choices(['day', 'hour'])
+            .default('day'),
+        )
+        .addOption(threadsOption())
+        .addOption(dbOption())
+        .option(
+          '--sink <uri>',
+          'also write the KPIs of every changed day to this DynamoDB table: dynamodb://TABLE',
+        )
+        .option(
+          '--create-table',
+          'with --sink: create the table (keys pk/sk, on-demand) if it does not exist',
+        ),
+      'the KPIs',
+    )
+      .option('--json', 'print a machine-readable summary on stdout')
+      .option('-q, --quiet', 'print only warnings and errors on stderr')
+      .addHelpText(
+        'after',
+        `
 Input (in --landing):
   streams/*.csv  user_id,track_id,listen_time (ISO 8601; no offset = UTC), several files a day
   songs/*.csv    track_id,track_name,artists,album_name,track_genre,duration_ms,popularity,explicit
@@ -83,50 +87,51 @@ Incremental: each streams file is parsed once into a partial in the state folder
 only the days whose files, songs, users or granularity changed, exactly. Once every day a
 streams file has rows on is written, the file is moved to <landing>/archive/YYYYMMDD/ (the day
 it has most rows on); --no-archive leaves it. Nothing is deleted.`,
-    )
-    // `kpis query --sink ...`: options after `query` are the subcommand's, not this command's.
-    .enablePositionalOptions()
-    .addCommand(kpisQueryCommand())
-    .action(async (options: KpisCliOptions) => {
-      const landing = requireOption(options.landing, '--landing <dir>');
-      const out = requireOption(options.out, '--out <dir>');
-      requireLogsFolder(resolve(landing), 'landing folder');
-      ensureWritable(resolve(out), 'output_not_writable', 'output folder');
-      const stateDir = resolve(options.state ?? join(out, '.playtally-kpis'));
-      const clickhouse = clickhouseOptions(options);
-      if (options.createTable && options.sink === undefined) {
-        throw new PlaytallyError('usage', '--create-table is for --sink dynamodb://TABLE');
-      }
-      // The table is checked (or created) before any work: a wrong name fails at once.
-      const table =
-        options.sink === undefined ? undefined : await openSinkTable(options.sink, options.createTable);
-      try {
-        const lock = await acquireLock(stateDir, 'playtally kpis', { wait: options.wait });
-        const job: KpiOptions = {
-          landingDir: landing,
-          outDir: out,
-          stateDir,
-          archive: options.archive,
-          granularity: options.granularity,
-          threads: options.threads,
-          onEvent: options.quiet ? warningsOnly : report,
-        };
-        let summary: KpiSummary;
-        try {
-          summary = await (clickhouse ? runKpisClickHouse({ ...job, clickhouse }) : runKpis(job));
-          // The sink's record of what it wrote lives in the state folder: written under the lock.
-          if (table !== undefined) await writeToSink(table, stateDir, out, options.quiet);
-        } finally {
-          lock.release();
+      )
+      // `kpis query --sink ...`: options after `query` are the subcommand's, not this command's.
+      .enablePositionalOptions()
+      .addCommand(kpisQueryCommand())
+      .action(async (options: KpisCliOptions) => {
+        const landing = requireOption(options.landing, '--landing <dir>');
+        const out = requireOption(options.out, '--out <dir>');
+        requireLogsFolder(resolve(landing), 'landing folder');
+        ensureWritable(resolve(out), 'output_not_writable', 'output folder');
+        const stateDir = resolve(options.state ?? join(out, '.playtally-kpis'));
+        const clickhouse = clickhouseOptions(options);
+        if (options.createTable && options.sink === undefined) {
+          throw new PlaytallyError('usage', '--create-table is for --sink dynamodb://TABLE');
         }
-        if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
-        // Every changed day, not only this run's: a day whose load failed before is loaded now.
-        loadIntoStore(options, (store) => store.syncKpis(out));
-        if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
-      } finally {
-        table?.close();
-      }
-    });
+        // The table is checked (or created) before any work: a wrong name fails at once.
+        const table =
+          options.sink === undefined ? undefined : await openSinkTable(options.sink, options.createTable);
+        try {
+          const lock = await acquireLock(stateDir, 'playtally kpis', { wait: options.wait });
+          const job: KpiOptions = {
+            landingDir: landing,
+            outDir: out,
+            stateDir,
+            archive: options.archive,
+            granularity: options.granularity,
+            threads: options.threads,
+            onEvent: options.quiet ? warningsOnly : report,
+          };
+          let summary: KpiSummary;
+          try {
+            summary = await (clickhouse ? runKpisClickHouse({ ...job, clickhouse }) : runKpis(job));
+            // The sink's record of what it wrote lives in the state folder: written under the lock.
+            if (table !== undefined) await writeToSink(table, stateDir, out, options.quiet);
+          } finally {
+            lock.release();
+          }
+          if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
+          // Every changed day, not only this run's: a day whose load failed before is loaded now.
+          loadIntoStore(options, (store) => store.syncKpis(out));
+          if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        } finally {
+          table?.close();
+        }
+      })
+  );
 }
 
 const n = (x: number): string => x.toLocaleString('en-US');
