@@ -1,4 +1,4 @@
-import { readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { type BatchWriteItemCommand, CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
@@ -10,9 +10,10 @@ import { runKpis } from '../src/engine/kpiJob.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
 import { parseDay } from '../src/ops/dates.js';
 import { PlaytallyError } from '../src/ops/errors.js';
-import { DynamoKpiSink, kpiItems } from '../src/sinks/dynamoKpiSink.js';
+import { chartItems, DynamoSink, kpiItems } from '../src/sinks/dynamoSink.js';
 import { readKpiDay } from '../src/store/kpiLoader.js';
-import { cliAsync, requireBuiltCli } from './support/cliRuns.js';
+import { runOnce } from '../src/unattended/runOnce.js';
+import { cliAsync, requireBuiltCli, runFolders } from './support/cliRuns.js';
 import { day, TempDirs } from './support/tempDirs.js';
 
 /**
@@ -110,11 +111,11 @@ describe('the items of a day', () => {
   });
 });
 
-describe('DynamoKpiSink', () => {
+describe('DynamoSink', () => {
   it('writes every day; the answers read back are the files; a second sync writes nothing', async () => {
     const table = await newTable();
     const { out, state } = await kpiFolder();
-    const sink = new DynamoKpiSink(table, state);
+    const sink = new DynamoSink(table, state);
     const written = await sink.syncKpis(out);
     expect(written.map((w) => w.date)).toEqual(['2024-01-31', '2024-02-01', '2024-02-02', '2024-02-03']);
     for (const w of written) {
@@ -153,7 +154,7 @@ describe('DynamoKpiSink', () => {
   it('a day rewritten at another granularity, or with a genre gone, leaves exactly its new items', async () => {
     const table = await newTable();
     const folder = await kpiFolder('day', 5);
-    const sink = new DynamoKpiSink(table, folder.state);
+    const sink = new DynamoSink(table, folder.state);
     await sink.syncKpis(folder.out);
     // The same landing at hour granularity: the day's items become hourly ones.
     await runKpis({
@@ -198,7 +199,7 @@ describe('DynamoKpiSink', () => {
     const table = await newTable();
     const { out, state } = await kpiFolder();
     writeFileSync(join(out, 'genre_kpis_20240202.csv'), 'not,the,header\n');
-    const sink = new DynamoKpiSink(table, state);
+    const sink = new DynamoSink(table, state);
     await expect(sink.syncKpis(out)).rejects.toMatchObject({ code: 'bad_result_file' });
     expect(await itemsOf(table, '2024-02-02')).toEqual([]);
     rmSync(join(out, 'genre_kpis_20240202.csv'));
@@ -319,5 +320,92 @@ describe('kpis --sink and kpis query through the CLI', () => {
     expect(noSink.stderr).toContain('--create-table is for --sink dynamodb://TABLE');
     // Both stopped before any work: no KPI file was written.
     expect(readdirSync(out)).toEqual([]);
+  });
+});
+
+describe('the country charts in the sink', () => {
+  it('chartItems hold each country line of the file, songs in rank order', () => {
+    const dir = temp.make('playtally-dyn-chart-');
+    const path = join(dir, 'country_top50_20240105.txt');
+    writeFileSync(path, 'DE|7:3,2:1\nFR|9007199254740991:5,1:5,3:2\n');
+    const items = chartItems('2024-01-05', path);
+    expect(items.map((i) => [i.pk!.S, i.sk!.S, i.country!.S])).toEqual([
+      ['CHART#2024-01-05', 'COUNTRY#DE', 'DE'],
+      ['CHART#2024-01-05', 'COUNTRY#FR', 'FR'],
+    ]);
+    expect(items[1]!.songs!.L!.map((x) => [x.M!.rank!.N, x.M!.sng_id!.N, x.M!.plays!.N])).toEqual([
+      ['1', '9007199254740991', '5'],
+      ['2', '1', '5'],
+      ['3', '3', '2'],
+    ]);
+    writeFileSync(path, 'FR|1:2\nDE|1:1\n');
+    expect(() => chartItems('2024-01-05', path)).toThrow("country not after the previous line's FR");
+  });
+
+  it('run --sink writes every chart date; a run with nothing new writes nothing; top50 --sink too', async () => {
+    const f = runFolders(temp, 'playtally-dyn-run-', day('2024-01-01'), 3, { rows: 3_000, seed: 4 });
+    const name = `charts-${process.pid}`;
+    const sinkArgs = ['--sink', `dynamodb://${name}`];
+    const first = await cliAsync(['run', '--logs', f.logs, '--out', f.out, ...sinkArgs, '--create-table'], {
+      env: awsEnv(),
+    });
+    expect(first.status, first.stderr).toBe(0);
+    const done = first.stdout.split('\n').find((l) => l.includes('"sink_written"'));
+    expect(JSON.parse(done!).dates).toEqual(['2024-01-01', '2024-01-02', '2024-01-03']);
+    const table = new DynamoTable(name, client);
+    for (const date of ['2024-01-01', '2024-01-02', '2024-01-03']) {
+      const items = await table.query(`CHART#${date}`, 'COUNTRY#');
+      const file = readFileSync(join(f.out, `country_top50_${date.replaceAll('-', '')}.txt`), 'utf8');
+      const lines = file.split('\n').filter((l) => l !== '');
+      expect(items.map((i) => i.country!.S)).toEqual(lines.map((l) => l.slice(0, 2)));
+      // Each country's songs are the file's, in order.
+      expect(
+        items.map(
+          (i) => `${i.country!.S}|${i.songs!.L!.map((x) => `${x.M!.sng_id!.N}:${x.M!.plays!.N}`).join(',')}`,
+        ),
+      ).toEqual(lines);
+    }
+    const again = await cliAsync(['run', '--logs', f.logs, '--out', f.out, ...sinkArgs], { env: awsEnv() });
+    expect(again.status, again.stderr).toBe(0);
+    expect(again.stdout).not.toContain('"sink_written"');
+
+    const out = temp.make('playtally-dyn-top50-');
+    const top = await cliAsync(['top50', '--logs', f.logs, '--out', out, ...sinkArgs, '--quiet'], {
+      env: awsEnv(),
+    });
+    expect(top.status, top.stderr).toBe(0);
+    // The same date, the same charts: the items are the same, rewritten.
+    expect((await table.query('CHART#2024-01-03', 'COUNTRY#')).length).toBeGreaterThan(0);
+  });
+
+  it('a run whose sink fails archives no log: a log leaves only once its results are committed', async () => {
+    const f = runFolders(temp, 'playtally-dyn-fail-', day('2024-01-01'), 2, { rows: 500, seed: 5 });
+    const archive = join(temp.make('playtally-dyn-archive-'), 'archive');
+    await expect(
+      runOnce({
+        logsDir: f.logs,
+        outDir: f.out,
+        command: 'run',
+        window: 1,
+        threads: 1,
+        archiveDir: archive,
+        syncSink: async () => {
+          throw new PlaytallyError('sink_unavailable', 'DynamoDB is down');
+        },
+      }),
+    ).rejects.toThrow('DynamoDB is down');
+    expect(readdirSync(f.logs).filter((n) => n.endsWith('.log'))).toHaveLength(2);
+    expect(existsSync(archive)).toBe(false);
+    // Once the sink works, the same run archives them.
+    const record = await runOnce({
+      logsDir: f.logs,
+      outDir: f.out,
+      command: 'run',
+      window: 1,
+      threads: 1,
+      archiveDir: archive,
+      syncSink: async () => {},
+    });
+    expect(record.archived).toEqual(['2024-01-01', '2024-01-02']);
   });
 });

@@ -1,6 +1,6 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
 import { byteOrder } from '../kpis/genreKpis.js';
-import { dayKey, genreKey, topGenresKey } from '../sinks/dynamoKpiSink.js';
+import { dayKey, genreKey, topGenresKey } from '../sinks/dynamoSink.js';
 import type { DynamoTable } from './dynamoTable.js';
 
 type Item = Record<string, AttributeValue>;

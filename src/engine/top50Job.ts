@@ -305,6 +305,8 @@ export class ChartSession extends ChartSessionBase<DayPartial> {
     this.threads = options.threads ?? availableParallelism();
     this.memoryBytes = options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
     removeStaleRunDirs(this.state.tmpDir);
+    // A run killed while quarantining a day can leave the day's partial behind, named by no record.
+    this.state.removeOrphanPartials();
     this.plan = planMemory(this.memoryBytes, this.threads, options.partitionBytes);
     this.runTmpDir = join(this.state.tmpDir, `run-${process.pid}-${Date.now()}`);
     mkdirSync(this.runTmpDir, { recursive: true });

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { RejectCounts, RejectExample } from '../parse/rejects.js';
 import { writeFileAtomic } from './atomicFile.js';
@@ -154,6 +154,28 @@ export class StateStore {
     this.manifest.quarantined[compactDate] = record;
     this.save();
     if (previous) this.removePartial(previous);
+  }
+
+  /**
+   * Remove the partials no day record names. A run killed after recording a quarantine (which
+   * forgets the day) and before removing the day's partial leaves one; the run that finishes
+   * the quarantine no longer knows it. Call with the state folder's lock held.
+   */
+  removeOrphanPartials(): string[] {
+    const named = new Set(Object.values(this.manifest.days).map((d) => d.partial));
+    const removed: string[] = [];
+    let names: string[] = [];
+    try {
+      names = readdirSync(this.partialsDir);
+    } catch {
+      return removed;
+    }
+    for (const name of names) {
+      if (!name.endsWith('.ptp') || named.has(`partials/${name}`)) continue;
+      rmSync(join(this.partialsDir, name), { force: true });
+      removed.push(name);
+    }
+    return removed;
   }
 
   /** A day's partial file, if it has one (a day loaded into ClickHouse has none). */

@@ -62,21 +62,8 @@ export function loadChartDate(db: Db, outDir: string, day: number, userChartDate
     for (const table of ['country_charts', 'user_charts', 'chart_quality', 'chart_dates']) {
       db.prepare(`DELETE FROM ${table} WHERE date = ?`).run(date);
     }
-    // Keys must ascend, as the files are written: a repeated key would otherwise fail on the
-    // primary key as an SQLite error instead of naming the file and line.
-    let previousCountry = '';
-    forEachLineSync(paths.country, (line, n) => {
-      const { key, chart } = splitChartLine(line, paths.country, n);
-      if (countryIndex(key) < 0) throw badLine(paths.country, n, 'not a country code', key);
-      if (key <= previousCountry) {
-        throw badLine(paths.country, n, `country not after the previous line's ${previousCountry}`, key);
-      }
-      previousCountry = key;
-      let rank = 0;
-      for (const entry of chart.split(',')) {
-        const colon = entry.indexOf(':');
-        insertCountry.run(date, key, ++rank, Number(entry.slice(0, colon)), Number(entry.slice(colon + 1)));
-      }
+    forEachCountryChart(paths.country, (country, songs) => {
+      for (const [i, song] of songs.entries()) insertCountry.run(date, country, i + 1, song.song, song.plays);
       result.countries++;
     });
 
@@ -165,6 +152,33 @@ export function fileSignature(paths: string[]): string {
       }
     })
     .join(',');
+}
+
+/**
+ * Each line of a country chart file, checked: a country code, in ascending order as playtally
+ * writes them (a repeated key would otherwise fail later, on a primary key or in a batch, instead
+ * of naming the file and line), then `sng_id:plays,...` in rank order.
+ */
+export function forEachCountryChart(
+  path: string,
+  visit: (country: string, songs: { song: number; plays: number }[]) => void,
+): void {
+  let previousCountry = '';
+  forEachLineSync(path, (line, n) => {
+    const { key, chart } = splitChartLine(line, path, n);
+    if (countryIndex(key) < 0) throw badLine(path, n, 'not a country code', key);
+    if (key <= previousCountry) {
+      throw badLine(path, n, `country not after the previous line's ${previousCountry}`, key);
+    }
+    previousCountry = key;
+    visit(
+      key,
+      chart.split(',').map((entry) => {
+        const colon = entry.indexOf(':');
+        return { song: Number(entry.slice(0, colon)), plays: Number(entry.slice(colon + 1)) };
+      }),
+    );
+  });
 }
 
 function splitChartLine(line: string, path: string, n: number): { key: string; chart: string } {

@@ -46,6 +46,12 @@ export interface RunOptions extends SessionOptions {
   onRunEvent?: (event: RunEvent) => void;
   /** Load each chart date into this results store as it is written, and the run into its history. */
   store?: ResultsStore;
+  /**
+   * Bring an outside copy of the charts up to date with the output folder (the DynamoDB sink),
+   * after the charts are written and before any log is archived: a log leaves only once what
+   * depends on it is committed there too.
+   */
+  syncSink?: (outDir: string) => Promise<void>;
   /** The engine's session (default: the embedded engine's ChartSession). */
   openSession?: (options: SessionOptions) => Promise<ChartSessionBase>;
 }
@@ -185,6 +191,7 @@ class Run {
     if (!(await this.takeInUnknownArchived())) return;
     await this.writeDueCharts();
     if (this.stopping()) return;
+    if (this.options.syncSink) await this.retry('sink', () => this.options.syncSink!(this.session.outDir));
     if (this.archiveDir !== undefined) await this.archive(this.archiveDir);
     await this.prune();
     this.record.missing = this.missingDays();

@@ -1,21 +1,17 @@
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { runKpisClickHouse } from '../../clickhouse/clickhouseKpis.js';
-import { DynamoTable } from '../../cloud/dynamoTable.js';
 import { type KpiEvent, type KpiOptions, type KpiSummary, runKpis } from '../../engine/kpiJob.js';
 import type { Granularity } from '../../kpis/genreKpis.js';
-import { PlaytallyError } from '../../ops/errors.js';
 import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
-import { DynamoKpiSink } from '../../sinks/dynamoKpiSink.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
 import { requireOption, threadsOption } from '../optionParsers.js';
+import { openSink, reportSink, type SinkCliOptions, withSinkOptions } from '../sinkOptions.js';
 import { dbOption, loadIntoStore } from '../storeOptions.js';
 import { kpisQueryCommand } from './kpisQuery.js';
 
-interface KpisCliOptions extends EngineCliOptions {
-  sink?: string;
-  createTable?: boolean;
+interface KpisCliOptions extends EngineCliOptions, SinkCliOptions {
   landing?: string;
   out?: string;
   state?: string;
@@ -31,37 +27,35 @@ interface KpisCliOptions extends EngineCliOptions {
 export function kpisCommand(): Command {
   return (
     withEngineOptions(
-      new Command('kpis')
-        .description('daily genre KPIs from the stream, song and user CSV drops of a landing folder')
-        .option(
-          '--landing <dir>',
-          'landing folder with streams/, songs/ and users/ subfolders of *.csv (required)',
-        )
-        .option('--out <dir>', 'folder for the KPI files and quality reports, created if missing (required)')
-        .option(
-          '--state <dir>',
-          'state folder: a partial per streams file, the manifest (default: <out>/.playtally-kpis)',
-        )
-        .option(
-          '--no-archive',
-          'leave processed streams files in the landing folder (default: move to archive/YYYYMMDD/)',
-        )
-        .option('--wait', 'wait for another run using the state folder instead of exiting with code 5')
-        .addOption(
-          new Option('--granularity <unit>', 'one row per genre and day, or per genre and UTC hour')
-            .choices(['day', 'hour'])
-            .default('day'),
-        )
-        .addOption(threadsOption())
-        .addOption(dbOption())
-        .option(
-          '--sink <uri>',
-          'also write the KPIs of every changed day to this DynamoDB table: dynamodb://TABLE',
-        )
-        .option(
-          '--create-table',
-          'with --sink: create the table (keys pk/sk, on-demand) if it does not exist',
-        ),
+      withSinkOptions(
+        new Command('kpis')
+          .description('daily genre KPIs from the stream, song and user CSV drops of a landing folder')
+          .option(
+            '--landing <dir>',
+            'landing folder with streams/, songs/ and users/ subfolders of *.csv (required)',
+          )
+          .option(
+            '--out <dir>',
+            'folder for the KPI files and quality reports, created if missing (required)',
+          )
+          .option(
+            '--state <dir>',
+            'state folder: a partial per streams file, the manifest (default: <out>/.playtally-kpis)',
+          )
+          .option(
+            '--no-archive',
+            'leave processed streams files in the landing folder (default: move to archive/YYYYMMDD/)',
+          )
+          .option('--wait', 'wait for another run using the state folder instead of exiting with code 5')
+          .addOption(
+            new Option('--granularity <unit>', 'one row per genre and day, or per genre and UTC hour')
+              .choices(['day', 'hour'])
+              .default('day'),
+          )
+          .addOption(threadsOption())
+          .addOption(dbOption()),
+        'the KPIs',
+      ),
       'the KPIs',
     )
       .option('--json', 'print a machine-readable summary on stdout')
@@ -98,12 +92,7 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
         ensureWritable(resolve(out), 'output_not_writable', 'output folder');
         const stateDir = resolve(options.state ?? join(out, '.playtally-kpis'));
         const clickhouse = clickhouseOptions(options);
-        if (options.createTable && options.sink === undefined) {
-          throw new PlaytallyError('usage', '--create-table is for --sink dynamodb://TABLE');
-        }
-        // The table is checked (or created) before any work: a wrong name fails at once.
-        const table =
-          options.sink === undefined ? undefined : await openSinkTable(options.sink, options.createTable);
+        const sink = await openSink(options, stateDir);
         try {
           const lock = await acquireLock(stateDir, 'playtally kpis', { wait: options.wait });
           const job: KpiOptions = {
@@ -119,7 +108,13 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
           try {
             summary = await (clickhouse ? runKpisClickHouse({ ...job, clickhouse }) : runKpis(job));
             // The sink's record of what it wrote lives in the state folder: written under the lock.
-            if (table !== undefined) await writeToSink(table, stateDir, out, options.quiet);
+            if (sink !== undefined) {
+              const written = await sink.syncKpis(out, reportSink(sink, options.quiet));
+              if (!options.quiet)
+                process.stderr.write(
+                  `playtally: ${written.length} day(s) written to DynamoDB ${sink.table.name}\n`,
+                );
+            }
           } finally {
             lock.release();
           }
@@ -128,7 +123,7 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
           loadIntoStore(options, (store) => store.syncKpis(out));
           if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         } finally {
-          table?.close();
+          sink?.table.close();
         }
       })
   );
@@ -179,38 +174,4 @@ export function summaryLine(s: KpiSummary): string {
     `${s.archived.length > 0 ? `, ${s.archived.length} archived` : ''}; ` +
     `${(s.elapsedMs / 1000).toFixed(1)} s, peak ${Math.round(s.peakRssBytes / 1024 / 1024)} MB`
   );
-}
-
-/** The sink's table, created with --create-table, else checked to exist with playtally's keys. */
-async function openSinkTable(uri: string, create: boolean | undefined): Promise<DynamoTable> {
-  const table = DynamoTable.fromUri(uri);
-  try {
-    if (create) {
-      const made = await table.create();
-      process.stderr.write(
-        `playtally: DynamoDB table ${table.name} ${made === 'created' ? 'created' : 'exists'}\n`,
-      );
-    }
-    await table.check();
-    return table;
-  } catch (error) {
-    table.close();
-    throw error;
-  }
-}
-
-/** Write every day whose KPI files changed since the sink last had them (the whole folder). */
-async function writeToSink(
-  table: DynamoTable,
-  stateDir: string,
-  out: string,
-  quiet?: boolean,
-): Promise<void> {
-  const written = await new DynamoKpiSink(table, stateDir).syncKpis(out, (day) => {
-    if (!quiet)
-      process.stderr.write(
-        `  ${table.name}: ${day.date} written (${day.items} items, ${day.deleted} removed)\n`,
-      );
-  });
-  if (!quiet) process.stderr.write(`playtally: ${written.length} day(s) written to DynamoDB ${table.name}\n`);
 }

@@ -84,14 +84,14 @@ Examples:
         );
       }
       if (options.watch) {
-        await unattended('watch', options, async (log, stop, store) => {
+        await unattended('watch', options, async (log, stop, outputs) => {
           const server = await startServers(serverOptions(options, options.db!), options.workers);
           log.info(
             { event: 'listening', url: server.url, db: options.db },
             `serving ${server.url} (store ${options.db})`,
           );
           try {
-            await watchLoop(options, log, stop, store);
+            await watchLoop(options, log, stop, outputs);
           } finally {
             await server.close();
           }

@@ -15,9 +15,10 @@ import {
   threadsOption,
 } from '../optionParsers.js';
 import { progressReporter } from '../progress.js';
+import { openSink, reportSink, type SinkCliOptions, withSinkOptions } from '../sinkOptions.js';
 import { dbOption, loadIntoStore, userChartDatesOption } from '../storeOptions.js';
 
-interface Top50CliOptions extends EngineCliOptions {
+interface Top50CliOptions extends EngineCliOptions, SinkCliOptions {
   logs: string;
   out: string;
   state?: string;
@@ -36,22 +37,28 @@ interface Top50CliOptions extends EngineCliOptions {
 
 export function top50Command(): Command {
   return withEngineOptions(
-    new Command('top50')
-      .description('write the 7-day top-50 charts per country and per user for one date')
-      // Required, but checked in the action: commander checks required options before unknown
-      // ones, so a misspelt --logs would be reported as a missing --logs.
-      .option('--logs <dir>', 'folder of daily listen-YYYYMMDD.log (or .log.gz) files (required)')
-      .option('--out <dir>', 'folder for the chart files and quality report, created if missing (required)')
-      .option('--state <dir>', 'folder for per-day partials reused by later runs (default: <out>/.playtally)')
-      .option('--date <date>', 'chart date, YYYYMMDD or YYYY-MM-DD (default: newest log day)', dayOption)
-      .option('--window <days>', 'days in the window, ending on the chart date', positiveIntOption, 7)
-      .option('--top <n>', 'songs per chart row', positiveIntOption, 50)
-      .addOption(memoryOption())
-      .addOption(threadsOption())
-      .option('--strict', 'fail (exit 3) when a day of the window has no log')
-      .option('--wait', 'wait for another run using the state folder instead of exiting with code 5')
-      .addOption(dbOption())
-      .addOption(userChartDatesOption())
+    withSinkOptions(
+      new Command('top50')
+        .description('write the 7-day top-50 charts per country and per user for one date')
+        // Required, but checked in the action: commander checks required options before unknown
+        // ones, so a misspelt --logs would be reported as a missing --logs.
+        .option('--logs <dir>', 'folder of daily listen-YYYYMMDD.log (or .log.gz) files (required)')
+        .option('--out <dir>', 'folder for the chart files and quality report, created if missing (required)')
+        .option(
+          '--state <dir>',
+          'folder for per-day partials reused by later runs (default: <out>/.playtally)',
+        )
+        .option('--date <date>', 'chart date, YYYYMMDD or YYYY-MM-DD (default: newest log day)', dayOption)
+        .option('--window <days>', 'days in the window, ending on the chart date', positiveIntOption, 7)
+        .option('--top <n>', 'songs per chart row', positiveIntOption, 50)
+        .addOption(memoryOption())
+        .addOption(threadsOption())
+        .option('--strict', 'fail (exit 3) when a day of the window has no log')
+        .option('--wait', 'wait for another run using the state folder instead of exiting with code 5')
+        .addOption(dbOption())
+        .addOption(userChartDatesOption()),
+      'the country charts',
+    )
       .option('--json', 'print a machine-readable summary on stdout')
       .option('-q, --quiet', 'print only warnings and errors on stderr')
       .addHelpText(
@@ -72,28 +79,45 @@ Example:
         // The folders are checked before the lock, which creates the state folder.
         requireLogsFolder(resolve(logs));
         ensureWritable(resolve(out), 'output_not_writable', 'output folder');
-        // One process at a time per state folder (a `run` or `watch` may be using it).
-        const lock = await acquireLock(resolve(options.state ?? join(out, '.playtally')), 'playtally top50', {
-          wait: options.wait,
-        });
+        const stateDir = resolve(options.state ?? join(out, '.playtally'));
         const clickhouse = clickhouseOptions(options);
-        const job = (o: Top50Options): Promise<Top50Summary> =>
-          clickhouse ? runTop50ClickHouse({ ...o, clickhouse }) : runTop50(o);
-        const summary = await job({
-          logsDir: logs,
-          outDir: out,
-          stateDir: options.state,
-          day: options.date,
-          window: options.window,
-          top: options.top,
-          memoryBytes: options.memory,
-          threads: options.threads,
-          strict: options.strict ?? false,
-          onEvent: progressReporter(process.stderr, options.quiet ?? false),
-        }).finally(() => lock.release());
-        if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
-        loadIntoStore(options, (store) => store.syncCharts(out, [parseDay(summary.date)!]));
-        if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        // The sink's table is checked (or created) before any work: a wrong name fails at once.
+        const sink = await openSink(options, stateDir);
+        try {
+          // One process at a time per state folder (a `run` or `watch` may be using it).
+          const lock = await acquireLock(stateDir, 'playtally top50', { wait: options.wait });
+          const job = (o: Top50Options): Promise<Top50Summary> =>
+            clickhouse ? runTop50ClickHouse({ ...o, clickhouse }) : runTop50(o);
+          let summary: Top50Summary;
+          try {
+            summary = await job({
+              logsDir: logs,
+              outDir: out,
+              stateDir: options.state,
+              day: options.date,
+              window: options.window,
+              top: options.top,
+              memoryBytes: options.memory,
+              threads: options.threads,
+              strict: options.strict ?? false,
+              onEvent: progressReporter(process.stderr, options.quiet ?? false),
+            });
+            if (sink !== undefined) {
+              const written = await sink.syncCharts(out, reportSink(sink, options.quiet));
+              if (!options.quiet)
+                process.stderr.write(
+                  `playtally: ${written.length} chart date(s) written to DynamoDB ${sink.table.name}\n`,
+                );
+            }
+          } finally {
+            lock.release();
+          }
+          if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
+          loadIntoStore(options, (store) => store.syncCharts(out, [parseDay(summary.date)!]));
+          if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+        } finally {
+          sink?.table.close();
+        }
       }),
   );
 }

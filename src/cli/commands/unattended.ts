@@ -6,6 +6,7 @@ import { isoDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
+import type { DynamoSink } from '../../sinks/dynamoSink.js';
 import type { ResultsStore } from '../../store/resultsStore.js';
 import { watchLanding } from '../../unattended/landingWatch.js';
 import { DEFAULT_MAX_REJECT_RATE, type RunOptions, runOnce } from '../../unattended/runOnce.js';
@@ -23,9 +24,16 @@ import {
   threadsOption,
 } from '../optionParsers.js';
 import { createRunLogger, type Logger, logRunDone, logRunEvent } from '../runLogger.js';
+import { openSink, type SinkCliOptions, withSinkOptions } from '../sinkOptions.js';
 import { dbOption, openStore, userChartDatesOption } from '../storeOptions.js';
 
-export interface UnattendedCliOptions extends EngineCliOptions {
+/** Where a run's results go besides the output folder: the results store, the DynamoDB sink. */
+export interface RunOutputs {
+  store?: ResultsStore;
+  sink?: DynamoSink;
+}
+
+export interface UnattendedCliOptions extends EngineCliOptions, SinkCliOptions {
   logs?: string;
   out?: string;
   state?: string;
@@ -47,7 +55,7 @@ export interface UnattendedCliOptions extends EngineCliOptions {
 
 /** Options shared by run, backfill and watch. */
 export function withRunOptions(command: Command): Command {
-  return withEngineOptions(command)
+  return withSinkOptions(withEngineOptions(command), 'the country charts')
     .option('--logs <dir>', 'landing folder of listen-YYYYMMDD.log / .log.gz files (required)')
     .option('--out <dir>', 'folder for the chart files and quality reports (required)')
     .option(
@@ -90,7 +98,7 @@ function runOptions(
   options: UnattendedCliOptions,
   log: Logger,
   stop: StopSignals,
-  store: ResultsStore | undefined,
+  outputs: RunOutputs,
 ): Omit<RunOptions, 'command'> {
   const logsDir = requireOption(options.logs, '--logs <dir>');
   const outDir = requireOption(options.out, '--out <dir>');
@@ -113,7 +121,8 @@ function runOptions(
     keepDays: options.keepDays,
     shouldStop: () => stop.requested(),
     onRunEvent: (event) => logRunEvent(log, event),
-    store,
+    store: outputs.store,
+    syncSink: outputs.sink && chartsToSink(outputs.sink, log),
     openSession: clickhouse ? (o) => ClickHouseChartSession.open({ ...o, clickhouse }) : undefined,
   };
 }
@@ -129,7 +138,7 @@ function stateDirOf(options: UnattendedCliOptions): string {
 export async function unattended(
   command: 'run' | 'backfill' | 'watch',
   options: UnattendedCliOptions,
-  body: (log: Logger, stop: StopSignals, store: ResultsStore | undefined) => Promise<void>,
+  body: (log: Logger, stop: StopSignals, outputs: RunOutputs) => Promise<void>,
 ): Promise<void> {
   const log = createRunLogger(options.logLevel);
   const stop = onStopSignals((signal) =>
@@ -166,7 +175,12 @@ export async function unattended(
     try {
       const store = openStore(options);
       try {
-        await body(log, stop, store);
+        const sink = await openSink(options, stateDir);
+        try {
+          await body(log, stop, { store, sink });
+        } finally {
+          sink?.table.close();
+        }
       } finally {
         store?.close();
       }
@@ -258,10 +272,10 @@ Example (crontab, every 15 minutes):
         .default(0, '0s: every log present'),
     )
     .action(async (options: UnattendedCliOptions & { settle: number }) => {
-      await unattended('run', options, async (log, stop, store) => {
+      await unattended('run', options, async (log, stop, outputs) => {
         const settle = options.settle;
         const record = await runOnce({
-          ...runOptions(options, log, stop, store),
+          ...runOptions(options, log, stop, outputs),
           command: 'run',
           // A log still being written in place is left for the next run.
           isReady: settle > 0 ? (l) => Date.now() - l.mtimeMs >= settle : undefined,
@@ -295,9 +309,9 @@ export function backfillCommand(): Command {
         );
       }
       const { from, to } = options;
-      await unattended('backfill', options, async (log, stop, store) => {
+      await unattended('backfill', options, async (log, stop, outputs) => {
         const record = await runOnce({
-          ...runOptions(options, log, stop, store),
+          ...runOptions(options, log, stop, outputs),
           command: 'backfill',
           from,
           to,
@@ -338,7 +352,7 @@ after the current step; a second signal stops it at once.
 ${EXIT_CODES_HELP}`,
     )
     .action(async (options: WatchCliOptions) => {
-      await unattended('watch', options, (log, stop, store) => watchLoop(options, log, stop, store));
+      await unattended('watch', options, (log, stop, outputs) => watchLoop(options, log, stop, outputs));
     });
 }
 
@@ -349,7 +363,7 @@ export async function watchLoop(
   options: WatchCliOptions,
   log: Logger,
   stop: StopSignals,
-  store: ResultsStore | undefined,
+  outputs: RunOutputs,
 ): Promise<void> {
   let failing: string | undefined;
   log.info(
@@ -362,7 +376,7 @@ export async function watchLoop(
     `watching ${options.logs} (every ${options.pollInterval / 1000} s, settle ${options.settle / 1000} s)`,
   );
   await watchLanding({
-    ...runOptions(options, log, stop, store),
+    ...runOptions(options, log, stop, outputs),
     pollMs: options.pollInterval,
     settleMs: options.settle,
     stop,
@@ -380,4 +394,17 @@ export async function watchLoop(
     },
   });
   log.info({ event: 'stopped' }, 'stopped');
+}
+
+/** The run's sync of the country charts into the DynamoDB sink, logged date by date. */
+function chartsToSink(sink: DynamoSink, log: Logger): (outDir: string) => Promise<void> {
+  return async (outDir) => {
+    const written = await sink.syncCharts(outDir);
+    if (written.length > 0) {
+      log.info(
+        { event: 'sink_written', table: sink.table.name, dates: written.map((w) => w.date) },
+        `${written.length} chart date(s) written to DynamoDB ${sink.table.name}`,
+      );
+    }
+  };
 }

@@ -1,0 +1,55 @@
+import type { Command } from 'commander';
+import { DynamoTable } from '../cloud/dynamoTable.js';
+import { PlaytallyError } from '../ops/errors.js';
+import { DynamoSink, type SinkDayResult } from '../sinks/dynamoSink.js';
+
+export interface SinkCliOptions {
+  sink?: string;
+  createTable?: boolean;
+}
+
+/** `--sink dynamodb://TABLE` and `--create-table`, on the commands that write charts or KPIs. */
+export function withSinkOptions(command: Command, what: string): Command {
+  return command
+    .option(
+      '--sink <uri>',
+      `also write ${what} of every changed date to this DynamoDB table: dynamodb://TABLE`,
+    )
+    .option('--create-table', 'with --sink: create the table (keys pk/sk, on-demand) if it does not exist');
+}
+
+/**
+ * The sink's table, created with --create-table, else checked to exist with playtally's keys:
+ * before any work, so that a wrong name fails at once. Undefined without --sink.
+ */
+export async function openSink(options: SinkCliOptions, stateDir: string): Promise<DynamoSink | undefined> {
+  if (options.sink === undefined) {
+    if (options.createTable)
+      throw new PlaytallyError('usage', '--create-table is for --sink dynamodb://TABLE');
+    return undefined;
+  }
+  const table = DynamoTable.fromUri(options.sink);
+  try {
+    if (options.createTable) {
+      const made = await table.create();
+      process.stderr.write(
+        `playtally: DynamoDB table ${table.name} ${made === 'created' ? 'created' : 'exists'}\n`,
+      );
+    }
+    await table.check();
+    return new DynamoSink(table, stateDir);
+  } catch (error) {
+    table.close();
+    throw error;
+  }
+}
+
+/** What a sync wrote, one stderr line per date and a total (nothing when quiet). */
+export function reportSink(sink: DynamoSink, quiet: boolean | undefined): (result: SinkDayResult) => void {
+  return (day) => {
+    if (!quiet)
+      process.stderr.write(
+        `  ${sink.table.name}: ${day.date} written (${day.items} items, ${day.deleted} removed)\n`,
+      );
+  };
+}
