@@ -103,40 +103,40 @@ export class DynamoTable {
 
   /** The sort keys of the items of one partition. */
   async sortKeys(pk: string): Promise<string[]> {
-    const keys: string[] = [];
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.guard('read the table', () =>
-        this.client.send(
-          new QueryCommand({
-            TableName: this.name,
-            KeyConditionExpression: '#pk = :pk',
-            ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-            ExpressionAttributeValues: { ':pk': { S: pk } },
-            ProjectionExpression: '#sk',
-            ExclusiveStartKey: start,
-          }),
-        ),
-      );
-      for (const item of page.Items ?? []) keys.push(item[SK]!.S!);
-      start = page.LastEvaluatedKey;
-    } while (start !== undefined);
-    return keys;
+    return (await this.queryAll(pk, undefined, true)).map((item) => item[SK]!.S!);
   }
 
   /** Every item of a partition whose sort key starts with `prefix`, in sort key order. */
-  async query(pk: string, prefix: string): Promise<Record<string, AttributeValue>[]> {
+  query(pk: string, prefix: string): Promise<Record<string, AttributeValue>[]> {
+    return this.queryAll(pk, prefix, false);
+  }
+
+  /** A Query over every page of the answer (DynamoDB pages at 1 MB). */
+  private async queryAll(
+    pk: string,
+    prefix: string | undefined,
+    keysOnly: boolean,
+  ): Promise<Record<string, AttributeValue>[]> {
     const items: Record<string, AttributeValue>[] = [];
     let start: Record<string, AttributeValue> | undefined;
     do {
+      const from = start;
       const page = await this.guard('read the table', () =>
         this.client.send(
           new QueryCommand({
             TableName: this.name,
-            KeyConditionExpression: '#pk = :pk AND begins_with(#sk, :prefix)',
-            ExpressionAttributeNames: { '#pk': PK, '#sk': SK },
-            ExpressionAttributeValues: { ':pk': { S: pk }, ':prefix': { S: prefix } },
-            ExclusiveStartKey: start,
+            KeyConditionExpression: `#pk = :pk${prefix === undefined ? '' : ' AND begins_with(#sk, :prefix)'}`,
+            // DynamoDB refuses a name the expressions do not use.
+            ExpressionAttributeNames: {
+              '#pk': PK,
+              ...(prefix !== undefined || keysOnly ? { '#sk': SK } : {}),
+            },
+            ExpressionAttributeValues: {
+              ':pk': { S: pk },
+              ...(prefix === undefined ? {} : { ':prefix': { S: prefix } }),
+            },
+            ...(keysOnly ? { ProjectionExpression: '#sk' } : {}),
+            ExclusiveStartKey: from,
           }),
         ),
       );
