@@ -32,6 +32,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   clickhouse_unavailable: EXIT.output,
   clickhouse_schema: EXIT.output,
   sink_unavailable: EXIT.output,
+  source_unavailable: EXIT.input,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

@@ -19,7 +19,8 @@ export type ErrorCode =
   | 'store_unusable'
   | 'clickhouse_unavailable'
   | 'clickhouse_schema'
-  | 'sink_unavailable';
+  | 'sink_unavailable'
+  | 'source_unavailable';
 
 export class PlaytallyError extends Error {
   override readonly name = 'PlaytallyError';
