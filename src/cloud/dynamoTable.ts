@@ -11,6 +11,7 @@ import {
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
 import { PlaytallyError } from '../ops/errors.js';
+import { awsError, guarded } from './awsErrors.js';
 
 /** The key attributes of playtally's table: a partition key and a sort key, both strings. */
 export const PK = 'pk';
@@ -189,20 +190,11 @@ export class DynamoTable {
   }
 
   /** A request whose failure becomes a clear error naming the table (exit 4). */
-  private async guard<T>(what: string, request: () => Promise<T>): Promise<T> {
-    try {
-      return await request();
-    } catch (error) {
-      throw this.failure(error, what);
-    }
+  private guard<T>(what: string, request: () => Promise<T>): Promise<T> {
+    return guarded('sink_unavailable', `${what} ${this.name} in DynamoDB`, { table: this.name }, request);
   }
 
   private failure(error: unknown, what: string): PlaytallyError {
-    const e = error as Error & { code?: string };
-    return new PlaytallyError(
-      'sink_unavailable',
-      `cannot ${what} ${this.name} in DynamoDB: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}`,
-      { table: this.name },
-    );
+    return awsError('sink_unavailable', `${what} ${this.name} in DynamoDB`, { table: this.name }, error);
   }
 }

@@ -8,6 +8,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { PlaytallyError } from '../ops/errors.js';
+import { awsError, guarded } from './awsErrors.js';
 
 /** An object directly under an S3 folder (a prefix ending in `/`). */
 export interface S3Entry {
@@ -149,21 +150,12 @@ export class S3Folder {
     }
   }
 
-  /** A request whose failure becomes a clear error naming the location (exit 4). */
-  private async guard<T>(what: string, request: () => Promise<T>): Promise<T> {
-    try {
-      return await request();
-    } catch (error) {
-      throw this.failure(error, what);
-    }
+  /** A request whose failure becomes a clear error naming the location (exit 3). */
+  private guard<T>(what: string, request: () => Promise<T>): Promise<T> {
+    return guarded('source_unavailable', `${what} ${this.uri}`, { location: this.uri }, request);
   }
 
   private failure(error: unknown, what: string): PlaytallyError {
-    const e = error as Error;
-    return new PlaytallyError(
-      'source_unavailable',
-      `cannot ${what} ${this.uri}: ${e.name && e.name !== 'Error' ? `${e.name}: ` : ''}${e.message}`,
-      { location: this.uri },
-    );
+    return awsError('source_unavailable', `${what} ${this.uri}`, { location: this.uri }, error);
   }
 }
