@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { compactDay } from '../src/ops/dates.js';
 
 /** The repository root (this file runs from dist/bench/). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
@@ -63,4 +64,25 @@ export function run(command: string, argv: string[]): Promise<{ stdout: string; 
       else resolvePromise({ stdout, wallMs });
     });
   });
+}
+
+/** The arguments of one measured `playtally top50` run (a JSON summary on stdout), then `extra`. */
+export function top50Argv(
+  run: { logs: string; out: string; state: string; day: number },
+  ...extra: string[]
+): string[] {
+  return [
+    'top50',
+    '--logs',
+    run.logs,
+    '--out',
+    run.out,
+    '--state',
+    run.state,
+    '--date',
+    compactDay(run.day),
+    '--json',
+    '--quiet',
+    ...extra,
+  ];
 }

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { compactDay, isoDay } from '../src/ops/dates.js';
-import { CLI, median, record, run } from './benchSupport.js';
+import { CLI, median, record, run, top50Argv } from './benchSupport.js';
 
 /**
  * The scale-out case of `npm run bench` (issue 6), when a ClickHouse cluster is given
@@ -32,22 +32,14 @@ export async function clickhouseBench(options: {
   const database = 'playtally_bench';
   const results: Record<string, Measure[]> = { embedded: [], cold: [], incremental: [], charts: [] };
   const top50 = (out: string, state: string, day: number, engine: 'embedded' | 'clickhouse') =>
-    measure([
-      'top50',
-      '--logs',
-      logs,
-      '--out',
-      out,
-      '--state',
-      state,
-      '--date',
-      compactDay(day),
-      '--json',
-      '--quiet',
-      ...(engine === 'clickhouse'
-        ? ['--engine', 'clickhouse', '--clickhouse', urls.join(','), '--clickhouse-database', database]
-        : []),
-    ]);
+    measure(
+      top50Argv(
+        { logs, out, state, day },
+        ...(engine === 'clickhouse'
+          ? ['--engine', 'clickhouse', '--clickhouse', urls.join(','), '--clickhouse-database', database]
+          : []),
+      ),
+    );
   const dropDatabase = () => dropOnEach(urls, database);
   for (let r = 0; r < runs; r++) {
     console.error(`bench: clickhouse round ${r + 1} of ${runs}`);

@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { CORRUPTIONS } from '../src/generate/listenGenerator.js';
 import { compactDay, isoDay, parseDay } from '../src/ops/dates.js';
-import { args, CLI, median, ROOT, record, run } from './benchSupport.js';
+import { args, CLI, median, ROOT, record, run, top50Argv } from './benchSupport.js';
 import { clickhouseBench, dropOnEach } from './clickhouseBench.js';
 
 /**
@@ -59,21 +59,7 @@ async function playtally(
   day: number,
   memory: string,
 ): Promise<Measure> {
-  const { stdout, wallMs } = await run(CLI, [
-    'top50',
-    '--logs',
-    logs,
-    '--out',
-    out,
-    '--state',
-    state,
-    '--date',
-    compactDay(day),
-    '--memory',
-    memory,
-    '--json',
-    '--quiet',
-  ]);
+  const { stdout, wallMs } = await run(CLI, top50Argv({ logs, out, state, day }, '--memory', memory));
   const summary = JSON.parse(stdout) as {
     cpuMs: number;
     peakRssBytes: number;

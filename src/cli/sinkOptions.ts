@@ -44,12 +44,25 @@ export async function openSink(options: SinkCliOptions, stateDir: string): Promi
   }
 }
 
-/** What a sync wrote, one stderr line per date and a total (nothing when quiet). */
-export function reportSink(sink: DynamoSink, quiet: boolean | undefined): (result: SinkDayResult) => void {
-  return (day) => {
+/**
+ * Bring the sink up to date with the output folder (its KPIs or its country charts), saying on
+ * stderr what it wrote, a line per date and a total (nothing when quiet).
+ */
+export async function writeSink(
+  sink: DynamoSink,
+  what: 'kpis' | 'charts',
+  outDir: string,
+  quiet: boolean | undefined,
+): Promise<void> {
+  const onDay = (day: SinkDayResult): void => {
     if (!quiet)
       process.stderr.write(
         `  ${sink.table.name}: ${day.date} written (${day.items} items, ${day.deleted} removed)\n`,
       );
   };
+  const written = what === 'kpis' ? await sink.syncKpis(outDir, onDay) : await sink.syncCharts(outDir, onDay);
+  if (!quiet) {
+    const dates = what === 'kpis' ? 'day(s)' : 'chart date(s)';
+    process.stderr.write(`playtally: ${written.length} ${dates} written to DynamoDB ${sink.table.name}\n`);
+  }
 }

@@ -12,7 +12,7 @@ const QUERY_SETTINGS = {
 };
 
 /**
- * The country chart file of a window's days (the log days it has, in any order) computed in ClickHouse: plays per (country,
+ * The country chart file of a window's log days, computed in ClickHouse: plays per (country,
  * song) over all shards through the Distributed table, ranked by plays descending then song
  * ascending, `LIMIT top BY country`. Written with the embedded engine's line writer, so the bytes
  * are the same. Returns the number of rows (countries).

@@ -138,22 +138,19 @@ export async function clickhouseDayEngine(
 /** Rows of a (Distributed) table, or of its partition of `day`. */
 async function count(cluster: ClickHouseCluster, table: string, day?: number): Promise<number> {
   const where = day === undefined ? '' : ` WHERE day = ${sqlDay(day)}`;
-  const result = await cluster.shards[0]!.query({
-    query: `SELECT count() AS n FROM ${table}${where}`,
-    format: 'JSONEachRow',
-  });
-  return Number(((await result.json()) as { n: string }[])[0]?.n ?? 0);
+  const [row] = await cluster.rows<{ n: string }>(`SELECT count() AS n FROM ${table}${where}`);
+  return Number(row?.n ?? 0);
 }
 
 /** `songs` is a whole copy on each shard: its row count on each. */
 async function songsOnEveryShard(cluster: ClickHouseCluster): Promise<number[]> {
   return Promise.all(
-    cluster.shards.map(async (shard) => {
-      const result = await shard.query({
-        query: `SELECT count() AS n FROM ${cluster.database}.songs`,
-        format: 'JSONEachRow',
-      });
-      return Number(((await result.json()) as { n: string }[])[0]?.n ?? 0);
+    cluster.shards.map(async (_, shard) => {
+      const [row] = await cluster.rows<{ n: string }>(
+        `SELECT count() AS n FROM ${cluster.database}.songs`,
+        shard,
+      );
+      return Number(row?.n ?? 0);
     }),
   );
 }

@@ -135,7 +135,7 @@ export class ClickHouseChartSession extends ChartSessionBase {
   /** The cluster holds the day's rows as the manifest says: that many, from that log. */
   async holds(record: DayRecord): Promise<boolean> {
     if (record.pruned || record.clickhouse !== this.target) return false;
-    const day = parseDay(record.date.replaceAll('-', ''))!;
+    const day = parseDay(record.date)!;
     return (await this.rowsOf(day)) === record.valid && (await this.sources.source(day)) === record.hash;
   }
 
@@ -171,11 +171,9 @@ export class ClickHouseChartSession extends ChartSessionBase {
   private async rowsOf(day: number): Promise<number> {
     if (this.counts === undefined) {
       // Every day's count in one query: a run asks about every day it knows.
-      const result = await this.cluster.shards[0]!.query({
-        query: `SELECT day, count() AS n FROM ${this.cluster.database}.listens GROUP BY day`,
-        format: 'JSONEachRow',
-      });
-      const rows = (await result.json()) as { day: number; n: string }[];
+      const rows = await this.cluster.rows<{ day: number; n: string }>(
+        `SELECT day, count() AS n FROM ${this.cluster.database}.listens GROUP BY day`,
+      );
       this.counts = new Map(rows.map((r) => [Number(r.day), Number(r.n)]));
     }
     return this.counts.get(day) ?? 0;

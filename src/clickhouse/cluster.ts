@@ -40,6 +40,15 @@ export class ClickHouseCluster {
     for (const shard of this.shards) await shard.command({ query: sql });
   }
 
+  /**
+   * A query's answer rows from one shard: the first by default, which answers for all through a
+   * Distributed table. 64-bit numbers come as strings (JSONEachRow's default).
+   */
+  async rows<T>(query: string, shard = 0): Promise<T[]> {
+    const result = await this.shards[shard]!.query({ query, format: 'JSONEachRow' });
+    return (await result.json()) as T[];
+  }
+
   /** Check every shard answers; a clear error (exit 4) naming the shard otherwise. */
   async ping(): Promise<void> {
     for (let i = 0; i < this.shards.length; i++) {
@@ -89,13 +98,13 @@ export function sqlDay(day: number): string {
  */
 export async function requireDayColumns(cluster: ClickHouseCluster, tables: string[]): Promise<void> {
   for (let i = 0; i < cluster.shards.length; i++) {
-    const result = await cluster.shards[i]!.query({
-      query: `SELECT table, type FROM system.columns
-              WHERE database = '${cluster.database}' AND name = 'day'
-                AND table IN (${tables.map((t) => `'${identifier(t, 'table')}'`).join(', ')})`,
-      format: 'JSONEachRow',
-    });
-    for (const { table, type } of (await result.json()) as { table: string; type: string }[]) {
+    const columns = await cluster.rows<{ table: string; type: string }>(
+      `SELECT table, type FROM system.columns
+       WHERE database = '${cluster.database}' AND name = 'day'
+         AND table IN (${tables.map((t) => `'${identifier(t, 'table')}'`).join(', ')})`,
+      i,
+    );
+    for (const { table, type } of columns) {
       if (type === 'Int32') continue;
       throw new PlaytallyError(
         'clickhouse_schema',

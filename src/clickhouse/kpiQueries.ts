@@ -47,39 +47,34 @@ export async function queryDayKpis(
   const counted = `FROM ${db}.kpi_rows ALL INNER JOIN ${db}.songs USING track_id
      WHERE day = ${date} AND known_track = 1`;
 
-  const [streamRows] = await rows<{ n: string }>(
-    cluster,
+  const [streamRows] = await cluster.rows<{ n: string }>(
     `SELECT count() AS n FROM ${db}.stream_rows WHERE day = ${date}`,
   );
-  const [distinct] = await rows<{ n: string; counted: string; unknown_user: string }>(
-    cluster,
+  const [distinct] = await cluster.rows<{ n: string; counted: string; unknown_user: string }>(
     `SELECT count() AS n, countIf(known_track = 1) AS counted,
             countIf(known_track = 1 AND known_user = 0) AS unknown_user
      FROM ${db}.kpi_rows WHERE day = ${date}`,
   );
-  const genres = await rows<{
+  const genres = await cluster.rows<{
     bucket: number;
     genre: string;
     listens: string;
     total: string;
     listeners: string;
   }>(
-    cluster,
     `SELECT ${bucket} AS bucket, genre, count() AS listens, sum(duration_ms) AS total,
             uniqExact(user_id) AS listeners
      ${counted}
      GROUP BY bucket, genre ORDER BY bucket, genre`,
   );
-  const tracks = await rows<{ bucket: number; genre: string; track_id: string; plays: string }>(
-    cluster,
+  const tracks = await cluster.rows<{ bucket: number; genre: string; track_id: string; plays: string }>(
     `SELECT ${bucket} AS bucket, genre, track_id, count() AS plays
      ${counted}
      GROUP BY bucket, genre, track_id
      ORDER BY bucket, genre, plays DESC, track_id
      LIMIT ${TOP_TRACKS} BY bucket, genre`,
   );
-  const topGenres = await rows<{ bucket: number; genre: string; listens: string }>(
-    cluster,
+  const topGenres = await cluster.rows<{ bucket: number; genre: string; listens: string }>(
     `SELECT ${bucket} AS bucket, genre, count() AS listens
      ${counted}
      GROUP BY bucket, genre
@@ -124,10 +119,4 @@ export async function queryDayKpis(
       counted: countedRows,
     },
   };
-}
-
-/** A query's answer rows, read through the first shard (64-bit counts come as strings). */
-async function rows<T>(cluster: ClickHouseCluster, query: string): Promise<T[]> {
-  const result = await cluster.shards[0]!.query({ query, format: 'JSONEachRow' });
-  return (await result.json()) as T[];
 }

@@ -21,13 +21,12 @@ export class LoadRecords {
   async source(day: number): Promise<string | undefined> {
     if (this.sources === undefined) {
       const perShard = await Promise.all(
-        this.cluster.shards.map(async (shard) => {
-          const result = await shard.query({
-            query: `SELECT day, argMax(source, version) AS source FROM ${this.cluster.database}.load_records
-                    WHERE kind = '${this.kind}' GROUP BY day`,
-            format: 'JSONEachRow',
-          });
-          const rows = (await result.json()) as { day: number; source: string }[];
+        this.cluster.shards.map(async (_, shard) => {
+          const rows = await this.cluster.rows<{ day: number; source: string }>(
+            `SELECT day, argMax(source, version) AS source FROM ${this.cluster.database}.load_records
+             WHERE kind = '${this.kind}' GROUP BY day`,
+            shard,
+          );
           return new Map(rows.map((r) => [Number(r.day), r.source]));
         }),
       );

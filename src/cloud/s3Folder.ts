@@ -111,7 +111,7 @@ export class S3Folder {
    * nothing is overwritten. Resolves to the new location.
    */
   async moveTo(name: string, to: S3Folder): Promise<string> {
-    let target = to.prefix + name;
+    const target = to.prefix + name;
     if (await this.exists(to, target)) {
       const taken = `${target}.replaced-${new Date().toISOString().replaceAll(':', '-')}`;
       await this.copy(to.bucket, target, to.bucket, taken);
@@ -119,7 +119,6 @@ export class S3Folder {
         this.client.send(new DeleteObjectCommand({ Bucket: to.bucket, Key: target })),
       );
     }
-    target = to.prefix + name;
     await this.copy(this.bucket, this.prefix + name, to.bucket, target);
     await this.guard(`delete ${name} in`, () =>
       this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + name })),

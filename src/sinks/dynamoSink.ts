@@ -1,11 +1,12 @@
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AttributeValue, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { type DynamoTable, PK, SK } from '../cloud/dynamoTable.js';
 import { writeFileAtomic } from '../ops/atomicFile.js';
-import { isoDay, parseDay } from '../ops/dates.js';
+import { isoDay } from '../ops/dates.js';
 import { fileSignature, forEachCountryChart } from '../store/chartLoader.js';
 import { type KpiDayFiles, readKpiDay } from '../store/kpiLoader.js';
+import { datesIn } from '../store/resultsStore.js';
 import { countryChartName } from './chartFiles.js';
 import { kpiPaths } from './kpiFiles.js';
 
@@ -84,12 +85,11 @@ export interface SinkDayResult {
   deleted: number;
 }
 
-/** One date's items in the table: its partition, every item of it, and the files' signature. */
+/** One date's items in the table: its partition and every item of it. */
 interface DateItems {
   date: string;
   pk: string;
   items: Item[];
-  source: string;
 }
 
 /**
@@ -110,13 +110,10 @@ export class DynamoSink {
   syncKpis(outDir: string, onDay?: (result: SinkDayResult) => void): Promise<SinkDayResult[]> {
     const dir = resolve(outDir);
     return this.sync(dir, /^genre_kpis_(\d{8})\.csv$/, `dynamodb-${this.table.name}.json`, onDay, {
-      signature: (day) => {
-        const p = kpiPaths(dir, day);
-        return fileSignature([p.genres, p.topGenres, p.quality]);
-      },
+      signature: (day) => fileSignature(Object.values(kpiPaths(dir, day))),
       read: (day) => {
         const files = readKpiDay(dir, day);
-        return { date: files.date, pk: dayKey(files.date), items: kpiItems(files), source: files.source };
+        return { date: files.date, pk: dayKey(files.date), items: kpiItems(files) };
       },
     });
   }
@@ -127,9 +124,8 @@ export class DynamoSink {
     return this.sync(dir, /^country_top50_(\d{8})\.txt$/, `dynamodb-${this.table.name}-charts.json`, onDay, {
       signature: (day) => fileSignature([join(dir, countryChartName(day))]),
       read: (day) => {
-        const path = join(dir, countryChartName(day));
         const date = isoDay(day);
-        return { date, pk: chartKey(date), items: chartItems(date, path), source: fileSignature([path]) };
+        return { date, pk: chartKey(date), items: chartItems(date, join(dir, countryChartName(day))) };
       },
     });
   }
@@ -144,17 +140,13 @@ export class DynamoSink {
     const statePath = join(resolve(this.stateDir), stateName);
     const written = readState(statePath);
     const results: SinkDayResult[] = [];
-    const days = readdirSync(dir)
-      .map((name) => pattern.exec(name)?.[1])
-      .filter((d): d is string => d !== undefined)
-      .sort();
-    for (const compact of days) {
-      const day = parseDay(compact)!;
+    for (const day of datesIn(dir, pattern).sort((a, b) => a - b)) {
       // Most dates are unchanged: their files' signature says so without reading them.
-      if (written[isoDay(day)] === files.signature(day)) continue;
+      const signature = files.signature(day);
+      if (written[isoDay(day)] === signature) continue;
       const date = files.read(day);
       const result = await this.writeDate(date);
-      written[date.date] = date.source;
+      written[date.date] = signature;
       writeFileAtomic(statePath, `${JSON.stringify(written, null, 2)}\n`);
       results.push(result);
       onDay?.(result);

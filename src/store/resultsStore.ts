@@ -63,10 +63,7 @@ export class ResultsStore {
     return this.sync(
       days ?? datesIn(dir, /^genre_kpis_(\d{8})\.csv$/),
       'kpi_days',
-      (day) => {
-        const p = kpiPaths(dir, day);
-        return [p.genres, p.topGenres, p.quality];
-      },
+      (day) => Object.values(kpiPaths(dir, day)),
       (day) => loadKpiDay(this.db, dir, day),
     );
   }
@@ -121,7 +118,8 @@ export class ResultsStore {
   }
 }
 
-function datesIn(dir: string, pattern: RegExp): number[] {
+/** The dates of an output folder's files named by `pattern` (its group 1 is YYYYMMDD). */
+export function datesIn(dir: string, pattern: RegExp): number[] {
   if (!existsSync(dir)) return [];
   const days: number[] = [];
   for (const name of readdirSync(dir)) {

@@ -7,7 +7,7 @@ import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
 import { requireOption, threadsOption } from '../optionParsers.js';
-import { openSink, reportSink, type SinkCliOptions, withSinkOptions } from '../sinkOptions.js';
+import { openSink, type SinkCliOptions, withSinkOptions, writeSink } from '../sinkOptions.js';
 import { dbOption, loadIntoStore } from '../storeOptions.js';
 import { kpisQueryCommand } from './kpisQuery.js';
 
@@ -108,13 +108,7 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
           try {
             summary = await (clickhouse ? runKpisClickHouse({ ...job, clickhouse }) : runKpis(job));
             // The sink's record of what it wrote lives in the state folder: written under the lock.
-            if (sink !== undefined) {
-              const written = await sink.syncKpis(out, reportSink(sink, options.quiet));
-              if (!options.quiet)
-                process.stderr.write(
-                  `playtally: ${written.length} day(s) written to DynamoDB ${sink.table.name}\n`,
-                );
-            }
+            if (sink !== undefined) await writeSink(sink, 'kpis', out, options.quiet);
           } finally {
             lock.release();
           }

@@ -15,7 +15,7 @@ import {
   threadsOption,
 } from '../optionParsers.js';
 import { progressReporter } from '../progress.js';
-import { openSink, reportSink, type SinkCliOptions, withSinkOptions } from '../sinkOptions.js';
+import { openSink, type SinkCliOptions, withSinkOptions, writeSink } from '../sinkOptions.js';
 import { dbOption, loadIntoStore, userChartDatesOption } from '../storeOptions.js';
 
 interface Top50CliOptions extends EngineCliOptions, SinkCliOptions {
@@ -102,13 +102,7 @@ Example:
               strict: options.strict ?? false,
               onEvent: progressReporter(process.stderr, options.quiet ?? false),
             });
-            if (sink !== undefined) {
-              const written = await sink.syncCharts(out, reportSink(sink, options.quiet));
-              if (!options.quiet)
-                process.stderr.write(
-                  `playtally: ${written.length} chart date(s) written to DynamoDB ${sink.table.name}\n`,
-                );
-            }
+            if (sink !== undefined) await writeSink(sink, 'charts', out, options.quiet);
           } finally {
             lock.release();
           }
