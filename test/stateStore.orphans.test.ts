@@ -38,5 +38,13 @@ describe('partials no record names', () => {
     // The state says the same.
     const state = new StateStore(f.state);
     expect(state.removeOrphanPartials()).toEqual([]);
+
+    // Retention killed between marking the day pruned and removing its partial: removed too.
+    const [first] = Object.entries(state.days()).sort(([a], [b]) => a.localeCompare(b));
+    state.patchDay(first![0], { pruned: true });
+    const left = join(f.state, first![1].partial);
+    expect(existsSync(left)).toBe(true);
+    await runOnce({ logsDir: f.logs, outDir: f.out, command: 'run', window: 2, threads: 1 });
+    expect(existsSync(left)).toBe(false);
   });
 });

@@ -157,12 +157,17 @@ export class StateStore {
   }
 
   /**
-   * Remove the partials no day record names. A run killed after recording a quarantine (which
-   * forgets the day) and before removing the day's partial leaves one; the run that finishes
-   * the quarantine no longer knows it. Call with the state folder's lock held.
+   * Remove the partials no live day record names. The manifest is saved before a partial is
+   * removed, so a run killed in between leaves one: after a quarantine (the day forgotten), a
+   * rebuild under a new name, or retention (the record marked pruned). Call with the state
+   * folder's lock held.
    */
   removeOrphanPartials(): string[] {
-    const named = new Set(Object.values(this.manifest.days).map((d) => d.partial));
+    const named = new Set(
+      Object.values(this.manifest.days)
+        .filter((d) => !d.pruned)
+        .map((d) => d.partial),
+    );
     const removed: string[] = [];
     let names: string[] = [];
     try {
