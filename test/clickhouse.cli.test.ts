@@ -2,7 +2,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
-import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse } from './support/clickhouse.js';
+import { CLICKHOUSE_URLS, clickhouseArgs, haveClickHouse, requireClickHouse } from './support/clickhouse.js';
 import { cli, runFolders } from './support/cliRuns.js';
 import { day, TempDirs } from './support/tempDirs.js';
 
@@ -74,12 +74,7 @@ describe.runIf(haveClickHouse)('top50 --engine clickhouse on the cluster', () =>
       f.logs,
       '--out',
       f.out,
-      '--engine',
-      'clickhouse',
-      '--clickhouse',
-      CLICKHOUSE_URLS.join(','),
-      '--clickhouse-database',
-      DATABASE,
+      ...clickhouseArgs(DATABASE),
       '--json',
       '--quiet',
     ];
@@ -113,12 +108,7 @@ describe.runIf(haveClickHouse)('top50 --engine clickhouse on the cluster', () =>
         f.logs,
         '--out',
         f.out,
-        '--engine',
-        'clickhouse',
-        '--clickhouse',
-        CLICKHOUSE_URLS.join(','),
-        '--clickhouse-database',
-        cluster.database,
+        ...clickhouseArgs(cluster.database),
         '--quiet',
       ]);
       expect(r.status).toBe(4);

@@ -8,9 +8,15 @@ import { kpiShardOf } from '../src/clickhouse/kpiTables.js';
 import { murmurHash3_32 } from '../src/clickhouse/murmurHash3.js';
 import { tsvString } from '../src/clickhouse/shardInserts.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
-import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
+import {
+  CLICKHOUSE_URLS,
+  clickhouseArgs,
+  haveClickHouse,
+  requireClickHouse,
+  TestDatabases,
+} from './support/clickhouse.js';
 import { cli, requireBuiltCli } from './support/cliRuns.js';
-import { kpiLanding } from './support/kpiLanding.js';
+import { kpiLanding, kpiOutputs } from './support/kpiLanding.js';
 import { mulberry32 } from './support/prng.js';
 import { day, listTree, TempDirs } from './support/tempDirs.js';
 
@@ -201,20 +207,6 @@ describe.runIf(haveClickHouse)('the sharding key: JS and ClickHouse agree', () =
   });
 });
 
-/** The files of an output folder: CSVs as they are, quality reports without generatedAt and movedTo. */
-function outputs(out: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (const name of readdirSync(out)
-    .filter((n) => !n.startsWith('.'))
-    .sort()) {
-    const text = readFileSync(join(out, name), 'utf8');
-    files[name] = name.endsWith('.json')
-      ? text.replace(/"generatedAt": "[^"]*"/, '').replace(/"movedTo": "[^"]*"/g, '')
-      : text;
-  }
-  return files;
-}
-
 /** A generated landing folder with a streams file missing a column and a binary `.csv`. */
 function badLanding(): string {
   const dir = temp.make('playtally-kpich-landing-');
@@ -251,19 +243,7 @@ describe('kpis --engine clickhouse through the CLI', () => {
     );
     const urls = [...(haveClickHouse ? [CLICKHOUSE_URLS[0]!] : []), 'http://127.0.0.1:1'];
     const out = temp.make('playtally-kpich-down-');
-    const r = cli([
-      'kpis',
-      '--landing',
-      dir,
-      '--out',
-      out,
-      '--engine',
-      'clickhouse',
-      '--clickhouse',
-      urls.join(','),
-      '--clickhouse-database',
-      newDatabase(),
-    ]);
+    const r = cli(['kpis', '--landing', dir, '--out', out, ...clickhouseArgs(newDatabase(), urls)]);
     expect(r.status, r.stderr).toBe(4);
     expect(r.stderr).toContain(`ClickHouse shard ${urls.length} at http://127.0.0.1:1 does not answer`);
     expect(listTree(dir)).toEqual(before);
@@ -292,12 +272,7 @@ describe('kpis --engine clickhouse through the CLI', () => {
       b,
       '--out',
       clickhouseOut,
-      '--engine',
-      'clickhouse',
-      '--clickhouse',
-      CLICKHOUSE_URLS.join(','),
-      '--clickhouse-database',
-      database,
+      ...clickhouseArgs(database),
       '--json',
       '--quiet',
     ];
@@ -314,9 +289,9 @@ describe('kpis --engine clickhouse through the CLI', () => {
       'streams-20240801-bad.csv',
     ]);
     expect(summary.archived.length).toBe(4);
-    const files = outputs(clickhouseOut);
+    const files = kpiOutputs(clickhouseOut);
     expect(Object.keys(files).length).toBe(3 * summary.days.length);
-    expect(files).toEqual(outputs(embeddedOut));
+    expect(files).toEqual(kpiOutputs(embeddedOut));
     // The two landing folders ended the same: bad files in error/, the others in archive/.
     expect(listTree(b)).toEqual(listTree(a));
     const loaded = JSON.parse(

@@ -8,7 +8,7 @@ import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
 import { type KpiOptions, type KpiSummary, runKpis } from '../src/engine/kpiJob.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
 import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
-import { kpiLanding } from './support/kpiLanding.js';
+import { kpiLanding, kpiOutputs } from './support/kpiLanding.js';
 import { mulberry32 } from './support/prng.js';
 import { day, TempDirs } from './support/tempDirs.js';
 
@@ -57,24 +57,6 @@ if (haveClickHouse) {
   ]);
 }
 
-/**
- * The files of an output folder by name (its state folder left out), read as UTF-8: CSVs as they
- * are, quality reports without `generatedAt` and the `movedTo` paths (which name the landing
- * folder). Equal maps mean byte-identical CSVs.
- */
-function outputs(out: string): Record<string, string> {
-  const files: Record<string, string> = {};
-  for (const name of readdirSync(out)
-    .filter((n) => !n.startsWith('.'))
-    .sort()) {
-    const text = readFileSync(join(out, name), 'utf8');
-    files[name] = name.endsWith('.json')
-      ? text.replace(/"generatedAt": "[^"]*"/, '').replace(/"movedTo": "[^"]*"/g, '')
-      : text;
-  }
-  return files;
-}
-
 /** What a fresh embedded run (new output and state folders) writes for a copy of `landing`. */
 async function embeddedFromScratch(
   landing: string,
@@ -84,7 +66,7 @@ async function embeddedFromScratch(
   cpSync(landing, copy, { recursive: true });
   const out = temp.make('playtally-kpish-ref-');
   await runKpis({ landingDir: copy, outDir: out, granularity, threads: 2 });
-  return outputs(out);
+  return kpiOutputs(out);
 }
 
 /**
@@ -374,7 +356,7 @@ describe.each(ENGINES)('engine %s', (_name, makeJob) => {
     const oracle = await duckdbKpis(conn, dir, granularity);
     expectOracleRows(out, oracle);
     // The quality reports too: the engines differ in nothing but generatedAt.
-    expect(outputs(out)).toEqual(await embeddedFromScratch(dir, granularity));
+    expect(kpiOutputs(out)).toEqual(await embeddedFromScratch(dir, granularity));
     // Not vacuous: every day was written, and the main ones hit what the KPIs must get right.
     const main = source === 'generateKpiDataset' ? ['20240701', '20240702'] : ['20240301', '20240302'];
     expect(summary.days.map((d) => d.date.replaceAll('-', ''))).toEqual(expect.arrayContaining(main));
@@ -399,7 +381,7 @@ describe.each(ENGINES)('engine %s', (_name, makeJob) => {
       const { dir, day1, day1Rows } = hardLanding();
       const out = temp.make('playtally-kpish-hard-out-');
       await run({ landingDir: dir, outDir: out, granularity, threads: 2 });
-      expect(outputs(out)).toEqual(await embeddedFromScratch(dir, granularity));
+      expect(kpiOutputs(out)).toEqual(await embeddedFromScratch(dir, granularity));
       const reference = hardDayOne(day1Rows, granularity === 'hour');
       expect(body(out, 'genre_kpis_20240401.csv')).toBe(reference.genres);
       expect(body(out, 'top_genres_20240401.csv')).toBe(reference.top);
@@ -464,7 +446,7 @@ describe.each(ENGINES)('engine %s', (_name, makeJob) => {
         ['2150-03-01', 1],
         ['2200-03-01', 2],
       ]);
-      expect(outputs(out)).toEqual(await embeddedFromScratch(dir, granularity));
+      expect(kpiOutputs(out)).toEqual(await embeddedFromScratch(dir, granularity));
       expect(body(out, 'top_genres_19691231.csv')).toBe(
         granularity === 'day'
           ? '1969-12-31,1,pop,1\n1969-12-31,2,rock,1\n'
@@ -478,7 +460,7 @@ describe.each(ENGINES)('engine %s', (_name, makeJob) => {
         threads: 1,
       });
       expect(other.days).toHaveLength(4);
-      expect(outputs(out)).toEqual(await embeddedFromScratch(dir, granularity === 'day' ? 'hour' : 'day'));
+      expect(kpiOutputs(out)).toEqual(await embeddedFromScratch(dir, granularity === 'day' ? 'hour' : 'day'));
     },
   );
 
@@ -488,7 +470,7 @@ describe.each(ENGINES)('engine %s', (_name, makeJob) => {
     const out = temp.make('playtally-kpish-inc-out-');
     const step = async (): Promise<KpiSummary> => {
       const summary = await run({ landingDir: dir, outDir: out, threads: 2, archive: false });
-      expect(outputs(out)).toEqual(await embeddedFromScratch(dir));
+      expect(kpiOutputs(out)).toEqual(await embeddedFromScratch(dir));
       return summary;
     };
     const dates = (s: KpiSummary): string[] => s.days.map((d) => d.date);
@@ -590,7 +572,7 @@ describe.runIf(haveClickHouse)('clickhouse engine: the rows it loaded', () => {
       const loaded = (): LoadedState => JSON.parse(readFileSync(state, 'utf8')) as LoadedState;
 
       const first = await run('day');
-      expect(outputs(out)).toEqual(await embeddedFromScratch(dir, 'day'));
+      expect(kpiOutputs(out)).toEqual(await embeddedFromScratch(dir, 'day'));
       const days = loaded().days;
       const keys = first.days.map((d) => d.date.replaceAll('-', '')).sort();
       expect(Object.keys(days).sort()).toEqual(keys);
@@ -611,7 +593,7 @@ describe.runIf(haveClickHouse)('clickhouse engine: the rows it loaded', () => {
       expect(await parts(cluster)).toEqual(before);
       expect(await count(cluster)).toBe(total);
       const reference = await embeddedFromScratch(dir, 'hour');
-      expect(outputs(out)).toEqual(reference);
+      expect(kpiOutputs(out)).toEqual(reference);
 
       // Shard 2 loses 2024-03-02 behind playtally's back; the day's files are deleted, so it is due.
       await cluster.shards[1]!.command({
@@ -621,7 +603,7 @@ describe.runIf(haveClickHouse)('clickhouse engine: the rows it loaded', () => {
       rmSync(join(out, 'genre_kpis_20240302.csv'));
       const repaired = await run('hour');
       expect(repaired.days.map((d) => d.date)).toEqual(['2024-03-02']);
-      expect(outputs(out)).toEqual(reference);
+      expect(kpiOutputs(out)).toEqual(reference);
       expect(loaded().days).toEqual(days);
       expect(await count(cluster, `day = ${day('2024-03-02')}`)).toBe(days['20240302']!.rows);
       expect(await count(cluster)).toBe(total);
@@ -675,7 +657,7 @@ describe.runIf(haveClickHouse)('clickhouse engine: the rows it loaded', () => {
     expect(body(outTwo, 'genre_kpis_20240501.csv')).toContain(',rock,');
     // The first folder again, with the other granularity (so its day is due): its own rows.
     await run(one, outOne, 'hour');
-    expect(outputs(outOne)).toEqual(await embeddedFromScratch(one, 'hour'));
+    expect(kpiOutputs(outOne)).toEqual(await embeddedFromScratch(one, 'hour'));
     expect(body(outOne, 'genre_kpis_20240501.csv')).toBe('2024-05-01,10,pop,1,1,1000,1000.00,t1:1\n');
   });
 });

@@ -10,7 +10,13 @@ import { type Manifest, readManifest } from '../src/ops/stateStore.js';
 import type { RunRecord } from '../src/unattended/runHistory.js';
 import { type RunEvent, type RunOptions, runOnce } from '../src/unattended/runOnce.js';
 import type { StatusReport } from '../src/unattended/statusReport.js';
-import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
+import {
+  CLICKHOUSE_URLS,
+  clickhouseArgs,
+  haveClickHouse,
+  requireClickHouse,
+  TestDatabases,
+} from './support/clickhouse.js';
 import { cli, requireBuiltCli, runDone, runFolders } from './support/cliRuns.js';
 import { type ReferenceRow, referenceCharts, referenceRows } from './support/reference.js';
 import { day, firstDifference, listTree, logName, TempDirs } from './support/tempDirs.js';
@@ -543,14 +549,7 @@ describe.runIf(haveClickHouse)('run --engine clickhouse through the CLI', () => 
     const e = cli(['run', ...common, '--out', embedded]);
     expect(e.status, e.stderr).toBe(0);
     const database = newDatabase();
-    const engine = [
-      '--engine',
-      'clickhouse',
-      '--clickhouse',
-      CLICKHOUSE_URLS.join(','),
-      '--clickhouse-database',
-      database,
-    ];
+    const engine = clickhouseArgs(database);
     const c = cli(['run', ...common, '--out', f.out, ...engine]);
     expect(c.status, c.stderr).toBe(0);
     const done = runDone(c);
@@ -605,12 +604,7 @@ describe.runIf(haveClickHouse)('run --engine clickhouse through the CLI', () => 
         g.out,
         '--archive',
         archive,
-        '--engine',
-        'clickhouse',
-        '--clickhouse',
-        urls,
-        '--clickhouse-database',
-        newDatabase(),
+        ...clickhouseArgs(newDatabase(), urls),
       ]);
       expect(down.status, down.stderr).toBe(4);
       expect(down.stderr).toContain(shard);

@@ -16,7 +16,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogs } from '../src/cli/commands/generate.js';
 import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
-import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse } from './support/clickhouse.js';
+import { CLICKHOUSE_URLS, clickhouseArgs, haveClickHouse, requireClickHouse } from './support/clickhouse.js';
 import { Children, type CliChild, cli, requireBuiltCli, spawnCli } from './support/cliRuns.js';
 import { day, firstDifference, leftovers, logName, TempDirs } from './support/tempDirs.js';
 
@@ -455,14 +455,7 @@ describe.runIf(haveClickHouse)('playtally watch --engine clickhouse', () => {
   it('loads the logs present and each one that lands into the cluster: the same charts as `run`', async () => {
     const { logs, out } = folders();
     landOld(logs, logsOf(range(FIRST, 2)));
-    const w = startWatcher(logs, out, [
-      '--engine',
-      'clickhouse',
-      '--clickhouse',
-      CLICKHOUSE_URLS.join(','),
-      '--clickhouse-database',
-      DATABASE,
-    ]);
+    const w = startWatcher(logs, out, [...clickhouseArgs(DATABASE)]);
     await w.waitForCharts(range(FIRST, 2));
     const mark = w.lines.length;
     const d3 = FIRST + 2;

@@ -47,3 +47,15 @@ export class TestDatabases {
     }
   }
 }
+
+/** The CLI options of a run on the ClickHouse engine: these shards (default: the test cluster), this database. */
+export function clickhouseArgs(database: string, urls: string[] | string = CLICKHOUSE_URLS): string[] {
+  return [
+    '--engine',
+    'clickhouse',
+    '--clickhouse',
+    Array.isArray(urls) ? urls.join(',') : urls,
+    '--clickhouse-database',
+    database,
+  ];
+}

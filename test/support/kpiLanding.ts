@@ -1,4 +1,4 @@
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { mulberry32 } from './prng.js';
 import type { TempDirs } from './tempDirs.js';
@@ -86,4 +86,22 @@ export function kpiLanding(into: TempDirs | string, seed: number, streamsPerFile
     );
   }
   return dir;
+}
+
+/**
+ * The files of a KPI output folder by name (its state folder left out), read as UTF-8: CSVs as
+ * they are, quality reports without `generatedAt` and the `movedTo` paths (which name the landing
+ * folder). Equal maps mean byte-identical CSVs.
+ */
+export function kpiOutputs(out: string): Record<string, string> {
+  const files: Record<string, string> = {};
+  for (const name of readdirSync(out)
+    .filter((n) => !n.startsWith('.'))
+    .sort()) {
+    const text = readFileSync(join(out, name), 'utf8');
+    files[name] = name.endsWith('.json')
+      ? text.replace(/"generatedAt": "[^"]*"/, '').replace(/"movedTo": "[^"]*"/g, '')
+      : text;
+  }
+  return files;
 }
