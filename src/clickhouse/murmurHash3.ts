@@ -1,3 +1,5 @@
+import { fmix32 } from '../partials/hash.js';
+
 /**
  * MurmurHash3 x86_32 of a string's UTF-8 bytes, seed 0: ClickHouse's `murmurHash3_32`. The KPI
  * tables are sharded by it, so playtally writes a user's rows to the shard where the Distributed
@@ -29,11 +31,5 @@ export function murmurHash3_32(text: string): number {
     k = Math.imul(k, c2);
     h ^= k;
   }
-  h ^= n;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
+  return fmix32(h ^ n);
 }

@@ -1,3 +1,4 @@
+import { fmix32 } from '../partials/hash.js';
 /**
  * sfc32: a small, fast, well-tested 32-bit PRNG (PractRand-clean), seeded from four words. The
  * generator must be deterministic for a seed, so Math.random is never used.
@@ -38,15 +39,7 @@ export class Random {
 }
 
 /** A 32-bit avalanche of an integer (murmur3 fmix32). */
-export function mix32(x: number): number {
-  let h = x | 0;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h >>> 0;
-}
+export const mix32 = fmix32;
 
 /** A bijection of [0, 2^bits) (bits <= 32): odd multiplications and xor-shifts, masked. */
 export function permute(x: number, bits: number, key: number): number {
