@@ -2,7 +2,13 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
-import { CLICKHOUSE_URLS, clickhouseArgs, haveClickHouse, requireClickHouse } from './support/clickhouse.js';
+import {
+  CLICKHOUSE_URLS,
+  clickhouseArgs,
+  haveClickHouse,
+  requireClickHouse,
+  TestDatabases,
+} from './support/clickhouse.js';
 import { cli, runFolders } from './support/cliRuns.js';
 import { day, TempDirs } from './support/tempDirs.js';
 
@@ -10,13 +16,10 @@ import { day, TempDirs } from './support/tempDirs.js';
 requireClickHouse('clickhouse.cli.test');
 
 const temp = new TempDirs();
-const DATABASE = `playtally_cli_${process.pid}`;
+const databases = new TestDatabases('playtally_cli');
+const DATABASE = databases.next();
 afterAll(async () => {
-  if (haveClickHouse) {
-    const cluster = new ClickHouseCluster(CLICKHOUSE_URLS, 'default');
-    await cluster.onEach(`DROP DATABASE IF EXISTS ${DATABASE}`);
-    await cluster.close();
-  }
+  await databases.dropAll();
   temp.cleanup();
 });
 const FIRST = day('2024-06-01');

@@ -14,9 +14,8 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogs } from '../src/cli/commands/generate.js';
-import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
-import { CLICKHOUSE_URLS, clickhouseArgs, haveClickHouse, requireClickHouse } from './support/clickhouse.js';
+import { clickhouseArgs, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
 import { Children, type CliChild, cli, requireBuiltCli, spawnCli } from './support/cliRuns.js';
 import { day, firstDifference, leftovers, logName, TempDirs } from './support/tempDirs.js';
 
@@ -52,13 +51,10 @@ beforeAll(() => {
 });
 
 requireClickHouse('unattended.watch.test (its --engine clickhouse case)');
-const DATABASE = `playtally_watch_${process.pid}`;
+const databases = new TestDatabases('playtally_watch');
+const DATABASE = databases.next();
 afterAll(async () => {
-  if (haveClickHouse) {
-    const cluster = new ClickHouseCluster(CLICKHOUSE_URLS, 'default');
-    await cluster.onEach(`DROP DATABASE IF EXISTS ${DATABASE}`);
-    await cluster.close();
-  }
+  await databases.dropAll();
   temp.cleanup();
 });
 
@@ -455,7 +451,7 @@ describe.runIf(haveClickHouse)('playtally watch --engine clickhouse', () => {
   it('loads the logs present and each one that lands into the cluster: the same charts as `run`', async () => {
     const { logs, out } = folders();
     landOld(logs, logsOf(range(FIRST, 2)));
-    const w = startWatcher(logs, out, [...clickhouseArgs(DATABASE)]);
+    const w = startWatcher(logs, out, clickhouseArgs(DATABASE));
     await w.waitForCharts(range(FIRST, 2));
     const mark = w.lines.length;
     const d3 = FIRST + 2;
