@@ -90,7 +90,7 @@ export function takeTokenFromUrl(): void {
   history.replaceState(null, '', location.pathname + location.search);
 }
 
-/** Called on every 401 answer (after the stored token, if any, is forgotten). */
+/** Called on a 401 answer to the token stored now (after it is forgotten). */
 export function onUnauthorized(handler: (error: ApiError) => void): void {
   unauthorizedHandler = handler;
 }
@@ -121,7 +121,9 @@ async function get<T>(path: string): Promise<T> {
         ? answer.message
         : `HTTP ${response.status} ${response.statusText}`.trim(),
     );
-    if (response.status === 401) {
+    // A 401 to a request sent with another token than the one stored now (a new one was entered
+    // while it was on its way) says nothing of the new one: it must not forget it, nor ask again.
+    if (response.status === 401 && storedToken() === token) {
       setToken(undefined);
       unauthorizedHandler?.(error);
     }
