@@ -41,7 +41,8 @@ beforeAll(async () => {
   report = JSON.parse(readFileSync(summary.outputs.quality, 'utf8')) as QualityReport;
   cluster = new ClickHouseCluster(CLICKHOUSE_URLS, `playtally_test_charts_${process.pid}`);
   await ensureListenTables(cluster, 'playtally');
-  for (const log of scanLogs(logs).logs) loaded.set(isoDay(log.day), await loadListenDay(cluster, log));
+  for (const log of (await scanLogs(logs)).logs)
+    loaded.set(isoDay(log.day), await loadListenDay(cluster, log));
 }, 120_000);
 
 afterAll(async () => {
@@ -94,12 +95,12 @@ describe.runIf(haveClickHouse)('charts computed in ClickHouse', () => {
   });
 
   it('loading a day again (the same log, then as .log.gz) replaces it: the charts do not change', async () => {
-    const newest = scanLogs(logs).logs.find((l) => l.day === DATE)!;
+    const newest = (await scanLogs(logs)).logs.find((l) => l.day === DATE)!;
     await loadListenDay(cluster, newest);
     const gzDir = temp.make('playtally-chcharts-gz-');
     const gz = join(gzDir, `${newest.name}.gz`);
     writeFileSync(gz, gzipSync(readFileSync(newest.path)));
-    const again = await loadListenDay(cluster, scanLogs(gzDir).logs[0]!);
+    const again = await loadListenDay(cluster, (await scanLogs(gzDir)).logs[0]!);
     expect(again.valid).toBe(loaded.get(isoDay(DATE))!.valid);
     const out = temp.make('playtally-chcharts-again-');
     const files = await clusterCharts(out);

@@ -9,7 +9,7 @@ import { compactDay } from '../src/ops/dates.js';
 import { PlaytallyError } from '../src/ops/errors.js';
 import { ListenParser } from '../src/parse/listenParser.js';
 import type { QualityReport } from '../src/sinks/qualityReport.js';
-import { chunkLines, hashGzipFile, streamGzipChunks } from '../src/sources/gzipChunks.js';
+import { chunkLines, hashGzipFile, streamGzipChunks } from '../src/sources/lineChunks.js';
 import { scanLogs } from '../src/sources/logFiles.js';
 import { day, firstDifference, leftovers, logName, TempDirs } from './support/tempDirs.js';
 
@@ -161,19 +161,19 @@ describe('gzip logs in the top-50 job', () => {
     expect((failure as PlaytallyError).code).toBe('unreadable_log');
     expect((failure as Error).message).toContain(`${logName(START)}.gz`);
     expect(leftovers(out)).toEqual([]);
-    expect(scanLogs(logs).logs).toHaveLength(1);
+    expect((await scanLogs(logs)).logs).toHaveLength(1);
     // Nothing but the state folder was written.
     expect(readdirSync(out).filter((n) => n !== '.playtally')).toEqual([]);
   });
 
-  it('uses the plain log when a day has both, and reports the gzip one as ignored', () => {
+  it('uses the plain log when a day has both, and reports the gzip one as ignored', async () => {
     const logs = temp.make();
     generateLogs({ dir: logs, start: START, days: 2, rows: 100, seed: 3 });
     const second = join(logs, logName(START + 1));
     writeFileSync(`${join(logs, logName(START))}.gz`, gzipSync(readFileSync(join(logs, logName(START)))));
     writeFileSync(`${second}.gz`, gzipSync(readFileSync(second)));
     renameSync(second, join(logs, `.${logName(START + 1)}.part`));
-    const scan = scanLogs(logs);
+    const scan = await scanLogs(logs);
     expect(scan.logs.map((l) => l.name)).toEqual([logName(START), `${logName(START + 1)}.gz`]);
     expect(scan.logs.map((l) => l.compressed)).toEqual([false, true]);
     expect(scan.ignored).toEqual([

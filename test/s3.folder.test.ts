@@ -98,7 +98,7 @@ describe('S3Folder', () => {
     const archived = await archive.list();
     expect(archived).toHaveLength(2);
     expect(archived[0]!.name).toBe('listen-20240105.log');
-    expect(archived[1]!.name).toMatch(/^listen-20240105\.log\.replaced-\d{4}-\d\d-\d\dT/);
+    expect(archived[1]!.name).toMatch(/^listen-20240105\.log\.replaced-\d{8}T\d{6}/);
     expect((await text(archive, 'listen-20240105.log')).toString()).toBe('second');
     expect((await text(archive, archived[1]!.name)).toString()).toBe('first');
   });

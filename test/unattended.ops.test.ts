@@ -121,7 +121,7 @@ describe('status', () => {
 
     const r = cli(['status', '--out', out, '--logs', logs, '--json']);
     expect(r.status, r.stderr).toBe(0);
-    const s = JSON.parse(r.stdout) as ReturnType<typeof statusReport>;
+    const s = JSON.parse(r.stdout) as Awaited<ReturnType<typeof statusReport>>;
     expect(s.lock).toBeNull();
     expect(s.days.map((d) => d.date)).toEqual([0, 1, 2, 4].map((i) => isoDay(FIRST + i)));
     expect(s.days.every((d) => d.rows === GEN.rows && /^[0-9a-f]{64}$/.test(d.sha256))).toBe(true);
@@ -160,13 +160,13 @@ describe('status', () => {
 
     // A run history with lines cut short or garbled: those lines are skipped.
     appendFileSync(join(state, RUN_HISTORY), '{"id":"cut short","command":"ru\nnot json at all\n\n');
-    expect(statusReport(state).runs).toHaveLength(2);
+    expect((await statusReport(state)).runs).toHaveLength(2);
     const after = cli(['status', '--state', state, '--json']);
     expect(after.status, after.stderr).toBe(0);
     expect((JSON.parse(after.stdout) as { runs: unknown[] }).runs).toHaveLength(2);
     // And the next run appends after them.
     await runOnce(options);
-    expect(statusReport(state).runs).toHaveLength(3);
+    expect((await statusReport(state)).runs).toHaveLength(3);
   });
 
   it('a missing state folder is a usage error (exit 2)', () => {

@@ -361,7 +361,7 @@ describe('quarantine', () => {
     expect(m.quarantined[compactDay(BAD)]!.movedTo).toBe(join(qdir, logName(BAD)));
     for (const chart of Object.values(m.charts)) expect(chart.inputs[compactDay(BAD)]).toBeUndefined();
     expect(first.missing).toEqual([isoDay(BAD)]);
-    expect(statusReport(f.state).quarantined).toEqual([
+    expect((await statusReport(f.state)).quarantined).toEqual([
       expect.objectContaining({
         date: isoDay(BAD),
         file: logName(BAD),
@@ -378,7 +378,7 @@ describe('quarantine', () => {
     expect(fixed.days.map((d) => d.date)).toEqual([isoDay(BAD)]);
     expect(fixed.quarantined).toEqual([]);
     expect(fixed.charts).toEqual(dates(4, 6));
-    expect(statusReport(f.state).quarantined).toEqual([]);
+    expect((await statusReport(f.state)).quarantined).toEqual([]);
     await expectReference(f.out, good, range(0, 7));
 
     // Bad again: the first quarantined copy and its reason are kept as `.replaced-*`.
@@ -560,7 +560,7 @@ describe('archive and retention', () => {
         join(archive, logName(FIRST + i)),
       );
     }
-    const status = statusReport(f.state).days.filter((d) => d.date <= isoDay(FIRST + 2));
+    const status = (await statusReport(f.state)).days.filter((d) => d.date <= isoDay(FIRST + 2));
     expect(status.map((d) => d.archived)).toEqual(range(0, 2).map((i) => join(archive, logName(FIRST + i))));
   });
 
@@ -589,7 +589,7 @@ describe('archive and retention', () => {
       expect(m.days[compactDay(FIRST + i)]!.pruned).toBeUndefined();
       expect(existsSync(partialOf(i))).toBe(true);
     }
-    expect(statusReport(f.state).days.map((d) => d.partial)).toEqual([
+    expect((await statusReport(f.state)).days.map((d) => d.partial)).toEqual([
       ...range(0, 5).map(() => 'pruned'),
       ...range(6, 9).map(() => 'present'),
     ]);

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { hashLogStream } from '../src/sources/lineChunks.js';
 import {
   combineUnitHashes,
   hashLogFile,
@@ -289,5 +291,29 @@ describe('content hash', () => {
     const prefix = writeTemp(content.subarray(0, 7));
     expect(hashLogFile(path, 7)).toBe(hashLogFile(prefix, 7));
     expect(hashLogFile(path, 7)).not.toBe(hashLogFile(path, content.length));
+  });
+
+  it('is the same taken from a stream in pieces of any size (a log read from S3), across unit boundaries', async () => {
+    // Sizes around one and two units: the last unit full, one byte short, one byte over; and empty.
+    const big = Buffer.alloc(2 * UNIT_BYTES + 1);
+    for (let i = 0; i < big.length; i++) big[i] = i % 251 === 0 ? 10 : 97 + (i % 23);
+    for (const size of [
+      0,
+      5,
+      UNIT_BYTES - 1,
+      UNIT_BYTES,
+      UNIT_BYTES + 1,
+      2 * UNIT_BYTES,
+      2 * UNIT_BYTES + 1,
+    ]) {
+      const bytes = big.subarray(0, size);
+      const path = writeTemp(bytes);
+      const pieces = (function* () {
+        // Irregular pieces, as a network stream delivers them.
+        for (let at = 0, n = 1; at < size; at += n, n = 1 + ((n * 7919) % 3_000_001))
+          yield bytes.subarray(at, at + n);
+      })();
+      expect(await hashLogStream(Readable.from(pieces), false), `size ${size}`).toBe(hashLogFile(path, size));
+    }
   });
 });

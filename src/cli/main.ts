@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { Command, CommanderError } from 'commander';
 import { PlaytallyError } from '../ops/errors.js';
+import { closeS3 } from '../sources/locations.js';
 import { demoCommand } from './commands/demo.js';
 import { generateCommand } from './commands/generate.js';
 import { kpisCommand } from './commands/kpis.js';
@@ -75,6 +76,9 @@ async function main(argv: string[]): Promise<number> {
     }
     process.stderr.write(`playtally: internal error: ${(error as Error).stack ?? String(error)}\n`);
     return EXIT.failed;
+  } finally {
+    // Kept-alive S3 connections would hold the process open after its work.
+    closeS3();
   }
 }
 

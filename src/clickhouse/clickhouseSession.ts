@@ -1,4 +1,3 @@
-import { existsSync } from 'node:fs';
 import { contentHash } from '../engine/dayPartial.js';
 import {
   ChartSessionBase,
@@ -9,6 +8,7 @@ import {
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import type { DayRecord } from '../ops/stateStore.js';
+import { statFile } from '../sources/locations.js';
 import type { LogFile } from '../sources/logFiles.js';
 import { writeCountryChartFromCluster, writeUserChartFromCluster } from './chartQueries.js';
 import { ClickHouseCluster, identifier, sqlDay } from './cluster.js';
@@ -81,14 +81,14 @@ export class ClickHouseChartSession extends ChartSessionBase {
     const key = compactDay(log.day);
     const taken = force ? undefined : await this.loadedAlready(key, log);
     if (taken === undefined) {
-      if (!existsSync(log.path)) {
+      if ((await statFile(log.path)) === undefined) {
         throw new PlaytallyError(
           'missing_days',
           `the rows of ${isoDay(log.day)} are no longer on the cluster and its log ${log.path} is gone`,
           { date: isoDay(log.day), file: log.path },
         );
       }
-      const hash = contentHash(log);
+      const hash = await contentHash(log);
       this.counts?.delete(log.day);
       this.sources.forget(log.day);
       const loaded = await loadListenDay(this.cluster, log);
@@ -126,7 +126,7 @@ export class ClickHouseChartSession extends ChartSessionBase {
     if (known.file !== log.name || known.size !== log.size) return undefined;
     if (known.mtimeMs === log.mtimeMs) return { record: known, built: false };
     // Touched but maybe unchanged: a hash pass costs a fraction of a load.
-    if (!existsSync(log.path) || contentHash(log) !== known.hash) return undefined;
+    if ((await statFile(log.path)) === undefined || (await contentHash(log)) !== known.hash) return undefined;
     const record = { ...known, mtimeMs: log.mtimeMs };
     this.state.putDay(key, record);
     return { record, built: false };

@@ -9,7 +9,7 @@ export async function runTop50ClickHouse(
   options: Top50Options & { clickhouse: ClickHouseOptions },
 ): Promise<Top50Summary> {
   const started = Date.now();
-  const { day, logs } = planChartWindow(options);
+  const { day, logs } = await planChartWindow(options);
   const session = await ClickHouseChartSession.open(options);
   try {
     return await session.writeCharts(day, logs, started);

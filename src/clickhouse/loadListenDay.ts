@@ -1,4 +1,3 @@
-import { createReadStream } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { MAX_EXAMPLES } from '../engine/dayPartial.js';
@@ -13,6 +12,7 @@ import {
   type RejectCounts,
   type RejectExample,
 } from '../parse/rejects.js';
+import { openFile } from '../sources/locations.js';
 import type { LogFile } from '../sources/logFiles.js';
 import { type ClickHouseCluster, sqlDay } from './cluster.js';
 import { shardOf } from './listenTables.js';
@@ -67,9 +67,14 @@ export async function loadListenDay(cluster: ClickHouseCluster, log: LogFile): P
       }
     },
   });
-  const source: Readable = log.compressed
-    ? createReadStream(log.path).pipe(createGunzip())
-    : createReadStream(log.path, { highWaterMark: 1 << 20 });
+  // Read as it arrives, from a local file or S3; a read failure ends the gunzip with it.
+  const stored = await openFile(log.path);
+  let source: Readable = stored;
+  if (log.compressed) {
+    const gunzip = createGunzip();
+    stored.on('error', (error) => gunzip.destroy(error));
+    source = stored.pipe(gunzip);
+  }
   try {
     for await (const chunk of source) {
       parser.push(chunk as Buffer);

@@ -5,10 +5,13 @@ import {
   GetObjectCommand,
   HeadObjectCommand,
   ListObjectsV2Command,
+  PutObjectCommand,
   S3Client,
 } from '@aws-sdk/client-s3';
-import { PlaytallyError } from '../ops/errors.js';
+import type { PlaytallyError } from '../ops/errors.js';
+import { replacedStamp } from '../ops/fileMoves.js';
 import { awsError, guarded } from './awsErrors.js';
+import { parseS3Uri } from './s3Uri.js';
 
 /** An object directly under an S3 folder (a prefix ending in `/`). */
 export interface S3Entry {
@@ -37,11 +40,21 @@ export class S3Folder {
     uri: string,
     readonly client: S3Client = S3Folder.defaultClient(),
   ) {
-    const m = /^s3:\/\/([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:\/(.*))?$/.exec(uri);
-    if (!m) throw new PlaytallyError('usage', `not an s3://bucket/prefix location: ${JSON.stringify(uri)}`);
-    this.bucket = m[1]!;
-    const prefix = m[2] ?? '';
-    this.prefix = prefix === '' || prefix.endsWith('/') ? prefix : `${prefix}/`;
+    ({ bucket: this.bucket, prefix: this.prefix } = parseS3Uri(uri));
+  }
+
+  private static shared: S3Client | undefined;
+
+  /** The folder at `uri` with the process's one client (its connections are reused across folders). */
+  static at(uri: string): S3Folder {
+    S3Folder.shared ??= S3Folder.defaultClient();
+    return new S3Folder(uri, S3Folder.shared);
+  }
+
+  /** Close the process's client and its kept-alive connections (a worker thread leaving). */
+  static closeShared(): void {
+    S3Folder.shared?.destroy();
+    S3Folder.shared = undefined;
   }
 
   static defaultClient(): S3Client {
@@ -96,12 +109,89 @@ export class S3Folder {
     return entries.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
   }
 
-  /** An object's bytes as a stream: read as they arrive, never held whole. */
-  async read(name: string): Promise<Readable> {
+  /** An object's size and modification time, or undefined when there is no such object. */
+  async stat(name: string): Promise<{ size: number; mtimeMs: number } | undefined> {
+    try {
+      const head = await this.client.send(
+        new HeadObjectCommand({ Bucket: this.bucket, Key: this.prefix + name }),
+      );
+      return { size: head.ContentLength ?? 0, mtimeMs: head.LastModified?.getTime() ?? 0 };
+    } catch (error) {
+      if (notFound(error)) return undefined;
+      throw this.failure(error, `look for ${name} in`);
+    }
+  }
+
+  /**
+   * An object's bytes as a stream: read as they arrive, never held whole. `range` reads bytes
+   * [start, end) only (a ranged GET).
+   */
+  async read(name: string, range?: { start: number; end: number }): Promise<Readable> {
     const answer = await this.guard(`read ${name} in`, () =>
-      this.client.send(new GetObjectCommand({ Bucket: this.bucket, Key: this.prefix + name })),
+      this.client.send(
+        new GetObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + name,
+          Range: range === undefined ? undefined : `bytes=${range.start}-${range.end - 1}`,
+        }),
+      ),
     );
     return answer.Body as Readable;
+  }
+
+  /** Write a small text object (a `.reason.json`): one PUT, so it is there whole or not at all. */
+  async putText(name: string, text: string): Promise<void> {
+    await this.guard(`write ${name} in`, () =>
+      this.client.send(
+        new PutObjectCommand({
+          Bucket: this.bucket,
+          Key: this.prefix + name,
+          Body: text,
+          ContentType: 'application/json',
+        }),
+      ),
+    );
+  }
+
+  /** Is there an object `name` in this folder? */
+  async has(name: string): Promise<boolean> {
+    return this.exists(this, this.prefix + name);
+  }
+
+  /**
+   * Rename object `name` to `<name>.replaced-<UTC timestamp>` (copy, then delete), as a local file
+   * set aside is; returns the new name.
+   */
+  async setAside(name: string): Promise<string> {
+    const stamp = replacedStamp();
+    let aside = `${name}.replaced-${stamp}`;
+    for (let n = 2; await this.has(aside); n++) aside = `${name}.replaced-${stamp}-${n}`;
+    await this.rename(name, aside);
+    return aside;
+  }
+
+  /** Rename an object within this folder: copied, then the old key deleted. */
+  async rename(name: string, newName: string): Promise<void> {
+    await this.copy(this.bucket, this.prefix + name, this.bucket, this.prefix + newName);
+    await this.delete(name);
+  }
+
+  /**
+   * One listing request, to learn early that the bucket is there and the credentials may list it
+   * (a wrong bucket, region, endpoint or key fails here, before any work).
+   */
+  async probe(): Promise<void> {
+    await this.guard('list', () =>
+      this.client.send(
+        new ListObjectsV2Command({ Bucket: this.bucket, Prefix: this.prefix, Delimiter: '/', MaxKeys: 1 }),
+      ),
+    );
+  }
+
+  private async delete(name: string): Promise<void> {
+    await this.guard(`delete ${name} in`, () =>
+      this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + name })),
+    );
   }
 
   /**
@@ -111,19 +201,10 @@ export class S3Folder {
    * nothing is overwritten. Resolves to the new location.
    */
   async moveTo(name: string, to: S3Folder): Promise<string> {
-    const target = to.prefix + name;
-    if (await this.exists(to, target)) {
-      const taken = `${target}.replaced-${new Date().toISOString().replaceAll(':', '-')}`;
-      await this.copy(to.bucket, target, to.bucket, taken);
-      await this.guard(`delete ${target} in`, () =>
-        this.client.send(new DeleteObjectCommand({ Bucket: to.bucket, Key: target })),
-      );
-    }
-    await this.copy(this.bucket, this.prefix + name, to.bucket, target);
-    await this.guard(`delete ${name} in`, () =>
-      this.client.send(new DeleteObjectCommand({ Bucket: this.bucket, Key: this.prefix + name })),
-    );
-    return `s3://${to.bucket}/${target}`;
+    if (await to.has(name)) await to.setAside(name);
+    await this.copy(this.bucket, this.prefix + name, to.bucket, to.prefix + name);
+    await this.delete(name);
+    return `s3://${to.bucket}/${to.prefix}${name}`;
   }
 
   private async copy(fromBucket: string, fromKey: string, toBucket: string, toKey: string): Promise<void> {
@@ -143,8 +224,7 @@ export class S3Folder {
       await folder.client.send(new HeadObjectCommand({ Bucket: folder.bucket, Key: key }));
       return true;
     } catch (error) {
-      const e = error as Error & { $metadata?: { httpStatusCode?: number } };
-      if (e.name === 'NotFound' || e.$metadata?.httpStatusCode === 404) return false;
+      if (notFound(error)) return false;
       throw this.failure(error, `look for ${key} in`);
     }
   }
@@ -157,4 +237,9 @@ export class S3Folder {
   private failure(error: unknown, what: string): PlaytallyError {
     return awsError('source_unavailable', `${what} ${this.uri}`, { location: this.uri }, error);
   }
+}
+
+function notFound(error: unknown): boolean {
+  const e = error as Error & { $metadata?: { httpStatusCode?: number } };
+  return e.name === 'NotFound' || e.name === 'NoSuchKey' || e.$metadata?.httpStatusCode === 404;
 }

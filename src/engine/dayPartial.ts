@@ -6,7 +6,14 @@ import type { DayRecord, StateStore } from '../ops/stateStore.js';
 import { emptyRejectCounts, REJECT_REASONS, type RejectExample } from '../parse/rejects.js';
 import type { SpillIndex } from '../partials/pairSpill.js';
 import { type PartialDirectory, PartialWriter, readPartialDirectory } from '../partials/partialFile.js';
-import { estimateGzipSize, GzipInputError, hashGzipFile, streamGzipChunks } from '../sources/gzipChunks.js';
+import {
+  estimateGzipSize,
+  GzipInputError,
+  hashGzipFile,
+  hashLogStream,
+  streamLogChunks,
+} from '../sources/lineChunks.js';
+import { isS3, openFile } from '../sources/locations.js';
 import type { LogFile } from '../sources/logFiles.js';
 import { combineUnitHashes, hashLogFile, logUnits } from '../sources/logUnits.js';
 import { type MemoryPlan, partitionsFor } from './memoryPlan.js';
@@ -50,7 +57,7 @@ export async function ensureDayPartial(
       if (known.mtimeMs === log.mtimeMs)
         return { record: known, directory: reusable, path: state.partialPath(known), built: false };
       // Touched but maybe unchanged: a hash pass costs a fraction of a rebuild.
-      if (contentHash(log) === known.hash) {
+      if ((await contentHash(log)) === known.hash) {
         const record = { ...known, mtimeMs: log.mtimeMs };
         state.putDay(key, record);
         return { record, directory: reusable, path: state.partialPath(record), built: false };
@@ -61,8 +68,25 @@ export async function ensureDayPartial(
 }
 
 /** The log's content hash without parsing it (the value a build records). */
-export function contentHash(log: LogFile): string {
+export async function contentHash(log: LogFile): Promise<string> {
+  if (isS3(log.path)) return hashLogStream(await openFile(log.path), log.compressed);
   return log.compressed ? hashGzipFile(log.path) : hashLogFile(log.path, log.size);
+}
+
+/** The bytes a log holds once decompressed, or an estimate of them (see estimateGzipSize). */
+async function dataSize(log: LogFile): Promise<number> {
+  if (!log.compressed) return log.size;
+  if (!isS3(log.path)) return estimateGzipSize(log.path);
+  // The gzip trailer's size field, by a ranged read of the object's last 4 bytes.
+  let trailer = 0;
+  if (log.size >= 18) {
+    const tail: Buffer[] = [];
+    for await (const piece of await openFile(log.path, { start: log.size - 4, end: log.size }))
+      tail.push(piece);
+    const last = Buffer.concat(tail);
+    if (last.length === 4) trailer = last.readUInt32LE(0);
+  }
+  return Math.max(trailer, log.size * 8);
 }
 
 function readIfWhole(path: string): PartialDirectory<DayRecord> | undefined {
@@ -84,16 +108,17 @@ async function buildDayPartial(
 ): Promise<DayPartial> {
   const started = Date.now();
   const key = compactDay(log.day);
-  const partitions = partitionsFor(log.compressed ? estimateGzipSize(log.path) : log.size, plan);
+  const partitions = partitionsFor(await dataSize(log), plan);
   const spillDir = join(runTmpDir, `spill-${key}`);
   mkdirSync(spillDir, { recursive: true });
   try {
     // Phase 1: parse in parallel, radix-partitioning valid rows into spill files.
     let phase1: ParsedLog;
     try {
-      phase1 = log.compressed
-        ? await parseGzipLog(log, pool, plan, spillDir, partitions)
-        : await parsePlainLog(log, pool, plan, spillDir, partitions);
+      phase1 =
+        log.compressed || isS3(log.path)
+          ? await parseStreamedLog(log, pool, plan, spillDir, partitions)
+          : await parsePlainLog(log, pool, plan, spillDir, partitions);
     } catch (error) {
       // Close the workers' spill files, so that a run going on to other days starts them afresh.
       await pool.runOnEach({ kind: 'finishSpill' }).catch(() => {});
@@ -185,10 +210,11 @@ async function parsePlainLog(
 }
 
 /**
- * A gzip log: decompressed here, as a stream, and handed to the workers in chunks of whole lines.
- * At most two chunks per worker are in flight, which bounds memory and keeps every worker busy.
+ * A gzip log, or any log on S3: read here as a stream (decompressed on the way if gzip) and handed
+ * to the workers in chunks of whole lines. At most two chunks per worker are in flight, which
+ * bounds memory and keeps every worker busy; the stream is held back meanwhile.
  */
-async function parseGzipLog(
+async function parseStreamedLog(
   log: LogFile,
   pool: WorkerPool,
   plan: MemoryPlan,
@@ -199,8 +225,9 @@ async function parseGzipLog(
   const inFlight = new Set<Promise<void>>();
   const limit = pool.size * 2;
   try {
-    const { hash } = await streamGzipChunks(
-      log.path,
+    const { hash } = await streamLogChunks(
+      await openFile(log.path),
+      { gzip: log.compressed, label: log.path },
       async (chunk) => {
         const task: ParseChunkTask = {
           kind: 'parseChunk',

@@ -16,9 +16,7 @@ import { type KpiFileRecord, KpiState } from '../kpis/kpiState.js';
 import { removeStaleTempFiles } from '../ops/atomicFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
-import { hashFileSync } from '../ops/fileIo.js';
-import { moveInto, moveWithReason } from '../ops/fileMoves.js';
-import { ensureWritable, requireLogsFolder } from '../ops/folders.js';
+import { ensureWritable } from '../ops/folders.js';
 import { cpuMs, peakRssBytes } from '../ops/processUsage.js';
 import {
   type BadFile,
@@ -30,6 +28,16 @@ import {
 } from '../parse/catalogs.js';
 import { writeKpiFiles } from '../sinks/kpiFiles.js';
 import { LANDING_KINDS, type LandingFile, scanLanding } from '../sources/landingFiles.js';
+import {
+  folderLocation,
+  inFolder,
+  isS3,
+  moveFileInto,
+  moveFileWithReason,
+  requireInputFolder,
+  statFile,
+  subfolder,
+} from '../sources/locations.js';
 import type { ParseStreamsResult, ParseStreamsTask } from './tasks.js';
 import { WorkerPool } from './workerPool.js';
 
@@ -89,15 +97,15 @@ export interface KpiSummary {
 export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   const started = Date.now();
   const emit = options.onEvent ?? (() => {});
-  const landingDir = resolve(options.landingDir);
+  const landingDir = folderLocation(options.landingDir);
   const outDir = resolve(options.outDir);
   const granularity = options.granularity ?? 'day';
-  requireLogsFolder(landingDir, 'landing folder');
+  await requireInputFolder(landingDir, 'landing folder');
   ensureWritable(outDir, 'output_not_writable', 'output folder');
-  const landing = scanLanding(landingDir);
+  const landing = await scanLanding(landingDir);
   const errorFiles: KpiSummary['errorFiles'] = [];
-  const setAside = (bad: BadFile): void => {
-    const { movedTo } = moveWithReason(bad.path, join(landingDir, 'error', bad.kind), {
+  const setAside = async (bad: BadFile): Promise<void> => {
+    const { movedTo } = await moveFileWithReason(bad.path, landingSub(landingDir, 'error', bad.kind), {
       file: bad.file,
       kind: bad.kind,
       reason: bad.reason,
@@ -116,7 +124,9 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   removeStaleTempFiles(state.dir);
   removeStaleTempFiles(outDir);
   // A run killed while writing a `.reason.json` leaves its temporary file beside the bad file.
-  for (const kind of LANDING_KINDS) removeStaleTempFiles(join(landingDir, 'error', kind));
+  // (A local one: an S3 object is written whole or not at all.)
+  if (!isS3(landingDir))
+    for (const kind of LANDING_KINDS) removeStaleTempFiles(landingSub(landingDir, 'error', kind));
 
   // New and changed streams files are parsed on the workers, in parallel, each into its partial;
   // the catalogues are read meanwhile on the main thread.
@@ -139,8 +149,8 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
     for (const k of Object.values(known)) {
       // An archived file whose partial is damaged is parsed again from the archive.
       if (k.archived === undefined || landing.streams.some((f) => f.name === k.file)) continue;
-      if (!partialIsWhole(state.partialPath(k), k) && existsSync(k.archived)) {
-        const stat = statSync(k.archived);
+      const stat = partialIsWhole(state.partialPath(k), k) ? undefined : await statFile(k.archived);
+      if (stat !== undefined) {
         changed.push({
           kind: 'streams',
           name: k.file,
@@ -167,26 +177,26 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
       return pending;
     });
     songs = await readSongs(landing.songs);
-    songs.bad.forEach(setAside);
+    for (const bad of songs.bad) await setAside(bad);
     emit({ type: 'catalog', kind: 'songs', files: songs.files.length, accepted: accepted(songs.files) });
     users = await readUsers(landing.users);
-    users.bad.forEach(setAside);
+    for (const bad of users.bad) await setAside(bad);
     emit({ type: 'catalog', kind: 'users', files: users.files.length, accepted: accepted(users.files) });
     if (songs.tracks.size === 0) {
       throw new PlaytallyError(
         'no_songs',
-        `no songs in ${join(landingDir, 'songs')}: every stream would be an unknown track`,
+        `no songs in ${landingSub(landingDir, 'songs')}: every stream would be an unknown track`,
       );
     }
     for (let i = 0; i < changed.length; i++) {
       const file = changed[i]!;
       const { parsed, ms } = await parsing[i]!;
       if (parsed.result.bad) {
-        setAside(parsed.result.bad);
+        await setAside(parsed.result.bad);
         state.dropFile(file.name);
         continue;
       }
-      const wasArchived = file.path !== join(landingDir, 'streams', file.name);
+      const wasArchived = file.path !== inFolder(landingSub(landingDir, 'streams'), file.name);
       state.putFile(file.name, {
         ...(wasArchived ? { archived: file.path } : {}),
         file: file.name,
@@ -217,15 +227,14 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   const present = new Set(landing.streams.map((f) => f.name));
   for (const [name, record] of Object.entries(state.files())) {
     if (present.has(name) || record.archived !== undefined) continue;
-    const archivedTo = join(landingDir, 'archive', archiveFolder(record.days), name);
-    if (existsSync(archivedTo) && statSync(archivedTo).size === record.size)
-      state.patchFile(name, { archived: archivedTo });
+    const archivedTo = inFolder(landingSub(landingDir, 'archive', archiveFolder(record.days)), name);
+    if ((await statFile(archivedTo))?.size === record.size) state.patchFile(name, { archived: archivedTo });
     else state.dropFile(name);
   }
 
   // The days to write: every day some file has rows on, unless its files were written from these
   // very inputs, catalogues, granularity and output folder, and are still there.
-  const catalogKey = catalogHash([...landing.songs, ...landing.users].filter((f) => existsSync(f.path)));
+  const catalogKey = catalogHash(songs, users);
   const inputs = new Map<number, Record<string, string>>();
   for (const record of Object.values(state.files())) {
     for (const { day } of record.days) {
@@ -307,7 +316,7 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   } finally {
     if (engine !== options.dayEngine) await engine.close();
   }
-  const archived = options.archive ? archiveDone(state, landing.streams, landingDir, emit) : [];
+  const archived = options.archive ? await archiveDone(state, landing.streams, landingDir, emit) : [];
   return {
     days: summary,
     archived,
@@ -386,12 +395,12 @@ export function embeddedDayEngine(options: { threads: number; parallelDayRows: n
  * valid row: the day it was archived). Its partial and record stay: the days can be recomputed
  * without it in the landing folder. A file of the same name there already is kept, renamed.
  */
-function archiveDone(
+async function archiveDone(
   state: KpiState,
   landed: LandingFile[],
   landingDir: string,
   emit: (event: KpiEvent) => void,
-): string[] {
+): Promise<string[]> {
   const moved: string[] = [];
   for (const file of landed) {
     const record = state.files()[file.name];
@@ -405,8 +414,8 @@ function archiveDone(
     const done = record.days.every(
       ({ day }) => state.day(compactDay(day))?.inputs[file.name] === record.sha256,
     );
-    if (!done || !existsSync(file.path)) continue;
-    const to = moveInto(file.path, join(landingDir, 'archive', archiveFolder(record.days)));
+    if (!done || (await statFile(file.path)) === undefined) continue;
+    const to = await moveFileInto(file.path, landingSub(landingDir, 'archive', archiveFolder(record.days)));
     state.patchFile(file.name, { archived: to });
     moved.push(to);
     emit({ type: 'archived', file: file.name, to });
@@ -434,11 +443,21 @@ function sameInputs(a: Record<string, string>, b: Record<string, string>): boole
   return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
 }
 
-/** Content hash of the catalogue files, in name order: a changed songs file makes every day due. */
-function catalogHash(files: LandingFile[]): string {
+/**
+ * Content hash of the catalogue files read (those set aside as unusable are not), songs then
+ * users, each in name order: a changed songs file makes every day due.
+ */
+function catalogHash(songs: SongCatalog, users: UserCatalog): string {
   const h = createHash('sha256');
-  for (const file of files) h.update(`${file.kind}/${file.name}:${hashFileSync(file.path)}\n`);
+  for (const [kind, catalog] of [['songs', songs] as const, ['users', users] as const]) {
+    for (const file of catalog.files) h.update(`${kind}/${file.file}:${catalog.sha256.get(file.file)}\n`);
+  }
   return h.digest('hex');
+}
+
+/** A folder under the landing folder (`error/songs`, `archive/20240101`), local or on S3. */
+function landingSub(landingDir: string, ...parts: string[]): string {
+  return parts.reduce(subfolder, landingDir);
 }
 
 function accepted(files: FileReport[]): number {

@@ -4,11 +4,12 @@ import { basename, join, resolve } from 'node:path';
 import { processAlive, removeStaleTempFiles, writeFileAtomic } from '../ops/atomicFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
-import { ensureWritable, requireLogsFolder } from '../ops/folders.js';
+import { ensureWritable } from '../ops/folders.js';
 import { cpuMs, peakRssBytes } from '../ops/processUsage.js';
 import { type DayRecord, StateStore } from '../ops/stateStore.js';
 import { chartPaths, writeCountryChart, writeUserChart } from '../sinks/chartFiles.js';
 import { buildQualityReport, type QualityReport, writeQualityReport } from '../sinks/qualityReport.js';
+import { folderLocation, requireInputFolder } from '../sources/locations.js';
 import { type IgnoredFile, type LogFile, scanLogs } from '../sources/logFiles.js';
 import { type DayPartial, ensureDayPartial } from './dayPartial.js';
 import { type MemoryPlan, planMemory } from './memoryPlan.js';
@@ -82,7 +83,7 @@ export const DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024;
  */
 export async function runTop50(options: Top50Options): Promise<Top50Summary> {
   const started = Date.now();
-  const { day, logs } = planChartWindow(options);
+  const { day, logs } = await planChartWindow(options);
   const session = ChartSession.open(options);
   try {
     return await session.writeCharts(day, logs, started);
@@ -96,17 +97,17 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
  * `options.day` says; an error when there is no log at all, none in the window, or (with
  * `strict`) a day of the window is missing.
  */
-export function planChartWindow(options: Top50Options): {
+export async function planChartWindow(options: Top50Options): Promise<{
   day: number;
   windowDays: number[];
   logs: LogFile[];
   missing: string[];
-} {
+}> {
   const emit = options.onEvent ?? (() => {});
   const windowLength = options.window ?? 7;
-  const logsDir = resolve(options.logsDir);
-  requireLogsFolder(logsDir);
-  const scan = scanLogs(logsDir);
+  const logsDir = folderLocation(options.logsDir);
+  await requireInputFolder(logsDir);
+  const scan = await scanLogs(logsDir);
   for (const file of scan.ignored) emit({ type: 'ignored', file });
   if (scan.logs.length === 0) {
     throw new PlaytallyError('no_logs', `no listen-YYYYMMDD.log files in ${logsDir}`);

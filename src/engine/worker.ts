@@ -12,7 +12,8 @@ import { aggregatePacked, aggregatePairs, checksumSegments } from '../partials/a
 import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../partials/pairSpill.js';
 import { readBlock, readSegments } from '../partials/partialFile.js';
 import { ByteWriter } from '../partials/varint.js';
-import { chunkLines } from '../sources/gzipChunks.js';
+import { chunkLines } from '../sources/lineChunks.js';
+import { closeS3 } from '../sources/locations.js';
 import { readUnitLines, unitHash } from '../sources/logUnits.js';
 import { writeChartLine } from '../window/chartLines.js';
 import { type BlockSpan, mergeSpans, mergeTopK } from '../window/mergeTopK.js';
@@ -113,7 +114,7 @@ function parseUnit(task: ParseUnitTask): ParseUnitResult {
 }
 
 /**
- * One chunk of a decompressed gzip log (see sources/gzipChunks.ts): whole lines, except that it
+ * One chunk of a decompressed gzip log (see sources/lineChunks.ts): whole lines, except that it
  * may begin with the tail of a line an earlier chunk counted. The main thread reports progress
  * (in compressed bytes); this reports only the rows.
  */
@@ -265,10 +266,13 @@ function mergeUsers(task: MergeUsersTask): MergeUsersResult {
   return { range: task.range, bytes: out.result(), rows: merged.keys, pairs: merged.pairs };
 }
 
-/** A KPI streams file, parsed here (files are read in parallel) into its partial on disk. */
-function parseStreams(task: ParseStreamsTask): ParseStreamsResult {
+/**
+ * A KPI streams file, parsed here (files are read in parallel) into its partial on disk. The file
+ * is read as a stream (a local file or an S3 object), so this task is the one that awaits.
+ */
+async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult> {
   const rows = new StreamDays();
-  const result = readStreamsFile(task, (user, track, time) => {
+  const result = await readStreamsFile(task, (user, track, time) => {
     rows.add(user, track, time);
   });
   if (result.bad) return { result, days: [] };
@@ -319,7 +323,9 @@ function kpiDayPart(task: KpiDayPartTask): DayAggregate {
   return aggregateDay(rows, users, tracks, catalog, task.granularity, genres);
 }
 
-function run(task: Task): { result: unknown; transfer: ArrayBuffer[] } {
+type Done = { result: unknown; transfer: ArrayBuffer[] };
+
+async function run(task: Task): Promise<Done> {
   switch (task.kind) {
     case 'parseUnit':
       return { result: parseUnit(task), transfer: [] };
@@ -341,19 +347,22 @@ function run(task: Task): { result: unknown; transfer: ArrayBuffer[] } {
       return { result, transfer: [result.bytes.buffer as ArrayBuffer] };
     }
     case 'parseStreams':
-      return { result: parseStreams(task), transfer: [] };
+      return { result: await parseStreams(task), transfer: [] };
     case 'kpiDayPart':
       return { result: kpiDayPart(task), transfer: [] };
   }
 }
 
-parentPort!.on('message', (task: Task | typeof EXIT_MESSAGE) => {
+// The pool sends a worker its next task only once the last is done, so one runs at a time here.
+parentPort!.on('message', async (task: Task | typeof EXIT_MESSAGE) => {
   if (task === EXIT_MESSAGE) {
+    // Kept-alive S3 connections would hold the thread's event loop open.
+    closeS3();
     parentPort!.close();
     return;
   }
   try {
-    const { result, transfer } = run(task);
+    const { result, transfer } = await run(task);
     parentPort!.postMessage({ type: 'done', result }, transfer);
   } catch (error) {
     const e = error instanceof Error ? error : new Error(String(error));

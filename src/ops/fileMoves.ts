@@ -39,11 +39,16 @@ export function moveInto(from: string, toDir: string): string {
  * so that two files set aside within the same millisecond both stay); returns the new name.
  */
 export function setAside(path: string): string {
-  const stamp = new Date().toISOString().replace(/[-:]/g, '');
+  const stamp = replacedStamp();
   let aside = `${path}.replaced-${stamp}`;
   for (let n = 2; existsSync(aside); n++) aside = `${path}.replaced-${stamp}-${n}`;
   renameSync(path, aside);
   return aside;
+}
+
+/** The timestamp of a `.replaced-` name, the same for local files and S3 objects. */
+export function replacedStamp(): string {
+  return new Date().toISOString().replace(/[-:]/g, '');
 }
 
 function copyAcross(from: string, to: string): void {

@@ -1,5 +1,7 @@
-import { closeSync, createReadStream, openSync, readSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { Readable } from 'node:stream';
 import { type CsvError, parse } from 'csv-parse';
+import { type HeadedFile, openWithHead } from '../sources/locations.js';
 import { checkHeader, looksBinary, missingColumns } from './csvHeader.js';
 
 /**
@@ -59,6 +61,8 @@ export interface SongCatalog {
   /** track_id -> every genre it is listed under (a track may be in several, as in the Spotify dataset). */
   tracks: Map<string, TrackGenre[]>;
   files: FileReport[];
+  /** SHA-256 of each file read (the files in `files`), by name. */
+  sha256: Map<string, string>;
   bad: BadFile[];
   examples: RowExample[];
 }
@@ -66,6 +70,8 @@ export interface SongCatalog {
 export interface UserCatalog {
   users: Set<string>;
   files: FileReport[];
+  /** SHA-256 of each file read (the files in `files`), by name. */
+  sha256: Map<string, string>;
   bad: BadFile[];
   examples: RowExample[];
 }
@@ -82,7 +88,7 @@ const DURATION = /^\d{1,12}$/;
  * row (`duplicate_song`); under another genre it is one more genre of the track.
  */
 export async function readSongs(files: { name: string; path: string }[]): Promise<SongCatalog> {
-  const catalog: SongCatalog = { tracks: new Map(), files: [], bad: [], examples: [] };
+  const catalog: SongCatalog = { tracks: new Map(), files: [], sha256: new Map(), bad: [], examples: [] };
   for (const file of files) {
     await readCatalogFile('songs', file, SONG_COLUMNS, catalog, (row, c, reject) => {
       const id = row[c.track_id]!;
@@ -103,7 +109,7 @@ export async function readSongs(files: { name: string; path: string }[]): Promis
 
 /** Users from every file: only the set of user_ids is needed (streams of unknown users are counted). */
 export async function readUsers(files: { name: string; path: string }[]): Promise<UserCatalog> {
-  const catalog: UserCatalog = { users: new Set(), files: [], bad: [], examples: [] };
+  const catalog: UserCatalog = { users: new Set(), files: [], sha256: new Map(), bad: [], examples: [] };
   for (const file of files) {
     await readCatalogFile('users', file, USER_COLUMNS, catalog, (row, c, reject) => {
       const id = row[c.user_id]!;
@@ -126,21 +132,32 @@ async function readCatalogFile<C extends string>(
   kind: CatalogKind,
   file: { name: string; path: string },
   required: readonly C[],
-  into: { files: FileReport[]; bad: BadFile[]; examples: RowExample[] },
+  into: { files: FileReport[]; sha256: Map<string, string>; bad: BadFile[]; examples: RowExample[] },
   onRow: RowHandler<C>,
 ): Promise<void> {
   const base = { kind, file: file.name, path: file.path };
-  let head: Uint8Array;
+  let opened: HeadedFile;
   try {
-    head = sniff(file.path);
+    opened = await openWithHead(file.path, SNIFF_BYTES);
   } catch (error) {
     into.bad.push({ ...base, reason: 'unreadable', message: (error as Error).message });
     return;
   }
-  if (looksBinary(head)) {
+  if (looksBinary(opened.head)) {
+    opened.close();
     into.bad.push({ ...base, reason: 'not_csv', message: `${file.name} is not a CSV file (binary content)` });
     return;
   }
+  // The bytes are hashed as csv-parse reads them: the catalogue's content key costs no second read.
+  const hash = createHash('sha256');
+  const bytes = Readable.from(
+    (async function* () {
+      for await (const chunk of opened.chunks) {
+        hash.update(chunk);
+        yield chunk;
+      }
+    })(),
+  );
   const report: FileReport = { kind, file: file.name, rows: 0, accepted: 0, rejects: {} };
   const reject = (reason: string, record: number, text: string): false => {
     report.rejects[reason] = (report.rejects[reason] ?? 0) + 1;
@@ -149,7 +166,7 @@ async function readCatalogFile<C extends string>(
     }
     return false;
   };
-  const parser = createReadStream(file.path).pipe(
+  const parser = bytes.pipe(
     // relax_quotes: a stray quote (`ab"c`, `"ab"c`) is kept as text, and the rows after it are read;
     // without it csv-parse loses the rest of the file after the first one.
     parse({
@@ -160,6 +177,8 @@ async function readCatalogFile<C extends string>(
       info: true,
     }),
   );
+  // A read failing part-way (a dropped S3 connection) fails the parse; pipe would not pass it on.
+  bytes.on('error', (error) => parser.destroy(error));
   parser.on('skip', (error: CsvError) => {
     report.rows++;
     reject(
@@ -178,6 +197,7 @@ async function readCatalogFile<C extends string>(
       const header = checkHeader(record, required);
       if (!header.ok) {
         parser.destroy();
+        bytes.destroy();
         into.bad.push({ ...base, ...missingColumns(file.name, header) });
         return;
       }
@@ -204,14 +224,5 @@ async function readCatalogFile<C extends string>(
     return;
   }
   into.files.push(report);
-}
-
-function sniff(path: string): Uint8Array {
-  const fd = openSync(path, 'r');
-  try {
-    const head = Buffer.alloc(SNIFF_BYTES);
-    return head.subarray(0, readSync(fd, head, 0, SNIFF_BYTES, 0));
-  } finally {
-    closeSync(fd);
-  }
+  into.sha256.set(file.name, hash.digest('hex'));
 }

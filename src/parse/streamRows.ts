@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { type HeadedFile, openWithHead } from '../sources/locations.js';
 import type { BadFile, FileReport, RowExample } from './catalogs.js';
 import { MAX_ROW_EXAMPLES } from './catalogs.js';
 import { checkHeader, looksBinary, missingColumns } from './csvHeader.js';
@@ -20,18 +20,19 @@ export interface StreamFileResult {
   examples: RowExample[];
 }
 
-const READ_BYTES = 1024 * 1024;
+/** The head read first to tell a CSV from a binary file. */
+const SNIFF_BYTES = 64 * 1024;
 
 /**
- * Read one streams file: its header maps the columns (any order, extra columns ignored); each row
+ * Read one streams file (local or on S3, as a stream): its header maps the columns (any order, extra columns ignored); each row
  * with both ids and a valid ISO 8601 listen time goes to `onRow` (time in microseconds since the
  * epoch, UTC); other rows are counted by reason. Duplicates and unknown tracks or users are not
  * decided here: that needs every file of the day and the catalogues.
  */
-export function readStreamsFile(
+export async function readStreamsFile(
   file: { name: string; path: string },
   onRow: (user: string, track: string, time: number) => void,
-): StreamFileResult {
+): Promise<StreamFileResult> {
   const report: FileReport = { kind: 'streams', file: file.name, rows: 0, accepted: 0, rejects: {} };
   const examples: RowExample[] = [];
   const base = { kind: 'streams' as const, file: file.name, path: file.path };
@@ -41,19 +42,17 @@ export function readStreamsFile(
       examples.push({ file: file.name, record, reason, text: text.slice(0, 200) });
   };
 
-  let fd: number;
+  let opened: HeadedFile;
   try {
-    fd = openSync(file.path, 'r');
+    opened = await openWithHead(file.path, SNIFF_BYTES);
   } catch (error) {
     const bad: BadFile = { ...base, reason: 'unreadable', message: (error as Error).message };
     return { report, examples, sha256: '', bad };
   }
   const hash = createHash('sha256');
   try {
-    const buffer = Buffer.allocUnsafe(READ_BYTES);
-    let n = readSync(fd, buffer, 0, READ_BYTES, null);
-    hash.update(buffer.subarray(0, n));
-    if (looksBinary(buffer.subarray(0, Math.min(n, 64 * 1024)))) {
+    if (looksBinary(opened.head)) {
+      hash.update(opened.head);
       return {
         report,
         examples,
@@ -105,10 +104,10 @@ export function readStreamsFile(
         reject('malformed_csv', record, `${problem}: ${text}`);
       },
     });
-    while (n > 0 && bad === undefined) {
-      scanner.push(buffer.subarray(0, n));
-      n = readSync(fd, buffer, 0, READ_BYTES, null);
-      hash.update(buffer.subarray(0, n));
+    for await (const chunk of opened.chunks) {
+      hash.update(chunk);
+      scanner.push(chunk);
+      if (bad !== undefined) break;
     }
     if (bad === undefined) scanner.end();
     if (bad === undefined && width === 0) {
@@ -122,6 +121,6 @@ export function readStreamsFile(
     const sha256 = hash.digest('hex');
     return bad === undefined ? { report, examples, sha256 } : { report, examples, sha256, bad };
   } finally {
-    closeSync(fd);
+    opened.close();
   }
 }

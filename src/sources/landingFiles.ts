@@ -1,5 +1,4 @@
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+import { inFolder, listFolder, subfolder } from './locations.js';
 
 /** The three kinds of CSV drop in a KPI landing folder, each in its own subfolder. */
 export const LANDING_KINDS = ['streams', 'songs', 'users'] as const;
@@ -16,22 +15,19 @@ export interface LandingFile {
 export type LandingScan = Record<LandingKind, LandingFile[]>;
 
 /**
- * `streams/*.csv`, `songs/*.csv` and `users/*.csv` under `dir`, each list in name order (the
+ * `streams/*.csv`, `songs/*.csv` and `users/*.csv` under `dir` (a folder or an S3 location), each list in name order (the
  * order rows are read in, which decides which of two duplicate songs or users is kept). Dotfiles
  * and temporary names (`*.tmp`, `*.part`) are files still being written and are skipped, as are
  * names not ending in `.csv` and the `error/` and `archive/` folders playtally writes.
  */
-export function scanLanding(dir: string): LandingScan {
+export async function scanLanding(dir: string): Promise<LandingScan> {
   const scan = { streams: [], songs: [], users: [] } as LandingScan;
   for (const kind of LANDING_KINDS) {
-    const sub = join(dir, kind);
-    if (!existsSync(sub) || !statSync(sub).isDirectory()) continue;
-    for (const name of readdirSync(sub).sort()) {
-      if (name.startsWith('.') || !name.toLowerCase().endsWith('.csv')) continue;
-      const path = join(sub, name);
-      const stat = statSync(path);
-      if (!stat.isFile()) continue;
-      scan[kind].push({ kind, name, path, size: stat.size, mtimeMs: stat.mtimeMs });
+    const sub = subfolder(dir, kind);
+    for (const entry of await listFolder(sub)) {
+      const name = entry.name;
+      if (name.startsWith('.') || !name.toLowerCase().endsWith('.csv') || !entry.isFile) continue;
+      scan[kind].push({ kind, name, path: inFolder(sub, name), size: entry.size, mtimeMs: entry.mtimeMs });
     }
   }
   return scan;

@@ -1,15 +1,15 @@
-import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
 import { parseDay } from '../ops/dates.js';
+import { inFolder, listFolder } from './locations.js';
 
 /** A daily listen log found in the logs folder. */
 export interface LogFile {
   day: number;
   name: string;
+  /** A local path, or an s3:// location (see locations.ts). */
   path: string;
   size: number;
   mtimeMs: number;
-  /** `listen-YYYYMMDD.log.gz`: decompressed as a stream (see gzipChunks.ts). */
+  /** `listen-YYYYMMDD.log.gz`: decompressed as a stream (see lineChunks.ts). */
   compressed: boolean;
 }
 
@@ -27,15 +27,16 @@ export interface LogScan {
 const LOG_NAME = /^listen-(\d{8})\.log(\.gz)?$/;
 
 /**
- * Lists `listen-YYYYMMDD.log` and `listen-YYYYMMDD.log.gz` files in `dir`, oldest day first.
+ * Lists `listen-YYYYMMDD.log` and `listen-YYYYMMDD.log.gz` files in `dir` (a folder or an S3
+ * location; only its own files, not its subfolders' such as archive/), oldest day first.
  * Dotfiles and temporary names are skipped silently; names that look like logs but are not usable
  * are returned in `ignored`, and so is the `.gz` of a day that also has a plain log (the plain one
  * is used: two files for one day is a mistake to report, not to guess about).
  */
-export function scanLogs(dir: string): LogScan {
+export async function scanLogs(dir: string): Promise<LogScan> {
   const logs: LogFile[] = [];
   const ignored: IgnoredFile[] = [];
-  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+  for (const entry of await listFolder(dir)) {
     const name = entry.name;
     if (name.startsWith('.') || !name.startsWith('listen-')) continue;
     if (name.endsWith('.tmp') || name.endsWith('.part')) continue;
@@ -52,18 +53,16 @@ export function scanLogs(dir: string): LogScan {
       ignored.push({ name, reason: `${match[1]} is not a valid date` });
       continue;
     }
-    const path = join(dir, name);
-    const stat = statSync(path);
-    if (!stat.isFile()) {
+    if (!entry.isFile) {
       ignored.push({ name, reason: 'not a regular file' });
       continue;
     }
     logs.push({
       day,
       name,
-      path,
-      size: stat.size,
-      mtimeMs: stat.mtimeMs,
+      path: inFolder(dir, name),
+      size: entry.size,
+      mtimeMs: entry.mtimeMs,
       compressed: match[2] !== undefined,
     });
   }

@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { PlaytallyError } from '../ops/errors.js';
-import { requireLogsFolder } from '../ops/folders.js';
+import { folderLocation, isS3, requireInputFolder } from '../sources/locations.js';
 import { type LogFile, scanLogs } from '../sources/logFiles.js';
 import type { RunRecord } from './runHistory.js';
 import { type RunOptions, runOnce } from './runOnce.js';
@@ -22,7 +22,8 @@ export interface WatchOptions
  * the same on network filesystems and mounted buckets, and costs one readdir per poll.
  */
 export async function watchLanding(options: WatchOptions): Promise<void> {
-  requireLogsFolder(options.logsDir);
+  const logsDir = folderLocation(options.logsDir);
+  await requireInputFolder(logsDir);
   const tracker = new StabilityTracker(options.settleMs);
   let processed: string | undefined;
   while (!options.stop.requested()) {
@@ -30,9 +31,10 @@ export async function watchLanding(options: WatchOptions): Promise<void> {
     let signature: string | undefined;
     try {
       const now = Date.now();
-      const logs = scanLogs(options.logsDir).logs;
+      const logs = (await scanLogs(logsDir)).logs;
       tracker.observe(logs, now);
-      ready = (log) => tracker.isReady(log, now);
+      // An S3 object is listed only once its upload is complete: it is ready when seen.
+      ready = (log) => isS3(log.path) || tracker.isReady(log, now);
       signature = logs
         .filter(ready)
         .map((l) => `${l.name}:${l.size}:${l.mtimeMs}`)
@@ -40,7 +42,9 @@ export async function watchLanding(options: WatchOptions): Promise<void> {
     } catch (error) {
       // The landing folder went away or is briefly unreadable (a remount): report it, poll again.
       await options.onStepError?.(
-        new PlaytallyError('logs_not_found', `cannot list ${options.logsDir}: ${(error as Error).message}`),
+        error instanceof PlaytallyError
+          ? error
+          : new PlaytallyError('logs_not_found', `cannot list ${logsDir}: ${(error as Error).message}`),
       );
     }
     if (signature !== undefined && signature !== processed) {

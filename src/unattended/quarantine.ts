@@ -1,6 +1,5 @@
-import { join } from 'node:path';
-import { moveWithReason } from '../ops/fileMoves.js';
 import type { QuarantineRecord, StateStore } from '../ops/stateStore.js';
+import { inFolder, moveFileWithReason } from '../sources/locations.js';
 import type { LogFile } from '../sources/logFiles.js';
 
 /**
@@ -10,21 +9,21 @@ import type { LogFile } from '../sources/logFiles.js';
  * still in the logs folder finishes the move (`resume`). A quarantined file of the same name
  * from before is kept, both it and its reason renamed `.replaced-<timestamp>`.
  */
-export function quarantineLog(
+export async function quarantineLog(
   state: StateStore,
   log: LogFile,
   record: QuarantineRecord,
   quarantineDir: string,
   resume: boolean,
-): QuarantineRecord {
+): Promise<QuarantineRecord> {
   const key = record.date.replaceAll('-', '');
   state.quarantine(key, record);
   const paths = {
-    movedTo: join(quarantineDir, log.name),
-    reasonFile: join(quarantineDir, `${log.name}.reason.json`),
+    movedTo: inFolder(quarantineDir, log.name),
+    reasonFile: inFolder(quarantineDir, `${log.name}.reason.json`),
   };
   const done: QuarantineRecord = { ...record, ...paths };
-  moveWithReason(log.path, quarantineDir, reasonDocument(done), resume);
+  await moveFileWithReason(log.path, quarantineDir, reasonDocument(done), resume);
   state.quarantine(key, done);
   return done;
 }

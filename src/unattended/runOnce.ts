@@ -1,5 +1,5 @@
-import { existsSync, statSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
 import {
   ChartSession,
   type ChartSessionBase,
@@ -10,10 +10,18 @@ import {
 import { removeStaleTempFiles } from '../ops/atomicFile.js';
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import type { PlaytallyError } from '../ops/errors.js';
-import { moveInto } from '../ops/fileMoves.js';
-import { requireLogsFolder } from '../ops/folders.js';
 import { withRetry } from '../ops/retry.js';
 import type { ChartRecord, DayRecord, QuarantineRecord, StateStore } from '../ops/stateStore.js';
+import {
+  folderLocation,
+  inFolder,
+  isS3,
+  moveFileInto,
+  requireInputFolder,
+  requireSameKind,
+  statFile,
+  subfolder,
+} from '../sources/locations.js';
 import { type LogFile, scanLogs } from '../sources/logFiles.js';
 import type { ResultsStore } from '../store/resultsStore.js';
 import { quarantineLog } from './quarantine.js';
@@ -22,11 +30,12 @@ import { appendRunRecord, type RunRecord } from './runHistory.js';
 export const DEFAULT_MAX_REJECT_RATE = 0.05;
 
 export interface RunOptions extends SessionOptions {
+  /** A folder, or an S3 location (`s3://bucket/prefix/`). */
   logsDir: string;
   command: 'run' | 'backfill' | 'watch';
-  /** Move each log here once every chart that needs it is written. */
+  /** Move each log here once every chart that needs it is written (on S3 when the logs are). */
   archiveDir?: string;
-  /** Default: `<logs>/quarantine`. */
+  /** Default: `<logs>/quarantine`, or `<logs>/error/` for logs on S3. */
   quarantineDir?: string;
   /** A log whose rejected share of lines is above this is quarantined (default 0.05). */
   maxRejectRate?: number;
@@ -80,7 +89,7 @@ export type RunEvent =
 export async function runOnce(options: RunOptions): Promise<RunRecord> {
   const started = new Date();
   const emit = options.onRunEvent ?? (() => {});
-  const logsDir = resolve(options.logsDir);
+  const logsDir = folderLocation(options.logsDir);
   const parsed = new Set<string>();
   const open = options.openSession ?? (async (o: SessionOptions) => ChartSession.open(o));
   const session = await open({
@@ -111,7 +120,7 @@ export async function runOnce(options: RunOptions): Promise<RunRecord> {
   };
   let failure: unknown;
   try {
-    requireLogsFolder(logsDir);
+    await requireInputFolder(logsDir);
     await new Run(options, session, logsDir, record, emit).go();
     record.ok = true;
   } catch (error) {
@@ -153,8 +162,12 @@ class Run {
   ) {
     this.state = session.state;
     this.window = session.window;
-    this.quarantineDir = resolve(options.quarantineDir ?? join(logsDir, 'quarantine'));
-    this.archiveDir = options.archiveDir === undefined ? undefined : resolve(options.archiveDir);
+    this.quarantineDir = folderLocation(
+      options.quarantineDir ?? subfolder(logsDir, isS3(logsDir) ? 'error' : 'quarantine'),
+    );
+    requireSameKind(logsDir, this.quarantineDir, '--quarantine');
+    this.archiveDir = options.archiveDir === undefined ? undefined : folderLocation(options.archiveDir);
+    if (this.archiveDir !== undefined) requireSameKind(logsDir, this.archiveDir, '--archive');
   }
 
   private stopping(): boolean {
@@ -172,8 +185,9 @@ class Run {
   }
 
   async go(): Promise<void> {
-    // A run killed while writing a quarantined log's `.reason.json` leaves its temporary file.
-    removeStaleTempFiles(this.quarantineDir);
+    // A run killed while writing a quarantined log's `.reason.json` leaves its temporary file
+    // (a local one: an S3 object is written whole or not at all).
+    if (!isS3(this.quarantineDir)) removeStaleTempFiles(this.quarantineDir);
     // Chart dates written without the store, or whose load failed, are loaded first; a damaged
     // one among them is reported, and does not stop this run from writing and loading its own.
     this.store(undefined, (error) => this.emit({ type: 'storeSkipped', message: error.message }));
@@ -182,12 +196,12 @@ class Run {
     const isReady = this.options.isReady ?? (() => true);
     for (const log of scan.logs) if (isReady(log)) this.landed.set(compactDay(log.day), log);
 
-    this.adoptQuarantined();
+    await this.adoptQuarantined();
     for (const log of this.landed.values()) {
       if (this.stopping()) return;
       await this.takeIn(log);
     }
-    this.adoptArchived();
+    await this.adoptArchived();
     if (!(await this.takeInUnknownArchived())) return;
     await this.writeDueCharts();
     if (this.stopping()) return;
@@ -281,21 +295,21 @@ class Run {
   }
 
   /** A log that a killed run moved to quarantine before recording where it went. */
-  private adoptQuarantined(): void {
+  private async adoptQuarantined(): Promise<void> {
     for (const [key, q] of Object.entries(this.state.quarantined())) {
-      const path = join(this.quarantineDir, q.file);
-      if (q.movedTo !== undefined || this.landed.has(key) || !existsSync(path)) continue;
+      const path = inFolder(this.quarantineDir, q.file);
+      if (q.movedTo !== undefined || this.landed.has(key) || (await statFile(path)) === undefined) continue;
       this.state.quarantine(key, { ...q, movedTo: path, reasonFile: `${path}.reason.json` });
     }
   }
 
   /** A log that a killed run moved to the archive before recording it there. */
-  private adoptArchived(): void {
+  private async adoptArchived(): Promise<void> {
     if (this.archiveDir === undefined) return;
     for (const [key, day] of Object.entries(this.state.days())) {
       if (day.archived !== undefined || this.landed.has(key)) continue;
-      const path = join(this.archiveDir, day.file);
-      if (existsSync(path) && statSync(path).size === day.size) this.state.patchDay(key, { archived: path });
+      const path = inFolder(this.archiveDir, day.file);
+      if ((await statFile(path))?.size === day.size) this.state.patchDay(key, { archived: path });
     }
   }
 
@@ -305,7 +319,7 @@ class Run {
    * false when a stop was requested.
    */
   private async takeInUnknownArchived(): Promise<boolean> {
-    if (this.archiveDir === undefined || !existsSync(this.archiveDir)) return true;
+    if (this.archiveDir === undefined) return true;
     const archived = await this.retry('scan archive', () => scanLogs(this.archiveDir!));
     for (const log of archived.logs) {
       const key = compactDay(log.day);
@@ -325,8 +339,8 @@ class Run {
     const landed = this.landed.get(key);
     if (landed) return landed;
     const dayNumber = parseDay(key)!;
-    if (day.archived !== undefined && existsSync(day.archived)) {
-      const stat = statSync(day.archived);
+    const stat = day.archived === undefined ? undefined : await statFile(day.archived);
+    if (day.archived !== undefined && stat !== undefined) {
       return {
         day: dayNumber,
         name: day.file,
@@ -341,7 +355,7 @@ class Run {
       return {
         day: dayNumber,
         name: day.file,
-        path: join(this.logsDir, day.file),
+        path: inFolder(this.logsDir, day.file),
         size: day.size,
         mtimeMs: day.mtimeMs,
         compressed: day.file.endsWith('.gz'),
@@ -453,7 +467,7 @@ class Run {
     for (const [key, log] of this.landed) {
       const day = this.state.day(key);
       if (!day || !sameFile(day, log) || !this.everyChartHas(key, day)) continue;
-      const to = await this.retry(`archive ${log.name}`, () => moveInto(log.path, archiveDir));
+      const to = await this.retry(`archive ${log.name}`, () => moveFileInto(log.path, archiveDir));
       this.state.patchDay(key, { archived: to });
       this.landed.delete(key);
       this.record.archived.push(day.date);
@@ -472,7 +486,7 @@ class Run {
       if (day.pruned || parseDay(key)! >= oldestKept || !this.everyChartHas(key, day)) continue;
       // Only while the log itself is still there to rebuild the partial from, should a chart need it again.
       const log = this.landed.get(key)?.path ?? day.archived;
-      if (log === undefined || !existsSync(log)) continue;
+      if (log === undefined || (await statFile(log)) === undefined) continue;
       await this.session.prune(key);
       this.record.pruned.push(day.date);
       this.emit({ type: 'pruned', date: day.date });
@@ -507,7 +521,7 @@ function filesExist(chart: ChartRecord): boolean {
 function quarantineBase(log: LogFile, hash: string): Omit<QuarantineRecord, 'reason' | 'message'> {
   return {
     date: isoDay(log.day),
-    file: basename(log.path),
+    file: log.name,
     size: log.size,
     mtimeMs: log.mtimeMs,
     hash,

@@ -1,9 +1,10 @@
-import { existsSync, statSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { isoDay, parseDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { type LockOwner, readOwner } from '../ops/runLock.js';
 import { readManifest } from '../ops/stateStore.js';
+import { folderLocation } from '../sources/locations.js';
 import { scanLogs } from '../sources/logFiles.js';
 import { type RunRecord, readRunHistory } from './runHistory.js';
 
@@ -47,7 +48,7 @@ export interface StatusReport {
 }
 
 /** What the state folder says: read only, without taking the lock (a run may be going on). */
-export function statusReport(stateDir: string, logsDir?: string, runs = 10): StatusReport {
+export async function statusReport(stateDir: string, logsDir?: string, runs = 10): Promise<StatusReport> {
   const dir = resolve(stateDir);
   if (!existsSync(dir))
     throw new PlaytallyError('usage', `state folder ${dir} does not exist: no run has used it yet`);
@@ -79,8 +80,9 @@ export function statusReport(stateDir: string, logsDir?: string, runs = 10): Sta
   for (let d = numbers[0] ?? 0; d < (numbers[numbers.length - 1] ?? 0); d++)
     if (!have.has(d)) missingDays.push(isoDay(d));
   const pending: string[] = [];
-  if (logsDir !== undefined && existsSync(logsDir) && statSync(logsDir).isDirectory()) {
-    for (const log of scanLogs(logsDir).logs) {
+  if (logsDir !== undefined) {
+    // A local folder that is not there has no pending logs; an S3 location is listed.
+    for (const log of (await scanLogs(folderLocation(logsDir))).logs) {
       const known = Object.values(manifest?.days ?? {}).find((d) => d.date === isoDay(log.day));
       if (!known || known.file !== log.name || known.size !== log.size || known.mtimeMs !== log.mtimeMs)
         pending.push(log.name);

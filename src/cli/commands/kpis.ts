@@ -3,8 +3,9 @@ import { Command, Option } from 'commander';
 import { runKpisClickHouse } from '../../clickhouse/clickhouseKpis.js';
 import { type KpiEvent, type KpiOptions, type KpiSummary, runKpis } from '../../engine/kpiJob.js';
 import type { Granularity } from '../../kpis/genreKpis.js';
-import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
+import { ensureWritable } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
+import { folderLocation, requireInputFolder } from '../../sources/locations.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
 import { requireOption, threadsOption } from '../optionParsers.js';
 import { openSink, type SinkCliOptions, withSinkOptions, writeSink } from '../sinkOptions.js';
@@ -32,7 +33,7 @@ export function kpisCommand(): Command {
           .description('daily genre KPIs from the stream, song and user CSV drops of a landing folder')
           .option(
             '--landing <dir>',
-            'landing folder with streams/, songs/ and users/ subfolders of *.csv (required)',
+            'landing folder (or s3://bucket/prefix) with streams/, songs/ and users/ subfolders of *.csv (required)',
           )
           .option(
             '--out <dir>',
@@ -88,7 +89,7 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
       .action(async (options: KpisCliOptions) => {
         const landing = requireOption(options.landing, '--landing <dir>');
         const out = requireOption(options.out, '--out <dir>');
-        requireLogsFolder(resolve(landing), 'landing folder');
+        await requireInputFolder(folderLocation(landing), 'landing folder');
         ensureWritable(resolve(out), 'output_not_writable', 'output folder');
         const stateDir = resolve(options.state ?? join(out, '.playtally-kpis'));
         const clickhouse = clickhouseOptions(options);

@@ -9,16 +9,19 @@ export function statusCommand(): Command {
     .description('show processed days, missing days, charts, quarantined logs and the last runs')
     .option('--out <dir>', 'output folder (its state folder is <out>/.playtally)')
     .option('--state <dir>', 'state folder (instead of --out)')
-    .option('--logs <dir>', 'also list logs in this folder that are not processed yet')
+    .option('--logs <dir>', 'also list logs in this folder (or s3:// location) that are not processed yet')
     .option('--runs <n>', 'how many recent runs to show', positiveIntOption, 10)
     .option('--json', 'print the status as JSON (for scripts and monitoring)')
-    .action((options: { out?: string; state?: string; logs?: string; runs: number; json?: boolean }) => {
-      const stateDir =
-        options.state ?? (options.out === undefined ? undefined : join(options.out, '.playtally'));
-      if (stateDir === undefined) throw new PlaytallyError('usage', "give '--state <dir>' or '--out <dir>'");
-      const report = statusReport(stateDir, options.logs, options.runs);
-      process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report));
-    });
+    .action(
+      async (options: { out?: string; state?: string; logs?: string; runs: number; json?: boolean }) => {
+        const stateDir =
+          options.state ?? (options.out === undefined ? undefined : join(options.out, '.playtally'));
+        if (stateDir === undefined)
+          throw new PlaytallyError('usage', "give '--state <dir>' or '--out <dir>'");
+        const report = await statusReport(stateDir, options.logs, options.runs);
+        process.stdout.write(options.json ? `${JSON.stringify(report, null, 2)}\n` : renderStatus(report));
+      },
+    );
 }
 
 const n = (x: number): string => x.toLocaleString('en-US');

@@ -3,8 +3,9 @@ import { Command } from 'commander';
 import { runTop50ClickHouse } from '../../clickhouse/clickhouseTop50.js';
 import { runTop50, type Top50Options, type Top50Summary } from '../../engine/top50Job.js';
 import { parseDay } from '../../ops/dates.js';
-import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
+import { ensureWritable } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
+import { folderLocation, requireInputFolder } from '../../sources/locations.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
 import {
   checkMemoryOption,
@@ -42,7 +43,10 @@ export function top50Command(): Command {
         .description('write the 7-day top-50 charts per country and per user for one date')
         // Required, but checked in the action: commander checks required options before unknown
         // ones, so a misspelt --logs would be reported as a missing --logs.
-        .option('--logs <dir>', 'folder of daily listen-YYYYMMDD.log (or .log.gz) files (required)')
+        .option(
+          '--logs <dir>',
+          'folder (or s3://bucket/prefix) of daily listen-YYYYMMDD.log (or .log.gz) files (required)',
+        )
         .option('--out <dir>', 'folder for the chart files and quality report, created if missing (required)')
         .option(
           '--state <dir>',
@@ -77,7 +81,7 @@ Example:
         const out = requireOption(options.out, '--out <dir>');
         checkMemoryOption(options.memory);
         // The folders are checked before the lock, which creates the state folder.
-        requireLogsFolder(resolve(logs));
+        await requireInputFolder(folderLocation(logs));
         ensureWritable(resolve(out), 'output_not_writable', 'output folder');
         const stateDir = resolve(options.state ?? join(out, '.playtally'));
         const clickhouse = clickhouseOptions(options);

@@ -4,9 +4,10 @@ import { Command, Option } from 'commander';
 import { ClickHouseChartSession } from '../../clickhouse/clickhouseSession.js';
 import { isoDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
-import { ensureWritable, requireLogsFolder } from '../../ops/folders.js';
+import { ensureWritable } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
 import type { DynamoSink } from '../../sinks/dynamoSink.js';
+import { folderLocation, requireInputFolder, requireSameKind } from '../../sources/locations.js';
 import type { ResultsStore } from '../../store/resultsStore.js';
 import { watchLanding } from '../../unattended/landingWatch.js';
 import { DEFAULT_MAX_REJECT_RATE, type RunOptions, runOnce } from '../../unattended/runOnce.js';
@@ -56,7 +57,10 @@ export interface UnattendedCliOptions extends EngineCliOptions, SinkCliOptions {
 /** Options shared by run, backfill and watch. */
 export function withRunOptions(command: Command): Command {
   return withSinkOptions(withEngineOptions(command), 'the country charts')
-    .option('--logs <dir>', 'landing folder of listen-YYYYMMDD.log / .log.gz files (required)')
+    .option(
+      '--logs <dir>',
+      'landing folder (or s3://bucket/prefix) of listen-YYYYMMDD.log / .log.gz files (required)',
+    )
     .option('--out <dir>', 'folder for the chart files and quality reports (required)')
     .option(
       '--state <dir>',
@@ -68,9 +72,12 @@ export function withRunOptions(command: Command): Command {
     .addOption(threadsOption())
     .option(
       '--archive <dir>',
-      'move each log here once every chart that needs it is written (default: logs stay)',
+      'move each log here once every chart that needs it is written (default: logs stay); on S3 (s3://...) when --logs is',
     )
-    .option('--quarantine <dir>', 'where logs with too many rejected lines go (default: <logs>/quarantine)')
+    .option(
+      '--quarantine <dir>',
+      'where logs with too many rejected lines go (default: <logs>/quarantine, or <logs>/error/ on S3)',
+    )
     .option(
       '--max-reject-rate <rate>',
       'quarantine a log whose share of rejected lines is above this (0..1)',
@@ -150,7 +157,12 @@ export async function unattended(
   const startedAt = new Date().toISOString();
   try {
     // The folders are checked before the lock, which creates the state folder.
-    requireLogsFolder(resolve(requireOption(options.logs, '--logs <dir>')));
+    const logsDir = folderLocation(requireOption(options.logs, '--logs <dir>'));
+    // Archive and quarantine are moves: on S3 when the logs are, local when they are local.
+    if (options.archive !== undefined) requireSameKind(logsDir, folderLocation(options.archive), '--archive');
+    if (options.quarantine !== undefined)
+      requireSameKind(logsDir, folderLocation(options.quarantine), '--quarantine');
+    await requireInputFolder(logsDir);
     ensureWritable(
       resolve(requireOption(options.out, '--out <dir>')),
       'output_not_writable',
@@ -369,7 +381,7 @@ export async function watchLoop(
   log.info(
     {
       event: 'watching',
-      logs: resolve(requireOption(options.logs, '--logs <dir>')),
+      logs: folderLocation(requireOption(options.logs, '--logs <dir>')),
       pollMs: options.pollInterval,
       settleMs: options.settle,
     },

@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
+import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { hashFileSync } from '../ops/fileIo.js';
+import { combineUnitHashes, UNIT_BYTES, unitHash } from './logUnits.js';
 
 /**
- * A gzip log cannot be cut into units by byte offset, so it is decompressed as a stream on the
- * main thread and cut into chunks of whole lines that the workers parse in parallel. Chunks are
- * cut after a newline, so every line lies inside one chunk; only a line longer than a whole
- * chunk (garbage: the limit is 1,024 bytes) spans several, and then each later chunk is told to
- * skip the tail of that line, exactly as a plain log's unit skips the line begun before it.
+ * A log that cannot be cut into units by byte offset is read as one stream on the main thread and
+ * cut into chunks of whole lines that the workers parse in parallel: a gzip log (decompressed on
+ * the way), and any log on S3 (read as it arrives, never downloaded first). Chunks are cut after a
+ * newline, so every line lies inside one chunk; only a line longer than a whole chunk (garbage:
+ * the limit is 1,024 bytes) spans several, and then each later chunk is told to skip the tail of
+ * that line, exactly as a plain log's unit skips the line begun before it.
  */
 export const GZIP_CHUNK_BYTES = 8 * 1024 * 1024;
 
@@ -20,7 +23,7 @@ export interface GzipChunk {
 }
 
 export interface GzipStreamResult {
-  /** Content hash of the compressed file (see hashGzipFile). */
+  /** Content hash of the file as stored (see hashGzipFile and hashLogFile). */
   hash: string;
   chunks: number;
   uncompressedBytes: number;
@@ -47,25 +50,45 @@ export function chunkLines(bytes: Uint8Array, skipFirstLine: boolean): Uint8Arra
 }
 
 /**
- * Stream `path` through gunzip and hand its lines to `onChunk` in chunks of about `chunkBytes`,
- * in order. `onChunk` may return a promise to hold the stream back (the caller's bound on chunks
- * in flight); `onCompressedBytes` reports progress through the file.
+ * Stream the gzip log at `path` through gunzip and hand its lines to `onChunk` in chunks of about
+ * `chunkBytes`, in order (see streamLogChunks).
  */
-export async function streamGzipChunks(
+export function streamGzipChunks(
   path: string,
   onChunk: (chunk: GzipChunk) => void | Promise<void>,
   onCompressedBytes: (bytes: number) => void = () => {},
   chunkBytes = GZIP_CHUNK_BYTES,
 ): Promise<GzipStreamResult> {
-  const hash = gzipHasher();
   const source = createReadStream(path, { highWaterMark: 1024 * 1024 });
-  source.on('data', (data) => {
-    hash.update(data as Buffer);
-    onCompressedBytes((data as Buffer).length);
-  });
-  const gunzip = createGunzip();
-  source.on('error', (error) => gunzip.destroy(error));
-  source.pipe(gunzip);
+  return streamLogChunks(source, { gzip: true, label: path }, onChunk, onCompressedBytes, chunkBytes);
+}
+
+/**
+ * Hand the lines of the log read from `source` (decompressed first when `gzip`) to `onChunk` in
+ * chunks of about `chunkBytes`, in order. `onChunk` may return a promise to hold the stream back
+ * (the caller's bound on chunks in flight); `onSourceBytes` reports progress through the stored
+ * bytes. The content hash is the one a local file of the same bytes has.
+ */
+export async function streamLogChunks(
+  source: Readable,
+  options: { gzip: boolean; label: string },
+  onChunk: (chunk: GzipChunk) => void | Promise<void>,
+  onSourceBytes: (bytes: number) => void = () => {},
+  chunkBytes = GZIP_CHUNK_BYTES,
+): Promise<GzipStreamResult> {
+  const hash = options.gzip ? gzipHasher() : unitsHasher();
+  let lines: AsyncIterable<Buffer> = source;
+  if (options.gzip) {
+    // The stored bytes are hashed and counted as they go into gunzip.
+    source.on('data', (data) => {
+      hash.update(data as Buffer);
+      onSourceBytes((data as Buffer).length);
+    });
+    const gunzip = createGunzip();
+    source.on('error', (error) => gunzip.destroy(error));
+    source.pipe(gunzip);
+    lines = gunzip;
+  }
 
   let buffer = Buffer.allocUnsafe(chunkBytes);
   let filled = 0;
@@ -78,7 +101,11 @@ export async function streamGzipChunks(
     await onChunk(chunk);
   };
   try {
-    for await (const piece of gunzip as AsyncIterable<Buffer>) {
+    for await (const piece of lines) {
+      if (!options.gzip) {
+        hash.update(piece);
+        onSourceBytes(piece.length);
+      }
       total += piece.length;
       let at = 0;
       while (at < piece.length) {
@@ -105,7 +132,7 @@ export async function streamGzipChunks(
     source.destroy();
     const e = error as NodeJS.ErrnoException;
     if (e.code?.startsWith('Z_')) {
-      throw new GzipInputError(path, `${path} is not a readable gzip file (${e.message})`);
+      throw new GzipInputError(options.label, `${options.label} is not a readable gzip file (${e.message})`);
     }
     throw error;
   }
@@ -120,6 +147,48 @@ interface GzipHasher {
 }
 
 const GZIP_HASH_PREFIX = 'playtally-gz-v1:';
+
+/**
+ * A plain log's content hash taken from its bytes in order: sha256 of each UNIT_BYTES unit, then
+ * combined, the same value the workers compute reading the units of a local file (hashLogFile).
+ */
+function unitsHasher(): GzipHasher {
+  const digests: string[] = [];
+  let unit = unitHash();
+  let inUnit = 0;
+  let size = 0;
+  return {
+    update: (data) => {
+      size += data.length;
+      for (let at = 0; at < data.length; ) {
+        const n = Math.min(data.length - at, UNIT_BYTES - inUnit);
+        unit.update(data.subarray(at, at + n));
+        at += n;
+        inUnit += n;
+        if (inUnit === UNIT_BYTES) {
+          digests.push(unit.digest('hex'));
+          unit = unitHash();
+          inUnit = 0;
+        }
+      }
+    },
+    digest: () => {
+      // The last unit, and the one unit of an empty log (see logUnits).
+      if (inUnit > 0 || digests.length === 0) digests.push(unit.digest('hex'));
+      return combineUnitHashes(size, digests);
+    },
+  };
+}
+
+/**
+ * The content hash of a log read from `source` (its bytes as stored), without parsing it: the
+ * value streamLogChunks, hashGzipFile and hashLogFile give for the same bytes.
+ */
+export async function hashLogStream(source: Readable, gzip: boolean): Promise<string> {
+  const hash = gzip ? gzipHasher() : unitsHasher();
+  for await (const data of source) hash.update(data as Buffer);
+  return hash.digest();
+}
 
 /** sha256 over the compressed bytes, in a namespace of its own (plain logs hash by units). */
 function gzipHasher(): GzipHasher {
