@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type S3rverProcess, startS3rver } from '../bench/s3rverProcess.js';
 import { S3Folder } from '../src/cloud/s3Folder.js';
-import { type S3rverProcess, startS3rver } from './support/s3rverProcess.js';
 import { TempDirs } from './support/tempDirs.js';
 
 /**
@@ -20,14 +20,7 @@ const BUCKET = 'landing';
 
 beforeAll(async () => {
   server = await startS3rver(temp.make('playtally-s3rver-'), [BUCKET]);
-  client = new S3Client({
-    endpoint: server.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  client = server.client();
 });
 afterAll(async () => {
   client?.destroy();

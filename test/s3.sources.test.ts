@@ -1,12 +1,20 @@
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import { GetObjectCommand, ListObjectsV2Command, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import {
+  DeleteObjectCommand,
+  GetObjectCommand,
+  ListObjectsV2Command,
+  PutObjectCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type S3rverProcess, startS3rver } from '../bench/s3rverProcess.js';
 import { generateLogs } from '../src/cli/commands/generate.js';
+import { moveFileWithReason } from '../src/sources/locations.js';
+import { clickhouseArgs, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
 import { cliAsync, parseEvents, requireBuiltCli, runDone, spawnCli } from './support/cliRuns.js';
 import { kpiLanding, kpiOutputs } from './support/kpiLanding.js';
-import { type S3rverProcess, startS3rver } from './support/s3rverProcess.js';
 import { day, logName, TempDirs } from './support/tempDirs.js';
 
 /**
@@ -17,7 +25,10 @@ import { day, logName, TempDirs } from './support/tempDirs.js';
  * archive and quarantine are checked as objects moved under the archive/ and error/ prefixes.
  */
 
+requireClickHouse('s3.sources.test (its --engine clickhouse case)');
+
 const temp = new TempDirs();
+const databases = new TestDatabases('playtally_s3');
 let server: S3rverProcess;
 let client: S3Client;
 const BUCKET = 'landing';
@@ -26,30 +37,18 @@ let prefixes = 0;
 
 beforeAll(async () => {
   requireBuiltCli();
-  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   server = await startS3rver(temp.make('playtally-s3src-'), [BUCKET]);
-  client = new S3Client({
-    endpoint: server.endpoint,
-    region: 'us-east-1',
-    forcePathStyle: true,
-    credentials: { accessKeyId: 'S3RVER', secretAccessKey: 'S3RVER' },
-    requestChecksumCalculation: 'WHEN_REQUIRED',
-    responseChecksumValidation: 'WHEN_REQUIRED',
-  });
+  client = server.client();
 });
 afterAll(async () => {
+  await databases.dropAll();
   client?.destroy();
   await server?.stop();
   temp.cleanup();
 });
 
 /** The environment of a CLI child: the standard AWS variables, pointing at s3rver. */
-const awsEnv = (): Record<string, string> => ({
-  AWS_ENDPOINT_URL: server.endpoint,
-  AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'S3RVER',
-  AWS_SECRET_ACCESS_KEY: 'S3RVER',
-});
+const awsEnv = (): Record<string, string> => server.env();
 
 /** A prefix of its own for each test. */
 function newPrefix(name: string): string {
@@ -110,6 +109,42 @@ function fiveDays(): string {
   rmSync(plain);
   return logs;
 }
+
+describe('moves on S3', () => {
+  it('a file set aside twice keeps both earlier copies and their reasons, renamed .replaced-<timestamp>', async () => {
+    Object.assign(process.env, awsEnv()); // this process's own S3 client reads them on first use
+    const prefix = newPrefix('moves');
+    const root = `s3://${BUCKET}/${prefix}`;
+    for (let i = 1; i <= 3; i++) {
+      await client.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}bad.csv`, Body: `version ${i}` }),
+      );
+      const done = await moveFileWithReason(`${root}bad.csv`, `${root}error/`, { version: i });
+      expect(done).toEqual({
+        movedTo: `${root}error/bad.csv`,
+        reasonFile: `${root}error/bad.csv.reason.json`,
+      });
+    }
+    const left = await keys(prefix);
+    expect(left).toHaveLength(6);
+    expect(left.filter((k) => !k.includes('.replaced-'))).toEqual([
+      'error/bad.csv',
+      'error/bad.csv.reason.json',
+    ]);
+    const asides = left.filter((k) => k.includes('.replaced-') && !k.endsWith('.reason.json'));
+    expect(asides).toHaveLength(2);
+    for (const aside of asides) {
+      expect(aside).toMatch(/^error\/bad\.csv\.replaced-\d{8}T\d{6}(\.\d+)?Z(-\d+)?$/);
+      // Each copy set aside has its own reason beside it, under the same new name.
+      const version = (await object(prefix + aside)).toString();
+      const reason = JSON.parse((await object(`${prefix}${aside}.reason.json`)).toString()) as {
+        version: number;
+      };
+      expect(version).toBe(`version ${reason.version}`);
+    }
+    expect((await object(`${prefix}error/bad.csv`)).toString()).toBe('version 3');
+  });
+});
 
 describe('top50 --logs s3://', () => {
   it('writes the same charts as from a local folder, plain and gzip logs streamed', async () => {
@@ -229,6 +264,14 @@ describe('run --logs s3://', () => {
     const second = await cliAsync(args, { env: awsEnv() });
     expect(second.status, second.stderr).toBe(0);
     expect(runDone(second)).toMatchObject({ parsed: 0, charts: [], archived: 0, quarantined: 0 });
+    // status lists the logs on S3 that no run has taken in yet.
+    const later = temp.make('playtally-s3src-later-');
+    generateLogs({ dir: later, start: FIRST + 6, days: 1, rows: 500, users: 50, songs: 40, seed: 9 });
+    await upload(later, prefix);
+    const status = await cliAsync(['status', '--out', out, '--logs', root, '--json'], { env: awsEnv() });
+    expect(status.status, status.stderr).toBe(0);
+    expect((JSON.parse(status.stdout) as { pending: string[] }).pending).toEqual([logName(FIRST + 6)]);
+    await client.send(new DeleteObjectCommand({ Bucket: BUCKET, Key: `${prefix}${logName(FIRST + 6)}` }));
     const fresh = temp.make('playtally-s3src-runfresh-');
     const rebuilt = await cliAsync(
       ['run', '--logs', root, '--out', fresh, '--window', '3', '--archive', `${root}archive/`],
@@ -317,6 +360,37 @@ describe('run --logs s3://', () => {
       await exited;
     }
     expect(readdirSync(out).filter((n) => n.includes('20240502')).length).toBeGreaterThan(0);
+  });
+});
+
+describe.runIf(haveClickHouse)('run --engine clickhouse --logs s3://', () => {
+  it('loads the streamed logs into the cluster and writes the charts of a local embedded run', async () => {
+    const logs = fiveDays();
+    const prefix = newPrefix('clickhouse');
+    await upload(logs, prefix);
+    const localOut = temp.make('playtally-s3src-chlocal-');
+    const local = await cliAsync(['run', '--logs', logs, '--out', localOut, '--window', '3']);
+    expect(local.status, local.stderr).toBe(0);
+    const out = temp.make('playtally-s3src-chout-');
+    const r = await cliAsync(
+      [
+        'run',
+        '--logs',
+        `s3://${BUCKET}/${prefix}`,
+        '--out',
+        out,
+        '--window',
+        '3',
+        ...clickhouseArgs(databases.next()),
+      ],
+      { env: awsEnv() },
+    );
+    expect(r.status, r.stderr).toBe(0);
+    expect(runDone(r).charts).toHaveLength(5);
+    const charts = (o: string) =>
+      Object.fromEntries(Object.entries(chartOutputs(o)).filter(([name]) => name.endsWith('.txt')));
+    expect(Object.keys(charts(out))).toHaveLength(10);
+    expect(charts(out)).toEqual(charts(localOut));
   });
 });
 

@@ -7,7 +7,7 @@ import { PlaytallyError } from '../../ops/errors.js';
 import { ensureWritable } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
 import type { DynamoSink } from '../../sinks/dynamoSink.js';
-import { folderLocation, requireInputFolder, requireSameKind } from '../../sources/locations.js';
+import { folderLocation, isS3, requireInputFolder, requireSameKind } from '../../sources/locations.js';
 import type { ResultsStore } from '../../store/resultsStore.js';
 import { watchLanding } from '../../unattended/landingWatch.js';
 import { DEFAULT_MAX_REJECT_RATE, type RunOptions, runOnce } from '../../unattended/runOnce.js';
@@ -244,7 +244,7 @@ async function alert(
     failedAt: new Date().toISOString(),
     error: { code, message: e.message },
     run: {
-      logs: options.logs && resolve(options.logs),
+      logs: options.logs && (isS3(options.logs) ? options.logs : resolve(options.logs)),
       out: options.out && resolve(options.out),
       state: options.out || options.state ? stateDirOf(options) : undefined,
     },
