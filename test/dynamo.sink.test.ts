@@ -408,4 +408,36 @@ describe('the country charts in the sink', () => {
     });
     expect(record.archived).toEqual(['2024-01-01', '2024-01-02']);
   });
+
+  it('a kpis run whose sink fails archives no streams file; the next one does', async () => {
+    const landing = temp.make('playtally-dyn-kpifail-');
+    generateKpiDataset({
+      dir: landing,
+      start: day('2024-02-01'),
+      days: 1,
+      streamsPerDay: 500,
+      filesPerDay: 2,
+      songs: 200,
+      users: 80,
+      seed: 4,
+    });
+    const out = temp.make('playtally-dyn-kpifail-out-');
+    const streams = readdirSync(join(landing, 'streams'));
+    const synced: string[] = [];
+    const job = { landingDir: landing, outDir: out, archive: true, threads: 1 };
+    await expect(
+      runKpis({
+        ...job,
+        syncSink: async () => {
+          throw new PlaytallyError('sink_unavailable', 'DynamoDB is down');
+        },
+      }),
+    ).rejects.toThrow('DynamoDB is down');
+    expect(readdirSync(join(landing, 'streams'))).toEqual(streams);
+    expect(existsSync(join(landing, 'archive'))).toBe(false);
+    const summary = await runKpis({ ...job, syncSink: async (o) => void synced.push(o) });
+    expect(synced).toEqual([out]);
+    expect(summary.archived).toHaveLength(streams.length);
+    expect(readdirSync(join(landing, 'streams'))).toEqual([]);
+  });
 });

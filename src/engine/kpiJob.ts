@@ -56,6 +56,12 @@ export interface KpiOptions {
   parallelDayRows?: number;
   /** Worker threads parsing streams files (default: number of cores). */
   threads?: number;
+  /**
+   * Bring an outside copy of the KPIs up to date with the output folder (the DynamoDB sink), after
+   * the days are written and before any streams file is archived: a file leaves only once what
+   * depends on it is committed there too.
+   */
+  syncSink?: (outDir: string) => Promise<void>;
   /** Where each due day is computed (default: in this process, see embeddedDayEngine); the caller closes it. */
   dayEngine?: KpiDayEngine;
   onEvent?: (event: KpiEvent) => void;
@@ -316,6 +322,7 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   } finally {
     if (engine !== options.dayEngine) await engine.close();
   }
+  if (options.syncSink) await options.syncSink(outDir);
   const archived = options.archive ? await archiveDone(state, landing.streams, landingDir, emit) : [];
   return {
     days: summary,

@@ -152,6 +152,11 @@ class Run {
   private readonly archiveDir: string | undefined;
   /** Complete logs in the logs folder, by YYYYMMDD. */
   private readonly landed = new Map<string, LogFile>();
+  /**
+   * The logs in the archive folder when this run listed it, by location: one listing instead of
+   * a request per archived day (on S3, a HEAD each) every run.
+   */
+  private readonly archiveListing = new Map<string, { size: number; mtimeMs: number }>();
 
   constructor(
     private readonly options: RunOptions,
@@ -321,6 +326,7 @@ class Run {
   private async takeInUnknownArchived(): Promise<boolean> {
     if (this.archiveDir === undefined) return true;
     const archived = await this.retry('scan archive', () => scanLogs(this.archiveDir!));
+    for (const log of archived.logs) this.archiveListing.set(log.path, log);
     for (const log of archived.logs) {
       const key = compactDay(log.day);
       // A day quarantined since stays out: its archived log is an older version.
@@ -339,7 +345,7 @@ class Run {
     const landed = this.landed.get(key);
     if (landed) return landed;
     const dayNumber = parseDay(key)!;
-    const stat = day.archived === undefined ? undefined : await statFile(day.archived);
+    const stat = day.archived === undefined ? undefined : await this.statArchived(day.archived);
     if (day.archived !== undefined && stat !== undefined) {
       return {
         day: dayNumber,
@@ -362,6 +368,11 @@ class Run {
       };
     }
     return undefined;
+  }
+
+  /** An archived log's size and mtime from the run's listing of the archive, or asked for. */
+  private async statArchived(location: string): Promise<{ size: number; mtimeMs: number } | undefined> {
+    return this.archiveListing.get(location) ?? (await statFile(location));
   }
 
   /** Every day that can go into a chart, by day number. */
@@ -486,7 +497,7 @@ class Run {
       if (day.pruned || parseDay(key)! >= oldestKept || !this.everyChartHas(key, day)) continue;
       // Only while the log itself is still there to rebuild the partial from, should a chart need it again.
       const log = this.landed.get(key)?.path ?? day.archived;
-      if (log === undefined || (await statFile(log)) === undefined) continue;
+      if (log === undefined || (await this.statArchived(log)) === undefined) continue;
       await this.session.prune(key);
       this.record.pruned.push(day.date);
       this.emit({ type: 'pruned', date: day.date });

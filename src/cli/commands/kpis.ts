@@ -104,12 +104,12 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
             granularity: options.granularity,
             threads: options.threads,
             onEvent: options.quiet ? warningsOnly : report,
+            // The sink's record of what it wrote lives in the state folder: written under the lock.
+            syncSink: sink && ((outDir) => writeSink(sink, 'kpis', outDir, options.quiet)),
           };
           let summary: KpiSummary;
           try {
             summary = await (clickhouse ? runKpisClickHouse({ ...job, clickhouse }) : runKpis(job));
-            // The sink's record of what it wrote lives in the state folder: written under the lock.
-            if (sink !== undefined) await writeSink(sink, 'kpis', out, options.quiet);
           } finally {
             lock.release();
           }
