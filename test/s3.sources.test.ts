@@ -288,6 +288,22 @@ describe('run --logs s3://', () => {
     }
   });
 
+  it('refuses outputs or state on S3 (exit 2), creating no local folder named s3:', async () => {
+    const cwd = temp.make('playtally-s3src-cwd-');
+    const out = join(temp.make('playtally-s3src-o-'), 'out');
+    const logs = `s3://${BUCKET}/nothing/`;
+    for (const args of [
+      ['top50', '--logs', logs, '--out', `s3://${BUCKET}/charts/`],
+      ['run', '--logs', logs, '--out', out, '--state', `s3://${BUCKET}/state/`],
+      ['kpis', '--landing', logs, '--out', `s3://${BUCKET}/kpis/`],
+    ]) {
+      const r = await cliAsync(args, { env: awsEnv(), cwd });
+      expect(r.status, `${args.join(' ')}\n${r.stderr}`).toBe(2);
+      expect(r.stderr).toContain('outputs and state are local folders');
+    }
+    expect(readdirSync(cwd)).toEqual([]);
+  });
+
   it('refuses a local --archive for logs on S3 (exit 2) before any work', async () => {
     const out = join(temp.make('playtally-s3src-mixed-'), 'out');
     const r = await cliAsync(

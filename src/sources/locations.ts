@@ -63,6 +63,21 @@ export function requireSameKind(inputs: string, other: string, option: string): 
   }
 }
 
+/**
+ * The outputs and the state are local folders: an s3:// location there is refused (exit 2) rather
+ * than made into a local folder named `s3:`. Cloud outputs go through `--sink`.
+ */
+export function requireLocalFolders(options: Record<string, string | undefined>): void {
+  for (const [option, value] of Object.entries(options)) {
+    if (value !== undefined && isS3(value)) {
+      throw new PlaytallyError(
+        'usage',
+        `${option} ${value}: outputs and state are local folders (inputs may be on S3; --sink dynamodb://TABLE writes to DynamoDB)`,
+      );
+    }
+  }
+}
+
 export interface FolderEntry {
   name: string;
   size: number;

@@ -5,7 +5,7 @@ import { type KpiEvent, type KpiOptions, type KpiSummary, runKpis } from '../../
 import type { Granularity } from '../../kpis/genreKpis.js';
 import { ensureWritable } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
-import { folderLocation, requireInputFolder } from '../../sources/locations.js';
+import { folderLocation, requireInputFolder, requireLocalFolders } from '../../sources/locations.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
 import { requireOption, threadsOption } from '../optionParsers.js';
 import { openSink, type SinkCliOptions, withSinkOptions, writeSink } from '../sinkOptions.js';
@@ -89,6 +89,7 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
       .action(async (options: KpisCliOptions) => {
         const landing = requireOption(options.landing, '--landing <dir>');
         const out = requireOption(options.out, '--out <dir>');
+        requireLocalFolders({ '--out': out, '--state': options.state });
         await requireInputFolder(folderLocation(landing), 'landing folder');
         ensureWritable(resolve(out), 'output_not_writable', 'output folder');
         const stateDir = resolve(options.state ?? join(out, '.playtally-kpis'));

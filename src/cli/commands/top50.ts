@@ -5,7 +5,7 @@ import { runTop50, type Top50Options, type Top50Summary } from '../../engine/top
 import { parseDay } from '../../ops/dates.js';
 import { ensureWritable } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
-import { folderLocation, requireInputFolder } from '../../sources/locations.js';
+import { folderLocation, requireInputFolder, requireLocalFolders } from '../../sources/locations.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
 import {
   checkMemoryOption,
@@ -81,6 +81,7 @@ Example:
         const out = requireOption(options.out, '--out <dir>');
         checkMemoryOption(options.memory);
         // The folders are checked before the lock, which creates the state folder.
+        requireLocalFolders({ '--out': out, '--state': options.state });
         await requireInputFolder(folderLocation(logs));
         ensureWritable(resolve(out), 'output_not_writable', 'output folder');
         const stateDir = resolve(options.state ?? join(out, '.playtally'));

@@ -7,7 +7,13 @@ import { PlaytallyError } from '../../ops/errors.js';
 import { ensureWritable } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
 import type { DynamoSink } from '../../sinks/dynamoSink.js';
-import { folderLocation, isS3, requireInputFolder, requireSameKind } from '../../sources/locations.js';
+import {
+  folderLocation,
+  isS3,
+  requireInputFolder,
+  requireLocalFolders,
+  requireSameKind,
+} from '../../sources/locations.js';
 import type { ResultsStore } from '../../store/resultsStore.js';
 import { watchLanding } from '../../unattended/landingWatch.js';
 import { DEFAULT_MAX_REJECT_RATE, type RunOptions, runOnce } from '../../unattended/runOnce.js';
@@ -162,6 +168,7 @@ export async function unattended(
     if (options.archive !== undefined) requireSameKind(logsDir, folderLocation(options.archive), '--archive');
     if (options.quarantine !== undefined)
       requireSameKind(logsDir, folderLocation(options.quarantine), '--quarantine');
+    requireLocalFolders({ '--out': options.out, '--state': options.state });
     await requireInputFolder(logsDir);
     ensureWritable(
       resolve(requireOption(options.out, '--out <dir>')),
