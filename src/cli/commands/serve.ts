@@ -51,7 +51,8 @@ export function serveCommand(): Command {
   // The shared watch options, described as they apply here.
   for (const option of command.options) {
     if (option.long === '--db') option.description = `the results store (default: ${DEFAULT_DB})`;
-    if (option.long === '--logs') option.description = 'with --watch (required): the landing folder of logs';
+    if (option.long === '--logs')
+      option.description = 'with --watch (required): the landing folder of logs (or s3://bucket/prefix)';
     if (option.long === '--out') option.description = 'with --watch (required): the folder for chart files';
     if (option.long === '--engine') option.description = `with --watch: ${option.description}`;
   }
