@@ -1,7 +1,16 @@
 import { spawnSync } from 'node:child_process';
-import { appendFileSync, existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import {
+  appendFileSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateLogs } from '../src/cli/commands/generate.js';
 import { isoDay } from '../src/ops/dates.js';
@@ -90,6 +99,54 @@ describe('state folder lock', () => {
     expect(waited.ms).toBeLessThan(r.ms + 5_000);
     expect(charts(out)).toEqual([]);
     expect(JSON.parse(readFileSync(join(state, 'lock'), 'utf8')).pid).toBe(pid);
+  });
+
+  it('a lock of another host (a shared state folder) is stale once not renewed within the lease', async () => {
+    const dir = temp.make('playtally-ops-lease-');
+    const path = join(dir, 'lock');
+    // Its pid says nothing here (pid 1 in every container): only its renewals count.
+    writeLockFile(dir, process.pid, 'another-host');
+    const fresh = await acquireLock(dir, 'second', { leaseMs: 60_000 }).catch((e: unknown) => e);
+    expect((fresh as PlaytallyError).code).toBe('locked');
+    expect((fresh as Error).message).toContain('on another-host');
+
+    const old = new Date(Date.now() - 120_000);
+    utimesSync(path, old, old);
+    const stale: string[] = [];
+    const lock = await acquireLock(dir, 'third', { leaseMs: 60_000, onStale: (o) => stale.push(o.host) });
+    expect(stale).toEqual(['another-host']);
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ pid: process.pid, host: hostname() });
+    lock.release();
+    expect(existsSync(path)).toBe(false);
+  });
+
+  it('the holder renews its lock while it holds it, and releases only its own', async () => {
+    const dir = temp.make('playtally-ops-renew-');
+    const path = join(dir, 'lock');
+    const lock = await acquireLock(dir, 'holder', { renewMs: 20 });
+    const old = new Date(Date.now() - 3_600_000);
+    utimesSync(path, old, old);
+    const deadline = Date.now() + 5_000;
+    while (Date.now() - statSync(path).mtimeMs > 60_000 && Date.now() < deadline) await sleep(20);
+    expect(Date.now() - statSync(path).mtimeMs).toBeLessThan(60_000);
+    // Taken over meanwhile by a process of another host with the same pid: not ours to remove.
+    writeLockFile(dir, process.pid, 'another-host');
+    lock.release();
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ pid: process.pid, host: 'another-host' });
+  });
+
+  it('CLI run takes over the lock of another host not renewed for 10 minutes', () => {
+    const { logs, out, state } = setup(2);
+    writeLockFile(state, 1, 'task-that-was-killed');
+    const old = new Date(Date.now() - 11 * 60_000);
+    utimesSync(join(state, 'lock'), old, old);
+    const r = cli(runArgs(logs, out));
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.events.find((e) => e.event === 'stale_lock')).toMatchObject({
+      owner: { pid: 1, host: 'task-that-was-killed' },
+    });
+    expect(charts(out)).toHaveLength(2);
+    expect(existsSync(join(state, 'lock'))).toBe(false);
   });
 
   it('CLI run takes over the stale lock of a process that is gone, and leaves no lock behind', () => {

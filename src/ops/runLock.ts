@@ -1,4 +1,4 @@
-import { linkSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { linkSync, mkdirSync, readFileSync, renameSync, rmSync, statSync, utimesSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -25,7 +25,19 @@ export interface LockOptions {
   shouldStop?: () => boolean;
   /** Told when a dead process's lock is taken over. */
   onStale?: (owner: LockOwner) => void;
+  /** A lock of another host not renewed for this long is stale (default LOCK_LEASE_MS). */
+  leaseMs?: number;
+  /** How often the holder renews its lock (default LOCK_RENEW_MS). */
+  renewMs?: number;
 }
+
+/**
+ * A holder renews its lock (the file's mtime) every LOCK_RENEW_MS. A lock taken on another host
+ * (a state folder on NFS or EFS shared by containers) cannot be judged by its pid, so it counts
+ * as stale once not renewed for LOCK_LEASE_MS: its holder was killed, or its host is gone.
+ */
+export const LOCK_RENEW_MS = 60_000;
+export const LOCK_LEASE_MS = 10 * 60_000;
 
 export interface RunLock {
   readonly path: string;
@@ -36,8 +48,9 @@ export interface RunLock {
  * One process at a time per state directory. The lock is the file `<state>/lock`, holding its
  * owner as JSON; it is created whole (written under a temporary name, then hard-linked into place,
  * which fails if the lock exists), so a reader never sees a half-written owner. A lock whose owner
- * ran on this host and no longer exists (killed, crashed) is stale: it is renamed aside (only one
- * contender wins the rename) and taken over.
+ * ran on this host and no longer exists (killed, crashed), or whose owner ran on another host and
+ * has not renewed it within the lease, is stale: it is renamed aside (only one contender wins the
+ * rename) and taken over.
  */
 export async function acquireLock(
   stateDir: string,
@@ -58,10 +71,14 @@ export async function acquireLock(
     options.timeoutMs === undefined ? Number.POSITIVE_INFINITY : Date.now() + options.timeoutMs;
   let told = false;
   for (;;) {
-    if (tryCreate(path, me)) return lockHandle(path);
+    if (tryCreate(path, me)) return lockHandle(path, me, options.renewMs ?? LOCK_RENEW_MS);
     const owner = readOwner(path);
     if (owner === undefined) continue; // released between our attempt and the read
-    if (owner.host === me.host && (owner.pid <= 0 || !processAlive(owner.pid))) {
+    const stale =
+      owner.host === me.host
+        ? owner.pid <= 0 || !processAlive(owner.pid)
+        : leaseExpired(path, options.leaseMs ?? LOCK_LEASE_MS);
+    if (stale) {
       const aside = `${path}.stale-${process.pid}`;
       try {
         renameSync(path, aside);
@@ -126,13 +143,41 @@ export function readOwner(path: string): LockOwner | undefined {
   return { pid: 0, host: hostname(), command: 'unknown', startedAt: 'unknown' };
 }
 
-function lockHandle(path: string): RunLock {
+/** Has the lock at `path` gone unrenewed for `leaseMs`? (Not when it is gone: it was released.) */
+function leaseExpired(path: string, leaseMs: number): boolean {
+  try {
+    return Date.now() - statSync(path).mtimeMs > leaseMs;
+  } catch {
+    return false;
+  }
+}
+
+/** Is the lock at `path` still `me`'s? Pids repeat across hosts (pid 1 in every container). */
+function stillOurs(path: string, me: LockOwner): boolean {
+  const owner = readOwner(path);
+  return owner?.pid === me.pid && owner.host === me.host && owner.startedAt === me.startedAt;
+}
+
+function lockHandle(path: string, me: LockOwner, renewMs: number): RunLock {
   let held = true;
+  // Renewed while held, so that a process on another host sees a live holder (see LOCK_LEASE_MS).
+  const renew = setInterval(() => {
+    try {
+      if (stillOurs(path, me)) {
+        const now = new Date();
+        utimesSync(path, now, now);
+      }
+    } catch {
+      // a state folder briefly unreachable: the next renewal tries again, well within the lease
+    }
+  }, renewMs);
+  renew.unref();
   const release = (): void => {
     if (!held) return;
     held = false;
+    clearInterval(renew);
     // Remove it only if it is still ours (a lock taken over as stale belongs to someone else).
-    if (readOwner(path)?.pid === process.pid) rmSync(path, { force: true });
+    if (stillOurs(path, me)) rmSync(path, { force: true });
   };
   process.once('exit', release);
   return {

@@ -61,8 +61,8 @@ export function liveProcess(children: Children): number {
 }
 
 /** Write the lock file of `state` (made if missing) as held by `pid` on this host. */
-export function writeLockFile(state: string, pid: number): void {
+export function writeLockFile(state: string, pid: number, host = hostname()): void {
   mkdirSync(state, { recursive: true });
-  const owner = { pid, host: hostname(), command: 'playtally run', startedAt: new Date().toISOString() };
+  const owner = { pid, host, command: 'playtally run', startedAt: new Date().toISOString() };
   writeFileSync(join(state, 'lock'), `${JSON.stringify(owner)}\n`);
 }

@@ -188,7 +188,7 @@ export async function unattended(
       onStale: (owner) =>
         log.warn(
           { event: 'stale_lock', owner },
-          `took over the lock of ${owner.command} (pid ${owner.pid}), which is gone`,
+          `took over the lock of ${owner.command} (pid ${owner.pid} on ${owner.host}), which is gone`,
         ),
     });
     try {
