@@ -381,14 +381,17 @@ describe('the country charts in the sink', () => {
   it('a run whose sink fails archives no log: a log leaves only once its results are committed', async () => {
     const f = runFolders(temp, 'playtally-dyn-fail-', day('2024-01-01'), 2, { rows: 500, seed: 5 });
     const archive = join(temp.make('playtally-dyn-archive-'), 'archive');
+    const run = {
+      logsDir: f.logs,
+      outDir: f.out,
+      command: 'run',
+      window: 1,
+      threads: 1,
+      archiveDir: archive,
+    } as const;
     await expect(
       runOnce({
-        logsDir: f.logs,
-        outDir: f.out,
-        command: 'run',
-        window: 1,
-        threads: 1,
-        archiveDir: archive,
+        ...run,
         syncSink: async () => {
           throw new PlaytallyError('sink_unavailable', 'DynamoDB is down');
         },
@@ -397,15 +400,7 @@ describe('the country charts in the sink', () => {
     expect(readdirSync(f.logs).filter((n) => n.endsWith('.log'))).toHaveLength(2);
     expect(existsSync(archive)).toBe(false);
     // Once the sink works, the same run archives them.
-    const record = await runOnce({
-      logsDir: f.logs,
-      outDir: f.out,
-      command: 'run',
-      window: 1,
-      threads: 1,
-      archiveDir: archive,
-      syncSink: async () => {},
-    });
+    const record = await runOnce({ ...run, syncSink: async () => {} });
     expect(record.archived).toEqual(['2024-01-01', '2024-01-02']);
   });
 

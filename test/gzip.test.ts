@@ -1,4 +1,13 @@
-import { readdirSync, readFileSync, renameSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import {
+  createReadStream,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  utimesSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import fc from 'fast-check';
@@ -9,7 +18,7 @@ import { compactDay } from '../src/ops/dates.js';
 import { PlaytallyError } from '../src/ops/errors.js';
 import { ListenParser } from '../src/parse/listenParser.js';
 import type { QualityReport } from '../src/sinks/qualityReport.js';
-import { chunkLines, hashGzipFile, streamGzipChunks } from '../src/sources/lineChunks.js';
+import { chunkLines, estimateGzipSize, hashGzipFile, streamLogChunks } from '../src/sources/lineChunks.js';
 import { scanLogs } from '../src/sources/logFiles.js';
 import { day, firstDifference, leftovers, logName, TempDirs } from './support/tempDirs.js';
 
@@ -32,8 +41,9 @@ async function parseBothWays(bytes: Buffer, chunkBytes: number) {
   writeFileSync(path, gzipSync(bytes));
   const chunked = { lines: 0, valid: 0, rejects: new Float64Array(whole.rejects.length) };
   const indexes: number[] = [];
-  const result = await streamGzipChunks(
-    path,
+  const result = await streamLogChunks(
+    createReadStream(path),
+    { gzip: true, label: path },
     (chunk) => {
       indexes.push(chunk.index);
       const p = new ListenParser({ onBatch: () => {} });
@@ -50,6 +60,24 @@ async function parseBothWays(bytes: Buffer, chunkBytes: number) {
   );
   return { whole, chunked, indexes, result, path };
 }
+
+describe('estimateGzipSize', () => {
+  it('is the size the gzip trailer records, or eight times the compressed size if larger', async () => {
+    const dir = temp.make();
+    const repetitive = Buffer.from('12345|678|US\n'.repeat(50_000)); // compresses far more than 8 times
+    const packed = join(dir, 'a.log.gz');
+    writeFileSync(packed, gzipSync(repetitive));
+    expect(await estimateGzipSize(packed, gzipSync(repetitive).length)).toBe(repetitive.length);
+    const noise = randomBytes(4096); // does not compress: the trailer's 4096 is below 8 times the size
+    const loose = join(dir, 'b.log.gz');
+    const looseBytes = gzipSync(noise);
+    writeFileSync(loose, looseBytes);
+    expect(await estimateGzipSize(loose, looseBytes.length)).toBe(looseBytes.length * 8);
+    const tiny = join(dir, 'c.log.gz');
+    writeFileSync(tiny, Buffer.from([0x1f, 0x8b, 1, 2]));
+    expect(await estimateGzipSize(tiny, 4)).toBe(32);
+  });
+});
 
 describe('gzip chunks', () => {
   it('cut into whole lines: parsing chunk by chunk counts exactly what parsing the whole file counts', async () => {

@@ -4,6 +4,7 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type S3rverProcess, startS3rver } from '../bench/s3rverProcess.js';
 import { S3Folder } from '../src/cloud/s3Folder.js';
+import { subfolder } from '../src/sources/locations.js';
 import { TempDirs } from './support/tempDirs.js';
 
 /**
@@ -43,7 +44,7 @@ describe('S3Folder', () => {
     const f = new S3Folder('s3://landing/drops/streams', client);
     expect([f.bucket, f.prefix, f.uri]).toEqual(['landing', 'drops/streams/', 's3://landing/drops/streams/']);
     expect(new S3Folder('s3://landing', client).prefix).toBe('');
-    expect(f.child('archive/20240101').uri).toBe('s3://landing/drops/streams/archive/20240101/');
+    expect(subfolder(f.uri, 'archive/20240101')).toBe('s3://landing/drops/streams/archive/20240101/');
     for (const bad of ['s3:/landing', 'http://landing/x', 's3://UPPER/x', 's3://a/x']) {
       expect(() => new S3Folder(bad, client), bad).toThrow('not an s3://bucket/prefix location');
     }
@@ -80,7 +81,7 @@ describe('S3Folder', () => {
 
   it('moves copy-then-delete, keeping an object of the same name as .replaced-<timestamp>', async () => {
     const landing = new S3Folder('s3://landing/move', client);
-    const archive = landing.child('archive/20240105');
+    const archive = new S3Folder(subfolder(landing.uri, 'archive/20240105'), client);
     await put('move/listen-20240105.log', 'first');
     expect(await landing.moveTo('listen-20240105.log', archive)).toBe(
       's3://landing/move/archive/20240105/listen-20240105.log',

@@ -20,7 +20,6 @@ export interface S3Entry {
   name: string;
   size: number;
   mtimeMs: number;
-  etag: string;
 }
 
 /**
@@ -72,11 +71,6 @@ export class S3Folder {
     return `s3://${this.bucket}/${this.prefix}`;
   }
 
-  /** The folder `sub` under this one (`archive/20240101`, say). */
-  child(sub: string): S3Folder {
-    return new S3Folder(`s3://${this.bucket}/${this.prefix}${sub.replace(/^\/+|\/+$/g, '')}/`, this.client);
-  }
-
   /** The objects directly in this folder (not in its subfolders), in key order, every page read. */
   async list(pageSize = 1000): Promise<S3Entry[]> {
     const entries: S3Entry[] = [];
@@ -101,7 +95,6 @@ export class S3Folder {
           name,
           size: o.Size ?? 0,
           mtimeMs: o.LastModified?.getTime() ?? 0,
-          etag: (o.ETag ?? '').replaceAll('"', ''),
         });
       }
       token = page.IsTruncated ? page.NextContinuationToken : undefined;
@@ -155,7 +148,7 @@ export class S3Folder {
 
   /** Is there an object `name` in this folder? */
   async has(name: string): Promise<boolean> {
-    return this.exists(this, this.prefix + name);
+    return (await this.stat(name)) !== undefined;
   }
 
   /**
@@ -217,16 +210,6 @@ export class S3Folder {
         }),
       ),
     );
-  }
-
-  private async exists(folder: S3Folder, key: string): Promise<boolean> {
-    try {
-      await folder.client.send(new HeadObjectCommand({ Bucket: folder.bucket, Key: key }));
-      return true;
-    } catch (error) {
-      if (notFound(error)) return false;
-      throw this.failure(error, `look for ${key} in`);
-    }
   }
 
   /** A request whose failure becomes a clear error naming the location (exit 3). */

@@ -74,19 +74,8 @@ export async function contentHash(log: LogFile): Promise<string> {
 }
 
 /** The bytes a log holds once decompressed, or an estimate of them (see estimateGzipSize). */
-async function dataSize(log: LogFile): Promise<number> {
-  if (!log.compressed) return log.size;
-  if (!isS3(log.path)) return estimateGzipSize(log.path);
-  // The gzip trailer's size field, by a ranged read of the object's last 4 bytes.
-  let trailer = 0;
-  if (log.size >= 18) {
-    const tail: Buffer[] = [];
-    for await (const piece of await openFile(log.path, { start: log.size - 4, end: log.size }))
-      tail.push(piece);
-    const last = Buffer.concat(tail);
-    if (last.length === 4) trailer = last.readUInt32LE(0);
-  }
-  return Math.max(trailer, log.size * 8);
+function dataSize(log: LogFile): Promise<number> | number {
+  return log.compressed ? estimateGzipSize(log.path, log.size) : log.size;
 }
 
 function readIfWhole(path: string): PartialDirectory<DayRecord> | undefined {

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
-import { closeSync, createReadStream, fstatSync, openSync, readSync } from 'node:fs';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { hashFileSync } from '../ops/fileIo.js';
+import { openFile } from './locations.js';
 import { combineUnitHashes, UNIT_BYTES, unitHash } from './logUnits.js';
 
 /**
@@ -47,20 +47,6 @@ export function chunkLines(bytes: Uint8Array, skipFirstLine: boolean): Uint8Arra
   if (!skipFirstLine) return bytes;
   const newline = bytes.indexOf(NEWLINE);
   return newline < 0 ? bytes.subarray(bytes.length) : bytes.subarray(newline + 1);
-}
-
-/**
- * Stream the gzip log at `path` through gunzip and hand its lines to `onChunk` in chunks of about
- * `chunkBytes`, in order (see streamLogChunks).
- */
-export function streamGzipChunks(
-  path: string,
-  onChunk: (chunk: GzipChunk) => void | Promise<void>,
-  onCompressedBytes: (bytes: number) => void = () => {},
-  chunkBytes = GZIP_CHUNK_BYTES,
-): Promise<GzipStreamResult> {
-  const source = createReadStream(path, { highWaterMark: 1024 * 1024 });
-  return streamLogChunks(source, { gzip: true, label: path }, onChunk, onCompressedBytes, chunkBytes);
 }
 
 /**
@@ -197,7 +183,7 @@ function gzipHasher(): GzipHasher {
   return { update: (data) => h.update(data), digest: () => h.digest('hex') };
 }
 
-/** Content hash of a gzip log without decompressing it (same value as streamGzipChunks returns). */
+/** Content hash of a gzip log without decompressing it (same value as streamLogChunks returns for it). */
 export function hashGzipFile(path: string): string {
   return hashFileSync(path, GZIP_HASH_PREFIX);
 }
@@ -205,21 +191,17 @@ export function hashGzipFile(path: string): string {
 /**
  * An estimate of a gzip log's decompressed size, to plan partitions before the first byte is
  * read: the size the gzip trailer records (exact for a single member under 4 GiB, otherwise
- * modulo 2^32) or eight times the compressed size, whichever is larger. Listen logs compress
- * about 3 to 5 times, so the second figure errs towards more partitions, the safe side.
+ * modulo 2^32; read from the file's last 4 bytes, a ranged GET on S3) or eight times the
+ * compressed size, whichever is larger. Listen logs compress about 3 to 5 times, so the second
+ * figure errs towards more partitions, the safe side.
  */
-export function estimateGzipSize(path: string): number {
-  const fd = openSync(path, 'r');
-  try {
-    const size = fstatSync(fd).size;
-    let trailer = 0;
-    if (size >= 18) {
-      const last = Buffer.alloc(4);
-      readSync(fd, last, 0, 4, size - 4);
-      trailer = last.readUInt32LE(0);
-    }
-    return Math.max(trailer, size * 8);
-  } finally {
-    closeSync(fd);
+export async function estimateGzipSize(location: string, size: number): Promise<number> {
+  let trailer = 0;
+  if (size >= 18) {
+    const tail: Buffer[] = [];
+    for await (const piece of await openFile(location, { start: size - 4, end: size })) tail.push(piece);
+    const last = Buffer.concat(tail);
+    if (last.length === 4) trailer = last.readUInt32LE(0);
   }
+  return Math.max(trailer, size * 8);
 }
