@@ -77,7 +77,8 @@ export interface UserCatalog {
 }
 
 export const MAX_ROW_EXAMPLES = 10;
-const SNIFF_BYTES = 64 * 1024;
+/** The head of a file read first to tell a CSV from a binary file (see looksBinary). */
+export const SNIFF_BYTES = 64 * 1024;
 const DURATION = /^\d{1,12}$/;
 
 /**

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type HeadedFile, openWithHead } from '../sources/locations.js';
 import type { BadFile, FileReport, RowExample } from './catalogs.js';
-import { MAX_ROW_EXAMPLES } from './catalogs.js';
+import { MAX_ROW_EXAMPLES, SNIFF_BYTES } from './catalogs.js';
 import { checkHeader, looksBinary, missingColumns } from './csvHeader.js';
 import { CsvRecordScanner } from './csvRecords.js';
 import { parseListenTime } from './timestamps.js';
@@ -20,13 +20,10 @@ export interface StreamFileResult {
   examples: RowExample[];
 }
 
-/** The head read first to tell a CSV from a binary file. */
-const SNIFF_BYTES = 64 * 1024;
-
 /**
- * Read one streams file (local or on S3, as a stream): its header maps the columns (any order, extra columns ignored); each row
- * with both ids and a valid ISO 8601 listen time goes to `onRow` (time in microseconds since the
- * epoch, UTC); other rows are counted by reason. Duplicates and unknown tracks or users are not
+ * Read one streams file (local or on S3, as a stream): its header maps the columns (any order,
+ * extra columns ignored); each row with both ids and a valid ISO 8601 listen time goes to `onRow`
+ * (time in microseconds since the epoch, UTC); other rows are counted by reason. Duplicates and unknown tracks or users are not
  * decided here: that needs every file of the day and the catalogues.
  */
 export async function readStreamsFile(
