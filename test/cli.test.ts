@@ -292,7 +292,12 @@ describe('input errors exit 3', () => {
     writeFileSync(join(dir, 'listen-2024.log'), '1|2|FR\n');
     const r = cli(['top50', '--logs', dir, '--out', freshOut()]);
     expect(r.status).toBe(3);
-    expect(r.stderr).toMatch(/^playtally: error: no listen-YYYYMMDD\.log files in /m);
+    expect(r.stderr).toMatch(
+      /^playtally: error: no logs in .*: playtally reads listen-YYYYMMDD\.log or listen-YYYY-MM-DD\.log .*1 file\(s\) passed over/m,
+    );
+    // The log-like name is named, with what is wrong with it; the README is not a log and is not.
+    expect(r.stderr).toMatch(/warning: ignoring listen-2024\.log: its day part "2024" is not a date/);
+    expect(r.stderr).not.toMatch(/README/);
   });
 
   it('--date whose window has no logs', () => {
@@ -678,7 +683,7 @@ describe('garbage input never crashes', () => {
     checkChart(user, 'user');
   });
 
-  it('a log of noise only gives exit 0 and empty charts', () => {
+  it('a log of noise only is an input error (exit 3) that says what the lines are, and writes no chart', () => {
     const dir = join(tmp, 'noise-only');
     mkdirSync(dir);
     // High bytes only (0x80..0xff) with NULs and newlines: no row can be valid.
@@ -688,15 +693,17 @@ describe('garbage input never crashes', () => {
     writeFileSync(join(dir, 'listen-20240110.log'), noise);
     const out = freshOut();
     const r = cli(['top50', '--logs', dir, '--out', out, '--quiet']);
-    expect(r.status, r.stderr).toBe(0);
-    expect(readFileSync(join(out, 'country_top50_20240110.txt'), 'utf8')).toBe('');
-    expect(readFileSync(join(out, 'user_top50_20240110.txt'), 'utf8')).toBe('');
-    const quality = JSON.parse(readFileSync(join(out, 'quality_20240110.json'), 'utf8'));
-    expect(quality.totals.valid).toBe(0);
-    expect(quality.totals.rows).toBe(quality.totals.rejected);
+    expect(r.status, r.stderr).toBe(3);
     const lines = noise.filter((b) => b === 10).length + (noise[noise.length - 1] === 10 ? 0 : 1);
-    expect(quality.totals.rows).toBe(lines);
-    expect(quality.totals.rejectedByReason.non_ascii).toBeGreaterThan(0);
+    expect(r.stderr).toContain(
+      `no valid row in the window 2024-01-04..2024-01-10 (1 log(s), ${lines.toLocaleString('en-US')} rows)`,
+    );
+    expect(r.stderr).toMatch(
+      /listen-20240110\.log: 100\.00% of [\d,]+ rows rejected, mostly (non_ascii|line_too_long) \(/,
+    );
+    expect(r.stderr).toMatch(/e\.g\. line \d+: `\\x/);
+    for (const name of ['country_top50_20240110.txt', 'user_top50_20240110.txt', 'quality_20240110.json'])
+      expect(existsSync(join(out, name)), name).toBe(false);
   });
 });
 

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
 import { runKpis } from '../src/engine/kpiJob.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
 import { ListenGenerator } from '../src/generate/listenGenerator.js';
@@ -380,6 +380,15 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
   });
 
   it('asks for the token when the API wants one, keeps it for the tab, and takes one from #token=', async () => {
+    // This test has timed out in CI under load, passing alone: if it fails, say how far it got.
+    const t0 = Date.now();
+    const steps: string[] = [];
+    const step = (what: string): void => {
+      steps.push(`+${Date.now() - t0} ms ${what}`);
+    };
+    onTestFailed(() => {
+      process.stderr.write(`token test, steps done before the failure:\n  ${steps.join('\n  ')}\n`);
+    });
     const guarded = await startServer({
       dbPath,
       host: '127.0.0.1',
@@ -388,28 +397,39 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
       dashboardDir: DASHBOARD_DIR,
     });
     try {
+      step('open');
       const page = await openPage(guarded.url + '/');
+      step('opened');
       await page.waitForSelector('#token-form:not([hidden])');
       expect(await page.textContent('#token-message')).toContain('Authorization: Bearer <token> required');
       await page.fill('#token-input', 'wrong');
       await page.click('#token-form button[type="submit"]');
+      step('wrong submitted');
       await page.waitForSelector('#token-form:not([hidden])');
       await page.waitForFunction("/not valid/.test(document.getElementById('token-message').textContent)");
+      step('not valid shown');
       await page.fill('#token-input', 'sesame');
       await page.click('#token-form button[type="submit"]');
+      step('sesame submitted');
       await page.waitForSelector('#country-chart[data-state="ready"]');
+      step('ready');
       expect(await page.isHidden('#token-form')).toBe(true);
       // Kept for the tab: a reload needs no token.
       await page.reload();
+      step('reloaded');
       await page.waitForSelector('#country-chart[data-state="ready"]');
       expect(await page.isHidden('#token-form')).toBe(true);
 
+      step('open linked');
       const linked = await openPage(guarded.url + '/#token=sesame');
+      step('linked opened');
       await linked.waitForSelector('#runs-table[data-state="ready"]');
       await linked.waitForSelector('#country-chart[data-state="ready"]');
       expect(new URL(linked.url()).hash).toBe('');
+      step('linked ready');
     } finally {
       await guarded.close();
+      step('closed');
     }
   });
 

@@ -101,17 +101,26 @@ async function duckCharts(
       SELECT day, unnest(parts) AS escaped, generate_subscripts(parts, 1) AS i, len(parts) AS n
       FROM in_window
     )
-    SELECT day,
-           CASE WHEN ends_with(escaped, '\\x0D') THEN left(escaped, length(escaped) - 4) ELSE escaped END AS line
-    FROM numbered
-    -- the empty piece after a final newline is not a line
-    WHERE NOT (i = n AND escaped = '')`);
+    SELECT day, line FROM (
+      SELECT day, i,
+             -- the blob's text escapes bytes that are not printable: a tab is \\x09 in it
+             replace(CASE WHEN ends_with(escaped, '\\x0D') THEN left(escaped, length(escaped) - 4) ELSE escaped END,
+                     '\\x09', chr(9)) AS line
+      FROM numbered
+      -- the empty piece after a final newline is not a line
+      WHERE NOT (i = n AND escaped = '')
+    )
+    -- a first line naming the columns is a header, not a row
+    WHERE NOT (i = 1 AND regexp_full_match(line, '(?i)[ \\t]*sng_id[ \\t]*[|][ \\t]*user_id[ \\t]*[|][ \\t]*country[ \\t]*'))`);
   await conn.run(`
     CREATE OR REPLACE TEMP TABLE valid AS
     WITH shaped AS (
-      SELECT day, split_part(line, '|', 1) AS s, split_part(line, '|', 2) AS u, split_part(line, '|', 3) AS c
+      -- blanks (spaces, tabs) around a field are not part of it
+      SELECT day, trim(split_part(line, '|', 1), ' ' || chr(9)) AS s, trim(split_part(line, '|', 2), ' ' || chr(9)) AS u,
+             trim(split_part(line, '|', 3), ' ' || chr(9)) AS c
       FROM window_lines
-      WHERE length(line) <= 1024 AND regexp_full_match(line, '[0-9]+[|][0-9]+[|][A-Z]{2}')
+      WHERE length(line) <= 1024
+        AND regexp_full_match(line, '[ \\t]*[0-9]+[ \\t]*[|][ \\t]*[0-9]+[ \\t]*[|][ \\t]*[A-Z]{2}[ \\t]*')
     ),
     stripped AS (
       SELECT day,
@@ -175,6 +184,8 @@ describe('playtally equals DuckDB SQL over the raw logs', () => {
       rows: 100_000,
       corruptRate: 0.02,
       crlfRate: 0.05,
+      blankRate: 0.05,
+      header: true,
       seed: 2024,
     });
     rmSync(join(logsDir, logName(GAP)));
@@ -253,7 +264,9 @@ describe('playtally equals DuckDB SQL over the raw logs', () => {
       rows: 1_600_000,
       corruptRate: 0.02,
       crlfRate: 0.05,
-      seed: 7,
+      blankRate: 0.1,
+      header: true,
+      seed: 8,
     });
     const path = join(bigLogs, logName(bigDay));
     const size = statSync(path).size;

@@ -234,6 +234,13 @@ async function runAndCheck(
     );
     return undefined;
   }
+  if (want.valid === 0) {
+    // Logs, but not one valid row in the window: an input error, not two empty files.
+    await expect(run).rejects.toSatisfy(
+      (e: unknown) => e instanceof PlaytallyError && e.code === 'no_valid_rows',
+    );
+    return undefined;
+  }
   const summary = await run;
   const country = readFileSync(join(outDir, `country_top50_${compactDay(want.day)}.txt`), 'latin1');
   const user = readFileSync(join(outDir, `user_top50_${compactDay(want.day)}.txt`), 'latin1');
@@ -284,18 +291,22 @@ describe('runTop50 on random small logs', () => {
               writeLog(logsDir, d, bytes);
             });
             const chartDay = s.chartDay ?? s.days[s.days.length - 1]!;
+            const firstWant = expected(logs, chartDay, s.window, s.top);
             const first = await runAndCheck(
               logsDir,
               outDir,
               stateDir,
               { day: s.chartDay, window: s.window, top: s.top },
-              expected(logs, chartDay, s.window, s.top),
+              firstWant,
             );
             if (first) expect(first.days.every((d) => !d.reused)).toBe(true);
 
             if (s.rerun && s.rerunDay !== undefined) {
               const secondDay = s.rerunDay;
-              const built = new Set(first?.days.map((d) => d.date) ?? []);
+              // A window without a valid row fails after its days are built: they are kept too.
+              const built = new Set(
+                first?.days.map((d) => d.date) ?? (firstWant.charts ? firstWant.present : []),
+              );
               const second = await runAndCheck(
                 logsDir,
                 outDir,
@@ -316,5 +327,88 @@ describe('runTop50 on random small logs', () => {
       );
     },
     Math.max(120_000, RUNS * 1000),
+  );
+});
+
+// ---- blanks and a header ------------------------------------------------------------------------
+
+/** Any mix of spaces and tabs, often none. */
+const blanks = fc.oneof(
+  { weight: 2, arbitrary: fc.constant('') },
+  {
+    weight: 3,
+    arbitrary: fc.array(fc.constantFrom(' ', '\t'), { minLength: 1, maxLength: 3 }).map((b) => b.join('')),
+  },
+);
+
+/** A line with blanks put around each of its pipe-separated fields (kept within 1,024 bytes). */
+function padded(line: string, pads: string[]): string {
+  const out = line
+    .split('|')
+    .map((field, i) => `${pads[(2 * i) % pads.length]}${field}${pads[(2 * i + 1) % pads.length]}`)
+    .join('|');
+  return out.length <= 1024 ? out : line;
+}
+
+describe('blanks around fields and a header line', () => {
+  const temp = new TempDirs();
+  afterAll(() => temp.cleanup());
+
+  async function charts(text: string, at: number): Promise<{ country: string; user: string; valid: number }> {
+    const logsDir = temp.make('playtally-blank-logs-');
+    const outDir = temp.make('playtally-blank-out-');
+    writeLog(logsDir, at, Buffer.from(text, 'latin1'));
+    const summary = await runTop50({ logsDir, outDir, threads: 2 });
+    return {
+      country: readFileSync(summary.outputs.country.path, 'latin1'),
+      user: readFileSync(summary.outputs.user.path, 'latin1'),
+      valid: summary.totals.valid,
+    };
+  }
+
+  it(
+    'never change the charts or the valid rows (property)',
+    async () => {
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(
+            fc.tuple(
+              fc.oneof({ weight: 5, arbitrary: validRow }, { weight: 1, arbitrary: corruptRow }),
+              fc.boolean(),
+            ),
+            {
+              minLength: 1,
+              maxLength: 40,
+            },
+          ),
+          fc.array(blanks, { minLength: 6, maxLength: 6 }),
+          fc.option(
+            fc.tuple(blanks, fc.constantFrom('sng_id|user_id|country', 'SNG_ID | User_Id | Country')),
+            {
+              nil: undefined,
+            },
+          ),
+          async (lines, pads, header) => {
+            fc.pre(lines.some(([l]) => referenceRows(Buffer.from(`${l}\n`, 'latin1')).length > 0));
+            const eol = (crlf: boolean): string => (crlf ? '\r\n' : '\n');
+            const plain = lines.map(([l, crlf]) => l + eol(crlf)).join('');
+            const changed =
+              (header ? `${header[0]}${header[1]}${header[0]}\r\n` : '') +
+              lines.map(([l, crlf]) => padded(l, pads) + eol(crlf)).join('');
+            try {
+              const at = day('2024-05-05');
+              const [a, b] = [await charts(plain, at), await charts(changed, at)];
+              expect(b.country).toBe(a.country);
+              expect(b.user).toBe(a.user);
+              expect(b.valid).toBe(a.valid);
+            } finally {
+              temp.cleanup();
+            }
+          },
+        ),
+        { numRuns: Math.max(10, Math.round(RUNS / 2)) },
+      );
+    },
+    Math.max(120_000, RUNS * 2000),
   );
 });

@@ -66,11 +66,14 @@ function charts(summary: Top50Summary): { country: string; user: string } {
 describe.each(ENGINES)('engine %s', (_name, makeJob) => {
   it('writes the reference charts and counts rejects exactly, on dirty generated logs', async () => {
     const run = makeJob();
+    // With a header line, and a fifth of the rows written `5 | 6 | FR`: valid rows all the same.
     const f = runFolders(temp, 'playtally-shared-dirty-', FIRST, 8, {
       rows: 12_000,
       users: 900,
       songs: 150,
       seed: 5,
+      blankRate: 0.2,
+      header: true,
     });
     const date = FIRST + 7;
     const summary = await run({ logsDir: f.logs, outDir: f.out, day: date, threads: 2 });
@@ -82,6 +85,8 @@ describe.each(ENGINES)('engine %s', (_name, makeJob) => {
       window.map((d) => new Date(d * 86_400_000).toISOString().slice(0, 10)),
     );
     expect(report.totals.rows).toBe(7 * 12_000);
+    expect(report.days.map((d) => d.header)).toEqual(window.map(() => 1));
+    expect(report.totals.rejected / report.totals.rows).toBeLessThan(0.01);
   });
 
   it('leaves missing days out and says so; ties go to the smaller song id; --top cuts the rows', async () => {

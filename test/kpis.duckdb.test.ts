@@ -1,9 +1,10 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { duckdbKpis } from '../bench/kpiSql.js';
 import { runKpis } from '../src/engine/kpiJob.js';
+import { kpiOracle } from './support/duckdb.js';
 import { kpiLanding } from './support/kpiLanding.js';
 import { TempDirs } from './support/tempDirs.js';
 
@@ -17,13 +18,10 @@ import { TempDirs } from './support/tempDirs.js';
  */
 
 const temp = new TempDirs();
-let instance: DuckDBInstance;
 let conn: DuckDBConnection;
 
 beforeAll(async () => {
-  instance = await DuckDBInstance.create(':memory:');
-  conn = await instance.connect();
-  await conn.run("SET threads = 2; SET TimeZone = 'UTC'");
+  conn = await kpiOracle();
 });
 afterAll(() => {
   conn?.closeSync();

@@ -1,6 +1,6 @@
 import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
+import type { DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { duckdbKpis } from '../bench/kpiSql.js';
 import { runKpisClickHouse } from '../src/clickhouse/clickhouseKpis.js';
@@ -8,6 +8,7 @@ import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
 import { type KpiOptions, type KpiSummary, runKpis } from '../src/engine/kpiJob.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
 import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
+import { kpiOracle } from './support/duckdb.js';
 import { kpiLanding, kpiOutputs } from './support/kpiLanding.js';
 import { mulberry32 } from './support/prng.js';
 import { day, TempDirs } from './support/tempDirs.js';
@@ -26,13 +27,10 @@ requireClickHouse('kpis.engines.shared.test');
 
 const temp = new TempDirs();
 const databases = new TestDatabases('playtally_kpish');
-let duck: DuckDBInstance;
 let conn: DuckDBConnection;
 
 beforeAll(async () => {
-  duck = await DuckDBInstance.create(':memory:');
-  conn = await duck.connect();
-  await conn.run("SET threads = 2; SET TimeZone = 'UTC'");
+  conn = await kpiOracle();
 });
 afterAll(async () => {
   conn?.closeSync();

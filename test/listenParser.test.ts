@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { COUNTRY_CODES, COUNTRY_COUNT, countryIndex } from '../src/parse/countries.js';
 import { ListenParser, MAX_ID } from '../src/parse/listenParser.js';
 import { MAX_LINE_BYTES, REJECT_REASONS, type RejectReason } from '../src/parse/rejects.js';
+import { referenceReason } from './support/reference.js';
 
 /** Bytes of a string whose chars are all < 256 (each char is one byte, like latin1). */
 function bytesOf(text: string): Uint8Array {
@@ -102,7 +103,7 @@ const CASES: Record<RejectReason, string[]> = {
     E_ACUTE, // would also be field_count
     `1|${E_ACUTE}|ZZ`, // would also be bad_id
   ],
-  empty: ['', '\r'],
+  empty: ['', '\r', ' ', '\t', '   \t  ', ' \r'],
   field_count: [
     'a',
     '1|2',
@@ -110,10 +111,8 @@ const CASES: Record<RejectReason, string[]> = {
     '1|2|US|',
     '|',
     '||||',
-    ' ',
-    '\t',
-    '   \t  ',
     '12',
+    ' 12 ',
     'US',
     '1,2,US',
     '1;2;US',
@@ -129,14 +128,13 @@ const CASES: Record<RejectReason, string[]> = {
     '1|b|US',
     '-5|2|US',
     '+5|2|US',
-    ' 5|2|US',
-    '5 |2|US',
-    '5\t|2|US',
-    '1|\t2|US',
+    '5 6|2|US', // a blank inside a field is not around it
+    '1|2\t3|US',
+    ' |2|US',
+    '1| \t |US',
     '1.5|2|US',
     '1e3|2|US',
     '0x10|2|US',
-    '1|2 |US',
     '1|-0|US',
     '9007199254740992|x|US', // the bad id wins over the too-large one
     'x|9007199254740992|US',
@@ -165,8 +163,9 @@ const CASES: Record<RejectReason, string[]> = {
     '1|2|U1',
     '1|2|12',
     '1|2|US\r\r',
-    '1|2|US ',
-    '1|2| US',
+    '1|2|U S',
+    '1|2|  ',
+    '1|2|US\r ',
     '1|2|U\r',
     '1|2|\r',
     '1|2|@@',
@@ -457,7 +456,8 @@ const MIXED: Array<[string, string, Expect]> = [
   ['1|2|us', '\n', rej('malformed_country')],
   ['1|2|USA', '\r\n', rej('malformed_country')],
   ['1|2|US\r\r', '\n', rej('malformed_country')],
-  ['1|2|US ', '\n', rej('malformed_country')],
+  ['1|2|US ', '\n', row(1, 2, 'US')],
+  ['1|2|U S', '\n', rej('malformed_country')],
   ['1|2|', '\n', rej('malformed_country')],
   ['77|88|SS', '\r\n', row(77, 88, 'SS')],
   ['1|2|UK', '\n', rej('unknown_country')],
@@ -478,13 +478,16 @@ const MIXED: Array<[string, string, Expect]> = [
   [LONGEST_VALID + '\r', '\r\n', rej('line_too_long')], // 1024 + CR CR LF
   [E_ACUTE.repeat(700), '\r\n', rej('line_too_long')],
   ['8|9|CA', '\n', row(8, 9, 'CA')],
-  [' ', '\n', rej('field_count')],
-  ['\t', '\r\n', rej('field_count')],
+  [' ', '\n', rej('empty')],
+  ['\t', '\r\n', rej('empty')],
   ['|2|US', '\n', rej('bad_id')],
   ['1||US', '\n', rej('bad_id')],
   ['+5|2|US', '\n', rej('bad_id')],
-  [' 5|2|US', '\n', rej('bad_id')],
-  ['5 |2|US', '\r\n', rej('bad_id')],
+  [' 5|2|US', '\n', row(5, 2, 'US')],
+  ['5 |2|US', '\r\n', row(5, 2, 'US')],
+  ['5 6|2|US', '\n', rej('bad_id')],
+  ['29569957 | 7788196 | BL', '\n', row(29569957, 7788196, 'BL')],
+  ['\t5|6\t|FR  ', '\r\n', row(5, 6, 'FR')],
   ['10|11|IN', '\n', row(10, 11, 'IN')],
   ['10|11|IN', '\n', row(10, 11, 'IN')],
   ['1|2|U', '\n', rej('malformed_country')],
@@ -664,22 +667,14 @@ describe('batches', () => {
 // ---------------------------------------------------------------------------------------------
 // Fuzzing against an independent, string-based classifier written from the contract.
 
-const KNOWN = new Set(COUNTRY_CODES);
-
-/** The contract, spelled out plainly: a row's reason, or its parsed fields. */
+/** The contract, spelled out plainly (support/reference.ts): a row's reason, or its parsed fields. */
 function referenceClassify(raw: string): RejectReason | Row {
-  const line = raw.endsWith('\r') ? raw.slice(0, -1) : raw;
-  if (line.length > MAX_LINE_BYTES) return 'line_too_long';
-  if (/[\u0080-\uffff]/.test(line)) return 'non_ascii';
-  if (line === '') return 'empty';
-  const fields = line.split('|');
-  if (fields.length !== 3) return 'field_count';
-  const [song, user, country] = fields as [string, string, string];
-  if (!/^[0-9]+$/.test(song) || !/^[0-9]+$/.test(user)) return 'bad_id';
-  const max = BigInt(MAX_ID);
-  if (BigInt(song) > max || BigInt(user) > max) return 'id_too_large';
-  if (!/^[A-Z]{2}$/.test(country)) return 'malformed_country';
-  if (!KNOWN.has(country)) return 'unknown_country';
+  const reason = referenceReason(raw);
+  if (reason !== undefined) return reason;
+  const [song, user, country] = raw
+    .replace(/\r$/, '')
+    .split('|')
+    .map((f) => f.trim()) as [string, string, string];
   return [Number(song), Number(user), countryIndex(country)];
 }
 
@@ -707,13 +702,30 @@ const idText = fc.oneof(
     '',
     '-1',
     '1 ',
+    ' \t42\t ',
+    '4 2',
     'x',
   ),
   fc.tuple(fc.integer({ min: 0, max: 1100 }), fc.integer({ min: 0, max: 99 })).map(([z, v]) => zeros(z) + v),
 );
 const countryText = fc.oneof(
   fc.constantFrom(...COUNTRY_CODES),
-  fc.constantFrom('UK', 'XK', 'ZZ', 'us', 'U', 'USA', '', 'U1', `U${E_ACUTE}`, '\xffS', 'US ', 'US\r'),
+  fc.constantFrom(
+    'UK',
+    'XK',
+    'ZZ',
+    'us',
+    'U',
+    'USA',
+    '',
+    'U1',
+    `U${E_ACUTE}`,
+    '\xffS',
+    'US ',
+    '\tFR',
+    ' D E',
+    'US\r',
+  ),
 );
 const token = fc.constantFrom(
   '0',
@@ -765,6 +777,134 @@ describe('fuzzing against a reference classifier', () => {
         expect(chunked.rejects).toEqual(expected.rejects);
       }),
       { numRuns: 1000 },
+    );
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// Blanks around fields, and a header line: the public samples are written `29569957 | 7788196 | BL`.
+
+/** Any mix of spaces and tabs, possibly none. */
+const blanks = fc.array(fc.constantFrom(' ', '\t'), { maxLength: 4 }).map((b) => b.join(''));
+
+describe('blanks around fields', () => {
+  it('are ignored: the examples of the contract are the row 5|6|FR', () => {
+    for (const line of ['5|6|FR', '\t5|6\t|FR  ', '  5|6|  FR', ' 5 | 6 | FR ', '05|006|FR', '5|6|FR \r']) {
+      const out = parseText(`${line}\n`);
+      expect(out.rows, JSON.stringify(line)).toEqual([[5, 6, countryIndex('FR')]]);
+      expect(out.rejected).toBe(0);
+    }
+    expect(parseText('29569957 | 7788196 | BL\n').rows).toEqual([[29569957, 7788196, countryIndex('BL')]]);
+  });
+
+  it('inside a field still make it bad', () => {
+    expect(parseText('5 6|7|FR\n').rejects).toEqual([['bad_id', 1]]);
+    expect(parseText('5|6 7|FR\n').rejects).toEqual([['bad_id', 1]]);
+    expect(parseText('5|6|F R\n').rejects).toEqual([['malformed_country', 1]]);
+  });
+
+  it('never change the rows of a file, whatever the mix of spaces and tabs (property)', () => {
+    const rowArb = fc.tuple(
+      fc.integer({ min: 0, max: MAX_ID }),
+      fc.integer({ min: 0, max: MAX_ID }),
+      fc.constantFrom(...COUNTRY_CODES),
+      fc.array(blanks, { minLength: 6, maxLength: 6 }),
+      fc.constantFrom('\n', '\r\n'),
+    );
+    fc.assert(
+      fc.property(fc.array(rowArb, { maxLength: 30 }), fc.nat(), (rows, cut) => {
+        const plain = rows.map(([s, u, c, , eol]) => `${s}|${u}|${c}${eol}`).join('');
+        const padded = rows
+          .map(([s, u, c, b, eol]) => `${b[0]}${s}${b[1]}|${b[2]}${u}${b[3]}|${b[4]}${c}${b[5]}${eol}`)
+          .join('');
+        const bytes = bytesOf(padded);
+        const at = cut % (bytes.length + 1);
+        const out = run([bytes.slice(0, at), bytes.slice(at)], 5);
+        expect(out.rows).toEqual(parseText(plain).rows);
+        expect(out.rejected).toBe(0);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
+
+describe('a header line', () => {
+  const FR = countryIndex('FR');
+
+  it('is skipped when it is the first line: any case, blanks, CRLF, a byte order mark', () => {
+    for (const header of [
+      'sng_id|user_id|country',
+      'SNG_ID|USER_ID|COUNTRY',
+      'Sng_Id | User_Id | Country',
+      '\tsng_id|user_id|country  \r',
+      '\xef\xbb\xbfsng_id|user_id|country',
+    ]) {
+      const out = parseText(`${header}\n5|6|FR\nbad\n`);
+      expect(out.rows, JSON.stringify(header)).toEqual([[5, 6, FR]]);
+      // Not a row, not a reject; line numbers still count it.
+      expect(out.lines).toBe(2);
+      expect(out.rejects).toEqual([['field_count', 3]]);
+    }
+  });
+
+  it('is counted as the header, and the parser reports it', () => {
+    const p = new ListenParser({ onBatch: () => {} });
+    p.push(bytesOf('sng_id|user_id|country\n1|2|US\n'));
+    p.end();
+    expect(p.header).toBe(1);
+    expect(p.lines).toBe(1);
+    expect(p.valid).toBe(1);
+    expect(p.rejected).toBe(0);
+  });
+
+  it('is found when split across chunks at any byte', () => {
+    const text = 'sng_id | user_id | country\r\n1|2|US\n';
+    for (let at = 0; at <= text.length; at++) {
+      const out = run([bytesOf(text.slice(0, at)), bytesOf(text.slice(at))]);
+      expect(out.rows, String(at)).toEqual([[1, 2, US]]);
+      expect(out.rejected).toBe(0);
+    }
+  });
+
+  it('is a rejected row anywhere but on the first line, or in a unit that starts mid-file', () => {
+    expect(parseText('1|2|US\nsng_id|user_id|country\n').rejects).toEqual([['bad_id', 2]]);
+    expect(parseText('\nsng_id|user_id|country\n').rejects).toEqual([
+      ['empty', 1],
+      ['bad_id', 2],
+    ]);
+    const mid = new ListenParser({ atFileStart: false, onBatch: () => {} });
+    mid.push(bytesOf('sng_id|user_id|country\n'));
+    mid.end();
+    expect(mid.header).toBe(0);
+    expect(mid.rejected).toBe(1);
+  });
+
+  it('must name the three columns in order, with pipes', () => {
+    for (const other of [
+      'sng_id|user_id',
+      'user_id|sng_id|country',
+      'sng_id;user_id;country',
+      'song|user|country',
+    ])
+      expect(parseText(`${other}\n`).rejected, other).toBe(1);
+  });
+
+  it('never changes the rows of a file (property)', () => {
+    fc.assert(
+      fc.property(
+        fileText,
+        fc.tuple(blanks, blanks, blanks, blanks),
+        fc.constantFrom('\n', '\r\n'),
+        (text, b, eol) => {
+          const header = `${b[0]}sng_id${b[1]}|user_id|${b[2]}COUNTRY${b[3]}${eol}`;
+          const withHeader = run([bytesOf(header + text)]);
+          const without = run([bytesOf(text)]);
+          expect(withHeader.rows).toEqual(without.rows);
+          expect(withHeader.counts).toEqual(without.counts);
+          expect(withHeader.rejects).toEqual(without.rejects.map(([r, line]) => [r, line + 1]));
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 });

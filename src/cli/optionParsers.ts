@@ -5,6 +5,7 @@ import { MIN_MEMORY_BYTES } from '../engine/memoryPlan.js';
 import { DEFAULT_MEMORY_BYTES } from '../engine/top50Job.js';
 import { parseDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
+import { DEFAULT_MAX_REJECT_RATE } from '../parse/rejectDiagnosis.js';
 
 /** Option value parsers for commander; each rejects bad input with a message naming the value. */
 
@@ -88,4 +89,18 @@ export function threadsOption(): Option {
 /** The engine's floor, checked in the action so that the message names the option plainly. */
 export function checkMemoryOption(bytes: number): void {
   if (bytes < MIN_MEMORY_BYTES) throw new PlaytallyError('usage', '--memory must be at least 256MB');
+}
+
+/**
+ * `--max-reject-rate`, the same on every command: a day (a log, or a streams file) whose share of
+ * rejected rows is above it is a warning naming the main reason with an example; `action` says
+ * what the command does besides (run: quarantine the log).
+ */
+export function maxRejectRateOption(action?: string): Option {
+  return new Option(
+    '--max-reject-rate <rate>',
+    `warn${action ? ` and ${action}` : ''} when a day's share of rejected rows is above this (0..1)`,
+  )
+    .argParser(rateOption)
+    .default(DEFAULT_MAX_REJECT_RATE);
 }

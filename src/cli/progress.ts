@@ -60,6 +60,9 @@ export function progressReporter(stream: NodeJS.WriteStream, quiet: boolean): (e
       case 'stateRecovered':
         stream.write(`playtally: warning: ${event.problem}\n`);
         break;
+      case 'rejectRate':
+        stream.write(`playtally: warning: ${event.warning.message}\n`);
+        break;
       case 'damaged':
         stream.write(
           `playtally: warning: partial of ${event.date} is damaged (${event.problem}); rebuilding it\n`,

@@ -157,6 +157,11 @@ function logEngineEvent(log: Logger, event: Top50Event): void {
     case 'stateRecovered':
       log.warn({ event: 'state_recovered', problem: event.problem }, event.problem);
       break;
+    case 'rejectRate': {
+      const { date, file, rate, maxRate, reason } = event.warning;
+      log.warn({ event: 'reject_rate', date, file, rate, maxRate, reason }, event.warning.message);
+      break;
+    }
     default:
       break;
   }

@@ -7,7 +7,8 @@ import {
 } from '../engine/top50Job.js';
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
-import type { DayRecord } from '../ops/stateStore.js';
+import { type DayRecord, parsedUnderCurrentRule } from '../ops/stateStore.js';
+import { ROW_RULE_VERSION } from '../parse/listenParser.js';
 import { statFile } from '../sources/locations.js';
 import type { LogFile } from '../sources/logFiles.js';
 import { writeCountryChartFromCluster, writeUserChartFromCluster } from './chartQueries.js';
@@ -100,9 +101,11 @@ export class ClickHouseChartSession extends ChartSessionBase {
         size: log.size,
         mtimeMs: log.mtimeMs,
         hash,
+        rule: ROW_RULE_VERSION,
         partial: '',
         partitions: 0,
         lines: loaded.lines,
+        header: loaded.header,
         valid: loaded.valid,
         rejected: loaded.rejected,
         rejects: loaded.rejects,
@@ -124,6 +127,8 @@ export class ClickHouseChartSession extends ChartSessionBase {
     const known = this.state.day(key);
     if (!known || !(await this.holds(known))) return undefined;
     if (known.file !== log.name || known.size !== log.size) return undefined;
+    // Loaded under an older row rule: loaded again while its log is at hand.
+    if (!parsedUnderCurrentRule(known) && (await statFile(log.path)) !== undefined) return undefined;
     if (known.mtimeMs === log.mtimeMs) return { record: known, built: false };
     // Touched but maybe unchanged: a hash pass costs a fraction of a load.
     if ((await statFile(log.path)) === undefined || (await contentHash(log)) !== known.hash) return undefined;

@@ -12,7 +12,7 @@ export async function runTop50ClickHouse(
   const { day, logs } = await planChartWindow(options);
   const session = await ClickHouseChartSession.open(options);
   try {
-    return await session.writeCharts(day, logs, started);
+    return await session.writeCharts(day, logs, started, { requireValidRows: true });
   } finally {
     await session.close();
   }

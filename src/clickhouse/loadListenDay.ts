@@ -23,6 +23,7 @@ export interface LoadedDay {
   date: string;
   file: string;
   lines: number;
+  header: number;
   valid: number;
   rejected: number;
   rejects: RejectCounts;
@@ -103,5 +104,14 @@ export async function loadListenDay(cluster: ClickHouseCluster, log: LogFile): P
     rejects[reason] = parser.rejects[i]!;
     rejected += parser.rejects[i]!;
   });
-  return { date, file: log.name, lines: parser.lines, valid: parser.valid, rejected, rejects, examples };
+  return {
+    date,
+    file: log.name,
+    lines: parser.lines,
+    header: parser.header,
+    valid: parser.valid,
+    rejected,
+    rejects,
+    examples,
+  };
 }

@@ -55,12 +55,18 @@ function showDate(date: string | undefined): void {
   void quality.show(date, dates.logDays);
 }
 
+/** The latest load: an older one still on its way (say, sent with a wrong token) must not undo it. */
+let loadTicket = 0;
+
 async function load(): Promise<void> {
+  const ticket = ++loadTicket;
   status.textContent = 'Loading…';
   void runs.show();
+  let loaded: Dates;
   try {
-    dates = await api.dates();
+    loaded = await api.dates();
   } catch (error) {
+    if (ticket !== loadTicket) return;
     status.textContent = `Cannot load the dates: ${errorText(error)}`;
     status.dataset['state'] = 'error';
     fillSelect(dateSelect, []);
@@ -68,6 +74,8 @@ async function load(): Promise<void> {
     showDate(undefined);
     return;
   }
+  if (ticket !== loadTicket) return;
+  dates = loaded;
   const options = dateOptions(dates);
   const current = dateSelect.value;
   const preferred = options.some(([d]) => d === current) ? current : (dates.charts[0] ?? dates.kpis[0]);

@@ -29,11 +29,15 @@ function notes(run: Run): string {
 /** The run history of run/backfill/watch: when, what it took in, what it wrote, what went wrong. */
 export class RunsPanel {
   private readonly container = byId('runs-table');
+  /** The latest show(): an older answer still on its way is dropped. */
+  private ticket = 0;
 
   async show(): Promise<void> {
+    const ticket = ++this.ticket;
     markLoading(this.container, 'Loading the run history…');
     try {
       const { runs } = await api.runs(RUNS_SHOWN);
+      if (ticket !== this.ticket) return;
       if (runs.length === 0) {
         showMessage(
           this.container,
@@ -61,7 +65,7 @@ export class RunsPanel {
       this.container.dataset['runs'] = String(runs.length);
       setReady(this.container);
     } catch (error) {
-      showMessage(this.container, 'error', errorText(error));
+      if (ticket === this.ticket) showMessage(this.container, 'error', errorText(error));
     }
   }
 }

@@ -2,7 +2,8 @@ import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { compactDay, isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
-import type { DayRecord, StateStore } from '../ops/stateStore.js';
+import { type DayRecord, parsedUnderCurrentRule, type StateStore } from '../ops/stateStore.js';
+import { ROW_RULE_VERSION } from '../parse/listenParser.js';
 import { emptyRejectCounts, REJECT_REASONS, type RejectExample } from '../parse/rejects.js';
 import type { SpillIndex } from '../partials/pairSpill.js';
 import { type PartialDirectory, PartialWriter, readPartialDirectory } from '../partials/partialFile.js';
@@ -13,7 +14,7 @@ import {
   hashLogStream,
   streamLogChunks,
 } from '../sources/lineChunks.js';
-import { isS3, openFile } from '../sources/locations.js';
+import { isS3, openFile, statFile } from '../sources/locations.js';
 import type { LogFile } from '../sources/logFiles.js';
 import { combineUnitHashes, hashLogFile, logUnits } from '../sources/logUnits.js';
 import { type MemoryPlan, partitionsFor } from './memoryPlan.js';
@@ -51,7 +52,10 @@ export async function ensureDayPartial(
 ): Promise<DayPartial> {
   const key = compactDay(log.day);
   const known = state.day(key);
-  if (!force && known && known.file === log.name && known.size === log.size) {
+  // A day parsed under an older row rule is parsed again, unless its log is gone.
+  const ruleHolds =
+    known !== undefined && (parsedUnderCurrentRule(known) || (await statFile(log.path)) === undefined);
+  if (!force && known && ruleHolds && known.file === log.name && known.size === log.size) {
     const reusable = readIfWhole(state.partialPath(known));
     if (reusable) {
       if (known.mtimeMs === log.mtimeMs)
@@ -263,6 +267,7 @@ function dayRecord(
   const rejects = emptyRejectCounts();
   const examples: RejectExample[] = [];
   let lines = 0;
+  let header = 0;
   let valid = 0;
   for (const unit of parsed) {
     unit.rejects.forEach((n, reason) => {
@@ -270,10 +275,11 @@ function dayRecord(
     });
     for (const e of unit.examples) {
       if (examples.length < MAX_EXAMPLES) {
-        examples.push({ line: lines + e.line, reason: REJECT_REASONS[e.reason]!, text: e.text });
+        examples.push({ line: lines + header + e.line, reason: REJECT_REASONS[e.reason]!, text: e.text });
       }
     }
     lines += unit.lines;
+    header += unit.header;
     valid += unit.valid;
   }
   return {
@@ -282,9 +288,11 @@ function dayRecord(
     size: log.size,
     mtimeMs: log.mtimeMs,
     hash,
+    rule: ROW_RULE_VERSION,
     partial,
     partitions,
     lines,
+    header,
     valid,
     rejected: lines - valid,
     rejects,

@@ -1,8 +1,8 @@
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, join, resolve } from 'node:path';
-import { type FilePartialHeader, loadDayRows } from '../kpis/filePartials.js';
+import { basename, dirname, join, resolve } from 'node:path';
+import { type FilePartialHeader, firstUnknownTrack, loadDayRows } from '../kpis/filePartials.js';
 import {
   type Catalog,
   computeDayKpis,
@@ -13,6 +13,12 @@ import {
   mergeAggregates,
 } from '../kpis/genreKpis.js';
 import { type KpiFileRecord, KpiState } from '../kpis/kpiState.js';
+import {
+  fileRejectWarning,
+  type KpiRejectWarning,
+  unknownTrackWarning,
+  warningKey,
+} from '../kpis/kpiWarnings.js';
 import { removeStaleTempFiles } from '../ops/atomicFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
@@ -23,11 +29,13 @@ import {
   type FileReport,
   readSongs,
   readUsers,
+  SONG_COLUMNS,
   type SongCatalog,
   type UserCatalog,
 } from '../parse/catalogs.js';
+import { DEFAULT_MAX_REJECT_RATE, mainReason } from '../parse/rejectDiagnosis.js';
 import { writeKpiFiles } from '../sinks/kpiFiles.js';
-import { LANDING_KINDS, type LandingFile, scanLanding } from '../sources/landingFiles.js';
+import { describeLanding, LANDING_KINDS, type LandingFile, scanLanding } from '../sources/landingFiles.js';
 import {
   folderLocation,
   inFolder,
@@ -54,6 +62,11 @@ export interface KpiOptions {
   archive?: boolean;
   /** Days with at least this many rows are computed on the workers (default PARALLEL_DAY_ROWS). */
   parallelDayRows?: number;
+  /**
+   * A streams file, or a day's streams joined with the songs, with a larger share of rejected rows
+   * than this is a warning (default 0.05).
+   */
+  maxRejectRate?: number;
   /** Worker threads parsing streams files (default: number of cores). */
   threads?: number;
   /**
@@ -73,6 +86,8 @@ export type KpiEvent =
   | { type: 'errorFile'; file: BadFile; movedTo: string }
   | { type: 'dayDone'; date: string; genres: number; counted: number }
   | { type: 'stateRecovered'; problem: string }
+  | { type: 'rejectRate'; warning: KpiRejectWarning }
+  | { type: 'archiveNote'; archiveDir: string; gitCheckout: boolean }
   | { type: 'archived'; file: string; to: string };
 
 export interface KpiSummary {
@@ -85,6 +100,8 @@ export interface KpiSummary {
   /** Streams files moved to the archive in this run (their new paths). */
   archived: string[];
   errorFiles: (BadFile & { movedTo: string })[];
+  /** Streams files and days with more rejected rows than --max-reject-rate (also in the quality reports). */
+  warnings: KpiRejectWarning[];
   elapsedMs: number;
   /** CPU time of the whole process, user + system. */
   cpuMs: number;
@@ -106,6 +123,17 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   const landingDir = folderLocation(options.landingDir);
   const outDir = resolve(options.outDir);
   const granularity = options.granularity ?? 'day';
+  const maxRejectRate = options.maxRejectRate ?? DEFAULT_MAX_REJECT_RATE;
+  // Each warning is printed once a run, whatever the number of days it concerns.
+  const warnings = new Map<string, KpiRejectWarning>();
+  const warn = (warning: KpiRejectWarning | undefined): KpiRejectWarning[] => {
+    if (warning === undefined) return [];
+    if (!warnings.has(warningKey(warning))) {
+      warnings.set(warningKey(warning), warning);
+      emit({ type: 'rejectRate', warning });
+    }
+    return [warning];
+  };
   await requireInputFolder(landingDir, 'landing folder');
   ensureWritable(outDir, 'output_not_writable', 'output folder');
   const landing = await scanLanding(landingDir);
@@ -143,6 +171,14 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   let parsedFiles = 0;
   try {
     const known = state.files();
+    if (options.archive && Object.keys(known).length === 0 && landing.streams.length > 0) {
+      // The first run on a landing folder: say that files will move before any does.
+      emit({
+        type: 'archiveNote',
+        archiveDir: landingSub(landingDir, 'archive'),
+        gitCheckout: !isS3(landingDir) && insideGitCheckout(landingDir),
+      });
+    }
     const changed = landing.streams.filter((f) => {
       const k = known[f.name];
       return !(k && k.size === f.size && k.mtimeMs === f.mtimeMs && partialIsWhole(state.partialPath(k), k));
@@ -167,7 +203,6 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
       }
     }
     const parsing = changed.map((file) => {
-      const fileStarted = Date.now();
       const task: ParseStreamsTask = {
         kind: 'parseStreams',
         name: file.name,
@@ -176,9 +211,7 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
         mtimeMs: file.mtimeMs,
         partialDir: state.partialsDir,
       };
-      const pending = pool
-        .run<ParseStreamsResult>(task)
-        .then((parsed) => ({ parsed, ms: Date.now() - fileStarted }));
+      const pending = pool.run<ParseStreamsResult>(task).then((parsed) => ({ parsed, ms: parsed.ms }));
       pending.catch(() => {}); // awaited in order below
       return pending;
     });
@@ -188,12 +221,7 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
     users = await readUsers(landing.users);
     for (const bad of users.bad) await setAside(bad);
     emit({ type: 'catalog', kind: 'users', files: users.files.length, accepted: accepted(users.files) });
-    if (songs.tracks.size === 0) {
-      throw new PlaytallyError(
-        'no_songs',
-        `no songs in ${landingSub(landingDir, 'songs')}: every stream would be an unknown track`,
-      );
-    }
+    if (songs.tracks.size === 0) throw await noSongs(landingDir, songs);
     for (let i = 0; i < changed.length; i++) {
       const file = changed[i]!;
       const { parsed, ms } = await parsing[i]!;
@@ -217,6 +245,7 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
         parsedAt: new Date().toISOString(),
       });
       parsedFiles++;
+      warn(fileRejectWarning({ ...parsed.result, file: file.name, days: parsed.days }, maxRejectRate));
       emit({
         type: 'streamsFile',
         file: file.name,
@@ -286,6 +315,18 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
         catalog,
         catalogKey,
       });
+      const dayWarnings = [
+        ...contributing.flatMap((f) => warn(fileRejectWarning(f, maxRejectRate))),
+        ...warn(
+          unknownTrackWarning(day, kpis.streams, maxRejectRate, () =>
+            firstUnknownTrack(
+              contributing.map((f) => ({ file: f.file, partial: state.partialPath(f) })),
+              day,
+              songs.tracks,
+            ),
+          ),
+        ),
+      ];
       const paths = writeKpiFiles(outDir, kpis, {
         date: isoDay(day),
         granularity,
@@ -296,6 +337,7 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
         songs: { files: songs.files, examples: songs.examples },
         users: { files: users.files, examples: users.examples },
         errorFiles: errorFiles.map(({ path: _path, ...rest }) => rest),
+        warnings: dayWarnings,
         generatedAt: new Date().toISOString(),
       });
       state.putDay(key, {
@@ -331,6 +373,7 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
     filesParsed: parsedFiles,
     filesReused: landing.streams.length - parsedFiles - errorFiles.filter((f) => f.kind === 'streams').length,
     errorFiles,
+    warnings: [...warnings.values()],
     elapsedMs: Date.now() - started,
     cpuMs: cpuMs(),
     peakRssBytes: peakRssBytes(),
@@ -460,6 +503,38 @@ function catalogHash(songs: SongCatalog, users: UserCatalog): string {
     for (const file of catalog.files) h.update(`${kind}/${file.file}:${catalog.sha256.get(file.file)}\n`);
   }
   return h.digest('hex');
+}
+
+/**
+ * The error for a run without a single song: every stream would be an unknown track. Says what the
+ * landing folder holds and what is expected where, and why songs files that were there gave none.
+ */
+async function noSongs(landingDir: string, songs: SongCatalog): Promise<PlaytallyError> {
+  const why: string[] = [];
+  for (const bad of songs.bad) why.push(`songs/${bad.file} was set aside (${bad.message})`);
+  for (const file of songs.files) {
+    const reason = mainReason(file.rejects);
+    why.push(
+      `songs/${file.file} has ${file.rows.toLocaleString('en-US')} row(s), none usable` +
+        (reason ? ` (mostly ${reason})` : ''),
+    );
+  }
+  return new PlaytallyError(
+    'no_songs',
+    `no songs in ${landingSub(landingDir, 'songs')}: every stream would be an unknown track, so no KPI is written.\n` +
+      `  ${await describeLanding(landingDir)}.\n` +
+      why.map((w) => `  ${w}.\n`).join('') +
+      `  playtally reads the song catalogue from songs/*.csv, with a header naming at least ${SONG_COLUMNS.join(', ')} ` +
+      '(in any order; more columns, such as the audio features of the Spotify tracks dataset, are ignored).',
+  );
+}
+
+/** Is `dir` in a git work tree (a `.git` in it or above)? Its files are not to be moved unasked. */
+function insideGitCheckout(dir: string): boolean {
+  for (let at = resolve(dir); ; at = dirname(at)) {
+    if (existsSync(join(at, '.git'))) return true;
+    if (dirname(at) === at) return false;
+  }
 }
 
 /** A folder under the landing folder (`error/songs`, `archive/20240101`), local or on S3. */

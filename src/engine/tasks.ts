@@ -41,7 +41,10 @@ export interface UnitExample {
 /** The result of a parseUnit or parseChunk task (`unit` is the unit's or chunk's index). */
 export interface ParseUnitResult {
   unit: number;
+  /** Rows (valid and rejected). */
   lines: number;
+  /** 1 when the unit began the file and its first line was a header, else 0. */
+  header: number;
   valid: number;
   rejects: number[];
   examples: UnitExample[];
@@ -140,6 +143,8 @@ export interface ParseStreamsResult {
   partialBytes?: number;
   /** Valid rows per UTC day. */
   days: { day: number; rows: number }[];
+  /** The file's own time on the worker: read, parse and partial written (not its wait in the queue). */
+  ms: number;
 }
 
 /**

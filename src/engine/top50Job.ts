@@ -7,10 +7,17 @@ import { PlaytallyError } from '../ops/errors.js';
 import { ensureWritable } from '../ops/folders.js';
 import { cpuMs, peakRssBytes } from '../ops/processUsage.js';
 import { type DayRecord, StateStore } from '../ops/stateStore.js';
+import { DEFAULT_MAX_REJECT_RATE, describeRejects, LISTEN_LAYOUT } from '../parse/rejectDiagnosis.js';
 import { chartPaths, writeCountryChart, writeUserChart } from '../sinks/chartFiles.js';
-import { buildQualityReport, type QualityReport, writeQualityReport } from '../sinks/qualityReport.js';
+import {
+  buildQualityReport,
+  type QualityReport,
+  type RejectRateWarning,
+  rejectTally,
+  writeQualityReport,
+} from '../sinks/qualityReport.js';
 import { folderLocation, requireInputFolder } from '../sources/locations.js';
-import { type IgnoredFile, type LogFile, scanLogs } from '../sources/logFiles.js';
+import { type IgnoredFile, LOG_NAMES, type LogFile, scanLogs } from '../sources/logFiles.js';
 import { type DayPartial, ensureDayPartial } from './dayPartial.js';
 import { type MemoryPlan, planMemory } from './memoryPlan.js';
 import type { MergeCountriesResult, MergeUsersResult } from './tasks.js';
@@ -29,6 +36,8 @@ export interface Top50Options {
   memoryBytes?: number;
   threads?: number;
   strict?: boolean;
+  /** A day whose share of rejected rows is above this is a warning (default 0.05). */
+  maxRejectRate?: number;
   /** Overrides the memory plan's partition budget (tests use it to force many partitions). */
   partitionBytes?: number;
   onEvent?: (event: Top50Event) => void;
@@ -41,6 +50,7 @@ export type Top50Event =
   | { type: 'progress'; bytes: number; rows: number }
   | { type: 'dayDone'; date: string; reused: boolean; rows: number; ms: number }
   | { type: 'damaged'; date: string; problem: string }
+  | { type: 'rejectRate'; warning: RejectRateWarning }
   | { type: 'stateRecovered'; problem: string }
   | { type: 'mergeStart'; days: number; partitions: number }
   | { type: 'mergeDone'; ms: number };
@@ -59,6 +69,8 @@ export interface Top50Summary {
     ms: number;
   }[];
   totals: QualityReport['totals'];
+  /** Days of the window with more rejected rows than --max-reject-rate (also in the quality report). */
+  warnings: RejectRateWarning[];
   outputs: {
     country: { path: string; rows: number };
     user: { path: string; rows: number };
@@ -86,7 +98,7 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
   const { day, logs } = await planChartWindow(options);
   const session = ChartSession.open(options);
   try {
-    return await session.writeCharts(day, logs, started);
+    return await session.writeCharts(day, logs, started, { requireValidRows: true });
   } finally {
     await session.close();
   }
@@ -110,7 +122,12 @@ export async function planChartWindow(options: Top50Options): Promise<{
   const scan = await scanLogs(logsDir);
   for (const file of scan.ignored) emit({ type: 'ignored', file });
   if (scan.logs.length === 0) {
-    throw new PlaytallyError('no_logs', `no listen-YYYYMMDD.log files in ${logsDir}`);
+    const passed = scan.ignored.length;
+    throw new PlaytallyError(
+      'no_logs',
+      `no logs in ${logsDir}: playtally reads ${LOG_NAMES}` +
+        (passed > 0 ? `; ${passed} file(s) passed over, see the warnings above` : ''),
+    );
   }
   const day = options.day ?? scan.logs[scan.logs.length - 1]!.day;
   const windowDays = windowOf(day, windowLength);
@@ -164,6 +181,7 @@ export abstract class ChartSessionBase<Taken extends TakenDay = TakenDay> {
   readonly outDir: string;
   readonly window: number;
   readonly top: number;
+  readonly maxRejectRate: number;
   protected readonly emit: (event: Top50Event) => void;
   /** Whether a day's data stays until `--keep-days` says otherwise (else: the window's days only). */
   abstract readonly keepsHistory: boolean;
@@ -172,6 +190,7 @@ export abstract class ChartSessionBase<Taken extends TakenDay = TakenDay> {
     this.emit = options.onEvent ?? (() => {});
     this.window = options.window ?? 7;
     this.top = options.top ?? 50;
+    this.maxRejectRate = options.maxRejectRate ?? DEFAULT_MAX_REJECT_RATE;
     this.outDir = resolve(options.outDir);
     const stateDir = resolve(options.stateDir ?? join(this.outDir, '.playtally'));
     ensureWritable(this.outDir, 'output_not_writable', 'output folder');
@@ -225,9 +244,16 @@ export abstract class ChartSessionBase<Taken extends TakenDay = TakenDay> {
 
   /**
    * Write the charts and the quality report of `day` from `logs`, the log days of its window (at
-   * least one), and record in the manifest which inputs they were computed from.
+   * least one), and record in the manifest which inputs they were computed from. With
+   * `requireValidRows` (top50), a window whose logs hold no valid row at all is an input error
+   * that says what the lines look like, and nothing is written.
    */
-  async writeCharts(day: number, logs: LogFile[], started = Date.now()): Promise<Top50Summary> {
+  async writeCharts(
+    day: number,
+    logs: LogFile[],
+    started = Date.now(),
+    { requireValidRows = false } = {},
+  ): Promise<Top50Summary> {
     const windowDays = windowOf(day, this.window);
     const present = new Set(logs.map((l) => l.day));
     const missing = windowDays.filter((d) => !present.has(d)).map(isoDay);
@@ -240,13 +266,17 @@ export abstract class ChartSessionBase<Taken extends TakenDay = TakenDay> {
       dayMs.push(Date.now() - dayStarted);
     }
 
+    const records = new Map<number, DayRecord>(logs.map((l, i) => [l.day, taken[i]!.record]));
+    if (requireValidRows && logs.length > 0 && taken.every((t) => t.record.valid === 0)) {
+      throw noValidRows(windowDays, [...records.values()]);
+    }
     const partialsDone = Date.now();
     const paths = chartPaths(this.outDir, day);
     const charts =
       logs.length === 0 ? await writeEmptyCharts(paths) : await this.computeCharts(paths, logs, taken, dayMs);
 
-    const records = new Map<number, DayRecord>(logs.map((l, i) => [l.day, taken[i]!.record]));
-    const report = buildQualityReport(day, windowDays, records);
+    const report = buildQualityReport(day, windowDays, records, this.maxRejectRate);
+    for (const warning of report.warnings) this.emit({ type: 'rejectRate', warning });
     const qualityPath = writeQualityReport(this.outDir, report, day);
     this.state.putChart(compactDay(day), {
       date: isoDay(day),
@@ -271,6 +301,7 @@ export abstract class ChartSessionBase<Taken extends TakenDay = TakenDay> {
         ms: dayMs[i]!,
       })),
       totals: report.totals,
+      warnings: report.warnings,
       outputs: {
         country: { path: paths.country, rows: charts.countryRows },
         user: { path: paths.user, rows: charts.userRows },
@@ -426,6 +457,27 @@ async function writeEmptyCharts(paths: { country: string; user: string }): Promi
   writeFileAtomic(paths.user, '');
   const done = Date.now();
   return { countryRows: 0, userRows: 0, countryDone: done, userDone: done };
+}
+
+/**
+ * The error for a window without a single valid row: rather than two empty chart files, what each
+ * log of the window holds, with its main reject reason, an example line and, when the lines show
+ * one, the layout problem in words.
+ */
+function noValidRows(windowDays: number[], records: DayRecord[]): PlaytallyError {
+  const rows = records.reduce((n, r) => n + r.lines, 0);
+  const lines = records.map((r) =>
+    r.lines === 0
+      ? `  ${r.file}: no rows (the file is empty${r.header ? ' but for its header' : ''})`
+      : `  ${r.file}: ${describeRejects(rejectTally(r), { layout: LISTEN_LAYOUT })}`,
+  );
+  return new PlaytallyError(
+    'no_valid_rows',
+    `no valid row in the window ${isoDay(windowDays[0]!)}..${isoDay(windowDays[windowDays.length - 1]!)} ` +
+      `(${records.length} log(s), ${rows.toLocaleString('en-US')} rows); playtally reads rows like ` +
+      `29569957|7788196|BL (sng_id|user_id|country), no chart written:\n${lines.join('\n')}`,
+    { window: windowDays.map(isoDay), files: records.map((r) => r.file) },
+  );
 }
 
 /** Like Promise.all, but every task settles before a failure is reported, so a retry never races one still running. */

@@ -56,7 +56,9 @@ function dayParser(task: ParseUnitTask | ParseChunkTask): { parser: ListenParser
   }
   const target = spill;
   const examples: UnitExample[] = [];
+  const atFileStart = task.kind === 'parseUnit' ? task.unit.start === 0 : task.index === 0;
   const parser = new ListenParser({
+    atFileStart,
     onBatch: (batch) => target.add(batch),
     onReject: (reason, line, bytes) => {
       if (examples.length < task.maxExamples) examples.push({ line, reason, text: exampleText(bytes) });
@@ -74,6 +76,7 @@ function unitResult(
   return {
     unit: index,
     lines: parser.lines,
+    header: parser.header,
     valid: parser.valid,
     rejects: Array.from(parser.rejects),
     examples,
@@ -271,11 +274,12 @@ function mergeUsers(task: MergeUsersTask): MergeUsersResult {
  * is read as a stream (a local file or an S3 object), so this task is the one that awaits.
  */
 async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult> {
+  const started = Date.now();
   const rows = new StreamDays();
   const result = await readStreamsFile(task, (user, track, time) => {
     rows.add(user, track, time);
   });
-  if (result.bad) return { result, days: [] };
+  if (result.bad) return { result, days: [], ms: Date.now() - started };
   const days = [...rows.days].sort(([a], [b]) => a - b);
   const safeName = task.name.replace(/[^A-Za-z0-9._-]/g, '_');
   const partial = join(task.partialDir, `${safeName}-${result.sha256.slice(0, 16)}.kpf`);
@@ -303,6 +307,7 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
     partial,
     partialBytes: statSync(partial).size,
     days: days.map(([day, d]) => ({ day, rows: d.length })),
+    ms: Date.now() - started,
   };
 }
 

@@ -16,6 +16,13 @@ export interface ListenGeneratorOptions {
   corruptRate?: number;
   /** Fraction of valid rows ending in \r\n (default 0.01). */
   crlfRate?: number;
+  /**
+   * Fraction of valid rows written with blanks around their fields, as the public sample of the
+   * exercise is (`29569957 | 7788196 | BL`); valid rows all the same (default 0).
+   */
+  blankRate?: number;
+  /** Start each day with the header line `sng_id|user_id|country` (default false). */
+  header?: boolean;
   /** Kinds of corrupt rows to write (default: all of CORRUPTIONS). */
   corruptKinds?: readonly Corruption[];
   seed?: number;
@@ -77,11 +84,14 @@ const TRAVEL_SHARE = 0.03;
  * user's home country and favourites are the same on every day. Writes straight into a byte
  * buffer (no strings per row), which is what makes millions of rows a second possible.
  */
+const HEADER_LINE = Buffer.from('sng_id|user_id|country\n');
+
 export class ListenGenerator {
   readonly users: number;
   readonly songs: number;
   private readonly corruptRate: number;
   private readonly crlfRate: number;
+  private readonly blankRate: number;
   private readonly seed: number;
   private readonly corruptKinds: readonly Corruption[];
   private readonly countryTable: Uint8Array;
@@ -93,6 +103,7 @@ export class ListenGenerator {
     if (this.songs > 2 ** 27) throw new RangeError('songs must be at most 2^27');
     this.corruptRate = options.corruptRate ?? 0.001;
     this.crlfRate = options.crlfRate ?? 0.01;
+    this.blankRate = options.blankRate ?? 0;
     this.seed = options.seed ?? 1;
     this.corruptKinds = options.corruptKinds ?? CORRUPTIONS;
     if (this.corruptKinds.length === 0) throw new RangeError('corruptKinds must not be empty');
@@ -123,6 +134,7 @@ export class ListenGenerator {
     const out = new Uint8Array(1 << 20);
     const limit = out.length - 4096;
     let pos = 0;
+    if (this.options.header) for (const c of HEADER_LINE) out[pos++] = c;
     for (let row = 0; row < this.options.rows; row++) {
       if (pos > limit) {
         onChunk(out.subarray(0, pos));
@@ -147,13 +159,20 @@ export class ListenGenerator {
         random.next() < TRAVEL_SHARE
           ? this.countryTable[random.uint32() >>> (32 - COUNTRY_TABLE_BITS)]!
           : this.countryTable[userHash >>> (32 - COUNTRY_TABLE_BITS)]!;
+      // Drawn only when asked for, so that the default output stays what it always was.
+      const blanks = this.blankRate > 0 && random.next() < this.blankRate;
       pos = writeNumber(out, pos, song);
+      if (blanks) out[pos++] = 32;
       out[pos++] = 124;
+      if (blanks) out[pos++] = 32;
       pos = writeNumber(out, pos, user);
+      if (blanks) out[pos++] = 9;
       out[pos++] = 124;
+      if (blanks) out[pos++] = 32;
       const code = COUNTRY_CODES[country]!;
       out[pos++] = code.charCodeAt(0);
       out[pos++] = code.charCodeAt(1);
+      if (blanks) out[pos++] = 32;
       if (this.crlfRate > 0 && random.next() < this.crlfRate) out[pos++] = 13;
       out[pos++] = 10;
     }
@@ -214,7 +233,8 @@ export class ListenGenerator {
         text(`${song}|${user}|${random.next() < 0.5 ? 'USA' : 'F'}`);
         break;
       case 'whitespace':
-        text(random.next() < 0.5 ? ` ${song}|${user}|BR` : `${song}|${user}\t|BR`);
+        // A blank inside an id: blanks around a field are allowed, inside one they are not.
+        text(random.next() < 0.5 ? `${song} 1|${user}|BR` : `${song}|${user}\t0|BR`);
         break;
       case 'non_ascii':
         text(`${song}|${user}|`);

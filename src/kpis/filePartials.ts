@@ -150,3 +150,24 @@ export function loadDayRows(
   }
   return { rows: all.days.get(day) ?? new DayStreams(), users: all.users, tracks: all.tracks };
 }
+
+/**
+ * The first track on `day` that is not in `known`, with the file it came from: an example for a
+ * warning about unknown tracks (read only when one is due).
+ */
+export function firstUnknownTrack(
+  sources: { file: string; partial: string }[],
+  day: number,
+  known: ReadonlyMap<string, unknown>,
+): { file: string; track: string } | undefined {
+  for (const { file, partial } of sources) {
+    const { header, dataStart } = readFilePartialHeader(partial);
+    const section = header.days.find((d) => d.day === day);
+    if (section === undefined) continue;
+    for (const t of readDayColumns(partial, dataStart, section).tracks) {
+      const track = header.tracks[t]!;
+      if (!known.has(track)) return { file, track };
+    }
+  }
+  return undefined;
+}

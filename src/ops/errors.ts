@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'no_logs_in_window'
   | 'missing_days'
   | 'unreadable_log'
+  | 'no_valid_rows'
   | 'no_songs'
   | 'output_not_writable'
   | 'state_not_writable'

@@ -1,8 +1,18 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { ROW_RULE_VERSION } from '../parse/listenParser.js';
 import type { RejectCounts, RejectExample } from '../parse/rejects.js';
 import { writeFileAtomic } from './atomicFile.js';
 import { PlaytallyError } from './errors.js';
+
+/**
+ * Was the day parsed under the current row rule, or would that rule give the same rows? Every row
+ * an older rule accepted is still valid, so a day without rejected lines stays as it is; one with
+ * rejects is parsed again when its log is at hand (blanks and a header are accepted since rule 2).
+ */
+export function parsedUnderCurrentRule(record: Pick<DayRecord, 'rule' | 'rejected'>): boolean {
+  return (record.rule ?? 1) >= ROW_RULE_VERSION || record.rejected === 0;
+}
 
 /** What one day's log produced; kept in the manifest and inside the partial itself. */
 export interface DayRecord {
@@ -13,10 +23,15 @@ export interface DayRecord {
   mtimeMs: number;
   /** Content hash (see hashLogFile). */
   hash: string;
+  /** The row rule the log was parsed under (ROW_RULE_VERSION); absent: the first rule. */
+  rule?: number;
   /** The partial, relative to the state directory; '' for a day loaded into ClickHouse instead. */
   partial: string;
   partitions: number;
+  /** Rows: valid and rejected lines, not counting a header line. */
   lines: number;
+  /** 1 when the log's first line was a header naming the columns (absent: 0). */
+  header?: number;
   valid: number;
   rejected: number;
   rejects: RejectCounts;
@@ -58,6 +73,8 @@ export interface QuarantineRecord {
   hash: string;
   reason: 'reject_rate' | 'unreadable';
   message: string;
+  /** For `reject_rate`: the row rule the log was judged under (absent: the first). */
+  rule?: number;
   /** For `reject_rate`: the share rejected, by reason, and the first rejected lines. */
   rejectRate?: number;
   rejects?: RejectCounts;
@@ -118,9 +135,18 @@ export class StateStore {
     return this.manifest.days;
   }
 
-  /** Record a day's new partial and remove the one it replaces. */
+  /**
+   * Record a day's new partial and remove the one it replaces. A log parsed again under a newer
+   * row rule may give other rows from the same bytes: the charts computed from its old partial
+   * are forgotten, so that a run writes them again.
+   */
   putDay(compactDate: string, record: DayRecord): void {
     const previous = this.manifest.days[compactDate];
+    if (previous && previous.hash === record.hash && (previous.rule ?? 1) !== (record.rule ?? 1)) {
+      for (const [date, chart] of Object.entries(this.manifest.charts)) {
+        if (chart.inputs[compactDate] === previous.hash) delete this.manifest.charts[date];
+      }
+    }
     // A partial rebuilt from the archived log: the log is still where the archive put it.
     if (previous?.archived !== undefined && previous.file === record.file && previous.hash === record.hash) {
       record = { ...record, archived: previous.archived };

@@ -19,10 +19,24 @@ export interface ListenParserOptions {
   onReject?: (reason: number, line: number, bytes: Uint8Array) => void;
   /** Rows per batch (default 65,536). */
   batchSize?: number;
+  /**
+   * The bytes start at the beginning of the file (default true): its first line may then be a
+   * header naming the columns. False for a worker's unit or chunk that starts mid-file.
+   */
+  atFileStart?: boolean;
 }
+
+/**
+ * Version of the row rule (what is a valid row, and how a line is classified). A day parsed under
+ * an older rule may have rejected rows this rule accepts, so its partial is rebuilt (see
+ * StateStore). 1: the first rule; 2: blanks around fields ignored, a header line skipped.
+ */
+export const ROW_RULE_VERSION = 2;
 
 const NEWLINE = 10;
 const CARRIAGE_RETURN = 13;
+const SPACE = 32;
+const TAB = 9;
 const PIPE = 124;
 const DIGIT_0 = 48;
 const LETTER_A = 65;
@@ -43,8 +57,10 @@ const LETTER_A = 65;
  * parser.end(); // logs "2 42"
  */
 export class ListenParser {
-  /** Lines seen so far (valid and rejected). */
+  /** Rows seen so far (valid and rejected; a header line is not a row). */
   lines = 0;
+  /** 1 once the first line was found to be a header naming the columns, else 0. */
+  header = 0;
   /** Valid rows emitted so far. */
   valid = 0;
   /** Rejected rows per reason, indexed like REJECT_REASONS. */
@@ -63,9 +79,14 @@ export class ListenParser {
   private slowSong = 0;
   private slowUser = 0;
   private slowCountry = 0;
+  /** The song, user and country index of the last row blankedRow read. */
+  private readonly fields = new Float64Array(3);
+  /** The next line is the file's first, and may be its header. */
+  private headerAllowed: boolean;
 
   constructor(options: ListenParserOptions) {
     this.batchSize = options.batchSize ?? 65_536;
+    this.headerAllowed = options.atFileStart ?? true;
     this.onBatch = options.onBatch;
     this.onReject = options.onReject;
     this.batch = {
@@ -137,6 +158,11 @@ export class ListenParser {
   private acceptOrReject(buf: Uint8Array, start: number, end: number): void {
     const reason = this.classifyLine(buf, start, end);
     if (reason >= 0) {
+      if (this.headerAllowed && this.lines === 0 && isHeaderLine(buf, start, end)) {
+        this.header = 1;
+        this.headerAllowed = false;
+        return;
+      }
       this.reject(reason, buf.subarray(start, end));
       return;
     }
@@ -154,7 +180,8 @@ export class ListenParser {
   private reject(reason: number, bytes: Uint8Array): void {
     this.lines++;
     this.rejects[reason]!++;
-    this.onReject?.(reason, this.lines, bytes);
+    // Line numbers count the header line too: they are the file's.
+    this.onReject?.(reason, this.lines + this.header, bytes);
   }
 
   /**
@@ -222,6 +249,22 @@ export class ListenParser {
         }
         continue;
       }
+      // A row with blanks around its fields (the public sample's layout): one more pass, here.
+      const next = blankedRow(buf, lineStart, end, this.fields);
+      if (next >= 0) {
+        songs[n] = this.fields[0]!;
+        users[n] = this.fields[1]!;
+        countries[n] = this.fields[2]!;
+        lines++;
+        valid++;
+        if (++n === batchSize) {
+          batch.length = n;
+          this.onBatch(batch);
+          n = 0;
+        }
+        i = next;
+        continue;
+      }
       // Slow path: find the line's end, then classify it exactly.
       const newline = buf.indexOf(NEWLINE, lineStart);
       if (newline < 0 || newline >= end) {
@@ -240,18 +283,20 @@ export class ListenParser {
     batch.length = n;
     this.lines = lines;
     this.valid = valid;
+    if (lines > 0) this.headerAllowed = false;
     return i;
   }
 
   /**
    * Returns -1 for a valid line (its fields left in slowSong, slowUser, slowCountry) or the index
    * of the first reject reason that applies. `end` excludes the `\n`; one `\r` before it is allowed.
+   * Blanks (spaces, tabs) around a field are ignored; a line of blanks only is empty.
    */
   private classifyLine(buf: Uint8Array, start: number, end: number): number {
     if (end > start && buf[end - 1] === CARRIAGE_RETURN) end--;
     if (end - start > MAX_LINE_BYTES) return Reject.lineTooLong;
     for (let k = start; k < end; k++) if (buf[k]! >= 0x80) return Reject.nonAscii;
-    if (end === start) return Reject.empty;
+    if (skipBlanks(buf, start, end) === end) return Reject.empty;
     let firstPipe = -1;
     let secondPipe = -1;
     for (let k = start; k < end; k++) {
@@ -261,14 +306,17 @@ export class ListenParser {
       else return Reject.fieldCount;
     }
     if (secondPipe < 0) return Reject.fieldCount;
-    const song = parseId(buf, start, firstPipe);
+    const songStart = skipBlanks(buf, start, firstPipe);
+    const song = parseId(buf, songStart, trimBlanks(buf, songStart, firstPipe));
     if (song === BAD_ID) return Reject.badId;
-    const user = parseId(buf, firstPipe + 1, secondPipe);
+    const userStart = skipBlanks(buf, firstPipe + 1, secondPipe);
+    const user = parseId(buf, userStart, trimBlanks(buf, userStart, secondPipe));
     if (user === BAD_ID) return Reject.badId;
     if (song === TOO_LARGE || user === TOO_LARGE) return Reject.idTooLarge;
-    if (end - secondPipe - 1 !== 2) return Reject.malformedCountry;
-    const a = buf[secondPipe + 1]! - LETTER_A;
-    const b = buf[secondPipe + 2]! - LETTER_A;
+    const countryStart = skipBlanks(buf, secondPipe + 1, end);
+    if (trimBlanks(buf, countryStart, end) - countryStart !== 2) return Reject.malformedCountry;
+    const a = buf[countryStart]! - LETTER_A;
+    const b = buf[countryStart + 1]! - LETTER_A;
     if (a < 0 || a > 25 || b < 0 || b > 25) return Reject.malformedCountry;
     const country = COUNTRY_BY_LETTERS[a * 26 + b]!;
     if (country < 0) return Reject.unknownCountry;
@@ -277,6 +325,82 @@ export class ListenParser {
     this.slowCountry = country;
     return -1;
   }
+}
+
+/**
+ * A well-formed row with blanks around its fields (`29569957 | 7788196 | BL`), read in one pass
+ * from `start`: returns the offset past its `\n`, with song, user and country index in `out`, or
+ * -1 for anything else (an unfinished line, any deviation), which classifyLine then decides.
+ */
+function blankedRow(buf: Uint8Array, start: number, end: number, out: Float64Array): number {
+  let i = idThenPipe(buf, start, end, out, 0);
+  if (i < 0 || (i = idThenPipe(buf, i, end, out, 1)) < 0) return -1;
+  i = skipBlanks(buf, i, end);
+  if (end - i < 2) return -1;
+  const a = buf[i]! - LETTER_A;
+  const b = buf[i + 1]! - LETTER_A;
+  if (a < 0 || a > 25 || b < 0 || b > 25) return -1;
+  const country = COUNTRY_BY_LETTERS[a * 26 + b]!;
+  if (country < 0) return -1;
+  // The line's content ends here, before one \r if there is one.
+  const contentEnd = (i = skipBlanks(buf, i + 2, end));
+  if (i < end && buf[i] === CARRIAGE_RETURN) i++;
+  if (i >= end || buf[i] !== NEWLINE || contentEnd - start > MAX_LINE_BYTES) return -1;
+  out[2] = country;
+  return i + 1;
+}
+
+/** Blanks, an id of at most MAX_ID (its value into out[at]), blanks and a pipe: the offset past the pipe, or -1. */
+function idThenPipe(buf: Uint8Array, start: number, end: number, out: Float64Array, at: number): number {
+  const from = skipBlanks(buf, start, end);
+  let i = from;
+  let id = 0;
+  let c = 0;
+  while (i < end && (c = buf[i]! - DIGIT_0) >= 0 && c <= 9) {
+    id = id * 10 + c;
+    i++;
+  }
+  if (i === from) return -1;
+  i = skipBlanks(buf, i, end);
+  if (i >= end || buf[i] !== PIPE || id > MAX_ID) return -1;
+  out[at] = id;
+  return i + 1;
+}
+
+function isBlank(c: number): boolean {
+  return c === SPACE || c === TAB;
+}
+
+/** The first offset in [start, end) that is not a blank, or `end`. */
+function skipBlanks(buf: Uint8Array, start: number, end: number): number {
+  while (start < end && isBlank(buf[start]!)) start++;
+  return start;
+}
+
+/** The end of [start, end) without its trailing blanks. */
+function trimBlanks(buf: Uint8Array, start: number, end: number): number {
+  while (end > start && isBlank(buf[end - 1]!)) end--;
+  return end;
+}
+
+const HEADER = ['sng_id', 'user_id', 'country'];
+
+/**
+ * Is the line `sng_id|user_id|country`, in any case, with blanks around the names? A UTF-8 byte
+ * order mark before it is allowed (a header saved by a spreadsheet). `end` excludes the `\n`.
+ */
+function isHeaderLine(buf: Uint8Array, start: number, end: number): boolean {
+  if (end > start && buf[end - 1] === CARRIAGE_RETURN) end--;
+  if (end - start >= 3 && buf[start] === 0xef && buf[start + 1] === 0xbb && buf[start + 2] === 0xbf)
+    start += 3;
+  if (end - start > 64) return false;
+  const fields = Buffer.from(buf.buffer, buf.byteOffset + start, end - start)
+    .toString('latin1')
+    .split('|');
+  return (
+    fields.length === HEADER.length &&
+    fields.every((f, i) => f.replace(/^[ \t]+|[ \t]+$/g, '').toLowerCase() === HEADER[i])
+  );
 }
 
 const BAD_ID = -1;

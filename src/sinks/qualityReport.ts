@@ -3,6 +3,15 @@ import { writeFileAtomic } from '../ops/atomicFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
 import type { DayRecord } from '../ops/stateStore.js';
 import {
+  DEFAULT_MAX_REJECT_RATE,
+  describeRejects,
+  exampleOf,
+  LISTEN_LAYOUT,
+  layoutHint,
+  mainReason,
+  rejectRate,
+} from '../parse/rejectDiagnosis.js';
+import {
   emptyRejectCounts,
   REJECT_REASONS,
   type RejectCounts,
@@ -12,7 +21,10 @@ import {
 export interface DayQuality {
   date: string;
   file: string;
+  /** Rows read: valid and rejected. A header line naming the columns is not one (see `header`). */
   rows: number;
+  /** 1 when the log's first line was a header (`sng_id|user_id|country`), else 0. */
+  header: number;
   valid: number;
   rejected: number;
   rejectedByReason: RejectCounts;
@@ -27,7 +39,24 @@ export interface QualityReport {
   /** Every log day in the window, oldest first. */
   days: DayQuality[];
   totals: { rows: number; valid: number; rejected: number; rejectedByReason: RejectCounts };
+  /** Days of the window whose share of rejected rows is above the threshold. */
+  warnings: RejectRateWarning[];
   generatedAt: string;
+}
+
+/** A log day with more rejected rows than `--max-reject-rate` allows: loud, never silent. */
+export interface RejectRateWarning {
+  kind: 'reject_rate';
+  date: string;
+  file: string;
+  rate: number;
+  maxRate: number;
+  /** The reason most rows were rejected for, and the first line rejected for it. */
+  reason: string;
+  example: RejectExample | null;
+  /** What the rejected lines look like, when it is a known layout problem (another delimiter...). */
+  hint: string | null;
+  message: string;
 }
 
 export function qualityReportName(day: number): string {
@@ -37,7 +66,7 @@ export function qualityReportName(day: number): string {
 /** What a day's quality comes from, whichever engine parsed it. */
 export type DayFigures = Pick<
   DayRecord,
-  'date' | 'file' | 'lines' | 'valid' | 'rejected' | 'rejects' | 'examples'
+  'date' | 'file' | 'lines' | 'header' | 'valid' | 'rejected' | 'rejects' | 'examples'
 >;
 
 export function dayQuality(record: DayFigures): DayQuality {
@@ -45,10 +74,45 @@ export function dayQuality(record: DayFigures): DayQuality {
     date: record.date,
     file: record.file,
     rows: record.lines,
+    header: record.header ?? 0,
     valid: record.valid,
     rejected: record.rejected,
     rejectedByReason: record.rejects,
     examples: record.examples,
+  };
+}
+
+/** The day's rejects as the diagnosis reads them. */
+export function rejectTally(record: DayFigures): {
+  rows: number;
+  rejected: number;
+  byReason: RejectCounts;
+  examples: RejectExample[];
+} {
+  return {
+    rows: record.lines,
+    rejected: record.rejected,
+    byReason: record.rejects,
+    examples: record.examples,
+  };
+}
+
+/** The warning for a day whose share of rejected rows is above `maxRate`, if it is. */
+export function rejectRateWarning(record: DayFigures, maxRate: number): RejectRateWarning | undefined {
+  const tally = rejectTally(record);
+  const rate = rejectRate(tally);
+  if (!(rate > maxRate)) return undefined;
+  const reason = mainReason(tally.byReason)!;
+  return {
+    kind: 'reject_rate',
+    date: record.date,
+    file: record.file,
+    rate,
+    maxRate,
+    reason,
+    example: exampleOf(tally, reason) ?? null,
+    hint: layoutHint(tally.examples, LISTEN_LAYOUT) ?? null,
+    message: `${record.date} (${record.file}): ${describeRejects(tally, { layout: LISTEN_LAYOUT, maxRate })}`,
   };
 }
 
@@ -57,6 +121,7 @@ export function buildQualityReport(
   day: number,
   windowDays: number[],
   records: Map<number, DayFigures>,
+  maxRejectRate = DEFAULT_MAX_REJECT_RATE,
 ): QualityReport {
   const days = windowDays.filter((d) => records.has(d)).map((d) => dayQuality(records.get(d)!));
   const totals = { rows: 0, valid: 0, rejected: 0, rejectedByReason: emptyRejectCounts() };
@@ -79,6 +144,11 @@ export function buildQualityReport(
     day: own ? dayQuality(own) : null,
     days,
     totals,
+    warnings: windowDays.flatMap((d) => {
+      const record = records.get(d);
+      const warning = record && rejectRateWarning(record, maxRejectRate);
+      return warning ? [warning] : [];
+    }),
     generatedAt: new Date().toISOString(),
   };
 }

@@ -1,4 +1,4 @@
-import { inFolder, listFolder, subfolder } from './locations.js';
+import { inFolder, isS3, listFolder, subfolder } from './locations.js';
 
 /** The three kinds of CSV drop in a KPI landing folder, each in its own subfolder. */
 export const LANDING_KINDS = ['streams', 'songs', 'users'] as const;
@@ -31,4 +31,36 @@ export async function scanLanding(dir: string): Promise<LandingScan> {
     }
   }
   return scan;
+}
+
+/**
+ * What a landing folder holds, in words, for an error that must say where things were expected:
+ * each kind's subfolder and its CSV files, and CSV files left directly in the folder (a common
+ * first mistake: the drops belong in streams/, songs/ and users/).
+ */
+export async function describeLanding(dir: string): Promise<string> {
+  const parts: string[] = [];
+  for (const kind of LANDING_KINDS) {
+    const entries = (await listFolder(subfolder(dir, kind))).filter((e) => !e.name.startsWith('.'));
+    const csv = entries.filter((e) => e.isFile && e.name.toLowerCase().endsWith('.csv')).length;
+    const other = entries.length - csv;
+    if (entries.length === 0) parts.push(`${kind}/ ${isS3(dir) ? 'empty' : 'missing or empty'}`);
+    else
+      parts.push(
+        `${kind}/ ${plural(csv, 'CSV file')}${other > 0 ? ` and ${plural(other, 'other entry', 'other entries')}` : ''}`,
+      );
+  }
+  const loose = (await listFolder(dir)).filter((e) => e.isFile && e.name.toLowerCase().endsWith('.csv'));
+  let text = `found in ${dir}: ${parts.join(', ')}`;
+  if (loose.length > 0) {
+    const names = loose.slice(0, 3).map((e) => e.name);
+    text +=
+      `; ${plural(loose.length, 'CSV file')} directly in the landing folder (${names.join(', ')}` +
+      `${loose.length > names.length ? ', ...' : ''}), which is not read: each kind goes in its own subfolder`;
+  }
+  return text;
+}
+
+function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 }

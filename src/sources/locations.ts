@@ -1,4 +1,15 @@
-import { closeSync, createReadStream, openSync, readdirSync, readSync, statSync } from 'node:fs';
+import {
+  accessSync,
+  closeSync,
+  constants,
+  createReadStream,
+  lstatSync,
+  openSync,
+  readdirSync,
+  readlinkSync,
+  readSync,
+  statSync,
+} from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { S3Folder } from '../cloud/s3Folder.js';
@@ -84,6 +95,11 @@ export interface FolderEntry {
   mtimeMs: number;
   /** False for a subfolder or anything else that is not a regular file (local folders only). */
   isFile: boolean;
+  /**
+   * Why a local entry cannot be read, when it cannot: a symbolic link whose target is missing or
+   * loops, or a file without read permission. Such an entry has isFile false.
+   */
+  unreadable?: string;
 }
 
 /** The entries directly in `folder`, in name order; none when a local folder does not exist. */
@@ -102,14 +118,42 @@ export async function listFolder(folder: string): Promise<FolderEntry[]> {
   }
   const entries: FolderEntry[] = [];
   for (const name of names) {
+    const path = join(folder, name);
     try {
-      const stat = statSync(join(folder, name));
-      entries.push({ name, size: stat.size, mtimeMs: stat.mtimeMs, isFile: stat.isFile() });
-    } catch {
-      // removed since the listing, or a dangling link: not an input
+      const stat = statSync(path);
+      const entry: FolderEntry = { name, size: stat.size, mtimeMs: stat.mtimeMs, isFile: stat.isFile() };
+      if (entry.isFile) {
+        try {
+          accessSync(path, constants.R_OK);
+        } catch (error) {
+          entry.isFile = false;
+          entry.unreadable = `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}: no read permission)`;
+        }
+      }
+      entries.push(entry);
+    } catch (error) {
+      const unreadable = whyUnreachable(path, error as NodeJS.ErrnoException);
+      // Removed since the listing: not an input. Anything else is named, not passed over.
+      if (unreadable !== undefined) entries.push({ name, size: 0, mtimeMs: 0, isFile: false, unreadable });
     }
   }
   return entries;
+}
+
+/** Why `path` could not be stat'ed, in words; undefined when it is simply gone. */
+function whyUnreachable(path: string, error: NodeJS.ErrnoException): string | undefined {
+  let target: string | undefined;
+  try {
+    if (lstatSync(path).isSymbolicLink()) target = readlinkSync(path);
+  } catch {
+    return undefined;
+  }
+  if (target === undefined) return `cannot be read (${error.code ?? error.message})`;
+  if (error.code === 'ELOOP') return `is a symbolic link that loops (-> ${target})`;
+  if (error.code === 'ENOENT' || error.code === 'ENOTDIR') {
+    return `is a symbolic link to ${target}, which does not exist`;
+  }
+  return `is a symbolic link to ${target}, which cannot be reached (${error.code ?? error.message})`;
 }
 
 /** A file's size and modification time; undefined when it is not there. */

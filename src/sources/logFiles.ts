@@ -1,4 +1,4 @@
-import { parseDay } from '../ops/dates.js';
+import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import { inFolder, listFolder } from './locations.js';
 
 /** A daily listen log found in the logs folder. */
@@ -24,33 +24,40 @@ export interface LogScan {
   ignored: IgnoredFile[];
 }
 
-const LOG_NAME = /^listen-(\d{8})\.log(\.gz)?$/;
+/** The names read as logs: the day in either form, plain or gzip. */
+const LOG_NAME = /^listen-(\d{8}|\d{4}-\d{2}-\d{2})\.log(\.gz)?$/;
+/** A name that is meant as a log but whose day part is not a day (`listen-YYYYMMDD.log`). */
+const LOG_LIKE = /^listen-(.*)\.log(\.gz)?$/;
+/** Other names worth a word when they are passed over: they look like listen data. */
+const LISTEN_LIKE = /listen|\.log(\.gz)?$/i;
+
+/** The accepted names, as the warnings and errors spell them. */
+export const LOG_NAMES = 'listen-YYYYMMDD.log or listen-YYYY-MM-DD.log (or the same with .gz)';
 
 /**
- * Lists `listen-YYYYMMDD.log` and `listen-YYYYMMDD.log.gz` files in `dir` (a folder or an S3
- * location; only its own files, not its subfolders' such as archive/), oldest day first.
- * Dotfiles and temporary names are skipped silently; names that look like logs but are not usable
- * are returned in `ignored`, and so is the `.gz` of a day that also has a plain log (the plain one
- * is used: two files for one day is a mistake to report, not to guess about).
+ * Lists the logs in `dir` (a folder or an S3 location; only its own files, not its subfolders'
+ * such as archive/), oldest day first: `listen-YYYYMMDD.log` or `listen-YYYY-MM-DD.log`, plain or
+ * `.gz`. Dotfiles and temporary names are skipped silently; every other name that looks like
+ * listen data but cannot be used is returned in `ignored` with the reason in words (a day part
+ * that is not a date, another name, a dangling link, a file without read permission), and so is
+ * a second file for a day already taken (the plain log before the `.gz`, then the first name:
+ * two files for one day is a mistake to report, not to guess about).
  */
 export async function scanLogs(dir: string): Promise<LogScan> {
   const logs: LogFile[] = [];
   const ignored: IgnoredFile[] = [];
   for (const entry of await listFolder(dir)) {
     const name = entry.name;
-    if (name.startsWith('.') || !name.startsWith('listen-')) continue;
-    if (name.endsWith('.tmp') || name.endsWith('.part')) continue;
+    if (name.startsWith('.') || name.endsWith('.tmp') || name.endsWith('.part')) continue;
     const match = LOG_NAME.exec(name);
-    if (!match) {
-      ignored.push({
-        name,
-        reason: 'name is not listen-YYYYMMDD.log or listen-YYYYMMDD.log.gz',
-      });
+    const day = match ? parseDay(match[1]!) : undefined;
+    if (match === null || day === undefined) {
+      const reason = nameProblem(name);
+      if (reason !== undefined) ignored.push({ name, reason });
       continue;
     }
-    const day = parseDay(match[1]!);
-    if (day === undefined) {
-      ignored.push({ name, reason: `${match[1]} is not a valid date` });
+    if (entry.unreadable !== undefined) {
+      ignored.push({ name, reason: `${entry.unreadable}; the day ${isoDay(day)} is read as missing` });
       continue;
     }
     if (!entry.isFile) {
@@ -66,12 +73,44 @@ export async function scanLogs(dir: string): Promise<LogScan> {
       compressed: match[2] !== undefined,
     });
   }
-  logs.sort((a, b) => a.day - b.day || Number(a.compressed) - Number(b.compressed));
-  const unique = logs.filter((log, i) => {
-    const plain = logs[i - 1];
-    if (plain === undefined || plain.day !== log.day) return true;
-    ignored.push({ name: log.name, reason: `${plain.name} exists for the same day and is used instead` });
-    return false;
-  });
+  logs.sort(
+    (a, b) =>
+      a.day - b.day ||
+      Number(a.compressed) - Number(b.compressed) ||
+      (a.name < b.name ? -1 : a.name > b.name ? 1 : 0),
+  );
+  const unique: LogFile[] = [];
+  for (const log of logs) {
+    const used = unique[unique.length - 1];
+    if (used !== undefined && used.day === log.day) {
+      ignored.push({ name: log.name, reason: `${used.name} exists for the same day and is used instead` });
+    } else unique.push(log);
+  }
   return { logs: unique, ignored };
+}
+
+/**
+ * Why a name is not read as a log, in words, with the name to give the file when it holds a date;
+ * undefined for names that do not look like listen data at all (a README, a subfolder).
+ */
+export function nameProblem(name: string): string | undefined {
+  const like = LOG_LIKE.exec(name);
+  if (like) {
+    const part = like[1]!;
+    if (/^\d{8}$|^\d{4}-\d{2}-\d{2}$/.test(part))
+      return `${part} is not a date (no such day in the calendar)`;
+    return `its day part ${JSON.stringify(part)} is not a date: name each log for its day, as ${LOG_NAMES} (e.g. listen-20240107.log)`;
+  }
+  if (!LISTEN_LIKE.test(name)) return undefined;
+  const rename = suggestedName(name);
+  return `not a log name: playtally reads ${LOG_NAMES}${rename ? `; rename it ${rename}` : ''}`;
+}
+
+/** `listen-YYYYMMDD.log[.gz]` for a name that holds one real date, else undefined. */
+function suggestedName(name: string): string | undefined {
+  const dates = [...name.matchAll(/(?<!\d)(\d{4}-\d{2}-\d{2}|\d{8})(?!\d)/g)]
+    .map((m) => parseDay(m[1]!))
+    .filter((d): d is number => d !== undefined);
+  if (dates.length !== 1) return undefined;
+  return `listen-${compactDay(dates[0]!)}.log${name.toLowerCase().endsWith('.gz') ? '.gz' : ''}`;
 }

@@ -11,7 +11,21 @@ import { removeStaleTempFiles } from '../ops/atomicFile.js';
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import type { PlaytallyError } from '../ops/errors.js';
 import { withRetry } from '../ops/retry.js';
-import type { ChartRecord, DayRecord, QuarantineRecord, StateStore } from '../ops/stateStore.js';
+import {
+  type ChartRecord,
+  type DayRecord,
+  parsedUnderCurrentRule,
+  type QuarantineRecord,
+  type StateStore,
+} from '../ops/stateStore.js';
+import { ROW_RULE_VERSION } from '../parse/listenParser.js';
+import {
+  DEFAULT_MAX_REJECT_RATE,
+  describeRejects,
+  LISTEN_LAYOUT,
+  rejectRate as rejectRateOf,
+} from '../parse/rejectDiagnosis.js';
+import { rejectTally } from '../sinks/qualityReport.js';
 import {
   folderLocation,
   inFolder,
@@ -26,8 +40,6 @@ import { type LogFile, scanLogs } from '../sources/logFiles.js';
 import type { ResultsStore } from '../store/resultsStore.js';
 import { quarantineLog } from './quarantine.js';
 import { appendRunRecord, type RunRecord } from './runHistory.js';
-
-export const DEFAULT_MAX_REJECT_RATE = 0.05;
 
 export interface RunOptions extends SessionOptions {
   /** A folder, or an S3 location (`s3://bucket/prefix/`). */
@@ -220,13 +232,16 @@ class Run {
   private async takeIn(log: LogFile): Promise<void> {
     const key = compactDay(log.day);
     const quarantined = this.state.quarantined()[key];
-    if (quarantined && sameFile(quarantined, log)) {
+    // A log quarantined for its rejects under an older row rule is judged again under this one.
+    const judgedUnderOldRule =
+      quarantined?.reason === 'reject_rate' && (quarantined.rule ?? 1) < ROW_RULE_VERSION;
+    if (quarantined && sameFile(quarantined, log) && !judgedUnderOldRule) {
       // A run stopped between recording the quarantine and moving the file: finish the move.
       if (quarantined.movedTo === undefined) await this.quarantine(log, quarantined, true);
       return;
     }
     const known = this.state.day(key);
-    if (known && sameFile(known, log) && known.archived === undefined) {
+    if (known && sameFile(known, log) && known.archived === undefined && parsedUnderCurrentRule(known)) {
       // Processed before; checked again, since a run killed between recording a day and
       // quarantining it (or a lower --max-reject-rate) must not let a bad log into the charts.
       await this.quarantineIfBad(log, known);
@@ -274,9 +289,8 @@ class Run {
       await this.quarantine(log, {
         ...quarantineBase(log, built.hash),
         reason: 'reject_rate',
-        message:
-          `${(rate * 100).toFixed(2)}% of ${built.lines.toLocaleString('en-US')} lines rejected, above --max-reject-rate ` +
-          `${(maxRate * 100).toFixed(2)}%`,
+        rule: built.rule,
+        message: describeRejects(rejectTally(built), { layout: LISTEN_LAYOUT, maxRate }),
         rejectRate: rate,
         rejects: built.rejects,
         examples: built.examples,
@@ -518,7 +532,7 @@ class Run {
 }
 
 function rejectRate(day: DayRecord): number {
-  return day.lines > 0 ? day.rejected / day.lines : 0;
+  return rejectRateOf(rejectTally(day));
 }
 
 function sameFile(known: { file: string; size: number; mtimeMs: number }, log: LogFile): boolean {

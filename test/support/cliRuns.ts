@@ -167,7 +167,7 @@ export function runFolders(
   prefix: string,
   start: number,
   days: number,
-  generator: { rows: number; users?: number; songs?: number; seed?: number },
+  generator: Omit<Parameters<typeof generateLogs>[0], 'dir' | 'start' | 'days'>,
 ): RunFolders {
   const logs = temp.make(`${prefix}logs-`);
   if (days > 0) generateLogs({ dir: logs, start, days, ...generator });

@@ -21,6 +21,8 @@ interface GenerateCliOptions {
   songs: number;
   corruptRate: number;
   crlfRate: number;
+  blankRate: number;
+  header?: boolean;
   corruptKinds?: Corruption[];
   seed: number;
   json?: boolean;
@@ -49,6 +51,8 @@ export function generateLogs(options: {
   songs?: number;
   corruptRate?: number;
   crlfRate?: number;
+  blankRate?: number;
+  header?: boolean;
   corruptKinds?: readonly Corruption[];
   seed?: number;
   onFile?: (path: string) => void;
@@ -100,6 +104,13 @@ export function generateCommand(): Command {
       .option('--corrupt-rate <rate>', 'fraction of corrupt rows, 0..1', rateOption, 0.001)
       .option('--crlf-rate <rate>', 'fraction of valid rows ending in \\r\\n, 0..1', rateOption, 0.01)
       .option(
+        '--blank-rate <rate>',
+        'fraction of valid rows written with blanks around their fields (5 | 6 | FR), 0..1',
+        rateOption,
+        0,
+      )
+      .option('--header', 'start each log with the header line sng_id|user_id|country')
+      .option(
         '--corrupt-kinds <list>',
         `comma-separated kinds of corrupt rows (default: all): ${CORRUPTIONS.join(', ')}`,
         corruptKindsOption,
@@ -114,7 +125,7 @@ Rows look like 24822533|1230438706|BR: Zipf-like song popularity over a sparse c
 heavy-tailed user activity, a home country per user (all 249 codes, skewed towards big
 markets) and per-user favourite songs. Corrupt rows include empty lines, missing or extra
 fields, non-numeric, negative or huge ids, lowercase, unknown or wrong-length countries,
-stray spaces and tabs, non-ASCII bytes, very long lines and doubled \\r.
+a blank inside an id, non-ASCII bytes, very long lines and doubled \\r.
 
 Example:
   playtally generate --out sample/logs --days 7 --rows 20000000`,
@@ -133,6 +144,8 @@ Example:
           songs: options.songs,
           corruptRate: options.corruptRate,
           crlfRate: options.crlfRate,
+          blankRate: options.blankRate,
+          header: options.header,
           corruptKinds: options.corruptKinds,
           seed: options.seed,
           onFile: (path) => {

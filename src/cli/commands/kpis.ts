@@ -7,7 +7,7 @@ import { ensureWritable } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
 import { folderLocation, requireInputFolder, requireLocalFolders } from '../../sources/locations.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
-import { requireOption, threadsOption } from '../optionParsers.js';
+import { maxRejectRateOption, requireOption, threadsOption } from '../optionParsers.js';
 import { openSink, type SinkCliOptions, withSinkOptions, writeSink } from '../sinkOptions.js';
 import { dbOption, loadIntoStore } from '../storeOptions.js';
 import { kpisQueryCommand } from './kpisQuery.js';
@@ -19,6 +19,7 @@ interface KpisCliOptions extends EngineCliOptions, SinkCliOptions {
   archive: boolean;
   wait?: boolean;
   granularity: Granularity;
+  maxRejectRate: number;
   threads: number;
   json?: boolean;
   quiet?: boolean;
@@ -53,6 +54,7 @@ export function kpisCommand(): Command {
               .choices(['day', 'hour'])
               .default('day'),
           )
+          .addOption(maxRejectRateOption())
           .addOption(threadsOption())
           .addOption(dbOption()),
         'the KPIs',
@@ -103,6 +105,7 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
             stateDir,
             archive: options.archive,
             granularity: options.granularity,
+            maxRejectRate: options.maxRejectRate,
             threads: options.threads,
             onEvent: options.quiet ? warningsOnly : report,
             // The sink's record of what it wrote lives in the state folder: written under the lock.
@@ -129,6 +132,7 @@ const n = (x: number): string => x.toLocaleString('en-US');
 
 function warningsOnly(event: KpiEvent): void {
   if (event.type === 'stateRecovered') process.stderr.write(`playtally: warning: ${event.problem}\n`);
+  if (event.type === 'rejectRate') process.stderr.write(`playtally: warning: ${event.warning.message}\n`);
   if (event.type === 'errorFile') {
     process.stderr.write(
       `playtally: warning: ${event.file.kind}/${event.file.file}: ${event.file.message}; moved to ${event.movedTo}\n`,
@@ -153,7 +157,15 @@ function report(event: KpiEvent): void {
       break;
     case 'errorFile':
     case 'stateRecovered':
+    case 'rejectRate':
       warningsOnly(event);
+      break;
+    case 'archiveNote':
+      process.stderr.write(
+        `playtally: note: once the KPIs of its days are written, each streams file is moved to ${event.archiveDir.replace(/\/$/, '')}/YYYYMMDD/ ` +
+          `(nothing is deleted)${event.gitCheckout ? '; the landing folder is in a git checkout' : ''}; ` +
+          'run with --no-archive to leave the files where they are\n',
+      );
       break;
     case 'archived':
       process.stderr.write(`  archived streams/${event.file} to ${event.to}\n`);

@@ -10,6 +10,7 @@ import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../
 import {
   checkMemoryOption,
   dayOption,
+  maxRejectRateOption,
   memoryOption,
   positiveIntOption,
   requireOption,
@@ -29,6 +30,7 @@ interface Top50CliOptions extends EngineCliOptions, SinkCliOptions {
   memory: number;
   threads: number;
   strict?: boolean;
+  maxRejectRate: number;
   wait?: boolean;
   json?: boolean;
   quiet?: boolean;
@@ -45,7 +47,7 @@ export function top50Command(): Command {
         // ones, so a misspelt --logs would be reported as a missing --logs.
         .option(
           '--logs <dir>',
-          'folder (or s3://bucket/prefix) of daily listen-YYYYMMDD.log (or .log.gz) files (required)',
+          'folder (or s3://bucket/prefix) of daily listen-YYYYMMDD.log or listen-YYYY-MM-DD.log files, plain or .gz (required)',
         )
         .option('--out <dir>', 'folder for the chart files and quality report, created if missing (required)')
         .option(
@@ -58,6 +60,7 @@ export function top50Command(): Command {
         .addOption(memoryOption())
         .addOption(threadsOption())
         .option('--strict', 'fail (exit 3) when a day of the window has no log')
+        .addOption(maxRejectRateOption())
         .option('--wait', 'wait for another run using the state folder instead of exiting with code 5')
         .addOption(dbOption())
         .addOption(userChartDatesOption()),
@@ -68,6 +71,11 @@ export function top50Command(): Command {
       .addHelpText(
         'after',
         `
+Input (in --logs): one row per stream, sng_id|user_id|country, e.g. 29569957|7788196|BL;
+blanks around a field are ignored (29569957 | 7788196 | BL), ids with leading zeros are the
+same id, a first line naming the columns is a header. Other lines are rejected and counted;
+a window without a single valid row is exit 3, with what the lines look like.
+
 Output (in --out):
   country_top50_YYYYMMDD.txt  one row per country: CC|sng_id:plays,... (at most --top songs)
   user_top50_YYYYMMDD.txt     one row per user:    user_id|sng_id:plays,...
@@ -105,6 +113,7 @@ Example:
               memoryBytes: options.memory,
               threads: options.threads,
               strict: options.strict ?? false,
+              maxRejectRate: options.maxRejectRate,
               onEvent: progressReporter(process.stderr, options.quiet ?? false),
             });
             if (sink !== undefined) await writeSink(sink, 'charts', out, options.quiet);

@@ -16,7 +16,7 @@ import {
 } from '../../sources/locations.js';
 import type { ResultsStore } from '../../store/resultsStore.js';
 import { watchLanding } from '../../unattended/landingWatch.js';
-import { DEFAULT_MAX_REJECT_RATE, type RunOptions, runOnce } from '../../unattended/runOnce.js';
+import { type RunOptions, runOnce } from '../../unattended/runOnce.js';
 import { onStopSignals, type StopSignals } from '../../unattended/stopSignals.js';
 import { postAlert } from '../../unattended/webhook.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
@@ -24,9 +24,9 @@ import {
   checkMemoryOption,
   dayOption,
   durationOption,
+  maxRejectRateOption,
   memoryOption,
   positiveIntOption,
-  rateOption,
   requireOption,
   threadsOption,
 } from '../optionParsers.js';
@@ -65,7 +65,7 @@ export function withRunOptions(command: Command): Command {
   return withSinkOptions(withEngineOptions(command), 'the country charts')
     .option(
       '--logs <dir>',
-      'landing folder (or s3://bucket/prefix) of listen-YYYYMMDD.log / .log.gz files (required)',
+      'landing folder (or s3://bucket/prefix) of listen-YYYYMMDD.log or listen-YYYY-MM-DD.log files, plain or .gz (required)',
     )
     .option('--out <dir>', 'folder for the chart files and quality reports (required)')
     .option(
@@ -84,12 +84,7 @@ export function withRunOptions(command: Command): Command {
       '--quarantine <dir>',
       'where logs with too many rejected lines go (default: <logs>/quarantine, or <logs>/error/ on S3)',
     )
-    .option(
-      '--max-reject-rate <rate>',
-      'quarantine a log whose share of rejected lines is above this (0..1)',
-      rateOption,
-      DEFAULT_MAX_REJECT_RATE,
-    )
+    .addOption(maxRejectRateOption('quarantine the log'))
     .option(
       '--keep-days <n>',
       'keep the data of the newest N days (partials, or rows on the cluster); older is pruned (default: --window; with --engine clickhouse: every day; minimum: --window)',
