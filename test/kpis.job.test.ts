@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runKpis } from '../src/engine/kpiJob.js';
+import { type KpiEvent, runKpis } from '../src/engine/kpiJob.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
 import { byteOrder, roundedRatio } from '../src/kpis/genreKpis.js';
 import { PlaytallyError } from '../src/ops/errors.js';
@@ -243,6 +243,66 @@ describe('genre KPIs', () => {
     expect((failure as PlaytallyError).code).toBe('no_songs');
     // Nothing but the state folder.
     expect(existsSync(out) ? readdirSync(out).filter((n) => n !== '.playtally-kpis') : []).toEqual([]);
+  });
+});
+
+describe('what a run says before it moves files, and how long each file took', () => {
+  const landing = (): string => {
+    const dir = drop({
+      songs: { 's.csv': songs(['t1', 'pop', 1000]) },
+      users: { 'u.csv': USERS },
+      streams: { 'a.csv': 'user_id,track_id,listen_time\nu1,t1,2024-01-01T10:00:00Z\n' },
+    });
+    return dir;
+  };
+  type Note = Extract<KpiEvent, { type: 'archiveNote' }>;
+
+  it('the first archiving run on a landing folder says files will move, and whether it is a git checkout', async () => {
+    const dir = landing();
+    const notes: Note[] = [];
+    const onEvent = (e: KpiEvent): void => {
+      if (e.type === 'archiveNote') notes.push(e);
+    };
+    const out = temp.make('playtally-kpi-out-');
+    await runKpis({ landingDir: dir, outDir: out, archive: true, onEvent });
+    expect(notes).toEqual([{ type: 'archiveNote', archiveDir: join(dir, 'archive'), gitCheckout: false }]);
+    expect(existsSync(join(dir, 'archive', '20240101', 'a.csv'))).toBe(true);
+    // Said once: the state knows the landing folder now.
+    writeFileSync(
+      join(dir, 'streams', 'b.csv'),
+      'user_id,track_id,listen_time\nu2,t1,2024-01-01T11:00:00Z\n',
+    );
+    await runKpis({ landingDir: dir, outDir: out, archive: true, onEvent });
+    expect(notes).toHaveLength(1);
+    // Nor is anything said without archiving; in a git checkout, the note says so.
+    await runKpis({ landingDir: landing(), outDir: temp.make(), archive: false, onEvent });
+    expect(notes).toHaveLength(1);
+    const repo = temp.make('playtally-kpi-repo-');
+    mkdirSync(join(repo, '.git'));
+    const inRepo = join(repo, 'data', 'landing');
+    mkdirSync(join(repo, 'data'));
+    renameSync(landing(), inRepo);
+    await runKpis({ landingDir: inRepo, outDir: temp.make(), archive: true, onEvent });
+    expect(notes[1]).toMatchObject({ gitCheckout: true });
+  });
+
+  it('times each streams file by its own parse, not by its wait for a worker', async () => {
+    // Five files of 60,000 rows on one worker: parsed one after another. Timed from the start of
+    // the run (as before), the last would count the four before it, and the times would add up
+    // to about three times the parsing; each file's own time adds up to at most the run's.
+    const dir = temp.make('playtally-kpi-timed-');
+    generateKpiDataset({ dir, start: day('2024-02-01'), days: 1, streamsPerDay: 300_000, filesPerDay: 5 });
+    const times: number[] = [];
+    const summary = await runKpis({
+      landingDir: dir,
+      outDir: temp.make(),
+      threads: 1,
+      onEvent: (e) => {
+        if (e.type === 'streamsFile') times.push(e.ms);
+      },
+    });
+    expect(times).toHaveLength(5);
+    expect(times.reduce((a, b) => a + b, 0)).toBeLessThanOrEqual(summary.elapsedMs);
   });
 });
 
