@@ -13,7 +13,7 @@ export interface KpiRejectWarning {
   kind: 'reject_rate';
   /** A streams file's own rejects, or a day's streams rejected on the join with the songs. */
   scope: 'file' | 'day';
-  /** YYYY-MM-DD: the day, or the day the file has most rows on. */
+  /** YYYY-MM-DD: the day, or the day the file has most rows on ('' when it has no valid row). */
   date: string;
   /** The streams file (scope file), or the file of the example (scope day). */
   file: string | null;
@@ -41,16 +41,17 @@ export function fileRejectWarning(
   const reason = mainReason(tally.byReason)!;
   const example = exampleOf(file, reason);
   const main = [...file.days].sort((a, b) => b.rows - a.rows || a.day - b.day)[0];
+  const date = main === undefined ? '' : isoDay(main.day);
   return {
     kind: 'reject_rate',
     scope: 'file',
-    date: main === undefined ? '' : isoDay(main.day),
+    date,
     file: file.file,
     rate,
     maxRate,
     reason,
     example: example === undefined ? null : { record: example.record, text: example.text },
-    message: `streams/${file.file}: ${describeRejects(tally, { maxRate, unit: 'record' })}`,
+    message: `streams/${file.file}${date ? ` (${date})` : ' (no valid row)'}: ${describeRejects(tally, { maxRate, unit: 'record' })}`,
   };
 }
 
