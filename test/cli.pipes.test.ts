@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateLogs } from '../src/cli/commands/generate.js';
+import { generateLogs } from '../src/generate/listenGenerator.js';
 import { parseDay } from '../src/ops/dates.js';
 
 /**

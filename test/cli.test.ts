@@ -14,7 +14,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateLogs } from '../src/cli/commands/generate.js';
+import { generateLogs } from '../src/generate/listenGenerator.js';
 import { parseDay } from '../src/ops/dates.js';
 import { COUNTRY_CODES } from '../src/parse/countries.js';
 import { REJECT_REASONS } from '../src/parse/rejects.js';

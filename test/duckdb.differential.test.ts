@@ -11,8 +11,8 @@ import {
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateLogs } from '../src/cli/commands/generate.js';
 import { runTop50 } from '../src/engine/top50Job.js';
+import { generateLogs } from '../src/generate/listenGenerator.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
 import { COUNTRY_CODES } from '../src/parse/countries.js';
 import type { QualityReport } from '../src/sinks/qualityReport.js';

@@ -1,8 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateLogs } from '../src/cli/commands/generate.js';
 import { runTop50, type Top50Summary } from '../src/engine/top50Job.js';
+import { generateLogs } from '../src/generate/listenGenerator.js';
 import { compactDay } from '../src/ops/dates.js';
 import type { DayRecord } from '../src/ops/stateStore.js';
 import { type ReferenceRow, referenceCharts, referenceRows } from './support/reference.js';

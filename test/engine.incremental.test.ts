@@ -13,9 +13,8 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateLogs } from '../src/cli/commands/generate.js';
 import { runTop50, type Top50Event, type Top50Summary } from '../src/engine/top50Job.js';
-import { ListenGenerator } from '../src/generate/listenGenerator.js';
+import { generateLogs, ListenGenerator } from '../src/generate/listenGenerator.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
 import type { DayRecord } from '../src/ops/stateStore.js';
 import type { QualityReport } from '../src/sinks/qualityReport.js';

@@ -3,9 +3,9 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { generateLogs } from '../src/cli/commands/generate.js';
 import {
   CORRUPTIONS,
+  generateLogs,
   ListenGenerator,
   type ListenGeneratorOptions,
 } from '../src/generate/listenGenerator.js';

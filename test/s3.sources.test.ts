@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type S3rverProcess, startS3rver } from '../bench/s3rverProcess.js';
-import { generateLogs } from '../src/cli/commands/generate.js';
+import { generateLogs } from '../src/generate/listenGenerator.js';
 import { moveFileWithReason } from '../src/sources/locations.js';
 import { clickhouseArgs, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
 import { cliAsync, parseEvents, requireBuiltCli, runDone, spawnCli } from './support/cliRuns.js';

@@ -2,13 +2,13 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { RunRecord } from '../src/formats/runHistory.js';
 import { isoDay } from '../src/ops/dates.js';
 import { createApp } from '../src/serve/app.js';
 import { OPENAPI_DOCUMENT } from '../src/serve/openapi.js';
 import { SCHEMA_VERSION } from '../src/store/migrations.js';
 import { ResultsReader } from '../src/store/resultsReader.js';
 import { ResultsStore } from '../src/store/resultsStore.js';
-import type { RunRecord } from '../src/unattended/runHistory.js';
 import { day, TempDirs } from './support/tempDirs.js';
 
 /**

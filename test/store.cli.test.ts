@@ -2,11 +2,11 @@ import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFi
 import { join } from 'node:path';
 import Database from 'libsql';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunRecord } from '../src/formats/runHistory.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
 import { SCHEMA_VERSION } from '../src/store/migrations.js';
 import { ResultsReader } from '../src/store/resultsReader.js';
-import type { RunRecord } from '../src/unattended/runHistory.js';
 import {
   Children,
   type CliChild,

@@ -11,7 +11,7 @@ import {
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateLogs } from '../src/cli/commands/generate.js';
+import { generateLogs } from '../src/generate/listenGenerator.js';
 import { isoDay } from '../src/ops/dates.js';
 import { requireBuiltCli, spawnCli } from './support/cliRuns.js';
 import { mulberry32 } from './support/prng.js';

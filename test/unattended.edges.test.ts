@@ -13,9 +13,6 @@ import {
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { generateLogs } from '../src/cli/commands/generate.js';
-import { compactDay, isoDay } from '../src/ops/dates.js';
-import type { Manifest } from '../src/ops/stateStore.js';
 import {
   appendRunRecord,
   KEEP_RUNS,
@@ -23,7 +20,10 @@ import {
   RUN_HISTORY,
   type RunRecord,
   readRunHistory,
-} from '../src/unattended/runHistory.js';
+} from '../src/formats/runHistory.js';
+import { generateLogs } from '../src/generate/listenGenerator.js';
+import { compactDay, isoDay } from '../src/ops/dates.js';
+import type { Manifest } from '../src/ops/stateStore.js';
 import { alertServer, closeServer, liveProcess, writeLockFile } from './support/alerts.js';
 import {
   Children,

@@ -10,11 +10,11 @@ import {
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { generateLogs } from '../src/cli/commands/generate.js';
 import { runTop50 } from '../src/engine/top50Job.js';
+import type { RunRecord } from '../src/formats/runHistory.js';
+import { generateLogs } from '../src/generate/listenGenerator.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
 import type { Manifest } from '../src/ops/stateStore.js';
-import type { RunRecord } from '../src/unattended/runHistory.js';
 import { type RunOptions, runOnce } from '../src/unattended/runOnce.js';
 import { statusReport } from '../src/unattended/statusReport.js';
 import { cli, requireBuiltCli, runDone } from './support/cliRuns.js';

@@ -13,7 +13,7 @@ import {
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { generateLogs } from '../src/cli/commands/generate.js';
+import { generateLogs } from '../src/generate/listenGenerator.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
 import { clickhouseArgs, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
 import { Children, type CliChild, cli, requireBuiltCli, spawnCli } from './support/cliRuns.js';

@@ -2,7 +2,7 @@ import { hostname } from 'node:os';
 import { type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
 import type { Top50Event } from '../engine/top50Job.js';
-import type { RunRecord } from '../unattended/runHistory.js';
+import type { RunRecord } from '../formats/runHistory.js';
 import type { RunEvent } from '../unattended/runOnce.js';
 
 export type { Logger };

@@ -11,7 +11,7 @@ import type {
   LogDay,
   TopGenre,
   UserChart,
-} from '../serve/apiTypes.js';
+} from '../store/answers.js';
 
 export type {
   ChartSong,
@@ -24,9 +24,9 @@ export type {
   Movement,
   TopGenre,
   UserChart,
-} from '../serve/apiTypes.js';
+} from '../store/answers.js';
 
-/** A run of run/backfill/watch as stored (src/unattended/runHistory.ts), the fields shown. */
+/** A run of run/backfill/watch as stored (src/formats/runHistory.ts), the fields shown. */
 export interface Run {
   id: string;
   command: string;

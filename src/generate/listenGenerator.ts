@@ -1,4 +1,4 @@
-import { closeSync, openSync, renameSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { tempPathFor } from '../ops/atomicFile.js';
 import { compactDay } from '../ops/dates.js';
@@ -316,4 +316,55 @@ function writeSmall(out: Uint8Array, pos: number, value: number): number {
   }
   out[pos] = 48 + v;
   return pos + digits;
+}
+
+export interface GenerateSummary {
+  dir: string;
+  files: string[];
+  days: number;
+  rowsPerDay: number;
+  users: number;
+  songs: number;
+  seed: number;
+  elapsedMs: number;
+  rowsPerSecond: number;
+}
+
+/** Generate `days` daily logs into `dir`; the same options always give the same bytes. */
+export function generateLogs(options: {
+  dir: string;
+  start: number;
+  days: number;
+  rows: number;
+  users?: number;
+  songs?: number;
+  corruptRate?: number;
+  crlfRate?: number;
+  blankRate?: number;
+  header?: boolean;
+  corruptKinds?: readonly Corruption[];
+  seed?: number;
+  onFile?: (path: string) => void;
+}): GenerateSummary {
+  const started = Date.now();
+  mkdirSync(options.dir, { recursive: true });
+  const generator = new ListenGenerator(options);
+  const files: string[] = [];
+  for (let i = 0; i < options.days; i++) {
+    const path = generator.writeDay(options.dir, options.start + i);
+    files.push(path);
+    options.onFile?.(path);
+  }
+  const elapsedMs = Date.now() - started;
+  return {
+    dir: options.dir,
+    files,
+    days: options.days,
+    rowsPerDay: options.rows,
+    users: generator.users,
+    songs: generator.songs,
+    seed: options.seed ?? 1,
+    elapsedMs,
+    rowsPerSecond: Math.round((options.days * options.rows) / Math.max(0.001, elapsedMs / 1000)),
+  };
 }

@@ -1,13 +1,5 @@
 import { isoDay, parseDay } from '../ops/dates.js';
-import type {
-  ChartSong,
-  DroppedSong,
-  GenreKpi,
-  LogDay,
-  MovedSong,
-  Movement,
-  TopGenre,
-} from '../serve/apiTypes.js';
+import type { ChartSong, DroppedSong, GenreKpi, LogDay, MovedSong, Movement, TopGenre } from './answers.js';
 import { type Db, firstValue, openResultsDb, schemaVersion } from './resultsDb.js';
 
 const READER_MMAP_BYTES = 4 * 1024 ** 3;

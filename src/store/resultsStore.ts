@@ -1,9 +1,9 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { KEEP_RUNS, type RunRecord, readRunHistory } from '../formats/runHistory.js';
 import { isoDay, parseDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { kpiPaths } from '../sinks/kpiFiles.js';
-import { KEEP_RUNS, type RunRecord, readRunHistory } from '../unattended/runHistory.js';
 import {
   type ChartLoadResult,
   chartFilePaths,

@@ -1,4 +1,4 @@
-import type { RunRecord } from '../unattended/runHistory.js';
+import type { RunRecord } from '../formats/runHistory.js';
 import type { Db } from './resultsDb.js';
 
 /** Store runs (as appended to `<state>/runs.jsonl`); a run already stored is replaced by id. */

@@ -1,8 +1,8 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { RunRecord } from '../formats/runHistory.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { folderLocation, isS3, requireInputFolder } from '../sources/locations.js';
 import { type LogFile, scanLogs } from '../sources/logFiles.js';
-import type { RunRecord } from './runHistory.js';
 import { type RunOptions, runOnce } from './runOnce.js';
 
 export interface WatchOptions

@@ -7,6 +7,7 @@ import {
   type Top50Event,
   windowOf,
 } from '../engine/top50Job.js';
+import { appendRunRecord, type RunRecord } from '../formats/runHistory.js';
 import { removeStaleTempFiles } from '../ops/atomicFile.js';
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import type { PlaytallyError } from '../ops/errors.js';
@@ -39,7 +40,6 @@ import {
 import { type LogFile, scanLogs } from '../sources/logFiles.js';
 import type { ResultsStore } from '../store/resultsStore.js';
 import { quarantineLog } from './quarantine.js';
-import { appendRunRecord, type RunRecord } from './runHistory.js';
 
 export interface RunOptions extends SessionOptions {
   /** A folder, or an S3 location (`s3://bucket/prefix/`). */

@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'vitest';
-import { generateLogs } from '../../src/cli/commands/generate.js';
+import { generateLogs } from '../../src/generate/listenGenerator.js';
 import type { TempDirs } from './tempDirs.js';
 
 /**

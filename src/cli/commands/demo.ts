@@ -4,13 +4,13 @@ import { Command } from 'commander';
 import { runKpis } from '../../engine/kpiJob.js';
 import { runTop50 } from '../../engine/top50Job.js';
 import { generateKpiDataset } from '../../generate/kpiDataset.js';
+import { generateLogs } from '../../generate/listenGenerator.js';
 import { parseDay } from '../../ops/dates.js';
 import { kpiPaths } from '../../sinks/kpiFiles.js';
 import { ResultsStore } from '../../store/resultsStore.js';
 import { runOnce } from '../../unattended/runOnce.js';
 import { positiveIntOption } from '../optionParsers.js';
 import { progressReporter } from '../progress.js';
-import { generateLogs } from './generate.js';
 import { summaryLine as kpiSummaryLine } from './kpis.js';
 import { summaryLine } from './top50.js';
 
