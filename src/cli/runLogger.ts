@@ -3,6 +3,7 @@ import { type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
 import type { Top50Event } from '../engine/top50Job.js';
 import type { RunRecord } from '../formats/runHistory.js';
+import { percent, rejectRate } from '../parse/rejectDiagnosis.js';
 import type { RunEvent } from '../unattended/runOnce.js';
 
 export type { Logger };
@@ -169,8 +170,7 @@ function logEngineEvent(log: Logger, event: Top50Event): void {
 
 /** The closing line of a run. */
 export function logRunDone(log: Logger, record: RunRecord): void {
-  const rate =
-    record.totals.rows > 0 ? ((record.totals.rejected / record.totals.rows) * 100).toFixed(2) : '0.00';
+  const rate = percent(rejectRate(record.totals));
   log.info(
     {
       event: 'run_done',
@@ -185,7 +185,7 @@ export function logRunDone(log: Logger, record: RunRecord): void {
       missing: record.missing,
       totals: record.totals,
     },
-    `${record.stopped ? 'stopped' : 'done'}: ${record.days.length} log(s) parsed (${n(record.totals.rows)} rows, ${rate}% rejected), ` +
+    `${record.stopped ? 'stopped' : 'done'}: ${record.days.length} log(s) parsed (${n(record.totals.rows)} rows, ${rate} rejected), ` +
       (record.rebuilt.length > 0 ? `${record.rebuilt.length} partial(s) rebuilt from their logs, ` : '') +
       `${record.charts.length} chart date(s) written, ${record.quarantined.length} quarantined, ` +
       `${record.archived.length} archived, ${record.pruned.length} pruned` +

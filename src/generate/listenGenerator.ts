@@ -331,21 +331,15 @@ export interface GenerateSummary {
 }
 
 /** Generate `days` daily logs into `dir`; the same options always give the same bytes. */
-export function generateLogs(options: {
-  dir: string;
-  start: number;
-  days: number;
-  rows: number;
-  users?: number;
-  songs?: number;
-  corruptRate?: number;
-  crlfRate?: number;
-  blankRate?: number;
-  header?: boolean;
-  corruptKinds?: readonly Corruption[];
-  seed?: number;
-  onFile?: (path: string) => void;
-}): GenerateSummary {
+export function generateLogs(
+  options: ListenGeneratorOptions & {
+    dir: string;
+    /** First day (UTC day number). */
+    start: number;
+    days: number;
+    onFile?: (path: string) => void;
+  },
+): GenerateSummary {
   const started = Date.now();
   mkdirSync(options.dir, { recursive: true });
   const generator = new ListenGenerator(options);

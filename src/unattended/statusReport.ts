@@ -5,6 +5,7 @@ import { isoDay, parseDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { type LockOwner, readOwner } from '../ops/runLock.js';
 import { readManifest } from '../ops/stateStore.js';
+import { rejectRate } from '../parse/rejectDiagnosis.js';
 import { folderLocation } from '../sources/locations.js';
 import { scanLogs } from '../sources/logFiles.js';
 
@@ -63,7 +64,7 @@ export async function statusReport(stateDir: string, logsDir?: string, runs = 10
       rows: d.lines,
       valid: d.valid,
       rejected: d.rejected,
-      rejectRate: d.lines > 0 ? d.rejected / d.lines : 0,
+      rejectRate: rejectRate({ rows: d.lines, rejected: d.rejected }),
       partial: d.pruned
         ? ('pruned' as const)
         : d.clickhouse !== undefined

@@ -5,6 +5,7 @@ import { runTop50, type Top50Options, type Top50Summary } from '../../engine/top
 import { parseDay } from '../../ops/dates.js';
 import { ensureWritable } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
+import { percent, rejectRate } from '../../parse/rejectDiagnosis.js';
 import { folderLocation, requireInputFolder, requireLocalFolders } from '../../sources/locations.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
 import {
@@ -133,13 +134,13 @@ Example:
 /** The one-line summary printed on stderr after a run. */
 export function summaryLine(s: Top50Summary): string {
   const n = (x: number): string => x.toLocaleString('en-US');
-  const rate = s.totals.rows > 0 ? ((s.totals.rejected / s.totals.rows) * 100).toFixed(2) : '0.00';
+  const rate = percent(rejectRate(s.totals));
   const built = s.days.filter((d) => !d.reused).length;
   return (
     `playtally: ${s.date}: window ${s.window.from}..${s.window.to}, ${s.window.present.length} day(s)` +
     `${s.window.missing.length > 0 ? `, ${s.window.missing.length} missing` : ''} (${built} parsed, ` +
     `${s.days.length - built} reused); ${n(s.totals.rows)} rows, ${n(s.totals.valid)} valid, ` +
-    `${n(s.totals.rejected)} rejected (${rate}%); ${n(s.outputs.country.rows)} countries, ` +
+    `${n(s.totals.rejected)} rejected (${rate}); ${n(s.outputs.country.rows)} countries, ` +
     `${n(s.outputs.user.rows)} users; ${(s.elapsedMs / 1000).toFixed(1)} s, ` +
     `peak ${Math.round(s.peakRssBytes / 1024 / 1024)} MB`
   );
