@@ -1,4 +1,5 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
+import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -6,6 +7,7 @@ import type { RunRecord } from '../src/formats/runHistory.js';
 import { isoDay } from '../src/ops/dates.js';
 import { createApp } from '../src/serve/app.js';
 import { OPENAPI_DOCUMENT } from '../src/serve/openapi.js';
+import { startServer } from '../src/serve/server.js';
 import { SCHEMA_VERSION } from '../src/store/migrations.js';
 import { ResultsReader } from '../src/store/resultsReader.js';
 import { ResultsStore } from '../src/store/resultsStore.js';
@@ -792,5 +794,24 @@ describe('dashboard files', () => {
     expect(js.text).toBe('console.log(1)');
     expect((await get('/assets/missing.js', withDash)).status).toBe(404);
     expect((await get('/assets/..%2Findex.html', withDash)).status).toBe(404);
+  });
+});
+
+// A browser opens sockets ahead of requests it may never send; Node counts them as busy, so
+// close() waited for its request timeout (300 s) and the dashboard test timed out in CI.
+describe('closing the server', () => {
+  it('ends, within its grace, a connection that never sent a request, and answers nothing after', async () => {
+    const server = await startServer({ dbPath, host: '127.0.0.1', port: 0 });
+    const { port } = new URL(server.url);
+    const socket = connect(Number(port), '127.0.0.1');
+    await new Promise<void>((resolve) => socket.once('connect', () => resolve()));
+    const ended = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+    const started = Date.now();
+    await server.close();
+    await ended;
+    const ms = Date.now() - started;
+    expect(ms).toBeGreaterThanOrEqual(1_500);
+    expect(ms).toBeLessThan(10_000);
+    await expect(fetch(`${server.url}/api/health`)).rejects.toThrow();
   });
 });

@@ -11,6 +11,9 @@ import { userChartFastPath } from './userChartFastPath.js';
 /** Where `npm run build` puts the dashboard bundle, relative to this module in dist/. */
 export const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard', import.meta.url));
 
+/** How long close() lets requests in flight finish before it ends their connections. */
+const CLOSE_GRACE_MS = 2_000;
+
 export interface ServerOptions {
   dbPath: string;
   host: string;
@@ -21,7 +24,7 @@ export interface ServerOptions {
 
 export interface RunningServer {
   url: string;
-  /** Stop accepting connections, end idle ones, and close the store. */
+  /** Stop accepting connections, end idle ones (busy ones within 2 s), and close the store. */
   close(): Promise<void>;
 }
 
@@ -64,12 +67,18 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     url: `http://${host}:${address.port}`,
     close: () =>
       new Promise<void>((done) => {
+        // A socket a browser opened ahead of a request it never sent counts as busy, not idle,
+        // and would hold close() open until the request timeout (300 s): requests in flight get
+        // CLOSE_GRACE_MS to finish, then every connection is ended.
+        const force = setTimeout(() => server.closeAllConnections(), CLOSE_GRACE_MS);
+        force.unref();
         server.close(() => {
+          clearTimeout(force);
           reader.close();
           done();
         });
         // Keep-alive connections would hold close() open until they time out.
-        (server as unknown as { closeIdleConnections?: () => void }).closeIdleConnections?.();
+        server.closeIdleConnections();
       }),
   };
 }
