@@ -1,7 +1,7 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { DuckDBInstance, version } from '@duckdb/node-api';
-import { GENRE_KPI_HEADER, TOP_GENRES_HEADER } from '../src/sinks/kpiFiles.js';
+import { GENRE_KPI_HEADER, TOP_GENRES_HEADER } from '../src/formats/kpiFiles.js';
 import { duckdbKpis } from './kpiSql.js';
 
 /**

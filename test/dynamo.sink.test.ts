@@ -5,13 +5,13 @@ import { type BatchWriteItemCommand, CreateTableCommand, DynamoDBClient } from '
 import dynalite from 'dynalite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoTable } from '../src/cloud/dynamoTable.js';
-import { readKpiAnswer } from '../src/cloud/kpiAnswers.js';
 import { runKpis } from '../src/engine/kpiJob.js';
+import { readKpiDay } from '../src/formats/kpiFiles.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
 import { parseDay } from '../src/ops/dates.js';
 import { PlaytallyError } from '../src/ops/errors.js';
+import { readKpiAnswer } from '../src/sinks/dynamoAnswers.js';
 import { chartItems, DynamoSink, kpiItems } from '../src/sinks/dynamoSink.js';
-import { readKpiDay } from '../src/store/kpiLoader.js';
 import { runOnce } from '../src/unattended/runOnce.js';
 import { cliAsync, requireBuiltCli, runFolders } from './support/cliRuns.js';
 import { day, TempDirs } from './support/tempDirs.js';

@@ -14,10 +14,10 @@ import {
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { runTop50, type Top50Event, type Top50Summary } from '../src/engine/top50Job.js';
+import type { DayRecord } from '../src/formats/manifest.js';
+import type { QualityReport } from '../src/formats/qualityReport.js';
 import { generateLogs, ListenGenerator } from '../src/generate/listenGenerator.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
-import type { DayRecord } from '../src/ops/stateStore.js';
-import type { QualityReport } from '../src/sinks/qualityReport.js';
 import { type ReferenceRow, referenceCharts, referenceRows } from './support/reference.js';
 import { day, firstDifference, leftovers, logName, readLog, TempDirs } from './support/tempDirs.js';
 

@@ -2,10 +2,10 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runTop50, type Top50Event, type Top50Options } from '../src/engine/top50Job.js';
+import type { DayRecord } from '../src/formats/manifest.js';
+import type { QualityReport } from '../src/formats/qualityReport.js';
 import { generateLogs } from '../src/generate/listenGenerator.js';
 import { compactDay } from '../src/ops/dates.js';
-import type { DayRecord } from '../src/ops/stateStore.js';
-import type { QualityReport } from '../src/sinks/qualityReport.js';
 import { type ReferenceRow, referenceCharts, referenceRows } from './support/reference.js';
 import { day, firstDifference, leftovers, readLog, TempDirs } from './support/tempDirs.js';
 

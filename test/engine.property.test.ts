@@ -3,10 +3,10 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import { runTop50, type Top50Summary } from '../src/engine/top50Job.js';
+import type { QualityReport } from '../src/formats/qualityReport.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
 import { PlaytallyError } from '../src/ops/errors.js';
 import { COUNTRY_CODES } from '../src/parse/countries.js';
-import type { QualityReport } from '../src/sinks/qualityReport.js';
 import { type ReferenceRow, referenceCharts, referenceRows } from './support/reference.js';
 import { day, firstDifference, leftovers, TempDirs, writeLog } from './support/tempDirs.js';
 

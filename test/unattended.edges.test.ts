@@ -13,6 +13,7 @@ import {
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { Manifest } from '../src/formats/manifest.js';
 import {
   appendRunRecord,
   KEEP_RUNS,
@@ -23,7 +24,6 @@ import {
 } from '../src/formats/runHistory.js';
 import { generateLogs } from '../src/generate/listenGenerator.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
-import type { Manifest } from '../src/ops/stateStore.js';
 import { alertServer, closeServer, liveProcess, writeLockFile } from './support/alerts.js';
 import {
   Children,

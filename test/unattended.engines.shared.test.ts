@@ -4,10 +4,10 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ClickHouseChartSession } from '../src/clickhouse/clickhouseSession.js';
 import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
 import { windowOf } from '../src/engine/top50Job.js';
+import { type Manifest, readManifest } from '../src/formats/manifest.js';
 import type { RunRecord } from '../src/formats/runHistory.js';
 import { generateLogs } from '../src/generate/listenGenerator.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
-import { type Manifest, readManifest } from '../src/ops/stateStore.js';
 import { type RunEvent, type RunOptions, runOnce } from '../src/unattended/runOnce.js';
 import type { StatusReport } from '../src/unattended/statusReport.js';
 import {

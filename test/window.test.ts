@@ -1,6 +1,7 @@
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { writeChartLine, writeDecimal } from '../src/formats/chartFiles.js';
 import {
   aggregatePacked,
   aggregatePairs,
@@ -8,7 +9,6 @@ import {
   SEGMENT_KEYS,
 } from '../src/partials/aggregatePairs.js';
 import { ByteReader, ByteWriter } from '../src/partials/varint.js';
-import { writeChartLine, writeDecimal } from '../src/window/chartLines.js';
 import { type BlockSpan, mergeSpans, mergeTopK } from '../src/window/mergeTopK.js';
 import { TopK, worse } from '../src/window/topK.js';
 import { mulberry32 } from './support/prng.js';

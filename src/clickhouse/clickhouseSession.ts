@@ -5,9 +5,9 @@ import {
   type TakenDay,
   type WrittenCharts,
 } from '../engine/top50Job.js';
+import { type DayRecord, parsedUnderCurrentRule } from '../formats/manifest.js';
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
-import { type DayRecord, parsedUnderCurrentRule } from '../ops/stateStore.js';
 import { ROW_RULE_VERSION } from '../parse/listenParser.js';
 import { statFile } from '../sources/locations.js';
 import type { LogFile } from '../sources/logFiles.js';

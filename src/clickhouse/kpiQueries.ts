@@ -94,11 +94,12 @@ export async function queryDayKpis(
   const countedRows = Number(distinct?.counted ?? 0);
   let rank = 0;
   let lastBucket = -1;
+  const hourOf = (bucket: number): number | null => (granularity === 'hour' ? bucket : null);
   return {
     day,
     granularity,
     genres: genres.map((g) => ({
-      hour: g.bucket,
+      hour: hourOf(g.bucket),
       genre: g.genre,
       listenCount: Number(g.listens),
       uniqueListeners: Number(g.listeners),
@@ -109,7 +110,7 @@ export async function queryDayKpis(
     topGenres: topGenres.map((g) => {
       rank = g.bucket === lastBucket ? rank + 1 : 1;
       lastBucket = g.bucket;
-      return { hour: g.bucket, rank, genre: g.genre, listenCount: Number(g.listens) };
+      return { hour: hourOf(g.bucket), rank, genre: g.genre, listenCount: Number(g.listens) };
     }),
     streams: {
       rows: total,

@@ -1,4 +1,4 @@
-import { type FilePartialHeader, readDayColumns, readFilePartialHeader } from '../kpis/filePartials.js';
+import { type FilePartialHeader, readDayColumns, readFilePartialHeader } from '../formats/kpiPartials.js';
 import type { Catalog } from '../kpis/genreKpis.js';
 import { type ClickHouseCluster, sqlDay } from './cluster.js';
 import { kpiShardOf } from './kpiTables.js';

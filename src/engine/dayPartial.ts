@@ -1,12 +1,12 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { type DayRecord, parsedUnderCurrentRule, type StateStore } from '../formats/manifest.js';
+import type { SpillIndex } from '../formats/pairSpill.js';
+import { type PartialDirectory, PartialWriter, readPartialDirectory } from '../formats/partialFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
-import { type DayRecord, parsedUnderCurrentRule, type StateStore } from '../ops/stateStore.js';
 import { ROW_RULE_VERSION } from '../parse/listenParser.js';
 import { emptyRejectCounts, REJECT_REASONS, type RejectExample } from '../parse/rejects.js';
-import type { SpillIndex } from '../partials/pairSpill.js';
-import { type PartialDirectory, PartialWriter, readPartialDirectory } from '../partials/partialFile.js';
 import {
   estimateGzipSize,
   GzipInputError,

@@ -2,7 +2,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
-import { type FilePartialHeader, firstUnknownTrack, loadDayRows } from '../kpis/filePartials.js';
+import { writeKpiFiles } from '../formats/kpiFiles.js';
+import { type KpiFileRecord, KpiState } from '../formats/kpiManifest.js';
+import { type FilePartialHeader, firstUnknownTrack, loadDayRows } from '../formats/kpiPartials.js';
 import {
   type Catalog,
   computeDayKpis,
@@ -12,7 +14,6 @@ import {
   type Granularity,
   mergeAggregates,
 } from '../kpis/genreKpis.js';
-import { type KpiFileRecord, KpiState } from '../kpis/kpiState.js';
 import {
   fileRejectWarning,
   type KpiRejectWarning,
@@ -34,7 +35,6 @@ import {
   type UserCatalog,
 } from '../parse/catalogs.js';
 import { DEFAULT_MAX_REJECT_RATE, mainReason } from '../parse/rejectDiagnosis.js';
-import { writeKpiFiles } from '../sinks/kpiFiles.js';
 import { describeLanding, LANDING_KINDS, type LandingFile, scanLanding } from '../sources/landingFiles.js';
 import {
   folderLocation,

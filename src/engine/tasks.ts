@@ -1,8 +1,9 @@
+import type { SpillIndex } from '../formats/pairSpill.js';
+import type { BlockRef, SegmentRun } from '../formats/partialFile.js';
 import type { StreamFileResult } from '../parse/streamRows.js';
 import type { BlockStats } from '../partials/aggregatePairs.js';
-import type { SpillIndex } from '../partials/pairSpill.js';
-import type { BlockRef, SegmentRun } from '../partials/partialFile.js';
 import type { LogUnit } from '../sources/logUnits.js';
+import type { CountryChart } from '../window/countryCharts.js';
 
 /** Messages between the job (main thread) and its workers; all plain, structured-clonable data. */
 
@@ -86,12 +87,6 @@ export interface MergeCountriesTask {
   partition: number;
   top: number;
   sources: WindowSource[];
-}
-
-export interface CountryChart {
-  country: number;
-  songs: number[];
-  plays: number[];
 }
 
 export interface MergeCountriesResult {

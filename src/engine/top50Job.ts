@@ -1,23 +1,24 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { processAlive, removeStaleTempFiles, writeFileAtomic } from '../ops/atomicFile.js';
-import { compactDay, isoDay } from '../ops/dates.js';
-import { PlaytallyError } from '../ops/errors.js';
-import { ensureWritable } from '../ops/folders.js';
-import { cpuMs, peakRssBytes } from '../ops/processUsage.js';
-import { type DayRecord, StateStore } from '../ops/stateStore.js';
-import { DEFAULT_MAX_REJECT_RATE, describeRejects, LISTEN_LAYOUT } from '../parse/rejectDiagnosis.js';
-import { chartPaths, writeCountryChart, writeUserChart } from '../sinks/chartFiles.js';
+import { chartFilePaths, writeCountryChart, writeUserChart } from '../formats/chartFiles.js';
+import { type DayRecord, StateStore } from '../formats/manifest.js';
 import {
   buildQualityReport,
   type QualityReport,
   type RejectRateWarning,
   rejectTally,
   writeQualityReport,
-} from '../sinks/qualityReport.js';
+} from '../formats/qualityReport.js';
+import { processAlive, removeStaleTempFiles, writeFileAtomic } from '../ops/atomicFile.js';
+import { compactDay, isoDay } from '../ops/dates.js';
+import { PlaytallyError } from '../ops/errors.js';
+import { ensureWritable } from '../ops/folders.js';
+import { cpuMs, peakRssBytes } from '../ops/processUsage.js';
+import { DEFAULT_MAX_REJECT_RATE, describeRejects, LISTEN_LAYOUT } from '../parse/rejectDiagnosis.js';
 import { folderLocation, requireInputFolder } from '../sources/locations.js';
 import { type IgnoredFile, LOG_NAMES, type LogFile, scanLogs } from '../sources/logFiles.js';
+import { bestOfPartitions } from '../window/countryCharts.js';
 import { type DayPartial, ensureDayPartial } from './dayPartial.js';
 import { type MemoryPlan, planMemory } from './memoryPlan.js';
 import type { MergeCountriesResult, MergeUsersResult } from './tasks.js';
@@ -271,7 +272,7 @@ export abstract class ChartSessionBase<Taken extends TakenDay = TakenDay> {
       throw noValidRows(windowDays, [...records.values()]);
     }
     const partialsDone = Date.now();
-    const paths = chartPaths(this.outDir, day);
+    const paths = chartFilePaths(this.outDir, day);
     const charts =
       logs.length === 0 ? await writeEmptyCharts(paths) : await this.computeCharts(paths, logs, taken, dayMs);
 
@@ -431,8 +432,10 @@ async function writeCharts(
       );
       const countryRows = await writeCountryChart(
         paths.country,
-        countryCharts.map((r) => r.countries),
-        top,
+        bestOfPartitions(
+          countryCharts.map((r) => r.countries),
+          top,
+        ),
       );
       const countryDone = Date.now();
       const userRows = await writeUserChart(paths.user, window.userRanges.length, threads + 1, (r) =>

@@ -1,7 +1,10 @@
 import { closeSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
-import { loadDayRows, writeFilePartial } from '../kpis/filePartials.js';
+import { writeChartLine } from '../formats/chartFiles.js';
+import { loadDayRows, writeFilePartial } from '../formats/kpiPartials.js';
+import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../formats/pairSpill.js';
+import { readBlock, readSegments } from '../formats/partialFile.js';
 import { aggregateDay, type Catalog, catalogGenres, type DayAggregate } from '../kpis/genreKpis.js';
 import { StreamDays, userPart } from '../kpis/streamDays.js';
 import { readFullySync } from '../ops/fileIo.js';
@@ -9,19 +12,16 @@ import { ListenParser } from '../parse/listenParser.js';
 import { exampleText } from '../parse/rejects.js';
 import { readStreamsFile } from '../parse/streamRows.js';
 import { aggregatePacked, aggregatePairs, checksumSegments } from '../partials/aggregatePairs.js';
-import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../partials/pairSpill.js';
-import { readBlock, readSegments } from '../partials/partialFile.js';
 import { ByteWriter } from '../partials/varint.js';
 import { chunkLines } from '../sources/lineChunks.js';
 import { closeS3 } from '../sources/locations.js';
 import { readUnitLines, unitHash } from '../sources/logUnits.js';
-import { writeChartLine } from '../window/chartLines.js';
+import type { CountryChart } from '../window/countryCharts.js';
 import { type BlockSpan, mergeSpans, mergeTopK } from '../window/mergeTopK.js';
 import {
   type AggregatedBlock,
   type AggregatePartitionResult,
   type AggregatePartitionTask,
-  type CountryChart,
   EXIT_MESSAGE,
   type FinishSpillResult,
   type KpiDayPartTask,

@@ -4,9 +4,13 @@ import { type DayStreams, groupByUser, type Interner } from './streamDays.js';
 
 export type Granularity = 'day' | 'hour';
 
+/**
+ * One genre's KPIs of a day (or of an hour of it): the one KPI row type, computed by both engines,
+ * written and read by formats/kpiFiles.ts, stored, sent to DynamoDB and answered by the API.
+ */
 export interface GenreKpi {
-  /** 0 for day granularity; the UTC hour (0-23) for hour granularity. */
-  hour: number;
+  /** null for day granularity; the UTC hour (0-23) for hour granularity. */
+  hour: number | null;
   genre: string;
   listenCount: number;
   uniqueListeners: number;
@@ -17,7 +21,8 @@ export interface GenreKpi {
 }
 
 export interface TopGenre {
-  hour: number;
+  /** As GenreKpi's. */
+  hour: number | null;
   rank: number;
   genre: string;
   listenCount: number;
@@ -241,13 +246,14 @@ export function finishDayKpis(day: number, granularity: Granularity, agg: DayAgg
   const genres: GenreKpi[] = [];
   const topGenres: TopGenre[] = [];
   for (let b = 0; b < buckets; b++) {
+    const hour = granularity === 'hour' ? b : null;
     const ranked: number[] = [];
     for (let g = 0; g < G; g++) {
       const k = b * G + g;
       if (listen[k] === 0) continue;
       ranked.push(g);
       genres.push({
-        hour: b,
+        hour,
         genre: genreNames[g]!,
         listenCount: listen[k]!,
         uniqueListeners: unique[k]!,
@@ -259,7 +265,7 @@ export function finishDayKpis(day: number, granularity: Granularity, agg: DayAgg
     // Genre indices follow byte order, so a stable sort on listens keeps ties in genre order.
     ranked.sort((x, y) => listen[b * G + y]! - listen[b * G + x]!);
     ranked.slice(0, TOP_GENRES).forEach((g, i) => {
-      topGenres.push({ hour: b, rank: i + 1, genre: genreNames[g]!, listenCount: listen[b * G + g]! });
+      topGenres.push({ hour, rank: i + 1, genre: genreNames[g]!, listenCount: listen[b * G + g]! });
     });
   }
   return { day, granularity, genres, topGenres, streams: agg.counts };

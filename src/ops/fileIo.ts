@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { closeSync, openSync, readSync, writeSync } from 'node:fs';
+import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 
 /**
  * writeSync until every byte is written (a single call may write fewer); at `position` when
@@ -87,4 +87,21 @@ export function forEachLineSync(path: string, onLine: (line: string, lineNumber:
   } finally {
     closeSync(fd);
   }
+}
+
+/**
+ * What a sync compares to tell whether files changed since they were loaded: each file's size and
+ * mtime (files are replaced by rename, so a rewrite changes both or at least the mtime).
+ */
+export function fileSignature(paths: string[]): string {
+  return paths
+    .map((p) => {
+      try {
+        const s = statSync(p);
+        return `${s.size}:${s.mtimeMs}`;
+      } catch {
+        return '-';
+      }
+    })
+    .join(',');
 }

@@ -1,4 +1,5 @@
-import { accessSync, constants, mkdirSync, statSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, readdirSync, statSync } from 'node:fs';
+import { parseDay } from './dates.js';
 import { PlaytallyError } from './errors.js';
 
 /** The logs (or landing) folder must exist: a missing one is an input problem, named, never created. */
@@ -24,4 +25,16 @@ export function ensureWritable(
   } catch (error) {
     throw new PlaytallyError(code, `${what} ${dir} is not writable: ${(error as Error).message}`);
   }
+}
+
+/** The dates of an output folder's files named by `pattern` (its group 1 is YYYYMMDD). */
+export function datesOfFiles(dir: string, pattern: RegExp): number[] {
+  if (!existsSync(dir)) return [];
+  const days: number[] = [];
+  for (const name of readdirSync(dir)) {
+    const m = pattern.exec(name);
+    const day = m ? parseDay(m[1]!) : undefined;
+    if (day !== undefined) days.push(day);
+  }
+  return days;
 }

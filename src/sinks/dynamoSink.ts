@@ -2,13 +2,11 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AttributeValue, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { type DynamoTable, PK, SK } from '../cloud/dynamoTable.js';
+import { chartDatesIn, countryChartName, forEachCountryChart } from '../formats/chartFiles.js';
+import { type KpiDayFiles, kpiDatesIn, kpiPaths, readKpiDay } from '../formats/kpiFiles.js';
 import { writeFileAtomic } from '../ops/atomicFile.js';
 import { isoDay } from '../ops/dates.js';
-import { fileSignature, forEachCountryChart } from '../store/chartLoader.js';
-import { type KpiDayFiles, readKpiDay } from '../store/kpiLoader.js';
-import { datesIn } from '../store/resultsStore.js';
-import { countryChartName } from './chartFiles.js';
-import { kpiPaths } from './kpiFiles.js';
+import { fileSignature } from '../ops/fileIo.js';
 
 type Item = Record<string, AttributeValue>;
 
@@ -18,13 +16,13 @@ export function dayKey(date: string): string {
 }
 
 /** A genre's item of a day (with hour granularity, of an hour of the day). */
-export function genreKey(genre: string, hour: number): string {
-  return hour < 0 ? `GENRE#${genre}` : `GENRE#${genre}#HOUR#${String(hour).padStart(2, '0')}`;
+export function genreKey(genre: string, hour: number | null): string {
+  return hour === null ? `GENRE#${genre}` : `GENRE#${genre}#HOUR#${String(hour).padStart(2, '0')}`;
 }
 
 /** The day's (or the hour's) top genres item. */
-export function topGenresKey(hour: number): string {
-  return hour < 0 ? 'TOP_GENRES' : `TOP_GENRES#HOUR#${String(hour).padStart(2, '0')}`;
+export function topGenresKey(hour: number | null): string {
+  return hour === null ? 'TOP_GENRES' : `TOP_GENRES#HOUR#${String(hour).padStart(2, '0')}`;
 }
 
 const n = (value: number | string): AttributeValue => ({ N: String(value) });
@@ -39,7 +37,7 @@ const s = (value: string): AttributeValue => ({ S: value });
  */
 export function kpiItems(files: KpiDayFiles): Item[] {
   const pk = dayKey(files.date);
-  const hourOf = (hour: number): Item => (hour < 0 ? {} : { hour: n(hour) });
+  const hourOf = (hour: number | null): Item => (hour === null ? {} : { hour: n(hour) });
   const items: Item[] = files.genres.map((g) => ({
     [PK]: s(pk),
     [SK]: s(genreKey(g.genre, g.hour)),
@@ -52,7 +50,7 @@ export function kpiItems(files: KpiDayFiles): Item[] {
     avg_listening_ms_per_listener: n(g.avgListeningMsPerListener),
     top3_tracks: { L: g.top3.map((t) => ({ M: { track_id: s(t.track), plays: n(t.plays) } })) },
   }));
-  const hours = [...new Set(files.topGenres.map((t) => t.hour))].sort((a, b) => a - b);
+  const hours = [...new Set(files.topGenres.map((t) => t.hour))].sort((a, b) => (a ?? -1) - (b ?? -1));
   for (const hour of hours) {
     const ranked = files.topGenres.filter((t) => t.hour === hour).sort((a, b) => a.rank - b.rank);
     items.push({
@@ -109,7 +107,7 @@ export class DynamoSink {
   /** The genre KPIs of every day of `outDir` whose files changed since (kpiItems). */
   syncKpis(outDir: string, onDay?: (result: SinkDayResult) => void): Promise<SinkDayResult[]> {
     const dir = resolve(outDir);
-    return this.sync(dir, /^genre_kpis_(\d{8})\.csv$/, `dynamodb-${this.table.name}.json`, onDay, {
+    return this.sync(kpiDatesIn(dir), `dynamodb-${this.table.name}.json`, onDay, {
       signature: (day) => fileSignature(Object.values(kpiPaths(dir, day))),
       read: (day) => {
         const files = readKpiDay(dir, day);
@@ -121,7 +119,7 @@ export class DynamoSink {
   /** The country charts of every chart date of `outDir` whose file changed since (chartItems). */
   syncCharts(outDir: string, onDay?: (result: SinkDayResult) => void): Promise<SinkDayResult[]> {
     const dir = resolve(outDir);
-    return this.sync(dir, /^country_top50_(\d{8})\.txt$/, `dynamodb-${this.table.name}-charts.json`, onDay, {
+    return this.sync(chartDatesIn(dir), `dynamodb-${this.table.name}-charts.json`, onDay, {
       signature: (day) => fileSignature([join(dir, countryChartName(day))]),
       read: (day) => {
         const date = isoDay(day);
@@ -131,8 +129,7 @@ export class DynamoSink {
   }
 
   private async sync(
-    dir: string,
-    pattern: RegExp,
+    dates: number[],
     stateName: string,
     onDay: ((result: SinkDayResult) => void) | undefined,
     files: { signature: (day: number) => string; read: (day: number) => DateItems },
@@ -140,7 +137,7 @@ export class DynamoSink {
     const statePath = join(resolve(this.stateDir), stateName);
     const written = readState(statePath);
     const results: SinkDayResult[] = [];
-    for (const day of datesIn(dir, pattern).sort((a, b) => a - b)) {
+    for (const day of [...dates].sort((a, b) => a - b)) {
       // Most dates are unchanged: their files' signature says so without reading them.
       const signature = files.signature(day);
       if (written[isoDay(day)] === signature) continue;

@@ -1,9 +1,11 @@
 /**
  * The shapes of the API's JSON answers, in one place: the store's read side returns them, the
- * routes send them, and the dashboard (bundled for the browser) reads them. Types only, no
- * imports, so the browser bundle can share this file. The OpenAPI document describes the same
+ * routes send them, and the dashboard (bundled for the browser) reads them. Types only (and type
+ * imports only), so the browser bundle can share this file. The OpenAPI document describes the same
  * shapes (src/serve/openapi.ts).
  */
+
+import type { GenreKpi as GenreKpiRow, TopGenre as TopGenreRow } from '../kpis/genreKpis.js';
 
 export interface Dates {
   charts: string[];
@@ -54,26 +56,11 @@ export interface UserChart {
   songs: ChartSong[];
 }
 
-export interface GenreKpi {
-  date: string;
-  /** null for a whole day; 0-23 when the KPIs were computed by hour. */
-  hour: number | null;
-  genre: string;
-  listenCount: number;
-  uniqueListeners: number;
-  totalListeningMs: number;
-  /** Exact decimal text, 2 places. */
-  avgListeningMsPerListener: string;
-  top3: { track: string; plays: number }[];
-}
+/** A genre's KPIs as the API answers them: the one KPI row type (kpis/genreKpis.ts) with its date. */
+export type GenreKpi = GenreKpiRow & { date: string };
 
-export interface TopGenre {
-  date: string;
-  hour: number | null;
-  rank: number;
-  genre: string;
-  listenCount: number;
-}
+/** A top genre as the API answers it, with its date. */
+export type TopGenre = TopGenreRow & { date: string };
 
 export interface KpiDay {
   date: string;

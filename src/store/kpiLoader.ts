@@ -1,9 +1,4 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { parse } from 'csv-parse/sync';
-import { isoDay } from '../ops/dates.js';
-import { PlaytallyError } from '../ops/errors.js';
-import { GENRE_KPI_HEADER, kpiPaths, TOP_GENRES_HEADER } from '../sinks/kpiFiles.js';
-import { fileSignature } from './chartLoader.js';
+import { readKpiDay } from '../formats/kpiFiles.js';
 import type { Db } from './resultsDb.js';
 
 export interface KpiLoadResult {
@@ -12,73 +7,8 @@ export interface KpiLoadResult {
   genres: number;
 }
 
-/** A day's KPI files as read back and checked: what the store and the DynamoDB sink load. */
-export interface KpiDayFiles {
-  date: string;
-  granularity: 'day' | 'hour';
-  /** Size and mtime of the three files: what a sync compares. */
-  source: string;
-  /** `hour` is -1 with day granularity. */
-  genres: {
-    hour: number;
-    genre: string;
-    listenCount: number;
-    uniqueListeners: number;
-    totalListeningMs: number;
-    /** As written: a decimal with two places, exact. */
-    avgListeningMsPerListener: string;
-    top3: { track: string; plays: number }[];
-  }[];
-  topGenres: { hour: number; rank: number; genre: string; listenCount: number }[];
-  quality: { granularity?: string };
-}
-
-/**
- * Read one day's KPI files from `outDir` (genre_kpis, top_genres, kpi_quality), checked against
- * the formats playtally writes: a file that does not match is `bad_result_file`, naming the row.
- */
-export function readKpiDay(outDir: string, day: number): KpiDayFiles {
-  const date = isoDay(day);
-  const paths = kpiPaths(outDir, day);
-  const source = fileSignature([paths.genres, paths.topGenres, paths.quality]);
-  const genreRows = readCsv(paths.genres, GENRE_KPI_HEADER);
-  const topRows = readCsv(paths.topGenres, TOP_GENRES_HEADER);
-  const hourly = genreRows.hourly || topRows.hourly;
-  let quality: { granularity?: string };
-  try {
-    quality = JSON.parse(readFileSync(paths.quality, 'utf8')) as { granularity?: string };
-  } catch (error) {
-    throw bad(paths.quality, 0, `not a JSON KPI quality report (${(error as Error).message})`);
-  }
-  // A repeated key would otherwise fail later (on a primary key, a DynamoDB batch), not naming the row.
-  const genresSeen = new Set<string>();
-  const genres = genreRows.records.map((r, i) => {
-    const line = i + 2;
-    checkDate(r, date, paths.genres, line);
-    const hour = hourOf(r, hourly, paths.genres, line);
-    const genreKey = `genre ${JSON.stringify(r.genre)}${hourly ? ` in hour ${hour}` : ''}`;
-    once(genresSeen, genreKey, paths.genres, line);
-    return {
-      hour,
-      genre: r.genre!,
-      listenCount: count(r, 'listen_count', paths.genres, line),
-      uniqueListeners: count(r, 'unique_listeners', paths.genres, line),
-      totalListeningMs: count(r, 'total_listening_ms', paths.genres, line),
-      avgListeningMsPerListener: decimal(r, 'avg_listening_ms_per_listener', paths.genres, line),
-      top3: top3(r.top3_tracks ?? '', paths.genres, line),
-    };
-  });
-  const ranksSeen = new Set<string>();
-  const topGenres = topRows.records.map((r, i) => {
-    const line = i + 2;
-    checkDate(r, date, paths.topGenres, line);
-    const hour = hourOf(r, hourly, paths.topGenres, line);
-    const rank = count(r, 'rank', paths.topGenres, line);
-    once(ranksSeen, `rank ${rank}${hourly ? ` in hour ${hour}` : ''}`, paths.topGenres, line);
-    return { hour, rank, genre: r.genre!, listenCount: count(r, 'listen_count', paths.topGenres, line) };
-  });
-  return { date, granularity: hourly ? 'hour' : 'day', source, genres, topGenres, quality };
-}
+/** The store's hour column: the UTC hour, or -1 for a whole day (a key column holds no NULL). */
+const WHOLE_DAY = -1;
 
 /** Load one day's KPI files into the store, replacing that day's rows, in one transaction. */
 export function loadKpiDay(db: Db, outDir: string, day: number): KpiLoadResult {
@@ -98,7 +28,7 @@ export function loadKpiDay(db: Db, outDir: string, day: number): KpiLoadResult {
     for (const g of files.genres) {
       insertGenre.run(
         date,
-        g.hour,
+        g.hour ?? WHOLE_DAY,
         g.genre,
         g.listenCount,
         g.uniqueListeners,
@@ -107,83 +37,10 @@ export function loadKpiDay(db: Db, outDir: string, day: number): KpiLoadResult {
         JSON.stringify(g.top3),
       );
     }
-    for (const t of files.topGenres) insertTop.run(date, t.hour, t.rank, t.genre, t.listenCount);
+    for (const t of files.topGenres) insertTop.run(date, t.hour ?? WHOLE_DAY, t.rank, t.genre, t.listenCount);
     db.prepare(
       'INSERT INTO kpi_days (date, granularity, quality, source, loaded_at) VALUES (?, ?, ?, ?, ?)',
     ).run(date, files.granularity, JSON.stringify(files.quality), files.source, new Date().toISOString());
   }).immediate();
   return { date, granularity: files.granularity, genres: files.genres.length };
-}
-
-type Row = Record<string, string>;
-
-function readCsv(path: string, header: string[]): { records: Row[]; hourly: boolean } {
-  if (!existsSync(path)) throw bad(path, 0, 'missing');
-  let rows: string[][];
-  try {
-    rows = parse(readFileSync(path), { relax_column_count: false }) as string[][];
-  } catch (error) {
-    throw bad(path, 0, `not CSV (${(error as Error).message})`);
-  }
-  const got = rows[0] ?? [];
-  const hourly = got[1] === 'hour';
-  const expected = hourly ? [header[0]!, 'hour', ...header.slice(1)] : header;
-  if (got.join(',') !== expected.join(',')) {
-    throw bad(path, 1, `header is not ${expected.join(',')} (got ${got.join(',')})`);
-  }
-  const records = rows
-    .slice(1)
-    .map((cells) => Object.fromEntries(expected.map((name, i) => [name, cells[i]!])));
-  return { records, hourly };
-}
-
-function once(seen: Set<string>, key: string, path: string, line: number): void {
-  if (seen.has(key)) throw bad(path, line, `${key} appears twice`);
-  seen.add(key);
-}
-
-function checkDate(r: Row, date: string, path: string, line: number): void {
-  if (r.date !== date) throw bad(path, line, `date is not ${date} (got ${JSON.stringify(r.date)})`);
-}
-
-function hourOf(r: Row, hourly: boolean, path: string, line: number): number {
-  if (!hourly) return -1;
-  const hour = r.hour ?? '';
-  if (!/^\d\d$/.test(hour) || Number(hour) > 23) throw bad(path, line, `hour is not 00..23 (got ${hour})`);
-  return Number(hour);
-}
-
-function count(r: Row, column: string, path: string, line: number): number {
-  const text = r[column] ?? '';
-  if (!/^\d{1,16}$/.test(text) || Number(text) > Number.MAX_SAFE_INTEGER) {
-    throw bad(path, line, `${column} is not a count (got ${JSON.stringify(text)})`);
-  }
-  return Number(text);
-}
-
-function decimal(r: Row, column: string, path: string, line: number): string {
-  const text = r[column] ?? '';
-  if (!/^\d+(?:\.\d+)?$/.test(text))
-    throw bad(path, line, `${column} is not a decimal (got ${JSON.stringify(text)})`);
-  return text;
-}
-
-/** `track:plays;track:plays` -> [{track, plays}]; a track id may itself hold a colon, plays never. */
-function top3(text: string, path: string, line: number): { track: string; plays: number }[] {
-  if (text === '') return [];
-  return text.split(';').map((entry) => {
-    const colon = entry.lastIndexOf(':');
-    const plays = entry.slice(colon + 1);
-    if (colon <= 0 || !/^\d+$/.test(plays))
-      throw bad(path, line, `top3_tracks entry is not track:plays (got ${entry})`);
-    return { track: entry.slice(0, colon), plays: Number(plays) };
-  });
-}
-
-/** `row` counts CSV records, the header being row 1 (a quoted field may span lines). */
-function bad(path: string, row: number, problem: string): PlaytallyError {
-  return new PlaytallyError('bad_result_file', `${path}${row > 0 ? ` row ${row}` : ''}: ${problem}`, {
-    path,
-    row,
-  });
 }

@@ -1,16 +1,11 @@
-import { existsSync, readdirSync } from 'node:fs';
 import { resolve } from 'node:path';
+import { chartDatesIn, chartFilePaths } from '../formats/chartFiles.js';
+import { kpiDatesIn, kpiPaths } from '../formats/kpiFiles.js';
 import { KEEP_RUNS, type RunRecord, readRunHistory } from '../formats/runHistory.js';
-import { isoDay, parseDay } from '../ops/dates.js';
+import { isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
-import { kpiPaths } from '../sinks/kpiFiles.js';
-import {
-  type ChartLoadResult,
-  chartFilePaths,
-  DEFAULT_USER_CHART_DATES,
-  fileSignature,
-  loadChartDate,
-} from './chartLoader.js';
+import { fileSignature } from '../ops/fileIo.js';
+import { type ChartLoadResult, DEFAULT_USER_CHART_DATES, loadChartDate } from './chartLoader.js';
 import { type KpiLoadResult, loadKpiDay } from './kpiLoader.js';
 import { type Db, firstValue, openResultsDb } from './resultsDb.js';
 import { loadRuns } from './runLoader.js';
@@ -49,7 +44,7 @@ export class ResultsStore {
   ): ChartLoadResult[] {
     const dir = resolve(outDir);
     return this.sync(
-      days ?? datesIn(dir, /^country_top50_(\d{8})\.txt$/),
+      days ?? chartDatesIn(dir),
       'chart_dates',
       (day) => Object.values(chartFilePaths(dir, day)),
       (day) => loadChartDate(this.db, dir, day, this.userChartDates),
@@ -61,7 +56,7 @@ export class ResultsStore {
   syncKpis(outDir: string, days?: number[]): KpiLoadResult[] {
     const dir = resolve(outDir);
     return this.sync(
-      days ?? datesIn(dir, /^genre_kpis_(\d{8})\.csv$/),
+      days ?? kpiDatesIn(dir),
       'kpi_days',
       (day) => Object.values(kpiPaths(dir, day)),
       (day) => loadKpiDay(this.db, dir, day),
@@ -116,16 +111,4 @@ export class ResultsStore {
   private checkpoint(loads: number): void {
     if (loads > 0) this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
   }
-}
-
-/** The dates of an output folder's files named by `pattern` (its group 1 is YYYYMMDD). */
-export function datesIn(dir: string, pattern: RegExp): number[] {
-  if (!existsSync(dir)) return [];
-  const days: number[] = [];
-  for (const name of readdirSync(dir)) {
-    const m = pattern.exec(name);
-    const day = m ? parseDay(m[1]!) : undefined;
-    if (day !== undefined) days.push(day);
-  }
-  return days;
 }

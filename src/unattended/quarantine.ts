@@ -1,4 +1,4 @@
-import type { QuarantineRecord, StateStore } from '../ops/stateStore.js';
+import type { QuarantineRecord, StateStore } from '../formats/manifest.js';
 import { inFolder, moveFileWithReason } from '../sources/locations.js';
 import type { LogFile } from '../sources/logFiles.js';
 

@@ -7,18 +7,19 @@ import {
   type Top50Event,
   windowOf,
 } from '../engine/top50Job.js';
-import { appendRunRecord, type RunRecord } from '../formats/runHistory.js';
-import { removeStaleTempFiles } from '../ops/atomicFile.js';
-import { compactDay, isoDay, parseDay } from '../ops/dates.js';
-import type { PlaytallyError } from '../ops/errors.js';
-import { withRetry } from '../ops/retry.js';
 import {
   type ChartRecord,
   type DayRecord,
   parsedUnderCurrentRule,
   type QuarantineRecord,
   type StateStore,
-} from '../ops/stateStore.js';
+} from '../formats/manifest.js';
+import { rejectTally } from '../formats/qualityReport.js';
+import { appendRunRecord, type RunRecord } from '../formats/runHistory.js';
+import { removeStaleTempFiles } from '../ops/atomicFile.js';
+import { compactDay, isoDay, parseDay } from '../ops/dates.js';
+import type { PlaytallyError } from '../ops/errors.js';
+import { withRetry } from '../ops/retry.js';
 import { ROW_RULE_VERSION } from '../parse/listenParser.js';
 import {
   DEFAULT_MAX_REJECT_RATE,
@@ -26,7 +27,6 @@ import {
   LISTEN_LAYOUT,
   rejectRate as rejectRateOf,
 } from '../parse/rejectDiagnosis.js';
-import { rejectTally } from '../sinks/qualityReport.js';
 import {
   folderLocation,
   inFolder,

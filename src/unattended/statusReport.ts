@@ -1,10 +1,10 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
+import { readManifest } from '../formats/manifest.js';
 import { type RunRecord, readRunHistory } from '../formats/runHistory.js';
 import { isoDay, parseDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { type LockOwner, readOwner } from '../ops/runLock.js';
-import { readManifest } from '../ops/stateStore.js';
 import { rejectRate } from '../parse/rejectDiagnosis.js';
 import { folderLocation } from '../sources/locations.js';
 import { scanLogs } from '../sources/logFiles.js';

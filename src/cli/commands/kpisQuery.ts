@@ -1,8 +1,8 @@
 import { Command } from 'commander';
 import { DynamoTable } from '../../cloud/dynamoTable.js';
-import { type KpiAnswer, readKpiAnswer } from '../../cloud/kpiAnswers.js';
 import { isoDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
+import { type KpiAnswer, readKpiAnswer } from '../../sinks/dynamoAnswers.js';
 import { dayOption, requireOption } from '../optionParsers.js';
 
 interface QueryCliOptions {

@@ -1,9 +1,9 @@
 import { closeSync, openSync } from 'node:fs';
+import { DayStreams, type Interner, StreamDays } from '../kpis/streamDays.js';
 import { writeFileAtomicParts } from '../ops/atomicFile.js';
 import { readFullySync } from '../ops/fileIo.js';
 import type { FileReport, RowExample } from '../parse/catalogs.js';
-import { PartialFileError } from '../partials/partialFile.js';
-import { DayStreams, type Interner, StreamDays } from './streamDays.js';
+import { PartialFileError } from './partialFile.js';
 
 /**
  * A streams file's partial: its valid rows by UTC day, parsed once and kept in the state folder,

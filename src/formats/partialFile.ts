@@ -12,7 +12,7 @@ import {
 import { crc32 } from 'node:zlib';
 import { tempPathFor } from '../ops/atomicFile.js';
 import { readFullySync } from '../ops/fileIo.js';
-import type { BlockStats } from './aggregatePairs.js';
+import type { BlockStats } from '../partials/aggregatePairs.js';
 
 /**
  * A day's partial: the day's log aggregated once, kept in the state directory and reused by every

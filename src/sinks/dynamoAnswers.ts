@@ -1,7 +1,7 @@
 import type { AttributeValue } from '@aws-sdk/client-dynamodb';
+import type { DynamoTable } from '../cloud/dynamoTable.js';
 import { byteOrder } from '../kpis/genreKpis.js';
-import { dayKey, genreKey, topGenresKey } from '../sinks/dynamoSink.js';
-import type { DynamoTable } from './dynamoTable.js';
+import { dayKey, genreKey, topGenresKey } from './dynamoSink.js';
 
 type Item = Record<string, AttributeValue>;
 
@@ -39,11 +39,11 @@ export async function readKpiAnswer(
   const hourly = granularity === 'hour';
   const topItems = hourly
     ? await table.query(pk, 'TOP_GENRES#HOUR#')
-    : [await table.get(pk, topGenresKey(-1))];
+    : [await table.get(pk, topGenresKey(null))];
   let genreItems: Item[];
   if (genre === undefined) genreItems = await table.query(pk, 'GENRE#');
-  else if (hourly) genreItems = await table.query(pk, `${genreKey(genre, -1)}#HOUR#`);
-  else genreItems = [await table.get(pk, genreKey(genre, -1))].filter((i): i is Item => i !== undefined);
+  else if (hourly) genreItems = await table.query(pk, `${genreKey(genre, null)}#HOUR#`);
+  else genreItems = [await table.get(pk, genreKey(genre, null))].filter((i): i is Item => i !== undefined);
   const hourOf = (item: Item): number | null => (item.hour?.N === undefined ? null : Number(item.hour.N));
   return {
     date,

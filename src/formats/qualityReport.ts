@@ -1,7 +1,8 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../ops/atomicFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
-import type { DayRecord } from '../ops/stateStore.js';
+import { PlaytallyError } from '../ops/errors.js';
 import {
   DEFAULT_MAX_REJECT_RATE,
   describeRejects,
@@ -17,6 +18,7 @@ import {
   type RejectCounts,
   type RejectExample,
 } from '../parse/rejects.js';
+import type { DayRecord } from './manifest.js';
 
 export interface DayQuality {
   date: string;
@@ -157,4 +159,22 @@ export function writeQualityReport(outDir: string, report: QualityReport, day: n
   const path = join(outDir, qualityReportName(day));
   writeFileAtomic(path, `${JSON.stringify(report, null, 2)}\n`);
   return path;
+}
+
+/** The quality report of `date` as written, checked to be that date's report. */
+export function readQualityReport(path: string, date: string): QualityReport {
+  let report: QualityReport;
+  try {
+    report = JSON.parse(readFileSync(path, 'utf8')) as QualityReport;
+  } catch (error) {
+    throw new PlaytallyError(
+      'bad_result_file',
+      `${path}: not a JSON quality report (${(error as Error).message})`,
+      { path },
+    );
+  }
+  if (report?.date !== date || !report.window || !Array.isArray(report.days)) {
+    throw new PlaytallyError('bad_result_file', `${path}: not the quality report of ${date}`, { path });
+  }
+  return report;
 }

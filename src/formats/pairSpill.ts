@@ -1,6 +1,6 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { ListenBatch } from '../parse/listenParser.js';
-import { hashId } from './hash.js';
+import { hashId } from '../partials/hash.js';
 
 /**
  * The two aggregates a day needs, as (key, song) pairs:

@@ -1,9 +1,9 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { writeFileAtomic } from '../ops/atomicFile.js';
+import { PlaytallyError } from '../ops/errors.js';
 import { ROW_RULE_VERSION } from '../parse/listenParser.js';
 import type { RejectCounts, RejectExample } from '../parse/rejects.js';
-import { writeFileAtomic } from './atomicFile.js';
-import { PlaytallyError } from './errors.js';
 
 /**
  * Was the day parsed under the current row rule, or would that rule give the same rows? Every row
