@@ -18,7 +18,8 @@ import { generateLogs } from '../src/generate/listenGenerator.js';
 import { compactDay } from '../src/ops/dates.js';
 import { PlaytallyError } from '../src/ops/errors.js';
 import { ListenParser } from '../src/parse/listenParser.js';
-import { chunkLines, estimateGzipSize, hashGzipFile, streamLogChunks } from '../src/sources/lineChunks.js';
+import { hashGzipFile } from '../src/sources/contentHash.js';
+import { chunkLines, estimateGzipSize, streamLogChunks } from '../src/sources/lineChunks.js';
 import { scanLogs } from '../src/sources/logFiles.js';
 import { day, firstDifference, leftovers, logName, TempDirs } from './support/tempDirs.js';
 

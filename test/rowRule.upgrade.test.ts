@@ -1,7 +1,7 @@
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashLogFile } from '../src/sources/logUnits.js';
+import { hashLogFile } from '../src/sources/contentHash.js';
 import { cli, requireBuiltCli, runDone } from './support/cliRuns.js';
 import { referenceCharts, referenceRows } from './support/reference.js';
 import { TempDirs } from './support/tempDirs.js';

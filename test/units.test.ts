@@ -4,16 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashLogStream } from '../src/sources/lineChunks.js';
-import {
-  combineUnitHashes,
-  hashLogFile,
-  type LogUnit,
-  logUnits,
-  readUnitLines,
-  UNIT_BYTES,
-  unitHash,
-} from '../src/sources/logUnits.js';
+import { combineUnitHashes, hashLogFile, hashLogStream, unitHash } from '../src/sources/contentHash.js';
+import { type LogUnit, logUnits, readUnitLines, UNIT_BYTES } from '../src/sources/logUnits.js';
 
 let dir: string;
 beforeAll(() => {

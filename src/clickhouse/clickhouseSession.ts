@@ -1,4 +1,3 @@
-import { contentHash } from '../engine/dayPartial.js';
 import {
   ChartSessionBase,
   type SessionOptions,
@@ -9,6 +8,7 @@ import { type DayRecord, parsedUnderCurrentRule } from '../formats/manifest.js';
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { ROW_RULE_VERSION } from '../parse/listenParser.js';
+import { contentHash } from '../sources/contentHash.js';
 import { statFile } from '../sources/locations.js';
 import type { LogFile } from '../sources/logFiles.js';
 import { writeCountryChartFromCluster, writeUserChartFromCluster } from './chartQueries.js';

@@ -7,16 +7,11 @@ import { compactDay, isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { ROW_RULE_VERSION } from '../parse/listenParser.js';
 import { emptyRejectCounts, REJECT_REASONS, type RejectExample } from '../parse/rejects.js';
-import {
-  estimateGzipSize,
-  GzipInputError,
-  hashGzipFile,
-  hashLogStream,
-  streamLogChunks,
-} from '../sources/lineChunks.js';
+import { combineUnitHashes, contentHash } from '../sources/contentHash.js';
+import { estimateGzipSize, GzipInputError, streamLogChunks } from '../sources/lineChunks.js';
 import { isS3, openFile, statFile } from '../sources/locations.js';
 import type { LogFile } from '../sources/logFiles.js';
-import { combineUnitHashes, hashLogFile, logUnits } from '../sources/logUnits.js';
+import { logUnits } from '../sources/logUnits.js';
 import { type MemoryPlan, partitionsFor } from './memoryPlan.js';
 import type {
   AggregatePartitionResult,
@@ -69,12 +64,6 @@ export async function ensureDayPartial(
     }
   }
   return buildDayPartial(log, state, pool, plan, runTmpDir);
-}
-
-/** The log's content hash without parsing it (the value a build records). */
-export async function contentHash(log: LogFile): Promise<string> {
-  if (isS3(log.path)) return hashLogStream(await openFile(log.path), log.compressed);
-  return log.compressed ? hashGzipFile(log.path) : hashLogFile(log.path, log.size);
 }
 
 /** The bytes a log holds once decompressed, or an estimate of them (see estimateGzipSize). */

@@ -30,6 +30,7 @@ import {
   type FileReport,
   readSongs,
   readUsers,
+  SNIFF_BYTES,
   SONG_COLUMNS,
   type SongCatalog,
   type UserCatalog,
@@ -37,6 +38,7 @@ import {
 import { DEFAULT_MAX_REJECT_RATE, mainReason } from '../parse/rejectDiagnosis.js';
 import { describeLanding, LANDING_KINDS, type LandingFile, scanLanding } from '../sources/landingFiles.js';
 import {
+  csvInput,
   folderLocation,
   inFolder,
   isS3,
@@ -215,10 +217,10 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
       pending.catch(() => {}); // awaited in order below
       return pending;
     });
-    songs = await readSongs(landing.songs);
+    songs = await readSongs(landing.songs.map((f) => csvInput(f, SNIFF_BYTES)));
     for (const bad of songs.bad) await setAside(bad);
     emit({ type: 'catalog', kind: 'songs', files: songs.files.length, accepted: accepted(songs.files) });
-    users = await readUsers(landing.users);
+    users = await readUsers(landing.users.map((f) => csvInput(f, SNIFF_BYTES)));
     for (const bad of users.bad) await setAside(bad);
     emit({ type: 'catalog', kind: 'users', files: users.files.length, accepted: accepted(users.files) });
     if (songs.tracks.size === 0) throw await noSongs(landingDir, songs);

@@ -8,14 +8,16 @@ import { readBlock, readSegments } from '../formats/partialFile.js';
 import { aggregateDay, type Catalog, catalogGenres, type DayAggregate } from '../kpis/genreKpis.js';
 import { StreamDays, userPart } from '../kpis/streamDays.js';
 import { readFullySync } from '../ops/fileIo.js';
+import { SNIFF_BYTES } from '../parse/catalogs.js';
 import { ListenParser } from '../parse/listenParser.js';
 import { exampleText } from '../parse/rejects.js';
 import { readStreamsFile } from '../parse/streamRows.js';
 import { aggregatePacked, aggregatePairs, checksumSegments } from '../partials/aggregatePairs.js';
 import { ByteWriter } from '../partials/varint.js';
+import { unitHash } from '../sources/contentHash.js';
 import { chunkLines } from '../sources/lineChunks.js';
-import { closeS3 } from '../sources/locations.js';
-import { readUnitLines, unitHash } from '../sources/logUnits.js';
+import { closeS3, csvInput } from '../sources/locations.js';
+import { readUnitLines } from '../sources/logUnits.js';
 import type { CountryChart } from '../window/countryCharts.js';
 import { type BlockSpan, mergeSpans, mergeTopK } from '../window/mergeTopK.js';
 import {
@@ -276,7 +278,7 @@ function mergeUsers(task: MergeUsersTask): MergeUsersResult {
 async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult> {
   const started = Date.now();
   const rows = new StreamDays();
-  const result = await readStreamsFile(task, (user, track, time) => {
+  const result = await readStreamsFile(csvInput(task, SNIFF_BYTES), (user, track, time) => {
     rows.add(user, track, time);
   });
   if (result.bad) return { result, days: [], ms: Date.now() - started };

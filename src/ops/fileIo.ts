@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
 
 /**
@@ -30,26 +29,6 @@ export function readFullySync(
     done += n;
   }
   return done;
-}
-
-/** sha256 (hex) of `prefix` then the whole file, read in 4 MB pieces. */
-export function hashFileSync(path: string, prefix = ''): string {
-  const hash = createHash('sha256');
-  hash.update(prefix);
-  const fd = openSync(path, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
-    for (
-      let n = readSync(fd, buffer, 0, buffer.length, null);
-      n > 0;
-      n = readSync(fd, buffer, 0, buffer.length, null)
-    ) {
-      hash.update(buffer.subarray(0, n));
-    }
-    return hash.digest('hex');
-  } finally {
-    closeSync(fd);
-  }
 }
 
 /**

@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { type CsvError, parse } from 'csv-parse';
-import { type HeadedFile, openWithHead } from '../sources/locations.js';
 import { checkHeader, looksBinary, missingColumns } from './csvHeader.js';
 
 /**
@@ -79,6 +78,26 @@ export interface UserCatalog {
 export const MAX_ROW_EXAMPLES = 10;
 /** The head of a file read first to tell a CSV from a binary file (see looksBinary). */
 export const SNIFF_BYTES = 64 * 1024;
+
+/** A file opened for reading, its first bytes (at least SNIFF_BYTES, fewer if shorter) already read. */
+export interface HeadedBytes {
+  head: Buffer;
+  /** Every byte of the file in order, the head included. */
+  chunks: AsyncIterable<Buffer>;
+  /** Stop reading (a file found unusable from its head, or left part-way). */
+  close(): void;
+}
+
+/**
+ * A CSV input of the parsers: its name and where it is, and how to open it. The caller opens it
+ * (sources/locations.ts openWithHead, local or S3), so the parsers do no I/O of their own; a file
+ * that cannot be opened is reported as `unreadable` like any other bad file.
+ */
+export interface CsvInput {
+  name: string;
+  path: string;
+  open(): Promise<HeadedBytes>;
+}
 const DURATION = /^\d{1,12}$/;
 
 /**
@@ -88,7 +107,7 @@ const DURATION = /^\d{1,12}$/;
  * it is not valid CSV (`malformed_csv`). A track listed twice under the same genre keeps its first
  * row (`duplicate_song`); under another genre it is one more genre of the track.
  */
-export async function readSongs(files: { name: string; path: string }[]): Promise<SongCatalog> {
+export async function readSongs(files: CsvInput[]): Promise<SongCatalog> {
   const catalog: SongCatalog = { tracks: new Map(), files: [], sha256: new Map(), bad: [], examples: [] };
   for (const file of files) {
     await readCatalogFile('songs', file, SONG_COLUMNS, catalog, (row, c, reject) => {
@@ -109,7 +128,7 @@ export async function readSongs(files: { name: string; path: string }[]): Promis
 }
 
 /** Users from every file: only the set of user_ids is needed (streams of unknown users are counted). */
-export async function readUsers(files: { name: string; path: string }[]): Promise<UserCatalog> {
+export async function readUsers(files: CsvInput[]): Promise<UserCatalog> {
   const catalog: UserCatalog = { users: new Set(), files: [], sha256: new Map(), bad: [], examples: [] };
   for (const file of files) {
     await readCatalogFile('users', file, USER_COLUMNS, catalog, (row, c, reject) => {
@@ -131,15 +150,15 @@ type RowHandler<C extends string> = (
 
 async function readCatalogFile<C extends string>(
   kind: CatalogKind,
-  file: { name: string; path: string },
+  file: CsvInput,
   required: readonly C[],
   into: { files: FileReport[]; sha256: Map<string, string>; bad: BadFile[]; examples: RowExample[] },
   onRow: RowHandler<C>,
 ): Promise<void> {
   const base = { kind, file: file.name, path: file.path };
-  let opened: HeadedFile;
+  let opened: HeadedBytes;
   try {
-    opened = await openWithHead(file.path, SNIFF_BYTES);
+    opened = await file.open();
   } catch (error) {
     into.bad.push({ ...base, reason: 'unreadable', message: (error as Error).message });
     return;

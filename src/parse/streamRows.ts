@@ -1,7 +1,6 @@
 import { createHash } from 'node:crypto';
-import { type HeadedFile, openWithHead } from '../sources/locations.js';
-import type { BadFile, FileReport, RowExample } from './catalogs.js';
-import { MAX_ROW_EXAMPLES, SNIFF_BYTES } from './catalogs.js';
+import type { BadFile, CsvInput, FileReport, HeadedBytes, RowExample } from './catalogs.js';
+import { MAX_ROW_EXAMPLES } from './catalogs.js';
 import { checkHeader, looksBinary, missingColumns } from './csvHeader.js';
 import { CsvRecordScanner } from './csvRecords.js';
 import { parseListenTime } from './timestamps.js';
@@ -27,7 +26,7 @@ export interface StreamFileResult {
  * decided here: that needs every file of the day and the catalogues.
  */
 export async function readStreamsFile(
-  file: { name: string; path: string },
+  file: CsvInput,
   onRow: (user: string, track: string, time: number) => void,
 ): Promise<StreamFileResult> {
   const report: FileReport = { kind: 'streams', file: file.name, rows: 0, accepted: 0, rejects: {} };
@@ -39,9 +38,9 @@ export async function readStreamsFile(
       examples.push({ file: file.name, record, reason, text: text.slice(0, 200) });
   };
 
-  let opened: HeadedFile;
+  let opened: HeadedBytes;
   try {
-    opened = await openWithHead(file.path, SNIFF_BYTES);
+    opened = await file.open();
   } catch (error) {
     const bad: BadFile = { ...base, reason: 'unreadable', message: (error as Error).message };
     return { report, examples, sha256: '', bad };

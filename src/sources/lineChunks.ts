@@ -1,9 +1,7 @@
-import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { hashFileSync } from '../ops/fileIo.js';
+import { logHasher } from './contentHash.js';
 import { openFile } from './locations.js';
-import { combineUnitHashes, UNIT_BYTES, unitHash } from './logUnits.js';
 
 /**
  * A log that cannot be cut into units by byte offset is read as one stream on the main thread and
@@ -62,7 +60,7 @@ export async function streamLogChunks(
   onSourceBytes: (bytes: number) => void = () => {},
   chunkBytes = GZIP_CHUNK_BYTES,
 ): Promise<GzipStreamResult> {
-  const hash = options.gzip ? gzipHasher() : unitsHasher();
+  const hash = logHasher(options.gzip);
   let lines: AsyncIterable<Buffer> = source;
   if (options.gzip) {
     // The stored bytes are hashed and counted as they go into gunzip.
@@ -125,67 +123,6 @@ export async function streamLogChunks(
   // The last chunk, and always at least one so that an empty file still yields a parse result.
   if (filled > 0 || index === 0) await emit(buffer.subarray(0, filled), false);
   return { hash: hash.digest(), chunks: index, uncompressedBytes: total };
-}
-
-interface GzipHasher {
-  update(data: Uint8Array): void;
-  digest(): string;
-}
-
-const GZIP_HASH_PREFIX = 'playtally-gz-v1:';
-
-/**
- * A plain log's content hash taken from its bytes in order: sha256 of each UNIT_BYTES unit, then
- * combined, the same value the workers compute reading the units of a local file (hashLogFile).
- */
-function unitsHasher(): GzipHasher {
-  const digests: string[] = [];
-  let unit = unitHash();
-  let inUnit = 0;
-  let size = 0;
-  return {
-    update: (data) => {
-      size += data.length;
-      for (let at = 0; at < data.length; ) {
-        const n = Math.min(data.length - at, UNIT_BYTES - inUnit);
-        unit.update(data.subarray(at, at + n));
-        at += n;
-        inUnit += n;
-        if (inUnit === UNIT_BYTES) {
-          digests.push(unit.digest('hex'));
-          unit = unitHash();
-          inUnit = 0;
-        }
-      }
-    },
-    digest: () => {
-      // The last unit, and the one unit of an empty log (see logUnits).
-      if (inUnit > 0 || digests.length === 0) digests.push(unit.digest('hex'));
-      return combineUnitHashes(size, digests);
-    },
-  };
-}
-
-/**
- * The content hash of a log read from `source` (its bytes as stored), without parsing it: the
- * value streamLogChunks, hashGzipFile and hashLogFile give for the same bytes.
- */
-export async function hashLogStream(source: Readable, gzip: boolean): Promise<string> {
-  const hash = gzip ? gzipHasher() : unitsHasher();
-  for await (const data of source) hash.update(data as Buffer);
-  return hash.digest();
-}
-
-/** sha256 over the compressed bytes, in a namespace of its own (plain logs hash by units). */
-function gzipHasher(): GzipHasher {
-  const h = createHash('sha256');
-  h.update(GZIP_HASH_PREFIX);
-  return { update: (data) => h.update(data), digest: () => h.digest('hex') };
-}
-
-/** Content hash of a gzip log without decompressing it (same value as streamLogChunks returns for it). */
-export function hashGzipFile(path: string): string {
-  return hashFileSync(path, GZIP_HASH_PREFIX);
 }
 
 /**

@@ -192,6 +192,14 @@ export interface HeadedFile {
   close(): void;
 }
 
+/** A file the CSV parsers can open (parse/catalogs.ts CsvInput), its first `headBytes` read first. */
+export function csvInput(
+  file: { name: string; path: string },
+  headBytes: number,
+): { name: string; path: string; open(): Promise<HeadedFile> } {
+  return { name: file.name, path: file.path, open: () => openWithHead(file.path, headBytes) };
+}
+
 /** Open a file and read its first `headBytes` bytes, keeping the rest to be read as a stream. */
 export async function openWithHead(location: string, headBytes: number): Promise<HeadedFile> {
   let reader: AsyncIterator<Buffer>;

@@ -1,5 +1,5 @@
-import { createHash, type Hash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import type { Hash } from 'node:crypto';
+import { readSync } from 'node:fs';
 
 /**
  * A log is cut into fixed units of UNIT_BYTES, the unit of parallel work and of content hashing.
@@ -77,41 +77,5 @@ export function readUnitLines(
     }
     onLines(chunk);
     pos += n;
-  }
-}
-
-/** Digest of one unit's bytes; the file's content hash combines them (see combineUnitHashes). */
-export function unitHash(): Hash {
-  return createHash('sha256');
-}
-
-/** The content hash of a log: sha256 over its size and the digests of its units, in order. */
-export function combineUnitHashes(size: number, unitDigests: string[]): string {
-  const h = createHash('sha256');
-  h.update(`playtally-log-v1:${size}:`);
-  for (const d of unitDigests) h.update(d);
-  return h.digest('hex');
-}
-
-/** Content hash of a log without parsing it (same value as a parse computes). */
-export function hashLogFile(path: string, size: number): string {
-  const fd = openSync(path, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
-    const digests: string[] = [];
-    for (const unit of logUnits(size)) {
-      const h = unitHash();
-      let pos = unit.start;
-      while (pos < unit.end) {
-        const n = readSync(fd, buffer, 0, Math.min(buffer.length, unit.end - pos), pos);
-        if (n === 0) break;
-        h.update(buffer.subarray(0, n));
-        pos += n;
-      }
-      digests.push(h.digest('hex'));
-    }
-    return combineUnitHashes(size, digests);
-  } finally {
-    closeSync(fd);
   }
 }
