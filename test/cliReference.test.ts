@@ -1,9 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { cliReference, path } from '../src/cli/cliReference.js';
+import { anchor, cliReference, path } from '../src/cli/cliReference.js';
 import { program } from '../src/cli/program.js';
 
 const ROOT = fileURLToPath(new URL('..', import.meta.url));
@@ -45,5 +45,82 @@ describe('docs/CLI.md, the generated CLI reference', () => {
       }
     }
     expect(missing, STALE).toEqual([]);
+  });
+});
+
+/** Markdown files of the documentation: the README, docs/ and the deployment notes. */
+function markdownFiles(): string[] {
+  const files = [join(ROOT, 'README.md')];
+  const walk = (dir: string): void => {
+    for (const name of readdirSync(dir)) {
+      const full = join(dir, name);
+      if (statSync(full).isDirectory()) walk(full);
+      else if (name.endsWith('.md')) files.push(full);
+    }
+  };
+  for (const dir of ['docs', 'deploy']) if (existsSync(join(ROOT, dir))) walk(join(ROOT, dir));
+  return files.sort();
+}
+
+/** The anchors GitHub gives the headings of a Markdown file (a repeated heading gets -1, -2...). */
+function anchors(text: string): Set<string> {
+  const seen = new Map<string, number>();
+  const result = new Set<string>();
+  for (const line of withoutFences(text).split('\n')) {
+    const heading = /^#{1,6}\s+(.*?)\s*#*\s*$/.exec(line);
+    if (!heading) continue;
+    const base = anchor(heading[1]!.replace(/\[([^\]]*)\]\([^)]*\)/g, '$1'));
+    const n = seen.get(base) ?? 0;
+    seen.set(base, n + 1);
+    result.add(n === 0 ? base : `${base}-${n}`);
+  }
+  return result;
+}
+
+/** Fenced blocks left out: a `# comment` in a shell example is not a heading. */
+function withoutFences(text: string): string {
+  return text.replace(/^(`{3,}|~{3,})[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '');
+}
+
+/** Code left out: a `[x](y)` there is an example, not a link. */
+function withoutCode(text: string): string {
+  return withoutFences(text).replace(/`[^`\n]*`/g, '');
+}
+
+describe('the README and docs/', () => {
+  const readme = readFileSync(join(ROOT, 'README.md'), 'utf8');
+
+  it('the README is a front door: at most 250 lines', () => {
+    expect(readme.split('\n').length - 1).toBeLessThanOrEqual(250);
+  });
+
+  it("the README's table of commands names every command, with a link to its reference", () => {
+    const missing = commands(program('0.0.0'))
+      .slice(1)
+      .map(path)
+      .filter((p) => !readme.includes(`| \`${p}\` |`) || !readme.includes(`](docs/CLI.md#${anchor(p)})`));
+    expect(missing, 'add these commands to the table in README.md').toEqual([]);
+  });
+
+  it('every relative link points at a file that exists, and at a heading it has', () => {
+    const broken: string[] = [];
+    for (const file of markdownFiles()) {
+      const text = readFileSync(file, 'utf8');
+      for (const link of withoutCode(text).matchAll(/\]\(([^)\s]+)\)/g)) {
+        const target = link[1]!;
+        if (/^[a-z]+:/i.test(target)) continue; // https:, mailto:
+        const [pathPart, hash] = target.split('#') as [string, string | undefined];
+        const targetFile = pathPart === '' ? file : join(dirname(file), pathPart);
+        const where = `${relative(ROOT, file)}: ${target}`;
+        if (!existsSync(targetFile)) {
+          broken.push(`${where} (no such file)`);
+          continue;
+        }
+        if (hash !== undefined && targetFile.endsWith('.md')) {
+          if (!anchors(readFileSync(targetFile, 'utf8')).has(hash)) broken.push(`${where} (no such heading)`);
+        }
+      }
+    }
+    expect(broken).toEqual([]);
   });
 });
