@@ -2,12 +2,15 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { writeCountryChartFromCluster, writeUserChartFromCluster } from '../src/clickhouse/chartQueries.js';
-import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
-import { ensureListenTables } from '../src/clickhouse/listenTables.js';
-import { type LoadedDay, loadListenDay } from '../src/clickhouse/loadListenDay.js';
-import { runTop50 } from '../src/engine/top50Job.js';
+import {
+  writeCountryChartFromCluster,
+  writeUserChartFromCluster,
+} from '../src/engines/clickhouse/chartQueries.js';
+import { ClickHouseCluster } from '../src/engines/clickhouse/cluster.js';
+import { ensureListenTables } from '../src/engines/clickhouse/listenTables.js';
+import { type LoadedDay, loadListenDay } from '../src/engines/clickhouse/loadListenDay.js';
 import type { QualityReport } from '../src/formats/qualityReport.js';
+import { runTop50 } from '../src/jobs/chartJob.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
 import { scanLogs } from '../src/sources/logFiles.js';
 import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse } from './support/clickhouse.js';

@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
+import { ClickHouseCluster } from '../src/engines/clickhouse/cluster.js';
 import {
   CLICKHOUSE_URLS,
   clickhouseArgs,

@@ -2,12 +2,12 @@ import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { runKpisClickHouse } from '../src/clickhouse/clickhouseKpis.js';
-import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
-import { kpiShardOf } from '../src/clickhouse/kpiTables.js';
-import { murmurHash3_32 } from '../src/clickhouse/murmurHash3.js';
-import { tsvString } from '../src/clickhouse/shardInserts.js';
+import { ClickHouseCluster } from '../src/engines/clickhouse/cluster.js';
+import { kpiShardOf } from '../src/engines/clickhouse/kpiTables.js';
+import { murmurHash3_32 } from '../src/engines/clickhouse/murmurHash3.js';
+import { tsvString } from '../src/engines/clickhouse/shardInserts.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
+import { runKpis } from '../src/jobs/kpiJob.js';
 import {
   CLICKHOUSE_URLS,
   clickhouseArgs,
@@ -151,7 +151,7 @@ describe.runIf(haveClickHouse)('the sharding key: JS and ClickHouse agree', () =
       `user_id,user_name,user_age,user_country,created_at\n${HARD_USERS.map((u) => `"${u.replaceAll('"', '""')}",n,1,FR,2020-01-01`).join('\n')}\n`,
     );
     const out = temp.make('playtally-kpich-place-');
-    await runKpisClickHouse({
+    await runKpis({
       landingDir: dir,
       outDir: out,
       threads: 2,

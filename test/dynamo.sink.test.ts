@@ -5,9 +5,9 @@ import { type BatchWriteItemCommand, CreateTableCommand, DynamoDBClient } from '
 import dynalite from 'dynalite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { DynamoTable } from '../src/cloud/dynamoTable.js';
-import { runKpis } from '../src/engine/kpiJob.js';
 import { readKpiDay } from '../src/formats/kpiFiles.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
+import { runKpis } from '../src/jobs/kpiJob.js';
 import { parseDay } from '../src/ops/dates.js';
 import { PlaytallyError } from '../src/ops/errors.js';
 import { readKpiAnswer } from '../src/sinks/dynamoAnswers.js';

@@ -1,9 +1,9 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runTop50, type Top50Summary } from '../src/engine/top50Job.js';
 import type { DayRecord } from '../src/formats/manifest.js';
 import { generateLogs } from '../src/generate/listenGenerator.js';
+import { runTop50, type Top50Summary } from '../src/jobs/chartJob.js';
 import { compactDay } from '../src/ops/dates.js';
 import { type ReferenceRow, referenceCharts, referenceRows } from './support/reference.js';
 import { day, firstDifference, leftovers, readLog, TempDirs } from './support/tempDirs.js';

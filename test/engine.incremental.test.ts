@@ -13,10 +13,11 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { runTop50, type Top50Event, type Top50Summary } from '../src/engine/top50Job.js';
+import type { Top50Event } from '../src/engines/chartEngine.js';
 import type { DayRecord } from '../src/formats/manifest.js';
 import type { QualityReport } from '../src/formats/qualityReport.js';
 import { generateLogs, ListenGenerator } from '../src/generate/listenGenerator.js';
+import { runTop50, type Top50Summary } from '../src/jobs/chartJob.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
 import { type ReferenceRow, referenceCharts, referenceRows } from './support/reference.js';
 import { day, firstDifference, leftovers, logName, readLog, TempDirs } from './support/tempDirs.js';

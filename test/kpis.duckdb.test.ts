@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { duckdbKpis } from '../bench/kpiSql.js';
-import { runKpis } from '../src/engine/kpiJob.js';
+import { runKpis } from '../src/jobs/kpiJob.js';
 import { kpiOracle } from './support/duckdb.js';
 import { kpiLanding } from './support/kpiLanding.js';
 import { TempDirs } from './support/tempDirs.js';

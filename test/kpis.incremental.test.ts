@@ -10,8 +10,8 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type KpiSummary, runKpis } from '../src/engine/kpiJob.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
+import { type KpiSummary, runKpis } from '../src/jobs/kpiJob.js';
 import { day, leftovers, TempDirs } from './support/tempDirs.js';
 
 /**

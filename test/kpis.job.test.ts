@@ -1,8 +1,8 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { type KpiEvent, runKpis } from '../src/engine/kpiJob.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
+import { type KpiEvent, runKpis } from '../src/jobs/kpiJob.js';
 import { byteOrder, roundedRatio } from '../src/kpis/genreKpis.js';
 import { PlaytallyError } from '../src/ops/errors.js';
 import { cli, requireBuiltCli } from './support/cliRuns.js';

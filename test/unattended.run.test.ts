@@ -10,12 +10,13 @@ import {
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { runTop50 } from '../src/engine/top50Job.js';
 import type { Manifest } from '../src/formats/manifest.js';
 import type { RunRecord } from '../src/formats/runHistory.js';
 import { generateLogs } from '../src/generate/listenGenerator.js';
+import { runTop50 } from '../src/jobs/chartJob.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
-import { type RunOptions, runOnce } from '../src/unattended/runOnce.js';
+import { runOnce } from '../src/unattended/runOnce.js';
+import type { RunOptions } from '../src/unattended/runOptions.js';
 import { statusReport } from '../src/unattended/statusReport.js';
 import { cli, requireBuiltCli, runDone } from './support/cliRuns.js';
 import { day, firstDifference, leftovers, listTree, logName, TempDirs } from './support/tempDirs.js';
@@ -541,7 +542,7 @@ describe('archive and retention', () => {
 
   it('a log rebuilt from the archive stays recorded as archived', async () => {
     // BUG: the partial rebuilt from an archived log gets a fresh DayRecord (dayRecord in
-    // src/engine/dayPartial.ts) without `archived`; the manifest and `status` then say the log is
+    // src/engines/embedded/dayPartial.ts) without `archived`; the manifest and `status` then say the log is
     // in the landing folder, and retention skips the day (its log "is not there") until a later
     // run with --archive adopts it again.
     const logs = temp.make('playtally-un-logs-');

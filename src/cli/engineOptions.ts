@@ -1,5 +1,5 @@
 import { type Command, Option } from 'commander';
-import type { ClickHouseOptions } from '../clickhouse/clickhouseSession.js';
+import type { ClickHouseOptions } from '../engines/clickhouse/cluster.js';
 import { PlaytallyError } from '../ops/errors.js';
 
 export interface EngineCliOptions {

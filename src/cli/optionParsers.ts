@@ -1,8 +1,7 @@
 import { availableParallelism } from 'node:os';
 import bytes from 'bytes';
 import { InvalidArgumentError, Option } from 'commander';
-import { MIN_MEMORY_BYTES } from '../engine/memoryPlan.js';
-import { DEFAULT_MEMORY_BYTES } from '../engine/top50Job.js';
+import { DEFAULT_MEMORY_BYTES, MIN_MEMORY_BYTES } from '../engines/embedded/memoryPlan.js';
 import { parseDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { DEFAULT_MAX_REJECT_RATE } from '../parse/rejectDiagnosis.js';

@@ -1,4 +1,4 @@
-import type { Top50Event } from '../engine/top50Job.js';
+import type { Top50Event } from '../engines/chartEngine.js';
 
 const MB = 1024 * 1024;
 

@@ -1,10 +1,10 @@
 import { hostname } from 'node:os';
 import { type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
-import type { Top50Event } from '../engine/top50Job.js';
+import type { Top50Event } from '../engines/chartEngine.js';
 import type { RunRecord } from '../formats/runHistory.js';
 import { percent, rejectRate } from '../parse/rejectDiagnosis.js';
-import type { RunEvent } from '../unattended/runOnce.js';
+import type { RunEvent } from '../unattended/runOptions.js';
 
 export type { Logger };
 

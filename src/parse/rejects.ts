@@ -34,6 +34,9 @@ export function emptyRejectCounts(): RejectCounts {
 }
 
 /** One rejected row kept as an example in the quality report. */
+/** Rejected lines kept as examples per day. */
+export const MAX_EXAMPLES = 10;
+
 export interface RejectExample {
   /** 1-based line number in the log file. */
   line: number;

@@ -3,7 +3,8 @@ import type { RunRecord } from '../formats/runHistory.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { folderLocation, isS3, requireInputFolder } from '../sources/locations.js';
 import { type LogFile, scanLogs } from '../sources/logFiles.js';
-import { type RunOptions, runOnce } from './runOnce.js';
+import { runOnce } from './runOnce.js';
+import type { RunOptions } from './runOptions.js';
 
 export interface WatchOptions
   extends Omit<RunOptions, 'command' | 'isReady' | 'shouldStop' | 'from' | 'to' | 'force'> {

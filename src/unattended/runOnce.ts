@@ -1,14 +1,4 @@
-import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import {
-  ChartSession,
-  type ChartSessionBase,
-  type SessionOptions,
-  type Top50Event,
-  windowOf,
-} from '../engine/top50Job.js';
-import {
-  type ChartRecord,
   type DayRecord,
   parsedUnderCurrentRule,
   type QuarantineRecord,
@@ -16,6 +6,7 @@ import {
 } from '../formats/manifest.js';
 import { rejectTally } from '../formats/qualityReport.js';
 import { appendRunRecord, type RunRecord } from '../formats/runHistory.js';
+import { ChartSession, windowOf } from '../jobs/chartJob.js';
 import { removeStaleTempFiles } from '../ops/atomicFile.js';
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import type { PlaytallyError } from '../ops/errors.js';
@@ -38,58 +29,9 @@ import {
   subfolder,
 } from '../sources/locations.js';
 import { type LogFile, scanLogs } from '../sources/logFiles.js';
-import type { ResultsStore } from '../store/resultsStore.js';
+import { type ChartSettings, chartIsCurrent, everyChartHas, missingDays } from './chartCoverage.js';
 import { quarantineLog } from './quarantine.js';
-
-export interface RunOptions extends SessionOptions {
-  /** A folder, or an S3 location (`s3://bucket/prefix/`). */
-  logsDir: string;
-  command: 'run' | 'backfill' | 'watch';
-  /** Move each log here once every chart that needs it is written (on S3 when the logs are). */
-  archiveDir?: string;
-  /** Default: `<logs>/quarantine`, or `<logs>/error/` for logs on S3. */
-  quarantineDir?: string;
-  /** A log whose rejected share of lines is above this is quarantined (default 0.05). */
-  maxRejectRate?: number;
-  /**
-   * Keep the data (partials, or rows on the cluster) of this many newest days; minimum the window.
-   * Default: the window, or every day for an engine that keeps history (ClickHouse).
-   */
-  keepDays?: number;
-  /** backfill: the chart dates to write (day numbers), and whether to rewrite current ones. */
-  from?: number;
-  to?: number;
-  force?: boolean;
-  /** watch: a log counts only once it is complete. */
-  isReady?: (log: LogFile) => boolean;
-  /** Checked between steps: a signal asked the run to stop. */
-  shouldStop?: () => boolean;
-  onRunEvent?: (event: RunEvent) => void;
-  /** Load each chart date into this results store as it is written, and the run into its history. */
-  store?: ResultsStore;
-  /**
-   * Bring an outside copy of the charts up to date with the output folder (the DynamoDB sink),
-   * after the charts are written and before any log is archived: a log leaves only once what
-   * depends on it is committed there too.
-   */
-  syncSink?: (outDir: string) => Promise<void>;
-  /** The engine's session (default: the embedded engine's ChartSession). */
-  openSession?: (options: SessionOptions) => Promise<ChartSessionBase>;
-}
-
-export type RunEvent =
-  | { type: 'engine'; event: Top50Event }
-  | { type: 'noLogs'; logsDir: string }
-  | { type: 'quarantined'; record: QuarantineRecord }
-  | { type: 'chartsDue'; dates: string[]; current: number }
-  | { type: 'chartsWritten'; date: string; countries: number; users: number; ms: number }
-  | { type: 'stored'; dates: string[]; users: number; ms: number }
-  | { type: 'storeSkipped'; message: string }
-  | { type: 'unavailable'; date: string; file: string }
-  | { type: 'archived'; date: string; file: string; to: string }
-  | { type: 'pruned'; date: string }
-  | { type: 'retry'; step: string; attempt: number; delayMs: number; error: string }
-  | { type: 'stopped' };
+import type { RunEvent, RunOptions } from './runOptions.js';
 
 /**
  * One unattended run: bring every new or changed log into a partial (quarantining the ones with
@@ -103,8 +45,7 @@ export async function runOnce(options: RunOptions): Promise<RunRecord> {
   const emit = options.onRunEvent ?? (() => {});
   const logsDir = folderLocation(options.logsDir);
   const parsed = new Set<string>();
-  const open = options.openSession ?? (async (o: SessionOptions) => ChartSession.open(o));
-  const session = await open({
+  const session = await ChartSession.open({
     ...options,
     onEvent: (event) => {
       if (event.type === 'dayDone' && !event.reused) parsed.add(event.date);
@@ -172,7 +113,7 @@ class Run {
 
   constructor(
     private readonly options: RunOptions,
-    private readonly session: ChartSessionBase,
+    private readonly session: ChartSession,
     private readonly logsDir: string,
     private readonly record: RunRecord,
     private readonly emit: (event: RunEvent) => void,
@@ -225,7 +166,7 @@ class Run {
     if (this.options.syncSink) await this.retry('sink', () => this.options.syncSink!(this.session.outDir));
     if (this.archiveDir !== undefined) await this.archive(this.archiveDir);
     await this.prune();
-    this.record.missing = this.missingDays();
+    this.record.missing = missingDays(this.state);
   }
 
   /** A landed log: skipped if unchanged since it was processed, else parsed (or quarantined). */
@@ -417,7 +358,8 @@ class Run {
       // No data for this window: nothing to write, unless charts were written from a log that
       // has been quarantined since (they are rewritten empty, not left standing on bad data).
       if (inputs.length === 0 && this.state.chart(compactDay(date)) === undefined) continue;
-      if (this.options.force || !this.chartIsCurrent(date, inputs, available)) due.push(date);
+      if (this.options.force || !chartIsCurrent(this.state, this.chartSettings(), date, inputs, available))
+        due.push(date);
       else current++;
     }
     this.record.chartsCurrent = current;
@@ -444,6 +386,11 @@ class Run {
     }
   }
 
+  /** What a chart written by this run is written with: a chart with other settings is not current. */
+  private chartSettings(): ChartSettings {
+    return { window: this.window, top: this.session.top, outDir: this.session.outDir };
+  }
+
   /** Sync the results store with the chart files of `days` (default: every chart date in the output folder). */
   private store(days?: number[], onBadDate?: (error: PlaytallyError) => void): void {
     const store = this.options.store;
@@ -460,38 +407,10 @@ class Run {
     }
   }
 
-  /** Were the charts of `date` written, are their files there, and from exactly these inputs? */
-  private chartIsCurrent(
-    date: number,
-    inputs: number[],
-    available: Map<number, { key: string; day: DayRecord }>,
-  ): boolean {
-    const chart = this.state.chart(compactDay(date));
-    if (!chart || chart.window !== this.window || chart.top !== this.session.top) return false;
-    if (chart.outDir !== this.session.outDir || !filesExist(chart)) return false;
-    for (const d of inputs) {
-      const { key, day } = available.get(d)!;
-      if (chart.inputs[key] !== day.hash) return false;
-    }
-    // A day the charts were computed from and that has been quarantined since.
-    const quarantined = this.state.quarantined();
-    return Object.keys(chart.inputs).every((key) => quarantined[key] === undefined);
-  }
-
-  /** Is every chart that needs this day written, from this very log? */
-  private everyChartHas(key: string, day: DayRecord): boolean {
-    const dayNumber = parseDay(key)!;
-    for (let date = dayNumber; date < dayNumber + this.window; date++) {
-      const chart = this.state.chart(compactDay(date));
-      if (!chart || chart.inputs[key] !== day.hash || !filesExist(chart)) return false;
-    }
-    return true;
-  }
-
   private async archive(archiveDir: string): Promise<void> {
     for (const [key, log] of this.landed) {
       const day = this.state.day(key);
-      if (!day || !sameFile(day, log) || !this.everyChartHas(key, day)) continue;
+      if (!day || !sameFile(day, log) || !everyChartHas(this.state, this.window, key, day)) continue;
       const to = await this.retry(`archive ${log.name}`, () => moveFileInto(log.path, archiveDir));
       this.state.patchDay(key, { archived: to });
       this.landed.delete(key);
@@ -508,7 +427,8 @@ class Run {
     if (days.length === 0) return;
     const oldestKept = Math.max(...days) - keep + 1;
     for (const [key, day] of Object.entries(this.state.days())) {
-      if (day.pruned || parseDay(key)! >= oldestKept || !this.everyChartHas(key, day)) continue;
+      if (day.pruned || parseDay(key)! >= oldestKept || !everyChartHas(this.state, this.window, key, day))
+        continue;
       // Only while the log itself is still there to rebuild the partial from, should a chart need it again.
       const log = this.landed.get(key)?.path ?? day.archived;
       if (log === undefined || (await this.statArchived(log)) === undefined) continue;
@@ -516,18 +436,6 @@ class Run {
       this.record.pruned.push(day.date);
       this.emit({ type: 'pruned', date: day.date });
     }
-  }
-
-  /** Days between the first and the newest known day that have no usable log. */
-  private missingDays(): string[] {
-    const days = Object.keys(this.state.days())
-      .map((k) => parseDay(k)!)
-      .sort((a, b) => a - b);
-    const have = new Set(days);
-    const missing: string[] = [];
-    for (let d = days[0] ?? 0; d < (days[days.length - 1] ?? 0); d++)
-      if (!have.has(d)) missing.push(isoDay(d));
-    return missing;
   }
 }
 
@@ -537,10 +445,6 @@ function rejectRate(day: DayRecord): number {
 
 function sameFile(known: { file: string; size: number; mtimeMs: number }, log: LogFile): boolean {
   return known.file === log.name && known.size === log.size && known.mtimeMs === log.mtimeMs;
-}
-
-function filesExist(chart: ChartRecord): boolean {
-  return Object.values(chart.files).every((name) => existsSync(join(chart.outDir, name)));
 }
 
 function quarantineBase(log: LogFile, hash: string): Omit<QuarantineRecord, 'reason' | 'message'> {

@@ -1,4 +1,4 @@
-import { ClickHouseCluster } from '../../src/clickhouse/cluster.js';
+import { ClickHouseCluster } from '../../src/engines/clickhouse/cluster.js';
 
 /**
  * Where the ClickHouse integration tests find their cluster: CLICKHOUSE_URLS, comma-separated

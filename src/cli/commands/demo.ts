@@ -1,11 +1,11 @@
 import { readFileSync, rmSync } from 'node:fs';
 import { join, relative, resolve } from 'node:path';
 import { Command } from 'commander';
-import { runKpis } from '../../engine/kpiJob.js';
-import { runTop50 } from '../../engine/top50Job.js';
 import { kpiPaths } from '../../formats/kpiFiles.js';
 import { generateKpiDataset } from '../../generate/kpiDataset.js';
 import { generateLogs } from '../../generate/listenGenerator.js';
+import { runTop50 } from '../../jobs/chartJob.js';
+import { runKpis } from '../../jobs/kpiJob.js';
 import { parseDay } from '../../ops/dates.js';
 import { ResultsStore } from '../../store/resultsStore.js';
 import { runOnce } from '../../unattended/runOnce.js';

@@ -1,7 +1,6 @@
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { runKpisClickHouse } from '../../clickhouse/clickhouseKpis.js';
-import { type KpiEvent, type KpiOptions, type KpiSummary, runKpis } from '../../engine/kpiJob.js';
+import { type KpiEvent, type KpiOptions, type KpiSummary, runKpis } from '../../jobs/kpiJob.js';
 import type { Granularity } from '../../kpis/genreKpis.js';
 import { ensureWritable } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
@@ -113,7 +112,7 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
           };
           let summary: KpiSummary;
           try {
-            summary = await (clickhouse ? runKpisClickHouse({ ...job, clickhouse }) : runKpis(job));
+            summary = await runKpis({ ...job, clickhouse });
           } finally {
             lock.release();
           }

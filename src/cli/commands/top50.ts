@@ -1,7 +1,6 @@
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
-import { runTop50ClickHouse } from '../../clickhouse/clickhouseTop50.js';
-import { runTop50, type Top50Options, type Top50Summary } from '../../engine/top50Job.js';
+import { runTop50, type Top50Summary } from '../../jobs/chartJob.js';
 import { parseDay } from '../../ops/dates.js';
 import { ensureWritable } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
@@ -100,11 +99,9 @@ Example:
         try {
           // One process at a time per state folder (a `run` or `watch` may be using it).
           const lock = await acquireLock(stateDir, 'playtally top50', { wait: options.wait });
-          const job = (o: Top50Options): Promise<Top50Summary> =>
-            clickhouse ? runTop50ClickHouse({ ...o, clickhouse }) : runTop50(o);
           let summary: Top50Summary;
           try {
-            summary = await job({
+            summary = await runTop50({
               logsDir: logs,
               outDir: out,
               stateDir: options.state,
@@ -116,6 +113,7 @@ Example:
               strict: options.strict ?? false,
               maxRejectRate: options.maxRejectRate,
               onEvent: progressReporter(process.stderr, options.quiet ?? false),
+              clickhouse,
             });
             if (sink !== undefined) await writeSink(sink, 'charts', out, options.quiet);
           } finally {

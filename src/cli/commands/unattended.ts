@@ -1,7 +1,6 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
-import { ClickHouseChartSession } from '../../clickhouse/clickhouseSession.js';
 import { isoDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import { ensureWritable } from '../../ops/folders.js';
@@ -16,7 +15,8 @@ import {
 } from '../../sources/locations.js';
 import type { ResultsStore } from '../../store/resultsStore.js';
 import { watchLanding } from '../../unattended/landingWatch.js';
-import { type RunOptions, runOnce } from '../../unattended/runOnce.js';
+import { runOnce } from '../../unattended/runOnce.js';
+import type { RunOptions } from '../../unattended/runOptions.js';
 import { onStopSignals, type StopSignals } from '../../unattended/stopSignals.js';
 import { postAlert } from '../../unattended/webhook.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
@@ -131,7 +131,7 @@ function runOptions(
     onRunEvent: (event) => logRunEvent(log, event),
     store: outputs.store,
     syncSink: outputs.sink && chartsToSink(outputs.sink, log),
-    openSession: clickhouse ? (o) => ClickHouseChartSession.open({ ...o, clickhouse }) : undefined,
+    clickhouse,
   };
 }
 

@@ -1,25 +1,25 @@
 import { closeSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
-import { writeChartLine } from '../formats/chartFiles.js';
-import { loadDayRows, writeFilePartial } from '../formats/kpiPartials.js';
-import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../formats/pairSpill.js';
-import { readBlock, readSegments } from '../formats/partialFile.js';
-import { aggregateDay, type Catalog, catalogGenres, type DayAggregate } from '../kpis/genreKpis.js';
-import { StreamDays, userPart } from '../kpis/streamDays.js';
-import { readFullySync } from '../ops/fileIo.js';
-import { SNIFF_BYTES } from '../parse/catalogs.js';
-import { ListenParser } from '../parse/listenParser.js';
-import { exampleText } from '../parse/rejects.js';
-import { readStreamsFile } from '../parse/streamRows.js';
-import { aggregatePacked, aggregatePairs, checksumSegments } from '../partials/aggregatePairs.js';
-import { ByteWriter } from '../partials/varint.js';
-import { unitHash } from '../sources/contentHash.js';
-import { chunkLines } from '../sources/lineChunks.js';
-import { closeS3, csvInput } from '../sources/locations.js';
-import { readUnitLines } from '../sources/logUnits.js';
-import type { CountryChart } from '../window/countryCharts.js';
-import { type BlockSpan, mergeSpans, mergeTopK } from '../window/mergeTopK.js';
+import { writeChartLine } from '../../formats/chartFiles.js';
+import { loadDayRows, writeFilePartial } from '../../formats/kpiPartials.js';
+import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../../formats/pairSpill.js';
+import { readBlock, readSegments } from '../../formats/partialFile.js';
+import { aggregateDay, type Catalog, catalogGenres, type DayAggregate } from '../../kpis/genreKpis.js';
+import { StreamDays, userPart } from '../../kpis/streamDays.js';
+import { readFullySync } from '../../ops/fileIo.js';
+import { SNIFF_BYTES } from '../../parse/catalogs.js';
+import { ListenParser } from '../../parse/listenParser.js';
+import { exampleText } from '../../parse/rejects.js';
+import { readStreamsFile } from '../../parse/streamRows.js';
+import { aggregatePacked, aggregatePairs, checksumSegments } from '../../partials/aggregatePairs.js';
+import { ByteWriter } from '../../partials/varint.js';
+import { unitHash } from '../../sources/contentHash.js';
+import { chunkLines } from '../../sources/lineChunks.js';
+import { closeS3, csvInput } from '../../sources/locations.js';
+import { readUnitLines } from '../../sources/logUnits.js';
+import type { CountryChart } from '../../window/countryCharts.js';
+import { type BlockSpan, mergeSpans, mergeTopK } from '../../window/mergeTopK.js';
 import {
   type AggregatedBlock,
   type AggregatePartitionResult,

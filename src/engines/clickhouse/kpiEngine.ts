@@ -1,17 +1,10 @@
 import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
-import { join, resolve } from 'node:path';
-import {
-  type KpiDayEngine,
-  type KpiDayInput,
-  type KpiOptions,
-  type KpiSummary,
-  runKpis,
-} from '../engine/kpiJob.js';
-import { writeFileAtomic } from '../ops/atomicFile.js';
-import { compactDay } from '../ops/dates.js';
-import type { ClickHouseOptions } from './clickhouseSession.js';
-import { ClickHouseCluster, identifier, sqlDay } from './cluster.js';
+import { join } from 'node:path';
+import { writeFileAtomic } from '../../ops/atomicFile.js';
+import { compactDay } from '../../ops/dates.js';
+import type { KpiDayEngine, KpiDayInput } from '../kpiEngine.js';
+import { ClickHouseCluster, type ClickHouseOptions, identifier, sqlDay } from './cluster.js';
 import { buildKpiRows, queryDayKpis } from './kpiQueries.js';
 import { ensureKpiTables } from './kpiTables.js';
 import { loadCatalog, StreamDayLoader } from './loadKpiInputs.js';
@@ -28,32 +21,14 @@ interface ClickHouseKpiState {
 const STATE_FILE = 'clickhouse-kpis.json';
 
 /**
- * The genre KPI job with each due day computed on a ClickHouse cluster. Everything around the day
- * is the embedded job's (runKpis): streams files are parsed by playtally's own parser into
- * partials, so rejects are the same; error files, archiving and the quality report are the same.
- * A due day's rows are loaded from the partials of its files (replacing the day's partition,
- * skipped when the cluster already holds these very rows) and its KPIs computed in SQL.
+ * The KPI engine on a ClickHouse cluster. Everything around the day is the KPI job's
+ * (jobs/kpiJob.ts): streams files are parsed by playtally's own parser into partials, so rejects
+ * are the same; error files, archiving and the quality report are the same. A due day's rows are
+ * loaded from the partials of its files (replacing the day's partition, skipped when the cluster
+ * already holds these very rows) and its KPIs computed in SQL. It checks every shard answers and
+ * creates the tables when opened, so a cluster that is down fails the run before any file moves.
  */
-export async function runKpisClickHouse(
-  options: KpiOptions & { clickhouse: ClickHouseOptions },
-): Promise<KpiSummary> {
-  const engine = await clickhouseDayEngine(
-    options.clickhouse,
-    resolve(options.stateDir ?? join(options.outDir, '.playtally-kpis')),
-  );
-  try {
-    return await runKpis({ ...options, dayEngine: engine });
-  } finally {
-    await engine.close();
-  }
-}
-
-/**
- * A day engine on the cluster: it checks every shard answers and creates the tables up front
- * (so a cluster that is down fails the run before it moves any file), then per due day loads
- * what changed and queries.
- */
-export async function clickhouseDayEngine(
+export async function clickhouseKpiEngine(
   options: ClickHouseOptions,
   stateDir: string,
 ): Promise<KpiDayEngine> {

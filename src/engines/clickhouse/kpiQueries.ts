@@ -1,4 +1,4 @@
-import { type DayKpis, type GenreKpi, type Granularity, roundedRatio } from '../kpis/genreKpis.js';
+import { type DayKpis, type GenreKpi, type Granularity, roundedRatio } from '../../kpis/genreKpis.js';
 import { type ClickHouseCluster, sqlDay } from './cluster.js';
 
 /** The 3 most played tracks of a genre, and the 5 genres with most listens, per hour or day. */

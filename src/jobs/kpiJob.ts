@@ -2,18 +2,14 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
+import type { ParseStreamsResult, ParseStreamsTask } from '../engines/embedded/tasks.js';
+import { WorkerPool } from '../engines/embedded/workerPool.js';
+import type { KpiDayEngine } from '../engines/kpiEngine.js';
+import { type EngineChoice, openKpiEngine } from '../engines/pickEngine.js';
 import { writeKpiFiles } from '../formats/kpiFiles.js';
 import { type KpiFileRecord, KpiState } from '../formats/kpiManifest.js';
-import { type FilePartialHeader, firstUnknownTrack, loadDayRows } from '../formats/kpiPartials.js';
-import {
-  type Catalog,
-  computeDayKpis,
-  type DayAggregate,
-  type DayKpis,
-  finishDayKpis,
-  type Granularity,
-  mergeAggregates,
-} from '../kpis/genreKpis.js';
+import { firstUnknownTrack } from '../formats/kpiPartials.js';
+import type { DayKpis, Granularity } from '../kpis/genreKpis.js';
 import {
   fileRejectWarning,
   type KpiRejectWarning,
@@ -48,13 +44,8 @@ import {
   statFile,
   subfolder,
 } from '../sources/locations.js';
-import type { ParseStreamsResult, ParseStreamsTask } from './tasks.js';
-import { WorkerPool } from './workerPool.js';
 
-/** Days with at least this many rows are computed on the workers, cut by user. */
-export const PARALLEL_DAY_ROWS = 200_000;
-
-export interface KpiOptions {
+export interface KpiOptions extends EngineChoice {
   landingDir: string;
   outDir: string;
   granularity?: Granularity;
@@ -62,7 +53,7 @@ export interface KpiOptions {
   stateDir?: string;
   /** Move each streams file to `<landing>/archive/YYYYMMDD/` once its days are written. */
   archive?: boolean;
-  /** Days with at least this many rows are computed on the workers (default PARALLEL_DAY_ROWS). */
+  /** The embedded engine computes days with at least this many rows on the workers (default 200,000). */
   parallelDayRows?: number;
   /**
    * A streams file, or a day's streams joined with the songs, with a larger share of rejected rows
@@ -77,8 +68,6 @@ export interface KpiOptions {
    * depends on it is committed there too.
    */
   syncSink?: (outDir: string) => Promise<void>;
-  /** Where each due day is computed (default: in this process, see embeddedDayEngine); the caller closes it. */
-  dayEngine?: KpiDayEngine;
   onEvent?: (event: KpiEvent) => void;
 }
 
@@ -121,6 +110,30 @@ export interface KpiSummary {
  */
 export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   const started = Date.now();
+  const threads = options.threads ?? availableParallelism();
+  // Opened first: a cluster that is down fails the run before it moves any file.
+  const engine = await openKpiEngine(options, {
+    threads,
+    parallelDayRows: options.parallelDayRows,
+    stateDir: kpiStateDir(options),
+  });
+  try {
+    return await runKpisOn(engine, options, { started, threads });
+  } finally {
+    await engine.close();
+  }
+}
+
+/** The default state folder of the KPI job. */
+function kpiStateDir(options: Pick<KpiOptions, 'outDir' | 'stateDir'>): string {
+  return resolve(options.stateDir ?? join(resolve(options.outDir), '.playtally-kpis'));
+}
+
+async function runKpisOn(
+  engine: KpiDayEngine,
+  options: KpiOptions,
+  { started, threads }: { started: number; threads: number },
+): Promise<KpiSummary> {
   const emit = options.onEvent ?? (() => {});
   const landingDir = folderLocation(options.landingDir);
   const outDir = resolve(options.outDir);
@@ -154,7 +167,7 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
     emit({ type: 'errorFile', file: bad, movedTo });
   };
 
-  const state = new KpiState(resolve(options.stateDir ?? join(outDir, '.playtally-kpis')));
+  const state = new KpiState(kpiStateDir(options));
   if (state.recovered) emit({ type: 'stateRecovered', problem: state.recovered });
   removeStaleTempFiles(state.partialsDir);
   removeStaleTempFiles(state.dir);
@@ -166,7 +179,6 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
 
   // New and changed streams files are parsed on the workers, in parallel, each into its partial;
   // the catalogues are read meanwhile on the main thread.
-  const threads = options.threads ?? availableParallelism();
   const pool = new WorkerPool(threads);
   let songs: SongCatalog;
   let users: UserCatalog;
@@ -283,88 +295,81 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   const catalog = { tracks: songs.tracks, users: users.users };
   const summary: KpiSummary['days'] = [];
   let current = 0;
-  const engine =
-    options.dayEngine ??
-    embeddedDayEngine({ threads, parallelDayRows: options.parallelDayRows ?? PARALLEL_DAY_ROWS });
-  try {
-    for (const day of [...inputs.keys()].sort((a, b) => a - b)) {
-      const key = compactDay(day);
-      const dayInputs = inputs.get(day)!;
-      const written = state.day(key);
-      if (
-        written &&
-        written.granularity === granularity &&
-        written.catalog === catalogKey &&
-        written.outDir === outDir &&
-        sameInputs(written.inputs, dayInputs) &&
-        Object.values(written.files).every((name) => existsSync(join(outDir, name)))
-      ) {
-        current++;
-        continue;
-      }
-      const contributing = Object.keys(dayInputs)
-        .sort()
-        .map((name) => state.files()[name]!);
-      const kpis = await engine.computeDay({
-        day,
-        granularity,
-        sources: contributing.map((f) => ({
-          file: f.file,
-          sha256: f.sha256,
-          partial: state.partialPath(f),
-          rows: f.days.find((d) => d.day === day)?.rows ?? 0,
-        })),
-        catalog,
-        catalogKey,
-      });
-      const dayWarnings = [
-        ...contributing.flatMap((f) => warn(fileRejectWarning(f, maxRejectRate))),
-        ...warn(
-          unknownTrackWarning(day, kpis.streams, maxRejectRate, () =>
-            firstUnknownTrack(
-              contributing.map((f) => ({ file: f.file, partial: state.partialPath(f) })),
-              day,
-              songs.tracks,
-            ),
+  for (const day of [...inputs.keys()].sort((a, b) => a - b)) {
+    const key = compactDay(day);
+    const dayInputs = inputs.get(day)!;
+    const written = state.day(key);
+    if (
+      written &&
+      written.granularity === granularity &&
+      written.catalog === catalogKey &&
+      written.outDir === outDir &&
+      sameInputs(written.inputs, dayInputs) &&
+      Object.values(written.files).every((name) => existsSync(join(outDir, name)))
+    ) {
+      current++;
+      continue;
+    }
+    const contributing = Object.keys(dayInputs)
+      .sort()
+      .map((name) => state.files()[name]!);
+    const kpis = await engine.computeDay({
+      day,
+      granularity,
+      sources: contributing.map((f) => ({
+        file: f.file,
+        sha256: f.sha256,
+        partial: state.partialPath(f),
+        rows: f.days.find((d) => d.day === day)?.rows ?? 0,
+      })),
+      catalog,
+      catalogKey,
+    });
+    const dayWarnings = [
+      ...contributing.flatMap((f) => warn(fileRejectWarning(f, maxRejectRate))),
+      ...warn(
+        unknownTrackWarning(day, kpis.streams, maxRejectRate, () =>
+          firstUnknownTrack(
+            contributing.map((f) => ({ file: f.file, partial: state.partialPath(f) })),
+            day,
+            songs.tracks,
           ),
         ),
-      ];
-      const paths = writeKpiFiles(outDir, kpis, {
-        date: isoDay(day),
-        granularity,
-        streams: kpis.streams,
-        // The day's rejects named as the other reasons are (the per-file ones are under `files`).
-        rejectedByReason: { duplicate: kpis.streams.duplicates, unknown_track: kpis.streams.unknownTrack },
-        files: contributing.map((f) => ({ ...f.report, sha256: f.sha256, examples: f.examples })),
-        songs: { files: songs.files, examples: songs.examples },
-        users: { files: users.files, examples: users.examples },
-        errorFiles: errorFiles.map(({ path: _path, ...rest }) => rest),
-        warnings: dayWarnings,
-        generatedAt: new Date().toISOString(),
-      });
-      state.putDay(key, {
-        date: isoDay(day),
-        granularity,
-        inputs: dayInputs,
-        catalog: catalogKey,
-        outDir,
-        files: {
-          genres: basename(paths.genres),
-          topGenres: basename(paths.topGenres),
-          quality: basename(paths.quality),
-        },
-        writtenAt: new Date().toISOString(),
-      });
-      summary.push({
-        date: isoDay(day),
-        genres: new Set(kpis.genres.map((g) => g.genre)).size,
-        streams: kpis.streams,
-        files: contributing.map((f) => f.file),
-      });
-      emit({ type: 'dayDone', date: isoDay(day), genres: kpis.genres.length, counted: kpis.streams.counted });
-    }
-  } finally {
-    if (engine !== options.dayEngine) await engine.close();
+      ),
+    ];
+    const paths = writeKpiFiles(outDir, kpis, {
+      date: isoDay(day),
+      granularity,
+      streams: kpis.streams,
+      // The day's rejects named as the other reasons are (the per-file ones are under `files`).
+      rejectedByReason: { duplicate: kpis.streams.duplicates, unknown_track: kpis.streams.unknownTrack },
+      files: contributing.map((f) => ({ ...f.report, sha256: f.sha256, examples: f.examples })),
+      songs: { files: songs.files, examples: songs.examples },
+      users: { files: users.files, examples: users.examples },
+      errorFiles: errorFiles.map(({ path: _path, ...rest }) => rest),
+      warnings: dayWarnings,
+      generatedAt: new Date().toISOString(),
+    });
+    state.putDay(key, {
+      date: isoDay(day),
+      granularity,
+      inputs: dayInputs,
+      catalog: catalogKey,
+      outDir,
+      files: {
+        genres: basename(paths.genres),
+        topGenres: basename(paths.topGenres),
+        quality: basename(paths.quality),
+      },
+      writtenAt: new Date().toISOString(),
+    });
+    summary.push({
+      date: isoDay(day),
+      genres: new Set(kpis.genres.map((g) => g.genre)).size,
+      streams: kpis.streams,
+      files: contributing.map((f) => f.file),
+    });
+    emit({ type: 'dayDone', date: isoDay(day), genres: kpis.genres.length, counted: kpis.streams.counted });
   }
   if (options.syncSink) await options.syncSink(outDir);
   const archived = options.archive ? await archiveDone(state, landing.streams, landingDir, emit) : [];
@@ -379,65 +384,6 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
     elapsedMs: Date.now() - started,
     cpuMs: cpuMs(),
     peakRssBytes: peakRssBytes(),
-  };
-}
-
-/** What a day's KPIs are computed from: the partials of its files, and the catalogue. */
-export interface KpiDayInput {
-  day: number;
-  granularity: Granularity;
-  /** Every streams file with rows on the day, in name order: its partial and its rows on the day. */
-  sources: { file: string; sha256: string; partial: string; rows: number }[];
-  catalog: Catalog;
-  /** Content hash of the songs and users files the catalogue was read from. */
-  catalogKey: string;
-}
-
-/**
- * Computes the KPIs of one due day. The job around it (parsing, deciding which days are due,
- * writing the files and the quality report, archiving) is the same for every engine.
- */
-export interface KpiDayEngine {
-  computeDay(input: KpiDayInput): Promise<DayKpis>;
-  close(): Promise<void>;
-}
-
-/**
- * The day engine of this process: a small day is computed on the main thread from its rows (only
- * that day's rows in memory); a large one is cut by user into one part per worker, whose
- * aggregates sum exactly.
- */
-export function embeddedDayEngine(options: { threads: number; parallelDayRows: number }): KpiDayEngine {
-  const headers = new Map<string, { header: FilePartialHeader; dataStart: number }>();
-  let pool: WorkerPool | undefined;
-  return {
-    async computeDay({ day, granularity, sources, catalog, catalogKey }) {
-      const partials = sources.map((s) => s.partial);
-      const dayRows = sources.reduce((n, s) => n + s.rows, 0);
-      if (options.threads > 1 && dayRows >= options.parallelDayRows) {
-        pool ??= new WorkerPool(options.threads);
-        const workers = pool;
-        const shared = {
-          day,
-          granularity,
-          sources: partials,
-          catalogId: catalogKey,
-          tracks: [...catalog.tracks],
-          users: [...catalog.users],
-        };
-        const parts = await Promise.all(
-          Array.from({ length: options.threads }, (_, part) =>
-            workers.run<DayAggregate>({ kind: 'kpiDayPart', part, parts: options.threads, ...shared }),
-          ),
-        );
-        return finishDayKpis(day, granularity, mergeAggregates(parts));
-      }
-      const loaded = loadDayRows(partials, day, undefined, headers);
-      return computeDayKpis(day, loaded.rows, loaded.users, loaded.tracks, catalog, granularity);
-    },
-    async close() {
-      await pool?.close();
-    },
   };
 }
 

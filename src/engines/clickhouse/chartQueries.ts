@@ -1,8 +1,8 @@
 import type { ClickHouseClient } from '@clickhouse/client';
-import { writeChartLine } from '../formats/chartFiles.js';
-import { writeFileAtomic, writeThroughTemp } from '../ops/atomicFile.js';
-import { writeAllSync } from '../ops/fileIo.js';
-import { ByteWriter } from '../partials/varint.js';
+import { writeChartLine } from '../../formats/chartFiles.js';
+import { writeFileAtomic, writeThroughTemp } from '../../ops/atomicFile.js';
+import { writeAllSync } from '../../ops/fileIo.js';
+import { ByteWriter } from '../../partials/varint.js';
 import { type ClickHouseCluster, sqlDay } from './cluster.js';
 
 /** Spill GROUP BY and ORDER BY to disk past these, so a month of a busy shard still runs. */

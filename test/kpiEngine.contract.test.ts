@@ -3,10 +3,9 @@ import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { duckdbKpis } from '../bench/kpiSql.js';
-import { runKpisClickHouse } from '../src/clickhouse/clickhouseKpis.js';
-import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
-import { type KpiOptions, type KpiSummary, runKpis } from '../src/engine/kpiJob.js';
+import { ClickHouseCluster } from '../src/engines/clickhouse/cluster.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
+import { type KpiOptions, type KpiSummary, runKpis } from '../src/jobs/kpiJob.js';
 import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
 import { kpiOracle } from './support/duckdb.js';
 import { kpiLanding, kpiOutputs } from './support/kpiLanding.js';
@@ -23,7 +22,7 @@ import { day, TempDirs } from './support/tempDirs.js';
  * again when a shard lost them. Without a cluster the ClickHouse half is skipped with a message
  * (a failure under CI=true).
  */
-requireClickHouse('kpis.engines.shared.test');
+requireClickHouse('kpiEngine.contract.test');
 
 const temp = new TempDirs();
 const databases = new TestDatabases('playtally_kpish');
@@ -50,7 +49,7 @@ if (haveClickHouse) {
     'clickhouse',
     () => {
       const database = newDatabase();
-      return (options) => runKpisClickHouse({ ...options, clickhouse: { urls: CLICKHOUSE_URLS, database } });
+      return (options) => runKpis({ ...options, clickhouse: { urls: CLICKHOUSE_URLS, database } });
     },
   ]);
 }
@@ -560,7 +559,7 @@ describe.runIf(haveClickHouse)('clickhouse engine: the rows it loaded', () => {
       const out = temp.make('playtally-kpish-reuse-out-');
       const state = join(out, '.playtally-kpis', 'clickhouse-kpis.json');
       const run = (granularity: 'day' | 'hour'): Promise<KpiSummary> =>
-        runKpisClickHouse({
+        runKpis({
           landingDir: dir,
           outDir: out,
           granularity,
@@ -642,7 +641,7 @@ describe.runIf(haveClickHouse)('clickhouse engine: the rows it loaded', () => {
     const outOne = temp.make('playtally-kpish-two-out1-');
     const outTwo = temp.make('playtally-kpish-two-out2-');
     const run = (landingDir: string, outDir: string, granularity: 'day' | 'hour') =>
-      runKpisClickHouse({
+      runKpis({
         landingDir,
         outDir,
         granularity,

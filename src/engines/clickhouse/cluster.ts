@@ -1,5 +1,5 @@
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
-import { PlaytallyError } from '../ops/errors.js';
+import { PlaytallyError } from '../../ops/errors.js';
 
 /**
  * The shards of a ClickHouse cluster, one HTTP client each (the URLs of `--clickhouse`, in the
@@ -7,6 +7,16 @@ import { PlaytallyError } from '../ops/errors.js';
  * day's partition on each, and reads each shard's part of the user charts, so it needs no
  * distributed DDL (which needs ZooKeeper) and never waits on a Distributed table's async inserts.
  */
+/** Where the ClickHouse engine runs: `--clickhouse`, `--clickhouse-database`, `--clickhouse-cluster`. */
+export interface ClickHouseOptions {
+  /** The HTTP URLs of the cluster's shards, in shard order. */
+  urls: string[];
+  /** Database of playtally's tables (default `playtally`). */
+  database?: string;
+  /** The cluster's name in the servers' remote_servers config (default `playtally`). */
+  cluster?: string;
+}
+
 export class ClickHouseCluster {
   readonly shards: ClickHouseClient[];
 

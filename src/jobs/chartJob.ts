@@ -1,7 +1,7 @@
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import { chartFilePaths, writeCountryChart, writeUserChart } from '../formats/chartFiles.js';
+import type { ChartEngine, TakenDay, Top50Event, WrittenCharts } from '../engines/chartEngine.js';
+import { type EngineChoice, openChartEngine } from '../engines/pickEngine.js';
+import { chartFilePaths } from '../formats/chartFiles.js';
 import { type DayRecord, StateStore } from '../formats/manifest.js';
 import {
   buildQualityReport,
@@ -10,22 +10,16 @@ import {
   rejectTally,
   writeQualityReport,
 } from '../formats/qualityReport.js';
-import { processAlive, removeStaleTempFiles, writeFileAtomic } from '../ops/atomicFile.js';
+import { removeStaleTempFiles, writeFileAtomic } from '../ops/atomicFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { ensureWritable } from '../ops/folders.js';
 import { cpuMs, peakRssBytes } from '../ops/processUsage.js';
 import { DEFAULT_MAX_REJECT_RATE, describeRejects, LISTEN_LAYOUT } from '../parse/rejectDiagnosis.js';
 import { folderLocation, requireInputFolder } from '../sources/locations.js';
-import { type IgnoredFile, LOG_NAMES, type LogFile, scanLogs } from '../sources/logFiles.js';
-import { bestOfPartitions } from '../window/countryCharts.js';
-import { type DayPartial, ensureDayPartial } from './dayPartial.js';
-import { type MemoryPlan, planMemory } from './memoryPlan.js';
-import type { MergeCountriesResult, MergeUsersResult } from './tasks.js';
-import { countrySources, planWindow } from './windowPlan.js';
-import { WorkerPool } from './workerPool.js';
+import { LOG_NAMES, type LogFile, scanLogs } from '../sources/logFiles.js';
 
-export interface Top50Options {
+export interface Top50Options extends EngineChoice {
   logsDir: string;
   outDir: string;
   /** Default: `<outDir>/.playtally`. */
@@ -43,18 +37,6 @@ export interface Top50Options {
   partitionBytes?: number;
   onEvent?: (event: Top50Event) => void;
 }
-
-export type Top50Event =
-  | { type: 'ignored'; file: IgnoredFile }
-  | { type: 'missing'; days: string[] }
-  | { type: 'dayStart'; date: string; file: string; bytes: number }
-  | { type: 'progress'; bytes: number; rows: number }
-  | { type: 'dayDone'; date: string; reused: boolean; rows: number; ms: number }
-  | { type: 'damaged'; date: string; problem: string }
-  | { type: 'rejectRate'; warning: RejectRateWarning }
-  | { type: 'stateRecovered'; problem: string }
-  | { type: 'mergeStart'; days: number; partitions: number }
-  | { type: 'mergeDone'; ms: number };
 
 export interface Top50Summary {
   date: string;
@@ -87,8 +69,6 @@ export interface Top50Summary {
   peakRssBytes: number;
 }
 
-export const DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024;
-
 /**
  * The top-50 job: bring every log day of the window into a partial (reusing the ones already
  * built), merge the window's partials into chart rows (countries by partition, users by user
@@ -97,7 +77,7 @@ export const DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024;
 export async function runTop50(options: Top50Options): Promise<Top50Summary> {
   const started = Date.now();
   const { day, logs } = await planChartWindow(options);
-  const session = ChartSession.open(options);
+  const session = await ChartSession.open(options);
   try {
     return await session.writeCharts(day, logs, started, { requireValidRows: true });
   } finally {
@@ -156,58 +136,70 @@ export function windowOf(day: number, windowLength: number): number[] {
 
 export type SessionOptions = Omit<Top50Options, 'logsDir' | 'day' | 'strict'>;
 
-/** What computing charts from a day takes: its manifest record, and whether it was built just now. */
-export interface TakenDay {
-  record: DayRecord;
-  built: boolean;
-}
-
-/** The two chart files as written, with the times each was done. */
-export interface WrittenCharts {
-  countryRows: number;
-  userRows: number;
-  countryDone: number;
-  userDone: number;
-}
-
 /**
- * A session of one engine, set up once for any number of chart dates (`run`, `watch` and
- * `backfill` write many dates in one session). The state folder (its manifest of days, charts and
- * quarantined logs), the quality report and the record of each chart's inputs are the same for
- * every engine; how a day is taken in and how the charts are computed is the engine's:
- * partials in this process (ChartSession), or a ClickHouse cluster (ClickHouseChartSession).
+ * A chart session, set up once for any number of chart dates (`run`, `watch` and `backfill` write
+ * many dates in one session). The state folder (its manifest of days, charts and quarantined
+ * logs), the quality report and the record of each chart's inputs are the same for every engine;
+ * how a day is taken in and how the charts are computed is the engine's (engines/chartEngine.ts),
+ * opened with the session and closed with it.
  */
-export abstract class ChartSessionBase<Taken extends TakenDay = TakenDay> {
+export class ChartSession {
   readonly state: StateStore;
   readonly outDir: string;
   readonly window: number;
   readonly top: number;
   readonly maxRejectRate: number;
-  protected readonly emit: (event: Top50Event) => void;
-  /** Whether a day's data stays until `--keep-days` says otherwise (else: the window's days only). */
-  abstract readonly keepsHistory: boolean;
+  private readonly emit: (event: Top50Event) => void;
 
-  protected constructor(options: SessionOptions) {
+  private constructor(
+    options: SessionOptions,
+    state: StateStore,
+    readonly engine: ChartEngine,
+  ) {
     this.emit = options.onEvent ?? (() => {});
     this.window = options.window ?? 7;
     this.top = options.top ?? 50;
     this.maxRejectRate = options.maxRejectRate ?? DEFAULT_MAX_REJECT_RATE;
     this.outDir = resolve(options.outDir);
-    const stateDir = resolve(options.stateDir ?? join(this.outDir, '.playtally'));
-    ensureWritable(this.outDir, 'output_not_writable', 'output folder');
-    this.state = new StateStore(stateDir);
-    if (this.state.recovered) this.emit({ type: 'stateRecovered', problem: this.state.recovered });
+    this.state = state;
+  }
+
+  /**
+   * Open the output and state folders (checked writable, temporary files of killed runs removed),
+   * then the engine `options` choose (a ClickHouse cluster is checked to answer before any work).
+   */
+  static async open(options: SessionOptions): Promise<ChartSession> {
+    const emit = options.onEvent ?? (() => {});
+    const outDir = resolve(options.outDir);
+    const stateDir = resolve(options.stateDir ?? join(outDir, '.playtally'));
+    ensureWritable(outDir, 'output_not_writable', 'output folder');
+    const state = new StateStore(stateDir);
+    if (state.recovered) emit({ type: 'stateRecovered', problem: state.recovered });
     ensureWritable(stateDir, 'state_not_writable', 'state folder');
-    removeStaleTempFiles(this.outDir);
-    removeStaleTempFiles(this.state.partialsDir);
+    removeStaleTempFiles(outDir);
+    removeStaleTempFiles(state.partialsDir);
     removeStaleTempFiles(stateDir);
+    const engine = await openChartEngine(options, {
+      state,
+      top: options.top ?? 50,
+      threads: options.threads,
+      memoryBytes: options.memoryBytes,
+      partitionBytes: options.partitionBytes,
+      emit,
+    });
+    return new ChartSession(options, state, engine);
+  }
+
+  /** Whether a day's data stays until `--keep-days` says otherwise (else: the window's days only). */
+  get keepsHistory(): boolean {
+    return this.engine.keepsHistory;
   }
 
   /** Take a log day in: reused when the manifest says it is current, else parsed (`force`: again). */
-  async partial(log: LogFile, force = false): Promise<Taken> {
+  async partial(log: LogFile, force = false): Promise<TakenDay> {
     const started = Date.now();
     this.emit({ type: 'dayStart', date: isoDay(log.day), file: log.name, bytes: log.size });
-    const taken = await this.takeIn(log, force);
+    const taken = await this.engine.takeIn(log, force);
     this.emit({
       type: 'dayDone',
       date: isoDay(log.day),
@@ -218,30 +210,24 @@ export abstract class ChartSessionBase<Taken extends TakenDay = TakenDay> {
     return taken;
   }
 
-  /** The engine's part of `partial`. */
-  protected abstract takeIn(log: LogFile, force: boolean): Promise<Taken>;
-
-  /** Whether a day's data can go into a chart without its log (its partial, or its rows on the cluster). */
-  abstract holds(record: DayRecord): Promise<boolean>;
+  /** Whether a day's data can go into a chart without its log. */
+  holds(record: DayRecord): Promise<boolean> {
+    return this.engine.holds(record);
+  }
 
   /** Retention: drop a day's data, which its log can bring back. */
-  abstract prune(key: string): Promise<void>;
+  prune(key: string): Promise<void> {
+    return this.engine.prune(key);
+  }
 
   /** A day's log was quarantined (the manifest forgot the day): drop whatever the engine kept of it. */
-  abstract discard(day: number): Promise<void>;
+  discard(day: number): Promise<void> {
+    return this.engine.discard(day);
+  }
 
-  /** Write both chart files of the window from its taken-in days (`taken[i]` is `logs[i]`'s). */
-  protected abstract computeCharts(
-    paths: { country: string; user: string },
-    logs: LogFile[],
-    taken: Taken[],
-    dayMs: number[],
-  ): Promise<WrittenCharts>;
-
-  /** Threads and memory budget reported in the summary. */
-  protected abstract readonly figures: { threads: number; memoryBytes: number };
-
-  abstract close(): Promise<void>;
+  close(): Promise<void> {
+    return this.engine.close();
+  }
 
   /**
    * Write the charts and the quality report of `day` from `logs`, the log days of its window (at
@@ -259,7 +245,7 @@ export abstract class ChartSessionBase<Taken extends TakenDay = TakenDay> {
     const present = new Set(logs.map((l) => l.day));
     const missing = windowDays.filter((d) => !present.has(d)).map(isoDay);
     if (missing.length > 0) this.emit({ type: 'missing', days: missing });
-    const taken: Taken[] = [];
+    const taken: TakenDay[] = [];
     const dayMs: number[] = [];
     for (const log of logs) {
       const dayStarted = Date.now();
@@ -273,8 +259,15 @@ export abstract class ChartSessionBase<Taken extends TakenDay = TakenDay> {
     }
     const partialsDone = Date.now();
     const paths = chartFilePaths(this.outDir, day);
+    const retake = async (i: number): Promise<void> => {
+      const retakeStarted = Date.now();
+      taken[i] = await this.partial(logs[i]!, true);
+      dayMs[i]! += Date.now() - retakeStarted;
+    };
     const charts =
-      logs.length === 0 ? await writeEmptyCharts(paths) : await this.computeCharts(paths, logs, taken, dayMs);
+      logs.length === 0
+        ? await writeEmptyCharts(paths)
+        : await this.engine.computeCharts({ paths, logs, taken, retake });
 
     const report = buildQualityReport(day, windowDays, records, this.maxRejectRate);
     for (const warning of report.warnings) this.emit({ type: 'rejectRate', warning });
@@ -308,7 +301,7 @@ export abstract class ChartSessionBase<Taken extends TakenDay = TakenDay> {
         user: { path: paths.user, rows: charts.userRows },
         quality: qualityPath,
       },
-      ...this.figures,
+      ...this.engine.figures,
       elapsedMs: Date.now() - started,
       cpuMs: cpuMs(),
       stagesMs: {
@@ -318,139 +311,6 @@ export abstract class ChartSessionBase<Taken extends TakenDay = TakenDay> {
       },
       peakRssBytes: peakRssBytes(),
     };
-  }
-}
-
-/**
- * The embedded engine's session: each day parsed into a partial in the state folder, the window
- * merged by the worker pool within the memory plan, in a scratch folder of this run.
- */
-export class ChartSession extends ChartSessionBase<DayPartial> {
-  readonly threads: number;
-  readonly memoryBytes: number;
-  readonly keepsHistory = false;
-  private readonly plan: MemoryPlan;
-  private readonly runTmpDir: string;
-  private readonly pool: WorkerPool;
-
-  private constructor(options: SessionOptions) {
-    super(options);
-    this.threads = options.threads ?? availableParallelism();
-    this.memoryBytes = options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
-    removeStaleRunDirs(this.state.tmpDir);
-    // A run killed while quarantining a day can leave the day's partial behind, named by no record.
-    this.state.removeOrphanPartials();
-    this.plan = planMemory(this.memoryBytes, this.threads, options.partitionBytes);
-    this.runTmpDir = join(this.state.tmpDir, `run-${process.pid}-${Date.now()}`);
-    mkdirSync(this.runTmpDir, { recursive: true });
-    this.pool = new WorkerPool(this.threads, ({ bytes, rows }) =>
-      this.emit({ type: 'progress', bytes, rows }),
-    );
-  }
-
-  static open(options: SessionOptions): ChartSession {
-    return new ChartSession(options);
-  }
-
-  protected get figures(): { threads: number; memoryBytes: number } {
-    return { threads: this.threads, memoryBytes: this.memoryBytes };
-  }
-
-  /** The day's partial, reused or built (`force`: rebuilt, it was found damaged). */
-  protected takeIn(log: LogFile, force: boolean): Promise<DayPartial> {
-    return ensureDayPartial(log, this.state, this.pool, this.plan, this.runTmpDir, force);
-  }
-
-  async holds(record: DayRecord): Promise<boolean> {
-    return !record.pruned && record.partial !== '' && existsSync(this.state.partialPath(record));
-  }
-
-  async prune(key: string): Promise<void> {
-    this.state.prunePartial(key);
-  }
-
-  async discard(): Promise<void> {
-    // The manifest removed the day's partial with its record.
-  }
-
-  protected async computeCharts(
-    paths: { country: string; user: string },
-    logs: LogFile[],
-    partials: DayPartial[],
-    dayMs: number[],
-  ): Promise<WrittenCharts> {
-    const { top, threads, plan, pool, emit } = this;
-    return writeCharts({ paths, partials, top, threads, plan, pool, emit }, async (damaged) => {
-      const rebuildStarted = Date.now();
-      partials[damaged] = await this.partial(logs[damaged]!, true);
-      dayMs[damaged]! += Date.now() - rebuildStarted;
-    });
-  }
-
-  async close(): Promise<void> {
-    try {
-      await this.pool.close();
-    } finally {
-      rmSync(this.runTmpDir, { recursive: true, force: true });
-    }
-  }
-}
-
-interface ChartsContext {
-  paths: { country: string; user: string };
-  partials: DayPartial[];
-  top: number;
-  threads: number;
-  plan: MemoryPlan;
-  pool: WorkerPool;
-  emit: (event: Top50Event) => void;
-}
-
-/**
- * Merge the window and write both chart files. Block and segment checksums are checked as the
- * merge reads them: a partial found damaged there is rebuilt from its log (`rebuild`, which
- * replaces it in `partials`) and the merge is run again.
- */
-async function writeCharts(
-  { paths, partials, top, threads, plan, pool, emit }: ChartsContext,
-  rebuild: (day: number) => Promise<void>,
-): Promise<WrittenCharts> {
-  const started = Date.now();
-  for (let attempt = 0; ; attempt++) {
-    try {
-      const window = planWindow(partials, plan, threads);
-      emit({ type: 'mergeStart', days: partials.length, partitions: window.countryPartitions });
-      const countryCharts = await settleAll(
-        Array.from({ length: window.countryPartitions }, (_, q) =>
-          pool.run<MergeCountriesResult>({
-            kind: 'mergeCountries',
-            partition: q,
-            top,
-            sources: countrySources(partials, q, window.countryPartitions),
-          }),
-        ),
-      );
-      const countryRows = await writeCountryChart(
-        paths.country,
-        bestOfPartitions(
-          countryCharts.map((r) => r.countries),
-          top,
-        ),
-      );
-      const countryDone = Date.now();
-      const userRows = await writeUserChart(paths.user, window.userRanges.length, threads + 1, (r) =>
-        pool.run<MergeUsersResult>({ kind: 'mergeUsers', top, ...window.userRanges[r]! }),
-      );
-      const userDone = Date.now();
-      emit({ type: 'mergeDone', ms: userDone - started });
-      return { countryRows, userRows, countryDone, userDone };
-    } catch (error) {
-      const { code, path } = error as { code?: unknown; path?: unknown };
-      const damaged = partials.findIndex((p) => p.path === path);
-      if (code !== 'PARTIAL_CORRUPT' || damaged < 0 || attempt >= partials.length) throw error;
-      emit({ type: 'damaged', date: partials[damaged]!.record.date, problem: (error as Error).message });
-      await rebuild(damaged);
-    }
   }
 }
 
@@ -481,28 +341,4 @@ function noValidRows(windowDays: number[], records: DayRecord[]): PlaytallyError
       `29569957|7788196|BL (sng_id|user_id|country), no chart written:\n${lines.join('\n')}`,
     { window: windowDays.map(isoDay), files: records.map((r) => r.file) },
   );
-}
-
-/** Like Promise.all, but every task settles before a failure is reported, so a retry never races one still running. */
-async function settleAll<T>(tasks: Promise<T>[]): Promise<T[]> {
-  const settled = await Promise.allSettled(tasks);
-  const failed = settled.find((s) => s.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
-  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
-}
-
-/** Scratch folders of runs that were killed (their pid is gone). */
-function removeStaleRunDirs(tmpDir: string): void {
-  let names: string[] = [];
-  try {
-    names = readdirSync(tmpDir);
-  } catch {
-    return;
-  }
-  for (const name of names) {
-    const m = /^run-(\d+)-/.exec(name);
-    if (m && Number(m[1]) !== process.pid && !processAlive(Number(m[1]))) {
-      rmSync(join(tmpDir, name), { recursive: true, force: true });
-    }
-  }
 }

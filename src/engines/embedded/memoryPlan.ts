@@ -23,6 +23,9 @@ const PER_WORKER_BASE_BYTES = 40 * 1024 * 1024;
 const BYTES_PER_PAIR = 48;
 /** The shortest valid row, `0|0|AD\n`, bounds how many pairs a file of a given size can hold. */
 const MIN_ROW_BYTES = 7;
+/** The embedded engine's memory budget unless `--memory` says. */
+export const DEFAULT_MEMORY_BYTES = 1024 * 1024 * 1024;
+
 export const MIN_PARTITIONS = 16;
 export const MAX_PARTITIONS = 1 << 16;
 export const MIN_MEMORY_BYTES = 256 * 1024 * 1024;

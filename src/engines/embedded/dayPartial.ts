@@ -1,17 +1,17 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DayRecord, parsedUnderCurrentRule, type StateStore } from '../formats/manifest.js';
-import type { SpillIndex } from '../formats/pairSpill.js';
-import { type PartialDirectory, PartialWriter, readPartialDirectory } from '../formats/partialFile.js';
-import { compactDay, isoDay } from '../ops/dates.js';
-import { PlaytallyError } from '../ops/errors.js';
-import { ROW_RULE_VERSION } from '../parse/listenParser.js';
-import { emptyRejectCounts, REJECT_REASONS, type RejectExample } from '../parse/rejects.js';
-import { combineUnitHashes, contentHash } from '../sources/contentHash.js';
-import { estimateGzipSize, GzipInputError, streamLogChunks } from '../sources/lineChunks.js';
-import { isS3, openFile, statFile } from '../sources/locations.js';
-import type { LogFile } from '../sources/logFiles.js';
-import { logUnits } from '../sources/logUnits.js';
+import { type DayRecord, parsedUnderCurrentRule, type StateStore } from '../../formats/manifest.js';
+import type { SpillIndex } from '../../formats/pairSpill.js';
+import { type PartialDirectory, PartialWriter, readPartialDirectory } from '../../formats/partialFile.js';
+import { compactDay, isoDay } from '../../ops/dates.js';
+import { PlaytallyError } from '../../ops/errors.js';
+import { ROW_RULE_VERSION } from '../../parse/listenParser.js';
+import { emptyRejectCounts, MAX_EXAMPLES, REJECT_REASONS, type RejectExample } from '../../parse/rejects.js';
+import { combineUnitHashes, contentHash } from '../../sources/contentHash.js';
+import { estimateGzipSize, GzipInputError, streamLogChunks } from '../../sources/lineChunks.js';
+import { isS3, openFile, statFile } from '../../sources/locations.js';
+import type { LogFile } from '../../sources/logFiles.js';
+import { logUnits } from '../../sources/logUnits.js';
 import { type MemoryPlan, partitionsFor } from './memoryPlan.js';
 import type {
   AggregatePartitionResult,
@@ -20,9 +20,6 @@ import type {
   ParseUnitResult,
 } from './tasks.js';
 import type { WorkerPool } from './workerPool.js';
-
-/** Rejected lines kept as examples per day. */
-export const MAX_EXAMPLES = 10;
 
 export interface DayPartial {
   record: DayRecord;

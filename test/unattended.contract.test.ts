@@ -1,14 +1,14 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClickHouseChartSession } from '../src/clickhouse/clickhouseSession.js';
-import { ClickHouseCluster } from '../src/clickhouse/cluster.js';
-import { windowOf } from '../src/engine/top50Job.js';
+import { ClickHouseCluster } from '../src/engines/clickhouse/cluster.js';
 import { type Manifest, readManifest } from '../src/formats/manifest.js';
 import type { RunRecord } from '../src/formats/runHistory.js';
 import { generateLogs } from '../src/generate/listenGenerator.js';
+import { windowOf } from '../src/jobs/chartJob.js';
 import { compactDay, isoDay } from '../src/ops/dates.js';
-import { type RunEvent, type RunOptions, runOnce } from '../src/unattended/runOnce.js';
+import { runOnce } from '../src/unattended/runOnce.js';
+import type { RunEvent, RunOptions } from '../src/unattended/runOptions.js';
 import type { StatusReport } from '../src/unattended/statusReport.js';
 import {
   CLICKHOUSE_URLS,
@@ -31,7 +31,7 @@ import { day, firstDifference, listTree, logName, TempDirs } from './support/tem
  * what each engine must do. Without a cluster the ClickHouse half is skipped with a message (a
  * failure under CI=true).
  */
-requireClickHouse('unattended.engines.shared.test');
+requireClickHouse('unattended.contract.test');
 
 const FIRST = day('2024-07-01');
 const W = 3;
@@ -59,7 +59,7 @@ interface Engine {
   name: 'embedded' | 'clickhouse';
   /** The ClickHouse database of this case (a new one per case). */
   database?: string;
-  openSession?: RunOptions['openSession'];
+  clickhouse?: RunOptions['clickhouse'];
 }
 
 const ENGINES: [string, () => Engine][] = [['embedded', () => ({ name: 'embedded' })]];
@@ -71,8 +71,7 @@ if (haveClickHouse) {
       return {
         name: 'clickhouse',
         database,
-        openSession: (o) =>
-          ClickHouseChartSession.open({ ...o, clickhouse: { urls: CLICKHOUSE_URLS, database } }),
+        clickhouse: { urls: CLICKHOUSE_URLS, database },
       };
     },
   ]);
@@ -148,7 +147,7 @@ function fixture(engine: Engine, offsets: number[], seed: number): Fixture {
         window: W,
         threads: 2,
         command: 'run',
-        openSession: engine.openSession,
+        clickhouse: engine.clickhouse,
         ...extra,
       }),
     backfill: (from, to, extra = {}) =>

@@ -1,33 +1,26 @@
-import {
-  ChartSessionBase,
-  type SessionOptions,
-  type TakenDay,
-  type WrittenCharts,
-} from '../engine/top50Job.js';
-import { type DayRecord, parsedUnderCurrentRule } from '../formats/manifest.js';
-import { compactDay, isoDay, parseDay } from '../ops/dates.js';
-import { PlaytallyError } from '../ops/errors.js';
-import { ROW_RULE_VERSION } from '../parse/listenParser.js';
-import { contentHash } from '../sources/contentHash.js';
-import { statFile } from '../sources/locations.js';
-import type { LogFile } from '../sources/logFiles.js';
+import type { DayRecord, StateStore } from '../../formats/manifest.js';
+import { parsedUnderCurrentRule } from '../../formats/manifest.js';
+import { compactDay, isoDay, parseDay } from '../../ops/dates.js';
+import { PlaytallyError } from '../../ops/errors.js';
+import { ROW_RULE_VERSION } from '../../parse/listenParser.js';
+import { contentHash } from '../../sources/contentHash.js';
+import { statFile } from '../../sources/locations.js';
+import type { LogFile } from '../../sources/logFiles.js';
+import type {
+  ChartEngine,
+  ChartEngineSetup,
+  ChartsRequest,
+  TakenDay,
+  WrittenCharts,
+} from '../chartEngine.js';
 import { writeCountryChartFromCluster, writeUserChartFromCluster } from './chartQueries.js';
-import { ClickHouseCluster, identifier, sqlDay } from './cluster.js';
+import { ClickHouseCluster, type ClickHouseOptions, identifier, sqlDay } from './cluster.js';
 import { ensureListenTables } from './listenTables.js';
 import { loadListenDay } from './loadListenDay.js';
 import { ensureLoadRecords, LoadRecords } from './loadRecords.js';
 
-export interface ClickHouseOptions {
-  /** The HTTP URLs of the cluster's shards, in shard order. */
-  urls: string[];
-  /** Database of playtally's tables (default `playtally`). */
-  database?: string;
-  /** The cluster's name in the servers' remote_servers config (default `playtally`). */
-  cluster?: string;
-}
-
 /**
- * The ClickHouse engine's session, for `top50`, `run`, `backfill` and `watch`: a day is taken in
+ * The ClickHouse chart engine, for `top50`, `run`, `backfill` and `watch`: a day is taken in
  * by loading its log into the cluster (replacing the day's partition; playtally's own parser
  * counts the rejects, recorded in the manifest as the embedded engine records them), and the
  * charts are computed in ClickHouse SQL and written with the embedded engine's line writer, so
@@ -35,49 +28,43 @@ export interface ClickHouseOptions {
  * and from which log (size, mtime, content hash), checked against the cluster's row count before
  * it is trusted. The cluster keeps every day (it is there for history) unless `--keep-days` says.
  */
-export class ClickHouseChartSession extends ChartSessionBase {
+export class ClickHouseChartEngine implements ChartEngine {
   readonly keepsHistory = true;
-  protected readonly figures = { threads: 1, memoryBytes: 0 };
+  readonly figures = { threads: 1, memoryBytes: 0 };
+  private readonly state: StateStore;
+  private readonly top: number;
   /** Rows per day on the cluster, read once a session and kept in step with its loads and drops. */
   private counts: Map<number, number> | undefined;
   /** Which log each day's rows on the cluster came from. */
   private readonly sources: LoadRecords;
 
   private constructor(
-    options: SessionOptions,
+    setup: ChartEngineSetup,
     private readonly cluster: ClickHouseCluster,
     /** `url,url/database`: where this session's days are loaded. */
     private readonly target: string,
   ) {
-    super(options);
+    this.state = setup.state;
+    this.top = setup.top;
     this.sources = new LoadRecords(cluster, 'listens');
   }
 
-  /** Check every shard answers and create the tables, then open the state folder. */
-  static async open(
-    options: SessionOptions & { clickhouse: ClickHouseOptions },
-  ): Promise<ClickHouseChartSession> {
-    const clusterName = identifier(options.clickhouse.cluster ?? 'playtally', '--clickhouse-cluster');
-    const cluster = new ClickHouseCluster(
-      options.clickhouse.urls,
-      options.clickhouse.database ?? 'playtally',
-    );
+  /** Check every shard answers and create the tables. */
+  static async open(options: ClickHouseOptions, setup: ChartEngineSetup): Promise<ClickHouseChartEngine> {
+    const clusterName = identifier(options.cluster ?? 'playtally', '--clickhouse-cluster');
+    const cluster = new ClickHouseCluster(options.urls, options.database ?? 'playtally');
     try {
       await cluster.ping();
       await ensureListenTables(cluster, clusterName);
       await ensureLoadRecords(cluster);
-      return new ClickHouseChartSession(
-        options,
-        cluster,
-        `${options.clickhouse.urls.join(',')}/${cluster.database}`,
-      );
+      return new ClickHouseChartEngine(setup, cluster, `${options.urls.join(',')}/${cluster.database}`);
     } catch (error) {
       await cluster.close();
       throw error;
     }
   }
 
-  protected async takeIn(log: LogFile, force: boolean): Promise<TakenDay> {
+  async takeIn(log: LogFile, force: boolean): Promise<TakenDay> {
     const started = Date.now();
     const key = compactDay(log.day);
     const taken = force ? undefined : await this.loadedAlready(key, log);
@@ -161,10 +148,7 @@ export class ClickHouseChartSession extends ChartSessionBase {
     );
   }
 
-  protected async computeCharts(
-    paths: { country: string; user: string },
-    logs: LogFile[],
-  ): Promise<WrittenCharts> {
+  async computeCharts({ paths, logs }: ChartsRequest<TakenDay>): Promise<WrittenCharts> {
     const days = logs.map((l) => l.day);
     const countryRows = await writeCountryChartFromCluster(this.cluster, paths.country, days, this.top);
     const countryDone = Date.now();

@@ -22,7 +22,7 @@ interface Slot {
 function workerScript(): string {
   const here = fileURLToPath(import.meta.url);
   if (here.endsWith('.js')) return join(dirname(here), 'worker.js');
-  const built = resolve(dirname(here), '../../dist/src/engine/worker.js');
+  const built = resolve(dirname(here), '../../../dist/src/engines/embedded/worker.js');
   if (!existsSync(built)) throw new Error(`worker script ${built} is missing: run \`npm run build\` first`);
   return built;
 }

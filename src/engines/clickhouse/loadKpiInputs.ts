@@ -1,5 +1,5 @@
-import { type FilePartialHeader, readDayColumns, readFilePartialHeader } from '../formats/kpiPartials.js';
-import type { Catalog } from '../kpis/genreKpis.js';
+import { type FilePartialHeader, readDayColumns, readFilePartialHeader } from '../../formats/kpiPartials.js';
+import type { Catalog } from '../../kpis/genreKpis.js';
 import { type ClickHouseCluster, sqlDay } from './cluster.js';
 import { kpiShardOf } from './kpiTables.js';
 import { ShardInserts, tsvString } from './shardInserts.js';

@@ -1,9 +1,9 @@
-import type { SpillIndex } from '../formats/pairSpill.js';
-import type { BlockRef, SegmentRun } from '../formats/partialFile.js';
-import type { StreamFileResult } from '../parse/streamRows.js';
-import type { BlockStats } from '../partials/aggregatePairs.js';
-import type { LogUnit } from '../sources/logUnits.js';
-import type { CountryChart } from '../window/countryCharts.js';
+import type { SpillIndex } from '../../formats/pairSpill.js';
+import type { BlockRef, SegmentRun } from '../../formats/partialFile.js';
+import type { StreamFileResult } from '../../parse/streamRows.js';
+import type { BlockStats } from '../../partials/aggregatePairs.js';
+import type { LogUnit } from '../../sources/logUnits.js';
+import type { CountryChart } from '../../window/countryCharts.js';
 
 /** Messages between the job (main thread) and its workers; all plain, structured-clonable data. */
 
@@ -120,7 +120,7 @@ export interface MergeUsersResult {
 
 /**
  * Read one streams CSV of the KPI landing folder (see parse/streamRows.ts) and write its partial
- * (kpis/filePartials.ts) into `partialDir`, named after the file and its content hash.
+ * (formats/kpiPartials.ts) into `partialDir`, named after the file and its content hash.
  */
 export interface ParseStreamsTask {
   kind: 'parseStreams';

@@ -1,4 +1,4 @@
-import { fmix32 } from '../partials/hash.js';
+import { fmix32 } from '../../partials/hash.js';
 
 /**
  * MurmurHash3 x86_32 of a string's UTF-8 bytes, seed 0: ClickHouse's `murmurHash3_32`. The KPI

@@ -2,9 +2,8 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import { runTop50ClickHouse } from '../src/clickhouse/clickhouseTop50.js';
-import { runTop50, type Top50Options, type Top50Summary } from '../src/engine/top50Job.js';
 import type { QualityReport } from '../src/formats/qualityReport.js';
+import { runTop50, type Top50Options, type Top50Summary } from '../src/jobs/chartJob.js';
 import { compactDay } from '../src/ops/dates.js';
 import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
 import { runFolders } from './support/cliRuns.js';
@@ -19,7 +18,7 @@ import { day, TempDirs } from './support/tempDirs.js';
  * gzip logs, ids up to 2^53-1 with CRLF, and a log replaced between two runs. Without a cluster
  * the ClickHouse half is skipped with a message (a failure under CI=true).
  */
-requireClickHouse('engines.shared.test');
+requireClickHouse('chartEngine.contract.test');
 
 const temp = new TempDirs();
 const databases = new TestDatabases('playtally_shared');
@@ -36,7 +35,7 @@ if (haveClickHouse) {
     () => {
       // A database per test: the cases do not see each other's days.
       const database = databases.next();
-      return (options) => runTop50ClickHouse({ ...options, clickhouse: { urls: CLICKHOUSE_URLS, database } });
+      return (options) => runTop50({ ...options, clickhouse: { urls: CLICKHOUSE_URLS, database } });
     },
   ]);
 }
@@ -207,7 +206,7 @@ describe.runIf(haveClickHouse)('engine clickhouse: two state folders on one data
   it('a day another state folder loaded since, with as many rows, is loaded again', async () => {
     const database = databases.next();
     const run = (logsDir: string, outDir: string) =>
-      runTop50ClickHouse({
+      runTop50({
         logsDir,
         outDir,
         day: FIRST,

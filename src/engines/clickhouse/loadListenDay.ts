@@ -1,19 +1,19 @@
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
-import { MAX_EXAMPLES } from '../engine/dayPartial.js';
-import { isoDay } from '../ops/dates.js';
-import { PlaytallyError } from '../ops/errors.js';
-import { COUNTRY_CODES } from '../parse/countries.js';
-import { ListenParser } from '../parse/listenParser.js';
+import { isoDay } from '../../ops/dates.js';
+import { PlaytallyError } from '../../ops/errors.js';
+import { COUNTRY_CODES } from '../../parse/countries.js';
+import { ListenParser } from '../../parse/listenParser.js';
 import {
   emptyRejectCounts,
   exampleText,
+  MAX_EXAMPLES,
   REJECT_REASONS,
   type RejectCounts,
   type RejectExample,
-} from '../parse/rejects.js';
-import { openFile } from '../sources/locations.js';
-import type { LogFile } from '../sources/logFiles.js';
+} from '../../parse/rejects.js';
+import { openFile } from '../../sources/locations.js';
+import type { LogFile } from '../../sources/logFiles.js';
 import { type ClickHouseCluster, sqlDay } from './cluster.js';
 import { shardOf } from './listenTables.js';
 import { ShardInserts } from './shardInserts.js';

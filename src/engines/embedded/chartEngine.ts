@@ -1,0 +1,166 @@
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
+import { join } from 'node:path';
+import { writeCountryChart, writeUserChart } from '../../formats/chartFiles.js';
+import type { DayRecord, StateStore } from '../../formats/manifest.js';
+import { processAlive } from '../../ops/atomicFile.js';
+import type { LogFile } from '../../sources/logFiles.js';
+import { bestOfPartitions } from '../../window/countryCharts.js';
+import type {
+  ChartEngine,
+  ChartEngineSetup,
+  ChartsRequest,
+  Top50Event,
+  WrittenCharts,
+} from '../chartEngine.js';
+import { type DayPartial, ensureDayPartial } from './dayPartial.js';
+import { DEFAULT_MEMORY_BYTES, type MemoryPlan, planMemory } from './memoryPlan.js';
+import type { MergeCountriesResult, MergeUsersResult } from './tasks.js';
+import { countrySources, planWindow } from './windowPlan.js';
+import { WorkerPool } from './workerPool.js';
+
+/**
+ * The embedded engine: each day parsed into a partial in the state folder, the window merged by
+ * the worker pool within the memory plan, in a scratch folder of this run.
+ */
+export class EmbeddedChartEngine implements ChartEngine<DayPartial> {
+  readonly keepsHistory = false;
+  readonly figures: { threads: number; memoryBytes: number };
+  private readonly state: StateStore;
+  private readonly top: number;
+  private readonly threads: number;
+  private readonly emit: (event: Top50Event) => void;
+  private readonly plan: MemoryPlan;
+  private readonly runTmpDir: string;
+  private readonly pool: WorkerPool;
+
+  constructor(setup: ChartEngineSetup) {
+    this.state = setup.state;
+    this.top = setup.top;
+    this.emit = setup.emit;
+    this.threads = setup.threads ?? availableParallelism();
+    const memoryBytes = setup.memoryBytes ?? DEFAULT_MEMORY_BYTES;
+    this.figures = { threads: this.threads, memoryBytes };
+    removeStaleRunDirs(this.state.tmpDir);
+    // A run killed while quarantining a day can leave the day's partial behind, named by no record.
+    this.state.removeOrphanPartials();
+    this.plan = planMemory(memoryBytes, this.threads, setup.partitionBytes);
+    this.runTmpDir = join(this.state.tmpDir, `run-${process.pid}-${Date.now()}`);
+    mkdirSync(this.runTmpDir, { recursive: true });
+    this.pool = new WorkerPool(this.threads, ({ bytes, rows }) =>
+      this.emit({ type: 'progress', bytes, rows }),
+    );
+  }
+
+  /** The day's partial, reused or built (`force`: rebuilt, it was found damaged). */
+  takeIn(log: LogFile, force: boolean): Promise<DayPartial> {
+    return ensureDayPartial(log, this.state, this.pool, this.plan, this.runTmpDir, force);
+  }
+
+  async holds(record: DayRecord): Promise<boolean> {
+    return !record.pruned && record.partial !== '' && existsSync(this.state.partialPath(record));
+  }
+
+  async prune(key: string): Promise<void> {
+    this.state.prunePartial(key);
+  }
+
+  async discard(): Promise<void> {
+    // The manifest removed the day's partial with its record.
+  }
+
+  computeCharts({ paths, taken, retake }: ChartsRequest<DayPartial>): Promise<WrittenCharts> {
+    const { top, threads, plan, pool, emit } = this;
+    return writeCharts({ paths, partials: taken, top, threads, plan, pool, emit }, retake);
+  }
+
+  async close(): Promise<void> {
+    try {
+      await this.pool.close();
+    } finally {
+      rmSync(this.runTmpDir, { recursive: true, force: true });
+    }
+  }
+}
+
+interface ChartsContext {
+  paths: { country: string; user: string };
+  partials: DayPartial[];
+  top: number;
+  threads: number;
+  plan: MemoryPlan;
+  pool: WorkerPool;
+  emit: (event: Top50Event) => void;
+}
+
+/**
+ * Merge the window and write both chart files. Block and segment checksums are checked as the
+ * merge reads them: a partial found damaged there is rebuilt from its log (`rebuild`, which
+ * replaces it in `partials`) and the merge is run again.
+ */
+async function writeCharts(
+  { paths, partials, top, threads, plan, pool, emit }: ChartsContext,
+  rebuild: (day: number) => Promise<void>,
+): Promise<WrittenCharts> {
+  const started = Date.now();
+  for (let attempt = 0; ; attempt++) {
+    try {
+      const window = planWindow(partials, plan, threads);
+      emit({ type: 'mergeStart', days: partials.length, partitions: window.countryPartitions });
+      const countryCharts = await settleAll(
+        Array.from({ length: window.countryPartitions }, (_, q) =>
+          pool.run<MergeCountriesResult>({
+            kind: 'mergeCountries',
+            partition: q,
+            top,
+            sources: countrySources(partials, q, window.countryPartitions),
+          }),
+        ),
+      );
+      const countryRows = await writeCountryChart(
+        paths.country,
+        bestOfPartitions(
+          countryCharts.map((r) => r.countries),
+          top,
+        ),
+      );
+      const countryDone = Date.now();
+      const userRows = await writeUserChart(paths.user, window.userRanges.length, threads + 1, (r) =>
+        pool.run<MergeUsersResult>({ kind: 'mergeUsers', top, ...window.userRanges[r]! }),
+      );
+      const userDone = Date.now();
+      emit({ type: 'mergeDone', ms: userDone - started });
+      return { countryRows, userRows, countryDone, userDone };
+    } catch (error) {
+      const { code, path } = error as { code?: unknown; path?: unknown };
+      const damaged = partials.findIndex((p) => p.path === path);
+      if (code !== 'PARTIAL_CORRUPT' || damaged < 0 || attempt >= partials.length) throw error;
+      emit({ type: 'damaged', date: partials[damaged]!.record.date, problem: (error as Error).message });
+      await rebuild(damaged);
+    }
+  }
+}
+
+/** Like Promise.all, but every task settles before a failure is reported, so a retry never races one still running. */
+async function settleAll<T>(tasks: Promise<T>[]): Promise<T[]> {
+  const settled = await Promise.allSettled(tasks);
+  const failed = settled.find((s) => s.status === 'rejected');
+  if (failed) throw (failed as PromiseRejectedResult).reason;
+  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
+}
+
+/** Scratch folders of runs that were killed (their pid is gone). */
+function removeStaleRunDirs(tmpDir: string): void {
+  let names: string[] = [];
+  try {
+    names = readdirSync(tmpDir);
+  } catch {
+    return;
+  }
+  for (const name of names) {
+    const m = /^run-(\d+)-/.exec(name);
+    if (m && Number(m[1]) !== process.pid && !processAlive(Number(m[1]))) {
+      rmSync(join(tmpDir, name), { recursive: true, force: true });
+    }
+  }
+}

@@ -1,0 +1,24 @@
+import type { Catalog, DayKpis, Granularity } from '../kpis/genreKpis.js';
+
+/** What a day's KPIs are computed from: the partials of its files, and the catalogue. */
+export interface KpiDayInput {
+  day: number;
+  granularity: Granularity;
+  /** Every streams file with rows on the day, in name order: its partial and its rows on the day. */
+  sources: { file: string; sha256: string; partial: string; rows: number }[];
+  catalog: Catalog;
+  /** Content hash of the songs and users files the catalogue was read from. */
+  catalogKey: string;
+}
+
+/**
+ * The KPI engine contract: compute the KPIs of one due day. The job around it (jobs/kpiJob.ts:
+ * parsing streams files into partials, deciding which days are due, writing the files and the
+ * quality report, archiving) is the same for every engine. Implementations:
+ * engines/embedded/kpiEngine.ts and engines/clickhouse/kpiEngine.ts, chosen by
+ * engines/pickEngine.ts only; both pass the shared suite test/kpiEngine.contract.test.ts.
+ */
+export interface KpiDayEngine {
+  computeDay(input: KpiDayInput): Promise<DayKpis>;
+  close(): Promise<void>;
+}

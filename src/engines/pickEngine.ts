@@ -1,0 +1,27 @@
+import type { ChartEngine, ChartEngineSetup } from './chartEngine.js';
+import { ClickHouseChartEngine } from './clickhouse/chartEngine.js';
+import type { ClickHouseOptions } from './clickhouse/cluster.js';
+import { clickhouseKpiEngine } from './clickhouse/kpiEngine.js';
+import { EmbeddedChartEngine } from './embedded/chartEngine.js';
+import { embeddedKpiEngine } from './embedded/kpiEngine.js';
+import type { KpiDayEngine } from './kpiEngine.js';
+
+/** Which engine a job runs on: a ClickHouse cluster when `clickhouse` is given, else this process. */
+export interface EngineChoice {
+  clickhouse?: ClickHouseOptions;
+}
+
+/** The one place that picks the chart engine. */
+export async function openChartEngine(choice: EngineChoice, setup: ChartEngineSetup): Promise<ChartEngine> {
+  if (choice.clickhouse) return ClickHouseChartEngine.open(choice.clickhouse, setup);
+  return new EmbeddedChartEngine(setup);
+}
+
+/** The one place that picks the KPI engine. */
+export async function openKpiEngine(
+  choice: EngineChoice,
+  setup: { threads: number; parallelDayRows?: number; stateDir: string },
+): Promise<KpiDayEngine> {
+  if (choice.clickhouse) return clickhouseKpiEngine(choice.clickhouse, setup.stateDir);
+  return embeddedKpiEngine(setup);
+}

@@ -1,0 +1,54 @@
+import type { Top50Event } from '../engines/chartEngine.js';
+import type { QuarantineRecord } from '../formats/manifest.js';
+import type { SessionOptions } from '../jobs/chartJob.js';
+import type { LogFile } from '../sources/logFiles.js';
+import type { ResultsStore } from '../store/resultsStore.js';
+
+/** What one unattended run (runOnce) is asked to do, and what it reports as it goes. */
+export interface RunOptions extends SessionOptions {
+  /** A folder, or an S3 location (`s3://bucket/prefix/`). */
+  logsDir: string;
+  command: 'run' | 'backfill' | 'watch';
+  /** Move each log here once every chart that needs it is written (on S3 when the logs are). */
+  archiveDir?: string;
+  /** Default: `<logs>/quarantine`, or `<logs>/error/` for logs on S3. */
+  quarantineDir?: string;
+  /** A log whose rejected share of lines is above this is quarantined (default 0.05). */
+  maxRejectRate?: number;
+  /**
+   * Keep the data (partials, or rows on the cluster) of this many newest days; minimum the window.
+   * Default: the window, or every day for an engine that keeps history (ClickHouse).
+   */
+  keepDays?: number;
+  /** backfill: the chart dates to write (day numbers), and whether to rewrite current ones. */
+  from?: number;
+  to?: number;
+  force?: boolean;
+  /** watch: a log counts only once it is complete. */
+  isReady?: (log: LogFile) => boolean;
+  /** Checked between steps: a signal asked the run to stop. */
+  shouldStop?: () => boolean;
+  onRunEvent?: (event: RunEvent) => void;
+  /** Load each chart date into this results store as it is written, and the run into its history. */
+  store?: ResultsStore;
+  /**
+   * Bring an outside copy of the charts up to date with the output folder (the DynamoDB sink),
+   * after the charts are written and before any log is archived: a log leaves only once what
+   * depends on it is committed there too.
+   */
+  syncSink?: (outDir: string) => Promise<void>;
+}
+
+export type RunEvent =
+  | { type: 'engine'; event: Top50Event }
+  | { type: 'noLogs'; logsDir: string }
+  | { type: 'quarantined'; record: QuarantineRecord }
+  | { type: 'chartsDue'; dates: string[]; current: number }
+  | { type: 'chartsWritten'; date: string; countries: number; users: number; ms: number }
+  | { type: 'stored'; dates: string[]; users: number; ms: number }
+  | { type: 'storeSkipped'; message: string }
+  | { type: 'unavailable'; date: string; file: string }
+  | { type: 'archived'; date: string; file: string; to: string }
+  | { type: 'pruned'; date: string }
+  | { type: 'retry'; step: string; attempt: number; delayMs: number; error: string }
+  | { type: 'stopped' };
