@@ -1,8 +1,8 @@
-import { existsSync, mkdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { writeFileAtomic } from '../ops/atomicFile.js';
 import { PlaytallyError } from '../ops/errors.js';
 import type { FileReport, RowExample } from '../parse/catalogs.js';
+import { isRecord, StateFile } from './stateFile.js';
 
 /** A streams file parsed into its partial: what it was (name, size, mtime, content hash) and what it held. */
 export interface KpiFileRecord {
@@ -48,13 +48,12 @@ interface KpiManifest {
  */
 export class KpiState {
   readonly partialsDir: string;
-  private readonly manifestPath: string;
-  private manifest: KpiManifest;
-  recovered: string | undefined;
+  private readonly file: StateFile<KpiManifest>;
+  /** Set when the manifest was unreadable and the state starts over: what happened. */
+  readonly recovered: string | undefined;
 
   constructor(readonly dir: string) {
     this.partialsDir = join(dir, 'partials');
-    this.manifestPath = join(dir, 'manifest.json');
     try {
       mkdirSync(this.partialsDir, { recursive: true });
     } catch (error) {
@@ -63,7 +62,8 @@ export class KpiState {
         `cannot create state folder ${dir}: ${(error as Error).message}`,
       );
     }
-    this.manifest = this.load();
+    this.file = new StateFile(join(dir, 'manifest.json'), KPI_MANIFEST_SHAPE);
+    this.recovered = this.file.recovered;
   }
 
   files(): Readonly<Record<string, KpiFileRecord>> {
@@ -109,23 +109,22 @@ export class KpiState {
     this.save();
   }
 
-  private load(): KpiManifest {
-    if (!existsSync(this.manifestPath)) return { version: 1, files: {}, days: {} };
-    try {
-      const parsed = JSON.parse(readFileSync(this.manifestPath, 'utf8')) as KpiManifest;
-      if (parsed?.version !== 1 || typeof parsed.files !== 'object' || typeof parsed.days !== 'object') {
-        throw new Error('unknown manifest version');
-      }
-      return parsed;
-    } catch (error) {
-      const aside = `${this.manifestPath}.damaged-${Date.now()}`;
-      renameSync(this.manifestPath, aside);
-      this.recovered = `KPI state manifest was unreadable (${(error as Error).message}); moved to ${aside}, rebuilding`;
-      return { version: 1, files: {}, days: {} };
-    }
+  private get manifest(): KpiManifest {
+    return this.file.value;
   }
 
   private save(): void {
-    writeFileAtomic(this.manifestPath, JSON.stringify(this.manifest, null, 1));
+    this.file.save();
   }
 }
+
+const KPI_MANIFEST_SHAPE = {
+  what: 'KPI state manifest',
+  empty: (): KpiManifest => ({ version: 1, files: {}, days: {} }),
+  check(parsed: unknown): KpiManifest | Error {
+    if (!isRecord(parsed) || parsed.version !== 1 || !isRecord(parsed.files) || !isRecord(parsed.days)) {
+      return new Error('unknown manifest version');
+    }
+    return parsed as unknown as KpiManifest;
+  },
+};

@@ -1,9 +1,9 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { writeFileAtomic } from '../ops/atomicFile.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { ROW_RULE_VERSION } from '../parse/listenParser.js';
 import type { RejectCounts, RejectExample } from '../parse/rejects.js';
+import { isRecord, readStateFile, StateFile } from './stateFile.js';
 
 /**
  * Was the day parsed under the current row rule, or would that rule give the same rows? Every row
@@ -105,15 +105,13 @@ export const MANIFEST_VERSION = 2;
 export class StateStore {
   readonly partialsDir: string;
   readonly tmpDir: string;
-  private readonly manifestPath: string;
-  private manifest: Manifest;
+  private readonly file: StateFile<Manifest>;
   /** Set when the manifest was unreadable and the state starts over: what happened. */
-  recovered: string | undefined;
+  readonly recovered: string | undefined;
 
   constructor(readonly dir: string) {
     this.partialsDir = join(dir, 'partials');
     this.tmpDir = join(dir, 'tmp');
-    this.manifestPath = join(dir, 'manifest.json');
     try {
       mkdirSync(this.partialsDir, { recursive: true });
       mkdirSync(this.tmpDir, { recursive: true });
@@ -123,7 +121,8 @@ export class StateStore {
         `cannot create state directory ${dir}: ${(error as Error).message}`,
       );
     }
-    this.manifest = this.load();
+    this.file = new StateFile(join(dir, 'manifest.json'), MANIFEST_SHAPE);
+    this.recovered = this.file.recovered;
   }
 
   day(compactDate: string): DayRecord | undefined {
@@ -235,43 +234,35 @@ export class StateStore {
     return join(this.dir, record.partial);
   }
 
-  /**
-   * The manifest, or an empty one. An unreadable manifest is set aside (renamed, not deleted)
-   * and the state rebuilt from the logs: everything in it is derived data.
-   */
-  private load(): Manifest {
-    if (!existsSync(this.manifestPath)) return emptyManifest();
-    try {
-      const parsed = JSON.parse(readFileSync(this.manifestPath, 'utf8')) as {
-        version?: unknown;
-        days?: unknown;
-      };
-      if (typeof parsed?.days !== 'object' || parsed.days === null) throw new Error('no days in manifest');
-      // Version 1 (before unattended runs) held only the days.
-      if (parsed.version === 1) return { ...emptyManifest(), days: parsed.days as Manifest['days'] };
-      if (parsed.version !== MANIFEST_VERSION)
-        throw new Error(`unknown manifest version ${String(parsed.version)}`);
-      return { ...emptyManifest(), ...(parsed as Manifest) };
-    } catch (error) {
-      const aside = `${this.manifestPath}.damaged-${Date.now()}`;
-      try {
-        renameSync(this.manifestPath, aside);
-      } catch (renameError) {
-        throw new PlaytallyError(
-          'corrupt_state',
-          `state manifest ${this.manifestPath} is unreadable and cannot be moved aside ` +
-            `(${(renameError as Error).message}); remove it to rebuild the state from the logs`,
-        );
-      }
-      this.recovered = `state manifest was unreadable (${(error as Error).message}); moved to ${aside}, rebuilding`;
-      return emptyManifest();
-    }
+  private get manifest(): Manifest {
+    return this.file.value;
   }
 
   private save(): void {
-    writeFileAtomic(this.manifestPath, JSON.stringify(this.manifest, null, 1));
+    this.file.save();
   }
 }
+
+/**
+ * The manifest's shape: version 2, or version 1 (before unattended runs, only the days), each
+ * table an object. Anything else is set aside and the state rebuilt from the logs: everything in
+ * it is derived data.
+ */
+const MANIFEST_SHAPE = {
+  what: 'state manifest',
+  empty: emptyManifest,
+  check(parsed: unknown): Manifest | Error {
+    if (!isRecord(parsed) || !isRecord(parsed.days)) return new Error('no days in manifest');
+    if (parsed.version === 1) return { ...emptyManifest(), days: parsed.days as Manifest['days'] };
+    if (parsed.version !== MANIFEST_VERSION)
+      return new Error(`unknown manifest version ${String(parsed.version)}`);
+    for (const table of ['charts', 'quarantined'] as const) {
+      if (parsed[table] !== undefined && !isRecord(parsed[table]))
+        return new Error(`${table} is not an object`);
+    }
+    return { ...emptyManifest(), ...(parsed as Partial<Manifest>), version: MANIFEST_VERSION } as Manifest;
+  },
+};
 
 function emptyManifest(): Manifest {
   return { version: MANIFEST_VERSION, days: {}, charts: {}, quarantined: {} };
@@ -281,17 +272,14 @@ function emptyManifest(): Manifest {
 export function readManifest(dir: string): Manifest | undefined {
   const path = join(dir, 'manifest.json');
   if (!existsSync(path)) return undefined;
-  let parsed: Partial<Manifest> & { version?: unknown };
-  try {
-    parsed = JSON.parse(readFileSync(path, 'utf8')) as Partial<Manifest> & { version?: unknown };
-    if (typeof parsed?.days !== 'object' || parsed.days === null) throw new Error('no days in it');
-  } catch (error) {
+  const read = readStateFile(path, MANIFEST_SHAPE);
+  if (read.problem !== undefined) {
     throw new PlaytallyError(
       'corrupt_state',
-      `state manifest ${path} is unreadable (${(error as Error).message}); the next run sets it aside and rebuilds the state`,
+      `state manifest ${path} is unreadable (${read.problem}); the next run sets it aside and rebuilds the state`,
     );
   }
-  return { ...emptyManifest(), ...parsed, version: MANIFEST_VERSION } as Manifest;
+  return read.value;
 }
 
 export type { Manifest };

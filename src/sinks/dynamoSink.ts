@@ -1,10 +1,9 @@
-import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { AttributeValue, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { type DynamoTable, PK, SK } from '../cloud/dynamoTable.js';
 import { chartDatesIn, countryChartName, forEachCountryChart } from '../formats/chartFiles.js';
 import { type KpiDayFiles, kpiDatesIn, kpiPaths, readKpiDay } from '../formats/kpiFiles.js';
-import { writeFileAtomic } from '../ops/atomicFile.js';
+import { openSinkRecord } from '../formats/sinkRecord.js';
 import { isoDay } from '../ops/dates.js';
 import { fileSignature } from '../ops/fileIo.js';
 
@@ -135,7 +134,8 @@ export class DynamoSink {
     files: { signature: (day: number) => string; read: (day: number) => DateItems },
   ): Promise<SinkDayResult[]> {
     const statePath = join(resolve(this.stateDir), stateName);
-    const written = readState(statePath);
+    const record = openSinkRecord(statePath);
+    const written = record.value;
     const results: SinkDayResult[] = [];
     for (const day of [...dates].sort((a, b) => a - b)) {
       // Most dates are unchanged: their files' signature says so without reading them.
@@ -144,7 +144,7 @@ export class DynamoSink {
       const date = files.read(day);
       const result = await this.writeDate(date);
       written[date.date] = signature;
-      writeFileAtomic(statePath, `${JSON.stringify(written, null, 2)}\n`);
+      record.save();
       results.push(result);
       onDay?.(result);
     }
@@ -187,14 +187,4 @@ export function chartItems(date: string, path: string): Item[] {
     });
   });
   return items;
-}
-
-function readState(path: string): Record<string, string> {
-  if (!existsSync(path)) return {};
-  try {
-    return JSON.parse(readFileSync(path, 'utf8')) as Record<string, string>;
-  } catch {
-    // Unreadable: every date is written again (a write replaces the date's items).
-    return {};
-  }
 }

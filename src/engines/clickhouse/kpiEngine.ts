@@ -1,7 +1,5 @@
 import { createHash } from 'node:crypto';
-import { existsSync, readFileSync } from 'node:fs';
-import { join } from 'node:path';
-import { writeFileAtomic } from '../../ops/atomicFile.js';
+import { openClickHouseKpiRecord } from '../../formats/clickhouseKpiRecord.js';
 import { compactDay } from '../../ops/dates.js';
 import type { KpiDayEngine, KpiDayInput } from '../kpiEngine.js';
 import { ClickHouseCluster, type ClickHouseOptions, identifier, sqlDay } from './cluster.js';
@@ -9,16 +7,6 @@ import { buildKpiRows, queryDayKpis } from './kpiQueries.js';
 import { ensureKpiTables } from './kpiTables.js';
 import { loadCatalog, StreamDayLoader } from './loadKpiInputs.js';
 import { ensureLoadRecords, LoadRecords } from './loadRecords.js';
-
-/** What the cluster holds, as this state folder loaded it; checked against row counts before use. */
-interface ClickHouseKpiState {
-  target: string;
-  catalog?: { key: string; songs: number; users: number };
-  /** YYYYMMDD -> the files (name:sha256, in name order) the day's rows were loaded from. */
-  days: Record<string, { inputs: string[]; rows: number }>;
-}
-
-const STATE_FILE = 'clickhouse-kpis.json';
 
 /**
  * The KPI engine on a ClickHouse cluster. Everything around the day is the KPI job's
@@ -43,9 +31,9 @@ export async function clickhouseKpiEngine(
     await cluster.close();
     throw error;
   }
-  const statePath = join(stateDir, STATE_FILE);
-  const state = readState(statePath, target);
-  const save = (): void => writeFileAtomic(statePath, `${JSON.stringify(state, null, 2)}\n`);
+  const record = openClickHouseKpiRecord(stateDir, target);
+  const state = record.value;
+  const save = (): void => record.save();
   const loader = new StreamDayLoader(cluster);
   // What the cluster's rows come from, checked beside the counts: another state folder on the
   // same database may have loaded the same day (or catalogue) from other files since.
@@ -128,17 +116,4 @@ async function songsOnEveryShard(cluster: ClickHouseCluster): Promise<number[]> 
       return Number(row?.n ?? 0);
     }),
   );
-}
-
-function readState(path: string, target: string): ClickHouseKpiState {
-  if (existsSync(path)) {
-    try {
-      const state = JSON.parse(readFileSync(path, 'utf8')) as ClickHouseKpiState;
-      // Another cluster or database: nothing loaded there is known.
-      if (state.target === target && typeof state.days === 'object') return state;
-    } catch {
-      // Unreadable: everything is loaded again (a load replaces what it loads).
-    }
-  }
-  return { target, days: {} };
 }

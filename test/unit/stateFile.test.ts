@@ -1,0 +1,99 @@
+import { existsSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, describe, expect, it } from 'vitest';
+import { KpiState } from '../../src/formats/kpiManifest.js';
+import { readManifest, StateStore } from '../../src/formats/manifest.js';
+import { openSinkRecord } from '../../src/formats/sinkRecord.js';
+import { StateFile } from '../../src/formats/stateFile.js';
+import { TempDirs } from '../support/tempDirs.js';
+
+const temp = new TempDirs();
+afterEach(() => temp.cleanup());
+
+const COUNTER = {
+  what: 'counter',
+  empty: () => ({ n: 0 }),
+  check: (parsed: unknown) =>
+    typeof (parsed as { n?: unknown })?.n === 'number' ? (parsed as { n: number }) : new Error('no n'),
+};
+
+function asideFiles(dir: string, name: string): string[] {
+  return readdirSync(dir).filter((f) => f.startsWith(`${name}.damaged-`));
+}
+
+describe('StateFile: the one lifecycle of a JSON state file', () => {
+  it('starts empty without a file, and reads back what it saved', () => {
+    const dir = temp.make();
+    const path = join(dir, 'counter.json');
+    const first = new StateFile(path, COUNTER);
+    expect(first.value).toEqual({ n: 0 });
+    expect(first.recovered).toBeUndefined();
+    expect(existsSync(path)).toBe(false);
+    first.value.n = 41;
+    first.save();
+    const second = new StateFile(path, COUNTER);
+    expect(second.value).toEqual({ n: 41 });
+    expect(second.recovered).toBeUndefined();
+  });
+
+  it.each([
+    ['not JSON', '{"n": 4'],
+    ['JSON of the wrong shape', '{"m": 4}'],
+    ['an empty file', ''],
+  ])('sets %s aside, starts empty and says so', (_, text) => {
+    const dir = temp.make();
+    const path = join(dir, 'counter.json');
+    writeFileSync(path, text);
+    const file = new StateFile(path, COUNTER);
+    expect(file.value).toEqual({ n: 0 });
+    expect(file.recovered).toMatch(
+      /^counter was unreadable \(.+\); moved to .*counter\.json\.damaged-\d+, rebuilding$/,
+    );
+    expect(existsSync(path)).toBe(false);
+    const [aside] = asideFiles(dir, 'counter.json');
+    expect(readFileSync(join(dir, aside!), 'utf8')).toBe(text);
+  });
+});
+
+describe('the manifests and records built on it', () => {
+  it('the chart manifest: wrong-shaped tables are damage, set aside, not a crash or a rewrite of nulls', () => {
+    const dir = temp.make();
+    writeFileSync(join(dir, 'manifest.json'), '{"version":2,"days":[1,2,3]}');
+    expect(() => readManifest(dir)).toThrow(/unreadable \(no days in manifest\)/);
+    const state = new StateStore(dir);
+    expect(state.recovered).toMatch(/state manifest was unreadable/);
+    expect(state.days()).toEqual({});
+    expect(asideFiles(dir, 'manifest.json')).toHaveLength(1);
+  });
+
+  it('the chart manifest: version 1 (days only) is read as version 2', () => {
+    const dir = temp.make();
+    const day = { date: '2024-01-01', file: 'listen-20240101.log' };
+    writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ version: 1, days: { '20240101': day } }));
+    const manifest = readManifest(dir)!;
+    expect(manifest.version).toBe(2);
+    expect(manifest.days['20240101']).toEqual(day);
+    expect(manifest.charts).toEqual({});
+    expect(new StateStore(dir).recovered).toBeUndefined();
+  });
+
+  it('the KPI manifest: another version is set aside', () => {
+    const dir = temp.make();
+    writeFileSync(join(dir, 'manifest.json'), '{"version":7,"files":{},"days":{}}');
+    const state = new KpiState(dir);
+    expect(state.recovered).toMatch(/KPI state manifest was unreadable \(unknown manifest version\)/);
+    expect(state.files()).toEqual({});
+  });
+
+  it('the DynamoDB sink record: only dates and signatures; written with a final newline', () => {
+    const dir = temp.make();
+    const path = join(dir, 'dynamodb-t.json');
+    writeFileSync(path, '{"2024-01-01": 5}');
+    const record = openSinkRecord(path);
+    expect(record.recovered).toMatch(/not a record of dates and signatures/);
+    record.value['2024-01-01'] = '10:1700000000000';
+    record.save();
+    expect(readFileSync(path, 'utf8')).toBe('{\n  "2024-01-01": "10:1700000000000"\n}\n');
+    expect(openSinkRecord(path).value).toEqual({ '2024-01-01': '10:1700000000000' });
+  });
+});
