@@ -27,6 +27,21 @@ export interface RunRecord {
   /** Days between the first and the newest known day without a log. */
   missing: string[];
   totals: { rows: number; valid: number; rejected: number };
+  /**
+   * With `--kpis-landing`: the KPI days written, those already current, the streams files parsed
+   * and archived, the landing files set aside as errors, the reject-rate warnings; or why the KPI
+   * step was skipped (a `kpis` command held its state folder).
+   */
+  kpis?:
+    | {
+        days: string[];
+        daysCurrent: number;
+        filesParsed: number;
+        archived: number;
+        errorFiles: string[];
+        warnings: number;
+      }
+    | { skipped: string };
 }
 
 export const RUN_HISTORY = 'runs.jsonl';

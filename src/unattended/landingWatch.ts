@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunRecord } from '../formats/runHistory.js';
 import { PlaytallyError } from '../ops/errors.js';
+import { LANDING_KINDS, scanLanding } from '../sources/landingFiles.js';
 import { folderLocation, isS3, requireInputFolder } from '../sources/locations.js';
 import { type LogFile, scanLogs } from '../sources/logFiles.js';
 import { runOnce } from './runOnce.js';
@@ -26,12 +27,16 @@ export async function watchLanding(options: WatchOptions): Promise<void> {
   const logsDir = folderLocation(options.logsDir);
   await requireInputFolder(logsDir);
   const tracker = new StabilityTracker(options.settleMs);
+  const kpiLanding = options.kpis && new KpiLandingTracker(options.kpis.landingDir, options.settleMs);
   let processed: string | undefined;
+  let processedKpis: string | undefined;
   while (!options.stop.requested()) {
     let ready: (log: LogFile) => boolean = () => false;
     let signature: string | undefined;
+    let kpiSignature: string | undefined;
     try {
       const now = Date.now();
+      kpiSignature = await kpiLanding?.settledSignature(now);
       const logs = (await scanLogs(logsDir)).logs;
       tracker.observe(logs, now);
       // An S3 object is listed only once its upload is complete: it is ready when seen.
@@ -48,15 +53,19 @@ export async function watchLanding(options: WatchOptions): Promise<void> {
           : new PlaytallyError('logs_not_found', `cannot list ${logsDir}: ${(error as Error).message}`),
       );
     }
-    if (signature !== undefined && signature !== processed) {
+    const kpisChanged = kpiSignature !== undefined && kpiSignature !== processedKpis;
+    if (signature !== undefined && (signature !== processed || kpisChanged)) {
       try {
         const record = await runOnce({
           ...options,
           command: 'watch',
           isReady: ready,
           shouldStop: () => options.stop.requested(),
+          // KPIs only from a settled landing folder: not from a streams file still being written.
+          kpis: kpiSignature === undefined ? undefined : options.kpis,
         });
         processed = signature;
+        if (kpiSignature !== undefined) processedKpis = kpiSignature;
         options.onStep?.(record);
       } catch (error) {
         if (!recoverable(error)) throw error;
@@ -93,7 +102,7 @@ export class StabilityTracker {
 
   constructor(private readonly settleMs: number) {}
 
-  observe(logs: LogFile[], now: number): void {
+  observe(logs: TrackedFile[], now: number): void {
     const names = new Set<string>();
     for (const log of logs) {
       names.add(log.name);
@@ -105,9 +114,37 @@ export class StabilityTracker {
     for (const name of this.seen.keys()) if (!names.has(name)) this.seen.delete(name);
   }
 
-  isReady(log: LogFile, now: number): boolean {
+  isReady(log: TrackedFile, now: number): boolean {
     const known = this.seen.get(log.name);
     if (!known || known.size !== log.size || known.mtimeMs !== log.mtimeMs) return false;
     return now - known.since >= this.settleMs || now - log.mtimeMs >= this.settleMs;
+  }
+}
+
+/** What the tracker follows of a file: its name (unique in what it follows), size and mtime. */
+type TrackedFile = Pick<LogFile, 'name' | 'size' | 'mtimeMs'>;
+
+/**
+ * The KPI landing folder of `watch --kpis-landing`: its files' signature once every file has
+ * settled (as logs do: unchanged for the settle time, or renamed in already old; on S3, at once),
+ * undefined while one is still being written.
+ */
+class KpiLandingTracker {
+  private readonly dir: string;
+  private readonly tracker: StabilityTracker;
+
+  constructor(landingDir: string, settleMs: number) {
+    this.dir = folderLocation(landingDir);
+    this.tracker = new StabilityTracker(settleMs);
+  }
+
+  async settledSignature(now: number): Promise<string | undefined> {
+    const scan = await scanLanding(this.dir);
+    const files = LANDING_KINDS.flatMap((kind) =>
+      scan[kind].map((f) => ({ ...f, name: `${kind}/${f.name}` })),
+    );
+    this.tracker.observe(files, now);
+    if (!files.every((f) => isS3(f.path) || this.tracker.isReady(f, now))) return undefined;
+    return files.map((f) => `${f.name}:${f.size}:${f.mtimeMs}`).join('|');
   }
 }

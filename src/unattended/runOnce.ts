@@ -30,6 +30,7 @@ import {
 } from '../sources/locations.js';
 import { type LogFile, scanLogs } from '../sources/logFiles.js';
 import { type ChartSettings, chartIsCurrent, everyChartHas, missingDays } from './chartCoverage.js';
+import { runKpiStep } from './kpiStep.js';
 import { quarantineLog } from './quarantine.js';
 import type { RunEvent, RunOptions } from './runOptions.js';
 
@@ -75,6 +76,7 @@ export async function runOnce(options: RunOptions): Promise<RunRecord> {
   try {
     await requireInputFolder(logsDir);
     await new Run(options, session, logsDir, record, emit).go();
+    if (!record.stopped) await runKpiStep(options, session.outDir, record, emit);
     record.ok = true;
   } catch (error) {
     failure = error;

@@ -1,6 +1,8 @@
 import type { Top50Event } from '../engines/chartEngine.js';
 import type { QuarantineRecord } from '../formats/manifest.js';
 import type { SessionOptions } from '../jobs/chartJob.js';
+import type { KpiEvent, KpiSummary } from '../jobs/kpiJob.js';
+import type { Granularity } from '../kpis/genreKpis.js';
 import type { LogFile } from '../sources/logFiles.js';
 import type { ResultsStore } from '../store/resultsStore.js';
 
@@ -37,6 +39,21 @@ export interface RunOptions extends SessionOptions {
    * depends on it is committed there too.
    */
   syncSink?: (outDir: string) => Promise<void>;
+  /** Genre KPIs too, after the charts (unattended/kpiStep.ts). */
+  kpis?: KpiStepOptions;
+}
+
+/** The KPI part of a run: the KPI job's own options (the engine, threads and reject rate are the run's). */
+export interface KpiStepOptions {
+  /** The KPI landing folder (streams/, songs/, users/), local or on S3. */
+  landingDir: string;
+  /** Default: `<out>/.playtally-kpis`. */
+  stateDir?: string;
+  granularity?: Granularity;
+  /** Move each streams file to `<landing>/archive/YYYYMMDD/` once its days are written (default true). */
+  archive?: boolean;
+  /** The KPIs' outside copy (the DynamoDB sink), brought up to date before any file is archived. */
+  syncSink?: (outDir: string) => Promise<void>;
 }
 
 export type RunEvent =
@@ -51,4 +68,8 @@ export type RunEvent =
   | { type: 'archived'; date: string; file: string; to: string }
   | { type: 'pruned'; date: string }
   | { type: 'retry'; step: string; attempt: number; delayMs: number; error: string }
+  | { type: 'kpis'; event: KpiEvent }
+  | { type: 'kpisDone'; summary: KpiSummary }
+  | { type: 'kpisStored'; dates: string[]; ms: number }
+  | { type: 'kpisSkipped'; message: string }
   | { type: 'stopped' };
