@@ -162,7 +162,7 @@ describe('watch with --kpis-landing', () => {
     try {
       await waitForSteps(1);
       expect(steps[0]?.charts.length).toBeGreaterThan(0);
-      const firstDays = (steps[0]?.kpis as { days: string[] }).days;
+      const firstDays = (steps[0]!.kpis as { days: string[] }).days;
       expect(firstDays.length).toBeGreaterThan(0);
       // The same rows once more in another file: every day it has rows on is due again.
       const streams = join(landing, 'streams');
@@ -170,7 +170,7 @@ describe('watch with --kpis-landing', () => {
       cpSync(join(streams, name!), join(streams, 'again.csv'));
       await waitForSteps(2);
       expect(steps[1]?.charts).toEqual([]);
-      expect((steps[1]?.kpis as { days: string[] }).days.length).toBeGreaterThan(0);
+      expect((steps[1]!.kpis as { days: string[] }).days.length).toBeGreaterThan(0);
     } finally {
       stopRequested = true;
       stopNow();

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
-import { basename, dirname, join, resolve } from 'node:path';
+import { basename, join, resolve } from 'node:path';
 import type { ParseStreamsResult, ParseStreamsTask } from '../engines/embedded/tasks.js';
 import { WorkerPool } from '../engines/embedded/workerPool.js';
 import type { KpiDayEngine } from '../engines/kpiEngine.js';
@@ -18,7 +18,6 @@ import {
 } from '../kpis/kpiWarnings.js';
 import { removeStaleTempFiles } from '../ops/atomicFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
-import { PlaytallyError } from '../ops/errors.js';
 import { ensureWritable } from '../ops/folders.js';
 import { cpuMs, peakRssBytes } from '../ops/processUsage.js';
 import {
@@ -27,23 +26,28 @@ import {
   readSongs,
   readUsers,
   SNIFF_BYTES,
-  SONG_COLUMNS,
   type SongCatalog,
   type UserCatalog,
 } from '../parse/catalogs.js';
-import { DEFAULT_MAX_REJECT_RATE, mainReason } from '../parse/rejectDiagnosis.js';
-import { describeLanding, LANDING_KINDS, type LandingFile, scanLanding } from '../sources/landingFiles.js';
+import { DEFAULT_MAX_REJECT_RATE } from '../parse/rejectDiagnosis.js';
+import { type LandingScan, scanLanding } from '../sources/landingFiles.js';
 import {
   csvInput,
   folderLocation,
   inFolder,
   isS3,
-  moveFileInto,
-  moveFileWithReason,
   requireInputFolder,
   statFile,
-  subfolder,
 } from '../sources/locations.js';
+import {
+  archiveDone,
+  forgetGoneFiles,
+  insideGitCheckout,
+  landingSub,
+  noSongs,
+  removeStaleErrorTemps,
+  setAsideFile,
+} from './kpiLanding.js';
 
 export interface KpiOptions extends EngineChoice {
   landingDir: string;
@@ -134,7 +138,48 @@ async function runKpisOn(
   options: KpiOptions,
   { started, threads }: { started: number; threads: number },
 ): Promise<KpiSummary> {
-  const emit = options.onEvent ?? (() => {});
+  const run = await openKpiRun(options);
+  const { emit, landingDir, outDir, landing, state, errorFiles, warnings } = run;
+  const { songs, users, parsedFiles } = await parseLanding(run, threads);
+  await forgetGoneFiles(state, landing, landingDir);
+  const { days: summary, current } = await writeDueDays(run, engine, songs, users);
+  if (options.syncSink) await options.syncSink(outDir);
+  const archived = options.archive ? await archiveDone(state, landing.streams, landingDir, emit) : [];
+  return {
+    days: summary,
+    archived,
+    daysCurrent: current,
+    filesParsed: parsedFiles,
+    filesReused: landing.streams.length - parsedFiles - errorFiles.filter((f) => f.kind === 'streams').length,
+    errorFiles,
+    warnings: [...warnings.values()],
+    elapsedMs: Date.now() - started,
+    cpuMs: cpuMs(),
+    peakRssBytes: peakRssBytes(),
+  };
+}
+
+/** What every step of a KPI run shares: its options, folders, state, the landing scan, and what it set aside and warned. */
+interface KpiRun {
+  options: KpiOptions;
+  emit: (event: KpiEvent) => void;
+  landingDir: string;
+  outDir: string;
+  granularity: Granularity;
+  maxRejectRate: number;
+  landing: LandingScan;
+  state: KpiState;
+  errorFiles: KpiSummary['errorFiles'];
+  warnings: Map<string, KpiRejectWarning>;
+  /** Note a warning (emitted once a run, whatever the number of days it concerns); returns it as a list. */
+  warn: (warning: KpiRejectWarning | undefined) => KpiRejectWarning[];
+  /** Move a file that is not a usable CSV of its kind to `<landing>/error/<kind>/`, with its reason. */
+  setAside: (bad: BadFile) => Promise<void>;
+}
+
+/** Check the folders, scan the landing folder, open the state folder (temporary files of killed runs removed). */
+async function openKpiRun(options: KpiOptions): Promise<KpiRun> {
+  const emit = options.onEvent ?? ((): void => {});
   const landingDir = folderLocation(options.landingDir);
   const outDir = resolve(options.outDir);
   const granularity = options.granularity ?? 'day';
@@ -154,15 +199,7 @@ async function runKpisOn(
   const landing = await scanLanding(landingDir);
   const errorFiles: KpiSummary['errorFiles'] = [];
   const setAside = async (bad: BadFile): Promise<void> => {
-    const { movedTo } = await moveFileWithReason(bad.path, landingSub(landingDir, 'error', bad.kind), {
-      file: bad.file,
-      kind: bad.kind,
-      reason: bad.reason,
-      message: bad.message,
-      missing: bad.missing,
-      found: bad.found,
-      at: new Date().toISOString(),
-    });
+    const movedTo = await setAsideFile(landingDir, bad);
     errorFiles.push({ ...bad, movedTo });
     emit({ type: 'errorFile', file: bad, movedTo });
   };
@@ -172,13 +209,33 @@ async function runKpisOn(
   removeStaleTempFiles(state.partialsDir);
   removeStaleTempFiles(state.dir);
   removeStaleTempFiles(outDir);
-  // A run killed while writing a `.reason.json` leaves its temporary file beside the bad file.
-  // (A local one: an S3 object is written whole or not at all.)
-  if (!isS3(landingDir))
-    for (const kind of LANDING_KINDS) removeStaleTempFiles(landingSub(landingDir, 'error', kind));
+  removeStaleErrorTemps(landingDir);
 
-  // New and changed streams files are parsed on the workers, in parallel, each into its partial;
-  // the catalogues are read meanwhile on the main thread.
+  return {
+    options,
+    emit,
+    landingDir,
+    outDir,
+    granularity,
+    maxRejectRate,
+    landing,
+    state,
+    errorFiles,
+    warnings,
+    warn,
+    setAside,
+  };
+}
+
+/**
+ * New and changed streams files parsed on the workers, in parallel, each into its partial; the
+ * catalogues read meanwhile on the main thread. Unusable files are set aside.
+ */
+async function parseLanding(
+  run: KpiRun,
+  threads: number,
+): Promise<{ songs: SongCatalog; users: UserCatalog; parsedFiles: number }> {
+  const { options, emit, landingDir, landing, state, maxRejectRate, warn, setAside } = run;
   const pool = new WorkerPool(threads);
   let songs: SongCatalog;
   let users: UserCatalog;
@@ -271,18 +328,20 @@ async function runKpisOn(
   } finally {
     await pool.close();
   }
-  // A streams file gone from the landing folder (not by our archiving) takes its rows with it. One
-  // that a killed run moved to the archive before recording it there is recorded there now.
-  const present = new Set(landing.streams.map((f) => f.name));
-  for (const [name, record] of Object.entries(state.files())) {
-    if (present.has(name) || record.archived !== undefined) continue;
-    const archivedTo = inFolder(landingSub(landingDir, 'archive', archiveFolder(record.days)), name);
-    if ((await statFile(archivedTo))?.size === record.size) state.patchFile(name, { archived: archivedTo });
-    else state.dropFile(name);
-  }
+  return { songs, users, parsedFiles };
+}
 
-  // The days to write: every day some file has rows on, unless its files were written from these
-  // very inputs, catalogues, granularity and output folder, and are still there.
+/**
+ * Write the due days: every day some file has rows on, unless its files were written from these
+ * very inputs, catalogues, granularity and output folder, and are still there.
+ */
+async function writeDueDays(
+  run: KpiRun,
+  engine: KpiDayEngine,
+  songs: SongCatalog,
+  users: UserCatalog,
+): Promise<{ days: KpiSummary['days']; current: number }> {
+  const { emit, outDir, granularity, maxRejectRate, state, errorFiles, warn } = run;
   const catalogKey = catalogHash(songs, users);
   const inputs = new Map<number, Record<string, string>>();
   for (const record of Object.values(state.files())) {
@@ -371,60 +430,7 @@ async function runKpisOn(
     });
     emit({ type: 'dayDone', date: isoDay(day), genres: kpis.genres.length, counted: kpis.streams.counted });
   }
-  if (options.syncSink) await options.syncSink(outDir);
-  const archived = options.archive ? await archiveDone(state, landing.streams, landingDir, emit) : [];
-  return {
-    days: summary,
-    archived,
-    daysCurrent: current,
-    filesParsed: parsedFiles,
-    filesReused: landing.streams.length - parsedFiles - errorFiles.filter((f) => f.kind === 'streams').length,
-    errorFiles,
-    warnings: [...warnings.values()],
-    elapsedMs: Date.now() - started,
-    cpuMs: cpuMs(),
-    peakRssBytes: peakRssBytes(),
-  };
-}
-
-/**
- * Move each streams file whose every day was written from it (this very content) to
- * `<landing>/archive/YYYYMMDD/`, the day it has most rows on (the earliest of a tie; a file with no
- * valid row: the day it was archived). Its partial and record stay: the days can be recomputed
- * without it in the landing folder. A file of the same name there already is kept, renamed.
- */
-async function archiveDone(
-  state: KpiState,
-  landed: LandingFile[],
-  landingDir: string,
-  emit: (event: KpiEvent) => void,
-): Promise<string[]> {
-  const moved: string[] = [];
-  for (const file of landed) {
-    const record = state.files()[file.name];
-    if (
-      !record ||
-      record.archived !== undefined ||
-      record.size !== file.size ||
-      record.mtimeMs !== file.mtimeMs
-    )
-      continue;
-    const done = record.days.every(
-      ({ day }) => state.day(compactDay(day))?.inputs[file.name] === record.sha256,
-    );
-    if (!done || (await statFile(file.path)) === undefined) continue;
-    const to = await moveFileInto(file.path, landingSub(landingDir, 'archive', archiveFolder(record.days)));
-    state.patchFile(file.name, { archived: to });
-    moved.push(to);
-    emit({ type: 'archived', file: file.name, to });
-  }
-  return moved;
-}
-
-/** `YYYYMMDD` of the day a file has most rows on (the earliest of a tie); with none, today (UTC). */
-function archiveFolder(days: { day: number; rows: number }[]): string {
-  const main = [...days].sort((a, b) => b.rows - a.rows || a.day - b.day)[0];
-  return compactDay(main ? main.day : Math.floor(Date.now() / 86_400_000));
+  return { days: summary, current };
 }
 
 /** A partial that is missing or has another size than written (truncated, replaced) is rebuilt. */
@@ -451,43 +457,6 @@ function catalogHash(songs: SongCatalog, users: UserCatalog): string {
     for (const file of catalog.files) h.update(`${kind}/${file.file}:${catalog.sha256.get(file.file)}\n`);
   }
   return h.digest('hex');
-}
-
-/**
- * The error for a run without a single song: every stream would be an unknown track. Says what the
- * landing folder holds and what is expected where, and why songs files that were there gave none.
- */
-async function noSongs(landingDir: string, songs: SongCatalog): Promise<PlaytallyError> {
-  const why: string[] = [];
-  for (const bad of songs.bad) why.push(`songs/${bad.file} was set aside (${bad.message})`);
-  for (const file of songs.files) {
-    const reason = mainReason(file.rejects);
-    why.push(
-      `songs/${file.file} has ${file.rows.toLocaleString('en-US')} row(s), none usable` +
-        (reason ? ` (mostly ${reason})` : ''),
-    );
-  }
-  return new PlaytallyError(
-    'no_songs',
-    `no songs in ${landingSub(landingDir, 'songs')}: every stream would be an unknown track, so no KPI is written.\n` +
-      `  ${await describeLanding(landingDir)}.\n` +
-      why.map((w) => `  ${w}.\n`).join('') +
-      `  playtally reads the song catalogue from songs/*.csv, with a header naming at least ${SONG_COLUMNS.join(', ')} ` +
-      '(in any order; more columns, such as the audio features of the Spotify tracks dataset, are ignored).',
-  );
-}
-
-/** Is `dir` in a git work tree (a `.git` in it or above)? Its files are not to be moved unasked. */
-function insideGitCheckout(dir: string): boolean {
-  for (let at = resolve(dir); ; at = dirname(at)) {
-    if (existsSync(join(at, '.git'))) return true;
-    if (dirname(at) === at) return false;
-  }
-}
-
-/** A folder under the landing folder (`error/songs`, `archive/20240101`), local or on S3. */
-function landingSub(landingDir: string, ...parts: string[]): string {
-  return parts.reduce(subfolder, landingDir);
 }
 
 function accepted(files: FileReport[]): number {
