@@ -1,10 +1,7 @@
-import { availableParallelism } from 'node:os';
 import bytes from 'bytes';
-import { InvalidArgumentError, Option } from 'commander';
-import { DEFAULT_MEMORY_BYTES, MIN_MEMORY_BYTES } from '../engines/embedded/memoryPlan.js';
+import { InvalidArgumentError } from 'commander';
 import { parseDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
-import { DEFAULT_MAX_REJECT_RATE } from '../parse/rejectDiagnosis.js';
 
 /** Option value parsers for commander; each rejects bad input with a message naming the value. */
 
@@ -70,36 +67,4 @@ export function durationOption(value: string): number {
   if (!m) throw new InvalidArgumentError(`"${value}" is not a duration (examples: 500ms, 30s, 5m)`);
   const unit = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[(m[2] ?? 's') as 'ms' | 's' | 'm' | 'h'];
   return Math.round(Number(m[1]) * unit);
-}
-
-/** `--memory`, shared by every command that runs the engine (checked with checkMemoryOption). */
-export function memoryOption(description = 'memory budget for the whole process, e.g. 512MB, 1GB'): Option {
-  return new Option('--memory <size>', description)
-    .argParser(sizeOption)
-    .default(DEFAULT_MEMORY_BYTES, '1GB');
-}
-
-export function threadsOption(): Option {
-  return new Option('--threads <n>', 'worker threads')
-    .argParser(positiveIntOption)
-    .default(availableParallelism(), 'number of cores');
-}
-
-/** The engine's floor, checked in the action so that the message names the option plainly. */
-export function checkMemoryOption(bytes: number): void {
-  if (bytes < MIN_MEMORY_BYTES) throw new PlaytallyError('usage', '--memory must be at least 256MB');
-}
-
-/**
- * `--max-reject-rate`, the same on every command: a day (a log, or a streams file) whose share of
- * rejected rows is above it is a warning naming the main reason with an example; `action` says
- * what the command does besides (run: quarantine the log).
- */
-export function maxRejectRateOption(action?: string): Option {
-  return new Option(
-    '--max-reject-rate <rate>',
-    `warn${action ? ` and ${action}` : ''} when a day's share of rejected rows is above this (0..1)`,
-  )
-    .argParser(rateOption)
-    .default(DEFAULT_MAX_REJECT_RATE);
 }

@@ -1,13 +1,18 @@
 import type { Top50Event } from '../engines/chartEngine.js';
+import { type LogLevel, prints } from './sharedOptions.js';
 
 const MB = 1024 * 1024;
 
 /**
- * Renders job events on stderr: a live line per log file on a terminal (bytes done, rows/s),
- * plain one-line notes otherwise, and warnings always.
+ * Renders job events on stderr at `level` (--log-level): a live line per log file on a terminal
+ * (bytes done, rows/s), plain one-line notes otherwise (info), warnings (warn), and with debug
+ * each log's size as it starts and the merge's time.
  */
-export function progressReporter(stream: NodeJS.WriteStream, quiet: boolean): (event: Top50Event) => void {
-  const live = stream.isTTY === true && !quiet;
+export function progressReporter(stream: NodeJS.WriteStream, level: LogLevel): (event: Top50Event) => void {
+  const debug = prints(level, 'debug');
+  const info = prints(level, 'info');
+  const warn = prints(level, 'warn');
+  const live = stream.isTTY === true && info;
   let file = '';
   let total = 0;
   let done = 0;
@@ -28,12 +33,13 @@ export function progressReporter(stream: NodeJS.WriteStream, quiet: boolean): (e
   return (event) => {
     switch (event.type) {
       case 'ignored':
-        stream.write(`playtally: warning: ignoring ${event.file.name}: ${event.file.reason}\n`);
+        if (warn) stream.write(`playtally: warning: ignoring ${event.file.name}: ${event.file.reason}\n`);
         break;
       case 'missing':
-        stream.write(
-          `playtally: warning: ${event.days.length} day(s) missing in the window: ${event.days.join(', ')}\n`,
-        );
+        if (warn)
+          stream.write(
+            `playtally: warning: ${event.days.length} day(s) missing in the window: ${event.days.join(', ')}\n`,
+          );
         break;
       case 'dayStart':
         file = event.file;
@@ -41,6 +47,7 @@ export function progressReporter(stream: NodeJS.WriteStream, quiet: boolean): (e
         done = 0;
         rows = 0;
         started = Date.now();
+        if (debug) stream.write(`  ${file}: ${event.date}, ${total.toLocaleString('en-US')} bytes\n`);
         if (live) draw(true);
         break;
       case 'progress':
@@ -50,7 +57,7 @@ export function progressReporter(stream: NodeJS.WriteStream, quiet: boolean): (e
         break;
       case 'dayDone':
         if (live) stream.write('\r\x1b[K');
-        if (!quiet) {
+        if (info) {
           const what = event.reused
             ? 'reused partial'
             : `parsed ${event.rows.toLocaleString('en-US')} rows in ${(event.ms / 1000).toFixed(1)} s`;
@@ -58,20 +65,22 @@ export function progressReporter(stream: NodeJS.WriteStream, quiet: boolean): (e
         }
         break;
       case 'stateRecovered':
-        stream.write(`playtally: warning: ${event.problem}\n`);
+        if (warn) stream.write(`playtally: warning: ${event.problem}\n`);
         break;
       case 'rejectRate':
-        stream.write(`playtally: warning: ${event.warning.message}\n`);
+        if (warn) stream.write(`playtally: warning: ${event.warning.message}\n`);
         break;
       case 'damaged':
-        stream.write(
-          `playtally: warning: partial of ${event.date} is damaged (${event.problem}); rebuilding it\n`,
-        );
+        if (warn)
+          stream.write(
+            `playtally: warning: partial of ${event.date} is damaged (${event.problem}); rebuilding it\n`,
+          );
         break;
       case 'mergeStart':
-        if (!quiet) stream.write(`  merging ${event.days} day(s) in ${event.partitions} partitions\n`);
+        if (info) stream.write(`  merging ${event.days} day(s) in ${event.partitions} partitions\n`);
         break;
       case 'mergeDone':
+        if (debug) stream.write(`  merged in ${(event.ms / 1000).toFixed(1)} s\n`);
         break;
     }
   };

@@ -20,9 +20,14 @@ export function withSinkOptions(command: Command, what: string): Command {
 
 /**
  * The sink's table, created with --create-table, else checked to exist with playtally's keys:
- * before any work, so that a wrong name fails at once. Undefined without --sink.
+ * before any work, so that a wrong name fails at once (saying so on stderr unless quiet).
+ * Undefined without --sink.
  */
-export async function openSink(options: SinkCliOptions, stateDir: string): Promise<DynamoSink | undefined> {
+export async function openSink(
+  options: SinkCliOptions,
+  stateDir: string,
+  quiet = false,
+): Promise<DynamoSink | undefined> {
   if (options.sink === undefined) {
     if (options.createTable)
       throw new PlaytallyError('usage', '--create-table is for --sink dynamodb://TABLE');
@@ -32,9 +37,10 @@ export async function openSink(options: SinkCliOptions, stateDir: string): Promi
   try {
     if (options.createTable) {
       const made = await table.create();
-      process.stderr.write(
-        `playtally: DynamoDB table ${table.name} ${made === 'created' ? 'created' : 'exists'}\n`,
-      );
+      if (!quiet)
+        process.stderr.write(
+          `playtally: DynamoDB table ${table.name} ${made === 'created' ? 'created' : 'exists'}\n`,
+        );
     }
     await table.check();
     return new DynamoSink(table, stateDir);

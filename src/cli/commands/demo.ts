@@ -34,7 +34,7 @@ export function demoCommand(): Command {
         `playtally demo: generating 7 days x ${options.rows.toLocaleString('en-US')} rows...\n`,
       );
       generateLogs({ dir: logsDir, start, days: 7, rows: options.rows });
-      const summary = await runTop50({ logsDir, outDir, onEvent: progressReporter(process.stderr, false) });
+      const summary = await runTop50({ logsDir, outDir, onEvent: progressReporter(process.stderr, 'info') });
       process.stderr.write(`${summaryLine(summary)}\n\n`);
       const show = (path: string, lines: number): void => {
         process.stdout.write(`${relative(process.cwd(), path)} (first ${lines} rows, songs cut at 5):\n`);

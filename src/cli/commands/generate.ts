@@ -10,8 +10,15 @@ import {
   rateOption,
   requireOption,
 } from '../optionParsers.js';
+import {
+  jsonOption,
+  logLevelOf,
+  prints,
+  type VerbosityCliOptions,
+  withVerbosityOptions,
+} from '../sharedOptions.js';
 
-interface GenerateCliOptions {
+interface GenerateCliOptions extends VerbosityCliOptions {
   out?: string;
   start: number;
   days: number;
@@ -25,47 +32,41 @@ interface GenerateCliOptions {
   corruptKinds?: Corruption[];
   seed: number;
   json?: boolean;
-  quiet?: boolean;
 }
 
 export function generateCommand(): Command {
+  const command = new Command('generate')
+    .description(
+      'write deterministic synthetic listen logs (listen-YYYYMMDD.log) for demos, tests and benchmarks',
+    )
+    .option('--out <dir>', 'folder for the logs, created if missing (required)')
+    .addOption(
+      new Option('--start <date>', 'first day, YYYYMMDD or YYYY-MM-DD')
+        .argParser(dayOption)
+        .default(parseDay('2024-01-01'), '2024-01-01'),
+    )
+    .option('--days <n>', 'number of daily files', positiveIntOption, 7)
+    .option('--rows <n>', 'rows per day, corrupt rows included', nonNegativeIntOption, 1_000_000)
+    .option('--users <n>', 'distinct users (default: rows / 10, at least 1,000)', positiveIntOption)
+    .option('--songs <n>', 'songs in the catalogue (ids spread over 1..2^27)', positiveIntOption, 80_000_000)
+    .option('--corrupt-rate <rate>', 'fraction of corrupt rows, 0..1', rateOption, 0.001)
+    .option('--crlf-rate <rate>', 'fraction of valid rows ending in \\r\\n, 0..1', rateOption, 0.01)
+    .option(
+      '--blank-rate <rate>',
+      'fraction of valid rows written with blanks around their fields (5 | 6 | FR), 0..1',
+      rateOption,
+      0,
+    )
+    .option('--header', 'start each log with the header line sng_id|user_id|country')
+    .option(
+      '--corrupt-kinds <list>',
+      `comma-separated kinds of corrupt rows (default: all): ${CORRUPTIONS.join(', ')}`,
+      corruptKindsOption,
+    )
+    .option('--seed <n>', 'random seed', nonNegativeIntOption, 1)
+    .addOption(jsonOption('a summary of what was written'));
   return (
-    new Command('generate')
-      .description(
-        'write deterministic synthetic listen logs (listen-YYYYMMDD.log) for demos, tests and benchmarks',
-      )
-      .option('--out <dir>', 'folder for the logs, created if missing (required)')
-      .addOption(
-        new Option('--start <date>', 'first day, YYYYMMDD or YYYY-MM-DD')
-          .argParser(dayOption)
-          .default(parseDay('2024-01-01'), '2024-01-01'),
-      )
-      .option('--days <n>', 'number of daily files', positiveIntOption, 7)
-      .option('--rows <n>', 'rows per day, corrupt rows included', nonNegativeIntOption, 1_000_000)
-      .option('--users <n>', 'distinct users (default: rows / 10, at least 1,000)', positiveIntOption)
-      .option(
-        '--songs <n>',
-        'songs in the catalogue (ids spread over 1..2^27)',
-        positiveIntOption,
-        80_000_000,
-      )
-      .option('--corrupt-rate <rate>', 'fraction of corrupt rows, 0..1', rateOption, 0.001)
-      .option('--crlf-rate <rate>', 'fraction of valid rows ending in \\r\\n, 0..1', rateOption, 0.01)
-      .option(
-        '--blank-rate <rate>',
-        'fraction of valid rows written with blanks around their fields (5 | 6 | FR), 0..1',
-        rateOption,
-        0,
-      )
-      .option('--header', 'start each log with the header line sng_id|user_id|country')
-      .option(
-        '--corrupt-kinds <list>',
-        `comma-separated kinds of corrupt rows (default: all): ${CORRUPTIONS.join(', ')}`,
-        corruptKindsOption,
-      )
-      .option('--seed <n>', 'random seed', nonNegativeIntOption, 1)
-      .option('--json', 'print a machine-readable summary on stdout')
-      .option('-q, --quiet', 'print nothing on stderr')
+    withVerbosityOptions(command)
       .addHelpText(
         'after',
         `
@@ -83,6 +84,7 @@ Example:
       .addCommand(kpiDatasetCommand())
       .action((options: GenerateCliOptions) => {
         const out = requireOption(options.out, '--out <dir>');
+        const quiet = !prints(logLevelOf(options), 'info');
         const summary = generateLogs({
           dir: out,
           start: options.start,
@@ -97,10 +99,10 @@ Example:
           corruptKinds: options.corruptKinds,
           seed: options.seed,
           onFile: (path) => {
-            if (!options.quiet) process.stderr.write(`  wrote ${path}\n`);
+            if (!quiet) process.stderr.write(`  wrote ${path}\n`);
           },
         });
-        if (!options.quiet) {
+        if (!quiet) {
           process.stderr.write(
             `playtally: generated ${summary.days} day(s) from ${isoDay(options.start)}, ` +
               `${summary.rowsPerDay.toLocaleString('en-US')} rows each, in ${(summary.elapsedMs / 1000).toFixed(1)} s ` +
@@ -112,7 +114,7 @@ Example:
   );
 }
 
-interface KpiDatasetCliOptions {
+interface KpiDatasetCliOptions extends VerbosityCliOptions {
   out?: string;
   start: number;
   days: number;
@@ -124,12 +126,11 @@ interface KpiDatasetCliOptions {
   seed: number;
   bad?: boolean;
   json?: boolean;
-  quiet?: boolean;
 }
 
 /** `generate kpi-dataset`: the landing folder of the daily genre KPIs (songs/, users/, streams/). */
 function kpiDatasetCommand(): Command {
-  return new Command('kpi-dataset')
+  const command = new Command('kpi-dataset')
     .description(
       'write a deterministic synthetic landing folder for the daily genre KPIs: songs/tracks.csv, users/users.csv and streams/streams-YYYYMMDD-NN.csv',
     )
@@ -152,8 +153,8 @@ function kpiDatasetCommand(): Command {
     .option('--dirt-rate <rate>', 'fraction of dirty stream rows, 0..1', rateOption, 0.01)
     .option('--seed <n>', 'random seed', nonNegativeIntOption, 1)
     .option('--bad', 'also write streams-<start>-bad.csv (no listen_time column) and a binary not-a-csv.csv')
-    .option('--json', 'print a machine-readable summary on stdout')
-    .option('-q, --quiet', 'print nothing on stderr')
+    .addOption(jsonOption('a summary of what was written'));
+  return withVerbosityOptions(command)
     .addHelpText(
       'after',
       `
@@ -174,6 +175,7 @@ Example:
     .exitOverride()
     .action((options: KpiDatasetCliOptions) => {
       const out = requireOption(options.out, '--out <dir>');
+      const quiet = !prints(logLevelOf(options), 'info');
       if (options.files > 99) throw new PlaytallyError('usage', '--files must be at most 99');
       if (options.songs < 114)
         throw new PlaytallyError('usage', '--songs must be at least 114 (one per genre)');
@@ -189,10 +191,10 @@ Example:
         seed: options.seed,
         bad: options.bad ?? false,
         onFile: (path) => {
-          if (!options.quiet) process.stderr.write(`  wrote ${path}\n`);
+          if (!quiet) process.stderr.write(`  wrote ${path}\n`);
         },
       });
-      if (!options.quiet) {
+      if (!quiet) {
         const dirty = Object.values(summary.dirt).reduce((a, b) => a + b, 0);
         process.stderr.write(
           `playtally: generated a KPI landing folder in ${out}: ${summary.songs.rows.toLocaleString('en-US')} song rows, ` +

@@ -6,12 +6,22 @@ import { ensureWritable } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
 import { folderLocation, requireInputFolder, requireLocalFolders } from '../../sources/locations.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
-import { maxRejectRateOption, requireOption, threadsOption } from '../optionParsers.js';
+import { requireOption } from '../optionParsers.js';
+import {
+  jsonOption,
+  type LogLevel,
+  logLevelOf,
+  maxRejectRateOption,
+  prints,
+  threadsOption,
+  type VerbosityCliOptions,
+  withVerbosityOptions,
+} from '../sharedOptions.js';
 import { openSink, type SinkCliOptions, withSinkOptions, writeSink } from '../sinkOptions.js';
 import { dbOption, loadIntoStore } from '../storeOptions.js';
 import { kpisQueryCommand } from './kpisQuery.js';
 
-interface KpisCliOptions extends EngineCliOptions, SinkCliOptions {
+interface KpisCliOptions extends EngineCliOptions, SinkCliOptions, VerbosityCliOptions {
   landing?: string;
   out?: string;
   state?: string;
@@ -21,47 +31,37 @@ interface KpisCliOptions extends EngineCliOptions, SinkCliOptions {
   maxRejectRate: number;
   threads: number;
   json?: boolean;
-  quiet?: boolean;
   db?: string;
 }
 
 export function kpisCommand(): Command {
-  return (
-    withEngineOptions(
-      withSinkOptions(
-        new Command('kpis')
-          .description('daily genre KPIs from the stream, song and user CSV drops of a landing folder')
-          .option(
-            '--landing <dir>',
-            'landing folder (or s3://bucket/prefix) with streams/, songs/ and users/ subfolders of *.csv (required)',
-          )
-          .option(
-            '--out <dir>',
-            'folder for the KPI files and quality reports, created if missing (required)',
-          )
-          .option(
-            '--state <dir>',
-            'state folder: a partial per streams file, the manifest (default: <out>/.playtally-kpis)',
-          )
-          .option(
-            '--no-archive',
-            'leave processed streams files in the landing folder (default: move to archive/YYYYMMDD/)',
-          )
-          .option('--wait', 'wait for another run using the state folder instead of exiting with code 5')
-          .addOption(
-            new Option('--granularity <unit>', 'one row per genre and day, or per genre and UTC hour')
-              .choices(['day', 'hour'])
-              .default('day'),
-          )
-          .addOption(maxRejectRateOption())
-          .addOption(threadsOption())
-          .addOption(dbOption()),
-        'the KPIs',
-      ),
-      'the KPIs',
+  const command = new Command('kpis')
+    .description('daily genre KPIs from the stream, song and user CSV drops of a landing folder')
+    .option(
+      '--landing <dir>',
+      'landing folder (or s3://bucket/prefix) with streams/, songs/ and users/ subfolders of *.csv (required)',
     )
-      .option('--json', 'print a machine-readable summary on stdout')
-      .option('-q, --quiet', 'print only warnings and errors on stderr')
+    .option('--out <dir>', 'folder for the KPI files and quality reports, created if missing (required)')
+    .option(
+      '--state <dir>',
+      'state folder: a partial per streams file, the manifest (default: <out>/.playtally-kpis)',
+    )
+    .addOption(
+      new Option('--granularity <unit>', 'one row per genre and day, or per genre and UTC hour')
+        .choices(['day', 'hour'])
+        .default('day'),
+    )
+    .option(
+      '--no-archive',
+      'leave processed streams files in the landing folder (default: move to archive/YYYYMMDD/)',
+    )
+    .addOption(maxRejectRateOption())
+    .addOption(threadsOption())
+    .option('--wait', 'wait for another run using the state folder instead of exiting with code 5');
+  withEngineOptions(command, 'the KPIs');
+  withSinkOptions(command, 'the KPIs').addOption(dbOption()).addOption(jsonOption('a summary of the run'));
+  return (
+    withVerbosityOptions(command)
       .addHelpText(
         'after',
         `
@@ -90,12 +90,14 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
       .action(async (options: KpisCliOptions) => {
         const landing = requireOption(options.landing, '--landing <dir>');
         const out = requireOption(options.out, '--out <dir>');
+        const level = logLevelOf(options);
+        const quiet = !prints(level, 'info');
         requireLocalFolders({ '--out': out, '--state': options.state });
         await requireInputFolder(folderLocation(landing), 'landing folder');
         ensureWritable(resolve(out), 'output_not_writable', 'output folder');
         const stateDir = resolve(options.state ?? join(out, '.playtally-kpis'));
         const clickhouse = clickhouseOptions(options);
-        const sink = await openSink(options, stateDir);
+        const sink = await openSink(options, stateDir, quiet);
         try {
           const lock = await acquireLock(stateDir, 'playtally kpis', { wait: options.wait });
           const job: KpiOptions = {
@@ -106,9 +108,9 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
             granularity: options.granularity,
             maxRejectRate: options.maxRejectRate,
             threads: options.threads,
-            onEvent: options.quiet ? warningsOnly : report,
+            onEvent: kpiReporter(level),
             // The sink's record of what it wrote lives in the state folder: written under the lock.
-            syncSink: sink && ((outDir) => writeSink(sink, 'kpis', outDir, options.quiet)),
+            syncSink: sink && ((outDir) => writeSink(sink, 'kpis', outDir, quiet)),
           };
           let summary: KpiSummary;
           try {
@@ -116,9 +118,9 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
           } finally {
             lock.release();
           }
-          if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
+          if (!quiet) process.stderr.write(`${summaryLine(summary)}\n`);
           // Every changed day, not only this run's: a day whose load failed before is loaded now.
-          loadIntoStore(options, (store) => store.syncKpis(out));
+          loadIntoStore({ ...options, quiet }, (store) => store.syncKpis(out));
           if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
         } finally {
           sink?.table.close();
@@ -128,6 +130,13 @@ it has most rows on); --no-archive leaves it. Nothing is deleted.`,
 }
 
 const n = (x: number): string => x.toLocaleString('en-US');
+
+/** The job's events on stderr at `level`: the progress lines (info), the warnings (warn). */
+function kpiReporter(level: LogLevel): (event: KpiEvent) => void {
+  if (prints(level, 'info')) return report;
+  if (prints(level, 'warn')) return warningsOnly;
+  return () => {};
+}
 
 function warningsOnly(event: KpiEvent): void {
   if (event.type === 'stateRecovered') process.stderr.write(`playtally: warning: ${event.problem}\n`);

@@ -4,6 +4,7 @@ import { isoDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import { type KpiAnswer, readKpiAnswer } from '../../sinks/dynamoAnswers.js';
 import { dayOption, requireOption } from '../optionParsers.js';
+import { jsonOption } from '../sharedOptions.js';
 
 interface QueryCliOptions {
   sink?: string;
@@ -19,7 +20,7 @@ export function kpisQueryCommand(): Command {
     .option('--sink <uri>', 'dynamodb://TABLE, as given to `playtally kpis --sink` (required)')
     .option('--date <date>', 'the day, YYYYMMDD or YYYY-MM-DD (required)', dayOption)
     .option('--genre <genre>', 'only this genre (default: every genre of the day)')
-    .option('--json', 'print the answer as JSON')
+    .addOption(jsonOption('the answer'))
     .addHelpText(
       'after',
       `

@@ -3,20 +3,20 @@ import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { PlaytallyError } from '../../ops/errors.js';
 import { ResultsStore } from '../../store/resultsStore.js';
+import { logLevelOf, prints, type VerbosityCliOptions, withVerbosityOptions } from '../sharedOptions.js';
 import { userChartDatesOption } from '../storeOptions.js';
 import { DEFAULT_DB } from './serve.js';
 
-interface LoadCliOptions {
+interface LoadCliOptions extends VerbosityCliOptions {
   db?: string;
   charts?: string;
   kpis?: string;
   state?: string;
   userChartDates: number;
-  quiet?: boolean;
 }
 
 export function loadCommand(): Command {
-  return new Command('load')
+  const command = new Command('load')
     .description(
       'load existing output files (charts, quality reports, KPIs, run history) into the results store',
     )
@@ -24,8 +24,8 @@ export function loadCommand(): Command {
     .option('--charts <dir>', 'folder of chart files and quality reports (the --out of top50/run/watch)')
     .option('--kpis <dir>', 'folder of KPI files (the --out of kpis)')
     .option('--state <dir>', 'state folder whose runs.jsonl to load (default: <charts>/.playtally)')
-    .addOption(userChartDatesOption())
-    .option('-q, --quiet', 'print only errors')
+    .addOption(userChartDatesOption());
+  return withVerbosityOptions(command)
     .addHelpText(
       'after',
       `
@@ -45,8 +45,9 @@ Example:
       }
       const db = resolve(options.db ?? process.env.PLAYTALLY_DB ?? DEFAULT_DB);
       const store = ResultsStore.open(db, { userChartDates: options.userChartDates });
+      const quiet = !prints(logLevelOf(options), 'info');
       const say = (line: string): void => {
-        if (!options.quiet) process.stderr.write(`playtally: ${line}\n`);
+        if (!quiet) process.stderr.write(`playtally: ${line}\n`);
       };
       try {
         if (options.charts) {

@@ -3,6 +3,7 @@ import { Command } from 'commander';
 import { PlaytallyError } from '../../ops/errors.js';
 import { type StatusReport, statusReport } from '../../unattended/statusReport.js';
 import { positiveIntOption } from '../optionParsers.js';
+import { jsonOption } from '../sharedOptions.js';
 
 export function statusCommand(): Command {
   return new Command('status')
@@ -11,7 +12,7 @@ export function statusCommand(): Command {
     .option('--state <dir>', 'state folder (instead of --out)')
     .option('--logs <dir>', 'also list logs in this folder (or s3:// location) that are not processed yet')
     .option('--runs <n>', 'how many recent runs to show', positiveIntOption, 10)
-    .option('--json', 'print the status as JSON (for scripts and monitoring)')
+    .addOption(jsonOption('the status report'))
     .action(
       async (options: { out?: string; state?: string; logs?: string; runs: number; json?: boolean }) => {
         const stateDir =

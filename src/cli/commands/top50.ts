@@ -7,20 +7,23 @@ import { acquireLock } from '../../ops/runLock.js';
 import { percent, rejectRate } from '../../parse/rejectDiagnosis.js';
 import { folderLocation, requireInputFolder, requireLocalFolders } from '../../sources/locations.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
+import { dayOption, positiveIntOption, requireOption } from '../optionParsers.js';
+import { progressReporter } from '../progress.js';
 import {
   checkMemoryOption,
-  dayOption,
+  jsonOption,
+  logLevelOf,
   maxRejectRateOption,
   memoryOption,
-  positiveIntOption,
-  requireOption,
+  prints,
   threadsOption,
-} from '../optionParsers.js';
-import { progressReporter } from '../progress.js';
+  type VerbosityCliOptions,
+  withVerbosityOptions,
+} from '../sharedOptions.js';
 import { openSink, type SinkCliOptions, withSinkOptions, writeSink } from '../sinkOptions.js';
 import { dbOption, loadIntoStore, userChartDatesOption } from '../storeOptions.js';
 
-interface Top50CliOptions extends EngineCliOptions, SinkCliOptions {
+interface Top50CliOptions extends EngineCliOptions, SinkCliOptions, VerbosityCliOptions {
   logs: string;
   out: string;
   state?: string;
@@ -33,44 +36,38 @@ interface Top50CliOptions extends EngineCliOptions, SinkCliOptions {
   maxRejectRate: number;
   wait?: boolean;
   json?: boolean;
-  quiet?: boolean;
   db?: string;
   userChartDates: number;
 }
 
 export function top50Command(): Command {
-  return withEngineOptions(
-    withSinkOptions(
-      new Command('top50')
-        .description('write the 7-day top-50 charts per country and per user for one date')
-        // Required, but checked in the action: commander checks required options before unknown
-        // ones, so a misspelt --logs would be reported as a missing --logs.
-        .option(
-          '--logs <dir>',
-          'folder (or s3://bucket/prefix) of daily listen-YYYYMMDD.log or listen-YYYY-MM-DD.log files, plain or .gz (required)',
-        )
-        .option('--out <dir>', 'folder for the chart files and quality report, created if missing (required)')
-        .option(
-          '--state <dir>',
-          'folder for per-day partials reused by later runs (default: <out>/.playtally)',
-        )
-        .option('--date <date>', 'chart date, YYYYMMDD or YYYY-MM-DD (default: newest log day)', dayOption)
-        .option('--window <days>', 'days in the window, ending on the chart date', positiveIntOption, 7)
-        .option('--top <n>', 'songs per chart row', positiveIntOption, 50)
-        .addOption(memoryOption())
-        .addOption(threadsOption())
-        .option('--strict', 'fail (exit 3) when a day of the window has no log')
-        .addOption(maxRejectRateOption())
-        .option('--wait', 'wait for another run using the state folder instead of exiting with code 5')
-        .addOption(dbOption())
-        .addOption(userChartDatesOption()),
-      'the country charts',
+  const command = new Command('top50')
+    .description('write the 7-day top-50 charts per country and per user for one date')
+    // Required, but checked in the action: commander checks required options before unknown
+    // ones, so a misspelt --logs would be reported as a missing --logs.
+    .option(
+      '--logs <dir>',
+      'folder (or s3://bucket/prefix) of daily listen-YYYYMMDD.log or listen-YYYY-MM-DD.log files, plain or .gz (required)',
     )
-      .option('--json', 'print a machine-readable summary on stdout')
-      .option('-q, --quiet', 'print only warnings and errors on stderr')
-      .addHelpText(
-        'after',
-        `
+    .option('--out <dir>', 'folder for the chart files and quality report, created if missing (required)')
+    .option('--state <dir>', 'folder for per-day partials reused by later runs (default: <out>/.playtally)')
+    .option('--date <date>', 'chart date, YYYYMMDD or YYYY-MM-DD (default: newest log day)', dayOption)
+    .option('--window <days>', 'days in the window, ending on the chart date', positiveIntOption, 7)
+    .option('--top <n>', 'songs per chart row', positiveIntOption, 50)
+    .addOption(memoryOption())
+    .addOption(threadsOption())
+    .option('--strict', 'fail (exit 3) when a day of the window has no log')
+    .addOption(maxRejectRateOption())
+    .option('--wait', 'wait for another run using the state folder instead of exiting with code 5');
+  withEngineOptions(command);
+  withSinkOptions(command, 'the country charts')
+    .addOption(dbOption())
+    .addOption(userChartDatesOption())
+    .addOption(jsonOption('a summary of the run'));
+  return withVerbosityOptions(command)
+    .addHelpText(
+      'after',
+      `
 Input (in --logs): one row per stream, sng_id|user_id|country, e.g. 29569957|7788196|BL;
 blanks around a field are ignored (29569957 | 7788196 | BL), ids with leading zeros are the
 same id, a first line naming the columns is a header. Other lines are rejected and counted;
@@ -83,50 +80,51 @@ Output (in --out):
 
 Example:
   playtally top50 --logs /data/logs --out /data/charts --date 2024-01-07`,
-      )
-      .action(async (options: Partial<Top50CliOptions> & Omit<Top50CliOptions, 'logs' | 'out'>) => {
-        const logs = requireOption(options.logs, '--logs <dir>');
-        const out = requireOption(options.out, '--out <dir>');
-        checkMemoryOption(options.memory);
-        // The folders are checked before the lock, which creates the state folder.
-        requireLocalFolders({ '--out': out, '--state': options.state });
-        await requireInputFolder(folderLocation(logs));
-        ensureWritable(resolve(out), 'output_not_writable', 'output folder');
-        const stateDir = resolve(options.state ?? join(out, '.playtally'));
-        const clickhouse = clickhouseOptions(options);
-        // The sink's table is checked (or created) before any work: a wrong name fails at once.
-        const sink = await openSink(options, stateDir);
+    )
+    .action(async (options: Partial<Top50CliOptions> & Omit<Top50CliOptions, 'logs' | 'out'>) => {
+      const logs = requireOption(options.logs, '--logs <dir>');
+      const out = requireOption(options.out, '--out <dir>');
+      const level = logLevelOf(options);
+      const quiet = !prints(level, 'info');
+      checkMemoryOption(options.memory);
+      // The folders are checked before the lock, which creates the state folder.
+      requireLocalFolders({ '--out': out, '--state': options.state });
+      await requireInputFolder(folderLocation(logs));
+      ensureWritable(resolve(out), 'output_not_writable', 'output folder');
+      const stateDir = resolve(options.state ?? join(out, '.playtally'));
+      const clickhouse = clickhouseOptions(options);
+      // The sink's table is checked (or created) before any work: a wrong name fails at once.
+      const sink = await openSink(options, stateDir, quiet);
+      try {
+        // One process at a time per state folder (a `run` or `watch` may be using it).
+        const lock = await acquireLock(stateDir, 'playtally top50', { wait: options.wait });
+        let summary: Top50Summary;
         try {
-          // One process at a time per state folder (a `run` or `watch` may be using it).
-          const lock = await acquireLock(stateDir, 'playtally top50', { wait: options.wait });
-          let summary: Top50Summary;
-          try {
-            summary = await runTop50({
-              logsDir: logs,
-              outDir: out,
-              stateDir: options.state,
-              day: options.date,
-              window: options.window,
-              top: options.top,
-              memoryBytes: options.memory,
-              threads: options.threads,
-              strict: options.strict ?? false,
-              maxRejectRate: options.maxRejectRate,
-              onEvent: progressReporter(process.stderr, options.quiet ?? false),
-              clickhouse,
-            });
-            if (sink !== undefined) await writeSink(sink, 'charts', out, options.quiet);
-          } finally {
-            lock.release();
-          }
-          if (!options.quiet) process.stderr.write(`${summaryLine(summary)}\n`);
-          loadIntoStore(options, (store) => store.syncCharts(out, [parseDay(summary.date)!]));
-          if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+          summary = await runTop50({
+            logsDir: logs,
+            outDir: out,
+            stateDir: options.state,
+            day: options.date,
+            window: options.window,
+            top: options.top,
+            memoryBytes: options.memory,
+            threads: options.threads,
+            strict: options.strict ?? false,
+            maxRejectRate: options.maxRejectRate,
+            onEvent: progressReporter(process.stderr, level),
+            clickhouse,
+          });
+          if (sink !== undefined) await writeSink(sink, 'charts', out, quiet);
         } finally {
-          sink?.table.close();
+          lock.release();
         }
-      }),
-  );
+        if (!quiet) process.stderr.write(`${summaryLine(summary)}\n`);
+        loadIntoStore({ ...options, quiet }, (store) => store.syncCharts(out, [parseDay(summary.date)!]));
+        if (options.json) process.stdout.write(`${JSON.stringify(summary, null, 2)}\n`);
+      } finally {
+        sink?.table.close();
+      }
+    });
 }
 
 /** The one-line summary printed on stderr after a run. */

@@ -20,17 +20,15 @@ import type { RunOptions } from '../../unattended/runOptions.js';
 import { onStopSignals, type StopSignals } from '../../unattended/stopSignals.js';
 import { postAlert } from '../../unattended/webhook.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
+import { dayOption, durationOption, positiveIntOption, requireOption } from '../optionParsers.js';
+import { createRunLogger, type Logger, logRunDone, logRunEvent } from '../runLogger.js';
 import {
   checkMemoryOption,
-  dayOption,
-  durationOption,
+  logLevelOption,
   maxRejectRateOption,
   memoryOption,
-  positiveIntOption,
-  requireOption,
   threadsOption,
-} from '../optionParsers.js';
-import { createRunLogger, type Logger, logRunDone, logRunEvent } from '../runLogger.js';
+} from '../sharedOptions.js';
 import { openSink, type SinkCliOptions, withSinkOptions } from '../sinkOptions.js';
 import { dbOption, openStore, userChartDatesOption } from '../storeOptions.js';
 
@@ -95,11 +93,7 @@ export function withRunOptions(command: Command): Command {
     .option('--on-failure-webhook <url>', 'POST a JSON alert here when a run fails')
     .addOption(dbOption())
     .addOption(userChartDatesOption())
-    .addOption(
-      new Option('--log-level <level>', 'log level')
-        .choices(['debug', 'info', 'warn', 'error'])
-        .default('info'),
-    );
+    .addOption(logLevelOption());
 }
 
 function runOptions(

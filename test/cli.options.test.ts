@@ -1,0 +1,341 @@
+import { join } from 'node:path';
+import { type Command, CommanderError, type Option } from 'commander';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { path } from '../src/cli/cliReference.js';
+import { program } from '../src/cli/program.js';
+import {
+  jsonOption,
+  logLevelOption,
+  maxRejectRateOption,
+  memoryOption,
+  quietOption,
+  threadsOption,
+} from '../src/cli/sharedOptions.js';
+import { generateKpiDataset } from '../src/generate/kpiDataset.js';
+import { generateLogs } from '../src/generate/listenGenerator.js';
+import { cli, requireBuiltCli } from './support/cliRuns.js';
+import { day, TempDirs } from './support/tempDirs.js';
+
+/**
+ * The options several commands share (DESIGN.md: "the same option means the same thing, with the
+ * same name, on every command"): which commands have each, that each is the one shared definition
+ * of src/cli/sharedOptions.ts there (flags, wording, default, parser), and, through the built CLI,
+ * that it does the same on each command. Needs `npm run build` first.
+ */
+
+/** Every command of the tree, by the words a user types after `playtally`. */
+function commandsByPath(): Map<string, Command> {
+  const found = new Map<string, Command>();
+  const walk = (command: Command): void => {
+    for (const sub of command.commands) {
+      found.set(path(sub).replace(/^playtally /, ''), sub);
+      walk(sub);
+    }
+  };
+  walk(program('0.0.0'));
+  return found;
+}
+
+const ALL = [...commandsByPath().keys()];
+
+/**
+ * What commander says of `words` (a command line after `playtally`), parsed in this process
+ * without running any action: undefined when it parses.
+ */
+function parseError(words: string[]): string | undefined {
+  const root = program('0.0.0');
+  let message: string | undefined;
+  const every = (command: Command): Command[] => [command, ...command.commands.flatMap(every)];
+  for (const command of every(root)) {
+    command.exitOverride().configureOutput({
+      writeOut: () => {},
+      writeErr: (text) => (message = (message ?? '') + text),
+    });
+    if (command !== root) command.action(() => {});
+  }
+  try {
+    root.parse(['node', 'playtally', ...words]);
+  } catch (error) {
+    if (!(error instanceof CommanderError)) throw error;
+    message ??= error.message;
+  }
+  return message;
+}
+
+/**
+ * Which commands have each shared option. A command without one has no such concept: `kpis` has
+ * no memory budget it could honour, `status`, `kpis query` and `demo` neither log nor show
+ * progress, `load` and `serve` print no summary.
+ */
+const HAVE: Record<string, string[]> = {
+  '--json': ['top50', 'status', 'kpis', 'kpis query', 'generate', 'generate kpi-dataset'],
+  '--quiet': ['top50', 'kpis', 'load', 'generate', 'generate kpi-dataset'],
+  '--log-level': [
+    'top50',
+    'run',
+    'backfill',
+    'watch',
+    'kpis',
+    'load',
+    'serve',
+    'generate',
+    'generate kpi-dataset',
+  ],
+  '--memory': ['top50', 'run', 'backfill', 'watch', 'serve'],
+  '--threads': ['top50', 'run', 'backfill', 'watch', 'kpis', 'serve'],
+  '--max-reject-rate': ['top50', 'run', 'backfill', 'watch', 'kpis', 'serve'],
+};
+
+/**
+ * The shared definition of each option, and whether a command may add its own words to the
+ * description where the definition takes them (`--json` says what it prints; `--max-reject-rate`
+ * what the command does besides warning).
+ */
+const DEFINITIONS: Record<string, (words: string) => Option> = {
+  '--json': (words) => jsonOption(words),
+  '--quiet': () => quietOption(),
+  '--log-level': () => logLevelOption(),
+  '--memory': () => memoryOption(),
+  '--threads': () => threadsOption(),
+  '--max-reject-rate': (words) => (words === '' ? maxRejectRateOption() : maxRejectRateOption(words)),
+};
+
+/** The description of `definition` with its command's own words as a pattern, or as written. */
+function descriptionPattern(definition: (words: string) => Option): RegExp {
+  const marker = '\u0000';
+  const literal = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+  const withWords = definition(marker).description;
+  const bare = definition('').description;
+  const pattern = literal(withWords).replace(literal(marker), '.+');
+  return new RegExp(`^(${pattern}|${literal(bare)})$`);
+}
+
+/** The options an option cannot be given with (commander keeps them untyped). */
+function conflicts(option: Option): string[] {
+  return (option as Option & { conflictsWith: string[] }).conflictsWith;
+}
+
+describe('the shared options: one definition each', () => {
+  const commands = commandsByPath();
+
+  it.each(Object.keys(HAVE))('%s is on exactly the commands that have the concept', (flag) => {
+    const having = ALL.filter((name) => commands.get(name)!.options.some((o) => o.long === flag));
+    expect(having).toEqual(HAVE[flag]);
+  });
+
+  it.each(Object.keys(HAVE))('%s has the same flags, wording, default and parser everywhere', (flag) => {
+    const definition = DEFINITIONS[flag]!;
+    const reference = definition('');
+    for (const name of HAVE[flag]!) {
+      const option = commands.get(name)!.options.find((o) => o.long === flag)!;
+      const where = `playtally ${name} ${flag}`;
+      expect(option.flags, where).toBe(reference.flags);
+      expect(option.description, where).toMatch(descriptionPattern(definition));
+      expect(option.defaultValue, where).toEqual(reference.defaultValue);
+      expect(option.defaultValueDescription, where).toBe(reference.defaultValueDescription);
+      expect(option.argChoices, where).toEqual(reference.argChoices);
+      // A parser of choices is a closure made per option; the choices are compared above.
+      if (reference.argChoices === undefined) expect(option.parseArg, where).toBe(reference.parseArg);
+      expect(conflicts(option), where).toEqual(conflicts(reference));
+    }
+  });
+
+  it('-q and --log-level come together: -q is a level', () => {
+    expect(HAVE['--quiet']!.filter((name) => !HAVE['--log-level']!.includes(name))).toEqual([]);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+// What they do, through the built CLI
+
+const temp = new TempDirs();
+/** Three days of logs: every window of 7 days misses some, which is a warning. */
+let logs = '';
+/** A landing folder of KPI drops. */
+let landing = '';
+
+beforeAll(() => {
+  requireBuiltCli();
+  logs = temp.make('playtally-options-logs-');
+  generateLogs({ dir: logs, start: day('2024-02-01'), days: 3, rows: 2_000, users: 300, songs: 2_000 });
+  landing = temp.make('playtally-options-landing-');
+  generateKpiDataset({
+    dir: landing,
+    start: day('2024-02-01'),
+    days: 1,
+    streamsPerDay: 2_000,
+    filesPerDay: 2,
+    songs: 300,
+    users: 400,
+  });
+});
+afterAll(() => temp.cleanup());
+
+/** A fresh output folder. */
+const out = (): string => temp.make('playtally-options-out-');
+
+/** The command line of each command that does some work, for the options that change its output. */
+function args(name: string): string[] {
+  switch (name) {
+    case 'top50':
+      return ['top50', '--logs', logs, '--out', out()];
+    case 'kpis':
+      return ['kpis', '--landing', landing, '--out', out(), '--no-archive'];
+    case 'generate':
+      return ['generate', '--out', join(out(), 'logs'), '--days', '1', '--rows', '500'];
+    case 'generate kpi-dataset':
+      return [
+        'generate',
+        'kpi-dataset',
+        '--out',
+        join(out(), 'landing'),
+        '--streams',
+        '500',
+        '--songs',
+        '200',
+      ];
+    case 'load': {
+      const charts = out();
+      expect(cli(['top50', '--logs', logs, '--out', charts, '-q']).status).toBe(0);
+      return ['load', '--db', join(out(), 'store.db'), '--charts', charts];
+    }
+    case 'status': {
+      const charts = out();
+      expect(cli(['top50', '--logs', logs, '--out', charts, '-q']).status).toBe(0);
+      return ['status', '--out', charts];
+    }
+    default:
+      throw new Error(`no command line for ${name}`);
+  }
+}
+
+/** Lines of a text, without the figures that change from run to run (times, sizes of memory). */
+function lines(text: string): string[] {
+  return text
+    .split('\n')
+    .filter((l) => l !== '')
+    .map((l) =>
+      l
+        .replace(/playtally-options-out-\w+/g, 'OUT')
+        .replace(/\d+\.\d s\b/g, 'N s')
+        .replace(/[\d.]+M rows\/s/g, 'N rows/s')
+        .replace(/peak \d+ MB/, 'peak N MB'),
+    );
+}
+
+describe('--json: the summary on stdout, as JSON, and nothing else there', () => {
+  const fields: Record<string, string[]> = {
+    top50: ['date', 'window', 'days', 'totals', 'outputs'],
+    kpis: ['days', 'filesParsed', 'warnings'],
+    generate: ['days', 'rowsPerDay'],
+    'generate kpi-dataset': ['songs', 'users', 'streams'],
+    status: ['stateDir', 'days', 'charts', 'runs'],
+  };
+  it.each(Object.keys(fields))('%s --json', (name) => {
+    const r = cli([...args(name), '--json']);
+    expect(r.status, r.stderr).toBe(0);
+    const summary = JSON.parse(r.stdout) as Record<string, unknown>;
+    for (const field of fields[name]!) expect(summary, `${name}: ${field}`).toHaveProperty(field);
+  });
+});
+
+describe('-q: only warnings and errors', () => {
+  it.each(['top50', 'kpis', 'load', 'generate', 'generate kpi-dataset'])('%s -q', (name) => {
+    const r = cli([...args(name), '-q']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stdout).toBe('');
+    for (const line of lines(r.stderr)) expect(line).toMatch(/^playtally: warning: /);
+  });
+
+  it('top50 -q still prints the warnings (the days missing in the window)', () => {
+    const r = cli([...args('top50'), '-q']);
+    expect(r.stderr).toMatch(/^playtally: warning: \d+ day\(s\) missing in the window/m);
+  });
+
+  it('is --log-level warn', () => {
+    const quiet = cli([...args('top50'), '-q']);
+    const warn = cli([...args('top50'), '--log-level', 'warn']);
+    expect(lines(warn.stderr)).toEqual(lines(quiet.stderr));
+  });
+
+  it('given with --log-level, is a usage error on every command (exit 2)', () => {
+    const conflict = "option '-q, --quiet' cannot be used with option '--log-level <level>'";
+    for (const name of HAVE['--quiet']!) {
+      for (const words of [
+        ['-q', '--log-level', 'debug'],
+        ['--log-level', 'warn', '--quiet'],
+      ]) {
+        expect(parseError([...name.split(' '), ...words]), name).toContain(conflict);
+      }
+      expect(parseError([...name.split(' '), '-q']), name).toBeUndefined();
+    }
+    const r = cli(['top50', '-q', '--log-level', 'debug']);
+    expect(r.status).toBe(2);
+    expect(r.stderr).toContain(conflict);
+  });
+});
+
+describe('--log-level', () => {
+  it('top50: debug shows more than the default, which shows more than warn, which shows more than error', () => {
+    const at = (level: string): string[] => lines(cli([...args('top50'), '--log-level', level]).stderr);
+    const [debug, info, warn, error] = [at('debug'), at('info'), at('warn'), at('error')];
+    expect(lines(cli(args('top50')).stderr), 'info is the default').toEqual(info);
+    expect(debug.length).toBeGreaterThan(info.length);
+    expect(info.length).toBeGreaterThan(warn.length);
+    expect(warn.length).toBeGreaterThan(0);
+    expect(error).toEqual([]);
+    // Each level adds lines to the next: nothing shown at one level is hidden at a lower one.
+    for (const [more, less] of [
+      [debug, info],
+      [info, warn],
+    ] as const) {
+      for (const line of less) expect(more).toContain(line);
+    }
+    expect(debug.filter((l) => !info.includes(l)).join('\n')).toMatch(/merged in N s/);
+  });
+
+  it.each(['kpis', 'load', 'generate'])('%s --log-level error leaves nothing on stderr', (name) => {
+    const r = cli([...args(name), '--log-level', 'error']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toBe('');
+  });
+
+  it('a level that is not one is a usage error naming the choices, on every command', () => {
+    for (const name of HAVE['--log-level']!) {
+      expect(parseError([...name.split(' '), '--log-level', 'verbose']), name).toMatch(
+        /Allowed choices are debug, info, warn, error/,
+      );
+    }
+  });
+});
+
+describe('--memory, --threads and --max-reject-rate check their value alike on every command', () => {
+  it.each([
+    ['--memory', 'lots', /"lots" is not a size/],
+    ['--threads', '0', /"0" is not a positive integer/],
+    ['--max-reject-rate', '2', /"2" is not a rate between 0 and 1/],
+  ])('%s %s', (flag, value, message) => {
+    for (const name of HAVE[flag]!) {
+      expect(parseError([...name.split(' '), flag, value]), name).toMatch(message);
+    }
+  });
+
+  it.each(HAVE['--memory']!)('%s --memory 100MB: below the floor of 256MB, exit 2', (name) => {
+    // Every required option given, so that the budget is what fails.
+    const base =
+      name === 'serve'
+        ? ['serve', '--watch', '--logs', logs, '--out', out(), '--db', join(out(), 'x.db'), '--port', '0']
+        : name === 'backfill'
+          ? ['backfill', '--logs', logs, '--out', out(), '--from', '2024-02-01', '--to', '2024-02-01']
+          : [name, '--logs', logs, '--out', out()];
+    const r = cli([...base, '--memory', '100MB'], { timeoutMs: 20_000 });
+    expect(r.status, r.stderr).toBe(2);
+    expect(r.stderr).toMatch(/--memory must be at least 256MB/);
+  });
+
+  it('--threads and --memory are what the summary reports', () => {
+    const r = cli([...args('top50'), '--threads', '1', '--memory', '512MB', '--json', '-q']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ threads: 1, memoryBytes: 512 * 1024 * 1024 });
+  });
+});
