@@ -1,6 +1,6 @@
 import { join } from 'node:path';
 import { type Command, CommanderError, type Option } from 'commander';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { path } from '../src/cli/cliReference.js';
 import { program } from '../src/cli/program.js';
 import {
@@ -13,7 +13,7 @@ import {
 } from '../src/cli/sharedOptions.js';
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
 import { generateLogs } from '../src/generate/listenGenerator.js';
-import { cli, requireBuiltCli } from './support/cliRuns.js';
+import { Children, cli, parseEvents, requireBuiltCli, spawnCli } from './support/cliRuns.js';
 import { day, TempDirs } from './support/tempDirs.js';
 
 /**
@@ -68,8 +68,28 @@ function parseError(words: string[]): string | undefined {
  * progress, `load` and `serve` print no summary.
  */
 const HAVE: Record<string, string[]> = {
-  '--json': ['top50', 'status', 'kpis', 'kpis query', 'generate', 'generate kpi-dataset'],
-  '--quiet': ['top50', 'kpis', 'load', 'generate', 'generate kpi-dataset'],
+  '--json': [
+    'top50',
+    'run',
+    'backfill',
+    'watch',
+    'status',
+    'kpis',
+    'kpis query',
+    'generate',
+    'generate kpi-dataset',
+  ],
+  '--quiet': [
+    'top50',
+    'run',
+    'backfill',
+    'watch',
+    'kpis',
+    'load',
+    'serve',
+    'generate',
+    'generate kpi-dataset',
+  ],
   '--log-level': [
     'top50',
     'run',
@@ -169,6 +189,8 @@ beforeAll(() => {
     users: 400,
   });
 });
+const children = new Children();
+afterEach(() => children.stopAll());
 afterAll(() => temp.cleanup());
 
 /** A fresh output folder. */
@@ -178,7 +200,10 @@ const out = (): string => temp.make('playtally-options-out-');
 function args(name: string): string[] {
   switch (name) {
     case 'top50':
-      return ['top50', '--logs', logs, '--out', out()];
+    case 'run':
+      return [name, '--logs', logs, '--out', out()];
+    case 'backfill':
+      return ['backfill', '--logs', logs, '--out', out(), '--from', '2024-02-02', '--to', '2024-02-03'];
     case 'kpis':
       return ['kpis', '--landing', landing, '--out', out(), '--no-archive'];
     case 'generate':
@@ -224,18 +249,95 @@ function lines(text: string): string[] {
 }
 
 describe('--json: the summary on stdout, as JSON, and nothing else there', () => {
-  const fields: Record<string, string[]> = {
-    top50: ['date', 'window', 'days', 'totals', 'outputs'],
-    kpis: ['days', 'filesParsed', 'warnings'],
-    generate: ['days', 'rowsPerDay'],
-    'generate kpi-dataset': ['songs', 'users', 'streams'],
-    status: ['stateDir', 'days', 'charts', 'runs'],
+  const fields: Record<string, Record<string, unknown>> = {
+    top50: {
+      date: '2024-02-03',
+      window: expect.anything(),
+      totals: expect.anything(),
+      outputs: expect.anything(),
+    },
+    run: {
+      command: 'run',
+      ok: true,
+      charts: ['2024-02-01', '2024-02-02', '2024-02-03'],
+      totals: expect.anything(),
+    },
+    backfill: {
+      command: 'backfill',
+      ok: true,
+      charts: ['2024-02-02', '2024-02-03'],
+      days: expect.anything(),
+    },
+    kpis: { days: expect.anything(), filesParsed: 2, warnings: expect.anything() },
+    generate: { days: 1, rowsPerDay: 500 },
+    'generate kpi-dataset': {
+      songs: expect.anything(),
+      users: expect.anything(),
+      streams: expect.anything(),
+    },
+    status: { stateDir: expect.anything(), days: expect.anything(), charts: expect.anything(), runs: [] },
   };
   it.each(Object.keys(fields))('%s --json', (name) => {
     const r = cli([...args(name), '--json']);
     expect(r.status, r.stderr).toBe(0);
-    const summary = JSON.parse(r.stdout) as Record<string, unknown>;
-    for (const field of fields[name]!) expect(summary, `${name}: ${field}`).toHaveProperty(field);
+    expect(JSON.parse(r.stdout)).toMatchObject(fields[name]!);
+  });
+
+  it('run and backfill: the log goes to stderr, as it would to stdout', () => {
+    const plain = cli(args('run'));
+    const json = cli([...args('run'), '--json']);
+    const events = (text: string): unknown[] => parseEvents(text).map((e) => e.event);
+    expect(events(json.stderr)).toEqual(events(plain.stdout));
+    expect(events(json.stderr)).toContain('run_done');
+  });
+
+  it('watch: a line per cycle, each its record', async () => {
+    const landing = temp.make('playtally-options-watch-');
+    generateLogs({ dir: landing, start: day('2024-02-01'), days: 2, rows: 500 });
+    const child = spawnCli(
+      [
+        'watch',
+        '--logs',
+        landing,
+        '--out',
+        out(),
+        '--poll-interval',
+        '100ms',
+        '--settle',
+        '0s',
+        '--json',
+        '-q',
+      ],
+      { children },
+    );
+    let stdout = '';
+    let stderr = '';
+    child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
+    const firstLine = new Promise<void>((resolve) =>
+      child.stdout.setEncoding('utf8').on('data', (text: string) => {
+        stdout += text;
+        if (stdout.includes('\n')) resolve();
+      }),
+    );
+    const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
+    await firstLine;
+    // The landing folder changes: a second cycle, a second line.
+    generateLogs({ dir: landing, start: day('2024-02-03'), days: 1, rows: 500 });
+    await vi.waitFor(() => expect(stdout.split('\n').length).toBeGreaterThan(2), { timeout: 20_000 });
+    child.kill('SIGTERM');
+    expect(await closed).toBe(0);
+    const records = stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { command: string; ok: boolean; charts: string[] });
+    expect(records.map((r) => [r.command, r.ok, r.charts])).toEqual([
+      ['watch', true, ['2024-02-01', '2024-02-02']],
+      ['watch', true, ['2024-02-03']],
+    ]);
+    // -q: the log on stderr holds warnings only (the days missing in the first windows).
+    expect(parseEvents(stderr).length).toBeGreaterThan(0);
+    for (const event of parseEvents(stderr))
+      expect(event.level, JSON.stringify(event)).toBeGreaterThanOrEqual(40);
   });
 });
 
@@ -247,6 +349,15 @@ describe('-q: only warnings and errors', () => {
     for (const line of lines(r.stderr)) expect(line).toMatch(/^playtally: warning: /);
   });
 
+  it.each(['run', 'backfill'])('%s -q: the log holds warnings and errors only', (name) => {
+    const r = cli([...args(name), '-q']);
+    expect(r.status, r.stderr).toBe(0);
+    const events = parseEvents(r.stdout);
+    expect(events.length, 'the days missing in the windows are warnings').toBeGreaterThan(0);
+    for (const event of events) expect(event.level, JSON.stringify(event)).toBeGreaterThanOrEqual(40);
+    expect(lines(r.stdout)).toHaveLength(events.length);
+  });
+
   it('top50 -q still prints the warnings (the days missing in the window)', () => {
     const r = cli([...args('top50'), '-q']);
     expect(r.stderr).toMatch(/^playtally: warning: \d+ day\(s\) missing in the window/m);
@@ -256,6 +367,8 @@ describe('-q: only warnings and errors', () => {
     const quiet = cli([...args('top50'), '-q']);
     const warn = cli([...args('top50'), '--log-level', 'warn']);
     expect(lines(warn.stderr)).toEqual(lines(quiet.stderr));
+    const events = (words: string[]): unknown[] => parseEvents(cli(words).stdout).map((e) => e.event);
+    expect(events([...args('run'), '--log-level', 'warn'])).toEqual(events([...args('run'), '-q']));
   });
 
   it('given with --log-level, is a usage error on every command (exit 2)', () => {
@@ -292,6 +405,17 @@ describe('--log-level', () => {
       for (const line of less) expect(more).toContain(line);
     }
     expect(debug.filter((l) => !info.includes(l)).join('\n')).toMatch(/merged in N s/);
+  });
+
+  it('run: debug adds lines of level debug (20) to those of the default', () => {
+    const events = (words: string[]): Record<string, unknown>[] => parseEvents(cli(words).stdout);
+    const info = events(args('run'));
+    const debug = events([...args('run'), '--log-level', 'debug']);
+    expect(info.every((e) => (e.level as number) >= 30)).toBe(true);
+    expect(debug.filter((e) => e.level === 20).map((e) => e.event)).toContain('merge_done');
+    expect(debug.filter((e) => (e.level as number) >= 30).map((e) => e.event)).toEqual(
+      info.map((e) => e.event),
+    );
   });
 
   it.each(['kpis', 'load', 'generate'])('%s --log-level error leaves nothing on stderr', (name) => {

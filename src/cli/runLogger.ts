@@ -38,7 +38,7 @@ export function createRunLogger(
 
 const n = (x: number): string => x.toLocaleString('en-US');
 
-/** One log line per event worth a line (per-chunk progress is not). */
+/** One log line per event worth a line (per-chunk progress is not; reuse and merges are debug). */
 export function logRunEvent(log: Logger, event: RunEvent): void {
   switch (event.type) {
     case 'engine':
@@ -147,7 +147,16 @@ function logEngineEvent(log: Logger, event: Top50Event): void {
           { event: 'day_parsed', date: event.date, rows: event.rows, ms: event.ms },
           `parsed ${event.date}: ${n(event.rows)} rows in ${(event.ms / 1000).toFixed(1)} s`,
         );
-      }
+      } else log.debug({ event: 'day_reused', date: event.date }, `reused the partial of ${event.date}`);
+      break;
+    case 'mergeStart':
+      log.debug(
+        { event: 'merge_start', days: event.days, partitions: event.partitions },
+        `merging ${event.days} day(s) in ${event.partitions} partitions`,
+      );
+      break;
+    case 'mergeDone':
+      log.debug({ event: 'merge_done', ms: event.ms }, `merged in ${(event.ms / 1000).toFixed(1)} s`);
       break;
     case 'damaged':
       log.warn(

@@ -6,11 +6,15 @@ import { startServers } from '../../serve/serverGroup.js';
 import { onStopSignals } from '../../unattended/stopSignals.js';
 import { portOption, positiveIntOption } from '../optionParsers.js';
 import { createRunLogger } from '../runLogger.js';
+import { logLevelOf, withVerbosityOptions } from '../sharedOptions.js';
+import { dbOption } from '../storeOptions.js';
 import {
   unattended,
   type WatchCliOptions,
   watchLoop,
-  withRunOptions,
+  withRunDestinations,
+  withRunFolders,
+  withRunJobOptions,
   withWatchOptions,
 } from './unattended.js';
 
@@ -26,8 +30,12 @@ interface ServeCliOptions extends WatchCliOptions {
 export const DEFAULT_DB = 'playtally.db';
 
 export function serveCommand(): Command {
+  const db = dbOption();
+  db.description = `the results store (default: ${DEFAULT_DB})`;
   const command = new Command('serve')
     .description('serve the JSON API and the dashboard over the results store (read-only)')
+    .addOption(db);
+  withRunFolders(command)
     .option('--host <address>', 'address to listen on', '127.0.0.1')
     .addOption(
       new Option('--port <port>', 'port to listen on (0: any free port)').argParser(portOption).default(8080),
@@ -47,10 +55,10 @@ export function serveCommand(): Command {
         .default(1),
     )
     .option('--watch', 'also watch --logs and write charts into --out and the store, in this process');
-  withWatchOptions(withRunOptions(command));
+  withRunDestinations(withWatchOptions(withRunJobOptions(command)), { db: false });
+  withVerbosityOptions(command);
   // The shared watch options, described as they apply here.
   for (const option of command.options) {
-    if (option.long === '--db') option.description = `the results store (default: ${DEFAULT_DB})`;
     if (option.long === '--logs')
       option.description = 'with --watch (required): the landing folder of logs (or s3://bucket/prefix)';
     if (option.long === '--out') option.description = 'with --watch (required): the folder for chart files';
@@ -106,7 +114,7 @@ Examples:
             'or a run given --db, or give --watch',
         );
       }
-      const log = createRunLogger(options.logLevel);
+      const log = createRunLogger(logLevelOf(options));
       const server = await startServers(serverOptions(options, options.db), options.workers);
       log.info(
         { event: 'listening', url: server.url, db: options.db },

@@ -24,10 +24,14 @@ import { dayOption, durationOption, positiveIntOption, requireOption } from '../
 import { createRunLogger, type Logger, logRunDone, logRunEvent } from '../runLogger.js';
 import {
   checkMemoryOption,
-  logLevelOption,
+  jsonOption,
+  logLevelOf,
   maxRejectRateOption,
   memoryOption,
+  prints,
   threadsOption,
+  type VerbosityCliOptions,
+  withVerbosityOptions,
 } from '../sharedOptions.js';
 import { openSink, type SinkCliOptions, withSinkOptions } from '../sinkOptions.js';
 import { dbOption, openStore, userChartDatesOption } from '../storeOptions.js';
@@ -38,7 +42,7 @@ export interface RunOutputs {
   sink?: DynamoSink;
 }
 
-export interface UnattendedCliOptions extends EngineCliOptions, SinkCliOptions {
+export interface UnattendedCliOptions extends EngineCliOptions, SinkCliOptions, VerbosityCliOptions {
   logs?: string;
   out?: string;
   state?: string;
@@ -53,14 +57,18 @@ export interface UnattendedCliOptions extends EngineCliOptions, SinkCliOptions {
   wait?: boolean;
   waitTimeout?: number;
   onFailureWebhook?: string;
-  logLevel: string;
+  /** run, backfill, watch: the run records on stdout, the log on stderr. */
+  json?: boolean;
   db?: string;
   userChartDates?: number;
 }
 
-/** Options shared by run, backfill and watch. */
-export function withRunOptions(command: Command): Command {
-  return withSinkOptions(withEngineOptions(command), 'the country charts')
+/**
+ * The folders of run, backfill, watch (and serve --watch): first in their --help, since --logs
+ * and --out are required.
+ */
+export function withRunFolders(command: Command): Command {
+  return command
     .option(
       '--logs <dir>',
       'landing folder (or s3://bucket/prefix) of listen-YYYYMMDD.log or listen-YYYY-MM-DD.log files, plain or .gz (required)',
@@ -69,7 +77,12 @@ export function withRunOptions(command: Command): Command {
     .option(
       '--state <dir>',
       'state folder: partials, manifest, run history, lock (default: <out>/.playtally)',
-    )
+    );
+}
+
+/** The options of the charts job that run, backfill and watch share. */
+export function withRunJobOptions(command: Command): Command {
+  return command
     .option('--window <days>', 'days in each chart window', positiveIntOption, 7)
     .option('--top <n>', 'songs per chart row', positiveIntOption, 50)
     .addOption(memoryOption())
@@ -90,10 +103,18 @@ export function withRunOptions(command: Command): Command {
     )
     .option('--wait', 'wait for another run holding the state folder instead of exiting with code 5')
     .option('--wait-timeout <duration>', 'wait at most this long (e.g. 10m; implies --wait)', durationOption)
-    .option('--on-failure-webhook <url>', 'POST a JSON alert here when a run fails')
-    .addOption(dbOption())
-    .addOption(userChartDatesOption())
-    .addOption(logLevelOption());
+    .option('--on-failure-webhook <url>', 'POST a JSON alert here when a run fails');
+}
+
+/**
+ * Where the charts are computed and where else they go: the engine, the DynamoDB sink and the
+ * results store (`db: false` for serve, whose --db is its input and comes first).
+ */
+export function withRunDestinations(command: Command, { db = true } = {}): Command {
+  withEngineOptions(command);
+  withSinkOptions(command, 'the country charts');
+  if (db) command.addOption(dbOption());
+  return command.addOption(userChartDatesOption());
 }
 
 function runOptions(
@@ -142,7 +163,9 @@ export async function unattended(
   options: UnattendedCliOptions,
   body: (log: Logger, stop: StopSignals, outputs: RunOutputs) => Promise<void>,
 ): Promise<void> {
-  const log = createRunLogger(options.logLevel);
+  const level = logLevelOf(options);
+  // With --json, stdout is the run records' alone.
+  const log = createRunLogger(level, options.json ? process.stderr : process.stdout);
   const stop = onStopSignals((signal) =>
     log.info(
       { event: 'signal', signal },
@@ -183,7 +206,7 @@ export async function unattended(
     try {
       const store = openStore(options);
       try {
-        const sink = await openSink(options, stateDir);
+        const sink = await openSink(options, stateDir, !prints(level, 'info'));
         try {
           await body(log, stop, { store, sink });
         } finally {
@@ -255,21 +278,9 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 input problem, 4 output or state folder n
 5 the state folder is locked by another run (see --wait).`;
 
 export function runCommand(): Command {
-  return withRunOptions(new Command('run'))
+  const command = withRunJobOptions(withRunFolders(new Command('run')))
     .description(
       'one idempotent run for cron or a systemd timer: process what is new, write the charts that are due',
-    )
-    .addHelpText(
-      'after',
-      `
-Every new or changed log is parsed once (a log with too many rejected lines is quarantined);
-then the charts of every date whose window changed are written, logs whose charts are all
-written are archived (with --archive), and partials older than --keep-days are pruned.
-Logs go to stdout: JSON lines, or readable lines on a terminal.
-${EXIT_CODES_HELP}
-
-Example (crontab, every 15 minutes):
-  */15 * * * * playtally run --logs /data/landing --out /data/charts --archive /data/archive`,
     )
     .addOption(
       new Option(
@@ -278,6 +289,20 @@ Example (crontab, every 15 minutes):
       )
         .argParser(durationOption)
         .default(0, '0s: every log present'),
+    );
+  withRunDestinations(command).addOption(jsonOption("the run's record (as in runs.jsonl)"));
+  return withVerbosityOptions(command)
+    .addHelpText(
+      'after',
+      `
+Every new or changed log is parsed once (a log with too many rejected lines is quarantined);
+then the charts of every date whose window changed are written, logs whose charts are all
+written are archived (with --archive), and partials older than --keep-days are pruned.
+Logs go to stdout (to stderr with --json): JSON lines, or readable lines on a terminal.
+${EXIT_CODES_HELP}
+
+Example (crontab, every 15 minutes):
+  */15 * * * * playtally run --logs /data/landing --out /data/charts --archive /data/archive`,
     )
     .action(async (options: UnattendedCliOptions & { settle: number }) => {
       await unattended('run', options, async (log, stop, outputs) => {
@@ -289,18 +314,23 @@ Example (crontab, every 15 minutes):
           isReady: settle > 0 ? (l) => Date.now() - l.mtimeMs >= settle : undefined,
         });
         logRunDone(log, record);
+        if (options.json) process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
       });
     });
 }
 
 export function backfillCommand(): Command {
-  return withRunOptions(new Command('backfill'))
+  const command = withRunFolders(new Command('backfill'))
     .description(
       'write the charts of every date from --from to --to (those already current are kept unless --force)',
     )
     .option('--from <date>', 'first chart date, YYYYMMDD or YYYY-MM-DD (required)', dayOption)
     .option('--to <date>', 'last chart date (required)', dayOption)
-    .option('--force', 'rewrite the charts even of dates that are current')
+    .option('--force', 'rewrite the charts even of dates that are current');
+  withRunDestinations(withRunJobOptions(command)).addOption(
+    jsonOption("the run's record (as in runs.jsonl)"),
+  );
+  return withVerbosityOptions(command)
     .addHelpText(
       'after',
       `${EXIT_CODES_HELP}\n\nExample:\n  playtally backfill --logs /data/landing --out /data/charts --from 2024-01-01 --to 2024-03-31`,
@@ -326,6 +356,7 @@ export function backfillCommand(): Command {
           force: options.force,
         });
         logRunDone(log, record);
+        if (options.json) process.stdout.write(`${JSON.stringify(record, null, 2)}\n`);
       });
     });
 }
@@ -346,10 +377,11 @@ export function withWatchOptions(command: Command): Command {
 }
 
 export function watchCommand(): Command {
-  return withWatchOptions(withRunOptions(new Command('watch')))
-    .description(
-      'watch the landing folder: process the logs present, then each new or replaced log as it lands',
-    )
+  const command = withWatchOptions(withRunJobOptions(withRunFolders(new Command('watch')))).description(
+    'watch the landing folder: process the logs present, then each new or replaced log as it lands',
+  );
+  withRunDestinations(command).addOption(jsonOption("each cycle's record (a line each, as in runs.jsonl)"));
+  return withVerbosityOptions(command)
     .addHelpText(
       'after',
       `
@@ -390,6 +422,7 @@ export async function watchLoop(
     stop,
     onStep: (record) => {
       failing = undefined;
+      if (options.json) process.stdout.write(`${JSON.stringify(record)}\n`);
       if (record.days.length + record.charts.length + record.quarantined.length + record.archived.length > 0)
         logRunDone(log, record);
     },
