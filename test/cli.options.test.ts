@@ -1,8 +1,6 @@
 import { join } from 'node:path';
-import { type Command, CommanderError, type Option } from 'commander';
+import type { Option } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { path } from '../src/cli/cliReference.js';
-import { program } from '../src/cli/program.js';
 import {
   jsonOption,
   logLevelOption,
@@ -14,6 +12,7 @@ import {
 import { generateKpiDataset } from '../src/generate/kpiDataset.js';
 import { generateLogs } from '../src/generate/listenGenerator.js';
 import { Children, cli, parseEvents, requireBuiltCli, spawnCli } from './support/cliRuns.js';
+import { commandsByPath, parseError } from './support/cliTree.js';
 import { day, TempDirs } from './support/tempDirs.js';
 
 /**
@@ -23,44 +22,7 @@ import { day, TempDirs } from './support/tempDirs.js';
  * that it does the same on each command. Needs `npm run build` first.
  */
 
-/** Every command of the tree, by the words a user types after `playtally`. */
-function commandsByPath(): Map<string, Command> {
-  const found = new Map<string, Command>();
-  const walk = (command: Command): void => {
-    for (const sub of command.commands) {
-      found.set(path(sub).replace(/^playtally /, ''), sub);
-      walk(sub);
-    }
-  };
-  walk(program('0.0.0'));
-  return found;
-}
-
 const ALL = [...commandsByPath().keys()];
-
-/**
- * What commander says of `words` (a command line after `playtally`), parsed in this process
- * without running any action: undefined when it parses.
- */
-function parseError(words: string[]): string | undefined {
-  const root = program('0.0.0');
-  let message: string | undefined;
-  const every = (command: Command): Command[] => [command, ...command.commands.flatMap(every)];
-  for (const command of every(root)) {
-    command.exitOverride().configureOutput({
-      writeOut: () => {},
-      writeErr: (text) => (message = (message ?? '') + text),
-    });
-    if (command !== root) command.action(() => {});
-  }
-  try {
-    root.parse(['node', 'playtally', ...words]);
-  } catch (error) {
-    if (!(error instanceof CommanderError)) throw error;
-    message ??= error.message;
-  }
-  return message;
-}
 
 /**
  * Which commands have each shared option. A command without one has no such concept: `kpis` has

@@ -28,7 +28,14 @@ export function program(version: string): Command {
 Exit codes: 0 ok, 1 failed run (unexpected error), 2 usage error, 3 input problem
 (logs missing, no logs, missing days with --strict,
 an unreadable gzip log), 4 output or state folder not writable, 5 the state folder is
-locked by another run.`,
+locked by another run.
+
+Examples:
+  playtally demo                                            # sample data, charts and KPIs in ./sample
+  playtally top50 --logs /data/logs --out /data/charts      # the charts of the newest log day
+  playtally run --logs /data/landing --out /data/charts     # what cron runs: whatever is new
+  playtally status --out /data/charts
+  playtally top50 --help                                    # a command's options and examples`,
     );
   for (const command of [
     top50Command(),

@@ -25,6 +25,13 @@ export function demoCommand(): Command {
       'sample',
     )
     .option('--rows <n>', 'rows per day', positiveIntOption, 300_000)
+    .addHelpText(
+      'after',
+      `
+Examples:
+  playtally demo                                            # in ./sample
+  playtally demo --dir /tmp/playtally-demo --rows 50000`,
+    )
     .action(async (options: { dir: string; rows: number }) => {
       const dir = resolve(options.dir);
       const logsDir = join(dir, 'logs');

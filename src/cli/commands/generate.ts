@@ -76,8 +76,9 @@ markets) and per-user favourite songs. Corrupt rows include empty lines, missing
 fields, non-numeric, negative or huge ids, lowercase, unknown or wrong-length countries,
 a blank inside an id, non-ASCII bytes, very long lines and doubled \\r.
 
-Example:
-  playtally generate --out sample/logs --days 7 --rows 20000000`,
+Examples:
+  playtally generate --out sample/logs --days 7 --rows 20000000
+  playtally generate --out /tmp/logs --days 2 --rows 1000 --corrupt-rate 0.05 --header --json -q`,
       )
       // `generate kpi-dataset --out X`: the options after the subcommand are the subcommand's own.
       .enablePositionalOptions()
@@ -168,8 +169,9 @@ an offset, some of which cross the UTC day), skewed popularity and per-user favo
 empty ids, unknown tracks or users, or quoted fields. One file per dataset has \\r\\n line
 endings; the last day's first streams file has its columns in another order.
 
-Example:
-  playtally generate kpi-dataset --out /data/landing --days 3 --streams 1000000`,
+Examples:
+  playtally generate kpi-dataset --out /data/landing --days 3 --streams 1000000
+  playtally generate kpi-dataset --out /tmp/landing --bad --seed 7`,
     )
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()

@@ -82,7 +82,12 @@ With --granularity hour, an hour column (00-23) follows date.
 Incremental: each streams file is parsed once into a partial in the state folder; a run rewrites
 only the days whose files, songs, users or granularity changed, exactly. Once every day a
 streams file has rows on is written, the file is moved to <landing>/archive/YYYYMMDD/ (the day
-it has most rows on); --no-archive leaves it. Nothing is deleted.`,
+it has most rows on); --no-archive leaves it. Nothing is deleted.
+
+Examples:
+  playtally kpis --landing /data/kpi-landing --out /data/kpis
+  playtally kpis --landing /data/kpi-landing --out /data/kpis --granularity hour --no-archive --json
+  playtally kpis --landing s3://listens/kpi-drops/ --out /data/kpis --sink dynamodb://playtally-kpis`,
       )
       // `kpis query --sink ...`: options after `query` are the subcommand's, not this command's.
       .enablePositionalOptions()

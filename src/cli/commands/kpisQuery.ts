@@ -26,7 +26,11 @@ export function kpisQueryCommand(): Command {
       `
 AWS credentials, region and endpoint come from the standard configuration (AWS_REGION,
 AWS_PROFILE, ~/.aws/config, AWS_ENDPOINT_URL for a local DynamoDB). A day the table does not
-hold is exit 3.`,
+hold is exit 3.
+
+Examples:
+  playtally kpis query --sink dynamodb://playtally-kpis --date 2024-01-07
+  playtally kpis query --sink dynamodb://playtally-kpis --date 2024-01-07 --genre jazz --json`,
     )
     .action(async (options: QueryCliOptions) => {
       const table = DynamoTable.fromUri(requireOption(options.sink, '--sink <uri>'));

@@ -33,8 +33,9 @@ Loads every date whose files are new or changed since they were loaded (so it ca
 again), newest first; each date is one transaction. User charts are kept for the newest
 --user-chart-dates dates. A malformed file is an error (exit 3) and loads nothing of its date.
 
-Example:
-  playtally load --db /data/playtally.db --charts /data/charts --kpis /data/kpis`,
+Examples:
+  playtally load --db /data/playtally.db --charts /data/charts --kpis /data/kpis
+  playtally load --charts /data/charts -q                   # into ./playtally.db`,
     )
     .action((options: LoadCliOptions) => {
       if (!options.charts && !options.kpis) {

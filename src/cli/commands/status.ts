@@ -13,6 +13,13 @@ export function statusCommand(): Command {
     .option('--logs <dir>', 'also list logs in this folder (or s3:// location) that are not processed yet')
     .option('--runs <n>', 'how many recent runs to show', positiveIntOption, 10)
     .addOption(jsonOption('the status report'))
+    .addHelpText(
+      'after',
+      `
+Examples:
+  playtally status --out /data/charts
+  playtally status --state /data/charts/.playtally --logs /data/landing --runs 3 --json`,
+    )
     .action(
       async (options: { out?: string; state?: string; logs?: string; runs: number; json?: boolean }) => {
         const stateDir =

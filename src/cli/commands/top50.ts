@@ -78,8 +78,10 @@ Output (in --out):
   user_top50_YYYYMMDD.txt     one row per user:    user_id|sng_id:plays,...
   quality_YYYYMMDD.json       rows read, valid, rejected by reason with examples, missing days
 
-Example:
-  playtally top50 --logs /data/logs --out /data/charts --date 2024-01-07`,
+Examples:
+  playtally top50 --logs /data/logs --out /data/charts --date 2024-01-07
+  playtally top50 --logs /data/logs --out /data/charts --json -q > summary.json
+  playtally top50 --logs s3://listens/logs/ --out /data/charts --memory 512MB --threads 2`,
     )
     .action(async (options: Partial<Top50CliOptions> & Omit<Top50CliOptions, 'logs' | 'out'>) => {
       const logs = requireOption(options.logs, '--logs <dir>');

@@ -301,8 +301,10 @@ written are archived (with --archive), and partials older than --keep-days are p
 Logs go to stdout (to stderr with --json): JSON lines, or readable lines on a terminal.
 ${EXIT_CODES_HELP}
 
-Example (crontab, every 15 minutes):
-  */15 * * * * playtally run --logs /data/landing --out /data/charts --archive /data/archive`,
+Examples (the first a crontab line: every 15 minutes):
+  */15 * * * * playtally run --logs /data/landing --out /data/charts --archive /data/archive -q
+  playtally run --logs /data/landing --out /data/charts --json 2>>/var/log/playtally.log
+  playtally run --logs /data/landing --out /data/charts --log-level debug`,
     )
     .action(async (options: UnattendedCliOptions & { settle: number }) => {
       await unattended('run', options, async (log, stop, outputs) => {
@@ -333,7 +335,11 @@ export function backfillCommand(): Command {
   return withVerbosityOptions(command)
     .addHelpText(
       'after',
-      `${EXIT_CODES_HELP}\n\nExample:\n  playtally backfill --logs /data/landing --out /data/charts --from 2024-01-01 --to 2024-03-31`,
+      `${EXIT_CODES_HELP}
+
+Examples:
+  playtally backfill --logs /data/landing --out /data/charts --from 2024-01-01 --to 2024-03-31
+  playtally backfill --logs /data/landing --out /data/charts --from 20240301 --to 20240331 --force --json`,
     )
     .action(async (options: UnattendedCliOptions & { from?: number; to?: number; force?: boolean }) => {
       if (options.from === undefined)
@@ -389,7 +395,12 @@ A log counts only when complete: dotfiles, *.tmp and *.part are ignored, and a f
 its size and mtime for --settle (a file renamed into place with an older mtime counts at once).
 All state is on disk: a restarted watcher goes on where it stopped. SIGINT or SIGTERM stops it
 after the current step; a second signal stops it at once.
-${EXIT_CODES_HELP}`,
+${EXIT_CODES_HELP}
+
+Examples:
+  playtally watch --logs /data/landing --out /data/charts --archive /data/archive
+  playtally watch --logs /data/landing --out /data/charts --poll-interval 1m --settle 2m --db /data/playtally.db
+  playtally watch --logs /data/landing --out /data/charts --json -q | jq -c .charts`,
     )
     .action(async (options: WatchCliOptions) => {
       await unattended('watch', options, (log, stop, outputs) => watchLoop(options, log, stop, outputs));
