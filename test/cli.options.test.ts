@@ -274,15 +274,10 @@ describe('--json: the summary on stdout, as JSON, and nothing else there', () =>
     );
     let stdout = '';
     let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (text: string) => (stdout += text));
     child.stderr.setEncoding('utf8').on('data', (text: string) => (stderr += text));
-    const firstLine = new Promise<void>((resolve) =>
-      child.stdout.setEncoding('utf8').on('data', (text: string) => {
-        stdout += text;
-        if (stdout.includes('\n')) resolve();
-      }),
-    );
     const closed = new Promise<number | null>((resolve) => child.on('close', resolve));
-    await firstLine;
+    await vi.waitFor(() => expect(stdout).toContain('\n'), { timeout: 20_000 });
     // The landing folder changes: a second cycle, a second line.
     generateLogs({ dir: landing, start: day('2024-02-03'), days: 1, rows: 500 });
     await vi.waitFor(() => expect(stdout.split('\n').length).toBeGreaterThan(2), { timeout: 20_000 });
