@@ -11,7 +11,7 @@ import { ResultsStore } from '../src/store/resultsStore.js';
 import { watchLanding } from '../src/unattended/landingWatch.js';
 import { runOnce } from '../src/unattended/runOnce.js';
 import type { RunEvent } from '../src/unattended/runOptions.js';
-import { requireBuiltCli } from './support/cliRuns.js';
+import { cli, requireBuiltCli } from './support/cliRuns.js';
 import { kpiLanding } from './support/kpiLanding.js';
 import { day, TempDirs } from './support/tempDirs.js';
 
@@ -176,5 +176,48 @@ describe('watch with --kpis-landing', () => {
       stopNow();
       await watching;
     }
+  });
+});
+
+describe('the CLI: run --kpis-landing', () => {
+  it('writes charts and KPIs in one run; --json holds the KPI step; a missing KPI landing folder is exit 3 before any work', async () => {
+    const { logs, landing, out } = setUp();
+    const r = cli([
+      'run',
+      '--logs',
+      logs,
+      '--out',
+      out,
+      '--kpis-landing',
+      landing,
+      '--no-kpis-archive',
+      '--json',
+    ]);
+    expect(r.status, r.stderr).toBe(0);
+    const record = JSON.parse(r.stdout) as RunRecord;
+    expect(record.charts.length).toBeGreaterThan(0);
+    const kpis = record.kpis as { days: string[]; filesParsed: number };
+    expect(kpis.days.length).toBeGreaterThan(0);
+    expect(kpis.filesParsed).toBe(4);
+    expect(kpiFiles(out).size).toBe(3 * kpis.days.length);
+    // The log (on stderr with --json) has a line per KPI day and the step's summary.
+    const events = r.stderr
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as { event: string });
+    expect(events.filter((e) => e.event === 'kpis_day_written')).toHaveLength(kpis.days.length);
+    expect(events.filter((e) => e.event === 'kpis_done')).toHaveLength(1);
+
+    const missing = cli([
+      'run',
+      '--logs',
+      logs,
+      '--out',
+      temp.make(),
+      '--kpis-landing',
+      join(landing, 'nope'),
+    ]);
+    expect(missing.status, missing.stderr).toBe(3);
+    expect(missing.stdout + missing.stderr).toMatch(/KPI landing folder .*nope does not exist/);
   });
 });

@@ -3,6 +3,7 @@ import { type Logger, pino } from 'pino';
 import pretty from 'pino-pretty';
 import type { Top50Event } from '../engines/chartEngine.js';
 import type { RunRecord } from '../formats/runHistory.js';
+import type { KpiEvent } from '../jobs/kpiJob.js';
 import { percent, rejectRate } from '../parse/rejectDiagnosis.js';
 import type { RunEvent } from '../unattended/runOptions.js';
 
@@ -121,8 +122,97 @@ export function logRunEvent(log: Logger, event: RunEvent): void {
         `${event.step}: ${event.error}; retrying in ${event.delayMs} ms`,
       );
       break;
+    case 'kpis':
+      logKpiEvent(log, event.event);
+      break;
+    case 'kpisDone': {
+      const s = event.summary;
+      log.info(
+        {
+          event: 'kpis_done',
+          days: s.days.map((d) => d.date),
+          current: s.daysCurrent,
+          parsed: s.filesParsed,
+          archived: s.archived.length,
+          errorFiles: s.errorFiles.length,
+        },
+        `kpis: ${s.days.length} day(s) written (${s.daysCurrent} already current), ${s.filesParsed} streams file(s) parsed, ` +
+          `${s.archived.length} archived, ${s.errorFiles.length} set aside`,
+      );
+      break;
+    }
+    case 'kpisStored':
+      log.info(
+        { event: 'kpis_stored', dates: event.dates, ms: event.ms },
+        `results store: loaded the KPIs of ${event.dates.join(', ')} in ${(event.ms / 1000).toFixed(1)} s`,
+      );
+      break;
+    case 'kpisSkipped':
+      log.warn({ event: 'kpis_skipped', error: event.message }, `kpis: skipped this run: ${event.message}`);
+      break;
     case 'stopped':
       log.info({ event: 'stopping' }, 'stop requested: stopping after the current step');
+      break;
+  }
+}
+
+/** The KPI step of a run (`--kpis-landing`): a line per file parsed, set aside or archived, and per day written. */
+function logKpiEvent(log: Logger, event: KpiEvent): void {
+  switch (event.type) {
+    case 'catalog':
+      log.debug(
+        { event: 'kpis_catalog', kind: event.kind, files: event.files, accepted: event.accepted },
+        `kpis: ${event.kind}: ${n(event.accepted)} rows from ${event.files} file(s)`,
+      );
+      break;
+    case 'streamsFile':
+      log.info(
+        {
+          event: 'kpis_file_parsed',
+          file: event.file,
+          rows: event.rows,
+          accepted: event.accepted,
+          ms: event.ms,
+        },
+        `kpis: parsed streams/${event.file}: ${n(event.rows)} rows in ${(event.ms / 1000).toFixed(1)} s`,
+      );
+      break;
+    case 'errorFile':
+      log.warn(
+        {
+          event: 'kpis_file_set_aside',
+          kind: event.file.kind,
+          file: event.file.file,
+          movedTo: event.movedTo,
+        },
+        `kpis: set aside ${event.file.kind}/${event.file.file}: ${event.file.message}`,
+      );
+      break;
+    case 'dayDone':
+      log.info(
+        { event: 'kpis_day_written', date: event.date, genres: event.genres, counted: event.counted },
+        `kpis ${event.date}: ${n(event.genres)} genre rows, ${n(event.counted)} streams counted`,
+      );
+      break;
+    case 'stateRecovered':
+      log.warn({ event: 'kpis_state_recovered', problem: event.problem }, event.problem);
+      break;
+    case 'rejectRate': {
+      const { date, file, rate, maxRate, reason } = event.warning;
+      log.warn({ event: 'kpis_reject_rate', date, file, rate, maxRate, reason }, event.warning.message);
+      break;
+    }
+    case 'archiveNote':
+      log.info(
+        { event: 'kpis_archive_note', archiveDir: event.archiveDir, gitCheckout: event.gitCheckout },
+        `kpis: once the KPIs of its days are written, each streams file is moved to ${event.archiveDir.replace(/\/$/, '')}/YYYYMMDD/`,
+      );
+      break;
+    case 'archived':
+      log.info(
+        { event: 'kpis_archived', file: event.file, to: event.to },
+        `kpis: archived streams/${event.file}`,
+      );
       break;
   }
 }
@@ -193,11 +283,21 @@ export function logRunDone(log: Logger, record: RunRecord): void {
       pruned: record.pruned.length,
       missing: record.missing,
       totals: record.totals,
+      ...(record.kpis ? { kpis: record.kpis } : {}),
     },
     `${record.stopped ? 'stopped' : 'done'}: ${record.days.length} log(s) parsed (${n(record.totals.rows)} rows, ${rate} rejected), ` +
       (record.rebuilt.length > 0 ? `${record.rebuilt.length} partial(s) rebuilt from their logs, ` : '') +
       `${record.charts.length} chart date(s) written, ${record.quarantined.length} quarantined, ` +
       `${record.archived.length} archived, ${record.pruned.length} pruned` +
-      (record.missing.length > 0 ? `; missing days: ${record.missing.join(', ')}` : ''),
+      (record.missing.length > 0 ? `; missing days: ${record.missing.join(', ')}` : '') +
+      kpisPart(record),
   );
+}
+
+/** The KPI step's part of the closing line, when the run has one. */
+function kpisPart(record: RunRecord): string {
+  const k = record.kpis;
+  if (k === undefined) return '';
+  if ('skipped' in k) return '; kpis skipped';
+  return `; kpis: ${k.days.length} day(s) written, ${k.filesParsed} file(s) parsed`;
 }

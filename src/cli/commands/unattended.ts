@@ -1,24 +1,21 @@
-import { hostname } from 'node:os';
-import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
+import type { Granularity } from '../../kpis/genreKpis.js';
 import { isoDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
-import { ensureWritable } from '../../ops/folders.js';
-import { acquireLock } from '../../ops/runLock.js';
 import type { DynamoSink } from '../../sinks/dynamoSink.js';
+import { folderLocation } from '../../sources/locations.js';
 import {
-  folderLocation,
-  isS3,
-  requireInputFolder,
-  requireLocalFolders,
-  requireSameKind,
-} from '../../sources/locations.js';
-import type { ResultsStore } from '../../store/resultsStore.js';
+  alertFailure,
+  type FrameOptions,
+  inUnattendedFrame,
+  logFailure,
+  type RunOutputs,
+  stateDirOf,
+} from '../../unattended/frame.js';
 import { watchLanding } from '../../unattended/landingWatch.js';
 import { runOnce } from '../../unattended/runOnce.js';
 import type { RunOptions } from '../../unattended/runOptions.js';
-import { onStopSignals, type StopSignals } from '../../unattended/stopSignals.js';
-import { postAlert } from '../../unattended/webhook.js';
+import type { StopSignals } from '../../unattended/stopSignals.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
 import { dayOption, durationOption, positiveIntOption, requireOption } from '../optionParsers.js';
 import { createRunLogger, type Logger, logRunDone, logRunEvent } from '../runLogger.js';
@@ -35,12 +32,6 @@ import {
 } from '../sharedOptions.js';
 import { openSink, type SinkCliOptions, withSinkOptions } from '../sinkOptions.js';
 import { dbOption, openStore, userChartDatesOption } from '../storeOptions.js';
-
-/** Where a run's results go besides the output folder: the results store, the DynamoDB sink. */
-export interface RunOutputs {
-  store?: ResultsStore;
-  sink?: DynamoSink;
-}
 
 export interface UnattendedCliOptions extends EngineCliOptions, SinkCliOptions, VerbosityCliOptions {
   logs?: string;
@@ -61,6 +52,11 @@ export interface UnattendedCliOptions extends EngineCliOptions, SinkCliOptions, 
   json?: boolean;
   db?: string;
   userChartDates?: number;
+  /** run, watch: genre KPIs too (unattended/kpiStep.ts). */
+  kpisLanding?: string;
+  kpisState?: string;
+  kpisGranularity?: Granularity;
+  kpisArchive?: boolean;
 }
 
 /**
@@ -106,6 +102,25 @@ export function withRunJobOptions(command: Command): Command {
     .option('--on-failure-webhook <url>', 'POST a JSON alert here when a run fails');
 }
 
+/** run and watch keep the genre KPIs up to date too, with a KPI landing folder. */
+export function withKpiOptions(command: Command): Command {
+  return command
+    .option(
+      '--kpis-landing <dir>',
+      'also keep the genre KPIs up to date: the KPI landing folder (streams/, songs/, users/ of *.csv; or s3://...), KPI files into --out (see kpis)',
+    )
+    .option('--kpis-state <dir>', "the KPIs' state folder (default: <out>/.playtally-kpis, as kpis has)")
+    .addOption(
+      new Option('--kpis-granularity <unit>', 'KPI rows per genre and day, or per genre and UTC hour')
+        .choices(['day', 'hour'])
+        .default('day'),
+    )
+    .option(
+      '--no-kpis-archive',
+      'leave processed streams files in the KPI landing folder (default: move to archive/YYYYMMDD/ there)',
+    );
+}
+
 /**
  * Where the charts are computed and where else they go: the engine, the DynamoDB sink and the
  * results store (`db: false` for serve, whose --db is its input and comes first).
@@ -147,130 +162,66 @@ function runOptions(
     store: outputs.store,
     syncSink: outputs.sink && chartsToSink(outputs.sink, log),
     clickhouse,
+    kpis:
+      options.kpisLanding === undefined
+        ? undefined
+        : {
+            landingDir: options.kpisLanding,
+            stateDir: options.kpisState,
+            granularity: options.kpisGranularity,
+            archive: options.kpisArchive,
+            syncSink: outputs.sink && kpisToSink(outputs.sink, log),
+          },
   };
 }
 
-function stateDirOf(options: UnattendedCliOptions): string {
-  return resolve(options.state ?? join(requireOption(options.out, '--out <dir>'), '.playtally'));
+/** The unattended frame (unattended/frame.ts) of a command, from its options. */
+function frameOptions(
+  command: 'run' | 'backfill' | 'watch',
+  options: UnattendedCliOptions,
+  log: Logger,
+): FrameOptions {
+  const level = logLevelOf(options);
+  return {
+    command,
+    logsDir: options.logs,
+    outDir: options.out,
+    stateDir: options.state,
+    archiveDir: options.archive,
+    quarantineDir: options.quarantine,
+    kpisLandingDir: options.kpisLanding,
+    // `--wait-timeout` alone means waiting too.
+    wait: options.wait === true || options.waitTimeout !== undefined,
+    waitTimeoutMs: options.waitTimeout,
+    onFailureWebhook: options.onFailureWebhook,
+    log,
+    openOutputs: async () => {
+      const store = openStore(options);
+      try {
+        return {
+          store,
+          sink: await openSink(
+            options,
+            stateDirOf({ outDir: options.out, stateDir: options.state })!,
+            !prints(level, 'info'),
+          ),
+        };
+      } catch (error) {
+        store?.close();
+        throw error;
+      }
+    },
+  };
 }
 
-/**
- * The frame of every unattended command: logger, stop signals, the state folder's lock, and on
- * failure a log line and the webhook alert before the error goes on to set the exit code.
- */
+/** Run `body` in the unattended frame, with the command's log (on stderr with --json: stdout is the records'). */
 export async function unattended(
   command: 'run' | 'backfill' | 'watch',
   options: UnattendedCliOptions,
   body: (log: Logger, stop: StopSignals, outputs: RunOutputs) => Promise<void>,
 ): Promise<void> {
-  const level = logLevelOf(options);
-  // With --json, stdout is the run records' alone.
-  const log = createRunLogger(level, options.json ? process.stderr : process.stdout);
-  const stop = onStopSignals((signal) =>
-    log.info(
-      { event: 'signal', signal },
-      `${signal}: stopping after the current step (again to stop at once)`,
-    ),
-  );
-  const startedAt = new Date().toISOString();
-  try {
-    // The folders are checked before the lock, which creates the state folder.
-    const logsDir = folderLocation(requireOption(options.logs, '--logs <dir>'));
-    // Archive and quarantine are moves: on S3 when the logs are, local when they are local.
-    if (options.archive !== undefined) requireSameKind(logsDir, folderLocation(options.archive), '--archive');
-    if (options.quarantine !== undefined)
-      requireSameKind(logsDir, folderLocation(options.quarantine), '--quarantine');
-    requireLocalFolders({ '--out': options.out, '--state': options.state });
-    await requireInputFolder(logsDir);
-    ensureWritable(
-      resolve(requireOption(options.out, '--out <dir>')),
-      'output_not_writable',
-      'output folder',
-    );
-    const stateDir = stateDirOf(options);
-    const lock = await acquireLock(stateDir, `playtally ${command}`, {
-      wait: waits(options),
-      timeoutMs: options.waitTimeout,
-      shouldStop: () => stop.requested(),
-      onWait: (owner) =>
-        log.info(
-          { event: 'waiting_for_lock', owner },
-          `waiting for ${owner.command} (pid ${owner.pid}) to finish`,
-        ),
-      onStale: (owner) =>
-        log.warn(
-          { event: 'stale_lock', owner },
-          `took over the lock of ${owner.command} (pid ${owner.pid} on ${owner.host}), which is gone`,
-        ),
-    });
-    try {
-      const store = openStore(options);
-      try {
-        const sink = await openSink(options, stateDir, !prints(level, 'info'));
-        try {
-          await body(log, stop, { store, sink });
-        } finally {
-          sink?.table.close();
-        }
-      } finally {
-        store?.close();
-      }
-    } finally {
-      lock.release();
-    }
-  } catch (error) {
-    // Without --wait, finding the state folder in use is the expected overlap of a schedule
-    // with a long run, and a wait ended by a signal is a deliberate stop: logged and exit 5, not
-    // alerted. A wait that ran out is alerted.
-    const overlap = (error as PlaytallyError).code === 'locked' && (!waits(options) || stop.requested());
-    if (overlap) logFailure(log, error);
-    else await alert(log, command, options, startedAt, error);
-    throw error;
-  } finally {
-    stop.dispose();
-  }
-}
-
-/** `--wait-timeout` alone means waiting too. */
-function waits(options: UnattendedCliOptions): boolean {
-  return options.wait === true || options.waitTimeout !== undefined;
-}
-
-function logFailure(log: Logger, error: unknown): string {
-  const e = error as Error & { code?: unknown };
-  const code = typeof e.code === 'string' ? e.code : 'internal';
-  log.error({ event: 'failed', code, error: e.message }, `failed: ${e.message}`);
-  return code;
-}
-
-async function alert(
-  log: Logger,
-  command: string,
-  options: UnattendedCliOptions,
-  startedAt: string,
-  error: unknown,
-): Promise<void> {
-  const code = logFailure(log, error);
-  const e = error as Error;
-  if (!options.onFailureWebhook) return;
-  const problem = await postAlert(options.onFailureWebhook, {
-    source: 'playtally',
-    event: 'run_failed',
-    command,
-    host: hostname(),
-    pid: process.pid,
-    startedAt,
-    failedAt: new Date().toISOString(),
-    error: { code, message: e.message },
-    run: {
-      logs: options.logs && (isS3(options.logs) ? options.logs : resolve(options.logs)),
-      out: options.out && resolve(options.out),
-      state: options.out || options.state ? stateDirOf(options) : undefined,
-    },
-  });
-  if (problem)
-    log.error({ event: 'webhook_failed', problem }, `could not send the failure alert: ${problem}`);
-  else log.info({ event: 'webhook_sent' }, 'failure alert sent');
+  const log = createRunLogger(logLevelOf(options), options.json ? process.stderr : process.stdout);
+  await inUnattendedFrame(frameOptions(command, options, log), (stop, outputs) => body(log, stop, outputs));
 }
 
 const EXIT_CODES_HELP = `
@@ -278,7 +229,7 @@ Exit codes: 0 ok, 1 failed, 2 usage, 3 input problem, 4 output or state folder n
 5 the state folder is locked by another run (see --wait).`;
 
 export function runCommand(): Command {
-  const command = withRunJobOptions(withRunFolders(new Command('run')))
+  const command = withKpiOptions(withRunJobOptions(withRunFolders(new Command('run'))))
     .description(
       'one idempotent run for cron or a systemd timer: process what is new, write the charts that are due',
     )
@@ -383,7 +334,9 @@ export function withWatchOptions(command: Command): Command {
 }
 
 export function watchCommand(): Command {
-  const command = withWatchOptions(withRunJobOptions(withRunFolders(new Command('watch')))).description(
+  const command = withKpiOptions(
+    withWatchOptions(withRunJobOptions(withRunFolders(new Command('watch')))),
+  ).description(
     'watch the landing folder: process the logs present, then each new or replaced log as it lands',
   );
   withRunDestinations(command).addOption(jsonOption("each cycle's record (a line each, as in runs.jsonl)"));
@@ -434,14 +387,22 @@ export async function watchLoop(
     onStep: (record) => {
       failing = undefined;
       if (options.json) process.stdout.write(`${JSON.stringify(record)}\n`);
-      if (record.days.length + record.charts.length + record.quarantined.length + record.archived.length > 0)
+      const kpiDays = record.kpis && 'days' in record.kpis ? record.kpis.days.length : 0;
+      if (
+        record.days.length +
+          record.charts.length +
+          record.quarantined.length +
+          record.archived.length +
+          kpiDays >
+        0
+      )
         logRunDone(log, record);
     },
     // One alert per streak of the same failure, not one per poll; logged every time.
     onStepError: async (error) => {
       const message = (error as Error).message;
       if (message === failing) logFailure(log, error);
-      else await alert(log, 'watch', options, new Date().toISOString(), error);
+      else await alertFailure(frameOptions('watch', options, log), new Date().toISOString(), error);
       failing = message;
     },
   });
@@ -456,6 +417,19 @@ function chartsToSink(sink: DynamoSink, log: Logger): (outDir: string) => Promis
       log.info(
         { event: 'sink_written', table: sink.table.name, dates: written.map((w) => w.date) },
         `${written.length} chart date(s) written to DynamoDB ${sink.table.name}`,
+      );
+    }
+  };
+}
+
+/** The KPI step's sync of the KPI days into the DynamoDB sink, logged. */
+function kpisToSink(sink: DynamoSink, log: Logger): (outDir: string) => Promise<void> {
+  return async (outDir) => {
+    const written = await sink.syncKpis(outDir);
+    if (written.length > 0) {
+      log.info(
+        { event: 'sink_written', table: sink.table.name, dates: written.map((w) => w.date) },
+        `${written.length} KPI day(s) written to DynamoDB ${sink.table.name}`,
       );
     }
   };
