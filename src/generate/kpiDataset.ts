@@ -4,8 +4,9 @@ import { tempPathFor } from '../ops/atomicFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
 import { writeAllSync } from '../ops/fileIo.js';
 import { COUNTRY_CODES } from '../parse/countries.js';
-import { BIG_MARKETS } from './listenGenerator.js';
+import { COUNTRY_TABLE_BITS, countryTable } from './countryMix.js';
 import { mix32, permute, Random } from './random.js';
+import { aliasTable, slotTable } from './weightedTables.js';
 
 /**
  * Synthetic landing folder for the daily genre KPIs (issue 4): `songs/tracks.csv` in the shape of
@@ -692,7 +693,7 @@ function buildUsers(count: number, start: number, seed: number): Users {
   out.write(`${USERS_FILE_COLUMNS.join(',')}\r\n`);
   const dates = new Map<number, string>();
   for (let i = 0; i < count; i++) {
-    const country = COUNTRY_CODES[countries[random.uint32() >>> 18]!]!;
+    const country = COUNTRY_CODES[countries[random.uint32() >>> (32 - COUNTRY_TABLE_BITS)]!]!;
     const choices = COUNTRY_OFFSETS[country] ?? OTHER_OFFSETS;
     offsets[i] = choices[random.below(choices.length)]!;
     const first = pick(FIRST_NAMES, random);
@@ -719,15 +720,6 @@ function buildUsers(count: number, start: number, seed: number): Users {
     out.write(`${createdAt},${csvField(name)},${id},${country},${age}\r\n`);
   }
   return { count, digits, idBytes, offsets, unknownIds, bytes: out.bytes() };
-}
-
-/** 2^14 slots mapping a uniform draw to a country index, big markets first, every code present. */
-function countryTable(): Uint8Array {
-  const weights = COUNTRY_CODES.map((code) => {
-    const big = BIG_MARKETS.indexOf(code);
-    return big >= 0 ? 400 / (big + 1) : 1;
-  });
-  return slotTable(weights, 14, Uint8Array) as Uint8Array;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -768,7 +760,7 @@ function minutes(): Uint16Array {
           Math.exp(-(((h - 20) / 3) ** 2)),
       );
     }
-    minuteTable = slotTable(weights, 12, Uint16Array) as Uint16Array;
+    minuteTable = slotTable(weights, 12, Uint16Array);
   }
   return minuteTable;
 }
@@ -1429,53 +1421,4 @@ function shuffled(n: number, random: Random): number[] {
     [order[i], order[j]] = [order[j]!, order[i]!];
   }
   return order;
-}
-
-/** Vose's alias table: draw slot = floor(u1 * n), then slot if u2 < prob[slot], else alias[slot]. */
-function aliasTable(weights: Float64Array): { prob: Float64Array; alias: Int32Array } {
-  const n = weights.length;
-  let total = 0;
-  for (const w of weights) total += w;
-  const scaled = new Float64Array(n);
-  const small: number[] = [];
-  const large: number[] = [];
-  for (let i = 0; i < n; i++) {
-    scaled[i] = (weights[i]! * n) / total;
-    (scaled[i]! < 1 ? small : large).push(i);
-  }
-  const prob = new Float64Array(n);
-  const alias = new Int32Array(n);
-  while (small.length > 0 && large.length > 0) {
-    const s = small.pop()!;
-    const l = large.pop()!;
-    prob[s] = scaled[s]!;
-    alias[s] = l;
-    scaled[l] = scaled[l]! + scaled[s]! - 1;
-    (scaled[l]! < 1 ? small : large).push(l);
-  }
-  for (const i of [...small, ...large]) {
-    prob[i] = 1;
-    alias[i] = i;
-  }
-  return { prob, alias };
-}
-
-/** 2^bits slots mapping a uniform draw to an index by weight; every index gets a slot. */
-function slotTable(
-  weights: readonly number[],
-  bits: number,
-  kind: Uint8ArrayConstructor | Uint16ArrayConstructor,
-): Uint8Array | Uint16Array {
-  const total = weights.reduce((a, b) => a + b, 0);
-  const size = 1 << bits;
-  const table = new kind(size);
-  let slot = 0;
-  let cumulative = 0;
-  weights.forEach((w, index) => {
-    cumulative += w;
-    const end =
-      index === weights.length - 1 ? size : Math.max(slot + 1, Math.round((cumulative / total) * size));
-    while (slot < end && slot < size) table[slot++] = index;
-  });
-  return table;
 }

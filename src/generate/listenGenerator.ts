@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { tempPathFor } from '../ops/atomicFile.js';
 import { compactDay } from '../ops/dates.js';
 import { COUNTRY_CODES } from '../parse/countries.js';
+import { COUNTRY_TABLE_BITS, countryTable } from './countryMix.js';
 import { mix32, permute, Random } from './random.js';
 
 export interface ListenGeneratorOptions {
@@ -46,27 +47,6 @@ export const CORRUPTIONS = [
 ] as const;
 
 export type Corruption = (typeof CORRUPTIONS)[number];
-
-// Countries by listening share: a few big markets, then a long tail over all 249 codes.
-export const BIG_MARKETS = [
-  'US',
-  'BR',
-  'GB',
-  'DE',
-  'FR',
-  'MX',
-  'IN',
-  'JP',
-  'ES',
-  'IT',
-  'CA',
-  'AU',
-  'NL',
-  'PL',
-  'SE',
-  'AR',
-];
-const COUNTRY_TABLE_BITS = 14;
 
 /**
  * Song popularity is Zipf-like with exponent 0.9: rank = (u * ((N + 1)^0.1 - 1) + 1)^10 - 1 is
@@ -250,26 +230,6 @@ export class ListenGenerator {
     out[pos++] = 10;
     return pos;
   }
-}
-
-/** 2^14 slots mapping a uniform draw to a country, big markets first, every code present. */
-function countryTable(): Uint8Array {
-  const weights = COUNTRY_CODES.map((code) => {
-    const big = BIG_MARKETS.indexOf(code);
-    return big >= 0 ? 400 / (big + 1) : 1;
-  });
-  const total = weights.reduce((a, b) => a + b, 0);
-  const size = 1 << COUNTRY_TABLE_BITS;
-  const table = new Uint8Array(size);
-  let slot = 0;
-  let cumulative = 0;
-  weights.forEach((w, country) => {
-    cumulative += w;
-    const end =
-      country === weights.length - 1 ? size : Math.max(slot + 1, Math.round((cumulative / total) * size));
-    while (slot < end && slot < size) table[slot++] = country;
-  });
-  return table;
 }
 
 function writeNumber(out: Uint8Array, pos: number, value: number): number {
