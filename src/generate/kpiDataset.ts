@@ -5,8 +5,23 @@ import { compactDay, isoDay } from '../ops/dates.js';
 import { writeAllSync } from '../ops/fileIo.js';
 import { COUNTRY_CODES } from '../parse/countries.js';
 import { COUNTRY_TABLE_BITS, countryTable } from './countryMix.js';
-import { mix32, permute, Random } from './random.js';
+import { writeWholeFileSync } from './fileOutput.js';
+import { clamp, csvField, decimal, pad2, pyFloat } from './kpiDataset/fieldText.js';
+import { SPOTIFY_GENRES } from './kpiDataset/spotifyGenres.js';
+import { TextSink } from './kpiDataset/textSink.js';
+import {
+  BAND_NAMES,
+  FIRST_NAMES,
+  FOREIGN_WORDS,
+  LAST_NAMES,
+  TRICKY_TRACK_NAMES,
+  WORDS,
+} from './kpiDataset/words.js';
+import { gaussian, mix32, permute, pick, Random, shuffled } from './random.js';
 import { aliasTable, slotTable } from './weightedTables.js';
+
+export { SPOTIFY_GENRES } from './kpiDataset/spotifyGenres.js';
+export { TRICKY_TRACK_NAMES } from './kpiDataset/words.js';
 
 /**
  * Synthetic landing folder for the daily genre KPIs (issue 4): `songs/tracks.csv` in the shape of
@@ -15,124 +30,6 @@ import { aliasTable, slotTable } from './weightedTables.js';
  */
 
 const DAY_MS = 86_400_000;
-
-/** The 114 values of `track_genre` in the Kaggle "Spotify Tracks Dataset", in its order. */
-export const SPOTIFY_GENRES: readonly string[] = [
-  'acoustic',
-  'afrobeat',
-  'alt-rock',
-  'alternative',
-  'ambient',
-  'anime',
-  'black-metal',
-  'bluegrass',
-  'blues',
-  'brazil',
-  'breakbeat',
-  'british',
-  'cantopop',
-  'chicago-house',
-  'children',
-  'chill',
-  'classical',
-  'club',
-  'comedy',
-  'country',
-  'dance',
-  'dancehall',
-  'death-metal',
-  'deep-house',
-  'detroit-techno',
-  'disco',
-  'disney',
-  'drum-and-bass',
-  'dub',
-  'dubstep',
-  'edm',
-  'electro',
-  'electronic',
-  'emo',
-  'folk',
-  'forro',
-  'french',
-  'funk',
-  'garage',
-  'german',
-  'gospel',
-  'goth',
-  'grindcore',
-  'groove',
-  'grunge',
-  'guitar',
-  'happy',
-  'hard-rock',
-  'hardcore',
-  'hardstyle',
-  'heavy-metal',
-  'hip-hop',
-  'honky-tonk',
-  'house',
-  'idm',
-  'indian',
-  'indie-pop',
-  'indie',
-  'industrial',
-  'iranian',
-  'j-dance',
-  'j-idol',
-  'j-pop',
-  'j-rock',
-  'jazz',
-  'k-pop',
-  'kids',
-  'latin',
-  'latino',
-  'malay',
-  'mandopop',
-  'metal',
-  'metalcore',
-  'minimal-techno',
-  'mpb',
-  'new-age',
-  'opera',
-  'pagode',
-  'party',
-  'piano',
-  'pop-film',
-  'pop',
-  'power-pop',
-  'progressive-house',
-  'psych-rock',
-  'punk-rock',
-  'punk',
-  'r-n-b',
-  'reggae',
-  'reggaeton',
-  'rock-n-roll',
-  'rock',
-  'rockabilly',
-  'romance',
-  'sad',
-  'salsa',
-  'samba',
-  'sertanejo',
-  'show-tunes',
-  'singer-songwriter',
-  'ska',
-  'sleep',
-  'songwriter',
-  'soul',
-  'spanish',
-  'study',
-  'swedish',
-  'synth-pop',
-  'tango',
-  'techno',
-  'trance',
-  'trip-hop',
-  'turkish',
-  'world-music',
-];
 
 /** The header of songs/*.csv: the dataset's, whose first column (a row index) has no name. */
 export const SONG_COLUMNS: readonly string[] = [
@@ -203,21 +100,6 @@ export const STREAM_DIRT = [
   'quoted_fields',
 ] as const;
 export type StreamDirt = (typeof STREAM_DIRT)[number];
-
-/**
- * Names given to the first tracks of the catalogue, so that even a small catalogue has commas,
- * double quotes, embedded newlines and non-ASCII text in quoted fields (more occur at random).
- */
-export const TRICKY_TRACK_NAMES: readonly string[] = [
-  'Hello, Goodbye (Live, 1967)',
-  'The "Real" Thing',
-  'Intro\n(Reprise)',
-  'Café Über Alles',
-  '日本の夏',
-  'Say "Hi", Then\nLeave',
-  '"Quoted" At Start',
-  'Trailing Comma,',
-];
 
 export interface KpiDatasetOptions {
   /** The landing folder: songs/, users/ and streams/ are made in it. */
@@ -310,132 +192,6 @@ const SECOND_GENRE_SHARE = 0.05;
 /** Popularity of genres (by a seeded rank) and of tracks within a genre: Zipf-like exponents. */
 const GENRE_EXPONENT = 0.9;
 const TRACK_EXPONENT = 1.1;
-
-const WORDS = [
-  'Love',
-  'Night',
-  'Dream',
-  'Fire',
-  'Heart',
-  'Summer',
-  'Rain',
-  'Blue',
-  'Gold',
-  'City',
-  'Dance',
-  'Light',
-  'Shadow',
-  'River',
-  'Moon',
-  'Sun',
-  'Star',
-  'Road',
-  'Home',
-  'Wild',
-  'Sweet',
-  'Dark',
-  'Electric',
-  'Lost',
-  'Forever',
-  'Midnight',
-  'Ocean',
-  'Paper',
-  'Silver',
-  'Broken',
-  'Young',
-  'Free',
-  'Higher',
-  'Slow',
-  'Little',
-  'Crazy',
-  'Magic',
-  'Echo',
-  'Velvet',
-  'Neon',
-  'Storm',
-  'Winter',
-  'Ghost',
-  'Angel',
-  'Diamond',
-  'Heaven',
-  'Tonight',
-  'Fever',
-  'Garden',
-  'Window',
-];
-const FOREIGN_WORDS = [
-  'Café',
-  'Über',
-  'Señorita',
-  'Mañana',
-  'Corazón',
-  'Zürich',
-  'Straße',
-  'Fête',
-  'Déjà Vu',
-  'Ça Va',
-  'Smörgåsbord',
-  '日本',
-  '東京',
-  '夜明け',
-  '사랑',
-  'Привет',
-];
-const FIRST_NAMES = [
-  'Ana',
-  'Léa',
-  'José',
-  'Jürgen',
-  'Zoë',
-  'Björn',
-  'Chloé',
-  'Sven',
-  'Yuki',
-  'Hiro',
-  'Maya',
-  'Liam',
-  'Noah',
-  'Emma',
-  'Olivia',
-  'Lucas',
-  'Mateo',
-  'Sofía',
-  'Amélie',
-  'Renée',
-  'Łukasz',
-  'Priya',
-  'Kwame',
-  'Aiko',
-];
-const LAST_NAMES = [
-  'Silva',
-  'Müller',
-  'García',
-  'Smith',
-  'Tanaka',
-  'Dubois',
-  'Rossi',
-  'Kowalski',
-  'Nakamura',
-  'Johansson',
-  'Novak',
-  'Pérez',
-  "O'Brien",
-  'Brontë',
-  'Søndergaard',
-  '山田',
-  'Okafor',
-  'Khan',
-  'Lee',
-  'Martin',
-];
-const BAND_NAMES = [
-  'Wind, Fire & Rain',
-  'Crosby, Stills & Friends',
-  'The "Late" Show',
-  'Motörkids',
-  'Sigur Rós Tribute',
-];
 
 interface Catalogue {
   ids: string[];
@@ -602,30 +358,6 @@ function trackName(random: Random): string {
   if (r < 0.08) return `${pick(FOREIGN_WORDS, random)} ${name}`;
   if (r < 0.1) return `${name} (feat. ${pick(FIRST_NAMES, random)})`;
   return name;
-}
-
-/** A CSV field: quoted when it holds a comma, a double quote or a line break, quotes doubled. */
-function csvField(text: string): string {
-  return /[",\r\n]/.test(text) ? `"${text.replaceAll('"', '""')}"` : text;
-}
-
-/** Three decimals at most, as Python writes a float (`0.5`, `-6.746`, `1.0`). */
-function decimal(x: number): string {
-  const v = Math.round(x * 1000) / 1000;
-  return Number.isInteger(v) ? `${v}.0` : String(v);
-}
-
-/** Three significant digits, in exponent form below 1e-4 as Python writes it (`1.01e-06`). */
-function pyFloat(x: number): string {
-  if (x >= 1e-4) {
-    const scale = 10 ** (2 - Math.floor(Math.log10(x)));
-    const v = Math.round(x * scale) / scale;
-    return Number.isInteger(v) ? `${v}.0` : String(v);
-  }
-  const [mantissa, exponent] = x.toExponential(2).split('e') as [string, string];
-  const m = mantissa.replace(/0+$/, '').replace(/\.$/, '');
-  const e = Number(exponent);
-  return `${m}e${e < 0 ? '-' : '+'}${String(Math.abs(e)).padStart(2, '0')}`;
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1249,13 +981,13 @@ export function generateKpiDataset(options: KpiDatasetOptions): KpiDatasetSummar
 
   const catalogue = buildCatalogue(songs, seed);
   const songsPath = join(folders.songs, 'tracks.csv');
-  writeWhole(songsPath, catalogue.bytes);
+  writeWholeFileSync(songsPath, catalogue.bytes);
   crlfFiles.push(songsPath);
   done(files.songs, songsPath);
 
   const users = buildUsers(userCount, start, seed);
   const usersPath = join(folders.users, 'users.csv');
-  writeWhole(usersPath, users.bytes);
+  writeWholeFileSync(usersPath, users.bytes);
   crlfFiles.push(usersPath);
   reorderedFiles.push(usersPath);
   done(files.users, usersPath);
@@ -1292,14 +1024,14 @@ export function generateKpiDataset(options: KpiDatasetOptions): KpiDatasetSummar
       const userId = Buffer.from(users.idBytes.subarray(user, user + users.digits + 1)).toString('latin1');
       lines.push(`${userId},${catalogue.ids[random.below(catalogue.ids.length)]!}`);
     }
-    writeWhole(noTime, Buffer.from(`${lines.join('\n')}\n`, 'latin1'));
+    writeWholeFileSync(noTime, Buffer.from(`${lines.join('\n')}\n`, 'latin1'));
     done(files.bad, noTime);
     // PNG magic, then random bytes with NULs: not text at all.
     const garbage = new Uint8Array(4096);
     garbage.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00]);
     for (let i = 10; i < garbage.length; i++) garbage[i] = random.next() < 0.1 ? 0 : random.below(256);
     const notCsv = join(folders.streams, 'not-a-csv.csv');
-    writeWhole(notCsv, garbage);
+    writeWholeFileSync(notCsv, garbage);
     done(files.bad, notCsv);
   }
 
@@ -1341,84 +1073,4 @@ export function generateKpiDataset(options: KpiDatasetOptions): KpiDatasetSummar
     elapsedMs,
     rowsPerSecond: Math.round(streamRows / Math.max(0.001, (performance.now() - started) / 1000)),
   };
-}
-
-// ---------------------------------------------------------------------------------------------
-// Helpers
-
-/** UTF-8 text appended to a growing buffer (cheaper than joining one big string). */
-class TextSink {
-  private buffer: Buffer;
-  private pos = 0;
-
-  constructor(capacity: number) {
-    this.buffer = Buffer.allocUnsafe(Math.max(1024, Math.ceil(capacity)));
-  }
-
-  get size(): number {
-    return this.pos;
-  }
-
-  write(text: string): void {
-    this.reserve(text.length * 3);
-    this.pos += this.buffer.write(text, this.pos, 'utf8');
-  }
-
-  append(bytes: Uint8Array): void {
-    this.reserve(bytes.length);
-    this.buffer.set(bytes, this.pos);
-    this.pos += bytes.length;
-  }
-
-  /** The bytes so far (a view: later writes may move the buffer). */
-  bytes(): Uint8Array {
-    return this.buffer.subarray(0, this.pos);
-  }
-
-  private reserve(bytes: number): void {
-    if (this.pos + bytes <= this.buffer.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.pos + bytes, this.buffer.length * 2));
-    this.buffer.copy(bigger, 0, 0, this.pos);
-    this.buffer = bigger;
-  }
-}
-
-/** Write a whole file through a temporary name. */
-function writeWhole(path: string, bytes: Uint8Array): void {
-  const temp = tempPathFor(path);
-  const fd = openSync(temp, 'w');
-  try {
-    writeAllSync(fd, bytes);
-  } finally {
-    closeSync(fd);
-  }
-  renameSync(temp, path);
-}
-
-function pad2(n: number): string {
-  return n < 10 ? `0${n}` : String(n);
-}
-
-function pick<T>(list: readonly T[], random: Random): T {
-  return list[random.below(list.length)]!;
-}
-
-function clamp(x: number, low: number, high: number): number {
-  return x < low ? low : x > high ? high : x;
-}
-
-/** A standard normal deviate (Box-Muller). */
-function gaussian(random: Random): number {
-  const u = 1 - random.next();
-  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random.next());
-}
-
-/** 0..n-1 in a seeded random order (Fisher-Yates): element i is the rank of item i. */
-function shuffled(n: number, random: Random): number[] {
-  const order = Array.from({ length: n }, (_, i) => i);
-  for (let i = n - 1; i > 0; i--) {
-    const j = random.below(i + 1);
-    [order[i], order[j]] = [order[j]!, order[i]!];
-  }
-  return order;
 }

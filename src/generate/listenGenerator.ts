@@ -1,9 +1,10 @@
-import { closeSync, mkdirSync, openSync, renameSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { tempPathFor } from '../ops/atomicFile.js';
 import { compactDay } from '../ops/dates.js';
+import { writeAllSync } from '../ops/fileIo.js';
 import { COUNTRY_CODES } from '../parse/countries.js';
 import { COUNTRY_TABLE_BITS, countryTable } from './countryMix.js';
+import { writeThroughTempSync } from './fileOutput.js';
 import { mix32, permute, Random } from './random.js';
 
 export interface ListenGeneratorOptions {
@@ -94,17 +95,7 @@ export class ListenGenerator {
   /** Write the log of `day` into `dir` (through a temporary name); returns its path. */
   writeDay(dir: string, day: number): string {
     const path = join(dir, `listen-${compactDay(day)}.log`);
-    const temp = tempPathFor(path);
-    const fd = openSync(temp, 'w');
-    try {
-      this.generate(day, (bytes) => {
-        let done = 0;
-        while (done < bytes.length) done += writeSync(fd, bytes, done, bytes.length - done);
-      });
-    } finally {
-      closeSync(fd);
-    }
-    renameSync(temp, path);
+    writeThroughTempSync(path, (fd) => this.generate(day, (bytes) => writeAllSync(fd, bytes)));
     return path;
   }
 

@@ -52,3 +52,24 @@ export function permute(x: number, bits: number, key: number): number {
   v ^= v >>> shift;
   return v >>> 0;
 }
+
+/** One element of `list`, uniformly. */
+export function pick<T>(list: readonly T[], random: Random): T {
+  return list[random.below(list.length)]!;
+}
+
+/** A standard normal deviate (Box-Muller): two draws, the first one for the radius. */
+export function gaussian(random: Random): number {
+  const u = 1 - random.next();
+  return Math.sqrt(-2 * Math.log(u)) * Math.cos(2 * Math.PI * random.next());
+}
+
+/** 0..n-1 in a seeded random order (Fisher-Yates): element i is the rank of item i. */
+export function shuffled(n: number, random: Random): number[] {
+  const order = Array.from({ length: n }, (_, i) => i);
+  for (let i = n - 1; i > 0; i--) {
+    const j = random.below(i + 1);
+    [order[i], order[j]] = [order[j]!, order[i]!];
+  }
+  return order;
+}
