@@ -3,8 +3,8 @@ import { COUNTRY_CODES } from '../../parse/countries.js';
 import { COUNTRY_TABLE_BITS, countryTable } from '../countryMix.js';
 import { gaussian, mix32, permute, pick, Random } from '../random.js';
 import { clamp, csvField, pad2 } from './fieldText.js';
+import { DAY_MS } from './listenTimes.js';
 import { TextSink } from './textSink.js';
-import { DAY_MS } from './times.js';
 import { FIRST_NAMES, LAST_NAMES, WORDS } from './words.js';
 
 /**
