@@ -2,6 +2,7 @@ import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { compactDay, isoDay } from '../ops/dates.js';
 import { writeWholeFileSync } from './fileOutput.js';
+import { writeBadFiles } from './kpiDataset/badFiles.js';
 import { buildCatalogue } from './kpiDataset/catalogue.js';
 import { SPOTIFY_GENRES } from './kpiDataset/spotifyGenres.js';
 import { type StreamDirt, type StreamFile, StreamsWriter } from './kpiDataset/streamsWriter.js';
@@ -23,7 +24,17 @@ export { TRICKY_TRACK_NAMES } from './kpiDataset/words.js';
  * Synthetic landing folder for the daily genre KPIs (issue 4): `songs/tracks.csv` in the shape of
  * the public Spotify tracks dataset, `users/users.csv`, and several `streams/` batches a day, with
  * counted dirt. Deterministic: the same options always give the same bytes.
+ *
+ * This file checks the options, writes the files in order and sums up; each file's content is
+ * made in kpiDataset/: catalogue.ts (songs/), users.ts (users/), streamsWriter.ts (streams/) and
+ * badFiles.ts (the files a reader must refuse). Every part draws from its own seeded Random, so
+ * one part's draws never shift another's output.
  */
+
+/** Streams files a day at most: their number in the file name has two digits. */
+export const MAX_FILES_PER_DAY = 99;
+/** Tracks at least: one per genre (track i is in genre i % 114), so that no genre is empty. */
+export const MIN_SONGS = SPOTIFY_GENRES.length;
 
 export interface KpiDatasetOptions {
   /** The landing folder: songs/, users/ and streams/ are made in it. */
@@ -106,8 +117,6 @@ export interface KpiDatasetSummary {
   rowsPerSecond: number;
 }
 
-// ---------------------------------------------------------------------------------------------
-
 /**
  * Write the landing folder: songs/tracks.csv, users/users.csv and `days` days of
  * streams/streams-YYYYMMDD-NN.csv from `start`; the same options always give the same bytes.
@@ -120,10 +129,10 @@ export function generateKpiDataset(options: KpiDatasetOptions): KpiDatasetSummar
   const dirtRate = options.dirtRate ?? 0.01;
   const seed = options.seed ?? 1;
   const { dir, start, days, streamsPerDay } = options;
-  if (!Number.isInteger(filesPerDay) || filesPerDay < 1 || filesPerDay > 99)
-    throw new RangeError('filesPerDay must be an integer in 1..99');
-  if (!Number.isInteger(songs) || songs < SPOTIFY_GENRES.length)
-    throw new RangeError(`songs must be at least ${SPOTIFY_GENRES.length} (one per genre)`);
+  if (!Number.isInteger(filesPerDay) || filesPerDay < 1 || filesPerDay > MAX_FILES_PER_DAY)
+    throw new RangeError(`filesPerDay must be an integer in 1..${MAX_FILES_PER_DAY}`);
+  if (!Number.isInteger(songs) || songs < MIN_SONGS)
+    throw new RangeError(`songs must be at least ${MIN_SONGS} (one per genre)`);
   if (!Number.isInteger(userCount) || userCount < 1) throw new RangeError('users must be at least 1');
   if (!Number.isInteger(days) || days < 1) throw new RangeError('days must be at least 1');
   if (!Number.isInteger(streamsPerDay) || streamsPerDay < 0)
@@ -177,23 +186,7 @@ export function generateKpiDataset(options: KpiDatasetOptions): KpiDatasetSummar
   }
 
   if (options.bad) {
-    const random = new Random(seed, start, 0xbad);
-    const noTime = join(folders.streams, `streams-${compactDay(start)}-bad.csv`);
-    const lines = ['user_id,track_id'];
-    for (let i = 0; i < 100; i++) {
-      const user = random.below(users.count) * (users.digits + 1);
-      const userId = Buffer.from(users.idBytes.subarray(user, user + users.digits + 1)).toString('latin1');
-      lines.push(`${userId},${catalogue.ids[random.below(catalogue.ids.length)]!}`);
-    }
-    writeWholeFileSync(noTime, Buffer.from(`${lines.join('\n')}\n`, 'latin1'));
-    done(files.bad, noTime);
-    // PNG magic, then random bytes with NULs: not text at all.
-    const garbage = new Uint8Array(4096);
-    garbage.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00]);
-    for (let i = 10; i < garbage.length; i++) garbage[i] = random.next() < 0.1 ? 0 : random.below(256);
-    const notCsv = join(folders.streams, 'not-a-csv.csv');
-    writeWholeFileSync(notCsv, garbage);
-    done(files.bad, notCsv);
+    writeBadFiles(folders.streams, start, seed, users, catalogue, (path) => done(files.bad, path));
   }
 
   const elapsedMs = Math.round(performance.now() - started);
