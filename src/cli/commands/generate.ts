@@ -1,5 +1,5 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
-import { generateKpiDataset } from '../../generate/kpiDataset.js';
+import { generateKpiDataset, MAX_FILES_PER_DAY, MIN_SONGS } from '../../generate/kpiDataset.js';
 import { CORRUPTIONS, type Corruption, generateLogs } from '../../generate/listenGenerator.js';
 import { isoDay, parseDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
@@ -148,8 +148,13 @@ function kpiDatasetCommand(): Command {
       nonNegativeIntOption,
       100_000,
     )
-    .option('--files <n>', 'streams files (batches) per day, 1..99', positiveIntOption, 3)
-    .option('--songs <n>', 'distinct tracks, at least 114 (one per genre)', positiveIntOption, 20_000)
+    .option('--files <n>', `streams files (batches) per day, 1..${MAX_FILES_PER_DAY}`, positiveIntOption, 3)
+    .option(
+      '--songs <n>',
+      `distinct tracks, at least ${MIN_SONGS} (one per genre)`,
+      positiveIntOption,
+      20_000,
+    )
     .option('--users <n>', 'users', positiveIntOption, 50_000)
     .option('--dirt-rate <rate>', 'fraction of dirty stream rows, 0..1', rateOption, 0.01)
     .option('--seed <n>', 'random seed', nonNegativeIntOption, 1)
@@ -178,9 +183,10 @@ Examples:
     .action((options: KpiDatasetCliOptions) => {
       const out = requireOption(options.out, '--out <dir>');
       const quiet = !prints(logLevelOf(options), 'info');
-      if (options.files > 99) throw new PlaytallyError('usage', '--files must be at most 99');
-      if (options.songs < 114)
-        throw new PlaytallyError('usage', '--songs must be at least 114 (one per genre)');
+      if (options.files > MAX_FILES_PER_DAY)
+        throw new PlaytallyError('usage', `--files must be at most ${MAX_FILES_PER_DAY}`);
+      if (options.songs < MIN_SONGS)
+        throw new PlaytallyError('usage', `--songs must be at least ${MIN_SONGS} (one per genre)`);
       const summary = generateKpiDataset({
         dir: out,
         start: options.start,
