@@ -44,6 +44,7 @@ const SECOND_GENRE_SHARE = 0.05;
 /** Popularity of genres (by a seeded rank) and of tracks within a genre: Zipf-like exponents. */
 const GENRE_EXPONENT = 0.9;
 const TRACK_EXPONENT = 1.1;
+const GENRES = SPOTIFY_GENRES.length;
 
 /** The catalogue: what the streams writer draws tracks from, and tracks.csv. */
 export interface Catalogue {
@@ -62,11 +63,35 @@ export interface Catalogue {
   rowsWithoutNames: number;
 }
 
-/** The catalogue of `songs` tracks, and tracks.csv. */
+/** The catalogue of `songs` tracks, and tracks.csv. The steps draw from one Random, in this order. */
 export function buildCatalogue(songs: number, seed: number): Catalogue {
   const random = new Random(seed, 0x50465, 1);
-  const genres = SPOTIFY_GENRES.length;
-  // The catalogue's ids, then 64 more that it does not list; all distinct.
+  const { ids, idBytes, unknownIds } = drawTrackIds(songs, random);
+  const weights = playWeights(songs, random);
+  const { prob, alias } = aliasTable(weights);
+  const artists = drawArtists(songs, random);
+  const albums = drawAlbums(songs, random);
+  const fields = drawTrackFields(ids, weights, artists, albums, random);
+  const { byGenre, tracksUnderTwoGenres } = drawGenreRows(songs, random);
+  const { bytes, rows } = tracksCsv(byGenre, fields);
+  return {
+    ids,
+    idBytes,
+    prob,
+    alias,
+    unknownIds,
+    bytes,
+    rows,
+    tracksUnderTwoGenres,
+    rowsWithoutNames: fields.rowsWithoutNames,
+  };
+}
+
+/** The catalogue's ids, then 64 more that it does not list; all distinct. */
+function drawTrackIds(
+  songs: number,
+  random: Random,
+): { ids: string[]; idBytes: Uint8Array; unknownIds: string[] } {
   const idBytes = Buffer.alloc((songs + 64) * TRACK_ID_LENGTH);
   const known = new Set<string>();
   const ids: string[] = [];
@@ -81,17 +106,25 @@ export function buildCatalogue(songs: number, seed: number): Catalogue {
     ids.push(id);
   }
   const unknownIds = ids.splice(songs);
+  return { ids, idBytes, unknownIds };
+}
 
-  // Track i is in genre i % 114 (equal counts per genre, as in the dataset), the floor(i / 114)-th
-  // of it by popularity; genres are ranked by a seeded shuffle.
-  const genreRank = shuffled(genres, random);
+/**
+ * Each track's share of plays. Track i is in genre i % 114 (equal counts per genre, as in the
+ * dataset), the floor(i / 114)-th of it by popularity; genres are ranked by a seeded shuffle.
+ */
+function playWeights(songs: number, random: Random): Float64Array {
+  const genreRank = shuffled(GENRES, random);
   const weights = new Float64Array(songs);
   for (let i = 0; i < songs; i++) {
-    const genreWeight = (genreRank[i % genres]! + 1) ** -GENRE_EXPONENT;
-    weights[i] = genreWeight * (Math.floor(i / genres) + 1) ** -TRACK_EXPONENT;
+    const genreWeight = (genreRank[i % GENRES]! + 1) ** -GENRE_EXPONENT;
+    weights[i] = genreWeight * (Math.floor(i / GENRES) + 1) ** -TRACK_EXPONENT;
   }
-  const { prob, alias } = aliasTable(weights);
+  return weights;
+}
 
+/** Artist names, about one per 5 tracks. */
+function drawArtists(songs: number, random: Random): string[] {
   const artists: string[] = [];
   for (let i = 0, n = Math.max(50, Math.floor(songs / 5)); i < n; i++) {
     const r = random.next();
@@ -105,6 +138,11 @@ export function buildCatalogue(songs: number, seed: number): Catalogue {
             : `${pick(WORDS, random)}${random.next() < 0.2 ? ` ${pick(FOREIGN_WORDS, random)}` : ''}`,
     );
   }
+  return artists;
+}
+
+/** Album names, about one per 8 tracks (40% of the tracks are singles named after themselves). */
+function drawAlbums(songs: number, random: Random): string[] {
   const albums: string[] = [];
   for (let i = 0, n = Math.max(20, Math.floor(songs / 8)); i < n; i++) {
     const r = random.next();
@@ -116,10 +154,28 @@ export function buildCatalogue(songs: number, seed: number): Catalogue {
           : `${pick(WORDS, random)} ${pick(WORDS, random)}`,
     );
   }
+  return albums;
+}
 
-  // Everything between the row index and track_genre, shared by a track's two rows.
-  const middles = new TextSink(songs * 200);
-  const middleEnds = new Int32Array(songs + 1);
+/** Each track's fields between the row index and track_genre, shared by a track's two rows. */
+interface TrackFields {
+  /** The fields' text of every track, one after the other. */
+  text: TextSink;
+  /** Track i's text is `text` from ends[i] to ends[i + 1]. */
+  ends: Int32Array;
+  rowsWithoutNames: number;
+}
+
+function drawTrackFields(
+  ids: readonly string[],
+  weights: Float64Array,
+  artists: readonly string[],
+  albums: readonly string[],
+  random: Random,
+): TrackFields {
+  const songs = ids.length;
+  const text = new TextSink(songs * 200);
+  const ends = new Int32Array(songs + 1);
   const maxWeight = weights[0]!;
   let rowsWithoutNames = 0;
   for (let i = 0; i < songs; i++) {
@@ -157,48 +213,48 @@ export function buildCatalogue(songs: number, seed: number): Catalogue {
     const tempo = decimal(60 + 140 * random.next());
     const r = random.next();
     const timeSignature = r < 0.9 ? 4 : r < 0.97 ? 3 : r < 0.99 ? 5 : r < 0.995 ? 1 : 0;
-    middles.write(
+    text.write(
       `${ids[i]!},${csvField(artistText)},${csvField(album)},${csvField(name)},${popularity},${duration},` +
         `${explicit},${danceability},${energy},${key},${loudness},${mode},${speechiness},${acousticness},` +
         `${instrumentalness},${liveness},${valence},${tempo},${timeSignature}`,
     );
-    middleEnds[i + 1] = middles.size;
+    ends[i + 1] = text.size;
   }
+  return { text, ends, rowsWithoutNames };
+}
 
-  // Rows grouped by genre, as in the dataset; about 5% of the tracks get a row under a second genre.
-  const byGenre: number[][] = Array.from({ length: genres }, () => []);
-  for (let i = 0; i < songs; i++) byGenre[i % genres]!.push(i);
+/** The tracks of each genre, as in the dataset; about 5% of the tracks get a row under a second genre. */
+function drawGenreRows(songs: number, random: Random): { byGenre: number[][]; tracksUnderTwoGenres: number } {
+  const byGenre: number[][] = Array.from({ length: GENRES }, () => []);
+  for (let i = 0; i < songs; i++) byGenre[i % GENRES]!.push(i);
   let tracksUnderTwoGenres = 0;
   for (let i = 0; i < songs; i++) {
     if (random.next() < SECOND_GENRE_SHARE) {
-      const other = (i % genres) + 1 + random.below(genres - 1);
-      byGenre[other % genres]!.push(i);
+      const other = (i % GENRES) + 1 + random.below(GENRES - 1);
+      byGenre[other % GENRES]!.push(i);
       tracksUnderTwoGenres++;
     }
   }
-  // tracks.csv is the songs file written with \r\n line endings (names keep a bare \n inside quotes).
-  const out = new TextSink(middles.size * 1.1 + songs * 30);
+  return { byGenre, tracksUnderTwoGenres };
+}
+
+/**
+ * tracks.csv, rows grouped by genre and numbered in the unnamed first column. It is the songs
+ * file written with \r\n line endings (names keep a bare \n inside quotes).
+ */
+function tracksCsv(byGenre: readonly number[][], fields: TrackFields): { bytes: Uint8Array; rows: number } {
+  const out = new TextSink(fields.text.size * 1.1 + (fields.ends.length - 1) * 30);
   out.write(`${SONG_COLUMNS.join(',')}\r\n`);
   let row = 0;
   byGenre.forEach((tracks, genre) => {
     const end = `,${SPOTIFY_GENRES[genre]!}\r\n`;
     for (const track of tracks) {
       out.write(`${row++},`);
-      out.append(middles.bytes().subarray(middleEnds[track]!, middleEnds[track + 1]!));
+      out.append(fields.text.bytes().subarray(fields.ends[track]!, fields.ends[track + 1]!));
       out.write(end);
     }
   });
-  return {
-    ids,
-    idBytes,
-    prob,
-    alias,
-    unknownIds,
-    bytes: out.bytes(),
-    rows: row,
-    tracksUnderTwoGenres,
-    rowsWithoutNames,
-  };
+  return { bytes: out.bytes(), rows: row };
 }
 
 function trackName(random: Random): string {

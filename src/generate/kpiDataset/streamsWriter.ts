@@ -71,8 +71,10 @@ export interface StreamFile {
 
 /**
  * Writes the streams files. Rows go straight into a byte buffer flushed in 1 MB writes. Every row
- * that is not a planned duplicate takes its (user, track, UTC second) in a hash set per UTC day,
- * and is drawn again when that key is taken, so that the only repeats are the dirt counted.
+ * that is not a planned duplicate takes its (user, track, UTC second) in TakenKeys, and is drawn
+ * again when that key is taken, so that the only repeats are the dirt counted. The row being
+ * written lives in fields of this class rather than in an object per row, so the row loop
+ * allocates nothing; that is why drawing, dirt and writing share one class.
  */
 export class StreamsWriter {
   readonly dirt: Record<StreamDirt, number> = Object.fromEntries(STREAM_DIRT.map((k) => [k, 0])) as Record<

@@ -68,20 +68,9 @@ export interface Users {
 /** `count` users signed up before `start` (a day number), and users.csv. */
 export function buildUsers(count: number, start: number, seed: number): Users {
   const random = new Random(seed, 0x05e45, 2);
-  // Ids: `u` and `digits` digits, a permutation of the index over [10^(d-1), 10^d): a bijection
-  // of [0, 2^bits) applied until it lands in the range (cycle walking), so ids are all distinct.
-  const digits = Math.max(6, String(count).length + 1);
-  const low = 10 ** (digits - 1);
-  const range = 9 * low;
-  const bits = Math.ceil(Math.log2(range));
-  const key = mix32(seed ^ 0x1d);
+  const { digits, idBytes } = userIds(count, seed);
   const width = digits + 1;
-  const idBytes = Buffer.alloc(count * width);
-  for (let i = 0; i < count; i++) {
-    let v = permute(i, bits, key);
-    while (v >= range) v = permute(v, bits, key);
-    idBytes.write(`u${low + v}`, i * width, 'latin1');
-  }
+  const low = 10 ** (digits - 1);
   const unknownIds: string[] = [];
   for (let i = 0; i < 64; i++) unknownIds.push(`u${10 * low + random.below(90 * low)}`);
 
@@ -121,4 +110,25 @@ export function buildUsers(count: number, start: number, seed: number): Users {
     out.write(`${createdAt},${csvField(name)},${id},${country},${age}\r\n`);
   }
   return { count, digits, idBytes, offsets, unknownIds, bytes: out.bytes() };
+}
+
+/**
+ * Ids `u` and `digits` digits, a permutation of the index over [10^(d-1), 10^d): a bijection of
+ * [0, 2^bits) applied until it lands in the range (cycle walking), so ids are all distinct. No
+ * draws: the ids depend on the seed and the count only.
+ */
+function userIds(count: number, seed: number): { digits: number; idBytes: Buffer } {
+  const digits = Math.max(6, String(count).length + 1);
+  const low = 10 ** (digits - 1);
+  const range = 9 * low;
+  const bits = Math.ceil(Math.log2(range));
+  const key = mix32(seed ^ 0x1d);
+  const width = digits + 1;
+  const idBytes = Buffer.alloc(count * width);
+  for (let i = 0; i < count; i++) {
+    let v = permute(i, bits, key);
+    while (v >= range) v = permute(v, bits, key);
+    idBytes.write(`u${low + v}`, i * width, 'latin1');
+  }
+  return { digits, idBytes };
 }
