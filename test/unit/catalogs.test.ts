@@ -1,0 +1,394 @@
+import { createHash } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  type CsvInput,
+  MAX_ROW_EXAMPLES,
+  readSongs,
+  readUsers,
+  SNIFF_BYTES,
+  SONG_COLUMNS,
+  type SongCatalog,
+  USER_COLUMNS,
+} from '../../src/parse/catalogs.js';
+import { csvInput } from '../../src/sources/locations.js';
+import { TempDirs } from '../support/tempDirs.js';
+
+/**
+ * The songs and users catalogues (src/parse/catalogs.ts): real CSV (quotes, doubled quotes, commas
+ * and newlines in quotes, a BOM, CRLF), columns found by name in any order and case, extra columns
+ * ignored; each row accepted or rejected by reason with examples (record numbers count the header
+ * as record 1); a file that is not a usable CSV of its kind is a bad file with its reason, and the
+ * other files are still read; each file read has its SHA-256.
+ */
+
+const temp = new TempDirs();
+afterAll(() => temp.cleanup());
+
+const SONGS_HEADER = SONG_COLUMNS.join(',');
+const USERS_HEADER = USER_COLUMNS.join(',');
+
+/** Write `content` as `name` in a new folder; returns what readSongs/readUsers take. */
+function file(name: string, content: string | Uint8Array, dir = temp.make('catalog-')): CsvInput {
+  const path = join(dir, name);
+  writeFileSync(path, content);
+  return csvInput({ name, path }, SNIFF_BYTES);
+}
+
+function sha256(content: string | Uint8Array): string {
+  return createHash('sha256').update(content).digest('hex');
+}
+
+/** A song row in SONG_COLUMNS order. */
+function song(id: string, genre: string, duration: string | number, name = `name of ${id}`): string {
+  return [id, name, 'artist', 'album', genre, String(duration), '50', 'False'].join(',');
+}
+
+function tracksOf(catalog: SongCatalog): Record<string, [string, number][]> {
+  return Object.fromEntries(
+    [...catalog.tracks].map(([id, genres]) => [id, genres.map((g) => [g.genre, g.durationMs])]),
+  );
+}
+
+describe('readSongs', () => {
+  it('reads every row, a track listed under several genres keeps each, and reports the file', async () => {
+    const content = [
+      SONGS_HEADER,
+      song('t1', 'pop', 200000),
+      song('t2', 'rock', 180500),
+      song('t1', 'dance', 200001),
+      '',
+    ].join('\n');
+    const f = file('songs.csv', content);
+    const catalog = await readSongs([f]);
+    expect(tracksOf(catalog)).toEqual({
+      t1: [
+        ['pop', 200000],
+        ['dance', 200001],
+      ],
+      t2: [['rock', 180500]],
+    });
+    expect(catalog.files).toEqual([{ kind: 'songs', file: 'songs.csv', rows: 3, accepted: 3, rejects: {} }]);
+    expect(catalog.sha256).toEqual(new Map([['songs.csv', sha256(content)]]));
+    expect(catalog.bad).toEqual([]);
+    expect(catalog.examples).toEqual([]);
+  });
+
+  it('no files: an empty catalogue', async () => {
+    expect(await readSongs([])).toEqual({
+      tracks: new Map(),
+      files: [],
+      sha256: new Map(),
+      bad: [],
+      examples: [],
+    });
+  });
+
+  it('a header only: a file of no rows', async () => {
+    const catalog = await readSongs([file('songs.csv', `${SONGS_HEADER}\n`)]);
+    expect(catalog.tracks.size).toBe(0);
+    expect(catalog.files).toEqual([{ kind: 'songs', file: 'songs.csv', rows: 0, accepted: 0, rejects: {} }]);
+    expect(catalog.bad).toEqual([]);
+  });
+
+  it('columns by name: any order, any case, blanks around names, extra columns (the Spotify index column)', async () => {
+    const header =
+      ',Duration_MS , TRACK_GENRE,popularity,explicit,album_name,artists,track_name,Track_ID,danceability';
+    const content = [header, '0,1000,jazz,1,True,a,b,c,x1,0.5', '1,2000,blues,2,False,a,b,c,x2,0.7'].join(
+      '\n',
+    );
+    const catalog = await readSongs([file('dataset.csv', content)]);
+    expect(tracksOf(catalog)).toEqual({ x1: [['jazz', 1000]], x2: [['blues', 2000]] });
+    expect(catalog.files[0]!.accepted).toBe(2);
+  });
+
+  it('a UTF-8 BOM and CRLF line endings; the hash is of the bytes as they are', async () => {
+    const content = `\ufeff${SONGS_HEADER}\r\n${song('t1', 'pop', 1)}\r\n${song('t2', 'pop', 2)}\r\n`;
+    const catalog = await readSongs([file('bom.csv', content)]);
+    expect(tracksOf(catalog)).toEqual({ t1: [['pop', 1]], t2: [['pop', 2]] });
+    expect(catalog.bad).toEqual([]);
+    expect(catalog.sha256.get('bom.csv')).toBe(sha256(Buffer.from(content, 'utf8')));
+  });
+
+  it('a BOM before a quoted header (as spreadsheets export it)', async () => {
+    const quoted = (fields: readonly string[]): string => fields.map((f) => `"${f}"`).join(',');
+    const content = `\ufeff${quoted(SONG_COLUMNS)}\r\n${quoted(['t1', 'n', 'a', 'b', 'pop', '1000', '1', 'False'])}\r\n`;
+    const catalog = await readSongs([file('excel.csv', content)]);
+    expect(catalog.bad).toEqual([]);
+    expect(tracksOf(catalog)).toEqual({ t1: [['pop', 1000]] });
+  });
+
+  it('quoted fields: commas, doubled quotes, newlines; ids kept exactly, unicode included', async () => {
+    const content = [
+      SONGS_HEADER,
+      '"t,1","Hello, ""World""",artist,album,pop,1000,1,False',
+      '"t2","two\nlines",artist,album,"hip-hop",2000,1,False',
+      '日本-😀,x,artist,album,j-pop,3000,1,False',
+      ' t1 ,x,artist,album,pop,4000,1,False',
+    ].join('\n');
+    const catalog = await readSongs([file('quoted.csv', content)]);
+    expect(tracksOf(catalog)).toEqual({
+      't,1': [['pop', 1000]],
+      t2: [['hip-hop', 2000]],
+      '日本-😀': [['j-pop', 3000]],
+      // An id is not trimmed (as in the streams): ' t1 ' is another track than 't1'.
+      ' t1 ': [['pop', 4000]],
+    });
+    expect(catalog.files[0]).toMatchObject({ rows: 4, accepted: 4 });
+  });
+
+  it('a stray quote inside a field is kept as text, and the rows after it are still read', async () => {
+    const content = [
+      SONGS_HEADER,
+      't1,ab"c,artist,album,pop,1000,1,False',
+      't2,"ab"c,artist,album,pop,2000,1,False',
+      song('t3', 'pop', 3000),
+    ].join('\n');
+    const catalog = await readSongs([file('stray.csv', content)]);
+    expect([...catalog.tracks.keys()]).toEqual(['t1', 't2', 't3']);
+    expect(catalog.files[0]).toMatchObject({ rows: 3, accepted: 3, rejects: {} });
+  });
+
+  it('rejects rows by reason: empty id or genre, a duration that is not whole milliseconds, too few fields', async () => {
+    const content = [
+      SONGS_HEADER,
+      song('', 'pop', 1000), // record 2
+      song('t1', '', 1000), // 3
+      song('t1', '   ', 1000), // 4: a blank genre is empty
+      song('t1', 'pop', ''), // 5
+      song('t1', 'pop', '1.5'), // 6
+      song('t1', 'pop', '-3'), // 7
+      song('t1', 'pop', '1e3'), // 8
+      song('t1', 'pop', 'abc'), // 9
+      song('t1', 'pop', '1234567890123'), // 10: 13 digits
+      't1,name,artist,album,pop', // 11: 5 of 8 fields
+      song('t2', ' rock ', ' 0042 '), // 12: accepted, trimmed: rock, 42
+      song('t3', 'pop', '123456789012'), // 13: accepted, 12 digits
+      `${song('t4', 'pop', 7)},extra,fields`, // 14: accepted
+    ].join('\n');
+    const catalog = await readSongs([file('rows.csv', content)]);
+    expect(tracksOf(catalog)).toEqual({
+      t2: [['rock', 42]],
+      t3: [['pop', 123456789012]],
+      t4: [['pop', 7]],
+    });
+    expect(catalog.files).toEqual([
+      {
+        kind: 'songs',
+        file: 'rows.csv',
+        rows: 13,
+        accepted: 3,
+        rejects: { empty_id: 1, empty_genre: 2, bad_duration: 6, field_count: 1 },
+      },
+    ]);
+    expect(catalog.examples.map((e) => [e.record, e.reason])).toEqual([
+      [2, 'empty_id'],
+      [3, 'empty_genre'],
+      [4, 'empty_genre'],
+      [5, 'bad_duration'],
+      [6, 'bad_duration'],
+      [7, 'bad_duration'],
+      [8, 'bad_duration'],
+      [9, 'bad_duration'],
+      [10, 'bad_duration'],
+      [11, 'field_count'],
+    ]);
+    expect(catalog.examples[0]).toEqual({
+      file: 'rows.csv',
+      record: 2,
+      reason: 'empty_id',
+      text: song('', 'pop', 1000),
+    });
+  });
+
+  it('a track listed twice under one genre keeps its first row, also across files', async () => {
+    const dir = temp.make('catalog-dup-');
+    const a = file(
+      'a.csv',
+      [SONGS_HEADER, song('t1', 'pop', 100), song('t1', 'pop', 999), song('t1', 'rock', 5)].join('\n'),
+      dir,
+    );
+    const b = file('b.csv', [SONGS_HEADER, song('t1', 'rock', 6), song('t1', 'jazz', 7)].join('\n'), dir);
+    const catalog = await readSongs([a, b]);
+    expect(tracksOf(catalog)).toEqual({
+      t1: [
+        ['pop', 100],
+        ['rock', 5],
+        ['jazz', 7],
+      ],
+    });
+    expect(catalog.files.map((f) => [f.file, f.rows, f.accepted, f.rejects])).toEqual([
+      ['a.csv', 3, 2, { duplicate_song: 1 }],
+      ['b.csv', 2, 1, { duplicate_song: 1 }],
+    ]);
+    expect(catalog.examples.map((e) => [e.file, e.record, e.reason])).toEqual([
+      ['a.csv', 3, 'duplicate_song'],
+      ['b.csv', 2, 'duplicate_song'],
+    ]);
+  });
+
+  it('blank lines are no rows; record numbers count CSV records, not lines', async () => {
+    const content = [
+      SONGS_HEADER,
+      '',
+      '"t1","three\nline\nname",a,b,pop,1,1,False',
+      '',
+      song('t2', '', 1), // record 5 (the blank lines are records 2 and 4 of csv-parse), lines 7
+    ].join('\n');
+    const catalog = await readSongs([file('blank.csv', content)]);
+    expect(catalog.files[0]).toMatchObject({ rows: 2, accepted: 1, rejects: { empty_genre: 1 } });
+    expect(catalog.examples.map((e) => e.record)).toEqual([5]);
+  });
+
+  it('an unclosed quote is malformed CSV: it takes the rest of the file with it', async () => {
+    const content = [
+      SONGS_HEADER,
+      song('t1', 'pop', 1),
+      't2,"never closed,a,b,pop,2,1,False',
+      song('t3', 'pop', 3),
+    ].join('\n');
+    const catalog = await readSongs([file('open.csv', content)]);
+    expect([...catalog.tracks.keys()]).toEqual(['t1']);
+    expect(catalog.files[0]).toMatchObject({ rows: 2, accepted: 1, rejects: { malformed_csv: 1 } });
+    expect(catalog.examples).toHaveLength(1);
+    expect(catalog.examples[0]).toMatchObject({ file: 'open.csv', record: 3, reason: 'malformed_csv' });
+    expect(catalog.examples[0]!.text).toMatch(/Quote Not Closed/);
+  });
+
+  it(`keeps at most ${MAX_ROW_EXAMPLES} examples over all files, each cut to 200 characters`, async () => {
+    const dir = temp.make('catalog-examples-');
+    const long = 'x'.repeat(500);
+    const rows = (n: number): string[] =>
+      Array.from({ length: n }, (_, i) => song(`t${i}`, 'pop', 'bad', long));
+    const a = file('a.csv', [SONGS_HEADER, ...rows(7)].join('\n'), dir);
+    const b = file('b.csv', [SONGS_HEADER, ...rows(7)].join('\n'), dir);
+    const catalog = await readSongs([a, b]);
+    expect(catalog.files.map((f) => f.rejects)).toEqual([{ bad_duration: 7 }, { bad_duration: 7 }]);
+    expect(catalog.examples).toHaveLength(MAX_ROW_EXAMPLES);
+    expect(catalog.examples.map((e) => e.file)).toEqual([
+      ...Array(7).fill('a.csv'),
+      ...Array(3).fill('b.csv'),
+    ]);
+    expect(catalog.examples.every((e) => e.text.length === 200)).toBe(true);
+    expect(catalog.examples[0]!.text).toBe(song('t0', 'pop', 'bad', long).slice(0, 200));
+  });
+
+  it('bad files (missing columns, empty, binary, not UTF-8, unreadable) are reported; the good ones read', async () => {
+    const dir = temp.make('catalog-bad-');
+    const good = file('good.csv', [SONGS_HEADER, song('t1', 'pop', 1)].join('\n'), dir);
+    const missing = file(
+      'missing.csv',
+      ['track_id,track_name,artists,album_name,popularity,explicit', 'a,b,c,d,1,2'].join('\n'),
+      dir,
+    );
+    const empty = file('empty.csv', '', dir);
+    const binary = file('binary.csv', Buffer.from([0x50, 0x4b, 0x03, 0x04, 0x00, 0x00, 0x08]), dir);
+    const latin1 = file(
+      'latin1.csv',
+      Buffer.from(`${SONGS_HEADER}\n${song('caf\xe9', 'pop', 1)}\n`, 'latin1'),
+      dir,
+    );
+    const gone = csvInput({ name: 'gone.csv', path: join(dir, 'gone.csv') }, SNIFF_BYTES);
+    const catalog = await readSongs([missing, empty, binary, good, latin1, gone]);
+
+    expect(tracksOf(catalog)).toEqual({ t1: [['pop', 1]] });
+    expect(catalog.files.map((f) => f.file)).toEqual(['good.csv']);
+    expect([...catalog.sha256.keys()]).toEqual(['good.csv']);
+    expect(catalog.bad.map((b) => [b.file, b.reason])).toEqual([
+      ['missing.csv', 'missing_columns'],
+      ['empty.csv', 'missing_columns'],
+      ['binary.csv', 'not_csv'],
+      ['latin1.csv', 'not_csv'],
+      ['gone.csv', 'unreadable'],
+    ]);
+    const [m, e, bin, , g] = catalog.bad;
+    expect(m).toMatchObject({
+      kind: 'songs',
+      path: missing.path,
+      missing: ['track_genre', 'duration_ms'],
+      found: ['track_id', 'track_name', 'artists', 'album_name', 'popularity', 'explicit'],
+    });
+    expect(m!.message).toBe(
+      'missing.csv has no column track_genre, duration_ms (found: track_id, track_name, artists, album_name, popularity, explicit)',
+    );
+    expect(e).toMatchObject({ message: 'empty.csv is empty: no header', missing: [...SONG_COLUMNS] });
+    expect(bin!.message).toBe('binary.csv is not a CSV file (binary content)');
+    expect(g!.message).toMatch(/ENOENT/);
+  });
+
+  it('a file with the users header is not a songs file', async () => {
+    const catalog = await readSongs([file('users.csv', `${USERS_HEADER}\nu1,n,30,FR,2024-01-01\n`)]);
+    expect(catalog.bad).toHaveLength(1);
+    expect(catalog.bad[0]).toMatchObject({ reason: 'missing_columns', missing: [...SONG_COLUMNS] });
+  });
+
+  it('a big catalogue, past the 64 KB sniffed head and csv-parse chunks', async () => {
+    const n = 20_000;
+    const rows = Array.from({ length: n }, (_, i) =>
+      song(`track-${i}`, `genre-${i % 100}`, i, `"name, ${i}"`),
+    );
+    const content = [SONGS_HEADER, ...rows].join('\n');
+    expect(content.length).toBeGreaterThan(10 * 64 * 1024);
+    const catalog = await readSongs([file('big.csv', content)]);
+    expect(catalog.tracks.size).toBe(n);
+    expect(catalog.tracks.get(`track-${n - 1}`)).toEqual([
+      { genre: `genre-${(n - 1) % 100}`, durationMs: n - 1 },
+    ]);
+    expect(catalog.files[0]).toMatchObject({ rows: n, accepted: n, rejects: {} });
+    expect(catalog.sha256.get('big.csv')).toBe(sha256(content));
+  });
+});
+
+describe('readUsers', () => {
+  it('the set of user ids; other columns are not checked', async () => {
+    const content = [
+      USERS_HEADER,
+      'u1,Ann,31,FR,2024-01-01',
+      'u2,Bob,not a number,??,whenever',
+      '😀 ü,Zoë,,,',
+    ].join('\n');
+    const catalog = await readUsers([file('users.csv', content)]);
+    expect(catalog.users).toEqual(new Set(['u1', 'u2', '😀 ü']));
+    expect(catalog.files).toEqual([{ kind: 'users', file: 'users.csv', rows: 3, accepted: 3, rejects: {} }]);
+    expect(catalog.sha256.get('users.csv')).toBe(sha256(content));
+  });
+
+  it('header variants and a BOM; ids kept exactly', async () => {
+    const content = `\ufeffCreated_At, user_country ,USER_AGE,user_name,User_Id,extra\r\n2024,FR,1,a, u1,x\r\n2024,FR,1,a,u1,x\r\n`;
+    const catalog = await readUsers([file('users.csv', content)]);
+    expect(catalog.users).toEqual(new Set([' u1', 'u1']));
+  });
+
+  it('rejects an empty id, too few fields and a user listed twice (in one file or another)', async () => {
+    const dir = temp.make('users-dup-');
+    const a = file(
+      'a.csv',
+      [USERS_HEADER, 'u1,a,1,FR,x', ',b,1,FR,x', 'u2,c', 'u1,again,2,DE,y'].join('\n'),
+      dir,
+    );
+    const b = file('b.csv', [USERS_HEADER, 'u2,b,1,FR,x', 'u3,b,1,FR,x'].join('\n'), dir);
+    const catalog = await readUsers([a, b]);
+    expect(catalog.users).toEqual(new Set(['u1', 'u2', 'u3']));
+    expect(catalog.files.map((f) => [f.file, f.rows, f.accepted, f.rejects])).toEqual([
+      ['a.csv', 4, 1, { empty_id: 1, field_count: 1, duplicate_user: 1 }],
+      ['b.csv', 2, 2, {}],
+    ]);
+    expect(catalog.examples.map((e) => [e.file, e.record, e.reason, e.text])).toEqual([
+      ['a.csv', 3, 'empty_id', ',b,1,FR,x'],
+      ['a.csv', 4, 'field_count', 'u2,c'],
+      ['a.csv', 5, 'duplicate_user', 'u1,again,2,DE,y'],
+    ]);
+  });
+
+  it('a songs file is not a users file', async () => {
+    const catalog = await readUsers([file('songs.csv', `${SONGS_HEADER}\n${song('t1', 'pop', 1)}\n`)]);
+    expect(catalog.users.size).toBe(0);
+    expect(catalog.files).toEqual([]);
+    expect(catalog.bad[0]).toMatchObject({
+      kind: 'users',
+      reason: 'missing_columns',
+      missing: [...USER_COLUMNS],
+    });
+  });
+});

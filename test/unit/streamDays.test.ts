@@ -1,0 +1,399 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import fc from 'fast-check';
+import { afterAll, describe, expect, it } from 'vitest';
+import { DayStreams, groupByUser, Interner, StreamDays, userPart } from '../../src/kpis/streamDays.js';
+import { SNIFF_BYTES } from '../../src/parse/catalogs.js';
+import { readStreamsFile } from '../../src/parse/streamRows.js';
+import { MICROS_PER_DAY, MICROS_PER_HOUR, parseListenTime, utcHourOf } from '../../src/parse/timestamps.js';
+import { csvInput } from '../../src/sources/locations.js';
+import { day, TempDirs } from '../support/tempDirs.js';
+
+/**
+ * The KPI streams by UTC day (src/kpis/streamDays.ts): ids interned in order of appearance, each
+ * valid row filed under the UTC day of its listen time (midnight UTC starts a day, whatever the
+ * offset it was written with), rows of another interner merged with their names, a day's rows
+ * grouped by user with each user's rows sorted by (track, time), and users split into parts.
+ */
+
+const temp = new TempDirs();
+afterAll(() => temp.cleanup());
+
+const t = (iso: string): number => {
+  const micros = parseListenTime(iso);
+  if (Number.isNaN(micros)) throw new Error(`not a listen time: ${iso}`);
+  return micros;
+};
+
+/** The rows of a day as (user name, track name, time), in their order. */
+function rowsOf(s: StreamDays, d: number): [string, string, number][] {
+  const rows = s.days.get(d);
+  if (rows === undefined) return [];
+  return Array.from({ length: rows.length }, (_, i) => [
+    s.users.names[rows.users[i]!]!,
+    s.tracks.names[rows.tracks[i]!]!,
+    rows.times[i]!,
+  ]);
+}
+
+describe('Interner', () => {
+  it('numbers names 0, 1, 2... in order of first appearance; the same name keeps its number', () => {
+    const ids = new Interner();
+    expect(ids.size).toBe(0);
+    expect(['b', 'a', 'b', 'c', 'a'].map((n) => ids.id(n))).toEqual([0, 1, 0, 2, 1]);
+    expect(ids.names).toEqual(['b', 'a', 'c']);
+    expect(ids.size).toBe(3);
+  });
+
+  it('takes any string as a name, exactly: empty, blanks, case, unicode forms, object keys', () => {
+    const odd = [
+      '',
+      ' ',
+      'a',
+      'A',
+      'a ',
+      'é',
+      'e\u0301',
+      '😀',
+      '日本',
+      '__proto__',
+      'constructor',
+      'toString',
+      '0',
+      '00',
+      'x'.repeat(10_000),
+    ];
+    const ids = new Interner();
+    expect(odd.map((n) => ids.id(n))).toEqual(odd.map((_, i) => i));
+    expect(odd.map((n) => ids.id(n))).toEqual(odd.map((_, i) => i));
+    expect(ids.names).toEqual(odd);
+  });
+});
+
+describe('DayStreams', () => {
+  it('grows by doubling and keeps every row, times exactly', () => {
+    const rows = new DayStreams(1);
+    const times = [0, -1, 1.5, MICROS_PER_DAY - 1, 2 ** 52, -(2 ** 52), 1_709_251_200_000_000];
+    const n = 3000;
+    for (let i = 0; i < n; i++) rows.push(i, n - i, times[i % times.length]!);
+    expect(rows.length).toBe(n);
+    expect(rows.users.length).toBeGreaterThanOrEqual(n);
+    expect(Array.from(rows.users.subarray(0, n))).toEqual(Array.from({ length: n }, (_, i) => i));
+    expect(Array.from(rows.tracks.subarray(0, n))).toEqual(Array.from({ length: n }, (_, i) => n - i));
+    expect(Array.from(rows.times.subarray(0, n))).toEqual(
+      Array.from({ length: n }, (_, i) => times[i % times.length]),
+    );
+  });
+
+  it('append renumbers rows through the given id maps, after the rows already there', () => {
+    const rows = new DayStreams(2);
+    rows.push(9, 9, 1);
+    rows.append(
+      Uint32Array.from([0, 1, 1, 0]),
+      Uint32Array.from([2, 0, 1, 2]),
+      Float64Array.from([10, 20, 30, 40]),
+      Uint32Array.from([5, 7]),
+      Uint32Array.from([100, 101, 102]),
+    );
+    expect(rows.length).toBe(5);
+    expect(Array.from(rows.users.subarray(0, 5))).toEqual([9, 5, 7, 7, 5]);
+    expect(Array.from(rows.tracks.subarray(0, 5))).toEqual([9, 102, 100, 101, 102]);
+    expect(Array.from(rows.times.subarray(0, 5))).toEqual([1, 10, 20, 30, 40]);
+  });
+});
+
+describe('StreamDays.add: the UTC day of the listen time', () => {
+  it('midnight UTC starts the day; the last microsecond before it is the day before', () => {
+    const s = new StreamDays();
+    expect(s.add('u', 't', t('2024-03-10T00:00:00Z'))).toBe(day('2024-03-10'));
+    expect(s.add('u', 't', t('2024-03-09T23:59:59.999999Z'))).toBe(day('2024-03-09'));
+    expect(s.add('u', 't', t('2024-03-10'))).toBe(day('2024-03-10'));
+    expect(s.add('u', 't', t('2024-03-10T23:59:59Z'))).toBe(day('2024-03-10'));
+    expect(s.add('u', 't', t('2024-03-11T00:00:00.000001Z'))).toBe(day('2024-03-11'));
+    expect([...s.days.keys()].sort((a, b) => a - b)).toEqual([
+      day('2024-03-09'),
+      day('2024-03-10'),
+      day('2024-03-11'),
+    ]);
+    expect(s.days.get(day('2024-03-10'))!.length).toBe(3);
+  });
+
+  it('a time written with an offset is filed under its UTC day, not its local one', () => {
+    const s = new StreamDays();
+    expect(s.add('u', 't', t('2024-03-10T00:30:00+01:00'))).toBe(day('2024-03-09'));
+    expect(s.add('u', 't', t('2024-03-09T23:30:00-05:00'))).toBe(day('2024-03-10'));
+    expect(s.add('u', 't', t('2024-03-10T05:00:00+0500'))).toBe(day('2024-03-10'));
+    expect(s.add('u', 't', t('2024-03-10T04:59:59+05'))).toBe(day('2024-03-09'));
+  });
+
+  it('the epoch, before it, leap days and the ends of years', () => {
+    const s = new StreamDays();
+    expect(s.add('u', 't', t('1970-01-01T00:00:00Z'))).toBe(0);
+    expect(s.add('u', 't', t('1969-12-31T23:59:59.999999Z'))).toBe(-1);
+    expect(s.add('u', 't', t('1969-12-31T00:00:00Z'))).toBe(-1);
+    expect(s.add('u', 't', t('2024-02-29T23:59:59Z'))).toBe(day('2024-02-29'));
+    expect(s.add('u', 't', t('2024-03-01T00:00:00Z'))).toBe(day('2024-03-01'));
+    expect(s.add('u', 't', t('2023-12-31T23:59:59Z'))).toBe(day('2023-12-31'));
+    expect(s.add('u', 't', t('2024-01-01T00:00:00Z'))).toBe(day('2024-01-01'));
+  });
+
+  it('keeps each day in arrival order, with the names and exact times of its rows', () => {
+    const s = new StreamDays();
+    const input: [string, string, string][] = [
+      ['alice', 'song-1', '2024-03-09T23:00:00Z'],
+      ['bob', 'song-2', '2024-03-10T01:00:00Z'],
+      ['alice', 'song-2', '2024-03-09T08:00:00.123456Z'],
+      ['😀', 'song-1', '2024-03-10T00:00:00Z'],
+      ['bob', 'song-2', '2024-03-10T01:00:00Z'],
+    ];
+    for (const [u, tr, time] of input) s.add(u, tr, t(time));
+    expect(s.users.names).toEqual(['alice', 'bob', '😀']);
+    expect(s.tracks.names).toEqual(['song-1', 'song-2']);
+    expect(rowsOf(s, day('2024-03-09'))).toEqual([
+      ['alice', 'song-1', t('2024-03-09T23:00:00Z')],
+      ['alice', 'song-2', t('2024-03-09T08:00:00.123456Z')],
+    ]);
+    expect(rowsOf(s, day('2024-03-10'))).toEqual([
+      ['bob', 'song-2', t('2024-03-10T01:00:00Z')],
+      ['😀', 'song-1', t('2024-03-10T00:00:00Z')],
+      ['bob', 'song-2', t('2024-03-10T01:00:00Z')],
+    ]);
+  });
+
+  it('property: a time falls in [day start, next day start), and in the hour bucket utcHourOf gives', () => {
+    // Microseconds from 1900 to 2200, with a bias to the microseconds around a midnight.
+    const time = fc.oneof(
+      fc.integer({ min: -2_208_988_800_000_000, max: 7_258_118_400_000_000 }),
+      fc
+        .tuple(fc.integer({ min: -25_567, max: 84_006 }), fc.integer({ min: -3, max: 3 }))
+        .map(([d, off]) => d * MICROS_PER_DAY + off),
+    );
+    fc.assert(
+      fc.property(fc.array(time, { minLength: 1, maxLength: 50 }), (times) => {
+        const s = new StreamDays();
+        for (const micros of times) {
+          const d = s.add('u', 't', micros);
+          expect(Number.isInteger(d)).toBe(true);
+          expect(d * MICROS_PER_DAY).toBeLessThanOrEqual(micros);
+          expect(micros).toBeLessThan((d + 1) * MICROS_PER_DAY);
+          const hour = utcHourOf(micros);
+          expect(hour).toBeGreaterThanOrEqual(0);
+          expect(hour).toBeLessThanOrEqual(23);
+          expect(d * MICROS_PER_DAY + hour * MICROS_PER_HOUR).toBeLessThanOrEqual(micros);
+          expect(micros).toBeLessThan(d * MICROS_PER_DAY + (hour + 1) * MICROS_PER_HOUR);
+        }
+        // Every row is in exactly one day.
+        expect([...s.days.values()].reduce((n, r) => n + r.length, 0)).toBe(times.length);
+      }),
+      { numRuns: 200 },
+    );
+  });
+});
+
+describe('StreamDays: rows read elsewhere (a worker, a file partial)', () => {
+  it('invalid rows of a streams file never reach the days; the valid ones land on their UTC day', async () => {
+    const dir = temp.make('stream-days-');
+    const path = join(dir, 'streams.csv');
+    writeFileSync(
+      path,
+      [
+        'user_id,track_id,listen_time',
+        'u1,t1,2024-03-09T23:59:59Z',
+        'u1,t1,2024-03-10T00:00:00Z',
+        'u2,t2,2024-03-10T01:00:00+02:00',
+        'u3,t3,2024-13-01T00:00:00Z', // month 13
+        'u3,t3,2024-02-30T00:00:00Z', // no such day
+        'u3,t3,yesterday',
+        'u3,t3,',
+        ',t3,2024-03-10T00:00:00Z', // no user
+        'u3,,2024-03-10T00:00:00Z', // no track
+        'u3,t3', // a field short
+        'u4,t4,2024-03-10T24:00:00Z', // hour 24
+        '',
+      ].join('\n'),
+    );
+    const s = new StreamDays();
+    const result = await readStreamsFile(
+      csvInput({ name: 'streams.csv', path }, SNIFF_BYTES),
+      (user, track, time) => {
+        s.add(user, track, time);
+      },
+    );
+    expect(result.bad).toBeUndefined();
+    expect(result.report.accepted).toBe(3);
+    expect(result.report.rejects).toEqual({ bad_timestamp: 5, empty_id: 2, field_count: 1 });
+    expect(s.users.names).toEqual(['u1', 'u2']);
+    expect(rowsOf(s, day('2024-03-09'))).toEqual([
+      ['u1', 't1', t('2024-03-09T23:59:59Z')],
+      ['u2', 't2', t('2024-03-09T23:00:00Z')],
+    ]);
+    expect(rowsOf(s, day('2024-03-10'))).toEqual([['u1', 't1', t('2024-03-10T00:00:00Z')]]);
+    expect(s.days.size).toBe(2);
+  });
+
+  const name = fc.oneof(fc.constantFrom('a', 'b', 'c', '', '😀', '__proto__'), fc.string({ maxLength: 3 }));
+  const row = fc.record({
+    user: name,
+    track: name,
+    time: fc.integer({ min: -3 * MICROS_PER_DAY, max: 3 * MICROS_PER_DAY }),
+  });
+
+  it('property: merging files parsed apart gives the same days as adding every row in one place', () => {
+    fc.assert(
+      fc.property(fc.array(fc.array(row, { maxLength: 60 }), { maxLength: 5 }), (files) => {
+        const direct = new StreamDays();
+        const merged = new StreamDays();
+        for (const file of files) {
+          const own = new StreamDays();
+          for (const r of file) {
+            direct.add(r.user, r.track, r.time);
+            own.add(r.user, r.track, r.time);
+          }
+          // As the worker hands a file over: its names, and its days' columns in day order.
+          const days = [...own.days].sort(([a], [b]) => a - b);
+          merged.merge(
+            own.users.names,
+            own.tracks.names,
+            days.map(([d, rows]) => ({
+              day: d,
+              users: rows.users.subarray(0, rows.length),
+              tracks: rows.tracks.subarray(0, rows.length),
+              times: rows.times.subarray(0, rows.length),
+            })),
+          );
+        }
+        expect(merged.users.names).toEqual(direct.users.names);
+        expect(merged.tracks.names).toEqual(direct.tracks.names);
+        expect([...merged.days.keys()].sort()).toEqual([...direct.days.keys()].sort());
+        for (const d of direct.days.keys()) expect(rowsOf(merged, d)).toEqual(rowsOf(direct, d));
+      }),
+      { numRuns: 150 },
+    );
+  });
+
+  it('a day merged from a big file takes all of its rows', () => {
+    const s = new StreamDays();
+    const n = 5000;
+    s.merge(
+      ['u'],
+      ['t'],
+      [
+        {
+          day: 3,
+          users: new Uint32Array(n),
+          tracks: new Uint32Array(n),
+          times: Float64Array.from({ length: n }, (_, i) => i),
+        },
+      ],
+    );
+    expect(s.days.get(3)!.length).toBe(n);
+    expect(s.days.get(3)!.times[n - 1]).toBe(n - 1);
+  });
+});
+
+describe('groupByUser', () => {
+  /** A day's rows from (user, track, time) triples with small ids. */
+  function dayOf(rows: [number, number, number][]): DayStreams {
+    const d = new DayStreams(4);
+    for (const [u, tr, time] of rows) d.push(u, tr, time);
+    return d;
+  }
+
+  function check(rows: [number, number, number][], users: number): void {
+    const d = dayOf(rows);
+    const { order, starts } = groupByUser(d, users);
+    expect(order.length).toBe(rows.length);
+    expect(starts.length).toBe(users + 1);
+    expect(starts[0]).toBe(0);
+    expect(starts[users]).toBe(rows.length);
+    // A permutation of the rows.
+    expect(Array.from(order).sort((a, b) => a - b)).toEqual(rows.map((_, i) => i));
+    for (let u = 0; u < users; u++) {
+      const group = Array.from(order.subarray(starts[u]!, starts[u + 1]!));
+      expect(group.length).toBe(rows.filter((r) => r[0] === u).length);
+      for (const i of group) expect(rows[i]![0]).toBe(u);
+      // Sorted by (track, time): exact duplicates end up side by side.
+      const keys = group.map((i) => [rows[i]![1], rows[i]![2]] as const);
+      const sorted = [...keys].sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+      expect(keys).toEqual(sorted);
+    }
+  }
+
+  it('no rows; users with no rows have empty groups', () => {
+    check([], 0);
+    check([], 3);
+    check([[2, 0, 0]], 4);
+  });
+
+  it('a small group (insertion sort) and a big one, over 64 rows (comparator sort)', () => {
+    const small: [number, number, number][] = [
+      [0, 3, 5],
+      [0, 1, 9],
+      [0, 3, 1],
+      [0, 1, 9],
+      [0, 0, -1],
+    ];
+    check(small, 1);
+    const big: [number, number, number][] = Array.from({ length: 500 }, (_, i) => [
+      1,
+      (i * 37) % 11,
+      (i * 53) % 17,
+    ]);
+    check([...small, ...big, [0, 2, 2]], 2);
+  });
+
+  it('property: rows grouped by user, each group sorted by (track, time)', () => {
+    const users = fc.integer({ min: 1, max: 6 });
+    fc.assert(
+      fc.property(
+        users.chain((n) =>
+          fc.tuple(
+            fc.constant(n),
+            fc.array(
+              fc.tuple(
+                fc.oneof(fc.integer({ min: 0, max: n - 1 }), fc.constant(0)),
+                fc.integer({ min: 0, max: 5 }),
+                fc.integer({ min: -3, max: 3 }),
+              ),
+              { maxLength: 300 },
+            ),
+          ),
+        ),
+        ([n, rows]) => check(rows, n),
+      ),
+      { numRuns: 150 },
+    );
+  });
+});
+
+describe('userPart', () => {
+  it('is FNV-1a (32 bit) of the id, modulo the parts', () => {
+    const whole = 2 ** 32;
+    expect(userPart('', whole)).toBe(0x811c9dc5);
+    expect(userPart('a', whole)).toBe(0xe40c292c);
+    expect(userPart('foobar', whole)).toBe(0xbf9cf968);
+    expect(userPart('foobar', 1000)).toBe(0xbf9cf968 % 1000);
+  });
+
+  it('puts every user in one part in [0, parts), the same every time, and spreads them out', () => {
+    const users = Array.from({ length: 20_000 }, (_, i) => `user-${i}`);
+    for (const parts of [1, 2, 3, 7, 16]) {
+      const counts = new Array<number>(parts).fill(0);
+      const wrong = users.filter((user) => {
+        const part = userPart(user, parts);
+        if (!Number.isInteger(part) || part < 0 || part >= parts || userPart(user, parts) !== part)
+          return true;
+        counts[part]!++;
+        return false;
+      });
+      expect(wrong).toEqual([]);
+      for (const c of counts) expect(c / users.length).toBeGreaterThan(0.8 / parts);
+    }
+  });
+
+  it('tells apart ids that differ in case, blanks or unicode form', () => {
+    const ids = ['Alice', 'alice', 'alice ', 'é', 'e\u0301', '😀'];
+    const parts = ids.map((id) => userPart(id, 2 ** 32));
+    expect(new Set(parts).size).toBe(ids.length);
+  });
+});
