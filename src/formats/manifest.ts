@@ -1,8 +1,10 @@
 import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { ROW_RULE_VERSION } from '../parse/listenParser.js';
 import type { RejectCounts, RejectExample } from '../parse/rejects.js';
+import type { LogFile } from '../sources/logFiles.js';
 import { isRecord, readStateFile, StateFile } from './stateFile.js';
 
 /**
@@ -15,6 +17,17 @@ export function parsedUnderCurrentRule(record: Pick<DayRecord, 'rule' | 'rejecte
 }
 
 /** What one day's log produced; kept in the manifest and inside the partial itself. */
+/**
+ * What identifies the log a record is about (a day's partial or load, a quarantine): its day, name,
+ * size, mtime and content hash, all checked before the record is trusted.
+ */
+export function logIdentity(
+  log: Pick<LogFile, 'day' | 'name' | 'size' | 'mtimeMs'>,
+  hash: string,
+): Pick<DayRecord, 'date' | 'file' | 'size' | 'mtimeMs' | 'hash'> {
+  return { date: isoDay(log.day), file: log.name, size: log.size, mtimeMs: log.mtimeMs, hash };
+}
+
 export interface DayRecord {
   /** YYYY-MM-DD */
   date: string;

@@ -1,5 +1,6 @@
 import {
   type DayRecord,
+  logIdentity,
   parsedUnderCurrentRule,
   type QuarantineRecord,
   type StateStore,
@@ -450,12 +451,5 @@ function sameFile(known: { file: string; size: number; mtimeMs: number }, log: L
 }
 
 function quarantineBase(log: LogFile, hash: string): Omit<QuarantineRecord, 'reason' | 'message'> {
-  return {
-    date: isoDay(log.day),
-    file: log.name,
-    size: log.size,
-    mtimeMs: log.mtimeMs,
-    hash,
-    at: new Date().toISOString(),
-  };
+  return { ...logIdentity(log, hash), at: new Date().toISOString() };
 }

@@ -1,5 +1,9 @@
-import type { DayRecord, StateStore } from '../../formats/manifest.js';
-import { parsedUnderCurrentRule } from '../../formats/manifest.js';
+import {
+  type DayRecord,
+  logIdentity,
+  parsedUnderCurrentRule,
+  type StateStore,
+} from '../../formats/manifest.js';
 import { compactDay, isoDay, parseDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import { ROW_RULE_VERSION } from '../../parse/listenParser.js';
@@ -83,11 +87,7 @@ export class ClickHouseChartEngine implements ChartEngine {
       await this.sources.set(log.day, hash);
       this.counts?.set(log.day, loaded.valid);
       this.state.putDay(key, {
-        date: loaded.date,
-        file: log.name,
-        size: log.size,
-        mtimeMs: log.mtimeMs,
-        hash,
+        ...logIdentity(log, hash),
         rule: ROW_RULE_VERSION,
         partial: '',
         partitions: 0,

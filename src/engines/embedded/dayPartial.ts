@@ -1,9 +1,14 @@
 import { existsSync, mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DayRecord, parsedUnderCurrentRule, type StateStore } from '../../formats/manifest.js';
+import {
+  type DayRecord,
+  logIdentity,
+  parsedUnderCurrentRule,
+  type StateStore,
+} from '../../formats/manifest.js';
 import type { SpillIndex } from '../../formats/pairSpill.js';
 import { type PartialDirectory, PartialWriter, readPartialDirectory } from '../../formats/partialFile.js';
-import { compactDay, isoDay } from '../../ops/dates.js';
+import { compactDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import { ROW_RULE_VERSION } from '../../parse/listenParser.js';
 import { emptyRejectCounts, MAX_EXAMPLES, REJECT_REASONS, type RejectExample } from '../../parse/rejects.js';
@@ -269,11 +274,7 @@ function dayRecord(
     valid += unit.valid;
   }
   return {
-    date: isoDay(log.day),
-    file: log.name,
-    size: log.size,
-    mtimeMs: log.mtimeMs,
-    hash,
+    ...logIdentity(log, hash),
     rule: ROW_RULE_VERSION,
     partial,
     partitions,
