@@ -1,8 +1,19 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { EXIT_MESSAGE, type ProgressMessage, type Task } from './tasks.js';
+
+/**
+ * V8 optimises hot functions on background threads by default. A worker thread ending while one
+ * of those compile jobs runs sometimes never finishes ending (Node 20: the worker acknowledges the
+ * exit message, then neither leaves nor yields to terminate()): about 1 run of `top50` in 40 hung
+ * for ever in the pool's close (5 of 160 on the topper sample). With the optimising compiler on
+ * the worker's own thread there were none in 640 runs. Set before any worker exists, so every
+ * worker's isolate starts with it; the cost is measured in docs/BENCHMARKS.md.
+ */
+setFlagsFromString('--no-concurrent-recompilation');
 
 interface Job {
   task: Task;
