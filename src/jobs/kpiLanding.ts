@@ -1,7 +1,6 @@
 import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { KpiState } from '../formats/kpiManifest.js';
-import { removeStaleTempFiles } from '../ops/atomicFile.js';
 import { compactDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { type BadFile, SONG_COLUMNS, type SongCatalog } from '../parse/catalogs.js';
@@ -12,14 +11,8 @@ import {
   type LandingFile,
   type LandingScan,
 } from '../sources/landingFiles.js';
-import {
-  inFolder,
-  isS3,
-  moveFileInto,
-  moveFileWithReason,
-  statFile,
-  subfolder,
-} from '../sources/locations.js';
+import { statFile, subfolder } from '../sources/locations.js';
+import { archive, clearInterruptedMoves, movedBefore, setAside } from './landing.js';
 
 /**
  * The KPI landing folder's lifecycle: a file that is not a usable CSV goes to
@@ -31,7 +24,7 @@ import {
 
 /** Move a file that is not a usable CSV of its kind to `<landing>/error/<kind>/` with its `.reason.json`. */
 export async function setAsideFile(landingDir: string, bad: BadFile): Promise<string> {
-  const { movedTo } = await moveFileWithReason(bad.path, landingSub(landingDir, 'error', bad.kind), {
+  const { movedTo } = await setAside(bad.path, landingSub(landingDir, 'error', bad.kind), {
     file: bad.file,
     kind: bad.kind,
     reason: bad.reason,
@@ -48,8 +41,7 @@ export async function setAsideFile(landingDir: string, bad: BadFile): Promise<st
  * local one: an S3 object is written whole or not at all).
  */
 export function removeStaleErrorTemps(landingDir: string): void {
-  if (isS3(landingDir)) return;
-  for (const kind of LANDING_KINDS) removeStaleTempFiles(landingSub(landingDir, 'error', kind));
+  clearInterruptedMoves(LANDING_KINDS.map((kind) => landingSub(landingDir, 'error', kind)));
 }
 
 /**
@@ -64,8 +56,12 @@ export async function forgetGoneFiles(
   const present = new Set(landing.streams.map((f) => f.name));
   for (const [name, record] of Object.entries(state.files())) {
     if (present.has(name) || record.archived !== undefined) continue;
-    const archivedTo = inFolder(landingSub(landingDir, 'archive', archiveFolder(record.days)), name);
-    if ((await statFile(archivedTo))?.size === record.size) state.patchFile(name, { archived: archivedTo });
+    const archivedTo = await movedBefore(
+      landingSub(landingDir, 'archive', archiveFolder(record.days)),
+      name,
+      record.size,
+    );
+    if (archivedTo !== undefined) state.patchFile(name, { archived: archivedTo });
     else state.dropFile(name);
   }
 }
@@ -96,7 +92,7 @@ export async function archiveDone(
       ({ day }) => state.day(compactDay(day))?.inputs[file.name] === record.sha256,
     );
     if (!done || (await statFile(file.path)) === undefined) continue;
-    const to = await moveFileInto(file.path, landingSub(landingDir, 'archive', archiveFolder(record.days)));
+    const to = await archive(file.path, landingSub(landingDir, 'archive', archiveFolder(record.days)));
     state.patchFile(file.name, { archived: to });
     moved.push(to);
     emit({ type: 'archived', file: file.name, to });

@@ -1,5 +1,6 @@
 import type { QuarantineRecord, StateStore } from '../formats/manifest.js';
-import { inFolder, moveFileWithReason } from '../sources/locations.js';
+import { setAside } from '../jobs/landing.js';
+import { inFolder } from '../sources/locations.js';
 import type { LogFile } from '../sources/logFiles.js';
 
 /**
@@ -23,7 +24,7 @@ export async function quarantineLog(
     reasonFile: inFolder(quarantineDir, `${log.name}.reason.json`),
   };
   const done: QuarantineRecord = { ...record, ...paths };
-  await moveFileWithReason(log.path, quarantineDir, reasonDocument(done), resume);
+  await setAside(log.path, quarantineDir, reasonDocument(done), resume);
   state.quarantine(key, done);
   return done;
 }

@@ -8,7 +8,7 @@ import {
 import { rejectTally } from '../formats/qualityReport.js';
 import { appendRunRecord, type RunRecord } from '../formats/runHistory.js';
 import { ChartSession, windowOf } from '../jobs/chartJob.js';
-import { removeStaleTempFiles } from '../ops/atomicFile.js';
+import { archive, clearInterruptedMoves, movedBefore } from '../jobs/landing.js';
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import type { PlaytallyError } from '../ops/errors.js';
 import { withRetry } from '../ops/retry.js';
@@ -23,7 +23,6 @@ import {
   folderLocation,
   inFolder,
   isS3,
-  moveFileInto,
   requireInputFolder,
   requireSameKind,
   statFile,
@@ -148,7 +147,7 @@ class Run {
   async go(): Promise<void> {
     // A run killed while writing a quarantined log's `.reason.json` leaves its temporary file
     // (a local one: an S3 object is written whole or not at all).
-    if (!isS3(this.quarantineDir)) removeStaleTempFiles(this.quarantineDir);
+    clearInterruptedMoves([this.quarantineDir]);
     // Chart dates written without the store, or whose load failed, are loaded first; a damaged
     // one among them is reported, and does not stop this run from writing and loading its own.
     this.store(undefined, (error) => this.emit({ type: 'storeSkipped', message: error.message }));
@@ -260,9 +259,10 @@ class Run {
   /** A log that a killed run moved to quarantine before recording where it went. */
   private async adoptQuarantined(): Promise<void> {
     for (const [key, q] of Object.entries(this.state.quarantined())) {
-      const path = inFolder(this.quarantineDir, q.file);
-      if (q.movedTo !== undefined || this.landed.has(key) || (await statFile(path)) === undefined) continue;
-      this.state.quarantine(key, { ...q, movedTo: path, reasonFile: `${path}.reason.json` });
+      if (q.movedTo !== undefined || this.landed.has(key)) continue;
+      const path = await movedBefore(this.quarantineDir, q.file);
+      if (path !== undefined)
+        this.state.quarantine(key, { ...q, movedTo: path, reasonFile: `${path}.reason.json` });
     }
   }
 
@@ -271,8 +271,8 @@ class Run {
     if (this.archiveDir === undefined) return;
     for (const [key, day] of Object.entries(this.state.days())) {
       if (day.archived !== undefined || this.landed.has(key)) continue;
-      const path = inFolder(this.archiveDir, day.file);
-      if ((await statFile(path))?.size === day.size) this.state.patchDay(key, { archived: path });
+      const path = await movedBefore(this.archiveDir, day.file, day.size);
+      if (path !== undefined) this.state.patchDay(key, { archived: path });
     }
   }
 
@@ -414,7 +414,7 @@ class Run {
     for (const [key, log] of this.landed) {
       const day = this.state.day(key);
       if (!day || !sameFile(day, log) || !everyChartHas(this.state, this.window, key, day)) continue;
-      const to = await this.retry(`archive ${log.name}`, () => moveFileInto(log.path, archiveDir));
+      const to = await this.retry(`archive ${log.name}`, () => archive(log.path, archiveDir));
       this.state.patchDay(key, { archived: to });
       this.landed.delete(key);
       this.record.archived.push(day.date);
