@@ -20,20 +20,25 @@ import { ROOT } from '../support/cliRuns.js';
 import { TempDirs } from '../support/tempDirs.js';
 
 /**
- * The worker pool (src/engine/workerPool.ts) with the real worker script (the build output:
- * `npm run build` first): tasks run on the worker threads and each promise gets its own task's
- * result; a task that throws rejects its promise with the worker's message, code and path (the
- * chart job rebuilds a day on code PARTIAL_CORRUPT and the damaged file's path) and the pool goes
- * on; a worker that dies fails what it ran and everything after, without hanging; close() lets
- * every thread end by itself.
+ * The worker pool (src/engines/embedded/workerPool.ts) with the real worker script (the build
+ * output: `npm run build` first, which `npm run test:unit` does not run): tasks run on the worker
+ * threads and each promise gets its own task's result; a task that throws rejects its promise with
+ * the worker's message, code and path (the chart job rebuilds a day on code PARTIAL_CORRUPT and the
+ * damaged file's path) and the pool goes on; a worker that dies fails what it ran and everything
+ * after, without hanging; close() lets every thread end by itself.
  */
 
-const WORKER = join(ROOT, 'dist', 'src', 'engine', 'worker.js');
+/** Where the pool finds its worker script when run from the TypeScript sources. */
+const WORKER = join(ROOT, 'dist', 'src', 'engines', 'embedded', 'worker.js');
 const temp = new TempDirs();
 const pools: WorkerPool[] = [];
 
 beforeAll(() => {
-  if (!existsSync(WORKER)) throw new Error(`${WORKER} is missing: run \`npm run build\` first`);
+  if (!existsSync(WORKER)) {
+    throw new Error(
+      `${WORKER} is missing: run \`npm run build\` first (the pool runs the built worker; npm run test:unit does not build)`,
+    );
+  }
 });
 afterEach(async () => {
   await Promise.all(pools.splice(0).map((p) => p.close()));
