@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { compactDay, isoDay, parseDay } from '../src/ops/dates.js';
+import { compactDay, isoDay, parseDay } from '../../src/ops/dates.js';
 
 const DAY_MS = 86_400_000;
 /** Day number of a calendar date, computed independently of the module. */

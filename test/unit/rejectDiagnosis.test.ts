@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { describeRejects, layoutHint, mainReason } from '../src/parse/rejectDiagnosis.js';
-import { exampleText } from '../src/parse/rejects.js';
+import { describeRejects, layoutHint, mainReason } from '../../src/parse/rejectDiagnosis.js';
+import { exampleText } from '../../src/parse/rejects.js';
 
 /** Examples as a parse keeps them: 1-based lines, the text escaped as in reports. */
 const examples = (...lines: string[]) =>

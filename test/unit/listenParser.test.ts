@@ -1,9 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { COUNTRY_CODES, COUNTRY_COUNT, countryIndex } from '../src/parse/countries.js';
-import { ListenParser, MAX_ID } from '../src/parse/listenParser.js';
-import { MAX_LINE_BYTES, REJECT_REASONS, type RejectReason } from '../src/parse/rejects.js';
-import { referenceReason } from './support/reference.js';
+import { COUNTRY_CODES, COUNTRY_COUNT, countryIndex } from '../../src/parse/countries.js';
+import { ListenParser, MAX_ID } from '../../src/parse/listenParser.js';
+import { MAX_LINE_BYTES, REJECT_REASONS, type RejectReason } from '../../src/parse/rejects.js';
+import { referenceReason } from '../support/reference.js';
 
 /** Bytes of a string whose chars are all < 256 (each char is one byte, like latin1). */
 function bytesOf(text: string): Uint8Array {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { TripleReader } from '../src/engines/clickhouse/chartQueries.js';
+import { TripleReader } from '../../src/engines/clickhouse/chartQueries.js';
 
 /** The byte reader of the shards' `user \t song \t plays` answers, at every chunk boundary. */
 async function* chunked(bytes: Uint8Array, cuts: number[]): AsyncGenerator<Uint8Array> {

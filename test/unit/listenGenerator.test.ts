@@ -8,12 +8,12 @@ import {
   generateLogs,
   ListenGenerator,
   type ListenGeneratorOptions,
-} from '../src/generate/listenGenerator.js';
-import { compactDay, parseDay } from '../src/ops/dates.js';
-import { COUNTRY_CODES } from '../src/parse/countries.js';
-import { ListenParser } from '../src/parse/listenParser.js';
-import { REJECT_REASONS, type RejectReason } from '../src/parse/rejects.js';
-import { referenceRows } from './support/reference.js';
+} from '../../src/generate/listenGenerator.js';
+import { compactDay, parseDay } from '../../src/ops/dates.js';
+import { COUNTRY_CODES } from '../../src/parse/countries.js';
+import { ListenParser } from '../../src/parse/listenParser.js';
+import { REJECT_REASONS, type RejectReason } from '../../src/parse/rejects.js';
+import { referenceRows } from '../support/reference.js';
 
 const DAY = parseDay('2024-01-01')!;
 

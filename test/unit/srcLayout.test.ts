@@ -30,7 +30,7 @@ const STAGES = [
 /** The pure core: no file, network or process I/O of its own. */
 const CORE = ['parse', 'partials', 'window', 'kpis'];
 
-const SRC = resolve(import.meta.dirname, '../src');
+const SRC = resolve(import.meta.dirname, '../../src');
 const IMPORT = /(?:import|export)\s[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)/g;
 
 interface Import {

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseListenTime, utcDayOf, utcHourOf } from '../src/parse/timestamps.js';
+import { parseListenTime, utcDayOf, utcHourOf } from '../../src/parse/timestamps.js';
 
 /**
  * Contract: ISO 8601 listen times become exact instants in microseconds; a time without an

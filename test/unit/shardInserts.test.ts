@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { RowWriter, tsvString } from '../src/engines/clickhouse/shardInserts.js';
+import { RowWriter, tsvString } from '../../src/engines/clickhouse/shardInserts.js';
 
 /** The rows the ClickHouse loaders write, byte for byte (no cluster needed). */
 function written(fill: (w: RowWriter) => void): string {

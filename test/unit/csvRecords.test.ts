@@ -4,8 +4,8 @@ import { parse as parseStream } from 'csv-parse';
 import { type Options as CsvParseOptions, parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { CSV_PROBLEMS, type CsvProblem, CsvRecordScanner } from '../src/parse/csvRecords.js';
-import { mulberry32 } from './support/prng.js';
+import { CSV_PROBLEMS, type CsvProblem, CsvRecordScanner } from '../../src/parse/csvRecords.js';
+import { mulberry32 } from '../support/prng.js';
 
 /**
  * The csv-parse options under which it returns what the scanner does for every input both accept.

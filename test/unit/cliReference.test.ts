@@ -3,10 +3,10 @@ import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
-import { anchor, cliReference, path } from '../src/cli/cliReference.js';
-import { program } from '../src/cli/program.js';
+import { anchor, cliReference, path } from '../../src/cli/cliReference.js';
+import { program } from '../../src/cli/program.js';
 
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI_MD = join(ROOT, 'docs', 'CLI.md');
 const STALE = 'docs/CLI.md is stale: run `npm run docs:cli` and commit the result';
 
