@@ -1,0 +1,171 @@
+import fc from 'fast-check';
+import { aggregatePairs } from '../../src/partials/aggregatePairs.js';
+import { ByteWriter } from '../../src/partials/varint.js';
+
+/**
+ * The blocks of (key, song, plays) that day partials hold and the window merges, modelled without
+ * the modules under test: Map counts, the documented encoding written and read with BigInt LEB128,
+ * the charts a Map computation expects, and fast-check arbitraries of days of pairs. Shared by the
+ * unit tests of topK, varint, aggregatePairs and mergeTopK.
+ */
+
+export const MAX = Number.MAX_SAFE_INTEGER;
+export const TWO_32 = 2 ** 32;
+
+export type Entry = [song: number, plays: number];
+
+/** Best first: more plays, then the smaller song id. */
+export const byRank = (a: Entry, b: Entry): number => b[1] - a[1] || a[0] - b[0];
+
+/** Ids that stress every numeric range: tiny, around 2^31 and 2^32, near 2^53, anything. */
+export const idArb = fc.oneof(
+  fc.integer({ min: 0, max: 20 }),
+  fc.integer({ min: 0, max: 5000 }),
+  fc.integer({ min: 2 ** 31 - 3, max: 2 ** 31 + 3 }),
+  fc.integer({ min: TWO_32 - 3, max: TWO_32 + 3 }),
+  fc.integer({ min: MAX - 1000, max: MAX }),
+  fc.integer({ min: 0, max: MAX }),
+);
+
+/** Standard unsigned LEB128, computed with BigInt as an independent reference. */
+export function leb128(value: number): number[] {
+  let v = BigInt(value);
+  const out: number[] = [];
+  do {
+    let byte = Number(v & 0x7fn);
+    v >>= 7n;
+    if (v > 0n) byte |= 0x80;
+    out.push(byte);
+  } while (v > 0n);
+  return out;
+}
+
+export type Totals = Map<number, Map<number, number>>;
+export type BlockContent = Array<[key: number, entries: Entry[]]>;
+
+export function addPairs(totals: Totals, keys: number[], songs: number[]): void {
+  for (let i = 0; i < keys.length; i++) addPlays(totals, keys[i]!, songs[i]!, 1);
+}
+
+export function addPlays(totals: Totals, key: number, song: number, plays: number): void {
+  let m = totals.get(key);
+  if (!m) totals.set(key, (m = new Map()));
+  m.set(song, (m.get(song) ?? 0) + plays);
+}
+
+/**
+ * The documented block encoding, written independently with BigInt LEB128: per key ascending,
+ * varint(key - previousKey) varint(songCount) { varint(song - previousSong) varint(plays) }*.
+ */
+export function encodeBlock(content: BlockContent): Uint8Array {
+  const bytes: number[] = [];
+  let previousKey = 0;
+  for (const [key, entries] of content) {
+    bytes.push(...leb128(key - previousKey), ...leb128(entries.length));
+    previousKey = key;
+    let previousSong = 0;
+    for (const [song, plays] of entries) {
+      bytes.push(...leb128(song - previousSong), ...leb128(plays));
+      previousSong = song;
+    }
+  }
+  return Uint8Array.from(bytes);
+}
+
+/** Decode a block without any module code (BigInt LEB128). */
+export function decodeBlock(block: Uint8Array): BlockContent {
+  let pos = 0;
+  const next = (): number => {
+    let value = 0n;
+    let shift = 0n;
+    for (;;) {
+      if (pos >= block.length) throw new Error('truncated');
+      const byte = block[pos++]!;
+      value |= BigInt(byte & 0x7f) << shift;
+      shift += 7n;
+      if (byte < 0x80) return Number(value);
+    }
+  };
+  const out: BlockContent = [];
+  let key = 0;
+  while (pos < block.length) {
+    key += next();
+    const count = next();
+    const entries: Entry[] = [];
+    let song = 0;
+    for (let i = 0; i < count; i++) {
+      song += next();
+      entries.push([song, next()]);
+    }
+    out.push([key, entries]);
+  }
+  return out;
+}
+
+export function aggregate(
+  keys: number[],
+  songs: number[],
+): { block: Uint8Array; stats: ReturnType<typeof aggregatePairs> } {
+  const w = new ByteWriter(16);
+  const stats = aggregatePairs(Float64Array.from(keys), Float64Array.from(songs), keys.length, w);
+  return { block: w.result().slice(), stats };
+}
+
+/** The block contents a Map computation expects: keys ascending, songs ascending. */
+export function expectedBlock(totals: Totals): BlockContent {
+  return [...totals.keys()]
+    .sort((a, b) => a - b)
+    .map((key) => [key, [...totals.get(key)!.entries()].sort((a, b) => a[0] - b[0])]);
+}
+
+export function expectedCharts(totals: Totals, k: number): BlockContent {
+  return [...totals.keys()]
+    .sort((a, b) => a - b)
+    .map((key) => [key, [...totals.get(key)!.entries()].sort(byRank).slice(0, k)]);
+}
+
+export const distinctPairs = (totals: Totals): number => [...totals.values()].reduce((a, m) => a + m.size, 0);
+
+/** Pools of keys and songs shared by all blocks, so that blocks overlap. */
+export const poolArb = fc.oneof(
+  fc.uniqueArray(fc.integer({ min: 0, max: 248 }), { minLength: 1, maxLength: 10 }), // countries
+  fc.uniqueArray(idArb, { minLength: 1, maxLength: 15 }),
+);
+export const songPoolArb = fc.oneof(
+  fc.uniqueArray(fc.integer({ min: 0, max: 2 ** 32 - 1 }), { minLength: 1, maxLength: 40 }), // packable
+  fc.uniqueArray(idArb, { minLength: 1, maxLength: 30 }),
+);
+
+/** Several days of (key, song) pairs drawn from shared pools. */
+export const blocksArb = fc.tuple(poolArb, songPoolArb).chain(([keyPool, songPool]) =>
+  fc.array(
+    fc.array(
+      fc.tuple(
+        fc.integer({ min: 0, max: keyPool.length - 1 }).map((i) => keyPool[i]!),
+        fc.integer({ min: 0, max: songPool.length - 1 }).map((i) => songPool[i]!),
+      ),
+      { maxLength: 150 },
+    ),
+    { minLength: 1, maxLength: 7 },
+  ),
+);
+
+/** Several days of (key, song, plays) with any play count, including counts above 2^21. */
+export const playsArb = fc.oneof(
+  fc.integer({ min: 1, max: 5 }),
+  fc.integer({ min: 2 ** 21 - 3, max: 2 ** 21 + 3 }),
+  fc.integer({ min: 1, max: 2 ** 40 }),
+);
+export const weightedBlocksArb = fc.tuple(poolArb, songPoolArb).chain(([keyPool, songPool]) =>
+  fc.array(
+    fc.array(
+      fc.tuple(
+        fc.integer({ min: 0, max: keyPool.length - 1 }).map((i) => keyPool[i]!),
+        fc.integer({ min: 0, max: songPool.length - 1 }).map((i) => songPool[i]!),
+        playsArb,
+      ),
+      { maxLength: 80 },
+    ),
+    { minLength: 1, maxLength: 7 },
+  ),
+);

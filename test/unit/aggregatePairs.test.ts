@@ -1,0 +1,153 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { aggregatePacked, aggregatePairs } from '../../src/partials/aggregatePairs.js';
+import { ByteWriter } from '../../src/partials/varint.js';
+import {
+  addPairs,
+  aggregate,
+  blocksArb,
+  decodeBlock,
+  distinctPairs,
+  encodeBlock,
+  expectedBlock,
+  MAX,
+  type Totals,
+  TWO_32,
+} from '../support/chartBlocks.js';
+import { mulberry32 } from '../support/prng.js';
+
+/**
+ * A day's (key, song) pairs counted into a block (src/partials/aggregatePairs.ts): the documented
+ * encoding of a Map count, for any ids up to 2^53 - 1, and the packed path for ids below 2^32.
+ */
+
+describe('aggregatePairs', () => {
+  it('encodes the documented layout', () => {
+    const { block, stats } = aggregate([5, 3, 5, 3, 5], [10, 2, 10, 7, 1]);
+    // key 3: songs 2 (1), 7 (1); key 5: songs 1 (1), 10 (2)
+    expect(Array.from(block)).toEqual([3, 2, 2, 1, 5, 1, 2, 2, 1, 1, 9, 2]);
+    expect(stats).toMatchObject({ keys: 2, pairs: 4, plays: 5 });
+  });
+
+  it('writes nothing for no pairs', () => {
+    const { block, stats } = aggregate([], []);
+    expect(block.length).toBe(0);
+    expect(stats).toMatchObject({ keys: 0, pairs: 0, plays: 0 });
+  });
+
+  it('uses only the first n pairs', () => {
+    const w = new ByteWriter(16);
+    const stats = aggregatePairs(Float64Array.from([1, 2, 3]), Float64Array.from([7, 8, 9]), 2, w);
+    expect(stats).toMatchObject({ keys: 2, pairs: 2, plays: 2 });
+    expect(decodeBlock(w.result())).toEqual([
+      [1, [[7, 1]]],
+      [2, [[8, 1]]],
+    ]);
+  });
+
+  it('appends after what the writer already holds', () => {
+    const w = new ByteWriter(4);
+    w.reserve(3);
+    w.bytes.set([9, 9, 9]);
+    w.length = 3;
+    aggregatePairs(Float64Array.from([MAX, 0]), Float64Array.from([MAX, MAX]), 2, w);
+    expect(Array.from(w.result().subarray(0, 3))).toEqual([9, 9, 9]);
+    expect(decodeBlock(w.result().subarray(3))).toEqual([
+      [0, [[MAX, 1]]],
+      [MAX, [[MAX, 1]]],
+    ]);
+  });
+
+  it('gives exactly the bytes of the documented encoding of a Map count, on random pairs', () => {
+    fc.assert(
+      fc.property(blocksArb, (blocks) => {
+        for (const pairs of blocks) {
+          const keys = pairs.map((p) => p[0]);
+          const songs = pairs.map((p) => p[1]);
+          const totals: Totals = new Map();
+          addPairs(totals, keys, songs);
+          const { block, stats } = aggregate(keys, songs);
+          expect(Array.from(block)).toEqual(Array.from(encodeBlock(expectedBlock(totals))));
+          expect(stats).toMatchObject({
+            keys: totals.size,
+            pairs: distinctPairs(totals),
+            plays: pairs.length,
+          });
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('handles thousands of large distinct keys and long song runs', () => {
+    const rnd = mulberry32(42);
+    const keys: number[] = [];
+    const songs: number[] = [];
+    // 6000 distinct keys above 2^32 (the key table must grow several times) ...
+    for (let i = 0; i < 6000; i++) {
+      const key = TWO_32 + Math.floor(rnd() * (MAX - TWO_32));
+      const count = 1 + Math.floor(rnd() * 3);
+      for (let j = 0; j < count; j++) {
+        keys.push(key);
+        songs.push(Math.floor(rnd() * 50));
+      }
+    }
+    // ... and a few keys with hundreds of songs (native sort path), including 2^53 - 1.
+    for (const key of [0, 4095, 4096, MAX]) {
+      for (let j = 0; j < 700; j++) {
+        keys.push(key);
+        songs.push(rnd() < 0.5 ? Math.floor(rnd() * 120) : MAX - Math.floor(rnd() * 120));
+      }
+    }
+    // Shuffle so that keys are not grouped.
+    for (let i = keys.length - 1; i > 0; i--) {
+      const j = Math.floor(rnd() * (i + 1));
+      [keys[i], keys[j]] = [keys[j]!, keys[i]!];
+      [songs[i], songs[j]] = [songs[j]!, songs[i]!];
+    }
+    const totals: Totals = new Map();
+    addPairs(totals, keys, songs);
+    expect(totals.size).toBeGreaterThan(5990);
+    const { block, stats } = aggregate(keys, songs);
+    expect(decodeBlock(block)).toEqual(expectedBlock(totals));
+    expect(stats).toMatchObject({ keys: totals.size, pairs: distinctPairs(totals), plays: keys.length });
+  });
+
+  it('handles small keys only (the direct lookup) at the 4095 edge', () => {
+    const keys = [4095, 0, 4095, 17, 0, 4095];
+    const songs = [1, 2, 1, MAX, 2, 0];
+    const totals: Totals = new Map();
+    addPairs(totals, keys, songs);
+    expect(decodeBlock(aggregate(keys, songs).block)).toEqual(expectedBlock(totals));
+  });
+});
+
+describe('aggregatePacked', () => {
+  it('gives the same block and stats as aggregatePairs for ids below 2^32', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: TWO_32 - 1 })), {
+          maxLength: 3000,
+        }),
+        fc.integer({ min: 0, max: 200 }),
+        (pairs, keyScale) => {
+          // Keys spread over a wider range (up to 2^32 - 1) when keyScale is large.
+          const keys = pairs.map(([k]) => Math.min(TWO_32 - 1, k * (keyScale * 7000 + 1)));
+          const songs = pairs.map(([, song]) => song);
+          const packed = new BigUint64Array(keys.length);
+          const halves = new Uint32Array(packed.buffer);
+          keys.forEach((key, i) => {
+            halves[2 * i] = songs[i]!;
+            halves[2 * i + 1] = key;
+          });
+          const w = new ByteWriter(16);
+          const stats = aggregatePacked(packed, w);
+          const general = aggregate(keys, songs);
+          expect(w.result()).toEqual(general.block);
+          expect(stats).toEqual(general.stats);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+});

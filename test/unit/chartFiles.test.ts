@@ -1,0 +1,122 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { writeChartLine, writeDecimal } from '../../src/formats/chartFiles.js';
+import { ByteWriter } from '../../src/partials/varint.js';
+import { idArb, MAX } from '../support/chartBlocks.js';
+
+/** The writers of the chart files' rows (src/formats/chartFiles.ts): decimals and `key|song:plays,...` lines. */
+
+const decode = (w: ByteWriter): string => Buffer.from(w.result()).toString('latin1');
+
+describe('writeDecimal', () => {
+  const special = [
+    0,
+    1,
+    9,
+    10,
+    11,
+    99,
+    100,
+    12345,
+    2 ** 31 - 1,
+    2 ** 31,
+    2 ** 31 + 1,
+    2 ** 32 - 1,
+    2 ** 32,
+    2 ** 32 + 1,
+    999_999_999_999_999,
+    1_000_000_000_000_000,
+    4_503_599_627_370_495,
+    4_503_599_627_370_496,
+    9_007_199_254_740_989,
+    MAX - 1,
+    MAX,
+  ];
+
+  it.each(special.map((n) => [String(n), n]))('writes %s', (_name, n) => {
+    const w = new ByteWriter(32);
+    writeDecimal(w, n);
+    expect(decode(w)).toBe(String(n));
+    expect(w.length).toBe(String(n).length);
+  });
+
+  it('writes every power of ten and its neighbours up to 2^53', () => {
+    const w = new ByteWriter(1 << 12);
+    const values: number[] = [];
+    for (let p = 1; p <= MAX; p *= 10)
+      for (const v of [p - 1, p, p + 1]) if (v >= 0 && v <= MAX) values.push(v);
+    for (const v of values) {
+      writeDecimal(w, v);
+      w.bytes[w.length++] = 32;
+    }
+    expect(decode(w)).toBe(values.map((v) => String(v) + ' ').join(''));
+  });
+
+  it('matches String(n) for random integers up to 2^53 - 1', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.oneof(fc.integer({ min: 0, max: MAX }), idArb), { maxLength: 50 }),
+        (values) => {
+          const w = new ByteWriter(values.length * 17 + 1);
+          for (const v of values) {
+            writeDecimal(w, v);
+            w.bytes[w.length++] = 44;
+          }
+          expect(decode(w)).toBe(values.map((v) => String(v) + ',').join(''));
+        },
+      ),
+      { numRuns: 500 },
+    );
+  });
+});
+
+describe('writeChartLine', () => {
+  it('writes key|song:plays,... with a country code key', () => {
+    const w = new ByteWriter(4);
+    writeChartLine(w, 'FR', Float64Array.from([42, 7, MAX]), Float64Array.from([3, 3, 1]), 3);
+    expect(decode(w)).toBe(`FR|42:3,7:3,${MAX}:1\n`);
+  });
+
+  it('writes a numeric key and only the first n songs', () => {
+    const w = new ByteWriter(1);
+    writeChartLine(w, MAX, Float64Array.from([1, 2, 3]), Float64Array.from([9, 8, 7]), 2);
+    writeChartLine(w, 0, Float64Array.from([0]), Float64Array.from([1]), 1);
+    expect(decode(w)).toBe(`${MAX}|1:9,2:8\n0|0:1\n`);
+  });
+
+  it('writes an empty chart as key|', () => {
+    const w = new ByteWriter(1);
+    writeChartLine(w, 'US', new Float64Array(0), new Float64Array(0), 0);
+    expect(decode(w)).toBe('US|\n');
+  });
+
+  it('matches a string rendering for random rows, growing the writer as needed', () => {
+    fc.assert(
+      fc.property(
+        fc.array(
+          fc.tuple(
+            fc.oneof(fc.integer({ min: 0, max: MAX }), fc.constantFrom('AD', 'US', 'ZW')),
+            fc.array(fc.tuple(idArb, fc.integer({ min: 1, max: MAX })), { maxLength: 50 }),
+          ),
+          { maxLength: 20 },
+        ),
+        (rows) => {
+          const w = new ByteWriter(8);
+          let expected = '';
+          for (const [key, entries] of rows) {
+            writeChartLine(
+              w,
+              key,
+              Float64Array.from(entries.map((e) => e[0])),
+              Float64Array.from(entries.map((e) => e[1])),
+              entries.length,
+            );
+            expected += `${key}|${entries.map(([s, p]) => `${s}:${p}`).join(',')}\n`;
+          }
+          expect(decode(w)).toBe(expected);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});

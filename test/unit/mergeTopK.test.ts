@@ -1,0 +1,332 @@
+import { crc32 } from 'node:zlib';
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { type aggregatePairs, checksumSegments, SEGMENT_KEYS } from '../../src/partials/aggregatePairs.js';
+import { type BlockSpan, mergeSpans, mergeTopK } from '../../src/window/mergeTopK.js';
+import {
+  addPairs,
+  addPlays,
+  aggregate,
+  type BlockContent,
+  blocksArb,
+  decodeBlock,
+  distinctPairs,
+  type Entry,
+  encodeBlock,
+  expectedBlock,
+  expectedCharts,
+  MAX,
+  type Totals,
+  TWO_32,
+  weightedBlocksArb,
+} from '../support/chartBlocks.js';
+import { mulberry32 } from '../support/prng.js';
+
+/**
+ * The window's merge (src/window/mergeTopK.ts) of the days' blocks into the top K of each key,
+ * against a Map computation: whole blocks (mergeTopK) and the spans of segments that hold a range
+ * of keys (mergeSpans, over the segments aggregatePairs cuts and checksums).
+ */
+
+function runMerge(blocks: Uint8Array[], k: number): { charts: BlockContent; keys: number; pairs: number } {
+  const charts: BlockContent = [];
+  const stats = mergeTopK(blocks, k, (key, songs, plays, n) => {
+    charts.push([key, Array.from({ length: n }, (_, i) => [songs[i]!, plays[i]!] as Entry)]);
+  });
+  return { charts, ...stats };
+}
+
+describe('segments and mergeSpans', () => {
+  /** A block with many keys (several segments), its segments' CRCs filled in. */
+  function segmentedBlock(
+    seed: number,
+    keyCount: number,
+  ): { block: Uint8Array; stats: ReturnType<typeof aggregatePairs>; totals: Totals } {
+    const random = mulberry32(seed);
+    const keys: number[] = [];
+    const songs: number[] = [];
+    for (let i = 0; i < keyCount * 3; i++) {
+      keys.push(Math.floor(random() * keyCount * 5) * 11 + (seed % 3));
+      songs.push(Math.floor(random() * 40));
+    }
+    const { block, stats } = aggregate(keys, songs);
+    checksumSegments(stats.segments, block);
+    const totals: Totals = new Map();
+    addPairs(totals, keys, songs);
+    return { block, stats, totals };
+  }
+
+  it('cuts a block every SEGMENT_KEYS keys, each segment decodable from its base with a correct CRC', () => {
+    const { block, stats, totals } = segmentedBlock(1, 5000);
+    const { keys, bases, offsets, crcs } = stats.segments;
+    expect(keys.length).toBe(Math.ceil(totals.size / SEGMENT_KEYS));
+    const content = expectedBlock(totals);
+    keys.forEach((key, i) => {
+      const end = offsets[i + 1] ?? block.length;
+      expect(crcs[i]).toBe(crc32(block.subarray(offsets[i]!, end)));
+      // Re-encode the segment's keys relative to its base: the same bytes as in the block.
+      const first = i * SEGMENT_KEYS;
+      const part = content.slice(first, first + SEGMENT_KEYS);
+      expect(part[0]![0]).toBe(key);
+      expect(bases[i]).toBe(i === 0 ? 0 : content[first - 1]![0]);
+      const shifted = part.map(([k, e]) => [k - bases[i]!, e] as [number, Entry[]]);
+      expect(Buffer.from(block.subarray(offsets[i]!, end)).equals(Buffer.from(encodeBlock(shifted)))).toBe(
+        true,
+      );
+    });
+  });
+
+  it('mergeSpans over the segments holding [low, high) of several blocks equals the Map computation', () => {
+    const days = [segmentedBlock(2, 3000), segmentedBlock(5, 2500), segmentedBlock(8, 4000)];
+    const all: Totals = new Map();
+    for (const d of days)
+      for (const [key, m] of d.totals) for (const [song, n] of m) addPlays(all, key, song, n);
+    const sorted = [...all.keys()].sort((a, b) => a - b);
+    const random = mulberry32(9);
+    for (let trial = 0; trial < 30; trial++) {
+      const a = sorted[Math.floor(random() * sorted.length)]!;
+      const b = sorted[Math.floor(random() * sorted.length)]! + Math.floor(random() * 3);
+      const low = trial === 0 ? Number.NEGATIVE_INFINITY : Math.min(a, b);
+      const high = trial === 1 ? Number.POSITIVE_INFINITY : Math.max(a, b);
+      const spans: BlockSpan[] = [];
+      for (const { block, stats } of days) {
+        const { keys, bases, offsets } = stats.segments;
+        let first = 0;
+        while (first + 1 < keys.length && keys[first + 1]! <= low) first++;
+        let end = first;
+        while (end < keys.length && keys[end]! < high) end++;
+        if (end === first) continue;
+        const bytes = block.slice(offsets[first]!, offsets[end] ?? block.length);
+        spans.push({ bytes, start: 0, end: bytes.length, base: bases[first]! });
+      }
+      const charts: BlockContent = [];
+      mergeSpans(spans, 7, low, high, (key, songs, plays, n) => {
+        charts.push([key, Array.from({ length: n }, (_, i) => [songs[i]!, plays[i]!] as Entry)]);
+      });
+      const inRange: Totals = new Map([...all].filter(([key]) => key >= low && key < high));
+      expect(charts).toEqual(expectedCharts(inRange, 7));
+    }
+  });
+});
+
+describe('mergeTopK', () => {
+  it('sums a song across blocks and ranks by plays then song id', () => {
+    const a = aggregate([1, 1, 1, 2], [10, 10, 20, 5]).block;
+    const b = aggregate([1, 3, 1], [20, 7, 30]).block;
+    const c = aggregate([1, 1], [20, 30]).block;
+    // key 1: 10 -> 2, 20 -> 3, 30 -> 2; key 2: 5 -> 1; key 3: 7 -> 1
+    const out = runMerge([a, b, c], 2);
+    expect(out.charts).toEqual([
+      [
+        1,
+        [
+          [20, 3],
+          [10, 2],
+        ],
+      ],
+      [2, [[5, 1]]],
+      [3, [[7, 1]]],
+    ]);
+    expect(out.keys).toBe(3);
+    expect(out.pairs).toBe(5);
+  });
+
+  it('handles no blocks and empty blocks', () => {
+    expect(runMerge([], 50)).toEqual({ charts: [], keys: 0, pairs: 0 });
+    const empty = aggregate([], []).block;
+    const one = aggregate([MAX], [MAX]).block;
+    expect(runMerge([empty, one, empty], 50)).toEqual({ charts: [[MAX, [[MAX, 1]]]], keys: 1, pairs: 1 });
+  });
+
+  it('equals a Map computation of totals and top K over random aggregated blocks', () => {
+    fc.assert(
+      fc.property(blocksArb, fc.constantFrom(1, 2, 3, 5, 50), (blocks, k) => {
+        const totals: Totals = new Map();
+        const encoded = blocks.map((pairs) => {
+          const keys = pairs.map((p) => p[0]);
+          const songs = pairs.map((p) => p[1]);
+          addPairs(totals, keys, songs);
+          return aggregate(keys, songs).block;
+        });
+        const out = runMerge(encoded, k);
+        expect(out.charts).toEqual(expectedCharts(totals, k));
+        expect(out.keys).toBe(totals.size);
+        expect(out.pairs).toBe(distinctPairs(totals));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('equals a Map computation over random blocks with any play counts', () => {
+    fc.assert(
+      fc.property(weightedBlocksArb, fc.constantFrom(1, 2, 3, 5, 50), (blocks, k) => {
+        const totals: Totals = new Map();
+        const encoded = blocks.map((triples) => {
+          const day: Totals = new Map();
+          for (const [key, song, plays] of triples) {
+            addPlays(day, key, song, plays);
+            addPlays(totals, key, song, plays);
+          }
+          return encodeBlock(expectedBlock(day));
+        });
+        const out = runMerge(encoded, k);
+        expect(out.charts).toEqual(expectedCharts(totals, k));
+        expect(out.keys).toBe(totals.size);
+        expect(out.pairs).toBe(distinctPairs(totals));
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('sums counts below 2^21 per day to totals above it', () => {
+    const half = 2 ** 20 + 1;
+    const day = encodeBlock([
+      [
+        7,
+        [
+          [1, half],
+          [2, half - 1],
+          [3, 5],
+        ],
+      ],
+    ]);
+    const out = runMerge([day, day, day], 2);
+    expect(out.charts).toEqual([
+      [
+        7,
+        [
+          [1, 3 * half],
+          [2, 3 * (half - 1)],
+        ],
+      ],
+    ]);
+  });
+
+  it('ranks totals at the 2^21 edge among more than 16 songs', () => {
+    const edge = 2 ** 21;
+    // One day, one key, 40 songs: plays around 2^21, and small ones.
+    const entries: Entry[] = Array.from({ length: 40 }, (_, i) => [
+      i * 3,
+      i % 4 === 0 ? edge + (i % 3) - 1 : 1 + (i % 5),
+    ]);
+    const totals: Totals = new Map();
+    for (const [song, plays] of entries) addPlays(totals, 1, song, plays);
+    const one = encodeBlock([[1, entries]]);
+    for (const k of [3, 12, 50]) {
+      expect(runMerge([one], k).charts, `k = ${k}`).toEqual(expectedCharts(totals, k));
+    }
+    // Two days whose sums land exactly on 2^21.
+    const a = encodeBlock([[1, entries.map(([s], i) => [s, i % 2 === 0 ? edge - 1 : 2] as Entry)]]);
+    const b = encodeBlock([[1, entries.map(([s]) => [s, 1] as Entry)]]);
+    const sum: Totals = new Map();
+    entries.forEach(([s], i) => {
+      addPlays(sum, 1, s, (i % 2 === 0 ? edge - 1 : 2) + 1);
+    });
+    for (const k of [3, 12, 50]) {
+      expect(runMerge([a, b], k).charts, `two days, k = ${k}`).toEqual(expectedCharts(sum, k));
+    }
+  });
+
+  it('ranks correctly whatever the largest play count relative to the number of songs', () => {
+    // Largest counts from tiny to huge relative to m, with ties at the top, middle and bottom.
+    for (const m of [1, 2, 10, 300]) {
+      for (const most of [
+        1,
+        2,
+        m,
+        1023,
+        1024,
+        1025,
+        2048,
+        2 * m + 1023,
+        2 * m + 1024,
+        2 * m + 1025,
+        5000,
+        2 ** 21,
+        2 ** 45,
+      ]) {
+        const entries: Entry[] = Array.from({ length: m }, (_, i) => [
+          1000 - i * 3,
+          i === m - 1 ? most : 1 + ((i * 7) % Math.max(1, Math.min(most, 5))),
+        ]);
+        entries.sort((a, b) => a[0] - b[0]);
+        const totals: Totals = new Map();
+        for (const [song, plays] of entries) addPlays(totals, 4, song, plays);
+        // As one day, and split over three days (odd number of runs to merge).
+        const days = [0, 1, 2].map((d) => {
+          const part = entries.filter((_, i) => i % 3 === d || m < 3);
+          const content: BlockContent = part.length > 0 ? [[4, part]] : [];
+          return encodeBlock(content);
+        });
+        for (const k of [1, 3, 50]) {
+          expect(runMerge([encodeBlock([[4, entries]])], k).charts, `m ${m} most ${most} k ${k}`).toEqual(
+            expectedCharts(totals, k),
+          );
+          const split: Totals = new Map();
+          days.forEach((block) => {
+            for (const [key, e] of decodeBlock(block)) for (const [s, p] of e) addPlays(split, key, s, p);
+          });
+          expect(runMerge(days, k).charts, `3 days, m ${m} most ${most} k ${k}`).toEqual(
+            expectedCharts(split, k),
+          );
+        }
+      }
+    }
+  });
+
+  it('ranks a key with thousands of small songs over seven days, for several k', () => {
+    const rnd = mulberry32(11);
+    const totals: Totals = new Map();
+    const days: BlockContent[] = [];
+    for (let d = 0; d < 7; d++) {
+      const day: Totals = new Map();
+      // key 3: 3000 distinct songs per day from 5000 (long runs); key 9: a few songs.
+      for (let i = 0; i < 3000; i++) {
+        const song = Math.floor(rnd() * 5000) * 101;
+        const plays = 1 + Math.floor(rnd() * 4);
+        addPlays(day, 3, song, plays);
+        addPlays(totals, 3, song, plays);
+      }
+      for (const song of [5, 6, 7]) {
+        addPlays(day, 9, song, d + 1);
+        addPlays(totals, 9, song, d + 1);
+      }
+      days.push(expectedBlock(day));
+    }
+    const blocks = days.map(encodeBlock);
+    for (const k of [1, 50, 700, 2000, 6000]) {
+      const out = runMerge(blocks, k);
+      expect(out.charts, `k = ${k}`).toEqual(expectedCharts(totals, k));
+      expect(out.pairs).toBe(distinctPairs(totals));
+    }
+  });
+
+  it('equals a Map computation on seven larger days with top 50', () => {
+    const rnd = mulberry32(7);
+    const keyPool = Array.from({ length: 300 }, (_, i) =>
+      i % 3 === 0 ? i : i % 3 === 1 ? TWO_32 + i * 977 : MAX - i * 31,
+    );
+    // Half the keys see only 32-bit song ids (the packed path), the rest any id.
+    const smallSongs = Array.from({ length: 400 }, (_, i) => i * 13);
+    const anySongs = Array.from({ length: 400 }, (_, i) => (i % 2 === 0 ? i * 13 : MAX - i * 7));
+    const totals: Totals = new Map();
+    const blocks: Uint8Array[] = [];
+    for (let day = 0; day < 7; day++) {
+      const keys: number[] = [];
+      const songs: number[] = [];
+      for (let i = 0; i < 8000; i++) {
+        const keyIndex = Math.floor(rnd() * keyPool.length);
+        const pool = keyIndex % 2 === 0 ? smallSongs : anySongs;
+        keys.push(keyPool[keyIndex]!);
+        // Skewed song choice so that play counts differ and also tie.
+        songs.push(pool[Math.floor(rnd() ** 2 * pool.length)]!);
+      }
+      addPairs(totals, keys, songs);
+      blocks.push(aggregate(keys, songs).block);
+    }
+    const out = runMerge(blocks, 50);
+    expect(out.charts).toEqual(expectedCharts(totals, 50));
+    expect(out.charts.every(([, entries]) => entries.length === 50)).toBe(true);
+    expect(out.pairs).toBe(distinctPairs(totals));
+  });
+});
