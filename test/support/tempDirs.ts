@@ -88,3 +88,10 @@ export function firstDifference(actual: string, expected: string): string | unde
   }
   return 'texts differ';
 }
+
+/** Write `content` as `name` into a new temporary folder of `temp`; its path. */
+export function writeTempFile(temp: TempDirs, content: Uint8Array, name = 'listen.log'): string {
+  const path = join(temp.make(), name);
+  writeFileSync(path, content);
+  return path;
+}

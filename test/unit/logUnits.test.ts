@@ -1,60 +1,18 @@
-import { createHash } from 'node:crypto';
-import { closeSync, mkdtempSync, openSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { Readable } from 'node:stream';
+import { closeSync, openSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { combineUnitHashes, hashLogFile, hashLogStream, unitHash } from '../src/sources/contentHash.js';
-import { type LogUnit, logUnits, readUnitLines, UNIT_BYTES } from '../src/sources/logUnits.js';
-
-let dir: string;
-beforeAll(() => {
-  dir = mkdtempSync(join(tmpdir(), 'playtally-units-'));
-});
-afterAll(() => {
-  rmSync(dir, { recursive: true, force: true });
-});
-
-let fileCounter = 0;
-function writeTemp(content: Uint8Array): string {
-  const path = join(dir, `listen-${fileCounter++}.log`);
-  writeFileSync(path, content);
-  return path;
-}
-
-const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+import { combineUnitHashes, hashLogFile, unitHash } from '../../src/sources/contentHash.js';
+import { type LogUnit, logUnits, readUnitLines, UNIT_BYTES } from '../../src/sources/logUnits.js';
+import { sampleContent, sha256 } from '../support/logSamples.js';
+import { TempDirs, writeTempFile } from '../support/tempDirs.js';
 
 /**
- * Lines of many lengths: empty lines, CRLF, a line far longer than any small unit, and lines
- * placed so that some end exactly at multiples of 64 (and so of 1, 2, 16).
+ * A log cut into units (src/sources/logUnits.ts): contiguous byte ranges of a size, each read as
+ * the whole lines that begin in it, its digest over exactly its own bytes.
  */
-function sampleContent(endWithNewline: boolean): Uint8Array {
-  const lines: string[] = [];
-  let length = 0;
-  const add = (line: string): void => {
-    lines.push(line);
-    length += line.length + 1;
-  };
-  for (let i = 0; i < 40; i++) add(`${i * 7919}|${i}|US`);
-  // Pad so that the next line ends exactly at a 64-byte boundary.
-  const pad = (target: number): void => {
-    const need = ((target - ((length + 1) % target)) % target) + 1; // bytes incl. '\n'
-    add('9'.repeat(need - 1));
-  };
-  pad(64);
-  add('x'.repeat(150)); // longer than 64-byte units
-  pad(64);
-  add('');
-  add('');
-  add('1|2|FR\r');
-  add('y'.repeat(300));
-  for (let i = 0; i < 30; i++) add('z'.repeat((i * 13) % 23));
-  pad(64);
-  add('last|line|DE');
-  let text = lines.join('\n') + '\n';
-  if (!endWithNewline) text = text + 'no|newline|GB';
-  return new Uint8Array(Buffer.from(text, 'latin1'));
-}
+
+const temp = new TempDirs();
+afterAll(() => temp.cleanup());
+const writeTemp = (content: Uint8Array): string => writeTempFile(temp, content);
 
 /** Offsets at which lines start: 0 and after every '\n' (except at the very end). */
 function lineStarts(content: Uint8Array): number[] {
@@ -240,72 +198,5 @@ describe('readUnitLines', () => {
     expect(reads[0]!.fed.length).toBe(0);
     expect(reads[0]!.digest).toBe(sha256(new Uint8Array(0)));
     expect(combineUnitHashes(0, [reads[0]!.digest])).toBe(hashLogFile(path, 0));
-  });
-});
-
-describe('content hash', () => {
-  it('is the documented sha256 over the size and the unit digests', () => {
-    const content = sampleContent(true);
-    const path = writeTemp(content);
-    const expected = createHash('sha256')
-      .update(`playtally-log-v1:${content.length}:`)
-      .update(sha256(content))
-      .digest('hex');
-    expect(hashLogFile(path, content.length)).toBe(expected);
-  });
-
-  it('changes when any one byte changes, and is stable otherwise', () => {
-    const content = sampleContent(false);
-    const base = hashLogFile(writeTemp(content), content.length);
-    expect(hashLogFile(writeTemp(content), content.length)).toBe(base);
-    const seen = new Set([base]);
-    for (const at of [0, 1, Math.floor(content.length / 2), content.length - 1]) {
-      const changed = content.slice();
-      changed[at] = changed[at]! ^ 0x01;
-      const h = hashLogFile(writeTemp(changed), changed.length);
-      expect(h, `byte ${at}`).not.toBe(base);
-      seen.add(h);
-    }
-    expect(seen.size).toBe(5);
-  });
-
-  it('depends on the size and on the order of unit digests', () => {
-    const a = sha256(new Uint8Array([1]));
-    const b = sha256(new Uint8Array([2]));
-    expect(combineUnitHashes(2, [a, b])).not.toBe(combineUnitHashes(2, [b, a]));
-    expect(combineUnitHashes(2, [a, b])).not.toBe(combineUnitHashes(3, [a, b]));
-    expect(combineUnitHashes(2, [a, b])).toMatch(/^[0-9a-f]{64}$/);
-  });
-
-  it('hashes only the first `size` bytes', () => {
-    const content = new Uint8Array(Buffer.from('1|1|US\n2|2|US\n'));
-    const path = writeTemp(content);
-    const prefix = writeTemp(content.subarray(0, 7));
-    expect(hashLogFile(path, 7)).toBe(hashLogFile(prefix, 7));
-    expect(hashLogFile(path, 7)).not.toBe(hashLogFile(path, content.length));
-  });
-
-  it('is the same taken from a stream in pieces of any size (a log read from S3), across unit boundaries', async () => {
-    // Sizes around one and two units: the last unit full, one byte short, one byte over; and empty.
-    const big = Buffer.alloc(2 * UNIT_BYTES + 1);
-    for (let i = 0; i < big.length; i++) big[i] = i % 251 === 0 ? 10 : 97 + (i % 23);
-    for (const size of [
-      0,
-      5,
-      UNIT_BYTES - 1,
-      UNIT_BYTES,
-      UNIT_BYTES + 1,
-      2 * UNIT_BYTES,
-      2 * UNIT_BYTES + 1,
-    ]) {
-      const bytes = big.subarray(0, size);
-      const path = writeTemp(bytes);
-      const pieces = (function* () {
-        // Irregular pieces, as a network stream delivers them.
-        for (let at = 0, n = 1; at < size; at += n, n = 1 + ((n * 7919) % 3_000_001))
-          yield bytes.subarray(at, at + n);
-      })();
-      expect(await hashLogStream(Readable.from(pieces), false), `size ${size}`).toBe(hashLogFile(path, size));
-    }
   });
 });

@@ -1,0 +1,37 @@
+import { createHash } from 'node:crypto';
+
+/** Log contents for the tests of log units and content hashes. */
+
+export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
+
+/**
+ * Lines of many lengths: empty lines, CRLF, a line far longer than any small unit, and lines
+ * placed so that some end exactly at multiples of 64 (and so of 1, 2, 16).
+ */
+export function sampleContent(endWithNewline: boolean): Uint8Array {
+  const lines: string[] = [];
+  let length = 0;
+  const add = (line: string): void => {
+    lines.push(line);
+    length += line.length + 1;
+  };
+  for (let i = 0; i < 40; i++) add(`${i * 7919}|${i}|US`);
+  // Pad so that the next line ends exactly at a 64-byte boundary.
+  const pad = (target: number): void => {
+    const need = ((target - ((length + 1) % target)) % target) + 1; // bytes incl. '\n'
+    add('9'.repeat(need - 1));
+  };
+  pad(64);
+  add('x'.repeat(150)); // longer than 64-byte units
+  pad(64);
+  add('');
+  add('');
+  add('1|2|FR\r');
+  add('y'.repeat(300));
+  for (let i = 0; i < 30; i++) add('z'.repeat((i * 13) % 23));
+  pad(64);
+  add('last|line|DE');
+  let text = lines.join('\n') + '\n';
+  if (!endWithNewline) text = text + 'no|newline|GB';
+  return new Uint8Array(Buffer.from(text, 'latin1'));
+}
