@@ -1,7 +1,7 @@
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse } from './support/clickhouse.js';
-import { mulberry32 } from './support/prng.js';
+import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse } from '../support/clickhouse.js';
+import { mulberry32 } from '../support/prng.js';
 
 /**
  * The ground the scale-out engine (issue 6) stands on, checked against the cluster CI starts
@@ -10,7 +10,7 @@ import { mulberry32 } from './support/prng.js';
  * a `LIMIT n BY` ranking over all shards equal to one computed here; dropping a day's partition
  * on every shard makes reloading a day idempotent.
  */
-requireClickHouse('clickhouse.cluster.test');
+requireClickHouse('integration/clickhouse.cluster.test');
 
 const DB = `playtally_test_${process.pid}`;
 let shards: ClickHouseClient[] = [];

@@ -1,14 +1,14 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { Top50Event } from '../src/engines/chartEngine.js';
-import type { DayRecord } from '../src/formats/manifest.js';
-import type { QualityReport } from '../src/formats/qualityReport.js';
-import { generateLogs } from '../src/generate/listenGenerator.js';
-import { runTop50, type Top50Options } from '../src/jobs/chartJob.js';
-import { compactDay } from '../src/ops/dates.js';
-import { type ReferenceRow, referenceCharts, referenceRows } from './support/reference.js';
-import { day, firstDifference, leftovers, readLog, TempDirs } from './support/tempDirs.js';
+import type { Top50Event } from '../../src/engines/chartEngine.js';
+import type { DayRecord } from '../../src/formats/manifest.js';
+import type { QualityReport } from '../../src/formats/qualityReport.js';
+import { generateLogs } from '../../src/generate/listenGenerator.js';
+import { runTop50, type Top50Options } from '../../src/jobs/chartJob.js';
+import { compactDay } from '../../src/ops/dates.js';
+import { type ReferenceRow, referenceCharts, referenceRows } from '../support/reference.js';
+import { day, firstDifference, leftovers, readLog, TempDirs } from '../support/tempDirs.js';
 
 /**
  * Contract: for the same inputs the chart bytes are identical whatever the thread count, the

@@ -5,17 +5,17 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   writeCountryChartFromCluster,
   writeUserChartFromCluster,
-} from '../src/engines/clickhouse/chartQueries.js';
-import { ClickHouseCluster } from '../src/engines/clickhouse/cluster.js';
-import { ensureListenTables } from '../src/engines/clickhouse/listenTables.js';
-import { type LoadedDay, loadListenDay } from '../src/engines/clickhouse/loadListenDay.js';
-import type { QualityReport } from '../src/formats/qualityReport.js';
-import { runTop50 } from '../src/jobs/chartJob.js';
-import { compactDay, isoDay } from '../src/ops/dates.js';
-import { scanLogs } from '../src/sources/logFiles.js';
-import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse } from './support/clickhouse.js';
-import { runFolders } from './support/cliRuns.js';
-import { day, TempDirs } from './support/tempDirs.js';
+} from '../../src/engines/clickhouse/chartQueries.js';
+import { ClickHouseCluster } from '../../src/engines/clickhouse/cluster.js';
+import { ensureListenTables } from '../../src/engines/clickhouse/listenTables.js';
+import { type LoadedDay, loadListenDay } from '../../src/engines/clickhouse/loadListenDay.js';
+import type { QualityReport } from '../../src/formats/qualityReport.js';
+import { runTop50 } from '../../src/jobs/chartJob.js';
+import { compactDay, isoDay } from '../../src/ops/dates.js';
+import { scanLogs } from '../../src/sources/logFiles.js';
+import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse } from '../support/clickhouse.js';
+import { runFolders } from '../support/cliRuns.js';
+import { day, TempDirs } from '../support/tempDirs.js';
 
 /**
  * The scale-out engine's building blocks against the embedded engine (issue 6, first part): the
@@ -23,7 +23,7 @@ import { day, TempDirs } from './support/tempDirs.js';
  * user charts computed in ClickHouse SQL, must give files byte-identical to the embedded engine's,
  * and the same reject figures; loading a day again replaces it.
  */
-requireClickHouse('clickhouse.charts.test');
+requireClickHouse('integration/clickhouse.charts.test');
 
 const temp = new TempDirs();
 const FIRST = day('2024-03-01');

@@ -1,12 +1,12 @@
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { DayRecord } from '../src/formats/manifest.js';
-import { generateLogs } from '../src/generate/listenGenerator.js';
-import { runTop50, type Top50Summary } from '../src/jobs/chartJob.js';
-import { compactDay } from '../src/ops/dates.js';
-import { type ReferenceRow, referenceCharts, referenceRows } from './support/reference.js';
-import { day, firstDifference, leftovers, readLog, TempDirs } from './support/tempDirs.js';
+import type { DayRecord } from '../../src/formats/manifest.js';
+import { generateLogs } from '../../src/generate/listenGenerator.js';
+import { runTop50, type Top50Summary } from '../../src/jobs/chartJob.js';
+import { compactDay } from '../../src/ops/dates.js';
+import { type ReferenceRow, referenceCharts, referenceRows } from '../support/reference.js';
+import { day, firstDifference, leftovers, readLog, TempDirs } from '../support/tempDirs.js';
 
 /**
  * Contract (DESIGN.md, "Nothing is lost", and the partial format's own checks): a damaged partial

@@ -13,19 +13,19 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import Database from 'libsql';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RunRecord } from '../src/formats/runHistory.js';
-import { generateKpiDataset } from '../src/generate/kpiDataset.js';
-import { generateLogs } from '../src/generate/listenGenerator.js';
-import { runTop50 } from '../src/jobs/chartJob.js';
-import { runKpis } from '../src/jobs/kpiJob.js';
-import { compactDay, isoDay } from '../src/ops/dates.js';
-import { PlaytallyError } from '../src/ops/errors.js';
-import { SCHEMA_VERSION } from '../src/store/migrations.js';
-import type { Db } from '../src/store/resultsDb.js';
-import { ResultsReader } from '../src/store/resultsReader.js';
-import { ResultsStore } from '../src/store/resultsStore.js';
-import { ROOT, requireBuiltCli } from './support/cliRuns.js';
-import { day, firstDifference, TempDirs } from './support/tempDirs.js';
+import type { RunRecord } from '../../src/formats/runHistory.js';
+import { generateKpiDataset } from '../../src/generate/kpiDataset.js';
+import { generateLogs } from '../../src/generate/listenGenerator.js';
+import { runTop50 } from '../../src/jobs/chartJob.js';
+import { runKpis } from '../../src/jobs/kpiJob.js';
+import { compactDay, isoDay } from '../../src/ops/dates.js';
+import { PlaytallyError } from '../../src/ops/errors.js';
+import { SCHEMA_VERSION } from '../../src/store/migrations.js';
+import type { Db } from '../../src/store/resultsDb.js';
+import { ResultsReader } from '../../src/store/resultsReader.js';
+import { ResultsStore } from '../../src/store/resultsStore.js';
+import { ROOT, requireBuiltCli } from '../support/cliRuns.js';
+import { day, firstDifference, TempDirs } from '../support/tempDirs.js';
 
 /**
  * Contract of the results store (src/store): what it holds is exactly what the chart, quality

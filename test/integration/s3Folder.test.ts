@@ -2,10 +2,10 @@ import { randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type S3rverProcess, startS3rver } from '../bench/s3rverProcess.js';
-import { S3Folder } from '../src/cloud/s3Folder.js';
-import { subfolder } from '../src/sources/locations.js';
-import { TempDirs } from './support/tempDirs.js';
+import { type S3rverProcess, startS3rver } from '../../bench/s3rverProcess.js';
+import { S3Folder } from '../../src/cloud/s3Folder.js';
+import { subfolder } from '../../src/sources/locations.js';
+import { TempDirs } from '../support/tempDirs.js';
 
 /**
  * S3 locations against s3rver, an S3 implementation started on loopback by this file (so it runs

@@ -2,14 +2,14 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { QualityReport } from '../src/formats/qualityReport.js';
-import { runTop50, type Top50Options, type Top50Summary } from '../src/jobs/chartJob.js';
-import { compactDay } from '../src/ops/dates.js';
-import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
-import { runFolders } from './support/cliRuns.js';
-import { mulberry32 } from './support/prng.js';
-import { referenceCharts, referenceRows } from './support/reference.js';
-import { day, TempDirs } from './support/tempDirs.js';
+import type { QualityReport } from '../../src/formats/qualityReport.js';
+import { runTop50, type Top50Options, type Top50Summary } from '../../src/jobs/chartJob.js';
+import { compactDay } from '../../src/ops/dates.js';
+import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse, TestDatabases } from '../support/clickhouse.js';
+import { runFolders } from '../support/cliRuns.js';
+import { mulberry32 } from '../support/prng.js';
+import { referenceCharts, referenceRows } from '../support/reference.js';
+import { day, TempDirs } from '../support/tempDirs.js';
 
 /**
  * One suite, every engine (STYLE.md 7): the embedded engine and the ClickHouse engine must write
@@ -18,7 +18,7 @@ import { day, TempDirs } from './support/tempDirs.js';
  * gzip logs, ids up to 2^53-1 with CRLF, and a log replaced between two runs. Without a cluster
  * the ClickHouse half is skipped with a message (a failure under CI=true).
  */
-requireClickHouse('chartEngine.contract.test');
+requireClickHouse('integration/chartEngine.contract.test');
 
 const temp = new TempDirs();
 const databases = new TestDatabases('playtally_shared');

@@ -2,11 +2,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { duckdbKpis } from '../bench/kpiSql.js';
-import { runKpis } from '../src/jobs/kpiJob.js';
-import { kpiOracle } from './support/duckdb.js';
-import { kpiLanding } from './support/kpiLanding.js';
-import { TempDirs } from './support/tempDirs.js';
+import { duckdbKpis } from '../../bench/kpiSql.js';
+import { runKpis } from '../../src/jobs/kpiJob.js';
+import { kpiOracle } from '../support/duckdb.js';
+import { kpiLanding } from '../support/kpiLanding.js';
+import { TempDirs } from '../support/tempDirs.js';
 
 /**
  * Differential test against an independent oracle: DuckDB computes the genre KPIs and the top

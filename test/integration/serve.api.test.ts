@@ -3,15 +3,15 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunRecord } from '../src/formats/runHistory.js';
-import { isoDay } from '../src/ops/dates.js';
-import { createApp } from '../src/serve/app.js';
-import { OPENAPI_DOCUMENT } from '../src/serve/openapi.js';
-import { startServer } from '../src/serve/server.js';
-import { SCHEMA_VERSION } from '../src/store/migrations.js';
-import { ResultsReader } from '../src/store/resultsReader.js';
-import { ResultsStore } from '../src/store/resultsStore.js';
-import { day, TempDirs } from './support/tempDirs.js';
+import type { RunRecord } from '../../src/formats/runHistory.js';
+import { isoDay } from '../../src/ops/dates.js';
+import { createApp } from '../../src/serve/app.js';
+import { OPENAPI_DOCUMENT } from '../../src/serve/openapi.js';
+import { startServer } from '../../src/serve/server.js';
+import { SCHEMA_VERSION } from '../../src/store/migrations.js';
+import { ResultsReader } from '../../src/store/resultsReader.js';
+import { ResultsStore } from '../../src/store/resultsStore.js';
+import { day, TempDirs } from '../support/tempDirs.js';
 
 /**
  * Contract of the HTTP API (src/serve/app.ts), in-process through `app.request`: over a store

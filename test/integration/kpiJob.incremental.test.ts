@@ -10,9 +10,9 @@ import {
 } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { generateKpiDataset } from '../src/generate/kpiDataset.js';
-import { type KpiSummary, runKpis } from '../src/jobs/kpiJob.js';
-import { day, leftovers, TempDirs } from './support/tempDirs.js';
+import { generateKpiDataset } from '../../src/generate/kpiDataset.js';
+import { type KpiSummary, runKpis } from '../../src/jobs/kpiJob.js';
+import { day, leftovers, TempDirs } from '../support/tempDirs.js';
 
 /**
  * Contract: each streams file is parsed once; a run recomputes exactly the days whose inputs

@@ -2,13 +2,13 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import type { QualityReport } from '../src/formats/qualityReport.js';
-import { runTop50, type Top50Summary } from '../src/jobs/chartJob.js';
-import { compactDay, isoDay } from '../src/ops/dates.js';
-import { PlaytallyError } from '../src/ops/errors.js';
-import { COUNTRY_CODES } from '../src/parse/countries.js';
-import { type ReferenceRow, referenceCharts, referenceRows } from './support/reference.js';
-import { day, firstDifference, leftovers, TempDirs, writeLog } from './support/tempDirs.js';
+import type { QualityReport } from '../../src/formats/qualityReport.js';
+import { runTop50, type Top50Summary } from '../../src/jobs/chartJob.js';
+import { compactDay, isoDay } from '../../src/ops/dates.js';
+import { PlaytallyError } from '../../src/ops/errors.js';
+import { COUNTRY_CODES } from '../../src/parse/countries.js';
+import { type ReferenceRow, referenceCharts, referenceRows } from '../support/reference.js';
+import { day, firstDifference, leftovers, TempDirs, writeLog } from '../support/tempDirs.js';
 
 /**
  * Property: for random small logs full of repeats, ties, huge ids and every kind of corrupt row,
@@ -17,7 +17,10 @@ import { day, firstDifference, leftovers, TempDirs, writeLog } from './support/t
  */
 
 const MAX_ID = 2n ** 53n - 1n;
-/** More runs for a deeper search: PLAYTALLY_PROPERTY_RUNS=500 npx vitest run test/engine.property.test.ts */
+/**
+ * More runs for a deeper search:
+ * PLAYTALLY_PROPERTY_RUNS=500 npx vitest run test/integration/chartJob.property.test.ts
+ */
 const RUNS = Number(process.env.PLAYTALLY_PROPERTY_RUNS ?? 25);
 
 // ---- rows -------------------------------------------------------------------------------------

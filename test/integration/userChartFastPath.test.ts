@@ -1,11 +1,11 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createApp } from '../src/serve/app.js';
-import { type RunningServer, startServer } from '../src/serve/server.js';
-import { ResultsReader } from '../src/store/resultsReader.js';
-import { ResultsStore } from '../src/store/resultsStore.js';
-import { TempDirs } from './support/tempDirs.js';
+import { createApp } from '../../src/serve/app.js';
+import { type RunningServer, startServer } from '../../src/serve/server.js';
+import { ResultsReader } from '../../src/store/resultsReader.js';
+import { ResultsStore } from '../../src/store/resultsStore.js';
+import { TempDirs } from '../support/tempDirs.js';
 
 /**
  * The user-chart fast path (src/serve/userChartFastPath.ts) answers found charts without the

@@ -13,14 +13,14 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Top50Event } from '../src/engines/chartEngine.js';
-import type { DayRecord } from '../src/formats/manifest.js';
-import type { QualityReport } from '../src/formats/qualityReport.js';
-import { generateLogs, ListenGenerator } from '../src/generate/listenGenerator.js';
-import { runTop50, type Top50Summary } from '../src/jobs/chartJob.js';
-import { compactDay, isoDay } from '../src/ops/dates.js';
-import { type ReferenceRow, referenceCharts, referenceRows } from './support/reference.js';
-import { day, firstDifference, leftovers, logName, readLog, TempDirs } from './support/tempDirs.js';
+import type { Top50Event } from '../../src/engines/chartEngine.js';
+import type { DayRecord } from '../../src/formats/manifest.js';
+import type { QualityReport } from '../../src/formats/qualityReport.js';
+import { generateLogs, ListenGenerator } from '../../src/generate/listenGenerator.js';
+import { runTop50, type Top50Summary } from '../../src/jobs/chartJob.js';
+import { compactDay, isoDay } from '../../src/ops/dates.js';
+import { type ReferenceRow, referenceCharts, referenceRows } from '../support/reference.js';
+import { day, firstDifference, leftovers, logName, readLog, TempDirs } from '../support/tempDirs.js';
 
 /**
  * Contract: each day's log is processed once. Partials in the state folder are reused while the
@@ -267,7 +267,7 @@ describe('incremental runs over a shared state folder', () => {
     ];
 
     // A flipped byte inside a data block, and a directory in the partial's place: see
-    // test/engine.damaged.test.ts.
+    // test/integration/chartJob.damaged.test.ts.
     it.each(damages)('$name', async ({ damage }) => {
       const f = fixture();
       const first = await f.run();

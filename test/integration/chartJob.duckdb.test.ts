@@ -11,13 +11,13 @@ import {
 import { join } from 'node:path';
 import { type DuckDBConnection, DuckDBInstance } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { QualityReport } from '../src/formats/qualityReport.js';
-import { generateLogs } from '../src/generate/listenGenerator.js';
-import { runTop50 } from '../src/jobs/chartJob.js';
-import { compactDay, isoDay } from '../src/ops/dates.js';
-import { COUNTRY_CODES } from '../src/parse/countries.js';
-import { UNIT_BYTES } from '../src/sources/logUnits.js';
-import { day, firstDifference, leftovers, logName, TempDirs } from './support/tempDirs.js';
+import type { QualityReport } from '../../src/formats/qualityReport.js';
+import { generateLogs } from '../../src/generate/listenGenerator.js';
+import { runTop50 } from '../../src/jobs/chartJob.js';
+import { compactDay, isoDay } from '../../src/ops/dates.js';
+import { COUNTRY_CODES } from '../../src/parse/countries.js';
+import { UNIT_BYTES } from '../../src/sources/logUnits.js';
+import { day, firstDifference, leftovers, logName, TempDirs } from '../support/tempDirs.js';
 
 /**
  * Differential test against an independent oracle: DuckDB computes both chart files straight

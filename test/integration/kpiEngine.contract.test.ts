@@ -2,15 +2,15 @@ import { cpSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } f
 import { join } from 'node:path';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { duckdbKpis } from '../bench/kpiSql.js';
-import { ClickHouseCluster } from '../src/engines/clickhouse/cluster.js';
-import { generateKpiDataset } from '../src/generate/kpiDataset.js';
-import { type KpiOptions, type KpiSummary, runKpis } from '../src/jobs/kpiJob.js';
-import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
-import { kpiOracle } from './support/duckdb.js';
-import { kpiLanding, kpiOutputs } from './support/kpiLanding.js';
-import { mulberry32 } from './support/prng.js';
-import { day, TempDirs } from './support/tempDirs.js';
+import { duckdbKpis } from '../../bench/kpiSql.js';
+import { ClickHouseCluster } from '../../src/engines/clickhouse/cluster.js';
+import { generateKpiDataset } from '../../src/generate/kpiDataset.js';
+import { type KpiOptions, type KpiSummary, runKpis } from '../../src/jobs/kpiJob.js';
+import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse, TestDatabases } from '../support/clickhouse.js';
+import { kpiOracle } from '../support/duckdb.js';
+import { kpiLanding, kpiOutputs } from '../support/kpiLanding.js';
+import { mulberry32 } from '../support/prng.js';
+import { day, TempDirs } from '../support/tempDirs.js';
 
 /**
  * One suite, every engine of the genre KPIs (STYLE.md 7): the embedded engine and the ClickHouse
@@ -22,7 +22,7 @@ import { day, TempDirs } from './support/tempDirs.js';
  * again when a shard lost them. Without a cluster the ClickHouse half is skipped with a message
  * (a failure under CI=true).
  */
-requireClickHouse('kpiEngine.contract.test');
+requireClickHouse('integration/kpiEngine.contract.test');
 
 const temp = new TempDirs();
 const databases = new TestDatabases('playtally_kpish');

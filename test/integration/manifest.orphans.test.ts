@@ -1,10 +1,10 @@
 import { existsSync, readdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { StateStore } from '../src/formats/manifest.js';
-import { runOnce } from '../src/unattended/runOnce.js';
-import { runFolders } from './support/cliRuns.js';
-import { day, TempDirs } from './support/tempDirs.js';
+import { StateStore } from '../../src/formats/manifest.js';
+import { runOnce } from '../../src/unattended/runOnce.js';
+import { runFolders } from '../support/cliRuns.js';
+import { day, TempDirs } from '../support/tempDirs.js';
 
 /**
  * A run killed after recording a quarantine (the manifest forgets the day) and before removing

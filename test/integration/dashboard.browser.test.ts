@@ -3,14 +3,14 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { generateKpiDataset } from '../src/generate/kpiDataset.js';
-import { ListenGenerator } from '../src/generate/listenGenerator.js';
-import { runKpis } from '../src/jobs/kpiJob.js';
-import { compactDay } from '../src/ops/dates.js';
-import { type RunningServer, startServer } from '../src/serve/server.js';
-import { ResultsStore } from '../src/store/resultsStore.js';
-import { runOnce } from '../src/unattended/runOnce.js';
-import { day, TempDirs } from './support/tempDirs.js';
+import { generateKpiDataset } from '../../src/generate/kpiDataset.js';
+import { ListenGenerator } from '../../src/generate/listenGenerator.js';
+import { runKpis } from '../../src/jobs/kpiJob.js';
+import { compactDay } from '../../src/ops/dates.js';
+import { type RunningServer, startServer } from '../../src/serve/server.js';
+import { ResultsStore } from '../../src/store/resultsStore.js';
+import { runOnce } from '../../src/unattended/runOnce.js';
+import { day, TempDirs } from '../support/tempDirs.js';
 
 /**
  * The dashboard in a real browser: Debian's Chromium, driven by playwright-core, loads the built
@@ -30,7 +30,7 @@ const CHROMIUM_ARGS = [
   '--disable-sync',
   '--no-first-run',
 ];
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
+const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const DASHBOARD_DIR = join(ROOT, 'dist', 'dashboard');
 const ARTIFACTS = join(ROOT, 'test-artifacts');
 const DESKTOP = { width: 1366, height: 900 };
@@ -42,7 +42,7 @@ const haveChromium = existsSync(CHROMIUM);
 
 if (!haveChromium && process.env.CI !== 'true') {
   process.stderr.write(
-    `dashboard.browser.test: skipped, ${CHROMIUM} is absent (install it with \`apt-get install -y chromium\`)\n`,
+    `integration/dashboard.browser.test: skipped, ${CHROMIUM} is absent (install it with \`apt-get install -y chromium\`)\n`,
   );
 }
 
