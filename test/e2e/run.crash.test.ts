@@ -11,11 +11,11 @@ import {
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateLogs } from '../src/generate/listenGenerator.js';
-import { isoDay } from '../src/ops/dates.js';
-import { requireBuiltCli, spawnCli } from './support/cliRuns.js';
-import { mulberry32 } from './support/prng.js';
-import { day, firstDifference, leftovers, listTree, logName, TempDirs } from './support/tempDirs.js';
+import { generateLogs } from '../../src/generate/listenGenerator.js';
+import { isoDay } from '../../src/ops/dates.js';
+import { requireBuiltCli, spawnCli } from '../support/cliRuns.js';
+import { mulberry32 } from '../support/prng.js';
+import { day, firstDifference, leftovers, listTree, logName, TempDirs } from '../support/tempDirs.js';
 
 /**
  * Crash safety of `playtally run`: the process is killed with SIGKILL at random moments (and on

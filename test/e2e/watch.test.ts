@@ -13,11 +13,11 @@ import {
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { generateLogs } from '../src/generate/listenGenerator.js';
-import { compactDay, isoDay } from '../src/ops/dates.js';
-import { clickhouseArgs, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
-import { Children, type CliChild, cli, requireBuiltCli, spawnCli } from './support/cliRuns.js';
-import { day, firstDifference, leftovers, logName, TempDirs } from './support/tempDirs.js';
+import { generateLogs } from '../../src/generate/listenGenerator.js';
+import { compactDay, isoDay } from '../../src/ops/dates.js';
+import { clickhouseArgs, haveClickHouse, requireClickHouse, TestDatabases } from '../support/clickhouse.js';
+import { Children, type CliChild, cli, requireBuiltCli, spawnCli } from '../support/cliRuns.js';
+import { day, firstDifference, leftovers, logName, TempDirs } from '../support/tempDirs.js';
 
 /**
  * `playtally watch`: it processes the logs present at start, then each log that lands (renamed
@@ -50,7 +50,7 @@ beforeAll(() => {
   otherDay3 = readFileSync(join(dir, 'b', logName(FIRST + 2)));
 });
 
-requireClickHouse('unattended.watch.test (its --engine clickhouse case)');
+requireClickHouse('e2e/watch.test (its --engine clickhouse case)');
 const databases = new TestDatabases('playtally_watch');
 const DATABASE = databases.next();
 afterAll(async () => {

@@ -13,7 +13,7 @@ import {
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '../src/formats/manifest.js';
+import type { Manifest } from '../../src/formats/manifest.js';
 import {
   appendRunRecord,
   KEEP_RUNS,
@@ -21,10 +21,10 @@ import {
   RUN_HISTORY,
   type RunRecord,
   readRunHistory,
-} from '../src/formats/runHistory.js';
-import { generateLogs } from '../src/generate/listenGenerator.js';
-import { compactDay, isoDay } from '../src/ops/dates.js';
-import { alertServer, closeServer, liveProcess, writeLockFile } from './support/alerts.js';
+} from '../../src/formats/runHistory.js';
+import { generateLogs } from '../../src/generate/listenGenerator.js';
+import { compactDay, isoDay } from '../../src/ops/dates.js';
+import { alertServer, closeServer, liveProcess, writeLockFile } from '../support/alerts.js';
 import {
   Children,
   type CliChild,
@@ -36,8 +36,8 @@ import {
   runDone,
   runFolders,
   spawnCli,
-} from './support/cliRuns.js';
-import { day, logName, TempDirs } from './support/tempDirs.js';
+} from '../support/cliRuns.js';
+import { day, logName, TempDirs } from '../support/tempDirs.js';
 
 /**
  * Edges of the unattended commands: a missing landing folder for `watch`, lock waits that run out

@@ -1,10 +1,10 @@
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashLogFile } from '../src/sources/contentHash.js';
-import { cli, requireBuiltCli, runDone } from './support/cliRuns.js';
-import { referenceCharts, referenceRows } from './support/reference.js';
-import { TempDirs } from './support/tempDirs.js';
+import { hashLogFile } from '../../src/sources/contentHash.js';
+import { cli, requireBuiltCli, runDone } from '../support/cliRuns.js';
+import { referenceCharts, referenceRows } from '../support/reference.js';
+import { TempDirs } from '../support/tempDirs.js';
 
 /**
  * A state folder written by a release with the first row rule (no blanks around fields, no

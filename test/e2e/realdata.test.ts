@@ -3,13 +3,13 @@ import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
 import type { DuckDBConnection } from '@duckdb/node-api';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { duckdbKpis } from '../bench/kpiSql.js';
-import { REJECT_REASONS } from '../src/parse/rejects.js';
-import { cli, requireBuiltCli } from './support/cliRuns.js';
-import { kpiOracle } from './support/duckdb.js';
-import { haveRealdata, linkAs, realBytes, realdata, realdataGuard } from './support/realdata.js';
-import { referenceCharts, referenceQuality, referenceRows } from './support/reference.js';
-import { TempDirs } from './support/tempDirs.js';
+import { duckdbKpis } from '../../bench/kpiSql.js';
+import { REJECT_REASONS } from '../../src/parse/rejects.js';
+import { cli, requireBuiltCli } from '../support/cliRuns.js';
+import { kpiOracle } from '../support/duckdb.js';
+import { haveRealdata, linkAs, realBytes, realdata, realdataGuard } from '../support/realdata.js';
+import { referenceCharts, referenceQuality, referenceRows } from '../support/reference.js';
+import { TempDirs } from '../support/tempDirs.js';
 
 /**
  * The real files people who do this job have (../shared/realdata/), through the CLI as a new user
@@ -17,7 +17,7 @@ import { TempDirs } from './support/tempDirs.js';
  * expected KPIs from DuckDB's own SQL over the same CSVs: never from playtally itself.
  */
 
-realdataGuard('realdata.test');
+realdataGuard('e2e/realdata.test');
 
 const temp = new TempDirs();
 beforeAll(requireBuiltCli);
