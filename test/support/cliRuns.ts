@@ -104,6 +104,7 @@ export function cli(args: string[], options: { cwd?: string; timeoutMs?: number 
     cwd: options.cwd ?? ROOT,
     encoding: 'utf8',
     timeout: options.timeoutMs ?? 50_000,
+    maxBuffer: 64 * 1024 * 1024,
     env: CLI_ENV,
   });
   if (r.error) throw r.error;

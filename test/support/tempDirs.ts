@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
@@ -61,6 +62,20 @@ export function listTree(dir: string): string[] {
   };
   walk(dir);
   return out.sort();
+}
+
+/** Every file below `dir` (relative path) with the sha256 of its bytes: equal maps, equal trees. */
+export function digests(dir: string): Record<string, string> {
+  return Object.fromEntries(
+    listTree(dir)
+      .filter((p) => !p.endsWith('/'))
+      .map((p) => [
+        p,
+        createHash('sha256')
+          .update(readFileSync(join(dir, p)))
+          .digest('hex'),
+      ]),
+  );
 }
 
 /**

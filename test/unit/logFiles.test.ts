@@ -1,12 +1,13 @@
-import { spawnSync } from 'node:child_process';
-import { chmodSync, mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
+import { mkdirSync, symlinkSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { nameProblem, scanLogs } from '../src/sources/logFiles.js';
-import { CLI, CLI_ENV, requireBuiltCli } from './support/cliRuns.js';
-import { day, TempDirs } from './support/tempDirs.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { nameProblem, scanLogs } from '../../src/sources/logFiles.js';
+import { day, TempDirs } from '../support/tempDirs.js';
 
-/** Which names are logs, and what is said about the others (never passed over in silence). */
+/**
+ * Which names are logs (src/sources/logFiles.ts), and what is said about the others (never passed
+ * over in silence). A log that cannot be read, through the CLI: test/e2e/top50.test.ts.
+ */
 
 const temp = new TempDirs();
 afterAll(() => temp.cleanup());
@@ -119,35 +120,5 @@ describe('log names', () => {
           'is a symbolic link that loops (-> listen-20240103.log); the day 2024-01-03 is read as missing',
       },
     ]);
-  });
-});
-
-// Root reads any file: the unreadable case runs the CLI as `nobody` when the tests run as root,
-// and as the user itself otherwise.
-describe('a log without read permission', () => {
-  beforeAll(requireBuiltCli);
-
-  it('is named in a warning, and the other days are charted', () => {
-    const dir = temp.make('playtally-unreadable-');
-    chmodSync(dir, 0o777);
-    const logs = join(dir, 'logs');
-    const out = join(dir, 'out');
-    mkdirSync(logs, { mode: 0o755 });
-    mkdirSync(out, { mode: 0o777 });
-    chmodSync(out, 0o777);
-    writeFileSync(join(logs, 'listen-20240101.log'), '1|2|FR\n', { mode: 0o644 });
-    writeFileSync(join(logs, 'listen-20240102.log'), '3|4|DE\n', { mode: 0o000 });
-    chmodSync(join(logs, 'listen-20240102.log'), 0o000);
-    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const r = spawnSync(process.execPath, [CLI, 'top50', '--logs', logs, '--out', out], {
-      encoding: 'utf8',
-      env: CLI_ENV,
-      ...asNobody,
-    });
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toContain(
-      'warning: ignoring listen-20240102.log: cannot be read (EACCES: no read permission); the day 2024-01-02 is read as missing',
-    );
-    expect(r.stderr).toMatch(/2024-01-01: window 2023-12-26\.\.2024-01-01/);
   });
 });

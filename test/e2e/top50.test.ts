@@ -1,51 +1,31 @@
 import { spawnSync } from 'node:child_process';
 import {
+  chmodSync,
   copyFileSync,
   existsSync,
   mkdirSync,
-  mkdtempSync,
   readdirSync,
   readFileSync,
-  rmSync,
-  statSync,
   writeFileSync,
 } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join, resolve } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { generateLogs } from '../src/generate/listenGenerator.js';
-import { parseDay } from '../src/ops/dates.js';
-import { COUNTRY_CODES } from '../src/parse/countries.js';
-import { REJECT_REASONS } from '../src/parse/rejects.js';
-import { referenceCharts, referenceRows } from './support/reference.js';
+import { generateLogs } from '../../src/generate/listenGenerator.js';
+import { parseDay } from '../../src/ops/dates.js';
+import { COUNTRY_CODES } from '../../src/parse/countries.js';
+import { REJECT_REASONS } from '../../src/parse/rejects.js';
+import { CLI, CLI_ENV, type CliRun, cli, requireBuiltCli } from '../support/cliRuns.js';
+import { referenceCharts, referenceRows } from '../support/reference.js';
+import { TempDirs } from '../support/tempDirs.js';
 
 /**
- * The compiled CLI, run as a user runs it: a child process, exit codes, stdout and stderr.
- * Needs `npm run build` first.
+ * `top50` through the compiled CLI, run as a user runs it: input errors (exit 3), output errors
+ * (exit 4), a normal run whose files keep the chart contract and match an independent reference
+ * implementation byte for byte, garbage input that never crashes, progress on a terminal and off
+ * it, and a log it may not read. Needs `npm run build` first.
  */
-const ROOT = fileURLToPath(new URL('..', import.meta.url));
-const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const VERSION = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string }).version;
 
-interface Run {
-  status: number | null;
-  stdout: string;
-  stderr: string;
-}
-
-function cli(args: string[], cwd = ROOT): Run {
-  const r = spawnSync(process.execPath, [CLI, ...args], {
-    cwd,
-    encoding: 'utf8',
-    maxBuffer: 64 * 1024 * 1024,
-    timeout: 60_000,
-    env: { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' },
-  });
-  if (r.error) throw r.error;
-  return { status: r.status, stdout: r.stdout, stderr: r.stderr };
-}
-
+const temp = new TempDirs();
 let tmp: string;
 /** A week of generated logs, 2024-01-01 .. 2024-01-07. */
 let logs: string;
@@ -53,8 +33,8 @@ let logs: string;
 let gapLogs: string;
 
 beforeAll(() => {
-  if (!existsSync(CLI)) throw new Error(`${CLI} is missing: run \`npm run build\` first`);
-  tmp = mkdtempSync(join(tmpdir(), 'playtally-cli-'));
+  requireBuiltCli();
+  tmp = temp.make('playtally-cli-');
   logs = join(tmp, 'logs');
   // 2,000 users over 140k rows: heavy users have more than 50 distinct songs, so rows get cut.
   generateLogs({ dir: logs, start: parseDay('2024-01-01')!, days: 7, rows: 20_000, seed: 3 });
@@ -64,10 +44,7 @@ beforeAll(() => {
     if (name !== 'listen-20240104.log') copyFileSync(join(logs, name), join(gapLogs, name));
   }
 });
-
-afterAll(() => {
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
-});
+afterAll(() => temp.cleanup());
 
 let outCounter = 0;
 /** A fresh output folder path (not created). */
@@ -84,189 +61,6 @@ function allFiles(dir: string): string[] {
   }
   return found;
 }
-
-describe('help and version', () => {
-  it('--help on the root lists every command and exits 0', () => {
-    for (const flag of ['--help', '-h']) {
-      const r = cli([flag]);
-      expect(r.status).toBe(0);
-      expect(r.stdout).toMatch(/^Usage: playtally/);
-      for (const command of ['top50', 'generate', 'demo'])
-        expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
-      expect(r.stdout).toMatch(/Exit codes: 0 ok/);
-    }
-  });
-
-  it.each([
-    [
-      'top50',
-      [
-        '--logs',
-        '--out',
-        '--state',
-        '--date',
-        '--window',
-        '--top',
-        '--memory',
-        '--threads',
-        '--strict',
-        '--json',
-        '--quiet',
-      ],
-    ],
-    [
-      'generate',
-      [
-        '--out',
-        '--start',
-        '--days',
-        '--rows',
-        '--users',
-        '--songs',
-        '--corrupt-rate',
-        '--crlf-rate',
-        '--seed',
-        '--json',
-      ],
-    ],
-    ['demo', ['--dir', '--rows']],
-  ])('%s --help documents its options and exits 0', (command, options) => {
-    for (const args of [
-      [command, '--help'],
-      ['help', command],
-    ]) {
-      const r = cli(args);
-      expect(r.status, args.join(' ')).toBe(0);
-      expect(r.stdout).toMatch(new RegExp(`^Usage: playtally ${command} \\[options\\]`));
-      for (const option of options) expect(r.stdout, option).toContain(option);
-      expect(r.stderr).toBe('');
-    }
-  });
-
-  it('--version prints the package.json version', () => {
-    for (const flag of ['--version', '-V']) {
-      const r = cli([flag]);
-      expect(r.status).toBe(0);
-      expect(r.stdout.trim()).toBe(VERSION);
-    }
-  });
-
-  it('no command at all prints the help on stderr and exits 2', () => {
-    const r = cli([]);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toMatch(/Usage: playtally/);
-    expect(r.stdout).toBe('');
-  });
-});
-
-describe('usage errors exit 2', () => {
-  // Functions, because `logs` is only known once beforeAll has run.
-  const cases: [string, () => string[], RegExp][] = [
-    ['unknown command', () => ['bogus'], /unknown command 'bogus'/],
-    [
-      'unknown option',
-      () => ['top50', '--logs', logs, '--out', freshOut(), '--bogus'],
-      /unknown option '--bogus'/,
-    ],
-    [
-      'unknown option of generate',
-      () => ['generate', '--out', freshOut(), '--bogus'],
-      /unknown option '--bogus'/,
-    ],
-    ['unknown option of demo', () => ['demo', '--bogus'], /unknown option '--bogus'/],
-    ['missing --logs', () => ['top50', '--out', freshOut()], /required option '--logs <dir>' not specified/],
-    ['missing --out', () => ['top50', '--logs', logs], /required option '--out <dir>' not specified/],
-    ['missing generate --out', () => ['generate'], /required option '--out <dir>' not specified/],
-    [
-      'impossible --date',
-      () => ['top50', '--logs', logs, '--out', freshOut(), '--date', '2024-02-30'],
-      /2024-02-30.*not a date/,
-    ],
-    [
-      'impossible compact --date',
-      () => ['top50', '--logs', logs, '--out', freshOut(), '--date', '20230229'],
-      /20230229.*not a date/,
-    ],
-    [
-      'word --date',
-      () => ['top50', '--logs', logs, '--out', freshOut(), '--date', 'yesterday'],
-      /yesterday.*not a date/,
-    ],
-    [
-      'half-dashed --date',
-      () => ['top50', '--logs', logs, '--out', freshOut(), '--date', '2024-0105'],
-      /2024-0105.*not a date/,
-    ],
-    [
-      'word --memory',
-      () => ['top50', '--logs', logs, '--out', freshOut(), '--memory', 'lots'],
-      /lots.*not a size/,
-    ],
-    [
-      '--memory below 256MB',
-      () => ['top50', '--logs', logs, '--out', freshOut(), '--memory', '100MB'],
-      /--memory must be at least 256MB/,
-    ],
-    [
-      'zero --threads',
-      () => ['top50', '--logs', logs, '--out', freshOut(), '--threads', '0'],
-      /--threads.*"0" is not a positive integer/,
-    ],
-    [
-      'word --threads',
-      () => ['top50', '--logs', logs, '--out', freshOut(), '--threads', 'x'],
-      /--threads.*"x" is not a positive integer/,
-    ],
-    [
-      'zero --top',
-      () => ['top50', '--logs', logs, '--out', freshOut(), '--top', '0'],
-      /--top.*"0" is not a positive integer/,
-    ],
-    [
-      'negative --top',
-      () => ['top50', '--logs', logs, '--out', freshOut(), '--top=-5'],
-      /--top.*"-5" is not a positive integer/,
-    ],
-    [
-      'fractional --top',
-      () => ['top50', '--logs', logs, '--out', freshOut(), '--top', '2.5'],
-      /--top.*"2.5" is not a positive integer/,
-    ],
-    [
-      'word --top',
-      () => ['top50', '--logs', logs, '--out', freshOut(), '--top', 'many'],
-      /--top.*"many" is not a positive integer/,
-    ],
-    ['extra argument', () => ['top50', '--logs', logs, '--out', freshOut(), 'extra'], /too many arguments/],
-    [
-      'bad generate --rows',
-      () => ['generate', '--out', freshOut(), '--rows', '-1'],
-      /--rows.*not a non-negative integer/,
-    ],
-    [
-      'bad generate --corrupt-rate',
-      () => ['generate', '--out', freshOut(), '--corrupt-rate', '2'],
-      /--corrupt-rate.*not a rate/,
-    ],
-    [
-      'bad generate --start',
-      () => ['generate', '--out', freshOut(), '--start', '2024-13-01'],
-      /2024-13-01.*not a date/,
-    ],
-    ['bad demo --rows', () => ['demo', '--dir', freshOut(), '--rows', '0'], /--rows.*not a positive integer/],
-  ];
-
-  it.each(cases)('%s', (_name, args, message) => {
-    const argv = args();
-    const r = cli(argv);
-    expect(r.status, r.stderr).toBe(2);
-    expect(r.stderr).toMatch(message);
-    expect(r.stdout).toBe('');
-    // Nothing was written: a usage error is caught before any work.
-    const outIndex = argv.findIndex((a) => a === '--out' || a === '--dir');
-    if (outIndex >= 0) expect(existsSync(argv[outIndex + 1]!)).toBe(false);
-  });
-});
 
 describe('input errors exit 3', () => {
   it('--logs folder that does not exist', () => {
@@ -444,7 +238,7 @@ describe('the chart checker used below', () => {
 
 describe('a normal run', () => {
   let out: string;
-  let run: Run;
+  let run: CliRun;
   let summary: {
     date: string;
     window: { from: string; to: string; present: string[]; missing: string[] };
@@ -707,86 +501,66 @@ describe('garbage input never crashes', () => {
   });
 });
 
-function newlines(path: string): number {
-  let n = 0;
-  for (const b of readFileSync(path)) if (b === 10) n++;
-  return n;
-}
-
-describe('generate and demo', () => {
-  it('generate writes the requested files with the requested rows', () => {
-    const dir = join(tmp, 'gen');
-    const r = cli([
-      'generate',
-      '--out',
-      dir,
-      '--days',
-      '3',
-      '--rows',
-      '12345',
-      '--start',
-      '2024-02-28',
-      '--json',
-    ]);
-    expect(r.status, r.stderr).toBe(0);
-    const names = ['listen-20240228.log', 'listen-20240229.log', 'listen-20240301.log'];
-    expect(readdirSync(dir).sort()).toEqual(names);
-    for (const name of names) expect(newlines(join(dir, name)), name).toBe(12345);
-    const summary = JSON.parse(r.stdout);
-    expect(summary.files.map((f: string) => resolve(ROOT, f))).toEqual(names.map((n) => join(dir, n)));
-    expect(summary).toMatchObject({ days: 3, rowsPerDay: 12345, seed: 1 });
-    expect(r.stderr).toMatch(/^playtally: generated 3 day\(s\) from 2024-02-28/m);
+/**
+ * Progress is drawn on a terminal only: a live line per log file (percent, MB, rows/s) redrawn
+ * with \r, and plain lines when stderr is a file or a pipe. The terminal is a pseudo-terminal
+ * made by util-linux `script`.
+ */
+describe('progress', () => {
+  const hasScript = spawnSync('script', ['--version']).status === 0;
+  let progressLogs = '';
+  beforeAll(() => {
+    progressLogs = join(tmp, 'progress-logs');
+    generateLogs({ dir: progressLogs, start: parseDay('2024-03-01')!, days: 2, rows: 50_000 });
   });
 
-  it('generate is deterministic and accepts --start in both forms', () => {
-    const a = join(tmp, 'gen-a');
-    const b = join(tmp, 'gen-b');
-    expect(
-      cli(['generate', '--out', a, '--days', '1', '--rows', '5000', '--start', '20240228', '-q']).status,
-    ).toBe(0);
-    const rb = cli([
-      'generate',
-      '--out',
-      b,
-      '--days',
-      '1',
-      '--rows',
-      '5000',
-      '--start',
-      '2024-02-28',
-      '--quiet',
-    ]);
-    expect(rb.status).toBe(0);
-    expect(rb.stderr).toBe('');
-    const fileA = readFileSync(join(a, 'listen-20240228.log'));
-    expect(fileA.equals(readFileSync(join(b, 'listen-20240228.log')))).toBe(true);
-    // The same bytes as the generator in-process with the same options.
-    const c = join(tmp, 'gen-c');
-    generateLogs({ dir: c, start: parseDay('2024-02-28')!, days: 1, rows: 5000 });
-    expect(fileA.equals(readFileSync(join(c, 'listen-20240228.log')))).toBe(true);
+  it.skipIf(!hasScript)('is a live line per file on a terminal', () => {
+    const command = `${process.execPath} ${CLI} top50 --logs ${progressLogs} --out ${join(tmp, 'tty')}`;
+    const r = spawnSync('script', ['-qec', command, '/dev/null'], { encoding: 'utf8' });
+    expect(r.status, r.stdout).toBe(0);
+    expect(r.stdout).toContain('\r\x1b[K');
+    expect(r.stdout).toMatch(/listen-20240301\.log {2}\d+% {2}\d+\/\d+ MB {2}[\d.]+[kM]? rows\/s/);
+    expect(r.stdout).toMatch(/playtally: 2024-03-02: window/);
   });
 
-  it('demo --rows 20000 exits 0 and prints the chart paths', () => {
-    const dir = join(tmp, 'demo');
-    const r = cli(['demo', '--dir', dir, '--rows', '20000'], tmp);
+  it('is plain lines when stderr is not a terminal', () => {
+    const r = spawnSync(
+      process.execPath,
+      [CLI, 'top50', '--logs', progressLogs, '--out', join(tmp, 'pipe')],
+      {
+        encoding: 'utf8',
+      },
+    );
     expect(r.status, r.stderr).toBe(0);
-    expect(readdirSync(join(dir, 'logs'))).toHaveLength(7);
-    for (const file of ['country_top50_20240107.txt', 'user_top50_20240107.txt', 'quality_20240107.json']) {
-      const printed = r.stdout.match(new RegExp(`(\\S*${file.replace('.', '\\.')})`));
-      expect(printed, file).not.toBeNull();
-      // Printed relative to the working folder; it names the real file.
-      const path = resolve(tmp, printed![1]!);
-      expect(path).toBe(join(dir, 'out', file));
-      expect(statSync(path).size).toBeGreaterThan(0);
-    }
-    expect(r.stderr).toMatch(/^playtally: 2024-01-07: window 2024-01-01\.\.2024-01-07/m);
-    expect(r.stderr).toContain('140,000 rows');
-    // The KPI part: drops generated, KPIs written and shown.
-    expect(readdirSync(join(dir, 'kpi-landing', 'streams'))).toHaveLength(6);
-    for (const file of ['top_genres_20240101.csv', 'genre_kpis_20240101.csv', 'top_genres_20240102.csv']) {
-      expect(r.stdout, file).toContain(file);
-      expect(statSync(join(dir, 'kpi-out', file)).size).toBeGreaterThan(0);
-    }
-    expect(r.stdout).toContain('date,rank,genre,listen_count');
+    expect(r.stderr).not.toContain('\r');
+    expect(r.stderr).toMatch(/listen-20240301\.log: parsed 50,000 rows in [\d.]+ s/);
+  });
+});
+
+// Root reads any file: the unreadable case runs the CLI as `nobody` when the tests run as root,
+// and as the user itself otherwise.
+describe('a log without read permission', () => {
+  it('is named in a warning, and the other days are charted', () => {
+    const dir = temp.make('playtally-unreadable-');
+    chmodSync(dir, 0o777);
+    const logs = join(dir, 'logs');
+    const out = join(dir, 'out');
+    mkdirSync(logs, { mode: 0o755 });
+    mkdirSync(out, { mode: 0o777 });
+    chmodSync(out, 0o777);
+    writeFileSync(join(logs, 'listen-20240101.log'), '1|2|FR\n', { mode: 0o644 });
+    writeFileSync(join(logs, 'listen-20240102.log'), '3|4|DE\n', { mode: 0o000 });
+    chmodSync(join(logs, 'listen-20240102.log'), 0o000);
+    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
+    const r = spawnSync(process.execPath, [CLI, 'top50', '--logs', logs, '--out', out], {
+      encoding: 'utf8',
+      env: CLI_ENV,
+      ...asNobody,
+    });
+    expect(r.status, r.stderr).toBe(0);
+    expect(r.stderr).toContain(
+      'warning: ignoring listen-20240102.log: cannot be read (EACCES: no read permission); the day 2024-01-02 is read as missing',
+    );
+    expect(r.stderr).toMatch(/2024-01-01: window 2023-12-26\.\.2024-01-01/);
   });
 });
