@@ -44,3 +44,32 @@ export function parseError(words: string[]): string | undefined {
   }
   return message;
 }
+
+/**
+ * What `playtally <words> --help` prints, from the tree in the test process: the command's help
+ * and the text its help adds (the examples), without colours and at the 80 columns commander uses
+ * when stdout is a pipe, so the very text the built CLI prints into a pipe. Throws when `words`
+ * do not parse.
+ */
+export function helpText(words: string[]): string {
+  const root = program('0.0.0');
+  let out = '';
+  let err = '';
+  const every = (command: Command): Command[] => [command, ...command.commands.flatMap(every)];
+  for (const command of every(root)) {
+    command.exitOverride().configureOutput({
+      writeOut: (text) => (out += text),
+      writeErr: (text) => (err += text),
+      getOutHelpWidth: () => 80,
+      getOutHasColors: () => false,
+    });
+    if (command !== root) command.action(() => {});
+  }
+  try {
+    root.parse(['node', 'playtally', ...words, '--help']);
+  } catch (error) {
+    if (!(error instanceof CommanderError) || error.exitCode !== 0) throw error;
+    return out;
+  }
+  throw new Error(`playtally ${words.join(' ')} --help printed no help: ${err}`);
+}

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { cli, requireBuiltCli } from './support/cliRuns.js';
-import { commandsByPath, parseError } from './support/cliTree.js';
+import { commandsByPath, helpText, parseError } from '../support/cliTree.js';
 
 /**
- * Every command's --help, as the built CLI prints it: the options a user must give first (the
- * inputs and outputs), then the job's own options, then the engine, sink and store options, then
- * what to print (--json, -q, --log-level); and an Examples block whose command lines parse, with
- * every required option. Needs `npm run build` first.
+ * Every command's --help, as the CLI prints it (made in-process from the commander tree, see
+ * `helpText`): the options a user must give first (the inputs and outputs), then the job's own
+ * options, then the engine, sink and store options, then what to print (--json, -q, --log-level);
+ * and an Examples block whose command lines parse, with every required option. The built CLI's
+ * --help, run as a child process: test/e2e/cli.test.ts.
  */
 
 const commands = commandsByPath();
@@ -69,12 +69,7 @@ function words(line: string): string[] {
 describe('--help of every command', () => {
   const helps = new Map<string, string>();
   const help = (name: string): string => {
-    if (!helps.has(name)) {
-      requireBuiltCli();
-      const r = cli([...(name === '' ? [] : name.split(' ')), '--help']);
-      expect(r.status, r.stderr).toBe(0);
-      helps.set(name, r.stdout);
-    }
+    if (!helps.has(name)) helps.set(name, helpText(name === '' ? [] : name.split(' ')));
     return helps.get(name)!;
   };
 
