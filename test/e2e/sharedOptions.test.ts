@@ -1,134 +1,19 @@
 import { join } from 'node:path';
-import type { Option } from 'commander';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import {
-  jsonOption,
-  logLevelOption,
-  maxRejectRateOption,
-  memoryOption,
-  quietOption,
-  threadsOption,
-} from '../src/cli/sharedOptions.js';
-import { generateKpiDataset } from '../src/generate/kpiDataset.js';
-import { generateLogs } from '../src/generate/listenGenerator.js';
-import { Children, cli, parseEvents, requireBuiltCli, spawnCli } from './support/cliRuns.js';
-import { commandsByPath, parseError } from './support/cliTree.js';
-import { day, TempDirs } from './support/tempDirs.js';
+import { generateKpiDataset } from '../../src/generate/kpiDataset.js';
+import { generateLogs } from '../../src/generate/listenGenerator.js';
+import { Children, cli, parseEvents, requireBuiltCli, spawnCli } from '../support/cliRuns.js';
+import { parseError } from '../support/cliTree.js';
+import { HAVE } from '../support/sharedOptions.js';
+import { day, TempDirs } from '../support/tempDirs.js';
 
 /**
- * The options several commands share (DESIGN.md: "the same option means the same thing, with the
- * same name, on every command"): which commands have each, that each is the one shared definition
- * of src/cli/sharedOptions.ts there (flags, wording, default, parser), and, through the built CLI,
- * that it does the same on each command. Needs `npm run build` first.
+ * The options several commands share, through the built CLI: that each does the same on each
+ * command that has it (HAVE): --json prints the summary and nothing else on stdout, -q leaves the
+ * warnings and errors, --log-level shows more or less, --memory, --threads and --max-reject-rate
+ * are checked and reported alike. Their definitions: test/unit/sharedOptions.test.ts. Needs
+ * `npm run build` first.
  */
-
-const ALL = [...commandsByPath().keys()];
-
-/**
- * Which commands have each shared option. A command without one has no such concept: `kpis` has
- * no memory budget it could honour, `status`, `kpis query` and `demo` neither log nor show
- * progress, `load` and `serve` print no summary.
- */
-const HAVE: Record<string, string[]> = {
-  '--json': [
-    'top50',
-    'run',
-    'backfill',
-    'watch',
-    'status',
-    'kpis',
-    'kpis query',
-    'generate',
-    'generate kpi-dataset',
-  ],
-  '--quiet': [
-    'top50',
-    'run',
-    'backfill',
-    'watch',
-    'kpis',
-    'load',
-    'serve',
-    'generate',
-    'generate kpi-dataset',
-  ],
-  '--log-level': [
-    'top50',
-    'run',
-    'backfill',
-    'watch',
-    'kpis',
-    'load',
-    'serve',
-    'generate',
-    'generate kpi-dataset',
-  ],
-  '--memory': ['top50', 'run', 'backfill', 'watch', 'serve'],
-  '--threads': ['top50', 'run', 'backfill', 'watch', 'kpis', 'serve'],
-  '--max-reject-rate': ['top50', 'run', 'backfill', 'watch', 'kpis', 'serve'],
-};
-
-/**
- * The shared definition of each option, and whether a command may add its own words to the
- * description where the definition takes them (`--json` says what it prints; `--max-reject-rate`
- * what the command does besides warning).
- */
-const DEFINITIONS: Record<string, (words: string) => Option> = {
-  '--json': (words) => jsonOption(words),
-  '--quiet': () => quietOption(),
-  '--log-level': () => logLevelOption(),
-  '--memory': () => memoryOption(),
-  '--threads': () => threadsOption(),
-  '--max-reject-rate': (words) => (words === '' ? maxRejectRateOption() : maxRejectRateOption(words)),
-};
-
-/** The description of `definition` with its command's own words as a pattern, or as written. */
-function descriptionPattern(definition: (words: string) => Option): RegExp {
-  const marker = '\u0000';
-  const literal = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-  const withWords = definition(marker).description;
-  const bare = definition('').description;
-  const pattern = literal(withWords).replace(literal(marker), '.+');
-  return new RegExp(`^(${pattern}|${literal(bare)})$`);
-}
-
-/** The options an option cannot be given with (commander keeps them untyped). */
-function conflicts(option: Option): string[] {
-  return (option as Option & { conflictsWith: string[] }).conflictsWith;
-}
-
-describe('the shared options: one definition each', () => {
-  const commands = commandsByPath();
-
-  it.each(Object.keys(HAVE))('%s is on exactly the commands that have the concept', (flag) => {
-    const having = ALL.filter((name) => commands.get(name)!.options.some((o) => o.long === flag));
-    expect(having).toEqual(HAVE[flag]);
-  });
-
-  it.each(Object.keys(HAVE))('%s has the same flags, wording, default and parser everywhere', (flag) => {
-    const definition = DEFINITIONS[flag]!;
-    const reference = definition('');
-    for (const name of HAVE[flag]!) {
-      const option = commands.get(name)!.options.find((o) => o.long === flag)!;
-      const where = `playtally ${name} ${flag}`;
-      expect(option.flags, where).toBe(reference.flags);
-      expect(option.description, where).toMatch(descriptionPattern(definition));
-      expect(option.defaultValue, where).toEqual(reference.defaultValue);
-      expect(option.defaultValueDescription, where).toBe(reference.defaultValueDescription);
-      expect(option.argChoices, where).toEqual(reference.argChoices);
-      // A parser of choices is a closure made per option; the choices are compared above.
-      if (reference.argChoices === undefined) expect(option.parseArg, where).toBe(reference.parseArg);
-      expect(conflicts(option), where).toEqual(conflicts(reference));
-    }
-  });
-
-  it('-q and --log-level come together: -q is a level', () => {
-    expect(HAVE['--quiet']!.filter((name) => !HAVE['--log-level']!.includes(name))).toEqual([]);
-  });
-});
-
-// ---------------------------------------------------------------------------------------------
-// What they do, through the built CLI
 
 const temp = new TempDirs();
 /** Three days of logs: every window of 7 days misses some, which is a warning. */
@@ -380,27 +265,9 @@ describe('--log-level', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).toBe('');
   });
-
-  it('a level that is not one is a usage error naming the choices, on every command', () => {
-    for (const name of HAVE['--log-level']!) {
-      expect(parseError([...name.split(' '), '--log-level', 'verbose']), name).toMatch(
-        /Allowed choices are debug, info, warn, error/,
-      );
-    }
-  });
 });
 
 describe('--memory, --threads and --max-reject-rate check their value alike on every command', () => {
-  it.each([
-    ['--memory', 'lots', /"lots" is not a size/],
-    ['--threads', '0', /"0" is not a positive integer/],
-    ['--max-reject-rate', '2', /"2" is not a rate between 0 and 1/],
-  ])('%s %s', (flag, value, message) => {
-    for (const name of HAVE[flag]!) {
-      expect(parseError([...name.split(' '), flag, value]), name).toMatch(message);
-    }
-  });
-
   it.each(HAVE['--memory']!)('%s --memory 100MB: below the floor of 256MB, exit 2', (name) => {
     // Every required option given, so that the budget is what fails.
     const base =
