@@ -117,6 +117,13 @@ export function cli(args: string[], options: { cwd?: string; timeoutMs?: number 
   };
 }
 
+/** `cli`, expecting exit 0 (the test fails with the command line and its output otherwise). */
+export function cliOk(args: string[], options: { cwd?: string; timeoutMs?: number } = {}): CliRun {
+  const r = cli(args, options);
+  expect(r.status, `${args.join(' ')}\n${r.stdout}\n${r.stderr}`).toBe(0);
+  return r;
+}
+
 /** The CLI without blocking this process (a server in it may have to answer the child). */
 export function cliAsync(args: string[], options: CliOptions = {}): Promise<CliRun> {
   const started = Date.now();
