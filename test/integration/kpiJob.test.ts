@@ -1,12 +1,11 @@
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { generateKpiDataset } from '../src/generate/kpiDataset.js';
-import { type KpiEvent, runKpis } from '../src/jobs/kpiJob.js';
-import { byteOrder, roundedRatio } from '../src/kpis/genreKpis.js';
-import { PlaytallyError } from '../src/ops/errors.js';
-import { cli, requireBuiltCli } from './support/cliRuns.js';
-import { day, TempDirs } from './support/tempDirs.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { generateKpiDataset } from '../../src/generate/kpiDataset.js';
+import { type KpiEvent, runKpis } from '../../src/jobs/kpiJob.js';
+import { PlaytallyError } from '../../src/ops/errors.js';
+import { type Drop, SONGS_HEADER, songs, USERS, writeDrop } from '../support/kpiDrops.js';
+import { day, TempDirs } from '../support/tempDirs.js';
 
 /**
  * Contract of `kpis` on small hand-made drops, one rule per test: unique listeners are exact
@@ -18,30 +17,7 @@ import { day, TempDirs } from './support/tempDirs.js';
 const temp = new TempDirs();
 afterEach(() => temp.cleanup());
 
-const SONGS_HEADER = 'track_id,track_name,artists,album_name,track_genre,duration_ms,popularity,explicit';
-
-interface Drop {
-  songs?: Record<string, string>;
-  users?: Record<string, string>;
-  streams?: Record<string, string>;
-}
-
-function drop(files: Drop): string {
-  const dir = temp.make('playtally-kpi-');
-  for (const kind of ['songs', 'users', 'streams'] as const) {
-    mkdirSync(join(dir, kind));
-    for (const [name, text] of Object.entries(files[kind] ?? {})) writeFileSync(join(dir, kind, name), text);
-  }
-  return dir;
-}
-
-/** Songs: [id, genre, duration] rows under the standard header. */
-function songs(...rows: [string, string, number][]): string {
-  return `${SONGS_HEADER}\n${rows.map(([id, genre, ms]) => `${id},Name,Artist,Album,${genre},${ms},50,False`).join('\n')}\n`;
-}
-
-const USERS =
-  'user_id,user_name,user_age,user_country,created_at\nu1,a,20,US,2020-01-01\nu2,b,30,FR,2020-01-01\n';
+const drop = (files: Drop): string => writeDrop(temp, files);
 
 async function run(dir: string, granularity: 'day' | 'hour' = 'day') {
   const out = temp.make('playtally-kpi-out-');
@@ -307,52 +283,6 @@ describe('what a run says before it moves files, and how long each file took', (
   });
 });
 
-describe('--max-reject-rate', () => {
-  beforeAll(requireBuiltCli);
-
-  it('a streams file with too many bad rows is a warning: stderr, --json, and the quality report of its day', () => {
-    const good = Array.from({ length: 7 }, (_, k) => `u1,t1,2024-01-01T1${k}:00:00Z`);
-    const bad = ['u2,t1,yesterday', 'u2,t1,2024-13-01T10:00:00Z', 'u1,t1,'];
-    const dir = drop({
-      songs: { 's.csv': songs(['t1', 'pop', 1000]) },
-      users: { 'u.csv': USERS },
-      streams: { 'a.csv': `user_id,track_id,listen_time\n${[...good, ...bad].join('\n')}\n` },
-    });
-    const out = temp.make('playtally-kpi-out-');
-    const r = cli(['kpis', '--landing', dir, '--out', out, '--no-archive', '--json']);
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toContain(
-      'playtally: warning: streams/a.csv (2024-01-01): 30.00% of 10 rows rejected (above --max-reject-rate 5.00%), ' +
-        'mostly bad_timestamp (3), e.g. record 9: `u2,t1,yesterday`',
-    );
-    const [warning] = JSON.parse(r.stdout).warnings;
-    expect(warning).toMatchObject({
-      scope: 'file',
-      file: 'a.csv',
-      date: '2024-01-01',
-      reason: 'bad_timestamp',
-      rate: 0.3,
-    });
-    expect(warning.example).toEqual({ record: 9, text: 'u2,t1,yesterday' });
-    const quality = JSON.parse(readFileSync(join(out, 'kpi_quality_20240101.json'), 'utf8'));
-    expect(quality.warnings).toEqual([warning]);
-    // A threshold above the rate: no warning anywhere.
-    const lenient = cli([
-      'kpis',
-      '--landing',
-      dir,
-      '--out',
-      temp.make(),
-      '--no-archive',
-      '--json',
-      '--max-reject-rate',
-      '0.5',
-    ]);
-    expect(JSON.parse(lenient.stdout).warnings).toEqual([]);
-    expect(lenient.stderr).not.toContain('warning');
-  });
-});
-
 describe('parallel parsing', () => {
   it('writes the same files whatever the number of worker threads, days cut by user or not', async () => {
     const dir = temp.make('playtally-kpi-gen-');
@@ -383,31 +313,5 @@ describe('parallel parsing', () => {
     // Every day computed on the workers, cut by user: the same files.
     expect(await outputs(2, 0)).toEqual(one);
     expect(await outputs(3, 0)).toEqual(one);
-  });
-});
-
-describe('rounding and ordering helpers', () => {
-  it.each([
-    [5, 2, '2.50'],
-    [1, 3, '0.33'],
-    [2, 3, '0.67'],
-    [1, 8, '0.13'],
-    [3, 8, '0.38'],
-    [0, 1, '0.00'],
-    [9_007_199_254_740, 7, '1286742750677.14'],
-  ])('%i / %i = %s (half up, exact)', (a, b, text) => {
-    expect(roundedRatio(a, b)).toBe(text);
-  });
-
-  it('orders by UTF-8 bytes', () => {
-    expect(['b', 'B', 'a', 'é', 'z', '\u{1F600}', '\uFF5E'].sort(byteOrder)).toEqual([
-      'B',
-      'a',
-      'b',
-      'z',
-      'é',
-      '\uFF5E',
-      '\u{1F600}',
-    ]);
   });
 });
