@@ -13,3 +13,13 @@ export function chartDatesIn(dir: string): string[] {
     .sort()
     .reverse();
 }
+
+/** The chart dates (ISO) that have a country or user chart file in `out`. */
+export function chartDates(out: string): string[] {
+  const found = new Set<string>();
+  for (const name of readdirSync(out)) {
+    const m = /^(?:country|user)_top50_(\d{4})(\d{2})(\d{2})\.txt$/.exec(name);
+    if (m) found.add(`${m[1]}-${m[2]}-${m[3]}`);
+  }
+  return [...found].sort();
+}

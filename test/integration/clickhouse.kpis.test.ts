@@ -1,38 +1,28 @@
-import { cpSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { Readable } from 'node:stream';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClickHouseCluster } from '../src/engines/clickhouse/cluster.js';
-import { kpiShardOf } from '../src/engines/clickhouse/kpiTables.js';
-import { murmurHash3_32 } from '../src/engines/clickhouse/murmurHash3.js';
-import { tsvString } from '../src/engines/clickhouse/shardInserts.js';
-import { generateKpiDataset } from '../src/generate/kpiDataset.js';
-import { runKpis } from '../src/jobs/kpiJob.js';
-import {
-  CLICKHOUSE_URLS,
-  clickhouseArgs,
-  haveClickHouse,
-  requireClickHouse,
-  TestDatabases,
-} from './support/clickhouse.js';
-import { cli, requireBuiltCli } from './support/cliRuns.js';
-import { kpiLanding, kpiOutputs } from './support/kpiLanding.js';
-import { mulberry32 } from './support/prng.js';
-import { day, listTree, TempDirs } from './support/tempDirs.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ClickHouseCluster } from '../../src/engines/clickhouse/cluster.js';
+import { kpiShardOf } from '../../src/engines/clickhouse/kpiTables.js';
+import { murmurHash3_32 } from '../../src/engines/clickhouse/murmurHash3.js';
+import { tsvString } from '../../src/engines/clickhouse/shardInserts.js';
+import { runKpis } from '../../src/jobs/kpiJob.js';
+import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse, TestDatabases } from '../support/clickhouse.js';
+import { kpiLanding } from '../support/kpiLanding.js';
+import { mulberry32 } from '../support/prng.js';
+import { day, TempDirs } from '../support/tempDirs.js';
 
 /**
- * What the ClickHouse KPI engine stands on, and its command line: playtally places each user's
- * rows on the shard ClickHouse's own `murmurHash3_32(user_id)` names (the Distributed tables'
- * sharding key), so the JS hash must equal the server's on every string, and the TSV escaping
- * must give the server back the very string; after a run every row is where the key says. Through
- * the CLI: an unreachable shard is exit 4 before any file moves, `--clickhouse` needs
- * `--engine clickhouse`, and a run on the cluster writes the embedded engine's files.
+ * What the ClickHouse KPI engine stands on: playtally places each user's rows on the shard
+ * ClickHouse's own `murmurHash3_32(user_id)` names (the Distributed tables' sharding key), so the
+ * JS hash must equal the server's on every string, and the TSV escaping must give the server back
+ * the very string; after a run every row is where the key says. `kpis --engine clickhouse` through
+ * the CLI: test/e2e/clickhouse.test.ts.
  */
-requireClickHouse('clickhouse.kpis.test');
+requireClickHouse('integration/clickhouse.kpis.test');
 
 const temp = new TempDirs();
 const databases = new TestDatabases('playtally_kpich');
-beforeAll(() => requireBuiltCli());
 afterAll(async () => {
   await databases.dropAll();
   temp.cleanup();
@@ -204,104 +194,5 @@ describe.runIf(haveClickHouse)('the sharding key: JS and ClickHouse agree', () =
     } finally {
       await cluster.close();
     }
-  });
-});
-
-/** A generated landing folder with a streams file missing a column and a binary `.csv`. */
-function badLanding(): string {
-  const dir = temp.make('playtally-kpich-landing-');
-  generateKpiDataset({
-    dir,
-    start: day('2024-08-01'),
-    days: 2,
-    streamsPerDay: 4_000,
-    filesPerDay: 2,
-    songs: 200,
-    users: 300,
-    dirtRate: 0.05,
-    seed: 3,
-    bad: true,
-  });
-  return dir;
-}
-
-describe('kpis --engine clickhouse through the CLI', () => {
-  it('--clickhouse without --engine clickhouse is a usage error (exit 2)', () => {
-    const dir = badLanding();
-    const before = listTree(dir);
-    const r = cli(['kpis', '--landing', dir, '--out', temp.make(), '--clickhouse', 'http://127.0.0.1:18123']);
-    expect(r.status, r.stderr).toBe(2);
-    expect(r.stderr).toContain('--clickhouse is for --engine clickhouse');
-    expect(listTree(dir)).toEqual(before);
-  });
-
-  it('a shard that does not answer is exit 4 naming it, and no file leaves the landing folder', () => {
-    const dir = badLanding();
-    const before = listTree(dir);
-    expect(before).toEqual(
-      expect.arrayContaining(['streams/not-a-csv.csv', 'streams/streams-20240801-bad.csv']),
-    );
-    const urls = [...(haveClickHouse ? [CLICKHOUSE_URLS[0]!] : []), 'http://127.0.0.1:1'];
-    const out = temp.make('playtally-kpich-down-');
-    const r = cli(['kpis', '--landing', dir, '--out', out, ...clickhouseArgs(newDatabase(), urls)]);
-    expect(r.status, r.stderr).toBe(4);
-    expect(r.stderr).toContain(`ClickHouse shard ${urls.length} at http://127.0.0.1:1 does not answer`);
-    expect(listTree(dir)).toEqual(before);
-    expect(readdirSync(out).filter((n) => !n.startsWith('.'))).toEqual([]);
-    // The same folder with the embedded engine: the bad files go to error/, the others to archive/.
-    const embedded = cli(['kpis', '--landing', dir, '--out', out, '--quiet']);
-    expect(embedded.status, embedded.stderr).toBe(0);
-    expect(listTree(join(dir, 'error'))).toEqual(
-      expect.arrayContaining(['streams/not-a-csv.csv', 'streams/streams-20240801-bad.csv']),
-    );
-    expect(readdirSync(join(dir, 'streams'))).toEqual([]);
-  });
-
-  it.runIf(haveClickHouse)('on the cluster it writes the files of the embedded engine', () => {
-    const a = badLanding();
-    const b = temp.make('playtally-kpich-landing-b-');
-    cpSync(a, b, { recursive: true });
-    const embeddedOut = temp.make('playtally-kpich-emb-');
-    const clickhouseOut = temp.make('playtally-kpich-ch-');
-    const embedded = cli(['kpis', '--landing', a, '--out', embeddedOut, '--quiet']);
-    expect(embedded.status, embedded.stderr).toBe(0);
-    const database = newDatabase();
-    const args = [
-      'kpis',
-      '--landing',
-      b,
-      '--out',
-      clickhouseOut,
-      ...clickhouseArgs(database),
-      '--json',
-      '--quiet',
-    ];
-    const r = cli(args);
-    expect(r.status, r.stderr).toBe(0);
-    const summary = JSON.parse(r.stdout) as {
-      days: { date: string }[];
-      errorFiles: { file: string }[];
-      archived: string[];
-    };
-    expect(summary.days.map((d) => d.date)).toEqual(expect.arrayContaining(['2024-08-01', '2024-08-02']));
-    expect(summary.errorFiles.map((f) => f.file).sort()).toEqual([
-      'not-a-csv.csv',
-      'streams-20240801-bad.csv',
-    ]);
-    expect(summary.archived.length).toBe(4);
-    const files = kpiOutputs(clickhouseOut);
-    expect(Object.keys(files).length).toBe(3 * summary.days.length);
-    expect(files).toEqual(kpiOutputs(embeddedOut));
-    // The two landing folders ended the same: bad files in error/, the others in archive/.
-    expect(listTree(b)).toEqual(listTree(a));
-    const loaded = JSON.parse(
-      readFileSync(join(clickhouseOut, '.playtally-kpis', 'clickhouse-kpis.json'), 'utf8'),
-    ) as { target: string; days: Record<string, unknown> };
-    expect(loaded.target).toBe(`${CLICKHOUSE_URLS.join(',')}/${database}`);
-    expect(Object.keys(loaded.days).length).toBe(summary.days.length);
-    // Once more: nothing is due.
-    const again = cli(args);
-    expect(again.status, again.stderr).toBe(0);
-    expect((JSON.parse(again.stdout) as { days: unknown[] }).days).toEqual([]);
   });
 });

@@ -1,25 +1,19 @@
 import { existsSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { ClickHouseCluster } from '../src/engines/clickhouse/cluster.js';
-import { type Manifest, readManifest } from '../src/formats/manifest.js';
-import type { RunRecord } from '../src/formats/runHistory.js';
-import { generateLogs } from '../src/generate/listenGenerator.js';
-import { windowOf } from '../src/jobs/chartJob.js';
-import { compactDay, isoDay } from '../src/ops/dates.js';
-import { runOnce } from '../src/unattended/runOnce.js';
-import type { RunEvent, RunOptions } from '../src/unattended/runOptions.js';
-import type { StatusReport } from '../src/unattended/statusReport.js';
-import {
-  CLICKHOUSE_URLS,
-  clickhouseArgs,
-  haveClickHouse,
-  requireClickHouse,
-  TestDatabases,
-} from './support/clickhouse.js';
-import { cli, requireBuiltCli, runDone, runFolders } from './support/cliRuns.js';
-import { type ReferenceRow, referenceCharts, referenceRows } from './support/reference.js';
-import { day, firstDifference, listTree, logName, TempDirs } from './support/tempDirs.js';
+import { ClickHouseCluster } from '../../src/engines/clickhouse/cluster.js';
+import { type Manifest, readManifest } from '../../src/formats/manifest.js';
+import type { RunRecord } from '../../src/formats/runHistory.js';
+import { generateLogs } from '../../src/generate/listenGenerator.js';
+import { windowOf } from '../../src/jobs/chartJob.js';
+import { compactDay, isoDay } from '../../src/ops/dates.js';
+import { runOnce } from '../../src/unattended/runOnce.js';
+import type { RunEvent, RunOptions } from '../../src/unattended/runOptions.js';
+import { chartDates } from '../support/chartFiles.js';
+import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse, TestDatabases } from '../support/clickhouse.js';
+import { runFolders } from '../support/cliRuns.js';
+import { type ReferenceRow, referenceCharts, referenceRows } from '../support/reference.js';
+import { day, firstDifference, logName, TempDirs } from '../support/tempDirs.js';
 
 /**
  * One suite, every engine (STYLE.md 7), for the unattended commands: `run` and `backfill` with the
@@ -29,9 +23,9 @@ import { day, firstDifference, listTree, logName, TempDirs } from './support/tem
  * same logs, and bring back a day whose data is gone (pruned, or lost behind playtally's back).
  * Where the engines differ by design (retention by default, what is parsed again), each case says
  * what each engine must do. Without a cluster the ClickHouse half is skipped with a message (a
- * failure under CI=true).
+ * failure under CI=true). `run --engine clickhouse` through the CLI: test/e2e/clickhouse.test.ts.
  */
-requireClickHouse('unattended.contract.test');
+requireClickHouse('integration/unattended.contract.test');
 
 const FIRST = day('2024-07-01');
 const W = 3;
@@ -198,16 +192,6 @@ function validRows(fx: Fixture, offsets: number[]): Record<string, number> {
 
 function chartPath(out: string, kind: 'country' | 'user', d: number): string {
   return join(out, `${kind}_top50_${compactDay(d)}.txt`);
-}
-
-/** The chart dates (ISO) that have a country or user chart file in `out`. */
-function chartDates(out: string): string[] {
-  const found = new Set<string>();
-  for (const name of readdirSync(out)) {
-    const m = /^(?:country|user)_top50_(\d{4})(\d{2})(\d{2})\.txt$/.exec(name);
-    if (m) found.add(`${m[1]}-${m[2]}-${m[3]}`);
-  }
-  return [...found].sort();
 }
 
 /** The charts of each date (offsets) are the reference charts of the window's logs in `fx.content`. */
@@ -535,82 +519,5 @@ describe.each(ENGINES)('run and backfill, engine %s', (_name, makeEngine) => {
     const next = await fx.run();
     expect(next.ok).toBe(true);
     expect(next.charts).toEqual([]);
-  });
-});
-
-describe.runIf(haveClickHouse)('run --engine clickhouse through the CLI', () => {
-  beforeAll(requireBuiltCli);
-
-  it('writes the files of the embedded run; status says clickhouse; a shard that does not answer is exit 4', () => {
-    const f = runFolders(temp, 'playtally-unatt-cli-', FIRST, 4, { ...GEN, seed: 81 });
-    const embedded = temp.make('playtally-unatt-cli-emb-');
-    const common = ['--logs', f.logs, '--window', String(W), '--threads', '2'];
-    const e = cli(['run', ...common, '--out', embedded]);
-    expect(e.status, e.stderr).toBe(0);
-    const database = newDatabase();
-    const engine = clickhouseArgs(database);
-    const c = cli(['run', ...common, '--out', f.out, ...engine]);
-    expect(c.status, c.stderr).toBe(0);
-    const done = runDone(c);
-    expect(done.parsed).toBe(4);
-    expect(done.charts).toEqual(iso(range(0, 3)));
-    expect(done.pruned).toBe(0);
-    expect(runDone(e).pruned).toBe(1);
-
-    const files = listTree(f.out).filter((p) => !p.startsWith('.playtally'));
-    expect(files).toEqual(listTree(embedded).filter((p) => !p.startsWith('.playtally')));
-    expect(files).toHaveLength(3 * 4);
-    for (const name of files) {
-      const got = readFileSync(join(f.out, name), 'utf8');
-      const want = readFileSync(join(embedded, name), 'utf8');
-      if (name.endsWith('.json')) {
-        // The quality report, but for when it was written.
-        const strip = (s: string) => ({ ...JSON.parse(s), generatedAt: undefined });
-        expect(strip(got), name).toEqual(strip(want));
-      } else expect(firstDifference(got, want), name).toBeUndefined();
-    }
-
-    const json = cli(['status', '--out', f.out, '--json']);
-    expect(json.status, json.stderr).toBe(0);
-    const report = JSON.parse(json.stdout) as StatusReport;
-    expect(report.days.map((d) => [d.date, d.partial])).toEqual(
-      iso(range(0, 3)).map((d) => [d, 'clickhouse']),
-    );
-    const text = cli(['status', '--out', f.out]);
-    expect(text.status).toBe(0);
-    const dayLines = text.stdout.split('\n').filter((l) => /^ {2}\d{4}-\d{2}-\d{2} {2}listen-/.test(l));
-    expect(dayLines).toHaveLength(4);
-    for (const line of dayLines) expect(line).toMatch(/ clickhouse {2}in logs folder$/);
-    const embeddedStatus = JSON.parse(cli(['status', '--out', embedded, '--json']).stdout) as StatusReport;
-    expect(embeddedStatus.days.map((d) => d.partial)).toEqual(['pruned', 'present', 'present', 'present']);
-
-    // A cluster of which a shard does not answer: nothing is moved or written.
-    for (const [urls, shard] of [
-      ['http://127.0.0.1:1', 'ClickHouse shard 1 at http://127.0.0.1:1 does not answer'],
-      [
-        `${CLICKHOUSE_URLS[0]},http://127.0.0.1:1`,
-        'ClickHouse shard 2 at http://127.0.0.1:1 does not answer',
-      ],
-    ] as const) {
-      const g = runFolders(temp, 'playtally-unatt-cli-down-', FIRST, 2, { ...GEN, rows: 500, seed: 82 });
-      const archive = join(g.out, 'archive');
-      const before = listTree(g.logs);
-      const down = cli([
-        'run',
-        '--logs',
-        g.logs,
-        '--out',
-        g.out,
-        '--archive',
-        archive,
-        ...clickhouseArgs(newDatabase(), urls),
-      ]);
-      expect(down.status, down.stderr).toBe(4);
-      expect(down.stderr).toContain(shard);
-      expect(listTree(g.logs)).toEqual(before);
-      expect(existsSync(archive)).toBe(false);
-      expect(chartDates(g.out)).toEqual([]);
-      expect(readdirSync(g.out).filter((n) => !n.startsWith('.'))).toEqual([]);
-    }
   });
 });
