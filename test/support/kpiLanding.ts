@@ -1,7 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { generateLogs } from '../../src/generate/listenGenerator.js';
 import { mulberry32 } from './prng.js';
-import type { TempDirs } from './tempDirs.js';
+import { day, type TempDirs } from './tempDirs.js';
 
 const GENRES = ['acoustic', 'hip-hop', 'j-pop', 'pop', 'r-n-b', 'rock', 'world-music'];
 
@@ -104,4 +105,27 @@ export function kpiOutputs(out: string): Record<string, string> {
       : text;
   }
   return files;
+}
+
+const KPI_FILE = /^(genre_kpis|top_genres|kpi_quality)_\d{8}\.(csv|json)$/;
+
+/** The KPI files of an output folder by name, the quality reports without the time they were written. */
+export function kpiFiles(dir: string): Map<string, string> {
+  const files = readdirSync(dir)
+    .filter((name) => KPI_FILE.test(name))
+    .sort();
+  return new Map(
+    files.map((name) => [
+      name,
+      readFileSync(join(dir, name), 'utf8').replace(/"generatedAt": "[^"]+"/, '"generatedAt": "-"'),
+    ]),
+  );
+}
+
+/** Two days of generated logs, a KPI landing folder (`kpiLanding` of seed 11) and an output folder. */
+export function logsAndKpiLanding(temp: TempDirs): { logs: string; landing: string; out: string } {
+  const logs = temp.make();
+  generateLogs({ dir: logs, start: day('2024-03-01'), days: 2, rows: 2_000, users: 50, songs: 200, seed: 3 });
+  const landing = kpiLanding(temp, 11, 400);
+  return { logs, landing, out: temp.make() };
 }

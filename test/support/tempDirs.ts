@@ -31,6 +31,11 @@ export function day(text: string): number {
   return d;
 }
 
+/** The integers a..b. */
+export function range(a: number, b: number): number[] {
+  return Array.from({ length: b - a + 1 }, (_, i) => a + i);
+}
+
 /** `listen-YYYYMMDD.log` for a day number. */
 export function logName(dayNumber: number): string {
   return `listen-${compactDay(dayNumber)}.log`;

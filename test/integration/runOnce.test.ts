@@ -1,32 +1,23 @@
-import {
-  copyFileSync,
-  existsSync,
-  readdirSync,
-  readFileSync,
-  rmSync,
-  statSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { gzipSync } from 'node:zlib';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { Manifest } from '../src/formats/manifest.js';
-import type { RunRecord } from '../src/formats/runHistory.js';
-import { generateLogs } from '../src/generate/listenGenerator.js';
-import { runTop50 } from '../src/jobs/chartJob.js';
-import { compactDay, isoDay } from '../src/ops/dates.js';
-import { runOnce } from '../src/unattended/runOnce.js';
-import type { RunOptions } from '../src/unattended/runOptions.js';
-import { statusReport } from '../src/unattended/statusReport.js';
-import { cli, requireBuiltCli, runDone } from './support/cliRuns.js';
-import { day, firstDifference, leftovers, listTree, logName, TempDirs } from './support/tempDirs.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Manifest } from '../../src/formats/manifest.js';
+import type { RunRecord } from '../../src/formats/runHistory.js';
+import { generateLogs } from '../../src/generate/listenGenerator.js';
+import { compactDay, isoDay } from '../../src/ops/dates.js';
+import { runOnce } from '../../src/unattended/runOnce.js';
+import type { RunOptions } from '../../src/unattended/runOptions.js';
+import { statusReport } from '../../src/unattended/statusReport.js';
+import { chartDates, chartFile, countLogs, expectTop50Charts, readCharts } from '../support/chartFiles.js';
+import { day, firstDifference, leftovers, logName, range, TempDirs } from '../support/tempDirs.js';
 
 /**
- * Contract of the unattended run (`runOnce`, CLI `run` and `backfill`): every new or changed log
+ * Contract of the unattended run (`runOnce`: `run` and `backfill`): every new or changed log
  * is taken in once, the charts of exactly the dates whose window changed are written, and each
  * chart is byte-identical to the one-date job (runTop50) over the same logs. Bad logs are
  * quarantined and left out; logs are archived only once every chart that needs them is written;
  * partials are pruned only once no chart needs them; nothing in the input is ever deleted.
+ * `run` and `backfill` through the CLI: test/e2e/run.test.ts.
  */
 
 const FIRST = day('2024-03-01');
@@ -37,8 +28,6 @@ const GEN = { rows: 3_000, users: 100, songs: 400, seed: 7 };
 
 const temp = new TempDirs();
 afterEach(() => temp.cleanup());
-
-beforeAll(requireBuiltCli);
 
 /** Write the logs of `days` consecutive days from `start` into `dir`. */
 function generate(
@@ -83,48 +72,18 @@ function fixture(logs = temp.make('playtally-un-logs-')): Fixture {
   };
 }
 
-function chartFile(out: string, kind: 'country' | 'user', d: number): string {
-  return join(out, `${kind}_top50_${compactDay(d)}.txt`);
-}
-
-function readCharts(out: string, d: number): { country: string; user: string } {
-  return {
-    country: readFileSync(chartFile(out, 'country', d), 'latin1'),
-    user: readFileSync(chartFile(out, 'user', d), 'latin1'),
-  };
-}
-
-/** The chart dates (ISO) that have a country or user chart file in `out`. */
-function chartDates(out: string): string[] {
-  const found = new Set<string>();
-  for (const name of readdirSync(out)) {
-    const m = /^(?:country|user)_top50_(\d{4})(\d{2})(\d{2})\.txt$/.exec(name);
-    if (m) found.add(`${m[1]}-${m[2]}-${m[3]}`);
-  }
-  return [...found].sort();
-}
-
 /**
  * The charts in `out` of each date (offsets from FIRST) equal, byte for byte, those of a fresh
  * runTop50 over `refLogs` for that date (window W), in its own output and state folder.
  */
-async function expectReference(out: string, refLogs: string, offsets: number[]): Promise<void> {
-  const refOut = temp.make('playtally-un-ref-');
-  for (const i of offsets) {
-    const d = FIRST + i;
-    await runTop50({ logsDir: refLogs, outDir: refOut, day: d, window: W, threads: THREADS });
-    const got = readCharts(out, d);
-    const want = readCharts(refOut, d);
-    expect(firstDifference(got.country, want.country), `country ${isoDay(d)}`).toBeUndefined();
-    expect(firstDifference(got.user, want.user), `user ${isoDay(d)}`).toBeUndefined();
-    expect(got.country.length).toBeGreaterThan(0);
-    expect(got.user.length).toBeGreaterThan(0);
-  }
-}
-
-function range(a: number, b: number): number[] {
-  return Array.from({ length: b - a + 1 }, (_, i) => a + i);
-}
+const expectReference = (out: string, refLogs: string, offsets: number[]): Promise<void> =>
+  expectTop50Charts(
+    temp,
+    out,
+    refLogs,
+    offsets.map((i) => FIRST + i),
+    { window: W, threads: THREADS },
+  );
 
 /** Inode and mtime of every regular file directly in `dir`. */
 function stats(dir: string): Record<string, { ino: number; mtimeMs: number }> {
@@ -135,18 +94,6 @@ function stats(dir: string): Record<string, { ino: number; mtimeMs: number }> {
     out[entry.name] = { ino: st.ino, mtimeMs: st.mtimeMs };
   }
   return out;
-}
-
-/** Log files (any day, plain or gzip, kept `.replaced-*` copies included) below the given folders. */
-function countLogs(...dirs: string[]): number {
-  let n = 0;
-  for (const dir of dirs) {
-    if (!existsSync(dir)) continue;
-    n += listTree(dir).filter(
-      (p) => /(^|\/)listen-\d{8}\.log(\.gz)?(\.replaced-[^/]*)?$/.test(p) && !p.endsWith('.reason.json'),
-    ).length;
-  }
-  return n;
 }
 
 /** Copy every log of `from` into a new folder, leaving out the days given. */
@@ -275,45 +222,6 @@ describe('backfill', () => {
     expect(stats(f.out)[name]!.ino).not.toBe(kept[name]!.ino);
     await expectReference(f.out, f.logs, range(0, 7));
   });
-
-  it('CLI backfill --from --to writes the range, then nothing, then all again with --force; --to before --from is exit 2', async () => {
-    const logs = temp.make('playtally-un-logs-');
-    generate(logs, FIRST, 6);
-    const out = join(temp.make('playtally-un-out-'), 'charts');
-    const args = ['--logs', logs, '--out', out, '--window', String(W), '--threads', String(THREADS)];
-    const range14 = ['--from', compactDay(FIRST + 1), '--to', isoDay(FIRST + 4)];
-
-    const first = cli(['backfill', ...args, ...range14]);
-    expect(first.status, first.stderr).toBe(0);
-    expect(runDone(first).charts).toEqual(dates(1, 4));
-    expect(chartDates(out)).toEqual(dates(1, 4));
-    await expectReference(out, logs, range(1, 4));
-
-    const again = cli(['backfill', ...args, ...range14]);
-    expect(again.status, again.stderr).toBe(0);
-    expect(runDone(again).charts).toEqual([]);
-    expect(again.events.filter((e) => e.event === 'charts_written')).toEqual([]);
-
-    const forced = cli(['backfill', ...args, ...range14, '--force']);
-    expect(forced.status, forced.stderr).toBe(0);
-    expect(runDone(forced).charts).toEqual(dates(1, 4));
-
-    const backwards = join(temp.make('playtally-un-out-'), 'never');
-    const bad = cli([
-      'backfill',
-      '--logs',
-      logs,
-      '--out',
-      backwards,
-      '--from',
-      compactDay(FIRST + 4),
-      '--to',
-      compactDay(FIRST + 1),
-    ]);
-    expect(bad.status).toBe(2);
-    expect(bad.stderr).toContain(`--to ${isoDay(FIRST + 1)} is before --from ${isoDay(FIRST + 4)}`);
-    expect(existsSync(backwards)).toBe(false);
-  });
 });
 
 describe('quarantine', () => {
@@ -404,46 +312,6 @@ describe('quarantine', () => {
     // 7 good logs in the landing folder, both bad versions in quarantine.
     expect(countLogs(logs)).toBe(9);
     expect(leftovers(f.out)).toEqual([]);
-  });
-
-  it('CLI run --quarantine DIR: a truncated .log.gz is quarantined as unreadable, and a good one put back is taken in', async () => {
-    const logs = temp.make('playtally-un-logs-');
-    generate(logs, FIRST, 5);
-    const GZ = FIRST + 2;
-    const plain = join(logs, logName(GZ));
-    const gz = gzipSync(readFileSync(plain));
-    rmSync(plain);
-    writeFileSync(`${plain}.gz`, gz.subarray(0, Math.floor(gz.length / 2)));
-    const out = temp.make('playtally-un-out-');
-    const qdir = join(temp.make('playtally-un-q-'), 'bad');
-    const args = ['run', '--logs', logs, '--out', out, '--quarantine', qdir, '--window', String(W)];
-
-    const first = cli([...args, '--threads', String(THREADS)]);
-    expect(first.status, first.stderr).toBe(0);
-    const quarantined = first.events.filter((e) => e.event === 'quarantined');
-    expect(quarantined).toEqual([
-      expect.objectContaining({ date: isoDay(GZ), file: `${logName(GZ)}.gz`, reason: 'unreadable' }),
-    ]);
-    expect(runDone(first).charts).toEqual(dates(0, 4));
-    expect(existsSync(`${plain}.gz`)).toBe(false);
-    expect(existsSync(join(logs, 'quarantine'))).toBe(false);
-    const reason = JSON.parse(readFileSync(join(qdir, `${logName(GZ)}.gz.reason.json`), 'utf8')) as {
-      reason: string;
-      message: string;
-    };
-    expect(reason.reason).toBe('unreadable');
-    expect(reason.message).toContain(`${logName(GZ)}.gz`);
-    expect(readFileSync(join(qdir, `${logName(GZ)}.gz`)).length).toBe(Math.floor(gz.length / 2));
-    // The landing folder now holds the other four days: the charts are theirs.
-    await expectReference(out, logs, range(0, 4));
-
-    writeFileSync(`${plain}.gz`, gz);
-    const fixed = cli([...args, '--threads', String(THREADS)]);
-    expect(fixed.status, fixed.stderr).toBe(0);
-    expect(runDone(fixed).charts).toEqual(dates(2, 4));
-    expect(runDone(fixed).quarantined).toBe(0);
-    await expectReference(out, logs, range(0, 4));
-    expect(countLogs(logs, qdir)).toBe(6);
   });
 
   it('no chart is left computed from a log quarantined since, even when it was the only log of its window', async () => {
@@ -610,15 +478,5 @@ describe('archive and retention', () => {
     await expectReference(f.out, f.logs, range(0, 9));
     expect(readdirSync(join(f.state, 'partials'))).toHaveLength(4);
     expect(countLogs(f.logs)).toBe(10);
-  });
-
-  it('CLI: --keep-days less than --window is a usage error (exit 2)', () => {
-    const logs = temp.make('playtally-un-logs-');
-    generate(logs, FIRST, 1);
-    const out = join(temp.make('playtally-un-out-'), 'charts');
-    const r = cli(['run', '--logs', logs, '--out', out, '--window', '3', '--keep-days', '2']);
-    expect(r.status).toBe(2);
-    expect(r.stderr).toContain('--keep-days must be at least --window (3)');
-    if (existsSync(out)) expect(chartDates(out)).toEqual([]);
   });
 });

@@ -1,55 +1,30 @@
-import { cpSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RunRecord } from '../src/formats/runHistory.js';
-import { generateLogs } from '../src/generate/listenGenerator.js';
-import { runKpis } from '../src/jobs/kpiJob.js';
-import { acquireLock } from '../src/ops/runLock.js';
-import { ResultsReader } from '../src/store/resultsReader.js';
-import { ResultsStore } from '../src/store/resultsStore.js';
-import { watchLanding } from '../src/unattended/landingWatch.js';
-import { runOnce } from '../src/unattended/runOnce.js';
-import type { RunEvent } from '../src/unattended/runOptions.js';
-import { cli, requireBuiltCli } from './support/cliRuns.js';
-import { kpiLanding } from './support/kpiLanding.js';
-import { day, TempDirs } from './support/tempDirs.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { RunRecord } from '../../src/formats/runHistory.js';
+import { runKpis } from '../../src/jobs/kpiJob.js';
+import { acquireLock } from '../../src/ops/runLock.js';
+import { ResultsReader } from '../../src/store/resultsReader.js';
+import { ResultsStore } from '../../src/store/resultsStore.js';
+import { watchLanding } from '../../src/unattended/landingWatch.js';
+import { runOnce } from '../../src/unattended/runOnce.js';
+import type { RunEvent } from '../../src/unattended/runOptions.js';
+import { kpiFiles, logsAndKpiLanding } from '../support/kpiLanding.js';
+import { TempDirs } from '../support/tempDirs.js';
 
 /**
  * `run --kpis-landing`: one scheduled command keeps the charts and the genre KPIs up to date. The
  * KPI files a run writes are byte for byte those of the `kpis` job on the same landing folder; a
  * second run finds them current; a `kpis` holding the KPI state folder makes the run skip its
- * KPIs (and say so) without failing the charts.
+ * KPIs (and say so) without failing the charts. Through the CLI: test/e2e/run.test.ts.
  */
 const temp = new TempDirs();
 afterEach(() => temp.cleanup());
-beforeAll(requireBuiltCli);
-
-const KPI_FILE = /^(genre_kpis|top_genres|kpi_quality)_\d{8}\.(csv|json)$/;
-
-function kpiFiles(dir: string): Map<string, string> {
-  const files = readdirSync(dir)
-    .filter((name) => KPI_FILE.test(name))
-    .sort();
-  // The quality report holds the time it was written.
-  return new Map(
-    files.map((name) => [
-      name,
-      readFileSync(join(dir, name), 'utf8').replace(/"generatedAt": "[^"]+"/, '"generatedAt": "-"'),
-    ]),
-  );
-}
-
-function setUp(): { logs: string; landing: string; out: string } {
-  const logs = temp.make();
-  generateLogs({ dir: logs, start: day('2024-03-01'), days: 2, rows: 2_000, users: 50, songs: 200, seed: 3 });
-  const landing = kpiLanding(temp, 11, 400);
-  return { logs, landing, out: temp.make() };
-}
 
 describe('run with --kpis-landing', () => {
   it('writes the charts, then the KPIs the kpis job writes; a second run finds both current', async () => {
-    const { logs, landing, out } = setUp();
+    const { logs, landing, out } = logsAndKpiLanding(temp);
     const copy = temp.make();
     cpSync(landing, copy, { recursive: true });
     const referenceOut = temp.make();
@@ -102,7 +77,7 @@ describe('run with --kpis-landing', () => {
   });
 
   it('archives the streams files once their days are written, as kpis does', async () => {
-    const { logs, landing, out } = setUp();
+    const { logs, landing, out } = logsAndKpiLanding(temp);
     const record = await runOnce({
       logsDir: logs,
       outDir: out,
@@ -116,7 +91,7 @@ describe('run with --kpis-landing', () => {
   });
 
   it('skips the KPIs, saying why, while a kpis command holds their state folder; the charts are written', async () => {
-    const { logs, landing, out } = setUp();
+    const { logs, landing, out } = logsAndKpiLanding(temp);
     const lock = await acquireLock(join(out, '.playtally-kpis'), 'playtally kpis');
     const events: RunEvent[] = [];
     try {
@@ -141,7 +116,7 @@ describe('run with --kpis-landing', () => {
 
 describe('watch with --kpis-landing', () => {
   it('a KPI drop that lands (no new log) triggers a step that writes its days', async () => {
-    const { logs, landing, out } = setUp();
+    const { logs, landing, out } = logsAndKpiLanding(temp);
     let stopRequested = false;
     let stopNow = (): void => {};
     const stop = { requested: () => stopRequested, stopped: new Promise<void>((r) => (stopNow = r)) };
@@ -176,48 +151,5 @@ describe('watch with --kpis-landing', () => {
       stopNow();
       await watching;
     }
-  });
-});
-
-describe('the CLI: run --kpis-landing', () => {
-  it('writes charts and KPIs in one run; --json holds the KPI step; a missing KPI landing folder is exit 3 before any work', async () => {
-    const { logs, landing, out } = setUp();
-    const r = cli([
-      'run',
-      '--logs',
-      logs,
-      '--out',
-      out,
-      '--kpis-landing',
-      landing,
-      '--no-kpis-archive',
-      '--json',
-    ]);
-    expect(r.status, r.stderr).toBe(0);
-    const record = JSON.parse(r.stdout) as RunRecord;
-    expect(record.charts.length).toBeGreaterThan(0);
-    const kpis = record.kpis as { days: string[]; filesParsed: number };
-    expect(kpis.days.length).toBeGreaterThan(0);
-    expect(kpis.filesParsed).toBe(4);
-    expect(kpiFiles(out).size).toBe(3 * kpis.days.length);
-    // The log (on stderr with --json) has a line per KPI day and the step's summary.
-    const events = r.stderr
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as { event: string });
-    expect(events.filter((e) => e.event === 'kpis_day_written')).toHaveLength(kpis.days.length);
-    expect(events.filter((e) => e.event === 'kpis_done')).toHaveLength(1);
-
-    const missing = cli([
-      'run',
-      '--logs',
-      logs,
-      '--out',
-      temp.make(),
-      '--kpis-landing',
-      join(landing, 'nope'),
-    ]);
-    expect(missing.status, missing.stderr).toBe(3);
-    expect(missing.stdout + missing.stderr).toMatch(/KPI landing folder .*nope does not exist/);
   });
 });
