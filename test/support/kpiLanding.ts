@@ -1,6 +1,8 @@
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { generateKpiDataset } from '../../src/generate/kpiDataset.js';
 import { generateLogs } from '../../src/generate/listenGenerator.js';
+import { runKpis } from '../../src/jobs/kpiJob.js';
 import { mulberry32 } from './prng.js';
 import { day, type TempDirs } from './tempDirs.js';
 
@@ -128,4 +130,22 @@ export function logsAndKpiLanding(temp: TempDirs): { logs: string; landing: stri
   generateLogs({ dir: logs, start: day('2024-03-01'), days: 2, rows: 2_000, users: 50, songs: 200, seed: 3 });
   const landing = kpiLanding(temp, 11, 400);
   return { logs, landing, out: temp.make() };
+}
+
+/** A landing folder of generated streams (2 days), and its KPI files at `granularity`. */
+export async function kpiFolder(temp: TempDirs, granularity: 'day' | 'hour' = 'day', seed = 3) {
+  const landing = temp.make('playtally-dyn-landing-');
+  generateKpiDataset({
+    dir: landing,
+    start: day('2024-02-01'),
+    days: 2,
+    streamsPerDay: 4_000,
+    filesPerDay: 2,
+    songs: 400,
+    users: 600,
+    seed,
+  });
+  const out = temp.make('playtally-dyn-out-');
+  await runKpis({ landingDir: landing, outDir: out, granularity, archive: false, threads: 1 });
+  return { landing, out, state: join(out, '.playtally-kpis') };
 }

@@ -1,57 +1,45 @@
-import { existsSync, readdirSync, readFileSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
-import type { AddressInfo } from 'node:net';
+import { existsSync, readdirSync, rmSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { type BatchWriteItemCommand, CreateTableCommand, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import dynalite from 'dynalite';
+import {
+  type BatchWriteItemCommand,
+  CreateTableCommand,
+  type DynamoDBClient,
+} from '@aws-sdk/client-dynamodb';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { DynamoTable } from '../src/cloud/dynamoTable.js';
-import { readKpiDay } from '../src/formats/kpiFiles.js';
-import { generateKpiDataset } from '../src/generate/kpiDataset.js';
-import { runKpis } from '../src/jobs/kpiJob.js';
-import { parseDay } from '../src/ops/dates.js';
-import { PlaytallyError } from '../src/ops/errors.js';
-import { readKpiAnswer } from '../src/sinks/dynamoAnswers.js';
-import { chartItems, DynamoSink, kpiItems } from '../src/sinks/dynamoSink.js';
-import { runOnce } from '../src/unattended/runOnce.js';
-import { cliAsync, requireBuiltCli, runFolders } from './support/cliRuns.js';
-import { day, TempDirs } from './support/tempDirs.js';
+import { DynamoTable } from '../../src/cloud/dynamoTable.js';
+import { readKpiDay } from '../../src/formats/kpiFiles.js';
+import { generateKpiDataset } from '../../src/generate/kpiDataset.js';
+import { runKpis } from '../../src/jobs/kpiJob.js';
+import { parseDay } from '../../src/ops/dates.js';
+import { PlaytallyError } from '../../src/ops/errors.js';
+import { readKpiAnswer } from '../../src/sinks/dynamoAnswers.js';
+import { chartItems, DynamoSink, kpiItems } from '../../src/sinks/dynamoSink.js';
+import { runOnce } from '../../src/unattended/runOnce.js';
+import { runFolders } from '../support/cliRuns.js';
+import { type Dynalite, startDynalite } from '../support/dynaliteServer.js';
+import { kpiFolder } from '../support/kpiLanding.js';
+import { day, TempDirs } from '../support/tempDirs.js';
 
 /**
  * The DynamoDB sink of the genre KPIs against dynalite, a DynamoDB implementation started on
  * loopback by this file (no server to install, so it runs everywhere, CI included): the items of
  * a day hold exactly the files' figures; a rewritten day leaves exactly its new items; unprocessed
- * items are sent again with backoff; `kpis --sink` and `kpis query` through the CLI.
+ * items are sent again with backoff; a run whose sink fails archives nothing. `kpis --sink`,
+ * `kpis query` and `run --sink` through the CLI: test/e2e/dynamoSink.test.ts.
  */
 
 const temp = new TempDirs();
-let server: ReturnType<typeof dynalite>;
-let endpoint: string;
+let dynamo: Dynalite;
 let client: DynamoDBClient;
 let tables = 0;
 
 beforeAll(async () => {
-  requireBuiltCli();
-  server = dynalite({ createTableMs: 0, deleteTableMs: 0, updateTableMs: 0 });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
-  endpoint = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
-  client = new DynamoDBClient({
-    endpoint,
-    region: 'us-east-1',
-    credentials: { accessKeyId: 'test', secretAccessKey: 'test' },
-  });
+  dynamo = await startDynalite();
+  client = dynamo.client;
 });
 afterAll(async () => {
-  client?.destroy();
-  await new Promise((resolve) => server?.close(resolve));
+  await dynamo?.close();
   temp.cleanup();
-});
-
-/** The environment a CLI child reaches dynalite with: the standard AWS variables. */
-const awsEnv = (): Record<string, string> => ({
-  AWS_ENDPOINT_URL: endpoint,
-  AWS_REGION: 'us-east-1',
-  AWS_ACCESS_KEY_ID: 'test',
-  AWS_SECRET_ACCESS_KEY: 'test',
 });
 
 async function newTable(): Promise<DynamoTable> {
@@ -65,27 +53,9 @@ async function itemsOf(table: DynamoTable, date: string) {
   return table.query(`DATE#${date}`, '');
 }
 
-/** A landing folder of generated streams (2 days), and its KPI files at `granularity`. */
-async function kpiFolder(granularity: 'day' | 'hour' = 'day', seed = 3) {
-  const landing = temp.make('playtally-dyn-landing-');
-  generateKpiDataset({
-    dir: landing,
-    start: day('2024-02-01'),
-    days: 2,
-    streamsPerDay: 4_000,
-    filesPerDay: 2,
-    songs: 400,
-    users: 600,
-    seed,
-  });
-  const out = temp.make('playtally-dyn-out-');
-  await runKpis({ landingDir: landing, outDir: out, granularity, archive: false, threads: 1 });
-  return { landing, out, state: join(out, '.playtally-kpis') };
-}
-
 describe('the items of a day', () => {
   it('hold the figures of the files exactly, the average with its two decimals', async () => {
-    const { out } = await kpiFolder();
+    const { out } = await kpiFolder(temp);
     const files = readKpiDay(out, parseDay('20240201')!);
     const items = kpiItems(files);
     expect(items).toHaveLength(files.genres.length + 2);
@@ -114,7 +84,7 @@ describe('the items of a day', () => {
 describe('DynamoSink', () => {
   it('writes every day; the answers read back are the files; a second sync writes nothing', async () => {
     const table = await newTable();
-    const { out, state } = await kpiFolder();
+    const { out, state } = await kpiFolder(temp);
     const sink = new DynamoSink(table, state);
     const written = await sink.syncKpis(out);
     expect(written.map((w) => w.date)).toEqual(['2024-01-31', '2024-02-01', '2024-02-02', '2024-02-03']);
@@ -153,7 +123,7 @@ describe('DynamoSink', () => {
 
   it('a day rewritten at another granularity, or with a genre gone, leaves exactly its new items', async () => {
     const table = await newTable();
-    const folder = await kpiFolder('day', 5);
+    const folder = await kpiFolder(temp, 'day', 5);
     const sink = new DynamoSink(table, folder.state);
     await sink.syncKpis(folder.out);
     // The same landing at hour granularity: the day's items become hourly ones.
@@ -197,7 +167,7 @@ describe('DynamoSink', () => {
 
   it('a damaged KPI file is bad_result_file naming it, and nothing of that day is written', async () => {
     const table = await newTable();
-    const { out, state } = await kpiFolder();
+    const { out, state } = await kpiFolder(temp);
     writeFileSync(join(out, 'genre_kpis_20240202.csv'), 'not,the,header\n');
     const sink = new DynamoSink(table, state);
     await expect(sink.syncKpis(out)).rejects.toMatchObject({ code: 'bad_result_file' });
@@ -258,71 +228,6 @@ describe('DynamoTable.write', () => {
   });
 });
 
-describe('kpis --sink and kpis query through the CLI', () => {
-  it('a missing table is exit 4 before any work; --create-table creates it; query answers', async () => {
-    const { landing } = await kpiFolder('day', 7);
-    const out = temp.make('playtally-dyn-cli-out-');
-    const name = `cli-${process.pid}`;
-    const run = (args: string[]) => cliAsync(args, { env: awsEnv() });
-    const base = ['kpis', '--landing', landing, '--out', out, '--no-archive', '--sink', `dynamodb://${name}`];
-
-    const missing = await run(base);
-    expect(missing.status).toBe(4);
-    expect(missing.stderr).toContain(`DynamoDB table ${name} does not exist: create it with --create-table`);
-
-    const created = await run([...base, '--create-table']);
-    expect(created.status, created.stderr).toBe(0);
-    expect(created.stderr).toContain(`DynamoDB table ${name} created`);
-    expect(created.stderr).toMatch(/4 day\(s\) written to DynamoDB/);
-
-    const again = await run([...base, '--create-table']);
-    expect(again.status).toBe(0);
-    expect(again.stderr).toContain(`DynamoDB table ${name} exists`);
-    expect(again.stderr).toContain('0 day(s) written to DynamoDB');
-
-    const text = await run(['kpis', 'query', '--sink', `dynamodb://${name}`, '--date', '20240201']);
-    expect(text.status, text.stderr).toBe(0);
-    const files = readKpiDay(out, parseDay('20240201')!);
-    expect(text.stdout).toContain(`1. ${files.topGenres[0]!.genre} (`);
-    const json = await run([
-      'kpis',
-      'query',
-      '--sink',
-      `dynamodb://${name}`,
-      '--date',
-      '2024-02-01',
-      '--genre',
-      'pop',
-      '--json',
-    ]);
-    expect(json.status, json.stderr).toBe(0);
-    const answer = JSON.parse(json.stdout) as { genres: { genre: string; top3: unknown }[] };
-    const pop = files.genres.find((g) => g.genre === 'pop')!;
-    expect(answer.genres).toEqual([expect.objectContaining({ genre: 'pop', top3: pop.top3 })]);
-
-    const none = await run(['kpis', 'query', '--sink', `dynamodb://${name}`, '--date', '2023-01-01']);
-    expect(none.status).toBe(3);
-    expect(none.stderr).toContain(`${name} holds no genre KPIs of 2023-01-01`);
-  });
-
-  it('usage errors are exit 2: a sink that is not dynamodb://, --create-table without --sink', async () => {
-    const { landing } = await kpiFolder('day', 9);
-    const out = temp.make('playtally-dyn-cli-usage-');
-    const bad = await cliAsync(['kpis', '--landing', landing, '--out', out, '--sink', 's3://x'], {
-      env: awsEnv(),
-    });
-    expect(bad.status).toBe(2);
-    expect(bad.stderr).toContain('--sink must be dynamodb://TABLE');
-    const noSink = await cliAsync(['kpis', '--landing', landing, '--out', out, '--create-table'], {
-      env: awsEnv(),
-    });
-    expect(noSink.status).toBe(2);
-    expect(noSink.stderr).toContain('--create-table is for --sink dynamodb://TABLE');
-    // Both stopped before any work: no KPI file was written.
-    expect(readdirSync(out)).toEqual([]);
-  });
-});
-
 describe('the country charts in the sink', () => {
   it('chartItems hold each country line of the file, songs in rank order', () => {
     const dir = temp.make('playtally-dyn-chart-');
@@ -340,42 +245,6 @@ describe('the country charts in the sink', () => {
     ]);
     writeFileSync(path, 'FR|1:2\nDE|1:1\n');
     expect(() => chartItems('2024-01-05', path)).toThrow("country not after the previous line's FR");
-  });
-
-  it('run --sink writes every chart date; a run with nothing new writes nothing; top50 --sink too', async () => {
-    const f = runFolders(temp, 'playtally-dyn-run-', day('2024-01-01'), 3, { rows: 3_000, seed: 4 });
-    const name = `charts-${process.pid}`;
-    const sinkArgs = ['--sink', `dynamodb://${name}`];
-    const first = await cliAsync(['run', '--logs', f.logs, '--out', f.out, ...sinkArgs, '--create-table'], {
-      env: awsEnv(),
-    });
-    expect(first.status, first.stderr).toBe(0);
-    const done = first.stdout.split('\n').find((l) => l.includes('"sink_written"'));
-    expect(JSON.parse(done!).dates).toEqual(['2024-01-01', '2024-01-02', '2024-01-03']);
-    const table = new DynamoTable(name, client);
-    for (const date of ['2024-01-01', '2024-01-02', '2024-01-03']) {
-      const items = await table.query(`CHART#${date}`, 'COUNTRY#');
-      const file = readFileSync(join(f.out, `country_top50_${date.replaceAll('-', '')}.txt`), 'utf8');
-      const lines = file.split('\n').filter((l) => l !== '');
-      expect(items.map((i) => i.country!.S)).toEqual(lines.map((l) => l.slice(0, 2)));
-      // Each country's songs are the file's, in order.
-      expect(
-        items.map(
-          (i) => `${i.country!.S}|${i.songs!.L!.map((x) => `${x.M!.sng_id!.N}:${x.M!.plays!.N}`).join(',')}`,
-        ),
-      ).toEqual(lines);
-    }
-    const again = await cliAsync(['run', '--logs', f.logs, '--out', f.out, ...sinkArgs], { env: awsEnv() });
-    expect(again.status, again.stderr).toBe(0);
-    expect(again.stdout).not.toContain('"sink_written"');
-
-    const out = temp.make('playtally-dyn-top50-');
-    const top = await cliAsync(['top50', '--logs', f.logs, '--out', out, ...sinkArgs, '--quiet'], {
-      env: awsEnv(),
-    });
-    expect(top.status, top.stderr).toBe(0);
-    // The same date, the same charts: the items are the same, rewritten.
-    expect((await table.query('CHART#2024-01-03', 'COUNTRY#')).length).toBeGreaterThan(0);
   });
 
   it('a run whose sink fails archives no log: a log leaves only once its results are committed', async () => {
