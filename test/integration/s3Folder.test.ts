@@ -4,14 +4,16 @@ import { PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { type S3rverProcess, startS3rver } from '../../bench/s3rverProcess.js';
 import { S3Folder } from '../../src/cloud/s3Folder.js';
-import { subfolder } from '../../src/sources/locations.js';
+import { moveFileWithReason, subfolder } from '../../src/sources/locations.js';
+import { s3Keys, s3Object } from '../support/s3Bucket.js';
 import { TempDirs } from '../support/tempDirs.js';
 
 /**
  * S3 locations against s3rver, an S3 implementation started on loopback by this file (so it runs
  * everywhere, CI included). s3rver takes only the credentials S3RVER/S3RVER, and stores the
  * aws-chunked framing of an upload sent with the SDK's default checksums as part of the object:
- * the client is made with checksums only when required, as playtally's is.
+ * the client is made with checksums only when required, as playtally's is. Moves on S3 keep
+ * every file set aside. The commands with their inputs on S3: test/e2e/s3Sources.test.ts.
  */
 
 const temp = new TempDirs();
@@ -102,5 +104,46 @@ describe('S3Folder', () => {
       code: 'source_unavailable',
       message: expect.stringContaining('cannot list s3://no-such-bucket/x/'),
     });
+  });
+});
+
+/** Every key under `prefix`, relative to it, sorted. */
+const keys = (prefix: string): Promise<string[]> => s3Keys(client, BUCKET, prefix);
+const object = (key: string): Promise<Buffer> => s3Object(client, BUCKET, key);
+
+// Last: it sets the AWS variables of this process for playtally's own S3 client.
+describe('moves on S3', () => {
+  it('a file set aside twice keeps both earlier copies and their reasons, renamed .replaced-<timestamp>', async () => {
+    Object.assign(process.env, server.env()); // this process's own S3 client reads them on first use
+    const prefix = 'moves/';
+    const root = `s3://${BUCKET}/${prefix}`;
+    for (let i = 1; i <= 3; i++) {
+      await client.send(
+        new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}bad.csv`, Body: `version ${i}` }),
+      );
+      const done = await moveFileWithReason(`${root}bad.csv`, `${root}error/`, { version: i });
+      expect(done).toEqual({
+        movedTo: `${root}error/bad.csv`,
+        reasonFile: `${root}error/bad.csv.reason.json`,
+      });
+    }
+    const left = await keys(prefix);
+    expect(left).toHaveLength(6);
+    expect(left.filter((k) => !k.includes('.replaced-'))).toEqual([
+      'error/bad.csv',
+      'error/bad.csv.reason.json',
+    ]);
+    const asides = left.filter((k) => k.includes('.replaced-') && !k.endsWith('.reason.json'));
+    expect(asides).toHaveLength(2);
+    for (const aside of asides) {
+      expect(aside).toMatch(/^error\/bad\.csv\.replaced-\d{8}T\d{6}(\.\d+)?Z(-\d+)?$/);
+      // Each copy set aside has its own reason beside it, under the same new name.
+      const version = (await object(prefix + aside)).toString();
+      const reason = JSON.parse((await object(`${prefix}${aside}.reason.json`)).toString()) as {
+        version: number;
+      };
+      expect(version).toBe(`version ${reason.version}`);
+    }
+    expect((await object(`${prefix}error/bad.csv`)).toString()).toBe('version 3');
   });
 });

@@ -1,31 +1,26 @@
 import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { gzipSync } from 'node:zlib';
-import {
-  DeleteObjectCommand,
-  GetObjectCommand,
-  ListObjectsV2Command,
-  PutObjectCommand,
-  type S3Client,
-} from '@aws-sdk/client-s3';
+import { DeleteObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { type S3rverProcess, startS3rver } from '../bench/s3rverProcess.js';
-import { generateLogs } from '../src/generate/listenGenerator.js';
-import { moveFileWithReason } from '../src/sources/locations.js';
-import { clickhouseArgs, haveClickHouse, requireClickHouse, TestDatabases } from './support/clickhouse.js';
-import { cliAsync, parseEvents, requireBuiltCli, runDone, spawnCli } from './support/cliRuns.js';
-import { kpiLanding, kpiOutputs } from './support/kpiLanding.js';
-import { day, logName, TempDirs } from './support/tempDirs.js';
+import { type S3rverProcess, startS3rver } from '../../bench/s3rverProcess.js';
+import { generateLogs } from '../../src/generate/listenGenerator.js';
+import { clickhouseArgs, haveClickHouse, requireClickHouse, TestDatabases } from '../support/clickhouse.js';
+import { cliAsync, parseEvents, requireBuiltCli, runDone, spawnCli } from '../support/cliRuns.js';
+import { kpiLanding, kpiOutputs } from '../support/kpiLanding.js';
+import { s3Keys, s3Object } from '../support/s3Bucket.js';
+import { day, logName, TempDirs } from '../support/tempDirs.js';
 
 /**
- * The commands with their inputs on S3, against s3rver started on loopback by this file (so it
- * runs everywhere, CI included), reached the way a deployment reaches S3: the standard AWS
- * variables, with AWS_ENDPOINT_URL for an S3-compatible store. Each command's output from S3 is
- * compared byte for byte with the same command's output from a local copy of the same inputs;
- * archive and quarantine are checked as objects moved under the archive/ and error/ prefixes.
+ * The commands with their inputs on S3 through the built CLI, against s3rver started on loopback
+ * by this file (so it runs everywhere, CI included), reached the way a deployment reaches S3: the
+ * standard AWS variables, with AWS_ENDPOINT_URL for an S3-compatible store. Each command's output
+ * from S3 is compared byte for byte with the same command's output from a local copy of the same
+ * inputs; archive and quarantine are checked as objects moved under the archive/ and error/
+ * prefixes. S3 locations and moves in-process: test/integration/s3Folder.test.ts.
  */
 
-requireClickHouse('s3.sources.test (its --engine clickhouse case)');
+requireClickHouse('e2e/s3Sources.test (its --engine clickhouse case)');
 
 const temp = new TempDirs();
 const databases = new TestDatabases('playtally_s3');
@@ -66,23 +61,8 @@ async function upload(dir: string, prefix: string): Promise<void> {
 }
 
 /** Every key under `prefix`, relative to it, sorted. */
-async function keys(prefix: string): Promise<string[]> {
-  const out: string[] = [];
-  let token: string | undefined;
-  do {
-    const page = await client.send(
-      new ListObjectsV2Command({ Bucket: BUCKET, Prefix: prefix, ContinuationToken: token }),
-    );
-    for (const o of page.Contents ?? []) out.push(o.Key!.slice(prefix.length));
-    token = page.IsTruncated ? page.NextContinuationToken : undefined;
-  } while (token !== undefined);
-  return out.sort();
-}
-
-async function object(key: string): Promise<Buffer> {
-  const answer = await client.send(new GetObjectCommand({ Bucket: BUCKET, Key: key }));
-  return Buffer.from(await answer.Body!.transformToByteArray());
-}
+const keys = (prefix: string): Promise<string[]> => s3Keys(client, BUCKET, prefix);
+const object = (key: string): Promise<Buffer> => s3Object(client, BUCKET, key);
 
 /** The chart and quality files of an output folder, the quality report without its times and paths. */
 function chartOutputs(out: string): Record<string, string> {
@@ -109,42 +89,6 @@ function fiveDays(): string {
   rmSync(plain);
   return logs;
 }
-
-describe('moves on S3', () => {
-  it('a file set aside twice keeps both earlier copies and their reasons, renamed .replaced-<timestamp>', async () => {
-    Object.assign(process.env, awsEnv()); // this process's own S3 client reads them on first use
-    const prefix = newPrefix('moves');
-    const root = `s3://${BUCKET}/${prefix}`;
-    for (let i = 1; i <= 3; i++) {
-      await client.send(
-        new PutObjectCommand({ Bucket: BUCKET, Key: `${prefix}bad.csv`, Body: `version ${i}` }),
-      );
-      const done = await moveFileWithReason(`${root}bad.csv`, `${root}error/`, { version: i });
-      expect(done).toEqual({
-        movedTo: `${root}error/bad.csv`,
-        reasonFile: `${root}error/bad.csv.reason.json`,
-      });
-    }
-    const left = await keys(prefix);
-    expect(left).toHaveLength(6);
-    expect(left.filter((k) => !k.includes('.replaced-'))).toEqual([
-      'error/bad.csv',
-      'error/bad.csv.reason.json',
-    ]);
-    const asides = left.filter((k) => k.includes('.replaced-') && !k.endsWith('.reason.json'));
-    expect(asides).toHaveLength(2);
-    for (const aside of asides) {
-      expect(aside).toMatch(/^error\/bad\.csv\.replaced-\d{8}T\d{6}(\.\d+)?Z(-\d+)?$/);
-      // Each copy set aside has its own reason beside it, under the same new name.
-      const version = (await object(prefix + aside)).toString();
-      const reason = JSON.parse((await object(`${prefix}${aside}.reason.json`)).toString()) as {
-        version: number;
-      };
-      expect(version).toBe(`version ${reason.version}`);
-    }
-    expect((await object(`${prefix}error/bad.csv`)).toString()).toBe('version 3');
-  });
-});
 
 describe('top50 --logs s3://', () => {
   it('writes the same charts as from a local folder, plain and gzip logs streamed', async () => {
