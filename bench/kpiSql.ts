@@ -4,7 +4,7 @@ import type { DuckDBConnection } from '@duckdb/node-api';
 /**
  * The genre KPIs in DuckDB SQL, straight from a landing folder's CSVs with DuckDB's own CSV reader
  * and timestamp parser: the benchmark peer (bench/duckdbKpiPeer.ts) and the test oracle
- * (test/kpis.duckdb.test.ts). It follows the contract of README "Genre KPIs": exact duplicates
+ * (test/integration/kpiJob.duckdb.test.ts). It follows the contract of docs/KPIS.md: exact duplicates
  * (user, track, instant) once, streams joined to the distinct (track, genre) rows of the songs,
  * unique listeners exact, the average rounded half up on integers, ties in byte order (COLLATE c).
  * The connection must use `SET TimeZone = 'UTC'` (a listen time without an offset is UTC).

@@ -1,6 +1,6 @@
 // Write docs/CLI.md, the CLI reference, from the commander definitions of the built CLI
 // (dist/src/cli/program.js: the command tree, built without parsing argv or running anything).
-// Usage: npm run docs:cli (compiles first). test/cliReference.test.ts fails when the file is stale.
+// Usage: npm run docs:cli (compiles first). test/unit/cliReference.test.ts fails when the file is stale.
 import { writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { cliReference } from '../dist/src/cli/cliReference.js';

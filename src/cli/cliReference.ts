@@ -8,7 +8,7 @@ import type { Command, Help, Option } from 'commander';
  * Pure and deterministic: it reads only the tree (no argv, no clock, no file); defaults that
  * depend on the machine carry a description (`--threads`: "number of cores") and that is shown.
  *
- * Regenerate with `npm run docs:cli`; test/cliReference.test.ts fails when the file is stale.
+ * Regenerate with `npm run docs:cli`; test/unit/cliReference.test.ts fails when the file is stale.
  *
  * @example cliReference(program('0.0.0')) // '# CLI reference\n\n...'
  */
@@ -18,7 +18,7 @@ export function cliReference(root: Command): string {
     '# CLI reference',
     '',
     '<!-- Generated from the commander definitions in src/cli/ by `npm run docs:cli`',
-    '     (src/cli/cliReference.ts). Do not edit: test/cliReference.test.ts fails when it is stale. -->',
+    '     (src/cli/cliReference.ts). Do not edit: test/unit/cliReference.test.ts fails when it is stale. -->',
     '',
     `Every command, as \`${root.name()} <command> --help\` prints it. Back to the [README](../README.md).`,
     '',

@@ -8,7 +8,7 @@ import { positiveIntOption, rateOption, sizeOption } from './optionParsers.js';
 /**
  * The options several commands share, one definition each, so that an option has the same flags,
  * wording, default and meaning on every command that has it (DESIGN.md: "the same option means
- * the same thing, with the same name, on every command"). test/cli.options.test.ts checks every
+ * the same thing, with the same name, on every command"). test/unit/sharedOptions.test.ts and test/e2e/sharedOptions.test.ts check every
  * command of the tree against these.
  */
 

@@ -33,7 +33,7 @@ export class DynamoTable {
     client?: DynamoDBClient,
   ) {
     // The SDK warns on every process that Node 20 will not get its updates after January 2027;
-    // playtally says so once, in its README, rather than on every command's stderr.
+    // playtally says so once, in docs/AWS.md, rather than on every command's stderr.
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     this.client = client ?? new DynamoDBClient({});
   }

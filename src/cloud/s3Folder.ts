@@ -57,7 +57,7 @@ export class S3Folder {
   }
 
   static defaultClient(): S3Client {
-    // The SDK's Node 22 notice: said once in the README, not on every command (see DynamoTable).
+    // The SDK's Node 22 notice: said once in docs/AWS.md, not on every command (see DynamoTable).
     process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
     const custom = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
     return new S3Client({

@@ -9,7 +9,7 @@ import type { IgnoredFile, LogFile } from '../sources/logFiles.js';
  * partial on disk, or loaded into a ClickHouse cluster), how long its data is kept, and how the
  * window's two chart files are computed. Implementations: engines/embedded/chartEngine.ts and
  * engines/clickhouse/chartEngine.ts, chosen by engines/pickEngine.ts only; both pass the shared
- * suite test/chartEngine.contract.test.ts and write byte-identical files.
+ * suite test/integration/chartEngine.contract.test.ts and write byte-identical files.
  */
 export interface ChartEngine<Taken extends TakenDay = TakenDay> {
   /** Whether a day's data stays until `--keep-days` says otherwise (else: the window's days only). */

@@ -16,7 +16,7 @@ export interface KpiDayInput {
  * parsing streams files into partials, deciding which days are due, writing the files and the
  * quality report, archiving) is the same for every engine. Implementations:
  * engines/embedded/kpiEngine.ts and engines/clickhouse/kpiEngine.ts, chosen by
- * engines/pickEngine.ts only; both pass the shared suite test/kpiEngine.contract.test.ts.
+ * engines/pickEngine.ts only; both pass the shared suite test/integration/kpiEngine.contract.test.ts.
  */
 export interface KpiDayEngine {
   computeDay(input: KpiDayInput): Promise<DayKpis>;
