@@ -8,8 +8,12 @@ import { dashboardRoutes } from './dashboardAssets.js';
 import { ServerMetrics } from './metrics.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
 import { countryParam, dateParam, limitParam, userIdParam } from './params.js';
+import { API_CACHE_CONTROL, SECURITY_HEADERS } from './responseHeaders.js';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
+
+/** The longest series an answer holds: a year, a leap year's included. */
+const MAX_RANGE_DAYS = 366;
 
 export interface AppOptions {
   reader: ResultsReader;
@@ -32,6 +36,8 @@ export function createApp(options: AppOptions): { app: Hono; metrics: ServerMetr
   app.use(async (c, next) => {
     const started = process.hrtime.bigint();
     await next();
+    for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
+    if (c.req.path.startsWith('/api/')) c.res.headers.set('cache-control', API_CACHE_CONTROL);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
     // The route pattern, not the path: one series per route, whatever ids are asked for. The
     // pattern of the route that matched, not of the last middleware run (this one's `/*`, or the
@@ -88,8 +94,11 @@ export function createApp(options: AppOptions): { app: Hono; metrics: ServerMetr
   /** `from`/`to` for series; defaults: the 30 days ending on the newest date of the kind. */
   const range = (from: string | undefined, to: string | undefined, latest: string | undefined) => {
     const end = dateParam('to', to, latest ?? isoDay(Math.floor(Date.now() / 86_400_000)))!;
-    const start = dateParam('from', from, isoDay(parseDay(end)! - 29))!;
+    const start = dateParam('from', from, isoDay(Math.max(0, parseDay(end)! - 29)))!;
     if (start > end) throw badParameter('from', `${start} is after to=${end}`);
+    if (parseDay(end)! - parseDay(start)! >= MAX_RANGE_DAYS) {
+      throw badParameter('from', `from=${start} to=${end} is more than ${MAX_RANGE_DAYS} days`);
+    }
     return { from: start, to: end };
   };
 

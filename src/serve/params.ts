@@ -2,11 +2,18 @@ import { isoDay, parseDay } from '../ops/dates.js';
 import { countryIndex } from '../parse/countries.js';
 import { badParameter, notFound } from './apiErrors.js';
 
-/** `date=YYYY-MM-DD` or `YYYYMMDD`; `fallback` when absent (undefined: nothing stored yet). */
+/** The dates the API takes: from the epoch (no listen log is older) to the last four-digit year. */
+const FIRST_DAY = 0;
+const LAST_DAY = parseDay('9999-12-31')!;
+
+/** `date=YYYY-MM-DD` or `YYYYMMDD`, 1970-01-01..9999-12-31; `fallback` when absent (undefined: nothing stored yet). */
 export function dateParam(name: string, text: string | undefined, fallback?: string): string | undefined {
   if (text === undefined || text === '') return fallback;
   const day = parseDay(text);
   if (day === undefined) throw badParameter(name, `not a date (YYYY-MM-DD or YYYYMMDD): ${quote(text)}`);
+  if (day < FIRST_DAY || day > LAST_DAY) {
+    throw badParameter(name, `not a date from 1970-01-01 to 9999-12-31: ${quote(text)}`);
+  }
   return isoDay(day);
 }
 
@@ -15,8 +22,9 @@ export function dateParam(name: string, text: string | undefined, fallback?: str
  * ISO 3166-1 code is well formed but names no key: 404.
  */
 export function countryParam(text: string): string {
+  // Checked before upper-casing: Unicode case mapping turns some letters into two ASCII ones (ß: SS).
+  if (!/^[A-Za-z]{2}$/.test(text)) throw badParameter('cc', `not a two-letter country code: ${quote(text)}`);
   const code = text.toUpperCase();
-  if (!/^[A-Z]{2}$/.test(code)) throw badParameter('cc', `not a two-letter country code: ${quote(text)}`);
   if (countryIndex(code) < 0) throw notFound(`no country ${code} (not an ISO 3166-1 alpha-2 code)`);
   return code;
 }

@@ -1,11 +1,13 @@
 import { existsSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { getRequestListener } from '@hono/node-server';
 import { PlaytallyError } from '../ops/errors.js';
 import { ResultsReader } from '../store/resultsReader.js';
 import { createApp } from './app.js';
+import { SECURITY_HEADERS } from './responseHeaders.js';
 import { userChartFastPath } from './userChartFastPath.js';
 
 /** Where `npm run build` puts the dashboard bundle, relative to this module in dist/. */
@@ -43,8 +45,19 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
       const fastPath = userChartFastPath(reader, metrics, options.token);
       const viaApp = getRequestListener(app.fetch);
       const s = createServer((request, response) => {
-        if (!fastPath(request, response)) void viaApp(request, response);
+        // The fast path answers only what it found; anything it cannot (a miss, a bad parameter,
+        // the store failing under it) goes to the app, whose error handler answers every fault
+        // with JSON. An exception must not escape a request listener: it would end the process,
+        // and every connection and the watcher of `serve --watch` with it.
+        let answered = false;
+        try {
+          answered = fastPath(request, response);
+        } catch {
+          answered = response.headersSent;
+        }
+        if (!answered) void viaApp(request, response);
       });
+      s.on('clientError', answerClientError);
       s.once('error', reject);
       s.listen(options.port, options.host, () => resolveListening(s));
     });
@@ -81,4 +94,31 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         server.closeIdleConnections();
       }),
   };
+}
+
+/**
+ * A request Node refuses before any route sees it (a URL or headers over 16 KB, a malformed
+ * request line): answered in JSON like every other error, not with Node's empty body.
+ */
+function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
+  if (!socket.writable || (error as { code?: string }).code === 'ECONNRESET') {
+    socket.destroy();
+    return;
+  }
+  const tooLarge = error.code === 'HPE_HEADER_OVERFLOW';
+  const status = tooLarge ? '431 Request Header Fields Too Large' : '400 Bad Request';
+  const body = JSON.stringify(
+    tooLarge
+      ? { error: 'request_too_large', message: 'the request line and headers are over 16 KB' }
+      : { error: 'bad_request', message: 'not a valid HTTP request' },
+  );
+  const headers = Object.entries({
+    'content-type': 'application/json',
+    'content-length': String(Buffer.byteLength(body)),
+    connection: 'close',
+    ...SECURITY_HEADERS,
+  })
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('');
+  socket.end(`HTTP/1.1 ${status}\r\n${headers}\r\n${body}`);
 }

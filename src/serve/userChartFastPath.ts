@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { isoDay, parseDay } from '../ops/dates.js';
 import type { ResultsReader } from '../store/resultsReader.js';
 import type { ServerMetrics } from './metrics.js';
+import { API_HEADERS } from './responseHeaders.js';
 
 const USER_CHART = /^\/api\/charts\/user\/(\d{1,16})(?:\?date=(\d{4}-?\d{2}-?\d{2}))?$/;
 const ROUTE = '/api/charts/user/:id';
@@ -45,6 +46,7 @@ export function userChartFastPath(
     response.writeHead(200, {
       'content-type': 'application/json',
       'content-length': Buffer.byteLength(body),
+      ...API_HEADERS,
     });
     response.end(body);
     metrics.observe('GET', ROUTE, 200, Number(process.hrtime.bigint() - started) / 1e9);

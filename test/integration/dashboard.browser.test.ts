@@ -456,7 +456,15 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     }
   });
 
-  it('raised no page errors', () => {
+  it('is served under a Content-Security-Policy (a violation would be a console error above)', async () => {
+    for (const path of ['/', '/assets/dashboard.js', '/api/dates']) {
+      const response = await fetch(server.url + path);
+      expect(response.headers.get('content-security-policy'), path).toMatch(/default-src 'self'/);
+      expect(response.headers.get('x-frame-options'), path).toBe('DENY');
+    }
+  });
+
+  it('raised no page errors (CSP violations included)', () => {
     expect(pageErrors).toEqual([]);
   });
 });

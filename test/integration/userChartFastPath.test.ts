@@ -1,4 +1,4 @@
-import { writeFileSync } from 'node:fs';
+import { copyFileSync, truncateSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/serve/app.js';
@@ -148,5 +148,85 @@ describe('user charts through the fast path', () => {
     const before = await count();
     for (let i = 0; i < 3; i++) expect((await fetch(`${open.url}/api/charts/user/7`)).status).toBe(200);
     expect(await count()).toBe(before + 3);
+  });
+});
+
+describe('a store failing under the server', () => {
+  it('is a 500 JSON answer on the user-chart route, and the server goes on answering', async () => {
+    const dir = temp.make('playtally-fastpath-broken-');
+    const copy = join(dir, 'store.db');
+    copyFileSync(dbPath, copy);
+    const server = await startServer({ dbPath: copy, host: '127.0.0.1', port: 0 });
+    try {
+      expect((await fetch(`${server.url}/api/charts/user/7`)).status).toBe(200);
+      truncateSync(copy, 0);
+      for (let i = 0; i < 3; i++) {
+        const answer = await fetch(`${server.url}/api/charts/user/7`);
+        expect(answer.status).toBe(500);
+        expect(await answer.json()).toEqual({ error: 'internal', message: 'internal error' });
+      }
+    } finally {
+      await server.close();
+    }
+  });
+});
+
+describe('HTTP hardening (issue 17, point 9 and part of 10)', () => {
+  const HEADERS = [
+    'content-security-policy',
+    'x-content-type-options',
+    'referrer-policy',
+    'x-frame-options',
+  ] as const;
+
+  it('the fast path and the app send the same security and cache headers; every API answer is no-store', async () => {
+    for (const path of ['/api/charts/user/7', '/api/charts/user/2', '/api/dates', '/api/nope']) {
+      const viaServer = await fetch(`${open.url}${path}`);
+      const viaApp = await appOf.request(path);
+      for (const name of [...HEADERS, 'cache-control']) {
+        expect(viaServer.headers.get(name), `${path} ${name}`).toBe(viaApp.headers.get(name));
+      }
+      expect(viaServer.headers.get('x-content-type-options'), path).toBe('nosniff');
+      expect(viaServer.headers.get('content-security-policy'), path).toMatch(/frame-ancestors 'none'/);
+      expect(viaServer.headers.get('cache-control'), path).toBe('no-store');
+    }
+    // Not an API route: security headers, and no API cache policy.
+    const health = await appOf.request('/healthz');
+    expect(health.headers.get('x-frame-options')).toBe('DENY');
+    expect(health.headers.get('cache-control')).toBeNull();
+  });
+
+  it('validates a country code as ASCII before upper-casing it (ß is not SS)', async () => {
+    for (const cc of ['%C3%9F', '%C3%9f', 'fr%C4%B0', 'f', 'fra', '1A']) {
+      const answer = await appOf.request(`/api/charts/country/${cc}`);
+      expect(answer.status, cc).toBe(400);
+      expect(((await answer.json()) as { parameter?: string }).parameter, cc).toBe('cc');
+    }
+    expect((await appOf.request('/api/charts/country/fr')).status).toBe(200);
+  });
+
+  it('bounds dates and ranges: 1970-01-01..9999-12-31, at most 366 days a series', async () => {
+    const bad: [string, string][] = [
+      ['/api/kpis/top-genres?from=0001-01-01&to=9999-12-31', 'from'],
+      ['/api/kpis/top-genres?to=0000-01-01', 'to'],
+      ['/api/quality/days?from=2023-01-01&to=2024-01-02', 'from'],
+      ['/api/charts/country?date=1969-12-31', 'date'],
+    ];
+    for (const [path, parameter] of bad) {
+      const answer = await appOf.request(path);
+      expect(answer.status, path).toBe(400);
+      expect(((await answer.json()) as { parameter?: string }).parameter, path).toBe(parameter);
+    }
+    // A leap year's 366 days are one series; the default range of a store near the epoch starts on it.
+    expect((await appOf.request('/api/quality/days?from=2024-01-01&to=2024-12-31')).status).toBe(200);
+    expect((await appOf.request('/api/quality/days?to=1970-01-05')).status).toBe(200);
+  });
+
+  it('a request over 16 KB is a 431 with a JSON body, and the server goes on', async () => {
+    const answer = await fetch(`${open.url}/api/charts/user/7?pad=${'x'.repeat(20_000)}`);
+    expect(answer.status).toBe(431);
+    expect(answer.headers.get('content-type')).toBe('application/json');
+    expect(await answer.json()).toMatchObject({ error: 'request_too_large' });
+    expect((await fetch(`${open.url}/api/charts/user/7`)).status).toBe(200);
   });
 });
