@@ -45,7 +45,7 @@ import {
   insideGitCheckout,
   landingSub,
   noSongs,
-  removeStaleErrorTemps,
+  removeInterruptedMoves,
   setAsideFile,
 } from './kpiLanding.js';
 
@@ -209,7 +209,7 @@ async function openKpiRun(options: KpiOptions): Promise<KpiRun> {
   removeStaleTempFiles(state.partialsDir);
   removeStaleTempFiles(state.dir);
   removeStaleTempFiles(outDir);
-  removeStaleErrorTemps(landingDir);
+  removeInterruptedMoves(landingDir);
 
   return {
     options,

@@ -1,4 +1,4 @@
-import { existsSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { KpiState } from '../formats/kpiManifest.js';
 import { compactDay } from '../ops/dates.js';
@@ -11,7 +11,7 @@ import {
   type LandingFile,
   type LandingScan,
 } from '../sources/landingFiles.js';
-import { statFile, subfolder } from '../sources/locations.js';
+import { isS3, statFile, subfolder } from '../sources/locations.js';
 import { archive, clearInterruptedMoves, movedBefore, setAside } from './landing.js';
 
 /**
@@ -37,11 +37,17 @@ export async function setAsideFile(landingDir: string, bad: BadFile): Promise<st
 }
 
 /**
- * A run killed while writing a `.reason.json` leaves its temporary file beside the bad file (a
- * local one: an S3 object is written whole or not at all).
+ * A run killed while writing a `.reason.json` leaves its temporary file beside the bad file, and
+ * one killed while copying a file into the archive across filesystems leaves the part copied (local
+ * ones: an S3 object is written whole or not at all).
  */
-export function removeStaleErrorTemps(landingDir: string): void {
-  clearInterruptedMoves(LANDING_KINDS.map((kind) => landingSub(landingDir, 'error', kind)));
+export function removeInterruptedMoves(landingDir: string): void {
+  const archive = landingSub(landingDir, 'archive');
+  clearInterruptedMoves([
+    ...LANDING_KINDS.map((kind) => landingSub(landingDir, 'error', kind)),
+    // A copy into the archive (across filesystems) that a kill cut short.
+    ...(isS3(landingDir) ? [] : subfoldersOf(archive)),
+  ]);
 }
 
 /**
@@ -141,4 +147,15 @@ export function insideGitCheckout(dir: string): boolean {
 /** A folder under the landing folder (`error/songs`, `archive/20240101`), local or on S3. */
 export function landingSub(landingDir: string, ...parts: string[]): string {
   return parts.reduce(subfolder, landingDir);
+}
+
+/** The folders directly under `dir` (none when it does not exist). */
+function subfoldersOf(dir: string): string[] {
+  try {
+    return readdirSync(dir, { withFileTypes: true })
+      .filter((entry) => entry.isDirectory())
+      .map((entry) => join(dir, entry.name));
+  } catch {
+    return [];
+  }
 }

@@ -76,6 +76,9 @@ export interface UserCatalog {
 }
 
 export const MAX_ROW_EXAMPLES = 10;
+/** The longest record a catalogue file may hold; a song row is a few hundred bytes. */
+export const MAX_RECORD_BYTES = 1 << 20;
+
 /** The head of a file read first to tell a CSV from a binary file (see looksBinary). */
 export const SNIFF_BYTES = 64 * 1024;
 
@@ -110,18 +113,29 @@ const DURATION = /^\d{1,12}$/;
 export async function readSongs(files: CsvInput[]): Promise<SongCatalog> {
   const catalog: SongCatalog = { tracks: new Map(), files: [], sha256: new Map(), bad: [], examples: [] };
   for (const file of files) {
-    await readCatalogFile('songs', file, SONG_COLUMNS, catalog, (row, c, reject) => {
+    // This file's tracks and genres, added to the catalogue only once the whole file is read.
+    const staged = new Map<string, TrackGenre[]>();
+    const onRow: RowHandler<(typeof SONG_COLUMNS)[number]> = (row, c, reject) => {
       const id = row[c.track_id]!;
       const genre = row[c.track_genre]!.trim();
       const duration = row[c.duration_ms]!.trim();
       if (id === '') return reject('empty_id');
       if (genre === '') return reject('empty_genre');
       if (!DURATION.test(duration)) return reject('bad_duration');
-      const genres = catalog.tracks.get(id);
-      if (genres === undefined) catalog.tracks.set(id, [{ genre, durationMs: Number(duration) }]);
-      else if (genres.some((g) => g.genre === genre)) return reject('duplicate_song');
-      else genres.push({ genre, durationMs: Number(duration) });
+      const known = catalog.tracks.get(id);
+      const added = staged.get(id);
+      if (known?.some((g) => g.genre === genre) || added?.some((g) => g.genre === genre))
+        return reject('duplicate_song');
+      if (added === undefined) staged.set(id, [{ genre, durationMs: Number(duration) }]);
+      else added.push({ genre, durationMs: Number(duration) });
       return true;
+    };
+    await readCatalogFile('songs', file, SONG_COLUMNS, catalog, onRow, () => {
+      for (const [id, genres] of staged) {
+        const known = catalog.tracks.get(id);
+        if (known === undefined) catalog.tracks.set(id, genres);
+        else known.push(...genres);
+      }
     });
   }
   return catalog;
@@ -131,12 +145,17 @@ export async function readSongs(files: CsvInput[]): Promise<SongCatalog> {
 export async function readUsers(files: CsvInput[]): Promise<UserCatalog> {
   const catalog: UserCatalog = { users: new Set(), files: [], sha256: new Map(), bad: [], examples: [] };
   for (const file of files) {
-    await readCatalogFile('users', file, USER_COLUMNS, catalog, (row, c, reject) => {
+    // This file's users, added to the catalogue only once the whole file is read.
+    const staged = new Set<string>();
+    const onRow: RowHandler<(typeof USER_COLUMNS)[number]> = (row, c, reject) => {
       const id = row[c.user_id]!;
       if (id === '') return reject('empty_id');
-      if (catalog.users.has(id)) return reject('duplicate_user');
-      catalog.users.add(id);
+      if (catalog.users.has(id) || staged.has(id)) return reject('duplicate_user');
+      staged.add(id);
       return true;
+    };
+    await readCatalogFile('users', file, USER_COLUMNS, catalog, onRow, () => {
+      for (const id of staged) catalog.users.add(id);
     });
   }
   return catalog;
@@ -154,6 +173,8 @@ async function readCatalogFile<C extends string>(
   required: readonly C[],
   into: { files: FileReport[]; sha256: Map<string, string>; bad: BadFile[]; examples: RowExample[] },
   onRow: RowHandler<C>,
+  /** Add the file's accepted rows to the catalogue: called only when the file is read whole. */
+  commit: () => void,
 ): Promise<void> {
   const base = { kind, file: file.name, path: file.path };
   let opened: HeadedBytes;
@@ -179,10 +200,13 @@ async function readCatalogFile<C extends string>(
     })(),
   );
   const report: FileReport = { kind, file: file.name, rows: 0, accepted: 0, rejects: {} };
+  // Examples too join the catalogue's only when the file is read whole (a file set aside part-way
+  // contributes nothing).
+  const examples: RowExample[] = [];
   const reject = (reason: string, record: number, text: string): false => {
     report.rejects[reason] = (report.rejects[reason] ?? 0) + 1;
-    if (into.examples.length < MAX_ROW_EXAMPLES) {
-      into.examples.push({ file: file.name, record, reason, text: text.slice(0, 200) });
+    if (into.examples.length + examples.length < MAX_ROW_EXAMPLES) {
+      examples.push({ file: file.name, record, reason, text: text.slice(0, 200) });
     }
     return false;
   };
@@ -195,17 +219,22 @@ async function readCatalogFile<C extends string>(
       relax_quotes: true,
       skip_records_with_error: true,
       info: true,
+      max_record_size: MAX_RECORD_BYTES,
     }),
   );
   // A read failing part-way (a dropped S3 connection) fails the parse; pipe would not pass it on.
   bytes.on('error', (error) => parser.destroy(error));
+  // A record over MAX_RECORD_BYTES (an unterminated quote swallowing the rest of the file) makes
+  // the file unusable: it is set aside, rather than held in memory whole.
+  let tooLarge: number | undefined;
   parser.on('skip', (error: CsvError) => {
+    const record = Number((error as CsvError & { records?: number }).records ?? 0) + 1;
+    if (error.code === 'CSV_MAX_RECORD_SIZE') {
+      tooLarge = record;
+      return;
+    }
     report.rows++;
-    reject(
-      'malformed_csv',
-      Number((error as CsvError & { records?: number }).records ?? 0) + 1,
-      error.message,
-    );
+    reject('malformed_csv', record, error.message);
   });
   let columns: Record<C, number> | undefined;
   let width = 0;
@@ -213,6 +242,7 @@ async function readCatalogFile<C extends string>(
     record: string[];
     info: { records: number };
   }>) {
+    if (tooLarge !== undefined) break;
     if (columns === undefined) {
       const header = checkHeader(record, required);
       if (!header.ok) {
@@ -234,6 +264,17 @@ async function readCatalogFile<C extends string>(
     }
     if (onRow(record, columns, (reason) => reject(reason, info.records, record.join(',')))) report.accepted++;
   }
+  if (tooLarge !== undefined) {
+    bytes.destroy();
+    into.bad.push({
+      ...base,
+      reason: 'not_csv',
+      message:
+        `${file.name} is not a usable CSV file: record ${tooLarge} is over ${MAX_RECORD_BYTES / (1 << 20)} MB ` +
+        '(a quote that is never closed?)',
+    });
+    return;
+  }
   if (columns === undefined) {
     into.bad.push({
       ...base,
@@ -243,6 +284,8 @@ async function readCatalogFile<C extends string>(
     });
     return;
   }
+  commit();
+  into.examples.push(...examples);
   into.files.push(report);
   into.sha256.set(file.name, hash.digest('hex'));
 }

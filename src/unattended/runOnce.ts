@@ -147,7 +147,7 @@ class Run {
   async go(): Promise<void> {
     // A run killed while writing a quarantined log's `.reason.json` leaves its temporary file
     // (a local one: an S3 object is written whole or not at all).
-    clearInterruptedMoves([this.quarantineDir]);
+    clearInterruptedMoves([this.quarantineDir, ...(this.archiveDir === undefined ? [] : [this.archiveDir])]);
     // Chart dates written without the store, or whose load failed, are loaded first; a damaged
     // one among them is reported, and does not stop this run from writing and loading its own.
     this.store(undefined, (error) => this.emit({ type: 'storeSkipped', message: error.message }));

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -313,5 +314,24 @@ describe('parallel parsing', () => {
     // Every day computed on the workers, cut by user: the same files.
     expect(await outputs(2, 0)).toEqual(one);
     expect(await outputs(3, 0)).toEqual(one);
+  });
+});
+
+describe('a copy into the KPI archive that a kill cut short (issue 17, point 8)', () => {
+  it('the next run removes it; the file archived whole is kept', async () => {
+    const dir = drop({
+      songs: { 's.csv': songs(['t1', 'pop', 1000]) },
+      users: { 'u.csv': USERS },
+      streams: { 'a.csv': 'user_id,track_id,listen_time\nu1,t1,2024-01-01T10:00:00Z\n' },
+    });
+    const out = temp.make('playtally-kpi-out-');
+    await runKpis({ landingDir: dir, outDir: out, archive: true });
+    const day = join(dir, 'archive', '20240101');
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    const left = join(day, `.b.csv.tmp-${dead}`);
+    writeFileSync(left, 'user_id,track_id,listen_t');
+    await runKpis({ landingDir: dir, outDir: out, archive: true });
+    expect(existsSync(left)).toBe(false);
+    expect(readdirSync(day)).toEqual(['a.csv']);
   });
 });

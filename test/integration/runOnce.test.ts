@@ -1,4 +1,13 @@
-import { copyFileSync, existsSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import {
+  copyFileSync,
+  existsSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Manifest } from '../../src/formats/manifest.js';
@@ -478,5 +487,24 @@ describe('archive and retention', () => {
     await expectReference(f.out, f.logs, range(0, 9));
     expect(readdirSync(join(f.state, 'partials'))).toHaveLength(4);
     expect(countLogs(f.logs)).toBe(10);
+  });
+});
+
+describe('a copy into the archive that a kill cut short (issue 17, point 8)', () => {
+  /** A pid that was a process and is not any more: a child that has exited. */
+  const deadPid = (): number => spawnSync(process.execPath, ['-e', '']).pid!;
+
+  it('the next run removes it from the archive folder, and archives the log whole', async () => {
+    const f = fixture();
+    generate(f.logs, FIRST, 3);
+    const archive = temp.make('playtally-un-archive-');
+    // What a cross-filesystem move leaves when killed mid-copy: part of the log, under a temporary name.
+    const left = join(archive, `.${logName(FIRST)}.tmp-${deadPid()}`);
+    writeFileSync(left, readFileSync(join(f.logs, logName(FIRST))).subarray(0, 100));
+    const record = await f.run({ archiveDir: archive });
+    expect(record.ok).toBe(true);
+    expect(existsSync(left)).toBe(false);
+    expect(readdirSync(archive).filter((name) => name.startsWith('.'))).toEqual([]);
+    expect(record.archived).toContain(isoDay(FIRST));
   });
 });

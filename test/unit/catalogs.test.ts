@@ -392,3 +392,35 @@ describe('readUsers', () => {
     });
   });
 });
+
+describe('a record too large to be a row (issue 17, point 12)', () => {
+  it('sets the file aside with its reason, and nothing of it joins the catalogue', async () => {
+    const dir = temp.make('catalog-');
+    // A good row, then a quote that is never closed: the rest of the file would be one field.
+    const broken = file(
+      'broken.csv',
+      `${SONGS_HEADER}\n${song('t1', 'pop', 1)}\n${song('t2', '', 2)}\n"${'x'.repeat(3 << 20)}\n${song('t3', 'rock', 3)}\n`,
+      dir,
+    );
+    const good = file('good.csv', `${SONGS_HEADER}\n${song('t4', 'jazz', 4)}\n`, dir);
+    const catalog = await readSongs([broken, good]);
+    expect(catalog.bad).toHaveLength(1);
+    expect(catalog.bad[0]).toMatchObject({ file: 'broken.csv', reason: 'not_csv' });
+    expect(catalog.bad[0]!.message).toMatch(/record \d+ is over 1 MB/);
+    expect(tracksOf(catalog)).toEqual({ t4: [['jazz', 4]] });
+    expect(catalog.files.map((f) => f.file)).toEqual(['good.csv']);
+    expect(catalog.examples).toEqual([]);
+  });
+
+  it('a users file the same way', async () => {
+    const dir = temp.make('catalog-');
+    const broken = file(
+      'broken.csv',
+      `${USERS_HEADER}\nu1,a,20,FR,2020-01-01\n"${'y'.repeat(2 << 20)}\n`,
+      dir,
+    );
+    const catalog = await readUsers([broken]);
+    expect(catalog.bad.map((b) => b.reason)).toEqual(['not_csv']);
+    expect([...catalog.users]).toEqual([]);
+  });
+});
