@@ -1,5 +1,7 @@
 import { type ClickHouseClient, createClient } from '@clickhouse/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ClickHouseCluster } from '../../src/engines/clickhouse/cluster.js';
+import { PlaytallyError } from '../../src/ops/errors.js';
 import { CLICKHOUSE_URLS, haveClickHouse, requireClickHouse } from '../support/clickhouse.js';
 import { mulberry32 } from '../support/prng.js';
 
@@ -143,5 +145,23 @@ describe.runIf(haveClickHouse)('the ClickHouse cluster (2 shards, 18.16)', () =>
     await dropDay('2024-01-03');
     await insert(changed);
     expect(await topOverCluster('2024-01-03', '2024-01-03', 3)).toEqual(expectedTop(changed, 3));
+  });
+});
+
+describe('credentials a shard refuses (issue 17, point 11)', () => {
+  it.runIf(haveClickHouse)('are a clear error naming the shard, exit 4, without the password', async () => {
+    const wrong = CLICKHOUSE_URLS.map((url) => url.replace('://', '://default:not-the-password@'));
+    const cluster = new ClickHouseCluster(wrong, 'playtally');
+    try {
+      const error = await cluster.ping().catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PlaytallyError);
+      expect((error as PlaytallyError).code).toBe('clickhouse_unavailable');
+      expect((error as Error).message).toMatch(
+        /^ClickHouse shard 1 at http:\/\/127\.0\.0\.1:\d+ refuses playtally's queries/,
+      );
+      expect((error as Error).message).not.toContain('not-the-password');
+    } finally {
+      await cluster.close();
+    }
   });
 });

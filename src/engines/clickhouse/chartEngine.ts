@@ -18,7 +18,7 @@ import type {
   WrittenCharts,
 } from '../chartEngine.js';
 import { writeCountryChartFromCluster, writeUserChartFromCluster } from './chartQueries.js';
-import { ClickHouseCluster, type ClickHouseOptions, identifier, sqlDay } from './cluster.js';
+import { ClickHouseCluster, type ClickHouseOptions, clusterTarget, identifier, sqlDay } from './cluster.js';
 import { ensureListenTables } from './listenTables.js';
 import { loadListenDay } from './loadListenDay.js';
 import { ensureLoadRecords, LoadRecords } from './loadRecords.js';
@@ -61,7 +61,7 @@ export class ClickHouseChartEngine implements ChartEngine {
       await cluster.ping();
       await ensureListenTables(cluster, clusterName);
       await ensureLoadRecords(cluster);
-      return new ClickHouseChartEngine(setup, cluster, `${options.urls.join(',')}/${cluster.database}`);
+      return new ClickHouseChartEngine(setup, cluster, clusterTarget(options.urls, cluster.database));
     } catch (error) {
       await cluster.close();
       throw error;

@@ -17,19 +17,54 @@ export interface ClickHouseOptions {
   cluster?: string;
 }
 
+/**
+ * A shard's URL as playtally says it and records it: without its user and password
+ * (`http://user:secret@host:8123` is `http://host:8123` in messages, manifests and records).
+ */
+export function shownUrl(url: string): string {
+  return url.replace(/^(https?:\/\/)[^@/]*@/, '$1');
+}
+
+/** `url,url/database`: where a state folder's data was loaded, as recorded (no credentials). */
+export function clusterTarget(urls: string[], database: string): string {
+  return `${urls.map(shownUrl).join(',')}/${database}`;
+}
+
+/**
+ * Check a shard URL: http(s), a host, no query or fragment (settings and credentials have
+ * options and the URL's user info; a `?user=` would be sent to every query and is refused).
+ */
+function checkShardUrl(url: string): void {
+  let parsed: URL | undefined;
+  try {
+    parsed = new URL(url);
+  } catch {
+    parsed = undefined;
+  }
+  if (parsed === undefined || !/^https?:$/.test(parsed.protocol) || parsed.host === '' || /\s/.test(url)) {
+    throw new PlaytallyError('usage', `--clickhouse: not an http(s) URL: ${JSON.stringify(shownUrl(url))}`);
+  }
+  if (parsed.search !== '' || parsed.hash !== '') {
+    throw new PlaytallyError(
+      'usage',
+      `--clickhouse: ${JSON.stringify(shownUrl(url))} has parameters; give a shard as http(s)://[user:password@]host:port, ` +
+        'the database with --clickhouse-database',
+    );
+  }
+}
+
 export class ClickHouseCluster {
   readonly shards: ClickHouseClient[];
+  /** The shards' URLs without credentials, for messages. */
+  readonly shown: string[];
 
   constructor(
     readonly urls: string[],
     readonly database: string,
   ) {
     if (urls.length === 0) throw new PlaytallyError('usage', '--clickhouse needs at least one URL');
-    for (const url of urls) {
-      if (!/^https?:\/\/[^\s/]+(?:\/.*)?$/.test(url)) {
-        throw new PlaytallyError('usage', `--clickhouse: not an http(s) URL: ${JSON.stringify(url)}`);
-      }
-    }
+    for (const url of urls) checkShardUrl(url);
+    this.shown = urls.map(shownUrl);
     this.database = identifier(database, 'database');
     this.shards = urls.map((url) =>
       createClient({
@@ -59,7 +94,10 @@ export class ClickHouseCluster {
     return (await result.json()) as T[];
   }
 
-  /** Check every shard answers; a clear error (exit 4) naming the shard otherwise. */
+  /**
+   * Check every shard answers and takes playtally's user (ClickHouse's /ping needs no login, so a
+   * query follows it); a clear error (exit 4) naming the shard otherwise.
+   */
   async ping(): Promise<void> {
     for (let i = 0; i < this.shards.length; i++) {
       const result = await this.shards[i]!.ping();
@@ -67,8 +105,18 @@ export class ClickHouseCluster {
         const e = result.error as Error & { code?: string };
         throw new PlaytallyError(
           'clickhouse_unavailable',
-          `ClickHouse shard ${i + 1} at ${this.urls[i]} does not answer: ${e.code ?? e.message}`,
-          { url: this.urls[i] },
+          `ClickHouse shard ${i + 1} at ${this.shown[i]} does not answer: ${e.code ?? e.message}`,
+          { url: this.shown[i] },
+        );
+      }
+      try {
+        await this.shards[i]!.query({ query: 'SELECT 1', format: 'JSONEachRow' });
+      } catch (error) {
+        const message = (error as Error).message.split('\n')[0]!;
+        throw new PlaytallyError(
+          'clickhouse_unavailable',
+          `ClickHouse shard ${i + 1} at ${this.shown[i]} refuses playtally's queries: ${message}`,
+          { url: this.shown[i] },
         );
       }
     }
@@ -118,11 +166,11 @@ export async function requireDayColumns(cluster: ClickHouseCluster, tables: stri
       if (type === 'Int32') continue;
       throw new PlaytallyError(
         'clickhouse_schema',
-        `${cluster.database}.${table} on shard ${i + 1} (${cluster.urls[i]}) has day ${type}, from an older ` +
+        `${cluster.database}.${table} on shard ${i + 1} (${cluster.shown[i]}) has day ${type}, from an older ` +
           `playtally; this one keeps day numbers (Int32). Drop its tables on every shard ` +
           `(DROP TABLE ${cluster.database}.${table.replace(/_local$/, '')}, ${cluster.database}.${table.replace(/_local$/, '')}_local) ` +
           'and run again (the rows are loaded again from the logs), or use another --clickhouse-database',
-        { table, type, url: cluster.urls[i] },
+        { table, type, url: cluster.shown[i] },
       );
     }
   }

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { openClickHouseKpiRecord } from '../../formats/clickhouseKpiRecord.js';
 import { compactDay } from '../../ops/dates.js';
 import type { KpiDayEngine, KpiDayInput } from '../kpiEngine.js';
-import { ClickHouseCluster, type ClickHouseOptions, identifier, sqlDay } from './cluster.js';
+import { ClickHouseCluster, type ClickHouseOptions, clusterTarget, identifier, sqlDay } from './cluster.js';
 import { buildKpiRows, queryDayKpis } from './kpiQueries.js';
 import { ensureKpiTables } from './kpiTables.js';
 import { loadCatalog, StreamDayLoader } from './loadKpiInputs.js';
@@ -22,7 +22,7 @@ export async function clickhouseKpiEngine(
 ): Promise<KpiDayEngine> {
   const clusterName = identifier(options.cluster ?? 'playtally', '--clickhouse-cluster');
   const cluster = new ClickHouseCluster(options.urls, options.database ?? 'playtally');
-  const target = `${options.urls.join(',')}/${cluster.database}`;
+  const target = clusterTarget(options.urls, cluster.database);
   try {
     await cluster.ping();
     await ensureKpiTables(cluster, clusterName);
