@@ -165,3 +165,30 @@ describe('credentials a shard refuses (issue 17, point 11)', () => {
     }
   });
 });
+
+describe('fewer URLs than the cluster has shards (issue 17, point 4)', () => {
+  it.runIf(haveClickHouse)('is refused before any work, naming both counts (exit 2)', async () => {
+    const one = new ClickHouseCluster([CLICKHOUSE_URLS[0]!], 'playtally');
+    try {
+      await one.ping();
+      const error = await one.checkShardCount('playtally').catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(PlaytallyError);
+      expect((error as PlaytallyError).code).toBe('usage');
+      expect((error as Error).message).toMatch(
+        new RegExp(
+          `gives 1 shard URL\\(s\\) but cluster playtally has ${CLICKHOUSE_URLS.length} shard\\(s\\)`,
+        ),
+      );
+      const unknown = await one.checkShardCount('no_such_cluster').catch((e: unknown) => e);
+      expect((unknown as Error).message).toMatch(/no such cluster/);
+    } finally {
+      await one.close();
+    }
+    const all = new ClickHouseCluster(CLICKHOUSE_URLS, 'playtally');
+    try {
+      await expect(all.checkShardCount('playtally')).resolves.toBeUndefined();
+    } finally {
+      await all.close();
+    }
+  });
+});

@@ -59,6 +59,7 @@ export class ClickHouseChartEngine implements ChartEngine {
     const cluster = new ClickHouseCluster(options.urls, options.database ?? 'playtally');
     try {
       await cluster.ping();
+      await cluster.checkShardCount(clusterName);
       await ensureListenTables(cluster, clusterName);
       await ensureLoadRecords(cluster);
       return new ClickHouseChartEngine(setup, cluster, clusterTarget(options.urls, cluster.database));

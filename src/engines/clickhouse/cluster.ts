@@ -122,6 +122,32 @@ export class ClickHouseCluster {
     }
   }
 
+  /**
+   * One URL per shard of `clusterName` (its remote_servers entry, as system.clusters lists it).
+   * With fewer URLs, a day would be dropped on the shards playtally knows and read back through
+   * the Distributed table over all of them, counting another load's rows: refused before any work.
+   */
+  async checkShardCount(clusterName: string): Promise<void> {
+    const [row] = await this.rows<{ shards: string }>(
+      `SELECT uniqExact(shard_num) AS shards FROM system.clusters WHERE cluster = '${clusterName}'`,
+    );
+    const shards = Number(row?.shards ?? 0);
+    if (shards === 0) {
+      throw new PlaytallyError(
+        'usage',
+        `--clickhouse-cluster ${clusterName}: no such cluster in the remote_servers of ${this.shown[0]} (system.clusters)`,
+      );
+    }
+    if (shards !== this.urls.length) {
+      throw new PlaytallyError(
+        'usage',
+        `--clickhouse gives ${this.urls.length} shard URL(s) but cluster ${clusterName} has ${shards} shard(s) ` +
+          '(system.clusters): give one URL per shard, in shard order',
+        { urls: this.urls.length, shards },
+      );
+    }
+  }
+
   async close(): Promise<void> {
     await Promise.all(this.shards.map((s) => s.close()));
   }

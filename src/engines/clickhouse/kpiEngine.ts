@@ -25,6 +25,7 @@ export async function clickhouseKpiEngine(
   const target = clusterTarget(options.urls, cluster.database);
   try {
     await cluster.ping();
+    await cluster.checkShardCount(clusterName);
     await ensureKpiTables(cluster, clusterName);
     await ensureLoadRecords(cluster);
   } catch (error) {
