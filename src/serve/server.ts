@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import { createServer, type Server } from 'node:http';
+import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { fileURLToPath } from 'node:url';
@@ -7,6 +7,7 @@ import { getRequestListener } from '@hono/node-server';
 import { PlaytallyError } from '../ops/errors.js';
 import { ResultsReader } from '../store/resultsReader.js';
 import { createApp } from './app.js';
+import { hostChecker } from './hostCheck.js';
 import { SECURITY_HEADERS } from './responseHeaders.js';
 import { userChartFastPath } from './userChartFastPath.js';
 
@@ -22,6 +23,8 @@ export interface ServerOptions {
   port: number;
   token?: string;
   dashboardDir?: string;
+  /** More Host names to answer besides the bound address (see hostCheck.ts). */
+  allowedHosts?: string[];
 }
 
 export interface RunningServer {
@@ -44,7 +47,12 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     server = await new Promise<Server>((resolveListening, reject) => {
       const fastPath = userChartFastPath(reader, metrics, options.token);
       const viaApp = getRequestListener(app.fetch);
+      const hostAllowed = hostChecker(options.host, options.allowedHosts);
       const s = createServer((request, response) => {
+        if (!hostAllowed(request.headers.host)) {
+          answerMisdirected(response, request.headers.host!);
+          return;
+        }
         // The fast path answers only what it found; anything it cannot (a miss, a bad parameter,
         // the store failing under it) goes to the app, whose error handler answers every fault
         // with JSON. An exception must not escape a request listener: it would end the process,
@@ -121,4 +129,18 @@ function answerClientError(error: NodeJS.ErrnoException, socket: Duplex): void {
     .map(([name, value]) => `${name}: ${value}\r\n`)
     .join('');
   socket.end(`HTTP/1.1 ${status}\r\n${headers}\r\n${body}`);
+}
+
+/** A request for a name this server is not (DNS rebinding, or a missing --allowed-hosts): 421. */
+function answerMisdirected(response: ServerResponse, host: string): void {
+  const body = JSON.stringify({
+    error: 'misdirected',
+    message: `this server does not answer for Host ${JSON.stringify(host.slice(0, 100))}: add the name with --allowed-hosts`,
+  });
+  response.writeHead(421, {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(body),
+    ...SECURITY_HEADERS,
+  });
+  response.end(body);
 }

@@ -1,4 +1,5 @@
 import { copyFileSync, truncateSync, writeFileSync } from 'node:fs';
+import { get as httpGet } from 'node:http';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createApp } from '../../src/serve/app.js';
@@ -228,5 +229,35 @@ describe('HTTP hardening (issue 17, point 9 and part of 10)', () => {
     expect(answer.headers.get('content-type')).toBe('application/json');
     expect(await answer.json()).toMatchObject({ error: 'request_too_large' });
     expect((await fetch(`${open.url}/api/charts/user/7`)).status).toBe(200);
+  });
+});
+
+describe('Host names (issue 17, point 10: DNS rebinding)', () => {
+  /** A GET with the Host header set (fetch will not set it). */
+  const getWithHost = (url: string, host: string): Promise<{ status: number; body: string }> =>
+    new Promise((resolve, reject) => {
+      const request = httpGet(url, { headers: { host } }, (response) => {
+        let body = '';
+        response.setEncoding('utf8').on('data', (s: string) => (body += s));
+        response.on('end', () => resolve({ status: response.statusCode ?? 0, body }));
+      });
+      request.on('error', reject);
+    });
+
+  it('a name the loopback server is not gets 421 on every route, the fast path too; its own names are answered', async () => {
+    for (const path of ['/api/charts/user/7', '/api/dates', '/']) {
+      const refused = await getWithHost(`${open.url}${path}`, 'rebind.evil.example');
+      expect(refused.status, path).toBe(421);
+      expect(JSON.parse(refused.body), path).toMatchObject({ error: 'misdirected' });
+    }
+    const port = new URL(open.url).port;
+    expect((await getWithHost(`${open.url}/api/charts/user/7`, `localhost:${port}`)).status).toBe(200);
+    const named = await startServer({ dbPath, host: '127.0.0.1', port: 0, allowedHosts: ['charts.example'] });
+    try {
+      expect((await getWithHost(`${named.url}/api/charts/user/7`, 'charts.example')).status).toBe(200);
+      expect((await getWithHost(`${named.url}/api/charts/user/7`, 'other.example')).status).toBe(421);
+    } finally {
+      await named.close();
+    }
   });
 });

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { PlaytallyError } from '../../ops/errors.js';
+import { isLoopback } from '../../serve/hostCheck.js';
 import { startServers } from '../../serve/serverGroup.js';
 import { onStopSignals } from '../../unattended/stopSignals.js';
 import { portOption, positiveIntOption } from '../optionParsers.js';
@@ -20,6 +21,7 @@ import {
 
 interface ServeCliOptions extends WatchCliOptions {
   host: string;
+  allowedHosts?: string[];
   port: number;
   token?: string;
   allowUnauthenticated?: boolean;
@@ -46,6 +48,15 @@ export function serveCommand(): Command {
       ),
     )
     .option('--allow-unauthenticated', 'listen on a non-loopback address without --token')
+    .option(
+      '--allowed-hosts <names>',
+      'more Host names to answer, comma-separated (a DNS name or proxy in front); others get 421',
+      (value: string) =>
+        value
+          .split(',')
+          .map((name) => name.trim())
+          .filter((name) => name !== ''),
+    )
     .addOption(
       new Option(
         '--workers <n>',
@@ -129,9 +140,11 @@ Examples:
 }
 
 function serverOptions(options: ServeCliOptions, db: string) {
-  return { dbPath: db, host: options.host, port: options.port, token: options.token };
-}
-
-function isLoopback(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\.\d+\.\d+\.\d+$/.test(host);
+  return {
+    dbPath: db,
+    host: options.host,
+    port: options.port,
+    token: options.token,
+    allowedHosts: options.allowedHosts,
+  };
 }
