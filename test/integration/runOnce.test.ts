@@ -15,7 +15,7 @@ import type { RunRecord } from '../../src/formats/runHistory.js';
 import { generateLogs } from '../../src/generate/listenGenerator.js';
 import { compactDay, isoDay } from '../../src/ops/dates.js';
 import { runOnce } from '../../src/unattended/runOnce.js';
-import type { RunOptions } from '../../src/unattended/runOptions.js';
+import type { RunEvent, RunOptions } from '../../src/unattended/runOptions.js';
 import { statusReport } from '../../src/unattended/statusReport.js';
 import { chartDates, chartFile, countLogs, expectTop50Charts, readCharts } from '../support/chartFiles.js';
 import { day, firstDifference, leftovers, logName, range, TempDirs } from '../support/tempDirs.js';
@@ -506,5 +506,30 @@ describe('a copy into the archive that a kill cut short (issue 17, point 8)', ()
     expect(existsSync(left)).toBe(false);
     expect(readdirSync(archive).filter((name) => name.startsWith('.'))).toEqual([]);
     expect(record.archived).toContain(isoDay(FIRST));
+  });
+});
+
+describe('a damaged partial whose log is gone (issue 17, point 3)', () => {
+  it('is a day the charts go without, with a warning, like a missing one; the run goes on', async () => {
+    const f = fixture();
+    generate(f.logs, FIRST, 3);
+    expect((await f.run()).ok).toBe(true);
+    const day = f.manifest().days[compactDay(FIRST)]!;
+    rmSync(join(f.logs, logName(FIRST)));
+    // Cut short: its header and directory no longer check out.
+    writeFileSync(join(f.state, day.partial), readFileSync(join(f.state, day.partial)).subarray(0, 40));
+    const events: RunEvent[] = [];
+    const record = await f.run({
+      from: FIRST + 2,
+      to: FIRST + 2,
+      force: true,
+      command: 'backfill',
+      onRunEvent: (e) => events.push(e),
+    });
+    expect(record.ok, JSON.stringify(record.error)).toBe(true);
+    expect(record.charts).toEqual([isoDay(FIRST + 2)]);
+    expect(events.filter((e) => e.type === 'unavailable').map((e) => (e as { date: string }).date)).toEqual([
+      isoDay(FIRST),
+    ]);
   });
 });

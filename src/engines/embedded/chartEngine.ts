@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, rmSync } from 'node:fs';
+import { mkdirSync, readdirSync, rmSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { join } from 'node:path';
 import { writeCountryChart, writeUserChart } from '../../formats/chartFiles.js';
@@ -13,7 +13,7 @@ import type {
   Top50Event,
   WrittenCharts,
 } from '../chartEngine.js';
-import { type DayPartial, ensureDayPartial } from './dayPartial.js';
+import { type DayPartial, ensureDayPartial, partialIsWhole } from './dayPartial.js';
 import { DEFAULT_MEMORY_BYTES, type MemoryPlan, planMemory } from './memoryPlan.js';
 import type { MergeCountriesResult, MergeUsersResult } from './tasks.js';
 import { countrySources, planWindow } from './windowPlan.js';
@@ -58,7 +58,8 @@ export class EmbeddedChartEngine implements ChartEngine<DayPartial> {
   }
 
   async holds(record: DayRecord): Promise<boolean> {
-    return !record.pruned && record.partial !== '' && existsSync(this.state.partialPath(record));
+    // Whole, not only there: a damaged partial whose log is gone is a day the charts go without.
+    return !record.pruned && record.partial !== '' && partialIsWhole(this.state.partialPath(record));
   }
 
   async prune(key: string): Promise<void> {

@@ -8,7 +8,7 @@ import {
 } from '../../formats/manifest.js';
 import type { SpillIndex } from '../../formats/pairSpill.js';
 import { type PartialDirectory, PartialWriter, readPartialDirectory } from '../../formats/partialFile.js';
-import { compactDay } from '../../ops/dates.js';
+import { compactDay, isoDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import { ROW_RULE_VERSION } from '../../parse/listenParser.js';
 import { emptyRejectCounts, MAX_EXAMPLES, REJECT_REASONS, type RejectExample } from '../../parse/rejects.js';
@@ -65,12 +65,26 @@ export async function ensureDayPartial(
       }
     }
   }
+  if ((await statFile(log.path)) === undefined) {
+    // Its partial damaged (or rebuilt on request) and its log gone: the day cannot be had.
+    throw new PlaytallyError(
+      'missing_days',
+      `the partial of ${isoDay(log.day)} is damaged or missing and its log ${log.path} is gone: ` +
+        'put the log back (or its archived copy) to rebuild it',
+      { date: isoDay(log.day), file: log.path },
+    );
+  }
   return buildDayPartial(log, state, pool, plan, runTmpDir);
 }
 
 /** The bytes a log holds once decompressed, or an estimate of them (see estimateGzipSize). */
 function dataSize(log: LogFile): Promise<number> | number {
   return log.compressed ? estimateGzipSize(log.path, log.size) : log.size;
+}
+
+/** Whether a day's partial is there and its header and directory check out. */
+export function partialIsWhole(path: string): boolean {
+  return readIfWhole(path) !== undefined;
 }
 
 function readIfWhole(path: string): PartialDirectory<DayRecord> | undefined {
