@@ -29,6 +29,8 @@ export interface LockOptions {
   leaseMs?: number;
   /** How often the holder renews its lock (default LOCK_RENEW_MS). */
   renewMs?: number;
+  /** Called between judging a lock stale and taking it over (tests race a contender there). */
+  beforeTakeover?: () => Promise<void>;
 }
 
 /**
@@ -50,7 +52,9 @@ export interface RunLock {
  * which fails if the lock exists), so a reader never sees a half-written owner. A lock whose owner
  * ran on this host and no longer exists (killed, crashed), or whose owner ran on another host and
  * has not renewed it within the lease, is stale: it is renamed aside (only one contender wins the
- * rename) and taken over.
+ * rename), checked to be the very lock judged stale, and taken over. Two contenders that judged
+ * the same stale lock cannot both take over: the later one renames aside the earlier one's new
+ * lock, sees it is not what it judged, and puts it back.
  */
 export async function acquireLock(
   stateDir: string,
@@ -72,21 +76,16 @@ export async function acquireLock(
   let told = false;
   for (;;) {
     if (tryCreate(path, me)) return lockHandle(path, me, options.renewMs ?? LOCK_RENEW_MS);
-    const owner = readOwner(path);
-    if (owner === undefined) continue; // released between our attempt and the read
+    const text = readLockText(path);
+    if (text === undefined) continue; // released between our attempt and the read
+    const owner = ownerOf(text);
     const stale =
       owner.host === me.host
         ? owner.pid <= 0 || !processAlive(owner.pid)
         : leaseExpired(path, options.leaseMs ?? LOCK_LEASE_MS);
     if (stale) {
-      const aside = `${path}.stale-${process.pid}`;
-      try {
-        renameSync(path, aside);
-        rmSync(aside, { force: true });
-        options.onStale?.(owner);
-      } catch {
-        // another process took it over first
-      }
+      await options.beforeTakeover?.();
+      if (takeOver(path, text)) options.onStale?.(owner);
       continue;
     }
     const stopped = options.shouldStop?.() === true;
@@ -124,15 +123,54 @@ function tryCreate(path: string, owner: LockOwner): boolean {
   }
 }
 
-/** The lock's owner; undefined when there is no lock. An unreadable lock counts as a dead owner. */
-export function readOwner(path: string): LockOwner | undefined {
-  let text: string;
+/**
+ * Remove the stale lock at `path` whose content was `judged`: renamed aside (one contender wins),
+ * then checked to be that very lock. A lock another contender took since (it judged the same
+ * stale lock a moment earlier) is put back, and this one tries again. (A third process taking the
+ * lock in the instant between the two renames would keep it: the one put back then yields.)
+ */
+function takeOver(path: string, judged: string): boolean {
+  const aside = `${path}.stale-${process.pid}`;
   try {
-    text = readFileSync(path, 'utf8');
+    renameSync(path, aside);
+  } catch {
+    return false; // gone: another contender took it over first
+  }
+  let moved: string | undefined;
+  try {
+    moved = readFileSync(aside, 'utf8');
+  } catch {
+    moved = undefined;
+  }
+  if (moved !== judged) {
+    try {
+      linkSync(aside, path);
+    } catch {
+      // taken by a third process in between: theirs stands
+    }
+    rmSync(aside, { force: true });
+    return false;
+  }
+  rmSync(aside, { force: true });
+  return true;
+}
+
+function readLockText(path: string): string | undefined {
+  try {
+    return readFileSync(path, 'utf8');
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw error;
   }
+}
+
+/** The lock's owner; undefined when there is no lock. An unreadable lock counts as a dead owner. */
+export function readOwner(path: string): LockOwner | undefined {
+  const text = readLockText(path);
+  return text === undefined ? undefined : ownerOf(text);
+}
+
+function ownerOf(text: string): LockOwner {
   try {
     const owner = JSON.parse(text) as LockOwner;
     if (typeof owner.pid === 'number' && typeof owner.host === 'string') return owner;

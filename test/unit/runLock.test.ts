@@ -1,4 +1,5 @@
-import { existsSync, readFileSync, statSync, utimesSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { existsSync, readdirSync, readFileSync, statSync, utimesSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -66,5 +67,35 @@ describe('state folder lock', () => {
     writeLockFile(dir, process.pid, 'another-host');
     lock.release();
     expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ pid: process.pid, host: 'another-host' });
+  });
+});
+
+describe('two contenders for one stale lock (issue 17, point 5)', () => {
+  it('only one takes it over: the later one puts back the lock the earlier one took, and finds it held', async () => {
+    const dir = temp.make('playtally-ops-lock-');
+    const path = join(dir, 'lock');
+    // A stale lock: its owner, on this host, is gone.
+    const dead = spawnSync(process.execPath, ['-e', '']).pid!;
+    writeFileSync(
+      path,
+      `${JSON.stringify({ pid: dead, host: hostname(), command: 'killed', startedAt: 'then' })}\n`,
+    );
+    let first: Awaited<ReturnType<typeof acquireLock>> | undefined;
+    // The second contender judges the lock stale, and then, before it takes it over, the first
+    // one (which judged the same) takes it over and holds it.
+    const second = acquireLock(dir, 'second', {
+      beforeTakeover: async () => {
+        first ??= await acquireLock(dir, 'first');
+      },
+    }).catch((e: unknown) => e);
+    const failure = await second;
+    expect(first).toBeDefined();
+    expect(failure).toBeInstanceOf(PlaytallyError);
+    expect((failure as PlaytallyError).code).toBe('locked');
+    expect((failure as PlaytallyError).details.owner).toMatchObject({ pid: process.pid, command: 'first' });
+    expect(JSON.parse(readFileSync(path, 'utf8'))).toMatchObject({ command: 'first' });
+    expect(readdirSync(dir)).toEqual(['lock']);
+    first!.release();
+    expect(existsSync(path)).toBe(false);
   });
 });
