@@ -34,6 +34,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   clickhouse_schema: EXIT.output,
   sink_unavailable: EXIT.output,
   source_unavailable: EXIT.input,
+  write_failed: EXIT.output,
 };
 
 export function exitCodeFor(code: ErrorCode): number {

@@ -2,6 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { PlaytallyError } from '../ops/errors.js';
+import { writeFailure } from '../ops/ioErrors.js';
 import { closeS3 } from '../sources/locations.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
 import { program } from './program.js';
@@ -21,7 +22,10 @@ async function main(argv: string[]): Promise<number> {
   try {
     await program(pkg.version).parseAsync(argv);
     return EXIT.ok;
-  } catch (error) {
+  } catch (caught) {
+    // A write fault that reached here another way than ops/atomicFile.ts (a worker thread's
+    // write) is the machine's, said in a sentence, not a stack.
+    const error = writeFailure(caught, undefined);
     if (error instanceof CommanderError) {
       // Commander has printed the message (or the help text) already.
       return error.exitCode === 0 ? EXIT.ok : EXIT.usage;

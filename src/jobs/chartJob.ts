@@ -14,6 +14,7 @@ import { removeStaleTempFiles, writeFileAtomic } from '../ops/atomicFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { ensureWritable } from '../ops/folders.js';
+import { writeFailure } from '../ops/ioErrors.js';
 import { cpuMs, peakRssBytes } from '../ops/processUsage.js';
 import { DEFAULT_MAX_REJECT_RATE, describeRejects, LISTEN_LAYOUT } from '../parse/rejectDiagnosis.js';
 import { folderLocation, requireInputFolder } from '../sources/locations.js';
@@ -199,7 +200,17 @@ export class ChartSession {
   async partial(log: LogFile, force = false): Promise<TakenDay> {
     const started = Date.now();
     this.emit({ type: 'dayStart', date: isoDay(log.day), file: log.name, bytes: log.size });
-    const taken = await this.engine.takeIn(log, force);
+    let taken: TakenDay;
+    try {
+      taken = await this.engine.takeIn(log, force);
+    } catch (error) {
+      // A worker's write (a spill, a partial) that failed for the machine's reason (no space):
+      // said in a sentence naming where the day was being written.
+      throw writeFailure(
+        error,
+        (error as { path?: string }).path ?? `a file in the state folder ${this.state.dir}`,
+      );
+    }
     this.emit({
       type: 'dayDone',
       date: isoDay(log.day),

@@ -1,6 +1,7 @@
 import { closeSync, fsyncSync, openSync, readdirSync, renameSync, rmSync } from 'node:fs';
 import { basename, dirname, join } from 'node:path';
 import { writeAllSync } from './fileIo.js';
+import { writeFailure } from './ioErrors.js';
 
 /**
  * Files are never written in place: they are written to `.<name>.tmp-<pid>` beside their final
@@ -14,12 +15,12 @@ export function tempPathFor(path: string): string {
 /** Write `data` to `path` atomically. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
   const temp = tempPathFor(path);
-  const fd = openSync(temp, 'w');
+  const fd = openTemp(temp, path);
   try {
     writeAllSync(fd, typeof data === 'string' ? Buffer.from(data) : data);
   } catch (error) {
     discard(fd, temp);
-    throw error;
+    throw writeFailure(error, path);
   }
   commit(fd, temp, path);
 }
@@ -30,13 +31,13 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
  */
 export async function writeThroughTemp<T>(path: string, fill: (fd: number) => T | Promise<T>): Promise<T> {
   const temp = tempPathFor(path);
-  const fd = openSync(temp, 'w');
+  const fd = openTemp(temp, path);
   let result: T;
   try {
     result = await fill(fd);
   } catch (error) {
     discard(fd, temp);
-    throw error;
+    throw writeFailure(error, path);
   }
   commit(fd, temp, path);
   return result;
@@ -50,7 +51,16 @@ function commit(fd: number, temp: string, path: string): void {
     renameSync(temp, path);
   } catch (error) {
     discard(fd, temp);
-    throw error;
+    throw writeFailure(error, path);
+  }
+}
+
+/** Open the temporary file of `path`; a write fault names `path`. */
+function openTemp(temp: string, path: string): number {
+  try {
+    return openSync(temp, 'w');
+  } catch (error) {
+    throw writeFailure(error, path);
   }
 }
 
@@ -99,12 +109,12 @@ export function removeStaleTempFiles(dir: string): string[] {
 /** Write `parts`, one after the other, to `path` atomically (synchronously: for worker threads). */
 export function writeFileAtomicParts(path: string, parts: Uint8Array[]): void {
   const temp = tempPathFor(path);
-  const fd = openSync(temp, 'w');
+  const fd = openTemp(temp, path);
   try {
     for (const part of parts) writeAllSync(fd, part);
   } catch (error) {
     discard(fd, temp);
-    throw error;
+    throw writeFailure(error, path);
   }
   commit(fd, temp, path);
 }

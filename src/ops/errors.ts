@@ -21,7 +21,8 @@ export type ErrorCode =
   | 'clickhouse_unavailable'
   | 'clickhouse_schema'
   | 'sink_unavailable'
-  | 'source_unavailable';
+  | 'source_unavailable'
+  | 'write_failed';
 
 export class PlaytallyError extends Error {
   override readonly name = 'PlaytallyError';

@@ -1,0 +1,96 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { generateLogs } from '../../src/generate/listenGenerator.js';
+import { cli, requireBuiltCli } from '../support/cliRuns.js';
+import { day, TempDirs } from '../support/tempDirs.js';
+
+/**
+ * Faults of the machine, produced for real (issue 17): a full disk is a small tmpfs mounted over
+ * the output or the state folder. Asserted: exit 4, one sentence naming where (no stack trace),
+ * nothing half-written, and a run after the fault is gone writing the bytes of a clean run.
+ * Mounting needs root (CI runs as root); elsewhere the tests skip, saying why; under CI=true a
+ * machine that cannot mount is a failure, not a skip.
+ */
+const temp = new TempDirs();
+const mounted: string[] = [];
+afterEach(() => {
+  for (const dir of mounted.splice(0)) execFileSync('umount', [dir]);
+  temp.cleanup();
+});
+beforeAll(requireBuiltCli);
+
+function canMount(): boolean {
+  const probe = temp.make('playtally-mount-probe-');
+  try {
+    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=64k', 'tmpfs', probe], { stdio: 'ignore' });
+    execFileSync('umount', [probe]);
+    return true;
+  } catch {
+    return false;
+  }
+}
+const mountable = canMount();
+if (!mountable) {
+  if (process.env.CI === 'true')
+    throw new Error('e2e/faults: CI must be able to mount a tmpfs (run as root)');
+  console.warn('e2e/faults: skipped: mounting a tmpfs needs root');
+}
+
+/** A full disk: a tmpfs of `size` mounted over `dir`. */
+function smallDisk(dir: string, size: string): void {
+  mkdirSync(dir, { recursive: true });
+  execFileSync('mount', ['-t', 'tmpfs', '-o', `size=${size}`, 'tmpfs', dir]);
+  mounted.push(dir);
+}
+
+function release(dir: string): void {
+  execFileSync('umount', [dir]);
+  mounted.splice(mounted.indexOf(dir), 1);
+}
+
+function logs(): string {
+  const dir = temp.make('playtally-faults-logs-');
+  generateLogs({ dir, start: day('2024-01-01'), days: 2, rows: 20_000, users: 2_000, songs: 500, seed: 5 });
+  return dir;
+}
+
+const CHARTS = ['country_top50_20240102.txt', 'user_top50_20240102.txt'];
+const charts = (dir: string): string[] => CHARTS.map((name) => readFileSync(join(dir, name), 'utf8'));
+
+describe.runIf(mountable)('a full disk (issue 17, point 7)', () => {
+  it('under the output folder: exit 4 naming the file, no stack, nothing half-written; the next run writes the clean bytes', () => {
+    const logsDir = logs();
+    const reference = temp.make('playtally-faults-ref-');
+    expect(cli(['top50', '--logs', logsDir, '--out', reference, '-q']).status).toBe(0);
+
+    const base = temp.make('playtally-faults-');
+    const out = join(base, 'out');
+    const state = join(base, 'state');
+    smallDisk(out, '300k');
+    const full = cli(['top50', '--logs', logsDir, '--out', out, '--state', state, '-q']);
+    expect(full.status, full.stderr).toBe(4);
+    expect(full.stderr).toMatch(
+      /playtally: error: cannot write .*\/out\/user_top50_20240102\.txt: no space left on its device \(ENOSPC\)/,
+    );
+    expect(full.stderr).not.toMatch(/\n\s+at /);
+    expect(readdirSync(out).filter((name) => name.includes('.tmp-'))).toEqual([]);
+    expect(readdirSync(out)).not.toContain('user_top50_20240102.txt');
+
+    release(out);
+    const again = cli(['top50', '--logs', logsDir, '--out', out, '--state', state, '-q']);
+    expect(again.status, again.stderr).toBe(0);
+    expect(charts(out)).toEqual(charts(reference));
+  });
+
+  it('under the state folder: exit 4 naming the state folder, no stack', () => {
+    const base = temp.make('playtally-faults-');
+    const state = join(base, 'state');
+    smallDisk(state, '100k');
+    const full = cli(['top50', '--logs', logs(), '--out', join(base, 'out'), '--state', state, '-q']);
+    expect(full.status, full.stderr).toBe(4);
+    expect(full.stderr).toContain(`in the state folder ${state}: no space left on its device (ENOSPC)`);
+    expect(full.stderr).not.toMatch(/\n\s+at /);
+  });
+});
