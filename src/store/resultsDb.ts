@@ -1,5 +1,5 @@
-import { existsSync, mkdirSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
+import { basename, dirname, resolve } from 'node:path';
 import Database from 'libsql';
 import { PlaytallyError } from '../ops/errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
@@ -66,9 +66,11 @@ export function openResultsDb(path: string, options: OpenOptions = {}): Db {
   } catch (error) {
     db.close();
     if (error instanceof PlaytallyError) throw error;
-    throw new PlaytallyError('store_unusable', `the results store ${file} is unusable: ${messageOf(error)}`, {
-      path: file,
-    });
+    throw new PlaytallyError(
+      'store_unusable',
+      `the results store ${file} is unusable: ${messageOf(error)}${readOnlyFolderHint(file)}`,
+      { path: file },
+    );
   }
   return db;
 }
@@ -100,4 +102,22 @@ export function firstValue(db: Db, sql: string, ...params: unknown[]): unknown {
 
 function messageOf(error: unknown): string {
   return error instanceof Error ? error.message : String(error);
+}
+
+/**
+ * Why a store opens but cannot be read: the store is in WAL mode, and even a reader needs to
+ * create `<store>-shm` beside it (and `-wal` when no writer has), so its folder must be writable
+ * by the reader's user too. Said with the fix rather than SQLite's "readonly database".
+ */
+function readOnlyFolderHint(file: string): string {
+  try {
+    accessSync(dirname(file), constants.W_OK);
+    return '';
+  } catch {
+    return (
+      `. Its folder ${dirname(file)} is not writable by this user, and SQLite needs to create ` +
+      `${basename(file)}-shm (and -wal) beside the store even to read it: make the folder writable ` +
+      'by this user (the store itself can stay owned by the writer)'
+    );
+  }
 }
