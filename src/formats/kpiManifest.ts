@@ -2,7 +2,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import { PlaytallyError } from '../ops/errors.js';
 import type { FileReport, RowExample } from '../parse/catalogs.js';
-import { isRecord, StateFile } from './stateFile.js';
+import { checkRecords, isRecord, StateFile } from './stateFile.js';
 
 /** A streams file parsed into its partial: what it was (name, size, mtime, content hash) and what it held. */
 export interface KpiFileRecord {
@@ -125,6 +125,24 @@ const KPI_MANIFEST_SHAPE = {
     if (!isRecord(parsed) || parsed.version !== 1 || !isRecord(parsed.files) || !isRecord(parsed.days)) {
       return new Error('unknown manifest version');
     }
-    return parsed as unknown as KpiManifest;
+    const problem =
+      checkRecords(parsed.files, 'file', {
+        file: 'string',
+        size: 'number',
+        mtimeMs: 'number',
+        sha256: 'string',
+        partial: 'string',
+        partialBytes: 'number',
+        days: 'object',
+        report: 'object',
+      }) ??
+      checkRecords(parsed.days, 'day', {
+        date: 'string',
+        inputs: 'object',
+        catalog: 'string',
+        outDir: 'string',
+        files: 'object',
+      });
+    return problem ?? (parsed as unknown as KpiManifest);
   },
 };

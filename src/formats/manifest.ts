@@ -5,7 +5,7 @@ import { PlaytallyError } from '../ops/errors.js';
 import { ROW_RULE_VERSION } from '../parse/listenParser.js';
 import type { RejectCounts, RejectExample } from '../parse/rejects.js';
 import type { LogFile } from '../sources/logFiles.js';
-import { isRecord, readStateFile, StateFile } from './stateFile.js';
+import { checkRecords, isRecord, readStateFile, StateFile } from './stateFile.js';
 
 /**
  * Was the day parsed under the current row rule, or would that rule give the same rows? Every row
@@ -256,6 +256,35 @@ export class StateStore {
   }
 }
 
+/** The fields of each record the code relies on, checked when the manifest is read. */
+const DAY_FIELDS = {
+  date: 'string',
+  file: 'string',
+  size: 'number',
+  mtimeMs: 'number',
+  hash: 'string',
+  partial: 'string',
+  lines: 'number',
+  valid: 'number',
+  rejected: 'number',
+  rejects: 'object',
+} as const;
+const CHART_FIELDS = {
+  date: 'string',
+  window: 'number',
+  top: 'number',
+  inputs: 'object',
+  outDir: 'string',
+  files: 'object',
+} as const;
+const QUARANTINE_FIELDS = {
+  date: 'string',
+  file: 'string',
+  size: 'number',
+  mtimeMs: 'number',
+  reason: 'string',
+} as const;
+
 /**
  * The manifest's shape: version 2, or version 1 (before unattended runs, only the days), each
  * table an object. Anything else is set aside and the state rebuilt from the logs: everything in
@@ -266,13 +295,16 @@ const MANIFEST_SHAPE = {
   empty: emptyManifest,
   check(parsed: unknown): Manifest | Error {
     if (!isRecord(parsed) || !isRecord(parsed.days)) return new Error('no days in manifest');
-    if (parsed.version === 1) return { ...emptyManifest(), days: parsed.days as Manifest['days'] };
-    if (parsed.version !== MANIFEST_VERSION)
+    if (parsed.version !== 1 && parsed.version !== MANIFEST_VERSION)
       return new Error(`unknown manifest version ${String(parsed.version)}`);
-    for (const table of ['charts', 'quarantined'] as const) {
-      if (parsed[table] !== undefined && !isRecord(parsed[table]))
-        return new Error(`${table} is not an object`);
-    }
+    const v2 = parsed.version === MANIFEST_VERSION;
+    const problem =
+      checkRecords(parsed.days, 'day', DAY_FIELDS) ??
+      (v2 ? checkRecords(parsed.charts ?? {}, 'chart', CHART_FIELDS) : undefined) ??
+      (v2 ? checkRecords(parsed.quarantined ?? {}, 'quarantined day', QUARANTINE_FIELDS) : undefined);
+    if (problem) return problem;
+    // Version 1 (before unattended runs) held only the days.
+    if (!v2) return { ...emptyManifest(), days: parsed.days as Manifest['days'] };
     return { ...emptyManifest(), ...(parsed as Partial<Manifest>), version: MANIFEST_VERSION } as Manifest;
   },
 };

@@ -73,3 +73,27 @@ export function readStateFile<T>(
 export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
+
+type FieldKind = 'string' | 'number' | 'object';
+
+/**
+ * Each entry of `table` (an object of records) as a record with `fields` of their kinds, or an
+ * Error naming the first entry and field that is not: a state file whose records would throw a
+ * TypeError later is damaged now.
+ */
+export function checkRecords(
+  table: unknown,
+  what: string,
+  fields: Record<string, FieldKind>,
+): Error | undefined {
+  if (!isRecord(table)) return new Error(`${what} is not an object`);
+  for (const [key, record] of Object.entries(table)) {
+    if (!isRecord(record)) return new Error(`${what} ${key} is not an object`);
+    for (const [field, kind] of Object.entries(fields)) {
+      const value = record[field];
+      const ok = kind === 'object' ? isRecord(value) || Array.isArray(value) : typeof value === kind;
+      if (!ok) return new Error(`${what} ${key}: ${field} is not a ${kind}`);
+    }
+  }
+  return undefined;
+}

@@ -68,7 +68,18 @@ describe('the manifests and records built on it', () => {
 
   it('the chart manifest: version 1 (days only) is read as version 2', () => {
     const dir = temp.make();
-    const day = { date: '2024-01-01', file: 'listen-20240101.log' };
+    const day = {
+      date: '2024-01-01',
+      file: 'listen-20240101.log',
+      size: 10,
+      mtimeMs: 1,
+      hash: 'h',
+      partial: 'partials/listen-20240101-h.ptp',
+      lines: 1,
+      valid: 1,
+      rejected: 0,
+      rejects: {},
+    };
     writeFileSync(join(dir, 'manifest.json'), JSON.stringify({ version: 1, days: { '20240101': day } }));
     const manifest = readManifest(dir)!;
     expect(manifest.version).toBe(2);
@@ -95,5 +106,38 @@ describe('the manifests and records built on it', () => {
     record.save();
     expect(readFileSync(path, 'utf8')).toBe('{\n  "2024-01-01": "10:1700000000000"\n}\n');
     expect(openSinkRecord(path).value).toEqual({ '2024-01-01': '10:1700000000000' });
+  });
+});
+
+describe('records inside the manifests (issue 17, point 6)', () => {
+  it.each([
+    ['a day that is not a record', '{"version":2,"days":{"20240101":5}}', /day 20240101 is not an object/],
+    [
+      'a day without its size',
+      '{"version":2,"days":{"20240101":{"date":"2024-01-01"}}}',
+      /day 20240101: file is not a string/,
+    ],
+    ['charts that are a list', '{"version":2,"days":{},"charts":[1]}', /chart is not an object/],
+  ])('the chart manifest: %s is damage, set aside', (_, text, problem) => {
+    const dir = temp.make();
+    writeFileSync(join(dir, 'manifest.json'), text);
+    const state = new StateStore(dir);
+    expect(state.recovered).toMatch(problem);
+    expect(state.days()).toEqual({});
+  });
+
+  it('the KPI manifest: a file record without its partial is damage, set aside', () => {
+    const dir = temp.make();
+    writeFileSync(
+      join(dir, 'manifest.json'),
+      JSON.stringify({
+        version: 1,
+        files: { 'a.csv': { file: 'a.csv', size: 1, mtimeMs: 1, sha256: 'x' } },
+        days: {},
+      }),
+    );
+    const state = new KpiState(dir);
+    expect(state.recovered).toMatch(/file a\.csv: partial is not a string/);
+    expect(state.files()).toEqual({});
   });
 });
