@@ -41,6 +41,18 @@ const errors = {
     description: 'The store holds nothing for that key or date.',
     content: json({ $ref: '#/components/schemas/Error' }),
   },
+  '421': {
+    description: 'The Host is not a name of this server (see --allowed-hosts).',
+    content: json({ $ref: '#/components/schemas/Error' }),
+  },
+  '431': {
+    description: 'The request line and headers are over 16 KB.',
+    content: json({ $ref: '#/components/schemas/Error' }),
+  },
+  '500': {
+    description: 'The store failed under the request; the server goes on.',
+    content: json({ $ref: '#/components/schemas/Error' }),
+  },
 };
 function json(schema: unknown) {
   return { 'application/json': { schema } };
