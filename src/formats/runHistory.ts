@@ -46,6 +46,32 @@ export interface RunRecord {
 
 export const RUN_HISTORY = 'runs.jsonl';
 
+/** A run's record before it has done anything: not ok yet, nothing parsed, written or moved. */
+export function newRunRecord(
+  run: Pick<RunRecord, 'id' | 'command' | 'startedAt' | 'logsDir' | 'outDir'>,
+): RunRecord {
+  // The fields in the order runs.jsonl and --json have always written them.
+  return {
+    id: run.id,
+    command: run.command,
+    startedAt: run.startedAt,
+    finishedAt: '',
+    ok: false,
+    stopped: false,
+    logsDir: run.logsDir,
+    outDir: run.outDir,
+    days: [],
+    charts: [],
+    chartsCurrent: 0,
+    rebuilt: [],
+    quarantined: [],
+    archived: [],
+    pruned: [],
+    missing: [],
+    totals: { rows: 0, valid: 0, rejected: 0 },
+  };
+}
+
 /** Append a run as one JSON line (one write, so a line is whole or, after a crash, cut short and skipped). */
 export function appendRunRecord(stateDir: string, record: RunRecord): void {
   const path = join(stateDir, RUN_HISTORY);

@@ -6,7 +6,7 @@ import {
   type StateStore,
 } from '../formats/manifest.js';
 import { rejectTally } from '../formats/qualityReport.js';
-import { appendRunRecord, type RunRecord } from '../formats/runHistory.js';
+import { appendRunRecord, newRunRecord, type RunRecord } from '../formats/runHistory.js';
 import { ChartSession, windowOf } from '../jobs/chartJob.js';
 import { archive, clearInterruptedMoves, movedBefore } from '../jobs/landing.js';
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
@@ -53,25 +53,13 @@ export async function runOnce(options: RunOptions): Promise<RunRecord> {
       emit({ type: 'engine', event });
     },
   });
-  const record: RunRecord = {
+  const record = newRunRecord({
     id: `${started.toISOString()}-${process.pid}`,
     command: options.command,
     startedAt: started.toISOString(),
-    finishedAt: '',
-    ok: false,
-    stopped: false,
     logsDir,
     outDir: session.outDir,
-    days: [],
-    charts: [],
-    chartsCurrent: 0,
-    rebuilt: [],
-    quarantined: [],
-    archived: [],
-    pruned: [],
-    missing: [],
-    totals: { rows: 0, valid: 0, rejected: 0 },
-  };
+  });
   let failure: unknown;
   try {
     await requireInputFolder(logsDir);

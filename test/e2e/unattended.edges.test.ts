@@ -18,6 +18,7 @@ import {
   appendRunRecord,
   KEEP_RUNS,
   MAX_HISTORY_BYTES,
+  newRunRecord,
   RUN_HISTORY,
   type RunRecord,
   readRunHistory,
@@ -243,23 +244,9 @@ describe('run history', () => {
   function record(id: string): RunRecord {
     const at = new Date().toISOString();
     return {
-      id,
-      command: 'watch',
-      startedAt: at,
+      ...newRunRecord({ id, command: 'watch', startedAt: at, logsDir: '/logs', outDir: '/out' }),
       finishedAt: at,
       ok: true,
-      stopped: false,
-      logsDir: '/logs',
-      outDir: '/out',
-      days: [],
-      charts: [],
-      chartsCurrent: 0,
-      rebuilt: [],
-      quarantined: [],
-      archived: [],
-      pruned: [],
-      missing: [],
-      totals: { rows: 0, valid: 0, rejected: 0 },
     };
   }
 

@@ -13,7 +13,7 @@ import { join } from 'node:path';
 import { parse } from 'csv-parse/sync';
 import Database from 'libsql';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/formats/runHistory.js';
+import { newRunRecord, type RunRecord } from '../../src/formats/runHistory.js';
 import { generateKpiDataset } from '../../src/generate/kpiDataset.js';
 import { generateLogs } from '../../src/generate/listenGenerator.js';
 import { runTop50 } from '../../src/jobs/chartJob.js';
@@ -869,23 +869,12 @@ function replaceCsvCell(text: string, line: number, col: number, value: string):
 
 describe('runs', () => {
   function run(id: string, finishedAt: string, rows: number, ok = true): RunRecord {
+    const startedAt = finishedAt.replace(/:\d\d\./, ':00.');
     return {
-      id,
-      command: 'run',
-      startedAt: finishedAt.replace(/:\d\d\./, ':00.'),
+      ...newRunRecord({ id, command: 'run', startedAt, logsDir: '/data/landing', outDir: '/data/charts' }),
       finishedAt,
       ok,
-      stopped: false,
-      logsDir: '/data/landing',
-      outDir: '/data/charts',
-      days: [],
       charts: ['2024-03-09'],
-      chartsCurrent: 0,
-      rebuilt: [],
-      quarantined: [],
-      archived: [],
-      pruned: [],
-      missing: [],
       totals: { rows, valid: rows - 1, rejected: 1 },
     };
   }

@@ -3,7 +3,7 @@ import { connect } from 'node:net';
 import { join } from 'node:path';
 import type { Hono } from 'hono';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { RunRecord } from '../../src/formats/runHistory.js';
+import { newRunRecord, type RunRecord } from '../../src/formats/runHistory.js';
 import { isoDay } from '../../src/ops/dates.js';
 import { createApp } from '../../src/serve/app.js';
 import { OPENAPI_DOCUMENT } from '../../src/serve/openapi.js';
@@ -111,22 +111,9 @@ const kpiQuality = (date: string) => ({ date, rows: 42, duplicates: 1, unknownTr
 
 function run(id: string, finishedAt: string, rows: number, ok: boolean): RunRecord {
   return {
-    id,
-    command: 'run',
-    startedAt: finishedAt,
+    ...newRunRecord({ id, command: 'run', startedAt: finishedAt, logsDir: '/landing', outDir: '/charts' }),
     finishedAt,
     ok,
-    stopped: false,
-    logsDir: '/landing',
-    outDir: '/charts',
-    days: [],
-    charts: [],
-    chartsCurrent: 0,
-    rebuilt: [],
-    quarantined: [],
-    archived: [],
-    pruned: [],
-    missing: [],
     totals: { rows, valid: rows, rejected: 0 },
   };
 }
