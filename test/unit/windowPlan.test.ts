@@ -1,17 +1,16 @@
-import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { DayPartial } from '../../src/engines/embedded/dayPartial.js';
 import { type MemoryPlan, planMemory } from '../../src/engines/embedded/memoryPlan.js';
-import { countrySources, planWindow, type WindowPlan } from '../../src/engines/embedded/windowPlan.js';
-import type { DayRecord } from '../../src/formats/manifest.js';
 import {
-  type BlockRef,
-  type PartialDirectory,
-  PartialWriter,
-  readSegments,
-} from '../../src/formats/partialFile.js';
+  countrySources,
+  planWindow,
+  readRangeSpans,
+  type WindowPlan,
+} from '../../src/engines/embedded/windowPlan.js';
+import type { DayRecord } from '../../src/formats/manifest.js';
+import { type BlockRef, type PartialDirectory, PartialWriter } from '../../src/formats/partialFile.js';
 import {
   aggregatePairs,
   type BlockStats,
@@ -21,7 +20,7 @@ import {
 } from '../../src/partials/aggregatePairs.js';
 import { hashId } from '../../src/partials/hash.js';
 import { ByteWriter } from '../../src/partials/varint.js';
-import { type BlockSpan, mergeSpans } from '../../src/window/mergeTopK.js';
+import { mergeSpans } from '../../src/window/mergeTopK.js';
 import { firstDifference, TempDirs } from '../support/tempDirs.js';
 
 /**
@@ -293,19 +292,9 @@ function mergeByPlan(plan: WindowPlan): { users: number[]; plays: Map<number, Ma
   const users: number[] = [];
   const plays = new Map<number, Map<number, number>>();
   for (const r of plan.userRanges) {
-    const spans: BlockSpan[] = [];
-    for (const source of r.sources) {
-      const fd = openSync(source.path, 'r');
-      try {
-        for (const span of source.spans) {
-          // readSegments checks each segment's CRC: a span cut off a segment boundary fails here.
-          const bytes = readSegments(fd, span, source.path);
-          spans.push({ bytes, start: 0, end: span.length, base: span.base });
-        }
-      } finally {
-        closeSync(fd);
-      }
-    }
+    // The worker's reading of a range: each segment's CRC is checked, so a span cut off a segment
+    // boundary fails here.
+    const spans = readRangeSpans(r.sources);
     mergeSpans(spans, 10_000, r.low, r.high, (user, songs, counts, n) => {
       // (no expect() per user: thousands of them take seconds)
       if (!(user >= r.low && user < r.high)) expect.fail(`user ${user} outside range ${r.range}`);

@@ -1,3 +1,6 @@
+import { closeSync, openSync } from 'node:fs';
+import { readSegments } from '../../formats/partialFile.js';
+import type { BlockSpan } from '../../window/mergeTopK.js';
 import type { DayPartial } from './dayPartial.js';
 import type { MemoryPlan } from './memoryPlan.js';
 import type { MergeUsersTask, UserSpan, WindowSource } from './tasks.js';
@@ -79,4 +82,24 @@ export function countrySources(partials: DayPartial[], q: number, partitions: nu
     for (let f = q; f < p.directory.partitions; f += partitions) blocks.push(p.directory.countries[f]!);
     return { path: p.path, blocks };
   });
+}
+
+/**
+ * The spans of one user range, read from the days' partials (each segment's CRC checked, so a
+ * span cut off a segment boundary fails here): what a worker merges into the range's chart rows.
+ */
+export function readRangeSpans(sources: MergeUsersTask['sources']): BlockSpan[] {
+  const spans: BlockSpan[] = [];
+  for (const source of sources) {
+    const fd = openSync(source.path, 'r');
+    try {
+      for (const span of source.spans) {
+        const bytes = readSegments(fd, span, source.path);
+        spans.push({ bytes, start: 0, end: span.length, base: span.base });
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return spans;
 }

@@ -4,7 +4,7 @@ import { parentPort, threadId } from 'node:worker_threads';
 import { writeChartLine } from '../../formats/chartFiles.js';
 import { loadDayRows, writeFilePartial } from '../../formats/kpiPartials.js';
 import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../../formats/pairSpill.js';
-import { readBlock, readSegments } from '../../formats/partialFile.js';
+import { readBlock } from '../../formats/partialFile.js';
 import { aggregateDay, type Catalog, catalogGenres, type DayAggregate } from '../../kpis/genreKpis.js';
 import { StreamDays, userPart } from '../../kpis/streamDays.js';
 import { readFullySync } from '../../ops/fileIo.js';
@@ -19,7 +19,7 @@ import { chunkLines } from '../../sources/lineChunks.js';
 import { closeS3, csvInput } from '../../sources/locations.js';
 import { readUnitLines } from '../../sources/logUnits.js';
 import type { CountryChart } from '../../window/countryCharts.js';
-import { type BlockSpan, mergeSpans, mergeTopK } from '../../window/mergeTopK.js';
+import { mergeSpans, mergeTopK } from '../../window/mergeTopK.js';
 import {
   type AggregatedBlock,
   type AggregatePartitionResult,
@@ -40,6 +40,7 @@ import {
   type Task,
   type UnitExample,
 } from './tasks.js';
+import { readRangeSpans } from './windowPlan.js';
 
 /**
  * A worker thread: runs one task at a time for the job on the main thread. The only state it
@@ -251,18 +252,7 @@ function mergeCountries(task: MergeCountriesTask): MergeCountriesResult {
  * merged into text rows (returned as bytes, in user order, for the job to write in place).
  */
 function mergeUsers(task: MergeUsersTask): MergeUsersResult {
-  const spans: BlockSpan[] = [];
-  for (const source of task.sources) {
-    const fd = openSync(source.path, 'r');
-    try {
-      for (const span of source.spans) {
-        const bytes = readSegments(fd, span, source.path);
-        spans.push({ bytes, start: 0, end: span.length, base: span.base });
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
+  const spans = readRangeSpans(task.sources);
   const out = new ByteWriter(1 << 20);
   const merged = mergeSpans(spans, task.top, task.low, task.high, (user, songs, plays, n) => {
     writeChartLine(out, user, songs, plays, n);
