@@ -20,6 +20,10 @@ import { DEFAULT_MAX_REJECT_RATE, describeRejects, LISTEN_LAYOUT } from '../pars
 import { folderLocation, requireInputFolder } from '../sources/locations.js';
 import { LOG_NAMES, type LogFile, scanLogs } from '../sources/logFiles.js';
 
+/** Days in a chart window, and songs in a chart row, unless told otherwise. */
+const DEFAULT_WINDOW = 7;
+const DEFAULT_TOP = 50;
+
 export interface Top50Options extends EngineChoice {
   logsDir: string;
   outDir: string;
@@ -98,7 +102,7 @@ export async function planChartWindow(options: Top50Options): Promise<{
   missing: string[];
 }> {
   const emit = options.onEvent ?? (() => {});
-  const windowLength = options.window ?? 7;
+  const windowLength = options.window ?? DEFAULT_WINDOW;
   const logsDir = folderLocation(options.logsDir);
   await requireInputFolder(logsDir);
   const scan = await scanLogs(logsDir);
@@ -158,8 +162,8 @@ export class ChartSession {
     readonly engine: ChartEngine,
   ) {
     this.emit = options.onEvent ?? (() => {});
-    this.window = options.window ?? 7;
-    this.top = options.top ?? 50;
+    this.window = options.window ?? DEFAULT_WINDOW;
+    this.top = options.top ?? DEFAULT_TOP;
     this.maxRejectRate = options.maxRejectRate ?? DEFAULT_MAX_REJECT_RATE;
     this.outDir = resolve(options.outDir);
     this.state = state;
@@ -182,7 +186,7 @@ export class ChartSession {
     removeStaleTempFiles(stateDir);
     const engine = await openChartEngine(options, {
       state,
-      top: options.top ?? 50,
+      top: options.top ?? DEFAULT_TOP,
       threads: options.threads,
       memoryBytes: options.memoryBytes,
       partitionBytes: options.partitionBytes,

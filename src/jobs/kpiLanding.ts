@@ -107,7 +107,7 @@ export async function archiveDone(
 }
 
 /** `YYYYMMDD` of the day a file has most rows on (the earliest of a tie); with none, today (UTC). */
-export function archiveFolder(days: { day: number; rows: number }[]): string {
+function archiveFolder(days: { day: number; rows: number }[]): string {
   const main = [...days].sort((a, b) => b.rows - a.rows || a.day - b.day)[0];
   return compactDay(main ? main.day : Math.floor(Date.now() / 86_400_000));
 }

@@ -16,7 +16,7 @@ const WRITE_FAULTS: Record<string, string> = {
 };
 
 /** Is this error one of the write faults above? */
-export function isWriteFault(error: unknown): boolean {
+function isWriteFault(error: unknown): boolean {
   const code = (error as { code?: unknown })?.code;
   return typeof code === 'string' && code in WRITE_FAULTS;
 }

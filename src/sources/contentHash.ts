@@ -117,7 +117,7 @@ export function hashGzipFile(path: string): string {
 }
 
 /** sha256 (hex) of `prefix` then the whole file, read in 4 MB pieces. */
-export function hashFileSync(path: string, prefix = ''): string {
+function hashFileSync(path: string, prefix = ''): string {
   const hash = createHash('sha256');
   hash.update(prefix);
   const fd = openSync(path, 'r');

@@ -57,6 +57,6 @@ export function missingDays(state: StateStore): string[] {
   return missing;
 }
 
-export function filesExist(chart: ChartRecord): boolean {
+function filesExist(chart: ChartRecord): boolean {
   return Object.values(chart.files).every((name) => existsSync(join(chart.outDir, name)));
 }
