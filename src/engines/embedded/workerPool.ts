@@ -5,16 +5,6 @@ import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
 import { EXIT_MESSAGE, type ProgressMessage, type Task } from './tasks.js';
 
-/**
- * V8 optimises hot functions on background threads by default. A worker thread ending while one
- * of those compile jobs runs sometimes never finishes ending (Node 20: the worker acknowledges the
- * exit message, then neither leaves nor yields to terminate()): about 1 run of `top50` in 40 hung
- * for ever in the pool's close (5 of 160 on the topper sample). With the optimising compiler on
- * the worker's own thread there were none in 640 runs. Set before any worker exists, so every
- * worker's isolate starts with it; the cost is measured in docs/BENCHMARKS.md.
- */
-setFlagsFromString('--no-concurrent-recompilation');
-
 interface Job {
   task: Task;
   transfer: ArrayBuffer[];
@@ -42,6 +32,19 @@ function workerScript(): string {
  * A fixed set of worker threads running tasks from one queue. `run` gives a task to whichever
  * worker is free; `runOnEach` gives one task to every worker (to close per-worker state).
  */
+/**
+ * V8 optimises hot functions on background threads by default. A worker thread ending while one
+ * of those compile jobs runs sometimes never finishes ending (Node 20: the worker acknowledges the
+ * exit message, then neither leaves nor yields to terminate()): about 1 run of `top50` in 40 hung
+ * for ever in the pool's close (5 of 160 on the topper sample). With the optimising compiler on
+ * the worker's own thread there were none in 880 runs. Set when the first pool starts, before any
+ * worker exists, so every worker's isolate starts with it (and a process without workers, such as
+ * `serve`, keeps V8's default); the cost is measured in docs/BENCHMARKS.md.
+ */
+function optimiseOnWorkerThreads(): void {
+  setFlagsFromString('--no-concurrent-recompilation');
+}
+
 export class WorkerPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
@@ -53,6 +56,7 @@ export class WorkerPool {
     private readonly onProgress: (progress: ProgressMessage) => void = () => {},
   ) {
     const script = workerScript();
+    optimiseOnWorkerThreads();
     for (let i = 0; i < size; i++) {
       const worker = new Worker(script);
       const slot: Slot = { worker, pinned: [], current: undefined };
