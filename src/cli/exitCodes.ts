@@ -22,6 +22,7 @@ const BY_CODE: Record<ErrorCode, number> = {
   no_logs_in_window: EXIT.input,
   missing_days: EXIT.input,
   unreadable_log: EXIT.input,
+  read_failed: EXIT.input,
   no_valid_rows: EXIT.input,
   no_songs: EXIT.input,
   output_not_writable: EXIT.output,

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
 import { PlaytallyError } from '../ops/errors.js';
-import { writeFailure } from '../ops/ioErrors.js';
+import { ioFailure } from '../ops/ioErrors.js';
 import { closeS3 } from '../sources/locations.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
 import { program } from './program.js';
@@ -19,28 +19,48 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 async function main(argv: string[]): Promise<number> {
+  const root = program(pkg.version);
+  // The level of the command that ran, for the error boundary: a stack is for --log-level debug.
+  let level: string | undefined;
+  root.hook('preAction', (_, action) => {
+    level = (action.opts() as { logLevel?: string }).logLevel;
+  });
   try {
-    await program(pkg.version).parseAsync(argv);
+    await root.parseAsync(argv);
     return EXIT.ok;
   } catch (caught) {
-    // A write fault that reached here another way than ops/atomicFile.ts (a worker thread's
-    // write) is the machine's, said in a sentence, not a stack.
-    const error = writeFailure(caught, undefined);
-    if (error instanceof CommanderError) {
-      // Commander has printed the message (or the help text) already.
-      return error.exitCode === 0 ? EXIT.ok : EXIT.usage;
-    }
-    if (error instanceof PlaytallyError) {
-      const hint = error.code === 'usage' ? '\n(run with --help for usage)' : '';
-      process.stderr.write(`playtally: error: ${error.message}${hint}\n`);
-      return exitCodeFor(error.code);
-    }
-    process.stderr.write(`playtally: internal error: ${(error as Error).stack ?? String(error)}\n`);
-    return EXIT.failed;
+    return reportFailure(caught, level === 'debug');
   } finally {
     // Kept-alive S3 connections would hold the process open after its work.
     closeS3();
   }
+}
+
+/**
+ * The process's error boundary: an expected fault (a PlaytallyError, or an I/O fault of the
+ * machine that reached here unnamed, such as a worker thread's write) is one sentence and its exit
+ * code, its stack only at --log-level debug; anything else is a bug, printed with its stack.
+ */
+function reportFailure(caught: unknown, debug: boolean): number {
+  if (caught instanceof CommanderError) {
+    // Commander has printed the message (or the help text) already.
+    return caught.exitCode === 0 ? EXIT.ok : EXIT.usage;
+  }
+  const error = caught instanceof PlaytallyError ? caught : (ioFailure(caught) ?? caught);
+  if (error instanceof PlaytallyError) {
+    const hint = error.code === 'usage' ? '\n(run with --help for usage)' : '';
+    process.stderr.write(`playtally: error: ${error.message}${hint}\n`);
+    if (debug) process.stderr.write(`debug: ${stackOf(error.cause ?? error)}\n`);
+    return exitCodeFor(error.code);
+  }
+  process.stderr.write(
+    `playtally: internal error (a bug: please report it with what follows): ${stackOf(error)}\n`,
+  );
+  return EXIT.failed;
+}
+
+function stackOf(error: unknown): string {
+  return (error as Error)?.stack ?? String(error);
 }
 
 process.exitCode = await main(process.argv);

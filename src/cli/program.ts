@@ -26,9 +26,9 @@ export function program(version: string): Command {
       'after',
       `
 Exit codes: 0 ok, 1 failed run (unexpected error), 2 usage error, 3 input problem
-(logs missing, no logs, missing days with --strict,
-an unreadable gzip log), 4 output or state folder not writable, 5 the state folder is
-locked by another run.
+(logs missing, no logs, missing days with --strict, an unreadable log), 4 output or
+state folder not writable (or full), 5 the state folder is locked by another run.
+An expected failure is one line; --log-level debug adds its stack.
 
 Examples:
   playtally demo                                            # sample data, charts and KPIs in ./sample

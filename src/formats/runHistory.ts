@@ -1,6 +1,17 @@
-import { appendFileSync, existsSync, readFileSync, statSync } from 'node:fs';
+import {
+  appendFileSync,
+  closeSync,
+  existsSync,
+  fstatSync,
+  openSync,
+  readFileSync,
+  readSync,
+  statSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import { writeFileAtomic } from '../ops/atomicFile.js';
+import { writeFailure } from '../ops/ioErrors.js';
+import { checkRecord } from './stateFile.js';
 
 /** One run of `run`, `backfill` or a `watch` step, as kept in `<state>/runs.jsonl`. */
 export interface RunRecord {
@@ -75,7 +86,14 @@ export function newRunRecord(
 /** Append a run as one JSON line (one write, so a line is whole or, after a crash, cut short and skipped). */
 export function appendRunRecord(stateDir: string, record: RunRecord): void {
   const path = join(stateDir, RUN_HISTORY);
-  appendFileSync(path, `${JSON.stringify(record)}\n`);
+  try {
+    // A line cut short by a crash ends without its newline: the next record starts a line of
+    // its own, instead of being glued to it and lost with it.
+    const after = endsCut(path) ? '\n' : '';
+    appendFileSync(path, `${after}${JSON.stringify(record)}\n`);
+  } catch (error) {
+    throw writeFailure(error, path);
+  }
   // Bounded: a watcher that runs for years appends a line per step.
   if (statSync(path).size > MAX_HISTORY_BYTES) {
     const lines = readFileSync(path, 'utf8')
@@ -85,22 +103,68 @@ export function appendRunRecord(stateDir: string, record: RunRecord): void {
   }
 }
 
+/** Whether the file at `path` is there and does not end with a newline. */
+function endsCut(path: string): boolean {
+  let fd: number;
+  try {
+    fd = openSync(path, 'r');
+  } catch {
+    return false;
+  }
+  try {
+    const size = fstatSync(fd).size;
+    if (size === 0) return false;
+    const last = Buffer.alloc(1);
+    readSync(fd, last, 0, 1, size - 1);
+    return last[0] !== 0x0a;
+  } finally {
+    closeSync(fd);
+  }
+}
+
 /** When the history grows past this, it is cut to its last KEEP_RUNS runs. */
 export const MAX_HISTORY_BYTES = 8 * 1024 * 1024;
 export const KEEP_RUNS = 2000;
 
-/** The last `limit` runs, newest last; lines that do not parse (a run killed mid-write) are skipped. */
+/** The fields every reader of a run record uses, and their kinds. */
+const RUN_FIELDS = {
+  id: 'string',
+  command: 'string',
+  startedAt: 'string',
+  finishedAt: 'string',
+  ok: 'boolean',
+  stopped: 'boolean',
+  logsDir: 'string',
+  outDir: 'string',
+  days: 'array',
+  charts: 'array',
+  chartsCurrent: 'number',
+  rebuilt: 'array',
+  quarantined: 'array',
+  archived: 'array',
+  pruned: 'array',
+  missing: 'array',
+  totals: 'object',
+} as const;
+
+/**
+ * The last `limit` runs, newest last. A line that is not a run record (cut short by a crash,
+ * edited by hand, written by something else) is skipped, not the whole history: the others are
+ * still true, and `status`, the store and the API must not fail on one line.
+ */
 export function readRunHistory(stateDir: string, limit = 20): RunRecord[] {
   const path = join(stateDir, RUN_HISTORY);
   if (!existsSync(path)) return [];
   const runs: RunRecord[] = [];
   for (const line of readFileSync(path, 'utf8').split('\n')) {
     if (line.trim() === '') continue;
+    let parsed: unknown;
     try {
-      runs.push(JSON.parse(line) as RunRecord);
+      parsed = JSON.parse(line);
     } catch {
-      // a line cut short by a crash
+      continue;
     }
+    if (checkRecord(parsed, 'run', RUN_FIELDS) === undefined) runs.push(parsed as RunRecord);
   }
   return runs.slice(-limit);
 }

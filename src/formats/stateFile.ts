@@ -74,7 +74,7 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-type FieldKind = 'string' | 'number' | 'object';
+type FieldKind = 'string' | 'number' | 'boolean' | 'object' | 'array';
 
 /**
  * Each entry of `table` (an object of records) as a record with `fields` of their kinds, or an
@@ -88,12 +88,31 @@ export function checkRecords(
 ): Error | undefined {
   if (!isRecord(table)) return new Error(`${what} is not an object`);
   for (const [key, record] of Object.entries(table)) {
-    if (!isRecord(record)) return new Error(`${what} ${key} is not an object`);
-    for (const [field, kind] of Object.entries(fields)) {
-      const value = record[field];
-      const ok = kind === 'object' ? isRecord(value) || Array.isArray(value) : typeof value === kind;
-      if (!ok) return new Error(`${what} ${key}: ${field} is not a ${kind}`);
-    }
+    const problem = checkRecord(record, `${what} ${key}`, fields);
+    if (problem !== undefined) return problem;
+  }
+  return undefined;
+}
+
+/** `record` as a record with `fields` of their kinds ('object' takes an array too), or an Error naming what is not. */
+export function checkRecord(
+  record: unknown,
+  what: string,
+  fields: Record<string, FieldKind>,
+): Error | undefined {
+  if (!isRecord(record)) return new Error(`${what} is not an object`);
+  for (const [field, kind] of Object.entries(fields)) {
+    const value = record[field];
+    const ok =
+      kind === 'object'
+        ? isRecord(value) || Array.isArray(value)
+        : kind === 'array'
+          ? Array.isArray(value)
+          : typeof value === kind;
+    if (!ok)
+      return new Error(
+        `${what}: ${field} is not a${kind === 'object' || kind === 'array' ? 'n' : ''} ${kind}`,
+      );
   }
   return undefined;
 }

@@ -18,7 +18,7 @@ import { writeFailure } from '../ops/ioErrors.js';
 import { cpuMs, peakRssBytes } from '../ops/processUsage.js';
 import { DEFAULT_MAX_REJECT_RATE, describeRejects, LISTEN_LAYOUT } from '../parse/rejectDiagnosis.js';
 import { folderLocation, requireInputFolder } from '../sources/locations.js';
-import { LOG_NAMES, type LogFile, scanLogs } from '../sources/logFiles.js';
+import { LOG_NAMES, type LogFile, logReadFailure, scanLogs } from '../sources/logFiles.js';
 
 /** Days in a chart window, and songs in a chart row, unless told otherwise. */
 const DEFAULT_WINDOW = 7;
@@ -208,12 +208,16 @@ export class ChartSession {
     try {
       taken = await this.engine.takeIn(log, force);
     } catch (error) {
-      // A worker's write (a spill, a partial) that failed for the machine's reason (no space):
-      // said in a sentence naming where the day was being written.
-      throw writeFailure(
-        error,
-        (error as { path?: string }).path ?? `a file in the state folder ${this.state.dir}`,
-      );
+      // The log unreadable (a damaged gzip, no permission, a device error): that log's problem
+      // only. Else a worker's write (a spill, a partial) that failed for the machine's reason (no
+      // space): said in a sentence naming where the day was being written.
+      const ofTheLog = logReadFailure(error, log);
+      throw ofTheLog !== error
+        ? ofTheLog
+        : writeFailure(
+            error,
+            (error as { path?: string }).path ?? `a file in the state folder ${this.state.dir}`,
+          );
     }
     this.emit({
       type: 'dayDone',

@@ -10,6 +10,7 @@ export type ErrorCode =
   | 'no_logs_in_window'
   | 'missing_days'
   | 'unreadable_log'
+  | 'read_failed'
   | 'no_valid_rows'
   | 'no_songs'
   | 'output_not_writable'
@@ -31,7 +32,9 @@ export class PlaytallyError extends Error {
     readonly code: ErrorCode,
     message: string,
     readonly details: Record<string, unknown> = {},
+    /** `cause`: the error met (a system error, say), kept for the debug log's stack. */
+    options?: { cause?: unknown },
   ) {
-    super(message);
+    super(message, options);
   }
 }

@@ -1,39 +1,156 @@
-import { PlaytallyError } from './errors.js';
+import { type ErrorCode, PlaytallyError } from './errors.js';
 
 /**
- * The write faults that are the machine's, not playtally's: one sentence each, for the file or
- * folder named. Every writer of files goes through ops/atomicFile.ts, which turns these into
- * `write_failed` (exit 4) naming the file; the CLI's error boundary does the same for one that
- * reaches it another way (a worker thread's write).
+ * The one classifier of the machine's I/O faults (issue 17): an error code of the system becomes
+ * a kind and a sentence. Readers turn a fault into an input problem for that file only
+ * (readFailure: exit 3, or a quarantine for `run`/`watch`/`kpis`); writers, through
+ * ops/atomicFile.ts, into `write_failed` (writeFailure: exit 4). The CLI's error boundary uses
+ * ioFailure for a fault that reached it without being named by the code that met it.
  */
-const WRITE_FAULTS: Record<string, string> = {
-  ENOSPC: 'no space left on its device',
-  EDQUOT: 'the disk quota is exceeded',
-  EROFS: 'its file system is read-only',
-  EACCES: 'no permission to write there',
-  EPERM: 'the operation is not permitted there',
-  EIO: 'an I/O error of the device',
+export type IoFaultKind = 'permission' | 'space' | 'gone' | 'device' | 'not_a_file';
+
+export interface IoFault {
+  kind: IoFaultKind;
+  /** The system's code (EACCES, ENOSPC, ...). */
+  code: string;
+  /** The path the system names, when it names one (an error of a read on an open file does not). */
+  path?: string;
+  /** The system call that failed (open, read, write, rename, ...). */
+  syscall?: string;
+}
+
+const KINDS: Record<string, IoFaultKind> = {
+  EACCES: 'permission',
+  EPERM: 'permission',
+  EROFS: 'permission',
+  ENOSPC: 'space',
+  EDQUOT: 'space',
+  EFBIG: 'space',
+  ENOENT: 'gone',
+  ENOTDIR: 'gone',
+  EIO: 'device',
+  ENXIO: 'device',
+  ESTALE: 'device',
+  EISDIR: 'not_a_file',
+  ELOOP: 'not_a_file',
 };
 
-/** Is this error one of the write faults above? */
-function isWriteFault(error: unknown): boolean {
-  const code = (error as { code?: unknown })?.code;
-  return typeof code === 'string' && code in WRITE_FAULTS;
+/** What each code means for the file or folder named, in words. */
+const WORDS: Record<string, { read: string; write: string }> = {
+  EACCES: { read: 'no permission to read it', write: 'no permission to write there' },
+  EPERM: { read: 'the operation is not permitted there', write: 'the operation is not permitted there' },
+  EROFS: { read: 'its file system is read-only', write: 'its file system is read-only' },
+  ENOSPC: { read: 'no space left on its device', write: 'no space left on its device' },
+  EDQUOT: { read: 'the disk quota is exceeded', write: 'the disk quota is exceeded' },
+  EFBIG: { read: 'the file is too large', write: 'the file would be too large for its file system' },
+  ENOENT: { read: 'it does not exist (any more)', write: 'its folder does not exist (any more)' },
+  ENOTDIR: { read: 'a part of its path is not a folder', write: 'a part of its path is not a folder' },
+  EIO: { read: 'an I/O error of the device', write: 'an I/O error of the device' },
+  ENXIO: { read: 'its device is not there', write: 'its device is not there' },
+  ESTALE: { read: 'a stale network file handle', write: 'a stale network file handle' },
+  EISDIR: { read: 'it is a folder, not a file', write: 'it is a folder, not a file' },
+  ELOOP: { read: 'its symbolic links loop', write: 'its symbolic links loop' },
+};
+
+/** The system calls that change the file system: a fault in one of them is a failed write. */
+const WRITE_CALLS = new Set([
+  'write',
+  'writev',
+  'mkdir',
+  'mkdtemp',
+  'rename',
+  'unlink',
+  'rmdir',
+  'rm',
+  'copyfile',
+  'link',
+  'symlink',
+  'fsync',
+  'fdatasync',
+  'ftruncate',
+  'chmod',
+  'utime',
+  'futime',
+]);
+
+/** The fault `error` is, or undefined when it is not one of the machine's I/O faults. */
+export function ioFault(error: unknown): IoFault | undefined {
+  const e = error as { code?: unknown; path?: unknown; syscall?: unknown } | undefined;
+  if (typeof e?.code !== 'string') return undefined;
+  const kind = KINDS[e.code];
+  if (kind === undefined) return undefined;
+  return {
+    kind,
+    code: e.code,
+    ...(typeof e.path === 'string' ? { path: e.path } : {}),
+    ...(typeof e.syscall === 'string' ? { syscall: e.syscall } : {}),
+  };
 }
 
 /**
- * `error` as a `write_failed` naming `path` when it is a write fault (ENOSPC, EDQUOT, EROFS,
- * EACCES, EPERM, EIO), else unchanged. Files are written whole or not at all, so what was written
- * before stays whole, and a run after the fault is fixed redoes the rest.
+ * `error` as a `write_failed` naming `path` when it is an I/O fault of a writer, else unchanged.
+ * Files are written whole or not at all, so what was written before stays whole, and a run after
+ * the fault is fixed writes the rest.
  */
 export function writeFailure(error: unknown, path: string | undefined): unknown {
-  if (error instanceof PlaytallyError || !isWriteFault(error)) return error;
-  const code = (error as { code: string }).code;
-  const where = path ?? (error as { path?: string }).path;
+  const fault = ioFault(error);
+  if (error instanceof PlaytallyError || fault === undefined) return error;
+  const where = path ?? fault.path;
   return new PlaytallyError(
     'write_failed',
-    `cannot write ${where ?? 'a file'}: ${WRITE_FAULTS[code]} (${code}). Nothing is half-written; ` +
+    `cannot write ${where ?? 'a file'}: ${WORDS[fault.code]!.write} (${fault.code}). Nothing is half-written; ` +
       'once the fault is fixed, the next run writes what is missing',
-    { path: where, code },
+    { path: where, code: fault.code, fault: fault.kind },
+    { cause: error },
   );
+}
+
+/**
+ * `error` as an input problem of the file at `path` (`code`: unreadable_log for a log, read_failed
+ * for another input) when it is an I/O fault met reading that file, else unchanged. A fault that
+ * names another path (the state folder, a spill) is not this file's and passes through.
+ */
+export function readFailure(
+  error: unknown,
+  path: string,
+  code: ErrorCode = 'read_failed',
+  details: Record<string, unknown> = {},
+): unknown {
+  const fault = ioFault(error);
+  if (error instanceof PlaytallyError || fault === undefined) return error;
+  const thisFile = fault.path === path || (fault.path === undefined && fault.syscall === 'read');
+  if (!thisFile) return error;
+  return new PlaytallyError(
+    code,
+    `cannot read ${path}: ${WORDS[fault.code]!.read} (${fault.code})`,
+    { ...details, path, code: fault.code, fault: fault.kind },
+    { cause: error },
+  );
+}
+
+/**
+ * A fault that reached the error boundary unnamed, as a sentence: a write (exit 4) when the call
+ * that failed changes the file system or the fault is a full or read-only disk, else a read of
+ * an input (exit 3). Undefined for anything that is not an I/O fault (a bug: an internal error).
+ */
+export function ioFailure(error: unknown): PlaytallyError | undefined {
+  const fault = ioFault(error);
+  if (fault === undefined) return undefined;
+  const writing =
+    WRITE_CALLS.has(fault.syscall ?? '') ||
+    fault.kind === 'space' ||
+    fault.code === 'EROFS' ||
+    (fault.syscall === 'open' && fault.kind === 'permission');
+  const failure = writing
+    ? writeFailure(error, fault.path)
+    : readFailure(error, fault.path ?? 'a file', 'read_failed');
+  // A read fault without a path (a read on an open file) is named as well as it can be.
+  return failure instanceof PlaytallyError
+    ? failure
+    : new PlaytallyError(
+        'read_failed',
+        `cannot read a file: ${WORDS[fault.code]!.read} (${fault.code})`,
+        { code: fault.code, fault: fault.kind },
+        { cause: error },
+      );
 }

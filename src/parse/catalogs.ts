@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { type CsvError, parse } from 'csv-parse';
+import { readFailure } from '../ops/ioErrors.js';
 import { checkHeader, looksBinary, missingColumns } from './csvHeader.js';
 
 /**
@@ -181,7 +182,11 @@ async function readCatalogFile<C extends string>(
   try {
     opened = await file.open();
   } catch (error) {
-    into.bad.push({ ...base, reason: 'unreadable', message: (error as Error).message });
+    into.bad.push({
+      ...base,
+      reason: 'unreadable',
+      message: (readFailure(error, file.path) as Error).message,
+    });
     return;
   }
   if (looksBinary(opened.head)) {

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { readFailure } from '../ops/ioErrors.js';
 import type { BadFile, CsvInput, FileReport, HeadedBytes, RowExample } from './catalogs.js';
 import { MAX_ROW_EXAMPLES } from './catalogs.js';
 import { checkHeader, looksBinary, missingColumns } from './csvHeader.js';
@@ -42,7 +43,11 @@ export async function readStreamsFile(
   try {
     opened = await file.open();
   } catch (error) {
-    const bad: BadFile = { ...base, reason: 'unreadable', message: (error as Error).message };
+    const bad: BadFile = {
+      ...base,
+      reason: 'unreadable',
+      message: (readFailure(error, file.path) as Error).message,
+    };
     return { report, examples, sha256: '', bad };
   }
   const hash = createHash('sha256');

@@ -2,6 +2,8 @@ import { Hono } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { matchedRoutes } from 'hono/route';
 import { isoDay, parseDay } from '../ops/dates.js';
+import { PlaytallyError } from '../ops/errors.js';
+import { ioFailure } from '../ops/ioErrors.js';
 import type { ResultsReader } from '../store/resultsReader.js';
 import { ApiError, badParameter, notFound } from './apiErrors.js';
 import { dashboardRoutes } from './dashboardAssets.js';
@@ -74,6 +76,16 @@ export function createApp(options: AppOptions): { app: Hono; metrics: ServerMetr
     // Hono's own HTTP errors (the bearer-auth middleware) carry their response.
     if (typeof (error as { getResponse?: unknown }).getResponse === 'function') {
       return (error as unknown as { getResponse(): Response }).getResponse();
+    }
+    // An expected fault (the store unusable, the machine's I/O) is one line in the server's log
+    // and a 503 to try again; anything else is a bug, logged with its stack, and a 500.
+    const fault = error instanceof PlaytallyError ? error : ioFailure(error);
+    if (fault !== undefined) {
+      process.emitWarning(`playtally serve: ${c.req.method} ${c.req.path}: ${fault.message}`);
+      return c.json(
+        { error: 'unavailable', message: 'the results store cannot be read now; try again' },
+        503,
+      );
     }
     process.emitWarning(`playtally serve: ${c.req.method} ${c.req.path}: ${(error as Error).stack ?? error}`);
     return c.json({ error: 'internal', message: 'internal error' }, 500);

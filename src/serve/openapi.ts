@@ -53,6 +53,10 @@ const errors = {
     description: 'The store failed under the request; the server goes on.',
     content: json({ $ref: '#/components/schemas/Error' }),
   },
+  '503': {
+    description: 'The store cannot be read now (a fault of the machine, such as an I/O error); try again.',
+    content: json({ $ref: '#/components/schemas/Error' }),
+  },
 };
 function json(schema: unknown) {
   return { 'application/json': { schema } };
@@ -83,7 +87,19 @@ export const OPENAPI_DOCUMENT = {
         type: 'object',
         required: ['error', 'message'],
         properties: {
-          error: { type: 'string', enum: ['bad_parameter', 'not_found', 'unauthorized', 'internal'] },
+          error: {
+            type: 'string',
+            enum: [
+              'bad_parameter',
+              'not_found',
+              'unauthorized',
+              'internal',
+              'unavailable',
+              'misdirected',
+              'request_too_large',
+              'bad_request',
+            ],
+          },
           message: { type: 'string' },
           parameter: { type: 'string' },
         },

@@ -1,7 +1,5 @@
 import {
-  accessSync,
   closeSync,
-  constants,
   createReadStream,
   lstatSync,
   openSync,
@@ -96,8 +94,8 @@ export interface FolderEntry {
   /** False for a subfolder or anything else that is not a regular file (local folders only). */
   isFile: boolean;
   /**
-   * Why a local entry cannot be read, when it cannot: a symbolic link whose target is missing or
-   * loops, or a file without read permission. Such an entry has isFile false.
+   * Why a local entry cannot be reached, when it cannot: a symbolic link whose target is missing
+   * or loops. Such an entry has isFile false.
    */
   unreadable?: string;
 }
@@ -121,16 +119,9 @@ export async function listFolder(folder: string): Promise<FolderEntry[]> {
     const path = join(folder, name);
     try {
       const stat = statSync(path);
-      const entry: FolderEntry = { name, size: stat.size, mtimeMs: stat.mtimeMs, isFile: stat.isFile() };
-      if (entry.isFile) {
-        try {
-          accessSync(path, constants.R_OK);
-        } catch (error) {
-          entry.isFile = false;
-          entry.unreadable = `cannot be read (${(error as NodeJS.ErrnoException).code ?? 'error'}: no read permission)`;
-        }
-      }
-      entries.push(entry);
+      // A file without read permission is listed as a file: the job that reads it meets the
+      // fault and treats it as that file's problem (ops/ioErrors.ts), quarantining it.
+      entries.push({ name, size: stat.size, mtimeMs: stat.mtimeMs, isFile: stat.isFile() });
     } catch (error) {
       const unreadable = whyUnreachable(path, error as NodeJS.ErrnoException);
       // Removed since the listing: not an input. Anything else is named, not passed over.

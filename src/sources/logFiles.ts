@@ -1,4 +1,7 @@
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
+import { PlaytallyError } from '../ops/errors.js';
+import { readFailure } from '../ops/ioErrors.js';
+import { GzipInputError } from './lineChunks.js';
 import { inFolder, listFolder } from './locations.js';
 
 /** A daily listen log found in the logs folder. */
@@ -39,7 +42,7 @@ export const LOG_NAMES = 'listen-YYYYMMDD.log or listen-YYYY-MM-DD.log (or the s
  * such as archive/), oldest day first: `listen-YYYYMMDD.log` or `listen-YYYY-MM-DD.log`, plain or
  * `.gz`. Dotfiles and temporary names are skipped silently; every other name that looks like
  * listen data but cannot be used is returned in `ignored` with the reason in words (a day part
- * that is not a date, another name, a dangling link, a file without read permission), and so is
+ * that is not a date, another name, a dangling link or a looping one), and so is
  * a second file for a day already taken (the plain log before the `.gz`, then the first name:
  * two files for one day is a mistake to report, not to guess about).
  */
@@ -113,4 +116,26 @@ function suggestedName(name: string): string | undefined {
     .filter((d): d is number => d !== undefined);
   if (dates.length !== 1) return undefined;
   return `listen-${compactDay(dates[0]!)}.log${name.toLowerCase().endsWith('.gz') ? '.gz' : ''}`;
+}
+
+/**
+ * An error met reading `log`, as the input problem of that log only (`unreadable_log`: exit 3 for
+ * `top50`; `run` and `watch` quarantine the file and chart the other days): a damaged gzip, or an
+ * I/O fault of the file itself (no read permission, a device error, gone since the scan). Any
+ * other error, a fault of the state folder say, passes through unchanged.
+ */
+export function logReadFailure(error: unknown, log: LogFile): unknown {
+  if (error instanceof PlaytallyError) return error;
+  const code = (error as { code?: unknown })?.code;
+  if (error instanceof GzipInputError || (typeof code === 'string' && code.startsWith('Z_'))) {
+    return new PlaytallyError(
+      'unreadable_log',
+      error instanceof GzipInputError
+        ? error.message
+        : `${log.path} is not a readable gzip file (${(error as Error).message})`,
+      { path: log.path, file: log.name },
+      { cause: error },
+    );
+  }
+  return readFailure(error, log.path, 'unreadable_log', { file: log.name });
 }

@@ -166,7 +166,10 @@ class Run {
     // A log quarantined for its rejects under an older row rule is judged again under this one.
     const judgedUnderOldRule =
       quarantined?.reason === 'reject_rate' && (quarantined.rule ?? 1) < ROW_RULE_VERSION;
-    if (quarantined && sameFile(quarantined, log) && !judgedUnderOldRule) {
+    // A log that could not be read, moved away and put back as it was: its fault was the
+    // machine's (a permission, a device), which the operator has fixed, so it is read again.
+    const putBackAfterReadFault = quarantined?.reason === 'unreadable' && quarantined.movedTo !== undefined;
+    if (quarantined && sameFile(quarantined, log) && !judgedUnderOldRule && !putBackAfterReadFault) {
       // A run stopped between recording the quarantine and moving the file: finish the move.
       if (quarantined.movedTo === undefined) await this.quarantine(log, quarantined, true);
       return;

@@ -8,7 +8,7 @@ import { TempDirs } from '../support/tempDirs.js';
 
 /**
  * The compiled CLI, run as a user runs it, on what every command shares: the help and the version,
- * usage errors (exit 2, before any work), the usage messages, and a stdout pipe whose reader has
+ * usage errors (exit 2, before any work), the usage messages, the error boundary, and a stdout pipe whose reader has
  * gone (`playtally ... | head -1`: the end of the output, not a failed run). Needs `npm run build`
  * first.
  */
@@ -254,6 +254,20 @@ function runWithClosedStdout(args: string[]): Promise<{ status: number | null; s
     child.on('close', (status) => resolve({ status, stderr }));
   });
 }
+
+describe('the error boundary (issue 17)', () => {
+  it('an expected fault is one sentence and its exit code; its stack only at --log-level debug', () => {
+    const args = ['top50', '--logs', join(tmp, 'no-such-logs'), '--out', freshOut()];
+    const plain = cli(args);
+    expect(plain.status).toBe(3);
+    expect(plain.stderr).toMatch(/^playtally: error: .*no-such-logs/m);
+    expect(plain.stderr).not.toMatch(/\n\s+at /);
+    const debug = cli([...args, '--log-level', 'debug']);
+    expect(debug.status).toBe(3);
+    expect(debug.stderr).toMatch(/^playtally: error: .*no-such-logs/m);
+    expect(debug.stderr).toMatch(/^debug: PlaytallyError: .*\n\s+at /m);
+  });
+});
 
 describe('closed stdout (EPIPE)', () => {
   it('--help into a closed pipe exits 0 without a stack trace', async () => {

@@ -1,28 +1,20 @@
 import { spawnSync } from 'node:child_process';
-import {
-  chmodSync,
-  copyFileSync,
-  existsSync,
-  mkdirSync,
-  readdirSync,
-  readFileSync,
-  writeFileSync,
-} from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogs } from '../../src/generate/listenGenerator.js';
 import { parseDay } from '../../src/ops/dates.js';
 import { COUNTRY_CODES } from '../../src/parse/countries.js';
 import { REJECT_REASONS } from '../../src/parse/rejects.js';
-import { CLI, CLI_ENV, type CliRun, cli, requireBuiltCli } from '../support/cliRuns.js';
+import { CLI, type CliRun, cli, requireBuiltCli } from '../support/cliRuns.js';
 import { referenceCharts, referenceRows } from '../support/reference.js';
 import { TempDirs } from '../support/tempDirs.js';
 
 /**
  * `top50` through the compiled CLI, run as a user runs it: input errors (exit 3), output errors
  * (exit 4), a normal run whose files keep the chart contract and match an independent reference
- * implementation byte for byte, garbage input that never crashes, progress on a terminal and off
- * it, and a log it may not read. Needs `npm run build` first.
+ * implementation byte for byte, garbage input that never crashes, and progress on a terminal and off
+ * it (a log it may not read is in test/faults/permissions). Needs `npm run build` first.
  */
 
 const temp = new TempDirs();
@@ -534,33 +526,5 @@ describe('progress', () => {
     expect(r.status, r.stderr).toBe(0);
     expect(r.stderr).not.toContain('\r');
     expect(r.stderr).toMatch(/listen-20240301\.log: parsed 50,000 rows in [\d.]+ s/);
-  });
-});
-
-// Root reads any file: the unreadable case runs the CLI as `nobody` when the tests run as root,
-// and as the user itself otherwise.
-describe('a log without read permission', () => {
-  it('is named in a warning, and the other days are charted', () => {
-    const dir = temp.make('playtally-unreadable-');
-    chmodSync(dir, 0o777);
-    const logs = join(dir, 'logs');
-    const out = join(dir, 'out');
-    mkdirSync(logs, { mode: 0o755 });
-    mkdirSync(out, { mode: 0o777 });
-    chmodSync(out, 0o777);
-    writeFileSync(join(logs, 'listen-20240101.log'), '1|2|FR\n', { mode: 0o644 });
-    writeFileSync(join(logs, 'listen-20240102.log'), '3|4|DE\n', { mode: 0o000 });
-    chmodSync(join(logs, 'listen-20240102.log'), 0o000);
-    const asNobody = process.getuid?.() === 0 ? { uid: 65534, gid: 65534 } : {};
-    const r = spawnSync(process.execPath, [CLI, 'top50', '--logs', logs, '--out', out], {
-      encoding: 'utf8',
-      env: CLI_ENV,
-      ...asNobody,
-    });
-    expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toContain(
-      'warning: ignoring listen-20240102.log: cannot be read (EACCES: no read permission); the day 2024-01-02 is read as missing',
-    );
-    expect(r.stderr).toMatch(/2024-01-01: window 2023-12-26\.\.2024-01-01/);
   });
 });

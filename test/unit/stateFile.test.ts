@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { KpiState } from '../../src/formats/kpiManifest.js';
 import { readManifest, StateStore } from '../../src/formats/manifest.js';
+import { appendRunRecord, newRunRecord, RUN_HISTORY, readRunHistory } from '../../src/formats/runHistory.js';
 import { openSinkRecord } from '../../src/formats/sinkRecord.js';
 import { StateFile } from '../../src/formats/stateFile.js';
 import { TempDirs } from '../support/tempDirs.js';
@@ -139,5 +140,30 @@ describe('records inside the manifests (issue 17, point 6)', () => {
     const state = new KpiState(dir);
     expect(state.recovered).toMatch(/file a\.csv: partial is not a string/);
     expect(state.files()).toEqual({});
+  });
+});
+
+describe('the run history (runs.jsonl): one record a line', () => {
+  it('a line that is not a run record is skipped, not the history: cut short, not JSON, or of the wrong shape', () => {
+    const dir = temp.make();
+    const run = (id: string) =>
+      newRunRecord({ id, command: 'run', startedAt: '2024-01-01T00:00:00Z', logsDir: '/l', outDir: '/o' });
+    appendRunRecord(dir, run('first'));
+    const path = join(dir, RUN_HISTORY);
+    const good = readFileSync(path, 'utf8');
+    writeFileSync(
+      path,
+      [
+        good.trimEnd(),
+        '[1,2,3]',
+        '{"id":"half","command":"run"}',
+        JSON.stringify({ ...run('bad-days'), days: 'none' }),
+        JSON.stringify({ ...run('bad-ok'), ok: 'yes' }),
+        'not json',
+        good.slice(0, 40),
+      ].join('\n'),
+    );
+    appendRunRecord(dir, run('last'));
+    expect(readRunHistory(dir, 10).map((r) => r.id)).toEqual(['first', 'last']);
   });
 });

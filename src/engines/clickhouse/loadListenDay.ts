@@ -1,7 +1,6 @@
 import type { Readable } from 'node:stream';
 import { createGunzip } from 'node:zlib';
 import { isoDay } from '../../ops/dates.js';
-import { PlaytallyError } from '../../ops/errors.js';
 import { COUNTRY_CODES } from '../../parse/countries.js';
 import { ListenParser } from '../../parse/listenParser.js';
 import {
@@ -13,7 +12,7 @@ import {
   type RejectExample,
 } from '../../parse/rejects.js';
 import { openFile } from '../../sources/locations.js';
-import type { LogFile } from '../../sources/logFiles.js';
+import { type LogFile, logReadFailure } from '../../sources/logFiles.js';
 import { type ClickHouseCluster, sqlDay } from './cluster.js';
 import { shardOf } from './listenTables.js';
 import { ShardInserts } from './shardInserts.js';
@@ -87,15 +86,9 @@ export async function loadListenDay(cluster: ClickHouseCluster, log: LogFile): P
     // An insert that failed first is the cause; ending the others now makes them fail too.
     const insertFailure = await inserts.abort();
     // The day's partition stays dropped and the state does not record it: the next run loads it.
-    const e = error as NodeJS.ErrnoException;
-    if (insertFailure === undefined && e.code?.startsWith('Z_')) {
-      // The same error as the embedded engine's for a damaged gzip log (exit 3; run/watch quarantine it).
-      throw new PlaytallyError('unreadable_log', `${log.path} is not a readable gzip file (${e.message})`, {
-        path: log.path,
-        file: log.name,
-      });
-    }
-    throw insertFailure ?? error;
+    // Else a damaged gzip or an unreadable file: the same error as the embedded engine's (exit 3;
+    // run/watch quarantine it).
+    throw insertFailure ?? logReadFailure(error, log);
   }
 
   const rejects = emptyRejectCounts();

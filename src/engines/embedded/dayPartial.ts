@@ -13,9 +13,9 @@ import { PlaytallyError } from '../../ops/errors.js';
 import { ROW_RULE_VERSION } from '../../parse/listenParser.js';
 import { emptyRejectCounts, MAX_EXAMPLES, REJECT_REASONS, type RejectExample } from '../../parse/rejects.js';
 import { combineUnitHashes, contentHash } from '../../sources/contentHash.js';
-import { estimateGzipSize, GzipInputError, streamLogChunks } from '../../sources/lineChunks.js';
+import { estimateGzipSize, streamLogChunks } from '../../sources/lineChunks.js';
 import { isS3, openFile, statFile } from '../../sources/locations.js';
-import type { LogFile } from '../../sources/logFiles.js';
+import { type LogFile, logReadFailure } from '../../sources/logFiles.js';
 import { logUnits } from '../../sources/logUnits.js';
 import { type MemoryPlan, partitionsFor } from './memoryPlan.js';
 import type {
@@ -254,10 +254,8 @@ async function parseStreamedLog(
   } catch (error) {
     // Let the chunks still on the workers finish before the spill folder goes.
     await Promise.allSettled(inFlight);
-    if (error instanceof GzipInputError) {
-      throw new PlaytallyError('unreadable_log', error.message, { path: log.path, file: log.name });
-    }
-    throw error;
+    // A damaged gzip or an unreadable file is that log's problem only.
+    throw logReadFailure(error, log);
   }
 }
 

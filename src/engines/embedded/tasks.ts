@@ -1,5 +1,6 @@
 import type { SpillIndex } from '../../formats/pairSpill.js';
 import type { BlockRef, SegmentRun } from '../../formats/partialFile.js';
+import { type ErrorCode, PlaytallyError } from '../../ops/errors.js';
 import type { StreamFileResult } from '../../parse/streamRows.js';
 import type { BlockStats } from '../../partials/aggregatePairs.js';
 import type { LogUnit } from '../../sources/logUnits.js';
@@ -179,3 +180,49 @@ export interface ProgressMessage {
 
 /** Sent by the pool when it closes: the worker closes its port and its thread ends by itself. */
 export const EXIT_MESSAGE = 'exit';
+
+/**
+ * A task's failure, as the worker posts it: structured clone keeps an Error's message but not its
+ * class or fields, so the worker's error boundary sends what the pool needs to rebuild it: a
+ * PlaytallyError's code and details (its exit code), or a system error's code, path and call (the
+ * I/O classifier's input, ops/ioErrors.ts).
+ */
+export interface ErrorMessage {
+  type: 'error';
+  message: string;
+  stack?: string;
+  playtally?: { code: ErrorCode; details: Record<string, unknown> };
+  code?: string;
+  path?: string;
+  syscall?: string;
+}
+
+/** The worker's side of the error boundary: any thrown value as an ErrorMessage. */
+export function errorMessage(error: unknown): ErrorMessage {
+  const e = error instanceof Error ? error : new Error(String(error));
+  const { code, path, syscall } = e as { code?: unknown; path?: unknown; syscall?: unknown };
+  return {
+    type: 'error',
+    message: e.message,
+    stack: e.stack,
+    ...(e instanceof PlaytallyError ? { playtally: { code: e.code, details: e.details } } : {}),
+    ...(typeof code === 'string' ? { code } : {}),
+    ...(typeof path === 'string' ? { path } : {}),
+    ...(typeof syscall === 'string' ? { syscall } : {}),
+  };
+}
+
+/** The pool's side: the error the task failed with, rebuilt with its class and fields. */
+export function errorFromMessage(message: ErrorMessage): Error {
+  const error: Error & { code?: string; path?: string; syscall?: string } =
+    message.playtally !== undefined
+      ? new PlaytallyError(message.playtally.code, message.message, message.playtally.details)
+      : new Error(message.message);
+  if (message.stack !== undefined) error.stack = message.stack;
+  if (message.playtally === undefined) {
+    if (message.code !== undefined) error.code = message.code;
+    if (message.path !== undefined) error.path = message.path;
+    if (message.syscall !== undefined) error.syscall = message.syscall;
+  }
+  return error;
+}

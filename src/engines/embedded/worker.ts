@@ -25,6 +25,7 @@ import {
   type AggregatePartitionResult,
   type AggregatePartitionTask,
   EXIT_MESSAGE,
+  errorMessage,
   type FinishSpillResult,
   type KpiDayPartTask,
   type MergeCountriesResult,
@@ -362,8 +363,6 @@ parentPort!.on('message', async (task: Task | typeof EXIT_MESSAGE) => {
     const { result, transfer } = await run(task);
     parentPort!.postMessage({ type: 'done', result }, transfer);
   } catch (error) {
-    const e = error instanceof Error ? error : new Error(String(error));
-    const { code, path } = e as { code?: string; path?: string };
-    parentPort!.postMessage({ type: 'error', message: e.message, stack: e.stack, code, path });
+    parentPort!.postMessage(errorMessage(error));
   }
 });

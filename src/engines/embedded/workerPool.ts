@@ -3,7 +3,13 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
 import { Worker } from 'node:worker_threads';
-import { EXIT_MESSAGE, type ProgressMessage, type Task } from './tasks.js';
+import {
+  type ErrorMessage,
+  EXIT_MESSAGE,
+  errorFromMessage,
+  type ProgressMessage,
+  type Task,
+} from './tasks.js';
 
 interface Job {
   task: Task;
@@ -29,10 +35,6 @@ function workerScript(): string {
 }
 
 /**
- * A fixed set of worker threads running tasks from one queue. `run` gives a task to whichever
- * worker is free; `runOnEach` gives one task to every worker (to close per-worker state).
- */
-/**
  * V8 optimises hot functions on background threads by default. A worker thread ending while one
  * of those compile jobs runs sometimes never finishes ending (Node 20: the worker acknowledges the
  * exit message, then neither leaves nor yields to terminate()): about 1 run of `top50` in 40 hung
@@ -45,6 +47,10 @@ function optimiseOnWorkerThreads(): void {
   setFlagsFromString('--no-concurrent-recompilation');
 }
 
+/**
+ * A fixed set of worker threads running tasks from one queue. `run` gives a task to whichever
+ * worker is free; `runOnEach` gives one task to every worker (to close per-worker state).
+ */
 export class WorkerPool {
   private readonly slots: Slot[] = [];
   private readonly queue: Job[] = [];
@@ -140,11 +146,7 @@ export class WorkerPool {
     if (job !== undefined) {
       if (message.type === 'done') job.resolve(message.result);
       else {
-        const error = new Error(String(message.message)) as Error & { code?: unknown; path?: unknown };
-        error.stack = String(message.stack ?? error.stack);
-        if (message.code !== undefined) error.code = message.code;
-        if (message.path !== undefined) error.path = message.path;
-        job.reject(error);
+        job.reject(errorFromMessage(message as unknown as ErrorMessage));
       }
     }
     this.dispatch();

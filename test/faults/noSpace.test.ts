@@ -1,9 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { chmodSync, mkdirSync, readdirSync, readFileSync } from 'node:fs';
+import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogs } from '../../src/generate/listenGenerator.js';
-import { CLI, cli, requireBuiltCli } from '../support/cliRuns.js';
+import { cli, requireBuiltCli } from '../support/cliRuns.js';
 import { day, TempDirs } from '../support/tempDirs.js';
 
 /**
@@ -34,8 +34,8 @@ function canMount(): boolean {
 const mountable = canMount();
 if (!mountable) {
   if (process.env.CI === 'true')
-    throw new Error('e2e/faults: CI must be able to mount a tmpfs (run as root)');
-  console.warn('e2e/faults: skipped: mounting a tmpfs needs root');
+    throw new Error('faults/noSpace: CI must be able to mount a tmpfs (run as root)');
+  console.warn('faults/noSpace: skipped: mounting a tmpfs needs root');
 }
 
 /** A full disk: a tmpfs of `size` mounted over `dir`. */
@@ -92,75 +92,5 @@ describe.runIf(mountable)('a full disk (issue 17, point 7)', () => {
     expect(full.status, full.stderr).toBe(4);
     expect(full.stderr).toContain(`in the state folder ${state}: no space left on its device (ENOSPC)`);
     expect(full.stderr).not.toMatch(/\n\s+at /);
-  });
-});
-
-/**
- * Root (CI) can run a command as `nobody`, to meet permissions as an operator's service user
- * does; only where `nobody` can read the built CLI (a checkout under a private home folder is not).
- */
-function nobodyCanRunTheCli(): boolean {
-  if (process.getuid?.() !== 0) return false;
-  try {
-    execFileSync(
-      'setpriv',
-      [
-        '--reuid=nobody',
-        '--regid=nogroup',
-        '--clear-groups',
-        process.execPath,
-        '-e',
-        `require('fs').readFileSync(${JSON.stringify(CLI)})`,
-      ],
-      { stdio: 'ignore' },
-    );
-    return true;
-  } catch {
-    console.warn('e2e/faults: the store permission case skipped: nobody cannot read the built CLI here');
-    return false;
-  }
-}
-const asNobody = nobodyCanRunTheCli();
-
-describe.runIf(asNobody)('a results store whose folder the server cannot write (issue 17, point 12)', () => {
-  it('serve says why and how to fix it, naming the folder, without a stack', () => {
-    const base = temp.make('playtally-faults-store-');
-    chmodSync(base, 0o755);
-    const out = join(base, 'out');
-    const db = join(base, 'db');
-    mkdirSync(db);
-    chmodSync(db, 0o755);
-    const store = join(db, 'playtally.db');
-    expect(cli(['top50', '--logs', logs(), '--out', out, '--db', store, '-q']).status).toBe(0);
-    chmodSync(store, 0o644);
-    chmodSync(db, 0o555);
-    let stderr = '';
-    let status: number | null = null;
-    try {
-      execFileSync(
-        'setpriv',
-        [
-          '--reuid=nobody',
-          '--regid=nogroup',
-          '--clear-groups',
-          process.execPath,
-          CLI,
-          'serve',
-          '--db',
-          store,
-          '--port',
-          '0',
-        ],
-        { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 20_000 },
-      );
-    } catch (error) {
-      const e = error as { status: number | null; stderr: string };
-      status = e.status;
-      stderr = e.stderr;
-    }
-    expect(status, stderr).toBe(4);
-    expect(stderr).toContain(`Its folder ${db} is not writable by this user`);
-    expect(stderr).toContain('playtally.db-shm');
-    expect(stderr).not.toMatch(/\n\s+at /);
   });
 });
