@@ -1,4 +1,5 @@
 import { closeSync, openSync } from 'node:fs';
+import { crc32 } from 'node:zlib';
 import { DayStreams, type Interner, StreamDays } from '../kpis/streamDays.js';
 import { writeFileAtomicParts } from '../ops/atomicFile.js';
 import { readFullySync } from '../ops/fileIo.js';
@@ -11,11 +12,14 @@ import { PartialFileError } from './partialFile.js';
  * day from the partials of its files without reading any raw CSV again. Ids are numbered within
  * the file (`users[i]` is user id i); the day's files are merged through one interner.
  *
- * Layout: magic `PTKPF001`, a uint32 (LE) header length, the header as JSON, then per day three
- * columns: user ids (uint32), track ids (uint32), listen times (float64 microseconds, UTC).
+ * Layout: magic `PTKPF002`, a uint32 (LE) header length, the CRC-32 of the header, the header as
+ * JSON, then per day three columns: user ids (uint32), track ids (uint32), listen times (float64
+ * microseconds, UTC). Each day's section has its CRC-32 in the header, checked when the day is
+ * read: flipped bytes are a damaged partial (PartialFileError), parsed again from its file, never
+ * rows counted. Version 1 (`PTKPF001`, no checksums) is still read.
  */
 export interface FilePartialHeader {
-  version: 1;
+  version: 1 | 2;
   file: string;
   size: number;
   mtimeMs: number;
@@ -24,7 +28,15 @@ export interface FilePartialHeader {
   examples: RowExample[];
   users: string[];
   tracks: string[];
-  days: { day: number; rows: number; offset: number }[];
+  days: DaySection[];
+}
+
+/** Where a day's columns are, counted from the end of the header, and (version 2) their CRC-32. */
+export interface DaySection {
+  day: number;
+  rows: number;
+  offset: number;
+  crc?: number;
 }
 
 export interface DayColumns {
@@ -34,7 +46,8 @@ export interface DayColumns {
   times: Float64Array;
 }
 
-const MAGIC = Buffer.from('PTKPF001');
+const MAGIC = Buffer.from('PTKPF002');
+const MAGIC_V1 = Buffer.from('PTKPF001');
 
 export function writeFilePartial(
   path: string,
@@ -42,23 +55,25 @@ export function writeFilePartial(
   days: DayColumns[],
 ): FilePartialHeader {
   // Offsets are counted from the end of the header, whose length depends on them: two passes.
-  const sections: { day: number; rows: number; offset: number }[] = [];
+  const sections: DaySection[] = [];
+  const parts: Uint8Array[] = [];
   let at = 0;
   for (const d of days) {
-    sections.push({ day: d.day, rows: d.users.length, offset: at });
+    const columns = [d.users, d.tracks, d.times].map(
+      (c) => new Uint8Array(c.buffer, c.byteOffset, c.byteLength),
+    );
+    let crc = 0;
+    for (const column of columns) crc = crc32(column, crc);
+    sections.push({ day: d.day, rows: d.users.length, offset: at, crc });
+    parts.push(...columns);
     at += d.users.length * 16;
   }
-  const full: FilePartialHeader = { version: 1, ...header, days: sections };
+  const full: FilePartialHeader = { version: 2, ...header, days: sections };
   const json = Buffer.from(JSON.stringify(full));
-  const length = Buffer.alloc(4);
-  length.writeUInt32LE(json.length);
-  const parts: Uint8Array[] = [MAGIC, length, json];
-  for (const d of days) {
-    parts.push(new Uint8Array(d.users.buffer, d.users.byteOffset, d.users.byteLength));
-    parts.push(new Uint8Array(d.tracks.buffer, d.tracks.byteOffset, d.tracks.byteLength));
-    parts.push(new Uint8Array(d.times.buffer, d.times.byteOffset, d.times.byteLength));
-  }
-  writeFileAtomicParts(path, parts);
+  const head = Buffer.alloc(8);
+  head.writeUInt32LE(json.length, 0);
+  head.writeUInt32LE(crc32(json), 4);
+  writeFileAtomicParts(path, [MAGIC, head, json, ...parts]);
   return full;
 }
 
@@ -66,16 +81,22 @@ export function writeFilePartial(
 export function readFilePartialHeader(path: string): { header: FilePartialHeader; dataStart: number } {
   const fd = openSync(path, 'r');
   try {
-    const head = Buffer.alloc(12);
-    if (readFullySync(fd, head, 0, 12, 0) < 12 || !head.subarray(0, 8).equals(MAGIC)) {
-      throw new PartialFileError(path, 'not a KPI file partial');
-    }
+    const head = Buffer.alloc(16);
+    const got = readFullySync(fd, head, 0, 16, 0);
+    const magic = head.subarray(0, 8);
+    const v1 = magic.equals(MAGIC_V1);
+    if (got < 12 || !(v1 || magic.equals(MAGIC))) throw new PartialFileError(path, 'not a KPI file partial');
     const length = head.readUInt32LE(8);
+    const jsonStart = v1 ? 12 : 16;
     const json = Buffer.alloc(length);
-    if (readFullySync(fd, json, 0, length, 12) < length) throw new PartialFileError(path, 'truncated header');
+    if (readFullySync(fd, json, 0, length, jsonStart) < length)
+      throw new PartialFileError(path, 'truncated header');
+    if (!v1 && crc32(json) !== head.readUInt32LE(12))
+      throw new PartialFileError(path, 'header checksum mismatch');
     const header = JSON.parse(json.toString('utf8')) as FilePartialHeader;
-    if (header.version !== 1) throw new PartialFileError(path, `unknown version ${String(header.version)}`);
-    return { header, dataStart: 12 + length };
+    if (header.version !== (v1 ? 1 : 2))
+      throw new PartialFileError(path, `unknown version ${String(header.version)}`);
+    return { header, dataStart: jsonStart + length };
   } catch (error) {
     if (error instanceof PartialFileError) throw error;
     throw new PartialFileError(path, (error as Error).message);
@@ -85,11 +106,7 @@ export function readFilePartialHeader(path: string): { header: FilePartialHeader
 }
 
 /** One day's columns from a partial. */
-export function readDayColumns(
-  path: string,
-  dataStart: number,
-  section: { day: number; rows: number; offset: number },
-): DayColumns {
+export function readDayColumns(path: string, dataStart: number, section: DaySection): DayColumns {
   const fd = openSync(path, 'r');
   try {
     const n = section.rows;
@@ -100,11 +117,18 @@ export function readDayColumns(
       }
       return buffer;
     };
+    const users = read(n * 4, 0);
+    const tracks = read(n * 4, n * 4);
+    const times = read(n * 8, n * 8);
+    if (section.crc !== undefined) {
+      const crc = crc32(new Uint8Array(times), crc32(new Uint8Array(tracks), crc32(new Uint8Array(users))));
+      if (crc !== section.crc) throw new PartialFileError(path, `day ${section.day}: checksum mismatch`);
+    }
     return {
       day: section.day,
-      users: new Uint32Array(read(n * 4, 0)),
-      tracks: new Uint32Array(read(n * 4, n * 4)),
-      times: new Float64Array(read(n * 8, n * 8)),
+      users: new Uint32Array(users),
+      tracks: new Uint32Array(tracks),
+      times: new Float64Array(times),
     };
   } finally {
     closeSync(fd);

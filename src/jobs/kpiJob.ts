@@ -18,6 +18,7 @@ import {
 } from '../kpis/kpiWarnings.js';
 import { removeStaleTempFiles } from '../ops/atomicFile.js';
 import { compactDay, isoDay } from '../ops/dates.js';
+import { PlaytallyError } from '../ops/errors.js';
 import { ensureWritable } from '../ops/folders.js';
 import { cpuMs, peakRssBytes } from '../ops/processUsage.js';
 import {
@@ -47,6 +48,7 @@ import {
   noSongs,
   removeInterruptedMoves,
   setAsideFile,
+  unknownArchived,
 } from './kpiLanding.js';
 
 export interface KpiOptions extends EngineChoice {
@@ -140,9 +142,29 @@ async function runKpisOn(
 ): Promise<KpiSummary> {
   const run = await openKpiRun(options);
   const { emit, landingDir, outDir, landing, state, errorFiles, warnings } = run;
-  const { songs, users, parsedFiles } = await parseLanding(run, threads);
-  await forgetGoneFiles(state, landing, landingDir);
-  const { days: summary, current } = await writeDueDays(run, engine, songs, users);
+  let parsedFiles = 0;
+  let parsedLanded = 0;
+  let written: Awaited<ReturnType<typeof writeDueDays>>;
+  const reparsed = new Set<string>();
+  // A partial found damaged when a day reads it (its checksum) is parsed again from its streams
+  // file, in the landing folder or the archive, and the due days written again: once per file.
+  for (;;) {
+    const parsed = await parseLanding(run, threads);
+    parsedFiles += parsed.parsedFiles;
+    parsedLanded += parsed.parsedLanded;
+    await forgetGoneFiles(state, landing, landingDir);
+    try {
+      written = await writeDueDays(run, engine, parsed.songs, parsed.users);
+      break;
+    } catch (error) {
+      const file = await damagedPartial(error, state, landing);
+      if (file === undefined || reparsed.has(file)) throw error;
+      reparsed.add(file);
+      emit({ type: 'stateRecovered', problem: `${(error as Error).message}; parsing ${file} again` });
+      state.patchFile(file, { partialBytes: -1 });
+    }
+  }
+  const { days: summary, current } = written;
   if (options.syncSink) await options.syncSink(outDir);
   const archived = options.archive ? await archiveDone(state, landing.streams, landingDir, emit) : [];
   return {
@@ -150,7 +172,11 @@ async function runKpisOn(
     archived,
     daysCurrent: current,
     filesParsed: parsedFiles,
-    filesReused: landing.streams.length - parsedFiles - errorFiles.filter((f) => f.kind === 'streams').length,
+    // The landing folder's streams files neither parsed nor set aside in this run.
+    filesReused:
+      landing.streams.length -
+      parsedLanded -
+      errorFiles.filter((f) => f.kind === 'streams' && landing.streams.some((l) => l.path === f.path)).length,
     errorFiles,
     warnings: [...warnings.values()],
     elapsedMs: Date.now() - started,
@@ -234,12 +260,14 @@ async function openKpiRun(options: KpiOptions): Promise<KpiRun> {
 async function parseLanding(
   run: KpiRun,
   threads: number,
-): Promise<{ songs: SongCatalog; users: UserCatalog; parsedFiles: number }> {
+): Promise<{ songs: SongCatalog; users: UserCatalog; parsedFiles: number; parsedLanded: number }> {
   const { options, emit, landingDir, landing, state, maxRejectRate, warn, setAside } = run;
   const pool = new WorkerPool(threads);
   let songs: SongCatalog;
   let users: UserCatalog;
   let parsedFiles = 0;
+  /** Those of the landing folder's streams/ (not parsed again from the archive). */
+  let parsedLanded = 0;
   try {
     const known = state.files();
     if (options.archive && Object.keys(known).length === 0 && landing.streams.length > 0) {
@@ -273,6 +301,8 @@ async function parseLanding(
         });
       }
     }
+    // The state folder lost or its manifest set aside: the archive's files are taken in again.
+    changed.push(...(await unknownArchived(state, landing, landingDir)));
     const parsing = changed.map((file) => {
       const task: ParseStreamsTask = {
         kind: 'parseStreams',
@@ -316,6 +346,7 @@ async function parseLanding(
         parsedAt: new Date().toISOString(),
       });
       parsedFiles++;
+      if (!wasArchived) parsedLanded++;
       warn(fileRejectWarning({ ...parsed.result, file: file.name, days: parsed.days }, maxRejectRate));
       emit({
         type: 'streamsFile',
@@ -328,7 +359,7 @@ async function parseLanding(
   } finally {
     await pool.close();
   }
-  return { songs, users, parsedFiles };
+  return { songs, users, parsedFiles, parsedLanded };
 }
 
 /**
@@ -431,6 +462,31 @@ async function writeDueDays(
     emit({ type: 'dayDone', date: isoDay(day), genres: kpis.genres.length, counted: kpis.streams.counted });
   }
   return { days: summary, current };
+}
+
+/**
+ * The streams file whose partial `error` found damaged, when it can be parsed again (it is in the
+ * landing folder or the archive); undefined for any other error. A damaged partial whose file is gone is the state's loss, said as such (exit 4).
+ */
+async function damagedPartial(
+  error: unknown,
+  state: KpiState,
+  landing: LandingScan,
+): Promise<string | undefined> {
+  const e = error as { code?: unknown; path?: unknown };
+  if (e?.code !== 'PARTIAL_CORRUPT' || typeof e.path !== 'string') return undefined;
+  const record = Object.values(state.files()).find((r) => state.partialPath(r) === e.path);
+  if (record === undefined) return undefined;
+  const inLanding = landing.streams.some((f) => f.name === record.file);
+  if (!inLanding && (record.archived === undefined || (await statFile(record.archived)) === undefined)) {
+    throw new PlaytallyError(
+      'corrupt_state',
+      `${(error as Error).message}, and its streams file ${record.file} is in neither the landing folder nor ` +
+        'the archive: put the file back into streams/ to rebuild it',
+      { path: e.path, file: record.file },
+    );
+  }
+  return record.file;
 }
 
 /** A partial that is missing or has another size than written (truncated, replaced) is rebuilt. */

@@ -11,7 +11,7 @@ import {
   type LandingFile,
   type LandingScan,
 } from '../sources/landingFiles.js';
-import { isS3, statFile, subfolder } from '../sources/locations.js';
+import { isS3, listFolder, statFile, subfolder } from '../sources/locations.js';
 import { archive, clearInterruptedMoves, movedBefore, setAside } from './landing.js';
 
 /**
@@ -70,6 +70,39 @@ export async function forgetGoneFiles(
     if (archivedTo !== undefined) state.patchFile(name, { archived: archivedTo });
     else state.dropFile(name);
   }
+}
+
+/**
+ * Streams files in `<landing>/archive/YYYYMMDD/` that the state does not know: the state folder
+ * was lost or its manifest damaged and set aside. Their days were written from them, so they are
+ * taken in again from the archive, or a late file for an archived day would rewrite that day
+ * without them. A name that is in the landing folder too is that file's (landed again). Local
+ * archives only: an S3 archive is not listed by day folder.
+ */
+export async function unknownArchived(
+  state: KpiState,
+  landing: LandingScan,
+  landingDir: string,
+): Promise<LandingFile[]> {
+  if (isS3(landingDir)) return [];
+  const known = state.files();
+  const landed = new Set(landing.streams.map((f) => f.name));
+  const found: LandingFile[] = [];
+  for (const folder of subfoldersOf(landingSub(landingDir, 'archive')).sort()) {
+    for (const entry of await listFolder(folder)) {
+      const name = entry.name;
+      if (name.startsWith('.') || !name.toLowerCase().endsWith('.csv') || !entry.isFile) continue;
+      if (known[name] !== undefined || landed.has(name) || found.some((f) => f.name === name)) continue;
+      found.push({
+        kind: 'streams',
+        name,
+        path: join(folder, name),
+        size: entry.size,
+        mtimeMs: entry.mtimeMs,
+      });
+    }
+  }
+  return found;
 }
 
 /**

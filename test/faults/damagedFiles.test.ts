@@ -269,36 +269,37 @@ describe('the KPI side', () => {
     expect(kpiBytes(fault.out)).toEqual(kpiBytes(fault.ref));
   });
 
-  // BUG: the KPI manifest is the only record of the streams files already archived. Once it is set
-  // aside, the job "rebuilds" from the landing folder's streams/ alone (it never looks in
-  // archive/, unlike `run`, which takes in unknown archived logs), so the late file's days are
-  // rewritten from the late file only: genre_kpis_20240201.csv counts 1,939 streams instead of
-  // 3,890, with exit 0 and no warning beyond the manifest's.
-  it.fails('the KPI manifest truncated, the streams files archived: a late file for an archived day gives the clean KPI files', () => {
+  // The manifest is the only record of the streams files archived: once it is set aside, the
+  // archive's files are taken in again (kpiLanding.ts unknownArchived), or the late file's day
+  // would be rewritten from the late file alone (it counted 1,939 streams instead of 3,890).
+  it('the KPI manifest truncated, the streams files archived: a late file for an archived day gives the clean KPI files', () => {
     const fault = kpiFault((state) => truncateToHalf(join(state, 'manifest.json')));
     expectKept(fault);
     expect(kpiBytes(fault.out)).toEqual(kpiBytes(fault.ref));
   });
 
-  // BUG: a KPI partial carries no checksum (src/formats/kpiPartials.ts; only its size is checked,
-  // kpiJob.ts partialIsWhole), so flipped bytes in its columns are read as rows: the day the late
-  // file makes due is recomputed from them and written wrong (genre_kpis_20240201.csv and
-  // top_genres_20240201.csv differ from a clean run's), with exit 0 and no warning.
-  it.fails('a KPI partial with flipped bytes: detected and parsed again from the archive; the clean KPI files', () => {
+  // Each day of a KPI partial has its CRC-32 (formats/kpiPartials.ts): flipped bytes in its columns
+  // were read as rows, and the day written wrong with exit 0.
+  it('a KPI partial with flipped bytes: detected and parsed again from the archive; the clean KPI files', () => {
     const fault = kpiFault((state) => flipBytes(partialOf(state, 'streams-20240201-01.csv')));
     expectKept(fault);
+    expect(fault.r.stderr).toMatch(
+      /streams-20240201-01\.csv-[0-9a-f]+\.kpf: (day \d+: )?(header )?checksum mismatch; parsing streams-20240201-01\.csv again/,
+    );
     expect(kpiBytes(fault.out)).toEqual(kpiBytes(fault.ref));
   });
 
-  // BUG: filesReused is `landing.streams.length - parsedFiles - ...` (kpiJob.ts), but a file parsed
-  // again from the archive is counted in parsedFiles and not in landing.streams: the run of the
-  // first KPI test says "2 streams file(s) parsed (-1 reused)", and --json has "filesReused": -1.
-  it.fails('a KPI partial truncated, parsed again from the archive: the summary counts no negative reuse', () => {
+  // A file parsed again from the archive is not one of the landing folder's: it was counted as
+  // parsed against them ("2 streams file(s) parsed (-1 reused)", "filesReused": -1).
+  it('a KPI partial truncated, parsed again from the archive: the summary counts no negative reuse', () => {
     const fault = kpiFault(
       (state) => truncateToHalf(partialOf(state, 'streams-20240201-01.csv')),
       ['--json'],
     );
     expectKept(fault);
-    expect(JSON.parse(fault.r.stdout).filesReused).toBeGreaterThanOrEqual(0);
+    const summary = JSON.parse(fault.r.stdout) as { filesParsed: number; filesReused: number };
+    // The late file and the archived one parsed again; the landing folder holds only the late one.
+    expect(summary.filesParsed).toBe(2);
+    expect(summary.filesReused).toBe(0);
   });
 });

@@ -98,9 +98,18 @@ export function spawnCli(args: string[], options: CliOptions = {}): CliChild {
  * The CLI, blocking this process until it exits (fine when nothing in this process, such as a
  * webhook server, has to answer it). Killed after `timeoutMs` (50 s by default).
  */
-export function cli(args: string[], options: { cwd?: string; timeoutMs?: number } = {}): CliRun {
+export function cli(
+  args: string[],
+  options: {
+    cwd?: string;
+    timeoutMs?: number;
+    /** A command the CLI runs under, such as `setpriv` with its options (another user). */
+    under?: string[];
+  } = {},
+): CliRun {
   const started = Date.now();
-  const r = spawnSync(process.execPath, [CLI, ...args], {
+  const [command, ...prefix] = [...(options.under ?? []), process.execPath];
+  const r = spawnSync(command!, [...prefix, CLI, ...args], {
     cwd: options.cwd ?? ROOT,
     encoding: 'utf8',
     timeout: options.timeoutMs ?? 50_000,

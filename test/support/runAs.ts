@@ -1,7 +1,7 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync } from 'node:child_process';
 import { chmodSync, readdirSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { CLI, CLI_ENV, type CliRun, parseEvents, ROOT } from './cliRuns.js';
+import { CLI, type CliRun, cli } from './cliRuns.js';
 
 /**
  * The CLI run as a service user meets permissions: root (CI) reads and writes anything, so the
@@ -32,25 +32,7 @@ export function permissionsCanBeMet(suite: string): boolean {
 
 /** The CLI with `args` as the service user (`nobody` under root, else this user), blocking. */
 export function cliAsServiceUser(args: string[], timeoutMs = 50_000): CliRun {
-  const started = Date.now();
-  const [command, argv] = root
-    ? ['setpriv', [...SETPRIV, process.execPath, CLI, ...args]]
-    : [process.execPath, [CLI, ...args]];
-  const r = spawnSync(command, argv, {
-    cwd: ROOT,
-    encoding: 'utf8',
-    timeout: timeoutMs,
-    maxBuffer: 64 * 1024 * 1024,
-    env: CLI_ENV,
-  });
-  if (r.error) throw r.error;
-  return {
-    status: r.status,
-    stdout: r.stdout,
-    stderr: r.stderr,
-    events: parseEvents(r.stdout),
-    ms: Date.now() - started,
-  };
+  return cli(args, { timeoutMs, ...(root ? { under: ['setpriv', ...SETPRIV] } : {}) });
 }
 
 /** Open a tree made by the tests (as root) to the service user: folders 777, files 666. */
