@@ -1,6 +1,7 @@
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { writeFileAtomic } from '../ops/atomicFile.js';
 import { PlaytallyError } from '../ops/errors.js';
+import { ioFault, readFailure } from '../ops/ioErrors.js';
 
 /**
  * A JSON file of derived state (a manifest, a record of what was loaded somewhere), with the one
@@ -59,9 +60,27 @@ export function readStateFile<T>(
   shape: { empty: () => T; check: (parsed: unknown) => T | Error },
 ): { value: T; problem?: string } {
   if (!existsSync(path)) return { value: shape.empty() };
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (error) {
+    // Not damage but the machine (no permission, a device error): setting the file aside would
+    // throw away state that is fine. The state folder's problem, exit 4.
+    const kind = ioFault(error)?.kind;
+    if (kind === 'permission' || kind === 'device') {
+      const failure = readFailure(error, path, 'corrupt_state') as Error;
+      throw new PlaytallyError(
+        'corrupt_state',
+        `${failure.message}; the state folder must be readable and writable by this user`,
+        { path },
+        { cause: error },
+      );
+    }
+    text = ''; // a folder in its place, say: damage, set aside like any other
+  }
   let checked: T | Error;
   try {
-    checked = shape.check(JSON.parse(readFileSync(path, 'utf8')));
+    checked = shape.check(JSON.parse(text));
   } catch (error) {
     checked = error as Error;
   }

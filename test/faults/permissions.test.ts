@@ -168,6 +168,27 @@ describe.runIf(canMeet)('a folder the service user may not write', () => {
     expect(chartBytes(out)).toEqual(chartBytes(reference));
   });
 
+  it('a state manifest it may not read: exit 4 naming it, the manifest kept (not set aside as damaged); readable again, the clean bytes', () => {
+    const { base, logs } = workFolder();
+    const reference = join(base, 'reference');
+    expect(cli(['top50', '--logs', logs, '--out', reference, '-q']).status).toBe(0);
+    const out = join(base, 'out');
+    const state = join(base, 'state');
+    expect(cliAsServiceUser(['top50', '--logs', logs, '--out', out, '--state', state, '-q']).status).toBe(0);
+    const manifest = join(state, 'manifest.json');
+    const before = readFileSync(manifest);
+    chmodSync(manifest, 0o000);
+    const r = cliAsServiceUser(['top50', '--logs', logs, '--out', out, '--state', state, '-q']);
+    expect(r.status, r.stderr).toBe(4);
+    expectOneSentence(r.stderr, `cannot read ${manifest}: no permission to read it (EACCES)`);
+    expect(readdirSync(state).filter((n) => n.includes('.damaged-'))).toEqual([]);
+    chmodSync(manifest, 0o666);
+    expect(readFileSync(manifest)).toEqual(before);
+    const again = cliAsServiceUser(['top50', '--logs', logs, '--out', out, '--state', state, '-q']);
+    expect(again.status, again.stderr).toBe(0);
+    expect(chartBytes(out)).toEqual(chartBytes(reference));
+  });
+
   it('serve on a store whose folder it cannot write: exit 4 saying why and how to fix it (issue 17, point 12)', () => {
     const { base, logs } = workFolder();
     chmodSync(base, 0o755);

@@ -570,6 +570,44 @@ describe('errors', () => {
     expect(await post.json()).toMatchObject({ error: 'not_found' });
   });
 
+  it('a fault of the machine under a request is a 503 to try again; a bug is a 500; neither leaks its detail', async () => {
+    // The reader's dates() fails as the store's disk would, then as a bug would.
+    const failing = (error: Error) =>
+      createApp({
+        reader: new Proxy(reader, {
+          get: (target, key) =>
+            key === 'dates'
+              ? () => {
+                  throw error;
+                }
+              : Reflect.get(target, key),
+        }),
+      }).app;
+    const eio = Object.assign(new Error('EIO: i/o error, read'), { code: 'EIO', syscall: 'read' });
+    const warnings: string[] = [];
+    const onWarning = (w: Error) => warnings.push(w.message);
+    process.on('warning', onWarning);
+    try {
+      const device = await failing(eio).request('/api/dates');
+      expect(device.status).toBe(503);
+      expect(await device.json()).toEqual({
+        error: 'unavailable',
+        message: 'the results store cannot be read now; try again',
+      });
+      const bug = await failing(new TypeError('x is undefined')).request('/api/dates');
+      expect(bug.status).toBe(500);
+      expect(await bug.json()).toEqual({ error: 'internal', message: 'internal error' });
+      await new Promise((resolve) => setImmediate(resolve));
+    } finally {
+      process.off('warning', onWarning);
+    }
+    // The server's log: the fault in one line, the bug with its stack.
+    expect(warnings.find((w) => w.includes('EIO'))).toMatch(
+      /^playtally serve: GET \/api\/dates: cannot read .*\(EIO\)$/,
+    );
+    expect(warnings.find((w) => w.includes('TypeError'))).toMatch(/\n\s+at /);
+  });
+
   it('an empty store answers 404 (not an error) where a date is needed, and empty lists elsewhere', async () => {
     const empty = join(temp.make('playtally-api-empty-'), 'empty.db');
     ResultsStore.open(empty).close();
