@@ -52,6 +52,11 @@ const WORDS: Record<string, { read: string; write: string }> = {
   ELOOP: { read: 'its symbolic links loop', write: 'its symbolic links loop' },
 };
 
+function wordsFor(code: string): { read: string; write: string } {
+  const sqlite = sqliteKind(code)?.[1];
+  return WORDS[code] ?? { read: sqlite ?? code, write: sqlite ?? code };
+}
+
 /** The system calls that change the file system: a fault in one of them is a failed write. */
 const WRITE_CALLS = new Set([
   'write',
@@ -73,11 +78,26 @@ const WRITE_CALLS = new Set([
   'futime',
 ]);
 
+/**
+ * SQLite's codes for the same faults met under the results store (libsql's errors carry them, the
+ * extended ones too: SQLITE_IOERR_WRITE, SQLITE_READONLY_DBMOVED...), by prefix.
+ */
+const SQLITE_KINDS: [prefix: string, kind: IoFaultKind, words: string][] = [
+  ['SQLITE_FULL', 'space', 'no space left on its device'],
+  ['SQLITE_IOERR', 'device', 'an I/O error of the device'],
+  ['SQLITE_READONLY', 'permission', 'it is read-only for this user'],
+];
+
+function sqliteKind(code: string): [IoFaultKind, string] | undefined {
+  const found = SQLITE_KINDS.find(([prefix]) => code.startsWith(prefix));
+  return found && [found[1], found[2]];
+}
+
 /** The fault `error` is, or undefined when it is not one of the machine's I/O faults. */
 export function ioFault(error: unknown): IoFault | undefined {
   const e = error as { code?: unknown; path?: unknown; syscall?: unknown } | undefined;
   if (typeof e?.code !== 'string') return undefined;
-  const kind = KINDS[e.code];
+  const kind = KINDS[e.code] ?? sqliteKind(e.code)?.[0];
   if (kind === undefined) return undefined;
   return {
     kind,
@@ -98,7 +118,7 @@ export function writeFailure(error: unknown, path: string | undefined): unknown 
   const where = path ?? fault.path;
   return new PlaytallyError(
     'write_failed',
-    `cannot write ${where ?? 'a file'}: ${WORDS[fault.code]!.write} (${fault.code}). Nothing is half-written; ` +
+    `cannot write ${where ?? 'a file'}: ${wordsFor(fault.code).write} (${fault.code}). Nothing is half-written; ` +
       'once the fault is fixed, the next run writes what is missing',
     { path: where, code: fault.code, fault: fault.kind },
     { cause: error },
@@ -122,7 +142,7 @@ export function readFailure(
   if (!thisFile) return error;
   return new PlaytallyError(
     code,
-    `cannot read ${path}: ${WORDS[fault.code]!.read} (${fault.code})`,
+    `cannot read ${path}: ${wordsFor(fault.code).read} (${fault.code})`,
     { ...details, path, code: fault.code, fault: fault.kind },
     { cause: error },
   );
@@ -149,7 +169,7 @@ export function ioFailure(error: unknown): PlaytallyError | undefined {
     ? failure
     : new PlaytallyError(
         'read_failed',
-        `cannot read a file: ${WORDS[fault.code]!.read} (${fault.code})`,
+        `cannot read a file: ${wordsFor(fault.code).read} (${fault.code})`,
         { code: fault.code, fault: fault.kind },
         { cause: error },
       );

@@ -4,7 +4,7 @@ import { readQualityReport } from '../formats/qualityReport.js';
 import { isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { fileSignature } from '../ops/fileIo.js';
-import type { Db } from './resultsDb.js';
+import { type Db, writeTransaction } from './resultsDb.js';
 
 /** User charts are kept for this many of the newest chart dates unless told otherwise. */
 export const DEFAULT_USER_CHART_DATES = 3;
@@ -49,7 +49,7 @@ export function loadChartDate(db: Db, outDir: string, day: number, userChartDate
     'INSERT INTO country_charts (date, country, rank, sng_id, plays) VALUES (?, ?, ?, ?, ?)',
   );
   const insertUser = db.prepare('INSERT INTO user_charts (date, user_id, chart) VALUES (?, ?, ?)');
-  db.transaction(() => {
+  writeTransaction(db, () => {
     for (const table of ['country_charts', 'user_charts', 'chart_quality', 'chart_dates']) {
       db.prepare(`DELETE FROM ${table} WHERE date = ?`).run(date);
     }
@@ -104,6 +104,6 @@ export function loadChartDate(db: Db, outDir: string, day: number, userChartDate
       db.prepare('UPDATE chart_dates SET user_charts_kept = 0 WHERE date = ?').run(old);
       result.prunedUserCharts.push(old);
     }
-  }).immediate();
+  });
   return result;
 }

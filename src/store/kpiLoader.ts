@@ -1,5 +1,5 @@
 import { readKpiDay } from '../formats/kpiFiles.js';
-import type { Db } from './resultsDb.js';
+import { type Db, writeTransaction } from './resultsDb.js';
 
 export interface KpiLoadResult {
   date: string;
@@ -21,7 +21,7 @@ export function loadKpiDay(db: Db, outDir: string, day: number): KpiLoadResult {
   const insertTop = db.prepare(
     'INSERT INTO top_genres (date, hour, rank, genre, listen_count) VALUES (?, ?, ?, ?, ?)',
   );
-  db.transaction(() => {
+  writeTransaction(db, () => {
     for (const table of ['genre_kpis', 'top_genres', 'kpi_days']) {
       db.prepare(`DELETE FROM ${table} WHERE date = ?`).run(date);
     }
@@ -41,6 +41,6 @@ export function loadKpiDay(db: Db, outDir: string, day: number): KpiLoadResult {
     db.prepare(
       'INSERT INTO kpi_days (date, granularity, quality, source, loaded_at) VALUES (?, ?, ?, ?, ?)',
     ).run(date, files.granularity, JSON.stringify(files.quality), files.source, new Date().toISOString());
-  }).immediate();
+  });
   return { date, granularity: files.granularity, genres: files.genres.length };
 }

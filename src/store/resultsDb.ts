@@ -77,10 +77,32 @@ export function openResultsDb(path: string, options: OpenOptions = {}): Db {
 
 function migrate(db: Db, from: number): void {
   for (let v = from; v < SCHEMA_VERSION; v++) {
-    db.transaction(() => {
+    writeTransaction(db, () => {
       db.exec(MIGRATIONS[v]!);
       db.exec(`PRAGMA user_version = ${v + 1}`);
-    }).immediate();
+    });
+  }
+}
+
+/**
+ * `write` in one immediate transaction, failing with the error it met. Not libsql's
+ * `transaction()`: when SQLite has rolled back by itself (a full disk at COMMIT), that one's
+ * ROLLBACK fails too and its "no transaction is active" replaces the cause.
+ */
+export function writeTransaction(db: Db, write: () => void): void {
+  db.exec('BEGIN IMMEDIATE');
+  try {
+    write();
+    db.exec('COMMIT');
+  } catch (error) {
+    if (db.inTransaction) {
+      try {
+        db.exec('ROLLBACK');
+      } catch {
+        // The cause is what the caller must see; SQLite discards the transaction either way.
+      }
+    }
+    throw error;
   }
 }
 

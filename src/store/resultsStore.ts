@@ -5,6 +5,7 @@ import { KEEP_RUNS, type RunRecord, readRunHistory } from '../formats/runHistory
 import { isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { fileSignature } from '../ops/fileIo.js';
+import { writeFailure } from '../ops/ioErrors.js';
 import { type ChartLoadResult, DEFAULT_USER_CHART_DATES, loadChartDate } from './chartLoader.js';
 import { type KpiLoadResult, loadKpiDay } from './kpiLoader.js';
 import { type Db, firstValue, openResultsDb } from './resultsDb.js';
@@ -82,7 +83,8 @@ export class ResultsStore {
       try {
         loaded.push(load(day));
       } catch (error) {
-        if (!onBadDate || !(error instanceof PlaytallyError) || error.code !== 'bad_result_file') throw error;
+        if (!onBadDate || !(error instanceof PlaytallyError) || error.code !== 'bad_result_file')
+          throw writeFailure(error, this.path);
         onBadDate(error);
       }
     }
@@ -92,11 +94,20 @@ export class ResultsStore {
 
   /** Store the runs of a state folder's run history (runs already stored are replaced). */
   syncRuns(stateDir: string): number {
-    return loadRuns(this.db, readRunHistory(resolve(stateDir), KEEP_RUNS));
+    const runs = readRunHistory(resolve(stateDir), KEEP_RUNS);
+    try {
+      return loadRuns(this.db, runs);
+    } catch (error) {
+      throw writeFailure(error, this.path);
+    }
   }
 
   addRun(run: RunRecord): void {
-    loadRuns(this.db, [run]);
+    try {
+      loadRuns(this.db, [run]);
+    } catch (error) {
+      throw writeFailure(error, this.path);
+    }
   }
 
   close(): void {
@@ -109,6 +120,11 @@ export class ResultsStore {
    * it can and the next checkpoint finishes.
    */
   private checkpoint(loads: number): void {
-    if (loads > 0) this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    if (loads === 0) return;
+    try {
+      this.db.exec('PRAGMA wal_checkpoint(TRUNCATE)');
+    } catch (error) {
+      throw writeFailure(error, this.path);
+    }
   }
 }

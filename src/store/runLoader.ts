@@ -1,5 +1,5 @@
 import type { RunRecord } from '../formats/runHistory.js';
-import type { Db } from './resultsDb.js';
+import { type Db, writeTransaction } from './resultsDb.js';
 
 /** Store runs (as appended to `<state>/runs.jsonl`); a run already stored is replaced by id. */
 export function loadRuns(db: Db, runs: RunRecord[]): number {
@@ -8,7 +8,7 @@ export function loadRuns(db: Db, runs: RunRecord[]): number {
      ON CONFLICT (id) DO UPDATE SET command = excluded.command, started_at = excluded.started_at,
        finished_at = excluded.finished_at, ok = excluded.ok, rows = excluded.rows, record = excluded.record`,
   );
-  db.transaction(() => {
+  writeTransaction(db, () => {
     for (const run of runs) {
       upsert.run(
         run.id,
@@ -20,6 +20,6 @@ export function loadRuns(db: Db, runs: RunRecord[]): number {
         JSON.stringify(run),
       );
     }
-  }).immediate();
+  });
   return runs.length;
 }

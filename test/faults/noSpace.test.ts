@@ -3,7 +3,7 @@ import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { generateLogs } from '../../src/generate/listenGenerator.js';
-import { cli, requireBuiltCli } from '../support/cliRuns.js';
+import { cli, ROOT, requireBuiltCli } from '../support/cliRuns.js';
 import { day, TempDirs } from '../support/tempDirs.js';
 
 /**
@@ -82,6 +82,42 @@ describe.runIf(mountable)('a full disk (issue 17, point 7)', () => {
     const again = cli(['top50', '--logs', logsDir, '--out', out, '--state', state, '-q']);
     expect(again.status, again.stderr).toBe(0);
     expect(charts(out)).toEqual(charts(reference));
+  });
+
+  it("under the results store (--db): exit 4 naming the store (SQLite's full disk), the charts written; with room, the store holds them", () => {
+    const logsDir = logs();
+    const base = temp.make('playtally-faults-');
+    const out = join(base, 'out');
+    const db = join(base, 'db');
+    smallDisk(db, '400k');
+    const store = join(db, 'playtally.db');
+    const full = cli(['top50', '--logs', logsDir, '--out', out, '--db', store, '-q']);
+    expect(full.status, full.stderr).toBe(4);
+    expect(full.stderr).toContain(
+      `playtally: error: cannot write ${store}: no space left on its device (SQLITE_FULL)`,
+    );
+    expect(full.stderr).not.toMatch(/\n\s+at /);
+    // The chart files are written before the store is loaded, and are whole.
+    expect(charts(out)).toHaveLength(2);
+
+    execFileSync('mount', ['-o', 'remount,size=64m', db]);
+    const again = cli(['top50', '--logs', logsDir, '--out', out, '--db', store, '-q']);
+    expect(again.status, again.stderr).toBe(0);
+    // Read in a child process: this one would hold the store's file open, and the disk busy.
+    const script =
+      `import { ResultsReader } from ${JSON.stringify(join(ROOT, 'dist/src/store/resultsReader.js'))};` +
+      `const r = ResultsReader.open(${JSON.stringify(store)});` +
+      "const d = '2024-01-02';" +
+      'console.log(JSON.stringify(r.countries(d).map((c) => [c, r.countryChartOf(d, c)])));' +
+      'r.close();';
+    const stored = JSON.parse(
+      execFileSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' }),
+    ) as [string, { song: number; plays: number }[]][];
+    const lines = stored.map(
+      ([country, songs]) => `${country}|${songs.map((s) => `${s.song}:${s.plays}`).join(',')}`,
+    );
+    expect(lines.length).toBeGreaterThan(0);
+    expect(`${lines.join('\n')}\n`).toBe(readFileSync(join(out, 'country_top50_20240102.txt'), 'utf8'));
   });
 
   it('under the state folder: exit 4 naming the state folder, no stack', () => {

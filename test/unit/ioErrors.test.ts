@@ -37,6 +37,21 @@ describe('the I/O fault classifier (ops/ioErrors.ts)', () => {
     expect(ioFault(systemError('ENOENT', 'open', '/x'))?.kind).toBe('gone');
     expect(ioFault(systemError('ELOOP', 'open', '/x'))?.kind).toBe('not_a_file');
     expect(ioFault(systemError('ECONNRESET', 'read'))).toBeUndefined();
+    // SQLite's codes under the results store, extended ones by prefix.
+    expect(ioFault(Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }))?.kind).toBe(
+      'space',
+    );
+    expect(ioFault(Object.assign(new Error('disk I/O error'), { code: 'SQLITE_IOERR_WRITE' }))?.kind).toBe(
+      'device',
+    );
+    expect(ioFault(Object.assign(new Error('x'), { code: 'SQLITE_CORRUPT' }))).toBeUndefined();
+    const full = writeFailure(
+      Object.assign(new Error('database or disk is full'), { code: 'SQLITE_FULL' }),
+      '/s.db',
+    );
+    expect((full as Error).message).toMatch(
+      /^cannot write \/s\.db: no space left on its device \(SQLITE_FULL\)/,
+    );
     expect(ioFault(new TypeError('x'))).toBeUndefined();
     expect(ioFault(undefined)).toBeUndefined();
   });
