@@ -1,73 +1,27 @@
-import { existsSync, mkdirSync, readdirSync, readFileSync, statSync } from 'node:fs';
+import { statSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Page } from 'playwright-core';
-import { afterAll, beforeAll, describe, expect, it, onTestFailed } from 'vitest';
-import { generateKpiDataset } from '../../src/generate/kpiDataset.js';
-import { ListenGenerator } from '../../src/generate/listenGenerator.js';
-import { runKpis } from '../../src/jobs/kpiJob.js';
-import { compactDay } from '../../src/ops/dates.js';
-import { type RunningServer, startServer } from '../../src/serve/server.js';
+import { describe, expect, it, onTestFailed } from 'vitest';
+import { startServer } from '../../src/serve/server.js';
 import { ResultsStore } from '../../src/store/resultsStore.js';
-import { runOnce } from '../../src/unattended/runOnce.js';
-import { day, TempDirs } from '../support/tempDirs.js';
+import {
+  ARTIFACTS,
+  chartFile,
+  DASHBOARD_DIR,
+  haveChromium,
+  NEWEST,
+  PHONE,
+  requireChromiumInCi,
+  songsOf,
+  useDashboardFixture,
+} from '../support/dashboardBrowser.js';
 
 /**
- * The dashboard in a real browser: Debian's Chromium, driven by playwright-core, loads the built
- * dashboard (dist/dashboard) from startServer over a store filled from generated logs and KPI
- * drops, and what it draws is checked against the chart files and the API's answers. Screenshots
- * of a laptop and a phone screen go to test-artifacts/.
+ * The dashboard in a real browser (test/support/dashboardBrowser.ts: Debian's Chromium over a
+ * store filled from generated logs and KPI drops): what it draws is checked against the chart
+ * files and the API's answers. Screenshots of a laptop and a phone screen go to test-artifacts/.
  */
 
-const CHROMIUM = '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-  '--no-first-run',
-];
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
-const DASHBOARD_DIR = join(ROOT, 'dist', 'dashboard');
-const ARTIFACTS = join(ROOT, 'test-artifacts');
-const DESKTOP = { width: 1366, height: 900 };
-const PHONE = { width: 390, height: 844 };
-
-const FIRST_DAY = day('2024-03-01');
-const NEWEST = '2024-03-06';
-const haveChromium = existsSync(CHROMIUM);
-
-if (!haveChromium && process.env.CI !== 'true') {
-  process.stderr.write(
-    `integration/dashboard.browser.test: skipped, ${CHROMIUM} is absent (install it with \`apt-get install -y chromium\`)\n`,
-  );
-}
-
-describe.runIf(!haveChromium && process.env.CI === 'true')('dashboard in Chromium, in CI', () => {
-  it('has Chromium to run in', () => {
-    throw new Error(`${CHROMIUM} is absent: .ci/run installs it (apt-get install -y chromium)`);
-  });
-});
-
-/** `key|sng:n,sng:n` lines of a chart file, by key. */
-function chartFile(dir: string, kind: 'country' | 'user', date: string): Map<string, string> {
-  const text = readFileSync(join(dir, `${kind}_top50_${compactDay(day(date))}.txt`), 'utf8');
-  const lines = new Map<string, string>();
-  for (const line of text.split('\n')) {
-    if (line === '') continue;
-    const bar = line.indexOf('|');
-    lines.set(line.slice(0, bar), line.slice(bar + 1));
-  }
-  return lines;
-}
-
-/** The song ids of a chart line, in rank order. */
-function songsOf(line: string): string[] {
-  return line.split(',').map((entry) => entry.slice(0, entry.indexOf(':')));
-}
+requireChromiumInCi('integration/dashboard.browser.test');
 
 /** The movement marker the dashboard draws for an API movement. */
 function marker(movement: { kind: string; by?: number }): string {
@@ -77,134 +31,16 @@ function marker(movement: { kind: string; by?: number }): string {
   return texts[movement.kind]!;
 }
 
-/** Fails the test when the built dashboard is missing or older than its source. */
-function requireBuiltDashboard(): void {
-  const index = join(DASHBOARD_DIR, 'index.html');
-  if (!existsSync(index)) throw new Error(`${index} is missing: run \`npm run build\` first`);
-  const built = statSync(index).mtimeMs;
-  const source = join(ROOT, 'src', 'dashboard');
-  const newer = readdirSync(source).filter((name) => statSync(join(source, name)).mtimeMs > built);
-  if (newer.length > 0) {
-    throw new Error(`dist/dashboard is older than src/dashboard/${newer[0]}: run \`npm run build\` first`);
-  }
-}
-
 describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
-  const temp = new TempDirs();
-  let outDir: string;
-  let dbPath: string;
-  let server: RunningServer;
-  let browser: Browser;
-  const contexts: BrowserContext[] = [];
-  /** Uncaught errors and console errors of every page, checked at the end. */
-  const pageErrors: string[] = [];
-
-  /** GET an API route of the test server, as JSON. */
-  async function apiJson<T>(path: string): Promise<T> {
-    const response = await fetch(server.url + path);
-    expect(response.status, path).toBe(200);
-    return (await response.json()) as T;
-  }
-
-  async function openPage(
-    url: string,
-    viewport = DESKTOP,
-    options: { isMobile?: boolean; deviceScaleFactor?: number } = {},
-  ): Promise<Page> {
-    const context = await browser.newContext({ viewport, ...options });
-    contexts.push(context);
-    const page = await context.newPage();
-    page.on('pageerror', (error) => pageErrors.push(`${url}: ${error.message}`));
-    page.on('console', (message) => {
-      if (message.type() === 'error' && !/status of 40[14]/.test(message.text())) {
-        pageErrors.push(`${url}: console: ${message.text()}`);
-      }
-    });
-    await page.goto(url);
-    return page;
-  }
-
-  /** The dashboard with its country chart drawn. */
-  async function dashboard(viewport = DESKTOP, options = {}): Promise<Page> {
-    const page = await openPage(server.url + '/', viewport, options);
-    await page.waitForSelector('#country-chart[data-state="ready"]');
-    return page;
-  }
-
-  async function ariaLabels(page: Page, selector: string): Promise<string[]> {
-    return page
-      .locator(selector)
-      .evaluateAll((nodes) => nodes.map((n) => n.getAttribute('aria-label') ?? ''));
-  }
-
-  /** The song ids of the drawn country chart, in rank order (from the bars' labels `3. song 123: ...`). */
-  async function drawnSongs(page: Page): Promise<string[]> {
-    return (await ariaLabels(page, '#country-chart g.country-bars rect')).map((label) => {
-      const match = /^\d+\. song (\d+):/.exec(label);
-      if (!match) throw new Error(`bar label ${JSON.stringify(label)}`);
-      return match[1]!;
-    });
-  }
-
-  beforeAll(async () => {
-    requireBuiltDashboard();
-    const dir = temp.make('playtally-dashboard-');
-    const logsDir = join(dir, 'logs');
-    mkdirSync(logsDir);
-    outDir = join(dir, 'out');
-    dbPath = join(dir, 'results.db');
-    const store = ResultsStore.open(dbPath);
-    try {
-      // Two runs (4 days, then 2 more) and a failed one: six chart dates and a run history.
-      const logs = new ListenGenerator({
-        rows: 12_000,
-        users: 400,
-        songs: 3_000,
-        corruptRate: 0.01,
-        seed: 7,
-      });
-      const run = (logs: string) => runOnce({ logsDir: logs, outDir, command: 'run', store, threads: 1 });
-      for (let i = 0; i < 4; i++) logs.writeDay(logsDir, FIRST_DAY + i);
-      await run(logsDir);
-      for (let i = 4; i < 6; i++) logs.writeDay(logsDir, FIRST_DAY + i);
-      await run(logsDir);
-      await expect(run(join(dir, 'no-such-folder'))).rejects.toThrow();
-
-      const landing = join(dir, 'landing');
-      generateKpiDataset({
-        dir: landing,
-        start: FIRST_DAY,
-        days: 6,
-        streamsPerDay: 3_000,
-        filesPerDay: 2,
-        songs: 400,
-        users: 1_000,
-        seed: 3,
-      });
-      const kpiOut = join(dir, 'kpi-out');
-      await runKpis({ landingDir: landing, outDir: kpiOut, archive: false, threads: 1 });
-      store.syncKpis(kpiOut);
-    } finally {
-      store.close();
-    }
-    server = await startServer({ dbPath, host: '127.0.0.1', port: 0, dashboardDir: DASHBOARD_DIR });
-    browser = await chromium.launch({ executablePath: CHROMIUM, args: CHROMIUM_ARGS });
-    mkdirSync(ARTIFACTS, { recursive: true });
-  });
-
-  afterAll(async () => {
-    for (const context of contexts) await context.close().catch(() => {});
-    await browser?.close();
-    await server?.close();
-    temp.cleanup();
-  });
+  const fixture = useDashboardFixture();
+  const { apiJson, openPage, dashboard, ariaLabels, drawnSongs, pageErrors, temp } = fixture;
 
   it("draws the newest date's chart of a country: every song of the chart file, with its movement", async () => {
     const page = await dashboard();
     expect(await page.inputValue('#date-select')).toBe(NEWEST);
     const country = await page.inputValue('#country-select');
     expect(country).toBe('US');
-    const file = chartFile(outDir, 'country', NEWEST);
+    const file = chartFile(fixture.outDir, 'country', NEWEST);
     const expected = songsOf(file.get(country)!);
     expect(expected.length).toBe(50);
     expect(await drawnSongs(page)).toEqual(expected);
@@ -228,7 +64,7 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
 
   it("picking another country draws that country's songs", async () => {
     const page = await dashboard();
-    const file = chartFile(outDir, 'country', NEWEST);
+    const file = chartFile(fixture.outDir, 'country', NEWEST);
     // The other country with the longest chart (the generator's second market or so).
     const [other] = [...file.entries()]
       .filter(([cc]) => cc !== 'US')
@@ -243,19 +79,23 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     const page = await dashboard();
     await page.selectOption('#date-select', '2024-03-03');
     await page.waitForSelector('#country-chart[data-state="ready"][data-date="2024-03-03"]');
-    expect(await drawnSongs(page)).toEqual(songsOf(chartFile(outDir, 'country', '2024-03-03').get('US')!));
+    expect(await drawnSongs(page)).toEqual(
+      songsOf(chartFile(fixture.outDir, 'country', '2024-03-03').get('US')!),
+    );
     expect(await page.locator('#country-chart g.movement text').count()).toBeGreaterThan(0);
 
     await page.selectOption('#date-select', '2024-03-01');
     await page.waitForSelector('#country-chart[data-state="ready"][data-date="2024-03-01"]');
-    expect(await drawnSongs(page)).toEqual(songsOf(chartFile(outDir, 'country', '2024-03-01').get('US')!));
+    expect(await drawnSongs(page)).toEqual(
+      songsOf(chartFile(fixture.outDir, 'country', '2024-03-01').get('US')!),
+    );
     expect(await page.locator('#country-chart g.movement text').count()).toBe(0);
     expect(await page.textContent('#country-caption')).toContain('movement is not shown');
   });
 
   it("looks a user up: the table holds the user chart file's line; unknown users and dropped dates are said so", async () => {
     const page = await dashboard();
-    const users = chartFile(outDir, 'user', NEWEST);
+    const users = chartFile(fixture.outDir, 'user', NEWEST);
     // The user with the longest chart.
     const [user, line] = [...users.entries()].sort((a, b) => songsOf(b[1]).length - songsOf(a[1]).length)[0]!;
     await page.fill('#user-input', user);
@@ -354,7 +194,7 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     await desktop.waitForSelector('#runs-table[data-state="ready"]');
     await desktop.waitForSelector('#quality-chart[data-state="ready"]');
     await desktop.waitForSelector('#genre-series[data-state="ready"]');
-    await desktop.fill('#user-input', [...chartFile(outDir, 'user', NEWEST).keys()][0]!);
+    await desktop.fill('#user-input', [...chartFile(fixture.outDir, 'user', NEWEST).keys()][0]!);
     await desktop.click('#user-form button[type="submit"]');
     await desktop.waitForSelector('#user-chart[data-state="ready"]');
     // Laptop: the panels side by side.
@@ -390,7 +230,7 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
       process.stderr.write(`token test, steps done before the failure:\n  ${steps.join('\n  ')}\n`);
     });
     const guarded = await startServer({
-      dbPath,
+      dbPath: fixture.dbPath,
       host: '127.0.0.1',
       port: 0,
       token: 'sesame',
@@ -458,7 +298,7 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
 
   it('is served under a Content-Security-Policy (a violation would be a console error above)', async () => {
     for (const path of ['/', '/assets/dashboard.js', '/api/dates']) {
-      const response = await fetch(server.url + path);
+      const response = await fetch(fixture.server.url + path);
       expect(response.headers.get('content-security-policy'), path).toMatch(/default-src 'self'/);
       expect(response.headers.get('x-frame-options'), path).toBe('DENY');
     }
