@@ -3,9 +3,7 @@ import { api, type CountryMovement, errorText, type MovedSong } from './api.js';
 import { drawSized } from './charts.js';
 import { byId, fillSelect, markLoading, setReady, showMessage } from './dom.js';
 import { count, countryName } from './format.js';
-
-/** The country shown first when the store has it (then the one picked last is kept). */
-const PREFERRED_COUNTRY = 'US';
+import { DEFAULT_COUNTRY, type ViewReport } from './viewState.js';
 
 /** A movement as the marker drawn left of the song: its text, a colour and words for screen readers. */
 export function movementMarker(song: MovedSong): { text: string; color: string; words: string } {
@@ -100,18 +98,25 @@ export class CountryPanel {
   /** The selector and the markers' legend, hidden while there is no chart to pick or read. */
   private readonly chrome = [byId('country-field'), byId('country-legend')];
   private date: string | undefined;
+  /** The country shown (or being loaded). */
   private country: string | undefined;
   /** Answers to an older request than the newest are dropped. */
   private ticket = 0;
 
-  constructor() {
+  /** `report` hears of a country picked here, and of a wanted one the date has no chart for. */
+  constructor(private readonly report: ViewReport) {
     this.select.addEventListener('change', () => {
       this.country = this.select.value;
+      this.report(this.country, 'chosen');
       void this.loadChart();
     });
   }
 
-  async show(date: string | undefined, chartDates: string[]): Promise<void> {
+  /**
+   * The chart of `wanted` on `date` (undefined: the default country, US or the date's first).
+   * A wanted country without a chart that day is reported as dropped and the default is shown.
+   */
+  async show(date: string | undefined, chartDates: string[], wanted: string | undefined): Promise<void> {
     const ticket = ++this.ticket;
     this.date = date;
     this.caption.textContent = '';
@@ -133,8 +138,9 @@ export class CountryPanel {
     try {
       const { countries } = await api.countries(date);
       if (ticket !== this.ticket) return;
-      const wanted = this.country ?? PREFERRED_COUNTRY;
-      this.country = countries.includes(wanted) ? wanted : countries[0];
+      const known = wanted !== undefined && countries.includes(wanted);
+      if (wanted !== undefined && !known && countries.length > 0) this.report(undefined, 'dropped');
+      this.country = known ? wanted : countries.includes(DEFAULT_COUNTRY) ? DEFAULT_COUNTRY : countries[0];
       fillSelect(
         this.select,
         countries.map((cc) => [cc, `${cc} · ${countryName(cc)}`]),

@@ -3,6 +3,7 @@ import { api, errorText, type GenreKpi } from './api.js';
 import { dayAxis, drawSized } from './charts.js';
 import { byId, el, fillSelect, markLoading, setReady, showMessage } from './dom.js';
 import { addDays, count, dayTime, hours } from './format.js';
+import type { ViewReport } from './viewState.js';
 
 /** Genres drawn in a day's charts (the day's busiest by listen count). */
 const TOP_GENRES_SHOWN = 10;
@@ -167,22 +168,35 @@ export class GenrePanel {
   private readonly select = byId<HTMLSelectElement>('genre-select');
   private readonly series = byId('genre-series');
   private date: string | undefined;
+  /** The genre whose series is shown (or being loaded). */
   private genre: string | undefined;
+  /**
+   * The genre asked for (undefined: the busiest): by show(), or picked while its day loads (the
+   * selector still offers the previous day's genres then, and that choice must win).
+   */
+  private wanted: string | undefined;
   private byHour = false;
   private ticket = 0;
   private seriesTicket = 0;
 
-  constructor() {
+  /** `report` hears of a genre picked here, and of a wanted one without listens on the date. */
+  constructor(private readonly report: ViewReport) {
     this.select.addEventListener('change', () => {
-      this.genre = this.select.value;
+      this.genre = this.wanted = this.select.value;
+      this.report(this.genre, 'chosen');
       void this.loadSeries();
     });
   }
 
-  async show(date: string | undefined, kpiDates: string[]): Promise<void> {
+  /**
+   * The KPIs of `date`, and `wanted`'s series (undefined: the date's busiest genre). A wanted
+   * genre without listens that day is reported as dropped and the busiest is shown.
+   */
+  async show(date: string | undefined, kpiDates: string[], wanted: string | undefined): Promise<void> {
     const ticket = ++this.ticket;
     ++this.seriesTicket;
     this.date = date;
+    this.wanted = wanted;
     this.caption.textContent = '';
     if (date === undefined || !kpiDates.includes(date)) {
       const text =
@@ -213,7 +227,13 @@ export class GenrePanel {
       metricFigures(this.dayCharts, metrics(this.byHour), (metric, width) => dayChart(shown, metric, width));
       this.dayCharts.dataset['date'] = date;
       this.dayCharts.dataset['genres'] = String(shown.length);
-      this.genre = rows.some((r) => r.genre === this.genre) ? this.genre : rows[0]!.genre;
+      const asked = this.wanted;
+      const known = asked !== undefined && rows.some((r) => r.genre === asked);
+      if (asked !== undefined && !known) {
+        this.wanted = undefined;
+        this.report(undefined, 'dropped');
+      }
+      this.genre = known ? asked : rows[0]!.genre;
       fillSelect(
         this.select,
         rows.map((r) => [r.genre, r.genre]),

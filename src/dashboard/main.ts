@@ -16,6 +16,14 @@ import { QualityPanel } from './qualityPanel.js';
 import { RunsPanel } from './runsTable.js';
 import { TopGenresPanel } from './topGenres.js';
 import { UserPanel } from './userLookup.js';
+import {
+  parseViewState,
+  type ViewKey,
+  type ViewReport,
+  type ViewState,
+  viewQuery,
+  withView,
+} from './viewState.js';
 
 /**
  * The dashboard: one date picked for the whole page, and one panel per question (a country's
@@ -28,9 +36,40 @@ const tokenForm = byId<HTMLFormElement>('token-form');
 const tokenInput = byId<HTMLInputElement>('token-input');
 const tokenMessage = byId('token-message');
 
-const country = new CountryPanel();
-const user = new UserPanel();
-const genres = new GenrePanel();
+/**
+ * The view shown, as the address says it (viewState.ts): read from it before anything is drawn,
+ * written back to it on every change.
+ *
+ * Push or replace: a person's choice (a date, a country, a user looked up, a genre) is a new
+ * history entry (pushState), so Back returns to the view before it and Forward to it again; the
+ * page's own corrections (a parameter it cannot read or a parameter of another name, a date the
+ * store does not hold, a country or genre the date has no data for) rewrite the current entry
+ * (replaceState), so Back never lands on a view that was refused. The issue asked both
+ * "replaceState on change" and "the back button works": with replaceState only, Back would leave
+ * the dashboard. popstate (Back, Forward) shows the view of the address it lands on.
+ */
+let view: ViewState = parseViewState(location.search);
+/** The date drawn (undefined: none yet, or nothing to draw). */
+let shownDate: string | undefined;
+
+function writeAddress(how: 'push' | 'replace'): void {
+  const url = location.pathname + viewQuery(view) + location.hash;
+  if (url === location.pathname + location.search + location.hash) return;
+  if (how === 'push') history.pushState(null, '', url);
+  else history.replaceState(null, '', url);
+}
+
+/** A panel's report on its field of the view: a choice is a history entry, a correction is not. */
+function reporter(key: ViewKey): ViewReport {
+  return (value, how) => {
+    view = withView(view, { [key]: value });
+    writeAddress(how === 'chosen' ? 'push' : 'replace');
+  };
+}
+
+const country = new CountryPanel(reporter('country'));
+const user = new UserPanel(reporter('user'));
+const genres = new GenrePanel(reporter('genre'));
 const topGenres = new TopGenresPanel();
 const quality = new QualityPanel();
 const runs = new RunsPanel();
@@ -48,11 +87,26 @@ function dateOptions(d: Dates): [string, string][] {
 }
 
 function showDate(date: string | undefined): void {
-  void country.show(date, dates.charts);
-  user.show(date, dates.userCharts);
-  void genres.show(date, dates.kpis);
+  shownDate = date;
+  void country.show(date, dates.charts, view.country);
+  user.show(date, dates.userCharts, view.user);
+  void genres.show(date, dates.kpis, view.genre);
   void topGenres.show(date, dates.kpis);
   void quality.show(date, dates.logDays);
+}
+
+/**
+ * The date the view asks for when the store has charts or KPIs for it, else the newest (and the
+ * address loses a date it cannot show). Undefined for an empty store.
+ */
+function viewedDate(): string | undefined {
+  const stored = (date: string): boolean => dates.charts.includes(date) || dates.kpis.includes(date);
+  const wanted = view.date;
+  if (wanted !== undefined && !stored(wanted)) {
+    view = withView(view, { date: undefined });
+    writeAddress('replace');
+  }
+  return view.date ?? dates.charts[0] ?? dates.kpis[0];
 }
 
 /** The latest load: an older one still on its way (say, sent with a wrong token) must not undo it. */
@@ -77,15 +131,34 @@ async function load(): Promise<void> {
   if (ticket !== loadTicket) return;
   dates = loaded;
   const options = dateOptions(dates);
-  const current = dateSelect.value;
-  const preferred = options.some(([d]) => d === current) ? current : (dates.charts[0] ?? dates.kpis[0]);
-  fillSelect(dateSelect, options, preferred);
+  const linked = view.date;
+  const date = viewedDate();
+  fillSelect(dateSelect, options, date);
   status.dataset['state'] = 'ready';
   status.textContent =
     options.length === 0
       ? 'The store is empty: nothing has been loaded yet.'
-      : `${dates.charts.length} chart dates, ${dates.kpis.length} KPI days in the store.`;
-  showDate(options.length === 0 ? undefined : dateSelect.value);
+      : `${dates.charts.length} chart dates, ${dates.kpis.length} KPI days in the store.` +
+        (linked !== undefined && linked !== date ? ` Nothing is stored for ${linked}: showing ${date}.` : '');
+  showDate(date);
+}
+
+/** Back or Forward: show the view of the address landed on, redrawing only what differs. */
+function showAddress(): void {
+  const before = view;
+  view = parseViewState(location.search);
+  writeAddress('replace');
+  // Before the dates are loaded (or while the token is asked for), load() shows the view when done.
+  if (status.dataset['state'] !== 'ready') return;
+  const date = viewedDate();
+  if (date !== shownDate) {
+    if (date !== undefined) dateSelect.value = date;
+    showDate(date);
+    return;
+  }
+  if (view.country !== before.country) void country.show(date, dates.charts, view.country);
+  if (view.user !== before.user) user.show(date, dates.userCharts, view.user);
+  if (view.genre !== before.genre) void genres.show(date, dates.kpis, view.genre);
 }
 
 onUnauthorized((error: ApiError) => {
@@ -106,7 +179,14 @@ tokenForm.addEventListener('submit', (event) => {
   void load();
 });
 
-dateSelect.addEventListener('change', () => showDate(dateSelect.value));
+dateSelect.addEventListener('change', () => {
+  view = withView(view, { date: dateSelect.value });
+  writeAddress('push');
+  showDate(dateSelect.value);
+});
+addEventListener('popstate', showAddress);
 
 takeTokenFromUrl();
+// The address is the view: a parameter it cannot read or of another name leaves it at once.
+writeAddress('replace');
 void load();

@@ -1,9 +1,9 @@
 import { api, type ChartSong, errorText } from './api.js';
 import { byId, el, markLoading, setReady, showMessage, table } from './dom.js';
 import { count } from './format.js';
+import { type ViewReport, viewUser } from './viewState.js';
 
-/** User ids are decimal digits up to 2^53-1 (the API says so too; this only saves a request). */
-const USER_ID = /^\d{1,16}$/;
+const PROMPT = 'Enter a user id to see that user’s top 50.';
 
 /** Look up one user's top 50 on the chosen date: a table of rank, song and plays. */
 export class UserPanel {
@@ -16,21 +16,46 @@ export class UserPanel {
   private user: string | undefined;
   private ticket = 0;
 
-  constructor() {
+  /** `report` hears of the user looked up here (undefined: the field cleared, or not a user id). */
+  constructor(private readonly report: ViewReport) {
     this.form.addEventListener('submit', (event) => {
       event.preventDefault();
-      this.user = this.input.value.trim();
-      void this.lookUp();
+      const text = this.input.value.trim();
+      // User ids are decimal digits up to 2^53-1 (the API says so too; this only saves a request).
+      this.user = viewUser(text);
+      this.report(this.user, 'chosen');
+      if (this.user !== undefined) {
+        this.input.value = this.user;
+        void this.lookUp();
+        return;
+      }
+      ++this.ticket;
+      if (text === '') showMessage(this.result, 'empty', PROMPT);
+      else
+        showMessage(
+          this.result,
+          'error',
+          `“${text}” is not a user id: a user id is decimal digits, at most 2^53-1.`,
+        );
     });
-    showMessage(this.result, 'empty', 'Enter a user id to see that user’s top 50.');
+    showMessage(this.result, 'empty', PROMPT);
   }
 
-  show(date: string | undefined, userChartDates: string[]): void {
+  /** `wanted`'s chart on `date` (undefined: no lookup; a user id kept from before is looked up again). */
+  show(date: string | undefined, userChartDates: string[], wanted: string | undefined): void {
     this.date = date;
     this.hint.textContent =
       userChartDates.length === 0
         ? 'No user charts are stored yet.'
         : `User charts are kept for the newest chart dates only: ${userChartDates.join(', ')}.`;
+    if (wanted !== this.user) {
+      this.user = wanted;
+      this.input.value = wanted ?? '';
+      if (wanted === undefined) {
+        ++this.ticket;
+        showMessage(this.result, 'empty', PROMPT);
+      }
+    }
     if (this.user !== undefined) void this.lookUp();
   }
 
@@ -38,10 +63,6 @@ export class UserPanel {
     const ticket = ++this.ticket;
     const { user, date } = this;
     if (user === undefined) return;
-    if (!USER_ID.test(user)) {
-      showMessage(this.result, 'error', `“${user}” is not a user id: a user id is decimal digits.`);
-      return;
-    }
     if (date === undefined) {
       showMessage(this.result, 'empty', 'Pick a chart date first.');
       return;

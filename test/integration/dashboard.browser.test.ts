@@ -19,6 +19,7 @@ import {
  * The dashboard in a real browser (test/support/dashboardBrowser.ts: Debian's Chromium over a
  * store filled from generated logs and KPI drops): what it draws is checked against the chart
  * files and the API's answers. Screenshots of a laptop and a phone screen go to test-artifacts/.
+ * Its address (shareable links, Back) is dashboard.url.browser.test.ts.
  */
 
 requireChromiumInCi('integration/dashboard.browser.test');
