@@ -1,7 +1,7 @@
 import type { ContentfulStatusCode } from 'hono/utils/http-status';
 
 /**
- * An answer other than 200 that a handler decides on: 400 for a bad parameter (named in
+ * An answer other than 200 that a handler decides on: 400 for a bad or unknown parameter (named in
  * `parameter`), 404 for a key the store does not hold. The app's one error handler turns it into
  * `{ error, message, parameter? }`; anything else is a 500 with no detail leaked.
  */

@@ -1,4 +1,4 @@
-import { Hono } from 'hono';
+import { type Context, type Handler, Hono } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
 import { matchedRoutes } from 'hono/route';
 import { isoDay, parseDay } from '../ops/dates.js';
@@ -9,8 +9,9 @@ import { ApiError, badParameter, notFound } from './apiErrors.js';
 import { dashboardRoutes } from './dashboardAssets.js';
 import { ServerMetrics } from './metrics.js';
 import { OPENAPI_DOCUMENT } from './openapi.js';
-import { countryParam, dateParam, limitParam, userIdParam } from './params.js';
+import { countryParam, dateParam, knownParameters, limitParam, userIdParam } from './params.js';
 import { API_CACHE_CONTROL, SECURITY_HEADERS } from './responseHeaders.js';
+import { ALLOWED_METHODS, apiRoute, DASHBOARD_ROUTES } from './routes.js';
 
 const JSON_TYPE = { 'content-type': 'application/json' };
 
@@ -25,8 +26,31 @@ export interface AppOptions {
   dashboardDir?: string;
 }
 
+/** A known path asked with another method than GET or HEAD. */
+const methodNotAllowed: Handler = (c) =>
+  c.json(
+    {
+      error: 'method_not_allowed',
+      message: `${c.req.method} is not allowed on ${c.req.path}: it answers ${ALLOWED_METHODS}`,
+    },
+    405,
+    { allow: ALLOWED_METHODS },
+  );
+
+/** GET, or HEAD (answered as GET). */
+function isGet(method: string): boolean {
+  return method === 'GET' || method === 'HEAD';
+}
+
+/** The paths whose answers are the API's (`Cache-Control: no-store`, the token when there is one). */
+function isApiPath(path: string): boolean {
+  return path.startsWith('/api/') || path === '/openapi.json';
+}
+
 /**
- * The read-only JSON API over the results store (and the dashboard's files). Handlers validate
+ * The read-only JSON API over the results store (and the dashboard's files). Every API route is a
+ * path of the OpenAPI document (src/serve/routes.ts): a query parameter it does not declare is a
+ * 400 before its handler runs, and another method than GET or HEAD on it a 405. Handlers validate
  * their parameters and throw ApiError; one error handler shapes every error answer. Tested
  * in-process with `app.request(path)`.
  */
@@ -34,18 +58,19 @@ export function createApp(options: AppOptions): { app: Hono; metrics: ServerMetr
   const { reader } = options;
   const metrics = new ServerMetrics(reader);
   const app = new Hono();
+  // The route pattern, not the path: one series per route, whatever ids are asked for. The
+  // pattern of the route that matched (or of the 405 of its path), not of a middleware (the
+  // metrics' `/*`, the bearer check's `/api/*` on a 401); a path no route matches is undefined.
+  const routeOf = (c: Context): { method: string; path: string } | undefined =>
+    matchedRoutes(c).findLast((r) => r.method !== 'ALL' || r.handler === methodNotAllowed);
 
   app.use(async (c, next) => {
     const started = process.hrtime.bigint();
     await next();
     for (const [name, value] of Object.entries(SECURITY_HEADERS)) c.res.headers.set(name, value);
-    if (c.req.path.startsWith('/api/')) c.res.headers.set('cache-control', API_CACHE_CONTROL);
+    if (isApiPath(c.req.path)) c.res.headers.set('cache-control', API_CACHE_CONTROL);
     const seconds = Number(process.hrtime.bigint() - started) / 1e9;
-    // The route pattern, not the path: one series per route, whatever ids are asked for. The
-    // pattern of the route that matched, not of the last middleware run (this one's `/*`, or the
-    // bearer check's `/api/*` on a 401); a path no route matches is `unmatched`.
-    const route = matchedRoutes(c).findLast((r) => r.method !== 'ALL')?.path ?? 'unmatched';
-    metrics.observe(c.req.method, route, c.res.status, seconds);
+    metrics.observe(c.req.method, routeOf(c)?.path ?? 'unmatched', c.res.status, seconds);
   });
   if (options.token) {
     const auth = bearerAuth({
@@ -59,8 +84,17 @@ export function createApp(options: AppOptions): { app: Hono; metrics: ServerMetr
       },
     });
     app.use('/api/*', auth);
+    app.use('/openapi.json', auth);
     app.use('/metrics', auth);
   }
+  // After the token: a request without it learns nothing of the parameters.
+  app.use(async (c, next) => {
+    const pattern = routeOf(c)?.path;
+    const route = pattern !== undefined && isGet(c.req.method) ? apiRoute(pattern) : undefined;
+    // Every name of the query string, an empty one too (c.req.queries() leaves `?=1` out).
+    if (route) knownParameters(route, new URL(c.req.url).searchParams.keys());
+    await next();
+  });
 
   app.onError((error, c) => {
     if (error instanceof ApiError) {
@@ -68,7 +102,7 @@ export function createApp(options: AppOptions): { app: Hono; metrics: ServerMetr
         {
           error: error.error,
           message: error.message,
-          ...(error.parameter ? { parameter: error.parameter } : {}),
+          ...(error.parameter !== undefined ? { parameter: error.parameter } : {}),
         },
         error.status,
       );
@@ -118,6 +152,8 @@ export function createApp(options: AppOptions): { app: Hono; metrics: ServerMetr
   app.get('/metrics', async (c) =>
     c.body(await metrics.text(), 200, { 'content-type': metrics.contentType() }),
   );
+  // At the root too, where tools look for it first.
+  app.get('/openapi.json', (c) => c.json(OPENAPI_DOCUMENT));
   app.get('/api/openapi.json', (c) => c.json(OPENAPI_DOCUMENT));
 
   app.get('/api/dates', (c) => c.json(reader.dates()));
@@ -193,5 +229,17 @@ export function createApp(options: AppOptions): { app: Hono; metrics: ServerMetr
   app.get('/api/runs', (c) => c.json({ runs: reader.runs(limitParam(c.req.query('limit'), 20, 1000)) }));
 
   if (options.dashboardDir) dashboardRoutes(app, options.dashboardDir);
+
+  // Every route is a GET (HEAD is answered as GET, without the body) of the route table; any other
+  // method on its path is a 405 (registered last: a GET reaches its route first).
+  const paths = new Set<string>();
+  for (const route of app.routes.filter((r) => r.method !== 'ALL')) {
+    if (route.method !== 'GET') throw new Error(`${route.method} ${route.path}: every route is a GET`);
+    if (!apiRoute(route.path) && !DASHBOARD_ROUTES.includes(route.path)) {
+      throw new Error(`${route.path}: a route not in the OpenAPI document (src/serve/openapi.ts)`);
+    }
+    paths.add(route.path);
+  }
+  for (const path of paths) app.all(path, methodNotAllowed);
   return { app, metrics };
 }

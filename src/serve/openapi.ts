@@ -1,6 +1,9 @@
 /**
- * The API's OpenAPI 3.1 document, served at /api/openapi.json. Written by hand next to the routes
- * (src/serve/app.ts); a test checks that every route here answers and every API route is here.
+ * The API's OpenAPI 3.1 document, served at /openapi.json and /api/openapi.json. Written by hand
+ * next to the routes (src/serve/app.ts), and the API's one table of routes: its paths are the
+ * routes the app checks requests against (src/serve/routes.ts: the query parameters each takes,
+ * any other being a 400) and the list `serve --help` prints. A test checks that every route here
+ * answers and every API route is here.
  */
 const dateQuery = (description: string) => ({
   name: 'date',
@@ -34,11 +37,22 @@ const cc = {
 };
 const errors = {
   '400': {
-    description: 'A parameter is not valid; `parameter` names it.',
+    description:
+      'A parameter is not valid, or is not one the route takes (an unknown query parameter); `parameter` names it.',
+    content: json({ $ref: '#/components/schemas/Error' }),
+  },
+  '401': {
+    description: 'The server runs with --token and the request has no valid `Authorization: Bearer <token>`.',
     content: json({ $ref: '#/components/schemas/Error' }),
   },
   '404': {
     description: 'The store holds nothing for that key or date.',
+    content: json({ $ref: '#/components/schemas/Error' }),
+  },
+  '405': {
+    description:
+      'A known path asked with another method than GET or HEAD; the `Allow` header lists the methods it answers.',
+    headers: { Allow: { schema: { type: 'string', example: 'GET, HEAD' } } },
     content: json({ $ref: '#/components/schemas/Error' }),
   },
   '421': {
@@ -93,6 +107,7 @@ export const OPENAPI_DOCUMENT = {
               'bad_parameter',
               'not_found',
               'unauthorized',
+              'method_not_allowed',
               'internal',
               'unavailable',
               'misdirected',
@@ -117,7 +132,12 @@ export const OPENAPI_DOCUMENT = {
           listenCount: { type: 'integer' },
           uniqueListeners: { type: 'integer' },
           totalListeningMs: { type: 'integer' },
-          avgListeningMsPerListener: { type: 'string', description: 'exact decimal, 2 places' },
+          avgListeningMsPerListener: {
+            type: 'number',
+            description:
+              'totalListeningMs / uniqueListeners, rounded half up to 2 decimals: the value of the KPI file, as a number (`1234.50` there is 1234.5 here)',
+            example: 1234.5,
+          },
           top3: {
             type: 'array',
             items: { type: 'object', properties: { track: { type: 'string' }, plays: { type: 'integer' } } },
@@ -143,11 +163,21 @@ export const OPENAPI_DOCUMENT = {
             description: 'Prometheus text format',
             content: { 'text/plain': { schema: { type: 'string' } } },
           },
+          ...errors,
         },
       },
     },
+    '/openapi.json': {
+      get: {
+        summary: 'This document (also at /api/openapi.json)',
+        responses: ok('OpenAPI document', { type: 'object' }),
+      },
+    },
     '/api/openapi.json': {
-      get: { summary: 'This document', responses: ok('OpenAPI document', { type: 'object' }) },
+      get: {
+        summary: 'This document (also at /openapi.json)',
+        responses: ok('OpenAPI document', { type: 'object' }),
+      },
     },
     '/api/dates': {
       get: {

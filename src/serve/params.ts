@@ -1,6 +1,7 @@
 import { isoDay, parseDay } from '../ops/dates.js';
 import { countryIndex } from '../parse/countries.js';
-import { badParameter, notFound } from './apiErrors.js';
+import { ApiError, badParameter, notFound } from './apiErrors.js';
+import type { ApiRoute } from './routes.js';
 
 /** The dates the API takes: from the epoch (no listen log is older) to the last four-digit year. */
 const FIRST_DAY = 0;
@@ -43,6 +44,32 @@ export function limitParam(text: string | undefined, fallback: number, max: numb
     throw badParameter('limit', `not a whole number from 1 to ${max}: ${quote(text)}`);
   }
   return Number(text);
+}
+
+/**
+ * Every query parameter given must be one `route` takes (its OpenAPI declaration): a 400 naming
+ * the others and listing the ones it takes. A misspelt or misplaced parameter (`?limit=3` on a
+ * country chart, `?day=` for `?date=`) would otherwise be ignored and the answer be the default's.
+ */
+export function knownParameters(route: ApiRoute, given: Iterable<string>): void {
+  const unknown = [...new Set(given)].filter((name) => !route.query.includes(name));
+  if (unknown.length === 0) return;
+  const takes =
+    route.query.length === 0
+      ? 'this route takes no query parameters'
+      : `this route takes ${route.query.join(', ')}`;
+  const names = unknown.map(nameText).join(', ');
+  throw new ApiError(
+    400,
+    'bad_parameter',
+    `unknown parameter${unknown.length > 1 ? 's' : ''} ${names}: ${takes}`,
+    unknown[0]!,
+  );
+}
+
+/** A parameter name as a message shows it: as is when it is a plain word, quoted otherwise. */
+function nameText(name: string): string {
+  return /^[\w.~-]{1,40}$/.test(name) ? name : quote(name);
 }
 
 function quote(text: string): string {

@@ -56,8 +56,15 @@ export interface UserChart {
   songs: ChartSong[];
 }
 
-/** A genre's KPIs as the API answers them: the one KPI row type (kpis/genreKpis.ts) with its date. */
-export type GenreKpi = GenreKpiRow & { date: string };
+/**
+ * A genre's KPIs as the API answers them: the one KPI row type (kpis/genreKpis.ts) with its date,
+ * and its average a JSON number like the other figures (the row's exact 2-decimal text read as a
+ * number: `"1234.50"` is 1234.5; the KPI files and the store keep the text).
+ */
+export type GenreKpi = Omit<GenreKpiRow, 'avgListeningMsPerListener'> & {
+  date: string;
+  avgListeningMsPerListener: number;
+};
 
 /** A top genre as the API answers it, with its date. */
 export type TopGenre = TopGenreRow & { date: string };

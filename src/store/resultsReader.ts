@@ -303,7 +303,10 @@ export class ResultsReader {
       listenCount,
       uniqueListeners,
       totalListeningMs,
-      avgListeningMsPerListener: avg,
+      // The file's 2-decimal text as a JSON number, like the other figures: a double holds any
+      // decimal of up to 15 significant digits exactly enough to print back the same digits
+      // (trailing zeros aside), so averages under 10^13 ms (317 years a listener) come out as written.
+      avgListeningMsPerListener: Number(avg),
       top3: JSON.parse(top3) as { track: string; plays: number }[],
     }));
   }

@@ -7,6 +7,7 @@ import { newRunRecord, type RunRecord } from '../../src/formats/runHistory.js';
 import { isoDay } from '../../src/ops/dates.js';
 import { createApp } from '../../src/serve/app.js';
 import { OPENAPI_DOCUMENT } from '../../src/serve/openapi.js';
+import { API_ROUTES } from '../../src/serve/routes.js';
 import { startServer } from '../../src/serve/server.js';
 import { SCHEMA_VERSION } from '../../src/store/migrations.js';
 import { ResultsReader } from '../../src/store/resultsReader.js';
@@ -93,14 +94,14 @@ function qualityReport(date: string) {
 const GENRE_KPIS: Record<string, string> = {
   [D2]:
     'date,genre,listen_count,unique_listeners,total_listening_ms,avg_listening_ms_per_listener,top3_tracks\n' +
-    '2024-01-06,café,3,2,600000,300000.00,t1:2;t2:1\n' +
+    '2024-01-06,café,3,2,600001,300000.50,t1:2;t2:1\n' +
     '2024-01-06,hip hop,10,4,2000000,500000.00,t3:5;t:4:3;t5:2\n' +
     '2024-01-06,r/b,2,1,400,400.00,t7:2\n' +
     '2024-01-06,"rock, roll",1,1,100,100.00,t6:1\n',
   [D3]:
     'date,hour,genre,listen_count,unique_listeners,total_listening_ms,avg_listening_ms_per_listener,top3_tracks\n' +
     '2024-01-07,00,hip hop,4,2,800,400.00,t3:4\n' +
-    '2024-01-07,13,hip hop,6,3,1200,400.00,t3:3;t5:3\n' +
+    '2024-01-07,13,hip hop,6,3,1201,400.33,t3:3;t5:3\n' +
     '2024-01-07,13,café,1,1,200,200.00,t1:1\n',
 };
 const TOP_GENRES: Record<string, string> = {
@@ -183,6 +184,21 @@ async function notFound(path: string, says: RegExp, target: Hono = app): Promise
 }
 
 const song = (rank: number, s: number, plays: number) => ({ rank, song: s, plays });
+
+/** A value of each path parameter that the store answers, and of each query parameter. */
+const EXAMPLES: Record<string, string> = { cc: 'fr', id: '42', genre: 'hip%20hop', name: 'app.js' };
+const QUERY_EXAMPLES: Record<string, string> = { date: D3, from: D2, to: D3, limit: '1' };
+/** A route pattern (`/api/charts/country/:cc`) as a path this store answers. */
+const example = (pattern: string) => pattern.replace(/:(\w+)/g, (_, name: string) => EXAMPLES[name]!);
+
+/** An app over the store with a dashboard folder: index.html and assets/app.js. */
+function appWithDashboard(token?: string): Hono {
+  const dir = temp.make('playtally-api-dash-');
+  mkdirSync(join(dir, 'assets'));
+  writeFileSync(join(dir, 'index.html'), '<!doctype html><title>playtally</title>');
+  writeFileSync(join(dir, 'assets', 'app.js'), 'console.log(1)');
+  return createApp({ reader, token, dashboardDir: dir }).app;
+}
 
 describe('health and dates', () => {
   it('/healthz answers ok with the schema version', async () => {
@@ -378,7 +394,7 @@ describe('genre KPIs', () => {
     listenCount: number,
     uniqueListeners: number,
     totalListeningMs: number,
-    avg: string,
+    avg: number,
     top3: [string, number][],
   ) => ({
     date,
@@ -391,13 +407,13 @@ describe('genre KPIs', () => {
     top3: top3.map(([track, plays]) => ({ track, plays })),
   });
   const HIP_HOP = [
-    kpi(D2, null, 'hip hop', 10, 4, 2000000, '500000.00', [
+    kpi(D2, null, 'hip hop', 10, 4, 2000000, 500000, [
       ['t3', 5],
       ['t:4', 3],
       ['t5', 2],
     ]),
-    kpi(D3, 0, 'hip hop', 4, 2, 800, '400.00', [['t3', 4]]),
-    kpi(D3, 13, 'hip hop', 6, 3, 1200, '400.00', [
+    kpi(D3, 0, 'hip hop', 4, 2, 800, 400, [['t3', 4]]),
+    kpi(D3, 13, 'hip hop', 6, 3, 1201, 400.33, [
       ['t3', 3],
       ['t5', 3],
     ]),
@@ -407,7 +423,7 @@ describe('genre KPIs', () => {
     expect(await ok('/api/kpis/genres')).toEqual({
       date: D3,
       granularity: 'hour',
-      genres: [HIP_HOP[1], kpi(D3, 13, 'café', 1, 1, 200, '200.00', [['t1', 1]]), HIP_HOP[2]],
+      genres: [HIP_HOP[1], kpi(D3, 13, 'café', 1, 1, 200, 200, [['t1', 1]]), HIP_HOP[2]],
       topGenres: [
         { date: D3, hour: 0, rank: 1, genre: 'hip hop', listenCount: 4 },
         { date: D3, hour: 13, rank: 1, genre: 'hip hop', listenCount: 6 },
@@ -418,13 +434,13 @@ describe('genre KPIs', () => {
     expect(d2).toEqual(await ok('/api/kpis/genres?date=2024-01-06'));
     expect(d2.granularity).toBe('day');
     expect(d2.genres).toEqual([
-      kpi(D2, null, 'café', 3, 2, 600000, '300000.00', [
+      kpi(D2, null, 'café', 3, 2, 600001, 300000.5, [
         ['t1', 2],
         ['t2', 1],
       ]),
       HIP_HOP[0],
-      kpi(D2, null, 'r/b', 2, 1, 400, '400.00', [['t7', 2]]),
-      kpi(D2, null, 'rock, roll', 1, 1, 100, '100.00', [['t6', 1]]),
+      kpi(D2, null, 'r/b', 2, 1, 400, 400, [['t7', 2]]),
+      kpi(D2, null, 'rock, roll', 1, 1, 100, 100, [['t6', 1]]),
     ]);
     expect(
       d2.topGenres.map((t: { rank: number; genre: string; hour: null }) => [t.rank, t.genre, t.hour]),
@@ -436,6 +452,32 @@ describe('genre KPIs', () => {
     ]);
     await notFound('/api/kpis/genres?date=2024-01-05', /no genre KPIs for 2024-01-05/);
     await badParameter('/api/kpis/genres?date=2024-01-32', 'date');
+  });
+
+  it('avgListeningMsPerListener is a JSON number, the value of the 2-decimal text of the file', async () => {
+    for (const date of [D2, D3]) {
+      const r = await get(`/api/kpis/genres?date=${date}`);
+      // In the bytes sent: a number, never a quoted string.
+      expect(r.text).not.toMatch(/"avgListeningMsPerListener":"/);
+      // Each one prints back as the file's cell: "300000.50" is 300000.5, "400.33" is 400.33.
+      const cells = GENRE_KPIS[date]!.trim()
+        .split('\n')
+        .slice(1)
+        .map((line) => /,(\d+\.\d\d),[^,]*$/.exec(line)![1]!);
+      const numbers = r.body.genres.map(
+        (g: { avgListeningMsPerListener: unknown }) => g.avgListeningMsPerListener,
+      );
+      expect(numbers.every((n: unknown) => typeof n === 'number')).toBe(true);
+      expect(numbers.map((n: number) => n.toFixed(2)).sort()).toEqual([...cells].sort());
+    }
+    expect((await get('/api/kpis/genres?date=2024-01-06')).text).toContain(
+      '"avgListeningMsPerListener":300000.5,',
+    );
+    expect((await get('/api/kpis/genres/hip%20hop')).text).toContain('"avgListeningMsPerListener":400.33,');
+    // The OpenAPI document says so.
+    expect(OPENAPI_DOCUMENT.components.schemas.GenreKpi.properties.avgListeningMsPerListener.type).toBe(
+      'number',
+    );
   });
 
   it('/api/kpis/genres/:genre: a series from..to, URL-encoded names, 404 for an unknown genre', async () => {
@@ -460,7 +502,7 @@ describe('genre KPIs', () => {
       D3,
     ]);
     expect((await ok('/api/kpis/genres/r%2Fb')).days).toEqual([
-      kpi(D2, null, 'r/b', 2, 1, 400, '400.00', [['t7', 2]]),
+      kpi(D2, null, 'r/b', 2, 1, 400, 400, [['t7', 2]]),
     ]);
     expect((await ok(`/api/kpis/genres/${encodeURIComponent('rock, roll')}`)).genre).toBe('rock, roll');
     await notFound('/api/kpis/genres/jazz', /no genre "jazz"/);
@@ -553,7 +595,7 @@ describe('runs', () => {
 });
 
 describe('errors', () => {
-  it('an unknown path or method is a JSON 404', async () => {
+  it('an unknown path is a JSON 404, whatever the method', async () => {
     for (const path of [
       '/nope',
       '/api/nope',
@@ -564,10 +606,11 @@ describe('errors', () => {
       const r = await get(path);
       expect(r.status, path).toBe(404);
       expect(r.body).toEqual({ error: 'not_found', message: `no route GET ${path}` });
+      const post = await app.request(path, { method: 'POST' });
+      expect(post.status, path).toBe(404);
+      expect(post.headers.get('allow'), path).toBeNull();
+      expect(await post.json()).toEqual({ error: 'not_found', message: `no route POST ${path}` });
     }
-    const post = await app.request('/api/dates', { method: 'POST' });
-    expect(post.status).toBe(404);
-    expect(await post.json()).toMatchObject({ error: 'not_found' });
   });
 
   it('a fault of the machine under a request is a 503 to try again; a bug is a 500; neither leaks its detail', async () => {
@@ -643,6 +686,156 @@ describe('errors', () => {
   });
 });
 
+describe('unknown query parameters (issue 18)', () => {
+  it('?limit=3 on a country chart is a 400 naming it and the parameters the route takes', async () => {
+    const r = await get('/api/charts/country/fr?limit=3');
+    expect(r.status).toBe(400);
+    expect(r.type).toMatch(/application\/json/);
+    expect(r.text).toBe(
+      '{"error":"bad_parameter","message":"unknown parameter limit: this route takes date","parameter":"limit"}',
+    );
+  });
+
+  it('every route of the table refuses a parameter it does not declare, and answers with all it declares', async () => {
+    expect(API_ROUTES.length).toBe(Object.keys(OPENAPI_DOCUMENT.paths).length);
+    for (const route of API_ROUTES) {
+      const path = example(route.pattern);
+      const refused = await get(`${path}?bogus=1`);
+      expect(refused.status, path).toBe(400);
+      expect(refused.body, path).toMatchObject({ error: 'bad_parameter', parameter: 'bogus' });
+      expect(refused.body.message, path).toMatch(/^unknown parameter bogus: this route takes /);
+      for (const name of route.query) expect(refused.body.message, path).toContain(name);
+      const all = route.query.map((name) => `${name}=${QUERY_EXAMPLES[name]!}`).join('&');
+      const answered = await get(all === '' ? path : `${path}?${all}`);
+      expect(answered.status, `${path}?${all}: ${answered.text.slice(0, 200)}`).toBe(200);
+    }
+  });
+
+  it('names them all (the first in parameter), says when a route takes none, and quotes odd names', async () => {
+    const cases: [string, string, string][] = [
+      [
+        '/api/kpis/top-genres?date=2024-01-07&limit=3&from=2024-01-01',
+        'date',
+        'unknown parameters date, limit: this route takes from, to',
+      ],
+      [
+        '/api/dates?since=2024-01-01',
+        'since',
+        'unknown parameter since: this route takes no query parameters',
+      ],
+      ['/api/runs?limit=2&limit=3&offset=1', 'offset', 'unknown parameter offset: this route takes limit'],
+      // Names are case-sensitive: Date is not date.
+      ['/api/charts/country?Date=2024-01-07', 'Date', 'unknown parameter Date: this route takes date'],
+      ['/api/dates?=1', '', 'unknown parameter "": this route takes no query parameters'],
+      ['/api/dates?a%20b=1', 'a b', 'unknown parameter "a b": this route takes no query parameters'],
+      ['/healthz?probe=1', 'probe', 'unknown parameter probe: this route takes no query parameters'],
+      ['/metrics?x', 'x', 'unknown parameter x: this route takes no query parameters'],
+      // Refused before the value of a known one is looked at.
+      [
+        '/api/charts/country?date=yesterday&day=2024-01-07',
+        'day',
+        'unknown parameter day: this route takes date',
+      ],
+      [
+        '/api/charts/user/42?date=2024-01-07&limit=3',
+        'limit',
+        'unknown parameter limit: this route takes date',
+      ],
+    ];
+    for (const [path, parameter, message] of cases) {
+      const r = await get(path);
+      expect(r.status, path).toBe(400);
+      expect(r.body, path).toEqual({ error: 'bad_parameter', message, parameter });
+    }
+    // A known parameter without a value is the default, as before.
+    expect((await ok('/api/charts/country?date')).date).toBe(D3);
+  });
+
+  it("the dashboard's page keeps its own query string; the token is checked first", async () => {
+    const withDash = appWithDashboard('t');
+    const page = await get('/?date=2024-03-05&country=FR&user=42&genre=jazz&other=1', withDash);
+    expect(page.status).toBe(200);
+    expect(page.type).toMatch(/text\/html/);
+    // Without the token, nothing is said of the parameters.
+    expect((await get('/api/charts/country/fr?limit=3', withDash)).status).toBe(401);
+    const r = await get('/api/charts/country/fr?limit=3', withDash, { authorization: 'Bearer t' });
+    expect(r.status).toBe(400);
+    expect(r.body.parameter).toBe('limit');
+  });
+
+  it('is counted in /metrics under the route pattern', async () => {
+    const { app: fresh } = createApp({ reader });
+    await fresh.request('/api/charts/country/fr?limit=3');
+    const t = (await get('/metrics', fresh)).text;
+    expect(t).toContain(
+      'playtally_http_requests_total{method="GET",route="/api/charts/country/:cc",status="400"} 1\n',
+    );
+  });
+});
+
+describe('other methods (issue 18)', () => {
+  const OTHERS = ['POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'];
+
+  it('another method on any known path is a 405 with Allow: GET, HEAD and a JSON body', async () => {
+    const withDash = appWithDashboard();
+    const patterns = [...new Set(withDash.routes.filter((r) => r.method === 'GET').map((r) => r.path))];
+    // Every API route and the dashboard's two.
+    expect(patterns.sort()).toEqual([...API_ROUTES.map((r) => r.pattern), '/', '/assets/:name'].sort());
+    for (const pattern of patterns) {
+      const path = example(pattern);
+      for (const method of OTHERS) {
+        const r = await withDash.request(path, { method });
+        expect(r.status, `${method} ${path}`).toBe(405);
+        expect(r.headers.get('allow'), `${method} ${path}`).toBe('GET, HEAD');
+        expect(r.headers.get('content-type')).toMatch(/application\/json/);
+        expect(r.headers.get('x-content-type-options')).toBe('nosniff');
+        expect(await r.json()).toMatchObject({ error: 'method_not_allowed' });
+      }
+    }
+    const r = await app.request('/api/dates', { method: 'POST' });
+    expect(await r.json()).toEqual({
+      error: 'method_not_allowed',
+      message: 'POST is not allowed on /api/dates: it answers GET, HEAD',
+    });
+    expect(r.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it('HEAD answers as GET does, without the body', async () => {
+    const withDash = appWithDashboard();
+    for (const pattern of [...API_ROUTES.map((r) => r.pattern), '/', '/assets/:name']) {
+      const path = example(pattern);
+      const viaGet = await withDash.request(path);
+      const viaHead = await withDash.request(path, { method: 'HEAD' });
+      expect(viaHead.status, path).toBe(viaGet.status);
+      expect(viaHead.status, path).toBe(200);
+      expect(viaHead.headers.get('content-type'), path).toBe(viaGet.headers.get('content-type'));
+      expect(await viaHead.text(), path).toBe('');
+    }
+    // Refusals too: an unknown parameter, a bad value.
+    expect((await app.request('/api/charts/country/fr?limit=3', { method: 'HEAD' })).status).toBe(400);
+    expect((await app.request('/api/charts/user/abc', { method: 'HEAD' })).status).toBe(400);
+  });
+
+  it('the token is checked first (but /healthz needs none); counted in /metrics under the route pattern', async () => {
+    const guarded = createApp({ reader, token: 't' }).app;
+    expect((await guarded.request('/api/dates', { method: 'POST' })).status).toBe(401);
+    const withToken = await guarded.request('/api/dates', {
+      method: 'POST',
+      headers: { authorization: 'Bearer t' },
+    });
+    expect(withToken.status).toBe(405);
+    expect((await guarded.request('/healthz', { method: 'DELETE' })).status).toBe(405);
+    const { app: fresh } = createApp({ reader });
+    await fresh.request('/api/charts/country/fr', { method: 'POST' });
+    await fresh.request('/api/nope', { method: 'POST' });
+    const t = (await get('/metrics', fresh)).text;
+    expect(t).toContain(
+      'playtally_http_requests_total{method="POST",route="/api/charts/country/:cc",status="405"} 1\n',
+    );
+    expect(t).toContain('playtally_http_requests_total{method="POST",route="unmatched",status="404"} 1\n');
+  });
+});
+
 describe('token', () => {
   const TOKEN = 's3cret-token';
   let guarded: Hono;
@@ -656,6 +849,7 @@ describe('token', () => {
       '/api/charts/country/fr',
       '/api/charts/user/42',
       '/api/openapi.json',
+      '/openapi.json',
       '/metrics',
     ]) {
       const none = await get(path, guarded);
@@ -762,10 +956,29 @@ describe('metrics', () => {
 });
 
 describe('OpenAPI document', () => {
-  const EXAMPLES: Record<string, string> = { cc: 'fr', id: '42', genre: 'hip%20hop' };
-
-  it('is served at /api/openapi.json', async () => {
+  it('is served at /api/openapi.json and at /openapi.json, the same document', async () => {
     expect(await ok('/api/openapi.json')).toEqual(JSON.parse(JSON.stringify(OPENAPI_DOCUMENT)));
+    expect(await ok('/openapi.json')).toEqual(JSON.parse(JSON.stringify(OPENAPI_DOCUMENT)));
+    expect((await get('/openapi.json')).res.headers.get('cache-control')).toBe('no-store');
+  });
+
+  it("lists every refusal the routes answer, and every error code they send in the Error schema's enum", () => {
+    for (const [path, item] of Object.entries(
+      OPENAPI_DOCUMENT.paths as Record<string, { get: { responses: Record<string, unknown> } }>,
+    )) {
+      for (const status of ['400', '401', '405', '500', '503'])
+        expect(item.get.responses, path).toHaveProperty(status);
+    }
+    const codes: readonly string[] = OPENAPI_DOCUMENT.components.schemas.Error.properties.error.enum;
+    for (const code of [
+      'bad_parameter',
+      'not_found',
+      'unauthorized',
+      'method_not_allowed',
+      'internal',
+      'unavailable',
+    ])
+      expect(codes).toContain(code);
   });
 
   it('every path of the document answers 200, and names its path parameters', async () => {

@@ -110,13 +110,41 @@ describe('user charts through the fast path', () => {
       ['/api/charts/user/1?date=2024-02-30', 400],
       ['/api/charts/user/9007199254740992', 400],
       ['/api/charts/user/abc', 400],
-      ['/api/charts/user/1?date=2024-01-07&x=1', 200], // another query shape: the app answers
+      // A parameter the route does not declare: the app's 400 naming it (issue 18).
+      ['/api/charts/user/1?date=2024-01-07&x=1', 400],
+      ['/api/charts/user/1?limit=3', 400],
+      ['/api/charts/user/1?Date=2024-01-07', 400],
+      ['/api/charts/user/1?date=2024-01-07&', 200], // the same query, another shape: the app answers
     ];
     for (const [path, status] of cases) {
       const { server, app } = await both(path);
       expect(server.status, path).toBe(status);
       expect(server.body, path).toBe(app.body);
     }
+  });
+
+  it('refuses an unknown parameter as the app does, naming it', async () => {
+    const { server } = await both('/api/charts/user/7?limit=3');
+    expect(JSON.parse(server.body)).toEqual({
+      error: 'bad_parameter',
+      message: 'unknown parameter limit: this route takes date',
+      parameter: 'limit',
+    });
+  });
+
+  it('another method is the 405 of the app; HEAD answers as GET, without the body', async () => {
+    for (const method of ['POST', 'PUT', 'DELETE']) {
+      const viaServer = await fetch(`${open.url}/api/charts/user/7`, { method });
+      const viaApp = await appOf.request('/api/charts/user/7', { method });
+      expect(viaServer.status, method).toBe(405);
+      expect(viaServer.headers.get('allow'), method).toBe('GET, HEAD');
+      expect(await viaServer.text(), method).toBe(await viaApp.text());
+    }
+    const head = await fetch(`${open.url}/api/charts/user/7?date=2024-01-07`, { method: 'HEAD' });
+    expect(head.status).toBe(200);
+    expect(head.headers.get('content-type')).toBe('application/json');
+    expect(head.headers.get('cache-control')).toBe('no-store');
+    expect(await head.text()).toBe('');
   });
 
   it('with a token: the right bearer gets the chart, a missing or wrong one a 401, another scheme a 400', async () => {

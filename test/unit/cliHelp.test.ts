@@ -1,5 +1,11 @@
-import { describe, expect, it } from 'vitest';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { createApp } from '../../src/serve/app.js';
+import { API_ROUTES } from '../../src/serve/routes.js';
+import type { ResultsReader } from '../../src/store/resultsReader.js';
 import { commandsByPath, helpText, parseError } from '../support/cliTree.js';
+import { TempDirs } from '../support/tempDirs.js';
 
 /**
  * Every command's --help, as the CLI prints it (made in-process from the commander tree, see
@@ -121,4 +127,49 @@ describe('--help of every command', () => {
       }
     },
   );
+});
+
+describe('serve --help: the routes', () => {
+  const temp = new TempDirs();
+  afterAll(() => temp.cleanup());
+
+  /** The routes of the `Routes` block, as patterns (`/api/runs?limit=` is `/api/runs`), and their query strings. */
+  function listed(help: string): { patterns: string[]; lines: string[] } {
+    const block = /^Routes\b[^\n]*\n(?:[^\n]*\n)*?((?: {2}\S.*\n)+)/m.exec(help);
+    expect(block, 'a Routes block').not.toBeNull();
+    const lines = block![1]!
+      .trim()
+      .split('\n')
+      .map((line) => line.trim());
+    const patterns = lines.flatMap((line) =>
+      line
+        .replace(/ \(.*\)$/, '')
+        .split(', ')
+        .map((item) => item.replace(/\?.*$/, '')),
+    );
+    return { patterns, lines };
+  }
+
+  it('lists every route the app serves, the dashboard included, and no other', () => {
+    const dir = temp.make('playtally-help-dash-');
+    mkdirSync(join(dir, 'assets'));
+    writeFileSync(join(dir, 'index.html'), '<!doctype html>');
+    // Routes are registered without reading the store.
+    const { app } = createApp({ reader: {} as ResultsReader, dashboardDir: dir });
+    const served = [...new Set(app.routes.filter((r) => r.method === 'GET').map((r) => r.path))];
+    expect(served).toContain('/api/charts/country');
+    expect(served).toContain('/openapi.json');
+    const { patterns } = listed(helpText(['serve']));
+    expect([...patterns].sort()).toEqual([...served].sort());
+  });
+
+  it('gives each API route the query parameters of its OpenAPI declaration', () => {
+    const { lines } = listed(helpText(['serve']));
+    for (const route of API_ROUTES) {
+      const query = route.query.map((name) => `${name}=`).join('&');
+      expect(lines, route.pattern).toContain(query === '' ? route.pattern : `${route.pattern}?${query}`);
+    }
+    expect(lines).toContain('/api/charts/country/:cc?date=');
+    expect(lines).toContain('/api/kpis/genres/:genre?from=&to=');
+  });
 });

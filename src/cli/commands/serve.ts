@@ -3,6 +3,7 @@ import { resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { PlaytallyError } from '../../ops/errors.js';
 import { isLoopback } from '../../serve/hostCheck.js';
+import { routeLines } from '../../serve/routes.js';
 import { startServers } from '../../serve/serverGroup.js';
 import { onStopSignals } from '../../unattended/stopSignals.js';
 import { portOption, positiveIntOption } from '../optionParsers.js';
@@ -43,9 +44,10 @@ export function serveCommand(): Command {
       new Option('--port <port>', 'port to listen on (0: any free port)').argParser(portOption).default(8080),
     )
     .addOption(
-      new Option('--token <token>', 'require Authorization: Bearer <token> on /api and /metrics').env(
-        'PLAYTALLY_TOKEN',
-      ),
+      new Option(
+        '--token <token>',
+        'require Authorization: Bearer <token> on /api, /openapi.json and /metrics',
+      ).env('PLAYTALLY_TOKEN'),
     )
     .option('--allow-unauthenticated', 'listen on a non-loopback address without --token')
     .option(
@@ -83,10 +85,11 @@ The store is --db (default: ${DEFAULT_DB}, or $PLAYTALLY_DB), written by runs gi
 \`playtally load\`. The server only reads it; a run loading a date in another process is seen
 whole once it commits.
 
-Routes: / (dashboard), /api/openapi.json (the API's OpenAPI document), /api/dates,
-/api/charts/country/:cc, /api/charts/country/:cc/movement, /api/charts/user/:id,
-/api/kpis/genres, /api/kpis/genres/:genre, /api/kpis/top-genres, /api/quality,
-/api/quality/days, /api/runs, /healthz, /metrics (Prometheus).
+Routes, each answering GET and HEAD (with --token, all but the dashboard's and /healthz need
+it; the OpenAPI document at /openapi.json describes the API's; /metrics is Prometheus text):
+${routeLines()
+  .map((line) => `  ${line}`)
+  .join('\n')}
 
 With --watch, the options of \`playtally watch\` apply (--logs and --out are then required).
 
