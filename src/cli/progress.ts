@@ -1,45 +1,44 @@
 import type { Top50Event } from '../engines/chartEngine.js';
 import { type LogLevel, prints } from './sharedOptions.js';
+import { count, LiveLine, mergingLine, readingLine } from './terminal.js';
 
-const MB = 1024 * 1024;
+/** The warning of a gap in the data: days between logs that have none. */
+export function gapWarning(days: string[]): string {
+  return `no log for ${days.join(', ')}: ${days.length === 1 ? 'that day is' : 'those days are'} left out of the charts`;
+}
+
+/** The note of a window that starts before the first log. */
+export function beforeDataNote(event: { date: string; days: number; firstDay: string }): string {
+  return `the window of ${event.date} starts ${count(event.days, 'day')} before the first log (${event.firstDay}): the data starts there`;
+}
 
 /**
- * Renders job events on stderr at `level` (--log-level): a live line per log file on a terminal
- * (bytes done, rows/s), plain one-line notes otherwise (info), warnings (warn), and with debug
- * each log's size as it starts and the merge's time.
+ * Renders job events on stderr at `level` (--log-level): a live line on a terminal while a log
+ * is read (bytes done, rows/s) and while the window is merged (parts done), a line per log read,
+ * warnings (warn), and with debug each log's size as it starts and the merge's time.
  */
 export function progressReporter(stream: NodeJS.WriteStream, level: LogLevel): (event: Top50Event) => void {
   const debug = prints(level, 'debug');
   const info = prints(level, 'info');
   const warn = prints(level, 'warn');
-  const live = stream.isTTY === true && info;
+  const live = new LiveLine(stream);
+  const showLive = live.enabled && info;
   let file = '';
   let total = 0;
   let done = 0;
   let rows = 0;
   let started = 0;
-  let lastDraw = 0;
-  const draw = (force: boolean): void => {
-    const now = Date.now();
-    if (!force && now - lastDraw < 150) return;
-    lastDraw = now;
-    const seconds = Math.max(0.001, (now - started) / 1000);
-    const percent = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 100;
-    stream.write(
-      `\r\x1b[K  ${file}  ${percent}%  ${(done / MB).toFixed(0)}/${(total / MB).toFixed(0)} MB  ` +
-        `${formatRate(rows / seconds)} rows/s`,
-    );
-  };
+  let mergeDays = 0;
   return (event) => {
     switch (event.type) {
       case 'ignored':
-        if (warn) stream.write(`playtally: warning: ignoring ${event.file.name}: ${event.file.reason}\n`);
+        if (warn) live.line(`playtally: warning: ignoring ${event.file.name}: ${event.file.reason}`);
         break;
       case 'missing':
-        if (warn)
-          stream.write(
-            `playtally: warning: ${event.days.length} day(s) missing in the window: ${event.days.join(', ')}\n`,
-          );
+        if (warn) live.line(`playtally: warning: ${gapWarning(event.days)}`);
+        break;
+      case 'beforeData':
+        if (info) live.line(`  ${beforeDataNote(event)}`);
         break;
       case 'dayStart':
         file = event.file;
@@ -47,47 +46,47 @@ export function progressReporter(stream: NodeJS.WriteStream, level: LogLevel): (
         done = 0;
         rows = 0;
         started = Date.now();
-        if (debug) stream.write(`  ${file}: ${event.date}, ${total.toLocaleString('en-US')} bytes\n`);
-        if (live) draw(true);
+        // Drawn from the first bytes read: a day whose partial is reused reads none.
+        if (debug) live.line(`  ${file}: ${event.date}, ${total.toLocaleString('en-US')} bytes`);
         break;
       case 'progress':
         done += event.bytes;
         rows += event.rows;
-        if (live) draw(false);
+        if (showLive) live.draw(readingLine(file, done, total, rows, Date.now() - started));
         break;
       case 'dayDone':
-        if (live) stream.write('\r\x1b[K');
         if (info) {
           const what = event.reused
             ? 'reused partial'
-            : `parsed ${event.rows.toLocaleString('en-US')} rows in ${(event.ms / 1000).toFixed(1)} s`;
-          stream.write(`  ${file}: ${what}\n`);
-        }
+            : `parsed ${count(event.rows, 'row')} in ${(event.ms / 1000).toFixed(1)} s`;
+          live.line(`  ${file}: ${what}`);
+        } else live.clear();
         break;
       case 'stateRecovered':
-        if (warn) stream.write(`playtally: warning: ${event.problem}\n`);
+        if (warn) live.line(`playtally: warning: ${event.problem}`);
         break;
       case 'rejectRate':
-        if (warn) stream.write(`playtally: warning: ${event.warning.message}\n`);
+        if (warn) live.line(`playtally: warning: ${event.warning.message}`);
         break;
       case 'damaged':
         if (warn)
-          stream.write(
-            `playtally: warning: partial of ${event.date} is damaged (${event.problem}); rebuilding it\n`,
+          live.line(
+            `playtally: warning: partial of ${event.date} is damaged (${event.problem}); rebuilding it`,
           );
         break;
       case 'mergeStart':
-        if (info) stream.write(`  merging ${event.days} day(s) in ${event.partitions} partitions\n`);
+        mergeDays = event.days;
+        started = Date.now();
+        if (debug)
+          live.line(`  merging ${count(event.days, 'day')} in ${count(event.partitions, 'partition')}`);
+        break;
+      case 'mergeProgress':
+        if (showLive) live.draw(mergingLine(mergeDays, event.done, event.total, Date.now() - started));
         break;
       case 'mergeDone':
-        if (debug) stream.write(`  merged in ${(event.ms / 1000).toFixed(1)} s\n`);
+        if (debug) live.line(`  merged in ${(event.ms / 1000).toFixed(1)} s`);
+        else live.clear();
         break;
     }
   };
-}
-
-function formatRate(perSecond: number): string {
-  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(1)}M`;
-  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(0)}k`;
-  return perSecond.toFixed(0);
 }

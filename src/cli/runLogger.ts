@@ -1,52 +1,117 @@
 import { hostname } from 'node:os';
 import { type Logger, pino } from 'pino';
-import pretty from 'pino-pretty';
 import type { Top50Event } from '../engines/chartEngine.js';
 import type { RunRecord } from '../formats/runHistory.js';
 import type { KpiEvent } from '../jobs/kpiJob.js';
 import { percent, rejectRate } from '../parse/rejectDiagnosis.js';
 import type { RunEvent } from '../unattended/runOptions.js';
+import { beforeDataNote, gapWarning } from './progress.js';
+import type { LogFormat } from './sharedOptions.js';
+import { count, LiveLine, mergingLine, readingLine } from './terminal.js';
 
 export type { Logger };
 
 /**
- * The log of unattended commands, on stdout: one JSON object per line when stdout is not a
- * terminal (for journald, CloudWatch, Loki...), readable coloured lines when it is.
+ * The log of unattended commands and `serve`: one JSON object per line when the stream is not a
+ * terminal (for journald, CloudWatch, Loki...), short lines like `top50`'s when it is; `format`
+ * forces one. `clock`: each pretty line starts with the time (for long-running commands).
  */
 export function createRunLogger(
   level = 'info',
   stream: NodeJS.WriteStream & { fd: number } = process.stdout,
+  { format, clock = false }: { format?: LogFormat; clock?: boolean } = {},
 ): Logger {
   const options = {
     level,
     base: { pid: process.pid, host: hostname() },
     timestamp: pino.stdTimeFunctions.isoTime,
   };
-  if (stream.isTTY) {
-    return pino(
-      options,
-      pretty({
-        destination: stream.fd,
-        sync: true,
-        colorize: true,
-        translateTime: 'SYS:HH:MM:ss',
-        ignore: 'pid,host',
-      }),
-    );
+  if ((format ?? (stream.isTTY ? 'pretty' : 'json')) === 'pretty') {
+    return pino(options, new TerminalLog(stream, { fields: level === 'debug', clock }));
   }
   return pino(options, pino.destination({ fd: stream.fd, sync: true }));
 }
 
-const n = (x: number): string => x.toLocaleString('en-US');
+/** The events whose line closes a run or a step: printed like top50's summary, `playtally: ...`. */
+const SUMMARY_EVENTS = new Set(['run_done', 'kpis_done', 'watch_started', 'watch_stopped']);
 
-/** One log line per event worth a line (per-chunk progress is not; reuse and merges are debug). */
+/**
+ * pino's destination on a terminal: each entry as one line, its message only (the fields too at
+ * --log-level debug), warnings and errors prefixed as every command prefixes them; a live line
+ * below the last line for long work (`liveLineOf`).
+ */
+class TerminalLog {
+  readonly live: LiveLine;
+  /** What the live line shows: the log being read, the merge, the KPI step's files and days. */
+  readonly progress = { file: '', total: 0, done: 0, rows: 0, started: 0, days: 0, of: 0 };
+
+  constructor(
+    stream: NodeJS.WriteStream,
+    private readonly options: { fields: boolean; clock: boolean },
+  ) {
+    this.live = new LiveLine(stream);
+  }
+
+  write(line: string): void {
+    const {
+      level,
+      time,
+      msg,
+      pid: _pid,
+      host: _host,
+      ...fields
+    } = JSON.parse(line) as {
+      level: number;
+      time: string;
+      msg?: string;
+      [field: string]: unknown;
+    };
+    const prefix =
+      level >= 50
+        ? 'playtally: error: '
+        : level >= 40
+          ? 'playtally: warning: '
+          : SUMMARY_EVENTS.has(String(fields.event))
+            ? 'playtally: '
+            : '  ';
+    const clock = this.options.clock ? `${new Date(time).toTimeString().slice(0, 8)} ` : '';
+    const detail = this.options.fields && Object.keys(fields).length > 0 ? `  ${JSON.stringify(fields)}` : '';
+    this.live.line(`${clock}${prefix}${msg ?? ''}${detail}`);
+  }
+}
+
+/** The terminal a logger writes to, for its live line; undefined for JSON lines or below info. */
+function terminalOf(log: Logger): TerminalLog | undefined {
+  const destination = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym];
+  return destination instanceof TerminalLog && log.isLevelEnabled('info') ? destination : undefined;
+}
+
+const n = (x: number): string => x.toLocaleString('en-US');
+const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
+
+/**
+ * One log line per event worth a line: a log taken in, a chart date written, a file quarantined
+ * or archived, a warning; per-chunk progress is the live line on a terminal, reuse and the merge
+ * are debug.
+ */
 export function logRunEvent(log: Logger, event: RunEvent): void {
   switch (event.type) {
     case 'engine':
       logEngineEvent(log, event.event);
       break;
     case 'noLogs':
-      log.warn({ event: 'no_logs', logsDir: event.logsDir }, `no logs in ${event.logsDir} yet`);
+      if (event.waiting.length > 0) {
+        log.info(
+          { event: 'waiting', logsDir: event.logsDir, files: event.waiting },
+          `no log ready yet: ${event.waiting.join(', ')} ${event.waiting.length === 1 ? 'is' : 'are'} waiting out --settle`,
+        );
+      } else log.warn({ event: 'no_logs', logsDir: event.logsDir }, `no logs in ${event.logsDir} yet`);
+      break;
+    case 'waiting':
+      log.info(
+        { event: 'waiting', files: event.files },
+        `${count(event.files.length, 'log')} waiting out --settle (taken in by a later run): ${event.files.join(', ')}`,
+      );
       break;
     case 'quarantined': {
       const r = event.record;
@@ -67,8 +132,9 @@ export function logRunEvent(log: Logger, event: RunEvent): void {
       log.info(
         { event: 'charts_due', dates: event.dates, current: event.current },
         event.dates.length === 0
-          ? `all ${event.current} chart date(s) are current`
-          : `${event.dates.length} chart date(s) to write (${event.current} current)`,
+          ? `every chart date is current (${n(event.current)})`
+          : `${count(event.dates.length, 'chart date')} to write` +
+              (event.current > 0 ? `, ${n(event.current)} already current` : ''),
       );
       break;
     case 'chartsWritten':
@@ -80,13 +146,13 @@ export function logRunEvent(log: Logger, event: RunEvent): void {
           users: event.users,
           ms: event.ms,
         },
-        `charts ${event.date}: ${n(event.countries)} countries, ${n(event.users)} users in ${(event.ms / 1000).toFixed(1)} s`,
+        `charts ${event.date}: ${count(event.countries, 'country', 'countries')}, ${count(event.users, 'user')} in ${seconds(event.ms)}`,
       );
       break;
     case 'stored':
       log.info(
         { event: 'stored', dates: event.dates, users: event.users, ms: event.ms },
-        `results store: loaded ${event.dates.join(', ')} (${n(event.users)} user charts) in ${(event.ms / 1000).toFixed(1)} s`,
+        `results store: loaded ${event.dates.join(', ')} (${count(event.users, 'user chart')}) in ${seconds(event.ms)}`,
       );
       break;
     case 'storeSkipped':
@@ -136,15 +202,15 @@ export function logRunEvent(log: Logger, event: RunEvent): void {
           archived: s.archived.length,
           errorFiles: s.errorFiles.length,
         },
-        `kpis: ${s.days.length} day(s) written (${s.daysCurrent} already current), ${s.filesParsed} streams file(s) parsed, ` +
-          `${s.archived.length} archived, ${s.errorFiles.length} set aside`,
+        `kpis: ${count(s.days.length, 'day')} written${s.daysCurrent > 0 ? ` (${n(s.daysCurrent)} already current)` : ''}, ` +
+          `${count(s.filesParsed, 'streams file')} parsed, ${n(s.archived.length)} archived, ${n(s.errorFiles.length)} set aside`,
       );
       break;
     }
     case 'kpisStored':
       log.info(
         { event: 'kpis_stored', dates: event.dates, ms: event.ms },
-        `results store: loaded the KPIs of ${event.dates.join(', ')} in ${(event.ms / 1000).toFixed(1)} s`,
+        `results store: loaded the KPIs of ${event.dates.join(', ')} in ${seconds(event.ms)}`,
       );
       break;
     case 'kpisSkipped':
@@ -158,12 +224,18 @@ export function logRunEvent(log: Logger, event: RunEvent): void {
 
 /** The KPI step of a run (`--kpis-landing`): a line per file parsed, set aside or archived, and per day written. */
 function logKpiEvent(log: Logger, event: KpiEvent): void {
+  const terminal = terminalOf(log);
+  const p = terminal?.progress;
   switch (event.type) {
     case 'catalog':
       log.debug(
         { event: 'kpis_catalog', kind: event.kind, files: event.files, accepted: event.accepted },
-        `kpis: ${event.kind}: ${n(event.accepted)} rows from ${event.files} file(s)`,
+        `kpis: ${event.kind}: ${count(event.accepted, 'row')} from ${count(event.files, 'file')}`,
       );
+      break;
+    case 'parseStart':
+      if (p) Object.assign(p, { days: 0, of: event.files, started: Date.now() });
+      terminal?.live.draw(`  kpis: parsing ${count(event.files, 'streams file')}…`, true);
       break;
     case 'streamsFile':
       log.info(
@@ -174,8 +246,19 @@ function logKpiEvent(log: Logger, event: KpiEvent): void {
           accepted: event.accepted,
           ms: event.ms,
         },
-        `kpis: parsed streams/${event.file}: ${n(event.rows)} rows in ${(event.ms / 1000).toFixed(1)} s`,
+        `kpis: parsed streams/${event.file}: ${count(event.rows, 'row')} in ${seconds(event.ms)}`,
       );
+      if (p) {
+        p.days++;
+        terminal.live.draw(
+          `  kpis: parsed ${p.days}/${p.of} streams files, ${seconds(Date.now() - p.started)}`,
+          true,
+        );
+      }
+      break;
+    case 'daysStart':
+      if (p) Object.assign(p, { days: 0, of: event.days, started: Date.now() });
+      terminal?.live.draw(`  kpis: computing ${count(event.days, 'day')}…`, true);
       break;
     case 'errorFile':
       log.warn(
@@ -191,8 +274,12 @@ function logKpiEvent(log: Logger, event: KpiEvent): void {
     case 'dayDone':
       log.info(
         { event: 'kpis_day_written', date: event.date, genres: event.genres, counted: event.counted },
-        `kpis ${event.date}: ${n(event.genres)} genre rows, ${n(event.counted)} streams counted`,
+        `kpis ${event.date}: ${count(event.genres, 'genre row')}, ${count(event.counted, 'stream')} counted`,
       );
+      if (p) {
+        p.days++;
+        terminal.live.draw(`  kpis: ${p.days}/${p.of} days, ${seconds(Date.now() - p.started)}`, true);
+      }
       break;
     case 'stateRecovered':
       log.warn({ event: 'kpis_state_recovered', problem: event.problem }, event.problem);
@@ -218,6 +305,8 @@ function logKpiEvent(log: Logger, event: KpiEvent): void {
 }
 
 function logEngineEvent(log: Logger, event: Top50Event): void {
+  const terminal = terminalOf(log);
+  const p = terminal?.progress;
   switch (event.type) {
     case 'ignored':
       log.warn(
@@ -226,27 +315,50 @@ function logEngineEvent(log: Logger, event: Top50Event): void {
       );
       break;
     case 'missing':
-      log.warn(
-        { event: 'missing_days', days: event.days },
-        `${event.days.length} day(s) missing in the window: ${event.days.join(', ')}`,
+      log.warn({ event: 'missing_days', days: event.days }, gapWarning(event.days));
+      break;
+    case 'beforeData':
+      log.info(
+        { event: 'window_before_data', date: event.date, days: event.days, firstDay: event.firstDay },
+        beforeDataNote(event),
       );
+      break;
+    case 'dayStart':
+      // Drawn from the first bytes read: a day whose partial is reused reads none.
+      if (p)
+        Object.assign(p, { file: event.file, total: event.bytes, done: 0, rows: 0, started: Date.now() });
+      break;
+    case 'progress':
+      if (p) {
+        p.done += event.bytes;
+        p.rows += event.rows;
+        terminal.live.draw(readingLine(p.file, p.done, p.total, p.rows, Date.now() - p.started));
+      }
       break;
     case 'dayDone':
       if (!event.reused) {
         log.info(
           { event: 'day_parsed', date: event.date, rows: event.rows, ms: event.ms },
-          `parsed ${event.date}: ${n(event.rows)} rows in ${(event.ms / 1000).toFixed(1)} s`,
+          `parsed ${event.date}: ${count(event.rows, 'row')} in ${seconds(event.ms)}`,
         );
-      } else log.debug({ event: 'day_reused', date: event.date }, `reused the partial of ${event.date}`);
+      } else {
+        terminal?.live.clear();
+        log.debug({ event: 'day_reused', date: event.date }, `reused the partial of ${event.date}`);
+      }
       break;
     case 'mergeStart':
+      if (p) Object.assign(p, { days: event.days, started: Date.now() });
       log.debug(
         { event: 'merge_start', days: event.days, partitions: event.partitions },
-        `merging ${event.days} day(s) in ${event.partitions} partitions`,
+        `merging ${count(event.days, 'day')} in ${count(event.partitions, 'partition')}`,
       );
       break;
+    case 'mergeProgress':
+      if (p) terminal.live.draw(mergingLine(p.days, event.done, event.total, Date.now() - p.started));
+      break;
     case 'mergeDone':
-      log.debug({ event: 'merge_done', ms: event.ms }, `merged in ${(event.ms / 1000).toFixed(1)} s`);
+      terminal?.live.clear();
+      log.debug({ event: 'merge_done', ms: event.ms }, `merged in ${seconds(event.ms)}`);
       break;
     case 'damaged':
       log.warn(
@@ -262,8 +374,6 @@ function logEngineEvent(log: Logger, event: Top50Event): void {
       log.warn({ event: 'reject_rate', date, file, rate, maxRate, reason }, event.warning.message);
       break;
     }
-    default:
-      break;
   }
 }
 
@@ -285,11 +395,13 @@ export function logRunDone(log: Logger, record: RunRecord): void {
       totals: record.totals,
       ...(record.kpis ? { kpis: record.kpis } : {}),
     },
-    `${record.stopped ? 'stopped' : 'done'}: ${record.days.length} log(s) parsed (${n(record.totals.rows)} rows, ${rate} rejected), ` +
-      (record.rebuilt.length > 0 ? `${record.rebuilt.length} partial(s) rebuilt from their logs, ` : '') +
-      `${record.charts.length} chart date(s) written, ${record.quarantined.length} quarantined, ` +
-      `${record.archived.length} archived, ${record.pruned.length} pruned` +
-      (record.missing.length > 0 ? `; missing days: ${record.missing.join(', ')}` : '') +
+    `${record.stopped ? 'stopped' : 'done'}: ${count(record.days.length, 'log')} parsed (${n(record.totals.rows)} rows, ${rate} rejected), ` +
+      (record.rebuilt.length > 0
+        ? `${count(record.rebuilt.length, 'partial')} rebuilt from their logs, `
+        : '') +
+      `${count(record.charts.length, 'chart date')} written, ${n(record.quarantined.length)} quarantined, ` +
+      `${n(record.archived.length)} archived, ${n(record.pruned.length)} pruned` +
+      (record.missing.length > 0 ? `; no log for ${record.missing.join(', ')}` : '') +
       kpisPart(record),
   );
 }
@@ -299,5 +411,5 @@ function kpisPart(record: RunRecord): string {
   const k = record.kpis;
   if (k === undefined) return '';
   if ('skipped' in k) return '; kpis skipped';
-  return `; kpis: ${k.days.length} day(s) written, ${k.filesParsed} file(s) parsed`;
+  return `; kpis: ${count(k.days.length, 'day')} written, ${count(k.filesParsed, 'file')} parsed`;
 }

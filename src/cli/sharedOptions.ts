@@ -56,6 +56,9 @@ export function jsonOption(what: string): Option {
 }
 
 export const LOG_LEVELS = ['debug', 'info', 'warn', 'error'] as const;
+/** `json`: one JSON object per line; `pretty`: short lines for a person (cli/runLogger.ts). */
+export const LOG_FORMATS = ['json', 'pretty'] as const;
+export type LogFormat = (typeof LOG_FORMATS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 
 /** `-q, --quiet`: `--log-level warn` in two letters; given with --log-level, a usage error. */
@@ -78,6 +81,17 @@ export function logLevelOption(): Option {
     .default('info');
 }
 
+/**
+ * `--log-format`: the log of the commands that keep one (run, backfill, watch, serve) as JSON
+ * lines or as short lines for a person; by default short lines on a terminal, JSON otherwise.
+ */
+export function logFormatOption(): Option {
+  return new Option(
+    '--log-format <format>',
+    'json (one object per line) or pretty (short lines); default: pretty on a terminal, json otherwise',
+  ).choices(LOG_FORMATS);
+}
+
 /** `-q` and `--log-level`, together and in this order, on every command that logs or shows progress. */
 export function withVerbosityOptions(command: Command): Command {
   return command.addOption(quietOption()).addOption(logLevelOption());
@@ -86,6 +100,7 @@ export function withVerbosityOptions(command: Command): Command {
 export interface VerbosityCliOptions {
   quiet?: boolean;
   logLevel?: LogLevel;
+  logFormat?: LogFormat;
 }
 
 /** The level of a command's messages: `-q` is warn, else `--log-level` (info by default). */

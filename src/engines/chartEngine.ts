@@ -69,7 +69,10 @@ export interface WrittenCharts {
 /** What the chart job and its engine report as they go. */
 export type Top50Event =
   | { type: 'ignored'; file: IgnoredFile }
+  /** Days of a chart date's window without a log, between logs (a gap in the data). */
   | { type: 'missing'; days: string[] }
+  /** The window of `date` starts `days` day(s) before the first log (`firstDay`): said once. */
+  | { type: 'beforeData'; date: string; days: number; firstDay: string }
   | { type: 'dayStart'; date: string; file: string; bytes: number }
   | { type: 'progress'; bytes: number; rows: number }
   | { type: 'dayDone'; date: string; reused: boolean; rows: number; ms: number }
@@ -77,4 +80,6 @@ export type Top50Event =
   | { type: 'rejectRate'; warning: RejectRateWarning }
   | { type: 'stateRecovered'; problem: string }
   | { type: 'mergeStart'; days: number; partitions: number }
+  /** A part of the merge done (a country partition or a user range), of `total`. */
+  | { type: 'mergeProgress'; done: number; total: number }
   | { type: 'mergeDone'; ms: number };

@@ -11,7 +11,7 @@ import {
   writeQualityReport,
 } from '../formats/qualityReport.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../ops/atomicFile.js';
-import { compactDay, isoDay } from '../ops/dates.js';
+import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { ensureWritable } from '../ops/folders.js';
 import { writeFailure } from '../ops/ioErrors.js';
@@ -57,6 +57,11 @@ export interface Top50Summary {
     ms: number;
   }[];
   totals: QualityReport['totals'];
+  /**
+   * Days of the window before the first log ever seen (in the logs folder or the state): not
+   * missing, the data starts later. `window.missing` lists them too (the quality report's figure).
+   */
+  beforeData: number;
   /** Days of the window with more rejected rows than --max-reject-rate (also in the quality report). */
   warnings: RejectRateWarning[];
   outputs: {
@@ -155,6 +160,10 @@ export class ChartSession {
   readonly top: number;
   readonly maxRejectRate: number;
   private readonly emit: (event: Top50Event) => void;
+  /** Whether this session has said that a window starts before the data (once is enough). */
+  private saidBeforeData = false;
+  /** The gap days this session has warned about: each once, not at every chart date it is in. */
+  private readonly warnedGaps = new Set<string>();
 
   private constructor(
     options: SessionOptions,
@@ -229,6 +238,17 @@ export class ChartSession {
     return taken;
   }
 
+  /** The first day the data has: the oldest log day the state knows or `logs` hold. */
+  private firstDataDay(logs: LogFile[]): number {
+    let first = Number.POSITIVE_INFINITY;
+    for (const key of [...Object.keys(this.state.days()), ...Object.keys(this.state.quarantined())]) {
+      const known = parseDay(key);
+      if (known !== undefined && known < first) first = known;
+    }
+    for (const log of logs) if (log.day < first) first = log.day;
+    return first;
+  }
+
   /** Whether a day's data can go into a chart without its log. */
   holds(record: DayRecord): Promise<boolean> {
     return this.engine.holds(record);
@@ -262,8 +282,19 @@ export class ChartSession {
   ): Promise<Top50Summary> {
     const windowDays = windowOf(day, this.window);
     const present = new Set(logs.map((l) => l.day));
-    const missing = windowDays.filter((d) => !present.has(d)).map(isoDay);
-    if (missing.length > 0) this.emit({ type: 'missing', days: missing });
+    // Days before the first log ever seen are not missing: the data starts later. A gap between
+    // logs is, warned about once a session (a backfill writes many dates whose windows hold it).
+    const first = this.firstDataDay(logs);
+    const absent = windowDays.filter((d) => !present.has(d));
+    const gaps = absent.filter((d) => d >= first).map(isoDay);
+    const beforeData = absent.length - gaps.length;
+    const newGaps = gaps.filter((d) => !this.warnedGaps.has(d));
+    for (const d of newGaps) this.warnedGaps.add(d);
+    if (newGaps.length > 0) this.emit({ type: 'missing', days: newGaps });
+    if (beforeData > 0 && !this.saidBeforeData) {
+      this.saidBeforeData = true;
+      this.emit({ type: 'beforeData', date: isoDay(day), days: beforeData, firstDay: isoDay(first) });
+    }
     const taken: TakenDay[] = [];
     const dayMs: number[] = [];
     for (const log of logs) {
@@ -314,6 +345,7 @@ export class ChartSession {
         ms: dayMs[i]!,
       })),
       totals: report.totals,
+      beforeData,
       warnings: report.warnings,
       outputs: {
         country: { path: paths.country, rows: charts.countryRows },

@@ -79,6 +79,10 @@ export interface KpiOptions extends EngineChoice {
 
 export type KpiEvent =
   | { type: 'catalog'; kind: 'songs' | 'users'; files: number; accepted: number }
+  /** `files` streams files to parse on the workers (new, changed, or their partial damaged). */
+  | { type: 'parseStart'; files: number }
+  /** `days` days that have rows, each written unless current (a `dayDone` each one written). */
+  | { type: 'daysStart'; days: number }
   | { type: 'streamsFile'; file: string; rows: number; accepted: number; ms: number }
   | { type: 'errorFile'; file: BadFile; movedTo: string }
   | { type: 'dayDone'; date: string; genres: number; counted: number }
@@ -303,6 +307,7 @@ async function parseLanding(
     }
     // The state folder lost or its manifest set aside: the archive's files are taken in again.
     changed.push(...(await unknownArchived(state, landing, landingDir)));
+    if (changed.length > 0) emit({ type: 'parseStart', files: changed.length });
     const parsing = changed.map((file) => {
       const task: ParseStreamsTask = {
         kind: 'parseStreams',
@@ -385,6 +390,7 @@ async function writeDueDays(
   const catalog = { tracks: songs.tracks, users: users.users };
   const summary: KpiSummary['days'] = [];
   let current = 0;
+  if (inputs.size > 0) emit({ type: 'daysStart', days: inputs.size });
   for (const day of [...inputs.keys()].sort((a, b) => a - b)) {
     const key = compactDay(day);
     const dayInputs = inputs.get(day)!;

@@ -95,6 +95,8 @@ class Run {
   private readonly archiveDir: string | undefined;
   /** Complete logs in the logs folder, by YYYYMMDD. */
   private readonly landed = new Map<string, LogFile>();
+  /** Logs in the logs folder still within --settle: left for a later run. */
+  private readonly waiting: string[] = [];
   /**
    * The logs in the archive folder when this run listed it, by location: one listing instead of
    * a request per archived day (on S3, a HEAD each) every run.
@@ -142,7 +144,11 @@ class Run {
     const scan = await this.retry('scan logs', () => scanLogs(this.logsDir));
     for (const file of scan.ignored) this.emit({ type: 'engine', event: { type: 'ignored', file } });
     const isReady = this.options.isReady ?? (() => true);
-    for (const log of scan.logs) if (isReady(log)) this.landed.set(compactDay(log.day), log);
+    for (const log of scan.logs) {
+      if (isReady(log)) this.landed.set(compactDay(log.day), log);
+      else this.waiting.push(log.name);
+    }
+    if (this.waiting.length > 0 && this.landed.size > 0) this.emit({ type: 'waiting', files: this.waiting });
 
     await this.adoptQuarantined();
     for (const log of this.landed.values()) {
@@ -338,7 +344,7 @@ class Run {
     const available = await this.available();
     const days = [...available.keys()].sort((a, b) => a - b);
     if (days.length === 0) {
-      this.emit({ type: 'noLogs', logsDir: this.logsDir });
+      this.emit({ type: 'noLogs', logsDir: this.logsDir, waiting: this.waiting });
       return;
     }
     // Dates with charts already written count too: their only logs may have been quarantined since.

@@ -58,7 +58,10 @@ export interface KpiStepOptions {
 
 export type RunEvent =
   | { type: 'engine'; event: Top50Event }
-  | { type: 'noLogs'; logsDir: string }
+  /** No log to chart; `waiting`: logs there but still within --settle (named). */
+  | { type: 'noLogs'; logsDir: string; waiting: string[] }
+  /** Logs left for a later run: still within --settle (written too recently). */
+  | { type: 'waiting'; files: string[] }
   | { type: 'quarantined'; record: QuarantineRecord }
   | { type: 'chartsDue'; dates: string[]; current: number }
   | { type: 'chartsWritten'; date: string; countries: number; users: number; ms: number }

@@ -107,7 +107,9 @@ describe('input errors exit 3', () => {
     const out = freshOut();
     const r = cli(['top50', '--logs', gapLogs, '--out', out]);
     expect(r.status, r.stderr).toBe(0);
-    expect(r.stderr).toMatch(/^playtally: warning: .*missing.*2024-01-04/m);
+    expect(r.stderr).toMatch(
+      /^playtally: warning: no log for 2024-01-04: that day is left out of the charts$/m,
+    );
     const quality = JSON.parse(readFileSync(join(out, 'quality_20240107.json'), 'utf8'));
     expect(quality.window.missing).toEqual(['2024-01-04']);
     expect(quality.window.present).toHaveLength(6);
@@ -262,7 +264,7 @@ describe('a normal run', () => {
     const lines = run.stderr.trimEnd().split('\n');
     const summaryLine = lines.find((l) => l.startsWith('playtally: 2024-01-07'));
     expect(summaryLine).toBeDefined();
-    expect(summaryLine).toMatch(/^playtally: 2024-01-07: window 2024-01-01\.\.2024-01-07, 7 day\(s\)/);
+    expect(summaryLine).toMatch(/^playtally: 2024-01-07: window 2024-01-01\.\.2024-01-07, 7 days \(/);
     expect(summaryLine).toContain('140,000 rows');
     expect(run.stderr).not.toMatch(/warning|error/);
   });
@@ -375,8 +377,14 @@ describe('a normal run', () => {
     const rb = cli(['top50', '--logs', logs, '--out', b, '--date', '2024-01-05', '--quiet']);
     expect(ra.status, ra.stderr).toBe(0);
     expect(rb.status, rb.stderr).toBe(0);
-    // The window 2023-12-30..2024-01-05 has two days before the first log.
-    expect(ra.stderr).toMatch(/2023-12-30, 2023-12-31/);
+    // The window 2023-12-30..2024-01-05 has two days before the first log: not missing, not
+    // warned about (-q); the summary says so (below, without -q).
+    expect(ra.stderr).toBe('');
+    const said = cli(['top50', '--logs', logs, '--out', freshOut(), '--date', '20240105']);
+    expect(said.stderr).toContain(
+      '  the window of 2024-01-05 starts 2 days before the first log (2024-01-01): the data starts there\n',
+    );
+    expect(said.stderr).toMatch(/window 2023-12-30\.\.2024-01-05, 5 days, 2 before the first log \(/);
     for (const name of ['country_top50_20240105.txt', 'user_top50_20240105.txt']) {
       const bytesA = readFileSync(join(a, name));
       expect(bytesA.length).toBeGreaterThan(0);

@@ -10,7 +10,8 @@ import { TempDirs } from '../support/tempDirs.js';
 /**
  * Every command's --help, as the CLI prints it (made in-process from the commander tree, see
  * `helpText`): the options a user must give first (the inputs and outputs), then the job's own
- * options, then the engine, sink and store options, then what to print (--json, -q, --log-level);
+ * options, then the engine, sink and store options, then what to print (--json, -q, --log-level,
+ * --log-format);
  * and an Examples block whose command lines parse, with every required option. The built CLI's
  * --help, run as a child process: test/e2e/cli.test.ts.
  */
@@ -46,7 +47,7 @@ const ENGINE_AND_SINKS = new Set([
 ]);
 
 /** What and how much to print, last (before commander's --help). */
-const OUTPUT = ['--json', '--quiet', '--log-level', '--help'];
+const OUTPUT = ['--json', '--quiet', '--log-level', '--log-format', '--help'];
 
 /** The long flags of the options section of a --help text, in order. */
 function optionFlags(help: string): string[] {

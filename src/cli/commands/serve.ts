@@ -8,7 +8,7 @@ import { startServers } from '../../serve/serverGroup.js';
 import { onStopSignals } from '../../unattended/stopSignals.js';
 import { portOption, positiveIntOption } from '../optionParsers.js';
 import { createRunLogger } from '../runLogger.js';
-import { logLevelOf, withVerbosityOptions } from '../sharedOptions.js';
+import { logFormatOption, logLevelOf, withVerbosityOptions } from '../sharedOptions.js';
 import { dbOption } from '../storeOptions.js';
 import {
   unattended,
@@ -69,7 +69,7 @@ export function serveCommand(): Command {
     )
     .option('--watch', 'also watch --logs and write charts into --out and the store, in this process');
   withRunDestinations(withWatchOptions(withRunJobOptions(command)), { db: false });
-  withVerbosityOptions(command);
+  withVerbosityOptions(command).addOption(logFormatOption());
   // The shared watch options, described as they apply here.
   for (const option of command.options) {
     if (option.long === '--logs')
@@ -128,7 +128,10 @@ Examples:
             'or a run given --db, or give --watch',
         );
       }
-      const log = createRunLogger(logLevelOf(options));
+      const log = createRunLogger(logLevelOf(options), process.stdout, {
+        format: options.logFormat,
+        clock: true,
+      });
       const server = await startServers(serverOptions(options, options.db), options.workers);
       log.info(
         { event: 'listening', url: server.url, db: options.db },

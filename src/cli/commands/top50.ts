@@ -22,6 +22,7 @@ import {
 } from '../sharedOptions.js';
 import { openSink, type SinkCliOptions, withSinkOptions, writeSink } from '../sinkOptions.js';
 import { dbOption, loadIntoStore, userChartDatesOption } from '../storeOptions.js';
+import { count } from '../terminal.js';
 
 interface Top50CliOptions extends EngineCliOptions, SinkCliOptions, VerbosityCliOptions {
   logs: string;
@@ -134,10 +135,11 @@ export function summaryLine(s: Top50Summary): string {
   const n = (x: number): string => x.toLocaleString('en-US');
   const rate = percent(rejectRate(s.totals));
   const built = s.days.filter((d) => !d.reused).length;
+  const gaps = s.window.missing.length - s.beforeData;
   return (
-    `playtally: ${s.date}: window ${s.window.from}..${s.window.to}, ${s.window.present.length} day(s)` +
-    `${s.window.missing.length > 0 ? `, ${s.window.missing.length} missing` : ''} (${built} parsed, ` +
-    `${s.days.length - built} reused); ${n(s.totals.rows)} rows, ${n(s.totals.valid)} valid, ` +
+    `playtally: ${s.date}: window ${s.window.from}..${s.window.to}, ${count(s.window.present.length, 'day')}` +
+    `${gaps > 0 ? `, ${gaps} missing` : ''}${s.beforeData > 0 ? `, ${s.beforeData} before the first log` : ''} ` +
+    `(${built} parsed, ${s.days.length - built} reused); ${n(s.totals.rows)} rows, ${n(s.totals.valid)} valid, ` +
     `${n(s.totals.rejected)} rejected (${rate}); ${n(s.outputs.country.rows)} countries, ` +
     `${n(s.outputs.user.rows)} users; ${(s.elapsedMs / 1000).toFixed(1)} s, ` +
     `peak ${Math.round(s.peakRssBytes / 1024 / 1024)} MB`

@@ -22,6 +22,7 @@ import { createRunLogger, type Logger, logRunDone, logRunEvent } from '../runLog
 import {
   checkMemoryOption,
   jsonOption,
+  logFormatOption,
   logLevelOf,
   maxRejectRateOption,
   memoryOption,
@@ -220,7 +221,11 @@ export async function unattended(
   options: UnattendedCliOptions,
   body: (log: Logger, stop: StopSignals, outputs: RunOutputs) => Promise<void>,
 ): Promise<void> {
-  const log = createRunLogger(logLevelOf(options), options.json ? process.stderr : process.stdout);
+  const log = createRunLogger(logLevelOf(options), options.json ? process.stderr : process.stdout, {
+    format: options.logFormat,
+    // A watcher runs for days: each line says when.
+    clock: command === 'watch',
+  });
   await inUnattendedFrame(frameOptions(command, options, log), (stop, outputs) => body(log, stop, outputs));
 }
 
@@ -243,13 +248,15 @@ export function runCommand(): Command {
     );
   withRunDestinations(command).addOption(jsonOption("the run's record (as in runs.jsonl)"));
   return withVerbosityOptions(command)
+    .addOption(logFormatOption())
     .addHelpText(
       'after',
       `
 Every new or changed log is parsed once (a log with too many rejected lines is quarantined);
 then the charts of every date whose window changed are written, logs whose charts are all
 written are archived (with --archive), and partials older than --keep-days are pruned.
-Logs go to stdout (to stderr with --json): JSON lines, or readable lines on a terminal.
+Logs go to stdout (to stderr with --json): JSON lines, or short lines on a terminal
+(--log-format json|pretty forces one).
 ${EXIT_CODES_HELP}
 
 Examples (the first a crontab line: every 15 minutes):
@@ -284,6 +291,7 @@ export function backfillCommand(): Command {
     jsonOption("the run's record (as in runs.jsonl)"),
   );
   return withVerbosityOptions(command)
+    .addOption(logFormatOption())
     .addHelpText(
       'after',
       `${EXIT_CODES_HELP}
@@ -341,6 +349,7 @@ export function watchCommand(): Command {
   );
   withRunDestinations(command).addOption(jsonOption("each cycle's record (a line each, as in runs.jsonl)"));
   return withVerbosityOptions(command)
+    .addOption(logFormatOption())
     .addHelpText(
       'after',
       `

@@ -108,14 +108,23 @@ async function writeCharts(
     try {
       const window = planWindow(partials, plan, threads);
       emit({ type: 'mergeStart', days: partials.length, partitions: window.countryPartitions });
+      const total = window.countryPartitions + window.userRanges.length;
+      let done = 0;
+      const counted = <T>(part: Promise<T>): Promise<T> =>
+        part.then((result) => {
+          emit({ type: 'mergeProgress', done: ++done, total });
+          return result;
+        });
       const countryCharts = await settleAll(
         Array.from({ length: window.countryPartitions }, (_, q) =>
-          pool.run<MergeCountriesResult>({
-            kind: 'mergeCountries',
-            partition: q,
-            top,
-            sources: countrySources(partials, q, window.countryPartitions),
-          }),
+          counted(
+            pool.run<MergeCountriesResult>({
+              kind: 'mergeCountries',
+              partition: q,
+              top,
+              sources: countrySources(partials, q, window.countryPartitions),
+            }),
+          ),
         ),
       );
       const countryRows = await writeCountryChart(
@@ -127,7 +136,7 @@ async function writeCharts(
       );
       const countryDone = Date.now();
       const userRows = await writeUserChart(paths.user, window.userRanges.length, threads + 1, (r) =>
-        pool.run<MergeUsersResult>({ kind: 'mergeUsers', top, ...window.userRanges[r]! }),
+        counted(pool.run<MergeUsersResult>({ kind: 'mergeUsers', top, ...window.userRanges[r]! })),
       );
       const userDone = Date.now();
       emit({ type: 'mergeDone', ms: userDone - started });

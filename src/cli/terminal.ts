@@ -1,0 +1,72 @@
+/**
+ * What a person reads on a terminal: short lines, and one live line below them for long work
+ * (a log being parsed, the window being merged), redrawn in place and cleared before the next
+ * line. `top50`'s progress (progress.ts) and the unattended commands' log (runLogger.ts) both
+ * write through it, so every command reads alike.
+ */
+
+const REDRAW_MS = 150;
+const CLEAR_LINE = '\r\x1b[K';
+
+/** A stream's live line: drawn only on a terminal, at most every 150 ms unless forced. */
+export class LiveLine {
+  private shown = false;
+  private lastDraw = 0;
+
+  constructor(private readonly stream: NodeJS.WritableStream & { isTTY?: boolean; columns?: number }) {}
+
+  /** Whether there is a terminal to draw on. */
+  get enabled(): boolean {
+    return this.stream.isTTY === true;
+  }
+
+  /** Show `text` as the live line (cut to the terminal's width: a wrapped line cannot be redrawn). */
+  draw(text: string, force = false): void {
+    if (!this.enabled) return;
+    const now = Date.now();
+    if (!force && now - this.lastDraw < REDRAW_MS) return;
+    this.lastDraw = now;
+    // A terminal that does not say its width (a pty without a size) is taken as 80 columns.
+    const width = Math.max(20, (this.stream.columns || 80) - 1);
+    this.stream.write(`${CLEAR_LINE}${text.length > width ? `${text.slice(0, width - 1)}…` : text}`);
+    this.shown = true;
+  }
+
+  /** Remove the live line, if one is shown. */
+  clear(): void {
+    if (!this.shown) return;
+    this.stream.write(CLEAR_LINE);
+    this.shown = false;
+  }
+
+  /** Write a whole line above the live line (which the next draw puts back). */
+  line(text: string): void {
+    this.clear();
+    this.stream.write(`${text}\n`);
+  }
+}
+
+/** `1 day`, `2 days`, `1,234 rows`: a count and its noun, with thousands separators. */
+export function count(n: number, one: string, many = `${one}s`): string {
+  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
+}
+
+const MB = 1024 * 1024;
+
+/** The live line of a file being read: `  name  42%  120/300 MB  2.1M rows/s`. */
+export function readingLine(file: string, done: number, total: number, rows: number, ms: number): string {
+  const percent = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 100;
+  const perSecond = rows / Math.max(0.001, ms / 1000);
+  return `  ${file}  ${percent}%  ${(done / MB).toFixed(0)}/${(total / MB).toFixed(0)} MB  ${rate(perSecond)} rows/s`;
+}
+
+/** The live line of the window's merge: `  merging 7 days: 12/20 parts, 3.4 s`. */
+export function mergingLine(days: number, done: number, total: number, ms: number): string {
+  return `  merging ${count(days, 'day')}: ${done}/${total} parts, ${(ms / 1000).toFixed(1)} s`;
+}
+
+function rate(perSecond: number): string {
+  if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(1)}M`;
+  if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(0)}k`;
+  return perSecond.toFixed(0);
+}
