@@ -1,4 +1,5 @@
 import type { Top50Event } from '../engines/chartEngine.js';
+import type { KpiEvent } from '../jobs/kpiJob.js';
 import { type LogLevel, prints } from './sharedOptions.js';
 import { count, LiveLine, mergingLine, readingLine } from './terminal.js';
 
@@ -81,12 +82,51 @@ export function progressReporter(stream: NodeJS.WriteStream, level: LogLevel): (
           live.line(`  merging ${count(event.days, 'day')} in ${count(event.partitions, 'partition')}`);
         break;
       case 'mergeProgress':
-        if (showLive) live.draw(mergingLine(mergeDays, event.done, event.total, Date.now() - started));
+        if (showLive)
+          live.draw(mergingLine(mergeDays, event.done, event.total, Date.now() - started), event.done === 1);
         break;
       case 'mergeDone':
         if (debug) live.line(`  merged in ${(event.ms / 1000).toFixed(1)} s`);
         else live.clear();
         break;
+    }
+  };
+}
+
+/**
+ * The KPI job's live line on a terminal (at info): the streams files parsed so far, then the days
+ * computed so far, with the time spent; cleared for every line `lines` writes, then redrawn.
+ */
+export function withKpiProgress(
+  stream: NodeJS.WriteStream,
+  level: LogLevel,
+  lines: (event: KpiEvent) => void,
+): (event: KpiEvent) => void {
+  const live = new LiveLine(stream);
+  if (!live.enabled || !prints(level, 'info')) return lines;
+  let what = '';
+  let done = 0;
+  let of = 0;
+  let started = 0;
+  // Redrawn every half second too, so that the time moves while one large file is parsed.
+  let ticking: NodeJS.Timeout | undefined;
+  const draw = (): void =>
+    live.draw(`  ${what}: ${done}/${of}, ${((Date.now() - started) / 1000).toFixed(1)} s`, true);
+  const start = (step: string, total: number): void => {
+    [what, done, of, started] = [step, 0, total, Date.now()];
+    ticking ??= setInterval(draw, 500).unref();
+  };
+  return (event) => {
+    live.clear();
+    lines(event);
+    if (event.type === 'parseStart') start('parsing streams files', event.files);
+    else if (event.type === 'daysStart') start('computing days', event.days);
+    else if (event.type === 'streamsFile' || event.type === 'dayDone') done++;
+    if (of > 0 && done < of) draw();
+    else {
+      of = 0;
+      clearInterval(ticking);
+      ticking = undefined;
     }
   };
 }

@@ -354,7 +354,11 @@ function logEngineEvent(log: Logger, event: Top50Event): void {
       );
       break;
     case 'mergeProgress':
-      if (p) terminal.live.draw(mergingLine(p.days, event.done, event.total, Date.now() - p.started));
+      if (p)
+        terminal.live.draw(
+          mergingLine(p.days, event.done, event.total, Date.now() - p.started),
+          event.done === 1,
+        );
       break;
     case 'mergeDone':
       terminal?.live.clear();

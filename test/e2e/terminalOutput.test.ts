@@ -49,7 +49,7 @@ if (!haveScript) {
 const CLEAR_LINE = '\r\x1b[K';
 
 /** The CLI under a pseudo-terminal, 100 columns wide: the lines as the screen shows them. */
-function onTerminal(args: string[], under: string[] = []): { status: number; lines: string[] } {
+function onTerminal(args: string[], under: string[] = []): { status: number; lines: string[]; raw: string } {
   const quoted = [...under, process.execPath, CLI, ...args]
     .map((a) => `'${a.replaceAll("'", "'\\''")}'`)
     .join(' ');
@@ -75,12 +75,31 @@ function onTerminal(args: string[], under: string[] = []): { status: number; lin
       return clear < 0 ? line : line.slice(clear + CLEAR_LINE.length);
     })
     .filter((line) => line.trim() !== '');
-  return { status, lines };
+  return { status, lines, raw: output };
+}
+
+/** Every state a live line was drawn in (each redraw starts with CLEAR_LINE). */
+function liveLines(raw: string): string[] {
+  return raw
+    .split(CLEAR_LINE)
+    .slice(1)
+    .map((piece) => piece.split(/[\r\n]/)[0]!)
+    .filter((text) => text !== '');
 }
 
 describe.runIf(haveScript)('on a terminal', () => {
   it('run: a week fits on one screen, a line per log and per chart date, then one summary', () => {
-    const { status, lines } = onTerminal(['run', '--logs', week, '--out', temp.make('playtally-tty-out-')]);
+    const { status, lines, raw } = onTerminal([
+      'run',
+      '--logs',
+      week,
+      '--out',
+      temp.make('playtally-tty-out-'),
+    ]);
+    // The live line, redrawn in place and gone from the screen at the end: the merge's parts.
+    expect(liveLines(raw)).toContainEqual(
+      expect.stringMatching(/^ {2}merging 1 day: \d+\/\d+ parts, [\d.]+ s$/),
+    );
     expect(status, lines.join('\n')).toBe(0);
     expect(lines.length, lines.join('\n')).toBeLessThanOrEqual(25);
     expect(lines.filter((l) => /^ {2}parsed 2024-01-0\d: [\d,]+ rows in [\d.]+ s$/.test(l))).toHaveLength(7);
@@ -216,7 +235,7 @@ describe.runIf(haveScript)('on a terminal', () => {
   it('kpis: a line per file and per day, and one summary', () => {
     const landing = temp.make('playtally-tty-kpis-');
     generateKpiDataset({ dir: landing, start: day('2024-01-01'), days: 2, streamsPerDay: 20_000, seed: 2 });
-    const { status, lines } = onTerminal([
+    const { status, lines, raw } = onTerminal([
       'kpis',
       '--landing',
       landing,
@@ -227,6 +246,12 @@ describe.runIf(haveScript)('on a terminal', () => {
     expect(status, lines.join('\n')).toBe(0);
     expect(lines.length).toBeLessThanOrEqual(25);
     expect(lines.at(-1)).toMatch(/^playtally: \d+ day(s|\(s\))? of genre KPIs written/);
+    // The live lines, gone from the screen at the end: files parsed, then days computed.
+    expect(liveLines(raw)).toContainEqual(
+      expect.stringMatching(/^ {2}parsing streams files: \d\/6, [\d.]+ s$/),
+    );
+    expect(liveLines(raw)).toContainEqual(expect.stringMatching(/^ {2}computing days: \d\/\d, [\d.]+ s$/));
+    expect(lines.join('\n')).not.toMatch(/parsing streams files|computing days/);
   });
 });
 

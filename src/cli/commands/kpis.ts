@@ -7,6 +7,7 @@ import { acquireLock } from '../../ops/runLock.js';
 import { folderLocation, requireInputFolder, requireLocalFolders } from '../../sources/locations.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
 import { requireOption } from '../optionParsers.js';
+import { withKpiProgress } from '../progress.js';
 import {
   jsonOption,
   type LogLevel,
@@ -113,7 +114,7 @@ Examples:
             granularity: options.granularity,
             maxRejectRate: options.maxRejectRate,
             threads: options.threads,
-            onEvent: kpiReporter(level),
+            onEvent: withKpiProgress(process.stderr, level, kpiReporter(level)),
             // The sink's record of what it wrote lives in the state folder: written under the lock.
             syncSink: sink && ((outDir) => writeSink(sink, 'kpis', outDir, quiet)),
           };
