@@ -1,5 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Command, Help, Option } from 'commander';
+import { EXIT_CODES, errorCodesOf } from './exitCodes.js';
 
 /**
  * docs/CLI.md, rendered from the commander tree itself, so the reference cannot drift from
@@ -25,9 +26,29 @@ export function cliReference(root: Command): string {
     '| command | what it does |',
     '| --- | --- |',
     ...commands.map((c) => `| [\`${path(c)}\`](#${anchor(path(c))}) | ${inline(c.description())} |`),
+    '',
+    ...exitCodesSection(),
   ];
   for (const command of commands) lines.push('', ...section(command));
   return `${lines.join('\n')}\n`;
+}
+
+/**
+ * The one table of exit codes, from src/cli/exitCodes.ts: what each means, and the error codes
+ * (a failed run's \`error.code\`, the \`failed\` log line's \`code\`) that exit with it.
+ */
+function exitCodesSection(): string[] {
+  return [
+    '## Exit codes',
+    '',
+    'The same for every command (`playtally --help` prints them in short). An expected failure is one line on',
+    'stderr, `playtally: error: ...` (its stack with `--log-level debug`); a failed `run`, `backfill` or `watch`',
+    'also records its error code (the last column) in the run history and in its `failed` log line.',
+    '',
+    '| code | meaning | error codes |',
+    '| --- | --- | --- |',
+    ...EXIT_CODES.map((e) => `| ${e.code} | ${e.meaning} | ${errorCodesOf(e.code).map(code).join(', ')} |`),
+  ];
 }
 
 /** The command and its subcommands, depth first, in the order they were added (as --help lists them). */

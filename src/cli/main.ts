@@ -5,7 +5,7 @@ import { PlaytallyError } from '../ops/errors.js';
 import { ioFailure } from '../ops/ioErrors.js';
 import { closeS3 } from '../sources/locations.js';
 import { EXIT, exitCodeFor } from './exitCodes.js';
-import { program } from './program.js';
+import { ERROR_PREFIX, program, USAGE_HINT } from './program.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
   version: string;
@@ -48,10 +48,12 @@ function reportFailure(caught: unknown, debug: boolean): number {
   }
   const error = caught instanceof PlaytallyError ? caught : (ioFailure(caught) ?? caught);
   if (error instanceof PlaytallyError) {
-    const hint = error.code === 'usage' ? '\n(run with --help for usage)' : '';
-    process.stderr.write(`playtally: error: ${error.message}${hint}\n`);
+    const exit = exitCodeFor(error.code);
+    // The same line as commander's own parse errors (program.ts), and its hint for usage errors only.
+    const hint = exit === EXIT.usage ? `\n${USAGE_HINT}` : '';
+    process.stderr.write(`${ERROR_PREFIX}${error.message}${hint}\n`);
     if (debug) process.stderr.write(`debug: ${stackOf(error.cause ?? error)}\n`);
-    return exitCodeFor(error.code);
+    return exit;
   }
   process.stderr.write(
     `playtally: internal error (a bug: please report it with what follows): ${stackOf(error)}\n`,

@@ -7,6 +7,7 @@ import { serveCommand } from './commands/serve.js';
 import { statusCommand } from './commands/status.js';
 import { top50Command } from './commands/top50.js';
 import { backfillCommand, runCommand, watchCommand } from './commands/unattended.js';
+import { exitCodesHelp } from './exitCodes.js';
 
 /**
  * The whole command tree, built without parsing or running anything: main.ts parses argv with it,
@@ -21,14 +22,11 @@ export function program(version: string): Command {
     .version(version)
     // Options after a command are that command's own (generate and generate kpi-dataset share names).
     .enablePositionalOptions()
-    .showHelpAfterError('(run with --help for usage)')
     .addHelpText(
       'after',
       `
-Exit codes: 0 ok, 1 failed run (unexpected error), 2 usage error, 3 input problem
-(logs missing, no logs, missing days with --strict, an unreadable log), 4 output or
-state folder not writable (or full), 5 the state folder is locked by another run.
-An expected failure is one line; --log-level debug adds its stack.
+${exitCodesHelp()}
+An expected failure is one line, \`playtally: error: ...\`; --log-level debug adds its stack.
 
 Examples:
   playtally demo                                            # sample data, charts and KPIs in ./sample
@@ -49,9 +47,26 @@ Examples:
     generateCommand(),
     demoCommand(),
   ]) {
-    root.addCommand(command.showHelpAfterError('(run with --help for usage)'));
+    root.addCommand(command);
   }
-  root.exitOverride();
-  for (const command of root.commands) command.exitOverride();
+  // Every command, subcommands too (\`kpis query\` exited 1 without the hint on an unknown option):
+  // commander's parse errors end in main.ts's error boundary and read like playtally's own.
+  const every = (command: Command): Command[] => [command, ...command.commands.flatMap(every)];
+  for (const command of every(root)) {
+    command
+      .exitOverride()
+      .showHelpAfterError(USAGE_HINT)
+      .configureOutput({ outputError: (text, write) => write(prefixed(text)) });
+  }
   return root;
+}
+
+/** How every error line starts, commander's parse errors included. Warnings are `playtally: warning: `. */
+export const ERROR_PREFIX = 'playtally: error: ';
+/** After a usage error (exit 2) only. */
+export const USAGE_HINT = '(run with --help for usage)';
+
+/** Commander's `error: unknown option '--x'` as `playtally: error: unknown option '--x'`. */
+function prefixed(text: string): string {
+  return ERROR_PREFIX + text.replace(/^error: /, '');
 }

@@ -1,7 +1,8 @@
 import type { Top50Event } from '../engines/chartEngine.js';
 import type { KpiEvent } from '../jobs/kpiJob.js';
+import { plural } from '../ops/counts.js';
 import { type LogLevel, prints } from './sharedOptions.js';
-import { count, LiveLine, mergingLine, readingLine } from './terminal.js';
+import { LiveLine, mergingLine, readingLine } from './terminal.js';
 
 /** The warning of a gap in the data: days between logs that have none. */
 export function gapWarning(days: string[]): string {
@@ -10,7 +11,7 @@ export function gapWarning(days: string[]): string {
 
 /** The note of a window that starts before the first log. */
 export function beforeDataNote(event: { date: string; days: number; firstDay: string }): string {
-  return `the window of ${event.date} starts ${count(event.days, 'day')} before the first log (${event.firstDay}): the data starts there`;
+  return `the window of ${event.date} starts ${plural(event.days, 'day')} before the first log (${event.firstDay}): the data starts there`;
 }
 
 /**
@@ -59,7 +60,7 @@ export function progressReporter(stream: NodeJS.WriteStream, level: LogLevel): (
         if (info) {
           const what = event.reused
             ? 'reused partial'
-            : `parsed ${count(event.rows, 'row')} in ${(event.ms / 1000).toFixed(1)} s`;
+            : `parsed ${plural(event.rows, 'row')} in ${(event.ms / 1000).toFixed(1)} s`;
           live.line(`  ${file}: ${what}`);
         } else live.clear();
         break;
@@ -79,7 +80,7 @@ export function progressReporter(stream: NodeJS.WriteStream, level: LogLevel): (
         mergeDays = event.days;
         started = Date.now();
         if (debug)
-          live.line(`  merging ${count(event.days, 'day')} in ${count(event.partitions, 'partition')}`);
+          live.line(`  merging ${plural(event.days, 'day')} in ${plural(event.partitions, 'partition')}`);
         break;
       case 'mergeProgress':
         if (showLive)

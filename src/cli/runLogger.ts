@@ -3,11 +3,12 @@ import { type Logger, pino } from 'pino';
 import type { Top50Event } from '../engines/chartEngine.js';
 import type { RunRecord } from '../formats/runHistory.js';
 import type { KpiEvent } from '../jobs/kpiJob.js';
+import { plural, thousands } from '../ops/counts.js';
 import { percent, rejectRate } from '../parse/rejectDiagnosis.js';
 import type { RunEvent } from '../unattended/runOptions.js';
 import { beforeDataNote, gapWarning } from './progress.js';
 import type { LogFormat } from './sharedOptions.js';
-import { count, LiveLine, mergingLine, readingLine } from './terminal.js';
+import { LiveLine, mergingLine, readingLine } from './terminal.js';
 
 export type { Logger };
 
@@ -86,7 +87,7 @@ function terminalOf(log: Logger): TerminalLog | undefined {
   return destination instanceof TerminalLog && log.isLevelEnabled('info') ? destination : undefined;
 }
 
-const n = (x: number): string => x.toLocaleString('en-US');
+const n = thousands;
 const seconds = (ms: number): string => `${(ms / 1000).toFixed(1)} s`;
 
 /**
@@ -110,7 +111,7 @@ export function logRunEvent(log: Logger, event: RunEvent): void {
     case 'waiting':
       log.info(
         { event: 'waiting', files: event.files },
-        `${count(event.files.length, 'log')} waiting out --settle (taken in by a later run): ${event.files.join(', ')}`,
+        `${plural(event.files.length, 'log')} waiting out --settle (taken in by a later run): ${event.files.join(', ')}`,
       );
       break;
     case 'quarantined': {
@@ -133,7 +134,7 @@ export function logRunEvent(log: Logger, event: RunEvent): void {
         { event: 'charts_due', dates: event.dates, current: event.current },
         event.dates.length === 0
           ? `every chart date is current (${n(event.current)})`
-          : `${count(event.dates.length, 'chart date')} to write` +
+          : `${plural(event.dates.length, 'chart date')} to write` +
               (event.current > 0 ? `, ${n(event.current)} already current` : ''),
       );
       break;
@@ -146,13 +147,13 @@ export function logRunEvent(log: Logger, event: RunEvent): void {
           users: event.users,
           ms: event.ms,
         },
-        `charts ${event.date}: ${count(event.countries, 'country', 'countries')}, ${count(event.users, 'user')} in ${seconds(event.ms)}`,
+        `charts ${event.date}: ${plural(event.countries, 'country', 'countries')}, ${plural(event.users, 'user')} in ${seconds(event.ms)}`,
       );
       break;
     case 'stored':
       log.info(
         { event: 'stored', dates: event.dates, users: event.users, ms: event.ms },
-        `results store: loaded ${event.dates.join(', ')} (${count(event.users, 'user chart')}) in ${seconds(event.ms)}`,
+        `results store: loaded ${event.dates.join(', ')} (${plural(event.users, 'user chart')}) in ${seconds(event.ms)}`,
       );
       break;
     case 'storeSkipped':
@@ -202,8 +203,8 @@ export function logRunEvent(log: Logger, event: RunEvent): void {
           archived: s.archived.length,
           errorFiles: s.errorFiles.length,
         },
-        `kpis: ${count(s.days.length, 'day')} written${s.daysCurrent > 0 ? ` (${n(s.daysCurrent)} already current)` : ''}, ` +
-          `${count(s.filesParsed, 'streams file')} parsed, ${n(s.archived.length)} archived, ${n(s.errorFiles.length)} set aside`,
+        `kpis: ${plural(s.days.length, 'day')} written${s.daysCurrent > 0 ? ` (${n(s.daysCurrent)} already current)` : ''}, ` +
+          `${plural(s.filesParsed, 'streams file')} parsed, ${n(s.archived.length)} archived, ${n(s.errorFiles.length)} set aside`,
       );
       break;
     }
@@ -230,12 +231,12 @@ function logKpiEvent(log: Logger, event: KpiEvent): void {
     case 'catalog':
       log.debug(
         { event: 'kpis_catalog', kind: event.kind, files: event.files, accepted: event.accepted },
-        `kpis: ${event.kind}: ${count(event.accepted, 'row')} from ${count(event.files, 'file')}`,
+        `kpis: ${event.kind}: ${plural(event.accepted, 'row')} from ${plural(event.files, 'file')}`,
       );
       break;
     case 'parseStart':
       if (p) Object.assign(p, { days: 0, of: event.files, started: Date.now() });
-      terminal?.live.draw(`  kpis: parsing ${count(event.files, 'streams file')}…`, true);
+      terminal?.live.draw(`  kpis: parsing ${plural(event.files, 'streams file')}…`, true);
       break;
     case 'streamsFile':
       log.info(
@@ -246,7 +247,7 @@ function logKpiEvent(log: Logger, event: KpiEvent): void {
           accepted: event.accepted,
           ms: event.ms,
         },
-        `kpis: parsed streams/${event.file}: ${count(event.rows, 'row')} in ${seconds(event.ms)}`,
+        `kpis: parsed streams/${event.file}: ${plural(event.rows, 'row')} in ${seconds(event.ms)}`,
       );
       if (p) {
         p.days++;
@@ -258,7 +259,7 @@ function logKpiEvent(log: Logger, event: KpiEvent): void {
       break;
     case 'daysStart':
       if (p) Object.assign(p, { days: 0, of: event.days, started: Date.now() });
-      terminal?.live.draw(`  kpis: computing ${count(event.days, 'day')}…`, true);
+      terminal?.live.draw(`  kpis: computing ${plural(event.days, 'day')}…`, true);
       break;
     case 'errorFile':
       log.warn(
@@ -274,7 +275,7 @@ function logKpiEvent(log: Logger, event: KpiEvent): void {
     case 'dayDone':
       log.info(
         { event: 'kpis_day_written', date: event.date, genres: event.genres, counted: event.counted },
-        `kpis ${event.date}: ${count(event.genres, 'genre row')}, ${count(event.counted, 'stream')} counted`,
+        `kpis ${event.date}: ${plural(event.genres, 'genre row')}, ${plural(event.counted, 'stream')} counted`,
       );
       if (p) {
         p.days++;
@@ -339,7 +340,7 @@ function logEngineEvent(log: Logger, event: Top50Event): void {
       if (!event.reused) {
         log.info(
           { event: 'day_parsed', date: event.date, rows: event.rows, ms: event.ms },
-          `parsed ${event.date}: ${count(event.rows, 'row')} in ${seconds(event.ms)}`,
+          `parsed ${event.date}: ${plural(event.rows, 'row')} in ${seconds(event.ms)}`,
         );
       } else {
         terminal?.live.clear();
@@ -350,7 +351,7 @@ function logEngineEvent(log: Logger, event: Top50Event): void {
       if (p) Object.assign(p, { days: event.days, started: Date.now() });
       log.debug(
         { event: 'merge_start', days: event.days, partitions: event.partitions },
-        `merging ${count(event.days, 'day')} in ${count(event.partitions, 'partition')}`,
+        `merging ${plural(event.days, 'day')} in ${plural(event.partitions, 'partition')}`,
       );
       break;
     case 'mergeProgress':
@@ -399,11 +400,11 @@ export function logRunDone(log: Logger, record: RunRecord): void {
       totals: record.totals,
       ...(record.kpis ? { kpis: record.kpis } : {}),
     },
-    `${record.stopped ? 'stopped' : 'done'}: ${count(record.days.length, 'log')} parsed (${n(record.totals.rows)} rows, ${rate} rejected), ` +
+    `${record.stopped ? 'stopped' : 'done'}: ${plural(record.days.length, 'log')} parsed (${n(record.totals.rows)} rows, ${rate} rejected), ` +
       (record.rebuilt.length > 0
-        ? `${count(record.rebuilt.length, 'partial')} rebuilt from their logs, `
+        ? `${plural(record.rebuilt.length, 'partial')} rebuilt from their logs, `
         : '') +
-      `${count(record.charts.length, 'chart date')} written, ${n(record.quarantined.length)} quarantined, ` +
+      `${plural(record.charts.length, 'chart date')} written, ${n(record.quarantined.length)} quarantined, ` +
       `${n(record.archived.length)} archived, ${n(record.pruned.length)} pruned` +
       (record.missing.length > 0 ? `; no log for ${record.missing.join(', ')}` : '') +
       kpisPart(record),
@@ -415,5 +416,5 @@ function kpisPart(record: RunRecord): string {
   const k = record.kpis;
   if (k === undefined) return '';
   if ('skipped' in k) return '; kpis skipped';
-  return `; kpis: ${count(k.days.length, 'day')} written, ${count(k.filesParsed, 'file')} parsed`;
+  return `; kpis: ${plural(k.days.length, 'day')} written, ${plural(k.filesParsed, 'file')} parsed`;
 }

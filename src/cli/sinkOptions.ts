@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { DynamoTable } from '../cloud/dynamoTable.js';
+import { plural, thousands } from '../ops/counts.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { DynamoSink, type SinkDayResult } from '../sinks/dynamoSink.js';
 
@@ -63,12 +64,12 @@ export async function writeSink(
   const onDay = (day: SinkDayResult): void => {
     if (!quiet)
       process.stderr.write(
-        `  ${sink.table.name}: ${day.date} written (${day.items} items, ${day.deleted} removed)\n`,
+        `  ${sink.table.name}: ${day.date} written (${plural(day.items, 'item')}, ${thousands(day.deleted)} removed)\n`,
       );
   };
   const written = what === 'kpis' ? await sink.syncKpis(outDir, onDay) : await sink.syncCharts(outDir, onDay);
   if (!quiet) {
-    const dates = what === 'kpis' ? 'day(s)' : 'chart date(s)';
-    process.stderr.write(`playtally: ${written.length} ${dates} written to DynamoDB ${sink.table.name}\n`);
+    const dates = plural(written.length, what === 'kpis' ? 'KPI day' : 'chart date');
+    process.stderr.write(`playtally: ${dates} written to DynamoDB ${sink.table.name}\n`);
   }
 }

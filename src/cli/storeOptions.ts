@@ -40,7 +40,7 @@ export function loadIntoStore(
     if (!options.quiet) {
       process.stderr.write(
         dates.length === 0
-          ? `playtally: results store ${store.path}: already current\n`
+          ? `playtally: results store ${store.path}: already up to date\n`
           : `playtally: results store ${store.path}: loaded ${dates.join(', ')}\n`,
       );
     }

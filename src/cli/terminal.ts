@@ -1,3 +1,5 @@
+import { plural } from '../ops/counts.js';
+
 /**
  * What a person reads on a terminal: short lines, and one live line below them for long work
  * (a log being parsed, the window being merged), redrawn in place and cleared before the next
@@ -46,11 +48,6 @@ export class LiveLine {
   }
 }
 
-/** `1 day`, `2 days`, `1,234 rows`: a count and its noun, with thousands separators. */
-export function count(n: number, one: string, many = `${one}s`): string {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
-}
-
 const MB = 1024 * 1024;
 
 /** The live line of a file being read: `  name  42%  120/300 MB  2.1M rows/s`. */
@@ -62,7 +59,7 @@ export function readingLine(file: string, done: number, total: number, rows: num
 
 /** The live line of the window's merge: `  merging 7 days: 12/20 parts, 3.4 s`. */
 export function mergingLine(days: number, done: number, total: number, ms: number): string {
-  return `  merging ${count(days, 'day')}: ${done}/${total} parts, ${(ms / 1000).toFixed(1)} s`;
+  return `  merging ${plural(days, 'day')}: ${done}/${total} parts, ${(ms / 1000).toFixed(1)} s`;
 }
 
 function rate(perSecond: number): string {

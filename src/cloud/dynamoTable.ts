@@ -10,6 +10,7 @@ import {
   type WriteRequest,
   waitUntilTableExists,
 } from '@aws-sdk/client-dynamodb';
+import { plural } from '../ops/counts.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { awsError, guarded } from './awsErrors.js';
 
@@ -168,7 +169,7 @@ export class DynamoTable {
         if (attempt === attempts) {
           throw new PlaytallyError(
             'sink_unavailable',
-            `DynamoDB left ${pending.length} item(s) of ${this.name} unprocessed after ${attempts} attempts`,
+            `DynamoDB left ${plural(pending.length, 'item')} of ${this.name} unprocessed after ${attempts} attempts`,
             { table: this.name },
           );
         }

@@ -2,7 +2,7 @@ import * as Plot from '@observablehq/plot';
 import { api, type CountryMovement, errorText, type MovedSong } from './api.js';
 import { drawSized } from './charts.js';
 import { byId, fillSelect, markLoading, setReady, showMessage } from './dom.js';
-import { count, countryName } from './format.js';
+import { count, countryName, plural } from './format.js';
 import { DEFAULT_COUNTRY, type ViewReport } from './viewState.js';
 
 /** A movement as the marker drawn left of the song: its text, a colour and words for screen readers. */
@@ -177,7 +177,7 @@ export class CountryPanel {
   private render(chart: CountryMovement, span: { from: string; to: string }): void {
     const plays = chart.songs.reduce((sum, s) => sum + s.plays, 0);
     this.caption.textContent =
-      `${countryName(chart.country)}: top ${chart.songs.length} songs, ${count(plays)} plays, over ${span.from} – ${span.to}. ` +
+      `${countryName(chart.country)}: top ${plural(chart.songs.length, 'song')}, ${count(plays)} plays, over ${span.from} – ${span.to}. ` +
       (chart.previousDate === null
         ? 'No chart is stored for the day before, so movement is not shown.'
         : `Movement against ${chart.previousDate}.`);

@@ -1,10 +1,14 @@
 /** How numbers, durations, dates and countries are written on the dashboard. */
+import { thousands } from '../ops/counts.js';
 
-const integer = new Intl.NumberFormat('en-US');
+/** `1 chart date`, `7 chart dates`: the CLI's words (src/ops/counts.ts). */
+export { plural } from '../ops/counts.js';
+
 const oneDecimal = new Intl.NumberFormat('en-US', { maximumFractionDigits: 1 });
 
+/** `2733` -> `2,733`. */
 export function count(n: number): string {
-  return integer.format(n);
+  return thousands(n);
 }
 
 export function percent(part: number, whole: number): string {

@@ -2,7 +2,7 @@ import * as Plot from '@observablehq/plot';
 import { api, errorText, type GenreKpi } from './api.js';
 import { dayAxis, drawSized } from './charts.js';
 import { byId, el, fillSelect, markLoading, setReady, showMessage } from './dom.js';
-import { addDays, count, dayTime, hours } from './format.js';
+import { addDays, count, dayTime, hours, plural } from './format.js';
 import type { ViewReport } from './viewState.js';
 
 /** Genres drawn in a day's charts (the day's busiest by listen count). */
@@ -222,7 +222,9 @@ export class GenrePanel {
       }
       const shown = rows.slice(0, TOP_GENRES_SHOWN);
       this.caption.textContent =
-        `${date}: the ${shown.length} busiest of ${rows.length} genres by listen count` +
+        (shown.length === rows.length
+          ? `${date}: ${plural(rows.length, 'genre')} by listen count`
+          : `${date}: the ${shown.length} busiest of ${plural(rows.length, 'genre')} by listen count`) +
         (this.byHour ? ' (KPIs by hour, summed over the day).' : '.');
       metricFigures(this.dayCharts, metrics(this.byHour), (metric, width) => dayChart(shown, metric, width));
       this.dayCharts.dataset['date'] = date;

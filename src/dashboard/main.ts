@@ -10,7 +10,7 @@ import {
 } from './api.js';
 import { CountryPanel } from './countryChart.js';
 import { byId, fillSelect } from './dom.js';
-import { longDate } from './format.js';
+import { longDate, plural } from './format.js';
 import { GenrePanel } from './genreKpis.js';
 import { QualityPanel } from './qualityPanel.js';
 import { RunsPanel } from './runsTable.js';
@@ -138,7 +138,7 @@ async function load(): Promise<void> {
   status.textContent =
     options.length === 0
       ? 'The store is empty: nothing has been loaded yet.'
-      : `${dates.charts.length} chart dates, ${dates.kpis.length} KPI days in the store.` +
+      : `${plural(dates.charts.length, 'chart date')}, ${plural(dates.kpis.length, 'KPI day')} in the store.` +
         (linked !== undefined && linked !== date ? ` Nothing is stored for ${linked}: showing ${date}.` : '');
   showDate(date);
 }

@@ -3,7 +3,7 @@ import { REJECT_REASONS } from '../parse/rejects.js';
 import { api, errorText, type LogDay } from './api.js';
 import { dayBandTicks, drawSized } from './charts.js';
 import { byId, el, markLoading, setReady, showMessage, table } from './dom.js';
-import { addDays, count, percent } from './format.js';
+import { addDays, count, percent, plural } from './format.js';
 import { SERIES_DAYS } from './genreKpis.js';
 
 interface RejectBar {
@@ -74,7 +74,7 @@ export class QualityPanel {
     const rows = days.reduce((sum, d) => sum + d.rows, 0);
     const rejected = days.reduce((sum, d) => sum + d.rejected, 0);
     this.caption.textContent =
-      `${days.length} log days from ${days[0]!.date} to ${days[days.length - 1]!.date}: ` +
+      `${plural(days.length, 'log day')} from ${days[0]!.date} to ${days[days.length - 1]!.date}: ` +
       `${count(rejected)} of ${count(rows)} rows rejected (${percent(rejected, rows)}).`;
     const seen = new Set(days.flatMap((d) => Object.keys(d.rejectedByReason)));
     const reasons = [

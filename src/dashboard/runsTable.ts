@@ -1,6 +1,6 @@
 import { api, errorText, type Run } from './api.js';
 import { byId, el, markLoading, setReady, showMessage, table } from './dom.js';
-import { count, duration, localTime } from './format.js';
+import { count, duration, localTime, plural } from './format.js';
 
 /** Runs shown, newest first. */
 const RUNS_SHOWN = 20;
@@ -22,7 +22,7 @@ function notes(run: Run): string {
   if (run.error) parts.push(`${run.error.code}: ${run.error.message}`);
   for (const q of run.quarantined) parts.push(`quarantined ${q.file}: ${q.reason}`);
   if (run.missing.length > 0) parts.push(`missing days: ${dates(run.missing)}`);
-  if (run.chartsCurrent > 0) parts.push(`${run.chartsCurrent} chart dates already current`);
+  if (run.chartsCurrent > 0) parts.push(`${plural(run.chartsCurrent, 'chart date')} already current`);
   return parts.join('; ') || '–';
 }
 

@@ -2,7 +2,7 @@ import * as Plot from '@observablehq/plot';
 import { api, errorText, type TopGenre } from './api.js';
 import { drawSized } from './charts.js';
 import { byId, markLoading, setReady, showMessage } from './dom.js';
-import { addDays, count } from './format.js';
+import { addDays, count, plural } from './format.js';
 import { SERIES_DAYS } from './genreKpis.js';
 
 const ROW_HEIGHT = 34;
@@ -89,7 +89,7 @@ export class TopGenresPanel {
       const periods = new Set(rows.map(rowKey)).size;
       this.caption.textContent = byHour
         ? `Each hour of ${date}: its 5 genres with the most listens.`
-        : `Each day from ${rows[0]!.date} to ${rows[rows.length - 1]!.date} (${periods} days): its 5 genres with the most listens.`;
+        : `Each day from ${rows[0]!.date} to ${rows[rows.length - 1]!.date} (${plural(periods, 'day')}): its 5 genres with the most listens.`;
       drawSized(this.chart, (width) => gridFigure(rows, width));
       this.chart.dataset['cells'] = String(rows.length);
       setReady(this.chart);

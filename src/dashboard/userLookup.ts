@@ -1,6 +1,6 @@
 import { api, type ChartSong, errorText } from './api.js';
 import { byId, el, markLoading, setReady, showMessage, table } from './dom.js';
-import { count } from './format.js';
+import { count, plural } from './format.js';
 import { type ViewReport, viewUser } from './viewState.js';
 
 const PROMPT = 'Enter a user id to see that user’s top 50.';
@@ -93,7 +93,7 @@ export class UserPanel {
               ),
           },
         ],
-        `User ${chart.user}: top ${chart.songs.length} songs, ${count(plays)} plays over ${chart.window.from} – ${chart.window.to}`,
+        `User ${chart.user}: top ${plural(chart.songs.length, 'song')}, ${count(plays)} plays over ${chart.window.from} – ${chart.window.to}`,
       );
       this.result.replaceChildren(el('div', { class: 'table-scroll table-scroll--tall' }, rows));
       this.result.dataset['user'] = String(chart.user);

@@ -53,6 +53,12 @@ export interface KpiDatasetOptions {
   /** Fraction of dirty stream rows, 0..1 (default 0.01). */
   dirtRate?: number;
   seed?: number;
+  /**
+   * Keep every valid listen_time within the `days` days from `start` (default false: as in real
+   * drops, late rows of the first day fall on the day before, and some rows with a UTC offset on
+   * the day after the last). The demo sets it, so that its KPI days are the week of its logs.
+   */
+  withinDays?: boolean;
   /** Also write `streams/streams-<start>-bad.csv` (no listen_time column) and `streams/not-a-csv.csv`. */
   bad?: boolean;
   /** Called with each file's path once it is in place. */
@@ -162,7 +168,14 @@ export function generateKpiDataset(options: KpiDatasetOptions): KpiDatasetSummar
   reorderedFiles.push(usersPath);
   done(files.users, usersPath);
 
-  const streams = new StreamsWriter(catalogue, users, dirtRate, streamsPerDay, seed);
+  const streams = new StreamsWriter(
+    catalogue,
+    users,
+    dirtRate,
+    streamsPerDay,
+    seed,
+    options.withinDays ? { first: start, last: start + days - 1 } : undefined,
+  );
   for (let d = 0; d < days; d++) {
     const day = start + d;
     streams.startDay(day);

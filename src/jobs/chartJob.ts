@@ -11,6 +11,7 @@ import {
   writeQualityReport,
 } from '../formats/qualityReport.js';
 import { removeStaleTempFiles, writeFileAtomic } from '../ops/atomicFile.js';
+import { plural } from '../ops/counts.js';
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { ensureWritable } from '../ops/folders.js';
@@ -117,7 +118,7 @@ export async function planChartWindow(options: Top50Options): Promise<{
     throw new PlaytallyError(
       'no_logs',
       `no logs in ${logsDir}: playtally reads ${LOG_NAMES}` +
-        (passed > 0 ? `; ${passed} file(s) passed over, see the warnings above` : ''),
+        (passed > 0 ? `; ${plural(passed, 'file')} passed over, see the warnings above` : ''),
     );
   }
   const day = options.day ?? scan.logs[scan.logs.length - 1]!.day;
@@ -388,7 +389,7 @@ function noValidRows(windowDays: number[], records: DayRecord[]): PlaytallyError
   return new PlaytallyError(
     'no_valid_rows',
     `no valid row in the window ${isoDay(windowDays[0]!)}..${isoDay(windowDays[windowDays.length - 1]!)} ` +
-      `(${records.length} log(s), ${rows.toLocaleString('en-US')} rows); playtally reads rows like ` +
+      `(${plural(records.length, 'log')}, ${plural(rows, 'row')}); playtally reads rows like ` +
       `29569957|7788196|BL (sng_id|user_id|country), no chart written:\n${lines.join('\n')}`,
     { window: windowDays.map(isoDay), files: records.map((r) => r.file) },
   );

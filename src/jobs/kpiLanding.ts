@@ -1,6 +1,7 @@
 import { existsSync, readdirSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import type { KpiState } from '../formats/kpiManifest.js';
+import { plural } from '../ops/counts.js';
 import { compactDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { type BadFile, SONG_COLUMNS, type SongCatalog } from '../parse/catalogs.js';
@@ -155,7 +156,7 @@ export async function noSongs(landingDir: string, songs: SongCatalog): Promise<P
   for (const file of songs.files) {
     const reason = mainReason(file.rejects);
     why.push(
-      `songs/${file.file} has ${file.rows.toLocaleString('en-US')} row(s), none usable` +
+      `songs/${file.file} has ${plural(file.rows, 'row')}, none usable` +
         (reason ? ` (mostly ${reason})` : ''),
     );
   }

@@ -71,16 +71,7 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
     });
   } catch (error) {
     reader.close();
-    // A port in use or an address not on this host: the command line is what to change.
-    const e = error as NodeJS.ErrnoException;
-    throw new PlaytallyError(
-      'usage',
-      `cannot listen on ${options.host}:${options.port}: ${e.code ?? e.message}`,
-      {
-        host: options.host,
-        port: options.port,
-      },
-    );
+    throw cannotListen(options.host, options.port, error as NodeJS.ErrnoException);
   }
   const address = server.address() as AddressInfo;
   const host = address.family === 'IPv6' ? `[${address.address}]` : address.address;
@@ -102,6 +93,30 @@ export async function startServer(options: ServerOptions): Promise<RunningServer
         server.closeIdleConnections();
       }),
   };
+}
+
+/**
+ * A failed listen as one sentence naming the address and what to do: a port in use, an address
+ * not of this machine, a port below 1024 without the privilege. Not a usage error (the command
+ * line may be right, and another process in the way): a place `serve` cannot use, exit 4. The
+ * system's code (EADDRINUSE) stays in the cause, for --log-level debug.
+ */
+export function cannotListen(host: string, port: number, error: NodeJS.ErrnoException): PlaytallyError {
+  const address = `${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const what: Record<string, string> = {
+    EADDRINUSE: `another process is listening on port ${port}; stop it, or give another --port (--port 0 takes any free one)`,
+    EADDRNOTAVAIL: `${host} is not an address of this machine; give --host one of its addresses (127.0.0.1, or 0.0.0.0 for all)`,
+    EACCES: `no permission to listen on port ${port} (ports below 1024 need privileges); give --port 1024 or above`,
+    ENOTFOUND: `no address found for the host name ${host}; give --host an address of this machine`,
+    EAI_AGAIN: `the host name ${host} could not be resolved now; give --host an address of this machine`,
+  };
+  const reason = what[error.code ?? ''] ?? error.message;
+  return new PlaytallyError(
+    'cannot_listen',
+    `cannot listen on ${address}: ${reason}`,
+    { host, port },
+    { cause: error },
+  );
 }
 
 /**

@@ -1,3 +1,4 @@
+import { plural } from '../ops/counts.js';
 import { inFolder, isS3, listFolder, subfolder } from './locations.js';
 
 /** The three kinds of CSV drop in a KPI landing folder, each in its own subfolder. */
@@ -59,8 +60,4 @@ export async function describeLanding(dir: string): Promise<string> {
       `${loose.length > names.length ? ', ...' : ''}), which is not read: each kind goes in its own subfolder`;
   }
   return text;
-}
-
-function plural(n: number, one: string, many = `${one}s`): string {
-  return `${n.toLocaleString('en-US')} ${n === 1 ? one : many}`;
 }

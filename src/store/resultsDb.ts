@@ -1,5 +1,5 @@
-import { accessSync, constants, existsSync, mkdirSync } from 'node:fs';
-import { basename, dirname, resolve } from 'node:path';
+import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { basename, dirname, join, resolve } from 'node:path';
 import Database from 'libsql';
 import { PlaytallyError } from '../ops/errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
@@ -18,11 +18,21 @@ export interface OpenOptions {
  */
 export function openResultsDb(path: string, options: OpenOptions = {}): Db {
   const file = resolve(path);
+  // libsql (0.5) ignores the `readonly` and `fileMustExist` options: it would create a missing
+  // file and open it for writing. Both are enforced here. A store that is not there is a missing
+  // input (exit 3); one that cannot be opened, a place that cannot be used (exit 4).
+  if (options.readonly && !existsSync(file)) {
+    throw new PlaytallyError('store_not_found', `no results store at ${file}`, { path: file });
+  }
+  if (existsSync(file) && statSync(file).isDirectory()) {
+    throw new PlaytallyError(
+      'store_unusable',
+      `cannot open the results store ${file}: it is a folder; give --db a file (in it, say: ${join(file, 'playtally.db')})`,
+      { path: file },
+    );
+  }
   let db: Db;
   try {
-    // libsql (0.5) ignores the `readonly` and `fileMustExist` options: it would create a missing
-    // file and open it for writing. Both are enforced here.
-    if (options.readonly && !existsSync(file)) throw new Error('no such file');
     if (!options.readonly) mkdirSync(dirname(file), { recursive: true });
     db = new Database(file, {
       readonly: options.readonly ?? false,

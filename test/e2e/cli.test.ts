@@ -42,6 +42,7 @@ describe('help and version', () => {
       for (const command of ['top50', 'generate', 'demo'])
         expect(r.stdout).toMatch(new RegExp(`^  ${command}\\b`, 'm'));
       expect(r.stdout).toMatch(/Exit codes: 0 ok/);
+      expect(r.stdout).toContain('docs/CLI.md#exit-codes');
     }
   });
 
@@ -202,6 +203,15 @@ describe('usage errors exit 2', () => {
       /2024-13-01.*not a date/,
     ],
     ['bad demo --rows', () => ['demo', '--dir', freshOut(), '--rows', '0'], /--rows.*not a positive integer/],
+    // A subcommand's own parse errors: `kpis query --bogus` exited 1, without the hint.
+    ['unknown option of kpis query', () => ['kpis', 'query', '--bogus'], /unknown option '--bogus'/],
+    [
+      'invalid choice',
+      () => ['kpis', '--landing', logs, '--out', freshOut(), '--granularity', 'week'],
+      /argument 'week' is invalid\. Allowed choices are day, hour/,
+    ],
+    // playtally's own usage errors (PlaytallyError 'usage'), after commander's.
+    ['load without a folder', () => ['load'], /give --charts <dir>, --kpis <dir> or both/],
   ];
 
   it.each(cases)('%s', (_name, args, message) => {
@@ -210,6 +220,10 @@ describe('usage errors exit 2', () => {
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toMatch(message);
     expect(r.stdout).toBe('');
+    // One prefix for every error line, commander's own included; the hint after it.
+    expect(r.stderr).toMatch(/^playtally: error: /);
+    expect(r.stderr).not.toMatch(/^error:/m);
+    expect(r.stderr.trimEnd().endsWith('(run with --help for usage)'), r.stderr).toBe(true);
     // Nothing was written: a usage error is caught before any work.
     const outIndex = argv.findIndex((a) => a === '--out' || a === '--dir');
     if (outIndex >= 0) expect(existsSync(argv[outIndex + 1]!)).toBe(false);
@@ -261,6 +275,8 @@ describe('the error boundary (issue 17)', () => {
     const plain = cli(args);
     expect(plain.status).toBe(3);
     expect(plain.stderr).toMatch(/^playtally: error: .*no-such-logs/m);
+    // Not a usage error: no usage hint.
+    expect(plain.stderr).not.toContain('--help');
     expect(plain.stderr).not.toMatch(/\n\s+at /);
     const debug = cli([...args, '--log-level', 'debug']);
     expect(debug.status).toBe(3);

@@ -46,12 +46,12 @@ describe('kpis --sink and kpis query through the CLI', () => {
     const created = await run([...base, '--create-table']);
     expect(created.status, created.stderr).toBe(0);
     expect(created.stderr).toContain(`DynamoDB table ${name} created`);
-    expect(created.stderr).toMatch(/4 day\(s\) written to DynamoDB/);
+    expect(created.stderr).toMatch(/4 KPI days written to DynamoDB/);
 
     const again = await run([...base, '--create-table']);
     expect(again.status).toBe(0);
     expect(again.stderr).toContain(`DynamoDB table ${name} exists`);
-    expect(again.stderr).toContain('0 day(s) written to DynamoDB');
+    expect(again.stderr).toContain('0 KPI days written to DynamoDB');
 
     const text = await run(['kpis', 'query', '--sink', `dynamodb://${name}`, '--date', '20240201']);
     expect(text.status, text.stderr).toBe(0);

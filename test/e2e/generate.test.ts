@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKpiDataset, type KpiDatasetSummary } from '../../src/generate/kpiDataset.js';
 import { generateLogs } from '../../src/generate/listenGenerator.js';
 import { parseDay } from '../../src/ops/dates.js';
+import { ResultsReader } from '../../src/store/resultsReader.js';
 import { cli, ROOT, requireBuiltCli } from '../support/cliRuns.js';
 import { day, digests, TempDirs } from '../support/tempDirs.js';
 
@@ -49,7 +50,7 @@ describe('generate and demo', () => {
     const summary = JSON.parse(r.stdout);
     expect(summary.files.map((f: string) => resolve(ROOT, f))).toEqual(names.map((n) => join(dir, n)));
     expect(summary).toMatchObject({ days: 3, rowsPerDay: 12345, seed: 1 });
-    expect(r.stderr).toMatch(/^playtally: generated 3 day\(s\) from 2024-02-28/m);
+    expect(r.stderr).toMatch(/^playtally: generated 3 days from 2024-02-28, 12,345 rows each/m);
   });
 
   it('generate is deterministic and accepts --start in both forms', () => {
@@ -80,7 +81,7 @@ describe('generate and demo', () => {
     expect(fileA.equals(readFileSync(join(c, 'listen-20240228.log')))).toBe(true);
   });
 
-  it('demo --rows 20000 exits 0 and prints the chart paths', () => {
+  it('demo --rows 20000 exits 0, prints the chart paths, and its KPI days are the week of its charts', () => {
     const dir = join(tmp, 'demo');
     const r = cli(['demo', '--dir', dir, '--rows', '20000'], { cwd: tmp });
     expect(r.status, r.stderr).toBe(0);
@@ -95,13 +96,33 @@ describe('generate and demo', () => {
     }
     expect(r.stderr).toMatch(/^playtally: 2024-01-07: window 2024-01-01\.\.2024-01-07/m);
     expect(r.stderr).toContain('140,000 rows');
-    // The KPI part: drops generated, KPIs written and shown.
-    expect(readdirSync(join(dir, 'kpi-landing', 'streams'))).toHaveLength(6);
-    for (const file of ['top_genres_20240101.csv', 'genre_kpis_20240101.csv', 'top_genres_20240102.csv']) {
+    expect(r.stderr).toMatch(/, 7 days \(7 parsed, 0 reused\); 140,000 rows,/);
+    // The KPI part: drops for the same 7 days (3 files a day), KPIs written for them and no other
+    // day (it once wrote 2023-12-31 .. 2024-01-03: the dashboard's default date had no KPIs).
+    const week = ['20240101', '20240102', '20240103', '20240104', '20240105', '20240106', '20240107'];
+    expect(readdirSync(join(dir, 'kpi-landing', 'streams'))).toHaveLength(21);
+    expect(readdirSync(join(dir, 'kpi-out')).filter((f) => f.startsWith('genre_kpis_'))).toEqual(
+      week.map((d) => `genre_kpis_${d}.csv`),
+    );
+    expect(r.stderr).toMatch(
+      /^playtally: 7 days of genre KPIs written \([\d,]+ streams counted\); 21 streams files parsed;/m,
+    );
+    // Shown: the newest day's, the date the dashboard opens on.
+    for (const file of ['top_genres_20240107.csv', 'genre_kpis_20240107.csv']) {
       expect(r.stdout, file).toContain(file);
       expect(statSync(join(dir, 'kpi-out', file)).size).toBeGreaterThan(0);
     }
     expect(r.stdout).toContain('date,rank,genre,listen_count');
+    // The store the dashboard reads: charts and KPIs of the same 7 dates, the newest (its default) included.
+    const reader = ResultsReader.open(join(dir, 'playtally.db'));
+    try {
+      const dates = reader.dates();
+      const iso = week.map((d) => `${d.slice(0, 4)}-${d.slice(4, 6)}-${d.slice(6)}`).reverse();
+      expect(dates.charts).toEqual(iso);
+      expect(dates.kpis).toEqual(dates.charts);
+    } finally {
+      reader.close();
+    }
   });
 });
 

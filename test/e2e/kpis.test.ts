@@ -60,3 +60,28 @@ describe('--max-reject-rate', () => {
     expect(lenient.stderr).not.toContain('warning');
   });
 });
+
+describe('what kpis says', () => {
+  it('counts in words: one day, one file, one genre row; a second run says the day is already up to date', () => {
+    const rows = Array.from({ length: 7 }, (_, k) => `u1,t1,2024-01-01T1${k}:00:00Z`);
+    const dir = drop({
+      songs: { 's.csv': songs(['t1', 'pop', 1000]) },
+      users: { 'u.csv': USERS },
+      streams: { 'a.csv': `user_id,track_id,listen_time\n${rows.join('\n')}\n` },
+    });
+    const out = temp.make('playtally-kpi-out-');
+    const first = cli(['kpis', '--landing', dir, '--out', out, '--no-archive']);
+    expect(first.status, first.stderr).toBe(0);
+    expect(first.stderr).toContain('  2024-01-01: 7 streams counted in 1 genre row\n');
+    expect(first.stderr).toMatch(
+      /^playtally: 1 day of genre KPIs written \(7 streams counted\); 1 streams file parsed; [\d.]+ s, peak \d+ MB$/m,
+    );
+    const second = cli(['kpis', '--landing', dir, '--out', out, '--no-archive']);
+    expect(second.status, second.stderr).toBe(0);
+    // Once "0 day(s) of genre KPIs written (1 current), 0 streams file(s) parsed (1 reused), 0 streams counted".
+    expect(second.stderr).toMatch(
+      /^playtally: 0 days of genre KPIs written, 1 day already up to date; 0 streams files parsed, 1 file unchanged since an earlier run;/m,
+    );
+    expect(second.stderr).not.toMatch(/\(s\)|current\)/);
+  });
+});

@@ -80,9 +80,11 @@ describe('load', () => {
     const dates = chartDatesIn(charts);
     expect(dates).toHaveLength(4);
     const first = ok(['load', '--db', db, '--charts', charts, '--kpis', kpis, '--user-chart-dates', '2']);
-    expect(first.stderr).toContain(`charts: loaded 4 date(s): ${dates[0]} (`);
-    expect(first.stderr).toMatch(/runs: 1 run\(s\) from /);
-    expect(first.stderr).toMatch(/kpis: loaded \d+ day\(s\): /);
+    expect(first.stderr).toMatch(
+      new RegExp(`charts: loaded 4 dates: ${dates[0]} \\(\\d+ countries, [\\d,]+ users\\)`),
+    );
+    expect(first.stderr).toMatch(/runs: 1 run from /);
+    expect(first.stderr).toMatch(/kpis: loaded \d+ days: /);
     expect(first.stderr).toContain(`results store: ${db}`);
     withReader(db, (reader) => {
       const stored = reader.dates();
@@ -103,10 +105,20 @@ describe('load', () => {
       expect([...runs[0]!.charts].sort().reverse()).toEqual(dates);
     });
     const second = ok(['load', '--db', db, '--charts', charts, '--kpis', kpis]);
-    expect(second.stderr).toContain('charts: every date already loaded');
-    expect(second.stderr).toContain('kpis: every day already loaded');
+    expect(second.stderr).toContain(`charts: all 4 dates in ${charts} are already loaded`);
+    expect(second.stderr).toMatch(/kpis: all \d+ days in .* are already loaded/);
     const quiet = ok(['load', '--db', db, '--charts', charts, '--quiet']);
     expect(quiet.stderr).toBe('');
+  });
+
+  it('empty folders: says there is nothing to load, not that every date is loaded', () => {
+    const db = join(temp.make('playtally-scli-db-'), 'store.db');
+    const emptyCharts = temp.make('playtally-scli-empty-charts-');
+    const emptyKpis = temp.make('playtally-scli-empty-kpis-');
+    const r = ok(['load', '--db', db, '--charts', emptyCharts, '--kpis', emptyKpis]);
+    expect(r.stderr).toContain(`playtally: charts: no chart files in ${emptyCharts}: nothing to load`);
+    expect(r.stderr).toContain(`playtally: kpis: no KPI files in ${emptyKpis}: nothing to load`);
+    expect(r.stderr).not.toContain('already loaded');
   });
 
   it('usage errors exit 2; a missing folder or a malformed file exits 3 and loads nothing', () => {

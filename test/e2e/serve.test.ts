@@ -20,9 +20,9 @@ import { day, TempDirs } from '../support/tempDirs.js';
 
 /**
  * `serve` through the built CLI: it listens, answers, logs where and stops with exit 0 on SIGTERM
- * (with one process or several), refuses a port in use (2), an open address without a token (2), a
- * missing, unmigrated or newer store (4), and with --watch serves the charts of the logs it
- * processes. The store filled by `load` and `--db`: test/e2e/load.test.ts.
+ * (with one process or several), refuses a port in use (4, one sentence saying what to do), an open
+ * address without a token (2), a missing store (3), an unmigrated or newer one (4), and with --watch
+ * serves the charts of the logs it processes. The store filled by `load` and `--db`: test/e2e/load.test.ts.
  */
 
 const temp = new TempDirs();
@@ -152,17 +152,26 @@ describe('serve', () => {
     for (const pid of workers) expect(existsSync(`/proc/${pid}`)).toBe(false);
   });
 
-  it('a port in use is a usage error (exit 2) naming the address, with one process or several', async () => {
+  it('a port in use is exit 4, one sentence naming the address and --port, with one process or several', async () => {
     const first = spawnCli(['serve', '--db', db, '--port', '0'], { children });
     const url = (await waitForEvent(first, (e) => e.event === 'listening')).url as string;
     const port = url.slice(url.lastIndexOf(':') + 1);
     for (const workers of ['1', '2']) {
       const r = cli(['serve', '--db', db, '--port', port, '--workers', workers]);
-      expect(r.status, `--workers ${workers}: ${r.stderr}`).toBe(2);
-      expect(r.stderr).toContain(`cannot listen on 127.0.0.1:${port}: EADDRINUSE`);
-      // Every worker fails; the ones stopped after the first must not crash the command.
-      expect(r.stderr).not.toMatch(/EPIPE|Unhandled/);
+      // Not a usage error (the command line may be right), nor bad input: a place it cannot use.
+      expect(r.status, `--workers ${workers}: ${r.stderr}`).toBe(4);
+      expect(r.stderr).toBe(
+        `playtally: error: cannot listen on 127.0.0.1:${port}: another process is listening on port ${port}; ` +
+          'stop it, or give another --port (--port 0 takes any free one)\n',
+      );
+      // No system code, no usage hint; every worker fails, and the ones stopped after the first
+      // must not crash the command.
+      expect(r.stderr).not.toMatch(/EADDRINUSE|--help|EPIPE|Unhandled/);
     }
+    // Its system code is for --log-level debug.
+    const debug = cli(['serve', '--db', db, '--port', port, '--log-level', 'debug']);
+    expect(debug.status).toBe(4);
+    expect(debug.stderr).toMatch(/^debug: Error: listen EADDRINUSE/m);
     first.kill('SIGTERM');
     expect(await exitOf(first)).toBe(0);
   });
@@ -185,10 +194,11 @@ describe('serve', () => {
     expect(await exitOf(child)).toBe(0);
   });
 
-  it('a missing store exits 4 with a clear message and creates nothing', () => {
+  it('a missing store exits 3 (input) with a clear message and creates nothing; an unusable one 4', () => {
     const missing = join(temp.make('playtally-scli-nodb-'), 'missing.db');
     const r = cli(['serve', '--db', missing, '--port', '0']);
-    expect(r.status).toBe(4);
+    expect(r.status).toBe(3);
+    expect(r.stderr).not.toContain('--help');
     expect(r.stderr).toContain(`playtally: error: no results store at ${missing}`);
     expect(r.stderr).toContain('playtally load --db');
     expect(existsSync(missing)).toBe(false);
@@ -201,6 +211,14 @@ describe('serve', () => {
     const unmigrated = cli(['serve', '--db', old, '--port', '0']);
     expect(unmigrated.status).toBe(4);
     expect(unmigrated.stderr).toContain(`has schema version 0; run \`playtally load --db ${old}\``);
+
+    // A folder given as the store: a place it cannot open, exit 4, saying so.
+    const folder = temp.make('playtally-scli-dirdb-');
+    const dirDb = cli(['serve', '--db', folder, '--port', '0']);
+    expect(dirDb.status).toBe(4);
+    expect(dirDb.stderr).toContain(
+      `playtally: error: cannot open the results store ${folder}: it is a folder`,
+    );
   });
 
   it('a store from a newer playtally: load and serve exit 4', () => {

@@ -71,7 +71,7 @@ describe('status', () => {
       'lock: free',
       'processed days (4):',
       `missing days: ${isoDay(BAD)}`,
-      `charts: 5 date(s), ${isoDay(FIRST)} .. ${isoDay(FIRST + 4)}`,
+      `charts: 5 dates, ${isoDay(FIRST)} .. ${isoDay(FIRST + 4)}`,
       'quarantined (1):',
       'last runs (2):',
     ]) {

@@ -79,7 +79,7 @@ describe('input errors exit 3', () => {
     const r = cli(['top50', '--logs', dir, '--out', freshOut()]);
     expect(r.status).toBe(3);
     expect(r.stderr).toMatch(
-      /^playtally: error: no logs in .*: playtally reads listen-YYYYMMDD\.log or listen-YYYY-MM-DD\.log .*1 file\(s\) passed over/m,
+      /^playtally: error: no logs in .*: playtally reads listen-YYYYMMDD\.log or listen-YYYY-MM-DD\.log .*1 file passed over/m,
     );
     // The log-like name is named, with what is wrong with it; the README is not a log and is not.
     expect(r.stderr).toMatch(/warning: ignoring listen-2024\.log: its day part "2024" is not a date/);
@@ -264,7 +264,9 @@ describe('a normal run', () => {
     const lines = run.stderr.trimEnd().split('\n');
     const summaryLine = lines.find((l) => l.startsWith('playtally: 2024-01-07'));
     expect(summaryLine).toBeDefined();
-    expect(summaryLine).toMatch(/^playtally: 2024-01-07: window 2024-01-01\.\.2024-01-07, 7 days \(/);
+    expect(summaryLine).toMatch(
+      /^playtally: 2024-01-07: window 2024-01-01\.\.2024-01-07, 7 days \(7 parsed, 0 reused\)/,
+    );
     expect(summaryLine).toContain('140,000 rows');
     expect(run.stderr).not.toMatch(/warning|error/);
   });
@@ -490,7 +492,7 @@ describe('garbage input never crashes', () => {
     expect(r.status, r.stderr).toBe(3);
     const lines = noise.filter((b) => b === 10).length + (noise[noise.length - 1] === 10 ? 0 : 1);
     expect(r.stderr).toContain(
-      `no valid row in the window 2024-01-04..2024-01-10 (1 log(s), ${lines.toLocaleString('en-US')} rows)`,
+      `no valid row in the window 2024-01-04..2024-01-10 (1 log, ${lines.toLocaleString('en-US')} rows)`,
     );
     expect(r.stderr).toMatch(
       /listen-20240110\.log: 100\.00% of [\d,]+ rows rejected, mostly (non_ascii|line_too_long) \(/,

@@ -659,7 +659,8 @@ describe('schema versions', () => {
     reader.close();
 
     const missing = join(dir, 'missing.db');
-    expect(thrown(() => ResultsReader.open(missing)).code).toBe('store_unusable');
+    // Not there: a missing input (exit 3), not a store that cannot be opened (4).
+    expect(thrown(() => ResultsReader.open(missing)).code).toBe('store_not_found');
     expect(existsSync(missing)).toBe(false);
 
     const garbage = join(dir, 'garbage.db');

@@ -4,7 +4,10 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { anchor, cliReference, path } from '../../src/cli/cliReference.js';
+import { EXIT, EXIT_CODES, errorCodesOf, exitCodeFor, exitCodesHelp } from '../../src/cli/exitCodes.js';
 import { program } from '../../src/cli/program.js';
+import type { ErrorCode } from '../../src/ops/errors.js';
+import { commandsByPath, helpText } from '../support/cliTree.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 const CLI_MD = join(ROOT, 'docs', 'CLI.md');
@@ -122,5 +125,81 @@ describe('the README and docs/', () => {
       }
     }
     expect(broken).toEqual([]);
+  });
+});
+
+/** The cells of the Markdown table rows of `text` that start with a number (the exit codes). */
+function exitRows(text: string): string[][] {
+  return text
+    .split('\n')
+    .filter((line) => /^\|\s*\d+\s*\|/.test(line))
+    .map((line) =>
+      line
+        .slice(1, -1)
+        .split(' | ')
+        .map((cell) => cell.trim()),
+    );
+}
+
+describe('exit codes: one mapping (src/cli/exitCodes.ts), one table (docs/CLI.md), the same words in --help', () => {
+  const doc = existsSync(CLI_MD) ? readFileSync(CLI_MD, 'utf8') : '';
+  const section = doc.slice(
+    doc.indexOf('\n## Exit codes\n'),
+    doc.indexOf('\n## ', doc.indexOf('\n## Exit codes\n') + 1),
+  );
+
+  it('docs/CLI.md has the table once: every exit code, its meaning and the error codes that exit with it', () => {
+    expect(doc.split('\n## Exit codes\n')).toHaveLength(2);
+    const rows = exitRows(section);
+    expect(rows.map((r) => Number(r[0]))).toEqual(EXIT_CODES.map((e) => e.code));
+    for (const [i, e] of EXIT_CODES.entries()) {
+      expect(rows[i]![1], `exit ${e.code}`).toBe(e.meaning);
+      const listed = [...rows[i]![2]!.matchAll(/`([a-z_]+)`/g)].map((m) => m[1]);
+      expect(listed, `exit ${e.code}`).toEqual(errorCodesOf(e.code));
+    }
+    // Every exit code the CLI uses has its row.
+    expect(EXIT_CODES.map((e) => e.code).sort((a, b) => a - b)).toEqual(
+      Object.values(EXIT).sort((a, b) => a - b),
+    );
+  });
+
+  it('every error code of src/ops/errors.ts is in the row of the exit code it maps to', () => {
+    const source = readFileSync(join(ROOT, 'src', 'ops', 'errors.ts'), 'utf8');
+    const union = source.slice(
+      source.indexOf('export type ErrorCode'),
+      source.indexOf(';', source.indexOf('export type ErrorCode')),
+    );
+    const codes = [...union.matchAll(/'([a-z_]+)'/g)].map((m) => m[1] as ErrorCode);
+    expect(codes.length).toBeGreaterThan(20);
+    const rows = exitRows(section);
+    for (const code of codes) {
+      const row = rows.find((r) => r[2]!.includes(`\`${code}\``));
+      expect(row, code).toBeDefined();
+      expect(Number(row![0]), code).toBe(exitCodeFor(code));
+    }
+    // serve: no store is a missing input (3); a port it cannot listen on, a place it cannot use (4).
+    expect(exitCodeFor('store_not_found')).toBe(EXIT.input);
+    expect(exitCodeFor('cannot_listen')).toBe(EXIT.output);
+  });
+
+  it("the root --help's paragraph, and every command help that repeats the codes, say the same words", () => {
+    const paragraph = exitCodesHelp();
+    for (const e of EXIT_CODES) expect(paragraph.replace(/\s+/g, ' ')).toContain(`${e.code} ${e.short}`);
+    const helps = [
+      ['', helpText([])],
+      ...[...commandsByPath().keys()].map((name) => [name, helpText(name.split(' '))]),
+    ];
+    const repeating = helps.filter(([, help]) => help!.includes('Exit codes'));
+    expect(repeating.map(([name]) => name)).toEqual(['', 'run', 'backfill', 'watch']);
+    for (const [name, help] of repeating) expect(help, `playtally ${name} --help`).toContain(paragraph);
+  });
+
+  it('README.md and docs/RELIABILITY.md link to the table and hold no table of their own', () => {
+    for (const file of ['README.md', join('docs', 'RELIABILITY.md')]) {
+      const text = readFileSync(join(ROOT, file), 'utf8');
+      const link = file === 'README.md' ? 'docs/CLI.md#exit-codes' : 'CLI.md#exit-codes';
+      expect(text, file).toContain(`](${link})`);
+      expect(exitRows(text), file).toEqual([]);
+    }
   });
 });

@@ -575,3 +575,35 @@ describe('generateKpiDataset: speed', () => {
     expect(best).toBeGreaterThanOrEqual(1_000_000);
   });
 });
+
+describe('withinDays (the demo: KPI days = the week of its logs)', () => {
+  /** The UTC days of every valid listen_time of a dataset of 3 days from START. */
+  function listenDays(withinDays: boolean): { days: number[]; summary: KpiDatasetSummary } {
+    const out = temp.make('playtally-kpi-within-');
+    const s = generateKpiDataset({
+      ...OPTIONS,
+      dir: out,
+      days: 3,
+      streamsPerDay: 6_000,
+      bad: false,
+      withinDays,
+    });
+    const days = new Set<number>();
+    for (const path of s.files.streams) {
+      for (const row of readCsv(path).rows) {
+        const ms = utcMs(row.listen_time!);
+        if (ms !== undefined) days.add(Math.floor(ms / DAY_MS));
+      }
+    }
+    return { days: [...days].sort((a, b) => a - b), summary: s };
+  }
+
+  it('keeps every valid listen_time on a day of start..start+days-1; without it, some fall on the day before and after', () => {
+    const within = listenDays(true);
+    expect(within.days).toEqual([START, START + 1, START + 2]);
+    // Still late rows and offsets across midnight between the dataset's own days.
+    expect(within.summary.streams.utcDayBefore).toBeGreaterThan(0);
+    expect(within.summary.streams.timestamps.offset).toBeGreaterThan(0);
+    expect(listenDays(false).days).toEqual([START - 1, START, START + 1, START + 2, START + 3]);
+  });
+});

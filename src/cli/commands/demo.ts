@@ -6,6 +6,7 @@ import { generateKpiDataset } from '../../generate/kpiDataset.js';
 import { generateLogs } from '../../generate/listenGenerator.js';
 import { runTop50 } from '../../jobs/chartJob.js';
 import { runKpis } from '../../jobs/kpiJob.js';
+import { plural } from '../../ops/counts.js';
 import { parseDay } from '../../ops/dates.js';
 import { ResultsStore } from '../../store/resultsStore.js';
 import { runOnce } from '../../unattended/runOnce.js';
@@ -14,11 +15,12 @@ import { progressReporter } from '../progress.js';
 import { summaryLine as kpiSummaryLine } from './kpis.js';
 import { summaryLine } from './top50.js';
 
+/** The demo's week: the logs and the KPI drops of 2024-01-01 .. 2024-01-07. */
+const DAYS = 7;
+
 export function demoCommand(): Command {
   return new Command('demo')
-    .description(
-      'generate a week of sample logs and two days of KPI drops, compute the charts and KPIs, show a few rows',
-    )
+    .description('generate a week of sample logs and KPI drops, compute the charts and KPIs, show a few rows')
     .option(
       '--dir <dir>',
       'folder for the sample (logs/, out/, kpi-landing/, kpi-out/ and the results store playtally.db inside)',
@@ -37,10 +39,8 @@ Examples:
       const logsDir = join(dir, 'logs');
       const outDir = join(dir, 'out');
       const start = parseDay('2024-01-01')!;
-      process.stderr.write(
-        `playtally demo: generating 7 days x ${options.rows.toLocaleString('en-US')} rows...\n`,
-      );
-      generateLogs({ dir: logsDir, start, days: 7, rows: options.rows });
+      process.stderr.write(`playtally demo: generating ${DAYS} days x ${plural(options.rows, 'row')}...\n`);
+      generateLogs({ dir: logsDir, start, days: DAYS, rows: options.rows });
       const summary = await runTop50({ logsDir, outDir, onEvent: progressReporter(process.stderr, 'info') });
       process.stderr.write(`${summaryLine(summary)}\n\n`);
       const show = (path: string, lines: number): void => {
@@ -59,44 +59,56 @@ Examples:
       show(summary.outputs.user.path, 5);
       process.stdout.write(`quality report: ${relative(process.cwd(), summary.outputs.quality)}\n\n`);
 
-      // The second pipeline: genre KPIs from CSV drops of streams, songs and users.
+      // The second pipeline: genre KPIs from CSV drops of streams, songs and users, for the same
+      // week as the logs (every listen time within it), so that each date has charts and KPIs.
       const landing = join(dir, 'kpi-landing');
       const kpiOut = join(dir, 'kpi-out');
-      const streams = Math.max(1_000, Math.floor(options.rows / 2));
+      const streams = Math.max(1_000, Math.floor(options.rows / 4));
       process.stderr.write(
-        `playtally demo: generating KPI drops: 2 days x ${streams.toLocaleString('en-US')} stream rows in 3 files a day...\n`,
+        `playtally demo: generating KPI drops for the same days: ${DAYS} days x ${plural(streams, 'stream row')} in 3 files a day...\n`,
       );
       rmSync(landing, { recursive: true, force: true });
-      generateKpiDataset({ dir: landing, start, days: 2, streamsPerDay: streams, filesPerDay: 3 });
+      generateKpiDataset({
+        dir: landing,
+        start,
+        days: DAYS,
+        streamsPerDay: streams,
+        filesPerDay: 3,
+        withinDays: true,
+      });
       const kpis = await runKpis({ landingDir: landing, outDir: kpiOut, archive: false });
       process.stderr.write(`${kpiSummaryLine(kpis)}\n\n`);
-      for (const d of kpis.days.filter((x) => x.streams.counted > 1_000)) {
-        const paths = kpiPaths(kpiOut, parseDay(d.date)!);
-        const head = (path: string, lines: number): void => {
-          process.stdout.write(`${relative(process.cwd(), path)} (first ${lines} rows):\n`);
-          for (const line of readFileSync(path, 'utf8')
-            .split('\n')
-            .slice(0, lines + 1)) {
-            process.stdout.write(`  ${line}\n`);
-          }
-          process.stdout.write('\n');
-        };
-        head(paths.topGenres, 5);
-        head(paths.genres, 3);
-      }
+      // The newest day's KPI files: the date the dashboard opens on.
+      const paths = kpiPaths(kpiOut, start + DAYS - 1);
+      const head = (path: string, lines: number): void => {
+        process.stdout.write(`${relative(process.cwd(), path)} (first ${lines} rows):\n`);
+        for (const line of readFileSync(path, 'utf8')
+          .split('\n')
+          .slice(0, lines + 1)) {
+          process.stdout.write(`  ${line}\n`);
+        }
+        process.stdout.write('\n');
+      };
+      head(paths.topGenres, 5);
+      head(paths.genres, 3);
       // The results store, so that `playtally serve` has something to show: every chart date of
       // the week (movement needs the day before), the KPI days and the run history.
       const dbPath = join(dir, 'playtally.db');
       const store = ResultsStore.open(dbPath);
       try {
         await runOnce({ logsDir, outDir, command: 'run', store });
-        store.syncKpis(kpiOut);
+        // The week's days: an earlier demo's KPI files of other days (it wrote them for
+        // 2023-12-31 .. 2024-01-03) are not loaded.
+        store.syncKpis(
+          kpiOut,
+          Array.from({ length: DAYS }, (_, i) => start + i),
+        );
       } finally {
         store.close();
       }
       const db = relative(process.cwd(), dbPath);
       process.stdout.write(
-        `results store: ${db} (charts of every day of the week, KPIs, run history)\n` +
+        `results store: ${db} (charts and KPIs of every day of the week, run history)\n` +
           `  see them in a browser: node dist/src/cli/main.js serve --db ${db}   # then open http://127.0.0.1:8080\n`,
       );
       process.stdout.write(

@@ -1,6 +1,7 @@
 import { Command, InvalidArgumentError, Option } from 'commander';
 import { generateKpiDataset, MAX_FILES_PER_DAY, MIN_SONGS } from '../../generate/kpiDataset.js';
 import { CORRUPTIONS, type Corruption, generateLogs } from '../../generate/listenGenerator.js';
+import { plural, thousands } from '../../ops/counts.js';
 import { isoDay, parseDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import {
@@ -105,8 +106,8 @@ Examples:
         });
         if (!quiet) {
           process.stderr.write(
-            `playtally: generated ${summary.days} day(s) from ${isoDay(options.start)}, ` +
-              `${summary.rowsPerDay.toLocaleString('en-US')} rows each, in ${(summary.elapsedMs / 1000).toFixed(1)} s ` +
+            `playtally: generated ${plural(summary.days, 'day')} from ${isoDay(options.start)}, ` +
+              `${plural(summary.rowsPerDay, 'row')} each, in ${(summary.elapsedMs / 1000).toFixed(1)} s ` +
               `(${(summary.rowsPerSecond / 1e6).toFixed(1)}M rows/s)\n`,
           );
         }
@@ -205,9 +206,9 @@ Examples:
       if (!quiet) {
         const dirty = Object.values(summary.dirt).reduce((a, b) => a + b, 0);
         process.stderr.write(
-          `playtally: generated a KPI landing folder in ${out}: ${summary.songs.rows.toLocaleString('en-US')} song rows, ` +
-            `${summary.users.rows.toLocaleString('en-US')} users, ${summary.streams.rows.toLocaleString('en-US')} stream rows ` +
-            `over ${summary.days} day(s) from ${summary.start} (${dirty.toLocaleString('en-US')} dirty), ` +
+          `playtally: generated a KPI landing folder in ${out}: ${plural(summary.songs.rows, 'song row')}, ` +
+            `${plural(summary.users.rows, 'user')}, ${plural(summary.streams.rows, 'stream row')} ` +
+            `over ${plural(summary.days, 'day')} from ${summary.start} (${thousands(dirty)} dirty), ` +
             `in ${(summary.elapsedMs / 1000).toFixed(1)} s (${(summary.rowsPerSecond / 1e6).toFixed(1)}M rows/s)\n`,
         );
       }

@@ -2,6 +2,7 @@ import { join, resolve } from 'node:path';
 import { Command, Option } from 'commander';
 import { type KpiEvent, type KpiOptions, type KpiSummary, runKpis } from '../../jobs/kpiJob.js';
 import type { Granularity } from '../../kpis/genreKpis.js';
+import { plural, thousands } from '../../ops/counts.js';
 import { ensureWritable } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
 import { folderLocation, requireInputFolder, requireLocalFolders } from '../../sources/locations.js';
@@ -135,8 +136,6 @@ Examples:
   );
 }
 
-const n = (x: number): string => x.toLocaleString('en-US');
-
 /** The job's events on stderr at `level`: the progress lines (info), the warnings (warn). */
 function kpiReporter(level: LogLevel): (event: KpiEvent) => void {
   if (prints(level, 'info')) return report;
@@ -157,16 +156,18 @@ function warningsOnly(event: KpiEvent): void {
 function report(event: KpiEvent): void {
   switch (event.type) {
     case 'catalog':
-      process.stderr.write(`  ${event.kind}: ${n(event.accepted)} rows from ${event.files} file(s)\n`);
+      process.stderr.write(
+        `  ${event.kind}: ${plural(event.accepted, 'row')} from ${plural(event.files, 'file')}\n`,
+      );
       break;
     case 'streamsFile':
       process.stderr.write(
-        `  streams/${event.file}: ${n(event.rows)} rows, ${n(event.rows - event.accepted)} rejected, ${(event.ms / 1000).toFixed(1)} s\n`,
+        `  streams/${event.file}: ${plural(event.rows, 'row')}, ${thousands(event.rows - event.accepted)} rejected, ${(event.ms / 1000).toFixed(1)} s\n`,
       );
       break;
     case 'dayDone':
       process.stderr.write(
-        `  ${event.date}: ${n(event.counted)} streams counted in ${event.genres} genre rows\n`,
+        `  ${event.date}: ${plural(event.counted, 'stream')} counted in ${plural(event.genres, 'genre row')}\n`,
       );
       break;
     case 'errorFile':
@@ -190,10 +191,14 @@ function report(event: KpiEvent): void {
 export function summaryLine(s: KpiSummary): string {
   const counted = s.days.reduce((a, d) => a + d.streams.counted, 0);
   return (
-    `playtally: ${s.days.length} day(s) of genre KPIs written (${s.daysCurrent} current), ` +
-    `${s.filesParsed} streams file(s) parsed (${s.filesReused} reused), ${n(counted)} streams counted` +
-    `${s.errorFiles.length > 0 ? `, ${s.errorFiles.length} file(s) moved to error/` : ''}` +
-    `${s.archived.length > 0 ? `, ${s.archived.length} archived` : ''}; ` +
-    `${(s.elapsedMs / 1000).toFixed(1)} s, peak ${Math.round(s.peakRssBytes / 1024 / 1024)} MB`
+    `playtally: ${plural(s.days.length, 'day')} of genre KPIs written` +
+    (s.days.length > 0 ? ` (${plural(counted, 'stream')} counted)` : '') +
+    // Current: written by an earlier run from the same streams files and catalogues.
+    (s.daysCurrent > 0 ? `, ${plural(s.daysCurrent, 'day')} already up to date` : '') +
+    `; ${plural(s.filesParsed, 'streams file')} parsed` +
+    (s.filesReused > 0 ? `, ${plural(s.filesReused, 'file')} unchanged since an earlier run` : '') +
+    (s.errorFiles.length > 0 ? `, ${plural(s.errorFiles.length, 'file')} moved to error/` : '') +
+    (s.archived.length > 0 ? `, ${thousands(s.archived.length)} archived` : '') +
+    `; ${(s.elapsedMs / 1000).toFixed(1)} s, peak ${Math.round(s.peakRssBytes / 1024 / 1024)} MB`
   );
 }

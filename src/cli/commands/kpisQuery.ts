@@ -1,5 +1,6 @@
 import { Command } from 'commander';
 import { DynamoTable } from '../../cloud/dynamoTable.js';
+import { plural, thousands } from '../../ops/counts.js';
 import { isoDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import { type KpiAnswer, readKpiAnswer } from '../../sinks/dynamoAnswers.js';
@@ -60,7 +61,7 @@ Examples:
     });
 }
 
-const n = (x: number): string => x.toLocaleString('en-US');
+const n = thousands;
 const hourLabel = (hour: number | null): string =>
   hour === null ? '' : ` ${String(hour).padStart(2, '0')}h`;
 
@@ -69,13 +70,13 @@ function answerText(answer: KpiAnswer, genre: string | undefined): string {
   if (genre === undefined) {
     out += `${answer.date}: top genres${answer.granularity === 'hour' ? ' by hour (UTC)' : ''}\n`;
     for (const t of answer.topGenres) {
-      out += `  ${hourLabel(t.hour)}${t.hour === null ? '' : ' '}${t.rank}. ${t.genre} (${n(t.listenCount)} listens)\n`;
+      out += `  ${hourLabel(t.hour)}${t.hour === null ? '' : ' '}${t.rank}. ${t.genre} (${plural(t.listenCount, 'listen')})\n`;
     }
   }
   out += `${answer.date}: top 3 tracks${genre === undefined ? ' of each genre' : ` of ${genre}`}\n`;
   for (const g of answer.genres) {
     const tracks = g.top3.map((t) => `${t.track} (${n(t.plays)})`).join(', ');
-    out += `  ${g.genre}${hourLabel(g.hour)}: ${tracks} [${n(g.listenCount)} listens, ${n(g.uniqueListeners)} listeners]\n`;
+    out += `  ${g.genre}${hourLabel(g.hour)}: ${tracks} [${plural(g.listenCount, 'listen')}, ${plural(g.uniqueListeners, 'listener')}]\n`;
   }
   return out;
 }

@@ -1,6 +1,9 @@
 import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
+import { chartDatesIn } from '../../formats/chartFiles.js';
+import { kpiDatesIn } from '../../formats/kpiFiles.js';
+import { plural } from '../../ops/counts.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import { ResultsStore } from '../../store/resultsStore.js';
 import { logLevelOf, prints, type VerbosityCliOptions, withVerbosityOptions } from '../sharedOptions.js';
@@ -55,18 +58,18 @@ Examples:
           const loaded = store.syncCharts(options.charts);
           say(
             loaded.length === 0
-              ? `charts: every date already loaded`
-              : `charts: loaded ${loaded.length} date(s): ${loaded.map((l) => `${l.date} (${l.countries} countries, ${l.userChartsKept ? `${l.users} users` : 'user charts not kept'})`).join(', ')}`,
+              ? nothingNew('charts', chartDatesIn(resolve(options.charts)).length, 'chart', options.charts)
+              : `charts: loaded ${plural(loaded.length, 'date')}: ${loaded.map((l) => `${l.date} (${plural(l.countries, 'country', 'countries')}, ${l.userChartsKept ? plural(l.users, 'user') : 'user charts not kept'})`).join(', ')}`,
           );
           const stateDir = options.state ?? join(options.charts, '.playtally');
-          if (existsSync(stateDir)) say(`runs: ${store.syncRuns(stateDir)} run(s) from ${stateDir}`);
+          if (existsSync(stateDir)) say(`runs: ${plural(store.syncRuns(stateDir), 'run')} from ${stateDir}`);
         }
         if (options.kpis) {
           const loaded = store.syncKpis(options.kpis);
           say(
             loaded.length === 0
-              ? 'kpis: every day already loaded'
-              : `kpis: loaded ${loaded.length} day(s): ${loaded.map((l) => l.date).join(', ')}`,
+              ? nothingNew('kpis', kpiDatesIn(resolve(options.kpis)).length, 'KPI', options.kpis)
+              : `kpis: loaded ${plural(loaded.length, 'day')}: ${loaded.map((l) => l.date).join(', ')}`,
           );
         }
         say(`results store: ${db}`);
@@ -74,4 +77,16 @@ Examples:
         store.close();
       }
     });
+}
+
+/**
+ * Nothing loaded from `dir`: because it holds no result files (an empty or wrong folder), or because
+ * every date in it is in the store already. The two read alike otherwise.
+ */
+function nothingNew(what: 'charts' | 'kpis', present: number, kind: string, dir: string): string {
+  const unit = what === 'charts' ? 'date' : 'day';
+  if (present === 0) return `${what}: no ${kind} files in ${dir}: nothing to load`;
+  return present === 1
+    ? `${what}: the one ${unit} in ${dir} is already loaded`
+    : `${what}: all ${plural(present, unit)} in ${dir} are already loaded`;
 }

@@ -92,6 +92,8 @@ ${routeLines()
   .join('\n')}
 
 With --watch, the options of \`playtally watch\` apply (--logs and --out are then required).
+No store at --db (without --watch) is exit 3; a store it cannot open, or a --host or --port it
+cannot listen on (a port in use), exit 4.
 
 Examples:
   playtally serve --db /data/playtally.db
@@ -123,7 +125,7 @@ Examples:
       }
       if (!existsSync(options.db)) {
         throw new PlaytallyError(
-          'store_unusable',
+          'store_not_found',
           `no results store at ${options.db}: create it with \`playtally load --db ${options.db} ...\` ` +
             'or a run given --db, or give --watch',
         );

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
+import { plural, thousands } from '../../ops/counts.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import { type StatusReport, statusReport } from '../../unattended/statusReport.js';
 import { positiveIntOption } from '../optionParsers.js';
@@ -32,7 +33,7 @@ Examples:
     );
 }
 
-const n = (x: number): string => x.toLocaleString('en-US');
+const n = thousands;
 const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
 
 /** Columns padded to their widest cell; numbers right-aligned. */
@@ -70,7 +71,7 @@ export function renderStatus(s: StatusReport): string {
         );
   out += `\nmissing days: ${s.missingDays.length === 0 ? 'none' : s.missingDays.join(', ')}\n`;
   if (s.pending.length > 0) out += `not processed yet: ${s.pending.join(', ')}\n`;
-  out += `\ncharts: ${s.charts.count} date(s)${s.charts.count > 0 ? `, ${s.charts.first} .. ${s.charts.last}` : ''}\n`;
+  out += `\ncharts: ${plural(s.charts.count, 'date')}${s.charts.count > 0 ? `, ${s.charts.first} .. ${s.charts.last}` : ''}\n`;
   if (s.charts.recent.length > 0) {
     out += table(
       ['date', 'days', 'countries', 'users', 'written'],

@@ -1,6 +1,7 @@
 import { join, resolve } from 'node:path';
 import { Command } from 'commander';
 import { runTop50, type Top50Summary } from '../../jobs/chartJob.js';
+import { plural, thousands } from '../../ops/counts.js';
 import { parseDay } from '../../ops/dates.js';
 import { ensureWritable } from '../../ops/folders.js';
 import { acquireLock } from '../../ops/runLock.js';
@@ -22,7 +23,6 @@ import {
 } from '../sharedOptions.js';
 import { openSink, type SinkCliOptions, withSinkOptions, writeSink } from '../sinkOptions.js';
 import { dbOption, loadIntoStore, userChartDatesOption } from '../storeOptions.js';
-import { count } from '../terminal.js';
 
 interface Top50CliOptions extends EngineCliOptions, SinkCliOptions, VerbosityCliOptions {
   logs: string;
@@ -132,16 +132,16 @@ Examples:
 
 /** The one-line summary printed on stderr after a run. */
 export function summaryLine(s: Top50Summary): string {
-  const n = (x: number): string => x.toLocaleString('en-US');
+  const n = thousands;
   const rate = percent(rejectRate(s.totals));
   const built = s.days.filter((d) => !d.reused).length;
   const gaps = s.window.missing.length - s.beforeData;
   return (
-    `playtally: ${s.date}: window ${s.window.from}..${s.window.to}, ${count(s.window.present.length, 'day')}` +
+    `playtally: ${s.date}: window ${s.window.from}..${s.window.to}, ${plural(s.window.present.length, 'day')}` +
     `${gaps > 0 ? `, ${gaps} missing` : ''}${s.beforeData > 0 ? `, ${s.beforeData} before the first log` : ''} ` +
-    `(${built} parsed, ${s.days.length - built} reused); ${n(s.totals.rows)} rows, ${n(s.totals.valid)} valid, ` +
-    `${n(s.totals.rejected)} rejected (${rate}); ${n(s.outputs.country.rows)} countries, ` +
-    `${n(s.outputs.user.rows)} users; ${(s.elapsedMs / 1000).toFixed(1)} s, ` +
+    `(${built} parsed, ${s.days.length - built} reused); ${plural(s.totals.rows, 'row')}, ${n(s.totals.valid)} valid, ` +
+    `${n(s.totals.rejected)} rejected (${rate}); ${plural(s.outputs.country.rows, 'country', 'countries')}, ` +
+    `${plural(s.outputs.user.rows, 'user')}; ${(s.elapsedMs / 1000).toFixed(1)} s, ` +
     `peak ${Math.round(s.peakRssBytes / 1024 / 1024)} MB`
   );
 }

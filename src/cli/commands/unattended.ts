@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import type { Granularity } from '../../kpis/genreKpis.js';
+import { plural } from '../../ops/counts.js';
 import { isoDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import type { DynamoSink } from '../../sinks/dynamoSink.js';
@@ -17,6 +18,7 @@ import { runOnce } from '../../unattended/runOnce.js';
 import type { RunOptions } from '../../unattended/runOptions.js';
 import type { StopSignals } from '../../unattended/stopSignals.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
+import { exitCodesHelp } from '../exitCodes.js';
 import { dayOption, durationOption, positiveIntOption, requireOption } from '../optionParsers.js';
 import { createRunLogger, type Logger, logRunDone, logRunEvent } from '../runLogger.js';
 import {
@@ -230,8 +232,7 @@ export async function unattended(
 }
 
 const EXIT_CODES_HELP = `
-Exit codes: 0 ok, 1 failed, 2 usage, 3 input problem, 4 output or state folder not writable,
-5 the state folder is locked by another run (see --wait).`;
+${exitCodesHelp()}`;
 
 export function runCommand(): Command {
   const command = withKpiOptions(withRunJobOptions(withRunFolders(new Command('run'))))
@@ -425,7 +426,7 @@ function chartsToSink(sink: DynamoSink, log: Logger): (outDir: string) => Promis
     if (written.length > 0) {
       log.info(
         { event: 'sink_written', table: sink.table.name, dates: written.map((w) => w.date) },
-        `${written.length} chart date(s) written to DynamoDB ${sink.table.name}`,
+        `${plural(written.length, 'chart date')} written to DynamoDB ${sink.table.name}`,
       );
     }
   };
@@ -438,7 +439,7 @@ function kpisToSink(sink: DynamoSink, log: Logger): (outDir: string) => Promise<
     if (written.length > 0) {
       log.info(
         { event: 'sink_written', table: sink.table.name, dates: written.map((w) => w.date) },
-        `${written.length} KPI day(s) written to DynamoDB ${sink.table.name}`,
+        `${plural(written.length, 'KPI day')} written to DynamoDB ${sink.table.name}`,
       );
     }
   };

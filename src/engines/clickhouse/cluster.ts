@@ -1,4 +1,5 @@
 import { type ClickHouseClient, ClickHouseLogLevel, createClient } from '@clickhouse/client';
+import { plural } from '../../ops/counts.js';
 import { PlaytallyError } from '../../ops/errors.js';
 
 /**
@@ -141,7 +142,7 @@ export class ClickHouseCluster {
     if (shards !== this.urls.length) {
       throw new PlaytallyError(
         'usage',
-        `--clickhouse gives ${this.urls.length} shard URL(s) but cluster ${clusterName} has ${shards} shard(s) ` +
+        `--clickhouse gives ${plural(this.urls.length, 'shard URL')} but cluster ${clusterName} has ${plural(shards, 'shard')} ` +
           '(system.clusters): give one URL per shard, in shard order',
         { urls: this.urls.length, shards },
       );

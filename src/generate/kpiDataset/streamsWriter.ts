@@ -122,6 +122,12 @@ export class StreamsWriter {
     private readonly dirtRate: number,
     rowsPerDay: number,
     seed: number,
+    /**
+     * With it, every valid listen_time is on a UTC day of first..last: a late row of the first day
+     * or an offset row past the last day's midnight is written at the same time of its file's day,
+     * in UTC. Without it (the default), some fall on the day before and the day after, as in real drops.
+     */
+    private readonly within?: { first: number; last: number },
   ) {
     this.seedHash = mix32(seed ^ 0x2545f491);
     this.taken = new TakenKeys(rowsPerDay);
@@ -295,8 +301,15 @@ export class StreamsWriter {
           this.ms = this.fileDay * DAY_MS + (minute * 60 + random.below(60)) * 1000;
           if (this.format === FORMAT_MILLIS) this.ms += random.below(1000);
         }
-        const utcMs = this.ms - this.offset * 60_000;
+        let utcMs = this.ms - this.offset * 60_000;
         utcDay = Math.floor(utcMs / DAY_MS);
+        if (this.within && (utcDay < this.within.first || utcDay > this.within.last)) {
+          this.ms = this.fileDay * DAY_MS + (((this.ms % DAY_MS) + DAY_MS) % DAY_MS);
+          this.format = FORMAT_UTC;
+          this.offset = 0;
+          utcMs = this.ms;
+          utcDay = this.fileDay;
+        }
         second = Math.floor((utcMs - utcDay * DAY_MS) / 1000);
       }
       if (
