@@ -1,6 +1,6 @@
 import type { EventEmitter } from 'node:events';
 import type { Command, Help, Option } from 'commander';
-import { EXIT_CODES, errorCodesOf } from './exitCodes.js';
+import { EXIT_CODES, errorCodesOf } from '../ops/exitCodes.js';
 
 /**
  * docs/CLI.md, rendered from the commander tree itself, so the reference cannot drift from

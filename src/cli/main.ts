@@ -1,10 +1,8 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
 import { CommanderError } from 'commander';
-import { PlaytallyError } from '../ops/errors.js';
-import { ioFailure } from '../ops/ioErrors.js';
+import { EXIT, failureOf } from '../ops/exitCodes.js';
 import { closeS3 } from '../sources/locations.js';
-import { EXIT, exitCodeFor } from './exitCodes.js';
 import { ERROR_PREFIX, program, USAGE_HINT } from './program.js';
 
 const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
@@ -46,19 +44,19 @@ function reportFailure(caught: unknown, debug: boolean): number {
     // Commander has printed the message (or the help text) already.
     return caught.exitCode === 0 ? EXIT.ok : EXIT.usage;
   }
-  const error = caught instanceof PlaytallyError ? caught : (ioFailure(caught) ?? caught);
-  if (error instanceof PlaytallyError) {
-    const exit = exitCodeFor(error.code);
+  const failure = failureOf(caught);
+  if (failure.code !== 'internal') {
+    const error = failure.error as Error;
     // The same line as commander's own parse errors (program.ts), and its hint for usage errors only.
-    const hint = exit === EXIT.usage ? `\n${USAGE_HINT}` : '';
-    process.stderr.write(`${ERROR_PREFIX}${error.message}${hint}\n`);
+    const hint = failure.exitCode === EXIT.usage ? `\n${USAGE_HINT}` : '';
+    process.stderr.write(`${ERROR_PREFIX}${failure.message}${hint}\n`);
     if (debug) process.stderr.write(`debug: ${stackOf(error.cause ?? error)}\n`);
-    return exit;
+    return failure.exitCode;
   }
   process.stderr.write(
-    `playtally: internal error (a bug: please report it with what follows): ${stackOf(error)}\n`,
+    `playtally: internal error (a bug: please report it with what follows): ${stackOf(failure.error)}\n`,
   );
-  return EXIT.failed;
+  return failure.exitCode;
 }
 
 function stackOf(error: unknown): string {

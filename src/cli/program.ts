@@ -1,4 +1,5 @@
 import { Command } from 'commander';
+import { exitCodesHelp } from '../ops/exitCodes.js';
 import { demoCommand } from './commands/demo.js';
 import { generateCommand } from './commands/generate.js';
 import { kpisCommand } from './commands/kpis.js';
@@ -7,7 +8,6 @@ import { serveCommand } from './commands/serve.js';
 import { statusCommand } from './commands/status.js';
 import { top50Command } from './commands/top50.js';
 import { backfillCommand, runCommand, watchCommand } from './commands/unattended.js';
-import { exitCodesHelp } from './exitCodes.js';
 
 /**
  * The whole command tree, built without parsing or running anything: main.ts parses argv with it,

@@ -34,8 +34,11 @@ export interface Run {
   finishedAt: string;
   ok: boolean;
   stopped: boolean;
-  error?: { code: string; message: string };
+  /** `exitCode`: absent in runs recorded before exit codes were. */
+  error?: { code: string; message: string; exitCode?: number };
   days: { date: string; file: string; rows: number; valid: number; rejected: number }[];
+  /** The days the charts were written from without parsing them again; absent in older runs. */
+  reused?: { days: string[]; rows: number };
   charts: string[];
   chartsCurrent: number;
   quarantined: { date: string; file: string; reason: string; message: string }[];

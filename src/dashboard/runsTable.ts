@@ -6,8 +6,24 @@ import { count, duration, localTime, plural } from './format.js';
 const RUNS_SHOWN = 20;
 
 function result(run: Run): HTMLElement {
-  const [kind, text] = !run.ok ? ['failed', 'failed'] : run.stopped ? ['stopped', 'stopped'] : ['ok', 'ok'];
+  const exit = run.error?.exitCode;
+  const [kind, text] = !run.ok
+    ? ['failed', exit === undefined ? 'failed' : `failed (exit ${exit})`]
+    : run.stopped
+      ? ['stopped', 'stopped']
+      : ['ok', 'ok'];
   return el('span', { class: `badge badge--${kind}`, text });
+}
+
+/**
+ * The log rows a run's charts came from: those it parsed, and those of the days whose partials it
+ * reused (a run that took in nothing new but wrote a week of charts is not "0").
+ */
+function rowsRead(run: Run): string {
+  const reused = run.reused?.days.length ?? 0;
+  if (reused === 0) return count(run.totals.rows);
+  const reusedRows = `${count(run.reused!.rows)} reused`;
+  return run.totals.rows > 0 ? `${count(run.totals.rows)} + ${reusedRows}` : reusedRows;
 }
 
 /** Dates as a short list: `2024-03-01 … 2024-03-04 (4)` once there are more than two. */
@@ -20,6 +36,8 @@ function dates(list: string[]): string {
 function notes(run: Run): string {
   const parts: string[] = [];
   if (run.error) parts.push(`${run.error.code}: ${run.error.message}`);
+  const reused = run.reused?.days ?? [];
+  if (reused.length > 0) parts.push(`reused the partials of ${dates(reused)}`);
   for (const q of run.quarantined) parts.push(`quarantined ${q.file}: ${q.reason}`);
   if (run.missing.length > 0) parts.push(`missing days: ${dates(run.missing)}`);
   if (run.chartsCurrent > 0) parts.push(`${plural(run.chartsCurrent, 'chart date')} already current`);
@@ -57,7 +75,7 @@ export class RunsPanel {
         },
         { head: 'Logs taken in', cell: (r) => dates(r.days.map((d) => d.date)) },
         { head: 'Charts written', cell: (r) => dates(r.charts) },
-        { head: 'Rows', cell: (r) => count(r.totals.rows), numeric: true },
+        { head: 'Rows', cell: rowsRead, numeric: true },
         { head: 'Rejected', cell: (r) => count(r.totals.rejected), numeric: true },
         { head: 'Notes', cell: notes },
       ]);

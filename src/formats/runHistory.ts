@@ -13,7 +13,10 @@ import { writeFileAtomic } from '../ops/atomicFile.js';
 import { writeFailure } from '../ops/ioErrors.js';
 import { checkRecord } from './stateFile.js';
 
-/** One run of `run`, `backfill` or a `watch` step, as kept in `<state>/runs.jsonl`. */
+/**
+ * One run of `run`, `backfill` or a `watch` step, as kept in `<state>/runs.jsonl`: every run that
+ * got as far as its state folder, failed ones too (unattended/runRecords.ts decides which).
+ */
 export interface RunRecord {
   id: string;
   command: 'run' | 'backfill' | 'watch';
@@ -22,7 +25,8 @@ export interface RunRecord {
   ok: boolean;
   /** A signal asked it to stop before it was done (the next run goes on from there). */
   stopped: boolean;
-  error?: { code: string; message: string };
+  /** Why a failed run failed (absent when ok). */
+  error?: RunError;
   logsDir: string;
   outDir: string;
   /** The logs parsed in this run and their quality figures. */
@@ -32,6 +36,13 @@ export interface RunRecord {
   chartsCurrent: number;
   /** Days parsed again from their (unchanged) logs because a chart needed a pruned or damaged partial. */
   rebuilt: string[];
+  /**
+   * The days whose data the charts written came from without parsing them in this run (their
+   * partials, or their rows on the cluster, from earlier runs), and those days' log rows: a run
+   * that parsed nothing new but wrote charts from 2.1M rows says so. Absent in the records of
+   * releases before it.
+   */
+  reused?: { days: string[]; rows: number };
   quarantined: { date: string; file: string; reason: string; message: string }[];
   archived: string[];
   pruned: string[];
@@ -55,6 +66,19 @@ export interface RunRecord {
     | { skipped: string };
 }
 
+/** Why a run failed. */
+export interface RunError {
+  /** A playtally error code (`logs_not_found`, `write_failed`, ...), or `internal` for a bug. */
+  code: string;
+  message: string;
+  /**
+   * The exit code of this failure (ops/exitCodes.ts): that of the process for `run` and
+   * `backfill`, the one `watch` exits with when such a failure ends it. Absent in the records of
+   * releases before it.
+   */
+  exitCode?: number;
+}
+
 export const RUN_HISTORY = 'runs.jsonl';
 
 /** A run's record before it has done anything: not ok yet, nothing parsed, written or moved. */
@@ -75,6 +99,7 @@ export function newRunRecord(
     charts: [],
     chartsCurrent: 0,
     rebuilt: [],
+    reused: { days: [], rows: 0 },
     quarantined: [],
     archived: [],
     pruned: [],
@@ -164,7 +189,23 @@ export function readRunHistory(stateDir: string, limit = 20): RunRecord[] {
     } catch {
       continue;
     }
-    if (checkRecord(parsed, 'run', RUN_FIELDS) === undefined) runs.push(parsed as RunRecord);
+    if (checkRecord(parsed, 'run', RUN_FIELDS) === undefined && optionalFieldsFit(parsed as RunRecord))
+      runs.push(parsed as RunRecord);
   }
   return runs.slice(-limit);
+}
+
+/** The fields a record may leave out (older records do), of their shapes when present. */
+function optionalFieldsFit(run: RunRecord): boolean {
+  const { error, reused } = run;
+  if (error !== undefined) {
+    if (checkRecord(error, 'run error', { code: 'string', message: 'string' }) !== undefined) return false;
+    if (error.exitCode !== undefined && typeof error.exitCode !== 'number') return false;
+  }
+  if (
+    reused !== undefined &&
+    checkRecord(reused, 'run reused', { days: 'array', rows: 'number' }) !== undefined
+  )
+    return false;
+  return true;
 }

@@ -1,6 +1,7 @@
 /**
  * Every failure the user can act on is a PlaytallyError with a stable code. The CLI maps codes to
- * exit codes in one place (cli/exitCodes.ts); anything else is an internal error.
+ * exit codes in one place (ops/exitCodes.ts: failureOf, which the run history uses too); anything
+ * else is an internal error.
  */
 export type ErrorCode =
   | 'usage'

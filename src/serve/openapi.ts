@@ -144,6 +144,74 @@ export const OPENAPI_DOCUMENT = {
           },
         },
       },
+      Run: {
+        type: 'object',
+        description:
+          'A run of run, backfill or a watch step, as in <state>/runs.jsonl (docs/FORMATS.md, "The state folder"): failed runs too, with their error.',
+        required: ['id', 'command', 'startedAt', 'finishedAt', 'ok', 'stopped', 'days', 'charts', 'totals'],
+        properties: {
+          id: { type: 'string' },
+          command: { type: 'string', enum: ['run', 'backfill', 'watch'] },
+          startedAt: { type: 'string', format: 'date-time' },
+          finishedAt: { type: 'string', format: 'date-time' },
+          ok: { type: 'boolean' },
+          stopped: { type: 'boolean', description: 'a signal stopped it after a step (ok, exit 0)' },
+          error: {
+            type: 'object',
+            description: 'Only when the run failed.',
+            required: ['code', 'message'],
+            properties: {
+              code: { type: 'string', description: 'a playtally error code, or internal (a bug)' },
+              message: { type: 'string' },
+              exitCode: {
+                type: 'integer',
+                description:
+                  "the failure's exit code (2 to 5, 1 for a bug); absent in runs of older releases",
+              },
+            },
+          },
+          logsDir: { type: 'string' },
+          outDir: { type: 'string' },
+          days: {
+            type: 'array',
+            description: 'the logs parsed in this run',
+            items: {
+              type: 'object',
+              properties: {
+                date: { type: 'string' },
+                file: { type: 'string' },
+                rows: { type: 'integer' },
+                valid: { type: 'integer' },
+                rejected: { type: 'integer' },
+                rejectRate: { type: 'number' },
+              },
+            },
+          },
+          charts: { type: 'array', items: { type: 'string' }, description: 'chart dates written' },
+          chartsCurrent: { type: 'integer' },
+          rebuilt: { type: 'array', items: { type: 'string' } },
+          reused: {
+            type: 'object',
+            description:
+              "the days the charts written came from without being parsed in this run (earlier runs' partials), and their log rows; absent in runs of older releases",
+            properties: { days: { type: 'array', items: { type: 'string' } }, rows: { type: 'integer' } },
+          },
+          quarantined: { type: 'array', items: { type: 'object' } },
+          archived: { type: 'array', items: { type: 'string' } },
+          pruned: { type: 'array', items: { type: 'string' } },
+          missing: { type: 'array', items: { type: 'string' } },
+          totals: {
+            type: 'object',
+            description: 'rows of the logs parsed in this run',
+            properties: {
+              rows: { type: 'integer' },
+              valid: { type: 'integer' },
+              rejected: { type: 'integer' },
+            },
+          },
+          kpis: { type: 'object', description: 'with --kpis-landing: the KPI step (or why it was skipped)' },
+        },
+      },
     },
   },
   security: [{ bearer: [] }, {}],
@@ -157,7 +225,7 @@ export const OPENAPI_DOCUMENT = {
     },
     '/metrics': {
       get: {
-        summary: 'Prometheus metrics: request counts and latencies, last run time and rows',
+        summary: 'Prometheus metrics: request counts and latencies, last run time, rows and result',
         responses: {
           '200': {
             description: 'Prometheus text format',
@@ -355,9 +423,9 @@ export const OPENAPI_DOCUMENT = {
             schema: { type: 'integer', minimum: 1, maximum: 1000, default: 20 },
           },
         ],
-        responses: ok('runs', {
+        responses: ok('runs, failed ones included', {
           type: 'object',
-          properties: { runs: { type: 'array', items: { type: 'object' } } },
+          properties: { runs: { type: 'array', items: { $ref: '#/components/schemas/Run' } } },
         }),
       },
     },

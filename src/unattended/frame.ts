@@ -1,8 +1,9 @@
 import { hostname } from 'node:os';
 import { join, resolve } from 'node:path';
 import { PlaytallyError } from '../ops/errors.js';
+import { failureOf } from '../ops/exitCodes.js';
 import { ensureWritable } from '../ops/folders.js';
-import { acquireLock, type LockOwner } from '../ops/runLock.js';
+import { acquireLock, type LockOwner, type RunLock } from '../ops/runLock.js';
 import type { DynamoSink } from '../sinks/dynamoSink.js';
 import {
   folderLocation,
@@ -12,6 +13,7 @@ import {
   requireSameKind,
 } from '../sources/locations.js';
 import type { ResultsStore } from '../store/resultsStore.js';
+import { type RecordingOptions, recordFailedRun } from './runRecords.js';
 import { onStopSignals, type StopSignals } from './stopSignals.js';
 import { postAlert } from './webhook.js';
 
@@ -44,15 +46,21 @@ export interface FrameOptions {
   waitTimeoutMs?: number;
   onFailureWebhook?: string;
   log: RunLog;
-  /** Open the results store and the sink, once the lock is held; the frame closes them. */
-  openOutputs: () => Promise<RunOutputs>;
+  /**
+   * Open the results store (--db), once the lock is held; the frame closes it. Also called to
+   * record a run that failed before, with the store not open yet.
+   */
+  openStore: () => ResultsStore | undefined;
+  /** Open the sink, once the store is open; the frame closes it. */
+  openSink: () => Promise<DynamoSink | undefined>;
 }
 
 /**
  * The frame of every unattended command (run, backfill, watch, serve --watch): the folders checked
  * before anything is created, stop signals, the state folder's lock, the store's and the sink's
- * lifetimes, and on failure a log line and the webhook alert before the error goes on to set the
- * exit code.
+ * lifetimes, and on failure the run's record (unattended/runRecords.ts: runOnce records its own
+ * failures, the frame those met outside it), a log line and the webhook alert before the error
+ * goes on to set the exit code.
  */
 export async function inUnattendedFrame(
   options: FrameOptions,
@@ -67,45 +75,54 @@ export async function inUnattendedFrame(
   );
   const startedAt = new Date().toISOString();
   try {
-    // The folders are checked before the lock, which creates the state folder.
-    const logsDir = folderLocation(required(options.logsDir, '--logs <dir>'));
-    const outDir = required(options.outDir, '--out <dir>');
-    // Archive and quarantine are moves: on S3 when the logs are, local when they are local.
-    if (options.archiveDir !== undefined)
-      requireSameKind(logsDir, folderLocation(options.archiveDir), '--archive');
-    if (options.quarantineDir !== undefined)
-      requireSameKind(logsDir, folderLocation(options.quarantineDir), '--quarantine');
-    requireLocalFolders({ '--out': outDir, '--state': options.stateDir });
-    await requireInputFolder(logsDir);
-    if (options.kpisLandingDir !== undefined)
-      await requireInputFolder(folderLocation(options.kpisLandingDir), 'KPI landing folder');
-    ensureWritable(resolve(outDir), 'output_not_writable', 'output folder');
-    const lock = await acquireLock(stateDirOf(options)!, `playtally ${options.command}`, {
-      wait: options.wait,
-      timeoutMs: options.waitTimeoutMs,
-      shouldStop: () => stop.requested(),
-      onWait: (owner: LockOwner) =>
-        log.info(
-          { event: 'waiting_for_lock', owner },
-          `waiting for ${owner.command} (pid ${owner.pid}) to finish`,
-        ),
-      onStale: (owner: LockOwner) =>
-        log.warn(
-          { event: 'stale_lock', owner },
-          `took over the lock of ${owner.command} (pid ${owner.pid} on ${owner.host}), which is gone`,
-        ),
-    });
+    let lock: RunLock | undefined;
+    const outputs: RunOutputs = {};
+    let storeTried = false;
     try {
-      const outputs: RunOutputs = {};
-      try {
-        Object.assign(outputs, await options.openOutputs());
-        await body(stop, outputs);
-      } finally {
-        outputs.sink?.table.close();
-        outputs.store?.close();
-      }
+      // The folders are checked before the lock, which creates the state folder.
+      const logsDir = folderLocation(required(options.logsDir, '--logs <dir>'));
+      const outDir = required(options.outDir, '--out <dir>');
+      // Archive and quarantine are moves: on S3 when the logs are, local when they are local.
+      if (options.archiveDir !== undefined)
+        requireSameKind(logsDir, folderLocation(options.archiveDir), '--archive');
+      if (options.quarantineDir !== undefined)
+        requireSameKind(logsDir, folderLocation(options.quarantineDir), '--quarantine');
+      requireLocalFolders({ '--out': outDir, '--state': options.stateDir });
+      await requireInputFolder(logsDir);
+      if (options.kpisLandingDir !== undefined)
+        await requireInputFolder(folderLocation(options.kpisLandingDir), 'KPI landing folder');
+      ensureWritable(resolve(outDir), 'output_not_writable', 'output folder');
+      lock = await acquireLock(stateDirOf(options)!, `playtally ${options.command}`, {
+        wait: options.wait,
+        timeoutMs: options.waitTimeoutMs,
+        shouldStop: () => stop.requested(),
+        onWait: (owner: LockOwner) =>
+          log.info(
+            { event: 'waiting_for_lock', owner },
+            `waiting for ${owner.command} (pid ${owner.pid}) to finish`,
+          ),
+        onStale: (owner: LockOwner) =>
+          log.warn(
+            { event: 'stale_lock', owner },
+            `took over the lock of ${owner.command} (pid ${owner.pid} on ${owner.host}), which is gone`,
+          ),
+      });
+      storeTried = true;
+      outputs.store = options.openStore();
+      outputs.sink = await options.openSink();
+      await body(stop, outputs);
+    } catch (error) {
+      // Recorded while the lock is held (or, before it, if it can be taken), before the alert.
+      await recordFailure(options, startedAt, error, {
+        lockHeld: lock !== undefined,
+        store: outputs.store,
+        openStore: storeTried ? undefined : options.openStore,
+      });
+      throw error;
     } finally {
-      lock.release();
+      outputs.sink?.table.close();
+      outputs.store?.close();
+      lock?.release();
     }
   } catch (error) {
     // Without --wait, finding the state folder in use is the expected overlap of a schedule
@@ -120,12 +137,35 @@ export async function inUnattendedFrame(
   }
 }
 
-/** The `failed` log line of an error; returns its code. */
-export function logFailure(log: RunLog, error: unknown): string {
-  const e = error as Error & { code?: unknown };
-  const code = typeof e.code === 'string' ? e.code : 'internal';
-  log.error({ event: 'failed', code, error: e.message }, `failed: ${e.message}`);
-  return code;
+/**
+ * Record a run (or watch step) that failed outside runOnce, if it got as far as its state folder
+ * (unattended/runRecords.ts decides); a record that cannot be written is logged, never thrown.
+ */
+export async function recordFailure(
+  options: Pick<FrameOptions, 'command' | 'logsDir' | 'outDir' | 'stateDir' | 'log'>,
+  startedAt: string,
+  error: unknown,
+  recording: RecordingOptions,
+): Promise<void> {
+  const problem = await recordFailedRun(
+    {
+      command: options.command,
+      logsDir: options.logsDir,
+      outDir: options.outDir,
+      stateDir: stateDirOf(options),
+      startedAt,
+    },
+    error,
+    recording,
+  );
+  if (problem !== undefined)
+    options.log.error({ event: 'run_not_recorded', problem }, `could not record the failed run: ${problem}`);
+}
+
+/** The `failed` log line of an error: its code, exit code and sentence as the run history has them. */
+export function logFailure(log: RunLog, error: unknown): void {
+  const { code, message, exitCode } = failureOf(error);
+  log.error({ event: 'failed', code, exitCode, error: message }, `failed: ${message}`);
 }
 
 /** Log a failure and, with a webhook, POST the alert (a failed alert is logged, never thrown). */
@@ -135,8 +175,9 @@ export async function alertFailure(
   error: unknown,
 ): Promise<void> {
   const { log } = options;
-  const code = logFailure(log, error);
+  logFailure(log, error);
   if (!options.onFailureWebhook) return;
+  const { code, message, exitCode } = failureOf(error);
   const problem = await postAlert(options.onFailureWebhook, {
     source: 'playtally',
     event: 'run_failed',
@@ -145,7 +186,7 @@ export async function alertFailure(
     pid: process.pid,
     startedAt,
     failedAt: new Date().toISOString(),
-    error: { code, message: (error as Error).message },
+    error: { code, message, exitCode },
     run: {
       logs: options.logsDir && (isS3(options.logsDir) ? options.logsDir : resolve(options.logsDir)),
       out: options.outDir && resolve(options.outDir),

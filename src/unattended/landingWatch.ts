@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunRecord } from '../formats/runHistory.js';
 import { PlaytallyError } from '../ops/errors.js';
+import { failureOf } from '../ops/exitCodes.js';
 import { LANDING_KINDS, scanLanding } from '../sources/landingFiles.js';
 import { folderLocation, isS3, requireInputFolder } from '../sources/locations.js';
 import { type LogFile, scanLogs } from '../sources/logFiles.js';
@@ -14,8 +15,12 @@ export interface WatchOptions
   settleMs: number;
   stop: { requested(): boolean; stopped: Promise<void> };
   onStep?: (record: RunRecord) => void;
-  /** A failed step; the watcher goes on with the next poll unless the error cannot pass by itself. */
-  onStepError?: (error: unknown) => Promise<void> | void;
+  /**
+   * A failed step, or a poll that could not list the landing folder; the watcher goes on with the
+   * next poll unless the error cannot pass by itself. `repeat`: the same failure as the one before
+   * (a streak going on, recorded and worth alerting only at its start).
+   */
+  onStepError?: (error: unknown, repeat: boolean) => Promise<void> | void;
 }
 
 /**
@@ -30,6 +35,14 @@ export async function watchLanding(options: WatchOptions): Promise<void> {
   const kpiLanding = options.kpis && new KpiLandingTracker(options.kpis.landingDir, options.settleMs);
   let processed: string | undefined;
   let processedKpis: string | undefined;
+  // The failure of the streak going on (its message), until a step succeeds.
+  let failing: string | undefined;
+  const failed = async (error: unknown): Promise<void> => {
+    const message = failureOf(error).message;
+    const repeat = message === failing;
+    failing = message;
+    await options.onStepError?.(error, repeat);
+  };
   while (!options.stop.requested()) {
     let ready: (log: LogFile) => boolean = () => false;
     let signature: string | undefined;
@@ -47,7 +60,7 @@ export async function watchLanding(options: WatchOptions): Promise<void> {
         .join('|');
     } catch (error) {
       // The landing folder went away or is briefly unreadable (a remount): report it, poll again.
-      await options.onStepError?.(
+      await failed(
         error instanceof PlaytallyError
           ? error
           : new PlaytallyError('logs_not_found', `cannot list ${logsDir}: ${(error as Error).message}`),
@@ -63,13 +76,16 @@ export async function watchLanding(options: WatchOptions): Promise<void> {
           shouldStop: () => options.stop.requested(),
           // KPIs only from a settled landing folder: not from a streams file still being written.
           kpis: kpiSignature === undefined ? undefined : options.kpis,
+          // A step failing as the one before (every poll while a folder is gone) is recorded once.
+          recordFailure: (error) => failureOf(error).message !== failing,
         });
         processed = signature;
         if (kpiSignature !== undefined) processedKpis = kpiSignature;
+        failing = undefined;
         options.onStep?.(record);
       } catch (error) {
         if (!recoverable(error)) throw error;
-        await options.onStepError?.(error);
+        await failed(error);
       }
     }
     await Promise.race([sleep(options.pollMs), options.stop.stopped]);

@@ -1,3 +1,4 @@
+import { join, resolve } from 'node:path';
 import {
   type DayRecord,
   logIdentity,
@@ -6,7 +7,7 @@ import {
   type StateStore,
 } from '../formats/manifest.js';
 import { rejectTally } from '../formats/qualityReport.js';
-import { appendRunRecord, newRunRecord, type RunRecord } from '../formats/runHistory.js';
+import { newRunRecord, type RunRecord } from '../formats/runHistory.js';
 import { ChartSession, windowOf } from '../jobs/chartJob.js';
 import { archive, clearInterruptedMoves, movedBefore } from '../jobs/landing.js';
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
@@ -33,58 +34,69 @@ import { type ChartSettings, chartIsCurrent, everyChartHas, missingDays } from '
 import { runKpiStep } from './kpiStep.js';
 import { quarantineLog } from './quarantine.js';
 import type { RunEvent, RunOptions } from './runOptions.js';
+import { keepRun, leaveOut } from './runRecords.js';
 
 /**
  * One unattended run: bring every new or changed log into a partial (quarantining the ones with
  * too many rejected lines, or unreadable), write the charts of every date whose window changed
  * (or, for a backfill, every date asked for), then archive the logs and prune the partials no
  * chart needs any more. Idempotent: a second run with nothing new does nothing. Every run is
- * appended to the run history, failed ones too.
+ * recorded (runs.jsonl, and the store given), failed ones too, whatever they fail on
+ * (unattended/runRecords.ts); the caller holds the state folder's lock.
  */
 export async function runOnce(options: RunOptions): Promise<RunRecord> {
   const started = new Date();
   const emit = options.onRunEvent ?? (() => {});
   const logsDir = folderLocation(options.logsDir);
-  const parsed = new Set<string>();
-  const session = await ChartSession.open({
-    ...options,
-    onEvent: (event) => {
-      if (event.type === 'dayDone' && !event.reused) parsed.add(event.date);
-      emit({ type: 'engine', event });
-    },
-  });
+  const outDir = resolve(options.outDir);
+  const stateDir = resolve(options.stateDir ?? join(outDir, '.playtally'));
   const record = newRunRecord({
     id: `${started.toISOString()}-${process.pid}`,
     command: options.command,
     startedAt: started.toISOString(),
     logsDir,
-    outDir: session.outDir,
+    outDir,
   });
+  const parsed = new Set<string>();
+  let session: ChartSession | undefined;
+  let run: Run | undefined;
   let failure: unknown;
   try {
+    session = await ChartSession.open({
+      ...options,
+      onEvent: (event) => {
+        if (event.type === 'dayDone' && !event.reused) parsed.add(event.date);
+        emit({ type: 'engine', event });
+      },
+    });
     await requireInputFolder(logsDir);
-    await new Run(options, session, logsDir, record, emit).go();
+    run = new Run(options, session, logsDir, record, emit);
+    await run.go();
     if (!record.stopped) await runKpiStep(options, session.outDir, record, emit);
     record.ok = true;
   } catch (error) {
     failure = error;
-    const e = error as Error & { code?: unknown };
-    record.error = { code: typeof e.code === 'string' ? e.code : 'internal', message: e.message };
   }
   const taken = new Set(record.days.map((d) => d.date));
   record.rebuilt = [...parsed].filter((date) => !taken.has(date)).sort();
-  record.finishedAt = new Date().toISOString();
-  let closing: unknown;
+  // The days the charts were written from without being parsed in this run.
+  const reused = [...(run?.reusedRows ?? [])].filter(([date]) => !parsed.has(date)).sort();
+  record.reused = {
+    days: reused.map(([date]) => date),
+    rows: reused.reduce((sum, [, rows]) => sum + rows, 0),
+  };
   try {
-    await session.close();
-    appendRunRecord(session.state.dir, record);
-    options.store?.addRun(record);
+    await session?.close();
   } catch (error) {
-    closing = error;
+    failure ??= error;
   }
-  // A run that failed reports its own error, not the history's (a full disk fails both).
-  if (failure !== undefined) throw failure;
-  if (closing !== undefined) throw closing;
+  record.finishedAt = new Date().toISOString();
+  if (failure !== undefined && options.recordFailure?.(failure) === false) {
+    leaveOut(failure);
+    throw failure;
+  }
+  const kept = keepRun(session?.state.dir ?? stateDir, record, options.store, failure);
+  if (kept.failure !== undefined) throw kept.failure;
   return record;
 }
 
@@ -102,6 +114,8 @@ class Run {
    * a request per archived day (on S3, a HEAD each) every run.
    */
   private readonly archiveListing = new Map<string, { size: number; mtimeMs: number }>();
+  /** The log rows of the days the charts written took from earlier runs' data, by ISO date. */
+  readonly reusedRows = new Map<string, number>();
 
   constructor(
     private readonly options: RunOptions,
@@ -375,6 +389,7 @@ class Run {
       const logs = windowDays.filter((d) => available.has(d)).map((d) => available.get(d)!.source);
       const summary = await this.retry(`charts ${isoDay(date)}`, () => this.session.writeCharts(date, logs));
       this.record.charts.push(summary.date);
+      for (const d of summary.days) if (d.reused) this.reusedRows.set(d.date, d.rows);
       this.emit({
         type: 'chartsWritten',
         date: summary.date,

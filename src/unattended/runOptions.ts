@@ -30,6 +30,11 @@ export interface RunOptions extends SessionOptions {
   isReady?: (log: LogFile) => boolean;
   /** Checked between steps: a signal asked the run to stop. */
   shouldStop?: () => boolean;
+  /**
+   * Whether a failed run is recorded (default: always). `watch` records the first step of a
+   * streak of the same failure, not one line per poll.
+   */
+  recordFailure?: (error: unknown) => boolean;
   onRunEvent?: (event: RunEvent) => void;
   /** Load each chart date into this results store as it is written, and the run into its history. */
   store?: ResultsStore;

@@ -384,7 +384,7 @@ describe('watch: one alert per failure streak', () => {
   it('the landing folder going away is alerted once, logged on every poll; the watch goes on', async () => {
     const { url, received, server } = await alertServer();
     try {
-      const { logs, out } = setup(2);
+      const { logs, out, state } = setup(2);
       const staging = temp.make('playtally-edge-staging-');
       const w = new Child([
         'watch',
@@ -437,6 +437,14 @@ describe('watch: one alert per failure streak', () => {
       const exit = await w.exited;
       expect(exit.code, w.story()).toBe(0);
       expect(received).toHaveLength(1);
+      // In the run history too, once per streak as alerted (not a line per poll), between the
+      // steps before and after.
+      const runs = readRunHistory(state);
+      expect(runs.map((r) => [r.command, r.ok, r.error?.code, r.error?.exitCode])).toEqual([
+        ['watch', true, undefined, undefined],
+        ['watch', false, 'logs_not_found', 3],
+        ['watch', true, undefined, undefined],
+      ]);
     } finally {
       await closeServer(server);
     }

@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { RunRecord } from '../../src/formats/runHistory.js';
 import { generateLogs } from '../../src/generate/listenGenerator.js';
 import { cli, ROOT, requireBuiltCli } from '../support/cliRuns.js';
 import { day, TempDirs } from '../support/tempDirs.js';
@@ -128,5 +129,32 @@ describe.runIf(mountable)('a full disk (issue 17, point 7)', () => {
     expect(full.status, full.stderr).toBe(4);
     expect(full.stderr).toContain(`in the state folder ${state}: no space left on its device (ENOSPC)`);
     expect(full.stderr).not.toMatch(/\n\s+at /);
+  });
+
+  it('a run on a full output disk is in the run history: failed, exit 4, the sentence naming the file; status shows it', () => {
+    const logsDir = logs();
+    const base = temp.make('playtally-faults-');
+    const out = join(base, 'out');
+    const state = join(base, 'state');
+    smallDisk(out, '300k');
+    const args = ['run', '--logs', logsDir, '--out', out, '--state', state, '--threads', '2'];
+    const full = cli(args);
+    expect(full.status, full.stderr).toBe(4);
+    const status = (): { runs: RunRecord[] } =>
+      JSON.parse(cli(['status', '--state', state, '--json']).stdout) as { runs: RunRecord[] };
+    const [failed] = status().runs;
+    expect(failed).toMatchObject({ command: 'run', ok: false, error: { code: 'write_failed', exitCode: 4 } });
+    expect(failed!.error!.message).toMatch(
+      /^cannot write .*\/out\/.*: no space left on its device \(ENOSPC\)/,
+    );
+    expect(full.stderr).toContain(`playtally: error: ${failed!.error!.message}`);
+    const text = cli(['status', '--state', state]).stdout;
+    expect(text).toMatch(/ run +failed \(exit 4\) /);
+    expect(text).toContain(`    write_failed: ${failed!.error!.message}`);
+
+    release(out);
+    const again = cli(args);
+    expect(again.status, again.stderr).toBe(0);
+    expect(status().runs.map((r) => r.ok)).toEqual([false, true]);
   });
 });

@@ -1,6 +1,7 @@
 import { statSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it, onTestFailed } from 'vitest';
+import type { RunRecord } from '../../src/formats/runHistory.js';
 import { startServer } from '../../src/serve/server.js';
 import { ResultsStore } from '../../src/store/resultsStore.js';
 import {
@@ -187,7 +188,30 @@ describe.skipIf(!haveChromium)('dashboard in Chromium', () => {
     expect(await rows.count()).toBe(3);
     expect(await page.locator('#runs-table .badge--ok').count()).toBe(2);
     expect(await page.locator('#runs-table .badge--failed').count()).toBe(1);
-    expect(await rows.first().textContent()).toContain('no-such-folder');
+    // The failed run, newest: marked, with its exit code and its message.
+    const { runs } = await apiJson<{ runs: RunRecord[] }>('/api/runs');
+    const failed = runs[0]!;
+    expect(failed).toMatchObject({ ok: false, error: { code: 'logs_not_found', exitCode: 3 } });
+    const cells = (row: number) =>
+      rows
+        .nth(row)
+        .locator('td')
+        .evaluateAll((tds) =>
+          Object.fromEntries(tds.map((td) => [td.getAttribute('data-label'), td.textContent])),
+        );
+    const failedRow = await cells(0);
+    expect(failedRow['Result']).toBe('failed (exit 3)');
+    expect(await rows.first().locator('.badge--failed').count()).toBe(1);
+    expect(failedRow['Notes']).toContain(`logs_not_found: ${failed.error!.message}`);
+    expect(failedRow['Notes']).toContain('no-such-folder');
+    // The second run parsed two days and wrote its charts from the first four days' partials too:
+    // its rows say so, instead of counting only what it parsed.
+    const second = runs[1]!;
+    expect(second.reused!.days).toEqual(['2024-03-01', '2024-03-02', '2024-03-03', '2024-03-04']);
+    const secondRow = await cells(1);
+    const n = (x: number) => x.toLocaleString('en-US');
+    expect(secondRow['Rows']).toBe(`${n(second.totals.rows)} + ${n(second.reused!.rows)} reused`);
+    expect(secondRow['Notes']).toContain('reused the partials of 2024-03-01 … 2024-03-04 (4)');
   });
 
   it('fits a phone screen, and saves screenshots of a laptop and a phone', async () => {

@@ -4,9 +4,9 @@ import { fileURLToPath } from 'node:url';
 import type { Command } from 'commander';
 import { describe, expect, it } from 'vitest';
 import { anchor, cliReference, path } from '../../src/cli/cliReference.js';
-import { EXIT, EXIT_CODES, errorCodesOf, exitCodeFor, exitCodesHelp } from '../../src/cli/exitCodes.js';
 import { program } from '../../src/cli/program.js';
 import type { ErrorCode } from '../../src/ops/errors.js';
+import { EXIT, EXIT_CODES, errorCodesOf, exitCodeFor, exitCodesHelp } from '../../src/ops/exitCodes.js';
 import { commandsByPath, helpText } from '../support/cliTree.js';
 
 const ROOT = fileURLToPath(new URL('../..', import.meta.url));

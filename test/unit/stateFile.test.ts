@@ -159,11 +159,47 @@ describe('the run history (runs.jsonl): one record a line', () => {
         '{"id":"half","command":"run"}',
         JSON.stringify({ ...run('bad-days'), days: 'none' }),
         JSON.stringify({ ...run('bad-ok'), ok: 'yes' }),
+        JSON.stringify({ ...run('bad-error'), error: 'logs_not_found' }),
+        JSON.stringify({ ...run('bad-exit'), error: { code: 'usage', message: 'm', exitCode: '2' } }),
+        JSON.stringify({ ...run('bad-reused'), reused: 3 }),
         'not json',
         good.slice(0, 40),
       ].join('\n'),
     );
     appendRunRecord(dir, run('last'));
     expect(readRunHistory(dir, 10).map((r) => r.id)).toEqual(['first', 'last']);
+  });
+});
+
+describe('the run history of older releases', () => {
+  it('a record without exitCode or reused (written before them) is read as it is', () => {
+    const dir = temp.make();
+    // A failed run as runs.jsonl held it before exit codes and reused days were recorded.
+    const old = {
+      id: '2024-01-01T00:00:00.000Z-42',
+      command: 'run',
+      startedAt: '2024-01-01T00:00:00.000Z',
+      finishedAt: '2024-01-01T00:00:01.000Z',
+      ok: false,
+      stopped: false,
+      logsDir: '/l',
+      outDir: '/o',
+      days: [],
+      charts: [],
+      chartsCurrent: 0,
+      rebuilt: [],
+      quarantined: [],
+      archived: [],
+      pruned: [],
+      missing: [],
+      totals: { rows: 0, valid: 0, rejected: 0 },
+      error: { code: 'ENOSPC', message: 'no space left on device' },
+    };
+    writeFileSync(join(dir, RUN_HISTORY), `${JSON.stringify(old)}\n`);
+    const failed = { ...newRunRecord({ ...old, command: 'run', id: 'new' }), finishedAt: old.finishedAt };
+    failed.error = { code: 'logs_not_found', message: 'gone', exitCode: 3 };
+    appendRunRecord(dir, failed);
+    expect(readRunHistory(dir)).toEqual([old, failed]);
+    expect(failed.reused).toEqual({ days: [], rows: 0 });
   });
 });

@@ -1,5 +1,6 @@
 import { join } from 'node:path';
 import { Command } from 'commander';
+import type { RunRecord } from '../../formats/runHistory.js';
 import { plural, thousands } from '../../ops/counts.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import { type StatusReport, statusReport } from '../../unattended/statusReport.js';
@@ -36,15 +37,37 @@ Examples:
 const n = thousands;
 const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
 
-/** Columns padded to their widest cell; numbers right-aligned. */
-function table(header: string[], rows: string[][], right: Set<number>): string {
+/**
+ * Columns padded to their widest cell; numbers right-aligned. `note`: a line under a row (a failed
+ * run's message), indented under its first column.
+ */
+function table(
+  header: string[],
+  rows: string[][],
+  right: Set<number>,
+  note: (index: number) => string | undefined = () => undefined,
+): string {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
   const line = (cells: string[]): string =>
     `  ${cells
       .map((c, i) => (right.has(i) ? c.padStart(widths[i]!) : c.padEnd(widths[i]!)))
       .join('  ')
       .trimEnd()}\n`;
-  return line(header) + rows.map(line).join('');
+  return (
+    line(header) +
+    rows
+      .map((r, i) => {
+        const under = note(i);
+        return line(r) + (under === undefined ? '' : `    ${under}\n`);
+      })
+      .join('')
+  );
+}
+
+/** A run's result: ok, stopped, or failed with its exit code (records before exit codes have none). */
+function result(r: RunRecord): string {
+  if (r.ok) return r.stopped ? 'stopped' : 'ok';
+  return r.error?.exitCode === undefined ? 'failed' : `failed (exit ${r.error.exitCode})`;
 }
 
 export function renderStatus(s: StatusReport): string {
@@ -93,19 +116,36 @@ export function renderStatus(s: StatusReport): string {
     s.runs.length === 0
       ? '  none\n'
       : table(
-          ['started', 'command', 'result', 'parsed', 'rows', 'rejected', 'charts', 'quarantined', 'archived'],
+          [
+            'started',
+            'command',
+            'result',
+            'parsed',
+            'reused',
+            'rows',
+            'rejected',
+            'charts',
+            'quarantined',
+            'archived',
+          ],
           s.runs.map((r) => [
             r.startedAt,
             r.command,
-            r.ok ? (r.stopped ? 'stopped' : 'ok') : `failed: ${r.error?.code ?? '?'}`,
+            result(r),
             String(r.days.length),
+            // The days the charts were written from without parsing them again (earlier runs' partials).
+            String(r.reused?.days.length ?? 0),
             n(r.totals.rows),
             r.totals.rows > 0 ? pct(r.totals.rejected / r.totals.rows) : '-',
             String(r.charts.length),
             String(r.quarantined.length),
             String(r.archived.length),
           ]),
-          new Set([3, 4, 5, 6, 7, 8]),
+          new Set([3, 4, 5, 6, 7, 8, 9]),
+          (i) => {
+            const error = s.runs[i]!.error;
+            return error === undefined ? undefined : `${error.code}: ${error.message}`;
+          },
         );
   return out;
 }

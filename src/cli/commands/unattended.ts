@@ -3,6 +3,7 @@ import type { Granularity } from '../../kpis/genreKpis.js';
 import { plural } from '../../ops/counts.js';
 import { isoDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
+import { exitCodesHelp } from '../../ops/exitCodes.js';
 import type { DynamoSink } from '../../sinks/dynamoSink.js';
 import { folderLocation } from '../../sources/locations.js';
 import {
@@ -11,6 +12,7 @@ import {
   inUnattendedFrame,
   logFailure,
   type RunOutputs,
+  recordFailure,
   stateDirOf,
 } from '../../unattended/frame.js';
 import { watchLanding } from '../../unattended/landingWatch.js';
@@ -18,7 +20,6 @@ import { runOnce } from '../../unattended/runOnce.js';
 import type { RunOptions } from '../../unattended/runOptions.js';
 import type { StopSignals } from '../../unattended/stopSignals.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
-import { exitCodesHelp } from '../exitCodes.js';
 import { dayOption, durationOption, positiveIntOption, requireOption } from '../optionParsers.js';
 import { createRunLogger, type Logger, logRunDone, logRunEvent } from '../runLogger.js';
 import {
@@ -198,22 +199,13 @@ function frameOptions(
     waitTimeoutMs: options.waitTimeout,
     onFailureWebhook: options.onFailureWebhook,
     log,
-    openOutputs: async () => {
-      const store = openStore(options);
-      try {
-        return {
-          store,
-          sink: await openSink(
-            options,
-            stateDirOf({ outDir: options.out, stateDir: options.state })!,
-            !prints(level, 'info'),
-          ),
-        };
-      } catch (error) {
-        store?.close();
-        throw error;
-      }
-    },
+    openStore: () => openStore(options),
+    openSink: () =>
+      openSink(
+        options,
+        stateDirOf({ outDir: options.out, stateDir: options.state })!,
+        !prints(level, 'info'),
+      ),
   };
 }
 
@@ -379,7 +371,6 @@ export async function watchLoop(
   stop: StopSignals,
   outputs: RunOutputs,
 ): Promise<void> {
-  let failing: string | undefined;
   log.info(
     {
       event: 'watching',
@@ -395,7 +386,6 @@ export async function watchLoop(
     settleMs: options.settle,
     stop,
     onStep: (record) => {
-      failing = undefined;
       if (options.json) process.stdout.write(`${JSON.stringify(record)}\n`);
       const kpiDays = record.kpis && 'days' in record.kpis ? record.kpis.days.length : 0;
       if (
@@ -408,12 +398,17 @@ export async function watchLoop(
       )
         logRunDone(log, record);
     },
-    // One alert per streak of the same failure, not one per poll; logged every time.
-    onStepError: async (error) => {
-      const message = (error as Error).message;
-      if (message === failing) logFailure(log, error);
-      else await alertFailure(frameOptions('watch', options, log), new Date().toISOString(), error);
-      failing = message;
+    // One alert and one record per streak of the same failure, not one per poll; logged every
+    // time. A failed step is recorded by runOnce; a poll that could not list the landing folder
+    // here.
+    onStepError: async (error, repeat) => {
+      if (repeat) logFailure(log, error);
+      else {
+        const frame = frameOptions('watch', options, log);
+        const at = new Date().toISOString();
+        await recordFailure(frame, at, error, { lockHeld: true, store: outputs.store });
+        await alertFailure(frame, at, error);
+      }
     },
   });
   log.info({ event: 'stopped' }, 'stopped');

@@ -1,4 +1,5 @@
-import type { ErrorCode } from '../ops/errors.js';
+import { type ErrorCode, PlaytallyError } from './errors.js';
+import { ioFailure } from './ioErrors.js';
 
 /**
  * Exit codes: the one mapping, and the one table of what they mean. Scripts can tell a mistake in
@@ -47,6 +48,31 @@ const BY_CODE: Record<ErrorCode, number> = {
 
 export function exitCodeFor(code: ErrorCode): number {
   return BY_CODE[code];
+}
+
+/** A failure as the process reports it and the run history keeps it. */
+export interface Failure {
+  /** The PlaytallyError code, or `internal` for anything else (a bug). */
+  code: ErrorCode | 'internal';
+  message: string;
+  exitCode: number;
+  /** The PlaytallyError the failure is (an unnamed I/O fault named), or what was thrown (a bug). */
+  error: unknown;
+}
+
+/**
+ * The one classification of a failure, shared by the CLI's error boundary (its exit code and
+ * sentence) and the run history (the code, message and exit code a failed run is recorded with),
+ * so that a run's record says what its process exited with: a PlaytallyError by its code; an I/O
+ * fault of the machine that reached here unnamed (a worker thread's write, say) named by
+ * ioFailure; anything else is an internal error, exit 1.
+ */
+export function failureOf(caught: unknown): Failure {
+  const error = caught instanceof PlaytallyError ? caught : (ioFailure(caught) ?? caught);
+  if (error instanceof PlaytallyError)
+    return { code: error.code, message: error.message, exitCode: exitCodeFor(error.code), error };
+  const message = error instanceof Error ? error.message : String(error);
+  return { code: 'internal', message, exitCode: EXIT.failed, error };
 }
 
 /**
