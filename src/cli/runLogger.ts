@@ -54,6 +54,9 @@ class TerminalLog {
   }
 
   write(line: string): void {
+    const entry = JSON.parse(line) as Record<string, unknown>;
+    // A failure that ends the command: its error boundary says it on stderr, once.
+    if (entry.event === 'failed' && entry.final === true) return;
     const {
       level,
       time,
@@ -61,7 +64,7 @@ class TerminalLog {
       pid: _pid,
       host: _host,
       ...fields
-    } = JSON.parse(line) as {
+    } = entry as {
       level: number;
       time: string;
       msg?: string;

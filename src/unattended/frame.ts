@@ -129,8 +129,8 @@ export async function inUnattendedFrame(
     // with a long run, and a wait ended by a signal is a deliberate stop: logged and exit 5, not
     // alerted. A wait that ran out is alerted.
     const overlap = (error as PlaytallyError).code === 'locked' && (!options.wait || stop.requested());
-    if (overlap) logFailure(log, error);
-    else await alertFailure(options, startedAt, error);
+    if (overlap) logFailure(log, error, true);
+    else await alertFailure(options, startedAt, error, true);
     throw error;
   } finally {
     stop.dispose();
@@ -162,20 +162,28 @@ export async function recordFailure(
     options.log.error({ event: 'run_not_recorded', problem }, `could not record the failed run: ${problem}`);
 }
 
-/** The `failed` log line of an error: its code, exit code and sentence as the run history has them. */
-export function logFailure(log: RunLog, error: unknown): void {
+/**
+ * The `failed` log line of an error: its code, exit code and sentence as the run history has them.
+ * `final`: the failure ends the command, whose error boundary also says it on stderr (a terminal
+ * shows that line only, cli/runLogger.ts); a failed watch step is not final.
+ */
+export function logFailure(log: RunLog, error: unknown, final = false): void {
   const { code, message, exitCode } = failureOf(error);
-  log.error({ event: 'failed', code, exitCode, error: message }, `failed: ${message}`);
+  log.error(
+    { event: 'failed', code, exitCode, error: message, ...(final ? { final } : {}) },
+    `failed: ${message}`,
+  );
 }
 
-/** Log a failure and, with a webhook, POST the alert (a failed alert is logged, never thrown). */
+/** Log a failure (`final`: see logFailure) and, with a webhook, POST the alert (a failed alert is logged, never thrown). */
 export async function alertFailure(
   options: Pick<FrameOptions, 'command' | 'logsDir' | 'outDir' | 'stateDir' | 'onFailureWebhook' | 'log'>,
   startedAt: string,
   error: unknown,
+  final = false,
 ): Promise<void> {
   const { log } = options;
-  logFailure(log, error);
+  logFailure(log, error, final);
   if (!options.onFailureWebhook) return;
   const { code, message, exitCode } = failureOf(error);
   const problem = await postAlert(options.onFailureWebhook, {

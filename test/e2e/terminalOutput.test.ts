@@ -171,6 +171,19 @@ describe.runIf(haveScript)('on a terminal', () => {
     expect(one.lines.at(-1)).toMatch(/^playtally: done: 1 log parsed /);
   });
 
+  it('a failed run: one error line (the failed log line is not said twice on a terminal)', () => {
+    const missing = join(temp.make('playtally-tty-fail-'), 'no-logs');
+    const { status, lines } = onTerminal([
+      'run',
+      '--logs',
+      missing,
+      '--out',
+      temp.make('playtally-tty-out-'),
+    ]);
+    expect(status).toBe(3);
+    expect(lines).toEqual([`playtally: error: logs folder ${missing} does not exist or is not a folder`]);
+  });
+
   it('backfill: a line per chart date and one summary', () => {
     const out = temp.make('playtally-tty-out-');
     const { status, lines } = onTerminal([
