@@ -398,8 +398,10 @@ describe('blanks around fields and a header line', () => {
             },
           ),
           async (lines, pads, header) => {
-            fc.pre(lines.some(([l]) => referenceRows(Buffer.from(`${l}\n`, 'latin1')).length > 0));
             const eol = (crlf: boolean): string => (crlf ? '\r\n' : '\n');
+            // At least one valid row as the lines are written (a row ending in `\r` and then
+            // `\r\n` is not valid: its country ends in a CR; seed 1212732481 found it).
+            fc.pre(lines.some(([l, crlf]) => referenceRows(Buffer.from(l + eol(crlf), 'latin1')).length > 0));
             const plain = lines.map(([l, crlf]) => l + eol(crlf)).join('');
             const changed =
               (header ? `${header[0]}${header[1]}${header[0]}\r\n` : '') +
