@@ -1,3 +1,5 @@
+import { EXIT } from '../ops/exitCodes.js';
+
 /**
  * SIGINT and SIGTERM ask a run to stop after its current step (a day's partial or a chart date),
  * so that it leaves nothing half done; a second signal stops it at once (exit 130; the temporary
@@ -17,7 +19,7 @@ export function onStopSignals(onFirst: (signal: string) => void = () => {}): Sto
     resolveStopped = resolve;
   });
   const handler = (signal: NodeJS.Signals): void => {
-    if (requested) process.exit(130);
+    if (requested) process.exit(EXIT.interrupted);
     requested = true;
     onFirst(signal);
     resolveStopped();
