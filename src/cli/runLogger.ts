@@ -138,7 +138,7 @@ export function logRunEvent(log: Logger, event: RunEvent): void {
         event.dates.length === 0
           ? `every chart date is current (${n(event.current)})`
           : `${plural(event.dates.length, 'chart date')} to write` +
-              (event.current > 0 ? `, ${n(event.current)} already current` : ''),
+              (event.current > 0 ? `, ${n(event.current)} already up to date` : ''),
       );
       break;
     case 'chartsWritten':
@@ -206,7 +206,7 @@ export function logRunEvent(log: Logger, event: RunEvent): void {
           archived: s.archived.length,
           errorFiles: s.errorFiles.length,
         },
-        `kpis: ${plural(s.days.length, 'day')} written${s.daysCurrent > 0 ? ` (${n(s.daysCurrent)} already current)` : ''}, ` +
+        `kpis: ${plural(s.days.length, 'day')} written${s.daysCurrent > 0 ? ` (${n(s.daysCurrent)} already up to date)` : ''}, ` +
           `${plural(s.filesParsed, 'streams file')} parsed, ${n(s.archived.length)} archived, ${n(s.errorFiles.length)} set aside`,
       );
       break;

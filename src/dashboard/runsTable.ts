@@ -40,7 +40,7 @@ function notes(run: Run): string {
   if (reused.length > 0) parts.push(`reused the partials of ${dates(reused)}`);
   for (const q of run.quarantined) parts.push(`quarantined ${q.file}: ${q.reason}`);
   if (run.missing.length > 0) parts.push(`missing days: ${dates(run.missing)}`);
-  if (run.chartsCurrent > 0) parts.push(`${plural(run.chartsCurrent, 'chart date')} already current`);
+  if (run.chartsCurrent > 0) parts.push(`${plural(run.chartsCurrent, 'chart date')} already up to date`);
   return parts.join('; ') || '–';
 }
 
