@@ -1,6 +1,7 @@
 import {
   closeSync,
   existsSync,
+  fstatSync,
   fsyncSync,
   openSync,
   readSync,
@@ -168,15 +169,15 @@ export function readPartialDirectory<Meta = unknown>(path: string): PartialDirec
     const fileLength = Number(header.readBigUInt64LE(16));
     const directoryOffset = Number(header.readBigUInt64LE(24));
     const directoryLength = header.readUInt32LE(32);
+    // Checked against the file before any is used: a damaged top byte would make a position past
+    // 2^53 or a length past 2^31, and fs would throw its own RangeError, not this file's error.
+    const size = fstatSync(fd).size;
+    if (fileLength !== size || directoryOffset + directoryLength !== fileLength) {
+      throw new PartialFileError(path, 'length does not match its header');
+    }
     const json = Buffer.alloc(directoryLength);
     if (readSync(fd, json, 0, directoryLength, directoryOffset) !== directoryLength) {
       throw new PartialFileError(path, 'truncated (directory missing)');
-    }
-    if (
-      readSync(fd, Buffer.alloc(1), 0, 1, fileLength) !== 0 ||
-      directoryOffset + directoryLength !== fileLength
-    ) {
-      throw new PartialFileError(path, 'length does not match its header');
     }
     if (crc32(json) !== header.readUInt32LE(36))
       throw new PartialFileError(path, 'directory checksum mismatch');

@@ -79,6 +79,8 @@ export class WorkerPool {
 
   run<R>(task: Task, transfer: ArrayBuffer[] = []): Promise<R> {
     return new Promise<R>((resolve, reject) => {
+      // A closed pool's threads have ended: a task posted to one would never be answered.
+      if (this.closed) return reject(new Error('the worker pool is closed'));
       this.queue.push({ task, transfer, resolve: resolve as (v: unknown) => void, reject });
       this.dispatch();
     });
@@ -89,6 +91,7 @@ export class WorkerPool {
       this.slots.map(
         (slot) =>
           new Promise<R>((resolve, reject) => {
+            if (this.closed) return reject(new Error('the worker pool is closed'));
             slot.pinned.push({ task, transfer: [], resolve: resolve as (v: unknown) => void, reject });
             this.dispatch();
           }),
@@ -131,8 +134,15 @@ export class WorkerPool {
         job.reject(this.failure);
         continue;
       }
+      try {
+        slot.worker.postMessage(job.task, job.transfer);
+      } catch (error) {
+        // Not sent (a task that cannot be cloned, a buffer already detached): that task fails,
+        // the worker stays free for the next one.
+        job.reject(error as Error);
+        continue;
+      }
       slot.current = job;
-      slot.worker.postMessage(job.task, job.transfer);
     }
   }
 
