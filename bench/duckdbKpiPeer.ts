@@ -38,7 +38,7 @@ export async function duckdbKpiFiles(run: KpiPeerRun): Promise<string[]> {
   try {
     await connection.run("SET TimeZone = 'UTC'");
     const streams = run.dialect === 'given' ? "delim = ',', new_line = '\\n', sample_size = 1024" : undefined;
-    const files = await duckdbKpis(connection, run.landing, 'day', { form: run.form ?? 'sets', streams });
+    const files = await duckdbKpis(connection, run.landing, 'day', { form: run.form ?? 'distinct', streams });
     mkdirSync(run.out, { recursive: true });
     for (const [name, lines] of files) {
       const header = name.startsWith('genre_kpis_') ? GENRE_KPI_HEADER : TOP_GENRES_HEADER;
@@ -54,7 +54,7 @@ export async function duckdbKpiFiles(run: KpiPeerRun): Promise<string[]> {
 async function main(argv: string[]): Promise<void> {
   const args = new Map<string, string>();
   for (let i = 0; i < argv.length; i += 2) args.set(argv[i]!.slice(2), argv[i + 1]!);
-  const form = args.get('form') ?? 'sets';
+  const form = args.get('form') ?? 'distinct';
   if (form !== 'sets' && form !== 'distinct') throw new Error(`--form sets or distinct, not ${form}`);
   const dialect = args.get('dialect') ?? 'given';
   if (dialect !== 'sniff' && dialect !== 'given') throw new Error(`--dialect sniff or given, not ${dialect}`);

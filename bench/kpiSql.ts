@@ -11,10 +11,10 @@ import type { DuckDBConnection } from '@duckdb/node-api';
  * offset is UTC).
  *
  * Written in the form a DuckDB user would tune it to (issue 19): the streams read once, `SELECT
- * DISTINCT` joined to the songs, then either one `GROUP BY GROUPING SETS` pass counting per (day,
- * genre, track) and per (day, genre, user) at once (listeners are the rows of the second set,
- * listens and listening time its sums), or the plays materialised and counted twice with
- * `count(DISTINCT user_id)`; the top 3 tracks by `QUALIFY`, the genres' ranks by a window over
+ * DISTINCT` joined to the songs, then either the plays materialised and counted twice, per track
+ * and per genre with `count(DISTINCT user_id)`, or one `GROUP BY GROUPING SETS` pass counting
+ * per (day, genre, track) and per (day, genre, user) at once (listeners are the rows of the
+ * second set, listens and listening time its sums); the top 3 tracks by `QUALIFY`, the genres' ranks by a window over
  * the few per-genre rows, all in one statement. The files are built here from its few rows.
  */
 export interface KpiCsvOptions {
@@ -24,9 +24,9 @@ export interface KpiCsvOptions {
    */
   streams?: string;
   /**
-   * `sets` (the default): one GROUPING SETS pass over the plays. `distinct`: the plays as a
+   * `distinct` (the default, the faster by a little: docs/BENCHMARKS.md): the plays as a
    * MATERIALIZED common table expression, counted twice (per track, and `count(DISTINCT
-   * user_id)` per genre).
+   * user_id)` per genre). `sets`: one GROUPING SETS pass over the plays.
    */
   form?: 'sets' | 'distinct';
 }
@@ -38,6 +38,7 @@ export async function duckdbKpis(
   options: KpiCsvOptions = {},
 ): Promise<Map<string, string[]>> {
   const hourly = granularity === 'hour';
+  const form = options.form ?? 'distinct';
   const csv = (sub: string, extra = ''): string =>
     `read_csv('${join(landing, sub, '*.csv').replaceAll("'", "''")}', header = true, all_varchar = true, quote = '"', escape = '"',
       strict_mode = false, union_by_name = true, filename = false${extra})`;
@@ -51,11 +52,11 @@ export async function duckdbKpis(
     WHERE coalesce(user_id, '') <> '' AND coalesce(track_id, '') <> ''
       AND TRY_CAST(listen_time AS TIMESTAMPTZ) IS NOT NULL`;
   const rows = await conn.runAndReadAll(`
-    WITH plays AS ${options.form === 'distinct' ? 'MATERIALIZED ' : ''}(
+    WITH plays AS ${form === 'distinct' ? 'MATERIALIZED ' : ''}(
       SELECT CAST(s.ts AS DATE) AS d, ${hourly ? 'hour(s.ts)' : '0'} AS hh, g.genre, s.user_id, s.track_id, g.duration
       FROM (${streams}) s JOIN (${songs}) g USING (track_id)
     ), ${
-      options.form === 'distinct'
+      form === 'distinct'
         ? `per_track AS (
       SELECT d, hh, genre, track_id, count(*) AS n FROM plays GROUP BY d, hh, genre, track_id
     ), agg AS (

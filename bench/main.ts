@@ -283,7 +283,7 @@ async function main(): Promise<void> {
     `### ${days} days x ${rows.toLocaleString('en-US')} rows, median of ${runs} (${new Date().toISOString().slice(0, 10)})`,
     '',
     `Machine: ${cpu}, ${threads} cores, ${Math.round(totalmem() / 2 ** 30)} GB RAM, Node ${process.version}. ` +
-      `Command: \`npm run bench -- --days ${days} --rows ${rows} --runs ${runs}\`.`,
+      `Command: \`npm run bench -- ${process.argv.slice(2).join(' ')}\`.`,
     '',
     '| run | wall | CPU | peak RSS | DuckDB wall / this |',
     '|---|---|---|---|---|',
@@ -445,12 +445,16 @@ async function kpiBench(
     `### Genre KPIs: ${days} day(s) x ${streams.toLocaleString('en-US')} stream rows, median of ${runs} (${new Date().toISOString().slice(0, 10)})`,
     '',
     `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${threads} cores, ${Math.round(totalmem() / 2 ** 30)} GB RAM, Node ${process.version}. ` +
-      `Command: \`${clickhouseUrls.length > 0 ? 'CLICKHOUSE_URLS=... ' : ''}npm run bench -- --kpi-only --kpi-days ${days} --kpi-streams ${streams} --runs ${runs}\`.`,
+      `Command: \`${clickhouseUrls.length > 0 ? 'CLICKHOUSE_URLS=... ' : ''}npm run bench -- ${process.argv.slice(2).join(' ')}\`.`,
     '',
     '| run | wall | CPU | peak RSS | DuckDB wall / this |',
     '|---|---|---|---|---|',
     line('playtally kpis (all files from the raw CSVs)', ours, `${ratio.toFixed(2)}x`),
-    line(`DuckDB ${duckdbVersion} SQL (bench/kpiSql.ts, memory_limit 1GB)`, theirs, '1.00x'),
+    line(
+      `DuckDB ${duckdbVersion} SQL (bench/kpiSql.ts, memory_limit 1GB, ${threads} threads)`,
+      theirs,
+      '1.00x',
+    ),
     ...(clickhouseUrls.length > 0
       ? [
           line(
