@@ -151,11 +151,13 @@ describe('WorkerPool', { timeout: 15_000 }, () => {
     const missing = join(dir, 'no-such.ptp');
 
     const good = [0, 1, 2, 3].map((q) => p.run<MergeCountriesResult>(mergeTask(days, q)));
-    const corrupt = p.run({ ...mergeTask([{ ...days[0]!, path: damaged }], 3) });
-    const gone = p.run({ ...mergeTask([{ ...days[0]!, path: missing }], 0) });
+    // Each failure is caught where it is made: on two workers either may fail first, and one
+    // rejecting while the test awaits the other would be an unhandled rejection.
+    const corrupt = rejection(p.run({ ...mergeTask([{ ...days[0]!, path: damaged }], 3) }));
+    const gone = rejection(p.run({ ...mergeTask([{ ...days[0]!, path: missing }], 0) }));
     const more = [4, 5, 6, 7].map((q) => p.run<MergeCountriesResult>(mergeTask(days, q)));
 
-    const c = await rejection(corrupt);
+    const c = await corrupt;
     expect(c).toBeInstanceOf(Error);
     expect(c.code).toBe('PARTIAL_CORRUPT');
     expect(c.path).toBe(damaged);
@@ -165,7 +167,7 @@ describe('WorkerPool', { timeout: 15_000 }, () => {
     expect(c.stack).toContain('PartialFileError');
     expect(c.stack).toContain('readBlock');
 
-    const g = await rejection(gone);
+    const g = await gone;
     expect(g.code).toBe('ENOENT');
     expect(g.path).toBe(missing);
     expect(g.message).toContain('no such file or directory');
@@ -326,17 +328,18 @@ describe('WorkerPool', { timeout: 15_000 }, () => {
     it(`a worker '${event}' while a task runs fails it, the queued ones and later ones, with one error`, async () => {
       const p = pool(1);
       await p.run(mergeTask(days, 0));
-      const running = p.run<MergeCountriesResult>(mergeTask(days, 1));
-      const queued = p.run(mergeTask(days, 2));
-      const pinned = p.runOnEach({ kind: 'finishSpill' });
+      // Caught where they are made: all three reject at once.
+      const running = rejection(p.run<MergeCountriesResult>(mergeTask(days, 1)));
+      const queued = rejection(p.run(mergeTask(days, 2)));
+      const pinned = rejection(p.runOnEach({ kind: 'finishSpill' }));
       const worker = workersOf(p)[0]!;
       worker.removeAllListeners('message');
       worker.emit(event, payload);
-      const error = await rejection(running);
+      const error = await running;
       expect(error.message).toBe(message);
       if (event === 'error') expect(error).toBe(payload);
-      expect(await rejection(queued)).toBe(error);
-      expect(await rejection(pinned)).toBe(error);
+      expect(await queued).toBe(error);
+      expect(await pinned).toBe(error);
       expect(await rejection(p.run(mergeTask(days, 3)))).toBe(error);
     });
   }
