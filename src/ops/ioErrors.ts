@@ -19,42 +19,39 @@ export interface IoFault {
   syscall?: string;
 }
 
-const KINDS: Record<string, IoFaultKind> = {
-  EACCES: 'permission',
-  EPERM: 'permission',
-  EROFS: 'permission',
-  ENOSPC: 'space',
-  EDQUOT: 'space',
-  EFBIG: 'space',
-  ENOENT: 'gone',
-  ENOTDIR: 'gone',
-  EIO: 'device',
-  ENXIO: 'device',
-  ESTALE: 'device',
-  EISDIR: 'not_a_file',
-  ELOOP: 'not_a_file',
-};
-
-/** What each code means for the file or folder named, in words. */
-const WORDS: Record<string, { read: string; write: string }> = {
-  EACCES: { read: 'no permission to read it', write: 'no permission to write there' },
-  EPERM: { read: 'the operation is not permitted there', write: 'the operation is not permitted there' },
-  EROFS: { read: 'its file system is read-only', write: 'its file system is read-only' },
-  ENOSPC: { read: 'no space left on its device', write: 'no space left on its device' },
-  EDQUOT: { read: 'the disk quota is exceeded', write: 'the disk quota is exceeded' },
-  EFBIG: { read: 'the file is too large', write: 'the file would be too large for its file system' },
-  ENOENT: { read: 'it does not exist (any more)', write: 'its folder does not exist (any more)' },
-  ENOTDIR: { read: 'a part of its path is not a folder', write: 'a part of its path is not a folder' },
-  EIO: { read: 'an I/O error of the device', write: 'an I/O error of the device' },
-  ENXIO: { read: 'its device is not there', write: 'its device is not there' },
-  ESTALE: { read: 'a stale network file handle', write: 'a stale network file handle' },
-  EISDIR: { read: 'it is a folder, not a file', write: 'it is a folder, not a file' },
-  ELOOP: { read: 'its symbolic links loop', write: 'its symbolic links loop' },
+/**
+ * Each code's kind, and what it means for the file or folder named, in words (`write` when a
+ * writer says it otherwise than a reader).
+ */
+const FAULTS: Record<string, { kind: IoFaultKind; read: string; write?: string }> = {
+  EACCES: { kind: 'permission', read: 'no permission to read it', write: 'no permission to write there' },
+  EPERM: { kind: 'permission', read: 'the operation is not permitted there' },
+  EROFS: { kind: 'permission', read: 'its file system is read-only' },
+  ENOSPC: { kind: 'space', read: 'no space left on its device' },
+  EDQUOT: { kind: 'space', read: 'the disk quota is exceeded' },
+  EFBIG: {
+    kind: 'space',
+    read: 'the file is too large',
+    write: 'the file would be too large for its file system',
+  },
+  ENOENT: {
+    kind: 'gone',
+    read: 'it does not exist (any more)',
+    write: 'its folder does not exist (any more)',
+  },
+  ENOTDIR: { kind: 'gone', read: 'a part of its path is not a folder' },
+  EIO: { kind: 'device', read: 'an I/O error of the device' },
+  ENXIO: { kind: 'device', read: 'its device is not there' },
+  ESTALE: { kind: 'device', read: 'a stale network file handle' },
+  EISDIR: { kind: 'not_a_file', read: 'it is a folder, not a file' },
+  ELOOP: { kind: 'not_a_file', read: 'its symbolic links loop' },
 };
 
 function wordsFor(code: string): { read: string; write: string } {
-  const sqlite = sqliteKind(code)?.[1];
-  return WORDS[code] ?? { read: sqlite ?? code, write: sqlite ?? code };
+  const fault = FAULTS[code];
+  if (fault !== undefined) return { read: fault.read, write: fault.write ?? fault.read };
+  const sqlite = sqliteKind(code)?.[1] ?? code;
+  return { read: sqlite, write: sqlite };
 }
 
 /** The system calls that change the file system: a fault in one of them is a failed write. */
@@ -97,7 +94,7 @@ function sqliteKind(code: string): [IoFaultKind, string] | undefined {
 export function ioFault(error: unknown): IoFault | undefined {
   const e = error as { code?: unknown; path?: unknown; syscall?: unknown } | undefined;
   if (typeof e?.code !== 'string') return undefined;
-  const kind = KINDS[e.code] ?? sqliteKind(e.code)?.[0];
+  const kind = FAULTS[e.code]?.kind ?? sqliteKind(e.code)?.[0];
   if (kind === undefined) return undefined;
   return {
     kind,
