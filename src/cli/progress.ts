@@ -2,7 +2,7 @@ import type { Top50Event } from '../engines/chartEngine.js';
 import type { KpiEvent } from '../jobs/kpiJob.js';
 import { plural } from '../ops/counts.js';
 import { type LogLevel, prints } from './sharedOptions.js';
-import { LiveLine, mergingLine, readingLine } from './terminal.js';
+import { ChartWork, KpiWork, LiveLine } from './terminal.js';
 
 /** The warning of a gap in the data: days between logs that have none. */
 export function gapWarning(days: string[]): string {
@@ -24,14 +24,10 @@ export function progressReporter(stream: NodeJS.WriteStream, level: LogLevel): (
   const info = prints(level, 'info');
   const warn = prints(level, 'warn');
   const live = new LiveLine(stream);
-  const showLive = live.enabled && info;
+  const work = live.enabled && info ? new ChartWork(live) : undefined;
   let file = '';
-  let total = 0;
-  let done = 0;
-  let rows = 0;
-  let started = 0;
-  let mergeDays = 0;
   return (event) => {
+    work?.follow(event);
     switch (event.type) {
       case 'ignored':
         if (warn) live.line(`playtally: warning: ignoring ${event.file.name}: ${event.file.reason}`);
@@ -44,17 +40,7 @@ export function progressReporter(stream: NodeJS.WriteStream, level: LogLevel): (
         break;
       case 'dayStart':
         file = event.file;
-        total = event.bytes;
-        done = 0;
-        rows = 0;
-        started = Date.now();
-        // Drawn from the first bytes read: a day whose partial is reused reads none.
-        if (debug) live.line(`  ${file}: ${event.date}, ${total.toLocaleString('en-US')} bytes`);
-        break;
-      case 'progress':
-        done += event.bytes;
-        rows += event.rows;
-        if (showLive) live.draw(readingLine(file, done, total, rows, Date.now() - started));
+        if (debug) live.line(`  ${file}: ${event.date}, ${event.bytes.toLocaleString('en-US')} bytes`);
         break;
       case 'dayDone':
         if (info) {
@@ -77,14 +63,8 @@ export function progressReporter(stream: NodeJS.WriteStream, level: LogLevel): (
           );
         break;
       case 'mergeStart':
-        mergeDays = event.days;
-        started = Date.now();
         if (debug)
           live.line(`  merging ${plural(event.days, 'day')} in ${plural(event.partitions, 'partition')}`);
-        break;
-      case 'mergeProgress':
-        if (showLive)
-          live.draw(mergingLine(mergeDays, event.done, event.total, Date.now() - started), event.done === 1);
         break;
       case 'mergeDone':
         if (debug) live.line(`  merged in ${(event.ms / 1000).toFixed(1)} s`);
@@ -105,29 +85,10 @@ export function withKpiProgress(
 ): (event: KpiEvent) => void {
   const live = new LiveLine(stream);
   if (!live.enabled || !prints(level, 'info')) return lines;
-  let what = '';
-  let done = 0;
-  let of = 0;
-  let started = 0;
-  // Redrawn every half second too, so that the time moves while one large file is parsed.
-  let ticking: NodeJS.Timeout | undefined;
-  const draw = (): void =>
-    live.draw(`  ${what}: ${done}/${of}, ${((Date.now() - started) / 1000).toFixed(1)} s`, true);
-  const start = (step: string, total: number): void => {
-    [what, done, of, started] = [step, 0, total, Date.now()];
-    ticking ??= setInterval(draw, 500).unref();
-  };
+  const work = new KpiWork(live);
   return (event) => {
     live.clear();
     lines(event);
-    if (event.type === 'parseStart') start('parsing streams files', event.files);
-    else if (event.type === 'daysStart') start('computing days', event.days);
-    else if (event.type === 'streamsFile' || event.type === 'dayDone') done++;
-    if (of > 0 && done < of) draw();
-    else {
-      of = 0;
-      clearInterval(ticking);
-      ticking = undefined;
-    }
+    work.follow(event);
   };
 }

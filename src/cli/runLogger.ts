@@ -8,7 +8,7 @@ import { percent, rejectRate } from '../parse/rejectDiagnosis.js';
 import type { RunEvent } from '../unattended/runOptions.js';
 import { beforeDataNote, gapWarning } from './progress.js';
 import type { LogFormat } from './sharedOptions.js';
-import { LiveLine, mergingLine, readingLine } from './terminal.js';
+import { ChartWork, KpiWork, LiveLine } from './terminal.js';
 
 export type { Logger };
 
@@ -43,14 +43,17 @@ const SUMMARY_EVENTS = new Set(['run_done', 'kpis_done', 'watch_started', 'watch
  */
 class TerminalLog {
   readonly live: LiveLine;
-  /** What the live line shows: the log being read, the merge, the KPI step's files and days. */
-  readonly progress = { file: '', total: 0, done: 0, rows: 0, started: 0, days: 0, of: 0 };
+  /** What the live line shows: the log being read and the merge, the KPI step's files and days. */
+  readonly chartWork: ChartWork;
+  readonly kpiWork: KpiWork;
 
   constructor(
     stream: NodeJS.WriteStream,
     private readonly options: { fields: boolean; clock: boolean },
   ) {
     this.live = new LiveLine(stream);
+    this.chartWork = new ChartWork(this.live);
+    this.kpiWork = new KpiWork(this.live, 'kpis: ');
   }
 
   write(line: string): void {
@@ -229,17 +232,12 @@ export function logRunEvent(log: Logger, event: RunEvent): void {
 /** The KPI step of a run (`--kpis-landing`): a line per file parsed, set aside or archived, and per day written. */
 function logKpiEvent(log: Logger, event: KpiEvent): void {
   const terminal = terminalOf(log);
-  const p = terminal?.progress;
   switch (event.type) {
     case 'catalog':
       log.debug(
         { event: 'kpis_catalog', kind: event.kind, files: event.files, accepted: event.accepted },
         `kpis: ${event.kind}: ${plural(event.accepted, 'row')} from ${plural(event.files, 'file')}`,
       );
-      break;
-    case 'parseStart':
-      if (p) Object.assign(p, { days: 0, of: event.files, started: Date.now() });
-      terminal?.live.draw(`  kpis: parsing ${plural(event.files, 'streams file')}…`, true);
       break;
     case 'streamsFile':
       log.info(
@@ -252,17 +250,6 @@ function logKpiEvent(log: Logger, event: KpiEvent): void {
         },
         `kpis: parsed streams/${event.file}: ${plural(event.rows, 'row')} in ${seconds(event.ms)}`,
       );
-      if (p) {
-        p.days++;
-        terminal.live.draw(
-          `  kpis: parsed ${p.days}/${p.of} streams files, ${seconds(Date.now() - p.started)}`,
-          true,
-        );
-      }
-      break;
-    case 'daysStart':
-      if (p) Object.assign(p, { days: 0, of: event.days, started: Date.now() });
-      terminal?.live.draw(`  kpis: computing ${plural(event.days, 'day')}…`, true);
       break;
     case 'errorFile':
       log.warn(
@@ -280,10 +267,6 @@ function logKpiEvent(log: Logger, event: KpiEvent): void {
         { event: 'kpis_day_written', date: event.date, genres: event.genres, counted: event.counted },
         `kpis ${event.date}: ${plural(event.genres, 'genre row')}, ${plural(event.counted, 'stream')} counted`,
       );
-      if (p) {
-        p.days++;
-        terminal.live.draw(`  kpis: ${p.days}/${p.of} days, ${seconds(Date.now() - p.started)}`, true);
-      }
       break;
     case 'stateRecovered':
       log.warn({ event: 'kpis_state_recovered', problem: event.problem }, event.problem);
@@ -306,11 +289,13 @@ function logKpiEvent(log: Logger, event: KpiEvent): void {
       );
       break;
   }
+  // After the line the event wrote, which cleared the live line.
+  terminal?.kpiWork.follow(event);
 }
 
 function logEngineEvent(log: Logger, event: Top50Event): void {
   const terminal = terminalOf(log);
-  const p = terminal?.progress;
+  terminal?.chartWork.follow(event);
   switch (event.type) {
     case 'ignored':
       log.warn(
@@ -327,18 +312,6 @@ function logEngineEvent(log: Logger, event: Top50Event): void {
         beforeDataNote(event),
       );
       break;
-    case 'dayStart':
-      // Drawn from the first bytes read: a day whose partial is reused reads none.
-      if (p)
-        Object.assign(p, { file: event.file, total: event.bytes, done: 0, rows: 0, started: Date.now() });
-      break;
-    case 'progress':
-      if (p) {
-        p.done += event.bytes;
-        p.rows += event.rows;
-        terminal.live.draw(readingLine(p.file, p.done, p.total, p.rows, Date.now() - p.started));
-      }
-      break;
     case 'dayDone':
       if (!event.reused) {
         log.info(
@@ -351,18 +324,10 @@ function logEngineEvent(log: Logger, event: Top50Event): void {
       }
       break;
     case 'mergeStart':
-      if (p) Object.assign(p, { days: event.days, started: Date.now() });
       log.debug(
         { event: 'merge_start', days: event.days, partitions: event.partitions },
         `merging ${plural(event.days, 'day')} in ${plural(event.partitions, 'partition')}`,
       );
-      break;
-    case 'mergeProgress':
-      if (p)
-        terminal.live.draw(
-          mergingLine(p.days, event.done, event.total, Date.now() - p.started),
-          event.done === 1,
-        );
       break;
     case 'mergeDone':
       terminal?.live.clear();

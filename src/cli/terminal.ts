@@ -1,3 +1,5 @@
+import type { Top50Event } from '../engines/chartEngine.js';
+import type { KpiEvent } from '../jobs/kpiJob.js';
 import { plural } from '../ops/counts.js';
 
 /**
@@ -51,14 +53,14 @@ export class LiveLine {
 const MB = 1024 * 1024;
 
 /** The live line of a file being read: `  name  42%  120/300 MB  2.1M rows/s`. */
-export function readingLine(file: string, done: number, total: number, rows: number, ms: number): string {
+function readingLine(file: string, done: number, total: number, rows: number, ms: number): string {
   const percent = total > 0 ? Math.min(100, Math.floor((done / total) * 100)) : 100;
   const perSecond = rows / Math.max(0.001, ms / 1000);
   return `  ${file}  ${percent}%  ${(done / MB).toFixed(0)}/${(total / MB).toFixed(0)} MB  ${rate(perSecond)} rows/s`;
 }
 
 /** The live line of the window's merge: `  merging 7 days: 12/20 parts, 3.4 s`. */
-export function mergingLine(days: number, done: number, total: number, ms: number): string {
+function mergingLine(days: number, done: number, total: number, ms: number): string {
   return `  merging ${plural(days, 'day')}: ${done}/${total} parts, ${(ms / 1000).toFixed(1)} s`;
 }
 
@@ -66,4 +68,90 @@ function rate(perSecond: number): string {
   if (perSecond >= 1e6) return `${(perSecond / 1e6).toFixed(1)}M`;
   if (perSecond >= 1e3) return `${(perSecond / 1e3).toFixed(0)}k`;
   return perSecond.toFixed(0);
+}
+
+/**
+ * The live line of the chart job's work, for `top50` (progress.ts) and the unattended log
+ * (runLogger.ts) alike: the log being read, from its first bytes (a day whose partial is reused
+ * reads none), then the parts of the merge.
+ */
+export class ChartWork {
+  private file = '';
+  private total = 0;
+  private done = 0;
+  private rows = 0;
+  private started = 0;
+  private days = 0;
+
+  constructor(private readonly live: LiveLine) {}
+
+  follow(event: Top50Event): void {
+    switch (event.type) {
+      case 'dayStart':
+        [this.file, this.total, this.done, this.rows, this.started] = [
+          event.file,
+          event.bytes,
+          0,
+          0,
+          Date.now(),
+        ];
+        break;
+      case 'progress':
+        this.done += event.bytes;
+        this.rows += event.rows;
+        this.live.draw(readingLine(this.file, this.done, this.total, this.rows, Date.now() - this.started));
+        break;
+      case 'mergeStart':
+        [this.days, this.started] = [event.days, Date.now()];
+        break;
+      case 'mergeProgress':
+        // The first part always: a short merge may end within one redraw interval.
+        this.live.draw(
+          mergingLine(this.days, event.done, event.total, Date.now() - this.started),
+          event.done === 1,
+        );
+        break;
+    }
+  }
+}
+
+/**
+ * The live line of the KPI job's work, for `kpis` (progress.ts) and the KPI step of a run
+ * (runLogger.ts): the streams files parsed so far, then the days computed so far, with the time
+ * spent, redrawn every half second too so that the time moves while one large file is parsed.
+ * `label` starts the line (`kpis: ` in a run's log, where other work shows too).
+ */
+export class KpiWork {
+  private what = '';
+  private done = 0;
+  private of = 0;
+  private started = 0;
+  private ticking: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly live: LiveLine,
+    private readonly label = '',
+  ) {}
+
+  follow(event: KpiEvent): void {
+    if (event.type === 'parseStart') this.start('parsing streams files', event.files);
+    else if (event.type === 'daysStart') this.start('computing days', event.days);
+    else if (event.type === 'streamsFile' || event.type === 'dayDone') this.done++;
+    if (this.of > 0 && this.done < this.of) this.draw();
+    else {
+      this.of = 0;
+      clearInterval(this.ticking);
+      this.ticking = undefined;
+    }
+  }
+
+  private start(what: string, of: number): void {
+    [this.what, this.done, this.of, this.started] = [what, 0, of, Date.now()];
+    this.ticking ??= setInterval(() => this.draw(), 500).unref();
+  }
+
+  private draw(): void {
+    const seconds = ((Date.now() - this.started) / 1000).toFixed(1);
+    this.live.draw(`  ${this.label}${this.what}: ${this.done}/${this.of}, ${seconds} s`, true);
+  }
 }
