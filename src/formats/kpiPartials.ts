@@ -1,9 +1,10 @@
 import { closeSync, openSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
-import { DayStreams, type Interner, StreamDays } from '../kpis/streamDays.js';
+import type { UserGroups } from '../kpis/streamDays.js';
 import { writeFileAtomicParts } from '../ops/atomicFile.js';
 import { readFullySync } from '../ops/fileIo.js';
 import type { FileReport, RowExample } from '../parse/catalogs.js';
+import { IdInterner } from '../parse/idInterner.js';
 import { PartialFileError } from './partialFile.js';
 
 /**
@@ -109,44 +110,81 @@ export function readFilePartialHeader(path: string): { header: FilePartialHeader
 export function readDayColumns(path: string, dataStart: number, section: DaySection): DayColumns {
   const fd = openSync(path, 'r');
   try {
-    const n = section.rows;
-    const read = (bytes: number, at: number): ArrayBuffer => {
-      const buffer = new ArrayBuffer(bytes);
-      if (readFullySync(fd, new Uint8Array(buffer), 0, bytes, dataStart + section.offset + at) < bytes) {
-        throw new PartialFileError(path, `day ${section.day} is truncated`);
-      }
-      return buffer;
-    };
-    const users = read(n * 4, 0);
-    const tracks = read(n * 4, n * 4);
-    const times = read(n * 8, n * 8);
-    if (section.crc !== undefined) {
-      const crc = crc32(new Uint8Array(times), crc32(new Uint8Array(tracks), crc32(new Uint8Array(users))));
-      if (crc !== section.crc) throw new PartialFileError(path, `day ${section.day}: checksum mismatch`);
-    }
-    return {
-      day: section.day,
-      users: new Uint32Array(users),
-      tracks: new Uint32Array(tracks),
-      times: new Float64Array(times),
-    };
+    const reader = new SectionReader(fd, path, dataStart, section);
+    const users = reader.users();
+    const { tracks, times } = reader.rest(users);
+    return { day: section.day, users, tracks, times };
   } finally {
     closeSync(fd);
   }
 }
 
 /**
- * The rows of `day` from the partials that have it, merged through one interner (ids are per file
- * in a partial). `keep` selects users (a worker's part of a day); `headers` caches parsed headers
- * between days of one run.
+ * Reads a day's section in two steps (its user column, then the rest), and checks the section's
+ * checksum over all of it in the second: loadDayGroups counts rows by user from the first before it
+ * needs the other columns, and keeps only one file's tracks and times in memory at a time.
  */
-export function loadDayRows(
+class SectionReader {
+  constructor(
+    private readonly fd: number,
+    private readonly path: string,
+    private readonly dataStart: number,
+    private readonly section: DaySection,
+  ) {}
+
+  users(): Uint32Array {
+    return new Uint32Array(this.read(this.section.rows * 4, 0));
+  }
+
+  rest(users: Uint32Array): { tracks: Uint32Array; times: Float64Array } {
+    const n = this.section.rows;
+    const tracks = this.read(n * 4, n * 4);
+    const times = this.read(n * 8, n * 8);
+    if (this.section.crc !== undefined) {
+      const userBytes = new Uint8Array(users.buffer, users.byteOffset, users.byteLength);
+      const crc = crc32(new Uint8Array(times), crc32(new Uint8Array(tracks), crc32(userBytes)));
+      if (crc !== this.section.crc)
+        throw new PartialFileError(this.path, `day ${this.section.day}: checksum mismatch`);
+    }
+    return { tracks: new Uint32Array(tracks), times: new Float64Array(times) };
+  }
+
+  private read(bytes: number, at: number): ArrayBuffer {
+    // Not zero-filled first: every byte is read over (or the section is found truncated).
+    const buffer = Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
+    const into = new Uint8Array(buffer, 0, bytes);
+    if (readFullySync(this.fd, into, 0, bytes, this.dataStart + this.section.offset + at) < bytes) {
+      throw new PartialFileError(this.path, `day ${this.section.day} is truncated`);
+    }
+    return buffer;
+  }
+}
+
+/**
+ * The rows of `day` from the partials that have it, grouped by user (see UserGroups), with ids
+ * merged through one interner per kind (ids are per file in a partial). `keep` selects users by
+ * name (a worker's part of a day); `headers` caches parsed headers between days of one run.
+ *
+ * Two passes over the files: the user columns first, to count each user's rows, then each file's
+ * tracks and times copied straight into their user's group. Only the user columns of all the
+ * files and one file's other columns are in memory with the groups, never every row twice.
+ */
+export function loadDayGroups(
   sources: string[],
   day: number,
   keep?: (user: string) => boolean,
   headers = new Map<string, { header: FilePartialHeader; dataStart: number }>(),
-): { rows: DayStreams; users: Interner; tracks: Interner } {
-  const all = new StreamDays();
+): { groups: UserGroups; users: IdInterner; tracks: IdInterner } {
+  const users = new IdInterner();
+  const tracks = new IdInterner();
+  const files: {
+    path: string;
+    dataStart: number;
+    section: DaySection;
+    users: Uint32Array;
+    userIds: Int32Array;
+    header: FilePartialHeader;
+  }[] = [];
   for (const path of sources) {
     let partial = headers.get(path);
     if (partial === undefined) {
@@ -155,24 +193,62 @@ export function loadDayRows(
     }
     const section = partial.header.days.find((d) => d.day === day);
     if (section === undefined) continue;
-    const columns = readDayColumns(path, partial.dataStart, section);
-    if (keep !== undefined) {
-      const mine = Uint8Array.from(partial.header.users, (name) => (keep(name) ? 1 : 0));
-      let n = 0;
-      for (let i = 0; i < columns.users.length; i++) {
-        if (mine[columns.users[i]!] === 0) continue;
-        columns.users[n] = columns.users[i]!;
-        columns.tracks[n] = columns.tracks[i]!;
-        columns.times[n] = columns.times[i]!;
-        n++;
-      }
-      columns.users = columns.users.subarray(0, n);
-      columns.tracks = columns.tracks.subarray(0, n);
-      columns.times = columns.times.subarray(0, n);
+    // Our number of each of the file's users, or -1 for a user not kept.
+    const userIds = Int32Array.from(partial.header.users, (name) =>
+      keep === undefined || keep(name) ? users.id(name) : -1,
+    );
+    const fd = openSync(path, 'r');
+    try {
+      const fileUsers = new SectionReader(fd, path, partial.dataStart, section).users();
+      files.push({
+        path,
+        dataStart: partial.dataStart,
+        section,
+        users: fileUsers,
+        userIds,
+        header: partial.header,
+      });
+    } finally {
+      closeSync(fd);
     }
-    all.merge(partial.header.users, partial.header.tracks, [columns]);
   }
-  return { rows: all.days.get(day) ?? new DayStreams(), users: all.users, tracks: all.tracks };
+  const starts = new Uint32Array(users.size + 1);
+  for (const { users: column, userIds, path } of files) {
+    const known = userIds.length;
+    for (let i = 0; i < column.length; i++) {
+      const u = column[i]!;
+      if (u >= known) throw new PartialFileError(path, `day ${day}: user number ${u} out of range`);
+      const id = userIds[u]!;
+      if (id >= 0) starts[id + 1]!++;
+    }
+  }
+  for (let u = 0; u < users.size; u++) starts[u + 1]! += starts[u]!;
+  const n = starts[users.size]!;
+  const next = starts.slice(0, users.size);
+  const groupTracks = new Uint32Array(n);
+  const groupTimes = new Float64Array(n);
+  for (const { path, dataStart, section, users: column, userIds, header } of files) {
+    const fd = openSync(path, 'r');
+    let rest: { tracks: Uint32Array; times: Float64Array };
+    try {
+      rest = new SectionReader(fd, path, dataStart, section).rest(column);
+    } finally {
+      closeSync(fd);
+    }
+    const trackIds = Uint32Array.from(header.tracks, (name) => tracks.id(name));
+    const { tracks: fileTracks, times } = rest;
+    const knownTracks = trackIds.length;
+    for (let i = 0; i < column.length; i++) {
+      const id = userIds[column[i]!]!;
+      if (id < 0) continue;
+      const t = fileTracks[i]!;
+      if (t >= knownTracks) throw new PartialFileError(path, `day ${day}: track number ${t} out of range`);
+      const at = next[id]!++;
+      groupTracks[at] = trackIds[t]!;
+      groupTimes[at] = times[i]!;
+    }
+  }
+  return { groups: { starts, tracks: groupTracks, times: groupTimes }, users, tracks };
 }
 
 /**

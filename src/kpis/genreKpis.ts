@@ -1,6 +1,7 @@
 import type { TrackGenre } from '../parse/catalogs.js';
+import type { IdInterner } from '../parse/idInterner.js';
 import { utcHourOf } from '../parse/timestamps.js';
-import { type DayStreams, groupByUser, type Interner } from './streamDays.js';
+import type { UserGroups } from './streamDays.js';
 
 export type Granularity = 'day' | 'hour';
 
@@ -69,9 +70,9 @@ const TOP_GENRES = 5;
  */
 export function computeDayKpis(
   day: number,
-  rows: DayStreams,
-  users: Interner,
-  tracks: Interner,
+  rows: UserGroups,
+  users: IdInterner,
+  tracks: IdInterner,
   catalog: Catalog,
   granularity: Granularity,
 ): DayKpis {
@@ -103,9 +104,9 @@ export function catalogGenres(catalog: Pick<Catalog, 'tracks'>): string[] {
 }
 
 export function aggregateDay(
-  rows: DayStreams,
-  users: Interner,
-  tracks: Interner,
+  groups: UserGroups,
+  users: IdInterner,
+  tracks: IdInterner,
   catalog: Catalog,
   granularity: Granularity,
   genreNames = catalogGenres(catalog),
@@ -114,77 +115,97 @@ export function aggregateDay(
   const G = genreNames.length;
   const buckets = granularity === 'hour' ? 24 : 1;
   const T = tracks.size;
-  // Each interned track's genres, resolved once: [genre index, duration] pairs, or none if unknown.
-  const trackGenres: (Float64Array | null)[] = tracks.names.map((name) => {
-    const list = catalog.tracks.get(name);
-    if (list === undefined) return null;
-    const pairs = new Float64Array(list.length * 2);
-    list.forEach((g, i) => {
-      pairs[2 * i] = genreIndex.get(g.genre)!;
-      pairs[2 * i + 1] = g.durationMs;
-    });
-    return pairs;
-  });
+  // Each interned track's genres, resolved once into flat lists: genresOf[from[t], from[t + 1])
+  // with their durations; a track in no songs file has none and known[t] = 0.
+  const from = new Uint32Array(T + 1);
+  const known = new Uint8Array(T);
+  const genreList: number[] = [];
+  const durationList: number[] = [];
+  const trackNames = tracks.names;
+  for (let t = 0; t < T; t++) {
+    const list = catalog.tracks.get(trackNames[t]!);
+    if (list !== undefined) {
+      known[t] = 1;
+      for (const g of list) {
+        genreList.push(genreIndex.get(g.genre)!);
+        durationList.push(g.durationMs);
+      }
+    }
+    from[t + 1] = genreList.length;
+  }
+  const genresOf = Uint32Array.from(genreList);
+  const durations = Float64Array.from(durationList);
+  const userNames = users.names;
 
   const listen = new Float64Array(buckets * G);
   const total = new Float64Array(buckets * G);
   const unique = new Float64Array(buckets * G);
   /** Which user last counted as a listener of (bucket, genre), plus one. */
   const lastListener = new Uint32Array(buckets * G);
-  const plays = playCounter(buckets * G * T);
+  // Plays are counted per (bucket, track) and given to each of the track's genres at the end: the
+  // same sums as counting per (bucket, genre, track), with one add per row.
+  const plays = playCounter(buckets * T);
   const counts: DayStreamCounts = {
-    rows: rows.length,
+    rows: groups.starts[users.size]!,
     duplicates: 0,
     unknownTrack: 0,
     unknownUser: 0,
     counted: 0,
   };
-
-  const { order, starts } = groupByUser(rows, users.size);
+  const seen = new RowSet();
+  const { starts, tracks: rowTracks, times: rowTimes } = groups;
+  let duplicates = 0;
+  let unknownTrack = 0;
+  let unknownUser = 0;
+  let counted = 0;
   for (let u = 0; u < users.size; u++) {
+    const start = starts[u]!;
     const end = starts[u + 1]!;
-    if (starts[u] === end) continue;
-    const knownUser = catalog.users.has(users.names[u]!);
-    let lastTrack = -1;
-    let lastTime = Number.NaN;
-    for (let i = starts[u]!; i < end; i++) {
-      const row = order[i]!;
-      const track = rows.tracks[row]!;
-      const time = rows.times[row]!;
-      if (track === lastTrack && time === lastTime) {
-        counts.duplicates++;
+    if (start === end) continue;
+    const knownUser = catalog.users.has(userNames[u]!);
+    // A user's exact duplicates are found in a set of their (track, time) pairs of the day.
+    seen.clear(end - start);
+    for (let i = start; i < end; i++) {
+      const track = rowTracks[i]!;
+      const time = rowTimes[i]!;
+      if (!seen.add(i, track, time, rowTracks, rowTimes)) {
+        duplicates++;
         continue;
       }
-      lastTrack = track;
-      lastTime = time;
-      const genres = trackGenres[track];
-      if (genres === null || genres === undefined) {
-        counts.unknownTrack++;
+      if (known[track] === 0) {
+        unknownTrack++;
         continue;
       }
-      counts.counted++;
-      if (!knownUser) counts.unknownUser++;
+      counted++;
+      if (!knownUser) unknownUser++;
       const bucket = buckets === 1 ? 0 : utcHourOf(time);
-      for (let g = 0; g < genres.length; g += 2) {
-        const k = bucket * G + genres[g]!;
+      plays.add(bucket * T + track);
+      for (let e = from[track]!; e < from[track + 1]!; e++) {
+        const k = bucket * G + genresOf[e]!;
         listen[k]!++;
-        total[k]! += genres[g + 1]!;
+        total[k]! += durations[e]!;
         if (lastListener[k] !== u + 1) {
           lastListener[k] = u + 1;
           unique[k]!++;
         }
-        plays.add(k * T + track);
       }
     }
   }
+  counts.duplicates = duplicates;
+  counts.unknownTrack = unknownTrack;
+  counts.unknownUser = unknownUser;
+  counts.counted = counted;
   const keys: number[] = [];
-  const trackNames: string[] = [];
+  const playTracks: string[] = [];
   const playCounts: number[] = [];
   plays.forEach((n, key) => {
-    const k = Math.floor(key / T);
-    keys.push(k);
-    trackNames.push(tracks.names[key - k * T]!);
-    playCounts.push(n);
+    const bucket = Math.floor(key / T);
+    const track = key - bucket * T;
+    for (let e = from[track]!; e < from[track + 1]!; e++) {
+      keys.push(bucket * G + genresOf[e]!);
+      playTracks.push(trackNames[track]!);
+      playCounts.push(n);
+    }
   });
   return {
     genres: genreNames,
@@ -192,9 +213,54 @@ export function aggregateDay(
     listen,
     total,
     unique,
-    plays: { keys, tracks: trackNames, counts: playCounts },
+    plays: { keys, tracks: playTracks, counts: playCounts },
     counts,
   };
+}
+
+/**
+ * A set of a user's rows of a day by (track, time), for finding exact duplicates: open
+ * addressing over row numbers, emptied per user by a generation stamp rather than by clearing.
+ */
+class RowSet {
+  private rows = new Uint32Array(1024);
+  private stamps = new Uint32Array(1024);
+  private mask = 1023;
+  private stamp = 0;
+
+  /** Empty the set, with room for `n` rows. */
+  clear(n: number): void {
+    if (n * 2 > this.mask) {
+      let size = this.rows.length;
+      while (n * 2 > size - 1) size *= 2;
+      this.rows = new Uint32Array(size);
+      this.stamps = new Uint32Array(size);
+      this.mask = size - 1;
+      this.stamp = 0;
+    }
+    this.stamp++;
+    if (this.stamp === 0xffffffff) {
+      this.stamps.fill(0);
+      this.stamp = 1;
+    }
+  }
+
+  /** Add `row`; false if a row with its track and time is in already. */
+  add(row: number, track: number, time: number, tracks: Uint32Array, times: Float64Array): boolean {
+    // The time's low 32 bits (ToUint32 is modulo 2^32) vary most within a user's day.
+    let h = Math.imul(track ^ Math.imul(time >>> 0, 0x9e3779b1), 0x85ebca6b);
+    h ^= h >>> 15;
+    const mask = this.mask;
+    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+      if (this.stamps[slot] !== this.stamp) {
+        this.stamps[slot] = this.stamp;
+        this.rows[slot] = row;
+        return true;
+      }
+      const other = this.rows[slot]!;
+      if (tracks[other] === track && times[other] === time) return false;
+    }
+  }
 }
 
 /** The sum of aggregates of disjoint sets of users (same catalogue and granularity). */

@@ -13,9 +13,15 @@ export interface CsvRecordScannerOptions {
   /**
    * Receives each well-formed record: its fields as strings and its 1-based number (the header is
    * record 1). `fields` is one array reused for every record: copy it to keep it past the call. An
-   * empty line arrives as `['']`; skipping it is the caller's choice.
+   * empty line arrives as `['']`; skipping it is the caller's choice. Give this or `onSpans`.
    */
-  onRecord: (fields: string[], record: number) => void;
+  onRecord?: (fields: string[], record: number) => void;
+  /**
+   * Instead of `onRecord`: each well-formed record as byte spans of the input, for a caller that
+   * reads its fields as bytes (the streams' ids and times) and decodes only what it must. Nothing
+   * is decoded for it, so the chunk's text is never made. `record` is valid during the call only.
+   */
+  onSpans?: (record: RecordSpans, number: number) => void;
   /**
    * Receives each malformed record instead of `onRecord`: what is wrong with it, its number, and a
    * printable copy of its first bytes (see `exampleText`). Scanning goes on at the next record.
@@ -110,9 +116,12 @@ export class CsvRecordScanner {
   malformed = 0;
 
   private readonly onRecord: CsvRecordScannerOptions['onRecord'];
+  private readonly onSpans: CsvRecordScannerOptions['onSpans'];
   private readonly onMalformed: CsvRecordScannerOptions['onMalformed'];
   private readonly maxRecordBytes: number;
   private readonly fields: string[] = [];
+  /** The record being scanned, as spans; decoded into `fields` for `onRecord`. */
+  private readonly spans = new RecordSpans();
   /** The unfinished record of the previous chunks, with room for its `\r\n`. */
   private readonly carry: Bytes;
   private carryLength = 0;
@@ -128,7 +137,10 @@ export class CsvRecordScanner {
     const max = options.maxRecordBytes ?? DEFAULT_MAX_RECORD_BYTES;
     if (!Number.isInteger(max) || max < 1) throw new RangeError(`maxRecordBytes must be a positive integer`);
     this.maxRecordBytes = max;
+    if ((options.onRecord === undefined) === (options.onSpans === undefined))
+      throw new TypeError('give onRecord or onSpans');
     this.onRecord = options.onRecord;
+    this.onSpans = options.onSpans;
     this.onMalformed = options.onMalformed;
     this.carry = Buffer.alloc(max + 2) as Bytes;
   }
@@ -165,11 +177,16 @@ export class CsvRecordScanner {
     }
     if (this.carryLength > 0) {
       const carry = this.carry;
-      this.scan(carry, 0, this.carryLength, asciiText(carry, this.carryLength), true);
+      this.scan(carry, 0, this.carryLength, this.textOf(carry, this.carryLength), true);
       this.carryLength = 0;
     }
     this.carryState = FIELD_START;
     this.skipping = false;
+  }
+
+  /** The chunk's text to slice fields from, when they are decoded here at all (see asciiText). */
+  private textOf(buf: Bytes, end: number): string | undefined {
+    return this.onRecord === undefined ? undefined : asciiText(buf, end);
   }
 
   private pushBytes(chunk: Uint8Array): void {
@@ -188,7 +205,7 @@ export class CsvRecordScanner {
       start = this.finishCarriedRecord(buf);
       if (start < 0) return;
     }
-    const tail = this.scan(buf, start, length, asciiText(buf, length), false);
+    const tail = this.scan(buf, start, length, this.textOf(buf, length), false);
     if (tail < length) this.keepTail(buf, tail, length);
   }
 
@@ -202,10 +219,10 @@ export class CsvRecordScanner {
    * verdict independent of where the chunks are split.
    */
   private scan(buf: Bytes, start: number, end: number, text: string | undefined, final: boolean): number {
-    const fields = this.fields;
+    const spans = this.spans;
+    spans.bytes = buf;
     const max = this.maxRecordBytes;
     const room = max + 2;
-    const onRecord = this.onRecord;
     let i = start;
     records: while (i < end) {
       const recordStart = i;
@@ -236,7 +253,7 @@ export class CsvRecordScanner {
             if (i >= stop) {
               problem = PROBLEM_UNTERMINATED;
             } else {
-              fields[n++] = decodeQuoted(buf, contentStart, i, escaped, text);
+              spans.put(n++, contentStart, i, escaped);
               i++;
             }
             recordEnd = end;
@@ -245,19 +262,19 @@ export class CsvRecordScanner {
           // A closing quote at i, and i + 1 < stop.
           c = buf[++i]!;
           if (c === COMMA) {
-            fields[n++] = decodeQuoted(buf, contentStart, i - 1, escaped, text);
+            spans.put(n++, contentStart, i - 1, escaped);
             i++;
             continue;
           }
           if (c === NEWLINE) {
-            fields[n++] = decodeQuoted(buf, contentStart, i - 1, escaped, text);
+            spans.put(n++, contentStart, i - 1, escaped);
             recordEnd = i++;
             break;
           }
           if (c === CARRIAGE_RETURN) {
             if (i + 1 < stop) {
               if (buf[i + 1] === NEWLINE) {
-                fields[n++] = decodeQuoted(buf, contentStart, i - 1, escaped, text);
+                spans.put(n++, contentStart, i - 1, escaped);
                 recordEnd = i + 1;
                 i += 2;
                 break;
@@ -282,22 +299,17 @@ export class CsvRecordScanner {
           }
           if (!final) return recordStart;
           // The input ends the record: a \r before it is data.
-          fields[n++] = decode(buf, fieldStart, i, text);
+          spans.put(n++, fieldStart, i, false);
           recordEnd = end;
           break;
         }
         if (c === COMMA) {
-          fields[n++] = decode(buf, fieldStart, i, text);
+          spans.put(n++, fieldStart, i, false);
           i++;
           continue;
         }
         recordEnd = i;
-        fields[n++] = decode(
-          buf,
-          fieldStart,
-          i > fieldStart && buf[i - 1] === CARRIAGE_RETURN ? i - 1 : i,
-          text,
-        );
+        spans.put(n++, fieldStart, i > fieldStart && buf[i - 1] === CARRIAGE_RETURN ? i - 1 : i, false);
         i++;
         break;
       }
@@ -310,10 +322,26 @@ export class CsvRecordScanner {
         this.report(problem, record, exampleText(buf.subarray(recordStart, recordEnd)));
         continue;
       }
-      if (fields.length !== n) fields.length = n;
-      onRecord(fields, record);
+      spans.count = n;
+      this.deliver(text, record);
     }
     return i;
+  }
+
+  private deliver(text: string | undefined, record: number): void {
+    const spans = this.spans;
+    if (this.onSpans !== undefined) {
+      this.onSpans(spans, record);
+      return;
+    }
+    const fields = this.fields;
+    const n = spans.count;
+    for (let k = 0; k < n; k++) {
+      const value = decode(spans.bytes as Bytes, spans.starts[k]!, spans.ends[k]!, text);
+      fields[k] = spans.escaped[k] === 1 ? value.replaceAll('""', '"') : value;
+    }
+    if (fields.length !== n) fields.length = n;
+    this.onRecord!(fields, record);
   }
 
   /**
@@ -350,7 +378,7 @@ export class CsvRecordScanner {
       const length = this.carryLength + newline + 1;
       this.carryLength = 0;
       this.carryState = FIELD_START;
-      this.scan(carry, 0, length, asciiText(carry, length), false);
+      this.scan(carry, 0, length, this.textOf(carry, length), false);
       return newline + 1;
     }
     if (buf.length < room) {
@@ -440,13 +468,46 @@ function decode(buf: Bytes, start: number, end: number, text: string | undefined
   return length < COPIED_SLICE_CHARS ? text.slice(start, end) : buf.latin1Slice(start, end);
 }
 
-function decodeQuoted(
-  buf: Bytes,
-  start: number,
-  end: number,
-  escaped: boolean,
-  text: string | undefined,
-): string {
-  const value = decode(buf, start, end, text);
-  return escaped ? value.replaceAll('""', '"') : value;
+/**
+ * One record's fields as spans of `bytes`: field k is `bytes[starts[k], ends[k])`, the quotes of a
+ * quoted field left out; `escaped[k]` is 1 when it holds a doubled quote `""` (one quote in the
+ * value). The arrays grow with the widest record seen and are reused.
+ */
+export class RecordSpans {
+  bytes: Uint8Array = new Uint8Array(0);
+  count = 0;
+  starts = new Int32Array(16);
+  ends = new Int32Array(16);
+  escaped = new Uint8Array(16);
+
+  /** Field k's value as text (UTF-8, an invalid sequence as U+FFFD), as `onRecord` gets it. */
+  text(k: number): string {
+    const value = (this.bytes as Bytes).utf8Slice(this.starts[k]!, this.ends[k]!);
+    return this.escaped[k] === 1 ? value.replaceAll('""', '"') : value;
+  }
+
+  /** Every field's text, joined by commas: the record as a reject example shows it. */
+  joined(): string {
+    return Array.from({ length: this.count }, (_, k) => this.text(k)).join(',');
+  }
+
+  put(k: number, start: number, end: number, escaped: boolean): void {
+    if (k === this.starts.length) this.grow();
+    this.starts[k] = start;
+    this.ends[k] = end;
+    this.escaped[k] = escaped ? 1 : 0;
+  }
+
+  private grow(): void {
+    const capacity = this.starts.length * 2;
+    const starts = new Int32Array(capacity);
+    starts.set(this.starts);
+    const ends = new Int32Array(capacity);
+    ends.set(this.ends);
+    const escaped = new Uint8Array(capacity);
+    escaped.set(this.escaped);
+    this.starts = starts;
+    this.ends = ends;
+    this.escaped = escaped;
+  }
 }

@@ -4,12 +4,20 @@ import type { BadFile, CsvInput, FileReport, HeadedBytes, RowExample } from './c
 import { MAX_ROW_EXAMPLES } from './catalogs.js';
 import { checkHeader, looksBinary, missingColumns } from './csvHeader.js';
 import { CsvRecordScanner } from './csvRecords.js';
-import { parseListenTime } from './timestamps.js';
+import type { IdInterner } from './idInterner.js';
+import { parseListenTime, parseListenTimeBytes } from './timestamps.js';
 
 export const STREAM_COLUMNS = ['user_id', 'track_id', 'listen_time'] as const;
 
 /** Why a stream row is rejected before any join: the reasons a file's rows alone can tell. */
 export const STREAM_ROW_REJECTS = ['malformed_csv', 'field_count', 'empty_id', 'bad_timestamp'] as const;
+
+/** Where readStreamsFile puts the valid rows: ids interned from the bytes, then the row. */
+export interface StreamRowSink {
+  readonly users: IdInterner;
+  readonly tracks: IdInterner;
+  addRow(user: number, track: number, time: number): void;
+}
 
 export interface StreamFileResult {
   report: FileReport;
@@ -22,14 +30,12 @@ export interface StreamFileResult {
 
 /**
  * Read one streams file (local or on S3, as a stream): its header maps the columns (any order,
- * extra columns ignored); each row with both ids and a valid ISO 8601 listen time goes to `onRow`
- * (time in microseconds since the epoch, UTC); other rows are counted by reason. Duplicates and unknown tracks or users are not
+ * extra columns ignored); each row with both ids and a valid ISO 8601 listen time goes to `rows`
+ * (its ids interned there; time in microseconds since the epoch, UTC); other rows are counted by
+ * reason. Fields are read as bytes: no string is made for a valid row. Duplicates and unknown tracks or users are not
  * decided here: that needs every file of the day and the catalogues.
  */
-export async function readStreamsFile(
-  file: CsvInput,
-  onRow: (user: string, track: string, time: number) => void,
-): Promise<StreamFileResult> {
+export async function readStreamsFile(file: CsvInput, rows: StreamRowSink): Promise<StreamFileResult> {
   const report: FileReport = { kind: 'streams', file: file.name, rows: 0, accepted: 0, rejects: {} };
   const examples: RowExample[] = [];
   const base = { kind: 'streams' as const, file: file.name, path: file.path };
@@ -66,11 +72,15 @@ export async function readStreamsFile(
     let time = -1;
     let width = 0;
     let bad: BadFile | undefined;
+    const { users, tracks } = rows;
     const scanner = new CsvRecordScanner({
-      onRecord: (fields, record) => {
+      onSpans: (r, record) => {
         if (bad !== undefined) return;
         if (width === 0) {
-          const header = checkHeader(fields, STREAM_COLUMNS);
+          const header = checkHeader(
+            Array.from({ length: r.count }, (_, k) => r.text(k)),
+            STREAM_COLUMNS,
+          );
           if (!header.ok) {
             bad = { ...base, ...missingColumns(file.name, header) };
             return;
@@ -79,26 +89,32 @@ export async function readStreamsFile(
           width = header.width;
           return;
         }
+        const { starts, ends, escaped, bytes } = r;
         // A blank line is no row at all.
-        if (fields.length === 1 && fields[0] === '') return;
+        if (r.count === 1 && starts[0] === ends[0]) return;
         report.rows++;
-        if (fields.length < width) {
-          reject('field_count', record, fields.join(','));
+        if (r.count < width) {
+          reject('field_count', record, r.joined());
           return;
         }
-        const u = fields[user]!;
-        const t = fields[track]!;
-        if (u === '' || t === '') {
-          reject('empty_id', record, fields.join(','));
+        if (starts[user] === ends[user] || starts[track] === ends[track]) {
+          reject('empty_id', record, r.joined());
           return;
         }
-        const at = parseListenTime(fields[time]!);
+        const at =
+          escaped[time] === 0
+            ? parseListenTimeBytes(bytes, starts[time]!, ends[time]!)
+            : parseListenTime(r.text(time));
         if (Number.isNaN(at)) {
-          reject('bad_timestamp', record, fields.join(','));
+          reject('bad_timestamp', record, r.joined());
           return;
         }
         report.accepted++;
-        onRow(u, t, at);
+        rows.addRow(
+          escaped[user] === 0 ? users.idOf(bytes, starts[user]!, ends[user]!) : users.id(r.text(user)),
+          escaped[track] === 0 ? tracks.idOf(bytes, starts[track]!, ends[track]!) : tracks.id(r.text(track)),
+          at,
+        );
       },
       onMalformed: (problem, record, text) => {
         report.rows++;

@@ -1,8 +1,16 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { readDayColumns, readFilePartialHeader, writeFilePartial } from '../../src/formats/kpiPartials.js';
+import {
+  loadDayGroups,
+  readDayColumns,
+  readFilePartialHeader,
+  writeFilePartial,
+} from '../../src/formats/kpiPartials.js';
 import { PartialFileError } from '../../src/formats/partialFile.js';
+import { StreamDays, userPart } from '../../src/kpis/streamDays.js';
+import { MICROS_PER_DAY } from '../../src/parse/timestamps.js';
 import { TempDirs } from '../support/tempDirs.js';
 
 const temp = new TempDirs();
@@ -71,5 +79,73 @@ describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
     const read = readFilePartialHeader(path);
     expect(read.header.version).toBe(1);
     expect([...readDayColumns(path, read.dataStart, read.header.days[0]!).users]).toEqual([0, 1]);
+  });
+});
+
+describe('loadDayGroups: a day of several files, merged by name and grouped by user', () => {
+  const name = fc.oneof(fc.constantFrom('a', 'b', 'c', '', '😀', '__proto__'), fc.string({ maxLength: 3 }));
+  const row = fc.record({
+    user: name,
+    track: name,
+    time: fc.integer({ min: -2 * MICROS_PER_DAY, max: 2 * MICROS_PER_DAY }),
+  });
+
+  /** Each file's rows written as the worker writes its partial. */
+  function partials(files: { user: string; track: string; time: number }[][]): string[] {
+    const dir = temp.make();
+    return files.map((rows, f) => {
+      const own = new StreamDays();
+      for (const r of rows) own.add(r.user, r.track, r.time);
+      const path = join(dir, `${f}.kpf`);
+      writeFilePartial(
+        path,
+        { ...HEADER, users: own.users.names, tracks: own.tracks.names },
+        [...own.days]
+          .sort(([a], [b]) => a - b)
+          .map(([day, d]) => ({
+            day,
+            users: d.users.subarray(0, d.length),
+            tracks: d.tracks.subarray(0, d.length),
+            times: d.times.subarray(0, d.length),
+          })),
+      );
+      return path;
+    });
+  }
+
+  it('property: each kept user gets exactly their rows of the day, in file then row order', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(row, { maxLength: 60 }), { maxLength: 5 }),
+        fc.integer({ min: -2, max: 1 }),
+        fc.constantFrom(1, 2, 3),
+        (files, day, parts) => {
+          const paths = partials(files);
+          for (let part = 0; part < parts; part++) {
+            const keep = parts === 1 ? undefined : (user: string) => userPart(user, parts) === part;
+            const { groups, users, tracks } = loadDayGroups(paths, day, keep);
+            const got = new Map<string, [string, number][]>();
+            for (let u = 0; u < users.size; u++) {
+              const mine: [string, number][] = [];
+              for (let i = groups.starts[u]!; i < groups.starts[u + 1]!; i++)
+                mine.push([tracks.name(groups.tracks[i]!), groups.times[i]!]);
+              // A user of the file with no row on this day has an empty group.
+              if (mine.length > 0) got.set(users.name(u), mine);
+            }
+            const expected = new Map<string, [string, number][]>();
+            for (const r of files.flat()) {
+              if (Math.floor(r.time / MICROS_PER_DAY) !== day || (keep !== undefined && !keep(r.user)))
+                continue;
+              const list = expected.get(r.user) ?? [];
+              list.push([r.track, r.time]);
+              expected.set(r.user, list);
+            }
+            expect(got).toEqual(expected);
+            expect(groups.starts[users.size]).toBe([...expected.values()].reduce((n, l) => n + l.length, 0));
+          }
+        },
+      ),
+      { numRuns: 150 },
+    );
   });
 });

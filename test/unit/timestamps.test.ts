@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { parseListenTime, utcDayOf, utcHourOf } from '../../src/parse/timestamps.js';
+import { parseListenTime, parseListenTimeBytes, utcDayOf, utcHourOf } from '../../src/parse/timestamps.js';
 
 /**
  * Contract: ISO 8601 listen times become exact instants in microseconds; a time without an
@@ -120,6 +120,107 @@ describe('parseListenTime', () => {
     '2024-01-01T00:00:00ZZ',
   ])('rejects %j', (text) => {
     expect(parseListenTime(text)).toBeNaN();
+  });
+});
+
+/**
+ * The reference: the grammar as a regular expression (what parseListenTime ran before it read
+ * bytes), with the same range checks, written as plainly as possible.
+ */
+const ISO =
+  /^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?(?:([Zz])|([+-])(\d{2})(?::?(\d{2}))?)?$/;
+
+function referenceTime(text: string): number {
+  const m = ISO.exec(text);
+  if (m === null) return Number.NaN;
+  const [year, month, day] = [Number(m[1]), Number(m[2]), Number(m[3])];
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const monthDays = [31, leap ? 29 : 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31][month - 1];
+  if (monthDays === undefined || day < 1 || day > monthDays) return Number.NaN;
+  const [hour, minute, second] = [m[4], m[5], m[6]].map((v) => (v === undefined ? 0 : Number(v))) as [
+    number,
+    number,
+    number,
+  ];
+  if (hour > 23 || minute > 59 || second > 59) return Number.NaN;
+  if (m[4] === undefined && (m[8] !== undefined || m[9] !== undefined)) return Number.NaN;
+  let offset = 0;
+  if (m[9] !== undefined) {
+    const [oh, om] = [Number(m[10]), m[11] === undefined ? 0 : Number(m[11])];
+    if (oh > 23 || om > 59) return Number.NaN;
+    offset = (m[9] === '-' ? -1 : 1) * (oh * 60 + om);
+  }
+  const micros = m[7] === undefined ? 0 : Number(m[7].slice(0, 6).padEnd(6, '0'));
+  // Date.UTC maps years 0-99 to 1900-1999: set the year on a Date instead.
+  const date = new Date(0);
+  date.setUTCFullYear(year, month - 1, day);
+  date.setUTCHours(hour, minute - offset, second, 0);
+  return date.getTime() * 1000 + micros;
+}
+
+describe("parseListenTimeBytes: the bytes of a field, the same answers as the grammar's expression", () => {
+  /** A string near the grammar: valid forms, then characters changed, dropped or added. */
+  const nearIso = fc
+    .tuple(
+      fc.date({
+        min: new Date(Date.UTC(1, 0, 1)),
+        max: new Date(Date.UTC(9999, 11, 31)),
+        noInvalidDate: true,
+      }),
+      fc.constantFrom('', 'T', ' '),
+      fc.constantFrom('', ':ss', ':ss.f', ':ss,f'),
+      fc.constantFrom('', 'Z', 'z', '+05:30', '-0800', '+01', '-23:59', '+24:00', '+05:', '+5'),
+      fc.stringMatching(/^\d{1,9}$/),
+      fc.array(
+        fc.tuple(
+          fc.nat(),
+          fc.constantFrom('x', '0', '9', '-', ':', 'T', ' ', 'Z', '+', '.', ',', 'é', '', '1'),
+          fc.boolean(),
+        ),
+        { maxLength: 2 },
+      ),
+    )
+    .map(([date, sep, seconds, zone, fraction, edits]) => {
+      const iso = date.toISOString();
+      const year = String(date.getUTCFullYear()).padStart(4, '0');
+      let text = `${year}${iso.slice(4, 10)}`;
+      if (sep !== '') {
+        text += `${sep}${iso.slice(11, 16)}`;
+        if (seconds !== '') text += seconds.replace('ss', iso.slice(17, 19)).replace('f', fraction);
+      }
+      text += zone;
+      for (const [at, c, insert] of edits) {
+        const k = at % (text.length + 1);
+        text = text.slice(0, k) + c + text.slice(insert ? k : k + 1);
+      }
+      return text;
+    });
+
+  it('agrees with the reference on valid, broken and odd times, read at any offset in a buffer', () => {
+    fc.assert(
+      fc.property(
+        fc.oneof(nearIso, fc.string({ maxLength: 30 })),
+        fc.string({ maxLength: 3 }),
+        fc.string({ maxLength: 3 }),
+        (text, before, after) => {
+          const bytes = Buffer.from(before + text + after);
+          const start = Buffer.byteLength(before);
+          const got = parseListenTimeBytes(bytes, start, start + Buffer.byteLength(text));
+          const expected = referenceTime(text);
+          if (Number.isNaN(expected)) expect(got).toBeNaN();
+          else expect(got).toBe(expected);
+          expect(Object.is(parseListenTime(text), got)).toBe(true);
+        },
+      ),
+      { numRuns: 20_000 },
+    );
+  });
+
+  it('sees that the reference itself accepts what it should (the property above is not all NaN)', () => {
+    expect(referenceTime('2024-01-01T23:30:00-05:00')).toBe(Date.UTC(2024, 0, 2, 4, 30) * 1000);
+    expect(referenceTime('0099-12-31T00:00:00.1234567Z')).toBe(
+      new Date('0099-12-31T00:00:00.123Z').getTime() * 1000 + 123456 - 123000,
+    );
   });
 });
 

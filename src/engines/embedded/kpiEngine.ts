@@ -1,5 +1,5 @@
 import type { FilePartialHeader } from '../../formats/kpiPartials.js';
-import { loadDayRows } from '../../formats/kpiPartials.js';
+import { loadDayGroups } from '../../formats/kpiPartials.js';
 import { computeDayKpis, type DayAggregate, finishDayKpis, mergeAggregates } from '../../kpis/genreKpis.js';
 import type { KpiDayEngine } from '../kpiEngine.js';
 import { WorkerPool } from './workerPool.js';
@@ -38,8 +38,8 @@ export function embeddedKpiEngine(options: { threads: number; parallelDayRows?: 
         );
         return finishDayKpis(day, granularity, mergeAggregates(parts));
       }
-      const loaded = loadDayRows(partials, day, undefined, headers);
-      return computeDayKpis(day, loaded.rows, loaded.users, loaded.tracks, catalog, granularity);
+      const loaded = loadDayGroups(partials, day, undefined, headers);
+      return computeDayKpis(day, loaded.groups, loaded.users, loaded.tracks, catalog, granularity);
     },
     async close() {
       await pool?.close();

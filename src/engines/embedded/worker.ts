@@ -2,7 +2,7 @@ import { closeSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
 import { writeChartLine } from '../../formats/chartFiles.js';
-import { loadDayRows, writeFilePartial } from '../../formats/kpiPartials.js';
+import { loadDayGroups, writeFilePartial } from '../../formats/kpiPartials.js';
 import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../../formats/pairSpill.js';
 import { readBlock } from '../../formats/partialFile.js';
 import { aggregateDay, type Catalog, catalogGenres, type DayAggregate } from '../../kpis/genreKpis.js';
@@ -269,9 +269,7 @@ function mergeUsers(task: MergeUsersTask): MergeUsersResult {
 async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult> {
   const started = Date.now();
   const rows = new StreamDays();
-  const result = await readStreamsFile(csvInput(task, SNIFF_BYTES), (user, track, time) => {
-    rows.add(user, track, time);
-  });
+  const result = await readStreamsFile(csvInput(task, SNIFF_BYTES), rows);
   if (result.bad) return { result, days: [], ms: Date.now() - started };
   const days = [...rows.days].sort(([a], [b]) => a - b);
   const safeName = task.name.replace(/[^A-Za-z0-9._-]/g, '_');
@@ -312,13 +310,13 @@ function kpiDayPart(task: KpiDayPartTask): DayAggregate {
     const catalog = { tracks: new Map(task.tracks), users: new Set(task.users) };
     kpiCatalog = { id: task.catalogId, catalog, genres: catalogGenres(catalog) };
   }
-  const { rows, users, tracks } = loadDayRows(
+  const { groups, users, tracks } = loadDayGroups(
     task.sources,
     task.day,
     (user) => userPart(user, task.parts) === task.part,
   );
   const { catalog, genres } = kpiCatalog!;
-  return aggregateDay(rows, users, tracks, catalog, task.granularity, genres);
+  return aggregateDay(groups, users, tracks, catalog, task.granularity, genres);
 }
 
 type Done = { result: unknown; transfer: ArrayBuffer[] };
