@@ -13,14 +13,15 @@ import { PartialFileError } from './partialFile.js';
  * day from the partials of its files without reading any raw CSV again. Ids are numbered within
  * the file (`users[i]` is user id i); the day's files are merged through one interner.
  *
- * Layout: magic `PTKPF002`, a uint32 (LE) header length, the CRC-32 of the header, the header as
+ * Layout: magic `PTKPF003`, a uint32 (LE) header length, the CRC-32 of the header, the header as
  * JSON, then per day three columns: user ids (uint32), track ids (uint32), listen times (float64
- * microseconds, UTC). Each day's section has its CRC-32 in the header, checked when the day is
- * read: flipped bytes are a damaged partial (PartialFileError), parsed again from its file, never
- * rows counted. Version 1 (`PTKPF001`, no checksums) is still read.
+ * microseconds, UTC). Each column has its CRC-32 in the header, checked as the day is read, so a
+ * day can be read in chunks of rows (one checksum per column keeps running): flipped bytes are a
+ * damaged partial (PartialFileError), parsed again from its file, never rows counted. Version 2
+ * (`PTKPF002`: one CRC-32 per day) and version 1 (`PTKPF001`, no checksums) are still read.
  */
 export interface FilePartialHeader {
-  version: 1 | 2;
+  version: 1 | 2 | 3;
   file: string;
   size: number;
   mtimeMs: number;
@@ -32,12 +33,15 @@ export interface FilePartialHeader {
   days: DaySection[];
 }
 
-/** Where a day's columns are, counted from the end of the header, and (version 2) their CRC-32. */
+/** Where a day's columns are, counted from the end of the header, and their CRC-32s. */
 export interface DaySection {
   day: number;
   rows: number;
   offset: number;
+  /** Version 2: the CRC-32 of the three columns one after the other. */
   crc?: number;
+  /** Version 3: the CRC-32 of each column (users, tracks, times). */
+  crcs?: [number, number, number];
 }
 
 export interface DayColumns {
@@ -47,29 +51,51 @@ export interface DayColumns {
   times: Float64Array;
 }
 
-const MAGIC = Buffer.from('PTKPF002');
+/** A day's columns to write, each whole or as chunks one after the other. */
+export interface DayColumnsToWrite {
+  day: number;
+  users: Uint32Array | Uint32Array[];
+  tracks: Uint32Array | Uint32Array[];
+  times: Float64Array | Float64Array[];
+}
+
+/** The partial's file name in the partials folder: the streams file's name and its content hash. */
+export function filePartialName(file: string, sha256: string): string {
+  return `${file.replace(/[^A-Za-z0-9._-]/g, '_')}-${sha256.slice(0, 16)}.kpf`;
+}
+
+const MAGIC = Buffer.from('PTKPF003');
+const MAGIC_V2 = Buffer.from('PTKPF002');
 const MAGIC_V1 = Buffer.from('PTKPF001');
 
 export function writeFilePartial(
   path: string,
   header: Omit<FilePartialHeader, 'version' | 'days'>,
-  days: DayColumns[],
+  days: DayColumnsToWrite[],
 ): FilePartialHeader {
   // Offsets are counted from the end of the header, whose length depends on them: two passes.
   const sections: DaySection[] = [];
   const parts: Uint8Array[] = [];
   let at = 0;
   for (const d of days) {
-    const columns = [d.users, d.tracks, d.times].map(
-      (c) => new Uint8Array(c.buffer, c.byteOffset, c.byteLength),
-    );
-    let crc = 0;
-    for (const column of columns) crc = crc32(column, crc);
-    sections.push({ day: d.day, rows: d.users.length, offset: at, crc });
-    parts.push(...columns);
-    at += d.users.length * 16;
+    const crcs: number[] = [];
+    let rows = 0;
+    for (const column of [d.users, d.tracks, d.times]) {
+      let crc = 0;
+      let bytes = 0;
+      for (const chunk of Array.isArray(column) ? column : [column]) {
+        const view = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+        crc = crc32(view, crc);
+        parts.push(view);
+        bytes += view.byteLength;
+        if (column === d.users) rows += chunk.length;
+      }
+      crcs.push(crc);
+      at += bytes;
+    }
+    sections.push({ day: d.day, rows, offset: at - rows * 16, crcs: crcs as [number, number, number] });
   }
-  const full: FilePartialHeader = { version: 2, ...header, days: sections };
+  const full: FilePartialHeader = { version: 3, ...header, days: sections };
   const json = Buffer.from(JSON.stringify(full));
   const head = Buffer.alloc(8);
   head.writeUInt32LE(json.length, 0);
@@ -85,17 +111,17 @@ export function readFilePartialHeader(path: string): { header: FilePartialHeader
     const head = Buffer.alloc(16);
     const got = readFullySync(fd, head, 0, 16, 0);
     const magic = head.subarray(0, 8);
-    const v1 = magic.equals(MAGIC_V1);
-    if (got < 12 || !(v1 || magic.equals(MAGIC))) throw new PartialFileError(path, 'not a KPI file partial');
+    const version = magic.equals(MAGIC) ? 3 : magic.equals(MAGIC_V2) ? 2 : magic.equals(MAGIC_V1) ? 1 : 0;
+    if (got < 12 || version === 0) throw new PartialFileError(path, 'not a KPI file partial');
     const length = head.readUInt32LE(8);
-    const jsonStart = v1 ? 12 : 16;
+    const jsonStart = version === 1 ? 12 : 16;
     const json = Buffer.alloc(length);
     if (readFullySync(fd, json, 0, length, jsonStart) < length)
       throw new PartialFileError(path, 'truncated header');
-    if (!v1 && crc32(json) !== head.readUInt32LE(12))
+    if (version > 1 && crc32(json) !== head.readUInt32LE(12))
       throw new PartialFileError(path, 'header checksum mismatch');
     const header = JSON.parse(json.toString('utf8')) as FilePartialHeader;
-    if (header.version !== (v1 ? 1 : 2))
+    if (header.version !== version)
       throw new PartialFileError(path, `unknown version ${String(header.version)}`);
     return { header, dataStart: jsonStart + length };
   } catch (error) {
@@ -106,57 +132,93 @@ export function readFilePartialHeader(path: string): { header: FilePartialHeader
   }
 }
 
-/** One day's columns from a partial. */
+/** One day's columns from a partial, whole. */
 export function readDayColumns(path: string, dataStart: number, section: DaySection): DayColumns {
-  const fd = openSync(path, 'r');
-  try {
-    const reader = new SectionReader(fd, path, dataStart, section);
-    const users = reader.users();
-    const { tracks, times } = reader.rest(users);
-    return { day: section.day, users, tracks, times };
-  } finally {
-    closeSync(fd);
-  }
+  const n = section.rows;
+  const users = new Uint32Array(n);
+  const tracks = new Uint32Array(n);
+  const times = new Float64Array(n);
+  forEachRowChunk(path, dataStart, section, 'all', (chunk, from) => {
+    users.set(chunk.users, from);
+    tracks.set(chunk.tracks, from);
+    times.set(chunk.times, from);
+  });
+  return { day: section.day, users, tracks, times };
+}
+
+/** Rows read from a section at a time: 16 bytes each, so 1 MiB of scratch. */
+const CHUNK_ROWS = 1 << 16;
+
+interface RowChunk {
+  users: Uint32Array;
+  tracks: Uint32Array;
+  times: Float64Array;
 }
 
 /**
- * Reads a day's section in two steps (its user column, then the rest), and checks the section's
- * checksum over all of it in the second: loadDayGroups counts rows by user from the first before it
- * needs the other columns, and keeps only one file's tracks and times in memory at a time.
+ * Reads a day's section in chunks of rows into one scratch buffer (`'users'`: only the user
+ * column; `'all'`: every column), each column read checked against its CRC-32 at its end: a
+ * visitor that meets values out of range in a damaged section must let the check tell it.
+ * `visit` gets views valid until it returns. Memory stays at the chunk's, whatever the day's size.
+ * A version 1 or 2 section (one checksum over the three columns in turn) is read whole.
  */
-class SectionReader {
-  constructor(
-    private readonly fd: number,
-    private readonly path: string,
-    private readonly dataStart: number,
-    private readonly section: DaySection,
-  ) {}
-
-  users(): Uint32Array {
-    return new Uint32Array(this.read(this.section.rows * 4, 0));
-  }
-
-  rest(users: Uint32Array): { tracks: Uint32Array; times: Float64Array } {
-    const n = this.section.rows;
-    const tracks = this.read(n * 4, n * 4);
-    const times = this.read(n * 8, n * 8);
-    if (this.section.crc !== undefined) {
-      const userBytes = new Uint8Array(users.buffer, users.byteOffset, users.byteLength);
-      const crc = crc32(new Uint8Array(times), crc32(new Uint8Array(tracks), crc32(userBytes)));
-      if (crc !== this.section.crc)
-        throw new PartialFileError(this.path, `day ${this.section.day}: checksum mismatch`);
+function forEachRowChunk(
+  path: string,
+  dataStart: number,
+  section: DaySection,
+  columns: 'users' | 'all',
+  visit: (chunk: RowChunk, from: number) => void,
+): void {
+  const fd = openSync(path, 'r');
+  try {
+    const n = section.rows;
+    const base = dataStart + section.offset;
+    const readAt = (into: Uint8Array, at: number): void => {
+      if (readFullySync(fd, into, 0, into.length, base + at) < into.length)
+        throw new PartialFileError(path, `day ${section.day} is truncated`);
+    };
+    if (section.crcs === undefined) {
+      const whole = Buffer.allocUnsafeSlow(n * 16);
+      readAt(whole, 0);
+      if (section.crc !== undefined && crc32(whole) !== section.crc)
+        throw new PartialFileError(path, `day ${section.day}: checksum mismatch`);
+      const ab = whole.buffer as ArrayBuffer;
+      visit(
+        {
+          users: new Uint32Array(ab, whole.byteOffset, n),
+          tracks: new Uint32Array(ab, whole.byteOffset + n * 4, n),
+          times: new Float64Array(ab, whole.byteOffset + n * 8, n),
+        },
+        0,
+      );
+      return;
     }
-    return { tracks: new Uint32Array(tracks), times: new Float64Array(times) };
-  }
-
-  private read(bytes: number, at: number): ArrayBuffer {
-    // Not zero-filled first: every byte is read over (or the section is found truncated).
-    const buffer = Buffer.allocUnsafeSlow(bytes).buffer as ArrayBuffer;
-    const into = new Uint8Array(buffer, 0, bytes);
-    if (readFullySync(this.fd, into, 0, bytes, this.dataStart + this.section.offset + at) < bytes) {
-      throw new PartialFileError(this.path, `day ${this.section.day} is truncated`);
+    const scratch = new ArrayBuffer(CHUNK_ROWS * 16);
+    const crcs = [0, 0, 0];
+    for (let from = 0; from < n; from += CHUNK_ROWS) {
+      const count = Math.min(CHUNK_ROWS, n - from);
+      const chunk: RowChunk = {
+        times: new Float64Array(scratch, 0, count),
+        users: new Uint32Array(scratch, CHUNK_ROWS * 8, count),
+        tracks: new Uint32Array(scratch, CHUNK_ROWS * 12, count),
+      };
+      const views = [chunk.users, chunk.tracks, chunk.times];
+      const widths = [4, 4, 8];
+      const starts = [0, n * 4, n * 8];
+      for (let c = 0; c < (columns === 'all' ? 3 : 1); c++) {
+        const view = views[c]!;
+        const bytes = new Uint8Array(view.buffer, view.byteOffset, view.byteLength);
+        readAt(bytes, starts[c]! + from * widths[c]!);
+        crcs[c] = crc32(bytes, crcs[c]);
+      }
+      visit(chunk, from);
     }
-    return buffer;
+    const damaged =
+      crcs[0] !== section.crcs[0] ||
+      (columns === 'all' && (crcs[1] !== section.crcs[1] || crcs[2] !== section.crcs[2]));
+    if (damaged) throw new PartialFileError(path, `day ${section.day}: checksum mismatch`);
+  } finally {
+    closeSync(fd);
   }
 }
 
@@ -165,9 +227,9 @@ class SectionReader {
  * merged through one interner per kind (ids are per file in a partial). `keep` selects users by
  * name (a worker's part of a day); `headers` caches parsed headers between days of one run.
  *
- * Two passes over the files: the user columns first, to count each user's rows, then each file's
- * tracks and times copied straight into their user's group. Only the user columns of all the
- * files and one file's other columns are in memory with the groups, never every row twice.
+ * Two passes over the files, in chunks of rows: the user columns first, to count each user's
+ * rows, then each file's tracks and times copied straight into their user's group. Memory is the
+ * groups' (12 bytes a row) and one chunk's, never the files' columns.
  */
 export function loadDayGroups(
   sources: string[],
@@ -181,7 +243,6 @@ export function loadDayGroups(
     path: string;
     dataStart: number;
     section: DaySection;
-    users: Uint32Array;
     userIds: Int32Array;
     header: FilePartialHeader;
   }[] = [];
@@ -197,56 +258,52 @@ export function loadDayGroups(
     const userIds = Int32Array.from(partial.header.users, (name) =>
       keep === undefined || keep(name) ? users.id(name) : -1,
     );
-    const fd = openSync(path, 'r');
-    try {
-      const fileUsers = new SectionReader(fd, path, partial.dataStart, section).users();
-      files.push({
-        path,
-        dataStart: partial.dataStart,
-        section,
-        users: fileUsers,
-        userIds,
-        header: partial.header,
-      });
-    } finally {
-      closeSync(fd);
-    }
+    files.push({ path, dataStart: partial.dataStart, section, userIds, header: partial.header });
   }
   const starts = new Uint32Array(users.size + 1);
-  for (const { users: column, userIds, path } of files) {
+  for (const { path, dataStart, section, userIds } of files) {
     const known = userIds.length;
-    for (let i = 0; i < column.length; i++) {
-      const u = column[i]!;
-      if (u >= known) throw new PartialFileError(path, `day ${day}: user number ${u} out of range`);
-      const id = userIds[u]!;
-      if (id >= 0) starts[id + 1]!++;
-    }
+    let outOfRange = false;
+    forEachRowChunk(path, dataStart, section, 'users', ({ users: column }) => {
+      for (let i = 0; i < column.length; i++) {
+        const u = column[i]!;
+        if (u >= known) {
+          // Damage, most likely: the column's checksum, checked at its end, says so.
+          outOfRange = true;
+          continue;
+        }
+        const id = userIds[u]!;
+        if (id >= 0) starts[id + 1]!++;
+      }
+    });
+    if (outOfRange) throw new PartialFileError(path, `day ${day}: a user number out of range`);
   }
   for (let u = 0; u < users.size; u++) starts[u + 1]! += starts[u]!;
   const n = starts[users.size]!;
   const next = starts.slice(0, users.size);
   const groupTracks = new Uint32Array(n);
   const groupTimes = new Float64Array(n);
-  for (const { path, dataStart, section, users: column, userIds, header } of files) {
-    const fd = openSync(path, 'r');
-    let rest: { tracks: Uint32Array; times: Float64Array };
-    try {
-      rest = new SectionReader(fd, path, dataStart, section).rest(column);
-    } finally {
-      closeSync(fd);
-    }
+  for (const { path, dataStart, section, userIds, header } of files) {
+    let outOfRange = false;
     const trackIds = Uint32Array.from(header.tracks, (name) => tracks.id(name));
-    const { tracks: fileTracks, times } = rest;
     const knownTracks = trackIds.length;
-    for (let i = 0; i < column.length; i++) {
-      const id = userIds[column[i]!]!;
-      if (id < 0) continue;
-      const t = fileTracks[i]!;
-      if (t >= knownTracks) throw new PartialFileError(path, `day ${day}: track number ${t} out of range`);
-      const at = next[id]!++;
-      groupTracks[at] = trackIds[t]!;
-      groupTimes[at] = times[i]!;
-    }
+    forEachRowChunk(path, dataStart, section, 'all', ({ users: column, tracks: fileTracks, times }) => {
+      for (let i = 0; i < column.length; i++) {
+        const id = userIds[column[i]!]!;
+        if (!(id >= 0)) continue;
+        const t = fileTracks[i]!;
+        const at = next[id]!++;
+        // A track out of range (damage: the checksum at the section's end tells it), or a user
+        // column read otherwise than in the first pass (the file changed under us).
+        if (t >= knownTracks || at >= starts[id + 1]!) {
+          outOfRange = true;
+          continue;
+        }
+        groupTracks[at] = trackIds[t]!;
+        groupTimes[at] = times[i]!;
+      }
+    });
+    if (outOfRange) throw new PartialFileError(path, `day ${day}: rows out of range`);
   }
   return { groups: { starts, tracks: groupTracks, times: groupTimes }, users, tracks };
 }

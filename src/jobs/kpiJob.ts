@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
-import type { ParseStreamsResult, ParseStreamsTask } from '../engines/embedded/tasks.js';
+import { parseStreamsFiles } from '../engines/embedded/streamsParse.js';
 import { WorkerPool } from '../engines/embedded/workerPool.js';
 import type { KpiDayEngine } from '../engines/kpiEngine.js';
 import { type EngineChoice, openKpiEngine } from '../engines/pickEngine.js';
@@ -308,16 +308,8 @@ async function parseLanding(
     // The state folder lost or its manifest set aside: the archive's files are taken in again.
     changed.push(...(await unknownArchived(state, landing, landingDir)));
     if (changed.length > 0) emit({ type: 'parseStart', files: changed.length });
-    const parsing = changed.map((file) => {
-      const task: ParseStreamsTask = {
-        kind: 'parseStreams',
-        name: file.name,
-        path: file.path,
-        size: file.size,
-        mtimeMs: file.mtimeMs,
-        partialDir: state.partialsDir,
-      };
-      const pending = pool.run<ParseStreamsResult>(task).then((parsed) => ({ parsed, ms: parsed.ms }));
+    const parsing = parseStreamsFiles(pool, changed, state.partialsDir, threads).map((parse) => {
+      const pending = parse.then((parsed) => ({ parsed, ms: parsed.ms }));
       pending.catch(() => {}); // awaited in order below
       return pending;
     });

@@ -2,39 +2,72 @@ import { IdInterner } from '../parse/idInterner.js';
 import type { StreamRowSink } from '../parse/streamRows.js';
 import { utcDayOf } from '../parse/timestamps.js';
 
-/** The valid stream rows of one UTC day, as columns that grow by doubling. */
-export class DayStreams {
+/** A stretch of a day's rows: `length` rows used of the arrays' capacity. */
+interface RowBlock {
   users: Uint32Array;
   tracks: Uint32Array;
   times: Float64Array;
+  length: number;
+}
+
+/** The largest block of rows: 16 bytes a row, 1 MiB. */
+const MAX_BLOCK_ROWS = 1 << 16;
+
+/**
+ * The valid stream rows of one UTC day, as columns in blocks: each block twice the size of the
+ * last up to 65,536 rows, then that size. Rows are never copied as the day grows (doubling one
+ * array copied them, and held the old and the new array at once), a day of a few rows costs a few
+ * kilobytes, and a big one at most one block more than its rows.
+ */
+export class DayStreams {
   length = 0;
+  private readonly blocks: RowBlock[] = [];
+  private block: RowBlock;
 
   constructor(capacity = 1024) {
-    this.users = new Uint32Array(capacity);
-    this.tracks = new Uint32Array(capacity);
-    this.times = new Float64Array(capacity);
+    this.block = newBlock(Math.min(capacity, MAX_BLOCK_ROWS));
+    this.blocks.push(this.block);
   }
 
   push(user: number, track: number, time: number): void {
-    if (this.length === this.users.length) this.grow();
-    this.users[this.length] = user;
-    this.tracks[this.length] = track;
-    this.times[this.length] = time;
+    let block = this.block;
+    if (block.length === block.users.length) {
+      block = newBlock(Math.min(block.users.length * 2, MAX_BLOCK_ROWS));
+      this.blocks.push(block);
+      this.block = block;
+    }
+    const at = block.length++;
+    block.users[at] = user;
+    block.tracks[at] = track;
+    block.times[at] = time;
     this.length++;
   }
 
-  private grow(): void {
-    const capacity = this.users.length * 2;
-    const users = new Uint32Array(capacity);
-    users.set(this.users);
-    const tracks = new Uint32Array(capacity);
-    tracks.set(this.tracks);
-    const times = new Float64Array(capacity);
-    times.set(this.times);
-    this.users = users;
-    this.tracks = tracks;
-    this.times = times;
+  /** The rows' columns, as the blocks' used parts in order (views, not copies). */
+  columns(): { users: Uint32Array[]; tracks: Uint32Array[]; times: Float64Array[] } {
+    const used = this.blocks.filter((b) => b.length > 0);
+    return {
+      users: used.map((b) => b.users.subarray(0, b.length)),
+      tracks: used.map((b) => b.tracks.subarray(0, b.length)),
+      times: used.map((b) => b.times.subarray(0, b.length)),
+    };
   }
+
+  /** Calls `visit` with each row in order. */
+  forEach(visit: (user: number, track: number, time: number, row: number) => void): void {
+    let row = 0;
+    for (const b of this.blocks)
+      for (let i = 0; i < b.length; i++) visit(b.users[i]!, b.tracks[i]!, b.times[i]!, row++);
+  }
+}
+
+function newBlock(rows: number): RowBlock {
+  return {
+    users: new Uint32Array(rows),
+    tracks: new Uint32Array(rows),
+    times: new Float64Array(rows),
+    length: 0,
+  };
 }
 
 /** Valid rows by UTC day of their listen time. */
@@ -82,20 +115,18 @@ export interface UserGroups {
  */
 export function groupByUser(rows: DayStreams, users: number): UserGroups {
   const starts = new Uint32Array(users + 1);
-  const ids = rows.users;
-  const n = rows.length;
-  for (let i = 0; i < n; i++) starts[ids[i]! + 1]!++;
+  rows.forEach((user) => {
+    starts[user + 1]!++;
+  });
   for (let u = 0; u < users; u++) starts[u + 1]! += starts[u]!;
   const next = starts.slice(0, users);
-  const tracks = new Uint32Array(n);
-  const times = new Float64Array(n);
-  const rowTracks = rows.tracks;
-  const rowTimes = rows.times;
-  for (let i = 0; i < n; i++) {
-    const at = next[ids[i]!]!++;
-    tracks[at] = rowTracks[i]!;
-    times[at] = rowTimes[i]!;
-  }
+  const tracks = new Uint32Array(rows.length);
+  const times = new Float64Array(rows.length);
+  rows.forEach((user, track, time) => {
+    const at = next[user]!++;
+    tracks[at] = track;
+    times[at] = time;
+  });
   return { starts, tracks, times };
 }
 

@@ -29,6 +29,11 @@ export interface CsvRecordScannerOptions {
   onMalformed?: (problem: CsvProblem, record: number, text: string) => void;
   /** Longest record in bytes, not counting its `\n` or `\r\n` (default 64 KiB). */
   maxRecordBytes?: number;
+  /**
+   * The input starts at a record boundary inside a file, not at its start: no BOM is looked for
+   * (a range of a file read on its own; see `atRecordBoundary`).
+   */
+  midFile?: boolean;
 }
 
 /**
@@ -141,6 +146,7 @@ export class CsvRecordScanner {
       throw new TypeError('give onRecord or onSpans');
     this.onRecord = options.onRecord;
     this.onSpans = options.onSpans;
+    this.started = options.midFile === true;
     this.onMalformed = options.onMalformed;
     this.carry = Buffer.alloc(max + 2) as Bytes;
   }
@@ -167,6 +173,15 @@ export class CsvRecordScanner {
       if (heldBefore > 0) this.pushBytes(BOM.subarray(0, heldBefore));
       this.pushBytes(chunk);
     }
+  }
+
+  /**
+   * Whether the bytes pushed so far end exactly at the end of a record, outside any quotes: the
+   * next byte of the file then starts a record, so a range of the file that starts there can be
+   * scanned on its own (`midFile`). False inside a quoted field that spans lines.
+   */
+  get atRecordBoundary(): boolean {
+    return this.started && this.carryLength === 0 && !this.skipping;
   }
 
   /** Scan the last record (the input need not end with a line ending). */

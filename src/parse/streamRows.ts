@@ -32,19 +32,11 @@ export interface StreamFileResult {
  * Read one streams file (local or on S3, as a stream): its header maps the columns (any order,
  * extra columns ignored); each row with both ids and a valid ISO 8601 listen time goes to `rows`
  * (its ids interned there; time in microseconds since the epoch, UTC); other rows are counted by
- * reason. Fields are read as bytes: no string is made for a valid row. Duplicates and unknown tracks or users are not
- * decided here: that needs every file of the day and the catalogues.
+ * reason. Fields are read as bytes: no string is made for a valid row. Duplicates and unknown
+ * tracks or users are not decided here: that needs every file of the day and the catalogues.
  */
 export async function readStreamsFile(file: CsvInput, rows: StreamRowSink): Promise<StreamFileResult> {
-  const report: FileReport = { kind: 'streams', file: file.name, rows: 0, accepted: 0, rejects: {} };
-  const examples: RowExample[] = [];
   const base = { kind: 'streams' as const, file: file.name, path: file.path };
-  const reject = (reason: string, record: number, text: string): void => {
-    report.rejects[reason] = (report.rejects[reason] ?? 0) + 1;
-    if (examples.length < MAX_ROW_EXAMPLES)
-      examples.push({ file: file.name, record, reason, text: text.slice(0, 200) });
-  };
-
   let opened: HeadedBytes;
   try {
     opened = await file.open();
@@ -54,51 +46,90 @@ export async function readStreamsFile(file: CsvInput, rows: StreamRowSink): Prom
       reason: 'unreadable',
       message: (readFailure(error, file.path) as Error).message,
     };
-    return { report, examples, sha256: '', bad };
+    return { report: emptyReport(file.name), examples: [], sha256: '', bad };
   }
   const hash = createHash('sha256');
   try {
+    const reader = new StreamRowReader(file, rows, { midFile: false });
     if (looksBinary(opened.head)) {
       hash.update(opened.head);
-      return {
-        report,
-        examples,
-        sha256: hash.digest('hex'),
-        bad: { ...base, reason: 'not_csv', message: `${file.name} is not a CSV file (binary content)` },
-      };
+      return { report: reader.report, examples: [], sha256: hash.digest('hex'), bad: notCsv(file) };
     }
-    let user = -1;
-    let track = -1;
-    let time = -1;
-    let width = 0;
-    let bad: BadFile | undefined;
+    for await (const chunk of opened.chunks) {
+      hash.update(chunk);
+      reader.push(chunk);
+      if (reader.bad !== undefined) break;
+    }
+    const { report, examples, bad } = reader.finish(true);
+    const sha256 = hash.digest('hex');
+    return bad === undefined ? { report, examples, sha256 } : { report, examples, sha256, bad };
+  } finally {
+    opened.close();
+  }
+}
+
+/** What a range of a streams file holds (see StreamRowReader); the file's hash is the caller's. */
+export interface StreamRangeResult {
+  report: FileReport;
+  /** The range's first examples, numbered from its first record (1). */
+  examples: RowExample[];
+  /** Records scanned, the header's included in the first range: the next range's numbering starts after. */
+  records: number;
+  /** False when the range does not end at a record's end (a quoted field going on past it). */
+  endsAtRecord: boolean;
+  bad?: BadFile;
+}
+
+/**
+ * The rows of a streams file, or of a range of it, fed in chunks: its header is the first record
+ * of the file (a later range is handed it with `header`), each row is checked and its ids interned
+ * from the bytes into `rows`, rejects are counted and the first ones kept as examples.
+ *
+ * A file can be read in ranges on several threads: each range from the first line that starts
+ * in it to the end of its last line, scanned with `midFile`; it is read right if every range but
+ * the last ends at the end of a record (`endsAtRecord`), as it does unless a quoted field holds a
+ * line break across the cut. Record numbers in a later range's examples count from its start.
+ */
+export class StreamRowReader {
+  readonly report: FileReport;
+  readonly examples: RowExample[] = [];
+  bad: BadFile | undefined;
+  private readonly scanner: CsvRecordScanner;
+  private user = -1;
+  private track = -1;
+  private time = -1;
+  private width = 0;
+
+  constructor(
+    private readonly file: { name: string; path: string },
+    rows: StreamRowSink,
+    options: { midFile: boolean; header?: string[] },
+  ) {
+    this.report = emptyReport(file.name);
+    if (options.header !== undefined) this.takeHeader(options.header);
     const { users, tracks } = rows;
-    const scanner = new CsvRecordScanner({
+    const report = this.report;
+    this.scanner = new CsvRecordScanner({
+      midFile: options.midFile,
       onSpans: (r, record) => {
-        if (bad !== undefined) return;
-        if (width === 0) {
-          const header = checkHeader(
-            Array.from({ length: r.count }, (_, k) => r.text(k)),
-            STREAM_COLUMNS,
-          );
-          if (!header.ok) {
-            bad = { ...base, ...missingColumns(file.name, header) };
-            return;
-          }
-          ({ user_id: user, track_id: track, listen_time: time } = header.columns);
-          width = header.width;
+        if (this.bad !== undefined) return;
+        if (this.width === 0) {
+          this.takeHeader(Array.from({ length: r.count }, (_, k) => r.text(k)));
           return;
         }
         const { starts, ends, escaped, bytes } = r;
         // A blank line is no row at all.
         if (r.count === 1 && starts[0] === ends[0]) return;
         report.rows++;
-        if (r.count < width) {
-          reject('field_count', record, r.joined());
+        if (r.count < this.width) {
+          this.reject('field_count', record, r.joined());
           return;
         }
+        const user = this.user;
+        const track = this.track;
+        const time = this.time;
         if (starts[user] === ends[user] || starts[track] === ends[track]) {
-          reject('empty_id', record, r.joined());
+          this.reject('empty_id', record, r.joined());
           return;
         }
         const at =
@@ -106,7 +137,7 @@ export async function readStreamsFile(file: CsvInput, rows: StreamRowSink): Prom
             ? parseListenTimeBytes(bytes, starts[time]!, ends[time]!)
             : parseListenTime(r.text(time));
         if (Number.isNaN(at)) {
-          reject('bad_timestamp', record, r.joined());
+          this.reject('bad_timestamp', record, r.joined());
           return;
         }
         report.accepted++;
@@ -118,26 +149,85 @@ export async function readStreamsFile(file: CsvInput, rows: StreamRowSink): Prom
       },
       onMalformed: (problem, record, text) => {
         report.rows++;
-        reject('malformed_csv', record, `${problem}: ${text}`);
+        this.reject('malformed_csv', record, `${problem}: ${text}`);
       },
     });
-    for await (const chunk of opened.chunks) {
-      hash.update(chunk);
-      scanner.push(chunk);
-      if (bad !== undefined) break;
-    }
-    if (bad === undefined) scanner.end();
-    if (bad === undefined && width === 0) {
-      bad = {
-        ...base,
+  }
+
+  push(chunk: Uint8Array): void {
+    if (this.bad === undefined) this.scanner.push(chunk);
+  }
+
+  /** Ends the input: `last`, the file's end (its last record needs no line ending). */
+  finish(last: boolean): StreamRangeResult {
+    const endsAtRecord = this.scanner.atRecordBoundary;
+    if (last && this.bad === undefined) this.scanner.end();
+    if (this.bad === undefined && this.width === 0) {
+      this.bad = {
+        kind: 'streams',
+        file: this.file.name,
+        path: this.file.path,
         reason: 'missing_columns',
-        message: `${file.name} is empty: no header`,
+        message: `${this.file.name} is empty: no header`,
         missing: [...STREAM_COLUMNS],
       };
     }
-    const sha256 = hash.digest('hex');
-    return bad === undefined ? { report, examples, sha256 } : { report, examples, sha256, bad };
-  } finally {
-    opened.close();
+    const result = {
+      report: this.report,
+      examples: this.examples,
+      records: this.scanner.records,
+      endsAtRecord: last || endsAtRecord,
+    };
+    return this.bad === undefined ? result : { ...result, bad: this.bad };
   }
+
+  private takeHeader(fields: string[]): void {
+    const header = checkHeader(fields, STREAM_COLUMNS);
+    if (!header.ok) {
+      this.bad = {
+        kind: 'streams',
+        file: this.file.name,
+        path: this.file.path,
+        ...missingColumns(this.file.name, header),
+      };
+      return;
+    }
+    ({ user_id: this.user, track_id: this.track, listen_time: this.time } = header.columns);
+    this.width = header.width;
+  }
+
+  private reject(reason: string, record: number, text: string): void {
+    this.report.rejects[reason] = (this.report.rejects[reason] ?? 0) + 1;
+    if (this.examples.length < MAX_ROW_EXAMPLES)
+      this.examples.push({ file: this.file.name, record, reason, text: text.slice(0, 200) });
+  }
+}
+
+/**
+ * The header of a streams file from its first bytes (`head`, at least one whole record unless the
+ * file is that short): its fields, or undefined when the head holds no whole first record.
+ */
+export function streamsHeader(head: Uint8Array): string[] | undefined {
+  let header: string[] | undefined;
+  const scanner = new CsvRecordScanner({
+    onRecord: (fields) => {
+      header ??= [...fields];
+    },
+  });
+  scanner.push(head);
+  return header;
+}
+
+function emptyReport(file: string): FileReport {
+  return { kind: 'streams', file, rows: 0, accepted: 0, rejects: {} };
+}
+
+function notCsv(file: { name: string; path: string }): BadFile {
+  return {
+    kind: 'streams',
+    file: file.name,
+    path: file.path,
+    reason: 'not_csv',
+    message: `${file.name} is not a CSV file (binary content)`,
+  };
 }

@@ -1,5 +1,6 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
@@ -40,7 +41,7 @@ describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
   it('reads back what it wrote, day by day', () => {
     const path = partial();
     const { header, dataStart } = readFilePartialHeader(path);
-    expect(header.version).toBe(2);
+    expect(header.version).toBe(3);
     const second = readDayColumns(path, dataStart, header.days[1]!);
     expect([...second.users, ...second.tracks, ...second.times]).toEqual([1, 0, 3]);
   });
@@ -71,7 +72,7 @@ describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
     const path = partial();
     const { header, dataStart } = readFilePartialHeader(path);
     const data = readFileSync(path).subarray(dataStart);
-    const v1 = { ...header, version: 1, days: header.days.map(({ crc: _crc, ...day }) => day) };
+    const v1 = { ...header, version: 1, days: header.days.map(({ crcs: _crcs, ...day }) => day) };
     const json = Buffer.from(JSON.stringify(v1));
     const length = Buffer.alloc(4);
     length.writeUInt32LE(json.length);
@@ -79,6 +80,93 @@ describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
     const read = readFilePartialHeader(path);
     expect(read.header.version).toBe(1);
     expect([...readDayColumns(path, read.dataStart, read.header.days[0]!).users]).toEqual([0, 1]);
+  });
+});
+
+describe('KPI file partials: days read in chunks of rows, and older versions', () => {
+  /** A partial of one day of `n` rows (user i % 7, track i % 5, time i), written in chunks. */
+  function bigPartial(n: number): string {
+    const path = join(temp.make(), 'big.kpf');
+    const cut = Math.floor(n / 3);
+    const users = Uint32Array.from({ length: n }, (_, i) => i % 7);
+    const tracks = Uint32Array.from({ length: n }, (_, i) => i % 5);
+    const times = Float64Array.from({ length: n }, (_, i) => i);
+    writeFilePartial(
+      path,
+      { ...HEADER, users: ['a', 'b', 'c', 'd', 'e', 'f', 'g'], tracks: ['t0', 't1', 't2', 't3', 't4'] },
+      [
+        {
+          day: 0,
+          users: [users.subarray(0, cut), users.subarray(cut)],
+          tracks: [tracks.subarray(0, cut), tracks.subarray(cut)],
+          times: [times.subarray(0, cut), times.subarray(cut)],
+        },
+      ],
+    );
+    return path;
+  }
+
+  it('a day of more rows than one chunk reads back whole, and groups by user', () => {
+    const n = 200_003;
+    const path = bigPartial(n);
+    const { header, dataStart } = readFilePartialHeader(path);
+    const day = readDayColumns(path, dataStart, header.days[0]!);
+    expect(day.users.length).toBe(n);
+    expect([day.users[n - 1], day.tracks[n - 1], day.times[n - 1]]).toEqual([
+      (n - 1) % 7,
+      (n - 1) % 5,
+      n - 1,
+    ]);
+    expect(day.times.every((t, i) => t === i)).toBe(true);
+    const { groups, users } = loadDayGroups([path], 0);
+    const g = users.id('g');
+    const rows = Array.from(
+      { length: groups.starts[g + 1]! - groups.starts[g]! },
+      (_, k) => groups.times[groups.starts[g]! + k],
+    );
+    expect(rows).toEqual(Array.from({ length: Math.floor((n - 1 - 6) / 7) + 1 }, (_, k) => 6 + 7 * k));
+  });
+
+  it('a flipped byte in a later chunk of any column is a checksum mismatch', () => {
+    const n = 200_003;
+    for (const column of [0, 1, 2]) {
+      const path = bigPartial(n);
+      const { header, dataStart } = readFilePartialHeader(path);
+      const bytes = readFileSync(path);
+      const at = [n * 4 - 3, n * 8 - 3, n * 16 - 3][column]!;
+      bytes[dataStart + at]! ^= 0x10;
+      writeFileSync(path, bytes);
+      expect(() => readDayColumns(path, dataStart, header.days[0]!)).toThrow(
+        new PartialFileError(path, 'day 0: checksum mismatch'),
+      );
+      expect(() => loadDayGroups([path], 0)).toThrow(PartialFileError);
+    }
+  });
+
+  it('a partial of version 2 (one checksum a day) is still read, and its damage found', () => {
+    const path = partial();
+    const { header, dataStart } = readFilePartialHeader(path);
+    const data = readFileSync(path).subarray(dataStart);
+    const days = header.days.map(({ crcs: _crcs, ...day }) => ({
+      ...day,
+      crc: crc32(data.subarray(day.offset, day.offset + day.rows * 16)),
+    }));
+    const json = Buffer.from(JSON.stringify({ ...header, version: 2, days }));
+    const head = Buffer.alloc(8);
+    head.writeUInt32LE(json.length, 0);
+    head.writeUInt32LE(crc32(json), 4);
+    writeFileSync(path, Buffer.concat([Buffer.from('PTKPF002'), head, json, data]));
+    const read = readFilePartialHeader(path);
+    expect(read.header.version).toBe(2);
+    expect([...readDayColumns(path, read.dataStart, read.header.days[0]!).times]).toEqual([1, 2]);
+    const { groups, users } = loadDayGroups([path], 19_000);
+    expect(groups.times[groups.starts[users.id('u2')]!]).toBe(2);
+    const bytes = readFileSync(path);
+    bytes[read.dataStart + days[1]!.offset]! ^= 0x01;
+    writeFileSync(path, bytes);
+    expect(() => readDayColumns(path, read.dataStart, read.header.days[1]!)).toThrow(
+      /day 19001: checksum mismatch/,
+    );
   });
 });
 
@@ -100,14 +188,7 @@ describe('loadDayGroups: a day of several files, merged by name and grouped by u
       writeFilePartial(
         path,
         { ...HEADER, users: own.users.names, tracks: own.tracks.names },
-        [...own.days]
-          .sort(([a], [b]) => a - b)
-          .map(([day, d]) => ({
-            day,
-            users: d.users.subarray(0, d.length),
-            tracks: d.tracks.subarray(0, d.length),
-            times: d.times.subarray(0, d.length),
-          })),
+        [...own.days].sort(([a], [b]) => a - b).map(([day, d]) => ({ day, ...d.columns() })),
       );
       return path;
     });

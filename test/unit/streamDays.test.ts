@@ -28,13 +28,11 @@ const t = (iso: string): number => {
 
 /** The rows of a day as (user name, track name, time), in their order. */
 function rowsOf(s: StreamDays, d: number): [string, string, number][] {
-  const rows = s.days.get(d);
-  if (rows === undefined) return [];
-  return Array.from({ length: rows.length }, (_, i) => [
-    s.users.names[rows.users[i]!]!,
-    s.tracks.names[rows.tracks[i]!]!,
-    rows.times[i]!,
-  ]);
+  const out: [string, string, number][] = [];
+  s.days.get(d)?.forEach((user, track, time) => {
+    out.push([s.users.name(user), s.tracks.name(track), time]);
+  });
+  return out;
 }
 
 describe('Interner', () => {
@@ -72,18 +70,27 @@ describe('Interner', () => {
 });
 
 describe('DayStreams', () => {
-  it('grows by doubling and keeps every row, times exactly', () => {
-    const rows = new DayStreams(1);
-    const times = [0, -1, 1.5, MICROS_PER_DAY - 1, 2 ** 52, -(2 ** 52), 1_709_251_200_000_000];
-    const n = 3000;
-    for (let i = 0; i < n; i++) rows.push(i, n - i, times[i % times.length]!);
-    expect(rows.length).toBe(n);
-    expect(rows.users.length).toBeGreaterThanOrEqual(n);
-    expect(Array.from(rows.users.subarray(0, n))).toEqual(Array.from({ length: n }, (_, i) => i));
-    expect(Array.from(rows.tracks.subarray(0, n))).toEqual(Array.from({ length: n }, (_, i) => n - i));
-    expect(Array.from(rows.times.subarray(0, n))).toEqual(
-      Array.from({ length: n }, (_, i) => times[i % times.length]),
-    );
+  it('grows in blocks and keeps every row in order, times exactly, across block edges', () => {
+    for (const n of [0, 1, 1023, 1024, 1025, 3000, 65_536 * 2 + 3]) {
+      const rows = new DayStreams(1);
+      const times = [0, -1, 1.5, MICROS_PER_DAY - 1, 2 ** 52, -(2 ** 52), 1_709_251_200_000_000];
+      for (let i = 0; i < n; i++) rows.push(i, n - i, times[i % times.length]!);
+      expect(rows.length).toBe(n);
+      const { users, tracks, times: columnTimes } = rows.columns();
+      const flat = <T extends ArrayLike<number>>(chunks: T[]): number[] =>
+        chunks.flatMap((c) => Array.from(c));
+      expect(flat(users)).toEqual(Array.from({ length: n }, (_, i) => i));
+      expect(flat(tracks)).toEqual(Array.from({ length: n }, (_, i) => n - i));
+      expect(flat(columnTimes)).toEqual(Array.from({ length: n }, (_, i) => times[i % times.length]));
+      // No block is more than 65,536 rows, and none is empty.
+      expect(users.every((c) => c.length > 0 && c.length <= 65_536)).toBe(true);
+      let seen = 0;
+      rows.forEach((user, _track, _time, row) => {
+        expect([user, row]).toEqual([seen, seen]);
+        seen++;
+      });
+      expect(seen).toBe(n);
+    }
   });
 });
 

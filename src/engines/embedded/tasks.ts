@@ -1,7 +1,7 @@
 import type { SpillIndex } from '../../formats/pairSpill.js';
 import type { BlockRef, SegmentRun } from '../../formats/partialFile.js';
 import { type ErrorCode, PlaytallyError } from '../../ops/errors.js';
-import type { StreamFileResult } from '../../parse/streamRows.js';
+import type { StreamFileResult, StreamRangeResult } from '../../parse/streamRows.js';
 import type { BlockStats } from '../../partials/aggregatePairs.js';
 import type { LogUnit } from '../../sources/logUnits.js';
 import type { CountryChart } from '../../window/countryCharts.js';
@@ -144,6 +144,31 @@ export interface ParseStreamsResult {
 }
 
 /**
+ * One range of a large local streams file (bytes [start, end): the lines that start in it), read
+ * on a worker while others read the rest (see engines/embedded/streamsParse.ts). Its rows come
+ * back as columns with the range's own id numbering; the file's partial is written once all its
+ * ranges are in.
+ */
+export interface ParseStreamsRangeTask {
+  kind: 'parseStreamsRange';
+  name: string;
+  path: string;
+  index: number;
+  start: number;
+  end: number;
+  /** The file's last range: its last record needs no line ending. */
+  last: boolean;
+}
+
+export interface ParseStreamsRangeResult extends StreamRangeResult {
+  /** The range's ids, numbered in order of appearance in it. */
+  users: string[];
+  tracks: string[];
+  days: { day: number; users: Uint32Array[]; tracks: Uint32Array[]; times: Float64Array[] }[];
+  ms: number;
+}
+
+/**
  * One part of a day's genre KPIs: the rows of the users that hash to `part` of `parts`, from the
  * day's sections of the file partials, aggregated (kpis/genreKpis.ts aggregateDay). The parts of
  * a day sum to the whole day exactly, since each user falls in one part.
@@ -169,6 +194,7 @@ export type Task =
   | MergeCountriesTask
   | MergeUsersTask
   | ParseStreamsTask
+  | ParseStreamsRangeTask
   | KpiDayPartTask;
 
 /** Progress a worker reports while parsing: bytes and lines read since its last report. */

@@ -2,16 +2,17 @@ import { closeSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
 import { writeChartLine } from '../../formats/chartFiles.js';
-import { loadDayGroups, writeFilePartial } from '../../formats/kpiPartials.js';
+import { filePartialName, loadDayGroups, writeFilePartial } from '../../formats/kpiPartials.js';
 import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../../formats/pairSpill.js';
 import { readBlock } from '../../formats/partialFile.js';
 import { aggregateDay, type Catalog, catalogGenres, type DayAggregate } from '../../kpis/genreKpis.js';
 import { StreamDays, userPart } from '../../kpis/streamDays.js';
 import { readFullySync } from '../../ops/fileIo.js';
 import { SNIFF_BYTES } from '../../parse/catalogs.js';
+import { looksBinary } from '../../parse/csvHeader.js';
 import { ListenParser } from '../../parse/listenParser.js';
 import { exampleText } from '../../parse/rejects.js';
-import { readStreamsFile } from '../../parse/streamRows.js';
+import { readStreamsFile, StreamRowReader, streamsHeader } from '../../parse/streamRows.js';
 import { aggregatePacked, aggregatePairs, checksumSegments } from '../../partials/aggregatePairs.js';
 import { ByteWriter } from '../../partials/varint.js';
 import { unitHash } from '../../sources/contentHash.js';
@@ -33,6 +34,8 @@ import {
   type MergeUsersResult,
   type MergeUsersTask,
   type ParseChunkTask,
+  type ParseStreamsRangeResult,
+  type ParseStreamsRangeTask,
   type ParseStreamsResult,
   type ParseStreamsTask,
   type ParseUnitResult,
@@ -272,8 +275,7 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
   const result = await readStreamsFile(csvInput(task, SNIFF_BYTES), rows);
   if (result.bad) return { result, days: [], ms: Date.now() - started };
   const days = [...rows.days].sort(([a], [b]) => a - b);
-  const safeName = task.name.replace(/[^A-Za-z0-9._-]/g, '_');
-  const partial = join(task.partialDir, `${safeName}-${result.sha256.slice(0, 16)}.kpf`);
+  const partial = join(task.partialDir, filePartialName(task.name, result.sha256));
   writeFilePartial(
     partial,
     {
@@ -286,12 +288,7 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
       users: rows.users.names,
       tracks: rows.tracks.names,
     },
-    days.map(([day, d]) => ({
-      day,
-      users: d.users.subarray(0, d.length),
-      tracks: d.tracks.subarray(0, d.length),
-      times: d.times.subarray(0, d.length),
-    })),
+    days.map(([day, d]) => ({ day, ...d.columns() })),
   );
   return {
     result,
@@ -300,6 +297,48 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
     days: days.map(([day, d]) => ({ day, rows: d.length })),
     ms: Date.now() - started,
   };
+}
+
+/**
+ * A range of a streams file: the lines that start in it. A later range reads the file's header
+ * from its head; a head that is binary or holds no whole record is the first range's to report,
+ * so this one reads nothing (the file is then read whole).
+ */
+function parseStreamsRange(task: ParseStreamsRangeTask): {
+  result: ParseStreamsRangeResult;
+  transfer: ArrayBuffer[];
+} {
+  const started = Date.now();
+  const rows = new StreamDays();
+  const file = { name: task.name, path: task.path };
+  const fd = openSync(task.path, 'r');
+  try {
+    const head = Buffer.alloc(SNIFF_BYTES);
+    const headBytes = readFullySync(fd, head, 0, SNIFF_BYTES, 0);
+    const header = task.index === 0 ? undefined : streamsHeader(head.subarray(0, headBytes));
+    const reader = new StreamRowReader(file, rows, { midFile: task.index > 0, header });
+    if (!looksBinary(head.subarray(0, headBytes)) && (task.index === 0 || header !== undefined)) {
+      readUnitLines(fd, task, Buffer.allocUnsafe(1 << 20), undefined, (chunk) => reader.push(chunk));
+    }
+    const range = reader.finish(task.last);
+    const days = [...rows.days].sort(([a], [b]) => a - b).map(([day, d]) => ({ day, ...d.columns() }));
+    const transfer = [
+      ...new Set(
+        days.flatMap((d) => [...d.users, ...d.tracks, ...d.times].map((c) => c.buffer as ArrayBuffer)),
+      ),
+    ];
+    const result: ParseStreamsRangeResult = {
+      ...range,
+      endsAtRecord: range.endsAtRecord && (task.index === 0 || header !== undefined),
+      users: rows.users.names,
+      tracks: rows.tracks.names,
+      days,
+      ms: Date.now() - started,
+    };
+    return { result, transfer };
+  } finally {
+    closeSync(fd);
+  }
 }
 
 /** The catalogue of the last KPI task, kept while the next ones use the same. */
@@ -344,6 +383,8 @@ async function run(task: Task): Promise<Done> {
     }
     case 'parseStreams':
       return { result: await parseStreams(task), transfer: [] };
+    case 'parseStreamsRange':
+      return parseStreamsRange(task);
     case 'kpiDayPart':
       return { result: kpiDayPart(task), transfer: [] };
   }

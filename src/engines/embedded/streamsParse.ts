@@ -1,0 +1,208 @@
+import { createHash } from 'node:crypto';
+import { createReadStream, statSync } from 'node:fs';
+import { join } from 'node:path';
+import { type DayColumnsToWrite, filePartialName, writeFilePartial } from '../../formats/kpiPartials.js';
+import { MAX_ROW_EXAMPLES, type RowExample } from '../../parse/catalogs.js';
+import { IdInterner } from '../../parse/idInterner.js';
+import type { StreamFileResult } from '../../parse/streamRows.js';
+import { isS3, statFile } from '../../sources/locations.js';
+import { logUnits } from '../../sources/logUnits.js';
+import type { ParseStreamsRangeResult, ParseStreamsResult } from './tasks.js';
+import type { WorkerPool } from './workerPool.js';
+
+/**
+ * The least a range of a streams file is: ranges smaller than this are not worth their cost.
+ */
+export const MIN_RANGE_BYTES = 32 * 1024 * 1024;
+
+/**
+ * The largest range for these files: a worker's share of them. A file larger than a share (one
+ * large file, or one much larger than the others) is cut into ranges read on several workers, so
+ * that no worker is left with more than its share while others wait; files of a share or less are
+ * read whole, one a worker (ranges cost their own: each interns its ids anew, and the main thread
+ * hashes the file and merges them).
+ */
+export function rangeBytesFor(files: { size: number }[], threads: number): number {
+  const total = files.reduce((n, f) => n + f.size, 0);
+  return Math.max(MIN_RANGE_BYTES, Math.ceil(total / threads));
+}
+
+export interface StreamsFileToParse {
+  name: string;
+  path: string;
+  size: number;
+  mtimeMs: number;
+}
+
+/**
+ * Each file parsed into its partial in `partialDir` on the pool, in order of the list (one
+ * promise a file). A large local file is cut into ranges read in parallel, its content hash
+ * computed here meanwhile, and its partial written here from the ranges: the same bytes as a
+ * whole-file read gives. A file whose ranges do not meet at a record's end (a quoted field with
+ * a line break across a cut), that changed while it was read, or that a range could not read, is
+ * read again whole.
+ */
+export function parseStreamsFiles(
+  pool: WorkerPool,
+  files: StreamsFileToParse[],
+  partialDir: string,
+  threads: number,
+  rangeBytes = rangeBytesFor(
+    files.filter((f) => !isS3(f.path)),
+    threads,
+  ),
+): Promise<ParseStreamsResult>[] {
+  return files.map((file) => {
+    const ranges = Math.ceil(file.size / rangeBytes);
+    return isS3(file.path) || ranges < 2
+      ? wholeFile(pool, file, partialDir)
+      : inRanges(pool, file, partialDir, Math.ceil(file.size / ranges));
+  });
+}
+
+function wholeFile(
+  pool: WorkerPool,
+  file: StreamsFileToParse,
+  partialDir: string,
+): Promise<ParseStreamsResult> {
+  const { name, path, size, mtimeMs } = file;
+  return pool.run<ParseStreamsResult>({ kind: 'parseStreams', name, path, size, mtimeMs, partialDir });
+}
+
+async function inRanges(
+  pool: WorkerPool,
+  file: StreamsFileToParse,
+  partialDir: string,
+  rangeBytes: number,
+): Promise<ParseStreamsResult> {
+  const units = logUnits(file.size, rangeBytes);
+  const parts = units.map((unit) =>
+    pool.run<ParseStreamsRangeResult>({
+      kind: 'parseStreamsRange',
+      name: file.name,
+      path: file.path,
+      index: unit.index,
+      start: unit.start,
+      end: unit.end,
+      last: unit.index === units.length - 1,
+    }),
+  );
+  const hashing = sha256Of(file.path);
+  // Every promise is awaited: a failed range must not be an unhandled rejection. A file that
+  // cannot be read is read again whole, which tells it as the whole-file read does (an unreadable
+  // file is set aside, not the run failed).
+  const settled = await Promise.allSettled([hashing, ...parts]);
+  if (settled.some((s) => s.status === 'rejected')) return wholeFile(pool, file, partialDir);
+  const sha256 = (settled[0] as PromiseFulfilledResult<string>).value;
+  const ranges = settled.slice(1).map((s) => (s as PromiseFulfilledResult<ParseStreamsRangeResult>).value);
+  const now = await statFile(file.path);
+  if (
+    now === undefined ||
+    ranges.some((r) => !r.endsAtRecord || r.bad !== undefined) ||
+    now.size !== file.size ||
+    now.mtimeMs !== file.mtimeMs
+  ) {
+    return wholeFile(pool, file, partialDir);
+  }
+  const started = Date.now();
+  const merged = mergeRanges(file.name, ranges);
+  const partial = join(partialDir, filePartialName(file.name, sha256));
+  writeFilePartial(
+    partial,
+    {
+      file: file.name,
+      size: file.size,
+      mtimeMs: file.mtimeMs,
+      sha256,
+      report: merged.result.report,
+      examples: merged.result.examples,
+      users: merged.users,
+      tracks: merged.tracks,
+    },
+    merged.days,
+  );
+  return {
+    result: { ...merged.result, sha256 },
+    partial,
+    partialBytes: statSync(partial).size,
+    days: merged.days.map((d) => ({
+      day: d.day,
+      rows: (d.users as Uint32Array[]).reduce((n, c) => n + c.length, 0),
+    })),
+    ms: ranges.reduce((ms, r) => ms + r.ms, 0) + Date.now() - started,
+  };
+}
+
+/**
+ * The ranges of one file as the whole file read in one go gives them: ids renumbered in order of
+ * first appearance in the file, each day's rows in file order, rejects summed (reasons in order of
+ * first appearance), the first examples with their record numbers counted from the file's start.
+ */
+export function mergeRanges(
+  name: string,
+  ranges: ParseStreamsRangeResult[],
+): {
+  result: Omit<StreamFileResult, 'sha256'>;
+  users: string[];
+  tracks: string[];
+  days: DayColumnsToWrite[];
+} {
+  const users = new IdInterner();
+  const tracks = new IdInterner();
+  const days = new Map<number, { users: Uint32Array[]; tracks: Uint32Array[]; times: Float64Array[] }>();
+  const report = {
+    kind: 'streams' as const,
+    file: name,
+    rows: 0,
+    accepted: 0,
+    rejects: {} as Record<string, number>,
+  };
+  const examples: RowExample[] = [];
+  let recordsBefore = 0;
+  for (const range of ranges) {
+    const userIds = Uint32Array.from(range.users, (u) => users.id(u));
+    const trackIds = Uint32Array.from(range.tracks, (t) => tracks.id(t));
+    for (const d of range.days) {
+      let day = days.get(d.day);
+      if (day === undefined) {
+        day = { users: [], tracks: [], times: [] };
+        days.set(d.day, day);
+      }
+      for (const column of d.users) day.users.push(renumbered(column, userIds));
+      for (const column of d.tracks) day.tracks.push(renumbered(column, trackIds));
+      day.times.push(...d.times);
+    }
+    report.rows += range.report.rows;
+    report.accepted += range.report.accepted;
+    for (const [reason, n] of Object.entries(range.report.rejects))
+      report.rejects[reason] = (report.rejects[reason] ?? 0) + n;
+    for (const example of range.examples) {
+      if (examples.length < MAX_ROW_EXAMPLES)
+        examples.push({ ...example, record: example.record + recordsBefore });
+    }
+    recordsBefore += range.records;
+  }
+  return {
+    result: { report, examples },
+    users: users.names,
+    tracks: tracks.names,
+    days: [...days].sort(([a], [b]) => a - b).map(([day, columns]) => ({ day, ...columns })),
+  };
+}
+
+/** `ids` with each id replaced by `to[id]`, in place. */
+function renumbered(ids: Uint32Array, to: Uint32Array): Uint32Array {
+  for (let i = 0; i < ids.length; i++) ids[i] = to[ids[i]!]!;
+  return ids;
+}
+
+/** SHA-256 of a local file, read as a stream. */
+function sha256Of(path: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const hash = createHash('sha256');
+    createReadStream(path, { highWaterMark: 1 << 20 })
+      .on('data', (chunk) => hash.update(chunk))
+      .on('error', reject)
+      .on('end', () => resolve(hash.digest('hex')));
+  });
+}
