@@ -15,29 +15,28 @@ export class IdInterner {
   /** Per id: where its bytes start in the arena, and their length (at 2 * id and 2 * id + 1). */
   private spans = new Int32Array(2048);
   /**
-   * Open addressing, linear probing, kept at most half full. Slot s is 4 numbers from 4 * s: the
-   * hash, (id + 1) * 16 + the length (15 for 15 bytes and more; 0 for an empty slot), and the
-   * first 8 bytes of the name (zero-padded). A name of up to 8 bytes is found without a look at
-   * the arena, a longer one with one: on a table larger than the cache, each look is a miss.
+   * Open addressing, linear probing, kept at most half full. Slot s is SLOT numbers from SLOT * s:
+   * the hash, (id + 1) * 32 + the length (31 for 31 bytes and more; 0 for an empty slot), and the
+   * name's first INLINE_WORDS * 4 bytes as words, zero-padded. A name of up to 24 bytes (user ids,
+   * Spotify's 22-byte track ids) is matched in its slot alone, a longer one with one look at the
+   * arena: on a table larger than the cache every look is a miss.
    */
-  private table = new Int32Array(8192);
+  private table = new Int32Array(SLOT * 2048);
   private mask = 2047;
+  /** The words of a name being added, for its slot. */
+  private readonly words = new Int32Array(INLINE_WORDS);
   private decoded: string[] = [];
   size = 0;
 
   /** The id of the name `bytes[start, end)`, taken as UTF-8 (numbered now if it is new). */
   idOf(bytes: Uint8Array, start: number, end: number): number {
-    const h = hashBytes(bytes, start, end);
-    // hashBytes marks a name with a byte past ASCII: it is looked up by its decoded text.
-    if (h === NOT_ASCII)
-      return this.id(Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('utf8', start));
-    return this.find(bytes, start, end, h);
+    return this.lookup(bytes, start, end, false);
   }
 
   /** The id of a name given as text. */
   id(name: string): number {
     const bytes = Buffer.from(name, 'utf8');
-    return this.find(bytes, 0, bytes.length, hashBytes(bytes, 0, bytes.length, true));
+    return this.lookup(bytes, 0, bytes.length, true);
   }
 
   /** Name of id `id`. */
@@ -58,39 +57,81 @@ export class IdInterner {
     return this.decoded;
   }
 
-  private find(bytes: Uint8Array, start: number, end: number, h: number): number {
+  /**
+   * The hot path, written out: the name's first 24 bytes as six words (zero-padded), a 30-bit
+   * hash of them and of any bytes after (one multiply a word; murmur3's finalizer; 30 bits keep it
+   * a small integer to V8), then the probe, which compares slots word by word. A name with a byte
+   * past ASCII is looked up by its decoded text, unless `anyBytes` (it is that text's bytes).
+   */
+  private lookup(bytes: Uint8Array, start: number, end: number, anyBytes: boolean): number {
     const length = end - start;
     const w0 = wordAt(bytes, start, end);
     const w1 = wordAt(bytes, start + 4, end);
-    const tag = length < 15 ? length : 15;
+    const w2 = wordAt(bytes, start + 8, end);
+    const w3 = wordAt(bytes, start + 12, end);
+    const w4 = wordAt(bytes, start + 16, end);
+    const w5 = wordAt(bytes, start + 20, end);
+    let high = w0 | w1 | w2 | w3 | w4 | w5;
+    // Only the words that hold bytes of the name are mixed in (the length tells the rest).
+    let h = mix(length, w0);
+    if (length > 4) h = mix(h, w1);
+    if (length > 8) h = mix(h, w2);
+    if (length > 12) h = mix(h, w3);
+    if (length > 16) h = mix(h, w4);
+    if (length > 20) h = mix(h, w5);
+    for (let i = start + INLINE_BYTES; i < end; i++) {
+      const c = bytes[i]!;
+      high |= c;
+      h = Math.imul(h ^ c, 0x01000193);
+    }
+    if ((high & 0x80808080) !== 0 && !anyBytes) {
+      return this.id(Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('utf8', start));
+    }
+    h ^= h >>> 16;
+    h = Math.imul(h, 0x85ebca6b);
+    h ^= h >>> 13;
+    h = Math.imul(h, 0xc2b2ae35);
+    h ^= h >>> 16;
+    h &= 0x3fffffff;
+    const tag = length < 31 ? length : 31;
     const table = this.table;
     const mask = this.mask;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
-      const at = 4 * slot;
+      const at = SLOT * slot;
       const entry = table[at + 1]!;
-      if (entry === 0) return this.add(bytes, start, end, h, slot, w0, w1, tag);
-      if (table[at] !== h || (entry & 15) !== tag || table[at + 2] !== w0 || table[at + 3] !== w1) continue;
-      const id = (entry >>> 4) - 1;
-      if (length <= 8) return id;
+      if (entry === 0) {
+        const words = this.words;
+        words[0] = w0;
+        words[1] = w1;
+        words[2] = w2;
+        words[3] = w3;
+        words[4] = w4;
+        words[5] = w5;
+        return this.add(bytes, start, end, h, at);
+      }
+      if (
+        table[at] !== h ||
+        (entry & 31) !== tag ||
+        table[at + 2] !== w0 ||
+        table[at + 3] !== w1 ||
+        table[at + 4] !== w2 ||
+        table[at + 5] !== w3 ||
+        table[at + 6] !== w4 ||
+        table[at + 7] !== w5
+      )
+        continue;
+      const id = (entry >>> 5) - 1;
+      if (length <= INLINE_BYTES) return id;
       if (this.spans[2 * id + 1] !== length) continue;
       const from = this.spans[2 * id]!;
       const arena = this.arena;
-      let i = 8;
+      let i = INLINE_BYTES;
       while (i < length && arena[from + i] === bytes[start + i]) i++;
       if (i === length) return id;
     }
   }
 
-  private add(
-    bytes: Uint8Array,
-    start: number,
-    end: number,
-    h: number,
-    slot: number,
-    w0: number,
-    w1: number,
-    tag: number,
-  ): number {
+  private add(bytes: Uint8Array, start: number, end: number, h: number, at: number): number {
     const id = this.size++;
     const length = end - start;
     if (this.used + length > this.arena.length) {
@@ -103,11 +144,10 @@ export class IdInterner {
     this.spans[2 * id] = this.used;
     this.spans[2 * id + 1] = length;
     this.used += length;
-    const at = 4 * slot;
-    this.table[at] = h;
-    this.table[at + 1] = (id + 1) * 16 + tag;
-    this.table[at + 2] = w0;
-    this.table[at + 3] = w1;
+    const table = this.table;
+    table[at] = h;
+    table[at + 1] = (id + 1) * 32 + (length < 31 ? length : 31);
+    table.set(this.words, at + 2);
     if (this.size * 2 > this.mask) this.rehash();
     return id;
   }
@@ -115,58 +155,36 @@ export class IdInterner {
   private rehash(): void {
     const old = this.table;
     const mask = this.mask * 2 + 1;
-    const table = new Int32Array(4 * (mask + 1));
-    for (let s = 0; s < old.length; s += 4) {
+    const table = new Int32Array(SLOT * (mask + 1));
+    for (let s = 0; s < old.length; s += SLOT) {
       if (old[s + 1] === 0) continue;
       let slot = old[s]! & mask;
-      while (table[4 * slot + 1] !== 0) slot = (slot + 1) & mask;
-      table.set(old.subarray(s, s + 4), 4 * slot);
+      while (table[SLOT * slot + 1] !== 0) slot = (slot + 1) & mask;
+      table.set(old.subarray(s, s + SLOT), SLOT * slot);
     }
     this.table = table;
     this.mask = mask;
   }
 }
 
-/** The 4 bytes from `at` (those before `end`; zeros after it) as one little-endian int32. */
+/** Words of a name kept in its slot: 24 bytes. */
+const INLINE_WORDS = 6;
+const INLINE_BYTES = 4 * INLINE_WORDS;
+/** Numbers a slot: the hash, the id and length, the inline words. */
+const SLOT = 2 + INLINE_WORDS;
+
+/** The 4 bytes of `bytes` from `at` that are before `end` (zeros for the others), little-endian. */
 function wordAt(bytes: Uint8Array, at: number, end: number): number {
   if (at + 4 <= end)
     return bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24);
   let word = 0;
-  for (let k = 0; at + k < end; k++) word |= bytes[at + k]! << (8 * k);
+  for (let shift = 0; at < end; at++, shift += 8) word |= bytes[at]! << shift;
   return word;
 }
 
-/** What hashBytes returns for bytes past ASCII (when not asked to take them): no hash is this. */
-const NOT_ASCII = -1;
-
-/**
- * A 32-bit hash of `bytes[start, end)`, four bytes a step (one multiply per word, not per byte,
- * then murmur3's finalizer to spread the bits over the table's mask). NOT_ASCII for bytes past
- * ASCII unless `anyBytes`.
- */
-function hashBytes(bytes: Uint8Array, start: number, end: number, anyBytes = false): number {
-  let h = (end - start) | 0;
-  let high = 0;
-  let i = start;
-  for (; i + 4 <= end; i += 4) {
-    const word = bytes[i]! | (bytes[i + 1]! << 8) | (bytes[i + 2]! << 16) | (bytes[i + 3]! << 24);
-    high |= word;
-    h = Math.imul(h ^ word, 0x5bd1e995);
-    h ^= h >>> 15;
-  }
-  for (; i < end; i++) {
-    const c = bytes[i]!;
-    high |= c;
-    h = Math.imul(h ^ c, 0x01000193);
-  }
-  if ((high & 0x80808080) !== 0 && !anyBytes) return NOT_ASCII;
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  // 30 bits: a small integer to V8 (a larger one passed between functions is a heap number).
-  return h & 0x3fffffff;
+function mix(h: number, word: number): number {
+  const m = Math.imul(h ^ word, 0x5bd1e995);
+  return m ^ (m >>> 15);
 }
 
 function grown(values: Int32Array): Int32Array<ArrayBuffer> {

@@ -69,6 +69,52 @@ describe('Interner', () => {
   });
 });
 
+describe('IdInterner against a Map: names by bytes, long, alike, with NULs, past ASCII', () => {
+  /** Names that share long prefixes, differ late, hold NUL bytes and zeros like padding. */
+  const name = fc.oneof(
+    fc.string({ maxLength: 40 }),
+    fc
+      .tuple(
+        fc.constantFrom('', 'x'.repeat(23), 'x'.repeat(24), 'x'.repeat(25), 'spotify:track:'),
+        fc.string({ maxLength: 6 }),
+      )
+      .map(([a, b]) => a + b),
+    fc.constantFrom('a', 'a\u0000', 'a\u0000\u0000', '\u0000', 'é', 'e\u0301'),
+  );
+
+  it('property: one id per distinct name, numbered in order of first appearance, names back exactly', () => {
+    fc.assert(
+      fc.property(
+        fc.array(name, { maxLength: 300 }),
+        fc.array(fc.boolean(), { maxLength: 300 }),
+        (names, asBytes) => {
+          const ids = new Interner();
+          const oracle = new Map<string, number>();
+          names.forEach((n, i) => {
+            if (!oracle.has(n)) oracle.set(n, oracle.size);
+            const bytes = Buffer.from(`,${n},`);
+            const got = asBytes[i] ? ids.idOf(bytes, 1, bytes.length - 1) : ids.id(n);
+            expect(got).toBe(oracle.get(n));
+          });
+          expect(ids.size).toBe(oracle.size);
+          expect(ids.names).toEqual([...oracle.keys()]);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('bytes that are not UTF-8 are one name with the text they decode to', () => {
+    const ids = new Interner();
+    const bad = Buffer.from([0x61, 0xff, 0x62]);
+    const other = Buffer.from([0x61, 0xfe, 0x62]);
+    expect(ids.idOf(bad, 0, 3)).toBe(0);
+    expect(ids.idOf(other, 0, 3)).toBe(0);
+    expect(ids.id('a\uFFFDb')).toBe(0);
+    expect(ids.names).toEqual(['a\uFFFDb']);
+  });
+});
+
 describe('DayStreams', () => {
   it('grows in blocks and keeps every row in order, times exactly, across block edges', () => {
     for (const n of [0, 1, 1023, 1024, 1025, 3000, 65_536 * 2 + 3]) {
