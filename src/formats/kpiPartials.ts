@@ -255,9 +255,7 @@ export function loadDayGroups(
     const section = partial.header.days.find((d) => d.day === day);
     if (section === undefined) continue;
     // Our number of each of the file's users, or -1 for a user not kept.
-    const userIds = Int32Array.from(partial.header.users, (name) =>
-      keep === undefined || keep(name) ? users.id(name) : -1,
-    );
+    const userIds = users.idsOf(partial.header.users, keep);
     files.push({ path, dataStart: partial.dataStart, section, userIds, header: partial.header });
   }
   const starts = new Uint32Array(users.size + 1);
@@ -285,7 +283,7 @@ export function loadDayGroups(
   const groupTimes = new Float64Array(n);
   for (const { path, dataStart, section, userIds, header } of files) {
     let outOfRange = false;
-    const trackIds = Uint32Array.from(header.tracks, (name) => tracks.id(name));
+    const trackIds = tracks.idsOf(header.tracks);
     const knownTracks = trackIds.length;
     forEachRowChunk(path, dataStart, section, 'all', ({ users: column, tracks: fileTracks, times }) => {
       for (let i = 0; i < column.length; i++) {

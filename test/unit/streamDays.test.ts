@@ -104,6 +104,24 @@ describe('IdInterner against a Map: names by bytes, long, alike, with NULs, past
     );
   });
 
+  it('property: idsOf gives each name the id id() gives it, -1 where keep refuses, ASCII or not', () => {
+    fc.assert(
+      fc.property(fc.array(name, { maxLength: 200 }), fc.array(name, { maxLength: 50 }), (before, names) => {
+        const one = new Interner();
+        const many = new Interner();
+        for (const n of before) {
+          one.id(n);
+          many.id(n);
+        }
+        const keep = (n: string): boolean => n.length % 3 !== 1;
+        const expected = names.map((n) => (keep(n) ? one.id(n) : -1));
+        expect(Array.from(many.idsOf(names, keep))).toEqual(expected);
+        expect(many.names).toEqual(one.names);
+      }),
+      { numRuns: 300 },
+    );
+  });
+
   it('bytes that are not UTF-8 are one name with the text they decode to', () => {
     const ids = new Interner();
     const bad = Buffer.from([0x61, 0xff, 0x62]);

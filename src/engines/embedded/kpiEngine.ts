@@ -1,6 +1,12 @@
 import type { FilePartialHeader } from '../../formats/kpiPartials.js';
 import { loadDayGroups } from '../../formats/kpiPartials.js';
-import { computeDayKpis, type DayAggregate, finishDayKpis, mergeAggregates } from '../../kpis/genreKpis.js';
+import {
+  type Catalog,
+  computeDayKpis,
+  type DayAggregate,
+  finishDayKpis,
+  mergeAggregates,
+} from '../../kpis/genreKpis.js';
 import type { KpiDayEngine } from '../kpiEngine.js';
 import { WorkerPool } from './workerPool.js';
 
@@ -16,6 +22,13 @@ export function embeddedKpiEngine(options: { threads: number; parallelDayRows?: 
   const parallelDayRows = options.parallelDayRows ?? PARALLEL_DAY_ROWS;
   const headers = new Map<string, { header: FilePartialHeader; dataStart: number }>();
   let pool: WorkerPool | undefined;
+  let sent: { key: string; json: string } | undefined;
+  const catalogJson = (key: string, catalog: Catalog): string => {
+    if (sent?.key !== key) {
+      sent = { key, json: JSON.stringify({ tracks: [...catalog.tracks], users: [...catalog.users] }) };
+    }
+    return sent.json;
+  };
   return {
     async computeDay({ day, granularity, sources, catalog, catalogKey }) {
       const partials = sources.map((s) => s.partial);
@@ -28,8 +41,7 @@ export function embeddedKpiEngine(options: { threads: number; parallelDayRows?: 
           granularity,
           sources: partials,
           catalogId: catalogKey,
-          tracks: [...catalog.tracks],
-          users: [...catalog.users],
+          catalog: catalogJson(catalogKey, catalog),
         };
         const parts = await Promise.all(
           Array.from({ length: options.threads }, (_, part) =>

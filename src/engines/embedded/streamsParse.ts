@@ -160,8 +160,8 @@ export function mergeRanges(
   const examples: RowExample[] = [];
   let recordsBefore = 0;
   for (const range of ranges) {
-    const userIds = Uint32Array.from(range.users, (u) => users.id(u));
-    const trackIds = Uint32Array.from(range.tracks, (t) => tracks.id(t));
+    const userIds = users.idsOf(range.users);
+    const trackIds = tracks.idsOf(range.tracks);
     for (const d of range.days) {
       let day = days.get(d.day);
       if (day === undefined) {
@@ -191,7 +191,7 @@ export function mergeRanges(
 }
 
 /** `ids` with each id replaced by `to[id]`, in place. */
-function renumbered(ids: Uint32Array, to: Uint32Array): Uint32Array {
+function renumbered(ids: Uint32Array, to: Int32Array): Uint32Array {
   for (let i = 0; i < ids.length; i++) ids[i] = to[ids[i]!]!;
   return ids;
 }

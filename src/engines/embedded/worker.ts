@@ -8,7 +8,7 @@ import { readBlock } from '../../formats/partialFile.js';
 import { aggregateDay, type Catalog, catalogGenres, type DayAggregate } from '../../kpis/genreKpis.js';
 import { StreamDays, userPart } from '../../kpis/streamDays.js';
 import { readFullySync } from '../../ops/fileIo.js';
-import { SNIFF_BYTES } from '../../parse/catalogs.js';
+import { SNIFF_BYTES, type TrackGenre } from '../../parse/catalogs.js';
 import { looksBinary } from '../../parse/csvHeader.js';
 import { ListenParser } from '../../parse/listenParser.js';
 import { exampleText } from '../../parse/rejects.js';
@@ -346,7 +346,8 @@ let kpiCatalog: { id: string; catalog: Catalog; genres: string[] } | undefined;
 
 function kpiDayPart(task: KpiDayPartTask): DayAggregate {
   if (kpiCatalog?.id !== task.catalogId) {
-    const catalog = { tracks: new Map(task.tracks), users: new Set(task.users) };
+    const sent = JSON.parse(task.catalog) as { tracks: [string, TrackGenre[]][]; users: string[] };
+    const catalog = { tracks: new Map(sent.tracks), users: new Set(sent.users) };
     kpiCatalog = { id: task.catalogId, catalog, genres: catalogGenres(catalog) };
   }
   const { groups, users, tracks } = loadDayGroups(
