@@ -52,8 +52,12 @@ export function parseStreamsFiles(
     threads,
   ),
 ): Promise<ParseStreamsResult>[] {
-  return files.map((file) => {
-    const ranges = Math.ceil(file.size / rangeBytes);
+  // The files of the last round (when they are not one a worker) are cut into a range a worker:
+  // three files on two workers were two on one and one on the other, which then waited.
+  const lastRound = files.length - (files.length % threads);
+  return files.map((file, i) => {
+    const tail = i >= lastRound && file.size >= 2 * MIN_RANGE_BYTES ? threads : 1;
+    const ranges = Math.max(Math.ceil(file.size / rangeBytes), tail);
     return isS3(file.path) || ranges < 2
       ? wholeFile(pool, file, partialDir)
       : inRanges(pool, file, partialDir, Math.ceil(file.size / ranges));
