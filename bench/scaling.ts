@@ -89,7 +89,10 @@ async function charts(dir: string, runs: number): Promise<Row[]> {
 
 async function kpis(dir: string, runs: number): Promise<Row[]> {
   const landing = join(dir, 'kpi-landing');
-  const params = JSON.parse(readFileSync(join(landing, '.params.json'), 'utf8')) as { streams: number; days: number };
+  const params = JSON.parse(readFileSync(join(landing, '.params.json'), 'utf8')) as {
+    streams: number;
+    days: number;
+  };
   const out = join(dir, 'scaling-kpi-out');
   const all: Figures[] = [];
   for (let r = 0; r < runs; r++) {

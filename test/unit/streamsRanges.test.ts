@@ -2,7 +2,7 @@ import { readFileSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseStreamsFiles, rangeBytesFor } from '../../src/engines/embedded/streamsParse.js';
+import { parseStreamsFiles, rangeBytesFor, rangesFor } from '../../src/engines/embedded/streamsParse.js';
 import { WorkerPool } from '../../src/engines/embedded/workerPool.js';
 import { TempDirs } from '../support/tempDirs.js';
 
@@ -106,5 +106,24 @@ describe('a streams file read in ranges on the workers', () => {
     expect(rangeBytesFor([{ size: 175 * mb }, { size: 175 * mb }, { size: 178 * mb }], 2)).toBe(264 * mb);
     expect(rangeBytesFor([{ size: 528 * mb }], 2)).toBe(264 * mb);
     expect(rangeBytesFor([{ size: 10 * mb }], 2)).toBe(32 * mb);
+  });
+
+  it('the files of a last round fewer than the workers are cut into a range a worker; S3 files never', () => {
+    const mb = 1024 * 1024;
+    const local = (size: number, name = 'f.csv') => ({
+      name,
+      path: `/data/${name}`,
+      size: size * mb,
+      mtimeMs: 0,
+    });
+    const three = [local(175), local(175), local(178)];
+    expect(rangesFor(three, 2, rangeBytesFor(three, 2))).toEqual([1, 1, 2]);
+    expect(rangesFor([local(175), local(175)], 2, 175 * mb)).toEqual([1, 1]);
+    expect(rangesFor([local(528)], 2, rangeBytesFor([local(528)], 2))).toEqual([2]);
+    // Too small to be worth two ranges.
+    expect(rangesFor([local(40), local(40), local(40)], 2, 60 * mb)).toEqual([1, 1, 1]);
+    expect(rangesFor([{ ...local(528), path: 's3://bucket/streams/f.csv' }], 2, 264 * mb)).toEqual([1]);
+    expect(rangesFor([local(100), local(100), local(100)], 4, 75 * mb)).toEqual([2, 2, 2]);
+    expect(rangesFor([local(200), local(200), local(200)], 4, 150 * mb)).toEqual([4, 4, 4]);
   });
 });

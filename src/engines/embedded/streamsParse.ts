@@ -52,15 +52,27 @@ export function parseStreamsFiles(
     threads,
   ),
 ): Promise<ParseStreamsResult>[] {
-  // The files of the last round (when they are not one a worker) are cut into a range a worker:
-  // three files on two workers were two on one and one on the other, which then waited.
-  const lastRound = files.length - (files.length % threads);
+  const cuts = rangesFor(files, threads, rangeBytes);
   return files.map((file, i) => {
-    const tail = i >= lastRound && file.size >= 2 * MIN_RANGE_BYTES ? threads : 1;
-    const ranges = Math.max(Math.ceil(file.size / rangeBytes), tail);
-    return isS3(file.path) || ranges < 2
+    const ranges = cuts[i]!;
+    return ranges < 2
       ? wholeFile(pool, file, partialDir)
       : inRanges(pool, file, partialDir, Math.ceil(file.size / ranges));
+  });
+}
+
+/**
+ * Into how many ranges each file is cut (1: read whole): a local file larger than `rangeBytes`
+ * into ranges of at most that; the files of the last round, when they are fewer than the workers,
+ * into a range a worker (three files on two workers were two on one and one on the other, which
+ * then waited), if each range is MIN_RANGE_BYTES or more. A file on S3 is read whole.
+ */
+export function rangesFor(files: StreamsFileToParse[], threads: number, rangeBytes: number): number[] {
+  const lastRound = files.length - (files.length % threads);
+  return files.map((file, i) => {
+    if (isS3(file.path)) return 1;
+    const tail = i >= lastRound && file.size >= threads * MIN_RANGE_BYTES ? threads : 1;
+    return Math.max(Math.ceil(file.size / rangeBytes), tail);
   });
 }
 
