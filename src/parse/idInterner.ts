@@ -45,6 +45,7 @@ export class IdInterner {
    * spares a buffer a name (two thirds of the time, on 50,000 user ids).
    */
   idsOf(names: readonly string[], keep?: (name: string) => boolean): Int32Array {
+    this.reserve(names.length);
     const ids = new Int32Array(names.length);
     const joined = names.join('');
     const bytes = Buffer.from(joined, 'utf8');
@@ -55,10 +56,22 @@ export class IdInterner {
       const name = names[i]!;
       const end = at + name.length;
       if (keep !== undefined && !keep(name)) ids[i] = -1;
-      else ids[i] = ascii ? this.lookup(bytes, at, end, true) : this.id(name);
+      else {
+        const id = ascii ? this.lookup(bytes, at, end, true) : this.id(name);
+        // A new ASCII name's text is its bytes': kept, not decoded again from the arena by `names`.
+        if (ascii && id === this.decoded.length && id === this.size - 1) this.decoded.push(name);
+        ids[i] = id;
+      }
       at = end;
     }
     return ids;
+  }
+
+  /** Room for `more` names without growing the table as they come. */
+  private reserve(more: number): void {
+    let mask = this.mask;
+    while ((this.size + more) * 2 > mask) mask = mask * 2 + 1;
+    if (mask !== this.mask) this.rehash(mask);
   }
 
   /** Name of id `id`. */
@@ -170,13 +183,12 @@ export class IdInterner {
     table[at] = h;
     table[at + 1] = (id + 1) * 32 + (length < 31 ? length : 31);
     table.set(this.words, at + 2);
-    if (this.size * 2 > this.mask) this.rehash();
+    if (this.size * 2 > this.mask) this.rehash(this.mask * 2 + 1);
     return id;
   }
 
-  private rehash(): void {
+  private rehash(mask: number): void {
     const old = this.table;
-    const mask = this.mask * 2 + 1;
     const table = new Int32Array(SLOT * (mask + 1));
     for (let s = 0; s < old.length; s += SLOT) {
       if (old[s + 1] === 0) continue;
