@@ -76,7 +76,7 @@ async function partialBytes(
   rangeBytes: number,
 ): Promise<{ bytes: Buffer; result: unknown }> {
   const dir = temp.make();
-  const [parsed] = parseStreamsFiles(pool, [file], dir, 2, rangeBytes);
+  const [parsed] = parseStreamsFiles(pool, [file], dir, rangeBytes);
   const done = await parsed!;
   return { bytes: readFileSync(done.partial!), result: { ...done, partial: undefined, ms: undefined } };
 }

@@ -168,6 +168,15 @@ export interface ParseStreamsRangeResult extends StreamRangeResult {
   ms: number;
 }
 
+/** The ranges of a streams file, merged into the partial a whole-file read writes. */
+export interface MergeStreamsRangesTask {
+  kind: 'mergeStreamsRanges';
+  file: { name: string; path: string; size: number; mtimeMs: number };
+  sha256: string;
+  partialDir: string;
+  ranges: ParseStreamsRangeResult[];
+}
+
 /**
  * One part of a day's genre KPIs: the rows of the users that hash to `part` of `parts`, from the
  * day's sections of the file partials, aggregated (kpis/genreKpis.ts aggregateDay). The parts of
@@ -199,6 +208,7 @@ export type Task =
   | MergeUsersTask
   | ParseStreamsTask
   | ParseStreamsRangeTask
+  | MergeStreamsRangesTask
   | KpiDayPartTask;
 
 /** Progress a worker reports while parsing: bytes and lines read since its last report. */

@@ -21,6 +21,7 @@ import { closeS3, csvInput } from '../../sources/locations.js';
 import { readUnitLines } from '../../sources/logUnits.js';
 import type { CountryChart } from '../../window/countryCharts.js';
 import { mergeSpans, mergeTopK } from '../../window/mergeTopK.js';
+import { writeRangesPartial } from './streamsParse.js';
 import {
   type AggregatedBlock,
   type AggregatePartitionResult,
@@ -386,6 +387,11 @@ async function run(task: Task): Promise<Done> {
       return { result: await parseStreams(task), transfer: [] };
     case 'parseStreamsRange':
       return parseStreamsRange(task);
+    case 'mergeStreamsRanges':
+      return {
+        result: writeRangesPartial(task.file, task.sha256, task.partialDir, task.ranges),
+        transfer: [],
+      };
     case 'kpiDayPart':
       return { result: kpiDayPart(task), transfer: [] };
   }
