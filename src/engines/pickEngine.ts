@@ -20,7 +20,7 @@ export async function openChartEngine(choice: EngineChoice, setup: ChartEngineSe
 /** The one place that picks the KPI engine. */
 export async function openKpiEngine(
   choice: EngineChoice,
-  setup: { threads: number; parallelDayRows?: number; stateDir: string },
+  setup: { threads: number; parallelDayRows?: number; maxPartRows?: number; stateDir: string },
 ): Promise<KpiDayEngine> {
   if (choice.clickhouse) return clickhouseKpiEngine(choice.clickhouse, setup.stateDir);
   return embeddedKpiEngine(setup);

@@ -61,6 +61,8 @@ export interface KpiOptions extends EngineChoice {
   archive?: boolean;
   /** The embedded engine computes days with at least this many rows on the workers (default 200,000). */
   parallelDayRows?: number;
+  /** The most rows of a day the embedded engine holds in one part (default 8,000,000). */
+  maxPartRows?: number;
   /**
    * A streams file, or a day's streams joined with the songs, with a larger share of rejected rows
    * than this is a warning (default 0.05).
@@ -125,6 +127,7 @@ export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   const engine = await openKpiEngine(options, {
     threads,
     parallelDayRows: options.parallelDayRows,
+    maxPartRows: options.maxPartRows,
     stateDir: kpiStateDir(options),
   });
   try {

@@ -57,6 +57,8 @@ describe('genre KPIs against DuckDB', () => {
         granularity,
         threads: 2,
         parallelDayRows: seed === 2 ? 0 : undefined,
+        // Seed 3: days cut into parts of at most 500 rows (more parts than threads).
+        maxPartRows: seed === 3 ? 500 : undefined,
       });
       const expected = await duckdbKpis(conn, dir, granularity);
       const actual = ours(out);

@@ -296,9 +296,13 @@ describe('parallel parsing', () => {
       songs: 500,
       users: 800,
     });
-    const outputs = async (threads: number, parallelDayRows?: number): Promise<Record<string, string>> => {
+    const outputs = async (
+      threads: number,
+      parallelDayRows?: number,
+      maxPartRows?: number,
+    ): Promise<Record<string, string>> => {
       const out = temp.make('playtally-kpi-out-');
-      await runKpis({ landingDir: dir, outDir: out, threads, parallelDayRows });
+      await runKpis({ landingDir: dir, outDir: out, threads, parallelDayRows, maxPartRows });
       const files: Record<string, string> = {};
       for (const name of readdirSync(out).filter((n) => !n.startsWith('.'))) {
         const text = readFileSync(join(out, name), 'utf8');
@@ -314,6 +318,10 @@ describe('parallel parsing', () => {
     // Every day computed on the workers, cut by user: the same files.
     expect(await outputs(2, 0)).toEqual(one);
     expect(await outputs(3, 0)).toEqual(one);
+    // Days larger than a part (here 3,000 rows): cut into more parts than threads, on the workers
+    // or one after the other on the main thread.
+    expect(await outputs(2, 0, 3_000)).toEqual(one);
+    expect(await outputs(1, undefined, 3_000)).toEqual(one);
   });
 });
 
