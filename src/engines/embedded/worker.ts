@@ -167,14 +167,15 @@ function aggregateTable(spills: SpillIndex[], table: number, partition: number):
   const out = new ByteWriter(Math.max(1024, n * 5));
   if (!wide) {
     // Every pair is narrow: read them back to back as uint64 keys, no conversion.
-    const packed = new BigUint64Array(n);
-    const raw = new Uint8Array(packed.buffer);
+    const { pairs, scratch } = sortBuffers(n);
+    const packed = new BigUint64Array(pairs.buffer, 0, n);
+    const raw = new Uint8Array(pairs.buffer);
     let at = 0;
     forEachRun(runs, (fd, chunk) => {
       readFully(fd, raw, at, chunk.pairs * 8, chunk.offset);
       at += chunk.pairs * 8;
     });
-    const stats = aggregatePacked(packed, out);
+    const stats = aggregatePacked(packed, out, scratch);
     const bytes = out.result().slice();
     checksumSegments(stats.segments, bytes);
     return { bytes, stats };
@@ -203,6 +204,23 @@ function aggregateTable(spills: SpillIndex[], table: number, partition: number):
   const bytes = out.result().slice();
   checksumSegments(stats.segments, bytes);
   return { bytes, stats };
+}
+
+/**
+ * The two buffers of the packed sort (the pairs and the radix sort's second buffer), kept from one
+ * aggregation task to the next: a day's partitions are of similar sizes, and allocating (and
+ * zeroing) two fresh buffers per table per partition cost more than the reuse holds. Dropped when
+ * the worker turns to any other kind of task (see run).
+ */
+let sortBufferPair: { pairs: Uint32Array; scratch: Uint32Array } | undefined;
+
+function sortBuffers(n: number): { pairs: Uint32Array; scratch: Uint32Array } {
+  if (sortBufferPair === undefined || sortBufferPair.pairs.length < 2 * n) {
+    // A little headroom, so that the next partition, a few percent bigger, does not reallocate.
+    const words = 2 * Math.ceil(n * 1.125);
+    sortBufferPair = { pairs: new Uint32Array(words), scratch: new Uint32Array(words) };
+  }
+  return sortBufferPair;
 }
 
 /** Open each spill file once and visit its runs in order. */
@@ -363,6 +381,7 @@ function kpiDayPart(task: KpiDayPartTask): DayAggregate {
 type Done = { result: unknown; transfer: ArrayBuffer[] };
 
 async function run(task: Task): Promise<Done> {
+  if (task.kind !== 'aggregatePartition') sortBufferPair = undefined;
   switch (task.kind) {
     case 'parseUnit':
       return { result: parseUnit(task), transfer: [] };

@@ -1,0 +1,121 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { sortPackedPairs } from '../../src/partials/radixSort.js';
+import { mulberry32 } from '../support/prng.js';
+
+/**
+ * The radix sort of packed (key, song) pairs (src/partials/radixSort.ts) against a simple
+ * reference: the pairs as BigInt values `key * 2^32 + song`, sorted by comparison. Random pairs of
+ * every shape, and the adversarial ones: all equal, already sorted, reversed, every bit varying,
+ * the maximum values, one varying word only, one varying bit at the top or the bottom.
+ */
+
+const MAX_U32 = 0xffffffff;
+
+type Pair = [key: number, song: number];
+
+/** The reference: pairs ordered as the uint64 values key * 2^32 + song. */
+function reference(pairs: Pair[]): Pair[] {
+  return pairs
+    .map(([key, song]) => (BigInt(key) << 32n) | BigInt(song))
+    .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+    .map((v) => [Number(v >> 32n), Number(v & 0xffffffffn)]);
+}
+
+/** Sort with sortPackedPairs, with junk words past the pairs in both buffers (they must stay). */
+function sorted(pairs: Pair[], slack = 3): Pair[] {
+  const n = pairs.length;
+  const words = new Uint32Array(2 * n + slack).fill(0xdeadbeef);
+  pairs.forEach(([key, song], i) => {
+    words[2 * i] = song;
+    words[2 * i + 1] = key;
+  });
+  const scratch = new Uint32Array(2 * n + slack).fill(0xfeedface);
+  const out = sortPackedPairs(words, n, scratch);
+  expect(out === words || out === scratch).toBe(true);
+  const junk = out === words ? 0xdeadbeef : 0xfeedface;
+  for (let i = 2 * n; i < out.length; i++) expect(out[i]).toBe(junk);
+  return Array.from({ length: n }, (_, i) => [out[2 * i + 1]!, out[2 * i]!] as Pair);
+}
+
+const u32 = fc.integer({ min: 0, max: MAX_U32 });
+/** Values that stress digit edges: small, around 2^12, 2^24, 2^31, the maximum, anything. */
+const wordArb = fc.oneof(
+  fc.integer({ min: 0, max: 20 }),
+  fc.integer({ min: 4090, max: 4100 }),
+  fc.integer({ min: 2 ** 24 - 3, max: 2 ** 24 + 3 }),
+  fc.integer({ min: 2 ** 31 - 3, max: 2 ** 31 + 3 }),
+  fc.integer({ min: MAX_U32 - 5, max: MAX_U32 }),
+  u32,
+);
+
+describe('sortPackedPairs', () => {
+  it('orders random pairs as the reference does', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(wordArb, wordArb), { maxLength: 400 }), (pairs) => {
+        expect(sorted(pairs)).toEqual(reference(pairs));
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('orders pairs with few distinct keys or songs (a country table, a user with many songs)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 6 }), u32), { maxLength: 300 }),
+        fc.boolean(),
+        (pairs, swap) => {
+          const input: Pair[] = swap ? pairs.map(([a, b]) => [b, a]) : pairs;
+          expect(sorted(input)).toEqual(reference(input));
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
+  it('handles the adversarial shapes', () => {
+    const rnd = mulberry32(19);
+    const n = 5000;
+    const random = (): number => Math.floor(rnd() * 2 ** 32);
+    const shapes: Record<string, Pair[]> = {
+      empty: [],
+      one: [[MAX_U32, MAX_U32]],
+      allEqual: Array.from({ length: n }, () => [123456789, 987654321]),
+      allMax: Array.from({ length: n }, () => [MAX_U32, MAX_U32]),
+      allZero: Array.from({ length: n }, () => [0, 0]),
+      sorted: reference(Array.from({ length: n }, () => [random(), random()])),
+      reversed: reference(Array.from({ length: n }, () => [random(), random()])).reverse(),
+      maxAndZero: Array.from({ length: n }, (_, i) => (i % 3 === 0 ? [MAX_U32, 0] : [0, MAX_U32])),
+      topBitOnly: Array.from({ length: n }, () => [rnd() < 0.5 ? 2 ** 31 : 0, rnd() < 0.5 ? 2 ** 31 : 0]),
+      bottomBitOnly: Array.from({ length: n }, () => [Math.floor(rnd() * 2), Math.floor(rnd() * 2)]),
+      keysOnly: Array.from({ length: n }, () => [random(), 42]),
+      songsOnly: Array.from({ length: n }, () => [42, random()]),
+      everyBit: [
+        ...Array.from({ length: n }, (_, i): Pair => [i % 2 ? MAX_U32 : 0, i % 4 < 2 ? MAX_U32 : 0]),
+        ...Array.from({ length: n }, (): Pair => [random(), random()]),
+      ],
+      // Every digit of a 12-bit plan at its edges.
+      digitEdges: Array.from({ length: n }, () => [
+        [0, 4095, 4096, 2 ** 24 - 1, 2 ** 24, MAX_U32][Math.floor(rnd() * 6)]!,
+        [0, 4095, 4096, 2 ** 24 - 1, 2 ** 24, MAX_U32][Math.floor(rnd() * 6)]!,
+      ]),
+    };
+    for (const [name, pairs] of Object.entries(shapes)) {
+      expect(sorted(pairs), name).toEqual(reference(pairs));
+    }
+  });
+
+  it('sorts a large random partition', () => {
+    const rnd = mulberry32(7);
+    const pairs: Pair[] = Array.from({ length: 200_000 }, () => [
+      Math.floor(rnd() * 2 ** 32),
+      Math.floor(rnd() * 1e8),
+    ]);
+    expect(sorted(pairs)).toEqual(reference(pairs));
+  });
+
+  it('refuses buffers shorter than the pairs', () => {
+    expect(() => sortPackedPairs(new Uint32Array(4), 2, new Uint32Array(3))).toThrow(RangeError);
+    expect(() => sortPackedPairs(new Uint32Array(3), 2, new Uint32Array(4))).toThrow(RangeError);
+  });
+});
