@@ -1,5 +1,5 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,11 +17,16 @@ import { args, median, ROOT, record } from './benchSupport.js';
  *   - with `--against DIR` (another build's dist/, e.g. a worktree of the previous commit), that
  *     build on the plain day: the before/after of a change to the parser.
  *
+ * Each variant is reported in ns a row and in MB/s on its one core, against issue 19's target of
+ * at least TARGET_MB_PER_S a core for listen logs.
+ *
  *   node dist/bench/parseBench.js [--rows 20000000] [--runs 5] [--dir bench-data] [--against DIR] [--record]
  *
  * With --record the table goes into docs/BENCHMARKS.md (between the `bench:parse` markers).
  */
 const CHUNK = 8 * 1024 * 1024;
+/** Issue 19: listen-log parsing at 300 MB/s or more per core (MB = 10^6 bytes). */
+const TARGET_MB_PER_S = 300;
 
 interface Timing {
   ms: number;
@@ -113,17 +118,24 @@ async function main(): Promise<void> {
     }
   }
   const base = median(times.get(variants[0]![0])!);
+  /** MB (10^6 bytes) a second on the one core of the measurement. */
+  const mbPerS = (file: string, ms: number): number => statSync(file).size / 1e3 / ms;
+  const plainRate = mbPerS(files.plain, base);
   const lines = [
     `Parser alone, one thread, ${rows.toLocaleString('en-US')} rows in memory, median of ${runs} interleaved runs ` +
       `(${cpus()[0]?.model ?? 'unknown CPU'}, Node ${process.version}):`,
     '',
-    '| variant | median | ns/row | valid rows | vs this build, plain |',
-    '|---|---|---|---|---|',
-    ...variants.map(([name]) => {
+    '| variant | median | ns/row | MB/s (one core) | valid rows | vs this build, plain |',
+    '|---|---|---|---|---|---|',
+    ...variants.map(([name, , file]) => {
       const m = median(times.get(name)!);
       const c = counts.get(name)!;
-      return `| ${name} | ${(m / 1000).toFixed(2)} s | ${((m * 1e6) / c.rows).toFixed(1)} | ${c.valid.toLocaleString('en-US')} | ${(m / base).toFixed(3)}x |`;
+      return `| ${name} | ${(m / 1000).toFixed(2)} s | ${((m * 1e6) / c.rows).toFixed(1)} | ${mbPerS(file, m).toFixed(0)} | ${c.valid.toLocaleString('en-US')} | ${(m / base).toFixed(3)}x |`;
     }),
+    '',
+    `Target (issue 19): at least ${TARGET_MB_PER_S} MB/s a core on plain rows: ` +
+      `${plainRate.toFixed(0)} MB/s, ${plainRate >= TARGET_MB_PER_S ? 'met' : 'NOT met'} ` +
+      `(${(plainRate / TARGET_MB_PER_S).toFixed(2)}x the target).`,
   ];
   const report = lines.join('\n');
   console.log(report);

@@ -137,21 +137,20 @@ export function aggregatePacked(packed: BigUint64Array, out: ByteWriter, scratch
     const key = v[2 * i + 1]!;
     if (keys % SEGMENT_KEYS === 0) startSegment(segments, key, previousKey, pos);
     let end = i + 1;
-    let songCount = 1;
-    while (end < n && v[2 * end + 1] === key) {
-      if (v[2 * end] !== v[2 * end - 2]) songCount++;
-      end++;
-    }
-    // At most 5 bytes a varint: the key delta and count, then a song delta and plays per song.
-    const need = 10 + songCount * 10;
+    while (end < n && v[2 * end + 1] === key) end++;
+    // At most 5 bytes a varint: the key delta and count, then a song delta and plays per pair.
+    const need = 10 + (end - i) * 10;
     if (pos + need > bytes.length) {
       out.length = pos;
       out.reserve(need);
       bytes = out.bytes;
     }
     pos = putUint32(bytes, pos, key - previousKey);
-    pos = putUint32(bytes, pos, songCount);
     previousKey = key;
+    // One pass over the key's pairs: the song count is written before its songs, so one byte is
+    // kept for it (fewer than 128 songs, nearly every key) and the songs are moved up if it needs more.
+    const countAt = pos++;
+    let songCount = 0;
     let previousSong = 0;
     let k = i;
     while (k < end) {
@@ -161,7 +160,15 @@ export function aggregatePacked(packed: BigUint64Array, out: ByteWriter, scratch
       pos = putUint32(bytes, pos, song - previousSong);
       pos = putUint32(bytes, pos, m - k);
       previousSong = song;
+      songCount++;
       k = m;
+    }
+    if (songCount < 0x80) bytes[countAt] = songCount;
+    else {
+      const extra = uint32Length(songCount) - 1;
+      bytes.copyWithin(countAt + 1 + extra, countAt + 1, pos);
+      putUint32(bytes, countAt, songCount);
+      pos += extra;
     }
     keys++;
     pairs += songCount;
@@ -169,6 +176,16 @@ export function aggregatePacked(packed: BigUint64Array, out: ByteWriter, scratch
   }
   out.length = pos;
   return { keys, pairs, plays: n, segments };
+}
+
+/** The bytes of putUint32(value). */
+function uint32Length(value: number): number {
+  let length = 1;
+  while (value >= 0x80) {
+    value >>>= 7;
+    length++;
+  }
+  return length;
 }
 
 /** ByteWriter.varint for a value below 2^32, on a buffer with room: `>>>` is exact up to there. */

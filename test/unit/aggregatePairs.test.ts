@@ -123,6 +123,38 @@ describe('aggregatePairs', () => {
 });
 
 describe('aggregatePacked', () => {
+  it('writes a song count of 2 and 3 varint bytes before its songs (128 and 16,384 songs and more)', () => {
+    const rnd = mulberry32(3);
+    const keys: number[] = [];
+    const songs: number[] = [];
+    // Keys with 127, 128, 300, 16,383 and 20,000 distinct songs (some played twice), and small keys between.
+    [127, 128, 300, 16_383, 20_000].forEach((count, k) => {
+      for (let s = 0; s < count; s++) {
+        keys.push(10 * k + 5);
+        songs.push(s * 977 + (k === 4 ? TWO_32 - 20_000 * 977 - 1 : 0));
+        if (rnd() < 0.1) {
+          keys.push(10 * k + 5);
+          songs.push(s * 977 + (k === 4 ? TWO_32 - 20_000 * 977 - 1 : 0));
+        }
+      }
+      keys.push(10 * k + 6);
+      songs.push(k);
+    });
+    const packed = new BigUint64Array(keys.length);
+    const halves = new Uint32Array(packed.buffer);
+    // Shuffled, so that the sort has work to do.
+    const order = keys.map((_, i) => i).sort(() => rnd() - 0.5);
+    order.forEach((from, i) => {
+      halves[2 * i] = songs[from]!;
+      halves[2 * i + 1] = keys[from]!;
+    });
+    const w = new ByteWriter(16);
+    const stats = aggregatePacked(packed, w);
+    const general = aggregate(keys, songs);
+    expect(w.result()).toEqual(general.block);
+    expect(stats).toEqual(general.stats);
+  });
+
   it('gives the same block and stats as aggregatePairs for ids below 2^32', () => {
     fc.assert(
       fc.property(
