@@ -1,4 +1,5 @@
-import { existsSync, mkdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
   type DayRecord,
@@ -167,8 +168,25 @@ async function buildDayPartial(
       throw error;
     }
   } finally {
-    rmSync(spillDir, { recursive: true, force: true });
+    removeInBackground(spillDir);
   }
+}
+
+/**
+ * Remove a day's spill folder without waiting: unlinking the day's spill files (320 MB for 20M
+ * rows) took about 50 ms of the main thread while both workers waited for the next day. It is
+ * renamed first, so that a rebuild of the same day at once (a damaged partial) makes a folder of
+ * its own; whatever is left when the run ends goes with the run's folder (EmbeddedChartEngine.close).
+ */
+function removeInBackground(dir: string): void {
+  const gone = `${dir}.gone-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
+  try {
+    renameSync(dir, gone);
+  } catch {
+    rmSync(dir, { recursive: true, force: true });
+    return;
+  }
+  rm(gone, { recursive: true, force: true }).catch(() => {});
 }
 
 interface ParsedLog {

@@ -164,7 +164,7 @@ function aggregateTable(spills: SpillIndex[], table: number, partition: number):
       wide ||= chunk.wide;
     }
   }
-  const out = new ByteWriter(Math.max(1024, n * 5));
+  const out = blockWriter(n);
   if (!wide) {
     // Every pair is narrow: read them back to back as uint64 keys, no conversion.
     const { pairs, scratch } = sortBuffers(n);
@@ -213,6 +213,17 @@ function aggregateTable(spills: SpillIndex[], table: number, partition: number):
  * the worker turns to any other kind of task (see run).
  */
 let sortBufferPair: { pairs: Uint32Array; scratch: Uint32Array } | undefined;
+/** The encoder's buffer, kept likewise: each block leaves as a copy of its bytes (`slice`). */
+let encoder: ByteWriter | undefined;
+
+/** An empty writer with room for about 5 bytes a pair (a block takes 5 to 6 once encoded). */
+function blockWriter(n: number): ByteWriter {
+  const bytes = Math.max(1024, n * 5);
+  if (encoder === undefined || encoder.bytes.length < bytes)
+    encoder = new ByteWriter(Math.ceil(bytes * 1.125));
+  encoder.length = 0;
+  return encoder;
+}
 
 function sortBuffers(n: number): { pairs: Uint32Array; scratch: Uint32Array } {
   if (sortBufferPair === undefined || sortBufferPair.pairs.length < 2 * n) {
@@ -381,7 +392,10 @@ function kpiDayPart(task: KpiDayPartTask): DayAggregate {
 type Done = { result: unknown; transfer: ArrayBuffer[] };
 
 async function run(task: Task): Promise<Done> {
-  if (task.kind !== 'aggregatePartition') sortBufferPair = undefined;
+  if (task.kind !== 'aggregatePartition') {
+    sortBufferPair = undefined;
+    encoder = undefined;
+  }
   switch (task.kind) {
     case 'parseUnit':
       return { result: parseUnit(task), transfer: [] };
