@@ -140,7 +140,16 @@ async function buildDayPartial(
       await Promise.all(
         Array.from({ length: partitions }, (_, partition) =>
           pool
-            .run<AggregatePartitionResult>({ kind: 'aggregatePartition', partition, spills })
+            .run<AggregatePartitionResult>({
+              kind: 'aggregatePartition',
+              partition,
+              // Its own runs only: a day of 20M rows spills about 1,300 runs, and every task
+              // carried every run's description through the structured clone.
+              spills: spills.map((s) => ({
+                path: s.path,
+                chunks: s.chunks.filter((c) => c.partition === partition),
+              })),
+            })
             .then((result) => {
               ready.set(result.partition, result);
               for (let r = ready.get(next); r !== undefined; r = ready.get(next)) {
