@@ -5,13 +5,16 @@ export type KeyChart = (key: number, songs: Float64Array, plays: Float64Array, n
 
 /**
  * A stretch of a partial block to merge: bytes[start, end) holds whole key groups, the first one's
- * key delta counting from `base` (0 at a block's start; a segment's base inside a block).
+ * key delta counting from `base` (0 at a block's start; a segment's base inside a block). `group`:
+ * spans of different groups hold disjoint keys (the user blocks of one coarse partition of every
+ * day form a group; see MergeState), so a key is looked for in its group's few spans only.
  */
 export interface BlockSpan {
   bytes: Uint8Array;
   start: number;
   end: number;
   base: number;
+  group?: number;
 }
 
 /**
@@ -34,13 +37,14 @@ export function mergeTopK(blocks: Uint8Array[], k: number, onKey: KeyChart): { k
 /**
  * mergeTopK over spans of blocks, for the keys in [low, high) only.
  *
- * Written for speed over clarity, after profiling: on one window partition of the benchmark data
- * (7 days, 3.5M user-song pairs) this took 0.45 s for users against 0.9 s for the first version,
- * which had a cursor object per block and a heap per key. Cursor state lives in typed arrays, with
- * a heap of cursors ordered by key (a user range reads hundreds of spans); each key's songs are
- * decoded in one tight loop into scratch arrays; the day runs are merged there (still in song
- * order); ranking is a counting sort on plays, which keeps equal plays in song order: the chart
- * order without any comparison sort. Plays too large for the histogram take a TopK heap.
+ * Written for speed over clarity, after profiling (docs/BENCHMARKS.md, "Where the daily run's
+ * time goes"). Cursor state lives in typed arrays. Cursors are grouped (BlockSpan.group): a heap
+ * orders the groups by their smallest key, and a group's key is found by a scan of its few
+ * cursors; with one heap over every span, a user range's 7 days x 32 partitions = 224 cursors
+ * cost 7 pops and 7 pushes of 8 levels per user. Each key's songs are decoded in one tight loop
+ * into scratch arrays; the day runs are merged there (still in song order) without a branch on
+ * the comparison; ranking is a counting sort on plays, which keeps equal plays in song order: the
+ * chart order without any comparison sort. Plays too large for the histogram take a TopK heap.
  */
 export function mergeSpans(
   spans: BlockSpan[],
@@ -67,18 +71,26 @@ export function mergeSpans(
   return { keys, pairs };
 }
 
+const DONE = Number.POSITIVE_INFINITY;
+
 /** Cursors over the spans and scratch arrays of one merge, in typed arrays. */
 class MergeState {
   readonly count: number;
   readonly bytes: Uint8Array[];
   readonly position: Float64Array;
   readonly end: Float64Array;
+  /** The cursor's current key; DONE once it has no key left below `high`. */
   readonly blockKey: Float64Array;
   readonly songCount: Float64Array;
-  /** Min-heap of live cursors by current key. */
+  /** Cursors of group g: groupStart[g] .. groupStart[g + 1] - 1 (cursors are in group order). */
+  readonly groupStart: Int32Array;
+  /** A group's smallest cursor key. */
+  readonly groupKey: Float64Array;
+  /** Min-heap of live groups by groupKey. */
   readonly heap: Int32Array;
   heapSize = 0;
-  /** Cursors at the key being merged. */
+  /** The group being merged and its cursors at the key being merged. */
+  group = 0;
   readonly active: Int32Array;
   activeCount = 0;
   readonly runStart: Int32Array;
@@ -103,72 +115,110 @@ class MergeState {
   ) {
     const count = spans.length;
     this.count = count;
-    this.bytes = spans.map((s) => s.bytes);
+    // Cursors in group order (stable), renumbered 0..groups-1.
+    const order = spans
+      .map((_, i) => i)
+      .sort((a, b) => (spans[a]!.group ?? 0) - (spans[b]!.group ?? 0) || a - b);
+    const sorted = order.map((i) => spans[i]!);
+    this.bytes = sorted.map((s) => s.bytes);
+    const starts: number[] = [];
+    sorted.forEach((s, c) => {
+      if (c === 0 || (s.group ?? 0) !== (sorted[c - 1]!.group ?? 0)) starts.push(c);
+    });
+    starts.push(count);
+    const groups = starts.length - 1;
+    this.groupStart = Int32Array.from(starts);
+    this.groupKey = new Float64Array(groups);
     this.position = new Float64Array(count);
     this.end = new Float64Array(count);
-    this.blockKey = new Float64Array(count);
+    this.blockKey = new Float64Array(count).fill(DONE);
     this.songCount = new Float64Array(count);
-    this.heap = new Int32Array(count);
+    this.heap = new Int32Array(groups);
     this.active = new Int32Array(count);
     this.runStart = new Int32Array(count + 1);
     this.outSongs = new Float64Array(k);
     this.outPlays = new Float64Array(k);
     this.top = new TopK(k);
-    spans.forEach((span, c) => {
+    sorted.forEach((span, c) => {
       this.end[c] = span.end;
       this.blockKey[c] = span.base;
-      if (span.start >= span.end) return;
+      if (span.start >= span.end) {
+        this.blockKey[c] = DONE;
+        return;
+      }
       readGroupHeader(span.bytes, c, span.start, this.position, this.blockKey, this.songCount);
       // Skip the keys before the range (a span starts at the segment holding `low`).
       while (this.blockKey[c]! < low) {
         const pos = skipSongs(span.bytes, this.position[c]!, this.songCount[c]!);
-        if (pos >= span.end) return;
+        if (pos >= span.end) {
+          this.blockKey[c] = DONE;
+          return;
+        }
         readGroupHeader(span.bytes, c, pos, this.position, this.blockKey, this.songCount);
       }
-      if (this.blockKey[c]! < high) this.push(c);
+      if (this.blockKey[c]! >= high) this.blockKey[c] = DONE;
     });
+    for (let g = 0; g < groups; g++) this.settle(g);
   }
 
-  /** Move every cursor at the smallest key into `active` and return that key (Infinity: done). */
+  /**
+   * Put every cursor of the smallest key's group at that key into `active`, take the group off
+   * the heap, and return the key (Infinity: done). decodeKey settles the group again.
+   */
   popKey(): number {
-    if (this.heapSize === 0) return Number.POSITIVE_INFINITY;
-    const key = this.blockKey[this.heap[0]!]!;
-    this.activeCount = 0;
-    while (this.heapSize > 0 && this.blockKey[this.heap[0]!] === key) {
-      this.active[this.activeCount++] = this.heap[0]!;
-      const last = this.heap[--this.heapSize]!;
-      if (this.heapSize > 0) this.siftDown(last);
+    if (this.heapSize === 0) return DONE;
+    const g = this.heap[0]!;
+    const key = this.groupKey[g]!;
+    const last = this.heap[--this.heapSize]!;
+    if (this.heapSize > 0) this.siftDown(last);
+    const { blockKey, active } = this;
+    let n = 0;
+    for (let c = this.groupStart[g]!, end = this.groupStart[g + 1]!; c < end; c++) {
+      if (blockKey[c] === key) active[n++] = c;
     }
+    this.activeCount = n;
+    this.group = g;
     return key;
   }
 
-  push(c: number): void {
-    const { heap, blockKey } = this;
-    const key = blockKey[c]!;
+  /** Recompute group g's smallest key from its cursors and put it back on the heap if it has one. */
+  settle(g: number): void {
+    const { blockKey } = this;
+    let key = DONE;
+    for (let c = this.groupStart[g]!, end = this.groupStart[g + 1]!; c < end; c++) {
+      if (blockKey[c]! < key) key = blockKey[c]!;
+    }
+    this.groupKey[g] = key;
+    if (key !== DONE) this.push(g);
+  }
+
+  private push(g: number): void {
+    const { heap, groupKey } = this;
+    const key = groupKey[g]!;
     let i = this.heapSize++;
     while (i > 0) {
       const parent = (i - 1) >> 1;
-      if (blockKey[heap[parent]!]! <= key) break;
+      if (groupKey[heap[parent]!]! <= key) break;
       heap[i] = heap[parent]!;
       i = parent;
     }
-    heap[i] = c;
+    heap[i] = g;
   }
 
-  private siftDown(c: number): void {
-    const { heap, blockKey } = this;
+  private siftDown(g: number): void {
+    const { heap, groupKey } = this;
     const size = this.heapSize;
-    const key = blockKey[c]!;
+    const key = groupKey[g]!;
     let i = 0;
     for (;;) {
       let child = 2 * i + 1;
       if (child >= size) break;
-      if (child + 1 < size && blockKey[heap[child + 1]!]! < blockKey[heap[child]!]!) child++;
-      if (blockKey[heap[child]!]! >= key) break;
+      if (child + 1 < size && groupKey[heap[child + 1]!]! < groupKey[heap[child]!]!) child++;
+      if (groupKey[heap[child]!]! >= key) break;
       heap[i] = heap[child]!;
       i = child;
     }
-    heap[i] = c;
+    heap[i] = g;
   }
 
   ensureCapacity(total: number): void {
@@ -198,9 +248,10 @@ function decodeKey(state: MergeState): void {
     const pos = decodedEnd;
     if (pos < end[c]!) {
       readGroupHeader(block, c, pos, position, blockKey, songCount);
-      if (blockKey[c]! < high) state.push(c);
-    }
+      if (blockKey[c]! >= high) blockKey[c] = DONE;
+    } else blockKey[c] = DONE;
   }
+  state.settle(state.group);
   runStart[activeCount] = at;
   state.runs = activeCount;
   state.merged = false;
@@ -278,19 +329,19 @@ function mergeRuns(state: MergeState): number {
         const iEnd = bounds[r + 1]!;
         let j = iEnd;
         const jEnd = bounds[r + 2]!;
+        // Without a branch on the comparison (which songs come first is a coin toss, and a
+        // mispredicted branch per entry cost a third of the merge): take a when a <= b, b when
+        // b <= a, both (summed) when equal. Songs and plays are integers below 2^53, so the
+        // products by 0 and 1 are exact.
         while (i < iEnd && j < jEnd) {
           const a = fromSongs[i]!;
           const b = fromSongs[j]!;
-          if (a < b) {
-            toSongs[out] = a;
-            toPlays[out++] = fromPlays[i++]!;
-          } else if (b < a) {
-            toSongs[out] = b;
-            toPlays[out++] = fromPlays[j++]!;
-          } else {
-            toSongs[out] = a;
-            toPlays[out++] = fromPlays[i++]! + fromPlays[j++]!;
-          }
+          const takeA = +(a <= b);
+          const takeB = +(b <= a);
+          toSongs[out] = a * takeA + b * (1 - takeA);
+          toPlays[out++] = fromPlays[i]! * takeA + fromPlays[j]! * takeB;
+          i += takeA;
+          j += takeB;
         }
         for (; i < iEnd; i++) {
           toSongs[out] = fromSongs[i]!;

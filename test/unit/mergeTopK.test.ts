@@ -109,6 +109,65 @@ describe('segments and mergeSpans', () => {
   });
 });
 
+describe('mergeSpans with grouped spans', () => {
+  /**
+   * Days of random (key, song) pairs, each day cut into `parts` blocks by key (as a day's
+   * partitions are), a block's group its part modulo `groups` (the window's coarsest count), the
+   * spans handed over in a shuffled order: the charts equal the Map computation whatever the
+   * grouping, with ids near 2^53 (the branch-free merge's products must stay exact) and plays
+   * past the counting sort's histogram.
+   */
+  it('equals the Map computation for random days, partition counts, groupings and wide ids', () => {
+    for (let trial = 0; trial < 60; trial++) {
+      const random = mulberry32(1000 + trial);
+      const groups = 2 ** Math.floor(random() * 3);
+      const all: Totals = new Map();
+      const spans: BlockSpan[] = [];
+      const days = 1 + Math.floor(random() * 7);
+      const wide = trial % 3 === 0;
+      for (let d = 0; d < days; d++) {
+        const parts = groups * 2 ** Math.floor(random() * 2);
+        const keys: number[][] = Array.from({ length: parts }, () => []);
+        const songs: number[][] = Array.from({ length: parts }, () => []);
+        const rows = Math.floor(random() * 400);
+        for (let i = 0; i < rows; i++) {
+          const key = wide && random() < 0.3 ? MAX - Math.floor(random() * 20) : Math.floor(random() * 60);
+          const song = wide && random() < 0.3 ? MAX - Math.floor(random() * 9) : Math.floor(random() * 25);
+          // One heavy pair now and then: plays beyond the histogram take the TopK path.
+          const repeat = random() < 0.01 ? 3000 : 1;
+          for (let r = 0; r < repeat; r++) {
+            keys[key % parts]!.push(key);
+            songs[key % parts]!.push(song);
+          }
+          addPlays(all, key, song, repeat);
+        }
+        for (let p = 0; p < parts; p++) {
+          if (keys[p]!.length === 0) continue;
+          const { block } = aggregate(keys[p]!, songs[p]!);
+          spans.push({ bytes: block, start: 0, end: block.length, base: 0, group: p % groups });
+        }
+      }
+      for (let i = spans.length - 1; i > 0; i--) {
+        const j = Math.floor(random() * (i + 1));
+        [spans[i], spans[j]] = [spans[j]!, spans[i]!];
+      }
+      const charts: BlockContent = [];
+      const k = 1 + Math.floor(random() * 8);
+      const stats = mergeSpans(
+        spans,
+        k,
+        Number.NEGATIVE_INFINITY,
+        Number.POSITIVE_INFINITY,
+        (key, songs, plays, n) => {
+          charts.push([key, Array.from({ length: n }, (_, i) => [songs[i]!, plays[i]!] as Entry)]);
+        },
+      );
+      expect(charts).toEqual(expectedCharts(all, k));
+      expect(stats.keys).toBe(all.size);
+    }
+  });
+});
+
 describe('mergeTopK', () => {
   it('sums a song across blocks and ranks by plays then song id', () => {
     const a = aggregate([1, 1, 1, 2], [10, 10, 20, 5]).block;

@@ -185,11 +185,11 @@ describe('planWindow: user ranges from the segment keys', () => {
       [70, Number.POSITIVE_INFINITY],
     ]);
     expect(plan.userRanges.map((r) => r.sources[0]!.spans)).toEqual([
-      [{ offset: 64, length: 200, base: 0, segmentStarts: [0, 100], crcs: [0, 1] }],
-      [{ offset: 264, length: 200, base: 29, segmentStarts: [0, 100], crcs: [2, 3] }],
-      [{ offset: 464, length: 200, base: 49, segmentStarts: [0, 100], crcs: [4, 5] }],
+      [{ offset: 64, length: 200, base: 0, group: 0, segmentStarts: [0, 100], crcs: [0, 1] }],
+      [{ offset: 264, length: 200, base: 29, group: 0, segmentStarts: [0, 100], crcs: [2, 3] }],
+      [{ offset: 464, length: 200, base: 49, group: 0, segmentStarts: [0, 100], crcs: [4, 5] }],
       // The last segment runs to the end of the block.
-      [{ offset: 664, length: 200, base: 69, segmentStarts: [0, 100], crcs: [6, 7] }],
+      [{ offset: 664, length: 200, base: 69, group: 0, segmentStarts: [0, 100], crcs: [6, 7] }],
     ]);
   });
 

@@ -99,6 +99,8 @@ export interface MergeCountriesResult {
 export interface UserSpan extends SegmentRun {
   /** The key the span's first key delta counts from. */
   base: number;
+  /** The block's partition modulo the window's smallest partition count (see mergeSpans). */
+  group: number;
 }
 
 export interface MergeUsersTask {

@@ -46,16 +46,20 @@ export function planWindow(partials: DayPartial[], plan: MemoryPlan, threads: nu
       range: r,
       low,
       high,
-      sources: partials.map((p) => ({ path: p.path, spans: userSpans(p, low, high) })),
+      sources: partials.map((p) => ({ path: p.path, spans: userSpans(p, low, high, countryPartitions) })),
     };
   });
   return { countryPartitions, userRanges };
 }
 
-/** The runs of whole segments of each users block of `partial` that hold users in [low, high). */
-function userSpans(partial: DayPartial, low: number, high: number): UserSpan[] {
+/**
+ * The runs of whole segments of each users block of `partial` that hold users in [low, high),
+ * each tagged with its coarse partition (`groups` is the window's smallest partition count): the
+ * blocks of one coarse partition of every day hold the same users, those of others none of them.
+ */
+function userSpans(partial: DayPartial, low: number, high: number, groups: number): UserSpan[] {
   const spans: UserSpan[] = [];
-  for (const block of partial.directory.users) {
+  for (const [partition, block] of partial.directory.users.entries()) {
     const { keys, bases, offsets, crcs } = block.segments;
     // First segment: the last one starting at or before `low`; end: the first starting at `high`.
     let first = 0;
@@ -69,6 +73,7 @@ function userSpans(partial: DayPartial, low: number, high: number): UserSpan[] {
       offset: block.offset + start,
       length: stop - start,
       base: bases[first]!,
+      group: partition % groups,
       segmentStarts: offsets.slice(first, end).map((o) => o - start),
       crcs: crcs.slice(first, end),
     });
@@ -95,7 +100,7 @@ export function readRangeSpans(sources: MergeUsersTask['sources']): BlockSpan[] 
     try {
       for (const span of source.spans) {
         const bytes = readSegments(fd, span, source.path);
-        spans.push({ bytes, start: 0, end: span.length, base: span.base });
+        spans.push({ bytes, start: 0, end: span.length, base: span.base, group: span.group });
       }
     } finally {
       closeSync(fd);

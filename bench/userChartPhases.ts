@@ -1,0 +1,67 @@
+import { closeSync, openSync, readdirSync, writeSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { pathToFileURL } from 'node:url';
+
+/**
+ * `node dist/bench/userChartPhases.js STATE [DIST] [--write FILE]`: the user chart of the window
+ * whose partials are in STATE (a state folder, e.g. OUT/.playtally), without workers, on one
+ * thread: every user range read, merged, formatted (and written with --write), each phase timed
+ * in CPU time (`process.cpuUsage()`: steadier than wall time on a shared machine). DIST is a
+ * build's dist/ folder (default: this one's), so two builds can be run one after the other on the
+ * same partials; run it with `node --cpu-prof` for the functions. Prints one JSON line.
+ */
+const argv = process.argv.slice(2);
+const writeAt = argv.indexOf('--write');
+const outPath = writeAt >= 0 ? argv.splice(writeAt, 2)[1] : undefined;
+const [state, dist = resolve(import.meta.dirname, '..')] = argv;
+if (state === undefined) throw new Error('usage: userChartPhases.js STATE [DIST] [--write FILE]');
+
+const from = (path: string) => import(pathToFileURL(join(dist, path)).href);
+const { readPartialDirectory } = await from('src/formats/partialFile.js');
+const { planWindow, readRangeSpans } = await from('src/engines/embedded/windowPlan.js');
+const { planMemory } = await from('src/engines/embedded/memoryPlan.js');
+const { mergeSpans } = await from('src/window/mergeTopK.js');
+const { writeChartLine } = await from('src/formats/chartFiles.js');
+const { ByteWriter } = await from('src/partials/varint.js');
+
+const cpu = (): number => {
+  const u = process.cpuUsage();
+  return (u.user + u.system) / 1000;
+};
+const dir = join(state, 'partials');
+const partials = readdirSync(dir)
+  .filter((n) => n.endsWith('.ptp'))
+  .sort()
+  .map((n) => ({ path: join(dir, n), directory: readPartialDirectory(join(dir, n)) }));
+const window = planWindow(partials, planMemory(1024 ** 3, 2), 2);
+const ms = { read: 0, merge: 0, format: 0, write: 0 };
+const fd = outPath === undefined ? -1 : openSync(outPath, 'w');
+let keys = 0;
+let pairs = 0;
+let bytes = 0;
+for (const range of window.userRanges) {
+  const t0 = cpu();
+  const spans = readRangeSpans(range.sources);
+  const t1 = cpu();
+  // The merge alone, then merge and format: formatting is the difference.
+  const merged = mergeSpans(spans, 50, range.low, range.high, () => {});
+  const t2 = cpu();
+  const out = new ByteWriter(1 << 20);
+  mergeSpans(spans, 50, range.low, range.high, (key: number, s: Float64Array, p: Float64Array, n: number) =>
+    writeChartLine(out, key, s, p, n),
+  );
+  const t3 = cpu();
+  const text: Uint8Array = out.result();
+  for (let done = 0; fd >= 0 && done < text.length; ) done += writeSync(fd, text, done);
+  const t4 = cpu();
+  ms.read += t1 - t0;
+  ms.merge += t2 - t1;
+  ms.format += t3 - t2 - (t2 - t1);
+  ms.write += t4 - t3;
+  keys += merged.keys;
+  pairs += merged.pairs;
+  bytes += text.length;
+}
+if (fd >= 0) closeSync(fd);
+const rounded = Object.fromEntries(Object.entries(ms).map(([k, v]) => [k, Math.round(v)]));
+console.log(JSON.stringify({ dist, ranges: window.userRanges.length, keys, pairs, bytes, cpuMs: rounded }));
