@@ -18,7 +18,8 @@ if (state === undefined) throw new Error('usage: userChartPhases.js STATE [DIST]
 
 const from = (path: string) => import(pathToFileURL(join(dist, path)).href);
 const { readPartialDirectory } = await from('src/formats/partialFile.js');
-const { planWindow, readRangeSpans } = await from('src/engines/embedded/windowPlan.js');
+const windowPlan = await from('src/engines/embedded/windowPlan.js');
+const { planWindow, readRangeSpans } = windowPlan;
 const { planMemory } = await from('src/engines/embedded/memoryPlan.js');
 const { mergeSpans } = await from('src/window/mergeTopK.js');
 const { writeChartLine } = await from('src/formats/chartFiles.js');
@@ -46,7 +47,8 @@ for (const range of window.userRanges) {
   // The merge alone, then merge and format: formatting is the difference.
   const merged = mergeSpans(spans, 50, range.low, range.high, () => {});
   const t2 = cpu();
-  const out = new ByteWriter(1 << 20);
+  // As the worker does (an older build without rangeTextWriter: as it did).
+  const out = windowPlan.rangeTextWriter?.(spans) ?? new ByteWriter(1 << 20);
   mergeSpans(spans, 50, range.low, range.high, (key: number, s: Float64Array, p: Float64Array, n: number) =>
     writeChartLine(out, key, s, p, n),
   );

@@ -1,5 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
 import { readSegments } from '../../formats/partialFile.js';
+import { ByteWriter } from '../../partials/varint.js';
 import type { BlockSpan } from '../../window/mergeTopK.js';
 import type { DayPartial } from './dayPartial.js';
 import type { MemoryPlan } from './memoryPlan.js';
@@ -31,8 +32,9 @@ export function planWindow(partials: DayPartial[], plan: MemoryPlan, threads: nu
     }
   }
   keys.sort((a, b) => a - b);
-  // A range's worker holds its share of the blocks and the range's text (about twice that, in a
-  // buffer that grows by doubling), and the job holds a few finished ranges: about 7x the input.
+  // A range's worker holds its share of the blocks and the range's text (1.6x that, in a buffer
+  // sized once: rangeTextWriter; twice, should it grow), and the job holds a few finished ranges:
+  // about 7x the input.
   const count = Math.max(threads * 4, Math.ceil((userBytes * 7) / plan.partitionBytes));
   const bounds: number[] = [];
   for (let r = 1; r < count; r++) {
@@ -107,4 +109,16 @@ export function readRangeSpans(sources: MergeUsersTask['sources']): BlockSpan[] 
     }
   }
   return spans;
+}
+
+/**
+ * The buffer a user range's chart text is formatted into, sized from the range's spans: the text
+ * runs about 1.5 times its varint input (7 x 20M rows: 1.50). Sized once, it is rarely regrown;
+ * growing by doubling from 1 MB zero-filled and copied about 2 GB for the week's 1 GB of text, a
+ * tenth of the formatting time (docs/BENCHMARKS.md), and held up to twice the text at its peak.
+ */
+export function rangeTextWriter(spans: BlockSpan[]): ByteWriter {
+  let inputBytes = 0;
+  for (const span of spans) inputBytes += span.end - span.start;
+  return new ByteWriter(Math.ceil(inputBytes * 1.6) + (1 << 16));
 }

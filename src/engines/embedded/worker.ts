@@ -45,7 +45,7 @@ import {
   type Task,
   type UnitExample,
 } from './tasks.js';
-import { readRangeSpans } from './windowPlan.js';
+import { rangeTextWriter, readRangeSpans } from './windowPlan.js';
 
 /**
  * A worker thread: runs one task at a time for the job on the main thread. The only state it
@@ -287,7 +287,7 @@ function mergeCountries(task: MergeCountriesTask): MergeCountriesResult {
  */
 function mergeUsers(task: MergeUsersTask): MergeUsersResult {
   const spans = readRangeSpans(task.sources);
-  const out = new ByteWriter(1 << 20);
+  const out = rangeTextWriter(spans);
   const merged = mergeSpans(spans, task.top, task.low, task.high, (user, songs, plays, n) => {
     writeChartLine(out, user, songs, plays, n);
   });
