@@ -1,8 +1,11 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
-import { writeChartLine, writeDecimal } from '../../src/formats/chartFiles.js';
+import { afterEach, describe, expect, it } from 'vitest';
+import { writeChartLine, writeDecimal, writeUserChart } from '../../src/formats/chartFiles.js';
 import { ByteWriter } from '../../src/partials/varint.js';
 import { idArb, MAX } from '../support/chartBlocks.js';
+import { TempDirs } from '../support/tempDirs.js';
 
 /** The writers of the chart files' rows (src/formats/chartFiles.ts): decimals and `key|song:plays,...` lines. */
 
@@ -118,5 +121,37 @@ describe('writeChartLine', () => {
       ),
       { numRuns: 200 },
     );
+  });
+});
+
+describe('writeUserChart', () => {
+  const temp = new TempDirs();
+  afterEach(() => temp.cleanup());
+  const rangeBytes = (r: number): Uint8Array => Buffer.from(`${r}|${r}:1\n`.repeat(1 + (r % 5) * 1000));
+
+  it('writes the ranges in order, however they complete', async () => {
+    const dir = temp.make();
+    const path = join(dir, 'user_top50_20240107.txt');
+    // Ranges finish out of order (later ones sooner): the file is still in range order.
+    const rows = await writeUserChart(path, 23, 3, async (r) => {
+      await new Promise((done) => setTimeout(done, (23 - r) % 4));
+      return { bytes: rangeBytes(r), rows: 1 + (r % 5) * 1000 };
+    });
+    const expected = Buffer.concat(Array.from({ length: 23 }, (_, r) => rangeBytes(r)));
+    expect(readFileSync(path).equals(expected)).toBe(true);
+    expect(rows).toBe(Array.from({ length: 23 }, (_, r) => 1 + (r % 5) * 1000).reduce((a, b) => a + b));
+    expect(readdirSync(dir)).toEqual(['user_top50_20240107.txt']);
+  });
+
+  it('a range that fails leaves no file, not even a temporary one, and nothing unhandled', async () => {
+    const dir = temp.make();
+    const path = join(dir, 'user_top50_20240107.txt');
+    await expect(
+      writeUserChart(path, 10, 3, async (r) => {
+        if (r === 6) throw new Error('range 6 failed');
+        return { bytes: rangeBytes(r), rows: 1 };
+      }),
+    ).rejects.toThrow('range 6 failed');
+    expect(readdirSync(dir)).toEqual([]);
   });
 });
