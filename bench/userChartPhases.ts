@@ -48,7 +48,7 @@ for (const range of window.userRanges) {
   const merged = mergeSpans(spans, 50, range.low, range.high, () => {});
   const t2 = cpu();
   // As the worker does (an older build without rangeTextWriter: as it did).
-  const out = windowPlan.rangeTextWriter?.(spans) ?? new ByteWriter(1 << 20);
+  const out = windowPlan.rangeTextWriter?.(range.inputBytes) ?? new ByteWriter(1 << 20);
   mergeSpans(spans, 50, range.low, range.high, (key: number, s: Float64Array, p: Float64Array, n: number) =>
     writeChartLine(out, key, s, p, n),
   );

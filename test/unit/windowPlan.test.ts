@@ -158,6 +158,27 @@ describe('planWindow: user ranges from the segment keys', () => {
     }
   });
 
+  it("each range's inputBytes is its share of the users blocks: about equal, together the whole", () => {
+    // 3 days of 4 partitions, 40 segments each: many small ranges, each reading its boundary
+    // segments whole (the sum of its spans is far more than its share).
+    const days = ['a.ptp', 'b.ptp', 'c.ptp'].map((path, d) =>
+      fakeDay(
+        path,
+        Array.from({ length: 4 }, (_, p) => evenKeys(d + p * 7, 40, 1000)),
+        100,
+      ),
+    );
+    const userBytes = days.reduce((n, day) => n + day.directory.users.reduce((m, b) => m + b.length, 0), 0);
+    const plan = planWindow(days, planWith(userBytes), 2);
+    expectContiguous(plan);
+    expect(plan.userRanges.length).toBeGreaterThan(4);
+    const shares = plan.userRanges.map((r) => r.inputBytes);
+    const total = shares.reduce((a, b) => a + b, 0);
+    expect(total).toBeGreaterThanOrEqual(userBytes);
+    expect(total).toBeLessThanOrEqual(userBytes + shares.length);
+    expect(Math.max(...shares)).toBeLessThanOrEqual((2 * userBytes) / shares.length + 1);
+  });
+
   it('no users at all: one range over everything that reads nothing', () => {
     const day = fakeDay('a.ptp', [[], [], [], []]);
     const plan = planWindow([day, fakeDay('b.ptp', [[]])], planWith(1), 8);
@@ -166,6 +187,7 @@ describe('planWindow: user ranges from the segment keys', () => {
         range: 0,
         low: Number.NEGATIVE_INFINITY,
         high: Number.POSITIVE_INFINITY,
+        inputBytes: 0,
         sources: [
           { path: 'a.ptp', spans: [] },
           { path: 'b.ptp', spans: [] },

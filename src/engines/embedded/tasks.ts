@@ -109,6 +109,8 @@ export interface MergeUsersTask {
   /** Users in [low, high). */
   low: number;
   high: number;
+  /** The range's share of the window's users blocks, in bytes: what its text buffer is sized from. */
+  inputBytes: number;
   top: number;
   sources: { path: string; spans: UserSpan[] }[];
 }

@@ -44,10 +44,15 @@ export function planWindow(partials: DayPartial[], plan: MemoryPlan, threads: nu
   const lows = [Number.NEGATIVE_INFINITY, ...bounds];
   const userRanges = lows.map((low, r) => {
     const high = bounds[r] ?? Number.POSITIVE_INFINITY;
+    // Segments hold equal numbers of users: the range's share of the segments is its share of
+    // the users blocks' bytes (not the bytes of its spans, whose boundary segments it reads whole:
+    // with hundreds of small ranges, those were ten times the range).
+    const segments = lowerBound(keys, high) - lowerBound(keys, low);
     return {
       range: r,
       low,
       high,
+      inputBytes: keys.length === 0 ? 0 : Math.ceil((userBytes * segments) / keys.length),
       sources: partials.map((p) => ({ path: p.path, spans: userSpans(p, low, high, countryPartitions) })),
     };
   });
@@ -112,13 +117,24 @@ export function readRangeSpans(sources: MergeUsersTask['sources']): BlockSpan[] 
 }
 
 /**
- * The buffer a user range's chart text is formatted into, sized from the range's spans: the text
- * runs about 1.5 times its varint input (7 x 20M rows: 1.50). Sized once, it is rarely regrown;
- * growing by doubling from 1 MB zero-filled and copied about 2 GB for the week's 1 GB of text, a
- * tenth of the formatting time (docs/BENCHMARKS.md), and held up to twice the text at its peak.
+ * The buffer a user range's chart text is formatted into, sized from its share of the users
+ * blocks' bytes (MergeUsersTask.inputBytes): the text runs about 1.5 times that (7 x 20M rows:
+ * 1.50). Sized once, it is rarely regrown; growing by doubling from 1 MB zero-filled and copied
+ * about 2 GB for the week's 1 GB of text, a tenth of the formatting time (docs/BENCHMARKS.md), and
+ * held up to twice the text at its peak.
  */
-export function rangeTextWriter(spans: BlockSpan[]): ByteWriter {
-  let inputBytes = 0;
-  for (const span of spans) inputBytes += span.end - span.start;
+export function rangeTextWriter(inputBytes: number): ByteWriter {
   return new ByteWriter(Math.ceil(inputBytes * 1.6) + (1 << 16));
+}
+
+/** The index of the first of the ascending `values` at or above `value`. */
+function lowerBound(values: number[], value: number): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (values[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
 }

@@ -287,7 +287,7 @@ function mergeCountries(task: MergeCountriesTask): MergeCountriesResult {
  */
 function mergeUsers(task: MergeUsersTask): MergeUsersResult {
   const spans = readRangeSpans(task.sources);
-  const out = rangeTextWriter(spans);
+  const out = rangeTextWriter(task.inputBytes);
   const merged = mergeSpans(spans, task.top, task.low, task.high, (user, songs, plays, n) => {
     writeChartLine(out, user, songs, plays, n);
   });
