@@ -57,13 +57,15 @@ export async function writeCountryChart(path: string, rows: Iterable<CountryChar
 /**
  * The user chart file, assembled from `ranges` consecutive user ranges: `mergeRange(r)` produces
  * range r's rows (on a worker). Up to `lookahead` ranges are in flight; they are written in range
- * order as they complete, so memory holds a few ranges, never the file. Returns the number of rows.
+ * order as they complete, so memory holds a few ranges, never the file. `written(bytes)` is told
+ * when a range's bytes are in the file (their buffer may be reused). Returns the number of rows.
  */
 export async function writeUserChart(
   path: string,
   ranges: number,
   lookahead: number,
   mergeRange: (range: number) => Promise<{ bytes: Uint8Array; rows: number }>,
+  written: (bytes: Uint8Array) => void = () => {},
 ): Promise<number> {
   return writeThroughTemp(path, async (fd) => {
     let rows = 0;
@@ -80,6 +82,7 @@ export async function writeUserChart(
       const done = await inFlight.get(r)!;
       inFlight.delete(r);
       writeAllSync(fd, done.bytes);
+      written(done.bytes);
       rows += done.rows;
     }
     return rows;

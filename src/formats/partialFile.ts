@@ -206,9 +206,17 @@ export interface SegmentRun {
   crcs: number[];
 }
 
-/** Read a run of segments and check each segment's CRC. */
-export function readSegments(fd: number, run: SegmentRun, path: string): Uint8Array {
-  const bytes = new Uint8Array(run.length);
+/**
+ * Read a run of segments and check each segment's CRC. `into`, at least `run.length` bytes, is
+ * where they are read (a view of the caller's reused buffer); by default a new buffer.
+ */
+export function readSegments(
+  fd: number,
+  run: SegmentRun,
+  path: string,
+  into: Uint8Array = Buffer.allocUnsafe(run.length),
+): Uint8Array {
+  const bytes = into.subarray(0, run.length);
   if (readFullySync(fd, bytes, 0, run.length, run.offset) < run.length) {
     throw new PartialFileError(path, `truncated segments at ${run.offset}`);
   }

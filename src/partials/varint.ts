@@ -9,9 +9,11 @@ export class ByteWriter {
   bytes: Uint8Array;
   length = 0;
 
-  constructor(initialCapacity = 1 << 16) {
+  /** A capacity to allocate, or a buffer to write into (what it held is overwritten). */
+  constructor(initial: number | Uint8Array = 1 << 16) {
     // At least one byte, so that doubling always grows.
-    this.bytes = new Uint8Array(Math.max(1, initialCapacity));
+    this.bytes = typeof initial === 'number' ? new Uint8Array(Math.max(1, initial)) : initial;
+    if (this.bytes.length === 0) this.bytes = new Uint8Array(1);
   }
 
   /** Make room for `n` more bytes (doubling). */

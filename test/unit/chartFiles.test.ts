@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import { writeChartLine, writeDecimal, writeUserChart } from '../../src/formats/chartFiles.js';
+import { tempPathFor } from '../../src/ops/atomicFile.js';
 import { ByteWriter } from '../../src/partials/varint.js';
 import { idArb, MAX } from '../support/chartBlocks.js';
 import { TempDirs } from '../support/tempDirs.js';
@@ -141,6 +142,31 @@ describe('writeUserChart', () => {
     expect(readFileSync(path).equals(expected)).toBe(true);
     expect(rows).toBe(Array.from({ length: 23 }, (_, r) => 1 + (r % 5) * 1000).reduce((a, b) => a + b));
     expect(readdirSync(dir)).toEqual(['user_top50_20240107.txt']);
+  });
+
+  it('tells `written` of each range once its bytes are in the file, in range order', async () => {
+    const dir = temp.make();
+    const path = join(dir, 'user_top50_20240107.txt');
+    const told: number[] = [];
+    const sizes: number[] = [];
+    await writeUserChart(
+      path,
+      12,
+      3,
+      async (r) => {
+        await new Promise((done) => setTimeout(done, (12 - r) % 3));
+        return { bytes: rangeBytes(r), rows: 1 };
+      },
+      (bytes) => {
+        // The bytes told of are already in the file: the file so far ends with them.
+        const sofar = readFileSync(tempPathFor(path));
+        expect(sofar.subarray(sofar.length - bytes.length).equals(bytes)).toBe(true);
+        told.push(Number(Buffer.from(bytes.subarray(0, bytes.indexOf(124))).toString()));
+        sizes.push(bytes.length);
+      },
+    );
+    expect(told).toEqual(Array.from({ length: 12 }, (_, r) => r));
+    expect(sizes).toEqual(told.map((r) => rangeBytes(r).length));
   });
 
   it('a range that fails leaves no file, not even a temporary one, and nothing unhandled', async () => {

@@ -6,9 +6,13 @@ import { type MemoryPlan, planMemory } from '../../src/engines/embedded/memoryPl
 import {
   countrySources,
   planWindow,
+  RANGE_MEMORY_FACTOR,
+  ReusedBuffer,
+  rangeTextWriter,
   readRangeSpans,
   type WindowPlan,
 } from '../../src/engines/embedded/windowPlan.js';
+import { writeChartLine } from '../../src/formats/chartFiles.js';
 import type { DayRecord } from '../../src/formats/manifest.js';
 import { type BlockRef, type PartialDirectory, PartialWriter } from '../../src/formats/partialFile.js';
 import {
@@ -27,7 +31,7 @@ import { firstDifference, TempDirs } from '../support/tempDirs.js';
  * How the window is merged (src/engine/windowPlan.ts). Countries: partition q of the smallest
  * partition count P reads every finer block f with f mod P = q. Users: the user chart is cut into
  * contiguous user ranges [low, high), -inf..+inf in all, at least 4 per thread and at least
- * ceil(7 x users bytes / partitionBytes) when the segments allow; range r reads, from every users
+ * ceil(RANGE_MEMORY_FACTOR x users bytes / partitionBytes) when the segments allow; range r reads, from every users
  * block of every day, the whole segments that hold its users, and nothing else.
  */
 
@@ -99,17 +103,17 @@ describe('planWindow: user ranges from the segment keys', () => {
     }
   });
 
-  it('ceil(7 x users bytes / partitionBytes) ranges when that is more', () => {
+  it('ceil(RANGE_MEMORY_FACTOR x users bytes / partitionBytes) ranges when that is more', () => {
     // 2 blocks of 500 segments of 100 bytes: 100,000 bytes of users blocks.
     const day = fakeDay('a.ptp', [evenKeys(0, 500, 2), evenKeys(1, 500, 2)]);
     const userBytes = 2 * 500 * 100;
     for (const expected of [9, 20, 33, 100, 250]) {
       // The smallest budget that still gives `expected` ranges, and the largest.
       for (const partitionBytes of [
-        Math.ceil((userBytes * 7) / expected),
-        Math.floor((userBytes * 7) / (expected - 1)) - 1,
+        Math.ceil((userBytes * RANGE_MEMORY_FACTOR) / expected),
+        Math.floor((userBytes * RANGE_MEMORY_FACTOR) / (expected - 1)) - 1,
       ]) {
-        expect(Math.ceil((userBytes * 7) / partitionBytes)).toBe(expected);
+        expect(Math.ceil((userBytes * RANGE_MEMORY_FACTOR) / partitionBytes)).toBe(expected);
         const plan = planWindow([day], planWith(partitionBytes), 2);
         expectContiguous(plan);
         expect(plan.userRanges).toHaveLength(expected);
@@ -122,8 +126,9 @@ describe('planWindow: user ranges from the segment keys', () => {
       fakeDay('a.ptp', [evenKeys(0, 300, 3)]),
       fakeDay('b.ptp', [evenKeys(1, 300, 3), evenKeys(2, 300, 3)]),
     ];
-    // 900 segments of 100 bytes: 90,000 bytes x 7 / 7,000 = 90 ranges.
-    const plan = planWindow(days, planWith(7_000), 1);
+    // 900 segments of 100 bytes: 90,000 bytes x 14 / 14,000 = 90 ranges.
+    expect(RANGE_MEMORY_FACTOR).toBe(14);
+    const plan = planWindow(days, planWith(14_000), 1);
     expect(plan.userRanges).toHaveLength(90);
   });
 
@@ -329,6 +334,22 @@ function mergeByPlan(plan: WindowPlan): { users: number[]; plays: Map<number, Ma
   return { users, plays };
 }
 
+/** The same merge, with the spans read into one reused buffer (as a worker reads them). */
+function mergeByPlanReused(plan: WindowPlan): ReturnType<typeof mergeByPlan> {
+  const into = new ReusedBuffer();
+  const users: number[] = [];
+  const plays = new Map<number, Map<number, number>>();
+  for (const r of plan.userRanges) {
+    mergeSpans(readRangeSpans(r.sources, into), 10_000, r.low, r.high, (user, songs, counts, n) => {
+      users.push(user);
+      const m = new Map<number, number>();
+      for (let i = 0; i < n; i++) m.set(songs[i]!, counts[i]!);
+      plays.set(user, m);
+    });
+  }
+  return { users, plays };
+}
+
 function reference(days: ListenPair[][]): Map<number, Map<number, number>> {
   const plays = new Map<number, Map<number, number>>();
   for (const x of days.flat()) {
@@ -349,6 +370,10 @@ function expectWholeWindow(partials: DayPartial[], days: ListenPair[][], plan: W
   // Maps takes seconds).
   expect(firstDifference(playsText(merged.plays, users), playsText(expected, users))).toBeUndefined();
   expect(partials.length).toBe(days.length);
+  // Read range after range into one reused buffer, as a worker reads them: the same.
+  const reused = mergeByPlanReused(plan);
+  expect(reused.users.join('\n')).toBe(merged.users.join('\n'));
+  expect(playsText(reused.plays, users)).toBe(playsText(merged.plays, users));
 }
 
 function playsText(plays: Map<number, Map<number, number>>, users: number[]): string {
@@ -390,7 +415,7 @@ describe('planWindow on real partials', () => {
     for (const [partitionBytes, threads] of [
       [1024 ** 3, 1],
       [1024 ** 3, 3],
-      [Math.ceil((userBytes * 7) / 13), 2],
+      [Math.ceil((userBytes * RANGE_MEMORY_FACTOR) / 13), 2],
       [1, 2],
     ] as const) {
       const plan = planWindow(partials, planWith(partitionBytes), threads);
@@ -433,5 +458,36 @@ describe('planWindow on real partials', () => {
       ),
       { numRuns: 25 },
     );
+  });
+});
+
+describe('ReusedBuffer and rangeTextWriter: buffers kept from range to range', () => {
+  it('ReusedBuffer gives views of one buffer, regrown (by a quarter more) only when asked for more', () => {
+    const into = new ReusedBuffer();
+    const a = into.take(1000);
+    expect(a.length).toBe(1000);
+    expect(a.buffer.byteLength).toBe(1250);
+    const b = into.take(800);
+    expect(b.length).toBe(800);
+    expect(b.buffer).toBe(a.buffer);
+    const c = into.take(1251);
+    expect(c.length).toBe(1251);
+    expect(c.buffer).not.toBe(a.buffer);
+    expect(into.take(1500).buffer).toBe(c.buffer);
+  });
+
+  it('rangeTextWriter writes into a returned buffer large enough for the range, else a new one', () => {
+    const needed = Math.ceil(1000 * 1.6) + (1 << 16);
+    const big = new ArrayBuffer(needed);
+    const out = rangeTextWriter(1000, big);
+    expect(out.bytes.buffer).toBe(big);
+    expect(out.length).toBe(0);
+    writeChartLine(out, 42, Float64Array.of(7, 9), Float64Array.of(3, 1), 2);
+    expect(Buffer.from(out.result()).toString()).toBe('42|7:3,9:1\n');
+    const small = new ArrayBuffer(needed - 1);
+    const fresh = rangeTextWriter(1000, small);
+    expect(fresh.bytes.buffer).not.toBe(small);
+    expect(fresh.bytes.length).toBe(needed);
+    expect(rangeTextWriter(1000).bytes.length).toBe(needed);
   });
 });

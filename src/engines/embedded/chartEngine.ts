@@ -15,7 +15,7 @@ import type {
 } from '../chartEngine.js';
 import { type DayPartial, ensureDayPartial, partialIsWhole } from './dayPartial.js';
 import { DEFAULT_MEMORY_BYTES, type MemoryPlan, planMemory } from './memoryPlan.js';
-import type { MergeCountriesResult, MergeUsersResult } from './tasks.js';
+import type { MergeCountriesResult, MergeUsersResult, MergeUsersTask } from './tasks.js';
 import { countrySources, planWindow } from './windowPlan.js';
 import { WorkerPool } from './workerPool.js';
 
@@ -135,8 +135,19 @@ async function writeCharts(
         ),
       );
       const countryDone = Date.now();
-      const userRows = await writeUserChart(paths.user, window.userRanges.length, threads + 1, (r) =>
-        counted(pool.run<MergeUsersResult>({ kind: 'mergeUsers', top, ...window.userRanges[r]! })),
+      // Written ranges' buffers go back to the workers to format later ranges into (windowPlan.ts'
+      // rangeTextWriter): a few buffers circulate instead of one new one a range.
+      const spare: ArrayBuffer[] = [];
+      const userRows = await writeUserChart(
+        paths.user,
+        window.userRanges.length,
+        threads + 1,
+        (r) => {
+          const textBuffer = spare.pop();
+          const task: MergeUsersTask = { kind: 'mergeUsers', top, ...window.userRanges[r]!, textBuffer };
+          return counted(pool.run<MergeUsersResult>(task, textBuffer === undefined ? [] : [textBuffer]));
+        },
+        (bytes) => spare.push(bytes.buffer as ArrayBuffer),
       );
       const userDone = Date.now();
       emit({ type: 'mergeDone', ms: userDone - started });

@@ -113,6 +113,8 @@ export interface MergeUsersTask {
   inputBytes: number;
   top: number;
   sources: { path: string; spans: UserSpan[] }[];
+  /** An earlier range's text buffer, written and sent back (transferred) to format this range into. */
+  textBuffer?: ArrayBuffer;
 }
 
 export interface MergeUsersResult {

@@ -6,6 +6,9 @@ import type { DayPartial } from './dayPartial.js';
 import type { MemoryPlan } from './memoryPlan.js';
 import type { MergeUsersTask, UserSpan, WindowSource } from './tasks.js';
 
+/** A user range in flight costs about this many times its share of the users blocks (planWindow). */
+export const RANGE_MEMORY_FACTOR = 14;
+
 export interface WindowPlan {
   /** Country charts are merged per partition of the smallest partition count of the window. */
   countryPartitions: number;
@@ -32,10 +35,13 @@ export function planWindow(partials: DayPartial[], plan: MemoryPlan, threads: nu
     }
   }
   keys.sort((a, b) => a - b);
-  // A range's worker holds its share of the blocks and the range's text (1.6x that, in a buffer
-  // sized once: rangeTextWriter; twice, should it grow), and the job holds a few finished ranges:
-  // about 7x the input.
-  const count = Math.max(threads * 4, Math.ceil((userBytes * 7) / plan.partitionBytes));
+  // A range in flight holds its spans on a worker (its share of the blocks plus the boundary
+  // segments it reads whole, in a reused buffer a quarter larger than asked: about 2x its share),
+  // its text (1.6x, in a buffer that may have grown), and the job holds up to threads + 1 finished
+  // texts: about 14x the range's share in all. Measured at 7 x 20M rows and --memory 1GB, with the
+  // buffers reused: 7x (33 ranges) gave peak RSS 460 to 550 MB, 14x (65 ranges) 411 to 416 MB,
+  // at the same CPU time (the boundary segments of 32 more ranges are about 0.3 GB more to read).
+  const count = Math.max(threads * 4, Math.ceil((userBytes * RANGE_MEMORY_FACTOR) / plan.partitionBytes));
   const bounds: number[] = [];
   for (let r = 1; r < count; r++) {
     const key = keys[Math.floor((r * keys.length) / count)];
@@ -97,16 +103,41 @@ export function countrySources(partials: DayPartial[], q: number, partitions: nu
 }
 
 /**
+ * A buffer kept across tasks, regrown (by a quarter more than asked) only when a task needs more.
+ * A user range's spans and text are tens of MB each: allocated afresh for every range, the old
+ * ones lingered until V8 collected them, a hundred MB and more of garbage a worker (peak RSS 550
+ * MB for 7 x 20M rows at --memory 512MB, against about 400 MB with a forced GC after each range).
+ */
+export class ReusedBuffer {
+  private bytes = new Uint8Array(0);
+
+  /** A view of at least `length` bytes; what an earlier view held is overwritten. */
+  take(length: number): Uint8Array {
+    if (this.bytes.length < length) this.bytes = new Uint8Array(Math.ceil(length * 1.25));
+    return this.bytes.subarray(0, length);
+  }
+}
+
+/**
  * The spans of one user range, read from the days' partials (each segment's CRC checked, so a
  * span cut off a segment boundary fails here): what a worker merges into the range's chart rows.
+ * Read into `into` (the worker's reused buffer): the spans are views of it, valid until its next use.
  */
-export function readRangeSpans(sources: MergeUsersTask['sources']): BlockSpan[] {
+export function readRangeSpans(
+  sources: MergeUsersTask['sources'],
+  into: ReusedBuffer = new ReusedBuffer(),
+): BlockSpan[] {
+  let total = 0;
+  for (const source of sources) for (const span of source.spans) total += span.length;
+  const buffer = into.take(total);
   const spans: BlockSpan[] = [];
+  let at = 0;
   for (const source of sources) {
     const fd = openSync(source.path, 'r');
     try {
       for (const span of source.spans) {
-        const bytes = readSegments(fd, span, source.path);
+        const bytes = readSegments(fd, span, source.path, buffer.subarray(at, at + span.length));
+        at += span.length;
         spans.push({ bytes, start: 0, end: span.length, base: span.base, group: span.group });
       }
     } finally {
@@ -121,10 +152,14 @@ export function readRangeSpans(sources: MergeUsersTask['sources']): BlockSpan[] 
  * blocks' bytes (MergeUsersTask.inputBytes): the text runs about 1.5 times that (7 x 20M rows:
  * 1.50). Sized once, it is rarely regrown; growing by doubling from 1 MB zero-filled and copied
  * about 2 GB for the week's 1 GB of text, a tenth of the formatting time (docs/BENCHMARKS.md), and
- * held up to twice the text at its peak.
+ * held up to twice the text at its peak. `reuse` is a buffer an earlier range's text was sent in,
+ * returned once written (MergeUsersTask.textBuffer): taken when large enough, so that the week's
+ * text passes through a few buffers instead of one new one a range.
  */
-export function rangeTextWriter(inputBytes: number): ByteWriter {
-  return new ByteWriter(Math.ceil(inputBytes * 1.6) + (1 << 16));
+export function rangeTextWriter(inputBytes: number, reuse?: ArrayBuffer): ByteWriter {
+  const capacity = Math.ceil(inputBytes * 1.6) + (1 << 16);
+  if (reuse !== undefined && reuse.byteLength >= capacity) return new ByteWriter(new Uint8Array(reuse));
+  return new ByteWriter(capacity);
 }
 
 /** The index of the first of the ascending `values` at or above `value`. */

@@ -45,7 +45,7 @@ import {
   type Task,
   type UnitExample,
 } from './tasks.js';
-import { rangeTextWriter, readRangeSpans } from './windowPlan.js';
+import { ReusedBuffer, rangeTextWriter, readRangeSpans } from './windowPlan.js';
 
 /**
  * A worker thread: runs one task at a time for the job on the main thread. The only state it
@@ -281,13 +281,16 @@ function mergeCountries(task: MergeCountriesTask): MergeCountriesResult {
   return { partition: task.partition, countries };
 }
 
+/** This worker's buffer for a user range's spans, reused range after range. */
+const rangeInput = new ReusedBuffer();
+
 /**
  * The user chart rows of one user range: the range's segments of every users block of every day,
  * merged into text rows (returned as bytes, in user order, for the job to write in place).
  */
 function mergeUsers(task: MergeUsersTask): MergeUsersResult {
-  const spans = readRangeSpans(task.sources);
-  const out = rangeTextWriter(task.inputBytes);
+  const spans = readRangeSpans(task.sources, rangeInput);
+  const out = rangeTextWriter(task.inputBytes, task.textBuffer);
   const merged = mergeSpans(spans, task.top, task.low, task.high, (user, songs, plays, n) => {
     writeChartLine(out, user, songs, plays, n);
   });
