@@ -8,18 +8,92 @@ import { compactDay } from '../src/ops/dates.js';
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 export const CLI = join(ROOT, 'dist/src/cli/main.js');
 
-/** `--name value` and bare `--flag` (value 'true') arguments. */
-export function args(): Map<string, string> {
+/** One option of a bench script: a bare `--flag`, or `--name VALUE` when `value` names the value. */
+export interface OptionSpec {
+  /** What the value is (`N`, `DIR`, `URLS`...), shown in --help; absent for a flag. */
+  value?: string;
+  help: string;
+  /** Used between a script and its own child processes, not by people: left out of --help. */
+  hidden?: boolean;
+}
+
+/** What a bench script accepts: its usage line, what it does, and its options by name (no dashes). */
+export interface ArgsSpec {
+  usage: string;
+  about: string;
+  options: Record<string, OptionSpec>;
+}
+
+/** A command line the spec does not accept; `args` prints it with the valid options. */
+export class UsageError extends Error {}
+
+/** The --help text of `spec`: usage, what the script does, then one line per visible option. */
+export function helpText(spec: ArgsSpec): string {
+  const visible = Object.entries(spec.options).filter(([, o]) => !o.hidden);
+  const left = (name: string, o: OptionSpec): string => `--${name}${o.value ? ` ${o.value}` : ''}`;
+  const width = Math.max('--help'.length, ...visible.map(([name, o]) => left(name, o).length));
+  const line = (flags: string, help: string): string => `  ${flags.padEnd(width)}  ${help}`;
+  return [
+    `Usage: ${spec.usage}`,
+    '',
+    spec.about,
+    '',
+    'Options:',
+    ...visible.map(([name, o]) => line(left(name, o), o.help)),
+    line('--help', 'print this help and exit'),
+    '',
+  ].join('\n');
+}
+
+/**
+ * `argv` read against `spec`: each option by name, a flag as 'true'; 'help' when --help or -h is
+ * given (before anything runs: a bench must never start an hours-long run for a mistyped option).
+ * `--name=value` works too. Throws a UsageError on an unknown option, a value missing, a value
+ * given to a flag, or a bare word.
+ */
+export function parseArgs(spec: ArgsSpec, argv: readonly string[]): Map<string, string> | 'help' {
+  if (argv.includes('--help') || argv.includes('-h')) return 'help';
+  const valid = (): string =>
+    Object.entries(spec.options)
+      .filter(([, o]) => !o.hidden)
+      .map(([name]) => `--${name}`)
+      .join(', ');
   const out = new Map<string, string>();
-  const argv = process.argv.slice(2);
   for (let i = 0; i < argv.length; i++) {
-    const a = argv[i]!;
-    if (!a.startsWith('--')) throw new Error(`unexpected argument ${a}`);
-    const next = argv[i + 1];
-    if (next === undefined || next.startsWith('--')) out.set(a.slice(2), 'true');
-    else out.set(a.slice(2), argv[++i]!);
+    const word = argv[i]!;
+    if (!word.startsWith('--')) throw new UsageError(`unexpected argument '${word}'`);
+    const equals = word.indexOf('=');
+    const name = word.slice(2, equals < 0 ? undefined : equals);
+    const option = spec.options[name];
+    if (option === undefined) throw new UsageError(`unknown option --${name}; valid options: ${valid()}`);
+    if (option.value === undefined) {
+      if (equals >= 0) throw new UsageError(`--${name} is a flag and takes no value`);
+      out.set(name, 'true');
+      continue;
+    }
+    const value = equals >= 0 ? word.slice(equals + 1) : argv[++i];
+    if (value === undefined || (equals < 0 && value.startsWith('--')))
+      throw new UsageError(`--${name} needs a value (${option.value})`);
+    out.set(name, value);
   }
   return out;
+}
+
+/**
+ * This process's options read against `spec`: prints the help and exits 0 on --help, prints the
+ * error and the help and exits 2 on a command line `spec` does not accept.
+ */
+export function args(spec: ArgsSpec, argv: readonly string[] = process.argv.slice(2)): Map<string, string> {
+  try {
+    const parsed = parseArgs(spec, argv);
+    if (parsed !== 'help') return parsed;
+    process.stdout.write(helpText(spec));
+    process.exit(0);
+  } catch (error) {
+    if (!(error instanceof UsageError)) throw error;
+    process.stderr.write(`error: ${error.message}\n\n${helpText(spec)}`);
+    process.exit(2);
+  }
 }
 
 export function median(values: number[]): number {

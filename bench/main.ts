@@ -16,7 +16,7 @@ import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
 import { CORRUPTIONS } from '../src/generate/listenGenerator.js';
 import { compactDay, isoDay, parseDay } from '../src/ops/dates.js';
-import { args, CLI, median, ROOT, record, run, top50Argv } from './benchSupport.js';
+import { type ArgsSpec, args, CLI, median, ROOT, record, run, top50Argv } from './benchSupport.js';
 import { clickhouseBench, dropOnEach } from './clickhouseBench.js';
 
 /**
@@ -39,6 +39,35 @@ import { clickhouseBench, dropOnEach } from './clickhouseBench.js';
  *                    [--duckdb-fallback-memory 8GB] [--no-gzip]
  *                    [--no-kpi | --kpi-only] [--kpi-days 1] [--kpi-streams 10000000]
  */
+const SPEC: ArgsSpec = {
+  usage: 'npm run bench -- [options]   (or node dist/bench/main.js [options])',
+  about:
+    'The charts and the genre KPIs side by side with DuckDB (and ClickHouse with a cluster).\n' +
+    'Data is generated once under --dir and reused while the parameters match.',
+  options: {
+    days: { value: 'D', help: 'days in the charts window (default 7)' },
+    rows: { value: 'N', help: 'listen rows per day (default 20000000)' },
+    runs: { value: 'R', help: 'rounds of each case (default 3)' },
+    dir: { value: 'DIR', help: 'where the data and outputs go (default bench-data)' },
+    record: { help: 'write each table into its block of docs/BENCHMARKS.md' },
+    'no-duckdb': { help: 'skip DuckDB in the charts case' },
+    'duckdb-fallback-memory': {
+      value: 'SIZE',
+      help: "DuckDB's memory_limit when 1GB is not enough (default 8GB)",
+    },
+    'no-gzip': { help: 'skip the incremental run from a gzip-compressed newest day' },
+    clickhouse: {
+      value: 'URLS',
+      help: 'a ClickHouse cluster for the scale-out cases (default $CLICKHOUSE_URLS)',
+    },
+    'no-clickhouse': { help: 'skip the scale-out cases even with a cluster' },
+    'clickhouse-only': { help: 'run the charts scale-out case only (needs a cluster)' },
+    'no-kpi': { help: 'skip the KPI case' },
+    'kpi-only': { help: 'run the KPI case only' },
+    'kpi-days': { value: 'D', help: 'days of stream rows in the KPI case (default 1)' },
+    'kpi-streams': { value: 'N', help: 'stream rows per day in the KPI case (default 10000000)' },
+  },
+};
 const PEER = join(ROOT, 'dist/bench/duckdbPeer.js');
 const PEER_KPI = join(ROOT, 'dist/bench/duckdbKpiPeer.js');
 let duckdbVersion = 'unknown';
@@ -120,7 +149,7 @@ function sameFile(a: string, b: string): boolean {
 }
 
 async function main(): Promise<void> {
-  const options = args();
+  const options = args(SPEC);
   // The scale-out cases run when a cluster is given and not declined (--no-clickhouse).
   const clickhouseUrls = (options.get('clickhouse') ?? process.env.CLICKHOUSE_URLS ?? '')
     .split(',')

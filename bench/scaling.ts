@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { availableParallelism, cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { args, CLI, median, record, run } from './benchSupport.js';
+import { type ArgsSpec, args, CLI, median, record, run } from './benchSupport.js';
 
 /**
  * `node dist/bench/scaling.js`: how playtally's cost grows with its input (issue 19, point 5).
@@ -19,6 +19,17 @@ import { args, CLI, median, record, run } from './benchSupport.js';
  *
  *   node dist/bench/scaling.js [--charts DIR,DIR...] [--kpis DIR,DIR...] [--runs 1] [--record]
  */
+const SPEC: ArgsSpec = {
+  usage: 'node dist/bench/scaling.js [options]',
+  about:
+    'How cost grows with the input: charts (cold and daily) and KPIs (cold) on folders generated beforehand.',
+  options: {
+    charts: { value: 'DIRS', help: 'folders with logs/ (and its .params.json), comma-separated' },
+    kpis: { value: 'DIRS', help: 'folders with kpi-landing/ (and its .params.json), comma-separated' },
+    runs: { value: 'R', help: 'runs of each data set (default 1)' },
+    record: { help: 'write the table into the bench:scaling block of docs/BENCHMARKS.md' },
+  },
+};
 
 interface Figures {
   wallMs: number;
@@ -114,7 +125,7 @@ async function kpis(dir: string, runs: number): Promise<Row[]> {
 }
 
 async function main(): Promise<void> {
-  const a = args();
+  const a = args(SPEC);
   const runs = Number(a.get('runs') ?? 1);
   const list = (name: string): string[] => (a.get(name) ?? '').split(',').filter((d) => d !== '');
   const rows: Row[] = [];
