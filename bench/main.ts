@@ -14,9 +14,19 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { CORRUPTIONS } from '../src/generate/listenGenerator.js';
 import { compactDay, isoDay, parseDay } from '../src/ops/dates.js';
-import { type ArgsSpec, args, CLI, median, ROOT, record, run, top50Argv } from './benchSupport.js';
+import {
+  type ArgsSpec,
+  args,
+  CLI,
+  ensureKpiLanding,
+  ensureListenLogs,
+  median,
+  ROOT,
+  record,
+  run,
+  top50Argv,
+} from './benchSupport.js';
 import { clickhouseBench, dropOnEach } from './clickhouseBench.js';
 
 /**
@@ -179,28 +189,7 @@ async function main(): Promise<void> {
   const last = start + days - 1;
   const logs = join(dir, 'logs');
 
-  // DuckDB's CSV reader ends a line at a lone \r, so the one corruption it cannot see as we do
-  // (a row ending in \r\r) is left out of the data both sides read; the parser tests cover it.
-  const kinds = CORRUPTIONS.filter((k) => k !== 'double_cr');
-  const marker = join(logs, '.params.json');
-  const params = JSON.stringify({ days, rows, kinds, seed: 1 });
-  if (!existsSync(marker) || readFileSync(marker, 'utf8') !== params) {
-    rmSync(logs, { recursive: true, force: true });
-    console.error(`bench: generating ${days} days x ${rows.toLocaleString('en-US')} rows in ${logs}`);
-    await run(CLI, [
-      'generate',
-      '--out',
-      logs,
-      '--days',
-      String(days),
-      '--rows',
-      String(rows),
-      '--corrupt-kinds',
-      kinds.join(','),
-      '--quiet',
-    ]);
-    writeFileSync(marker, params);
-  }
+  const params = await ensureListenLogs(logs, { days, rows });
   const files = Array.from({ length: days }, (_, i) => join(logs, `listen-${compactDay(start + i)}.log`));
 
   const scaleOut = () =>
@@ -361,26 +350,7 @@ async function kpiBench(
   const streams = Number(options.get('kpi-streams') ?? 10_000_000);
   const threads = availableParallelism();
   const landing = join(dir, 'kpi-landing');
-  const marker = join(landing, '.params.json');
-  const params = JSON.stringify({ days, streams, seed: 1 });
-  if (!existsSync(marker) || readFileSync(marker, 'utf8') !== params) {
-    rmSync(landing, { recursive: true, force: true });
-    console.error(
-      `bench: generating ${days} day(s) x ${streams.toLocaleString('en-US')} stream rows in ${landing}`,
-    );
-    await run(CLI, [
-      'generate',
-      'kpi-dataset',
-      '--out',
-      landing,
-      '--days',
-      String(days),
-      '--streams',
-      String(streams),
-      '--quiet',
-    ]);
-    writeFileSync(marker, params);
-  }
+  await ensureKpiLanding(landing, { days, streams });
   const ours: Measure[] = [];
   const theirs: Measure[] = [];
   const onCluster: Record<'cold' | 'loaded', Measure[]> = { cold: [], loaded: [] };

@@ -1,9 +1,23 @@
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { type ArgsSpec, helpText, parseArgs, UsageError } from '../../bench/benchSupport.js';
+import {
+  type ArgsSpec,
+  helpText,
+  kpiLandingMarker,
+  listenLogKinds,
+  listenLogMarker,
+  matchesMarker,
+  parseArgs,
+  UsageError,
+} from '../../bench/benchSupport.js';
+import { DEFAULT_CASES, diskNeed, parseCase, parseCases, totalNeed } from '../../bench/scalingCases.js';
 
 /**
  * The bench scripts' shared option handling (bench/benchSupport.ts): --help and a mistyped option
- * must stop a script before it starts an hours-long run. No benchmark is run here.
+ * must stop a script before it starts an hours-long run. And scaling.ts's cases: their names, the
+ * markers that let a generated folder be reused, the disk they need. No benchmark is run here.
  */
 
 const SPEC: ArgsSpec = {
@@ -80,5 +94,79 @@ describe('helpText', () => {
         '',
       ].join('\n'),
     );
+  });
+});
+
+describe('scaling cases', () => {
+  it('are issue 19 by default', () => {
+    expect(parseCases(undefined)).toEqual([
+      { kind: 'charts', name: 'charts-7x5M', days: 7, rows: 5_000_000 },
+      { kind: 'charts', name: 'charts-7x20M', days: 7, rows: 20_000_000 },
+      { kind: 'charts', name: 'charts-7x50M', days: 7, rows: 50_000_000 },
+      { kind: 'charts', name: 'charts-30x5M', days: 30, rows: 5_000_000 },
+      { kind: 'charts', name: 'charts-7x20M-10Musers', days: 7, rows: 20_000_000, users: 10_000_000 },
+      { kind: 'kpis', name: 'kpis-1M', days: 1, streams: 1_000_000 },
+      { kind: 'kpis', name: 'kpis-10M', days: 1, streams: 10_000_000 },
+      { kind: 'kpis', name: 'kpis-30M', days: 1, streams: 30_000_000 },
+    ]);
+    expect(parseCases('')).toHaveLength(DEFAULT_CASES.length);
+  });
+
+  it('take a subset, or sizes of your own', () => {
+    expect(parseCases('kpis-10M,charts-7x20M').map((c) => c.name)).toEqual(['kpis-10M', 'charts-7x20M']);
+    expect(parseCase('charts-2x20000')).toEqual({
+      kind: 'charts',
+      name: 'charts-2x20000',
+      days: 2,
+      rows: 20_000,
+    });
+    expect(parseCase('charts-2x20k-3kusers')).toMatchObject({ days: 2, rows: 20_000, users: 3_000 });
+    expect(parseCase('kpis-20k')).toEqual({ kind: 'kpis', name: 'kpis-20k', days: 1, streams: 20_000 });
+    expect(parseCase('kpis-3x1.5M')).toMatchObject({ days: 3, streams: 1_500_000 });
+  });
+
+  it('refuse a name that is none, saying which are', () => {
+    expect(() => parseCase('charts-7x5X')).toThrow(/unknown case 'charts-7x5X': the cases are charts-7x5M,/);
+    expect(() => parseCase('kpis-0')).toThrow(/sizes must be at least 1/);
+    expect(() => parseCases('kpis-1M,,nope')).toThrow(UsageError);
+  });
+
+  it('need about 0.5 GB of log for a 20M-row day, and the largest state once', () => {
+    const day = diskNeed(parseCase('charts-1x20M'));
+    expect(day.input).toBe(0.5e9);
+    const cases = parseCases('charts-7x5M,kpis-1M');
+    const [charts, kpis] = cases.map(diskNeed);
+    expect(totalNeed(cases, () => false)).toBe(
+      charts!.input + kpis!.input + Math.max(charts!.work, kpis!.work),
+    );
+    expect(totalNeed(cases, (c) => c.kind === 'charts')).toBe(
+      kpis!.input + Math.max(charts!.work, kpis!.work),
+    );
+  });
+});
+
+describe('data set markers', () => {
+  it('keep the text main.ts always wrote when the users are the default', () => {
+    expect(listenLogMarker({ days: 7, rows: 20 })).toBe(
+      JSON.stringify({ days: 7, rows: 20, kinds: listenLogKinds(), seed: 1 }),
+    );
+    expect(listenLogKinds()).not.toContain('double_cr');
+    expect(listenLogMarker({ days: 7, rows: 20, users: 5 })).not.toBe(listenLogMarker({ days: 7, rows: 20 }));
+    expect(kpiLandingMarker({ days: 1, streams: 10 })).toBe('{"days":1,"streams":10,"seed":1}');
+  });
+
+  it('match a folder only when its .params.json is the same text', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'playtally-bench-marker-'));
+    try {
+      const marker = listenLogMarker({ days: 2, rows: 20_000 });
+      expect(matchesMarker(dir, marker)).toBe(false);
+      writeFileSync(join(dir, '.params.json'), listenLogMarker({ days: 2, rows: 30_000 }));
+      expect(matchesMarker(dir, marker)).toBe(false);
+      writeFileSync(join(dir, '.params.json'), marker);
+      expect(matchesMarker(dir, marker)).toBe(true);
+      expect(matchesMarker(join(dir, 'missing'), marker)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
