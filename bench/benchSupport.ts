@@ -241,3 +241,23 @@ export async function ensureKpiLanding(landing: string, p: { days: number; strea
   ]);
   writeFileSync(join(landing, '.params.json'), marker);
 }
+
+/**
+ * Run a bench script (dist/bench/NAME.js) as a child process whose output goes to this one's
+ * terminal; false (and the reason on stderr) when it fails, so that the parts after it still run.
+ */
+export function runScript(name: string, argv: string[]): Promise<boolean> {
+  const script = join(ROOT, 'dist/bench', `${name}.js`);
+  console.error(`bench: node dist/bench/${name}.js ${argv.join(' ')}`);
+  return new Promise((resolvePromise) => {
+    const child = spawn(process.execPath, [script, ...argv], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', (error) => {
+      console.error(`bench: ${name} could not start: ${error.message}`);
+      resolvePromise(false);
+    });
+    child.on('close', (code) => {
+      if (code !== 0) console.error(`bench: ${name} exited ${code}`);
+      resolvePromise(code === 0);
+    });
+  });
+}
