@@ -14,31 +14,99 @@ import { availableParallelism, cpus, totalmem } from 'node:os';
 import { basename, join, resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import { createGzip } from 'node:zlib';
-import { CORRUPTIONS } from '../src/generate/listenGenerator.js';
 import { compactDay, isoDay, parseDay } from '../src/ops/dates.js';
-import { args, CLI, median, ROOT, record, run, top50Argv } from './benchSupport.js';
+import {
+  type ArgsSpec,
+  args,
+  CLI,
+  ensureKpiLanding,
+  ensureListenLogs,
+  median,
+  ROOT,
+  record,
+  run,
+  runScript,
+  top50Argv,
+} from './benchSupport.js';
 import { clickhouseBench, dropOnEach } from './clickhouseBench.js';
 
 /**
- * `npm run bench`: generates D days x N rows (once; reused while the parameters match), then runs
- * side by side, interleaved, R times each:
+ * `npm run bench`: the one command that measures all of it (docs/BENCHMARKS.md says what each
+ * part takes). In order:
  *
- *   - playtally cold: all days parsed from the raw logs into a fresh state directory;
- *   - playtally incremental: the last day added onto existing partials of the others;
- *   - DuckDB: the same two chart files from the raw logs, memory_limit 1GB, all threads;
- *   - playtally incremental from gzip: the same, with the newest day as listen-YYYYMMDD.log.gz;
- *   - (once) playtally cold with --memory 512MB;
- *
- * then the genre KPI case (kpiBench): playtally kpis and the same KPIs in DuckDB SQL.
+ * 1. the charts side by side: D days x N rows generated once (reused while the parameters match),
+ *    then R interleaved rounds of
+ *    - playtally cold: all days parsed from the raw logs into a fresh state directory;
+ *    - playtally incremental: the last day added onto existing partials of the others;
+ *    - DuckDB: the same two chart files from the raw logs, memory_limit 1GB, all threads;
+ *    - playtally incremental from gzip: the same, with the newest day as listen-YYYYMMDD.log.gz;
+ *    - (once) playtally cold with --memory 512MB;
+ *    and, with a ClickHouse cluster, the scale-out case (clickhouseBench);
+ * 2. the genre KPI case (kpiBench): playtally kpis and the same KPIs in DuckDB SQL;
+ * 3. the micro-benchmarks, each its own script in a child process: the listen-log parser alone
+ *    (parseBench, N rows), the streams CSV parser alone (streamsParseBench, a third of the KPI
+ *    day's rows: one of its three files) and one day's partial (partialBench, the charts' newest day);
+ * 4. with --scaling only (about 23 GB of data, half an hour or more): how cost grows (scaling.ts).
  *
  * Every run is a child process that reports its own CPU time and peak RSS; outputs are compared
- * byte for byte. Prints a Markdown table and, with --record, writes it into docs/BENCHMARKS.md.
+ * byte for byte. Prints Markdown tables and, with --record, writes each into its block of
+ * docs/BENCHMARKS.md (the micro-benchmarks and scaling.ts write their own).
  *
- *   npm run bench -- --days 7 --rows 20000000 --runs 3 [--dir bench-data] [--record] [--no-duckdb]
+ *   npm run bench -- [--days 7] [--rows 20000000] [--runs 3] [--dir bench-data] [--record]
+ *                    [--no-duckdb] [--duckdb-fallback-memory 8GB] [--no-gzip]
  *                    [--clickhouse URLS | $CLICKHOUSE_URLS] [--no-clickhouse | --clickhouse-only]
- *                    [--duckdb-fallback-memory 8GB] [--no-gzip]
  *                    [--no-kpi | --kpi-only] [--kpi-days 1] [--kpi-streams 10000000]
+ *                    [--no-micro] [--scaling] [--scaling-cases LIST]
  */
+const SPEC: ArgsSpec = {
+  usage: 'npm run bench -- [options]   (or node dist/bench/main.js [options])',
+  about:
+    'The charts and the genre KPIs side by side with DuckDB, then the micro-benchmarks (parser, streams\n' +
+    "parser, one day's partial); with --scaling also how cost grows. Data is generated once under --dir.",
+  options: {
+    days: { value: 'D', help: 'days in the charts window (default 7)' },
+    rows: {
+      value: 'N',
+      help: "listen rows per day; also the parser micro-benchmark's rows (default 20000000)",
+    },
+    runs: {
+      value: 'R',
+      help: 'rounds of each case (default 3); passed on to the micro-benchmarks and scaling when given',
+    },
+    dir: {
+      value: 'DIR',
+      help: 'where the data and outputs go (default bench-data; scaling under DIR/scaling)',
+    },
+    record: { help: 'write each table into its block of docs/BENCHMARKS.md' },
+    'no-duckdb': { help: 'skip DuckDB in the charts case' },
+    'duckdb-fallback-memory': {
+      value: 'SIZE',
+      help: "DuckDB's memory_limit when 1GB is not enough (default 8GB)",
+    },
+    'no-gzip': { help: 'skip the incremental run from a gzip-compressed newest day' },
+    clickhouse: {
+      value: 'URLS',
+      help: 'a ClickHouse cluster for the scale-out cases (default $CLICKHOUSE_URLS)',
+    },
+    'no-clickhouse': { help: 'skip the scale-out cases even with a cluster' },
+    'clickhouse-only': { help: 'run the charts scale-out case only (needs a cluster)' },
+    'no-kpi': { help: 'skip the KPI case' },
+    'kpi-only': { help: 'run the KPI case only (no charts, no micro-benchmarks)' },
+    'kpi-days': { value: 'D', help: 'days of stream rows in the KPI case (default 1)' },
+    'kpi-streams': {
+      value: 'N',
+      help: 'stream rows per day in the KPI case; a third of it for the streams parser (default 10000000)',
+    },
+    'no-micro': { help: "skip the micro-benchmarks (parser, streams parser, one day's partial)" },
+    scaling: { help: 'also run scaling.ts (about 23 GB of data under DIR/scaling; half an hour or more)' },
+    'scaling-cases': {
+      value: 'LIST',
+      help: "scaling.ts's cases (its --cases; default issue 19's, see its --help); implies --scaling",
+    },
+  },
+};
+/** The first day of the generated logs (`playtally generate`'s default --start). */
+const FIRST_DAY = '2024-01-01';
 const PEER = join(ROOT, 'dist/bench/duckdbPeer.js');
 const PEER_KPI = join(ROOT, 'dist/bench/duckdbKpiPeer.js');
 let duckdbVersion = 'unknown';
@@ -119,8 +187,8 @@ function sameFile(a: string, b: string): boolean {
   return readFileSync(a).equals(readFileSync(b));
 }
 
-async function main(): Promise<void> {
-  const options = args();
+/** The charts case side by side (or the KPI or scale-out case alone), then the KPI case. */
+async function sideBySide(options: Map<string, string>): Promise<void> {
   // The scale-out cases run when a cluster is given and not declined (--no-clickhouse).
   const clickhouseUrls = (options.get('clickhouse') ?? process.env.CLICKHOUSE_URLS ?? '')
     .split(',')
@@ -146,32 +214,11 @@ async function main(): Promise<void> {
   let duckdbMemory = '1GB';
   let duckdbFailure: string | undefined;
   const threads = availableParallelism();
-  const start = parseDay('2024-01-01')!;
+  const start = parseDay(FIRST_DAY)!;
   const last = start + days - 1;
   const logs = join(dir, 'logs');
 
-  // DuckDB's CSV reader ends a line at a lone \r, so the one corruption it cannot see as we do
-  // (a row ending in \r\r) is left out of the data both sides read; the parser tests cover it.
-  const kinds = CORRUPTIONS.filter((k) => k !== 'double_cr');
-  const marker = join(logs, '.params.json');
-  const params = JSON.stringify({ days, rows, kinds, seed: 1 });
-  if (!existsSync(marker) || readFileSync(marker, 'utf8') !== params) {
-    rmSync(logs, { recursive: true, force: true });
-    console.error(`bench: generating ${days} days x ${rows.toLocaleString('en-US')} rows in ${logs}`);
-    await run(CLI, [
-      'generate',
-      '--out',
-      logs,
-      '--days',
-      String(days),
-      '--rows',
-      String(rows),
-      '--corrupt-kinds',
-      kinds.join(','),
-      '--quiet',
-    ]);
-    writeFileSync(marker, params);
-  }
+  const params = await ensureListenLogs(logs, { days, rows });
   const files = Array.from({ length: days }, (_, i) => join(logs, `listen-${compactDay(start + i)}.log`));
 
   const scaleOut = () =>
@@ -332,26 +379,7 @@ async function kpiBench(
   const streams = Number(options.get('kpi-streams') ?? 10_000_000);
   const threads = availableParallelism();
   const landing = join(dir, 'kpi-landing');
-  const marker = join(landing, '.params.json');
-  const params = JSON.stringify({ days, streams, seed: 1 });
-  if (!existsSync(marker) || readFileSync(marker, 'utf8') !== params) {
-    rmSync(landing, { recursive: true, force: true });
-    console.error(
-      `bench: generating ${days} day(s) x ${streams.toLocaleString('en-US')} stream rows in ${landing}`,
-    );
-    await run(CLI, [
-      'generate',
-      'kpi-dataset',
-      '--out',
-      landing,
-      '--days',
-      String(days),
-      '--streams',
-      String(streams),
-      '--quiet',
-    ]);
-    writeFileSync(marker, params);
-  }
+  await ensureKpiLanding(landing, { days, streams });
   const ours: Measure[] = [];
   const theirs: Measure[] = [];
   const onCluster: Record<'cold' | 'loaded', Measure[]> = { cold: [], loaded: [] };
@@ -475,6 +503,56 @@ async function kpiBench(
   process.stdout.write(`${report}\n`);
   if (options.has('record')) record('kpi', report);
   if (!identical) process.exitCode = 1;
+}
+
+/**
+ * The micro-benchmarks on data of the same sizes as the cases above: the parser on a day of
+ * --rows rows, the streams parser on one file of the KPI day (a third of its rows), the partial
+ * of the charts' newest day. Each records its own block with --record.
+ */
+async function microBenchmarks(options: Map<string, string>, dir: string): Promise<boolean> {
+  const days = Number(options.get('days') ?? 7);
+  const rows = Number(options.get('rows') ?? 20_000_000);
+  const streams = Math.max(1, Math.round(Number(options.get('kpi-streams') ?? 10_000_000) / 3));
+  const newest = join(dir, 'logs', `listen-${compactDay(parseDay(FIRST_DAY)! + days - 1)}.log`);
+  const passed = forwarded(options, 'runs', 'record');
+  const parse = await runScript('parseBench', ['--rows', String(rows), '--dir', dir, ...passed]);
+  const streamsParse = await runScript('streamsParseBench', [
+    '--streams',
+    String(streams),
+    '--dir',
+    dir,
+    ...passed,
+  ]);
+  const partial = await runScript('partialBench', ['--log', newest, ...passed]);
+  return parse && streamsParse && partial;
+}
+
+/** `--name value` (or `--flag`) for each of `names` this command was given, to pass on. */
+function forwarded(options: Map<string, string>, ...names: string[]): string[] {
+  return names.flatMap((name) => {
+    const value = options.get(name);
+    if (value === undefined) return [];
+    return SPEC.options[name]?.value === undefined ? [`--${name}`] : [`--${name}`, value];
+  });
+}
+
+async function main(): Promise<void> {
+  const options = args(SPEC);
+  const dir = resolve(options.get('dir') ?? join(ROOT, 'bench-data'));
+  const withScaling = options.has('scaling') || options.has('scaling-cases');
+  const cases = options.has('scaling-cases') ? ['--cases', options.get('scaling-cases')!] : [];
+  const scaling = ['--dir', join(dir, 'scaling'), ...cases, ...forwarded(options, 'runs', 'record')];
+  // Scaling's data must be known to fit before the other parts run, not after them.
+  if (withScaling && !(await runScript('scaling', [...scaling, '--plan']))) {
+    process.exitCode = 1;
+    return;
+  }
+  await sideBySide(options);
+  // The micro-benchmarks need the charts' logs: not with a case run alone.
+  const alone = options.has('kpi-only') || options.has('clickhouse-only');
+  if (!options.has('no-micro') && !alone && !(await microBenchmarks(options, dir))) process.exitCode = 1;
+  if (withScaling && !(await runScript('scaling', scaling))) process.exitCode = 1;
 }
 
 await main();

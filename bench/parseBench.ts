@@ -4,7 +4,7 @@ import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ListenGenerator } from '../src/generate/listenGenerator.js';
-import { args, median, ROOT, record } from './benchSupport.js';
+import { type ArgsSpec, args, median, ROOT, record } from './benchSupport.js';
 
 /**
  * `node dist/bench/parseBench.js`: the listen-row parser alone, one thread, on one generated day
@@ -24,6 +24,19 @@ import { args, median, ROOT, record } from './benchSupport.js';
  *
  * With --record the table goes into docs/BENCHMARKS.md (between the `bench:parse` markers).
  */
+const SPEC: ArgsSpec = {
+  usage: 'npm run bench:parse -- [options]   (or node dist/bench/parseBench.js [options])',
+  about: 'The listen-row parser alone, one thread, on one generated day held in memory (MB/s a core).',
+  options: {
+    rows: { value: 'N', help: 'rows of the generated day (default 20000000)' },
+    runs: { value: 'R', help: 'interleaved rounds (default 5)' },
+    dir: { value: 'DIR', help: 'where the day is written once and reused (default bench-data)' },
+    against: { value: 'DIST', help: "another build's dist/ folder, run side by side on the plain day" },
+    record: { help: 'write the table into the bench:parse block of docs/BENCHMARKS.md' },
+    child: { value: 'PARSER', help: 'internal: parse --file with this parser module', hidden: true },
+    file: { value: 'FILE', help: "internal: the child's input", hidden: true },
+  },
+};
 const CHUNK = 8 * 1024 * 1024;
 /** Issue 19: listen-log parsing at 300 MB/s or more per core (MB = 10^6 bytes). */
 const TARGET_MB_PER_S = 300;
@@ -93,7 +106,7 @@ function withBlanks(text: Buffer): Buffer {
 }
 
 async function main(): Promise<void> {
-  const a = args();
+  const a = args(SPEC);
   if (a.has('child')) return child(a.get('child')!, a.get('file')!);
   const rows = Number(a.get('rows') ?? 20_000_000);
   const runs = Number(a.get('runs') ?? 5);

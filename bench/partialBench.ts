@@ -4,7 +4,7 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:f
 import { cpus, tmpdir } from 'node:os';
 import { basename, dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { args, median, ROOT, record } from './benchSupport.js';
+import { type ArgsSpec, args, median, ROOT, record } from './benchSupport.js';
 
 /**
  * `node dist/bench/partialBench.js --log FILE`: one day's log into its partial, and nothing else
@@ -21,6 +21,19 @@ import { args, median, ROOT, record } from './benchSupport.js';
  * partials of every build must hold the same bytes (blocks and directory, but for the time of the
  * build): it is checked, and the table says so.
  */
+const SPEC: ArgsSpec = {
+  usage: 'npm run bench:partial -- --log FILE [options]   (or node dist/bench/partialBench.js ...)',
+  about: "One day's log into its partial and nothing else, CPU per phase; partials compared byte for byte.",
+  options: {
+    log: { value: 'FILE', help: 'the day to build, a listen-YYYYMMDD.log (required)' },
+    runs: { value: 'R', help: 'interleaved rounds (default 3)' },
+    threads: { value: 'N', help: 'worker threads (default 2)' },
+    memory: { value: 'MB', help: 'the memory plan in MB (default 1024)' },
+    against: { value: 'DIST', help: "another build's dist/ folder, run side by side" },
+    record: { help: 'write the table into the bench:partial block of docs/BENCHMARKS.md' },
+    child: { value: 'DIST', help: "internal: build the partial with this build's modules", hidden: true },
+  },
+};
 
 interface Measure {
   wallMs: number;
@@ -139,7 +152,7 @@ function measure(dist: string, log: string, threads: number, memoryMb: number): 
 }
 
 async function main(): Promise<void> {
-  const a = args();
+  const a = args(SPEC);
   const log = resolve(a.get('log') ?? '');
   const threads = Number(a.get('threads') ?? 2);
   const memoryMb = Number(a.get('memory') ?? 1024);

@@ -33,7 +33,18 @@ interface Measure {
   serverCpuMs?: number;
 }
 
-const options = args();
+const options = args({
+  usage: 'node dist/bench/s3Bench.js [options]',
+  about: 'Inputs on S3 (s3rver on loopback) against the same inputs on local disk, charts and KPIs.',
+  options: {
+    days: { value: 'D', help: 'days of listen logs (default 2)' },
+    rows: { value: 'N', help: 'listen rows per day (default 5000000)' },
+    'kpi-streams': { value: 'N', help: 'stream rows of the KPI day (default 5000000)' },
+    runs: { value: 'R', help: 'rounds (default 3)' },
+    dir: { value: 'DIR', help: 'where the data and outputs go (default bench-s3)' },
+    record: { help: 'write the table into the bench:s3 block of docs/BENCHMARKS.md' },
+  },
+});
 const days = Number(options.get('days') ?? 2);
 const rows = Number(options.get('rows') ?? 5_000_000);
 const kpiStreams = Number(options.get('kpi-streams') ?? 5_000_000);

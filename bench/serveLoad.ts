@@ -49,7 +49,23 @@ interface LoadResult {
 }
 
 async function main(): Promise<void> {
-  const options = args();
+  const options = args({
+    usage: 'npm run bench:serve -- [options]   (or node dist/bench/serveLoad.js [options])',
+    about: "The API under load: random users' charts from `playtally serve`, latency and throughput.",
+    options: {
+      users: { value: 'N', help: 'users in the chart file served (default 2000000)' },
+      connections: { value: 'N', help: 'connections held open (default 100)' },
+      duration: { value: 'S', help: 'seconds of each load run (default 30)' },
+      runs: { value: 'R', help: 'runs with each load tool (default 3)' },
+      workers: { value: 'N', help: 'playtally serve --workers (default 2)' },
+      tools: {
+        value: 'LIST',
+        help: 'load tools, comma-separated (default wrk,autocannon; autocannon without wrk)',
+      },
+      dir: { value: 'DIR', help: 'where the store is built once and reused (default bench-data)' },
+      record: { help: 'write the table into the bench:serve block of docs/BENCHMARKS.md' },
+    },
+  });
   const users = Number(options.get('users') ?? 2_000_000);
   const connections = Number(options.get('connections') ?? 100);
   const duration = Number(options.get('duration') ?? 30);

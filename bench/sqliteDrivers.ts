@@ -26,7 +26,17 @@ interface Driver {
   };
 }
 
-const options = args();
+const options = args({
+  usage: 'node dist/bench/sqliteDrivers.js [options]',
+  about: "libsql against better-sqlite3 on the results store's heaviest write and read.",
+  options: {
+    'better-sqlite3': { value: 'PATH', help: 'an installed better-sqlite3 package to compare with' },
+    users: { value: 'N', help: 'user charts inserted (default 2000000)' },
+    runs: { value: 'R', help: 'rounds (default 3)' },
+    dir: { value: 'DIR', help: 'where the databases are written (default /tmp)' },
+    record: { help: 'write the table into the bench:sqlite-drivers block of docs/BENCHMARKS.md' },
+  },
+});
 const users = Number(options.get('users') ?? 2_000_000);
 const runs = Number(options.get('runs') ?? 3);
 const require = createRequire(import.meta.url);

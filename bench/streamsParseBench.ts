@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { args, CLI, median, ROOT, record } from './benchSupport.js';
+import { type ArgsSpec, args, CLI, median, ROOT, record } from './benchSupport.js';
 
 /**
  * `node dist/bench/streamsParseBench.js`: the KPI streams CSV parser alone, one thread, on one
@@ -18,6 +18,17 @@ import { args, CLI, median, ROOT, record } from './benchSupport.js';
  * The file is `playtally generate kpi-dataset --streams N --files 1` (1% dirty rows, the four
  * listen-time forms, two column orders), written once into --dir and reused.
  */
+const SPEC: ArgsSpec = {
+  usage: 'npm run bench:streams -- [options]   (or node dist/bench/streamsParseBench.js [options])',
+  about: 'The KPI streams CSV parser alone, one thread, on one generated streams file held in memory.',
+  options: {
+    streams: { value: 'N', help: 'stream rows of the generated file (default 3333333)' },
+    runs: { value: 'R', help: 'rounds (default 5)' },
+    dir: { value: 'DIR', help: 'where the file is written once and reused (default bench-data)' },
+    record: { help: 'write the table into the bench:streams-parse block of docs/BENCHMARKS.md' },
+    child: { value: 'FILE', help: 'internal: parse this file and print the time', hidden: true },
+  },
+};
 const CHUNK = 1024 * 1024;
 
 interface Timing {
@@ -73,7 +84,7 @@ function input(dir: string, streams: number): string {
 }
 
 async function main(): Promise<void> {
-  const a = args();
+  const a = args(SPEC);
   if (a.has('child')) return child(a.get('child')!);
   const streams = Number(a.get('streams') ?? 3_333_333);
   const runs = Number(a.get('runs') ?? 5);
