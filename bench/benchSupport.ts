@@ -1,5 +1,14 @@
 import { spawn } from 'node:child_process';
-import { existsSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  openSync,
+  readFileSync,
+  readSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CORRUPTIONS } from '../src/generate/listenGenerator.js';
@@ -260,4 +269,30 @@ export function runScript(name: string, argv: string[]): Promise<boolean> {
       resolvePromise(code === 0);
     });
   });
+}
+
+/**
+ * Whether two files hold the same bytes, read a few MB at a time. Not readFileSync: the charts'
+ * user files are 1 GB each, and a child process spawned after the bench had read two of them
+ * reported the bench's own 2 GB as its peak RSS (Linux carries a process's RSS high-water mark
+ * through fork and exec into `maxRSS`).
+ */
+export function sameFile(a: string, b: string): boolean {
+  if (statSync(a).size !== statSync(b).size) return false;
+  const chunk = 4 << 20;
+  const bufA = Buffer.allocUnsafe(chunk);
+  const bufB = Buffer.allocUnsafe(chunk);
+  const fdA = openSync(a, 'r');
+  const fdB = openSync(b, 'r');
+  try {
+    for (;;) {
+      const n = readSync(fdA, bufA, 0, chunk, null);
+      const m = readSync(fdB, bufB, 0, chunk, null);
+      if (n !== m || !bufA.subarray(0, n).equals(bufB.subarray(0, m))) return false;
+      if (n === 0) return true;
+    }
+  } finally {
+    closeSync(fdA);
+    closeSync(fdB);
+  }
 }

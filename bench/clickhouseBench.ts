@@ -1,7 +1,7 @@
 import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { compactDay, isoDay } from '../src/ops/dates.js';
-import { CLI, median, record, run, top50Argv } from './benchSupport.js';
+import { CLI, median, record, run, sameFile, top50Argv } from './benchSupport.js';
 
 /**
  * The scale-out case of `npm run bench` (issue 6), when a ClickHouse cluster is given
@@ -64,9 +64,7 @@ export async function clickhouseBench(options: {
 
   const file = (out: string, kind: string) => join(dir, out, `${kind}_top50_${compactDay(last)}.txt`);
   const identical = ['out-ch-cold', 'out-ch-charts', 'out-ch-incremental'].every((out) =>
-    ['country', 'user'].every((kind) =>
-      readFileSync(file(out, kind)).equals(readFileSync(file('out-ch-embedded', kind))),
-    ),
+    ['country', 'user'].every((kind) => sameFile(file(out, kind), file('out-ch-embedded', kind))),
   );
   const embeddedWall = median(results.embedded!.map((m) => m.wallMs));
   const row = (label: string, m: Measure[]) =>

@@ -26,6 +26,7 @@ import {
   record,
   run,
   runScript,
+  sameFile,
   top50Argv,
 } from './benchSupport.js';
 import { clickhouseBench, dropOnEach } from './clickhouseBench.js';
@@ -181,10 +182,6 @@ async function prepareGzipLogs(files: string[], gzLogs: string, params: string):
     createWriteStream(join(gzLogs, `${basename(newest)}.gz`)),
   );
   writeFileSync(marker, params);
-}
-
-function sameFile(a: string, b: string): boolean {
-  return readFileSync(a).equals(readFileSync(b));
 }
 
 /** The charts case side by side (or the KPI or scale-out case alone), then the KPI case. */

@@ -10,6 +10,7 @@ import {
   listenLogMarker,
   matchesMarker,
   parseArgs,
+  sameFile,
   UsageError,
 } from '../../bench/benchSupport.js';
 import { DEFAULT_CASES, diskNeed, parseCase, parseCases, totalNeed } from '../../bench/scalingCases.js';
@@ -165,6 +166,29 @@ describe('data set markers', () => {
       writeFileSync(join(dir, '.params.json'), marker);
       expect(matchesMarker(dir, marker)).toBe(true);
       expect(matchesMarker(join(dir, 'missing'), marker)).toBe(false);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
+
+describe('sameFile', () => {
+  it('compares files larger than its chunk byte for byte, sizes first', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'samefile-'));
+    try {
+      const bytes = Buffer.alloc(9 << 20, 7);
+      const at = (name: string, data: Uint8Array): string => {
+        writeFileSync(join(dir, name), data);
+        return join(dir, name);
+      };
+      const a = at('a', bytes);
+      const b = at('b', bytes);
+      const late = Buffer.from(bytes);
+      late[late.length - 1] = 8;
+      expect(sameFile(a, b)).toBe(true);
+      expect(sameFile(a, at('late', late))).toBe(false);
+      expect(sameFile(a, at('short', bytes.subarray(1)))).toBe(false);
+      expect(sameFile(at('e1', new Uint8Array(0)), at('e2', new Uint8Array(0)))).toBe(true);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
