@@ -25,8 +25,8 @@ import { DEFAULT_CASES, diskNeed, parseCases, type ScalingCase, totalNeed } from
  * (kpi-landing/) when its `.params.json` marker does not match, after checking that the disk has
  * room for it; each is run `--runs` times, one after the other, from a fresh state folder:
  *
- *   - charts: `top50` cold (every day parsed from its log), then the daily run (the newest day's
- *     partial removed: one day parsed, the whole window merged);
+ *   - charts: `top50 --window DAYS` (the data set's days) cold (every day parsed from its log), then
+ *     the daily run (the newest day's partial removed: one day parsed, the whole window merged);
  *   - KPIs: `kpis` cold (every streams file parsed).
  *
  * Reported: wall time, CPU time (user + system, all threads) and peak RSS as the child measured
@@ -99,16 +99,18 @@ async function charts(dir: string, runs: number): Promise<Row[]> {
   };
   const users = params.users ?? Math.max(1000, Math.floor(params.rows / 10));
   const out = join(dir, 'scaling-out');
+  // The window is the whole data set: a 30-day set is a 30-day window (top50's default is 7).
+  const argv = ['top50', '--logs', logs, '--out', out, '--window', String(params.days), '--json', '--quiet'];
   const cold: Figures[] = [];
   const daily: Figures[] = [];
   for (let r = 0; r < runs; r++) {
     console.error(`scaling: ${dir}: charts, run ${r + 1} of ${runs}`);
     rmSync(out, { recursive: true, force: true });
-    cold.push(await measured(['top50', '--logs', logs, '--out', out, '--json', '--quiet']));
+    cold.push(await measured(argv));
     const partials = join(out, '.playtally', 'partials');
     const newest = readdirSync(partials).sort().at(-1)!;
     rmSync(join(partials, newest));
-    daily.push(await measured(['top50', '--logs', logs, '--out', out, '--json', '--quiet']));
+    daily.push(await measured(argv));
   }
   rmSync(out, { recursive: true, force: true });
   const label = `${params.days} days x ${params.rows.toLocaleString('en-US')} rows, ${users.toLocaleString('en-US')} users`;
