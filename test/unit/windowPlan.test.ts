@@ -7,6 +7,7 @@ import {
   countrySources,
   planWindow,
   RANGE_MEMORY_FACTOR,
+  RANGES_PER_BLOCK_SEGMENT,
   ReusedBuffer,
   rangeTextWriter,
   readRangeSpans,
@@ -161,6 +162,26 @@ describe('planWindow: user ranges from the segment keys', () => {
       for (const source of r.sources)
         for (const span of source.spans) expect(span.segmentStarts).toEqual([0]);
     }
+  });
+
+  it('no more than RANGES_PER_BLOCK_SEGMENT ranges a segment a block holds, however small the budget', () => {
+    // 8 days of 8 partitions, 2 segments a block, all keys distinct: 128 keys in 64 blocks.
+    const days = Array.from({ length: 8 }, (_, d) =>
+      fakeDay(
+        `${d}.ptp`,
+        Array.from({ length: 8 }, (_, p) => evenKeys(d * 8 + p, 2, 64)),
+      ),
+    );
+    expect(RANGES_PER_BLOCK_SEGMENT).toBe(8);
+    const tiny = planWindow(days, planWith(1), 2);
+    expectContiguous(tiny);
+    expect(tiny.userRanges).toHaveLength(8 * 2); // not one a key (128)
+    // The budget still rules when it asks for fewer; and 4 ranges a thread at least.
+    const userBytes = 128 * 100;
+    expect(
+      planWindow(days, planWith(Math.ceil((userBytes * RANGE_MEMORY_FACTOR) / 10)), 1).userRanges,
+    ).toHaveLength(10);
+    expect(planWindow(days, planWith(1), 8).userRanges).toHaveLength(32);
   });
 
   it("each range's inputBytes is its share of the users blocks: about equal, together the whole", () => {

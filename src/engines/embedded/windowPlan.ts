@@ -9,6 +9,9 @@ import type { MergeUsersTask, UserSpan, WindowSource } from './tasks.js';
 /** A user range in flight costs about this many times its share of the users blocks (planWindow). */
 export const RANGE_MEMORY_FACTOR = 14;
 
+/** At most this many user ranges for each segment a users block holds on average (planWindow). */
+export const RANGES_PER_BLOCK_SEGMENT = 8;
+
 export interface WindowPlan {
   /** Country charts are merged per partition of the smallest partition count of the window. */
   countryPartitions: number;
@@ -27,10 +30,12 @@ export interface WindowPlan {
 export function planWindow(partials: DayPartial[], plan: MemoryPlan, threads: number): WindowPlan {
   const countryPartitions = Math.min(...partials.map((p) => p.directory.partitions));
   let userBytes = 0;
+  let blocks = 0;
   const keys: number[] = [];
   for (const p of partials) {
     for (const block of p.directory.users) {
       userBytes += block.length;
+      if (block.segments.keys.length > 0) blocks++;
       keys.push(...block.segments.keys);
     }
   }
@@ -41,7 +46,14 @@ export function planWindow(partials: DayPartial[], plan: MemoryPlan, threads: nu
   // texts: about 14x the range's share in all. Measured at 7 x 20M rows and --memory 1GB, with the
   // buffers reused: 7x (33 ranges) gave peak RSS 460 to 550 MB, 14x (65 ranges) 411 to 416 MB,
   // at the same CPU time (the boundary segments of 32 more ranges are about 0.3 GB more to read).
-  const count = Math.max(threads * 4, Math.ceil((userBytes * RANGE_MEMORY_FACTOR) / plan.partitionBytes));
+  const forMemory = Math.ceil((userBytes * RANGE_MEMORY_FACTOR) / plan.partitionBytes);
+  // But a range reads the whole segment at each end of its span of every block: at least about
+  // one segment a block, however small its share. Past RANGES_PER_BLOCK_SEGMENT ranges for each
+  // segment a block holds, more ranges hardly lower what a range holds and multiply what the
+  // ranges read together (7 x 20M rows at --memory 256MB: 1,792 blocks of about 8 segments; 970
+  // ranges would each read at least 84 MB, 81 GB in all, for 0.9 GB of users blocks).
+  const useful = blocks === 0 ? 1 : Math.ceil((RANGES_PER_BLOCK_SEGMENT * keys.length) / blocks);
+  const count = Math.max(threads * 4, Math.min(forMemory, useful));
   const bounds: number[] = [];
   for (let r = 1; r < count; r++) {
     const key = keys[Math.floor((r * keys.length) / count)];
