@@ -11,7 +11,8 @@ export interface BlockStats {
   /** Plays, the sum of all counts. */
   plays: number;
   /**
-   * The block cut into segments of SEGMENT_KEYS keys, for random access: the window stage reads
+   * The block cut into segments of SEGMENT_KEYS keys (fewer for a day of many partitions:
+   * segmentKeysFor), for random access: the window stage reads
    * one user range from every block, starting at the segment that holds the range's first key.
    */
   segments: Segments;
@@ -30,6 +31,19 @@ export interface Segments {
 }
 
 export const SEGMENT_KEYS = 1024;
+
+/**
+ * Keys a segment for a day cut into `partitions` (a power of two): SEGMENT_KEYS up to 32
+ * partitions, then halved each time the partitions double, down to 64. The window's merge reads a
+ * whole segment at each end of a user range in every users block of every day, so what one range
+ * holds at the least is the window's blocks times a segment: with 1,024-key segments, a week of
+ * 256 partitions a day (--memory 256MB, 20M rows a day) was 84 MB a range whatever the budget.
+ * Readers take any segment sizes (the directory lists each segment), so partials of either kind
+ * merge together.
+ */
+export function segmentKeysFor(partitions: number): number {
+  return Math.max(64, Math.min(SEGMENT_KEYS, Math.floor((SEGMENT_KEYS * 32) / partitions)));
+}
 
 export function emptySegments(): Segments {
   return { keys: [], bases: [], offsets: [], crcs: [] };
@@ -53,6 +67,7 @@ export function aggregatePairs(
   songs: Float64Array,
   n: number,
   out: ByteWriter,
+  segmentKeys = SEGMENT_KEYS,
 ): BlockStats {
   if (n === 0) return { keys: 0, pairs: 0, plays: n, segments: emptySegments() };
   const dense = new Int32Array(n);
@@ -81,7 +96,7 @@ export function aggregatePairs(
   let previousKey = 0;
   const segments = emptySegments();
   for (let r = 0; r < keyCount; r++) {
-    if (r % SEGMENT_KEYS === 0) startSegment(segments, sortedKeys[r]!, previousKey, out.length);
+    if (r % segmentKeys === 0) startSegment(segments, sortedKeys[r]!, previousKey, out.length);
     const from = starts[r]!;
     const to = starts[r + 1]!;
     sortRange(grouped, from, to);
@@ -116,7 +131,12 @@ export function aggregatePairs(
  * `scratch` (at least 2 words a pair) is the sort's second buffer; one is allocated if absent.
  * The pairs are left in `packed` or `scratch`, sorted, in no promised place.
  */
-export function aggregatePacked(packed: BigUint64Array, out: ByteWriter, scratch?: Uint32Array): BlockStats {
+export function aggregatePacked(
+  packed: BigUint64Array,
+  out: ByteWriter,
+  scratch?: Uint32Array,
+  segmentKeys = SEGMENT_KEYS,
+): BlockStats {
   const n = packed.length;
   const words = new Uint32Array(packed.buffer, packed.byteOffset, n * 2);
   const v = sortPackedPairs(
@@ -135,7 +155,7 @@ export function aggregatePacked(packed: BigUint64Array, out: ByteWriter, scratch
   let i = 0;
   while (i < n) {
     const key = v[2 * i + 1]!;
-    if (keys % SEGMENT_KEYS === 0) startSegment(segments, key, previousKey, pos);
+    if (keys % segmentKeys === 0) startSegment(segments, key, previousKey, pos);
     let end = i + 1;
     while (end < n && v[2 * end + 1] === key) end++;
     // At most 5 bytes a varint: the key delta and count, then a song delta and plays per pair.

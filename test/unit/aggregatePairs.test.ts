@@ -1,6 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { aggregatePacked, aggregatePairs } from '../../src/partials/aggregatePairs.js';
+import {
+  aggregatePacked,
+  aggregatePairs,
+  SEGMENT_KEYS,
+  segmentKeysFor,
+} from '../../src/partials/aggregatePairs.js';
 import { ByteWriter } from '../../src/partials/varint.js';
 import {
   addPairs,
@@ -181,5 +186,62 @@ describe('aggregatePacked', () => {
       ),
       { numRuns: 100 },
     );
+  });
+});
+
+describe('segment sizes (segmentKeysFor)', () => {
+  it('1,024 keys a segment up to 32 partitions, halved as they double, at least 64', () => {
+    expect([16, 32, 64, 128, 256, 512, 1024, 1 << 16].map(segmentKeysFor)).toEqual([
+      SEGMENT_KEYS,
+      SEGMENT_KEYS,
+      512,
+      256,
+      128,
+      64,
+      64,
+      64,
+    ]);
+  });
+
+  it('both paths start a segment every segmentKeys keys; the block bytes do not depend on it', () => {
+    // 1,000 keys of 1 to 3 songs each.
+    const keys: number[] = [];
+    const songs: number[] = [];
+    for (let k = 0; k < 1000; k++) {
+      for (let s = 0; s <= k % 3; s++) {
+        keys.push(k * 7 + 1);
+        songs.push(s * 11);
+      }
+    }
+    const packedOf = (): BigUint64Array => {
+      const packed = new BigUint64Array(keys.length);
+      const halves = new Uint32Array(packed.buffer);
+      keys.forEach((key, i) => {
+        halves[2 * i] = songs[i]!;
+        halves[2 * i + 1] = key;
+      });
+      return packed;
+    };
+    const blocks: Uint8Array[] = [];
+    for (const segmentKeys of [SEGMENT_KEYS, 128, 64]) {
+      const packedOut = new ByteWriter(16);
+      const packedStats = aggregatePacked(packedOf(), packedOut, undefined, segmentKeys);
+      const generalOut = new ByteWriter(16);
+      const generalStats = aggregatePairs(
+        Float64Array.from(keys),
+        Float64Array.from(songs),
+        keys.length,
+        generalOut,
+        segmentKeys,
+      );
+      expect(packedStats).toEqual(generalStats);
+      // Segment i starts at the (i x segmentKeys)-th key, whose id is that times 7, plus 1.
+      const starts = Array.from({ length: Math.ceil(1000 / segmentKeys) }, (_, i) => i * segmentKeys * 7 + 1);
+      expect(packedStats.segments.keys).toEqual(starts);
+      expect(packedOut.result()).toEqual(generalOut.result());
+      blocks.push(packedOut.result().slice());
+    }
+    expect(blocks[1]).toEqual(blocks[0]);
+    expect(blocks[2]).toEqual(blocks[0]);
   });
 });

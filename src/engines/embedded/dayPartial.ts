@@ -13,6 +13,7 @@ import { compactDay, isoDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import { ROW_RULE_VERSION } from '../../parse/listenParser.js';
 import { emptyRejectCounts, MAX_EXAMPLES, REJECT_REASONS, type RejectExample } from '../../parse/rejects.js';
+import { segmentKeysFor } from '../../partials/aggregatePairs.js';
 import { combineUnitHashes, contentHash } from '../../sources/contentHash.js';
 import { estimateGzipSize, streamLogChunks } from '../../sources/lineChunks.js';
 import { isS3, openFile, statFile } from '../../sources/locations.js';
@@ -143,6 +144,7 @@ async function buildDayPartial(
             .run<AggregatePartitionResult>({
               kind: 'aggregatePartition',
               partition,
+              segmentKeys: segmentKeysFor(partitions),
               // Its own runs only: a day of 20M rows spills about 1,300 runs, and every task
               // carried every run's description through the structured clone.
               spills: spills.map((s) => ({

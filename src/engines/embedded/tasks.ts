@@ -64,6 +64,8 @@ export interface AggregatePartitionTask {
   kind: 'aggregatePartition';
   partition: number;
   spills: SpillIndex[];
+  /** Keys a segment of the users block (segmentKeysFor the day's partitions). */
+  segmentKeys: number;
 }
 
 export interface AggregatedBlock {

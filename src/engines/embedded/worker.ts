@@ -13,7 +13,12 @@ import { looksBinary } from '../../parse/csvHeader.js';
 import { ListenParser } from '../../parse/listenParser.js';
 import { exampleText } from '../../parse/rejects.js';
 import { readStreamsFile, StreamRowReader, streamsHeader } from '../../parse/streamRows.js';
-import { aggregatePacked, aggregatePairs, checksumSegments } from '../../partials/aggregatePairs.js';
+import {
+  aggregatePacked,
+  aggregatePairs,
+  checksumSegments,
+  SEGMENT_KEYS,
+} from '../../partials/aggregatePairs.js';
 import { ByteWriter } from '../../partials/varint.js';
 import { unitHash } from '../../sources/contentHash.js';
 import { chunkLines } from '../../sources/lineChunks.js';
@@ -146,13 +151,18 @@ function finishSpill(): FinishSpillResult {
 function aggregatePartition(task: AggregatePartitionTask): AggregatePartitionResult {
   return {
     partition: task.partition,
-    users: aggregateTable(task.spills, USERS, task.partition),
-    countries: aggregateTable(task.spills, COUNTRIES, task.partition),
+    users: aggregateTable(task.spills, USERS, task.partition, task.segmentKeys),
+    countries: aggregateTable(task.spills, COUNTRIES, task.partition, SEGMENT_KEYS),
   };
 }
 
 /** Load one (table, partition) from every spill file and aggregate it into a block. */
-function aggregateTable(spills: SpillIndex[], table: number, partition: number): AggregatedBlock {
+function aggregateTable(
+  spills: SpillIndex[],
+  table: number,
+  partition: number,
+  segmentKeys: number,
+): AggregatedBlock {
   const runs: { path: string; chunk: SpillChunk }[] = [];
   let n = 0;
   let wide = false;
@@ -175,7 +185,7 @@ function aggregateTable(spills: SpillIndex[], table: number, partition: number):
       readFully(fd, raw, at, chunk.pairs * 8, chunk.offset);
       at += chunk.pairs * 8;
     });
-    const stats = aggregatePacked(packed, out, scratch);
+    const stats = aggregatePacked(packed, out, scratch, segmentKeys);
     const bytes = out.result().slice();
     checksumSegments(stats.segments, bytes);
     return { bytes, stats };
@@ -200,7 +210,7 @@ function aggregateTable(spills: SpillIndex[], table: number, partition: number):
       }
     }
   });
-  const stats = aggregatePairs(keys, songs, n, out);
+  const stats = aggregatePairs(keys, songs, n, out, segmentKeys);
   const bytes = out.result().slice();
   checksumSegments(stats.segments, bytes);
   return { bytes, stats };
