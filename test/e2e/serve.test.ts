@@ -290,8 +290,14 @@ describe('serve', () => {
     expect(
       (user.body.songs as { song: number; plays: number }[]).map((s) => `${s.song}:${s.plays}`).join(','),
     ).toBe(userLine.slice(userLine.indexOf('|') + 1));
-    // The watch step's run is in the store.
-    const runs = (await getJson(`${url}/api/runs`)).body.runs as RunRecord[];
+    // The watch step's run is in the store. Its record follows the charts it loaded (a first pass,
+    // while the logs were still being copied, may record a run with no charts first): poll.
+    let runs: RunRecord[] = [];
+    while (Date.now() < deadline) {
+      runs = (await getJson(`${url}/api/runs`)).body.runs as RunRecord[];
+      if (runs.flatMap((r) => r.charts).length >= expected.length) break;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
     expect(runs.length).toBeGreaterThan(0);
     expect(runs.flatMap((r) => r.charts).sort()).toEqual([...expected].sort());
     child.kill('SIGTERM');
