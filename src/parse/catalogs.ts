@@ -223,7 +223,6 @@ async function readCatalogFile<C extends string>(
       relax_column_count: true,
       relax_quotes: true,
       skip_records_with_error: true,
-      info: true,
       max_record_size: MAX_RECORD_BYTES,
     }),
   );
@@ -243,10 +242,12 @@ async function readCatalogFile<C extends string>(
   });
   let columns: Record<C, number> | undefined;
   let width = 0;
-  for await (const { record, info } of parser as AsyncIterable<{
-    record: string[];
-    info: { records: number };
-  }>) {
+  // The record's number, the header's included, as csv-parse's `info.records` counts it (a record
+  // skipped for an error is not counted): counted here, because `info: true` builds an object of
+  // a dozen fields per record, which was half the time of reading a catalogue.
+  let records = 0;
+  for await (const record of parser as AsyncIterable<string[]>) {
+    records++;
     if (tooLarge !== undefined) break;
     if (columns === undefined) {
       const header = checkHeader(record, required);
@@ -264,10 +265,10 @@ async function readCatalogFile<C extends string>(
     if (record.length === 1 && record[0] === '') continue;
     report.rows++;
     if (record.length < width) {
-      reject('field_count', info.records, record.join(','));
+      reject('field_count', records, record.join(','));
       continue;
     }
-    if (onRow(record, columns, (reason) => reject(reason, info.records, record.join(',')))) report.accepted++;
+    if (onRow(record, columns, (reason) => reject(reason, records, record.join(',')))) report.accepted++;
   }
   if (tooLarge !== undefined) {
     bytes.destroy();

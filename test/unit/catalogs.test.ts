@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parse as parseSync } from 'csv-parse/sync';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   type CsvInput,
@@ -13,6 +14,7 @@ import {
   USER_COLUMNS,
 } from '../../src/parse/catalogs.js';
 import { csvInput } from '../../src/sources/locations.js';
+import { mulberry32 } from '../support/prng.js';
 import { TempDirs } from '../support/tempDirs.js';
 
 /**
@@ -379,6 +381,49 @@ describe('readUsers', () => {
       ['a.csv', 4, 'field_count', 'u2,c'],
       ['a.csv', 5, 'duplicate_user', 'u1,again,2,DE,y'],
     ]);
+  });
+
+  it("record numbers are csv-parse's own (info.records), on messy files, for any seed", async () => {
+    // The oracle: csv-parse run with `info: true` on the same bytes and options, and the users'
+    // row rule applied to its records. The reader counts the records itself instead.
+    const pieces = [
+      () => `u${pick(40)},n,1,FR,x`, // a row (often a duplicate)
+      () => `,n,1,FR,x`, // an empty id
+      () => `u${pick(40)},short`, // too few fields
+      () => '', // a blank line: a record, not a row
+      () => `"u${pick(40)}","a ""quoted""\nname, on two lines",1,FR,x`,
+      () => `u${pick(40)},stray"quote,1,FR,x`,
+      () => `"u${pick(40)}"x,n,1,FR,x`, // text after a closing quote (relax_quotes)
+    ];
+    let random = mulberry32(0);
+    const pick = (n: number): number => Math.floor(random() * n);
+    for (let seed = 1; seed <= 30; seed++) {
+      random = mulberry32(seed);
+      const lines = [USERS_HEADER];
+      for (let i = 0; i < 60; i++) lines.push(pieces[pick(pieces.length)]!());
+      const content = lines.join(random() < 0.5 ? '\n' : '\r\n');
+      const oracle: number[] = [];
+      const seen = new Set<string>();
+      const records = parseSync(content, {
+        bom: true,
+        relax_column_count: true,
+        relax_quotes: true,
+        skip_records_with_error: true,
+        info: true,
+      }) as unknown as { record: string[]; info: { records: number } }[];
+      for (const { record, info } of records.slice(1)) {
+        if (record.length === 1 && record[0] === '') continue;
+        const id = record[0]!;
+        if (record.length < USER_COLUMNS.length || id === '' || seen.has(id)) oracle.push(info.records);
+        else seen.add(id);
+      }
+      const catalog = await readUsers([file('messy.csv', content)]);
+      expect(
+        catalog.examples.map((e) => e.record),
+        `seed ${seed}`,
+      ).toEqual(oracle.slice(0, MAX_ROW_EXAMPLES));
+      expect(catalog.users, `seed ${seed}`).toEqual(seen);
+    }
   });
 
   it('a songs file is not a users file', async () => {
