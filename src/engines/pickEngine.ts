@@ -1,7 +1,5 @@
 import type { ChartEngine, ChartEngineSetup } from './chartEngine.js';
-import { ClickHouseChartEngine } from './clickhouse/chartEngine.js';
 import type { ClickHouseOptions } from './clickhouse/cluster.js';
-import { clickhouseKpiEngine } from './clickhouse/kpiEngine.js';
 import { EmbeddedChartEngine } from './embedded/chartEngine.js';
 import { embeddedKpiEngine } from './embedded/kpiEngine.js';
 import type { KpiDayEngine } from './kpiEngine.js';
@@ -11,9 +9,17 @@ export interface EngineChoice {
   clickhouse?: ClickHouseOptions;
 }
 
+/*
+ * The ClickHouse engines are imported when chosen: their client library is about 60 ms of every
+ * command's start, which a run on this process's engine does not need.
+ */
+
 /** The one place that picks the chart engine. */
 export async function openChartEngine(choice: EngineChoice, setup: ChartEngineSetup): Promise<ChartEngine> {
-  if (choice.clickhouse) return ClickHouseChartEngine.open(choice.clickhouse, setup);
+  if (choice.clickhouse) {
+    const { ClickHouseChartEngine } = await import('./clickhouse/chartEngine.js');
+    return ClickHouseChartEngine.open(choice.clickhouse, setup);
+  }
   return new EmbeddedChartEngine(setup);
 }
 
@@ -22,6 +28,9 @@ export async function openKpiEngine(
   choice: EngineChoice,
   setup: { threads: number; parallelDayRows?: number; maxPartRows?: number; stateDir: string },
 ): Promise<KpiDayEngine> {
-  if (choice.clickhouse) return clickhouseKpiEngine(choice.clickhouse, setup.stateDir);
+  if (choice.clickhouse) {
+    const { clickhouseKpiEngine } = await import('./clickhouse/kpiEngine.js');
+    return clickhouseKpiEngine(choice.clickhouse, setup.stateDir);
+  }
   return embeddedKpiEngine(setup);
 }
