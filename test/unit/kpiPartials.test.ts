@@ -5,6 +5,7 @@ import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   loadDayGroups,
+  PartialNames,
   readDayColumns,
   readFilePartialHeader,
   writeFilePartial,
@@ -204,15 +205,8 @@ describe('loadDayGroups: a day of several files, merged by name and grouped by u
           const paths = partials(files);
           for (let part = 0; part < parts; part++) {
             const keep = parts === 1 ? undefined : (user: string) => userPart(user, parts) === part;
-            const { groups, users, tracks } = loadDayGroups(paths, day, keep);
-            const got = new Map<string, [string, number][]>();
-            for (let u = 0; u < users.size; u++) {
-              const mine: [string, number][] = [];
-              for (let i = groups.starts[u]!; i < groups.starts[u + 1]!; i++)
-                mine.push([tracks.name(groups.tracks[i]!), groups.times[i]!]);
-              // A user of the file with no row on this day has an empty group.
-              if (mine.length > 0) got.set(users.name(u), mine);
-            }
+            const loaded = loadDayGroups(paths, day, keep);
+            const got = byName(loaded);
             const expected = new Map<string, [string, number][]>();
             for (const r of files.flat()) {
               if (Math.floor(r.time / MICROS_PER_DAY) !== day || (keep !== undefined && !keep(r.user)))
@@ -222,11 +216,57 @@ describe('loadDayGroups: a day of several files, merged by name and grouped by u
               expected.set(r.user, list);
             }
             expect(got).toEqual(expected);
-            expect(groups.starts[users.size]).toBe([...expected.values()].reduce((n, l) => n + l.length, 0));
+            expect(loaded.groups.starts[loaded.users.size]).toBe(
+              [...expected.values()].reduce((n, l) => n + l.length, 0),
+            );
           }
         },
       ),
       { numRuns: 150 },
     );
   });
+
+  it('property: days loaded whole through one PartialNames get the rows they get alone', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.array(row, { maxLength: 60 }), { maxLength: 5 }),
+        fc.array(fc.integer({ min: -2, max: 1 }), { minLength: 1, maxLength: 6 }),
+        (files, days) => {
+          const paths = partials(files);
+          const names = new PartialNames();
+          const headers = new Map<string, ReturnType<typeof readFilePartialHeader>>();
+          for (const day of days) {
+            const shared = loadDayGroups(paths, day, undefined, headers, names);
+            expect(shared.users).toBe(names.users);
+            expect(byName(shared)).toEqual(byName(loadDayGroups(paths, day)));
+          }
+          // Each name numbered once: the users of every partial that holds one of the days.
+          const read = files.filter((rows) =>
+            rows.some((r) => days.includes(Math.floor(r.time / MICROS_PER_DAY))),
+          );
+          expect(names.users.size).toBe(new Set(read.flat().map((r) => r.user)).size);
+        },
+      ),
+      { numRuns: 100 },
+    );
+  });
+
+  it('a day cut by user takes no PartialNames', () => {
+    const paths = partials([[{ user: 'a', track: 't', time: 0 }]]);
+    expect(() => loadDayGroups(paths, 0, () => true, new Map(), new PartialNames())).toThrow(/whole/);
+  });
 });
+
+/** A loaded day's rows as user name -> [track name, time] in group order (users with rows only). */
+function byName(loaded: ReturnType<typeof loadDayGroups>): Map<string, [string, number][]> {
+  const { groups, users, tracks } = loaded;
+  const got = new Map<string, [string, number][]>();
+  for (let u = 0; u < users.size; u++) {
+    const mine: [string, number][] = [];
+    for (let i = groups.starts[u]!; i < groups.starts[u + 1]!; i++)
+      mine.push([tracks.name(groups.tracks[i]!), groups.times[i]!]);
+    // A user of the file with no row on this day has an empty group.
+    if (mine.length > 0) got.set(users.name(u), mine);
+  }
+  return got;
+}

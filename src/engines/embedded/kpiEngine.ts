@@ -1,5 +1,5 @@
 import type { FilePartialHeader } from '../../formats/kpiPartials.js';
-import { loadDayGroups } from '../../formats/kpiPartials.js';
+import { loadDayGroups, PartialNames } from '../../formats/kpiPartials.js';
 import {
   aggregateDay,
   type Catalog,
@@ -40,6 +40,7 @@ export function embeddedKpiEngine(options: {
 }): KpiDayEngine {
   const parallelDayRows = options.parallelDayRows ?? PARALLEL_DAY_ROWS;
   const headers = new Map<string, { header: FilePartialHeader; dataStart: number }>();
+  const names = new PartialNames();
   let pool: WorkerPool | undefined;
   let sent: { key: string; json: string } | undefined;
   const catalogJson = (key: string, catalog: Catalog): string => {
@@ -73,7 +74,7 @@ export function embeddedKpiEngine(options: {
       }
       const parts = dayParts(dayRows, 1, options.maxPartRows);
       if (parts === 1) {
-        const loaded = loadDayGroups(partials, day, undefined, headers);
+        const loaded = loadDayGroups(partials, day, undefined, headers, names);
         return computeDayKpis(day, loaded.groups, loaded.users, loaded.tracks, catalog, granularity);
       }
       // One thread and a day too large for one part: its parts one after the other.
