@@ -32,17 +32,21 @@ export interface Segments {
 
 export const SEGMENT_KEYS = 1024;
 
+/** Keys a segment of a users block, at most: see segmentKeysFor. */
+export const USER_SEGMENT_KEYS = 128;
+
 /**
- * Keys a segment for a day cut into `partitions` (a power of two): SEGMENT_KEYS up to 32
- * partitions, then halved each time the partitions double, down to 64. The window's merge reads a
- * whole segment at each end of a user range in every users block of every day, so what one range
- * holds at the least is the window's blocks times a segment: with 1,024-key segments, a week of
- * 256 partitions a day (--memory 256MB, 20M rows a day) was 84 MB a range whatever the budget.
- * Readers take any segment sizes (the directory lists each segment), so partials of either kind
- * merge together.
+ * Keys a segment of a users block, for a day cut into `partitions` (a power of two):
+ * USER_SEGMENT_KEYS up to 256 partitions, then halved each time the partitions double, down to 64.
+ * The window's merge reads a whole segment at each end of a user range in every users block of
+ * every day, and decodes it from its start, so what a range reads and skips beyond its own users
+ * is the window's blocks times a segment. With 1,024-key segments a range of the default budget
+ * (7 x 20M rows, 32 partitions a day) read a third to a half more than it merged, and a week of
+ * 256 partitions a day (--memory 256MB) held 84 MB a range whatever the budget. Readers take any
+ * segment sizes (the directory lists each segment), so partials of either kind merge together.
  */
 export function segmentKeysFor(partitions: number): number {
-  return Math.max(64, Math.min(SEGMENT_KEYS, Math.floor((SEGMENT_KEYS * 32) / partitions)));
+  return Math.max(64, Math.min(USER_SEGMENT_KEYS, Math.floor((USER_SEGMENT_KEYS * 256) / partitions)));
 }
 
 export function emptySegments(): Segments {

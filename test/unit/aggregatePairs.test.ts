@@ -5,6 +5,7 @@ import {
   aggregatePairs,
   SEGMENT_KEYS,
   segmentKeysFor,
+  USER_SEGMENT_KEYS,
 } from '../../src/partials/aggregatePairs.js';
 import { ByteWriter } from '../../src/partials/varint.js';
 import {
@@ -190,12 +191,13 @@ describe('aggregatePacked', () => {
 });
 
 describe('segment sizes (segmentKeysFor)', () => {
-  it('1,024 keys a segment up to 32 partitions, halved as they double, at least 64', () => {
-    expect([16, 32, 64, 128, 256, 512, 1024, 1 << 16].map(segmentKeysFor)).toEqual([
-      SEGMENT_KEYS,
-      SEGMENT_KEYS,
-      512,
-      256,
+  it('128 keys a segment of a users block up to 256 partitions, halved as they double, at least 64', () => {
+    expect([1, 16, 32, 64, 128, 256, 512, 1024, 1 << 16].map(segmentKeysFor)).toEqual([
+      USER_SEGMENT_KEYS,
+      128,
+      128,
+      128,
+      128,
       128,
       64,
       64,
