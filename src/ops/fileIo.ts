@@ -1,4 +1,4 @@
-import { closeSync, openSync, readSync, statSync, writeSync } from 'node:fs';
+import { closeSync, fdatasync, openSync, readSync, statSync, write, writeSync } from 'node:fs';
 
 /**
  * writeSync until every byte is written (a single call may write fewer); at `position` when
@@ -9,6 +9,21 @@ export function writeAllSync(fd: number, bytes: Uint8Array, position?: number): 
   while (done < bytes.length) {
     done += writeSync(fd, bytes, done, bytes.length - done, position === undefined ? null : position + done);
   }
+}
+
+/** writeAllSync's asynchronous twin: the writes run on libuv's threads, at the file's current offset. */
+export async function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
+  let done = 0;
+  while (done < bytes.length) {
+    done += await new Promise<number>((resolve, reject) =>
+      write(fd, bytes, done, bytes.length - done, null, (error, n) => (error ? reject(error) : resolve(n))),
+    );
+  }
+}
+
+/** fdatasync on libuv's threads: what was written to `fd` so far is on disk when this resolves. */
+export function flushData(fd: number): Promise<void> {
+  return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));
 }
 
 /**

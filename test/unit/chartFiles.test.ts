@@ -169,6 +169,52 @@ describe('writeUserChart', () => {
     expect(sizes).toEqual(told.map((r) => rangeBytes(r).length));
   });
 
+  it('asks for range r + lookahead before writing range r, and holds at most lookahead + 1 unwritten', async () => {
+    const dir = temp.make();
+    const path = join(dir, 'user_top50_20240107.txt');
+    const events: string[] = [];
+    let asked = 0;
+    let writtenCount = 0;
+    let most = 0;
+    await writeUserChart(
+      path,
+      15,
+      3,
+      async (r) => {
+        events.push(`ask ${r}`);
+        asked++;
+        most = Math.max(most, asked - writtenCount);
+        await new Promise((done) => setTimeout(done, r % 3));
+        return { bytes: rangeBytes(r), rows: 1 };
+      },
+      (bytes) => {
+        writtenCount++;
+        events.push(`written ${Number(Buffer.from(bytes.subarray(0, bytes.indexOf(124))).toString())}`);
+      },
+    );
+    for (let r = 0; r + 3 < 15; r++) {
+      expect(events.indexOf(`ask ${r + 3}`), `range ${r + 3}`).toBeLessThan(events.indexOf(`written ${r}`));
+    }
+    expect(most).toBe(4);
+  });
+
+  it('a chart past the flush size (64 MB) is whole, flushed on the way', async () => {
+    const dir = temp.make();
+    const path = join(dir, 'user_top50_20240107.txt');
+    const big = (r: number): Uint8Array => Buffer.alloc(9 * 1024 * 1024, `${r}|1:1\n`);
+    const rows = await writeUserChart(path, 10, 3, async (r) => ({ bytes: big(r), rows: 1 }));
+    expect(rows).toBe(10);
+    const file = readFileSync(path);
+    expect(file.length).toBe(10 * 9 * 1024 * 1024);
+    for (let r = 0; r < 10; r++)
+      expect(
+        file
+          .subarray(r * 9 * 1024 * 1024)
+          .subarray(0, 6)
+          .toString(),
+      ).toBe(`${r}|1:1\n`);
+  });
+
   it('a range that fails leaves no file, not even a temporary one, and nothing unhandled', async () => {
     const dir = temp.make();
     const path = join(dir, 'user_top50_20240107.txt');
