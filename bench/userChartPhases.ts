@@ -1,20 +1,35 @@
 import { closeSync, openSync, readdirSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { type ArgsSpec, args, helpText } from './benchSupport.js';
 
 /**
- * `node dist/bench/userChartPhases.js STATE [DIST] [--write FILE]`: the user chart of the window
- * whose partials are in STATE (a state folder, e.g. OUT/.playtally), without workers, on one
- * thread: every user range read, merged, formatted (and written with --write), each phase timed
- * in CPU time (`process.cpuUsage()`: steadier than wall time on a shared machine). DIST is a
- * build's dist/ folder (default: this one's), so two builds can be run one after the other on the
- * same partials; run it with `node --cpu-prof` for the functions. Prints one JSON line.
+ * The user chart of the window whose partials are in --state (a state folder, e.g. OUT/.playtally),
+ * without workers, on one thread: every user range read, merged, formatted (and written with
+ * --write), each phase timed in CPU time (`process.cpuUsage()`: steadier than wall time on a
+ * shared machine). --dist is a build's dist/ folder (default: this one's), so that two builds can
+ * be run one after the other on the same partials; run it with `node --cpu-prof` for the
+ * functions. Prints one JSON line.
  */
-const argv = process.argv.slice(2);
-const writeAt = argv.indexOf('--write');
-const outPath = writeAt >= 0 ? argv.splice(writeAt, 2)[1] : undefined;
-const [state, dist = resolve(import.meta.dirname, '..')] = argv;
-if (state === undefined) throw new Error('usage: userChartPhases.js STATE [DIST] [--write FILE]');
+const SPEC: ArgsSpec = {
+  usage: 'npm run bench:user-chart -- --state DIR [options]   (or node dist/bench/userChartPhases.js ...)',
+  about:
+    "The user chart of a state folder's partials on one thread, without workers: CPU time of reading, " +
+    'merging and formatting every user range, as one JSON line.',
+  options: {
+    state: { value: 'DIR', help: 'the state folder whose partials/ hold the window (required)' },
+    dist: { value: 'DIR', help: "the build to run: a dist/ folder (default this build's)" },
+    write: { value: 'FILE', help: 'also write the chart to FILE (to compare it with a run of top50)' },
+  },
+};
+const options = args(SPEC);
+const state = options.get('state');
+if (state === undefined) {
+  process.stderr.write(`error: --state is required\n\n${helpText(SPEC)}`);
+  process.exit(2);
+}
+const dist = resolve(options.get('dist') ?? resolve(import.meta.dirname, '..'));
+const outPath = options.get('write');
 
 const from = (path: string) => import(pathToFileURL(join(dist, path)).href);
 const { readPartialDirectory } = await from('src/formats/partialFile.js');
