@@ -25,6 +25,8 @@ export interface OptionSpec {
   help: string;
   /** Used between a script and its own child processes, not by people: left out of --help. */
   hidden?: boolean;
+  /** The script cannot run without it: a command line that lacks it is a usage error. */
+  required?: boolean;
 }
 
 /** What a bench script accepts: its usage line, what it does, and its options by name (no dashes). */
@@ -59,7 +61,7 @@ export function helpText(spec: ArgsSpec): string {
  * `argv` read against `spec`: each option by name, a flag as 'true'; 'help' when --help or -h is
  * given (before anything runs: a bench must never start an hours-long run for a mistyped option).
  * `--name=value` works too. Throws a UsageError on an unknown option, a value missing, a value
- * given to a flag, or a bare word.
+ * given to a flag, a bare word, or a required option left out.
  */
 export function parseArgs(spec: ArgsSpec, argv: readonly string[]): Map<string, string> | 'help' {
   if (argv.includes('--help') || argv.includes('-h')) return 'help';
@@ -86,6 +88,9 @@ export function parseArgs(spec: ArgsSpec, argv: readonly string[]): Map<string, 
       throw new UsageError(`--${name} needs a value (${option.value})`);
     out.set(name, value);
   }
+  const missing = Object.entries(spec.options).find(([name, o]) => o.required && !out.has(name));
+  if (missing !== undefined)
+    throw new UsageError(`--${missing[0]} ${missing[1].value ?? ''} is required`.trim());
   return out;
 }
 

@@ -25,7 +25,7 @@ const SPEC: ArgsSpec = {
   usage: 'npm run bench:partial -- --log FILE [options]   (or node dist/bench/partialBench.js ...)',
   about: "One day's log into its partial and nothing else, CPU per phase; partials compared byte for byte.",
   options: {
-    log: { value: 'FILE', help: 'the day to build, a listen-YYYYMMDD.log (required)' },
+    log: { value: 'FILE', help: 'the day to build, a listen-YYYYMMDD.log (required)', required: true },
     runs: { value: 'R', help: 'interleaved rounds (default 3)' },
     threads: { value: 'N', help: 'worker threads (default 2)' },
     memory: { value: 'MB', help: 'the memory plan in MB (default 1024)' },
@@ -153,11 +153,10 @@ function measure(dist: string, log: string, threads: number, memoryMb: number): 
 
 async function main(): Promise<void> {
   const a = args(SPEC);
-  const log = resolve(a.get('log') ?? '');
+  const log = resolve(a.get('log')!);
   const threads = Number(a.get('threads') ?? 2);
   const memoryMb = Number(a.get('memory') ?? 1024);
   if (a.has('child')) return child(a.get('child')!, log, threads, memoryMb);
-  if (!a.has('log')) throw new Error('--log FILE is required (a listen-YYYYMMDD.log)');
   const runs = Number(a.get('runs') ?? 3);
   const against = a.get('against');
   const builds: [string, string][] = [

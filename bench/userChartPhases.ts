@@ -1,7 +1,7 @@
 import { closeSync, openSync, readdirSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { type ArgsSpec, args, helpText } from './benchSupport.js';
+import { type ArgsSpec, args } from './benchSupport.js';
 
 /**
  * The user chart of the window whose partials are in --state (a state folder, e.g. OUT/.playtally),
@@ -17,17 +17,17 @@ const SPEC: ArgsSpec = {
     "The user chart of a state folder's partials on one thread, without workers: CPU time of reading, " +
     'merging and formatting every user range, as one JSON line.',
   options: {
-    state: { value: 'DIR', help: 'the state folder whose partials/ hold the window (required)' },
+    state: {
+      value: 'DIR',
+      help: 'the state folder whose partials/ hold the window (required)',
+      required: true,
+    },
     dist: { value: 'DIR', help: "the build to run: a dist/ folder (default this build's)" },
     write: { value: 'FILE', help: 'also write the chart to FILE (to compare it with a run of top50)' },
   },
 };
 const options = args(SPEC);
-const state = options.get('state');
-if (state === undefined) {
-  process.stderr.write(`error: --state is required\n\n${helpText(SPEC)}`);
-  process.exit(2);
-}
+const state = options.get('state')!;
 const dist = resolve(options.get('dist') ?? resolve(import.meta.dirname, '..'));
 const outPath = options.get('write');
 

@@ -51,6 +51,16 @@ describe('parseArgs', () => {
     expect(() => parseArgs(SPEC, ['--record=yes'])).toThrow(/--record is a flag/);
   });
 
+  it('refuses a command line without a required option, unless it asks for help', () => {
+    const spec: ArgsSpec = {
+      ...SPEC,
+      options: { ...SPEC.options, log: { value: 'FILE', help: 'x', required: true } },
+    };
+    expect(() => parseArgs(spec, ['--rows', '5'])).toThrow(new UsageError('--log FILE is required'));
+    expect(parseArgs(spec, ['--log', 'a.log'])).toEqual(new Map([['log', 'a.log']]));
+    expect(parseArgs(spec, ['--help'])).toBe('help');
+  });
+
   it('asks for the value of a value option', () => {
     expect(() => parseArgs(SPEC, ['--rows'])).toThrow(/--rows needs a value \(N\)/);
     expect(() => parseArgs(SPEC, ['--rows', '--record'])).toThrow(UsageError);
