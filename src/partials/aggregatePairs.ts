@@ -11,9 +11,9 @@ export interface BlockStats {
   /** Plays, the sum of all counts. */
   plays: number;
   /**
-   * The block cut into segments of SEGMENT_KEYS keys (fewer for a day of many partitions:
-   * segmentKeysFor), for random access: the window stage reads
-   * one user range from every block, starting at the segment that holds the range's first key.
+   * The block cut into segments of a fixed number of keys (SEGMENT_KEYS for a countries block,
+   * segmentKeysFor the day's partitions for a users block), for random access: the window stage
+   * reads one user range from every block, starting at the segment that holds its first key.
    */
   segments: Segments;
 }

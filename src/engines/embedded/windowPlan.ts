@@ -43,9 +43,10 @@ export function planWindow(partials: DayPartial[], plan: MemoryPlan, threads: nu
   // A range in flight holds its spans on a worker (its share of the blocks plus the boundary
   // segments it reads whole, in a reused buffer a quarter larger than asked: about 2x its share),
   // its text (1.6x, in a buffer that may have grown), and the job holds up to threads + 2 finished
-  // texts (threads + 1 asked for, one being written): about 14x the range's share in all. Measured at 7 x 20M rows and --memory 1GB, with the
-  // buffers reused: 7x (33 ranges) gave peak RSS 460 to 550 MB, 14x (65 ranges) 411 to 416 MB,
-  // at the same CPU time (the boundary segments of 32 more ranges are about 0.3 GB more to read).
+  // texts (threads + 1 asked for, one being written): about 14x the range's share in all.
+  // Measured at 7 x 20M rows and --memory 1GB, with the buffers reused: 7x (33 ranges) gave peak
+  // RSS 460 to 550 MB, 14x (65 ranges) 411 to 416 MB, at the same CPU time (the boundary segments
+  // of 32 more ranges are about 0.3 GB more to read).
   const forMemory = Math.ceil((userBytes * RANGE_MEMORY_FACTOR) / plan.partitionBytes);
   // But a range reads the whole segment at each end of its span of every block: at least about
   // one segment a block, however small its share. Past RANGES_PER_BLOCK_SEGMENT ranges for each
