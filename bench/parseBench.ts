@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { ListenGenerator } from '../src/generate/listenGenerator.js';
-import { type ArgsSpec, args, median, ROOT, record } from './benchSupport.js';
+import { type ArgsSpec, args, fileInWarmMemory, median, ROOT, record } from './benchSupport.js';
 
 /**
  * `node dist/bench/parseBench.js`: the listen-row parser alone, one thread, on one generated day
@@ -50,7 +50,7 @@ interface Timing {
 /** Child: parse `file` with the parser module at `parserPath`, print the time and counts. */
 async function child(parserPath: string, file: string): Promise<void> {
   const { ListenParser } = (await import(parserPath)) as typeof import('../src/parse/listenParser.js');
-  const bytes = readFileSync(file);
+  const bytes = fileInWarmMemory(file);
   let sink = 0;
   const parser = new ListenParser({ onBatch: (b) => (sink += b.length) });
   const started = process.hrtime.bigint();

@@ -3,7 +3,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type ArgsSpec, args, CLI, median, ROOT, record } from './benchSupport.js';
+import { type ArgsSpec, args, CLI, fileInWarmMemory, median, ROOT, record } from './benchSupport.js';
 
 /**
  * `node dist/bench/streamsParseBench.js`: the KPI streams CSV parser alone, one thread, on one
@@ -41,7 +41,7 @@ interface Timing {
 async function child(file: string): Promise<void> {
   const { StreamRowReader } = await import('../src/parse/streamRows.js');
   const { StreamDays } = await import('../src/kpis/streamDays.js');
-  const bytes = readFileSync(file);
+  const bytes = fileInWarmMemory(file);
   const rows = new StreamDays();
   const started = process.hrtime.bigint();
   const reader = new StreamRowReader({ name: 'streams.csv', path: file }, rows, { midFile: false });

@@ -187,9 +187,17 @@ export function readPartialDirectory<Meta = unknown>(path: string): PartialDirec
   }
 }
 
-/** Read one block and check its CRC. */
-export function readBlock(fd: number, ref: BlockRef, path: string): Uint8Array {
-  const bytes = Buffer.allocUnsafe(ref.length);
+/**
+ * Read one block and check its CRC. `into`, at least `ref.length` bytes, is where it is read (a
+ * view of the caller's reused buffer); by default a new buffer.
+ */
+export function readBlock(
+  fd: number,
+  ref: BlockRef,
+  path: string,
+  into: Uint8Array = Buffer.allocUnsafe(ref.length),
+): Uint8Array {
+  const bytes = into.subarray(0, ref.length);
   if (readFullySync(fd, bytes, 0, ref.length, ref.offset) < ref.length) {
     throw new PartialFileError(path, `truncated block at ${ref.offset}`);
   }

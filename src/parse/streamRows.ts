@@ -39,7 +39,8 @@ export async function readStreamsFile(file: CsvInput, rows: StreamRowSink): Prom
   const base = { kind: 'streams' as const, file: file.name, path: file.path };
   let opened: HeadedBytes;
   try {
-    opened = await file.open();
+    // Each chunk is hashed and scanned before the next is read; the scanner copies what it carries.
+    opened = await file.open({ transient: true });
   } catch (error) {
     const bad: BadFile = {
       ...base,

@@ -15,6 +15,7 @@ import { parseS3Uri } from '../cloud/s3Uri.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { moveInto, moveWithReason } from '../ops/fileMoves.js';
 import { requireLogsFolder } from '../ops/folders.js';
+import type { OpenOptions } from '../parse/catalogs.js';
 
 /**
  * Where inputs live: a local path or an `s3://bucket/prefix/` location. Everything that finds,
@@ -187,12 +188,21 @@ export interface HeadedFile {
 export function csvInput(
   file: { name: string; path: string },
   headBytes: number,
-): { name: string; path: string; open(): Promise<HeadedFile> } {
-  return { name: file.name, path: file.path, open: () => openWithHead(file.path, headBytes) };
+): { name: string; path: string; open(options?: OpenOptions): Promise<HeadedFile> } {
+  return { name: file.name, path: file.path, open: (options) => openWithHead(file.path, headBytes, options) };
 }
 
-/** Open a file and read its first `headBytes` bytes, keeping the rest to be read as a stream. */
-export async function openWithHead(location: string, headBytes: number): Promise<HeadedFile> {
+/**
+ * Open a file and read its first `headBytes` bytes, keeping the rest to be read as a stream. With
+ * `transient`, a local file's chunks are views of one buffer, each valid until the next is asked
+ * for (the head is a copy of its own).
+ */
+export async function openWithHead(
+  location: string,
+  headBytes: number,
+  options: OpenOptions = {},
+): Promise<HeadedFile> {
+  const transient = options.transient === true && !isS3(location);
   let reader: AsyncIterator<Buffer>;
   let close: () => void;
   if (isS3(location)) {
@@ -202,7 +212,7 @@ export async function openWithHead(location: string, headBytes: number): Promise
   } else {
     // A local file is read with plain synchronous reads of 1 MB: on a worker thread that parses
     // what it reads, that is about 8% faster than a ReadStream's round trips through libuv.
-    const local = localChunks(location);
+    const local = localChunks(location, transient);
     reader = local;
     close = () => void local.return(undefined);
   }
@@ -211,6 +221,8 @@ export async function openWithHead(location: string, headBytes: number): Promise
   let ended = false;
   try {
     while (length < headBytes) {
+      // The next read overwrites a transient chunk: one still to be yielded is kept as a copy.
+      if (transient && taken.length > 0) taken[taken.length - 1] = Buffer.from(taken[taken.length - 1]!);
       const next = await reader.next();
       if (next.done) {
         ended = true;
@@ -240,12 +252,16 @@ export async function openWithHead(location: string, headBytes: number): Promise
 
 const LOCAL_READ_BYTES = 1024 * 1024;
 
-/** A local file's bytes in chunks of up to 1 MB, each in a buffer of its own (chunks may be kept). */
-async function* localChunks(path: string): AsyncGenerator<Buffer, void, undefined> {
+/**
+ * A local file's bytes in chunks of up to 1 MB, each in a buffer of its own (chunks may be kept),
+ * or with `transient` each read into the same buffer.
+ */
+async function* localChunks(path: string, transient = false): AsyncGenerator<Buffer, void, undefined> {
   const fd = openSync(path, 'r');
   try {
+    const reused = transient ? Buffer.allocUnsafeSlow(LOCAL_READ_BYTES) : undefined;
     for (;;) {
-      const buffer = Buffer.allocUnsafe(LOCAL_READ_BYTES);
+      const buffer = reused ?? Buffer.allocUnsafe(LOCAL_READ_BYTES);
       const n = readSync(fd, buffer, 0, LOCAL_READ_BYTES, null);
       if (n === 0) return;
       yield buffer.subarray(0, n);

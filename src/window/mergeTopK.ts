@@ -24,14 +24,34 @@ export interface BlockSpan {
  * must hold every (key, song) of the keys they cover: the same partition of different days, or
  * the same key range of every partition of every day.
  */
-export function mergeTopK(blocks: Uint8Array[], k: number, onKey: KeyChart): { keys: number; pairs: number } {
+export function mergeTopK(
+  blocks: Uint8Array[],
+  k: number,
+  onKey: KeyChart,
+  scratch?: MergeScratch,
+): { keys: number; pairs: number } {
   return mergeSpans(
     blocks.map((bytes) => ({ bytes, start: 0, end: bytes.length, base: 0 })),
     k,
     Number.NEGATIVE_INFINITY,
     Number.POSITIVE_INFINITY,
     onKey,
+    scratch,
   );
+}
+
+/**
+ * A merge's scratch arrays (a key's decoded songs and plays, the histogram of its plays), kept by
+ * a caller for its next merges: a country holds up to a million songs over a week, and arrays made
+ * anew for each partition cost their page faults each time (about 11 us a 4 KiB page on these
+ * VMs; docs/BENCHMARKS.md). One merge at a time may use it.
+ */
+export class MergeScratch {
+  runSongs = new Float64Array(1024);
+  runPlays = new Float64Array(1024);
+  mergedSongs = new Float64Array(1024);
+  mergedPlays = new Float64Array(1024);
+  slots = new Int32Array(1024);
 }
 
 /**
@@ -52,8 +72,9 @@ export function mergeSpans(
   low: number,
   high: number,
   onKey: KeyChart,
+  scratch = new MergeScratch(),
 ): { keys: number; pairs: number } {
-  const state = new MergeState(spans, k, low, high);
+  const state = new MergeState(spans, k, low, high, scratch);
   let keys = 0;
   let pairs = 0;
   // The work is split into small functions called once per key: one long function called once
@@ -98,12 +119,12 @@ class MergeState {
   readonly outPlays: Float64Array;
   readonly top: TopK;
   runs = 0;
-  runSongs = new Float64Array(1024);
-  runPlays = new Float64Array(1024);
-  mergedSongs = new Float64Array(1024);
-  mergedPlays = new Float64Array(1024);
+  runSongs: Float64Array;
+  runPlays: Float64Array;
+  mergedSongs: Float64Array;
+  mergedPlays: Float64Array;
   /** Histogram of plays for the counting sort. */
-  slots = new Int32Array(1024);
+  slots: Int32Array;
   /** Whether songs/plays of the current key are in the merged arrays (else in the run arrays). */
   merged = false;
 
@@ -112,7 +133,15 @@ class MergeState {
     readonly k: number,
     readonly low: number,
     readonly high: number,
+    private readonly scratch: MergeScratch,
   ) {
+    ({
+      runSongs: this.runSongs,
+      runPlays: this.runPlays,
+      mergedSongs: this.mergedSongs,
+      mergedPlays: this.mergedPlays,
+      slots: this.slots,
+    } = scratch);
     const count = spans.length;
     this.count = count;
     // Cursors in group order (stable), renumbered 0..groups-1.
@@ -224,10 +253,18 @@ class MergeState {
   ensureCapacity(total: number): void {
     if (total <= this.runSongs.length) return;
     const size = 2 ** Math.ceil(Math.log2(total));
-    this.runSongs = new Float64Array(size);
-    this.runPlays = new Float64Array(size);
-    this.mergedSongs = new Float64Array(size);
-    this.mergedPlays = new Float64Array(size);
+    this.scratch.runSongs = this.runSongs = new Float64Array(size);
+    this.scratch.runPlays = this.runPlays = new Float64Array(size);
+    this.scratch.mergedSongs = this.mergedSongs = new Float64Array(size);
+    this.scratch.mergedPlays = this.mergedPlays = new Float64Array(size);
+  }
+
+  /** A histogram for plays up to `most`. */
+  ensureSlots(most: number): Int32Array {
+    if (most >= this.slots.length) {
+      this.scratch.slots = this.slots = new Int32Array(2 ** Math.ceil(Math.log2(most + 1)));
+    }
+    return this.slots;
   }
 }
 
@@ -377,8 +414,7 @@ function rank(state: MergeState, m: number): number {
   if (most > 2 * m + 1024) return rankGeneral(state, songs, plays, m);
   // Counting sort on plays, descending. `songs` is ascending, so walking it in order places equal
   // plays in ascending song order: exactly the chart order.
-  if (most >= state.slots.length) state.slots = new Int32Array(2 ** Math.ceil(Math.log2(most + 1)));
-  const slots = state.slots;
+  const slots = state.ensureSlots(most);
   slots.fill(0, 0, most + 1);
   for (let i = 0; i < m; i++) slots[plays[i]!]!++;
   let before = 0;

@@ -2,7 +2,7 @@ import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type aggregatePairs, checksumSegments, SEGMENT_KEYS } from '../../src/partials/aggregatePairs.js';
-import { type BlockSpan, mergeSpans, mergeTopK } from '../../src/window/mergeTopK.js';
+import { type BlockSpan, MergeScratch, mergeSpans, mergeTopK } from '../../src/window/mergeTopK.js';
 import {
   addPairs,
   addPlays,
@@ -28,11 +28,20 @@ import { mulberry32 } from '../support/prng.js';
  * of keys (mergeSpans, over the segments aggregatePairs cuts and checksums).
  */
 
-function runMerge(blocks: Uint8Array[], k: number): { charts: BlockContent; keys: number; pairs: number } {
+function runMerge(
+  blocks: Uint8Array[],
+  k: number,
+  scratch?: MergeScratch,
+): { charts: BlockContent; keys: number; pairs: number } {
   const charts: BlockContent = [];
-  const stats = mergeTopK(blocks, k, (key, songs, plays, n) => {
-    charts.push([key, Array.from({ length: n }, (_, i) => [songs[i]!, plays[i]!] as Entry)]);
-  });
+  const stats = mergeTopK(
+    blocks,
+    k,
+    (key, songs, plays, n) => {
+      charts.push([key, Array.from({ length: n }, (_, i) => [songs[i]!, plays[i]!] as Entry)]);
+    },
+    scratch,
+  );
   return { charts, ...stats };
 }
 
@@ -235,6 +244,46 @@ describe('mergeTopK', () => {
       }),
       { numRuns: 300 },
     );
+  });
+
+  it('gives each merge its own result when merges share one scratch (country partitions on a worker)', () => {
+    const scratch = new MergeScratch();
+    fc.assert(
+      fc.property(weightedBlocksArb, fc.constantFrom(1, 3, 50), (blocks, k) => {
+        const totals: Totals = new Map();
+        const encoded = blocks.map((triples) => {
+          const day: Totals = new Map();
+          for (const [key, song, plays] of triples) {
+            addPlays(day, key, song, plays);
+            addPlays(totals, key, song, plays);
+          }
+          return encodeBlock(expectedBlock(day));
+        });
+        // What the previous merges left in the scratch arrays must not leak into this one.
+        expect(runMerge(encoded, k, scratch).charts).toEqual(expectedCharts(totals, k));
+      }),
+      { numRuns: 300 },
+    );
+    // A key with more songs than the scratch held: it grows, and later merges use the larger arrays.
+    const wide = aggregate(
+      Array.from({ length: 5000 }, () => 7),
+      Array.from({ length: 5000 }, (_, i) => i),
+    ).block;
+    const before = scratch.runSongs;
+    expect(runMerge([wide, wide], 2, scratch).charts).toEqual([
+      [
+        7,
+        [
+          [0, 2],
+          [1, 2],
+        ],
+      ],
+    ]);
+    expect(scratch.runSongs).not.toBe(before);
+    expect(scratch.runSongs.length).toBeGreaterThanOrEqual(10_000);
+    const grown = scratch.runSongs;
+    expect(runMerge([wide], 1, scratch).charts).toEqual([[7, [[0, 1]]]]);
+    expect(scratch.runSongs).toBe(grown);
   });
 
   it('sums counts below 2^21 per day to totals above it', () => {

@@ -25,7 +25,7 @@ import { chunkLines } from '../../sources/lineChunks.js';
 import { closeS3, csvInput } from '../../sources/locations.js';
 import { readUnitLines } from '../../sources/logUnits.js';
 import type { CountryChart } from '../../window/countryCharts.js';
-import { mergeSpans, mergeTopK } from '../../window/mergeTopK.js';
+import { MergeScratch, mergeSpans, mergeTopK } from '../../window/mergeTopK.js';
 import { writeRangesPartial } from './streamsParse.js';
 import {
   type AggregatedBlock,
@@ -270,24 +270,45 @@ function readFully(fd: number, into: Uint8Array, at: number, length: number, pos
 }
 
 /** The window's country charts of one partition: its blocks of every day, merged. */
+/**
+ * This worker's memory for merging country partitions, reused partition after partition: the
+ * blocks' bytes, and the merge's scratch arrays (a country's songs of the week). Fresh memory
+ * costs its page faults each time (about 11 us a 4 KiB page on these VMs; docs/BENCHMARKS.md). Let
+ * go when the countries are done, before the user chart's own peak.
+ */
+let countryMemory: { input: ReusedBuffer; scratch: MergeScratch } | undefined;
+
 function mergeCountries(task: MergeCountriesTask): MergeCountriesResult {
+  let total = 0;
+  for (const source of task.sources) for (const ref of source.blocks) total += ref.length;
+  countryMemory ??= { input: new ReusedBuffer(), scratch: new MergeScratch() };
+  const buffer = countryMemory.input.take(total);
   const blocks: Uint8Array[] = [];
+  let at = 0;
   for (const source of task.sources) {
     const fd = openSync(source.path, 'r');
     try {
-      for (const ref of source.blocks) blocks.push(readBlock(fd, ref, source.path));
+      for (const ref of source.blocks) {
+        blocks.push(readBlock(fd, ref, source.path, buffer.subarray(at, at + ref.length)));
+        at += ref.length;
+      }
     } finally {
       closeSync(fd);
     }
   }
   const countries: CountryChart[] = [];
-  mergeTopK(blocks, task.top, (country, songs, plays, n) => {
-    countries.push({
-      country,
-      songs: Array.from(songs.subarray(0, n)),
-      plays: Array.from(plays.subarray(0, n)),
-    });
-  });
+  mergeTopK(
+    blocks,
+    task.top,
+    (country, songs, plays, n) => {
+      countries.push({
+        country,
+        songs: Array.from(songs.subarray(0, n)),
+        plays: Array.from(plays.subarray(0, n)),
+      });
+    },
+    countryMemory.scratch,
+  );
   return { partition: task.partition, countries };
 }
 
@@ -409,6 +430,7 @@ async function run(task: Task): Promise<Done> {
     sortBufferPair = undefined;
     encoder = undefined;
   }
+  if (task.kind !== 'mergeCountries') countryMemory = undefined;
   switch (task.kind) {
     case 'parseUnit':
       return { result: parseUnit(task), transfer: [] };
