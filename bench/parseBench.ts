@@ -8,8 +8,9 @@ import { type ArgsSpec, args, fileInWarmMemory, median, ROOT, record } from './b
 
 /**
  * `node dist/bench/parseBench.js`: the listen-row parser alone, one thread, on one generated day
- * held in memory (no I/O, no partitioning): the cost of the row rule itself. Each measurement is
- * a fresh child process (a fresh JIT), the variants interleaved round by round:
+ * held in warm memory (fileInWarmMemory; no I/O, no partitioning): the cost of the row rule
+ * itself. Each measurement is a fresh child process (a fresh JIT), the variants interleaved round
+ * by round:
  *
  *   - this build on the plain day (`24822533|1230438706|BR`);
  *   - this build on the same rows written with blanks (`24822533 | 1230438706 | BR`, the public
