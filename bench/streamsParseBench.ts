@@ -10,9 +10,8 @@ import { type ArgsSpec, args, CLI, fileInWarmMemory, median, ROOT, record } from
  * generated streams file held in warm memory (fileInWarmMemory; no I/O, no hashing, no partial
  * written): the CSV scan, the row checks, the ids interned from the bytes and the rows filed by
  * day, as a worker does for each streams file (parse/streamRows.ts StreamRowReader into
- * kpis/streamDays.ts). Each
- * measurement is a fresh child process (a fresh JIT); the figure is MB/s on one core, against the
- * 200 MB/s of issue 19.
+ * kpis/streamDays.ts). Each measurement is a fresh child process (a fresh JIT); the figure is
+ * MB/s on one core, against the 200 MB/s of issue 19.
  *
  *   node dist/bench/streamsParseBench.js [--streams 3333333] [--runs 5] [--dir bench-data] [--record]
  *
