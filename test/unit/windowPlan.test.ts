@@ -5,6 +5,7 @@ import type { DayPartial } from '../../src/engines/embedded/dayPartial.js';
 import { type MemoryPlan, planMemory } from '../../src/engines/embedded/memoryPlan.js';
 import {
   countrySources,
+  NEW_TEXT_HEADROOM,
   planWindow,
   RANGE_MEMORY_FACTOR,
   RANGES_PER_BLOCK_SEGMENT,
@@ -508,7 +509,11 @@ describe('ReusedBuffer and rangeTextWriter: buffers kept from range to range', (
     const small = new ArrayBuffer(needed - 1);
     const fresh = rangeTextWriter(1000, small);
     expect(fresh.bytes.buffer).not.toBe(small);
-    expect(fresh.bytes.length).toBe(needed);
-    expect(rangeTextWriter(1000).bytes.length).toBe(needed);
+    // With room for a later range up to a quarter larger, which can then reuse it.
+    expect(fresh.bytes.length).toBe(Math.ceil(needed * NEW_TEXT_HEADROOM));
+    expect(NEW_TEXT_HEADROOM).toBe(1.25);
+    // A later range a fifth larger: its text fits the new buffer, which it takes.
+    expect(rangeTextWriter(1200, fresh.bytes.buffer as ArrayBuffer).bytes.buffer).toBe(fresh.bytes.buffer);
+    expect(rangeTextWriter(1000).bytes.length).toBe(Math.ceil(needed * NEW_TEXT_HEADROOM));
   });
 });
