@@ -269,7 +269,6 @@ function readFully(fd: number, into: Uint8Array, at: number, length: number, pos
   if (readFullySync(fd, into, at, length, position) < length) throw new Error('spill file truncated');
 }
 
-/** The window's country charts of one partition: its blocks of every day, merged. */
 /**
  * This worker's memory for merging country partitions, reused partition after partition: the
  * blocks' bytes, and the merge's scratch arrays (a country's songs of the week). Fresh memory
@@ -278,6 +277,7 @@ function readFully(fd: number, into: Uint8Array, at: number, length: number, pos
  */
 let countryMemory: { input: ReusedBuffer; scratch: MergeScratch } | undefined;
 
+/** The window's country charts of one partition: its blocks of every day, merged. */
 function mergeCountries(task: MergeCountriesTask): MergeCountriesResult {
   let total = 0;
   for (const source of task.sources) for (const ref of source.blocks) total += ref.length;
