@@ -187,6 +187,21 @@ export function readPartialDirectory<Meta = unknown>(path: string): PartialDirec
   }
 }
 
+/** The file bytes [offset, offset + length), read into the start of `into`; short means truncated. */
+function readWhole(
+  fd: number,
+  into: Uint8Array,
+  { offset, length }: { offset: number; length: number },
+  path: string,
+  what: string,
+): Uint8Array {
+  const bytes = into.subarray(0, length);
+  if (readFullySync(fd, bytes, 0, length, offset) < length) {
+    throw new PartialFileError(path, `truncated ${what} at ${offset}`);
+  }
+  return bytes;
+}
+
 /**
  * Read one block and check its CRC. `into`, at least `ref.length` bytes, is where it is read (a
  * view of the caller's reused buffer); by default a new buffer.
@@ -197,10 +212,7 @@ export function readBlock(
   path: string,
   into: Uint8Array = Buffer.allocUnsafe(ref.length),
 ): Uint8Array {
-  const bytes = into.subarray(0, ref.length);
-  if (readFullySync(fd, bytes, 0, ref.length, ref.offset) < ref.length) {
-    throw new PartialFileError(path, `truncated block at ${ref.offset}`);
-  }
+  const bytes = readWhole(fd, into, ref, path, 'block');
   if (crc32(bytes) !== ref.crc) throw new PartialFileError(path, `block checksum mismatch at ${ref.offset}`);
   return bytes;
 }
@@ -224,10 +236,7 @@ export function readSegments(
   path: string,
   into: Uint8Array = Buffer.allocUnsafe(run.length),
 ): Uint8Array {
-  const bytes = into.subarray(0, run.length);
-  if (readFullySync(fd, bytes, 0, run.length, run.offset) < run.length) {
-    throw new PartialFileError(path, `truncated segments at ${run.offset}`);
-  }
+  const bytes = readWhole(fd, into, run, path, 'segments');
   run.segmentStarts.forEach((start, i) => {
     const segment = bytes.subarray(start, run.segmentStarts[i + 1] ?? run.length);
     if (crc32(segment) !== run.crcs[i]) {

@@ -45,6 +45,20 @@ function runMerge(
   return { charts, ...stats };
 }
 
+/** Days of (key, song, plays) triples encoded as blocks, and the totals of all of them. */
+function encodeWeighted(blocks: [number, number, number][][]): { encoded: Uint8Array[]; totals: Totals } {
+  const totals: Totals = new Map();
+  const encoded = blocks.map((triples) => {
+    const day: Totals = new Map();
+    for (const [key, song, plays] of triples) {
+      addPlays(day, key, song, plays);
+      addPlays(totals, key, song, plays);
+    }
+    return encodeBlock(expectedBlock(day));
+  });
+  return { encoded, totals };
+}
+
 describe('segments and mergeSpans', () => {
   /** A block with many keys (several segments), its segments' CRCs filled in. */
   function segmentedBlock(
@@ -228,15 +242,7 @@ describe('mergeTopK', () => {
   it('equals a Map computation over random blocks with any play counts', () => {
     fc.assert(
       fc.property(weightedBlocksArb, fc.constantFrom(1, 2, 3, 5, 50), (blocks, k) => {
-        const totals: Totals = new Map();
-        const encoded = blocks.map((triples) => {
-          const day: Totals = new Map();
-          for (const [key, song, plays] of triples) {
-            addPlays(day, key, song, plays);
-            addPlays(totals, key, song, plays);
-          }
-          return encodeBlock(expectedBlock(day));
-        });
+        const { encoded, totals } = encodeWeighted(blocks);
         const out = runMerge(encoded, k);
         expect(out.charts).toEqual(expectedCharts(totals, k));
         expect(out.keys).toBe(totals.size);
@@ -250,15 +256,7 @@ describe('mergeTopK', () => {
     const scratch = new MergeScratch();
     fc.assert(
       fc.property(weightedBlocksArb, fc.constantFrom(1, 3, 50), (blocks, k) => {
-        const totals: Totals = new Map();
-        const encoded = blocks.map((triples) => {
-          const day: Totals = new Map();
-          for (const [key, song, plays] of triples) {
-            addPlays(day, key, song, plays);
-            addPlays(totals, key, song, plays);
-          }
-          return encodeBlock(expectedBlock(day));
-        });
+        const { encoded, totals } = encodeWeighted(blocks);
         // What the previous merges left in the scratch arrays must not leak into this one.
         expect(runMerge(encoded, k, scratch).charts).toEqual(expectedCharts(totals, k));
       }),
