@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import type { RunRecord } from '../formats/runHistory.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { failureOf } from '../ops/exitCodes.js';
+import { requireLogsFolder } from '../ops/folders.js';
 import { LANDING_KINDS, scanLanding } from '../sources/landingFiles.js';
 import { folderLocation, isS3, requireInputFolder } from '../sources/locations.js';
 import { type LogFile, scanLogs } from '../sources/logFiles.js';
@@ -50,6 +51,10 @@ export async function watchLanding(options: WatchOptions): Promise<void> {
     try {
       const now = Date.now();
       kpiSignature = await kpiLanding?.settledSignature(now);
+      // A local folder that is gone lists as empty: it is checked first, so that a poll that
+      // finds it gone fails here, and a step starts only on a folder that was there when listed
+      // (else a folder put back between the listing and the step would start a step on nothing).
+      if (!isS3(logsDir)) requireLogsFolder(logsDir);
       const logs = (await scanLogs(logsDir)).logs;
       tracker.observe(logs, now);
       // An S3 object is listed only once its upload is complete: it is ready when seen.
