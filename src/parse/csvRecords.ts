@@ -184,6 +184,19 @@ export class CsvRecordScanner {
     return this.started && this.carryLength === 0 && !this.skipping;
   }
 
+  /**
+   * Count `n` records the caller read itself, from the input between pushes at a record boundary
+   * (a caller's fast path for plain lines): the records after them keep their right numbers.
+   */
+  countRecords(n: number): void {
+    this.records += n;
+  }
+
+  /** The longest record in bytes this scanner reads, not counting its line ending. */
+  get maxRecord(): number {
+    return this.maxRecordBytes;
+  }
+
   /** Scan the last record (the input need not end with a line ending). */
   end(): void {
     if (!this.started) {

@@ -23,9 +23,14 @@ export class IdInterner {
    */
   private table = new Int32Array(SLOT * 2048);
   private mask = 2047;
-  /** The words of a name being added, for its slot. */
+  /** The words of the name being looked up (one at a time), for the probe and its slot. */
   private readonly words = new Int32Array(INLINE_WORDS);
   private decoded: string[] = [];
+  /** idsOfSpans' hashes of a batch, and their names' words. */
+  private hashes = new Int32Array(0);
+  private batchWords = new Int32Array(0);
+  /** What idsOfSpans' last pass of reads saw: kept, so that the compiler keeps the reads. */
+  readsSeen = 0;
   size = 0;
 
   /** The id of the name `bytes[start, end)`, taken as UTF-8 (numbered now if it is new). */
@@ -93,12 +98,72 @@ export class IdInterner {
   }
 
   /**
+   * The ids of `count` names given as spans of one buffer, in order: `ids[k]` is idOf(bytes,
+   * starts[k], ends[k]), and new names are numbered in that order. Faster than one by one on a
+   * table larger than the cache: the names are hashed, then their slots read in a pass whose reads
+   * do not wait for each other, and the probes of the last pass find their slots in the cache. One by one, each probe waited for its slot from memory (about 125 ns on a 4 MB table
+   * here, against 5 ns a read in a pass).
+   */
+  idsOfSpans(
+    bytes: Uint8Array,
+    starts: Int32Array,
+    ends: Int32Array,
+    count: number,
+    ids: Int32Array | Uint32Array,
+  ): void {
+    if (this.hashes.length < count) {
+      this.hashes = new Int32Array(count);
+      this.batchWords = new Int32Array(INLINE_WORDS * count);
+    }
+    const hashes = this.hashes;
+    const words = this.batchWords;
+    const table = this.table;
+    const mask = this.mask;
+    for (let k = 0; k < count; k++)
+      hashes[k] = this.hashOf(bytes, starts[k]!, ends[k]!, false, words, INLINE_WORDS * k);
+    // A loop of reads alone: the processor has many of them in flight at once (read after each
+    // hash, a few).
+    let seen = 0;
+    for (let k = 0; k < count; k++) seen |= table[SLOT * (hashes[k]! & mask) + 1]!;
+    this.readsSeen = seen;
+    for (let k = 0; k < count; k++) {
+      const h = hashes[k]!;
+      ids[k] =
+        h < 0
+          ? this.textLookup(bytes, starts[k]!, ends[k]!)
+          : this.probe(bytes, starts[k]!, ends[k]!, h, words, INLINE_WORDS * k);
+    }
+  }
+
+  /**
    * The hot path, written out: the name's first 24 bytes as six words (zero-padded), a 30-bit
    * hash of them and of any bytes after (one multiply a word; murmur3's finalizer; 30 bits keep it
    * a small integer to V8), then the probe, which compares slots word by word. A name with a byte
    * past ASCII is looked up by its decoded text, unless `anyBytes` (it is that text's bytes).
    */
   private lookup(bytes: Uint8Array, start: number, end: number, anyBytes: boolean): number {
+    const words = this.words;
+    const h = this.hashOf(bytes, start, end, anyBytes, words, 0);
+    return h < 0 ? this.textLookup(bytes, start, end) : this.probe(bytes, start, end, h, words, 0);
+  }
+
+  /** A name with a byte past ASCII, by its decoded text. */
+  private textLookup(bytes: Uint8Array, start: number, end: number): number {
+    return this.id(Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('utf8', start));
+  }
+
+  /**
+   * The name's hash (30 bits), its first INLINE_WORDS words put in `words` from `at`; -1 for a
+   * name with a byte past ASCII, unless `anyBytes`.
+   */
+  private hashOf(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    anyBytes: boolean,
+    words: Int32Array,
+    at: number,
+  ): number {
     const length = end - start;
     const w0 = wordAt(bytes, start, end);
     const w1 = wordAt(bytes, start + 4, end);
@@ -106,6 +171,12 @@ export class IdInterner {
     const w3 = wordAt(bytes, start + 12, end);
     const w4 = wordAt(bytes, start + 16, end);
     const w5 = wordAt(bytes, start + 20, end);
+    words[at] = w0;
+    words[at + 1] = w1;
+    words[at + 2] = w2;
+    words[at + 3] = w3;
+    words[at + 4] = w4;
+    words[at + 5] = w5;
     let high = w0 | w1 | w2 | w3 | w4 | w5;
     // Only the words that hold bytes of the name are mixed in (the length tells the rest).
     let h = mix(length, w0);
@@ -119,40 +190,47 @@ export class IdInterner {
       high |= c;
       h = Math.imul(h ^ c, 0x01000193);
     }
-    if ((high & 0x80808080) !== 0 && !anyBytes) {
-      return this.id(Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('utf8', start));
-    }
+    if ((high & 0x80808080) !== 0 && !anyBytes) return -1;
     h ^= h >>> 16;
     h = Math.imul(h, 0x85ebca6b);
     h ^= h >>> 13;
     h = Math.imul(h, 0xc2b2ae35);
     h ^= h >>> 16;
-    h &= 0x3fffffff;
+    return h & 0x3fffffff;
+  }
+
+  /** The id of the name `bytes[start, end)`, of hash `h` and words `words[at, at + 6)`: found, or added. */
+  private probe(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    h: number,
+    words: Int32Array,
+    at: number,
+  ): number {
+    const length = end - start;
+    const w0 = words[at]!;
+    const w1 = words[at + 1]!;
+    const w2 = words[at + 2]!;
+    const w3 = words[at + 3]!;
+    const w4 = words[at + 4]!;
+    const w5 = words[at + 5]!;
     const tag = length < 31 ? length : 31;
     const table = this.table;
     const mask = this.mask;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
-      const at = SLOT * slot;
-      const entry = table[at + 1]!;
-      if (entry === 0) {
-        const words = this.words;
-        words[0] = w0;
-        words[1] = w1;
-        words[2] = w2;
-        words[3] = w3;
-        words[4] = w4;
-        words[5] = w5;
-        return this.add(bytes, start, end, h, at);
-      }
+      const s = SLOT * slot;
+      const entry = table[s + 1]!;
+      if (entry === 0) return this.add(bytes, start, end, h, s, words, at);
       if (
-        table[at] !== h ||
+        table[s] !== h ||
         (entry & 31) !== tag ||
-        table[at + 2] !== w0 ||
-        table[at + 3] !== w1 ||
-        table[at + 4] !== w2 ||
-        table[at + 5] !== w3 ||
-        table[at + 6] !== w4 ||
-        table[at + 7] !== w5
+        table[s + 2] !== w0 ||
+        table[s + 3] !== w1 ||
+        table[s + 4] !== w2 ||
+        table[s + 5] !== w3 ||
+        table[s + 6] !== w4 ||
+        table[s + 7] !== w5
       )
         continue;
       const id = (entry >>> 5) - 1;
@@ -166,7 +244,15 @@ export class IdInterner {
     }
   }
 
-  private add(bytes: Uint8Array, start: number, end: number, h: number, at: number): number {
+  private add(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    h: number,
+    at: number,
+    words: Int32Array,
+    wordsAt: number,
+  ): number {
     const id = this.size++;
     const length = end - start;
     if (this.used + length > this.arena.length) {
@@ -182,7 +268,7 @@ export class IdInterner {
     const table = this.table;
     table[at] = h;
     table[at + 1] = (id + 1) * 32 + (length < 31 ? length : 31);
-    table.set(this.words, at + 2);
+    for (let k = 0; k < INLINE_WORDS; k++) table[at + 2 + k] = words[wordsAt + k]!;
     if (this.size * 2 > this.mask) this.rehash(this.mask * 2 + 1);
     return id;
   }
@@ -211,8 +297,10 @@ const SLOT = 2 + INLINE_WORDS;
 function wordAt(bytes: Uint8Array, at: number, end: number): number {
   if (at + 4 <= end)
     return bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24);
-  let word = 0;
-  for (let shift = 0; at < end; at++, shift += 8) word |= bytes[at]! << shift;
+  if (at >= end) return 0;
+  let word = bytes[at]!;
+  if (at + 1 < end) word |= bytes[at + 1]! << 8;
+  if (at + 2 < end) word |= bytes[at + 2]! << 16;
   return word;
 }
 

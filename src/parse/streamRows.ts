@@ -7,6 +7,16 @@ import { CsvRecordScanner } from './csvRecords.js';
 import type { IdInterner } from './idInterner.js';
 import { parseListenTime, parseListenTimeBytes } from './timestamps.js';
 
+const NEWLINE = 10;
+const CARRIAGE_RETURN = 13;
+const QUOTE = 34;
+const COMMA = 44;
+/**
+ * After this many lines in a row handed to the scanner one by one (a file whose fields are all
+ * quoted), the rest of each chunk goes to it whole, at its own speed, until a plain line comes.
+ */
+const HANDED_LINES_BEFORE_CHUNK = 16;
+
 export const STREAM_COLUMNS = ['user_id', 'track_id', 'listen_time'] as const;
 
 /** Why a stream row is rejected before any join: the reasons a file's rows alone can tell. */
@@ -90,6 +100,12 @@ export interface StreamRangeResult {
  * in it to the end of its last line, scanned with `midFile`; it is read right if every range but
  * the last ends at the end of a record (`endsAtRecord`), as it does unless a quoted field holds a
  * line break across the cut. Record numbers in a later range's examples count from its start.
+ *
+ * Most lines of a streams file are plain rows: no quote, each field where its commas put it, a
+ * valid row. Those are read here in one pass over their bytes (plainRows), and every other line
+ * (the header, a quote anywhere, a row to reject, a line too long, one cut by the chunk's end) is
+ * handed to the RFC 4180 scanner, which then decides alone until it is at a record's end again:
+ * the same rows, rejects and record numbers as the scanner alone gives, at half the cost a row.
  */
 export class StreamRowReader {
   readonly report: FileReport;
@@ -100,10 +116,17 @@ export class StreamRowReader {
   private track = -1;
   private time = -1;
   private width = 0;
+  /** Field k of the plain line being read is `[starts[k], ends[k])`, for k below the width. */
+  private starts = new Int32Array(0);
+  private ends = new Int32Array(0);
+  /** Plain rows read, their ids not yet looked up. */
+  private readonly batch = new RowBatch();
+  /** Lines handed to the scanner one by one since the last plain one. */
+  private handedLines = 0;
 
   constructor(
     private readonly file: { name: string; path: string },
-    rows: StreamRowSink,
+    private readonly rows: StreamRowSink,
     options: { midFile: boolean; header?: string[] },
   ) {
     this.report = emptyReport(file.name);
@@ -156,7 +179,93 @@ export class StreamRowReader {
   }
 
   push(chunk: Uint8Array): void {
-    if (this.bad === undefined) this.scanner.push(chunk);
+    const end = chunk.length;
+    let at = 0;
+    while (at < end && this.bad === undefined) {
+      if (this.width > 0 && this.scanner.atRecordBoundary) {
+        const next = this.plainRows(chunk, at, end);
+        if (next > at) this.handedLines = 0;
+        at = next;
+        if (at === end) break;
+      }
+      // One line to the scanner (a quoted field may go on past it: the next lines follow until
+      // the scanner is at a record's end); or the rest of the chunk, where plain lines are rare.
+      const newline = this.handedLines < HANDED_LINES_BEFORE_CHUNK ? chunk.indexOf(NEWLINE, at) : -1;
+      const next = newline < 0 ? end : newline + 1;
+      this.scanner.push(chunk.subarray(at, next));
+      this.handedLines++;
+      at = next;
+    }
+  }
+
+  /**
+   * The hot loop: reads the plain, valid rows of `buf` from `from` (a record's start) and returns
+   * the offset of the first line it leaves to the scanner (`end` when none). A plain line has no
+   * quote, at most the longest record's bytes, and ends in `\n` (a `\r` before it is not data); its
+   * fields are what its commas cut, as the scanner cuts them. A blank line is no row, as there.
+   */
+  private plainRows(buf: Uint8Array, from: number, end: number): number {
+    const width = this.width;
+    const starts = this.starts;
+    const ends = this.ends;
+    const user = this.user;
+    const track = this.track;
+    const time = this.time;
+    const max = this.scanner.maxRecord;
+    const report = this.report;
+    const rows = this.rows;
+    const batch = this.batch;
+    let taken = 0;
+    let i = from;
+    while (i < end) {
+      const lineStart = i;
+      let field = 0;
+      let fieldStart = i;
+      let c = 0;
+      while (i < end && (c = buf[i]!) !== NEWLINE) {
+        if (c === COMMA) {
+          if (field < width) {
+            starts[field] = fieldStart;
+            ends[field] = i;
+          }
+          field++;
+          fieldStart = i + 1;
+        } else if (c === QUOTE) return this.took(buf, taken, lineStart);
+        i++;
+      }
+      if (i === end || i - lineStart > max) return this.took(buf, taken, lineStart);
+      const lineEnd = i > fieldStart && buf[i - 1] === CARRIAGE_RETURN ? i - 1 : i;
+      if (field === 0 && lineEnd === fieldStart) {
+        // A blank line: a record, no row.
+        taken++;
+        i++;
+        continue;
+      }
+      if (field < width) {
+        starts[field] = fieldStart;
+        ends[field] = lineEnd;
+      }
+      if (field + 1 < width || starts[user] === ends[user] || starts[track] === ends[track])
+        return this.took(buf, taken, lineStart);
+      const at = parseListenTimeBytes(buf, starts[time]!, ends[time]!);
+      if (Number.isNaN(at)) return this.took(buf, taken, lineStart);
+      taken++;
+      report.rows++;
+      report.accepted++;
+      if (batch.add(starts[user]!, ends[user]!, starts[track]!, ends[track]!, at)) batch.flush(buf, rows);
+      i++;
+    }
+    return this.took(buf, taken, end);
+  }
+
+  /**
+   * The plain rows read so far into the sink (the lines after them are the scanner's, whose rows
+   * take their ids after these), counted in the scanner's records; returns `at`.
+   */
+  private took(buf: Uint8Array, rows: number, at: number): number {
+    this.batch.flush(buf, this.rows);
+    this.scanner.countRecords(rows);
+    return at;
   }
 
   /** Ends the input: `last`, the file's end (its last record needs no line ending). */
@@ -195,6 +304,8 @@ export class StreamRowReader {
     }
     ({ user_id: this.user, track_id: this.track, listen_time: this.time } = header.columns);
     this.width = header.width;
+    this.starts = new Int32Array(header.width);
+    this.ends = new Int32Array(header.width);
   }
 
   private reject(reason: string, record: number, text: string): void {
@@ -203,6 +314,46 @@ export class StreamRowReader {
       this.examples.push({ file: this.file.name, record, reason, text: text.slice(0, 200) });
   }
 }
+
+/**
+ * Rows whose ids are looked up together (IdInterner.idsOfSpans): each one alone waited for its
+ * table slot from memory, as the scan of the next line filled the processor's window.
+ */
+class RowBatch {
+  private count = 0;
+  private readonly userStarts = new Int32Array(ROW_BATCH);
+  private readonly userEnds = new Int32Array(ROW_BATCH);
+  private readonly trackStarts = new Int32Array(ROW_BATCH);
+  private readonly trackEnds = new Int32Array(ROW_BATCH);
+  private readonly times = new Float64Array(ROW_BATCH);
+  private readonly userIds = new Int32Array(ROW_BATCH);
+  private readonly trackIds = new Int32Array(ROW_BATCH);
+
+  /** A row's id spans and time; true when the batch is full. */
+  add(userStart: number, userEnd: number, trackStart: number, trackEnd: number, time: number): boolean {
+    const k = this.count++;
+    this.userStarts[k] = userStart;
+    this.userEnds[k] = userEnd;
+    this.trackStarts[k] = trackStart;
+    this.trackEnds[k] = trackEnd;
+    this.times[k] = time;
+    return this.count === ROW_BATCH;
+  }
+
+  /** The rows, their ids looked up in `bytes` (the chunk their spans are in), into `rows`. */
+  flush(bytes: Uint8Array, rows: StreamRowSink): void {
+    const n = this.count;
+    if (n === 0) return;
+    const { userIds, trackIds, times } = this;
+    rows.users.idsOfSpans(bytes, this.userStarts, this.userEnds, n, userIds);
+    rows.tracks.idsOfSpans(bytes, this.trackStarts, this.trackEnds, n, trackIds);
+    for (let k = 0; k < n; k++) rows.addRow(userIds[k]!, trackIds[k]!, times[k]!);
+    this.count = 0;
+  }
+}
+
+/** Rows a batch: their table slots (64 bytes each, users' and tracks') stay in the L2 cache. */
+const ROW_BATCH = 1024;
 
 /**
  * The header of a streams file from its first bytes (`head`, at least one whole record unless the

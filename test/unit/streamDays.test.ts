@@ -122,6 +122,47 @@ describe('IdInterner against a Map: names by bytes, long, alike, with NULs, past
     );
   });
 
+  it('property: idsOfSpans, in batches of any size, numbers names as idOf does one by one', () => {
+    fc.assert(
+      fc.property(
+        fc.array(name, { maxLength: 200 }),
+        fc.array(name, { maxLength: 3000 }),
+        fc.integer({ min: 1, max: 700 }),
+        (before, names, batch) => {
+          const one = new Interner();
+          const many = new Interner();
+          for (const n of before) {
+            one.id(n);
+            many.id(n);
+          }
+          // The names end to end in one buffer, each a span of it (a chunk's fields).
+          const parts = names.map((n) => Buffer.from(n, 'utf8'));
+          const bytes = Buffer.concat(parts);
+          const starts = new Int32Array(names.length);
+          const ends = new Int32Array(names.length);
+          let at = 0;
+          parts.forEach((p, k) => {
+            starts[k] = at;
+            at += p.length;
+            ends[k] = at;
+          });
+          const expected = names.map((_, k) => one.idOf(bytes, starts[k]!, ends[k]!));
+          const got = new Int32Array(names.length);
+          // Batches of `batch` names; the table grows inside some of them.
+          for (let k = 0; k < names.length; k += batch) {
+            const n = Math.min(batch, names.length - k);
+            const ids = new Int32Array(n);
+            many.idsOfSpans(bytes, starts.subarray(k), ends.subarray(k), n, ids);
+            got.set(ids, k);
+          }
+          expect(Array.from(got)).toEqual(expected);
+          expect(many.names).toEqual(one.names);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('bytes that are not UTF-8 are one name with the text they decode to', () => {
     const ids = new Interner();
     const bad = Buffer.from([0x61, 0xff, 0x62]);
