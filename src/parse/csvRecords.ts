@@ -119,6 +119,12 @@ export class CsvRecordScanner {
   records = 0;
   /** Malformed records seen so far. */
   malformed = 0;
+  /**
+   * Records seen so far that ended with `\r\n`, and with a `\n` alone (a record the input's end
+   * ends is in neither): whether a file's line endings are all of one kind.
+   */
+  crlfEnds = 0;
+  lfEnds = 0;
 
   private readonly onRecord: CsvRecordScannerOptions['onRecord'];
   private readonly onSpans: CsvRecordScannerOptions['onSpans'];
@@ -342,6 +348,10 @@ export class CsvRecordScanner {
         break;
       }
       const record = ++this.records;
+      if (recordEnd < end) {
+        if (recordEnd > recordStart && buf[recordEnd - 1] === CARRIAGE_RETURN) this.crlfEnds++;
+        else this.lfEnds++;
+      }
       // Only a record ending exactly at its byte maxRecordBytes + 1 with no \r before it gets here too long.
       if (recordEnd - recordStart > max && (recordEnd === end || buf[recordEnd - 1] !== CARRIAGE_RETURN)) {
         problem = PROBLEM_TOO_LONG;
