@@ -2,9 +2,9 @@ import { CsvRecordScanner } from './csvRecords.js';
 
 /**
  * The records of a songs or users file read with the scanner of parse/csvRecords.ts, for a file on
- * which it and csv-parse agree (a catalogue read whole in half the time it took with csv-parse). The catalogues' contract is
- * csv-parse's reading (docs/KPIS.md): `relax_quotes`, and the record delimiter taken from the
- * file's first line ending outside quotes. The scanner returns exactly csv-parse's records and
+ * which it and csv-parse agree (a catalogue is then read in half the time). The catalogues'
+ * contract is csv-parse's reading (docs/KPIS.md): `relax_quotes`, and the record delimiter taken
+ * from the file's first line ending outside quotes. The scanner returns exactly csv-parse's records and
  * record numbers for a file without a malformed record (see CsvRecordScanner) whose records all
  * end in `\n`, or all in `\r\n` (line breaks inside quotes are data to both); `agrees` says
  * whether this file is one. When it is not (a record the scanner finds malformed, mixed line
