@@ -544,12 +544,14 @@ describe('bad files', () => {
 });
 
 describe('generateKpiDataset: speed', () => {
-  it('writes 1M stream rows (with 20,000 songs and 50,000 users) at >= 0.7M rows/s of CPU', () => {
+  it('writes 1M stream rows (with 20,000 songs and 50,000 users) at >= 0.5M rows/s of CPU', () => {
     // Best of up to three runs. The machine is shared: the wall-clock rate is printed, and the
     // rate per second of CPU time (which other processes inflate less) is the one asserted.
     // The floor is a regression guard, not a target: alone in vitest, the AMD EPYC measures 0.9M
     // to 1.2M rows/s; in CI, with the other test files and ClickHouse on its 2 cores, its best of
-    // three was 0.96M, and a 1M floor failed there.
+    // three was 0.96M one day (a 1M floor failed), and 0.58M and 0.68M on 2026-12-05, when the
+    // same code measured 0.88M to 0.90M alone (a 0.7M floor failed). Half the rate alone still
+    // fails a generator twice as slow.
     generateKpiDataset({
       dir: temp.make('playtally-kpi-speed-'),
       start: START,
@@ -575,7 +577,7 @@ describe('generateKpiDataset: speed', () => {
       );
       rmSync(out, { recursive: true, force: true });
     }
-    expect(best).toBeGreaterThanOrEqual(700_000);
+    expect(best).toBeGreaterThanOrEqual(500_000);
   });
 });
 
