@@ -129,7 +129,8 @@ export class CsvRecordScanner {
   private readonly onRecord: CsvRecordScannerOptions['onRecord'];
   private readonly onSpans: CsvRecordScannerOptions['onSpans'];
   private readonly onMalformed: CsvRecordScannerOptions['onMalformed'];
-  private readonly maxRecordBytes: number;
+  /** The longest record in bytes this scanner reads, not counting its line ending. */
+  readonly maxRecordBytes: number;
   private readonly fields: string[] = [];
   /** The record being scanned, as spans; decoded into `fields` for `onRecord`. */
   private readonly spans = new RecordSpans();
@@ -196,11 +197,6 @@ export class CsvRecordScanner {
    */
   countRecords(n: number): void {
     this.records += n;
-  }
-
-  /** The longest record in bytes this scanner reads, not counting its line ending. */
-  get maxRecord(): number {
-    return this.maxRecordBytes;
   }
 
   /** Scan the last record (the input need not end with a line ending). */

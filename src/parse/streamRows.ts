@@ -213,7 +213,7 @@ export class StreamRowReader {
     const user = this.user;
     const track = this.track;
     const time = this.time;
-    const max = this.scanner.maxRecord;
+    const max = this.scanner.maxRecordBytes;
     const report = this.report;
     const rows = this.rows;
     const batch = this.batch;

@@ -119,12 +119,6 @@ class MergeState {
   readonly outPlays: Float64Array;
   readonly top: TopK;
   runs = 0;
-  runSongs: Float64Array;
-  runPlays: Float64Array;
-  mergedSongs: Float64Array;
-  mergedPlays: Float64Array;
-  /** Histogram of plays for the counting sort. */
-  slots: Int32Array;
   /** Whether songs/plays of the current key are in the merged arrays (else in the run arrays). */
   merged = false;
 
@@ -133,15 +127,9 @@ class MergeState {
     readonly k: number,
     readonly low: number,
     readonly high: number,
-    private readonly scratch: MergeScratch,
+    /** The current key's decoded songs and plays, and the histogram of its plays. */
+    readonly scratch: MergeScratch,
   ) {
-    ({
-      runSongs: this.runSongs,
-      runPlays: this.runPlays,
-      mergedSongs: this.mergedSongs,
-      mergedPlays: this.mergedPlays,
-      slots: this.slots,
-    } = scratch);
     const count = spans.length;
     this.count = count;
     // Cursors in group order (stable), renumbered 0..groups-1.
@@ -251,20 +239,20 @@ class MergeState {
   }
 
   ensureCapacity(total: number): void {
-    if (total <= this.runSongs.length) return;
+    const scratch = this.scratch;
+    if (total <= scratch.runSongs.length) return;
     const size = 2 ** Math.ceil(Math.log2(total));
-    this.scratch.runSongs = this.runSongs = new Float64Array(size);
-    this.scratch.runPlays = this.runPlays = new Float64Array(size);
-    this.scratch.mergedSongs = this.mergedSongs = new Float64Array(size);
-    this.scratch.mergedPlays = this.mergedPlays = new Float64Array(size);
+    scratch.runSongs = new Float64Array(size);
+    scratch.runPlays = new Float64Array(size);
+    scratch.mergedSongs = new Float64Array(size);
+    scratch.mergedPlays = new Float64Array(size);
   }
 
   /** A histogram for plays up to `most`. */
   ensureSlots(most: number): Int32Array {
-    if (most >= this.slots.length) {
-      this.scratch.slots = this.slots = new Int32Array(2 ** Math.ceil(Math.log2(most + 1)));
-    }
-    return this.slots;
+    const scratch = this.scratch;
+    if (most >= scratch.slots.length) scratch.slots = new Int32Array(2 ** Math.ceil(Math.log2(most + 1)));
+    return scratch.slots;
   }
 }
 
@@ -274,8 +262,8 @@ function decodeKey(state: MergeState): void {
   let total = 0;
   for (let a = 0; a < activeCount; a++) total += songCount[active[a]!]!;
   state.ensureCapacity(total);
-  const runSongs = state.runSongs;
-  const runPlays = state.runPlays;
+  const runSongs = state.scratch.runSongs;
+  const runPlays = state.scratch.runPlays;
   let at = 0;
   for (let a = 0; a < activeCount; a++) {
     const c = active[a]!;
@@ -346,10 +334,10 @@ function decodeSongs(
 function mergeRuns(state: MergeState): number {
   let runs = state.runs;
   const bounds = state.runStart;
-  let fromSongs = state.runSongs;
-  let fromPlays = state.runPlays;
-  let toSongs = state.mergedSongs;
-  let toPlays = state.mergedPlays;
+  let fromSongs = state.scratch.runSongs;
+  let fromPlays = state.scratch.runPlays;
+  let toSongs = state.scratch.mergedSongs;
+  let toPlays = state.scratch.mergedPlays;
   let inMerged = false;
   while (runs > 1) {
     let out = 0;
@@ -407,8 +395,9 @@ function mergeRuns(state: MergeState): number {
 
 /** Put the current key's best k songs, best first, in outSongs/outPlays; returns how many. */
 function rank(state: MergeState, m: number): number {
-  const songs = state.merged ? state.mergedSongs : state.runSongs;
-  const plays = state.merged ? state.mergedPlays : state.runPlays;
+  const { runSongs, runPlays, mergedSongs, mergedPlays } = state.scratch;
+  const songs = state.merged ? mergedSongs : runSongs;
+  const plays = state.merged ? mergedPlays : runPlays;
   let most = 0;
   for (let i = 0; i < m; i++) if (plays[i]! > most) most = plays[i]!;
   if (most > 2 * m + 1024) return rankGeneral(state, songs, plays, m);

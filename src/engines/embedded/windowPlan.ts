@@ -137,6 +137,36 @@ export class ReusedBuffer {
 }
 
 /**
+ * The pieces of partial files a merge task reads (blocks, runs of segments), in order, into
+ * consecutive views of one reused buffer, each file opened once; `read` reads one piece into its
+ * view and checks it. The views are valid until the buffer's next use.
+ */
+export function readPieces<S extends { path: string }, P extends { length: number }, R>(
+  sources: readonly S[],
+  piecesOf: (source: S) => readonly P[],
+  read: (fd: number, piece: P, path: string, into: Uint8Array) => R,
+  into: ReusedBuffer,
+): R[] {
+  let total = 0;
+  for (const source of sources) for (const piece of piecesOf(source)) total += piece.length;
+  const buffer = into.take(total);
+  const out: R[] = [];
+  let at = 0;
+  for (const source of sources) {
+    const fd = openSync(source.path, 'r');
+    try {
+      for (const piece of piecesOf(source)) {
+        out.push(read(fd, piece, source.path, buffer.subarray(at, at + piece.length)));
+        at += piece.length;
+      }
+    } finally {
+      closeSync(fd);
+    }
+  }
+  return out;
+}
+
+/**
  * The spans of one user range, read from the days' partials (each segment's CRC checked, so a
  * span cut off a segment boundary fails here): what a worker merges into the range's chart rows.
  * Read into `into` (the worker's reused buffer): the spans are views of it, valid until its next use.
@@ -145,24 +175,18 @@ export function readRangeSpans(
   sources: MergeUsersTask['sources'],
   into: ReusedBuffer = new ReusedBuffer(),
 ): BlockSpan[] {
-  let total = 0;
-  for (const source of sources) for (const span of source.spans) total += span.length;
-  const buffer = into.take(total);
-  const spans: BlockSpan[] = [];
-  let at = 0;
-  for (const source of sources) {
-    const fd = openSync(source.path, 'r');
-    try {
-      for (const span of source.spans) {
-        const bytes = readSegments(fd, span, source.path, buffer.subarray(at, at + span.length));
-        at += span.length;
-        spans.push({ bytes, start: 0, end: span.length, base: span.base, group: span.group });
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
-  return spans;
+  return readPieces(
+    sources,
+    (source) => source.spans,
+    (fd, span, path, view): BlockSpan => ({
+      bytes: readSegments(fd, span, path, view),
+      start: 0,
+      end: span.length,
+      base: span.base,
+      group: span.group,
+    }),
+    into,
+  );
 }
 
 /**

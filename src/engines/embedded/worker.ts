@@ -50,7 +50,7 @@ import {
   type Task,
   type UnitExample,
 } from './tasks.js';
-import { ReusedBuffer, rangeTextWriter, readRangeSpans } from './windowPlan.js';
+import { ReusedBuffer, rangeTextWriter, readPieces, readRangeSpans } from './windowPlan.js';
 
 /**
  * A worker thread: runs one task at a time for the job on the main thread. The only state it
@@ -279,23 +279,8 @@ let countryMemory: { input: ReusedBuffer; scratch: MergeScratch } | undefined;
 
 /** The window's country charts of one partition: its blocks of every day, merged. */
 function mergeCountries(task: MergeCountriesTask): MergeCountriesResult {
-  let total = 0;
-  for (const source of task.sources) for (const ref of source.blocks) total += ref.length;
   countryMemory ??= { input: new ReusedBuffer(), scratch: new MergeScratch() };
-  const buffer = countryMemory.input.take(total);
-  const blocks: Uint8Array[] = [];
-  let at = 0;
-  for (const source of task.sources) {
-    const fd = openSync(source.path, 'r');
-    try {
-      for (const ref of source.blocks) {
-        blocks.push(readBlock(fd, ref, source.path, buffer.subarray(at, at + ref.length)));
-        at += ref.length;
-      }
-    } finally {
-      closeSync(fd);
-    }
-  }
+  const blocks = readPieces(task.sources, (source) => source.blocks, readBlock, countryMemory.input);
   const countries: CountryChart[] = [];
   mergeTopK(
     blocks,
