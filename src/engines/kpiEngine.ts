@@ -20,5 +20,10 @@ export interface KpiDayInput {
  */
 export interface KpiDayEngine {
   computeDay(input: KpiDayInput): Promise<DayKpis>;
+  /**
+   * How many days the job may ask for before the first is answered (default 1: one at a time).
+   * An engine that says more takes overlapping computeDay calls.
+   */
+  readonly daysAhead?: number;
   close(): Promise<void>;
 }

@@ -223,11 +223,12 @@ function forEachRowChunk(
 }
 
 /**
- * The names of the partials one thread reads over a run's days, numbered once: a day loaded whole
- * (no `keep`) takes its interners and each partial's numbers from here, instead of interning
- * every name of every partial again for each day (three quarters of loading a small day: 50,000
- * rows against 3 partials' 73,000 names each). A day's numbering then holds names it has no rows
- * of, which its computation skips (a user without rows, a track without plays).
+ * The names of the partials a run reads over its days, numbered once (ids are per file in a
+ * partial): a day takes each partial's numbers from here, instead of interning every name of every
+ * partial again for each day (three quarters of loading a small day: 50,000 rows against 3
+ * partials' 73,000 names each), and a day cut into parts is numbered here once for all of them.
+ * A day's numbering then holds names it has no rows of, which its computation skips (a user
+ * without rows, a track without plays).
  */
 export class PartialNames {
   readonly users = new IdInterner();
@@ -246,34 +247,32 @@ export class PartialNames {
   }
 }
 
+/** Parsed headers of partials by path, kept across the days of a run. */
+export type PartialHeaders = Map<string, { header: FilePartialHeader; dataStart: number }>;
+
 /**
- * The rows of `day` from the partials that have it, grouped by user (see UserGroups), with ids
- * merged through one interner per kind (ids are per file in a partial). `keep` selects users by
- * name (a worker's part of a day); `headers` caches parsed headers between days of one run, and
- * `names` (a day loaded whole only) their names' numbers.
- *
- * Two passes over the files, in chunks of rows: the user columns first, to count each user's
- * rows, then each file's tracks and times copied straight into their user's group. Memory is the
- * groups' (12 bytes a row) and one chunk's, never the files' columns.
+ * A day's section of one file partial, with the file's user and track numbers in a run's
+ * numbering (PartialNames): `users[i]` is the number of the file's user i, or -1 for a user whose
+ * rows are left out (another part's). All a thread needs to load the day's rows: plain data, sent
+ * to a worker as it is.
  */
-export function loadDayGroups(
-  sources: string[],
+export interface DaySource {
+  path: string;
+  dataStart: number;
+  section: DaySection;
+  users: Int32Array;
+  tracks: Int32Array;
+}
+
+/** The sections of `day` in the partials of `paths` that have it, numbered by `names`. */
+export function daySources(
+  paths: readonly string[],
   day: number,
-  keep?: (user: string) => boolean,
-  headers = new Map<string, { header: FilePartialHeader; dataStart: number }>(),
-  names?: PartialNames,
-): { groups: UserGroups; users: IdInterner; tracks: IdInterner } {
-  if (names !== undefined && keep !== undefined) throw new Error('names are for a day loaded whole');
-  const users = names?.users ?? new IdInterner();
-  const tracks = names?.tracks ?? new IdInterner();
-  const files: {
-    path: string;
-    dataStart: number;
-    section: DaySection;
-    userIds: Int32Array;
-    header: FilePartialHeader;
-  }[] = [];
-  for (const path of sources) {
+  names: PartialNames,
+  headers: PartialHeaders = new Map(),
+): DaySource[] {
+  const out: DaySource[] = [];
+  for (const path of paths) {
     let partial = headers.get(path);
     if (partial === undefined) {
       partial = readFilePartialHeader(path);
@@ -281,12 +280,30 @@ export function loadDayGroups(
     }
     const section = partial.header.days.find((d) => d.day === day);
     if (section === undefined) continue;
-    // Our number of each of the file's users, or -1 for a user not kept.
-    const userIds = names?.of(partial.header).users ?? users.idsOf(partial.header.users, keep);
-    files.push({ path, dataStart: partial.dataStart, section, userIds, header: partial.header });
+    out.push({ path, dataStart: partial.dataStart, section, ...names.of(partial.header) });
   }
-  const starts = new Uint32Array(users.size + 1);
-  for (const { path, dataStart, section, userIds } of files) {
+  return out;
+}
+
+/** The sources with the users `keep` refuses (by number) left out: a part of a day cut by user. */
+export function keepUsers(sources: readonly DaySource[], keep: (user: number) => boolean): DaySource[] {
+  return sources.map((source) => ({
+    ...source,
+    users: source.users.map((id) => (id >= 0 && keep(id) ? id : -1)),
+  }));
+}
+
+/**
+ * The rows of a day from its sources, grouped by user (see UserGroups): `users` is the size of the
+ * numbering (group u holds user number u's rows), and a user numbered -1 in a source has none.
+ *
+ * Two passes over the files, in chunks of rows: the user columns first, to count each user's
+ * rows, then each file's tracks and times copied straight into their user's group. Memory is the
+ * groups' (12 bytes a row) and one chunk's, never the files' columns.
+ */
+export function loadDayGroups(sources: readonly DaySource[], users: number): UserGroups {
+  const starts = new Uint32Array(users + 1);
+  for (const { path, dataStart, section, users: userIds } of sources) {
     const known = userIds.length;
     let outOfRange = false;
     forEachRowChunk(path, dataStart, section, 'users', ({ users: column }) => {
@@ -301,16 +318,15 @@ export function loadDayGroups(
         if (id >= 0) starts[id + 1]!++;
       }
     });
-    if (outOfRange) throw new PartialFileError(path, `day ${day}: a user number out of range`);
+    if (outOfRange) throw new PartialFileError(path, `day ${section.day}: a user number out of range`);
   }
-  for (let u = 0; u < users.size; u++) starts[u + 1]! += starts[u]!;
-  const n = starts[users.size]!;
-  const next = starts.slice(0, users.size);
+  for (let u = 0; u < users; u++) starts[u + 1]! += starts[u]!;
+  const n = starts[users]!;
+  const next = starts.slice(0, users);
   const groupTracks = new Uint32Array(n);
   const groupTimes = new Float64Array(n);
-  for (const { path, dataStart, section, userIds, header } of files) {
+  for (const { path, dataStart, section, users: userIds, tracks: trackIds } of sources) {
     let outOfRange = false;
-    const trackIds = names?.of(header).tracks ?? tracks.idsOf(header.tracks);
     const knownTracks = trackIds.length;
     forEachRowChunk(path, dataStart, section, 'all', ({ users: column, tracks: fileTracks, times }) => {
       for (let i = 0; i < column.length; i++) {
@@ -328,9 +344,9 @@ export function loadDayGroups(
         groupTimes[at] = times[i]!;
       }
     });
-    if (outOfRange) throw new PartialFileError(path, `day ${day}: rows out of range`);
+    if (outOfRange) throw new PartialFileError(path, `day ${section.day}: rows out of range`);
   }
-  return { groups: { starts, tracks: groupTracks, times: groupTimes }, users, tracks };
+  return { starts, tracks: groupTracks, times: groupTimes };
 }
 
 /**

@@ -391,10 +391,10 @@ async function writeDueDays(
   const summary: KpiSummary['days'] = [];
   let current = 0;
   if (inputs.size > 0) emit({ type: 'daysStart', days: inputs.size });
+  const due: { day: number; dayInputs: Record<string, string>; contributing: KpiFileRecord[] }[] = [];
   for (const day of [...inputs.keys()].sort((a, b) => a - b)) {
-    const key = compactDay(day);
     const dayInputs = inputs.get(day)!;
-    const written = state.day(key);
+    const written = state.day(compactDay(day));
     if (
       written &&
       written.granularity === granularity &&
@@ -409,7 +409,15 @@ async function writeDueDays(
     const contributing = Object.keys(dayInputs)
       .sort()
       .map((name) => state.files()[name]!);
-    const kpis = await engine.computeDay({
+    due.push({ day, dayInputs, contributing });
+  }
+  // Up to engine.daysAhead days are asked for before the first is answered; they are written in
+  // order, each as soon as it and those before it are computed.
+  const computing: Promise<DayKpis>[] = [];
+  const ask = (i: number): void => {
+    if (i >= due.length || computing[i] !== undefined) return;
+    const { day, contributing } = due[i]!;
+    const kpis = engine.computeDay({
       day,
       granularity,
       sources: contributing.map((f) => ({
@@ -421,51 +429,66 @@ async function writeDueDays(
       catalog,
       catalogKey,
     });
-    const dayWarnings = [
-      ...contributing.flatMap((f) => warn(fileRejectWarning(f, maxRejectRate))),
-      ...warn(
-        unknownTrackWarning(day, kpis.streams, maxRejectRate, () =>
-          firstUnknownTrack(
-            contributing.map((f) => ({ file: f.file, partial: state.partialPath(f) })),
-            day,
-            songs.tracks,
+    kpis.catch(() => {}); // awaited in order below
+    computing[i] = kpis;
+  };
+  const ahead = Math.max(1, engine.daysAhead ?? 1);
+  try {
+    for (let i = 0; i < due.length; i++) {
+      for (let j = i; j < i + ahead; j++) ask(j);
+      const { day, dayInputs, contributing } = due[i]!;
+      const key = compactDay(day);
+      const kpis = await computing[i]!;
+      const dayWarnings = [
+        ...contributing.flatMap((f) => warn(fileRejectWarning(f, maxRejectRate))),
+        ...warn(
+          unknownTrackWarning(day, kpis.streams, maxRejectRate, () =>
+            firstUnknownTrack(
+              contributing.map((f) => ({ file: f.file, partial: state.partialPath(f) })),
+              day,
+              songs.tracks,
+            ),
           ),
         ),
-      ),
-    ];
-    const paths = writeKpiFiles(outDir, kpis, {
-      date: isoDay(day),
-      granularity,
-      streams: kpis.streams,
-      // The day's rejects named as the other reasons are (the per-file ones are under `files`).
-      rejectedByReason: { duplicate: kpis.streams.duplicates, unknown_track: kpis.streams.unknownTrack },
-      files: contributing.map((f) => ({ ...f.report, sha256: f.sha256, examples: f.examples })),
-      songs: { files: songs.files, examples: songs.examples },
-      users: { files: users.files, examples: users.examples },
-      errorFiles: errorFiles.map(({ path: _path, ...rest }) => rest),
-      warnings: dayWarnings,
-      generatedAt: new Date().toISOString(),
-    });
-    state.putDay(key, {
-      date: isoDay(day),
-      granularity,
-      inputs: dayInputs,
-      catalog: catalogKey,
-      outDir,
-      files: {
-        genres: basename(paths.genres),
-        topGenres: basename(paths.topGenres),
-        quality: basename(paths.quality),
-      },
-      writtenAt: new Date().toISOString(),
-    });
-    summary.push({
-      date: isoDay(day),
-      genres: new Set(kpis.genres.map((g) => g.genre)).size,
-      streams: kpis.streams,
-      files: contributing.map((f) => f.file),
-    });
-    emit({ type: 'dayDone', date: isoDay(day), genres: kpis.genres.length, counted: kpis.streams.counted });
+      ];
+      const paths = writeKpiFiles(outDir, kpis, {
+        date: isoDay(day),
+        granularity,
+        streams: kpis.streams,
+        // The day's rejects named as the other reasons are (the per-file ones are under `files`).
+        rejectedByReason: { duplicate: kpis.streams.duplicates, unknown_track: kpis.streams.unknownTrack },
+        files: contributing.map((f) => ({ ...f.report, sha256: f.sha256, examples: f.examples })),
+        songs: { files: songs.files, examples: songs.examples },
+        users: { files: users.files, examples: users.examples },
+        errorFiles: errorFiles.map(({ path: _path, ...rest }) => rest),
+        warnings: dayWarnings,
+        generatedAt: new Date().toISOString(),
+      });
+      state.putDay(key, {
+        date: isoDay(day),
+        granularity,
+        inputs: dayInputs,
+        catalog: catalogKey,
+        outDir,
+        files: {
+          genres: basename(paths.genres),
+          topGenres: basename(paths.topGenres),
+          quality: basename(paths.quality),
+        },
+        writtenAt: new Date().toISOString(),
+      });
+      summary.push({
+        date: isoDay(day),
+        genres: new Set(kpis.genres.map((g) => g.genre)).size,
+        streams: kpis.streams,
+        files: contributing.map((f) => f.file),
+      });
+      emit({ type: 'dayDone', date: isoDay(day), genres: kpis.genres.length, counted: kpis.streams.counted });
+    }
+  } finally {
+    // A failed day ends the run: the days asked for after it settle first, so that none is still
+    // running when the engine closes.
+    await Promise.allSettled(computing);
   }
   return { days: summary, current };
 }

@@ -1,5 +1,4 @@
 import type { TrackGenre } from '../parse/catalogs.js';
-import type { IdInterner } from '../parse/idInterner.js';
 import { utcHourOf } from '../parse/timestamps.js';
 import type { UserGroups } from './streamDays.js';
 
@@ -63,23 +62,6 @@ const TOP_TRACKS = 3;
 const TOP_GENRES = 5;
 
 /**
- * The genre KPIs of one day from its valid rows. Rows are grouped by user and sorted by (track,
- * time), so exact duplicates are adjacent and each user's genres are seen together: a user is one
- * unique listener of every genre (and hour) they played, exactly, with no set of users kept. A
- * track listed under several genres counts for each of them, as a join of streams and songs does.
- */
-export function computeDayKpis(
-  day: number,
-  rows: UserGroups,
-  users: IdInterner,
-  tracks: IdInterner,
-  catalog: Catalog,
-  granularity: Granularity,
-): DayKpis {
-  return finishDayKpis(day, granularity, aggregateDay(rows, users, tracks, catalog, granularity));
-}
-
-/**
  * What a day's rows add up to, before ranking. Aggregates of days cut by user (each user's rows all
  * in one part) sum exactly (see mergeAggregates): that is how workers share a day between them.
  */
@@ -91,8 +73,8 @@ export interface DayAggregate {
   listen: Float64Array;
   total: Float64Array;
   unique: Float64Array;
-  /** Plays of each (bucket * genres + g, track) with any: parallel lists. */
-  plays: { keys: number[]; tracks: string[]; counts: number[] };
+  /** Plays of each (bucket * genres + g, track number) with any: parallel lists. */
+  plays: { keys: number[]; tracks: number[]; counts: number[] };
   counts: DayStreamCounts;
 }
 
@@ -103,39 +85,89 @@ export function catalogGenres(catalog: Pick<Catalog, 'tracks'>): string[] {
   );
 }
 
+/**
+ * The catalogue as the numbers of a run's tracks and users see it (formats/kpiPartials.ts'
+ * PartialNames): all that aggregateDay reads of it, in typed arrays, so that a day's part crosses
+ * to a worker without names or catalogue (each worker parsed the catalogue and numbered every name
+ * of the day's partials again: a third of its time at 10M rows).
+ */
+export interface NumberedCatalog {
+  /** Every genre of the catalogue, in byte order. */
+  genres: string[];
+  /**
+   * Track t's genres are `trackGenres[trackFrom[t] .. trackFrom[t + 1])` (indices into `genres`),
+   * with their durations at the same places of `trackDurations`; a track in no songs file has none.
+   */
+  trackFrom: Uint32Array;
+  trackGenres: Uint32Array;
+  trackDurations: Float64Array;
+  /** Per track number: 1 for a track in a songs file. */
+  knownTracks: Uint8Array;
+  /** Per user number: 1 for a user in a users file. */
+  knownUsers: Uint8Array;
+}
+
+/**
+ * A catalogue numbered as names come (NumberedCatalog): each track and user resolved once a run,
+ * however many days it is in.
+ */
+export class CatalogNumbering {
+  readonly genres: string[];
+  private readonly genreIndex: Map<string, number>;
+  private readonly trackFrom: number[] = [0];
+  private readonly trackGenres: number[] = [];
+  private readonly trackDurations: number[] = [];
+  private readonly knownTracks: number[] = [];
+  private readonly knownUsers: number[] = [];
+
+  constructor(private readonly catalog: Catalog) {
+    this.genres = catalogGenres(catalog);
+    this.genreIndex = new Map(this.genres.map((g, i) => [g, i]));
+  }
+
+  /** The catalogue for tracks and users numbered by their index in these lists (which only grow). */
+  of(trackNames: readonly string[], userNames: readonly string[]): NumberedCatalog {
+    for (let t = this.knownTracks.length; t < trackNames.length; t++) {
+      const list = this.catalog.tracks.get(trackNames[t]!);
+      this.knownTracks.push(list === undefined ? 0 : 1);
+      for (const g of list ?? []) {
+        this.trackGenres.push(this.genreIndex.get(g.genre)!);
+        this.trackDurations.push(g.durationMs);
+      }
+      this.trackFrom.push(this.trackGenres.length);
+    }
+    for (let u = this.knownUsers.length; u < userNames.length; u++)
+      this.knownUsers.push(this.catalog.users.has(userNames[u]!) ? 1 : 0);
+    return {
+      genres: this.genres,
+      trackFrom: Uint32Array.from(this.trackFrom),
+      trackGenres: Uint32Array.from(this.trackGenres),
+      trackDurations: Float64Array.from(this.trackDurations),
+      knownTracks: Uint8Array.from(this.knownTracks),
+      knownUsers: Uint8Array.from(this.knownUsers),
+    };
+  }
+}
+
+/**
+ * The day's rows, grouped by user (`users` numbers), added up. Within a user's group exact
+ * duplicates are found in a set of their (track, time) pairs, and the user's genres are seen
+ * together: a user is one unique listener of every genre (and hour) they played, exactly, with no
+ * set of users kept. A track listed under several genres counts for each of them, as a join of
+ * streams and songs does.
+ */
 export function aggregateDay(
   groups: UserGroups,
-  users: IdInterner,
-  tracks: IdInterner,
-  catalog: Catalog,
+  users: number,
+  catalog: NumberedCatalog,
   granularity: Granularity,
-  genreNames = catalogGenres(catalog),
 ): DayAggregate {
-  const genreIndex = new Map(genreNames.map((g, i) => [g, i]));
+  const genreNames = catalog.genres;
   const G = genreNames.length;
   const buckets = granularity === 'hour' ? 24 : 1;
-  const T = tracks.size;
-  // Each interned track's genres, resolved once into flat lists: genresOf[from[t], from[t + 1])
-  // with their durations; a track in no songs file has none and known[t] = 0.
-  const from = new Uint32Array(T + 1);
-  const known = new Uint8Array(T);
-  const genreList: number[] = [];
-  const durationList: number[] = [];
-  const trackNames = tracks.names;
-  for (let t = 0; t < T; t++) {
-    const list = catalog.tracks.get(trackNames[t]!);
-    if (list !== undefined) {
-      known[t] = 1;
-      for (const g of list) {
-        genreList.push(genreIndex.get(g.genre)!);
-        durationList.push(g.durationMs);
-      }
-    }
-    from[t + 1] = genreList.length;
-  }
-  const genresOf = Uint32Array.from(genreList);
-  const durations = Float64Array.from(durationList);
-  const userNames = users.names;
+  const { trackFrom: from, trackGenres: genresOf, trackDurations: durations, knownTracks: known } = catalog;
+  const T = known.length;
+  const knownUsers = catalog.knownUsers;
 
   const listen = new Float64Array(buckets * G);
   const total = new Float64Array(buckets * G);
@@ -146,7 +178,7 @@ export function aggregateDay(
   // same sums as counting per (bucket, genre, track), with one add per row.
   const plays = playCounter(buckets * T);
   const counts: DayStreamCounts = {
-    rows: groups.starts[users.size]!,
+    rows: groups.starts[users]!,
     duplicates: 0,
     unknownTrack: 0,
     unknownUser: 0,
@@ -158,12 +190,11 @@ export function aggregateDay(
   let unknownTrack = 0;
   let unknownUser = 0;
   let counted = 0;
-  for (let u = 0; u < users.size; u++) {
+  for (let u = 0; u < users; u++) {
     const start = starts[u]!;
     const end = starts[u + 1]!;
     if (start === end) continue;
-    const knownUser = catalog.users.has(userNames[u]!);
-    // A user's exact duplicates are found in a set of their (track, time) pairs of the day.
+    const knownUser = knownUsers[u] === 1;
     seen.clear(end - start);
     for (let i = start; i < end; i++) {
       const track = rowTracks[i]!;
@@ -196,14 +227,14 @@ export function aggregateDay(
   counts.unknownUser = unknownUser;
   counts.counted = counted;
   const keys: number[] = [];
-  const playTracks: string[] = [];
+  const playTracks: number[] = [];
   const playCounts: number[] = [];
   plays.forEach((n, key) => {
     const bucket = Math.floor(key / T);
     const track = key - bucket * T;
     for (let e = from[track]!; e < from[track + 1]!; e++) {
       keys.push(bucket * G + genresOf[e]!);
-      playTracks.push(trackNames[track]!);
+      playTracks.push(track);
       playCounts.push(n);
     }
   });
@@ -274,11 +305,13 @@ export function mergeAggregates(parts: DayAggregate[]): DayAggregate {
     }
     return out;
   };
-  const plays = new Map<string, { k: number; track: string; n: number }>();
+  // The parts number tracks alike (one run's numbering): a play is keyed by its track and its key.
+  const keys = first.buckets * first.genres.length;
+  const plays = new Map<number, { k: number; track: number; n: number }>();
   for (const part of parts) {
     part.plays.keys.forEach((k, i) => {
       const track = part.plays.tracks[i]!;
-      const id = `${k}\u0000${track}`;
+      const id = track * keys + k;
       const entry = plays.get(id);
       if (entry) entry.n += part.plays.counts[i]!;
       else plays.set(id, { k, track, n: part.plays.counts[i]! });
@@ -304,11 +337,16 @@ export function mergeAggregates(parts: DayAggregate[]): DayAggregate {
   };
 }
 
-/** Rank an aggregate into the day's KPI rows and top genres. */
-export function finishDayKpis(day: number, granularity: Granularity, agg: DayAggregate): DayKpis {
+/** Rank an aggregate into the day's KPI rows and top genres (`trackName`: a track number's id). */
+export function finishDayKpis(
+  day: number,
+  granularity: Granularity,
+  agg: DayAggregate,
+  trackName: (track: number) => string,
+): DayKpis {
   const { genres: genreNames, buckets, listen, total, unique } = agg;
   const G = genreNames.length;
-  const top = topTracks(agg.plays);
+  const top = topTracks(agg.plays, trackName);
   const genres: GenreKpi[] = [];
   const topGenres: TopGenre[] = [];
   for (let b = 0; b < buckets; b++) {
@@ -366,12 +404,15 @@ function playCounter(keys: number): PlayCounter {
 }
 
 /** Each (bucket, genre)'s 3 most played tracks: plays descending, then track_id ascending. */
-function topTracks(plays: DayAggregate['plays']): Map<number, { track: string; plays: number }[]> {
+function topTracks(
+  plays: DayAggregate['plays'],
+  trackName: (track: number) => string,
+): Map<number, { track: string; plays: number }[]> {
   const top = new Map<number, { track: string; plays: number }[]>();
   const better = (a: { track: string; plays: number }, b: { track: string; plays: number }): boolean =>
     a.plays > b.plays || (a.plays === b.plays && byteOrder(a.track, b.track) < 0);
   plays.keys.forEach((k, i) => {
-    const entry = { track: plays.tracks[i]!, plays: plays.counts[i]! };
+    const entry = { track: trackName(plays.tracks[i]!), plays: plays.counts[i]! };
     let list = top.get(k);
     if (list === undefined) {
       list = [];

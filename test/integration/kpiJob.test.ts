@@ -315,6 +315,9 @@ describe('parallel parsing', () => {
     expect(Object.keys(one).filter((n) => n.startsWith('genre_kpis_')).length).toBeGreaterThanOrEqual(2);
     expect(await outputs(3)).toEqual(one);
     expect(await outputs(2)).toEqual(one);
+    // The large days on the workers, asked for ahead while the small days around them (the rows
+    // past either midnight) are computed on the main thread.
+    expect(await outputs(2, 10_000)).toEqual(one);
     // Every day computed on the workers, cut by user: the same files.
     expect(await outputs(2, 0)).toEqual(one);
     expect(await outputs(3, 0)).toEqual(one);

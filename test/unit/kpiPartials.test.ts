@@ -4,14 +4,18 @@ import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
+  daySources,
+  keepUsers,
   loadDayGroups,
+  type PartialHeaders,
   PartialNames,
   readDayColumns,
   readFilePartialHeader,
   writeFilePartial,
 } from '../../src/formats/kpiPartials.js';
 import { PartialFileError } from '../../src/formats/partialFile.js';
-import { StreamDays, userPart } from '../../src/kpis/streamDays.js';
+import { StreamDays, type UserGroups, userPart } from '../../src/kpis/streamDays.js';
+import type { IdInterner } from '../../src/parse/idInterner.js';
 import { MICROS_PER_DAY } from '../../src/parse/timestamps.js';
 import { TempDirs } from '../support/tempDirs.js';
 
@@ -119,7 +123,7 @@ describe('KPI file partials: days read in chunks of rows, and older versions', (
       n - 1,
     ]);
     expect(day.times.every((t, i) => t === i)).toBe(true);
-    const { groups, users } = loadDayGroups([path], 0);
+    const { groups, users } = loadDay([path], 0);
     const g = users.id('g');
     const rows = Array.from(
       { length: groups.starts[g + 1]! - groups.starts[g]! },
@@ -140,7 +144,7 @@ describe('KPI file partials: days read in chunks of rows, and older versions', (
       expect(() => readDayColumns(path, dataStart, header.days[0]!)).toThrow(
         new PartialFileError(path, 'day 0: checksum mismatch'),
       );
-      expect(() => loadDayGroups([path], 0)).toThrow(PartialFileError);
+      expect(() => loadDay([path], 0)).toThrow(PartialFileError);
     }
   });
 
@@ -160,7 +164,7 @@ describe('KPI file partials: days read in chunks of rows, and older versions', (
     const read = readFilePartialHeader(path);
     expect(read.header.version).toBe(2);
     expect([...readDayColumns(path, read.dataStart, read.header.days[0]!).times]).toEqual([1, 2]);
-    const { groups, users } = loadDayGroups([path], 19_000);
+    const { groups, users } = loadDay([path], 19_000);
     expect(groups.times[groups.starts[users.id('u2')]!]).toBe(2);
     const bytes = readFileSync(path);
     bytes[read.dataStart + days[1]!.offset]! ^= 0x01;
@@ -171,7 +175,7 @@ describe('KPI file partials: days read in chunks of rows, and older versions', (
   });
 });
 
-describe('loadDayGroups: a day of several files, merged by name and grouped by user', () => {
+describe('daySources and loadDayGroups: a day of several files, merged by name and grouped by user', () => {
   const name = fc.oneof(fc.constantFrom('a', 'b', 'c', '', '😀', '__proto__'), fc.string({ maxLength: 3 }));
   const row = fc.record({
     user: name,
@@ -203,9 +207,11 @@ describe('loadDayGroups: a day of several files, merged by name and grouped by u
         fc.constantFrom(1, 2, 3),
         (files, day, parts) => {
           const paths = partials(files);
+          // One numbering for every part, as the engine numbers a day once for its workers.
+          const names = new PartialNames();
           for (let part = 0; part < parts; part++) {
             const keep = parts === 1 ? undefined : (user: string) => userPart(user, parts) === part;
-            const loaded = loadDayGroups(paths, day, keep);
+            const loaded = loadDay(paths, day, { names, keep });
             const got = byName(loaded);
             const expected = new Map<string, [string, number][]>();
             for (const r of files.flat()) {
@@ -234,11 +240,11 @@ describe('loadDayGroups: a day of several files, merged by name and grouped by u
         (files, days) => {
           const paths = partials(files);
           const names = new PartialNames();
-          const headers = new Map<string, ReturnType<typeof readFilePartialHeader>>();
+          const headers: PartialHeaders = new Map();
           for (const day of days) {
-            const shared = loadDayGroups(paths, day, undefined, headers, names);
+            const shared = loadDay(paths, day, { names, headers });
             expect(shared.users).toBe(names.users);
-            expect(byName(shared)).toEqual(byName(loadDayGroups(paths, day)));
+            expect(byName(shared)).toEqual(byName(loadDay(paths, day)));
           }
           // Each name numbered once: the users of every partial that holds one of the days.
           const read = files.filter((rows) =>
@@ -250,15 +256,26 @@ describe('loadDayGroups: a day of several files, merged by name and grouped by u
       { numRuns: 100 },
     );
   });
-
-  it('a day cut by user takes no PartialNames', () => {
-    const paths = partials([[{ user: 'a', track: 't', time: 0 }]]);
-    expect(() => loadDayGroups(paths, 0, () => true, new Map(), new PartialNames())).toThrow(/whole/);
-  });
 });
 
+/**
+ * The rows of `day` in the partials of `paths`, numbered by `names` (afresh by default), with the
+ * users `keep` refuses (by id) left out.
+ */
+function loadDay(
+  paths: string[],
+  day: number,
+  options: { names?: PartialNames; headers?: PartialHeaders; keep?: (user: string) => boolean } = {},
+): { groups: UserGroups; users: IdInterner; tracks: IdInterner } {
+  const names = options.names ?? new PartialNames();
+  let sources = daySources(paths, day, names, options.headers);
+  const keep = options.keep;
+  if (keep !== undefined) sources = keepUsers(sources, (u) => keep(names.users.name(u)));
+  return { groups: loadDayGroups(sources, names.users.size), users: names.users, tracks: names.tracks };
+}
+
 /** A loaded day's rows as user name -> [track name, time] in group order (users with rows only). */
-function byName(loaded: ReturnType<typeof loadDayGroups>): Map<string, [string, number][]> {
+function byName(loaded: ReturnType<typeof loadDay>): Map<string, [string, number][]> {
   const { groups, users, tracks } = loaded;
   const got = new Map<string, [string, number][]>();
   for (let u = 0; u < users.size; u++) {

@@ -1,5 +1,7 @@
+import type { DaySource } from '../../formats/kpiPartials.js';
 import type { SpillIndex } from '../../formats/pairSpill.js';
 import type { BlockRef, SegmentRun } from '../../formats/partialFile.js';
+import type { NumberedCatalog } from '../../kpis/genreKpis.js';
 import { type ErrorCode, PlaytallyError } from '../../ops/errors.js';
 import type { StreamFileResult, StreamRangeResult } from '../../parse/streamRows.js';
 import type { BlockStats } from '../../partials/aggregatePairs.js';
@@ -186,25 +188,20 @@ export interface MergeStreamsRangesTask {
 }
 
 /**
- * One part of a day's genre KPIs: the rows of the users that hash to `part` of `parts`, from the
- * day's sections of the file partials, aggregated (kpis/genreKpis.ts aggregateDay). The parts of
- * a day sum to the whole day exactly, since each user falls in one part.
+ * One part of a day's genre KPIs: the rows of the users its sources number (the others are -1,
+ * another part's), from the day's sections of the file partials, aggregated (kpis/genreKpis.ts
+ * aggregateDay). The parts of a day sum to the whole day exactly, since each user falls in one
+ * part. Names and catalogue come as the main thread numbered them: the worker reads no header
+ * and interns no name.
  */
 export interface KpiDayPartTask {
   kind: 'kpiDayPart';
   day: number;
-  part: number;
-  parts: number;
   granularity: 'day' | 'hour';
-  sources: string[];
-  /** The catalogue, and an id for it: a worker keeps the last one it was sent. */
-  catalogId: string;
-  /**
-   * The catalogue as JSON (`{ tracks: [id, genres][], users: id[] }`): one string crosses to the
-   * worker as one copy, where 70,000 small objects took a structured clone of a tenth of a second
-   * a task; the worker parses it only when the id is new to it.
-   */
-  catalog: string;
+  sources: DaySource[];
+  /** How many users the numbering has. */
+  users: number;
+  catalog: NumberedCatalog;
 }
 
 export type Task =

@@ -5,10 +5,10 @@ import { writeChartLine } from '../../formats/chartFiles.js';
 import { filePartialName, loadDayGroups, writeFilePartial } from '../../formats/kpiPartials.js';
 import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../../formats/pairSpill.js';
 import { readBlock } from '../../formats/partialFile.js';
-import { aggregateDay, type Catalog, catalogGenres, type DayAggregate } from '../../kpis/genreKpis.js';
-import { StreamDays, userPart } from '../../kpis/streamDays.js';
+import { aggregateDay, type DayAggregate } from '../../kpis/genreKpis.js';
+import { StreamDays } from '../../kpis/streamDays.js';
 import { readFullySync } from '../../ops/fileIo.js';
-import { SNIFF_BYTES, type TrackGenre } from '../../parse/catalogs.js';
+import { SNIFF_BYTES } from '../../parse/catalogs.js';
 import { looksBinary } from '../../parse/csvHeader.js';
 import { ListenParser } from '../../parse/listenParser.js';
 import { exampleText } from '../../parse/rejects.js';
@@ -390,22 +390,10 @@ function parseStreamsRange(task: ParseStreamsRangeTask): {
   }
 }
 
-/** The catalogue of the last KPI task, kept while the next ones use the same. */
-let kpiCatalog: { id: string; catalog: Catalog; genres: string[] } | undefined;
-
+/** A day's part of genre KPIs (KpiDayPartTask). */
 function kpiDayPart(task: KpiDayPartTask): DayAggregate {
-  if (kpiCatalog?.id !== task.catalogId) {
-    const sent = JSON.parse(task.catalog) as { tracks: [string, TrackGenre[]][]; users: string[] };
-    const catalog = { tracks: new Map(sent.tracks), users: new Set(sent.users) };
-    kpiCatalog = { id: task.catalogId, catalog, genres: catalogGenres(catalog) };
-  }
-  const { groups, users, tracks } = loadDayGroups(
-    task.sources,
-    task.day,
-    (user) => userPart(user, task.parts) === task.part,
-  );
-  const { catalog, genres } = kpiCatalog!;
-  return aggregateDay(groups, users, tracks, catalog, task.granularity, genres);
+  const groups = loadDayGroups(task.sources, task.users);
+  return aggregateDay(groups, task.users, task.catalog, task.granularity);
 }
 
 type Done = { result: unknown; transfer: ArrayBuffer[] };
