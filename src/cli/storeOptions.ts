@@ -2,6 +2,9 @@ import { Option } from 'commander';
 import { ResultsStore } from '../store/resultsStore.js';
 import { positiveIntOption } from './optionParsers.js';
 
+/** The results store `serve` and `load` use without --db (or $PLAYTALLY_DB). */
+export const DEFAULT_DB = 'playtally.db';
+
 /** `--db <file>` on the commands that write results: load them into the results store too. */
 export function dbOption(): Option {
   return new Option(

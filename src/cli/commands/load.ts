@@ -7,8 +7,7 @@ import { plural } from '../../ops/counts.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import { ResultsStore } from '../../store/resultsStore.js';
 import { logLevelOf, prints, type VerbosityCliOptions, withVerbosityOptions } from '../sharedOptions.js';
-import { userChartDatesOption } from '../storeOptions.js';
-import { DEFAULT_DB } from './serve.js';
+import { DEFAULT_DB, userChartDatesOption } from '../storeOptions.js';
 
 interface LoadCliOptions extends VerbosityCliOptions {
   db?: string;
