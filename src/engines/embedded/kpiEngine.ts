@@ -105,7 +105,12 @@ export function embeddedKpiEngine(options: {
             kind: 'kpiDayPart',
             day,
             granularity,
-            sources: keepUsers(files, (u) => partOf[u] === part),
+            // Every part's task holds the same arrays until it is sent; each worker leaves the
+            // other parts' users out itself (masked here, the copies of every part of a day of
+            // millions of users and dozens of files waited in the queue together).
+            sources: files,
+            part,
+            partOf,
             users,
             catalog: numbered,
           }),

@@ -188,17 +188,19 @@ export interface MergeStreamsRangesTask {
 }
 
 /**
- * One part of a day's genre KPIs: the rows of the users its sources number (the others are -1,
- * another part's), from the day's sections of the file partials, aggregated (kpis/genreKpis.ts
- * aggregateDay). The parts of a day sum to the whole day exactly, since each user falls in one
- * part. Names and catalogue come as the main thread numbered them: the worker reads no header
- * and interns no name.
+ * One part of a day's genre KPIs: the rows of the users in part `part` (`partOf[user]`), from the
+ * day's sections of the file partials, aggregated (kpis/genreKpis.ts aggregateDay). The parts of
+ * a day sum to the whole day exactly, since each user falls in one part. Names and catalogue come
+ * as the main thread numbered them: the worker reads no header and interns no name.
  */
 export interface KpiDayPartTask {
   kind: 'kpiDayPart';
   day: number;
   granularity: 'day' | 'hour';
   sources: DaySource[];
+  part: number;
+  /** Each numbered user's part. */
+  partOf: Uint32Array;
   /** How many users the numbering has. */
   users: number;
   catalog: NumberedCatalog;

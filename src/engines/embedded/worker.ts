@@ -2,7 +2,7 @@ import { closeSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
 import { writeChartLine } from '../../formats/chartFiles.js';
-import { filePartialName, loadDayGroups, writeFilePartial } from '../../formats/kpiPartials.js';
+import { filePartialName, keepUsers, loadDayGroups, writeFilePartial } from '../../formats/kpiPartials.js';
 import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../../formats/pairSpill.js';
 import { readBlock } from '../../formats/partialFile.js';
 import { aggregateDay, type DayAggregate } from '../../kpis/genreKpis.js';
@@ -392,7 +392,11 @@ function parseStreamsRange(task: ParseStreamsRangeTask): {
 
 /** A day's part of genre KPIs (KpiDayPartTask). */
 function kpiDayPart(task: KpiDayPartTask): DayAggregate {
-  const groups = loadDayGroups(task.sources, task.users);
+  const { part, partOf } = task;
+  const groups = loadDayGroups(
+    keepUsers(task.sources, (user) => partOf[user] === part),
+    task.users,
+  );
   return aggregateDay(groups, task.users, task.catalog, task.granularity);
 }
 
