@@ -15,6 +15,7 @@ import {
 } from '../../kpis/genreKpis.js';
 import { userPart } from '../../kpis/streamDays.js';
 import type { KpiDayEngine, KpiDayInput } from '../kpiEngine.js';
+import type { KpiDayPartTask } from './tasks.js';
 import { WorkerPool } from './workerPool.js';
 
 /** Days with at least this many rows are computed on the workers, cut by user. */
@@ -103,7 +104,6 @@ export function embeddedKpiEngine(options: {
         Array.from({ length: count }, (_, part) =>
           workers.run<DayAggregate>({
             kind: 'kpiDayPart',
-            day,
             granularity,
             // Every part's task holds the same arrays until it is sent; each worker leaves the
             // other parts' users out itself (masked here, the copies of every part of a day of
@@ -117,21 +117,27 @@ export function embeddedKpiEngine(options: {
         ),
       );
     } else {
-      // One thread and a day too large for one part: its parts one after the other.
+      // One thread and a day too large for one part: its parts one after the other, each as a
+      // worker computes it.
       aggregates = Array.from({ length: count }, (_, part) =>
-        aggregateDay(
-          loadDayGroups(
-            keepUsers(files, (u) => partOf[u] === part),
-            users,
-          ),
-          users,
-          numbered,
-          granularity,
-        ),
+        aggregateDayPart({ granularity, sources: files, part, partOf, users, catalog: numbered }),
       );
     }
     return finishDayKpis(day, granularity, mergeAggregates(aggregates), trackName);
   }
+}
+
+/**
+ * One part of a day aggregated: the rows of the users `partOf` puts in `part`. What a worker
+ * computes for a KpiDayPartTask, and this thread for each part when it has no workers.
+ */
+export function aggregateDayPart(task: Omit<KpiDayPartTask, 'kind'>): DayAggregate {
+  const { part, partOf, users } = task;
+  const groups = loadDayGroups(
+    keepUsers(task.sources, (user) => partOf[user] === part),
+    users,
+  );
+  return aggregateDay(groups, users, task.catalog, task.granularity);
 }
 
 /** Each numbered user's part of a day cut into `parts` (userPart of its id), kept per count of parts. */

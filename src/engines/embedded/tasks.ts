@@ -195,7 +195,6 @@ export interface MergeStreamsRangesTask {
  */
 export interface KpiDayPartTask {
   kind: 'kpiDayPart';
-  day: number;
   granularity: 'day' | 'hour';
   sources: DaySource[];
   part: number;

@@ -2,10 +2,9 @@ import { closeSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
 import { writeChartLine } from '../../formats/chartFiles.js';
-import { filePartialName, keepUsers, loadDayGroups, writeFilePartial } from '../../formats/kpiPartials.js';
+import { filePartialName, writeFilePartial } from '../../formats/kpiPartials.js';
 import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../../formats/pairSpill.js';
 import { readBlock } from '../../formats/partialFile.js';
-import { aggregateDay, type DayAggregate } from '../../kpis/genreKpis.js';
 import { StreamDays } from '../../kpis/streamDays.js';
 import { readFullySync } from '../../ops/fileIo.js';
 import { SNIFF_BYTES } from '../../parse/catalogs.js';
@@ -26,6 +25,7 @@ import { closeS3, csvInput } from '../../sources/locations.js';
 import { readUnitLines } from '../../sources/logUnits.js';
 import type { CountryChart } from '../../window/countryCharts.js';
 import { MergeScratch, mergeSpans, mergeTopK } from '../../window/mergeTopK.js';
+import { aggregateDayPart } from './kpiEngine.js';
 import { writeRangesPartial } from './streamsParse.js';
 import {
   type AggregatedBlock,
@@ -34,7 +34,6 @@ import {
   EXIT_MESSAGE,
   errorMessage,
   type FinishSpillResult,
-  type KpiDayPartTask,
   type MergeCountriesResult,
   type MergeCountriesTask,
   type MergeUsersResult,
@@ -390,16 +389,6 @@ function parseStreamsRange(task: ParseStreamsRangeTask): {
   }
 }
 
-/** A day's part of genre KPIs (KpiDayPartTask). */
-function kpiDayPart(task: KpiDayPartTask): DayAggregate {
-  const { part, partOf } = task;
-  const groups = loadDayGroups(
-    keepUsers(task.sources, (user) => partOf[user] === part),
-    task.users,
-  );
-  return aggregateDay(groups, task.users, task.catalog, task.granularity);
-}
-
 type Done = { result: unknown; transfer: ArrayBuffer[] };
 
 async function run(task: Task): Promise<Done> {
@@ -438,7 +427,7 @@ async function run(task: Task): Promise<Done> {
         transfer: [],
       };
     case 'kpiDayPart':
-      return { result: kpiDayPart(task), transfer: [] };
+      return { result: aggregateDayPart(task), transfer: [] };
   }
 }
 
