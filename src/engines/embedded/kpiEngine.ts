@@ -1,10 +1,4 @@
-import {
-  daySources,
-  keepUsers,
-  loadDayGroups,
-  type PartialHeaders,
-  PartialNames,
-} from '../../formats/kpiPartials.js';
+import { daySources, loadDayGroups, type PartialHeaders, PartialNames } from '../../formats/kpiPartials.js';
 import {
   aggregateDay,
   CatalogNumbering,
@@ -15,7 +9,7 @@ import {
 } from '../../kpis/genreKpis.js';
 import { userPart } from '../../kpis/streamDays.js';
 import type { KpiDayEngine, KpiDayInput } from '../kpiEngine.js';
-import type { KpiDayPartTask } from './tasks.js';
+import { aggregateDayPart } from './kpiDayPart.js';
 import { WorkerPool } from './workerPool.js';
 
 /** Days with at least this many rows are computed on the workers, cut by user. */
@@ -125,19 +119,6 @@ export function embeddedKpiEngine(options: {
     }
     return finishDayKpis(day, granularity, mergeAggregates(aggregates), trackName);
   }
-}
-
-/**
- * One part of a day aggregated: the rows of the users `partOf` puts in `part`. What a worker
- * computes for a KpiDayPartTask, and this thread for each part when it has no workers.
- */
-export function aggregateDayPart(task: Omit<KpiDayPartTask, 'kind'>): DayAggregate {
-  const { part, partOf, users } = task;
-  const groups = loadDayGroups(
-    keepUsers(task.sources, (user) => partOf[user] === part),
-    users,
-  );
-  return aggregateDay(groups, users, task.catalog, task.granularity);
 }
 
 /** Each numbered user's part of a day cut into `parts` (userPart of its id), kept per count of parts. */

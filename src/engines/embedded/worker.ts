@@ -25,7 +25,7 @@ import { closeS3, csvInput } from '../../sources/locations.js';
 import { readUnitLines } from '../../sources/logUnits.js';
 import type { CountryChart } from '../../window/countryCharts.js';
 import { MergeScratch, mergeSpans, mergeTopK } from '../../window/mergeTopK.js';
-import { aggregateDayPart } from './kpiEngine.js';
+import { aggregateDayPart } from './kpiDayPart.js';
 import { writeRangesPartial } from './streamsParse.js';
 import {
   type AggregatedBlock,
