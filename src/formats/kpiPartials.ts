@@ -1,6 +1,6 @@
 import { closeSync, openSync } from 'node:fs';
 import { crc32 } from 'node:zlib';
-import type { UserGroups } from '../kpis/streamDays.js';
+import { GroupArrays, type UserGroups } from '../kpis/streamDays.js';
 import { writeFileAtomicParts } from '../ops/atomicFile.js';
 import { readFullySync } from '../ops/fileIo.js';
 import type { FileReport, RowExample } from '../parse/catalogs.js';
@@ -299,10 +299,15 @@ export function keepUsers(sources: readonly DaySource[], keep: (user: number) =>
  *
  * Two passes over the files, in chunks of rows: the user columns first, to count each user's
  * rows, then each file's tracks and times copied straight into their user's group. Memory is the
- * groups' (12 bytes a row) and one chunk's, never the files' columns.
+ * groups' (12 bytes a row) and one chunk's, never the files' columns. The groups are views into
+ * `arrays`' arrays, valid until they are asked for again.
  */
-export function loadDayGroups(sources: readonly DaySource[], users: number): UserGroups {
-  const starts = new Uint32Array(users + 1);
+export function loadDayGroups(
+  sources: readonly DaySource[],
+  users: number,
+  arrays = new GroupArrays(),
+): UserGroups {
+  const { starts, next } = arrays.counters(users);
   for (const { path, dataStart, section, users: userIds } of sources) {
     const known = userIds.length;
     let outOfRange = false;
@@ -321,10 +326,8 @@ export function loadDayGroups(sources: readonly DaySource[], users: number): Use
     if (outOfRange) throw new PartialFileError(path, `day ${section.day}: a user number out of range`);
   }
   for (let u = 0; u < users; u++) starts[u + 1]! += starts[u]!;
-  const n = starts[users]!;
-  const next = starts.slice(0, users);
-  const groupTracks = new Uint32Array(n);
-  const groupTimes = new Float64Array(n);
+  next.set(starts.subarray(0, users));
+  const { tracks: groupTracks, times: groupTimes } = arrays.rows(starts[users]!);
   for (const { path, dataStart, section, users: userIds, tracks: trackIds } of sources) {
     let outOfRange = false;
     const knownTracks = trackIds.length;

@@ -14,7 +14,7 @@ import {
   writeFilePartial,
 } from '../../src/formats/kpiPartials.js';
 import { PartialFileError } from '../../src/formats/partialFile.js';
-import { StreamDays, type UserGroups, userPart } from '../../src/kpis/streamDays.js';
+import { GroupArrays, StreamDays, type UserGroups, userPart } from '../../src/kpis/streamDays.js';
 import type { IdInterner } from '../../src/parse/idInterner.js';
 import { MICROS_PER_DAY } from '../../src/parse/timestamps.js';
 import { TempDirs } from '../support/tempDirs.js';
@@ -207,11 +207,13 @@ describe('daySources and loadDayGroups: a day of several files, merged by name a
         fc.constantFrom(1, 2, 3),
         (files, day, parts) => {
           const paths = partials(files);
-          // One numbering for every part, as the engine numbers a day once for its workers.
+          // One numbering for every part, as the engine numbers a day once for its workers, and
+          // one set of arrays reused part after part, as a worker reuses its own.
           const names = new PartialNames();
+          const arrays = new GroupArrays();
           for (let part = 0; part < parts; part++) {
             const keep = parts === 1 ? undefined : (user: string) => userPart(user, parts) === part;
-            const loaded = loadDay(paths, day, { names, keep });
+            const loaded = loadDay(paths, day, { names, keep, arrays });
             const got = byName(loaded);
             const expected = new Map<string, [string, number][]>();
             for (const r of files.flat()) {
@@ -265,13 +267,19 @@ describe('daySources and loadDayGroups: a day of several files, merged by name a
 function loadDay(
   paths: string[],
   day: number,
-  options: { names?: PartialNames; headers?: PartialHeaders; keep?: (user: string) => boolean } = {},
+  options: {
+    names?: PartialNames;
+    headers?: PartialHeaders;
+    keep?: (user: string) => boolean;
+    arrays?: GroupArrays;
+  } = {},
 ): { groups: UserGroups; users: IdInterner; tracks: IdInterner } {
   const names = options.names ?? new PartialNames();
   let sources = daySources(paths, day, names, options.headers);
   const keep = options.keep;
   if (keep !== undefined) sources = keepUsers(sources, (u) => keep(names.users.name(u)));
-  return { groups: loadDayGroups(sources, names.users.size), users: names.users, tracks: names.tracks };
+  const groups = loadDayGroups(sources, names.users.size, options.arrays);
+  return { groups, users: names.users, tracks: names.tracks };
 }
 
 /** A loaded day's rows as user name -> [track name, time] in group order (users with rows only). */

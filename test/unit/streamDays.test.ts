@@ -2,7 +2,7 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DayStreams, groupByUser, StreamDays, userPart } from '../../src/kpis/streamDays.js';
+import { DayStreams, GroupArrays, groupByUser, StreamDays, userPart } from '../../src/kpis/streamDays.js';
 import { SNIFF_BYTES } from '../../src/parse/catalogs.js';
 import { IdInterner as Interner } from '../../src/parse/idInterner.js';
 import { readStreamsFile } from '../../src/parse/streamRows.js';
@@ -392,6 +392,30 @@ describe('groupByUser', () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('GroupArrays: the arrays of the groups of a day part, reused part after part', () => {
+  it('hands out zeroed counters and the same memory while it fits, grown by an eighth past it', () => {
+    const arrays = new GroupArrays();
+    const first = arrays.counters(8);
+    expect(first.starts.length).toBe(9);
+    expect(first.next.length).toBe(8);
+    first.starts.fill(7);
+    const again = arrays.counters(5);
+    expect(Array.from(again.starts)).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(again.starts.buffer).toBe(first.starts.buffer);
+
+    const rows = arrays.rows(1000);
+    expect(rows.tracks.length).toBe(1000);
+    expect(rows.times.length).toBe(1000);
+    // A part a little larger (within the eighth) shares the arrays; a larger one gets new ones.
+    expect(arrays.rows(1125).tracks.buffer).toBe(rows.tracks.buffer);
+    expect(arrays.rows(600).times.buffer).toBe(rows.times.buffer);
+    const grown = arrays.rows(1126);
+    expect(grown.tracks.buffer).not.toBe(rows.tracks.buffer);
+    expect(grown.tracks.length).toBe(1126);
+    expect(grown.times.length).toBe(1126);
   });
 });
 

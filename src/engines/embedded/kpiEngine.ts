@@ -7,7 +7,7 @@ import {
   finishDayKpis,
   mergeAggregates,
 } from '../../kpis/genreKpis.js';
-import { userPart } from '../../kpis/streamDays.js';
+import { GroupArrays, userPart } from '../../kpis/streamDays.js';
 import type { KpiDayEngine, KpiDayInput } from '../kpiEngine.js';
 import { aggregateDayPart } from './kpiDayPart.js';
 import { WorkerPool } from './workerPool.js';
@@ -113,8 +113,9 @@ export function embeddedKpiEngine(options: {
     } else {
       // One thread and a day too large for one part: its parts one after the other, each as a
       // worker computes it.
+      const arrays = new GroupArrays();
       aggregates = Array.from({ length: count }, (_, part) =>
-        aggregateDayPart({ granularity, sources: files, part, partOf, users, catalog: numbered }),
+        aggregateDayPart({ granularity, sources: files, part, partOf, users, catalog: numbered }, arrays),
       );
     }
     return finishDayKpis(day, granularity, mergeAggregates(aggregates), trackName);

@@ -5,7 +5,7 @@ import { writeChartLine } from '../../formats/chartFiles.js';
 import { filePartialName, writeFilePartial } from '../../formats/kpiPartials.js';
 import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../../formats/pairSpill.js';
 import { readBlock } from '../../formats/partialFile.js';
-import { StreamDays } from '../../kpis/streamDays.js';
+import { GroupArrays, StreamDays } from '../../kpis/streamDays.js';
 import { readFullySync } from '../../ops/fileIo.js';
 import { SNIFF_BYTES } from '../../parse/catalogs.js';
 import { looksBinary } from '../../parse/csvHeader.js';
@@ -296,6 +296,9 @@ function mergeCountries(task: MergeCountriesTask): MergeCountriesResult {
   return { partition: task.partition, countries };
 }
 
+/** This worker's arrays for a KPI day part's groups, reused part after part (see GroupArrays). */
+const dayArrays = new GroupArrays();
+
 /** This worker's buffer for a user range's spans, reused range after range. */
 const rangeInput = new ReusedBuffer();
 
@@ -427,7 +430,7 @@ async function run(task: Task): Promise<Done> {
         transfer: [],
       };
     case 'kpiDayPart':
-      return { result: aggregateDayPart(task), transfer: [] };
+      return { result: aggregateDayPart(task, dayArrays), transfer: [] };
   }
 }
 
