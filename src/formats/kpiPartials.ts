@@ -1,7 +1,9 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync } from 'node:fs';
+import { join } from 'node:path';
+import { threadId } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
-import { GroupArrays, type UserGroups } from '../kpis/streamDays.js';
-import { writeFileAtomicParts } from '../ops/atomicFile.js';
+import { BLOCK_ROWS, GroupArrays, type UserGroups } from '../kpis/streamDays.js';
+import { TempFileWriter, tempPathFor } from '../ops/atomicFile.js';
 import { readFullySync } from '../ops/fileIo.js';
 import type { FileReport, RowExample } from '../parse/catalogs.js';
 import { IdInterner } from '../parse/idInterner.js';
@@ -13,15 +15,19 @@ import { PartialFileError } from './partialFile.js';
  * day from the partials of its files without reading any raw CSV again. Ids are numbered within
  * the file (`users[i]` is user id i); the day's files are merged through one interner.
  *
- * Layout: magic `PTKPF003`, a uint32 (LE) header length, the CRC-32 of the header, the header as
- * JSON, then per day three columns: user ids (uint32), track ids (uint32), listen times (float64
- * microseconds, UTC). Each column has its CRC-32 in the header, checked as the day is read, so a
- * day can be read in chunks of rows (one checksum per column keeps running): flipped bytes are a
- * damaged partial (PartialFileError), parsed again from its file, never rows counted. Version 2
- * (`PTKPF002`: one CRC-32 per day) and version 1 (`PTKPF001`, no checksums) are still read.
+ * Layout (version 4): magic `PTKPF004`, then blocks of rows as the parse fills them (at most
+ * BLOCK_ROWS rows each, the days' blocks interleaved), each block its three columns one after the
+ * other: user ids (uint32, LE), track ids (uint32), listen times (float64 microseconds, UTC); then
+ * the header as JSON, which lists each day's blocks in order with their CRC-32s; then the
+ * header's length and CRC-32 (uint32 LE each) as the file's last 8 bytes. The header comes last
+ * so that the parse writes each block as it fills and holds one block a day, not the file's rows
+ * (16 bytes a row: 160 MB for a file of 10M rows, and the KPI job's peak grew with its largest
+ * file). Flipped bytes are a damaged partial (PartialFileError), parsed again from its file,
+ * never rows counted. Older versions are still read: version 3 (`PTKPF003`: the header first,
+ * then per day three whole columns, a CRC-32 each), 2 (one CRC-32 a day) and 1 (none).
  */
 export interface FilePartialHeader {
-  version: 1 | 2 | 3;
+  version: 1 | 2 | 3 | 4;
   file: string;
   size: number;
   mtimeMs: number;
@@ -33,15 +39,26 @@ export interface FilePartialHeader {
   days: DaySection[];
 }
 
-/** Where a day's columns are, counted from the end of the header, and their CRC-32s. */
+/** A day's rows in a partial, and their CRC-32s. */
 export interface DaySection {
   day: number;
   rows: number;
-  offset: number;
+  /** Version 4: the day's blocks, in row order. */
+  blocks?: RowBlockSection[];
+  /** Versions 1 to 3: where the day's three columns are, counted from the end of the header. */
+  offset?: number;
   /** Version 2: the CRC-32 of the three columns one after the other. */
   crc?: number;
   /** Version 3: the CRC-32 of each column (users, tracks, times). */
   crcs?: [number, number, number];
+}
+
+/** A block of a day's rows (version 4): where it is, counted from the end of the magic. */
+export interface RowBlockSection {
+  offset: number;
+  rows: number;
+  /** The CRC-32 of each of its columns (users, tracks, times). */
+  crcs: [number, number, number];
 }
 
 export interface DayColumns {
@@ -51,57 +68,107 @@ export interface DayColumns {
   times: Float64Array;
 }
 
-/** A day's columns to write, each whole or as chunks one after the other. */
-export interface DayColumnsToWrite {
-  day: number;
-  users: Uint32Array | Uint32Array[];
-  tracks: Uint32Array | Uint32Array[];
-  times: Float64Array | Float64Array[];
-}
-
 /** The partial's file name in the partials folder: the streams file's name and its content hash. */
 export function filePartialName(file: string, sha256: string): string {
-  return `${file.replace(/[^A-Za-z0-9._-]/g, '_')}-${sha256.slice(0, 16)}.kpf`;
+  return `${safeName(file)}-${sha256.slice(0, 16)}.kpf`;
 }
 
-const MAGIC = Buffer.from('PTKPF003');
+function safeName(file: string): string {
+  return file.replace(/[^A-Za-z0-9._-]/g, '_');
+}
+
+const MAGIC_V4 = Buffer.from('PTKPF004');
+const MAGIC_V3 = Buffer.from('PTKPF003');
 const MAGIC_V2 = Buffer.from('PTKPF002');
 const MAGIC_V1 = Buffer.from('PTKPF001');
+/** The header's length and CRC-32 at a version 4 partial's end. */
+const TRAILER_BYTES = 8;
 
-export function writeFilePartial(
-  path: string,
-  header: Omit<FilePartialHeader, 'version' | 'days'>,
-  days: DayColumnsToWrite[],
-): FilePartialHeader {
-  // Offsets are counted from the end of the header, whose length depends on them: two passes.
-  const sections: DaySection[] = [];
-  const parts: Uint8Array[] = [];
-  let at = 0;
-  for (const d of days) {
-    const crcs: number[] = [];
-    let rows = 0;
-    for (const column of [d.users, d.tracks, d.times]) {
-      let crc = 0;
-      let bytes = 0;
-      for (const chunk of Array.isArray(column) ? column : [column]) {
-        const view = new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength);
-        crc = crc32(view, crc);
-        parts.push(view);
-        bytes += view.byteLength;
-        if (column === d.users) rows += chunk.length;
-      }
-      crcs.push(crc);
-      at += bytes;
-    }
-    sections.push({ day: d.day, rows, offset: at - rows * 16, crcs: crcs as [number, number, number] });
+/** FilePartialWriters made by this thread. */
+let writers = 0;
+
+/** Blocks of rows without a header (FilePartialWriter.closeRows): where they are, by day. */
+export interface RowsFile {
+  path: string;
+  dataStart: number;
+  days: DaySection[];
+}
+
+/**
+ * A partial (version 4) written block by block as a file is parsed, under a temporary name in
+ * `dir` (the partial's name holds the file's content hash, known at its end): `finish` writes
+ * the header and renames the file into place; `closeRows` keeps it as a scratch file of rows for
+ * another thread (a range of a file, merged into the file's partial); `discard` removes it.
+ */
+export class FilePartialWriter {
+  private readonly file: TempFileWriter;
+  private readonly sections = new Map<number, DaySection & { blocks: RowBlockSection[] }>();
+  private at = 0;
+
+  /**
+   * `file` names the streams file (the temporary name, and errors); the thread and a count keep
+   * writers of one name apart (two files whose names differ only where safeName replaces).
+   */
+  constructor(dir: string, file: string) {
+    const final = join(dir, `${safeName(file)}.${threadId}-${++writers}.kpf`);
+    this.file = new TempFileWriter(tempPathFor(final), final);
+    this.file.write(MAGIC_V4);
   }
-  const full: FilePartialHeader = { version: 3, ...header, days: sections };
-  const json = Buffer.from(JSON.stringify(full));
-  const head = Buffer.alloc(8);
-  head.writeUInt32LE(json.length, 0);
-  head.writeUInt32LE(crc32(json), 4);
-  writeFileAtomicParts(path, [MAGIC, head, json, ...parts]);
-  return full;
+
+  /** The temporary file's path. */
+  get path(): string {
+    return this.file.temp;
+  }
+
+  /** A block of a day's rows (columns of one length, at most BLOCK_ROWS), appended. */
+  addBlock(day: number, users: Uint32Array, tracks: Uint32Array, times: Float64Array): void {
+    const rows = users.length;
+    if (rows === 0) return;
+    if (rows > BLOCK_ROWS || tracks.length !== rows || times.length !== rows)
+      throw new Error(`a block of ${rows} rows (${tracks.length} tracks, ${times.length} times)`);
+    const crcs: [number, number, number] = [0, 0, 0];
+    [users, tracks, times].forEach((column, c) => {
+      const bytes = new Uint8Array(column.buffer, column.byteOffset, column.byteLength);
+      crcs[c] = crc32(bytes);
+      this.file.write(bytes);
+    });
+    let section = this.sections.get(day);
+    if (section === undefined) {
+      section = { day, rows: 0, blocks: [] };
+      this.sections.set(day, section);
+    }
+    section.blocks.push({ offset: this.at, rows, crcs });
+    section.rows += rows;
+    this.at += rows * 16;
+  }
+
+  /** The days written so far, in order of day. */
+  days(): DaySection[] {
+    return [...this.sections.values()].sort((a, b) => a.day - b.day);
+  }
+
+  /** The header written last, the file flushed and renamed to `path`; returns the header. */
+  finish(path: string, header: Omit<FilePartialHeader, 'version' | 'days'>): FilePartialHeader {
+    const full: FilePartialHeader = { version: 4, ...header, days: this.days() };
+    const json = Buffer.from(JSON.stringify(full));
+    const trailer = Buffer.alloc(TRAILER_BYTES);
+    trailer.writeUInt32LE(json.length, 0);
+    trailer.writeUInt32LE(crc32(json), 4);
+    this.file.write(json);
+    this.file.write(trailer);
+    this.file.commit(path);
+    return full;
+  }
+
+  /** Closed without a header, left under its temporary name: rows for another thread to read. */
+  closeRows(): RowsFile {
+    this.file.close();
+    return { path: this.path, dataStart: MAGIC_V4.length, days: this.days() };
+  }
+
+  discard(): void {
+    this.file.discard();
+  }
 }
 
 /** The header of a partial, and where its day sections begin. */
@@ -111,19 +178,37 @@ export function readFilePartialHeader(path: string): { header: FilePartialHeader
     const head = Buffer.alloc(16);
     const got = readFullySync(fd, head, 0, 16, 0);
     const magic = head.subarray(0, 8);
-    const version = magic.equals(MAGIC) ? 3 : magic.equals(MAGIC_V2) ? 2 : magic.equals(MAGIC_V1) ? 1 : 0;
+    const version = [MAGIC_V1, MAGIC_V2, MAGIC_V3, MAGIC_V4].findIndex((m) => magic.equals(m)) + 1;
     if (got < 12 || version === 0) throw new PartialFileError(path, 'not a KPI file partial');
-    const length = head.readUInt32LE(8);
-    const jsonStart = version === 1 ? 12 : 16;
+    // Version 4 has its header at the end, versions 1 to 3 after the magic.
+    let length: number;
+    let crc: number;
+    let jsonStart: number;
+    if (version === 4) {
+      const size = fstatSync(fd).size;
+      const trailer = Buffer.alloc(TRAILER_BYTES);
+      if (
+        size < MAGIC_V4.length + TRAILER_BYTES ||
+        readFullySync(fd, trailer, 0, TRAILER_BYTES, size - TRAILER_BYTES) < TRAILER_BYTES
+      )
+        throw new PartialFileError(path, 'truncated header');
+      length = trailer.readUInt32LE(0);
+      crc = trailer.readUInt32LE(4);
+      jsonStart = size - TRAILER_BYTES - length;
+      if (jsonStart < MAGIC_V4.length) throw new PartialFileError(path, 'truncated header');
+    } else {
+      length = head.readUInt32LE(8);
+      crc = head.readUInt32LE(12);
+      jsonStart = version === 1 ? 12 : 16;
+    }
     const json = Buffer.alloc(length);
     if (readFullySync(fd, json, 0, length, jsonStart) < length)
       throw new PartialFileError(path, 'truncated header');
-    if (version > 1 && crc32(json) !== head.readUInt32LE(12))
-      throw new PartialFileError(path, 'header checksum mismatch');
+    if (version > 1 && crc32(json) !== crc) throw new PartialFileError(path, 'header checksum mismatch');
     const header = JSON.parse(json.toString('utf8')) as FilePartialHeader;
     if (header.version !== version)
       throw new PartialFileError(path, `unknown version ${String(header.version)}`);
-    return { header, dataStart: jsonStart + length };
+    return { header, dataStart: version === 4 ? MAGIC_V4.length : jsonStart + length };
   } catch (error) {
     if (error instanceof PartialFileError) throw error;
     throw new PartialFileError(path, (error as Error).message);
@@ -146,10 +231,10 @@ export function readDayColumns(path: string, dataStart: number, section: DaySect
   return { day: section.day, users, tracks, times };
 }
 
-/** Rows read from a section at a time: 16 bytes each, so 1 MiB of scratch. */
-const CHUNK_ROWS = 1 << 16;
+/** Rows read from a section at a time: 16 bytes each, so 1 MiB of scratch (a version 4 block). */
+const CHUNK_ROWS = BLOCK_ROWS;
 
-interface RowChunk {
+export interface RowChunk {
   users: Uint32Array;
   tracks: Uint32Array;
   times: Float64Array;
@@ -157,12 +242,13 @@ interface RowChunk {
 
 /**
  * Reads a day's section in chunks of rows into one scratch buffer (`'users'`: only the user
- * column; `'all'`: every column), each column read checked against its CRC-32 at its end: a
- * visitor that meets values out of range in a damaged section must let the check tell it.
- * `visit` gets views valid until it returns. Memory stays at the chunk's, whatever the day's size.
- * A version 1 or 2 section (one checksum over the three columns in turn) is read whole.
+ * column; `'all'`: every column), each column read checked against its CRC-32 at its end (a
+ * version 4 block's, at the block's end): a visitor that meets values out of range in a damaged
+ * section must let the check tell it. `visit` gets views valid until it returns. Memory stays at
+ * the chunk's, whatever the day's size. A version 1 or 2 section (one checksum over the three
+ * columns in turn) is read whole.
  */
-function forEachRowChunk(
+export function forEachRowChunk(
   path: string,
   dataStart: number,
   section: DaySection,
@@ -172,7 +258,11 @@ function forEachRowChunk(
   const fd = openSync(path, 'r');
   try {
     const n = section.rows;
-    const base = dataStart + section.offset;
+    if (section.blocks !== undefined) {
+      forEachBlock(fd, path, dataStart, section, section.blocks, columns, visit);
+      return;
+    }
+    const base = dataStart + section.offset!;
     const readAt = (into: Uint8Array, at: number): void => {
       if (readFullySync(fd, into, 0, into.length, base + at) < into.length)
         throw new PartialFileError(path, `day ${section.day} is truncated`);
@@ -220,6 +310,45 @@ function forEachRowChunk(
   } finally {
     closeSync(fd);
   }
+}
+
+/** forEachRowChunk for a version 4 day: a block a chunk, each read in one go and checked. */
+function forEachBlock(
+  fd: number,
+  path: string,
+  dataStart: number,
+  section: DaySection,
+  blocks: RowBlockSection[],
+  columns: 'users' | 'all',
+  visit: (chunk: RowChunk, from: number) => void,
+): void {
+  const scratch = new Uint8Array(BLOCK_ROWS * 16);
+  let from = 0;
+  for (const block of blocks) {
+    const rows = block.rows;
+    if (!(rows > 0 && rows <= BLOCK_ROWS) || from + rows > section.rows)
+      throw new PartialFileError(path, `day ${section.day}: a block of ${rows} rows`);
+    const bytes = scratch.subarray(0, columns === 'all' ? rows * 16 : rows * 4);
+    if (readFullySync(fd, bytes, 0, bytes.length, dataStart + block.offset) < bytes.length)
+      throw new PartialFileError(path, `day ${section.day} is truncated`);
+    const ab = scratch.buffer;
+    const chunk: RowChunk = {
+      users: new Uint32Array(ab, 0, rows),
+      tracks: new Uint32Array(ab, rows * 4, rows),
+      times: new Float64Array(ab, rows * 8, rows),
+    };
+    const damaged =
+      crc32(scratch.subarray(0, rows * 4)) !== block.crcs[0] ||
+      (columns === 'all' &&
+        (crc32(scratch.subarray(rows * 4, rows * 8)) !== block.crcs[1] ||
+          crc32(scratch.subarray(rows * 8, rows * 16)) !== block.crcs[2]));
+    // Checked before the visit: a block's columns are read whole, so a visitor never sees damage.
+    if (damaged) throw new PartialFileError(path, `day ${section.day}: checksum mismatch`);
+    visit(chunk, from);
+    from += rows;
+  }
+  if (from !== section.rows)
+    throw new PartialFileError(path, `day ${section.day}: ${from} rows of ${section.rows}`);
 }
 
 /**

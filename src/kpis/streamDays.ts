@@ -10,37 +10,68 @@ interface RowBlock {
   length: number;
 }
 
-/** The largest block of rows: 16 bytes a row, 1 MiB. */
-const MAX_BLOCK_ROWS = 1 << 16;
+/**
+ * The largest block of rows: 16 bytes a row, 1 MiB. Also the largest block of a KPI partial
+ * (formats/kpiPartials.ts), which is written a block at a time as they fill.
+ */
+export const BLOCK_ROWS = 1 << 16;
+
+/** Where full blocks of a day's rows go as they fill: a partial being written. */
+export type BlockOut = (users: Uint32Array, tracks: Uint32Array, times: Float64Array) => void;
 
 /**
  * The valid stream rows of one UTC day, as columns in blocks: each block twice the size of the
  * last up to 65,536 rows, then that size. Rows are never copied as the day grows (doubling one
  * array copied them, and held the old and the new array at once), a day of a few rows costs a few
- * kilobytes, and a big one at most one block more than its rows.
+ * kilobytes, and a big one at most one block more than its rows. With `out`, each block goes
+ * there as it fills and is used again: the day holds one block, whatever its rows (`flush` sends
+ * the last, and `columns` and `forEach` then have nothing to give).
  */
 export class DayStreams {
   length = 0;
   private readonly blocks: RowBlock[] = [];
   private block: RowBlock;
 
-  constructor(capacity = 1024) {
-    this.block = newBlock(Math.min(capacity, MAX_BLOCK_ROWS));
+  constructor(
+    capacity = 1024,
+    private readonly out?: BlockOut,
+  ) {
+    this.block = newBlock(Math.min(capacity, BLOCK_ROWS));
     this.blocks.push(this.block);
   }
 
   push(user: number, track: number, time: number): void {
     let block = this.block;
-    if (block.length === block.users.length) {
-      block = newBlock(Math.min(block.users.length * 2, MAX_BLOCK_ROWS));
-      this.blocks.push(block);
-      this.block = block;
-    }
+    if (block.length === block.users.length) block = this.nextBlock();
     const at = block.length++;
     block.users[at] = user;
     block.tracks[at] = track;
     block.times[at] = time;
     this.length++;
+  }
+
+  /** Sends the rows not yet sent to `out`. */
+  flush(): void {
+    if (this.out === undefined) return;
+    const b = this.block;
+    this.out(b.users.subarray(0, b.length), b.tracks.subarray(0, b.length), b.times.subarray(0, b.length));
+    b.length = 0;
+  }
+
+  private nextBlock(): RowBlock {
+    const full = this.block;
+    if (this.out !== undefined) {
+      this.out(full.users, full.tracks, full.times);
+      this.blocks.length = 0;
+      if (full.users.length === BLOCK_ROWS) {
+        full.length = 0;
+        this.blocks.push(full);
+        return full;
+      }
+    }
+    this.block = newBlock(Math.min(full.users.length * 2, BLOCK_ROWS));
+    this.blocks.push(this.block);
+    return this.block;
   }
 
   /** The rows' columns, as the blocks' used parts in order (views, not copies). */
@@ -70,11 +101,30 @@ function newBlock(rows: number): RowBlock {
   };
 }
 
-/** Valid rows by UTC day of their listen time. */
+/**
+ * Valid rows by UTC day of their listen time. With `out`, each day's blocks go there as they
+ * fill (see DayStreams), and `flush` sends the rest at the end.
+ */
 export class StreamDays implements StreamRowSink {
   readonly users = new IdInterner();
   readonly tracks = new IdInterner();
   readonly days = new Map<number, DayStreams>();
+
+  /** `firstBlockRows`: the rows of each day's first block (tests make it small). */
+  constructor(
+    private readonly out?: (
+      day: number,
+      users: Uint32Array,
+      tracks: Uint32Array,
+      times: Float64Array,
+    ) => void,
+    private readonly firstBlockRows = 1024,
+  ) {}
+
+  /** Each day's rows not yet sent to `out`, sent, in order of day. */
+  flush(): void {
+    for (const day of [...this.days.keys()].sort((a, b) => a - b)) this.days.get(day)!.flush();
+  }
 
   /** A row by its users' and tracks' ids; returns its day. */
   addRow(user: number, track: number, time: number): number {
@@ -82,7 +132,11 @@ export class StreamDays implements StreamRowSink {
     // Rows come mostly in runs of one day: the last day's columns are kept at hand.
     let rows = day === this.lastDay ? this.lastRows! : this.days.get(day);
     if (rows === undefined) {
-      rows = new DayStreams();
+      const out = this.out;
+      rows = new DayStreams(
+        this.firstBlockRows,
+        out && ((users, tracks, times) => out(day, users, tracks, times)),
+      );
       this.days.set(day, rows);
     }
     this.lastDay = day;

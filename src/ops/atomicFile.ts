@@ -108,13 +108,54 @@ export function removeStaleTempFiles(dir: string): string[] {
 
 /** Write `parts`, one after the other, to `path` atomically (synchronously: for worker threads). */
 export function writeFileAtomicParts(path: string, parts: Uint8Array[]): void {
-  const temp = tempPathFor(path);
-  const fd = openTemp(temp, path);
-  try {
-    for (const part of parts) writeAllSync(fd, part);
-  } catch (error) {
-    discard(fd, temp);
-    throw writeFailure(error, path);
+  const file = new TempFileWriter(tempPathFor(path), path);
+  for (const part of parts) file.write(part);
+  file.commit(path);
+}
+
+/**
+ * A file written piece by piece under a temporary name (see tempPathFor), synchronously (for
+ * worker threads), whose final name may be known only at its end (a partial named by its input's
+ * content hash, computed as the input is read). `commit` flushes and renames it into place;
+ * `discard` removes it; a failed write removes it too. `name` is what errors call it.
+ */
+export class TempFileWriter {
+  private readonly fd: number;
+  private open = true;
+
+  constructor(
+    readonly temp: string,
+    private readonly name: string,
+  ) {
+    this.fd = openTemp(temp, name);
   }
-  commit(fd, temp, path);
+
+  write(bytes: Uint8Array): void {
+    try {
+      writeAllSync(this.fd, bytes);
+    } catch (error) {
+      this.discard();
+      throw writeFailure(error, this.name);
+    }
+  }
+
+  /** Flushed, closed and renamed to `path`. */
+  commit(path: string): void {
+    this.open = false;
+    commit(this.fd, this.temp, path);
+  }
+
+  /** Closed and left on disk under its temporary name (a scratch file another thread reads). */
+  close(): void {
+    if (!this.open) return;
+    this.open = false;
+    closeSync(this.fd);
+  }
+
+  /** Closed (if open) and removed. */
+  discard(): void {
+    if (this.open) discard(this.fd, this.temp);
+    else rmSync(this.temp, { force: true });
+    this.open = false;
+  }
 }

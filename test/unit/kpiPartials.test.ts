@@ -1,22 +1,23 @@
-import { readFileSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   daySources,
+  FilePartialWriter,
   keepUsers,
   loadDayGroups,
   type PartialHeaders,
   PartialNames,
   readDayColumns,
   readFilePartialHeader,
-  writeFilePartial,
 } from '../../src/formats/kpiPartials.js';
 import { PartialFileError } from '../../src/formats/partialFile.js';
 import { GroupArrays, StreamDays, type UserGroups, userPart } from '../../src/kpis/streamDays.js';
 import type { IdInterner } from '../../src/parse/idInterner.js';
 import { MICROS_PER_DAY } from '../../src/parse/timestamps.js';
+import { writePartial, writePartialV3 } from '../support/kpiPartialFiles.js';
 import { TempDirs } from '../support/tempDirs.js';
 
 const temp = new TempDirs();
@@ -31,50 +32,74 @@ const HEADER = {
   examples: [],
   users: ['u1', 'u2'],
   tracks: ['t1'],
-} as unknown as Parameters<typeof writeFilePartial>[1];
+} as unknown as Parameters<typeof writePartial>[1];
 
-function partial(): string {
+const SMALL_DAYS = [
+  { day: 19_000, users: Uint32Array.of(0, 1), tracks: Uint32Array.of(0, 0), times: Float64Array.of(1, 2) },
+  { day: 19_001, users: Uint32Array.of(1), tracks: Uint32Array.of(0), times: Float64Array.of(3) },
+];
+
+function partial(version: 3 | 4 = 4): string {
   const path = join(temp.make(), 'a.kpf');
-  writeFilePartial(path, HEADER, [
-    { day: 19_000, users: Uint32Array.of(0, 1), tracks: Uint32Array.of(0, 0), times: Float64Array.of(1, 2) },
-    { day: 19_001, users: Uint32Array.of(1), tracks: Uint32Array.of(0), times: Float64Array.of(3) },
-  ]);
+  (version === 4 ? writePartial : writePartialV3)(path, HEADER, SMALL_DAYS);
   return path;
 }
 
 describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
-  it('reads back what it wrote, day by day', () => {
+  it('reads back what it wrote, day by day, and leaves no scratch file', () => {
     const path = partial();
     const { header, dataStart } = readFilePartialHeader(path);
-    expect(header.version).toBe(3);
+    expect(header.version).toBe(4);
+    expect(header.users).toEqual(['u1', 'u2']);
     const second = readDayColumns(path, dataStart, header.days[1]!);
     expect([...second.users, ...second.tracks, ...second.times]).toEqual([1, 0, 3]);
+    expect(readdirSync(dirname(path))).toEqual(['a.kpf']);
   });
 
   it('a flipped byte in a day is a checksum mismatch naming the day, not rows', () => {
-    const path = partial();
-    const { header, dataStart } = readFilePartialHeader(path);
-    const bytes = readFileSync(path);
-    bytes[dataStart + header.days[0]!.offset + 20]! ^= 0x01; // in day 19000's listen times
-    writeFileSync(path, bytes);
-    expect(() => readDayColumns(path, dataStart, header.days[0]!)).toThrow(
-      new PartialFileError(path, 'day 19000: checksum mismatch'),
-    );
-    // The other day is whole and still read.
-    expect(readDayColumns(path, dataStart, header.days[1]!).times[0]).toBe(3);
+    for (const version of [3, 4] as const) {
+      const path = partial(version);
+      const { header, dataStart } = readFilePartialHeader(path);
+      const first = header.days[0]!;
+      const bytes = readFileSync(path);
+      // In day 19000's listen times.
+      bytes[dataStart + (first.blocks?.[0]?.offset ?? first.offset!) + 20]! ^= 0x01;
+      writeFileSync(path, bytes);
+      expect(() => readDayColumns(path, dataStart, first)).toThrow(
+        new PartialFileError(path, 'day 19000: checksum mismatch'),
+      );
+      // The other day is whole and still read.
+      expect(readDayColumns(path, dataStart, header.days[1]!).times[0]).toBe(3);
+    }
   });
 
   it('a flipped byte in the header is a checksum mismatch, even where the JSON still parses', () => {
+    for (const version of [3, 4] as const) {
+      const path = partial(version);
+      const bytes = readFileSync(path);
+      const at = bytes.indexOf('u2');
+      bytes[at + 1] = '3'.charCodeAt(0); // "u3": valid JSON, another user
+      writeFileSync(path, bytes);
+      expect(() => readFilePartialHeader(path)).toThrow(/header checksum mismatch/);
+    }
+  });
+
+  it('a version 4 partial cut short (its header at the end) is damaged, never read as rows', () => {
     const path = partial();
     const bytes = readFileSync(path);
-    const at = bytes.indexOf('u2');
-    bytes[at + 1] = '3'.charCodeAt(0); // "u3": valid JSON, another user
-    writeFileSync(path, bytes);
-    expect(() => readFilePartialHeader(path)).toThrow(/header checksum mismatch/);
+    for (const keep of [0, 7, 8, 20, bytes.length - 9, bytes.length - 1]) {
+      writeFileSync(path, bytes.subarray(0, keep));
+      expect(() => readFilePartialHeader(path)).toThrow(PartialFileError);
+    }
+    // A length in the trailer beyond the file.
+    const long = Buffer.from(bytes);
+    long.writeUInt32LE(bytes.length, bytes.length - 8);
+    writeFileSync(path, long);
+    expect(() => readFilePartialHeader(path)).toThrow(new PartialFileError(path, 'truncated header'));
   });
 
   it('a partial of version 1 (no checksums) is still read', () => {
-    const path = partial();
+    const path = partial(3);
     const { header, dataStart } = readFilePartialHeader(path);
     const data = readFileSync(path).subarray(dataStart);
     const v1 = { ...header, version: 1, days: header.days.map(({ crcs: _crcs, ...day }) => day) };
@@ -89,14 +114,17 @@ describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
 });
 
 describe('KPI file partials: days read in chunks of rows, and older versions', () => {
-  /** A partial of one day of `n` rows (user i % 7, track i % 5, time i), written in chunks. */
-  function bigPartial(n: number): string {
+  /**
+   * A partial of one day of `n` rows (user i % 7, track i % 5, time i), written in two chunks,
+   * as version 3 (whole columns) or 4 (blocks).
+   */
+  function bigPartial(n: number, version: 3 | 4): string {
     const path = join(temp.make(), 'big.kpf');
     const cut = Math.floor(n / 3);
     const users = Uint32Array.from({ length: n }, (_, i) => i % 7);
     const tracks = Uint32Array.from({ length: n }, (_, i) => i % 5);
     const times = Float64Array.from({ length: n }, (_, i) => i);
-    writeFilePartial(
+    (version === 4 ? writePartial : writePartialV3)(
       path,
       { ...HEADER, users: ['a', 'b', 'c', 'd', 'e', 'f', 'g'], tracks: ['t0', 't1', 't2', 't3', 't4'] },
       [
@@ -113,48 +141,58 @@ describe('KPI file partials: days read in chunks of rows, and older versions', (
 
   it('a day of more rows than one chunk reads back whole, and groups by user', () => {
     const n = 200_003;
-    const path = bigPartial(n);
-    const { header, dataStart } = readFilePartialHeader(path);
-    const day = readDayColumns(path, dataStart, header.days[0]!);
-    expect(day.users.length).toBe(n);
-    expect([day.users[n - 1], day.tracks[n - 1], day.times[n - 1]]).toEqual([
-      (n - 1) % 7,
-      (n - 1) % 5,
-      n - 1,
-    ]);
-    expect(day.times.every((t, i) => t === i)).toBe(true);
-    const { groups, users } = loadDay([path], 0);
-    const g = users.id('g');
-    const rows = Array.from(
-      { length: groups.starts[g + 1]! - groups.starts[g]! },
-      (_, k) => groups.times[groups.starts[g]! + k],
-    );
-    expect(rows).toEqual(Array.from({ length: Math.floor((n - 1 - 6) / 7) + 1 }, (_, k) => 6 + 7 * k));
+    for (const version of [3, 4] as const) {
+      const path = bigPartial(n, version);
+      const { header, dataStart } = readFilePartialHeader(path);
+      expect(header.version).toBe(version);
+      const day = readDayColumns(path, dataStart, header.days[0]!);
+      expect(day.users.length).toBe(n);
+      expect([day.users[n - 1], day.tracks[n - 1], day.times[n - 1]]).toEqual([
+        (n - 1) % 7,
+        (n - 1) % 5,
+        n - 1,
+      ]);
+      expect(day.times.every((t, i) => t === i)).toBe(true);
+      const { groups, users } = loadDay([path], 0);
+      const g = users.id('g');
+      const rows = Array.from(
+        { length: groups.starts[g + 1]! - groups.starts[g]! },
+        (_, k) => groups.times[groups.starts[g]! + k],
+      );
+      expect(rows).toEqual(Array.from({ length: Math.floor((n - 1 - 6) / 7) + 1 }, (_, k) => 6 + 7 * k));
+    }
   });
 
   it('a flipped byte in a later chunk of any column is a checksum mismatch', () => {
     const n = 200_003;
-    for (const column of [0, 1, 2]) {
-      const path = bigPartial(n);
-      const { header, dataStart } = readFilePartialHeader(path);
-      const bytes = readFileSync(path);
-      const at = [n * 4 - 3, n * 8 - 3, n * 16 - 3][column]!;
-      bytes[dataStart + at]! ^= 0x10;
-      writeFileSync(path, bytes);
-      expect(() => readDayColumns(path, dataStart, header.days[0]!)).toThrow(
-        new PartialFileError(path, 'day 0: checksum mismatch'),
-      );
-      expect(() => loadDay([path], 0)).toThrow(PartialFileError);
+    for (const version of [3, 4] as const) {
+      for (const column of [0, 1, 2]) {
+        const path = bigPartial(n, version);
+        const { header, dataStart } = readFilePartialHeader(path);
+        const bytes = readFileSync(path);
+        // Version 3: near the end of each whole column; version 4: of the last block's.
+        const last = header.days[0]!.blocks?.at(-1);
+        const at =
+          last === undefined
+            ? [n * 4 - 3, n * 8 - 3, n * 16 - 3][column]!
+            : last.offset + [last.rows * 4 - 3, last.rows * 8 - 3, last.rows * 16 - 3][column]!;
+        bytes[dataStart + at]! ^= 0x10;
+        writeFileSync(path, bytes);
+        expect(() => readDayColumns(path, dataStart, header.days[0]!)).toThrow(
+          new PartialFileError(path, 'day 0: checksum mismatch'),
+        );
+        expect(() => loadDay([path], 0)).toThrow(PartialFileError);
+      }
     }
   });
 
   it('a partial of version 2 (one checksum a day) is still read, and its damage found', () => {
-    const path = partial();
+    const path = partial(3);
     const { header, dataStart } = readFilePartialHeader(path);
     const data = readFileSync(path).subarray(dataStart);
     const days = header.days.map(({ crcs: _crcs, ...day }) => ({
       ...day,
-      crc: crc32(data.subarray(day.offset, day.offset + day.rows * 16)),
+      crc: crc32(data.subarray(day.offset!, day.offset! + day.rows * 16)),
     }));
     const json = Buffer.from(JSON.stringify({ ...header, version: 2, days }));
     const head = Buffer.alloc(8);
@@ -167,7 +205,7 @@ describe('KPI file partials: days read in chunks of rows, and older versions', (
     const { groups, users } = loadDay([path], 19_000);
     expect(groups.times[groups.starts[users.id('u2')]!]).toBe(2);
     const bytes = readFileSync(path);
-    bytes[read.dataStart + days[1]!.offset]! ^= 0x01;
+    bytes[read.dataStart + days[1]!.offset!]! ^= 0x01;
     writeFileSync(path, bytes);
     expect(() => readDayColumns(path, read.dataStart, read.header.days[1]!)).toThrow(
       /day 19001: checksum mismatch/,
@@ -183,18 +221,22 @@ describe('daySources and loadDayGroups: a day of several files, merged by name a
     time: fc.integer({ min: -2 * MICROS_PER_DAY, max: 2 * MICROS_PER_DAY }),
   });
 
-  /** Each file's rows written as the worker writes its partial. */
+  /**
+   * Each file's rows written as the worker writes its partial, a block at a time as they fill,
+   * from blocks of 1 row (then 2, 4, ...: many blocks, the days' interleaved in the file).
+   */
   function partials(files: { user: string; track: string; time: number }[][]): string[] {
     const dir = temp.make();
     return files.map((rows, f) => {
-      const own = new StreamDays();
-      for (const r of rows) own.add(r.user, r.track, r.time);
-      const path = join(dir, `${f}.kpf`);
-      writeFilePartial(
-        path,
-        { ...HEADER, users: own.users.names, tracks: own.tracks.names },
-        [...own.days].sort(([a], [b]) => a - b).map(([day, d]) => ({ day, ...d.columns() })),
+      const writer = new FilePartialWriter(dir, `${f}.csv`);
+      const own = new StreamDays(
+        (day, users, tracks, times) => writer.addBlock(day, users, tracks, times),
+        1,
       );
+      for (const r of rows) own.add(r.user, r.track, r.time);
+      own.flush();
+      const path = join(dir, `${f}.kpf`);
+      writer.finish(path, { ...HEADER, users: own.users.names, tracks: own.tracks.names });
       return path;
     });
   }

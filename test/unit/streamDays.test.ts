@@ -2,7 +2,14 @@ import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
-import { DayStreams, GroupArrays, groupByUser, StreamDays, userPart } from '../../src/kpis/streamDays.js';
+import {
+  BLOCK_ROWS,
+  DayStreams,
+  GroupArrays,
+  groupByUser,
+  StreamDays,
+  userPart,
+} from '../../src/kpis/streamDays.js';
 import { SNIFF_BYTES } from '../../src/parse/catalogs.js';
 import { IdInterner as Interner } from '../../src/parse/idInterner.js';
 import { readStreamsFile } from '../../src/parse/streamRows.js';
@@ -392,6 +399,51 @@ describe('groupByUser', () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe('DayStreams with an out: blocks sent as they fill (a partial written as it is parsed)', () => {
+  it('sends each full block, then the rest on flush: the rows in order, one block held', () => {
+    const sent: [number, number, number][] = [];
+    const sizes: number[] = [];
+    const d = new DayStreams(2, (users, tracks, times) => {
+      sizes.push(users.length);
+      for (let i = 0; i < users.length; i++) sent.push([users[i]!, tracks[i]!, times[i]!]);
+    });
+    const rows = Array.from({ length: 11 }, (_, i): [number, number, number] => [i % 3, i, i * 10]);
+    for (const [u, t, time] of rows) d.push(u, t, time);
+    // Blocks of 2, 4 sent as they filled; the block of 8 holds the last 5 rows.
+    expect(sizes).toEqual([2, 4]);
+    expect(d.length).toBe(11);
+    d.flush();
+    expect(sizes).toEqual([2, 4, 5]);
+    expect(sent).toEqual(rows);
+    d.flush();
+    expect(sizes).toEqual([2, 4, 5, 0]);
+  });
+
+  it('at the largest block size, the same block is used again', () => {
+    const buffers = new Set<ArrayBufferLike>();
+    let rows = 0;
+    const d = new DayStreams(BLOCK_ROWS, (users) => {
+      buffers.add(users.buffer);
+      rows += users.length;
+    });
+    for (let i = 0; i < 2 * BLOCK_ROWS + 5; i++) d.push(i, i, i);
+    d.flush();
+    expect(rows).toBe(2 * BLOCK_ROWS + 5);
+    expect(buffers.size).toBe(1);
+  });
+
+  it('StreamDays sends each day its own blocks, and flushes in order of day', () => {
+    const got: number[] = [];
+    const s = new StreamDays((day, users) => got.push(day, users.length), 1);
+    s.add('u1', 't1', t('2024-03-10T01:00:00Z'));
+    s.add('u1', 't1', t('2024-03-09T01:00:00Z'));
+    s.add('u2', 't1', t('2024-03-10T02:00:00Z'));
+    s.flush();
+    // Day 10's block of 1 sent when full; then the rest by day: day 9's 1 row, day 10's 1.
+    expect(got).toEqual([day('2024-03-10'), 1, day('2024-03-09'), 1, day('2024-03-10'), 1]);
   });
 });
 

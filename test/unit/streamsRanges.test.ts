@@ -1,16 +1,17 @@
-import { readFileSync, statSync, writeFileSync } from 'node:fs';
-import { join } from 'node:path';
+import { readdirSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStreamsFiles, rangeBytesFor, rangesFor } from '../../src/engines/embedded/streamsParse.js';
 import { WorkerPool } from '../../src/engines/embedded/workerPool.js';
+import { readDayColumns, readFilePartialHeader } from '../../src/formats/kpiPartials.js';
 import { TempDirs } from '../support/tempDirs.js';
 
 /**
  * A large streams file read in ranges on several workers (src/engines/embedded/streamsParse.ts)
- * gives the very partial a whole-file read gives, byte for byte: ids numbered in order of first
- * appearance, rows in file order, rejects and examples (record numbers from the file's start),
- * content hash. Where a cut falls inside a quoted field with a line break, the file is read whole
+ * gives the partial a whole-file read gives, but for where its blocks are cut: ids numbered in
+ * order of first appearance, each day's rows in file order, rejects and examples (record numbers
+ * from the file's start), content hash; and no range's scratch file is left behind. Where a cut falls inside a quoted field with a line break, the file is read whole
  * instead, with the same result. Needs the built worker script (`npm run build`).
  */
 
@@ -71,14 +72,31 @@ function writeStreams(
   return { name: 'streams.csv', path, size, mtimeMs };
 }
 
-async function partialBytes(
+/**
+ * The partial of `file` read with ranges of `rangeBytes`: its header but where its blocks are
+ * (blocks are cut where each range's rows filled them), each day's rows, and the task's result;
+ * and the partials' folder holds nothing else (no range's scratch file left).
+ */
+async function parsed(
   file: ReturnType<typeof writeStreams>,
   rangeBytes: number,
-): Promise<{ bytes: Buffer; result: unknown }> {
+): Promise<{ partial: unknown; result: unknown }> {
   const dir = temp.make();
-  const [parsed] = parseStreamsFiles(pool, [file], dir, rangeBytes);
-  const done = await parsed!;
-  return { bytes: readFileSync(done.partial!), result: { ...done, partial: undefined, ms: undefined } };
+  const [parsing] = parseStreamsFiles(pool, [file], dir, rangeBytes);
+  const done = await parsing!;
+  expect(readdirSync(dir)).toEqual(done.partial === undefined ? [] : [basename(done.partial)]);
+  let partial: unknown;
+  if (done.partial !== undefined) {
+    const { header, dataStart } = readFilePartialHeader(done.partial);
+    partial = {
+      ...header,
+      days: header.days.map((section) => {
+        const { users, tracks, times } = readDayColumns(done.partial!, dataStart, section);
+        return { day: section.day, rows: section.rows, users, tracks, times };
+      }),
+    };
+  }
+  return { partial, result: { ...done, partial: undefined, partialBytes: undefined, ms: undefined } };
 }
 
 describe('a streams file read in ranges on the workers', () => {
@@ -91,14 +109,32 @@ describe('a streams file read in ranges on the workers', () => {
         fc.integer({ min: 1, max: 90 }),
         async (rows, eol, bom, rangeBytes) => {
           const file = writeStreams(rows, eol, bom);
-          const whole = await partialBytes(file, Number.MAX_SAFE_INTEGER);
-          const ranged = await partialBytes(file, rangeBytes);
+          const whole = await parsed(file, Number.MAX_SAFE_INTEGER);
+          const ranged = await parsed(file, rangeBytes);
           expect(ranged.result).toEqual(whole.result);
-          expect(ranged.bytes.equals(whole.bytes)).toBe(true);
+          expect(ranged.partial).toEqual(whole.partial);
         },
       ),
       { numRuns: 120 },
     );
+  });
+
+  it('ranges of many blocks, days interleaved: the same rows as the file read whole', async () => {
+    // 20,000 rows over three days in an order that switches day every few rows, so that each
+    // range fills several blocks of each day (1,024 rows, then 2,048, ...).
+    const rows = Array.from({ length: 20_000 }, (_, i) => {
+      const d = [1, 2, 3][Math.floor(i / 7) % 3]!;
+      return `u${i % 997},t${(i * 31) % 1009},2024-01-0${d}T${String(i % 24).padStart(2, '0')}:00:00Z`;
+    });
+    const file = writeStreams(rows, '\n', false);
+    const whole = await parsed(file, Number.MAX_SAFE_INTEGER);
+    for (const cut of [3, 5]) {
+      const ranged = await parsed(file, Math.ceil(file.size / cut));
+      expect(ranged.result).toEqual(whole.result);
+      expect(ranged.partial).toEqual(whole.partial);
+    }
+    const perDay = [0, 1, 2].map((k) => rows.filter((_, i) => Math.floor(i / 7) % 3 === k).length);
+    expect((whole.partial as { days: { rows: number }[] }).days.map((d) => d.rows)).toEqual(perDay);
   });
 
   it('a file over its share is cut; files of a share or less are read whole', () => {

@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
-import { createReadStream, statSync } from 'node:fs';
+import { createReadStream, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { type DayColumnsToWrite, filePartialName, writeFilePartial } from '../../formats/kpiPartials.js';
+import { FilePartialWriter, filePartialName, forEachRowChunk } from '../../formats/kpiPartials.js';
 import { MAX_ROW_EXAMPLES, type RowExample } from '../../parse/catalogs.js';
 import { IdInterner } from '../../parse/idInterner.js';
 import type { StreamFileResult } from '../../parse/streamRows.js';
@@ -100,6 +100,7 @@ async function inRanges(
       start: unit.start,
       end: unit.end,
       last: unit.index === units.length - 1,
+      partialDir,
     }),
   );
   const hashing = sha256Of(file.path);
@@ -107,32 +108,43 @@ async function inRanges(
   // cannot be read is read again whole, which tells it as the whole-file read does (an unreadable
   // file is set aside, not the run failed).
   const settled = await Promise.allSettled([hashing, ...parts]);
-  if (settled.some((s) => s.status === 'rejected')) return wholeFile(pool, file, partialDir);
-  const sha256 = (settled[0] as PromiseFulfilledResult<string>).value;
-  const ranges = settled.slice(1).map((s) => (s as PromiseFulfilledResult<ParseStreamsRangeResult>).value);
-  const now = await statFile(file.path);
+  const ranges = settled
+    .slice(1)
+    .flatMap((s) =>
+      s.status === 'fulfilled' ? [(s as PromiseFulfilledResult<ParseStreamsRangeResult>).value] : [],
+    );
+  const now = settled.every((s) => s.status === 'fulfilled') ? await statFile(file.path) : undefined;
   if (
     now === undefined ||
     ranges.some((r) => !r.endsAtRecord || r.bad !== undefined) ||
     now.size !== file.size ||
     now.mtimeMs !== file.mtimeMs
   ) {
+    removeRangeRows(ranges);
     return wholeFile(pool, file, partialDir);
   }
-  // Merged and written on a worker: the ranges' rows cross to it without a copy, and what the
-  // merge leaves behind goes with the parse's threads (on the main thread it stayed to the days'
-  // peak: 50 to 100 MB more at 10M rows).
-  const transfer = ranges.flatMap((r) =>
-    r.days.flatMap((d) => [...d.users, ...d.tracks, ...d.times].map((c) => c.buffer as ArrayBuffer)),
-  );
-  const merged = await pool.run<ParseStreamsResult>(
-    { kind: 'mergeStreamsRanges', file, sha256, partialDir, ranges },
-    [...new Set(transfer)],
-  );
+  const sha256 = (settled[0] as PromiseFulfilledResult<string>).value;
+  // Merged and written on a worker, which removes the ranges' scratch files.
+  const merged = await pool.run<ParseStreamsResult>({
+    kind: 'mergeStreamsRanges',
+    file,
+    sha256,
+    partialDir,
+    ranges,
+  });
   return { ...merged, ms: merged.ms + ranges.reduce((ms, r) => ms + r.ms, 0) };
 }
 
-/** The partial of a file read in ranges, written from them (the `mergeStreamsRanges` task). */
+/** The ranges' scratch files of rows, removed. */
+function removeRangeRows(ranges: ParseStreamsRangeResult[]): void {
+  for (const r of ranges) rmSync(r.rows.path, { force: true });
+}
+
+/**
+ * The partial of a file read in ranges, written from them (the `mergeStreamsRanges` task): the
+ * same names, rows and report as a whole-file read's (its blocks cut elsewhere). The ranges'
+ * scratch files are removed, written or not.
+ */
 export function writeRangesPartial(
   file: StreamsFileToParse,
   sha256: string,
@@ -140,11 +152,11 @@ export function writeRangesPartial(
   ranges: ParseStreamsRangeResult[],
 ): ParseStreamsResult {
   const started = Date.now();
-  const merged = mergeRanges(file.name, ranges);
-  const partial = join(partialDir, filePartialName(file.name, sha256));
-  writeFilePartial(
-    partial,
-    {
+  const out = new FilePartialWriter(partialDir, file.name);
+  try {
+    const merged = mergeRanges(file.name, ranges, out);
+    const partial = join(partialDir, filePartialName(file.name, sha256));
+    const header = out.finish(partial, {
       file: file.name,
       size: file.size,
       mtimeMs: file.mtimeMs,
@@ -153,38 +165,39 @@ export function writeRangesPartial(
       examples: merged.result.examples,
       users: merged.users,
       tracks: merged.tracks,
-    },
-    merged.days,
-  );
-  return {
-    result: { ...merged.result, sha256 },
-    partial,
-    partialBytes: statSync(partial).size,
-    days: merged.days.map((d) => ({
-      day: d.day,
-      rows: (d.users as Uint32Array[]).reduce((n, c) => n + c.length, 0),
-    })),
-    ms: Date.now() - started,
-  };
+    });
+    return {
+      result: { ...merged.result, sha256 },
+      partial,
+      partialBytes: statSync(partial).size,
+      days: header.days.map(({ day, rows }) => ({ day, rows })),
+      ms: Date.now() - started,
+    };
+  } catch (error) {
+    out.discard();
+    throw error;
+  } finally {
+    removeRangeRows(ranges);
+  }
 }
 
 /**
  * The ranges of one file as the whole file read in one go gives them: ids renumbered in order of
- * first appearance in the file, each day's rows in file order, rejects summed (reasons in order of
- * first appearance), the first examples with their record numbers counted from the file's start.
+ * first appearance in the file, each day's rows in file order (written to `out` day by day, a
+ * block at a time), rejects summed (reasons in order of first appearance), the first examples
+ * with their record numbers counted from the file's start.
  */
 export function mergeRanges(
   name: string,
   ranges: ParseStreamsRangeResult[],
+  out: FilePartialWriter,
 ): {
   result: Omit<StreamFileResult, 'sha256'>;
   users: string[];
   tracks: string[];
-  days: DayColumnsToWrite[];
 } {
   const users = new IdInterner();
   const tracks = new IdInterner();
-  const days = new Map<number, { users: Uint32Array[]; tracks: Uint32Array[]; times: Float64Array[] }>();
   const report = {
     kind: 'streams' as const,
     file: name,
@@ -194,19 +207,7 @@ export function mergeRanges(
   };
   const examples: RowExample[] = [];
   let recordsBefore = 0;
-  for (const range of ranges) {
-    const userIds = users.idsOf(range.users);
-    const trackIds = tracks.idsOf(range.tracks);
-    for (const d of range.days) {
-      let day = days.get(d.day);
-      if (day === undefined) {
-        day = { users: [], tracks: [], times: [] };
-        days.set(d.day, day);
-      }
-      for (const column of d.users) day.users.push(renumbered(column, userIds));
-      for (const column of d.tracks) day.tracks.push(renumbered(column, trackIds));
-      day.times.push(...d.times);
-    }
+  const ids = ranges.map((range) => {
     report.rows += range.report.rows;
     report.accepted += range.report.accepted;
     for (const [reason, n] of Object.entries(range.report.rejects))
@@ -216,13 +217,25 @@ export function mergeRanges(
         examples.push({ ...example, record: example.record + recordsBefore });
     }
     recordsBefore += range.records;
+    return { users: users.idsOf(range.users), tracks: tracks.idsOf(range.tracks) };
+  });
+  const days = [...new Set(ranges.flatMap((r) => r.rows.days.map((d) => d.day)))].sort((a, b) => a - b);
+  for (const day of days) {
+    ranges.forEach((range, i) => {
+      const section = range.rows.days.find((d) => d.day === day);
+      if (section === undefined) return;
+      const { path, dataStart } = range.rows;
+      forEachRowChunk(path, dataStart, section, 'all', (chunk) => {
+        out.addBlock(
+          day,
+          renumbered(chunk.users, ids[i]!.users),
+          renumbered(chunk.tracks, ids[i]!.tracks),
+          chunk.times,
+        );
+      });
+    });
   }
-  return {
-    result: { report, examples },
-    users: users.names,
-    tracks: tracks.names,
-    days: [...days].sort(([a], [b]) => a - b).map(([day, columns]) => ({ day, ...columns })),
-  };
+  return { result: { report, examples }, users: users.names, tracks: tracks.names };
 }
 
 /** `ids` with each id replaced by `to[id]`, in place. */

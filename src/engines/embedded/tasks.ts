@@ -1,4 +1,4 @@
-import type { DaySource } from '../../formats/kpiPartials.js';
+import type { DaySource, RowsFile } from '../../formats/kpiPartials.js';
 import type { SpillIndex } from '../../formats/pairSpill.js';
 import type { BlockRef, SegmentRun } from '../../formats/partialFile.js';
 import type { NumberedCatalog } from '../../kpis/genreKpis.js';
@@ -168,13 +168,16 @@ export interface ParseStreamsRangeTask {
   end: number;
   /** The file's last range: its last record needs no line ending. */
   last: boolean;
+  /** Where the range's rows are written (a scratch file, the partials' folder). */
+  partialDir: string;
 }
 
 export interface ParseStreamsRangeResult extends StreamRangeResult {
   /** The range's ids, numbered in order of appearance in it. */
   users: string[];
   tracks: string[];
-  days: { day: number; users: Uint32Array[]; tracks: Uint32Array[]; times: Float64Array[] }[];
+  /** The range's rows, in a scratch file of blocks (formats/kpiPartials.ts), removed by the merge. */
+  rows: RowsFile;
   ms: number;
 }
 

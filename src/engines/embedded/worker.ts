@@ -2,7 +2,7 @@ import { closeSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
 import { writeChartLine } from '../../formats/chartFiles.js';
-import { filePartialName, writeFilePartial } from '../../formats/kpiPartials.js';
+import { FilePartialWriter, filePartialName } from '../../formats/kpiPartials.js';
 import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../../formats/pairSpill.js';
 import { readBlock } from '../../formats/partialFile.js';
 import { GroupArrays, StreamDays } from '../../kpis/streamDays.js';
@@ -322,14 +322,18 @@ function mergeUsers(task: MergeUsersTask): MergeUsersResult {
  */
 async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult> {
   const started = Date.now();
-  const rows = new StreamDays();
-  const result = await readStreamsFile(csvInput(task, SNIFF_BYTES), rows);
-  if (result.bad) return { result, days: [], ms: Date.now() - started };
-  const days = [...rows.days].sort(([a], [b]) => a - b);
-  const partial = join(task.partialDir, filePartialName(task.name, result.sha256));
-  writeFilePartial(
-    partial,
-    {
+  // The rows go to the partial a block at a time as they are read (formats/kpiPartials.ts).
+  const partial = new FilePartialWriter(task.partialDir, task.name);
+  try {
+    const rows = new StreamDays((day, users, tracks, times) => partial.addBlock(day, users, tracks, times));
+    const result = await readStreamsFile(csvInput(task, SNIFF_BYTES), rows);
+    if (result.bad) {
+      partial.discard();
+      return { result, days: [], ms: Date.now() - started };
+    }
+    rows.flush();
+    const path = join(task.partialDir, filePartialName(task.name, result.sha256));
+    const header = partial.finish(path, {
       file: task.name,
       size: task.size,
       mtimeMs: task.mtimeMs,
@@ -338,32 +342,34 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
       examples: result.examples,
       users: rows.users.names,
       tracks: rows.tracks.names,
-    },
-    days.map(([day, d]) => ({ day, ...d.columns() })),
-  );
-  return {
-    result,
-    partial,
-    partialBytes: statSync(partial).size,
-    days: days.map(([day, d]) => ({ day, rows: d.length })),
-    ms: Date.now() - started,
-  };
+    });
+    return {
+      result,
+      partial: path,
+      partialBytes: statSync(path).size,
+      days: header.days.map(({ day, rows }) => ({ day, rows })),
+      ms: Date.now() - started,
+    };
+  } catch (error) {
+    partial.discard();
+    throw error;
+  }
 }
 
 /**
- * A range of a streams file: the lines that start in it. A later range reads the file's header
- * from its head; a head that is binary or holds no whole record is the first range's to report,
- * so this one reads nothing (the file is then read whole).
+ * A range of a streams file: the lines that start in it, their rows written a block at a time to
+ * a scratch file that the merge reads and removes. A later range reads the file's header from its
+ * head; a head that is binary or holds no whole record is the first range's to report, so this
+ * one reads nothing (the file is then read whole).
  */
-function parseStreamsRange(task: ParseStreamsRangeTask): {
-  result: ParseStreamsRangeResult;
-  transfer: ArrayBuffer[];
-} {
+function parseStreamsRange(task: ParseStreamsRangeTask): ParseStreamsRangeResult {
   const started = Date.now();
-  const rows = new StreamDays();
+  const scratch = new FilePartialWriter(task.partialDir, task.name);
+  const rows = new StreamDays((day, users, tracks, times) => scratch.addBlock(day, users, tracks, times));
   const file = { name: task.name, path: task.path };
-  const fd = openSync(task.path, 'r');
+  let fd: number | undefined;
   try {
+    fd = openSync(task.path, 'r');
     const head = Buffer.alloc(SNIFF_BYTES);
     const headBytes = readFullySync(fd, head, 0, SNIFF_BYTES, 0);
     const header = task.index === 0 ? undefined : streamsHeader(head.subarray(0, headBytes));
@@ -372,23 +378,20 @@ function parseStreamsRange(task: ParseStreamsRangeTask): {
       readUnitLines(fd, task, Buffer.allocUnsafe(1 << 20), undefined, (chunk) => reader.push(chunk));
     }
     const range = reader.finish(task.last);
-    const days = [...rows.days].sort(([a], [b]) => a - b).map(([day, d]) => ({ day, ...d.columns() }));
-    const transfer = [
-      ...new Set(
-        days.flatMap((d) => [...d.users, ...d.tracks, ...d.times].map((c) => c.buffer as ArrayBuffer)),
-      ),
-    ];
-    const result: ParseStreamsRangeResult = {
+    rows.flush();
+    return {
       ...range,
       endsAtRecord: range.endsAtRecord && (task.index === 0 || header !== undefined),
       users: rows.users.names,
       tracks: rows.tracks.names,
-      days,
+      rows: scratch.closeRows(),
       ms: Date.now() - started,
     };
-    return { result, transfer };
+  } catch (error) {
+    scratch.discard();
+    throw error;
   } finally {
-    closeSync(fd);
+    if (fd !== undefined) closeSync(fd);
   }
 }
 
@@ -423,7 +426,7 @@ async function run(task: Task): Promise<Done> {
     case 'parseStreams':
       return { result: await parseStreams(task), transfer: [] };
     case 'parseStreamsRange':
-      return parseStreamsRange(task);
+      return { result: parseStreamsRange(task), transfer: [] };
     case 'mergeStreamsRanges':
       return {
         result: writeRangesPartial(task.file, task.sha256, task.partialDir, task.ranges),
