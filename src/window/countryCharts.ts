@@ -1,7 +1,7 @@
 import { COUNTRY_CODES } from '../parse/countries.js';
 import { worse } from './topK.js';
 
-/** The top songs of one country among one window partition's songs (a worker's answer). */
+/** The top songs of one country among one window partition's songs (a worker's answer), in rank order. */
 export interface CountryChart {
   country: number;
   songs: number[];
@@ -17,33 +17,58 @@ export interface CountryChartRow {
 }
 
 /**
- * The country charts of the window, in country-code order, from the charts of each window
- * partition: a (country, song) total lives in exactly one partition, so a country's chart is the
- * best `top` of the union of its partition charts. The arrays of a row are reused for the next
- * row: a caller keeps what it needs before asking for the next.
+ * The country charts of the window, from the charts of each window partition, folded in as each
+ * partition's arrives: a (country, song) total lives in exactly one partition, so a country's
+ * chart is the best `top` of the union of its partition charts, which is the best `top` of the
+ * best so far and the next partition's. Holds `top` songs a country; keeping every partition's
+ * charts until the last one held them all for the whole merge (256 partitions at --memory 256MB:
+ * about 60 MB on the main thread, docs/BENCHMARKS.md).
  */
-export function* bestOfPartitions(
-  partitionCharts: CountryChart[][],
-  top: number,
-): Generator<CountryChartRow> {
-  const byCountry: CountryChart[][] = COUNTRY_CODES.map(() => []);
-  for (const charts of partitionCharts) for (const c of charts) byCountry[c.country]!.push(c);
-  const songs = new Float64Array(top);
-  const plays = new Float64Array(top);
-  for (const [country, charts] of byCountry.entries()) {
-    if (charts.length === 0) continue;
-    const entries: { song: number; plays: number }[] = [];
+export class CountryBest {
+  private readonly best: ({ songs: Float64Array; plays: Float64Array; n: number } | undefined)[] =
+    COUNTRY_CODES.map(() => undefined);
+  private readonly songs: Float64Array;
+  private readonly plays: Float64Array;
+
+  constructor(private readonly top: number) {
+    this.songs = new Float64Array(top);
+    this.plays = new Float64Array(top);
+  }
+
+  /** One partition's charts (each in rank order), folded in. */
+  add(charts: readonly CountryChart[]): void {
+    const top = this.top;
     for (const c of charts) {
-      for (let i = 0; i < c.songs.length; i++) entries.push({ song: c.songs[i]!, plays: c.plays[i]! });
+      const had = this.best[c.country];
+      const songs = new Float64Array(Math.min(top, (had?.n ?? 0) + c.songs.length));
+      const plays = new Float64Array(songs.length);
+      // Both lists are in rank order: merged, the better first, up to `top`.
+      let i = 0;
+      let j = 0;
+      for (let k = 0; k < songs.length; k++) {
+        const takeHad =
+          had !== undefined &&
+          i < had.n &&
+          (j >= c.songs.length || !worse(had.songs[i]!, had.plays[i]!, c.songs[j]!, c.plays[j]!));
+        if (takeHad) {
+          songs[k] = had.songs[i]!;
+          plays[k] = had.plays[i++]!;
+        } else {
+          songs[k] = c.songs[j]!;
+          plays[k] = c.plays[j++]!;
+        }
+      }
+      this.best[c.country] = { songs, plays, n: songs.length };
     }
-    entries.sort((a, b) =>
-      worse(a.song, a.plays, b.song, b.plays) ? 1 : worse(b.song, b.plays, a.song, a.plays) ? -1 : 0,
-    );
-    const n = Math.min(top, entries.length);
-    for (let i = 0; i < n; i++) {
-      songs[i] = entries[i]!.song;
-      plays[i] = entries[i]!.plays;
+  }
+
+  /** The charts in country-code order. The arrays of a row are reused for the next row. */
+  *rows(): Generator<CountryChartRow> {
+    for (const [country, best] of this.best.entries()) {
+      if (best === undefined) continue;
+      this.songs.set(best.songs);
+      this.plays.set(best.plays);
+      yield { key: COUNTRY_CODES[country]!, songs: this.songs, plays: this.plays, n: best.n };
     }
-    yield { key: COUNTRY_CODES[country]!, songs, plays, n };
   }
 }

@@ -5,7 +5,7 @@ import { writeCountryChart, writeUserChart } from '../../formats/chartFiles.js';
 import type { DayRecord, StateStore } from '../../formats/manifest.js';
 import { processAlive } from '../../ops/atomicFile.js';
 import type { LogFile } from '../../sources/logFiles.js';
-import { bestOfPartitions } from '../../window/countryCharts.js';
+import { CountryBest } from '../../window/countryCharts.js';
 import type {
   ChartEngine,
   ChartEngineSetup,
@@ -115,6 +115,8 @@ async function writeCharts(
           emit({ type: 'mergeProgress', done: ++done, total });
           return result;
         });
+      // Each partition's charts folded in as they come, not kept (see CountryBest).
+      const countries = new CountryBest(top);
       const countryMerges = Array.from({ length: window.countryPartitions }, (_, q) =>
         counted(
           pool.run<MergeCountriesResult>({
@@ -123,7 +125,7 @@ async function writeCharts(
             top,
             sources: countrySources(partials, q, window.countryPartitions),
           }),
-        ),
+        ).then((result) => countries.add(result.countries)),
       );
       // The user ranges are asked for at once, behind the country merges in the pool's queue: the
       // workers go on to them while this thread ranks and writes the country chart (they waited
@@ -142,14 +144,8 @@ async function writeCharts(
         },
         (bytes) => spare.push(bytes.buffer as ArrayBuffer),
       );
-      const countryChart = settleAll(countryMerges).then(async (countryCharts) => {
-        const rows = await writeCountryChart(
-          paths.country,
-          bestOfPartitions(
-            countryCharts.map((r) => r.countries),
-            top,
-          ),
-        );
+      const countryChart = settleAll(countryMerges).then(async () => {
+        const rows = await writeCountryChart(paths.country, countries.rows());
         return { rows, done: Date.now() };
       });
       // Both settle before a failure is told, so that a retry never races a task still running.
