@@ -165,7 +165,7 @@ export interface UserGroups {
  * The arrays a day's groups are built in, kept for the next day or part: a worker computes a
  * large day's parts one after the other, each about 100 MB of groups, and fresh arrays a part
  * left the last part's to the garbage collector, which in a worker freed them late (peak RSS 540
- * to 600 MB at 30M rows a day, 400 MB with the arrays reused). Each array grows by an eighth
+ * to 600 MB at 30M rows a day, about 430 MB with the arrays reused). Each array grows by an eighth
  * beyond what is asked, so that parts of nearly equal size (a hash of the user cuts them) share it.
  */
 export class GroupArrays {
