@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { createReadStream, rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { FilePartialWriter, filePartialName, forEachRowChunk } from '../../formats/kpiPartials.js';
+import {
+  type FilePartialHeader,
+  FilePartialWriter,
+  filePartialName,
+  forEachRowChunk,
+} from '../../formats/kpiPartials.js';
 import { MAX_ROW_EXAMPLES, type RowExample } from '../../parse/catalogs.js';
 import { IdInterner } from '../../parse/idInterner.js';
 import type { StreamFileResult } from '../../parse/streamRows.js';
@@ -155,30 +160,45 @@ export function writeRangesPartial(
   const out = new FilePartialWriter(partialDir, file.name);
   try {
     const merged = mergeRanges(file.name, ranges, out);
-    const partial = join(partialDir, filePartialName(file.name, sha256));
-    const header = out.finish(partial, {
-      file: file.name,
-      size: file.size,
-      mtimeMs: file.mtimeMs,
+    const written = finishFilePartial(out, partialDir, file, {
       sha256,
       report: merged.result.report,
       examples: merged.result.examples,
       users: merged.users,
       tracks: merged.tracks,
     });
-    return {
-      result: { ...merged.result, sha256 },
-      partial,
-      partialBytes: statSync(partial).size,
-      days: header.days.map(({ day, rows }) => ({ day, rows })),
-      ms: Date.now() - started,
-    };
+    return { result: { ...merged.result, sha256 }, ...written, ms: Date.now() - started };
   } catch (error) {
     out.discard();
     throw error;
   } finally {
     removeRangeRows(ranges);
   }
+}
+
+/**
+ * A streams file's partial finished: its header written last and the file renamed to its name in
+ * `partialDir` (the file's name and content hash); what the job is told about it. For a file read
+ * whole (the worker's `parseStreams`) and one read in ranges alike.
+ */
+export function finishFilePartial(
+  writer: FilePartialWriter,
+  partialDir: string,
+  file: { name: string; size: number; mtimeMs: number },
+  content: Pick<FilePartialHeader, 'sha256' | 'report' | 'examples' | 'users' | 'tracks'>,
+): Pick<ParseStreamsResult, 'partial' | 'partialBytes' | 'days'> {
+  const partial = join(partialDir, filePartialName(file.name, content.sha256));
+  const header = writer.finish(partial, {
+    file: file.name,
+    size: file.size,
+    mtimeMs: file.mtimeMs,
+    ...content,
+  });
+  return {
+    partial,
+    partialBytes: statSync(partial).size,
+    days: header.days.map(({ day, rows }) => ({ day, rows })),
+  };
 }
 
 /**

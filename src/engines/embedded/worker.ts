@@ -1,8 +1,8 @@
-import { closeSync, openSync, statSync } from 'node:fs';
+import { closeSync, openSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
 import { writeChartLine } from '../../formats/chartFiles.js';
-import { FilePartialWriter, filePartialName } from '../../formats/kpiPartials.js';
+import { FilePartialWriter } from '../../formats/kpiPartials.js';
 import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../../formats/pairSpill.js';
 import { readBlock } from '../../formats/partialFile.js';
 import { GroupArrays, StreamDays } from '../../kpis/streamDays.js';
@@ -26,7 +26,7 @@ import { readUnitLines } from '../../sources/logUnits.js';
 import type { CountryChart } from '../../window/countryCharts.js';
 import { MergeScratch, mergeSpans, mergeTopK } from '../../window/mergeTopK.js';
 import { aggregateDayPart } from './kpiDayPart.js';
-import { writeRangesPartial } from './streamsParse.js';
+import { finishFilePartial, writeRangesPartial } from './streamsParse.js';
 import {
   type AggregatedBlock,
   type AggregatePartitionResult,
@@ -332,24 +332,14 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
       return { result, days: [], ms: Date.now() - started };
     }
     rows.flush();
-    const path = join(task.partialDir, filePartialName(task.name, result.sha256));
-    const header = partial.finish(path, {
-      file: task.name,
-      size: task.size,
-      mtimeMs: task.mtimeMs,
+    const written = finishFilePartial(partial, task.partialDir, task, {
       sha256: result.sha256,
       report: result.report,
       examples: result.examples,
       users: rows.users.names,
       tracks: rows.tracks.names,
     });
-    return {
-      result,
-      partial: path,
-      partialBytes: statSync(path).size,
-      days: header.days.map(({ day, rows }) => ({ day, rows })),
-      ms: Date.now() - started,
-    };
+    return { result, ...written, ms: Date.now() - started };
   } catch (error) {
     partial.discard();
     throw error;
