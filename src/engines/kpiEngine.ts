@@ -25,5 +25,17 @@ export interface KpiDayEngine {
    * An engine that says more takes overlapping computeDay calls.
    */
   readonly daysAhead?: number;
+  /**
+   * Days of at most `rowsAtMost` rows are coming (the job's parse is in its tail): an engine that
+   * computes large days on threads of its own may start them now, so that their start overlaps
+   * the parse's last files instead of following them.
+   */
+  startThreads?(rowsAtMost: number): void;
+  /**
+   * A partial the coming days will read, just written by the parse: an engine may read what it
+   * needs of it now (the job's thread is otherwise waiting for the parse's other files). A partial
+   * it cannot read is left for the day that reads it to report.
+   */
+  readAhead?(partial: string): void;
   close(): Promise<void>;
 }

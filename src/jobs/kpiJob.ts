@@ -31,6 +31,7 @@ import {
   type UserCatalog,
 } from '../parse/catalogs.js';
 import { DEFAULT_MAX_REJECT_RATE } from '../parse/rejectDiagnosis.js';
+import { MIN_STREAM_ROW_BYTES } from '../parse/streamRows.js';
 import { type LandingScan, scanLanding } from '../sources/landingFiles.js';
 import {
   csvInput,
@@ -156,7 +157,7 @@ async function runKpisOn(
   // A partial found damaged when a day reads it (its checksum) is parsed again from its streams
   // file, in the landing folder or the archive, and the due days written again: once per file.
   for (;;) {
-    const parsed = await parseLanding(run, threads);
+    const parsed = await parseLanding(run, threads, engine);
     parsedFiles += parsed.parsedFiles;
     parsedLanded += parsed.parsedLanded;
     await forgetGoneFiles(state, landing, landingDir);
@@ -267,6 +268,7 @@ async function openKpiRun(options: KpiOptions): Promise<KpiRun> {
 async function parseLanding(
   run: KpiRun,
   threads: number,
+  engine: KpiDayEngine,
 ): Promise<{ songs: SongCatalog; users: UserCatalog; parsedFiles: number; parsedLanded: number }> {
   const { options, emit, landingDir, landing, state, maxRejectRate, warn, setAside } = run;
   let songs: SongCatalog;
@@ -321,6 +323,9 @@ async function parseLanding(
         return pending;
       },
     );
+    // The days' threads start when the parse's tail does (its last files' work handed out, a
+    // worker waiting): about 0.35 s of thread start, overlapped with the tail instead of after it.
+    void pool?.whenIdle().then(() => engine.startThreads?.(rowsAtMost(changed, known)));
     songs = await readSongs(landing.songs.map((f) => csvInput(f, SNIFF_BYTES)));
     for (const bad of songs.bad) await setAside(bad);
     emit({ type: 'catalog', kind: 'songs', files: songs.files.length, accepted: accepted(songs.files) });
@@ -350,6 +355,7 @@ async function parseLanding(
         examples: parsed.result.examples,
         parsedAt: new Date().toISOString(),
       });
+      engine.readAhead?.(state.partialPath(state.files()[file.name]!));
       parsedFiles++;
       if (!wasArchived) parsedLanded++;
       warn(fileRejectWarning({ ...parsed.result, file: file.name, days: parsed.days }, maxRejectRate));
@@ -365,6 +371,17 @@ async function parseLanding(
     await pool?.close();
   }
   return { songs, users, parsedFiles, parsedLanded };
+}
+
+/**
+ * An upper bound on the rows of any day: every row of the files already parsed, and as many rows
+ * as the files being parsed could hold (a valid row is at least MIN_STREAM_ROW_BYTES).
+ */
+function rowsAtMost(parsing: readonly { size: number }[], known: Record<string, KpiFileRecord>): number {
+  let rows = 0;
+  for (const f of parsing) rows += Math.ceil(f.size / MIN_STREAM_ROW_BYTES);
+  for (const record of Object.values(known)) for (const d of record.days) rows += d.rows;
+  return rows;
 }
 
 /**

@@ -19,6 +19,9 @@ const HANDED_LINES_BEFORE_CHUNK = 16;
 
 export const STREAM_COLUMNS = ['user_id', 'track_id', 'listen_time'] as const;
 
+/** The fewest bytes of a valid stream row: two 1-byte ids, a date alone, two commas, a line end. */
+export const MIN_STREAM_ROW_BYTES = 15;
+
 /** Why a stream row is rejected before any join: the reasons a file's rows alone can tell. */
 export const STREAM_ROW_REJECTS = ['malformed_csv', 'field_count', 'empty_id', 'bad_timestamp'] as const;
 

@@ -1,5 +1,6 @@
 import { createHash, type Hash } from 'node:crypto';
 import { closeSync, openSync, readSync } from 'node:fs';
+import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import { isS3, openFile } from './locations.js';
 import type { LogFile } from './logFiles.js';
@@ -133,6 +134,28 @@ function hashFileSync(path: string, prefix = ''): string {
     return hash.digest('hex');
   } finally {
     closeSync(fd);
+  }
+}
+
+/**
+ * sha256 (hex) of a local file, read asynchronously (the calling thread stays free between reads)
+ * into one buffer used again for every read: a read stream's fresh buffer a chunk cost its page
+ * faults, more than the hashing (a 178 MB streams file, measured alone: 0.6 s of CPU and 20,000
+ * page faults through a read stream, 0.18 s and 3,000 this way).
+ */
+export async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  const file = await open(path, 'r');
+  try {
+    const buffer = Buffer.allocUnsafe(1024 * 1024);
+    for (;;) {
+      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+      if (bytesRead === 0) break;
+      hash.update(buffer.subarray(0, bytesRead));
+    }
+    return hash.digest('hex');
+  } finally {
+    await file.close();
   }
 }
 

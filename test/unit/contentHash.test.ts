@@ -1,7 +1,12 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { afterAll, describe, expect, it } from 'vitest';
-import { combineUnitHashes, hashLogFile, hashLogStream } from '../../src/sources/contentHash.js';
+import {
+  combineUnitHashes,
+  hashLogFile,
+  hashLogStream,
+  sha256OfFile,
+} from '../../src/sources/contentHash.js';
 import { UNIT_BYTES } from '../../src/sources/logUnits.js';
 import { sampleContent, sha256 } from '../support/logSamples.js';
 import { TempDirs, writeTempFile } from '../support/tempDirs.js';
@@ -78,6 +83,16 @@ describe('content hash', () => {
           yield bytes.subarray(at, at + n);
       })();
       expect(await hashLogStream(Readable.from(pieces), false), `size ${size}`).toBe(hashLogFile(path, size));
+    }
+  });
+
+  it("sha256OfFile: a file's plain sha256, one read buffer reused across reads", async () => {
+    for (const size of [0, 1, (1 << 20) - 1, 1 << 20, 3 * (1 << 20) + 17]) {
+      const content = new Uint8Array(size).map((_, i) => (i * 31 + (i >> 11)) & 255);
+      const path = writeTempFile(temp, content, `f-${size}.csv`);
+      expect(await sha256OfFile(path), `size ${size}`).toBe(
+        createHash('sha256').update(content).digest('hex'),
+      );
     }
   });
 });

@@ -237,6 +237,33 @@ describe('WorkerPool', { timeout: 15_000 }, () => {
     expect(progress).toEqual([{ type: 'progress', bytes: 123, rows: 0 }]);
   });
 
+  it('whenIdle resolves once no task waits and a worker is free: the tail of the work queued', async () => {
+    const p = pool(2);
+    let done = 0;
+    const tasks = Array.from({ length: 6 }, (_, i) =>
+      p.run(mergeTask(days, i % 8)).then(() => {
+        done++;
+      }),
+    );
+    await p.whenIdle();
+    // Six tasks on two workers: the queue empties when the sixth starts, after four are done,
+    // and a worker is free when a fifth is.
+    expect(done).toBeGreaterThanOrEqual(5);
+    await Promise.all(tasks);
+    expect(await settlesWithin(p.whenIdle(), 200)).toBe('settled');
+    const busy = pool(1);
+    await busy.run(mergeTask(days, 0)); // the thread is up
+    const running = busy.run(mergeTask(days, 1));
+    let woke = false;
+    const idle = busy.whenIdle().then(() => {
+      woke = true;
+    });
+    await Promise.resolve();
+    expect(woke).toBe(false); // the task is running
+    await running;
+    expect(await settlesWithin(idle, 200)).toBe('settled');
+  });
+
   it('close() ends every thread by itself, well before the 5 s fallback', async () => {
     const p = new WorkerPool(3);
     await Promise.all([0, 1, 2].map((q) => p.run(mergeTask(days, q))));

@@ -1,5 +1,4 @@
-import { createHash } from 'node:crypto';
-import { createReadStream, rmSync, statSync } from 'node:fs';
+import { rmSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import {
   type FilePartialHeader,
@@ -10,6 +9,7 @@ import {
 import { MAX_ROW_EXAMPLES, type RowExample } from '../../parse/catalogs.js';
 import { IdInterner } from '../../parse/idInterner.js';
 import type { StreamFileResult } from '../../parse/streamRows.js';
+import { sha256OfFile } from '../../sources/contentHash.js';
 import { isS3, statFile } from '../../sources/locations.js';
 import { logUnits } from '../../sources/logUnits.js';
 import type { ParseStreamsRangeResult, ParseStreamsResult } from './tasks.js';
@@ -108,7 +108,7 @@ async function inRanges(
       partialDir,
     }),
   );
-  const hashing = sha256Of(file.path);
+  const hashing = sha256OfFile(file.path);
   // Every promise is awaited: a failed range must not be an unhandled rejection. A file that
   // cannot be read is read again whole, which tells it as the whole-file read does (an unreadable
   // file is set aside, not the run failed).
@@ -262,15 +262,4 @@ export function mergeRanges(
 function renumbered(ids: Uint32Array, to: Int32Array): Uint32Array {
   for (let i = 0; i < ids.length; i++) ids[i] = to[ids[i]!]!;
   return ids;
-}
-
-/** SHA-256 of a local file, read as a stream. */
-function sha256Of(path: string): Promise<string> {
-  return new Promise((resolve, reject) => {
-    const hash = createHash('sha256');
-    createReadStream(path, { highWaterMark: 1 << 20 })
-      .on('data', (chunk) => hash.update(chunk))
-      .on('error', reject)
-      .on('end', () => resolve(hash.digest('hex')));
-  });
 }

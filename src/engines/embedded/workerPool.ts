@@ -56,6 +56,8 @@ export class WorkerPool {
   private readonly queue: Job[] = [];
   private closed = false;
   private failure: Error | undefined;
+  /** whenIdle's callers, waiting for a free worker and an empty queue. */
+  private idleWaiters: (() => void)[] = [];
 
   constructor(
     readonly size: number,
@@ -99,6 +101,17 @@ export class WorkerPool {
     );
   }
 
+  /**
+   * Resolves when no task waits and a worker is free (at once if that is so now; or when the pool
+   * closes): the tail of the work queued so far has begun, and a thread is left waiting.
+   */
+  whenIdle(): Promise<void> {
+    return new Promise((resolve) => {
+      this.idleWaiters.push(resolve);
+      this.wakeIdleWaiters();
+    });
+  }
+
   /** Report progress made on the main thread (a gzip log is decompressed there). */
   progress(message: ProgressMessage): void {
     this.onProgress(message);
@@ -111,6 +124,7 @@ export class WorkerPool {
    */
   async close(): Promise<void> {
     this.closed = true;
+    for (const wake of this.idleWaiters.splice(0)) wake();
     await Promise.all(
       this.slots.map(async ({ worker }) => {
         const exited = new Promise<void>((resolve) => worker.once('exit', () => resolve()));
@@ -144,6 +158,13 @@ export class WorkerPool {
       }
       slot.current = job;
     }
+    this.wakeIdleWaiters();
+  }
+
+  private wakeIdleWaiters(): void {
+    if (this.idleWaiters.length === 0 || this.queue.length > 0) return;
+    if (this.slots.some((slot) => slot.current === undefined && slot.pinned.length === 0))
+      for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
   private onMessage(slot: Slot, message: { type: string } & Record<string, unknown>): void {

@@ -1,0 +1,115 @@
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { embeddedKpiEngine } from '../../src/engines/embedded/kpiEngine.js';
+import type { KpiDayEngine, KpiDayInput } from '../../src/engines/kpiEngine.js';
+import type { Catalog } from '../../src/kpis/genreKpis.js';
+import { MICROS_PER_DAY } from '../../src/parse/timestamps.js';
+import { writePartial } from '../support/kpiPartialFiles.js';
+import { mulberry32 } from '../support/prng.js';
+import { TempDirs } from '../support/tempDirs.js';
+
+/**
+ * The embedded KPI engine's read-ahead (src/engines/embedded/kpiEngine.ts): a partial read ahead
+ * (its header, its names numbered while the parse reads other files) gives the day the engine
+ * computes without it, whatever the order partials are read ahead in, on this thread and cut into
+ * parts on the workers started ahead (startThreads); a partial that cannot be read ahead is left
+ * for the day that reads it, which reports it damaged (so that the job parses its file again).
+ */
+const temp = new TempDirs();
+const engines: KpiDayEngine[] = [];
+afterEach(async () => {
+  await Promise.all(engines.splice(0).map((e) => e.close()));
+});
+afterAll(() => temp.cleanup());
+
+const DAY = 19_800;
+const TRACKS = Array.from({ length: 40 }, (_, i) => `t${i}`);
+const catalog: Catalog = {
+  tracks: new Map(TRACKS.map((t, i) => [t, [{ genre: `g${i % 7}`, durationMs: 1000 + i }]])),
+  users: new Set(Array.from({ length: 300 }, (_, i) => `u${i}`)),
+};
+
+/** A partial of `rows` random rows on DAY, with names of its own numbering (a file's). */
+function partial(dir: string, name: string, rows: number, seed: number): string {
+  const random = mulberry32(seed);
+  // Each file numbers its names in its own order, and holds a few names the catalogue lacks.
+  const users = Array.from({ length: 320 }, (_, i) => `u${(i * 7 + seed) % 320}`);
+  const tracks = [...TRACKS.map((_, i) => TRACKS[(i + seed) % TRACKS.length]!), 'unknown'];
+  const u = new Uint32Array(rows);
+  const t = new Uint32Array(rows);
+  const at = new Float64Array(rows);
+  for (let i = 0; i < rows; i++) {
+    u[i] = Math.floor(random() * users.length);
+    t[i] = Math.floor(random() * tracks.length);
+    at[i] = DAY * MICROS_PER_DAY + Math.floor(random() * 24) * 3_600_000_000 + (i % 5) * 1_000_000;
+  }
+  const path = join(dir, name);
+  writePartial(
+    path,
+    {
+      file: name,
+      size: rows,
+      mtimeMs: 0,
+      sha256: name,
+      report: { kind: 'streams', file: name, rows, accepted: rows, rejects: {} },
+      examples: [],
+      users,
+      tracks,
+    },
+    [{ day: DAY, users: u, tracks: t, times: at }],
+  );
+  return path;
+}
+
+function input(paths: string[], granularity: 'day' | 'hour' = 'day'): KpiDayInput {
+  return {
+    day: DAY,
+    granularity,
+    sources: paths.map((p, i) => ({ file: `f${i}`, sha256: p, partial: p, rows: 3000 })),
+    catalog,
+    catalogKey: 'k',
+  };
+}
+
+function engine(threads: number): KpiDayEngine {
+  const e = embeddedKpiEngine({ threads, parallelDayRows: 1000, maxPartRows: 2000 });
+  engines.push(e);
+  return e;
+}
+
+describe('embedded KPI engine: partials read ahead', { timeout: 20_000 }, () => {
+  const dir = temp.make('kpi-engine-');
+  const paths = [
+    partial(dir, 'a.ptk', 3000, 1),
+    partial(dir, 'b.ptk', 3000, 2),
+    partial(dir, 'c.ptk', 3000, 3),
+  ];
+
+  it.each([1, 2])(
+    'the same day with partials read ahead (in any order) as without, %i thread(s)',
+    async (threads) => {
+      for (const granularity of ['day', 'hour'] as const) {
+        const plain = await engine(threads).computeDay(input(paths, granularity));
+        expect(plain.genres.length).toBeGreaterThan(0);
+        expect(plain.streams.unknownTrack).toBeGreaterThan(0);
+        const ahead = engine(threads);
+        ahead.startThreads?.(9000);
+        for (const p of [paths[2]!, paths[0]!]) ahead.readAhead?.(p);
+        expect(await ahead.computeDay(input(paths, granularity))).toEqual(plain);
+      }
+    },
+  );
+
+  it('a partial that cannot be read ahead is reported by the day that reads it', async () => {
+    const damaged = join(dir, 'damaged.ptk');
+    writeFileSync(damaged, 'not a partial');
+    const e = engine(1);
+    expect(() => e.readAhead?.(damaged)).not.toThrow();
+    expect(() => e.readAhead?.(join(dir, 'missing.ptk'))).not.toThrow();
+    await expect(e.computeDay(input([paths[0]!, damaged]))).rejects.toMatchObject({
+      code: 'PARTIAL_CORRUPT',
+      path: damaged,
+    });
+  });
+});
