@@ -126,6 +126,8 @@ export class StreamRowReader {
   private ends = new Int32Array(0);
   /** Plain rows read, their ids not yet looked up. */
   private readonly batch = new RowBatch();
+  /** The listen time's length in the last plain row (plainRows tries it first). */
+  private timeLength = 20;
   /** Lines handed to the scanner one by one since the last plain one. */
   private handedLines = 0;
 
@@ -222,21 +224,46 @@ export class StreamRowReader {
     const batch = this.batch;
     let taken = 0;
     let i = from;
+    let timeLength = this.timeLength;
     while (i < end) {
       const lineStart = i;
       let field = 0;
       let fieldStart = i;
       let c = 0;
-      while (i < end && (c = buf[i]!) !== NEWLINE) {
-        if (c === COMMA) {
-          if (field < width) {
-            starts[field] = fieldStart;
-            ends[field] = i;
+      // The listen time read where its field was skipped (timeEnd: where that field ends), if it was.
+      let spanTime = Number.NaN;
+      let timeEnd = -1;
+      for (;;) {
+        if (field === time) {
+          // Most rows' times are as long as the last row's: tried first, the byte after it must
+          // end the field and the bytes must be a valid time, so the scan skips them. A valid time
+          // holds no byte the scan stops at, but a decimal comma after its seconds, checked.
+          const stop = i + timeLength;
+          if (stop < end) {
+            const d = buf[stop]!;
+            if (
+              (d === COMMA || d === NEWLINE || d === CARRIAGE_RETURN) &&
+              (timeLength < 20 || buf[i + 19] !== COMMA)
+            ) {
+              spanTime = parseListenTimeBytes(buf, i, stop);
+              if (!Number.isNaN(spanTime)) {
+                timeEnd = stop;
+                i = stop;
+              }
+            }
           }
-          field++;
-          fieldStart = i + 1;
-        } else if (c === QUOTE) return this.took(buf, taken, lineStart);
-        i++;
+        }
+        while (i < end && (c = buf[i]!) !== NEWLINE && c !== COMMA) {
+          if (c === QUOTE) return this.took(buf, taken, lineStart);
+          i++;
+        }
+        if (i === end || c === NEWLINE) break;
+        if (field < width) {
+          starts[field] = fieldStart;
+          ends[field] = i;
+        }
+        field++;
+        fieldStart = ++i;
       }
       if (i === end || i - lineStart > max) return this.took(buf, taken, lineStart);
       const lineEnd = i > fieldStart && buf[i - 1] === CARRIAGE_RETURN ? i - 1 : i;
@@ -252,8 +279,11 @@ export class StreamRowReader {
       }
       if (field + 1 < width || starts[user] === ends[user] || starts[track] === ends[track])
         return this.took(buf, taken, lineStart);
-      const at = parseListenTimeBytes(buf, starts[time]!, ends[time]!);
+      const timeStart = starts[time]!;
+      const at = ends[time] === timeEnd ? spanTime : parseListenTimeBytes(buf, timeStart, ends[time]!);
       if (Number.isNaN(at)) return this.took(buf, taken, lineStart);
+      timeLength = ends[time]! - timeStart;
+      this.timeLength = timeLength;
       taken++;
       report.rows++;
       report.accepted++;
