@@ -1,0 +1,95 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { IdInterner } from '../../src/parse/idInterner.js';
+
+/**
+ * IdInterner (src/parse/idInterner.ts) against a Map numbering names in order of first appearance:
+ * through every way in (a batch of spans, one span, a string, a list of strings), for names of any
+ * length (the six words kept in a slot, and past them), with bytes past ASCII (one id per decoded
+ * text), and names that end at their buffer's last byte (a word read there cannot be read whole).
+ */
+const name = fc.oneof(
+  fc.string({ unit: fc.constantFrom('a', 'b', '0', '_', 'Z'), maxLength: 40 }),
+  fc.string({ unit: fc.constantFrom('a', 'é', '\u{1F600}', '\uFFFD', 'x'), maxLength: 12 }),
+  fc.constantFrom('u1', 'u10', '4u7OpZWkFAkm5nIzY7rC5c', 'x'.repeat(24), 'x'.repeat(25), ''),
+);
+
+/** The names laid end to end, each followed by a separator but the last (it ends the buffer). */
+function spans(names: string[]): { bytes: Uint8Array; starts: Int32Array; ends: Int32Array } {
+  const parts: Buffer[] = [];
+  const starts = new Int32Array(names.length);
+  const ends = new Int32Array(names.length);
+  let at = 0;
+  names.forEach((n, i) => {
+    const b = Buffer.from(n, 'utf8');
+    starts[i] = at;
+    ends[i] = at + b.length;
+    parts.push(b);
+    at += b.length;
+    if (i < names.length - 1) {
+      parts.push(Buffer.from(','));
+      at++;
+    }
+  });
+  // A view into a larger buffer, at an odd offset: the words are read from the view's bytes only.
+  const whole = Buffer.concat([Buffer.from('#'), ...parts]);
+  return { bytes: whole.subarray(1), starts, ends };
+}
+
+function reference(names: string[]): { ids: number[]; names: string[] } {
+  const seen = new Map<string, number>();
+  const ids = names.map((n) => {
+    let id = seen.get(n);
+    if (id === undefined) {
+      id = seen.size;
+      seen.set(n, id);
+    }
+    return id;
+  });
+  return { ids, names: [...seen.keys()] };
+}
+
+describe('IdInterner', () => {
+  it('property: every way in numbers names as a Map does, in order of first appearance', () => {
+    fc.assert(
+      fc.property(fc.array(name, { maxLength: 80 }), fc.integer({ min: 1, max: 80 }), (names, batch) => {
+        const want = reference(names);
+        const { bytes, starts, ends } = spans(names);
+
+        const batched = new IdInterner();
+        const ids: number[] = [];
+        const out = new Int32Array(batch);
+        for (let from = 0; from < names.length; from += batch) {
+          const n = Math.min(batch, names.length - from);
+          batched.idsOfSpans(bytes, starts.subarray(from), ends.subarray(from), n, out);
+          ids.push(...out.subarray(0, n));
+        }
+        expect(ids).toEqual(want.ids);
+        expect(batched.names).toEqual(want.names);
+
+        const one = new IdInterner();
+        expect(names.map((_, i) => one.idOf(bytes, starts[i]!, ends[i]!))).toEqual(want.ids);
+        const text = new IdInterner();
+        expect(names.map((n) => text.id(n))).toEqual(want.ids);
+        const list = new IdInterner();
+        expect([...list.idsOf(names)]).toEqual(want.ids);
+        // The ways agree with each other on one table too.
+        expect(names.map((n) => batched.id(n))).toEqual(want.ids);
+        expect(batched.size).toBe(want.names.length);
+      }),
+      { numRuns: 400 },
+    );
+  });
+
+  it('a hundred thousand names, the table grown many times on the way', () => {
+    const names = Array.from({ length: 100_000 }, (_, i) => `u${(i * 7919) % 60_000}`);
+    const want = reference(names);
+    const { bytes, starts, ends } = spans(names);
+    const interner = new IdInterner();
+    const out = new Int32Array(names.length);
+    interner.idsOfSpans(bytes, starts, ends, names.length, out);
+    expect([...out]).toEqual(want.ids);
+    expect(interner.size).toBe(60_000);
+    expect(interner.name(59_999)).toBe(want.names[59_999]);
+  });
+});
