@@ -1,6 +1,36 @@
 import { CsvRecordScanner } from './csvRecords.js';
 
 /**
+ * A catalogue record's fields, each decoded when it is asked for: a catalogue uses one to three
+ * of its five to twenty-one columns (a songs file of the Spotify dataset), and decoding every
+ * field to a string was half of reading it. Valid only while the record is being handed over.
+ */
+export interface CsvFields {
+  readonly count: number;
+  /** Field k's value. */
+  text(k: number): string;
+  /** The fields joined by commas, as a reject example shows the record. */
+  joined(): string;
+}
+
+/** The fields of a record csv-parse read, as strings already. */
+export class StringFields implements CsvFields {
+  constructor(private readonly fields: string[]) {}
+
+  get count(): number {
+    return this.fields.length;
+  }
+
+  text(k: number): string {
+    return this.fields[k]!;
+  }
+
+  joined(): string {
+    return this.fields.join(',');
+  }
+}
+
+/**
  * The records of a songs or users file read with the scanner of parse/csvRecords.ts, for a file on
  * which it and csv-parse agree (a catalogue is then read in half the time). The catalogues'
  * contract is csv-parse's reading (docs/KPIS.md): `relax_quotes`, and the record delimiter taken
@@ -17,11 +47,11 @@ export class CatalogRecords {
   /** A `\r` in the first record, which csv-parse may take for the file's line ending (old Mac). */
   private carriageReturnFirst = false;
 
-  constructor(onRecord: (fields: string[], record: number) => void, maxRecordBytes: number) {
+  constructor(onRecord: (fields: CsvFields, record: number) => void, maxRecordBytes: number) {
     this.scanner = new CsvRecordScanner({
       maxRecordBytes,
-      onRecord: (fields, record) => {
-        if (record === 1 && fields.some((f) => f.includes('\r'))) this.carriageReturnFirst = true;
+      onSpans: (fields, record) => {
+        if (record === 1 && fields.joined().includes('\r')) this.carriageReturnFirst = true;
         if (this.agrees) onRecord(fields, record);
       },
       onMalformed: () => {

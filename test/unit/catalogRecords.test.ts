@@ -33,7 +33,7 @@ function scanned(
   const records: string[][] = [];
   const numbers: number[] = [];
   const reader = new CatalogRecords((fields, number) => {
-    records.push([...fields]);
+    records.push(Array.from({ length: fields.count }, (_, k) => fields.text(k)));
     numbers.push(number);
   }, 1 << 20);
   let at = 0;
