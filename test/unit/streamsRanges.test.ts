@@ -144,7 +144,7 @@ describe('a streams file read in ranges on the workers', () => {
     expect(rangeBytesFor([{ size: 10 * mb }], 2)).toBe(32 * mb);
   });
 
-  it('the files of a last round fewer than the workers are cut into a range a worker; S3 files never', () => {
+  it('the files beyond whole rounds of workers are cut into a range a worker, and go first; S3 files never', () => {
     const mb = 1024 * 1024;
     const local = (size: number, name = 'f.csv') => ({
       name,
@@ -153,7 +153,8 @@ describe('a streams file read in ranges on the workers', () => {
       mtimeMs: 0,
     });
     const three = [local(175), local(175), local(178)];
-    expect(rangesFor(three, 2, rangeBytesFor(three, 2))).toEqual([1, 1, 2]);
+    expect(rangesFor(three, 2, rangeBytesFor(three, 2))).toEqual([2, 1, 1]);
+    expect(rangesFor([...three, local(175), local(175)], 2, 440 * mb)).toEqual([2, 1, 1, 1, 1]);
     expect(rangesFor([local(175), local(175)], 2, 175 * mb)).toEqual([1, 1]);
     expect(rangesFor([local(528)], 2, rangeBytesFor([local(528)], 2))).toEqual([2]);
     // Too small to be worth two ranges.

@@ -181,15 +181,6 @@ export interface ParseStreamsRangeResult extends StreamRangeResult {
   ms: number;
 }
 
-/** The ranges of a streams file, merged into the partial a whole-file read writes. */
-export interface MergeStreamsRangesTask {
-  kind: 'mergeStreamsRanges';
-  file: { name: string; path: string; size: number; mtimeMs: number };
-  sha256: string;
-  partialDir: string;
-  ranges: ParseStreamsRangeResult[];
-}
-
 /**
  * One part of a day's genre KPIs: the rows of the users in part `part` (`partOf[user]`), from the
  * day's sections of the file partials, aggregated (kpis/genreKpis.ts aggregateDay). The parts of
@@ -217,7 +208,6 @@ export type Task =
   | MergeUsersTask
   | ParseStreamsTask
   | ParseStreamsRangeTask
-  | MergeStreamsRangesTask
   | KpiDayPartTask;
 
 /** Progress a worker reports while parsing: bytes and lines read since its last report. */

@@ -26,7 +26,7 @@ import { readUnitLines } from '../../sources/logUnits.js';
 import type { CountryChart } from '../../window/countryCharts.js';
 import { MergeScratch, mergeSpans, mergeTopK } from '../../window/mergeTopK.js';
 import { aggregateDayPart } from './kpiDayPart.js';
-import { finishFilePartial, writeRangesPartial } from './streamsParse.js';
+import { finishFilePartial } from './streamsParse.js';
 import {
   type AggregatedBlock,
   type AggregatePartitionResult,
@@ -417,11 +417,6 @@ async function run(task: Task): Promise<Done> {
       return { result: await parseStreams(task), transfer: [] };
     case 'parseStreamsRange':
       return { result: parseStreamsRange(task), transfer: [] };
-    case 'mergeStreamsRanges':
-      return {
-        result: writeRangesPartial(task.file, task.sha256, task.partialDir, task.ranges),
-        transfer: [],
-      };
     case 'kpiDayPart':
       return { result: aggregateDayPart(task, dayArrays), transfer: [] };
   }
