@@ -73,6 +73,9 @@ describe('IdInterner', () => {
         expect(names.map((n) => text.id(n))).toEqual(want.ids);
         const list = new IdInterner();
         expect([...list.idsOf(names)]).toEqual(want.ids);
+        // Into a table that has names: the known ones keep their ids, the new ones come after.
+        const more = [...names].reverse().map((n, i) => (i % 3 === 0 ? `${n}+` : n));
+        expect([...list.idsOf(more)]).toEqual(reference([...names, ...more]).ids.slice(names.length));
         // The ways agree with each other on one table too.
         expect(names.map((n) => batched.id(n))).toEqual(want.ids);
         expect(batched.size).toBe(want.names.length);
