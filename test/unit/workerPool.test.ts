@@ -264,6 +264,31 @@ describe('WorkerPool', { timeout: 15_000 }, () => {
     expect(await settlesWithin(idle, 200)).toBe('settled');
   });
 
+  it('prepare completes a task as it is sent, not as it is queued, and its buffers are transferred', async () => {
+    const p = pool(1);
+    const prepared: number[] = [];
+    const buffers: ArrayBuffer[] = [];
+    const tasks = [0, 1, 2].map((q) =>
+      p
+        .run<MergeCountriesResult>(mergeTask(days, q), [], (task) => {
+          prepared.push((task as MergeCountriesTask).partition);
+          const buffer = new ArrayBuffer(64);
+          buffers.push(buffer);
+          (task as unknown as { spare: ArrayBuffer }).spare = buffer;
+          return [buffer];
+        })
+        .then((r) => {
+          expect(r.countries).toEqual(mergedHere(days, r.partition));
+        }),
+    );
+    // One worker: the first task is sent at once, the others wait in the queue unprepared.
+    expect(prepared).toEqual([0]);
+    await Promise.all(tasks);
+    expect(prepared).toEqual([0, 1, 2]);
+    // Moved to the worker, not copied: detached here.
+    expect(buffers.map((b) => b.byteLength)).toEqual([0, 0, 0]);
+  });
+
   it('close() ends every thread by itself, well before the 5 s fallback', async () => {
     const p = new WorkerPool(3);
     await Promise.all([0, 1, 2].map((q) => p.run(mergeTask(days, q))));

@@ -22,9 +22,11 @@ import { logUnits } from '../../sources/logUnits.js';
 import { type MemoryPlan, partitionsFor } from './memoryPlan.js';
 import type {
   AggregatePartitionResult,
+  AggregatePartitionTask,
   FinishSpillResult,
   ParseChunkTask,
   ParseUnitResult,
+  Task,
 } from './tasks.js';
 import type { WorkerPool } from './workerPool.js';
 
@@ -138,25 +140,38 @@ async function buildDayPartial(
     try {
       const ready = new Map<number, AggregatePartitionResult>();
       let next = 0;
+      // The buffers of the blocks written, handed back to the workers for the next blocks.
+      const written: ArrayBuffer[] = [];
+      const handBack = (task: Task): ArrayBuffer[] => {
+        const reuse = written.splice(0, 2);
+        (task as AggregatePartitionTask).reuse = reuse;
+        return reuse;
+      };
       await Promise.all(
         Array.from({ length: partitions }, (_, partition) =>
           pool
-            .run<AggregatePartitionResult>({
-              kind: 'aggregatePartition',
-              partition,
-              segmentKeys: segmentKeysFor(partitions),
-              // Its own runs only: a day of 20M rows spills about 1,300 runs, and every task
-              // carried every run's description through the structured clone.
-              spills: spills.map((s) => ({
-                path: s.path,
-                chunks: s.chunks.filter((c) => c.partition === partition),
-              })),
-            })
+            .run<AggregatePartitionResult>(
+              {
+                kind: 'aggregatePartition',
+                partition,
+                segmentKeys: segmentKeysFor(partitions),
+                // Its own runs only: a day of 20M rows spills about 1,300 runs, and every task
+                // carried every run's description through the structured clone.
+                spills: spills.map((s) => ({
+                  path: s.path,
+                  chunks: s.chunks.filter((c) => c.partition === partition),
+                })),
+              },
+              [],
+              handBack,
+            )
             .then((result) => {
               ready.set(result.partition, result);
               for (let r = ready.get(next); r !== undefined; r = ready.get(next)) {
                 ready.delete(next);
                 writer.writePartition(r.users.bytes, r.users.stats, r.countries.bytes, r.countries.stats);
+                // Written (synchronously): their buffers can go back.
+                written.push(r.users.bytes.buffer as ArrayBuffer, r.countries.bytes.buffer as ArrayBuffer);
                 users += r.users.stats.keys;
                 userSongPairs += r.users.stats.pairs;
                 countrySongPairs += r.countries.stats.pairs;

@@ -68,9 +68,15 @@ export interface AggregatePartitionTask {
   spills: SpillIndex[];
   /** Keys a segment of the users block (segmentKeysFor the day's partitions). */
   segmentKeys: number;
+  /**
+   * Buffers of blocks already written, handed back (transferred) for this task's blocks: a block
+   * goes into the smallest that holds it, or into a new one.
+   */
+  reuse?: ArrayBuffer[];
 }
 
 export interface AggregatedBlock {
+  /** The block's bytes: a view of the start of its buffer, which may be longer. */
   bytes: Uint8Array;
   stats: BlockStats;
 }

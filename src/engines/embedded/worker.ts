@@ -148,11 +148,29 @@ function finishSpill(): FinishSpillResult {
 }
 
 function aggregatePartition(task: AggregatePartitionTask): AggregatePartitionResult {
+  const reuse = task.reuse ?? [];
   return {
     partition: task.partition,
-    users: aggregateTable(task.spills, USERS, task.partition, task.segmentKeys),
-    countries: aggregateTable(task.spills, COUNTRIES, task.partition, SEGMENT_KEYS),
+    users: aggregateTable(task.spills, USERS, task.partition, task.segmentKeys, reuse),
+    countries: aggregateTable(task.spills, COUNTRIES, task.partition, SEGMENT_KEYS, reuse),
   };
+}
+
+/**
+ * The encoded block copied out of the encoder (which the next block reuses): into the smallest of
+ * `reuse` that holds it, taken from the list, or into a new buffer an eighth longer than the block,
+ * so that it holds one of the next partitions' blocks (of about the same size) when it comes back.
+ */
+function blockBytes(encoded: Uint8Array, reuse: ArrayBuffer[]): Uint8Array {
+  let best = -1;
+  for (let i = 0; i < reuse.length; i++) {
+    const size = reuse[i]!.byteLength;
+    if (size >= encoded.length && (best < 0 || size < reuse[best]!.byteLength)) best = i;
+  }
+  const buffer = best >= 0 ? reuse.splice(best, 1)[0]! : new ArrayBuffer(Math.ceil(encoded.length * 1.125));
+  const bytes = new Uint8Array(buffer, 0, encoded.length);
+  bytes.set(encoded);
+  return bytes;
 }
 
 /** Load one (table, partition) from every spill file and aggregate it into a block. */
@@ -161,6 +179,7 @@ function aggregateTable(
   table: number,
   partition: number,
   segmentKeys: number,
+  reuse: ArrayBuffer[],
 ): AggregatedBlock {
   const runs: { path: string; chunk: SpillChunk }[] = [];
   let n = 0;
@@ -185,7 +204,7 @@ function aggregateTable(
       at += chunk.pairs * 8;
     });
     const stats = aggregatePacked(packed, out, scratch, segmentKeys);
-    const bytes = out.result().slice();
+    const bytes = blockBytes(out.result(), reuse);
     checksumSegments(stats.segments, bytes);
     return { bytes, stats };
   }
@@ -210,7 +229,7 @@ function aggregateTable(
     }
   });
   const stats = aggregatePairs(keys, songs, n, out, segmentKeys);
-  const bytes = out.result().slice();
+  const bytes = blockBytes(out.result(), reuse);
   checksumSegments(stats.segments, bytes);
   return { bytes, stats };
 }

@@ -14,6 +14,8 @@ import {
 interface Job {
   task: Task;
   transfer: ArrayBuffer[];
+  /** Completes the task as it is sent (see run): buffers to transfer with it. */
+  prepare?: (task: Task) => ArrayBuffer[];
   resolve: (value: unknown) => void;
   reject: (error: Error) => void;
 }
@@ -79,11 +81,16 @@ export class WorkerPool {
     }
   }
 
-  run<R>(task: Task, transfer: ArrayBuffer[] = []): Promise<R> {
+  /**
+   * Run `task` on the first free worker, `transfer`'s buffers moved with it. `prepare`, if given,
+   * is called as the task is sent, not as it is queued: it may add to the task what is only known
+   * then (buffers handed back by the tasks done meanwhile), and returns those to transfer too.
+   */
+  run<R>(task: Task, transfer: ArrayBuffer[] = [], prepare?: (task: Task) => ArrayBuffer[]): Promise<R> {
     return new Promise<R>((resolve, reject) => {
       // A closed pool's threads have ended: a task posted to one would never be answered.
       if (this.closed) return reject(new Error('the worker pool is closed'));
-      this.queue.push({ task, transfer, resolve: resolve as (v: unknown) => void, reject });
+      this.queue.push({ task, transfer, prepare, resolve: resolve as (v: unknown) => void, reject });
       this.dispatch();
     });
   }
@@ -149,7 +156,8 @@ export class WorkerPool {
         continue;
       }
       try {
-        slot.worker.postMessage(job.task, job.transfer);
+        const extra = job.prepare?.(job.task) ?? [];
+        slot.worker.postMessage(job.task, extra.length === 0 ? job.transfer : [...job.transfer, ...extra]);
       } catch (error) {
         // Not sent (a task that cannot be cloned, a buffer already detached): that task fails,
         // the worker stays free for the next one.
