@@ -142,6 +142,13 @@ async function buildDayPartial(
       let next = 0;
       // The buffers of the blocks written, handed back to the workers for the next blocks.
       const written: ArrayBuffer[] = [];
+      const tablePairs = new Map<string, number>();
+      for (const s of spills)
+        for (const c of s.chunks) {
+          const table = `${c.table}:${c.partition}`;
+          tablePairs.set(table, (tablePairs.get(table) ?? 0) + c.pairs);
+        }
+      const largestTable = Math.max(0, ...tablePairs.values());
       const handBack = (task: Task): ArrayBuffer[] => {
         const reuse = written.splice(0, 2);
         (task as AggregatePartitionTask).reuse = reuse;
@@ -155,6 +162,7 @@ async function buildDayPartial(
                 kind: 'aggregatePartition',
                 partition,
                 segmentKeys: segmentKeysFor(partitions),
+                largestTable,
                 // Its own runs only: a day of 20M rows spills about 1,300 runs, and every task
                 // carried every run's description through the structured clone.
                 spills: spills.map((s) => ({

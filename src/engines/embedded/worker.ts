@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
 import { writeChartLine } from '../../formats/chartFiles.js';
 import { FilePartialWriter } from '../../formats/kpiPartials.js';
-import { COUNTRIES, PairSpill, type SpillChunk, type SpillIndex, USERS } from '../../formats/pairSpill.js';
+import { COUNTRIES, PairSpill, type SpillChunk, USERS } from '../../formats/pairSpill.js';
 import { readBlock } from '../../formats/partialFile.js';
 import { GroupArrays, StreamDays } from '../../kpis/streamDays.js';
 import { readFullySync } from '../../ops/fileIo.js';
@@ -151,8 +151,8 @@ function aggregatePartition(task: AggregatePartitionTask): AggregatePartitionRes
   const reuse = task.reuse ?? [];
   return {
     partition: task.partition,
-    users: aggregateTable(task.spills, USERS, task.partition, task.segmentKeys, reuse),
-    countries: aggregateTable(task.spills, COUNTRIES, task.partition, SEGMENT_KEYS, reuse),
+    users: aggregateTable(task, USERS, task.segmentKeys, reuse),
+    countries: aggregateTable(task, COUNTRIES, SEGMENT_KEYS, reuse),
   };
 }
 
@@ -175,9 +175,8 @@ function blockBytes(encoded: Uint8Array, reuse: ArrayBuffer[]): Uint8Array {
 
 /** Load one (table, partition) from every spill file and aggregate it into a block. */
 function aggregateTable(
-  spills: SpillIndex[],
+  { spills, partition, largestTable = 0 }: AggregatePartitionTask,
   table: number,
-  partition: number,
   segmentKeys: number,
   reuse: ArrayBuffer[],
 ): AggregatedBlock {
@@ -192,10 +191,10 @@ function aggregateTable(
       wide ||= chunk.wide;
     }
   }
-  const out = blockWriter(n);
+  const out = blockWriter(Math.max(n, largestTable));
   if (!wide) {
     // Every pair is narrow: read them back to back as uint64 keys, no conversion.
-    const { pairs, scratch } = sortBuffers(n);
+    const { pairs, scratch } = sortBuffers(Math.max(n, largestTable));
     const packed = new BigUint64Array(pairs.buffer, 0, n);
     const raw = new Uint8Array(pairs.buffer);
     let at = 0;
