@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { afterAll, afterEach, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { embeddedKpiEngine } from '../../src/engines/embedded/kpiEngine.js';
 import type { KpiDayEngine, KpiDayInput } from '../../src/engines/kpiEngine.js';
 import type { Catalog } from '../../src/kpis/genreKpis.js';
@@ -16,6 +16,19 @@ import { TempDirs } from '../support/tempDirs.js';
  * parts on the workers started ahead (startThreads); a partial that cannot be read ahead is left
  * for the day that reads it, which reports it damaged (so that the job parses its file again).
  */
+// The worker pools the engine starts, counted.
+const pools = vi.hoisted(() => ({ started: 0 }));
+vi.mock(import('../../src/engines/embedded/workerPool.js'), async (importOriginal) => {
+  const original = await importOriginal();
+  class CountedPool extends original.WorkerPool {
+    constructor(...args: ConstructorParameters<typeof original.WorkerPool>) {
+      super(...args);
+      pools.started++;
+    }
+  }
+  return { ...original, WorkerPool: CountedPool };
+});
+
 const temp = new TempDirs();
 const engines: KpiDayEngine[] = [];
 afterEach(async () => {
@@ -100,6 +113,21 @@ describe('embedded KPI engine: partials read ahead', { timeout: 20_000 }, () => 
       }
     },
   );
+
+  it('starts its threads ahead only for days that could be large, with threads to spare, and never once closed', async () => {
+    const before = pools.started;
+    engine(1).startThreads?.(1_000_000);
+    engine(2).startThreads?.(999); // below parallelDayRows (1000 here)
+    expect(pools.started).toBe(before);
+    const e = engine(2);
+    e.startThreads?.(1000);
+    e.startThreads?.(5000); // the same threads
+    expect(pools.started).toBe(before + 1);
+    const closed = engine(2);
+    await closed.close();
+    closed.startThreads?.(1_000_000);
+    expect(pools.started).toBe(before + 1);
+  });
 
   it('a partial that cannot be read ahead is reported by the day that reads it', async () => {
     const damaged = join(dir, 'damaged.ptk');

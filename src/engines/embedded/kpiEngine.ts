@@ -51,6 +51,7 @@ export function embeddedKpiEngine(options: {
   const parts = new UserParts(names);
   let numbering: { key: string; catalog: CatalogNumbering } | undefined;
   let pool: WorkerPool | undefined;
+  let closed = false;
   return {
     // A large day goes to the workers as soon as it is asked for, and the small ones around it are
     // computed here meanwhile (a run's days one after the other left the workers idle, about 0.4 s
@@ -68,7 +69,9 @@ export function embeddedKpiEngine(options: {
       }
     },
     startThreads(rowsAtMost) {
-      if (options.threads > 1 && rowsAtMost >= parallelDayRows) pool ??= new WorkerPool(options.threads);
+      // Never after close: threads started then would keep the process alive.
+      if (closed || options.threads < 2 || rowsAtMost < parallelDayRows) return;
+      pool ??= new WorkerPool(options.threads);
     },
     // The header read and its names numbered while the parse's other files are read (about 0.1 s
     // a file of 3M rows here, which the first large day waited for).
@@ -83,6 +86,7 @@ export function embeddedKpiEngine(options: {
       }
     },
     async close() {
+      closed = true;
       await pool?.close();
     },
   };
