@@ -240,7 +240,7 @@ function aggregateTable(
  * the worker turns to any other kind of task (see run).
  */
 let sortBufferPair: { pairs: Uint32Array; scratch: Uint32Array } | undefined;
-/** The encoder's buffer, kept likewise: each block leaves as a copy of its bytes (`slice`). */
+/** The encoder's buffer, kept likewise: each block leaves as a copy of its bytes (blockBytes). */
 let encoder: ByteWriter | undefined;
 
 /** An empty writer with room for about 5 bytes a pair (a block takes 5 to 6 once encoded). */
@@ -254,7 +254,8 @@ function blockWriter(n: number): ByteWriter {
 
 function sortBuffers(n: number): { pairs: Uint32Array; scratch: Uint32Array } {
   if (sortBufferPair === undefined || sortBufferPair.pairs.length < 2 * n) {
-    // A little headroom, so that the next partition, a few percent bigger, does not reallocate.
+    // A little headroom, for a task without the day's largest table (largestTable), whose next
+    // partition, a few percent bigger, then does not reallocate.
     const words = 2 * Math.ceil(n * 1.125);
     sortBufferPair = { pairs: new Uint32Array(words), scratch: new Uint32Array(words) };
   }
