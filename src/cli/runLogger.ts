@@ -1,5 +1,6 @@
+import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
-import { type Logger, pino } from 'pino';
+import type { Logger, pino as Pino } from 'pino';
 import type { Top50Event } from '../engines/chartEngine.js';
 import type { RunRecord } from '../formats/runHistory.js';
 import type { KpiEvent } from '../jobs/kpiJob.js';
@@ -13,6 +14,16 @@ import { ChartWork, KpiWork, LiveLine } from './terminal.js';
 export type { Logger };
 
 /**
+ * pino, loaded by the first logger made: only the unattended commands and `serve` log through it,
+ * and loading it cost every command's start about 30 ms.
+ */
+function pinoLib(): typeof Pino {
+  loadedPino ??= (createRequire(import.meta.url)('pino') as { pino: typeof Pino }).pino;
+  return loadedPino;
+}
+let loadedPino: typeof Pino | undefined;
+
+/**
  * The log of unattended commands and `serve`: one JSON object per line when the stream is not a
  * terminal (for journald, CloudWatch, Loki...), short lines like `top50`'s when it is; `format`
  * forces one. `clock`: each pretty line starts with the time (for long-running commands).
@@ -22,6 +33,7 @@ export function createRunLogger(
   stream: NodeJS.WriteStream & { fd: number } = process.stdout,
   { format, clock = false }: { format?: LogFormat; clock?: boolean } = {},
 ): Logger {
+  const pino = pinoLib();
   const options = {
     level,
     base: { pid: process.pid, host: hostname() },
@@ -89,7 +101,7 @@ class TerminalLog {
 
 /** The terminal a logger writes to, for its live line; undefined for JSON lines or below info. */
 function terminalOf(log: Logger): TerminalLog | undefined {
-  const destination = (log as unknown as Record<symbol, unknown>)[pino.symbols.streamSym];
+  const destination = (log as unknown as Record<symbol, unknown>)[pinoLib().symbols.streamSym];
   return destination instanceof TerminalLog && log.isLevelEnabled('info') ? destination : undefined;
 }
 

@@ -9,10 +9,12 @@
  * @example plural(2, 'entry', 'entries') // '2 entries'
  */
 
-const integer = new Intl.NumberFormat('en-US');
+/** Made on first use: loading ICU's number data costs about 20 ms, on every thread that imports this. */
+let integer: Intl.NumberFormat | undefined;
 
 /** `2733` -> `2,733`. */
 export function thousands(n: number): string {
+  integer ??= new Intl.NumberFormat('en-US');
   return integer.format(n);
 }
 

@@ -1,10 +1,22 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
-import Database from 'libsql';
+import type Database from 'libsql';
 import { PlaytallyError } from '../ops/errors.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type Db = InstanceType<typeof Database>;
+
+/**
+ * libsql, loaded when a store is first opened: its native addon (and detect-libc's process report,
+ * which chooses it) cost every command's start about 40 ms and 10 MB of RSS, and only `load`,
+ * `serve` and --db open a store.
+ */
+function libsql(): typeof Database {
+  loadedLibsql ??= createRequire(import.meta.url)('libsql') as typeof Database;
+  return loadedLibsql;
+}
+let loadedLibsql: typeof Database | undefined;
 
 export interface OpenOptions {
   /** Open for reading only (the server): no migrations, no writes; the file must exist. */
@@ -34,6 +46,7 @@ export function openResultsDb(path: string, options: OpenOptions = {}): Db {
   let db: Db;
   try {
     if (!options.readonly) mkdirSync(dirname(file), { recursive: true });
+    const Database = libsql();
     db = new Database(file, {
       readonly: options.readonly ?? false,
       fileMustExist: options.readonly ?? false,

@@ -43,4 +43,30 @@ describe('what a command loads at its start', () => {
       after: ['@clickhouse/client'],
     });
   });
+
+  it('no results store (libsql), logger (pino) or KPI CSV writer (csv-stringify, csv-parse) at the start', () => {
+    // Every package the program's modules load, CommonJS or ES module, seen by a resolve hook.
+    const hook = `export async function resolve(spec, context, next) {
+      const resolved = await next(spec, context);
+      if (resolved.url.includes('/node_modules/')) console.log('LOADED ' + resolved.url);
+      return resolved;
+    }`;
+    const script = `
+      import { register } from 'node:module';
+      import { createRequire } from 'node:module';
+      register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));
+      await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'src', 'cli', 'program.js')).href)});
+      for (const path of Object.keys(createRequire(import.meta.url).cache)) console.log('LOADED ' + path);
+    `;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(run.stderr).toBe('');
+    const packages = new Set(
+      [...run.stdout.matchAll(/LOADED .*\/node_modules\/((?:@[^/]+\/)?[^/]+)\//g)].map((m) => m[1]),
+    );
+    // The program itself needs these two; the test would see nothing if the hook saw nothing.
+    expect(packages.has('commander')).toBe(true);
+    for (const lazy of ['libsql', 'pino', 'csv-stringify', 'csv-parse', 'prom-client', 'hono']) {
+      expect(packages.has(lazy), lazy).toBe(false);
+    }
+  });
 });
