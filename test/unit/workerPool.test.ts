@@ -289,6 +289,18 @@ describe('WorkerPool', { timeout: 15_000 }, () => {
     expect(buffers.map((b) => b.byteLength)).toEqual([0, 0, 0]);
   });
 
+  it('resourceLimits reach every thread (the chart job caps their young generation), and they still work', async () => {
+    const limited = new WorkerPool(2, () => {}, { maxYoungGenerationSizeMb: 4 });
+    pools.push(limited);
+    const plain = new WorkerPool(1);
+    pools.push(plain);
+    expect(await limited.run(mergeTask(days, 0))).toEqual({ partition: 0, countries: mergedHere(days, 0) });
+    await plain.run(mergeTask(days, 1));
+    // The thread's own limits once it runs (V8's default young generation is larger: 48 MB here).
+    expect(workersOf(limited).map((w) => w.resourceLimits?.maxYoungGenerationSizeMb)).toEqual([4, 4]);
+    expect(workersOf(plain)[0]!.resourceLimits?.maxYoungGenerationSizeMb).toBeGreaterThan(4);
+  });
+
   it('close() ends every thread by itself, well before the 5 s fallback', async () => {
     const p = new WorkerPool(3);
     await Promise.all([0, 1, 2].map((q) => p.run(mergeTask(days, q))));

@@ -47,8 +47,10 @@ export class EmbeddedChartEngine implements ChartEngine<DayPartial> {
     this.plan = planMemory(memoryBytes, this.threads, setup.partitionBytes);
     this.runTmpDir = join(this.state.tmpDir, `run-${process.pid}-${Date.now()}`);
     mkdirSync(this.runTmpDir, { recursive: true });
-    this.pool = new WorkerPool(this.threads, ({ bytes, rows }) =>
-      this.emit({ type: 'progress', bytes, rows }),
+    this.pool = new WorkerPool(
+      this.threads,
+      ({ bytes, rows }) => this.emit({ type: 'progress', bytes, rows }),
+      { maxYoungGenerationSizeMb: this.plan.youngGenerationMb },
     );
   }
 

@@ -14,6 +14,13 @@ export interface MemoryPlan {
   spillBufferBytes: number;
   /** Read buffer per worker. */
   readBufferBytes: number;
+  /**
+   * The most V8's young generation of each worker thread may grow to, in MB. Left to itself it
+   * grows to about 48 MB a worker when a thread allocates many short-lived objects (the thousand
+   * small tasks of a window at --memory 256MB): 7 x 20M rows at 256MB peaked at 400 MB with V8's
+   * default and about 310 MB with 6 MB (docs/BENCHMARKS.md, "The merge's peak RSS").
+   */
+  youngGenerationMb: number;
 }
 
 /** Node itself, the main thread's state and each worker isolate, measured at about 40 MB each. */
@@ -38,7 +45,19 @@ export function planMemory(memoryBytes: number, threads: number, partitionBytes?
     partitionBytes: partitionBytes ?? Math.floor(perWorker / 3),
     spillBufferBytes: Math.min(16 * 1024 * 1024, Math.floor(perWorker / 8)),
     readBufferBytes: 1024 * 1024,
+    youngGenerationMb: youngGenerationFor(memoryBytes),
   };
+}
+
+/**
+ * A worker's young generation: a 64th of the budget, 4 MB (256MB) to 32 MB. The threads' tasks
+ * keep their data in typed arrays outside V8's heap: what the young generation holds is task
+ * descriptions and results, garbage within a task or two, so a small one costs no measurable time
+ * (7 x 20M rows: the daily run at the default budget, 16 MB against V8's own, and the cold week at
+ * 256MB, 3 to 12 MB: the same times within the machine's noise).
+ */
+export function youngGenerationFor(memoryBytes: number): number {
+  return Math.min(32, Math.max(4, Math.floor(memoryBytes / (64 * 1024 * 1024))));
 }
 
 /** Partitions for a log of `fileBytes`, so that one partition fits `plan.partitionBytes`. */

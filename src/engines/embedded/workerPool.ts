@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setFlagsFromString } from 'node:v8';
-import { Worker } from 'node:worker_threads';
+import { type ResourceLimits, Worker } from 'node:worker_threads';
 import {
   type ErrorMessage,
   EXIT_MESSAGE,
@@ -61,14 +61,19 @@ export class WorkerPool {
   /** whenIdle's callers, waiting for a free worker and an empty queue. */
   private idleWaiters: (() => void)[] = [];
 
+  /**
+   * `resourceLimits`: each thread's V8 heap limits (the chart job caps the young generation from
+   * its memory budget, MemoryPlan.youngGenerationMb); V8's defaults without.
+   */
   constructor(
     readonly size: number,
     private readonly onProgress: (progress: ProgressMessage) => void = () => {},
+    resourceLimits?: ResourceLimits,
   ) {
     const script = workerScript();
     optimiseOnWorkerThreads();
     for (let i = 0; i < size; i++) {
-      const worker = new Worker(script);
+      const worker = new Worker(script, resourceLimits === undefined ? undefined : { resourceLimits });
       const slot: Slot = { worker, pinned: [], current: undefined };
       worker.on('message', (message: { type: string } & Record<string, unknown>) =>
         this.onMessage(slot, message),

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import {
+  DEFAULT_MEMORY_BYTES,
+  MIN_MEMORY_BYTES,
+  planMemory,
+  youngGenerationFor,
+} from '../../src/engines/embedded/memoryPlan.js';
+
+const MB = 1024 * 1024;
+
+/**
+ * How --memory is shared out (src/engines/embedded/memoryPlan.ts): here, the young generation each
+ * worker thread's V8 heap may grow to, a 64th of the budget within 4 and 32 MB. V8's own default
+ * (48 MB a worker) took a cold week at --memory 256MB to 400 MB of peak RSS.
+ */
+describe('the workers’ young generation', () => {
+  it('is a 64th of the budget, from 4 MB at the smallest budget to 32 MB', () => {
+    expect(youngGenerationFor(MIN_MEMORY_BYTES)).toBe(4);
+    expect(youngGenerationFor(512 * MB)).toBe(8);
+    expect(youngGenerationFor(DEFAULT_MEMORY_BYTES)).toBe(16);
+    expect(youngGenerationFor(700 * MB)).toBe(10);
+    expect(youngGenerationFor(2048 * MB)).toBe(32);
+    expect(youngGenerationFor(64 * 1024 * MB)).toBe(32);
+    // Below the CLI's floor (tests plan such budgets): never under 4 MB.
+    expect(youngGenerationFor(16 * MB)).toBe(4);
+  });
+
+  it('is part of the plan, whatever the threads', () => {
+    for (const threads of [1, 2, 8]) {
+      expect(planMemory(MIN_MEMORY_BYTES, threads).youngGenerationMb).toBe(4);
+      expect(planMemory(DEFAULT_MEMORY_BYTES, threads).youngGenerationMb).toBe(16);
+    }
+  });
+});
