@@ -14,7 +14,10 @@ import { positiveIntOption, rateOption, sizeOption } from './optionParsers.js';
 
 /** `--memory`, on the commands whose job keeps to a memory budget (checked with checkMemoryOption). */
 export function memoryOption(): Option {
-  return new Option('--memory <size>', 'memory budget for the whole process, e.g. 512MB, 1GB')
+  return new Option(
+    '--memory <size>',
+    'memory budget for the whole process, e.g. 512MB, 1GB (256MB holds one worker thread, each 64MB more one more)',
+  )
     .argParser(sizeOption)
     .default(DEFAULT_MEMORY_BYTES, '1GB');
 }

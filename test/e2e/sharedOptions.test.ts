@@ -292,4 +292,13 @@ describe('--memory, --threads and --max-reject-rate check their value alike on e
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ threads: 1, memoryBytes: 512 * 1024 * 1024 });
   });
+
+  it('--memory 256MB holds one worker thread, whatever --threads asks for, and the summary says so', () => {
+    const r = cli([...args('top50'), '--threads', '2', '--memory', '256MB', '--json', '-q']);
+    expect(r.status, r.stderr).toBe(0);
+    expect(JSON.parse(r.stdout)).toMatchObject({ threads: 1, memoryBytes: 256 * 1024 * 1024 });
+    const wider = cli([...args('top50'), '--threads', '2', '--memory', '320MB', '--json', '-q']);
+    expect(wider.status, wider.stderr).toBe(0);
+    expect(JSON.parse(wider.stdout)).toMatchObject({ threads: 2 });
+  });
 });

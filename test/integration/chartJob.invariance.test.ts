@@ -104,6 +104,8 @@ describe('chart bytes do not depend on threads, memory or partitioning', () => {
     { threads: 1, partitions: 16 },
     { threads: 2, partitions: 16 },
     { threads: 3, partitions: 16 },
+    // 384MB holds the 3 threads (threadsWithin); 256MB holds 1.
+    { threads: 3, memoryBytes: 384 * 1024 * 1024, partitions: 16 },
     { threads: 3, memoryBytes: 256 * 1024 * 1024, partitions: 16 },
   ];
   let baseline: QualityReport['totals'] | undefined;

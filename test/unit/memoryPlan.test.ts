@@ -3,6 +3,7 @@ import {
   DEFAULT_MEMORY_BYTES,
   MIN_MEMORY_BYTES,
   planMemory,
+  threadsWithin,
   youngGenerationFor,
 } from '../../src/engines/embedded/memoryPlan.js';
 
@@ -30,5 +31,21 @@ describe('the workers’ young generation', () => {
       expect(planMemory(MIN_MEMORY_BYTES, threads).youngGenerationMb).toBe(4);
       expect(planMemory(DEFAULT_MEMORY_BYTES, threads).youngGenerationMb).toBe(16);
     }
+  });
+});
+
+describe('the worker threads a budget holds', () => {
+  it('one at 256MB, one more for each 64 MB above, never more than asked, never none', () => {
+    expect(threadsWithin(MIN_MEMORY_BYTES, 2)).toBe(1);
+    expect(threadsWithin(MIN_MEMORY_BYTES, 8)).toBe(1);
+    expect(threadsWithin(319 * MB, 2)).toBe(1);
+    expect(threadsWithin(320 * MB, 2)).toBe(2);
+    expect(threadsWithin(384 * MB, 3)).toBe(3);
+    expect(threadsWithin(512 * MB, 8)).toBe(5);
+    expect(threadsWithin(DEFAULT_MEMORY_BYTES, 2)).toBe(2);
+    expect(threadsWithin(DEFAULT_MEMORY_BYTES, 32)).toBe(13);
+    expect(threadsWithin(DEFAULT_MEMORY_BYTES, 1)).toBe(1);
+    // Below the CLI's floor (tests plan such budgets): still one.
+    expect(threadsWithin(64 * MB, 4)).toBe(1);
   });
 });

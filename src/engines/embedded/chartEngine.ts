@@ -14,7 +14,7 @@ import type {
   WrittenCharts,
 } from '../chartEngine.js';
 import { type DayPartial, ensureDayPartial, partialIsWhole } from './dayPartial.js';
-import { DEFAULT_MEMORY_BYTES, type MemoryPlan, planMemory } from './memoryPlan.js';
+import { DEFAULT_MEMORY_BYTES, type MemoryPlan, planMemory, threadsWithin } from './memoryPlan.js';
 import type { MergeCountriesResult, MergeUsersResult, MergeUsersTask } from './tasks.js';
 import { countrySources, planWindow } from './windowPlan.js';
 import { WorkerPool } from './workerPool.js';
@@ -38,8 +38,9 @@ export class EmbeddedChartEngine implements ChartEngine<DayPartial> {
     this.state = setup.state;
     this.top = setup.top;
     this.emit = setup.emit;
-    this.threads = setup.threads ?? availableParallelism();
     const memoryBytes = setup.memoryBytes ?? DEFAULT_MEMORY_BYTES;
+    // Fewer threads than asked when the budget holds fewer (the summary reports those used).
+    this.threads = threadsWithin(memoryBytes, setup.threads ?? availableParallelism());
     this.figures = { threads: this.threads, memoryBytes };
     removeStaleRunDirs(this.state.tmpDir);
     // A run killed while quarantining a day can leave the day's partial behind, named by no record.

@@ -49,6 +49,22 @@ export function planMemory(memoryBytes: number, threads: number, partitionBytes?
   };
 }
 
+/** Budget a worker thread beyond the first needs above the smallest budget (threadsWithin). */
+const PER_EXTRA_THREAD_BYTES = 64 * 1024 * 1024;
+
+/**
+ * The worker threads a budget holds, at most `threads`: one at the smallest budget, one more for
+ * each 64 MB above it. A thread costs its isolate, its buffers and the tasks in flight for it, and
+ * the smallest budget cuts a day into the most partitions: 7 x 20M rows at --memory 256MB peaked at
+ * about 300 MB with two workers and 209 MB with one; at 320MB, 274 MB with two (docs/BENCHMARKS.md,
+ * "The merge's peak RSS"). The budget is a limit, the threads a wish: a process killed for its
+ * memory charts nothing.
+ */
+export function threadsWithin(memoryBytes: number, threads: number): number {
+  const held = 1 + Math.floor((memoryBytes - MIN_MEMORY_BYTES) / PER_EXTRA_THREAD_BYTES);
+  return Math.max(1, Math.min(threads, held));
+}
+
 /**
  * A worker's young generation: a 64th of the budget, 4 MB (256MB) to 32 MB. The threads' tasks
  * keep their data in typed arrays outside V8's heap: what the young generation holds is task
