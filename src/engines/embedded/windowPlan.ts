@@ -31,15 +31,21 @@ export function planWindow(partials: DayPartial[], plan: MemoryPlan, threads: nu
   const countryPartitions = Math.min(...partials.map((p) => p.directory.partitions));
   let userBytes = 0;
   let blocks = 0;
-  const keys: number[] = [];
+  let segmentCount = 0;
+  for (const p of partials) for (const block of p.directory.users) segmentCount += block.segments.keys.length;
+  // Every segment's first key, sorted natively: a JavaScript array of them sorted with a comparator
+  // was most of this plan's 60 ms at 7 x 20M rows, with both workers waiting for it.
+  const keys = new Float64Array(segmentCount);
+  let filled = 0;
   for (const p of partials) {
     for (const block of p.directory.users) {
       userBytes += block.length;
       if (block.segments.keys.length > 0) blocks++;
-      keys.push(...block.segments.keys);
+      keys.set(block.segments.keys, filled);
+      filled += block.segments.keys.length;
     }
   }
-  keys.sort((a, b) => a - b);
+  keys.sort();
   // A range in flight holds its spans on a worker (its share of the blocks plus the boundary
   // segments it reads whole, in a reused buffer a quarter larger than asked: about 2x its share),
   // its text (1.6x, in a buffer that may have grown), and the job holds up to threads + 2 finished
@@ -92,11 +98,11 @@ function userSpans(partial: DayPartial, low: number, high: number, groups: numbe
   const spans: UserSpan[] = [];
   for (const [partition, block] of partial.directory.users.entries()) {
     const { keys, bases, offsets, crcs } = block.segments;
-    // First segment: the last one starting at or before `low`; end: the first starting at `high`.
-    let first = 0;
-    while (first + 1 < keys.length && keys[first + 1]! <= low) first++;
-    let end = first;
-    while (end < keys.length && keys[end]! < high) end++;
+    // First segment: the last one starting at or before `low` (else the first); end: the first
+    // starting at or after `high`. Found by bisection: a block at --memory 256MB has 61 segments,
+    // and 488 ranges looked through 1,792 blocks.
+    const first = Math.max(0, lowerBound(keys, low, true) - 1);
+    const end = Math.max(first, lowerBound(keys, high));
     if (end === first) continue;
     const start = offsets[first]!;
     const stop = offsets[end] ?? block.length;
@@ -210,13 +216,13 @@ export function rangeTextWriter(inputBytes: number, reuse?: ArrayBuffer): ByteWr
 /** How much larger than its range's text a new text buffer is made (see rangeTextWriter). */
 export const NEW_TEXT_HEADROOM = 1.25;
 
-/** The index of the first of the ascending `values` at or above `value`. */
-function lowerBound(values: number[], value: number): number {
+/** The index of the first of the ascending `values` at or above `value` (`above`: above it). */
+function lowerBound(values: ArrayLike<number>, value: number, above = false): number {
   let lo = 0;
   let hi = values.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (values[mid]! < value) lo = mid + 1;
+    if (values[mid]! < value || (above && values[mid] === value)) lo = mid + 1;
     else hi = mid;
   }
   return lo;
