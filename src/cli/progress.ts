@@ -14,6 +14,12 @@ export function beforeDataNote(event: { date: string; days: number; firstDay: st
   return `the window of ${event.date} starts ${plural(event.days, 'day')} before the first log (${event.firstDay}): the data starts there`;
 }
 
+/** The note of a memory budget that holds fewer worker threads than asked for. */
+export function threadsCutNote(event: { threads: number; asked: number; memoryBytes: number }): string {
+  const mb = Math.round(event.memoryBytes / (1024 * 1024));
+  return `--memory ${mb}MB holds ${plural(event.threads, 'worker thread')}: running ${event.threads} of the ${event.asked} asked for`;
+}
+
 /**
  * Renders job events on stderr at `level` (--log-level): a live line on a terminal while a log
  * is read (bytes done, rows/s) and while the window is merged (parts done), a line per log read,
@@ -37,6 +43,9 @@ export function progressReporter(stream: NodeJS.WriteStream, level: LogLevel): (
         break;
       case 'beforeData':
         if (info) live.line(`  ${beforeDataNote(event)}`);
+        break;
+      case 'threadsCut':
+        if (info) live.line(`  ${threadsCutNote(event)}`);
         break;
       case 'dayStart':
         file = event.file;

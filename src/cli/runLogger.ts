@@ -7,7 +7,7 @@ import type { KpiEvent } from '../jobs/kpiJob.js';
 import { plural, thousands } from '../ops/counts.js';
 import { percent, rejectRate } from '../parse/rejectDiagnosis.js';
 import type { RunEvent } from '../unattended/runOptions.js';
-import { beforeDataNote, gapWarning } from './progress.js';
+import { beforeDataNote, gapWarning, threadsCutNote } from './progress.js';
 import type { LogFormat } from './sharedOptions.js';
 import { ChartWork, KpiWork, LiveLine } from './terminal.js';
 
@@ -334,6 +334,12 @@ function logEngineEvent(log: Logger, event: Top50Event): void {
         terminal?.live.clear();
         log.debug({ event: 'day_reused', date: event.date }, `reused the partial of ${event.date}`);
       }
+      break;
+    case 'threadsCut':
+      log.info(
+        { event: 'threads_cut', threads: event.threads, asked: event.asked, memoryBytes: event.memoryBytes },
+        threadsCutNote(event),
+      );
       break;
     case 'mergeStart':
       log.debug(

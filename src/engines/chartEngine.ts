@@ -79,6 +79,8 @@ export type Top50Event =
   | { type: 'damaged'; date: string; problem: string }
   | { type: 'rejectRate'; warning: RejectRateWarning }
   | { type: 'stateRecovered'; problem: string }
+  /** The memory budget holds fewer worker threads than were asked for: `threads` run. */
+  | { type: 'threadsCut'; threads: number; asked: number; memoryBytes: number }
   | { type: 'mergeStart'; days: number; partitions: number }
   /** A part of the merge done (a country partition or a user range), of `total`. */
   | { type: 'mergeProgress'; done: number; total: number }

@@ -293,12 +293,24 @@ describe('--memory, --threads and --max-reject-rate check their value alike on e
     expect(JSON.parse(r.stdout)).toMatchObject({ threads: 1, memoryBytes: 512 * 1024 * 1024 });
   });
 
-  it('--memory 256MB holds one worker thread, whatever --threads asks for, and the summary says so', () => {
-    const r = cli([...args('top50'), '--threads', '2', '--memory', '256MB', '--json', '-q']);
+  it('--memory 256MB holds one worker thread, whatever --threads asks for: said, and in the summary', () => {
+    const r = cli([...args('top50'), '--threads', '2', '--memory', '256MB', '--json']);
     expect(r.status, r.stderr).toBe(0);
     expect(JSON.parse(r.stdout)).toMatchObject({ threads: 1, memoryBytes: 256 * 1024 * 1024 });
-    const wider = cli([...args('top50'), '--threads', '2', '--memory', '320MB', '--json', '-q']);
+    expect(r.stderr).toContain('--memory 256MB holds 1 worker thread: running 1 of the 2 asked for');
+    const wider = cli([...args('top50'), '--threads', '2', '--memory', '320MB', '--json']);
     expect(wider.status, wider.stderr).toBe(0);
     expect(JSON.parse(wider.stdout)).toMatchObject({ threads: 2 });
+    expect(wider.stderr).not.toContain('holds');
+    // An unattended run logs it as an event of its own.
+    const run = cli([...args('run'), '--threads', '2', '--memory', '256MB', '--log-format', 'json']);
+    expect(run.status, run.stderr).toBe(0);
+    const events = run.stdout
+      .split('\n')
+      .filter((line) => line.startsWith('{'))
+      .map((line) => JSON.parse(line) as Record<string, unknown>);
+    expect(events).toContainEqual(
+      expect.objectContaining({ event: 'threads_cut', threads: 1, asked: 2, memoryBytes: 256 * 1024 * 1024 }),
+    );
   });
 });

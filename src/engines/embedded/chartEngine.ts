@@ -39,8 +39,10 @@ export class EmbeddedChartEngine implements ChartEngine<DayPartial> {
     this.top = setup.top;
     this.emit = setup.emit;
     const memoryBytes = setup.memoryBytes ?? DEFAULT_MEMORY_BYTES;
-    // Fewer threads than asked when the budget holds fewer (the summary reports those used).
-    this.threads = threadsWithin(memoryBytes, setup.threads ?? availableParallelism());
+    // Fewer threads than asked when the budget holds fewer (said, and the summary reports them).
+    const asked = setup.threads ?? availableParallelism();
+    this.threads = threadsWithin(memoryBytes, asked);
+    if (this.threads < asked) this.emit({ type: 'threadsCut', threads: this.threads, asked, memoryBytes });
     this.figures = { threads: this.threads, memoryBytes };
     removeStaleRunDirs(this.state.tmpDir);
     // A run killed while quarantining a day can leave the day's partial behind, named by no record.
