@@ -101,7 +101,7 @@ function userSpans(partial: DayPartial, low: number, high: number, groups: numbe
     // First segment: the last one starting at or before `low` (else the first); end: the first
     // starting at or after `high`. Found by bisection: a block at --memory 256MB has 61 segments,
     // and 488 ranges looked through 1,792 blocks.
-    const first = Math.max(0, lowerBound(keys, low, true) - 1);
+    const first = Math.max(0, upperBound(keys, low) - 1);
     const end = Math.max(first, lowerBound(keys, high));
     if (end === first) continue;
     const start = offsets[first]!;
@@ -216,13 +216,25 @@ export function rangeTextWriter(inputBytes: number, reuse?: ArrayBuffer): ByteWr
 /** How much larger than its range's text a new text buffer is made (see rangeTextWriter). */
 export const NEW_TEXT_HEADROOM = 1.25;
 
-/** The index of the first of the ascending `values` at or above `value` (`above`: above it). */
-function lowerBound(values: ArrayLike<number>, value: number, above = false): number {
+/** The index of the first of the ascending `values` at or above `value`. */
+function lowerBound(values: ArrayLike<number>, value: number): number {
   let lo = 0;
   let hi = values.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (values[mid]! < value || (above && values[mid] === value)) lo = mid + 1;
+    if (values[mid]! < value) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** The index of the first of the ascending `values` above `value`. */
+function upperBound(values: ArrayLike<number>, value: number): number {
+  let lo = 0;
+  let hi = values.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (values[mid]! <= value) lo = mid + 1;
     else hi = mid;
   }
   return lo;
