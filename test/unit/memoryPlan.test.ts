@@ -12,7 +12,7 @@ const MB = 1024 * 1024;
 /**
  * How --memory is shared out (src/engines/embedded/memoryPlan.ts): here, the young generation each
  * worker thread's V8 heap may grow to, a 64th of the budget within 4 and 32 MB. V8's own default
- * (48 MB a worker) took a cold week at --memory 256MB to 400 MB of peak RSS.
+ * (48 MB a worker) took a cold week at --memory 256MB to about 385 MB of peak RSS.
  */
 describe('the workers’ young generation', () => {
   it('is a 64th of the budget, from 4 MB at the smallest budget to 32 MB', () => {

@@ -17,8 +17,8 @@ export interface MemoryPlan {
   /**
    * The most V8's young generation of each worker thread may grow to, in MB. Left to itself it
    * grows to about 48 MB a worker when a thread allocates many short-lived objects (the thousand
-   * small tasks of a window at --memory 256MB): 7 x 20M rows at 256MB peaked at 400 MB with V8's
-   * default and about 310 MB with 6 MB (docs/BENCHMARKS.md, "The merge's peak RSS").
+   * small tasks of a window at --memory 256MB): 7 x 20M rows at 256MB peaked at about 385 MB with
+   * V8's default and about 300 MB with 6 MB (docs/BENCHMARKS.md, "The merge's peak RSS").
    */
   youngGenerationMb: number;
 }
@@ -56,7 +56,7 @@ const PER_EXTRA_THREAD_BYTES = 64 * 1024 * 1024;
  * The worker threads a budget holds, at most `threads`: one at the smallest budget, one more for
  * each 64 MB above it. A thread costs its isolate, its buffers and the tasks in flight for it, and
  * the smallest budget cuts a day into the most partitions: 7 x 20M rows at --memory 256MB peaked at
- * about 300 MB with two workers and 209 MB with one; at 320MB, 274 MB with two (docs/BENCHMARKS.md,
+ * about 290 MB with two workers and 209 MB with one; at 320MB, 274 MB with two (docs/BENCHMARKS.md,
  * "The merge's peak RSS"). The budget is a limit, the threads a wish: a process killed for its
  * memory charts nothing.
  */
