@@ -1,10 +1,10 @@
-import { createRequire } from 'node:module';
 import { hostname } from 'node:os';
 import type { Logger, pino as Pino } from 'pino';
 import type { Top50Event } from '../engines/chartEngine.js';
 import type { RunRecord } from '../formats/runHistory.js';
 import type { KpiEvent } from '../jobs/kpiJob.js';
 import { plural, thousands } from '../ops/counts.js';
+import { onDemand } from '../ops/onDemand.js';
 import { percent, rejectRate } from '../parse/rejectDiagnosis.js';
 import type { RunEvent } from '../unattended/runOptions.js';
 import { beforeDataNote, gapWarning, threadsCutNote } from './progress.js';
@@ -17,11 +17,7 @@ export type { Logger };
  * pino, loaded by the first logger made: only the unattended commands and `serve` log through it,
  * and loading it cost every command's start about 30 ms.
  */
-function pinoLib(): typeof Pino {
-  loadedPino ??= (createRequire(import.meta.url)('pino') as { pino: typeof Pino }).pino;
-  return loadedPino;
-}
-let loadedPino: typeof Pino | undefined;
+const pinoPackage = onDemand<{ pino: typeof Pino }>('pino');
 
 /**
  * The log of unattended commands and `serve`: one JSON object per line when the stream is not a
@@ -33,7 +29,7 @@ export function createRunLogger(
   stream: NodeJS.WriteStream & { fd: number } = process.stdout,
   { format, clock = false }: { format?: LogFormat; clock?: boolean } = {},
 ): Logger {
-  const pino = pinoLib();
+  const { pino } = pinoPackage();
   const options = {
     level,
     base: { pid: process.pid, host: hostname() },
@@ -101,7 +97,7 @@ class TerminalLog {
 
 /** The terminal a logger writes to, for its live line; undefined for JSON lines or below info. */
 function terminalOf(log: Logger): TerminalLog | undefined {
-  const destination = (log as unknown as Record<symbol, unknown>)[pinoLib().symbols.streamSym];
+  const destination = (log as unknown as Record<symbol, unknown>)[pinoPackage().pino.symbols.streamSym];
   return destination instanceof TerminalLog && log.isLevelEnabled('info') ? destination : undefined;
 }
 

@@ -1,5 +1,4 @@
 import { existsSync, readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import type { parse as Parse } from 'csv-parse/sync';
 import type { stringify as Stringify } from 'csv-stringify/sync';
@@ -9,15 +8,14 @@ import { compactDay, isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { fileSignature } from '../ops/fileIo.js';
 import { datesOfFiles } from '../ops/folders.js';
+import { onDemand } from '../ops/onDemand.js';
 
 /**
  * csv-stringify and csv-parse, loaded when a KPI file is first written or read: every command's
  * start imported them (about 20 ms), and only `kpis`, `run` and `load` use them.
  */
-const requireHere = createRequire(import.meta.url);
-const csvStringify = (): typeof Stringify =>
-  (requireHere('csv-stringify/sync') as { stringify: typeof Stringify }).stringify;
-const csvParse = (): typeof Parse => (requireHere('csv-parse/sync') as { parse: typeof Parse }).parse;
+const csvStringify = onDemand<{ stringify: typeof Stringify }>('csv-stringify/sync');
+const csvParse = onDemand<{ parse: typeof Parse }>('csv-parse/sync');
 
 /**
  * The KPI files of a day, written through temporary names. CSV by csv-stringify: a genre or a
@@ -69,7 +67,7 @@ export function genreKpiCsv(kpis: DayKpis): string {
     g.avgListeningMsPerListener,
     g.top3.map((t) => `${t.track}:${t.plays}`).join(';'),
   ]);
-  return csvStringify()([withHour(GENRE_KPI_HEADER, hourly), ...rows]);
+  return csvStringify().stringify([withHour(GENRE_KPI_HEADER, hourly), ...rows]);
 }
 
 export function topGenresCsv(kpis: DayKpis): string {
@@ -82,7 +80,7 @@ export function topGenresCsv(kpis: DayKpis): string {
     t.genre,
     String(t.listenCount),
   ]);
-  return csvStringify()([withHour(TOP_GENRES_HEADER, hourly), ...rows]);
+  return csvStringify().stringify([withHour(TOP_GENRES_HEADER, hourly), ...rows]);
 }
 
 export function writeKpiFiles(
@@ -163,7 +161,7 @@ function readCsv(path: string, header: string[]): { records: Row[]; hourly: bool
   if (!existsSync(path)) throw bad(path, 0, 'missing');
   let rows: string[][];
   try {
-    rows = csvParse()(readFileSync(path), { relax_column_count: false }) as string[][];
+    rows = csvParse().parse(readFileSync(path), { relax_column_count: false }) as string[][];
   } catch (error) {
     throw bad(path, 0, `not CSV (${(error as Error).message})`);
   }

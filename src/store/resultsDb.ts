@@ -1,8 +1,8 @@
 import { accessSync, constants, existsSync, mkdirSync, statSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { basename, dirname, join, resolve } from 'node:path';
 import type Database from 'libsql';
 import { PlaytallyError } from '../ops/errors.js';
+import { onDemand } from '../ops/onDemand.js';
 import { MIGRATIONS, SCHEMA_VERSION } from './migrations.js';
 
 export type Db = InstanceType<typeof Database>;
@@ -12,11 +12,7 @@ export type Db = InstanceType<typeof Database>;
  * which chooses it) cost every command's start about 40 ms and 10 MB of RSS, and only `load`,
  * `serve` and --db open a store.
  */
-function libsql(): typeof Database {
-  loadedLibsql ??= createRequire(import.meta.url)('libsql') as typeof Database;
-  return loadedLibsql;
-}
-let loadedLibsql: typeof Database | undefined;
+const libsql = onDemand<typeof Database>('libsql');
 
 export interface OpenOptions {
   /** Open for reading only (the server): no migrations, no writes; the file must exist. */

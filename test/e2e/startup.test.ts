@@ -52,8 +52,7 @@ describe('what a command loads at its start', () => {
       return resolved;
     }`;
     const script = `
-      import { register } from 'node:module';
-      import { createRequire } from 'node:module';
+      import { createRequire, register } from 'node:module';
       register('data:text/javascript,' + encodeURIComponent(${JSON.stringify(hook)}));
       await import(${JSON.stringify(pathToFileURL(join(ROOT, 'dist', 'src', 'cli', 'program.js')).href)});
       for (const path of Object.keys(createRequire(import.meta.url).cache)) console.log('LOADED ' + path);
