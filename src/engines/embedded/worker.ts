@@ -191,10 +191,12 @@ function aggregateTable(
       wide ||= chunk.wide;
     }
   }
-  const out = blockWriter(Math.max(n, largestTable));
+  // The encoder and the sort's buffers are made for the day's largest table at once (see the task).
+  const room = Math.max(n, largestTable);
+  const out = blockWriter(room);
   if (!wide) {
     // Every pair is narrow: read them back to back as uint64 keys, no conversion.
-    const { pairs, scratch } = sortBuffers(Math.max(n, largestTable));
+    const { pairs, scratch } = sortBuffers(room);
     const packed = new BigUint64Array(pairs.buffer, 0, n);
     const raw = new Uint8Array(pairs.buffer);
     let at = 0;
