@@ -247,6 +247,17 @@ function logKpiEvent(log: Logger, event: KpiEvent): void {
         `kpis: ${event.kind}: ${plural(event.accepted, 'row')} from ${plural(event.files, 'file')}`,
       );
       break;
+    case 'threadsCut':
+      log.info(
+        {
+          event: 'kpis_threads_cut',
+          threads: event.threads,
+          asked: event.asked,
+          memoryBytes: event.memoryBytes,
+        },
+        `kpis: ${threadsCutNote(event)}`,
+      );
+      break;
     case 'streamsFile':
       log.info(
         {

@@ -26,7 +26,14 @@ export async function openChartEngine(choice: EngineChoice, setup: ChartEngineSe
 /** The one place that picks the KPI engine. */
 export async function openKpiEngine(
   choice: EngineChoice,
-  setup: { threads: number; parallelDayRows?: number; maxPartRows?: number; stateDir: string },
+  setup: {
+    threads: number;
+    memoryBytes?: number;
+    heldBytes?: number;
+    parallelDayRows?: number;
+    maxPartRows?: number;
+    stateDir: string;
+  },
 ): Promise<KpiDayEngine> {
   if (choice.clickhouse) {
     const { clickhouseKpiEngine } = await import('./clickhouse/kpiEngine.js');

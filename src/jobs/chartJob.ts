@@ -165,6 +165,7 @@ export class ChartSession {
   private saidBeforeData = false;
   /** The gap days this session has warned about: each once, not at every chart date it is in. */
   private readonly warnedGaps = new Set<string>();
+  private closing: Promise<void> | undefined;
 
   private constructor(
     options: SessionOptions,
@@ -265,8 +266,10 @@ export class ChartSession {
     return this.engine.discard(day);
   }
 
+  /** End the engine (its worker threads, or its cluster connections); a second call waits for the first. */
   close(): Promise<void> {
-    return this.engine.close();
+    this.closing ??= this.engine.close();
+    return this.closing;
   }
 
   /**

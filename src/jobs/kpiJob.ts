@@ -2,6 +2,12 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import {
+  DEFAULT_MEMORY_BYTES,
+  heldBeyondFresh,
+  threadsWithin,
+  youngGenerationFor,
+} from '../engines/embedded/memoryPlan.js';
 import { parseStreamsFiles } from '../engines/embedded/streamsParse.js';
 import { WorkerPool } from '../engines/embedded/workerPool.js';
 import type { KpiDayEngine } from '../engines/kpiEngine.js';
@@ -69,8 +75,15 @@ export interface KpiOptions extends EngineChoice {
    * than this is a warning (default 0.05).
    */
   maxRejectRate?: number;
-  /** Worker threads parsing streams files (default: number of cores). */
+  /** Worker threads parsing streams files and computing large days (default: number of cores). */
   threads?: number;
+  /**
+   * The process's memory budget (default 1GB): it holds one worker thread at 256MB and one more
+   * each 64MB above, as the charts' does (fewer threads than asked for is a `threadsCut` event),
+   * and sets how many rows of a large day a thread holds at once, from what it leaves besides what
+   * the process holds when the job starts (in a run, what the charts' step left).
+   */
+  memoryBytes?: number;
   /**
    * Bring an outside copy of the KPIs up to date with the output folder (the DynamoDB sink), after
    * the days are written and before any streams file is archived: a file leaves only once what
@@ -82,6 +95,8 @@ export interface KpiOptions extends EngineChoice {
 
 export type KpiEvent =
   | { type: 'catalog'; kind: 'songs' | 'users'; files: number; accepted: number }
+  /** --memory holds fewer worker threads than --threads asked for: `threads` run. */
+  | { type: 'threadsCut'; threads: number; asked: number; memoryBytes: number }
   /** `files` streams files to parse on the workers (new, changed, or their partial damaged). */
   | { type: 'parseStart'; files: number }
   /** `days` days that have rows, each written unless current (a `dayDone` each one written). */
@@ -110,6 +125,9 @@ export interface KpiSummary {
   /** CPU time of the whole process, user + system. */
   cpuMs: number;
   peakRssBytes: number;
+  /** The worker threads the job ran (--threads, cut to what --memory holds) and its budget. */
+  threads: number;
+  memoryBytes: number;
 }
 
 /**
@@ -123,16 +141,22 @@ export interface KpiSummary {
  */
 export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   const started = Date.now();
-  const threads = options.threads ?? availableParallelism();
+  const memoryBytes = options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
+  const asked = options.threads ?? availableParallelism();
+  const threads = threadsWithin(memoryBytes, asked);
+  if (threads < asked) options.onEvent?.({ type: 'threadsCut', threads, asked, memoryBytes });
   // Opened first: a cluster that is down fails the run before it moves any file.
   const engine = await openKpiEngine(options, {
     threads,
+    memoryBytes,
+    // Measured here, before the job allocates: in a run, what its charts' step left.
+    heldBytes: heldBeyondFresh(process.memoryUsage.rss()),
     parallelDayRows: options.parallelDayRows,
     maxPartRows: options.maxPartRows,
     stateDir: kpiStateDir(options),
   });
   try {
-    return await runKpisOn(engine, options, { started, threads });
+    return await runKpisOn(engine, options, { started, threads, memoryBytes });
   } finally {
     await engine.close();
   }
@@ -146,7 +170,7 @@ function kpiStateDir(options: Pick<KpiOptions, 'outDir' | 'stateDir'>): string {
 async function runKpisOn(
   engine: KpiDayEngine,
   options: KpiOptions,
-  { started, threads }: { started: number; threads: number },
+  { started, threads, memoryBytes }: { started: number; threads: number; memoryBytes: number },
 ): Promise<KpiSummary> {
   const run = await openKpiRun(options);
   const { emit, landingDir, outDir, landing, state, errorFiles, warnings } = run;
@@ -190,6 +214,8 @@ async function runKpisOn(
     elapsedMs: Date.now() - started,
     cpuMs: cpuMs(),
     peakRssBytes: peakRssBytes(),
+    threads,
+    memoryBytes,
   };
 }
 
@@ -314,7 +340,11 @@ async function parseLanding(
   // The parse's own threads, ended before the days are computed: the days' threads start without
   // the parse's garbage (one pool for both saved a thread start, but raised the peak RSS of 10M
   // rows from about 450 MB to 480-570 MB).
-  const pool = changed.length > 0 ? new WorkerPool(threads) : undefined;
+  const youngMb = youngGenerationFor(options.memoryBytes ?? DEFAULT_MEMORY_BYTES);
+  const pool =
+    changed.length > 0
+      ? new WorkerPool(threads, undefined, { maxYoungGenerationSizeMb: youngMb })
+      : undefined;
   try {
     const parsing = (pool === undefined ? [] : parseStreamsFiles(pool, changed, state.partialsDir)).map(
       (parse) => {

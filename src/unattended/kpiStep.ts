@@ -40,6 +40,7 @@ export async function runKpiStep(
       archive: kpis.archive ?? true,
       maxRejectRate: options.maxRejectRate,
       threads: options.threads,
+      memoryBytes: options.memoryBytes,
       clickhouse: options.clickhouse,
       syncSink: kpis.syncSink,
       onEvent: (event: KpiEvent) => emit({ type: 'kpis', event }),

@@ -72,7 +72,13 @@ export async function runOnce(options: RunOptions): Promise<RunRecord> {
     await requireInputFolder(logsDir);
     run = new Run(options, session, logsDir, record, emit);
     await run.go();
-    if (!record.stopped) await runKpiStep(options, session.outDir, record, emit);
+    if (!record.stopped) {
+      // The charts' worker threads end before the KPI step starts its own: both at once held
+      // their buffers together (a run of 7 x 2M rows and 30M stream rows peaked at 573 MB at the
+      // default budget, and past --memory 256MB).
+      await session.close();
+      await runKpiStep(options, session.outDir, record, emit);
+    }
     record.ok = true;
   } catch (error) {
     failure = error;

@@ -48,7 +48,7 @@ export interface RunOptions extends SessionOptions {
   kpis?: KpiStepOptions;
 }
 
-/** The KPI part of a run: the KPI job's own options (the engine, threads and reject rate are the run's). */
+/** The KPI part of a run: the KPI job's own options (the engine, threads, memory budget and reject rate are the run's). */
 export interface KpiStepOptions {
   /** The KPI landing folder (streams/, songs/, users/), local or on S3. */
   landingDir: string;

@@ -1,4 +1,4 @@
-import { rmSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { generateKpiDataset } from '../../src/generate/kpiDataset.js';
@@ -281,7 +281,9 @@ describe('--memory, --threads and --max-reject-rate check their value alike on e
         ? ['serve', '--watch', '--logs', logs, '--out', out(), '--db', join(out(), 'x.db'), '--port', '0']
         : name === 'backfill'
           ? ['backfill', '--logs', logs, '--out', out(), '--from', '2024-02-01', '--to', '2024-02-01']
-          : [name, '--logs', logs, '--out', out()];
+          : name === 'kpis'
+            ? ['kpis', '--landing', landing, '--out', out(), '--no-archive']
+            : [name, '--logs', logs, '--out', out()];
     const r = cli([...base, '--memory', '100MB'], { timeoutMs: 20_000 });
     expect(r.status, r.stderr).toBe(2);
     expect(r.stderr).toMatch(/--memory must be at least 256MB/);
@@ -293,24 +295,50 @@ describe('--memory, --threads and --max-reject-rate check their value alike on e
     expect(JSON.parse(r.stdout)).toMatchObject({ threads: 1, memoryBytes: 512 * 1024 * 1024 });
   });
 
-  it('--memory 256MB holds one worker thread, whatever --threads asks for: said, and in the summary', () => {
-    const r = cli([...args('top50'), '--threads', '2', '--memory', '256MB', '--json']);
-    expect(r.status, r.stderr).toBe(0);
-    expect(JSON.parse(r.stdout)).toMatchObject({ threads: 1, memoryBytes: 256 * 1024 * 1024 });
-    expect(r.stderr).toContain('--memory 256MB holds 1 worker thread: running 1 of the 2 asked for');
-    const wider = cli([...args('top50'), '--threads', '2', '--memory', '320MB', '--json']);
-    expect(wider.status, wider.stderr).toBe(0);
-    expect(JSON.parse(wider.stdout)).toMatchObject({ threads: 2 });
-    expect(wider.stderr).not.toContain('holds');
-    // An unattended run logs it as an event of its own.
-    const run = cli([...args('run'), '--threads', '2', '--memory', '256MB', '--log-format', 'json']);
+  it.each(['top50', 'kpis'])(
+    '%s --memory 256MB holds one worker thread, whatever --threads asks for: said, and in the summary',
+    (name) => {
+      const r = cli([...args(name), '--threads', '2', '--memory', '256MB', '--json']);
+      expect(r.status, r.stderr).toBe(0);
+      expect(JSON.parse(r.stdout)).toMatchObject({ threads: 1, memoryBytes: 256 * 1024 * 1024 });
+      expect(r.stderr).toContain('--memory 256MB holds 1 worker thread: running 1 of the 2 asked for');
+      const wider = cli([...args(name), '--threads', '2', '--memory', '320MB', '--json']);
+      expect(wider.status, wider.stderr).toBe(0);
+      expect(JSON.parse(wider.stdout)).toMatchObject({ threads: 2, memoryBytes: 320 * 1024 * 1024 });
+      expect(wider.stderr).not.toContain('holds');
+    },
+  );
+
+  it('an unattended run logs the cut as an event of its own, for its charts and for its KPI step', () => {
+    const run = cli([
+      ...args('run'),
+      '--kpis-landing',
+      landing,
+      '--no-kpis-archive',
+      '--threads',
+      '2',
+      '--memory',
+      '256MB',
+      '--log-format',
+      'json',
+    ]);
     expect(run.status, run.stderr).toBe(0);
-    const events = run.stdout
-      .split('\n')
-      .filter((line) => line.startsWith('{'))
-      .map((line) => JSON.parse(line) as Record<string, unknown>);
-    expect(events).toContainEqual(
-      expect.objectContaining({ event: 'threads_cut', threads: 1, asked: 2, memoryBytes: 256 * 1024 * 1024 }),
-    );
+    const events = parseEvents(run.stdout);
+    for (const event of ['threads_cut', 'kpis_threads_cut']) {
+      expect(events).toContainEqual(
+        expect.objectContaining({ event, threads: 1, asked: 2, memoryBytes: 256 * 1024 * 1024 }),
+      );
+    }
+  });
+
+  it('kpis writes the same files on the one thread 256MB holds as on the default budget', () => {
+    const [small, large] = [out(), out()];
+    const kpis = ['kpis', '--landing', landing, '--no-archive', '-q'];
+    expect(cli([...kpis, '--out', small, '--memory', '256MB', '--threads', '2']).status).toBe(0);
+    expect(cli([...kpis, '--out', large, '--memory', '1GB', '--threads', '2']).status).toBe(0);
+    const files = readdirSync(small).filter((f) => f.endsWith('.csv'));
+    expect(files.length).toBeGreaterThan(0);
+    for (const f of files)
+      expect(readFileSync(join(large, f), 'utf8')).toBe(readFileSync(join(small, f), 'utf8'));
   });
 });

@@ -1,7 +1,8 @@
 import { cpSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import { WorkerPool } from '../../src/engines/embedded/workerPool.js';
 import type { RunRecord } from '../../src/formats/runHistory.js';
 import { runKpis } from '../../src/jobs/kpiJob.js';
 import { acquireLock } from '../../src/ops/runLock.js';
@@ -74,6 +75,39 @@ describe('run with --kpis-landing', () => {
     } finally {
       store.close();
     }
+  });
+
+  it("ends the charts' worker threads before the KPI step starts its own, and each pool once", async () => {
+    // Both at once held their buffers together: a run of 7 x 2M rows and 30M stream rows peaked
+    // at 573 MB at the default budget (docs/BENCHMARKS.md, "Genre KPIs within --memory").
+    const { logs, landing, out } = logsAndKpiLanding(temp);
+    const order: string[] = [];
+    const closes = new Map<WorkerPool, number>();
+    const close = WorkerPool.prototype.close;
+    const spy = vi.spyOn(WorkerPool.prototype, 'close').mockImplementation(async function (this: WorkerPool) {
+      closes.set(this, (closes.get(this) ?? 0) + 1);
+      await close.call(this);
+      order.push('pool closed');
+    });
+    try {
+      const record = await runOnce({
+        logsDir: logs,
+        outDir: out,
+        command: 'run',
+        window: 2,
+        threads: 2,
+        kpis: { landingDir: landing, archive: false },
+        onRunEvent: (e) => {
+          if (e.type === 'kpis' && e.event.type === 'parseStart') order.push('kpis parse');
+        },
+      });
+      expect(record.ok).toBe(true);
+    } finally {
+      spy.mockRestore();
+    }
+    expect(order[0]).toBe('pool closed');
+    expect(order).toContain('kpis parse');
+    expect([...closes.values()].every((n) => n === 1)).toBe(true);
   });
 
   it('archives the streams files once their days are written, as kpis does', async () => {

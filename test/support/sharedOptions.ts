@@ -5,9 +5,9 @@
  */
 
 /**
- * Which commands have each shared option. A command without one has no such concept: `kpis` has
- * no memory budget it could honour, `status`, `kpis query` and `demo` neither log nor show
- * progress, `load` and `serve` print no summary.
+ * Which commands have each shared option. A command without one has no such concept: `status`,
+ * `kpis query` and `demo` neither log nor show progress nor hold a memory budget, `load` and
+ * `serve` print no summary.
  */
 export const HAVE: Record<string, string[]> = {
   '--json': [
@@ -43,7 +43,7 @@ export const HAVE: Record<string, string[]> = {
     'generate',
     'generate kpi-dataset',
   ],
-  '--memory': ['top50', 'run', 'backfill', 'watch', 'serve'],
+  '--memory': ['top50', 'run', 'backfill', 'watch', 'kpis', 'serve'],
   '--threads': ['top50', 'run', 'backfill', 'watch', 'kpis', 'serve'],
   '--max-reject-rate': ['top50', 'run', 'backfill', 'watch', 'kpis', 'serve'],
 };

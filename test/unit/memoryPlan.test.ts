@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import {
   DEFAULT_MEMORY_BYTES,
+  heldBeyondFresh,
+  kpiPartRowsWithin,
+  MIN_KPI_PART_ROWS,
   MIN_MEMORY_BYTES,
   planMemory,
   threadsWithin,
@@ -47,5 +50,42 @@ describe('the worker threads a budget holds', () => {
     expect(threadsWithin(DEFAULT_MEMORY_BYTES, 1)).toBe(1);
     // Below the CLI's floor (tests plan such budgets): still one.
     expect(threadsWithin(64 * MB, 4)).toBe(1);
+  });
+});
+
+describe('the rows of a KPI day part a budget holds', () => {
+  const MAX = 8_000_000;
+
+  it('about 3M rows at 256MB on one thread, 2M at 320MB and 4M at 384MB on two, the most from 512MB', () => {
+    expect(kpiPartRowsWithin(MIN_MEMORY_BYTES, 1, MAX)).toBe(3 * MB);
+    expect(kpiPartRowsWithin(320 * MB, 2, MAX)).toBe(2 * MB);
+    expect(kpiPartRowsWithin(384 * MB, 2, MAX)).toBe(4 * MB);
+    expect(kpiPartRowsWithin(512 * MB, 2, MAX)).toBe(MAX);
+    expect(kpiPartRowsWithin(DEFAULT_MEMORY_BYTES, 2, MAX)).toBe(MAX);
+  });
+
+  it('shares the budget among the parts computed at once: more threads, smaller parts', () => {
+    const rows = [1, 2, 4, 8].map((threads) => kpiPartRowsWithin(DEFAULT_MEMORY_BYTES, threads, 1e9));
+    for (let i = 1; i < rows.length; i++) expect(rows[i]!).toBeLessThan(rows[i - 1]!);
+    // What the threads hold together stays within what one thread alone may hold.
+    for (const [i, threads] of [1, 2, 4, 8].entries())
+      expect(rows[i]! * threads).toBeLessThanOrEqual(rows[0]!);
+  });
+
+  it('leaves out what the process held when the job started beyond a fresh one', () => {
+    expect(heldBeyondFresh(40 * MB)).toBe(0);
+    expect(heldBeyondFresh(64 * MB)).toBe(0);
+    expect(heldBeyondFresh(164 * MB)).toBe(100 * MB);
+    // 100 MB left by a run's charts' step takes a budget's 100 MB, as a smaller budget would.
+    expect(kpiPartRowsWithin(420 * MB, 2, MAX, 100 * MB)).toBe(kpiPartRowsWithin(320 * MB, 2, MAX));
+    expect(kpiPartRowsWithin(384 * MB, 2, MAX, 100 * MB)).toBeLessThan(kpiPartRowsWithin(384 * MB, 2, MAX));
+    expect(kpiPartRowsWithin(MIN_MEMORY_BYTES, 1, MAX, 100 * MB)).toBe(MIN_KPI_PART_ROWS);
+  });
+
+  it('never below the smallest part worth its reads, never above the most asked for', () => {
+    expect(kpiPartRowsWithin(MIN_MEMORY_BYTES, 13, MAX)).toBe(MIN_KPI_PART_ROWS);
+    expect(kpiPartRowsWithin(64 * MB, 1, MAX)).toBe(MIN_KPI_PART_ROWS);
+    expect(kpiPartRowsWithin(64 * 1024 * MB, 2, MAX)).toBe(MAX);
+    expect(kpiPartRowsWithin(MIN_MEMORY_BYTES, 1, 500)).toBe(500);
   });
 });

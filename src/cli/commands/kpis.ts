@@ -8,12 +8,14 @@ import { acquireLock } from '../../ops/runLock.js';
 import { folderLocation, requireInputFolder, requireLocalFolders } from '../../sources/locations.js';
 import { clickhouseOptions, type EngineCliOptions, withEngineOptions } from '../engineOptions.js';
 import { requireOption } from '../optionParsers.js';
-import { withKpiProgress } from '../progress.js';
+import { threadsCutNote, withKpiProgress } from '../progress.js';
 import {
+  checkMemoryOption,
   jsonOption,
   type LogLevel,
   logLevelOf,
   maxRejectRateOption,
+  memoryOption,
   prints,
   threadsOption,
   type VerbosityCliOptions,
@@ -31,6 +33,7 @@ interface KpisCliOptions extends EngineCliOptions, SinkCliOptions, VerbosityCliO
   wait?: boolean;
   granularity: Granularity;
   maxRejectRate: number;
+  memory: number;
   threads: number;
   json?: boolean;
   db?: string;
@@ -58,6 +61,7 @@ export function kpisCommand(): Command {
       'leave processed streams files in the landing folder (default: move to archive/YYYYMMDD/)',
     )
     .addOption(maxRejectRateOption())
+    .addOption(memoryOption())
     .addOption(threadsOption())
     .option('--wait', 'wait for another run using the state folder instead of exiting with code 5');
   withEngineOptions(command, 'the KPIs');
@@ -99,6 +103,7 @@ Examples:
         const out = requireOption(options.out, '--out <dir>');
         const level = logLevelOf(options);
         const quiet = !prints(level, 'info');
+        checkMemoryOption(options.memory);
         requireLocalFolders({ '--out': out, '--state': options.state });
         await requireInputFolder(folderLocation(landing), 'landing folder');
         ensureWritable(resolve(out), 'output_not_writable', 'output folder');
@@ -114,6 +119,7 @@ Examples:
             archive: options.archive,
             granularity: options.granularity,
             maxRejectRate: options.maxRejectRate,
+            memoryBytes: options.memory,
             threads: options.threads,
             onEvent: withKpiProgress(process.stderr, level, kpiReporter(level)),
             // The sink's record of what it wrote lives in the state folder: written under the lock.
@@ -159,6 +165,9 @@ function report(event: KpiEvent): void {
       process.stderr.write(
         `  ${event.kind}: ${plural(event.accepted, 'row')} from ${plural(event.files, 'file')}\n`,
       );
+      break;
+    case 'threadsCut':
+      process.stderr.write(`  ${threadsCutNote(event)}\n`);
       break;
     case 'streamsFile':
       process.stderr.write(

@@ -16,6 +16,7 @@ import {
 import { GroupArrays, userPart } from '../../kpis/streamDays.js';
 import type { KpiDayEngine, KpiDayInput } from '../kpiEngine.js';
 import { aggregateDayPart } from './kpiDayPart.js';
+import { DEFAULT_MEMORY_BYTES, kpiPartRowsWithin, youngGenerationFor } from './memoryPlan.js';
 import { WorkerPool } from './workerPool.js';
 
 /** Days with at least this many rows are computed on the workers, cut by user. */
@@ -24,7 +25,8 @@ export const PARALLEL_DAY_ROWS = 200_000;
 /**
  * The most rows of a day one part holds: its rows grouped by user take 12 bytes each, so about
  * 100 MB a part, whatever the day's size (a larger day is cut into more parts, each reading the
- * day's partials again for its users).
+ * day's partials again for its users). A smaller memory budget holds smaller parts
+ * (kpiPartRowsWithin).
  */
 export const MAX_PART_ROWS = 8_000_000;
 
@@ -42,16 +44,30 @@ export function dayParts(rows: number, threads: number, maxPartRows = MAX_PART_R
  */
 export function embeddedKpiEngine(options: {
   threads: number;
+  /** The process's memory budget (default 1GB): it sets the most rows of a part unless `maxPartRows` does. */
+  memoryBytes?: number;
+  /** What the process held beyond a fresh one's when the job started: left out of the budget. */
+  heldBytes?: number;
   parallelDayRows?: number;
   maxPartRows?: number;
 }): KpiDayEngine {
   const parallelDayRows = options.parallelDayRows ?? PARALLEL_DAY_ROWS;
+  const memoryBytes = options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
+  const maxPartRows =
+    options.maxPartRows ?? kpiPartRowsWithin(memoryBytes, options.threads, MAX_PART_ROWS, options.heldBytes);
+  // The young generation of the chart engine's workers, for the same reason: at a small budget
+  // their garbage between collections is a large share of it.
+  const newPool = (): WorkerPool =>
+    new WorkerPool(options.threads, undefined, { maxYoungGenerationSizeMb: youngGenerationFor(memoryBytes) });
   const headers: PartialHeaders = new Map();
   const names = new PartialNames();
   const parts = new UserParts(names);
   let numbering: { key: string; catalog: CatalogNumbering } | undefined;
   let pool: WorkerPool | undefined;
   let closed = false;
+  // The rows of the days computed here, grouped by user, in arrays kept from day to day as each
+  // worker keeps its own: a day's fresh arrays came on top of the last day's, not yet collected.
+  const arrays = new GroupArrays();
   return {
     // A large day goes to the workers as soon as it is asked for, and the small ones around it are
     // computed here meanwhile (a run's days one after the other left the workers idle, about 0.4 s
@@ -71,7 +87,7 @@ export function embeddedKpiEngine(options: {
     startThreads(rowsAtMost) {
       // Never after close: threads started then would keep the process alive.
       if (closed || options.threads < 2 || rowsAtMost < parallelDayRows) return;
-      pool ??= new WorkerPool(options.threads);
+      pool ??= newPool();
     },
     // The header read and its names numbered while the parse's other files are read (about 0.1 s
     // a file of 3M rows here, which the first large day waited for).
@@ -97,7 +113,7 @@ export function embeddedKpiEngine(options: {
     const parallel = threads > 1 && dayRows >= parallelDayRows;
     // The workers start while the day is numbered here; a small day, computed here, waits for
     // the days asked for after it to reach them.
-    if (parallel) pool ??= new WorkerPool(threads);
+    if (parallel) pool ??= newPool();
     else await new Promise((resolve) => setImmediate(resolve));
     if (numbering?.key !== catalogKey)
       numbering = { key: catalogKey, catalog: new CatalogNumbering(catalog) };
@@ -110,9 +126,9 @@ export function embeddedKpiEngine(options: {
     const numbered = numbering.catalog.of(names.tracks.names, names.users.names);
     const users = names.users.size;
     const trackName = (t: number): string => names.tracks.name(t);
-    const count = dayParts(dayRows, parallel ? threads : 1, options.maxPartRows);
+    const count = dayParts(dayRows, parallel ? threads : 1, maxPartRows);
     if (count === 1) {
-      const aggregate = aggregateDay(loadDayGroups(files, users), users, numbered, granularity);
+      const aggregate = aggregateDay(loadDayGroups(files, users, arrays), users, numbered, granularity);
       return finishDayKpis(day, granularity, aggregate, trackName);
     }
     const partOf = parts.of(count);
@@ -138,7 +154,6 @@ export function embeddedKpiEngine(options: {
     } else {
       // One thread and a day too large for one part: its parts one after the other, each as a
       // worker computes it.
-      const arrays = new GroupArrays();
       aggregates = Array.from({ length: count }, (_, part) =>
         aggregateDayPart({ granularity, sources: files, part, partOf, users, catalog: numbered }, arrays),
       );

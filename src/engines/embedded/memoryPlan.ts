@@ -76,6 +76,50 @@ export function youngGenerationFor(memoryBytes: number): number {
   return Math.min(32, Math.max(4, Math.floor(memoryBytes / (64 * 1024 * 1024))));
 }
 
+/*
+ * A KPI job's days within a budget (kpiPartRowsWithin), fitted to what it measured
+ * (docs/BENCHMARKS.md, "Genre KPIs within --memory"): a part's rows grouped by user take 13.5
+ * bytes each (a track and a time, with room to grow); a fresh process holds 130 to 200 MB besides
+ * when its days start (Node, the partials' names of ids, what the parse's threads left), about
+ * 25 MB more for each worker, and some garbage between collections over a day's parts.
+ */
+const KPI_BASE_BYTES = 208 * 1024 * 1024;
+const KPI_PER_WORKER_BYTES = 24 * 1024 * 1024;
+const KPI_BYTES_PER_PART_ROW = 16;
+/** The smallest KPI day part worth its reads: each part reads the whole day's partials again. */
+export const MIN_KPI_PART_ROWS = 1_000_000;
+
+/** What a fresh process holds when a job starts: Node and the CLI's modules (57 MB measured). */
+const FRESH_PROCESS_BYTES = 64 * 1024 * 1024;
+
+/**
+ * What the process holds beyond a fresh one's, `rssBytes` being its resident memory now: in
+ * `run --kpis-landing`, what the charts' step left (100 to 120 MB after 7 x 2M rows at 256MB to
+ * 320MB), which the KPI step's budget must leave out.
+ */
+export function heldBeyondFresh(rssBytes: number): number {
+  return Math.max(0, rssBytes - FRESH_PROCESS_BYTES);
+}
+
+/**
+ * The most rows of a KPI day part within a budget, at most `maxRows`: what the budget leaves
+ * besides the process's base, its workers and what it held already (`heldBytes`), shared by the
+ * `threads` parts computed at once (one thread computes the parts itself, without workers). In a
+ * fresh process about 3M rows at 256MB (one thread), 2M at 320MB and 4M at 384MB (two),
+ * `maxRows` from 512MB.
+ */
+export function kpiPartRowsWithin(
+  memoryBytes: number,
+  threads: number,
+  maxRows: number,
+  heldBytes = 0,
+): number {
+  const workers = threads > 1 ? threads : 0;
+  const perPart = (memoryBytes - heldBytes - KPI_BASE_BYTES - workers * KPI_PER_WORKER_BYTES) / threads;
+  const rows = Math.floor(perPart / KPI_BYTES_PER_PART_ROW);
+  return Math.min(maxRows, Math.max(MIN_KPI_PART_ROWS, rows));
+}
+
 /** Partitions for a log of `fileBytes`, so that one partition fits `plan.partitionBytes`. */
 export function partitionsFor(fileBytes: number, plan: MemoryPlan): number {
   const maxPairs = Math.ceil(fileBytes / MIN_ROW_BYTES);
