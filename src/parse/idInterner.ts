@@ -59,21 +59,60 @@ export class IdInterner {
     const joined = names.join('');
     const bytes = Buffer.from(joined, 'utf8');
     // As many bytes as UTF-16 units: every name is ASCII, one byte a unit.
-    const ascii = bytes.length === joined.length;
-    let at = 0;
+    if (bytes.length === joined.length) {
+      this.asciiIdsOf(names, bytes, ids, keep);
+      return ids;
+    }
     for (let i = 0; i < names.length; i++) {
       const name = names[i]!;
-      const end = at + name.length;
-      if (keep !== undefined && !keep(name)) ids[i] = -1;
-      else {
-        const id = ascii ? this.lookup(bytes, at, end, true) : this.id(name);
-        // A new ASCII name's text is its bytes': kept, not decoded again from the arena by `names`.
-        if (ascii && id === this.decoded.length && id === this.size - 1) this.decoded.push(name);
-        ids[i] = id;
-      }
-      at = end;
+      ids[i] = keep !== undefined && !keep(name) ? -1 : this.id(name);
     }
     return ids;
+  }
+
+  /**
+   * idsOf for names all ASCII, `bytes` their text end to end: looked up a batch at a time
+   * (idsOfSpans), whose reads of the table's slots overlap. One at a time, each waited for its
+   * slot: merging three partials' 1.5M user names into a table of 4M slots took 5.7 s, about
+   * 1.3 us a name, on the main thread while the workers waited.
+   */
+  private asciiIdsOf(
+    names: readonly string[],
+    bytes: Uint8Array,
+    ids: Int32Array,
+    keep: ((name: string) => boolean) | undefined,
+  ): void {
+    const starts = new Int32Array(NAMES_BATCH);
+    const ends = new Int32Array(NAMES_BATCH);
+    const at = new Int32Array(NAMES_BATCH);
+    const found = new Int32Array(NAMES_BATCH);
+    let count = 0;
+    let offset = 0;
+    const lookUp = (): void => {
+      // A new name's text is its bytes': kept, not decoded again from the arena by `names`. New
+      // names are numbered in the batch's order, so each is the next to decode if all before were.
+      const upToDate = this.decoded.length === this.size;
+      this.idsOfSpans(bytes, starts, ends, count, found);
+      for (let k = 0; k < count; k++) {
+        const id = found[k]!;
+        if (upToDate && id === this.decoded.length) this.decoded.push(names[at[k]!]!);
+        ids[at[k]!] = id;
+      }
+      count = 0;
+    };
+    for (let i = 0; i < names.length; i++) {
+      const name = names[i]!;
+      const end = offset + name.length;
+      if (keep !== undefined && !keep(name)) ids[i] = -1;
+      else {
+        starts[count] = offset;
+        ends[count] = end;
+        at[count] = i;
+        if (++count === NAMES_BATCH) lookUp();
+      }
+      offset = end;
+    }
+    if (count > 0) lookUp();
   }
 
   /** Room for `more` names without growing the table as they come. */
@@ -290,6 +329,9 @@ export class IdInterner {
     this.mask = mask;
   }
 }
+
+/** Names idsOf looks up at once (as a streams chunk's rows: see idsOfSpans). */
+const NAMES_BATCH = 1024;
 
 /** Words of a name kept in its slot: 24 bytes. */
 const INLINE_WORDS = 6;

@@ -84,6 +84,27 @@ describe('IdInterner', () => {
     );
   });
 
+  it('idsOf: names in many batches, some refused, their texts kept in order, after ids taken by bytes', () => {
+    const names = Array.from({ length: 5_000 }, (_, i) => `u${(i * 7919) % 3_000}`);
+    const keep = (name: string): boolean => !name.endsWith('7');
+    const kept = names.filter(keep);
+    const want = reference(kept);
+    const interner = new IdInterner();
+    const ids = [...interner.idsOf(names, keep)];
+    expect(ids.filter((id) => id >= 0)).toEqual(want.ids);
+    expect(ids.filter((id) => id < 0).length).toBe(names.length - kept.length);
+    expect(interner.names).toEqual(want.names);
+    // Ids taken from bytes first (their texts not decoded yet), then a list with new names.
+    const mixed = new IdInterner();
+    const { bytes, starts, ends } = spans(['a1', 'b2']);
+    mixed.idOf(bytes, starts[0]!, ends[0]!);
+    mixed.idOf(bytes, starts[1]!, ends[1]!);
+    const more = [...names, 'b2', 'a1', 'c3'];
+    const reference2 = reference(['a1', 'b2', ...more]);
+    expect([...mixed.idsOf(more)]).toEqual(reference2.ids.slice(2));
+    expect(mixed.names).toEqual(reference2.names);
+  });
+
   it('a hundred thousand names, the table grown many times on the way', () => {
     const names = Array.from({ length: 100_000 }, (_, i) => `u${(i * 7919) % 60_000}`);
     const want = reference(names);
