@@ -1,6 +1,7 @@
 import type { DayRecord, StateStore } from '../formats/manifest.js';
 import type { RejectRateWarning } from '../formats/qualityReport.js';
 import type { IgnoredFile, LogFile } from '../sources/logFiles.js';
+import type { ThreadsCut } from './embedded/memoryPlan.js';
 
 /**
  * The chart engine contract. The chart job (jobs/chartJob.ts) owns what is the same for every
@@ -80,7 +81,7 @@ export type Top50Event =
   | { type: 'rejectRate'; warning: RejectRateWarning }
   | { type: 'stateRecovered'; problem: string }
   /** The memory budget holds fewer worker threads than were asked for: `threads` run. */
-  | { type: 'threadsCut'; threads: number; asked: number; memoryBytes: number }
+  | ThreadsCut
   | { type: 'mergeStart'; days: number; partitions: number }
   /** A part of the merge done (a country partition or a user range), of `total`. */
   | { type: 'mergeProgress'; done: number; total: number }

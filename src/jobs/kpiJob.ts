@@ -5,8 +5,9 @@ import { basename, join, resolve } from 'node:path';
 import {
   DEFAULT_MEMORY_BYTES,
   heldBeyondFresh,
-  threadsWithin,
-  youngGenerationFor,
+  type ThreadsCut,
+  threadsHeld,
+  workerLimits,
 } from '../engines/embedded/memoryPlan.js';
 import { parseStreamsFiles } from '../engines/embedded/streamsParse.js';
 import { WorkerPool } from '../engines/embedded/workerPool.js';
@@ -96,7 +97,7 @@ export interface KpiOptions extends EngineChoice {
 export type KpiEvent =
   | { type: 'catalog'; kind: 'songs' | 'users'; files: number; accepted: number }
   /** --memory holds fewer worker threads than --threads asked for: `threads` run. */
-  | { type: 'threadsCut'; threads: number; asked: number; memoryBytes: number }
+  | ThreadsCut
   /** `files` streams files to parse on the workers (new, changed, or their partial damaged). */
   | { type: 'parseStart'; files: number }
   /** `days` days that have rows, each written unless current (a `dayDone` each one written). */
@@ -142,9 +143,9 @@ export interface KpiSummary {
 export async function runKpis(options: KpiOptions): Promise<KpiSummary> {
   const started = Date.now();
   const memoryBytes = options.memoryBytes ?? DEFAULT_MEMORY_BYTES;
-  const asked = options.threads ?? availableParallelism();
-  const threads = threadsWithin(memoryBytes, asked);
-  if (threads < asked) options.onEvent?.({ type: 'threadsCut', threads, asked, memoryBytes });
+  const threads = threadsHeld(memoryBytes, options.threads ?? availableParallelism(), (cut) =>
+    options.onEvent?.(cut),
+  );
   // Opened first: a cluster that is down fails the run before it moves any file.
   const engine = await openKpiEngine(options, {
     threads,
@@ -181,7 +182,7 @@ async function runKpisOn(
   // A partial found damaged when a day reads it (its checksum) is parsed again from its streams
   // file, in the landing folder or the archive, and the due days written again: once per file.
   for (;;) {
-    const parsed = await parseLanding(run, threads, engine);
+    const parsed = await parseLanding(run, { threads, memoryBytes }, engine);
     parsedFiles += parsed.parsedFiles;
     parsedLanded += parsed.parsedLanded;
     await forgetGoneFiles(state, landing, landingDir);
@@ -293,7 +294,7 @@ async function openKpiRun(options: KpiOptions): Promise<KpiRun> {
  */
 async function parseLanding(
   run: KpiRun,
-  threads: number,
+  { threads, memoryBytes }: { threads: number; memoryBytes: number },
   engine: KpiDayEngine,
 ): Promise<{ songs: SongCatalog; users: UserCatalog; parsedFiles: number; parsedLanded: number }> {
   const { options, emit, landingDir, landing, state, maxRejectRate, warn, setAside } = run;
@@ -340,11 +341,7 @@ async function parseLanding(
   // The parse's own threads, ended before the days are computed: the days' threads start without
   // the parse's garbage (one pool for both saved a thread start, but raised the peak RSS of 10M
   // rows from about 450 MB to 480-570 MB).
-  const youngMb = youngGenerationFor(options.memoryBytes ?? DEFAULT_MEMORY_BYTES);
-  const pool =
-    changed.length > 0
-      ? new WorkerPool(threads, undefined, { maxYoungGenerationSizeMb: youngMb })
-      : undefined;
+  const pool = changed.length > 0 ? new WorkerPool(threads, undefined, workerLimits(memoryBytes)) : undefined;
   try {
     const parsing = (pool === undefined ? [] : parseStreamsFiles(pool, changed, state.partialsDir)).map(
       (parse) => {

@@ -6,7 +6,10 @@ import {
   MIN_KPI_PART_ROWS,
   MIN_MEMORY_BYTES,
   planMemory,
+  type ThreadsCut,
+  threadsHeld,
   threadsWithin,
+  workerLimits,
   youngGenerationFor,
 } from '../../src/engines/embedded/memoryPlan.js';
 
@@ -50,6 +53,25 @@ describe('the worker threads a budget holds', () => {
     expect(threadsWithin(DEFAULT_MEMORY_BYTES, 1)).toBe(1);
     // Below the CLI's floor (tests plan such budgets): still one.
     expect(threadsWithin(64 * MB, 4)).toBe(1);
+  });
+});
+
+describe('the threads a job runs within its budget, and their limits', () => {
+  it('says the cut when the budget holds fewer threads than asked for, and only then', () => {
+    const said: ThreadsCut[] = [];
+    expect(threadsHeld(MIN_MEMORY_BYTES, 2, (cut) => said.push(cut))).toBe(1);
+    expect(said).toEqual([{ type: 'threadsCut', threads: 1, asked: 2, memoryBytes: MIN_MEMORY_BYTES }]);
+    expect(threadsHeld(320 * MB, 2, (cut) => said.push(cut))).toBe(2);
+    expect(threadsHeld(MIN_MEMORY_BYTES, 1, (cut) => said.push(cut))).toBe(1);
+    expect(said.length).toBe(1);
+  });
+
+  it("caps a worker's young generation as the charts' plan does", () => {
+    for (const budget of [MIN_MEMORY_BYTES, 512 * MB, DEFAULT_MEMORY_BYTES]) {
+      expect(workerLimits(budget)).toEqual({
+        maxYoungGenerationSizeMb: planMemory(budget, 2).youngGenerationMb,
+      });
+    }
   });
 });
 

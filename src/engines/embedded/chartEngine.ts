@@ -14,7 +14,7 @@ import type {
   WrittenCharts,
 } from '../chartEngine.js';
 import { type DayPartial, ensureDayPartial, partialIsWhole } from './dayPartial.js';
-import { DEFAULT_MEMORY_BYTES, type MemoryPlan, planMemory, threadsWithin } from './memoryPlan.js';
+import { DEFAULT_MEMORY_BYTES, type MemoryPlan, planMemory, threadsHeld } from './memoryPlan.js';
 import type { MergeCountriesResult, MergeUsersResult, MergeUsersTask } from './tasks.js';
 import { countrySources, planWindow } from './windowPlan.js';
 import { WorkerPool } from './workerPool.js';
@@ -40,9 +40,7 @@ export class EmbeddedChartEngine implements ChartEngine<DayPartial> {
     this.emit = setup.emit;
     const memoryBytes = setup.memoryBytes ?? DEFAULT_MEMORY_BYTES;
     // Fewer threads than asked when the budget holds fewer (said, and the summary reports them).
-    const asked = setup.threads ?? availableParallelism();
-    this.threads = threadsWithin(memoryBytes, asked);
-    if (this.threads < asked) this.emit({ type: 'threadsCut', threads: this.threads, asked, memoryBytes });
+    this.threads = threadsHeld(memoryBytes, setup.threads ?? availableParallelism(), this.emit);
     this.figures = { threads: this.threads, memoryBytes };
     removeStaleRunDirs(this.state.tmpDir);
     // A run killed while quarantining a day can leave the day's partial behind, named by no record.

@@ -16,7 +16,7 @@ import {
 import { GroupArrays, userPart } from '../../kpis/streamDays.js';
 import type { KpiDayEngine, KpiDayInput } from '../kpiEngine.js';
 import { aggregateDayPart } from './kpiDayPart.js';
-import { DEFAULT_MEMORY_BYTES, kpiPartRowsWithin, youngGenerationFor } from './memoryPlan.js';
+import { DEFAULT_MEMORY_BYTES, kpiPartRowsWithin, workerLimits } from './memoryPlan.js';
 import { WorkerPool } from './workerPool.js';
 
 /** Days with at least this many rows are computed on the workers, cut by user. */
@@ -57,8 +57,7 @@ export function embeddedKpiEngine(options: {
     options.maxPartRows ?? kpiPartRowsWithin(memoryBytes, options.threads, MAX_PART_ROWS, options.heldBytes);
   // The young generation of the chart engine's workers, for the same reason: at a small budget
   // their garbage between collections is a large share of it.
-  const newPool = (): WorkerPool =>
-    new WorkerPool(options.threads, undefined, { maxYoungGenerationSizeMb: youngGenerationFor(memoryBytes) });
+  const newPool = (): WorkerPool => new WorkerPool(options.threads, undefined, workerLimits(memoryBytes));
   const headers: PartialHeaders = new Map();
   const names = new PartialNames();
   const parts = new UserParts(names);

@@ -1,3 +1,5 @@
+import type { ResourceLimits } from 'node:worker_threads';
+
 /**
  * How a memory budget (--memory) is shared out. The process's peak RSS is roughly the base cost of
  * Node and its worker isolates, plus per worker: a read buffer, the partition buffers of phase 1,
@@ -63,6 +65,26 @@ const PER_EXTRA_THREAD_BYTES = 64 * 1024 * 1024;
 export function threadsWithin(memoryBytes: number, threads: number): number {
   const held = 1 + Math.floor((memoryBytes - MIN_MEMORY_BYTES) / PER_EXTRA_THREAD_BYTES);
   return Math.max(1, Math.min(threads, held));
+}
+
+/** A budget holding fewer worker threads than were asked for, as the jobs' events say it. */
+export interface ThreadsCut {
+  type: 'threadsCut';
+  threads: number;
+  asked: number;
+  memoryBytes: number;
+}
+
+/** The threads a budget holds (threadsWithin), the cut said through `say` when it makes one. */
+export function threadsHeld(memoryBytes: number, asked: number, say: (cut: ThreadsCut) => void): number {
+  const threads = threadsWithin(memoryBytes, asked);
+  if (threads < asked) say({ type: 'threadsCut', threads, asked, memoryBytes });
+  return threads;
+}
+
+/** A worker thread's V8 limits within a budget: its young generation (youngGenerationFor). */
+export function workerLimits(memoryBytes: number): ResourceLimits {
+  return { maxYoungGenerationSizeMb: youngGenerationFor(memoryBytes) };
 }
 
 /**
