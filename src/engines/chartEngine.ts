@@ -1,7 +1,6 @@
 import type { DayRecord, StateStore } from '../formats/manifest.js';
 import type { RejectRateWarning } from '../formats/qualityReport.js';
 import type { IgnoredFile, LogFile } from '../sources/logFiles.js';
-import type { ThreadsCut } from './embedded/memoryPlan.js';
 
 /**
  * The chart engine contract. The chart job (jobs/chartJob.ts) owns what is the same for every
@@ -65,6 +64,14 @@ export interface WrittenCharts {
   userRows: number;
   countryDone: number;
   userDone: number;
+}
+
+/** A memory budget holding fewer worker threads than were asked for, as the jobs' events say it. */
+export interface ThreadsCut {
+  type: 'threadsCut';
+  threads: number;
+  asked: number;
+  memoryBytes: number;
 }
 
 /** What the chart job and its engine report as they go. */

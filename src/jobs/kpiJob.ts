@@ -2,10 +2,10 @@ import { createHash } from 'node:crypto';
 import { existsSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { basename, join, resolve } from 'node:path';
+import type { ThreadsCut } from '../engines/chartEngine.js';
 import {
   DEFAULT_MEMORY_BYTES,
   heldBeyondFresh,
-  type ThreadsCut,
   threadsHeld,
   workerLimits,
 } from '../engines/embedded/memoryPlan.js';

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import type { ThreadsCut } from '../../src/engines/chartEngine.js';
 import {
   DEFAULT_MEMORY_BYTES,
   heldBeyondFresh,
@@ -6,7 +7,6 @@ import {
   MIN_KPI_PART_ROWS,
   MIN_MEMORY_BYTES,
   planMemory,
-  type ThreadsCut,
   threadsHeld,
   threadsWithin,
   workerLimits,

@@ -1,4 +1,5 @@
 import type { ResourceLimits } from 'node:worker_threads';
+import type { ThreadsCut } from '../chartEngine.js';
 
 /**
  * How a memory budget (--memory) is shared out. The process's peak RSS is roughly the base cost of
@@ -65,14 +66,6 @@ const PER_EXTRA_THREAD_BYTES = 64 * 1024 * 1024;
 export function threadsWithin(memoryBytes: number, threads: number): number {
   const held = 1 + Math.floor((memoryBytes - MIN_MEMORY_BYTES) / PER_EXTRA_THREAD_BYTES);
   return Math.max(1, Math.min(threads, held));
-}
-
-/** A budget holding fewer worker threads than were asked for, as the jobs' events say it. */
-export interface ThreadsCut {
-  type: 'threadsCut';
-  threads: number;
-  asked: number;
-  memoryBytes: number;
 }
 
 /** The threads a budget holds (threadsWithin), the cut said through `say` when it makes one. */
