@@ -6,38 +6,55 @@ import { BLOCK_ROWS, GroupArrays, type UserGroups } from '../kpis/streamDays.js'
 import { TempFileWriter, tempPathFor } from '../ops/atomicFile.js';
 import { readFullySync } from '../ops/fileIo.js';
 import type { FileReport, RowExample } from '../parse/catalogs.js';
-import { IdInterner } from '../parse/idInterner.js';
+import { IdInterner, type NameList, nameListOf, namesOf } from '../parse/idInterner.js';
 import { PartialFileError } from './partialFile.js';
 
 /**
  * A streams file's partial: its valid rows by UTC day, parsed once and kept in the state folder,
  * so that a later run (a new file for a day already computed, a new songs file) recomputes the
  * day from the partials of its files without reading any raw CSV again. Ids are numbered within
- * the file (`users[i]` is user id i); the day's files are merged through one interner.
+ * the file (user id i is `users`' name i); the day's files are merged through one interner.
  *
- * Layout (version 4): magic `PTKPF004`, then blocks of rows as the parse fills them (at most
+ * Layout (version 5): magic `PTKPF005`, then blocks of rows as the parse fills them (at most
  * BLOCK_ROWS rows each, the days' blocks interleaved), each block its three columns one after the
  * other: user ids (uint32, LE), track ids (uint32), listen times (float64 microseconds, UTC); then
- * the header as JSON, which lists each day's blocks in order with their CRC-32s; then the
- * header's length and CRC-32 (uint32 LE each) as the file's last 8 bytes. The header comes last
- * so that the parse writes each block as it fills and holds one block a day, not the file's rows
- * (16 bytes a row: 160 MB for a file of 10M rows, and the KPI job's peak grew with its largest
- * file). Flipped bytes are a damaged partial (PartialFileError), parsed again from its file,
- * never rows counted. Older versions are still read: version 3 (`PTKPF003`: the header first,
- * then per day three whole columns, a CRC-32 each), 2 (one CRC-32 a day) and 1 (none).
+ * the file's user ids and track ids, each as a NameList (their UTF-8 bytes end to end, then where
+ * each ends, uint32 LE); then the header as JSON, which lists each day's blocks in order with
+ * their CRC-32s and where the names are with theirs; then the header's length and CRC-32 (uint32
+ * LE each) as the file's last 8 bytes. The header comes last so that the parse writes each block
+ * as it fills and holds one block a day, not the file's rows (16 bytes a row: 160 MB for a file of
+ * 10M rows, and the KPI job's peak grew with its largest file). Flipped bytes are a damaged
+ * partial (PartialFileError), parsed again from its file, never rows counted. Older versions are
+ * still read: version 4 (`PTKPF004`: the names as strings in the JSON header), 3 (the header
+ * first, then per day three whole columns, a CRC-32 each), 2 (one CRC-32 a day) and 1 (none).
  */
 export interface FilePartialHeader {
-  version: 1 | 2 | 3 | 4;
+  version: 1 | 2 | 3 | 4 | 5;
   file: string;
   size: number;
   mtimeMs: number;
   sha256: string;
   report: FileReport;
   examples: RowExample[];
-  users: string[];
-  tracks: string[];
+  /** The file's user ids, by the file's number (in the JSON of versions 1 to 4: a list of strings). */
+  users: NameList;
+  tracks: NameList;
   days: DaySection[];
 }
+
+/** Where a version 5 partial keeps a NameList: its bytes, then its ends, from `offset` on (counted as blocks are). */
+interface NamesSection {
+  offset: number;
+  count: number;
+  bytes: number;
+  /** The CRC-32 of the bytes and of the ends. */
+  crcs: [number, number];
+}
+
+/** The JSON of a version 5 header: the names are outside it. */
+type HeaderJson = Omit<FilePartialHeader, 'users' | 'tracks'> & {
+  names: { users: NamesSection; tracks: NamesSection };
+};
 
 /** A day's rows in a partial, and their CRC-32s. */
 export interface DaySection {
@@ -77,11 +94,12 @@ function safeName(file: string): string {
   return file.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
+const MAGIC_V5 = Buffer.from('PTKPF005');
 const MAGIC_V4 = Buffer.from('PTKPF004');
 const MAGIC_V3 = Buffer.from('PTKPF003');
 const MAGIC_V2 = Buffer.from('PTKPF002');
 const MAGIC_V1 = Buffer.from('PTKPF001');
-/** The header's length and CRC-32 at a version 4 partial's end. */
+/** The header's length and CRC-32 at the end of a partial of version 4 or 5. */
 const TRAILER_BYTES = 8;
 
 /** FilePartialWriters made by this thread. */
@@ -95,7 +113,7 @@ export interface RowsFile {
 }
 
 /**
- * A partial (version 4) written block by block as a file is parsed, under a temporary name in
+ * A partial (version 5) written block by block as a file is parsed, under a temporary name in
  * `dir` (the partial's name holds the file's content hash, known at its end): `finish` writes
  * the header and renames the file into place; `closeRows` keeps it as a scratch file of rows for
  * another thread (a range of a file, merged into the file's partial); `discard` removes it.
@@ -112,7 +130,7 @@ export class FilePartialWriter {
   constructor(dir: string, file: string) {
     const final = join(dir, `${safeName(file)}.${threadId}-${++writers}.kpf`);
     this.file = new TempFileWriter(tempPathFor(final), final);
-    this.file.write(MAGIC_V4);
+    this.file.write(MAGIC_V5);
   }
 
   /** The temporary file's path. */
@@ -147,10 +165,14 @@ export class FilePartialWriter {
     return [...this.sections.values()].sort((a, b) => a.day - b.day);
   }
 
-  /** The header written last, the file flushed and renamed to `path`; returns the header. */
+  /** The names and the header written last, the file flushed and renamed to `path`; returns the header. */
   finish(path: string, header: Omit<FilePartialHeader, 'version' | 'days'>): FilePartialHeader {
-    const full: FilePartialHeader = { version: 4, ...header, days: this.days() };
-    const json = Buffer.from(JSON.stringify(full));
+    const { users, tracks, ...rest } = header;
+    const full: FilePartialHeader = { version: 5, ...header, days: this.days() };
+    const names = { users: this.addNames(users), tracks: this.addNames(tracks) };
+    const json = Buffer.from(
+      JSON.stringify({ version: 5, ...rest, days: full.days, names } satisfies HeaderJson),
+    );
     const trailer = Buffer.alloc(TRAILER_BYTES);
     trailer.writeUInt32LE(json.length, 0);
     trailer.writeUInt32LE(crc32(json), 4);
@@ -163,7 +185,22 @@ export class FilePartialWriter {
   /** Closed without a header, left under its temporary name: rows for another thread to read. */
   closeRows(): RowsFile {
     this.file.close();
-    return { path: this.path, dataStart: MAGIC_V4.length, days: this.days() };
+    return { path: this.path, dataStart: MAGIC_V5.length, days: this.days() };
+  }
+
+  /** A NameList appended after the blocks: its bytes, then its ends. */
+  private addNames(list: NameList): NamesSection {
+    const ends = new Uint8Array(list.ends.buffer, list.ends.byteOffset, list.ends.byteLength);
+    const section: NamesSection = {
+      offset: this.at,
+      count: list.ends.length,
+      bytes: list.bytes.length,
+      crcs: [crc32(list.bytes), crc32(ends)],
+    };
+    this.file.write(list.bytes);
+    this.file.write(ends);
+    this.at += list.bytes.length + ends.length;
+    return section;
   }
 
   discard(): void {
@@ -178,24 +215,25 @@ export function readFilePartialHeader(path: string): { header: FilePartialHeader
     const head = Buffer.alloc(16);
     const got = readFullySync(fd, head, 0, 16, 0);
     const magic = head.subarray(0, 8);
-    const version = [MAGIC_V1, MAGIC_V2, MAGIC_V3, MAGIC_V4].findIndex((m) => magic.equals(m)) + 1;
+    const version = [MAGIC_V1, MAGIC_V2, MAGIC_V3, MAGIC_V4, MAGIC_V5].findIndex((m) => magic.equals(m)) + 1;
     if (got < 12 || version === 0) throw new PartialFileError(path, 'not a KPI file partial');
-    // Version 4 has its header at the end, versions 1 to 3 after the magic.
+    // Versions 4 and 5 have their header at the end, versions 1 to 3 after the magic.
+    const atEnd = version >= 4;
     let length: number;
     let crc: number;
     let jsonStart: number;
-    if (version === 4) {
+    if (atEnd) {
       const size = fstatSync(fd).size;
       const trailer = Buffer.alloc(TRAILER_BYTES);
       if (
-        size < MAGIC_V4.length + TRAILER_BYTES ||
+        size < MAGIC_V5.length + TRAILER_BYTES ||
         readFullySync(fd, trailer, 0, TRAILER_BYTES, size - TRAILER_BYTES) < TRAILER_BYTES
       )
         throw new PartialFileError(path, 'truncated header');
       length = trailer.readUInt32LE(0);
       crc = trailer.readUInt32LE(4);
       jsonStart = size - TRAILER_BYTES - length;
-      if (jsonStart < MAGIC_V4.length) throw new PartialFileError(path, 'truncated header');
+      if (jsonStart < MAGIC_V5.length) throw new PartialFileError(path, 'truncated header');
     } else {
       length = head.readUInt32LE(8);
       crc = head.readUInt32LE(12);
@@ -205,16 +243,62 @@ export function readFilePartialHeader(path: string): { header: FilePartialHeader
     if (readFullySync(fd, json, 0, length, jsonStart) < length)
       throw new PartialFileError(path, 'truncated header');
     if (version > 1 && crc32(json) !== crc) throw new PartialFileError(path, 'header checksum mismatch');
-    const header = JSON.parse(json.toString('utf8')) as FilePartialHeader;
-    if (header.version !== version)
-      throw new PartialFileError(path, `unknown version ${String(header.version)}`);
-    return { header, dataStart: version === 4 ? MAGIC_V4.length : jsonStart + length };
+    const parsed = JSON.parse(json.toString('utf8')) as { version: unknown };
+    if (parsed.version !== version)
+      throw new PartialFileError(path, `unknown version ${String(parsed.version)}`);
+    const dataStart = atEnd ? MAGIC_V5.length : jsonStart + length;
+    if (version < 5) {
+      // The names as strings in the JSON.
+      const old = parsed as Omit<FilePartialHeader, 'users' | 'tracks'> & {
+        users: string[];
+        tracks: string[];
+      };
+      return { header: { ...old, users: nameListOf(old.users), tracks: nameListOf(old.tracks) }, dataStart };
+    }
+    const { names, ...rest } = parsed as HeaderJson;
+    const end = jsonStart - dataStart;
+    const header: FilePartialHeader = {
+      ...rest,
+      users: readNames(fd, path, dataStart, names.users, end),
+      tracks: readNames(fd, path, dataStart, names.tracks, end),
+    };
+    return { header, dataStart };
   } catch (error) {
     if (error instanceof PartialFileError) throw error;
     throw new PartialFileError(path, (error as Error).message);
   } finally {
     closeSync(fd);
   }
+}
+
+/** A version 5 partial's NameList, read and checked (its CRC-32s, and ends that make sense). */
+function readNames(
+  fd: number,
+  path: string,
+  dataStart: number,
+  section: NamesSection,
+  end: number,
+): NameList {
+  const { offset, count, bytes: size, crcs } = section;
+  if (!(offset >= 0 && count >= 0 && size >= 0 && offset + size + 4 * count <= end))
+    throw new PartialFileError(path, 'names out of place');
+  const bytes = new Uint8Array(size);
+  const ends = new Uint32Array(count);
+  const endBytes = new Uint8Array(ends.buffer);
+  if (
+    readFullySync(fd, bytes, 0, size, dataStart + offset) < size ||
+    readFullySync(fd, endBytes, 0, endBytes.length, dataStart + offset + size) < endBytes.length
+  )
+    throw new PartialFileError(path, 'truncated names');
+  if (crc32(bytes) !== crcs[0] || crc32(endBytes) !== crcs[1])
+    throw new PartialFileError(path, 'names checksum mismatch');
+  let last = 0;
+  for (let i = 0; i < count; i++) {
+    if (ends[i]! < last) throw new PartialFileError(path, 'names out of order');
+    last = ends[i]!;
+  }
+  if (last !== size) throw new PartialFileError(path, 'names out of order');
+  return { bytes, ends };
 }
 
 /** One day's columns from a partial, whole. */
@@ -383,7 +467,7 @@ export class PartialNames {
   of(header: FilePartialHeader): { users: Int32Array; tracks: Int32Array } {
     let ids = this.numbered.get(header);
     if (ids === undefined) {
-      ids = { users: this.users.idsOf(header.users), tracks: this.tracks.idsOf(header.tracks) };
+      ids = { users: this.users.idsOfList(header.users), tracks: this.tracks.idsOfList(header.tracks) };
       this.numbered.set(header, ids);
     }
     return ids;
@@ -508,8 +592,9 @@ export function firstUnknownTrack(
     const { header, dataStart } = readFilePartialHeader(partial);
     const section = header.days.find((d) => d.day === day);
     if (section === undefined) continue;
+    const tracks = namesOf(header.tracks);
     for (const t of readDayColumns(partial, dataStart, section).tracks) {
-      const track = header.tracks[t]!;
+      const track = tracks[t]!;
       if (!known.has(track)) return { file, track };
     }
   }

@@ -225,9 +225,9 @@ export function groupByUser(rows: DayStreams, users: number): UserGroups {
   return { starts, tracks, times };
 }
 
-/** Which of `parts` parts a user falls in: FNV-1a over the id's UTF-16 code units. */
-export function userPart(user: string, parts: number): number {
+/** Which of `parts` parts a user falls in: FNV-1a over the id's UTF-8 bytes, `bytes[start, end)`. */
+export function userPart(bytes: Uint8Array, start: number, end: number, parts: number): number {
   let h = 0x811c9dc5;
-  for (let i = 0; i < user.length; i++) h = Math.imul(h ^ user.charCodeAt(i), 0x01000193);
+  for (let i = start; i < end; i++) h = Math.imul(h ^ bytes[i]!, 0x01000193);
   return (h >>> 0) % parts;
 }

@@ -4,6 +4,7 @@ import type { CsvError } from 'csv-parse';
 import { readFailure } from '../ops/ioErrors.js';
 import { CatalogRecords, type CsvFields, StringFields } from './catalogRecords.js';
 import { checkHeader, looksBinary, missingColumns } from './csvHeader.js';
+import { IdInterner } from './idInterner.js';
 
 /**
  * The songs and users catalogues, read as csv-parse reads them (real CSV: quoted fields, doubled
@@ -73,7 +74,8 @@ export interface SongCatalog {
 }
 
 export interface UserCatalog {
-  users: Set<string>;
+  /** Every user_id, by its bytes (millions of them: a Set of strings held 150 MB at 2M users). */
+  users: IdInterner;
   files: FileReport[];
   /** SHA-256 of each file read (the files in `files`), by name. */
   sha256: Map<string, string>;
@@ -167,24 +169,33 @@ export async function readSongs(files: CsvInput[]): Promise<SongCatalog> {
 
 /** Users from every file: only the set of user_ids is needed (streams of unknown users are counted). */
 export async function readUsers(files: CsvInput[]): Promise<UserCatalog> {
-  const catalog: UserCatalog = { users: new Set(), files: [], sha256: new Map(), bad: [], examples: [] };
+  const catalog: UserCatalog = {
+    users: new IdInterner(),
+    files: [],
+    sha256: new Map(),
+    bad: [],
+    examples: [],
+  };
   for (const file of files) {
     // This file's users, added to the catalogue only once the whole file is read.
-    let staged = new Set<string>();
+    let staged = new IdInterner();
     const onRow: RowHandler<(typeof USER_COLUMNS)[number]> = (row, c, reject) => {
       const id = row.text(c.user_id);
       if (id === '') return reject('empty_id');
-      if (catalog.users.has(id) || staged.has(id)) return reject('duplicate_user');
-      staged.add(id);
+      if (catalog.users.size > 0 && catalog.users.has(id)) return reject('duplicate_user');
+      const before = staged.size;
+      if (staged.id(id) < before) return reject('duplicate_user');
       return true;
     };
     await readCatalogFile('users', file, USER_COLUMNS, catalog, {
       onRow,
       restart: () => {
-        staged = new Set();
+        staged = new IdInterner();
       },
       commit: () => {
-        for (const id of staged) catalog.users.add(id);
+        // The first file's users are the catalogue's as they are (the usual single file).
+        if (catalog.users.size === 0) catalog.users = staged;
+        else catalog.users.idsOfList(staged.nameList());
       },
     });
   }

@@ -1,4 +1,33 @@
 /**
+ * Names end to end as their UTF-8 bytes, and where each ends: name i is `bytes[ends[i - 1],
+ * ends[i])` (from 0 for the first). How a partial keeps its file's ids and a range sends its own:
+ * a file of 3.3M rows with 1.5M users decoded them to strings on its worker, wrote them as JSON,
+ * and the main thread parsed that JSON and encoded the strings again to merge them, 2 to 3 s of
+ * the main thread a file while the workers waited for it.
+ */
+export interface NameList {
+  bytes: Uint8Array;
+  ends: Uint32Array;
+}
+
+/** The names as a NameList. */
+export function nameListOf(names: readonly string[]): NameList {
+  const ends = new Uint32Array(names.length);
+  let at = 0;
+  names.forEach((name, i) => {
+    at += Buffer.byteLength(name, 'utf8');
+    ends[i] = at;
+  });
+  return { bytes: Buffer.from(names.join(''), 'utf8'), ends };
+}
+
+/** Every name of the list, decoded. */
+export function namesOf(list: NameList): string[] {
+  const text = Buffer.from(list.bytes.buffer, list.bytes.byteOffset, list.bytes.byteLength);
+  return Array.from(list.ends, (end, i) => text.toString('utf8', i === 0 ? 0 : list.ends[i - 1]!, end));
+}
+
+/**
  * Ids (user ids, track ids) numbered 0, 1, 2... in order of first appearance, looked up by their
  * UTF-8 bytes: the streams' hot path interns a field straight from the input chunk, with no string
  * per row (a Map of strings made one string and one hash of it per row, two thirds of a streams
@@ -40,79 +69,60 @@ export class IdInterner {
 
   /** The id of a name given as text. */
   id(name: string): number {
+    return this.textId(name, true);
+  }
+
+  /** Whether the name given as text has an id (none is added). */
+  has(name: string): boolean {
+    return this.textId(name, false) >= 0;
+  }
+
+  /** The id of a name given as text: found, added, or -1 (not here, and not to be added). */
+  private textId(name: string, add: boolean): number {
     const bytes = Buffer.from(name, 'utf8');
-    return this.lookup(bytes, 0, bytes.length, true);
+    return this.lookup(bytes, 0, bytes.length, true, add);
   }
 
   /**
-   * The ids of many names at once (-1 for a name `keep` refuses): a partial's names, merged into a
-   * day's numbering. Names all ASCII are encoded as one buffer and looked up by their bytes, which
-   * spares a buffer a name (two thirds of the time, on 50,000 user ids).
+   * The ids of a list of names (a partial's, a range's), looked up by their bytes a batch at a time
+   * (idsOfSpans, whose reads of the table's slots overlap): no string a name. With `add` false,
+   * a name not here is -1 and nothing is added (a membership test against a catalogue).
    */
-  idsOf(names: readonly string[], keep?: (name: string) => boolean): Int32Array {
+  idsOfList(list: NameList, add = true): Int32Array {
+    const count = list.ends.length;
     // An empty table is sized for the names at once. Into a table that has names, most of these
     // are usually there already (the partials of a day's files share most of their users and
     // tracks), so it grows only as new ones come: sized for all of them, it was regrown to twice
     // what it needed, a fresh 8 MB table and 50,000 names moved for the second partial of 10M rows.
-    if (this.size === 0) this.reserve(names.length);
-    const ids = new Int32Array(names.length);
-    const joined = names.join('');
-    const bytes = Buffer.from(joined, 'utf8');
-    // As many bytes as UTF-16 units: every name is ASCII, one byte a unit.
-    if (bytes.length === joined.length) {
-      this.asciiIdsOf(names, bytes, ids, keep);
-      return ids;
-    }
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i]!;
-      ids[i] = keep !== undefined && !keep(name) ? -1 : this.id(name);
+    if (add && this.size === 0) this.reserve(count);
+    const ids = new Int32Array(count);
+    const starts = new Int32Array(NAMES_BATCH);
+    const ends = new Int32Array(NAMES_BATCH);
+    for (let from = 0; from < count; from += NAMES_BATCH) {
+      const n = Math.min(NAMES_BATCH, count - from);
+      for (let k = 0; k < n; k++) {
+        const i = from + k;
+        starts[k] = i === 0 ? 0 : list.ends[i - 1]!;
+        ends[k] = list.ends[i]!;
+      }
+      this.idsOfSpans(list.bytes, starts, ends, n, ids.subarray(from, from + n), add);
     }
     return ids;
   }
 
   /**
-   * idsOf for names all ASCII, `bytes` their text end to end: looked up a batch at a time
-   * (idsOfSpans), whose reads of the table's slots overlap. One at a time, each waited for its
-   * slot: merging three partials' 1.5M user names into a table of 4M slots took 5.7 s, about
-   * 1.3 us a name, on the main thread while the workers waited.
+   * The names of ids `from` on, as a NameList of their own bytes (a copy: the arena moves as it
+   * grows): what a partial keeps, and what a range sends to be merged, without decoding a name.
    */
-  private asciiIdsOf(
-    names: readonly string[],
-    bytes: Uint8Array,
-    ids: Int32Array,
-    keep: ((name: string) => boolean) | undefined,
-  ): void {
-    const starts = new Int32Array(NAMES_BATCH);
-    const ends = new Int32Array(NAMES_BATCH);
-    const at = new Int32Array(NAMES_BATCH);
-    const found = new Int32Array(NAMES_BATCH);
-    let count = 0;
-    let offset = 0;
-    const lookUp = (): void => {
-      // A new name's text is its bytes': kept, not decoded again from the arena by `names`. New
-      // names are numbered in the batch's order, so each is the next to decode if all before were.
-      const upToDate = this.decoded.length === this.size;
-      this.idsOfSpans(bytes, starts, ends, count, found);
-      for (let k = 0; k < count; k++) {
-        const id = found[k]!;
-        if (upToDate && id === this.decoded.length) this.decoded.push(names[at[k]!]!);
-        ids[at[k]!] = id;
-      }
-      count = 0;
-    };
-    for (let i = 0; i < names.length; i++) {
-      const name = names[i]!;
-      const end = offset + name.length;
-      if (keep !== undefined && !keep(name)) ids[i] = -1;
-      else {
-        starts[count] = offset;
-        ends[count] = end;
-        at[count] = i;
-        if (++count === NAMES_BATCH) lookUp();
-      }
-      offset = end;
+  nameList(from = 0): NameList {
+    const count = Math.max(0, this.size - from);
+    const base = count === 0 ? 0 : this.spans[2 * from]!;
+    const ends = new Uint32Array(count);
+    for (let k = 0; k < count; k++) {
+      const id = from + k;
+      ends[k] = this.spans[2 * id]! + this.spans[2 * id + 1]! - base;
     }
-    if (count > 0) lookUp();
+    return { bytes: this.arena.slice(base, base + (count === 0 ? 0 : ends[count - 1]!)), ends };
   }
 
   /** Room for `more` names without growing the table as they come. */
@@ -153,6 +163,7 @@ export class IdInterner {
     ends: Int32Array,
     count: number,
     ids: Int32Array | Uint32Array,
+    add = true,
   ): void {
     if (this.hashes.length < count) {
       this.hashes = new Int32Array(count);
@@ -173,8 +184,8 @@ export class IdInterner {
       const h = hashes[k]!;
       ids[k] =
         h < 0
-          ? this.textLookup(bytes, starts[k]!, ends[k]!)
-          : this.probe(bytes, starts[k]!, ends[k]!, h, words, INLINE_WORDS * k);
+          ? this.textLookup(bytes, starts[k]!, ends[k]!, add)
+          : this.probe(bytes, starts[k]!, ends[k]!, h, words, INLINE_WORDS * k, add);
     }
   }
 
@@ -184,15 +195,15 @@ export class IdInterner {
    * a small integer to V8), then the probe, which compares slots word by word. A name with a byte
    * past ASCII is looked up by its decoded text, unless `anyBytes` (it is that text's bytes).
    */
-  private lookup(bytes: Uint8Array, start: number, end: number, anyBytes: boolean): number {
+  private lookup(bytes: Uint8Array, start: number, end: number, anyBytes: boolean, add = true): number {
     const words = this.words;
     const h = this.hashOf(bytes, start, end, anyBytes, words, 0);
-    return h < 0 ? this.textLookup(bytes, start, end) : this.probe(bytes, start, end, h, words, 0);
+    return h < 0 ? this.textLookup(bytes, start, end, add) : this.probe(bytes, start, end, h, words, 0, add);
   }
 
-  /** A name with a byte past ASCII, by its decoded text. */
-  private textLookup(bytes: Uint8Array, start: number, end: number): number {
-    return this.id(Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('utf8', start));
+  /** A name with a byte past ASCII, by its decoded text (-1 if it is not here and not to be added). */
+  private textLookup(bytes: Uint8Array, start: number, end: number, add: boolean): number {
+    return this.textId(Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('utf8', start), add);
   }
 
   /**
@@ -242,7 +253,10 @@ export class IdInterner {
     return h & 0x3fffffff;
   }
 
-  /** The id of the name `bytes[start, end)`, of hash `h` and words `words[at, at + 6)`: found, or added. */
+  /**
+   * The id of the name `bytes[start, end)`, of hash `h` and words `words[at, at + 6)`: found, or
+   * added (-1 if it is not here and not to be added).
+   */
   private probe(
     bytes: Uint8Array,
     start: number,
@@ -250,6 +264,7 @@ export class IdInterner {
     h: number,
     words: Int32Array,
     at: number,
+    add = true,
   ): number {
     const length = end - start;
     const w0 = words[at]!;
@@ -264,7 +279,7 @@ export class IdInterner {
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
       const s = SLOT * slot;
       const entry = table[s + 1]!;
-      if (entry === 0) return this.add(bytes, start, end, h, s, words, at);
+      if (entry === 0) return add ? this.add(bytes, start, end, h, s, words, at) : -1;
       if (
         table[s] !== h ||
         (entry & 31) !== tag ||
@@ -330,7 +345,7 @@ export class IdInterner {
   }
 }
 
-/** Names idsOf looks up at once (as a streams chunk's rows: see idsOfSpans). */
+/** Names idsOfList looks up at once (as a streams chunk's rows: see idsOfSpans). */
 const NAMES_BATCH = 1024;
 
 /** Words of a name kept in its slot: 24 bytes. */

@@ -1,8 +1,13 @@
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
-import { type FilePartialHeader, FilePartialWriter } from '../../src/formats/kpiPartials.js';
+import {
+  type FilePartialHeader,
+  FilePartialWriter,
+  readFilePartialHeader,
+} from '../../src/formats/kpiPartials.js';
 import { BLOCK_ROWS } from '../../src/kpis/streamDays.js';
+import { nameListOf } from '../../src/parse/idInterner.js';
 
 /** A day's columns, whole or as aligned chunks one after the other. */
 export interface DayColumnsToWrite {
@@ -12,7 +17,11 @@ export interface DayColumnsToWrite {
   times: Float64Array | Float64Array[];
 }
 
-type Header = Omit<FilePartialHeader, 'version' | 'days'>;
+/** A partial's header as a test writes it: its names as lists of strings. */
+type Header = Omit<FilePartialHeader, 'version' | 'days' | 'users' | 'tracks'> & {
+  users: string[];
+  tracks: string[];
+};
 
 function whole<T extends Uint32Array | Float64Array>(column: T | T[], make: (n: number) => T): T {
   if (!Array.isArray(column)) return column;
@@ -33,7 +42,7 @@ function wholeDay(d: DayColumnsToWrite): { users: Uint32Array; tracks: Uint32Arr
   };
 }
 
-/** A partial as the parse writes it (version 4), each day cut into blocks of `blockRows` rows. */
+/** A partial as the parse writes it (version 5), each day cut into blocks of `blockRows` rows. */
 export function writePartial(
   path: string,
   header: Header,
@@ -48,7 +57,34 @@ export function writePartial(
       writer.addBlock(d.day, users.subarray(from, to), tracks.subarray(from, to), times.subarray(from, to));
     }
   }
-  return writer.finish(path, header);
+  return writer.finish(path, {
+    ...header,
+    users: nameListOf(header.users),
+    tracks: nameListOf(header.tracks),
+  });
+}
+
+/**
+ * A partial of version 4, as playtally wrote them before version 5: the same blocks, then the
+ * header as JSON with the names as lists of strings, then its length and CRC-32. For the tests
+ * that read older partials.
+ */
+export function writePartialV4(path: string, header: Header, days: DayColumnsToWrite[]): void {
+  writePartial(path, header, days);
+  const written = readFilePartialHeader(path).header;
+  const bytes = readFileSync(path);
+  // The blocks end where the names begin (written after them).
+  const firstNames = JSON.parse(
+    bytes.subarray(bytes.length - 8 - bytes.readUInt32LE(bytes.length - 8), bytes.length - 8).toString(),
+  ).names.users.offset as number;
+  const json = Buffer.from(JSON.stringify({ ...written, ...header, version: 4 }));
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(json.length, 0);
+  trailer.writeUInt32LE(crc32(json), 4);
+  writeFileSync(
+    path,
+    Buffer.concat([Buffer.from('PTKPF004'), bytes.subarray(8, 8 + firstNames), json, trailer]),
+  );
 }
 
 /**
@@ -56,7 +92,7 @@ export function writePartial(
  * header's length and CRC-32, the header, then per day its three columns whole, a CRC-32 each.
  * For the tests that read older partials.
  */
-export function writePartialV3(path: string, header: Header, days: DayColumnsToWrite[]): FilePartialHeader {
+export function writePartialV3(path: string, header: Header, days: DayColumnsToWrite[]): void {
   const sections: FilePartialHeader['days'] = [];
   const parts: Uint8Array[] = [];
   let at = 0;
@@ -70,11 +106,10 @@ export function writePartialV3(path: string, header: Header, days: DayColumnsToW
     sections.push({ day: d.day, rows: users.length, offset: at, crcs });
     at += users.length * 16;
   }
-  const full: FilePartialHeader = { version: 3, ...header, days: sections };
+  const full = { version: 3, ...header, days: sections };
   const json = Buffer.from(JSON.stringify(full));
   const head = Buffer.alloc(8);
   head.writeUInt32LE(json.length, 0);
   head.writeUInt32LE(crc32(json), 4);
   writeFileSync(path, Buffer.concat([Buffer.from('PTKPF003'), head, json, ...parts]));
-  return full;
 }

@@ -4,6 +4,7 @@ import { afterAll, afterEach, describe, expect, it, vi } from 'vitest';
 import { embeddedKpiEngine } from '../../src/engines/embedded/kpiEngine.js';
 import type { KpiDayEngine, KpiDayInput } from '../../src/engines/kpiEngine.js';
 import type { Catalog } from '../../src/kpis/genreKpis.js';
+import { IdInterner } from '../../src/parse/idInterner.js';
 import { MICROS_PER_DAY } from '../../src/parse/timestamps.js';
 import { writePartial } from '../support/kpiPartialFiles.js';
 import { mulberry32 } from '../support/prng.js';
@@ -40,8 +41,14 @@ const DAY = 19_800;
 const TRACKS = Array.from({ length: 40 }, (_, i) => `t${i}`);
 const catalog: Catalog = {
   tracks: new Map(TRACKS.map((t, i) => [t, [{ genre: `g${i % 7}`, durationMs: 1000 + i }]])),
-  users: new Set(Array.from({ length: 300 }, (_, i) => `u${i}`)),
+  users: internerOf(Array.from({ length: 300 }, (_, i) => `u${i}`)),
 };
+
+function internerOf(names: string[]): IdInterner {
+  const interner = new IdInterner();
+  for (const name of names) interner.id(name);
+  return interner;
+}
 
 /** A partial of `rows` random rows on DAY, with names of its own numbering (a file's). */
 function partial(dir: string, name: string, rows: number, seed: number): string {

@@ -1,10 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { IdInterner } from '../../src/parse/idInterner.js';
+import { IdInterner, nameListOf, namesOf } from '../../src/parse/idInterner.js';
 
 /**
  * IdInterner (src/parse/idInterner.ts) against a Map numbering names in order of first appearance:
- * through every way in (a batch of spans, one span, a string, a list of strings), for names of any
+ * through every way in (a batch of spans, one span, a string, a NameList), for names of any
  * length (the six words kept in a slot, and past them), with bytes past ASCII (one id per decoded
  * text), and names that end at their buffer's last byte (a word read there cannot be read whole).
  */
@@ -72,10 +72,14 @@ describe('IdInterner', () => {
         const text = new IdInterner();
         expect(names.map((n) => text.id(n))).toEqual(want.ids);
         const list = new IdInterner();
-        expect([...list.idsOf(names)]).toEqual(want.ids);
+        expect([...list.idsOfList(nameListOf(names))]).toEqual(want.ids);
         // Into a table that has names: the known ones keep their ids, the new ones come after.
         const more = [...names].reverse().map((n, i) => (i % 3 === 0 ? `${n}+` : n));
-        expect([...list.idsOf(more)]).toEqual(reference([...names, ...more]).ids.slice(names.length));
+        expect([...list.idsOfList(nameListOf(more))]).toEqual(
+          reference([...names, ...more]).ids.slice(names.length),
+        );
+        // Its names back as bytes: the texts, in order of their ids.
+        expect(namesOf(list.nameList())).toEqual(list.names);
         // The ways agree with each other on one table too.
         expect(names.map((n) => batched.id(n))).toEqual(want.ids);
         expect(batched.size).toBe(want.names.length);
@@ -84,25 +88,34 @@ describe('IdInterner', () => {
     );
   });
 
-  it('idsOf: names in many batches, some refused, their texts kept in order, after ids taken by bytes', () => {
+  it('idsOfList: names in many batches; without adding, only the known ones, and nothing added', () => {
     const names = Array.from({ length: 5_000 }, (_, i) => `u${(i * 7919) % 3_000}`);
-    const keep = (name: string): boolean => !name.endsWith('7');
-    const kept = names.filter(keep);
-    const want = reference(kept);
+    const want = reference(names);
     const interner = new IdInterner();
-    const ids = [...interner.idsOf(names, keep)];
-    expect(ids.filter((id) => id >= 0)).toEqual(want.ids);
-    expect(ids.filter((id) => id < 0).length).toBe(names.length - kept.length);
+    expect([...interner.idsOfList(nameListOf(names))]).toEqual(want.ids);
     expect(interner.names).toEqual(want.names);
+    // A catalogue's membership test: the names it has keep their ids, the others are -1.
+    const catalogue = new IdInterner();
+    const listed = want.names.filter((n) => !n.endsWith('7'));
+    catalogue.idsOfList(nameListOf(listed));
+    const looked = [...catalogue.idsOfList(interner.nameList(), false)];
+    expect(looked).toEqual(want.names.map((n) => listed.indexOf(n)));
+    expect(catalogue.size).toBe(listed.length);
+    expect([catalogue.has('u7'), catalogue.has('u8'), catalogue.has('é')]).toEqual([false, true, false]);
     // Ids taken from bytes first (their texts not decoded yet), then a list with new names.
     const mixed = new IdInterner();
     const { bytes, starts, ends } = spans(['a1', 'b2']);
     mixed.idOf(bytes, starts[0]!, ends[0]!);
     mixed.idOf(bytes, starts[1]!, ends[1]!);
-    const more = [...names, 'b2', 'a1', 'c3'];
+    const more = [...names, 'b2', 'a1', 'c3', 'é'];
     const reference2 = reference(['a1', 'b2', ...more]);
-    expect([...mixed.idsOf(more)]).toEqual(reference2.ids.slice(2));
+    expect([...mixed.idsOfList(nameListOf(more))]).toEqual(reference2.ids.slice(2));
     expect(mixed.names).toEqual(reference2.names);
+    // The names from an id on: their own bytes, ends counted from the first of them.
+    const tail = mixed.nameList(2);
+    expect(namesOf(tail)).toEqual(reference2.names.slice(2));
+    expect(tail.ends[0]).toBe(Buffer.byteLength(reference2.names[2]!));
+    expect(namesOf(mixed.nameList(mixed.size))).toEqual([]);
   });
 
   it('a hundred thousand names, the table grown many times on the way', () => {

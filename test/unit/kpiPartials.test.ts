@@ -15,9 +15,9 @@ import {
 } from '../../src/formats/kpiPartials.js';
 import { PartialFileError } from '../../src/formats/partialFile.js';
 import { GroupArrays, StreamDays, type UserGroups, userPart } from '../../src/kpis/streamDays.js';
-import type { IdInterner } from '../../src/parse/idInterner.js';
+import { type IdInterner, namesOf } from '../../src/parse/idInterner.js';
 import { MICROS_PER_DAY } from '../../src/parse/timestamps.js';
-import { writePartial, writePartialV3 } from '../support/kpiPartialFiles.js';
+import { writePartial, writePartialV3, writePartialV4 } from '../support/kpiPartialFiles.js';
 import { TempDirs } from '../support/tempDirs.js';
 
 const temp = new TempDirs();
@@ -39,25 +39,43 @@ const SMALL_DAYS = [
   { day: 19_001, users: Uint32Array.of(1), tracks: Uint32Array.of(0), times: Float64Array.of(3) },
 ];
 
-function partial(version: 3 | 4 = 4): string {
+const WRITERS = { 3: writePartialV3, 4: writePartialV4, 5: writePartial };
+
+function partial(version: 3 | 4 | 5 = 5): string {
   const path = join(temp.make(), 'a.kpf');
-  (version === 4 ? writePartial : writePartialV3)(path, HEADER, SMALL_DAYS);
+  WRITERS[version](path, HEADER, SMALL_DAYS);
   return path;
+}
+
+/** A user id's part, as the engine cuts a day (by the id's bytes). */
+function partOf(user: string, parts: number): number {
+  const bytes = Buffer.from(user);
+  return userPart(bytes, 0, bytes.length, parts);
 }
 
 describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
   it('reads back what it wrote, day by day, and leaves no scratch file', () => {
     const path = partial();
     const { header, dataStart } = readFilePartialHeader(path);
-    expect(header.version).toBe(4);
-    expect(header.users).toEqual(['u1', 'u2']);
+    expect(header.version).toBe(5);
+    expect(namesOf(header.users)).toEqual(['u1', 'u2']);
+    expect(namesOf(header.tracks)).toEqual(['t1']);
     const second = readDayColumns(path, dataStart, header.days[1]!);
     expect([...second.users, ...second.tracks, ...second.times]).toEqual([1, 0, 3]);
     expect(readdirSync(dirname(path))).toEqual(['a.kpf']);
   });
 
+  it('reads the names of every version alike', () => {
+    for (const version of [3, 4, 5] as const) {
+      const { header } = readFilePartialHeader(partial(version));
+      expect(header.version).toBe(version);
+      expect([namesOf(header.users), namesOf(header.tracks)]).toEqual([['u1', 'u2'], ['t1']]);
+      expect([...header.users.ends]).toEqual([2, 4]);
+    }
+  });
+
   it('a flipped byte in a day is a checksum mismatch naming the day, not rows', () => {
-    for (const version of [3, 4] as const) {
+    for (const version of [3, 4, 5] as const) {
       const path = partial(version);
       const { header, dataStart } = readFilePartialHeader(path);
       const first = header.days[0]!;
@@ -73,36 +91,63 @@ describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
     }
   });
 
-  it('a flipped byte in the header is a checksum mismatch, even where the JSON still parses', () => {
-    for (const version of [3, 4] as const) {
+  it('a flipped byte in the header or the names is a checksum mismatch, even where the JSON still parses', () => {
+    for (const version of [3, 4, 5] as const) {
       const path = partial(version);
       const bytes = readFileSync(path);
       const at = bytes.indexOf('u2');
       bytes[at + 1] = '3'.charCodeAt(0); // "u3": valid JSON, another user
       writeFileSync(path, bytes);
-      expect(() => readFilePartialHeader(path)).toThrow(/header checksum mismatch/);
+      // Version 5 keeps the names out of the JSON, with checksums of their own.
+      expect(() => readFilePartialHeader(path)).toThrow(
+        version === 5 ? /names checksum mismatch/ : /header checksum mismatch/,
+      );
+      const again = partial(version);
+      const whole = readFileSync(again);
+      whole[whole.indexOf('streams-a.csv') + 8] = 'b'.charCodeAt(0);
+      writeFileSync(again, whole);
+      expect(() => readFilePartialHeader(again)).toThrow(/header checksum mismatch/);
     }
   });
 
-  it('a version 4 partial cut short (its header at the end) is damaged, never read as rows', () => {
+  it("a version 5 partial's names cut, or their ends' checksum wrong, is damaged", () => {
     const path = partial();
     const bytes = readFileSync(path);
-    for (const keep of [0, 7, 8, 20, bytes.length - 9, bytes.length - 1]) {
-      writeFileSync(path, bytes.subarray(0, keep));
-      expect(() => readFilePartialHeader(path)).toThrow(PartialFileError);
+    // The last end of the users' list ("u1u2": ends 2 and 4), from 4 to 3.
+    const ends = bytes.indexOf(Buffer.from([2, 0, 0, 0, 4, 0, 0, 0]));
+    const changed = Buffer.from(bytes);
+    changed[ends + 4] = 3;
+    writeFileSync(path, changed);
+    expect(() => readFilePartialHeader(path)).toThrow(new PartialFileError(path, 'names checksum mismatch'));
+  });
+
+  it('a partial of version 4 or 5 cut short (its header at the end) is damaged, never read as rows', () => {
+    for (const version of [4, 5] as const) {
+      const path = partial(version);
+      const bytes = readFileSync(path);
+      for (const keep of [0, 7, 8, 20, bytes.length - 9, bytes.length - 1]) {
+        writeFileSync(path, bytes.subarray(0, keep));
+        expect(() => readFilePartialHeader(path)).toThrow(PartialFileError);
+      }
+      // A length in the trailer beyond the file.
+      const long = Buffer.from(bytes);
+      long.writeUInt32LE(bytes.length, bytes.length - 8);
+      writeFileSync(path, long);
+      expect(() => readFilePartialHeader(path)).toThrow(new PartialFileError(path, 'truncated header'));
     }
-    // A length in the trailer beyond the file.
-    const long = Buffer.from(bytes);
-    long.writeUInt32LE(bytes.length, bytes.length - 8);
-    writeFileSync(path, long);
-    expect(() => readFilePartialHeader(path)).toThrow(new PartialFileError(path, 'truncated header'));
   });
 
   it('a partial of version 1 (no checksums) is still read', () => {
     const path = partial(3);
     const { header, dataStart } = readFilePartialHeader(path);
     const data = readFileSync(path).subarray(dataStart);
-    const v1 = { ...header, version: 1, days: header.days.map(({ crcs: _crcs, ...day }) => day) };
+    const v1 = {
+      ...header,
+      users: namesOf(header.users),
+      tracks: namesOf(header.tracks),
+      version: 1,
+      days: header.days.map(({ crcs: _crcs, ...day }) => day),
+    };
     const json = Buffer.from(JSON.stringify(v1));
     const length = Buffer.alloc(4);
     length.writeUInt32LE(json.length);
@@ -116,15 +161,15 @@ describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
 describe('KPI file partials: days read in chunks of rows, and older versions', () => {
   /**
    * A partial of one day of `n` rows (user i % 7, track i % 5, time i), written in two chunks,
-   * as version 3 (whole columns) or 4 (blocks).
+   * as version 3 (whole columns) or 4 and 5 (blocks).
    */
-  function bigPartial(n: number, version: 3 | 4): string {
+  function bigPartial(n: number, version: 3 | 4 | 5): string {
     const path = join(temp.make(), 'big.kpf');
     const cut = Math.floor(n / 3);
     const users = Uint32Array.from({ length: n }, (_, i) => i % 7);
     const tracks = Uint32Array.from({ length: n }, (_, i) => i % 5);
     const times = Float64Array.from({ length: n }, (_, i) => i);
-    (version === 4 ? writePartial : writePartialV3)(
+    WRITERS[version](
       path,
       { ...HEADER, users: ['a', 'b', 'c', 'd', 'e', 'f', 'g'], tracks: ['t0', 't1', 't2', 't3', 't4'] },
       [
@@ -141,7 +186,7 @@ describe('KPI file partials: days read in chunks of rows, and older versions', (
 
   it('a day of more rows than one chunk reads back whole, and groups by user', () => {
     const n = 200_003;
-    for (const version of [3, 4] as const) {
+    for (const version of [3, 4, 5] as const) {
       const path = bigPartial(n, version);
       const { header, dataStart } = readFilePartialHeader(path);
       expect(header.version).toBe(version);
@@ -165,12 +210,12 @@ describe('KPI file partials: days read in chunks of rows, and older versions', (
 
   it('a flipped byte in a later chunk of any column is a checksum mismatch', () => {
     const n = 200_003;
-    for (const version of [3, 4] as const) {
+    for (const version of [3, 4, 5] as const) {
       for (const column of [0, 1, 2]) {
         const path = bigPartial(n, version);
         const { header, dataStart } = readFilePartialHeader(path);
         const bytes = readFileSync(path);
-        // Version 3: near the end of each whole column; version 4: of the last block's.
+        // Version 3: near the end of each whole column; versions 4 and 5: of the last block's.
         const last = header.days[0]!.blocks?.at(-1);
         const at =
           last === undefined
@@ -194,7 +239,15 @@ describe('KPI file partials: days read in chunks of rows, and older versions', (
       ...day,
       crc: crc32(data.subarray(day.offset!, day.offset! + day.rows * 16)),
     }));
-    const json = Buffer.from(JSON.stringify({ ...header, version: 2, days }));
+    const json = Buffer.from(
+      JSON.stringify({
+        ...header,
+        users: namesOf(header.users),
+        tracks: namesOf(header.tracks),
+        version: 2,
+        days,
+      }),
+    );
     const head = Buffer.alloc(8);
     head.writeUInt32LE(json.length, 0);
     head.writeUInt32LE(crc32(json), 4);
@@ -236,7 +289,7 @@ describe('daySources and loadDayGroups: a day of several files, merged by name a
       for (const r of rows) own.add(r.user, r.track, r.time);
       own.flush();
       const path = join(dir, `${f}.kpf`);
-      writer.finish(path, { ...HEADER, users: own.users.names, tracks: own.tracks.names });
+      writer.finish(path, { ...HEADER, users: own.users.nameList(), tracks: own.tracks.nameList() });
       return path;
     });
   }
@@ -254,7 +307,7 @@ describe('daySources and loadDayGroups: a day of several files, merged by name a
           const names = new PartialNames();
           const arrays = new GroupArrays();
           for (let part = 0; part < parts; part++) {
-            const keep = parts === 1 ? undefined : (user: string) => userPart(user, parts) === part;
+            const keep = parts === 1 ? undefined : (user: string) => partOf(user, parts) === part;
             const loaded = loadDay(paths, day, { names, keep, arrays });
             const got = byName(loaded);
             const expected = new Map<string, [string, number][]>();

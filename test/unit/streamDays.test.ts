@@ -11,7 +11,7 @@ import {
   userPart,
 } from '../../src/kpis/streamDays.js';
 import { SNIFF_BYTES } from '../../src/parse/catalogs.js';
-import { IdInterner as Interner } from '../../src/parse/idInterner.js';
+import { IdInterner as Interner, nameListOf, namesOf } from '../../src/parse/idInterner.js';
 import { readStreamsFile } from '../../src/parse/streamRows.js';
 import { MICROS_PER_DAY, MICROS_PER_HOUR, parseListenTime, utcHourOf } from '../../src/parse/timestamps.js';
 import { csvInput } from '../../src/sources/locations.js';
@@ -111,19 +111,29 @@ describe('IdInterner against a Map: names by bytes, long, alike, with NULs, past
     );
   });
 
-  it('property: idsOf gives each name the id id() gives it, -1 where keep refuses, ASCII or not', () => {
+  it('property: idsOfList gives each name the id id() gives it, ASCII or not; without adding, -1 for a new one', () => {
     fc.assert(
       fc.property(fc.array(name, { maxLength: 200 }), fc.array(name, { maxLength: 50 }), (before, names) => {
         const one = new Interner();
         const many = new Interner();
+        const looked = new Interner();
         for (const n of before) {
           one.id(n);
           many.id(n);
+          looked.id(n);
         }
-        const keep = (n: string): boolean => n.length % 3 !== 1;
-        const expected = names.map((n) => (keep(n) ? one.id(n) : -1));
-        expect(Array.from(many.idsOf(names, keep))).toEqual(expected);
+        const first = new Map<string, number>();
+        for (const n of before) if (!first.has(n)) first.set(n, first.size);
+        const known = names.map((n) => first.get(n) ?? -1);
+        expect(names.map((n) => looked.has(n))).toEqual(names.map((n) => first.has(n)));
+        expect(Array.from(looked.idsOfList(nameListOf(names), false))).toEqual(known);
+        expect(looked.size).toBe(one.size);
+        const expected = names.map((n) => one.id(n));
+        expect(Array.from(many.idsOfList(nameListOf(names)))).toEqual(expected);
         expect(many.names).toEqual(one.names);
+        // The names from any id on, as bytes, are the names' own.
+        const from = Math.floor(many.size / 2);
+        expect(namesOf(many.nameList(from))).toEqual(one.names.slice(from));
       }),
       { numRuns: 300 },
     );
@@ -471,13 +481,19 @@ describe('GroupArrays: the arrays of the groups of a day part, reused part after
   });
 });
 
+/** userPart of a user id given as text. */
+function partOf(user: string, parts: number): number {
+  const bytes = Buffer.from(`,${user},`);
+  return userPart(bytes, 1, bytes.length - 1, parts);
+}
+
 describe('userPart', () => {
-  it('is FNV-1a (32 bit) of the id, modulo the parts', () => {
+  it("is FNV-1a (32 bit) of the id's UTF-8 bytes, modulo the parts", () => {
     const whole = 2 ** 32;
-    expect(userPart('', whole)).toBe(0x811c9dc5);
-    expect(userPart('a', whole)).toBe(0xe40c292c);
-    expect(userPart('foobar', whole)).toBe(0xbf9cf968);
-    expect(userPart('foobar', 1000)).toBe(0xbf9cf968 % 1000);
+    expect(partOf('', whole)).toBe(0x811c9dc5);
+    expect(partOf('a', whole)).toBe(0xe40c292c);
+    expect(partOf('foobar', whole)).toBe(0xbf9cf968);
+    expect(partOf('foobar', 1000)).toBe(0xbf9cf968 % 1000);
   });
 
   it('puts every user in one part in [0, parts), the same every time, and spreads them out', () => {
@@ -485,9 +501,8 @@ describe('userPart', () => {
     for (const parts of [1, 2, 3, 7, 16]) {
       const counts = new Array<number>(parts).fill(0);
       const wrong = users.filter((user) => {
-        const part = userPart(user, parts);
-        if (!Number.isInteger(part) || part < 0 || part >= parts || userPart(user, parts) !== part)
-          return true;
+        const part = partOf(user, parts);
+        if (!Number.isInteger(part) || part < 0 || part >= parts || partOf(user, parts) !== part) return true;
         counts[part]!++;
         return false;
       });
@@ -498,7 +513,7 @@ describe('userPart', () => {
 
   it('tells apart ids that differ in case, blanks or unicode form', () => {
     const ids = ['Alice', 'alice', 'alice ', 'é', 'e\u0301', '😀'];
-    const parts = ids.map((id) => userPart(id, 2 ** 32));
+    const parts = ids.map((id) => partOf(id, 2 ** 32));
     expect(new Set(parts).size).toBe(ids.length);
   });
 });

@@ -1,5 +1,6 @@
 import { type FilePartialHeader, readDayColumns, readFilePartialHeader } from '../../formats/kpiPartials.js';
 import type { Catalog } from '../../kpis/genreKpis.js';
+import { namesOf } from '../../parse/idInterner.js';
 import { type ClickHouseCluster, sqlDay } from './cluster.js';
 import { kpiShardOf } from './kpiTables.js';
 import { ShardInserts, tsvString } from './shardInserts.js';
@@ -67,13 +68,14 @@ export class StreamDayLoader {
     if (partial === undefined) {
       const { header, dataStart } = readFilePartialHeader(path);
       const shards = this.cluster.shards.length;
+      const users = namesOf(header.users);
       partial = {
         path,
         header,
         dataStart,
-        users: header.users.map((name) => Buffer.from(tsvString(name))),
-        tracks: header.tracks.map((name) => Buffer.from(tsvString(name))),
-        shards: Uint16Array.from(header.users, (user) => kpiShardOf(user, shards)),
+        users: users.map((name) => Buffer.from(tsvString(name))),
+        tracks: namesOf(header.tracks).map((name) => Buffer.from(tsvString(name))),
+        shards: Uint16Array.from(users, (user) => kpiShardOf(user, shards)),
       };
       this.partials.set(path, partial);
     }
@@ -111,7 +113,7 @@ export async function loadCatalog(
   }
   const userInserts = new ShardInserts(cluster, `${db}.users_local`);
   try {
-    for (const user of catalog.users) {
+    for (const user of catalog.users.names) {
       userInserts.shard(kpiShardOf(user, shards)).text(tsvString(user)).newline();
       await userInserts.flush();
     }

@@ -122,7 +122,7 @@ export function embeddedKpiEngine(options: {
       names,
       headers,
     );
-    const numbered = numbering.catalog.of(names.tracks.names, names.users.names);
+    const numbered = numbering.catalog.of(names.tracks.names, names.users);
     const users = names.users.size;
     const trackName = (t: number): string => names.tracks.name(t);
     const count = dayParts(dayRows, parallel ? threads : 1, maxPartRows);
@@ -173,7 +173,9 @@ class UserParts {
     if (known.length === users.size) return known;
     const partOf = new Uint32Array(users.size);
     partOf.set(known);
-    for (let u = known.length; u < users.size; u++) partOf[u] = userPart(users.name(u), parts);
+    const { bytes, ends } = users.nameList(known.length);
+    for (let k = 0; k < ends.length; k++)
+      partOf[known.length + k] = userPart(bytes, k === 0 ? 0 : ends[k - 1]!, ends[k]!, parts);
     this.byCount.set(parts, partOf);
     return partOf;
   }

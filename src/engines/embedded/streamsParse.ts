@@ -7,7 +7,7 @@ import {
   forEachRowChunk,
 } from '../../formats/kpiPartials.js';
 import { MAX_ROW_EXAMPLES, type RowExample } from '../../parse/catalogs.js';
-import { IdInterner } from '../../parse/idInterner.js';
+import { IdInterner, type NameList } from '../../parse/idInterner.js';
 import type { StreamFileResult } from '../../parse/streamRows.js';
 import { sha256OfFile } from '../../sources/contentHash.js';
 import { isS3, statFile } from '../../sources/locations.js';
@@ -211,8 +211,8 @@ export function mergeRanges(
   out: FilePartialWriter,
 ): {
   result: Omit<StreamFileResult, 'sha256'>;
-  users: string[];
-  tracks: string[];
+  users: NameList;
+  tracks: NameList;
 } {
   const users = new IdInterner();
   const tracks = new IdInterner();
@@ -235,7 +235,7 @@ export function mergeRanges(
         examples.push({ ...example, record: example.record + recordsBefore });
     }
     recordsBefore += range.records;
-    return { users: users.idsOf(range.users), tracks: tracks.idsOf(range.tracks) };
+    return { users: users.idsOfList(range.users), tracks: tracks.idsOfList(range.tracks) };
   });
   const days = [...new Set(ranges.flatMap((r) => r.rows.days.map((d) => d.day)))].sort((a, b) => a - b);
   for (const day of days) {
@@ -253,7 +253,7 @@ export function mergeRanges(
       });
     });
   }
-  return { result: { report, examples }, users: users.names, tracks: tracks.names };
+  return { result: { report, examples }, users: users.nameList(), tracks: tracks.nameList() };
 }
 
 /** `ids` with each id replaced by `to[id]`, in place. */

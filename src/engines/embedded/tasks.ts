@@ -3,6 +3,7 @@ import type { SpillIndex } from '../../formats/pairSpill.js';
 import type { BlockRef, SegmentRun } from '../../formats/partialFile.js';
 import type { NumberedCatalog } from '../../kpis/genreKpis.js';
 import { type ErrorCode, PlaytallyError } from '../../ops/errors.js';
+import type { NameList } from '../../parse/idInterner.js';
 import type { StreamFileResult, StreamRangeResult } from '../../parse/streamRows.js';
 import type { BlockStats } from '../../partials/aggregatePairs.js';
 import type { LogUnit } from '../../sources/logUnits.js';
@@ -186,8 +187,8 @@ export interface ParseStreamsRangeTask {
 
 export interface ParseStreamsRangeResult extends StreamRangeResult {
   /** The range's ids, numbered in order of appearance in it. */
-  users: string[];
-  tracks: string[];
+  users: NameList;
+  tracks: NameList;
   /** The range's rows, in a scratch file of blocks (formats/kpiPartials.ts), removed by the merge. */
   rows: RowsFile;
   ms: number;

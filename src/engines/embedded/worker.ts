@@ -357,8 +357,8 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
       sha256: result.sha256,
       report: result.report,
       examples: result.examples,
-      users: rows.users.names,
-      tracks: rows.tracks.names,
+      users: rows.users.nameList(),
+      tracks: rows.tracks.nameList(),
     });
     return { result, ...written, ms: Date.now() - started };
   } catch (error) {
@@ -393,8 +393,8 @@ function parseStreamsRange(task: ParseStreamsRangeTask): ParseStreamsRangeResult
     return {
       ...range,
       endsAtRecord: range.endsAtRecord && (task.index === 0 || header !== undefined),
-      users: rows.users.names,
-      tracks: rows.tracks.names,
+      users: rows.users.nameList(),
+      tracks: rows.tracks.nameList(),
       rows: scratch.closeRows(),
       ms: Date.now() - started,
     };
@@ -436,8 +436,15 @@ async function run(task: Task): Promise<Done> {
     }
     case 'parseStreams':
       return { result: await parseStreams(task), transfer: [] };
-    case 'parseStreamsRange':
-      return { result: parseStreamsRange(task), transfer: [] };
+    case 'parseStreamsRange': {
+      const result = parseStreamsRange(task);
+      // The range's names, moved rather than copied (each list its own buffers: IdInterner.nameList).
+      const { users, tracks } = result;
+      return {
+        result,
+        transfer: [users.bytes, users.ends, tracks.bytes, tracks.ends].map((a) => a.buffer as ArrayBuffer),
+      };
+    }
     case 'kpiDayPart':
       return { result: aggregateDayPart(task, dayArrays), transfer: [] };
   }
