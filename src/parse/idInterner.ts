@@ -43,12 +43,16 @@ export class IdInterner {
   private used = 0;
   /** Per id: where its bytes start in the arena, and their length (at 2 * id and 2 * id + 1). */
   private spans = new Int32Array(2048);
+  /** Per id: its name's hash, for the table's growth (read in the table's order, written in id order). */
+  private idHashes = new Int32Array(1024);
   /**
    * Open addressing, linear probing, kept at most half full. Slot s is SLOT numbers from SLOT * s:
-   * the hash, (id + 1) * 32 + the length (31 for 31 bytes and more; 0 for an empty slot), and the
-   * name's first INLINE_WORDS * 4 bytes as words, zero-padded. A name of up to 24 bytes (user ids,
-   * Spotify's 22-byte track ids) is matched in its slot alone, a longer one with one look at the
-   * arena: on a table larger than the cache every look is a miss.
+   * (id + 1) * 32 + the length (31 for 31 bytes and more; 0 for an empty slot), and the name's
+   * first INLINE_WORDS * 4 bytes as words, zero-padded. A name of up to 12 bytes (user ids) is
+   * matched in its slot alone, a longer one (Spotify's 22-byte track ids) with a look at the
+   * arena. 16 bytes a slot: with 32 (the hash and 24 bytes of the name), a file of 1.5M users grew
+   * its table to 128 MB, and its growth (fresh pages faulted, about 11 us each) was the largest
+   * part of the parse's time.
    */
   private table = new Int32Array(SLOT * 2048);
   private mask = 2047;
@@ -56,7 +60,7 @@ export class IdInterner {
   private readonly words = new Int32Array(INLINE_WORDS);
   private decoded: string[] = [];
   /** idsOfSpans' hashes of a batch, and their names' words. */
-  private hashes = new Int32Array(0);
+  private batchHashes = new Int32Array(0);
   private batchWords = new Int32Array(0);
   /** What idsOfSpans' last pass of reads saw: kept, so that the compiler keeps the reads. */
   readsSeen = 0;
@@ -165,11 +169,11 @@ export class IdInterner {
     ids: Int32Array | Uint32Array,
     add = true,
   ): void {
-    if (this.hashes.length < count) {
-      this.hashes = new Int32Array(count);
+    if (this.batchHashes.length < count) {
+      this.batchHashes = new Int32Array(count);
       this.batchWords = new Int32Array(INLINE_WORDS * count);
     }
-    const hashes = this.hashes;
+    const hashes = this.batchHashes;
     const words = this.batchWords;
     const table = this.table;
     const mask = this.mask;
@@ -178,7 +182,7 @@ export class IdInterner {
     // A loop of reads alone: the processor has many of them in flight at once (read after each
     // hash, a few).
     let seen = 0;
-    for (let k = 0; k < count; k++) seen |= table[SLOT * (hashes[k]! & mask) + 1]!;
+    for (let k = 0; k < count; k++) seen |= table[SLOT * (hashes[k]! & mask)]!;
     this.readsSeen = seen;
     for (let k = 0; k < count; k++) {
       const h = hashes[k]!;
@@ -192,7 +196,7 @@ export class IdInterner {
   /**
    * The hot path, written out: the name's first 24 bytes as six words (zero-padded), a 30-bit
    * hash of them and of any bytes after (one multiply a word; murmur3's finalizer; 30 bits keep it
-   * a small integer to V8), then the probe, which compares slots word by word. A name with a byte
+   * a small integer to V8), then the probe, which compares slots word by word (the first three). A name with a byte
    * past ASCII is looked up by its decoded text, unless `anyBytes` (it is that text's bytes).
    */
   private lookup(bytes: Uint8Array, start: number, end: number, anyBytes: boolean, add = true): number {
@@ -228,9 +232,6 @@ export class IdInterner {
     words[at] = w0;
     words[at + 1] = w1;
     words[at + 2] = w2;
-    words[at + 3] = w3;
-    words[at + 4] = w4;
-    words[at + 5] = w5;
     let high = w0 | w1 | w2 | w3 | w4 | w5;
     // Only the words that hold bytes of the name are mixed in (the length tells the rest).
     let h = mix(length, w0);
@@ -239,7 +240,7 @@ export class IdInterner {
     if (length > 12) h = mix(h, w3);
     if (length > 16) h = mix(h, w4);
     if (length > 20) h = mix(h, w5);
-    for (let i = start + INLINE_BYTES; i < end; i++) {
+    for (let i = start + HASHED_WORD_BYTES; i < end; i++) {
       const c = bytes[i]!;
       high |= c;
       h = Math.imul(h ^ c, 0x01000193);
@@ -254,7 +255,7 @@ export class IdInterner {
   }
 
   /**
-   * The id of the name `bytes[start, end)`, of hash `h` and words `words[at, at + 6)`: found, or
+   * The id of the name `bytes[start, end)`, of hash `h` and words `words[at, at + 3)`: found, or
    * added (-1 if it is not here and not to be added).
    */
   private probe(
@@ -270,26 +271,14 @@ export class IdInterner {
     const w0 = words[at]!;
     const w1 = words[at + 1]!;
     const w2 = words[at + 2]!;
-    const w3 = words[at + 3]!;
-    const w4 = words[at + 4]!;
-    const w5 = words[at + 5]!;
     const tag = length < 31 ? length : 31;
     const table = this.table;
     const mask = this.mask;
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
       const s = SLOT * slot;
-      const entry = table[s + 1]!;
+      const entry = table[s]!;
       if (entry === 0) return add ? this.add(bytes, start, end, h, s, words, at) : -1;
-      if (
-        table[s] !== h ||
-        (entry & 31) !== tag ||
-        table[s + 2] !== w0 ||
-        table[s + 3] !== w1 ||
-        table[s + 4] !== w2 ||
-        table[s + 5] !== w3 ||
-        table[s + 6] !== w4 ||
-        table[s + 7] !== w5
-      )
+      if ((entry & 31) !== tag || table[s + 1] !== w0 || table[s + 2] !== w1 || table[s + 3] !== w2)
         continue;
       const id = (entry >>> 5) - 1;
       if (length <= INLINE_BYTES) return id;
@@ -320,24 +309,31 @@ export class IdInterner {
     }
     this.arena.set(bytes.subarray(start, end), this.used);
     if (2 * id === this.spans.length) this.spans = grown(this.spans);
+    if (id === this.idHashes.length) this.idHashes = grown(this.idHashes);
     this.spans[2 * id] = this.used;
     this.spans[2 * id + 1] = length;
+    this.idHashes[id] = h;
     this.used += length;
     const table = this.table;
-    table[at] = h;
-    table[at + 1] = (id + 1) * 32 + (length < 31 ? length : 31);
-    for (let k = 0; k < INLINE_WORDS; k++) table[at + 2 + k] = words[wordsAt + k]!;
+    table[at] = (id + 1) * 32 + (length < 31 ? length : 31);
+    for (let k = 0; k < INLINE_WORDS; k++) table[at + 1 + k] = words[wordsAt + k]!;
     if (this.size * 2 > this.mask) this.rehash(this.mask * 2 + 1);
     return id;
   }
 
+  /**
+   * The table grown to `mask + 1` slots. The old one is read in order: linear probing keeps its
+   * slots in order of hash, so the new one is written nearly in order too.
+   */
   private rehash(mask: number): void {
     const old = this.table;
+    const hashes = this.idHashes;
     const table = new Int32Array(SLOT * (mask + 1));
     for (let s = 0; s < old.length; s += SLOT) {
-      if (old[s + 1] === 0) continue;
-      let slot = old[s]! & mask;
-      while (table[SLOT * slot + 1] !== 0) slot = (slot + 1) & mask;
+      const entry = old[s]!;
+      if (entry === 0) continue;
+      let slot = hashes[(entry >>> 5) - 1]! & mask;
+      while (table[SLOT * slot] !== 0) slot = (slot + 1) & mask;
       for (let k = 0; k < SLOT; k++) table[SLOT * slot + k] = old[s + k]!;
     }
     this.table = table;
@@ -348,11 +344,13 @@ export class IdInterner {
 /** Names idsOfList looks up at once (as a streams chunk's rows: see idsOfSpans). */
 const NAMES_BATCH = 1024;
 
-/** Words of a name kept in its slot: 24 bytes. */
-const INLINE_WORDS = 6;
+/** Words of a name kept in its slot: 12 bytes. */
+const INLINE_WORDS = 3;
 const INLINE_BYTES = 4 * INLINE_WORDS;
-/** Numbers a slot: the hash, the id and length, the inline words. */
-const SLOT = 2 + INLINE_WORDS;
+/** Numbers a slot: the id and length, the inline words. */
+const SLOT = 1 + INLINE_WORDS;
+/** The bytes of a name hashed a word at a time (the rest a byte at a time). */
+const HASHED_WORD_BYTES = 24;
 
 /** The 4 bytes of `bytes` from `at` that are before `end` (zeros for the others), little-endian. */
 function wordAt(bytes: Uint8Array, at: number, end: number): number {
