@@ -278,8 +278,7 @@ export class IdInterner {
       const s = SLOT * slot;
       const entry = table[s]!;
       if (entry === 0) return add ? this.add(bytes, start, end, h, s, words, at) : -1;
-      if ((entry & 31) !== tag || table[s + 1] !== w0 || table[s + 2] !== w1 || table[s + 3] !== w2)
-        continue;
+      if ((entry & 31) !== tag || table[s + 1] !== w0 || table[s + 2] !== w1 || table[s + 3] !== w2) continue;
       const id = (entry >>> 5) - 1;
       if (length <= INLINE_BYTES) return id;
       if (this.spans[2 * id + 1] !== length) continue;

@@ -144,7 +144,7 @@ describe('a streams file read in ranges on the workers', () => {
     expect(rangeBytesFor([{ size: 10 * mb }], 2)).toBe(32 * mb);
   });
 
-  it('the files beyond whole rounds of workers are cut into a range a worker, and go first; S3 files never', () => {
+  it('a local file is cut into ranges of at most the share, whatever the files around it; S3 files never', () => {
     const mb = 1024 * 1024;
     const local = (size: number, name = 'f.csv') => ({
       name,
@@ -153,14 +153,16 @@ describe('a streams file read in ranges on the workers', () => {
       mtimeMs: 0,
     });
     const three = [local(175), local(175), local(178)];
-    expect(rangesFor(three, 2, rangeBytesFor(three, 2))).toEqual([2, 1, 1]);
-    expect(rangesFor([...three, local(175), local(175)], 2, 440 * mb)).toEqual([2, 1, 1, 1, 1]);
-    expect(rangesFor([local(175), local(175)], 2, 175 * mb)).toEqual([1, 1]);
-    expect(rangesFor([local(528)], 2, rangeBytesFor([local(528)], 2))).toEqual([2]);
-    // Too small to be worth two ranges.
-    expect(rangesFor([local(40), local(40), local(40)], 2, 60 * mb)).toEqual([1, 1, 1]);
-    expect(rangesFor([{ ...local(528), path: 's3://bucket/streams/f.csv' }], 2, 264 * mb)).toEqual([1]);
-    expect(rangesFor([local(100), local(100), local(100)], 4, 75 * mb)).toEqual([2, 2, 2]);
-    expect(rangesFor([local(200), local(200), local(200)], 4, 150 * mb)).toEqual([4, 4, 4]);
+    expect(rangesFor(three, rangeBytesFor(three, 2))).toEqual([1, 1, 1]);
+    expect(rangesFor([...three, local(175), local(175)], 440 * mb)).toEqual([1, 1, 1, 1, 1]);
+    expect(rangesFor([local(175), local(175)], 175 * mb)).toEqual([1, 1]);
+    expect(rangesFor([local(528)], rangeBytesFor([local(528)], 2))).toEqual([2]);
+    expect(
+      rangesFor([local(40), local(40), local(40)], rangeBytesFor([local(40), local(40), local(40)], 2)),
+    ).toEqual([1, 1, 1]);
+    expect(rangesFor([local(900), local(100)], rangeBytesFor([local(900), local(100)], 2))).toEqual([2, 1]);
+    expect(rangesFor([{ ...local(528), path: 's3://bucket/streams/f.csv' }], 264 * mb)).toEqual([1]);
+    expect(rangesFor([local(100), local(100), local(100)], 75 * mb)).toEqual([2, 2, 2]);
+    expect(rangesFor([local(200), local(200), local(200)], 150 * mb)).toEqual([2, 2, 2]);
   });
 });
