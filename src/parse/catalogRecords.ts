@@ -1,4 +1,5 @@
 import { CsvRecordScanner } from './csvRecords.js';
+import type { IdInterner } from './idInterner.js';
 
 /**
  * A catalogue record's fields, each decoded when it is asked for: a catalogue uses one to three
@@ -9,6 +10,10 @@ export interface CsvFields {
   readonly count: number;
   /** Field k's value. */
   text(k: number): string;
+  /** Whether field k is empty. */
+  isEmpty(k: number): boolean;
+  /** Field k's id in `ids` (added if new): from its bytes where it has no doubled quote, no string made. */
+  idIn(k: number, ids: IdInterner): number;
   /** The fields joined by commas, as a reject example shows the record. */
   joined(): string;
 }
@@ -23,6 +28,14 @@ export class StringFields implements CsvFields {
 
   text(k: number): string {
     return this.fields[k]!;
+  }
+
+  isEmpty(k: number): boolean {
+    return this.fields[k] === '';
+  }
+
+  idIn(k: number, ids: IdInterner): number {
+    return ids.id(this.fields[k]!);
   }
 
   joined(): string {

@@ -180,11 +180,12 @@ export async function readUsers(files: CsvInput[]): Promise<UserCatalog> {
     // This file's users, added to the catalogue only once the whole file is read.
     let staged = new IdInterner();
     const onRow: RowHandler<(typeof USER_COLUMNS)[number]> = (row, c, reject) => {
-      const id = row.text(c.user_id);
-      if (id === '') return reject('empty_id');
-      if (catalog.users.size > 0 && catalog.users.has(id)) return reject('duplicate_user');
+      if (row.isEmpty(c.user_id)) return reject('empty_id');
+      // Interned from the field's bytes: a string a row, encoded again to be looked up, was most of
+      // reading 2M users (1.0 s of 4.5 s, on the main thread while the streams were parsed).
+      if (catalog.users.size > 0 && catalog.users.has(row.text(c.user_id))) return reject('duplicate_user');
       const before = staged.size;
-      if (staged.id(id) < before) return reject('duplicate_user');
+      if (row.idIn(c.user_id, staged) < before) return reject('duplicate_user');
       return true;
     };
     await readCatalogFile('users', file, USER_COLUMNS, catalog, {

@@ -1,4 +1,5 @@
 import { isAscii } from 'node:buffer';
+import type { IdInterner } from './idInterner.js';
 import { EXAMPLE_TEXT_CHARS, exampleText } from './rejects.js';
 
 /** Why a record was not handed to `onRecord`. */
@@ -518,6 +519,17 @@ export class RecordSpans {
   text(k: number): string {
     const value = (this.bytes as Bytes).utf8Slice(this.starts[k]!, this.ends[k]!);
     return this.escaped[k] === 1 ? value.replaceAll('""', '"') : value;
+  }
+
+  isEmpty(k: number): boolean {
+    return this.starts[k] === this.ends[k];
+  }
+
+  /** Field k's id in `ids`, from its bytes unless it holds a doubled quote (then from its text). */
+  idIn(k: number, ids: IdInterner): number {
+    return this.escaped[k] === 1
+      ? ids.id(this.text(k))
+      : ids.idOf(this.bytes, this.starts[k]!, this.ends[k]!);
   }
 
   /** Every field's text, joined by commas: the record as a reject example shows it. */

@@ -2,6 +2,7 @@ import { parse } from 'csv-parse/sync';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CatalogRecords } from '../../src/parse/catalogRecords.js';
+import { IdInterner } from '../../src/parse/idInterner.js';
 
 /**
  * The songs and users files are read with the streams' scanner when it reads them as csv-parse
@@ -32,8 +33,16 @@ function scanned(
 ): { agrees: boolean; records: string[][]; numbers: number[] } {
   const records: string[][] = [];
   const numbers: number[] = [];
+  // Each field interned from its bytes gets the id its text gets (a users file's ids are read so).
+  const byBytes = new IdInterner();
+  const byText = new IdInterner();
   const reader = new CatalogRecords((fields, number) => {
-    records.push(Array.from({ length: fields.count }, (_, k) => fields.text(k)));
+    const texts = Array.from({ length: fields.count }, (_, k) => fields.text(k));
+    texts.forEach((text, k) => {
+      expect(fields.isEmpty(k)).toBe(text === '');
+      expect(fields.idIn(k, byBytes)).toBe(byText.id(text));
+    });
+    records.push(texts);
     numbers.push(number);
   }, 1 << 20);
   let at = 0;
