@@ -209,8 +209,17 @@ export function listenLogKinds(): string[] {
 }
 
 /** The `.params.json` marker of a KPI landing folder (`playtally generate kpi-dataset`). */
-export function kpiLandingMarker(p: { days: number; streams: number }): string {
-  return JSON.stringify({ days: p.days, streams: p.streams, seed: 1 });
+export function kpiLandingMarker(p: KpiLandingParams): string {
+  // Users and songs only when given: a landing of the generator's defaults keeps its marker.
+  return JSON.stringify({ days: p.days, streams: p.streams, seed: 1, users: p.users, songs: p.songs });
+}
+
+/** A generated KPI landing's parameters; users and songs default to the generator's (50,000 and 20,000). */
+export interface KpiLandingParams {
+  days: number;
+  streams: number;
+  users?: number;
+  songs?: number;
 }
 
 /** True when `dir` holds a `.params.json` equal to `marker`: what it holds can be reused. */
@@ -246,7 +255,7 @@ export async function ensureListenLogs(logs: string, p: ListenLogParams): Promis
 }
 
 /** `playtally generate kpi-dataset` into `landing`, unless it already holds these parameters' set. */
-export async function ensureKpiLanding(landing: string, p: { days: number; streams: number }): Promise<void> {
+export async function ensureKpiLanding(landing: string, p: KpiLandingParams): Promise<void> {
   const marker = kpiLandingMarker(p);
   if (matchesMarker(landing, marker)) return;
   rmSync(landing, { recursive: true, force: true });
@@ -262,6 +271,8 @@ export async function ensureKpiLanding(landing: string, p: { days: number; strea
     String(p.days),
     '--streams',
     String(p.streams),
+    ...(p.users === undefined ? [] : ['--users', String(p.users)]),
+    ...(p.songs === undefined ? [] : ['--songs', String(p.songs)]),
     '--quiet',
   ]);
   writeFileSync(join(landing, '.params.json'), marker);

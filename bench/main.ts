@@ -57,7 +57,7 @@ import { clickhouseBench, dropOnEach } from './clickhouseBench.js';
  *   npm run bench -- [--days 7] [--rows 20000000] [--runs 3] [--dir bench-data] [--record]
  *                    [--no-duckdb] [--duckdb-fallback-memory 8GB] [--no-gzip]
  *                    [--clickhouse URLS | $CLICKHOUSE_URLS] [--no-clickhouse | --clickhouse-only]
- *                    [--no-kpi | --kpi-only] [--kpi-days 1] [--kpi-streams 10000000]
+ *                    [--no-kpi | --kpi-only] [--kpi-days 1] [--kpi-streams 10000000] [--kpi-users N] [--kpi-songs N]
  *                    [--no-micro] [--scaling] [--scaling-cases LIST]
  */
 const SPEC: ArgsSpec = {
@@ -99,6 +99,11 @@ const SPEC: ArgsSpec = {
       value: 'N',
       help: 'stream rows per day in the KPI case; a third of it for the streams parser (default 10000000)',
     },
+    'kpi-users': {
+      value: 'N',
+      help: "users in the KPI case's catalogue and streams (default the generator's, 50000; e.g. 2000000)",
+    },
+    'kpi-songs': { value: 'N', help: "songs in the KPI case's catalogue (default the generator's, 20000)" },
     'no-micro': { help: "skip the micro-benchmarks (parser, streams parser, one day's partial)" },
     scaling: { help: 'also run scaling.ts (about 23 GB of data under DIR/scaling; half an hour or more)' },
     'scaling-cases': {
@@ -375,9 +380,13 @@ async function kpiBench(
 ): Promise<void> {
   const days = Number(options.get('kpi-days') ?? 1);
   const streams = Number(options.get('kpi-streams') ?? 10_000_000);
+  const users = options.has('kpi-users') ? Number(options.get('kpi-users')) : undefined;
+  const songs = options.has('kpi-songs') ? Number(options.get('kpi-songs')) : undefined;
   const threads = availableParallelism();
-  const landing = join(dir, 'kpi-landing');
-  await ensureKpiLanding(landing, { days, streams });
+  // A landing of its own for a catalogue of other sizes: the default one is not generated again.
+  const sized = [users === undefined ? '' : `-${users}u`, songs === undefined ? '' : `-${songs}s`].join('');
+  const landing = join(dir, `kpi-landing${sized}`);
+  await ensureKpiLanding(landing, { days, streams, users, songs });
   const ours: Measure[] = [];
   const theirs: Measure[] = [];
   const onCluster: Record<'cold' | 'loaded', Measure[]> = { cold: [], loaded: [] };
@@ -475,7 +484,7 @@ async function kpiBench(
       median(m.map((v) => v.peakRssBytes)) / 2 ** 20,
     )} MB | ${x} |`;
   const report = [
-    `### Genre KPIs: ${days} day(s) x ${streams.toLocaleString('en-US')} stream rows, median of ${runs} (${new Date().toISOString().slice(0, 10)})`,
+    `### Genre KPIs: ${days} day(s) x ${streams.toLocaleString('en-US')} stream rows, ${(users ?? 50_000).toLocaleString('en-US')} users, ${(songs ?? 20_000).toLocaleString('en-US')} songs, median of ${runs} (${new Date().toISOString().slice(0, 10)})`,
     '',
     `Machine: ${cpus()[0]?.model ?? 'unknown CPU'}, ${threads} cores, ${Math.round(totalmem() / 2 ** 30)} GB RAM, Node ${process.version}. ` +
       `Command: \`${clickhouseUrls.length > 0 ? 'CLICKHOUSE_URLS=... ' : ''}npm run bench -- ${process.argv.slice(2).join(' ')}\`.`,
@@ -511,7 +520,8 @@ async function kpiBench(
     `Output files identical (genre_kpis_*.csv, top_genres_*.csv; playtally's at both budgets${clickhouseUrls.length > 0 ? ', both engines' : ''} and DuckDB's): ${identical ? 'yes' : 'NO'}.`,
   ].join('\n');
   process.stdout.write(`${report}\n`);
-  if (options.has('record')) record('kpi', report);
+  // The default catalogue's table, or one of its own per size (bench:kpi-2000000u, ...).
+  if (options.has('record')) record(`kpi${sized}`, report);
   if (!identical) process.exitCode = 1;
 }
 
