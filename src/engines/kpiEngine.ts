@@ -32,10 +32,11 @@ export interface KpiDayEngine {
    */
   startThreads?(rowsAtMost: number): void;
   /**
-   * A partial the coming days will read, just written by the parse: an engine may read what it
-   * needs of it now (the job's thread is otherwise waiting for the parse's other files). A partial
-   * it cannot read is left for the day that reads it to report.
+   * A partial the coming days will read, just written by the parse, and the catalogue they will be
+   * computed with: an engine may read what it needs of it now (the job's thread is otherwise
+   * waiting for the parse's other files). A partial it cannot read is left for the day that reads
+   * it to report.
    */
-  readAhead?(partial: string): void;
+  readAhead?(partial: string, catalog: Catalog, catalogKey: string): void;
   close(): Promise<void>;
 }

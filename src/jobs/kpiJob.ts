@@ -16,7 +16,7 @@ import { type EngineChoice, openKpiEngine } from '../engines/pickEngine.js';
 import { writeKpiFiles } from '../formats/kpiFiles.js';
 import { type KpiFileRecord, KpiState } from '../formats/kpiManifest.js';
 import { firstUnknownTrack } from '../formats/kpiPartials.js';
-import type { DayKpis, Granularity } from '../kpis/genreKpis.js';
+import type { Catalog, DayKpis, Granularity } from '../kpis/genreKpis.js';
 import {
   fileRejectWarning,
   type KpiRejectWarning,
@@ -360,6 +360,7 @@ async function parseLanding(
     for (const bad of users.bad) await setAside(bad);
     emit({ type: 'catalog', kind: 'users', files: users.files.length, accepted: accepted(users.files) });
     if (songs.tracks.size === 0) throw await noSongs(landingDir, songs);
+    const { catalog, catalogKey } = kpiCatalog(songs, users);
     for (let i = 0; i < changed.length; i++) {
       const file = changed[i]!;
       const { parsed, ms } = await parsing[i]!;
@@ -382,7 +383,7 @@ async function parseLanding(
         examples: parsed.result.examples,
         parsedAt: new Date().toISOString(),
       });
-      engine.readAhead?.(state.partialPath(state.files()[file.name]!));
+      engine.readAhead?.(state.partialPath(state.files()[file.name]!), catalog, catalogKey);
       parsedFiles++;
       if (!wasArchived) parsedLanded++;
       warn(fileRejectWarning({ ...parsed.result, file: file.name, days: parsed.days }, maxRejectRate));
@@ -422,7 +423,7 @@ async function writeDueDays(
   users: UserCatalog,
 ): Promise<{ days: KpiSummary['days']; current: number }> {
   const { emit, outDir, granularity, maxRejectRate, state, errorFiles, warn } = run;
-  const catalogKey = catalogHash(songs, users);
+  const { catalog, catalogKey } = kpiCatalog(songs, users);
   const inputs = new Map<number, Record<string, string>>();
   for (const record of Object.values(state.files())) {
     for (const { day } of record.days) {
@@ -431,7 +432,6 @@ async function writeDueDays(
       inputs.set(day, map);
     }
   }
-  const catalog = { tracks: songs.tracks, users: users.users };
   const summary: KpiSummary['days'] = [];
   let current = 0;
   if (inputs.size > 0) emit({ type: 'daysStart', days: inputs.size });
@@ -574,6 +574,11 @@ function partialIsWhole(path: string, record: KpiFileRecord): boolean {
 function sameInputs(a: Record<string, string>, b: Record<string, string>): boolean {
   const keys = Object.keys(a);
   return keys.length === Object.keys(b).length && keys.every((k) => a[k] === b[k]);
+}
+
+/** The catalogue the days are computed with, and its key (catalogHash). */
+function kpiCatalog(songs: SongCatalog, users: UserCatalog): { catalog: Catalog; catalogKey: string } {
+  return { catalog: { tracks: songs.tracks, users: users.users }, catalogKey: catalogHash(songs, users) };
 }
 
 /**

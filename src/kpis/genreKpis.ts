@@ -134,6 +134,23 @@ export class CatalogNumbering {
    * in a Set took 1.5 s of the main thread at 2M users while the workers waited.
    */
   of(trackNames: readonly string[], users: IdInterner): NumberedCatalog {
+    this.know(trackNames, users);
+    return {
+      genres: this.genres,
+      trackFrom: Uint32Array.from(this.trackFrom),
+      trackGenres: Uint32Array.from(this.trackGenres),
+      trackDurations: Float64Array.from(this.trackDurations),
+      knownTracks: Uint8Array.from(this.knownTracks),
+      knownUsers: this.knownUsers.slice(),
+    };
+  }
+
+  /**
+   * The tracks and users numbered since the last call looked up in the catalogue: as each
+   * partial's names are numbered during the parse (the engine's readAhead), so that the days
+   * that follow find them done (2M users looked up by their bytes: 0.3 to 0.5 s).
+   */
+  know(trackNames: readonly string[], users: IdInterner): void {
     for (let t = this.knownTracks.length; t < trackNames.length; t++) {
       const list = this.catalog.tracks.get(trackNames[t]!);
       this.knownTracks.push(list === undefined ? 0 : 1);
@@ -144,21 +161,12 @@ export class CatalogNumbering {
       this.trackFrom.push(this.trackGenres.length);
     }
     const from = this.knownUsers.length;
-    if (from < users.size) {
-      const ids = this.catalog.users.idsOfList(users.nameList(from), false);
-      const known = new Uint8Array(users.size);
-      known.set(this.knownUsers);
-      for (let k = 0; k < ids.length; k++) known[from + k] = ids[k]! >= 0 ? 1 : 0;
-      this.knownUsers = known;
-    }
-    return {
-      genres: this.genres,
-      trackFrom: Uint32Array.from(this.trackFrom),
-      trackGenres: Uint32Array.from(this.trackGenres),
-      trackDurations: Float64Array.from(this.trackDurations),
-      knownTracks: Uint8Array.from(this.knownTracks),
-      knownUsers: this.knownUsers.slice(),
-    };
+    if (from >= users.size) return;
+    const ids = this.catalog.users.idsOfList(users.nameList(from), false);
+    const known = new Uint8Array(users.size);
+    known.set(this.knownUsers);
+    for (let k = 0; k < ids.length; k++) known[from + k] = ids[k]! >= 0 ? 1 : 0;
+    this.knownUsers = known;
   }
 }
 

@@ -31,7 +31,8 @@ export function namesOf(list: NameList): string[] {
  * Ids (user ids, track ids) numbered 0, 1, 2... in order of first appearance, looked up by their
  * UTF-8 bytes: the streams' hot path interns a field straight from the input chunk, with no string
  * per row (a Map of strings made one string and one hash of it per row, two thirds of a streams
- * file's parse). The names come back as strings only for the ids there are, once.
+ * file's parse). The names come back as strings only for the ids there are, once, or as bytes
+ * (nameList), never decoded.
  *
  * Equal text is equal bytes: a field that is not plain ASCII is interned through its decoded text
  * (`id`), so two invalid UTF-8 sequences that both decode to U+FFFD are one id, as they are

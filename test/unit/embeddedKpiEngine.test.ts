@@ -115,11 +115,30 @@ describe('embedded KPI engine: partials read ahead', { timeout: 20_000 }, () => 
         expect(plain.streams.unknownTrack).toBeGreaterThan(0);
         const ahead = engine(threads);
         ahead.startThreads?.(9000);
-        for (const p of [paths[2]!, paths[0]!]) ahead.readAhead?.(p);
+        for (const p of [paths[2]!, paths[0]!]) ahead.readAhead?.(p, catalog, 'k');
         expect(await ahead.computeDay(input(paths, granularity))).toEqual(plain);
       }
     },
   );
+
+  it("numbers the users anew from another catalogue's: the known users are that catalogue's", async () => {
+    // Fewer users known: more of the day's rows are of unknown users, and the KPIs count them.
+    const fewer: Catalog = {
+      tracks: catalog.tracks,
+      users: internerOf(Array.from({ length: 150 }, (_, i) => `u${i * 2}`)),
+    };
+    const other = (ps: string[]): KpiDayInput => ({ ...input(ps), catalog: fewer, catalogKey: 'k2' });
+    const alone = await engine(2).computeDay(other(paths));
+    const plain = await engine(2).computeDay(input(paths));
+    expect(alone.streams.unknownUser).toBeGreaterThan(plain.streams.unknownUser);
+    const e = engine(2);
+    for (const p of paths) e.readAhead?.(p, catalog, 'k');
+    expect(await e.computeDay(other(paths))).toEqual(alone);
+    expect(await e.computeDay(input(paths))).toEqual(plain);
+    // The catalogues are looked up, not added to.
+    expect(fewer.users.size).toBe(150);
+    expect(catalog.users.size).toBe(300);
+  });
 
   it('starts its threads ahead only for days that could be large, with threads to spare, and never once closed', async () => {
     const before = pools.started;
@@ -140,8 +159,8 @@ describe('embedded KPI engine: partials read ahead', { timeout: 20_000 }, () => 
     const damaged = join(dir, 'damaged.ptk');
     writeFileSync(damaged, 'not a partial');
     const e = engine(1);
-    expect(() => e.readAhead?.(damaged)).not.toThrow();
-    expect(() => e.readAhead?.(join(dir, 'missing.ptk'))).not.toThrow();
+    expect(() => e.readAhead?.(damaged, catalog, 'k')).not.toThrow();
+    expect(() => e.readAhead?.(join(dir, 'missing.ptk'), catalog, 'k')).not.toThrow();
     await expect(e.computeDay(input([paths[0]!, damaged]))).rejects.toMatchObject({
       code: 'PARTIAL_CORRUPT',
       path: damaged,

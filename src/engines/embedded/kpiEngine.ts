@@ -7,6 +7,7 @@ import {
 } from '../../formats/kpiPartials.js';
 import {
   aggregateDay,
+  type Catalog,
   CatalogNumbering,
   type DayAggregate,
   type DayKpis,
@@ -62,6 +63,10 @@ export function embeddedKpiEngine(options: {
   const names = new PartialNames();
   const parts = new UserParts(names);
   let numbering: { key: string; catalog: CatalogNumbering } | undefined;
+  const numberingFor = (catalog: Catalog, key: string): CatalogNumbering => {
+    if (numbering?.key !== key) numbering = { key, catalog: new CatalogNumbering(catalog) };
+    return numbering.catalog;
+  };
   let pool: WorkerPool | undefined;
   let closed = false;
   // The rows of the days computed here, grouped by user, in arrays kept from day to day as each
@@ -90,12 +95,14 @@ export function embeddedKpiEngine(options: {
     },
     // The header read and its names numbered while the parse's other files are read (about 0.1 s
     // a file of 3M rows here, which the first large day waited for).
-    readAhead(partial) {
+    readAhead(partial, catalog, catalogKey) {
       if (headers.has(partial)) return;
       try {
         const read = readFilePartialHeader(partial);
         headers.set(partial, read);
         names.of(read.header);
+        // Its new tracks and users looked up in the catalogue now too, rather than by the first day.
+        numberingFor(catalog, catalogKey).know(names.tracks.names, names.users);
       } catch {
         // Damaged: the day that reads it says so, and the job parses its file again.
       }
@@ -114,15 +121,14 @@ export function embeddedKpiEngine(options: {
     // the days asked for after it to reach them.
     if (parallel) pool ??= newPool();
     else await new Promise((resolve) => setImmediate(resolve));
-    if (numbering?.key !== catalogKey)
-      numbering = { key: catalogKey, catalog: new CatalogNumbering(catalog) };
+    const catalogNumbering = numberingFor(catalog, catalogKey);
     const files = daySources(
       sources.map((s) => s.partial),
       day,
       names,
       headers,
     );
-    const numbered = numbering.catalog.of(names.tracks.names, names.users);
+    const numbered = catalogNumbering.of(names.tracks.names, names.users);
     const users = names.users.size;
     const trackName = (t: number): string => names.tracks.name(t);
     const count = dayParts(dayRows, parallel ? threads : 1, maxPartRows);
