@@ -451,7 +451,8 @@ function forEachBlock(
 
 /**
  * The names of the partials a run reads over its days, numbered once (ids are per file in a
- * partial): a day takes each partial's numbers from here, instead of interning every name of every
+ * partial; each partial's numbers kept with it, partialIds): a day takes them from there, instead
+ * of interning every name of every
  * partial again for each day (three quarters of loading a small day: 50,000 rows against 3
  * partials' 73,000 names each), and a day cut into parts is numbered here once for all of them.
  * A day's numbering then holds names it has no rows of, which its computation skips (a user
@@ -460,22 +461,43 @@ function forEachBlock(
 export class PartialNames {
   readonly users = new IdInterner();
   readonly tracks = new IdInterner();
-  /** Keyed by the header object, so that a header read again (a partial rewritten) is numbered again. */
-  private readonly numbered = new WeakMap<FilePartialHeader, { users: Int32Array; tracks: Int32Array }>();
 
   /** This run's numbers of a partial's users and tracks (index: the partial's own number). */
-  of(header: FilePartialHeader): { users: Int32Array; tracks: Int32Array } {
-    let ids = this.numbered.get(header);
-    if (ids === undefined) {
-      ids = { users: this.users.idsOfList(header.users), tracks: this.tracks.idsOfList(header.tracks) };
-      this.numbered.set(header, ids);
-    }
-    return ids;
+  of(header: FilePartialHeader): PartialIds {
+    return { users: this.users.idsOfList(header.users), tracks: this.tracks.idsOfList(header.tracks) };
   }
 }
 
-/** Parsed headers of partials by path, kept across the days of a run. */
-export type PartialHeaders = Map<string, { header: FilePartialHeader; dataStart: number }>;
+/** A partial's users and tracks in a run's numbering (PartialNames), by the partial's own numbers. */
+export interface PartialIds {
+  users: Int32Array;
+  tracks: Int32Array;
+}
+
+/**
+ * A partial read for a run's days: its header and where its day sections begin, and once a day
+ * has used it, its ids in the run's numbering (its names then let go: at 2M users, about 25 MB a
+ * partial kept on the main thread for nothing).
+ */
+export interface ReadPartial {
+  header: FilePartialHeader;
+  dataStart: number;
+  ids?: PartialIds;
+}
+
+/** Partials read by path, kept across the days of a run: one map for one PartialNames. */
+export type PartialHeaders = Map<string, ReadPartial>;
+
+const NO_NAMES: NameList = { bytes: new Uint8Array(0), ends: new Uint32Array(0) };
+
+/** The partial's ids in `names`' numbering, numbered at its first use (its names let go then). */
+export function partialIds(partial: ReadPartial, names: PartialNames): PartialIds {
+  if (partial.ids === undefined) {
+    partial.ids = names.of(partial.header);
+    partial.header = { ...partial.header, users: NO_NAMES, tracks: NO_NAMES };
+  }
+  return partial.ids;
+}
 
 /**
  * A day's section of one file partial, with the file's user and track numbers in a run's
@@ -507,7 +529,7 @@ export function daySources(
     }
     const section = partial.header.days.find((d) => d.day === day);
     if (section === undefined) continue;
-    out.push({ path, dataStart: partial.dataStart, section, ...names.of(partial.header) });
+    out.push({ path, dataStart: partial.dataStart, section, ...partialIds(partial, names) });
   }
   return out;
 }

@@ -348,6 +348,11 @@ describe('daySources and loadDayGroups: a day of several files, merged by name a
             rows.some((r) => days.includes(Math.floor(r.time / MICROS_PER_DAY))),
           );
           expect(names.users.size).toBe(new Set(read.flat().map((r) => r.user)).size);
+          // A partial a day has used keeps its numbers, not its names.
+          for (const partial of headers.values()) {
+            if (partial.ids === undefined) continue;
+            expect([partial.header.users.ends.length, partial.header.tracks.ends.length]).toEqual([0, 0]);
+          }
         },
       ),
       { numRuns: 100 },

@@ -3,6 +3,7 @@ import {
   loadDayGroups,
   type PartialHeaders,
   PartialNames,
+  partialIds,
   readFilePartialHeader,
 } from '../../formats/kpiPartials.js';
 import {
@@ -100,7 +101,7 @@ export function embeddedKpiEngine(options: {
       try {
         const read = readFilePartialHeader(partial);
         headers.set(partial, read);
-        names.of(read.header);
+        partialIds(read, names);
         // Its new tracks and users looked up in the catalogue now too, rather than by the first day.
         numberingFor(catalog, catalogKey).know(names.tracks.names, names.users);
       } catch {
