@@ -452,9 +452,9 @@ function forEachBlock(
 /**
  * The names of the partials a run reads over its days, numbered once (ids are per file in a
  * partial; each partial's numbers kept with it, partialIds): a day takes them from there, instead
- * of interning every name of every
- * partial again for each day (three quarters of loading a small day: 50,000 rows against 3
- * partials' 73,000 names each), and a day cut into parts is numbered here once for all of them.
+ * of interning every name of every partial again for each day (three quarters of loading a small
+ * day: 50,000 rows against 3 partials' 73,000 names each), and a day cut into parts is numbered
+ * here once for all of them.
  * A day's numbering then holds names it has no rows of, which its computation skips (a user
  * without rows, a track without plays).
  */
