@@ -21,10 +21,15 @@ export function nameListOf(names: readonly string[]): NameList {
   return { bytes: Buffer.from(names.join(''), 'utf8'), ends };
 }
 
+/** Where name i of the list starts in its bytes (it ends at `ends[i]`). */
+export function nameStart(list: NameList, i: number): number {
+  return i === 0 ? 0 : list.ends[i - 1]!;
+}
+
 /** Every name of the list, decoded. */
 export function namesOf(list: NameList): string[] {
   const text = Buffer.from(list.bytes.buffer, list.bytes.byteOffset, list.bytes.byteLength);
-  return Array.from(list.ends, (end, i) => text.toString('utf8', i === 0 ? 0 : list.ends[i - 1]!, end));
+  return Array.from(list.ends, (end, i) => text.toString('utf8', nameStart(list, i), end));
 }
 
 /**
@@ -107,7 +112,7 @@ export class IdInterner {
       const n = Math.min(NAMES_BATCH, count - from);
       for (let k = 0; k < n; k++) {
         const i = from + k;
-        starts[k] = i === 0 ? 0 : list.ends[i - 1]!;
+        starts[k] = nameStart(list, i);
         ends[k] = list.ends[i]!;
       }
       this.idsOfSpans(list.bytes, starts, ends, n, ids.subarray(from, from + n), add);

@@ -16,6 +16,7 @@ import {
   mergeAggregates,
 } from '../../kpis/genreKpis.js';
 import { GroupArrays, userPart } from '../../kpis/streamDays.js';
+import { nameStart } from '../../parse/idInterner.js';
 import type { KpiDayEngine, KpiDayInput } from '../kpiEngine.js';
 import { aggregateDayPart } from './kpiDayPart.js';
 import { DEFAULT_MEMORY_BYTES, kpiPartRowsWithin, workerLimits } from './memoryPlan.js';
@@ -180,9 +181,9 @@ class UserParts {
     if (known.length === users.size) return known;
     const partOf = new Uint32Array(users.size);
     partOf.set(known);
-    const { bytes, ends } = users.nameList(known.length);
-    for (let k = 0; k < ends.length; k++)
-      partOf[known.length + k] = userPart(bytes, k === 0 ? 0 : ends[k - 1]!, ends[k]!, parts);
+    const added = users.nameList(known.length);
+    for (let k = 0; k < added.ends.length; k++)
+      partOf[known.length + k] = userPart(added.bytes, nameStart(added, k), added.ends[k]!, parts);
     this.byCount.set(parts, partOf);
     return partOf;
   }
