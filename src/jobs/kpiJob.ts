@@ -350,6 +350,9 @@ async function parseLanding(
         return pending;
       },
     );
+    // Nothing more is queued (but a file whose ranges failed, read again whole): a worker done
+    // with its last file ends rather than hold that file's garbage while the other parses on.
+    pool?.retireIdle();
     // The days' threads start when the parse's tail does (its last files' work handed out, a
     // worker waiting): about 0.35 s of thread start, overlapped with the tail instead of after it.
     void pool?.whenIdle().then(() => engine.startThreads?.(rowsAtMost(changed, known)));

@@ -314,6 +314,27 @@ describe('WorkerPool', { timeout: 15_000 }, () => {
     expect(workers.every((w) => w.threadId === -1)).toBe(true);
   });
 
+  it('retireIdle: a worker left without work ends while another works; the last stays for a late task', async () => {
+    const p = new WorkerPool(3);
+    const workers = workersOf(p);
+    const exited: number[] = [];
+    workers.forEach((w, i) => {
+      w.once('exit', () => exited.push(i));
+    });
+    const tasks = [0, 1, 2, 3, 4].map((q) => p.run<MergeCountriesResult>(mergeTask(days, q)));
+    p.retireIdle();
+    const results = await Promise.all(tasks);
+    expect(results.map((r) => r.countries)).toEqual([0, 1, 2, 3, 4].map((q) => mergedHere(days, q)));
+    // Every worker but the one that finished last was left without work while another worked.
+    await vi.waitFor(() => expect(exited).toHaveLength(2));
+    const [last] = workers.filter((_, i) => !exited.includes(i));
+    expect(last!.threadId).toBeGreaterThan(0);
+    // A task queued late (a file read again whole) runs on it, with no failure for the others.
+    expect((await p.run<MergeCountriesResult>(mergeTask(days, 5))).countries).toEqual(mergedHere(days, 5));
+    await p.close();
+    expect(workers.every((w) => w.threadId === -1)).toBe(true);
+  });
+
   it('close() of a pool that never ran a task', async () => {
     const p = new WorkerPool(2);
     const started = Date.now();
