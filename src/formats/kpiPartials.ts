@@ -6,7 +6,7 @@ import { BLOCK_ROWS, GroupArrays, type UserGroups } from '../kpis/streamDays.js'
 import { TempFileWriter, tempPathFor } from '../ops/atomicFile.js';
 import { readFullySync } from '../ops/fileIo.js';
 import type { FileReport, RowExample } from '../parse/catalogs.js';
-import { IdInterner, type NameList, nameListOf, namesOf } from '../parse/idInterner.js';
+import { IdInterner, type NameList, type Numbering, nameListOf, namesOf } from '../parse/idInterner.js';
 import { PartialFileError } from './partialFile.js';
 
 /**
@@ -459,8 +459,13 @@ function forEachBlock(
  * without rows, a track without plays).
  */
 export class PartialNames {
-  readonly users = new IdInterner();
   readonly tracks = new IdInterner();
+
+  /**
+   * `users`: how users are numbered (the KPI engine numbers them by the users catalogue's ids,
+   * ExtendedInterner; afresh by default).
+   */
+  constructor(readonly users: Numbering = new IdInterner()) {}
 
   /** This run's numbers of a partial's users and tracks (index: the partial's own number). */
   of(header: FilePartialHeader): PartialIds {

@@ -1,5 +1,5 @@
 import type { TrackGenre } from '../parse/catalogs.js';
-import type { IdInterner } from '../parse/idInterner.js';
+import { ExtendedInterner, type IdInterner } from '../parse/idInterner.js';
 import { utcHourOf } from '../parse/timestamps.js';
 import type { UserGroups } from './streamDays.js';
 
@@ -105,52 +105,54 @@ export interface NumberedCatalog {
   trackDurations: Float64Array;
   /** Per track number: 1 for a track in a songs file. */
   knownTracks: Uint8Array;
-  /** Per user number: 1 for a user in a users file. */
-  knownUsers: Uint8Array;
+  /** The users numbered below this are in a users file (the run numbers them by the catalogue's ids). */
+  knownUsers: number;
 }
 
 /**
- * A catalogue numbered as names come (NumberedCatalog): each track and user resolved once a run,
- * however many days it is in.
+ * A catalogue numbered as names come (NumberedCatalog): each track resolved once a run, however
+ * many days it is in; the run's users numbered by the users catalogue's own ids (`users`), those
+ * in no users file after them.
  */
 export class CatalogNumbering {
   readonly genres: string[];
+  /**
+   * The run's users: the catalogue's by its ids, the others from its size on. Looked up by their
+   * bytes, with no second table: a numbering of its own and a lookup of each new user in the
+   * catalogue held two tables of 2M users on this thread (about 120 MB each).
+   */
+  readonly users: ExtendedInterner;
   private readonly genreIndex: Map<string, number>;
   private readonly trackFrom: number[] = [0];
   private readonly trackGenres: number[] = [];
   private readonly trackDurations: number[] = [];
   private readonly knownTracks: number[] = [];
-  /** Per user id: 1 for a user in a users file. */
-  private knownUsers = new Uint8Array(0);
 
   constructor(private readonly catalog: Catalog) {
     this.genres = catalogGenres(catalog);
     this.genreIndex = new Map(this.genres.map((g, i) => [g, i]));
+    this.users = new ExtendedInterner(catalog.users);
   }
 
-  /**
-   * The catalogue for tracks numbered by their index in `trackNames` and users by their id in
-   * `users` (both only grow). The users are looked up by their bytes: millions of them as strings
-   * in a Set took 1.5 s of the main thread at 2M users while the workers waited.
-   */
-  of(trackNames: readonly string[], users: IdInterner): NumberedCatalog {
-    this.know(trackNames, users);
+  /** The catalogue for tracks numbered by their index in `trackNames` (which only grows) and users by `users`. */
+  of(trackNames: readonly string[]): NumberedCatalog {
+    this.know(trackNames);
     return {
       genres: this.genres,
       trackFrom: Uint32Array.from(this.trackFrom),
       trackGenres: Uint32Array.from(this.trackGenres),
       trackDurations: Float64Array.from(this.trackDurations),
       knownTracks: Uint8Array.from(this.knownTracks),
-      knownUsers: this.knownUsers.slice(),
+      knownUsers: this.catalog.users.size,
     };
   }
 
   /**
-   * The tracks and users numbered since the last call looked up in the catalogue: as each
-   * partial's names are numbered during the parse (the engine's readAhead), so that the days
-   * that follow find them done (2M users looked up by their bytes: 0.3 to 0.5 s).
+   * The tracks numbered since the last call looked up in the catalogue: as each partial's names
+   * are numbered during the parse (the engine's readAhead), so that the days that follow find
+   * them done.
    */
-  know(trackNames: readonly string[], users: IdInterner): void {
+  know(trackNames: readonly string[]): void {
     for (let t = this.knownTracks.length; t < trackNames.length; t++) {
       const list = this.catalog.tracks.get(trackNames[t]!);
       this.knownTracks.push(list === undefined ? 0 : 1);
@@ -160,13 +162,6 @@ export class CatalogNumbering {
       }
       this.trackFrom.push(this.trackGenres.length);
     }
-    const from = this.knownUsers.length;
-    if (from >= users.size) return;
-    const ids = this.catalog.users.idsOfList(users.nameList(from), false);
-    const known = new Uint8Array(users.size);
-    known.set(this.knownUsers);
-    for (let k = 0; k < ids.length; k++) known[from + k] = ids[k]! >= 0 ? 1 : 0;
-    this.knownUsers = known;
   }
 }
 
@@ -215,7 +210,7 @@ export function aggregateDay(
     const start = starts[u]!;
     const end = starts[u + 1]!;
     if (start === end) continue;
-    const knownUser = knownUsers[u] === 1;
+    const knownUser = u < knownUsers;
     seen.clear(end - start);
     for (let i = start; i < end; i++) {
       const track = rowTracks[i]!;

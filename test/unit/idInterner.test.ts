@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { IdInterner, nameListOf, namesOf } from '../../src/parse/idInterner.js';
+import { ExtendedInterner, IdInterner, nameListOf, namesOf } from '../../src/parse/idInterner.js';
 
 /**
  * IdInterner (src/parse/idInterner.ts) against a Map numbering names in order of first appearance:
@@ -128,5 +128,45 @@ describe('IdInterner', () => {
     expect([...out]).toEqual(want.ids);
     expect(interner.size).toBe(60_000);
     expect(interner.name(59_999)).toBe(want.names[59_999]);
+  });
+});
+
+describe('ExtendedInterner', () => {
+  it("property: the base's names keep their ids, the others are numbered after them in order of first appearance, and the base is not added to", () => {
+    fc.assert(
+      fc.property(
+        fc.array(name, { maxLength: 30 }),
+        fc.array(fc.array(name, { maxLength: 30 }), { maxLength: 4 }),
+        fc.nat({ max: 40 }),
+        (baseNames, lists, from) => {
+          const base = new IdInterner();
+          base.idsOfList(nameListOf(baseNames));
+          const baseIds = reference(baseNames).names;
+          const run = new ExtendedInterner(base);
+          // The reference: a Map seeded with the base's names, then every list in order.
+          const want = reference([...baseIds, ...lists.flat()]);
+          let at = baseIds.length;
+          for (const list of lists) {
+            expect([...run.idsOfList(nameListOf(list))]).toEqual(want.ids.slice(at, at + list.length));
+            at += list.length;
+          }
+          expect(run.size).toBe(want.names.length);
+          expect(base.size).toBe(baseIds.length);
+          expect(Array.from({ length: run.size }, (_, id) => run.name(id))).toEqual(want.names);
+          // The names from any id on, as bytes: across the base's end, and past it.
+          expect(namesOf(run.nameList(from))).toEqual(want.names.slice(from));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('refuses to number once its base has grown (its numbers would mean other names)', () => {
+    const base = new IdInterner();
+    base.id('a');
+    const run = new ExtendedInterner(base);
+    expect([...run.idsOfList(nameListOf(['b', 'a']))]).toEqual([1, 0]);
+    base.id('c');
+    expect(() => run.idsOfList(nameListOf(['c']))).toThrow(/grew/);
   });
 });

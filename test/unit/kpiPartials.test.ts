@@ -15,7 +15,13 @@ import {
 } from '../../src/formats/kpiPartials.js';
 import { PartialFileError } from '../../src/formats/partialFile.js';
 import { GroupArrays, StreamDays, type UserGroups, userPart } from '../../src/kpis/streamDays.js';
-import { type IdInterner, namesOf } from '../../src/parse/idInterner.js';
+import {
+  ExtendedInterner,
+  IdInterner,
+  type Numbering,
+  nameListOf,
+  namesOf,
+} from '../../src/parse/idInterner.js';
 import { MICROS_PER_DAY } from '../../src/parse/timestamps.js';
 import { writePartial, writePartialV3, writePartialV4 } from '../support/kpiPartialFiles.js';
 import { TempDirs } from '../support/tempDirs.js';
@@ -199,7 +205,7 @@ describe('KPI file partials: days read in chunks of rows, and older versions', (
       ]);
       expect(day.times.every((t, i) => t === i)).toBe(true);
       const { groups, users } = loadDay([path], 0);
-      const g = users.id('g');
+      const g = idOf(users, 'g');
       const rows = Array.from(
         { length: groups.starts[g + 1]! - groups.starts[g]! },
         (_, k) => groups.times[groups.starts[g]! + k],
@@ -256,7 +262,7 @@ describe('KPI file partials: days read in chunks of rows, and older versions', (
     expect(read.header.version).toBe(2);
     expect([...readDayColumns(path, read.dataStart, read.header.days[0]!).times]).toEqual([1, 2]);
     const { groups, users } = loadDay([path], 19_000);
-    expect(groups.times[groups.starts[users.id('u2')]!]).toBe(2);
+    expect(groups.times[groups.starts[idOf(users, 'u2')]!]).toBe(2);
     const bytes = readFileSync(path);
     bytes[read.dataStart + days[1]!.offset!]! ^= 0x01;
     writeFileSync(path, bytes);
@@ -300,11 +306,15 @@ describe('daySources and loadDayGroups: a day of several files, merged by name a
         fc.array(fc.array(row, { maxLength: 60 }), { maxLength: 5 }),
         fc.integer({ min: -2, max: 1 }),
         fc.constantFrom(1, 2, 3),
-        (files, day, parts) => {
+        fc.option(fc.array(name, { maxLength: 8 })),
+        (files, day, parts, catalogue) => {
           const paths = partials(files);
           // One numbering for every part, as the engine numbers a day once for its workers, and
-          // one set of arrays reused part after part, as a worker reuses its own.
-          const names = new PartialNames();
+          // one set of arrays reused part after part, as a worker reuses its own. Users numbered
+          // afresh, or by a catalogue's ids first (as the engine numbers them), alike.
+          const base = new IdInterner();
+          for (const user of catalogue ?? []) base.id(user);
+          const names = new PartialNames(catalogue === null ? undefined : new ExtendedInterner(base));
           const arrays = new GroupArrays();
           for (let part = 0; part < parts; part++) {
             const keep = parts === 1 ? undefined : (user: string) => partOf(user, parts) === part;
@@ -373,13 +383,18 @@ function loadDay(
     keep?: (user: string) => boolean;
     arrays?: GroupArrays;
   } = {},
-): { groups: UserGroups; users: IdInterner; tracks: IdInterner } {
+): { groups: UserGroups; users: Numbering; tracks: IdInterner } {
   const names = options.names ?? new PartialNames();
   let sources = daySources(paths, day, names, options.headers);
   const keep = options.keep;
   if (keep !== undefined) sources = keepUsers(sources, (u) => keep(names.users.name(u)));
   const groups = loadDayGroups(sources, names.users.size, options.arrays);
   return { groups, users: names.users, tracks: names.tracks };
+}
+
+/** The number of a user's name in a numbering. */
+function idOf(users: Numbering, name: string): number {
+  return users.idsOfList(nameListOf([name]))[0]!;
 }
 
 /** A loaded day's rows as user name -> [track name, time] in group order (users with rows only). */

@@ -61,13 +61,11 @@ export function embeddedKpiEngine(options: {
   // The young generation of the chart engine's workers, for the same reason: at a small budget
   // their garbage between collections is a large share of it.
   const newPool = (): WorkerPool => new WorkerPool(options.threads, undefined, workerLimits(memoryBytes));
-  const headers: PartialHeaders = new Map();
-  const names = new PartialNames();
-  const parts = new UserParts(names);
-  let numbering: { key: string; catalog: CatalogNumbering } | undefined;
-  const numberingFor = (catalog: Catalog, key: string): CatalogNumbering => {
-    if (numbering?.key !== key) numbering = { key, catalog: new CatalogNumbering(catalog) };
-    return numbering.catalog;
+  // The run's numbering, one for a catalogue: users are numbered by its ids.
+  let numbering: RunNumbering | undefined;
+  const numberingFor = (catalog: Catalog, key: string): RunNumbering => {
+    if (numbering?.key !== key) numbering = runNumbering(catalog, key);
+    return numbering;
   };
   let pool: WorkerPool | undefined;
   let closed = false;
@@ -86,7 +84,7 @@ export function embeddedKpiEngine(options: {
         // A partial found damaged is parsed again under the same path: its header read anew.
         // (From a worker, the error is rebuilt from its code and path: tasks.ts errorFromMessage.)
         const { code, path } = error as { code?: unknown; path?: unknown };
-        if (code === 'PARTIAL_CORRUPT' && typeof path === 'string') headers.delete(path);
+        if (code === 'PARTIAL_CORRUPT' && typeof path === 'string') numbering?.headers.delete(path);
         throw error;
       }
     },
@@ -98,13 +96,14 @@ export function embeddedKpiEngine(options: {
     // The header read and its names numbered while the parse's other files are read (about 0.1 s
     // a file of 3M rows here, which the first large day waited for).
     readAhead(partial, catalog, catalogKey) {
+      const { headers, names, catalog: numbered } = numberingFor(catalog, catalogKey);
       if (headers.has(partial)) return;
       try {
         const read = readFilePartialHeader(partial);
         headers.set(partial, read);
         partialIds(read, names);
-        // Its new tracks and users looked up in the catalogue now too, rather than by the first day.
-        numberingFor(catalog, catalogKey).know(names.tracks.names, names.users);
+        // Its new tracks looked up in the catalogue now too, rather than by the first day.
+        numbered.know(names.tracks.names);
       } catch {
         // Damaged: the day that reads it says so, and the job parses its file again.
       }
@@ -123,14 +122,15 @@ export function embeddedKpiEngine(options: {
     // the days asked for after it to reach them.
     if (parallel) pool ??= newPool();
     else await new Promise((resolve) => setImmediate(resolve));
-    const catalogNumbering = numberingFor(catalog, catalogKey);
+    const run = numberingFor(catalog, catalogKey);
+    const names = run.names;
     const files = daySources(
       sources.map((s) => s.partial),
       day,
       names,
-      headers,
+      run.headers,
     );
-    const numbered = catalogNumbering.of(names.tracks.names, names.users);
+    const numbered = run.catalog.of(names.tracks.names);
     const users = names.users.size;
     const trackName = (t: number): string => names.tracks.name(t);
     const count = dayParts(dayRows, parallel ? threads : 1, maxPartRows);
@@ -138,7 +138,7 @@ export function embeddedKpiEngine(options: {
       const aggregate = aggregateDay(loadDayGroups(files, users, arrays), users, numbered, granularity);
       return finishDayKpis(day, granularity, aggregate, trackName);
     }
-    const partOf = parts.of(count);
+    const partOf = run.parts.of(count);
     let aggregates: DayAggregate[];
     if (parallel) {
       const workers = pool!;
@@ -167,6 +167,24 @@ export function embeddedKpiEngine(options: {
     }
     return finishDayKpis(day, granularity, mergeAggregates(aggregates), trackName);
   }
+}
+
+/**
+ * What a run numbers by, for one catalogue: its users by the catalogue's ids (CatalogNumbering),
+ * the partials read and their ids in that numbering, and each user's part of a day.
+ */
+interface RunNumbering {
+  key: string;
+  catalog: CatalogNumbering;
+  names: PartialNames;
+  headers: PartialHeaders;
+  parts: UserParts;
+}
+
+function runNumbering(catalog: Catalog, key: string): RunNumbering {
+  const numbered = new CatalogNumbering(catalog);
+  const names = new PartialNames(numbered.users);
+  return { key, catalog: numbered, names, headers: new Map(), parts: new UserParts(names) };
 }
 
 /** Each numbered user's part of a day cut into `parts` (userPart of its id), kept per count of parts. */
