@@ -539,12 +539,24 @@ export function daySources(
   return out;
 }
 
-/** The sources with the users `keep` refuses (by number) left out: a part of a day cut by user. */
-export function keepUsers(sources: readonly DaySource[], keep: (user: number) => boolean): DaySource[] {
-  return sources.map((source) => ({
-    ...source,
-    users: source.users.map((id) => (id >= 0 && keep(id) ? id : -1)),
-  }));
+/**
+ * The sources with the users `keep` refuses (by number) left out: a part of a day cut by user.
+ * `inPlace`: their users arrays are changed rather than copied (a worker's own copy of its task:
+ * at 2M users, 18 MB a part not held twice).
+ */
+export function keepUsers(
+  sources: readonly DaySource[],
+  keep: (user: number) => boolean,
+  inPlace = false,
+): DaySource[] {
+  return sources.map((source) => {
+    const users = inPlace ? source.users : new Int32Array(source.users.length);
+    for (let i = 0; i < users.length; i++) {
+      const id = source.users[i]!;
+      users[i] = id >= 0 && keep(id) ? id : -1;
+    }
+    return { ...source, users };
+  });
 }
 
 /**

@@ -200,6 +200,8 @@ export async function readUsers(files: CsvInput[]): Promise<UserCatalog> {
       },
     });
   }
+  // Read only from here on, for the whole run: its arena's room to grow given back.
+  catalog.users.trim();
   return catalog;
 }
 

@@ -47,14 +47,16 @@ export class IdInterner implements Numbering {
   /** Every name's bytes, end to end. */
   private arena = new Uint8Array(1 << 16);
   private used = 0;
-  /** Per id: where its bytes start in the arena, and their length (at 2 * id and 2 * id + 1). */
-  private spans = new Int32Array(2048);
-  /** Per id: its name's hash, for the table's growth (read in the table's order, written in id order). */
-  private idHashes = new Int32Array(1024);
   /**
-   * Open addressing, linear probing, kept at most half full. Slot s is SLOT numbers from SLOT * s:
-   * (id + 1) * 32 + the length (31 for 31 bytes and more; 0 for an empty slot), and the name's
-   * first INLINE_WORDS * 4 bytes as words, zero-padded. A name of up to 12 bytes (user ids) is
+   * Per id: where its bytes end in the arena (names are laid in order of id, so a name starts where
+   * the one before it ends). 4 bytes a name: with its start and length, and its hash kept for the
+   * table's growth, it was 12.
+   */
+  private ends = new Int32Array(1024);
+  /**
+   * Open addressing, linear probing, at most three quarters full (MAX_LOAD). Slot s is SLOT
+   * numbers from SLOT * s: (id + 1) * 32 + the length (31 for 31 bytes and more; 0 for an empty
+   * slot), and the name's first INLINE_WORDS * 4 bytes as words, zero-padded. A name of up to 12 bytes (user ids) is
    * matched in its slot alone, a longer one (Spotify's 22-byte track ids) with a look at the
    * arena. 16 bytes a slot: with 32 (the hash and 24 bytes of the name), a file of 1.5M users grew
    * its table to 128 MB, and its growth (fresh pages faulted, about 11 us each) was the largest
@@ -126,19 +128,29 @@ export class IdInterner implements Numbering {
    */
   nameList(from = 0): NameList {
     const count = Math.max(0, this.size - from);
-    const base = count === 0 ? 0 : this.spans[2 * from]!;
+    const base = count === 0 ? 0 : this.start(from);
     const ends = new Uint32Array(count);
-    for (let k = 0; k < count; k++) {
-      const id = from + k;
-      ends[k] = this.spans[2 * id]! + this.spans[2 * id + 1]! - base;
-    }
+    for (let k = 0; k < count; k++) ends[k] = this.ends[from + k]! - base;
     return { bytes: this.arena.slice(base, base + (count === 0 ? 0 : ends[count - 1]!)), ends };
+  }
+
+  forEachName(from: number, visit: (bytes: Uint8Array, start: number, end: number) => void): void {
+    const arena = this.arena;
+    for (let id = from; id < this.size; id++) visit(arena, this.start(id), this.ends[id]!);
+  }
+
+  /**
+   * The arena cut to the names' bytes: an interner done growing (a catalogue) gives back the room
+   * it kept to grow, up to half its arena (14 MB of 32 at 2M users). Names can still be added.
+   */
+  trim(): void {
+    if (this.arena.length > this.used) this.arena = this.arena.slice(0, this.used);
   }
 
   /** Room for `more` names without growing the table as they come. */
   private reserve(more: number): void {
     let mask = this.mask;
-    while ((this.size + more) * 2 > mask) mask = mask * 2 + 1;
+    while (this.size + more > MAX_LOAD * mask) mask = mask * 2 + 1;
     if (mask !== this.mask) this.rehash(mask);
   }
 
@@ -146,9 +158,8 @@ export class IdInterner implements Numbering {
   name(id: number): string {
     while (this.decoded.length <= id) {
       const k = this.decoded.length;
-      const start = this.spans[2 * k]!;
       this.decoded.push(
-        Buffer.from(this.arena.buffer, 0, this.used).toString('utf8', start, start + this.spans[2 * k + 1]!),
+        Buffer.from(this.arena.buffer, 0, this.used).toString('utf8', this.start(k), this.ends[k]!),
       );
     }
     return this.decoded[id]!;
@@ -252,12 +263,12 @@ export class IdInterner implements Numbering {
       h = Math.imul(h ^ c, 0x01000193);
     }
     if ((high & 0x80808080) !== 0 && !anyBytes) return -1;
-    h ^= h >>> 16;
-    h = Math.imul(h, 0x85ebca6b);
-    h ^= h >>> 13;
-    h = Math.imul(h, 0xc2b2ae35);
-    h ^= h >>> 16;
-    return h & 0x3fffffff;
+    return finalHash(h);
+  }
+
+  /** Where name `id`'s bytes start in the arena. */
+  private start(id: number): number {
+    return id === 0 ? 0 : this.ends[id - 1]!;
   }
 
   /**
@@ -283,12 +294,12 @@ export class IdInterner implements Numbering {
     for (let slot = h & mask; ; slot = (slot + 1) & mask) {
       const s = SLOT * slot;
       const entry = table[s]!;
-      if (entry === 0) return add ? this.add(bytes, start, end, h, s, words, at) : -1;
+      if (entry === 0) return add ? this.add(bytes, start, end, s, words, at) : -1;
       if ((entry & 31) !== tag || table[s + 1] !== w0 || table[s + 2] !== w1 || table[s + 3] !== w2) continue;
       const id = (entry >>> 5) - 1;
       if (length <= INLINE_BYTES) return id;
-      if (this.spans[2 * id + 1] !== length) continue;
-      const from = this.spans[2 * id]!;
+      const from = id === 0 ? 0 : this.ends[id - 1]!;
+      if (this.ends[id]! - from !== length) continue;
       const arena = this.arena;
       let i = INLINE_BYTES;
       while (i < length && arena[from + i] === bytes[start + i]) i++;
@@ -300,7 +311,6 @@ export class IdInterner implements Numbering {
     bytes: Uint8Array,
     start: number,
     end: number,
-    h: number,
     at: number,
     words: Int32Array,
     wordsAt: number,
@@ -313,16 +323,13 @@ export class IdInterner implements Numbering {
       this.arena = arena;
     }
     this.arena.set(bytes.subarray(start, end), this.used);
-    if (2 * id === this.spans.length) this.spans = grown(this.spans);
-    if (id === this.idHashes.length) this.idHashes = grown(this.idHashes);
-    this.spans[2 * id] = this.used;
-    this.spans[2 * id + 1] = length;
-    this.idHashes[id] = h;
+    if (id === this.ends.length) this.ends = grown(this.ends);
     this.used += length;
+    this.ends[id] = this.used;
     const table = this.table;
     table[at] = (id + 1) * 32 + (length < 31 ? length : 31);
     for (let k = 0; k < INLINE_WORDS; k++) table[at + 1 + k] = words[wordsAt + k]!;
-    if (this.size * 2 > this.mask) this.rehash(this.mask * 2 + 1);
+    if (this.size > MAX_LOAD * this.mask) this.rehash(this.mask * 2 + 1);
     return id;
   }
 
@@ -332,12 +339,24 @@ export class IdInterner implements Numbering {
    */
   private rehash(mask: number): void {
     const old = this.table;
-    const hashes = this.idHashes;
     const table = new Int32Array(SLOT * (mask + 1));
     for (let s = 0; s < old.length; s += SLOT) {
       const entry = old[s]!;
       if (entry === 0) continue;
-      let slot = hashes[(entry >>> 5) - 1]! & mask;
+      // A name's hash again: from its slot alone when the slot holds the whole name (user ids),
+      // from the arena otherwise.
+      const length = entry & 31;
+      let h: number;
+      if (length <= INLINE_BYTES) {
+        h = mix(length, old[s + 1]!);
+        if (length > 4) h = mix(h, old[s + 2]!);
+        if (length > 8) h = mix(h, old[s + 3]!);
+        h = finalHash(h);
+      } else {
+        const id = (entry >>> 5) - 1;
+        h = this.hashOf(this.arena, this.start(id), this.ends[id]!, true, this.words, 0);
+      }
+      let slot = h & mask;
       while (table[SLOT * slot] !== 0) slot = (slot + 1) & mask;
       for (let k = 0; k < SLOT; k++) table[SLOT * slot + k] = old[s + k]!;
     }
@@ -351,8 +370,8 @@ export interface Numbering {
   readonly size: number;
   /** The ids of a list of names, each numbered now if it is new. */
   idsOfList(list: NameList): Int32Array;
-  /** The names of ids `from` on, as a NameList of their own bytes. */
-  nameList(from?: number): NameList;
+  /** Each name of ids `from` on, in order of id, as its bytes `bytes[start, end)` (not copied). */
+  forEachName(from: number, visit: (bytes: Uint8Array, start: number, end: number) => void): void;
   name(id: number): string;
 }
 
@@ -386,24 +405,22 @@ export class ExtendedInterner implements Numbering {
     return ids;
   }
 
-  nameList(from = 0): NameList {
-    if (from >= this.baseSize) return this.added.nameList(from - this.baseSize);
-    const known = this.base.nameList(from);
-    const added = this.added.nameList(0);
-    const width = known.bytes.length;
-    const bytes = new Uint8Array(width + added.bytes.length);
-    bytes.set(known.bytes);
-    bytes.set(added.bytes, width);
-    const ends = new Uint32Array(known.ends.length + added.ends.length);
-    ends.set(known.ends);
-    for (let k = 0; k < added.ends.length; k++) ends[known.ends.length + k] = width + added.ends[k]!;
-    return { bytes, ends };
+  forEachName(from: number, visit: (bytes: Uint8Array, start: number, end: number) => void): void {
+    if (from < this.baseSize) this.base.forEachName(from, visit);
+    this.added.forEachName(Math.max(0, from - this.baseSize), visit);
   }
 
   name(id: number): string {
     return id < this.baseSize ? this.base.name(id) : this.added.name(id - this.baseSize);
   }
 }
+
+/**
+ * The most names a table holds for its slots before it grows. At a half, a file of 1.5M users
+ * (streams) had a table of 64 MB, 32 MB at three quarters; the longer probes cost no time that
+ * 5 interleaved runs of kpis could show, at 50K users or at 2M (docs/BENCHMARKS.md).
+ */
+const MAX_LOAD = 0.75;
 
 /** Names idsOfList looks up at once (as a streams chunk's rows: see idsOfSpans). */
 const NAMES_BATCH = 1024;
@@ -425,6 +442,16 @@ function wordAt(bytes: Uint8Array, at: number, end: number): number {
   if (at + 1 < end) word |= bytes[at + 1]! << 8;
   if (at + 2 < end) word |= bytes[at + 2]! << 16;
   return word;
+}
+
+/** murmur3's finalizer, to 30 bits (a small integer to V8). */
+function finalHash(h: number): number {
+  h ^= h >>> 16;
+  h = Math.imul(h, 0x85ebca6b);
+  h ^= h >>> 13;
+  h = Math.imul(h, 0xc2b2ae35);
+  h ^= h >>> 16;
+  return h & 0x3fffffff;
 }
 
 function mix(h: number, word: number): number {

@@ -6,12 +6,17 @@ import type { KpiDayPartTask } from './tasks.js';
 /**
  * One part of a day aggregated: the rows of the users `partOf` puts in `part`, grouped in
  * `arrays` (the thread's, kept from one part to the next). What a worker computes for a
- * KpiDayPartTask, and this thread for each part when it has no workers.
+ * KpiDayPartTask, and this thread for each part when it has no workers. `ownSources`: the task's
+ * sources are this call's to change (a worker's copy of its task), not shared with other parts.
  */
-export function aggregateDayPart(task: Omit<KpiDayPartTask, 'kind'>, arrays: GroupArrays): DayAggregate {
+export function aggregateDayPart(
+  task: Omit<KpiDayPartTask, 'kind'>,
+  arrays: GroupArrays,
+  ownSources = false,
+): DayAggregate {
   const { part, partOf, users } = task;
   const groups = loadDayGroups(
-    keepUsers(task.sources, (user) => partOf[user] === part),
+    keepUsers(task.sources, (user) => partOf[user] === part, ownSources),
     users,
     arrays,
   );

@@ -16,7 +16,6 @@ import {
   mergeAggregates,
 } from '../../kpis/genreKpis.js';
 import { GroupArrays, userPart } from '../../kpis/streamDays.js';
-import { nameStart } from '../../parse/idInterner.js';
 import type { KpiDayEngine, KpiDayInput } from '../kpiEngine.js';
 import { aggregateDayPart } from './kpiDayPart.js';
 import { DEFAULT_MEMORY_BYTES, kpiPartRowsWithin, workerLimits } from './memoryPlan.js';
@@ -199,9 +198,10 @@ class UserParts {
     if (known.length === users.size) return known;
     const partOf = new Uint32Array(users.size);
     partOf.set(known);
-    const added = users.nameList(known.length);
-    for (let k = 0; k < added.ends.length; k++)
-      partOf[known.length + k] = userPart(added.bytes, nameStart(added, k), added.ends[k]!, parts);
+    let id = known.length;
+    users.forEachName(id, (bytes, start, end) => {
+      partOf[id++] = userPart(bytes, start, end, parts);
+    });
     this.byCount.set(parts, partOf);
     return partOf;
   }

@@ -446,7 +446,7 @@ async function run(task: Task): Promise<Done> {
       };
     }
     case 'kpiDayPart':
-      return { result: aggregateDayPart(task, dayArrays), transfer: [] };
+      return { result: aggregateDayPart(task, dayArrays, true), transfer: [] };
   }
 }
 
