@@ -165,8 +165,9 @@ export interface UserGroups {
  * The arrays a day's groups are built in, kept for the next day or part: a worker computes a
  * large day's parts one after the other, each about 100 MB of groups, and fresh arrays a part
  * left the last part's to the garbage collector, which in a worker freed them late (peak RSS 540
- * to 600 MB at 30M rows a day, about 430 MB with the arrays reused). Each array grows by an eighth
- * beyond what is asked, so that parts of nearly equal size (a hash of the user cuts them) share it.
+ * to 600 MB at 30M rows a day, about 430 MB with the arrays reused). Each array grows by a 64th
+ * beyond what is asked, so that parts of nearly equal size (a hash of the user cuts them, within
+ * a fraction of a percent of each other) share it: an eighth was 7 MB a worker at 2M users.
  */
 export class GroupArrays {
   private starts = new Uint32Array(0);
@@ -199,7 +200,7 @@ export class GroupArrays {
 }
 
 function roomFor(n: number): number {
-  return n + Math.ceil(n / 8);
+  return n + Math.ceil(n / 64);
 }
 
 /**

@@ -458,7 +458,7 @@ describe('DayStreams with an out: blocks sent as they fill (a partial written as
 });
 
 describe('GroupArrays: the arrays of the groups of a day part, reused part after part', () => {
-  it('hands out zeroed counters and the same memory while it fits, grown by an eighth past it', () => {
+  it('hands out zeroed counters and the same memory while it fits, grown by a 64th past it', () => {
     const arrays = new GroupArrays();
     const first = arrays.counters(8);
     expect(first.starts.length).toBe(9);
@@ -468,16 +468,16 @@ describe('GroupArrays: the arrays of the groups of a day part, reused part after
     expect(Array.from(again.starts)).toEqual([0, 0, 0, 0, 0, 0]);
     expect(again.starts.buffer).toBe(first.starts.buffer);
 
-    const rows = arrays.rows(1000);
-    expect(rows.tracks.length).toBe(1000);
-    expect(rows.times.length).toBe(1000);
-    // A part a little larger (within the eighth) shares the arrays; a larger one gets new ones.
-    expect(arrays.rows(1125).tracks.buffer).toBe(rows.tracks.buffer);
+    const rows = arrays.rows(6400);
+    expect(rows.tracks.length).toBe(6400);
+    expect(rows.times.length).toBe(6400);
+    // A part a little larger (within the 64th) shares the arrays; a larger one gets new ones.
+    expect(arrays.rows(6500).tracks.buffer).toBe(rows.tracks.buffer);
     expect(arrays.rows(600).times.buffer).toBe(rows.times.buffer);
-    const grown = arrays.rows(1126);
+    const grown = arrays.rows(6501);
     expect(grown.tracks.buffer).not.toBe(rows.tracks.buffer);
-    expect(grown.tracks.length).toBe(1126);
-    expect(grown.times.length).toBe(1126);
+    expect(grown.tracks.length).toBe(6501);
+    expect(grown.times.length).toBe(6501);
   });
 });
 

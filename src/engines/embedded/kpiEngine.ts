@@ -186,17 +186,22 @@ function runNumbering(catalog: Catalog, key: string): RunNumbering {
   return { key, catalog: numbered, names, headers: new Map(), parts: new UserParts(names) };
 }
 
-/** Each numbered user's part of a day cut into `parts` (userPart of its id), kept per count of parts. */
+/**
+ * Each numbered user's part of a day cut into `parts` (userPart of its id), kept per count of
+ * parts. Two bytes a user (a day is cut into at most a few hundred parts): each worker gets a
+ * copy, 4 MB at 2M users.
+ */
 class UserParts {
-  private readonly byCount = new Map<number, Uint32Array>();
+  private readonly byCount = new Map<number, Uint16Array>();
 
   constructor(private readonly names: PartialNames) {}
 
-  of(parts: number): Uint32Array {
+  of(parts: number): Uint16Array {
+    if (parts > 0xffff) throw new Error(`a day cut into ${parts} parts`);
     const users = this.names.users;
-    const known = this.byCount.get(parts) ?? new Uint32Array(0);
+    const known = this.byCount.get(parts) ?? new Uint16Array(0);
     if (known.length === users.size) return known;
-    const partOf = new Uint32Array(users.size);
+    const partOf = new Uint16Array(users.size);
     partOf.set(known);
     let id = known.length;
     users.forEachName(id, (bytes, start, end) => {

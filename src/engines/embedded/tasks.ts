@@ -206,7 +206,7 @@ export interface KpiDayPartTask {
   sources: DaySource[];
   part: number;
   /** Each numbered user's part. */
-  partOf: Uint32Array;
+  partOf: Uint16Array;
   /** How many users the numbering has. */
   users: number;
   catalog: NumberedCatalog;
