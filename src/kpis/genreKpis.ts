@@ -134,9 +134,9 @@ export class CatalogNumbering {
     this.users = new ExtendedInterner(catalog.users);
   }
 
-  /** The catalogue for tracks numbered by their index in `trackNames` (which only grows) and users by `users`. */
-  of(trackNames: readonly string[]): NumberedCatalog {
-    this.know(trackNames);
+  /** The catalogue for tracks numbered by `tracks` (which only grows) and users by `users`. */
+  of(tracks: IdInterner): NumberedCatalog {
+    this.know(tracks);
     return {
       genres: this.genres,
       trackFrom: Uint32Array.from(this.trackFrom),
@@ -152,9 +152,9 @@ export class CatalogNumbering {
    * are numbered during the parse (the engine's readAhead), so that the days that follow find
    * them done.
    */
-  know(trackNames: readonly string[]): void {
-    for (let t = this.knownTracks.length; t < trackNames.length; t++) {
-      const list = this.catalog.tracks.get(trackNames[t]!);
+  know(tracks: IdInterner): void {
+    for (let t = this.knownTracks.length; t < tracks.size; t++) {
+      const list = this.catalog.tracks.get(tracks.text(t));
       this.knownTracks.push(list === undefined ? 0 : 1);
       for (const g of list ?? []) {
         this.trackGenres.push(this.genreIndex.get(g.genre)!);

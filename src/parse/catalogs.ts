@@ -132,12 +132,19 @@ const DURATION = /^\d{1,12}$/;
  */
 export async function readSongs(files: CsvInput[]): Promise<SongCatalog> {
   const catalog: SongCatalog = { tracks: new Map(), files: [], sha256: new Map(), bad: [], examples: [] };
+  // One string a genre, however many songs have it: a string a row kept was 6 MB at 200,000 songs.
+  const genres = new Map<string, string>();
   for (const file of files) {
     // This file's tracks and genres, added to the catalogue only once the whole file is read.
     let staged = new Map<string, TrackGenre[]>();
     const onRow: RowHandler<(typeof SONG_COLUMNS)[number]> = (row, c, reject) => {
       const id = row.text(c.track_id);
-      const genre = row.text(c.track_genre).trim();
+      const text = row.text(c.track_genre).trim();
+      let genre = genres.get(text);
+      if (genre === undefined) {
+        genre = text;
+        genres.set(text, text);
+      }
       const duration = row.text(c.duration_ms).trim();
       if (id === '') return reject('empty_id');
       if (genre === '') return reject('empty_genre');

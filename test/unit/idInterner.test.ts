@@ -137,6 +137,16 @@ describe('IdInterner', () => {
     ]);
   });
 
+  it('text decodes a name anew, as name does; an id not numbered is an error', () => {
+    const interner = new IdInterner();
+    interner.idsOfList(nameListOf(['a', '😀 ü', '']));
+    expect([0, 1, 2].map((id) => interner.text(id))).toEqual(['a', '😀 ü', '']);
+    expect([0, 1, 2].map((id) => interner.name(id))).toEqual(['a', '😀 ü', '']);
+    expect(interner.names).toEqual(['a', '😀 ü', '']);
+    expect(() => interner.text(3)).toThrow(RangeError);
+    expect(() => interner.text(-1)).toThrow(RangeError);
+  });
+
   it('a hundred thousand names, the table grown many times on the way', () => {
     const names = Array.from({ length: 100_000 }, (_, i) => `u${(i * 7919) % 60_000}`);
     const want = reference(names);

@@ -102,7 +102,7 @@ export function embeddedKpiEngine(options: {
         headers.set(partial, read);
         partialIds(read, names);
         // Its new tracks looked up in the catalogue now too, rather than by the first day.
-        numbered.know(names.tracks.names);
+        numbered.know(names.tracks);
       } catch {
         // Damaged: the day that reads it says so, and the job parses its file again.
       }
@@ -129,7 +129,7 @@ export function embeddedKpiEngine(options: {
       names,
       run.headers,
     );
-    const numbered = run.catalog.of(names.tracks.names);
+    const numbered = run.catalog.of(names.tracks);
     const users = names.users.size;
     const trackName = (t: number): string => names.tracks.name(t);
     const count = dayParts(dayRows, parallel ? threads : 1, maxPartRows);
