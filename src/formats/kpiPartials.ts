@@ -7,6 +7,7 @@ import { TempFileWriter, tempPathFor } from '../ops/atomicFile.js';
 import { readFullySync } from '../ops/fileIo.js';
 import type { FileReport, RowExample } from '../parse/catalogs.js';
 import { IdInterner, type NameList, type Numbering, nameListOf, namesOf } from '../parse/idInterner.js';
+import { MICROS_PER_DAY } from '../parse/timestamps.js';
 import { PartialFileError } from './partialFile.js';
 
 /**
@@ -593,11 +594,19 @@ export function loadDayGroups(
   }
   for (let u = 0; u < users; u++) starts[u + 1]! += starts[u]!;
   next.set(starts.subarray(0, users));
-  const { tracks: groupTracks, times: groupTimes } = arrays.rows(starts[users]!);
+  const rows = starts[users]!;
+  const groupTracks = arrays.rows(rows);
+  // The times in milliseconds since the day's midnight while every row is on a whole millisecond
+  // (UserGroups); in microseconds from the first row that is not (those placed so far converted).
+  const day = sources[0]?.section.day ?? 0;
+  const dayStart = day * MICROS_PER_DAY;
+  const msTimes = arrays.msTimesFor(rows);
+  const placed: { us?: Float64Array } = {};
   for (const { path, dataStart, section, users: userIds, tracks: trackIds } of sources) {
     let outOfRange = false;
     const knownTracks = trackIds.length;
     forEachRowChunk(path, dataStart, section, 'all', ({ users: column, tracks: fileTracks, times }) => {
+      let usTimes = placed.us;
       for (let i = 0; i < column.length; i++) {
         const id = userIds[column[i]!]!;
         if (!(id >= 0)) continue;
@@ -610,13 +619,29 @@ export function loadDayGroups(
           continue;
         }
         groupTracks[at] = trackIds[t]!;
-        groupTimes[at] = times[i]!;
+        const time = times[i]!;
+        if (usTimes !== undefined) {
+          usTimes[at] = time;
+          continue;
+        }
+        const ms = (time - dayStart) / 1000;
+        if (ms >= 0 && ms < MS_PER_DAY && ms === Math.floor(ms)) msTimes[at] = ms;
+        else {
+          usTimes = arrays.timesFor(rows);
+          for (let k = 0; k < rows; k++) usTimes[k] = dayStart + msTimes[k]! * 1000;
+          usTimes[at] = time;
+          placed.us = usTimes;
+        }
       }
     });
     if (outOfRange) throw new PartialFileError(path, `day ${section.day}: rows out of range`);
   }
-  return { starts, tracks: groupTracks, times: groupTimes };
+  return placed.us === undefined
+    ? { starts, tracks: groupTracks, times: msTimes, dayStart }
+    : { starts, tracks: groupTracks, times: placed.us };
 }
+
+const MS_PER_DAY = MICROS_PER_DAY / 1000;
 
 /**
  * The first track on `day` that is not in `known`, with the file it came from: an example for a

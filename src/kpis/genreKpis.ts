@@ -61,6 +61,7 @@ export interface Catalog {
 }
 
 const TOP_TRACKS = 3;
+const MS_PER_HOUR = 3_600_000;
 const TOP_GENRES = 5;
 
 /**
@@ -202,6 +203,8 @@ export function aggregateDay(
   };
   const seen = new RowSet();
   const { starts, tracks: rowTracks, times: rowTimes } = groups;
+  // Times in milliseconds since the day's midnight, or microseconds since the epoch (UserGroups).
+  const msOfDay = groups.dayStart !== undefined;
   let duplicates = 0;
   let unknownTrack = 0;
   let unknownUser = 0;
@@ -225,7 +228,7 @@ export function aggregateDay(
       }
       counted++;
       if (!knownUser) unknownUser++;
-      const bucket = buckets === 1 ? 0 : utcHourOf(time);
+      const bucket = buckets === 1 ? 0 : msOfDay ? Math.floor(time / MS_PER_HOUR) : utcHourOf(time);
       plays.add(bucket * T + track);
       for (let e = from[track]!; e < from[track + 1]!; e++) {
         const k = bucket * G + genresOf[e]!;
@@ -293,7 +296,13 @@ class RowSet {
   }
 
   /** Add `row`; false if a row with its track and time is in already. */
-  add(row: number, track: number, time: number, tracks: Uint32Array, times: Float64Array): boolean {
+  add(
+    row: number,
+    track: number,
+    time: number,
+    tracks: Uint32Array,
+    times: Float64Array | Uint32Array,
+  ): boolean {
     // The time's low 32 bits (ToUint32 is modulo 2^32) vary most within a user's day.
     let h = Math.imul(track ^ Math.imul(time >>> 0, 0x9e3779b1), 0x85ebca6b);
     h ^= h >>> 15;

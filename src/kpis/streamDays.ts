@@ -158,7 +158,20 @@ export class StreamDays implements StreamRowSink {
 export interface UserGroups {
   starts: Uint32Array;
   tracks: Uint32Array;
-  times: Float64Array;
+  /**
+   * Each row's listen time: microseconds since the epoch, or, with `dayStart`, milliseconds since
+   * that microsecond (the day's midnight). The second when every row is on a whole millisecond,
+   * as listen logs are: 4 bytes a row instead of 8, a third of a day part's groups (at 10M rows a
+   * day, 20 MB a worker).
+   */
+  times: Float64Array | Uint32Array;
+  dayStart?: number;
+}
+
+/** Row i's listen time in microseconds since the epoch. */
+export function listenTime(groups: UserGroups, i: number): number {
+  const t = groups.times[i]!;
+  return groups.dayStart === undefined ? t : groups.dayStart + t * 1000;
 }
 
 /**
@@ -174,6 +187,7 @@ export class GroupArrays {
   private next = new Uint32Array(0);
   private tracks = new Uint32Array(0);
   private times = new Float64Array(0);
+  private msTimes = new Uint32Array(0);
 
   /** Zeroed starts for `users` users (users + 1 entries) and a scratch of `users` entries. */
   counters(users: number): { starts: Uint32Array; next: Uint32Array } {
@@ -186,16 +200,32 @@ export class GroupArrays {
     return { starts, next: this.next.subarray(0, users) };
   }
 
-  /** Track and time columns of `rows` rows (their contents are whatever was left in them). */
-  rows(rows: number): { tracks: Uint32Array; times: Float64Array } {
+  /** A track column of `rows` rows (its contents are whatever was left in it). */
+  rows(rows: number): Uint32Array {
     if (this.tracks.length < rows) {
-      // The old arrays are let go before the new ones are made: not both at once.
+      // The old array is let go before the new one is made: not both at once.
       this.tracks = new Uint32Array(0);
-      this.times = new Float64Array(0);
       this.tracks = new Uint32Array(roomFor(rows));
+    }
+    return this.tracks.subarray(0, rows);
+  }
+
+  /** A column of `rows` listen times in milliseconds (see UserGroups), as `rows` gives tracks. */
+  msTimesFor(rows: number): Uint32Array {
+    if (this.msTimes.length < rows) {
+      this.msTimes = new Uint32Array(0);
+      this.msTimes = new Uint32Array(roomFor(rows));
+    }
+    return this.msTimes.subarray(0, rows);
+  }
+
+  /** A column of `rows` listen times in microseconds, as `rows` gives tracks. */
+  timesFor(rows: number): Float64Array {
+    if (this.times.length < rows) {
+      this.times = new Float64Array(0);
       this.times = new Float64Array(roomFor(rows));
     }
-    return { tracks: this.tracks.subarray(0, rows), times: this.times.subarray(0, rows) };
+    return this.times.subarray(0, rows);
   }
 }
 

@@ -468,16 +468,20 @@ describe('GroupArrays: the arrays of the groups of a day part, reused part after
     expect(Array.from(again.starts)).toEqual([0, 0, 0, 0, 0, 0]);
     expect(again.starts.buffer).toBe(first.starts.buffer);
 
-    const rows = arrays.rows(6400);
-    expect(rows.tracks.length).toBe(6400);
-    expect(rows.times.length).toBe(6400);
-    // A part a little larger (within the 64th) shares the arrays; a larger one gets new ones.
-    expect(arrays.rows(6500).tracks.buffer).toBe(rows.tracks.buffer);
-    expect(arrays.rows(600).times.buffer).toBe(rows.times.buffer);
-    const grown = arrays.rows(6501);
-    expect(grown.tracks.buffer).not.toBe(rows.tracks.buffer);
-    expect(grown.tracks.length).toBe(6501);
-    expect(grown.times.length).toBe(6501);
+    for (const column of [
+      (n: number) => arrays.rows(n),
+      (n: number) => arrays.msTimesFor(n),
+      (n: number) => arrays.timesFor(n),
+    ]) {
+      const rows = column(6400);
+      expect(rows.length).toBe(6400);
+      // A part a little larger (within the 64th) shares the array; a larger one gets a new one.
+      expect(column(6500).buffer).toBe(rows.buffer);
+      expect(column(600).buffer).toBe(rows.buffer);
+      const grown = column(6501);
+      expect(grown.buffer).not.toBe(rows.buffer);
+      expect(grown.length).toBe(6501);
+    }
   });
 });
 
