@@ -76,8 +76,13 @@ export interface DayAggregate {
   listen: Float64Array;
   total: Float64Array;
   unique: Float64Array;
-  /** Plays of each (bucket * genres + g, track number) with any: parallel lists. */
-  plays: { keys: number[]; tracks: number[]; counts: number[] };
+  /**
+   * Plays of each (bucket, track) played: `ids[i]` is bucket * `tracks` + the track's number, played
+   * `counts[i]` times. A track's plays count for each of its genres, which the catalogue tells
+   * (finishDayKpis): a list an entry per genre, as JavaScript arrays, was about 25 MB of the main
+   * thread's heap as a day of 200,000 tracks was merged.
+   */
+  plays: { tracks: number; ids: Float64Array; counts: Uint32Array };
   counts: DayStreamCounts;
 }
 
@@ -245,25 +250,13 @@ export function aggregateDay(
   counts.unknownTrack = unknownTrack;
   counts.unknownUser = unknownUser;
   counts.counted = counted;
-  const keys: number[] = [];
-  const playTracks: number[] = [];
-  const playCounts: number[] = [];
-  plays.forEach((n, key) => {
-    const bucket = Math.floor(key / T);
-    const track = key - bucket * T;
-    for (let e = from[track]!; e < from[track + 1]!; e++) {
-      keys.push(bucket * G + genresOf[e]!);
-      playTracks.push(track);
-      playCounts.push(n);
-    }
-  });
   return {
     genres: genreNames,
     buckets,
     listen,
     total,
     unique,
-    plays: { keys, tracks: playTracks, counts: playCounts },
+    plays: playList(T, plays.size(), plays.forEach),
     counts,
   };
 }
@@ -330,27 +323,16 @@ export function mergeAggregates(parts: DayAggregate[]): DayAggregate {
     }
     return out;
   };
-  // The parts number tracks alike (one run's numbering): a play is keyed by its track and its key,
-  // its count summed in a Map of numbers (an object an entry was about 40 MB with 200,000 tracks).
-  const keys = first.buckets * first.genres.length;
-  const plays = new Map<number, number>();
+  // The parts number tracks alike (one run's numbering): a (bucket, track) has one id in all.
+  const T = first.plays.tracks;
+  const plays = playCounter(first.buckets * T);
   for (const part of parts) {
-    const { keys: partKeys, tracks, counts } = part.plays;
-    for (let i = 0; i < partKeys.length; i++) {
-      const id = tracks[i]! * keys + partKeys[i]!;
-      plays.set(id, (plays.get(id) ?? 0) + counts[i]!);
-    }
+    const { ids, counts } = part.plays;
+    for (let i = 0; i < ids.length; i++) plays.add(ids[i]!, counts[i]!);
   }
   const counts: DayStreamCounts = { rows: 0, duplicates: 0, unknownTrack: 0, unknownUser: 0, counted: 0 };
   for (const part of parts) {
     for (const key of Object.keys(counts) as (keyof DayStreamCounts)[]) counts[key] += part.counts[key];
-  }
-  const merged = { keys: [] as number[], tracks: [] as number[], counts: [] as number[] };
-  for (const [id, n] of plays) {
-    const track = Math.floor(id / keys);
-    merged.keys.push(id - track * keys);
-    merged.tracks.push(track);
-    merged.counts.push(n);
   }
   return {
     genres: first.genres,
@@ -358,21 +340,25 @@ export function mergeAggregates(parts: DayAggregate[]): DayAggregate {
     listen: sum((a) => a.listen),
     total: sum((a) => a.total),
     unique: sum((a) => a.unique),
-    plays: merged,
+    plays: playList(T, plays.size(), plays.forEach),
     counts,
   };
 }
 
-/** Rank an aggregate into the day's KPI rows and top genres (`trackName`: a track number's id). */
+/**
+ * Rank an aggregate into the day's KPI rows and top genres (`catalog`: the one it was computed
+ * with, for the tracks' genres; `trackName`: a track number's id).
+ */
 export function finishDayKpis(
   day: number,
   granularity: Granularity,
   agg: DayAggregate,
+  catalog: Pick<NumberedCatalog, 'trackFrom' | 'trackGenres'>,
   trackName: (track: number) => string,
 ): DayKpis {
   const { genres: genreNames, buckets, listen, total, unique } = agg;
   const G = genreNames.length;
-  const top = topTracks(agg.plays, trackName);
+  const top = topTracks(agg.plays, G, catalog, trackName);
   const genres: GenreKpi[] = [];
   const topGenres: TopGenre[] = [];
   for (let b = 0; b < buckets; b++) {
@@ -401,10 +387,24 @@ export function finishDayKpis(
   return { day, granularity, genres, topGenres, streams: agg.counts };
 }
 
-/** Plays per (bucket, genre, track) key. */
+/** Plays per (bucket, track) key. */
 interface PlayCounter {
-  add(key: number): void;
+  add(key: number, plays?: number): void;
+  /** The keys with plays. */
+  size(): number;
   forEach(visit: (plays: number, key: number) => void): void;
+}
+
+/** A counter's plays as a DayAggregate's (`size` keys with plays, as `forEach` visits them). */
+function playList(tracks: number, size: number, forEach: PlayCounter['forEach']): DayAggregate['plays'] {
+  const ids = new Float64Array(size);
+  const counts = new Uint32Array(size);
+  let i = 0;
+  forEach((n, key) => {
+    ids[i] = key;
+    counts[i++] = n;
+  });
+  return { tracks, ids, counts };
 }
 
 /** Dense counts when the key space is small enough (a day: genres x tracks), else a Map. */
@@ -412,8 +412,13 @@ function playCounter(keys: number): PlayCounter {
   if (keys <= 1 << 24) {
     const counts = new Uint32Array(keys);
     return {
-      add: (key) => {
-        counts[key]!++;
+      add: (key, plays = 1) => {
+        counts[key]! += plays;
+      },
+      size: () => {
+        let n = 0;
+        for (let key = 0; key < keys; key++) if (counts[key] !== 0) n++;
+        return n;
       },
       forEach: (visit) => {
         for (let key = 0; key < keys; key++) if (counts[key] !== 0) visit(counts[key]!, key);
@@ -422,39 +427,64 @@ function playCounter(keys: number): PlayCounter {
   }
   const counts = new Map<number, number>();
   return {
-    add: (key) => {
-      counts.set(key, (counts.get(key) ?? 0) + 1);
+    add: (key, plays = 1) => {
+      counts.set(key, (counts.get(key) ?? 0) + plays);
     },
+    size: () => counts.size,
     forEach: (visit) => counts.forEach(visit),
   };
 }
 
-/** Each (bucket, genre)'s 3 most played tracks: plays descending, then track_id ascending. */
+/**
+ * Each (bucket, genre)'s 3 most played tracks (key bucket * `genres` + genre): plays descending,
+ * then track_id ascending. A track's plays count for each of its genres.
+ */
 function topTracks(
   plays: DayAggregate['plays'],
+  genres: number,
+  catalog: Pick<NumberedCatalog, 'trackFrom' | 'trackGenres'>,
   trackName: (track: number) => string,
 ): Map<number, { track: string; plays: number }[]> {
   const top = new Map<number, { track: string; plays: number }[]>();
-  const better = (a: { track: string; plays: number }, b: { track: string; plays: number }): boolean =>
-    a.plays > b.plays || (a.plays === b.plays && byteOrder(a.track, b.track) < 0);
-  plays.keys.forEach((k, i) => {
-    const n = plays.counts[i]!;
-    let list = top.get(k);
-    if (list === undefined) {
-      list = [];
-      top.set(k, list);
-    }
-    // Fewer plays than the third of a full list: out, its name not even decoded (a name and an
-    // object for each of 200,000 tracks' plays were most of the day's end).
-    if (list.length === TOP_TRACKS && n < list[TOP_TRACKS - 1]!.plays) return;
-    const entry = { track: trackName(plays.tracks[i]!), plays: n };
-    if (list.length === TOP_TRACKS && !better(entry, list[TOP_TRACKS - 1]!)) return;
-    let at = list.length;
-    while (at > 0 && better(entry, list[at - 1]!)) at--;
-    list.splice(at, 0, entry);
-    if (list.length > TOP_TRACKS) list.pop();
-  });
+  const T = plays.tracks;
+  const { trackFrom: from, trackGenres: genresOf } = catalog;
+  for (let i = 0; i < plays.ids.length; i++) {
+    const id = plays.ids[i]!;
+    const bucket = Math.floor(id / T);
+    const track = id - bucket * T;
+    for (let e = from[track]!; e < from[track + 1]!; e++)
+      enterTop(top, bucket * genres + genresOf[e]!, track, plays.counts[i]!, trackName);
+  }
   return top;
+}
+
+/** Track `track`'s `n` plays offered to the top tracks of key `k`. */
+function enterTop(
+  top: Map<number, { track: string; plays: number }[]>,
+  k: number,
+  track: number,
+  n: number,
+  trackName: (track: number) => string,
+): void {
+  let list = top.get(k);
+  if (list === undefined) {
+    list = [];
+    top.set(k, list);
+  }
+  // Fewer plays than the third of a full list: out, its name not even decoded (a name and an
+  // object for each of 200,000 tracks' plays were most of the day's end).
+  if (list.length === TOP_TRACKS && n < list[TOP_TRACKS - 1]!.plays) return;
+  const entry = { track: trackName(track), plays: n };
+  if (list.length === TOP_TRACKS && !better(entry, list[TOP_TRACKS - 1]!)) return;
+  let at = list.length;
+  while (at > 0 && better(entry, list[at - 1]!)) at--;
+  list.splice(at, 0, entry);
+  if (list.length > TOP_TRACKS) list.pop();
+}
+
+/** Whether a top track comes before another: more plays, then its track_id first in byte order. */
+function better(a: { track: string; plays: number }, b: { track: string; plays: number }): boolean {
+  return a.plays > b.plays || (a.plays === b.plays && byteOrder(a.track, b.track) < 0);
 }
 
 /** `numerator / denominator` (whole numbers) rounded half up to 2 decimals, exactly (in BigInt). */

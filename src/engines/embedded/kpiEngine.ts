@@ -135,7 +135,7 @@ export function embeddedKpiEngine(options: {
     const count = dayParts(dayRows, parallel ? threads : 1, maxPartRows);
     if (count === 1) {
       const aggregate = aggregateDay(loadDayGroups(files, users, arrays), users, numbered, granularity);
-      return finishDayKpis(day, granularity, aggregate, trackName);
+      return finishDayKpis(day, granularity, aggregate, numbered, trackName);
     }
     const partOf = run.parts.of(count);
     let aggregates: DayAggregate[];
@@ -164,7 +164,7 @@ export function embeddedKpiEngine(options: {
         aggregateDayPart({ granularity, sources: files, part, partOf, users, catalog: numbered }, arrays),
       );
     }
-    return finishDayKpis(day, granularity, mergeAggregates(aggregates), trackName);
+    return finishDayKpis(day, granularity, mergeAggregates(aggregates), numbered, trackName);
   }
 }
 
