@@ -325,7 +325,10 @@ export function mergeAggregates(parts: DayAggregate[]): DayAggregate {
   };
   // The parts number tracks alike (one run's numbering): a (bucket, track) has one id in all.
   const T = first.plays.tracks;
-  const plays = playCounter(first.buckets * T);
+  const plays = playCounter(
+    first.buckets * T,
+    parts.reduce((n, part) => n + part.plays.ids.length, 0),
+  );
   for (const part of parts) {
     const { ids, counts } = part.plays;
     for (let i = 0; i < ids.length; i++) plays.add(ids[i]!, counts[i]!);
@@ -407,9 +410,13 @@ function playList(tracks: number, size: number, forEach: PlayCounter['forEach'])
   return { tracks, ids, counts };
 }
 
-/** Dense counts when the key space is small enough (a day: genres x tracks), else a Map. */
-function playCounter(keys: number): PlayCounter {
-  if (keys <= 1 << 24) {
+/**
+ * Dense counts when the key space is small enough (a day: hours x tracks), else a Map; a Map too
+ * when at most `entries` keys are coming and they are fewer than a quarter of the space (the
+ * parts' plays merged: a dense array of every hour and track for a few of them played).
+ */
+function playCounter(keys: number, entries = keys): PlayCounter {
+  if (keys <= 1 << 24 && entries * 4 >= keys) {
     const counts = new Uint32Array(keys);
     return {
       add: (key, plays = 1) => {

@@ -1,5 +1,15 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { byteOrder, roundedRatio } from '../../src/kpis/genreKpis.js';
+import {
+  aggregateDay,
+  byteOrder,
+  finishDayKpis,
+  type Granularity,
+  mergeAggregates,
+  type NumberedCatalog,
+  roundedRatio,
+} from '../../src/kpis/genreKpis.js';
+import type { UserGroups } from '../../src/kpis/streamDays.js';
 
 /** The arithmetic of the genre KPIs (src/kpis/genreKpis.ts): exact half-up ratios, UTF-8 byte order. */
 
@@ -26,5 +36,90 @@ describe('rounding and ordering helpers', () => {
       '\uFF5E',
       '\u{1F600}',
     ]);
+  });
+});
+
+/**
+ * A day's rows as one part and cut by user into parts whose aggregates are merged
+ * (mergeAggregates, as the workers' parts are): the same KPIs, whichever counter the merge picks
+ * (dense over every hour and track, or a Map when few of them are played), with plays given to
+ * each of a track's genres and the top tracks ranked with ties broken by track id.
+ */
+describe('a day cut into parts sums to the day whole', () => {
+  const catalog = (tracks: number): NumberedCatalog => {
+    // Track t in genres t % 3 and, for odd t, also (t + 1) % 3; track 0 unknown.
+    const from = [0];
+    const genres: number[] = [];
+    const durations: number[] = [];
+    for (let t = 0; t < tracks; t++) {
+      if (t > 0) {
+        genres.push(t % 3);
+        durations.push(1000 + t);
+        if (t % 2 === 1) {
+          genres.push((t + 1) % 3);
+          durations.push(1000 + t);
+        }
+      }
+      from.push(genres.length);
+    }
+    return {
+      genres: ['g0', 'g1', 'g2'],
+      trackFrom: Uint32Array.from(from),
+      trackGenres: Uint32Array.from(genres),
+      trackDurations: Float64Array.from(durations),
+      knownTracks: Uint8Array.from({ length: tracks }, (_, t) => (t === 0 ? 0 : 1)),
+      knownUsers: 2,
+    };
+  };
+
+  /** The groups of `rows` (user, track, hour) for `users` users, only those `keep` takes. */
+  const groups = (
+    rows: [number, number, number][],
+    users: number,
+    keep: (u: number) => boolean,
+  ): UserGroups => {
+    const kept = rows.filter(([u]) => keep(u)).sort((a, b) => a[0] - b[0]);
+    const starts = new Uint32Array(users + 1);
+    for (const [u] of kept) starts[u + 1]!++;
+    for (let u = 0; u < users; u++) starts[u + 1]! += starts[u]!;
+    return {
+      starts,
+      tracks: Uint32Array.from(kept, ([, t]) => t),
+      times: Float64Array.from(kept, ([, , h], i) => h * 3_600_000_000 + (i % 4) * 1_000_000),
+    };
+  };
+
+  it('property: the merged parts give the KPIs of the whole day, day and hour granularity', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 2, max: 4000 }),
+        fc.array(fc.tuple(fc.nat(9), fc.nat(3999), fc.nat(23)), { maxLength: 200 }),
+        fc.integer({ min: 2, max: 4 }),
+        fc.constantFrom<Granularity>('day', 'hour'),
+        (tracks, drawn, parts, granularity) => {
+          const rows = drawn.map(([u, t, h]): [number, number, number] => [u, t % tracks, h]);
+          const numbered = catalog(tracks);
+          const name = (t: number): string => `track-${String(t).padStart(5, '0')}`;
+          const whole = aggregateDay(
+            groups(rows, 10, () => true),
+            10,
+            numbered,
+            granularity,
+          );
+          const cut = Array.from({ length: parts }, (_, p) =>
+            aggregateDay(
+              groups(rows, 10, (u) => u % parts === p),
+              10,
+              numbered,
+              granularity,
+            ),
+          );
+          expect(finishDayKpis(19_000, granularity, mergeAggregates(cut), numbered, name)).toEqual(
+            finishDayKpis(19_000, granularity, whole, numbered, name),
+          );
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });
