@@ -159,7 +159,7 @@ export class StreamRowReader {
         const user = this.user;
         const track = this.track;
         const time = this.time;
-        if (starts[user] === ends[user] || starts[track] === ends[track]) {
+        if (r.isEmpty(user) || r.isEmpty(track)) {
           this.reject('empty_id', record, r.joined());
           return;
         }
@@ -172,11 +172,7 @@ export class StreamRowReader {
           return;
         }
         report.accepted++;
-        rows.addRow(
-          escaped[user] === 0 ? users.idOf(bytes, starts[user]!, ends[user]!) : users.id(r.text(user)),
-          escaped[track] === 0 ? tracks.idOf(bytes, starts[track]!, ends[track]!) : tracks.id(r.text(track)),
-          at,
-        );
+        rows.addRow(r.idIn(user, users), r.idIn(track, tracks), at);
       },
       onMalformed: (problem, record, text) => {
         report.rows++;
