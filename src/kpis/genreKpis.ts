@@ -256,7 +256,7 @@ export function aggregateDay(
     listen,
     total,
     unique,
-    plays: playList(T, plays.size(), plays.forEach),
+    plays: playList(T, plays),
     counts,
   };
 }
@@ -343,7 +343,7 @@ export function mergeAggregates(parts: DayAggregate[]): DayAggregate {
     listen: sum((a) => a.listen),
     total: sum((a) => a.total),
     unique: sum((a) => a.unique),
-    plays: playList(T, plays.size(), plays.forEach),
+    plays: playList(T, plays),
     counts,
   };
 }
@@ -398,12 +398,13 @@ interface PlayCounter {
   forEach(visit: (plays: number, key: number) => void): void;
 }
 
-/** A counter's plays as a DayAggregate's (`size` keys with plays, as `forEach` visits them). */
-function playList(tracks: number, size: number, forEach: PlayCounter['forEach']): DayAggregate['plays'] {
+/** A counter's plays as a DayAggregate's, for keys bucket * `tracks` + track. */
+function playList(tracks: number, counter: PlayCounter): DayAggregate['plays'] {
+  const size = counter.size();
   const ids = new Float64Array(size);
   const counts = new Uint32Array(size);
   let i = 0;
-  forEach((n, key) => {
+  counter.forEach((n, key) => {
     ids[i] = key;
     counts[i++] = n;
   });

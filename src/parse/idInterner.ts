@@ -56,9 +56,9 @@ export class IdInterner implements Numbering {
   /**
    * Open addressing, linear probing, at most three quarters full (MAX_LOAD). Slot s is SLOT
    * numbers from SLOT * s: (id + 1) * 32 + the length (31 for 31 bytes and more; 0 for an empty
-   * slot), and the name's first INLINE_WORDS * 4 bytes as words, zero-padded. A name of up to 12 bytes (user ids) is
-   * matched in its slot alone, a longer one (Spotify's 22-byte track ids) with a look at the
-   * arena. 16 bytes a slot: with 32 (the hash and 24 bytes of the name), a file of 1.5M users grew
+   * slot), and the name's first INLINE_WORDS * 4 bytes as words, zero-padded. A name of up to 12
+   * bytes (user ids) is matched in its slot alone, a longer one (Spotify's 22-byte track ids) with
+   * a look at the arena. 16 bytes a slot: with 32 (the hash and 24 bytes of the name), a file of 1.5M users grew
    * its table to 128 MB, and its growth (fresh pages faulted, about 11 us each) was the largest
    * part of the parse's time.
    */
@@ -226,8 +226,9 @@ export class IdInterner implements Numbering {
   /**
    * The hot path, written out: the name's first 24 bytes as six words (zero-padded), a 30-bit
    * hash of them and of any bytes after (one multiply a word; murmur3's finalizer; 30 bits keep it
-   * a small integer to V8), then the probe, which compares slots word by word (the first three). A name with a byte
-   * past ASCII is looked up by its decoded text, unless `anyBytes` (it is that text's bytes).
+   * a small integer to V8), then the probe, which compares slots word by word (the first three). A
+   * name with a byte past ASCII is looked up by its decoded text, unless `anyBytes` (it is that
+   * text's bytes).
    */
   private lookup(bytes: Uint8Array, start: number, end: number, anyBytes: boolean, add = true): number {
     const words = this.words;
@@ -311,7 +312,7 @@ export class IdInterner implements Numbering {
       if ((entry & 31) !== tag || table[s + 1] !== w0 || table[s + 2] !== w1 || table[s + 3] !== w2) continue;
       const id = (entry >>> 5) - 1;
       if (length <= INLINE_BYTES) return id;
-      const from = id === 0 ? 0 : this.ends[id - 1]!;
+      const from = this.start(id);
       if (this.ends[id]! - from !== length) continue;
       const arena = this.arena;
       let i = INLINE_BYTES;

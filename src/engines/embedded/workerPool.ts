@@ -183,7 +183,7 @@ export class WorkerPool {
   private retireFree(): void {
     if (this.queue.length > 0) return;
     for (const slot of this.slots) {
-      if (slot.current !== undefined || slot.retired !== undefined || slot.pinned.length > 0) continue;
+      if (!isFree(slot)) continue;
       if (!this.slots.some((other) => other !== slot && other.retired === undefined)) return;
       slot.retired = leave(slot.worker);
     }
@@ -191,12 +191,7 @@ export class WorkerPool {
 
   private wakeIdleWaiters(): void {
     if (this.idleWaiters.length === 0 || this.queue.length > 0) return;
-    if (
-      this.slots.some(
-        (slot) => slot.current === undefined && slot.pinned.length === 0 && slot.retired === undefined,
-      )
-    )
-      for (const wake of this.idleWaiters.splice(0)) wake();
+    if (this.slots.some(isFree)) for (const wake of this.idleWaiters.splice(0)) wake();
   }
 
   private onMessage(slot: Slot, message: { type: string } & Record<string, unknown>): void {
@@ -224,6 +219,11 @@ export class WorkerPool {
     }
     for (const job of this.queue.splice(0)) job.reject(error);
   }
+}
+
+/** A worker there to take a task, with none running and none pinned to it. */
+function isFree(slot: Slot): boolean {
+  return slot.current === undefined && slot.pinned.length === 0 && slot.retired === undefined;
 }
 
 /**
