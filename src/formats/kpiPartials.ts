@@ -496,10 +496,15 @@ export type PartialHeaders = Map<string, ReadPartial>;
 
 const NO_NAMES: NameList = { bytes: new Uint8Array(0), ends: new Uint32Array(0) };
 
-/** The partial's ids in `names`' numbering, numbered at its first use (its names let go then). */
+/**
+ * The partial's ids in `names`' numbering, numbered at its first use (its names let go then). They
+ * are kept in shared memory: the workers computing a day's parts read them there, where each got
+ * a copy of every file's ids (18 MB a worker at 2M users).
+ */
 export function partialIds(partial: ReadPartial, names: PartialNames): PartialIds {
   if (partial.ids === undefined) {
-    partial.ids = names.of(partial.header);
+    const { users, tracks } = names.of(partial.header);
+    partial.ids = { users: sharedCopy(users), tracks: sharedCopy(tracks) };
     partial.header = { ...partial.header, users: NO_NAMES, tracks: NO_NAMES };
   }
   return partial.ids;
@@ -507,9 +512,9 @@ export function partialIds(partial: ReadPartial, names: PartialNames): PartialId
 
 /**
  * A day's section of one file partial, with the file's user and track numbers in a run's
- * numbering (PartialNames): `users[i]` is the number of the file's user i, or -1 for a user whose
- * rows are left out (another part's). All a thread needs to load the day's rows: plain data, sent
- * to a worker as it is.
+ * numbering (PartialNames): `users[i]` is the number of the file's user i (-1: none, its rows left
+ * out). All a thread needs to load the day's rows: plain data, sent to a worker as it is (the ids
+ * shared, not copied: partialIds).
  */
 export interface DaySource {
   path: string;
@@ -541,40 +546,33 @@ export function daySources(
 }
 
 /**
- * The sources with the users `keep` refuses (by number) left out: a part of a day cut by user.
- * `inPlace`: their users arrays are changed rather than copied (a worker's own copy of its task:
- * at 2M users, 18 MB a part not held twice).
- */
-export function keepUsers(
-  sources: readonly DaySource[],
-  keep: (user: number) => boolean,
-  inPlace = false,
-): DaySource[] {
-  return sources.map((source) => {
-    const users = inPlace ? source.users : new Int32Array(source.users.length);
-    for (let i = 0; i < users.length; i++) {
-      const id = source.users[i]!;
-      users[i] = id >= 0 && keep(id) ? id : -1;
-    }
-    return { ...source, users };
-  });
-}
-
-/**
  * The rows of a day from its sources, grouped by user (see UserGroups): `users` is the size of the
  * numbering (group u holds user number u's rows), and a user numbered -1 in a source has none.
  *
  * Two passes over the files, in chunks of rows: the user columns first, to count each user's
  * rows, then each file's tracks and times copied straight into their user's group. Memory is the
- * groups' (12 bytes a row) and one chunk's, never the files' columns. The groups are views into
- * `arrays`' arrays, valid until they are asked for again.
+ * groups' (8 to 12 bytes a row), one array of users + 2 counters and one chunk's, never the files'
+ * columns. The groups are views into `arrays`' arrays, valid until they are asked for again.
+ *
+ * `only`: the rows of the users in one part of a day cut by user (`partOf[user] === part`), the
+ * others left out as they are read. The sources stay as they are: a worker reads them from the
+ * memory the main thread shares (a masked copy of their users was 18 MB a worker at 2M users).
  */
 export function loadDayGroups(
   sources: readonly DaySource[],
   users: number,
   arrays = new GroupArrays(),
+  only?: { part: number; partOf: Uint16Array },
 ): UserGroups {
-  const { starts, next } = arrays.counters(users);
+  const part = only?.part;
+  const partOf = only?.partOf;
+  // One array serves the counting sort throughout: user u's count at u + 2, then (the prefix sum)
+  // its group's start at u + 1, which the second pass moves to its end, the next group's start:
+  // at the end, user u's group starts at u.
+  const counters = arrays.counters(users);
+  // Each pass sums a mix of the user numbers it keeps: the second must see the rows the first
+  // counted (the columns are read twice; a file changed in between would misplace rows).
+  let counted = 0;
   for (const { path, dataStart, section, users: userIds } of sources) {
     const known = userIds.length;
     let outOfRange = false;
@@ -587,14 +585,18 @@ export function loadDayGroups(
           continue;
         }
         const id = userIds[u]!;
-        if (id >= 0) starts[id + 1]!++;
+        if (id >= 0 && (partOf === undefined || partOf[id] === part)) {
+          counters[id + 2]!++;
+          counted = (counted + Math.imul(id + 1, 0x9e3779b1)) | 0;
+        }
       }
     });
     if (outOfRange) throw new PartialFileError(path, `day ${section.day}: a user number out of range`);
   }
-  for (let u = 0; u < users; u++) starts[u + 1]! += starts[u]!;
-  next.set(starts.subarray(0, users));
-  const rows = starts[users]!;
+  for (let u = 1; u <= users; u++) counters[u + 1]! += counters[u]!;
+  const rows = counters[users + 1]!;
+  const starts = counters.subarray(0, users + 1);
+  let placedSum = 0;
   const groupTracks = arrays.rows(rows);
   // The times in milliseconds since the day's midnight while every row is on a whole millisecond
   // (UserGroups); in microseconds from the first row that is not (those placed so far converted).
@@ -609,12 +611,13 @@ export function loadDayGroups(
       let usTimes = placed.us;
       for (let i = 0; i < column.length; i++) {
         const id = userIds[column[i]!]!;
-        if (!(id >= 0)) continue;
+        if (!(id >= 0 && (partOf === undefined || partOf[id] === part))) continue;
         const t = fileTracks[i]!;
-        const at = next[id]!++;
-        // A track out of range (damage: the checksum at the section's end tells it), or a user
-        // column read otherwise than in the first pass (the file changed under us).
-        if (t >= knownTracks || at >= starts[id + 1]!) {
+        const at = counters[id + 1]!++;
+        placedSum = (placedSum + Math.imul(id + 1, 0x9e3779b1)) | 0;
+        // A track out of range (damage: the checksum at the section's end tells it), or more rows
+        // than the first pass counted (the file changed under us; the sums below tell the rest).
+        if (t >= knownTracks || at >= rows) {
           outOfRange = true;
           continue;
         }
@@ -636,12 +639,26 @@ export function loadDayGroups(
     });
     if (outOfRange) throw new PartialFileError(path, `day ${section.day}: rows out of range`);
   }
+  // Every group full to the next one's start (its own counter moved there), and the rows the
+  // first pass counted.
+  if (placedSum !== counted || counters[users]! !== rows)
+    throw new PartialFileError(
+      sources[0]!.path,
+      `day ${sources[0]!.section.day}: rows changed between reads`,
+    );
   return placed.us === undefined
     ? { starts, tracks: groupTracks, times: msTimes, dayStart }
     : { starts, tracks: groupTracks, times: placed.us };
 }
 
 const MS_PER_DAY = MICROS_PER_DAY / 1000;
+
+/** A copy of `values` in shared memory: sent to a worker, it is not copied again. */
+function sharedCopy(values: Int32Array): Int32Array {
+  const out = new Int32Array(new SharedArrayBuffer(values.byteLength));
+  out.set(values);
+  return out;
+}
 
 /**
  * The first track on `day` that is not in `known`, with the file it came from: an example for a
@@ -650,7 +667,7 @@ const MS_PER_DAY = MICROS_PER_DAY / 1000;
 export function firstUnknownTrack(
   sources: { file: string; partial: string }[],
   day: number,
-  known: ReadonlyMap<string, unknown>,
+  known: { has(track: string): boolean },
 ): { file: string; track: string } | undefined {
   for (const { file, partial } of sources) {
     const { header, dataStart } = readFilePartialHeader(partial);

@@ -1,6 +1,6 @@
-import type { TrackGenre } from '../parse/catalogs.js';
 import { ExtendedInterner, type IdInterner } from '../parse/idInterner.js';
 import { utcHourOf } from '../parse/timestamps.js';
+import type { TrackGenres } from '../parse/trackGenres.js';
 import type { UserGroups } from './streamDays.js';
 
 export type Granularity = 'day' | 'hour';
@@ -54,8 +54,8 @@ export interface DayKpis {
 }
 
 export interface Catalog {
-  /** track_id -> its genres. */
-  tracks: Map<string, TrackGenre[]>;
+  /** Every track_id and its genres. */
+  tracks: TrackGenres;
   /** Every user_id of the users files, by its bytes (millions of them: no string kept a user). */
   users: IdInterner;
 }
@@ -88,9 +88,7 @@ export interface DayAggregate {
 
 /** The catalogue's genres in byte order. */
 export function catalogGenres(catalog: Pick<Catalog, 'tracks'>): string[] {
-  return [...new Set([...catalog.tracks.values()].flatMap((list) => list.map((g) => g.genre)))].sort(
-    byteOrder,
-  );
+  return [...catalog.tracks.genres].sort(byteOrder);
 }
 
 /**
@@ -128,7 +126,8 @@ export class CatalogNumbering {
    * catalogue held two tables of 2M users on this thread (about 120 MB each).
    */
   readonly users: ExtendedInterner;
-  private readonly genreIndex: Map<string, number>;
+  /** The index in `genres` of each of the catalogue's genres (by its own number). */
+  private readonly genreIndex: Uint32Array;
   private readonly trackFrom: number[] = [0];
   private readonly trackGenres: number[] = [];
   private readonly trackDurations: number[] = [];
@@ -136,7 +135,8 @@ export class CatalogNumbering {
 
   constructor(private readonly catalog: Catalog) {
     this.genres = catalogGenres(catalog);
-    this.genreIndex = new Map(this.genres.map((g, i) => [g, i]));
+    const index = new Map(this.genres.map((g, i) => [g, i]));
+    this.genreIndex = Uint32Array.from(catalog.tracks.genres, (g) => index.get(g)!);
     this.users = new ExtendedInterner(catalog.users);
   }
 
@@ -159,13 +159,16 @@ export class CatalogNumbering {
    * them done.
    */
   know(tracks: IdInterner): void {
-    for (let t = this.knownTracks.length; t < tracks.size; t++) {
-      const list = this.catalog.tracks.get(tracks.text(t));
-      this.knownTracks.push(list === undefined ? 0 : 1);
-      for (const g of list ?? []) {
-        this.trackGenres.push(this.genreIndex.get(g.genre)!);
-        this.trackDurations.push(g.durationMs);
-      }
+    if (this.knownTracks.length === tracks.size) return;
+    // Looked up by their bytes, no string a track.
+    const inCatalog = this.catalog.tracks.numbersOf(tracks.nameList(this.knownTracks.length));
+    const addGenre = (genre: number, durationMs: number): void => {
+      this.trackGenres.push(this.genreIndex[genre]!);
+      this.trackDurations.push(durationMs);
+    };
+    for (const track of inCatalog) {
+      this.knownTracks.push(track < 0 ? 0 : 1);
+      if (track >= 0) this.catalog.tracks.forEachGenre(track, addGenre);
       this.trackFrom.push(this.trackGenres.length);
     }
   }

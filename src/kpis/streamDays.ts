@@ -106,11 +106,15 @@ function newBlock(rows: number): RowBlock {
  * fill (see DayStreams), and `flush` sends the rest at the end.
  */
 export class StreamDays implements StreamRowSink {
-  readonly users = new IdInterner();
-  readonly tracks = new IdInterner();
+  readonly users: IdInterner;
+  readonly tracks: IdInterner;
   readonly days = new Map<number, DayStreams>();
 
-  /** `firstBlockRows`: the rows of each day's first block (tests make it small). */
+  /**
+   * `firstBlockRows`: the rows of each day's first block (tests make it small). `interners`: the
+   * users' and tracks' (empty), kept by a worker from file to file (IdInterner.clear); fresh ones
+   * by default.
+   */
   constructor(
     private readonly out?: (
       day: number,
@@ -119,7 +123,14 @@ export class StreamDays implements StreamRowSink {
       times: Float64Array,
     ) => void,
     private readonly firstBlockRows = 1024,
-  ) {}
+    interners: { users: IdInterner; tracks: IdInterner } = {
+      users: new IdInterner(),
+      tracks: new IdInterner(),
+    },
+  ) {
+    this.users = interners.users;
+    this.tracks = interners.tracks;
+  }
 
   /** Each day's rows not yet sent to `out`, sent, in order of day. */
   flush(): void {
@@ -183,21 +194,24 @@ export function listenTime(groups: UserGroups, i: number): number {
  * a fraction of a percent of each other) share it: an eighth was 7 MB a worker at 2M users.
  */
 export class GroupArrays {
-  private starts = new Uint32Array(0);
-  private next = new Uint32Array(0);
+  private cursors = new Uint32Array(0);
   private tracks = new Uint32Array(0);
   private times = new Float64Array(0);
   private msTimes = new Uint32Array(0);
 
-  /** Zeroed starts for `users` users (users + 1 entries) and a scratch of `users` entries. */
-  counters(users: number): { starts: Uint32Array; next: Uint32Array } {
-    if (this.starts.length < users + 1) {
-      this.starts = new Uint32Array(roomFor(users + 1));
-      this.next = new Uint32Array(roomFor(users));
+  /**
+   * Zeroed counters for a counting sort of `users` users: users + 2 entries, one array where the
+   * sort's counts, cursors and group starts follow each other (loadDayGroups). A second array of
+   * cursors was 8 MB a thread at 2M users.
+   */
+  counters(users: number): Uint32Array {
+    if (this.cursors.length < users + 2) {
+      this.cursors = new Uint32Array(0);
+      this.cursors = new Uint32Array(roomFor(users + 2));
     }
-    const starts = this.starts.subarray(0, users + 1);
-    starts.fill(0);
-    return { starts, next: this.next.subarray(0, users) };
+    const counters = this.cursors.subarray(0, users + 2);
+    counters.fill(0);
+    return counters;
   }
 
   /** A track column of `rows` rows (its contents are whatever was left in it). */

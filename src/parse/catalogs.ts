@@ -5,6 +5,7 @@ import { readFailure } from '../ops/ioErrors.js';
 import { CatalogRecords, type CsvFields, StringFields } from './catalogRecords.js';
 import { checkHeader, looksBinary, missingColumns } from './csvHeader.js';
 import { IdInterner } from './idInterner.js';
+import { type TrackGenres, TrackRows } from './trackGenres.js';
 
 /**
  * The songs and users catalogues, read as csv-parse reads them (real CSV: quoted fields, doubled
@@ -57,15 +58,9 @@ export interface FileReport {
   rejects: Record<string, number>;
 }
 
-/** One genre a track is listed under, with the track's duration in that row. */
-export interface TrackGenre {
-  genre: string;
-  durationMs: number;
-}
-
 export interface SongCatalog {
-  /** track_id -> every genre it is listed under (a track may be in several, as in the Spotify dataset). */
-  tracks: Map<string, TrackGenre[]>;
+  /** Every track_id and the genres it is listed under (a track may be in several, as in the Spotify dataset). */
+  tracks: TrackGenres;
   files: FileReport[];
   /** SHA-256 of each file read (the files in `files`), by name. */
   sha256: Map<string, string>;
@@ -107,6 +102,8 @@ export interface HeadedBytes {
 export interface CsvInput {
   name: string;
   path: string;
+  /** Its size in bytes, when known (listed): the catalogues size their tables from it. */
+  size?: number;
   open(options?: OpenOptions): Promise<HeadedBytes>;
 }
 
@@ -131,47 +128,50 @@ const DURATION = /^\d{1,12}$/;
  * row (`duplicate_song`); under another genre it is one more genre of the track.
  */
 export async function readSongs(files: CsvInput[]): Promise<SongCatalog> {
-  const catalog: SongCatalog = { tracks: new Map(), files: [], sha256: new Map(), bad: [], examples: [] };
-  // One string a genre, however many songs have it: a string a row kept was 6 MB at 200,000 songs.
-  const genres = new Map<string, string>();
+  // Every file's accepted rows; `staged`, the file's being read, added to them only once it is
+  // read whole.
+  let catalog: TrackRows | undefined;
+  let staged = new TrackRows();
+  const into = {
+    files: [] as FileReport[],
+    sha256: new Map<string, string>(),
+    bad: [] as BadFile[],
+    examples: [] as RowExample[],
+  };
   for (const file of files) {
-    // This file's tracks and genres, added to the catalogue only once the whole file is read.
-    let staged = new Map<string, TrackGenre[]>();
     const onRow: RowHandler<(typeof SONG_COLUMNS)[number]> = (row, c, reject) => {
-      const id = row.text(c.track_id);
-      const text = row.text(c.track_genre).trim();
-      let genre = genres.get(text);
-      if (genre === undefined) {
-        genre = text;
-        genres.set(text, text);
-      }
+      const genre = row.text(c.track_genre).trim();
       const duration = row.text(c.duration_ms).trim();
-      if (id === '') return reject('empty_id');
+      if (row.isEmpty(c.track_id)) return reject('empty_id');
       if (genre === '') return reject('empty_genre');
       if (!DURATION.test(duration)) return reject('bad_duration');
-      const known = catalog.tracks.get(id);
-      const added = staged.get(id);
-      if (known?.some((g) => g.genre === genre) || added?.some((g) => g.genre === genre))
-        return reject('duplicate_song');
-      if (added === undefined) staged.set(id, [{ genre, durationMs: Number(duration) }]);
-      else added.push({ genre, durationMs: Number(duration) });
+      const g = staged.genre(genre);
+      if (catalog !== undefined) {
+        // Listed under this genre by an earlier file.
+        const id = row.text(c.track_id);
+        if (catalog.ids.has(id) && catalog.hasGenre(catalog.ids.id(id), g)) return reject('duplicate_song');
+      }
+      // Interned from the field's bytes: no string a row.
+      const track = row.idIn(c.track_id, staged.ids);
+      if (staged.hasGenre(track, g)) return reject('duplicate_song');
+      staged.add(track, g, Number(duration));
       return true;
     };
-    await readCatalogFile('songs', file, SONG_COLUMNS, catalog, {
+    await readCatalogFile('songs', file, SONG_COLUMNS, into, {
       onRow,
+      expect: (records) => staged.ids.reserve(records),
       restart: () => {
-        staged = new Map();
+        staged = new TrackRows(catalog ?? staged);
       },
       commit: () => {
-        for (const [id, genres] of staged) {
-          const known = catalog.tracks.get(id);
-          if (known === undefined) catalog.tracks.set(id, genres);
-          else known.push(...genres);
-        }
+        // The first file's rows are the catalogue's as they are (the usual single file).
+        if (catalog === undefined) catalog = staged;
+        else catalog.addAll(staged);
       },
     });
   }
-  return catalog;
+  // (A file set aside part-way leaves its rows in `staged`: not the catalogue's.)
+  return { tracks: (catalog ?? new TrackRows()).finish(), ...into };
 }
 
 /** Users from every file: only the set of user_ids is needed (streams of unknown users are counted). */
@@ -197,6 +197,7 @@ export async function readUsers(files: CsvInput[]): Promise<UserCatalog> {
     };
     await readCatalogFile('users', file, USER_COLUMNS, catalog, {
       onRow,
+      expect: (records) => staged.reserve(records),
       restart: () => {
         staged = new IdInterner();
       },
@@ -221,6 +222,8 @@ type RowHandler<C extends string> = (
 /** What a catalogue does with one file's rows. */
 interface FileRows<C extends string> {
   onRow: RowHandler<C>;
+  /** About how many records the file holds (recordsAbout), told once it is opened and before its rows. */
+  expect?: (records: number) => void;
   /** Forget the rows staged so far: the file is read again from its start. */
   restart: () => void;
   /** Add the file's accepted rows to the catalogue: called only when the file is read whole. */
@@ -247,6 +250,20 @@ async function readCatalogFile<C extends string>(
   rows: FileRows<C>,
 ): Promise<void> {
   const base = { kind, file: file.name, path: file.path };
+  // The catalogue told how many records to expect as the file is opened (it sizes its table).
+  const { size } = file;
+  const { expect } = rows;
+  const input: CsvInput =
+    size === undefined || expect === undefined
+      ? file
+      : {
+          ...file,
+          open: async (options) => {
+            const opened = await file.open(options);
+            expect(recordsAbout(opened.head, size));
+            return opened;
+          },
+        };
   // Read with the scanner first; with csv-parse when the two would not agree on this file.
   for (const reader of [scannerReading, csvParseReading]) {
     rows.restart();
@@ -290,7 +307,7 @@ async function readCatalogFile<C extends string>(
       report.rows++;
       reject('malformed_csv', record, message);
     };
-    const reading = await reader(file, base, sink, malformed);
+    const reading = await reader(input, base, sink, malformed);
     if (!reading.ok && reading.again) continue;
     if (!reading.ok) {
       if (reading.bad !== undefined) into.bad.push(reading.bad);
@@ -315,6 +332,18 @@ async function readCatalogFile<C extends string>(
     into.sha256.set(file.name, reading.sha256);
     return;
   }
+}
+
+/**
+ * About how many records a file of `size` bytes holds, from its head (every record if the head is
+ * the whole file): the head's lines at their mean length, and no more than a row of 6 bytes each
+ * (`a,,,,` and its newline, the least a users row with an id takes).
+ */
+export function recordsAbout(head: Uint8Array, size: number): number {
+  let lines = 0;
+  for (let at = head.indexOf(0x0a); at >= 0; at = head.indexOf(0x0a, at + 1)) lines++;
+  if (head.length >= size) return lines + (head.length > 0 && head[head.length - 1] !== 0x0a ? 1 : 0);
+  return Math.min(Math.ceil((size * lines) / head.length), Math.ceil(size / 6));
 }
 
 type Reader = (

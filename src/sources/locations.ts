@@ -186,10 +186,15 @@ export interface HeadedFile {
 
 /** A file the CSV parsers can open (parse/catalogs.ts CsvInput), its first `headBytes` read first. */
 export function csvInput(
-  file: { name: string; path: string },
+  file: { name: string; path: string; size?: number },
   headBytes: number,
-): { name: string; path: string; open(options?: OpenOptions): Promise<HeadedFile> } {
-  return { name: file.name, path: file.path, open: (options) => openWithHead(file.path, headBytes, options) };
+): { name: string; path: string; size?: number; open(options?: OpenOptions): Promise<HeadedFile> } {
+  return {
+    name: file.name,
+    path: file.path,
+    ...(file.size === undefined ? {} : { size: file.size }),
+    open: (options) => openWithHead(file.path, headBytes, options),
+  };
 }
 
 /**

@@ -8,6 +8,7 @@ import {
   MAX_ROW_EXAMPLES,
   readSongs,
   readUsers,
+  recordsAbout,
   SNIFF_BYTES,
   SONG_COLUMNS,
   type SongCatalog,
@@ -31,11 +32,19 @@ afterAll(() => temp.cleanup());
 const SONGS_HEADER = SONG_COLUMNS.join(',');
 const USERS_HEADER = USER_COLUMNS.join(',');
 
-/** Write `content` as `name` in a new folder; returns what readSongs/readUsers take. */
-function file(name: string, content: string | Uint8Array, dir = temp.make('catalog-')): CsvInput {
+/**
+ * Write `content` as `name` in a new folder; returns what readSongs/readUsers take, with its size
+ * as a listed landing file has it (unless `sized` is false).
+ */
+function file(
+  name: string,
+  content: string | Uint8Array,
+  dir = temp.make('catalog-'),
+  sized = true,
+): CsvInput {
   const path = join(dir, name);
   writeFileSync(path, content);
-  return csvInput({ name, path }, SNIFF_BYTES);
+  return csvInput({ name, path, ...(sized ? { size: Buffer.byteLength(content) } : {}) }, SNIFF_BYTES);
 }
 
 function sha256(content: string | Uint8Array): string {
@@ -78,8 +87,9 @@ describe('readSongs', () => {
   });
 
   it('no files: an empty catalogue', async () => {
-    expect(await readSongs([])).toEqual({
-      tracks: new Map(),
+    const { tracks, ...rest } = await readSongs([]);
+    expect(tracks.size).toBe(0);
+    expect(rest).toEqual({
       files: [],
       sha256: new Map(),
       bad: [],
@@ -339,6 +349,47 @@ describe('readSongs', () => {
     ]);
     expect(catalog.files[0]).toMatchObject({ rows: n, accepted: n, rejects: {} });
     expect(catalog.sha256.get('big.csv')).toBe(sha256(content));
+    // Its size unknown (no table sized ahead), the same catalogue.
+    const unsized = await readSongs([file('big.csv', content, undefined, false)]);
+    expect(tracksOf(unsized)).toEqual(tracksOf(catalog));
+  });
+
+  it("the catalogue's genres are those of its accepted rows, and a track's genres come in row order over the files", async () => {
+    const dir = temp.make('genres-');
+    const first = [
+      SONGS_HEADER,
+      song('t1', 'rock', 1),
+      song('t2', 'only-rejected', 'x'),
+      song('t1', 'pop', 2),
+    ];
+    const second = [SONGS_HEADER, song('t3', 'jazz', 3), song('t1', 'jazz', 4), song('t1', 'rock', 5)];
+    const catalog = await readSongs([
+      file('a.csv', first.join('\n'), dir),
+      file('b.csv', second.join('\n'), dir),
+    ]);
+    expect([...catalog.tracks.genres].sort()).toEqual(['jazz', 'pop', 'rock']);
+    expect(tracksOf(catalog)).toEqual({
+      t1: [
+        ['rock', 1],
+        ['pop', 2],
+        ['jazz', 4],
+      ],
+      t3: [['jazz', 3]],
+    });
+    expect(catalog.files[1]!.rejects).toEqual({ duplicate_song: 1 });
+    expect([catalog.tracks.has('t2'), catalog.tracks.get('t2')]).toEqual([false, undefined]);
+    expect([...catalog.tracks.keys()]).toEqual(['t1', 't3']);
+  });
+});
+
+describe('recordsAbout: how many records a catalogue file holds, from its head', () => {
+  it('every record when the head is the whole file; its lines at their mean length otherwise; at most a record a 6 bytes', () => {
+    const head = Buffer.from('h\nabcdefghi\nabcdefghi\n');
+    expect(recordsAbout(head, head.length)).toBe(3);
+    expect(recordsAbout(Buffer.from('h\nab'), 4)).toBe(2);
+    expect(recordsAbout(Buffer.alloc(0), 0)).toBe(0);
+    expect(recordsAbout(head, head.length * 10)).toBe(30);
+    expect(recordsAbout(Buffer.from('\n\n\n\n'), 600)).toBe(100);
   });
 });
 

@@ -6,6 +6,7 @@ import type { KpiDayEngine, KpiDayInput } from '../../src/engines/kpiEngine.js';
 import type { Catalog } from '../../src/kpis/genreKpis.js';
 import { IdInterner } from '../../src/parse/idInterner.js';
 import { MICROS_PER_DAY } from '../../src/parse/timestamps.js';
+import { TrackGenres } from '../../src/parse/trackGenres.js';
 import { writePartial } from '../support/kpiPartialFiles.js';
 import { mulberry32 } from '../support/prng.js';
 import { TempDirs } from '../support/tempDirs.js';
@@ -40,7 +41,7 @@ afterAll(() => temp.cleanup());
 const DAY = 19_800;
 const TRACKS = Array.from({ length: 40 }, (_, i) => `t${i}`);
 const catalog: Catalog = {
-  tracks: new Map(TRACKS.map((t, i) => [t, [{ genre: `g${i % 7}`, durationMs: 1000 + i }]])),
+  tracks: TrackGenres.of(TRACKS.map((t, i) => [t, [{ genre: `g${i % 7}`, durationMs: 1000 + i }]])),
   users: internerOf(Array.from({ length: 300 }, (_, i) => `u${i}`)),
 };
 

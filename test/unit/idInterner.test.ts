@@ -147,6 +147,30 @@ describe('IdInterner', () => {
     expect(() => interner.text(-1)).toThrow(RangeError);
   });
 
+  it('clear empties it for names numbered from 0 again; reserve and clear change no numbering', () => {
+    const interner = new IdInterner();
+    interner.reserve(50_000);
+    const first = Array.from({ length: 20_000 }, (_, i) => `first-${i}`);
+    expect([...interner.idsOfList(nameListOf(first))]).toEqual(first.map((_, i) => i));
+    interner.clear();
+    expect(interner.size).toBe(0);
+    expect(interner.has('first-0')).toBe(false);
+    const second = ['b', 'first-3', 'a', 'b'];
+    expect([...interner.idsOfList(nameListOf(second))]).toEqual([0, 1, 2, 0]);
+    expect(interner.names).toEqual(['b', 'first-3', 'a']);
+    expect([interner.name(1), interner.text(2)]).toEqual(['first-3', 'a']);
+    expect(() => interner.text(3)).toThrow(RangeError);
+  });
+
+  it('nameListView: the names as nameList gives them, without a copy', () => {
+    const interner = new IdInterner();
+    interner.idsOfList(nameListOf(['x', '😀 ü', '', 'a much longer name than twelve bytes']));
+    const view = interner.nameListView();
+    expect(namesOf(view)).toEqual(namesOf(interner.nameList()));
+    expect([...view.ends]).toEqual([...interner.nameList().ends]);
+    expect(view.bytes.buffer).toBe((interner as unknown as { arena: Uint8Array }).arena.buffer);
+  });
+
   it('a hundred thousand names, the table grown many times on the way', () => {
     const names = Array.from({ length: 100_000 }, (_, i) => `u${(i * 7919) % 60_000}`);
     const want = reference(names);

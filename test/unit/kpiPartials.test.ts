@@ -6,7 +6,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import {
   daySources,
   FilePartialWriter,
-  keepUsers,
   loadDayGroups,
   type PartialHeaders,
   PartialNames,
@@ -392,10 +391,18 @@ function loadDay(
   } = {},
 ): { groups: UserGroups; users: Numbering; tracks: IdInterner } {
   const names = options.names ?? new PartialNames();
-  let sources = daySources(paths, day, names, options.headers);
+  const sources = daySources(paths, day, names, options.headers);
   const keep = options.keep;
-  if (keep !== undefined) sources = keepUsers(sources, (u) => keep(names.users.name(u)));
-  const groups = loadDayGroups(sources, names.users.size, options.arrays);
+  const users = names.users.size;
+  // The users kept are part 0 of two.
+  const only =
+    keep === undefined
+      ? undefined
+      : {
+          part: 0,
+          partOf: Uint16Array.from({ length: users }, (_, u) => (keep(names.users.name(u)) ? 0 : 1)),
+        };
+  const groups = loadDayGroups(sources, users, options.arrays, only);
   return { groups, users: names.users, tracks: names.tracks };
 }
 

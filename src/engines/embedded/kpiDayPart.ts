@@ -1,4 +1,4 @@
-import { keepUsers, loadDayGroups } from '../../formats/kpiPartials.js';
+import { loadDayGroups } from '../../formats/kpiPartials.js';
 import { aggregateDay, type DayAggregate } from '../../kpis/genreKpis.js';
 import type { GroupArrays } from '../../kpis/streamDays.js';
 import type { KpiDayPartTask } from './tasks.js';
@@ -6,19 +6,10 @@ import type { KpiDayPartTask } from './tasks.js';
 /**
  * One part of a day aggregated: the rows of the users `partOf` puts in `part`, grouped in
  * `arrays` (the thread's, kept from one part to the next). What a worker computes for a
- * KpiDayPartTask, and this thread for each part when it has no workers. `ownSources`: the task's
- * sources are this call's to change (a worker's copy of its task), not shared with other parts.
+ * KpiDayPartTask, and this thread for each part when it has no workers.
  */
-export function aggregateDayPart(
-  task: Omit<KpiDayPartTask, 'kind'>,
-  arrays: GroupArrays,
-  ownSources = false,
-): DayAggregate {
+export function aggregateDayPart(task: Omit<KpiDayPartTask, 'kind'>, arrays: GroupArrays): DayAggregate {
   const { part, partOf, users } = task;
-  const groups = loadDayGroups(
-    keepUsers(task.sources, (user) => partOf[user] === part, ownSources),
-    users,
-    arrays,
-  );
+  const groups = loadDayGroups(task.sources, users, arrays, { part, partOf });
   return aggregateDay(groups, users, task.catalog, task.granularity);
 }

@@ -9,6 +9,7 @@ import { GroupArrays, StreamDays } from '../../kpis/streamDays.js';
 import { readFullySync } from '../../ops/fileIo.js';
 import { SNIFF_BYTES } from '../../parse/catalogs.js';
 import { looksBinary } from '../../parse/csvHeader.js';
+import { IdInterner } from '../../parse/idInterner.js';
 import { ListenParser } from '../../parse/listenParser.js';
 import { exampleText } from '../../parse/rejects.js';
 import { readStreamsFile, StreamRowReader, streamsHeader } from '../../parse/streamRows.js';
@@ -341,12 +342,26 @@ function mergeUsers(task: MergeUsersTask): MergeUsersResult {
  * A KPI streams file, parsed here (files are read in parallel) into its partial on disk. The file
  * is read as a stream (a local file or an S3 object), so this task is the one that awaits.
  */
+/** The users' and tracks' interners of this worker's streams parses, kept from file to file. */
+const interners = { users: new IdInterner(), tracks: new IdInterner() };
+
+/** This worker's interners, emptied for a file (or range) to parse: one task at a time uses them. */
+function parseInterners(): { users: IdInterner; tracks: IdInterner } {
+  interners.users.clear();
+  interners.tracks.clear();
+  return interners;
+}
+
 async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult> {
   const started = Date.now();
   // The rows go to the partial a block at a time as they are read (formats/kpiPartials.ts).
   const partial = new FilePartialWriter(task.partialDir, task.name);
   try {
-    const rows = new StreamDays((day, users, tracks, times) => partial.addBlock(day, users, tracks, times));
+    const rows = new StreamDays(
+      (day, users, tracks, times) => partial.addBlock(day, users, tracks, times),
+      undefined,
+      parseInterners(),
+    );
     const result = await readStreamsFile(csvInput(task, SNIFF_BYTES), rows);
     if (result.bad) {
       partial.discard();
@@ -357,8 +372,9 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
       sha256: result.sha256,
       report: result.report,
       examples: result.examples,
-      users: rows.users.nameList(),
-      tracks: rows.tracks.nameList(),
+      // Written from where they are: the interners are done.
+      users: rows.users.nameListView(),
+      tracks: rows.tracks.nameListView(),
     });
     return { result, ...written, ms: Date.now() - started };
   } catch (error) {
@@ -376,7 +392,11 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
 function parseStreamsRange(task: ParseStreamsRangeTask): ParseStreamsRangeResult {
   const started = Date.now();
   const scratch = new FilePartialWriter(task.partialDir, task.name);
-  const rows = new StreamDays((day, users, tracks, times) => scratch.addBlock(day, users, tracks, times));
+  const rows = new StreamDays(
+    (day, users, tracks, times) => scratch.addBlock(day, users, tracks, times),
+    undefined,
+    parseInterners(),
+  );
   const file = { name: task.name, path: task.path };
   let fd: number | undefined;
   try {
@@ -446,7 +466,7 @@ async function run(task: Task): Promise<Done> {
       };
     }
     case 'kpiDayPart':
-      return { result: aggregateDayPart(task, dayArrays, true), transfer: [] };
+      return { result: aggregateDayPart(task, dayArrays), transfer: [] };
   }
 }
 
