@@ -38,5 +38,11 @@ export interface KpiDayEngine {
    * it to report.
    */
   readAhead?(partial: string, catalog: Catalog, catalogKey: string): void;
+  /**
+   * Every day asked for is answered, and the job asks for none for now: an engine may let go of
+   * what it keeps for the next day (threads, their arrays) while the job writes the last files.
+   * A day asked for after it is computed as any other.
+   */
+  idle?(): Promise<void>;
   close(): Promise<void>;
 }

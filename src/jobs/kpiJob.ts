@@ -486,6 +486,8 @@ async function writeDueDays(
       const { day, dayInputs, contributing } = due[i]!;
       const key = compactDay(day);
       const kpis = await computing[i]!;
+      // The last day computed: the engine may let go of its threads while the files are written.
+      if (i === due.length - 1) await engine.idle?.();
       const dayWarnings = [
         ...contributing.flatMap((f) => warn(fileRejectWarning(f, maxRejectRate))),
         ...warn(

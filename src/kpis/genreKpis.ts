@@ -77,12 +77,14 @@ export interface DayAggregate {
   total: Float64Array;
   unique: Float64Array;
   /**
-   * Plays of each (bucket, track) played: `ids[i]` is bucket * `tracks` + the track's number, played
-   * `counts[i]` times. A track's plays count for each of its genres, which the catalogue tells
-   * (finishDayKpis): a list an entry per genre, as JavaScript arrays, was about 25 MB of the main
-   * thread's heap as a day of 200,000 tracks was merged.
+   * Plays of each (bucket, track), keyed bucket * `tracks` + the track's number: with `ids`, key
+   * `ids[i]` played `counts[i]` times (the keys played); without, `counts[key]` for every key
+   * (when most are played: 4 bytes a key rather than 12 a key played). A track's plays count for
+   * each of its genres, which the catalogue tells (finishDayKpis): a list an entry per genre, as
+   * JavaScript arrays, was about 25 MB of the main thread's heap as a day of 200,000 tracks was
+   * merged.
    */
-  plays: { tracks: number; ids: Float64Array; counts: Uint32Array };
+  plays: { tracks: number; counts: Uint32Array; ids?: Float64Array };
   counts: DayStreamCounts;
 }
 
@@ -200,8 +202,10 @@ export function aggregateDay(
   /** Which user last counted as a listener of (bucket, genre), plus one. */
   const lastListener = new Uint32Array(buckets * G);
   // Plays are counted per (bucket, track) and given to each of the track's genres at the end: the
-  // same sums as counting per (bucket, genre, track), with one add per row.
-  const plays = playCounter(buckets * T);
+  // same sums as counting per (bucket, genre, track), with one add per row. In a Map when the rows
+  // are far fewer than the keys (a small day by the hour: 50,000 rows against 24 x 200,000 keys,
+  // a dense counter of 19 MB).
+  const plays = playCounter(buckets * T, groups.starts[users]!);
   const counts: DayStreamCounts = {
     rows: groups.starts[users]!,
     duplicates: 0,
@@ -317,38 +321,57 @@ class RowSet {
 
 /** The sum of aggregates of disjoint sets of users (same catalogue and granularity). */
 export function mergeAggregates(parts: DayAggregate[]): DayAggregate {
-  const first = parts[0]!;
-  const sum = (pick: (a: DayAggregate) => Float64Array): Float64Array => {
-    const out = new Float64Array(pick(first).length);
-    for (const part of parts) {
-      const values = pick(part);
-      for (let i = 0; i < values.length; i++) out[i]! += values[i]!;
+  const sum = new AggregateSum(parts.length);
+  for (const part of parts) sum.add(part);
+  return sum.result();
+}
+
+/**
+ * The running sum of a day's `parts` aggregates (disjoint sets of users, same catalogue and
+ * granularity), each added as it comes and let go: the parts' plays at hour granularity are tens of
+ * MB each, all held until the last came when they were merged at once.
+ */
+export class AggregateSum {
+  private sum?: Omit<DayAggregate, 'plays'> & { tracks: number; plays: PlayCounter };
+
+  constructor(private readonly parts: number) {}
+
+  add(part: DayAggregate): void {
+    let sum = this.sum;
+    if (sum === undefined) {
+      // The parts number tracks alike (one run's numbering): a (bucket, track) has one key in all.
+      // About as many keys played in each part as in the first (a hash of the user cuts them).
+      const keys = part.buckets * part.plays.tracks;
+      sum = {
+        genres: part.genres,
+        buckets: part.buckets,
+        tracks: part.plays.tracks,
+        listen: new Float64Array(part.listen.length),
+        total: new Float64Array(part.total.length),
+        unique: new Float64Array(part.unique.length),
+        plays: playCounter(keys, Math.min(keys, playedKeys(part.plays) * this.parts)),
+        counts: { rows: 0, duplicates: 0, unknownTrack: 0, unknownUser: 0, counted: 0 },
+      };
+      this.sum = sum;
     }
-    return out;
-  };
-  // The parts number tracks alike (one run's numbering): a (bucket, track) has one id in all.
-  const T = first.plays.tracks;
-  const plays = playCounter(
-    first.buckets * T,
-    parts.reduce((n, part) => n + part.plays.ids.length, 0),
-  );
-  for (const part of parts) {
-    const { ids, counts } = part.plays;
-    for (let i = 0; i < ids.length; i++) plays.add(ids[i]!, counts[i]!);
-  }
-  const counts: DayStreamCounts = { rows: 0, duplicates: 0, unknownTrack: 0, unknownUser: 0, counted: 0 };
-  for (const part of parts) {
+    for (const [into, values] of [
+      [sum.listen, part.listen],
+      [sum.total, part.total],
+      [sum.unique, part.unique],
+    ] as const)
+      for (let i = 0; i < values.length; i++) into[i]! += values[i]!;
+    const plays = sum.plays;
+    forEachPlay(part.plays, (key, n) => plays.add(key, n));
+    const counts = sum.counts;
     for (const key of Object.keys(counts) as (keyof DayStreamCounts)[]) counts[key] += part.counts[key];
   }
-  return {
-    genres: first.genres,
-    buckets: first.buckets,
-    listen: sum((a) => a.listen),
-    total: sum((a) => a.total),
-    unique: sum((a) => a.unique),
-    plays: playList(T, plays),
-    counts,
-  };
+
+  result(): DayAggregate {
+    const sum = this.sum;
+    if (sum === undefined) throw new Error('no aggregate to sum');
+    const { tracks, plays, ...rest } = sum;
+    return { ...rest, plays: playList(tracks, plays) };
+  }
 }
 
 /**
@@ -396,14 +419,39 @@ export function finishDayKpis(
 /** Plays per (bucket, track) key. */
 interface PlayCounter {
   add(key: number, plays?: number): void;
+  /** A dense counter's counts, every key's. */
+  readonly dense?: Uint32Array;
   /** The keys with plays. */
   size(): number;
   forEach(visit: (plays: number, key: number) => void): void;
 }
 
-/** A counter's plays as a DayAggregate's, for keys bucket * `tracks` + track. */
+/** Each key played of a DayAggregate's plays, with its plays, in order of key. */
+function forEachPlay(plays: DayAggregate['plays'], visit: (key: number, n: number) => void): void {
+  const { ids, counts } = plays;
+  if (ids === undefined) {
+    for (let key = 0; key < counts.length; key++) if (counts[key] !== 0) visit(key, counts[key]!);
+  } else {
+    for (let i = 0; i < ids.length; i++) visit(ids[i]!, counts[i]!);
+  }
+}
+
+/** How many keys of a DayAggregate's plays are played. */
+function playedKeys(plays: DayAggregate['plays']): number {
+  if (plays.ids !== undefined) return plays.ids.length;
+  let n = 0;
+  for (const count of plays.counts) if (count !== 0) n++;
+  return n;
+}
+
+/**
+ * A counter's plays as a DayAggregate's, for keys bucket * `tracks` + track: a dense counter's own
+ * counts when a third of its keys or more are played (no list of them made), else the list.
+ */
 function playList(tracks: number, counter: PlayCounter): DayAggregate['plays'] {
   const size = counter.size();
+  if (counter.dense !== undefined && size * 3 >= counter.dense.length)
+    return { tracks, counts: counter.dense };
   const ids = new Float64Array(size);
   const counts = new Uint32Array(size);
   let i = 0;
@@ -423,6 +471,7 @@ function playCounter(keys: number, entries = keys): PlayCounter {
   if (keys <= 1 << 24 && entries * 4 >= keys) {
     const counts = new Uint32Array(keys);
     return {
+      dense: counts,
       add: (key, plays = 1) => {
         counts[key]! += plays;
       },
@@ -459,13 +508,12 @@ function topTracks(
   const top = new Map<number, { track: string; plays: number }[]>();
   const T = plays.tracks;
   const { trackFrom: from, trackGenres: genresOf } = catalog;
-  for (let i = 0; i < plays.ids.length; i++) {
-    const id = plays.ids[i]!;
-    const bucket = Math.floor(id / T);
-    const track = id - bucket * T;
+  forEachPlay(plays, (key, n) => {
+    const bucket = Math.floor(key / T);
+    const track = key - bucket * T;
     for (let e = from[track]!; e < from[track + 1]!; e++)
-      enterTop(top, bucket * genres + genresOf[e]!, track, plays.counts[i]!, trackName);
-  }
+      enterTop(top, bucket * genres + genresOf[e]!, track, n, trackName);
+  });
   return top;
 }
 

@@ -156,6 +156,19 @@ describe('embedded KPI engine: partials read ahead', { timeout: 20_000 }, () => 
     expect(pools.started).toBe(before + 1);
   });
 
+  it('idle lets its threads go; a day asked for after it is computed on new ones, the same', async () => {
+    const e = engine(2);
+    const first = await e.computeDay(input(paths, 'hour'));
+    const before = pools.started;
+    await e.idle?.();
+    expect(await e.computeDay(input(paths, 'hour'))).toEqual(first);
+    expect(pools.started).toBe(before + 1);
+    // Idle with no threads: nothing to let go.
+    await e.idle?.();
+    await e.idle?.();
+    expect(await e.computeDay(input(paths))).toEqual(await engine(1).computeDay(input(paths)));
+  });
+
   it('a partial that cannot be read ahead is reported by the day that reads it', async () => {
     const damaged = join(dir, 'damaged.ptk');
     writeFileSync(damaged, 'not a partial');

@@ -7,13 +7,13 @@ import {
   readFilePartialHeader,
 } from '../../formats/kpiPartials.js';
 import {
+  AggregateSum,
   aggregateDay,
   type Catalog,
   CatalogNumbering,
   type DayAggregate,
   type DayKpis,
   finishDayKpis,
-  mergeAggregates,
 } from '../../kpis/genreKpis.js';
 import { GroupArrays, userPart } from '../../kpis/streamDays.js';
 import type { KpiDayEngine, KpiDayInput } from '../kpiEngine.js';
@@ -107,6 +107,13 @@ export function embeddedKpiEngine(options: {
         // Damaged: the day that reads it says so, and the job parses its file again.
       }
     },
+    // The day threads end (each held about 60 MB of arrays kept for the next day's part) while
+    // the job writes the last day's files: its peak at 2M users by the hour.
+    async idle() {
+      const threads = pool;
+      pool = undefined;
+      await threads?.close();
+    },
     async close() {
       closed = true;
       await pool?.close();
@@ -138,33 +145,36 @@ export function embeddedKpiEngine(options: {
       return finishDayKpis(day, granularity, aggregate, numbered, trackName);
     }
     const partOf = run.parts.of(count);
-    let aggregates: DayAggregate[];
+    // Each part added to the day's sum as it comes, and let go.
+    const sum = new AggregateSum(count);
     if (parallel) {
       const workers = pool!;
-      aggregates = await Promise.all(
+      await Promise.all(
         Array.from({ length: count }, (_, part) =>
-          workers.run<DayAggregate>({
-            kind: 'kpiDayPart',
-            granularity,
-            // Every part's task holds the same arrays until it is sent; each worker leaves the
-            // other parts' users out itself (masked here, the copies of every part of a day of
-            // millions of users and dozens of files waited in the queue together).
-            sources: files,
-            part,
-            partOf,
-            users,
-            catalog: numbered,
-          }),
+          workers
+            .run<DayAggregate>({
+              kind: 'kpiDayPart',
+              granularity,
+              // Every part's task holds the same sources; the workers read their ids, and each
+              // user's part, where this thread keeps them (shared memory, not copied).
+              sources: files,
+              part,
+              partOf,
+              users,
+              catalog: numbered,
+            })
+            .then((aggregate) => sum.add(aggregate)),
         ),
       );
     } else {
       // One thread and a day too large for one part: its parts one after the other, each as a
       // worker computes it.
-      aggregates = Array.from({ length: count }, (_, part) =>
-        aggregateDayPart({ granularity, sources: files, part, partOf, users, catalog: numbered }, arrays),
-      );
+      for (let part = 0; part < count; part++)
+        sum.add(
+          aggregateDayPart({ granularity, sources: files, part, partOf, users, catalog: numbered }, arrays),
+        );
     }
-    return finishDayKpis(day, granularity, mergeAggregates(aggregates), numbered, trackName);
+    return finishDayKpis(day, granularity, sum.result(), numbered, trackName);
   }
 }
 

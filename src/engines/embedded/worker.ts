@@ -465,8 +465,14 @@ async function run(task: Task): Promise<Done> {
         transfer: [users.bytes, users.ends, tracks.bytes, tracks.ends].map((a) => a.buffer as ArrayBuffer),
       };
     }
-    case 'kpiDayPart':
-      return { result: aggregateDayPart(task, dayArrays), transfer: [] };
+    case 'kpiDayPart': {
+      const result = aggregateDayPart(task, dayArrays);
+      // Moved, not copied: an aggregate's plays at hour granularity are tens of MB, which stayed
+      // here as garbage as their copy was merged.
+      const { listen, total, unique, plays } = result;
+      const arrays = [listen, total, unique, plays.counts, ...(plays.ids === undefined ? [] : [plays.ids])];
+      return { result, transfer: arrays.map((a) => a.buffer as ArrayBuffer) };
+    }
   }
 }
 
