@@ -62,8 +62,11 @@ export class IdInterner implements Numbering {
    * its table to 128 MB, and its growth (fresh pages faulted, about 11 us each) was the largest
    * part of the parse's time.
    */
-  private table = new Int32Array(SLOT * 2048);
-  private mask = 2047;
+  private table = new Int32Array(SLOT * MIN_SLOTS);
+  /** The table's slots, any number from MIN_SLOTS (see homeSlot). */
+  private slots = MIN_SLOTS;
+  /** `slots / 2^30`: a 30-bit hash times this is its home slot. */
+  private scale = MIN_SLOTS / HASH_RANGE;
   /** The words of the name being looked up (one at a time), for the probe and its slot. */
   private readonly words = new Int32Array(INLINE_WORDS);
   /** The names decoded by `name`, kept for the next call (a day's top tracks, asked again). */
@@ -179,9 +182,8 @@ export class IdInterner implements Numbering {
    * main thread's time in all its growths).
    */
   reserve(more: number): void {
-    let mask = this.mask;
-    while (this.size + more > MAX_LOAD * mask) mask = mask * 2 + 1;
-    if (mask !== this.mask) this.rehash(mask);
+    const needed = Math.ceil((this.size + more) / MAX_LOAD);
+    if (needed > this.slots) this.rehash(needed);
   }
 
   /** Name of id `id`, decoded once and kept. */
@@ -235,13 +237,13 @@ export class IdInterner implements Numbering {
     const hashes = this.batchHashes;
     const words = this.batchWords;
     const table = this.table;
-    const mask = this.mask;
+    const scale = this.scale;
     for (let k = 0; k < count; k++)
       hashes[k] = this.hashOf(bytes, starts[k]!, ends[k]!, false, words, INLINE_WORDS * k);
     // A loop of reads alone: the processor has many of them in flight at once (read after each
     // hash, a few).
     let seen = 0;
-    for (let k = 0; k < count; k++) seen |= table[SLOT * (hashes[k]! & mask)]!;
+    for (let k = 0; k < count; k++) seen |= table[SLOT * ((hashes[k]! * scale) | 0)]!;
     this.readsSeen = seen;
     for (let k = 0; k < count; k++) {
       const h = hashes[k]!;
@@ -333,8 +335,8 @@ export class IdInterner implements Numbering {
     const w2 = words[at + 2]!;
     const tag = length < 31 ? length : 31;
     const table = this.table;
-    const mask = this.mask;
-    for (let slot = h & mask; ; slot = (slot + 1) & mask) {
+    const slots = this.slots;
+    for (let slot = (h * this.scale) | 0; ; slot = slot + 1 === slots ? 0 : slot + 1) {
       const s = SLOT * slot;
       const entry = table[s]!;
       if (entry === 0) return add ? this.add(bytes, start, end, s, words, at) : -1;
@@ -372,17 +374,19 @@ export class IdInterner implements Numbering {
     const table = this.table;
     table[at] = (id + 1) * 32 + (length < 31 ? length : 31);
     for (let k = 0; k < INLINE_WORDS; k++) table[at + 1 + k] = words[wordsAt + k]!;
-    if (this.size > MAX_LOAD * this.mask) this.rehash(this.mask * 2 + 1);
+    if (this.size > MAX_LOAD * this.slots) this.rehash(this.slots * 2);
     return id;
   }
 
   /**
-   * The table grown to `mask + 1` slots. The old one is read in order: linear probing keeps its
-   * slots in order of hash, so the new one is written nearly in order too.
+   * The table grown to `slots` slots. The old one is read in order: a name's home slot grows with
+   * its hash (homeSlot) and linear probing keeps the slots in that order, so the new one is written
+   * in order too.
    */
-  private rehash(mask: number): void {
+  private rehash(slots: number): void {
     const old = this.table;
-    const table = new Int32Array(SLOT * (mask + 1));
+    const table = new Int32Array(SLOT * slots);
+    const scale = slots / HASH_RANGE;
     for (let s = 0; s < old.length; s += SLOT) {
       const entry = old[s]!;
       if (entry === 0) continue;
@@ -399,12 +403,13 @@ export class IdInterner implements Numbering {
         const id = (entry >>> 5) - 1;
         h = this.hashOf(this.arena, this.start(id), this.ends[id]!, true, this.words, 0);
       }
-      let slot = h & mask;
-      while (table[SLOT * slot] !== 0) slot = (slot + 1) & mask;
+      let slot = (h * scale) | 0;
+      while (table[SLOT * slot] !== 0) slot = slot + 1 === slots ? 0 : slot + 1;
       for (let k = 0; k < SLOT; k++) table[SLOT * slot + k] = old[s + k]!;
     }
     this.table = table;
-    this.mask = mask;
+    this.slots = slots;
+    this.scale = scale;
   }
 }
 
@@ -464,6 +469,16 @@ export class ExtendedInterner implements Numbering {
  * 5 interleaved runs of kpis could show, at 50K users or at 2M (docs/BENCHMARKS.md).
  */
 const MAX_LOAD = 0.75;
+
+/**
+ * The fewest slots of a table. A name's home slot is `floor(hash * slots / 2^30)` (its 30-bit hash
+ * scaled to the table), so a table may have any number of slots, not only a power of two: one
+ * sized for the names it will hold (a catalogue of 2M users: 2.67M slots, 43 MB, where the next
+ * power of two was 4M slots, 64 MB). From 2^11 slots up the scaled hash stays below `slots`
+ * whatever the rounding of the product.
+ */
+const MIN_SLOTS = 2048;
+const HASH_RANGE = 2 ** 30;
 
 /** Names idsOfList looks up at once (as a streams chunk's rows: see idsOfSpans). */
 const NAMES_BATCH = 1024;

@@ -152,6 +152,7 @@ describe('IdInterner', () => {
     interner.reserve(50_000);
     const first = Array.from({ length: 20_000 }, (_, i) => `first-${i}`);
     expect([...interner.idsOfList(nameListOf(first))]).toEqual(first.map((_, i) => i));
+    expect([...interner.idsOfList(nameListOf(first), false)]).toEqual(first.map((_, i) => i));
     interner.clear();
     expect(interner.size).toBe(0);
     expect(interner.has('first-0')).toBe(false);
@@ -160,6 +161,26 @@ describe('IdInterner', () => {
     expect(interner.names).toEqual(['b', 'first-3', 'a']);
     expect([interner.name(1), interner.text(2)]).toEqual(['first-3', 'a']);
     expect(() => interner.text(3)).toThrow(RangeError);
+  });
+
+  it('a table of any size (not a power of two) filled to three quarters, its probes wrapping at its end', () => {
+    for (const reserved of [1600, 2100, 3001, 77_777]) {
+      const interner = new IdInterner();
+      interner.reserve(reserved);
+      const names = Array.from({ length: reserved }, (_, i) => `n${(i * 7919) % reserved}-${i % 3}`);
+      const want = reference(names);
+      const ids = interner.idsOfList(nameListOf(names));
+      expect([...ids]).toEqual(want.ids);
+      expect([...interner.idsOfList(nameListOf(names), false)]).toEqual(want.ids);
+      expect(interner.idsOfList(nameListOf(['absent', 'n0-1x']), false)).toEqual(Int32Array.from([-1, -1]));
+      // Growing past three quarters keeps every name.
+      const more = Array.from({ length: reserved }, (_, i) => `more-${i}`);
+      interner.idsOfList(nameListOf(more));
+      expect([...interner.idsOfList(nameListOf([...names, ...more]), false)]).toEqual([
+        ...want.ids,
+        ...more.map((_, i) => want.names.length + i),
+      ]);
+    }
   });
 
   it('nameListView: the names as nameList gives them, without a copy', () => {
