@@ -564,8 +564,10 @@ export function loadDayGroups(
   arrays = new GroupArrays(),
   only?: { part: number; partOf: Uint16Array },
 ): UserGroups {
-  const part = only?.part;
-  const partOf = only?.partOf;
+  // The part's users of each file, a byte each: a row of another part is left out from its file's
+  // user number alone, not from a look at its run number's part (two reads from arrays of many MB
+  // for half the rows, when two parts share a day).
+  const mine = only && sources.map(({ users: userIds }) => partUsers(userIds, only.partOf, only.part));
   // One array serves the counting sort throughout: user u's count at u + 2, then (the prefix sum)
   // its group's start at u + 1, which the second pass moves to its end, the next group's start:
   // at the end, user u's group starts at u.
@@ -573,8 +575,9 @@ export function loadDayGroups(
   // Each pass sums a mix of the user numbers it keeps: the second must see the rows the first
   // counted (the columns are read twice; a file changed in between would misplace rows).
   let counted = 0;
-  for (const { path, dataStart, section, users: userIds } of sources) {
+  sources.forEach(({ path, dataStart, section, users: userIds }, s) => {
     const known = userIds.length;
+    const kept = mine?.[s];
     let outOfRange = false;
     forEachRowChunk(path, dataStart, section, 'users', ({ users: column }) => {
       for (let i = 0; i < column.length; i++) {
@@ -584,15 +587,16 @@ export function loadDayGroups(
           outOfRange = true;
           continue;
         }
+        if (kept !== undefined && kept[u] === 0) continue;
         const id = userIds[u]!;
-        if (id >= 0 && (partOf === undefined || partOf[id] === part)) {
+        if (id >= 0) {
           counters[id + 2]!++;
           counted = (counted + Math.imul(id + 1, 0x9e3779b1)) | 0;
         }
       }
     });
     if (outOfRange) throw new PartialFileError(path, `day ${section.day}: a user number out of range`);
-  }
+  });
   for (let u = 1; u <= users; u++) counters[u + 1]! += counters[u]!;
   const rows = counters[users + 1]!;
   const starts = counters.subarray(0, users + 1);
@@ -604,14 +608,17 @@ export function loadDayGroups(
   const dayStart = day * MICROS_PER_DAY;
   const msTimes = arrays.msTimesFor(rows);
   const placed: { us?: Float64Array } = {};
-  for (const { path, dataStart, section, users: userIds, tracks: trackIds } of sources) {
+  sources.forEach(({ path, dataStart, section, users: userIds, tracks: trackIds }, s) => {
+    const kept = mine?.[s];
     let outOfRange = false;
     const knownTracks = trackIds.length;
     forEachRowChunk(path, dataStart, section, 'all', ({ users: column, tracks: fileTracks, times }) => {
       let usTimes = placed.us;
       for (let i = 0; i < column.length; i++) {
-        const id = userIds[column[i]!]!;
-        if (!(id >= 0 && (partOf === undefined || partOf[id] === part))) continue;
+        const u = column[i]!;
+        if (kept !== undefined && kept[u] !== 1) continue;
+        const id = userIds[u]!;
+        if (!(id >= 0)) continue;
         const t = fileTracks[i]!;
         const at = counters[id + 1]!++;
         placedSum = (placedSum + Math.imul(id + 1, 0x9e3779b1)) | 0;
@@ -638,7 +645,7 @@ export function loadDayGroups(
       }
     });
     if (outOfRange) throw new PartialFileError(path, `day ${section.day}: rows out of range`);
-  }
+  });
   // Every group full to the next one's start (its own counter moved there), and the rows the
   // first pass counted.
   if (placedSum !== counted || counters[users]! !== rows)
@@ -652,6 +659,16 @@ export function loadDayGroups(
 }
 
 const MS_PER_DAY = MICROS_PER_DAY / 1000;
+
+/** Per user number of a file: 1 for a user of part `part` (`partOf` by run number), else 0. */
+function partUsers(userIds: Int32Array, partOf: Uint16Array, part: number): Uint8Array {
+  const kept = new Uint8Array(userIds.length);
+  for (let u = 0; u < userIds.length; u++) {
+    const id = userIds[u]!;
+    if (id >= 0 && partOf[id] === part) kept[u] = 1;
+  }
+  return kept;
+}
 
 /** A copy of `values` in shared memory: sent to a worker, it is not copied again. */
 function sharedCopy(values: Int32Array): Int32Array {
