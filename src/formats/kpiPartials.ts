@@ -572,9 +572,9 @@ export function loadDayGroups(
   // its group's start at u + 1, which the second pass moves to its end, the next group's start:
   // at the end, user u's group starts at u.
   const counters = arrays.counters(users);
-  // Each pass sums a mix of the user numbers it keeps: the second must see the rows the first
-  // counted (the columns are read twice; a file changed in between would misplace rows).
-  let counted = 0;
+  // Each pass sums a mix of the user numbers it keeps from each file: the second must see the rows
+  // the first counted (the columns are read twice; a file changed in between would misplace rows).
+  const counted = new Int32Array(sources.length);
   sources.forEach(({ path, dataStart, section, users: userIds }, s) => {
     const known = userIds.length;
     const kept = mine?.[s];
@@ -591,7 +591,7 @@ export function loadDayGroups(
         const id = userIds[u]!;
         if (id >= 0) {
           counters[id + 2]!++;
-          counted = (counted + Math.imul(id + 1, 0x9e3779b1)) | 0;
+          counted[s] = (counted[s]! + Math.imul(id + 1, 0x9e3779b1)) | 0;
         }
       }
     });
@@ -600,7 +600,6 @@ export function loadDayGroups(
   for (let u = 1; u <= users; u++) counters[u + 1]! += counters[u]!;
   const rows = counters[users + 1]!;
   const starts = counters.subarray(0, users + 1);
-  let placedSum = 0;
   const groupTracks = arrays.rows(rows);
   // The times in milliseconds since the day's midnight while every row is on a whole millisecond
   // (UserGroups); in microseconds from the first row that is not (those placed so far converted).
@@ -611,6 +610,7 @@ export function loadDayGroups(
   sources.forEach(({ path, dataStart, section, users: userIds, tracks: trackIds }, s) => {
     const kept = mine?.[s];
     let outOfRange = false;
+    let placedSum = 0;
     const knownTracks = trackIds.length;
     forEachRowChunk(path, dataStart, section, 'all', ({ users: column, tracks: fileTracks, times }) => {
       let usTimes = placed.us;
@@ -645,14 +645,9 @@ export function loadDayGroups(
       }
     });
     if (outOfRange) throw new PartialFileError(path, `day ${section.day}: rows out of range`);
+    if (placedSum !== counted[s])
+      throw new PartialFileError(path, `day ${section.day}: rows changed between reads`);
   });
-  // Every group full to the next one's start (its own counter moved there), and the rows the
-  // first pass counted.
-  if (placedSum !== counted || counters[users]! !== rows)
-    throw new PartialFileError(
-      sources[0]!.path,
-      `day ${sources[0]!.section.day}: rows changed between reads`,
-    );
   return placed.us === undefined
     ? { starts, tracks: groupTracks, times: msTimes, dayStart }
     : { starts, tracks: groupTracks, times: placed.us };
