@@ -63,7 +63,7 @@ export class IdInterner implements Numbering {
    * part of the parse's time.
    */
   private table = new Int32Array(SLOT * MIN_SLOTS);
-  /** The table's slots, any number from MIN_SLOTS (see homeSlot). */
+  /** The table's slots, any number from MIN_SLOTS (a name's home slot: see MIN_SLOTS). */
   private slots = MIN_SLOTS;
   /** `slots / 2^30`: a 30-bit hash times this is its home slot. */
   private scale = MIN_SLOTS / HASH_RANGE;
@@ -380,7 +380,7 @@ export class IdInterner implements Numbering {
 
   /**
    * The table grown to `slots` slots. The old one is read in order: a name's home slot grows with
-   * its hash (homeSlot) and linear probing keeps the slots in that order, so the new one is written
+   * its hash (MIN_SLOTS) and linear probing keeps the slots in that order, so the new one is written
    * in order too.
    */
   private rehash(slots: number): void {

@@ -338,10 +338,6 @@ function mergeUsers(task: MergeUsersTask): MergeUsersResult {
   return { range: task.range, bytes: out.result(), rows: merged.keys, pairs: merged.pairs };
 }
 
-/**
- * A KPI streams file, parsed here (files are read in parallel) into its partial on disk. The file
- * is read as a stream (a local file or an S3 object), so this task is the one that awaits.
- */
 /** The users' and tracks' interners of this worker's streams parses, kept from file to file. */
 const interners = { users: new IdInterner(), tracks: new IdInterner() };
 
@@ -352,6 +348,10 @@ function parseInterners(): { users: IdInterner; tracks: IdInterner } {
   return interners;
 }
 
+/**
+ * A KPI streams file, parsed here (files are read in parallel) into its partial on disk. The file
+ * is read as a stream (a local file or an S3 object), so this task is the one that awaits.
+ */
 async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult> {
   const started = Date.now();
   // The rows go to the partial a block at a time as they are read (formats/kpiPartials.ts).
