@@ -4,6 +4,7 @@ import type { CsvError } from 'csv-parse';
 import { readFailure } from '../ops/ioErrors.js';
 import { CatalogRecords, type CsvFields, StringFields } from './catalogRecords.js';
 import { checkHeader, looksBinary, missingColumns } from './csvHeader.js';
+import { IdBatch } from './idBatch.js';
 import { IdInterner } from './idInterner.js';
 import { type TrackGenres, TrackRows } from './trackGenres.js';
 
@@ -184,13 +185,17 @@ export async function readUsers(files: CsvInput[]): Promise<UserCatalog> {
     examples: [],
   };
   for (const file of files) {
-    // This file's users, added to the catalogue only once the whole file is read.
+    // This file's users, added to the catalogue only once the whole file is read; the rows of
+    // the batch waiting to be interned taken as accepted until it is settled (IdBatch).
     let staged = new IdInterner();
-    const onRow: RowHandler<(typeof USER_COLUMNS)[number]> = (row, c, reject) => {
+    let batch: IdBatch | undefined;
+    const onRow: RowHandler<(typeof USER_COLUMNS)[number]> = (row, c, reject, record) => {
       if (row.isEmpty(c.user_id)) return reject('empty_id');
       // Interned from the field's bytes: a string a row, encoded again to be looked up, was most of
       // reading 2M users (1.0 s of 4.5 s, on the main thread while the streams were parsed).
       if (catalog.users.size > 0 && catalog.users.has(row.text(c.user_id))) return reject('duplicate_user');
+      if (batch!.add(row, c.user_id, record)) return true;
+      batch!.settle();
       const before = staged.size;
       if (row.idIn(c.user_id, staged) < before) return reject('duplicate_user');
       return true;
@@ -198,9 +203,11 @@ export async function readUsers(files: CsvInput[]): Promise<UserCatalog> {
     await readCatalogFile('users', file, USER_COLUMNS, catalog, {
       onRow,
       expect: (records) => staged.reserve(records),
-      restart: () => {
+      restart: (unaccept) => {
         staged = new IdInterner();
+        batch = new IdBatch(staged, (record, text) => unaccept('duplicate_user', record, text));
       },
+      settle: () => batch!.settle(),
       commit: () => {
         // The first file's users are the catalogue's as they are (the usual single file).
         if (catalog.users.size === 0) catalog.users = staged;
@@ -213,19 +220,32 @@ export async function readUsers(files: CsvInput[]): Promise<UserCatalog> {
   return catalog;
 }
 
+/** A row's verdict: accepted (true) or rejected; `record` is its record number. */
 type RowHandler<C extends string> = (
   row: CsvFields,
   columns: Record<C, number>,
   reject: (reason: string) => false,
+  record: number,
 ) => boolean;
+
+/** A row accepted earlier, rejected after all (with its record number and text). */
+type Unaccept = (reason: string, record: number, text: string) => void;
 
 /** What a catalogue does with one file's rows. */
 interface FileRows<C extends string> {
   onRow: RowHandler<C>;
   /** About how many records the file holds (recordsAbout), told once it is opened and before its rows. */
   expect?: (records: number) => void;
-  /** Forget the rows staged so far: the file is read again from its start. */
-  restart: () => void;
+  /**
+   * Forget the rows staged so far: the file is read (again) from its start. `unaccept` rejects a
+   * row accepted earlier (one whose verdict waited: see `settle`).
+   */
+  restart: (unaccept: Unaccept) => void;
+  /**
+   * Give the verdicts of the rows accepted ahead (through `unaccept`): called before any row is
+   * rejected otherwise, and at the file's end, so that rejects come in the file's order.
+   */
+  settle?: () => void;
   /** Add the file's accepted rows to the catalogue: called only when the file is read whole. */
   commit: () => void;
 }
@@ -266,17 +286,25 @@ async function readCatalogFile<C extends string>(
         };
   // Read with the scanner first; with csv-parse when the two would not agree on this file.
   for (const reader of [scannerReading, csvParseReading]) {
-    rows.restart();
     const report: FileReport = { kind, file: file.name, rows: 0, accepted: 0, rejects: {} };
     // Examples too join the catalogue's only when the file is read whole (a file set aside
     // part-way contributes nothing).
     const examples: RowExample[] = [];
-    const reject = (reason: string, record: number, text: string): false => {
+    const counted = (reason: string, record: number, text: string): false => {
       report.rejects[reason] = (report.rejects[reason] ?? 0) + 1;
       if (into.examples.length + examples.length < MAX_ROW_EXAMPLES) {
         examples.push({ file: file.name, record, reason, text: text.slice(0, 200) });
       }
       return false;
+    };
+    rows.restart((reason, record, text) => {
+      report.accepted--;
+      counted(reason, record, text);
+    });
+    // Any reject after the verdicts of the rows accepted ahead.
+    const reject = (reason: string, record: number, text: string): false => {
+      rows.settle?.();
+      return counted(reason, record, text);
     };
     let columns: Record<C, number> | undefined;
     let width = 0;
@@ -299,7 +327,7 @@ async function readCatalogFile<C extends string>(
       if (record.count === 1 && record.text(0) === '') return undefined;
       report.rows++;
       if (record.count < width) reject('field_count', number, record.joined());
-      else if (rows.onRow(record, columns, (reason) => reject(reason, number, record.joined())))
+      else if (rows.onRow(record, columns, (reason) => reject(reason, number, record.joined()), number))
         report.accepted++;
       return undefined;
     };
@@ -307,7 +335,8 @@ async function readCatalogFile<C extends string>(
       report.rows++;
       reject('malformed_csv', record, message);
     };
-    const reading = await reader(input, base, sink, malformed);
+    const reading = await reader(input, base, sink, malformed, () => rows.settle?.());
+    if (reading.ok) rows.settle?.();
     if (!reading.ok && reading.again) continue;
     if (!reading.ok) {
       if (reading.bad !== undefined) into.bad.push(reading.bad);
@@ -351,6 +380,8 @@ type Reader = (
   base: Pick<BadFile, 'kind' | 'file' | 'path'>,
   sink: RecordSink,
   malformed: (record: number, message: string) => void,
+  /** The records of a chunk pushed are all given (the rows waiting in a batch may be settled). */
+  chunkDone: () => void,
 ) => Promise<Reading>;
 
 /** Open a catalogue file, or say why it cannot be read (unreadable, binary). */
@@ -375,7 +406,7 @@ async function openCatalogFile(
  * The file read with the streams' scanner (parse/catalogRecords.ts): csv-parse's records, or
  * `again` when the two would not agree on this file.
  */
-const scannerReading: Reader = async (file, base, sink) => {
+const scannerReading: Reader = async (file, base, sink, _malformed, chunkDone) => {
   const opened = await openCatalogFile(file, base);
   if (!('chunks' in opened)) return { ok: false, bad: opened };
   const hash = createHash('sha256');
@@ -387,6 +418,7 @@ const scannerReading: Reader = async (file, base, sink) => {
     for await (const chunk of opened.chunks) {
       hash.update(chunk);
       records.push(chunk);
+      chunkDone();
       if (stopped || !records.agrees) break;
     }
   } finally {

@@ -252,6 +252,7 @@ export class CsvRecordScanner {
   private scan(buf: Bytes, start: number, end: number, text: string | undefined, final: boolean): number {
     const spans = this.spans;
     spans.bytes = buf;
+    spans.carried = buf === this.carry;
     const max = this.maxRecordBytes;
     const room = max + 2;
     let i = start;
@@ -510,6 +511,11 @@ function decode(buf: Bytes, start: number, end: number, text: string | undefined
  */
 export class RecordSpans {
   bytes: Uint8Array = new Uint8Array(0);
+  /**
+   * `bytes` is the scanner's own buffer of a record split across chunks, written over as the
+   * next chunk's tail is kept; otherwise it is the chunk pushed, valid as long as the caller keeps it.
+   */
+  carried = false;
   count = 0;
   starts = new Int32Array(16);
   ends = new Int32Array(16);

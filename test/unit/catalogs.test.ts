@@ -477,6 +477,73 @@ describe('readUsers', () => {
     }
   });
 
+  it('property: ids interned a batch at a time give the verdicts, rejects and examples of a row-by-row reading, in order', async () => {
+    // Thousands of rows (batches of 1,024) drawing ids from a small pool: most rows after the
+    // first thousand are duplicates; quoted ids (read one by one) and other rejects among them.
+    for (let seed = 1; seed <= 6; seed++) {
+      const random = mulberry32(seed);
+      const pick = (n: number): number => Math.floor(random() * n);
+      const lines = [USERS_HEADER];
+      for (let i = 0; i < 3000; i++) {
+        const id = `u${pick(1500)}`;
+        const r = random();
+        lines.push(
+          r < 0.03
+            ? `,n${i},1,FR,x`
+            : r < 0.05
+              ? `${id},short`
+              : r < 0.07
+                ? ''
+                : r < 0.12
+                  ? `"${id}",quoted ${i},1,FR,x`
+                  : `${id},plain ${i},1,FR,x`,
+        );
+      }
+      const content = lines.join(random() < 0.5 ? '\n' : '\r\n');
+      // The oracle: each row in turn.
+      const seen = new Set<string>();
+      const rejects: Record<string, number> = {};
+      const examples: [number, string, string][] = [];
+      let accepted = 0;
+      let rows = 0;
+      lines.slice(1).forEach((line, i) => {
+        if (line === '') return;
+        rows++;
+        const fields = line.split(',').map((f) => f.replaceAll('"', ''));
+        const id = fields[0]!;
+        const reason =
+          fields.length < USER_COLUMNS.length
+            ? 'field_count'
+            : id === ''
+              ? 'empty_id'
+              : seen.has(id)
+                ? 'duplicate_user'
+                : undefined;
+        if (reason === undefined) {
+          seen.add(id);
+          accepted++;
+          return;
+        }
+        rejects[reason] = (rejects[reason] ?? 0) + 1;
+        if (examples.length < MAX_ROW_EXAMPLES) examples.push([i + 2, reason, fields.join(',')]);
+      });
+      const catalog = await readUsers([file('users.csv', content)]);
+      expect(catalog.users.names, `seed ${seed}`).toEqual([...seen]);
+      expect(catalog.files[0], `seed ${seed}`).toEqual({
+        kind: 'users',
+        file: 'users.csv',
+        rows,
+        accepted,
+        rejects,
+      });
+      expect(Object.keys(catalog.files[0]!.rejects), `seed ${seed}`).toEqual(Object.keys(rejects));
+      expect(
+        catalog.examples.map((e) => [e.record, e.reason, e.text]),
+        `seed ${seed}`,
+      ).toEqual(examples);
+    }
+  });
+
   it('a songs file is not a users file', async () => {
     const catalog = await readUsers([file('songs.csv', `${SONGS_HEADER}\n${song('t1', 'pop', 1)}\n`)]);
     expect(catalog.users.size).toBe(0);
