@@ -52,11 +52,7 @@ export class TrackGenres {
 
   /** The genres of the track of this id (undefined if it is in no songs file). */
   get(id: string): TrackGenre[] | undefined {
-    if (!this.ids.has(id)) return undefined;
-    const t = this.ids.id(id);
-    const list: TrackGenre[] = [];
-    this.forEachGenre(t, (genre, durationMs) => list.push({ genre: this.genres[genre]!, durationMs }));
-    return list;
+    return this.ids.has(id) ? this.genresOf(this.ids.id(id)) : undefined;
   }
 
   /** The track numbers of a list of track ids, by their bytes: -1 for one in no songs file. */
@@ -76,11 +72,14 @@ export class TrackGenres {
   }
 
   *[Symbol.iterator](): IterableIterator<[string, TrackGenre[]]> {
-    for (let t = 0; t < this.ids.size; t++) {
-      const list: TrackGenre[] = [];
-      this.forEachGenre(t, (genre, durationMs) => list.push({ genre: this.genres[genre]!, durationMs }));
-      yield [this.ids.text(t), list];
-    }
+    for (let t = 0; t < this.ids.size; t++) yield [this.ids.text(t), this.genresOf(t)];
+  }
+
+  /** Track `track`'s genres as objects, in the order of their rows. */
+  private genresOf(track: number): TrackGenre[] {
+    const list: TrackGenre[] = [];
+    this.forEachGenre(track, (genre, durationMs) => list.push({ genre: this.genres[genre]!, durationMs }));
+    return list;
   }
 }
 
