@@ -438,9 +438,13 @@ function forEachPlay(plays: DayAggregate['plays'], visit: (key: number, n: numbe
 
 /** How many keys of a DayAggregate's plays are played. */
 function playedKeys(plays: DayAggregate['plays']): number {
-  if (plays.ids !== undefined) return plays.ids.length;
+  return plays.ids !== undefined ? plays.ids.length : nonZero(plays.counts);
+}
+
+/** How many of `counts` are not 0 (a dense counter's keys played). */
+function nonZero(counts: Uint32Array): number {
   let n = 0;
-  for (const count of plays.counts) if (count !== 0) n++;
+  for (let i = 0; i < counts.length; i++) if (counts[i] !== 0) n++;
   return n;
 }
 
@@ -475,11 +479,7 @@ function playCounter(keys: number, entries = keys): PlayCounter {
       add: (key, plays = 1) => {
         counts[key]! += plays;
       },
-      size: () => {
-        let n = 0;
-        for (let key = 0; key < keys; key++) if (counts[key] !== 0) n++;
-        return n;
-      },
+      size: () => nonZero(counts),
       forEach: (visit) => {
         for (let key = 0; key < keys; key++) if (counts[key] !== 0) visit(counts[key]!, key);
       },
