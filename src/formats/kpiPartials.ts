@@ -14,36 +14,49 @@ import { PartialFileError } from './partialFile.js';
  * A streams file's partial: its valid rows by UTC day, parsed once and kept in the state folder,
  * so that a later run (a new file for a day already computed, a new songs file) recomputes the
  * day from the partials of its files without reading any raw CSV again. Ids are numbered within
- * the file (user id i is `users`' name i); the day's files are merged through one interner.
+ * a segment of the file (user id i is the segment's `users` name i); the day's files are merged
+ * through one interner.
  *
- * Layout (version 5): magic `PTKPF005`, then blocks of rows as the parse fills them (at most
- * BLOCK_ROWS rows each, the days' blocks interleaved), each block its three columns one after the
- * other: user ids (uint32, LE), track ids (uint32), listen times (float64 microseconds, UTC); then
- * the file's user ids and track ids, each as a NameList (their UTF-8 bytes end to end, then where
- * each ends, uint32 LE); then the header as JSON, which lists each day's blocks in order with
- * their CRC-32s and where the names are with theirs; then the header's length and CRC-32 (uint32
- * LE each) as the file's last 8 bytes. The header comes last so that the parse writes each block
- * as it fills and holds one block a day, not the file's rows (16 bytes a row: 160 MB for a file of
- * 10M rows, and the KPI job's peak grew with its largest file). Flipped bytes are a damaged
- * partial (PartialFileError), parsed again from its file, never rows counted. Older versions are
- * still read: version 4 (`PTKPF004`: the names as strings in the JSON header), 3 (the header
- * first, then per day three whole columns, a CRC-32 each), 2 (one CRC-32 a day) and 1 (none).
+ * Layout (version 6): magic `PTKPF006`, then the file's segments one after the other: one for a
+ * file read whole, one a range for a file read in ranges on several workers (each range numbers
+ * its own ids, so the ranges' rows are kept as they were written, not renumbered into one list).
+ * A segment is blocks of rows as the parse fills them (at most BLOCK_ROWS rows each, the days'
+ * blocks interleaved), each block its three columns one after the other: user ids (uint32, LE),
+ * track ids (uint32), listen times (float64 microseconds, UTC); then the segment's user ids and
+ * track ids, each as a NameList (their UTF-8 bytes end to end, then where each ends, uint32 LE).
+ * Then the header as JSON, which lists each segment (where it starts), its days' blocks in order
+ * with their CRC-32s and where its names are with theirs; then the header's length and CRC-32
+ * (uint32 LE each) as the file's last 8 bytes. The header comes last so that the parse writes each
+ * block as it fills and holds one block a day, not the file's rows (16 bytes a row: 160 MB for a
+ * file of 10M rows, and the KPI job's peak grew with its largest file). Flipped bytes are a
+ * damaged partial (PartialFileError), parsed again from its file, never rows counted. Older
+ * versions are still read, each as one segment: version 5 (`PTKPF005`: the same, one segment),
+ * 4 (the names as strings in the JSON header), 3 (the header first, then per day three whole
+ * columns, a CRC-32 each), 2 (one CRC-32 a day) and 1 (none).
  */
 export interface FilePartialHeader {
-  version: 1 | 2 | 3 | 4 | 5;
+  version: 1 | 2 | 3 | 4 | 5 | 6;
   file: string;
   size: number;
   mtimeMs: number;
   sha256: string;
   report: FileReport;
   examples: RowExample[];
-  /** The file's user ids, by the file's number (in the JSON of versions 1 to 4: a list of strings). */
+  /** The file's rows, in file order: one segment, or one a range the file was read in. */
+  segments: PartialSegment[];
+}
+
+/** Rows of a partial numbered by names of their own: the whole file's, or a range's. */
+export interface PartialSegment {
+  /** Where the offsets of its blocks (and of its day sections, versions 1 to 3) count from, in the partial. */
+  dataStart: number;
+  /** Its user ids, by its own number (in the JSON of versions 1 to 4: a list of strings). */
   users: NameList;
   tracks: NameList;
   days: DaySection[];
 }
 
-/** Where a version 5 partial keeps a NameList: its bytes, then its ends, from `offset` on (counted as blocks are). */
+/** Where a partial of version 5 or 6 keeps a NameList: its bytes, then its ends, from `offset` on (counted as blocks are). */
 interface NamesSection {
   offset: number;
   count: number;
@@ -52,16 +65,34 @@ interface NamesSection {
   crcs: [number, number];
 }
 
-/** The JSON of a version 5 header: the names are outside it. */
-type HeaderJson = Omit<FilePartialHeader, 'users' | 'tracks'> & {
+/** A segment in the JSON of a version 6 header: where it starts (from the end of the magic), its days and where its names are. */
+interface SegmentJson {
+  offset: number;
+  days: DaySection[];
   names: { users: NamesSection; tracks: NamesSection };
-};
+}
+
+/** The JSON of a version 6 header: the names are outside it. */
+type HeaderJson = Omit<FilePartialHeader, 'segments'> & { segments: SegmentJson[] };
+
+/** The JSON of a version 5 header: one segment's days and names, at the end of the magic. */
+type HeaderJsonV5 = Omit<FilePartialHeader, 'segments'> & Omit<SegmentJson, 'offset'>;
+
+/** A file's valid rows per day, over its segments. */
+export function partialDays(header: {
+  segments: readonly { days: readonly DaySection[] }[];
+}): { day: number; rows: number }[] {
+  const rows = new Map<number, number>();
+  for (const segment of header.segments)
+    for (const { day, rows: n } of segment.days) rows.set(day, (rows.get(day) ?? 0) + n);
+  return [...rows].sort((a, b) => a[0] - b[0]).map(([day, n]) => ({ day, rows: n }));
+}
 
 /** A day's rows in a partial, and their CRC-32s. */
 export interface DaySection {
   day: number;
   rows: number;
-  /** Version 4: the day's blocks, in row order. */
+  /** Versions 4 to 6: the day's blocks, in row order. */
   blocks?: RowBlockSection[];
   /** Versions 1 to 3: where the day's three columns are, counted from the end of the header. */
   offset?: number;
@@ -71,7 +102,7 @@ export interface DaySection {
   crcs?: [number, number, number];
 }
 
-/** A block of a day's rows (version 4): where it is, counted from the end of the magic. */
+/** A block of a day's rows (versions 4 to 6): where it is, counted from its segment's start. */
 export interface RowBlockSection {
   offset: number;
   rows: number;
@@ -95,33 +126,49 @@ function safeName(file: string): string {
   return file.replace(/[^A-Za-z0-9._-]/g, '_');
 }
 
+const MAGIC_V6 = Buffer.from('PTKPF006');
 const MAGIC_V5 = Buffer.from('PTKPF005');
 const MAGIC_V4 = Buffer.from('PTKPF004');
 const MAGIC_V3 = Buffer.from('PTKPF003');
 const MAGIC_V2 = Buffer.from('PTKPF002');
 const MAGIC_V1 = Buffer.from('PTKPF001');
-/** The header's length and CRC-32 at the end of a partial of version 4 or 5. */
+const MAGICS = [MAGIC_V1, MAGIC_V2, MAGIC_V3, MAGIC_V4, MAGIC_V5, MAGIC_V6];
+/** Every magic is this long. */
+const MAGIC_BYTES = 8;
+/** The header's length and CRC-32 at the end of a partial of version 4 to 6. */
 const TRAILER_BYTES = 8;
 
 /** FilePartialWriters made by this thread. */
 let writers = 0;
 
-/** Blocks of rows without a header (FilePartialWriter.closeRows): where they are, by day. */
-export interface RowsFile {
+/**
+ * One segment written alone (FilePartialWriter.closeSegment): a range's rows and names in a
+ * scratch file, for the thread that writes the file's partial to copy in (appendSegment).
+ */
+export interface SegmentFile {
   path: string;
-  dataStart: number;
+  /** The segment's bytes, after the magic. */
+  bytes: number;
   days: DaySection[];
+  names: SegmentJson['names'];
 }
 
 /**
- * A partial (version 5) written block by block as a file is parsed, under a temporary name in
- * `dir` (the partial's name holds the file's content hash, known at its end): `finish` writes
- * the header and renames the file into place; `closeRows` keeps it as a scratch file of rows for
- * another thread (a range of a file, merged into the file's partial); `discard` removes it.
+ * A partial (version 6) written block by block as a file is parsed, under a temporary name in
+ * `dir` (the partial's name holds the file's content hash, known at its end). The blocks written
+ * are a segment, which `endSegment` ends with its names; `appendSegment` copies in one that
+ * another thread wrote (a range of the file). `finish` writes the header and renames the file
+ * into place; `closeSegment` ends the one segment and keeps the file as scratch for the thread
+ * that writes the partial; `discard` removes it.
  */
 export class FilePartialWriter {
   private readonly file: TempFileWriter;
+  /** The segments ended. */
+  private readonly segments: SegmentJson[] = [];
+  /** The days of the segment being written. */
   private readonly sections = new Map<number, DaySection & { blocks: RowBlockSection[] }>();
+  /** Where that segment starts, after the magic, and the bytes written of it. */
+  private segmentStart = 0;
   private at = 0;
 
   /**
@@ -131,7 +178,7 @@ export class FilePartialWriter {
   constructor(dir: string, file: string) {
     const final = join(dir, `${safeName(file)}.${threadId}-${++writers}.kpf`);
     this.file = new TempFileWriter(tempPathFor(final), final);
-    this.file.write(MAGIC_V5);
+    this.file.write(MAGIC_V6);
   }
 
   /** The temporary file's path. */
@@ -139,7 +186,7 @@ export class FilePartialWriter {
     return this.file.temp;
   }
 
-  /** A block of a day's rows (columns of one length, at most BLOCK_ROWS), appended. */
+  /** A block of a day's rows (columns of one length, at most BLOCK_ROWS), appended to the segment. */
   addBlock(day: number, users: Uint32Array, tracks: Uint32Array, times: Float64Array): void {
     const rows = users.length;
     if (rows === 0) return;
@@ -161,18 +208,53 @@ export class FilePartialWriter {
     this.at += rows * 16;
   }
 
-  /** The days written so far, in order of day. */
-  days(): DaySection[] {
-    return [...this.sections.values()].sort((a, b) => a.day - b.day);
+  /** The segment's blocks ended with its names (ids numbered by them); the next block starts another. */
+  endSegment(users: NameList, tracks: NameList): void {
+    const names = { users: this.addNames(users), tracks: this.addNames(tracks) };
+    const days = [...this.sections.values()].sort((a, b) => a.day - b.day);
+    this.segments.push({ offset: this.segmentStart, days, names });
+    this.segmentStart += this.at;
+    this.at = 0;
+    this.sections.clear();
   }
 
-  /** The names and the header written last, the file flushed and renamed to `path`; returns the header. */
-  finish(path: string, header: Omit<FilePartialHeader, 'version' | 'days'>): FilePartialHeader {
-    const { users, tracks, ...rest } = header;
-    const full: FilePartialHeader = { version: 5, ...header, days: this.days() };
-    const names = { users: this.addNames(users), tracks: this.addNames(tracks) };
+  /** A segment another writer closed (closeSegment), copied in after those here; its file stays. */
+  appendSegment(segment: SegmentFile): void {
+    if (this.at > 0) throw new Error('appendSegment inside a segment');
+    const fd = openSync(segment.path, 'r');
+    try {
+      const buffer = Buffer.allocUnsafe(Math.min(segment.bytes, 1 << 20));
+      for (let done = 0; done < segment.bytes; ) {
+        const n = readFullySync(
+          fd,
+          buffer,
+          0,
+          Math.min(buffer.length, segment.bytes - done),
+          MAGIC_BYTES + done,
+        );
+        if (n === 0) throw new PartialFileError(segment.path, 'truncated segment');
+        this.file.write(buffer.subarray(0, n));
+        done += n;
+      }
+    } finally {
+      closeSync(fd);
+    }
+    const { days, names } = segment;
+    this.segments.push({ offset: this.segmentStart, days, names });
+    this.segmentStart += segment.bytes;
+  }
+
+  /**
+   * The header written last, the file flushed and renamed to `path`; returns the rows per day.
+   * Every segment must be ended (endSegment) or appended.
+   */
+  finish(
+    path: string,
+    header: Omit<FilePartialHeader, 'version' | 'segments'>,
+  ): { day: number; rows: number }[] {
+    if (this.at > 0) throw new Error('a partial finished inside a segment');
     const json = Buffer.from(
-      JSON.stringify({ version: 5, ...rest, days: full.days, names } satisfies HeaderJson),
+      JSON.stringify({ version: 6, ...header, segments: this.segments } satisfies HeaderJson),
     );
     const trailer = Buffer.alloc(TRAILER_BYTES);
     trailer.writeUInt32LE(json.length, 0);
@@ -180,16 +262,22 @@ export class FilePartialWriter {
     this.file.write(json);
     this.file.write(trailer);
     this.file.commit(path);
-    return full;
+    return partialDays({ segments: this.segments });
   }
 
-  /** Closed without a header, left under its temporary name: rows for another thread to read. */
-  closeRows(): RowsFile {
+  /**
+   * The one segment ended with its names and the file closed without a header, left under its
+   * temporary name: a range's rows for the thread that writes the file's partial.
+   */
+  closeSegment(users: NameList, tracks: NameList): SegmentFile {
+    if (this.segments.length > 0) throw new Error('closeSegment after a segment');
+    this.endSegment(users, tracks);
     this.file.close();
-    return { path: this.path, dataStart: MAGIC_V5.length, days: this.days() };
+    const { days, names } = this.segments[0]!;
+    return { path: this.path, bytes: this.segmentStart, days, names };
   }
 
-  /** A NameList appended after the blocks: its bytes, then its ends. */
+  /** A NameList appended after the segment's blocks: its bytes, then its ends. */
   private addNames(list: NameList): NamesSection {
     const ends = new Uint8Array(list.ends.buffer, list.ends.byteOffset, list.ends.byteLength);
     const section: NamesSection = {
@@ -209,16 +297,16 @@ export class FilePartialWriter {
   }
 }
 
-/** The header of a partial, and where its day sections begin. */
-export function readFilePartialHeader(path: string): { header: FilePartialHeader; dataStart: number } {
+/** The header of a partial, its segments' names read and checked. */
+export function readFilePartialHeader(path: string): FilePartialHeader {
   const fd = openSync(path, 'r');
   try {
     const head = Buffer.alloc(16);
     const got = readFullySync(fd, head, 0, 16, 0);
-    const magic = head.subarray(0, 8);
-    const version = [MAGIC_V1, MAGIC_V2, MAGIC_V3, MAGIC_V4, MAGIC_V5].findIndex((m) => magic.equals(m)) + 1;
+    const magic = head.subarray(0, MAGIC_BYTES);
+    const version = MAGICS.findIndex((m) => magic.equals(m)) + 1;
     if (got < 12 || version === 0) throw new PartialFileError(path, 'not a KPI file partial');
-    // Versions 4 and 5 have their header at the end, versions 1 to 3 after the magic.
+    // Versions 4 to 6 have their header at the end, versions 1 to 3 after the magic.
     const atEnd = version >= 4;
     let length: number;
     let crc: number;
@@ -227,14 +315,14 @@ export function readFilePartialHeader(path: string): { header: FilePartialHeader
       const size = fstatSync(fd).size;
       const trailer = Buffer.alloc(TRAILER_BYTES);
       if (
-        size < MAGIC_V5.length + TRAILER_BYTES ||
+        size < MAGIC_BYTES + TRAILER_BYTES ||
         readFullySync(fd, trailer, 0, TRAILER_BYTES, size - TRAILER_BYTES) < TRAILER_BYTES
       )
         throw new PartialFileError(path, 'truncated header');
       length = trailer.readUInt32LE(0);
       crc = trailer.readUInt32LE(4);
       jsonStart = size - TRAILER_BYTES - length;
-      if (jsonStart < MAGIC_V5.length) throw new PartialFileError(path, 'truncated header');
+      if (jsonStart < MAGIC_BYTES) throw new PartialFileError(path, 'truncated header');
     } else {
       length = head.readUInt32LE(8);
       crc = head.readUInt32LE(12);
@@ -247,23 +335,37 @@ export function readFilePartialHeader(path: string): { header: FilePartialHeader
     const parsed = JSON.parse(json.toString('utf8')) as { version: unknown };
     if (parsed.version !== version)
       throw new PartialFileError(path, `unknown version ${String(parsed.version)}`);
-    const dataStart = atEnd ? MAGIC_V5.length : jsonStart + length;
     if (version < 5) {
-      // The names as strings in the JSON.
-      const old = parsed as Omit<FilePartialHeader, 'users' | 'tracks'> & {
+      // One segment, its names as strings in the JSON, its days after the header (versions 1 to
+      // 3) or after the magic (version 4).
+      const { users, tracks, days, ...rest } = parsed as Omit<FilePartialHeader, 'segments'> & {
         users: string[];
         tracks: string[];
+        days: DaySection[];
       };
-      return { header: { ...old, users: nameListOf(old.users), tracks: nameListOf(old.tracks) }, dataStart };
+      const dataStart = atEnd ? MAGIC_BYTES : jsonStart + length;
+      return {
+        ...rest,
+        segments: [{ dataStart, users: nameListOf(users), tracks: nameListOf(tracks), days }],
+      };
     }
-    const { names, ...rest } = parsed as HeaderJson;
-    const end = jsonStart - dataStart;
-    const header: FilePartialHeader = {
+    const { segments, ...rest } = version === 5 ? asVersion6(parsed as HeaderJsonV5) : (parsed as HeaderJson);
+    let start = MAGIC_BYTES;
+    return {
       ...rest,
-      users: readNames(fd, path, dataStart, names.users, end),
-      tracks: readNames(fd, path, dataStart, names.tracks, end),
+      segments: segments.map(({ offset, days, names }) => {
+        const dataStart = MAGIC_BYTES + offset;
+        if (!(Number.isInteger(offset) && dataStart >= start && dataStart <= jsonStart))
+          throw new PartialFileError(path, 'segments out of place');
+        start = dataStart;
+        return {
+          dataStart,
+          users: readNames(fd, path, dataStart, names.users, jsonStart),
+          tracks: readNames(fd, path, dataStart, names.tracks, jsonStart),
+          days,
+        };
+      }),
     };
-    return { header, dataStart };
   } catch (error) {
     if (error instanceof PartialFileError) throw error;
     throw new PartialFileError(path, (error as Error).message);
@@ -272,16 +374,24 @@ export function readFilePartialHeader(path: string): { header: FilePartialHeader
   }
 }
 
-/** A version 5 partial's NameList, read and checked (its CRC-32s, and ends that make sense). */
+/** A version 5 header as the one segment of version 6. */
+function asVersion6({ days, names, ...rest }: HeaderJsonV5): HeaderJson {
+  return { ...rest, segments: [{ offset: 0, days, names }] };
+}
+
+/**
+ * A NameList of a version 5 or 6 segment starting at `dataStart`, read and checked (its CRC-32s,
+ * and ends that make sense); the header starts at `headerStart`.
+ */
 function readNames(
   fd: number,
   path: string,
   dataStart: number,
   section: NamesSection,
-  end: number,
+  headerStart: number,
 ): NameList {
   const { offset, count, bytes: size, crcs } = section;
-  if (!(offset >= 0 && count >= 0 && size >= 0 && offset + size + 4 * count <= end))
+  if (!(offset >= 0 && count >= 0 && size >= 0 && dataStart + offset + size + 4 * count <= headerStart))
     throw new PartialFileError(path, 'names out of place');
   const bytes = new Uint8Array(size);
   const ends = new Uint32Array(count);
@@ -451,7 +561,7 @@ function forEachBlock(
 }
 
 /**
- * The names of the partials a run reads over its days, numbered once (ids are per file in a
+ * The names of the partials a run reads over its days, numbered once (ids are per segment in a
  * partial; each partial's numbers kept with it, partialIds): a day takes them from there, instead
  * of interning every name of every partial again for each day (three quarters of loading a small
  * day: 50,000 rows against 3 partials' 73,000 names each), and a day cut into parts is numbered
@@ -468,27 +578,26 @@ export class PartialNames {
    */
   constructor(readonly users: Numbering = new IdInterner()) {}
 
-  /** This run's numbers of a partial's users and tracks (index: the partial's own number). */
-  of(header: FilePartialHeader): PartialIds {
-    return { users: this.users.idsOfList(header.users), tracks: this.tracks.idsOfList(header.tracks) };
+  /** This run's numbers of a segment's users and tracks (index: the segment's own number). */
+  of(segment: Pick<PartialSegment, 'users' | 'tracks'>): PartialIds {
+    return { users: this.users.idsOfList(segment.users), tracks: this.tracks.idsOfList(segment.tracks) };
   }
 }
 
-/** A partial's users and tracks in a run's numbering (PartialNames), by the partial's own numbers. */
+/** A segment's users and tracks in a run's numbering (PartialNames), by the segment's own numbers. */
 export interface PartialIds {
   users: Int32Array;
   tracks: Int32Array;
 }
 
 /**
- * A partial read for a run's days: its header and where its day sections begin, and once a day
- * has used it, its ids in the run's numbering (its names then let go: at 2M users, about 25 MB a
- * partial kept on the main thread for nothing).
+ * A partial read for a run's days: its header, and once a day has used it, its segments' ids in
+ * the run's numbering (its names then let go: at 2M users, about 25 MB a partial kept on the main
+ * thread for nothing).
  */
 export interface ReadPartial {
   header: FilePartialHeader;
-  dataStart: number;
-  ids?: PartialIds;
+  ids?: PartialIds[];
 }
 
 /** Partials read by path, kept across the days of a run: one map for one PartialNames. */
@@ -497,23 +606,30 @@ export type PartialHeaders = Map<string, ReadPartial>;
 const NO_NAMES: NameList = { bytes: new Uint8Array(0), ends: new Uint32Array(0) };
 
 /**
- * The partial's ids in `names`' numbering, numbered at its first use (its names let go then). They
- * are kept in shared memory: the workers computing a day's parts read them there, where each got
- * a copy of every file's ids (18 MB a worker at 2M users).
+ * The ids of the partial's segments in `names`' numbering, numbered at its first use (its names
+ * let go then). They are kept in shared memory: the workers computing a day's parts read them
+ * there, where each got a copy of every file's ids (18 MB a worker at 2M users).
  */
-export function partialIds(partial: ReadPartial, names: PartialNames): PartialIds {
+export function partialIds(partial: ReadPartial, names: PartialNames): PartialIds[] {
   if (partial.ids === undefined) {
-    const { users, tracks } = names.of(partial.header);
-    partial.ids = { users: sharedCopy(users), tracks: sharedCopy(tracks) };
-    partial.header = { ...partial.header, users: NO_NAMES, tracks: NO_NAMES };
+    partial.ids = partial.header.segments.map((segment) => {
+      const { users, tracks } = names.of(segment);
+      return { users: sharedCopy(users), tracks: sharedCopy(tracks) };
+    });
+    const segments = partial.header.segments.map((segment) => ({
+      ...segment,
+      users: NO_NAMES,
+      tracks: NO_NAMES,
+    }));
+    partial.header = { ...partial.header, segments };
   }
   return partial.ids;
 }
 
 /**
- * A day's section of one file partial, with the file's user and track numbers in a run's
- * numbering (PartialNames): `users[i]` is the number of the file's user i (-1: none, its rows left
- * out). All a thread needs to load the day's rows: plain data, sent to a worker as it is (the ids
+ * A day's section of one segment of a file partial, with the segment's user and track numbers in
+ * a run's numbering (PartialNames): `users[i]` is the number of the segment's user i (-1: none,
+ * its rows left out). All a thread needs to load the day's rows: plain data, sent to a worker as it is (the ids
  * shared, not copied: partialIds).
  */
 export interface DaySource {
@@ -524,7 +640,7 @@ export interface DaySource {
   tracks: Int32Array;
 }
 
-/** The sections of `day` in the partials of `paths` that have it, numbered by `names`. */
+/** The sections of `day` in the partials of `paths` that have it (a section a segment), numbered by `names`. */
 export function daySources(
   paths: readonly string[],
   day: number,
@@ -535,12 +651,16 @@ export function daySources(
   for (const path of paths) {
     let partial = headers.get(path);
     if (partial === undefined) {
-      partial = readFilePartialHeader(path);
+      partial = { header: readFilePartialHeader(path) };
       headers.set(path, partial);
     }
-    const section = partial.header.days.find((d) => d.day === day);
-    if (section === undefined) continue;
-    out.push({ path, dataStart: partial.dataStart, section, ...partialIds(partial, names) });
+    const { segments } = partial.header;
+    if (!segments.some((segment) => segment.days.some((d) => d.day === day))) continue;
+    const ids = partialIds(partial, names);
+    segments.forEach(({ dataStart, days }, s) => {
+      const section = days.find((d) => d.day === day);
+      if (section !== undefined) out.push({ path, dataStart, section, ...ids[s]! });
+    });
   }
   return out;
 }
@@ -682,13 +802,14 @@ export function firstUnknownTrack(
   known: { has(track: string): boolean },
 ): { file: string; track: string } | undefined {
   for (const { file, partial } of sources) {
-    const { header, dataStart } = readFilePartialHeader(partial);
-    const section = header.days.find((d) => d.day === day);
-    if (section === undefined) continue;
-    const tracks = namesOf(header.tracks);
-    for (const t of readDayColumns(partial, dataStart, section).tracks) {
-      const track = tracks[t]!;
-      if (!known.has(track)) return { file, track };
+    for (const segment of readFilePartialHeader(partial).segments) {
+      const section = segment.days.find((d) => d.day === day);
+      if (section === undefined) continue;
+      const tracks = namesOf(segment.tracks);
+      for (const t of readDayColumns(partial, segment.dataStart, section).tracks) {
+        const track = tracks[t]!;
+        if (!known.has(track)) return { file, track };
+      }
     }
   }
   return undefined;

@@ -1,11 +1,7 @@
-import { readFileSync, writeFileSync } from 'node:fs';
+import { readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { basename, dirname } from 'node:path';
 import { crc32 } from 'node:zlib';
-import {
-  type FilePartialHeader,
-  FilePartialWriter,
-  readFilePartialHeader,
-} from '../../src/formats/kpiPartials.js';
+import { type DaySection, type FilePartialHeader, FilePartialWriter } from '../../src/formats/kpiPartials.js';
 import { BLOCK_ROWS } from '../../src/kpis/streamDays.js';
 import { nameListOf } from '../../src/parse/idInterner.js';
 
@@ -17,8 +13,8 @@ export interface DayColumnsToWrite {
   times: Float64Array | Float64Array[];
 }
 
-/** A partial's header as a test writes it: its names as lists of strings. */
-type Header = Omit<FilePartialHeader, 'version' | 'days' | 'users' | 'tracks'> & {
+/** A partial's header as a test writes it, of one segment: its names as lists of strings. */
+type Header = Omit<FilePartialHeader, 'version' | 'segments'> & {
   users: string[];
   tracks: string[];
 };
@@ -42,14 +38,8 @@ function wholeDay(d: DayColumnsToWrite): { users: Uint32Array; tracks: Uint32Arr
   };
 }
 
-/** A partial as the parse writes it (version 5), each day cut into blocks of `blockRows` rows. */
-export function writePartial(
-  path: string,
-  header: Header,
-  days: DayColumnsToWrite[],
-  blockRows = BLOCK_ROWS,
-): FilePartialHeader {
-  const writer = new FilePartialWriter(dirname(path), basename(path));
+/** A day's columns written to `writer` in blocks of `blockRows` rows. */
+function addDays(writer: FilePartialWriter, days: DayColumnsToWrite[], blockRows = BLOCK_ROWS): void {
   for (const d of days) {
     const { users, tracks, times } = wholeDay(d);
     for (let from = 0; from < users.length; from += blockRows) {
@@ -57,11 +47,91 @@ export function writePartial(
       writer.addBlock(d.day, users.subarray(from, to), tracks.subarray(from, to), times.subarray(from, to));
     }
   }
-  return writer.finish(path, {
-    ...header,
-    users: nameListOf(header.users),
-    tracks: nameListOf(header.tracks),
+}
+
+/** A partial of one segment as the parse writes a file read whole (version 6), each day cut into blocks of `blockRows` rows. */
+export function writePartial(
+  path: string,
+  header: Header,
+  days: DayColumnsToWrite[],
+  blockRows = BLOCK_ROWS,
+): void {
+  const { users, tracks, ...rest } = header;
+  const writer = new FilePartialWriter(dirname(path), basename(path));
+  addDays(writer, days, blockRows);
+  writer.endSegment(nameListOf(users), nameListOf(tracks));
+  writer.finish(path, rest);
+}
+
+/** A segment of a partial as a test writes it: its names as lists of strings, and its days' rows numbered by them. */
+export interface SegmentToWrite {
+  users: string[];
+  tracks: string[];
+  days: DayColumnsToWrite[];
+}
+
+/**
+ * A partial of several segments, as the parse writes a file read in ranges (version 6): each
+ * segment but the first written apart as a range's scratch file (closeSegment) and copied in
+ * (appendSegment), the first written in place; the scratch files removed.
+ */
+export function writeSegmentedPartial(
+  path: string,
+  header: Omit<Header, 'users' | 'tracks'>,
+  segments: SegmentToWrite[],
+): void {
+  const dir = dirname(path);
+  const writer = new FilePartialWriter(dir, basename(path));
+  segments.forEach((segment, i) => {
+    if (i === 0) {
+      addDays(writer, segment.days);
+      writer.endSegment(nameListOf(segment.users), nameListOf(segment.tracks));
+      return;
+    }
+    const range = new FilePartialWriter(dir, `${basename(path)}.range`);
+    addDays(range, segment.days);
+    const scratch = range.closeSegment(nameListOf(segment.users), nameListOf(segment.tracks));
+    writer.appendSegment(scratch);
+    rmSync(scratch.path);
   });
+  writer.finish(path, header);
+}
+
+/** The JSON header at the end of a partial of version 4 to 6, and where it starts. */
+function jsonAtEnd(bytes: Buffer): { json: Record<string, unknown>; start: number } {
+  const length = bytes.readUInt32LE(bytes.length - 8);
+  const start = bytes.length - 8 - length;
+  return { json: JSON.parse(bytes.subarray(start, bytes.length - 8).toString()), start };
+}
+
+/** `json` as the header of a partial of version 4 to 6: its JSON, then its length and CRC-32. */
+function headerAtEnd(json: unknown): Buffer {
+  const bytes = Buffer.from(JSON.stringify(json));
+  const trailer = Buffer.alloc(8);
+  trailer.writeUInt32LE(bytes.length, 0);
+  trailer.writeUInt32LE(crc32(bytes), 4);
+  return Buffer.concat([bytes, trailer]);
+}
+
+/**
+ * A partial of version 5, as playtally wrote them before version 6: one segment's blocks and
+ * names, then a header that lists its days and names without segments. For the tests that read
+ * older partials.
+ */
+export function writePartialV5(path: string, header: Header, days: DayColumnsToWrite[]): void {
+  writePartial(path, header, days);
+  const bytes = readFileSync(path);
+  const { json, start } = jsonAtEnd(bytes);
+  const { segments, ...rest } = json as { segments: { days: unknown; names: unknown }[] };
+  const [{ days: sections, names }] = segments as [{ days: unknown; names: unknown }];
+  writeFileSync(
+    path,
+    Buffer.concat([
+      Buffer.from('PTKPF005'),
+      bytes.subarray(8, start),
+      headerAtEnd({ ...rest, version: 5, days: sections, names }),
+    ]),
+  );
 }
 
 /**
@@ -71,19 +141,19 @@ export function writePartial(
  */
 export function writePartialV4(path: string, header: Header, days: DayColumnsToWrite[]): void {
   writePartial(path, header, days);
-  const written = readFilePartialHeader(path).header;
   const bytes = readFileSync(path);
+  const { json } = jsonAtEnd(bytes);
+  const [segment] = (json as { segments: { days: DaySection[]; names: { users: { offset: number } } }[] })
+    .segments;
   // The blocks end where the names begin (written after them).
-  const firstNames = JSON.parse(
-    bytes.subarray(bytes.length - 8 - bytes.readUInt32LE(bytes.length - 8), bytes.length - 8).toString(),
-  ).names.users.offset as number;
-  const json = Buffer.from(JSON.stringify({ ...written, ...header, version: 4 }));
-  const trailer = Buffer.alloc(8);
-  trailer.writeUInt32LE(json.length, 0);
-  trailer.writeUInt32LE(crc32(json), 4);
+  const firstNames = segment!.names.users.offset;
   writeFileSync(
     path,
-    Buffer.concat([Buffer.from('PTKPF004'), bytes.subarray(8, 8 + firstNames), json, trailer]),
+    Buffer.concat([
+      Buffer.from('PTKPF004'),
+      bytes.subarray(8, 8 + firstNames),
+      headerAtEnd({ ...header, version: 4, days: segment!.days }),
+    ]),
   );
 }
 
@@ -93,7 +163,7 @@ export function writePartialV4(path: string, header: Header, days: DayColumnsToW
  * For the tests that read older partials.
  */
 export function writePartialV3(path: string, header: Header, days: DayColumnsToWrite[]): void {
-  const sections: FilePartialHeader['days'] = [];
+  const sections: DaySection[] = [];
   const parts: Uint8Array[] = [];
   let at = 0;
   for (const d of days) {

@@ -1,14 +1,17 @@
-import { readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
 import {
   daySources,
+  type FilePartialHeader,
   FilePartialWriter,
   loadDayGroups,
   type PartialHeaders,
   PartialNames,
+  type PartialSegment,
+  partialDays,
   readDayColumns,
   readFilePartialHeader,
 } from '../../src/formats/kpiPartials.js';
@@ -22,7 +25,13 @@ import {
   namesOf,
 } from '../../src/parse/idInterner.js';
 import { MICROS_PER_DAY } from '../../src/parse/timestamps.js';
-import { writePartial, writePartialV3, writePartialV4 } from '../support/kpiPartialFiles.js';
+import {
+  writePartial,
+  writePartialV3,
+  writePartialV4,
+  writePartialV5,
+  writeSegmentedPartial,
+} from '../support/kpiPartialFiles.js';
 import { TempDirs } from '../support/tempDirs.js';
 
 const temp = new TempDirs();
@@ -44,12 +53,19 @@ const SMALL_DAYS = [
   { day: 19_001, users: Uint32Array.of(1), tracks: Uint32Array.of(0), times: Float64Array.of(3) },
 ];
 
-const WRITERS = { 3: writePartialV3, 4: writePartialV4, 5: writePartial };
+const WRITERS = { 3: writePartialV3, 4: writePartialV4, 5: writePartialV5, 6: writePartial };
 
-function partial(version: 3 | 4 | 5 = 5): string {
+function partial(version: 3 | 4 | 5 | 6 = 6): string {
   const path = join(temp.make(), 'a.kpf');
   WRITERS[version](path, HEADER, SMALL_DAYS);
   return path;
+}
+
+/** The header of a partial of one segment, and that segment. */
+function onlySegment(path: string): { header: FilePartialHeader; segment: PartialSegment } {
+  const header = readFilePartialHeader(path);
+  expect(header.segments).toHaveLength(1);
+  return { header, segment: header.segments[0]! };
 }
 
 /** A user id's part, as the engine cuts a day (by the id's bytes). */
@@ -61,29 +77,34 @@ function partOf(user: string, parts: number): number {
 describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
   it('reads back what it wrote, day by day, and leaves no scratch file', () => {
     const path = partial();
-    const { header, dataStart } = readFilePartialHeader(path);
-    expect(header.version).toBe(5);
-    expect(namesOf(header.users)).toEqual(['u1', 'u2']);
-    expect(namesOf(header.tracks)).toEqual(['t1']);
-    const second = readDayColumns(path, dataStart, header.days[1]!);
+    const { header, segment } = onlySegment(path);
+    expect(header.version).toBe(6);
+    expect(namesOf(segment.users)).toEqual(['u1', 'u2']);
+    expect(namesOf(segment.tracks)).toEqual(['t1']);
+    expect(partialDays(header)).toEqual([
+      { day: 19_000, rows: 2 },
+      { day: 19_001, rows: 1 },
+    ]);
+    const second = readDayColumns(path, segment.dataStart, segment.days[1]!);
     expect([...second.users, ...second.tracks, ...second.times]).toEqual([1, 0, 3]);
     expect(readdirSync(dirname(path))).toEqual(['a.kpf']);
   });
 
   it('reads the names of every version alike', () => {
-    for (const version of [3, 4, 5] as const) {
-      const { header } = readFilePartialHeader(partial(version));
+    for (const version of [3, 4, 5, 6] as const) {
+      const { header, segment } = onlySegment(partial(version));
       expect(header.version).toBe(version);
-      expect([namesOf(header.users), namesOf(header.tracks)]).toEqual([['u1', 'u2'], ['t1']]);
-      expect([...header.users.ends]).toEqual([2, 4]);
+      expect([namesOf(segment.users), namesOf(segment.tracks)]).toEqual([['u1', 'u2'], ['t1']]);
+      expect([...segment.users.ends]).toEqual([2, 4]);
+      expect(partialDays(header).map((d) => d.rows)).toEqual([2, 1]);
     }
   });
 
   it('a flipped byte in a day is a checksum mismatch naming the day, not rows', () => {
-    for (const version of [3, 4, 5] as const) {
+    for (const version of [3, 4, 5, 6] as const) {
       const path = partial(version);
-      const { header, dataStart } = readFilePartialHeader(path);
-      const first = header.days[0]!;
+      const { dataStart, days } = onlySegment(path).segment;
+      const first = days[0]!;
       const bytes = readFileSync(path);
       // In day 19000's listen times.
       bytes[dataStart + (first.blocks?.[0]?.offset ?? first.offset!) + 20]! ^= 0x01;
@@ -92,20 +113,20 @@ describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
         new PartialFileError(path, 'day 19000: checksum mismatch'),
       );
       // The other day is whole and still read.
-      expect(readDayColumns(path, dataStart, header.days[1]!).times[0]).toBe(3);
+      expect(readDayColumns(path, dataStart, days[1]!).times[0]).toBe(3);
     }
   });
 
   it('a flipped byte in the header or the names is a checksum mismatch, even where the JSON still parses', () => {
-    for (const version of [3, 4, 5] as const) {
+    for (const version of [3, 4, 5, 6] as const) {
       const path = partial(version);
       const bytes = readFileSync(path);
       const at = bytes.indexOf('u2');
       bytes[at + 1] = '3'.charCodeAt(0); // "u3": valid JSON, another user
       writeFileSync(path, bytes);
-      // Version 5 keeps the names out of the JSON, with checksums of their own.
+      // Versions 5 and 6 keep the names out of the JSON, with checksums of their own.
       expect(() => readFilePartialHeader(path)).toThrow(
-        version === 5 ? /names checksum mismatch/ : /header checksum mismatch/,
+        version >= 5 ? /names checksum mismatch/ : /header checksum mismatch/,
       );
       const again = partial(version);
       const whole = readFileSync(again);
@@ -115,7 +136,7 @@ describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
     }
   });
 
-  it("a version 5 partial's names cut, or their ends' checksum wrong, is damaged", () => {
+  it("a version 6 partial's names cut, or their ends' checksum wrong, is damaged", () => {
     const path = partial();
     const bytes = readFileSync(path);
     // The last end of the users' list ("u1u2": ends 2 and 4), from 4 to 3.
@@ -126,8 +147,8 @@ describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
     expect(() => readFilePartialHeader(path)).toThrow(new PartialFileError(path, 'names checksum mismatch'));
   });
 
-  it('a partial of version 4 or 5 cut short (its header at the end) is damaged, never read as rows', () => {
-    for (const version of [4, 5] as const) {
+  it('a partial of version 4 to 6 cut short (its header at the end) is damaged, never read as rows', () => {
+    for (const version of [4, 5, 6] as const) {
       const path = partial(version);
       const bytes = readFileSync(path);
       for (const keep of [0, 7, 8, 20, bytes.length - 9, bytes.length - 1]) {
@@ -144,31 +165,131 @@ describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
 
   it('a partial of version 1 (no checksums) is still read', () => {
     const path = partial(3);
-    const { header, dataStart } = readFilePartialHeader(path);
-    const data = readFileSync(path).subarray(dataStart);
+    const { header, segment } = onlySegment(path);
+    const { segments: _segments, ...rest } = header;
+    const data = readFileSync(path).subarray(segment.dataStart);
     const v1 = {
-      ...header,
-      users: namesOf(header.users),
-      tracks: namesOf(header.tracks),
+      ...rest,
+      users: namesOf(segment.users),
+      tracks: namesOf(segment.tracks),
       version: 1,
-      days: header.days.map(({ crcs: _crcs, ...day }) => day),
+      days: segment.days.map(({ crcs: _crcs, ...day }) => day),
     };
     const json = Buffer.from(JSON.stringify(v1));
     const length = Buffer.alloc(4);
     length.writeUInt32LE(json.length);
     writeFileSync(path, Buffer.concat([Buffer.from('PTKPF001'), length, json, data]));
-    const read = readFilePartialHeader(path);
+    const read = onlySegment(path);
     expect(read.header.version).toBe(1);
-    expect([...readDayColumns(path, read.dataStart, read.header.days[0]!).users]).toEqual([0, 1]);
+    expect([...readDayColumns(path, read.segment.dataStart, read.segment.days[0]!).users]).toEqual([0, 1]);
+  });
+});
+
+describe('KPI file partials of several segments (a file read in ranges)', () => {
+  const { users: _users, tracks: _tracks, ...HEADER_ONLY } = HEADER as unknown as Record<string, unknown>;
+  /** Two ranges: the first has u1 and u2 on day 19000, the second u2 and u3 on days 19000 and 19001, numbered its own way. */
+  function twoSegments(): string {
+    const path = join(temp.make(), 'ranged.kpf');
+    writeSegmentedPartial(path, HEADER_ONLY as Parameters<typeof writeSegmentedPartial>[1], [
+      {
+        users: ['u1', 'u2'],
+        tracks: ['t1'],
+        days: [
+          {
+            day: 19_000,
+            users: Uint32Array.of(0, 1),
+            tracks: Uint32Array.of(0, 0),
+            times: Float64Array.of(1, 2),
+          },
+        ],
+      },
+      {
+        users: ['u3', 'u2'],
+        tracks: ['t2', 't1'],
+        days: [
+          { day: 19_000, users: Uint32Array.of(1), tracks: Uint32Array.of(0), times: Float64Array.of(3) },
+          {
+            day: 19_001,
+            users: Uint32Array.of(0, 1),
+            tracks: Uint32Array.of(1, 0),
+            times: Float64Array.of(4, 5),
+          },
+        ],
+      },
+    ]);
+    return path;
+  }
+
+  it('reads back each segment, its own names and days, and sums the days over them', () => {
+    const path = twoSegments();
+    expect(readdirSync(dirname(path))).toEqual(['ranged.kpf']);
+    const header = readFilePartialHeader(path);
+    expect(
+      header.segments.map((s) => [namesOf(s.users), namesOf(s.tracks), s.days.map((d) => d.day)]),
+    ).toEqual([
+      [['u1', 'u2'], ['t1'], [19_000]],
+      [
+        ['u3', 'u2'],
+        ['t2', 't1'],
+        [19_000, 19_001],
+      ],
+    ]);
+    expect(partialDays(header)).toEqual([
+      { day: 19_000, rows: 3 },
+      { day: 19_001, rows: 2 },
+    ]);
+    const [first, second] = header.segments as [PartialSegment, PartialSegment];
+    expect(second.dataStart).toBeGreaterThan(first.dataStart);
+    const read = readDayColumns(path, second.dataStart, second.days[1]!);
+    expect([...read.users, ...read.tracks, ...read.times]).toEqual([0, 1, 1, 0, 4, 5]);
+  });
+
+  it('a day takes its rows from every segment, each numbered by its own names', () => {
+    const path = twoSegments();
+    const names = new PartialNames();
+    expect(daySources([path], 19_000, names)).toHaveLength(2);
+    expect(daySources([path], 19_001, names)).toHaveLength(1);
+    const loaded = loadDay([path], 19_000);
+    expect(byName(loaded)).toEqual(
+      new Map([
+        ['u1', [['t1', 1]]],
+        [
+          'u2',
+          [
+            ['t1', 2],
+            ['t2', 3],
+          ],
+        ],
+      ]),
+    );
+    // Numbered in order of first appearance over the segments, as one list of the file's names.
+    expect(namesOf(loaded.tracks.nameList())).toEqual(['t1', 't2']);
+  });
+
+  it("a flipped byte in a later segment's rows or names is that segment's damage, named", () => {
+    const path = twoSegments();
+    const second = readFilePartialHeader(path).segments[1]!;
+    const block = second.days[1]!.blocks![0]!;
+    const bytes = readFileSync(path);
+    const flipped = Buffer.from(bytes);
+    flipped[second.dataStart + block.offset + 2 * 4 + 1]! ^= 0x01; // a track of day 19001
+    writeFileSync(path, flipped);
+    expect(() => readDayColumns(path, second.dataStart, second.days[1]!)).toThrow(
+      new PartialFileError(path, 'day 19001: checksum mismatch'),
+    );
+    const names = Buffer.from(bytes);
+    names[names.lastIndexOf('u3') + 1] = '4'.charCodeAt(0);
+    writeFileSync(path, names);
+    expect(() => readFilePartialHeader(path)).toThrow(new PartialFileError(path, 'names checksum mismatch'));
   });
 });
 
 describe('KPI file partials: days read in chunks of rows, and older versions', () => {
   /**
    * A partial of one day of `n` rows (user i % 7, track i % 5, time i), written in two chunks,
-   * as version 3 (whole columns) or 4 and 5 (blocks).
+   * as version 3 (whole columns) or 4 to 6 (blocks).
    */
-  function bigPartial(n: number, version: 3 | 4 | 5): string {
+  function bigPartial(n: number, version: 3 | 4 | 5 | 6): string {
     const path = join(temp.make(), 'big.kpf');
     const cut = Math.floor(n / 3);
     const users = Uint32Array.from({ length: n }, (_, i) => i % 7);
@@ -191,11 +312,11 @@ describe('KPI file partials: days read in chunks of rows, and older versions', (
 
   it('a day of more rows than one chunk reads back whole, and groups by user', () => {
     const n = 200_003;
-    for (const version of [3, 4, 5] as const) {
+    for (const version of [3, 4, 5, 6] as const) {
       const path = bigPartial(n, version);
-      const { header, dataStart } = readFilePartialHeader(path);
+      const { header, segment } = onlySegment(path);
       expect(header.version).toBe(version);
-      const day = readDayColumns(path, dataStart, header.days[0]!);
+      const day = readDayColumns(path, segment.dataStart, segment.days[0]!);
       expect(day.users.length).toBe(n);
       expect([day.users[n - 1], day.tracks[n - 1], day.times[n - 1]]).toEqual([
         (n - 1) % 7,
@@ -214,20 +335,20 @@ describe('KPI file partials: days read in chunks of rows, and older versions', (
 
   it('a flipped byte in a later chunk of any column is a checksum mismatch', () => {
     const n = 200_003;
-    for (const version of [3, 4, 5] as const) {
+    for (const version of [3, 4, 5, 6] as const) {
       for (const column of [0, 1, 2]) {
         const path = bigPartial(n, version);
-        const { header, dataStart } = readFilePartialHeader(path);
+        const { dataStart, days } = onlySegment(path).segment;
         const bytes = readFileSync(path);
-        // Version 3: near the end of each whole column; versions 4 and 5: of the last block's.
-        const last = header.days[0]!.blocks?.at(-1);
+        // Version 3: near the end of each whole column; versions 4 to 6: of the last block's.
+        const last = days[0]!.blocks?.at(-1);
         const at =
           last === undefined
             ? [n * 4 - 3, n * 8 - 3, n * 16 - 3][column]!
             : last.offset + [last.rows * 4 - 3, last.rows * 8 - 3, last.rows * 16 - 3][column]!;
         bytes[dataStart + at]! ^= 0x10;
         writeFileSync(path, bytes);
-        expect(() => readDayColumns(path, dataStart, header.days[0]!)).toThrow(
+        expect(() => readDayColumns(path, dataStart, days[0]!)).toThrow(
           new PartialFileError(path, 'day 0: checksum mismatch'),
         );
         expect(() => loadDay([path], 0)).toThrow(PartialFileError);
@@ -237,17 +358,18 @@ describe('KPI file partials: days read in chunks of rows, and older versions', (
 
   it('a partial of version 2 (one checksum a day) is still read, and its damage found', () => {
     const path = partial(3);
-    const { header, dataStart } = readFilePartialHeader(path);
-    const data = readFileSync(path).subarray(dataStart);
-    const days = header.days.map(({ crcs: _crcs, ...day }) => ({
+    const { header, segment } = onlySegment(path);
+    const { segments: _segments, ...rest } = header;
+    const data = readFileSync(path).subarray(segment.dataStart);
+    const days = segment.days.map(({ crcs: _crcs, ...day }) => ({
       ...day,
       crc: crc32(data.subarray(day.offset!, day.offset! + day.rows * 16)),
     }));
     const json = Buffer.from(
       JSON.stringify({
-        ...header,
-        users: namesOf(header.users),
-        tracks: namesOf(header.tracks),
+        ...rest,
+        users: namesOf(segment.users),
+        tracks: namesOf(segment.tracks),
         version: 2,
         days,
       }),
@@ -256,17 +378,16 @@ describe('KPI file partials: days read in chunks of rows, and older versions', (
     head.writeUInt32LE(json.length, 0);
     head.writeUInt32LE(crc32(json), 4);
     writeFileSync(path, Buffer.concat([Buffer.from('PTKPF002'), head, json, data]));
-    const read = readFilePartialHeader(path);
+    const read = onlySegment(path);
     expect(read.header.version).toBe(2);
-    expect([...readDayColumns(path, read.dataStart, read.header.days[0]!).times]).toEqual([1, 2]);
+    const { dataStart, days: sections } = read.segment;
+    expect([...readDayColumns(path, dataStart, sections[0]!).times]).toEqual([1, 2]);
     const { groups, users } = loadDay([path], 19_000);
     expect(listenTime(groups, groups.starts[idOf(users, 'u2')]!)).toBe(2);
     const bytes = readFileSync(path);
-    bytes[read.dataStart + days[1]!.offset!]! ^= 0x01;
+    bytes[dataStart + days[1]!.offset!]! ^= 0x01;
     writeFileSync(path, bytes);
-    expect(() => readDayColumns(path, read.dataStart, read.header.days[1]!)).toThrow(
-      /day 19001: checksum mismatch/,
-    );
+    expect(() => readDayColumns(path, dataStart, sections[1]!)).toThrow(/day 19001: checksum mismatch/);
   });
 });
 
@@ -288,20 +409,36 @@ describe('daySources and loadDayGroups: a day of several files, merged by name a
 
   /**
    * Each file's rows written as the worker writes its partial, a block at a time as they fill,
-   * from blocks of 1 row (then 2, 4, ...: many blocks, the days' interleaved in the file).
+   * from blocks of 1 row (then 2, 4, ...: many blocks, the days' interleaved in the file). With
+   * `ranges`, each file's rows are cut into that many ranges, each numbered its own way, the
+   * first written in place and the others apart and copied in, as a file read in ranges is.
    */
-  function partials(files: { user: string; track: string; time: number }[][]): string[] {
+  function partials(files: { user: string; track: string; time: number }[][], ranges = 1): string[] {
     const dir = temp.make();
     return files.map((rows, f) => {
       const writer = new FilePartialWriter(dir, `${f}.csv`);
-      const own = new StreamDays(
-        (day, users, tracks, times) => writer.addBlock(day, users, tracks, times),
-        1,
-      );
-      for (const r of rows) own.add(r.user, r.track, r.time);
-      own.flush();
+      for (let r = 0; r < ranges; r++) {
+        const range = rows.slice(
+          Math.floor((rows.length * r) / ranges),
+          Math.floor((rows.length * (r + 1)) / ranges),
+        );
+        const into = r === 0 ? writer : new FilePartialWriter(dir, `${f}.csv`);
+        const own = new StreamDays(
+          (day, users, tracks, times) => into.addBlock(day, users, tracks, times),
+          1,
+        );
+        for (const row of range) own.add(row.user, row.track, row.time);
+        own.flush();
+        if (into === writer) writer.endSegment(own.users.nameList(), own.tracks.nameList());
+        else {
+          const scratch = into.closeSegment(own.users.nameList(), own.tracks.nameList());
+          writer.appendSegment(scratch);
+          rmSync(scratch.path);
+        }
+      }
       const path = join(dir, `${f}.kpf`);
-      writer.finish(path, { ...HEADER, users: own.users.nameList(), tracks: own.tracks.nameList() });
+      const { users: _users, tracks: _tracks, ...header } = HEADER;
+      writer.finish(path, header);
       return path;
     });
   }
@@ -313,8 +450,9 @@ describe('daySources and loadDayGroups: a day of several files, merged by name a
         fc.integer({ min: -2, max: 1 }),
         fc.constantFrom(1, 2, 3),
         fc.option(fc.array(name, { maxLength: 8 })),
-        (files, day, parts, catalogue) => {
-          const paths = partials(files);
+        fc.constantFrom(1, 1, 2, 3),
+        (files, day, parts, catalogue, ranges) => {
+          const paths = partials(files, ranges);
           // One numbering for every part, as the engine numbers a day once for its workers, and
           // one set of arrays reused part after part, as a worker reuses its own. Users numbered
           // afresh, or by a catalogue's ids first (as the engine numbers them), alike.
@@ -350,8 +488,9 @@ describe('daySources and loadDayGroups: a day of several files, merged by name a
       fc.property(
         fc.array(fc.array(row, { maxLength: 60 }), { maxLength: 5 }),
         fc.array(fc.integer({ min: -2, max: 1 }), { minLength: 1, maxLength: 6 }),
-        (files, days) => {
-          const paths = partials(files);
+        fc.constantFrom(1, 2, 3),
+        (files, days, ranges) => {
+          const paths = partials(files, ranges);
           const names = new PartialNames();
           const headers: PartialHeaders = new Map();
           for (const day of days) {
@@ -367,7 +506,8 @@ describe('daySources and loadDayGroups: a day of several files, merged by name a
           // A partial a day has used keeps its numbers, not its names.
           for (const partial of headers.values()) {
             if (partial.ids === undefined) continue;
-            expect([partial.header.users.ends.length, partial.header.tracks.ends.length]).toEqual([0, 0]);
+            for (const segment of partial.header.segments)
+              expect([segment.users.ends.length, segment.tracks.ends.length]).toEqual([0, 0]);
           }
         },
       ),

@@ -4,15 +4,18 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parseStreamsFiles, rangeBytesFor, rangesFor } from '../../src/engines/embedded/streamsParse.js';
 import { WorkerPool } from '../../src/engines/embedded/workerPool.js';
-import { readDayColumns, readFilePartialHeader } from '../../src/formats/kpiPartials.js';
+import { partialDays, readDayColumns, readFilePartialHeader } from '../../src/formats/kpiPartials.js';
+import { namesOf } from '../../src/parse/idInterner.js';
 import { TempDirs } from '../support/tempDirs.js';
 
 /**
  * A large streams file read in ranges on several workers (src/engines/embedded/streamsParse.ts)
- * gives the partial a whole-file read gives, but for where its blocks are cut: ids numbered in
- * order of first appearance, each day's rows in file order, rejects and examples (record numbers
- * from the file's start), content hash; and no range's scratch file is left behind. Where a cut falls inside a quoted field with a line break, the file is read whole
- * instead, with the same result. Needs the built worker script (`npm run build`).
+ * gives the partial a whole-file read gives, but for its segments (one a range, each numbered its
+ * own way, where a file read whole has one): the names in order of first appearance over the
+ * segments, each day's rows in file order, rejects and examples (record numbers from the file's
+ * start), content hash; and no range's scratch file is left behind. Where a cut falls inside a
+ * quoted field with a line break, the file is read whole instead, with the same result. Needs the
+ * built worker script (`npm run build`).
  */
 
 const temp = new TempDirs();
@@ -73,30 +76,54 @@ function writeStreams(
 }
 
 /**
- * The partial of `file` read with ranges of `rangeBytes`: its header but where its blocks are
- * (blocks are cut where each range's rows filled them), each day's rows, and the task's result;
- * and the partials' folder holds nothing else (no range's scratch file left).
+ * The partial of `file` read with ranges of `rangeBytes`, by name: its header but for its
+ * segments, the file's users and tracks in order of first appearance over the segments (the
+ * order a day numbers them in), each day's rows as names and times in file order; its number of
+ * segments; and the task's result. The partials' folder holds nothing else (no range's scratch
+ * file left).
  */
 async function parsed(
   file: ReturnType<typeof writeStreams>,
   rangeBytes: number,
-): Promise<{ partial: unknown; result: unknown }> {
+): Promise<{ partial: unknown; segments: number; result: unknown }> {
   const dir = temp.make();
   const [parsing] = parseStreamsFiles(pool, [file], dir, rangeBytes);
   const done = await parsing!;
   expect(readdirSync(dir)).toEqual(done.partial === undefined ? [] : [basename(done.partial)]);
   let partial: unknown;
+  let segments = 0;
   if (done.partial !== undefined) {
-    const { header, dataStart } = readFilePartialHeader(done.partial);
+    const { segments: all, ...header } = readFilePartialHeader(done.partial);
+    segments = all.length;
+    const rows = new Map<number, [string, string, number][]>();
+    for (const segment of all) {
+      const users = namesOf(segment.users);
+      const tracks = namesOf(segment.tracks);
+      for (const section of segment.days) {
+        const day = rows.get(section.day) ?? [];
+        const columns = readDayColumns(done.partial, segment.dataStart, section);
+        for (let i = 0; i < columns.users.length; i++)
+          day.push([users[columns.users[i]!]!, tracks[columns.tracks[i]!]!, columns.times[i]!]);
+        rows.set(section.day, day);
+      }
+    }
     partial = {
       ...header,
-      days: header.days.map((section) => {
-        const { users, tracks, times } = readDayColumns(done.partial!, dataStart, section);
-        return { day: section.day, rows: section.rows, users, tracks, times };
-      }),
+      users: [...new Set(all.flatMap((s) => namesOf(s.users)))],
+      tracks: [...new Set(all.flatMap((s) => namesOf(s.tracks)))],
+      days: partialDays({ segments: all }).map(({ day, rows: n }) => ({
+        day,
+        rows: n,
+        listens: rows.get(day),
+      })),
     };
+    expect(done.days).toEqual(partialDays({ segments: all }));
   }
-  return { partial, result: { ...done, partial: undefined, partialBytes: undefined, ms: undefined } };
+  return {
+    partial,
+    segments,
+    result: { ...done, partial: undefined, partialBytes: undefined, ms: undefined },
+  };
 }
 
 describe('a streams file read in ranges on the workers', () => {
@@ -128,8 +155,10 @@ describe('a streams file read in ranges on the workers', () => {
     });
     const file = writeStreams(rows, '\n', false);
     const whole = await parsed(file, Number.MAX_SAFE_INTEGER);
+    expect(whole.segments).toBe(1);
     for (const cut of [3, 5]) {
       const ranged = await parsed(file, Math.ceil(file.size / cut));
+      expect(ranged.segments).toBe(cut);
       expect(ranged.result).toEqual(whole.result);
       expect(ranged.partial).toEqual(whole.partial);
     }
@@ -153,16 +182,32 @@ describe('a streams file read in ranges on the workers', () => {
       mtimeMs: 0,
     });
     const three = [local(175), local(175), local(178)];
-    expect(rangesFor(three, rangeBytesFor(three, 2))).toEqual([1, 1, 1]);
-    expect(rangesFor([...three, local(175), local(175)], 440 * mb)).toEqual([1, 1, 1, 1, 1]);
-    expect(rangesFor([local(175), local(175)], 175 * mb)).toEqual([1, 1]);
-    expect(rangesFor([local(528)], rangeBytesFor([local(528)], 2))).toEqual([2]);
+    expect(rangesFor([local(175), local(175)], 175 * mb, 2)).toEqual([1, 1]);
+    expect(rangesFor([local(528)], rangeBytesFor([local(528)], 2), 2)).toEqual([2]);
+    expect(rangesFor([local(900), local(100)], rangeBytesFor([local(900), local(100)], 2), 2)).toEqual([
+      2, 1,
+    ]);
+    expect(rangesFor([{ ...local(528), path: 's3://bucket/streams/f.csv' }], 264 * mb, 2)).toEqual([1]);
+    expect(rangesFor([local(100), local(100), local(100)], 75 * mb, 2)).toEqual([2, 2, 2]);
+    expect(rangesFor([local(200), local(200), local(200)], 150 * mb, 2)).toEqual([2, 2, 2]);
+    // Files read whole that leave workers idle in a last round: that round's files cut, a range a
+    // worker (at least MIN_RANGE_BYTES each; S3 files still whole).
+    expect(rangesFor(three, rangeBytesFor(three, 2), 2)).toEqual([1, 1, 2]);
+    expect(rangesFor([...three, local(175), local(175)], 440 * mb, 2)).toEqual([1, 1, 1, 1, 2]);
+    expect(rangesFor([...three, local(175), local(175)], 440 * mb, 4)).toEqual([1, 1, 1, 1, 4]);
+    expect(rangesFor([...three, local(175), local(175), local(100)], 440 * mb, 4)).toEqual([
+      1, 1, 1, 1, 2, 2,
+    ]);
+    expect(rangesFor([...three, local(175), local(175), local(100), local(9)], 440 * mb, 4)).toEqual([
+      1, 1, 1, 1, 1, 1, 1,
+    ]);
+    expect(rangesFor([...three, local(175), local(40)], 440 * mb, 4)).toEqual([1, 1, 1, 1, 1]);
+    expect(rangesFor([...three, local(175), local(100)], 440 * mb, 4)).toEqual([1, 1, 1, 1, 3]);
     expect(
-      rangesFor([local(40), local(40), local(40)], rangeBytesFor([local(40), local(40), local(40)], 2)),
+      rangesFor([local(40), local(40), local(40)], rangeBytesFor([local(40), local(40), local(40)], 2), 2),
     ).toEqual([1, 1, 1]);
-    expect(rangesFor([local(900), local(100)], rangeBytesFor([local(900), local(100)], 2))).toEqual([2, 1]);
-    expect(rangesFor([{ ...local(528), path: 's3://bucket/streams/f.csv' }], 264 * mb)).toEqual([1]);
-    expect(rangesFor([local(100), local(100), local(100)], 75 * mb)).toEqual([2, 2, 2]);
-    expect(rangesFor([local(200), local(200), local(200)], 150 * mb)).toEqual([2, 2, 2]);
+    expect(rangesFor([local(40), local(40), local(70)], 90 * mb, 2)).toEqual([1, 1, 2]);
+    const s3 = { ...local(175), path: 's3://bucket/streams/f.csv' };
+    expect(rangesFor([local(175), local(175), s3], 264 * mb, 2)).toEqual([1, 1, 1]);
   });
 });

@@ -1,15 +1,14 @@
-import { type FilePartialHeader, readDayColumns, readFilePartialHeader } from '../../formats/kpiPartials.js';
+import { type DaySection, readDayColumns, readFilePartialHeader } from '../../formats/kpiPartials.js';
 import type { Catalog } from '../../kpis/genreKpis.js';
 import { namesOf } from '../../parse/idInterner.js';
 import { type ClickHouseCluster, sqlDay } from './cluster.js';
 import { kpiShardOf } from './kpiTables.js';
 import { ShardInserts, tsvString } from './shardInserts.js';
 
-/** A streams file's partial as the loader needs it: its names escaped once, and each user's shard. */
-interface LoadablePartial {
-  path: string;
-  header: FilePartialHeader;
+/** A segment of a streams file's partial as the loader needs it: its names escaped once, and each user's shard. */
+interface LoadableSegment {
   dataStart: number;
+  days: DaySection[];
   /** Names escaped for TabSeparated, as UTF-8. */
   users: Buffer[];
   tracks: Buffer[];
@@ -23,7 +22,7 @@ interface LoadablePartial {
  * each row to its user's shard. Partials read once in a run are kept, names escaped.
  */
 export class StreamDayLoader {
-  private readonly partials = new Map<string, LoadablePartial>();
+  private readonly partials = new Map<string, LoadableSegment[]>();
 
   constructor(private readonly cluster: ClickHouseCluster) {}
 
@@ -36,25 +35,26 @@ export class StreamDayLoader {
     let rows = 0;
     try {
       for (const path of paths) {
-        const partial = this.partial(path);
-        const section = partial.header.days.find((d) => d.day === day);
-        if (section === undefined) continue;
-        const columns = readDayColumns(path, partial.dataStart, section);
-        for (let i = 0; i < columns.users.length; i++) {
-          const user = columns.users[i]!;
-          inserts
-            .shard(partial.shards[user]!)
-            .bytes(prefix)
-            .bytes(partial.users[user]!)
-            .tab()
-            .bytes(partial.tracks[columns.tracks[i]!]!)
-            .tab()
-            .number(columns.times[i]!)
-            .newline();
-          if ((i & 0xffff) === 0xffff) await inserts.flush();
+        for (const segment of this.segments(path)) {
+          const section = segment.days.find((d) => d.day === day);
+          if (section === undefined) continue;
+          const columns = readDayColumns(path, segment.dataStart, section);
+          for (let i = 0; i < columns.users.length; i++) {
+            const user = columns.users[i]!;
+            inserts
+              .shard(segment.shards[user]!)
+              .bytes(prefix)
+              .bytes(segment.users[user]!)
+              .tab()
+              .bytes(segment.tracks[columns.tracks[i]!]!)
+              .tab()
+              .number(columns.times[i]!)
+              .newline();
+            if ((i & 0xffff) === 0xffff) await inserts.flush();
+          }
+          rows += columns.users.length;
+          await inserts.flush();
         }
-        rows += columns.users.length;
-        await inserts.flush();
       }
       await inserts.end();
     } catch (error) {
@@ -63,23 +63,23 @@ export class StreamDayLoader {
     return rows;
   }
 
-  private partial(path: string): LoadablePartial {
-    let partial = this.partials.get(path);
-    if (partial === undefined) {
-      const { header, dataStart } = readFilePartialHeader(path);
+  private segments(path: string): LoadableSegment[] {
+    let segments = this.partials.get(path);
+    if (segments === undefined) {
       const shards = this.cluster.shards.length;
-      const users = namesOf(header.users);
-      partial = {
-        path,
-        header,
-        dataStart,
-        users: users.map((name) => Buffer.from(tsvString(name))),
-        tracks: namesOf(header.tracks).map((name) => Buffer.from(tsvString(name))),
-        shards: Uint16Array.from(users, (user) => kpiShardOf(user, shards)),
-      };
-      this.partials.set(path, partial);
+      segments = readFilePartialHeader(path).segments.map((segment) => {
+        const users = namesOf(segment.users);
+        return {
+          dataStart: segment.dataStart,
+          days: segment.days,
+          users: users.map((name) => Buffer.from(tsvString(name))),
+          tracks: namesOf(segment.tracks).map((name) => Buffer.from(tsvString(name))),
+          shards: Uint16Array.from(users, (user) => kpiShardOf(user, shards)),
+        };
+      });
+      this.partials.set(path, segments);
     }
-    return partial;
+    return segments;
   }
 }
 

@@ -98,7 +98,7 @@ export function embeddedKpiEngine(options: {
       const { headers, names, catalog: numbered } = numberingFor(catalog, catalogKey);
       if (headers.has(partial)) return;
       try {
-        const read = readFilePartialHeader(partial);
+        const read = { header: readFilePartialHeader(partial) };
         headers.set(partial, read);
         partialIds(read, names);
         // Its new tracks looked up in the catalogue now too, rather than by the first day.

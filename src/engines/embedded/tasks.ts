@@ -1,9 +1,8 @@
-import type { DaySource, RowsFile } from '../../formats/kpiPartials.js';
+import type { DaySource, SegmentFile } from '../../formats/kpiPartials.js';
 import type { SpillIndex } from '../../formats/pairSpill.js';
 import type { BlockRef, SegmentRun } from '../../formats/partialFile.js';
 import type { NumberedCatalog } from '../../kpis/genreKpis.js';
 import { type ErrorCode, PlaytallyError } from '../../ops/errors.js';
-import type { NameList } from '../../parse/idInterner.js';
 import type { StreamFileResult, StreamRangeResult } from '../../parse/streamRows.js';
 import type { BlockStats } from '../../partials/aggregatePairs.js';
 import type { LogUnit } from '../../sources/logUnits.js';
@@ -167,10 +166,10 @@ export interface ParseStreamsResult {
 }
 
 /**
- * One range of a large local streams file (bytes [start, end): the lines that start in it), read
- * on a worker while others read the rest (see engines/embedded/streamsParse.ts). Its rows come
- * back as columns with the range's own id numbering; the file's partial is written once all its
- * ranges are in.
+ * One range of a streams file (bytes [start, end): the lines that start in it), read on a worker
+ * while others read the rest (see engines/embedded/streamsParse.ts). Its rows and names, numbered
+ * its own way, are written as a segment of the file's partial to a scratch file; the partial is
+ * written from the segments once all its ranges are in.
  */
 export interface ParseStreamsRangeTask {
   kind: 'parseStreamsRange';
@@ -186,11 +185,8 @@ export interface ParseStreamsRangeTask {
 }
 
 export interface ParseStreamsRangeResult extends StreamRangeResult {
-  /** The range's ids, numbered in order of appearance in it. */
-  users: NameList;
-  tracks: NameList;
-  /** The range's rows, in a scratch file of blocks (formats/kpiPartials.ts), removed by the merge. */
-  rows: RowsFile;
+  /** The range's rows and names (ids numbered in order of appearance in it), in a scratch file (formats/kpiPartials.ts) removed once the partial is written. */
+  segment: SegmentFile;
   ms: number;
 }
 

@@ -368,13 +368,12 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
       return { result, days: [], ms: Date.now() - started };
     }
     rows.flush();
+    // Written from where they are: the interners are done.
+    partial.endSegment(rows.users.nameListView(), rows.tracks.nameListView());
     const written = finishFilePartial(partial, task.partialDir, task, {
       sha256: result.sha256,
       report: result.report,
       examples: result.examples,
-      // Written from where they are: the interners are done.
-      users: rows.users.nameListView(),
-      tracks: rows.tracks.nameListView(),
     });
     return { result, ...written, ms: Date.now() - started };
   } catch (error) {
@@ -385,7 +384,7 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
 
 /**
  * A range of a streams file: the lines that start in it, their rows written a block at a time to
- * a scratch file that the merge reads and removes. A later range reads the file's header from its
+ * a scratch file, then their names: a segment, which the file's partial copies in and removes. A later range reads the file's header from its
  * head; a head that is binary or holds no whole record is the first range's to report, so this
  * one reads nothing (the file is then read whole).
  */
@@ -413,9 +412,8 @@ function parseStreamsRange(task: ParseStreamsRangeTask): ParseStreamsRangeResult
     return {
       ...range,
       endsAtRecord: range.endsAtRecord && (task.index === 0 || header !== undefined),
-      users: rows.users.nameList(),
-      tracks: rows.tracks.nameList(),
-      rows: scratch.closeRows(),
+      // Written from where they are: the interners are done.
+      segment: scratch.closeSegment(rows.users.nameListView(), rows.tracks.nameListView()),
       ms: Date.now() - started,
     };
   } catch (error) {
@@ -456,15 +454,8 @@ async function run(task: Task): Promise<Done> {
     }
     case 'parseStreams':
       return { result: await parseStreams(task), transfer: [] };
-    case 'parseStreamsRange': {
-      const result = parseStreamsRange(task);
-      // The range's names, moved rather than copied (each list its own buffers: IdInterner.nameList).
-      const { users, tracks } = result;
-      return {
-        result,
-        transfer: [users.bytes, users.ends, tracks.bytes, tracks.ends].map((a) => a.buffer as ArrayBuffer),
-      };
-    }
+    case 'parseStreamsRange':
+      return { result: parseStreamsRange(task), transfer: [] };
     case 'kpiDayPart': {
       const result = aggregateDayPart(task, dayArrays);
       // Moved, not copied: an aggregate's plays at hour granularity are tens of MB, which stayed
