@@ -16,7 +16,13 @@ import {
   readFilePartialHeader,
 } from '../../src/formats/kpiPartials.js';
 import { PartialFileError } from '../../src/formats/partialFile.js';
-import { GroupArrays, listenTime, StreamDays, type UserGroups, userPart } from '../../src/kpis/streamDays.js';
+import {
+  GroupArrays,
+  listenTime,
+  partOfUser,
+  StreamDays,
+  type UserGroups,
+} from '../../src/kpis/streamDays.js';
 import {
   ExtendedInterner,
   IdInterner,
@@ -66,12 +72,6 @@ function onlySegment(path: string): { header: FilePartialHeader; segment: Partia
   const header = readFilePartialHeader(path);
   expect(header.segments).toHaveLength(1);
   return { header, segment: header.segments[0]! };
-}
-
-/** A user id's part, as the engine cuts a day (by the id's bytes). */
-function partOf(user: string, parts: number): number {
-  const bytes = Buffer.from(user);
-  return userPart(bytes, 0, bytes.length, parts);
 }
 
 describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
@@ -460,14 +460,21 @@ describe('daySources and loadDayGroups: a day of several files, merged by name a
           for (const user of catalogue ?? []) base.id(user);
           const names = new PartialNames(catalogue === null ? undefined : new ExtendedInterner(base));
           const arrays = new GroupArrays();
+          const seen = new Set<string>();
           for (let part = 0; part < parts; part++) {
-            const keep = parts === 1 ? undefined : (user: string) => partOf(user, parts) === part;
-            const loaded = loadDay(paths, day, { names, keep, arrays });
+            const loaded = loadDay(paths, day, {
+              names,
+              arrays,
+              part: parts === 1 ? undefined : { part, parts },
+            });
+            // A user's part, from its number in the run (numbered by now: its file has the day).
+            const keep = (user: string): boolean =>
+              parts === 1 || partOfUser(idOf(names.users, user), parts) === part;
             const got = byName(loaded);
             const expected = new Map<string, [string, number][]>();
             for (const r of files.flat()) {
-              if (Math.floor(r.time / MICROS_PER_DAY) !== day || (keep !== undefined && !keep(r.user)))
-                continue;
+              if (Math.floor(r.time / MICROS_PER_DAY) !== day || !keep(r.user)) continue;
+              seen.add(r.user);
               const list = expected.get(r.user) ?? [];
               list.push([r.track, r.time]);
               expected.set(r.user, list);
@@ -477,6 +484,9 @@ describe('daySources and loadDayGroups: a day of several files, merged by name a
               [...expected.values()].reduce((n, l) => n + l.length, 0),
             );
           }
+          // Every user of the day in some part.
+          const all = files.flat().filter((r) => Math.floor(r.time / MICROS_PER_DAY) === day);
+          expect(seen).toEqual(new Set(all.map((r) => r.user)));
         },
       ),
       { numRuns: 150 },
@@ -517,8 +527,8 @@ describe('daySources and loadDayGroups: a day of several files, merged by name a
 });
 
 /**
- * The rows of `day` in the partials of `paths`, numbered by `names` (afresh by default), with the
- * users `keep` refuses (by id) left out.
+ * The rows of `day` in the partials of `paths`, numbered by `names` (afresh by default), those of
+ * one part only with `part`.
  */
 function loadDay(
   paths: string[],
@@ -526,23 +536,13 @@ function loadDay(
   options: {
     names?: PartialNames;
     headers?: PartialHeaders;
-    keep?: (user: string) => boolean;
+    part?: { part: number; parts: number };
     arrays?: GroupArrays;
   } = {},
 ): { groups: UserGroups; users: Numbering; tracks: IdInterner } {
   const names = options.names ?? new PartialNames();
   const sources = daySources(paths, day, names, options.headers);
-  const keep = options.keep;
-  const users = names.users.size;
-  // The users kept are part 0 of two.
-  const only =
-    keep === undefined
-      ? undefined
-      : {
-          part: 0,
-          partOf: Uint16Array.from({ length: users }, (_, u) => (keep(names.users.name(u)) ? 0 : 1)),
-        };
-  const groups = loadDayGroups(sources, users, options.arrays, only);
+  const groups = loadDayGroups(sources, names.users.size, options.arrays, options.part);
   return { groups, users: names.users, tracks: names.tracks };
 }
 

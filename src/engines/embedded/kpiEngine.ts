@@ -15,7 +15,7 @@ import {
   type DayKpis,
   finishDayKpis,
 } from '../../kpis/genreKpis.js';
-import { GroupArrays, userPart } from '../../kpis/streamDays.js';
+import { GroupArrays } from '../../kpis/streamDays.js';
 import type { KpiDayEngine, KpiDayInput } from '../kpiEngine.js';
 import { aggregateDayPart } from './kpiDayPart.js';
 import { DEFAULT_MEMORY_BYTES, kpiPartRowsWithin, workerLimits } from './memoryPlan.js';
@@ -144,7 +144,6 @@ export function embeddedKpiEngine(options: {
       const aggregate = aggregateDay(loadDayGroups(files, users, arrays), users, numbered, granularity);
       return finishDayKpis(day, granularity, aggregate, numbered, trackName);
     }
-    const partOf = run.parts.of(count);
     // Each part added to the day's sum as it comes, and let go.
     const sum = new AggregateSum(count);
     if (parallel) {
@@ -155,11 +154,11 @@ export function embeddedKpiEngine(options: {
             .run<DayAggregate>({
               kind: 'kpiDayPart',
               granularity,
-              // Every part's task holds the same sources; the workers read their ids, and each
-              // user's part, where this thread keeps them (shared memory, not copied).
+              // Every part's task holds the same sources; the workers read their ids where this
+              // thread keeps them (shared memory, not copied).
               sources: files,
               part,
-              partOf,
+              parts: count,
               users,
               catalog: numbered,
             })
@@ -171,7 +170,10 @@ export function embeddedKpiEngine(options: {
       // worker computes it.
       for (let part = 0; part < count; part++)
         sum.add(
-          aggregateDayPart({ granularity, sources: files, part, partOf, users, catalog: numbered }, arrays),
+          aggregateDayPart(
+            { granularity, sources: files, part, parts: count, users, catalog: numbered },
+            arrays,
+          ),
         );
     }
     return finishDayKpis(day, granularity, sum.result(), numbered, trackName);
@@ -180,44 +182,17 @@ export function embeddedKpiEngine(options: {
 
 /**
  * What a run numbers by, for one catalogue: its users by the catalogue's ids (CatalogNumbering),
- * the partials read and their ids in that numbering, and each user's part of a day.
+ * the partials read and their ids in that numbering.
  */
 interface RunNumbering {
   key: string;
   catalog: CatalogNumbering;
   names: PartialNames;
   headers: PartialHeaders;
-  parts: UserParts;
 }
 
 function runNumbering(catalog: Catalog, key: string): RunNumbering {
   const numbered = new CatalogNumbering(catalog);
   const names = new PartialNames(numbered.users);
-  return { key, catalog: numbered, names, headers: new Map(), parts: new UserParts(names) };
-}
-
-/**
- * Each numbered user's part of a day cut into `parts` (userPart of its id), kept per count of
- * parts. Two bytes a user (a day is cut into at most a few hundred parts), in shared memory: the
- * workers read it where it is (a copy was 4 MB a worker at 2M users).
- */
-class UserParts {
-  private readonly byCount = new Map<number, Uint16Array>();
-
-  constructor(private readonly names: PartialNames) {}
-
-  of(parts: number): Uint16Array {
-    if (parts > 0xffff) throw new Error(`a day cut into ${parts} parts`);
-    const users = this.names.users;
-    const known = this.byCount.get(parts) ?? new Uint16Array(0);
-    if (known.length === users.size) return known;
-    const partOf = new Uint16Array(new SharedArrayBuffer(2 * users.size));
-    partOf.set(known);
-    let id = known.length;
-    users.forEachName(id, (bytes, start, end) => {
-      partOf[id++] = userPart(bytes, start, end, parts);
-    });
-    this.byCount.set(parts, partOf);
-    return partOf;
-  }
+  return { key, catalog: numbered, names, headers: new Map() };
 }

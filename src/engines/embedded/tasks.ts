@@ -191,7 +191,8 @@ export interface ParseStreamsRangeResult extends StreamRangeResult {
 }
 
 /**
- * One part of a day's genre KPIs: the rows of the users in part `part` (`partOf[user]`), from the
+ * One part of a day's genre KPIs: the rows of the users in part `part` of `parts` (partOfUser of
+ * their run numbers, kpis/streamDays.ts), from the
  * day's sections of the file partials, aggregated (kpis/genreKpis.ts aggregateDay). The parts of
  * a day sum to the whole day exactly, since each user falls in one part. Names and catalogue come
  * as the main thread numbered them: the worker reads no header and interns no name.
@@ -201,8 +202,7 @@ export interface KpiDayPartTask {
   granularity: 'day' | 'hour';
   sources: DaySource[];
   part: number;
-  /** Each numbered user's part. */
-  partOf: Uint16Array;
+  parts: number;
   /** How many users the numbering has. */
   users: number;
   catalog: NumberedCatalog;
