@@ -685,9 +685,18 @@ export function loadDayGroups(
   arrays = new GroupArrays(),
   only?: { part: number; parts: number },
 ): UserGroups {
-  // The part's users of each source, a byte each: a row of another part is left out from its
-  // source's user number alone, not from a hash of its run number on every row.
-  const mine = only && sources.map(({ users: userIds }) => partUsers(userIds, only.part, only.parts));
+  // The users of each source to keep (numbered, and of the part), a byte each: a row of another
+  // part is left out from its source's user number alone, not from a hash of its run number on
+  // every row. Each chunk's rows to keep are listed first, without a branch (a kept row and
+  // another alternate at random: a branch on it was mispredicted about every other row), then
+  // placed.
+  const mine = sources.map(({ users: userIds }) => partUsers(userIds, only?.part ?? 0, only?.parts ?? 1));
+  let pickedRows = new Int32Array(CHUNK_ROWS);
+  // A chunk is at most CHUNK_ROWS rows, but a day of version 1 or 2, read whole.
+  const pick = (rows: number): Int32Array => {
+    if (pickedRows.length < rows) pickedRows = new Int32Array(rows);
+    return pickedRows;
+  };
   // One array serves the counting sort throughout: user u's count at u + 2, then (the prefix sum)
   // its group's start at u + 1, which the second pass moves to its end, the next group's start:
   // at the end, user u's group starts at u.
@@ -697,9 +706,12 @@ export function loadDayGroups(
   const counted = new Int32Array(sources.length);
   sources.forEach(({ path, dataStart, section, users: userIds }, s) => {
     const known = userIds.length;
-    const kept = mine?.[s];
+    const kept = mine[s]!;
     let outOfRange = false;
+    let sum = 0;
     forEachRowChunk(path, dataStart, section, 'users', ({ users: column }) => {
+      const picked = pick(column.length);
+      let n = 0;
       for (let i = 0; i < column.length; i++) {
         const u = column[i]!;
         if (u >= known) {
@@ -707,14 +719,16 @@ export function loadDayGroups(
           outOfRange = true;
           continue;
         }
-        if (kept !== undefined && kept[u] === 0) continue;
-        const id = userIds[u]!;
-        if (id >= 0) {
-          counters[id + 2]!++;
-          counted[s] = (counted[s]! + Math.imul(id + 1, 0x9e3779b1)) | 0;
-        }
+        picked[n] = u;
+        n += kept[u]!;
+      }
+      for (let k = 0; k < n; k++) {
+        const id = userIds[picked[k]!]!;
+        counters[id + 2]!++;
+        sum = (sum + Math.imul(id + 1, 0x9e3779b1)) | 0;
       }
     });
+    counted[s] = sum;
     if (outOfRange) throw new PartialFileError(path, `day ${section.day}: a user number out of range`);
   });
   for (let u = 1; u <= users; u++) counters[u + 1]! += counters[u]!;
@@ -728,17 +742,22 @@ export function loadDayGroups(
   const msTimes = arrays.msTimesFor(rows);
   const placed: { us?: Float64Array } = {};
   sources.forEach(({ path, dataStart, section, users: userIds, tracks: trackIds }, s) => {
-    const kept = mine?.[s];
+    const kept = mine[s]!;
     let outOfRange = false;
     let placedSum = 0;
     const knownTracks = trackIds.length;
     forEachRowChunk(path, dataStart, section, 'all', ({ users: column, tracks: fileTracks, times }) => {
       let usTimes = placed.us;
+      const picked = pick(column.length);
+      let n = 0;
+      // A user number out of range (the file changed since the first pass) reads undefined: 0.
       for (let i = 0; i < column.length; i++) {
-        const u = column[i]!;
-        if (kept !== undefined && kept[u] !== 1) continue;
-        const id = userIds[u]!;
-        if (!(id >= 0)) continue;
+        picked[n] = i;
+        n += kept[column[i]!]! & 1;
+      }
+      for (let k = 0; k < n; k++) {
+        const i = picked[k]!;
+        const id = userIds[column[i]!]!;
         const t = fileTracks[i]!;
         const at = counters[id + 1]!++;
         placedSum = (placedSum + Math.imul(id + 1, 0x9e3779b1)) | 0;
@@ -776,8 +795,8 @@ export function loadDayGroups(
 const MS_PER_DAY = MICROS_PER_DAY / 1000;
 
 /**
- * Per user number of a source: 1 for a user in part `part` of `parts` (partOfUser of its run
- * number), else 0. Without a branch: a user is in the part or not at random, so a branch was
+ * Per user number of a source: 1 for a numbered user in part `part` of `parts` (partOfUser of its
+ * run number; every numbered user when `parts` is 1), else 0. Without a branch: a user is in the part or not at random, so a branch was
  * mispredicted about every other user (47 against 19 ms for 5.5M numbers alone; the whole, with a
  * table of every run user's part read here, 0.12 to 0.17 s a worker at 2M users).
  */

@@ -165,25 +165,30 @@ describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
 
   it('a partial of version 1 (no checksums) is still read', () => {
     const path = partial(3);
-    const { header, segment } = onlySegment(path);
-    const { segments: _segments, ...rest } = header;
-    const data = readFileSync(path).subarray(segment.dataStart);
-    const v1 = {
-      ...rest,
-      users: namesOf(segment.users),
-      tracks: namesOf(segment.tracks),
-      version: 1,
-      days: segment.days.map(({ crcs: _crcs, ...day }) => day),
-    };
-    const json = Buffer.from(JSON.stringify(v1));
-    const length = Buffer.alloc(4);
-    length.writeUInt32LE(json.length);
-    writeFileSync(path, Buffer.concat([Buffer.from('PTKPF001'), length, json, data]));
+    asVersion1(path);
     const read = onlySegment(path);
     expect(read.header.version).toBe(1);
     expect([...readDayColumns(path, read.segment.dataStart, read.segment.days[0]!).users]).toEqual([0, 1]);
   });
 });
+
+/** A partial of version 3 rewritten as version 1: the header (no checksums) before whole columns. */
+function asVersion1(path: string): void {
+  const { header, segment } = onlySegment(path);
+  const { segments: _segments, ...rest } = header;
+  const data = readFileSync(path).subarray(segment.dataStart);
+  const v1 = {
+    ...rest,
+    users: namesOf(segment.users),
+    tracks: namesOf(segment.tracks),
+    version: 1,
+    days: segment.days.map(({ crcs: _crcs, ...day }) => day),
+  };
+  const json = Buffer.from(JSON.stringify(v1));
+  const length = Buffer.alloc(4);
+  length.writeUInt32LE(json.length);
+  writeFileSync(path, Buffer.concat([Buffer.from('PTKPF001'), length, json, data]));
+}
 
 describe('KPI file partials of several segments (a file read in ranges)', () => {
   const { users: _users, tracks: _tracks, ...HEADER_ONLY } = HEADER as unknown as Record<string, unknown>;
@@ -331,6 +336,21 @@ describe('KPI file partials: days read in chunks of rows, and older versions', (
       );
       expect(rows).toEqual(Array.from({ length: Math.floor((n - 1 - 6) / 7) + 1 }, (_, k) => 6 + 7 * k));
     }
+  });
+
+  it('a day of version 1, read whole (more rows than a chunk), groups by user, whole and in parts', () => {
+    const n = 200_003;
+    const path = bigPartial(n, 3);
+    asVersion1(path);
+    expect(readFilePartialHeader(path).version).toBe(1);
+    const whole = byName(loadDay([path], 0));
+    expect([...whole.values()].reduce((rows, list) => rows + list.length, 0)).toBe(n);
+    const names = new PartialNames();
+    const inParts = new Map<string, [string, number][]>();
+    for (let part = 0; part < 3; part++)
+      for (const [user, rows] of byName(loadDay([path], 0, { names, part: { part, parts: 3 } })))
+        inParts.set(user, [...(inParts.get(user) ?? []), ...rows]);
+    expect(inParts).toEqual(whole);
   });
 
   it('a flipped byte in a later chunk of any column is a checksum mismatch', () => {
