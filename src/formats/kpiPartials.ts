@@ -629,8 +629,8 @@ export function partialIds(partial: ReadPartial, names: PartialNames): PartialId
 /**
  * A day's section of one segment of a file partial, with the segment's user and track numbers in
  * a run's numbering (PartialNames): `users[i]` is the number of the segment's user i (-1: none,
- * its rows left out). All a thread needs to load the day's rows: plain data, sent to a worker as it is (the ids
- * shared, not copied: partialIds).
+ * its rows left out). All a thread needs to load the day's rows: plain data, sent to a worker as
+ * it is (the ids shared, not copied: partialIds).
  */
 export interface DaySource {
   path: string;
@@ -796,9 +796,10 @@ const MS_PER_DAY = MICROS_PER_DAY / 1000;
 
 /**
  * Per user number of a source: 1 for a numbered user in part `part` of `parts` (partOfUser of its
- * run number; every numbered user when `parts` is 1), else 0. Without a branch: a user is in the part or not at random, so a branch was
- * mispredicted about every other user (47 against 19 ms for 5.5M numbers alone; the whole, with a
- * table of every run user's part read here, 0.12 to 0.17 s a worker at 2M users).
+ * run number; every numbered user when `parts` is 1), else 0. Without a branch: a user is in the
+ * part or not at random, so a branch was mispredicted about every other user (47 against 19 ms for
+ * 5.5M numbers alone; the whole, with a table of every run user's part read here, 0.12 to 0.17 s
+ * a worker at 2M users).
  */
 function partUsers(userIds: Int32Array, part: number, parts: number): Uint8Array {
   const kept = new Uint8Array(userIds.length);

@@ -36,11 +36,12 @@ export interface StreamsFileToParse {
 
 /**
  * Each file parsed into its partial in `partialDir` on the pool, in order of the list (one
- * promise a file). A large local file is cut into ranges read in parallel, its content hash
- * computed here meanwhile, and its partial written here from the ranges, while the workers go on
- * with the other files (writeRangesPartial: a segment a range, the same rows and report as a whole-file read gives). A file
- * whose ranges do not meet at a record's end (a quoted field with a line break across a cut), that
- * changed while it was read, or that a range could not read, is read again whole.
+ * promise a file). A large local file is cut into ranges read in parallel (rangesFor), its
+ * content hash computed here meanwhile, and its partial written here from the ranges, while the
+ * workers go on with the other files (writeRangesPartial: a segment a range, the same rows and
+ * report as a whole-file read gives). A file whose ranges do not meet at a record's end (a quoted
+ * field with a line break across a cut), that changed while it was read, or that a range could
+ * not read, is read again whole.
  */
 export function parseStreamsFiles(
   pool: WorkerPool,
@@ -129,18 +130,17 @@ async function inRanges(
     now.size !== file.size ||
     now.mtimeMs !== file.mtimeMs
   ) {
-    removeRangeRows(ranges);
+    removeRangeSegments(ranges);
     return wholeFile(pool, file, partialDir);
   }
   const sha256 = (settled[0] as PromiseFulfilledResult<string>).value;
-  // Merged here: this thread waits for the workers meanwhile, and a worker that merged left the
-  // other waiting for the file's last range (the merge holds one block at a time, not the rows).
-  const merged = writeRangesPartial(file, sha256, partialDir, ranges);
-  return { ...merged, ms: merged.ms + ranges.reduce((ms, r) => ms + r.ms, 0) };
+  // Written here (a copy of the ranges' bytes, a MiB at a time): the workers go on meanwhile.
+  const written = writeRangesPartial(file, sha256, partialDir, ranges);
+  return { ...written, ms: written.ms + ranges.reduce((ms, r) => ms + r.ms, 0) };
 }
 
 /** The ranges' scratch files, removed. */
-function removeRangeRows(ranges: ParseStreamsRangeResult[]): void {
+function removeRangeSegments(ranges: ParseStreamsRangeResult[]): void {
   for (const r of ranges) rmSync(r.segment.path, { force: true });
 }
 
@@ -151,7 +151,7 @@ function removeRangeRows(ranges: ParseStreamsRangeResult[]): void {
  * at 2M); the report a whole-file read gives. The ranges' scratch files are removed, written or
  * not.
  */
-export function writeRangesPartial(
+function writeRangesPartial(
   file: StreamsFileToParse,
   sha256: string,
   partialDir: string,
@@ -168,7 +168,7 @@ export function writeRangesPartial(
     out.discard();
     throw error;
   } finally {
-    removeRangeRows(ranges);
+    removeRangeSegments(ranges);
   }
 }
 
@@ -198,10 +198,7 @@ export function finishFilePartial(
  * rejects summed (reasons in order of first appearance), the first examples with their record
  * numbers counted from the file's start.
  */
-export function rangesReport(
-  name: string,
-  ranges: ParseStreamsRangeResult[],
-): Omit<StreamFileResult, 'sha256'> {
+function rangesReport(name: string, ranges: ParseStreamsRangeResult[]): Omit<StreamFileResult, 'sha256'> {
   const report = {
     kind: 'streams' as const,
     file: name,

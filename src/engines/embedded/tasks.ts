@@ -185,7 +185,10 @@ export interface ParseStreamsRangeTask {
 }
 
 export interface ParseStreamsRangeResult extends StreamRangeResult {
-  /** The range's rows and names (ids numbered in order of appearance in it), in a scratch file (formats/kpiPartials.ts) removed once the partial is written. */
+  /**
+   * The range's rows and names (ids numbered in order of appearance in it), in a scratch file
+   * (formats/kpiPartials.ts) removed once the partial is written.
+   */
   segment: SegmentFile;
   ms: number;
 }
