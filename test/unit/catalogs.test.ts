@@ -480,12 +480,15 @@ describe('readUsers', () => {
   it('property: ids interned a batch at a time give the verdicts, rejects and examples of a row-by-row reading, in order', async () => {
     // Thousands of rows (batches of 1,024) drawing ids from a small pool: most rows after the
     // first thousand are duplicates; quoted ids (read one by one) and other rejects among them.
+    // The last seed's file is of several MiB: read in chunks of one reused buffer, its batches
+    // and records meet the chunks' ends.
     for (let seed = 1; seed <= 6; seed++) {
       const random = mulberry32(seed);
       const pick = (n: number): number => Math.floor(random() * n);
       const lines = [USERS_HEADER];
-      for (let i = 0; i < 3000; i++) {
-        const id = `u${pick(1500)}`;
+      const count = seed === 6 ? 150_000 : 3000;
+      for (let i = 0; i < count; i++) {
+        const id = `u${pick(count / 2)}`;
         const r = random();
         lines.push(
           r < 0.03
@@ -527,6 +530,7 @@ describe('readUsers', () => {
         rejects[reason] = (rejects[reason] ?? 0) + 1;
         if (examples.length < MAX_ROW_EXAMPLES) examples.push([i + 2, reason, fields.join(',')]);
       });
+      if (seed === 6) expect(content.length).toBeGreaterThan(3 * 1024 * 1024);
       const catalog = await readUsers([file('users.csv', content)]);
       expect(catalog.users.names, `seed ${seed}`).toEqual([...seen]);
       expect(catalog.files[0], `seed ${seed}`).toEqual({
