@@ -30,6 +30,7 @@ import { ensureWritable } from '../ops/folders.js';
 import { cpuMs, peakRssBytes } from '../ops/processUsage.js';
 import {
   type BadFile,
+  catalogRowsAbout,
   type FileReport,
   readSongs,
   readUsers,
@@ -343,13 +344,15 @@ async function parseLanding(
   // rows from about 450 MB to 480-570 MB).
   const pool = changed.length > 0 ? new WorkerPool(threads, undefined, workerLimits(memoryBytes)) : undefined;
   try {
-    const parsing = (pool === undefined ? [] : parseStreamsFiles(pool, changed, state.partialsDir)).map(
-      (parse) => {
-        const pending = parse.then((parsed) => ({ parsed, ms: parsed.ms }));
-        pending.catch(() => {}); // awaited in order below
-        return pending;
-      },
-    );
+    const started =
+      pool === undefined
+        ? []
+        : parseStreamsFiles(pool, changed, state.partialsDir, { users: await usersAbout(landing) });
+    const parsing = started.map((parse) => {
+      const pending = parse.then((parsed) => ({ parsed, ms: parsed.ms }));
+      pending.catch(() => {}); // awaited in order below
+      return pending;
+    });
     // Nothing more is queued (but a file whose ranges failed, read again whole): a worker done
     // with its last file ends rather than hold that file's garbage while the other parses on.
     pool?.retireIdle();
@@ -402,6 +405,16 @@ async function parseLanding(
     await pool?.close();
   }
   return { songs, users, parsedFiles, parsedLanded };
+}
+
+/**
+ * About how many users a streams file holds at most (but users the users files lack): the users
+ * files' rows, from their heads and sizes, so that each parse worker sizes its table of a file's
+ * users once. Local files only; an S3 file is not opened twice for it.
+ */
+async function usersAbout(landing: LandingScan): Promise<number | undefined> {
+  if (landing.users.some((f) => isS3(f.path))) return undefined;
+  return catalogRowsAbout(landing.users.map((f) => csvInput(f, SNIFF_BYTES)));
 }
 
 /**

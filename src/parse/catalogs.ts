@@ -375,6 +375,27 @@ export function recordsAbout(head: Uint8Array, size: number): number {
   return Math.min(Math.ceil((size * lines) / head.length), Math.ceil(size / 6));
 }
 
+/**
+ * About how many rows catalogue files hold (recordsAbout each, less its header), from their heads
+ * and sizes, before they are read: undefined when a size is unknown or a file cannot be opened
+ * (what is wrong with it is told when it is read).
+ */
+export async function catalogRowsAbout(files: CsvInput[]): Promise<number | undefined> {
+  let rows = 0;
+  for (const file of files) {
+    if (file.size === undefined) return undefined;
+    let opened: HeadedBytes;
+    try {
+      opened = await file.open({ transient: true });
+    } catch {
+      return undefined;
+    }
+    opened.close();
+    rows += Math.max(0, recordsAbout(opened.head, file.size) - 1);
+  }
+  return rows;
+}
+
 type Reader = (
   file: CsvInput,
   base: Pick<BadFile, 'kind' | 'file' | 'path'>,

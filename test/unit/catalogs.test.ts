@@ -5,6 +5,7 @@ import { parse as parseSync } from 'csv-parse/sync';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   type CsvInput,
+  catalogRowsAbout,
   MAX_ROW_EXAMPLES,
   readSongs,
   readUsers,
@@ -390,6 +391,23 @@ describe('recordsAbout: how many records a catalogue file holds, from its head',
     expect(recordsAbout(Buffer.alloc(0), 0)).toBe(0);
     expect(recordsAbout(head, head.length * 10)).toBe(30);
     expect(recordsAbout(Buffer.from('\n\n\n\n'), 600)).toBe(100);
+  });
+
+  it('catalogRowsAbout: the rows of every file but their headers, about; undefined without a size or a file', async () => {
+    const users = (n: number, from = 0): string =>
+      [
+        USERS_HEADER,
+        ...Array.from({ length: n }, (_, i) => `u${String(from + i).padStart(7, '0')},name,1,FR,x`),
+      ].join('\n');
+    expect(await catalogRowsAbout([])).toBe(0);
+    expect(await catalogRowsAbout([file('a.csv', users(3)), file('b.csv', users(5, 3))])).toBe(8);
+    // Past the head: its rows at their mean length (all of one length here, but the header's).
+    const big = await catalogRowsAbout([file('big.csv', users(100_000))]);
+    expect(big).toBeGreaterThan(99_000);
+    expect(big).toBeLessThan(101_000);
+    expect(await catalogRowsAbout([file('a.csv', users(3), undefined, false)])).toBeUndefined();
+    const gone = csvInput({ name: 'gone.csv', path: join(temp.make(), 'gone.csv'), size: 10 }, SNIFF_BYTES);
+    expect(await catalogRowsAbout([gone])).toBeUndefined();
   });
 });
 

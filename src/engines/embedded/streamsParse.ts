@@ -47,17 +47,26 @@ export function parseStreamsFiles(
   pool: WorkerPool,
   files: StreamsFileToParse[],
   partialDir: string,
-  rangeBytes = rangeBytesFor(
-    files.filter((f) => !isS3(f.path)),
-    pool.size,
-  ),
+  options: {
+    /** The largest range (default: rangeBytesFor the local files). */
+    rangeBytes?: number;
+    /** About how many users a file may hold (the users catalogue's rows): each worker sizes its table once. */
+    users?: number;
+  } = {},
 ): Promise<ParseStreamsResult>[] {
+  const rangeBytes =
+    options.rangeBytes ??
+    rangeBytesFor(
+      files.filter((f) => !isS3(f.path)),
+      pool.size,
+    );
   const cuts = rangesFor(files, rangeBytes, pool.size);
+  const { users } = options;
   return files.map((file, i) => {
     const ranges = cuts[i]!;
     return ranges < 2
-      ? wholeFile(pool, file, partialDir)
-      : inRanges(pool, file, partialDir, Math.ceil(file.size / ranges));
+      ? wholeFile(pool, file, partialDir, users)
+      : inRanges(pool, file, partialDir, Math.ceil(file.size / ranges), users);
   });
 }
 
@@ -89,9 +98,18 @@ function wholeFile(
   pool: WorkerPool,
   file: StreamsFileToParse,
   partialDir: string,
+  users: number | undefined,
 ): Promise<ParseStreamsResult> {
   const { name, path, size, mtimeMs } = file;
-  return pool.run<ParseStreamsResult>({ kind: 'parseStreams', name, path, size, mtimeMs, partialDir });
+  return pool.run<ParseStreamsResult>({
+    kind: 'parseStreams',
+    name,
+    path,
+    size,
+    mtimeMs,
+    partialDir,
+    ...(users === undefined ? {} : { users }),
+  });
 }
 
 async function inRanges(
@@ -99,6 +117,7 @@ async function inRanges(
   file: StreamsFileToParse,
   partialDir: string,
   rangeBytes: number,
+  users: number | undefined,
 ): Promise<ParseStreamsResult> {
   const units = logUnits(file.size, rangeBytes);
   const parts = units.map((unit) =>
@@ -111,6 +130,7 @@ async function inRanges(
       end: unit.end,
       last: unit.index === units.length - 1,
       partialDir,
+      ...(users === undefined ? {} : { users }),
     }),
   );
   const hashing = sha256OfFile(file.path);
@@ -131,7 +151,7 @@ async function inRanges(
     now.mtimeMs !== file.mtimeMs
   ) {
     removeRangeSegments(ranges);
-    return wholeFile(pool, file, partialDir);
+    return wholeFile(pool, file, partialDir, users);
   }
   const sha256 = (settled[0] as PromiseFulfilledResult<string>).value;
   // Written here (a copy of the ranges' bytes, a MiB at a time): the workers go on meanwhile.

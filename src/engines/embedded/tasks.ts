@@ -152,6 +152,8 @@ export interface ParseStreamsTask {
   size: number;
   mtimeMs: number;
   partialDir: string;
+  /** About how many users the file may hold (ExpectedNames): the worker sizes its table once. */
+  users?: number;
 }
 
 export interface ParseStreamsResult {
@@ -182,6 +184,8 @@ export interface ParseStreamsRangeTask {
   last: boolean;
   /** Where the range's rows are written (a scratch file, the partials' folder). */
   partialDir: string;
+  /** As ParseStreamsTask's. */
+  users?: number;
 }
 
 export interface ParseStreamsRangeResult extends StreamRangeResult {

@@ -12,7 +12,12 @@ import { looksBinary } from '../../parse/csvHeader.js';
 import { IdInterner } from '../../parse/idInterner.js';
 import { ListenParser } from '../../parse/listenParser.js';
 import { exampleText } from '../../parse/rejects.js';
-import { readStreamsFile, StreamRowReader, streamsHeader } from '../../parse/streamRows.js';
+import {
+  MIN_STREAM_ROW_BYTES,
+  readStreamsFile,
+  StreamRowReader,
+  streamsHeader,
+} from '../../parse/streamRows.js';
 import {
   aggregatePacked,
   aggregatePairs,
@@ -341,10 +346,17 @@ function mergeUsers(task: MergeUsersTask): MergeUsersResult {
 /** The users' and tracks' interners of this worker's streams parses, kept from file to file. */
 const interners = { users: new IdInterner(), tracks: new IdInterner() };
 
-/** This worker's interners, emptied for a file (or range) to parse: one task at a time uses them. */
-function parseInterners(): { users: IdInterner; tracks: IdInterner } {
+/**
+ * This worker's interners, emptied for a file (or range) of `bytes` to parse: one task at a time
+ * uses them. With `users`, about how many users the file may hold, the users' table is sized
+ * once for them (or for as many rows as its bytes can hold, if fewer): grown from its least, the
+ * table of a file of 1.6M users was rehashed a dozen times (0.2 s of the worker's first file, and
+ * as many dead tables to be collected).
+ */
+function parseInterners(bytes: number, users: number | undefined): { users: IdInterner; tracks: IdInterner } {
   interners.users.clear();
   interners.tracks.clear();
+  if (users !== undefined) interners.users.reserve(Math.min(users, Math.ceil(bytes / MIN_STREAM_ROW_BYTES)));
   return interners;
 }
 
@@ -360,7 +372,7 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
     const rows = new StreamDays(
       (day, users, tracks, times) => partial.addBlock(day, users, tracks, times),
       undefined,
-      parseInterners(),
+      parseInterners(task.size, task.users),
     );
     const result = await readStreamsFile(csvInput(task, SNIFF_BYTES), rows);
     if (result.bad) {
@@ -394,7 +406,7 @@ function parseStreamsRange(task: ParseStreamsRangeTask): ParseStreamsRangeResult
   const rows = new StreamDays(
     (day, users, tracks, times) => scratch.addBlock(day, users, tracks, times),
     undefined,
-    parseInterners(),
+    parseInterners(task.end - task.start, task.users),
   );
   const file = { name: task.name, path: task.path };
   let fd: number | undefined;
