@@ -685,12 +685,16 @@ export function loadDayGroups(
   arrays = new GroupArrays(),
   only?: { part: number; parts: number },
 ): UserGroups {
-  // The users of each source to keep (numbered, and of the part), a byte each: a row of another
-  // part is left out from its source's user number alone, not from a hash of its run number on
-  // every row. Each chunk's rows to keep are listed first, without a branch (a kept row and
-  // another alternate at random: a branch on it was mispredicted about every other row), then
-  // placed.
-  const mine = sources.map(({ users: userIds }) => partUsers(userIds, only?.part ?? 0, only?.parts ?? 1));
+  // The users of each source in the part, a byte each: a row of another part is left out from its
+  // source's user number alone, not from a hash of its run number on every row (a whole day keeps
+  // every numbered user, with no mask: one is as long as the sources' users, and a small day of
+  // 2M users' partials spent 60 ms on it). Each chunk's rows to keep are listed first, without a
+  // branch (a kept row and another alternate at random: a branch on it was mispredicted about
+  // every other row), then placed.
+  const mine =
+    only === undefined || only.parts === 1
+      ? undefined
+      : sources.map(({ users: userIds }) => partUsers(userIds, only.part, only.parts));
   let pickedRows = new Int32Array(CHUNK_ROWS);
   // A chunk is at most CHUNK_ROWS rows, but a day of version 1 or 2, read whole.
   const pick = (rows: number): Int32Array => {
@@ -706,7 +710,7 @@ export function loadDayGroups(
   const counted = new Int32Array(sources.length);
   sources.forEach(({ path, dataStart, section, users: userIds }, s) => {
     const known = userIds.length;
-    const kept = mine[s]!;
+    const kept = mine?.[s];
     let outOfRange = false;
     let sum = 0;
     forEachRowChunk(path, dataStart, section, 'users', ({ users: column }) => {
@@ -720,7 +724,7 @@ export function loadDayGroups(
           continue;
         }
         picked[n] = u;
-        n += kept[u]!;
+        n += kept === undefined ? Number(userIds[u]! >= 0) : kept[u]!;
       }
       for (let k = 0; k < n; k++) {
         const id = userIds[picked[k]!]!;
@@ -742,7 +746,7 @@ export function loadDayGroups(
   const msTimes = arrays.msTimesFor(rows);
   const placed: { us?: Float64Array } = {};
   sources.forEach(({ path, dataStart, section, users: userIds, tracks: trackIds }, s) => {
-    const kept = mine[s]!;
+    const kept = mine?.[s];
     let outOfRange = false;
     let placedSum = 0;
     const knownTracks = trackIds.length;
@@ -753,7 +757,8 @@ export function loadDayGroups(
       // A user number out of range (the file changed since the first pass) reads undefined: 0.
       for (let i = 0; i < column.length; i++) {
         picked[n] = i;
-        n += kept[column[i]!]! & 1;
+        const u = column[i]!;
+        n += kept === undefined ? Number(userIds[u]! >= 0) : kept[u]! & 1;
       }
       for (let k = 0; k < n; k++) {
         const i = picked[k]!;
@@ -796,7 +801,7 @@ const MS_PER_DAY = MICROS_PER_DAY / 1000;
 
 /**
  * Per user number of a source: 1 for a numbered user in part `part` of `parts` (partOfUser of its
- * run number; every numbered user when `parts` is 1), else 0. Without a branch: a user is in the
+ * run number), else 0. Without a branch: a user is in the
  * part or not at random, so a branch was mispredicted about every other user (47 against 19 ms for
  * 5.5M numbers alone; the whole, with a table of every run user's part read here, 0.12 to 0.17 s
  * a worker at 2M users).
