@@ -801,10 +801,9 @@ const MS_PER_DAY = MICROS_PER_DAY / 1000;
 
 /**
  * Per user number of a source: 1 for a numbered user in part `part` of `parts` (partOfUser of its
- * run number), else 0. Without a branch: a user is in the
- * part or not at random, so a branch was mispredicted about every other user (47 against 19 ms for
- * 5.5M numbers alone; the whole, with a table of every run user's part read here, 0.12 to 0.17 s
- * a worker at 2M users).
+ * run number), else 0. Without a branch: a user is in the part or not at random, so a branch was
+ * mispredicted about every other user (47 against 19 ms for 5.5M numbers alone; the whole, with a
+ * table of every run user's part read here, 0.12 to 0.17 s a worker at 2M users).
  */
 function partUsers(userIds: Int32Array, part: number, parts: number): Uint8Array {
   const kept = new Uint8Array(userIds.length);

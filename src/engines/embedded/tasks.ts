@@ -152,7 +152,7 @@ export interface ParseStreamsTask {
   size: number;
   mtimeMs: number;
   partialDir: string;
-  /** About how many users the file may hold (ExpectedNames): the worker sizes its table once. */
+  /** About how many users the file may hold (the users files' rows): the worker sizes its table once. */
   users?: number;
 }
 
