@@ -12,12 +12,7 @@ import { looksBinary } from '../../parse/csvHeader.js';
 import { IdInterner } from '../../parse/idInterner.js';
 import { ListenParser } from '../../parse/listenParser.js';
 import { exampleText } from '../../parse/rejects.js';
-import {
-  MIN_STREAM_ROW_BYTES,
-  readStreamsFile,
-  StreamRowReader,
-  streamsHeader,
-} from '../../parse/streamRows.js';
+import { readStreamsFile, StreamRowReader, streamsHeader } from '../../parse/streamRows.js';
 import {
   aggregatePacked,
   aggregatePairs,
@@ -349,16 +344,23 @@ const interners = { users: new IdInterner(), tracks: new IdInterner() };
 /**
  * This worker's interners, emptied for a file (or range) of `bytes` to parse: one task at a time
  * uses them. With `users`, about how many users the file may hold, the users' table is sized
- * once for them (or for as many rows as its bytes can hold, if fewer): grown from its least, the
- * table of a file of 1.6M users was rehashed a dozen times (0.2 s of the worker's first file, and
- * as many dead tables to be collected).
+ * once for them, or for the rows its bytes hold at ROW_BYTES_ABOUT if fewer (a large users
+ * catalogue and a small file): grown from its least, the table of a file of 1.6M users was
+ * rehashed a dozen times (0.2 s of the worker's first file, and as many dead tables to be
+ * collected). Sized for fewer than come, it grows as before.
  */
 function parseInterners(bytes: number, users: number | undefined): { users: IdInterner; tracks: IdInterner } {
   interners.users.clear();
   interners.tracks.clear();
-  if (users !== undefined) interners.users.reserve(Math.min(users, Math.ceil(bytes / MIN_STREAM_ROW_BYTES)));
+  if (users !== undefined) interners.users.reserve(Math.min(users, Math.ceil(bytes / ROW_BYTES_ABOUT)));
   return interners;
 }
+
+/**
+ * About the bytes of a streams row, for sizing only: a listen time of 20 bytes, two ids and their
+ * commas (the generated rows are 52 bytes; the least a valid row takes is MIN_STREAM_ROW_BYTES).
+ */
+const ROW_BYTES_ABOUT = 32;
 
 /**
  * A KPI streams file, parsed here (files are read in parallel) into its partial on disk. The file
