@@ -398,9 +398,9 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
 
 /**
  * A range of a streams file: the lines that start in it, their rows written a block at a time to
- * a scratch file, then their names: a segment, which the file's partial copies in and removes. A later range reads the file's header from its
- * head; a head that is binary or holds no whole record is the first range's to report, so this
- * one reads nothing (the file is then read whole).
+ * a scratch file, then their names: a segment, which the file's partial copies in and removes. A
+ * later range reads the file's header from its head; a head that is binary or holds no whole
+ * record is the first range's to report, so this one reads nothing (the file is then read whole).
  */
 function parseStreamsRange(task: ParseStreamsRangeTask): ParseStreamsRangeResult {
   const started = Date.now();
