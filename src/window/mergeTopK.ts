@@ -1,5 +1,15 @@
 import { TopK } from './topK.js';
 
+/** What a merge went through. */
+export interface MergeCounts {
+  /** Keys charted. */
+  keys: number;
+  /** Day entries (key, song, plays) read for them. */
+  entries: number;
+  /** Keys ranked from candidates, without a full merge of their runs (rankFromCandidates). */
+  fromCandidates: number;
+}
+
 /** Receives one key's chart: `n` songs best first (the arrays are reused after the call). */
 export type KeyChart = (key: number, songs: Float64Array, plays: Float64Array, n: number) => void;
 
@@ -29,7 +39,7 @@ export function mergeTopK(
   k: number,
   onKey: KeyChart,
   scratch?: MergeScratch,
-): { keys: number; pairs: number } {
+): MergeCounts {
   return mergeSpans(
     blocks.map((bytes) => ({ bytes, start: 0, end: bytes.length, base: 0 })),
     k,
@@ -65,6 +75,8 @@ export class MergeScratch {
  * into scratch arrays; the day runs are merged there (still in song order) without a branch on
  * the comparison; ranking is a counting sort on plays, which keeps equal plays in song order: the
  * chart order without any comparison sort. Plays too large for the histogram take a TopK heap.
+ * A key with thousands of entries (a country's week) is ranked from the few songs that can reach
+ * its top k instead of merged (rankFromCandidates).
  */
 export function mergeSpans(
   spans: BlockSpan[],
@@ -73,23 +85,23 @@ export function mergeSpans(
   high: number,
   onKey: KeyChart,
   scratch = new MergeScratch(),
-): { keys: number; pairs: number } {
+): MergeCounts {
   const state = new MergeState(spans, k, low, high, scratch);
   let keys = 0;
-  let pairs = 0;
+  let entries = 0;
   // The work is split into small functions called once per key: one long function called once
   // per partition only gets optimized on-stack and was deoptimized again at every new branch.
   for (;;) {
     const key = state.popKey();
     if (key === Number.POSITIVE_INFINITY) break;
     decodeKey(state);
-    const m = state.runs > 1 ? mergeRuns(state) : state.runStart[1]!;
-    pairs += m;
+    entries += state.runStart[state.runs]!;
+    const m = state.runs > 1 ? mergeKey(state) : state.runStart[1]!;
     const n = rank(state, m);
     onKey(key, state.outSongs, state.outPlays, n);
     keys++;
   }
-  return { keys, pairs };
+  return { keys, entries, fromCandidates: state.fromCandidates };
 }
 
 const DONE = Number.POSITIVE_INFINITY;
@@ -121,6 +133,8 @@ class MergeState {
   runs = 0;
   /** Whether songs/plays of the current key are in the merged arrays (else in the run arrays). */
   merged = false;
+  /** Keys ranked from candidates so far (rankFromCandidates). */
+  fromCandidates = 0;
 
   constructor(
     spans: BlockSpan[],
@@ -323,6 +337,111 @@ function decodeSongs(
   if (pos > bytes.length) throw new Error('partial block is truncated');
   decodedEnd = pos;
   return at;
+}
+
+/**
+ * A key with at least this many day entries, and CANDIDATES_PER_RANK times the chart's length, is
+ * first ranked from candidates (rankFromCandidates): a country's week in one partition holds about
+ * ten thousand entries for a chart of 50, and the full merge moves every one three times.
+ */
+const CANDIDATES_FROM = 2048;
+const CANDIDATES_PER_RANK = 16;
+
+/**
+ * Merge the current key's runs, or rank it from candidates when it has many entries; returns the
+ * number of songs for rank().
+ */
+function mergeKey(state: MergeState): number {
+  const entries = state.runStart[state.runs]!;
+  if (entries >= CANDIDATES_FROM && entries >= CANDIDATES_PER_RANK * state.k) {
+    const m = rankFromCandidates(state);
+    if (m >= 0) {
+      state.fromCandidates++;
+      return m;
+    }
+  }
+  return mergeRuns(state);
+}
+
+/**
+ * Rank the current key from the few songs that can reach its top k, without merging its runs:
+ *
+ * 1. A lower bound of the k-th best total: the k best songs of the longest run (k distinct songs)
+ *    with their totals over every run; the least of those totals. At least k songs reach it.
+ * 2. A song whose total reaches the bound has, in one of the `runs` runs it is in, at least
+ *    bound / runs plays: the entries with that many are the candidates; any song of the top k
+ *    (ties at the k-th total included) is one of them.
+ * 3. The distinct candidates, ascending, with their exact totals (a binary search in each run),
+ *    take the merged arrays' place for rank().
+ *
+ * Returns the candidates' number, or -1 (the runs left to mergeRuns) when the longest run is
+ * shorter than k or the candidates are more than a quarter of the entries (a flat key: small plays
+ * everywhere), where the merge is the cheaper.
+ */
+function rankFromCandidates(state: MergeState): number {
+  const { runStart, k } = state;
+  const runs = state.runs;
+  const { runSongs: songs, runPlays: plays } = state.scratch;
+  const total = runStart[runs]!;
+  let longest = 0;
+  for (let r = 1; r < runs; r++) {
+    if (runStart[r + 1]! - runStart[r]! > runStart[longest + 1]! - runStart[longest]!) longest = r;
+  }
+  if (runStart[longest + 1]! - runStart[longest]! < k) return -1;
+  const top = state.top;
+  top.clear();
+  for (let i = runStart[longest]!, end = runStart[longest + 1]!; i < end; i++)
+    top.offer(songs[i]!, plays[i]!);
+  // outSongs/outPlays are rank()'s output, free until then.
+  const seeds = top.drain(state.outSongs, state.outPlays);
+  let bound = Number.POSITIVE_INFINITY;
+  for (let j = 0; j < seeds; j++) {
+    const sum = totalOf(state, state.outSongs[j]!);
+    if (sum < bound) bound = sum;
+  }
+  const least = Math.ceil(bound / runs);
+  // Every entry a candidate: a small key's flat plays.
+  if (least <= 1) return -1;
+  const candidates = state.scratch.mergedSongs;
+  let c = 0;
+  for (let i = 0; i < total; i++) {
+    candidates[c] = songs[i]!;
+    c += +(plays[i]! >= least);
+  }
+  if (c > total >> 2) return -1;
+  candidates.subarray(0, c).sort();
+  const sums = state.scratch.mergedPlays;
+  let m = 0;
+  for (let i = 0; i < c; i++) {
+    const song = candidates[i]!;
+    if (m > 0 && candidates[m - 1] === song) continue;
+    candidates[m] = song;
+    sums[m++] = totalOf(state, song);
+  }
+  state.merged = true;
+  return m;
+}
+
+/**
+ * A song's plays summed over the current key's runs: in each run (sorted by song), a binary search
+ * without a branch on the comparison (the last entry at or below the song, then whether it is it).
+ */
+function totalOf(state: MergeState, song: number): number {
+  const { runStart } = state;
+  const { runSongs: songs, runPlays: plays } = state.scratch;
+  let sum = 0;
+  for (let r = 0, runs = state.runs; r < runs; r++) {
+    let at = runStart[r]!;
+    let n = runStart[r + 1]! - at;
+    if (n === 0) continue;
+    while (n > 1) {
+      const half = n >>> 1;
+      at += half * +(songs[at + half]! <= song);
+      n -= half;
+    }
+    sum += plays[at]! * +(songs[at] === song);
+  }
+  return sum;
 }
 
 /**

@@ -2,7 +2,13 @@ import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { type aggregatePairs, checksumSegments, SEGMENT_KEYS } from '../../src/partials/aggregatePairs.js';
-import { type BlockSpan, MergeScratch, mergeSpans, mergeTopK } from '../../src/window/mergeTopK.js';
+import {
+  type BlockSpan,
+  type MergeCounts,
+  MergeScratch,
+  mergeSpans,
+  mergeTopK,
+} from '../../src/window/mergeTopK.js';
 import {
   addPairs,
   addPlays,
@@ -10,7 +16,6 @@ import {
   type BlockContent,
   blocksArb,
   decodeBlock,
-  distinctPairs,
   type Entry,
   encodeBlock,
   expectedBlock,
@@ -32,7 +37,7 @@ function runMerge(
   blocks: Uint8Array[],
   k: number,
   scratch?: MergeScratch,
-): { charts: BlockContent; keys: number; pairs: number } {
+): { charts: BlockContent } & MergeCounts {
   const charts: BlockContent = [];
   const stats = mergeTopK(
     blocks,
@@ -44,6 +49,10 @@ function runMerge(
   );
   return { charts, ...stats };
 }
+
+/** The day entries (key, song, plays) the blocks hold. */
+const entriesOf = (blocks: Uint8Array[]): number =>
+  blocks.reduce((n, block) => n + decodeBlock(block).reduce((m, [, entries]) => m + entries.length, 0), 0);
 
 /** Days of (key, song, plays) triples encoded as blocks, and the totals of all of them. */
 function encodeWeighted(blocks: [number, number, number][][]): { encoded: Uint8Array[]; totals: Totals } {
@@ -210,14 +219,19 @@ describe('mergeTopK', () => {
       [3, [[7, 1]]],
     ]);
     expect(out.keys).toBe(3);
-    expect(out.pairs).toBe(5);
+    expect(out.entries).toBe(8);
   });
 
   it('handles no blocks and empty blocks', () => {
-    expect(runMerge([], 50)).toEqual({ charts: [], keys: 0, pairs: 0 });
+    expect(runMerge([], 50)).toEqual({ charts: [], keys: 0, entries: 0, fromCandidates: 0 });
     const empty = aggregate([], []).block;
     const one = aggregate([MAX], [MAX]).block;
-    expect(runMerge([empty, one, empty], 50)).toEqual({ charts: [[MAX, [[MAX, 1]]]], keys: 1, pairs: 1 });
+    expect(runMerge([empty, one, empty], 50)).toEqual({
+      charts: [[MAX, [[MAX, 1]]]],
+      keys: 1,
+      entries: 1,
+      fromCandidates: 0,
+    });
   });
 
   it('equals a Map computation of totals and top K over random aggregated blocks', () => {
@@ -233,7 +247,7 @@ describe('mergeTopK', () => {
         const out = runMerge(encoded, k);
         expect(out.charts).toEqual(expectedCharts(totals, k));
         expect(out.keys).toBe(totals.size);
-        expect(out.pairs).toBe(distinctPairs(totals));
+        expect(out.entries).toBe(entriesOf(encoded));
       }),
       { numRuns: 300 },
     );
@@ -246,7 +260,7 @@ describe('mergeTopK', () => {
         const out = runMerge(encoded, k);
         expect(out.charts).toEqual(expectedCharts(totals, k));
         expect(out.keys).toBe(totals.size);
-        expect(out.pairs).toBe(distinctPairs(totals));
+        expect(out.entries).toBe(entriesOf(encoded));
       }),
       { numRuns: 300 },
     );
@@ -403,7 +417,7 @@ describe('mergeTopK', () => {
     for (const k of [1, 50, 700, 2000, 6000]) {
       const out = runMerge(blocks, k);
       expect(out.charts, `k = ${k}`).toEqual(expectedCharts(totals, k));
-      expect(out.pairs).toBe(distinctPairs(totals));
+      expect(out.entries).toBe(entriesOf(blocks));
     }
   });
 
@@ -433,6 +447,108 @@ describe('mergeTopK', () => {
     const out = runMerge(blocks, 50);
     expect(out.charts).toEqual(expectedCharts(totals, 50));
     expect(out.charts.every(([, entries]) => entries.length === 50)).toBe(true);
-    expect(out.pairs).toBe(distinctPairs(totals));
+    expect(out.entries).toBe(entriesOf(blocks));
+  });
+});
+
+describe('ranking from candidates (keys with thousands of entries)', () => {
+  /**
+   * Days of a few keys with thousands of songs each and skewed plays (a country's week in one
+   * partition): a few songs with hundreds of plays a day, a long tail of ones and twos.
+   */
+  function skewedDays(
+    random: () => number,
+    days: number,
+    wide: boolean,
+  ): { blocks: Uint8Array[]; totals: Totals } {
+    const totals: Totals = new Map();
+    const blocks: Uint8Array[] = [];
+    const keys = [3, 40, wide ? MAX - 2 : 41];
+    for (let d = 0; d < days; d++) {
+      const day: Totals = new Map();
+      for (const key of keys) {
+        const songs = 300 + Math.floor(random() * 1500);
+        for (let i = 0; i < songs; i++) {
+          // Zipf-like: song rank r drawn towards 0, plays falling with the rank.
+          const r = Math.floor(random() ** 3 * 4000);
+          const song = wide && r % 5 === 0 ? MAX - r : r * 7 + 1;
+          const plays = Math.max(1, Math.floor(3000 / (r + 1) + random() * 3));
+          addPlays(day, key, song, plays);
+          addPlays(totals, key, song, plays);
+        }
+      }
+      blocks.push(encodeBlock(expectedBlock(day)));
+    }
+    return { blocks, totals };
+  }
+
+  it('equals the Map computation over random skewed weeks, ranking most keys from candidates', () => {
+    let fromCandidates = 0;
+    let keys = 0;
+    for (let trial = 0; trial < 40; trial++) {
+      const random = mulberry32(500 + trial);
+      const { blocks, totals } = skewedDays(random, 2 + Math.floor(random() * 6), trial % 4 === 0);
+      const k = [1, 3, 10, 50, 128][trial % 5]!;
+      const out = runMerge(blocks, k);
+      expect(out.charts, `trial ${trial}, k ${k}`).toEqual(expectedCharts(totals, k));
+      expect(out.entries).toBe(entriesOf(blocks));
+      fromCandidates += out.fromCandidates;
+      keys += out.keys;
+    }
+    // The path under test was taken for most keys (a flat key falls back to the merge).
+    expect(fromCandidates).toBeGreaterThan(keys / 2);
+  });
+
+  it('keeps a song that reaches the k-th total with exactly total / days plays each day, and its tie', () => {
+    // Seven days of one key: songs 1000.. with plays falling from 700 (2048+ entries in all);
+    // song 5 has 100 plays every day, a total of 700, which ties the seeds' least total: the
+    // bound / days = 100 plays a day is exactly what makes it a candidate. Its smaller id ranks
+    // it above the song it ties.
+    const days = 7;
+    const totals: Totals = new Map();
+    const blocks: Uint8Array[] = [];
+    for (let d = 0; d < days; d++) {
+      const entries: Entry[] = [[5, 100]];
+      for (let i = 0; i < 400; i++) {
+        // Songs 1000, 1001 and 1002 have 700 plays on day 0 (the seeds: the first longest
+        // run's best), every other song 1 (the tail).
+        const plays = d === 0 && i < 3 ? 700 : 1;
+        entries.push([1000 + i + d * 400, plays]);
+      }
+      entries.sort((a, b) => a[0] - b[0]);
+      for (const [song, plays] of entries) addPlays(totals, 9, song, plays);
+      blocks.push(encodeBlock([[9, entries]]));
+    }
+    const out = runMerge(blocks, 3);
+    expect(out.fromCandidates).toBe(1);
+    expect(out.charts).toEqual([
+      [
+        9,
+        [
+          [5, 700],
+          [1000, 700],
+          [1001, 700],
+        ],
+      ],
+    ]);
+    expect(out.charts).toEqual(expectedCharts(totals, 3));
+  });
+
+  it('falls back to the merge for a flat key, with the same result', () => {
+    const random = mulberry32(77);
+    const totals: Totals = new Map();
+    const blocks: Uint8Array[] = [];
+    for (let d = 0; d < 7; d++) {
+      const day: Totals = new Map();
+      for (let i = 0; i < 2000; i++) {
+        const song = Math.floor(random() * 6000);
+        addPlays(day, 1, song, 1);
+        addPlays(totals, 1, song, 1);
+      }
+      blocks.push(encodeBlock(expectedBlock(day)));
+    }
+    const out = runMerge(blocks, 50);
+    expect(out.fromCandidates).toBe(0);
+    expect(out.charts).toEqual(expectedCharts(totals, 50));
   });
 });

@@ -138,7 +138,6 @@ export interface MergeUsersResult {
   /** The range's chart rows, in user order. */
   bytes: Uint8Array;
   rows: number;
-  pairs: number;
 }
 
 /**

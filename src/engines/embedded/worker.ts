@@ -335,7 +335,7 @@ function mergeUsers(task: MergeUsersTask): MergeUsersResult {
     writeChartLine(out, user, songs, plays, n);
   });
   // Handed over without a copy: the job receives a view of this buffer.
-  return { range: task.range, bytes: out.result(), rows: merged.keys, pairs: merged.pairs };
+  return { range: task.range, bytes: out.result(), rows: merged.keys };
 }
 
 /** The users' and tracks' interners of this worker's streams parses, kept from file to file. */
