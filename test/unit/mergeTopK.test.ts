@@ -499,6 +499,32 @@ describe('ranking from candidates (keys with thousands of entries)', () => {
     expect(fromCandidates).toBeGreaterThan(keys / 2);
   });
 
+  it('ranks from candidates in mergeSpans too: grouped spans of a key range, the same as the Map computation', () => {
+    const random = mulberry32(900);
+    const { blocks, totals } = skewedDays(random, 7, false);
+    // Each day's block a span of its own group (one coarse partition): the keys 3, 40 and 41.
+    const spans: BlockSpan[] = blocks.map((bytes) => ({
+      bytes,
+      start: 0,
+      end: bytes.length,
+      base: 0,
+      group: 0,
+    }));
+    for (const [low, high] of [
+      [Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY],
+      [4, 41],
+      [40, 42],
+    ] as const) {
+      const charts: BlockContent = [];
+      const counts = mergeSpans(spans, 50, low, high, (key, songs, plays, n) => {
+        charts.push([key, Array.from({ length: n }, (_, i) => [songs[i]!, plays[i]!] as Entry)]);
+      });
+      const inRange: Totals = new Map([...totals].filter(([key]) => key >= low && key < high));
+      expect(charts, `[${low}, ${high})`).toEqual(expectedCharts(inRange, 50));
+      expect(counts.fromCandidates).toBe(inRange.size);
+    }
+  });
+
   it('keeps a song that reaches the k-th total with exactly total / days plays each day, and its tie', () => {
     // Seven days of one key: songs 1000.. with plays falling from 700 (2048+ entries in all);
     // song 5 has 100 plays every day, a total of 700, which ties the seeds' least total: the
