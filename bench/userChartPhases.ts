@@ -6,10 +6,10 @@ import { type ArgsSpec, args } from './benchSupport.js';
 /**
  * The charts of the window whose partials are in --state (a state folder, e.g. OUT/.playtally),
  * without workers, on one thread: every country partition read and merged, then every user range
- * read, merged, formatted (and written with --write), each phase timed in CPU time (`process.cpuUsage()`: steadier than wall time on a
- * shared machine). --dist is a build's dist/ folder (default: this one's), so that two builds can
- * be run one after the other on the same partials; run it with `node --cpu-prof` for the
- * functions. Prints one JSON line.
+ * read, merged, formatted (and written with --write), each phase timed in CPU time
+ * (`process.cpuUsage()`: steadier than wall time on a shared machine). --dist is a build's dist/
+ * folder (default: this one's), so that two builds can be run one after the other on the same
+ * partials; run it with `node --cpu-prof` for the functions. Prints one JSON line.
  */
 const SPEC: ArgsSpec = {
   usage: 'npm run bench:user-chart -- --state DIR [options]   (or node dist/bench/userChartPhases.js ...)',
