@@ -29,14 +29,21 @@ import type { BlockStats } from '../partials/aggregatePairs.js';
  *     32  4  directory length
  *     36  4  CRC-32 of the directory
  *     40 24  reserved (zero)
- *     64  .. blocks: for p in 0..P-1, the users block then the countries block
+ *     64  .. blocks: for p in 0..P-1, the users block then the countries block, each at a
+ *            multiple of 4 (zero bytes between)
  *     ..     directory: JSON (PartialDirectory)
  *
  * Every block carries its own CRC-32 in the directory and is checked when read, so a damaged file
  * is detected before its numbers are used. Files are written under a temporary name and renamed.
+ *
+ * Version 3 lays the users blocks out as 'words' (BlockStats.layout: their songs read in place as
+ * 32-bit words, which needs the blocks at multiples of 4); version 2, every block of varints, is
+ * read as before. An older build finds version 3 unknown and rebuilds the day from its log.
  */
 export const PARTIAL_MAGIC = Buffer.from('PTPART\r\n', 'latin1');
-export const PARTIAL_VERSION = 2;
+export const PARTIAL_VERSION = 3;
+/** The versions read: 2 (every block varints) and this one. */
+const READ_VERSIONS = [2, PARTIAL_VERSION];
 const HEADER_BYTES = 64;
 
 export interface BlockRef extends BlockStats {
@@ -139,6 +146,12 @@ export class PartialWriter {
   }
 
   private writeBlock(bytes: Uint8Array, stats: BlockStats): BlockRef {
+    // At a multiple of 4: a 'words' block's songs are at multiples of 4 from its start.
+    const gap = -this.offset & 3;
+    if (gap > 0) {
+      this.writeAt(new Uint8Array(gap), this.offset);
+      this.offset += gap;
+    }
     const ref: BlockRef = { offset: this.offset, length: bytes.length, crc: crc32(bytes), ...stats };
     this.writeAt(bytes, this.offset);
     this.offset += bytes.length;
@@ -163,8 +176,11 @@ export function readPartialDirectory<Meta = unknown>(path: string): PartialDirec
       throw new PartialFileError(path, 'not a playtally partial (bad magic)');
     }
     const version = header.readUInt32LE(8);
-    if (version !== PARTIAL_VERSION) {
-      throw new PartialFileError(path, `partial format version ${version}, expected ${PARTIAL_VERSION}`);
+    if (!READ_VERSIONS.includes(version)) {
+      throw new PartialFileError(
+        path,
+        `partial format version ${version}, expected ${READ_VERSIONS.join(' or ')}`,
+      );
     }
     const fileLength = Number(header.readBigUInt64LE(16));
     const directoryOffset = Number(header.readBigUInt64LE(24));

@@ -25,6 +25,12 @@ export interface BlockSpan {
   end: number;
   base: number;
   group?: number;
+  /**
+   * 'words': the block's songs are 32-bit words at multiples of 4 from the block's start
+   * (aggregatePairs' encodeWords); `bytes` must then lie at the same place modulo 4 in its buffer
+   * as in the block (readPieces sees to it), so that they are read from a Uint32Array in place.
+   */
+  layout?: 'words';
 }
 
 /**
@@ -110,6 +116,10 @@ const DONE = Number.POSITIVE_INFINITY;
 class MergeState {
   readonly count: number;
   readonly bytes: Uint8Array[];
+  /** Per cursor: whether its span is of the 'words' layout. */
+  readonly wordLayout: boolean[];
+  /** Per cursor of a 'words' span: its buffer as 32-bit words (undefined on a big-endian machine). */
+  readonly words: (Uint32Array | undefined)[];
   readonly position: Float64Array;
   readonly end: Float64Array;
   /** The cursor's current key; DONE once it has no key left below `high`. */
@@ -152,6 +162,19 @@ class MergeState {
       .sort((a, b) => (spans[a]!.group ?? 0) - (spans[b]!.group ?? 0) || a - b);
     const sorted = order.map((i) => spans[i]!);
     this.bytes = sorted.map((s) => s.bytes);
+    // One view of words a buffer (a range's spans share the worker's buffer).
+    const views = new Map<ArrayBufferLike, Uint32Array>();
+    this.wordLayout = sorted.map((s) => s.layout === 'words');
+    this.words = sorted.map((s) => {
+      if (s.layout !== 'words' || !LITTLE_ENDIAN) return undefined;
+      const buffer = s.bytes.buffer;
+      let view = views.get(buffer);
+      if (view === undefined) {
+        view = new Uint32Array(buffer, 0, buffer.byteLength >>> 2);
+        views.set(buffer, view);
+      }
+      return view;
+    });
     const starts: number[] = [];
     sorted.forEach((s, c) => {
       if (c === 0 || (s.group ?? 0) !== (sorted[c - 1]!.group ?? 0)) starts.push(c);
@@ -179,8 +202,11 @@ class MergeState {
       }
       readGroupHeader(span.bytes, c, span.start, this.position, this.blockKey, this.songCount);
       // Skip the keys before the range (a span starts at the segment holding `low`).
+      const words = this.wordLayout[c]!;
       while (this.blockKey[c]! < low) {
-        const pos = skipSongs(span.bytes, this.position[c]!, this.songCount[c]!);
+        const pos = words
+          ? skipWordSongs(span.bytes, this.position[c]!, this.songCount[c]!)
+          : skipSongs(span.bytes, this.position[c]!, this.songCount[c]!);
         if (pos >= span.end) {
           this.blockKey[c] = DONE;
           return;
@@ -272,7 +298,19 @@ class MergeState {
 
 /** Decode the active cursors' songs, one sorted run per cursor, and advance them. */
 function decodeKey(state: MergeState): void {
-  const { active, activeCount, songCount, position, end, blockKey, bytes, runStart, high } = state;
+  const {
+    active,
+    activeCount,
+    songCount,
+    position,
+    end,
+    blockKey,
+    bytes,
+    wordLayout,
+    words,
+    runStart,
+    high,
+  } = state;
   let total = 0;
   for (let a = 0; a < activeCount; a++) total += songCount[active[a]!]!;
   state.ensureCapacity(total);
@@ -283,7 +321,9 @@ function decodeKey(state: MergeState): void {
     const c = active[a]!;
     runStart[a] = at;
     const block = bytes[c]!;
-    at = decodeSongs(block, position[c]!, songCount[c]!, runSongs, runPlays, at);
+    at = wordLayout[c]
+      ? decodeWordSongs(block, words[c], position[c]!, songCount[c]!, runSongs, runPlays, at)
+      : decodeSongs(block, position[c]!, songCount[c]!, runSongs, runPlays, at);
     const pos = decodedEnd;
     if (pos < end[c]!) {
       readGroupHeader(block, c, pos, position, blockKey, songCount);
@@ -301,6 +341,60 @@ function skipSongs(bytes: Uint8Array, pos: number, n: number): number {
   for (let varints = 2 * n; varints > 0; varints--) while (bytes[pos++]! >= 0x80);
   if (pos > bytes.length) throw new Error('partial block is truncated');
   return pos;
+}
+
+/** The position after a 'words' group's `n` songs and their plays from `pos` (its padding first). */
+function skipWordSongs(bytes: Uint8Array, pos: number, n: number): number {
+  pos += wordPadding(bytes, pos) + 4 * n;
+  for (let varints = n; varints > 0; varints--) while (bytes[pos++]! >= 0x80);
+  if (pos > bytes.length) throw new Error('partial block is truncated');
+  return pos;
+}
+
+/** The zero bytes after a 'words' group's header at `pos`: to a multiple of 4 in the buffer. */
+function wordPadding(bytes: Uint8Array, pos: number): number {
+  return -(bytes.byteOffset + pos) & 3;
+}
+
+/** Whether this machine stores a Uint32Array's words little endian, as 'words' blocks are. */
+const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+
+/**
+ * decodeSongs for a 'words' group: its `n` songs read in place from `words` (the buffer of
+ * `bytes` as 32-bit words; undefined on a big-endian machine, which assembles them from the bytes),
+ * then their plays (varints); returns the new `at`.
+ */
+function decodeWordSongs(
+  bytes: Uint8Array,
+  words: Uint32Array | undefined,
+  pos: number,
+  n: number,
+  songs: Float64Array,
+  plays: Float64Array,
+  at: number,
+): number {
+  pos += wordPadding(bytes, pos);
+  const first = (bytes.byteOffset + pos) >>> 2;
+  let p = pos + 4 * n;
+  if (p > bytes.length) throw new Error('partial block is truncated');
+  for (let i = 0; i < n; i++) {
+    if (words !== undefined) songs[at] = words[first + i]!;
+    else {
+      const q = pos + 4 * i;
+      songs[at] = (bytes[q]! | (bytes[q + 1]! << 8) | (bytes[q + 2]! << 16) | (bytes[q + 3]! << 24)) >>> 0;
+    }
+    let byte = bytes[p++]!;
+    let value = byte & 0x7f;
+    for (let shift = 7; byte >= 0x80; shift += 7) {
+      byte = bytes[p++]!;
+      value += shift < 28 ? (byte & 0x7f) << shift : (byte & 0x7f) * 2 ** shift;
+    }
+    plays[at] = value;
+    at++;
+  }
+  if (p > bytes.length) throw new Error('partial block is truncated');
+  decodedEnd = p;
+  return at;
 }
 
 /** Where the last decodeSongs call stopped reading. */

@@ -102,6 +102,47 @@ export function decodeBlock(block: Uint8Array): BlockContent {
   return out;
 }
 
+/**
+ * Decode a block of the 'words' layout without any module code: per key ascending,
+ * varint(key - previousKey) varint(songCount), zero bytes to a multiple of 4 from the block's
+ * start, songCount little-endian uint32 songs, then songCount varint plays; `[from, to)`, a run
+ * of segments (the keys from `from` count from 0). Throws on a nonzero padding byte or a song out
+ * of order.
+ */
+export function decodeWordsBlock(block: Uint8Array, from = 0, to = block.length): BlockContent {
+  let pos = from;
+  const next = (): number => {
+    let value = 0n;
+    let shift = 0n;
+    for (;;) {
+      if (pos >= to) throw new Error('truncated');
+      const byte = block[pos++]!;
+      value |= BigInt(byte & 0x7f) << shift;
+      shift += 7n;
+      if (byte < 0x80) return Number(value);
+    }
+  };
+  const out: BlockContent = [];
+  let key = 0;
+  while (pos < to) {
+    key += next();
+    const count = next();
+    while (pos % 4 !== 0) if (block[pos++] !== 0) throw new Error('nonzero padding');
+    if (pos + 4 * count > to) throw new Error('truncated');
+    const songs = Array.from({ length: count }, (_, i) => {
+      const at = pos + 4 * i;
+      return block[at]! + block[at + 1]! * 2 ** 8 + block[at + 2]! * 2 ** 16 + block[at + 3]! * 2 ** 24;
+    });
+    pos += 4 * count;
+    const entries: Entry[] = songs.map((song, i) => {
+      if (i > 0 && song <= songs[i - 1]!) throw new Error('songs out of order');
+      return [song, next()];
+    });
+    out.push([key, entries]);
+  }
+  return out;
+}
+
 export function aggregate(
   keys: number[],
   songs: number[],

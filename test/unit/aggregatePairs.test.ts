@@ -13,6 +13,7 @@ import {
   aggregate,
   blocksArb,
   decodeBlock,
+  decodeWordsBlock,
   distinctPairs,
   encodeBlock,
   expectedBlock,
@@ -186,6 +187,53 @@ describe('aggregatePacked', () => {
         },
       ),
       { numRuns: 100 },
+    );
+  });
+});
+
+describe("aggregatePacked, 'words' layout", () => {
+  /** Pairs as aggregatePacked takes them: song in the low word, key in the high one. */
+  function packedOf(keys: number[], songs: number[]): BigUint64Array {
+    const packed = new BigUint64Array(keys.length);
+    const halves = new Uint32Array(packed.buffer);
+    keys.forEach((key, i) => {
+      halves[2 * i] = songs[i]!;
+      halves[2 * i + 1] = key;
+    });
+    return packed;
+  }
+
+  it("holds the varint block's content, its songs at multiples of 4; the same counts and segments", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 400 }), fc.integer({ min: 0, max: TWO_32 - 1 })), {
+          maxLength: 2000,
+        }),
+        fc.constantFrom(1, 2, 64, 128),
+        (pairs, segmentKeys) => {
+          // Some pairs played again.
+          const keys = pairs.flatMap(([k], i) => (i % 5 === 0 ? [k, k] : [k]));
+          const songs = pairs.flatMap(([, s], i) => (i % 5 === 0 ? [s, s] : [s]));
+          const varints = new ByteWriter(16);
+          const expected = aggregatePacked(packedOf(keys, songs), varints, undefined, segmentKeys);
+          const w = new ByteWriter(16);
+          const stats = aggregatePacked(packedOf(keys, songs), w, undefined, segmentKeys, 'words');
+          const { layout, segments, ...counts } = stats;
+          expect(layout).toBe('words');
+          expect(counts).toEqual({ keys: expected.keys, pairs: expected.pairs, plays: expected.plays });
+          expect(decodeWordsBlock(w.result())).toEqual(decodeBlock(varints.result()));
+          expect(segments.keys).toEqual(expected.segments.keys);
+          expect(segments.bases).toEqual(expected.segments.bases);
+          // Each segment starts at a key's group: the block from there decodes to the keys after it.
+          const content = decodeBlock(varints.result());
+          segments.offsets.forEach((offset, i) => {
+            const first = decodeWordsBlock(w.result(), offset, segments.offsets[i + 1] ?? w.length);
+            expect(first[0]![0] + segments.bases[i]!).toBe(segments.keys[i]);
+            expect(first.length).toBe(Math.min(segmentKeys, content.length - i * segmentKeys));
+          });
+        },
+      ),
+      { numRuns: 150 },
     );
   });
 });

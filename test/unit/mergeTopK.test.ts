@@ -1,7 +1,13 @@
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type aggregatePairs, checksumSegments, SEGMENT_KEYS } from '../../src/partials/aggregatePairs.js';
+import {
+  aggregatePacked,
+  type aggregatePairs,
+  checksumSegments,
+  SEGMENT_KEYS,
+} from '../../src/partials/aggregatePairs.js';
+import { ByteWriter } from '../../src/partials/varint.js';
 import {
   type BlockSpan,
   type MergeCounts,
@@ -576,5 +582,99 @@ describe('ranking from candidates (keys with thousands of entries)', () => {
     const out = runMerge(blocks, 50);
     expect(out.fromCandidates).toBe(0);
     expect(out.charts).toEqual(expectedCharts(totals, 50));
+  });
+});
+
+describe("mergeSpans over 'words' blocks (version 3 users blocks)", () => {
+  /** A day of random (key, song) pairs: its block in the 'words' or the varint layout, and its totals. */
+  function day(
+    random: () => number,
+    words: boolean,
+    segmentKeys: number,
+  ): { block: Uint8Array; stats: ReturnType<typeof aggregatePacked>; totals: Totals } {
+    const rows = 200 + Math.floor(random() * 3000);
+    const packed = new BigUint64Array(rows);
+    const halves = new Uint32Array(packed.buffer);
+    const totals: Totals = new Map();
+    for (let i = 0; i < rows; i++) {
+      const key = Math.floor(random() * 400) * 3;
+      // Song ids up to 2^32 - 1 (the words hold any 32-bit id), some played many times.
+      const song =
+        random() < 0.1 ? TWO_32 - 1 - Math.floor(random() * 5) : Math.floor(random() ** 2 * 5000) * 7919;
+      halves[2 * i] = song;
+      halves[2 * i + 1] = key;
+      addPlays(totals, key, song, 1);
+    }
+    const out = new ByteWriter(16);
+    const stats = aggregatePacked(packed, out, undefined, segmentKeys, words ? 'words' : undefined);
+    const block = out.result().slice();
+    checksumSegments(stats.segments, block);
+    return { block, stats, totals };
+  }
+
+  it('equals the Map computation for runs of segments laid anywhere in a buffer at their place modulo 4', () => {
+    for (let trial = 0; trial < 40; trial++) {
+      const random = mulberry32(7000 + trial);
+      const segmentKeys = [1, 3, 16, 64][trial % 4]!;
+      const days = Array.from({ length: 1 + (trial % 7) }, (_, d) => day(random, d % 3 !== 1, segmentKeys));
+      const all: Totals = new Map();
+      for (const d of days)
+        for (const [key, songs] of d.totals) for (const [song, n] of songs) addPlays(all, key, song, n);
+      const sorted = [...all.keys()].sort((a, b) => a - b);
+      const a = sorted[Math.floor(random() * sorted.length)]!;
+      const b = sorted[Math.floor(random() * sorted.length)]! + 1;
+      const low = trial % 5 === 0 ? Number.NEGATIVE_INFINITY : Math.min(a, b);
+      const high = trial % 5 === 1 ? Number.POSITIVE_INFINITY : Math.max(a, b);
+      // Every day's run of segments copied into one buffer, after a random gap, at the place
+      // modulo 4 it has in its block (as readPieces lays them).
+      const buffer = new Uint8Array(days.reduce((n, d) => n + d.block.length + 40, 0));
+      let at = 0;
+      const spans: BlockSpan[] = [];
+      for (const { block, stats } of days) {
+        const { keys, bases, offsets } = stats.segments;
+        let first = 0;
+        while (first + 1 < keys.length && keys[first + 1]! <= low) first++;
+        let end = first;
+        while (end < keys.length && keys[end]! < high) end++;
+        if (end === first) continue;
+        const from = offsets[first]!;
+        const to = offsets[end] ?? block.length;
+        at += Math.floor(random() * 9);
+        at += (((from - at) % 4) + 4) % 4;
+        buffer.set(block.subarray(from, to), at);
+        const bytes = buffer.subarray(at, at + to - from);
+        at += to - from;
+        spans.push({
+          bytes,
+          start: 0,
+          end: bytes.length,
+          base: bases[first]!,
+          ...(stats.layout ? { layout: stats.layout } : {}),
+        });
+      }
+      const charts: BlockContent = [];
+      const k = [1, 5, 50][trial % 3]!;
+      mergeSpans(spans, k, low, high, (key, songs, plays, n) => {
+        charts.push([key, Array.from({ length: n }, (_, i) => [songs[i]!, plays[i]!] as Entry)]);
+      });
+      const inRange: Totals = new Map([...all].filter(([key]) => key >= low && key < high));
+      expect(charts, `trial ${trial}`).toEqual(expectedCharts(inRange, k));
+    }
+  });
+
+  it('throws on a words block cut short, rather than read past it', () => {
+    const random = mulberry32(3);
+    const { block, stats } = day(random, true, 64);
+    expect(stats.layout).toBe('words');
+    const cut = block.slice(0, block.length - 3);
+    expect(() =>
+      mergeSpans(
+        [{ bytes: cut, start: 0, end: cut.length, base: 0, layout: 'words' }],
+        5,
+        -Infinity,
+        Infinity,
+        () => {},
+      ),
+    ).toThrow(/truncated/);
   });
 });

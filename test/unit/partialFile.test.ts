@@ -148,7 +148,7 @@ describe('PartialWriter then readPartialDirectory / readBlock: round trips', () 
     expectBlocks(readAll(path, read), blocks);
   });
 
-  it('lays blocks out from byte 64, users then countries per partition, back to back, then the directory', () => {
+  it('lays blocks out from byte 64, users then countries per partition, each at a multiple of 4 (zero bytes between), then the directory', () => {
     const dir = temp.make('partial-layout-');
     const blocks = Array.from({ length: 3 }, (_, p) => ({
       users: bytesOf(10 + p, p),
@@ -159,8 +159,10 @@ describe('PartialWriter then readPartialDirectory / readBlock: round trips', () 
     let at = HEADER_BYTES;
     for (let p = 0; p < 3; p++) {
       for (const ref of [directory.users[p]!, directory.countries[p]!]) {
-        expect(ref.offset).toBe(at);
-        at += ref.length;
+        const aligned = Math.ceil(at / 4) * 4;
+        expect(file.subarray(at, aligned).every((b) => b === 0)).toBe(true);
+        expect(ref.offset).toBe(aligned);
+        at = aligned + ref.length;
       }
     }
     expect(file.subarray(0, 8).equals(PARTIAL_MAGIC)).toBe(true);
@@ -351,9 +353,18 @@ describe('readPartialDirectory: a file that is not whole is a PartialFileError',
       expectCorrupt(
         () => readPartialDirectory(path),
         path,
-        new RegExp(`partial format version ${version}, expected ${PARTIAL_VERSION}$`),
+        new RegExp(`partial format version ${version}, expected 2 or ${PARTIAL_VERSION}$`),
       );
     }
+  });
+
+  it('reads version 2 (every block varints, as partials were before version 3)', () => {
+    expect(PARTIAL_VERSION).toBe(3);
+    const path = variant((b) => {
+      b.writeUInt32LE(2, 8);
+      return b;
+    });
+    expect(readPartialDirectory(path)).toEqual(good.directory);
   });
 
   it('truncated anywhere: an error, never a directory', () => {

@@ -18,6 +18,7 @@ import { writeChartLine } from '../../src/formats/chartFiles.js';
 import type { DayRecord } from '../../src/formats/manifest.js';
 import { type BlockRef, type PartialDirectory, PartialWriter } from '../../src/formats/partialFile.js';
 import {
+  aggregatePacked,
   aggregatePairs,
   type BlockStats,
   checksumSegments,
@@ -310,19 +311,30 @@ interface ListenPair {
   song: number;
 }
 
-/** Write a real day partial of `pairs` split into `partitions` by hash(user), as phase 2 does. */
-function writeDay(dir: string, name: string, pairs: ListenPair[], partitions: number): DayPartial {
+/**
+ * Write a real day partial of `pairs` split into `partitions` by hash(user), as phase 2 does;
+ * `words`: its users blocks in the 'words' layout (every id below 2^32), as version 3 writes them.
+ */
+function writeDay(
+  dir: string,
+  name: string,
+  pairs: ListenPair[],
+  partitions: number,
+  words = false,
+): DayPartial {
   const path = join(dir, name);
   const writer = new PartialWriter(path, partitions);
   for (let p = 0; p < partitions; p++) {
     const mine = pairs.filter((x) => (hashId(x.user) & (partitions - 1)) === p);
     const out = new ByteWriter(1024);
-    const stats: BlockStats = aggregatePairs(
-      Float64Array.from(mine, (x) => x.user),
-      Float64Array.from(mine, (x) => x.song),
-      mine.length,
-      out,
-    );
+    const stats: BlockStats = words
+      ? aggregatePacked(packedPairs(mine), out, undefined, SEGMENT_KEYS, 'words')
+      : aggregatePairs(
+          Float64Array.from(mine, (x) => x.user),
+          Float64Array.from(mine, (x) => x.song),
+          mine.length,
+          out,
+        );
     const bytes = out.result().slice();
     checksumSegments(stats.segments, bytes);
     writer.writePartition(bytes, stats, new Uint8Array(0), {
@@ -334,6 +346,18 @@ function writeDay(dir: string, name: string, pairs: ListenPair[], partitions: nu
   }
   const directory = writer.commit({} as DayRecord);
   return { record: {} as DayRecord, directory, path, built: true };
+}
+
+/** Pairs as aggregatePacked takes them (every id below 2^32): song in the low word, user in the high. */
+function packedPairs(pairs: ListenPair[]): BigUint64Array {
+  const packed = new BigUint64Array(pairs.length);
+  const halves = new Uint32Array(packed.buffer);
+  pairs.forEach(({ user, song }, i) => {
+    if (user >= 2 ** 32 || song >= 2 ** 32) throw new Error('a words block holds 32-bit ids');
+    halves[2 * i] = song;
+    halves[2 * i + 1] = user;
+  });
+  return packed;
 }
 
 /** Every user the plan's ranges give, in order, with its song plays, merged as the workers merge. */
@@ -444,6 +468,38 @@ describe('planWindow on real partials', () => {
       expectContiguous(plan);
       expect(plan.countryPartitions).toBe(1);
       expectWholeWindow(partials, [a, b, c], plan);
+    }
+  });
+
+  it("'words' users blocks (version 3) and varint ones in one window: every user once, with its plays", () => {
+    const words = temp.make('window-plan-words-');
+    const narrow = (n: number, seed: number): number[] =>
+      Array.from({ length: n }, (_, i) => (i * 2654435761 + seed) % 2 ** 32).concat([0, 2 ** 32 - 1]);
+    // Songs of several bytes up to 2^32 - 1, so that groups and segments end at any byte.
+    const songsOf = (users: number[], each: number): ListenPair[] =>
+      users.flatMap((user, i) =>
+        Array.from({ length: each + (i % 3) }, (_, s) => ({
+          user,
+          song: ((i * 31 + s * 7) % 50) * 85_899_345,
+        })),
+      );
+    const w1 = songsOf(narrow(4000, 3), 2);
+    const w2 = songsOf(narrow(3000, 11), 1);
+    const v1 = songsOf(narrow(2000, 5), 3);
+    const days = [
+      writeDay(words, 'w1.ptp', w1, 2, true),
+      writeDay(words, 'v1.ptp', v1, 4),
+      writeDay(words, 'w2.ptp', w2, 4, true),
+    ];
+    expect(days[0]!.directory.users.every((u) => u.layout === 'words')).toBe(true);
+    expect(days[1]!.directory.users.every((u) => u.layout === undefined)).toBe(true);
+    for (const [partitionBytes, threads] of [
+      [1024 ** 3, 1],
+      [1, 2],
+    ] as const) {
+      const plan = planWindow(days, planWith(partitionBytes), threads);
+      expectContiguous(plan);
+      expectWholeWindow(days, [w1, v1, w2], plan);
     }
   });
 

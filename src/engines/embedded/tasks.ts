@@ -117,6 +117,8 @@ export interface UserSpan extends SegmentRun {
   base: number;
   /** The block's partition modulo the window's smallest partition count (see mergeSpans). */
   group: number;
+  /** The block's layout (BlockStats.layout): 'words' for a users block of a version 3 partial. */
+  layout?: 'words';
 }
 
 export interface MergeUsersTask {

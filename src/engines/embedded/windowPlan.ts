@@ -113,6 +113,7 @@ function userSpans(partial: DayPartial, low: number, high: number, groups: numbe
       group: partition % groups,
       segmentStarts: offsets.slice(first, end).map((o) => o - start),
       crcs: crcs.slice(first, end),
+      ...(block.layout === undefined ? {} : { layout: block.layout }),
     });
   }
   return spans;
@@ -144,17 +145,19 @@ export class ReusedBuffer {
 
 /**
  * The pieces of partial files a merge task reads (blocks, runs of segments), in order, into
- * consecutive views of one reused buffer, each file opened once; `read` reads one piece into its
- * view and checks it. The views are valid until the buffer's next use.
+ * views of one reused buffer, each file opened once; `read` reads one piece into its view and
+ * checks it. The views are valid until the buffer's next use. A piece lies at the same place
+ * modulo 4 in the buffer as in its file (the buffer starts at a multiple of 4), so that a 'words'
+ * block's songs, at multiples of 4 in the file, can be read as words (mergeSpans).
  */
-export function readPieces<S extends { path: string }, P extends { length: number }, R>(
+export function readPieces<S extends { path: string }, P extends { offset: number; length: number }, R>(
   sources: readonly S[],
   piecesOf: (source: S) => readonly P[],
   read: (fd: number, piece: P, path: string, into: Uint8Array) => R,
   into: ReusedBuffer,
 ): R[] {
   let total = 0;
-  for (const source of sources) for (const piece of piecesOf(source)) total += piece.length;
+  for (const source of sources) for (const piece of piecesOf(source)) total += piece.length + 3;
   const buffer = into.take(total);
   const out: R[] = [];
   let at = 0;
@@ -162,6 +165,7 @@ export function readPieces<S extends { path: string }, P extends { length: numbe
     const fd = openSync(source.path, 'r');
     try {
       for (const piece of piecesOf(source)) {
+        at += (((piece.offset - at) % 4) + 4) % 4;
         out.push(read(fd, piece, source.path, buffer.subarray(at, at + piece.length)));
         at += piece.length;
       }
@@ -190,6 +194,7 @@ export function readRangeSpans(
       end: span.length,
       base: span.base,
       group: span.group,
+      ...(span.layout === undefined ? {} : { layout: span.layout }),
     }),
     into,
   );

@@ -205,7 +205,9 @@ function aggregateTable(
       readFully(fd, raw, at, chunk.pairs * 8, chunk.offset);
       at += chunk.pairs * 8;
     });
-    const stats = aggregatePacked(packed, out, scratch, segmentKeys);
+    // A users block's songs as words, read in place by the window's merge (aggregatePairs.ts);
+    // a countries block is read whole, ranked from a few candidates, and stays the smaller.
+    const stats = aggregatePacked(packed, out, scratch, segmentKeys, table === USERS ? 'words' : undefined);
     const bytes = blockBytes(out.result(), reuse);
     checksumSegments(stats.segments, bytes);
     return { bytes, stats };
