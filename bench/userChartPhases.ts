@@ -36,7 +36,7 @@ const { readPartialDirectory, readBlock } = await from('src/formats/partialFile.
 const windowPlan = await from('src/engines/embedded/windowPlan.js');
 const { planWindow, readRangeSpans, countrySources, readPieces, ReusedBuffer } = windowPlan;
 const { planMemory } = await from('src/engines/embedded/memoryPlan.js');
-const { mergeSpans, mergeTopK, MergeScratch } = await from('src/window/mergeTopK.js');
+const { mergeSpans, MergeScratch } = await from('src/window/mergeTopK.js');
 const { writeChartLine } = await from('src/formats/chartFiles.js');
 const { ByteWriter } = await from('src/partials/varint.js');
 
@@ -58,14 +58,14 @@ let countryKeys = 0;
 for (let q = 0; q < window.countryPartitions; q++) {
   const t0 = cpu();
   const sources = countrySources(partials, q, window.countryPartitions);
-  const blocks = readPieces(
-    sources,
-    (source: { blocks: unknown[] }) => source.blocks,
-    readBlock,
-    countryInput,
-  );
+  // As the worker reads them (an older build: whole blocks of varints).
+  const spans =
+    windowPlan.readCountrySpans?.(sources, countryInput) ??
+    readPieces(sources, (source: { blocks: unknown[] }) => source.blocks, readBlock, countryInput).map(
+      (bytes: Uint8Array) => ({ bytes, start: 0, end: bytes.length, base: 0 }),
+    );
   const t1 = cpu();
-  countryKeys += mergeTopK(blocks, 50, () => {}, countryScratch).keys;
+  countryKeys += mergeSpans(spans, 50, -Infinity, Infinity, () => {}, countryScratch).keys;
   ms.countryRead += t1 - t0;
   ms.countryMerge += cpu() - t1;
 }

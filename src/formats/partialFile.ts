@@ -36,9 +36,10 @@ import type { BlockStats } from '../partials/aggregatePairs.js';
  * Every block carries its own CRC-32 in the directory and is checked when read, so a damaged file
  * is detected before its numbers are used. Files are written under a temporary name and renamed.
  *
- * Version 3 lays the users blocks out as 'words' (BlockStats.layout: their songs read in place as
- * 32-bit words, which needs the blocks at multiples of 4); version 2, every block of varints, is
- * read as before. An older build finds version 3 unknown and rebuilds the day from its log.
+ * Version 3 lays the blocks out as 'words' (BlockStats.layout: their songs read in place as 32-bit
+ * words, which needs the blocks at multiples of 4), but a block with an id of 2^32 or more;
+ * version 2, every block of varints, is read as before. An older build finds version 3 unknown
+ * and rebuilds the day from its log.
  */
 export const PARTIAL_MAGIC = Buffer.from('PTPART\r\n', 'latin1');
 export const PARTIAL_VERSION = 3;

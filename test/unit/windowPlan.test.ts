@@ -11,6 +11,7 @@ import {
   RANGES_PER_BLOCK_SEGMENT,
   ReusedBuffer,
   rangeTextWriter,
+  readCountrySpans,
   readRangeSpans,
   type WindowPlan,
 } from '../../src/engines/embedded/windowPlan.js';
@@ -28,6 +29,7 @@ import {
 import { hashId } from '../../src/partials/hash.js';
 import { ByteWriter } from '../../src/partials/varint.js';
 import { mergeSpans } from '../../src/window/mergeTopK.js';
+import { mulberry32 } from '../support/prng.js';
 import { firstDifference, TempDirs } from '../support/tempDirs.js';
 
 /**
@@ -571,5 +573,76 @@ describe('ReusedBuffer and rangeTextWriter: buffers kept from range to range', (
     // A later range a fifth larger: its text fits the new buffer, which it takes.
     expect(rangeTextWriter(1200, fresh.bytes.buffer as ArrayBuffer).bytes.buffer).toBe(fresh.bytes.buffer);
     expect(rangeTextWriter(1000).bytes.length).toBe(Math.ceil(needed * NEW_TEXT_HEADROOM));
+  });
+});
+
+describe("readCountrySpans: a partition's countries blocks of every day", () => {
+  it("reads 'words' and varint blocks of days of different partition counts; merged, the Map computation", () => {
+    const dir = temp.make('window-plan-countries-');
+    const random = mulberry32(21);
+    const totals = new Map<number, Map<number, number>>();
+    /** A day of `partitions` whose countries blocks hold random (country, song) pairs by song partition. */
+    const day = (name: string, partitions: number, words: boolean): DayPartial => {
+      const pairs = Array.from({ length: 3000 }, () => ({
+        user: Math.floor(random() * 40),
+        song: Math.floor(random() ** 2 * 900) * 4_771_111,
+      }));
+      const path = join(dir, name);
+      const writer = new PartialWriter(path, partitions);
+      for (let p = 0; p < partitions; p++) {
+        const mine = pairs.filter((x) => (hashId(x.song) & (partitions - 1)) === p);
+        for (const { user: country, song } of mine) {
+          let m = totals.get(country);
+          if (m === undefined) totals.set(country, (m = new Map()));
+          m.set(song, (m.get(song) ?? 0) + 1);
+        }
+        const out = new ByteWriter(1024);
+        const stats: BlockStats = words
+          ? aggregatePacked(packedPairs(mine), out, undefined, SEGMENT_KEYS, 'words')
+          : aggregatePairs(
+              Float64Array.from(mine, (x) => x.user),
+              Float64Array.from(mine, (x) => x.song),
+              mine.length,
+              out,
+            );
+        const bytes = out.result().slice();
+        checksumSegments(stats.segments, bytes);
+        // An odd-sized users block before it: the countries block must still start at a multiple of 4.
+        const users = new ByteWriter(16);
+        const userStats = aggregatePairs(Float64Array.of(p), Float64Array.of(3), 1, users);
+        const userBytes = users.result().slice();
+        checksumSegments(userStats.segments, userBytes);
+        writer.writePartition(userBytes, userStats, bytes, stats);
+      }
+      return { record: {} as DayRecord, directory: writer.commit({} as DayRecord), path, built: true };
+    };
+    const days = [day('a.ptp', 4, true), day('b.ptp', 2, false), day('c.ptp', 8, true)];
+    expect(days[0]!.directory.countries.every((c) => c.layout === 'words' && c.offset % 4 === 0)).toBe(true);
+    const plan = planWindow(days, planWith(1024 ** 3), 2);
+    const into = new ReusedBuffer();
+    const merged = new Map<number, Map<number, number>>();
+    for (let q = 0; q < plan.countryPartitions; q++) {
+      const spans = readCountrySpans(countrySources(days, q, plan.countryPartitions), into);
+      mergeSpans(
+        spans,
+        100_000,
+        Number.NEGATIVE_INFINITY,
+        Number.POSITIVE_INFINITY,
+        (country, songs, plays, n) => {
+          let m = merged.get(country);
+          if (m === undefined) merged.set(country, (m = new Map()));
+          for (let i = 0; i < n; i++) {
+            if (m.has(songs[i]!)) expect.fail(`song ${songs[i]} of country ${country} in two partitions`);
+            m.set(songs[i]!, plays[i]!);
+          }
+        },
+      );
+    }
+    const text = (t: Map<number, Map<number, number>>): string =>
+      [...t.keys()]
+        .sort((a, b) => a - b)
+        .map((c) => `${c}: ${[...t.get(c)!].sort((a, b) => a[0] - b[0]).join(' ')}`)
+        .join('\n');
+    expect(text(merged)).toBe(text(totals));
   });
 });

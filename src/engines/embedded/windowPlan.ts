@@ -1,5 +1,5 @@
 import { closeSync, openSync } from 'node:fs';
-import { readSegments } from '../../formats/partialFile.js';
+import { readBlock, readSegments } from '../../formats/partialFile.js';
 import { ByteWriter } from '../../partials/varint.js';
 import type { BlockSpan } from '../../window/mergeTopK.js';
 import type { DayPartial } from './dayPartial.js';
@@ -195,6 +195,29 @@ export function readRangeSpans(
       base: span.base,
       group: span.group,
       ...(span.layout === undefined ? {} : { layout: span.layout }),
+    }),
+    into,
+  );
+}
+
+/**
+ * The countries blocks of one window partition (every day's, countrySources), read whole and each
+ * checked by its CRC: what a worker merges into the partition's country charts. Read into `into`
+ * (the worker's reused buffer), as readRangeSpans.
+ */
+export function readCountrySpans(
+  sources: WindowSource[],
+  into: ReusedBuffer = new ReusedBuffer(),
+): BlockSpan[] {
+  return readPieces(
+    sources,
+    (source) => source.blocks,
+    (fd, block, path, view): BlockSpan => ({
+      bytes: readBlock(fd, block, path, view),
+      start: 0,
+      end: block.length,
+      base: 0,
+      ...(block.layout === undefined ? {} : { layout: block.layout }),
     }),
     into,
   );

@@ -4,7 +4,6 @@ import { parentPort, threadId } from 'node:worker_threads';
 import { writeChartLine } from '../../formats/chartFiles.js';
 import { FilePartialWriter } from '../../formats/kpiPartials.js';
 import { COUNTRIES, PairSpill, type SpillChunk, USERS } from '../../formats/pairSpill.js';
-import { readBlock } from '../../formats/partialFile.js';
 import { GroupArrays, StreamDays } from '../../kpis/streamDays.js';
 import { readFullySync } from '../../ops/fileIo.js';
 import { SNIFF_BYTES } from '../../parse/catalogs.js';
@@ -25,7 +24,7 @@ import { chunkLines } from '../../sources/lineChunks.js';
 import { closeS3, csvInput } from '../../sources/locations.js';
 import { readUnitLines } from '../../sources/logUnits.js';
 import type { CountryChart } from '../../window/countryCharts.js';
-import { MergeScratch, mergeSpans, mergeTopK } from '../../window/mergeTopK.js';
+import { MergeScratch, mergeSpans } from '../../window/mergeTopK.js';
 import { aggregateDayPart } from './kpiDayPart.js';
 import { finishFilePartial } from './streamsParse.js';
 import {
@@ -50,7 +49,7 @@ import {
   type Task,
   type UnitExample,
 } from './tasks.js';
-import { ReusedBuffer, rangeTextWriter, readPieces, readRangeSpans } from './windowPlan.js';
+import { ReusedBuffer, rangeTextWriter, readCountrySpans, readRangeSpans } from './windowPlan.js';
 
 /**
  * A worker thread: runs one task at a time for the job on the main thread. The only state it
@@ -205,9 +204,8 @@ function aggregateTable(
       readFully(fd, raw, at, chunk.pairs * 8, chunk.offset);
       at += chunk.pairs * 8;
     });
-    // A users block's songs as words, read in place by the window's merge (aggregatePairs.ts);
-    // a countries block is read whole, ranked from a few candidates, and stays the smaller.
-    const stats = aggregatePacked(packed, out, scratch, segmentKeys, table === USERS ? 'words' : undefined);
+    // The songs as words, read in place by the window's merge (aggregatePairs.ts).
+    const stats = aggregatePacked(packed, out, scratch, segmentKeys, 'words');
     const bytes = blockBytes(out.result(), reuse);
     checksumSegments(stats.segments, bytes);
     return { bytes, stats };
@@ -303,11 +301,13 @@ let countryMemory: { input: ReusedBuffer; scratch: MergeScratch } | undefined;
 /** The window's country charts of one partition: its blocks of every day, merged. */
 function mergeCountries(task: MergeCountriesTask): MergeCountriesResult {
   countryMemory ??= { input: new ReusedBuffer(), scratch: new MergeScratch() };
-  const blocks = readPieces(task.sources, (source) => source.blocks, readBlock, countryMemory.input);
+  const spans = readCountrySpans(task.sources, countryMemory.input);
   const countries: CountryChart[] = [];
-  mergeTopK(
-    blocks,
+  mergeSpans(
+    spans,
     task.top,
+    Number.NEGATIVE_INFINITY,
+    Number.POSITIVE_INFINITY,
     (country, songs, plays, n) => {
       countries.push({
         country,
