@@ -38,7 +38,8 @@ export interface BlockSpan {
  * encoding) that sums the plays of equal (key, song) pairs across blocks and hands each key's top
  * `k` songs (more plays first, then smaller id) to `onKey`, keys ascending. The blocks together
  * must hold every (key, song) of the keys they cover: the same partition of different days, or
- * the same key range of every partition of every day.
+ * the same key range of every partition of every day. Whole blocks of varints (aggregatePairs'
+ * encoding); mergeSpans takes either layout, and is what the workers call.
  */
 export function mergeTopK(
   blocks: Uint8Array[],
