@@ -136,7 +136,8 @@ export function aggregatePairs(
  * The fast path of aggregatePairs for a partition whose ids all fit 32 bits: `packed` holds
  * `key * 2^32 + song` per pair and is sorted by an LSD radix sort on its two uint32 halves
  * (radixSort.ts: about 30 ns a pair here, against about 60 to 80 for V8's BigUint64Array#sort
- * and about 200 for the general path), then run-length encoded into the same block format.
+ * and about 200 for the general path), then run-length encoded into the same block format, or
+ * with `layout` 'words' into that layout (encodeWords: a partial's blocks since version 3).
  * `scratch` (at least 2 words a pair) is the sort's second buffer; one is allocated if absent.
  * The pairs are left in `packed` or `scratch`, sorted, in no promised place.
  */
