@@ -136,8 +136,8 @@ export function aggregatePairs(
  * The fast path of aggregatePairs for a partition whose ids all fit 32 bits: `packed` holds
  * `key * 2^32 + song` per pair and is sorted by an LSD radix sort on its two uint32 halves
  * (radixSort.ts: about 30 ns a pair here, against about 60 to 80 for V8's BigUint64Array#sort
- * and about 200 for the general path), then run-length encoded into the same block format, or
- * with `layout` 'words' into that layout (encodeWords: a partial's blocks since version 3).
+ * and about 200 for the general path), then run-length encoded into the 'words' layout
+ * (encodeWords: a partial's blocks since version 3; the general path writes varints).
  * `scratch` (at least 2 words a pair) is the sort's second buffer; one is allocated if absent.
  * The pairs are left in `packed` or `scratch`, sorted, in no promised place.
  */
@@ -146,7 +146,6 @@ export function aggregatePacked(
   out: ByteWriter,
   scratch?: Uint32Array,
   segmentKeys = SEGMENT_KEYS,
-  layout?: 'words',
 ): BlockStats {
   const n = packed.length;
   const words = new Uint32Array(packed.buffer, packed.byteOffset, n * 2);
@@ -155,63 +154,7 @@ export function aggregatePacked(
     n,
     scratch !== undefined && scratch.length >= 2 * n ? scratch : new Uint32Array(2 * n),
   );
-  return layout === 'words' ? encodeWords(v, n, out, segmentKeys) : encodeVarints(v, n, out, segmentKeys);
-}
-
-/** The sorted pairs `v` (song, key words) as a block of varint deltas (aggregatePairs' format). */
-function encodeVarints(v: Uint32Array, n: number, out: ByteWriter, segmentKeys: number): BlockStats {
-  let keys = 0;
-  let pairs = 0;
-  let previousKey = 0;
-  const segments = emptySegments();
-  // The writer's buffer and length in locals: the encoding is half of this function's time, and
-  // every value fits 32 bits (see putUint32).
-  let bytes = out.bytes;
-  let pos = out.length;
-  let i = 0;
-  while (i < n) {
-    const key = v[2 * i + 1]!;
-    if (keys % segmentKeys === 0) startSegment(segments, key, previousKey, pos);
-    let end = i + 1;
-    while (end < n && v[2 * end + 1] === key) end++;
-    // At most 5 bytes a varint: the key delta and count, then a song delta and plays per pair.
-    const need = 10 + (end - i) * 10;
-    if (pos + need > bytes.length) {
-      out.length = pos;
-      out.reserve(need);
-      bytes = out.bytes;
-    }
-    pos = putUint32(bytes, pos, key - previousKey);
-    previousKey = key;
-    // One pass over the key's pairs: the song count is written before its songs, so one byte is
-    // kept for it (fewer than 128 songs, nearly every key) and the songs are moved up if it needs more.
-    const countAt = pos++;
-    let songCount = 0;
-    let previousSong = 0;
-    let k = i;
-    while (k < end) {
-      const song = v[2 * k]!;
-      let m = k + 1;
-      while (m < end && v[2 * m] === song) m++;
-      pos = putUint32(bytes, pos, song - previousSong);
-      pos = putUint32(bytes, pos, m - k);
-      previousSong = song;
-      songCount++;
-      k = m;
-    }
-    if (songCount < 0x80) bytes[countAt] = songCount;
-    else {
-      const extra = uint32Length(songCount) - 1;
-      bytes.copyWithin(countAt + 1 + extra, countAt + 1, pos);
-      putUint32(bytes, countAt, songCount);
-      pos += extra;
-    }
-    keys++;
-    pairs += songCount;
-    i = end;
-  }
-  out.length = pos;
-  return { keys, pairs, plays: n, segments };
+  return encodeWords(v, n, out, segmentKeys);
 }
 
 /**
@@ -274,16 +217,6 @@ function encodeWords(v: Uint32Array, n: number, out: ByteWriter, segmentKeys: nu
   }
   out.length = pos;
   return { keys, pairs, plays: n, segments, layout: 'words' };
-}
-
-/** The bytes of putUint32(value). */
-function uint32Length(value: number): number {
-  let length = 1;
-  while (value >= 0x80) {
-    value >>>= 7;
-    length++;
-  }
-  return length;
 }
 
 /** ByteWriter.varint for a value below 2^32, on a buffer with room: `>>>` is exact up to there. */

@@ -72,30 +72,41 @@ export function encodeBlock(content: BlockContent): Uint8Array {
   return Uint8Array.from(bytes);
 }
 
+/**
+ * A BigInt LEB128 reader over `block[from, to)`: `next()` reads one varint (throws past `to`),
+ * `at` is where the next one starts.
+ */
+function leb128Reader(block: Uint8Array, from: number, to: number): { next(): number; at: number } {
+  const reader = {
+    at: from,
+    next(): number {
+      let value = 0n;
+      let shift = 0n;
+      for (;;) {
+        if (reader.at >= to) throw new Error('truncated');
+        const byte = block[reader.at++]!;
+        value |= BigInt(byte & 0x7f) << shift;
+        shift += 7n;
+        if (byte < 0x80) return Number(value);
+      }
+    },
+  };
+  return reader;
+}
+
 /** Decode a block without any module code (BigInt LEB128). */
 export function decodeBlock(block: Uint8Array): BlockContent {
-  let pos = 0;
-  const next = (): number => {
-    let value = 0n;
-    let shift = 0n;
-    for (;;) {
-      if (pos >= block.length) throw new Error('truncated');
-      const byte = block[pos++]!;
-      value |= BigInt(byte & 0x7f) << shift;
-      shift += 7n;
-      if (byte < 0x80) return Number(value);
-    }
-  };
+  const reader = leb128Reader(block, 0, block.length);
   const out: BlockContent = [];
   let key = 0;
-  while (pos < block.length) {
-    key += next();
-    const count = next();
+  while (reader.at < block.length) {
+    key += reader.next();
+    const count = reader.next();
     const entries: Entry[] = [];
     let song = 0;
     for (let i = 0; i < count; i++) {
-      song += next();
-      entries.push([song, next()]);
+      song += reader.next();
+      entries.push([song, reader.next()]);
     }
     out.push([key, entries]);
   }
@@ -110,45 +121,57 @@ export function decodeBlock(block: Uint8Array): BlockContent {
  * of order.
  */
 export function decodeWordsBlock(block: Uint8Array, from = 0, to = block.length): BlockContent {
-  let pos = from;
-  const next = (): number => {
-    let value = 0n;
-    let shift = 0n;
-    for (;;) {
-      if (pos >= to) throw new Error('truncated');
-      const byte = block[pos++]!;
-      value |= BigInt(byte & 0x7f) << shift;
-      shift += 7n;
-      if (byte < 0x80) return Number(value);
-    }
-  };
+  const reader = leb128Reader(block, from, to);
   const out: BlockContent = [];
   let key = 0;
-  while (pos < to) {
-    key += next();
-    const count = next();
-    while (pos % 4 !== 0) if (block[pos++] !== 0) throw new Error('nonzero padding');
-    if (pos + 4 * count > to) throw new Error('truncated');
+  while (reader.at < to) {
+    key += reader.next();
+    const count = reader.next();
+    while (reader.at % 4 !== 0) if (block[reader.at++] !== 0) throw new Error('nonzero padding');
+    const songsAt = reader.at;
+    if (songsAt + 4 * count > to) throw new Error('truncated');
     const songs = Array.from({ length: count }, (_, i) => {
-      const at = pos + 4 * i;
+      const at = songsAt + 4 * i;
       return block[at]! + block[at + 1]! * 2 ** 8 + block[at + 2]! * 2 ** 16 + block[at + 3]! * 2 ** 24;
     });
-    pos += 4 * count;
+    reader.at += 4 * count;
     const entries: Entry[] = songs.map((song, i) => {
       if (i > 0 && song <= songs[i - 1]!) throw new Error('songs out of order');
-      return [song, next()];
+      return [song, reader.next()];
     });
     out.push([key, entries]);
   }
   return out;
 }
 
+/**
+ * (key, song) pairs as aggregatePacked takes them, every id below 2^32: the song in the low
+ * word, the key in the high one; `order` (indexes into keys/songs) places them, by default as given.
+ */
+export function packedPairs(keys: number[], songs: number[], order?: number[]): BigUint64Array {
+  const packed = new BigUint64Array(keys.length);
+  const halves = new Uint32Array(packed.buffer);
+  (order ?? keys.map((_, i) => i)).forEach((from, i) => {
+    if (keys[from]! >= TWO_32 || songs[from]! >= TWO_32) throw new RangeError('packed ids are below 2^32');
+    halves[2 * i] = songs[from]!;
+    halves[2 * i + 1] = keys[from]!;
+  });
+  return packed;
+}
+
 export function aggregate(
   keys: number[],
   songs: number[],
+  segmentKeys?: number,
 ): { block: Uint8Array; stats: ReturnType<typeof aggregatePairs> } {
   const w = new ByteWriter(16);
-  const stats = aggregatePairs(Float64Array.from(keys), Float64Array.from(songs), keys.length, w);
+  const stats = aggregatePairs(
+    Float64Array.from(keys),
+    Float64Array.from(songs),
+    keys.length,
+    w,
+    segmentKeys,
+  );
   return { block: w.result().slice(), stats };
 }
 

@@ -18,6 +18,7 @@ import {
   encodeBlock,
   expectedBlock,
   MAX,
+  packedPairs,
   type Totals,
   TWO_32,
 } from '../support/chartBlocks.js';
@@ -129,8 +130,36 @@ describe('aggregatePairs', () => {
   });
 });
 
-describe('aggregatePacked', () => {
-  it('writes a song count of 2 and 3 varint bytes before its songs (128 and 16,384 songs and more)', () => {
+/**
+ * What aggregatePacked wrote for `keys`/`songs`, against aggregatePairs' block of them: the same
+ * content (each decoded by its own independent decoder), counts and segment keys and bases;
+ * 'words' as its layout; each segment decodable from its offset, holding its keys.
+ */
+function expectSameAsGeneral(
+  block: Uint8Array,
+  stats: ReturnType<typeof aggregatePacked>,
+  keys: number[],
+  songs: number[],
+  segmentKeys = SEGMENT_KEYS,
+): void {
+  const general = aggregate(keys, songs, segmentKeys);
+  const { layout, segments, ...counts } = stats;
+  const { segments: expectedSegments, ...expectedCounts } = general.stats;
+  expect(layout).toBe('words');
+  expect(counts).toEqual(expectedCounts);
+  const content = decodeBlock(general.block);
+  expect(decodeWordsBlock(block)).toEqual(content);
+  expect(segments.keys).toEqual(expectedSegments.keys);
+  expect(segments.bases).toEqual(expectedSegments.bases);
+  segments.offsets.forEach((offset, i) => {
+    const first = decodeWordsBlock(block, offset, segments.offsets[i + 1] ?? block.length);
+    expect(first[0]![0] + segments.bases[i]!).toBe(segments.keys[i]);
+    expect(first.length).toBe(Math.min(segmentKeys, content.length - i * segmentKeys));
+  });
+}
+
+describe("aggregatePacked ('words' layout)", () => {
+  it('writes a song count of 2 and 3 varint bytes before its padding (128 and 16,384 songs and more)', () => {
     const rnd = mulberry32(3);
     const keys: number[] = [];
     const songs: number[] = [];
@@ -147,90 +176,32 @@ describe('aggregatePacked', () => {
       keys.push(10 * k + 6);
       songs.push(k);
     });
-    const packed = new BigUint64Array(keys.length);
-    const halves = new Uint32Array(packed.buffer);
     // Shuffled, so that the sort has work to do.
     const order = keys.map((_, i) => i).sort(() => rnd() - 0.5);
-    order.forEach((from, i) => {
-      halves[2 * i] = songs[from]!;
-      halves[2 * i + 1] = keys[from]!;
-    });
     const w = new ByteWriter(16);
-    const stats = aggregatePacked(packed, w);
-    const general = aggregate(keys, songs);
-    expect(w.result()).toEqual(general.block);
-    expect(stats).toEqual(general.stats);
+    const stats = aggregatePacked(packedPairs(keys, songs, order), w);
+    expectSameAsGeneral(w.result(), stats, keys, songs);
   });
 
-  it('gives the same block and stats as aggregatePairs for ids below 2^32', () => {
+  it("holds aggregatePairs' content for ids below 2^32, with the same counts and segments", () => {
     fc.assert(
       fc.property(
         fc.array(fc.tuple(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: TWO_32 - 1 })), {
           maxLength: 3000,
         }),
         fc.integer({ min: 0, max: 200 }),
-        (pairs, keyScale) => {
-          // Keys spread over a wider range (up to 2^32 - 1) when keyScale is large.
-          const keys = pairs.map(([k]) => Math.min(TWO_32 - 1, k * (keyScale * 7000 + 1)));
-          const songs = pairs.map(([, song]) => song);
-          const packed = new BigUint64Array(keys.length);
-          const halves = new Uint32Array(packed.buffer);
-          keys.forEach((key, i) => {
-            halves[2 * i] = songs[i]!;
-            halves[2 * i + 1] = key;
-          });
-          const w = new ByteWriter(16);
-          const stats = aggregatePacked(packed, w);
-          const general = aggregate(keys, songs);
-          expect(w.result()).toEqual(general.block);
-          expect(stats).toEqual(general.stats);
-        },
-      ),
-      { numRuns: 100 },
-    );
-  });
-});
-
-describe("aggregatePacked, 'words' layout", () => {
-  /** Pairs as aggregatePacked takes them: song in the low word, key in the high one. */
-  function packedOf(keys: number[], songs: number[]): BigUint64Array {
-    const packed = new BigUint64Array(keys.length);
-    const halves = new Uint32Array(packed.buffer);
-    keys.forEach((key, i) => {
-      halves[2 * i] = songs[i]!;
-      halves[2 * i + 1] = key;
-    });
-    return packed;
-  }
-
-  it("holds the varint block's content, its songs at multiples of 4; the same counts and segments", () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 400 }), fc.integer({ min: 0, max: TWO_32 - 1 })), {
-          maxLength: 2000,
-        }),
         fc.constantFrom(1, 2, 64, 128),
-        (pairs, segmentKeys) => {
-          // Some pairs played again.
-          const keys = pairs.flatMap(([k], i) => (i % 5 === 0 ? [k, k] : [k]));
-          const songs = pairs.flatMap(([, s], i) => (i % 5 === 0 ? [s, s] : [s]));
-          const varints = new ByteWriter(16);
-          const expected = aggregatePacked(packedOf(keys, songs), varints, undefined, segmentKeys);
-          const w = new ByteWriter(16);
-          const stats = aggregatePacked(packedOf(keys, songs), w, undefined, segmentKeys, 'words');
-          const { layout, segments, ...counts } = stats;
-          expect(layout).toBe('words');
-          expect(counts).toEqual({ keys: expected.keys, pairs: expected.pairs, plays: expected.plays });
-          expect(decodeWordsBlock(w.result())).toEqual(decodeBlock(varints.result()));
-          expect(segments.keys).toEqual(expected.segments.keys);
-          expect(segments.bases).toEqual(expected.segments.bases);
-          // Each segment starts at a key's group: the block from there decodes to the keys after it.
-          const content = decodeBlock(varints.result());
-          segments.offsets.forEach((offset, i) => {
-            const first = decodeWordsBlock(w.result(), offset, segments.offsets[i + 1] ?? w.length);
-            expect(first[0]![0] + segments.bases[i]!).toBe(segments.keys[i]);
-            expect(first.length).toBe(Math.min(segmentKeys, content.length - i * segmentKeys));
+        (pairs, keyScale, segmentKeys) => {
+          // Keys spread over a wider range (up to 2^32 - 1) when keyScale is large; some pairs
+          // played again.
+          const keys = pairs.flatMap(([k], i) => {
+            const key = Math.min(TWO_32 - 1, k * (keyScale * 7000 + 1));
+            return i % 5 === 0 ? [key, key] : [key];
           });
+          const songs = pairs.flatMap(([, s], i) => (i % 5 === 0 ? [s, s] : [s]));
+          const w = new ByteWriter(16);
+          const stats = aggregatePacked(packedPairs(keys, songs), w, undefined, segmentKeys);
+          expectSameAsGeneral(w.result(), stats, keys, songs, segmentKeys);
         },
       ),
       { numRuns: 150 },
@@ -263,35 +234,23 @@ describe('segment sizes (segmentKeysFor)', () => {
         songs.push(s * 11);
       }
     }
-    const packedOf = (): BigUint64Array => {
-      const packed = new BigUint64Array(keys.length);
-      const halves = new Uint32Array(packed.buffer);
-      keys.forEach((key, i) => {
-        halves[2 * i] = songs[i]!;
-        halves[2 * i + 1] = key;
-      });
-      return packed;
-    };
-    const blocks: Uint8Array[] = [];
+    const packedBlocks: Uint8Array[] = [];
+    const generalBlocks: Uint8Array[] = [];
     for (const segmentKeys of [SEGMENT_KEYS, 128, 64]) {
       const packedOut = new ByteWriter(16);
-      const packedStats = aggregatePacked(packedOf(), packedOut, undefined, segmentKeys);
-      const generalOut = new ByteWriter(16);
-      const generalStats = aggregatePairs(
-        Float64Array.from(keys),
-        Float64Array.from(songs),
-        keys.length,
-        generalOut,
-        segmentKeys,
-      );
-      expect(packedStats).toEqual(generalStats);
+      const packedStats = aggregatePacked(packedPairs(keys, songs), packedOut, undefined, segmentKeys);
+      const general = aggregate(keys, songs, segmentKeys);
       // Segment i starts at the (i x segmentKeys)-th key, whose id is that times 7, plus 1.
       const starts = Array.from({ length: Math.ceil(1000 / segmentKeys) }, (_, i) => i * segmentKeys * 7 + 1);
       expect(packedStats.segments.keys).toEqual(starts);
-      expect(packedOut.result()).toEqual(generalOut.result());
-      blocks.push(packedOut.result().slice());
+      expect(general.stats.segments.keys).toEqual(starts);
+      expectSameAsGeneral(packedOut.result(), packedStats, keys, songs, segmentKeys);
+      packedBlocks.push(packedOut.result().slice());
+      generalBlocks.push(general.block);
     }
-    expect(blocks[1]).toEqual(blocks[0]);
-    expect(blocks[2]).toEqual(blocks[0]);
+    for (const blocks of [packedBlocks, generalBlocks]) {
+      expect(blocks[1]).toEqual(blocks[0]);
+      expect(blocks[2]).toEqual(blocks[0]);
+    }
   });
 });

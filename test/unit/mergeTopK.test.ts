@@ -27,6 +27,7 @@ import {
   expectedBlock,
   expectedCharts,
   MAX,
+  packedPairs,
   type Totals,
   TWO_32,
   weightedBlocksArb,
@@ -72,6 +73,18 @@ function encodeWeighted(blocks: [number, number, number][][]): { encoded: Uint8A
     return encodeBlock(expectedBlock(day));
   });
   return { encoded, totals };
+}
+
+/**
+ * The segments `[first, end)` whose keys meet `[low, high)`, of segments starting at `keys`: from
+ * the last starting at or before `low` (else the first) to the first starting at or after `high`.
+ */
+function segmentsHolding(keys: number[], low: number, high: number): [number, number] {
+  let first = 0;
+  while (first + 1 < keys.length && keys[first + 1]! <= low) first++;
+  let end = first;
+  while (end < keys.length && keys[end]! < high) end++;
+  return [first, end];
 }
 
 describe('segments and mergeSpans', () => {
@@ -128,11 +141,8 @@ describe('segments and mergeSpans', () => {
       const high = trial === 1 ? Number.POSITIVE_INFINITY : Math.max(a, b);
       const spans: BlockSpan[] = [];
       for (const { block, stats } of days) {
-        const { keys, bases, offsets } = stats.segments;
-        let first = 0;
-        while (first + 1 < keys.length && keys[first + 1]! <= low) first++;
-        let end = first;
-        while (end < keys.length && keys[end]! < high) end++;
+        const { bases, offsets } = stats.segments;
+        const [first, end] = segmentsHolding(stats.segments.keys, low, high);
         if (end === first) continue;
         const bytes = block.slice(offsets[first]!, offsets[end] ?? block.length);
         spans.push({ bytes, start: 0, end: bytes.length, base: bases[first]! });
@@ -585,7 +595,7 @@ describe('ranking from candidates (keys with thousands of entries)', () => {
   });
 });
 
-describe("mergeSpans over 'words' blocks (version 3 users blocks)", () => {
+describe("mergeSpans over 'words' blocks (version 3)", () => {
   /** A day of random (key, song) pairs: its block in the 'words' or the varint layout, and its totals. */
   function day(
     random: () => number,
@@ -593,23 +603,25 @@ describe("mergeSpans over 'words' blocks (version 3 users blocks)", () => {
     segmentKeys: number,
   ): { block: Uint8Array; stats: ReturnType<typeof aggregatePacked>; totals: Totals } {
     const rows = 200 + Math.floor(random() * 3000);
-    const packed = new BigUint64Array(rows);
-    const halves = new Uint32Array(packed.buffer);
+    const keys: number[] = [];
+    const songs: number[] = [];
     const totals: Totals = new Map();
     for (let i = 0; i < rows; i++) {
-      const key = Math.floor(random() * 400) * 3;
+      keys.push(Math.floor(random() * 400) * 3);
       // Song ids up to 2^32 - 1 (the words hold any 32-bit id), some played many times.
-      const song =
-        random() < 0.1 ? TWO_32 - 1 - Math.floor(random() * 5) : Math.floor(random() ** 2 * 5000) * 7919;
-      halves[2 * i] = song;
-      halves[2 * i + 1] = key;
-      addPlays(totals, key, song, 1);
+      songs.push(
+        random() < 0.1 ? TWO_32 - 1 - Math.floor(random() * 5) : Math.floor(random() ** 2 * 5000) * 7919,
+      );
+      addPlays(totals, keys[i]!, songs[i]!, 1);
     }
-    const out = new ByteWriter(16);
-    const stats = aggregatePacked(packed, out, undefined, segmentKeys, words ? 'words' : undefined);
-    const block = out.result().slice();
-    checksumSegments(stats.segments, block);
-    return { block, stats, totals };
+    let encoded: { block: Uint8Array; stats: ReturnType<typeof aggregatePacked> };
+    if (words) {
+      const out = new ByteWriter(16);
+      const stats = aggregatePacked(packedPairs(keys, songs), out, undefined, segmentKeys);
+      encoded = { block: out.result().slice(), stats };
+    } else encoded = aggregate(keys, songs, segmentKeys);
+    checksumSegments(encoded.stats.segments, encoded.block);
+    return { ...encoded, totals };
   }
 
   it('equals the Map computation for runs of segments laid anywhere in a buffer at their place modulo 4', () => {
@@ -631,11 +643,8 @@ describe("mergeSpans over 'words' blocks (version 3 users blocks)", () => {
       let at = 0;
       const spans: BlockSpan[] = [];
       for (const { block, stats } of days) {
-        const { keys, bases, offsets } = stats.segments;
-        let first = 0;
-        while (first + 1 < keys.length && keys[first + 1]! <= low) first++;
-        let end = first;
-        while (end < keys.length && keys[end]! < high) end++;
+        const { bases, offsets } = stats.segments;
+        const [first, end] = segmentsHolding(stats.segments.keys, low, high);
         if (end === first) continue;
         const from = offsets[first]!;
         const to = offsets[end] ?? block.length;

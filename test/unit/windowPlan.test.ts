@@ -29,6 +29,7 @@ import {
 import { hashId } from '../../src/partials/hash.js';
 import { ByteWriter } from '../../src/partials/varint.js';
 import { mergeSpans } from '../../src/window/mergeTopK.js';
+import { packedPairs } from '../support/chartBlocks.js';
 import { mulberry32 } from '../support/prng.js';
 import { firstDifference, TempDirs } from '../support/tempDirs.js';
 
@@ -314,6 +315,23 @@ interface ListenPair {
 }
 
 /**
+ * One partition's block of (key, song) pairs (`user` the key), its segments' CRCs filled in: in
+ * the 'words' layout (every id below 2^32) as version 3 writes it, or of varints (aggregatePairs,
+ * as version 2 did and the general path does).
+ */
+function encodeTable(pairs: ListenPair[], words: boolean): { bytes: Uint8Array; stats: BlockStats } {
+  const out = new ByteWriter(1024);
+  const keys = pairs.map((x) => x.user);
+  const songs = pairs.map((x) => x.song);
+  const stats: BlockStats = words
+    ? aggregatePacked(packedPairs(keys, songs), out)
+    : aggregatePairs(Float64Array.from(keys), Float64Array.from(songs), pairs.length, out);
+  const bytes = out.result().slice();
+  checksumSegments(stats.segments, bytes);
+  return { bytes, stats };
+}
+
+/**
  * Write a real day partial of `pairs` split into `partitions` by hash(user), as phase 2 does;
  * `words`: its users blocks in the 'words' layout (every id below 2^32), as version 3 writes them.
  */
@@ -328,17 +346,7 @@ function writeDay(
   const writer = new PartialWriter(path, partitions);
   for (let p = 0; p < partitions; p++) {
     const mine = pairs.filter((x) => (hashId(x.user) & (partitions - 1)) === p);
-    const out = new ByteWriter(1024);
-    const stats: BlockStats = words
-      ? aggregatePacked(packedPairs(mine), out, undefined, SEGMENT_KEYS, 'words')
-      : aggregatePairs(
-          Float64Array.from(mine, (x) => x.user),
-          Float64Array.from(mine, (x) => x.song),
-          mine.length,
-          out,
-        );
-    const bytes = out.result().slice();
-    checksumSegments(stats.segments, bytes);
+    const { bytes, stats } = encodeTable(mine, words);
     writer.writePartition(bytes, stats, new Uint8Array(0), {
       keys: 0,
       pairs: 0,
@@ -348,18 +356,6 @@ function writeDay(
   }
   const directory = writer.commit({} as DayRecord);
   return { record: {} as DayRecord, directory, path, built: true };
-}
-
-/** Pairs as aggregatePacked takes them (every id below 2^32): song in the low word, user in the high. */
-function packedPairs(pairs: ListenPair[]): BigUint64Array {
-  const packed = new BigUint64Array(pairs.length);
-  const halves = new Uint32Array(packed.buffer);
-  pairs.forEach(({ user, song }, i) => {
-    if (user >= 2 ** 32 || song >= 2 ** 32) throw new Error('a words block holds 32-bit ids');
-    halves[2 * i] = song;
-    halves[2 * i + 1] = user;
-  });
-  return packed;
 }
 
 /** Every user the plan's ranges give, in order, with its song plays, merged as the workers merge. */
@@ -596,23 +592,10 @@ describe("readCountrySpans: a partition's countries blocks of every day", () => 
           if (m === undefined) totals.set(country, (m = new Map()));
           m.set(song, (m.get(song) ?? 0) + 1);
         }
-        const out = new ByteWriter(1024);
-        const stats: BlockStats = words
-          ? aggregatePacked(packedPairs(mine), out, undefined, SEGMENT_KEYS, 'words')
-          : aggregatePairs(
-              Float64Array.from(mine, (x) => x.user),
-              Float64Array.from(mine, (x) => x.song),
-              mine.length,
-              out,
-            );
-        const bytes = out.result().slice();
-        checksumSegments(stats.segments, bytes);
+        const { bytes, stats } = encodeTable(mine, words);
         // An odd-sized users block before it: the countries block must still start at a multiple of 4.
-        const users = new ByteWriter(16);
-        const userStats = aggregatePairs(Float64Array.of(p), Float64Array.of(3), 1, users);
-        const userBytes = users.result().slice();
-        checksumSegments(userStats.segments, userBytes);
-        writer.writePartition(userBytes, userStats, bytes, stats);
+        const users = encodeTable([{ user: p, song: 3 }], false);
+        writer.writePartition(users.bytes, users.stats, bytes, stats);
       }
       return { record: {} as DayRecord, directory: writer.commit({} as DayRecord), path, built: true };
     };

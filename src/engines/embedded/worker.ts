@@ -204,8 +204,8 @@ function aggregateTable(
       readFully(fd, raw, at, chunk.pairs * 8, chunk.offset);
       at += chunk.pairs * 8;
     });
-    // The songs as words, read in place by the window's merge (aggregatePairs.ts).
-    const stats = aggregatePacked(packed, out, scratch, segmentKeys, 'words');
+    // The 'words' layout: the songs read in place by the window's merge (aggregatePairs.ts).
+    const stats = aggregatePacked(packed, out, scratch, segmentKeys);
     const bytes = blockBytes(out.result(), reuse);
     checksumSegments(stats.segments, bytes);
     return { bytes, stats };
