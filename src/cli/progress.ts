@@ -31,7 +31,6 @@ export function progressReporter(stream: NodeJS.WriteStream, level: LogLevel): (
   const warn = prints(level, 'warn');
   const live = new LiveLine(stream);
   const work = live.enabled && info ? new ChartWork(live) : undefined;
-  let file = '';
   return (event) => {
     work?.follow(event);
     switch (event.type) {
@@ -48,15 +47,14 @@ export function progressReporter(stream: NodeJS.WriteStream, level: LogLevel): (
         if (info) live.line(`  ${threadsCutNote(event)}`);
         break;
       case 'dayStart':
-        file = event.file;
-        if (debug) live.line(`  ${file}: ${event.date}, ${event.bytes.toLocaleString('en-US')} bytes`);
+        if (debug) live.line(`  ${event.file}: ${event.date}, ${event.bytes.toLocaleString('en-US')} bytes`);
         break;
       case 'dayDone':
         if (info) {
           const what = event.reused
             ? 'reused partial'
             : `parsed ${plural(event.rows, 'row')} in ${(event.ms / 1000).toFixed(1)} s`;
-          live.line(`  ${file}: ${what}`);
+          live.line(`  ${event.file}: ${what}`);
         } else live.clear();
         break;
       case 'stateRecovered':

@@ -16,8 +16,14 @@ export interface ChartEngine<Taken extends TakenDay = TakenDay> {
   readonly keepsHistory: boolean;
   /** Threads and memory budget reported in the job's summary. */
   readonly figures: { threads: number; memoryBytes: number };
-  /** Take a log day in: reused when the manifest says it is current, else parsed (`force`: again). */
-  takeIn(log: LogFile, force: boolean): Promise<Taken>;
+  /**
+   * Take a log day in: reused when the manifest says it is current, else parsed (`force`: again).
+   * `overlap`, if given, is called once the day no longer needs the engine to itself, before it
+   * is done: the next day may start alongside its end (the embedded engine calls it when the
+   * day's rows are read and its aggregation is queued). An engine that never calls it has its
+   * days taken in one after the other.
+   */
+  takeIn(log: LogFile, force: boolean, overlap?: () => void): Promise<Taken>;
   /** Whether a day's data can go into a chart without its log (its partial, or its rows on the cluster). */
   holds(record: DayRecord): Promise<boolean>;
   /** Retention: drop a day's data, which its log can bring back. */
@@ -83,7 +89,8 @@ export type Top50Event =
   | { type: 'beforeData'; date: string; days: number; firstDay: string }
   | { type: 'dayStart'; date: string; file: string; bytes: number }
   | { type: 'progress'; bytes: number; rows: number }
-  | { type: 'dayDone'; date: string; reused: boolean; rows: number; ms: number }
+  /** `file` as its dayStart said: the next day may have started before this one is done. */
+  | { type: 'dayDone'; date: string; file: string; reused: boolean; rows: number; ms: number }
   | { type: 'damaged'; date: string; problem: string }
   | { type: 'rejectRate'; warning: RejectRateWarning }
   | { type: 'stateRecovered'; problem: string }

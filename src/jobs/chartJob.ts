@@ -16,6 +16,7 @@ import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { ensureWritable } from '../ops/folders.js';
 import { writeFailure } from '../ops/ioErrors.js';
+import { overlappedSteps } from '../ops/overlappedSteps.js';
 import { cpuMs, peakRssBytes } from '../ops/processUsage.js';
 import { DEFAULT_MAX_REJECT_RATE, describeRejects, LISTEN_LAYOUT } from '../parse/rejectDiagnosis.js';
 import { folderLocation, requireInputFolder } from '../sources/locations.js';
@@ -211,13 +212,16 @@ export class ChartSession {
     return this.engine.keepsHistory;
   }
 
-  /** Take a log day in: reused when the manifest says it is current, else parsed (`force`: again). */
-  async partial(log: LogFile, force = false): Promise<TakenDay> {
+  /**
+   * Take a log day in: reused when the manifest says it is current, else parsed (`force`: again).
+   * `overlap`: see ChartEngine.takeIn.
+   */
+  async partial(log: LogFile, force = false, overlap?: () => void): Promise<TakenDay> {
     const started = Date.now();
     this.emit({ type: 'dayStart', date: isoDay(log.day), file: log.name, bytes: log.size });
     let taken: TakenDay;
     try {
-      taken = await this.engine.takeIn(log, force);
+      taken = await this.engine.takeIn(log, force, overlap);
     } catch (error) {
       // The log unreadable (a damaged gzip, no permission, a device error): that log's problem
       // only. Else a worker's write (a spill, a partial) that failed for the machine's reason (no
@@ -233,6 +237,7 @@ export class ChartSession {
     this.emit({
       type: 'dayDone',
       date: isoDay(log.day),
+      file: log.name,
       reused: !taken.built,
       rows: taken.record.lines,
       ms: Date.now() - started,
@@ -299,13 +304,15 @@ export class ChartSession {
       this.saidBeforeData = true;
       this.emit({ type: 'beforeData', date: isoDay(day), days: beforeData, firstDay: isoDay(first) });
     }
-    const taken: TakenDay[] = [];
-    const dayMs: number[] = [];
-    for (const log of logs) {
+    // Each day starts as the one before lets it (overlappedSteps): with the embedded engine, the
+    // workers go from a day's last partitions to the next day's rows without waiting.
+    const days = await overlappedSteps(logs, async (log, overlap) => {
       const dayStarted = Date.now();
-      taken.push(await this.partial(log));
-      dayMs.push(Date.now() - dayStarted);
-    }
+      const day = await this.partial(log, false, overlap);
+      return { day, ms: Date.now() - dayStarted };
+    });
+    const taken = days.map((d) => d.day);
+    const dayMs = days.map((d) => d.ms);
 
     const records = new Map<number, DayRecord>(logs.map((l, i) => [l.day, taken[i]!.record]));
     if (requireValidRows && logs.length > 0 && taken.every((t) => t.record.valid === 0)) {

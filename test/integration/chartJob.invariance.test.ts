@@ -6,7 +6,7 @@ import type { DayRecord } from '../../src/formats/manifest.js';
 import type { QualityReport } from '../../src/formats/qualityReport.js';
 import { generateLogs } from '../../src/generate/listenGenerator.js';
 import { runTop50, type Top50Options } from '../../src/jobs/chartJob.js';
-import { compactDay } from '../../src/ops/dates.js';
+import { compactDay, isoDay } from '../../src/ops/dates.js';
 import { type ReferenceRow, referenceCharts, referenceRows } from '../support/reference.js';
 import { day, firstDifference, leftovers, readLog, TempDirs } from '../support/tempDirs.js';
 
@@ -85,6 +85,20 @@ describe('chart bytes do not depend on threads, memory or partitioning', () => {
     expect(out.quality.totals.valid).toBe(referenceValid);
   }
 
+  /**
+   * A cold run's days overlap (ChartEngine.takeIn's `overlap`): each day after the first starts
+   * while the day before is still aggregating, and each dayDone names its own day's log.
+   */
+  function expectDaysOverlapped(events: Top50Event[]): void {
+    const at = (type: 'dayStart' | 'dayDone', d: number): number =>
+      events.findIndex((e) => e.type === type && e.date === isoDay(d));
+    for (let d = FIRST; d <= LAST; d++) {
+      const done = events[at('dayDone', d)];
+      expect(done?.type === 'dayDone' && !done.reused && done.file).toBe(`listen-${compactDay(d)}.log`);
+      if (d > FIRST) expect(at('dayStart', d), isoDay(d)).toBeLessThan(at('dayDone', d - 1));
+    }
+  }
+
   it('the dataset is big enough to matter', () => {
     // Many users with more than 50 songs (the cut matters) and every country row present.
     const cut = reference.user.split('\n').filter((l) => l.split(',').length === 50).length;
@@ -122,6 +136,7 @@ describe('chart bytes do not depend on threads, memory or partitioning', () => {
       expect(out.partitions).toBeGreaterThanOrEqual(config.partitions);
       expect(out.partitions).toBeLessThanOrEqual(config.partitions * 2);
       expectReference(out);
+      expectDaysOverlapped(out.events);
       // The quality totals do not depend on the configuration either.
       baseline ??= out.quality.totals;
       expect(out.quality.totals).toEqual(baseline);

@@ -56,8 +56,8 @@ export class EmbeddedChartEngine implements ChartEngine<DayPartial> {
   }
 
   /** The day's partial, reused or built (`force`: rebuilt, it was found damaged). */
-  takeIn(log: LogFile, force: boolean): Promise<DayPartial> {
-    return ensureDayPartial(log, this.state, this.pool, this.plan, this.runTmpDir, force);
+  takeIn(log: LogFile, force: boolean, overlap?: () => void): Promise<DayPartial> {
+    return ensureDayPartial(log, this.state, this.pool, this.plan, this.runTmpDir, force, overlap);
   }
 
   async holds(record: DayRecord): Promise<boolean> {

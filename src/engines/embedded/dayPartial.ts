@@ -41,7 +41,8 @@ export interface DayPartial {
 /**
  * The partial for one log day: reused when the manifest says it was built from this very file
  * (same size and mtime, or, if the mtime moved, the same content hash) and its header and
- * directory check out; built otherwise, or when `force` says it was found damaged.
+ * directory check out; built otherwise, or when `force` says it was found damaged. A day built
+ * calls `overlap` once its partitions' aggregation is queued (see buildDayPartial).
  */
 export async function ensureDayPartial(
   log: LogFile,
@@ -50,6 +51,7 @@ export async function ensureDayPartial(
   plan: MemoryPlan,
   runTmpDir: string,
   force = false,
+  overlap?: () => void,
 ): Promise<DayPartial> {
   const key = compactDay(log.day);
   const known = state.day(key);
@@ -78,7 +80,7 @@ export async function ensureDayPartial(
       { date: isoDay(log.day), file: log.path },
     );
   }
-  return buildDayPartial(log, state, pool, plan, runTmpDir);
+  return buildDayPartial(log, state, pool, plan, runTmpDir, overlap);
 }
 
 /** The bytes a log holds once decompressed, or an estimate of them (see estimateGzipSize). */
@@ -101,12 +103,20 @@ function readIfWhole(path: string): PartialDirectory<DayRecord> | undefined {
   }
 }
 
+/**
+ * Phase 1 parses the log into the workers' spill files, phase 2 aggregates each partition into a
+ * block of the partial. `overlap` is called when every partition's task is queued: the pool runs
+ * tasks in the order they are queued, so a next day's parse queued then starts on each worker as
+ * it leaves this day's last partitions, instead of both waiting for the slowest partition and this
+ * thread's commit (about 0.15 s a day at 20M rows).
+ */
 async function buildDayPartial(
   log: LogFile,
   state: StateStore,
   pool: WorkerPool,
   plan: MemoryPlan,
   runTmpDir: string,
+  overlap?: () => void,
 ): Promise<DayPartial> {
   const started = Date.now();
   const key = compactDay(log.day);
@@ -154,7 +164,7 @@ async function buildDayPartial(
         (task as AggregatePartitionTask).reuse = reuse;
         return reuse;
       };
-      await Promise.all(
+      const aggregated = Promise.all(
         Array.from({ length: partitions }, (_, partition) =>
           pool
             .run<AggregatePartitionResult>(
@@ -188,6 +198,8 @@ async function buildDayPartial(
             }),
         ),
       );
+      overlap?.();
+      await aggregated;
       const record = dayRecord(log, hash, partialName, partitions, parsed, {
         users,
         userSongPairs,
