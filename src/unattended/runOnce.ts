@@ -12,6 +12,7 @@ import { ChartSession, windowOf } from '../jobs/chartJob.js';
 import { archive, clearInterruptedMoves, movedBefore } from '../jobs/landing.js';
 import { compactDay, isoDay, parseDay } from '../ops/dates.js';
 import type { PlaytallyError } from '../ops/errors.js';
+import { overlappedSteps } from '../ops/overlappedSteps.js';
 import { withRetry } from '../ops/retry.js';
 import { ROW_RULE_VERSION } from '../parse/listenParser.js';
 import {
@@ -171,10 +172,12 @@ class Run {
     if (this.waiting.length > 0 && this.landed.size > 0) this.emit({ type: 'waiting', files: this.waiting });
 
     await this.adoptQuarantined();
-    for (const log of this.landed.values()) {
-      if (this.stopping()) return;
-      await this.takeIn(log);
-    }
+    // The days overlap as top50's do (overlappedSteps): a day's rows are read while the day
+    // before aggregates. A stop asked for lets the days started finish, and starts no other.
+    await overlappedSteps([...this.landed.values()], async (log, overlap) => {
+      if (!this.stopping()) await this.takeIn(log, overlap);
+    });
+    if (this.record.stopped) return;
     await this.adoptArchived();
     if (!(await this.takeInUnknownArchived())) return;
     await this.writeDueCharts();
@@ -185,8 +188,11 @@ class Run {
     this.record.missing = missingDays(this.state);
   }
 
-  /** A landed log: skipped if unchanged since it was processed, else parsed (or quarantined). */
-  private async takeIn(log: LogFile): Promise<void> {
+  /**
+   * A landed log: skipped if unchanged since it was processed, else parsed (or quarantined).
+   * `overlap`: see ChartEngine.takeIn.
+   */
+  private async takeIn(log: LogFile, overlap: () => void): Promise<void> {
     const key = compactDay(log.day);
     const quarantined = this.state.quarantined()[key];
     // A log quarantined for its rejects under an older row rule is judged again under this one.
@@ -209,7 +215,7 @@ class Run {
     }
     let built: DayRecord;
     try {
-      built = (await this.retry(`parse ${log.name}`, () => this.session.partial(log))).record;
+      built = (await this.retry(`parse ${log.name}`, () => this.session.partial(log, false, overlap))).record;
     } catch (error) {
       if ((error as PlaytallyError).code !== 'unreadable_log') throw error;
       await this.quarantine(log, {
@@ -302,17 +308,19 @@ class Run {
     if (this.archiveDir === undefined) return true;
     const archived = await this.retry('scan archive', () => scanLogs(this.archiveDir!));
     for (const log of archived.logs) this.archiveListing.set(log.path, log);
-    for (const log of archived.logs) {
+    // A day quarantined since stays out: its archived log is an older version.
+    const unknown = archived.logs.filter((log) => {
       const key = compactDay(log.day);
-      // A day quarantined since stays out: its archived log is an older version.
-      if (this.landed.has(key) || this.state.day(key) !== undefined || this.state.quarantined()[key])
-        continue;
-      if (this.stopping()) return false;
-      const built = (await this.retry(`parse ${log.name}`, () => this.session.partial(log))).record;
-      this.state.patchDay(key, { archived: log.path });
+      return !this.landed.has(key) && this.state.day(key) === undefined && !this.state.quarantined()[key];
+    });
+    await overlappedSteps(unknown, async (log, overlap) => {
+      if (this.stopping()) return;
+      const parse = () => this.session.partial(log, false, overlap);
+      const built = (await this.retry(`parse ${log.name}`, parse)).record;
+      this.state.patchDay(compactDay(log.day), { archived: log.path });
       this.noteTakenIn(built);
-    }
-    return true;
+    });
+    return !this.record.stopped;
   }
 
   /** Where a day's data can be had from: its landed log, its archived log, or its partial alone. */

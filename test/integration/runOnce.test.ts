@@ -120,8 +120,14 @@ describe('run: idempotent, incremental, equal to the one-date job', () => {
   it('writes every date once, byte-identical to runTop50; a second run writes and touches nothing', async () => {
     const f = fixture();
     generate(f.logs, FIRST, 8);
-    const first = await f.run();
+    const events: RunEvent[] = [];
+    const first = await f.run({ onRunEvent: (e) => events.push(e) });
     expect(first.ok).toBe(true);
+    // The days overlap as top50's do: each one after the first starts before the one before is done.
+    const engine = events.flatMap((e) => (e.type === 'engine' ? [e.event] : []));
+    const at = (type: 'dayStart' | 'dayDone', d: number): number =>
+      engine.findIndex((e) => e.type === type && e.date === isoDay(d));
+    for (const i of range(1, 7)) expect(at('dayStart', FIRST + i)).toBeLessThan(at('dayDone', FIRST + i - 1));
     expect(first.error).toBeUndefined();
     expect(first.charts).toEqual(dates(0, 7));
     expect(first.chartsCurrent).toBe(0);
@@ -161,6 +167,31 @@ describe('run: idempotent, incremental, equal to the one-date job', () => {
     // Both runs are in the history.
     const history = readFileSync(join(f.state, 'runs.jsonl'), 'utf8').trim().split('\n');
     expect(history.map((l) => (JSON.parse(l) as RunRecord).charts.length)).toEqual([8, 0]);
+  });
+
+  it('a stop asked for while a day is parsed: the days started finish whole, no other starts, no chart; the next run completes', async () => {
+    const f = fixture();
+    generate(f.logs, FIRST, 5);
+    let started = 0;
+    const events: RunEvent[] = [];
+    const stopped = await f.run({
+      onRunEvent: (e) => {
+        events.push(e);
+        if (e.type === 'engine' && e.event.type === 'dayStart') started++;
+      },
+      // Asked for once the second day has started (the first one still aggregating).
+      shouldStop: () => started >= 2,
+    });
+    expect(stopped.stopped).toBe(true);
+    expect(events.filter((e) => e.type === 'stopped')).toHaveLength(1);
+    expect(stopped.days.map((d) => d.date)).toEqual(dates(0, 1));
+    expect(Object.keys(f.manifest().days).sort()).toEqual(range(0, 1).map((i) => compactDay(FIRST + i)));
+    expect(readdirSync(join(f.state, 'partials'))).toHaveLength(2);
+    expect(chartDates(f.out)).toEqual([]);
+    const next = await f.run();
+    expect(next.ok).toBe(true);
+    expect(next.days.map((d) => d.date)).toEqual(dates(2, 4));
+    await expectReference(f.out, f.logs, range(0, 4));
   });
 
   it('a day landing rewrites exactly the dates whose window holds it; a replaced day rewrites its window', async () => {
