@@ -83,6 +83,8 @@ export class PartialWriter {
   private readonly users: BlockRef[] = [];
   private readonly countries: BlockRef[] = [];
   private readonly tempPath: string;
+  /** Committed or aborted: its descriptor is closed, and may already be another file's. */
+  private closed = false;
 
   constructor(
     readonly path: string,
@@ -128,6 +130,7 @@ export class PartialWriter {
     header.writeUInt32LE(crc32(json), 36);
     this.writeAt(header, 0);
     fsyncSync(this.fd);
+    this.closed = true;
     closeSync(this.fd);
     // Whatever is in the way (a damaged partial, even a folder) is replaced.
     if (existsSync(this.path) && statSync(this.path).isDirectory())
@@ -138,10 +141,13 @@ export class PartialWriter {
 
   /** Give up: close and leave the temporary file for the caller to remove. */
   abort(): string {
-    try {
-      closeSync(this.fd);
-    } catch {
-      // already closed
+    if (!this.closed) {
+      this.closed = true;
+      try {
+        closeSync(this.fd);
+      } catch {
+        // a failed commit closed it
+      }
     }
     return this.tempPath;
   }
@@ -160,6 +166,7 @@ export class PartialWriter {
   }
 
   private writeAt(bytes: Uint8Array, position: number): void {
+    if (this.closed) throw new Error(`partial ${this.path} is already committed or aborted`);
     let done = 0;
     while (done < bytes.length) done += writeSync(this.fd, bytes, done, bytes.length - done, position + done);
   }

@@ -1,3 +1,5 @@
+import { settleAll } from './settleAll.js';
+
 /**
  * Steps over `items`, in order, each starting as soon as the one before lets it: `step(item,
  * overlap)` may call `overlap()` before it is done, and the next step starts then (else once it
@@ -28,8 +30,5 @@ export async function overlappedSteps<T, R>(
     started.push(done);
     await mayStart;
   }
-  const settled = await Promise.allSettled(started);
-  const failure = settled.find((s) => s.status === 'rejected');
-  if (failure !== undefined) throw failure.reason;
-  return settled.map((s) => (s as PromiseFulfilledResult<R>).value);
+  return settleAll(started);
 }

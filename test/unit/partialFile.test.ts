@@ -1,4 +1,13 @@
-import { closeSync, existsSync, mkdirSync, openSync, readFileSync, statSync, writeFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -297,6 +306,33 @@ describe('PartialWriter: commit and abort', () => {
     expect(existsSync(leftover)).toBe(true);
     expect(readFileSync(path, 'utf8')).toBe('previous');
     expect(writer.abort()).toBe(leftover); // twice is harmless
+  });
+
+  it('a partition handed in after abort (or commit) throws, and writes nothing where its descriptor was', () => {
+    const dir = temp.make('partial-late-');
+    const path = join(dir, 'day.ptp');
+    const writer = new PartialWriter(path, 2);
+    writer.writePartition(bytesOf(10, 1), stats(1), bytesOf(10, 2), stats(1));
+    writer.abort();
+    // The descriptor number the writer held goes to the next file opened (the lowest free one).
+    const other = join(dir, 'other');
+    const fd = openSync(other, 'w');
+    try {
+      writeSync(fd, 'keep');
+      expect(() => writer.writePartition(bytesOf(10, 3), stats(1), bytesOf(10, 4), stats(1))).toThrow(
+        /already committed or aborted/,
+      );
+    } finally {
+      closeSync(fd);
+    }
+    expect(readFileSync(other, 'utf8')).toBe('keep');
+
+    const committed = new PartialWriter(join(dir, 'done.ptp'), 1);
+    committed.writePartition(bytesOf(10, 1), stats(1), bytesOf(10, 2), stats(1));
+    committed.commit({ date: 'd', file: 'f' });
+    expect(() => committed.writePartition(bytesOf(10, 3), stats(1), bytesOf(10, 4), stats(1))).toThrow(
+      /already committed or aborted/,
+    );
   });
 
   it('replaces whatever is in the way: an older or damaged file, even a folder', () => {

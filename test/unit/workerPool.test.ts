@@ -188,9 +188,13 @@ describe('WorkerPool', { timeout: 15_000 }, () => {
   it('runOnEach gives one task to every worker; a worker keeps its spill file between parse tasks; progress', async () => {
     const progress: ProgressMessage[] = [];
     const p = pool(3, (m) => progress.push(m));
-    expect(await p.runOnEach<FinishSpillResult>({ kind: 'finishSpill' })).toEqual([null, null, null]);
-
     const spillDir = temp.make('worker-pool-spill-');
+    expect(await p.runOnEach<FinishSpillResult>({ kind: 'finishSpill', spillDir })).toEqual([
+      null,
+      null,
+      null,
+    ]);
+
     // Each chunk owns its ArrayBuffer, as the gzip reader's chunks do (a small Buffer.from would
     // share Node's buffer pool, which cannot be transferred).
     const chunks = Array.from({ length: 9 }, (_, c) => {
@@ -220,7 +224,7 @@ describe('WorkerPool', { timeout: 15_000 }, () => {
     expect(parsed.map((r) => [r.lines, r.valid])).toEqual(Array(9).fill([50, 49]));
     expect(parsed.every((r) => r.examples.length === 1 && r.examples[0]!.line === 8)).toBe(true);
 
-    const spills = await p.runOnEach<FinishSpillResult>({ kind: 'finishSpill' });
+    const spills = await p.runOnEach<FinishSpillResult>({ kind: 'finishSpill', spillDir });
     expect(spills).toHaveLength(3);
     const written = spills.filter((s) => s !== null);
     expect(written.length).toBeGreaterThan(0);
@@ -230,11 +234,60 @@ describe('WorkerPool', { timeout: 15_000 }, () => {
     // Each worker reported the rows of its chunks as progress.
     expect(progress.reduce((n, m) => n + m.rows, 0)).toBe(9 * 50);
     // A second finishSpill finds nothing left open.
-    expect(await p.runOnEach<FinishSpillResult>({ kind: 'finishSpill' })).toEqual([null, null, null]);
+    expect(await p.runOnEach<FinishSpillResult>({ kind: 'finishSpill', spillDir })).toEqual([
+      null,
+      null,
+      null,
+    ]);
     // Progress made on the main thread (a gzip log is read there) goes to the same callback.
     progress.length = 0;
     p.progress({ type: 'progress', bytes: 123, rows: 0 });
     expect(progress).toEqual([{ type: 'progress', bytes: 123, rows: 0 }]);
+  });
+
+  it("two days' units interleaved on the same workers: each day's rows go to its own spill files only", async () => {
+    // As when a day parsed again after a failure meets the next day's units (the days overlap).
+    const p = pool(2);
+    const dirs = [temp.make('worker-pool-day-a-'), temp.make('worker-pool-day-b-')];
+    const unit = (d: number, index: number) => {
+      const lines = Array.from(
+        { length: 40 },
+        (_, i) => `${(d + 1) * 1_000_000 + index * 100 + i}|${i % 5}|FR\n`,
+      );
+      const bytes = new TextEncoder().encode(lines.join(''));
+      return p.run<ParseUnitResult>(
+        {
+          kind: 'parseChunk',
+          index,
+          bytes,
+          skipFirstLine: false,
+          spillDir: dirs[d]!,
+          partitions: 4,
+          spillBufferBytes: 1 << 16,
+          maxExamples: 3,
+        },
+        [bytes.buffer as ArrayBuffer],
+      );
+    };
+    await Promise.all(Array.from({ length: 12 }, (_, i) => unit(i % 2, i)));
+    for (const [d, spillDir] of dirs.entries()) {
+      const spills = await p.runOnEach<FinishSpillResult>({ kind: 'finishSpill', spillDir });
+      const songs: number[] = [];
+      for (const spill of spills) {
+        if (spill === null) continue;
+        expect(spill.path.startsWith(spillDir)).toBe(true);
+        const file = readFileSync(spill.path);
+        for (const c of spill.chunks) {
+          const words = new Uint32Array(
+            new Uint8Array(file.subarray(c.offset, c.offset + c.pairs * 8)).buffer,
+          );
+          for (let i = 0; i < c.pairs; i++) songs.push(words[2 * i]!);
+        }
+      }
+      // Every row of the day's 6 units, in both tables, and none of the other day's.
+      expect(songs).toHaveLength(6 * 40 * 2);
+      expect(songs.every((song) => Math.floor(song / 1_000_000) === d + 1)).toBe(true);
+    }
   });
 
   it('whenIdle resolves once no task waits and a worker is free: the tail of the work queued', async () => {
@@ -385,7 +438,7 @@ describe('WorkerPool', { timeout: 15_000 }, () => {
     const error = await rejection(p.run(mergeTask(days, 1)));
     expect(error.message).toMatch(/^worker thread exited unexpectedly \(code \d+\)$/);
     expect(await rejection(p.run(mergeTask(days, 2)))).toBe(error);
-    expect(await rejection(p.runOnEach({ kind: 'finishSpill' }))).toBe(error);
+    expect(await rejection(p.runOnEach({ kind: 'finishSpill', spillDir: '/nowhere' }))).toBe(error);
 
     // A thread that is already gone sends no second 'exit': close() takes its 5 s fallback (made
     // instant here with fake timers) and still resolves.
@@ -416,7 +469,7 @@ describe('WorkerPool', { timeout: 15_000 }, () => {
       // Caught where they are made: all three reject at once.
       const running = rejection(p.run<MergeCountriesResult>(mergeTask(days, 1)));
       const queued = rejection(p.run(mergeTask(days, 2)));
-      const pinned = rejection(p.runOnEach({ kind: 'finishSpill' }));
+      const pinned = rejection(p.runOnEach({ kind: 'finishSpill', spillDir: '/nowhere' }));
       const worker = workersOf(p)[0]!;
       worker.removeAllListeners('message');
       worker.emit(event, payload);

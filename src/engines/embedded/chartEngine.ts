@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { writeCountryChart, writeUserChart } from '../../formats/chartFiles.js';
 import type { DayRecord, StateStore } from '../../formats/manifest.js';
 import { processAlive } from '../../ops/atomicFile.js';
+import { settleAll } from '../../ops/settleAll.js';
 import type { LogFile } from '../../sources/logFiles.js';
 import { CountryBest } from '../../window/countryCharts.js';
 import type {
@@ -169,14 +170,6 @@ async function writeCharts(
       await rebuild(damaged);
     }
   }
-}
-
-/** Like Promise.all, but every task settles before a failure is reported, so a retry never races one still running. */
-async function settleAll<T>(tasks: Promise<T>[]): Promise<T[]> {
-  const settled = await Promise.allSettled(tasks);
-  const failed = settled.find((s) => s.status === 'rejected');
-  if (failed) throw (failed as PromiseRejectedResult).reason;
-  return settled.map((s) => (s as PromiseFulfilledResult<T>).value);
 }
 
 /** Scratch folders of runs that were killed (their pid is gone). */

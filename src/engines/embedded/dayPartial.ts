@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, renameSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, renameSync, rmSync } from 'node:fs';
 import { rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import {
@@ -11,6 +11,7 @@ import type { SpillIndex } from '../../formats/pairSpill.js';
 import { type PartialDirectory, PartialWriter, readPartialDirectory } from '../../formats/partialFile.js';
 import { compactDay, isoDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
+import { settleAll } from '../../ops/settleAll.js';
 import { ROW_RULE_VERSION } from '../../parse/listenParser.js';
 import { emptyRejectCounts, MAX_EXAMPLES, REJECT_REASONS, type RejectExample } from '../../parse/rejects.js';
 import { segmentKeysFor } from '../../partials/aggregatePairs.js';
@@ -121,8 +122,9 @@ async function buildDayPartial(
   const started = Date.now();
   const key = compactDay(log.day);
   const partitions = partitionsFor(await dataSize(log), plan);
-  const spillDir = join(runTmpDir, `spill-${key}`);
-  mkdirSync(spillDir, { recursive: true });
+  // A folder of this build's own: the workers keep a spill file per folder, and a day built again
+  // (a retried failure, a damaged partial) never shares one with an earlier build of it.
+  const spillDir = mkdtempSync(join(runTmpDir, `spill-${key}-`));
   try {
     // Phase 1: parse in parallel, radix-partitioning valid rows into spill files.
     let phase1: ParsedLog;
@@ -132,12 +134,12 @@ async function buildDayPartial(
           ? await parseStreamedLog(log, pool, plan, spillDir, partitions)
           : await parsePlainLog(log, pool, plan, spillDir, partitions);
     } catch (error) {
-      // Close the workers' spill files, so that a run going on to other days starts them afresh.
-      await pool.runOnEach({ kind: 'finishSpill' }).catch(() => {});
+      // Close this day's spill file in each worker: a run going on to other days leaves none open.
+      await pool.runOnEach({ kind: 'finishSpill', spillDir }).catch(() => {});
       throw error;
     }
     const { parsed, hash } = phase1;
-    const spills = (await pool.runOnEach<FinishSpillResult>({ kind: 'finishSpill' })).filter(
+    const spills = (await pool.runOnEach<FinishSpillResult>({ kind: 'finishSpill', spillDir })).filter(
       (s): s is SpillIndex => s !== null,
     );
 
@@ -164,7 +166,9 @@ async function buildDayPartial(
         (task as AggregatePartitionTask).reuse = reuse;
         return reuse;
       };
-      const aggregated = Promise.all(
+      // Settled all before a failure is told: a partition still running would write into the
+      // writer aborted below (its descriptor perhaps reused by then).
+      const aggregated = settleAll(
         Array.from({ length: partitions }, (_, partition) =>
           pool
             .run<AggregatePartitionResult>(
@@ -221,8 +225,8 @@ async function buildDayPartial(
 /**
  * Remove a day's spill folder without waiting: unlinking the day's spill files (320 MB for 20M
  * rows) took about 50 ms of the main thread while both workers waited for the next day. It is
- * renamed first, so that a rebuild of the same day at once (a damaged partial) makes a folder of
- * its own; whatever is left when the run ends goes with the run's folder (EmbeddedChartEngine.close).
+ * renamed first, so that it is gone from its name at once; whatever is left when the run ends
+ * goes with the run's folder (EmbeddedChartEngine.close).
  */
 function removeInBackground(dir: string): void {
   const gone = `${dir}.gone-${Date.now()}-${Math.random().toString(36).slice(2, 8)}`;
@@ -248,7 +252,9 @@ async function parsePlainLog(
   spillDir: string,
   partitions: number,
 ): Promise<ParsedLog> {
-  const parsed = await Promise.all(
+  // Every unit settled before a failure is told: one still queued would open a spill file after
+  // the day's were closed (finishSpill), and leave it open in its worker.
+  const parsed = await settleAll(
     logUnits(log.size).map((unit) =>
       pool.run<ParseUnitResult>({
         kind: 'parseUnit',

@@ -56,8 +56,10 @@ export interface ParseUnitResult {
   digest: string;
 }
 
+/** Close this worker's spill file of the day whose spill folder is `spillDir`. */
 export interface FinishSpillTask {
   kind: 'finishSpill';
+  spillDir: string;
 }
 
 export type FinishSpillResult = SpillIndex | null;

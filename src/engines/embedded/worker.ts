@@ -34,6 +34,7 @@ import {
   EXIT_MESSAGE,
   errorMessage,
   type FinishSpillResult,
+  type FinishSpillTask,
   type MergeCountriesResult,
   type MergeCountriesTask,
   type MergeUsersResult,
@@ -52,21 +53,30 @@ import {
 import { ReusedBuffer, rangeTextWriter, readCountrySpans, readRangeSpans } from './windowPlan.js';
 
 /**
- * A worker thread: runs one task at a time for the job on the main thread. The only state it
- * keeps between tasks is the current day's spill file (phase 1 appends to it unit after unit).
+ * A worker thread: runs one task at a time for the job on the main thread. The state it keeps
+ * between tasks is its spill file of each day being parsed (phase 1 appends to it unit after
+ * unit, until the day's finishSpill), by the file's path: days overlap (a day's units may follow
+ * the day before's, and a day parsed again after a failure may come while the next is parsed),
+ * and each day's rows must go to that day's file only.
  */
-let spill: PairSpill | undefined;
+const spills = new Map<string, PairSpill>();
 let readBuffer: Buffer | undefined;
+
+/** This worker's spill file in a day's spill folder. */
+function spillPathIn(spillDir: string): string {
+  return join(spillDir, `worker-${threadId}.spill`);
+}
 
 const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
 
 /** A parser writing valid rows into this worker's spill file for the day, with its reject examples. */
 function dayParser(task: ParseUnitTask | ParseChunkTask): { parser: ListenParser; examples: UnitExample[] } {
-  const spillPath = join(task.spillDir, `worker-${threadId}.spill`);
-  if (spill === undefined || spill.path !== spillPath) {
-    spill = new PairSpill(spillPath, task.partitions, task.spillBufferBytes);
+  const spillPath = spillPathIn(task.spillDir);
+  let target = spills.get(spillPath);
+  if (target === undefined) {
+    target = new PairSpill(spillPath, task.partitions, task.spillBufferBytes);
+    spills.set(spillPath, target);
   }
-  const target = spill;
   const examples: UnitExample[] = [];
   const atFileStart = task.kind === 'parseUnit' ? task.unit.start === 0 : task.index === 0;
   const parser = new ListenParser({
@@ -141,10 +151,11 @@ function parseChunk(task: ParseChunkTask): ParseUnitResult {
   return unitResult(task.index, parser, examples, '');
 }
 
-function finishSpill(): FinishSpillResult {
-  const index = spill?.finish() ?? null;
-  spill = undefined;
-  return index;
+function finishSpill(task: FinishSpillTask): FinishSpillResult {
+  const path = spillPathIn(task.spillDir);
+  const spill = spills.get(path);
+  spills.delete(path);
+  return spill?.finish() ?? null;
 }
 
 function aggregatePartition(task: AggregatePartitionTask): AggregatePartitionResult {
@@ -454,7 +465,7 @@ async function run(task: Task): Promise<Done> {
     case 'parseChunk':
       return { result: parseChunk(task), transfer: [] };
     case 'finishSpill':
-      return { result: finishSpill(), transfer: [] };
+      return { result: finishSpill(task), transfer: [] };
     case 'aggregatePartition': {
       const result = aggregatePartition(task);
       return {
