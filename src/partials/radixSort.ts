@@ -9,19 +9,27 @@
  * - one pass finds the bits that vary between pairs (OR of each word XOR the first pair's);
  *   the bits that do not vary (a partition's high song bits, a country key's 24 high bits) cost no
  *   pass at all;
- * - the varying span of each word is cut into at most 3 digits of at most 12 bits (a 16 KB
- *   histogram: it stays in the L1/L2 cache, where 16-bit digits would not), song digits first;
+ * - the varying span of each word is cut into at most 3 digits of at most 14 bits (a 64 KB
+ *   histogram, in the L2 cache), song digits first: a song id below 2^28 takes 2 passes, where
+ *   12-bit digits took 3 (docs/BENCHMARKS.md, "14-bit digits");
  * - one pass counts every digit's histogram at once, then one stable scatter pass per digit.
  *
  * Stable LSD passes over the song's digits then the key's leave the pairs ordered by key, then
  * song: exactly the order of a numeric sort of the uint64 values.
  */
 
-/** Widest digit: 2^12 counters per histogram. */
-const MAX_DIGIT_BITS = 12;
-/** A word's varying span takes at most this many digits (32 bits / 12 = 3). */
+/** Widest digit: 2^14 counters per histogram. */
+const MAX_DIGIT_BITS = 14;
+/** A word's varying span takes at most this many digits (32 bits / 14 = 3). */
 const DIGITS_PER_WORD = 3;
 const BUCKETS = 1 << MAX_DIGIT_BITS;
+
+/**
+ * The histograms, kept from one sort to the next (zeroed each time): a day's 64 sorts made 29 MB
+ * of them anew, memory outside V8's heap that stayed until a collection (peak RSS about 30 MB
+ * higher in a cold week).
+ */
+let histogramScratch: Int32Array | undefined;
 
 /**
  * Sort the first `n` pairs of `pairs` (2n words: song, key, song, key, ...) ascending by key, then
@@ -92,7 +100,9 @@ function digitsOf(varying: number): Digit[] {
  */
 function histograms(pairs: Uint32Array, n: number, songDigits: Digit[], keyDigits: Digit[]): Int32Array {
   const used = songDigits.length + keyDigits.length;
-  const counts = new Int32Array((2 * DIGITS_PER_WORD + 1) * BUCKETS);
+  histogramScratch ??= new Int32Array((2 * DIGITS_PER_WORD + 1) * BUCKETS);
+  // The histograms read (the spare slot's counts are never read).
+  const counts = histogramScratch.fill(0, 0, used * BUCKETS);
   const slot = (digits: Digit[], d: number, index: number): [number, number, number] =>
     d < digits.length
       ? [digits[d]!.shift, digits[d]!.mask, index * BUCKETS]
