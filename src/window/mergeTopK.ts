@@ -398,7 +398,7 @@ function decodeWordSongs(
   return at;
 }
 
-/** Where the last decodeSongs call stopped reading. */
+/** Where the last decodeSongs or decodeWordSongs call stopped reading. */
 let decodedEnd = 0;
 
 /** Decode `n` (song delta, plays) varint pairs from `pos` into the arrays at `at`; returns the new `at`. */
