@@ -4,6 +4,7 @@ import { isoDay } from '../ops/dates.js';
 import { PlaytallyError } from '../ops/errors.js';
 import { ROW_RULE_VERSION } from '../parse/listenParser.js';
 import type { RejectCounts, RejectExample } from '../parse/rejects.js';
+import { sameRecordedContent } from '../sources/contentHash.js';
 import type { LogFile } from '../sources/logFiles.js';
 import { checkRecords, isRecord, readStateFile, StateFile } from './stateFile.js';
 
@@ -34,7 +35,7 @@ export interface DayRecord {
   file: string;
   size: number;
   mtimeMs: number;
-  /** Content hash (see hashLogFile). */
+  /** Content hash (sources/contentHash.ts: 32 hex digits; 64 when an older build recorded it). */
   hash: string;
   /** The row rule the log was parsed under (ROW_RULE_VERSION); absent: the first rule. */
   rule?: number;
@@ -154,13 +155,17 @@ export class StateStore {
    */
   putDay(compactDate: string, record: DayRecord): void {
     const previous = this.manifest.days[compactDate];
-    if (previous && previous.hash === record.hash && (previous.rule ?? 1) !== (record.rule ?? 1)) {
+    if (previous && sameRecordedContent(previous, record) && (previous.rule ?? 1) !== (record.rule ?? 1)) {
       for (const [date, chart] of Object.entries(this.manifest.charts)) {
         if (chart.inputs[compactDate] === previous.hash) delete this.manifest.charts[date];
       }
     }
     // A partial rebuilt from the archived log: the log is still where the archive put it.
-    if (previous?.archived !== undefined && previous.file === record.file && previous.hash === record.hash) {
+    if (
+      previous?.archived !== undefined &&
+      previous.file === record.file &&
+      sameRecordedContent(previous, record)
+    ) {
       record = { ...record, archived: previous.archived };
     }
     this.manifest.days[compactDate] = record;

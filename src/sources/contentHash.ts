@@ -1,75 +1,121 @@
-import { createHash, type Hash } from 'node:crypto';
-import { closeSync, openSync, readSync } from 'node:fs';
+import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import type { IHasher } from 'hash-wasm';
 import { isS3, openFile } from './locations.js';
 import type { LogFile } from './logFiles.js';
-import { logUnits, UNIT_BYTES } from './logUnits.js';
+import { UNIT_BYTES } from './logUnits.js';
 
 /**
  * Content hashing, in one place: what identifies a log's bytes (so that a touched but unchanged
  * log is not parsed again, and a day's data is tied to the exact log it came from).
- * - A plain log: sha256 of each UNIT_BYTES unit, combined with the size (combineUnitHashes), so
+ * - A plain log: a digest of each UNIT_BYTES unit, combined with the size (combineUnitHashes), so
  *   the workers hash the units they parse, in parallel, and the value does not depend on threads.
- * - A gzip log: sha256 of its stored (compressed) bytes, in a namespace of its own.
+ * - A gzip log: a digest of its stored (compressed) bytes, in a namespace of its own.
  * Every path (a parse, a local file, a stream from S3) gives the same value for the same bytes.
+ *
+ * Two versions, told apart by their length, so that a recorded hash is checked in its own:
+ * - version 2, 32 hex digits (this build writes it): the digests are xxh128 (hash-wasm), the unit
+ *   digests combined by sha256 cut to 128 bits. xxh128 is not cryptographic, and need not be:
+ *   it tells a changed log from an unchanged one, nobody forges logs to fool their own charts.
+ *   It takes about a third of sha256's time, and sha256 was a tenth of a cold week's CPU
+ *   (docs/BENCHMARKS.md, "A faster content hash").
+ * - version 1, 64 hex digits (recorded before): sha256 throughout. Still computed to check a
+ *   touched log against a version 1 record (sameContent), so a state folder written by an older
+ *   build is not parsed again for it.
  */
 
-/** Digest of one unit's bytes; the file's content hash combines them (see combineUnitHashes). */
-export function unitHash(): Hash {
-  return createHash('sha256');
-}
-
-/** The content hash of a log: sha256 over its size and the digests of its units, in order. */
-export function combineUnitHashes(size: number, unitDigests: string[]): string {
-  const h = createHash('sha256');
-  h.update(`playtally-log-v1:${size}:`);
-  for (const d of unitDigests) h.update(d);
-  return h.digest('hex');
-}
-
-/** Content hash of a log without parsing it (same value as a parse computes). */
-export function hashLogFile(path: string, size: number): string {
-  const fd = openSync(path, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
-    const digests: string[] = [];
-    for (const unit of logUnits(size)) {
-      const h = unitHash();
-      let pos = unit.start;
-      while (pos < unit.end) {
-        const n = readSync(fd, buffer, 0, Math.min(buffer.length, unit.end - pos), pos);
-        if (n === 0) break;
-        h.update(buffer.subarray(0, n));
-        pos += n;
-      }
-      digests.push(h.digest('hex'));
-    }
-    return combineUnitHashes(size, digests);
-  } finally {
-    closeSync(fd);
-  }
-}
-
+/** A digest taken piece by piece: a unit's, or a whole log's. */
 export interface LogHasher {
   update(data: Uint8Array): void;
   digest(): string;
 }
 
-const GZIP_HASH_PREFIX = 'playtally-gz-v1:';
+const V2_HEX_DIGITS = 32;
 
-/**
- * A plain log's content hash taken from its bytes in order: sha256 of each UNIT_BYTES unit, then
- * combined, the same value the workers compute reading the units of a local file (hashLogFile).
- */
-/** The hasher of a plain log's bytes or a gzip log's stored bytes. */
-export function logHasher(gzip: boolean): LogHasher {
-  return gzip ? gzipHasher() : unitsHasher();
+/** Whether `hash` is of version 1 (sha256, 64 hex digits). */
+function isVersion1(hash: string): boolean {
+  return hash.length === 64;
 }
 
-function unitsHasher(): LogHasher {
+// ---- version 2 ----
+
+/**
+ * xxh128 hashers kept for reuse by this thread: each is a WebAssembly instance with its own
+ * memory, made asynchronously (hence the async factories below), and ready again after init().
+ * The package is loaded by the first (about 15 ms, which a command that hashes no log skips).
+ */
+const idleXxh128: IHasher[] = [];
+
+async function takeXxh128(): Promise<IHasher> {
+  const idle = idleXxh128.pop();
+  if (idle) return idle.init();
+  const { createXXHash128 } = await import('hash-wasm');
+  return (await createXXHash128()).init();
+}
+
+/** An xxh128 digest (hex) taken piece by piece; its hasher goes back for reuse at the digest. */
+async function xxh128(prefix = ''): Promise<LogHasher> {
+  const hasher = await takeXxh128();
+  if (prefix !== '') hasher.update(prefix);
+  return {
+    update: (data) => {
+      hasher.update(data);
+    },
+    digest: () => {
+      const digest = hasher.digest('hex');
+      idleXxh128.push(hasher);
+      return digest;
+    },
+  };
+}
+
+/** The digest of one unit's bytes; the file's content hash combines them (combineUnitHashes). */
+export function unitHasher(): Promise<LogHasher> {
+  return xxh128();
+}
+
+/** The content hash of a plain log from its size and the digests of its units, in order. */
+export function combineUnitHashes(size: number, unitDigests: string[]): string {
+  const h = createHash('sha256');
+  h.update(`playtally-log-v2:${size}:`);
+  for (const d of unitDigests) h.update(d);
+  return h.digest('hex').slice(0, V2_HEX_DIGITS);
+}
+
+/** The hasher of a plain log's bytes or a gzip log's stored bytes, taken in order. */
+export async function logHasher(gzip: boolean): Promise<LogHasher> {
+  if (gzip) return xxh128(GZIP_PREFIX_V2);
+  const unit = await takeXxh128();
+  return byUnits(
+    {
+      update: (data) => {
+        unit.update(data);
+      },
+      digestAndRestart: () => {
+        const digest = unit.digest('hex');
+        unit.init();
+        return digest;
+      },
+    },
+    (size, digests) => {
+      idleXxh128.push(unit);
+      return combineUnitHashes(size, digests);
+    },
+  );
+}
+
+const GZIP_PREFIX_V2 = 'playtally-gz-v2:';
+
+/** A unit's digest, started again for the next unit by each digest. */
+interface UnitDigest {
+  update(data: Uint8Array): void;
+  digestAndRestart(): string;
+}
+
+/** A plain log's hasher: its bytes cut into UNIT_BYTES units, their digests combined. */
+function byUnits(unit: UnitDigest, combine: (size: number, digests: string[]) => string): LogHasher {
   const digests: string[] = [];
-  let unit = unitHash();
   let inUnit = 0;
   let size = 0;
   return {
@@ -81,18 +127,31 @@ function unitsHasher(): LogHasher {
         at += n;
         inUnit += n;
         if (inUnit === UNIT_BYTES) {
-          digests.push(unit.digest('hex'));
-          unit = unitHash();
+          digests.push(unit.digestAndRestart());
           inUnit = 0;
         }
       }
     },
     digest: () => {
       // The last unit, and the one unit of an empty log (see logUnits).
-      if (inUnit > 0 || digests.length === 0) digests.push(unit.digest('hex'));
-      return combineUnitHashes(size, digests);
+      if (inUnit > 0 || digests.length === 0) digests.push(unit.digestAndRestart());
+      return combine(size, digests);
     },
   };
+}
+
+/** Content hash of a local plain log (its first `size` bytes) without parsing it (the value a parse computes). */
+export async function hashLogFile(path: string, size: number): Promise<string> {
+  const h = await logHasher(false);
+  await readWhole(path, (bytes) => h.update(bytes), size);
+  return h.digest();
+}
+
+/** Content hash of a local gzip log without decompressing it (the value streamLogChunks gives). */
+export async function hashGzipFile(path: string): Promise<string> {
+  const h = await logHasher(true);
+  await readWhole(path, (bytes) => h.update(bytes));
+  return h.digest();
 }
 
 /**
@@ -100,67 +159,100 @@ function unitsHasher(): LogHasher {
  * value streamLogChunks, hashGzipFile and hashLogFile give for the same bytes.
  */
 export async function hashLogStream(source: Readable, gzip: boolean): Promise<string> {
-  const hash = gzip ? gzipHasher() : unitsHasher();
+  const hash = await logHasher(gzip);
   for await (const data of source) hash.update(data as Buffer);
   return hash.digest();
 }
 
-/** sha256 over the compressed bytes, in a namespace of its own (plain logs hash by units). */
-function gzipHasher(): LogHasher {
-  const h = createHash('sha256');
-  h.update(GZIP_HASH_PREFIX);
-  return { update: (data) => h.update(data), digest: () => h.digest('hex') };
+/** The log's content hash without parsing it (the value a build records). */
+export async function contentHash(log: LogFile): Promise<string> {
+  return hashOf(log, await logHasher(log.compressed));
 }
 
-/** Content hash of a gzip log without decompressing it (same value as streamLogChunks returns for it). */
-export function hashGzipFile(path: string): string {
-  return hashFileSync(path, GZIP_HASH_PREFIX);
-}
-
-/** sha256 (hex) of `prefix` then the whole file, read in 4 MB pieces. */
-function hashFileSync(path: string, prefix = ''): string {
-  const hash = createHash('sha256');
-  hash.update(prefix);
-  const fd = openSync(path, 'r');
-  try {
-    const buffer = Buffer.allocUnsafe(4 * 1024 * 1024);
-    for (
-      let n = readSync(fd, buffer, 0, buffer.length, null);
-      n > 0;
-      n = readSync(fd, buffer, 0, buffer.length, null)
-    ) {
-      hash.update(buffer.subarray(0, n));
-    }
-    return hash.digest('hex');
-  } finally {
-    closeSync(fd);
-  }
+/** Whether the log's bytes are those `recorded` was taken from, in `recorded`'s version. */
+export async function sameContent(log: LogFile, recorded: string): Promise<boolean> {
+  const hasher = isVersion1(recorded) ? logHasherV1(log.compressed) : await logHasher(log.compressed);
+  return (await hashOf(log, hasher)) === recorded;
 }
 
 /**
- * sha256 (hex) of a local file, read asynchronously (the calling thread stays free between reads)
- * into one buffer used again for every read: a read stream's fresh buffer a chunk cost its page
- * faults, more than the hashing (a 178 MB streams file, measured alone: 0.6 s of CPU and 20,000
- * page faults through a read stream, 0.18 s and 3,000 this way).
+ * Whether two records' hashes say the same bytes. Of different versions they cannot say: then
+ * the same name, size and mtime do, as they do for every run's first check of a log.
  */
-export async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
+export function sameRecordedContent(
+  a: { file: string; size: number; mtimeMs: number; hash: string },
+  b: { file: string; size: number; mtimeMs: number; hash: string },
+): boolean {
+  if (isVersion1(a.hash) === isVersion1(b.hash)) return a.hash === b.hash;
+  return a.file === b.file && a.size === b.size && a.mtimeMs === b.mtimeMs;
+}
+
+/** The log's bytes as stored (a plain log's first `size`) through `hasher`. */
+async function hashOf(log: LogFile, hasher: LogHasher): Promise<string> {
+  if (isS3(log.path)) {
+    for await (const data of await openFile(log.path)) hasher.update(data as Buffer);
+  } else await readWhole(log.path, (bytes) => hasher.update(bytes), log.compressed ? undefined : log.size);
+  return hasher.digest();
+}
+
+// ---- version 1, to check what older builds recorded ----
+
+function logHasherV1(gzip: boolean): LogHasher {
+  if (gzip) {
+    const whole = createHash('sha256').update('playtally-gz-v1:');
+    return { update: (data) => whole.update(data), digest: () => whole.digest('hex') };
+  }
+  let unit = createHash('sha256');
+  return byUnits(
+    {
+      update: (data) => unit.update(data),
+      digestAndRestart: () => {
+        const digest = unit.digest('hex');
+        unit = createHash('sha256');
+        return digest;
+      },
+    },
+    (size, digests) => {
+      const combined = createHash('sha256').update(`playtally-log-v1:${size}:`);
+      for (const d of digests) combined.update(d);
+      return combined.digest('hex');
+    },
+  );
+}
+
+// ---- reading ----
+
+const READ_BYTES = 4 * 1024 * 1024;
+
+/**
+ * A local file's bytes (its first `size` bytes if given), in pieces read asynchronously (the
+ * thread stays free between reads) into one buffer used again for every read: a read stream's
+ * fresh buffer a chunk cost its page faults, more than the hashing (a 178 MB streams file,
+ * measured alone: 0.6 s of CPU and 20,000 page faults through a read stream, 0.18 s and 3,000
+ * this way).
+ */
+async function readWhole(path: string, onBytes: (bytes: Uint8Array) => void, size?: number): Promise<void> {
   const file = await open(path, 'r');
   try {
-    const buffer = Buffer.allocUnsafe(1024 * 1024);
-    for (;;) {
-      const { bytesRead } = await file.read(buffer, 0, buffer.length, null);
+    const buffer = Buffer.allocUnsafe(READ_BYTES);
+    for (let pos = 0; size === undefined || pos < size; ) {
+      const want = size === undefined ? buffer.length : Math.min(buffer.length, size - pos);
+      const { bytesRead } = await file.read(buffer, 0, want, pos);
       if (bytesRead === 0) break;
-      hash.update(buffer.subarray(0, bytesRead));
+      onBytes(buffer.subarray(0, bytesRead));
+      pos += bytesRead;
     }
-    return hash.digest('hex');
   } finally {
     await file.close();
   }
 }
 
-/** The log's content hash without parsing it (the value a build records). */
-export async function contentHash(log: LogFile): Promise<string> {
-  if (isS3(log.path)) return hashLogStream(await openFile(log.path), log.compressed);
-  return log.compressed ? hashGzipFile(log.path) : hashLogFile(log.path, log.size);
+/**
+ * sha256 (hex) of a local file: a KPI streams file's identity (formats/kpiPartials.ts names its
+ * partial by it).
+ */
+export async function sha256OfFile(path: string): Promise<string> {
+  const hash = createHash('sha256');
+  await readWhole(path, (bytes) => hash.update(bytes));
+  return hash.digest('hex');
 }

@@ -60,7 +60,7 @@ export async function streamLogChunks(
   onSourceBytes: (bytes: number) => void = () => {},
   chunkBytes = GZIP_CHUNK_BYTES,
 ): Promise<GzipStreamResult> {
-  const hash = logHasher(options.gzip);
+  const hash = await logHasher(options.gzip);
   let lines: AsyncIterable<Buffer> = source;
   if (options.gzip) {
     // The stored bytes are hashed and counted as they go into gunzip.

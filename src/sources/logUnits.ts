@@ -1,4 +1,3 @@
-import type { Hash } from 'node:crypto';
 import { readSync } from 'node:fs';
 
 /**
@@ -33,7 +32,7 @@ export function readUnitLines(
   fd: number,
   unit: LogUnit,
   buffer: Buffer,
-  hash: Hash | undefined,
+  hash: { update(data: Uint8Array): void } | undefined,
   onLines: (chunk: Buffer) => void,
 ): void {
   let pos = unit.start;

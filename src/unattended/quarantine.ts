@@ -40,7 +40,7 @@ function reasonDocument(record: QuarantineRecord): Record<string, unknown> {
     rejectedByReason: record.rejects,
     examples: record.examples,
     size: record.size,
-    sha256: record.hash || undefined,
+    contentHash: record.hash || undefined,
     quarantinedAt: record.at,
     whatNext:
       'fix or replace the file and put it back into the logs folder under its name; ' +

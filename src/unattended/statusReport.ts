@@ -17,7 +17,8 @@ export interface StatusReport {
     date: string;
     file: string;
     size: number;
-    sha256: string;
+    /** The log's content hash (sources/contentHash.ts), as the state recorded it. */
+    contentHash: string;
     rows: number;
     valid: number;
     rejected: number;
@@ -60,7 +61,7 @@ export async function statusReport(stateDir: string, logsDir?: string, runs = 10
       date: d.date,
       file: d.file,
       size: d.size,
-      sha256: d.hash,
+      contentHash: d.hash,
       rows: d.lines,
       valid: d.valid,
       rejected: d.rejected,

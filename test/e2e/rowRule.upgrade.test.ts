@@ -1,8 +1,8 @@
 import { readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { hashLogFile } from '../../src/sources/contentHash.js';
 import { cli, requireBuiltCli, runDone } from '../support/cliRuns.js';
+import { contentHashV1 } from '../support/logSamples.js';
 import { referenceCharts, referenceRows } from '../support/reference.js';
 import { TempDirs } from '../support/tempDirs.js';
 
@@ -35,7 +35,7 @@ interface Manifest {
 /**
  * Logs and output folders whose state is what the old release left after reading `text`: its
  * partial has the rows the old rule accepted, and the records name the log's true content hash
- * and no rule version.
+ * (in version 1, as that release took it) and no rule version.
  */
 function oldState(text: string, command: 'top50' | 'run', more: string[] = []) {
   const logs = temp.make('playtally-rule-logs-');
@@ -47,8 +47,9 @@ function oldState(text: string, command: 'top50' | 'run', more: string[] = []) {
   rmSync(join(logs, 'quarantine', NAME), { force: true });
   writeFileSync(log, text);
   // The records name this very file (name, size, mtime, content hash): only the rule tells.
-  const { size, mtimeMs } = statSync(log);
-  const hash = hashLogFile(log, size);
+  const { mtimeMs } = statSync(log);
+  // As that release recorded it: version 1 of the content hash.
+  const hash = contentHashV1(readFileSync(log));
   patchManifest(out, (m) => {
     const day = m.days[KEY];
     if (day) Object.assign(day, { rule: undefined, hash, mtimeMs });

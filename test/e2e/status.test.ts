@@ -53,7 +53,7 @@ describe('status', () => {
     const s = JSON.parse(r.stdout) as Awaited<ReturnType<typeof statusReport>>;
     expect(s.lock).toBeNull();
     expect(s.days.map((d) => d.date)).toEqual([0, 1, 2, 4].map((i) => isoDay(FIRST + i)));
-    expect(s.days.every((d) => d.rows === GEN.rows && /^[0-9a-f]{64}$/.test(d.sha256))).toBe(true);
+    expect(s.days.every((d) => d.rows === GEN.rows && /^[0-9a-f]{32}$/.test(d.contentHash))).toBe(true);
     expect(s.missingDays).toEqual([isoDay(BAD)]);
     expect(s.pending).toEqual([logName(FIRST + 5)]);
     expect(s.charts.count).toBe(5);

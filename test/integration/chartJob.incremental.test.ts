@@ -19,6 +19,7 @@ import type { QualityReport } from '../../src/formats/qualityReport.js';
 import { generateLogs, ListenGenerator } from '../../src/generate/listenGenerator.js';
 import { runTop50, type Top50Summary } from '../../src/jobs/chartJob.js';
 import { compactDay, isoDay } from '../../src/ops/dates.js';
+import { contentHashV1 } from '../support/logSamples.js';
 import { type ReferenceRow, referenceCharts, referenceRows } from '../support/reference.js';
 import { day, firstDifference, leftovers, logName, readLog, TempDirs } from '../support/tempDirs.js';
 
@@ -253,6 +254,54 @@ describe('incremental runs over a shared state folder', () => {
     expect(second.country).toBe(first.country);
     // The manifest now knows the new mtime, so the next run needs no hash pass.
     expect(f.manifest()[compactDay(target)]!.mtimeMs).toBe(statSync(f.logPath(target)).mtimeMs);
+  });
+
+  it('a state whose hashes an older build took (version 1): a touched log is checked in that version', async () => {
+    const f = fixture();
+    const first = await f.run();
+    expect(Object.values(f.manifest()).every((d) => /^[0-9a-f]{32}$/.test(d.hash))).toBe(true);
+    // As an older build recorded them: every day's hash, and the chart's inputs, in version 1.
+    const manifestPath = join(f.stateDir, 'manifest.json');
+    const m = JSON.parse(readFileSync(manifestPath, 'utf8')) as {
+      days: Record<string, DayRecord>;
+      charts: Record<string, { inputs: Record<string, string> }>;
+    };
+    for (const [key, d] of Object.entries(m.days)) {
+      d.hash = contentHashV1(readLog(f.logsDir, day(d.date)));
+      for (const chart of Object.values(m.charts))
+        if (chart.inputs[key] !== undefined) chart.inputs[key] = d.hash;
+    }
+    writeFileSync(manifestPath, JSON.stringify(m));
+    const partials = snapshot(f.partialsDir);
+    const touched = FIRST + 1;
+    const changed = FIRST + 4;
+    for (const target of [touched, changed]) {
+      const later = new Date(statSync(f.logPath(target)).mtimeMs + 60_000);
+      utimesSync(f.logPath(target), later, later);
+    }
+    // Same size, other bytes: its version 1 hash no longer holds.
+    const bytes = readLog(f.logsDir, changed);
+    const at = bytes.indexOf(10) - 1;
+    bytes[at] = bytes[at] === 0x31 ? 0x32 : 0x31;
+    const st = statSync(f.logPath(changed));
+    writeFileSync(f.logPath(changed), bytes);
+    utimesSync(f.logPath(changed), st.atime, st.mtime);
+
+    const second = await f.run();
+    expect(reusedFlags(second)).toEqual([true, true, true, true, false, true]);
+    expect(second.parsedBytes).toBe(bytes.length);
+    const days = f.manifest();
+    // The touched log keeps its version 1 record, its new mtime noted; the parsed one is version 2.
+    expect(days[compactDay(touched)]!.hash).toBe(m.days[compactDay(touched)]!.hash);
+    expect(days[compactDay(touched)]!.mtimeMs).toBe(statSync(f.logPath(touched)).mtimeMs);
+    expect(days[compactDay(changed)]!.hash).toMatch(/^[0-9a-f]{32}$/);
+    // Every other partial untouched; the changed day's replaced.
+    const replaced = m.days[compactDay(changed)]!.partial.split('/').pop()!;
+    const kept = snapshot(f.partialsDir);
+    expect(kept[replaced]).toBeUndefined();
+    for (const [name, entry] of Object.entries(partials))
+      if (name !== replaced) expect(kept[name], name).toEqual(entry);
+    expect(second.user).not.toBe(first.user);
   });
 
   describe('a damaged partial is detected and rebuilt', () => {

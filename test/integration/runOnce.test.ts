@@ -292,7 +292,7 @@ describe('quarantine', () => {
       rejectedByReason: Record<string, number>;
       examples: unknown[];
       size: number;
-      sha256: string;
+      contentHash: string;
     };
     expect(reason.file).toBe(logName(BAD));
     expect(reason.date).toBe(isoDay(BAD));
@@ -302,7 +302,7 @@ describe('quarantine', () => {
     expect(Object.values(reason.rejectedByReason).reduce((a, b) => a + b, 0)).toBe(parsed.rejected);
     expect(reason.examples.length).toBeGreaterThan(0);
     expect(reason.size).toBe(badBytes.length);
-    expect(reason.sha256).toMatch(/^[0-9a-f]{64}$/);
+    expect(reason.contentHash).toMatch(/^[0-9a-f]{32}$/);
 
     // Out of the state's days, recorded as quarantined, and out of every chart.
     const m = f.manifest();

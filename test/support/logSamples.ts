@@ -5,6 +5,18 @@ import { createHash } from 'node:crypto';
 export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 
 /**
+ * A plain log's content hash as builds before version 2 recorded it (src/sources/contentHash.ts):
+ * sha256 of each 32 MiB unit, then sha256 of the size and those digests, 64 hex digits.
+ */
+export function contentHashV1(content: Uint8Array): string {
+  const unit = 32 * 1024 * 1024;
+  const h = createHash('sha256').update(`playtally-log-v1:${content.length}:`);
+  for (let at = 0; at < content.length || at === 0; at += unit)
+    h.update(sha256(content.subarray(at, at + unit)));
+  return h.digest('hex');
+}
+
+/**
  * Lines of many lengths: empty lines, CRLF, a line far longer than any small unit, and lines
  * placed so that some end exactly at multiples of 64 (and so of 1, 2, 16).
  */

@@ -1,45 +1,66 @@
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
 import { Readable } from 'node:stream';
+import { xxhash128 } from 'hash-wasm';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   combineUnitHashes,
+  hashGzipFile,
   hashLogFile,
   hashLogStream,
+  sameContent,
+  sameRecordedContent,
   sha256OfFile,
 } from '../../src/sources/contentHash.js';
+import type { LogFile } from '../../src/sources/logFiles.js';
 import { UNIT_BYTES } from '../../src/sources/logUnits.js';
-import { sampleContent, sha256 } from '../support/logSamples.js';
+import { contentHashV1, sampleContent, sha256 } from '../support/logSamples.js';
 import { TempDirs, writeTempFile } from '../support/tempDirs.js';
 
 /**
- * The content hash of a log (src/sources/contentHash.ts): sha256 over its size and the digests of
- * its units, the same whether the file is read whole or streamed in pieces.
+ * The content hash of a log (src/sources/contentHash.ts): version 2, an xxh128 digest of each unit
+ * combined with the size, the same whether the file is read whole or streamed in pieces; and
+ * version 1 (sha256 throughout), which older builds recorded, still checked in its own terms.
  */
 
 const temp = new TempDirs();
 afterAll(() => temp.cleanup());
 const writeTemp = (content: Uint8Array): string => writeTempFile(temp, content);
 
+function logAt(path: string, compressed = false): LogFile {
+  const { size, mtimeMs } = statSync(path);
+  return { path, name: 'listen-20240101.log', day: 19723, size, mtimeMs, compressed };
+}
+
 describe('content hash', () => {
-  it('is the documented sha256 over the size and the unit digests', () => {
+  it('is the documented sha256 over the size and the xxh128 unit digests, cut to 32 hex digits', async () => {
     const content = sampleContent(true);
     const path = writeTemp(content);
     const expected = createHash('sha256')
-      .update(`playtally-log-v1:${content.length}:`)
-      .update(sha256(content))
-      .digest('hex');
-    expect(hashLogFile(path, content.length)).toBe(expected);
+      .update(`playtally-log-v2:${content.length}:`)
+      .update(await xxhash128(content))
+      .digest('hex')
+      .slice(0, 32);
+    expect(await hashLogFile(path, content.length)).toBe(expected);
   });
 
-  it('changes when any one byte changes, and is stable otherwise', () => {
+  it("takes xxh128 itself: an empty log's one unit digest is XXH3-128's known value for no bytes", async () => {
+    const path = writeTemp(new Uint8Array(0));
+    const known = '99aa06d3014798d86001c324468d497f';
+    expect(await hashLogFile(path, 0)).toBe(
+      createHash('sha256').update(`playtally-log-v2:0:${known}`).digest('hex').slice(0, 32),
+    );
+  });
+
+  it('changes when any one byte changes, and is stable otherwise', async () => {
     const content = sampleContent(false);
-    const base = hashLogFile(writeTemp(content), content.length);
-    expect(hashLogFile(writeTemp(content), content.length)).toBe(base);
+    const base = await hashLogFile(writeTemp(content), content.length);
+    expect(await hashLogFile(writeTemp(content), content.length)).toBe(base);
     const seen = new Set([base]);
     for (const at of [0, 1, Math.floor(content.length / 2), content.length - 1]) {
       const changed = content.slice();
       changed[at] = changed[at]! ^ 0x01;
-      const h = hashLogFile(writeTemp(changed), changed.length);
+      const h = await hashLogFile(writeTemp(changed), changed.length);
       expect(h, `byte ${at}`).not.toBe(base);
       seen.add(h);
     }
@@ -51,15 +72,25 @@ describe('content hash', () => {
     const b = sha256(new Uint8Array([2]));
     expect(combineUnitHashes(2, [a, b])).not.toBe(combineUnitHashes(2, [b, a]));
     expect(combineUnitHashes(2, [a, b])).not.toBe(combineUnitHashes(3, [a, b]));
-    expect(combineUnitHashes(2, [a, b])).toMatch(/^[0-9a-f]{64}$/);
+    expect(combineUnitHashes(2, [a, b])).toMatch(/^[0-9a-f]{32}$/);
   });
 
-  it('hashes only the first `size` bytes', () => {
+  it('hashes only the first `size` bytes', async () => {
     const content = new Uint8Array(Buffer.from('1|1|US\n2|2|US\n'));
     const path = writeTemp(content);
     const prefix = writeTemp(content.subarray(0, 7));
-    expect(hashLogFile(path, 7)).toBe(hashLogFile(prefix, 7));
-    expect(hashLogFile(path, 7)).not.toBe(hashLogFile(path, content.length));
+    expect(await hashLogFile(path, 7)).toBe(await hashLogFile(prefix, 7));
+    expect(await hashLogFile(path, 7)).not.toBe(await hashLogFile(path, content.length));
+  });
+
+  it("a gzip log's: xxh128 of its stored bytes in a namespace of its own", async () => {
+    const stored = new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3]);
+    const path = writeTemp(stored);
+    const expected = await xxhash128(Buffer.concat([Buffer.from('playtally-gz-v2:'), stored]));
+    expect(await hashGzipFile(path)).toBe(expected);
+    expect(await hashLogStream(Readable.from([stored.subarray(0, 2), stored.subarray(2)]), true)).toBe(
+      expected,
+    );
   });
 
   it('is the same taken from a stream in pieces of any size (a log read from S3), across unit boundaries', async () => {
@@ -82,8 +113,55 @@ describe('content hash', () => {
         for (let at = 0, n = 1; at < size; at += n, n = 1 + ((n * 7919) % 3_000_001))
           yield bytes.subarray(at, at + n);
       })();
-      expect(await hashLogStream(Readable.from(pieces), false), `size ${size}`).toBe(hashLogFile(path, size));
+      expect(await hashLogStream(Readable.from(pieces), false), `size ${size}`).toBe(
+        await hashLogFile(path, size),
+      );
     }
+  });
+
+  it('checks a log against a recorded hash in the recorded version: 2, or 1 from an older build', async () => {
+    // Around a unit boundary, where the two versions cut alike.
+    const big = Buffer.alloc(UNIT_BYTES + 5);
+    for (let i = 0; i < big.length; i++) big[i] = i % 97 === 0 ? 10 : 97 + (i % 19);
+    for (const size of [0, 5, UNIT_BYTES, UNIT_BYTES + 5]) {
+      const bytes = big.subarray(0, size);
+      const log = logAt(writeTemp(bytes));
+      const v2 = await hashLogFile(log.path, size);
+      const v1 = contentHashV1(bytes);
+      expect(v1).toMatch(/^[0-9a-f]{64}$/);
+      expect(await sameContent(log, v2), `v2, size ${size}`).toBe(true);
+      expect(await sameContent(log, v1), `v1, size ${size}`).toBe(true);
+      if (size === 0) continue;
+      const changed = Buffer.from(bytes);
+      changed[size - 1] = changed[size - 1]! ^ 1;
+      const other = logAt(writeTemp(changed));
+      expect(await sameContent(other, v2), `v2 changed, size ${size}`).toBe(false);
+      expect(await sameContent(other, v1), `v1 changed, size ${size}`).toBe(false);
+    }
+    const gz = new Uint8Array([0x1f, 0x8b, 8, 0, 9, 9]);
+    const gzLog = logAt(writeTemp(gz), true);
+    const gzV1 = createHash('sha256').update('playtally-gz-v1:').update(gz).digest('hex');
+    expect(await sameContent(gzLog, gzV1)).toBe(true);
+    expect(await sameContent(gzLog, await hashGzipFile(gzLog.path))).toBe(true);
+    expect(
+      await sameContent(
+        gzLog,
+        gzV1.replace(/^./, (c) => (c === '0' ? '1' : '0')),
+      ),
+    ).toBe(false);
+  });
+
+  it('compares two records by hash in one version, by name, size and mtime across versions', () => {
+    const v1 = { file: 'a.log', size: 10, mtimeMs: 5, hash: 'a'.repeat(64) };
+    const v2 = { file: 'a.log', size: 10, mtimeMs: 5, hash: 'b'.repeat(32) };
+    expect(sameRecordedContent(v1, { ...v1 })).toBe(true);
+    expect(sameRecordedContent(v1, { ...v1, hash: 'c'.repeat(64) })).toBe(false);
+    expect(sameRecordedContent(v2, { ...v2, mtimeMs: 6 })).toBe(true);
+    expect(sameRecordedContent(v2, { ...v2, hash: 'c'.repeat(32) })).toBe(false);
+    expect(sameRecordedContent(v1, v2)).toBe(true);
+    expect(sameRecordedContent(v1, { ...v2, mtimeMs: 6 })).toBe(false);
+    expect(sameRecordedContent(v1, { ...v2, size: 11 })).toBe(false);
+    expect(sameRecordedContent(v1, { ...v2, file: 'b.log' })).toBe(false);
   });
 
   it("sha256OfFile: a file's plain sha256, one read buffer reused across reads", async () => {

@@ -96,7 +96,7 @@ describe('gzip chunks', () => {
 
   it('hashes the compressed bytes the same way whether streamed or read whole', async () => {
     const { result, path } = await parseBothWays(Buffer.from('1|2|US\n3|4|FR\n'), 2048);
-    expect(result.hash).toBe(hashGzipFile(path));
-    expect(result.hash).toMatch(/^[0-9a-f]{64}$/);
+    expect(result.hash).toBe(await hashGzipFile(path));
+    expect(result.hash).toMatch(/^[0-9a-f]{32}$/);
   });
 });

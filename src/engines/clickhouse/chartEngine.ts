@@ -7,7 +7,7 @@ import {
 import { compactDay, isoDay, parseDay } from '../../ops/dates.js';
 import { PlaytallyError } from '../../ops/errors.js';
 import { ROW_RULE_VERSION } from '../../parse/listenParser.js';
-import { contentHash } from '../../sources/contentHash.js';
+import { contentHash, sameContent } from '../../sources/contentHash.js';
 import { statFile } from '../../sources/locations.js';
 import type { LogFile } from '../../sources/logFiles.js';
 import type {
@@ -119,7 +119,7 @@ export class ClickHouseChartEngine implements ChartEngine {
     if (!parsedUnderCurrentRule(known) && (await statFile(log.path)) !== undefined) return undefined;
     if (known.mtimeMs === log.mtimeMs) return { record: known, built: false };
     // Touched but maybe unchanged: a hash pass costs a fraction of a load.
-    if ((await statFile(log.path)) === undefined || (await contentHash(log)) !== known.hash) return undefined;
+    if ((await statFile(log.path)) === undefined || !(await sameContent(log, known.hash))) return undefined;
     const record = { ...known, mtimeMs: log.mtimeMs };
     this.state.putDay(key, record);
     return { record, built: false };

@@ -15,7 +15,7 @@ import { settleAll } from '../../ops/settleAll.js';
 import { ROW_RULE_VERSION } from '../../parse/listenParser.js';
 import { emptyRejectCounts, MAX_EXAMPLES, REJECT_REASONS, type RejectExample } from '../../parse/rejects.js';
 import { segmentKeysFor } from '../../partials/aggregatePairs.js';
-import { combineUnitHashes, contentHash } from '../../sources/contentHash.js';
+import { combineUnitHashes, sameContent } from '../../sources/contentHash.js';
 import { estimateGzipSize, streamLogChunks } from '../../sources/lineChunks.js';
 import { isS3, openFile, statFile } from '../../sources/locations.js';
 import { type LogFile, logReadFailure } from '../../sources/logFiles.js';
@@ -65,7 +65,7 @@ export async function ensureDayPartial(
       if (known.mtimeMs === log.mtimeMs)
         return { record: known, directory: reusable, path: state.partialPath(known), built: false };
       // Touched but maybe unchanged: a hash pass costs a fraction of a rebuild.
-      if ((await contentHash(log)) === known.hash) {
+      if (await sameContent(log, known.hash)) {
         const record = { ...known, mtimeMs: log.mtimeMs };
         state.putDay(key, record);
         return { record, directory: reusable, path: state.partialPath(record), built: false };

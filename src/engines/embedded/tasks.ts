@@ -52,7 +52,7 @@ export interface ParseUnitResult {
   valid: number;
   rejects: number[];
   examples: UnitExample[];
-  /** sha256 of a plain log's unit; empty for a gzip chunk (the file is hashed whole). */
+  /** The unit digest of a plain log (sources/contentHash.ts); empty for a gzip chunk (the file is hashed whole). */
   digest: string;
 }
 

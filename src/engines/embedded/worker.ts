@@ -19,7 +19,7 @@ import {
   SEGMENT_KEYS,
 } from '../../partials/aggregatePairs.js';
 import { ByteWriter } from '../../partials/varint.js';
-import { unitHash } from '../../sources/contentHash.js';
+import { type LogHasher, unitHasher } from '../../sources/contentHash.js';
 import { chunkLines } from '../../sources/lineChunks.js';
 import { closeS3, csvInput } from '../../sources/locations.js';
 import { readUnitLines } from '../../sources/logUnits.js';
@@ -106,12 +106,11 @@ function unitResult(
   };
 }
 
-function parseUnit(task: ParseUnitTask): ParseUnitResult {
+function parseUnit(task: ParseUnitTask, hash: LogHasher): ParseUnitResult {
   if (readBuffer === undefined || readBuffer.length !== task.readBufferBytes) {
     readBuffer = Buffer.allocUnsafe(task.readBufferBytes);
   }
   const { parser, examples } = dayParser(task);
-  const hash = unitHash();
   const fd = openSync(task.path, 'r');
   let unreported = 0;
   let reportedRows = 0;
@@ -135,7 +134,7 @@ function parseUnit(task: ParseUnitTask): ParseUnitResult {
     closeSync(fd);
   }
   if (unreported > 0) report();
-  return unitResult(task.unit.index, parser, examples, hash.digest('hex'));
+  return unitResult(task.unit.index, parser, examples, hash.digest());
 }
 
 /**
@@ -461,7 +460,7 @@ async function run(task: Task): Promise<Done> {
   if (task.kind !== 'mergeCountries') countryMemory = undefined;
   switch (task.kind) {
     case 'parseUnit':
-      return { result: parseUnit(task), transfer: [] };
+      return { result: parseUnit(task, await unitHasher()), transfer: [] };
     case 'parseChunk':
       return { result: parseChunk(task), transfer: [] };
     case 'finishSpill':
