@@ -16,9 +16,9 @@ import { UNIT_BYTES } from './logUnits.js';
  *
  * Two versions, told apart by their length, so that a recorded hash is checked in its own:
  * - version 2, 32 hex digits (this build writes it): the digests are xxh128 (hash-wasm), the unit
- *   digests combined by sha256 cut to 128 bits. xxh128 is not cryptographic, and need not be:
- *   it tells a changed log from an unchanged one, nobody forges logs to fool their own charts.
- *   It takes about a third of sha256's time, and sha256 was a tenth of a cold week's CPU
+ *   digests combined by sha256 cut to 128 bits. xxh128 is not cryptographic, and need not be: it
+ *   tells a changed log from an unchanged one, and is not meant to resist a forged one. It takes
+ *   about a third of sha256's time; sha256 was about 6% of a cold week's CPU and 8% of its time
  *   (docs/BENCHMARKS.md, "A faster content hash").
  * - version 1, 64 hex digits (recorded before): sha256 throughout. Still computed to check a
  *   touched log against a version 1 record (sameContent), so a state folder written by an older
@@ -54,15 +54,22 @@ async function takeXxh128(): Promise<IHasher> {
   return (await createXXHash128()).init();
 }
 
-/** An xxh128 digest (hex) taken piece by piece; its hasher goes back for reuse at the digest. */
+/**
+ * An xxh128 digest (hex) taken piece by piece; its hasher goes back for reuse at the digest, so a
+ * second digest is refused (the hasher may be another digest's by then).
+ */
 async function xxh128(prefix = ''): Promise<LogHasher> {
   const hasher = await takeXxh128();
+  let done = false;
   if (prefix !== '') hasher.update(prefix);
   return {
     update: (data) => {
+      if (done) throw new Error('content hash: update after the digest');
       hasher.update(data);
     },
     digest: () => {
+      if (done) throw new Error('content hash: a digest was taken twice');
+      done = true;
       const digest = hasher.digest('hex');
       idleXxh128.push(hasher);
       return digest;
@@ -113,13 +120,18 @@ interface UnitDigest {
   digestAndRestart(): string;
 }
 
-/** A plain log's hasher: its bytes cut into UNIT_BYTES units, their digests combined. */
+/**
+ * A plain log's hasher: its bytes cut into UNIT_BYTES units, their digests combined. Used up by
+ * its digest (`combine` may give the unit's hasher back for reuse).
+ */
 function byUnits(unit: UnitDigest, combine: (size: number, digests: string[]) => string): LogHasher {
   const digests: string[] = [];
   let inUnit = 0;
   let size = 0;
+  let done = false;
   return {
     update: (data) => {
+      if (done) throw new Error('content hash: update after the digest');
       size += data.length;
       for (let at = 0; at < data.length; ) {
         const n = Math.min(data.length - at, UNIT_BYTES - inUnit);
@@ -133,6 +145,8 @@ function byUnits(unit: UnitDigest, combine: (size: number, digests: string[]) =>
       }
     },
     digest: () => {
+      if (done) throw new Error('content hash: a digest was taken twice');
+      done = true;
       // The last unit, and the one unit of an empty log (see logUnits).
       if (inUnit > 0 || digests.length === 0) digests.push(unit.digestAndRestart());
       return combine(size, digests);

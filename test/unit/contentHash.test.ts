@@ -8,9 +8,11 @@ import {
   hashGzipFile,
   hashLogFile,
   hashLogStream,
+  logHasher,
   sameContent,
   sameRecordedContent,
   sha256OfFile,
+  unitHasher,
 } from '../../src/sources/contentHash.js';
 import type { LogFile } from '../../src/sources/logFiles.js';
 import { UNIT_BYTES } from '../../src/sources/logUnits.js';
@@ -149,6 +151,26 @@ describe('content hash', () => {
         gzV1.replace(/^./, (c) => (c === '0' ? '1' : '0')),
       ),
     ).toBe(false);
+  });
+
+  it('hashers reused after their digest: interleaved logs keep their own values; a second digest is refused', async () => {
+    const a = new Uint8Array(Buffer.from('1|1|US\n'.repeat(1000)));
+    const b = new Uint8Array(Buffer.from('2|2|FR\n'.repeat(1000)));
+    const want = [await hashLogFile(writeTemp(a), a.length), await hashLogFile(writeTemp(b), b.length)];
+    for (let round = 0; round < 3; round++) {
+      const [ha, hb] = [await logHasher(false), await logHasher(false)];
+      for (let at = 0; at < a.length; at += 1000) {
+        ha.update(a.subarray(at, at + 1000));
+        hb.update(b.subarray(at, at + 1000));
+      }
+      expect([ha.digest(), hb.digest()]).toEqual(want);
+      expect(() => ha.digest()).toThrow(/twice/);
+      expect(() => hb.update(b)).toThrow(/after the digest/);
+    }
+    const unit = await unitHasher();
+    unit.update(a);
+    expect(unit.digest()).toBe(await xxhash128(a));
+    expect(() => unit.digest()).toThrow(/twice/);
   });
 
   it('compares two records by hash in one version, by name, size and mtime across versions', () => {
