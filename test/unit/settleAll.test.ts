@@ -8,6 +8,14 @@ describe('settleAll', () => {
     expect(await settleAll([sleep(10).then(() => 'a'), Promise.resolve('b')])).toEqual(['a', 'b']);
   });
 
+  it('gives a tuple of kinds their values, each of its own type', async () => {
+    const [rows, name] = await settleAll([sleep(10).then(() => ({ rows: 3 })), Promise.resolve('user')]);
+    // Typed per position: these compile only if settleAll keeps the tuple's kinds.
+    const n: number = rows.rows;
+    const text: string = name;
+    expect([n, text]).toEqual([3, 'user']);
+  });
+
   it('tells a failure only once every promise has settled, the first in order whichever failed first', async () => {
     let slowDone = false;
     const slow = sleep(40).then(() => {

@@ -153,12 +153,9 @@ async function writeCharts(
         return { rows, done: Date.now() };
       });
       // Both settle before a failure is told, so that a retry never races a task still running.
-      const [country, user] = await Promise.allSettled([countryChart, userChart]);
-      if (country.status === 'rejected') throw country.reason;
-      if (user.status === 'rejected') throw user.reason;
-      const countryRows = country.value.rows;
-      const countryDone = country.value.done;
-      const userRows = user.value;
+      const [country, userRows] = await settleAll([countryChart, userChart]);
+      const countryRows = country.rows;
+      const countryDone = country.done;
       const userDone = Date.now();
       emit({ type: 'mergeDone', ms: userDone - started });
       return { countryRows, userRows, countryDone, userDone };
