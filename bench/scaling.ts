@@ -40,7 +40,7 @@ const SPEC: ArgsSpec = {
   usage: 'npm run bench:scaling -- [options]   (or node dist/bench/scaling.js [options])',
   about:
     'How cost grows with the input: charts (cold and daily) and KPIs (cold) on data sets of growing size,\n' +
-    `generated once under --dir. The default cases (about 23 GB of data, 27 GB of disk while they run): ${DEFAULT_CASES.join(', ')}.`,
+    `generated once under --dir. The default cases (about 23 GB of data, 33 GB of disk while they run): ${DEFAULT_CASES.join(', ')}.`,
   options: {
     cases: {
       value: 'LIST',

@@ -60,6 +60,11 @@ const FAVOURITE_SHARE = 0.35;
 /** Share of plays away from the user's home country. */
 const TRAVEL_SHARE = 0.03;
 
+/** The users of a generated data set that names none: a tenth of a day's rows, at least 1,000. */
+export function defaultUsers(rowsPerDay: number): number {
+  return Math.max(1000, Math.floor(rowsPerDay / 10));
+}
+
 /**
  * Deterministic synthetic listen logs: for a seed and a day the bytes are always the same, and a
  * user's home country and favourites are the same on every day. Writes straight into a byte
@@ -79,7 +84,7 @@ export class ListenGenerator {
   private readonly songScale: number;
 
   constructor(readonly options: ListenGeneratorOptions) {
-    this.users = options.users ?? Math.max(1000, Math.floor(options.rows / 10));
+    this.users = options.users ?? defaultUsers(options.rows);
     this.songs = options.songs ?? 80_000_000;
     if (this.songs > 2 ** 27) throw new RangeError('songs must be at most 2^27');
     this.corruptRate = options.corruptRate ?? 0.001;

@@ -142,6 +142,18 @@ describe('scaling cases', () => {
     expect(() => parseCases('kpis-1M,,nope')).toThrow(UsageError);
   });
 
+  it("a charts case's work: its partials, a day's spill and its user chart twice (old and temporary)", () => {
+    // 1 x 20M rows, 2M users: 0.2 GB of partials, 0.4 GB of spill, a chart of 20M entries (one a
+    // row: fewer than 50 a user) of 11 bytes and 2M users of 10, twice.
+    expect(diskNeed(parseCase('charts-1x20M')).work).toBe(0.2e9 + 0.4e9 + 2 * (20e6 * 11 + 2e6 * 10));
+    // 7 x 50M rows, 5M users: 50 entries a user (250M of the window's 350M rows).
+    expect(diskNeed(parseCase('charts-7x50M')).work).toBe(3.5e9 + 1e9 + 2 * (250e6 * 11 + 5e6 * 10));
+    // Users named: 10M users, 140M rows, at most one entry a row.
+    expect(diskNeed(parseCase('charts-7x20M-10Musers')).work).toBe(
+      1.4e9 + 0.4e9 + 2 * (140e6 * 11 + 10e6 * 10),
+    );
+  });
+
   it('need about 0.5 GB of log for a 20M-row day, and the largest state once', () => {
     const day = diskNeed(parseCase('charts-1x20M'));
     expect(day.input).toBe(0.5e9);
