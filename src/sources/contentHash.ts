@@ -236,7 +236,8 @@ function logHasherV1(gzip: boolean): LogHasher {
 
 // ---- reading ----
 
-const READ_BYTES = 4 * 1024 * 1024;
+/** The reads' buffer: the size sha256OfFile always read a KPI streams file in (its worker holds it). */
+const READ_BYTES = 1024 * 1024;
 
 /**
  * A local file's bytes (its first `size` bytes if given), in pieces read asynchronously (the
