@@ -156,16 +156,12 @@ function byUnits(unit: UnitDigest, combine: (size: number, digests: string[]) =>
 
 /** Content hash of a local plain log (its first `size` bytes) without parsing it (the value a parse computes). */
 export async function hashLogFile(path: string, size: number): Promise<string> {
-  const h = await logHasher(false);
-  await readWhole(path, (bytes) => h.update(bytes), size);
-  return h.digest();
+  return hashOf(path, size, await logHasher(false));
 }
 
 /** Content hash of a local gzip log without decompressing it (the value streamLogChunks gives). */
 export async function hashGzipFile(path: string): Promise<string> {
-  const h = await logHasher(true);
-  await readWhole(path, (bytes) => h.update(bytes));
-  return h.digest();
+  return hashOf(path, undefined, await logHasher(true));
 }
 
 /**
@@ -173,20 +169,18 @@ export async function hashGzipFile(path: string): Promise<string> {
  * value streamLogChunks, hashGzipFile and hashLogFile give for the same bytes.
  */
 export async function hashLogStream(source: Readable, gzip: boolean): Promise<string> {
-  const hash = await logHasher(gzip);
-  for await (const data of source) hash.update(data as Buffer);
-  return hash.digest();
+  return digestOf(source, await logHasher(gzip));
 }
 
 /** The log's content hash without parsing it (the value a build records). */
 export async function contentHash(log: LogFile): Promise<string> {
-  return hashOf(log, await logHasher(log.compressed));
+  return hashOfLog(log, await logHasher(log.compressed));
 }
 
 /** Whether the log's bytes are those `recorded` was taken from, in `recorded`'s version. */
 export async function sameContent(log: LogFile, recorded: string): Promise<boolean> {
   const hasher = isVersion1(recorded) ? logHasherV1(log.compressed) : await logHasher(log.compressed);
-  return (await hashOf(log, hasher)) === recorded;
+  return (await hashOfLog(log, hasher)) === recorded;
 }
 
 /**
@@ -202,10 +196,20 @@ export function sameRecordedContent(
 }
 
 /** The log's bytes as stored (a plain log's first `size`) through `hasher`. */
-async function hashOf(log: LogFile, hasher: LogHasher): Promise<string> {
-  if (isS3(log.path)) {
-    for await (const data of await openFile(log.path)) hasher.update(data as Buffer);
-  } else await readWhole(log.path, (bytes) => hasher.update(bytes), log.compressed ? undefined : log.size);
+function hashOfLog(log: LogFile, hasher: LogHasher): Promise<string> {
+  return hashOf(log.path, log.compressed ? undefined : log.size, hasher);
+}
+
+/** The digest of a file's bytes (its first `size` if given; all of an S3 object's) through `hasher`. */
+async function hashOf(path: string, size: number | undefined, hasher: LogHasher): Promise<string> {
+  if (isS3(path)) return digestOf(await openFile(path), hasher);
+  await readWhole(path, (bytes) => hasher.update(bytes), size);
+  return hasher.digest();
+}
+
+/** The digest of everything `source` gives, through `hasher`. */
+async function digestOf(source: Readable, hasher: LogHasher): Promise<string> {
+  for await (const data of source) hasher.update(data as Buffer);
   return hasher.digest();
 }
 
