@@ -119,7 +119,7 @@ class MergeState {
   readonly bytes: Uint8Array[];
   /** Per cursor: whether its span is of the 'words' layout. */
   readonly wordLayout: boolean[];
-  /** Per cursor of a 'words' span: its buffer as 32-bit words (undefined on a big-endian machine). */
+  /** Per cursor of a 'words' span: its buffer as 32-bit words (undefined where not wordReads.inPlace). */
   readonly words: (Uint32Array | undefined)[];
   readonly position: Float64Array;
   readonly end: Float64Array;
@@ -167,7 +167,7 @@ class MergeState {
     const views = new Map<ArrayBufferLike, Uint32Array>();
     this.wordLayout = sorted.map((s) => s.layout === 'words');
     this.words = sorted.map((s) => {
-      if (s.layout !== 'words' || !LITTLE_ENDIAN) return undefined;
+      if (s.layout !== 'words' || !wordReads.inPlace) return undefined;
       const buffer = s.bytes.buffer;
       let view = views.get(buffer);
       if (view === undefined) {
@@ -357,8 +357,13 @@ function wordPadding(bytes: Uint8Array, pos: number): number {
   return -(bytes.byteOffset + pos) & 3;
 }
 
-/** Whether this machine stores a Uint32Array's words little endian, as 'words' blocks are. */
-const LITTLE_ENDIAN = new Uint8Array(Uint32Array.of(1).buffer)[0] === 1;
+/**
+ * Whether a 'words' block's songs are read in place through a Uint32Array: only on a machine that
+ * stores a Uint32Array's words little endian, as the blocks are; elsewhere decodeWordSongs
+ * assembles them from the bytes. Read as each merge starts: the tests turn it off to run that
+ * path on a little-endian machine.
+ */
+export const wordReads = { inPlace: new Uint8Array(Uint32Array.of(1).buffer)[0] === 1 };
 
 /**
  * decodeSongs for a 'words' group: its `n` songs read in place from `words` (the buffer of

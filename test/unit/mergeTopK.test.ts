@@ -14,6 +14,7 @@ import {
   MergeScratch,
   mergeSpans,
   mergeTopK,
+  wordReads,
 } from '../../src/window/mergeTopK.js';
 import {
   addPairs,
@@ -624,7 +625,11 @@ describe("mergeSpans over 'words' blocks (version 3)", () => {
     return { ...encoded, totals };
   }
 
-  it('equals the Map computation for runs of segments laid anywhere in a buffer at their place modulo 4', () => {
+  /**
+   * Random weeks of 'words' and varint days, a random key range of each merged from runs of its
+   * segments laid anywhere in one buffer at their place modulo 4 (as readPieces lays them).
+   */
+  function mergesLikeTheMap(): void {
     for (let trial = 0; trial < 40; trial++) {
       const random = mulberry32(7000 + trial);
       const segmentKeys = [1, 3, 16, 64][trial % 4]!;
@@ -668,6 +673,19 @@ describe("mergeSpans over 'words' blocks (version 3)", () => {
       });
       const inRange: Totals = new Map([...all].filter(([key]) => key >= low && key < high));
       expect(charts, `trial ${trial}`).toEqual(expectedCharts(inRange, k));
+    }
+  }
+
+  it('equals the Map computation for runs of segments laid anywhere in a buffer at their place modulo 4', () => {
+    mergesLikeTheMap();
+  });
+
+  it('equals it too with the songs assembled from the bytes, as on a big-endian machine', () => {
+    wordReads.inPlace = false;
+    try {
+      mergesLikeTheMap();
+    } finally {
+      wordReads.inPlace = true;
     }
   });
 
