@@ -689,6 +689,87 @@ describe("mergeSpans over 'words' blocks (version 3)", () => {
     }
   });
 
+  /**
+   * A 'words' day of a few keys whose songs have plays that take 1 to 3 varint bytes (127, 128,
+   * 16383, 16384 and more), built from one pair a play.
+   */
+  function heavyWordsDay(random: () => number): { block: Uint8Array; totals: Totals } {
+    const keys: number[] = [];
+    const songs: number[] = [];
+    const totals: Totals = new Map();
+    for (const key of [5, 9, 700, 701]) {
+      const count = 1 + Math.floor(random() * 12);
+      for (let s = 0; s < count; s++) {
+        // Songs shared across days and keys, ids up to 2^32 - 1.
+        const song =
+          random() < 0.2 ? TWO_32 - 1 - Math.floor(random() * 3) : Math.floor(random() * 40) * 104729;
+        const r = random();
+        const plays =
+          r < 0.5
+            ? 1 + Math.floor(random() * 3)
+            : r < 0.8
+              ? 126 + Math.floor(random() * 4)
+              : 16382 + Math.floor(random() * 4);
+        for (let p = 0; p < plays; p++) {
+          keys.push(key);
+          songs.push(song);
+        }
+        addPlays(totals, key, song, plays);
+      }
+    }
+    const out = new ByteWriter(16);
+    aggregatePacked(packedPairs(keys, songs), out);
+    return { block: out.result().slice(), totals };
+  }
+
+  it('sums words days whose plays take one to three varint bytes, and counts their day entries', () => {
+    for (let trial = 0; trial < 30; trial++) {
+      const random = mulberry32(9100 + trial);
+      const days = Array.from({ length: 2 + (trial % 6) }, () => heavyWordsDay(random));
+      const all: Totals = new Map();
+      for (const d of days)
+        for (const [key, songs] of d.totals) for (const [song, n] of songs) addPlays(all, key, song, n);
+      const charts: BlockContent = [];
+      const k = [3, 50][trial % 2]!;
+      const spans: BlockSpan[] = days.map(({ block }) => ({
+        bytes: block,
+        start: 0,
+        end: block.length,
+        base: 0,
+        layout: 'words',
+      }));
+      const counts = mergeSpans(spans, k, -Infinity, Infinity, (key, songs, plays, n) => {
+        charts.push([key, Array.from({ length: n }, (_, i) => [songs[i]!, plays[i]!] as Entry)]);
+      });
+      expect(charts, `trial ${trial}`).toEqual(expectedCharts(all, k));
+      const dayEntries = days.reduce((n, d) => n + [...d.totals.values()].reduce((m, x) => m + x.size, 0), 0);
+      expect(counts.entries).toBe(dayEntries);
+    }
+  });
+
+  it('throws on a words block cut short in its songs or its plays beside a whole one', () => {
+    const random = mulberry32(4);
+    const [first, second] = [heavyWordsDay(random), heavyWordsDay(random)];
+    for (const cut of [1, 3, 9]) {
+      const short = second.block.slice(0, second.block.length - cut);
+      expect(() =>
+        mergeSpans(
+          [first.block, short].map((bytes) => ({
+            bytes,
+            start: 0,
+            end: bytes.length,
+            base: 0,
+            layout: 'words' as const,
+          })),
+          5,
+          -Infinity,
+          Infinity,
+          () => {},
+        ),
+      ).toThrow(/truncated/);
+    }
+  });
+
   it('throws on a words block cut short, rather than read past it', () => {
     const random = mulberry32(3);
     const { block, stats } = day(random, true, 64);
