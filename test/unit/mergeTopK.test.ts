@@ -690,8 +690,8 @@ describe("mergeSpans over 'words' blocks (version 3)", () => {
   });
 
   /**
-   * A 'words' day of a few keys whose songs have plays that take 1 to 3 varint bytes (127, 128,
-   * 16383, 16384 and more), built from one pair a play.
+   * A 'words' day of a few keys whose songs have plays that take 1 to 3 varint bytes (1 to 3,
+   * 126 to 129, 16382 to 16385), built from one pair a play.
    */
   function heavyWordsDay(random: () => number): { block: Uint8Array; totals: Totals } {
     const keys: number[] = [];
