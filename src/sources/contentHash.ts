@@ -154,25 +154,18 @@ function byUnits(unit: UnitDigest, combine: (size: number, digests: string[]) =>
   };
 }
 
-/** Content hash of a local plain log (its first `size` bytes) without parsing it (the value a parse computes). */
-export async function hashLogFile(path: string, size: number): Promise<string> {
-  return hashOf(path, size, await logHasher(false));
-}
-
-/** Content hash of a local gzip log without decompressing it (the value streamLogChunks gives). */
-export async function hashGzipFile(path: string): Promise<string> {
-  return hashOf(path, undefined, await logHasher(true));
-}
-
 /**
  * The content hash of a log read from `source` (its bytes as stored), without parsing it: the
- * value streamLogChunks, hashGzipFile and hashLogFile give for the same bytes.
+ * value streamLogChunks, and contentHash of a file holding the same bytes, give.
  */
 export async function hashLogStream(source: Readable, gzip: boolean): Promise<string> {
   return digestOf(source, await logHasher(gzip));
 }
 
-/** The log's content hash without parsing it (the value a build records). */
+/**
+ * The log's content hash without parsing it: the value a build records (a plain log's parse
+ * combines its workers' unit digests to the same; streamLogChunks gives it for a gzip log).
+ */
 export async function contentHash(log: LogFile): Promise<string> {
   return hashOfLog(log, await logHasher(log.compressed));
 }

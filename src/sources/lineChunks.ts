@@ -21,7 +21,7 @@ export interface GzipChunk {
 }
 
 export interface GzipStreamResult {
-  /** Content hash of the file as stored (see hashGzipFile and hashLogFile). */
+  /** Content hash of the file as stored (the value contentHash gives; sources/contentHash.ts). */
   hash: string;
   chunks: number;
   uncompressedBytes: number;

@@ -1,6 +1,21 @@
 import { createHash } from 'node:crypto';
+import { statSync } from 'node:fs';
+import type { LogFile } from '../../src/sources/logFiles.js';
 
 /** Log contents for the tests of log units and content hashes. */
+
+/** The log at `path` (a local file): its size on disk, unless `size` says how much of it the log is. */
+export function logAt(path: string, compressed = false, size = statSync(path).size): LogFile {
+  const { mtimeMs } = statSync(path);
+  return {
+    path,
+    name: compressed ? 'listen-20240101.log.gz' : 'listen-20240101.log',
+    day: 19723,
+    size,
+    mtimeMs,
+    compressed,
+  };
+}
 
 export const sha256 = (bytes: Uint8Array): string => createHash('sha256').update(bytes).digest('hex');
 

@@ -1,12 +1,10 @@
 import { createHash } from 'node:crypto';
-import { statSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { xxhash128 } from 'hash-wasm';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   combineUnitHashes,
-  hashGzipFile,
-  hashLogFile,
+  contentHash,
   hashLogStream,
   logHasher,
   sameContent,
@@ -14,9 +12,8 @@ import {
   sha256OfFile,
   unitHasher,
 } from '../../src/sources/contentHash.js';
-import type { LogFile } from '../../src/sources/logFiles.js';
 import { UNIT_BYTES } from '../../src/sources/logUnits.js';
-import { contentHashV1, sampleContent, sha256 } from '../support/logSamples.js';
+import { contentHashV1, logAt, sampleContent, sha256 } from '../support/logSamples.js';
 import { TempDirs, writeTempFile } from '../support/tempDirs.js';
 
 /**
@@ -29,10 +26,8 @@ const temp = new TempDirs();
 afterAll(() => temp.cleanup());
 const writeTemp = (content: Uint8Array): string => writeTempFile(temp, content);
 
-function logAt(path: string, compressed = false): LogFile {
-  const { size, mtimeMs } = statSync(path);
-  return { path, name: 'listen-20240101.log', day: 19723, size, mtimeMs, compressed };
-}
+/** The content hash a build records for the plain log at `path` of `size` bytes. */
+const hashOfPlain = (path: string, size: number): Promise<string> => contentHash(logAt(path, false, size));
 
 describe('content hash', () => {
   it('is the documented sha256 over the size and the xxh128 unit digests, cut to 32 hex digits', async () => {
@@ -43,26 +38,26 @@ describe('content hash', () => {
       .update(await xxhash128(content))
       .digest('hex')
       .slice(0, 32);
-    expect(await hashLogFile(path, content.length)).toBe(expected);
+    expect(await hashOfPlain(path, content.length)).toBe(expected);
   });
 
   it("takes xxh128 itself: an empty log's one unit digest is XXH3-128's known value for no bytes", async () => {
     const path = writeTemp(new Uint8Array(0));
     const known = '99aa06d3014798d86001c324468d497f';
-    expect(await hashLogFile(path, 0)).toBe(
+    expect(await hashOfPlain(path, 0)).toBe(
       createHash('sha256').update(`playtally-log-v2:0:${known}`).digest('hex').slice(0, 32),
     );
   });
 
   it('changes when any one byte changes, and is stable otherwise', async () => {
     const content = sampleContent(false);
-    const base = await hashLogFile(writeTemp(content), content.length);
-    expect(await hashLogFile(writeTemp(content), content.length)).toBe(base);
+    const base = await hashOfPlain(writeTemp(content), content.length);
+    expect(await hashOfPlain(writeTemp(content), content.length)).toBe(base);
     const seen = new Set([base]);
     for (const at of [0, 1, Math.floor(content.length / 2), content.length - 1]) {
       const changed = content.slice();
       changed[at] = changed[at]! ^ 0x01;
-      const h = await hashLogFile(writeTemp(changed), changed.length);
+      const h = await hashOfPlain(writeTemp(changed), changed.length);
       expect(h, `byte ${at}`).not.toBe(base);
       seen.add(h);
     }
@@ -81,15 +76,15 @@ describe('content hash', () => {
     const content = new Uint8Array(Buffer.from('1|1|US\n2|2|US\n'));
     const path = writeTemp(content);
     const prefix = writeTemp(content.subarray(0, 7));
-    expect(await hashLogFile(path, 7)).toBe(await hashLogFile(prefix, 7));
-    expect(await hashLogFile(path, 7)).not.toBe(await hashLogFile(path, content.length));
+    expect(await hashOfPlain(path, 7)).toBe(await hashOfPlain(prefix, 7));
+    expect(await hashOfPlain(path, 7)).not.toBe(await hashOfPlain(path, content.length));
   });
 
   it("a gzip log's: xxh128 of its stored bytes in a namespace of its own", async () => {
     const stored = new Uint8Array([0x1f, 0x8b, 8, 0, 1, 2, 3]);
     const path = writeTemp(stored);
     const expected = await xxhash128(Buffer.concat([Buffer.from('playtally-gz-v2:'), stored]));
-    expect(await hashGzipFile(path)).toBe(expected);
+    expect(await contentHash(logAt(path, true))).toBe(expected);
     expect(await hashLogStream(Readable.from([stored.subarray(0, 2), stored.subarray(2)]), true)).toBe(
       expected,
     );
@@ -116,7 +111,7 @@ describe('content hash', () => {
           yield bytes.subarray(at, at + n);
       })();
       expect(await hashLogStream(Readable.from(pieces), false), `size ${size}`).toBe(
-        await hashLogFile(path, size),
+        await hashOfPlain(path, size),
       );
     }
   });
@@ -128,7 +123,7 @@ describe('content hash', () => {
     for (const size of [0, 5, UNIT_BYTES, UNIT_BYTES + 5]) {
       const bytes = big.subarray(0, size);
       const log = logAt(writeTemp(bytes));
-      const v2 = await hashLogFile(log.path, size);
+      const v2 = await hashOfPlain(log.path, size);
       const v1 = contentHashV1(bytes);
       expect(v1).toMatch(/^[0-9a-f]{64}$/);
       expect(await sameContent(log, v2), `v2, size ${size}`).toBe(true);
@@ -144,7 +139,7 @@ describe('content hash', () => {
     const gzLog = logAt(writeTemp(gz), true);
     const gzV1 = createHash('sha256').update('playtally-gz-v1:').update(gz).digest('hex');
     expect(await sameContent(gzLog, gzV1)).toBe(true);
-    expect(await sameContent(gzLog, await hashGzipFile(gzLog.path))).toBe(true);
+    expect(await sameContent(gzLog, await contentHash(gzLog))).toBe(true);
     expect(
       await sameContent(
         gzLog,
@@ -156,7 +151,7 @@ describe('content hash', () => {
   it('hashers reused after their digest: interleaved logs keep their own values; a second digest is refused', async () => {
     const a = new Uint8Array(Buffer.from('1|1|US\n'.repeat(1000)));
     const b = new Uint8Array(Buffer.from('2|2|FR\n'.repeat(1000)));
-    const want = [await hashLogFile(writeTemp(a), a.length), await hashLogFile(writeTemp(b), b.length)];
+    const want = [await hashOfPlain(writeTemp(a), a.length), await hashOfPlain(writeTemp(b), b.length)];
     for (let round = 0; round < 3; round++) {
       const [ha, hb] = [await logHasher(false), await logHasher(false)];
       for (let at = 0; at < a.length; at += 1000) {

@@ -2,9 +2,9 @@ import { createHash } from 'node:crypto';
 import { closeSync, openSync } from 'node:fs';
 import { xxhash128 } from 'hash-wasm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { combineUnitHashes, hashLogFile } from '../../src/sources/contentHash.js';
+import { combineUnitHashes, contentHash } from '../../src/sources/contentHash.js';
 import { type LogUnit, logUnits, readUnitLines, UNIT_BYTES } from '../../src/sources/logUnits.js';
-import { sampleContent, sha256 } from '../support/logSamples.js';
+import { logAt, sampleContent, sha256 } from '../support/logSamples.js';
 import { TempDirs, writeTempFile } from '../support/tempDirs.js';
 
 /**
@@ -156,11 +156,11 @@ describe('readUnitLines', () => {
         }
       }
 
-      it('per-unit xxh128 digests with default units combine to hashLogFile', async () => {
+      it("per-unit xxh128 digests with default units combine to the log's content hash", async () => {
         const reads = readUnits(path, content.length, UNIT_BYTES, 64);
         expect(reads.length).toBe(1);
         expect(combineUnitHashes(content.length, [await xxhash128(reads[0]!.fed)])).toBe(
-          await hashLogFile(path, content.length),
+          await contentHash(logAt(path, false, content.length)),
         );
       });
     });
@@ -196,6 +196,8 @@ describe('readUnitLines', () => {
     expect(reads.length).toBe(1);
     expect(reads[0]!.fed.length).toBe(0);
     expect(reads[0]!.digest).toBe(sha256(new Uint8Array(0)));
-    expect(combineUnitHashes(0, [await xxhash128(new Uint8Array(0))])).toBe(await hashLogFile(path, 0));
+    expect(combineUnitHashes(0, [await xxhash128(new Uint8Array(0))])).toBe(
+      await contentHash(logAt(path, false, 0)),
+    );
   });
 });
