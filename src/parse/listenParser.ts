@@ -199,6 +199,8 @@ export class ListenParser {
     let lines = this.lines;
     let valid = this.valid;
     let i = start;
+    // The end of the last whole line: the fast path reads only lines that end before it.
+    const whole = buf.lastIndexOf(NEWLINE, end - 1) + 1;
     while (i < end) {
       const lineStart = i;
       let c = 0;
@@ -207,30 +209,33 @@ export class ListenParser {
       let country = -1;
       // biome-ignore lint/suspicious/noConfusingLabels: one labelled block is the cheapest way out of the accept path
       fast: {
-        // sng_id
-        while (i < end && (c = buf[i]! - DIGIT_0) >= 0 && c <= 9) {
+        // Every line before `whole` ends in a \n, which is no digit, letter or pipe: the loops below
+        // stop at it at the latest, so they need not look for `end` (a compare a byte).
+        if (i >= whole) break fast;
+        // sng_id (a byte is a digit when c, taken as unsigned, is at most 9: one compare)
+        while ((c = buf[i]! - DIGIT_0) >>> 0 <= 9) {
           song = song * 10 + c;
           i++;
         }
-        if (i === lineStart || i >= end || buf[i] !== PIPE || song > MAX_ID) break fast;
+        if (i === lineStart || buf[i] !== PIPE || song > MAX_ID) break fast;
         const userStart = ++i;
         // user_id
-        while (i < end && (c = buf[i]! - DIGIT_0) >= 0 && c <= 9) {
+        while ((c = buf[i]! - DIGIT_0) >>> 0 <= 9) {
           user = user * 10 + c;
           i++;
         }
-        if (i === userStart || i >= end || buf[i] !== PIPE || user > MAX_ID) break fast;
+        if (i === userStart || buf[i] !== PIPE || user > MAX_ID) break fast;
         i++;
-        // country: two upper-case letters, then \n or \r\n
-        if (end - i < 3) break fast;
+        // country: two upper-case letters, then \n or \r\n (each byte read only after a letter)
         const a = buf[i]! - LETTER_A;
+        if (a >>> 0 > 25) break fast;
         const b = buf[i + 1]! - LETTER_A;
-        if (a < 0 || a > 25 || b < 0 || b > 25) break fast;
+        if (b >>> 0 > 25) break fast;
         country = COUNTRY_BY_LETTERS[a * 26 + b]!;
         if (country < 0) break fast;
         c = buf[i + 2]!;
         if (c === NEWLINE) i += 3;
-        else if (c === CARRIAGE_RETURN && i + 3 < end && buf[i + 3] === NEWLINE) i += 4;
+        else if (c === CARRIAGE_RETURN && buf[i + 3] === NEWLINE) i += 4;
         else break fast;
         // Only ids with many leading zeros make a well-formed line this long.
         if (i - lineStart > MAX_LINE_BYTES + 1) {
