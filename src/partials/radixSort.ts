@@ -96,7 +96,11 @@ function digitsOf(varying: number): Digit[] {
 
 /**
  * Every digit's histogram in one pass, turned into starting offsets. Unused digit slots have a
- * mask of 0 and count into bucket 0 of a histogram no pass reads: one loop shape for any plan.
+ * mask of 0 and count into bucket 0 of a histogram no pass reads. Two loop shapes: one of 4
+ * counters a pair for plans of at most 2 digits a word (a countries table: songs below 2^28 and a
+ * one-byte key; a users table whose ids are below 2^28), one of 6 for the others. With one shape
+ * of 6, a countries table counted 3 unused slots a pair into the one spare counter, each increment
+ * waiting for the last: 5.2 ns a pair against 3.3 (a micro-benchmark of 620,000 pairs).
  */
 function histograms(pairs: Uint32Array, n: number, songDigits: Digit[], keyDigits: Digit[]): Int32Array {
   const used = songDigits.length + keyDigits.length;
@@ -114,15 +118,26 @@ function histograms(pairs: Uint32Array, n: number, songDigits: Digit[], keyDigit
   const [ks0, km0, ko0] = slot(keyDigits, 0, base);
   const [ks1, km1, ko1] = slot(keyDigits, 1, base + 1);
   const [ks2, km2, ko2] = slot(keyDigits, 2, base + 2);
-  for (let i = 0; i < n; i++) {
-    const song = pairs[2 * i]!;
-    const key = pairs[2 * i + 1]!;
-    counts[lo0 + ((song >>> ls0) & lm0)]!++;
-    counts[lo1 + ((song >>> ls1) & lm1)]!++;
-    counts[lo2 + ((song >>> ls2) & lm2)]!++;
-    counts[ko0 + ((key >>> ks0) & km0)]!++;
-    counts[ko1 + ((key >>> ks1) & km1)]!++;
-    counts[ko2 + ((key >>> ks2) & km2)]!++;
+  if (songDigits.length <= 2 && keyDigits.length <= 2) {
+    for (let i = 0; i < n; i++) {
+      const song = pairs[2 * i]!;
+      const key = pairs[2 * i + 1]!;
+      counts[lo0 + ((song >>> ls0) & lm0)]!++;
+      counts[lo1 + ((song >>> ls1) & lm1)]!++;
+      counts[ko0 + ((key >>> ks0) & km0)]!++;
+      counts[ko1 + ((key >>> ks1) & km1)]!++;
+    }
+  } else {
+    for (let i = 0; i < n; i++) {
+      const song = pairs[2 * i]!;
+      const key = pairs[2 * i + 1]!;
+      counts[lo0 + ((song >>> ls0) & lm0)]!++;
+      counts[lo1 + ((song >>> ls1) & lm1)]!++;
+      counts[lo2 + ((song >>> ls2) & lm2)]!++;
+      counts[ko0 + ((key >>> ks0) & km0)]!++;
+      counts[ko1 + ((key >>> ks1) & km1)]!++;
+      counts[ko2 + ((key >>> ks2) & km2)]!++;
+    }
   }
   for (let d = 0; d < used; d++) {
     let sum = 0;

@@ -73,6 +73,23 @@ describe('sortPackedPairs', () => {
     );
   });
 
+  it('orders plans of at most 2 digits a word: songs and keys below 2^28 (a countries table, small user ids)', () => {
+    // Such plans are counted by a loop of their own.
+    const below = (bits: number) => fc.integer({ min: 0, max: 2 ** bits - 1 });
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.oneof(below(8), below(28)), below(28)), { maxLength: 300 }),
+        fc.integer({ min: 0, max: 4 }),
+        (pairs, shift) => {
+          // Shifted up: the varying bits start above bit 0, as a partition's fixed low bits would.
+          const input: Pair[] = pairs.map(([key, song]) => [(key << shift) >>> 0, (song << shift) >>> 0]);
+          expect(sorted(input)).toEqual(reference(input));
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('handles the adversarial shapes', () => {
     const rnd = mulberry32(19);
     const n = 5000;
