@@ -4,8 +4,8 @@ import { worse } from './topK.js';
 /** The top songs of one country among one window partition's songs (a worker's answer), in rank order. */
 export interface CountryChart {
   country: number;
-  songs: number[];
-  plays: number[];
+  songs: ArrayLike<number>;
+  plays: ArrayLike<number>;
 }
 
 /** One country's chart: its code and the first `n` songs and plays, in rank order. */
@@ -25,27 +25,33 @@ export interface CountryChartRow {
  * about 60 MB on the main thread, docs/BENCHMARKS.md).
  */
 export class CountryBest {
-  private readonly best: ({ songs: Float64Array; plays: Float64Array; n: number } | undefined)[] =
-    COUNTRY_CODES.map(() => undefined);
+  private readonly best: (Best | undefined)[] = COUNTRY_CODES.map(() => undefined);
+  /** Where the next merge goes; it then trades places with the country's best. */
+  private spare: Best;
   private readonly songs: Float64Array;
   private readonly plays: Float64Array;
 
   constructor(private readonly top: number) {
     this.songs = new Float64Array(top);
     this.plays = new Float64Array(top);
+    this.spare = newBest(top);
   }
 
-  /** One partition's charts (each in rank order), folded in. */
+  /**
+   * One partition's charts (each in rank order), folded in. A country's arrays are made once and
+   * reused: two new arrays a country a partition were most of this thread's time here.
+   */
   add(charts: readonly CountryChart[]): void {
     const top = this.top;
     for (const c of charts) {
       const had = this.best[c.country];
-      const songs = new Float64Array(Math.min(top, (had?.n ?? 0) + c.songs.length));
-      const plays = new Float64Array(songs.length);
+      const into = this.spare;
+      const { songs, plays } = into;
+      const n = Math.min(top, (had?.n ?? 0) + c.songs.length);
       // Both lists are in rank order: merged, the better first, up to `top`.
       let i = 0;
       let j = 0;
-      for (let k = 0; k < songs.length; k++) {
+      for (let k = 0; k < n; k++) {
         const takeHad =
           had !== undefined &&
           i < had.n &&
@@ -58,7 +64,9 @@ export class CountryBest {
           plays[k] = c.plays[j++]!;
         }
       }
-      this.best[c.country] = { songs, plays, n: songs.length };
+      into.n = n;
+      this.best[c.country] = into;
+      this.spare = had ?? newBest(top);
     }
   }
 
@@ -66,9 +74,20 @@ export class CountryBest {
   *rows(): Generator<CountryChartRow> {
     for (const [country, best] of this.best.entries()) {
       if (best === undefined) continue;
-      this.songs.set(best.songs);
-      this.plays.set(best.plays);
+      this.songs.set(best.songs.subarray(0, best.n));
+      this.plays.set(best.plays.subarray(0, best.n));
       yield { key: COUNTRY_CODES[country]!, songs: this.songs, plays: this.plays, n: best.n };
     }
   }
+}
+
+/** A country's best songs so far: the first `n` of arrays of `top`. */
+interface Best {
+  songs: Float64Array;
+  plays: Float64Array;
+  n: number;
+}
+
+function newBest(top: number): Best {
+  return { songs: new Float64Array(top), plays: new Float64Array(top), n: 0 };
 }

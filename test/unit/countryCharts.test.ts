@@ -68,7 +68,7 @@ describe('CountryBest', () => {
               mine.map((e) => [e[1], e[2]]),
               top,
             );
-            expected.push([COUNTRY_CODES[country]!, chart.songs, chart.plays]);
+            expected.push([COUNTRY_CODES[country]!, Array.from(chart.songs), Array.from(chart.plays)]);
           }
           expect(rowsOf(best)).toEqual(expected);
         },

@@ -113,11 +113,7 @@ function mergedHere(days: Day[], partition: number, top = 5): CountryChart[] {
     days.map((d) => d.countries[partition]!),
     top,
     (country, songs, plays, n) => {
-      charts.push({
-        country,
-        songs: Array.from(songs.subarray(0, n)),
-        plays: Array.from(plays.subarray(0, n)),
-      });
+      charts.push({ country, songs: songs.slice(0, n), plays: plays.slice(0, n) });
     },
   );
   return charts;
