@@ -221,6 +221,7 @@ export class StreamRowReader {
     let taken = 0;
     let i = from;
     let timeLength = this.timeLength;
+    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
     while (i < end) {
       const lineStart = i;
       let field = 0;
@@ -241,7 +242,7 @@ export class StreamRowReader {
               (d === COMMA || d === NEWLINE || d === CARRIAGE_RETURN) &&
               (timeLength < 20 || buf[i + 19] !== COMMA)
             ) {
-              spanTime = parseListenTimeBytes(buf, i, stop);
+              spanTime = parseListenTimeBytes(buf, i, stop, view);
               if (!Number.isNaN(spanTime)) {
                 timeEnd = stop;
                 i = stop;
@@ -276,7 +277,7 @@ export class StreamRowReader {
       if (field + 1 < width || starts[user] === ends[user] || starts[track] === ends[track])
         return this.took(buf, taken, lineStart);
       const timeStart = starts[time]!;
-      const at = ends[time] === timeEnd ? spanTime : parseListenTimeBytes(buf, timeStart, ends[time]!);
+      const at = ends[time] === timeEnd ? spanTime : parseListenTimeBytes(buf, timeStart, ends[time]!, view);
       if (Number.isNaN(at)) return this.took(buf, taken, lineStart);
       timeLength = ends[time]! - timeStart;
       this.timeLength = timeLength;

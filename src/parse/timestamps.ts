@@ -25,9 +25,14 @@ export function parseListenTime(text: string): number {
  * `^(\d{4})-(\d{2})-(\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?(?:[Zz]|[+-](\d{2})(?::?(\d{2}))?)?$`
  * written out byte by byte (the tests hold it to that expression, which an earlier version ran).
  */
-export function parseListenTimeBytes(bytes: Uint8Array, start: number, end: number): number {
+export function parseListenTimeBytes(
+  bytes: Uint8Array,
+  start: number,
+  end: number,
+  view: DataView = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength),
+): number {
   if (end - start < 10 || bytes[start + 4] !== 45 || bytes[start + 7] !== 45) return Number.NaN;
-  const days = dateDays(bytes, start);
+  const days = dateDays(bytes, view, start);
   // The form most rows have, `YYYY-MM-DDTHH:MM:SSZ`, first.
   if (
     end - start === 20 &&
@@ -36,9 +41,9 @@ export function parseListenTimeBytes(bytes: Uint8Array, start: number, end: numb
     bytes[start + 13] === 58 &&
     bytes[start + 16] === 58
   ) {
-    const hour = digitsAt(bytes, start + 11, 2);
-    const minute = digitsAt(bytes, start + 14, 2);
-    const second = digitsAt(bytes, start + 17, 2);
+    const hour = twoDigits(view, start + 11);
+    const minute = twoDigits(view, start + 14);
+    const second = twoDigits(view, start + 17);
     // NaN fails every comparison: a non-digit anywhere ends up rejected here.
     if (!(hour <= 23 && minute <= 59 && second <= 59)) return Number.NaN;
     return ((days * 24 + hour) * 60 + minute) * 60_000_000 + second * 1_000_000;
@@ -108,9 +113,9 @@ let lastMonthDay = -1;
 let lastDays = Number.NaN;
 
 /** Days since 1970-01-01 of the `YYYY-?MM-?DD` at `at` (the dashes are the caller's), or NaN. */
-function dateDays(bytes: Uint8Array, at: number): number {
-  const year = (bytes[at]! << 24) | (bytes[at + 1]! << 16) | (bytes[at + 2]! << 8) | bytes[at + 3]!;
-  const monthDay = (bytes[at + 5]! << 24) | (bytes[at + 6]! << 16) | (bytes[at + 8]! << 8) | bytes[at + 9]!;
+function dateDays(bytes: Uint8Array, view: DataView, at: number): number {
+  const year = view.getInt32(at, true);
+  const monthDay = (view.getUint16(at + 5, true) << 16) | view.getUint16(at + 8, true);
   if (year === lastYear && monthDay === lastMonthDay) return lastDays;
   const y = digitsAt(bytes, at, 4);
   const month = digitsAt(bytes, at + 5, 2);
@@ -120,6 +125,14 @@ function dateDays(bytes: Uint8Array, at: number): number {
   lastMonthDay = monthDay;
   lastDays = valid ? daysFromCivil(y, month, day) : Number.NaN;
   return lastDays;
+}
+
+/** The 2 ASCII digits at `at` as a number (one 16-bit load), or NaN if one is not a digit. */
+function twoDigits(view: DataView, at: number): number {
+  const pair = view.getUint16(at, true);
+  const tens = (pair & 0xff) - 48;
+  const ones = (pair >>> 8) - 48;
+  return tens >>> 0 <= 9 && ones >>> 0 <= 9 ? tens * 10 + ones : Number.NaN;
 }
 
 /** The `count` ASCII digits at `at` of `bytes` as a number, or NaN if one is not a digit. */
