@@ -250,6 +250,8 @@ export class StreamRowReader {
             }
           }
         }
+        // Four bytes at a time to the next comma, line end or quote (stopLanes), then byte by byte.
+        while (i + 4 <= end && stopLanes(view.getInt32(i, true)) === 0) i += 4;
         while (i < end && (c = buf[i]!) !== NEWLINE && c !== COMMA) {
           if (c === QUOTE) return this.took(buf, taken, lineStart);
           i++;
@@ -382,6 +384,22 @@ class RowBatch {
     for (let k = 0; k < n; k++) rows.addRow(userIds[k]!, trackIds[k]!, times[k]!);
     this.count = 0;
   }
+}
+
+/**
+ * The lanes (bytes) of a little-endian word that hold a comma, a \n or a quote, non-zero if any
+ * does (the lowest marked lane is the first such byte; lanes above it may be marked wrongly).
+ */
+function stopLanes(word: number): number {
+  const comma = word ^ 0x2c2c2c2c;
+  const newline = word ^ 0x0a0a0a0a;
+  const quote = word ^ 0x22222222;
+  return (
+    (((comma - 0x01010101) & ~comma) |
+      ((newline - 0x01010101) & ~newline) |
+      ((quote - 0x01010101) & ~quote)) &
+    0x80808080
+  );
 }
 
 /** Rows a batch: the cache lines their ids' slots are in (one each a table) stay in the L2 cache. */
