@@ -46,6 +46,8 @@ export function namesOf(list: NameList): string[] {
 export class IdInterner implements Numbering {
   /** Every name's bytes, end to end. */
   private arena = new Uint8Array(1 << 16);
+  /** The arena as a DataView (made anew with it): a long name's words are compared from it. */
+  private arenaView = viewOf(this.arena);
   private used = 0;
   /**
    * Per id: where its bytes end in the arena (names are laid in order of id, so a name starts where
@@ -68,7 +70,7 @@ export class IdInterner implements Numbering {
   /** `slots / 2^30`: a 30-bit hash times this is its home slot. */
   private scale = MIN_SLOTS / HASH_RANGE;
   /** The words of the name being looked up (one at a time), for the probe and its slot. */
-  private readonly words = new Int32Array(INLINE_WORDS);
+  private readonly words = new Int32Array(HASHED_WORDS);
   /** The names decoded by `name`, kept for the next call (a day's top tracks, asked again). */
   private readonly decoded = new Map<number, string>();
   /** idsOfSpans' hashes of a batch, and their names' words. */
@@ -160,7 +162,7 @@ export class IdInterner implements Numbering {
    * it kept to grow, up to half its arena (14 MB of 32 at 2M users). Names can still be added.
    */
   trim(): void {
-    if (this.arena.length > this.used) this.arena = this.arena.slice(0, this.used);
+    if (this.arena.length > this.used) this.setArena(this.arena.slice(0, this.used));
   }
 
   /**
@@ -232,7 +234,7 @@ export class IdInterner implements Numbering {
   ): void {
     if (this.batchHashes.length < count) {
       this.batchHashes = new Int32Array(count);
-      this.batchWords = new Int32Array(INLINE_WORDS * count);
+      this.batchWords = new Int32Array(HASHED_WORDS * count);
     }
     const hashes = this.batchHashes;
     const words = this.batchWords;
@@ -240,7 +242,7 @@ export class IdInterner implements Numbering {
     const scale = this.scale;
     const view = viewOf(bytes);
     for (let k = 0; k < count; k++)
-      hashes[k] = this.hashOf(bytes, view, starts[k]!, ends[k]!, false, words, INLINE_WORDS * k);
+      hashes[k] = this.hashOf(bytes, view, starts[k]!, ends[k]!, false, words, HASHED_WORDS * k);
     // A loop of reads alone: the processor has many of them in flight at once (read after each
     // hash, a few).
     let seen = 0;
@@ -251,7 +253,7 @@ export class IdInterner implements Numbering {
       ids[k] =
         h < 0
           ? this.textLookup(bytes, starts[k]!, ends[k]!, add)
-          : this.probe(bytes, starts[k]!, ends[k]!, h, words, INLINE_WORDS * k, add);
+          : this.probe(bytes, starts[k]!, ends[k]!, h, words, HASHED_WORDS * k, add);
     }
   }
 
@@ -297,6 +299,9 @@ export class IdInterner implements Numbering {
     words[at] = w0;
     words[at + 1] = w1;
     words[at + 2] = w2;
+    words[at + 3] = w3;
+    words[at + 4] = w4;
+    words[at + 5] = w5;
     let high = w0 | w1 | w2 | w3 | w4 | w5;
     // Only the words that hold bytes of the name are mixed in (the length tells the rest).
     let h = mix(length, w0);
@@ -312,6 +317,11 @@ export class IdInterner implements Numbering {
     }
     if ((high & 0x80808080) !== 0 && !anyBytes) return -1;
     return finalHash(h);
+  }
+
+  private setArena(arena: Uint8Array<ArrayBuffer>): void {
+    this.arena = arena;
+    this.arenaView = viewOf(arena);
   }
 
   /** Where name `id`'s bytes start in the arena. */
@@ -348,8 +358,12 @@ export class IdInterner implements Numbering {
       if (length <= INLINE_BYTES) return id;
       const from = this.start(id);
       if (this.ends[id]! - from !== length) continue;
-      const arena = this.arena;
+      // The rest: its hashed words against the arena's, then any bytes past them.
+      const arenaView = this.arenaView;
       let i = INLINE_BYTES;
+      while (i + 4 <= length && i < HASHED_WORD_BYTES && arenaView.getInt32(from + i, true) === words[at + (i >> 2)])
+        i += 4;
+      const arena = this.arena;
       while (i < length && arena[from + i] === bytes[start + i]) i++;
       if (i === length) return id;
     }
@@ -368,7 +382,7 @@ export class IdInterner implements Numbering {
     if (this.used + length > this.arena.length) {
       const arena = new Uint8Array(Math.max(this.arena.length * 2, this.used + length));
       arena.set(this.arena.subarray(0, this.used));
-      this.arena = arena;
+      this.setArena(arena);
     }
     const arena = this.arena;
     const used = this.used;
@@ -497,6 +511,8 @@ const SHORT_COPY = 32;
 
 /** Words of a name kept in its slot: 12 bytes. */
 const INLINE_WORDS = 3;
+/** Words of a name hashed a word at a time (HASHED_WORD_BYTES). */
+const HASHED_WORDS = 6;
 const INLINE_BYTES = 4 * INLINE_WORDS;
 /** Numbers a slot: the id and length, the inline words. */
 const SLOT = 1 + INLINE_WORDS;

@@ -192,6 +192,29 @@ describe('IdInterner', () => {
     expect(view.bytes.buffer).toBe((interner as unknown as { arena: Uint8Array }).arena.buffer);
   });
 
+  it('long names alike in their first 12 bytes (those kept in a slot) and their length are told apart by the rest', () => {
+    // 22 and 30 bytes (past the 24 hashed a word at a time): a dense table puts many such names in
+    // one another's probes, where only the bytes past the slot's tell them apart.
+    for (const tail of ['', 'ABCDEFGH']) {
+      const distinct = Array.from(
+        { length: 20_000 },
+        (_, i) => `spotifytrack${String(i * 7).padStart(10, '0')}${tail}`,
+      );
+      const names = [...distinct, ...distinct.slice(0, 5_000).reverse()];
+      const want = reference(names);
+      const { bytes, starts, ends } = spans(names);
+      const interner = new IdInterner();
+      interner.reserve(distinct.length);
+      const out = new Int32Array(names.length);
+      interner.idsOfSpans(bytes, starts, ends, names.length, out);
+      expect([...out]).toEqual(want.ids);
+      expect(interner.size).toBe(distinct.length);
+      for (const i of [0, 1, 9_999, 19_999])
+        expect(interner.idOf(bytes, starts[i]!, ends[i]!)).toBe(want.ids[i]);
+      expect(interner.has(`spotifytrack${'9'.repeat(10)}${tail}`)).toBe(false);
+    }
+  });
+
   it('a hundred thousand names, the table grown many times on the way', () => {
     const names = Array.from({ length: 100_000 }, (_, i) => `u${(i * 7919) % 60_000}`);
     const want = reference(names);
