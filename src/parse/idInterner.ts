@@ -361,7 +361,11 @@ export class IdInterner implements Numbering {
       // The rest: its hashed words against the arena's, then any bytes past them.
       const arenaView = this.arenaView;
       let i = INLINE_BYTES;
-      while (i + 4 <= length && i < HASHED_WORD_BYTES && arenaView.getInt32(from + i, true) === words[at + (i >> 2)])
+      while (
+        i + 4 <= length &&
+        i < HASHED_WORD_BYTES &&
+        arenaView.getInt32(from + i, true) === words[at + (i >> 2)]
+      )
         i += 4;
       const arena = this.arena;
       while (i < length && arena[from + i] === bytes[start + i]) i++;
