@@ -12,7 +12,8 @@ export interface BlockStats {
   plays: number;
   /**
    * The block cut into segments of a fixed number of keys (SEGMENT_KEYS for a countries block,
-   * segmentKeysFor the day's partitions for a users block), for random access: the window stage
+   * segmentKeysFor the day's partitions for a users block), a users block's segment cut sooner
+   * where its keys hold many pairs (USER_SEGMENT_PAIRS), for random access: the window stage
    * reads one user range from every block, starting at the segment that holds its first key.
    */
   segments: Segments;
@@ -54,6 +55,16 @@ export function segmentKeysFor(partitions: number): number {
   return Math.max(64, Math.min(USER_SEGMENT_KEYS, Math.floor((USER_SEGMENT_KEYS * 256) / partitions)));
 }
 
+/**
+ * A users block's segment ends before its next key once it holds this many pairs, however few its
+ * keys: a user range can only be cut at segments, and reads the whole segment at each end of its
+ * span of every block. With segments of keys alone, a week of heavy users (1,000 users, 5M rows a
+ * day: one segment of 190,000 pairs a block) gave each user range every block whole, and the
+ * daily run held 500 MB at the default budget (docs/BENCHMARKS.md, "Heavy users"). A day of the
+ * benchmark's 20M rows has at most about 2,000 pairs a segment: its segments are cut by keys.
+ */
+export const USER_SEGMENT_PAIRS = 8192;
+
 export function emptySegments(): Segments {
   return { keys: [], bases: [], offsets: [], crcs: [] };
 }
@@ -77,6 +88,7 @@ export function aggregatePairs(
   n: number,
   out: ByteWriter,
   segmentKeys = SEGMENT_KEYS,
+  segmentPairs = Number.POSITIVE_INFINITY,
 ): BlockStats {
   if (n === 0) return { keys: 0, pairs: 0, plays: n, segments: emptySegments() };
   const dense = new Int32Array(n);
@@ -104,8 +116,9 @@ export function aggregatePairs(
   let pairs = 0;
   let previousKey = 0;
   const segments = emptySegments();
+  const cut = new SegmentCut(segmentKeys, segmentPairs);
   for (let r = 0; r < keyCount; r++) {
-    if (r % segmentKeys === 0) startSegment(segments, sortedKeys[r]!, previousKey, out.length);
+    if (cut.startsAt(pairs)) startSegment(segments, sortedKeys[r]!, previousKey, out.length);
     const from = starts[r]!;
     const to = starts[r + 1]!;
     sortRange(grouped, from, to);
@@ -146,6 +159,7 @@ export function aggregatePacked(
   out: ByteWriter,
   scratch?: Uint32Array,
   segmentKeys = SEGMENT_KEYS,
+  segmentPairs = Number.POSITIVE_INFINITY,
 ): BlockStats {
   const n = packed.length;
   const words = new Uint32Array(packed.buffer, packed.byteOffset, n * 2);
@@ -154,7 +168,7 @@ export function aggregatePacked(
     n,
     scratch !== undefined && scratch.length >= 2 * n ? scratch : new Uint32Array(2 * n),
   );
-  return encodeWords(v, n, out, segmentKeys);
+  return encodeWords(v, n, out, new SegmentCut(segmentKeys, segmentPairs));
 }
 
 /**
@@ -168,7 +182,7 @@ export function aggregatePacked(
  * walking the varints of a week of 7 x 20M rows was 1.3 s of the user chart's CPU
  * (docs/BENCHMARKS.md). The padding costs about a sixth of a byte a pair there.
  */
-function encodeWords(v: Uint32Array, n: number, out: ByteWriter, segmentKeys: number): BlockStats {
+function encodeWords(v: Uint32Array, n: number, out: ByteWriter, cut: SegmentCut): BlockStats {
   let keys = 0;
   let pairs = 0;
   let previousKey = 0;
@@ -178,7 +192,7 @@ function encodeWords(v: Uint32Array, n: number, out: ByteWriter, segmentKeys: nu
   let i = 0;
   while (i < n) {
     const key = v[2 * i + 1]!;
-    if (keys % segmentKeys === 0) startSegment(segments, key, previousKey, pos);
+    if (cut.startsAt(pairs)) startSegment(segments, key, previousKey, pos);
     let end = i + 1;
     let songCount = 1;
     while (end < n && v[2 * end + 1] === key) {
@@ -227,6 +241,32 @@ function putUint32(bytes: Uint8Array, pos: number, value: number): number {
   }
   bytes[pos++] = value;
   return pos;
+}
+
+/**
+ * Where a block's segments start: at its first key, then after `keys` keys, or sooner at a key
+ * once the segment holds `pairs` pairs. Asked once at each key, in order, with the block's pairs
+ * before that key.
+ */
+class SegmentCut {
+  private keysIn = 0;
+  private pairsBefore = 0;
+
+  constructor(
+    private readonly keys: number,
+    private readonly pairs: number,
+  ) {}
+
+  startsAt(pairsBefore: number): boolean {
+    const starts =
+      this.keysIn === 0 || this.keysIn === this.keys || pairsBefore - this.pairsBefore >= this.pairs;
+    if (starts) {
+      this.keysIn = 0;
+      this.pairsBefore = pairsBefore;
+    }
+    this.keysIn++;
+    return starts;
+  }
 }
 
 function startSegment(segments: Segments, key: number, base: number, offset: number): void {

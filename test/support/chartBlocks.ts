@@ -163,6 +163,7 @@ export function aggregate(
   keys: number[],
   songs: number[],
   segmentKeys?: number,
+  segmentPairs?: number,
 ): { block: Uint8Array; stats: ReturnType<typeof aggregatePairs> } {
   const w = new ByteWriter(16);
   const stats = aggregatePairs(
@@ -171,6 +172,7 @@ export function aggregate(
     keys.length,
     w,
     segmentKeys,
+    segmentPairs,
   );
   return { block: w.result().slice(), stats };
 }

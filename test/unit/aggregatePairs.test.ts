@@ -6,6 +6,7 @@ import {
   SEGMENT_KEYS,
   segmentKeysFor,
   USER_SEGMENT_KEYS,
+  USER_SEGMENT_PAIRS,
 } from '../../src/partials/aggregatePairs.js';
 import { ByteWriter } from '../../src/partials/varint.js';
 import {
@@ -141,8 +142,9 @@ function expectSameAsGeneral(
   keys: number[],
   songs: number[],
   segmentKeys = SEGMENT_KEYS,
+  segmentPairs = Number.POSITIVE_INFINITY,
 ): void {
-  const general = aggregate(keys, songs, segmentKeys);
+  const general = aggregate(keys, songs, segmentKeys, segmentPairs);
   const { layout, segments, ...counts } = stats;
   const { segments: expectedSegments, ...expectedCounts } = general.stats;
   expect(layout).toBe('words');
@@ -151,11 +153,37 @@ function expectSameAsGeneral(
   expect(decodeWordsBlock(block)).toEqual(content);
   expect(segments.keys).toEqual(expectedSegments.keys);
   expect(segments.bases).toEqual(expectedSegments.bases);
+  const expectedKeys = segmentStarts(
+    content.map(([, songList]) => songList.length),
+    segmentKeys,
+    segmentPairs,
+  ).map((k) => content[k]![0]);
+  expect(segments.keys).toEqual(expectedKeys);
   segments.offsets.forEach((offset, i) => {
     const first = decodeWordsBlock(block, offset, segments.offsets[i + 1] ?? block.length);
     expect(first[0]![0] + segments.bases[i]!).toBe(segments.keys[i]);
-    expect(first.length).toBe(Math.min(segmentKeys, content.length - i * segmentKeys));
   });
+}
+
+/**
+ * The keys (indexes) a block's segments start at, for keys of `pairs[k]` songs each: the first
+ * key, then the key after `segmentKeys` keys of a segment, or any key before which the segment
+ * holds `segmentPairs` pairs or more.
+ */
+function segmentStarts(pairs: number[], segmentKeys: number, segmentPairs: number): number[] {
+  const starts: number[] = [];
+  let keysIn = 0;
+  let pairsIn = 0;
+  pairs.forEach((n, k) => {
+    if (k === 0 || keysIn === segmentKeys || pairsIn >= segmentPairs) {
+      starts.push(k);
+      keysIn = 0;
+      pairsIn = 0;
+    }
+    keysIn++;
+    pairsIn += n;
+  });
+  return starts;
 }
 
 describe("aggregatePacked ('words' layout)", () => {
@@ -191,7 +219,8 @@ describe("aggregatePacked ('words' layout)", () => {
         }),
         fc.integer({ min: 0, max: 200 }),
         fc.constantFrom(1, 2, 64, 128),
-        (pairs, keyScale, segmentKeys) => {
+        fc.constantFrom(Number.POSITIVE_INFINITY, 1, 3, 40, 500),
+        (pairs, keyScale, segmentKeys, segmentPairs) => {
           // Keys spread over a wider range (up to 2^32 - 1) when keyScale is large; some pairs
           // played again.
           const keys = pairs.flatMap(([k], i) => {
@@ -200,8 +229,8 @@ describe("aggregatePacked ('words' layout)", () => {
           });
           const songs = pairs.flatMap(([, s], i) => (i % 5 === 0 ? [s, s] : [s]));
           const w = new ByteWriter(16);
-          const stats = aggregatePacked(packedPairs(keys, songs), w, undefined, segmentKeys);
-          expectSameAsGeneral(w.result(), stats, keys, songs, segmentKeys);
+          const stats = aggregatePacked(packedPairs(keys, songs), w, undefined, segmentKeys, segmentPairs);
+          expectSameAsGeneral(w.result(), stats, keys, songs, segmentKeys, segmentPairs);
         },
       ),
       { numRuns: 150 },
@@ -252,5 +281,28 @@ describe('segment sizes (segmentKeysFor)', () => {
       expect(blocks[1]).toEqual(blocks[0]);
       expect(blocks[2]).toEqual(blocks[0]);
     }
+  });
+
+  it('a segment also ends before a key once it holds segmentPairs pairs (heavy keys), the bytes the same', () => {
+    // 300 keys: every tenth has 5,000 songs, the others 2.
+    const keys: number[] = [];
+    const songs: number[] = [];
+    for (let k = 0; k < 300; k++) {
+      for (let s = 0; s < (k % 10 === 0 ? 5000 : 2); s++) {
+        keys.push(k * 3);
+        songs.push(s * 13);
+      }
+    }
+    const byKeys = new ByteWriter(16);
+    aggregatePacked(packedPairs(keys, songs), byKeys, undefined, 128);
+    const out = new ByteWriter(16);
+    const stats = aggregatePacked(packedPairs(keys, songs), out, undefined, 128, USER_SEGMENT_PAIRS);
+    expect(out.result()).toEqual(byKeys.result());
+    // A heavy key every 10 keys: a segment reaches 8,192 pairs with its second heavy key and ends
+    // after it: segments start at keys 0, 11, 31, 51, ..., 291 (ids 3 times that).
+    const starts = [0, ...Array.from({ length: 15 }, (_, i) => 11 + 20 * i)];
+    expect(stats.segments.keys).toEqual(starts.map((k) => k * 3));
+    // The general path cuts at the same keys (expectSameAsGeneral compares them).
+    expectSameAsGeneral(out.result(), stats, keys, songs, 128, USER_SEGMENT_PAIRS);
   });
 });

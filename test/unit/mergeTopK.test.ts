@@ -602,6 +602,7 @@ describe("mergeSpans over 'words' blocks (version 3)", () => {
     random: () => number,
     words: boolean,
     segmentKeys: number,
+    segmentPairs: number,
   ): { block: Uint8Array; stats: ReturnType<typeof aggregatePacked>; totals: Totals } {
     const rows = 200 + Math.floor(random() * 3000);
     const keys: number[] = [];
@@ -618,9 +619,9 @@ describe("mergeSpans over 'words' blocks (version 3)", () => {
     let encoded: { block: Uint8Array; stats: ReturnType<typeof aggregatePacked> };
     if (words) {
       const out = new ByteWriter(16);
-      const stats = aggregatePacked(packedPairs(keys, songs), out, undefined, segmentKeys);
+      const stats = aggregatePacked(packedPairs(keys, songs), out, undefined, segmentKeys, segmentPairs);
       encoded = { block: out.result().slice(), stats };
-    } else encoded = aggregate(keys, songs, segmentKeys);
+    } else encoded = aggregate(keys, songs, segmentKeys, segmentPairs);
     checksumSegments(encoded.stats.segments, encoded.block);
     return { ...encoded, totals };
   }
@@ -633,7 +634,11 @@ describe("mergeSpans over 'words' blocks (version 3)", () => {
     for (let trial = 0; trial < 40; trial++) {
       const random = mulberry32(7000 + trial);
       const segmentKeys = [1, 3, 16, 64][trial % 4]!;
-      const days = Array.from({ length: 1 + (trial % 7) }, (_, d) => day(random, d % 3 !== 1, segmentKeys));
+      // Segments also cut by pairs (a users block's heavy keys, USER_SEGMENT_PAIRS), in some trials.
+      const segmentPairs = [Number.POSITIVE_INFINITY, 20, 90][Math.floor(trial / 4) % 3]!;
+      const days = Array.from({ length: 1 + (trial % 7) }, (_, d) =>
+        day(random, d % 3 !== 1, segmentKeys, segmentPairs),
+      );
       const all: Totals = new Map();
       for (const d of days)
         for (const [key, songs] of d.totals) for (const [song, n] of songs) addPlays(all, key, song, n);
@@ -772,7 +777,7 @@ describe("mergeSpans over 'words' blocks (version 3)", () => {
 
   it('throws on a words block cut short, rather than read past it', () => {
     const random = mulberry32(3);
-    const { block, stats } = day(random, true, 64);
+    const { block, stats } = day(random, true, 64, Number.POSITIVE_INFINITY);
     expect(stats.layout).toBe('words');
     const cut = block.slice(0, block.length - 3);
     expect(() =>

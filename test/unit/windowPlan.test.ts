@@ -319,16 +319,33 @@ interface ListenPair {
  * the 'words' layout (every id below 2^32) as version 3 writes it, or of varints (aggregatePairs,
  * as version 2 did and the general path does).
  */
-function encodeTable(pairs: ListenPair[], words: boolean): { bytes: Uint8Array; stats: BlockStats } {
+function encodeTable(
+  pairs: ListenPair[],
+  words: boolean,
+  segments?: SegmentLimits,
+): { bytes: Uint8Array; stats: BlockStats } {
   const out = new ByteWriter(1024);
   const keys = pairs.map((x) => x.user);
   const songs = pairs.map((x) => x.song);
   const stats: BlockStats = words
-    ? aggregatePacked(packedPairs(keys, songs), out)
-    : aggregatePairs(Float64Array.from(keys), Float64Array.from(songs), pairs.length, out);
+    ? aggregatePacked(packedPairs(keys, songs), out, undefined, segments?.keys, segments?.pairs)
+    : aggregatePairs(
+        Float64Array.from(keys),
+        Float64Array.from(songs),
+        pairs.length,
+        out,
+        segments?.keys,
+        segments?.pairs,
+      );
   const bytes = out.result().slice();
   checksumSegments(stats.segments, bytes);
   return { bytes, stats };
+}
+
+/** Where a users block's segments are cut (aggregatePairs' segmentKeys and segmentPairs). */
+interface SegmentLimits {
+  keys: number;
+  pairs: number;
 }
 
 /**
@@ -341,12 +358,13 @@ function writeDay(
   pairs: ListenPair[],
   partitions: number,
   words = false,
+  segments?: SegmentLimits,
 ): DayPartial {
   const path = join(dir, name);
   const writer = new PartialWriter(path, partitions);
   for (let p = 0; p < partitions; p++) {
     const mine = pairs.filter((x) => (hashId(x.user) & (partitions - 1)) === p);
-    const { bytes, stats } = encodeTable(mine, words);
+    const { bytes, stats } = encodeTable(mine, words, segments);
     writer.writePartition(bytes, stats, new Uint8Array(0), {
       keys: 0,
       pairs: 0,
@@ -499,6 +517,37 @@ describe('planWindow on real partials', () => {
       expectContiguous(plan);
       expectWholeWindow(days, [w1, v1, w2], plan);
     }
+  });
+
+  it('heavy users: segments cut by pairs give each range about its share of the week, not every block whole', () => {
+    const heavy = temp.make('window-plan-heavy-');
+    // 3 days of 60 users with 400 songs a day each: 128-key segments alone hold a whole block.
+    const users = Array.from({ length: 60 }, (_, i) => (i * 2654435761 + 9) % 2 ** 32);
+    const dayPairs = (d: number): ListenPair[] =>
+      users.flatMap((user, i) =>
+        Array.from({ length: 400 }, (_, s) => ({ user, song: (i * 7 + s * 13 + d) % 5000 })),
+      );
+    const days = [0, 1, 2].map(dayPairs);
+    const readPerRange = (segments: SegmentLimits): { ranges: number; largest: number; total: number } => {
+      const partials = days.map((pairs, d) =>
+        writeDay(heavy, `${segments.pairs}-${d}.ptp`, pairs, 2, true, segments),
+      );
+      const plan = planWindow(partials, planWith(1), 2);
+      expectContiguous(plan);
+      expectWholeWindow(partials, days, plan);
+      const read = plan.userRanges.map((r) =>
+        r.sources.reduce((n, s) => n + s.spans.reduce((m, span) => m + span.length, 0), 0),
+      );
+      const total = partials.flatMap((p) => p.directory.users).reduce((n, u) => n + u.length, 0);
+      return { ranges: read.length, largest: Math.max(...read), total };
+    };
+    // Keys alone: one segment a block, so every range reads the whole week.
+    const byKeys = readPerRange({ keys: 128, pairs: Number.POSITIVE_INFINITY });
+    expect(byKeys.largest).toBe(byKeys.total);
+    // At most 1,000 pairs a segment (3 users): many ranges, each reading a small part of the week.
+    const byPairs = readPerRange({ keys: 128, pairs: 1000 });
+    expect(byPairs.ranges).toBeGreaterThanOrEqual(16);
+    expect(byPairs.largest).toBeLessThan(byPairs.total / 4);
   });
 
   it('property: random windows and budgets read every user exactly once', () => {

@@ -17,6 +17,7 @@ import {
   aggregatePairs,
   checksumSegments,
   SEGMENT_KEYS,
+  USER_SEGMENT_PAIRS,
 } from '../../partials/aggregatePairs.js';
 import { ByteWriter } from '../../partials/varint.js';
 import { type LogHasher, unitHasher } from '../../sources/contentHash.js';
@@ -161,8 +162,8 @@ function aggregatePartition(task: AggregatePartitionTask): AggregatePartitionRes
   const reuse = task.reuse ?? [];
   return {
     partition: task.partition,
-    users: aggregateTable(task, USERS, task.segmentKeys, reuse),
-    countries: aggregateTable(task, COUNTRIES, SEGMENT_KEYS, reuse),
+    users: aggregateTable(task, USERS, task.segmentKeys, USER_SEGMENT_PAIRS, reuse),
+    countries: aggregateTable(task, COUNTRIES, SEGMENT_KEYS, Number.POSITIVE_INFINITY, reuse),
   };
 }
 
@@ -188,6 +189,7 @@ function aggregateTable(
   { spills, partition, largestTable = 0 }: AggregatePartitionTask,
   table: number,
   segmentKeys: number,
+  segmentPairs: number,
   reuse: ArrayBuffer[],
 ): AggregatedBlock {
   const runs: { path: string; chunk: SpillChunk }[] = [];
@@ -215,7 +217,7 @@ function aggregateTable(
       at += chunk.pairs * 8;
     });
     // The 'words' layout: the songs read in place by the window's merge (aggregatePairs.ts).
-    const stats = aggregatePacked(packed, out, scratch, segmentKeys);
+    const stats = aggregatePacked(packed, out, scratch, segmentKeys, segmentPairs);
     const bytes = blockBytes(out.result(), reuse);
     checksumSegments(stats.segments, bytes);
     return { bytes, stats };
@@ -240,7 +242,7 @@ function aggregateTable(
       }
     }
   });
-  const stats = aggregatePairs(keys, songs, n, out, segmentKeys);
+  const stats = aggregatePairs(keys, songs, n, out, segmentKeys, segmentPairs);
   const bytes = blockBytes(out.result(), reuse);
   checksumSegments(stats.segments, bytes);
   return { bytes, stats };
