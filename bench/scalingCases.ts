@@ -11,13 +11,17 @@ export type ScalingCase =
   | { kind: 'charts'; name: string; days: number; rows: number; users?: number }
   | { kind: 'kpis'; name: string; days: number; streams: number };
 
-/** Issue 19's cases: charts 5M, 20M and 50M rows a day over 7 days, 30 days of 5M, 10M users; KPIs 1M, 10M, 30M. */
+/**
+ * Issue 19's cases: charts 5M, 20M and 50M rows a day over 7 days, 30 days of 5M, 10M users and
+ * 2,000 heavy ones (10,000 listens a day each); KPIs 1M, 10M, 30M.
+ */
 export const DEFAULT_CASES = [
   'charts-7x5M',
   'charts-7x20M',
   'charts-7x50M',
   'charts-30x5M',
   'charts-7x20M-10Musers',
+  'charts-7x20M-2kusers',
   'kpis-1M',
   'kpis-10M',
   'kpis-30M',

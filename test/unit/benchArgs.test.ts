@@ -116,6 +116,7 @@ describe('scaling cases', () => {
       { kind: 'charts', name: 'charts-7x50M', days: 7, rows: 50_000_000 },
       { kind: 'charts', name: 'charts-30x5M', days: 30, rows: 5_000_000 },
       { kind: 'charts', name: 'charts-7x20M-10Musers', days: 7, rows: 20_000_000, users: 10_000_000 },
+      { kind: 'charts', name: 'charts-7x20M-2kusers', days: 7, rows: 20_000_000, users: 2_000 },
       { kind: 'kpis', name: 'kpis-1M', days: 1, streams: 1_000_000 },
       { kind: 'kpis', name: 'kpis-10M', days: 1, streams: 10_000_000 },
       { kind: 'kpis', name: 'kpis-30M', days: 1, streams: 30_000_000 },
