@@ -69,9 +69,11 @@ export function planWindow(partials: DayPartial[], plan: MemoryPlan, threads: nu
   const lows = [Number.NEGATIVE_INFINITY, ...bounds];
   const userRanges = lows.map((low, r) => {
     const high = bounds[r] ?? Number.POSITIVE_INFINITY;
-    // Segments hold equal numbers of users: the range's share of the segments is its share of
-    // the users blocks' bytes (not the bytes of its spans, whose boundary segments it reads whole:
-    // with hundreds of small ranges, those were ten times the range).
+    // Segments hold equal numbers of users (fewer where users are heavy, USER_SEGMENT_PAIRS,
+    // which bounds their bytes): the range's share of the segments is about its share of the
+    // users blocks' bytes (not the bytes of its spans, whose boundary segments it reads whole:
+    // with hundreds of small ranges, those were ten times the range). Only the text buffer is
+    // sized from it; a text longer than that grows its buffer.
     const segments = lowerBound(keys, high) - lowerBound(keys, low);
     return {
       range: r,
