@@ -10,6 +10,7 @@ import {
 } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import type { Readable } from 'node:stream';
+import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { S3Folder } from '../cloud/s3Folder.js';
 import { parseS3Uri } from '../cloud/s3Uri.js';
 import { PlaytallyError } from '../ops/errors.js';
@@ -259,7 +260,10 @@ const LOCAL_READ_BYTES = 1024 * 1024;
 
 /**
  * A local file's bytes in chunks of up to 1 MB, each in a buffer of its own (chunks may be kept),
- * or with `transient` each read into the same buffer.
+ * or with `transient` each read into the same buffer. The event loop gets a turn after each chunk,
+ * as a stream's reader gives it: read with `readSync`, a file went through on microtasks alone,
+ * and the KPI run's catalogues (1M songs and 5M users: 2.5 s on the main thread) held back the
+ * parse workers' results meanwhile, both workers idle for a second waiting for their next task.
  */
 async function* localChunks(path: string, transient = false): AsyncGenerator<Buffer, void, undefined> {
   const fd = openSync(path, 'r');
@@ -270,6 +274,7 @@ async function* localChunks(path: string, transient = false): AsyncGenerator<Buf
       const n = readSync(fd, buffer, 0, LOCAL_READ_BYTES, null);
       if (n === 0) return;
       yield buffer.subarray(0, n);
+      await nextTurn();
     }
   } finally {
     closeSync(fd);

@@ -51,6 +51,25 @@ describe('openWithHead', () => {
     }
   });
 
+  it('gives the event loop a turn between chunks: other events are handled while a file is read', async () => {
+    const path = join(dir, 'turns.bin');
+    writeFileSync(path, randomBytes(4 * 1024 * 1024 + 7));
+    for (const transient of [true, false]) {
+      const opened = await openWithHead(path, 16, { transient });
+      // An event queued before the reading starts (as a worker's result is): read through on
+      // microtasks alone, the file would be over before it ran.
+      let chunksBeforeEvent = -1;
+      let chunks = 0;
+      setImmediate(() => {
+        chunksBeforeEvent = chunks;
+      });
+      for await (const _ of opened.chunks) chunks++;
+      expect(chunks).toBe(5);
+      expect(chunksBeforeEvent).toBeGreaterThanOrEqual(0);
+      expect(chunksBeforeEvent).toBeLessThan(chunks);
+    }
+  });
+
   it('keeps the head intact when it takes several reads before the first chunk is used', async () => {
     const bytes = randomBytes(3 * 1024 * 1024);
     const path = join(dir, 'long-head.bin');
