@@ -548,6 +548,18 @@ describe('planWindow on real partials', () => {
     const byPairs = readPerRange({ keys: 128, pairs: 1000 });
     expect(byPairs.ranges).toBeGreaterThanOrEqual(16);
     expect(byPairs.largest).toBeLessThan(byPairs.total / 4);
+    // A window of partials from before (segments of keys alone) and after: every user once.
+    const mixed = days.map((pairs, d) =>
+      writeDay(heavy, `mixed-${d}.ptp`, pairs, 2, true, {
+        keys: 128,
+        pairs: d === 0 ? Number.POSITIVE_INFINITY : 1000,
+      }),
+    );
+    for (const partitionBytes of [1, 1024 ** 3]) {
+      const plan = planWindow(mixed, planWith(partitionBytes), 2);
+      expectContiguous(plan);
+      expectWholeWindow(mixed, days, plan);
+    }
   });
 
   it('property: random windows and budgets read every user exactly once', () => {
