@@ -77,10 +77,8 @@ export function emptySegments(): Segments {
  *
  * with previousKey starting at 0 for the block and previousSong at 0 for each key.
  *
- * Sorting is done without comparators: keys are mapped to dense ids, the distinct keys are sorted
- * natively (Float64Array#sort), pairs are placed by counting sort on the key's rank, and each
- * key's songs are sorted in place (insertion sort for short runs). A comparator sort over
- * millions of pairs was the slow part of the first prototype.
+ * The general path, for ids up to 2^53 - 1 (aggregatePacked is the one for ids below 2^32): the
+ * pairs sorted (sortWide), then each key's run of songs counted and written.
  */
 export function aggregatePairs(
   keys: Float64Array,
@@ -91,58 +89,108 @@ export function aggregatePairs(
   segmentPairs = Number.POSITIVE_INFINITY,
 ): BlockStats {
   if (n === 0) return { keys: 0, pairs: 0, plays: n, segments: emptySegments() };
-  const dense = new Int32Array(n);
-  const distinct = denseIds(keys, n, dense);
-  const keyCount = distinct.length;
-
-  // rankOfDense[d]: position of dense key d in ascending key order.
-  const sortedKeys = distinct.slice().sort();
-  const rankOfDense = new Int32Array(keyCount);
-  if (keyCount === 1) rankOfDense[0] = 0;
-  else {
-    const lookup = new Map<number, number>();
-    for (let d = 0; d < keyCount; d++) lookup.set(distinct[d]!, d);
-    for (let r = 0; r < keyCount; r++) rankOfDense[lookup.get(sortedKeys[r]!)!] = r;
-  }
-
-  // Counting sort of songs by key rank.
-  const starts = new Int32Array(keyCount + 1);
-  for (let i = 0; i < n; i++) starts[rankOfDense[dense[i]!]! + 1]!++;
-  for (let r = 0; r < keyCount; r++) starts[r + 1]! += starts[r]!;
-  const cursor = starts.slice(0, keyCount);
-  const grouped = new Float64Array(n);
-  for (let i = 0; i < n; i++) grouped[cursor[rankOfDense[dense[i]!]!]!++] = songs[i]!;
-
+  const sortedKeys = new Float64Array(n);
+  const sortedSongs = new Float64Array(n);
+  sortWide(keys, songs, n, sortedKeys, sortedSongs);
+  let keyCount = 0;
   let pairs = 0;
   let previousKey = 0;
   const segments = emptySegments();
   const cut = new SegmentCut(segmentKeys, segmentPairs);
-  for (let r = 0; r < keyCount; r++) {
-    if (cut.startsAt(pairs)) startSegment(segments, sortedKeys[r]!, previousKey, out.length);
-    const from = starts[r]!;
-    const to = starts[r + 1]!;
-    sortRange(grouped, from, to);
+  let i = 0;
+  while (i < n) {
+    const key = sortedKeys[i]!;
+    let end = i + 1;
     let songCount = 1;
-    for (let i = from + 1; i < to; i++) if (grouped[i] !== grouped[i - 1]) songCount++;
-    const key = sortedKeys[r]!;
+    while (end < n && sortedKeys[end] === key) {
+      songCount += +(sortedSongs[end] !== sortedSongs[end - 1]);
+      end++;
+    }
+    if (cut.startsAt(pairs)) startSegment(segments, key, previousKey, out.length);
     out.reserve(16 + songCount * 16);
     out.varint(key - previousKey);
     out.varint(songCount);
     previousKey = key;
     let previousSong = 0;
-    let i = from;
-    while (i < to) {
-      const song = grouped[i]!;
-      let j = i + 1;
-      while (j < to && grouped[j] === song) j++;
+    let k = i;
+    while (k < end) {
+      const song = sortedSongs[k]!;
+      let m = k + 1;
+      while (m < end && sortedSongs[m] === song) m++;
       out.varint(song - previousSong);
-      out.varint(j - i);
+      out.varint(m - k);
       previousSong = song;
-      i = j;
+      k = m;
     }
+    keyCount++;
     pairs += songCount;
+    i = end;
   }
   return { keys: keyCount, pairs, plays: n, segments };
+}
+
+const TWO_32 = 2 ** 32;
+
+/**
+ * The first `n` pairs sorted by key, then song, into `sortedKeys` and `sortedSongs`. When the keys
+ * and the songs each span less than 2^32 (ids past 2^32 in a band, as a service's 11-digit ids
+ * are), as offsets from their least, by the radix sort of aggregatePacked (sortPackedPairs).
+ * Otherwise (ids spread over the whole range up to 2^53): keys numbered densely through a hash
+ * table, the pairs placed by a counting sort on their key's rank, each key's songs sorted in
+ * place. (A radix sort over four 32-bit words a pair took 8 passes for such ids, slower.)
+ */
+function sortWide(
+  keys: Float64Array,
+  songs: Float64Array,
+  n: number,
+  sortedKeys: Float64Array,
+  sortedSongs: Float64Array,
+): void {
+  let leastKey = keys[0]!;
+  let mostKey = leastKey;
+  let leastSong = songs[0]!;
+  let mostSong = leastSong;
+  for (let i = 1; i < n; i++) {
+    const key = keys[i]!;
+    const song = songs[i]!;
+    if (key < leastKey) leastKey = key;
+    if (key > mostKey) mostKey = key;
+    if (song < leastSong) leastSong = song;
+    if (song > mostSong) mostSong = song;
+  }
+  if (mostKey - leastKey < TWO_32 && mostSong - leastSong < TWO_32) {
+    const packed = new Uint32Array(2 * n);
+    for (let i = 0; i < n; i++) {
+      packed[2 * i] = songs[i]! - leastSong;
+      packed[2 * i + 1] = keys[i]! - leastKey;
+    }
+    const sorted = sortPackedPairs(packed, n, new Uint32Array(2 * n));
+    for (let i = 0; i < n; i++) {
+      sortedSongs[i] = sorted[2 * i]! + leastSong;
+      sortedKeys[i] = sorted[2 * i + 1]! + leastKey;
+    }
+    return;
+  }
+  const dense = new Int32Array(n);
+  const distinct = denseIds(keys, n, dense);
+  const keyCount = distinct.length;
+  // rankOfDense[d]: position of dense key d in ascending key order.
+  const byRank = distinct.slice().sort();
+  const rankOfDense = new Int32Array(keyCount);
+  if (keyCount > 1) {
+    const lookup = new Map<number, number>();
+    for (let d = 0; d < keyCount; d++) lookup.set(distinct[d]!, d);
+    for (let r = 0; r < keyCount; r++) rankOfDense[lookup.get(byRank[r]!)!] = r;
+  }
+  const starts = new Int32Array(keyCount + 1);
+  for (let i = 0; i < n; i++) starts[rankOfDense[dense[i]!]! + 1]!++;
+  for (let r = 0; r < keyCount; r++) starts[r + 1]! += starts[r]!;
+  const cursor = starts.slice(0, keyCount);
+  for (let i = 0; i < n; i++) sortedSongs[cursor[rankOfDense[dense[i]!]!]!++] = songs[i]!;
+  for (let r = 0; r < keyCount; r++) {
+    sortedKeys.fill(byRank[r]!, starts[r]!, starts[r + 1]!);
+    sortRange(sortedSongs, starts[r]!, starts[r + 1]!);
+  }
 }
 
 /**

@@ -122,6 +122,41 @@ describe('aggregatePairs', () => {
     expect(stats).toMatchObject({ keys: totals.size, pairs: distinctPairs(totals), plays: keys.length });
   });
 
+  it('gives the bytes of the Map encoding for ids past 2^32 in a band (spans below 2^32) and just wider', () => {
+    const offset = fc.oneof(
+      fc.integer({ min: 0, max: 20 }),
+      fc.integer({ min: TWO_32 - 5, max: TWO_32 - 1 }),
+      fc.integer({ min: 0, max: TWO_32 - 1 }),
+    );
+    fc.assert(
+      fc.property(
+        fc.constantFrom(TWO_32, 2 ** 45, MAX - (TWO_32 - 1)),
+        fc.constantFrom(0, 10_000_000_000, MAX - (TWO_32 - 1)),
+        fc.array(fc.tuple(offset, offset), { minLength: 1, maxLength: 200 }),
+        fc.boolean(),
+        (keyBase, songBase, offsets, wider) => {
+          const keys = offsets.map(([k]) => keyBase + k);
+          const songs = offsets.map(([, s]) => songBase + s);
+          // One song 2^32 above the least: a span of 2^32, the general sort's.
+          if (wider && songBase + TWO_32 <= MAX) {
+            keys.push(keyBase);
+            songs.push(Math.min(...songs) + TWO_32);
+          }
+          const totals: Totals = new Map();
+          addPairs(totals, keys, songs);
+          const { block, stats } = aggregate(keys, songs);
+          expect(Array.from(block)).toEqual(Array.from(encodeBlock(expectedBlock(totals))));
+          expect(stats).toMatchObject({
+            keys: totals.size,
+            pairs: distinctPairs(totals),
+            plays: keys.length,
+          });
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
   it('handles small keys only (the direct lookup) at the 4095 edge', () => {
     const keys = [4095, 0, 4095, 17, 0, 4095];
     const songs = [1, 2, 1, MAX, 2, 0];
