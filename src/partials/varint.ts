@@ -4,6 +4,14 @@
  * (user, song, plays) entry takes 4 to 6 bytes instead of 20.
  */
 
+/**
+ * 2^0 .. 2^63, for a varint's bytes from the fifth on (shift 28 and up, past the bit operations):
+ * `2 ** shift` with a shift known only at run time is a call to pow in V8, and varints of 6 bytes
+ * (song ids past 2^32 spread over their range) decoded 6 times slower with it (5M values: 316 to
+ * 351 ms against 43 to 57 ms).
+ */
+export const POWERS_OF_TWO = Float64Array.from({ length: 64 }, (_, i) => 2 ** i);
+
 /** Growable byte buffer for encoders. */
 export class ByteWriter {
   bytes: Uint8Array;
@@ -73,7 +81,7 @@ export class ByteReader {
       do {
         if (pos >= this.end) throw new Error('truncated varint');
         byte = bytes[pos++]!;
-        value += shift < 28 ? (byte & 0x7f) << shift : (byte & 0x7f) * 2 ** shift;
+        value += shift < 28 ? (byte & 0x7f) << shift : (byte & 0x7f) * POWERS_OF_TWO[shift]!;
         shift += 7;
       } while (byte >= 0x80);
     }

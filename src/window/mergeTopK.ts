@@ -1,3 +1,4 @@
+import { POWERS_OF_TWO } from '../partials/varint.js';
 import { TopK } from './topK.js';
 
 /** What a merge went through. */
@@ -393,7 +394,7 @@ function decodeWordSongs(
     let value = byte & 0x7f;
     for (let shift = 7; byte >= 0x80; shift += 7) {
       byte = bytes[p++]!;
-      value += shift < 28 ? (byte & 0x7f) << shift : (byte & 0x7f) * 2 ** shift;
+      value += shift < 28 ? (byte & 0x7f) << shift : (byte & 0x7f) * POWERS_OF_TWO[shift]!;
     }
     plays[at] = value;
     at++;
@@ -421,14 +422,14 @@ function decodeSongs(
     let value = byte & 0x7f;
     for (let shift = 7; byte >= 0x80; shift += 7) {
       byte = bytes[pos++]!;
-      value += shift < 28 ? (byte & 0x7f) << shift : (byte & 0x7f) * 2 ** shift;
+      value += shift < 28 ? (byte & 0x7f) << shift : (byte & 0x7f) * POWERS_OF_TWO[shift]!;
     }
     song += value;
     byte = bytes[pos++]!;
     value = byte & 0x7f;
     for (let shift = 7; byte >= 0x80; shift += 7) {
       byte = bytes[pos++]!;
-      value += shift < 28 ? (byte & 0x7f) << shift : (byte & 0x7f) * 2 ** shift;
+      value += shift < 28 ? (byte & 0x7f) << shift : (byte & 0x7f) * POWERS_OF_TWO[shift]!;
     }
     songs[at] = song;
     plays[at] = value;
@@ -666,13 +667,13 @@ function readGroupHeader(
   let delta = byte & 0x7f;
   for (let shift = 7; byte >= 0x80; shift += 7) {
     byte = bytes[pos++]!;
-    delta += shift < 28 ? (byte & 0x7f) << shift : (byte & 0x7f) * 2 ** shift;
+    delta += shift < 28 ? (byte & 0x7f) << shift : (byte & 0x7f) * POWERS_OF_TWO[shift]!;
   }
   byte = bytes[pos++]!;
   let n = byte & 0x7f;
   for (let shift = 7; byte >= 0x80; shift += 7) {
     byte = bytes[pos++]!;
-    n += shift < 28 ? (byte & 0x7f) << shift : (byte & 0x7f) * 2 ** shift;
+    n += shift < 28 ? (byte & 0x7f) << shift : (byte & 0x7f) * POWERS_OF_TWO[shift]!;
   }
   if (pos > bytes.length) throw new Error('partial block is truncated');
   blockKey[b] = blockKey[b]! + delta;
