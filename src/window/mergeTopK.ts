@@ -145,6 +145,19 @@ class MergeState {
   runs = 0;
   /** Whether songs/plays of the current key are in the merged arrays (else in the run arrays). */
   merged = false;
+  /** Whether the current key's chart is in outSongs/outPlays already (scanKey), and its length. */
+  ranked = false;
+  rankedCount = 0;
+  /**
+   * Per run of a key scanned in its blocks (scanKey): its cursor, its current song (DONE past its
+   * last) and plays, the songs left after it, and where its next song and plays are read.
+   */
+  readonly scanCursor: Int32Array;
+  readonly scanSong: Float64Array;
+  readonly scanPlays: Float64Array;
+  readonly scanLeft: Float64Array;
+  readonly scanSongAt: Float64Array;
+  readonly scanPlaysAt: Float64Array;
   /** Keys ranked from candidates so far (rankFromCandidates). */
   fromCandidates = 0;
 
@@ -191,6 +204,12 @@ class MergeState {
     this.songCount = new Float64Array(count);
     this.heap = new Int32Array(groups);
     this.active = new Int32Array(count);
+    this.scanCursor = new Int32Array(count);
+    this.scanSong = new Float64Array(count);
+    this.scanPlays = new Float64Array(count);
+    this.scanLeft = new Float64Array(count);
+    this.scanSongAt = new Float64Array(count);
+    this.scanPlaysAt = new Float64Array(count);
     this.runStart = new Int32Array(count + 1);
     this.outSongs = new Float64Array(k);
     this.outPlays = new Float64Array(k);
@@ -280,12 +299,20 @@ class MergeState {
     heap[i] = g;
   }
 
+  /** Run arrays for `total` entries (the current key's decoded runs). */
   ensureCapacity(total: number): void {
     const scratch = this.scratch;
     if (total <= scratch.runSongs.length) return;
     const size = 2 ** Math.ceil(Math.log2(total));
     scratch.runSongs = new Float64Array(size);
     scratch.runPlays = new Float64Array(size);
+  }
+
+  /** Merged arrays for `total` entries: grown apart from the run arrays, which a huge key needs alone. */
+  ensureMerged(total: number): void {
+    const scratch = this.scratch;
+    if (total <= scratch.mergedSongs.length) return;
+    const size = 2 ** Math.ceil(Math.log2(total));
     scratch.mergedSongs = new Float64Array(size);
     scratch.mergedPlays = new Float64Array(size);
   }
@@ -315,6 +342,10 @@ function decodeKey(state: MergeState): void {
   } = state;
   let total = 0;
   for (let a = 0; a < activeCount; a++) total += songCount[active[a]!]!;
+  if (total >= mergeLimits.scanFrom) {
+    scanKey(state, total);
+    return;
+  }
   state.ensureCapacity(total);
   const runSongs = state.scratch.runSongs;
   const runPlays = state.scratch.runPlays;
@@ -336,6 +367,110 @@ function decodeKey(state: MergeState): void {
   runStart[activeCount] = at;
   state.runs = activeCount;
   state.merged = false;
+}
+
+/**
+ * A key of at least this many day entries is ranked from its blocks as they lie (scanKey), not
+ * decoded into arrays: a user of 2M listens a day (a bot) holds about 10M entries over a week,
+ * 160 MB as arrays of songs and plays and as much again merged, where every other user holds
+ * about a hundred (docs/BENCHMARKS.md, "Heavy users"). Read as each key is merged: the tests lower
+ * it to run that path on every key.
+ */
+export const mergeLimits = { scanFrom: 1 << 20 };
+
+/**
+ * The current key's chart read straight from its groups in the blocks, each run walked in song
+ * order, the smallest song first (a scan of the run heads: a key this large has its few days'
+ * runs), its plays summed over the runs and offered to a TopK; the cursors advanced as decodeKey
+ * advances them. Leaves the chart in outSongs/outPlays (`ranked`).
+ */
+function scanKey(state: MergeState, total: number): void {
+  const { active, activeCount, songCount, position, end, blockKey, bytes, wordLayout, high, top } = state;
+  const { scanCursor, scanSong, scanPlays, scanLeft, scanSongAt, scanPlaysAt } = state;
+  for (let a = 0; a < activeCount; a++) {
+    const c = active[a]!;
+    const block = bytes[c]!;
+    const start = position[c]!;
+    const n = songCount[c]!;
+    scanCursor[a] = c;
+    scanLeft[a] = n;
+    scanSong[a] = 0;
+    let groupEnd: number;
+    if (wordLayout[c]) {
+      const songsAt = start + wordPadding(block, start);
+      scanSongAt[a] = songsAt;
+      scanPlaysAt[a] = songsAt + 4 * n;
+      groupEnd = skipWordSongs(block, start, n);
+    } else {
+      scanSongAt[a] = start;
+      groupEnd = skipSongs(block, start, n);
+    }
+    nextScanned(state, a);
+    if (groupEnd < end[c]!) {
+      readGroupHeader(block, c, groupEnd, position, blockKey, songCount);
+      if (blockKey[c]! >= high) blockKey[c] = DONE;
+    } else blockKey[c] = DONE;
+  }
+  state.settle(state.group);
+  top.clear();
+  for (;;) {
+    let song = DONE;
+    for (let a = 0; a < activeCount; a++) if (scanSong[a]! < song) song = scanSong[a]!;
+    if (song === DONE) break;
+    let sum = 0;
+    for (let a = 0; a < activeCount; a++) {
+      if (scanSong[a] === song) {
+        sum += scanPlays[a]!;
+        nextScanned(state, a);
+      }
+    }
+    top.offer(song, sum);
+  }
+  state.rankedCount = top.drain(state.outSongs, state.outPlays);
+  state.ranked = true;
+  state.runStart[0] = 0;
+  state.runStart[1] = total;
+  state.runs = 1;
+  state.merged = false;
+}
+
+/** Run `a` of a scanned key to its next song and plays (scanSong DONE past its last). */
+function nextScanned(state: MergeState, a: number): void {
+  const { scanCursor, scanSong, scanPlays, scanLeft, scanSongAt, scanPlaysAt } = state;
+  if (scanLeft[a] === 0) {
+    scanSong[a] = DONE;
+    return;
+  }
+  scanLeft[a]!--;
+  const c = scanCursor[a]!;
+  const block = state.bytes[c]!;
+  if (state.wordLayout[c]) {
+    const at = scanSongAt[a]!;
+    const words = state.words[c];
+    scanSong[a] =
+      words !== undefined
+        ? words[(block.byteOffset + at) >>> 2]!
+        : (block[at]! | (block[at + 1]! << 8) | (block[at + 2]! << 16) | (block[at + 3]! << 24)) >>> 0;
+    scanSongAt[a] = at + 4;
+    scanPlays[a] = varintAt(block, scanPlaysAt[a]!);
+    scanPlaysAt[a] = decodedEnd;
+  } else {
+    scanSong[a] = scanSong[a]! + varintAt(block, scanSongAt[a]!);
+    scanPlays[a] = varintAt(block, decodedEnd);
+    scanSongAt[a] = decodedEnd;
+  }
+}
+
+/** The varint at `pos` (decodedEnd: the position after it). */
+function varintAt(bytes: Uint8Array, pos: number): number {
+  let byte = bytes[pos++]!;
+  let value = byte & 0x7f;
+  for (let shift = 7; byte >= 0x80; shift += 7) {
+    byte = bytes[pos++]!;
+    value += shift < 28 ? (byte & 0x7f) << shift : (byte & 0x7f) * POWERS_OF_TWO[shift]!;
+  }
+  decodedEnd = pos;
+  return value;
 }
 
 /** The position after `n` (song delta, plays) varint pairs from `pos`. */
@@ -461,6 +596,7 @@ function mergeKey(state: MergeState): number {
       return m;
     }
   }
+  state.ensureMerged(entries);
   return mergeRuns(state);
 }
 
@@ -503,6 +639,7 @@ function rankFromCandidates(state: MergeState): number {
   const least = Math.ceil(bound / runs);
   // Every entry a candidate: a small key's flat plays.
   if (least <= 1) return -1;
+  state.ensureMerged(total);
   const candidates = state.scratch.mergedSongs;
   let c = 0;
   for (let i = 0; i < total; i++) {
@@ -615,6 +752,10 @@ function mergeRuns(state: MergeState): number {
 
 /** Put the current key's best k songs, best first, in outSongs/outPlays; returns how many. */
 function rank(state: MergeState, m: number): number {
+  if (state.ranked) {
+    state.ranked = false;
+    return state.rankedCount;
+  }
   const { runSongs, runPlays, mergedSongs, mergedPlays } = state.scratch;
   const songs = state.merged ? mergedSongs : runSongs;
   const plays = state.merged ? mergedPlays : runPlays;

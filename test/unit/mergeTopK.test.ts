@@ -12,6 +12,7 @@ import {
   type BlockSpan,
   type MergeCounts,
   MergeScratch,
+  mergeLimits,
   mergeSpans,
   mergeTopK,
   wordReads,
@@ -683,6 +684,20 @@ describe("mergeSpans over 'words' blocks (version 3)", () => {
 
   it('equals the Map computation for runs of segments laid anywhere in a buffer at their place modulo 4', () => {
     mergesLikeTheMap();
+  });
+
+  it('equals it too with every key ranked from its blocks as they lie (scanKey, as a huge key is)', () => {
+    const scanFrom = mergeLimits.scanFrom;
+    mergeLimits.scanFrom = 1;
+    try {
+      mergesLikeTheMap();
+      // And with the songs of 'words' blocks assembled from their bytes (a big-endian machine).
+      wordReads.inPlace = false;
+      mergesLikeTheMap();
+    } finally {
+      mergeLimits.scanFrom = scanFrom;
+      wordReads.inPlace = true;
+    }
   });
 
   it('equals it too with the songs assembled from the bytes, as on a big-endian machine', () => {
