@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { ThreadsCut } from '../../src/engines/chartEngine.js';
 import {
   DEFAULT_MEMORY_BYTES,
+  distinctAbout,
   heldBeyondFresh,
   kpiPartRowsWithin,
   MIN_KPI_PART_ROWS,
@@ -12,6 +13,8 @@ import {
   workerLimits,
   youngGenerationFor,
 } from '../../src/engines/embedded/memoryPlan.js';
+
+import { mulberry32 } from '../support/prng.js';
 
 const MB = 1024 * 1024;
 
@@ -109,5 +112,28 @@ describe('the rows of a KPI day part a budget holds', () => {
     expect(kpiPartRowsWithin(64 * MB, 1, MAX)).toBe(MIN_KPI_PART_ROWS);
     expect(kpiPartRowsWithin(64 * 1024 * MB, 2, MAX)).toBe(MAX);
     expect(kpiPartRowsWithin(MIN_MEMORY_BYTES, 1, 500)).toBe(500);
+  });
+});
+
+describe("the distinct users a streams file's table is sized for", () => {
+  it('as many as random draws from the catalogue give: never more than the rows or the users', () => {
+    // 3.3M rows from 5M users: about 2.4M of them.
+    expect(distinctAbout(5_000_000, 3_300_000)).toBe(Math.ceil(5_000_000 * (1 - Math.exp(-0.66))));
+    expect(distinctAbout(5_000_000, 3_300_000)).toBeGreaterThan(2_400_000);
+    expect(distinctAbout(5_000_000, 3_300_000)).toBeLessThan(2_500_000);
+    // Many rows a user: the whole catalogue; few: about one a row.
+    expect(distinctAbout(50_000, 5_000_000)).toBe(50_000);
+    expect(distinctAbout(10_000_000, 1_000)).toBe(1_000);
+    expect(distinctAbout(0, 1_000)).toBe(0);
+    expect(distinctAbout(1_000, 0)).toBe(0);
+  });
+
+  it('is what a file of uniform random draws holds, within 1%', () => {
+    // 200,000 rows drawn from 300,000 users.
+    const random = mulberry32(11);
+    const seen = new Set<number>();
+    for (let i = 0; i < 200_000; i++) seen.add(Math.floor(random() * 300_000));
+    const expected = distinctAbout(300_000, 200_000);
+    expect(Math.abs(seen.size - expected)).toBeLessThan(expected * 0.01);
   });
 });

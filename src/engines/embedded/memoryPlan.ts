@@ -143,3 +143,13 @@ export function partitionsFor(fileBytes: number, plan: MemoryPlan): number {
   while (partitions < MAX_PARTITIONS && partitions * pairsPerPartition < maxPairs) partitions *= 2;
   return partitions;
 }
+
+/**
+ * About how many distinct users `rows` rows hold, from a catalogue of `users`: as many as rows
+ * drawn from it at random would hold, `users * (1 - e^(-rows / users))`, at most `rows` and
+ * `users`; any skew in who listens makes it fewer. A file of 3.3M rows from a catalogue of 5M users
+ * holds about 2.4M of them: sized for 5M, each worker's table was 107 MB where 71 MB holds them.
+ */
+export function distinctAbout(users: number, rows: number): number {
+  return users <= 0 ? 0 : Math.ceil(users * -Math.expm1(-rows / users));
+}

@@ -27,6 +27,7 @@ import { readUnitLines } from '../../sources/logUnits.js';
 import type { CountryChart } from '../../window/countryCharts.js';
 import { MergeScratch, mergeSpans } from '../../window/mergeTopK.js';
 import { aggregateDayPart } from './kpiDayPart.js';
+import { distinctAbout } from './memoryPlan.js';
 import { finishFilePartial } from './streamsParse.js';
 import {
   type AggregatedBlock,
@@ -363,7 +364,7 @@ const interners = { users: new IdInterner(), tracks: new IdInterner() };
 function parseInterners(bytes: number, users: number | undefined): { users: IdInterner; tracks: IdInterner } {
   interners.users.clear();
   interners.tracks.clear();
-  if (users !== undefined) interners.users.reserve(Math.min(users, Math.ceil(bytes / ROW_BYTES_ABOUT)));
+  if (users !== undefined) interners.users.reserve(distinctAbout(users, Math.ceil(bytes / ROW_BYTES_ABOUT)));
   return interners;
 }
 
