@@ -84,7 +84,8 @@ export class MergeScratch {
  * the comparison; ranking is a counting sort on plays, which keeps equal plays in song order: the
  * chart order without any comparison sort. Plays too large for the histogram take a TopK heap.
  * A key with thousands of entries (a country's week) is ranked from the few songs that can reach
- * its top k instead of merged (rankFromCandidates).
+ * its top k instead of merged (rankFromCandidates); one with a million and more (a bot's user)
+ * from its blocks as they lie, with no arrays of its entries (scanKey).
  */
 export function mergeSpans(
   spans: BlockSpan[],
