@@ -59,8 +59,9 @@ export function segmentKeysFor(partitions: number): number {
  * A users block's segment ends before its next key once it holds this many pairs, however few its
  * keys: a user range can only be cut at segments, and reads the whole segment at each end of its
  * span of every block. With segments of keys alone, a week of heavy users (1,000 users, 5M rows a
- * day: one segment of 190,000 pairs a block) gave each user range every block whole, and the
- * daily run held 500 MB at the default budget (docs/BENCHMARKS.md, "Heavy users"). A day of the
+ * day: one segment of 190,000 pairs a block) gave each user range every block whole: the daily
+ * run held 400 to 490 MB at the default budget, and 1.4 GB with 2,000 users of 20M rows a day
+ * (docs/BENCHMARKS.md, "Heavy users"). A day of the
  * benchmark's 20M rows has at most about 2,000 pairs a segment: its segments are cut by keys.
  */
 export const USER_SEGMENT_PAIRS = 8192;
