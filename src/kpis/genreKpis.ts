@@ -467,9 +467,10 @@ function playList(tracks: number, counter: PlayCounter): DayAggregate['plays'] {
 }
 
 /**
- * Dense counts when the key space is small enough (a day: hours x tracks), else a Map; a Map too
- * when at most `entries` keys are coming and they are fewer than a quarter of the space (the
- * parts' plays merged: a dense array of every hour and track for a few of them played).
+ * Dense counts when the key space is small enough (a day: hours x tracks), else a hash table of
+ * its own (hashCounter); that too when at most `entries` keys are coming and they are fewer than a
+ * quarter of the space (the parts' plays merged: a dense array of every hour and track for a few
+ * of them played).
  */
 function playCounter(keys: number, entries = keys): PlayCounter {
   if (keys <= 1 << 24 && entries * 4 >= keys) {
@@ -485,6 +486,7 @@ function playCounter(keys: number, entries = keys): PlayCounter {
       },
     };
   }
+  if (keys <= 2 ** 31) return hashCounter(entries);
   const counts = new Map<number, number>();
   return {
     add: (key, plays = 1) => {
@@ -492,6 +494,57 @@ function playCounter(keys: number, entries = keys): PlayCounter {
     },
     size: () => counts.size,
     forEach: (visit) => counts.forEach(visit),
+  };
+}
+
+/**
+ * Counts of keys below 2^31 in typed arrays: open addressing, linear probing, a key's home slot
+ * from the high bits of a multiplicative hash, doubled past 5/8 full; sized for `entries` keys up
+ * to a million, then grown as they come (`entries` is the rows, far more than the keys they play).
+ * About 13 bytes a key played, where a Map took 60 and more: the plays of a day by the hour
+ * over 1M tracks (24M keys, past a dense counter's 2^24) held a Map of millions of entries on each
+ * worker and on the main thread, whose heap reached 200 MB (docs/BENCHMARKS.md, "Genre KPIs
+ * with 5M users and 1M songs").
+ */
+function hashCounter(entries: number): PlayCounter {
+  let bits = 10;
+  while (bits < 21 && (1 << bits) * 0.625 < entries) bits++;
+  let keys = new Int32Array(1 << bits).fill(-1);
+  let counts = new Uint32Array(1 << bits);
+  let size = 0;
+  const slotOf = (key: number, table: Int32Array, shift: number): number => {
+    const mask = table.length - 1;
+    let slot = Math.imul(key, 0x9e3779b1) >>> shift;
+    while (table[slot] !== -1 && table[slot] !== key) slot = (slot + 1) & mask;
+    return slot;
+  };
+  const grow = (): void => {
+    const oldKeys = keys;
+    const oldCounts = counts;
+    bits++;
+    keys = new Int32Array(1 << bits).fill(-1);
+    counts = new Uint32Array(1 << bits);
+    for (let s = 0; s < oldKeys.length; s++) {
+      if (oldKeys[s] === -1) continue;
+      const slot = slotOf(oldKeys[s]!, keys, 32 - bits);
+      keys[slot] = oldKeys[s]!;
+      counts[slot] = oldCounts[s]!;
+    }
+  };
+  return {
+    add: (key, plays = 1) => {
+      const slot = slotOf(key, keys, 32 - bits);
+      if (keys[slot] === -1) {
+        keys[slot] = key;
+        size++;
+      }
+      counts[slot]! += plays;
+      if (size > (keys.length >>> 3) * 5) grow();
+    },
+    size: () => size,
+    forEach: (visit) => {
+      for (let s = 0; s < keys.length; s++) if (keys[s] !== -1) visit(counts[s]!, keys[s]!);
+    },
   };
 }
 

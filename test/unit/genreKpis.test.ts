@@ -10,6 +10,7 @@ import {
   roundedRatio,
 } from '../../src/kpis/genreKpis.js';
 import type { UserGroups } from '../../src/kpis/streamDays.js';
+import { mulberry32 } from '../support/prng.js';
 
 /** The arithmetic of the genre KPIs (src/kpis/genreKpis.ts): exact half-up ratios, UTF-8 byte order. */
 
@@ -121,5 +122,41 @@ describe('a day cut into parts sums to the day whole', () => {
       ),
       { numRuns: 200 },
     );
+  });
+
+  it('by the hour over 1M tracks (past a dense counter): counted in a table grown as keys come', () => {
+    // 24 x 1M keys: each part counts in a hash table; the merge sizes its own from the first
+    // part's 10 keys and must grow to the second's 6,000.
+    const tracks = 1_000_000;
+    const numbered = catalog(tracks);
+    const name = (t: number): string => `track-${String(t).padStart(7, '0')}`;
+    const random = mulberry32(5);
+    const rows: [number, number, number][] = [];
+    for (let i = 0; i < 10; i++) rows.push([0, 1 + Math.floor(random() * (tracks - 1)), i % 24]);
+    for (let i = 0; i < 6000; i++) rows.push([1, 1 + Math.floor(random() * (tracks - 1)), i % 24]);
+    // Some keys played again by the other user (not a duplicate row).
+    for (let i = 0; i < 300; i++) rows.push([1 - rows[i]![0], rows[i]![1], rows[i]![2]]);
+    const whole = aggregateDay(
+      groups(rows, 2, () => true),
+      2,
+      numbered,
+      'hour',
+    );
+    const cut = [0, 1].map((p) =>
+      aggregateDay(
+        groups(rows, 2, (u) => u === p),
+        2,
+        numbered,
+        'hour',
+      ),
+    );
+    const merged = finishDayKpis(19_000, 'hour', mergeAggregates(cut), numbered, name);
+    expect(merged).toEqual(finishDayKpis(19_000, 'hour', whole, numbered, name));
+    // And the plays themselves, key by key, as the whole day's table (sized for its rows) has them.
+    const byKey = ({ ids, counts }: ReturnType<typeof mergeAggregates>['plays']): [number, number][] =>
+      Array.from(ids!, (key, i): [number, number] => [key, counts[i]!]).sort((a, b) => a[0] - b[0]);
+    const played = byKey(whole.plays);
+    expect(played.length).toBeGreaterThan(6000);
+    expect(byKey(mergeAggregates(cut).plays)).toEqual(played);
   });
 });
