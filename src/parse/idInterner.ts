@@ -76,21 +76,18 @@ export class IdInterner implements Numbering {
   /** idsOfSpans' hashes of a batch, and their names' words. */
   private batchHashes = new Int32Array(0);
   private batchWords = new Int32Array(0);
-  /**
-   * The buffer of the last single lookup and its view, kept for the next: the catalogues look
-   * their rows' ids up one at a time from the same chunk, and a view made each time was 5% of
-   * reading a songs file of 1M tracks (viewOf). (A batch makes its own: idsOfSpans is handed a
-   * partial's whole list of names, which this would keep alive.)
-   */
-  private lastBytes: Uint8Array | undefined;
-  private lastView = viewOf(new Uint8Array(0));
   /** What idsOfSpans' last pass of reads saw: kept, so that the compiler keeps the reads. */
   readsSeen = 0;
   size = 0;
 
-  /** The id of the name `bytes[start, end)`, taken as UTF-8 (numbered now if it is new). */
-  idOf(bytes: Uint8Array, start: number, end: number): number {
-    return this.lookup(bytes, start, end, false);
+  /**
+   * The id of the name `bytes[start, end)`, taken as UTF-8 (numbered now if it is new). `view`: a
+   * DataView over exactly `bytes`, kept by a caller that looks up many names in one buffer (a
+   * catalogue's rows, a chunk at a time): made for each lookup, it was 5% of reading a songs file
+   * of 1M tracks.
+   */
+  idOf(bytes: Uint8Array, start: number, end: number, view?: DataView): number {
+    return this.lookup(bytes, start, end, false, true, view);
   }
 
   /** The id of a name given as text. */
@@ -272,19 +269,17 @@ export class IdInterner implements Numbering {
    * name with a byte past ASCII is looked up by its decoded text, unless `anyBytes` (it is that
    * text's bytes).
    */
-  private lookup(bytes: Uint8Array, start: number, end: number, anyBytes: boolean, add = true): number {
+  private lookup(
+    bytes: Uint8Array,
+    start: number,
+    end: number,
+    anyBytes: boolean,
+    add = true,
+    view = viewOf(bytes),
+  ): number {
     const words = this.words;
-    const h = this.hashOf(bytes, this.viewFor(bytes), start, end, anyBytes, words, 0);
+    const h = this.hashOf(bytes, view, start, end, anyBytes, words, 0);
     return h < 0 ? this.textLookup(bytes, start, end, add) : this.probe(bytes, start, end, h, words, 0, add);
-  }
-
-  /** A view of `bytes` (viewOf), the last one's again when it is the same buffer. */
-  private viewFor(bytes: Uint8Array): DataView {
-    if (bytes !== this.lastBytes) {
-      this.lastBytes = bytes;
-      this.lastView = viewOf(bytes);
-    }
-    return this.lastView;
   }
 
   /** A name with a byte past ASCII, by its decoded text (-1 if it is not here and not to be added). */
@@ -546,7 +541,7 @@ const HASHED_WORD_BYTES = 24;
  * rows: 847 to 870 against 763 to 814 ms). Made once a batch or an arena: made for each probe it
  * was slower than the bytes.
  */
-function viewOf(bytes: Uint8Array): DataView {
+export function viewOf(bytes: Uint8Array): DataView {
   return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
 }
 
