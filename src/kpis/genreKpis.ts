@@ -501,10 +501,10 @@ function playCounter(keys: number, entries = keys): PlayCounter {
  * Counts of keys below 2^31 in typed arrays: open addressing, linear probing, a key's home slot
  * from the high bits of a multiplicative hash, doubled past 5/8 full; sized for `entries` keys up
  * to a million, then grown as they come (`entries` is the rows, far more than the keys they play).
- * About 13 bytes a key played, where a Map took 60 and more: the plays of a day by the hour
- * over 1M tracks (24M keys, past a dense counter's 2^24) held a Map of millions of entries on each
- * worker and on the main thread, whose heap reached 200 MB (docs/BENCHMARKS.md, "Genre KPIs
- * with 5M users and 1M songs").
+ * 8 bytes a slot, 13 to 26 bytes a key played, where a Map took 60 and more: the plays of a day
+ * by the hour over 1M tracks (24M keys, past a dense counter's 2^24) held a Map of millions of
+ * entries on each worker and on the main thread, whose heap reached 200 MB (docs/BENCHMARKS.md,
+ * "Genre KPIs with 5M users and 1M songs").
  */
 function hashCounter(entries: number): PlayCounter {
   let bits = 10;
