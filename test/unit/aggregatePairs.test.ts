@@ -30,6 +30,15 @@ import { mulberry32 } from '../support/prng.js';
  * encoding of a Map count, for any ids up to 2^53 - 1, and the packed path for ids below 2^32.
  */
 
+/** aggregatePairs' block of the pairs is exactly the documented encoding of their Map count. */
+function expectMapEncoding(keys: number[], songs: number[]): void {
+  const totals: Totals = new Map();
+  addPairs(totals, keys, songs);
+  const { block, stats } = aggregate(keys, songs);
+  expect(Array.from(block)).toEqual(Array.from(encodeBlock(expectedBlock(totals))));
+  expect(stats).toMatchObject({ keys: totals.size, pairs: distinctPairs(totals), plays: keys.length });
+}
+
 describe('aggregatePairs', () => {
   it('encodes the documented layout', () => {
     const { block, stats } = aggregate([5, 3, 5, 3, 5], [10, 2, 10, 7, 1]);
@@ -71,17 +80,10 @@ describe('aggregatePairs', () => {
     fc.assert(
       fc.property(blocksArb, (blocks) => {
         for (const pairs of blocks) {
-          const keys = pairs.map((p) => p[0]);
-          const songs = pairs.map((p) => p[1]);
-          const totals: Totals = new Map();
-          addPairs(totals, keys, songs);
-          const { block, stats } = aggregate(keys, songs);
-          expect(Array.from(block)).toEqual(Array.from(encodeBlock(expectedBlock(totals))));
-          expect(stats).toMatchObject({
-            keys: totals.size,
-            pairs: distinctPairs(totals),
-            plays: pairs.length,
-          });
+          expectMapEncoding(
+            pairs.map((p) => p[0]),
+            pairs.map((p) => p[1]),
+          );
         }
       }),
       { numRuns: 300 },
@@ -142,15 +144,7 @@ describe('aggregatePairs', () => {
             keys.push(keyBase);
             songs.push(Math.min(...songs) + TWO_32);
           }
-          const totals: Totals = new Map();
-          addPairs(totals, keys, songs);
-          const { block, stats } = aggregate(keys, songs);
-          expect(Array.from(block)).toEqual(Array.from(encodeBlock(expectedBlock(totals))));
-          expect(stats).toMatchObject({
-            keys: totals.size,
-            pairs: distinctPairs(totals),
-            plays: keys.length,
-          });
+          expectMapEncoding(keys, songs);
         },
       ),
       { numRuns: 300 },
