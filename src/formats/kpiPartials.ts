@@ -570,13 +570,14 @@ function forEachBlock(
  * without rows, a track without plays).
  */
 export class PartialNames {
-  readonly tracks = new IdInterner();
-
   /**
-   * `users`: how users are numbered (the KPI engine numbers them by the users catalogue's ids,
-   * ExtendedInterner; afresh by default).
+   * How users and tracks are numbered: the KPI engine numbers them by the catalogue's ids
+   * (ExtendedInterner, CatalogNumbering); afresh by default.
    */
-  constructor(readonly users: Numbering = new IdInterner()) {}
+  constructor(
+    readonly users: Numbering = new IdInterner(),
+    readonly tracks: Numbering = new IdInterner(),
+  ) {}
 
   /** This run's numbers of a segment's users and tracks (index: the segment's own number). */
   of(segment: Pick<PartialSegment, 'users' | 'tracks'>): PartialIds {

@@ -46,6 +46,22 @@ export class TrackGenres {
     return this.ids.size;
   }
 
+  /**
+   * The catalogue's own numbers of its tracks (done growing): a run numbers its tracks by them
+   * (ExtendedInterner), so that a track's number is its place in `layout`.
+   */
+  get numbering(): IdInterner {
+    return this.ids;
+  }
+
+  /**
+   * Track t's genres are `genreOf[from[t] .. from[t + 1])` (indices into `genres`), with their
+   * durations at the same places: the catalogue's own arrays, not to be written to.
+   */
+  get layout(): { from: Uint32Array; genreOf: Uint32Array; durations: Float64Array } {
+    return { from: this.from, genreOf: this.genreOf, durations: this.durations };
+  }
+
   has(id: string): boolean {
     return this.ids.has(id);
   }

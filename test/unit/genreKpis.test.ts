@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import {
   aggregateDay,
   byteOrder,
+  CatalogNumbering,
   finishDayKpis,
   type Granularity,
   mergeAggregates,
@@ -10,6 +11,8 @@ import {
   roundedRatio,
 } from '../../src/kpis/genreKpis.js';
 import type { UserGroups } from '../../src/kpis/streamDays.js';
+import { IdInterner, nameListOf } from '../../src/parse/idInterner.js';
+import { TrackGenres } from '../../src/parse/trackGenres.js';
 import { mulberry32 } from '../support/prng.js';
 
 /** The arithmetic of the genre KPIs (src/kpis/genreKpis.ts): exact half-up ratios, UTF-8 byte order. */
@@ -158,5 +161,72 @@ describe('a day cut into parts sums to the day whole', () => {
     const played = byKey(whole.plays);
     expect(played.length).toBeGreaterThan(6000);
     expect(byKey(mergeAggregates(cut).plays)).toEqual(played);
+  });
+});
+
+/**
+ * A run's tracks and users are numbered by the catalogue's own ids (CatalogNumbering), those in no
+ * songs or users file after them: a track's genres are then read where the catalogue holds them.
+ */
+describe('a catalogue as a run numbers it', () => {
+  const songs = TrackGenres.of([
+    ['t1', [{ genre: 'rock', durationMs: 100 }]],
+    [
+      't2',
+      [
+        { genre: 'pop', durationMs: 200 },
+        { genre: 'rock', durationMs: 210 },
+      ],
+    ],
+    ['t3', []],
+  ]);
+  const users = new IdInterner();
+  for (const name of ['u1', 'u2']) users.id(name);
+
+  it("numbers known tracks and users by the catalogue's ids, the unknown ones after them", () => {
+    const numbering = new CatalogNumbering({ tracks: songs, users });
+    expect(Array.from(numbering.tracks.idsOfList(nameListOf(['t2', 'tX', 't1', 'tY', 'tX', 't3'])))).toEqual([
+      1, 3, 0, 4, 3, 2,
+    ]);
+    expect(Array.from(numbering.users.idsOfList(nameListOf(['u9', 'u2', 'u1'])))).toEqual([2, 1, 0]);
+    const numbered = numbering.of();
+    expect(numbered.genres).toEqual(['pop', 'rock']);
+    expect(numbered.knownUsers).toBe(2);
+    expect(Array.from(numbered.knownTracks)).toEqual([1, 1, 1, 0, 0]);
+    // t1: rock; t2: pop then rock, in the order of their rows; t3 (no genre) and the unknown: none.
+    expect(Array.from(numbered.trackFrom)).toEqual([0, 1, 3, 3, 3, 3]);
+    expect(Array.from(numbered.trackGenres)).toEqual([1, 0, 1]);
+    expect(Array.from(numbered.trackDurations)).toEqual([100, 200, 210]);
+    // Made again only when tracks were numbered since.
+    expect(numbering.of()).toBe(numbered);
+    numbering.tracks.idsOfList(nameListOf(['tZ']));
+    expect(Array.from(numbering.of().knownTracks)).toEqual([1, 1, 1, 0, 0, 0]);
+    expect(Array.from(numbering.of().trackFrom)).toEqual([0, 1, 3, 3, 3, 3, 3]);
+  });
+
+  it("a day of known and unknown tracks counts each track's genres, and the unknown as rejected", () => {
+    const numbering = new CatalogNumbering({ tracks: songs, users });
+    const tracks = numbering.tracks.idsOfList(nameListOf(['t2', 'tX', 't1']));
+    const user = numbering.users.idsOfList(nameListOf(['u1', 'u9']));
+    const groups: UserGroups = {
+      // u1 (0): t2, tX; u9 (2): t1. Users 1 has no rows.
+      starts: Uint32Array.from([0, 2, 2, 3]),
+      tracks: Uint32Array.from([tracks[0]!, tracks[1]!, tracks[2]!]),
+      times: Uint32Array.from([1, 2, 3]),
+      dayStart: 0,
+    };
+    expect(Array.from(user)).toEqual([0, 2]);
+    const numbered = numbering.of();
+    const aggregate = aggregateDay(groups, numbering.users.size, numbered, 'day');
+    expect(aggregate.counts).toMatchObject({ rows: 3, unknownTrack: 1, unknownUser: 1, counted: 2 });
+    const kpis = finishDayKpis(19_000, 'day', aggregate, numbered, (t) => numbering.tracks.name(t));
+    expect(kpis.genres.map((g) => [g.genre, g.listenCount, g.uniqueListeners, g.totalListeningMs])).toEqual([
+      ['pop', 1, 1, 200],
+      ['rock', 2, 2, 310],
+    ]);
+    expect(kpis.genres[1]!.top3).toEqual([
+      { track: 't1', plays: 1 },
+      { track: 't2', plays: 1 },
+    ]);
   });
 });

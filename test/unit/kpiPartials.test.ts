@@ -268,7 +268,7 @@ describe('KPI file partials of several segments (a file read in ranges)', () => 
       ]),
     );
     // Numbered in order of first appearance over the segments, as one list of the file's names.
-    expect(namesOf(loaded.tracks.nameList())).toEqual(['t1', 't2']);
+    expect(Array.from({ length: loaded.tracks.size }, (_, t) => loaded.tracks.name(t))).toEqual(['t1', 't2']);
   });
 
   it("a flipped byte in a later segment's rows or names is that segment's damage, named", () => {
@@ -559,7 +559,7 @@ function loadDay(
     part?: { part: number; parts: number };
     arrays?: GroupArrays;
   } = {},
-): { groups: UserGroups; users: Numbering; tracks: IdInterner } {
+): { groups: UserGroups; users: Numbering; tracks: Numbering } {
   const names = options.names ?? new PartialNames();
   const sources = daySources(paths, day, names, options.headers);
   const groups = loadDayGroups(sources, names.users.size, options.arrays, options.part);

@@ -95,14 +95,12 @@ export function embeddedKpiEngine(options: {
     // The header read and its names numbered while the parse's other files are read (about 0.1 s
     // a file of 3M rows here, which the first large day waited for).
     readAhead(partial, catalog, catalogKey) {
-      const { headers, names, catalog: numbered } = numberingFor(catalog, catalogKey);
+      const { headers, names } = numberingFor(catalog, catalogKey);
       if (headers.has(partial)) return;
       try {
         const read = { header: readFilePartialHeader(partial) };
         headers.set(partial, read);
         partialIds(read, names);
-        // Its new tracks looked up in the catalogue now too, rather than by the first day.
-        numbered.know(names.tracks);
       } catch {
         // Damaged: the day that reads it says so, and the job parses its file again.
       }
@@ -136,7 +134,7 @@ export function embeddedKpiEngine(options: {
       names,
       run.headers,
     );
-    const numbered = run.catalog.of(names.tracks);
+    const numbered = run.catalog.of();
     const users = names.users.size;
     const trackName = (t: number): string => names.tracks.name(t);
     const count = dayParts(dayRows, parallel ? threads : 1, maxPartRows);
@@ -193,6 +191,6 @@ interface RunNumbering {
 
 function runNumbering(catalog: Catalog, key: string): RunNumbering {
   const numbered = new CatalogNumbering(catalog);
-  const names = new PartialNames(numbered.users);
+  const names = new PartialNames(numbered.users, numbered.tracks);
   return { key, catalog: numbered, names, headers: new Map() };
 }
