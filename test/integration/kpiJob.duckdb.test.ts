@@ -42,13 +42,14 @@ function ours(out: string): Map<string, string[]> {
 
 describe('genre KPIs against DuckDB', () => {
   it.each([
-    [1, 'day', 400],
-    [2, 'day', 1500],
-    [3, 'hour', 800],
+    [1, 'day', 400, false],
+    [2, 'day', 1500, false],
+    [3, 'hour', 800, false],
+    [4, 'day', 1000, true],
   ] as const)(
-    'seed %i, %s granularity, %i rows per file: every file holds the oracle rows',
-    async (seed, granularity, rows) => {
-      const dir = kpiLanding(temp, seed, rows);
+    'seed %i, %s granularity, %i rows per file, songs and users in two files each: %s: every file holds the oracle rows',
+    async (seed, granularity, rows, splitCatalogues) => {
+      const dir = kpiLanding(temp, seed, rows, splitCatalogues);
       const out = temp.make('playtally-kpi-out-');
       // Seed 2: every day computed on two workers, cut by user (the path of large days).
       await runKpis({
@@ -71,6 +72,12 @@ describe('genre KPIs against DuckDB', () => {
       expect(quality.streams.unknownUser).toBeGreaterThan(0);
       const rejects = quality.files.map((f: { rejects: Record<string, number> }) => f.rejects);
       expect(rejects.some((r: Record<string, number>) => r.empty_id > 0 && r.bad_timestamp > 0)).toBe(true);
+      if (splitCatalogues) {
+        // The second files' repeats of the first's rows, rejected as the duplicates they are.
+        expect(quality.songs.files).toHaveLength(2);
+        expect(quality.songs.files[1].rejects.duplicate_song).toBeGreaterThan(0);
+        expect(quality.users.files[1].rejects.duplicate_user).toBeGreaterThan(0);
+      }
     },
   );
 });

@@ -17,8 +17,15 @@ export const KPI_LANDING_DAYS = ['2024-03-01', '2024-03-02'] as const;
  * files over two days with exact duplicates within and across files, listen times with offsets
  * that cross midnight UTC, tracks listed under two genres, tracks not in the songs, users not in
  * the users, bad rows (empty ids, bad timestamps), quoted names with commas, quotes and newlines.
+ * `splitCatalogues`: the songs and the users each in two files whose rows overlap by a third (the
+ * second file's repeats rejected as duplicates), a catalogue of several files.
  */
-export function kpiLanding(into: TempDirs | string, seed: number, streamsPerFile: number): string {
+export function kpiLanding(
+  into: TempDirs | string,
+  seed: number,
+  streamsPerFile: number,
+  splitCatalogues = false,
+): string {
   const random = mulberry32(seed);
   const pick = <T>(xs: readonly T[]): T => xs[Math.floor(random() * xs.length)]!;
   const dir = typeof into === 'string' ? into : into.make('playtally-kpi-oracle-');
@@ -39,16 +46,21 @@ export function kpiLanding(into: TempDirs | string, seed: number, streamsPerFile
       );
     }
   }
-  writeFileSync(join(dir, 'songs', 'tracks.csv'), `${songRows.join('\n')}\n`);
-
   const users = Array.from({ length: 40 }, (_, i) => `u${i}`);
-  writeFileSync(
-    join(dir, 'users', 'users.csv'),
-    `user_name,user_id,user_age,user_country,created_at\r\n${users
-      .slice(0, 35)
-      .map((u) => `n,${u},30,US,2020-01-01`)
-      .join('\r\n')}\r\n`,
-  );
+  const userRows = users.slice(0, 35).map((u) => `n,${u},30,US,2020-01-01`);
+  const catalogue = (sub: string, name: string, header: string, rows: string[], eol: string): void => {
+    const parts = splitCatalogues
+      ? [rows.slice(0, Math.ceil((rows.length * 2) / 3)), rows.slice(Math.floor(rows.length / 3))]
+      : [rows];
+    parts.forEach((part, i) => {
+      writeFileSync(
+        join(dir, sub, parts.length === 1 ? name : `${i}-${name}`),
+        `${[header, ...part].join(eol)}${eol}`,
+      );
+    });
+  };
+  catalogue('songs', 'tracks.csv', songRows[0]!, songRows.slice(1), '\n');
+  catalogue('users', 'users.csv', 'user_name,user_id,user_age,user_country,created_at', userRows, '\r\n');
 
   const previous: string[] = [];
   for (let f = 0; f < 4; f++) {
