@@ -1,4 +1,4 @@
-import { IdInterner, type NameList } from './idInterner.js';
+import { IdInterner } from './idInterner.js';
 
 /** One genre a track is listed under, with the track's duration in that row. */
 export interface TrackGenre {
@@ -71,13 +71,8 @@ export class TrackGenres {
     return this.ids.has(id) ? this.genresOf(this.ids.id(id)) : undefined;
   }
 
-  /** The track numbers of a list of track ids, by their bytes: -1 for one in no songs file. */
-  numbersOf(list: NameList): Int32Array {
-    return this.ids.idsOfList(list, false);
-  }
-
   /** Track `track`'s genres (indices into `genres`) and durations, in the order of their rows. */
-  forEachGenre(track: number, visit: (genre: number, durationMs: number) => void): void {
+  private forEachGenre(track: number, visit: (genre: number, durationMs: number) => void): void {
     for (let e = this.from[track]!; e < this.from[track + 1]!; e++)
       visit(this.genreOf[e]!, this.durations[e]!);
   }

@@ -49,15 +49,17 @@ describe('TrackGenres', () => {
         expect([...got.genres].sort()).toEqual(
           [...new Set([...want.values()].flat().map((g) => g.genre))].sort(),
         );
-        // Looked up by bytes: numbers whose genres are the track's.
+        // Looked up by bytes in its numbering: numbers whose entries in its layout are the track's
+        // genres (how a run reads them: CatalogNumbering).
         const names = [...want.keys(), 'absent'];
-        const numbers = got.numbersOf(nameListOf(names));
+        const numbers = got.numbering.idsOfList(nameListOf(names), false);
         expect(numbers[names.length - 1]).toBe(-1);
+        const { from, genreOf, durations } = got.layout;
+        expect(from).toHaveLength(got.size + 1);
         names.slice(0, -1).forEach((track, i) => {
           const genres: TrackGenre[] = [];
-          got.forEachGenre(numbers[i]!, (g, durationMs) =>
-            genres.push({ genre: got.genres[g]!, durationMs }),
-          );
+          for (let e = from[numbers[i]!]!; e < from[numbers[i]! + 1]!; e++)
+            genres.push({ genre: got.genres[genreOf[e]!]!, durationMs: durations[e]! });
           expect(genres).toEqual(want.get(track));
         });
       }),
