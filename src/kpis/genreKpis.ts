@@ -160,7 +160,7 @@ export class CatalogNumbering {
     const inCatalog = this.catalog.tracks.size;
     const { from } = this.catalog.tracks.layout;
     // The tracks in no songs file have no genres: their entries start and end where the last
-    // catalogue track's end.
+    // catalogue track's entries end.
     const trackFrom = new Uint32Array(new SharedArrayBuffer(4 * (tracks + 1)));
     trackFrom.set(from);
     trackFrom.fill(from[inCatalog]!, inCatalog + 1);

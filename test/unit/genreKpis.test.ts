@@ -209,7 +209,7 @@ describe('a catalogue as a run numbers it', () => {
     const tracks = numbering.tracks.idsOfList(nameListOf(['t2', 'tX', 't1']));
     const user = numbering.users.idsOfList(nameListOf(['u1', 'u9']));
     const groups: UserGroups = {
-      // u1 (0): t2, tX; u9 (2): t1. Users 1 has no rows.
+      // u1 (0): t2, tX; u9 (2): t1. User 1 (u2) has no rows.
       starts: Uint32Array.from([0, 2, 2, 3]),
       tracks: Uint32Array.from([tracks[0]!, tracks[1]!, tracks[2]!]),
       times: Uint32Array.from([1, 2, 3]),
