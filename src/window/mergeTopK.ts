@@ -1,4 +1,4 @@
-import { POWERS_OF_TWO } from '../partials/varint.js';
+import { ByteReader, POWERS_OF_TWO } from '../partials/varint.js';
 import { TopK } from './topK.js';
 
 /** What a merge went through. */
@@ -151,14 +151,15 @@ class MergeState {
   rankedCount = 0;
   /**
    * Per run of a key scanned in its blocks (scanKey): its cursor, its current song (DONE past its
-   * last) and plays, the songs left after it, and where its next song and plays are read.
+   * last) and plays, the songs left after it, where its next song word is read ('words' layout),
+   * and the reader of its varints (its plays; in the varint layout, its song deltas too).
    */
   readonly scanCursor: Int32Array;
   readonly scanSong: Float64Array;
   readonly scanPlays: Float64Array;
   readonly scanLeft: Float64Array;
   readonly scanSongAt: Float64Array;
-  readonly scanPlaysAt: Float64Array;
+  readonly scanReaders: ByteReader[] = [];
   /** Keys ranked from candidates so far (rankFromCandidates). */
   fromCandidates = 0;
 
@@ -210,7 +211,6 @@ class MergeState {
     this.scanPlays = new Float64Array(count);
     this.scanLeft = new Float64Array(count);
     this.scanSongAt = new Float64Array(count);
-    this.scanPlaysAt = new Float64Array(count);
     this.runStart = new Int32Array(count + 1);
     this.outSongs = new Float64Array(k);
     this.outPlays = new Float64Array(k);
@@ -389,7 +389,7 @@ export const mergeLimits = { scanFrom: 1 << 22 };
  */
 function scanKey(state: MergeState, total: number): void {
   const { active, activeCount, songCount, position, end, blockKey, bytes, wordLayout, high, top } = state;
-  const { scanCursor, scanSong, scanPlays, scanLeft, scanSongAt, scanPlaysAt } = state;
+  const { scanCursor, scanSong, scanPlays, scanLeft, scanSongAt, scanReaders } = state;
   for (let a = 0; a < activeCount; a++) {
     const c = active[a]!;
     const block = bytes[c]!;
@@ -402,10 +402,10 @@ function scanKey(state: MergeState, total: number): void {
     if (wordLayout[c]) {
       const songsAt = start + wordPadding(block, start);
       scanSongAt[a] = songsAt;
-      scanPlaysAt[a] = songsAt + 4 * n;
+      scanReaders[a] = new ByteReader(block, songsAt + 4 * n, end[c]);
       groupEnd = skipWordSongs(block, start, n);
     } else {
-      scanSongAt[a] = start;
+      scanReaders[a] = new ByteReader(block, start, end[c]);
       groupEnd = skipSongs(block, start, n);
     }
     nextScanned(state, a);
@@ -439,7 +439,7 @@ function scanKey(state: MergeState, total: number): void {
 
 /** Run `a` of a scanned key to its next song and plays (scanSong DONE past its last). */
 function nextScanned(state: MergeState, a: number): void {
-  const { scanCursor, scanSong, scanPlays, scanLeft, scanSongAt, scanPlaysAt } = state;
+  const { scanCursor, scanSong, scanPlays, scanLeft, scanSongAt } = state;
   if (scanLeft[a] === 0) {
     scanSong[a] = DONE;
     return;
@@ -455,25 +455,12 @@ function nextScanned(state: MergeState, a: number): void {
         ? words[(block.byteOffset + at) >>> 2]!
         : (block[at]! | (block[at + 1]! << 8) | (block[at + 2]! << 16) | (block[at + 3]! << 24)) >>> 0;
     scanSongAt[a] = at + 4;
-    scanPlays[a] = varintAt(block, scanPlaysAt[a]!);
-    scanPlaysAt[a] = decodedEnd;
+    scanPlays[a] = state.scanReaders[a]!.varint();
   } else {
-    scanSong[a] = scanSong[a]! + varintAt(block, scanSongAt[a]!);
-    scanPlays[a] = varintAt(block, decodedEnd);
-    scanSongAt[a] = decodedEnd;
+    const reader = state.scanReaders[a]!;
+    scanSong[a] = scanSong[a]! + reader.varint();
+    scanPlays[a] = reader.varint();
   }
-}
-
-/** The varint at `pos` (decodedEnd: the position after it). */
-function varintAt(bytes: Uint8Array, pos: number): number {
-  let byte = bytes[pos++]!;
-  let value = byte & 0x7f;
-  for (let shift = 7; byte >= 0x80; shift += 7) {
-    byte = bytes[pos++]!;
-    value += shift < 28 ? (byte & 0x7f) << shift : (byte & 0x7f) * POWERS_OF_TWO[shift]!;
-  }
-  decodedEnd = pos;
-  return value;
 }
 
 /** The position after `n` (song delta, plays) varint pairs from `pos`. */
