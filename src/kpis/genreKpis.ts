@@ -428,7 +428,10 @@ interface PlayCounter {
   forEach(visit: (plays: number, key: number) => void): void;
 }
 
-/** Each key played of a DayAggregate's plays, with its plays, in order of key. */
+/**
+ * Each key played of a DayAggregate's plays, with its plays: in order of key for dense counts, in
+ * the counter's own order for a list (the sums and the top tracks' ties do not depend on it).
+ */
 function forEachPlay(plays: DayAggregate['plays'], visit: (key: number, n: number) => void): void {
   const { ids, counts } = plays;
   if (ids === undefined) {
