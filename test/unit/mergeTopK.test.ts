@@ -620,7 +620,7 @@ describe("mergeSpans over 'words' blocks (version 3)", () => {
     let encoded: { block: Uint8Array; stats: ReturnType<typeof aggregatePacked> };
     if (words) {
       const out = new ByteWriter(16);
-      const stats = aggregatePacked(packedPairs(keys, songs), out, undefined, segmentKeys, segmentPairs);
+      const stats = aggregatePacked(packedPairs(keys, songs), out, segmentKeys, segmentPairs);
       encoded = { block: out.result().slice(), stats };
     } else encoded = aggregate(keys, songs, segmentKeys, segmentPairs);
     checksumSegments(encoded.stats.segments, encoded.block);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { sortPackedPairs } from '../../src/partials/radixSort.js';
+import { PairSorter, sortPackedPairs } from '../../src/partials/radixSort.js';
 import { mulberry32 } from '../support/prng.js';
 
 /**
@@ -22,7 +22,7 @@ function reference(pairs: Pair[]): Pair[] {
     .map((v) => [Number(v >> 32n), Number(v & 0xffffffffn)]);
 }
 
-/** Sort with sortPackedPairs, with junk words past the pairs in both buffers (they must stay). */
+/** Sort with sortPackedPairs, with junk words past the pairs (they must stay). */
 function sorted(pairs: Pair[], slack = 3): Pair[] {
   const n = pairs.length;
   const words = new Uint32Array(2 * n + slack).fill(0xdeadbeef);
@@ -30,12 +30,9 @@ function sorted(pairs: Pair[], slack = 3): Pair[] {
     words[2 * i] = song;
     words[2 * i + 1] = key;
   });
-  const scratch = new Uint32Array(2 * n + slack).fill(0xfeedface);
-  const out = sortPackedPairs(words, n, scratch);
-  expect(out === words || out === scratch).toBe(true);
-  const junk = out === words ? 0xdeadbeef : 0xfeedface;
-  for (let i = 2 * n; i < out.length; i++) expect(out[i]).toBe(junk);
-  return Array.from({ length: n }, (_, i) => [out[2 * i + 1]!, out[2 * i]!] as Pair);
+  sortPackedPairs(words, n);
+  for (let i = 2 * n; i < words.length; i++) expect(words[i]).toBe(0xdeadbeef);
+  return Array.from({ length: n }, (_, i) => [words[2 * i + 1]!, words[2 * i]!] as Pair);
 }
 
 const u32 = fc.integer({ min: 0, max: MAX_U32 });
@@ -131,8 +128,44 @@ describe('sortPackedPairs', () => {
     expect(sorted(pairs)).toEqual(reference(pairs));
   });
 
-  it('refuses buffers shorter than the pairs', () => {
-    expect(() => sortPackedPairs(new Uint32Array(4), 2, new Uint32Array(3))).toThrow(RangeError);
-    expect(() => sortPackedPairs(new Uint32Array(3), 2, new Uint32Array(4))).toThrow(RangeError);
+  it('refuses an array shorter than the pairs', () => {
+    expect(() => sortPackedPairs(new Uint32Array(3), 2)).toThrow(RangeError);
+  });
+});
+
+describe('PairSorter', () => {
+  /** Fill the sorter with `pairs`, sort, and read the sorted pairs back. */
+  function sortIn(sorter: PairSorter, pairs: Pair[]): Pair[] {
+    pairs.forEach(([key, song], i) => {
+      sorter.pairs[2 * i] = song;
+      sorter.pairs[2 * i + 1] = key;
+    });
+    const out = sorter.sort(pairs.length);
+    expect(out.length).toBe(2 * pairs.length);
+    return Array.from({ length: pairs.length }, (_, i) => [out[2 * i + 1]!, out[2 * i]!] as Pair);
+  }
+
+  it('sorts partition after partition of other shapes in the same memory', () => {
+    // A worker's sorter takes a users table, then a countries table (one key digit), then others:
+    // each sort must start from zeroed histograms and its own digits.
+    const rnd = mulberry32(11);
+    const sorter = new PairSorter(50_000);
+    const shapes: (() => Pair)[] = [
+      () => [Math.floor(rnd() * 2 ** 32), Math.floor(rnd() * 2 ** 27)],
+      () => [Math.floor(rnd() * 250), Math.floor(rnd() * 2 ** 27)],
+      () => [7, Math.floor(rnd() * 2 ** 32)],
+      () => [Math.floor(rnd() * 2 ** 32), 5],
+      () => [Math.floor(rnd() * 2 ** 32), Math.floor(rnd() * 2 ** 32)],
+      () => [Math.floor(rnd() * 2 ** 32), Math.floor(rnd() * 2 ** 27)],
+    ];
+    for (const [i, shape] of shapes.entries()) {
+      const pairs = Array.from({ length: 50_000 - 7_000 * i }, shape);
+      expect(sortIn(sorter, pairs)).toEqual(reference(pairs));
+    }
+  });
+
+  it('refuses more pairs than its room, and room past a 4 GiB memory', () => {
+    expect(() => new PairSorter(10).sort(11)).toThrow(RangeError);
+    expect(() => new PairSorter(2 ** 28)).toThrow(/4 GiB/);
   });
 });

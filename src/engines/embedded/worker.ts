@@ -13,12 +13,13 @@ import { ListenParser } from '../../parse/listenParser.js';
 import { exampleText } from '../../parse/rejects.js';
 import { readStreamsFile, StreamRowReader, streamsHeader } from '../../parse/streamRows.js';
 import {
-  aggregatePacked,
+  aggregatePackedIn,
   aggregatePairs,
   checksumSegments,
   SEGMENT_KEYS,
   USER_SEGMENT_PAIRS,
 } from '../../partials/aggregatePairs.js';
+import { PairSorter } from '../../partials/radixSort.js';
 import { ByteWriter } from '../../partials/varint.js';
 import { type LogHasher, unitHasher } from '../../sources/contentHash.js';
 import { chunkLines } from '../../sources/lineChunks.js';
@@ -208,17 +209,16 @@ function aggregateTable(
   const room = Math.max(n, largestTable);
   const out = blockWriter(room);
   if (!wide) {
-    // Every pair is narrow: read them back to back as uint64 keys, no conversion.
-    const { pairs, scratch } = sortBuffers(room);
-    const packed = new BigUint64Array(pairs.buffer, 0, n);
-    const raw = new Uint8Array(pairs.buffer);
+    // Every pair is narrow: read them back to back into the sorter's memory, no conversion.
+    const sorter = pairSorter(room);
+    const raw = new Uint8Array(sorter.pairs.buffer, sorter.pairs.byteOffset, sorter.pairs.byteLength);
     let at = 0;
     forEachRun(runs, (fd, chunk) => {
       readFully(fd, raw, at, chunk.pairs * 8, chunk.offset);
       at += chunk.pairs * 8;
     });
     // The 'words' layout: the songs read in place by the window's merge (aggregatePairs.ts).
-    const stats = aggregatePacked(packed, out, scratch, segmentKeys, segmentPairs);
+    const stats = aggregatePackedIn(sorter, n, out, segmentKeys, segmentPairs);
     const bytes = blockBytes(out.result(), reuse);
     checksumSegments(stats.segments, bytes);
     return { bytes, stats };
@@ -250,12 +250,22 @@ function aggregateTable(
 }
 
 /**
- * The two buffers of the packed sort (the pairs and the radix sort's second buffer), kept from one
+ * The packed sort's memory (the pairs and the radix sort's second region), kept from one
  * aggregation task to the next: a day's partitions are of similar sizes, and allocating (and
- * zeroing) two fresh buffers per table per partition cost more than the reuse holds. Dropped when
- * the worker turns to any other kind of task (see run).
+ * zeroing) fresh memory per table per partition cost more than the reuse holds. Kept too while
+ * the worker parses (the days of a cold week overlap: a worker goes from one day's parse to
+ * another's partitions and back), dropped when it turns to the charts or the KPIs (see run). A
+ * WebAssembly memory let go is given back only at some later collection: made afresh for each
+ * day, the week's sorters piled up (a cold week of 7 x 20M rows peaked 100 MB higher).
  */
-let sortBufferPair: { pairs: Uint32Array; scratch: Uint32Array } | undefined;
+let sorter: PairSorter | undefined;
+/** The tasks of a day's partial, through which the sorter is kept. */
+const BUILDS_PARTIALS = new Set<Task['kind']>([
+  'parseUnit',
+  'parseChunk',
+  'finishSpill',
+  'aggregatePartition',
+]);
 /** The encoder's buffer, kept likewise: each block leaves as a copy of its bytes (blockBytes). */
 let encoder: ByteWriter | undefined;
 
@@ -268,14 +278,11 @@ function blockWriter(n: number): ByteWriter {
   return encoder;
 }
 
-function sortBuffers(n: number): { pairs: Uint32Array; scratch: Uint32Array } {
-  if (sortBufferPair === undefined || sortBufferPair.pairs.length < 2 * n) {
-    // A little headroom, for a task without the day's largest table (largestTable), whose next
-    // partition, a few percent bigger, then does not reallocate.
-    const words = 2 * Math.ceil(n * 1.125);
-    sortBufferPair = { pairs: new Uint32Array(words), scratch: new Uint32Array(words) };
-  }
-  return sortBufferPair;
+function pairSorter(n: number): PairSorter {
+  // A little headroom, for a task without the day's largest table (largestTable), whose next
+  // partition, a few percent bigger, then does not reallocate.
+  if (sorter === undefined || sorter.capacity < n) sorter = new PairSorter(Math.ceil(n * 1.125));
+  return sorter;
 }
 
 /** Open each spill file once and visit its runs in order. */
@@ -453,10 +460,8 @@ function parseStreamsRange(task: ParseStreamsRangeTask): ParseStreamsRangeResult
 type Done = { result: unknown; transfer: ArrayBuffer[] };
 
 async function run(task: Task): Promise<Done> {
-  if (task.kind !== 'aggregatePartition') {
-    sortBufferPair = undefined;
-    encoder = undefined;
-  }
+  if (task.kind !== 'aggregatePartition') encoder = undefined;
+  if (!BUILDS_PARTIALS.has(task.kind)) sorter = undefined;
   if (task.kind !== 'mergeCountries') countryMemory = undefined;
   switch (task.kind) {
     case 'parseUnit':
