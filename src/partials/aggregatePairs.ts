@@ -1,5 +1,5 @@
 import { crc32 } from 'node:zlib';
-import { PairSorter, sortPackedPairs } from './radixSort.js';
+import { type PairSorter, sortPackedPairs } from './radixSort.js';
 import type { ByteWriter } from './varint.js';
 
 /** Counts of what one aggregated block holds. */
@@ -195,28 +195,14 @@ function sortWide(
 }
 
 /**
- * The fast path of aggregatePairs for a partition whose ids all fit 32 bits: `packed` holds
- * `key * 2^32 + song` per pair and is sorted by an LSD radix sort on its two uint32 halves
- * (radixSort.ts: about 20 ns a pair on the Intel Xeon, against about 60 to 80 for V8's
- * BigUint64Array#sort and about 200 for the general path), then run-length encoded into the
- * 'words' layout (encodeWords: a partial's blocks since version 3; the general path writes
- * varints). The pairs are copied into a sorter of their own: aggregatePackedIn sorts them where
- * they were read.
+ * The fast path of aggregatePairs for a partition whose ids all fit 32 bits: the first `n` pairs
+ * of `sorter` (two words each, the song then the key: `key * 2^32 + song` as a uint64), read into
+ * its memory by the caller, sorted there by an LSD radix sort on their two uint32 halves
+ * (radixSort.ts: a few linear passes, where V8's BigUint64Array#sort, a comparison sort, took 60
+ * to 80 ns a pair and the general path about 200), then run-length encoded into the 'words'
+ * layout (encodeWords: a partial's blocks since version 3; the general path writes varints).
  */
 export function aggregatePacked(
-  packed: BigUint64Array,
-  out: ByteWriter,
-  segmentKeys = SEGMENT_KEYS,
-  segmentPairs = Number.POSITIVE_INFINITY,
-): BlockStats {
-  const n = packed.length;
-  const sorter = new PairSorter(n);
-  sorter.pairs.set(new Uint32Array(packed.buffer, packed.byteOffset, n * 2));
-  return aggregatePackedIn(sorter, n, out, segmentKeys, segmentPairs);
-}
-
-/** aggregatePacked of the first `n` pairs of `sorter` (two words each, song then key), read there by the caller. */
-export function aggregatePackedIn(
   sorter: PairSorter,
   n: number,
   out: ByteWriter,

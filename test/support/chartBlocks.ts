@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { aggregatePairs } from '../../src/partials/aggregatePairs.js';
+import { PairSorter } from '../../src/partials/radixSort.js';
 import { ByteWriter } from '../../src/partials/varint.js';
 
 /**
@@ -145,18 +146,18 @@ export function decodeWordsBlock(block: Uint8Array, from = 0, to = block.length)
 }
 
 /**
- * (key, song) pairs as aggregatePacked takes them, every id below 2^32: the song in the low
- * word, the key in the high one; `order` (indexes into keys/songs) places them, by default as given.
+ * (key, song) pairs as aggregatePacked takes them, every id below 2^32, in a sorter of their own:
+ * the song in the low word, the key in the high one; `order` (indexes into keys/songs) places
+ * them, by default as given.
  */
-export function packedPairs(keys: number[], songs: number[], order?: number[]): BigUint64Array {
-  const packed = new BigUint64Array(keys.length);
-  const halves = new Uint32Array(packed.buffer);
+export function packedPairs(keys: number[], songs: number[], order?: number[]): PairSorter {
+  const sorter = new PairSorter(keys.length);
   (order ?? keys.map((_, i) => i)).forEach((from, i) => {
     if (keys[from]! >= TWO_32 || songs[from]! >= TWO_32) throw new RangeError('packed ids are below 2^32');
-    halves[2 * i] = songs[from]!;
-    halves[2 * i + 1] = keys[from]!;
+    sorter.pairs[2 * i] = songs[from]!;
+    sorter.pairs[2 * i + 1] = keys[from]!;
   });
-  return packed;
+  return sorter;
 }
 
 export function aggregate(

@@ -236,7 +236,7 @@ describe("aggregatePacked ('words' layout)", () => {
     // Shuffled, so that the sort has work to do.
     const order = keys.map((_, i) => i).sort(() => rnd() - 0.5);
     const w = new ByteWriter(16);
-    const stats = aggregatePacked(packedPairs(keys, songs, order), w);
+    const stats = aggregatePacked(packedPairs(keys, songs, order), keys.length, w);
     expectSameAsGeneral(w.result(), stats, keys, songs);
   });
 
@@ -258,7 +258,7 @@ describe("aggregatePacked ('words' layout)", () => {
           });
           const songs = pairs.flatMap(([, s], i) => (i % 5 === 0 ? [s, s] : [s]));
           const w = new ByteWriter(16);
-          const stats = aggregatePacked(packedPairs(keys, songs), w, segmentKeys, segmentPairs);
+          const stats = aggregatePacked(packedPairs(keys, songs), keys.length, w, segmentKeys, segmentPairs);
           expectSameAsGeneral(w.result(), stats, keys, songs, segmentKeys, segmentPairs);
         },
       ),
@@ -296,7 +296,7 @@ describe('segment sizes (segmentKeysFor)', () => {
     const generalBlocks: Uint8Array[] = [];
     for (const segmentKeys of [SEGMENT_KEYS, 128, 64]) {
       const packedOut = new ByteWriter(16);
-      const packedStats = aggregatePacked(packedPairs(keys, songs), packedOut, segmentKeys);
+      const packedStats = aggregatePacked(packedPairs(keys, songs), keys.length, packedOut, segmentKeys);
       const general = aggregate(keys, songs, segmentKeys);
       // Segment i starts at the (i x segmentKeys)-th key, whose id is that times 7, plus 1.
       const starts = Array.from({ length: Math.ceil(1000 / segmentKeys) }, (_, i) => i * segmentKeys * 7 + 1);
@@ -323,9 +323,9 @@ describe('segment sizes (segmentKeysFor)', () => {
       }
     }
     const byKeys = new ByteWriter(16);
-    aggregatePacked(packedPairs(keys, songs), byKeys, 128);
+    aggregatePacked(packedPairs(keys, songs), keys.length, byKeys, 128);
     const out = new ByteWriter(16);
-    const stats = aggregatePacked(packedPairs(keys, songs), out, 128, USER_SEGMENT_PAIRS);
+    const stats = aggregatePacked(packedPairs(keys, songs), keys.length, out, 128, USER_SEGMENT_PAIRS);
     expect(out.result()).toEqual(byKeys.result());
     // A heavy key every 10 keys: a segment reaches 8,192 pairs with its second heavy key and ends
     // after it: segments start at keys 0, 11, 31, 51, ..., 291 (ids 3 times that).

@@ -620,7 +620,7 @@ describe("mergeSpans over 'words' blocks (version 3)", () => {
     let encoded: { block: Uint8Array; stats: ReturnType<typeof aggregatePacked> };
     if (words) {
       const out = new ByteWriter(16);
-      const stats = aggregatePacked(packedPairs(keys, songs), out, segmentKeys, segmentPairs);
+      const stats = aggregatePacked(packedPairs(keys, songs), keys.length, out, segmentKeys, segmentPairs);
       encoded = { block: out.result().slice(), stats };
     } else encoded = aggregate(keys, songs, segmentKeys, segmentPairs);
     checksumSegments(encoded.stats.segments, encoded.block);
@@ -738,7 +738,7 @@ describe("mergeSpans over 'words' blocks (version 3)", () => {
       }
     }
     const out = new ByteWriter(16);
-    aggregatePacked(packedPairs(keys, songs), out);
+    aggregatePacked(packedPairs(keys, songs), keys.length, out);
     return { block: out.result().slice(), totals };
   }
 

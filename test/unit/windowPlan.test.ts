@@ -328,7 +328,7 @@ function encodeTable(
   const keys = pairs.map((x) => x.user);
   const songs = pairs.map((x) => x.song);
   const stats: BlockStats = words
-    ? aggregatePacked(packedPairs(keys, songs), out, segments?.keys, segments?.pairs)
+    ? aggregatePacked(packedPairs(keys, songs), keys.length, out, segments?.keys, segments?.pairs)
     : aggregatePairs(
         Float64Array.from(keys),
         Float64Array.from(songs),

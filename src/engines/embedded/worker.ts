@@ -13,7 +13,7 @@ import { ListenParser } from '../../parse/listenParser.js';
 import { exampleText } from '../../parse/rejects.js';
 import { readStreamsFile, StreamRowReader, streamsHeader } from '../../parse/streamRows.js';
 import {
-  aggregatePackedIn,
+  aggregatePacked,
   aggregatePairs,
   checksumSegments,
   SEGMENT_KEYS,
@@ -218,7 +218,7 @@ function aggregateTable(
       at += chunk.pairs * 8;
     });
     // The 'words' layout: the songs read in place by the window's merge (aggregatePairs.ts).
-    const stats = aggregatePackedIn(sorter, n, out, segmentKeys, segmentPairs);
+    const stats = aggregatePacked(sorter, n, out, segmentKeys, segmentPairs);
     const bytes = blockBytes(out.result(), reuse);
     checksumSegments(stats.segments, bytes);
     return { bytes, stats };
