@@ -4,9 +4,9 @@
  * JavaScript). The algorithm is radixSort.ts's; this file holds only its loops, over the module's
  * memory, which radixSort.ts lays out:
  *
- *     [0, 64)         the digits' shifts and masks (8 of each, i32)
- *     [64, 64 + 28K)  the histograms: 7 of BUCKETS i32 (slot 6 a spare no pass reads)
- *     pairs, scratch  two regions of 8 bytes a pair: song (low word), key (high word)
+ *     [0, 64)             the digits' shifts and masks (8 of each, i32)
+ *     [64, 64 + 448 KiB)  the histograms: 7 of BUCKETS i32 (slot 6 a spare no pass reads)
+ *     pairs, scratch      two regions of 8 bytes a pair: song (low word), key (high word)
  *
  * Not TypeScript: tsc skips `*.as.ts` (tsconfig.json), and asc compiles it.
  */
