@@ -1,5 +1,5 @@
 import { isAscii } from 'node:buffer';
-import { type IdInterner, viewOf } from './idInterner.js';
+import type { IdInterner } from './idInterner.js';
 import { EXAMPLE_TEXT_CHARS, exampleText } from './rejects.js';
 
 /** Why a record was not handed to `onRecord`. */
@@ -520,9 +520,6 @@ export class RecordSpans {
   starts = new Int32Array(16);
   ends = new Int32Array(16);
   escaped = new Uint8Array(16);
-  /** A view of `bytes` for the interner's lookups (idIn), made anew when `bytes` is another buffer. */
-  private view = viewOf(this.bytes);
-  private viewBytes = this.bytes;
 
   /** Field k's value as text (UTF-8, an invalid sequence as U+FFFD), as `onRecord` gets it. */
   text(k: number): string {
@@ -537,11 +534,7 @@ export class RecordSpans {
   /** Field k's id in `ids`, from its bytes unless it holds a doubled quote (then from its text). */
   idIn(k: number, ids: IdInterner): number {
     if (this.escaped[k] === 1) return ids.id(this.text(k));
-    if (this.viewBytes !== this.bytes) {
-      this.viewBytes = this.bytes;
-      this.view = viewOf(this.bytes);
-    }
-    return ids.idOf(this.bytes, this.starts[k]!, this.ends[k]!, this.view);
+    return ids.idOf(this.bytes, this.starts[k]!, this.ends[k]!);
   }
 
   /** Every field's text, joined by commas: the record as a reject example shows it. */

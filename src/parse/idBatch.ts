@@ -80,5 +80,5 @@ export class IdBatch {
   }
 }
 
-/** Rows a batch: as a streams batch (parse/streamRows.ts RowBatch). */
+/** Rows a batch: as a streams batch (parse/streamScan.ts ROWS). */
 const ID_BATCH = 1024;

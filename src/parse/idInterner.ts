@@ -1,3 +1,5 @@
+import { WASM_BASE64 } from './idInterner.wasm.js';
+
 /**
  * Names end to end as their UTF-8 bytes, and where each ends: name i is `bytes[ends[i - 1],
  * ends[i])` (from 0 for the first). How a partial keeps its file's ids and a range sends its own:
@@ -42,74 +44,62 @@ export function namesOf(list: NameList): string[] {
  * Equal text is equal bytes: a field that is not plain ASCII is interned through its decoded text
  * (`id`), so two invalid UTF-8 sequences that both decode to U+FFFD are one id, as they are
  * one string.
+ *
+ * The table, the names' bytes and their ends live in a WebAssembly memory of the interner's own,
+ * and its lookups are a kernel's (idInterner.as.ts, compiled by `npm run build:wasm`): open
+ * addressing with linear probing, at most three quarters full (MAX_LOAD); a slot is 16 bytes, the
+ * id and length and the name's first 12 bytes, so a name of up to 12 bytes (user ids) is matched
+ * in its slot alone, a longer one (Spotify's 22-byte track ids) with a look at the arena. The
+ * same table in JavaScript spent most of a streams file's parse in the checks V8 makes at every
+ * typed-array access (docs/BENCHMARKS.md, "The ids' table in WebAssembly"). A lookup copies the
+ * names' bytes into the kernel's memory first, a batch in one copy. When the table is full, the
+ * names are laid in a fresh memory with one twice its size (regrow): a WebAssembly memory cannot
+ * shrink, and a table made in place would leave the old one's pages in it.
  */
 export class IdInterner implements Numbering {
-  /** Every name's bytes, end to end. */
-  private arena = new Uint8Array(1 << 16);
-  /** The arena as a DataView (made anew with it): a long name's words are compared from it. */
-  private arenaView = viewOf(this.arena);
-  private used = 0;
-  /**
-   * Per id: where its bytes end in the arena (names are laid in order of id, so a name starts where
-   * the one before it ends). 4 bytes a name: with its start and length, and its hash kept for the
-   * table's growth, it was 12.
-   */
-  private ends = new Int32Array(1024);
-  /**
-   * Open addressing, linear probing, at most three quarters full (MAX_LOAD). Slot s is SLOT
-   * numbers from SLOT * s: (id + 1) * 32 + the length (31 for 31 bytes and more; 0 for an empty
-   * slot), and the name's first INLINE_WORDS * 4 bytes as words, zero-padded. A name of up to 12
-   * bytes (user ids) is matched in its slot alone, a longer one (Spotify's 22-byte track ids) with
-   * a look at the arena. 16 bytes a slot: with 32 (the hash and 24 bytes of the name), a file of 1.5M users grew
-   * its table to 128 MB, and its growth (fresh pages faulted, about 11 us each) was the largest
-   * part of the parse's time.
-   */
-  private table = new Int32Array(SLOT * MIN_SLOTS);
-  /** The table's slots, any number from MIN_SLOTS (a name's home slot: see MIN_SLOTS). */
-  private slots = MIN_SLOTS;
-  /** `slots / 2^30`: a 30-bit hash times this is its home slot. */
-  private scale = MIN_SLOTS / HASH_RANGE;
-  /** The words of the name being looked up (one at a time), for the probe and its slot. */
-  private readonly words = new Int32Array(HASHED_WORDS);
+  private memory!: WebAssembly.Memory;
+  private exports!: InternerExports;
+  /** Views of the memory, made anew when it grows (which detaches them). */
+  private u8!: Uint8Array;
+  private i32!: Int32Array;
   /** The names decoded by `name`, kept for the next call (a day's top tracks, asked again). */
   private readonly decoded = new Map<number, string>();
-  /** idsOfSpans' hashes of a batch, and their names' words. */
-  private batchHashes = new Int32Array(0);
-  private batchWords = new Int32Array(0);
-  /** What idsOfSpans' last pass of reads saw: kept, so that the compiler keeps the reads. */
-  readsSeen = 0;
-  size = 0;
+
+  constructor() {
+    this.regrow(INITIAL_INPUT_BYTES, INITIAL_IDS, INITIAL_ARENA_BYTES, MIN_SLOTS);
+  }
+
+  /** The bytes of the interner's memory (its table, names, ends and a batch's room). */
+  get memoryBytes(): number {
+    return this.memory.buffer.byteLength;
+  }
+
+  /** How many names there are (the next new one's id). */
+  get size(): number {
+    return this.state(S_SIZE);
+  }
 
   /**
-   * The id of the name `bytes[start, end)`, taken as UTF-8 (numbered now if it is new). `view`: a
-   * DataView over exactly `bytes`, kept by a caller that looks up many names in one buffer (a
-   * catalogue's rows, a chunk at a time): made for each lookup, it was 5% of reading a songs file
-   * of 1M tracks.
+   * The id of the name `bytes[start, end)`, taken as UTF-8 (numbered now if it is new).
    */
-  idOf(bytes: Uint8Array, start: number, end: number, view?: DataView): number {
-    return this.lookup(bytes, start, end, false, true, view);
+  idOf(bytes: Uint8Array, start: number, end: number): number {
+    return this.lookupOne(bytes, start, end, false, true, 0);
   }
 
   /** The id of a name given as text. */
   id(name: string): number {
-    return this.textId(name, true);
+    return this.textId(name, true, 0);
   }
 
   /** Whether the name given as text has an id (none is added). */
   has(name: string): boolean {
-    return this.textId(name, false) >= 0;
-  }
-
-  /** The id of a name given as text: found, added, or -1 (not here, and not to be added). */
-  private textId(name: string, add: boolean): number {
-    const bytes = Buffer.from(name, 'utf8');
-    return this.lookup(bytes, 0, bytes.length, true, add);
+    return this.textId(name, false, 0) >= 0;
   }
 
   /**
    * The ids of a list of names (a partial's, a range's), looked up by their bytes a batch at a time
-   * (idsOfSpans, whose reads of the table's slots overlap): no string a name. With `add` false,
-   * a name not here is -1 and nothing is added (a membership test against a catalogue).
+   * (idsOfSpans): no string a name. With `add` false, a name not here is -1 and nothing is added
+   * (a membership test against a catalogue).
    */
   idsOfList(list: NameList, add = true): Int32Array {
     const count = list.ends.length;
@@ -119,10 +109,10 @@ export class IdInterner implements Numbering {
     // what it needed, a fresh 8 MB table and 50,000 names moved for the second partial of 10M rows.
     if (add && this.size === 0) this.reserve(count);
     const ids = new Int32Array(count);
-    const starts = new Int32Array(NAMES_BATCH);
-    const ends = new Int32Array(NAMES_BATCH);
-    for (let from = 0; from < count; from += NAMES_BATCH) {
-      const n = Math.min(NAMES_BATCH, count - from);
+    const starts = new Int32Array(BATCH);
+    const ends = new Int32Array(BATCH);
+    for (let from = 0; from < count; from += BATCH) {
+      const n = Math.min(BATCH, count - from);
       for (let k = 0; k < n; k++) {
         const i = from + k;
         starts[k] = nameStart(list, i);
@@ -134,40 +124,48 @@ export class IdInterner implements Numbering {
   }
 
   /**
-   * The names of ids `from` on, as a NameList of their own bytes (a copy: the arena moves as it
+   * The names of ids `from` on, as a NameList of their own bytes (a copy: the memory moves as it
    * grows): what a partial keeps, and what a range sends to be merged, without decoding a name.
    */
   nameList(from = 0): NameList {
     const count = Math.max(0, this.size - from);
     const base = count === 0 ? 0 : this.start(from);
     const ends = new Uint32Array(count);
-    for (let k = 0; k < count; k++) ends[k] = this.ends[from + k]! - base;
-    return { bytes: this.arena.slice(base, base + (count === 0 ? 0 : ends[count - 1]!)), ends };
+    const endsAt = this.state(S_ENDS_AT) >> 2;
+    for (let k = 0; k < count; k++) ends[k] = this.i32[endsAt + from + k]! - base;
+    const arenaAt = this.state(S_ARENA_AT);
+    const bytes = this.u8.slice(arenaAt + base, arenaAt + base + (count === 0 ? 0 : ends[count - 1]!));
+    return { bytes, ends };
   }
 
   /**
-   * Every name as a NameList of views into this interner, not a copy: valid until a name is added.
-   * What a parsed file's partial is written from: a copy was 20 MB a worker at 1.5M users, made as
-   * the two workers finished their files together, the peak of the parse.
+   * Every name as a NameList of views into this interner's memory, not a copy: valid until a name
+   * is added (a growth of the memory detaches them). What a parsed file's partial is written from:
+   * a copy was 20 MB a worker at 1.5M users, made as the two workers finished their files
+   * together, the peak of the parse.
    */
   nameListView(): NameList {
+    const arenaAt = this.state(S_ARENA_AT);
     return {
-      bytes: this.arena.subarray(0, this.used),
-      ends: new Uint32Array(this.ends.buffer, this.ends.byteOffset, this.size),
+      bytes: this.u8.subarray(arenaAt, arenaAt + this.state(S_USED)),
+      ends: new Uint32Array(this.memory.buffer, this.state(S_ENDS_AT), this.size),
     };
   }
 
   forEachName(from: number, visit: (bytes: Uint8Array, start: number, end: number) => void): void {
-    const arena = this.arena;
-    for (let id = from; id < this.size; id++) visit(arena, this.start(id), this.ends[id]!);
+    const arenaAt = this.state(S_ARENA_AT);
+    const endsAt = this.state(S_ENDS_AT) >> 2;
+    for (let id = from; id < this.size; id++)
+      visit(this.u8, arenaAt + this.start(id), arenaAt + this.i32[endsAt + id]!);
   }
 
   /**
-   * The arena cut to the names' bytes: an interner done growing (a catalogue) gives back the room
-   * it kept to grow, up to half its arena (14 MB of 32 at 2M users). Names can still be added.
+   * The memory cut to the names (their ends, their bytes and the table): an interner done
+   * growing (a catalogue) gives back the room it kept to grow, up to half its arena (14 MB of 32
+   * at 2M users), once its old memory is collected. Names can still be added.
    */
   trim(): void {
-    if (this.arena.length > this.used) this.setArena(this.arena.slice(0, this.used));
+    this.regrow(INITIAL_INPUT_BYTES, Math.max(1, this.size), this.state(S_USED), this.state(S_SLOTS));
   }
 
   /**
@@ -177,9 +175,7 @@ export class IdInterner implements Numbering {
    * grew, the parse's peak.
    */
   clear(): void {
-    this.size = 0;
-    this.used = 0;
-    this.table.fill(0);
+    this.exports.clear();
     this.decoded.clear();
   }
 
@@ -190,7 +186,7 @@ export class IdInterner implements Numbering {
    */
   reserve(more: number): void {
     const needed = Math.ceil((this.size + more) / MAX_LOAD);
-    if (needed > this.slots) this.rehash(needed);
+    if (needed > this.state(S_SLOTS)) this.growTable(needed);
   }
 
   /** Name of id `id`, decoded once and kept. */
@@ -210,10 +206,11 @@ export class IdInterner implements Numbering {
    */
   text(id: number): string {
     if (!(id >= 0 && id < this.size)) throw new RangeError(`no name numbered ${id}`);
-    return Buffer.from(this.arena.buffer, this.arena.byteOffset, this.used).toString(
+    const arenaAt = this.state(S_ARENA_AT);
+    return Buffer.from(this.memory.buffer, arenaAt, this.state(S_USED)).toString(
       'utf8',
       this.start(id),
-      this.ends[id]!,
+      this.i32[(this.state(S_ENDS_AT) >> 2) + id]!,
     );
   }
 
@@ -224,10 +221,10 @@ export class IdInterner implements Numbering {
 
   /**
    * The ids of `count` names given as spans of one buffer, in order: `ids[k]` is idOf(bytes,
-   * starts[k], ends[k]), and new names are numbered in that order. Faster than one by one on a
-   * table larger than the cache: the names are hashed, then their slots read in a pass whose reads
-   * do not wait for each other, and the probes of the last pass find their slots in the cache. One by one, each probe waited for its slot from memory (about 125 ns on a 4 MB table
-   * here, against 5 ns a read in a pass).
+   * starts[k], ends[k]), and new names are numbered in that order. A batch's bytes are copied into
+   * the kernel's memory in one go, then hashed, their slots read in a pass whose reads do not
+   * wait for each other (one by one, each probe waited for its slot from memory: about 125 ns on a
+   * 4 MB table, against 5 ns a read in a pass), and probed.
    */
   idsOfSpans(
     bytes: Uint8Array,
@@ -237,219 +234,205 @@ export class IdInterner implements Numbering {
     ids: Int32Array | Uint32Array,
     add = true,
   ): void {
-    if (this.batchHashes.length < count) {
-      this.batchHashes = new Int32Array(count);
-      this.batchWords = new Int32Array(HASHED_WORDS * count);
-    }
-    const hashes = this.batchHashes;
-    const words = this.batchWords;
-    const table = this.table;
-    const scale = this.scale;
-    const view = viewOf(bytes);
-    for (let k = 0; k < count; k++)
-      hashes[k] = this.hashOf(bytes, view, starts[k]!, ends[k]!, false, words, HASHED_WORDS * k);
-    // A loop of reads alone: the processor has many of them in flight at once (read after each
-    // hash, a few).
-    let seen = 0;
-    for (let k = 0; k < count; k++) seen |= table[SLOT * ((hashes[k]! * scale) | 0)]!;
-    this.readsSeen = seen;
-    for (let k = 0; k < count; k++) {
-      const h = hashes[k]!;
-      ids[k] =
-        h < 0
-          ? this.textLookup(bytes, starts[k]!, ends[k]!, add)
-          : this.probe(bytes, starts[k]!, ends[k]!, h, words, HASHED_WORDS * k, add);
+    for (let from = 0; from < count; from += BATCH) {
+      const n = Math.min(BATCH, count - from);
+      // The spans copied in, the range of bytes they cover found, copied in, and the spans moved
+      // there: each a copy or a loop of the kernel's (the same loops here cost more than the lookups
+      // of a batch of user ids that the table has in the cache).
+      this.i32.set(starts.subarray(from, from + n), STARTS);
+      this.i32.set(ends.subarray(from, from + n), ENDS);
+      const ex = this.exports;
+      ex.spanRange(n);
+      const low = this.state(S_LOW);
+      const length = this.state(S_HIGH) - low;
+      if (length > this.state(S_INPUT_CAP)) this.call(() => this.exports.reserveInput(length));
+      this.u8.set(bytes.subarray(low, low + length), INPUT_AT);
+      this.exports.shiftSpans(n, INPUT_AT - low);
+      this.lookUp(0, n, false, add, length);
+      ids.set(this.i32.subarray(IDS, IDS + n), from);
     }
   }
 
   /**
-   * The hot path, written out: the name's first 24 bytes as six words (zero-padded), a 30-bit
-   * hash of them and of any bytes after (one multiply a word; murmur3's finalizer; 30 bits keep it
-   * a small integer to V8), then the probe, which compares slots word by word (the first three). A
-   * name with a byte past ASCII is looked up by its decoded text, unless `anyBytes` (it is that
-   * text's bytes).
+   * Spans `from` to `to` of the kernel's batch looked up, their ids at IDS: a name with a byte
+   * past ASCII by its decoded text (unless `anyBytes`: it is that text's bytes), the table grown
+   * when it is full. `inputUsed`: the batch's bytes in the input region, which a name looked up
+   * by its text is put after.
    */
-  private lookup(
+  private lookUp(from: number, to: number, anyBytes: boolean, add: boolean, inputUsed: number): void {
+    this.exports.hashSpans(from, to, anyBytes ? 1 : 0);
+    // this.exports, not a copy: a table grown is another instance.
+    let k = this.call(() => this.exports.probeSpans(from, to, add ? 1 : 0));
+    while (k < to) {
+      if (this.i32[HASHES + k]! < 0) {
+        const start = this.i32[STARTS + k]!;
+        const text = Buffer.from(this.memory.buffer).toString('utf8', start, this.i32[ENDS + k]!);
+        const id = this.textId(text, add, inputUsed);
+        this.i32[IDS + k] = id;
+        k++;
+      } else {
+        this.growTable(2 * this.state(S_SLOTS));
+      }
+      k = this.call(() => this.exports.probeSpans(k, to, add ? 1 : 0));
+    }
+  }
+
+  /** The id of a name given as text: found, added, or -1 (not here, and not to be added). */
+  private textId(name: string, add: boolean, inputUsed: number): number {
+    const bytes = Buffer.from(name, 'utf8');
+    return this.lookupOne(bytes, 0, bytes.length, true, add, inputUsed);
+  }
+
+  /** One name looked up (span BATCH), its bytes put at `inputUsed` in the input region. */
+  private lookupOne(
     bytes: Uint8Array,
     start: number,
     end: number,
     anyBytes: boolean,
-    add = true,
-    view = viewOf(bytes),
-  ): number {
-    const words = this.words;
-    const h = this.hashOf(bytes, view, start, end, anyBytes, words, 0);
-    return h < 0 ? this.textLookup(bytes, start, end, add) : this.probe(bytes, start, end, h, words, 0, add);
-  }
-
-  /** A name with a byte past ASCII, by its decoded text (-1 if it is not here and not to be added). */
-  private textLookup(bytes: Uint8Array, start: number, end: number, add: boolean): number {
-    return this.textId(Buffer.from(bytes.buffer, bytes.byteOffset, end).toString('utf8', start), add);
-  }
-
-  /**
-   * The name's hash (30 bits), its first INLINE_WORDS words put in `words` from `at`; -1 for a
-   * name with a byte past ASCII, unless `anyBytes`.
-   */
-  private hashOf(
-    bytes: Uint8Array,
-    view: DataView,
-    start: number,
-    end: number,
-    anyBytes: boolean,
-    words: Int32Array,
-    at: number,
+    add: boolean,
+    inputUsed: number,
   ): number {
     const length = end - start;
-    // A whole word in one load from the view; the last, partial one from its bytes (tailWord).
-    const w0 = start + 4 <= end ? view.getInt32(start, true) : tailWord(bytes, start, end);
-    const w1 = start + 8 <= end ? view.getInt32(start + 4, true) : tailWord(bytes, start + 4, end);
-    const w2 = start + 12 <= end ? view.getInt32(start + 8, true) : tailWord(bytes, start + 8, end);
-    const w3 = start + 16 <= end ? view.getInt32(start + 12, true) : tailWord(bytes, start + 12, end);
-    const w4 = start + 20 <= end ? view.getInt32(start + 16, true) : tailWord(bytes, start + 16, end);
-    const w5 = start + 24 <= end ? view.getInt32(start + 20, true) : tailWord(bytes, start + 20, end);
-    words[at] = w0;
-    words[at + 1] = w1;
-    words[at + 2] = w2;
-    words[at + 3] = w3;
-    words[at + 4] = w4;
-    words[at + 5] = w5;
-    let high = w0 | w1 | w2 | w3 | w4 | w5;
-    // Only the words that hold bytes of the name are mixed in (the length tells the rest).
-    let h = mix(length, w0);
-    if (length > 4) h = mix(h, w1);
-    if (length > 8) h = mix(h, w2);
-    if (length > 12) h = mix(h, w3);
-    if (length > 16) h = mix(h, w4);
-    if (length > 20) h = mix(h, w5);
-    for (let i = start + HASHED_WORD_BYTES; i < end; i++) {
-      const c = bytes[i]!;
-      high |= c;
-      h = Math.imul(h ^ c, 0x01000193);
-    }
-    if ((high & 0x80808080) !== 0 && !anyBytes) return -1;
-    return finalHash(h);
+    if (inputUsed + length > this.state(S_INPUT_CAP))
+      this.call(() => this.exports.reserveInput(inputUsed + length));
+    const at = INPUT_AT + inputUsed;
+    const u8 = this.u8;
+    // A short name byte by byte: a subarray a name (an object made) costs more than the copy.
+    if (length <= SHORT_COPY) for (let k = 0; k < length; k++) u8[at + k] = bytes[start + k]!;
+    else u8.set(bytes.subarray(start, end), at);
+    this.i32[STARTS + BATCH] = at;
+    this.i32[ENDS + BATCH] = at + length;
+    this.lookUp(BATCH, BATCH + 1, anyBytes, add, inputUsed + length);
+    return this.i32[IDS + BATCH]!;
   }
 
-  private setArena(arena: Uint8Array<ArrayBuffer>): void {
-    this.arena = arena;
-    this.arenaView = viewOf(arena);
+  /** A call into the kernel that may grow its memory: the views made anew if it did. */
+  private call<T>(f: () => T): T {
+    let result: T;
+    try {
+      result = f();
+    } catch (error) {
+      if (error instanceof WebAssembly.RuntimeError)
+        throw new RangeError(`the names do not fit in a 4 GiB WebAssembly memory (${error.message})`);
+      throw error;
+    }
+    if (this.u8.byteLength === 0) this.views();
+    return result;
+  }
+
+  private views(): void {
+    this.u8 = new Uint8Array(this.memory.buffer);
+    this.i32 = new Int32Array(this.memory.buffer);
+  }
+
+  private state(word: number): number {
+    return this.i32[word]!;
   }
 
   /** Where name `id`'s bytes start in the arena. */
   private start(id: number): number {
-    return id === 0 ? 0 : this.ends[id - 1]!;
+    return id === 0 ? 0 : this.i32[(this.state(S_ENDS_AT) >> 2) + id - 1]!;
+  }
+
+  /** The table grown to `slots` slots (a fresh memory: see regrow). */
+  private growTable(slots: number): void {
+    this.regrow(this.state(S_INPUT_CAP), this.state(S_ENDS_CAP), this.state(S_ARENA_CAP), slots);
   }
 
   /**
-   * The id of the name `bytes[start, end)`, of hash `h` and words `words[at, at + 3)`: found, or
-   * added (-1 if it is not here and not to be added).
+   * The names laid in a fresh memory: an input region of `inputBytes`, room for `idCap` ids and
+   * `arenaBytes` of names (at least the ones there are), a table of `slots` slots (filled anew
+   * from the names by the kernel's `adopt`). The batch's spans, hashes and input bytes go along
+   * (a batch may stop for the table to grow, and go on after). The old memory is let go.
    */
-  private probe(
-    bytes: Uint8Array,
-    start: number,
-    end: number,
-    h: number,
-    words: Int32Array,
-    at: number,
-    add = true,
-  ): number {
-    const length = end - start;
-    const w0 = words[at]!;
-    const w1 = words[at + 1]!;
-    const w2 = words[at + 2]!;
-    const tag = length < 31 ? length : 31;
-    const table = this.table;
-    const slots = this.slots;
-    for (let slot = (h * this.scale) | 0; ; slot = slot + 1 === slots ? 0 : slot + 1) {
-      const s = SLOT * slot;
-      const entry = table[s]!;
-      if (entry === 0) return add ? this.add(bytes, start, end, s, words, at) : -1;
-      if ((entry & 31) !== tag || table[s + 1] !== w0 || table[s + 2] !== w1 || table[s + 3] !== w2) continue;
-      const id = (entry >>> 5) - 1;
-      if (length <= INLINE_BYTES) return id;
-      const from = this.start(id);
-      if (this.ends[id]! - from !== length) continue;
-      // The rest: its hashed words against the arena's, then any bytes past them.
-      const arenaView = this.arenaView;
-      let i = INLINE_BYTES;
-      while (
-        i + 4 <= length &&
-        i < HASHED_WORD_BYTES &&
-        arenaView.getInt32(from + i, true) === words[at + (i >> 2)]
-      )
-        i += 4;
-      const arena = this.arena;
-      while (i < length && arena[from + i] === bytes[start + i]) i++;
-      if (i === length) return id;
+  private regrow(inputBytes: number, idCap: number, arenaBytes: number, slots: number): void {
+    const old = this.memory === undefined ? undefined : { u8: this.u8, i32: this.i32 };
+    const size = old === undefined ? 0 : old.i32[S_SIZE]!;
+    const used = old === undefined ? 0 : old.i32[S_USED]!;
+    const endsAt = INPUT_AT + inputBytes;
+    const arenaAt = endsAt + 4 * idCap;
+    const tableAt = align16(arenaAt + arenaBytes);
+    const bytes = tableAt + SLOT_BYTES * slots + 64;
+    if (bytes > MAX_PAGES * PAGE_BYTES || slots >= 2 ** 27)
+      throw new RangeError(`the names do not fit in a 4 GiB WebAssembly memory (${slots} slots)`);
+    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE_BYTES), maximum: MAX_PAGES });
+    kernel ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
+    const exports = new WebAssembly.Instance(kernel, { env: { memory } })
+      .exports as unknown as InternerExports;
+    if (exports.INPUT_AT.value !== INPUT_AT || exports.BATCH.value !== BATCH)
+      throw new Error('idInterner.wasm.ts does not match idInterner.ts: run npm run build:wasm');
+    const u8 = new Uint8Array(memory.buffer);
+    if (old !== undefined) {
+      const oldInput = old.i32[S_INPUT_CAP]!;
+      u8.set(old.u8.subarray(0, INPUT_AT + Math.min(oldInput, inputBytes)));
+      const oldEndsAt = old.i32[S_ENDS_AT]!;
+      u8.set(old.u8.subarray(oldEndsAt, oldEndsAt + 4 * size), endsAt);
+      const oldArenaAt = old.i32[S_ARENA_AT]!;
+      u8.set(old.u8.subarray(oldArenaAt, oldArenaAt + used), arenaAt);
     }
+    exports.adopt(inputBytes, idCap, arenaBytes, slots, Math.floor(MAX_LOAD * slots), size, used);
+    this.memory = memory;
+    this.exports = exports;
+    this.views();
   }
+}
 
-  private add(
-    bytes: Uint8Array,
-    start: number,
-    end: number,
-    at: number,
-    words: Int32Array,
-    wordsAt: number,
-  ): number {
-    const id = this.size++;
-    const length = end - start;
-    if (this.used + length > this.arena.length) {
-      const arena = new Uint8Array(Math.max(this.arena.length * 2, this.used + length));
-      arena.set(this.arena.subarray(0, this.used));
-      this.setArena(arena);
-    }
-    const arena = this.arena;
-    const used = this.used;
-    // A short name byte by byte: a subarray of a Buffer a name (a FastBuffer made) was about 60
-    // ns of the 2M users catalogue's 400 ns a new name.
-    if (length <= SHORT_COPY) for (let k = 0; k < length; k++) arena[used + k] = bytes[start + k]!;
-    else arena.set(bytes.subarray(start, end), used);
-    if (id === this.ends.length) this.ends = grown(this.ends);
-    this.used += length;
-    this.ends[id] = this.used;
-    const table = this.table;
-    table[at] = (id + 1) * 32 + (length < 31 ? length : 31);
-    for (let k = 0; k < INLINE_WORDS; k++) table[at + 1 + k] = words[wordsAt + k]!;
-    if (this.size > MAX_LOAD * this.slots) this.rehash(this.slots * 2);
-    return id;
-  }
+interface InternerExports {
+  adopt(
+    inputBytes: number,
+    idCap: number,
+    arenaBytes: number,
+    slots: number,
+    maxNames: number,
+    names: number,
+    bytes: number,
+  ): void;
+  clear(): void;
+  reserveInput(bytes: number): void;
+  spanRange(n: number): void;
+  shiftSpans(n: number, shift: number): void;
+  hashSpans(from: number, to: number, anyBytes: number): number;
+  probeSpans(from: number, to: number, add: number): number;
+  BATCH: WebAssembly.Global;
+  INPUT_AT: WebAssembly.Global;
+}
 
-  /**
-   * The table grown to `slots` slots. The old one is read in order: a name's home slot grows with
-   * its hash (MIN_SLOTS) and linear probing keeps the slots in that order, so the new one is written
-   * in order too.
-   */
-  private rehash(slots: number): void {
-    const old = this.table;
-    const table = new Int32Array(SLOT * slots);
-    const scale = slots / HASH_RANGE;
-    const arenaView = this.arenaView;
-    for (let s = 0; s < old.length; s += SLOT) {
-      const entry = old[s]!;
-      if (entry === 0) continue;
-      // A name's hash again: from its slot alone when the slot holds the whole name (user ids),
-      // from the arena otherwise.
-      const length = entry & 31;
-      let h: number;
-      if (length <= INLINE_BYTES) {
-        h = mix(length, old[s + 1]!);
-        if (length > 4) h = mix(h, old[s + 2]!);
-        if (length > 8) h = mix(h, old[s + 3]!);
-        h = finalHash(h);
-      } else {
-        const id = (entry >>> 5) - 1;
-        h = this.hashOf(this.arena, arenaView, this.start(id), this.ends[id]!, true, this.words, 0);
-      }
-      let slot = (h * scale) | 0;
-      while (table[SLOT * slot] !== 0) slot = slot + 1 === slots ? 0 : slot + 1;
-      for (let k = 0; k < SLOT; k++) table[SLOT * slot + k] = old[s + k]!;
-    }
-    this.table = table;
-    this.slots = slots;
-    this.scale = scale;
-  }
+let kernel: WebAssembly.Module | undefined;
+
+/** The kernel's layout (idInterner.as.ts), checked against its exports at each memory made. */
+const BATCH = 1024;
+const SPANS = BATCH + 2;
+const HASHED_WORDS = 6;
+const STARTS_AT = 64;
+/** Int32 indexes of the batch's arrays: starts, ends, ids, hashes. */
+const STARTS = STARTS_AT / 4;
+const ENDS = STARTS + SPANS;
+const IDS = ENDS + SPANS;
+const HASHES = IDS + SPANS;
+const INPUT_AT = align16(STARTS_AT + 4 * 4 * SPANS + 4 * HASHED_WORDS * SPANS);
+/** The state's words (idInterner.as.ts's S_ constants). */
+const S_SIZE = 0;
+const S_USED = 1;
+const S_INPUT_CAP = 2;
+const S_ENDS_AT = 3;
+const S_ENDS_CAP = 4;
+const S_ARENA_AT = 5;
+const S_ARENA_CAP = 6;
+const S_SLOTS = 8;
+/** spanRange's answer: where a batch's spans start and end in the caller's bytes. */
+const S_LOW = 10;
+const S_HIGH = 11;
+const SLOT_BYTES = 16;
+const PAGE_BYTES = 65536;
+/** A 32-bit WebAssembly memory's most pages (4 GiB). */
+const MAX_PAGES = 65536;
+/** A fresh interner's room: bytes of input and of names, and ids. */
+const INITIAL_INPUT_BYTES = 1 << 16;
+const INITIAL_ARENA_BYTES = 1 << 16;
+const INITIAL_IDS = 1024;
+
+function align16(n: number): number {
+  return Math.ceil(n / 16) * 16;
 }
 
 /** What numbers a run's names: an IdInterner, or one extended by the names it lacks. */
@@ -513,64 +496,9 @@ const MAX_LOAD = 0.75;
  * The fewest slots of a table. A name's home slot is `floor(hash * slots / 2^30)` (its 30-bit hash
  * scaled to the table), so a table may have any number of slots, not only a power of two: one
  * sized for the names it will hold (a catalogue of 2M users: 2.67M slots, 43 MB, where the next
- * power of two was 4M slots, 64 MB). From 2^11 slots up the scaled hash stays below `slots`
- * whatever the rounding of the product.
+ * power of two was 4M slots, 64 MB).
  */
 const MIN_SLOTS = 2048;
-const HASH_RANGE = 2 ** 30;
 
-/** Names idsOfList looks up at once (as a streams chunk's rows: see idsOfSpans). */
-const NAMES_BATCH = 1024;
-
-/** The longest name add copies byte by byte (longer ones in one `set`). */
+/** The longest name a lookup copies byte by byte (longer ones in one `set`). */
 const SHORT_COPY = 32;
-
-/** Words of a name kept in its slot: 12 bytes. */
-const INLINE_WORDS = 3;
-/** Words of a name hashed a word at a time (HASHED_WORD_BYTES). */
-const HASHED_WORDS = 6;
-const INLINE_BYTES = 4 * INLINE_WORDS;
-/** Numbers a slot: the id and length, the inline words. */
-const SLOT = 1 + INLINE_WORDS;
-/** The bytes of a name hashed a word at a time (the rest a byte at a time). */
-const HASHED_WORD_BYTES = 24;
-
-/**
- * A DataView over exactly `bytes`: hashOf reads a name's whole words from it, one load a word,
- * where four byte loads and their shifts made the streams parser alone about a tenth slower (3.3M
- * rows: 847 to 870 against 763 to 814 ms). Made once a batch or an arena: made for each probe it
- * was slower than the bytes.
- */
-export function viewOf(bytes: Uint8Array): DataView {
-  return new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-}
-
-/** The 0 to 3 bytes of `bytes` from `at` that are before `end` (zeros for the others), little-endian. */
-function tailWord(bytes: Uint8Array, at: number, end: number): number {
-  if (at >= end) return 0;
-  let word = bytes[at]!;
-  if (at + 1 < end) word |= bytes[at + 1]! << 8;
-  if (at + 2 < end) word |= bytes[at + 2]! << 16;
-  return word;
-}
-
-/** murmur3's finalizer, to 30 bits (a small integer to V8). */
-function finalHash(h: number): number {
-  h ^= h >>> 16;
-  h = Math.imul(h, 0x85ebca6b);
-  h ^= h >>> 13;
-  h = Math.imul(h, 0xc2b2ae35);
-  h ^= h >>> 16;
-  return h & 0x3fffffff;
-}
-
-function mix(h: number, word: number): number {
-  const m = Math.imul(h ^ word, 0x5bd1e995);
-  return m ^ (m >>> 15);
-}
-
-function grown(values: Int32Array): Int32Array<ArrayBuffer> {
-  const out = new Int32Array(values.length * 2);
-  out.set(values);
-  return out;
-}

@@ -5,12 +5,10 @@ import { MAX_ROW_EXAMPLES } from './catalogs.js';
 import { checkHeader, looksBinary, missingColumns } from './csvHeader.js';
 import { CsvRecordScanner } from './csvRecords.js';
 import type { IdInterner } from './idInterner.js';
+import { ROWS, streamScan } from './streamScan.js';
 import { parseListenTime, parseListenTimeBytes } from './timestamps.js';
 
 const NEWLINE = 10;
-const CARRIAGE_RETURN = 13;
-const QUOTE = 34;
-const COMMA = 44;
 /**
  * After this many lines in a row handed to the scanner one by one (a file whose fields are all
  * quoted), the rest of each chunk goes to it whole, at its own speed, until a plain line comes.
@@ -105,12 +103,12 @@ export interface StreamRangeResult {
  * line break across the cut. Record numbers in a later range's examples count from its start.
  *
  * Most lines of a streams file are plain rows: no quote, each field where its commas put it, a
- * valid row. Those are read here in one pass over their bytes (plainRows), and every other line
- * (the header, a quote anywhere, a row to reject, a line too long, one cut by the chunk's end) is
- * handed to the RFC 4180 scanner, which then decides alone until it is at a record's end again:
- * the same rows, rejects and record numbers as the scanner alone gives. The pass alone is no
- * faster than the scanner; what it gives is rows whose fields are all in the chunk at hand, so
- * that their ids can be looked up in batches (RowBatch), which is where the time went.
+ * valid row. Those are read in one pass over their bytes by a WebAssembly kernel (plainRows,
+ * StreamScan), and every other line (the header, a quote anywhere, a row to reject, a line too
+ * long, one cut by the chunk's end) is handed to the RFC 4180 scanner, which then decides alone
+ * until it is at a record's end again: the same rows, rejects and record numbers as the scanner
+ * alone gives. The pass gives rows whose fields are all in the chunk at hand, so that their ids
+ * are looked up a batch at a time (IdInterner.idsOfSpans).
  */
 export class StreamRowReader {
   readonly report: FileReport;
@@ -121,13 +119,9 @@ export class StreamRowReader {
   private track = -1;
   private time = -1;
   private width = 0;
-  /** Field k of the plain line being read is `[starts[k], ends[k])`, for k below the width. */
-  private starts = new Int32Array(0);
-  private ends = new Int32Array(0);
-  /** Plain rows read, their ids not yet looked up. */
-  private readonly batch = new RowBatch();
-  /** The listen time's length in the last plain row (plainRows tries it first). */
-  private timeLength = 20;
+  /** A batch's ids (plainRows). */
+  private readonly userIds = new Int32Array(ROWS);
+  private readonly trackIds = new Int32Array(ROWS);
   /** Lines handed to the scanner one by one since the last plain one. */
   private handedLines = 0;
 
@@ -182,6 +176,8 @@ export class StreamRowReader {
   }
 
   push(chunk: Uint8Array): void {
+    // A new chunk, even if its array is the last one's, filled again.
+    streamScan().forget();
     const end = chunk.length;
     let at = 0;
     while (at < end && this.bad === undefined) {
@@ -206,100 +202,34 @@ export class StreamRowReader {
    * the offset of the first line it leaves to the scanner (`end` when none). A plain line has no
    * quote, at most the longest record's bytes, and ends in `\n` (a `\r` before it is not data); its
    * fields are what its commas cut, as the scanner cuts them. A blank line is no row, as there.
+   * The lines are read by the WebAssembly kernel (StreamScan) a batch of rows at a time, and each
+   * batch's ids looked up from its spans in the kernel's copy of the chunk.
    */
   private plainRows(buf: Uint8Array, from: number, end: number): number {
-    const width = this.width;
-    const starts = this.starts;
-    const ends = this.ends;
-    const user = this.user;
-    const track = this.track;
-    const time = this.time;
+    const scan = streamScan();
+    scan.load(buf);
     const max = this.scanner.maxRecordBytes;
     const report = this.report;
-    const rows = this.rows;
-    const batch = this.batch;
-    let taken = 0;
+    const { users, tracks } = this.rows;
+    const { userIds, trackIds } = this;
+    let lines = 0;
     let i = from;
-    let timeLength = this.timeLength;
-    const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-    while (i < end) {
-      const lineStart = i;
-      let field = 0;
-      let fieldStart = i;
-      let c = 0;
-      // The listen time read where its field was skipped (timeEnd: where that field ends), if it was.
-      let spanTime = Number.NaN;
-      let timeEnd = -1;
-      for (;;) {
-        if (field === time) {
-          // Most rows' times are as long as the last row's: tried first, the byte after it must
-          // end the field and the bytes must be a valid time, so the scan skips them. A valid time
-          // holds no byte the scan stops at, but a decimal comma after its seconds, checked.
-          const stop = i + timeLength;
-          if (stop < end) {
-            const d = buf[stop]!;
-            if (
-              (d === COMMA || d === NEWLINE || d === CARRIAGE_RETURN) &&
-              (timeLength < 20 || buf[i + 19] !== COMMA)
-            ) {
-              spanTime = parseListenTimeBytes(buf, i, stop, view);
-              if (!Number.isNaN(spanTime)) {
-                timeEnd = stop;
-                i = stop;
-              }
-            }
-          }
-        }
-        // Four bytes at a time to the next comma, line end or quote (stopLanes), then byte by byte.
-        while (i + 4 <= end && stopLanes(view.getInt32(i, true)) === 0) i += 4;
-        while (i < end && (c = buf[i]!) !== NEWLINE && c !== COMMA) {
-          if (c === QUOTE) return this.took(buf, taken, lineStart);
-          i++;
-        }
-        if (i === end || c === NEWLINE) break;
-        if (field < width) {
-          starts[field] = fieldStart;
-          ends[field] = i;
-        }
-        field++;
-        fieldStart = ++i;
+    for (;;) {
+      i = scan.scanRows(i, end, this.width, this.user, this.track, this.time, max);
+      lines += scan.lines;
+      const n = scan.rows;
+      if (n > 0) {
+        report.rows += n;
+        report.accepted += n;
+        users.idsOfSpans(scan.bytes, scan.userStarts, scan.userEnds, n, userIds);
+        tracks.idsOfSpans(scan.bytes, scan.trackStarts, scan.trackEnds, n, trackIds);
+        const times = scan.times;
+        for (let k = 0; k < n; k++) this.rows.addRow(userIds[k]!, trackIds[k]!, times[k]!);
       }
-      if (i === end || i - lineStart > max) return this.took(buf, taken, lineStart);
-      const lineEnd = i > fieldStart && buf[i - 1] === CARRIAGE_RETURN ? i - 1 : i;
-      if (field === 0 && lineEnd === fieldStart) {
-        // A blank line: a record, no row.
-        taken++;
-        i++;
-        continue;
-      }
-      if (field < width) {
-        starts[field] = fieldStart;
-        ends[field] = lineEnd;
-      }
-      if (field + 1 < width || starts[user] === ends[user] || starts[track] === ends[track])
-        return this.took(buf, taken, lineStart);
-      const timeStart = starts[time]!;
-      const at = ends[time] === timeEnd ? spanTime : parseListenTimeBytes(buf, timeStart, ends[time]!, view);
-      if (Number.isNaN(at)) return this.took(buf, taken, lineStart);
-      timeLength = ends[time]! - timeStart;
-      this.timeLength = timeLength;
-      taken++;
-      report.rows++;
-      report.accepted++;
-      if (batch.add(starts[user]!, ends[user]!, starts[track]!, ends[track]!, at)) batch.flush(buf, rows);
-      i++;
+      if (!scan.full) break;
     }
-    return this.took(buf, taken, end);
-  }
-
-  /**
-   * The plain rows read so far into the sink (the lines after them are the scanner's, whose rows
-   * take their ids after these), counted in the scanner's records; returns `at`.
-   */
-  private took(buf: Uint8Array, rows: number, at: number): number {
-    this.batch.flush(buf, this.rows);
-    this.scanner.countRecords(rows);
-    return at;
+    this.scanner.countRecords(lines);
+    return i;
   }
 
   /** Ends the input: `last`, the file's end (its last record needs no line ending). */
@@ -338,8 +268,6 @@ export class StreamRowReader {
     }
     ({ user_id: this.user, track_id: this.track, listen_time: this.time } = header.columns);
     this.width = header.width;
-    this.starts = new Int32Array(header.width);
-    this.ends = new Int32Array(header.width);
   }
 
   private reject(reason: string, record: number, text: string): void {
@@ -348,62 +276,6 @@ export class StreamRowReader {
       this.examples.push({ file: this.file.name, record, reason, text: text.slice(0, 200) });
   }
 }
-
-/**
- * Rows whose ids are looked up together (IdInterner.idsOfSpans): each one alone waited for its
- * table slot from memory, as the scan of the next line filled the processor's window.
- */
-class RowBatch {
-  private count = 0;
-  private readonly userStarts = new Int32Array(ROW_BATCH);
-  private readonly userEnds = new Int32Array(ROW_BATCH);
-  private readonly trackStarts = new Int32Array(ROW_BATCH);
-  private readonly trackEnds = new Int32Array(ROW_BATCH);
-  private readonly times = new Float64Array(ROW_BATCH);
-  private readonly userIds = new Int32Array(ROW_BATCH);
-  private readonly trackIds = new Int32Array(ROW_BATCH);
-
-  /** A row's id spans and time; true when the batch is full. */
-  add(userStart: number, userEnd: number, trackStart: number, trackEnd: number, time: number): boolean {
-    const k = this.count++;
-    this.userStarts[k] = userStart;
-    this.userEnds[k] = userEnd;
-    this.trackStarts[k] = trackStart;
-    this.trackEnds[k] = trackEnd;
-    this.times[k] = time;
-    return this.count === ROW_BATCH;
-  }
-
-  /** The rows, their ids looked up in `bytes` (the chunk their spans are in), into `rows`. */
-  flush(bytes: Uint8Array, rows: StreamRowSink): void {
-    const n = this.count;
-    if (n === 0) return;
-    const { userIds, trackIds, times } = this;
-    rows.users.idsOfSpans(bytes, this.userStarts, this.userEnds, n, userIds);
-    rows.tracks.idsOfSpans(bytes, this.trackStarts, this.trackEnds, n, trackIds);
-    for (let k = 0; k < n; k++) rows.addRow(userIds[k]!, trackIds[k]!, times[k]!);
-    this.count = 0;
-  }
-}
-
-/**
- * The lanes (bytes) of a little-endian word that hold a comma, a \n or a quote, non-zero if any
- * does (the lowest marked lane is the first such byte; lanes above it may be marked wrongly).
- */
-function stopLanes(word: number): number {
-  const comma = word ^ 0x2c2c2c2c;
-  const newline = word ^ 0x0a0a0a0a;
-  const quote = word ^ 0x22222222;
-  return (
-    (((comma - 0x01010101) & ~comma) |
-      ((newline - 0x01010101) & ~newline) |
-      ((quote - 0x01010101) & ~quote)) &
-    0x80808080
-  );
-}
-
-/** Rows a batch: the cache lines their ids' slots are in (one each a table) stay in the L2 cache. */
-const ROW_BATCH = 1024;
 
 /**
  * The header of a streams file from its first bytes (`head`, at least one whole record unless the

@@ -118,19 +118,49 @@ describe('IdInterner', () => {
     expect(namesOf(mixed.nameList(mixed.size))).toEqual([]);
   });
 
+  it('a table that fills at any name of a batch grows there, names past ASCII beside it', () => {
+    // A fresh table holds 1,536 names (2,048 slots at three quarters): filled to that less j, the
+    // batch's span j is the new name it has no room for (the batch stops there, its
+    // names are laid in a larger table, and it goes on), span j + 1 one looked up by its text.
+    for (const j of [0, 1, 2, 500, 1020]) {
+      const interner = new IdInterner();
+      const before = Array.from({ length: 1_536 - j }, (_, i) => `pre-${i}`);
+      for (const n of before) interner.id(n);
+      const batch = [
+        ...before.slice(0, j),
+        `new-${j}`,
+        `né-${j}`,
+        'pre-0',
+        `\u{1F600}${j}`,
+        ...Array.from({ length: 1024 - j - 4 }, (_, i) => (i % 7 === 0 ? `é${i}` : `more-${i}`)),
+      ];
+      const want = reference([...before, ...batch]);
+      const { bytes, starts, ends } = spans(batch);
+      const ids = new Int32Array(batch.length);
+      interner.idsOfSpans(bytes, starts, ends, batch.length, ids);
+      expect([...ids], `j = ${j}`).toEqual(want.ids.slice(before.length));
+      expect(interner.names).toEqual(want.names);
+      expect([...interner.idsOfList(nameListOf(want.names), false)]).toEqual(want.names.map((_, i) => i));
+    }
+  });
+
   it('trim gives back the room to grow, and names can still be added and found after it', () => {
     const interner = new IdInterner();
-    const names = Array.from({ length: 3_000 }, (_, i) => `user-${i}`);
+    const count = 120_000;
+    const names = Array.from({ length: count }, (_, i) => `user-${i}`);
     interner.idsOfList(nameListOf(names));
+    const before = interner.memoryBytes;
     interner.trim();
-    expect((interner as unknown as { arena: Uint8Array }).arena.length).toBe(
-      names.reduce((n, name) => n + name.length, 0),
-    );
+    // The names' bytes (1.2 MB, in an arena grown to 2 MB), their ends, the table reserved for
+    // them (160,000 slots of 16 bytes), the batch's room, and a page to round up to.
+    const held = names.reduce((n, name) => n + name.length, 0) + 4 * count + 16 * 160_000;
+    expect(before - interner.memoryBytes).toBeGreaterThan(700_000);
+    expect(interner.memoryBytes).toBeLessThanOrEqual(held + 3 * 65_536);
     expect([...interner.idsOfList(nameListOf(['user-7', 'new', 'user-2999', 'newer']), false)]).toEqual([
       7, -1, 2999, -1,
     ]);
-    expect([...interner.idsOfList(nameListOf(['new', 'user-0', 'newer']))]).toEqual([3000, 0, 3001]);
-    expect([interner.name(3000), interner.name(3001), interner.name(42)]).toEqual([
+    expect([...interner.idsOfList(nameListOf(['new', 'user-0', 'newer']))]).toEqual([count, 0, count + 1]);
+    expect([interner.name(count), interner.name(count + 1), interner.name(42)]).toEqual([
       'new',
       'newer',
       'user-42',
@@ -189,7 +219,9 @@ describe('IdInterner', () => {
     const view = interner.nameListView();
     expect(namesOf(view)).toEqual(namesOf(interner.nameList()));
     expect([...view.ends]).toEqual([...interner.nameList().ends]);
-    expect(view.bytes.buffer).toBe((interner as unknown as { arena: Uint8Array }).arena.buffer);
+    // Views of the interner's memory, not copies.
+    expect(view.bytes.buffer).toBe(interner.nameListView().bytes.buffer);
+    expect(view.bytes.buffer.byteLength).toBe(interner.memoryBytes);
   });
 
   it('long names alike in their first 12 bytes (those kept in a slot) and their length are told apart by the rest', () => {

@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { StreamScan } from '../../src/parse/streamScan.js';
 import { parseListenTime, parseListenTimeBytes, utcDayOf, utcHourOf } from '../../src/parse/timestamps.js';
 
 /**
@@ -54,6 +55,7 @@ describe('parseListenTime', () => {
   });
 
   it('reads the common form YYYY-MM-DDTHH:MM:SSZ (its fast path) exactly as Date.UTC, and rejects it broken', () => {
+    const kernel = new StreamScan();
     fc.assert(
       fc.property(
         fc.date({
@@ -76,6 +78,7 @@ describe('parseListenTime', () => {
           const got = parseListenTime(broken);
           if (Number.isNaN(expected)) expect(got).toBeNaN();
           else expect(got).toBe(expected);
+          expect(Object.is(kernel.listenTime(Buffer.from(broken)), got)).toBe(true);
         },
       ),
       { numRuns: 3000 },
@@ -197,6 +200,9 @@ describe("parseListenTimeBytes: the bytes of a field, the same answers as the gr
     });
 
   it('agrees with the reference on valid, broken and odd times, read at any offset in a buffer', () => {
+    // The streams' WebAssembly kernel has its own copy of the grammar (streamScan.as.ts): the same
+    // answers, bit for bit, its last date kept from one time to the next as the parse keeps it.
+    const kernel = new StreamScan();
     fc.assert(
       fc.property(
         fc.oneof(nearIso, fc.string({ maxLength: 30 })),
@@ -210,10 +216,51 @@ describe("parseListenTimeBytes: the bytes of a field, the same answers as the gr
           if (Number.isNaN(expected)) expect(got).toBeNaN();
           else expect(got).toBe(expected);
           expect(Object.is(parseListenTime(text), got)).toBe(true);
+          expect(Object.is(kernel.listenTime(Buffer.from(text)), got)).toBe(true);
         },
       ),
       { numRuns: 20_000 },
     );
+  });
+
+  it('holds the fields at their bounds, in the parser and in the kernel alike', () => {
+    const kernel = new StreamScan();
+    const edges = [
+      '2024-01-01T23:59:59Z',
+      '2024-01-01T24:00:00Z',
+      '2024-01-01T00:60:00Z',
+      '2024-01-01T00:00:60Z',
+      '2024-01-01T00:00:59Z',
+      '2024-01-01 00:00:60',
+      '2024-01-01T24:00',
+      '2024-01-01T00:00:60.5Z',
+      '2024-02-29T00:00:00Z',
+      '2023-02-29T00:00:00Z',
+      '1900-02-29T00:00:00Z',
+      '2000-02-29T00:00:00Z',
+      '2024-04-31T00:00:00Z',
+      '2024-12-31T00:00:00Z',
+      '2024-13-01T00:00:00Z',
+      '2024-00-01T00:00:00Z',
+      '2024-01-00T00:00:00Z',
+      '0000-01-01T00:00:00Z',
+      '0000-03-01',
+      '2024-01-01T00:00:00+23:59',
+      '2024-01-01T00:00:00+24:00',
+      '2024-01-01T00:00:00-00:60',
+      '2024-01-01T00:00:00-0059',
+      '2024-01-01T00:00:00+00:',
+      '2024-01-01T00:00:00.Z',
+      '2024-01-01T00:00:00.000000999Z',
+    ];
+    for (const text of edges) {
+      const bytes = Buffer.from(text);
+      const got = parseListenTimeBytes(bytes, 0, bytes.length);
+      const expected = referenceTime(text);
+      if (Number.isNaN(expected)) expect(got, text).toBeNaN();
+      else expect(got, text).toBe(expected);
+      expect(Object.is(kernel.listenTime(bytes), got), text).toBe(true);
+    }
   });
 
   it('sees that the reference itself accepts what it should (the property above is not all NaN)', () => {

@@ -1,0 +1,286 @@
+/**
+ * The plain rows of a streams CSV chunk, in AssemblyScript, compiled to WebAssembly (`npm run
+ * build:wasm` writes streamScan.wasm.ts; streamRows.ts loads it and says why it is not
+ * JavaScript). It reads what StreamRowReader's plain-row pass reads (no quote, every field where
+ * its commas put it, a line ending in `\n`, at most the longest record's bytes, both ids not
+ * empty, a valid listen time: the grammar of timestamps.ts's parseListenTimeBytes, written out
+ * again here) and stops at the first line that is anything else, which the caller reads its own
+ * way. The module's memory, laid out by streamRows.ts:
+ *
+ *     [0, 64)            the state (STATE: i32 words), which streamRows.ts reads after each call
+ *     [64, CHUNK_AT)     a batch of rows: their ids' spans (4 i32 each) and listen times (f64)
+ *     [CHUNK_AT, ...)    the chunk's bytes being read (copied in by the caller)
+ *
+ * Not TypeScript: tsc skips `*.as.ts` (tsconfig.json), and asc compiles it.
+ */
+
+/** Rows a batch holds: the scan stops when it is full, and the caller takes them. */
+export const ROWS: i32 = 1024;
+export const USER_STARTS_AT: usize = 64;
+export const USER_ENDS_AT: usize = USER_STARTS_AT + 4 * <usize>ROWS;
+export const TRACK_STARTS_AT: usize = USER_ENDS_AT + 4 * <usize>ROWS;
+export const TRACK_ENDS_AT: usize = TRACK_STARTS_AT + 4 * <usize>ROWS;
+export const TIMES_AT: usize = TRACK_ENDS_AT + 4 * <usize>ROWS;
+export const CHUNK_AT: usize = TIMES_AT + 8 * <usize>ROWS;
+
+/** The state words: rows in the batch, lines read (blank ones too), and why the scan stopped. */
+const S_ROWS: usize = 0;
+const S_LINES: usize = 4;
+const S_FULL: usize = 8;
+
+const NEWLINE: u32 = 10;
+const CARRIAGE_RETURN: u32 = 13;
+const QUOTE: u32 = 34;
+const COMMA: u32 = 44;
+
+/**
+ * Read the plain rows of `[from, end)` (from: a line's start) into the batch, each row's user,
+ * track and time fields being fields `user`, `track` and `time` of `width` at least. Returns
+ * where it stopped: `end`, a line it leaves to the caller, or (state S_FULL 1) the line after the
+ * batch's last row. A blank line is a line read and no row.
+ */
+export function scanRows(
+  from: usize,
+  end: usize,
+  width: i32,
+  user: i32,
+  track: i32,
+  time: i32,
+  maxLineBytes: i32,
+): usize {
+  let rows: i32 = 0;
+  let lines: i32 = 0;
+  let i = from;
+  store<i32>(S_FULL, 0);
+  while (i < end) {
+    if (rows === ROWS) {
+      store<i32>(S_FULL, 1);
+      break;
+    }
+    const lineStart = i;
+    let field: i32 = 0;
+    let fieldStart = i;
+    let userStart: usize = 0;
+    let userEnd: usize = 0;
+    let trackStart: usize = 0;
+    let trackEnd: usize = 0;
+    let timeStart: usize = 0;
+    let timeEnd: usize = 0;
+    let c: u32 = 0;
+    let stopped = false;
+    for (;;) {
+      // Four bytes at a time to the next comma, line end or quote, then byte by byte.
+      while (i + 4 <= end && stopLanes(load<u32>(i)) === 0) i += 4;
+      while (i < end) {
+        c = <u32>load<u8>(i);
+        if (c === NEWLINE || c === COMMA) break;
+        if (c === QUOTE) {
+          stopped = true;
+          break;
+        }
+        i++;
+      }
+      if (stopped || i === end || c === NEWLINE) break;
+      if (field === user) {
+        userStart = fieldStart;
+        userEnd = i;
+      } else if (field === track) {
+        trackStart = fieldStart;
+        trackEnd = i;
+      } else if (field === time) {
+        timeStart = fieldStart;
+        timeEnd = i;
+      }
+      field++;
+      fieldStart = ++i;
+    }
+    if (stopped || i === end || <i32>(i - lineStart) > maxLineBytes) {
+      i = lineStart;
+      break;
+    }
+    const lineEnd = i > fieldStart && load<u8>(i - 1) === <u8>CARRIAGE_RETURN ? i - 1 : i;
+    if (field === 0 && lineEnd === fieldStart) {
+      lines++;
+      i++;
+      continue;
+    }
+    if (field === user) {
+      userStart = fieldStart;
+      userEnd = lineEnd;
+    } else if (field === track) {
+      trackStart = fieldStart;
+      trackEnd = lineEnd;
+    } else if (field === time) {
+      timeStart = fieldStart;
+      timeEnd = lineEnd;
+    }
+    if (field + 1 < width || userStart === userEnd || trackStart === trackEnd) {
+      i = lineStart;
+      break;
+    }
+    const at = listenTime(timeStart, timeEnd);
+    if (Number.isNaN(at)) {
+      i = lineStart;
+      break;
+    }
+    const r = (<usize>rows) << 2;
+    store<i32>(USER_STARTS_AT + r, <i32>userStart);
+    store<i32>(USER_ENDS_AT + r, <i32>userEnd);
+    store<i32>(TRACK_STARTS_AT + r, <i32>trackStart);
+    store<i32>(TRACK_ENDS_AT + r, <i32>trackEnd);
+    store<f64>(TIMES_AT + ((<usize>rows) << 3), at);
+    rows++;
+    lines++;
+    i++;
+  }
+  store<i32>(S_ROWS, rows);
+  store<i32>(S_LINES, lines);
+  return i;
+}
+
+/**
+ * The lanes (bytes) of a little-endian word that hold a comma, a \n or a quote, non-zero if any
+ * does (the lowest marked lane is the first such byte; lanes above it may be marked wrongly).
+ */
+function stopLanes(word: u32): u32 {
+  const comma = word ^ 0x2c2c2c2c;
+  const newline = word ^ 0x0a0a0a0a;
+  const quote = word ^ 0x22222222;
+  return (
+    (((comma - 0x01010101) & ~comma) |
+      ((newline - 0x01010101) & ~newline) |
+      ((quote - 0x01010101) & ~quote)) &
+    0x80808080
+  );
+}
+
+/**
+ * parseListenTimeBytes (timestamps.ts) of `[start, end)`: microseconds since the epoch, or NaN.
+ * The same grammar and arithmetic (in f64, as JavaScript's numbers), so the same values.
+ */
+export function listenTime(start: usize, end: usize): f64 {
+  if (end - start < 10 || load<u8>(start + 4) !== 45 || load<u8>(start + 7) !== 45) return NaN;
+  const days = dateDays(start);
+  if (
+    end - start === 20 &&
+    load<u8>(start + 19) === 90 &&
+    load<u8>(start + 10) === 84 &&
+    load<u8>(start + 13) === 58 &&
+    load<u8>(start + 16) === 58
+  ) {
+    const hour = digits(start + 11, 2);
+    const minute = digits(start + 14, 2);
+    const second = digits(start + 17, 2);
+    if (hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59) return NaN;
+    return ((days * 24 + <f64>hour) * 60 + <f64>minute) * 60_000_000 + <f64>second * 1_000_000;
+  }
+  let i = start + 10;
+  let hour: i32 = 0;
+  let minute: i32 = 0;
+  let second: i32 = 0;
+  let micros: f64 = 0;
+  let timed = false;
+  if (i < end && (load<u8>(i) === 84 || load<u8>(i) === 32) && i + 6 <= end && load<u8>(i + 3) === 58) {
+    timed = true;
+    hour = digits(i + 1, 2);
+    minute = digits(i + 4, 2);
+    i += 6;
+    if (i < end && load<u8>(i) === 58) {
+      if (i + 3 > end) return NaN;
+      second = digits(i + 1, 2);
+      i += 3;
+      if (i < end && (load<u8>(i) === 46 || load<u8>(i) === 44)) {
+        const first = ++i;
+        // Digits beyond microseconds are dropped.
+        let scale: f64 = 100_000;
+        while (i < end && load<u8>(i) >= 48 && load<u8>(i) <= 57) {
+          micros += <f64>(load<u8>(i) - 48) * scale;
+          scale = scale >= 10 ? scale / 10 : 0;
+          i++;
+        }
+        if (i === first) return NaN;
+      }
+    }
+  }
+  let offsetMinutes: i32 = 0;
+  if (i < end) {
+    const c = load<u8>(i);
+    if (c === 90 || c === 122) {
+      i++;
+    } else if (c === 43 || c === 45) {
+      if (i + 3 > end) return NaN;
+      const oh = digits(i + 1, 2);
+      let om: i32 = 0;
+      let at = i + 3;
+      if (at < end && load<u8>(at) === 58) at++;
+      if (at < end) {
+        if (at + 2 > end) return NaN;
+        om = digits(at, 2);
+        at += 2;
+      } else if (load<u8>(at - 1) === 58) {
+        return NaN;
+      }
+      if (oh < 0 || oh > 23 || om < 0 || om > 59) return NaN;
+      offsetMinutes = (c === 45 ? -1 : 1) * (oh * 60 + om);
+      i = at;
+    } else {
+      return NaN;
+    }
+    // A zone needs a time: `2024-01-01Z` is not a listen time.
+    if (!timed) return NaN;
+  }
+  if (i !== end || hour < 0 || hour > 23 || minute < 0 || minute > 59 || second < 0 || second > 59)
+    return NaN;
+  return (
+    ((days * 24 + <f64>hour) * 60 + <f64>minute - <f64>offsetMinutes) * 60_000_000 +
+    <f64>second * 1_000_000 +
+    micros
+  );
+}
+
+// The last date read and its day number (NaN for no such date): rows of a file mostly share it.
+let lastYear: u32 = 0xffffffff;
+let lastMonthDay: u32 = 0xffffffff;
+let lastDays: f64 = NaN;
+
+/** Days since 1970-01-01 of the `YYYY-?MM-?DD` at `at` (the dashes are the caller's), or NaN. */
+function dateDays(at: usize): f64 {
+  const year = load<u32>(at);
+  const monthDay = ((<u32>load<u16>(at + 5)) << 16) | <u32>load<u16>(at + 8);
+  if (year === lastYear && monthDay === lastMonthDay) return lastDays;
+  const y = digits(at, 4);
+  const month = digits(at + 5, 2);
+  const day = digits(at + 8, 2);
+  const valid = y >= 0 && month >= 1 && month <= 12 && day >= 1 && day <= daysInMonth(y, month);
+  lastYear = year;
+  lastMonthDay = monthDay;
+  lastDays = valid ? daysFromCivil(y, month, day) : NaN;
+  return lastDays;
+}
+
+/** The `count` ASCII digits at `at` as a number, or -1 if one is not a digit. */
+function digits(at: usize, count: i32): i32 {
+  let value: i32 = 0;
+  for (let k = 0; k < count; k++) {
+    const d = <i32>load<u8>(at + <usize>k) - 48;
+    if (d < 0 || d > 9) return -1;
+    value = value * 10 + d;
+  }
+  return value;
+}
+
+function daysInMonth(year: i32, month: i32): i32 {
+  const leap = (year % 4 === 0 && year % 100 !== 0) || year % 400 === 0;
+  const days: i32 = month === 2 ? 28 : month === 4 || month === 6 || month === 9 || month === 11 ? 30 : 31;
+  return days + (month === 2 && leap ? 1 : 0);
+}
+
+/** Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm). */
+function daysFromCivil(year: i32, month: i32, day: i32): f64 {
+  const y: f64 = month <= 2 ? <f64>(year - 1) : <f64>year;
+  const era = Math.floor(y / 400);
+  const yoe = y - era * 400;
+  const doy = Math.floor((153 * <f64>(month + (month > 2 ? -3 : 9)) + 2) / 5) + <f64>day - 1;
+  const doe = yoe * 365 + Math.floor(yoe / 4) - Math.floor(yoe / 100) + doy;
+  return era * 146_097 + doe - 719_468;
+}
