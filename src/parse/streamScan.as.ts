@@ -69,18 +69,14 @@ export function scanRows(
     let c: u32 = 0;
     let stopped = false;
     for (;;) {
-      // Four bytes at a time to the next comma, line end or quote, then byte by byte.
-      while (i + 4 <= end && stopLanes(load<u32>(i)) === 0) i += 4;
-      while (i < end) {
-        c = <u32>load<u8>(i);
-        if (c === NEWLINE || c === COMMA) break;
-        if (c === QUOTE) {
-          stopped = true;
-          break;
-        }
-        i++;
+      i = nextStop(i, end);
+      if (i === end) break;
+      c = <u32>load<u8>(i);
+      if (c === QUOTE) {
+        stopped = true;
+        break;
       }
-      if (stopped || i === end || c === NEWLINE) break;
+      if (c === NEWLINE) break;
       if (field === user) {
         userStart = fieldStart;
         userEnd = i;
@@ -139,19 +135,27 @@ export function scanRows(
 }
 
 /**
- * The lanes (bytes) of a little-endian word that hold a comma, a \n or a quote, non-zero if any
- * does (the lowest marked lane is the first such byte; lanes above it may be marked wrongly).
+ * Where the next comma, `\n` or quote is from `i` (`end` if none): sixteen bytes at a time, each
+ * compared with the three at once (SIMD), the first match from the mask of the ones that are.
  */
-function stopLanes(word: u32): u32 {
-  const comma = word ^ 0x2c2c2c2c;
-  const newline = word ^ 0x0a0a0a0a;
-  const quote = word ^ 0x22222222;
-  return (
-    (((comma - 0x01010101) & ~comma) |
-      ((newline - 0x01010101) & ~newline) |
-      ((quote - 0x01010101) & ~quote)) &
-    0x80808080
-  );
+function nextStop(from: usize, end: usize): usize {
+  let i = from;
+  while (i + 16 <= end) {
+    const bytes = v128.load(i);
+    const stops = v128.or(
+      v128.or(i8x16.eq(bytes, i8x16.splat(<i8>COMMA)), i8x16.eq(bytes, i8x16.splat(<i8>NEWLINE))),
+      i8x16.eq(bytes, i8x16.splat(<i8>QUOTE)),
+    );
+    const mask = i8x16.bitmask(stops);
+    if (mask !== 0) return i + <usize>ctz(mask);
+    i += 16;
+  }
+  while (i < end) {
+    const c = <u32>load<u8>(i);
+    if (c === COMMA || c === NEWLINE || c === QUOTE) return i;
+    i++;
+  }
+  return end;
 }
 
 /**
