@@ -689,116 +689,156 @@ export function loadDayGroups(
   // The users of each source in the part, a byte each: a row of another part is left out from its
   // source's user number alone, not from a hash of its run number on every row (a whole day keeps
   // every numbered user, with no mask: one is as long as the sources' users, and a small day of
-  // 2M users' partials spent 60 ms on it). Each chunk's rows to keep are listed first, without a
-  // branch (a kept row and another alternate at random: a branch on it was mispredicted about
-  // every other row), then placed.
+  // 2M users' partials spent 60 ms on it). The kernel lists each chunk's rows to keep first,
+  // without a branch (a kept row and another alternate at random), then places them.
   const mine =
     only === undefined || only.parts === 1
       ? undefined
       : sources.map(({ users: userIds }) => partUsers(userIds, only.part, only.parts));
-  let pickedRows = new Int32Array(CHUNK_ROWS);
-  // A chunk is at most CHUNK_ROWS rows, but a day of version 1 or 2, read whole.
-  const pick = (rows: number): Int32Array => {
-    if (pickedRows.length < rows) pickedRows = new Int32Array(rows);
-    return pickedRows;
-  };
-  // One array serves the counting sort throughout: user u's count at u + 2, then (the prefix sum)
-  // its group's start at u + 1, which the second pass moves to its end, the next group's start:
-  // at the end, user u's group starts at u.
-  const counters = arrays.counters(users);
+  // The passes over each chunk are a WebAssembly kernel's (kpis/dayGroups.ts): one array serves
+  // the counting sort throughout, user u's count at u + 2, then (the prefix sum) its group's start
+  // at u + 1, which the second pass moves to its end, the next group's start: at the end, user
+  // u's group starts at u.
+  const kernel = arrays.kernel();
+  const known = Math.max(0, ...sources.map((s) => s.users.length));
+  const knownTracks = Math.max(0, ...sources.map((s) => s.tracks.length));
+  kernel.lay(users, known, knownTracks);
   // Each pass sums a mix of the user numbers it keeps from each file: the second must see the rows
   // the first counted (the columns are read twice; a file changed in between would misplace rows).
   const counted = new Int32Array(sources.length);
   sources.forEach(({ path, dataStart, section, users: userIds }, s) => {
-    const known = userIds.length;
-    const kept = mine?.[s];
-    let outOfRange = false;
+    kernel.source(userIds, undefined, mine?.[s]);
     let sum = 0;
     forEachRowChunk(path, dataStart, section, 'users', ({ users: column }) => {
-      const picked = pick(column.length);
-      let n = 0;
-      for (let i = 0; i < column.length; i++) {
-        const u = column[i]!;
-        if (u >= known) {
-          // Damage, most likely: the column's checksum, checked at its end, says so.
-          outOfRange = true;
-          continue;
-        }
-        picked[n] = u;
-        n += kept === undefined ? Number(userIds[u]! >= 0) : kept[u]!;
-      }
-      for (let k = 0; k < n; k++) {
-        const id = userIds[picked[k]!]!;
-        counters[id + 2]!++;
-        sum = (sum + Math.imul(id + 1, 0x9e3779b1)) | 0;
+      for (let from = 0; from < column.length; from += DAY_CHUNK_ROWS) {
+        const n = Math.min(DAY_CHUNK_ROWS, column.length - from);
+        kernel.chunkUsers.set(column.subarray(from, from + n));
+        sum = kernel.countUsers(n, sum);
       }
     });
     counted[s] = sum;
-    if (outOfRange) throw new PartialFileError(path, `day ${section.day}: a user number out of range`);
+    // Damage, most likely: the column's checksum, checked at its end, would have said so.
+    if (kernel.outOfRange) throw new PartialFileError(path, `day ${section.day}: a user number out of range`);
   });
-  for (let u = 1; u <= users; u++) counters[u + 1]! += counters[u]!;
-  const rows = counters[users + 1]!;
+  const rows = kernel.startGroups();
+  const { counters, tracks: groupTracks, msTimes } = kernel.groups();
   const starts = counters.subarray(0, users + 1);
-  const groupTracks = arrays.rows(rows);
   // The times in milliseconds since the day's midnight while every row is on a whole millisecond
-  // (UserGroups); in microseconds from the first row that is not (those placed so far converted).
+  // (UserGroups); in microseconds from the first row that is not (those placed so far converted),
+  // placed from there on by placeInMicros.
   const day = sources[0]?.section.day ?? 0;
   const dayStart = day * MICROS_PER_DAY;
-  const msTimes = arrays.msTimesFor(rows);
-  const placed: { us?: Float64Array } = {};
+  let usTimes: Float64Array | undefined;
   sources.forEach(({ path, dataStart, section, users: userIds, tracks: trackIds }, s) => {
     const kept = mine?.[s];
-    let outOfRange = false;
+    kernel.source(userIds, trackIds, kept);
     let placedSum = 0;
-    const knownTracks = trackIds.length;
+    let outOfRange = false;
     forEachRowChunk(path, dataStart, section, 'all', ({ users: column, tracks: fileTracks, times }) => {
-      let usTimes = placed.us;
-      const picked = pick(column.length);
-      let n = 0;
-      // A user number out of range (the file changed since the first pass) reads undefined: 0.
-      for (let i = 0; i < column.length; i++) {
-        picked[n] = i;
-        const u = column[i]!;
-        n += kept === undefined ? Number(userIds[u]! >= 0) : kept[u]! & 1;
-      }
-      for (let k = 0; k < n; k++) {
-        const i = picked[k]!;
-        const id = userIds[column[i]!]!;
-        const t = fileTracks[i]!;
-        const at = counters[id + 1]!++;
-        placedSum = (placedSum + Math.imul(id + 1, 0x9e3779b1)) | 0;
-        // A track out of range (damage: the checksum at the section's end tells it), or more rows
-        // than the first pass counted (the file changed under us; the sums below tell the rest).
-        if (t >= knownTracks || at >= rows) {
-          outOfRange = true;
-          continue;
-        }
-        groupTracks[at] = trackIds[t]!;
-        const time = times[i]!;
-        if (usTimes !== undefined) {
-          usTimes[at] = time;
-          continue;
-        }
-        const ms = (time - dayStart) / 1000;
-        if (ms >= 0 && ms < MS_PER_DAY && ms === Math.floor(ms)) msTimes[at] = ms;
-        else {
+      for (let from = 0; from < column.length; from += DAY_CHUNK_ROWS) {
+        const n = Math.min(DAY_CHUNK_ROWS, column.length - from);
+        const chunk = {
+          users: column.subarray(from, from + n),
+          tracks: fileTracks.subarray(from, from + n),
+          times: times.subarray(from, from + n),
+        };
+        let picked: Int32Array | undefined;
+        let first = 0;
+        if (usTimes === undefined) {
+          kernel.chunkUsers.set(chunk.users);
+          kernel.chunkTracks.set(chunk.tracks);
+          kernel.chunkTimes.set(chunk.times);
+          placedSum = kernel.placeRows(n, dayStart, placedSum);
+          if (kernel.stopped < 0) continue;
+          // A time off the whole milliseconds: every time in microseconds from here on.
           usTimes = arrays.timesFor(rows);
           for (let k = 0; k < rows; k++) usTimes[k] = dayStart + msTimes[k]! * 1000;
-          usTimes[at] = time;
-          placed.us = usTimes;
+          picked = kernel.picked;
+          first = kernel.stopped;
         }
+        const placed = placeInMicros(
+          chunk,
+          first,
+          picked,
+          userIds,
+          kept,
+          trackIds,
+          counters,
+          groupTracks,
+          usTimes,
+          rows,
+        );
+        placedSum = (placedSum + placed.sum) | 0;
+        outOfRange ||= placed.outOfRange;
       }
     });
-    if (outOfRange) throw new PartialFileError(path, `day ${section.day}: rows out of range`);
+    if (outOfRange || kernel.outOfRange)
+      throw new PartialFileError(path, `day ${section.day}: rows out of range`);
     if (placedSum !== counted[s])
       throw new PartialFileError(path, `day ${section.day}: rows changed between reads`);
   });
-  return placed.us === undefined
+  return usTimes === undefined
     ? { starts, tracks: groupTracks, times: msTimes, dayStart }
-    : { starts, tracks: groupTracks, times: placed.us };
+    : { starts, tracks: groupTracks, times: usTimes };
 }
 
-const MS_PER_DAY = MICROS_PER_DAY / 1000;
+/** Rows a kernel call takes: its chunk's (a partial's block; a day of version 1 or 2 is read whole). */
+const DAY_CHUNK_ROWS = CHUNK_ROWS;
+
+/**
+ * The second pass of loadDayGroups over a chunk's rows from `first` of those kept, once the day's
+ * times are in microseconds: the rows kept listed from `picked` when given (the kernel's, which
+ * stopped there), else here. Returns the mix of the ids placed and whether a number was out of
+ * range. Rare (listen times off the millisecond), so in JavaScript.
+ */
+function placeInMicros(
+  chunk: RowChunk,
+  first: number,
+  given: Int32Array | undefined,
+  userIds: Int32Array,
+  kept: Uint8Array | undefined,
+  trackIds: Int32Array,
+  counters: Uint32Array,
+  groupTracks: Uint32Array,
+  usTimes: Float64Array,
+  rows: number,
+): { sum: number; outOfRange: boolean } {
+  const { users: column, tracks: fileTracks, times } = chunk;
+  let picked = given;
+  let n = 0;
+  if (picked === undefined) {
+    picked = new Int32Array(column.length);
+    // A user number out of range (the file changed since the first pass) reads undefined: 0.
+    for (let i = 0; i < column.length; i++) {
+      picked[n] = i;
+      const u = column[i]!;
+      n += kept === undefined ? Number(userIds[u]! >= 0) : kept[u]! & 1;
+    }
+  } else {
+    for (let i = 0; i < column.length; i++) {
+      const u = column[i]!;
+      n += u < userIds.length ? (kept === undefined ? Number(userIds[u]! >= 0) : kept[u]! & 1) : 0;
+    }
+  }
+  let sum = 0;
+  let outOfRange = false;
+  for (let k = first; k < n; k++) {
+    const i = picked[k]!;
+    const id = userIds[column[i]!]!;
+    const t = fileTracks[i]!;
+    const at = counters[id + 1]!++;
+    sum = (sum + Math.imul(id + 1, 0x9e3779b1)) | 0;
+    // A track out of range (damage: the checksum at the section's end tells it), or more rows
+    // than the first pass counted (the file changed under us; the sums tell the rest).
+    if (t >= trackIds.length || at >= rows) {
+      outOfRange = true;
+      continue;
+    }
+    groupTracks[at] = trackIds[t]!;
+    usTimes[at] = times[i]!;
+  }
+  return { sum, outOfRange };
+}
 
 /**
  * Per user number of a source: 1 for a numbered user in part `part` of `parts` (partOfUser of its

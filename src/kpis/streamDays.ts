@@ -1,6 +1,7 @@
 import { IdInterner } from '../parse/idInterner.js';
 import type { StreamRowSink } from '../parse/streamRows.js';
 import { utcDayOf } from '../parse/timestamps.js';
+import { DayGroupKernel } from './dayGroups.js';
 
 /** A stretch of a day's rows: `length` rows used of the arrays' capacity. */
 interface RowBlock {
@@ -186,56 +187,29 @@ export function listenTime(groups: UserGroups, i: number): number {
 }
 
 /**
- * The arrays a day's groups are built in, kept for the next day or part: a worker computes a
+ * The memory a day's groups are built in, kept for the next day or part: a worker computes a
  * large day's parts one after the other, each about 100 MB of groups, and fresh arrays a part
  * left the last part's to the garbage collector, which in a worker freed them late (peak RSS 540
- * to 600 MB at 30M rows a day, about 430 MB with the arrays reused). Each array grows by a 64th
- * beyond what is asked, so that parts of nearly equal size (a hash of the user cuts them, within
- * a fraction of a percent of each other) share it: an eighth was 7 MB a worker at 2M users.
+ * to 600 MB at 30M rows a day, about 430 MB with the arrays reused). The counters and the groups
+ * are in the counting sort's WebAssembly memory (DayGroupKernel), which only grows; the times in
+ * microseconds (a day with times off the millisecond) in an array that grows by a 64th beyond what
+ * is asked, so that parts of nearly equal size (a hash of the user cuts them, within a fraction of
+ * a percent of each other) share it: an eighth was 7 MB a worker at 2M users.
  */
 export class GroupArrays {
-  private cursors = new Uint32Array(0);
-  private tracks = new Uint32Array(0);
   private times = new Float64Array(0);
-  private msTimes = new Uint32Array(0);
+  private dayGroups: DayGroupKernel | undefined;
 
-  /**
-   * Zeroed counters for a counting sort of `users` users: users + 2 entries, one array where the
-   * sort's counts, cursors and group starts follow each other (loadDayGroups). A second array of
-   * cursors was 8 MB a thread at 2M users.
-   */
-  counters(users: number): Uint32Array {
-    if (this.cursors.length < users + 2) {
-      this.cursors = new Uint32Array(0);
-      this.cursors = new Uint32Array(roomFor(users + 2));
-    }
-    const counters = this.cursors.subarray(0, users + 2);
-    counters.fill(0);
-    return counters;
+  /** The counting sort's kernel and memory (made at the first day). */
+  kernel(): DayGroupKernel {
+    this.dayGroups ??= new DayGroupKernel();
+    return this.dayGroups;
   }
 
-  /** A track column of `rows` rows (its contents are whatever was left in it). */
-  rows(rows: number): Uint32Array {
-    if (this.tracks.length < rows) {
-      // The old array is let go before the new one is made: not both at once.
-      this.tracks = new Uint32Array(0);
-      this.tracks = new Uint32Array(roomFor(rows));
-    }
-    return this.tracks.subarray(0, rows);
-  }
-
-  /** A column of `rows` listen times in milliseconds (see UserGroups), as `rows` gives tracks. */
-  msTimesFor(rows: number): Uint32Array {
-    if (this.msTimes.length < rows) {
-      this.msTimes = new Uint32Array(0);
-      this.msTimes = new Uint32Array(roomFor(rows));
-    }
-    return this.msTimes.subarray(0, rows);
-  }
-
-  /** A column of `rows` listen times in microseconds, as `rows` gives tracks. */
+  /** A column of `rows` listen times in microseconds (its contents are whatever was left in it). */
   timesFor(rows: number): Float64Array {
     if (this.times.length < rows) {
+      // The old array is let go before the new one is made: not both at once.
       this.times = new Float64Array(0);
       this.times = new Float64Array(roomFor(rows));
     }

@@ -1,3 +1,4 @@
+import { kernelInstance, pagesFor, WASM_MAX_PAGES } from '../ops/wasmKernel.js';
 import { WASM_BASE64 } from './idInterner.wasm.js';
 
 /**
@@ -353,12 +354,13 @@ export class IdInterner implements Numbering {
     const arenaAt = endsAt + 4 * idCap;
     const tableAt = align16(arenaAt + arenaBytes);
     const bytes = tableAt + SLOT_BYTES * slots + 64;
-    if (bytes > MAX_PAGES * PAGE_BYTES || slots >= 2 ** 27)
-      throw new RangeError(`the names do not fit in a 4 GiB WebAssembly memory (${slots} slots)`);
-    const memory = new WebAssembly.Memory({ initial: Math.ceil(bytes / PAGE_BYTES), maximum: MAX_PAGES });
-    kernel ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
-    const exports = new WebAssembly.Instance(kernel, { env: { memory } })
-      .exports as unknown as InternerExports;
+    // An id is 27 bits in a slot (its entry is (id + 1) * 32 + the length).
+    if (slots >= 2 ** 27) throw new RangeError(`the names do not fit in a table of ${slots} slots`);
+    const memory = new WebAssembly.Memory({
+      initial: pagesFor(bytes, `${size} names`),
+      maximum: WASM_MAX_PAGES,
+    });
+    const exports = kernelInstance<InternerExports>(WASM_BASE64, memory);
     if (exports.INPUT_AT.value !== INPUT_AT || exports.BATCH.value !== BATCH)
       throw new Error('idInterner.wasm.ts does not match idInterner.ts: run npm run build:wasm');
     const u8 = new Uint8Array(memory.buffer);
@@ -397,8 +399,6 @@ interface InternerExports {
   INPUT_AT: WebAssembly.Global;
 }
 
-let kernel: WebAssembly.Module | undefined;
-
 /** The kernel's layout (idInterner.as.ts), checked against its exports at each memory made. */
 const BATCH = 1024;
 const SPANS = BATCH + 2;
@@ -423,9 +423,6 @@ const S_SLOTS = 8;
 const S_LOW = 10;
 const S_HIGH = 11;
 const SLOT_BYTES = 16;
-const PAGE_BYTES = 65536;
-/** A 32-bit WebAssembly memory's most pages (4 GiB). */
-const MAX_PAGES = 65536;
 /** A fresh interner's room: bytes of input and of names, and ids. */
 const INITIAL_INPUT_BYTES = 1 << 16;
 const INITIAL_ARENA_BYTES = 1 << 16;

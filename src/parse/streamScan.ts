@@ -1,3 +1,4 @@
+import { growTo, kernelInstance, pagesFor } from '../ops/wasmKernel.js';
 import { WASM_BASE64 } from './streamScan.wasm.js';
 
 /**
@@ -27,10 +28,8 @@ export class StreamScan {
   times!: Float64Array;
 
   constructor() {
-    kernel ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
-    this.memory = new WebAssembly.Memory({ initial: Math.ceil((CHUNK_AT + (1 << 20)) / PAGE_BYTES) });
-    this.exports = new WebAssembly.Instance(kernel, { env: { memory: this.memory } })
-      .exports as unknown as ScanExports;
+    this.memory = new WebAssembly.Memory({ initial: pagesFor(CHUNK_AT + (1 << 20), 'a chunk') });
+    this.exports = kernelInstance<ScanExports>(WASM_BASE64, this.memory);
     if (this.exports.CHUNK_AT.value !== CHUNK_AT || this.exports.ROWS.value !== ROWS)
       throw new Error('streamScan.wasm.ts does not match streamScan.ts: run npm run build:wasm');
     this.views();
@@ -39,11 +38,7 @@ export class StreamScan {
   /** `chunk` copied into the memory, unless it is the one there (a chunk is read in many calls). */
   load(chunk: Uint8Array): void {
     if (chunk === this.loaded) return;
-    const room = this.memory.buffer.byteLength - CHUNK_AT - SLACK;
-    if (chunk.length > room) {
-      this.memory.grow(Math.ceil((chunk.length - room) / PAGE_BYTES));
-      this.views();
-    }
+    if (growTo(this.memory, CHUNK_AT + chunk.length + SLACK, 'a chunk')) this.views();
     this.bytes.set(chunk, CHUNK_AT);
     this.loaded = chunk;
   }
@@ -130,8 +125,6 @@ interface ScanExports {
   CHUNK_AT: WebAssembly.Global;
 }
 
-let kernel: WebAssembly.Module | undefined;
-
 /** The kernel's layout (streamScan.as.ts), checked against its exports. */
 export const ROWS = 1024;
 const USER_STARTS_AT = 64;
@@ -139,6 +132,5 @@ const CHUNK_AT = USER_STARTS_AT + 24 * ROWS;
 const S_ROWS = 0;
 const S_LINES = 1;
 const S_FULL = 2;
-const PAGE_BYTES = 65536;
 /** Bytes past a chunk the kernel may load (a word read at its last bytes). */
 const SLACK = 64;

@@ -1,3 +1,4 @@
+import { kernelInstance, WASM_MAX_PAGES, WASM_PAGE_BYTES } from '../ops/wasmKernel.js';
 import { WASM_BASE64 } from './radixSort.wasm.js';
 
 /**
@@ -33,11 +34,6 @@ const BUCKETS = 1 << 14;
  * histograms (the 6 digits a pair can have and a spare one); checked against its HEADER_BYTES.
  */
 const HEADER_BYTES = 64 + 7 * BUCKETS * 4;
-const PAGE_BYTES = 65536;
-/** A 32-bit WebAssembly memory's most pages (4 GiB). */
-const MAX_PAGES = 65536;
-
-let kernel: WebAssembly.Module | undefined;
 
 interface KernelExports {
   sortPairs(pairs: number, scratch: number, n: number): number;
@@ -58,13 +54,11 @@ export class PairSorter {
 
   constructor(readonly capacity: number) {
     const bytes = HEADER_BYTES + 16 * Math.max(1, capacity);
-    const pages = Math.ceil(bytes / PAGE_BYTES);
-    if (!Number.isSafeInteger(capacity) || capacity < 0 || pages > MAX_PAGES)
+    const pages = Math.ceil(bytes / WASM_PAGE_BYTES);
+    if (!Number.isSafeInteger(capacity) || capacity < 0 || pages > WASM_MAX_PAGES)
       throw new RangeError(`PairSorter: room for ${capacity} pairs is past a 4 GiB WebAssembly memory`);
-    kernel ??= new WebAssembly.Module(Buffer.from(WASM_BASE64, 'base64'));
     this.memory = new WebAssembly.Memory({ initial: pages, maximum: pages });
-    this.exports = new WebAssembly.Instance(kernel, { env: { memory: this.memory } })
-      .exports as unknown as KernelExports;
+    this.exports = kernelInstance<KernelExports>(WASM_BASE64, this.memory);
     if (this.exports.HEADER_BYTES.value !== HEADER_BYTES)
       throw new Error('radixSort.wasm.ts does not match radixSort.ts: run npm run build:wasm');
     this.pairs = new Uint32Array(this.memory.buffer, HEADER_BYTES, 2 * capacity);

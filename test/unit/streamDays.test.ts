@@ -457,30 +457,18 @@ describe('DayStreams with an out: blocks sent as they fill (a partial written as
   });
 });
 
-describe('GroupArrays: the arrays of the groups of a day part, reused part after part', () => {
-  it('hands out zeroed counters and the same memory while it fits, grown by a 64th past it', () => {
+describe('GroupArrays: the memory of the groups of a day part, reused part after part', () => {
+  it('keeps one counting-sort kernel, and the microsecond times while they fit, grown by a 64th past it', () => {
     const arrays = new GroupArrays();
-    const first = arrays.counters(8);
-    expect(first.length).toBe(10);
-    first.fill(7);
-    const again = arrays.counters(5);
-    expect(Array.from(again)).toEqual([0, 0, 0, 0, 0, 0, 0]);
-    expect(again.buffer).toBe(first.buffer);
-
-    for (const column of [
-      (n: number) => arrays.rows(n),
-      (n: number) => arrays.msTimesFor(n),
-      (n: number) => arrays.timesFor(n),
-    ]) {
-      const rows = column(6400);
-      expect(rows.length).toBe(6400);
-      // A part a little larger (within the 64th) shares the array; a larger one gets a new one.
-      expect(column(6500).buffer).toBe(rows.buffer);
-      expect(column(600).buffer).toBe(rows.buffer);
-      const grown = column(6501);
-      expect(grown.buffer).not.toBe(rows.buffer);
-      expect(grown.length).toBe(6501);
-    }
+    expect(arrays.kernel()).toBe(arrays.kernel());
+    const rows = arrays.timesFor(6400);
+    expect(rows.length).toBe(6400);
+    // A part a little larger (within the 64th) shares the array; a larger one gets a new one.
+    expect(arrays.timesFor(6500).buffer).toBe(rows.buffer);
+    expect(arrays.timesFor(600).buffer).toBe(rows.buffer);
+    const grown = arrays.timesFor(6501);
+    expect(grown.buffer).not.toBe(rows.buffer);
+    expect(grown.length).toBe(6501);
   });
 });
 

@@ -1,0 +1,206 @@
+import { growTo, kernelInstance, pagesFor } from '../ops/wasmKernel.js';
+import { WASM_BASE64 } from './dayGroups.wasm.js';
+
+/**
+ * The memory and the kernel of a day's counting sort by user (dayGroups.as.ts): the passes of
+ * loadDayGroups (formats/kpiPartials.ts) over a chunk of a partial's rows, in WebAssembly. In
+ * JavaScript they were about half of a day worker's time, typed-array loops whose every access V8
+ * checks (docs/BENCHMARKS.md, "The day's groups in WebAssembly").
+ *
+ * The memory, laid out for a day by `lay`:
+ *
+ *     [0, 64)      the kernel's state words
+ *     chunk        a chunk of rows: users, tracks (u32) and times (f64), CHUNK_ROWS of each
+ *     picked       the indexes of a chunk's rows kept (i32)
+ *     source       a source's user ids, track ids (i32) and kept bytes, copied in by `source`
+ *     counters     the sort's counters (users + 2), then the groups: tracks and times (u32)
+ *
+ * One a thread (GroupArrays holds it): its groups are views valid until the next day is laid
+ * out; a WebAssembly memory is given back only at some later collection, so one is kept.
+ */
+export class DayGroupKernel {
+  private readonly memory: WebAssembly.Memory;
+  private readonly exports: KernelExports;
+  private sourceAt = 0;
+  private countersAt = 0;
+  private users = 0;
+  private known = 0;
+  private knownTracks = 0;
+  private keptAt = 0;
+  private groupTracksAt = 0;
+  private msTimesAt = 0;
+  private rows = 0;
+  /** The chunk's columns (fill them, then count or place). */
+  chunkUsers!: Uint32Array;
+  chunkTracks!: Uint32Array;
+  chunkTimes!: Float64Array;
+  /** The rows kept of the last chunk placed, by index. */
+  picked!: Int32Array;
+  private i32!: Int32Array;
+
+  constructor() {
+    this.memory = new WebAssembly.Memory({ initial: pagesFor(SOURCE_AT + SLACK, "a day's groups") });
+    this.exports = kernelInstance<KernelExports>(WASM_BASE64, this.memory);
+    this.views();
+  }
+
+  /**
+   * A day of `users` groups laid out, its counters zeroed: room for sources of up to `known` user
+   * numbers and `knownTracks` track numbers.
+   */
+  lay(users: number, known: number, knownTracks: number): Uint32Array {
+    this.users = users;
+    this.sourceAt = SOURCE_AT;
+    this.countersAt = align8(SOURCE_AT + 4 * known + 4 * knownTracks + known);
+    this.ensure(this.countersAt + 4 * (users + 2));
+    const counters = new Uint32Array(this.memory.buffer, this.countersAt, users + 2);
+    counters.fill(0);
+    this.i32[S_OUT_OF_RANGE] = 0;
+    return counters;
+  }
+
+  /** A source's user numbers (and its track numbers, and its kept bytes: see loadDayGroups) copied in. */
+  source(userIds: Int32Array, trackIds?: Int32Array, kept?: Uint8Array): void {
+    const buffer = this.memory.buffer;
+    new Int32Array(buffer, this.sourceAt, userIds.length).set(userIds);
+    this.known = userIds.length;
+    const tracksAt = this.sourceAt + 4 * userIds.length;
+    this.knownTracks = trackIds?.length ?? 0;
+    if (trackIds !== undefined) new Int32Array(buffer, tracksAt, trackIds.length).set(trackIds);
+    this.keptAt = 0;
+    if (kept !== undefined) {
+      this.keptAt = tracksAt + 4 * this.knownTracks;
+      new Uint8Array(buffer, this.keptAt, kept.length).set(kept);
+    }
+  }
+
+  /** The first pass over the chunk's `n` users; returns `sum` and the mix of the ids counted. */
+  countUsers(n: number, sum: number): number {
+    return this.exports.countUsers(
+      CHUNK_AT,
+      n,
+      this.sourceAt,
+      this.known,
+      this.keptAt,
+      PICKED_AT,
+      this.countersAt,
+      this.users,
+      sum,
+    );
+  }
+
+  /** The counts made starts, and the groups' columns laid after them: returns the rows. */
+  startGroups(): number {
+    this.rows = this.exports.startsOf(this.countersAt, this.users) >>> 0;
+    this.groupTracksAt = align8(this.countersAt + 4 * (this.users + 2));
+    this.msTimesAt = this.groupTracksAt + 4 * this.rows;
+    this.ensure(this.msTimesAt + 4 * this.rows);
+    return this.rows;
+  }
+
+  /** The sort's counters (starts, then cursors), the groups' tracks and times in milliseconds. */
+  groups(): { counters: Uint32Array; tracks: Uint32Array; msTimes: Uint32Array } {
+    const buffer = this.memory.buffer;
+    return {
+      counters: new Uint32Array(buffer, this.countersAt, this.users + 2),
+      tracks: new Uint32Array(buffer, this.groupTracksAt, this.rows),
+      msTimes: new Uint32Array(buffer, this.msTimesAt, this.rows),
+    };
+  }
+
+  /**
+   * The second pass over the chunk's `n` rows; returns `sum` and the mix of the ids placed.
+   * `stopped` is then the index among `picked` of the first row it left (a time not on a whole
+   * millisecond of the day), or -1.
+   */
+  placeRows(n: number, dayStart: number, sum: number): number {
+    return this.exports.placeRows(
+      CHUNK_AT,
+      CHUNK_AT + 4 * CHUNK_ROWS,
+      CHUNK_AT + 8 * CHUNK_ROWS,
+      n,
+      this.sourceAt,
+      this.known,
+      this.keptAt,
+      this.sourceAt + 4 * this.known,
+      this.knownTracks,
+      PICKED_AT,
+      this.countersAt,
+      this.users,
+      this.groupTracksAt,
+      this.msTimesAt,
+      this.rows,
+      dayStart,
+      sum,
+    );
+  }
+
+  get stopped(): number {
+    return this.i32[S_STOPPED]!;
+  }
+
+  /** Whether a row's user or track number was out of range since the day was laid out. */
+  get outOfRange(): boolean {
+    return this.i32[S_OUT_OF_RANGE] === 1;
+  }
+
+  private ensure(bytes: number): void {
+    if (growTo(this.memory, bytes + SLACK, "a day's groups")) this.views();
+  }
+
+  private views(): void {
+    const buffer = this.memory.buffer;
+    this.i32 = new Int32Array(buffer, 0, 16);
+    this.chunkUsers = new Uint32Array(buffer, CHUNK_AT, CHUNK_ROWS);
+    this.chunkTracks = new Uint32Array(buffer, CHUNK_AT + 4 * CHUNK_ROWS, CHUNK_ROWS);
+    this.chunkTimes = new Float64Array(buffer, CHUNK_AT + 8 * CHUNK_ROWS, CHUNK_ROWS);
+    this.picked = new Int32Array(buffer, PICKED_AT, CHUNK_ROWS);
+  }
+}
+
+interface KernelExports {
+  countUsers(
+    users: number,
+    n: number,
+    userIds: number,
+    known: number,
+    kept: number,
+    picked: number,
+    counters: number,
+    groups: number,
+    sum: number,
+  ): number;
+  startsOf(counters: number, groups: number): number;
+  placeRows(
+    users: number,
+    tracks: number,
+    times: number,
+    n: number,
+    userIds: number,
+    known: number,
+    kept: number,
+    trackIds: number,
+    knownTracks: number,
+    picked: number,
+    counters: number,
+    groups: number,
+    groupTracks: number,
+    msTimes: number,
+    rows: number,
+    dayStart: number,
+    sum: number,
+  ): number;
+}
+
+/** Rows of a chunk: as formats/kpiPartials.ts reads them (a partial's block). */
+export const CHUNK_ROWS = 1 << 16;
+const CHUNK_AT = 64;
+const PICKED_AT = CHUNK_AT + 16 * CHUNK_ROWS;
+const SOURCE_AT = PICKED_AT + 4 * CHUNK_ROWS;
+const S_OUT_OF_RANGE = 0;
+const S_STOPPED = 1;
+const SLACK = 64;
+
+function align8(n: number): number {
+  return Math.ceil(n / 8) * 8;
+}

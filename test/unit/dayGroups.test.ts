@@ -1,0 +1,135 @@
+import fc from 'fast-check';
+import { describe, expect, it } from 'vitest';
+import { DayGroupKernel } from '../../src/kpis/dayGroups.js';
+
+/**
+ * DayGroupKernel (src/kpis/dayGroups.ts), the WebAssembly passes of a day's counting sort by user,
+ * against the sort written plainly: the same groups (each user's rows in their order), the rows
+ * of other parts and of users without a number left out, and damage (numbers out of range)
+ * reported, never written past the groups.
+ */
+interface Row {
+  user: number;
+  track: number;
+  ms: number;
+}
+
+const DAY_START = 19_723 * 86_400_000_000;
+
+function sortPlainly(
+  rows: Row[],
+  userIds: number[],
+  trackIds: number[],
+  kept: number[] | undefined,
+  users: number,
+) {
+  const groups: { track: number; ms: number }[][] = Array.from({ length: users }, () => []);
+  for (const r of rows) {
+    if (r.user >= userIds.length) continue;
+    const keep = kept === undefined ? userIds[r.user]! >= 0 : kept[r.user] === 1;
+    if (keep) groups[userIds[r.user]!]!.push({ track: trackIds[r.track]!, ms: r.ms });
+  }
+  return groups;
+}
+
+function run(
+  kernel: DayGroupKernel,
+  rows: Row[],
+  userIds: number[],
+  trackIds: number[],
+  kept: number[] | undefined,
+  users: number,
+) {
+  const ids = Int32Array.from(userIds);
+  const tracks = Int32Array.from(trackIds);
+  const keptBytes = kept === undefined ? undefined : Uint8Array.from(kept);
+  kernel.lay(users, ids.length, tracks.length);
+  kernel.source(ids, undefined, keptBytes);
+  kernel.chunkUsers.set(rows.map((r) => r.user));
+  const counted = kernel.countUsers(rows.length, 0);
+  const total = kernel.startGroups();
+  kernel.source(ids, tracks, keptBytes);
+  kernel.chunkUsers.set(rows.map((r) => r.user));
+  kernel.chunkTracks.set(rows.map((r) => r.track));
+  kernel.chunkTimes.set(rows.map((r) => DAY_START + r.ms * 1000));
+  const placed = kernel.placeRows(rows.length, DAY_START, 0);
+  const { counters, tracks: groupTracks, msTimes } = kernel.groups();
+  // After the second pass the cursors are the ends: group u is [u's start, counters[u + 1]).
+  const groups = Array.from({ length: users }, (_, u) => {
+    const from = u === 0 ? 0 : counters[u]!;
+    return Array.from({ length: counters[u + 1]! - from }, (_, k) => ({
+      track: groupTracks[from + k]!,
+      ms: msTimes[from + k]!,
+    }));
+  });
+  return { groups, total, counted, placed, stopped: kernel.stopped, outOfRange: kernel.outOfRange };
+}
+
+describe('DayGroupKernel', () => {
+  it('property: groups every kept row under its user, in order, as the plain sort does', () => {
+    const kernel = new DayGroupKernel();
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 1, max: 20 }),
+        fc.boolean(),
+        fc.array(fc.tuple(fc.nat(), fc.nat(), fc.integer({ min: 0, max: 86_399_999 })), { maxLength: 300 }),
+        fc.array(fc.integer({ min: -1, max: 1_000 }), { minLength: 40, maxLength: 40 }),
+        (users, known, knownTracks, withParts, raw, numbering) => {
+          const userIds = Array.from({ length: known }, (_, u) =>
+            numbering[u]! < 0 ? -1 : numbering[u]! % users,
+          );
+          const trackIds = Array.from({ length: knownTracks }, (_, t) => (t * 7) % 11);
+          const kept = withParts ? userIds.map((id) => Number(id >= 0 && id % 2 === 0)) : undefined;
+          const rows = raw.map(([u, t, ms]) => ({ user: u % known, track: t % knownTracks, ms }));
+          const got = run(kernel, rows, userIds, trackIds, kept, users);
+          const want = sortPlainly(rows, userIds, trackIds, kept, users);
+          expect(got.groups).toEqual(want);
+          expect(got.total).toBe(want.reduce((n, g) => n + g.length, 0));
+          expect(got.placed).toBe(got.counted);
+          expect(got.stopped).toBe(-1);
+          expect(got.outOfRange).toBe(false);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('stops at the first kept row whose time is off the millisecond, having placed none of it', () => {
+    const kernel = new DayGroupKernel();
+    const rows: Row[] = [
+      { user: 0, track: 0, ms: 5 },
+      { user: 1, track: 0, ms: 6 },
+      { user: 0, track: 0, ms: 7.5 },
+      { user: 1, track: 0, ms: 8 },
+    ];
+    const got = run(kernel, rows, [0, -1], [3], undefined, 1);
+    // User number 1 has no run number: picked rows are 0 and 2; the second (index 1) stops it.
+    expect(got.stopped).toBe(1);
+    expect(Array.from(kernel.picked.subarray(0, 2))).toEqual([0, 2]);
+    expect(got.groups[0]!.slice(0, 1)).toEqual([{ track: 3, ms: 5 }]);
+  });
+
+  it('reports user and track numbers out of range, and writes nothing for them', () => {
+    const kernel = new DayGroupKernel();
+    const pastUsers = run(
+      kernel,
+      [
+        { user: 0, track: 0, ms: 1 },
+        { user: 5, track: 0, ms: 2 },
+      ],
+      [0],
+      [0],
+      undefined,
+      1,
+    );
+    expect(pastUsers.outOfRange).toBe(true);
+    expect(pastUsers.total).toBe(1);
+    const pastTracks = run(kernel, [{ user: 0, track: 9, ms: 1 }], [0], [0], undefined, 1);
+    expect(pastTracks.outOfRange).toBe(true);
+    const pastGroups = run(kernel, [{ user: 0, track: 0, ms: 1 }], [4], [0], undefined, 2);
+    expect(pastGroups.outOfRange).toBe(true);
+    expect(pastGroups.total).toBe(0);
+  });
+});
