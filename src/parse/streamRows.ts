@@ -5,7 +5,7 @@ import { MAX_ROW_EXAMPLES } from './catalogs.js';
 import { checkHeader, looksBinary, missingColumns } from './csvHeader.js';
 import { CsvRecordScanner } from './csvRecords.js';
 import type { IdInterner } from './idInterner.js';
-import { ROWS, streamScan } from './streamScan.js';
+import { ROWS, type RowLayout, streamScan } from './streamScan.js';
 import { parseListenTime, parseListenTimeBytes } from './timestamps.js';
 
 const NEWLINE = 10;
@@ -119,6 +119,8 @@ export class StreamRowReader {
   private track = -1;
   private time = -1;
   private width = 0;
+  /** Where the plain rows' fields are (plainRows; made at the first, after the header). */
+  private layout: RowLayout | undefined;
   /** A batch's ids (plainRows). */
   private readonly userIds = new Int32Array(ROWS);
   private readonly trackIds = new Int32Array(ROWS);
@@ -208,14 +210,20 @@ export class StreamRowReader {
   private plainRows(buf: Uint8Array, from: number, end: number): number {
     const scan = streamScan();
     scan.load(buf);
-    const max = this.scanner.maxRecordBytes;
+    const layout = (this.layout ??= {
+      width: this.width,
+      user: this.user,
+      track: this.track,
+      time: this.time,
+      maxLineBytes: this.scanner.maxRecordBytes,
+    });
     const report = this.report;
     const { users, tracks } = this.rows;
     const { userIds, trackIds } = this;
     let lines = 0;
     let i = from;
     for (;;) {
-      i = scan.scanRows(i, end, this.width, this.user, this.track, this.time, max);
+      i = scan.scanRows(i, end, layout);
       lines += scan.lines;
       const n = scan.rows;
       if (n > 0) {

@@ -66,26 +66,31 @@ export function scanRows(
     let trackEnd: usize = 0;
     let timeStart: usize = 0;
     let timeEnd: usize = 0;
-    let c: u32 = 0;
+    let lineEnd: usize = 0;
     let stopped = false;
     for (;;) {
       i = nextStop(i, end);
       if (i === end) break;
-      c = <u32>load<u8>(i);
+      const c = <u32>load<u8>(i);
       if (c === QUOTE) {
         stopped = true;
         break;
       }
-      if (c === NEWLINE) break;
+      // A field ends at its comma, or at the line's end (a \r before the \n is not data).
+      const fieldEnd = c === NEWLINE && i > fieldStart && load<u8>(i - 1) === <u8>CARRIAGE_RETURN ? i - 1 : i;
       if (field === user) {
         userStart = fieldStart;
-        userEnd = i;
+        userEnd = fieldEnd;
       } else if (field === track) {
         trackStart = fieldStart;
-        trackEnd = i;
+        trackEnd = fieldEnd;
       } else if (field === time) {
         timeStart = fieldStart;
-        timeEnd = i;
+        timeEnd = fieldEnd;
+      }
+      if (c === NEWLINE) {
+        lineEnd = fieldEnd;
+        break;
       }
       field++;
       fieldStart = ++i;
@@ -94,21 +99,10 @@ export function scanRows(
       i = lineStart;
       break;
     }
-    const lineEnd = i > fieldStart && load<u8>(i - 1) === <u8>CARRIAGE_RETURN ? i - 1 : i;
     if (field === 0 && lineEnd === fieldStart) {
       lines++;
       i++;
       continue;
-    }
-    if (field === user) {
-      userStart = fieldStart;
-      userEnd = lineEnd;
-    } else if (field === track) {
-      trackStart = fieldStart;
-      trackEnd = lineEnd;
-    } else if (field === time) {
-      timeStart = fieldStart;
-      timeEnd = lineEnd;
     }
     if (field + 1 < width || userStart === userEnd || trackStart === trackEnd) {
       i = lineStart;

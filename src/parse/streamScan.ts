@@ -50,18 +50,12 @@ export class StreamScan {
 
   /**
    * The plain rows of the loaded chunk from `from` (a line's start) to `end` into the batch (ROWS
-   * at most): returns where the scan stopped (`end`; a line the caller reads its own way; or,
-   * when `full`, the line after the batch's last row). `rows` and `lines` tell what it read.
+   * at most), their fields where `layout` says: returns where the scan stopped (`end`; a line the
+   * caller reads its own way; or, when `full`, the line after the batch's last row). `rows` and
+   * `lines` tell what it read.
    */
-  scanRows(
-    from: number,
-    end: number,
-    width: number,
-    user: number,
-    track: number,
-    time: number,
-    maxLineBytes: number,
-  ): number {
+  scanRows(from: number, end: number, layout: RowLayout): number {
+    const { width, user, track, time, maxLineBytes } = layout;
     return (
       this.exports.scanRows(CHUNK_AT + from, CHUNK_AT + end, width, user, track, time, maxLineBytes) -
       CHUNK_AT
@@ -100,6 +94,15 @@ export class StreamScan {
     this.trackEnds = new Int32Array(buffer, USER_STARTS_AT + 12 * ROWS, ROWS);
     this.times = new Float64Array(buffer, USER_STARTS_AT + 16 * ROWS, ROWS);
   }
+}
+
+/** Where a streams file's fields are: its header's width and columns, and the longest line. */
+export interface RowLayout {
+  width: number;
+  user: number;
+  track: number;
+  time: number;
+  maxLineBytes: number;
 }
 
 let scan: StreamScan | undefined;
