@@ -242,8 +242,7 @@ export class IdInterner implements Numbering {
       // of a batch of user ids that the table has in the cache).
       this.i32.set(starts.subarray(from, from + n), STARTS);
       this.i32.set(ends.subarray(from, from + n), ENDS);
-      const ex = this.exports;
-      ex.spanRange(n);
+      this.exports.spanRange(n);
       const low = this.state(S_LOW);
       const length = this.state(S_HIGH) - low;
       if (length > this.state(S_INPUT_CAP)) this.call(() => this.exports.reserveInput(length));
