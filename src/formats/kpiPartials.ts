@@ -742,7 +742,6 @@ export function loadDayGroups(
           tracks: fileTracks.subarray(from, from + n),
           times: times.subarray(from, from + n),
         };
-        let picked: Int32Array | undefined;
         let first = 0;
         if (usTimes === undefined) {
           kernel.chunkUsers.set(chunk.users);
@@ -753,13 +752,11 @@ export function loadDayGroups(
           // A time off the whole milliseconds: every time in microseconds from here on.
           usTimes = arrays.timesFor(rows);
           for (let k = 0; k < rows; k++) usTimes[k] = dayStart + msTimes[k]! * 1000;
-          picked = kernel.picked;
           first = kernel.stopped;
         }
         const placed = placeInMicros(
           chunk,
           first,
-          picked,
           userIds,
           kept,
           trackIds,
@@ -786,15 +783,13 @@ export function loadDayGroups(
 const DAY_CHUNK_ROWS = CHUNK_ROWS;
 
 /**
- * The second pass of loadDayGroups over a chunk's rows from `first` of those kept, once the day's
- * times are in microseconds: the rows kept listed from `picked` when given (the kernel's, which
- * stopped there), else here. Returns the mix of the ids placed and whether a number was out of
+ * The second pass of loadDayGroups over a chunk's rows from `first` of those kept (where the kernel
+ * stopped, or 0), once the day's times are in microseconds. Returns the mix of the ids placed and whether a number was out of
  * range. Rare (listen times off the millisecond), so in JavaScript.
  */
 function placeInMicros(
   chunk: RowChunk,
   first: number,
-  given: Int32Array | undefined,
   userIds: Int32Array,
   kept: Uint8Array | undefined,
   trackIds: Int32Array,
@@ -804,21 +799,14 @@ function placeInMicros(
   rows: number,
 ): { sum: number; outOfRange: boolean } {
   const { users: column, tracks: fileTracks, times } = chunk;
-  let picked = given;
+  // The rows kept, listed as the kernel lists them: a user number out of range (the file changed
+  // since the first pass) is not kept.
+  const picked = new Int32Array(column.length);
   let n = 0;
-  if (picked === undefined) {
-    picked = new Int32Array(column.length);
-    // A user number out of range (the file changed since the first pass) reads undefined: 0.
-    for (let i = 0; i < column.length; i++) {
-      picked[n] = i;
-      const u = column[i]!;
-      n += kept === undefined ? Number(userIds[u]! >= 0) : kept[u]! & 1;
-    }
-  } else {
-    for (let i = 0; i < column.length; i++) {
-      const u = column[i]!;
-      n += u < userIds.length ? (kept === undefined ? Number(userIds[u]! >= 0) : kept[u]! & 1) : 0;
-    }
+  for (let i = 0; i < column.length; i++) {
+    picked[n] = i;
+    const u = column[i]!;
+    n += u < userIds.length ? (kept === undefined ? Number(userIds[u]! >= 0) : kept[u]! & 1) : 0;
   }
   let sum = 0;
   let outOfRange = false;
