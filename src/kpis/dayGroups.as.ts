@@ -1,9 +1,10 @@
 /**
- * The counting sort of a day's rows by user (loadDayGroups in formats/kpiPartials.ts), in
- * AssemblyScript, compiled to WebAssembly (`npm run build:wasm` writes dayGroups.wasm.ts;
- * dayGroups.ts loads it, lays its memory out and says why it is not JavaScript). Its two passes
- * over a chunk of a partial's rows: the users counted, then each row's track and time placed in
- * its user's group. Every address is the caller's; the state words at 0 say what a call found.
+ * The counting sort of a day's rows by user (loadDayGroups in formats/kpiPartials.ts), and the
+ * groups' sums (aggregateDay in genreKpis.ts), in AssemblyScript, compiled to WebAssembly (`npm
+ * run build:wasm` writes dayGroups.wasm.ts; dayGroups.ts loads it, lays its memory out and says
+ * why it is not JavaScript). The sort's two passes over a chunk of a partial's rows: the users
+ * counted, then each row's track and time placed in its user's group; then `aggregate` over the
+ * groups. Every address is the caller's; the state words at 0 say what a call found.
  *
  * Not TypeScript: tsc skips `*.as.ts` (tsconfig.json), and asc compiles it.
  */
@@ -12,8 +13,14 @@
 const S_OUT_OF_RANGE: usize = 0;
 /** State: the picked row at which placeRows stopped (a time not on a whole millisecond), or -1. */
 const S_STOPPED: usize = 4;
+/** State: what `aggregate` found, a u32 each (DayStreamCounts in genreKpis.ts). */
+const S_DUPLICATES: usize = 8;
+const S_UNKNOWN_TRACK: usize = 12;
+const S_UNKNOWN_USER: usize = 16;
+const S_COUNTED: usize = 20;
 
 const MS_PER_DAY: f64 = 86_400_000;
+const MS_PER_HOUR: u32 = 3_600_000;
 
 /** The rows of `[0, n)` kept, their indexes from `picked`: `kept` (a byte a user number) if not 0, else the numbered ones. */
 function pick(users: usize, n: i32, userIds: usize, known: u32, kept: usize, picked: usize): i32 {
@@ -133,4 +140,119 @@ export function placeRows(
     store<u32>(msTimes + ((<usize>at) << 2), <u32>ms);
   }
   return total;
+}
+
+/** The most rows of a group, of the `users` groups whose starts are at `starts` (u32, users + 1). */
+export function largestGroup(starts: usize, users: i32): u32 {
+  let most: u32 = 0;
+  let start = load<u32>(starts);
+  for (let u = 1; u <= users; u++) {
+    const end = load<u32>(starts + ((<usize>u) << 2));
+    const n = end - start;
+    most = n > most ? n : most;
+    start = end;
+  }
+  return most;
+}
+
+/**
+ * aggregateDay's loop (genreKpis.ts, whose comments say what it counts and why), over the groups
+ * this kernel placed: user u's rows are `tracks` and `msTimes` (u32, milliseconds of the day) from
+ * `starts[u]` to `starts[u + 1]`. A track's genres are `trackGenres[trackFrom[t] ..
+ * trackFrom[t + 1])`, their durations at the same places of `durations` (f64); `known` a byte a
+ * track (1: in a songs file). Adds into `listen`, `total`, `unique` (f64) and `lastListener`
+ * (u32), bucket * `genres` + genre, and into `plays` (u32), bucket * `tracks` + track, all zeroed
+ * by the caller; a bucket is the UTC hour when `hourly`, else 0. A user's (track, time) pairs are
+ * in a set of `setMask + 1` slots (rows at `setRows`, stamps at `setStamps`, zeroed by the caller,
+ * at least twice the largest group). The counts go to the state words; a track number past
+ * `tracks` sets S_OUT_OF_RANGE (damage: none is placed so).
+ */
+export function aggregate(
+  starts: usize,
+  users: i32,
+  groupTracks: usize,
+  msTimes: usize,
+  knownUsers: u32,
+  trackFrom: usize,
+  trackGenres: usize,
+  durations: usize,
+  known: usize,
+  tracks: u32,
+  genres: u32,
+  hourly: i32,
+  listen: usize,
+  total: usize,
+  unique: usize,
+  lastListener: usize,
+  plays: usize,
+  setRows: usize,
+  setStamps: usize,
+  setMask: u32,
+): void {
+  let duplicates: u32 = 0;
+  let unknownTrack: u32 = 0;
+  let unknownUser: u32 = 0;
+  let counted: u32 = 0;
+  let start = load<u32>(starts);
+  for (let u = 0; u < users; u++) {
+    const end = load<u32>(starts + ((<usize>u + 1) << 2));
+    // The set's stamp and the listener mark of user u, unique within the call (both zeroed).
+    const stamp = <u32>u + 1;
+    const knownUser = <u32>u < knownUsers;
+    for (let i = start; i < end; i++) {
+      const track = load<u32>(groupTracks + ((<usize>i) << 2));
+      const time = load<u32>(msTimes + ((<usize>i) << 2));
+      let h = (track ^ (time * 0x9e3779b1)) * 0x85ebca6b;
+      h ^= h >>> 15;
+      let slot = h & setMask;
+      let duplicate = false;
+      for (;;) {
+        const at = (<usize>slot) << 2;
+        if (load<u32>(setStamps + at) !== stamp) {
+          store<u32>(setStamps + at, stamp);
+          store<u32>(setRows + at, i);
+          break;
+        }
+        const other = (<usize>load<u32>(setRows + at)) << 2;
+        if (load<u32>(groupTracks + other) === track && load<u32>(msTimes + other) === time) {
+          duplicate = true;
+          break;
+        }
+        slot = (slot + 1) & setMask;
+      }
+      if (duplicate) {
+        duplicates++;
+        continue;
+      }
+      if (track >= tracks) {
+        store<i32>(S_OUT_OF_RANGE, 1);
+        continue;
+      }
+      if (load<u8>(known + <usize>track) === 0) {
+        unknownTrack++;
+        continue;
+      }
+      counted++;
+      if (!knownUser) unknownUser++;
+      const bucket: u32 = hourly !== 0 ? time / MS_PER_HOUR : 0;
+      const key = (<usize>(bucket * tracks + track)) << 2;
+      store<u32>(plays + key, load<u32>(plays + key) + 1);
+      const from = load<u32>(trackFrom + ((<usize>track) << 2));
+      const to = load<u32>(trackFrom + ((<usize>track + 1) << 2));
+      for (let e = from; e < to; e++) {
+        const k = <usize>(bucket * genres + load<u32>(trackGenres + ((<usize>e) << 2)));
+        store<f64>(listen + (k << 3), load<f64>(listen + (k << 3)) + 1);
+        store<f64>(total + (k << 3), load<f64>(total + (k << 3)) + load<f64>(durations + ((<usize>e) << 3)));
+        if (load<u32>(lastListener + (k << 2)) !== stamp) {
+          store<u32>(lastListener + (k << 2), stamp);
+          store<f64>(unique + (k << 3), load<f64>(unique + (k << 3)) + 1);
+        }
+      }
+    }
+    start = end;
+  }
+  store<u32>(S_DUPLICATES, duplicates);
+  store<u32>(S_UNKNOWN_TRACK, unknownTrack);
+  store<u32>(S_UNKNOWN_USER, unknownUser);
+  store<u32>(S_COUNTED, counted);
 }

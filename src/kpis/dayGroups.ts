@@ -3,9 +3,10 @@ import { WASM_BASE64 } from './dayGroups.wasm.js';
 
 /**
  * The memory and the kernel of a day's counting sort by user (dayGroups.as.ts): the passes of
- * loadDayGroups (formats/kpiPartials.ts) over a chunk of a partial's rows, in WebAssembly. In
- * JavaScript they were about half of a day worker's time, typed-array loops whose every access V8
- * checks (docs/BENCHMARKS.md, "The day's groups in WebAssembly").
+ * loadDayGroups (formats/kpiPartials.ts) over a chunk of a partial's rows, and then the groups'
+ * sums (aggregateDay in genreKpis.ts), in WebAssembly. In JavaScript the passes were about half of
+ * a day worker's time and the sums most of the rest: typed-array loops whose every access V8
+ * checks (docs/BENCHMARKS.md, "The streams parse in WebAssembly").
  *
  * The memory, laid out for a day by `lay`:
  *
@@ -14,6 +15,8 @@ import { WASM_BASE64 } from './dayGroups.wasm.js';
  *     picked       the indexes of a chunk's rows kept (i32)
  *     source       a source's user ids, track ids (i32) and kept bytes, copied in by `source`
  *     counters     the sort's counters (users + 2), then the groups: tracks and times (u32)
+ *     sums         laid by `aggregate` after the groups: its sums, the catalogue's arrays, its
+ *                  plays and its set of a user's rows
  *
  * One a thread (GroupArrays holds it): its groups are views valid until the next day is laid
  * out; a WebAssembly memory is given back only at some later collection, so one is kept.
@@ -30,6 +33,8 @@ export class DayGroupKernel {
   private groupTracksAt = 0;
   private msTimesAt = 0;
   private rows = 0;
+  /** Set by `aggregate` for each call (DayStreamCounts' order after rows). */
+  private u32!: Uint32Array;
   /** The chunk's columns (fill them, then count or place). */
   chunkUsers!: Uint32Array;
   chunkTracks!: Uint32Array;
@@ -144,6 +149,90 @@ export class DayGroupKernel {
     return this.i32[S_OUT_OF_RANGE] === 1;
   }
 
+  /** Whether `groups` are this kernel's own, as loadDayGroups returns them with times in milliseconds. */
+  holds(groups: { starts: Uint32Array; tracks: Uint32Array; times: Float64Array | Uint32Array }): boolean {
+    const buffer = this.memory.buffer;
+    return (
+      groups.starts.buffer === buffer &&
+      groups.starts.byteOffset === this.countersAt &&
+      groups.starts.length === this.users + 1 &&
+      groups.tracks.buffer === buffer &&
+      groups.tracks.byteOffset === this.groupTracksAt &&
+      groups.times.buffer === buffer &&
+      groups.times.byteOffset === this.msTimesAt
+    );
+  }
+
+  /**
+   * aggregateDay's sums of the groups this kernel holds (`holds`), with `catalog`'s tracks and
+   * genres, by the hour when `hourly`: copies, and the counts of the rows. `plays` is dense, a
+   * count for every bucket * tracks + track (the caller keeps the sparse cases).
+   */
+  aggregate(catalog: SumsCatalog, genres: number, hourly: boolean): KernelSums {
+    const users = this.users;
+    const buckets = hourly ? 24 : 1;
+    const tracks = catalog.knownTracks.length;
+    const entries = catalog.trackGenres.length;
+    const cells = buckets * genres;
+    const keys = buckets * tracks;
+    const setSlots = slotsFor(this.exports.largestGroup(this.countersAt, users) >>> 0);
+    const listenAt = align8(this.msTimesAt + 4 * this.rows);
+    const totalAt = listenAt + 8 * cells;
+    const uniqueAt = totalAt + 8 * cells;
+    const durationsAt = uniqueAt + 8 * cells;
+    const lastAt = durationsAt + 8 * entries;
+    const fromAt = lastAt + 4 * cells;
+    const genresAt = fromAt + 4 * (tracks + 1);
+    const playsAt = genresAt + 4 * entries;
+    const setRowsAt = playsAt + 4 * keys;
+    const stampsAt = setRowsAt + 4 * setSlots;
+    const knownAt = stampsAt + 4 * setSlots;
+    this.ensure(knownAt + tracks);
+    const buffer = this.memory.buffer;
+    new Uint8Array(buffer, listenAt, durationsAt - listenAt).fill(0);
+    new Float64Array(buffer, durationsAt, entries).set(catalog.trackDurations);
+    new Uint8Array(buffer, lastAt, fromAt - lastAt).fill(0);
+    new Uint32Array(buffer, fromAt, tracks + 1).set(catalog.trackFrom.subarray(0, tracks + 1));
+    new Uint32Array(buffer, genresAt, entries).set(catalog.trackGenres);
+    new Uint8Array(buffer, playsAt, setRowsAt - playsAt).fill(0);
+    new Uint8Array(buffer, stampsAt, knownAt - stampsAt).fill(0);
+    new Uint8Array(buffer, knownAt, tracks).set(catalog.knownTracks);
+    this.exports.aggregate(
+      this.countersAt,
+      users,
+      this.groupTracksAt,
+      this.msTimesAt,
+      catalog.knownUsers,
+      fromAt,
+      genresAt,
+      durationsAt,
+      knownAt,
+      tracks,
+      genres,
+      hourly ? 1 : 0,
+      listenAt,
+      totalAt,
+      uniqueAt,
+      lastAt,
+      playsAt,
+      setRowsAt,
+      stampsAt,
+      setSlots - 1,
+    );
+    if (this.outOfRange) throw new RangeError("a day's track number past the catalogue's");
+    const u32 = this.u32;
+    return {
+      listen: new Float64Array(buffer, listenAt, cells).slice(),
+      total: new Float64Array(buffer, totalAt, cells).slice(),
+      unique: new Float64Array(buffer, uniqueAt, cells).slice(),
+      plays: new Uint32Array(buffer, playsAt, keys).slice(),
+      duplicates: u32[S_DUPLICATES]!,
+      unknownTrack: u32[S_UNKNOWN_TRACK]!,
+      unknownUser: u32[S_UNKNOWN_USER]!,
+      counted: u32[S_COUNTED]!,
+    };
+  }
+
   private ensure(bytes: number): void {
     if (growTo(this.memory, bytes + SLACK, "a day's groups")) this.views();
   }
@@ -151,11 +240,33 @@ export class DayGroupKernel {
   private views(): void {
     const buffer = this.memory.buffer;
     this.i32 = new Int32Array(buffer, 0, 16);
+    this.u32 = new Uint32Array(buffer, 0, 16);
     this.chunkUsers = new Uint32Array(buffer, CHUNK_AT, CHUNK_ROWS);
     this.chunkTracks = new Uint32Array(buffer, CHUNK_AT + 4 * CHUNK_ROWS, CHUNK_ROWS);
     this.chunkTimes = new Float64Array(buffer, CHUNK_AT + 8 * CHUNK_ROWS, CHUNK_ROWS);
     this.picked = new Int32Array(buffer, PICKED_AT, CHUNK_ROWS);
   }
+}
+
+/** What `aggregate` reads of a catalogue (NumberedCatalog's arrays, in genreKpis.ts). */
+export interface SumsCatalog {
+  trackFrom: Uint32Array;
+  trackGenres: Uint32Array;
+  trackDurations: Float64Array;
+  knownTracks: Uint8Array;
+  knownUsers: number;
+}
+
+/** What `aggregate` gives: the sums by bucket * genres + genre, the plays by bucket * tracks + track. */
+export interface KernelSums {
+  listen: Float64Array;
+  total: Float64Array;
+  unique: Float64Array;
+  plays: Uint32Array;
+  duplicates: number;
+  unknownTrack: number;
+  unknownUser: number;
+  counted: number;
 }
 
 interface KernelExports {
@@ -190,6 +301,29 @@ interface KernelExports {
     dayStart: number,
     sum: number,
   ): number;
+  largestGroup(starts: number, users: number): number;
+  aggregate(
+    starts: number,
+    users: number,
+    groupTracks: number,
+    msTimes: number,
+    knownUsers: number,
+    trackFrom: number,
+    trackGenres: number,
+    durations: number,
+    known: number,
+    tracks: number,
+    genres: number,
+    hourly: number,
+    listen: number,
+    total: number,
+    unique: number,
+    lastListener: number,
+    plays: number,
+    setRows: number,
+    setStamps: number,
+    setMask: number,
+  ): void;
 }
 
 /** Rows of a chunk: as formats/kpiPartials.ts reads them (a partial's block). */
@@ -199,8 +333,19 @@ const PICKED_AT = CHUNK_AT + 16 * CHUNK_ROWS;
 const SOURCE_AT = PICKED_AT + 4 * CHUNK_ROWS;
 const S_OUT_OF_RANGE = 0;
 const S_STOPPED = 1;
+const S_DUPLICATES = 2;
+const S_UNKNOWN_TRACK = 3;
+const S_UNKNOWN_USER = 4;
+const S_COUNTED = 5;
 const SLACK = 64;
 
 function align8(n: number): number {
   return Math.ceil(n / 8) * 8;
+}
+
+/** A set's slots for a group of `rows`: a power of two, at least twice them (and 1,024). */
+function slotsFor(rows: number): number {
+  let slots = 1024;
+  while (slots < 2 * rows) slots *= 2;
+  return slots;
 }

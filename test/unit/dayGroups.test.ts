@@ -1,12 +1,15 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DayGroupKernel } from '../../src/kpis/dayGroups.js';
+import { aggregateDay, type Granularity, type NumberedCatalog } from '../../src/kpis/genreKpis.js';
+import type { UserGroups } from '../../src/kpis/streamDays.js';
 
 /**
  * DayGroupKernel (src/kpis/dayGroups.ts), the WebAssembly passes of a day's counting sort by user,
  * against the sort written plainly: the same groups (each user's rows in their order), the rows
  * of other parts and of users without a number left out, and damage (numbers out of range)
- * reported, never written past the groups.
+ * reported, never written past the groups. Then its sums of the groups against aggregateDay's
+ * JavaScript loop (genreKpis.ts), which sums any other groups.
  */
 interface Row {
   user: number;
@@ -131,5 +134,143 @@ describe('DayGroupKernel', () => {
     const pastGroups = run(kernel, [{ user: 0, track: 0, ms: 1 }], [4], [0], undefined, 2);
     expect(pastGroups.outOfRange).toBe(true);
     expect(pastGroups.total).toBe(0);
+  });
+});
+
+/** A catalogue of `tracks` tracks: those of a songs file first, of 0 to 3 of `genres` genres each. */
+function randomCatalog(tracks: number, inSongs: number, genres: number, knownUsers: number, seed: number[]) {
+  const from = [0];
+  const genreOf: number[] = [];
+  const durations: number[] = [];
+  for (let t = 0; t < tracks; t++) {
+    const n = t < inSongs ? seed[t % seed.length]! % 4 : 0;
+    for (let k = 0; k < n; k++) {
+      genreOf.push((t * 5 + k * 3) % genres);
+      durations.push(1_000 + ((t * 7_919 + k) % 400_000));
+    }
+    from.push(genreOf.length);
+  }
+  const numbered: NumberedCatalog = {
+    genres: Array.from({ length: genres }, (_, g) => `genre-${g}`),
+    trackFrom: Uint32Array.from(from),
+    trackGenres: Uint32Array.from(genreOf),
+    trackDurations: Float64Array.from(durations),
+    knownTracks: Uint8Array.from({ length: tracks }, (_, t) => Number(t < inSongs)),
+    knownUsers,
+  };
+  return numbered;
+}
+
+describe('DayGroupKernel.aggregate', () => {
+  it("property: sums the groups it holds as aggregateDay's loop sums a copy of them", () => {
+    const kernel = new DayGroupKernel();
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 30 }),
+        fc.integer({ min: 1, max: 12 }),
+        fc.integer({ min: 0, max: 12 }),
+        fc.integer({ min: 1, max: 6 }),
+        fc.integer({ min: 0, max: 30 }),
+        fc.constantFrom<Granularity>('day', 'hour'),
+        fc.array(fc.integer({ min: 0, max: 9 }), { minLength: 1, maxLength: 12 }),
+        // Few distinct times, so that a user's rows repeat (exact duplicates).
+        fc.array(fc.tuple(fc.nat(), fc.nat(), fc.integer({ min: 0, max: 5 })), { maxLength: 400 }),
+        (users, tracks, inSongsDrawn, genres, knownUsers, granularity, seed, raw) => {
+          const inSongs = Math.min(inSongsDrawn, tracks);
+          const catalog = randomCatalog(tracks, inSongs, genres, knownUsers, seed);
+          const userIds = Array.from({ length: users }, (_, u) => u);
+          const trackIds = Array.from({ length: tracks }, (_, t) => t);
+          const rows = raw.map(([u, t, m]) => ({
+            user: u % users,
+            track: t % tracks,
+            // Spread over the day's hours, a few times an hour.
+            ms: ((u + t) % 24) * 3_600_000 + m * 1_000,
+          }));
+          const got = run(kernel, rows, userIds, trackIds, undefined, users);
+          expect(got.outOfRange).toBe(false);
+          const { counters, tracks: groupTracks, msTimes } = kernel.groups();
+          const held: UserGroups = {
+            starts: counters.subarray(0, users + 1),
+            tracks: groupTracks,
+            times: msTimes,
+            dayStart: DAY_START,
+          };
+          const copy: UserGroups = {
+            starts: held.starts.slice(),
+            tracks: groupTracks.slice(),
+            times: msTimes.slice(),
+            dayStart: DAY_START,
+          };
+          expect(kernel.holds(held)).toBe(true);
+          expect(kernel.holds(copy)).toBe(false);
+          const fromKernel = aggregateDay(held, users, catalog, granularity, kernel);
+          const fromLoop = aggregateDay(copy, users, catalog, granularity);
+          expect(fromKernel).toEqual(fromLoop);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it("sums a large day alike: groups past the set's first size, every hour, hundreds of tracks", () => {
+    const kernel = new DayGroupKernel();
+    let state = 7;
+    const next = (n: number): number => {
+      state = (Math.imul(state, 1_103_515_245) + 12_345) >>> 0;
+      return state % n;
+    };
+    const users = 300;
+    const tracks = 500;
+    const catalog = randomCatalog(tracks, 450, 9, 250, [1, 2, 3, 0, 2]);
+    // User 0 has 5,000 rows (a set of 16,384 slots), the others a few each.
+    const rows = Array.from({ length: 20_000 }, (_, i) => ({
+      user: i < 5_000 ? 0 : next(users),
+      track: next(tracks),
+      ms: next(86_400) * 1_000,
+    }));
+    run(
+      kernel,
+      rows,
+      Array.from({ length: users }, (_, u) => u),
+      Array.from({ length: tracks }, (_, t) => t),
+      undefined,
+      users,
+    );
+    for (const granularity of ['day', 'hour'] as const) {
+      // Views made anew for each: a sum may grow the kernel's memory, which detaches the last ones.
+      const { counters, tracks: groupTracks, msTimes } = kernel.groups();
+      const held = {
+        starts: counters.subarray(0, users + 1),
+        tracks: groupTracks,
+        times: msTimes,
+        dayStart: DAY_START,
+      };
+      const copy = {
+        ...held,
+        starts: held.starts.slice(),
+        tracks: groupTracks.slice(),
+        times: msTimes.slice(),
+      };
+      const fromKernel = aggregateDay(held, users, catalog, granularity, kernel);
+      expect(fromKernel).toEqual(aggregateDay(copy, users, catalog, granularity));
+      expect(fromKernel.counts.duplicates).toBeGreaterThan(0);
+      expect(fromKernel.counts.unknownTrack).toBeGreaterThan(0);
+      expect(fromKernel.counts.unknownUser).toBeGreaterThan(0);
+    }
+  });
+
+  it('throws at a track numbered past the catalogue (damage), rather than count it', () => {
+    const kernel = new DayGroupKernel();
+    const catalog = randomCatalog(2, 2, 1, 1, [1]);
+    // The source numbers track 0 as run track 5: past the catalogue's 2.
+    run(kernel, [{ user: 0, track: 0, ms: 1 }], [0], [5], undefined, 1);
+    const { counters, tracks: groupTracks, msTimes } = kernel.groups();
+    const held = {
+      starts: counters.subarray(0, 2),
+      tracks: groupTracks,
+      times: msTimes,
+      dayStart: DAY_START,
+    };
+    expect(() => aggregateDay(held, 1, catalog, 'day', kernel)).toThrow(/past the catalogue/);
   });
 });

@@ -11,5 +11,5 @@ import type { KpiDayPartTask } from './tasks.js';
 export function aggregateDayPart(task: Omit<KpiDayPartTask, 'kind'>, arrays: GroupArrays): DayAggregate {
   const { part, parts, users } = task;
   const groups = loadDayGroups(task.sources, users, arrays, { part, parts });
-  return aggregateDay(groups, users, task.catalog, task.granularity);
+  return aggregateDay(groups, users, task.catalog, task.granularity, arrays.kernel());
 }

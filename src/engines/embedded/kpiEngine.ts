@@ -139,7 +139,8 @@ export function embeddedKpiEngine(options: {
     const trackName = (t: number): string => names.tracks.name(t);
     const count = dayParts(dayRows, parallel ? threads : 1, maxPartRows);
     if (count === 1) {
-      const aggregate = aggregateDay(loadDayGroups(files, users, arrays), users, numbered, granularity);
+      const groups = loadDayGroups(files, users, arrays);
+      const aggregate = aggregateDay(groups, users, numbered, granularity, arrays.kernel());
       return finishDayKpis(day, granularity, aggregate, numbered, trackName);
     }
     // Each part added to the day's sum as it comes, and let go.
