@@ -102,12 +102,13 @@ export interface StreamRangeResult {
  * the last ends at the end of a record (`endsAtRecord`), as it does unless a quoted field holds a
  * line break across the cut. Record numbers in a later range's examples count from its start.
  *
- * Most lines of a streams file are plain rows: no quote, each field where its commas put it, a
- * valid row. Those are read in one pass over their bytes by a WebAssembly kernel (plainRows,
- * StreamScan), and every other line (the header, a quote anywhere, a row to reject, a line too
- * long, one cut by the chunk's end) is handed to the RFC 4180 scanner, which then decides alone
- * until it is at a record's end again: the same rows, rejects and record numbers as the scanner
- * alone gives. The pass gives rows whose fields are all in the chunk at hand, so that their ids
+ * Most lines of a streams file are plain: each field where its commas put it, with no quote (or
+ * quoted whole, with nothing to unescape). Those are read in one pass over their bytes by a
+ * WebAssembly kernel (plainRows, StreamScan), valid rows and rejects alike, and every other line
+ * (the header, a quote inside a field or a doubled one, a reject with quotes, a line too long,
+ * one cut by the chunk's end) is handed to the RFC 4180 scanner, which then decides alone until
+ * it is at a record's end again: the same rows, rejects, examples and record numbers as the
+ * scanner alone gives. The pass gives rows whose fields are all in the chunk at hand, so that their ids
  * are looked up a batch at a time (IdInterner.idsOfSpans).
  */
 export class StreamRowReader {
@@ -149,14 +150,14 @@ export class StreamRowReader {
         if (r.count === 1 && starts[0] === ends[0]) return;
         report.rows++;
         if (r.count < this.width) {
-          this.reject('field_count', record, r.joined());
+          this.reject('field_count', record, () => r.joined());
           return;
         }
         const user = this.user;
         const track = this.track;
         const time = this.time;
         if (r.isEmpty(user) || r.isEmpty(track)) {
-          this.reject('empty_id', record, r.joined());
+          this.reject('empty_id', record, () => r.joined());
           return;
         }
         const at =
@@ -164,7 +165,7 @@ export class StreamRowReader {
             ? parseListenTimeBytes(bytes, starts[time]!, ends[time]!)
             : parseListenTime(r.text(time));
         if (Number.isNaN(at)) {
-          this.reject('bad_timestamp', record, r.joined());
+          this.reject('bad_timestamp', record, () => r.joined());
           return;
         }
         report.accepted++;
@@ -200,12 +201,13 @@ export class StreamRowReader {
   }
 
   /**
-   * The hot loop: reads the plain, valid rows of `buf` from `from` (a record's start) and returns
-   * the offset of the first line it leaves to the scanner (`end` when none). A plain line has no
-   * quote, at most the longest record's bytes, and ends in `\n` (a `\r` before it is not data); its
-   * fields are what its commas cut, as the scanner cuts them. A blank line is no row, as there.
-   * The lines are read by the WebAssembly kernel (StreamScan) a batch of rows at a time, and each
-   * batch's ids looked up from its spans in the kernel's copy of the chunk.
+   * The hot loop: reads the lines of `buf` from `from` (a record's start) that the WebAssembly
+   * kernel reads (StreamScan: plain lines, and fields quoted whole with nothing to unescape) and
+   * returns the offset of the first line it leaves to the scanner (`end` when none). Its rows'
+   * ids are looked up a batch at a time from their spans in the kernel's copy of the chunk; its
+   * rejects (lines with no quote: too few fields, an empty id, a bad time) are counted here as
+   * the scanner would count them, each one's line its example's text. A blank line is no row, as
+   * there.
    */
   private plainRows(buf: Uint8Array, from: number, end: number): number {
     const scan = streamScan();
@@ -220,11 +222,12 @@ export class StreamRowReader {
     const report = this.report;
     const { users, tracks } = this.rows;
     const { userIds, trackIds } = this;
+    // The scanner numbers records from the header's (1): a line read here is numbered after it.
+    const firstRecord = this.scanner.records + 1;
     let lines = 0;
     let i = from;
     for (;;) {
       i = scan.scanRows(i, end, layout);
-      lines += scan.lines;
       const n = scan.rows;
       if (n > 0) {
         report.rows += n;
@@ -234,6 +237,13 @@ export class StreamRowReader {
         const times = scan.times;
         for (let k = 0; k < n; k++) this.rows.addRow(userIds[k]!, trackIds[k]!, times[k]!);
       }
+      const rejected = scan.rejects;
+      for (let k = 0; k < rejected; k++) {
+        report.rows++;
+        const reason = STREAM_ROW_REJECTS[scan.rejectReason(k)]!;
+        this.reject(reason, firstRecord + lines + scan.rejectLine(k), () => scan.rejectText(k));
+      }
+      lines += scan.lines;
       if (!scan.full) break;
     }
     this.scanner.countRecords(lines);
@@ -278,10 +288,13 @@ export class StreamRowReader {
     this.width = header.width;
   }
 
-  private reject(reason: string, record: number, text: string): void {
+  /** A reject counted, and kept as an example while there are few (`text`: its text, made only then). */
+  private reject(reason: string, record: number, text: string | (() => string)): void {
     this.report.rejects[reason] = (this.report.rejects[reason] ?? 0) + 1;
-    if (this.examples.length < MAX_ROW_EXAMPLES)
-      this.examples.push({ file: this.file.name, record, reason, text: text.slice(0, 200) });
+    if (this.examples.length < MAX_ROW_EXAMPLES) {
+      const shown = typeof text === 'string' ? text : text();
+      this.examples.push({ file: this.file.name, record, reason, text: shown.slice(0, 200) });
+    }
   }
 }
 

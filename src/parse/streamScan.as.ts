@@ -1,14 +1,22 @@
 /**
  * The plain rows of a streams CSV chunk, in AssemblyScript, compiled to WebAssembly (`npm run
  * build:wasm` writes streamScan.wasm.ts; streamRows.ts loads it and says why it is not
- * JavaScript). It reads what StreamRowReader's plain-row pass reads (no quote, every field where
- * its commas put it, a line ending in `\n`, at most the longest record's bytes, both ids not
- * empty, a valid listen time: the grammar of timestamps.ts's parseListenTimeBytes, written out
- * again here) and stops at the first line that is anything else, which the caller reads its own
- * way. The module's memory, laid out by streamRows.ts:
+ * JavaScript). It reads the lines StreamRowReader would read as the RFC 4180 scanner does, but
+ * faster: lines ending in `\n` (a `\r` before it is not data) of at most the longest record's
+ * bytes, their fields where their commas put them, a field either plain (no quote) or quoted
+ * whole with no quote, `\r` or line break inside (`"u1"`, `"a,b"`: its bytes between the
+ * quotes). Of those it gives the valid rows (both ids not empty, a valid listen time: the grammar
+ * of timestamps.ts's parseListenTimeBytes, written out again here) and lists the rejects of a
+ * line with no quote (too few fields, an empty id, a bad time: what the caller would have the
+ * scanner say of them, the line itself their example's text). It stops at the first line that is
+ * anything else (a doubled quote, a quote inside a field, a quoted field going on past its line,
+ * a line cut by the chunk's end, a reject with quotes), which the caller reads its own way. The
+ * module's memory, laid out by streamRows.ts:
  *
  *     [0, 64)            the state (STATE: i32 words), which streamRows.ts reads after each call
- *     [64, CHUNK_AT)     a batch of rows: their ids' spans (4 i32 each) and listen times (f64)
+ *     [64, CHUNK_AT)     a batch of rows: their ids' spans (4 i32 each) and listen times (f64);
+ *                        then its rejects: each one's line (start and end), its place among the
+ *                        lines read, its reason (4 i32 each)
  *     [CHUNK_AT, ...)    the chunk's bytes being read (copied in by the caller)
  *
  * Not TypeScript: tsc skips `*.as.ts` (tsconfig.json), and asc compiles it.
@@ -21,12 +29,24 @@ export const USER_ENDS_AT: usize = USER_STARTS_AT + 4 * <usize>ROWS;
 export const TRACK_STARTS_AT: usize = USER_ENDS_AT + 4 * <usize>ROWS;
 export const TRACK_ENDS_AT: usize = TRACK_STARTS_AT + 4 * <usize>ROWS;
 export const TIMES_AT: usize = TRACK_ENDS_AT + 4 * <usize>ROWS;
-export const CHUNK_AT: usize = TIMES_AT + 8 * <usize>ROWS;
+/** Rejects a batch holds: the scan stops when it is full too. */
+export const REJECTS: i32 = 256;
+export const REJECT_STARTS_AT: usize = TIMES_AT + 8 * <usize>ROWS;
+export const REJECT_ENDS_AT: usize = REJECT_STARTS_AT + 4 * <usize>REJECTS;
+export const REJECT_LINES_AT: usize = REJECT_ENDS_AT + 4 * <usize>REJECTS;
+export const REJECT_REASONS_AT: usize = REJECT_LINES_AT + 4 * <usize>REJECTS;
+export const CHUNK_AT: usize = REJECT_REASONS_AT + 4 * <usize>REJECTS;
 
-/** The state words: rows in the batch, lines read (blank ones too), and why the scan stopped. */
+/** The state words: rows in the batch, lines read (blank ones too), why the scan stopped, rejects. */
 const S_ROWS: usize = 0;
 const S_LINES: usize = 4;
 const S_FULL: usize = 8;
+const S_REJECTS: usize = 12;
+
+/** A reject's reason: its index in streamRows.ts's STREAM_ROW_REJECTS (field_count, empty_id, bad_timestamp). */
+const FIELD_COUNT: i32 = 1;
+const EMPTY_ID: i32 = 2;
+const BAD_TIMESTAMP: i32 = 3;
 
 const NEWLINE: u32 = 10;
 const CARRIAGE_RETURN: u32 = 13;
@@ -34,10 +54,10 @@ const QUOTE: u32 = 34;
 const COMMA: u32 = 44;
 
 /**
- * Read the plain rows of `[from, end)` (from: a line's start) into the batch, each row's user,
- * track and time fields being fields `user`, `track` and `time` of `width` at least. Returns
- * where it stopped: `end`, a line it leaves to the caller, or (state S_FULL 1) the line after the
- * batch's last row. A blank line is a line read and no row.
+ * Read the rows of `[from, end)` (from: a line's start) that the module's comment says, into the
+ * batch, each row's user, track and time fields being fields `user`, `track` and `time` of `width`
+ * at least. Returns where it stopped: `end`, a line it leaves to the caller, or (state S_FULL 1)
+ * the line after the batch's last row or reject. A blank line is a line read and no row.
  */
 export function scanRows(
   from: usize,
@@ -49,11 +69,12 @@ export function scanRows(
   maxLineBytes: i32,
 ): usize {
   let rows: i32 = 0;
+  let rejects: i32 = 0;
   let lines: i32 = 0;
   let i = from;
   store<i32>(S_FULL, 0);
   while (i < end) {
-    if (rows === ROWS) {
+    if (rows === ROWS || rejects === REJECTS) {
       store<i32>(S_FULL, 1);
       break;
     }
@@ -68,28 +89,55 @@ export function scanRows(
     let timeEnd: usize = 0;
     let lineEnd: usize = 0;
     let stopped = false;
+    let quoted = false;
     for (;;) {
-      i = nextStop(i, end);
-      if (i === end) break;
-      const c = <u32>load<u8>(i);
-      if (c === QUOTE) {
-        stopped = true;
-        break;
+      let c: u32;
+      let valueStart = fieldStart;
+      let valueEnd: usize;
+      if (i < end && <u32>load<u8>(i) === QUOTE) {
+        // A field quoted whole: its value runs to the next quote, which ends the field.
+        const close = nextQuoteOrBreak(i + 1, end);
+        if (close + 1 >= end || <u32>load<u8>(close) !== QUOTE) {
+          stopped = true;
+          break;
+        }
+        c = <u32>load<u8>(close + 1);
+        if (c === CARRIAGE_RETURN && close + 2 < end && <u32>load<u8>(close + 2) === NEWLINE) {
+          c = NEWLINE;
+          i = close + 2;
+        } else {
+          i = close + 1;
+        }
+        if (c !== COMMA && c !== NEWLINE) {
+          stopped = true;
+          break;
+        }
+        quoted = true;
+        valueStart = fieldStart + 1;
+        valueEnd = close;
+      } else {
+        i = nextStop(i, end);
+        if (i === end) break;
+        c = <u32>load<u8>(i);
+        if (c === QUOTE) {
+          stopped = true;
+          break;
+        }
+        // A field ends at its comma, or at the line's end (a \r before the \n is not data).
+        valueEnd = c === NEWLINE && i > fieldStart && load<u8>(i - 1) === <u8>CARRIAGE_RETURN ? i - 1 : i;
       }
-      // A field ends at its comma, or at the line's end (a \r before the \n is not data).
-      const fieldEnd = c === NEWLINE && i > fieldStart && load<u8>(i - 1) === <u8>CARRIAGE_RETURN ? i - 1 : i;
       if (field === user) {
-        userStart = fieldStart;
-        userEnd = fieldEnd;
+        userStart = valueStart;
+        userEnd = valueEnd;
       } else if (field === track) {
-        trackStart = fieldStart;
-        trackEnd = fieldEnd;
+        trackStart = valueStart;
+        trackEnd = valueEnd;
       } else if (field === time) {
-        timeStart = fieldStart;
-        timeEnd = fieldEnd;
+        timeStart = valueStart;
+        timeEnd = valueEnd;
       }
       if (c === NEWLINE) {
-        lineEnd = fieldEnd;
+        lineEnd = valueEnd;
         break;
       }
       field++;
@@ -99,19 +147,36 @@ export function scanRows(
       i = lineStart;
       break;
     }
-    if (field === 0 && lineEnd === fieldStart) {
+    if (field === 0 && lineEnd === fieldStart && !quoted) {
       lines++;
       i++;
       continue;
     }
-    if (field + 1 < width || userStart === userEnd || trackStart === trackEnd) {
-      i = lineStart;
-      break;
+    let reason: i32 = 0;
+    let at: f64 = 0;
+    if (field + 1 < width) {
+      reason = FIELD_COUNT;
+    } else if (userStart === userEnd || trackStart === trackEnd) {
+      reason = EMPTY_ID;
+    } else {
+      at = listenTime(timeStart, timeEnd);
+      if (Number.isNaN(at)) reason = BAD_TIMESTAMP;
     }
-    const at = listenTime(timeStart, timeEnd);
-    if (Number.isNaN(at)) {
-      i = lineStart;
-      break;
+    if (reason !== 0) {
+      // A reject's example shows its fields' values joined by commas: the line itself, unquoted.
+      if (quoted) {
+        i = lineStart;
+        break;
+      }
+      const r = (<usize>rejects) << 2;
+      store<i32>(REJECT_STARTS_AT + r, <i32>lineStart);
+      store<i32>(REJECT_ENDS_AT + r, <i32>lineEnd);
+      store<i32>(REJECT_LINES_AT + r, lines);
+      store<i32>(REJECT_REASONS_AT + r, reason);
+      rejects++;
+      lines++;
+      i++;
+      continue;
     }
     const r = (<usize>rows) << 2;
     store<i32>(USER_STARTS_AT + r, <i32>userStart);
@@ -125,7 +190,22 @@ export function scanRows(
   }
   store<i32>(S_ROWS, rows);
   store<i32>(S_LINES, lines);
+  store<i32>(S_REJECTS, rejects);
   return i;
+}
+
+/**
+ * Where the next quote, `\n` or `\r` is from `i` (`end` if none): a quoted field's end, or where
+ * it is not one this kernel reads. Quoted values are short and rare: a byte at a time.
+ */
+function nextQuoteOrBreak(from: usize, end: usize): usize {
+  let i = from;
+  while (i < end) {
+    const c = <u32>load<u8>(i);
+    if (c === QUOTE || c === NEWLINE || c === CARRIAGE_RETURN) return i;
+    i++;
+  }
+  return end;
 }
 
 /**

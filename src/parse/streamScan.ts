@@ -3,9 +3,10 @@ import { WASM_BASE64 } from './streamScan.wasm.js';
 
 /**
  * The plain-row pass of a streams CSV chunk (StreamRowReader's hot loop), a WebAssembly kernel
- * compiled from streamScan.as.ts: it reads the rows with no quote, every field where its commas
- * put it and a valid listen time, a batch at a time, and stops at the first line that is anything
- * else (the CSV scanner's). In JavaScript the same pass spent about 200 ns a row on this loop's
+ * compiled from streamScan.as.ts: it reads the lines with every field where its commas put it
+ * (plain, or quoted whole with nothing to unescape), a batch at a time: the valid rows, and the
+ * rejects of lines with no quote; it stops at the first line that is anything else (the CSV
+ * scanner's). In JavaScript the same pass spent about 200 ns a row on this loop's
  * bytes and the listen times' digits, most of it V8's checks at each typed-array access
  * (docs/BENCHMARKS.md, "The streams' plain rows in WebAssembly").
  *
@@ -26,11 +27,19 @@ export class StreamScan {
   trackStarts!: Int32Array;
   trackEnds!: Int32Array;
   times!: Float64Array;
+  private rejectStarts!: Int32Array;
+  private rejectEnds!: Int32Array;
+  private rejectLines!: Int32Array;
+  private rejectReasons!: Int32Array;
 
   constructor() {
     this.memory = new WebAssembly.Memory({ initial: pagesFor(CHUNK_AT + (1 << 20), 'a chunk') });
     this.exports = kernelInstance<ScanExports>(WASM_BASE64, this.memory);
-    if (this.exports.CHUNK_AT.value !== CHUNK_AT || this.exports.ROWS.value !== ROWS)
+    if (
+      this.exports.CHUNK_AT.value !== CHUNK_AT ||
+      this.exports.ROWS.value !== ROWS ||
+      this.exports.REJECTS.value !== REJECTS
+    )
       throw new Error('streamScan.wasm.ts does not match streamScan.ts: run npm run build:wasm');
     this.views();
   }
@@ -72,9 +81,30 @@ export class StreamScan {
     return this.i32[S_LINES]!;
   }
 
-  /** Whether the last scanRows stopped because the batch was full. */
+  /** Whether the last scanRows stopped because the batch was full (of rows or of rejects). */
   get full(): boolean {
     return this.i32[S_FULL] === 1;
+  }
+
+  /** Rejects in the batch after the last scanRows. */
+  get rejects(): number {
+    return this.i32[S_REJECTS]!;
+  }
+
+  /** Reject k's reason: its index in STREAM_ROW_REJECTS (streamRows.ts), 1 to 3. */
+  rejectReason(k: number): number {
+    return this.rejectReasons[k]!;
+  }
+
+  /** Reject k's line: its place among the lines the last scanRows read (from 0). */
+  rejectLine(k: number): number {
+    return this.rejectLines[k]!;
+  }
+
+  /** Reject k's line as text (its line ending left out), decoded as the CSV scanner decodes a field. */
+  rejectText(k: number): string {
+    const start = this.rejectStarts[k]!;
+    return Buffer.from(this.memory.buffer, start, this.rejectEnds[k]! - start).toString('utf8');
   }
 
   /** The kernel's listen time of `text` (parseListenTimeBytes's): for the tests that hold them together. */
@@ -93,6 +123,10 @@ export class StreamScan {
     this.trackStarts = new Int32Array(buffer, USER_STARTS_AT + 8 * ROWS, ROWS);
     this.trackEnds = new Int32Array(buffer, USER_STARTS_AT + 12 * ROWS, ROWS);
     this.times = new Float64Array(buffer, USER_STARTS_AT + 16 * ROWS, ROWS);
+    this.rejectStarts = new Int32Array(buffer, REJECTS_AT, REJECTS);
+    this.rejectEnds = new Int32Array(buffer, REJECTS_AT + 4 * REJECTS, REJECTS);
+    this.rejectLines = new Int32Array(buffer, REJECTS_AT + 8 * REJECTS, REJECTS);
+    this.rejectReasons = new Int32Array(buffer, REJECTS_AT + 12 * REJECTS, REJECTS);
   }
 }
 
@@ -125,15 +159,19 @@ interface ScanExports {
   ): number;
   listenTime(start: number, end: number): number;
   ROWS: WebAssembly.Global;
+  REJECTS: WebAssembly.Global;
   CHUNK_AT: WebAssembly.Global;
 }
 
 /** The kernel's layout (streamScan.as.ts), checked against its exports. */
 export const ROWS = 1024;
+const REJECTS = 256;
 const USER_STARTS_AT = 64;
-const CHUNK_AT = USER_STARTS_AT + 24 * ROWS;
+const REJECTS_AT = USER_STARTS_AT + 24 * ROWS;
+const CHUNK_AT = REJECTS_AT + 16 * REJECTS;
 const S_ROWS = 0;
 const S_LINES = 1;
 const S_FULL = 2;
+const S_REJECTS = 3;
 /** Bytes past a chunk the kernel may load (a word read at its last bytes). */
 const SLACK = 64;

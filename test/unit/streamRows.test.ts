@@ -253,6 +253,28 @@ describe('StreamRowReader: the plain lines read fast, the others by the scanner'
     expect(r.report.rejects).toEqual({ bad_timestamp: 1 });
   });
 
+  it('runs of rejects longer than a batch of them, after a batch of rows, read as csv-parse reads them', () => {
+    // The kernel holds 1,024 rows and 256 rejects a batch: the first rejects come in a call's
+    // second batch (their record numbers count the first's lines), 1,000 in a row cross four
+    // batches; quoted rows (the kernel's too) and a doubled quote (the scanner's) come after.
+    const lines = ['user_id,track_id,listen_time'];
+    for (let i = 0; i < 3_500; i++) {
+      const kind = i % 7;
+      if (i < 1_500) lines.push(`u${i % 13},t${i % 5},2024-03-10T0${kind}:02:03Z`);
+      else if (i < 2_500) lines.push(i % 2 === 0 ? `u${i},,2024-03-10T01:02:03Z` : `u${i},t1,noon`);
+      else if (kind === 0) lines.push(`"u${i % 13}","t${i % 5}","2024-03-10 01:02:03"`);
+      else if (kind === 1) lines.push(`u${i % 13}`);
+      else if (kind === 2) lines.push(`"u""${i % 3}",t1,2024-03-10T01:02:03Z`);
+      else lines.push(`u${i % 13},t${i % 5},2024-03-10T0${kind}:02:03Z`);
+    }
+    const bytes = Buffer.from(`${lines.join('\r\n')}\n`);
+    const got = read(bytes, [17, 80_000]);
+    expect(got).toEqual(oracle(bytes));
+    expect(got.examples[0]).toMatchObject({ record: 1_502, reason: 'empty_id' });
+    expect(got.report.rejects.empty_id).toBe(500);
+    expect(got.report.rejects.bad_timestamp).toBe(500);
+  });
+
   it('a line longer than the longest record is the scanner’s to refuse; the rows around it are read', () => {
     const long = `u1,${'t'.repeat(DEFAULT_MAX_RECORD_BYTES)},2024-03-10T01:02:03Z`;
     const bytes = Buffer.from(
