@@ -17,6 +17,9 @@ interface RowBlock {
  */
 export const BLOCK_ROWS = 1 << 16;
 
+/** Rows of a run copied one by one rather than by three typed-array copies (each a view made). */
+const SHORT_RUN = 16;
+
 /** Where full blocks of a day's rows go as they fill: a partial being written. */
 export type BlockOut = (users: Uint32Array, tracks: Uint32Array, times: Float64Array) => void;
 
@@ -39,6 +42,31 @@ export class DayStreams {
   ) {
     this.block = newBlock(Math.min(capacity, BLOCK_ROWS));
     this.blocks.push(this.block);
+  }
+
+  /** Rows `from` to `to` of the columns given, copied in (a block at a time). */
+  pushRun(users: Uint32Array, tracks: Uint32Array, times: Float64Array, from: number, to: number): void {
+    let at = from;
+    while (at < to) {
+      let block = this.block;
+      if (block.length === block.users.length) block = this.nextBlock();
+      const take = Math.min(to - at, block.users.length - block.length);
+      const into = block.length;
+      if (take < SHORT_RUN) {
+        for (let k = 0; k < take; k++) {
+          block.users[into + k] = users[at + k]!;
+          block.tracks[into + k] = tracks[at + k]!;
+          block.times[into + k] = times[at + k]!;
+        }
+      } else {
+        block.users.set(users.subarray(at, at + take), into);
+        block.tracks.set(tracks.subarray(at, at + take), into);
+        block.times.set(times.subarray(at, at + take), into);
+      }
+      block.length += take;
+      this.length += take;
+      at += take;
+    }
   }
 
   push(user: number, track: number, time: number): void {
@@ -141,6 +169,28 @@ export class StreamDays implements StreamRowSink {
   /** A row by its users' and tracks' ids; returns its day. */
   addRow(user: number, track: number, time: number): number {
     const day = utcDayOf(time);
+    this.rowsOf(day).push(user, track, time);
+    return day;
+  }
+
+  /** A batch of rows in runs of one day (StreamRowSink.addRuns): each run copied in at once. */
+  addRuns(
+    users: Uint32Array,
+    tracks: Uint32Array,
+    times: Float64Array,
+    rows: number,
+    runFrom: Int32Array,
+    runDays: Int32Array,
+    runs: number,
+  ): void {
+    for (let r = 0; r < runs; r++) {
+      const to = r + 1 < runs ? runFrom[r + 1]! : rows;
+      this.rowsOf(runDays[r]!).pushRun(users, tracks, times, runFrom[r]!, to);
+    }
+  }
+
+  /** Day `day`'s columns, made at its first row. */
+  private rowsOf(day: number): DayStreams {
     // Rows come mostly in runs of one day: the last day's columns are kept at hand.
     let rows = day === this.lastDay ? this.lastRows! : this.days.get(day);
     if (rows === undefined) {
@@ -153,8 +203,7 @@ export class StreamDays implements StreamRowSink {
     }
     this.lastDay = day;
     this.lastRows = rows;
-    rows.push(user, track, time);
-    return day;
+    return rows;
   }
 
   /** A row by names (tests and small inputs). */

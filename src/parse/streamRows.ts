@@ -28,6 +28,19 @@ export interface StreamRowSink {
   readonly users: IdInterner;
   readonly tracks: IdInterner;
   addRow(user: number, track: number, time: number): void;
+  /**
+   * Rows 0 to `rows` of a batch, in `runs` runs of one UTC day: run r is its rows from
+   * `runFrom[r]` to the next run's first (or `rows`), of day `runDays[r]` (utcDayOf of their times).
+   */
+  addRuns(
+    users: Uint32Array,
+    tracks: Uint32Array,
+    times: Float64Array,
+    rows: number,
+    runFrom: Int32Array,
+    runDays: Int32Array,
+    runs: number,
+  ): void;
 }
 
 export interface StreamFileResult {
@@ -125,6 +138,9 @@ export class StreamRowReader {
   /** A batch's ids (plainRows). */
   private readonly userIds = new Int32Array(ROWS);
   private readonly trackIds = new Int32Array(ROWS);
+  /** The same ids as the rows' columns hold them (every one found or added: none is -1). */
+  private readonly userColumn = new Uint32Array(this.userIds.buffer);
+  private readonly trackColumn = new Uint32Array(this.trackIds.buffer);
   /** Lines handed to the scanner one by one since the last plain one. */
   private handedLines = 0;
 
@@ -234,8 +250,15 @@ export class StreamRowReader {
         report.accepted += n;
         users.idsOfSpans(scan.bytes, scan.userStarts, scan.userEnds, n, userIds);
         tracks.idsOfSpans(scan.bytes, scan.trackStarts, scan.trackEnds, n, trackIds);
-        const times = scan.times;
-        for (let k = 0; k < n; k++) this.rows.addRow(userIds[k]!, trackIds[k]!, times[k]!);
+        this.rows.addRuns(
+          this.userColumn,
+          this.trackColumn,
+          scan.times,
+          n,
+          scan.runFrom,
+          scan.runDays,
+          scan.runs,
+        );
       }
       const rejected = scan.rejects;
       for (let k = 0; k < rejected; k++) {

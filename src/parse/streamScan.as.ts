@@ -16,7 +16,8 @@
  *     [0, 64)            the state (STATE: i32 words), which streamRows.ts reads after each call
  *     [64, CHUNK_AT)     a batch of rows: their ids' spans (4 i32 each) and listen times (f64);
  *                        then its rejects: each one's line (start and end), its place among the
- *                        lines read, its reason (4 i32 each)
+ *                        lines read, its reason (4 i32 each); then the rows' runs of one UTC day
+ *                        (timestamps.ts's utcDayOf): each run's first row and its day (2 i32)
  *     [CHUNK_AT, ...)    the chunk's bytes being read (copied in by the caller)
  *
  * Not TypeScript: tsc skips `*.as.ts` (tsconfig.json), and asc compiles it.
@@ -35,13 +36,19 @@ export const REJECT_STARTS_AT: usize = TIMES_AT + 8 * <usize>ROWS;
 export const REJECT_ENDS_AT: usize = REJECT_STARTS_AT + 4 * <usize>REJECTS;
 export const REJECT_LINES_AT: usize = REJECT_ENDS_AT + 4 * <usize>REJECTS;
 export const REJECT_REASONS_AT: usize = REJECT_LINES_AT + 4 * <usize>REJECTS;
-export const CHUNK_AT: usize = REJECT_REASONS_AT + 4 * <usize>REJECTS;
+/** The batch's rows in runs of one UTC day: each run's first row, and its day (days since 1970). */
+export const RUN_FROM_AT: usize = REJECT_REASONS_AT + 4 * <usize>REJECTS;
+export const RUN_DAYS_AT: usize = RUN_FROM_AT + 4 * <usize>ROWS;
+export const CHUNK_AT: usize = RUN_DAYS_AT + 4 * <usize>ROWS;
 
 /** The state words: rows in the batch, lines read (blank ones too), why the scan stopped, rejects. */
 const S_ROWS: usize = 0;
 const S_LINES: usize = 4;
 const S_FULL: usize = 8;
 const S_REJECTS: usize = 12;
+const S_RUNS: usize = 16;
+
+const MICROS_PER_DAY: f64 = 86_400_000_000;
 
 /** A reject's reason: its index in streamRows.ts's STREAM_ROW_REJECTS (field_count, empty_id, bad_timestamp). */
 const FIELD_COUNT: i32 = 1;
@@ -71,6 +78,8 @@ export function scanRows(
   let rows: i32 = 0;
   let rejects: i32 = 0;
   let lines: i32 = 0;
+  let runs: i32 = 0;
+  let runDay: f64 = 0;
   let i = from;
   store<i32>(S_FULL, 0);
   while (i < end) {
@@ -184,6 +193,15 @@ export function scanRows(
     store<i32>(TRACK_STARTS_AT + r, <i32>trackStart);
     store<i32>(TRACK_ENDS_AT + r, <i32>trackEnd);
     store<f64>(TIMES_AT + ((<usize>rows) << 3), at);
+    // utcDayOf's arithmetic, so the same day (a range of instants compared instead would not
+    // round as its division does, for days far from 1970).
+    const day = Math.floor(at / MICROS_PER_DAY);
+    if (runs === 0 || day !== runDay) {
+      store<i32>(RUN_FROM_AT + ((<usize>runs) << 2), rows);
+      store<i32>(RUN_DAYS_AT + ((<usize>runs) << 2), <i32>day);
+      runDay = day;
+      runs++;
+    }
     rows++;
     lines++;
     i++;
@@ -191,6 +209,7 @@ export function scanRows(
   store<i32>(S_ROWS, rows);
   store<i32>(S_LINES, lines);
   store<i32>(S_REJECTS, rejects);
+  store<i32>(S_RUNS, runs);
   return i;
 }
 

@@ -31,6 +31,9 @@ export class StreamScan {
   private rejectEnds!: Int32Array;
   private rejectLines!: Int32Array;
   private rejectReasons!: Int32Array;
+  /** The batch's runs of rows of one UTC day: run r's first row, and its day. */
+  runFrom!: Int32Array;
+  runDays!: Int32Array;
 
   constructor() {
     this.memory = new WebAssembly.Memory({ initial: pagesFor(CHUNK_AT + (1 << 20), 'a chunk') });
@@ -86,6 +89,11 @@ export class StreamScan {
     return this.i32[S_FULL] === 1;
   }
 
+  /** Runs of rows of one UTC day in the batch after the last scanRows (runFrom, runDays). */
+  get runs(): number {
+    return this.i32[S_RUNS]!;
+  }
+
   /** Rejects in the batch after the last scanRows. */
   get rejects(): number {
     return this.i32[S_REJECTS]!;
@@ -127,6 +135,8 @@ export class StreamScan {
     this.rejectEnds = new Int32Array(buffer, REJECTS_AT + 4 * REJECTS, REJECTS);
     this.rejectLines = new Int32Array(buffer, REJECTS_AT + 8 * REJECTS, REJECTS);
     this.rejectReasons = new Int32Array(buffer, REJECTS_AT + 12 * REJECTS, REJECTS);
+    this.runFrom = new Int32Array(buffer, RUNS_AT, ROWS);
+    this.runDays = new Int32Array(buffer, RUNS_AT + 4 * ROWS, ROWS);
   }
 }
 
@@ -168,10 +178,12 @@ export const ROWS = 1024;
 const REJECTS = 256;
 const USER_STARTS_AT = 64;
 const REJECTS_AT = USER_STARTS_AT + 24 * ROWS;
-const CHUNK_AT = REJECTS_AT + 16 * REJECTS;
+const RUNS_AT = REJECTS_AT + 16 * REJECTS;
+const CHUNK_AT = RUNS_AT + 8 * ROWS;
 const S_ROWS = 0;
 const S_LINES = 1;
 const S_FULL = 2;
 const S_REJECTS = 3;
+const S_RUNS = 4;
 /** Bytes past a chunk the kernel may load (a word read at its last bytes). */
 const SLACK = 64;
