@@ -454,7 +454,9 @@ export interface RowChunk {
  * version 4 block's, at the block's end): a visitor that meets values out of range in a damaged
  * section must let the check tell it. `visit` gets views valid until it returns. Memory stays at
  * the chunk's, whatever the day's size. A version 1 or 2 section (one checksum over the three
- * columns in turn) is read whole.
+ * columns in turn) is read whole. `into` (16 bytes a row of a chunk at least), where a section of
+ * blocks is read, a block at a time: its columns end to end, as the block lays them out (the day's
+ * kernel reads them where they are, DayGroupKernel); a scratch buffer of this module's by default.
  */
 export function forEachRowChunk(
   path: string,
@@ -462,13 +464,15 @@ export function forEachRowChunk(
   section: DaySection,
   columns: 'users' | 'all',
   visit: (chunk: RowChunk, from: number) => void,
+  into?: Uint8Array,
 ): void {
   const fd = openSync(path, 'r');
   const scratch = takeScratch();
   try {
     const n = section.rows;
     if (section.blocks !== undefined) {
-      forEachBlock(fd, path, dataStart, section, section.blocks, columns, new Uint8Array(scratch), visit);
+      const blockScratch = into ?? new Uint8Array(scratch);
+      forEachBlock(fd, path, dataStart, section, section.blocks, columns, blockScratch, visit);
       return;
     }
     const base = dataStart + section.offset!;
@@ -541,10 +545,11 @@ function forEachBlock(
     if (readFullySync(fd, bytes, 0, bytes.length, dataStart + block.offset) < bytes.length)
       throw new PartialFileError(path, `day ${section.day} is truncated`);
     const ab = scratch.buffer;
+    const at = scratch.byteOffset;
     const chunk: RowChunk = {
-      users: new Uint32Array(ab, 0, rows),
-      tracks: new Uint32Array(ab, rows * 4, rows),
-      times: new Float64Array(ab, rows * 8, rows),
+      users: new Uint32Array(ab, at, rows),
+      tracks: new Uint32Array(ab, at + rows * 4, rows),
+      times: new Float64Array(ab, at + rows * 8, rows),
     };
     const damaged =
       crc32(scratch.subarray(0, rows * 4)) !== block.crcs[0] ||
@@ -709,13 +714,19 @@ export function loadDayGroups(
   sources.forEach(({ path, dataStart, section, users: userIds }, s) => {
     kernel.source(userIds, undefined, mine?.[s]);
     let sum = 0;
-    forEachRowChunk(path, dataStart, section, 'users', ({ users: column }) => {
-      for (let from = 0; from < column.length; from += DAY_CHUNK_ROWS) {
-        const n = Math.min(DAY_CHUNK_ROWS, column.length - from);
-        kernel.chunkUsers.set(column.subarray(from, from + n));
-        sum = kernel.countUsers(n, sum);
-      }
-    });
+    // A partial's blocks are read into the kernel's memory, where it reads them (no copy).
+    forEachRowChunk(
+      path,
+      dataStart,
+      section,
+      'users',
+      ({ users: column }) => {
+        for (let from = 0; from < column.length; from += DAY_CHUNK_ROWS) {
+          sum = kernel.countUsers(column.subarray(from, Math.min(column.length, from + DAY_CHUNK_ROWS)), sum);
+        }
+      },
+      kernel.chunkBytes,
+    );
     counted[s] = sum;
     // Damage, most likely: the column's checksum, checked at its end, would have said so.
     if (kernel.outOfRange) throw new PartialFileError(path, `day ${section.day}: a user number out of range`);
@@ -734,41 +745,45 @@ export function loadDayGroups(
     kernel.source(userIds, trackIds, kept);
     let placedSum = 0;
     let outOfRange = false;
-    forEachRowChunk(path, dataStart, section, 'all', ({ users: column, tracks: fileTracks, times }) => {
-      for (let from = 0; from < column.length; from += DAY_CHUNK_ROWS) {
-        const n = Math.min(DAY_CHUNK_ROWS, column.length - from);
-        const chunk = {
-          users: column.subarray(from, from + n),
-          tracks: fileTracks.subarray(from, from + n),
-          times: times.subarray(from, from + n),
-        };
-        let first = 0;
-        if (usTimes === undefined) {
-          kernel.chunkUsers.set(chunk.users);
-          kernel.chunkTracks.set(chunk.tracks);
-          kernel.chunkTimes.set(chunk.times);
-          placedSum = kernel.placeRows(n, dayStart, placedSum);
-          if (kernel.stopped < 0) continue;
-          // A time off the whole milliseconds: every time in microseconds from here on.
-          usTimes = arrays.timesFor(rows);
-          for (let k = 0; k < rows; k++) usTimes[k] = dayStart + msTimes[k]! * 1000;
-          first = kernel.stopped;
+    forEachRowChunk(
+      path,
+      dataStart,
+      section,
+      'all',
+      ({ users: column, tracks: fileTracks, times }) => {
+        for (let from = 0; from < column.length; from += DAY_CHUNK_ROWS) {
+          const n = Math.min(DAY_CHUNK_ROWS, column.length - from);
+          const chunk = {
+            users: column.subarray(from, from + n),
+            tracks: fileTracks.subarray(from, from + n),
+            times: times.subarray(from, from + n),
+          };
+          let first = 0;
+          if (usTimes === undefined) {
+            placedSum = kernel.placeRows(chunk, dayStart, placedSum);
+            if (kernel.stopped < 0) continue;
+            // A time off the whole milliseconds: every time in microseconds from here on.
+            usTimes = arrays.timesFor(rows);
+            for (let k = 0; k < rows; k++) usTimes[k] = dayStart + msTimes[k]! * 1000;
+            first = kernel.stopped;
+          }
+          const placed = placeInMicros(
+            chunk,
+            first,
+            userIds,
+            kept,
+            trackIds,
+            counters,
+            groupTracks,
+            usTimes,
+            rows,
+          );
+          placedSum = (placedSum + placed.sum) | 0;
+          outOfRange ||= placed.outOfRange;
         }
-        const placed = placeInMicros(
-          chunk,
-          first,
-          userIds,
-          kept,
-          trackIds,
-          counters,
-          groupTracks,
-          usTimes,
-          rows,
-        );
-        placedSum = (placedSum + placed.sum) | 0;
-        outOfRange ||= placed.outOfRange;
-      }
-    });
+      },
+      kernel.chunkBytes,
+    );
     if (outOfRange || kernel.outOfRange)
       throw new PartialFileError(path, `day ${section.day}: rows out of range`);
     if (placedSum !== counted[s])

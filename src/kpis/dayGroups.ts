@@ -35,10 +35,15 @@ export class DayGroupKernel {
   private rows = 0;
   /** Set by `aggregate` for each call (DayStreamCounts' order after rows). */
   private u32!: Uint32Array;
-  /** The chunk's columns (fill them, then count or place). */
-  chunkUsers!: Uint32Array;
-  chunkTracks!: Uint32Array;
-  chunkTimes!: Float64Array;
+  /** Where a chunk's rows are copied in when they are not read into `chunkBytes`. */
+  private chunkUsers!: Uint32Array;
+  private chunkTracks!: Uint32Array;
+  private chunkTimes!: Float64Array;
+  /**
+   * Room for a chunk's rows to be read into (forEachRowChunk's `into`: a partial block's columns
+   * end to end), so that the passes read them where they are. Made anew when the memory grows.
+   */
+  chunkBytes!: Uint8Array;
   /** The rows kept of the last chunk placed, by index. */
   picked!: Int32Array;
   private i32!: Int32Array;
@@ -79,11 +84,14 @@ export class DayGroupKernel {
     }
   }
 
-  /** The first pass over the chunk's `n` users; returns `sum` and the mix of the ids counted. */
-  countUsers(n: number, sum: number): number {
+  /**
+   * The first pass over a chunk's user numbers (CHUNK_ROWS at most); returns `sum` and the mix of
+   * the ids counted. Read where they are when they are in this memory (read into `chunkBytes`).
+   */
+  countUsers(users: Uint32Array, sum: number): number {
     return this.exports.countUsers(
-      CHUNK_AT,
-      n,
+      this.placeOf(users, this.chunkUsers),
+      users.length,
       this.sourceAt,
       this.known,
       this.keptAt,
@@ -114,16 +122,20 @@ export class DayGroupKernel {
   }
 
   /**
-   * The second pass over the chunk's `n` rows; returns `sum` and the mix of the ids placed.
-   * `stopped` is then the index among `picked` of the first row it left (a time not on a whole
-   * millisecond of the day), or -1.
+   * The second pass over a chunk's rows (CHUNK_ROWS at most; read where they are when they are in
+   * this memory); returns `sum` and the mix of the ids placed. `stopped` is then the index among
+   * `picked` of the first row it left (a time not on a whole millisecond of the day), or -1.
    */
-  placeRows(n: number, dayStart: number, sum: number): number {
+  placeRows(
+    chunk: { users: Uint32Array; tracks: Uint32Array; times: Float64Array },
+    dayStart: number,
+    sum: number,
+  ): number {
     return this.exports.placeRows(
-      CHUNK_AT,
-      CHUNK_AT + 4 * CHUNK_ROWS,
-      CHUNK_AT + 8 * CHUNK_ROWS,
-      n,
+      this.placeOf(chunk.users, this.chunkUsers),
+      this.placeOf(chunk.tracks, this.chunkTracks),
+      this.placeOf(chunk.times, this.chunkTimes),
+      chunk.users.length,
       this.sourceAt,
       this.known,
       this.keptAt,
@@ -138,6 +150,13 @@ export class DayGroupKernel {
       dayStart,
       sum,
     );
+  }
+
+  /** Where `column` is in this memory: its own place when it is a view of it, else copied to `into`'s. */
+  private placeOf(column: Uint32Array | Float64Array, into: Uint32Array | Float64Array): number {
+    if (column.buffer === this.memory.buffer) return column.byteOffset;
+    into.set(column);
+    return into.byteOffset;
   }
 
   get stopped(): number {
@@ -241,6 +260,7 @@ export class DayGroupKernel {
     const buffer = this.memory.buffer;
     this.i32 = new Int32Array(buffer, 0, 16);
     this.u32 = new Uint32Array(buffer, 0, 16);
+    this.chunkBytes = new Uint8Array(buffer, CHUNK_AT, 16 * CHUNK_ROWS);
     this.chunkUsers = new Uint32Array(buffer, CHUNK_AT, CHUNK_ROWS);
     this.chunkTracks = new Uint32Array(buffer, CHUNK_AT + 4 * CHUNK_ROWS, CHUNK_ROWS);
     this.chunkTimes = new Float64Array(buffer, CHUNK_AT + 8 * CHUNK_ROWS, CHUNK_ROWS);

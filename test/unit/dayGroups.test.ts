@@ -35,6 +35,10 @@ function sortPlainly(
   return groups;
 }
 
+/**
+ * The kernel's passes over `rows`: given as arrays of their own (copied in), or `inPlace`, laid in
+ * the kernel's chunkBytes as a partial's block is read into it.
+ */
 function run(
   kernel: DayGroupKernel,
   rows: Row[],
@@ -42,20 +46,31 @@ function run(
   trackIds: number[],
   kept: number[] | undefined,
   users: number,
+  inPlace = false,
 ) {
   const ids = Int32Array.from(userIds);
   const tracks = Int32Array.from(trackIds);
   const keptBytes = kept === undefined ? undefined : Uint8Array.from(kept);
+  const chunk = (): { users: Uint32Array; tracks: Uint32Array; times: Float64Array } => {
+    const n = rows.length;
+    const bytes = inPlace ? kernel.chunkBytes : new Uint8Array(16 * n + 8);
+    const at = inPlace ? bytes.byteOffset : 8;
+    const columns = {
+      users: new Uint32Array(bytes.buffer, at, n),
+      tracks: new Uint32Array(bytes.buffer, at + 4 * n, n),
+      times: new Float64Array(bytes.buffer, at + 8 * n, n),
+    };
+    columns.users.set(rows.map((r) => r.user));
+    columns.tracks.set(rows.map((r) => r.track));
+    columns.times.set(rows.map((r) => DAY_START + r.ms * 1000));
+    return columns;
+  };
   kernel.lay(users, ids.length, tracks.length);
   kernel.source(ids, undefined, keptBytes);
-  kernel.chunkUsers.set(rows.map((r) => r.user));
-  const counted = kernel.countUsers(rows.length, 0);
+  const counted = kernel.countUsers(chunk().users, 0);
   const total = kernel.startGroups();
   kernel.source(ids, tracks, keptBytes);
-  kernel.chunkUsers.set(rows.map((r) => r.user));
-  kernel.chunkTracks.set(rows.map((r) => r.track));
-  kernel.chunkTimes.set(rows.map((r) => DAY_START + r.ms * 1000));
-  const placed = kernel.placeRows(rows.length, DAY_START, 0);
+  const placed = kernel.placeRows(chunk(), DAY_START, 0);
   const { counters, tracks: groupTracks, msTimes } = kernel.groups();
   // After the second pass the cursors are the ends: group u is [u's start, counters[u + 1]).
   const groups = Array.from({ length: users }, (_, u) => {
@@ -79,14 +94,15 @@ describe('DayGroupKernel', () => {
         fc.boolean(),
         fc.array(fc.tuple(fc.nat(), fc.nat(), fc.integer({ min: 0, max: 86_399_999 })), { maxLength: 300 }),
         fc.array(fc.integer({ min: -1, max: 1_000 }), { minLength: 40, maxLength: 40 }),
-        (users, known, knownTracks, withParts, raw, numbering) => {
+        fc.boolean(),
+        (users, known, knownTracks, withParts, raw, numbering, inPlace) => {
           const userIds = Array.from({ length: known }, (_, u) =>
             numbering[u]! < 0 ? -1 : numbering[u]! % users,
           );
           const trackIds = Array.from({ length: knownTracks }, (_, t) => (t * 7) % 11);
           const kept = withParts ? userIds.map((id) => Number(id >= 0 && id % 2 === 0)) : undefined;
           const rows = raw.map(([u, t, ms]) => ({ user: u % known, track: t % knownTracks, ms }));
-          const got = run(kernel, rows, userIds, trackIds, kept, users);
+          const got = run(kernel, rows, userIds, trackIds, kept, users, inPlace);
           const want = sortPlainly(rows, userIds, trackIds, kept, users);
           expect(got.groups).toEqual(want);
           expect(got.total).toBe(want.reduce((n, g) => n + g.length, 0));
