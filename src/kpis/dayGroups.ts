@@ -6,7 +6,8 @@ import { WASM_BASE64 } from './dayGroups.wasm.js';
  * loadDayGroups (formats/kpiPartials.ts) over a chunk of a partial's rows, and then the groups'
  * sums (aggregateDay in genreKpis.ts), in WebAssembly. In JavaScript the passes were about half of
  * a day worker's time and the sums most of the rest: typed-array loops whose every access V8
- * checks (docs/BENCHMARKS.md, "The streams parse in WebAssembly").
+ * checks (docs/BENCHMARKS.md, "The streams parse in WebAssembly" and "More of the KPI run in
+ * WebAssembly").
  *
  * The memory, laid out for a day by `lay`:
  *
@@ -33,7 +34,7 @@ export class DayGroupKernel {
   private groupTracksAt = 0;
   private msTimesAt = 0;
   private rows = 0;
-  /** Set by `aggregate` for each call (DayStreamCounts' order after rows). */
+  /** The state words read as unsigned (the counts `aggregate` leaves there). */
   private u32!: Uint32Array;
   /** Where a chunk's rows are copied in when they are not read into `chunkBytes`. */
   private chunkUsers!: Uint32Array;
@@ -185,7 +186,8 @@ export class DayGroupKernel {
   /**
    * aggregateDay's sums of the groups this kernel holds (`holds`), with `catalog`'s tracks and
    * genres, by the hour when `hourly`: copies, and the counts of the rows. `plays` is dense, a
-   * count for every bucket * tracks + track (the caller keeps the sparse cases).
+   * count for every bucket * tracks + track (the caller keeps the sparse cases). It may grow the
+   * memory, which detaches the groups' views: make them anew after it (`groups`).
    */
   aggregate(catalog: SumsCatalog, genres: number, hourly: boolean): KernelSums {
     const users = this.users;

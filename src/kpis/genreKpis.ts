@@ -196,7 +196,7 @@ export class CatalogNumbering {
  *
  * Groups that `kernel` holds (loadDayGroups', times in milliseconds), with the plays counted
  * densely in at most KERNEL_PLAY_KEYS keys, are added up by the kernel (dayGroups.as.ts: the same
- * loop, in WebAssembly, two to three times as fast); the others (times in microseconds, plays too
+ * loop, in WebAssembly, about twice as fast); the others (times in microseconds, plays too
  * sparse for a dense counter or too many keys) by the loop below, which the tests hold the
  * kernel to.
  */

@@ -192,6 +192,47 @@ describe('IdInterner against a Map: names by bytes, long, alike, with NULs, past
 });
 
 describe('DayStreams', () => {
+  it('property: runs of rows added at once (StreamDays.addRuns) fill the days and their blocks as rows one by one do', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 1, max: 300 }), fc.integer({ min: 19_000, max: 19_003 })), {
+          maxLength: 40,
+        }),
+        fc.integer({ min: 1, max: 64 }),
+        (runs, firstBlockRows) => {
+          const rows = runs.reduce((n, [length]) => n + length, 0);
+          const users = Uint32Array.from({ length: rows }, (_, i) => (i * 7) % 101);
+          const tracks = Uint32Array.from({ length: rows }, (_, i) => (i * 13) % 57);
+          const days = runs.flatMap(([length, d]) => Array.from({ length }, () => d));
+          const times = Float64Array.from(days, (d, i) => d * MICROS_PER_DAY + i * 1_000);
+          const sent = (into: string[]) => (d: number, u: Uint32Array, tr: Uint32Array, ti: Float64Array) =>
+            into.push(`${d}:${u.join(',')}|${tr.join(',')}|${ti.join(',')}`);
+          const blocksOne: string[] = [];
+          const blocksRuns: string[] = [];
+          const one = new StreamDays(sent(blocksOne), firstBlockRows);
+          const batched = new StreamDays(sent(blocksRuns), firstBlockRows);
+          for (let i = 0; i < rows; i++) one.addRow(users[i]!, tracks[i]!, times[i]!);
+          const runFrom = Int32Array.from(
+            runs.map((_, r) => runs.slice(0, r).reduce((n, [length]) => n + length, 0)),
+          );
+          batched.addRuns(
+            users,
+            tracks,
+            times,
+            rows,
+            runFrom,
+            Int32Array.from(runs, ([, d]) => d),
+            runs.length,
+          );
+          one.flush();
+          batched.flush();
+          expect(blocksRuns).toEqual(blocksOne);
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+
   it('grows in blocks and keeps every row in order, times exactly, across block edges', () => {
     for (const n of [0, 1, 1023, 1024, 1025, 3000, 65_536 * 2 + 3]) {
       const rows = new DayStreams(1);
