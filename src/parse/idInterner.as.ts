@@ -9,8 +9,11 @@
  *     [INPUT_AT, ...)      the names to look up (the caller's bytes, copied), inputCap bytes
  *     ends                 per id: where its name ends in the arena (i32), endsCap of them
  *     arena                every name's bytes, end to end, arenaCap bytes
- *     table                `slots` slots of 16 bytes: (id + 1) * 32 + the length (31 for 31
- *                          bytes and more; 0: empty), then the name's first 12 bytes as 3 words
+ *     table                `slots` slots, each (id + 1) * 32 + the length (31 for 31 bytes and
+ *                          more; 0: empty) as an i32, then the name's first bytes: in a narrow
+ *                          slot of 16 bytes its first 12 (3 i32 words), in a wide one of 32 bytes
+ *                          (from byte 8) its first 24 (3 u64 words); the table starts on a 64-byte
+ *                          line, so that no slot straddles two
  *
  * The regions are laid end to end, none with room between them: when the input, the ends or the
  * arena grow, the regions after them move up (the memory grows at the top). The table does not
@@ -30,9 +33,11 @@ const SPANS: usize = <usize>BATCH + 2;
 /** Words of a name hashed a word at a time: its first 24 bytes. */
 const HASHED_WORDS: i32 = 6;
 const HASHED_WORD_BYTES: i32 = 4 * HASHED_WORDS;
-/** Bytes of a name kept in its slot. */
-const INLINE_BYTES: i32 = 12;
-const SLOT_BYTES: usize = 16;
+/** Bytes of a name kept in a narrow slot and in a wide one. */
+const NARROW_INLINE_BYTES: i32 = 12;
+const WIDE_INLINE_BYTES: i32 = 24;
+/** The table's alignment: a cache line. */
+const LINE_BYTES: usize = 64;
 const PAGE_BYTES: usize = 65536;
 
 export const STARTS_AT: usize = 64;
@@ -54,6 +59,9 @@ let arenaAt: usize = 0;
 let arenaCap: i32 = 0;
 let tableAt: usize = 0;
 let slots: i32 = 0;
+/** Whether the table's slots are wide, and their size as a shift (4: 16 bytes, 5: 32). */
+let wide: bool = false;
+let slotShift: usize = 4;
 /** The most names the table holds (its load factor is idInterner.ts's). */
 let limit: i32 = 0;
 
@@ -93,20 +101,30 @@ function ensureMemory(bytes: usize): void {
 }
 
 function tableBytes(): usize {
-  return <usize>slots * SLOT_BYTES;
+  return (<usize>slots) << slotShift;
+}
+
+function slotAt(slot: i32): usize {
+  return tableAt + ((<usize>slot) << slotShift);
+}
+
+function lineUp(at: usize): usize {
+  return (at + LINE_BYTES - 1) & ~(LINE_BYTES - 1);
 }
 
 /**
  * Lay the regions out and take the names already in the ends and arena (`names` of them, `bytes`
  * of arena): a fresh interner (none), or the names copied into a fresh memory by idInterner.ts,
  * whose ends and arena it put where this lays them (at INPUT_AT + inputBytes, then after endsCap
- * ends). The table, of `tableSlots` slots holding at most `maxNames`, is filled from the arena.
+ * ends). The table, of `tableSlots` slots (wide: of 32 bytes, else 16) holding at most
+ * `maxNames`, is filled from the arena.
  */
 export function adopt(
   inputBytes: i32,
   idCap: i32,
   arenaBytes: i32,
   tableSlots: i32,
+  wideSlots: bool,
   maxNames: i32,
   names: i32,
   bytes: i32,
@@ -118,8 +136,10 @@ export function adopt(
   endsCap = idCap;
   arenaAt = endsAt + 4 * <usize>idCap;
   arenaCap = arenaBytes;
-  tableAt = (arenaAt + <usize>arenaBytes + 15) & ~15;
+  tableAt = lineUp(arenaAt + <usize>arenaBytes);
   slots = tableSlots;
+  wide = wideSlots;
+  slotShift = wide ? 5 : 4;
   limit = maxNames;
   ensureMemory(tableAt + tableBytes() + 64);
   memory.fill(tableAt, 0, tableBytes());
@@ -128,7 +148,7 @@ export function adopt(
     const end = arenaAt + <usize>load<i32>(endsAt + ((<usize>id) << 2));
     const h = hashOf(from, end, true, SCRATCH_WORDS);
     let slot = homeSlot(h);
-    while (load<i32>(tableAt + <usize>slot * SLOT_BYTES) !== 0) slot = slot + 1 === slots ? 0 : slot + 1;
+    while (load<i32>(slotAt(slot)) !== 0) slot = slot + 1 === slots ? 0 : slot + 1;
     fillSlot(slot, id, <i32>(end - from), SCRATCH_WORDS);
     from = end;
   }
@@ -146,10 +166,10 @@ export function clear(): void {
 /** Room for `bytes` of names in the input region (the regions after it moved up). */
 export function reserveInput(bytes: i32): void {
   if (bytes <= inputCap) return;
-  const grown = max(bytes, inputCap * 2);
-  const delta = <usize>(grown - inputCap);
+  // The regions after it move by whole lines: the table stays on one.
+  const delta = lineUp(<usize>(max(bytes, inputCap * 2) - inputCap));
   moveUp(endsAt, delta);
-  inputCap = grown;
+  inputCap += <i32>delta;
   endsAt += delta;
   arenaAt += delta;
   tableAt += delta;
@@ -205,7 +225,7 @@ export function hashSpans(from: i32, to: i32, anyBytes: bool): i32 {
   let seen = 0;
   for (let k = from; k < to; k++) {
     const h = load<i32>(HASHES_AT + ((<usize>k) << 2));
-    if (h >= 0) seen |= load<i32>(tableAt + <usize>homeSlot(h) * SLOT_BYTES);
+    if (h >= 0) seen |= load<i32>(slotAt(homeSlot(h)));
   }
   return seen;
 }
@@ -293,27 +313,30 @@ function nameStart(id: i32): usize {
 /** The id of the name `[start, end)` of hash `h` and words at `words`: found, added, -1 or FULL. */
 function probe(start: usize, end: usize, h: i32, words: usize, add: bool): i32 {
   const length = <i32>(end - start);
-  const w0 = load<i32>(words);
-  const w1 = load<i32>(words, 4);
-  const w2 = load<i32>(words, 8);
+  const w0 = load<u64>(words);
+  const w1 = load<u64>(words, 8);
+  const w2 = load<u64>(words, 16);
   const tag = length < 31 ? length : 31;
+  const inline = wide ? WIDE_INLINE_BYTES : NARROW_INLINE_BYTES;
   // Every slot at most: the table always has an empty one, where the probe ends.
   let slot = homeSlot(h);
   for (let n = 0; n < slots; n++, slot = slot + 1 === slots ? 0 : slot + 1) {
-    const s = tableAt + <usize>slot * SLOT_BYTES;
+    const s = slotAt(slot);
     const entry = load<i32>(s);
     if (entry === 0) {
       if (!add) return -1;
       if (size + 1 > limit) return FULL;
       return addName(start, length, slot, words);
     }
-    if ((entry & 31) !== tag || load<i32>(s, 4) !== w0 || load<i32>(s, 8) !== w1 || load<i32>(s, 12) !== w2)
-      continue;
+    if ((entry & 31) !== tag) continue;
+    if (wide) {
+      if (load<u64>(s, 8) !== w0 || load<u64>(s, 16) !== w1 || load<u64>(s, 24) !== w2) continue;
+    } else if (load<u64>(s, 4) !== w0 || load<u32>(s, 12) !== <u32>w1) continue;
     const id = (entry >>> 5) - 1;
-    if (length <= INLINE_BYTES) return id;
+    if (length <= inline) return id;
     const from = nameStart(id);
     if (arenaAt + <usize>load<i32>(endsAt + ((<usize>id) << 2)) - from !== <usize>length) continue;
-    if (sameBytes(from + <usize>INLINE_BYTES, start + <usize>INLINE_BYTES, length - INLINE_BYTES)) return id;
+    if (sameBytes(from + <usize>inline, start + <usize>inline, length - inline)) return id;
   }
   return -1;
 }
@@ -337,17 +360,17 @@ function sameBytes(a: usize, b: usize, n: i32): bool {
 function addName(start: usize, length: i32, slot: i32, words: usize): i32 {
   const id = size;
   if (id === endsCap) {
-    // Twice the ends: the arena and the table move up.
-    const delta = 4 * <usize>endsCap;
+    // Twice the ends (or a little more: whole lines): the arena and the table move up.
+    const delta = lineUp(4 * <usize>endsCap);
     moveUp(arenaAt, delta);
-    endsCap *= 2;
+    endsCap += <i32>(delta >> 2);
     arenaAt += delta;
     tableAt += delta;
   }
   if (used + length > arenaCap) {
     const grown = max(arenaCap * 2, used + length);
-    // The table stays 16-byte aligned.
-    const delta = (<usize>(grown - arenaCap) + 15) & ~15;
+    // The table stays on a line.
+    const delta = lineUp(<usize>(grown - arenaCap));
     moveUp(tableAt, delta);
     arenaCap = <i32>(tableAt + delta - arenaAt);
     tableAt += delta;
@@ -361,9 +384,14 @@ function addName(start: usize, length: i32, slot: i32, words: usize): i32 {
 }
 
 function fillSlot(slot: i32, id: i32, length: i32, words: usize): void {
-  const s = tableAt + <usize>slot * SLOT_BYTES;
+  const s = slotAt(slot);
   store<i32>(s, (id + 1) * 32 + (length < 31 ? length : 31));
-  store<i32>(s, load<i32>(words), 4);
-  store<i32>(s, load<i32>(words, 4), 8);
-  store<i32>(s, load<i32>(words, 8), 12);
+  if (wide) {
+    store<u64>(s, load<u64>(words), 8);
+    store<u64>(s, load<u64>(words, 8), 16);
+    store<u64>(s, load<u64>(words, 16), 24);
+  } else {
+    store<u64>(s, load<u64>(words), 4);
+    store<u32>(s, load<u32>(words, 8), 12);
+  }
 }

@@ -48,9 +48,11 @@ export function namesOf(list: NameList): string[] {
  *
  * The table, the names' bytes and their ends live in a WebAssembly memory of the interner's own,
  * and its lookups are a kernel's (idInterner.as.ts, compiled by `npm run build:wasm`): open
- * addressing with linear probing, at most three quarters full (MAX_LOAD); a slot is 16 bytes, the
- * id and length and the name's first 12 bytes, so a name of up to 12 bytes (user ids) is matched
- * in its slot alone, a longer one (Spotify's 22-byte track ids) with a look at the arena. The
+ * addressing with linear probing, at most three quarters full (MAX_LOAD); a slot holds the id and
+ * length and the name's first bytes, so that a name that fits (user ids) is matched in its slot
+ * alone, a longer one with a look at the arena: a table of up to WIDE_SLOTS_MAX slots has wide
+ * slots, 32 bytes holding 24 (Spotify's 22-byte track ids fit), a larger one narrow slots of 16
+ * bytes holding 12 (its memory counts: the users of a day). The
  * same table in JavaScript spent most of a streams file's parse in the checks V8 makes at every
  * typed-array access (docs/BENCHMARKS.md, "The ids' table in WebAssembly"). A lookup copies the
  * names' bytes into the kernel's memory first, a batch in one copy. When the table is full, the
@@ -351,8 +353,9 @@ export class IdInterner implements Numbering {
     const used = old === undefined ? 0 : old.i32[S_USED]!;
     const endsAt = INPUT_AT + inputBytes;
     const arenaAt = endsAt + 4 * idCap;
-    const tableAt = align16(arenaAt + arenaBytes);
-    const bytes = tableAt + SLOT_BYTES * slots + 64;
+    const tableAt = Math.ceil((arenaAt + arenaBytes) / 64) * 64;
+    const wide = slots <= WIDE_SLOTS_MAX;
+    const bytes = tableAt + (wide ? WIDE_SLOT_BYTES : NARROW_SLOT_BYTES) * slots + 64;
     // An id is 27 bits in a slot (its entry is (id + 1) * 32 + the length).
     if (slots >= 2 ** 27) throw new RangeError(`the names do not fit in a table of ${slots} slots`);
     const memory = new WebAssembly.Memory({
@@ -371,7 +374,16 @@ export class IdInterner implements Numbering {
       const oldArenaAt = old.i32[S_ARENA_AT]!;
       u8.set(old.u8.subarray(oldArenaAt, oldArenaAt + used), arenaAt);
     }
-    exports.adopt(inputBytes, idCap, arenaBytes, slots, Math.floor(MAX_LOAD * slots), size, used);
+    exports.adopt(
+      inputBytes,
+      idCap,
+      arenaBytes,
+      slots,
+      wide ? 1 : 0,
+      Math.floor(MAX_LOAD * slots),
+      size,
+      used,
+    );
     this.memory = memory;
     this.exports = exports;
     this.views();
@@ -384,6 +396,7 @@ interface InternerExports {
     idCap: number,
     arenaBytes: number,
     slots: number,
+    wideSlots: number,
     maxNames: number,
     names: number,
     bytes: number,
@@ -421,7 +434,8 @@ const S_SLOTS = 8;
 /** spanRange's answer: where a batch's spans start and end in the caller's bytes. */
 const S_LOW = 10;
 const S_HIGH = 11;
-const SLOT_BYTES = 16;
+const NARROW_SLOT_BYTES = 16;
+const WIDE_SLOT_BYTES = 32;
 /** A fresh interner's room: bytes of input and of names, and ids. */
 const INITIAL_INPUT_BYTES = 1 << 16;
 const INITIAL_ARENA_BYTES = 1 << 16;
@@ -495,6 +509,15 @@ const MAX_LOAD = 0.75;
  * power of two was 4M slots, 64 MB).
  */
 const MIN_SLOTS = 2048;
+
+/**
+ * The most slots of a table with wide slots (8 MB of them, for up to 196,608 names: a catalogue's
+ * tracks, a day's users in a small service). A lookup of a name past the 12 bytes of a narrow slot
+ * (a track id of 22) read the arena as well, a second miss: wide slots made a streams file's
+ * parse a tenth faster (docs/BENCHMARKS.md). A larger table keeps narrow slots: at 2M users the
+ * wide ones would be 43 MB more a table, against the 512 MB budget.
+ */
+const WIDE_SLOTS_MAX = 1 << 18;
 
 /** The longest name a lookup copies byte by byte (longer ones in one `set`). */
 const SHORT_COPY = 32;

@@ -152,8 +152,8 @@ describe('IdInterner', () => {
     const before = interner.memoryBytes;
     interner.trim();
     // The names' bytes (1.2 MB, in an arena grown to 2 MB), their ends, the table reserved for
-    // them (160,000 slots of 16 bytes), the batch's room, and a page to round up to.
-    const held = names.reduce((n, name) => n + name.length, 0) + 4 * count + 16 * 160_000;
+    // them (160,000 slots, wide: 32 bytes), the batch's room, and a page to round up to.
+    const held = names.reduce((n, name) => n + name.length, 0) + 4 * count + 32 * 160_000;
     expect(before - interner.memoryBytes).toBeGreaterThan(700_000);
     expect(interner.memoryBytes).toBeLessThanOrEqual(held + 3 * 65_536);
     expect([...interner.idsOfList(nameListOf(['user-7', 'new', 'user-2999', 'newer']), false)]).toEqual([
@@ -165,6 +165,43 @@ describe('IdInterner', () => {
       'newer',
       'user-42',
     ]);
+  });
+
+  it('names alike in the bytes a slot holds: told apart in a small table (wide slots) and a large one (narrow)', () => {
+    // Families that share their first 12 bytes (a narrow slot's) or their first 24 (a wide one's)
+    // and differ after them, at the same length (only the arena tells them apart), and families
+    // that fill 12 or 24 bytes and differ in the last of them (only the slot's last word does).
+    // 240,000 names need a table past 2^18 slots, which has narrow slots; the first thousand are
+    // looked up while the table is small and wide.
+    const families = [
+      (n: string) => `p${'x'.repeat(11)}${n}`,
+      (n: string) => `q${'y'.repeat(23)}${n}`,
+      (n: string) => `r${'z'.repeat(17)}${n}`,
+      (n: string) => `t${'w'.repeat(5)}${n}`,
+      (n: string) => `s${n}`,
+    ];
+    const names = Array.from({ length: 240_000 }, (_, i) => families[i % 5]!(String(i).padStart(6, '0')));
+    // A permutation (7,919 is prime to 240,000).
+    const shuffled = names.map((_, i) => names[(i * 7919) % names.length]!);
+    const want = reference([...shuffled.slice(0, 1_000), ...shuffled]);
+    const interner = new IdInterner();
+    for (const n of shuffled.slice(0, 1_000)) interner.id(n);
+    expect([...interner.idsOfList(nameListOf(shuffled))]).toEqual(want.ids.slice(1_000));
+    expect(interner.names).toEqual(want.names);
+    // Each family's name with its last byte changed is not there.
+    const strangers = ['p', 'q', 'r', 't', 's'].map(
+      (f) => `${want.names.find((n) => n.startsWith(f))!.slice(0, -1)}!`,
+    );
+    expect([...interner.idsOfList(nameListOf(strangers), false)]).toEqual([-1, -1, -1, -1, -1]);
+    // Narrow slots at that size: 16 bytes a slot of the 320,000 reserved, where wide ones are 32.
+    const sized = new IdInterner();
+    sized.idsOfList(nameListOf(names));
+    sized.trim();
+    const held = names.reduce((n, name) => n + name.length, 0) + 4 * names.length + 16 * 320_000;
+    expect(sized.memoryBytes).toBeLessThanOrEqual(held + 3 * 65_536);
+    expect([...sized.idsOfList(nameListOf(shuffled.slice(0, 5)), false)]).toEqual(
+      shuffled.slice(0, 5).map((n) => names.indexOf(n)),
+    );
   });
 
   it('text decodes a name anew, as name does; an id not numbered is an error', () => {
