@@ -117,7 +117,8 @@ function lineUp(at: usize): usize {
  * of arena): a fresh interner (none), or the names copied into a fresh memory by idInterner.ts,
  * whose ends and arena it put where this lays them (at INPUT_AT + inputBytes, then after endsCap
  * ends). The table, of `tableSlots` slots (wide: of 32 bytes, else 16) holding at most
- * `maxNames`, is filled from the arena.
+ * `maxNames`, is filled from the arena; or, `tableCopied`, idInterner.ts has copied the old one
+ * there (the same slots: a slot holds no address, so it stays valid where the regions move).
  */
 export function adopt(
   inputBytes: i32,
@@ -128,6 +129,7 @@ export function adopt(
   maxNames: i32,
   names: i32,
   bytes: i32,
+  tableCopied: bool,
 ): void {
   size = names;
   used = bytes;
@@ -142,6 +144,12 @@ export function adopt(
   slotShift = wide ? 5 : 4;
   limit = maxNames;
   ensureMemory(tableAt + tableBytes() + 64);
+  if (!tableCopied) refill();
+  saveState();
+}
+
+/** The table emptied and filled from the arena, in order of id. */
+function refill(): void {
   memory.fill(tableAt, 0, tableBytes());
   let from: usize = arenaAt;
   for (let id = 0; id < size; id++) {
@@ -152,7 +160,6 @@ export function adopt(
     fillSlot(slot, id, <i32>(end - from), SCRATCH_WORDS);
     from = end;
   }
-  saveState();
 }
 
 /** No names, the memory kept (the table emptied). */

@@ -65,6 +65,8 @@ export class IdInterner implements Numbering {
   /** Views of the memory, made anew when it grows (which detaches them). */
   private u8!: Uint8Array;
   private i32!: Int32Array;
+  /** Whether the table's slots are wide (wideSlotsFor). */
+  private wideSlots = false;
   /** The names decoded by `name`, kept for the next call (a day's top tracks, asked again). */
   private readonly decoded = new Map<number, string>();
 
@@ -354,8 +356,12 @@ export class IdInterner implements Numbering {
     const endsAt = INPUT_AT + inputBytes;
     const arenaAt = endsAt + 4 * idCap;
     const tableAt = Math.ceil((arenaAt + arenaBytes) / 64) * 64;
-    const wide = slots <= WIDE_SLOTS_MAX;
-    const bytes = tableAt + (wide ? WIDE_SLOT_BYTES : NARROW_SLOT_BYTES) * slots + 64;
+    // A table of the same slots (trim: the other regions cut) is copied, not filled anew: its
+    // slots hold ids and bytes, no addresses (trimming 2M users filled 43 MB again, 0.5 s).
+    const copied = old !== undefined && old.i32[S_SLOTS] === slots;
+    const wide = copied ? this.wideSlots : wideSlotsFor(slots, size, used);
+    const slotBytes = wide ? WIDE_SLOT_BYTES : NARROW_SLOT_BYTES;
+    const bytes = tableAt + slotBytes * slots + 64;
     // An id is 27 bits in a slot (its entry is (id + 1) * 32 + the length).
     if (slots >= 2 ** 27) throw new RangeError(`the names do not fit in a table of ${slots} slots`);
     const memory = new WebAssembly.Memory({
@@ -374,6 +380,10 @@ export class IdInterner implements Numbering {
       const oldArenaAt = old.i32[S_ARENA_AT]!;
       u8.set(old.u8.subarray(oldArenaAt, oldArenaAt + used), arenaAt);
     }
+    if (copied) {
+      const oldTableAt = old.i32[S_TABLE_AT]!;
+      u8.set(old.u8.subarray(oldTableAt, oldTableAt + slotBytes * slots), tableAt);
+    }
     exports.adopt(
       inputBytes,
       idCap,
@@ -383,9 +393,11 @@ export class IdInterner implements Numbering {
       Math.floor(MAX_LOAD * slots),
       size,
       used,
+      copied ? 1 : 0,
     );
     this.memory = memory;
     this.exports = exports;
+    this.wideSlots = wide;
     this.views();
   }
 }
@@ -400,6 +412,7 @@ interface InternerExports {
     maxNames: number,
     names: number,
     bytes: number,
+    tableCopied: number,
   ): void;
   clear(): void;
   reserveInput(bytes: number): void;
@@ -430,6 +443,7 @@ const S_ENDS_AT = 3;
 const S_ENDS_CAP = 4;
 const S_ARENA_AT = 5;
 const S_ARENA_CAP = 6;
+const S_TABLE_AT = 7;
 const S_SLOTS = 8;
 /** spanRange's answer: where a batch's spans start and end in the caller's bytes. */
 const S_LOW = 10;
@@ -511,13 +525,23 @@ const MAX_LOAD = 0.75;
 const MIN_SLOTS = 2048;
 
 /**
- * The most slots of a table with wide slots (8 MB of them, for up to 196,608 names: a catalogue's
- * tracks, a day's users in a small service). A lookup of a name past the 12 bytes of a narrow slot
- * (a track id of 22) read the arena as well, a second miss: wide slots made a streams file's
- * parse a tenth faster (docs/BENCHMARKS.md). A larger table keeps narrow slots: at 2M users the
- * wide ones would be 43 MB more a table, against the 512 MB budget.
+ * Whether a table of `slots` slots for these names (`size` of them, `used` bytes) has wide slots:
+ * when its names are longer than a narrow slot holds (12 bytes), on average, and the table is at
+ * most WIDE_SLOTS_MAX slots (a table with no names yet, whose names are not known: narrow; it is
+ * laid again as it grows). A lookup of a name past the 12
+ * bytes of a narrow slot (a track id of 22) read the arena as well, a second miss: wide slots made
+ * a streams file's parse a tenth faster (docs/BENCHMARKS.md). Short names (user ids) gain nothing
+ * from them, and a larger table keeps narrow slots: the memory counts (at 2M users wide ones
+ * would be 43 MB more a table; the 200,000 tracks of a large catalogue in each parse worker, 4 MB
+ * more a worker, against the 512 MB budget).
  */
-const WIDE_SLOTS_MAX = 1 << 18;
+function wideSlotsFor(slots: number, size: number, used: number): boolean {
+  return slots <= WIDE_SLOTS_MAX && size > 0 && used > NARROW_INLINE_BYTES * size;
+}
+
+/** The most slots of a table with wide slots (4 MB of them, for up to 98,304 names). */
+const WIDE_SLOTS_MAX = 1 << 17;
+const NARROW_INLINE_BYTES = 12;
 
 /** The longest name a lookup copies byte by byte (longer ones in one `set`). */
 const SHORT_COPY = 32;

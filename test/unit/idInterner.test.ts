@@ -152,8 +152,9 @@ describe('IdInterner', () => {
     const before = interner.memoryBytes;
     interner.trim();
     // The names' bytes (1.2 MB, in an arena grown to 2 MB), their ends, the table reserved for
-    // them (160,000 slots, wide: 32 bytes), the batch's room, and a page to round up to.
-    const held = names.reduce((n, name) => n + name.length, 0) + 4 * count + 32 * 160_000;
+    // them (160,000 slots of 16 bytes: names this short keep narrow slots), the batch's room, and a
+    // page to round up to.
+    const held = names.reduce((n, name) => n + name.length, 0) + 4 * count + 16 * 160_000;
     expect(before - interner.memoryBytes).toBeGreaterThan(700_000);
     expect(interner.memoryBytes).toBeLessThanOrEqual(held + 3 * 65_536);
     expect([...interner.idsOfList(nameListOf(['user-7', 'new', 'user-2999', 'newer']), false)]).toEqual([
@@ -167,12 +168,12 @@ describe('IdInterner', () => {
     ]);
   });
 
-  it('names alike in the bytes a slot holds: told apart in a small table (wide slots) and a large one (narrow)', () => {
+  it('names alike in the bytes a slot holds: told apart in a table of wide slots and in one of narrow slots', () => {
     // Families that share their first 12 bytes (a narrow slot's) or their first 24 (a wide one's)
     // and differ after them, at the same length (only the arena tells them apart), and families
     // that fill 12 or 24 bytes and differ in the last of them (only the slot's last word does).
-    // 240,000 names need a table past 2^18 slots, which has narrow slots; the first thousand are
-    // looked up while the table is small and wide.
+    // Longer than 12 bytes on average, so the table has wide slots up to 2^17 of them (50,000
+    // names: 131,072 slots), narrow ones past that (240,000 names: 524,288).
     const families = [
       (n: string) => `p${'x'.repeat(11)}${n}`,
       (n: string) => `q${'y'.repeat(23)}${n}`,
@@ -183,25 +184,29 @@ describe('IdInterner', () => {
     const names = Array.from({ length: 240_000 }, (_, i) => families[i % 5]!(String(i).padStart(6, '0')));
     // A permutation (7,919 is prime to 240,000).
     const shuffled = names.map((_, i) => names[(i * 7919) % names.length]!);
-    const want = reference([...shuffled.slice(0, 1_000), ...shuffled]);
-    const interner = new IdInterner();
-    for (const n of shuffled.slice(0, 1_000)) interner.id(n);
-    expect([...interner.idsOfList(nameListOf(shuffled))]).toEqual(want.ids.slice(1_000));
-    expect(interner.names).toEqual(want.names);
-    // Each family's name with its last byte changed is not there.
+    const want = reference(shuffled);
+    // Each family's first name with its last byte changed: not there.
     const strangers = ['p', 'q', 'r', 't', 's'].map(
       (f) => `${want.names.find((n) => n.startsWith(f))!.slice(0, -1)}!`,
     );
+    const bytesOf = (list: string[]): number => list.reduce((n, name) => n + name.length, 0);
+    // The first 2,000 one by one: the fresh table (narrow: its names not known yet) grows at 1,536
+    // and is laid again with wide slots; then grows with them.
+    const interner = new IdInterner();
+    expect(shuffled.slice(0, 2_000).map((n) => interner.id(n))).toEqual(want.ids.slice(0, 2_000));
+    expect([...interner.idsOfList(nameListOf(shuffled.slice(0, 50_000)))]).toEqual(want.ids.slice(0, 50_000));
+    interner.trim();
+    // Wide: the table alone is 32 bytes a slot; narrow, all of it would be less.
+    expect(interner.memoryBytes).toBeGreaterThan(32 * 131_072);
     expect([...interner.idsOfList(nameListOf(strangers), false)]).toEqual([-1, -1, -1, -1, -1]);
-    // Narrow slots at that size: 16 bytes a slot of the 320,000 reserved, where wide ones are 32.
-    const sized = new IdInterner();
-    sized.idsOfList(nameListOf(names));
-    sized.trim();
-    const held = names.reduce((n, name) => n + name.length, 0) + 4 * names.length + 16 * 320_000;
-    expect(sized.memoryBytes).toBeLessThanOrEqual(held + 3 * 65_536);
-    expect([...sized.idsOfList(nameListOf(shuffled.slice(0, 5)), false)]).toEqual(
-      shuffled.slice(0, 5).map((n) => names.indexOf(n)),
-    );
+    expect([...interner.idsOfList(nameListOf(shuffled))]).toEqual(want.ids);
+    expect(interner.names).toEqual(want.names);
+    expect([...interner.idsOfList(nameListOf(strangers), false)]).toEqual([-1, -1, -1, -1, -1]);
+    // Narrow at that size: 16 bytes a slot, with the names' bytes and ends, and room for a batch.
+    interner.trim();
+    const held = bytesOf(names) + 4 * names.length + 16 * 524_288;
+    expect(interner.memoryBytes).toBeLessThanOrEqual(held + 3 * 65_536);
+    expect([...interner.idsOfList(nameListOf(shuffled.slice(0, 5)), false)]).toEqual(want.ids.slice(0, 5));
   });
 
   it('text decodes a name anew, as name does; an id not numbered is an error', () => {
