@@ -50,9 +50,9 @@ export function namesOf(list: NameList): string[] {
  * and its lookups are a kernel's (idInterner.as.ts, compiled by `npm run build:wasm`): open
  * addressing with linear probing, at most three quarters full (MAX_LOAD); a slot holds the id and
  * length and the name's first bytes, so that a name that fits (user ids) is matched in its slot
- * alone, a longer one with a look at the arena: a table of up to WIDE_SLOTS_MAX slots has wide
- * slots, 32 bytes holding 24 (Spotify's 22-byte track ids fit), a larger one narrow slots of 16
- * bytes holding 12 (its memory counts: the users of a day). The
+ * alone, a longer one with a look at the arena: a table of long names of up to WIDE_SLOTS_MAX
+ * slots has wide slots, 32 bytes holding 24 (Spotify's 22-byte track ids fit), any other narrow
+ * slots of 16 bytes holding 12 (user ids; a large table, whose memory counts). The
  * same table in JavaScript spent most of a streams file's parse in the checks V8 makes at every
  * typed-array access (docs/BENCHMARKS.md, "The ids' table in WebAssembly"). A lookup copies the
  * names' bytes into the kernel's memory first, a batch in one copy. When the table is full, the
@@ -528,12 +528,12 @@ const MIN_SLOTS = 2048;
  * Whether a table of `slots` slots for these names (`size` of them, `used` bytes) has wide slots:
  * when its names are longer than a narrow slot holds (12 bytes), on average, and the table is at
  * most WIDE_SLOTS_MAX slots (a table with no names yet, whose names are not known: narrow; it is
- * laid again as it grows). A lookup of a name past the 12
- * bytes of a narrow slot (a track id of 22) read the arena as well, a second miss: wide slots made
- * a streams file's parse a tenth faster (docs/BENCHMARKS.md). Short names (user ids) gain nothing
- * from them, and a larger table keeps narrow slots: the memory counts (at 2M users wide ones
- * would be 43 MB more a table; the 200,000 tracks of a large catalogue in each parse worker, 4 MB
- * more a worker, against the 512 MB budget).
+ * laid again as it grows). A lookup of a name past the 12 bytes of a narrow slot (a track id of
+ * 22) read the arena as well, a second miss: wide slots took a tenth off a streams file's parse
+ * and off the KPI run (docs/BENCHMARKS.md). Short names (user ids) gain nothing from them, and a
+ * larger table keeps narrow slots: the memory counts (at 2M users wide ones would be 43 MB more a
+ * table; the 200,000 tracks of a large catalogue in each parse worker, 4 MB more a worker,
+ * against the 512 MB budget).
  */
 function wideSlotsFor(slots: number, size: number, used: number): boolean {
   return slots <= WIDE_SLOTS_MAX && size > 0 && used > NARROW_INLINE_BYTES * size;
