@@ -712,7 +712,7 @@ export function loadDayGroups(
   // the first counted (the columns are read twice; a file changed in between would misplace rows).
   const counted = new Int32Array(sources.length);
   sources.forEach(({ path, dataStart, section, users: userIds }, s) => {
-    kernel.source(userIds, undefined, mine?.[s]);
+    kernel.source(userIds, undefined, mine?.[s], section.rows);
     let sum = 0;
     // A partial's blocks are read into the kernel's memory, where it reads them (no copy).
     forEachRowChunk(
@@ -727,7 +727,7 @@ export function loadDayGroups(
       },
       kernel.chunkBytes,
     );
-    counted[s] = sum;
+    counted[s] = kernel.sourceCounted(sum);
     // Damage, most likely: the column's checksum, checked at its end, would have said so.
     if (kernel.outOfRange) throw new PartialFileError(path, `day ${section.day}: a user number out of range`);
   });

@@ -3,8 +3,8 @@
  * groups' sums (aggregateDay in genreKpis.ts), in AssemblyScript, compiled to WebAssembly (`npm
  * run build:wasm` writes dayGroups.wasm.ts; dayGroups.ts loads it, lays its memory out and says
  * why it is not JavaScript). The sort's two passes over a chunk of a partial's rows: the users
- * counted, then each row's track and time placed in its user's group; then `aggregate` over the
- * groups. Every address is the caller's; the state words at 0 say what a call found.
+ * counted (row by row, or as a histogram of a source's user numbers), then each row's track and
+ * time placed in its user's group; then `aggregate` over the groups. Every address is the caller's; the state words at 0 say what a call found.
  *
  * Not TypeScript: tsc skips `*.as.ts` (tsconfig.json), and asc compiles it.
  */
@@ -71,6 +71,60 @@ export function countUsers(
     const at = counters + ((<usize>id + 2) << 2);
     store<u32>(at, load<u32>(at) + 1);
     total += (<i32>id + 1) * 0x9e3779b1;
+  }
+  return total;
+}
+
+/**
+ * The first pass as a histogram, for a source of few user numbers against its rows: each of the `n`
+ * user numbers at `users` counted at `histogram` (u32 a number, zeroed by the caller before the
+ * source's first chunk), whether its row is kept or not (`foldUsers` tells, a number at a time
+ * rather than a row at a time); a number past `known` sets S_OUT_OF_RANGE and is not counted.
+ */
+export function histogramUsers(users: usize, n: i32, known: u32, histogram: usize): void {
+  let bad: u32 = 0;
+  for (let i = 0; i < n; i++) {
+    const u = load<u32>(users + ((<usize>i) << 2));
+    // Without a branch on the row: a number out of range adds 0 at slot 0.
+    const inRange = u < known;
+    bad |= inRange ? 0 : 1;
+    const at = histogram + ((<usize>(inRange ? u : 0)) << 2);
+    store<u32>(at, load<u32>(at) + (inRange ? 1 : 0));
+  }
+  if (bad !== 0) store<i32>(S_OUT_OF_RANGE, 1);
+}
+
+/**
+ * A source's histogram (histogramUsers) counted into the groups' counters as countUsers counts its
+ * rows: the kept numbers only (`kept`, a byte a number, if not 0, else the numbered ones), each
+ * its count at `counters + 4 * (id + 2)`. Returns `sum` plus the same mix of the ids counted
+ * (count times (id + 1) * 0x9e3779b1, modulo 2^32, as so many rows add); an id past `groups` sets
+ * S_OUT_OF_RANGE.
+ */
+export function foldUsers(
+  histogram: usize,
+  known: u32,
+  userIds: usize,
+  kept: usize,
+  counters: usize,
+  groups: u32,
+  sum: i32,
+): i32 {
+  let total = sum;
+  for (let u: u32 = 0; u < known; u++) {
+    const count = load<u32>(histogram + ((<usize>u) << 2));
+    if (count === 0) continue;
+    const keep =
+      kept !== 0 ? (load<u8>(kept + <usize>u) & 1) !== 0 : load<i32>(userIds + ((<usize>u) << 2)) >= 0;
+    if (!keep) continue;
+    const id = load<u32>(userIds + ((<usize>u) << 2));
+    if (id >= groups) {
+      store<i32>(S_OUT_OF_RANGE, 1);
+      continue;
+    }
+    const at = counters + ((<usize>id + 2) << 2);
+    store<u32>(at, load<u32>(at) + count);
+    total += <i32>count * ((<i32>id + 1) * 0x9e3779b1);
   }
   return total;
 }

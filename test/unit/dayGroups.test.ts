@@ -37,7 +37,8 @@ function sortPlainly(
 
 /**
  * The kernel's passes over `rows`: given as arrays of their own (copied in), or `inPlace`, laid in
- * the kernel's chunkBytes as a partial's block is read into it.
+ * the kernel's chunkBytes as a partial's block is read into it; the first pass in two chunks, cut
+ * at `cut` (a histogram of the user numbers adds up across a source's chunks).
  */
 function run(
   kernel: DayGroupKernel,
@@ -47,12 +48,13 @@ function run(
   kept: number[] | undefined,
   users: number,
   inPlace = false,
+  cut = 0,
 ) {
   const ids = Int32Array.from(userIds);
   const tracks = Int32Array.from(trackIds);
   const keptBytes = kept === undefined ? undefined : Uint8Array.from(kept);
-  const chunk = (): { users: Uint32Array; tracks: Uint32Array; times: Float64Array } => {
-    const n = rows.length;
+  const chunk = (part = rows): { users: Uint32Array; tracks: Uint32Array; times: Float64Array } => {
+    const n = part.length;
     const bytes = inPlace ? kernel.chunkBytes : new Uint8Array(16 * n + 8);
     const at = inPlace ? bytes.byteOffset : 8;
     const columns = {
@@ -60,14 +62,18 @@ function run(
       tracks: new Uint32Array(bytes.buffer, at + 4 * n, n),
       times: new Float64Array(bytes.buffer, at + 8 * n, n),
     };
-    columns.users.set(rows.map((r) => r.user));
-    columns.tracks.set(rows.map((r) => r.track));
-    columns.times.set(rows.map((r) => DAY_START + r.ms * 1000));
+    columns.users.set(part.map((r) => r.user));
+    columns.tracks.set(part.map((r) => r.track));
+    columns.times.set(part.map((r) => DAY_START + r.ms * 1000));
     return columns;
   };
   kernel.lay(users, ids.length, tracks.length);
-  kernel.source(ids, undefined, keptBytes);
-  const counted = kernel.countUsers(chunk().users, 0);
+  kernel.source(ids, undefined, keptBytes, rows.length);
+  const at = Math.min(cut, rows.length);
+  // One chunk after the other (in place, the second is laid where the first was).
+  let sum = kernel.countUsers(chunk(rows.slice(0, at)).users, 0);
+  sum = kernel.countUsers(chunk(rows.slice(at)).users, sum);
+  const counted = kernel.sourceCounted(sum);
   const total = kernel.startGroups();
   kernel.source(ids, tracks, keptBytes);
   const placed = kernel.placeRows(chunk(), DAY_START, 0);
@@ -85,7 +91,9 @@ function run(
 
 describe('DayGroupKernel', () => {
   it('property: groups every kept row under its user, in order, as the plain sort does', () => {
-    const kernel = new DayGroupKernel();
+    // The first pass counting the rows one by one, or a histogram of the user numbers (a source
+    // with no more numbers than rows).
+    const kernels = [new DayGroupKernel(), new DayGroupKernel(0)];
     fc.assert(
       fc.property(
         fc.integer({ min: 1, max: 40 }),
@@ -95,14 +103,17 @@ describe('DayGroupKernel', () => {
         fc.array(fc.tuple(fc.nat(), fc.nat(), fc.integer({ min: 0, max: 86_399_999 })), { maxLength: 300 }),
         fc.array(fc.integer({ min: -1, max: 1_000 }), { minLength: 40, maxLength: 40 }),
         fc.boolean(),
-        (users, known, knownTracks, withParts, raw, numbering, inPlace) => {
+        fc.nat(300),
+        fc.boolean(),
+        (users, known, knownTracks, withParts, raw, numbering, inPlace, cut, byRows) => {
+          const kernel = kernels[byRows ? 1 : 0]!;
           const userIds = Array.from({ length: known }, (_, u) =>
             numbering[u]! < 0 ? -1 : numbering[u]! % users,
           );
           const trackIds = Array.from({ length: knownTracks }, (_, t) => (t * 7) % 11);
           const kept = withParts ? userIds.map((id) => Number(id >= 0 && id % 2 === 0)) : undefined;
           const rows = raw.map(([u, t, ms]) => ({ user: u % known, track: t % knownTracks, ms }));
-          const got = run(kernel, rows, userIds, trackIds, kept, users, inPlace);
+          const got = run(kernel, rows, userIds, trackIds, kept, users, inPlace, cut);
           const want = sortPlainly(rows, userIds, trackIds, kept, users);
           expect(got.groups).toEqual(want);
           expect(got.total).toBe(want.reduce((n, g) => n + g.length, 0));
