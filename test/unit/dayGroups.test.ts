@@ -96,12 +96,13 @@ describe('DayGroupKernel', () => {
     const kernels = [new DayGroupKernel(), new DayGroupKernel(0)];
     fc.assert(
       fc.property(
-        fc.integer({ min: 1, max: 40 }),
+        // A few users, whose groups fill up, or thousands.
+        fc.oneof(fc.integer({ min: 1, max: 40 }), fc.integer({ min: 257, max: 3_000 })),
         fc.integer({ min: 1, max: 30 }),
         fc.integer({ min: 1, max: 20 }),
         fc.boolean(),
         fc.array(fc.tuple(fc.nat(), fc.nat(), fc.integer({ min: 0, max: 86_399_999 })), { maxLength: 300 }),
-        fc.array(fc.integer({ min: -1, max: 1_000 }), { minLength: 40, maxLength: 40 }),
+        fc.array(fc.integer({ min: -1, max: 5_000 }), { minLength: 40, maxLength: 40 }),
         fc.boolean(),
         fc.nat(300),
         fc.boolean(),
@@ -124,6 +125,27 @@ describe('DayGroupKernel', () => {
       ),
       { numRuns: 300 },
     );
+  });
+
+  it('groups a chunk of many rows alike: thousands of users, half of them kept', () => {
+    // 60,000 rows of 5,000 users, half of them kept (a part), a user's rows in their order; the
+    // first pass in two chunks.
+    const kernel = new DayGroupKernel();
+    const users = 5_000;
+    const userIds = Array.from({ length: users }, (_, u) => (u * 7_919) % users);
+    const kept = userIds.map((id) => Number(id % 2 === 0));
+    const rows = Array.from({ length: 60_000 }, (_, i) => ({
+      user: (i * 2_654_435_761) % users,
+      track: i % 7,
+      ms: (i * 1_000_003) % 86_400_000,
+    }));
+    const trackIds = [6, 5, 4, 3, 2, 1, 0];
+    for (const inPlace of [false, true]) {
+      const got = run(kernel, rows, userIds, trackIds, kept, users, inPlace, 31_000);
+      expect(got.groups).toEqual(sortPlainly(rows, userIds, trackIds, kept, users));
+      expect(got.placed).toBe(got.counted);
+      expect(got.outOfRange).toBe(false);
+    }
   });
 
   it('stops at the first kept row whose time is off the millisecond, having placed none of it', () => {
