@@ -4,7 +4,8 @@
  * run build:wasm` writes dayGroups.wasm.ts; dayGroups.ts loads it, lays its memory out and says
  * why it is not JavaScript). The sort's two passes over a chunk of a partial's rows: the users
  * counted (row by row, or as a histogram of a source's user numbers), then each row's track and
- * time placed in its user's group; then `aggregate` over the groups. Every address is the caller's; the state words at 0 say what a call found.
+ * time placed in its user's group; then `aggregate` over the groups. Every address is the
+ * caller's; the state words at 0 say what a call found.
  *
  * Not TypeScript: tsc skips `*.as.ts` (tsconfig.json), and asc compiles it.
  */

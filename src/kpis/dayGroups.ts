@@ -419,9 +419,10 @@ const CHUNK_AT = 64;
 const PICKED_AT = CHUNK_AT + 16 * CHUNK_ROWS;
 const SOURCE_AT = PICKED_AT + 4 * CHUNK_ROWS;
 /**
- * The most user numbers of a source whose first pass is a histogram (4 MB of it): a file's users
- * at this size. Beyond, the rows are counted one by one, as a histogram would be as large as the
- * rows (a file of 2M users) and its memory counts against the budget.
+ * The most user numbers of a source whose first pass is a histogram (4 MB of it, in every day
+ * worker). A file of more (2M users: 1.5M a file) has its rows counted one by one, as before: its
+ * histogram would be as large as a third of its rows, and memory at that size counts against the
+ * budget.
  */
 const HISTOGRAM_UP_TO = 1 << 20;
 const S_OUT_OF_RANGE = 0;
