@@ -23,7 +23,14 @@ const S_COUNTED: usize = 20;
 const MS_PER_DAY: f64 = 86_400_000;
 const MS_PER_HOUR: u32 = 3_600_000;
 
-/** The rows of `[0, n)` kept, their indexes from `picked`: `kept` (a byte a user number) if not 0, else the numbered ones. */
+/** 1 when user number `u` (in range) is kept: by `kept` (a byte a user number) if not 0, else when it is numbered. */
+function keeps(u: u32, userIds: usize, kept: usize): i32 {
+  return kept !== 0
+    ? <i32>load<u8>(kept + <usize>u) & 1
+    : <i32>(load<i32>(userIds + ((<usize>u) << 2)) >= 0);
+}
+
+/** The rows of `[0, n)` kept (keeps), their indexes from `picked`. */
 function pick(users: usize, n: i32, userIds: usize, known: u32, kept: usize, picked: usize): i32 {
   let count = 0;
   for (let i = 0; i < n; i++) {
@@ -31,11 +38,7 @@ function pick(users: usize, n: i32, userIds: usize, known: u32, kept: usize, pic
     const u = load<u32>(users + ((<usize>i) << 2));
     // Without a branch on the row: kept or not, at random.
     const inRange = u < known;
-    const slot = inRange ? u : 0;
-    const keep =
-      kept !== 0
-        ? <i32>load<u8>(kept + <usize>slot) & 1
-        : <i32>(load<i32>(userIds + ((<usize>slot) << 2)) >= 0);
+    const keep = keeps(inRange ? u : 0, userIds, kept);
     count += inRange ? keep : 0;
   }
   return count;
@@ -97,7 +100,7 @@ export function histogramUsers(users: usize, n: i32, known: u32, histogram: usiz
 
 /**
  * A source's histogram (histogramUsers) counted into the groups' counters as countUsers counts its
- * rows: the kept numbers only (`kept`, a byte a number, if not 0, else the numbered ones), each
+ * rows: the kept numbers only (keeps, as pick keeps rows), each
  * its count at `counters + 4 * (id + 2)`. Returns `sum` plus the same mix of the ids counted
  * (count times (id + 1) * 0x9e3779b1, modulo 2^32, as so many rows add); an id past `groups` sets
  * S_OUT_OF_RANGE.
@@ -115,9 +118,7 @@ export function foldUsers(
   for (let u: u32 = 0; u < known; u++) {
     const count = load<u32>(histogram + ((<usize>u) << 2));
     if (count === 0) continue;
-    const keep =
-      kept !== 0 ? (load<u8>(kept + <usize>u) & 1) !== 0 : load<i32>(userIds + ((<usize>u) << 2)) >= 0;
-    if (!keep) continue;
+    if (keeps(u, userIds, kept) === 0) continue;
     const id = load<u32>(userIds + ((<usize>u) << 2));
     if (id >= groups) {
       store<i32>(S_OUT_OF_RANGE, 1);
