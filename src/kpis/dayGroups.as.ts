@@ -25,9 +25,7 @@ const MS_PER_HOUR: u32 = 3_600_000;
 
 /** 1 when user number `u` (in range) is kept: by `kept` (a byte a user number) if not 0, else when it is numbered. */
 function keeps(u: u32, userIds: usize, kept: usize): i32 {
-  return kept !== 0
-    ? <i32>load<u8>(kept + <usize>u) & 1
-    : <i32>(load<i32>(userIds + ((<usize>u) << 2)) >= 0);
+  return kept !== 0 ? <i32>load<u8>(kept + <usize>u) & 1 : <i32>(load<i32>(userIds + ((<usize>u) << 2)) >= 0);
 }
 
 /** The rows of `[0, n)` kept (keeps), their indexes from `picked`. */
