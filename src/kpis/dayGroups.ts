@@ -1,4 +1,4 @@
-import { growTo, kernelInstance, pagesFor } from '../ops/wasmKernel.js';
+import { alignTo, growTo, kernelInstance, pagesFor } from '../ops/wasmKernel.js';
 import { WASM_BASE64 } from './dayGroups.wasm.js';
 
 /**
@@ -74,7 +74,7 @@ export class DayGroupKernel {
   lay(users: number, known: number, knownTracks: number): Uint32Array {
     this.users = users;
     this.sourceAt = SOURCE_AT;
-    const sourceEnd = align8(SOURCE_AT + 4 * known + 4 * knownTracks + known);
+    const sourceEnd = alignTo(SOURCE_AT + 4 * known + 4 * knownTracks + known, 8);
     // Room for a histogram of the largest source's numbers, when they are few enough for one.
     this.histogramAt = known <= this.histogramUpTo ? sourceEnd : 0;
     this.histogramPending = false;
@@ -161,7 +161,7 @@ export class DayGroupKernel {
   startGroups(): number {
     if (this.histogramPending) throw new Error('a source counted but not folded (sourceCounted)');
     this.rows = this.exports.startsOf(this.countersAt, this.users) >>> 0;
-    this.groupTracksAt = align8(this.countersAt + 4 * (this.users + 2));
+    this.groupTracksAt = alignTo(this.countersAt + 4 * (this.users + 2), 8);
     this.msTimesAt = this.groupTracksAt + 4 * this.rows;
     this.ensure(this.msTimesAt + 4 * this.rows);
     return this.rows;
@@ -252,7 +252,7 @@ export class DayGroupKernel {
     const cells = buckets * genres;
     const keys = buckets * tracks;
     const setSlots = slotsFor(this.exports.largestGroup(this.countersAt, users) >>> 0);
-    const listenAt = align8(this.msTimesAt + 4 * this.rows);
+    const listenAt = alignTo(this.msTimesAt + 4 * this.rows, 8);
     const totalAt = listenAt + 8 * cells;
     const uniqueAt = totalAt + 8 * cells;
     const durationsAt = uniqueAt + 8 * cells;
@@ -432,10 +432,6 @@ const S_UNKNOWN_TRACK = 3;
 const S_UNKNOWN_USER = 4;
 const S_COUNTED = 5;
 const SLACK = 64;
-
-function align8(n: number): number {
-  return Math.ceil(n / 8) * 8;
-}
 
 /** A set's slots for a group of `rows`: a power of two, at least twice them (and 1,024). */
 function slotsFor(rows: number): number {

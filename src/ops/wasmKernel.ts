@@ -40,3 +40,8 @@ export function growTo(memory: WebAssembly.Memory, bytes: number, what: string):
   memory.grow(pagesFor(bytes, what) - have / WASM_PAGE_BYTES);
   return true;
 }
+
+/** `n` rounded up to a multiple of `bytes`: where a kernel's region starts in its memory. */
+export function alignTo(n: number, bytes: number): number {
+  return Math.ceil(n / bytes) * bytes;
+}

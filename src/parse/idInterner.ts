@@ -1,4 +1,4 @@
-import { kernelInstance, pagesFor, WASM_MAX_PAGES } from '../ops/wasmKernel.js';
+import { alignTo, kernelInstance, pagesFor, WASM_MAX_PAGES } from '../ops/wasmKernel.js';
 import { WASM_BASE64 } from './idInterner.wasm.js';
 
 /**
@@ -455,11 +455,6 @@ const WIDE_SLOT_BYTES = 32;
 const INITIAL_INPUT_BYTES = 1 << 16;
 const INITIAL_ARENA_BYTES = 1 << 16;
 const INITIAL_IDS = 1024;
-
-/** `n` rounded up to a multiple of `bytes`. */
-function alignTo(n: number, bytes: number): number {
-  return Math.ceil(n / bytes) * bytes;
-}
 
 /** What numbers a run's names: an IdInterner, or one extended by the names it lacks. */
 export interface Numbering {
