@@ -245,7 +245,8 @@ export class FilePartialWriter {
   }
 
   /**
-   * The header written last, the file flushed and renamed to `path`; returns the rows per day.
+   * The header written last, the file renamed to `path` (a cache: not flushed, see Durability);
+   * returns the rows per day.
    * Every segment must be ended (endSegment) or appended.
    */
   finish(
@@ -261,7 +262,8 @@ export class FilePartialWriter {
     trailer.writeUInt32LE(crc32(json), 4);
     this.file.write(json);
     this.file.write(trailer);
-    this.file.commit(path);
+    // Not flushed: every read checks the CRCs, and a partial lost to a power cut is parsed again.
+    this.file.commit(path, 'cache');
     return partialDays({ segments: this.segments });
   }
 

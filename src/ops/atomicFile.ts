@@ -8,6 +8,17 @@ import { writeFailure } from './ioErrors.js';
  * name, flushed, and renamed. A reader, or a run after a crash, sees the old file or the new one,
  * never half of one.
  */
+
+/**
+ * What a commit promises past a power cut. 'flushed' (outputs, manifests, state): the file's
+ * bytes reach the disk before its rename, so the old file or the new one survives. 'cache': a file
+ * the job checks on every read and can make again from an input it keeps (a KPI partial: its
+ * header and blocks carry CRC-32s, and its streams file stays in the landing folder or the
+ * archive) is renamed without waiting for the disk; a cut that loses its bytes leaves a partial
+ * found damaged, and its file is parsed again. Either survives a killed process whole. The flush
+ * of a KPI run's partials cost 0.3 s of its 2.7 s (docs/BENCHMARKS.md).
+ */
+export type Durability = 'flushed' | 'cache';
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
 }
@@ -43,10 +54,10 @@ export async function writeThroughTemp<T>(path: string, fill: (fd: number) => T 
   return result;
 }
 
-/** Flush the temporary file to disk and rename it over `path`. */
-function commit(fd: number, temp: string, path: string): void {
+/** Flush the temporary file to disk (unless it is a cache) and rename it over `path`. */
+function commit(fd: number, temp: string, path: string, durability: Durability = 'flushed'): void {
   try {
-    fsyncSync(fd);
+    if (durability === 'flushed') fsyncSync(fd);
     closeSync(fd);
     renameSync(temp, path);
   } catch (error) {
@@ -139,10 +150,10 @@ export class TempFileWriter {
     }
   }
 
-  /** Flushed, closed and renamed to `path`. */
-  commit(path: string): void {
+  /** Flushed (unless a cache), closed and renamed to `path`. */
+  commit(path: string, durability: Durability = 'flushed'): void {
     this.open = false;
-    commit(this.fd, this.temp, path);
+    commit(this.fd, this.temp, path, durability);
   }
 
   /** Closed and left on disk under its temporary name (a scratch file another thread reads). */
