@@ -16,7 +16,7 @@ import { compactDay } from '../src/ops/dates.js';
 
 /** The repository root (this file runs from dist/bench/). */
 export const ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
-export const CLI = join(ROOT, 'dist/src/cli/main.js');
+export const CLI = join(ROOT, 'dist/bin/playtally.js');
 
 /** One option of a bench script: a bare `--flag`, or `--name VALUE` when `value` names the value. */
 export interface OptionSpec {

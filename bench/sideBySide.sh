@@ -5,7 +5,7 @@
 # parse, the week to merge), kpis cold on a KPI landing folder; then the charts and KPI files of
 # every build are compared with the first build's, byte for byte.
 #
-#   bench/sideBySide.sh DATA ROUNDS name=path/to/dist/src/cli/main.js [name=... ...]
+#   bench/sideBySide.sh DATA ROUNDS name=path/to/dist/bin/playtally.js [name=... ...]
 #
 # DATA holds logs/ (e.g. `playtally generate --out DATA/logs --days 7 --rows 5000000`) and kpi/
 # (`playtally generate kpi-dataset --out DATA/kpi --days 1 --streams 5000000`). Another build

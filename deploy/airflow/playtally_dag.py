@@ -54,7 +54,7 @@ from airflow import DAG
 from airflow.operators.bash import BashOperator
 from airflow.sensors.filesystem import FileSensor
 
-PLAYTALLY = "/usr/bin/node /opt/playtally/dist/src/cli/main.js"
+PLAYTALLY = "/usr/bin/node /opt/playtally/dist/bin/playtally.js"
 LANDING = "/srv/playtally/landing"
 ARCHIVE = "/srv/playtally/archive"
 CHARTS = "/srv/playtally/charts"

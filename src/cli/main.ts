@@ -1,11 +1,13 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { CommanderError } from 'commander';
 import { EXIT, failureOf } from '../ops/exitCodes.js';
+import { packageRoot } from '../ops/packageRoot.js';
 import { closeS3 } from '../sources/locations.js';
 import { ERROR_PREFIX, program, USAGE_HINT } from './program.js';
 
-const pkg = JSON.parse(readFileSync(new URL('../../../package.json', import.meta.url), 'utf8')) as {
+const pkg = JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as {
   version: string;
 };
 

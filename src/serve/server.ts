@@ -1,18 +1,19 @@
 import { existsSync } from 'node:fs';
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
 import type { Duplex } from 'node:stream';
-import { fileURLToPath } from 'node:url';
 import { getRequestListener } from '@hono/node-server';
 import { PlaytallyError } from '../ops/errors.js';
+import { packageRoot } from '../ops/packageRoot.js';
 import { ResultsReader } from '../store/resultsReader.js';
 import { createApp } from './app.js';
 import { hostChecker } from './hostCheck.js';
 import { SECURITY_HEADERS } from './responseHeaders.js';
 import { userChartFastPath } from './userChartFastPath.js';
 
-/** Where `npm run build` puts the dashboard bundle, relative to this module in dist/. */
-export const DASHBOARD_DIR = fileURLToPath(new URL('../../dashboard', import.meta.url));
+/** Where `npm run build` puts the dashboard bundle (scripts/build-dashboard.mjs). */
+export const DASHBOARD_DIR = join(packageRoot(), 'dist', 'dashboard');
 
 /** How long close() lets requests in flight finish before it ends their connections. */
 const CLOSE_GRACE_MS = 2_000;

@@ -16,7 +16,7 @@ import type { TempDirs } from './tempDirs.js';
 /** The project folder. */
 export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 /** The compiled CLI entry point. */
-export const CLI = join(ROOT, 'dist', 'src', 'cli', 'main.js');
+export const CLI = join(ROOT, 'dist', 'bin', 'playtally.js');
 /** The environment of every CLI child: no colours, so that stdout is plain JSON lines. */
 export const CLI_ENV = { ...process.env, NO_COLOR: '1', FORCE_COLOR: '0' };
 

@@ -109,15 +109,15 @@ Examples:
       const db = relative(process.cwd(), dbPath);
       process.stdout.write(
         `results store: ${db} (charts and KPIs of every day of the week, run history)\n` +
-          `  see them in a browser: node dist/src/cli/main.js serve --db ${db}   # then open http://127.0.0.1:8080\n`,
+          `  see them in a browser: node dist/bin/playtally.js serve --db ${db}   # then open http://127.0.0.1:8080\n`,
       );
       process.stdout.write(
-        `\nNext: run it yourself, e.g.\n  node dist/src/cli/main.js top50 --logs ${relative(process.cwd(), logsDir)} --out ${relative(process.cwd(), outDir)} --date 2024-01-06\n` +
+        `\nNext: run it yourself, e.g.\n  node dist/bin/playtally.js top50 --logs ${relative(process.cwd(), logsDir)} --out ${relative(process.cwd(), outDir)} --date 2024-01-06\n` +
           `or the way a schedule would (every chart date, then what was done):\n` +
-          `  node dist/src/cli/main.js run --logs ${relative(process.cwd(), logsDir)} --out ${relative(process.cwd(), outDir)}\n` +
-          `  node dist/src/cli/main.js status --out ${relative(process.cwd(), outDir)}\n` +
+          `  node dist/bin/playtally.js run --logs ${relative(process.cwd(), logsDir)} --out ${relative(process.cwd(), outDir)}\n` +
+          `  node dist/bin/playtally.js status --out ${relative(process.cwd(), outDir)}\n` +
           `and the genre KPIs:\n` +
-          `  node dist/src/cli/main.js kpis --landing ${relative(process.cwd(), landing)} --out ${relative(process.cwd(), kpiOut)} --granularity hour --no-archive\n`,
+          `  node dist/bin/playtally.js kpis --landing ${relative(process.cwd(), landing)} --out ${relative(process.cwd(), kpiOut)} --granularity hour --no-archive\n`,
       );
     });
 }
