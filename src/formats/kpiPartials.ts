@@ -679,7 +679,8 @@ export function daySources(
  *
  * Two passes over the files, in chunks of rows: the user columns first, to count each user's
  * rows, then each file's tracks and times copied straight into their user's group. Memory is the
- * groups' (8 to 12 bytes a row), one array of users + 2 counters and one chunk's, never the files'
+ * groups' (a (track, time) pair, 8 bytes a row; 20 for a day with times off the millisecond, its
+ * tracks and times then moved to columns of their own), one array of users + 2 counters and one chunk's, never the files'
  * columns. The groups are views into `arrays`' arrays, valid until they are asked for again.
  *
  * `only`: the rows of the users in one part of a day cut into `parts` by user (partOfUser of the
@@ -734,14 +735,15 @@ export function loadDayGroups(
     if (kernel.outOfRange) throw new PartialFileError(path, `day ${section.day}: a user number out of range`);
   });
   const rows = kernel.startGroups();
-  const { counters, tracks: groupTracks, msTimes } = kernel.groups();
+  const { counters, pairs } = kernel.groups();
   const starts = counters.subarray(0, users + 1);
-  // The times in milliseconds since the day's midnight while every row is on a whole millisecond
-  // (UserGroups); in microseconds from the first row that is not (those placed so far converted),
-  // placed from there on by placeInMicros.
+  // The times in milliseconds since the day's midnight while every row is on a whole millisecond,
+  // in (track, time) pairs (UserGroups); from the first row that is not, the tracks and the times
+  // in microseconds in columns of their own (those placed so far moved there), the rest placed
+  // there by placeInMicros.
   const day = sources[0]?.section.day ?? 0;
   const dayStart = day * MICROS_PER_DAY;
-  let usTimes: Float64Array | undefined;
+  let micros: { tracks: Uint32Array; times: Float64Array } | undefined;
   sources.forEach(({ path, dataStart, section, users: userIds, tracks: trackIds }, s) => {
     const kept = mine?.[s];
     kernel.source(userIds, trackIds, kept);
@@ -761,12 +763,15 @@ export function loadDayGroups(
             times: times.subarray(from, from + n),
           };
           let first = 0;
-          if (usTimes === undefined) {
+          if (micros === undefined) {
             placedSum = kernel.placeRows(chunk, dayStart, placedSum);
             if (kernel.stopped < 0) continue;
             // A time off the whole milliseconds: every time in microseconds from here on.
-            usTimes = arrays.timesFor(rows);
-            for (let k = 0; k < rows; k++) usTimes[k] = dayStart + msTimes[k]! * 1000;
+            micros = { tracks: arrays.tracksFor(rows), times: arrays.timesFor(rows) };
+            for (let k = 0; k < rows; k++) {
+              micros.tracks[k] = pairs[2 * k]!;
+              micros.times[k] = dayStart + pairs[2 * k + 1]! * 1000;
+            }
             first = kernel.stopped;
           }
           const placed = placeInMicros(
@@ -776,8 +781,8 @@ export function loadDayGroups(
             kept,
             trackIds,
             counters,
-            groupTracks,
-            usTimes,
+            micros.tracks,
+            micros.times,
             rows,
           );
           placedSum = (placedSum + placed.sum) | 0;
@@ -791,9 +796,9 @@ export function loadDayGroups(
     if (placedSum !== counted[s])
       throw new PartialFileError(path, `day ${section.day}: rows changed between reads`);
   });
-  return usTimes === undefined
-    ? { starts, tracks: groupTracks, times: msTimes, dayStart }
-    : { starts, tracks: groupTracks, times: usTimes };
+  return micros === undefined
+    ? kernel.userGroups(dayStart)
+    : { starts, tracks: micros.tracks, times: micros.times };
 }
 
 /** Rows a kernel call takes: its chunk's (a partial's block; a day of version 1 or 2 is read whole). */

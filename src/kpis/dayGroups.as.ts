@@ -141,7 +141,9 @@ export function startsOf(counters: usize, groups: i32): u32 {
 /**
  * The second pass over a chunk of `n` rows (users, tracks, times): each kept row's track (its run
  * number, from `trackIds`) and its time, in milliseconds since `dayStart` (microseconds), placed at
- * its user's cursor (`counters + 4 * (id + 1)`, moved on) in `groupTracks` and `msTimes`. Stops at
+ * its user's cursor (`counters + 4 * (id + 1)`, moved on) in `pairs`, as one 8-byte pair (the
+ * track, then the time: u32 each), so that a row's place is one store to one line, not two
+ * stores to lines of two columns (the pass is a store to a random place a row). Stops at
  * the first row whose time is not on a whole millisecond of the day (S_STOPPED: its place among
  * the picked rows, listed at `picked`, none of it placed). Returns `sum` plus the mix of the ids
  * placed; a track number past `knownTracks`, or a row past `rows`, sets S_OUT_OF_RANGE.
@@ -159,8 +161,7 @@ export function placeRows(
   picked: usize,
   counters: usize,
   groups: u32,
-  groupTracks: usize,
-  msTimes: usize,
+  pairs: usize,
   rows: u32,
   dayStart: f64,
   sum: i32,
@@ -190,8 +191,8 @@ export function placeRows(
       store<i32>(S_OUT_OF_RANGE, 1);
       continue;
     }
-    store<u32>(groupTracks + ((<usize>at) << 2), load<u32>(trackIds + ((<usize>t) << 2)));
-    store<u32>(msTimes + ((<usize>at) << 2), <u32>ms);
+    const pair = <u64>load<u32>(trackIds + ((<usize>t) << 2)) | ((<u64>(<u32>ms)) << 32);
+    store<u64>(pairs + ((<usize>at) << 3), pair);
   }
   return total;
 }
@@ -211,7 +212,7 @@ export function largestGroup(starts: usize, users: i32): u32 {
 
 /**
  * aggregateDay's loop (genreKpis.ts, whose comments say what it counts and why), over the groups
- * this kernel placed: user u's rows are `tracks` and `msTimes` (u32, milliseconds of the day) from
+ * this kernel placed: user u's rows are the (track, milliseconds of the day) pairs of `pairs` from
  * `starts[u]` to `starts[u + 1]`. A track's genres are `trackGenres[trackFrom[t] ..
  * trackFrom[t + 1])`, their durations at the same places of `durations` (f64); `known` a byte a
  * track (1: in a songs file). Adds into `listen`, `total`, `unique` (f64) and `lastListener`
@@ -224,8 +225,7 @@ export function largestGroup(starts: usize, users: i32): u32 {
 export function aggregate(
   starts: usize,
   users: i32,
-  groupTracks: usize,
-  msTimes: usize,
+  pairs: usize,
   knownUsers: u32,
   trackFrom: usize,
   trackGenres: usize,
@@ -254,8 +254,9 @@ export function aggregate(
     const stamp = <u32>u + 1;
     const knownUser = <u32>u < knownUsers;
     for (let i = start; i < end; i++) {
-      const track = load<u32>(groupTracks + ((<usize>i) << 2));
-      const time = load<u32>(msTimes + ((<usize>i) << 2));
+      const pair = load<u64>(pairs + ((<usize>i) << 3));
+      const track = <u32>pair;
+      const time = <u32>(pair >> 32);
       let h = (track ^ (time * 0x9e3779b1)) * 0x85ebca6b;
       h ^= h >>> 15;
       let slot = h & setMask;
@@ -267,8 +268,7 @@ export function aggregate(
           store<u32>(setRows + at, i);
           break;
         }
-        const other = (<usize>load<u32>(setRows + at)) << 2;
-        if (load<u32>(groupTracks + other) === track && load<u32>(msTimes + other) === time) {
+        if (load<u64>(pairs + ((<usize>load<u32>(setRows + at)) << 3)) === pair) {
           duplicate = true;
           break;
         }

@@ -1,5 +1,6 @@
 import { alignTo, growTo, kernelInstance, pagesFor } from '../ops/wasmKernel.js';
 import { WASM_BASE64 } from './dayGroups.wasm.js';
+import type { UserGroups } from './streamDays.js';
 
 /**
  * The memory and the kernel of a day's counting sort by user (dayGroups.as.ts): the passes of
@@ -16,7 +17,8 @@ import { WASM_BASE64 } from './dayGroups.wasm.js';
  *     picked       the indexes of a chunk's rows kept (i32)
  *     source       a source's user ids, track ids (i32) and kept bytes, copied in by `source`
  *     histogram    a count a user number of the source (u32), when it has few (histogramUpTo)
- *     counters     the sort's counters (users + 2), then the groups: tracks and times (u32)
+ *     counters     the sort's counters (users + 2), then the groups: a (track, time) pair a
+ *                  row (u32 each: the time in milliseconds of the day)
  *     sums         laid by `aggregate` after the groups: its sums, the catalogue's arrays, its
  *                  plays and its set of a user's rows
  *
@@ -39,8 +41,7 @@ export class DayGroupKernel {
   private histogramAt = 0;
   private histogram = false;
   private histogramPending = false;
-  private groupTracksAt = 0;
-  private msTimesAt = 0;
+  private pairsAt = 0;
   private rows = 0;
   /** The state words read as unsigned (the counts `aggregate` leaves there). */
   private u32!: Uint32Array;
@@ -157,23 +158,42 @@ export class DayGroupKernel {
     );
   }
 
-  /** The counts made starts, and the groups' columns laid after them: returns the rows. */
+  /** The counts made starts, and the groups' pairs laid after them: returns the rows. */
   startGroups(): number {
     if (this.histogramPending) throw new Error('a source counted but not folded (sourceCounted)');
     this.rows = this.exports.startsOf(this.countersAt, this.users) >>> 0;
-    this.groupTracksAt = alignTo(this.countersAt + 4 * (this.users + 2), 8);
-    this.msTimesAt = this.groupTracksAt + 4 * this.rows;
-    this.ensure(this.msTimesAt + 4 * this.rows);
+    this.pairsAt = alignTo(this.countersAt + 4 * (this.users + 2), 8);
+    this.ensure(this.pairsAt + 8 * this.rows);
     return this.rows;
   }
 
-  /** The sort's counters (starts, then cursors), the groups' tracks and times in milliseconds. */
-  groups(): { counters: Uint32Array; tracks: Uint32Array; msTimes: Uint32Array } {
+  /**
+   * The sort's counters (starts, then cursors) and the groups' pairs: row i's track at `2 * i`,
+   * its time in milliseconds of the day at `2 * i + 1`.
+   */
+  groups(): { counters: Uint32Array; pairs: Uint32Array } {
     const buffer = this.memory.buffer;
     return {
       counters: new Uint32Array(buffer, this.countersAt, this.users + 2),
-      tracks: new Uint32Array(buffer, this.groupTracksAt, this.rows),
-      msTimes: new Uint32Array(buffer, this.msTimesAt, this.rows),
+      pairs: new Uint32Array(buffer, this.pairsAt, 2 * this.rows),
+    };
+  }
+
+  /**
+   * The groups placed (once every row is: the cursors are then the next groups' starts) as the
+   * day's UserGroups, in place: the pairs seen from their first track and from their first time,
+   * a stride of 2; the times in milliseconds since `dayStart` (microseconds).
+   */
+  userGroups(dayStart: number): UserGroups {
+    const buffer = this.memory.buffer;
+    const { rows } = this;
+    return {
+      starts: new Uint32Array(buffer, this.countersAt, this.users + 1),
+      tracks: new Uint32Array(buffer, this.pairsAt, 2 * rows),
+      // From the first time on (one less: the last pair's track is not a time's).
+      times: new Uint32Array(buffer, this.pairsAt + 4, Math.max(0, 2 * rows - 1)),
+      dayStart,
+      stride: 2,
     };
   }
 
@@ -200,8 +220,7 @@ export class DayGroupKernel {
       PICKED_AT,
       this.countersAt,
       this.users,
-      this.groupTracksAt,
-      this.msTimesAt,
+      this.pairsAt,
       this.rows,
       dayStart,
       sum,
@@ -224,17 +243,18 @@ export class DayGroupKernel {
     return this.i32[S_OUT_OF_RANGE] === 1;
   }
 
-  /** Whether `groups` are this kernel's own, as loadDayGroups returns them with times in milliseconds. */
-  holds(groups: { starts: Uint32Array; tracks: Uint32Array; times: Float64Array | Uint32Array }): boolean {
+  /** Whether `groups` are this kernel's own, as loadDayGroups returns them with times in milliseconds (pairs). */
+  holds(groups: UserGroups): boolean {
     const buffer = this.memory.buffer;
     return (
       groups.starts.buffer === buffer &&
       groups.starts.byteOffset === this.countersAt &&
       groups.starts.length === this.users + 1 &&
+      groups.stride === 2 &&
       groups.tracks.buffer === buffer &&
-      groups.tracks.byteOffset === this.groupTracksAt &&
+      groups.tracks.byteOffset === this.pairsAt &&
       groups.times.buffer === buffer &&
-      groups.times.byteOffset === this.msTimesAt
+      groups.times.byteOffset === this.pairsAt + 4
     );
   }
 
@@ -252,7 +272,7 @@ export class DayGroupKernel {
     const cells = buckets * genres;
     const keys = buckets * tracks;
     const setSlots = slotsFor(this.exports.largestGroup(this.countersAt, users) >>> 0);
-    const listenAt = alignTo(this.msTimesAt + 4 * this.rows, 8);
+    const listenAt = alignTo(this.pairsAt + 8 * this.rows, 8);
     const totalAt = listenAt + 8 * cells;
     const uniqueAt = totalAt + 8 * cells;
     const durationsAt = uniqueAt + 8 * cells;
@@ -276,8 +296,7 @@ export class DayGroupKernel {
     this.exports.aggregate(
       this.countersAt,
       users,
-      this.groupTracksAt,
-      this.msTimesAt,
+      this.pairsAt,
       catalog.knownUsers,
       fromAt,
       genresAt,
@@ -382,8 +401,7 @@ interface KernelExports {
     picked: number,
     counters: number,
     groups: number,
-    groupTracks: number,
-    msTimes: number,
+    pairs: number,
     rows: number,
     dayStart: number,
     sum: number,
@@ -392,8 +410,7 @@ interface KernelExports {
   aggregate(
     starts: number,
     users: number,
-    groupTracks: number,
-    msTimes: number,
+    pairs: number,
     knownUsers: number,
     trackFrom: number,
     trackGenres: number,

@@ -246,7 +246,9 @@ export function aggregateDay(
   };
   const seen = new RowSet();
   const { starts, tracks: rowTracks, times: rowTimes } = groups;
-  // Times in milliseconds since the day's midnight, or microseconds since the epoch (UserGroups).
+  // Row i's track and time at i * stride (pairs, or columns: UserGroups); its time in milliseconds
+  // since the day's midnight, or microseconds since the epoch.
+  const stride = groups.stride ?? 1;
   const msOfDay = groups.dayStart !== undefined;
   let duplicates = 0;
   let unknownTrack = 0;
@@ -259,9 +261,10 @@ export function aggregateDay(
     const knownUser = u < knownUsers;
     seen.clear(end - start);
     for (let i = start; i < end; i++) {
-      const track = rowTracks[i]!;
-      const time = rowTimes[i]!;
-      if (!seen.add(i, track, time, rowTracks, rowTimes)) {
+      const at = i * stride;
+      const track = rowTracks[at]!;
+      const time = rowTimes[at]!;
+      if (!seen.add(at, track, time, rowTracks, rowTimes)) {
         duplicates++;
         continue;
       }
@@ -326,7 +329,7 @@ class RowSet {
     }
   }
 
-  /** Add `row`; false if a row with its track and time is in already. */
+  /** Add `row` (where its track and time are in `tracks` and `times`); false if a row with its track and time is in already. */
   add(
     row: number,
     track: number,

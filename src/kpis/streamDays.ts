@@ -215,7 +215,10 @@ export class StreamDays implements StreamRowSink {
   private lastRows: DayStreams | undefined;
 }
 
-/** A day's rows by user: user u's are `tracks[i]`, `times[i]` for i in `starts[u]` .. `starts[u + 1]`. */
+/**
+ * A day's rows by user: user u's are `tracks[i * stride]`, `times[i * stride]` for i in
+ * `starts[u]` .. `starts[u + 1]`.
+ */
 export interface UserGroups {
   starts: Uint32Array;
   tracks: Uint32Array;
@@ -227,11 +230,22 @@ export interface UserGroups {
    */
   times: Float64Array | Uint32Array;
   dayStart?: number;
+  /**
+   * 2 when the tracks and the times (in milliseconds) are one array of (track, time) pairs, which
+   * the day's counting sort places a row at a time (DayGroupKernel): `tracks` is its view from
+   * the first pair, `times` from the first pair's time. 1 when absent: two columns.
+   */
+  stride?: number;
+}
+
+/** Row i's track. */
+export function groupTrack(groups: UserGroups, i: number): number {
+  return groups.tracks[i * (groups.stride ?? 1)]!;
 }
 
 /** Row i's listen time in microseconds since the epoch. */
 export function listenTime(groups: UserGroups, i: number): number {
-  const t = groups.times[i]!;
+  const t = groups.times[i * (groups.stride ?? 1)]!;
   return groups.dayStart === undefined ? t : groups.dayStart + t * 1000;
 }
 
@@ -247,6 +261,7 @@ export function listenTime(groups: UserGroups, i: number): number {
  */
 export class GroupArrays {
   private times = new Float64Array(0);
+  private tracks = new Uint32Array(0);
   private dayGroups: DayGroupKernel | undefined;
 
   /** The counting sort's kernel and memory (made at the first day). */
@@ -263,6 +278,15 @@ export class GroupArrays {
       this.times = new Float64Array(roomFor(rows));
     }
     return this.times.subarray(0, rows);
+  }
+
+  /** A column of `rows` tracks, for the times in microseconds (its contents are whatever was left in it). */
+  tracksFor(rows: number): Uint32Array {
+    if (this.tracks.length < rows) {
+      this.tracks = new Uint32Array(0);
+      this.tracks = new Uint32Array(roomFor(rows));
+    }
+    return this.tracks.subarray(0, rows);
   }
 }
 

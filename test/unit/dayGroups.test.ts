@@ -77,16 +77,35 @@ function run(
   const total = kernel.startGroups();
   kernel.source(ids, tracks, keptBytes);
   const placed = kernel.placeRows(chunk(), DAY_START, 0);
-  const { counters, tracks: groupTracks, msTimes } = kernel.groups();
+  const { counters, pairs } = kernel.groups();
   // After the second pass the cursors are the ends: group u is [u's start, counters[u + 1]).
   const groups = Array.from({ length: users }, (_, u) => {
     const from = u === 0 ? 0 : counters[u]!;
     return Array.from({ length: counters[u + 1]! - from }, (_, k) => ({
-      track: groupTracks[from + k]!,
-      ms: msTimes[from + k]!,
+      track: pairs[2 * (from + k)]!,
+      ms: pairs[2 * (from + k) + 1]!,
     }));
   });
   return { groups, total, counted, placed, stopped: kernel.stopped, outOfRange: kernel.outOfRange };
+}
+
+/** The groups the kernel holds, as loadDayGroups returns them: its (track, time) pairs, in place. */
+function heldGroups(kernel: DayGroupKernel, users: number): UserGroups {
+  const held = kernel.userGroups(DAY_START);
+  expect(held.starts.length).toBe(users + 1);
+  return held;
+}
+
+/** The same groups copied into columns of their own (a track and a time a row). */
+function columnsOf(groups: UserGroups): UserGroups {
+  const rows = groups.starts[groups.starts.length - 1]!;
+  const stride = groups.stride ?? 1;
+  return {
+    starts: groups.starts.slice(),
+    tracks: Uint32Array.from({ length: rows }, (_, i) => groups.tracks[i * stride]!),
+    times: Uint32Array.from({ length: rows }, (_, i) => groups.times[i * stride]!),
+    dayStart: DAY_START,
+  };
 }
 
 describe('DayGroupKernel', () => {
@@ -237,24 +256,14 @@ describe('DayGroupKernel.aggregate', () => {
           }));
           const got = run(kernel, rows, userIds, trackIds, undefined, users);
           expect(got.outOfRange).toBe(false);
-          const { counters, tracks: groupTracks, msTimes } = kernel.groups();
-          const held: UserGroups = {
-            starts: counters.subarray(0, users + 1),
-            tracks: groupTracks,
-            times: msTimes,
-            dayStart: DAY_START,
-          };
-          const copy: UserGroups = {
-            starts: held.starts.slice(),
-            tracks: groupTracks.slice(),
-            times: msTimes.slice(),
-            dayStart: DAY_START,
-          };
+          const held = heldGroups(kernel, users);
+          const copy = columnsOf(held);
           expect(kernel.holds(held)).toBe(true);
           expect(kernel.holds(copy)).toBe(false);
           const fromKernel = aggregateDay(held, users, catalog, granularity, kernel);
-          const fromLoop = aggregateDay(copy, users, catalog, granularity);
-          expect(fromKernel).toEqual(fromLoop);
+          // The loop over the same pairs, and over columns of them.
+          expect(aggregateDay(held, users, catalog, granularity)).toEqual(fromKernel);
+          expect(aggregateDay(copy, users, catalog, granularity)).toEqual(fromKernel);
         },
       ),
       { numRuns: 300 },
@@ -287,19 +296,8 @@ describe('DayGroupKernel.aggregate', () => {
     );
     for (const granularity of ['day', 'hour'] as const) {
       // Views made anew for each: a sum may grow the kernel's memory, which detaches the last ones.
-      const { counters, tracks: groupTracks, msTimes } = kernel.groups();
-      const held = {
-        starts: counters.subarray(0, users + 1),
-        tracks: groupTracks,
-        times: msTimes,
-        dayStart: DAY_START,
-      };
-      const copy = {
-        ...held,
-        starts: held.starts.slice(),
-        tracks: groupTracks.slice(),
-        times: msTimes.slice(),
-      };
+      const held = heldGroups(kernel, users);
+      const copy = columnsOf(held);
       const fromKernel = aggregateDay(held, users, catalog, granularity, kernel);
       expect(fromKernel).toEqual(aggregateDay(copy, users, catalog, granularity));
       expect(fromKernel.counts.duplicates).toBeGreaterThan(0);
@@ -313,13 +311,8 @@ describe('DayGroupKernel.aggregate', () => {
     const catalog = randomCatalog(2, 2, 1, 1, [1]);
     // The source numbers track 0 as run track 5: past the catalogue's 2.
     run(kernel, [{ user: 0, track: 0, ms: 1 }], [0], [5], undefined, 1);
-    const { counters, tracks: groupTracks, msTimes } = kernel.groups();
-    const held = {
-      starts: counters.subarray(0, 2),
-      tracks: groupTracks,
-      times: msTimes,
-      dayStart: DAY_START,
-    };
-    expect(() => aggregateDay(held, 1, catalog, 'day', kernel)).toThrow(/past the catalogue/);
+    expect(() => aggregateDay(heldGroups(kernel, 1), 1, catalog, 'day', kernel)).toThrow(
+      /past the catalogue/,
+    );
   });
 });

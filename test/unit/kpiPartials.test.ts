@@ -18,6 +18,7 @@ import {
 import { PartialFileError } from '../../src/formats/partialFile.js';
 import {
   GroupArrays,
+  groupTrack,
   listenTime,
   partOfUser,
   StreamDays,
@@ -578,7 +579,7 @@ function byName(loaded: ReturnType<typeof loadDay>): Map<string, [string, number
   for (let u = 0; u < users.size; u++) {
     const mine: [string, number][] = [];
     for (let i = groups.starts[u]!; i < groups.starts[u + 1]!; i++)
-      mine.push([tracks.name(groups.tracks[i]!), listenTime(groups, i)]);
+      mine.push([tracks.name(groupTrack(groups, i)), listenTime(groups, i)]);
     // A user of the file with no row on this day has an empty group.
     if (mine.length > 0) got.set(users.name(u), mine);
   }
