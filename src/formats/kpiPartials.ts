@@ -680,8 +680,9 @@ export function daySources(
  * Two passes over the files, in chunks of rows: the user columns first, to count each user's
  * rows, then each file's tracks and times copied straight into their user's group. Memory is the
  * groups' (a (track, time) pair, 8 bytes a row; 20 for a day with times off the millisecond, its
- * tracks and times then moved to columns of their own), one array of users + 2 counters and one chunk's, never the files'
- * columns. The groups are views into `arrays`' arrays, valid until they are asked for again.
+ * tracks and times then moved to columns of their own), one array of users + 2 counters and one
+ * chunk's, never the files' columns. The groups are views into `arrays`' arrays, valid until they
+ * are asked for again.
  *
  * `only`: the rows of the users in one part of a day cut into `parts` by user (partOfUser of the
  * run number), the others left out as they are read. The sources stay as they are: a worker reads

@@ -329,7 +329,10 @@ class RowSet {
     }
   }
 
-  /** Add `row` (where its track and time are in `tracks` and `times`); false if a row with its track and time is in already. */
+  /**
+   * Add `row` (where its track and time are in `tracks` and `times`); false if a row with its
+   * track and time is in already.
+   */
   add(
     row: number,
     track: number,

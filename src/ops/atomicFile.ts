@@ -5,9 +5,12 @@ import { writeFailure } from './ioErrors.js';
 
 /**
  * Files are never written in place: they are written to `.<name>.tmp-<pid>` beside their final
- * name, flushed, and renamed. A reader, or a run after a crash, sees the old file or the new one,
+ * name, flushed (but a cache: Durability), and renamed. A reader, or a run after a crash, sees the old file or the new one,
  * never half of one.
  */
+export function tempPathFor(path: string): string {
+  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
+}
 
 /**
  * What a commit promises past a power cut. 'flushed' (outputs, manifests, state): the file's
@@ -16,12 +19,9 @@ import { writeFailure } from './ioErrors.js';
  * header and blocks carry CRC-32s, and its streams file stays in the landing folder or the
  * archive) is renamed without waiting for the disk; a cut that loses its bytes leaves a partial
  * found damaged, and its file is parsed again. Either survives a killed process whole. The flush
- * of a KPI run's partials cost 0.3 s of its 2.7 s (docs/BENCHMARKS.md).
+ * of a KPI run's partials cost 0.17 s of its 2.6 s (docs/BENCHMARKS.md).
  */
 export type Durability = 'flushed' | 'cache';
-export function tempPathFor(path: string): string {
-  return join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);
-}
 
 /** Write `data` to `path` atomically. */
 export function writeFileAtomic(path: string, data: string | Uint8Array): void {
