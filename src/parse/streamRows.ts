@@ -59,7 +59,12 @@ export interface StreamFileResult {
  * reason. Fields are read as bytes: no string is made for a valid row. Duplicates and unknown
  * tracks or users are not decided here: that needs every file of the day and the catalogues.
  */
-export async function readStreamsFile(file: CsvInput, rows: StreamRowSink): Promise<StreamFileResult> {
+export async function readStreamsFile(
+  file: CsvInput,
+  rows: StreamRowSink,
+  /** Told each chunk's bytes once its rows are read. */
+  onRead?: (bytes: number) => void,
+): Promise<StreamFileResult> {
   const base = { kind: 'streams' as const, file: file.name, path: file.path };
   let opened: HeadedBytes;
   try {
@@ -83,6 +88,7 @@ export async function readStreamsFile(file: CsvInput, rows: StreamRowSink): Prom
     for await (const chunk of opened.chunks) {
       hash.update(chunk);
       reader.push(chunk);
+      onRead?.(chunk.length);
       if (reader.bad !== undefined) break;
     }
     const { report, examples, bad } = reader.finish(true);

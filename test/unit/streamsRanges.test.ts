@@ -2,7 +2,13 @@ import { readdirSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parseStreamsFiles, rangeBytesFor, rangesFor } from '../../src/engines/embedded/streamsParse.js';
+import {
+  parseStreamsFiles,
+  rangeBytesFor,
+  rangeShare,
+  rangesFor,
+} from '../../src/engines/embedded/streamsParse.js';
+import { DONE_READING, type ParseStreamsResult } from '../../src/engines/embedded/tasks.js';
 import { WorkerPool } from '../../src/engines/embedded/workerPool.js';
 import { partialDays, readDayColumns, readFilePartialHeader } from '../../src/formats/kpiPartials.js';
 import { namesOf } from '../../src/parse/idInterner.js';
@@ -91,6 +97,11 @@ async function parsed(
   const [parsing] = parseStreamsFiles(pool, [file], dir, { rangeBytes, users });
   const done = await parsing!;
   expect(readdirSync(dir)).toEqual(done.partial === undefined ? [] : [basename(done.partial)]);
+  return contentOf(done);
+}
+
+/** What `parsed` compares of a file's parse (see there). */
+function contentOf(done: ParseStreamsResult): { partial: unknown; segments: number; result: unknown } {
   let partial: unknown;
   let segments = 0;
   if (done.partial !== undefined) {
@@ -212,5 +223,56 @@ describe('a streams file read in ranges on the workers', () => {
     expect(rangesFor([local(40), local(40), local(70)], 90 * mb, 2)).toEqual([1, 1, 2]);
     const s3 = { ...local(175), path: 's3://bucket/streams/f.csv' };
     expect(rangesFor([local(175), local(175), s3], 264 * mb, 2)).toEqual([1, 1, 1]);
+  });
+
+  it('sizes a range as it is handed out, for its worker to end with those still reading whole files', () => {
+    // No one else reading: even shares, the first rounded up (as the cuts were before).
+    expect(rangeShare(100, 2, 0)).toBe(50);
+    expect(rangeShare(101, 2, 0)).toBe(51);
+    expect(rangeShare(100, 3, 0)).toBe(34);
+    // The other worker has 40 bytes of its file left: this one takes 70, that one 30 after its 40.
+    expect(rangeShare(100, 2, 40)).toBe(70);
+    expect(rangeShare(100, 3, 60)).toBe(54);
+    // Far behind: never more than leaves half an even share to each range after it.
+    expect(rangeShare(100, 2, 1000)).toBe(75);
+    expect(rangeShare(100, 4, 10_000)).toBe(100 - 3 * 13);
+    // The last range takes the rest.
+    expect(rangeShare(37, 1, 500)).toBe(37);
+  });
+
+  it('a file read whole tells how far it has read; a file cut after it, the same partial as read whole', async () => {
+    const kib = new Int32Array(new SharedArrayBuffer(4)).fill(-1);
+    const rows = Array.from(
+      { length: 30_000 },
+      (_, i) => `u${i % 101},t${(i * 7) % 97},2024-01-01T${String(i % 24).padStart(2, '0')}:00:00Z`,
+    );
+    const big = writeStreams(rows, '\n', false);
+    const done = await pool.run<ParseStreamsResult>({
+      kind: 'parseStreams',
+      ...big,
+      partialDir: temp.make(),
+      progress: { kib, at: 0 },
+    });
+    expect(done.result.report.accepted).toBe(30_000);
+    expect(Atomics.load(kib, 0)).toBe(DONE_READING);
+
+    // A file read whole, a tiny one, then a third cut in two for the last round: its first range
+    // is handed out as the tiny file is done, most likely while the first is still read, and is
+    // then the larger; either way the same partial as the file read whole.
+    const first = writeStreams(rows.slice(0, 14_000), '\n', false);
+    const tiny = writeStreams(rows.slice(0, 50), '\n', false);
+    const last = writeStreams(rows, '\n', false);
+    const results = await Promise.all(
+      parseStreamsFiles(pool, [first, tiny, last], temp.make(), { rangeBytes: Math.ceil(last.size / 2) }),
+    );
+    const ranged = contentOf(results[2]!);
+    expect(ranged.segments).toBe(2);
+    const segmentRows = readFilePartialHeader(results[2]!.partial!).segments.map((segment) =>
+      segment.days.reduce((n, d) => n + d.rows, 0),
+    );
+    expect(segmentRows[0]).toBeGreaterThanOrEqual(segmentRows[1]!);
+    const whole = await parsed(last, Number.MAX_SAFE_INTEGER);
+    expect(ranged.result).toEqual(whole.result);
+    expect(ranged.partial).toEqual(whole.partial);
   });
 });

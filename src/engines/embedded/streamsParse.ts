@@ -5,8 +5,12 @@ import { MAX_ROW_EXAMPLES, type RowExample } from '../../parse/catalogs.js';
 import type { StreamFileResult } from '../../parse/streamRows.js';
 import { sha256OfFile } from '../../sources/contentHash.js';
 import { isS3, statFile } from '../../sources/locations.js';
-import { logUnits } from '../../sources/logUnits.js';
-import type { ParseStreamsRangeResult, ParseStreamsResult } from './tasks.js';
+import type {
+  FileProgress,
+  ParseStreamsRangeResult,
+  ParseStreamsRangeTask,
+  ParseStreamsResult,
+} from './tasks.js';
 import type { WorkerPool } from './workerPool.js';
 
 /**
@@ -62,12 +66,39 @@ export function parseStreamsFiles(
     );
   const cuts = rangesFor(files, rangeBytes, pool.size);
   const { users } = options;
+  // How far each file read whole has been read (FileProgress): a range is sized, as it is handed
+  // out, for its worker to end with those still reading theirs.
+  const kib = new Int32Array(new SharedArrayBuffer(4 * files.length)).fill(-1);
+  const othersLeft = (): number => {
+    let bytes = 0;
+    files.forEach((file, i) => {
+      const read = Atomics.load(kib, i);
+      if (cuts[i]! < 2 && read >= 0) bytes += Math.max(0, file.size - read * 1024);
+    });
+    return bytes;
+  };
   return files.map((file, i) => {
     const ranges = cuts[i]!;
     return ranges < 2
-      ? wholeFile(pool, file, partialDir, users)
-      : inRanges(pool, file, partialDir, Math.ceil(file.size / ranges), users);
+      ? wholeFile(pool, file, partialDir, users, { kib, at: i })
+      : inRanges(pool, file, partialDir, ranges, users, othersLeft);
   });
+}
+
+/**
+ * The bytes of a file's next range, handed out as a worker is free: of the `rest` of the file not
+ * yet handed out, in `left` ranges, a share for this worker to end when the others do, who have
+ * `others` bytes of files read whole still to read before they take the later ranges (an even
+ * share when none: `rest / left`). The whole files' workers share their cores with the job's
+ * thread (it reads the catalogues and hashes the ranged file meanwhile), so one of them is
+ * often 0.1 to 0.3 s behind the other; ranges of equal bytes left the first worker idle that long.
+ * Each range keeps at least half an even share, so that a late worker's range is never empty.
+ */
+export function rangeShare(rest: number, left: number, others: number): number {
+  if (left <= 1) return rest;
+  const least = Math.ceil(rest / (2 * left));
+  const balanced = Math.ceil((rest + others) / left);
+  return Math.min(rest - (left - 1) * least, Math.max(least, balanced));
 }
 
 /**
@@ -99,6 +130,7 @@ function wholeFile(
   file: StreamsFileToParse,
   partialDir: string,
   users: number | undefined,
+  progress?: FileProgress,
 ): Promise<ParseStreamsResult> {
   const { name, path, size, mtimeMs } = file;
   return pool.run<ParseStreamsResult>({
@@ -109,6 +141,7 @@ function wholeFile(
     mtimeMs,
     partialDir,
     ...(users === undefined ? {} : { users }),
+    ...(progress === undefined ? {} : { progress }),
   });
 }
 
@@ -116,23 +149,32 @@ async function inRanges(
   pool: WorkerPool,
   file: StreamsFileToParse,
   partialDir: string,
-  rangeBytes: number,
+  count: number,
   users: number | undefined,
+  othersLeft: () => number,
 ): Promise<ParseStreamsResult> {
-  const units = logUnits(file.size, rangeBytes);
-  const parts = units.map((unit) =>
-    pool.run<ParseStreamsRangeResult>({
+  // Each range's bytes decided as it is handed out (the pool's `prepare`), in order: where the
+  // last one handed out ended.
+  let handedTo = 0;
+  const parts = Array.from({ length: count }, (_, index) => {
+    const task: ParseStreamsRangeTask = {
       kind: 'parseStreamsRange',
       name: file.name,
       path: file.path,
-      index: unit.index,
-      start: unit.start,
-      end: unit.end,
-      last: unit.index === units.length - 1,
+      index,
+      start: 0,
+      end: 0,
+      last: index === count - 1,
       partialDir,
       ...(users === undefined ? {} : { users }),
-    }),
-  );
+    };
+    return pool.run<ParseStreamsRangeResult>(task, [], () => {
+      task.start = handedTo;
+      task.end = handedTo + rangeShare(file.size - handedTo, count - index, othersLeft());
+      handedTo = task.end;
+      return [];
+    });
+  });
   const hashing = sha256OfFile(file.path);
   // Every promise is awaited: a failed range must not be an unhandled rejection. A file that
   // cannot be read is read again whole, which tells it as the whole-file read does (an unreadable

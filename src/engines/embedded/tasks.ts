@@ -157,7 +157,23 @@ export interface ParseStreamsTask {
   partialDir: string;
   /** About how many users the file may hold (the users files' rows): the worker sizes its table once. */
   users?: number;
+  /**
+   * Where the worker tells how far it has read the file (FileProgress, shared memory): the ranges
+   * of a file cut for the parse's last round are sized from it as they are handed out.
+   */
+  progress?: FileProgress;
 }
+
+/**
+ * Cell `at` of `kib` (an Int32Array on a SharedArrayBuffer, read and written with Atomics): the
+ * KiB of its file a worker has read, -1 before it starts and DONE_READING once it has read all.
+ */
+export interface FileProgress {
+  kib: Int32Array;
+  at: number;
+}
+
+export const DONE_READING = -2;
 
 export interface ParseStreamsResult {
   result: StreamFileResult;

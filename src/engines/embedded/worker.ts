@@ -34,8 +34,10 @@ import {
   type AggregatedBlock,
   type AggregatePartitionResult,
   type AggregatePartitionTask,
+  DONE_READING,
   EXIT_MESSAGE,
   errorMessage,
+  type FileProgress,
   type FinishSpillResult,
   type FinishSpillTask,
   type MergeCountriesResult,
@@ -395,7 +397,8 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
       undefined,
       parseInterners(task.size, task.users),
     );
-    const result = await readStreamsFile(csvInput(task, SNIFF_BYTES), rows);
+    const result = await readStreamsFile(csvInput(task, SNIFF_BYTES), rows, readProgress(task.progress));
+    if (task.progress !== undefined) Atomics.store(task.progress.kib, task.progress.at, DONE_READING);
     if (result.bad) {
       partial.discard();
       return { result, days: [], ms: Date.now() - started };
@@ -413,6 +416,18 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
     partial.discard();
     throw error;
   }
+}
+
+/** What parseStreams tells of its file's bytes read (see FileProgress); nothing without a cell. */
+function readProgress(progress: FileProgress | undefined): ((bytes: number) => void) | undefined {
+  if (progress === undefined) return undefined;
+  const { kib, at } = progress;
+  let bytes = 0;
+  Atomics.store(kib, at, 0);
+  return (chunk) => {
+    bytes += chunk;
+    Atomics.store(kib, at, Math.floor(bytes / 1024));
+  };
 }
 
 /**
