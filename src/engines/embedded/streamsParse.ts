@@ -103,11 +103,12 @@ export function rangeShare(rest: number, left: number, others: number): number {
 
 /**
  * Into how many ranges each file is cut (1: read whole): a local file larger than `rangeBytes`
- * into ranges of at most that. When every file is read whole and they do not make whole rounds of
+ * into as many ranges as ranges of that would be (each one's bytes set as it is handed out:
+ * rangeShare). When every file is read whole and they do not make whole rounds of
  * one a worker (three files on two workers), the files of the last round (queued last) are cut so
- * that each worker reads a range of them (ranges of at least MIN_RANGE_BYTES): the workers end
- * together, where one read the last file while the others waited, about a file's parse (1 s at
- * 10M rows in three files). A file on S3 is read whole.
+ * that each worker reads a range of them (files of at least MIN_RANGE_BYTES a range): the workers
+ * end together, where one read the last file while the others waited, about a file's parse (1 s
+ * at 10M rows in three files). A file on S3 is read whole.
  *
  * This once cost more than the worker it kept busy, when the main thread merged a cut file's
  * ranges into one list of names and rewrote their rows; a partial now keeps each range as a
