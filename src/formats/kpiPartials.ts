@@ -159,7 +159,8 @@ export interface SegmentFile {
  * are a segment, which `endSegment` ends with its names; `appendSegment` copies in one that
  * another thread wrote (a range of the file). `finish` writes the header and renames the file
  * into place; `closeSegment` ends the one segment and keeps the file as scratch for the thread
- * that writes the partial; `discard` removes it.
+ * that writes the partial, which may take that file as the partial's own, its segment the first
+ * (`first`: its bytes not copied); `discard` removes it.
  */
 export class FilePartialWriter {
   private readonly file: TempFileWriter;
@@ -174,11 +175,19 @@ export class FilePartialWriter {
   /**
    * `file` names the streams file (the temporary name, and errors); the thread and a count keep
    * writers of one name apart (two files whose names differ only where safeName replaces).
+   * `first`: a segment another writer closed (closeSegment), whose scratch file this one takes
+   * and writes on, the segment its first.
    */
-  constructor(dir: string, file: string) {
-    const final = join(dir, `${safeName(file)}.${threadId}-${++writers}.kpf`);
-    this.file = new TempFileWriter(tempPathFor(final), final);
-    this.file.write(MAGIC_V6);
+  constructor(dir: string, file: string, first?: SegmentFile) {
+    if (first === undefined) {
+      const final = join(dir, `${safeName(file)}.${threadId}-${++writers}.kpf`);
+      this.file = new TempFileWriter(tempPathFor(final), final);
+      this.file.write(MAGIC_V6);
+      return;
+    }
+    this.file = new TempFileWriter(first.path, join(dir, safeName(file)), true);
+    this.segments.push({ offset: 0, days: first.days, names: first.names });
+    this.segmentStart = first.bytes;
   }
 
   /** The temporary file's path. */

@@ -67,9 +67,9 @@ function commit(fd: number, temp: string, path: string, durability: Durability =
 }
 
 /** Open the temporary file of `path`; a write fault names `path`. */
-function openTemp(temp: string, path: string): number {
+function openTemp(temp: string, path: string, flags: 'w' | 'a' = 'w'): number {
   try {
-    return openSync(temp, 'w');
+    return openSync(temp, flags);
   } catch (error) {
     throw writeFailure(error, path);
   }
@@ -134,11 +134,16 @@ export class TempFileWriter {
   private readonly fd: number;
   private open = true;
 
+  /**
+   * `appending`: `temp` is one such file already written and closed (`close`: a scratch file),
+   * written on from its end, and committed or discarded as any other.
+   */
   constructor(
     readonly temp: string,
     private readonly name: string,
+    appending = false,
   ) {
-    this.fd = openTemp(temp, name);
+    this.fd = openTemp(temp, name, appending ? 'a' : 'w');
   }
 
   write(bytes: Uint8Array): void {
