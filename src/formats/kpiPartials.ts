@@ -1,4 +1,4 @@
-import { closeSync, fstatSync, openSync } from 'node:fs';
+import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
@@ -185,6 +185,9 @@ export class FilePartialWriter {
       this.file.write(MAGIC_V6);
       return;
     }
+    // Whole, as closeSegment left it: the segment's bytes after the magic (appendSegment's check).
+    if (statSync(first.path).size !== MAGIC_BYTES + first.bytes)
+      throw new PartialFileError(first.path, 'truncated segment');
     this.file = new TempFileWriter(first.path, join(dir, safeName(file)), true);
     this.segments.push({ offset: 0, days: first.days, names: first.names });
     this.segmentStart = first.bytes;

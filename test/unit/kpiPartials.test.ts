@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readdirSync, readFileSync, rmSync, truncateSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { crc32 } from 'node:zlib';
 import fc from 'fast-check';
@@ -27,6 +27,7 @@ import {
 import {
   ExtendedInterner,
   IdInterner,
+  type NameList,
   type Numbering,
   nameListOf,
   namesOf,
@@ -225,6 +226,34 @@ describe('KPI file partials of several segments (a file read in ranges)', () => 
     ]);
     return path;
   }
+
+  it("takes a closed segment's scratch file as its own (the first segment): the bytes written in place; one cut short is refused", () => {
+    const dir = temp.make();
+    const header = HEADER_ONLY as Parameters<FilePartialWriter['finish']>[1];
+    /** A writer with one segment of three rows over two days, and its names. */
+    const fill = (writer: FilePartialWriter): { users: NameList; tracks: NameList } => {
+      writer.addBlock(19_000, Uint32Array.of(0, 1), Uint32Array.of(0, 0), Float64Array.of(1, 2));
+      writer.addBlock(19_001, Uint32Array.of(1), Uint32Array.of(0), Float64Array.of(3));
+      return { users: nameListOf(['u1', 'u2']), tracks: nameListOf(['t1']) };
+    };
+    const inPlace = new FilePartialWriter(dir, 'a.csv');
+    const names = fill(inPlace);
+    inPlace.endSegment(names.users, names.tracks);
+    inPlace.finish(join(dir, 'in-place.kpf'), header);
+    const scratch = new FilePartialWriter(dir, 'a.csv');
+    const again = fill(scratch);
+    const segment = scratch.closeSegment(again.users, again.tracks);
+    new FilePartialWriter(dir, 'a.csv', segment).finish(join(dir, 'taken.kpf'), header);
+    expect(readFileSync(join(dir, 'taken.kpf'))).toEqual(readFileSync(join(dir, 'in-place.kpf')));
+    // Renamed into place: no scratch file left.
+    expect(readdirSync(dir).sort()).toEqual(['in-place.kpf', 'taken.kpf']);
+
+    const cut = new FilePartialWriter(dir, 'a.csv');
+    const third = fill(cut);
+    const short = cut.closeSegment(third.users, third.tracks);
+    truncateSync(short.path, readFileSync(short.path).length - 1);
+    expect(() => new FilePartialWriter(dir, 'a.csv', short)).toThrow(PartialFileError);
+  });
 
   it('reads back each segment, its own names and days, and sums the days over them', () => {
     const path = twoSegments();
