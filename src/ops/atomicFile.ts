@@ -5,8 +5,8 @@ import { writeFailure } from './ioErrors.js';
 
 /**
  * Files are never written in place: they are written to `.<name>.tmp-<pid>` beside their final
- * name, flushed (but a cache: Durability), and renamed. A reader, or a run after a crash, sees the old file or the new one,
- * never half of one.
+ * name, flushed (but a cache: Durability), and renamed. A reader, or a run after a crash, sees
+ * the old file or the new one, never half of one.
  */
 export function tempPathFor(path: string): string {
   return join(dirname(path), `.${basename(path)}.tmp-${process.pid}`);

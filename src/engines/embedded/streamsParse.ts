@@ -210,10 +210,10 @@ function removeRangeSegments(ranges: ParseStreamsRangeResult[]): void {
 
 /**
  * The partial of a file read in ranges, written from them: each range's rows and names a segment
- * of it, the first range's file taken as the partial's and the others' copied in as they wrote them (not renumbered into one list of names: that merge
- * interned every name again here, and rewrote every row, 0.1 s at 50,000 users and 100 MB more
- * at 2M); the report a whole-file read gives. The ranges' scratch files are removed, written or
- * not.
+ * of it, the first range's file taken as the partial's and the others' copied in as they wrote
+ * them (not renumbered into one list of names: that merge interned every name again here, and
+ * rewrote every row, 0.1 s at 50,000 users and 100 MB more at 2M); the report a whole-file read
+ * gives. The ranges' scratch files are removed, written or not.
  */
 function writeRangesPartial(
   file: StreamsFileToParse,
