@@ -5,7 +5,7 @@ export interface KpiDayInput {
   day: number;
   granularity: Granularity;
   /** Every streams file with rows on the day, in name order: its partial and its rows on the day. */
-  sources: { file: string; sha256: string; partial: string; rows: number }[];
+  sources: { file: string; hash: string; partial: string; rows: number }[];
   catalog: Catalog;
   /** Content hash of the songs and users files the catalogue was read from. */
   catalogKey: string;

@@ -10,7 +10,7 @@ export interface ClickHouseKpiRecord {
   /** `url,url/database`: the cluster the rows were loaded into. */
   target: string;
   catalog?: { key: string; songs: number; users: number };
-  /** YYYYMMDD -> the files (name:sha256, in name order) the day's rows were loaded from. */
+  /** YYYYMMDD -> the files (name:content hash, in name order) the day's rows were loaded from. */
   days: Record<string, { inputs: string[]; rows: number }>;
 }
 

@@ -9,7 +9,12 @@ export interface KpiFileRecord {
   file: string;
   size: number;
   mtimeMs: number;
-  sha256: string;
+  /**
+   * Its content hash (sources/contentHash.ts), which names its partial and the days' inputs; a
+   * record of a build before 2026-12-07 has the SHA-256 of its bytes, under `sha256`, read as
+   * this (a file is told changed by its size and mtime, never hashed again to compare).
+   */
+  hash: string;
   /** The partial, relative to the state folder, and its size (a partial of another size is damaged). */
   partial: string;
   partialBytes: number;
@@ -125,12 +130,13 @@ const KPI_MANIFEST_SHAPE = {
     if (!isRecord(parsed) || parsed.version !== 1 || !isRecord(parsed.files) || !isRecord(parsed.days)) {
       return new Error('unknown manifest version');
     }
+    if (isRecord(parsed.files)) for (const record of Object.values(parsed.files)) renameSha256(record);
     const problem =
       checkRecords(parsed.files, 'file', {
         file: 'string',
         size: 'number',
         mtimeMs: 'number',
-        sha256: 'string',
+        hash: 'string',
         partial: 'string',
         partialBytes: 'number',
         days: 'object',
@@ -146,3 +152,10 @@ const KPI_MANIFEST_SHAPE = {
     return problem ?? (parsed as unknown as KpiManifest);
   },
 };
+
+/** A file record of a build before 2026-12-07: its `sha256` is its hash (KpiFileRecord.hash). */
+function renameSha256(record: unknown): void {
+  if (!isRecord(record) || typeof record.sha256 !== 'string' || 'hash' in record) return;
+  record.hash = record.sha256;
+  delete record.sha256;
+}

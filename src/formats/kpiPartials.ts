@@ -39,7 +39,11 @@ export interface FilePartialHeader {
   file: string;
   size: number;
   mtimeMs: number;
-  sha256: string;
+  /**
+   * The file's content hash (sources/contentHash.ts; `sha256` in the JSON of builds before
+   * 2026-12-07, the SHA-256 of its bytes: read as this).
+   */
+  hash: string;
   report: FileReport;
   examples: RowExample[];
   /** The file's rows, in file order: one segment, or one a range the file was read in. */
@@ -118,8 +122,16 @@ export interface DayColumns {
 }
 
 /** The partial's file name in the partials folder: the streams file's name and its content hash. */
-export function filePartialName(file: string, sha256: string): string {
-  return `${safeName(file)}-${sha256.slice(0, 16)}.kpf`;
+export function filePartialName(file: string, hash: string): string {
+  return `${safeName(file)}-${hash.slice(0, 16)}.kpf`;
+}
+
+/** A header's fields, its hash under the name builds before 2026-12-07 gave it (`sha256`) renamed. */
+function withHash<T extends { hash: string }>(fields: T): T {
+  const { sha256, ...rest } = fields as T & { sha256?: unknown };
+  return typeof sha256 === 'string' && rest.hash === undefined
+    ? ({ ...rest, hash: sha256 } as T)
+    : (rest as T);
 }
 
 function safeName(file: string): string {
@@ -359,14 +371,14 @@ export function readFilePartialHeader(path: string): FilePartialHeader {
       };
       const dataStart = atEnd ? MAGIC_BYTES : jsonStart + length;
       return {
-        ...rest,
+        ...withHash(rest),
         segments: [{ dataStart, users: nameListOf(users), tracks: nameListOf(tracks), days }],
       };
     }
     const { segments, ...rest } = version === 5 ? asVersion6(parsed as HeaderJsonV5) : (parsed as HeaderJson);
     let start = MAGIC_BYTES;
     return {
-      ...rest,
+      ...withHash(rest),
       segments: segments.map(({ offset, days, names }) => {
         const dataStart = MAGIC_BYTES + offset;
         if (!(Number.isInteger(offset) && dataStart >= start && dataStart <= jsonStart))

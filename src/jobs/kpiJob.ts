@@ -381,7 +381,7 @@ async function parseLanding(
         file: file.name,
         size: file.size,
         mtimeMs: file.mtimeMs,
-        sha256: parsed.result.sha256,
+        hash: parsed.result.hash,
         partial: parsed.partial!,
         partialBytes: parsed.partialBytes!,
         days: parsed.days,
@@ -444,7 +444,7 @@ async function writeDueDays(
   for (const record of Object.values(state.files())) {
     for (const { day } of record.days) {
       const map = inputs.get(day) ?? {};
-      map[record.file] = record.sha256;
+      map[record.file] = record.hash;
       inputs.set(day, map);
     }
   }
@@ -482,7 +482,7 @@ async function writeDueDays(
       granularity,
       sources: contributing.map((f) => ({
         file: f.file,
-        sha256: f.sha256,
+        hash: f.hash,
         partial: state.partialPath(f),
         rows: f.days.find((d) => d.day === day)?.rows ?? 0,
       })),
@@ -519,7 +519,7 @@ async function writeDueDays(
         streams: kpis.streams,
         // The day's rejects named as the other reasons are (the per-file ones are under `files`).
         rejectedByReason: { duplicate: kpis.streams.duplicates, unknown_track: kpis.streams.unknownTrack },
-        files: contributing.map((f) => ({ ...f.report, sha256: f.sha256, examples: f.examples })),
+        files: contributing.map((f) => ({ ...f.report, hash: f.hash, examples: f.examples })),
         songs: { files: songs.files, examples: songs.examples },
         users: { files: users.files, examples: users.examples },
         errorFiles: errorFiles.map(({ path: _path, ...rest }) => rest),

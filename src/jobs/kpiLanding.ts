@@ -129,7 +129,7 @@ export async function archiveDone(
     )
       continue;
     const done = record.days.every(
-      ({ day }) => state.day(compactDay(day))?.inputs[file.name] === record.sha256,
+      ({ day }) => state.day(compactDay(day))?.inputs[file.name] === record.hash,
     );
     if (!done || (await statFile(file.path)) === undefined) continue;
     const to = await archive(file.path, landingSub(landingDir, 'archive', archiveFolder(record.days)));

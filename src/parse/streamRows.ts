@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { readFailure } from '../ops/ioErrors.js';
 import type { BadFile, CsvInput, FileReport, HeadedBytes, RowExample } from './catalogs.js';
 import { MAX_ROW_EXAMPLES } from './catalogs.js';
@@ -43,10 +42,19 @@ export interface StreamRowSink {
   ): void;
 }
 
+/** A digest taken of bytes fed in order. */
+export interface ByteDigest {
+  update(bytes: Uint8Array): void;
+  digest(): string;
+}
+
 export interface StreamFileResult {
   report: FileReport;
-  /** SHA-256 of the file's bytes (of those read, for a file found unusable). */
-  sha256: string;
+  /**
+   * The content hash of the file's bytes (of those read, for a file found unusable):
+   * sources/contentHash.ts, a plain file's.
+   */
+  hash: string;
   /** Set when the file is not a usable streams CSV (it goes to the error folder). */
   bad?: BadFile;
   examples: RowExample[];
@@ -62,6 +70,11 @@ export interface StreamFileResult {
 export async function readStreamsFile(
   file: CsvInput,
   rows: StreamRowSink,
+  /**
+   * The file's content hash, fed its bytes as they are read (the caller's: sources/contentHash.ts
+   * logHasher, which a parser, opening no file, does not import).
+   */
+  hash: ByteDigest,
   /** Told each chunk's bytes once its rows are read. */
   onRead?: (bytes: number) => void,
 ): Promise<StreamFileResult> {
@@ -76,14 +89,13 @@ export async function readStreamsFile(
       reason: 'unreadable',
       message: (readFailure(error, file.path) as Error).message,
     };
-    return { report: emptyReport(file.name), examples: [], sha256: '', bad };
+    return { report: emptyReport(file.name), examples: [], hash: '', bad };
   }
-  const hash = createHash('sha256');
   try {
     const reader = new StreamRowReader(file, rows, { midFile: false });
     if (looksBinary(opened.head)) {
       hash.update(opened.head);
-      return { report: reader.report, examples: [], sha256: hash.digest('hex'), bad: notCsv(file) };
+      return { report: reader.report, examples: [], hash: hash.digest(), bad: notCsv(file) };
     }
     for await (const chunk of opened.chunks) {
       hash.update(chunk);
@@ -92,8 +104,8 @@ export async function readStreamsFile(
       if (reader.bad !== undefined) break;
     }
     const { report, examples, bad } = reader.finish(true);
-    const sha256 = hash.digest('hex');
-    return bad === undefined ? { report, examples, sha256 } : { report, examples, sha256, bad };
+    const digest = hash.digest();
+    return bad === undefined ? { report, examples, hash: digest } : { report, examples, hash: digest, bad };
   } finally {
     opened.close();
   }

@@ -1,28 +1,33 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
+import type * as HashWasm from 'hash-wasm';
 import type { IHasher } from 'hash-wasm';
 import { isS3, openFile } from './locations.js';
 import type { LogFile } from './logFiles.js';
 import { UNIT_BYTES } from './logUnits.js';
 
 /**
- * Content hashing, in one place: what identifies a log's bytes (so that a touched but unchanged
- * log is not parsed again, and a day's data is tied to the exact log it came from).
- * - A plain log: a digest of each UNIT_BYTES unit, combined with the size (combineUnitHashes), so
- *   the workers hash the units they parse, in parallel, and the value does not depend on threads.
+ * Content hashing, in one place: what identifies an input file's bytes (so that a touched but
+ * unchanged log is not parsed again, and a day's data is tied to the exact file it came from).
+ * - A plain file (a log, a KPI streams file): a digest of each UNIT_BYTES unit, combined with the
+ *   size (combineUnitHashes), so the workers hash the units they parse, in parallel, and the
+ *   value does not depend on threads.
  * - A gzip log: a digest of its stored (compressed) bytes, in a namespace of its own.
  * Every path (a parse, a local file, a stream from S3) gives the same value for the same bytes.
  *
  * Two versions, told apart by their length, so that a recorded hash is checked in its own:
  * - version 2, 32 hex digits (this build writes it): the digests are xxh128 (hash-wasm), the unit
  *   digests combined by sha256 cut to 128 bits. xxh128 is not cryptographic, and need not be: it
- *   tells a changed log from an unchanged one, and is not meant to resist a forged one. It takes
+ *   tells a changed file from an unchanged one, and is not meant to resist a forged one. It takes
  *   about a third of sha256's time; sha256 was about 6% of a cold week's CPU and 8% of its time
- *   (docs/BENCHMARKS.md, "A faster content hash").
- * - version 1, 64 hex digits (recorded before): sha256 throughout. Still computed to check a
- *   touched log against a version 1 record (sameContent), so a state folder written by an older
- *   build is not parsed again for it.
+ *   (docs/BENCHMARKS.md, "A faster content hash"), and 7% of a KPI run's ("The streams files'
+ *   content hash").
+ * - version 1, 64 hex digits (recorded before): a log's, sha256 throughout, still computed to
+ *   check a touched log against a version 1 record (sameContent), so a state folder written by an
+ *   older build is not parsed again for it. A KPI streams file's was the sha256 of its bytes: the
+ *   KPI job tells a touched file by its size and mtime and never hashes one again to compare, so
+ *   such a record stands as it is, and none is computed here.
  */
 
 /** A digest taken piece by piece: a unit's, or a whole log's. */
@@ -43,15 +48,21 @@ function isVersion1(hash: string): boolean {
 /**
  * xxh128 hashers kept for reuse by this thread: each is a WebAssembly instance with its own
  * memory, made asynchronously (hence the async factories below), and ready again after init().
- * The package is loaded by the first (about 15 ms, which a command that hashes no log skips).
+ * The first loads the package's xxh128 alone, its bundle of one algorithm: its index, every
+ * algorithm's WebAssembly in 270 KB of JavaScript, took 45 to 55 ms of each thread that hashed
+ * (loaded and the first hasher made), against 10 (a command that hashes nothing skips either).
  */
 const idleXxh128: IHasher[] = [];
+
+/** The package's xxh128 bundle: `createXXHash128` as its index exports it. */
+const XXH128_BUNDLE = 'hash-wasm/dist/xxhash128.umd.min.js';
 
 async function takeXxh128(): Promise<IHasher> {
   const idle = idleXxh128.pop();
   if (idle) return idle.init();
-  const { createXXHash128 } = await import('hash-wasm');
-  return (await createXXHash128()).init();
+  // A CommonJS (UMD) file: its exports are the module's default.
+  const bundle = (await import(XXH128_BUNDLE)) as { default: Pick<typeof HashWasm, 'createXXHash128'> };
+  return (await bundle.default.createXXHash128()).init();
 }
 
 /**
@@ -90,7 +101,10 @@ export function combineUnitHashes(size: number, unitDigests: string[]): string {
   return h.digest('hex').slice(0, V2_HEX_DIGITS);
 }
 
-/** The hasher of a plain log's bytes or a gzip log's stored bytes, taken in order. */
+/**
+ * The hasher of a plain file's bytes (a log's, a KPI streams file's) or a gzip log's stored
+ * bytes, taken in order.
+ */
 export async function logHasher(gzip: boolean): Promise<LogHasher> {
   if (gzip) return xxh128(GZIP_PREFIX_V2);
   const unit = await takeXxh128();
@@ -233,7 +247,7 @@ function logHasherV1(gzip: boolean): LogHasher {
 
 // ---- reading ----
 
-/** The reads' buffer: the size sha256OfFile always read a KPI streams file in (its worker holds it). */
+/** The reads' buffer: the size a local file is read in for its hash. */
 const READ_BYTES = 1024 * 1024;
 
 /**
@@ -260,11 +274,9 @@ async function readWhole(path: string, onBytes: (bytes: Uint8Array) => void, siz
 }
 
 /**
- * sha256 (hex) of a local file: a KPI streams file's identity (formats/kpiPartials.ts names its
- * partial by it).
+ * The content hash of a plain file's first `size` bytes (a KPI streams file read in ranges, whose
+ * workers do not hash it): what `logHasher(false)` gives its bytes read whole.
  */
-export async function sha256OfFile(path: string): Promise<string> {
-  const hash = createHash('sha256');
-  await readWhole(path, (bytes) => hash.update(bytes));
-  return hash.digest('hex');
+export async function plainFileHash(path: string, size: number): Promise<string> {
+  return hashOf(path, size, await logHasher(false));
 }

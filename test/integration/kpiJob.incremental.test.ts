@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import {
   appendFileSync,
   cpSync,
@@ -80,6 +81,50 @@ describe('incremental genre KPIs', () => {
     expect(second.daysCurrent).toBe(first.days.length);
     for (const [n, mtime] of Object.entries(before)) expect(statSync(join(out, n)).mtimeMs, n).toBe(mtime);
     expect(leftovers(out)).toEqual([]);
+  });
+
+  it("a state folder of a build before 2026-12-07 (each file's SHA-256 under sha256): nothing parsed or written again", async () => {
+    const dir = landing();
+    const out = temp.make();
+    const first = await runKpis({ landingDir: dir, outDir: out, threads: 2 });
+    // The manifest as that build wrote it: each file's SHA-256, and the days' inputs by it.
+    const manifestPath = join(out, '.playtally-kpis', 'manifest.json');
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
+    const older: Record<string, string> = {};
+    for (const [name, record] of Object.entries<Record<string, unknown>>(manifest.files)) {
+      expect(record.hash).toMatch(/^[0-9a-f]{32}$/);
+      older[name] = createHash('sha256')
+        .update(readFileSync(join(dir, 'streams', name)))
+        .digest('hex');
+      delete record.hash;
+      record.sha256 = older[name];
+    }
+    for (const record of Object.values<{ inputs: Record<string, string> }>(manifest.days))
+      for (const name of Object.keys(record.inputs)) record.inputs[name] = older[name]!;
+    writeFileSync(manifestPath, JSON.stringify(manifest));
+    const second = await runKpis({ landingDir: dir, outDir: out, threads: 2 });
+    expect(second.filesParsed).toBe(0);
+    expect(second.days).toEqual([]);
+    expect(second.daysCurrent).toBe(first.days.length);
+    // A new file's days are written with it, the same as from scratch.
+    const name = streamsFiles(dir).find((n) => n.includes('20240502'))!;
+    const rows = readFileSync(join(dir, 'streams', name), 'utf8')
+      .split('\n')
+      .slice(0, 300);
+    writeFileSync(join(dir, 'streams', 'streams-20240502-99.csv'), `${rows.join('\n')}\n`);
+    const third = await runKpis({ landingDir: dir, outDir: out, threads: 2 });
+    expect(third.filesParsed).toBe(1);
+    expect(third.days.map((d) => d.date)).toContain('2024-05-02');
+    // The same as from scratch but for the hash a file was recorded with: its SHA-256 still.
+    const unhashed = (files: Record<string, string>) =>
+      Object.fromEntries(Object.entries(files).map(([n, text]) => [n, text.replace(/"hash": "\w+"/g, '')]));
+    const written = outputs(out);
+    expect(unhashed(written)).toEqual(unhashed(await fromScratch(dir)));
+    const quality = JSON.parse(readFileSync(join(out, 'kpi_quality_20240502.json'), 'utf8')) as {
+      files: { file: string; hash: string }[];
+    };
+    for (const f of quality.files)
+      expect(f.hash, f.file).toEqual(older[f.file] ?? expect.stringMatching(/^[0-9a-f]{32}$/));
   });
 
   it('a new file for a computed day updates that day exactly, without parsing the others again', async () => {

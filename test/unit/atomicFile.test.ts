@@ -58,7 +58,7 @@ describe('atomic files: what a commit promises past a power cut', () => {
         file: 'streams.csv',
         size: 10,
         mtimeMs: 1,
-        sha256: 'x',
+        hash: 'x',
         report: { kind: 'streams', file: 'streams.csv', rows: 1, accepted: 1, rejects: {} },
         examples: [],
         users: ['u1'],

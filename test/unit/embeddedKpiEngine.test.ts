@@ -72,7 +72,7 @@ function partial(dir: string, name: string, rows: number, seed: number): string 
       file: name,
       size: rows,
       mtimeMs: 0,
-      sha256: name,
+      hash: name,
       report: { kind: 'streams', file: name, rows, accepted: rows, rejects: {} },
       examples: [],
       users,
@@ -87,7 +87,7 @@ function input(paths: string[], granularity: 'day' | 'hour' = 'day'): KpiDayInpu
   return {
     day: DAY,
     granularity,
-    sources: paths.map((p, i) => ({ file: `f${i}`, sha256: p, partial: p, rows: 3000 })),
+    sources: paths.map((p, i) => ({ file: `f${i}`, hash: p, partial: p, rows: 3000 })),
     catalog,
     catalogKey: 'k',
   };

@@ -49,7 +49,7 @@ const HEADER = {
   file: 'streams-a.csv',
   size: 10,
   mtimeMs: 1,
-  sha256: 'x',
+  hash: 'x',
   report: { file: 'streams-a.csv', rows: 3, accepted: 3, rejected: 0, rejects: {} },
   examples: [],
   users: ['u1', 'u2'],
@@ -100,6 +100,18 @@ describe('KPI file partials (formats/kpiPartials.ts): checksums', () => {
       expect([...segment.users.ends]).toEqual([2, 4]);
       expect(partialDays(header).map((d) => d.rows)).toEqual([2, 1]);
     }
+  });
+
+  it("reads the file's hash under the name of builds before 2026-12-07 (sha256) as its hash", () => {
+    const { hash: _hash, ...older } = HEADER as unknown as Record<string, unknown>;
+    for (const version of [3, 4, 5, 6] as const) {
+      const path = join(temp.make(), 'a.kpf');
+      WRITERS[version](path, { ...older, sha256: 'f'.repeat(64) } as unknown as typeof HEADER, SMALL_DAYS);
+      const { header } = onlySegment(path);
+      expect(header.hash, `version ${version}`).toBe('f'.repeat(64));
+      expect(header).not.toHaveProperty('sha256');
+    }
+    expect(onlySegment(partial()).header.hash).toBe('x');
   });
 
   it('a flipped byte in a day is a checksum mismatch naming the day, not rows', () => {

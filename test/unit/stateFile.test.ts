@@ -133,13 +133,48 @@ describe('records inside the manifests (issue 17, point 6)', () => {
       join(dir, 'manifest.json'),
       JSON.stringify({
         version: 1,
-        files: { 'a.csv': { file: 'a.csv', size: 1, mtimeMs: 1, sha256: 'x' } },
+        files: { 'a.csv': { file: 'a.csv', size: 1, mtimeMs: 1, hash: 'x' } },
         days: {},
       }),
     );
     const state = new KpiState(dir);
     expect(state.recovered).toMatch(/file a\.csv: partial is not a string/);
     expect(state.files()).toEqual({});
+  });
+
+  it("the KPI manifest of a build before 2026-12-07: a file's sha256 is read as its hash, the days' inputs still its own", () => {
+    const dir = temp.make();
+    const old = 'e'.repeat(64);
+    const record = {
+      file: 'a.csv',
+      size: 1,
+      mtimeMs: 1,
+      sha256: old,
+      partial: 'partials/a.csv-eeeeeeeeeeeeeeee.kpf',
+      partialBytes: 10,
+      days: [{ day: 19_000, rows: 1 }],
+      report: { kind: 'streams', file: 'a.csv', rows: 1, accepted: 1, rejects: {} },
+      examples: [],
+      parsedAt: '2026-12-01T00:00:00Z',
+    };
+    const day = {
+      date: '2022-01-08',
+      granularity: 'day',
+      inputs: { 'a.csv': old },
+      catalog: 'c',
+      outDir: '/o',
+      files: {},
+      writtenAt: '2026-12-01T00:00:00Z',
+    };
+    writeFileSync(
+      join(dir, 'manifest.json'),
+      JSON.stringify({ version: 1, files: { 'a.csv': record }, days: { '20220108': day } }),
+    );
+    const state = new KpiState(dir);
+    expect(state.recovered).toBeUndefined();
+    const { sha256: _sha256, ...rest } = record;
+    expect(state.files()).toEqual({ 'a.csv': { ...rest, hash: old } });
+    expect(state.day('20220108')?.inputs['a.csv']).toBe(state.files()['a.csv']!.hash);
   });
 });
 

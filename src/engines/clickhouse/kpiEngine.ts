@@ -66,7 +66,7 @@ export async function clickhouseKpiEngine(
     async computeDay(input) {
       await ensureCatalog(input);
       const key = compactDay(input.day);
-      const inputs = input.sources.map((s) => `${s.file}:${s.sha256}`);
+      const inputs = input.sources.map((s) => `${s.file}:${s.hash}`);
       const inputsKey = createHash('sha256').update(inputs.join('\n')).digest('hex');
       const rows = input.sources.reduce((n, s) => n + s.rows, 0);
       const known = state.days[key];

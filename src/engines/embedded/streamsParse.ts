@@ -3,7 +3,7 @@ import { join } from 'node:path';
 import { type FilePartialHeader, FilePartialWriter, filePartialName } from '../../formats/kpiPartials.js';
 import { MAX_ROW_EXAMPLES, type RowExample } from '../../parse/catalogs.js';
 import type { StreamFileResult } from '../../parse/streamRows.js';
-import { sha256OfFile } from '../../sources/contentHash.js';
+import { plainFileHash } from '../../sources/contentHash.js';
 import { isS3, statFile } from '../../sources/locations.js';
 import type {
   FileProgress,
@@ -176,7 +176,7 @@ async function inRanges(
       return [];
     });
   });
-  const hashing = sha256OfFile(file.path);
+  const hashing = plainFileHash(file.path, file.size);
   // Every promise is awaited: a failed range must not be an unhandled rejection. A file that
   // cannot be read is read again whole, which tells it as the whole-file read does (an unreadable
   // file is set aside, not the run failed).
@@ -196,10 +196,10 @@ async function inRanges(
     removeRangeSegments(ranges);
     return wholeFile(pool, file, partialDir, users);
   }
-  const sha256 = (settled[0] as PromiseFulfilledResult<string>).value;
+  const hash = (settled[0] as PromiseFulfilledResult<string>).value;
   // Written here (the first range's file kept, the others' bytes copied after it, a MiB at a
   // time): the workers go on meanwhile.
-  const written = writeRangesPartial(file, sha256, partialDir, ranges);
+  const written = writeRangesPartial(file, hash, partialDir, ranges);
   return { ...written, ms: written.ms + ranges.reduce((ms, r) => ms + r.ms, 0) };
 }
 
@@ -217,7 +217,7 @@ function removeRangeSegments(ranges: ParseStreamsRangeResult[]): void {
  */
 function writeRangesPartial(
   file: StreamsFileToParse,
-  sha256: string,
+  hash: string,
   partialDir: string,
   ranges: ParseStreamsRangeResult[],
 ): ParseStreamsResult {
@@ -230,8 +230,8 @@ function writeRangesPartial(
     out = new FilePartialWriter(partialDir, file.name, first!.segment);
     for (const range of others) out.appendSegment(range.segment);
     const result = rangesReport(file.name, ranges);
-    const written = finishFilePartial(out, partialDir, file, { sha256, ...result });
-    return { result: { ...result, sha256 }, ...written, ms: Date.now() - started };
+    const written = finishFilePartial(out, partialDir, file, { hash, ...result });
+    return { result: { ...result, hash }, ...written, ms: Date.now() - started };
   } catch (error) {
     out?.discard();
     throw error;
@@ -250,9 +250,9 @@ export function finishFilePartial(
   writer: FilePartialWriter,
   partialDir: string,
   file: { name: string; size: number; mtimeMs: number },
-  content: Pick<FilePartialHeader, 'sha256' | 'report' | 'examples'>,
+  content: Pick<FilePartialHeader, 'hash' | 'report' | 'examples'>,
 ): Pick<ParseStreamsResult, 'partial' | 'partialBytes' | 'days'> {
-  const partial = join(partialDir, filePartialName(file.name, content.sha256));
+  const partial = join(partialDir, filePartialName(file.name, content.hash));
   const days = writer.finish(partial, {
     file: file.name,
     size: file.size,
@@ -267,7 +267,7 @@ export function finishFilePartial(
  * rejects summed (reasons in order of first appearance), the first examples with their record
  * numbers counted from the file's start.
  */
-function rangesReport(name: string, ranges: ParseStreamsRangeResult[]): Omit<StreamFileResult, 'sha256'> {
+function rangesReport(name: string, ranges: ParseStreamsRangeResult[]): Omit<StreamFileResult, 'hash'> {
   const report = {
     kind: 'streams' as const,
     file: name,

@@ -21,7 +21,7 @@ import {
 } from '../../partials/aggregatePairs.js';
 import { PairSorter } from '../../partials/radixSort.js';
 import { ByteWriter } from '../../partials/varint.js';
-import { type LogHasher, unitHasher } from '../../sources/contentHash.js';
+import { type LogHasher, logHasher, unitHasher } from '../../sources/contentHash.js';
 import { chunkLines } from '../../sources/lineChunks.js';
 import { closeS3, csvInput } from '../../sources/locations.js';
 import { readUnitLines } from '../../sources/logUnits.js';
@@ -397,7 +397,12 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
       undefined,
       parseInterners(task.size, task.users),
     );
-    const result = await readStreamsFile(csvInput(task, SNIFF_BYTES), rows, readProgress(task.progress));
+    const result = await readStreamsFile(
+      csvInput(task, SNIFF_BYTES),
+      rows,
+      await logHasher(false),
+      readProgress(task.progress),
+    );
     if (task.progress !== undefined) Atomics.store(task.progress.kib, task.progress.at, DONE_READING);
     if (result.bad) {
       partial.discard();
@@ -407,7 +412,7 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
     // Written from where they are: the interners are done.
     partial.endSegment(rows.users.nameListView(), rows.tracks.nameListView());
     const written = finishFilePartial(partial, task.partialDir, task, {
-      sha256: result.sha256,
+      hash: result.hash,
       report: result.report,
       examples: result.examples,
     });
