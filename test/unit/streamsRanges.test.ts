@@ -3,12 +3,19 @@ import { basename, join } from 'node:path';
 import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  DONE_READING,
+  doneReading,
+  fileProgress,
+  progressReporter,
+  unreadBytes,
+} from '../../src/engines/embedded/fileProgress.js';
+import {
   parseStreamsFiles,
   rangeBytesFor,
   rangeShare,
   rangesFor,
 } from '../../src/engines/embedded/streamsParse.js';
-import { DONE_READING, type ParseStreamsResult } from '../../src/engines/embedded/tasks.js';
+import type { ParseStreamsResult } from '../../src/engines/embedded/tasks.js';
 import { WorkerPool } from '../../src/engines/embedded/workerPool.js';
 import { partialDays, readDayColumns, readFilePartialHeader } from '../../src/formats/kpiPartials.js';
 import { namesOf } from '../../src/parse/idInterner.js';
@@ -238,6 +245,24 @@ describe('a streams file read in ranges on the workers', () => {
     expect(rangeShare(100, 4, 10_000)).toBe(100 - 3 * 13);
     // The last range takes the rest.
     expect(rangeShare(37, 1, 500)).toBe(37);
+  });
+
+  it("a file's progress cell: nothing unread before its worker starts, then its size less the KiB read, nothing once read", () => {
+    const kib = fileProgress(2);
+    expect([unreadBytes(kib, 0, 10_000), unreadBytes(kib, 1, 10_000)]).toEqual([0, 0]);
+    const told = progressReporter({ kib, at: 1 })!;
+    expect(unreadBytes(kib, 1, 10_000)).toBe(10_000);
+    told(3000);
+    told(2000);
+    // 5,000 bytes read: 4 whole KiB.
+    expect(Atomics.load(kib, 1)).toBe(4);
+    expect(unreadBytes(kib, 1, 10_000)).toBe(10_000 - 4096);
+    doneReading({ kib, at: 1 });
+    expect(Atomics.load(kib, 1)).toBe(DONE_READING);
+    expect(unreadBytes(kib, 1, 10_000)).toBe(0);
+    expect(unreadBytes(kib, 0, 10_000)).toBe(0);
+    expect(progressReporter(undefined)).toBeUndefined();
+    doneReading(undefined);
   });
 
   it('a file read whole tells how far it has read; a file cut after it, the same partial as read whole', async () => {

@@ -5,12 +5,8 @@ import { MAX_ROW_EXAMPLES, type RowExample } from '../../parse/catalogs.js';
 import type { StreamFileResult } from '../../parse/streamRows.js';
 import { plainFileHash } from '../../sources/contentHash.js';
 import { isS3, statFile } from '../../sources/locations.js';
-import type {
-  FileProgress,
-  ParseStreamsRangeResult,
-  ParseStreamsRangeTask,
-  ParseStreamsResult,
-} from './tasks.js';
+import { type FileProgress, fileProgress, unreadBytes } from './fileProgress.js';
+import type { ParseStreamsRangeResult, ParseStreamsRangeTask, ParseStreamsResult } from './tasks.js';
 import type { WorkerPool } from './workerPool.js';
 
 /**
@@ -68,12 +64,11 @@ export function parseStreamsFiles(
   const { users } = options;
   // How far each file read whole has been read (FileProgress): a range is sized, as it is handed
   // out, for its worker to end with those still reading theirs.
-  const kib = new Int32Array(new SharedArrayBuffer(4 * files.length)).fill(-1);
+  const kib = fileProgress(files.length);
   const othersLeft = (): number => {
     let bytes = 0;
     files.forEach((file, i) => {
-      const read = Atomics.load(kib, i);
-      if (cuts[i]! < 2 && read >= 0) bytes += Math.max(0, file.size - read * 1024);
+      if (cuts[i]! < 2) bytes += unreadBytes(kib, i, file.size);
     });
     return bytes;
   };

@@ -7,6 +7,7 @@ import type { StreamFileResult, StreamRangeResult } from '../../parse/streamRows
 import type { BlockStats } from '../../partials/aggregatePairs.js';
 import type { LogUnit } from '../../sources/logUnits.js';
 import type { CountryChart } from '../../window/countryCharts.js';
+import type { FileProgress } from './fileProgress.js';
 
 /** Messages between the job (main thread) and its workers; all plain, structured-clonable data. */
 
@@ -163,17 +164,6 @@ export interface ParseStreamsTask {
    */
   progress?: FileProgress;
 }
-
-/**
- * Cell `at` of `kib` (an Int32Array on a SharedArrayBuffer, read and written with Atomics): the
- * KiB of its file a worker has read, -1 before it starts and DONE_READING once it has read all.
- */
-export interface FileProgress {
-  kib: Int32Array;
-  at: number;
-}
-
-export const DONE_READING = -2;
 
 export interface ParseStreamsResult {
   result: StreamFileResult;

@@ -27,6 +27,7 @@ import { closeS3, csvInput } from '../../sources/locations.js';
 import { readUnitLines } from '../../sources/logUnits.js';
 import type { CountryChart } from '../../window/countryCharts.js';
 import { MergeScratch, mergeSpans } from '../../window/mergeTopK.js';
+import { doneReading, progressReporter } from './fileProgress.js';
 import { aggregateDayPart } from './kpiDayPart.js';
 import { distinctAbout } from './memoryPlan.js';
 import { finishFilePartial } from './streamsParse.js';
@@ -34,10 +35,8 @@ import {
   type AggregatedBlock,
   type AggregatePartitionResult,
   type AggregatePartitionTask,
-  DONE_READING,
   EXIT_MESSAGE,
   errorMessage,
-  type FileProgress,
   type FinishSpillResult,
   type FinishSpillTask,
   type MergeCountriesResult,
@@ -401,9 +400,9 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
       csvInput(task, SNIFF_BYTES),
       rows,
       await logHasher(false),
-      readProgress(task.progress),
+      progressReporter(task.progress),
     );
-    if (task.progress !== undefined) Atomics.store(task.progress.kib, task.progress.at, DONE_READING);
+    doneReading(task.progress);
     if (result.bad) {
       partial.discard();
       return { result, days: [], ms: Date.now() - started };
@@ -421,18 +420,6 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
     partial.discard();
     throw error;
   }
-}
-
-/** What parseStreams tells of its file's bytes read (see FileProgress); nothing without a cell. */
-function readProgress(progress: FileProgress | undefined): ((bytes: number) => void) | undefined {
-  if (progress === undefined) return undefined;
-  const { kib, at } = progress;
-  let bytes = 0;
-  Atomics.store(kib, at, 0);
-  return (chunk) => {
-    bytes += chunk;
-    Atomics.store(kib, at, Math.floor(bytes / 1024));
-  };
 }
 
 /**
