@@ -130,7 +130,7 @@ const KPI_MANIFEST_SHAPE = {
     if (!isRecord(parsed) || parsed.version !== 1 || !isRecord(parsed.files) || !isRecord(parsed.days)) {
       return new Error('unknown manifest version');
     }
-    if (isRecord(parsed.files)) for (const record of Object.values(parsed.files)) renameSha256(record);
+    for (const record of Object.values(parsed.files)) renameSha256(record);
     const problem =
       checkRecords(parsed.files, 'file', {
         file: 'string',

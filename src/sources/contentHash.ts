@@ -1,8 +1,7 @@
 import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
-import type * as HashWasm from 'hash-wasm';
-import type { IHasher } from 'hash-wasm';
+import type { createXXHash128, IHasher } from 'hash-wasm';
 import { isS3, openFile } from './locations.js';
 import type { LogFile } from './logFiles.js';
 import { UNIT_BYTES } from './logUnits.js';
@@ -61,7 +60,7 @@ async function takeXxh128(): Promise<IHasher> {
   const idle = idleXxh128.pop();
   if (idle) return idle.init();
   // A CommonJS (UMD) file: its exports are the module's default.
-  const bundle = (await import(XXH128_BUNDLE)) as { default: Pick<typeof HashWasm, 'createXXHash128'> };
+  const bundle = (await import(XXH128_BUNDLE)) as { default: { createXXHash128: typeof createXXHash128 } };
   return (await bundle.default.createXXHash128()).init();
 }
 
