@@ -92,6 +92,71 @@ export function unitHasher(): Promise<LogHasher> {
   return xxh128();
 }
 
+/**
+ * The digests of the units of a plain file that start in `[start, end)` (a range a worker parses),
+ * which the file's content hash combines with the other ranges' (combineUnitHashes, in unit order).
+ * Fed the range's bytes in order (`update`, as the range is read), then `finish`, which reads on
+ * past `end` to the end of the last unit begun in it (or the file's end) through `readAt`: the
+ * next range's worker hashes only the units that start in its own.
+ */
+export interface RangeUnitDigests {
+  update(data: Uint8Array): void;
+  /** The digests, units `first` on; `readAt(pos, into)` reads the file's bytes from `pos` (0: its end). */
+  finish(readAt: (pos: number, into: Uint8Array) => number): { first: number; digests: string[] };
+}
+
+export async function rangeUnitDigests(start: number, end: number): Promise<RangeUnitDigests> {
+  const unit = await takeXxh128();
+  const first = Math.ceil(start / UNIT_BYTES);
+  const digests: string[] = [];
+  // The next byte fed, and where the unit being hashed ends.
+  let pos = start;
+  let unitEnd = (first + 1) * UNIT_BYTES;
+  const feed = (data: Uint8Array): void => {
+    for (let at = 0; at < data.length; ) {
+      const from = pos + at;
+      if (from < first * UNIT_BYTES) {
+        // The end of the unit begun before the range: the range before it hashes that.
+        at += Math.min(data.length - at, first * UNIT_BYTES - from);
+        continue;
+      }
+      const n = Math.min(data.length - at, unitEnd - from);
+      unit.update(data.subarray(at, at + n));
+      at += n;
+      if (from + n === unitEnd) {
+        digests.push(unit.digest('hex'));
+        unit.init();
+        unitEnd += UNIT_BYTES;
+      }
+    }
+    pos += data.length;
+  };
+  let done = false;
+  return {
+    update: (data) => {
+      if (done || pos + data.length > end) throw new Error('content hash: bytes past the range');
+      feed(data);
+    },
+    finish: (readAt) => {
+      if (done) throw new Error('content hash: a range finished twice');
+      done = true;
+      if (pos !== end) throw new Error(`content hash: the range was fed to ${pos}, not to its end ${end}`);
+      // The last unit begun in the range (and not ended with it), read on to its end or the file's.
+      if (unitEnd - UNIT_BYTES < end) {
+        const buffer = new Uint8Array(Math.min(READ_BYTES, unitEnd - pos));
+        for (let n = 0; pos < unitEnd; pos += n) {
+          n = readAt(pos, buffer.subarray(0, Math.min(buffer.length, unitEnd - pos)));
+          if (n === 0) break;
+          unit.update(buffer.subarray(0, n));
+        }
+        digests.push(unit.digest('hex'));
+      }
+      idleXxh128.push(unit);
+      return { first, digests };
+    },
+  };
+}
+
 /** The content hash of a plain log from its size and the digests of its units, in order. */
 export function combineUnitHashes(size: number, unitDigests: string[]): string {
   const h = createHash('sha256');
@@ -246,7 +311,7 @@ function logHasherV1(gzip: boolean): LogHasher {
 
 // ---- reading ----
 
-/** The reads' buffer: the size a local file is read in for its hash. */
+/** The reads' buffer: the size a local file is read in for its hash (and a range's last unit). */
 const READ_BYTES = 1024 * 1024;
 
 /**
@@ -270,12 +335,4 @@ async function readWhole(path: string, onBytes: (bytes: Uint8Array) => void, siz
   } finally {
     await file.close();
   }
-}
-
-/**
- * The content hash of a plain file's first `size` bytes (a KPI streams file read in ranges, whose
- * workers do not hash it): what `logHasher(false)` gives its bytes read whole.
- */
-export async function plainFileHash(path: string, size: number): Promise<string> {
-  return hashOf(path, size, await logHasher(false));
 }

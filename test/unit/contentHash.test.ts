@@ -7,7 +7,7 @@ import {
   contentHash,
   hashLogStream,
   logHasher,
-  plainFileHash,
+  rangeUnitDigests,
   sameContent,
   sameRecordedContent,
   unitHasher,
@@ -181,17 +181,44 @@ describe('content hash', () => {
     expect(sameRecordedContent(v1, { ...v2, file: 'b.log' })).toBe(false);
   });
 
-  it("plainFileHash: a file's first `size` bytes as a plain log's, one read buffer reused across reads", async () => {
-    for (const size of [0, 1, (1 << 20) - 1, 1 << 20, 3 * (1 << 20) + 17]) {
-      const content = new Uint8Array(size + 5).map((_, i) => (i * 31 + (i >> 11)) & 255);
-      const path = writeTempFile(temp, content, `f-${size}.csv`);
-      const first = content.subarray(0, size);
-      // One unit below UNIT_BYTES: its xxh128, combined with the size.
-      const want = combineUnitHashes(size, [await xxhash128(first)]);
-      expect(await plainFileHash(path, size), `size ${size}`).toBe(want);
-      const fed = await logHasher(false);
-      for (let at = 0; at < size; at += 777_777) fed.update(first.subarray(at, at + 777_777));
-      expect(fed.digest(), `size ${size}, fed in pieces`).toBe(want);
+  it("rangeUnitDigests: the units that start in a range, the last read on past it; every range's combined is the file's hash", async () => {
+    // Three units and a bit, cut into ranges anywhere: at unit boundaries, inside units, a range
+    // inside one unit (no unit starts in it), the last byte.
+    const size = 3 * UNIT_BYTES + 12_345;
+    const content = new Uint8Array(size).map((_, i) => (i * 31 + (i >> 13)) & 255);
+    const path = writeTempFile(temp, content, 'ranged.csv');
+    const whole = await hashOfPlain(path, size);
+    const readAt = (pos: number, into: Uint8Array): number => {
+      const bytes = content.subarray(pos, Math.min(size, pos + into.length));
+      into.set(bytes);
+      return bytes.length;
+    };
+    const U = UNIT_BYTES;
+    for (const cuts of [
+      [0, size],
+      [0, U, 2 * U, 3 * U, size],
+      [0, 5, U + 7, U + 9, 3 * U + 1, size],
+      [0, U - 1, U + 1, size - 1, size],
+      [0, 2 * U + 100, 2 * U + 200, size],
+    ]) {
+      let first = 0;
+      const digests: string[] = [];
+      for (let r = 0; r + 1 < cuts.length; r++) {
+        const [start, end] = [cuts[r]!, cuts[r + 1]!];
+        const range = await rangeUnitDigests(start, end);
+        // Fed as a reader would, in uneven pieces.
+        for (let at = start; at < end; at += 3_000_017)
+          range.update(content.subarray(at, Math.min(end, at + 3_000_017)));
+        const units = range.finish(readAt);
+        expect(units.first, `range ${start}-${end}`).toBe(first);
+        first += units.digests.length;
+        digests.push(...units.digests);
+      }
+      expect(combineUnitHashes(size, digests), `cuts ${cuts.join(',')}`).toBe(whole);
     }
+    const range = await rangeUnitDigests(10, 20);
+    expect(() => range.update(new Uint8Array(11))).toThrow(/past the range/);
+    range.update(new Uint8Array(5));
+    expect(() => range.finish(readAt)).toThrow(/not to its end/);
   });
 });

@@ -3,8 +3,9 @@ import { join } from 'node:path';
 import { type FilePartialHeader, FilePartialWriter, filePartialName } from '../../formats/kpiPartials.js';
 import { MAX_ROW_EXAMPLES, type RowExample } from '../../parse/catalogs.js';
 import type { StreamFileResult } from '../../parse/streamRows.js';
-import { plainFileHash } from '../../sources/contentHash.js';
+import { combineUnitHashes } from '../../sources/contentHash.js';
 import { isS3, statFile } from '../../sources/locations.js';
+import { UNIT_BYTES } from '../../sources/logUnits.js';
 import { type FileProgress, fileProgress, unreadBytes } from './fileProgress.js';
 import type { ParseStreamsRangeResult, ParseStreamsRangeTask, ParseStreamsResult } from './tasks.js';
 import type { WorkerPool } from './workerPool.js';
@@ -171,19 +172,18 @@ async function inRanges(
       return [];
     });
   });
-  const hashing = plainFileHash(file.path, file.size);
   // Every promise is awaited: a failed range must not be an unhandled rejection. A file that
   // cannot be read is read again whole, which tells it as the whole-file read does (an unreadable
   // file is set aside, not the run failed).
-  const settled = await Promise.allSettled([hashing, ...parts]);
-  const ranges = settled
-    .slice(1)
-    .flatMap((s) =>
-      s.status === 'fulfilled' ? [(s as PromiseFulfilledResult<ParseStreamsRangeResult>).value] : [],
-    );
-  const now = settled.every((s) => s.status === 'fulfilled') ? await statFile(file.path) : undefined;
+  const settled = await Promise.allSettled(parts);
+  const ranges = settled.flatMap((s) =>
+    s.status === 'fulfilled' ? [(s as PromiseFulfilledResult<ParseStreamsRangeResult>).value] : [],
+  );
+  const now = ranges.length === count ? await statFile(file.path) : undefined;
+  const hash = rangesHash(file.size, ranges);
   if (
     now === undefined ||
+    hash === undefined ||
     ranges.some((r) => !r.endsAtRecord || r.bad !== undefined) ||
     now.size !== file.size ||
     now.mtimeMs !== file.mtimeMs
@@ -191,11 +191,26 @@ async function inRanges(
     removeRangeSegments(ranges);
     return wholeFile(pool, file, partialDir, users);
   }
-  const hash = (settled[0] as PromiseFulfilledResult<string>).value;
   // Written here (the first range's file kept, the others' bytes copied after it, a MiB at a
   // time): the workers go on meanwhile.
   const written = writeRangesPartial(file, hash, partialDir, ranges);
   return { ...written, ms: written.ms + ranges.reduce((ms, r) => ms + r.ms, 0) };
+}
+
+/**
+ * The file's content hash from its ranges' unit digests (each range hashed the units that start
+ * in it), as a read of the whole file gives it; undefined unless they are every unit's, in order
+ * (a range that was not read has none: the file is then read whole).
+ */
+function rangesHash(size: number, ranges: ParseStreamsRangeResult[]): string | undefined {
+  const digests: string[] = [];
+  for (const { units } of ranges) {
+    if (units === undefined || units.first !== digests.length) return undefined;
+    digests.push(...units.digests);
+  }
+  return size > 0 && digests.length === Math.ceil(size / UNIT_BYTES)
+    ? combineUnitHashes(size, digests)
+    : undefined;
 }
 
 /** The ranges' scratch files, removed. */

@@ -203,6 +203,12 @@ export interface ParseStreamsRangeResult extends StreamRangeResult {
    * (formats/kpiPartials.ts) removed once the partial is written.
    */
   segment: SegmentFile;
+  /**
+   * The digests of the file's units that start in the range, units `first` on (the file's content
+   * hash combines every range's: sources/contentHash.ts rangeUnitDigests); none when the range
+   * was not read (its file is then read whole).
+   */
+  units?: { first: number; digests: string[] };
   ms: number;
 }
 

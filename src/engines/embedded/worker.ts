@@ -1,4 +1,4 @@
-import { closeSync, openSync } from 'node:fs';
+import { closeSync, openSync, readSync } from 'node:fs';
 import { join } from 'node:path';
 import { parentPort, threadId } from 'node:worker_threads';
 import { writeChartLine } from '../../formats/chartFiles.js';
@@ -21,7 +21,13 @@ import {
 } from '../../partials/aggregatePairs.js';
 import { PairSorter } from '../../partials/radixSort.js';
 import { ByteWriter } from '../../partials/varint.js';
-import { type LogHasher, logHasher, unitHasher } from '../../sources/contentHash.js';
+import {
+  type LogHasher,
+  logHasher,
+  type RangeUnitDigests,
+  rangeUnitDigests,
+  unitHasher,
+} from '../../sources/contentHash.js';
 import { chunkLines } from '../../sources/lineChunks.js';
 import { closeS3, csvInput } from '../../sources/locations.js';
 import { readUnitLines } from '../../sources/logUnits.js';
@@ -428,7 +434,7 @@ async function parseStreams(task: ParseStreamsTask): Promise<ParseStreamsResult>
  * later range reads the file's header from its head; a head that is binary or holds no whole
  * record is the first range's to report, so this one reads nothing (the file is then read whole).
  */
-function parseStreamsRange(task: ParseStreamsRangeTask): ParseStreamsRangeResult {
+function parseStreamsRange(task: ParseStreamsRangeTask, hash: RangeUnitDigests): ParseStreamsRangeResult {
   const started = Date.now();
   const scratch = new FilePartialWriter(task.partialDir, task.name);
   const rows = new StreamDays(
@@ -444,13 +450,20 @@ function parseStreamsRange(task: ParseStreamsRangeTask): ParseStreamsRangeResult
     const headBytes = readFullySync(fd, head, 0, SNIFF_BYTES, 0);
     const header = task.index === 0 ? undefined : streamsHeader(head.subarray(0, headBytes));
     const reader = new StreamRowReader(file, rows, { midFile: task.index > 0, header });
+    let units: ParseStreamsRangeResult['units'];
     if (!looksBinary(head.subarray(0, headBytes)) && (task.index === 0 || header !== undefined)) {
-      readUnitLines(fd, task, Buffer.allocUnsafe(1 << 20), undefined, (chunk) => reader.push(chunk));
+      const buffer = Buffer.allocUnsafe(1 << 20);
+      readUnitLines(fd, task, buffer, hash, (chunk) => reader.push(chunk));
+      // The units begun in the range hashed here, the last one read on to its end: the file is
+      // not read again to be hashed.
+      const opened = fd;
+      units = hash.finish((pos, into) => readSync(opened, into, 0, into.length, pos));
     }
     const range = reader.finish(task.last);
     rows.flush();
     return {
       ...range,
+      ...(units === undefined ? {} : { units }),
       endsAtRecord: range.endsAtRecord && (task.index === 0 || header !== undefined),
       // Written from where they are: the interners are done.
       segment: scratch.closeSegment(rows.users.nameListView(), rows.tracks.nameListView()),
@@ -493,7 +506,7 @@ async function run(task: Task): Promise<Done> {
     case 'parseStreams':
       return { result: await parseStreams(task), transfer: [] };
     case 'parseStreamsRange':
-      return { result: parseStreamsRange(task), transfer: [] };
+      return { result: parseStreamsRange(task, await rangeUnitDigests(task.start, task.end)), transfer: [] };
     case 'kpiDayPart': {
       const result = aggregateDayPart(task, dayArrays);
       // Moved, not copied: an aggregate's plays at hour granularity are tens of MB, which stayed
