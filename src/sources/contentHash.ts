@@ -106,53 +106,38 @@ export interface RangeUnitDigests {
 }
 
 export async function rangeUnitDigests(start: number, end: number): Promise<RangeUnitDigests> {
-  const unit = await takeXxh128();
+  const hasher = await takeXxh128();
+  const cuts = new UnitCuts(unitDigestOf(hasher));
   const first = Math.ceil(start / UNIT_BYTES);
-  const digests: string[] = [];
-  // The next byte fed, and where the unit being hashed ends.
+  // The next byte fed; those before unit `first` end the unit begun before the range, the range
+  // before it hashes them.
   let pos = start;
-  let unitEnd = (first + 1) * UNIT_BYTES;
-  const feed = (data: Uint8Array): void => {
-    for (let at = 0; at < data.length; ) {
-      const from = pos + at;
-      if (from < first * UNIT_BYTES) {
-        // The end of the unit begun before the range: the range before it hashes that.
-        at += Math.min(data.length - at, first * UNIT_BYTES - from);
-        continue;
-      }
-      const n = Math.min(data.length - at, unitEnd - from);
-      unit.update(data.subarray(at, at + n));
-      at += n;
-      if (from + n === unitEnd) {
-        digests.push(unit.digest('hex'));
-        unit.init();
-        unitEnd += UNIT_BYTES;
-      }
-    }
-    pos += data.length;
-  };
   let done = false;
   return {
     update: (data) => {
       if (done || pos + data.length > end) throw new Error('content hash: bytes past the range');
-      feed(data);
+      cuts.feed(data.subarray(Math.min(data.length, Math.max(0, first * UNIT_BYTES - pos))));
+      pos += data.length;
     },
     finish: (readAt) => {
       if (done) throw new Error('content hash: a range finished twice');
       done = true;
       if (pos !== end) throw new Error(`content hash: the range was fed to ${pos}, not to its end ${end}`);
       // The last unit begun in the range (and not ended with it), read on to its end or the file's.
-      if (unitEnd - UNIT_BYTES < end) {
-        const buffer = new Uint8Array(Math.min(READ_BYTES, unitEnd - pos));
-        for (let n = 0; pos < unitEnd; pos += n) {
-          n = readAt(pos, buffer.subarray(0, Math.min(buffer.length, unitEnd - pos)));
-          if (n === 0) break;
-          unit.update(buffer.subarray(0, n));
+      if (cuts.inUnit > 0) {
+        const buffer = new Uint8Array(Math.min(READ_BYTES, UNIT_BYTES - cuts.inUnit));
+        while (cuts.inUnit > 0) {
+          const n = readAt(pos, buffer.subarray(0, Math.min(buffer.length, UNIT_BYTES - cuts.inUnit)));
+          if (n === 0) {
+            cuts.cut();
+            break;
+          }
+          cuts.feed(buffer.subarray(0, n));
+          pos += n;
         }
-        digests.push(unit.digest('hex'));
       }
-      idleXxh128.push(unit);
-      return { first, digests };
+      idleXxh128.push(hasher);
+      return { first, digests: cuts.digests };
     },
   };
 }
@@ -172,22 +157,10 @@ export function combineUnitHashes(size: number, unitDigests: string[]): string {
 export async function logHasher(gzip: boolean): Promise<LogHasher> {
   if (gzip) return xxh128(GZIP_PREFIX_V2);
   const unit = await takeXxh128();
-  return byUnits(
-    {
-      update: (data) => {
-        unit.update(data);
-      },
-      digestAndRestart: () => {
-        const digest = unit.digest('hex');
-        unit.init();
-        return digest;
-      },
-    },
-    (size, digests) => {
-      idleXxh128.push(unit);
-      return combineUnitHashes(size, digests);
-    },
-  );
+  return byUnits(unitDigestOf(unit), (size, digests) => {
+    idleXxh128.push(unit);
+    return combineUnitHashes(size, digests);
+  });
 }
 
 const GZIP_PREFIX_V2 = 'playtally-gz-v2:';
@@ -198,36 +171,69 @@ interface UnitDigest {
   digestAndRestart(): string;
 }
 
+/** An xxh128 hasher as a UnitDigest. */
+function unitDigestOf(hasher: IHasher): UnitDigest {
+  return {
+    update: (data) => {
+      hasher.update(data);
+    },
+    digestAndRestart: () => {
+      const digest = hasher.digest('hex');
+      hasher.init();
+      return digest;
+    },
+  };
+}
+
+/**
+ * Bytes fed in order cut into UNIT_BYTES units from the first byte fed, each unit's digest taken
+ * as it ends: a plain log's from its start (byUnits), a range's from its first unit on
+ * (rangeUnitDigests).
+ */
+class UnitCuts {
+  readonly digests: string[] = [];
+  /** The bytes of the unit begun and not ended. */
+  inUnit = 0;
+
+  constructor(private readonly unit: UnitDigest) {}
+
+  feed(data: Uint8Array): void {
+    for (let at = 0; at < data.length; ) {
+      const n = Math.min(data.length - at, UNIT_BYTES - this.inUnit);
+      this.unit.update(data.subarray(at, at + n));
+      at += n;
+      this.inUnit += n;
+      if (this.inUnit === UNIT_BYTES) this.cut();
+    }
+  }
+
+  /** The unit begun ended here: its digest taken. */
+  cut(): void {
+    this.digests.push(this.unit.digestAndRestart());
+    this.inUnit = 0;
+  }
+}
+
 /**
  * A plain log's hasher: its bytes cut into UNIT_BYTES units, their digests combined. Used up by
  * its digest (`combine` may give the unit's hasher back for reuse).
  */
 function byUnits(unit: UnitDigest, combine: (size: number, digests: string[]) => string): LogHasher {
-  const digests: string[] = [];
-  let inUnit = 0;
+  const cuts = new UnitCuts(unit);
   let size = 0;
   let done = false;
   return {
     update: (data) => {
       if (done) throw new Error('content hash: update after the digest');
       size += data.length;
-      for (let at = 0; at < data.length; ) {
-        const n = Math.min(data.length - at, UNIT_BYTES - inUnit);
-        unit.update(data.subarray(at, at + n));
-        at += n;
-        inUnit += n;
-        if (inUnit === UNIT_BYTES) {
-          digests.push(unit.digestAndRestart());
-          inUnit = 0;
-        }
-      }
+      cuts.feed(data);
     },
     digest: () => {
       if (done) throw new Error('content hash: a digest was taken twice');
       done = true;
       // The last unit, and the one unit of an empty log (see logUnits).
-      if (inUnit > 0 || digests.length === 0) digests.push(unit.digestAndRestart());
-      return combine(size, digests);
+      if (cuts.inUnit > 0 || cuts.digests.length === 0) cuts.cut();
+      return combine(size, cuts.digests);
     },
   };
 }
