@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { open } from 'node:fs/promises';
 import type { Readable } from 'node:stream';
 import type { createXXHash128, IHasher } from 'hash-wasm';
+import type { ByteDigest } from '../parse/streamRows.js';
 import { isS3, openFile } from './locations.js';
 import type { LogFile } from './logFiles.js';
 import { UNIT_BYTES } from './logUnits.js';
@@ -29,11 +30,11 @@ import { UNIT_BYTES } from './logUnits.js';
  *   such a record stands as it is, and none is computed here.
  */
 
-/** A digest taken piece by piece: a unit's, or a whole log's. */
-export interface LogHasher {
-  update(data: Uint8Array): void;
-  digest(): string;
-}
+/**
+ * A digest taken piece by piece: a unit's, or a whole file's. The streams parser's ByteDigest, the
+ * hasher it is handed (a parser does not import sources/).
+ */
+export type LogHasher = ByteDigest;
 
 const V2_HEX_DIGITS = 32;
 

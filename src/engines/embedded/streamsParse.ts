@@ -86,8 +86,8 @@ export function parseStreamsFiles(
  * yet handed out, in `left` ranges, a share for this worker to end when the others do, who have
  * `others` bytes of files read whole still to read before they take the later ranges (an even
  * share when none: `rest / left`). The whole files' workers share their cores with the job's
- * thread (it reads the catalogues and hashes the ranged file meanwhile), so one of them is
- * often 0.1 to 0.3 s behind the other; ranges of equal bytes left the first worker idle that long.
+ * thread (it reads the catalogues meanwhile), so one of them is often 0.1 to 0.3 s behind the
+ * other; ranges of equal bytes left the first worker idle that long.
  * Each range keeps at least half an even share, so that a late worker's range is never empty.
  */
 export function rangeShare(rest: number, left: number, others: number): number {

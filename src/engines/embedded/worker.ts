@@ -452,8 +452,7 @@ function parseStreamsRange(task: ParseStreamsRangeTask, hash: RangeUnitDigests):
     const reader = new StreamRowReader(file, rows, { midFile: task.index > 0, header });
     let units: ParseStreamsRangeResult['units'];
     if (!looksBinary(head.subarray(0, headBytes)) && (task.index === 0 || header !== undefined)) {
-      const buffer = Buffer.allocUnsafe(1 << 20);
-      readUnitLines(fd, task, buffer, hash, (chunk) => reader.push(chunk));
+      readUnitLines(fd, task, Buffer.allocUnsafe(1 << 20), hash, (chunk) => reader.push(chunk));
       // The units begun in the range hashed here, the last one read on to its end: the file is
       // not read again to be hashed.
       const opened = fd;
