@@ -2,6 +2,7 @@ import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
 import { crc32 } from 'node:zlib';
+import { NO_CURSOR } from '../kpis/dayGroups.js';
 import { BLOCK_ROWS, GroupArrays, partOfUser, type UserGroups } from '../kpis/streamDays.js';
 import { TempFileWriter, tempPathFor } from '../ops/atomicFile.js';
 import { readFullySync } from '../ops/fileIo.js';
@@ -733,14 +734,16 @@ export function loadDayGroups(
   // at u + 1, which the second pass moves to its end, the next group's start: at the end, user
   // u's group starts at u.
   const kernel = arrays.kernel();
-  const known = Math.max(0, ...sources.map((s) => s.users.length));
-  const knownTracks = Math.max(0, ...sources.map((s) => s.tracks.length));
-  kernel.lay(users, known, knownTracks);
+  kernel.lay(
+    users,
+    sources.map((s) => ({ users: s.users.length, tracks: s.tracks.length, rows: s.section.rows })),
+    only?.parts,
+  );
   // Each pass sums a mix of the user numbers it keeps from each file: the second must see the rows
   // the first counted (the columns are read twice; a file changed in between would misplace rows).
   const counted = new Int32Array(sources.length);
   sources.forEach(({ path, dataStart, section, users: userIds }, s) => {
-    kernel.source(userIds, undefined, mine?.[s], section.rows);
+    kernel.countSource(s, userIds, mine?.[s]);
     let sum = 0;
     // A partial's blocks are read into the kernel's memory, where it reads them (no copy).
     forEachRowChunk(
@@ -771,7 +774,8 @@ export function loadDayGroups(
   let micros: { tracks: Uint32Array; times: Float64Array } | undefined;
   sources.forEach(({ path, dataStart, section, users: userIds, tracks: trackIds }, s) => {
     const kept = mine?.[s];
-    kernel.source(userIds, trackIds, kept);
+    kernel.placeSource(s, userIds, trackIds, kept);
+    const cursors = kernel.cursors();
     let placedSum = 0;
     let outOfRange = false;
     forEachRowChunk(
@@ -802,10 +806,8 @@ export function loadDayGroups(
           const placed = placeInMicros(
             chunk,
             first,
-            userIds,
-            kept,
+            { userIds, kept, counters, cursors },
             trackIds,
-            counters,
             micros.tracks,
             micros.times,
             rows,
@@ -830,17 +832,28 @@ export function loadDayGroups(
 const DAY_CHUNK_ROWS = CHUNK_ROWS;
 
 /**
+ * Where the second pass places a source's rows: by the run id of a row's user number (`userIds`,
+ * `kept`) and its group's cursor (`counters`), or, for a source counted as a histogram, by its
+ * user number's cursor (`cursors`: DayGroupKernel.cursors).
+ */
+interface RowPlaces {
+  userIds: Int32Array;
+  kept: Uint8Array | undefined;
+  counters: Uint32Array;
+  cursors: Uint32Array | undefined;
+}
+
+/**
  * The second pass of loadDayGroups over a chunk's rows from `first` of those kept (where the kernel
- * stopped, or 0), once the day's times are in microseconds. Returns the mix of the ids placed and whether a number was out of
+ * stopped, or 0), once the day's times are in microseconds. Returns the mix the kernel adds (of
+ * the ids placed, or of the user numbers when placed by `cursors`) and whether a number was out of
  * range. Rare (listen times off the millisecond), so in JavaScript.
  */
 function placeInMicros(
   chunk: RowChunk,
   first: number,
-  userIds: Int32Array,
-  kept: Uint8Array | undefined,
+  { userIds, kept, counters, cursors }: RowPlaces,
   trackIds: Int32Array,
-  counters: Uint32Array,
   groupTracks: Uint32Array,
   usTimes: Float64Array,
   rows: number,
@@ -853,16 +866,25 @@ function placeInMicros(
   for (let i = 0; i < column.length; i++) {
     picked[n] = i;
     const u = column[i]!;
-    n += u < userIds.length ? (kept === undefined ? Number(userIds[u]! >= 0) : kept[u]! & 1) : 0;
+    if (u >= userIds.length) continue;
+    if (cursors !== undefined) n += Number(cursors[u] !== NO_CURSOR);
+    else n += kept === undefined ? Number(userIds[u]! >= 0) : kept[u]! & 1;
   }
   let sum = 0;
   let outOfRange = false;
   for (let k = first; k < n; k++) {
     const i = picked[k]!;
-    const id = userIds[column[i]!]!;
+    const u = column[i]!;
     const t = fileTracks[i]!;
-    const at = counters[id + 1]!++;
-    sum = (sum + Math.imul(id + 1, 0x9e3779b1)) | 0;
+    let at: number;
+    if (cursors !== undefined) {
+      at = cursors[u]!++;
+      sum = (sum + Math.imul(u + 1, 0x9e3779b1)) | 0;
+    } else {
+      const id = userIds[u]!;
+      at = counters[id + 1]!++;
+      sum = (sum + Math.imul(id + 1, 0x9e3779b1)) | 0;
+    }
     // A track out of range (damage: the checksum at the section's end tells it), or more rows
     // than the first pass counted (the file changed under us; the sums tell the rest).
     if (t >= trackIds.length || at >= rows) {

@@ -4,21 +4,25 @@
  * run build:wasm` writes dayGroups.wasm.ts; dayGroups.ts loads it, lays its memory out and says
  * why it is not JavaScript). The sort's two passes over a chunk of a partial's rows: the users
  * counted (row by row, or as a histogram of a source's user numbers), then each row's track and
- * time placed in its user's group; then `aggregate` over the groups. Every address is the
- * caller's; the state words at 0 say what a call found.
+ * time placed in its user's group (found from its run number, or, for a source counted as a
+ * histogram, from a cursor a user number: `cursorsOf`); then `aggregate` over the groups. Every
+ * address is the caller's; the state words at 0 say what a call found.
  *
  * Not TypeScript: tsc skips `*.as.ts` (tsconfig.json), and asc compiles it.
  */
 
 /** State: 1 when a row's user or track number was out of range (damage: the caller throws). */
 const S_OUT_OF_RANGE: usize = 0;
-/** State: the picked row at which placeRows stopped (a time not on a whole millisecond), or -1. */
+/** State: the picked row at which placeRows or placeByNumber stopped (a time not on a whole millisecond), or -1. */
 const S_STOPPED: usize = 4;
 /** State: what `aggregate` found, a u32 each (DayStreamCounts in genreKpis.ts). */
 const S_DUPLICATES: usize = 8;
 const S_UNKNOWN_TRACK: usize = 12;
 const S_UNKNOWN_USER: usize = 16;
 const S_COUNTED: usize = 20;
+
+/** A user number's cursor when its rows are not placed (not kept, or none counted). */
+const NO_CURSOR: u32 = 0xffffffff;
 
 const MS_PER_DAY: f64 = 86_400_000;
 const MS_PER_HOUR: u32 = 3_600_000;
@@ -98,10 +102,10 @@ export function histogramUsers(users: usize, n: i32, known: u32, histogram: usiz
 
 /**
  * A source's histogram (histogramUsers) counted into the groups' counters as countUsers counts its
- * rows: the kept numbers only (keeps, as pick keeps rows), each
- * its count at `counters + 4 * (id + 2)`. Returns `sum` plus the same mix of the ids counted
- * (count times (id + 1) * 0x9e3779b1, modulo 2^32, as so many rows add); an id past `groups` sets
- * S_OUT_OF_RANGE.
+ * rows: the kept numbers only (keeps, as pick keeps rows), each its count at `counters + 4 * (id +
+ * 2)`; the count of a number not kept made 0 (cursorsOf reads the histogram next). Returns `sum`
+ * plus a mix of the user numbers counted (count times (u + 1) * 0x9e3779b1, modulo 2^32, as
+ * placeByNumber adds a row at a time); an id past `groups` sets S_OUT_OF_RANGE.
  */
 export function foldUsers(
   histogram: usize,
@@ -114,19 +118,46 @@ export function foldUsers(
 ): i32 {
   let total = sum;
   for (let u: u32 = 0; u < known; u++) {
-    const count = load<u32>(histogram + ((<usize>u) << 2));
+    const slot = histogram + ((<usize>u) << 2);
+    const count = load<u32>(slot);
     if (count === 0) continue;
-    if (keeps(u, userIds, kept) === 0) continue;
+    if (keeps(u, userIds, kept) === 0) {
+      store<u32>(slot, 0);
+      continue;
+    }
     const id = load<u32>(userIds + ((<usize>u) << 2));
     if (id >= groups) {
       store<i32>(S_OUT_OF_RANGE, 1);
+      store<u32>(slot, 0);
       continue;
     }
     const at = counters + ((<usize>id + 2) << 2);
     store<u32>(at, load<u32>(at) + count);
-    total += <i32>count * ((<i32>id + 1) * 0x9e3779b1);
+    total += <i32>count * ((<i32>u + 1) * 0x9e3779b1);
   }
   return total;
+}
+
+/**
+ * A source's folded histogram (foldUsers) made, in place, a cursor a user number for its second
+ * pass (placeByNumber): where its next row goes in its group (`counters + 4 * (id + 1)`, the
+ * group's cursor, then moved past the source's rows of that user), or NO_CURSOR when it has no row
+ * to place. The second pass then finds a row's place from its user number alone, with one load
+ * (not the number's run id, then the id's cursor: two loads at random, of 8 MB each at 2M users).
+ */
+export function cursorsOf(histogram: usize, known: u32, userIds: usize, counters: usize): void {
+  for (let u: u32 = 0; u < known; u++) {
+    const slot = histogram + ((<usize>u) << 2);
+    const count = load<u32>(slot);
+    if (count === 0) {
+      store<u32>(slot, NO_CURSOR);
+      continue;
+    }
+    const at = counters + ((<usize>load<u32>(userIds + ((<usize>u) << 2)) + 1) << 2);
+    const cursor = load<u32>(at);
+    store<u32>(at, cursor + count);
+    store<u32>(slot, cursor);
+  }
 }
 
 /** The counts made group starts: counter u + 1 += counter u, for u in 1 .. groups; returns the rows. */
@@ -145,8 +176,9 @@ export function startsOf(counters: usize, groups: i32): u32 {
  * track, then the time: u32 each), so that a row's place is one store to one line, not two
  * stores to lines of two columns (the pass is a store to a random place a row). Stops at
  * the first row whose time is not on a whole millisecond of the day (S_STOPPED: its place among
- * the picked rows, listed at `picked`, none of it placed). Returns `sum` plus the mix of the ids
- * placed; a track number past `knownTracks`, or a row past `rows`, sets S_OUT_OF_RANGE.
+ * the picked rows, listed at `picked`, none of it placed; the rows before it are). Returns `sum`
+ * plus the mix of the ids placed; a track number past `knownTracks`, or a row past `rows`, sets
+ * S_OUT_OF_RANGE. The pairs go through `stage` (16 bytes a row of the chunk: stagePair).
  */
 export function placeRows(
   users: usize,
@@ -163,19 +195,20 @@ export function placeRows(
   groups: u32,
   pairs: usize,
   rows: u32,
+  stage: usize,
   dayStart: f64,
   sum: i32,
 ): i32 {
   let total = sum;
   store<i32>(S_STOPPED, -1);
   const count = pick(users, n, userIds, known, kept, picked);
+  let staged: usize = 0;
   for (let k = 0; k < count; k++) {
     const i = <usize>load<i32>(picked + ((<usize>k) << 2));
-    const time = load<f64>(times + (i << 3));
-    const ms = (time - dayStart) / 1000;
-    if (!(ms >= 0 && ms < MS_PER_DAY && ms === Math.floor(ms))) {
+    const ms = millisOf(load<f64>(times + (i << 3)), dayStart);
+    if (ms < 0) {
       store<i32>(S_STOPPED, k);
-      return total;
+      break;
     }
     const id = load<u32>(userIds + ((<usize>load<u32>(users + (i << 2))) << 2));
     if (id >= groups) {
@@ -191,10 +224,94 @@ export function placeRows(
       store<i32>(S_OUT_OF_RANGE, 1);
       continue;
     }
-    const pair = <u64>load<u32>(trackIds + ((<usize>t) << 2)) | ((<u64>(<u32>ms)) << 32);
-    store<u64>(pairs + ((<usize>at) << 3), pair);
+    stagePair(stage, staged++, at, load<u32>(trackIds + ((<usize>t) << 2)), <u32>ms);
   }
+  scatter(stage, staged, pairs);
   return total;
+}
+
+/**
+ * placeRows for a source whose first pass was a histogram: a kept row's place is its user number's
+ * cursor (cursorsOf, at `cursors`: `known` of them, NO_CURSOR for a number not kept), moved on;
+ * the mix added is of the user numbers placed (as foldUsers counted them). The rest as placeRows:
+ * it stops likewise, and a track number past `knownTracks` or a row past `rows` sets
+ * S_OUT_OF_RANGE.
+ */
+export function placeByNumber(
+  users: usize,
+  tracks: usize,
+  times: usize,
+  n: i32,
+  cursors: usize,
+  known: u32,
+  trackIds: usize,
+  knownTracks: u32,
+  picked: usize,
+  pairs: usize,
+  rows: u32,
+  stage: usize,
+  dayStart: f64,
+  sum: i32,
+): i32 {
+  let total = sum;
+  store<i32>(S_STOPPED, -1);
+  let count = 0;
+  for (let i = 0; i < n; i++) {
+    store<i32>(picked + ((<usize>count) << 2), i);
+    const u = load<u32>(users + ((<usize>i) << 2));
+    // Without a branch on the row, as pick: a number out of range reads slot 0 and is not kept.
+    const inRange = u < known;
+    const cursor = load<u32>(cursors + ((<usize>(inRange ? u : 0)) << 2));
+    count += inRange && cursor !== NO_CURSOR ? 1 : 0;
+  }
+  let staged: usize = 0;
+  for (let k = 0; k < count; k++) {
+    const i = <usize>load<i32>(picked + ((<usize>k) << 2));
+    const ms = millisOf(load<f64>(times + (i << 3)), dayStart);
+    if (ms < 0) {
+      store<i32>(S_STOPPED, k);
+      break;
+    }
+    const u = load<u32>(users + (i << 2));
+    const cursor = cursors + ((<usize>u) << 2);
+    const at = load<u32>(cursor);
+    store<u32>(cursor, at + 1);
+    total += (<i32>u + 1) * 0x9e3779b1;
+    const t = load<u32>(tracks + (i << 2));
+    if (t >= knownTracks || at >= rows) {
+      store<i32>(S_OUT_OF_RANGE, 1);
+      continue;
+    }
+    stagePair(stage, staged++, at, load<u32>(trackIds + ((<usize>t) << 2)), <u32>ms);
+  }
+  scatter(stage, staged, pairs);
+  return total;
+}
+
+/** A listen time (microseconds) in whole milliseconds since `dayStart`, or -1 when it is not one of that day's. */
+function millisOf(time: f64, dayStart: f64): f64 {
+  const ms = (time - dayStart) / 1000;
+  return ms >= 0 && ms < MS_PER_DAY && ms === Math.floor(ms) ? ms : -1;
+}
+
+/**
+ * A row's pair (its track, then its time) staged with its place, as record `k` of 16 bytes at
+ * `stage` (a chunk's rows at most): the pass computes every place first and `scatter` then stores
+ * the pairs in a loop of stores alone, where a store to a random place in the middle of the pass's
+ * loads cost twice as much (a part of 5M rows: 256 against 200 ms for the pass).
+ */
+function stagePair(stage: usize, k: usize, at: u32, track: u32, ms: u32): void {
+  const record = stage + (k << 4);
+  store<u64>(record, <u64>track | ((<u64>ms) << 32));
+  store<u32>(record, at, 8);
+}
+
+/** The `staged` pairs at `stage` stored at their places in `pairs`. */
+function scatter(stage: usize, staged: usize, pairs: usize): void {
+  for (let k: usize = 0; k < staged; k++) {
+    const record = stage + (k << 4);
+    store<u64>(pairs + ((<usize>load<u32>(record, 8)) << 3), load<u64>(record));
+  }
 }
 
 /** The most rows of a group, of the `users` groups whose starts are at `starts` (u32, users + 1). */

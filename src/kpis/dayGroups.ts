@@ -15,8 +15,11 @@ import type { UserGroups } from './streamDays.js';
  *     [0, 64)      the kernel's state words
  *     chunk        a chunk of rows: users, tracks (u32) and times (f64), CHUNK_ROWS of each
  *     picked       the indexes of a chunk's rows kept (i32)
- *     source       a source's user ids, track ids (i32) and kept bytes, copied in by `source`
- *     histogram    a count a user number of the source (u32), when it has few (histogramUpTo)
+ *     stage        a chunk's rows placed, before they are stored (16 bytes each: see placeRows)
+ *     source       a source's user ids, track ids (i32) and kept bytes, copied in by countSource
+ *                  and placeSource
+ *     histograms   for each source counted as a histogram (see lay), a count a user number (u32),
+ *                  made a cursor a user number for its second pass
  *     counters     the sort's counters (users + 2), then the groups: a (track, time) pair a
  *                  row (u32 each: the time in milliseconds of the day)
  *     sums         laid by `aggregate` after the groups: its sums, the catalogue's arrays, its
@@ -28,19 +31,16 @@ import type { UserGroups } from './streamDays.js';
 export class DayGroupKernel {
   private readonly memory: WebAssembly.Memory;
   private readonly exports: KernelExports;
-  private sourceAt = 0;
   private countersAt = 0;
   private users = 0;
   private known = 0;
   private knownTracks = 0;
   private keptAt = 0;
-  /**
-   * Where a source's histogram is laid (0: no room, the day's sources have too many user numbers),
-   * whether this source's first pass is one, and whether it waits to be folded.
-   */
-  private histogramAt = 0;
-  private histogram = false;
-  private histogramPending = false;
+  /** Per source of the day: where its histogram is laid, or undefined when its rows are counted one by one. */
+  private histogramsAt: (number | undefined)[] = [];
+  /** The source copied in last, and whether its first pass waits to be folded (sourceCounted). */
+  private current = -1;
+  private counting = false;
   private pairsAt = 0;
   private rows = 0;
   /** The state words read as unsigned (the counts `aggregate` leaves there). */
@@ -62,78 +62,89 @@ export class DayGroupKernel {
    * `histogramUpTo`: the most user numbers of a source whose first pass is a histogram (the
    * tests' 0 counts every source row by row).
    */
-  constructor(private readonly histogramUpTo = HISTOGRAM_UP_TO) {
+  constructor(private readonly histogramUpTo = Number.MAX_SAFE_INTEGER) {
     this.memory = new WebAssembly.Memory({ initial: pagesFor(SOURCE_AT + SLACK, "a day's groups") });
     this.exports = kernelInstance<KernelExports>(WASM_BASE64, this.memory);
     this.views();
   }
 
   /**
-   * A day of `users` groups laid out, its counters zeroed: room for sources of up to `known` user
-   * numbers and `knownTracks` track numbers.
+   * A day of `users` groups laid out, its counters zeroed, for `sources` (in the order the passes
+   * take them: each one's user numbers, track numbers and rows of the day), the day cut into
+   * `parts` by user.
+   *
+   * A source of no more user numbers than rows has its first pass counted as a histogram of them
+   * (a day worker's first pass over 10M rows of 50,000 users: 160 ms of the kernel's counted row by
+   * row), and its second finds a row's place from its user number alone (cursorsOf): a histogram
+   * a source, kept from one pass to the other, of 4 bytes a user number, while their sum is at
+   * most the part's rows (about 4 bytes a row of the part, a third of its groups'; at 2M users
+   * 18 MB for 3 files). The sources past that are counted and placed row by row, by run id.
+   * Either way a user's rows keep their order, source after source, as a source's user numbers
+   * are of distinct users (a partial segment's names are distinct).
    */
-  lay(users: number, known: number, knownTracks: number): Uint32Array {
+  lay(users: number, sources: readonly DayShape[], parts = 1): Uint32Array {
+    if (this.counting) throw new Error('a source counted but not folded (sourceCounted)');
     this.users = users;
-    this.sourceAt = SOURCE_AT;
-    const sourceEnd = alignTo(SOURCE_AT + 4 * known + 4 * knownTracks + known, 8);
-    // Room for a histogram of the largest source's numbers, when they are few enough for one.
-    this.histogramAt = known <= this.histogramUpTo ? sourceEnd : 0;
-    this.histogramPending = false;
-    this.countersAt = this.histogramAt === 0 ? sourceEnd : sourceEnd + 4 * known;
+    this.current = -1;
+    this.pairsAt = 0;
+    this.rows = 0;
+    const known = Math.max(0, ...sources.map((s) => s.users));
+    const knownTracks = Math.max(0, ...sources.map((s) => s.tracks));
+    let at = alignTo(SOURCE_AT + 4 * known + 4 * knownTracks + known, 8);
+    const histogramsFrom = at;
+    let budget = Math.ceil(sources.reduce((n, s) => n + s.rows, 0) / parts);
+    this.histogramsAt = sources.map((source) => {
+      if (source.users > source.rows || source.users > this.histogramUpTo || source.users > budget)
+        return undefined;
+      budget -= source.users;
+      const histogram = at;
+      at += 4 * source.users;
+      return histogram;
+    });
+    this.countersAt = alignTo(at, 8);
     this.ensure(this.countersAt + 4 * (users + 2));
+    new Uint8Array(this.memory.buffer, histogramsFrom, at - histogramsFrom).fill(0);
     const counters = new Uint32Array(this.memory.buffer, this.countersAt, users + 2);
     counters.fill(0);
     this.i32[S_OUT_OF_RANGE] = 0;
     return counters;
   }
 
+  /** Source `s` (of those laid out) copied in for its first pass: its user numbers and kept bytes (see loadDayGroups). */
+  countSource(s: number, userIds: Int32Array, kept?: Uint8Array): void {
+    if (this.counting) throw new Error('a source counted but not folded (sourceCounted)');
+    this.copyIn(s, userIds, undefined, kept);
+    this.counting = true;
+  }
+
   /**
-   * A source's user numbers (and its track numbers, and its kept bytes: see loadDayGroups) copied
-   * in. `rows`: how many it holds of the day, for its first pass (a histogram of its user numbers
-   * when they are no more than its rows and there is room for one: countUsers).
+   * Source `s` copied in for its second pass (after startGroups): its user numbers, track numbers
+   * and kept bytes; a source counted as a histogram has it made its user numbers' cursors.
    */
-  source(userIds: Int32Array, trackIds?: Int32Array, kept?: Uint8Array, rows?: number): void {
-    if (this.histogramPending) throw new Error('a source counted but not folded (sourceCounted)');
-    this.histogram = this.histogramAt !== 0 && rows !== undefined && userIds.length <= rows;
-    const buffer = this.memory.buffer;
-    new Int32Array(buffer, this.sourceAt, userIds.length).set(userIds);
-    this.known = userIds.length;
-    const tracksAt = this.sourceAt + 4 * userIds.length;
-    this.knownTracks = trackIds?.length ?? 0;
-    if (trackIds !== undefined) new Int32Array(buffer, tracksAt, trackIds.length).set(trackIds);
-    this.keptAt = 0;
-    if (kept !== undefined) {
-      this.keptAt = tracksAt + 4 * this.knownTracks;
-      new Uint8Array(buffer, this.keptAt, kept.length).set(kept);
-    }
+  placeSource(s: number, userIds: Int32Array, trackIds: Int32Array, kept?: Uint8Array): void {
+    if (this.counting || this.pairsAt === 0) throw new Error('a source placed before the groups started');
+    this.copyIn(s, userIds, trackIds, kept);
+    const histogram = this.histogramsAt[s];
+    if (histogram !== undefined) this.exports.cursorsOf(histogram, this.known, SOURCE_AT, this.countersAt);
   }
 
   /**
    * The first pass over a chunk's user numbers (CHUNK_ROWS at most); returns `sum` and the mix of
    * the ids counted. Read where they are when they are in this memory (read into `chunkBytes`).
-   * A source of few user numbers against its rows is counted as a histogram of them instead, its
-   * rows neither picked nor looked up one by one (a day worker's first pass over 10M rows of
-   * 50,000 users: 160 ms of the kernel's): its ids are counted, and its mix added, only by
-   * `sourceCounted`, which every source's chunks end with.
+   * A source counted as a histogram (lay) has its rows neither picked nor looked up one by one:
+   * its ids are counted, and its mix added, only by `sourceCounted`, which every source's chunks
+   * end with.
    */
   countUsers(users: Uint32Array, sum: number): number {
-    if (this.histogram) {
-      if (!this.histogramPending) {
-        new Uint32Array(this.memory.buffer, this.histogramAt, this.known).fill(0);
-        this.histogramPending = true;
-      }
-      this.exports.histogramUsers(
-        this.placeOf(users, this.chunkUsers),
-        users.length,
-        this.known,
-        this.histogramAt,
-      );
+    const histogram = this.histogramsAt[this.current];
+    if (histogram !== undefined) {
+      this.exports.histogramUsers(this.placeOf(users, this.chunkUsers), users.length, this.known, histogram);
       return sum;
     }
     return this.exports.countUsers(
       this.placeOf(users, this.chunkUsers),
       users.length,
-      this.sourceAt,
+      SOURCE_AT,
       this.known,
       this.keptAt,
       PICKED_AT,
@@ -143,14 +154,15 @@ export class DayGroupKernel {
     );
   }
 
-  /** A source's first pass ended (after its last countUsers): returns `sum` and the mix of the ids it counted. */
+  /** A source's first pass ended (after its last countUsers): returns `sum` and the mix of the numbers it counted. */
   sourceCounted(sum: number): number {
-    if (!this.histogramPending) return sum;
-    this.histogramPending = false;
+    this.counting = false;
+    const histogram = this.histogramsAt[this.current];
+    if (histogram === undefined) return sum;
     return this.exports.foldUsers(
-      this.histogramAt,
+      histogram,
       this.known,
-      this.sourceAt,
+      SOURCE_AT,
       this.keptAt,
       this.countersAt,
       this.users,
@@ -160,7 +172,7 @@ export class DayGroupKernel {
 
   /** The counts made starts, and the groups' pairs laid after them: returns the rows. */
   startGroups(): number {
-    if (this.histogramPending) throw new Error('a source counted but not folded (sourceCounted)');
+    if (this.counting) throw new Error('a source counted but not folded (sourceCounted)');
     this.rows = this.exports.startsOf(this.countersAt, this.users) >>> 0;
     this.pairsAt = alignTo(this.countersAt + 4 * (this.users + 2), 8);
     this.ensure(this.pairsAt + 8 * this.rows);
@@ -177,6 +189,16 @@ export class DayGroupKernel {
       counters: new Uint32Array(buffer, this.countersAt, this.users + 2),
       pairs: new Uint32Array(buffer, this.pairsAt, 2 * this.rows),
     };
+  }
+
+  /**
+   * The source being placed's cursors, a user number each (NO_CURSOR: its rows are not placed),
+   * when it was counted as a histogram: where the second pass goes on from when it stops (a time
+   * off the millisecond, placed in JavaScript: placeInMicros in formats/kpiPartials.ts).
+   */
+  cursors(): Uint32Array | undefined {
+    const histogram = this.histogramsAt[this.current];
+    return histogram === undefined ? undefined : new Uint32Array(this.memory.buffer, histogram, this.known);
   }
 
   /**
@@ -199,32 +221,74 @@ export class DayGroupKernel {
 
   /**
    * The second pass over a chunk's rows (CHUNK_ROWS at most; read where they are when they are in
-   * this memory); returns `sum` and the mix of the ids placed. `stopped` is then the index among
-   * `picked` of the first row it left (a time not on a whole millisecond of the day), or -1.
+   * this memory); returns `sum` and the mix of the numbers placed. `stopped` is then the index
+   * among `picked` of the first row it left (a time not on a whole millisecond of the day), or -1.
    */
   placeRows(
     chunk: { users: Uint32Array; tracks: Uint32Array; times: Float64Array },
     dayStart: number,
     sum: number,
   ): number {
+    const users = this.placeOf(chunk.users, this.chunkUsers);
+    const tracks = this.placeOf(chunk.tracks, this.chunkTracks);
+    const times = this.placeOf(chunk.times, this.chunkTimes);
+    const n = chunk.users.length;
+    const trackIds = SOURCE_AT + 4 * this.known;
+    const histogram = this.histogramsAt[this.current];
+    if (histogram !== undefined) {
+      return this.exports.placeByNumber(
+        users,
+        tracks,
+        times,
+        n,
+        histogram,
+        this.known,
+        trackIds,
+        this.knownTracks,
+        PICKED_AT,
+        this.pairsAt,
+        this.rows,
+        STAGE_AT,
+        dayStart,
+        sum,
+      );
+    }
     return this.exports.placeRows(
-      this.placeOf(chunk.users, this.chunkUsers),
-      this.placeOf(chunk.tracks, this.chunkTracks),
-      this.placeOf(chunk.times, this.chunkTimes),
-      chunk.users.length,
-      this.sourceAt,
+      users,
+      tracks,
+      times,
+      n,
+      SOURCE_AT,
       this.known,
       this.keptAt,
-      this.sourceAt + 4 * this.known,
+      trackIds,
       this.knownTracks,
       PICKED_AT,
       this.countersAt,
       this.users,
       this.pairsAt,
       this.rows,
+      STAGE_AT,
       dayStart,
       sum,
     );
+  }
+
+  /** Source `s`'s numbers (and kept bytes) copied in, for either pass. */
+  private copyIn(s: number, userIds: Int32Array, trackIds?: Int32Array, kept?: Uint8Array): void {
+    if (s < 0 || s >= this.histogramsAt.length) throw new RangeError(`source ${s} was not laid out`);
+    this.current = s;
+    const buffer = this.memory.buffer;
+    new Int32Array(buffer, SOURCE_AT, userIds.length).set(userIds);
+    this.known = userIds.length;
+    const tracksAt = SOURCE_AT + 4 * userIds.length;
+    this.knownTracks = trackIds?.length ?? 0;
+    if (trackIds !== undefined) new Int32Array(buffer, tracksAt, trackIds.length).set(trackIds);
+    this.keptAt = 0;
+    if (kept !== undefined) {
+      this.keptAt = tracksAt + 4 * this.knownTracks;
+      new Uint8Array(buffer, this.keptAt, kept.length).set(kept);
+    }
   }
 
   /** Where `column` is in this memory: its own place when it is a view of it, else copied to `into`'s. */
@@ -344,6 +408,13 @@ export class DayGroupKernel {
   }
 }
 
+/** What `lay` is told of each source of a day: how many user and track numbers it has, and its rows of the day. */
+export interface DayShape {
+  users: number;
+  tracks: number;
+  rows: number;
+}
+
 /** What `aggregate` reads of a catalogue (NumberedCatalog's arrays, in genreKpis.ts). */
 export interface SumsCatalog {
   trackFrom: Uint32Array;
@@ -387,6 +458,7 @@ interface KernelExports {
     groups: number,
     sum: number,
   ): number;
+  cursorsOf(histogram: number, known: number, userIds: number, counters: number): void;
   startsOf(counters: number, groups: number): number;
   placeRows(
     users: number,
@@ -403,6 +475,23 @@ interface KernelExports {
     groups: number,
     pairs: number,
     rows: number,
+    stage: number,
+    dayStart: number,
+    sum: number,
+  ): number;
+  placeByNumber(
+    users: number,
+    tracks: number,
+    times: number,
+    n: number,
+    cursors: number,
+    known: number,
+    trackIds: number,
+    knownTracks: number,
+    picked: number,
+    pairs: number,
+    rows: number,
+    stage: number,
     dayStart: number,
     sum: number,
   ): number;
@@ -434,14 +523,10 @@ interface KernelExports {
 export const CHUNK_ROWS = 1 << 16;
 const CHUNK_AT = 64;
 const PICKED_AT = CHUNK_AT + 16 * CHUNK_ROWS;
-const SOURCE_AT = PICKED_AT + 4 * CHUNK_ROWS;
-/**
- * The most user numbers of a source whose first pass is a histogram (4 MB of it, in every day
- * worker). A file of more (2M users: 1.5M a file) has its rows counted one by one, as before: its
- * histogram would be as large as a third of its rows, and memory at that size counts against the
- * budget.
- */
-const HISTOGRAM_UP_TO = 1 << 20;
+const STAGE_AT = PICKED_AT + 4 * CHUNK_ROWS;
+const SOURCE_AT = STAGE_AT + 16 * CHUNK_ROWS;
+/** A user number's cursor when none of its rows is placed (cursors): not kept, or none counted. */
+export const NO_CURSOR = 0xffffffff;
 const S_OUT_OF_RANGE = 0;
 const S_STOPPED = 1;
 const S_DUPLICATES = 2;

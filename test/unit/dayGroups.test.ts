@@ -67,15 +67,15 @@ function run(
     columns.times.set(part.map((r) => DAY_START + r.ms * 1000));
     return columns;
   };
-  kernel.lay(users, ids.length, tracks.length);
-  kernel.source(ids, undefined, keptBytes, rows.length);
+  kernel.lay(users, [{ users: ids.length, tracks: tracks.length, rows: rows.length }]);
+  kernel.countSource(0, ids, keptBytes);
   const at = Math.min(cut, rows.length);
   // One chunk after the other (in place, the second is laid where the first was).
   let sum = kernel.countUsers(chunk(rows.slice(0, at)).users, 0);
   sum = kernel.countUsers(chunk(rows.slice(at)).users, sum);
   const counted = kernel.sourceCounted(sum);
   const total = kernel.startGroups();
-  kernel.source(ids, tracks, keptBytes);
+  kernel.placeSource(0, ids, tracks, keptBytes);
   const placed = kernel.placeRows(chunk(), DAY_START, 0);
   const { counters, pairs } = kernel.groups();
   // After the second pass the cursors are the ends: group u is [u's start, counters[u + 1]).
@@ -87,6 +87,68 @@ function run(
     }));
   });
   return { groups, total, counted, placed, stopped: kernel.stopped, outOfRange: kernel.outOfRange };
+}
+
+/**
+ * A source's run ids for its `known` user numbers: distinct, as a partial segment's names are (a
+ * user's rows of a source keep their order only so), or -1 (no number: `numbering`'s -1, or more
+ * numbers than `users`), shifted by `numbering`'s first.
+ */
+function injective(numbering: number[], known: number, users: number): number[] {
+  const shift = Math.max(0, numbering[0]!);
+  return Array.from({ length: known }, (_, u) =>
+    numbering[u]! < 0 || u >= users ? -1 : (u + shift) % users,
+  );
+}
+
+/** A source of a day: its rows and its numbering (userIds, trackIds; kept: its part's users, a 0 or 1 a number). */
+interface Source {
+  rows: Row[];
+  userIds: number[];
+  trackIds: number[];
+  kept?: number[];
+}
+
+/**
+ * The kernel's passes over several sources of a day cut into `parts`, as loadDayGroups makes them:
+ * every source counted, then every source placed, in order. Returns the groups and, per source,
+ * the mixes each pass added (they must agree).
+ */
+function runSources(kernel: DayGroupKernel, sources: Source[], users: number, parts: number) {
+  const shapes = sources.map((s) => ({
+    users: s.userIds.length,
+    tracks: s.trackIds.length,
+    rows: s.rows.length,
+  }));
+  kernel.lay(users, shapes, parts);
+  const columns = (rows: Row[]) => ({
+    users: Uint32Array.from(rows, (r) => r.user),
+    tracks: Uint32Array.from(rows, (r) => r.track),
+    times: Float64Array.from(rows, (r) => DAY_START + r.ms * 1000),
+  });
+  const numbered = sources.map((s) => ({
+    ids: Int32Array.from(s.userIds),
+    tracks: Int32Array.from(s.trackIds),
+    kept: s.kept === undefined ? undefined : Uint8Array.from(s.kept),
+  }));
+  const counted = sources.map((source, s) => {
+    kernel.countSource(s, numbered[s]!.ids, numbered[s]!.kept);
+    return kernel.sourceCounted(kernel.countUsers(columns(source.rows).users, 0));
+  });
+  kernel.startGroups();
+  const placed = sources.map((source, s) => {
+    kernel.placeSource(s, numbered[s]!.ids, numbered[s]!.tracks, numbered[s]!.kept);
+    return kernel.placeRows(columns(source.rows), DAY_START, 0);
+  });
+  const { counters, pairs } = kernel.groups();
+  const groups = Array.from({ length: users }, (_, u) => {
+    const from = u === 0 ? 0 : counters[u]!;
+    return Array.from({ length: counters[u + 1]! - from }, (_, k) => ({
+      track: pairs[2 * (from + k)]!,
+      ms: pairs[2 * (from + k) + 1]!,
+    }));
+  });
+  return { groups, counted, placed, outOfRange: kernel.outOfRange };
 }
 
 /** The groups the kernel holds, as loadDayGroups returns them: its (track, time) pairs, in place. */
@@ -127,9 +189,7 @@ describe('DayGroupKernel', () => {
         fc.boolean(),
         (users, known, knownTracks, withParts, raw, numbering, inPlace, cut, byRows) => {
           const kernel = kernels[byRows ? 1 : 0]!;
-          const userIds = Array.from({ length: known }, (_, u) =>
-            numbering[u]! < 0 ? -1 : numbering[u]! % users,
-          );
+          const userIds = injective(numbering, known, users);
           const trackIds = Array.from({ length: knownTracks }, (_, t) => (t * 7) % 11);
           const kept = withParts ? userIds.map((id) => Number(id >= 0 && id % 2 === 0)) : undefined;
           const rows = raw.map(([u, t, ms]) => ({ user: u % known, track: t % knownTracks, ms }));
@@ -139,6 +199,50 @@ describe('DayGroupKernel', () => {
           expect(got.total).toBe(want.reduce((n, g) => n + g.length, 0));
           expect(got.placed).toBe(got.counted);
           expect(got.stopped).toBe(-1);
+          expect(got.outOfRange).toBe(false);
+        },
+      ),
+      { numRuns: 300 },
+    );
+  });
+
+  it('property: groups the rows of several sources, each counted by histogram or row by row, as the plain sort does', () => {
+    // Each source numbered its own way; one with more user numbers than rows, or past the part's
+    // share of histograms (the day cut into up to 4 parts), counted and placed row by row.
+    const kernels = [new DayGroupKernel(), new DayGroupKernel(0)];
+    const source = fc.record({
+      known: fc.integer({ min: 1, max: 60 }),
+      knownTracks: fc.integer({ min: 1, max: 10 }),
+      raw: fc.array(fc.tuple(fc.nat(), fc.nat(), fc.integer({ min: 0, max: 86_399_999 })), {
+        maxLength: 120,
+      }),
+      numbering: fc.array(fc.integer({ min: -1, max: 500 }), { minLength: 60, maxLength: 60 }),
+    });
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 50 }),
+        fc.array(source, { minLength: 1, maxLength: 5 }),
+        fc.integer({ min: 1, max: 4 }),
+        fc.boolean(),
+        fc.boolean(),
+        (users, drawn, parts, withParts, byRows) => {
+          const sources: Source[] = drawn.map(({ known, knownTracks, raw, numbering }) => {
+            const userIds = injective(numbering, known, users);
+            return {
+              rows: raw.map(([u, t, ms]) => ({ user: u % known, track: t % knownTracks, ms })),
+              userIds,
+              trackIds: Array.from({ length: knownTracks }, (_, t) => (t * 3) % 7),
+              kept: withParts ? userIds.map((id) => Number(id >= 0 && id % parts === 0)) : undefined,
+            };
+          });
+          const got = runSources(kernels[byRows ? 1 : 0]!, sources, users, parts);
+          const want: { track: number; ms: number }[][] = Array.from({ length: users }, () => []);
+          for (const s of sources) {
+            const plain = sortPlainly(s.rows, s.userIds, s.trackIds, s.kept, users);
+            for (const [u, rows] of plain.entries()) want[u]!.push(...rows);
+          }
+          expect(got.groups).toEqual(want);
+          expect(got.placed).toEqual(got.counted);
           expect(got.outOfRange).toBe(false);
         },
       ),
