@@ -160,7 +160,7 @@ export async function readSongs(files: CsvInput[]): Promise<SongCatalog> {
     };
     await readCatalogFile('songs', file, SONG_COLUMNS, into, {
       onRow,
-      expect: (records) => staged.ids.reserve(records),
+      expect: (records) => staged.ids.reserve(records, true),
       restart: () => {
         staged = new TrackRows(catalog ?? staged);
       },
@@ -202,7 +202,7 @@ export async function readUsers(files: CsvInput[]): Promise<UserCatalog> {
     };
     await readCatalogFile('users', file, USER_COLUMNS, catalog, {
       onRow,
-      expect: (records) => staged.reserve(records),
+      expect: (records) => staged.reserve(records, true),
       restart: (unaccept) => {
         staged = new IdInterner();
         batch = new IdBatch(staged, (record, text) => unaccept('duplicate_user', record, text));

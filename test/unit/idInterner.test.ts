@@ -235,6 +235,26 @@ describe('IdInterner', () => {
     expect(() => interner.text(3)).toThrow(RangeError);
   });
 
+  it('reserve with bytes makes room for the names to come, their ids and bytes too: adding them grows nothing', () => {
+    // Names as long as the ones already there (room for their bytes is their average so far), or
+    // of 16 bytes at most before any.
+    const name = (i: number): string => `u${String(i).padStart(7, '0')}`;
+    for (const already of [0, 1_000]) {
+      const interner = new IdInterner();
+      interner.idsOfList(nameListOf(Array.from({ length: already }, (_, i) => name(i))));
+      interner.reserve(50_000, true);
+      const reserved = interner.memoryBytes;
+      const more = Array.from({ length: 50_000 }, (_, i) => name(already + i));
+      expect([...interner.idsOfList(nameListOf(more))]).toEqual(more.map((_, i) => already + i));
+      expect(interner.memoryBytes).toBe(reserved);
+      expect(interner.name(already + 49_999)).toBe(name(already + 49_999));
+      // Cleared for the next file, its table large enough: nothing is laid anew.
+      interner.clear();
+      interner.reserve(40_000, true);
+      expect(interner.memoryBytes).toBe(reserved);
+    }
+  });
+
   it('a table of any size (not a power of two) filled to three quarters, its probes wrapping at its end', () => {
     for (const reserved of [1600, 2100, 3001, 77_777]) {
       const interner = new IdInterner();
