@@ -215,16 +215,10 @@ export function placeRows(
       store<i32>(S_OUT_OF_RANGE, 1);
       continue;
     }
-    const cursor = counters + ((<usize>id + 1) << 2);
-    const at = load<u32>(cursor);
-    store<u32>(cursor, at + 1);
     total += (<i32>id + 1) * 0x9e3779b1;
+    const cursor = counters + ((<usize>id + 1) << 2);
     const t = load<u32>(tracks + (i << 2));
-    if (t >= knownTracks || at >= rows) {
-      store<i32>(S_OUT_OF_RANGE, 1);
-      continue;
-    }
-    stagePair(stage, staged++, at, load<u32>(trackIds + ((<usize>t) << 2)), <u32>ms);
+    staged += stageAt(cursor, t, <u32>ms, trackIds, knownTracks, rows, stage, staged);
   }
   scatter(stage, staged, pairs);
   return total;
@@ -273,16 +267,9 @@ export function placeByNumber(
       break;
     }
     const u = load<u32>(users + (i << 2));
-    const cursor = cursors + ((<usize>u) << 2);
-    const at = load<u32>(cursor);
-    store<u32>(cursor, at + 1);
     total += (<i32>u + 1) * 0x9e3779b1;
     const t = load<u32>(tracks + (i << 2));
-    if (t >= knownTracks || at >= rows) {
-      store<i32>(S_OUT_OF_RANGE, 1);
-      continue;
-    }
-    stagePair(stage, staged++, at, load<u32>(trackIds + ((<usize>t) << 2)), <u32>ms);
+    staged += stageAt(cursors + ((<usize>u) << 2), t, <u32>ms, trackIds, knownTracks, rows, stage, staged);
   }
   scatter(stage, staged, pairs);
   return total;
@@ -292,6 +279,31 @@ export function placeByNumber(
 function millisOf(time: f64, dayStart: f64): f64 {
   const ms = (time - dayStart) / 1000;
   return ms >= 0 && ms < MS_PER_DAY && ms === Math.floor(ms) ? ms : -1;
+}
+
+/**
+ * A kept row (its track number `t`, its time `ms`) staged at the place the cursor at `cursor` holds,
+ * the cursor moved on: returns 1, or 0 with S_OUT_OF_RANGE set for a track number past
+ * `knownTracks` or a place past `rows` (nothing staged). Both second passes, whichever cursor.
+ */
+function stageAt(
+  cursor: usize,
+  t: u32,
+  ms: u32,
+  trackIds: usize,
+  knownTracks: u32,
+  rows: u32,
+  stage: usize,
+  staged: usize,
+): usize {
+  const at = load<u32>(cursor);
+  store<u32>(cursor, at + 1);
+  if (t >= knownTracks || at >= rows) {
+    store<i32>(S_OUT_OF_RANGE, 1);
+    return 0;
+  }
+  stagePair(stage, staged, at, load<u32>(trackIds + ((<usize>t) << 2)), ms);
+  return 1;
 }
 
 /**

@@ -77,16 +77,14 @@ function run(
   const total = kernel.startGroups();
   kernel.placeSource(0, ids, tracks, keptBytes);
   const placed = kernel.placeRows(chunk(), DAY_START, 0);
-  const { counters, pairs } = kernel.groups();
-  // After the second pass the cursors are the ends: group u is [u's start, counters[u + 1]).
-  const groups = Array.from({ length: users }, (_, u) => {
-    const from = u === 0 ? 0 : counters[u]!;
-    return Array.from({ length: counters[u + 1]! - from }, (_, k) => ({
-      track: pairs[2 * (from + k)]!,
-      ms: pairs[2 * (from + k) + 1]!,
-    }));
-  });
-  return { groups, total, counted, placed, stopped: kernel.stopped, outOfRange: kernel.outOfRange };
+  return {
+    groups: placedGroups(kernel, users),
+    total,
+    counted,
+    placed,
+    stopped: kernel.stopped,
+    outOfRange: kernel.outOfRange,
+  };
 }
 
 /**
@@ -140,15 +138,20 @@ function runSources(kernel: DayGroupKernel, sources: Source[], users: number, pa
     kernel.placeSource(s, numbered[s]!.ids, numbered[s]!.tracks, numbered[s]!.kept);
     return kernel.placeRows(columns(source.rows), DAY_START, 0);
   });
+  return { groups: placedGroups(kernel, users), counted, placed, outOfRange: kernel.outOfRange };
+}
+
+/** The kernel's groups once every row is placed, as (track, ms) lists a user. */
+function placedGroups(kernel: DayGroupKernel, users: number): { track: number; ms: number }[][] {
   const { counters, pairs } = kernel.groups();
-  const groups = Array.from({ length: users }, (_, u) => {
+  // After the second pass the cursors are the ends: group u is [u's start, counters[u + 1]).
+  return Array.from({ length: users }, (_, u) => {
     const from = u === 0 ? 0 : counters[u]!;
     return Array.from({ length: counters[u + 1]! - from }, (_, k) => ({
       track: pairs[2 * (from + k)]!,
       ms: pairs[2 * (from + k) + 1]!,
     }));
   });
-  return { groups, counted, placed, outOfRange: kernel.outOfRange };
 }
 
 /** The groups the kernel holds, as loadDayGroups returns them: its (track, time) pairs, in place. */
