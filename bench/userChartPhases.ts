@@ -9,13 +9,17 @@ import { type ArgsSpec, args } from './benchSupport.js';
  * read, merged, formatted (and written with --write), each phase timed in CPU time
  * (`process.cpuUsage()`: steadier than wall time on a shared machine). --dist is a build's dist/
  * folder (default: this one's), so that two builds can be run one after the other on the same
- * partials; run it with `node --cpu-prof` for the functions. Prints one JSON line.
+ * partials; run it with `node --cpu-prof` for the functions. Where the build has the WebAssembly
+ * user chart (window/userCharts.js), each range is read and charted by it too (`kernelRead`,
+ * `kernel`: its merge and formatting together), its text compared with the JavaScript's
+ * (`kernelRanges.differing` must be 0). Prints one JSON line.
  */
 const SPEC: ArgsSpec = {
   usage: 'npm run bench:user-chart -- --state DIR [options]   (or node dist/bench/userChartPhases.js ...)',
   about:
     "The charts of a state folder's partials on one thread, without workers: CPU time of reading and " +
-    'merging the country partitions, and of reading, merging and formatting every user range, as one JSON line.',
+    'merging the country partitions, and of reading, merging and formatting every user range (in JavaScript, ' +
+    'and by the WebAssembly kernel where the build has it, its text compared with theirs), as one JSON line.',
   options: {
     state: {
       value: 'DIR',
@@ -39,6 +43,12 @@ const { planMemory } = await from('src/engines/embedded/memoryPlan.js');
 const { mergeSpans, MergeScratch } = await from('src/window/mergeTopK.js');
 const { writeChartLine } = await from('src/formats/chartFiles.js');
 const { ByteWriter } = await from('src/partials/varint.js');
+// The WebAssembly user chart (window/userCharts.js), where the build has it: timed beside the
+// JavaScript merge and formatting, its text compared with theirs range by range.
+const kernel = await from('src/window/userCharts.js').then(
+  (m) => new m.UserChartKernel(),
+  () => undefined,
+);
 
 const cpu = (): number => {
   const u = process.cpuUsage();
@@ -50,7 +60,17 @@ const partials = readdirSync(dir)
   .sort()
   .map((n) => ({ path: join(dir, n), directory: readPartialDirectory(join(dir, n)) }));
 const window = planWindow(partials, planMemory(1024 ** 3, 2), 2);
-const ms = { countryRead: 0, countryMerge: 0, read: 0, merge: 0, format: 0, write: 0 };
+const ms = {
+  countryRead: 0,
+  countryMerge: 0,
+  read: 0,
+  merge: 0,
+  format: 0,
+  write: 0,
+  kernelRead: 0,
+  kernel: 0,
+};
+const kernelRanges = { merged: 0, leftToJavaScript: 0, differing: 0 };
 // The country merge first, every window partition's blocks of every day, as the workers do.
 const countryInput = new ReusedBuffer();
 const countryScratch = new MergeScratch();
@@ -91,6 +111,20 @@ for (const range of window.userRanges) {
   const text: Uint8Array = out.result();
   for (let done = 0; fd >= 0 && done < text.length; ) done += writeSync(fd, text, done);
   const t4 = cpu();
+  if (kernel !== undefined) {
+    const k0 = cpu();
+    const kernelSpans = readRangeSpans(range.sources, kernel.room(50));
+    const k1 = cpu();
+    const kernelOut = windowPlan.rangeTextWriter(range.inputBytes);
+    const rows = kernel.merge(kernelSpans, 50, range.low, range.high, kernelOut);
+    ms.kernelRead += k1 - k0;
+    ms.kernel += cpu() - k1;
+    if (rows === undefined) kernelRanges.leftToJavaScript++;
+    else {
+      kernelRanges.merged++;
+      if (rows !== merged.keys || Buffer.compare(kernelOut.result(), text) !== 0) kernelRanges.differing++;
+    }
+  }
   ms.read += t1 - t0;
   ms.merge += t2 - t1;
   ms.format += t3 - t2 - (t2 - t1);
@@ -111,5 +145,6 @@ console.log(
     [counted]: entries,
     bytes,
     cpuMs: rounded,
+    ...(kernel === undefined ? {} : { kernelRanges }),
   }),
 );

@@ -402,6 +402,42 @@ describe('a normal run', () => {
   });
 });
 
+describe('user ranges the WebAssembly kernel leaves to mergeSpans', () => {
+  it('charts a heavy user, ids past 2^32 and plays past a histogram as the reference does', () => {
+    // A user of 80,000 day entries over the week (past the kernel's 65,536), one of 2^40 + 5
+    // (blocks of the varint layout), one playing a song 3,000 times, and 3,000 ordinary users.
+    const dir = join(tmp, 'kernel-leaves');
+    mkdirSync(dir);
+    let x = 7;
+    const next = (n: number): number => {
+      x = (x * 1103515245 + 12345) % 2 ** 31;
+      return x % n;
+    };
+    for (let d = 1; d <= 2; d++) {
+      const lines: string[] = [];
+      for (let i = 0; i < 40_000; i++) lines.push(`${d * 1_000_000 + i}|424242|FR`);
+      for (let i = 0; i < 3_000; i++) lines.push(`77|5150|DE`);
+      for (let i = 0; i < 20; i++) lines.push(`${100 + next(30)}|${2 ** 40 + 5}|GB`);
+      for (let i = 0; i < 30_000; i++)
+        lines.push(`${1 + next(5000)}|${10 + next(3000)}|${d === 1 ? 'FR' : 'US'}`);
+      writeFileSync(join(dir, `listen-2024010${d}.log`), `${lines.join('\n')}\n`);
+    }
+    const other = freshOut();
+    const r = cli(['top50', '--logs', dir, '--out', other, '--date', '20240102', '--quiet']);
+    expect(r.status, r.stderr).toBe(0);
+    const rows = readdirSync(dir)
+      .sort()
+      .flatMap((name) => referenceRows(readFileSync(join(dir, name))));
+    const expected = referenceCharts(rows);
+    const user = readFileSync(join(other, 'user_top50_20240102.txt'), 'utf8');
+    expect(user).toContain('424242|');
+    expect(user).toContain(`${2 ** 40 + 5}|`);
+    expect(user).toContain('5150|77:6000\n');
+    expect(user).toBe(expected.user);
+    expect(readFileSync(join(other, 'country_top50_20240102.txt'), 'utf8')).toBe(expected.country);
+  });
+});
+
 /** Deterministic pseudo-random bytes (xorshift32). */
 function randomBytes(n: number, seed: number): Buffer {
   const out = Buffer.alloc(n);

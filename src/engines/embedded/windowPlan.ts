@@ -135,7 +135,7 @@ export function countrySources(partials: DayPartial[], q: number, partitions: nu
  * ones lingered until V8 collected them, a hundred MB and more of garbage a worker (peak RSS 550
  * MB for 7 x 20M rows at --memory 512MB, against about 400 MB with a forced GC after each range).
  */
-export class ReusedBuffer {
+export class ReusedBuffer implements PieceRoom {
   private bytes = new Uint8Array(0);
 
   /** A view of at least `length` bytes; what an earlier view held is overwritten. */
@@ -143,6 +143,14 @@ export class ReusedBuffer {
     if (this.bytes.length < length) this.bytes = new Uint8Array(Math.ceil(length * 1.25));
     return this.bytes.subarray(0, length);
   }
+}
+
+/**
+ * Where readPieces reads a task's pieces: a view of `length` bytes for `pieces` pieces (a
+ * ReusedBuffer, or the memory of the kernel that merges them: window/userCharts.ts).
+ */
+export interface PieceRoom {
+  take(length: number, pieces: number): Uint8Array;
 }
 
 /**
@@ -156,11 +164,17 @@ export function readPieces<S extends { path: string }, P extends { offset: numbe
   sources: readonly S[],
   piecesOf: (source: S) => readonly P[],
   read: (fd: number, piece: P, path: string, into: Uint8Array) => R,
-  into: ReusedBuffer,
+  into: PieceRoom,
 ): R[] {
   let total = 0;
-  for (const source of sources) for (const piece of piecesOf(source)) total += piece.length + 3;
-  const buffer = into.take(total);
+  let pieces = 0;
+  for (const source of sources) {
+    for (const piece of piecesOf(source)) {
+      total += piece.length + 3;
+      pieces++;
+    }
+  }
+  const buffer = into.take(total, pieces);
   const out: R[] = [];
   let at = 0;
   for (const source of sources) {
@@ -185,7 +199,7 @@ export function readPieces<S extends { path: string }, P extends { offset: numbe
  */
 export function readRangeSpans(
   sources: MergeUsersTask['sources'],
-  into: ReusedBuffer = new ReusedBuffer(),
+  into: PieceRoom = new ReusedBuffer(),
 ): BlockSpan[] {
   return readPieces(
     sources,

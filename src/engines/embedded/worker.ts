@@ -33,6 +33,7 @@ import { closeS3, csvInput } from '../../sources/locations.js';
 import { readUnitLines } from '../../sources/logUnits.js';
 import type { CountryChart } from '../../window/countryCharts.js';
 import { MergeScratch, mergeSpans } from '../../window/mergeTopK.js';
+import { UserChartKernel } from '../../window/userCharts.js';
 import { doneReading, progressReporter } from './fileProgress.js';
 import { aggregateDayPart } from './kpiDayPart.js';
 import { distinctAbout } from './memoryPlan.js';
@@ -347,21 +348,24 @@ function mergeCountries(task: MergeCountriesTask): MergeCountriesResult {
 /** This worker's arrays for a KPI day part's groups, reused part after part (see GroupArrays). */
 const dayArrays = new GroupArrays();
 
-/** This worker's buffer for a user range's spans, reused range after range. */
-const rangeInput = new ReusedBuffer();
+/** This worker's user chart kernel: its memory holds a user range's spans, range after range. */
+let userCharts: UserChartKernel | undefined;
 
 /**
  * The user chart rows of one user range: the range's segments of every users block of every day,
- * merged into text rows (returned as bytes, in user order, for the job to write in place).
+ * merged into text rows (returned as bytes, in user order, for the job to write in place). By the
+ * kernel (window/userCharts.ts), or by mergeSpans where it leaves the range to it.
  */
 function mergeUsers(task: MergeUsersTask): MergeUsersResult {
-  const spans = readRangeSpans(task.sources, rangeInput);
+  userCharts ??= new UserChartKernel();
+  const spans = readRangeSpans(task.sources, userCharts.room(task.top));
   const out = rangeTextWriter(task.inputBytes, task.textBuffer);
-  const merged = mergeSpans(spans, task.top, task.low, task.high, (user, songs, plays, n) => {
+  let rows = userCharts.merge(spans, task.top, task.low, task.high, out);
+  rows ??= mergeSpans(spans, task.top, task.low, task.high, (user, songs, plays, n) => {
     writeChartLine(out, user, songs, plays, n);
-  });
+  }).keys;
   // Handed over without a copy: the job receives a view of this buffer.
-  return { range: task.range, bytes: out.result(), rows: merged.keys };
+  return { range: task.range, bytes: out.result(), rows };
 }
 
 /** The users' and tracks' interners of this worker's streams parses, kept from file to file. */

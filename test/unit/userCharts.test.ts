@@ -1,0 +1,250 @@
+import { describe, expect, it } from 'vitest';
+import { writeChartLine } from '../../src/formats/chartFiles.js';
+import { aggregatePacked, checksumSegments } from '../../src/partials/aggregatePairs.js';
+import { ByteWriter } from '../../src/partials/varint.js';
+import { type BlockSpan, mergeSpans } from '../../src/window/mergeTopK.js';
+import { UserChartKernel } from '../../src/window/userCharts.js';
+import {
+  addPlays,
+  aggregate,
+  type BlockContent,
+  expectedCharts,
+  packedPairs,
+  type Totals,
+  TWO_32,
+} from '../support/chartBlocks.js';
+import { mulberry32 } from '../support/prng.js';
+
+/**
+ * The user chart kernel (src/window/userCharts.ts, WebAssembly) against a Map computation: weeks
+ * of 'words' days cut into partitions (a span's group, as a user range reads them), key ranges,
+ * charts long and short, a text larger than its window; and the ranges it leaves to mergeSpans.
+ */
+
+/** The chart rows as the user chart file holds them. */
+function chartText(charts: BlockContent): string {
+  return charts
+    .map(([key, entries]) => `${key}|${entries.map(([s, p]) => `${s}:${p}`).join(',')}\n`)
+    .join('');
+}
+
+interface Day {
+  /** One block a partition (keys of partition p are those with key % partitions === p). */
+  blocks: { block: Uint8Array; bases: number[]; keys: number[]; offsets: number[]; words: boolean }[];
+}
+
+/** A day's (key, song) rows, encoded a block per partition ('words' unless `varint`). */
+function encodeDay(
+  keys: number[],
+  songs: number[],
+  partitions: number,
+  segmentKeys: number,
+  varint = false,
+): Day {
+  const blocks: Day['blocks'] = [];
+  for (let p = 0; p < partitions; p++) {
+    const at = keys.map((_, i) => i).filter((i) => keys[i]! % partitions === p);
+    if (at.length === 0) continue;
+    const k = at.map((i) => keys[i]!);
+    const s = at.map((i) => songs[i]!);
+    let block: Uint8Array;
+    let stats: ReturnType<typeof aggregatePacked>;
+    if (varint) ({ block, stats } = aggregate(k, s, segmentKeys));
+    else {
+      const out = new ByteWriter(16);
+      stats = aggregatePacked(packedPairs(k, s), k.length, out, segmentKeys);
+      block = out.result().slice();
+    }
+    checksumSegments(stats.segments, block);
+    const { bases, keys: firstKeys, offsets } = stats.segments;
+    blocks.push({ block, bases: [...bases], keys: [...firstKeys], offsets: [...offsets], words: !varint });
+  }
+  return { blocks };
+}
+
+/**
+ * The spans of [low, high) of every block of every day, laid in the kernel's memory as readPieces
+ * lays them (each at its place modulo 4, after a gap), grouped by partition.
+ */
+function laySpans(
+  kernel: UserChartKernel,
+  days: Day[],
+  low: number,
+  high: number,
+  k: number,
+  partitions: number,
+) {
+  const pieces: { bytes: Uint8Array; base: number; group: number; words: boolean }[] = [];
+  for (const day of days) {
+    day.blocks.forEach(({ block, bases, keys, offsets, words }, b) => {
+      let first = 0;
+      while (first + 1 < keys.length && keys[first + 1]! <= low) first++;
+      let end = first;
+      while (end < keys.length && keys[end]! < high) end++;
+      if (end === first) return;
+      const from = offsets[first]!;
+      const to = offsets[end] ?? block.length;
+      pieces.push({ bytes: block.subarray(from, to), base: bases[first]!, group: b % partitions, words });
+    });
+  }
+  const total = pieces.reduce((n, p) => n + p.bytes.length + 12, 0);
+  const memory = kernel.take(total, pieces.length, k);
+  let at = 0;
+  return pieces.map((piece, i): BlockSpan => {
+    at += i % 3;
+    at += (((piece.bytes.byteOffset - at) % 4) + 4) % 4;
+    memory.set(piece.bytes, at);
+    const bytes = memory.subarray(at, at + piece.bytes.length);
+    at += piece.bytes.length;
+    return {
+      bytes,
+      start: 0,
+      end: bytes.length,
+      base: piece.base,
+      group: piece.group,
+      ...(piece.words ? { layout: 'words' as const } : {}),
+    };
+  });
+}
+
+const text = (out: ByteWriter): string => Buffer.from(out.result()).toString('latin1');
+
+describe('UserChartKernel', () => {
+  it('writes what the Map computation ranks, for random weeks, ranges and chart lengths', () => {
+    const kernel = new UserChartKernel();
+    for (let trial = 0; trial < 30; trial++) {
+      const random = mulberry32(9100 + trial);
+      const partitions = 1 + (trial % 4);
+      const segmentKeys = [1, 4, 32][trial % 3]!;
+      const all: Totals = new Map();
+      // Keys up to 2^32 - 1 in some trials (a 32-bit id space), songs too; plays of 1 to 3 bytes.
+      const keyBase = trial % 2 === 0 ? 0 : TWO_32 - 5000;
+      const days = Array.from({ length: 1 + (trial % 7) }, () => {
+        const keys: number[] = [];
+        const songs: number[] = [];
+        for (let i = 0, rows = 300 + Math.floor(random() * 3000); i < rows; i++) {
+          const key = keyBase + Math.floor(random() * 1200);
+          const hot = random() < 0.05;
+          const song = hot ? TWO_32 - 1 - Math.floor(random() * 3) : Math.floor(random() ** 2 * 400) * 7919;
+          // A few pairs played hundreds of times a day: plays of two varint bytes.
+          for (let r = hot && random() < 0.2 ? 200 : 1; r > 0; r--) {
+            keys.push(key);
+            songs.push(song);
+            addPlays(all, key, song, 1);
+          }
+        }
+        return encodeDay(keys, songs, partitions, segmentKeys);
+      });
+      const sorted = [...all.keys()].sort((a, b) => a - b);
+      const a = sorted[Math.floor(random() * sorted.length)]!;
+      const b = sorted[Math.floor(random() * sorted.length)]! + 1;
+      const low = trial % 5 === 0 ? Number.NEGATIVE_INFINITY : Math.min(a, b);
+      const high = trial % 5 === 1 ? Number.POSITIVE_INFINITY : Math.max(a, b);
+      const k = [1, 5, 50][trial % 3]!;
+      const spans = laySpans(kernel, days, low, high, k, partitions);
+      const out = new ByteWriter(8);
+      out.bytes.set([35], 0);
+      out.length = 1;
+      const rows = kernel.merge(spans, k, low, high, out);
+      const expected = expectedCharts(new Map([...all].filter(([key]) => key >= low && key < high)), k);
+      expect(rows, `trial ${trial}`).toBe(expected.length);
+      // Appended after what the writer held.
+      expect(text(out), `trial ${trial}`).toBe(`#${chartText(expected)}`);
+    }
+  });
+
+  it('writes a range whose text is many times its window, a row across each window end', () => {
+    const kernel = new UserChartKernel();
+    const random = mulberry32(77);
+    const all: Totals = new Map();
+    const days = Array.from({ length: 7 }, () => {
+      const keys: number[] = [];
+      const songs: number[] = [];
+      for (let i = 0; i < 60_000; i++) {
+        const key = 1_000_000_000 + Math.floor(random() * 8000);
+        const song = 100_000_000 + Math.floor(random() * 3000);
+        keys.push(key);
+        songs.push(song);
+        addPlays(all, key, song, 1);
+      }
+      return encodeDay(keys, songs, 2, 128);
+    });
+    const spans = laySpans(kernel, days, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, 50, 2);
+    const out = new ByteWriter(8);
+    expect(kernel.merge(spans, 50, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, out)).toBe(all.size);
+    const expected = chartText(expectedCharts(all, 50));
+    expect(expected.length).toBeGreaterThan(8 * (1 << 18));
+    expect(text(out)).toBe(expected);
+  });
+
+  it('leaves to mergeSpans a range with a varint span, a key past its room or plays past its histogram', () => {
+    const kernel = new UserChartKernel();
+    const cases: [string, Day[]][] = [];
+    cases.push([
+      'a varint span',
+      [encodeDay([1, 2, 2], [5, 6, 7], 1, 4), encodeDay([1, 3], [5, 9], 1, 4, true)],
+    ]);
+    // One key of 70,000 distinct songs over two days: more entries than the kernel's 65,536.
+    const songs = Array.from({ length: 35_000 }, (_, i) => i * 3);
+    cases.push([
+      'a key past its room',
+      [
+        encodeDay(
+          songs.map(() => 8),
+          songs,
+          1,
+          4,
+        ),
+        encodeDay(
+          songs.map(() => 8),
+          songs.map((s) => s + 1),
+          1,
+          4,
+        ),
+      ],
+    ]);
+    // A key of one song played 1,100 times: its histogram would be 1,100 slots for 1 song.
+    cases.push(['plays past its histogram', [encodeDay(Array(1100).fill(4), Array(1100).fill(12), 1, 4)]]);
+    for (const [what, days] of cases) {
+      const spans = laySpans(kernel, days, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, 50, 1);
+      const out = new ByteWriter(8);
+      out.bytes.set([35], 0);
+      out.length = 1;
+      expect(
+        kernel.merge(spans, 50, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, out),
+        what,
+      ).toBeUndefined();
+      expect(text(out), what).toBe('#');
+    }
+  });
+
+  it('leaves to mergeSpans a block cut short where mergeSpans throws, and writes what it writes elsewhere', () => {
+    const kernel = new UserChartKernel();
+    const day = encodeDay([3, 3, 9, 9, 9], [1, 2, 3, 3, 300], 1, 4);
+    const whole = day.blocks[0]!.block;
+    let threw = 0;
+    for (let cut = 1; cut <= whole.length; cut++) {
+      const short = { blocks: [{ ...day.blocks[0]!, block: whole.subarray(0, cut), offsets: [0] }] };
+      const spans = laySpans(kernel, [short], Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, 50, 1);
+      const js = new ByteWriter(8);
+      let jsRows: number | undefined;
+      try {
+        jsRows = mergeSpans(spans, 50, 0, Number.POSITIVE_INFINITY, (key, songs, plays, n) =>
+          writeChartLine(js, key, songs, plays, n),
+        ).keys;
+      } catch {
+        threw++;
+      }
+      const out = new ByteWriter(8);
+      const rows = kernel.merge(spans, 50, 0, Number.POSITIVE_INFINITY, out);
+      if (jsRows === undefined) expect(rows, `cut at ${cut}`).toBeUndefined();
+      else if (rows !== undefined) {
+        expect(rows, `cut at ${cut}`).toBe(jsRows);
+        expect(text(out), `cut at ${cut}`).toBe(text(js));
+      }
+    }
+    expect(threw).toBeGreaterThan(whole.length / 2);
+    const elsewhere: BlockSpan = { bytes: whole, start: 0, end: whole.length, base: 0, layout: 'words' };
+    expect(kernel.merge([elsewhere], 50, 0, Number.POSITIVE_INFINITY, new ByteWriter(8))).toBeUndefined();
+  });
+});
