@@ -1,6 +1,7 @@
 import { closeSync, openSync, readdirSync, writeSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { crc32 } from 'node:zlib';
 import { type ArgsSpec, args } from './benchSupport.js';
 
 /**
@@ -28,12 +29,18 @@ const SPEC: ArgsSpec = {
     },
     dist: { value: 'DIR', help: "the build to run: a dist/ folder (default this build's)" },
     write: { value: 'FILE', help: 'also write the chart to FILE (to compare it with a run of top50)' },
+    'kernel-only': {
+      help:
+        'time the WebAssembly kernel alone over every user range (no countries, no JavaScript merge; its text ' +
+        "buffers reused, as the workers' are), and print the CRC-32 of its text to compare builds",
+    },
   },
 };
 const options = args(SPEC);
 const state = options.get('state')!;
 const dist = resolve(options.get('dist') ?? resolve(import.meta.dirname, '..'));
 const outPath = options.get('write');
+const kernelOnly = options.has('kernel-only');
 
 const from = (path: string) => import(pathToFileURL(join(dist, path)).href);
 const { readPartialDirectory, readBlock } = await from('src/formats/partialFile.js');
@@ -75,7 +82,7 @@ const kernelRanges = { merged: 0, leftToJavaScript: 0, differing: 0 };
 const countryInput = new ReusedBuffer();
 const countryScratch = new MergeScratch();
 let countryKeys = 0;
-for (let q = 0; q < window.countryPartitions; q++) {
+for (let q = 0; q < (kernelOnly ? 0 : window.countryPartitions); q++) {
   const t0 = cpu();
   const sources = countrySources(partials, q, window.countryPartitions);
   // As the worker reads them (an older build: whole blocks of varints).
@@ -95,7 +102,26 @@ let entries = 0;
 // An older build counted distinct pairs, not day entries: printed under their own name.
 let counted = 'entries';
 let bytes = 0;
+let textCrc32 = 0;
+let reused: ArrayBuffer | undefined;
 for (const range of window.userRanges) {
+  if (kernelOnly) {
+    if (kernel === undefined) throw new Error(`${dist} has no WebAssembly user chart`);
+    const k0 = cpu();
+    const kernelSpans = readRangeSpans(range.sources, kernel.room(50));
+    const k1 = cpu();
+    const kernelOut = windowPlan.rangeTextWriter(range.inputBytes, reused);
+    const rows = kernel.merge(kernelSpans, 50, range.low, range.high, kernelOut);
+    ms.kernelRead += k1 - k0;
+    ms.kernel += cpu() - k1;
+    if (rows === undefined) throw new Error('the kernel left a range to JavaScript');
+    const text: Uint8Array = kernelOut.result();
+    reused = text.buffer as ArrayBuffer;
+    textCrc32 = crc32(text, textCrc32);
+    keys += rows;
+    bytes += text.length;
+    continue;
+  }
   const t0 = cpu();
   const spans = readRangeSpans(range.sources);
   const t1 = cpu();
@@ -142,9 +168,10 @@ console.log(
     countryKeys,
     ranges: window.userRanges.length,
     keys,
-    [counted]: entries,
+    ...(kernelOnly ? {} : { [counted]: entries }),
     bytes,
     cpuMs: rounded,
-    ...(kernel === undefined ? {} : { kernelRanges }),
+    ...(kernelOnly ? { textCrc32 } : {}),
+    ...(kernel === undefined || kernelOnly ? {} : { kernelRanges }),
   }),
 );

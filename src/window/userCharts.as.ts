@@ -127,6 +127,7 @@ export function open(
   textAt = text;
   const lowKey: u64 = low <= 0 ? 0 : <u64>Math.ceil(low);
   high = below >= 18446744073709551615.0 ? NO_KEY : <u64>Math.ceil(below);
+  memory.fill(slotsAt, 0, 4 * (2 * <usize>room + 1026));
   heapSize = 0;
   textLength = 0;
   pendingKey = NO_KEY;
@@ -400,15 +401,17 @@ function mergePair(a: usize, b: usize, end: usize, to: usize, out: usize): usize
  * -1 when the plays are too large for the histogram (the JavaScript ranks those with a heap).
  */
 function rank(from: usize, m: i32): i32 {
+  // The histogram is all zeros between keys (zeroed as `open` starts, and after each use).
+  const limit = <u64>(2 * m + 1024);
   let most: u32 = 0;
   for (let i = 0; i < m; i++) {
     const p = <u32>(load<u64>(from + 8 * <usize>i) & LOW_WORD);
-    if (p > most) most = p;
-  }
-  if (<u64>most > 2 * <u64>m + 1024) return -1;
-  memory.fill(slotsAt, 0, 4 * (<usize>most + 1));
-  for (let i = 0; i < m; i++) {
-    const at = slotsAt + 4 * <usize>(load<u64>(from + 8 * <usize>i) & LOW_WORD);
+    if (<u64>p > limit) {
+      memory.fill(slotsAt, 0, 4 * (<usize>most + 1));
+      return -1;
+    }
+    most = max(most, p);
+    const at = slotsAt + 4 * <usize>p;
     store<i32>(at, load<i32>(at) + 1);
   }
   let before = 0;
@@ -425,6 +428,7 @@ function rank(from: usize, m: i32): i32 {
     if (at < k) store<u64>(chartAt + 8 * <usize>at, e);
     store<i32>(slot, at + 1);
   }
+  memory.fill(slotsAt, 0, 4 * (<usize>most + 1));
   return m < k ? m : k;
 }
 
@@ -464,40 +468,54 @@ function putKey(pos: usize, key: u64): usize {
 
 /** A u32 in decimal at `pos`; returns the position after it. */
 function putDecimal(pos: usize, value: u32): usize {
-  if (value < 10) {
-    store<u8>(pos, <u8>(48 + value));
-    return pos + 1;
+  if (value < 100) {
+    if (value < 10) {
+      store<u8>(pos, <u8>(48 + value));
+      return pos + 1;
+    }
+    store<u16>(pos, load<u16>(DIGIT_PAIRS + 2 * <usize>value));
+    return pos + 2;
   }
-  const digits: usize =
-    value < 100000
-      ? value < 100
-        ? 2
-        : value < 1000
-          ? 3
-          : value < 10000
-            ? 4
-            : 5
-      : value < 10000000
-        ? value < 1000000
-          ? 6
-          : 7
-        : value < 100000000
-          ? 8
-          : value < 1000000000
-            ? 9
-            : 10;
-  const end = pos + digits;
-  let at = end;
-  let v = value;
-  while (v >= 100) {
-    const q = v / 100;
-    at -= 2;
-    store<u16>(at, load<u16>(DIGIT_PAIRS + 2 * <usize>(v - q * 100)));
-    v = q;
+  if (value < 10000) return putSmall(pos, value);
+  if (value < 100000000) {
+    // The digits above the last 4, then those 4: two short chains of divisions, not one long one.
+    const high = value / 10000;
+    pos = putSmall(pos, high);
+    putFour(pos, value - high * 10000);
+    return pos + 4;
   }
-  if (v >= 10) store<u16>(at - 2, load<u16>(DIGIT_PAIRS + 2 * <usize>v));
-  else store<u8>(at - 1, <u8>(48 + v));
-  return end;
+  const top = value / 100000000;
+  pos = top < 10 ? storeDigit(pos, top) : storePair(pos, top);
+  const rest = value - top * 100000000;
+  const high = rest / 10000;
+  putFour(pos, high);
+  putFour(pos + 4, rest - high * 10000);
+  return pos + 8;
+}
+
+/** 1 to 9,999 in decimal at `pos`; returns the position after it. */
+function putSmall(pos: usize, value: u32): usize {
+  if (value < 100) return value < 10 ? storeDigit(pos, value) : storePair(pos, value);
+  const high = value / 100;
+  pos = high < 10 ? storeDigit(pos, high) : storePair(pos, high);
+  return storePair(pos, value - high * 100);
+}
+
+/** Below 10,000 as exactly 4 digits at `pos`. */
+function putFour(pos: usize, value: u32): void {
+  const high = value / 100;
+  store<u16>(pos, load<u16>(DIGIT_PAIRS + 2 * <usize>high));
+  store<u16>(pos + 2, load<u16>(DIGIT_PAIRS + 2 * <usize>(value - high * 100)));
+}
+
+function storeDigit(pos: usize, value: u32): usize {
+  store<u8>(pos, <u8>(48 + value));
+  return pos + 1;
+}
+
+function storePair(pos: usize, value: u32): usize {
+  store<u16>(pos, load<u16>(DIGIT_PAIRS + 2 * <usize>value));
+  return pos + 2;
 }
 
 /** Group g's least cursor key; the group back on the heap if it has one. */

@@ -119,13 +119,19 @@ describe('UserChartKernel', () => {
       const all: Totals = new Map();
       // Keys up to 2^32 - 1 in some trials (a 32-bit id space), songs too; plays of 1 to 3 bytes.
       const keyBase = trial % 2 === 0 ? 0 : TWO_32 - 5000;
+      // Songs of every length from 1 to 10 digits (each written its own way).
+      const songPool = Array.from({ length: 400 }, (_, i) =>
+        Math.floor(random() * Math.min(10 ** (1 + (i % 10)), TWO_32)),
+      );
       const days = Array.from({ length: 1 + (trial % 7) }, () => {
         const keys: number[] = [];
         const songs: number[] = [];
         for (let i = 0, rows = 300 + Math.floor(random() * 3000); i < rows; i++) {
           const key = keyBase + Math.floor(random() * 1200);
           const hot = random() < 0.05;
-          const song = hot ? TWO_32 - 1 - Math.floor(random() * 3) : Math.floor(random() ** 2 * 400) * 7919;
+          const song = hot
+            ? TWO_32 - 1 - Math.floor(random() * 3)
+            : songPool[Math.floor(random() ** 2 * 400)]!;
           // A few pairs played hundreds of times a day: plays of two varint bytes.
           for (let r = hot && random() < 0.2 ? 200 : 1; r > 0; r--) {
             keys.push(key);
