@@ -14,8 +14,8 @@ import { WASM_BASE64 } from './userCharts.wasm.js';
  * (`merge` returns undefined).
  *
  * The range's spans are read straight into the kernel's memory (`take`, as readPieces asks), so
- * that nothing is copied in; the text leaves through a window of TEXT_WINDOW bytes, copied into
- * the caller's writer as it fills. A worker keeps one for its ranges (a WebAssembly memory does
+ * that nothing is copied in; the text leaves through a window of 256 KiB (textWindow), copied
+ * into the caller's writer as it fills. A worker keeps one for its ranges (a WebAssembly memory does
  * not shrink: it holds the largest range's spans).
  */
 export class UserChartKernel {
