@@ -11,7 +11,7 @@ import { type ArgsSpec, args } from './benchSupport.js';
  * (`process.cpuUsage()`: steadier than wall time on a shared machine). --dist is a build's dist/
  * folder (default: this one's), so that two builds can be run one after the other on the same
  * partials; run it with `node --cpu-prof` for the functions. Where the build has the WebAssembly
- * user chart (window/userCharts.js), each range is read and charted by it too (`kernelRead`,
+ * user chart (window/chartKernel.js), each range is read and charted by it too (`kernelRead`,
  * `kernel`: its merge and formatting together), its text compared with the JavaScript's
  * (`kernelRanges.differing` must be 0). Prints one JSON line.
  */
@@ -50,12 +50,12 @@ const { planMemory } = await from('src/engines/embedded/memoryPlan.js');
 const { mergeSpans, MergeScratch } = await from('src/window/mergeTopK.js');
 const { writeChartLine } = await from('src/formats/chartFiles.js');
 const { ByteWriter } = await from('src/partials/varint.js');
-// The WebAssembly user chart (window/userCharts.js), where the build has it: timed beside the
+// The WebAssembly user chart (window/chartKernel.js), where the build has it: timed beside the
 // JavaScript merge and formatting, its text compared with theirs range by range.
-const kernel = await from('src/window/userCharts.js').then(
-  (m) => new m.UserChartKernel(),
-  () => undefined,
-);
+const chartKernel = await from('src/window/chartKernel.js').catch(() => undefined);
+const kernel = chartKernel === undefined ? undefined : new chartKernel.ChartKernel();
+// A kernel of its own for the countries, as the workers keep one.
+const countryKernel = chartKernel === undefined ? undefined : new chartKernel.ChartKernel();
 
 const cpu = (): number => {
   const u = process.cpuUsage();
@@ -76,7 +76,10 @@ const ms = {
   write: 0,
   kernelRead: 0,
   kernel: 0,
+  countryKernelRead: 0,
+  countryKernel: 0,
 };
+const countryPartitions = { merged: 0, leftToJavaScript: 0, differing: 0 };
 const kernelRanges = { merged: 0, leftToJavaScript: 0, differing: 0 };
 // The country merge first, every window partition's blocks of every day, as the workers do.
 const countryInput = new ReusedBuffer();
@@ -92,9 +95,37 @@ for (let q = 0; q < (kernelOnly ? 0 : window.countryPartitions); q++) {
       (bytes: Uint8Array) => ({ bytes, start: 0, end: bytes.length, base: 0 }),
     );
   const t1 = cpu();
-  countryKeys += mergeSpans(spans, 50, -Infinity, Infinity, () => {}, countryScratch).keys;
+  // The charts as text, to compare the kernel's with them.
+  const charts: string[] = [];
+  countryKeys += mergeSpans(
+    spans,
+    50,
+    -Infinity,
+    Infinity,
+    (key: number, s: Float64Array, p: Float64Array, n: number) => {
+      charts.push(`${key}|${Array.from({ length: n }, (_, i) => `${s[i]}:${p[i]}`).join(',')}`);
+    },
+    countryScratch,
+  ).keys;
   ms.countryRead += t1 - t0;
   ms.countryMerge += cpu() - t1;
+  if (kernel !== undefined) {
+    const k0 = cpu();
+    const kernelSpans = windowPlan.readCountrySpans(sources, countryKernel.countryRoom(50));
+    const k1 = cpu();
+    const kernelCharts = countryKernel.countryCharts(kernelSpans, 50);
+    ms.countryKernelRead += k1 - k0;
+    ms.countryKernel += cpu() - k1;
+    if (kernelCharts === undefined) countryPartitions.leftToJavaScript++;
+    else {
+      countryPartitions.merged++;
+      const text = kernelCharts.map(
+        (c: { country: number; songs: Float64Array; plays: Float64Array }) =>
+          `${c.country}|${Array.from(c.songs, (song, i) => `${song}:${c.plays[i]}`).join(',')}`,
+      );
+      if (text.join('\n') !== charts.join('\n')) countryPartitions.differing++;
+    }
+  }
 }
 const fd = outPath === undefined ? -1 : openSync(outPath, 'w');
 let keys = 0;
@@ -108,10 +139,10 @@ for (const range of window.userRanges) {
   if (kernelOnly) {
     if (kernel === undefined) throw new Error(`${dist} has no WebAssembly user chart`);
     const k0 = cpu();
-    const kernelSpans = readRangeSpans(range.sources, kernel.room(50));
+    const kernelSpans = readRangeSpans(range.sources, kernel.userRoom(50));
     const k1 = cpu();
     const kernelOut = windowPlan.rangeTextWriter(range.inputBytes, reused);
-    const rows = kernel.merge(kernelSpans, 50, range.low, range.high, kernelOut);
+    const rows = kernel.userRows(kernelSpans, 50, range.low, range.high, kernelOut);
     ms.kernelRead += k1 - k0;
     ms.kernel += cpu() - k1;
     if (rows === undefined) throw new Error('the kernel left a range to JavaScript');
@@ -139,10 +170,10 @@ for (const range of window.userRanges) {
   const t4 = cpu();
   if (kernel !== undefined) {
     const k0 = cpu();
-    const kernelSpans = readRangeSpans(range.sources, kernel.room(50));
+    const kernelSpans = readRangeSpans(range.sources, kernel.userRoom(50));
     const k1 = cpu();
     const kernelOut = windowPlan.rangeTextWriter(range.inputBytes);
-    const rows = kernel.merge(kernelSpans, 50, range.low, range.high, kernelOut);
+    const rows = kernel.userRows(kernelSpans, 50, range.low, range.high, kernelOut);
     ms.kernelRead += k1 - k0;
     ms.kernel += cpu() - k1;
     if (rows === undefined) kernelRanges.leftToJavaScript++;
@@ -172,6 +203,6 @@ console.log(
     bytes,
     cpuMs: rounded,
     ...(kernelOnly ? { textCrc32 } : {}),
-    ...(kernel === undefined || kernelOnly ? {} : { kernelRanges }),
+    ...(kernel === undefined || kernelOnly ? {} : { kernelRanges, countryPartitions }),
   }),
 );

@@ -402,10 +402,11 @@ describe('a normal run', () => {
   });
 });
 
-describe('user ranges the WebAssembly kernel leaves to mergeSpans', () => {
+describe('user ranges and country partitions the WebAssembly kernel leaves to mergeSpans', () => {
   it('charts a heavy user, ids past 2^32 and plays past a histogram as the reference does', () => {
     // A user of 80,000 day entries over the week (past the kernel's 65,536), one of 2^40 + 5
-    // (blocks of the varint layout), one playing a song 3,000 times, and 3,000 ordinary users.
+    // and a song of 2^40 + 7 (blocks of the varint layout), one playing a song 3,000 times, and
+    // 3,000 ordinary users.
     const dir = join(tmp, 'kernel-leaves');
     mkdirSync(dir);
     let x = 7;
@@ -418,6 +419,8 @@ describe('user ranges the WebAssembly kernel leaves to mergeSpans', () => {
       for (let i = 0; i < 40_000; i++) lines.push(`${d * 1_000_000 + i}|424242|FR`);
       for (let i = 0; i < 3_000; i++) lines.push(`77|5150|DE`);
       for (let i = 0; i < 20; i++) lines.push(`${100 + next(30)}|${2 ** 40 + 5}|GB`);
+      // A song id past 2^32: its countries block is of the varint layout too.
+      for (let i = 0; i < 5; i++) lines.push(`${2 ** 40 + 7}|${10 + next(3000)}|GB`);
       for (let i = 0; i < 30_000; i++)
         lines.push(`${1 + next(5000)}|${10 + next(3000)}|${d === 1 ? 'FR' : 'US'}`);
       writeFileSync(join(dir, `listen-2024010${d}.log`), `${lines.join('\n')}\n`);
@@ -434,7 +437,9 @@ describe('user ranges the WebAssembly kernel leaves to mergeSpans', () => {
     expect(user).toContain(`${2 ** 40 + 5}|`);
     expect(user).toContain('5150|77:6000\n');
     expect(user).toBe(expected.user);
-    expect(readFileSync(join(other, 'country_top50_20240102.txt'), 'utf8')).toBe(expected.country);
+    const country = readFileSync(join(other, 'country_top50_20240102.txt'), 'utf8');
+    expect(country).toContain(`GB|${2 ** 40 + 7}:10`);
+    expect(country).toBe(expected.country);
   });
 });
 

@@ -147,7 +147,7 @@ export class ReusedBuffer implements PieceRoom {
 
 /**
  * Where readPieces reads a task's pieces: a view of `length` bytes for `pieces` pieces (a
- * ReusedBuffer, or the memory of the kernel that merges them: window/userCharts.ts).
+ * ReusedBuffer, or the memory of the kernel that merges them: window/chartKernel.ts).
  */
 export interface PieceRoom {
   take(length: number, pieces: number): Uint8Array;
@@ -221,10 +221,7 @@ export function readRangeSpans(
  * checked by its CRC: what a worker merges into the partition's country charts. Read into `into`
  * (the worker's reused buffer), as readRangeSpans.
  */
-export function readCountrySpans(
-  sources: WindowSource[],
-  into: ReusedBuffer = new ReusedBuffer(),
-): BlockSpan[] {
+export function readCountrySpans(sources: WindowSource[], into: PieceRoom = new ReusedBuffer()): BlockSpan[] {
   return readPieces(
     sources,
     (source) => source.blocks,

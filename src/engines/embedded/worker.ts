@@ -31,9 +31,9 @@ import {
 import { chunkLines } from '../../sources/lineChunks.js';
 import { closeS3, csvInput } from '../../sources/locations.js';
 import { readUnitLines } from '../../sources/logUnits.js';
+import { ChartKernel } from '../../window/chartKernel.js';
 import type { CountryChart } from '../../window/countryCharts.js';
 import { MergeScratch, mergeSpans } from '../../window/mergeTopK.js';
-import { UserChartKernel } from '../../window/userCharts.js';
 import { doneReading, progressReporter } from './fileProgress.js';
 import { aggregateDayPart } from './kpiDayPart.js';
 import { distinctAbout } from './memoryPlan.js';
@@ -61,7 +61,7 @@ import {
   type Task,
   type UnitExample,
 } from './tasks.js';
-import { ReusedBuffer, rangeTextWriter, readCountrySpans, readRangeSpans } from './windowPlan.js';
+import { rangeTextWriter, readCountrySpans, readRangeSpans } from './windowPlan.js';
 
 /**
  * A worker thread: runs one task at a time for the job on the main thread. The state it keeps
@@ -320,28 +320,33 @@ function readFully(fd: number, into: Uint8Array, at: number, length: number, pos
 
 /**
  * This worker's memory for merging country partitions, reused partition after partition: the
- * blocks' bytes, and the merge's scratch arrays (a country's songs of the week). Fresh memory
- * costs its page faults each time (about 11 us a 4 KiB page on these VMs; docs/BENCHMARKS.md). Let
- * go when the countries are done, before the user chart's own peak.
+ * kernel that merges them (its memory holds the blocks' bytes), and mergeSpans' scratch arrays (a
+ * country's songs of the week) for the partitions the kernel leaves to it. Fresh memory costs its
+ * page faults each time (about 11 us a 4 KiB page on these VMs; docs/BENCHMARKS.md). Let go when
+ * the countries are done, before the user chart's own peak.
  */
-let countryMemory: { input: ReusedBuffer; scratch: MergeScratch } | undefined;
+let countryMemory: { kernel: ChartKernel; scratch: MergeScratch } | undefined;
 
 /** The window's country charts of one partition: its blocks of every day, merged. */
 function mergeCountries(task: MergeCountriesTask): MergeCountriesResult {
-  countryMemory ??= { input: new ReusedBuffer(), scratch: new MergeScratch() };
-  const spans = readCountrySpans(task.sources, countryMemory.input);
-  const countries: CountryChart[] = [];
-  mergeSpans(
-    spans,
-    task.top,
-    Number.NEGATIVE_INFINITY,
-    Number.POSITIVE_INFINITY,
-    (country, songs, plays, n) => {
-      // Typed copies: a JavaScript array a chart was made element by element and cloned so.
-      countries.push({ country, songs: songs.slice(0, n), plays: plays.slice(0, n) });
-    },
-    countryMemory.scratch,
-  );
+  countryMemory ??= { kernel: new ChartKernel(), scratch: new MergeScratch() };
+  const spans = readCountrySpans(task.sources, countryMemory.kernel.countryRoom(task.top));
+  let countries = countryMemory.kernel.countryCharts(spans, task.top);
+  if (countries === undefined) {
+    const charts: CountryChart[] = [];
+    mergeSpans(
+      spans,
+      task.top,
+      Number.NEGATIVE_INFINITY,
+      Number.POSITIVE_INFINITY,
+      (country, songs, plays, n) => {
+        // Typed copies: a JavaScript array a chart was made element by element and cloned so.
+        charts.push({ country, songs: songs.slice(0, n), plays: plays.slice(0, n) });
+      },
+      countryMemory.scratch,
+    );
+    countries = charts;
+  }
   return { partition: task.partition, countries };
 }
 
@@ -349,18 +354,18 @@ function mergeCountries(task: MergeCountriesTask): MergeCountriesResult {
 const dayArrays = new GroupArrays();
 
 /** This worker's user chart kernel: its memory holds a user range's spans, range after range. */
-let userCharts: UserChartKernel | undefined;
+let userCharts: ChartKernel | undefined;
 
 /**
  * The user chart rows of one user range: the range's segments of every users block of every day,
  * merged into text rows (returned as bytes, in user order, for the job to write in place). By the
- * kernel (window/userCharts.ts), or by mergeSpans where it leaves the range to it.
+ * kernel (window/chartKernel.ts), or by mergeSpans where it leaves the range to it.
  */
 function mergeUsers(task: MergeUsersTask): MergeUsersResult {
-  userCharts ??= new UserChartKernel();
-  const spans = readRangeSpans(task.sources, userCharts.room(task.top));
+  userCharts ??= new ChartKernel();
+  const spans = readRangeSpans(task.sources, userCharts.userRoom(task.top));
   const out = rangeTextWriter(task.inputBytes, task.textBuffer);
-  let rows = userCharts.merge(spans, task.top, task.low, task.high, out);
+  let rows = userCharts.userRows(spans, task.top, task.low, task.high, out);
   rows ??= mergeSpans(spans, task.top, task.low, task.high, (user, songs, plays, n) => {
     writeChartLine(out, user, songs, plays, n);
   }).keys;

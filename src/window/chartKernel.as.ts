@@ -1,12 +1,13 @@
 /**
- * A user range's chart text from its spans of 'words' blocks, in AssemblyScript, compiled to
- * WebAssembly (`npm run build:wasm` writes userCharts.wasm.ts; userCharts.ts loads it, lays its
- * memory out and says when it is used and why it is not JavaScript). The algorithm is
- * mergeTopK.ts's for the keys it handles: cursors grouped, a heap of groups, each key's day runs
- * decoded, merged in pairwise rounds without a branch on the comparison, ranked by a counting sort
- * on plays, then written as `key|song:plays,...\n`. A key it does not handle (more entries than
- * its room, plays too large for its histogram or its 32-bit sums, a truncated group) stops the
- * range: the caller merges the range in JavaScript instead. Every address is the caller's.
+ * The window's charts from spans of 'words' blocks, in AssemblyScript, compiled to WebAssembly
+ * (`npm run build:wasm` writes chartKernel.wasm.ts; chartKernel.ts loads it, lays its memory out
+ * and says when it is used and why it is not JavaScript): a user range's rows of text, or a window
+ * partition's country charts as records. The algorithm is mergeTopK.ts's: cursors grouped, a heap
+ * of groups, each key's day runs decoded, merged in pairwise rounds without a branch on the
+ * comparison, ranked by a counting sort on plays (or a heap of the k best, where the plays are too
+ * large for the histogram), then written. What it does not handle (a key of more entries than its
+ * room, a day entry of 2^23 plays or more, a truncated group) stops it: the caller merges those
+ * spans in JavaScript instead. Every address is the caller's.
  *
  * An entry is one u64: its song in the high word, its plays in the low word, so that a merge step
  * moves one value and the sum of equal songs is one addition.
@@ -55,6 +56,8 @@ let room: i32 = 0;
 let textRoom: i32 = 0;
 let k: i32 = 0;
 let high: u64 = 0;
+/** Each key's chart written as a record (key, count, entries: u64 each), not as a text row. */
+let records = false;
 
 let heapSize: i32 = 0;
 /** Bytes of the text window written by the last `run`. */
@@ -105,7 +108,9 @@ export function open(
   text: usize,
   low: f64,
   below: f64,
+  asRecords: i32,
 ): i32 {
+  records = asRecords !== 0;
   cursors = cursorCount;
   groups = groupCount;
   room = entryRoom;
@@ -161,7 +166,7 @@ export function open(
 export function run(): i32 {
   textLength = 0;
   if (pendingKey !== NO_KEY) {
-    if (!write(pendingKey, pendingCount)) return CANNOT;
+    if (!emit(pendingKey, pendingCount)) return CANNOT;
     pendingKey = NO_KEY;
   }
   while (heapSize > 0) {
@@ -185,9 +190,8 @@ export function run(): i32 {
       }
     }
     const n = rank(from, m);
-    if (n < 0) return CANNOT;
     keysDone++;
-    if (!write(key, n)) {
+    if (!emit(key, n)) {
       if (textLength === 0) return CANNOT;
       pendingKey = key;
       pendingCount = n;
@@ -397,8 +401,9 @@ function mergePair(a: usize, b: usize, end: usize, to: usize, out: usize): usize
 
 /**
  * The best k of the `m` entries at `from` (ascending by song), best first, into the chart: a
- * counting sort on plays, descending, which keeps equal plays in song order. Returns how many, or
- * -1 when the plays are too large for the histogram (the JavaScript ranks those with a heap).
+ * counting sort on plays, descending, which keeps equal plays in song order; or, when the plays
+ * are too large for the histogram (more than 2m + 1024, as mergeTopK's rank), rankByHeap.
+ * Returns how many.
  */
 function rank(from: usize, m: i32): i32 {
   // The histogram is all zeros between keys (zeroed as `open` starts, and after each use).
@@ -408,7 +413,7 @@ function rank(from: usize, m: i32): i32 {
     const p = <u32>(load<u64>(from + 8 * <usize>i) & LOW_WORD);
     if (<u64>p > limit) {
       memory.fill(slotsAt, 0, 4 * (<usize>most + 1));
-      return -1;
+      return rankByHeap(from, m);
     }
     most = max(most, p);
     const at = slotsAt + 4 * <usize>p;
@@ -430,6 +435,80 @@ function rank(from: usize, m: i32): i32 {
   }
   memory.fill(slotsAt, 0, 4 * (<usize>most + 1));
   return m < k ? m : k;
+}
+
+/**
+ * The best k of the `m` entries at `from` by a heap of the k best so far, its worst on top: an
+ * entry's rank as one u64, its plays high and its song's complement low, so that a smaller value
+ * is a worse entry (fewer plays; at equal plays, a larger song). The entries come in song order,
+ * so a later one displaces the worst only with more plays. Then the heap sorted, best first.
+ */
+function rankByHeap(from: usize, m: i32): i32 {
+  const n = m < k ? m : k;
+  for (let i = 0; i < n; i++) store<u64>(chartAt + 8 * <usize>i, rankOf(load<u64>(from + 8 * <usize>i)));
+  for (let i = (n >> 1) - 1; i >= 0; i--) siftWorst(i, n);
+  for (let i = n; i < m; i++) {
+    const r = rankOf(load<u64>(from + 8 * <usize>i));
+    if (r > load<u64>(chartAt)) {
+      store<u64>(chartAt, r);
+      siftWorst(0, n);
+    }
+  }
+  // The worst to the end, one at a time: best first.
+  for (let size = n - 1; size > 0; size--) {
+    const worst = load<u64>(chartAt);
+    store<u64>(chartAt, load<u64>(chartAt + 8 * <usize>size));
+    store<u64>(chartAt + 8 * <usize>size, worst);
+    siftWorst(0, size);
+  }
+  for (let i = 0; i < n; i++) {
+    const r = load<u64>(chartAt + 8 * <usize>i);
+    store<u64>(chartAt + 8 * <usize>i, ((~r & LOW_WORD) << 32) | (r >> 32));
+  }
+  return n;
+}
+
+/** An entry (song high, plays low) as its rank: plays high, the song's complement low. */
+function rankOf(e: u64): u64 {
+  return ((e & LOW_WORD) << 32) | (~(e >> 32) & LOW_WORD);
+}
+
+/** The chart's heap of `size` ranks, the one at `i` sifted down (the least on top). */
+function siftWorst(i: i32, size: i32): void {
+  const r = load<u64>(chartAt + 8 * <usize>i);
+  for (;;) {
+    let child = 2 * i + 1;
+    if (child >= size) break;
+    let cr = load<u64>(chartAt + 8 * <usize>child);
+    if (child + 1 < size) {
+      const right = load<u64>(chartAt + 8 * (<usize>child + 1));
+      if (right < cr) {
+        child++;
+        cr = right;
+      }
+    }
+    if (cr >= r) break;
+    store<u64>(chartAt + 8 * <usize>i, cr);
+    i = child;
+  }
+  store<u64>(chartAt + 8 * <usize>i, r);
+}
+
+/** The key's chart into the window as a row of text, or as a record; false when it has no room. */
+function emit(key: u64, n: i32): bool {
+  return records ? writeRecord(key, n) : write(key, n);
+}
+
+/** The key's chart as a record: the key, n, then its n entries (song high, plays low), u64 each. */
+function writeRecord(key: u64, n: i32): bool {
+  const bytes = 16 + 8 * n;
+  if (textLength + bytes > textRoom) return false;
+  const at = textAt + <usize>textLength;
+  store<u64>(at, key);
+  store<u64>(at + 8, <u64>n);
+  memory.copy(at + 16, chartAt, 8 * <usize>n);
+  textLength += bytes;
+  return true;
 }
 
 /** The key's row of `n` chart entries into the text window, or false when it has no room. */

@@ -2,13 +2,14 @@ import { describe, expect, it } from 'vitest';
 import { writeChartLine } from '../../src/formats/chartFiles.js';
 import { aggregatePacked, checksumSegments } from '../../src/partials/aggregatePairs.js';
 import { ByteWriter } from '../../src/partials/varint.js';
+import { ChartKernel } from '../../src/window/chartKernel.js';
 import { type BlockSpan, mergeSpans } from '../../src/window/mergeTopK.js';
-import { UserChartKernel } from '../../src/window/userCharts.js';
 import {
   addPlays,
   aggregate,
   type BlockContent,
   expectedCharts,
+  leb128,
   packedPairs,
   type Totals,
   TWO_32,
@@ -16,9 +17,10 @@ import {
 import { mulberry32 } from '../support/prng.js';
 
 /**
- * The user chart kernel (src/window/userCharts.ts, WebAssembly) against a Map computation: weeks
- * of 'words' days cut into partitions (a span's group, as a user range reads them), key ranges,
- * charts long and short, a text larger than its window; and the ranges it leaves to mergeSpans.
+ * The window's chart kernel (src/window/chartKernel.ts, WebAssembly) against a Map computation:
+ * user rows from weeks of 'words' days cut into partitions (a span's group, as a user range reads
+ * them), key ranges, charts long and short, a text larger than its window; country charts of
+ * large plays (ranked by a heap) and many entries; and the spans it leaves to mergeSpans.
  */
 
 /** The chart rows as the user chart file holds them. */
@@ -67,12 +69,14 @@ function encodeDay(
  * lays them (each at its place modulo 4, after a gap), grouped by partition.
  */
 function laySpans(
-  kernel: UserChartKernel,
+  kernel: ChartKernel,
   days: Day[],
   low: number,
   high: number,
   k: number,
   partitions: number,
+  /** Laid as a partition's countries blocks (ChartKernel.countryRoom), not a user range's spans. */
+  country = false,
 ) {
   const pieces: { bytes: Uint8Array; base: number; group: number; words: boolean }[] = [];
   for (const day of days) {
@@ -88,7 +92,7 @@ function laySpans(
     });
   }
   const total = pieces.reduce((n, p) => n + p.bytes.length + 12, 0);
-  const memory = kernel.take(total, pieces.length, k);
+  const memory = (country ? kernel.countryRoom(k) : kernel.userRoom(k)).take(total, pieces.length);
   let at = 0;
   return pieces.map((piece, i): BlockSpan => {
     at += i % 3;
@@ -107,11 +111,31 @@ function laySpans(
   });
 }
 
+/** A 'words' day of one key's one song and its plays, encoded by hand (plays of any size). */
+function handWordsDay(key: number, song: number, plays: number): Day {
+  const bytes = [...leb128(key), 1];
+  while (bytes.length % 4 !== 0) bytes.push(0);
+  bytes.push(song & 0xff, (song >>> 8) & 0xff, (song >>> 16) & 0xff, song >>> 24, ...leb128(plays));
+  return { blocks: [{ block: Uint8Array.from(bytes), bases: [0], keys: [key], offsets: [0], words: true }] };
+}
+
+/** Country charts as the Map computation ranks them. */
+function expectedCountries(
+  totals: Totals,
+  k: number,
+): { country: number; songs: number[]; plays: number[] }[] {
+  return expectedCharts(totals, k).map(([country, entries]) => ({
+    country,
+    songs: entries.map(([song]) => song),
+    plays: entries.map(([, plays]) => plays),
+  }));
+}
+
 const text = (out: ByteWriter): string => Buffer.from(out.result()).toString('latin1');
 
-describe('UserChartKernel', () => {
+describe('ChartKernel', () => {
   it('writes what the Map computation ranks, for random weeks, ranges and chart lengths', () => {
-    const kernel = new UserChartKernel();
+    const kernel = new ChartKernel();
     for (let trial = 0; trial < 30; trial++) {
       const random = mulberry32(9100 + trial);
       const partitions = 1 + (trial % 4);
@@ -151,7 +175,7 @@ describe('UserChartKernel', () => {
       const out = new ByteWriter(8);
       out.bytes.set([35], 0);
       out.length = 1;
-      const rows = kernel.merge(spans, k, low, high, out);
+      const rows = kernel.userRows(spans, k, low, high, out);
       const expected = expectedCharts(new Map([...all].filter(([key]) => key >= low && key < high)), k);
       expect(rows, `trial ${trial}`).toBe(expected.length);
       // Appended after what the writer held.
@@ -160,7 +184,7 @@ describe('UserChartKernel', () => {
   });
 
   it('writes a range whose text is many times its window, a row across each window end', () => {
-    const kernel = new UserChartKernel();
+    const kernel = new ChartKernel();
     const random = mulberry32(77);
     const all: Totals = new Map();
     const days = Array.from({ length: 7 }, () => {
@@ -177,14 +201,92 @@ describe('UserChartKernel', () => {
     });
     const spans = laySpans(kernel, days, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, 50, 2);
     const out = new ByteWriter(8);
-    expect(kernel.merge(spans, 50, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, out)).toBe(all.size);
+    expect(kernel.userRows(spans, 50, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, out)).toBe(
+      all.size,
+    );
     const expected = chartText(expectedCharts(all, 50));
     expect(expected.length).toBeGreaterThan(8 * (1 << 18));
     expect(text(out)).toBe(expected);
   });
 
-  it('leaves to mergeSpans a range with a varint span, a key past its room or plays past its histogram', () => {
-    const kernel = new UserChartKernel();
+  it('ranks by a heap the keys whose plays are too large for the histogram, ties by song', () => {
+    const kernel = new ChartKernel();
+    const random = mulberry32(4242);
+    const all: Totals = new Map();
+    const days = Array.from({ length: 7 }, () => {
+      const keys: number[] = [];
+      const songs: number[] = [];
+      for (let key = 0; key < 40; key++) {
+        // Three songs of the key played hundreds of times a day (more than its histogram holds
+        // where it has few other songs), some of them equally often, and singles.
+        for (let s = 0; s < 3 + (key % 60); s++) {
+          const song = s < 3 ? 100 + key * 3 + s : 1000 + Math.floor(random() * 90) * 11;
+          const times = s < 3 ? 150 + Math.floor(random() * 3) * 25 : 1;
+          for (let t = 0; t < times; t++) {
+            keys.push(key * 7);
+            songs.push(song);
+            addPlays(all, key * 7, song, 1);
+          }
+        }
+      }
+      return encodeDay(keys, songs, 1, 16);
+    });
+    for (const k of [1, 3, 50]) {
+      const spans = laySpans(kernel, days, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, k, 1);
+      const out = new ByteWriter(8);
+      expect(kernel.userRows(spans, k, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, out)).toBe(
+        all.size,
+      );
+      expect(text(out), `k ${k}`).toBe(chartText(expectedCharts(all, k)));
+      const countrySpans = laySpans(
+        kernel,
+        days,
+        Number.NEGATIVE_INFINITY,
+        Number.POSITIVE_INFINITY,
+        k,
+        1,
+        true,
+      );
+      const charts = kernel.countryCharts(countrySpans, k)!;
+      expect(
+        charts.map((c) => ({ country: c.country, songs: Array.from(c.songs), plays: Array.from(c.plays) })),
+        `k ${k}`,
+      ).toEqual(expectedCountries(all, k));
+    }
+  });
+
+  it("writes a window partition's country charts as the Map computation ranks them", () => {
+    const kernel = new ChartKernel();
+    for (let trial = 0; trial < 12; trial++) {
+      const random = mulberry32(5300 + trial);
+      const all: Totals = new Map();
+      // A week of one partition's countries blocks: a few hundred countries, one far larger than
+      // the rest (tens of thousands of entries), songs of every length.
+      const days = Array.from({ length: 1 + (trial % 7) }, () => {
+        const keys: number[] = [];
+        const songs: number[] = [];
+        for (let i = 0, rows = 5000 + Math.floor(random() * 20_000); i < rows; i++) {
+          const key = random() < 0.5 ? 17 : Math.floor(random() * 250);
+          const song = Math.floor(random() ** 3 * Math.min(10 ** (1 + (i % 10)), TWO_32 - 1));
+          keys.push(key);
+          songs.push(song);
+          addPlays(all, key, song, 1);
+        }
+        return encodeDay(keys, songs, 1, 128);
+      });
+      const k = [1, 5, 50, 200][trial % 4]!;
+      const spans = laySpans(kernel, days, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, k, 1, true);
+      const charts = kernel.countryCharts(spans, k);
+      expect(charts, `trial ${trial}`).toBeDefined();
+      expect(
+        charts!.map((c) => ({ country: c.country, songs: Array.from(c.songs), plays: Array.from(c.plays) })),
+        `trial ${trial}`,
+      ).toEqual(expectedCountries(all, k));
+    }
+  });
+
+  it('leaves to mergeSpans a range with a varint span, a key past its room or a day entry of 2^23 plays', () => {
+    const kernel = new ChartKernel();
     const cases: [string, Day[]][] = [];
     cases.push([
       'a varint span',
@@ -209,23 +311,39 @@ describe('UserChartKernel', () => {
         ),
       ],
     ]);
-    // A key of one song played 1,100 times: its histogram would be 1,100 slots for 1 song.
-    cases.push(['plays past its histogram', [encodeDay(Array(1100).fill(4), Array(1100).fill(12), 1, 4)]]);
+    // A day entry of 2^23 plays (a song played so often in a day its sums could pass 2^32).
+    cases.push(['a day entry of 2^23 plays', [handWordsDay(4, 12, 2 ** 23)]]);
     for (const [what, days] of cases) {
       const spans = laySpans(kernel, days, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, 50, 1);
       const out = new ByteWriter(8);
       out.bytes.set([35], 0);
       out.length = 1;
       expect(
-        kernel.merge(spans, 50, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, out),
+        kernel.userRows(spans, 50, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, out),
         what,
       ).toBeUndefined();
       expect(text(out), what).toBe('#');
     }
   });
 
+  it('leaves to mergeSpans a partition whose country holds more than a million day entries', () => {
+    const kernel = new ChartKernel();
+    // Two days of 600,000 songs each in one country (one country with every row).
+    const songs = Array.from({ length: 600_000 }, (_, i) => i * 2);
+    const days = [0, 1].map((d) =>
+      encodeDay(
+        songs.map(() => 3),
+        songs.map((s) => s + d),
+        1,
+        128,
+      ),
+    );
+    const spans = laySpans(kernel, days, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, 50, 1, true);
+    expect(kernel.countryCharts(spans, 50)).toBeUndefined();
+  });
+
   it('leaves to mergeSpans a block cut short where mergeSpans throws, and writes what it writes elsewhere', () => {
-    const kernel = new UserChartKernel();
+    const kernel = new ChartKernel();
     const day = encodeDay([3, 3, 9, 9, 9], [1, 2, 3, 3, 300], 1, 4);
     const whole = day.blocks[0]!.block;
     let threw = 0;
@@ -242,7 +360,7 @@ describe('UserChartKernel', () => {
         threw++;
       }
       const out = new ByteWriter(8);
-      const rows = kernel.merge(spans, 50, 0, Number.POSITIVE_INFINITY, out);
+      const rows = kernel.userRows(spans, 50, 0, Number.POSITIVE_INFINITY, out);
       if (jsRows === undefined) expect(rows, `cut at ${cut}`).toBeUndefined();
       else if (rows !== undefined) {
         expect(rows, `cut at ${cut}`).toBe(jsRows);
@@ -251,6 +369,6 @@ describe('UserChartKernel', () => {
     }
     expect(threw).toBeGreaterThan(whole.length / 2);
     const elsewhere: BlockSpan = { bytes: whole, start: 0, end: whole.length, base: 0, layout: 'words' };
-    expect(kernel.merge([elsewhere], 50, 0, Number.POSITIVE_INFINITY, new ByteWriter(8))).toBeUndefined();
+    expect(kernel.userRows([elsewhere], 50, 0, Number.POSITIVE_INFINITY, new ByteWriter(8))).toBeUndefined();
   });
 });
