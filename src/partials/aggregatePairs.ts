@@ -1,6 +1,8 @@
 import { crc32 } from 'node:zlib';
+import { kernelInstance } from '../ops/wasmKernel.js';
 import { type PairSorter, sortPackedPairs } from './radixSort.js';
 import type { ByteWriter } from './varint.js';
+import { WASM_BASE64 as WORDS_BLOCK_WASM } from './wordsBlock.wasm.js';
 
 /** Counts of what one aggregated block holds. */
 export interface BlockStats {
@@ -209,7 +211,71 @@ export function aggregatePacked(
   segmentKeys = SEGMENT_KEYS,
   segmentPairs = Number.POSITIVE_INFINITY,
 ): BlockStats {
-  return encodeWords(sorter.sort(n), n, out, new SegmentCut(segmentKeys, segmentPairs));
+  const sorted = sorter.sort(n);
+  return (
+    encodeInKernel(sorter, sorted, n, out, segmentKeys, segmentPairs) ??
+    encodeWords(sorted, n, out, new SegmentCut(segmentKeys, segmentPairs))
+  );
+}
+
+interface WordsBlockExports {
+  encode(v: number, n: number, out: number, end: number, segmentKeys: number, segmentPairs: number): number;
+  keys(): number;
+  pairs(): number;
+  segments(): number;
+}
+
+/**
+ * Whether aggregatePacked encodes in WebAssembly (encodeInKernel) where it can. Read at each call:
+ * the tests turn it off to compare the kernel's blocks with encodeWords', byte for byte.
+ */
+export const wordsBlocks = { inKernel: true };
+
+/** The wordsBlock kernel over each sorter's memory (an instance a memory). */
+const wordsBlockKernels = new WeakMap<WebAssembly.Memory, WordsBlockExports>();
+
+/**
+ * encodeWords in WebAssembly (wordsBlock.as.ts), over the sorter's memory: the block written into
+ * the region the sort left free, then copied into `out`. In JavaScript the loop's typed-array
+ * accesses were most of a day's encoding (0.55 s of a daily run's CPU, docs/BENCHMARKS.md).
+ * Undefined when the block and its segments would not fit that region (8 bytes a pair of the
+ * sorter's capacity: a block takes 5 to 6 a pair, and up to 22 where every key has one song), and
+ * where the writer holds a length not a multiple of 4: encodeWords writes those.
+ */
+export function encodeInKernel(
+  sorter: PairSorter,
+  sorted: Uint32Array,
+  n: number,
+  out: ByteWriter,
+  segmentKeys: number,
+  segmentPairs: number,
+): BlockStats | undefined {
+  // Its padding counts from the block's start, encodeWords' from the writer's: the same at 0 mod 4.
+  if (!wordsBlocks.inKernel || out.length % 4 !== 0) return undefined;
+  let kernel = wordsBlockKernels.get(sorter.memory);
+  if (kernel === undefined) {
+    kernel = kernelInstance<WordsBlockExports>(WORDS_BLOCK_WASM, sorter.memory);
+    wordsBlockKernels.set(sorter.memory, kernel);
+  }
+  // The block from the region's start, its segments' table from its end (see wordsBlock.as.ts).
+  const { start, end } = sorter.spare(sorted);
+  const pairsCut = Number.isFinite(segmentPairs) ? Math.min(segmentPairs, 0x7fffffff) : 0x7fffffff;
+  const bytes = kernel.encode(sorted.byteOffset, n, start, end, segmentKeys, pairsCut);
+  if (bytes < 0) return undefined;
+  const memory = new Uint8Array(sorter.memory.buffer);
+  out.reserve(bytes);
+  out.bytes.set(memory.subarray(start, start + bytes), out.length);
+  const base = out.length;
+  out.length += bytes;
+  const count = kernel.segments();
+  const table = new Uint32Array(sorter.memory.buffer, end - 12 * count, 3 * count);
+  const segments = emptySegments();
+  for (let s = 3 * (count - 1); s >= 0; s -= 3) {
+    segments.keys.push(table[s]!);
+    segments.bases.push(table[s + 1]!);
+    segments.offsets.push(base + table[s + 2]!);
+  }
+  return { keys: kernel.keys(), pairs: kernel.pairs(), plays: n, segments, layout: 'words' };
 }
 
 /**

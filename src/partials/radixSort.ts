@@ -50,7 +50,8 @@ export class PairSorter {
   /** The pairs to sort, two words a pair (song, key), `capacity` pairs: the caller fills them. */
   readonly pairs: Uint32Array;
   private readonly exports: KernelExports;
-  private readonly memory: WebAssembly.Memory;
+  /** The memory of the pairs and the sort (another kernel may run over it: aggregatePairs.ts' encodeWords). */
+  readonly memory: WebAssembly.Memory;
 
   constructor(readonly capacity: number) {
     const bytes = HEADER_BYTES + 16 * Math.max(1, capacity);
@@ -69,6 +70,16 @@ export class PairSorter {
    * 2n words: `pairs` itself or the second region of this sorter's memory, valid until the next
    * sort.
    */
+  /**
+   * The region of this sorter's memory that `sorted` (sort's answer) is not in, as byte addresses
+   * [start, end): free until the next sort (8 bytes a pair of the capacity).
+   */
+  spare(sorted: Uint32Array): { start: number; end: number } {
+    const scratchAt = HEADER_BYTES + 8 * this.capacity;
+    const start = sorted.byteOffset === scratchAt ? HEADER_BYTES : scratchAt;
+    return { start, end: start + 8 * this.capacity };
+  }
+
   sort(n: number): Uint32Array {
     if (n > this.capacity) throw new RangeError(`PairSorter: ${n} pairs, room for ${this.capacity}`);
     const scratchAt = HEADER_BYTES + 8 * this.capacity;

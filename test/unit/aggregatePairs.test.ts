@@ -3,10 +3,12 @@ import { describe, expect, it } from 'vitest';
 import {
   aggregatePacked,
   aggregatePairs,
+  encodeInKernel,
   SEGMENT_KEYS,
   segmentKeysFor,
   USER_SEGMENT_KEYS,
   USER_SEGMENT_PAIRS,
+  wordsBlocks,
 } from '../../src/partials/aggregatePairs.js';
 import { ByteWriter } from '../../src/partials/varint.js';
 import {
@@ -264,6 +266,90 @@ describe("aggregatePacked ('words' layout)", () => {
       ),
       { numRuns: 150 },
     );
+  });
+});
+
+describe("aggregatePacked's blocks encoded in WebAssembly (wordsBlock.as.ts)", () => {
+  /** aggregatePacked's block and stats, by the kernel (where it can) and by encodeWords. */
+  function bothWays(keys: number[], songs: number[], segmentKeys: number, segmentPairs: number, before = 0) {
+    return [true, false].map((inKernel) => {
+      wordsBlocks.inKernel = inKernel;
+      try {
+        const w = new ByteWriter(16);
+        w.length = before;
+        const stats = aggregatePacked(packedPairs(keys, songs), keys.length, w, segmentKeys, segmentPairs);
+        return { bytes: Array.from(w.result()), stats };
+      } finally {
+        wordsBlocks.inKernel = true;
+      }
+    });
+  }
+
+  it("writes encodeWords' bytes and segments, byte for byte", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: TWO_32 - 1 })), {
+          maxLength: 3000,
+        }),
+        fc.integer({ min: 0, max: 200 }),
+        fc.constantFrom(1, 2, 64, 128),
+        fc.constantFrom(Number.POSITIVE_INFINITY, 1, 3, 40, 500),
+        fc.constantFrom(0, 4, 8),
+        (pairs, keyScale, segmentKeys, segmentPairs, before) => {
+          // Songs played up to 300 times (plays of 1 and 2 varint bytes), keys of 1 to 5 bytes.
+          const keys = pairs.flatMap(([k], i) => {
+            const key = Math.min(TWO_32 - 1, k * (keyScale * 7000 + 1));
+            return Array(i % 7 === 0 ? 1 + (i % 300) : 1).fill(key);
+          });
+          const songs = pairs.flatMap(([, s], i) => Array(i % 7 === 0 ? 1 + (i % 300) : 1).fill(s));
+          const [kernel, js] = bothWays(keys, songs, segmentKeys, segmentPairs, before);
+          expect(kernel).toEqual(js);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('encodes in the kernel a partition of many songs a key, as encodeWords does', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 40 }), fc.integer({ min: 0, max: TWO_32 - 1 })), {
+          minLength: 300,
+          maxLength: 3000,
+        }),
+        fc.constantFrom(1, 2, 64, 128),
+        fc.constantFrom(Number.POSITIVE_INFINITY, 3, 40, 500),
+        (pairs, segmentKeys, segmentPairs) => {
+          // Few keys (at most 41), each with many songs, some played up to 300 times: a block of
+          // about 5 to 6 bytes a pair, which the region the sort leaves free (8 a pair) holds.
+          const keys = pairs.flatMap(([k], i) => Array(i % 9 === 0 ? 1 + (i % 300) : 1).fill(k * 100_000));
+          const songs = pairs.flatMap(([, s], i) => Array(i % 9 === 0 ? 1 + (i % 300) : 1).fill(s));
+          const sorter = packedPairs(keys, songs);
+          const w = new ByteWriter(16);
+          const stats = encodeInKernel(
+            sorter,
+            sorter.sort(keys.length),
+            keys.length,
+            w,
+            segmentKeys,
+            segmentPairs,
+          );
+          expect(stats).toBeDefined();
+          const [, js] = bothWays(keys, songs, segmentKeys, segmentPairs);
+          expect({ bytes: Array.from(w.result()), stats }).toEqual(js);
+        },
+      ),
+      { numRuns: 150 },
+    );
+  });
+
+  it('leaves to encodeWords a block past the room the sort left free, with the same bytes', () => {
+    // Every key with one song: a block of about 10 bytes a pair, past the 8 of the free region.
+    const keys = Array.from({ length: 20_000 }, (_, i) => i * 100_003);
+    const songs = keys.map((_, i) => (i * 7919) % 1_000_000);
+    const [kernel, js] = bothWays(keys, songs, 128, Number.POSITIVE_INFINITY);
+    expect(kernel).toEqual(js);
+    expect(js!.bytes.length).toBeGreaterThan(8 * keys.length);
   });
 });
 
