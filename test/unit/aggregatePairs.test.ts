@@ -217,6 +217,15 @@ function segmentStarts(pairs: number[], segmentKeys: number, segmentPairs: numbe
   return starts;
 }
 
+/** (key, song) pairs whose ids fit 32 bits, their keys spread by a scale, and segment cuts. */
+const packablePairsArb = fc.array(
+  fc.tuple(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: TWO_32 - 1 })),
+  { maxLength: 3000 },
+);
+const keyScaleArb = fc.integer({ min: 0, max: 200 });
+const segmentKeysArb = fc.constantFrom(1, 2, 64, 128);
+const segmentPairsArb = fc.constantFrom(Number.POSITIVE_INFINITY, 1, 3, 40, 500);
+
 describe("aggregatePacked ('words' layout)", () => {
   it('writes a song count of 2 and 3 varint bytes before its padding (128 and 16,384 songs and more)', () => {
     const rnd = mulberry32(3);
@@ -245,12 +254,10 @@ describe("aggregatePacked ('words' layout)", () => {
   it("holds aggregatePairs' content for ids below 2^32, with the same counts and segments", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: TWO_32 - 1 })), {
-          maxLength: 3000,
-        }),
-        fc.integer({ min: 0, max: 200 }),
-        fc.constantFrom(1, 2, 64, 128),
-        fc.constantFrom(Number.POSITIVE_INFINITY, 1, 3, 40, 500),
+        packablePairsArb,
+        keyScaleArb,
+        segmentKeysArb,
+        segmentPairsArb,
         (pairs, keyScale, segmentKeys, segmentPairs) => {
           // Keys spread over a wider range (up to 2^32 - 1) when keyScale is large; some pairs
           // played again.
@@ -288,12 +295,10 @@ describe("aggregatePacked's blocks encoded in WebAssembly (wordsBlock.as.ts)", (
   it("writes encodeWords' bytes and segments, byte for byte", () => {
     fc.assert(
       fc.property(
-        fc.array(fc.tuple(fc.integer({ min: 0, max: 3000 }), fc.integer({ min: 0, max: TWO_32 - 1 })), {
-          maxLength: 3000,
-        }),
-        fc.integer({ min: 0, max: 200 }),
-        fc.constantFrom(1, 2, 64, 128),
-        fc.constantFrom(Number.POSITIVE_INFINITY, 1, 3, 40, 500),
+        packablePairsArb,
+        keyScaleArb,
+        segmentKeysArb,
+        segmentPairsArb,
         fc.constantFrom(0, 4, 8),
         (pairs, keyScale, segmentKeys, segmentPairs, before) => {
           // Songs played up to 300 times (plays of 1 and 2 varint bytes), keys of 1 to 5 bytes.
