@@ -13,8 +13,9 @@ import type { BlockSpan } from './mergeTopK.js';
  * (docs/BENCHMARKS.md, "The user chart in WebAssembly"). The kernel does what mergeSpans (and
  * writeChartLine) do, for the spans and keys it handles: a span of the varint layout (ids past
  * 2^32), a user of more than USER_ENTRIES day entries (a country of more than COUNTRY_ENTRIES),
- * a day entry of 2^23 plays or more, or a truncated group leave the whole range or partition to
- * mergeSpans (the methods return undefined).
+ * a day entry of 2^23 plays or more, a key in more than 511 spans (a window of more than 511 days)
+ * or a truncated group leave the whole range or partition to mergeSpans (the methods return
+ * undefined): the kernel's sums of plays stay below 2^32.
  *
  * The spans are read straight into the kernel's memory (`room`, which readPieces asks for room),
  * so that nothing is copied in; the charts leave through a window of 256 KiB (textWindow), copied
