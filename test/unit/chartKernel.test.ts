@@ -313,6 +313,8 @@ describe('ChartKernel', () => {
     ]);
     // A day entry of 2^23 plays (a song played so often in a day its sums could pass 2^32).
     cases.push(['a day entry of 2^23 plays', [handWordsDay(4, 12, 2 ** 23)]]);
+    // A key in 512 days' blocks (its sums could pass 2^32): 511 are merged (below).
+    cases.push(['a key in 512 spans', Array.from({ length: 512 }, () => handWordsDay(4, 12, 1))]);
     for (const [what, days] of cases) {
       const spans = laySpans(kernel, days, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, 50, 1);
       const out = new ByteWriter(8);
@@ -340,6 +342,17 @@ describe('ChartKernel', () => {
     );
     const spans = laySpans(kernel, days, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, 50, 1, true);
     expect(kernel.countryCharts(spans, 50)).toBeUndefined();
+  });
+
+  it('merges a key of 511 spans, the most it takes', () => {
+    const kernel = new ChartKernel();
+    const days = Array.from({ length: 511 }, (_, d) => handWordsDay(4, 12 + (d % 3), 1 + (d % 2)));
+    const spans = laySpans(kernel, days, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, 50, 1);
+    const out = new ByteWriter(8);
+    expect(kernel.userRows(spans, 50, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, out)).toBe(1);
+    // Song 12 on days 0, 3, ..., 510 (171 days, the 85 odd ones twice): 256; songs 13 and 14 on
+    // 170 days each, 85 of them twice: 255, in song order.
+    expect(text(out)).toBe('4|12:256,13:255,14:255\n');
   });
 
   it('leaves to mergeSpans a block cut short where mergeSpans throws, and writes what it writes elsewhere', () => {
