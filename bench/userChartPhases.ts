@@ -135,18 +135,29 @@ let counted = 'entries';
 let bytes = 0;
 let textCrc32 = 0;
 let reused: ArrayBuffer | undefined;
+/**
+ * A user range read into the kernel and charted by it, timed (`kernelRead`, `kernel`), into a text
+ * buffer made anew, or made from `reuse` when large enough: its rows (undefined when the kernel
+ * left the range to JavaScript) and text.
+ */
+const kernelRange = (
+  range: { sources: unknown; inputBytes: number; low: number; high: number },
+  reuse?: ArrayBuffer,
+): { rows: number | undefined; text: Uint8Array } => {
+  const k0 = cpu();
+  const kernelSpans = readRangeSpans(range.sources, kernel.userRoom(50));
+  const k1 = cpu();
+  const kernelOut = windowPlan.rangeTextWriter(range.inputBytes, reuse);
+  const rows = kernel.userRows(kernelSpans, 50, range.low, range.high, kernelOut);
+  ms.kernelRead += k1 - k0;
+  ms.kernel += cpu() - k1;
+  return { rows, text: kernelOut.result() };
+};
 for (const range of window.userRanges) {
   if (kernelOnly) {
     if (kernel === undefined) throw new Error(`${dist} has no WebAssembly user chart`);
-    const k0 = cpu();
-    const kernelSpans = readRangeSpans(range.sources, kernel.userRoom(50));
-    const k1 = cpu();
-    const kernelOut = windowPlan.rangeTextWriter(range.inputBytes, reused);
-    const rows = kernel.userRows(kernelSpans, 50, range.low, range.high, kernelOut);
-    ms.kernelRead += k1 - k0;
-    ms.kernel += cpu() - k1;
+    const { rows, text } = kernelRange(range, reused);
     if (rows === undefined) throw new Error('the kernel left a range to JavaScript');
-    const text: Uint8Array = kernelOut.result();
     reused = text.buffer as ArrayBuffer;
     textCrc32 = crc32(text, textCrc32);
     keys += rows;
@@ -169,17 +180,11 @@ for (const range of window.userRanges) {
   for (let done = 0; fd >= 0 && done < text.length; ) done += writeSync(fd, text, done);
   const t4 = cpu();
   if (kernel !== undefined) {
-    const k0 = cpu();
-    const kernelSpans = readRangeSpans(range.sources, kernel.userRoom(50));
-    const k1 = cpu();
-    const kernelOut = windowPlan.rangeTextWriter(range.inputBytes);
-    const rows = kernel.userRows(kernelSpans, 50, range.low, range.high, kernelOut);
-    ms.kernelRead += k1 - k0;
-    ms.kernel += cpu() - k1;
-    if (rows === undefined) kernelRanges.leftToJavaScript++;
+    const charted = kernelRange(range);
+    if (charted.rows === undefined) kernelRanges.leftToJavaScript++;
     else {
       kernelRanges.merged++;
-      if (rows !== merged.keys || Buffer.compare(kernelOut.result(), text) !== 0) kernelRanges.differing++;
+      if (charted.rows !== merged.keys || Buffer.compare(charted.text, text) !== 0) kernelRanges.differing++;
     }
   }
   ms.read += t1 - t0;

@@ -70,21 +70,26 @@ export class PairSorter {
    * 2n words: `pairs` itself or the second region of this sorter's memory, valid until the next
    * sort.
    */
+  sort(n: number): Uint32Array {
+    if (n > this.capacity) throw new RangeError(`PairSorter: ${n} pairs, room for ${this.capacity}`);
+    const scratchAt = this.scratchAt();
+    const inScratch = this.exports.sortPairs(HEADER_BYTES, scratchAt, n) === 1;
+    return inScratch ? new Uint32Array(this.memory.buffer, scratchAt, 2 * n) : this.pairs.subarray(0, 2 * n);
+  }
+
   /**
    * The region of this sorter's memory that `sorted` (sort's answer) is not in, as byte addresses
    * [start, end): free until the next sort (8 bytes a pair of the capacity).
    */
   spare(sorted: Uint32Array): { start: number; end: number } {
-    const scratchAt = HEADER_BYTES + 8 * this.capacity;
+    const scratchAt = this.scratchAt();
     const start = sorted.byteOffset === scratchAt ? HEADER_BYTES : scratchAt;
     return { start, end: start + 8 * this.capacity };
   }
 
-  sort(n: number): Uint32Array {
-    if (n > this.capacity) throw new RangeError(`PairSorter: ${n} pairs, room for ${this.capacity}`);
-    const scratchAt = HEADER_BYTES + 8 * this.capacity;
-    const inScratch = this.exports.sortPairs(HEADER_BYTES, scratchAt, n) === 1;
-    return inScratch ? new Uint32Array(this.memory.buffer, scratchAt, 2 * n) : this.pairs.subarray(0, 2 * n);
+  /** Where the sort's second region starts, after the pairs. */
+  private scratchAt(): number {
+    return HEADER_BYTES + 8 * this.capacity;
   }
 }
 
