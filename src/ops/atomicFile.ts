@@ -37,15 +37,19 @@ export function writeFileAtomic(path: string, data: string | Uint8Array): void {
 }
 
 /**
- * Write a file through a temporary name: `fill` writes to the fd; the file is flushed and renamed
- * into place only when `fill` has finished, and removed if it fails.
+ * Write a file through a temporary name: `fill` writes to the fd (or to `temp`, the temporary
+ * file's name, opened again: ops/fileAppender.ts); the file is flushed and renamed into place only
+ * when `fill` has finished, and removed if it fails.
  */
-export async function writeThroughTemp<T>(path: string, fill: (fd: number) => T | Promise<T>): Promise<T> {
+export async function writeThroughTemp<T>(
+  path: string,
+  fill: (fd: number, temp: string) => T | Promise<T>,
+): Promise<T> {
   const temp = tempPathFor(path);
   const fd = openTemp(temp, path);
   let result: T;
   try {
-    result = await fill(fd);
+    result = await fill(fd, temp);
   } catch (error) {
     discard(fd, temp);
     throw writeFailure(error, path);

@@ -11,12 +11,16 @@ export function writeAllSync(fd: number, bytes: Uint8Array, position?: number): 
   }
 }
 
-/** writeAllSync's asynchronous twin: the writes run on libuv's threads, at the file's current offset. */
-export async function writeAll(fd: number, bytes: Uint8Array): Promise<void> {
+/**
+ * writeAllSync's asynchronous twin: the writes run on libuv's threads, at `position` when given,
+ * else at the file's current offset.
+ */
+export async function writeAll(fd: number, bytes: Uint8Array, position?: number): Promise<void> {
   let done = 0;
   while (done < bytes.length) {
+    const at = position === undefined ? null : position + done;
     done += await new Promise<number>((resolve, reject) =>
-      write(fd, bytes, done, bytes.length - done, null, (error, n) => (error ? reject(error) : resolve(n))),
+      write(fd, bytes, done, bytes.length - done, at, (error, n) => (error ? reject(error) : resolve(n))),
     );
   }
 }
