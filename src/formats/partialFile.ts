@@ -12,7 +12,7 @@ import {
 } from 'node:fs';
 import { crc32 } from 'node:zlib';
 import { tempPathFor } from '../ops/atomicFile.js';
-import { readFullySync } from '../ops/fileIo.js';
+import { FLUSH_BYTES, flushData, readFullySync } from '../ops/fileIo.js';
 import type { BlockStats } from '../partials/aggregatePairs.js';
 
 /**
@@ -85,6 +85,10 @@ export class PartialWriter {
   private readonly tempPath: string;
   /** Committed or aborted: its descriptor is closed, and may already be another file's. */
   private closed = false;
+  /** A second descriptor of the file, for the flushes on the way (flushOnTheWay). */
+  private flushFd: number | undefined;
+  private flushing: Promise<void> = Promise.resolve();
+  private unflushed = 0;
 
   constructor(
     readonly path: string,
@@ -103,6 +107,7 @@ export class PartialWriter {
   ): void {
     this.users.push(this.writeBlock(users, userStats));
     this.countries.push(this.writeBlock(countries, countryStats));
+    this.flushOnTheWay(users.length + countries.length);
   }
 
   /** Write the directory and header, flush to disk and rename into place. */
@@ -129,6 +134,7 @@ export class PartialWriter {
     header.writeUInt32LE(json.length, 32);
     header.writeUInt32LE(crc32(json), 36);
     this.writeAt(header, 0);
+    this.releaseFlushFd();
     fsyncSync(this.fd);
     this.closed = true;
     closeSync(this.fd);
@@ -141,6 +147,7 @@ export class PartialWriter {
 
   /** Give up: close and leave the temporary file for the caller to remove. */
   abort(): string {
+    this.releaseFlushFd();
     if (!this.closed) {
       this.closed = true;
       try {
@@ -150,6 +157,41 @@ export class PartialWriter {
       }
     }
     return this.tempPath;
+  }
+
+  /**
+   * Every FLUSH_BYTES written, a flush to disk started in the background (libuv's threads), so
+   * that the commit's fsync, made with the workers waiting for the window's charts, has only the
+   * last blocks left: it took 0.14 s for a day of 20M rows (166 MB) written whole before it. The
+   * flushes go through a descriptor of their own: a writeback error is told once to each
+   * descriptor, so the commit's fsync on the writer's still reports one that a flush here met
+   * (and whose report this ignores).
+   */
+  private flushOnTheWay(written: number): void {
+    this.unflushed += written;
+    if (this.unflushed < FLUSH_BYTES) return;
+    this.unflushed = 0;
+    try {
+      this.flushFd ??= openSync(this.tempPath, 'r+');
+    } catch {
+      return; // no descriptor to spare: the commit's fsync does it all
+    }
+    const fd = this.flushFd;
+    this.flushing = this.flushing.then(() => flushData(fd)).catch(() => {});
+  }
+
+  /** The flushes' descriptor closed once the flush under way is done (this does not wait for it). */
+  private releaseFlushFd(): void {
+    const fd = this.flushFd;
+    if (fd === undefined) return;
+    this.flushFd = undefined;
+    void this.flushing.then(() => {
+      try {
+        closeSync(fd);
+      } catch {
+        // nothing to close
+      }
+    });
   }
 
   private writeBlock(bytes: Uint8Array, stats: BlockStats): BlockRef {

@@ -1,5 +1,5 @@
 import { closeSync, constants, openSync } from 'node:fs';
-import { flushData, writeAll } from './fileIo.js';
+import { FLUSH_BYTES, flushData, writeAll } from './fileIo.js';
 import { WASM_PAGE_BYTES } from './wasmKernel.js';
 
 /**
@@ -13,10 +13,10 @@ import { WASM_PAGE_BYTES } from './wasmKernel.js';
  * small fraction of the disk's speed).
  *
  * Where the file system refuses O_DIRECT (some network file systems, older tmpfs: open or a write
- * fails with EINVAL) the chunks go through the page cache. Either way the file is flushed to disk
- * every FLUSH_BYTES as it is written (flushEvery). The last, partial chunk goes through
- * the page cache either way (a direct write takes whole blocks). The caller's descriptor stays the
- * file's: it is flushed, closed and renamed by the caller (ops/atomicFile.ts), after `finish`.
+ * fails with EINVAL) the chunks go through the page cache. The last, partial chunk always does (a
+ * direct write takes whole blocks), and the file is flushed to disk every FLUSH_BYTES as it is
+ * written (flushEvery). The caller's descriptor stays the file's: it is flushed, closed and
+ * renamed by the caller (ops/atomicFile.ts), after `finish`.
  */
 export class FileAppender {
   private direct: number | undefined;
@@ -121,8 +121,8 @@ export class FileAppender {
 
   /**
    * A flush to disk started every FLUSH_BYTES written, one at a time, running while the next
-   * chunks are written: the commit's fsync has only the tail left (it was 0.8 s for the 1 GB
-   * chart through the page cache; 0.2 s written directly, the disk's own cache then flushed).
+   * chunks are written: the commit's fsync has only the tail left (without, it was 0.8 s for the
+   * 1 GB chart through the page cache; 0.2 s written directly, the disk's own cache then flushed).
    */
   private flushEvery(written: number): void {
     this.unflushed += written;
@@ -145,9 +145,6 @@ export class FileAppender {
 
 /** Bytes a direct write takes at once (a whole number of WebAssembly pages, hence of blocks). */
 export const CHUNK_BYTES = 4 * 1024 * 1024;
-
-/** Bytes written through the page cache between two flushes to disk. */
-const FLUSH_BYTES = 64 * 1024 * 1024;
 
 /** `path` opened again for direct writes, or undefined where the platform or file system has none. */
 function openDirect(path: string): number | undefined {

@@ -25,6 +25,12 @@ export async function writeAll(fd: number, bytes: Uint8Array, position?: number)
   }
 }
 
+/**
+ * Bytes of a large file written between two flushes to disk made on the way (the user chart, a
+ * day's partial), so that its commit's fsync has only the tail left.
+ */
+export const FLUSH_BYTES = 32 * 1024 * 1024;
+
 /** fdatasync on libuv's threads: what was written to `fd` so far is on disk when this resolves. */
 export function flushData(fd: number): Promise<void> {
   return new Promise((resolve, reject) => fdatasync(fd, (error) => (error ? reject(error) : resolve())));

@@ -198,7 +198,7 @@ describe('writeUserChart', () => {
     expect(most).toBe(4);
   });
 
-  it('a chart past the flush size (64 MB) is whole, flushed on the way', async () => {
+  it('a chart past the flush size (FLUSH_BYTES) is whole, flushed on the way', async () => {
     const dir = temp.make();
     const path = join(dir, 'user_top50_20240107.txt');
     const big = (r: number): Uint8Array => Buffer.alloc(9 * 1024 * 1024, `${r}|1:1\n`);

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import fc from 'fast-check';
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
 import { CHUNK_BYTES, FileAppender } from '../../src/ops/fileAppender.js';
+import { FLUSH_BYTES } from '../../src/ops/fileIo.js';
 import { TempDirs } from '../support/tempDirs.js';
 
 // The descriptors opened for direct writes are noted, so that a test can have their writes
@@ -131,14 +132,14 @@ describe('FileAppender: a large file written front to back, around the page cach
     },
   );
 
-  it('flushes to disk every 64 MB on the way, directly or through the cache', async () => {
+  it('flushes to disk every FLUSH_BYTES on the way, directly or through the cache', async () => {
     for (const cached of [false, true]) {
       vi.mocked(fs.fdatasync).mockClear();
       const parts = Array.from({ length: 9 }, (_, i) => part(16 * 1024 * 1024, i));
       const { file } = await appendAll(parts, { cached });
       expect(file.length).toBe(144 * 1024 * 1024);
-      // 144 MB in chunks of 4 MB: flushes after 64 and 128 MB.
-      expect(vi.mocked(fs.fdatasync)).toHaveBeenCalledTimes(2);
+      // 144 MB in chunks of 4 MB: a flush each time another FLUSH_BYTES are written.
+      expect(vi.mocked(fs.fdatasync)).toHaveBeenCalledTimes(Math.floor((144 * 1024 * 1024) / FLUSH_BYTES));
     }
   });
 });

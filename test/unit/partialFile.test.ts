@@ -1,3 +1,4 @@
+import * as fs from 'node:fs';
 import {
   closeSync,
   existsSync,
@@ -10,7 +11,7 @@ import {
 } from 'node:fs';
 import { join } from 'node:path';
 import fc from 'fast-check';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import {
   type BlockRef,
   PARTIAL_MAGIC,
@@ -24,6 +25,7 @@ import {
   type SegmentRun,
 } from '../../src/formats/partialFile.js';
 import { tempPathFor } from '../../src/ops/atomicFile.js';
+import { FLUSH_BYTES } from '../../src/ops/fileIo.js';
 import {
   aggregatePairs,
   type BlockStats,
@@ -33,6 +35,12 @@ import {
 } from '../../src/partials/aggregatePairs.js';
 import { ByteWriter } from '../../src/partials/varint.js';
 import { TempDirs } from '../support/tempDirs.js';
+
+// The flushes made on the way are counted (and made, unless a test fails them).
+vi.mock('node:fs', async (importOriginal) => {
+  const real = await importOriginal<typeof import('node:fs')>();
+  return { ...real, fdatasync: vi.fn(real.fdatasync) };
+});
 
 /**
  * The day partial file (src/partials/partialFile.ts): what PartialWriter writes, readPartialDirectory
@@ -333,6 +341,34 @@ describe('PartialWriter: commit and abort', () => {
     expect(() => committed.writePartition(bytesOf(10, 3), stats(1), bytesOf(10, 4), stats(1))).toThrow(
       /already committed or aborted/,
     );
+  });
+
+  it('flushes to disk on the way, every FLUSH_BYTES; a flush that fails is left to the commit to tell', async () => {
+    const dir = temp.make('partial-flushes-');
+    const real = await vi.importActual<typeof import('node:fs')>('node:fs');
+    const fdatasync = vi.mocked(fs.fdatasync);
+    // A partition of FLUSH_BYTES (two blocks of half of it each): a flush after each.
+    const half = (seed: number): Uint8Array => bytesOf(FLUSH_BYTES / 2, seed);
+    const blocks = Array.from({ length: 6 }, (_, p) => ({ users: half(2 * p), countries: half(2 * p + 1) }));
+    try {
+      for (const failing of [false, true]) {
+        fdatasync.mockClear();
+        if (failing)
+          fdatasync.mockImplementation((_fd, callback) => {
+            const error: NodeJS.ErrnoException = new Error('EIO: i/o error, fdatasync');
+            error.code = 'EIO';
+            setImmediate(() => callback(error));
+          });
+        const { path } = writePartial(dir, blocks, undefined, `day-${failing}.ptp`);
+        // The commit's own fsync is what says the file is on disk (here it is): the partial is whole.
+        expectBlocks(readAll(path, readPartialDirectory(path)), blocks);
+        // The flushes are made in the background one after the other (their descriptor closed
+        // after them), a failed one without an unhandled rejection.
+        await vi.waitFor(() => expect(fdatasync).toHaveBeenCalledTimes(blocks.length));
+      }
+    } finally {
+      fdatasync.mockImplementation(real.fdatasync);
+    }
   });
 
   it('replaces whatever is in the way: an older or damaged file, even a folder', () => {
