@@ -162,7 +162,7 @@ export class PartialWriter {
   /**
    * Every FLUSH_BYTES written, a flush to disk started in the background (libuv's threads), so
    * that the commit's fsync, made with the workers waiting for the window's charts, has only the
-   * last blocks left: it took 0.14 s for a day of 20M rows (166 MB) written whole before it. The
+   * last blocks left: it took 0.12 s for a day of 20M rows (166 MB) written whole before it. The
    * flushes go through a descriptor of their own: a writeback error is told once to each
    * descriptor, so the commit's fsync on the writer's still reports one that a flush here met
    * (and whose report this ignores).
