@@ -5,7 +5,8 @@
  * partition's country charts as records. The algorithm is mergeTopK.ts's: cursors grouped, a heap
  * of groups, each key's day runs decoded, merged in pairwise rounds without a branch on the
  * comparison, ranked by a counting sort on plays (or a heap of the k best, where the plays are too
- * large for the histogram), then written. What it does not handle (a key of more entries than its
+ * large for the histogram), then written; a key of many entries (a country's week) ranked from the
+ * few songs that can reach its chart instead of merged (rankFromCandidates). What it does not handle (a key of more entries than its
  * room, a day entry of 2^23 plays or more, a truncated group) stops it: the caller merges those
  * spans in JavaScript instead. Every address is the caller's.
  *
@@ -65,9 +66,18 @@ let textLength: i32 = 0;
 /** A ranked key not yet written (the window was full): its key and its chart's length. */
 let pendingKey: u64 = NO_KEY;
 let pendingCount: i32 = 0;
-/** Keys written and day entries read since `open`. */
+/** Keys written, keys ranked from candidates and day entries read since `open`. */
 let keysDone: i32 = 0;
+let candidateKeys: i32 = 0;
 let entriesDone: f64 = 0;
+
+/**
+ * A key of at least this many day entries, and CANDIDATES_PER_RANK times the chart's length, is
+ * first ranked from candidates (rankFromCandidates), as mergeTopK.ts ranks it: a country's week in
+ * one window partition holds up to hundreds of thousands of entries for a chart of 50.
+ */
+const CANDIDATES_FROM: i32 = 2048;
+const CANDIDATES_PER_RANK: i32 = 16;
 
 /** The digit pairs; called once per instance. */
 export function init(): void {
@@ -85,6 +95,11 @@ export function written(): i32 {
 /** Keys written since `open`. */
 export function keys(): i32 {
   return keysDone;
+}
+
+/** Keys ranked from candidates since `open` (rankFromCandidates). */
+export function candidates(): i32 {
+  return candidateKeys;
 }
 
 /** Day entries read since `open`. */
@@ -137,6 +152,7 @@ export function open(
   textLength = 0;
   pendingKey = NO_KEY;
   keysDone = 0;
+  candidateKeys = 0;
   entriesDone = 0;
   for (let c = 0; c < cursors; c++) {
     const end = load<u32>(endAt + 4 * <usize>c);
@@ -180,16 +196,23 @@ export function run(): i32 {
     if (total < 0) return CANNOT;
     settle(g);
     entriesDone += <f64>total;
-    let from = entriesA;
-    let m = total;
-    if (runs > 1) {
-      m = mergeRuns(runs);
-      if (m < 0) {
-        m = -m;
-        from = entriesB;
+    let n =
+      runs > 1 && total >= CANDIDATES_FROM && total >= CANDIDATES_PER_RANK * k
+        ? rankFromCandidates(runs, total)
+        : -1;
+    if (n >= 0) candidateKeys++;
+    else {
+      let from = entriesA;
+      let m = total;
+      if (runs > 1) {
+        m = mergeRuns(runs);
+        if (m < 0) {
+          m = -m;
+          from = entriesB;
+        }
       }
+      n = rank(from, m);
     }
-    const n = rank(from, m);
     keysDone++;
     if (!emit(key, n)) {
       if (textLength === 0) return CANNOT;
@@ -435,6 +458,115 @@ function rank(from: usize, m: i32): i32 {
   }
   memory.fill(slotsAt, 0, 4 * (<usize>most + 1));
   return m < k ? m : k;
+}
+
+/**
+ * The current key ranked from the few songs that can reach its top k, its runs (decoded in
+ * entriesA) not merged; mergeTopK.ts' rankFromCandidates, whose proof this follows:
+ *
+ * 1. A lower bound of the k-th best total: the k best songs of the longest run (k distinct songs),
+ *    with their totals over every run; the least of those totals. At least k songs reach it.
+ * 2. A song whose total reaches the bound has, in one of the `runs` runs, at least bound / runs
+ *    plays: the entries with that many are the candidates; every song of the top k (ties at the
+ *    k-th total included) is one of them, and any other song's total is below the bound.
+ * 3. The distinct candidates, ascending by song, with their exact totals (a binary search in each
+ *    run), ranked as a merged key is.
+ *
+ * Returns the chart's length, or -1 (the key left to the merge, entriesA as it was) when the
+ * longest run is shorter than k or the candidates are more than a quarter of the entries (a flat
+ * key: small plays everywhere), where the merge is the cheaper.
+ */
+function rankFromCandidates(runs: i32, total: i32): i32 {
+  let longest = 0;
+  let longestLength = 0;
+  for (let r = 0; r < runs; r++) {
+    const length = load<i32>(runStartAt + 4 * (<usize>r + 1)) - load<i32>(runStartAt + 4 * <usize>r);
+    if (length > longestLength) {
+      longest = r;
+      longestLength = length;
+    }
+  }
+  if (longestLength < k) return -1;
+  // The longest run's k best songs (a run is ascending by song, as rank asks) into the chart.
+  const seeds = rank(entriesA + 8 * <usize>load<i32>(runStartAt + 4 * <usize>longest), longestLength);
+  let bound: u32 = 0xffffffff;
+  for (let j = 0; j < seeds; j++) bound = min(bound, totalOf(runs, load<u64>(chartAt + 8 * <usize>j) >> 32));
+  const least = (bound + <u32>runs - 1) / <u32>runs;
+  if (least <= 1) return -1;
+  // The candidates' entries into entriesB, without a branch on whether each is one.
+  let c: usize = 0;
+  for (let i = 0; i < total; i++) {
+    const e = load<u64>(entriesA + 8 * <usize>i);
+    store<u64>(entriesB + 8 * c, e);
+    c += <usize>(<u32>(e & LOW_WORD) >= least);
+  }
+  if (c > <usize>(total >> 2)) return -1;
+  sortEntries(entriesB, c);
+  // The distinct songs in place, each with its total over every run (below 2^32: MOST_PLAYS).
+  let m: usize = 0;
+  let previous = NO_KEY;
+  for (let i: usize = 0; i < c; i++) {
+    const song = load<u64>(entriesB + 8 * i) >> 32;
+    if (song === previous) continue;
+    previous = song;
+    store<u64>(entriesB + 8 * m++, (song << 32) | <u64>totalOf(runs, song));
+  }
+  return rank(entriesB, <i32>m);
+}
+
+/**
+ * A song's plays summed over the current key's runs (decoded in entriesA, each ascending by song):
+ * in each run a binary search without a branch on the comparison (the last entry at or below the
+ * song), then whether it is the song.
+ */
+function totalOf(runs: i32, song: u64): u32 {
+  let sum: u32 = 0;
+  for (let r = 0; r < runs; r++) {
+    let at = <usize>load<i32>(runStartAt + 4 * <usize>r);
+    let n = <usize>load<i32>(runStartAt + 4 * (<usize>r + 1)) - at;
+    if (n === 0) continue;
+    while (n > 1) {
+      const half = n >> 1;
+      at += select<usize>(half, 0, load<u64>(entriesA + 8 * (at + half)) >> 32 <= song);
+      n -= half;
+    }
+    const e = load<u64>(entriesA + 8 * at);
+    sum += select<u32>(<u32>(e & LOW_WORD), 0, e >> 32 === song);
+  }
+  return sum;
+}
+
+/** `n` u64 values at `at` sorted ascending, in place (a heap sort: no memory of its own). */
+function sortEntries(at: usize, n: usize): void {
+  if (n < 2) return;
+  for (let i = n >> 1; i > 0; i--) siftLargest(at, i - 1, n);
+  for (let size = n - 1; size > 0; size--) {
+    const largest = load<u64>(at);
+    store<u64>(at, load<u64>(at + 8 * size));
+    store<u64>(at + 8 * size, largest);
+    siftLargest(at, 0, size);
+  }
+}
+
+/** The heap of `size` values at `at`, the one at `i` sifted down (the largest on top). */
+function siftLargest(at: usize, i: usize, size: usize): void {
+  const value = load<u64>(at + 8 * i);
+  for (;;) {
+    let child: usize = 2 * i + 1;
+    if (child >= size) break;
+    let cv = load<u64>(at + 8 * child);
+    if (child + 1 < size) {
+      const right = load<u64>(at + 8 * (child + 1));
+      if (right > cv) {
+        child++;
+        cv = right;
+      }
+    }
+    if (cv <= value) break;
+    store<u64>(at + 8 * i, cv);
+    i = child;
+  }
+  store<u64>(at + 8 * i, value);
 }
 
 /**

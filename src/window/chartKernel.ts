@@ -32,6 +32,11 @@ export class ChartKernel {
   private cursorRoom = 0;
   private chartRoom = 0;
   private entryRoom = 0;
+  /**
+   * Keys of the last chart ranked from candidates, without a merge of their runs (the kernel's
+   * rankFromCandidates, as mergeTopK.ts ranks a key of many entries): told for tests.
+   */
+  candidateKeys = 0;
 
   constructor() {
     this.exports = kernelInstance<KernelExports>(WASM_BASE64, this.memory);
@@ -177,7 +182,10 @@ export class ChartKernel {
       const status = kernel.run();
       if (status === CANNOT) return undefined;
       onWindow(text.subarray(0, kernel.written()));
-      if (status === DONE) return kernel.keys();
+      if (status === DONE) {
+        this.candidateKeys = kernel.candidates();
+        return kernel.keys();
+      }
     }
   }
 }
@@ -200,6 +208,7 @@ interface KernelExports {
   run(): number;
   written(): number;
   keys(): number;
+  candidates(): number;
 }
 
 /** `run`'s answers (the kernel's DONE and CANNOT; TEXT_FULL otherwise). */
