@@ -1,10 +1,10 @@
 import { closeSync, fstatSync, openSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { threadId } from 'node:worker_threads';
-import { crc32 } from 'node:zlib';
 import { NO_CURSOR } from '../kpis/dayGroups.js';
 import { BLOCK_ROWS, GroupArrays, partOfUser, type UserGroups } from '../kpis/streamDays.js';
 import { TempFileWriter, tempPathFor } from '../ops/atomicFile.js';
+import { crc32 } from '../ops/crc32.js';
 import { readFullySync } from '../ops/fileIo.js';
 import type { FileReport, RowExample } from '../parse/catalogs.js';
 import { IdInterner, type NameList, type Numbering, nameListOf, namesOf } from '../parse/idInterner.js';

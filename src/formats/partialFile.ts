@@ -10,8 +10,8 @@ import {
   statSync,
   writeSync,
 } from 'node:fs';
-import { crc32 } from 'node:zlib';
 import { tempPathFor } from '../ops/atomicFile.js';
+import { crc32 } from '../ops/crc32.js';
 import { FLUSH_BYTES, flushData, readFullySync } from '../ops/fileIo.js';
 import type { BlockStats } from '../partials/aggregatePairs.js';
 

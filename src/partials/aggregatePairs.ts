@@ -1,4 +1,4 @@
-import { crc32 } from 'node:zlib';
+import { crc32 } from '../ops/crc32.js';
 import { kernelInstance } from '../ops/wasmKernel.js';
 import { type PairSorter, sortPackedPairs } from './radixSort.js';
 import type { ByteWriter } from './varint.js';

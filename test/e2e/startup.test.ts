@@ -23,7 +23,16 @@ function packagesIn(stdout: string): Set<string> {
 }
 
 /** Packages loaded only by the commands that need them. */
-const LAZY = ['libsql', 'pino', 'csv-stringify', 'csv-parse', 'prom-client', 'hono', 'hash-wasm'];
+const LAZY = [
+  'libsql',
+  'pino',
+  'csv-stringify',
+  'csv-parse',
+  'prom-client',
+  'hono',
+  'hash-wasm',
+  '@node-rs/crc32',
+];
 
 /**
  * The packages of the CommonJS module cache (each a CommonJS package, so that they are seen there)
@@ -63,7 +72,7 @@ describe('what a command loads at its start', () => {
     });
   });
 
-  it('no results store (libsql), logger (pino), KPI CSV writer (csv-stringify, csv-parse) or log hasher (hash-wasm) at the start', () => {
+  it('no results store (libsql), logger (pino), KPI CSV writer (csv-stringify, csv-parse), log hasher (hash-wasm) or checksum (@node-rs/crc32) at the start', () => {
     // Every package the program's modules load, CommonJS or ES module, seen by a resolve hook.
     const script = `
       import { createRequire, register } from 'node:module';
