@@ -1,6 +1,7 @@
 import { closeSync, openSync, writeSync } from 'node:fs';
 import type { ListenBatch } from '../parse/listenParser.js';
 import { hashId } from '../partials/hash.js';
+import { DONE, FULL, SpillKernel } from '../partials/spillPartition.js';
 
 /**
  * The two aggregates a day needs, as (key, song) pairs:
@@ -36,7 +37,9 @@ const TWO_32 = 4294967296;
 /**
  * Phase 1 of a day: radix-partitions parsed rows into per-partition buffers and appends full
  * buffers to one spill file per worker, so memory stays at `bufferBytes` however big the day is.
- * Ids below 2^32 (nearly all of them) take 8 bytes a pair; larger ids take 16.
+ * Ids below 2^32 (nearly all of them) take 8 bytes a pair; larger ids take 16. The narrow pairs
+ * are partitioned by a WebAssembly kernel (partials/spillPartition.as.ts) into buffers in its
+ * memory; a row with a wide id stops it and is placed here.
  */
 export class PairSpill {
   private readonly fd: number;
@@ -45,10 +48,9 @@ export class PairSpill {
   private readonly mask: number;
   private readonly capacity: number;
   private readonly wideCapacity: number;
-  private readonly narrow: Uint32Array[];
-  private readonly narrowFill: Int32Array;
   private readonly wide: Float64Array[];
   private readonly wideFill: Int32Array;
+  private readonly kernel: SpillKernel;
 
   constructor(
     readonly path: string,
@@ -60,57 +62,51 @@ export class PairSpill {
     const buffers = partitions * TABLES.length;
     this.capacity = Math.max(256, Math.floor(bufferBytes / buffers / 8));
     this.wideCapacity = 256;
-    this.narrow = [];
-    for (let b = 0; b < buffers; b++) this.narrow.push(new Uint32Array(this.capacity * 2));
-    this.narrowFill = new Int32Array(buffers);
+    this.kernel = SpillKernel.take(buffers, this.capacity);
     this.wide = [];
     this.wideFill = new Int32Array(buffers);
   }
 
   /** Partition one batch of valid rows into both tables. */
   add(batch: ListenBatch): void {
-    const { songs, users, countries } = batch;
     const n = batch.length;
-    const mask = this.mask;
-    const capacity = this.capacity;
-    const narrow = this.narrow;
-    const fill = this.narrowFill;
-    for (let r = 0; r < n; r++) {
-      const song = songs[r]!;
-      const user = users[r]!;
-      // Buffer index = partition * 2 + table.
-      const ub = (hashId(user) & mask) << 1;
-      const cb = ((hashId(song) & mask) << 1) | COUNTRIES;
-      if (song < TWO_32 && user < TWO_32) {
-        let f = fill[ub]!;
-        let buf = narrow[ub]!;
-        buf[f * 2] = song;
-        buf[f * 2 + 1] = user;
-        if ((fill[ub] = f + 1) === capacity) this.flushNarrow(ub);
-        f = fill[cb]!;
-        buf = narrow[cb]!;
-        buf[f * 2] = song;
-        buf[f * 2 + 1] = countries[r]!;
-        if ((fill[cb] = f + 1) === capacity) this.flushNarrow(cb);
-      } else {
-        this.addWide(ub, user, song);
-        if (song < TWO_32) {
-          const f = fill[cb]!;
-          const buf = narrow[cb]!;
-          buf[f * 2] = song;
-          buf[f * 2 + 1] = countries[r]!;
-          if ((fill[cb] = f + 1) === capacity) this.flushNarrow(cb);
-        } else this.addWide(cb, countries[r]!, song);
+    const kernel = this.kernel;
+    kernel.load(batch);
+    for (let from = 0; ; ) {
+      const stop = kernel.partition(from, n, this.mask);
+      if (stop === DONE) return;
+      const r = kernel.stoppedAt();
+      if (stop === FULL) this.flushNarrow(kernel.fullBuffer());
+      else {
+        this.addWideRow(batch.songs[r]!, batch.users[r]!, batch.countries[r]!);
+        from = r + 1;
+        continue;
       }
+      from = r;
+    }
+  }
+
+  /** A row with an id of 2^32 or more: its users pair wide, its countries pair wide if its song is. */
+  private addWideRow(song: number, user: number, country: number): void {
+    const ub = (hashId(user) & this.mask) << 1;
+    const cb = ((hashId(song) & this.mask) << 1) | COUNTRIES;
+    if (user < TWO_32 && song < TWO_32) throw new Error('PairSpill: a narrow row taken as wide');
+    this.addWide(ub, user, song);
+    if (song >= TWO_32) this.addWide(cb, country, song);
+    else {
+      if (this.kernel.fill(cb) === this.capacity) this.flushNarrow(cb);
+      this.kernel.put(cb, song, country);
     }
   }
 
   /** Write what is buffered, close the file and return where every run is. */
   finish(): SpillIndex {
-    for (let b = 0; b < this.narrowFill.length; b++) {
+    for (let b = 0; b < this.wideFill.length; b++) {
       this.flushNarrow(b);
       this.flushWide(b);
     }
+    // Its buffers written out: the next day's spill on this thread takes it (no add after finish).
+    this.kernel.release();
     closeSync(this.fd);
     return { path: this.path, chunks: this.chunks };
   }
@@ -128,10 +124,10 @@ export class PairSpill {
   }
 
   private flushNarrow(b: number): void {
-    const pairs = this.narrowFill[b]!;
+    const pairs = this.kernel.fill(b);
     if (pairs === 0) return;
-    this.write(b, false, new Uint8Array(this.narrow[b]!.buffer, 0, pairs * 8), pairs);
-    this.narrowFill[b] = 0;
+    this.write(b, false, this.kernel.pairs(b), pairs);
+    this.kernel.empty(b);
   }
 
   private flushWide(b: number): void {

@@ -255,6 +255,19 @@ describe('PairSpill', () => {
     ).toEqual(wideRows.map((r) => r.song));
   });
 
+  it('a batch larger than any before (the room for rows grown) between small ones, wide rows among them', () => {
+    const rowsOf = (n: number, from: number): Row[] =>
+      Array.from({ length: n }, (_, i) => ({
+        song: (from + i) % 97 === 0 ? TWO_32 + from + i : 1 + (((from + i) * 7919) % 100_003),
+        user: (from + i) % 89 === 0 ? TWO_32 * 3 + i : 1 + (((from + i) * 104_729) % 50_021),
+        country: (from + i) % 251,
+      }));
+    const batches = [rowsOf(100, 0), rowsOf(5000, 100), rowsOf(300, 5100), rowsOf(70_000, 5400)];
+    const index = spill(batches, 16, 1 << 16);
+    expectContiguous(index);
+    expect(grouped(readBack(index))).toEqual(grouped(expected(batches.flat(), 16)));
+  });
+
   it('property: every row comes back as its two pairs, each in its partition, in the order added', () => {
     fc.assert(
       fc.property(

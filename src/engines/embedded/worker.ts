@@ -20,6 +20,7 @@ import {
   USER_SEGMENT_PAIRS,
 } from '../../partials/aggregatePairs.js';
 import { PairSorter } from '../../partials/radixSort.js';
+import { SpillKernel } from '../../partials/spillPartition.js';
 import { ByteWriter } from '../../partials/varint.js';
 import {
   type LogHasher,
@@ -489,7 +490,10 @@ type Done = { result: unknown; transfer: ArrayBuffer[] };
 
 async function run(task: Task): Promise<Done> {
   if (task.kind !== 'aggregatePartition') encoder = undefined;
-  if (!BUILDS_PARTIALS.has(task.kind)) sorter = undefined;
+  if (!BUILDS_PARTIALS.has(task.kind)) {
+    sorter = undefined;
+    SpillKernel.dropSpare();
+  }
   if (task.kind !== 'mergeCountries') countryMemory = undefined;
   switch (task.kind) {
     case 'parseUnit':
