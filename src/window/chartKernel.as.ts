@@ -6,9 +6,10 @@
  * of groups, each key's day runs decoded, merged in pairwise rounds without a branch on the
  * comparison, ranked by a counting sort on plays (or a heap of the k best, where the plays are too
  * large for the histogram), then written; a key of many entries (a country's week) ranked from the
- * few songs that can reach its chart instead of merged (rankFromCandidates). What it does not handle (a key of more entries than its
- * room, a day entry of 2^23 plays or more, a truncated group) stops it: the caller merges those
- * spans in JavaScript instead. Every address is the caller's.
+ * few songs that can reach its chart instead of merged (rankFromCandidates). What it does not
+ * handle (a key of more entries than its room, a day entry of 2^23 plays or more, a truncated
+ * group) stops it: the caller merges those spans in JavaScript instead. Every address is the
+ * caller's.
  *
  * An entry is one u64: its song in the high word, its plays in the low word, so that a merge step
  * moves one value and the sum of equal songs is one addition.
