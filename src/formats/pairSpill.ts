@@ -76,13 +76,15 @@ export class PairSpill {
       const stop = kernel.partition(from, n, this.mask);
       if (stop === DONE) return;
       const r = kernel.stoppedAt();
-      if (stop === FULL) this.flushNarrow(kernel.fullBuffer());
-      else {
+      if (stop === FULL) {
+        // A buffer row r needs is full: written out, then row r again.
+        this.flushNarrow(kernel.fullBuffer());
+        from = r;
+      } else {
+        // WIDE: row r placed here, then on after it.
         this.addWideRow(batch.songs[r]!, batch.users[r]!, batch.countries[r]!);
         from = r + 1;
-        continue;
       }
-      from = r;
     }
   }
 
