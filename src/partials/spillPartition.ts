@@ -2,10 +2,9 @@ import { alignTo, growTo, kernelInstance } from '../ops/wasmKernel.js';
 import type { ListenBatch } from '../parse/listenParser.js';
 import { WASM_BASE64 } from './spillPartition.wasm.js';
 
-/** What SpillKernel.partition stopped at (the kernel's DONE, FULL and WIDE). */
+/** What SpillKernel.partition stopped at (the kernel's DONE and FULL; its only other answer is WIDE). */
 export const DONE = 0;
 export const FULL = 1;
-export const WIDE = 2;
 
 interface KernelExports {
   partition(
