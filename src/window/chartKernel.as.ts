@@ -62,6 +62,8 @@ let high: u64 = 0;
 let records = false;
 
 let heapSize: i32 = 0;
+/** The histogram's slots known to be zero since `open` (rank zeroes more as it needs them). */
+let zeroedSlots: usize = 0;
 /** Bytes of the text window written by the last `run`. */
 let textLength: i32 = 0;
 /** A ranked key not yet written (the window was full): its key and its chart's length. */
@@ -148,7 +150,9 @@ export function open(
   textAt = text;
   const lowKey: u64 = low <= 0 ? 0 : <u64>Math.ceil(low);
   high = below >= 18446744073709551615.0 ? NO_KEY : <u64>Math.ceil(below);
-  memory.fill(slotsAt, 0, 4 * (2 * <usize>room + 1026));
+  // The histogram is zeroed as rank first needs it (zeroedSlots), not here: a country partition's
+  // is 8 MB, of which its keys use a few; zeroing it whole made every page of it the thread's.
+  zeroedSlots = 0;
   heapSize = 0;
   textLength = 0;
   pendingKey = NO_KEY;
@@ -430,8 +434,13 @@ function mergePair(a: usize, b: usize, end: usize, to: usize, out: usize): usize
  * Returns how many.
  */
 function rank(from: usize, m: i32): i32 {
-  // The histogram is all zeros between keys (zeroed as `open` starts, and after each use).
+  // The histogram is all zeros between keys up to zeroedSlots (zeroed here as a key first needs
+  // it, and after each use), its slots 0 to limit used.
   const limit = <u64>(2 * m + 1024);
+  if (<usize>limit + 1 > zeroedSlots) {
+    memory.fill(slotsAt + 4 * zeroedSlots, 0, 4 * (<usize>limit + 1 - zeroedSlots));
+    zeroedSlots = <usize>limit + 1;
+  }
   let most: u32 = 0;
   for (let i = 0; i < m; i++) {
     const p = <u32>(load<u64>(from + 8 * <usize>i) & LOW_WORD);
