@@ -346,6 +346,35 @@ describe('valid rows', () => {
     );
   });
 
+  it("gather batches in the caller's arrays, one parser after another, each batch as long as they are", () => {
+    const arrays = { songs: new Float64Array(3), users: new Float64Array(3), countries: new Uint8Array(3) };
+    const parse = (text: string): { rows: Row[]; batches: number[] } => {
+      const rows: Row[] = [];
+      const batches: number[] = [];
+      const parser = new ListenParser({
+        arrays,
+        batchSize: 1000, // the arrays' length wins
+        onBatch: (batch) => {
+          expect(batch.songs).toBe(arrays.songs);
+          batches.push(batch.length);
+          for (let i = 0; i < batch.length; i++)
+            rows.push([batch.songs[i]!, batch.users[i]!, batch.countries[i]!]);
+        },
+      });
+      parser.push(bytesOf(text));
+      parser.end();
+      return { rows, batches };
+    };
+    const rowsOf = (n: number, from: number): Row[] =>
+      Array.from({ length: n }, (_, i): Row => [from + i, 2 * (from + i), countryIndex('FR')]);
+    const text = (rows: Row[]): string => rows.map(([s, u]) => `${s}|${u}|FR\n`).join('');
+    const first = rowsOf(7, 100);
+    expect(parse(text(first))).toEqual({ rows: first, batches: [3, 3, 1] });
+    // The second parser's rows, not the first's left in the arrays.
+    const second = rowsOf(2, 900);
+    expect(parse(text(second))).toEqual({ rows: second, batches: [2] });
+  });
+
   it('produce nothing for empty input', () => {
     const out = run([]);
     expect(out).toMatchObject({ rows: [], rejects: [], lines: 0, valid: 0, batches: [] });
