@@ -12,6 +12,14 @@ export interface ListenBatch {
   length: number;
 }
 
+/** Rows a batch holds unless ListenParserOptions says otherwise. */
+const BATCH_ROWS = 65_536;
+
+/** Empty arrays for batches of `rows` rows (ListenParserOptions.arrays, or a parser's own). */
+export function listenBatchArrays(rows = BATCH_ROWS): Omit<ListenBatch, 'length'> {
+  return { songs: new Float64Array(rows), users: new Float64Array(rows), countries: new Uint8Array(rows) };
+}
+
 export interface ListenParserOptions {
   /** Receives each full batch of valid rows, and the last partial one at `end()`. */
   onBatch: (batch: ListenBatch) => void;
@@ -91,18 +99,11 @@ export class ListenParser {
   private headerAllowed: boolean;
 
   constructor(options: ListenParserOptions) {
-    this.batchSize = options.arrays?.songs.length ?? options.batchSize ?? 65_536;
+    this.batchSize = options.arrays?.songs.length ?? options.batchSize ?? BATCH_ROWS;
     this.headerAllowed = options.atFileStart ?? true;
     this.onBatch = options.onBatch;
     this.onReject = options.onReject;
-    this.batch = {
-      ...(options.arrays ?? {
-        songs: new Float64Array(this.batchSize),
-        users: new Float64Array(this.batchSize),
-        countries: new Uint8Array(this.batchSize),
-      }),
-      length: 0,
-    };
+    this.batch = { ...(options.arrays ?? listenBatchArrays(this.batchSize)), length: 0 };
   }
 
   /** Parse the complete lines of `chunk`; an unfinished last line waits for the next chunk. */

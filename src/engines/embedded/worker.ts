@@ -9,7 +9,7 @@ import { readFullySync } from '../../ops/fileIo.js';
 import { SNIFF_BYTES } from '../../parse/catalogs.js';
 import { looksBinary } from '../../parse/csvHeader.js';
 import { IdInterner } from '../../parse/idInterner.js';
-import { type ListenBatch, ListenParser } from '../../parse/listenParser.js';
+import { type ListenBatch, ListenParser, listenBatchArrays } from '../../parse/listenParser.js';
 import { exampleText } from '../../parse/rejects.js';
 import { readStreamsFile, StreamRowReader, streamsHeader } from '../../parse/streamRows.js';
 import {
@@ -83,7 +83,6 @@ const PROGRESS_EVERY_BYTES = 8 * 1024 * 1024;
 
 /** The arrays of this worker's parsers' batches, one parser at a time (ListenParserOptions.arrays). */
 let batchArrays: Omit<ListenBatch, 'length'> | undefined;
-const BATCH_ROWS = 65_536;
 
 /** A parser writing valid rows into this worker's spill file for the day, with its reject examples. */
 function dayParser(task: ParseUnitTask | ParseChunkTask): { parser: ListenParser; examples: UnitExample[] } {
@@ -95,11 +94,7 @@ function dayParser(task: ParseUnitTask | ParseChunkTask): { parser: ListenParser
   }
   const examples: UnitExample[] = [];
   const atFileStart = task.kind === 'parseUnit' ? task.unit.start === 0 : task.index === 0;
-  batchArrays ??= {
-    songs: new Float64Array(BATCH_ROWS),
-    users: new Float64Array(BATCH_ROWS),
-    countries: new Uint8Array(BATCH_ROWS),
-  };
+  batchArrays ??= listenBatchArrays();
   const parser = new ListenParser({
     atFileStart,
     arrays: batchArrays,
