@@ -224,6 +224,61 @@ describe('ChartKernel', () => {
     expect(text(out)).toBe(expected);
   });
 
+  it('writes ids and plays at each edge of a decimal length, 1 to 10 digits', () => {
+    // The kernel writes a number by its length (putDecimal: 1, 2, up to 4, up to 8, then 9 or 10
+    // digits, each its own way): every length, each power of ten and the numbers either side of it,
+    // and numbers above 10^8 whose last 8 digits start with zeros.
+    const edges = [0, 1, 9, 10, 11, 99, 100, 101, 999, 1000, 1001, 9999, 10_000, 10_001, 99_999, 100_000];
+    for (let p = 6; p <= 9; p++) edges.push(10 ** p - 1, 10 ** p, 10 ** p + 1);
+    edges.push(
+      100_000_010,
+      100_200_000,
+      123_456_789,
+      1_000_000_009,
+      1_099_999_999,
+      4_000_000_007,
+      TWO_32 - 1,
+    );
+    const kernel = new ChartKernel();
+    const all: Totals = new Map();
+    const keys: number[] = [];
+    const songs: number[] = [];
+    edges.forEach((key, i) => {
+      // Each key's songs: 12 of the edge values, plays 1 to 3 (up to 12 digits a row's entry).
+      for (let j = 0; j < 12; j++) {
+        const song = edges[(i + 5 * j) % edges.length]!;
+        for (let t = 0; t <= j % 3; t++) {
+          keys.push(key);
+          songs.push(song);
+          addPlays(all, key, song, 1);
+        }
+      }
+    });
+    const days = [encodeDay(keys, songs, 1, 8)];
+    // Plays of 6 to 9 digits: a key's song played 2^23 - 1 times a day, for up to 13 days.
+    const most = 2 ** 23 - 1;
+    for (let d = 0; d < 13; d++) {
+      for (const [key, song, lastDay] of [
+        [12_345, 10 ** 8, 12],
+        [12_346, 7, 1],
+        [12_347, 99_999_999, 0],
+      ] as const) {
+        if (d > lastDay) continue;
+        days.push(handWordsDay(key, song, most));
+        addPlays(all, key, song, most);
+      }
+    }
+    const spans = laySpans(kernel, days, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, 50, 1);
+    const out = new ByteWriter(8);
+    expect(kernel.userRows(spans, 50, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, out)).toBe(
+      all.size,
+    );
+    const expected = chartText(expectedCharts(all, 50));
+    // The plays of 12,345's song: 13 x (2^23 - 1), 9 digits.
+    expect(expected).toContain(`12345|100000000:${13 * most}\n`);
+    expect(text(out)).toBe(expected);
+  });
+
   it('ranks by a heap the keys whose plays are too large for the histogram, ties by song', () => {
     const kernel = new ChartKernel();
     const random = mulberry32(4242);
