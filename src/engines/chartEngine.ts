@@ -62,6 +62,11 @@ export interface ChartsRequest<Taken extends TakenDay> {
   taken: Taken[];
   /** Take day `i` in again, its data found damaged while computing: replaces `taken[i]`. */
   retake(i: number): Promise<void>;
+  /**
+   * No other chart date follows in this session (`top50`): the engine may let its threads go as
+   * soon as its computing is done, while the files are committed.
+   */
+  last?: boolean;
 }
 
 /** The two chart files as written, with the times each was done. */

@@ -91,7 +91,7 @@ export async function runTop50(options: Top50Options): Promise<Top50Summary> {
   const { day, logs } = await planChartWindow(options);
   const session = await ChartSession.open(options);
   try {
-    return await session.writeCharts(day, logs, started, { requireValidRows: true });
+    return await session.writeCharts(day, logs, started, { requireValidRows: true, last: true });
   } finally {
     await session.close();
   }
@@ -281,13 +281,14 @@ export class ChartSession {
    * Write the charts and the quality report of `day` from `logs`, the log days of its window (at
    * least one), and record in the manifest which inputs they were computed from. With
    * `requireValidRows` (top50), a window whose logs hold no valid row at all is an input error
-   * that says what the lines look like, and nothing is written.
+   * that says what the lines look like, and nothing is written. `last`: no other date follows in
+   * this session (the engine may let its threads go once the charts are computed).
    */
   async writeCharts(
     day: number,
     logs: LogFile[],
     started = Date.now(),
-    { requireValidRows = false } = {},
+    { requireValidRows = false, last = false } = {},
   ): Promise<Top50Summary> {
     const windowDays = windowOf(day, this.window);
     const present = new Set(logs.map((l) => l.day));
@@ -328,7 +329,7 @@ export class ChartSession {
     const charts =
       logs.length === 0
         ? await writeEmptyCharts(paths)
-        : await this.engine.computeCharts({ paths, logs, taken, retake });
+        : await this.engine.computeCharts({ paths, logs, taken, retake, last });
 
     const report = buildQualityReport(day, windowDays, records, this.maxRejectRate);
     for (const warning of report.warnings) this.emit({ type: 'rejectRate', warning });

@@ -384,6 +384,30 @@ describe('WorkerPool', { timeout: 15_000 }, () => {
     expect(workers.every((w) => w.threadId === -1)).toBe(true);
   });
 
+  it('release: every worker leaves after its task, without waiting for close(); later and unsent tasks fail', async () => {
+    const p = new WorkerPool(2);
+    const workers = workersOf(p);
+    const exits = workers.map((w) => new Promise<number>((done) => w.once('exit', done)));
+    // Two running (one a worker), one queued behind them, one pinned to a worker.
+    const running = [0, 1].map((q) => p.run<MergeCountriesResult>(mergeTask(days, q)));
+    const queued = rejection(p.run(mergeTask(days, 2)));
+    const pinned = rejection(p.runOnEach(mergeTask(days, 3)));
+    p.release();
+    // The tasks running finish with their results; the threads then end on their own (code 0),
+    // with no close() called.
+    expect((await Promise.all(running)).map((r) => r.countries)).toEqual(
+      [0, 1].map((q) => mergedHere(days, q)),
+    );
+    expect(await Promise.all(exits)).toEqual([0, 0]);
+    expect((await queued).message).toMatch(/closed/);
+    expect((await pinned).message).toMatch(/closed/);
+    expect((await rejection(p.run(mergeTask(days, 4)))).message).toMatch(/closed/);
+    // close() afterwards has nothing left to wait for.
+    const started = Date.now();
+    await p.close();
+    expect(Date.now() - started).toBeLessThan(100);
+  });
+
   it('close() of a pool that never ran a task', async () => {
     const p = new WorkerPool(2);
     const started = Date.now();

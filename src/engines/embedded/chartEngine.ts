@@ -17,7 +17,7 @@ import type {
 import { type DayPartial, ensureDayPartial, partialIsWhole } from './dayPartial.js';
 import { DEFAULT_MEMORY_BYTES, type MemoryPlan, planMemory, threadsHeld } from './memoryPlan.js';
 import type { MergeCountriesResult, MergeUsersResult, MergeUsersTask } from './tasks.js';
-import { countrySources, planWindow } from './windowPlan.js';
+import { countrySources, planWindow, type WindowPlan, windowPartitions } from './windowPlan.js';
 import { WorkerPool } from './workerPool.js';
 
 /**
@@ -74,9 +74,9 @@ export class EmbeddedChartEngine implements ChartEngine<DayPartial> {
     // The manifest removed the day's partial with its record.
   }
 
-  computeCharts({ paths, taken, retake }: ChartsRequest<DayPartial>): Promise<WrittenCharts> {
+  computeCharts({ paths, taken, retake, last }: ChartsRequest<DayPartial>): Promise<WrittenCharts> {
     const { top, threads, plan, pool, emit } = this;
-    return writeCharts({ paths, partials: taken, top, threads, plan, pool, emit }, retake);
+    return writeCharts({ paths, partials: taken, top, threads, plan, pool, emit, last }, retake);
   }
 
   async close(): Promise<void> {
@@ -96,6 +96,8 @@ interface ChartsContext {
   plan: MemoryPlan;
   pool: WorkerPool;
   emit: (event: Top50Event) => void;
+  /** The session's last charts: the workers are let go once every merge task is done. */
+  last?: boolean;
 }
 
 /**
@@ -104,33 +106,48 @@ interface ChartsContext {
  * replaces it in `partials`) and the merge is run again.
  */
 async function writeCharts(
-  { paths, partials, top, threads, plan, pool, emit }: ChartsContext,
+  { paths, partials, top, threads, plan, pool, emit, last = false }: ChartsContext,
   rebuild: (day: number) => Promise<void>,
 ): Promise<WrittenCharts> {
   const started = Date.now();
   for (let attempt = 0; ; attempt++) {
     try {
-      const window = planWindow(partials, plan, threads);
-      emit({ type: 'mergeStart', days: partials.length, partitions: window.countryPartitions });
-      const total = window.countryPartitions + window.userRanges.length;
+      const countryPartitions = windowPartitions(partials);
+      emit({ type: 'mergeStart', days: partials.length, partitions: countryPartitions });
+      // Set once the user ranges are planned, before any task's answer can arrive.
+      let total = Number.POSITIVE_INFINITY;
       let done = 0;
       const counted = <T>(part: Promise<T>): Promise<T> =>
         part.then((result) => {
           emit({ type: 'mergeProgress', done: ++done, total });
+          // Every task done (none failed, so no day is taken in again): the threads' teardown,
+          // about 45 ms at 7 x 20M rows, runs while the chart files are synced and renamed.
+          if (done === total && last) pool.release();
           return result;
         });
       // Each partition's charts folded in as they come, not kept (see CountryBest).
       const countries = new CountryBest(top);
-      const countryMerges = Array.from({ length: window.countryPartitions }, (_, q) =>
+      const countryMerges = Array.from({ length: countryPartitions }, (_, q) =>
         counted(
           pool.run<MergeCountriesResult>({
             kind: 'mergeCountries',
             partition: q,
             top,
-            sources: countrySources(partials, q, window.countryPartitions),
+            sources: countrySources(partials, q, countryPartitions),
           }),
         ).then((result) => countries.add(result.countries)),
       );
+      // The user ranges planned while the workers begin the countries (the plan sorts every
+      // segment's first key: about 14 ms at 7 x 20M rows, both workers waiting for it before).
+      let window: WindowPlan;
+      try {
+        window = planWindow(partials, plan, threads);
+      } catch (error) {
+        // Told once the countries' tasks have settled, as any failure below.
+        await Promise.allSettled(countryMerges);
+        throw error;
+      }
+      total = countryPartitions + window.userRanges.length;
       // The user ranges are asked for at once, behind the country merges in the pool's queue: the
       // workers go on to them while this thread ranks and writes the country chart (they waited
       // for it, about 0.3 s at 7 x 20M rows). Written ranges' buffers go back to the workers to

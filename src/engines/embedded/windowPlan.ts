@@ -28,7 +28,7 @@ export interface WindowPlan {
  * segments that hold its users, and its rows go to the file right after range r - 1's.
  */
 export function planWindow(partials: DayPartial[], plan: MemoryPlan, threads: number): WindowPlan {
-  const countryPartitions = Math.min(...partials.map((p) => p.directory.partitions));
+  const countryPartitions = windowPartitions(partials);
   let userBytes = 0;
   let blocks = 0;
   let segmentCount = 0;
@@ -89,6 +89,11 @@ export function planWindow(partials: DayPartial[], plan: MemoryPlan, threads: nu
     };
   });
   return { countryPartitions, userRanges };
+}
+
+/** The window's partition count for the country charts: its days' smallest (planWindow). */
+export function windowPartitions(partials: DayPartial[]): number {
+  return Math.min(...partials.map((p) => p.directory.partitions));
 }
 
 /**

@@ -148,11 +148,24 @@ export class WorkerPool {
     this.onProgress(message);
   }
 
-  /** Stop the workers (each as `leave` says), those retired already waited for. */
-  async close(): Promise<void> {
+  /**
+   * No task is coming: every worker is asked to leave now (each as `leave` says, after the task it
+   * may be running), so that the threads end while this one finishes its own work; `close` awaits
+   * them. A task run after this fails, as on a closed pool.
+   */
+  release(): void {
     this.closed = true;
     for (const wake of this.idleWaiters.splice(0)) wake();
-    await Promise.all(this.slots.map((slot) => slot.retired ?? leave(slot.worker)));
+    // Tasks not sent yet would never be: they fail.
+    const unsent = [...this.queue.splice(0), ...this.slots.flatMap((slot) => slot.pinned.splice(0))];
+    for (const job of unsent) job.reject(new Error('the worker pool is closed'));
+    for (const slot of this.slots) slot.retired ??= leave(slot.worker);
+  }
+
+  /** Stop the workers (release) and wait for their threads to end. */
+  async close(): Promise<void> {
+    this.release();
+    await Promise.all(this.slots.map((slot) => slot.retired));
   }
 
   private dispatch(): void {
