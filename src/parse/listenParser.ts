@@ -1,4 +1,5 @@
 import { COUNTRY_BY_LETTERS } from './countries.js';
+import { type ListenScan, listenScan } from './listenScan.js';
 import { MAX_LINE_BYTES, REJECT_REASONS, Reject } from './rejects.js';
 
 /** Largest id a row may carry: 2^53 - 1, the largest integer a double holds exactly. */
@@ -38,6 +39,11 @@ export interface ListenParserOptions {
    * header naming the columns. False for a worker's unit or chunk that starts mid-file.
    */
   atFileStart?: boolean;
+  /**
+   * The common rows read by the WebAssembly kernel (listenScan.ts), many lines a call (default
+   * true); false reads every line in JavaScript, as the tests and benchmarks do to compare.
+   */
+  kernel?: boolean;
 }
 
 /**
@@ -46,6 +52,9 @@ export interface ListenParserOptions {
  * StateStore). 1: the first rule; 2: blanks around fields ignored, a header line skipped.
  */
 export const ROW_RULE_VERSION = 2;
+
+/** Lines read here at most between two tries of the kernel that took none (ListenParser.parseLines). */
+const MAX_BACKOFF_LINES = 1024;
 
 const NEWLINE = 10;
 const CARRIAGE_RETURN = 13;
@@ -97,6 +106,7 @@ export class ListenParser {
   private readonly fields = new Float64Array(3);
   /** The next line is the file's first, and may be its header. */
   private headerAllowed: boolean;
+  private readonly scan: ListenScan | undefined;
 
   constructor(options: ListenParserOptions) {
     this.batchSize = options.arrays?.songs.length ?? options.batchSize ?? BATCH_ROWS;
@@ -104,6 +114,7 @@ export class ListenParser {
     this.onBatch = options.onBatch;
     this.onReject = options.onReject;
     this.batch = { ...(options.arrays ?? listenBatchArrays(this.batchSize)), length: 0 };
+    this.scan = options.kernel === false ? undefined : listenScan();
   }
 
   /** Parse the complete lines of `chunk`; an unfinished last line waits for the next chunk. */
@@ -194,9 +205,10 @@ export class ListenParser {
   }
 
   /**
-   * The hot loop. Accepts the common well-formed row inline, byte by byte, with every field in
-   * a local; any deviation (and any line it cannot finish) goes to classifyLine, which is slow and
-   * exact. Returns the offset of the first line that is not complete in `buf`.
+   * The hot loop. The kernel (listenScan.ts) reads the common rows many at a time; a line it does
+   * not take is read here: the well-formed row inline, byte by byte, with every field in a local;
+   * any deviation (and any line it cannot finish) goes to classifyLine, which is slow and exact.
+   * Returns the offset of the first line that is not complete in `buf`.
    */
   private parseLines(buf: Uint8Array, start: number, end: number): number {
     const batch = this.batch;
@@ -210,7 +222,40 @@ export class ListenParser {
     let i = start;
     // The end of the last whole line: the fast path reads only lines that end before it.
     const whole = buf.lastIndexOf(NEWLINE, end - 1) + 1;
+    const scan = this.scan;
+    // Where the kernel's copy of the whole lines starts (-1: not copied yet); the lines to read
+    // here before asking it again, after it took none: more each time it takes none in a row, so
+    // that a log of lines it never takes (blanks around the fields) costs it nothing.
+    let loadedFrom = -1;
+    let linesHere = 0;
+    let backoff = 1;
     while (i < end) {
+      if (scan !== undefined && linesHere === 0 && i < whole) {
+        if (loadedFrom < 0) {
+          scan.load(buf, i, whole);
+          loadedFrom = i;
+        }
+        const rows = scan.scan(i - loadedFrom, whole - loadedFrom, batchSize - n);
+        if (rows > 0) {
+          songs.set(scan.songs.subarray(0, rows), n);
+          users.set(scan.users.subarray(0, rows), n);
+          countries.set(scan.countries.subarray(0, rows), n);
+          n += rows;
+          lines += rows;
+          valid += rows;
+          i = loadedFrom + scan.stoppedAt;
+          backoff = 1;
+          if (n === batchSize) {
+            batch.length = n;
+            this.onBatch(batch);
+            n = 0;
+          }
+          continue;
+        }
+        linesHere = backoff;
+        backoff = Math.min(2 * backoff, MAX_BACKOFF_LINES);
+      }
+      if (linesHere > 0) linesHere--;
       const lineStart = i;
       let c = 0;
       let song = 0;

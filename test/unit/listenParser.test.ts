@@ -30,7 +30,7 @@ interface Outcome {
   batches: number[];
 }
 
-function run(chunks: Iterable<Uint8Array>, batchSize?: number): Outcome {
+function run(chunks: Iterable<Uint8Array>, batchSize?: number, kernel?: boolean): Outcome {
   const out: Outcome = {
     rows: [],
     counts: [],
@@ -43,6 +43,7 @@ function run(chunks: Iterable<Uint8Array>, batchSize?: number): Outcome {
   };
   const parser = new ListenParser({
     batchSize,
+    kernel,
     onBatch: (b) => {
       out.batches.push(b.length);
       // The arrays are reused after the call: copy now.
@@ -807,6 +808,92 @@ describe('fuzzing against a reference classifier', () => {
       }),
       { numRuns: 1000 },
     );
+  });
+});
+
+// The kernel (listenScan.ts) reads the common rows many at a time, the parser every other line: a
+// file mostly of rows it takes, with lines of every other kind among them, must come out of the
+// parser exactly as it does with every line read in JavaScript.
+const shortId = fc.oneof(
+  fc.integer({ min: 0, max: 9_999_999_999 }).map(String),
+  fc.tuple(fc.integer({ min: 0, max: 9 }), fc.integer({ min: 0, max: 99_999 })).map(([z, v]) => zeros(z) + v),
+  fc.constantFrom(
+    '0',
+    '4294967295',
+    '4294967296',
+    '99999999',
+    '100000000',
+    '12345678901',
+    '9007199254740991',
+  ),
+);
+/** Blanks around a field, mostly none (the kernel reads the public samples' `1 | 2 | FR` too). */
+const pad = fc.constantFrom('', '', '', ' ', '\t', '  ', ' \t');
+const commonLine = fc
+  .tuple(
+    fc.tuple(pad, shortId, pad),
+    fc.tuple(pad, shortId, pad),
+    fc.tuple(pad, fc.constantFrom(...COUNTRY_CODES), pad),
+    fc.constantFrom('\n', '\r\n'),
+  )
+  .map(([s, u, c, eol]) => `${s.join('')}|${u.join('')}|${c.join('')}${eol}`);
+const kernelFile = fc
+  .tuple(
+    fc.array(
+      fc.oneof(
+        { weight: 12, arbitrary: commonLine },
+        { weight: 2, arbitrary: fc.tuple(lineText, fc.constantFrom('\n', '\r\n')).map(([l, e]) => l + e) },
+        {
+          weight: 1,
+          arbitrary: fc.constantFrom('sng_id|user_id|country\n', '5 | 6 | FR\n', '\n', '1|2|FR\r\r\n'),
+        },
+      ),
+      { maxLength: 60 },
+    ),
+    fc.oneof(lineText, fc.constant('')),
+  )
+  .map(([lines, last]) => lines.join('') + last);
+
+describe('the kernel', () => {
+  it('gives what the JavaScript alone gives: rows, batches, rejects and their bytes, counts (property)', () => {
+    fc.assert(
+      fc.property(
+        kernelFile,
+        fc.array(fc.nat(), { maxLength: 6 }),
+        fc.constantFrom(1, 3, 64, 65_536),
+        (text, cutSeeds, batchSize) => {
+          const bytes = bytesOf(text);
+          const cuts = cutSeeds.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b);
+          const chunks: Uint8Array[] = [];
+          let from = 0;
+          for (const c of [...cuts, bytes.length]) {
+            chunks.push(bytes.slice(from, c));
+            from = c;
+          }
+          expect(run(chunks, batchSize, true)).toEqual(run(chunks, batchSize, false));
+        },
+      ),
+      { numRuns: 1500 },
+    );
+  });
+
+  it('gives the same on a log of 200,000 common rows among lines it does not take', () => {
+    const lines: string[] = ['sng_id|user_id|country'];
+    for (let i = 0; i < 200_000; i++) {
+      const kind = i % 97;
+      if (kind === 0) lines.push(` ${i} | ${i * 7} | FR `);
+      else if (kind === 1) lines.push(`${i}|x|FR`);
+      else if (kind === 2) lines.push(`${10_000_000_000 + i}|${i}|DE`);
+      else
+        lines.push(`${(i * 2654435761) % 4294967296}|${i * 13}|${COUNTRY_CODES[i % COUNTRY_CODES.length]}`);
+    }
+    const bytes = bytesOf(`${lines.join('\n')}\n`);
+    const chunks = Array.from({ length: Math.ceil(bytes.length / 65_536) }, (_, k) =>
+      bytes.subarray(k * 65_536, (k + 1) * 65_536),
+    );
+    const withKernel = run(chunks, undefined, true);
+    expect(withKernel).toEqual(run(chunks, undefined, false));
+    expect(withKernel.valid).toBe(200_000 - Math.ceil(200_000 / 97));
   });
 });
 
