@@ -55,6 +55,8 @@ export const ROW_RULE_VERSION = 2;
 
 /** Lines read here at most between two tries of the kernel that took none (ListenParser.parseLines). */
 const MAX_BACKOFF_LINES = 1024;
+/** Bytes of a chunk copied into the kernel's memory at a time (ListenParser.parseLines). */
+const SCAN_WINDOW_BYTES = 1 << 20;
 
 const NEWLINE = 10;
 const CARRIAGE_RETURN = 13;
@@ -223,19 +225,25 @@ export class ListenParser {
     // The end of the last whole line: the fast path reads only lines that end before it.
     const whole = buf.lastIndexOf(NEWLINE, end - 1) + 1;
     const scan = this.scan;
-    // Where the kernel's copy of the whole lines starts (-1: not copied yet); the lines to read
-    // here before asking it again, after it took none: more each time it takes none in a row, so
-    // that a log of lines it never takes (blanks around the fields) costs it nothing.
-    let loadedFrom = -1;
+    // The whole lines copied into the kernel's memory, [loadedFrom, loadedTo) (at most
+    // SCAN_WINDOW_BYTES at a time, so that its memory stays small whatever the chunk); the lines to
+    // read here before asking it again, after it took none: more each time it takes none in a row,
+    // so that a log of lines it never takes costs it nothing.
+    let loadedFrom = 0;
+    let loadedTo = 0;
     let linesHere = 0;
     let backoff = 1;
     while (i < end) {
       if (scan !== undefined && linesHere === 0 && i < whole) {
-        if (loadedFrom < 0) {
-          scan.load(buf, i, whole);
+        if (i >= loadedTo) {
           loadedFrom = i;
+          loadedTo =
+            whole - i <= SCAN_WINDOW_BYTES ? whole : buf.lastIndexOf(NEWLINE, i + SCAN_WINDOW_BYTES - 1) + 1;
+          // A line longer than the window leaves it empty (loadedTo <= i): the kernel, which
+          // takes no line of 32 bytes or more, is not asked, and the line is read here.
+          scan.load(buf, loadedFrom, Math.max(loadedFrom, loadedTo));
         }
-        const rows = scan.scan(i - loadedFrom, whole - loadedFrom, batchSize - n);
+        const rows = loadedTo > i ? scan.scan(i - loadedFrom, loadedTo - loadedFrom, batchSize - n) : 0;
         if (rows > 0) {
           songs.set(scan.songs.subarray(0, rows), n);
           users.set(scan.users.subarray(0, rows), n);

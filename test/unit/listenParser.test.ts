@@ -894,6 +894,18 @@ describe('the kernel', () => {
     const withKernel = run(chunks, undefined, true);
     expect(withKernel).toEqual(run(chunks, undefined, false));
     expect(withKernel.valid).toBe(200_000 - Math.ceil(200_000 / 97));
+    // The same bytes as one chunk of 4.5 MB (the kernel takes a window of 1 MB at a time), with a
+    // line of 1.5 MB (no window holds it whole) in the middle of it.
+    const middle = bytes.indexOf(10, bytes.length >> 1) + 1;
+    const huge = bytesOf(`${'7|8|FR'.repeat(250_000)}\n`);
+    const one = new Uint8Array(bytes.length + huge.length);
+    one.set(bytes.subarray(0, middle));
+    one.set(huge, middle);
+    one.set(bytes.subarray(middle), middle + huge.length);
+    const whole = run([one], undefined, true);
+    expect(whole).toEqual(run([one], undefined, false));
+    expect(whole.valid).toBe(withKernel.valid);
+    expect(whole.counts[REJECT_REASONS.indexOf('line_too_long')]).toBe(1);
   });
 });
 
