@@ -231,17 +231,21 @@ export class ListenParser {
     // so that a log of lines it never takes costs it nothing.
     let loadedFrom = 0;
     let loadedTo = 0;
+    // The kernel's load count after this call's last load: another parser's load (from onBatch)
+    // replaces the bytes, which are then loaded again.
+    let loaded = -1;
     let linesHere = 0;
     let backoff = 1;
     while (i < end) {
       if (scan !== undefined && linesHere === 0 && i < whole) {
-        if (i >= loadedTo) {
+        if (i >= loadedTo || scan.loads !== loaded) {
           loadedFrom = i;
           loadedTo =
             whole - i <= SCAN_WINDOW_BYTES ? whole : buf.lastIndexOf(NEWLINE, i + SCAN_WINDOW_BYTES - 1) + 1;
           // A line longer than the window leaves it empty (loadedTo <= i): the kernel, which
           // takes no line of 32 bytes or more, is not asked, and the line is read here.
           scan.load(buf, loadedFrom, Math.max(loadedFrom, loadedTo));
+          loaded = scan.loads;
         }
         const rows = loadedTo > i ? scan.scan(i - loadedFrom, loadedTo - loadedFrom, batchSize - n) : 0;
         if (rows > 0) {

@@ -13,14 +13,17 @@ import { WASM_BASE64 } from './listenScan.wasm.js';
  * reads every other line itself, as before.
  *
  * One a thread (listenScan()): a parser loads its bytes and takes the rows out within one
- * synchronous call (ListenParser.push), so parsers on a thread never share it mid-chunk; and a
- * WebAssembly memory is given back only at some later collection, so one is kept.
+ * synchronous call (ListenParser.push), and loads them again if another parser used the kernel in
+ * between (from its batch handler: `loads` tells); a WebAssembly memory is given back only at some
+ * later collection, so one is kept.
  */
 export class ListenScan {
   private readonly memory: WebAssembly.Memory;
   private readonly exports: ScanExports;
   private bytes!: Uint8Array;
   private state!: Int32Array;
+  /** Loads so far: a parser that finds it moved on knows its bytes were replaced (ListenParser). */
+  loads = 0;
   /** The batch's rows after the last scan: songs, users, country indexes. */
   songs!: Float64Array;
   users!: Float64Array;
@@ -47,6 +50,7 @@ export class ListenScan {
   load(bytes: Uint8Array, from: number, to: number): void {
     if (growTo(this.memory, CHUNK_AT + (to - from) + SLACK, 'a chunk')) this.views();
     this.bytes.set(bytes.subarray(from, to), CHUNK_AT);
+    this.loads++;
   }
 
   /**

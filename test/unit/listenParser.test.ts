@@ -907,6 +907,31 @@ describe('the kernel', () => {
     expect(whole.valid).toBe(withKernel.valid);
     expect(whole.counts[REJECT_REASONS.indexOf('line_too_long')]).toBe(1);
   });
+
+  it('gives the same when a batch handler parses another file on the same thread (one kernel a thread)', () => {
+    const text = (base: number): Uint8Array =>
+      bytesOf(Array.from({ length: 5000 }, (_, i) => `${base + i}|${i}|FR\n`).join(''));
+    const outer = text(1_000_000);
+    const inner = text(5_000_000);
+    const parse = (kernel: boolean): number[][] => {
+      const rows: number[][] = [];
+      const parser = new ListenParser({
+        batchSize: 64,
+        kernel,
+        onBatch: (b) => {
+          for (let i = 0; i < b.length; i++) rows.push([b.songs[i]!, b.users[i]!]);
+          // Another parser between two batches of this one's chunk.
+          new ListenParser({ kernel, onBatch: () => {} }).push(inner);
+        },
+      });
+      parser.push(outer);
+      parser.end();
+      return rows;
+    };
+    const rows = parse(true);
+    expect(rows).toEqual(parse(false));
+    expect(rows.length).toBe(5000);
+  });
 });
 
 // ---------------------------------------------------------------------------------------------
