@@ -785,6 +785,18 @@ const fileText = fc
   .tuple(fc.array(fc.tuple(lineText, fc.constantFrom('\n', '\r\n')), { maxLength: 25 }), lineText)
   .map(([lines, last]) => lines.map(([l, eol]) => l + eol).join('') + last);
 
+/** `bytes` cut into chunks at the places `seeds` give (each taken modulo its length + 1), some empty. */
+function cutAt(bytes: Uint8Array, seeds: number[]): Uint8Array[] {
+  const cuts = seeds.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b);
+  const chunks: Uint8Array[] = [];
+  let from = 0;
+  for (const c of [...cuts, bytes.length]) {
+    chunks.push(bytes.slice(from, c));
+    from = c;
+  }
+  return chunks;
+}
+
 describe('fuzzing against a reference classifier', () => {
   it('agrees on random files, whole and in random chunks', () => {
     fc.assert(
@@ -795,14 +807,7 @@ describe('fuzzing against a reference classifier', () => {
         expect(whole.rows).toEqual(expected.rows);
         expect(whole.rejects).toEqual(expected.rejects);
         expect(whole.counts).toEqual(countsOf(expected.rejects.map(([r]) => r)));
-        const cuts = cutSeeds.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b);
-        const chunks: Uint8Array[] = [];
-        let from = 0;
-        for (const c of [...cuts, bytes.length]) {
-          chunks.push(bytes.slice(from, c));
-          from = c;
-        }
-        const chunked = run(chunks, 3);
+        const chunked = run(cutAt(bytes, cutSeeds), 3);
         expect(chunked.rows).toEqual(expected.rows);
         expect(chunked.rejects).toEqual(expected.rejects);
       }),
@@ -862,14 +867,7 @@ describe('the kernel', () => {
         fc.array(fc.nat(), { maxLength: 6 }),
         fc.constantFrom(1, 3, 64, 65_536),
         (text, cutSeeds, batchSize) => {
-          const bytes = bytesOf(text);
-          const cuts = cutSeeds.map((c) => c % (bytes.length + 1)).sort((a, b) => a - b);
-          const chunks: Uint8Array[] = [];
-          let from = 0;
-          for (const c of [...cuts, bytes.length]) {
-            chunks.push(bytes.slice(from, c));
-            from = c;
-          }
+          const chunks = cutAt(bytesOf(text), cutSeeds);
           expect(run(chunks, batchSize, true)).toEqual(run(chunks, batchSize, false));
         },
       ),
