@@ -1,5 +1,5 @@
 import { COUNTRY_BY_LETTERS } from './countries.js';
-import { type ListenScan, listenScan } from './listenScan.js';
+import { type ListenScan, listenScan, SCAN_WINDOW_BYTES } from './listenScan.js';
 import { MAX_LINE_BYTES, REJECT_REASONS, Reject } from './rejects.js';
 
 /** Largest id a row may carry: 2^53 - 1, the largest integer a double holds exactly. */
@@ -55,8 +55,6 @@ export const ROW_RULE_VERSION = 2;
 
 /** Lines read here at most between two tries of the kernel that took none (ListenParser.parseLines). */
 const MAX_BACKOFF_LINES = 1024;
-/** Bytes of a chunk copied into the kernel's memory at a time (ListenParser.parseLines). */
-const SCAN_WINDOW_BYTES = 1 << 20;
 
 const NEWLINE = 10;
 const CARRIAGE_RETURN = 13;

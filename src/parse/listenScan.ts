@@ -30,7 +30,9 @@ export class ListenScan {
   countries!: Uint8Array;
 
   constructor() {
-    this.memory = new WebAssembly.Memory({ initial: pagesFor(CHUNK_AT + (1 << 20) + SLACK, 'a chunk') });
+    this.memory = new WebAssembly.Memory({
+      initial: pagesFor(CHUNK_AT + SCAN_WINDOW_BYTES + SLACK, 'a chunk'),
+    });
     this.exports = kernelInstance<ScanExports>(WASM_BASE64, this.memory);
     if (
       this.exports.ROWS.value !== ROWS ||
@@ -76,6 +78,12 @@ export class ListenScan {
     this.countries = new Uint8Array(buffer, SONGS_AT + 16 * ROWS, ROWS);
   }
 }
+
+/**
+ * Bytes of a chunk a parser loads at a time (ListenParser.parseLines), so that the kernel's memory
+ * stays small whatever the chunk; the memory is made to hold them.
+ */
+export const SCAN_WINDOW_BYTES = 1 << 20;
 
 /** The kernel's layout (listenScan.as.ts; the constructor checks the module's against these). */
 const ROWS = 65536;
